@@ -1,0 +1,183 @@
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createContextValues } from "@connectrpc/connect";
+import { randomBytes } from "node:crypto";
+import { createAdminServer } from "./admin/admin-server.js";
+import { createTokenVerifier } from "./auth/verify-token.js";
+import type { Config } from "./config.js";
+import { systemClock, type Clock } from "./core/clock.js";
+import { createIdSource, type IdSource } from "./core/ids.js";
+import { PresenceError } from "./core/presence-error.js";
+import { createFanoutHub, type FanoutHub } from "./fanout/fanout-hub.js";
+import { createLogger, type Logger } from "./logger.js";
+import { createMetrics, type Metrics } from "./metrics/registry.js";
+import { createPresenceService, type PresenceService } from "./service/presence-service.js";
+import { createMemoryPresenceStore } from "./store/memory/memory-store.js";
+import type { PresenceStore } from "./store/presence-store.js";
+import { kRawRequest } from "./transport/connect/context.js";
+import { authInterceptor, metricsInterceptor } from "./transport/connect/interceptors.js";
+import { toConnectError } from "./transport/connect/to-connect-error.js";
+import { presenceRoutes } from "./transport/connect/presence-routes.js";
+import { withCors } from "./transport/http/cors.js";
+import { createOnePortServer } from "./transport/http/one-port-server.js";
+
+/**
+ * The composition root: the only module that knows the concrete store, hub, transports and
+ * metrics. `startApp` builds everything, starts the background loops and binds the ports;
+ * `App.close` is the graceful shutdown:
+ *
+ * 1. the hub ends every watch stream with `unavailable` / DRAINING (clients reconnect with
+ *    `resume_from`), and Connect's shutdown signal aborts in-flight calls with the same code;
+ * 2. the RPC server stops accepting, sends GOAWAY to HTTP/2 sessions and closes idle HTTP/1.1
+ *    sockets; whatever is still open at `shutdownDeadlineMs` is destroyed;
+ * 3. the reaper stops, the store closes, the admin port closes last (so /readyz answers 503 while
+ *    draining).
+ */
+export interface App {
+  readonly rpcPort: number;
+  readonly adminPort: number;
+  readonly store: PresenceStore;
+  readonly hub: FanoutHub;
+  readonly service: PresenceService;
+  readonly metrics: Metrics;
+  /** Graceful shutdown; idempotent. */
+  close(): Promise<void>;
+}
+
+export interface AppDeps {
+  clock?: Clock;
+  ids?: IdSource;
+  logger?: Logger;
+  /** A store to use instead of the embedded memory store (the Redis store plugs in here). */
+  store?: PresenceStore;
+}
+
+export async function startApp(config: Config, deps: AppDeps = {}): Promise<App> {
+  const clock = deps.clock ?? systemClock;
+  const ids = deps.ids ?? createIdSource((n) => randomBytes(n));
+  const log = deps.logger ?? createLogger(config.logLevel);
+  const metrics = createMetrics();
+  const store =
+    deps.store ??
+    createMemoryPresenceStore({
+      clock,
+      ids,
+      timings: config.timings,
+      limits: config.limits,
+      onPublish: (kind) => metrics.eventsPublished.inc({ kind }),
+    });
+  const hub = createFanoutHub({
+    store,
+    clock,
+    timings: config.timings,
+    limits: config.limits,
+    observer: {
+      delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
+      overflow: () => metrics.fanoutOverflows.inc(),
+      resync: (reason) => metrics.resyncs.inc({ reason }),
+      stalled: () => metrics.rejections.inc({ reason: "SLOW_CONSUMER" }),
+      error: (err) => {
+        metrics.loopErrors.inc({ loop: "fanout" });
+        log.error("fan-out delivery failed", { err });
+      },
+    },
+  });
+  const service = createPresenceService({
+    store,
+    hub,
+    clock,
+    ids,
+    limits: config.limits,
+    timings: config.timings,
+    onHeartbeat: () => metrics.heartbeats.inc(),
+    onCoalesced: (kind) => metrics.coalesced.inc({ kind }),
+    onDeferredError: (err) => {
+      if (!(err instanceof PresenceError)) {
+        metrics.loopErrors.inc({ loop: "deferred_update" });
+        log.warn("deferred update failed", { err });
+      }
+    },
+  });
+
+  const verify = createTokenVerifier({
+    hs256Secret: config.auth.jwtSecret,
+    jwksFile: config.auth.jwksFile,
+    issuer: config.auth.issuer,
+    audience: config.auth.audience,
+    allowAnonymous: config.auth.allowAnonymous,
+  });
+  const shutdown = new AbortController();
+  const adapter = connectNodeAdapter({
+    routes: presenceRoutes(service),
+    interceptors: [metricsInterceptor(metrics), authInterceptor(verify, metrics)],
+    readMaxBytes: config.maxRequestBytes,
+    shutdownSignal: shutdown.signal,
+    // The watch path fans one message out to many streams: compressing each copy costs CPU per
+    // watcher (connect-notes §1.4), and presence messages are small. Unary calls may compress.
+    compressMinBytes: 16 * 1024,
+    contextValues: (req) => createContextValues().set(kRawRequest, req),
+  });
+  const rpc = createOnePortServer({
+    handler: withCors(config.corsOrigins, adapter),
+    pingIntervalMs: config.h2PingIntervalMs,
+    pingTimeoutMs: config.h2PingTimeoutMs,
+  });
+
+  let draining = false;
+  const admin = createAdminServer({
+    metrics,
+    ready: async () => {
+      if (draining) return { ok: false, detail: "draining" };
+      await store.ping();
+      return { ok: true };
+    },
+  });
+  metrics.bindGauges({
+    sessions: () => store.stats().sessions,
+    rooms: () => store.stats().rooms,
+    watchers: () => hub.watcherCount(),
+  });
+
+  let reaping = false;
+  const reaper = clock.setInterval(async () => {
+    if (reaping) return;
+    reaping = true;
+    try {
+      const r = await store.reap();
+      if (r.expiredSessions > 0) metrics.heartbeatsMissed.inc(r.expiredSessions);
+    } catch (err) {
+      metrics.loopErrors.inc({ loop: "reaper" });
+      log.error("reaper failed", { err });
+    } finally {
+      reaping = false;
+    }
+  }, config.timings.reaperIntervalMs);
+
+  const rpcAddr = await rpc.listen(config.rpcPort, config.host);
+  const adminAddr = await admin.listen(config.adminPort, config.host);
+  log.info("presence server listening", { host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, store: deps.store ? "custom" : "memory" });
+
+  let closing: Promise<void> | undefined;
+  return {
+    rpcPort: rpcAddr.port,
+    adminPort: adminAddr.port,
+    store,
+    hub,
+    service,
+    metrics,
+    close() {
+      closing ??= (async () => {
+        draining = true;
+        log.info("draining", { deadlineMs: config.shutdownDeadlineMs });
+        const drainingError = new PresenceError("unavailable", "DRAINING", "server is draining; reconnect (to another node) and resume");
+        hub.close(drainingError);
+        shutdown.abort(toConnectError(drainingError));
+        await rpc.close(config.shutdownDeadlineMs);
+        reaper.cancel();
+        await store.close();
+        await admin.close();
+        log.info("stopped");
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,151 @@
+import { DEFAULT_LIMITS, DEFAULT_TIMINGS, type Limits, type Timings } from "./core/options.js";
+
+/**
+ * Configuration from `PRESENCE_*` environment variables, parsed and validated once into a frozen
+ * object. Every numeric option has a default and bounds; an invalid value stops start-up with a
+ * message naming the variable, the value and the allowed range. `CONFIG_SPEC` is the documented
+ * table (the README lists it).
+ */
+export interface Config {
+  host: string;
+  rpcPort: number;
+  adminPort: number;
+  corsOrigins: string[];
+  logLevel: "debug" | "info" | "warn" | "error";
+  auth: {
+    jwtSecret?: string;
+    jwksFile?: string;
+    issuer?: string;
+    audience?: string;
+    allowAnonymous: boolean;
+  };
+  timings: Timings;
+  limits: Limits;
+  /** Maximum request body / message size for RPCs (Connect `readMaxBytes`). */
+  maxRequestBytes: number;
+  /** Shutdown deadline: streams end with DRAINING at once; sockets are destroyed after this. */
+  shutdownDeadlineMs: number;
+  /** HTTP/2 server PING interval and timeout (detects silent peers). */
+  h2PingIntervalMs: number;
+  h2PingTimeoutMs: number;
+}
+
+type NumSpec = { env: string; default: number; min: number; max: number; doc: string };
+
+const n = (env: string, def: number, min: number, max: number, doc: string): NumSpec => ({ env, default: def, min, max, doc });
+
+/** Numeric options: variable, default, bounds and meaning. */
+export const TIMING_SPEC: Record<keyof Timings, NumSpec> = {
+  heartbeatIntervalMs: n("PRESENCE_HEARTBEAT_INTERVAL_MS", DEFAULT_TIMINGS.heartbeatIntervalMs, 10, 3_600_000, "heartbeat interval told to clients"),
+  sessionTtlMs: n("PRESENCE_SESSION_TTL_MS", DEFAULT_TIMINGS.sessionTtlMs, 20, 86_400_000, "session expiry after the last heartbeat"),
+  reaperIntervalMs: n("PRESENCE_REAPER_INTERVAL_MS", DEFAULT_TIMINGS.reaperIntervalMs, 5, 600_000, "how often expired sessions are reaped"),
+  typingTtlMs: n("PRESENCE_TYPING_TTL_MS", DEFAULT_TIMINGS.typingTtlMs, 10, 600_000, "typing indicator lifetime"),
+  cursorFlushMs: n("PRESENCE_CURSOR_FLUSH_MS", DEFAULT_TIMINGS.cursorFlushMs, 5, 10_000, "cursor batch interval"),
+  cursorTtlMs: n("PRESENCE_CURSOR_TTL_MS", DEFAULT_TIMINGS.cursorTtlMs, 10, 3_600_000, "cursor kept for late joiners"),
+  keepaliveMs: n("PRESENCE_KEEPALIVE_MS", DEFAULT_TIMINGS.keepaliveMs, 10, 3_600_000, "watch stream keepalive interval"),
+  roomRetentionMs: n("PRESENCE_ROOM_RETENTION_MS", DEFAULT_TIMINGS.roomRetentionMs, 0, 86_400_000, "room state kept after the last member and watcher"),
+  logMaxEntries: n("PRESENCE_LOG_MAX_ENTRIES", DEFAULT_TIMINGS.logMaxEntries, 1, 1_000_000, "event log entries kept per room"),
+  logMaxAgeMs: n("PRESENCE_LOG_MAX_AGE_MS", DEFAULT_TIMINGS.logMaxAgeMs, 0, 86_400_000, "oldest event log entry kept"),
+  watcherStallMs: n("PRESENCE_WATCHER_STALL_MS", DEFAULT_TIMINGS.watcherStallMs, 100, 3_600_000, "a watch stream not read for this long is reset"),
+};
+
+export const LIMIT_SPEC: Record<keyof Limits, NumSpec> = {
+  maxRoomNameBytes: n("PRESENCE_MAX_ROOM_NAME_BYTES", DEFAULT_LIMITS.maxRoomNameBytes, 1, 4_096, "room name length (UTF-8 bytes)"),
+  maxMetadataBytes: n("PRESENCE_MAX_METADATA_BYTES", DEFAULT_LIMITS.maxMetadataBytes, 0, 65_536, "metadata per member (bytes)"),
+  maxMetadataEntries: n("PRESENCE_MAX_METADATA_ENTRIES", DEFAULT_LIMITS.maxMetadataEntries, 0, 1_024, "metadata entries per member"),
+  maxRoomsPerSession: n("PRESENCE_MAX_ROOMS_PER_SESSION", DEFAULT_LIMITS.maxRoomsPerSession, 1, 1_024, "rooms one session may be in"),
+  maxWatchers: n("PRESENCE_MAX_WATCHERS", DEFAULT_LIMITS.maxWatchers, 1, 10_000_000, "watch streams per process"),
+  watcherQueueSize: n("PRESENCE_WATCHER_QUEUE_SIZE", DEFAULT_LIMITS.watcherQueueSize, 1, 1_000_000, "queued deliveries per watcher"),
+  cursorRatePerSec: n("PRESENCE_CURSOR_RATE_PER_SEC", DEFAULT_LIMITS.cursorRatePerSec, 1, 1_000, "cursor updates per session and room per second"),
+  typingRatePerSec: n("PRESENCE_TYPING_RATE_PER_SEC", DEFAULT_LIMITS.typingRatePerSec, 1, 1_000, "typing changes per session and room per second"),
+  snapshotPageSize: n("PRESENCE_SNAPSHOT_PAGE_SIZE", DEFAULT_LIMITS.snapshotPageSize, 1, 10_000, "users per snapshot page"),
+  largeRoomThreshold: n("PRESENCE_LARGE_ROOM_THRESHOLD", DEFAULT_LIMITS.largeRoomThreshold, 0, 10_000_000, "connections above which Join omits members"),
+  maxBatchRooms: n("PRESENCE_MAX_BATCH_ROOMS", DEFAULT_LIMITS.maxBatchRooms, 1, 10_000, "rooms per BatchGetPresence"),
+  maxIdBytes: n("PRESENCE_MAX_ID_BYTES", DEFAULT_LIMITS.maxIdBytes, 8, 1_024, "client-chosen ids (request id, anonymous id)"),
+  maxCursorElementBytes: n("PRESENCE_MAX_CURSOR_ELEMENT_BYTES", DEFAULT_LIMITS.maxCursorElementBytes, 0, 4_096, "cursor element (bytes)"),
+};
+
+export const SERVER_SPEC = {
+  rpcPort: n("PRESENCE_RPC_PORT", 8080, 0, 65_535, "gRPC / gRPC-Web / Connect port (h2c and HTTP/1.1)"),
+  adminPort: n("PRESENCE_ADMIN_PORT", 9464, 0, 65_535, "/metrics, /healthz, /readyz"),
+  maxRequestBytes: n("PRESENCE_MAX_REQUEST_BYTES", 65_536, 256, 16_777_216, "request body / message size"),
+  shutdownDeadlineMs: n("PRESENCE_SHUTDOWN_DEADLINE_MS", 10_000, 0, 600_000, "graceful shutdown deadline"),
+  h2PingIntervalMs: n("PRESENCE_H2_PING_INTERVAL_MS", 30_000, 100, 3_600_000, "HTTP/2 PING interval"),
+  h2PingTimeoutMs: n("PRESENCE_H2_PING_TIMEOUT_MS", 10_000, 100, 600_000, "HTTP/2 PING ack timeout"),
+} satisfies Record<string, NumSpec>;
+
+/** Thrown with every invalid variable listed. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const problems: string[] = [];
+  const num = (s: NumSpec): number => {
+    const raw = env[s.env];
+    if (raw === undefined || raw.trim() === "") return s.default;
+    const v = Number(raw);
+    if (!Number.isInteger(v) || v < s.min || v > s.max) {
+      problems.push(`${s.env}=${JSON.stringify(raw)}: must be an integer from ${s.min} to ${s.max}`);
+      return s.default;
+    }
+    return v;
+  };
+  const nums = <K extends string>(spec: Record<K, NumSpec>) =>
+    Object.fromEntries(Object.entries<NumSpec>(spec).map(([k, s]) => [k, num(s)])) as Record<K, number>;
+  const bool = (name: string, def: boolean): boolean => {
+    const raw = env[name]?.trim().toLowerCase();
+    if (raw === undefined || raw === "") return def;
+    if (["1", "true", "yes", "on"].includes(raw)) return true;
+    if (["0", "false", "no", "off"].includes(raw)) return false;
+    problems.push(`${name}=${JSON.stringify(env[name])}: must be true or false`);
+    return def;
+  };
+  const str = (name: string) => {
+    const v = env[name]?.trim();
+    return v === undefined || v === "" ? undefined : v;
+  };
+
+  const server = nums(SERVER_SPEC);
+  const timings = nums(TIMING_SPEC);
+  const limits = nums(LIMIT_SPEC);
+  const jwtSecret = str("PRESENCE_JWT_SECRET");
+  if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
+    problems.push("PRESENCE_JWT_SECRET: must be at least 32 bytes (HS256)");
+  }
+  if (timings.sessionTtlMs <= timings.heartbeatIntervalMs) {
+    problems.push(`PRESENCE_SESSION_TTL_MS (${timings.sessionTtlMs}) must be greater than PRESENCE_HEARTBEAT_INTERVAL_MS (${timings.heartbeatIntervalMs})`);
+  }
+  const logLevel = (str("PRESENCE_LOG_LEVEL") ?? "info") as Config["logLevel"];
+  if (!["debug", "info", "warn", "error"].includes(logLevel)) problems.push(`PRESENCE_LOG_LEVEL=${JSON.stringify(logLevel)}: must be debug, info, warn or error`);
+  const config: Config = {
+    host: str("PRESENCE_HOST") ?? "0.0.0.0",
+    rpcPort: server.rpcPort,
+    adminPort: server.adminPort,
+    corsOrigins: (str("PRESENCE_CORS_ORIGINS") ?? "*").split(",").map((s) => s.trim()).filter(Boolean),
+    logLevel,
+    auth: {
+      jwtSecret,
+      jwksFile: str("PRESENCE_JWKS_FILE"),
+      issuer: str("PRESENCE_JWT_ISSUER"),
+      audience: str("PRESENCE_JWT_AUDIENCE"),
+      allowAnonymous: bool("PRESENCE_ALLOW_ANONYMOUS", true),
+    },
+    timings,
+    limits,
+    maxRequestBytes: server.maxRequestBytes,
+    shutdownDeadlineMs: server.shutdownDeadlineMs,
+    h2PingIntervalMs: server.h2PingIntervalMs,
+    h2PingTimeoutMs: server.h2PingTimeoutMs,
+  };
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === "object") {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

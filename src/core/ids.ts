@@ -1,0 +1,47 @@
+/**
+ * Source of random ids, injected so that the core stays free of I/O and tests can be deterministic.
+ * Session ids and resume secrets must carry at least 128 random bits (design §3).
+ */
+export interface IdSource {
+  /** A secret session id (≥ 128 random bits, URL-safe). */
+  sessionId(): string;
+  /** A secret resume token (≥ 128 random bits, URL-safe). */
+  resumeSecret(): string;
+  /** A public connection id (unguessable but not secret). */
+  connectionId(): string;
+  /** A room epoch (random, short). */
+  epoch(): string;
+  /** An anonymous viewer id chosen by the server. */
+  anonymousId(): string;
+}
+
+/** An IdSource from a random-bytes function (crypto.randomBytes in production). */
+export function createIdSource(randomBytes: (n: number) => Uint8Array): IdSource {
+  const b64 = (n: number) => base64url(randomBytes(n));
+  return {
+    sessionId: () => b64(18),
+    resumeSecret: () => b64(18),
+    connectionId: () => "c_" + b64(9),
+    epoch: () => b64(6),
+    anonymousId: () => "a_" + b64(9),
+  };
+}
+
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/** base64url without padding (no Buffer, so the core also runs in browsers). */
+export function base64url(bytes: Uint8Array): string {
+  let out = "";
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]! + ALPHABET[n & 63]!;
+  }
+  const rest = bytes.length - i;
+  if (rest > 0) {
+    const n = (bytes[i]! << 16) | (rest === 2 ? bytes[i + 1]! << 8 : 0);
+    out += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]!;
+    if (rest === 2) out += ALPHABET[(n >> 6) & 63]!;
+  }
+  return out;
+}

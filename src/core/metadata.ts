@@ -1,0 +1,34 @@
+import { checkText, utf8Length } from "./room-name.js";
+import { limitExceeded } from "./presence-error.js";
+
+/**
+ * Member metadata: a small string map. Size = sum of key and value UTF-8 bytes + 2 per entry
+ * (a stable, transport-independent measure). Checked before the store sees it.
+ */
+export function checkMetadata(
+  metadata: Record<string, string>,
+  maxBytes: number,
+  maxEntries: number,
+  field = "metadata",
+): Record<string, string> {
+  const keys = Object.keys(metadata);
+  if (keys.length > maxEntries) {
+    throw limitExceeded(field, maxEntries, keys.length, "entries", "METADATA_TOO_LARGE");
+  }
+  let bytes = 0;
+  for (const k of keys) bytes += utf8Length(k) + utf8Length(metadata[k]!) + 2;
+  if (bytes > maxBytes) throw limitExceeded(field, maxBytes, bytes, "bytes", "METADATA_TOO_LARGE");
+  for (const k of keys) {
+    checkText(k, `${field} key`);
+    checkText(metadata[k]!.replace(/[\n\t\r]/g, " "), `${field}[${k}]`);
+  }
+  return metadata;
+}
+
+/** True when two metadata maps hold the same entries. */
+export function sameMetadata(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (a[k] !== b[k]) return false;
+  return true;
+}

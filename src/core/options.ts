@@ -1,0 +1,89 @@
+/**
+ * Timings and limits of the presence core, with their documented defaults (design §9). Every value
+ * is an option; `src/config.ts` reads them from `PRESENCE_*` environment variables and tests shrink
+ * the timings.
+ */
+
+export interface Timings {
+  /** How often clients should heartbeat (told in every Lease). Default 30 s. */
+  heartbeatIntervalMs: number;
+  /** A session expires this long after its last heartbeat. Default 60 s. */
+  sessionTtlMs: number;
+  /** How often expired sessions are reaped (each leaves with reason TIMEOUT). Default 5 s. */
+  reaperIntervalMs: number;
+  /** Typing indicator lifetime unless repeated. Default 5 s. */
+  typingTtlMs: number;
+  /** Cursor batches are flushed to watchers this often. Default 50 ms. */
+  cursorFlushMs: number;
+  /** Cursors older than this are dropped from snapshots. Default 10 s. */
+  cursorTtlMs: number;
+  /** A watch stream gets a keepalive message after this long without other messages. Default 30 s. */
+  keepaliveMs: number;
+  /** A room's state (epoch, log) is kept this long after its last member and watcher. Default 2 min. */
+  roomRetentionMs: number;
+  /** Event log: entries kept per room. Default 1,000. */
+  logMaxEntries: number;
+  /** Event log: oldest entry age kept. Default 2 min. */
+  logMaxAgeMs: number;
+  /** A watch stream whose client has not read for this long is ended with SLOW_CONSUMER. Default 60 s. */
+  watcherStallMs: number;
+}
+
+export interface Limits {
+  /** Room name length in UTF-8 bytes. Default 256. */
+  maxRoomNameBytes: number;
+  /** Metadata per member (sum of key and value bytes + 2 per entry). Default 1,024. */
+  maxMetadataBytes: number;
+  /** Metadata entries per member. Default 32. */
+  maxMetadataEntries: number;
+  /** Rooms one session may be in at once. Default 16. */
+  maxRoomsPerSession: number;
+  /** Watch streams per process. Default 50,000. */
+  maxWatchers: number;
+  /** Queued deliveries per watcher before it is switched to "needs snapshot". Default 256. */
+  watcherQueueSize: number;
+  /** Cursor updates applied per session per second; the excess is coalesced. Default 30. */
+  cursorRatePerSec: number;
+  /** Typing changes applied per session per second; the excess is coalesced. Default 2. */
+  typingRatePerSec: number;
+  /** Users per snapshot page. Default 500. */
+  snapshotPageSize: number;
+  /** Above this many connections, Join answers omit the member list. Default 1,000. */
+  largeRoomThreshold: number;
+  /** Rooms per BatchGetPresence call. Default 100. */
+  maxBatchRooms: number;
+  /** Bytes of ids given by clients (request id, anonymous id). Default 64. */
+  maxIdBytes: number;
+  /** Bytes of a cursor's `element`. Default 256. */
+  maxCursorElementBytes: number;
+}
+
+export const DEFAULT_TIMINGS: Readonly<Timings> = Object.freeze({
+  heartbeatIntervalMs: 30_000,
+  sessionTtlMs: 60_000,
+  reaperIntervalMs: 5_000,
+  typingTtlMs: 5_000,
+  cursorFlushMs: 50,
+  cursorTtlMs: 10_000,
+  keepaliveMs: 30_000,
+  roomRetentionMs: 120_000,
+  logMaxEntries: 1_000,
+  logMaxAgeMs: 120_000,
+  watcherStallMs: 60_000,
+});
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxRoomNameBytes: 256,
+  maxMetadataBytes: 1_024,
+  maxMetadataEntries: 32,
+  maxRoomsPerSession: 16,
+  maxWatchers: 50_000,
+  watcherQueueSize: 256,
+  cursorRatePerSec: 30,
+  typingRatePerSec: 2,
+  snapshotPageSize: 500,
+  largeRoomThreshold: 1_000,
+  maxBatchRooms: 100,
+  maxIdBytes: 64,
+  maxCursorElementBytes: 256,
+});

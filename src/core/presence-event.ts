@@ -1,0 +1,101 @@
+import type { MemberIdentity, UserInfo } from "./identity.js";
+
+/** Domain types of rooms, members and the events watchers receive (mirrors presence.v1 types). */
+
+export type Activity = "active" | "away";
+export type LeaveReason = "left" | "timeout" | "kicked";
+
+export interface Counts {
+  /** Distinct authenticated users. */
+  users: number;
+  /** All connections, authenticated and anonymous. */
+  connections: number;
+  /** Distinct anonymous ids. */
+  anonymous: number;
+}
+
+/** One connection (session) inside a room. */
+export interface Member {
+  connectionId: string;
+  identity: MemberIdentity;
+  metadata: Record<string, string>;
+  activity: Activity;
+  joinedAtMs: number;
+}
+
+export interface CursorPosition {
+  x: number;
+  y: number;
+  element: string;
+  selectionStart: number;
+  selectionEnd: number;
+}
+
+export interface Cursor {
+  connectionId: string;
+  userId: string;
+  position: CursorPosition;
+  updatedAtMs: number;
+}
+
+/** A membership change without its stamp. */
+export type EventBody =
+  | { kind: "joined"; user: UserInfo; member: Member; firstOfUser: boolean }
+  | { kind: "left"; userId: string; connectionId: string; reason: LeaveReason; lastOfUser: boolean }
+  | { kind: "updated"; user: UserInfo; member: Member }
+  | { kind: "anonymous"; viewersDelta: number; connectionsDelta: number };
+
+/** A committed membership change, stamped with (epoch, version); version = previous + 1. */
+export type PresenceEvent = {
+  room: string;
+  epoch: string;
+  version: number;
+  timeMs: number;
+  counts: Counts;
+} & EventBody;
+
+/** Typing set change. Not versioned. `expiresInMs` is 0 when `typing` is false. */
+export interface TypingEvent {
+  room: string;
+  userId: string;
+  typing: boolean;
+  expiresInMs: number;
+}
+
+/** Cursors moved since the last flush, and cursors removed (their connection left). */
+export interface CursorBatch {
+  room: string;
+  cursors: Cursor[];
+  removedConnectionIds: string[];
+}
+
+/** What a store publishes on a room's subscription, in commit order. */
+export type StoreMessage =
+  | { type: "event"; event: PresenceEvent }
+  | { type: "typing"; typing: TypingEvent }
+  | { type: "cursors"; batch: CursorBatch };
+
+/** A user in a room view, with their connections oldest first. */
+export interface UserPresence {
+  user: UserInfo;
+  activity: Activity;
+  connections: Member[];
+}
+
+/** What a watcher or query sees of a room at (epoch, version). */
+export interface RoomView {
+  room: string;
+  epoch: string;
+  version: number;
+  counts: Counts;
+  users: UserPresence[];
+  membersOmitted: boolean;
+  typing: { userId: string; expiresInMs: number }[];
+  cursors: Cursor[];
+}
+
+/** A position in a room's history. */
+export interface Position {
+  epoch: string;
+  version: number;
+}

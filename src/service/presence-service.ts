@@ -1,0 +1,212 @@
+import type { Clock } from "../core/clock.js";
+import { createCoalescingGate } from "../core/coalescing-gate.js";
+import type { IdSource } from "../core/ids.js";
+import { ownerKeyOf, type Caller, type MemberIdentity, type UserInfo } from "../core/identity.js";
+import { checkMetadata } from "../core/metadata.js";
+import type { Limits, Timings } from "../core/options.js";
+import { invalidArgument, limitExceeded, PresenceError } from "../core/presence-error.js";
+import type { Activity, CursorPosition, Position, RoomView } from "../core/presence-event.js";
+import { checkText, parseRoomName, utf8Length } from "../core/room-name.js";
+import type { Detail, FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
+import type { JoinResult, Lease, NavigateResult, PresenceStore } from "../store/presence-store.js";
+
+/**
+ * The application service: every transport (Connect/gRPC today, the WebSocket bridge later) calls
+ * these functions with an authenticated Caller and plain domain values. It validates input before
+ * anything is allocated in the store, decides who may do what, applies the per-session rate gates
+ * for typing and cursors, and delegates to the store and the fan-out hub. It does no I/O itself.
+ */
+export interface PresenceService {
+  join(caller: Caller, req: JoinCommand): Promise<JoinResult>;
+  leave(caller: Caller, req: { sessionId: string; room: string }): Promise<{ left: boolean }>;
+  navigate(caller: Caller, req: { sessionId: string; fromRoom: string; toRoom: string; metadata: Record<string, string> }): Promise<NavigateResult>;
+  heartbeat(caller: Caller, req: { sessionId: string; activity?: Activity }): Promise<Lease>;
+  setTyping(caller: Caller, req: { sessionId: string; room: string; typing: boolean }): Promise<void>;
+  updateCursor(caller: Caller, req: { sessionId: string; room: string; position: CursorPosition }): Promise<void>;
+  watch(caller: Caller, req: WatchCommand): AsyncGenerator<WatchItem>;
+  getPresence(caller: Caller, req: { room: string; detail: Detail }): Promise<RoomView>;
+  batchGetPresence(caller: Caller, req: { rooms: string[]; detail: Detail }): Promise<RoomView[]>;
+}
+
+export interface JoinCommand {
+  room: string;
+  metadata: Record<string, string>;
+  sessionId: string;
+  resumeSecret: string;
+  activity?: Activity;
+  requestId: string;
+  /** Service role only: the user the service acts for. */
+  onBehalfOf?: UserInfo;
+  /** Anonymous callers only: client-kept anonymous id. */
+  anonymousId: string;
+}
+
+export interface WatchCommand {
+  room: string;
+  detail: Detail;
+  resumeFrom?: Position;
+  signal: AbortSignal;
+  onStall?: () => void;
+}
+
+export interface PresenceServiceOptions {
+  store: PresenceStore;
+  hub: FanoutHub;
+  clock: Clock;
+  ids: IdSource;
+  limits: Limits;
+  timings: Timings;
+  /** Called for every heartbeat received (metrics). */
+  onHeartbeat?: () => void;
+  /** Counts coalesced typing/cursor updates (metrics). */
+  onCoalesced?: (kind: "typing" | "cursor") => void;
+  /** Errors of deferred (coalesced) updates, which have no caller left to answer. */
+  onDeferredError?: (err: unknown) => void;
+}
+
+const ANON_ID = /^[A-Za-z0-9_-]+$/;
+
+export function createPresenceService(o: PresenceServiceOptions): PresenceService {
+  const typingGate = createCoalescingGate({ ratePerSec: o.limits.typingRatePerSec, clock: o.clock });
+  const cursorGate = createCoalescingGate({ ratePerSec: o.limits.cursorRatePerSec, clock: o.clock });
+  const room = (value: string, field = "room") => parseRoomName(value, o.limits.maxRoomNameBytes, field);
+  const metadata = (m: Record<string, string>) => checkMetadata(m, o.limits.maxMetadataBytes, o.limits.maxMetadataEntries);
+
+  const sessionId = (value: string) => {
+    if (value.length === 0) throw invalidArgument("session_id", "must not be empty");
+    if (value.length > 128) throw invalidArgument("session_id", "must be at most 128 characters");
+    return value;
+  };
+
+  const shortId = (value: string, field: string) => {
+    const n = utf8Length(value);
+    if (n > o.limits.maxIdBytes) throw limitExceeded(field, o.limits.maxIdBytes, n, "bytes", "INVALID_ARGUMENT", "invalid_argument");
+    if (value !== "" && !ANON_ID.test(value)) throw invalidArgument(field, "must contain only A-Z, a-z, 0-9, '_' and '-'");
+    return value;
+  };
+
+  function identityFor(caller: Caller, req: JoinCommand): MemberIdentity {
+    if (req.onBehalfOf) {
+      if (caller.role !== "service" && caller.role !== "admin") {
+        throw new PresenceError("permission_denied", "PERMISSION_DENIED", "on_behalf_of: requires the service role", { field: "on_behalf_of" });
+      }
+      const u = req.onBehalfOf;
+      if (u.userId === "") throw invalidArgument("on_behalf_of.user_id", "must not be empty");
+      const idBytes = utf8Length(u.userId);
+      if (idBytes > 128) throw limitExceeded("on_behalf_of.user_id", 128, idBytes, "bytes", "INVALID_ARGUMENT", "invalid_argument");
+      checkText(u.userId, "on_behalf_of.user_id");
+      checkText(u.name, "on_behalf_of.name");
+      checkText(u.avatarUrl, "on_behalf_of.avatar_url");
+      return { kind: "user", user: { ...u, metadata: metadata(u.metadata) } };
+    }
+    if (caller.role === "anonymous") {
+      const anonymousId = shortId(req.anonymousId, "anonymous_id") || o.ids.anonymousId();
+      return { kind: "anonymous", anonymousId };
+    }
+    if (!caller.user) throw new PresenceError("internal", "INTERNAL", "caller without user");
+    return { kind: "user", user: caller.user };
+  }
+
+  function noAnonymous(caller: Caller, what: string) {
+    if (caller.role === "anonymous") {
+      throw new PresenceError("permission_denied", "PERMISSION_DENIED", `${what}: anonymous viewers may not ${what === "typing" ? "type" : "send cursors"}`, { field: what });
+    }
+  }
+
+  return {
+    async join(caller, req) {
+      const r = room(req.room);
+      const md = metadata(req.metadata);
+      shortId(req.requestId, "request_id");
+      if (req.anonymousId !== "" && caller.role !== "anonymous") {
+        throw invalidArgument("anonymous_id", "is only for anonymous callers");
+      }
+      const identity = identityFor(caller, req);
+      if (req.resumeSecret !== "" && req.sessionId === "") throw invalidArgument("resume_secret", "needs session_id");
+      return o.store.join({
+        room: r,
+        ownerKey: ownerKeyOf(caller),
+        identity,
+        metadata: md,
+        activity: req.activity,
+        sessionId: req.sessionId === "" ? undefined : sessionId(req.sessionId),
+        resumeSecret: req.resumeSecret === "" ? undefined : req.resumeSecret,
+        requestId: req.requestId === "" ? undefined : req.requestId,
+      });
+    },
+
+    async leave(caller, req) {
+      const r = room(req.room);
+      const out = await o.store.leave({ sessionId: sessionId(req.sessionId), ownerKey: ownerKeyOf(caller), room: r, reason: "left" });
+      if (out.sessionEnded) {
+        typingGate.forget(req.sessionId);
+        cursorGate.forget(req.sessionId);
+      }
+      return { left: out.left };
+    },
+
+    async navigate(caller, req) {
+      const from = req.fromRoom === "" ? "" : room(req.fromRoom, "from_room");
+      const to = room(req.toRoom, "to_room");
+      const md = metadata(req.metadata);
+      return o.store.navigate({ sessionId: sessionId(req.sessionId), ownerKey: ownerKeyOf(caller), fromRoom: from, toRoom: to, metadata: md });
+    },
+
+    async heartbeat(caller, req) {
+      o.onHeartbeat?.();
+      return o.store.heartbeat({ sessionId: sessionId(req.sessionId), ownerKey: ownerKeyOf(caller), activity: req.activity });
+    },
+
+    async setTyping(caller, req) {
+      const r = room(req.room);
+      const id = sessionId(req.sessionId);
+      noAnonymous(caller, "typing");
+      const ref = { sessionId: id, ownerKey: ownerKeyOf(caller), room: r, typing: req.typing };
+      let applied: Promise<void> | undefined;
+      const outcome = typingGate.submit(`${id}\u0000${r}`, () => {
+        applied = o.store.setTyping(ref);
+        applied.catch((e) => o.onDeferredError?.(e));
+      });
+      if (outcome === "coalesced") o.onCoalesced?.("typing");
+      else await applied;
+    },
+
+    async updateCursor(caller, req) {
+      const r = room(req.room);
+      const id = sessionId(req.sessionId);
+      noAnonymous(caller, "cursor");
+      const p = req.position;
+      if (!Number.isFinite(p.x) || !Number.isFinite(p.y)) throw invalidArgument("position", "x and y must be finite numbers");
+      const elementBytes = utf8Length(p.element);
+      if (elementBytes > o.limits.maxCursorElementBytes) {
+        throw limitExceeded("position.element", o.limits.maxCursorElementBytes, elementBytes, "bytes", "INVALID_ARGUMENT", "invalid_argument");
+      }
+      checkText(p.element, "position.element");
+      const ref = { sessionId: id, ownerKey: ownerKeyOf(caller), room: r, position: { ...p } };
+      let applied: Promise<void> | undefined;
+      const outcome = cursorGate.submit(`${id}\u0000${r}`, () => {
+        applied = o.store.updateCursor(ref);
+        applied.catch((e) => o.onDeferredError?.(e));
+      });
+      if (outcome === "coalesced") o.onCoalesced?.("cursor");
+      else await applied;
+    },
+
+    watch(_caller, req) {
+      const r = room(req.room);
+      return o.hub.watch(r, { detail: req.detail, resumeFrom: req.detail === "full" ? req.resumeFrom : undefined, signal: req.signal, onStall: req.onStall });
+    },
+
+    async getPresence(_caller, req) {
+      return o.store.getView(room(req.room), { includeMembers: req.detail === "full" });
+    },
+
+    async batchGetPresence(_caller, req) {
+      if (req.rooms.length > o.limits.maxBatchRooms) {
+        throw limitExceeded("rooms", o.limits.maxBatchRooms, req.rooms.length, "rooms", "INVALID_ARGUMENT", "invalid_argument");
+      }
+      const names = [...new Set(req.rooms.map((r, i) => room(r, `rooms[${i}]`)))];
+      return Promise.all(names.map((n) => o.store.getView(n, { includeMembers: req.detail === "full" })));
+    },
+  };
+}

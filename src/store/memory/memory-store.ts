@@ -1,0 +1,361 @@
+import type { Clock, TimerHandle } from "../../core/clock.js";
+import type { IdSource } from "../../core/ids.js";
+import type { MemberIdentity } from "../../core/identity.js";
+import type { Limits, Timings } from "../../core/options.js";
+import { limitExceeded, sessionNotFound } from "../../core/presence-error.js";
+import type { Activity, CursorPosition, LeaveReason, PresenceEvent, RoomView, StoreMessage } from "../../core/presence-event.js";
+import {
+  applyActivity,
+  applyJoin,
+  applyLeave,
+  applyTyping,
+  buildRoomView,
+  createRoomState,
+  emptyRoomView,
+  readLogFrom,
+  trimLog,
+  type RoomState,
+} from "../../core/room-state.js";
+import type { JoinInput, JoinResult, Lease, PresenceStore, ReapResult, SessionRef } from "../presence-store.js";
+
+/**
+ * MemoryPresenceStore: the embedded default store and the executable specification of the Redis
+ * store. Every mutation is synchronous inside one call, so it is atomic; events are published to
+ * the room's subscribers in version order before the call resolves.
+ *
+ * Timing: sessions expire `sessionTtlMs` after their last heartbeat and are removed by `reap()`
+ * (called by the app's reaper loop every `reaperIntervalMs`); a room's state (epoch, log) is kept
+ * `roomRetentionMs` after its last member and subscriber left; cursor batches are flushed every
+ * `cursorFlushMs` to rooms that have subscribers.
+ */
+export interface MemoryStoreOptions {
+  clock: Clock;
+  ids: IdSource;
+  timings: Timings;
+  limits: Limits;
+  /** Called once per published message (metrics: events published by kind). */
+  onPublish?: (kind: string) => void;
+}
+
+interface SessionRecord {
+  id: string;
+  resumeSecret: string;
+  connectionId: string;
+  ownerKey: string;
+  identity: MemberIdentity;
+  activity: Activity;
+  expiresAtMs: number;
+  /** room → metadata of this session's connection in that room. */
+  rooms: Map<string, Record<string, string>>;
+}
+
+interface RoomEntry {
+  state: RoomState;
+  subscribers: Set<(m: StoreMessage) => void>;
+  /** When the room last became empty of members and subscribers (0 while in use). */
+  idleSinceMs: number;
+  cursorsDirty: Set<string>;
+  cursorsRemoved: Set<string>;
+}
+
+export class MemoryPresenceStore implements PresenceStore {
+  private readonly sessions = new Map<string, SessionRecord>();
+  private readonly rooms = new Map<string, RoomEntry>();
+  private readonly requestIds = new Map<string, { sessionId: string; expiresAtMs: number }>();
+  private readonly dirtyRooms = new Set<RoomEntry>();
+  private readonly flushTimer: TimerHandle;
+
+  constructor(private readonly o: MemoryStoreOptions) {
+    this.flushTimer = o.clock.setInterval(() => this.flushCursors(), o.timings.cursorFlushMs);
+  }
+
+  async join(input: JoinInput): Promise<JoinResult> {
+    const now = this.o.clock.now();
+    let session: SessionRecord | undefined;
+    let resumed = false;
+    const dedupeKey = input.requestId ? `${input.ownerKey}\u0000${input.requestId}` : undefined;
+    let sessionId = input.sessionId;
+    if (!sessionId && dedupeKey) {
+      const seen = this.requestIds.get(dedupeKey);
+      if (seen && seen.expiresAtMs > now) sessionId = seen.sessionId;
+    }
+    if (sessionId) {
+      const found = this.liveSession(sessionId, now);
+      const owned = found && found.ownerKey === input.ownerKey;
+      if (input.resumeSecret) {
+        if (owned && found.resumeSecret === input.resumeSecret) {
+          session = found;
+          resumed = true;
+        }
+        // Gone (or not ours): a new session, and the answer says resumed = false.
+      } else if (owned) {
+        session = found;
+      } else if (input.sessionId) {
+        throw sessionNotFound();
+      }
+    }
+    if (session && !session.rooms.has(input.room) && session.rooms.size >= this.o.limits.maxRoomsPerSession) {
+      throw limitExceeded("room", this.o.limits.maxRoomsPerSession, session.rooms.size + 1, "rooms per session", "TOO_MANY_ROOMS");
+    }
+    if (!session) {
+      session = {
+        id: this.o.ids.sessionId(),
+        resumeSecret: this.o.ids.resumeSecret(),
+        connectionId: this.o.ids.connectionId(),
+        ownerKey: input.ownerKey,
+        identity: input.identity,
+        activity: input.activity ?? "active",
+        expiresAtMs: now + this.o.timings.sessionTtlMs,
+        rooms: new Map(),
+      };
+      this.sessions.set(session.id, session);
+      if (dedupeKey) this.requestIds.set(dedupeKey, { sessionId: session.id, expiresAtMs: now + this.o.timings.sessionTtlMs });
+    }
+    session.expiresAtMs = now + this.o.timings.sessionTtlMs;
+    const event = this.joinRoom(session, input.room, input.metadata, now);
+    return {
+      session: { sessionId: session.id, resumeSecret: session.resumeSecret, connectionId: session.connectionId },
+      lease: this.lease(session),
+      resumed,
+      event,
+      view: this.viewForJoin(input.room, now),
+    };
+  }
+
+  async leave(input: SessionRef & { room: string; reason: LeaveReason }) {
+    const now = this.o.clock.now();
+    const s = this.ownedSession(input, now);
+    if (!s.rooms.has(input.room)) return { left: false, sessionEnded: false };
+    this.leaveRoom(s, input.room, input.reason, now);
+    const sessionEnded = s.rooms.size === 0;
+    if (sessionEnded) this.sessions.delete(s.id);
+    return { left: true, sessionEnded };
+  }
+
+  async navigate(input: SessionRef & { fromRoom: string; toRoom: string; metadata: Record<string, string> }) {
+    const now = this.o.clock.now();
+    const s = this.ownedSession(input, now);
+    const leaving = input.fromRoom !== "" && input.fromRoom !== input.toRoom && s.rooms.has(input.fromRoom);
+    const roomsAfter = s.rooms.size - (leaving ? 1 : 0) + (s.rooms.has(input.toRoom) ? 0 : 1);
+    if (roomsAfter > this.o.limits.maxRoomsPerSession) {
+      throw limitExceeded("to_room", this.o.limits.maxRoomsPerSession, roomsAfter, "rooms per session", "TOO_MANY_ROOMS");
+    }
+    if (leaving) this.leaveRoom(s, input.fromRoom, "left", now);
+    s.expiresAtMs = now + this.o.timings.sessionTtlMs;
+    this.joinRoom(s, input.toRoom, input.metadata, now);
+    return { lease: this.lease(s), view: this.viewForJoin(input.toRoom, now) };
+  }
+
+  async heartbeat(input: SessionRef & { activity?: Activity }): Promise<Lease> {
+    const now = this.o.clock.now();
+    const s = this.ownedSession(input, now);
+    s.expiresAtMs = now + this.o.timings.sessionTtlMs;
+    if (input.activity && input.activity !== s.activity) {
+      s.activity = input.activity;
+      for (const room of s.rooms.keys()) {
+        const entry = this.rooms.get(room);
+        if (!entry) continue;
+        const ev = applyActivity(entry.state, s.connectionId, input.activity, now);
+        if (ev) this.publishEvent(entry, ev, now);
+      }
+    }
+    return this.lease(s);
+  }
+
+  async setTyping(input: SessionRef & { room: string; typing: boolean }): Promise<void> {
+    const now = this.o.clock.now();
+    const s = this.ownedSession(input, now);
+    const entry = this.rooms.get(input.room);
+    if (!s.rooms.has(input.room) || !entry || s.identity.kind !== "user") throw sessionNotFound();
+    const userId = s.identity.user.userId;
+    const outcome = applyTyping(entry.state, userId, input.typing, now, this.o.timings.typingTtlMs);
+    if (outcome !== "changed") return;
+    const expiresInMs = input.typing ? this.o.timings.typingTtlMs : 0;
+    this.publish(entry, { type: "typing", typing: { room: input.room, userId, typing: input.typing, expiresInMs } });
+  }
+
+  async updateCursor(input: SessionRef & { room: string; position: CursorPosition }): Promise<void> {
+    const now = this.o.clock.now();
+    const s = this.ownedSession(input, now);
+    const entry = this.rooms.get(input.room);
+    if (!s.rooms.has(input.room) || !entry || s.identity.kind !== "user") throw sessionNotFound();
+    entry.state.cursors.set(s.connectionId, {
+      connectionId: s.connectionId,
+      userId: s.identity.user.userId,
+      position: input.position,
+      updatedAtMs: now,
+    });
+    entry.cursorsDirty.add(s.connectionId);
+    entry.cursorsRemoved.delete(s.connectionId);
+    this.dirtyRooms.add(entry);
+  }
+
+  async getView(room: string, opts: { includeMembers: boolean }): Promise<RoomView> {
+    const entry = this.rooms.get(room);
+    if (!entry) return emptyRoomView(room, opts.includeMembers);
+    return buildRoomView(entry.state, { includeMembers: opts.includeMembers, nowMs: this.o.clock.now(), cursorTtlMs: this.o.timings.cursorTtlMs });
+  }
+
+  async readLog(room: string, from: { epoch: string; version: number }) {
+    const entry = this.rooms.get(room);
+    if (!entry) return null;
+    trimLog(entry.state, this.o.timings.logMaxEntries, this.o.timings.logMaxAgeMs, this.o.clock.now());
+    return readLogFrom(entry.state, from);
+  }
+
+  subscribe(room: string, listener: (m: StoreMessage) => void): () => void {
+    const entry = this.room(room);
+    entry.subscribers.add(listener);
+    entry.idleSinceMs = 0;
+    return () => {
+      if (!entry.subscribers.delete(listener)) return;
+      this.markIdleIfUnused(entry, this.o.clock.now());
+    };
+  }
+
+  async reap(): Promise<ReapResult> {
+    const now = this.o.clock.now();
+    let expiredSessions = 0;
+    let leaves = 0;
+    for (const s of this.sessions.values()) {
+      if (s.expiresAtMs > now) continue;
+      expiredSessions++;
+      for (const room of [...s.rooms.keys()]) {
+        if (this.leaveRoom(s, room, "timeout", now)) leaves++;
+      }
+      this.sessions.delete(s.id);
+    }
+    for (const [k, v] of this.requestIds) if (v.expiresAtMs <= now) this.requestIds.delete(k);
+    for (const [name, entry] of this.rooms) {
+      if (entry.idleSinceMs > 0 && entry.idleSinceMs + this.o.timings.roomRetentionMs <= now) this.rooms.delete(name);
+    }
+    return { expiredSessions, leaves };
+  }
+
+  stats() {
+    let rooms = 0;
+    for (const e of this.rooms.values()) if (e.state.members.size > 0) rooms++;
+    return { sessions: this.sessions.size, rooms };
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.flushTimer.cancel();
+  }
+
+  // ---- internals ----
+
+  private lease(s: SessionRecord): Lease {
+    return { ttlMs: this.o.timings.sessionTtlMs, heartbeatIntervalMs: this.o.timings.heartbeatIntervalMs, expiresAtMs: s.expiresAtMs };
+  }
+
+  /** A session that exists and has not expired. An expired one is fenced: never refreshed again. */
+  private liveSession(id: string, now: number): SessionRecord | undefined {
+    const s = this.sessions.get(id);
+    return s && s.expiresAtMs > now ? s : undefined;
+  }
+
+  private ownedSession(ref: SessionRef, now: number): SessionRecord {
+    const s = this.liveSession(ref.sessionId, now);
+    if (!s || s.ownerKey !== ref.ownerKey) throw sessionNotFound();
+    return s;
+  }
+
+  private room(name: string): RoomEntry {
+    let entry = this.rooms.get(name);
+    if (!entry) {
+      entry = {
+        state: createRoomState(name, this.o.ids.epoch()),
+        subscribers: new Set(),
+        idleSinceMs: 0,
+        cursorsDirty: new Set(),
+        cursorsRemoved: new Set(),
+      };
+      this.rooms.set(name, entry);
+    }
+    return entry;
+  }
+
+  private joinRoom(s: SessionRecord, room: string, metadata: Record<string, string>, now: number): PresenceEvent | null {
+    const entry = this.room(room);
+    entry.idleSinceMs = 0;
+    const prev = entry.state.members.get(s.connectionId);
+    const ev = applyJoin(
+      entry.state,
+      { connectionId: s.connectionId, identity: s.identity, metadata, activity: s.activity, joinedAtMs: prev?.joinedAtMs ?? now },
+      now,
+    );
+    s.rooms.set(room, metadata);
+    if (ev) this.publishEvent(entry, ev, now);
+    return ev;
+  }
+
+  private leaveRoom(s: SessionRecord, room: string, reason: LeaveReason, now: number): boolean {
+    s.rooms.delete(room);
+    const entry = this.rooms.get(room);
+    if (!entry) return false;
+    const out = applyLeave(entry.state, s.connectionId, reason, now);
+    if (out.event) this.publishEvent(entry, out.event, now);
+    if (out.typingStopped) {
+      this.publish(entry, { type: "typing", typing: { room, userId: out.typingStopped, typing: false, expiresInMs: 0 } });
+    }
+    if (out.cursorRemoved) {
+      entry.cursorsDirty.delete(s.connectionId);
+      entry.cursorsRemoved.add(s.connectionId);
+      this.dirtyRooms.add(entry);
+    }
+    this.markIdleIfUnused(entry, now);
+    return out.event !== null;
+  }
+
+  private markIdleIfUnused(entry: RoomEntry, now: number): void {
+    if (entry.state.members.size === 0 && entry.subscribers.size === 0 && entry.idleSinceMs === 0) entry.idleSinceMs = now;
+  }
+
+  private viewForJoin(room: string, now: number): RoomView {
+    const entry = this.room(room);
+    const includeMembers = entry.state.members.size <= this.o.limits.largeRoomThreshold;
+    return buildRoomView(entry.state, { includeMembers, nowMs: now, cursorTtlMs: this.o.timings.cursorTtlMs });
+  }
+
+  private publishEvent(entry: RoomEntry, ev: PresenceEvent, now: number): void {
+    trimLog(entry.state, this.o.timings.logMaxEntries, this.o.timings.logMaxAgeMs, now);
+    this.publish(entry, { type: "event", event: ev });
+  }
+
+  private publish(entry: RoomEntry, message: StoreMessage): void {
+    this.o.onPublish?.(message.type === "event" ? message.event.kind : message.type);
+    for (const l of entry.subscribers) {
+      try {
+        l(message);
+      } catch {
+        // A subscriber's failure must not stop the others; the hub counts its own errors.
+      }
+    }
+  }
+
+  private flushCursors(): void {
+    for (const entry of this.dirtyRooms) {
+      if (entry.subscribers.size > 0 && (entry.cursorsDirty.size > 0 || entry.cursorsRemoved.size > 0)) {
+        const cursors = [];
+        for (const id of entry.cursorsDirty) {
+          const c = entry.state.cursors.get(id);
+          if (c) cursors.push(c);
+        }
+        this.publish(entry, {
+          type: "cursors",
+          batch: { room: entry.state.room, cursors, removedConnectionIds: [...entry.cursorsRemoved] },
+        });
+      }
+      entry.cursorsDirty.clear();
+      entry.cursorsRemoved.clear();
+    }
+    this.dirtyRooms.clear();
+  }
+}
+
+/** Factory in the house style. */
+export function createMemoryPresenceStore(options: MemoryStoreOptions): MemoryPresenceStore {
+  return new MemoryPresenceStore(options);
+}

@@ -1,0 +1,107 @@
+import type { MemberIdentity } from "../core/identity.js";
+import type {
+  Activity,
+  CursorPosition,
+  LeaveReason,
+  Position,
+  PresenceEvent,
+  RoomView,
+  StoreMessage,
+} from "../core/presence-event.js";
+
+/**
+ * The PresenceStore port. Shaped for Redis: every call is asynchronous, every mutation commits
+ * atomically and returns its events stamped with (epoch, version), and watchers learn about changes
+ * only through `subscribe(room)` (even on the memory store), so any store drops in under the same
+ * fan-out hub. Inputs reaching the store are already validated (room names, metadata sizes); the
+ * store enforces what needs its state (session ownership, rooms per session, fencing).
+ *
+ * Errors: `PresenceError` with SESSION_NOT_FOUND (unknown, expired, reaped or foreign session),
+ * TOO_MANY_ROOMS, or STORE_UNAVAILABLE (backend down).
+ */
+export interface PresenceStore {
+  /** Joins a room, creating or reclaiming the session as `JoinInput` says. */
+  join(input: JoinInput): Promise<JoinResult>;
+  /** Leaves one room; `left` is false (and nothing is published) when the session was not in it. */
+  leave(input: SessionRef & { room: string; reason: LeaveReason }): Promise<{ left: boolean; sessionEnded: boolean }>;
+  /** Leaves `fromRoom` (if in it) and joins `toRoom`, keeping the connection id. */
+  navigate(input: SessionRef & { fromRoom: string; toRoom: string; metadata: Record<string, string> }): Promise<NavigateResult>;
+  /** Refreshes the session's expiry; publishes `updated` events only when the activity changes. */
+  heartbeat(input: SessionRef & { activity?: Activity }): Promise<Lease>;
+  /** Sets or clears typing of the session's user; publishes only real changes. */
+  setTyping(input: SessionRef & { room: string; typing: boolean }): Promise<void>;
+  /** Stores the session's cursor (last value wins); published in the next cursor batch. */
+  updateCursor(input: SessionRef & { room: string; position: CursorPosition }): Promise<void>;
+  /** The room's current view (members omitted when `includeMembers` is false). */
+  getView(room: string, opts: { includeMembers: boolean }): Promise<RoomView>;
+  /** Committed events after `from`, or null when they cannot be replayed exactly. */
+  readLog(room: string, from: Position): Promise<PresenceEvent[] | null>;
+  /**
+   * Receives the room's committed events, typing changes and cursor batches, in commit order.
+   * Keeps the room's state (and epoch) alive while subscribed. Returns the unsubscribe function.
+   */
+  subscribe(room: string, listener: (message: StoreMessage) => void): () => void;
+  /** Ends every session whose expiry has passed (leave reason TIMEOUT). Idempotent. */
+  reap(): Promise<ReapResult>;
+  /** Live counts for gauges. */
+  stats(): { sessions: number; rooms: number };
+  /** Whether the write path works (readiness). */
+  ping(): Promise<void>;
+  /** Stops timers and releases connections. */
+  close(): Promise<void>;
+}
+
+/** Identifies a session and the caller acting on it (owner key from `ownerKeyOf`). */
+export interface SessionRef {
+  sessionId: string;
+  ownerKey: string;
+}
+
+export interface JoinInput {
+  room: string;
+  ownerKey: string;
+  /** Who the member is: a listed user or an anonymous viewer. */
+  identity: MemberIdentity;
+  metadata: Record<string, string>;
+  /** Activity of a new session (default active); an existing session keeps its own. */
+  activity?: Activity;
+  /** Join with this session (add a room) or reclaim it (with `resumeSecret`). */
+  sessionId?: string;
+  resumeSecret?: string;
+  /** Deduplicates a retried first Join for one session TTL (scoped by owner). */
+  requestId?: string;
+}
+
+export interface Lease {
+  ttlMs: number;
+  heartbeatIntervalMs: number;
+  expiresAtMs: number;
+}
+
+export interface SessionGrant {
+  sessionId: string;
+  resumeSecret: string;
+  connectionId: string;
+}
+
+export interface JoinResult {
+  session: SessionGrant;
+  lease: Lease;
+  resumed: boolean;
+  /** The committed event, or null when the join changed nothing. */
+  event: PresenceEvent | null;
+  /** The room after the join; members omitted above the large-room threshold. */
+  view: RoomView;
+}
+
+export interface NavigateResult {
+  lease: Lease;
+  view: RoomView;
+}
+
+export interface ReapResult {
+  /** Sessions that expired (missed heartbeats). */
+  expiredSessions: number;
+  /** Leave events published. */
+  leaves: number;
+}

@@ -1,0 +1,12 @@
+import { createContextKey } from "@connectrpc/connect";
+import type * as http from "node:http";
+import type * as http2 from "node:http2";
+import { ANONYMOUS, type Caller } from "../../core/identity.js";
+
+/** The authenticated caller, set by the auth interceptor. */
+export const kCaller = createContextKey<Caller>(ANONYMOUS, { description: "authenticated caller" });
+
+/** The raw Node request, so a stalled stream can be reset (connect-notes §1). */
+export const kRawRequest = createContextKey<http.IncomingMessage | http2.Http2ServerRequest | undefined>(undefined, {
+  description: "raw node request",
+});

@@ -1,0 +1,87 @@
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { ErrorInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import type { TokenVerifier } from "../../auth/verify-token.js";
+import { PresenceError } from "../../core/presence-error.js";
+import type { Metrics } from "../../metrics/registry.js";
+import { kCaller } from "./context.js";
+import { toConnectError } from "./to-connect-error.js";
+
+/**
+ * Interceptors, outermost first: `metrics` (so it also sees authentication failures), then `auth`.
+ * Auth verifies the bearer token once per call; a watch stream keeps the identity it opened with.
+ */
+
+/** Verifies `Authorization: Bearer …` and stores the Caller in the context. */
+export function authInterceptor(verify: TokenVerifier, metrics: Metrics): Interceptor {
+  return (next) => async (req) => {
+    try {
+      req.contextValues.set(kCaller, await verify(req.header.get("authorization") ?? undefined));
+    } catch (e) {
+      if (e instanceof PresenceError) metrics.authFailures.inc({ reason: e.reason });
+      throw toConnectError(e);
+    }
+    return next(req);
+  };
+}
+
+const reasonOf = (e: ConnectError) => e.findDetails(ErrorInfoSchema)[0]?.reason ?? Code[e.code];
+
+/**
+ * Records `presence_rpc_duration_seconds` for unary calls and `presence_stream_duration_seconds`
+ * for streams (finished on both the wrapper's `finally` and the signal, since a `finally` can be
+ * skipped by a stalled HTTP/2 write: connect-notes §1 and §8), and counts rejections by reason.
+ */
+export function metricsInterceptor(metrics: Metrics): Interceptor {
+  return (next) => async (req) => {
+    const t0 = performance.now();
+    const method = req.method.name;
+    const seconds = () => (performance.now() - t0) / 1000;
+    const rejected = (e: ConnectError) => {
+      if (e.code !== Code.Canceled && e.code !== Code.Internal && e.code !== Code.Unavailable) metrics.rejections.inc({ reason: reasonOf(e) });
+    };
+    let res;
+    try {
+      res = await next(req);
+    } catch (e) {
+      const ce = ConnectError.from(e);
+      rejected(ce);
+      (req.stream ? metrics.streamDuration : metrics.rpcDuration).observe({ method, code: Code[ce.code] ?? "unknown" }, seconds());
+      throw e;
+    }
+    if (!res.stream) {
+      metrics.rpcDuration.observe({ method, code: "OK" }, seconds());
+      return res;
+    }
+    let done = false;
+    let code = "OK";
+    const finish = () => {
+      if (done) return;
+      done = true;
+      metrics.streamDuration.observe({ method, code }, seconds());
+    };
+    req.signal.addEventListener(
+      "abort",
+      () => {
+        if (!done) code = Code[ConnectError.from(req.signal.reason).code] ?? "unknown";
+        finish();
+      },
+      { once: true },
+    );
+    const inner = res.message;
+    return {
+      ...res,
+      message: (async function* () {
+        try {
+          yield* inner;
+        } catch (e) {
+          const ce = ConnectError.from(e);
+          code = Code[ce.code] ?? "unknown";
+          rejected(ce);
+          throw e;
+        } finally {
+          finish();
+        }
+      })(),
+    };
+  };
+}

@@ -1,0 +1,118 @@
+import { create } from "@bufbuild/protobuf";
+import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
+import * as http2 from "node:http2";
+import { PresenceService as PresenceServiceDesc, WatchPresenceResponseSchema } from "../../../gen/presence/v1/presence_pb.js";
+import type { PresenceService } from "../../service/presence-service.js";
+import {
+  activityFromPb,
+  cursorPositionFromPb,
+  detailFromPb,
+  leaseToPb,
+  sessionToPb,
+  userFromPb,
+  viewToPb,
+  watchItemToPb,
+} from "../wire.js";
+import { kCaller, kRawRequest } from "./context.js";
+import { toConnectError } from "./to-connect-error.js";
+
+/**
+ * PresenceService over Connect, gRPC and gRPC-Web: translation only. Each handler reads the caller
+ * from the context, converts the request to domain values, calls the application service and
+ * converts the answer back. Errors are mapped once, by `toConnectError`.
+ */
+export function presenceRoutes(service: PresenceService) {
+  return (router: ConnectRouter) =>
+    router.service(PresenceServiceDesc, {
+      join: (req, ctx) =>
+        mapErrors(async () => {
+          const r = await service.join(ctx.values.get(kCaller), {
+            room: req.room,
+            metadata: req.metadata,
+            sessionId: req.sessionId,
+            resumeSecret: req.resumeSecret,
+            activity: activityFromPb(req.activity),
+            requestId: req.requestId,
+            onBehalfOf: req.onBehalfOf ? userFromPb(req.onBehalfOf) : undefined,
+            anonymousId: req.anonymousId,
+          });
+          return { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view) };
+        }),
+      leave: (req, ctx) => mapErrors(() => service.leave(ctx.values.get(kCaller), { sessionId: req.sessionId, room: req.room })),
+      navigate: (req, ctx) =>
+        mapErrors(async () => {
+          const r = await service.navigate(ctx.values.get(kCaller), {
+            sessionId: req.sessionId,
+            fromRoom: req.fromRoom,
+            toRoom: req.toRoom,
+            metadata: req.metadata,
+          });
+          return { view: viewToPb(r.view), lease: leaseToPb(r.lease) };
+        }),
+      heartbeat: (req, ctx) =>
+        mapErrors(async () => ({
+          lease: leaseToPb(await service.heartbeat(ctx.values.get(kCaller), { sessionId: req.sessionId, activity: activityFromPb(req.activity) })),
+        })),
+      setTyping: (req, ctx) =>
+        mapErrors(async () => {
+          await service.setTyping(ctx.values.get(kCaller), { sessionId: req.sessionId, room: req.room, typing: req.typing });
+          return {};
+        }),
+      updateCursor: (req, ctx) =>
+        mapErrors(async () => {
+          await service.updateCursor(ctx.values.get(kCaller), {
+            sessionId: req.sessionId,
+            room: req.room,
+            position: cursorPositionFromPb(req.position),
+          });
+          return {};
+        }),
+      getPresence: (req, ctx) =>
+        mapErrors(async () => ({ view: viewToPb(await service.getPresence(ctx.values.get(kCaller), { room: req.room, detail: detailFromPb(req.detail) })) })),
+      batchGetPresence: (req, ctx) =>
+        mapErrors(async () => ({
+          views: (await service.batchGetPresence(ctx.values.get(kCaller), { rooms: req.rooms, detail: detailFromPb(req.detail) })).map(viewToPb),
+        })),
+      watchPresence: (req, ctx) => watch(service, req, ctx),
+    });
+}
+
+async function* watch(
+  service: PresenceService,
+  req: { room: string; detail: number; resumeFrom?: { epoch: string; version: bigint } },
+  ctx: HandlerContext,
+) {
+  let items: AsyncGenerator<import("../../fanout/fanout-hub.js").WatchItem>;
+  try {
+    items = service.watch(ctx.values.get(kCaller), {
+      room: req.room,
+      detail: detailFromPb(req.detail),
+      resumeFrom: req.resumeFrom && req.resumeFrom.epoch !== "" ? { epoch: req.resumeFrom.epoch, version: Number(req.resumeFrom.version) } : undefined,
+      signal: ctx.signal,
+      onStall: () => resetStream(ctx),
+    });
+  } catch (e) {
+    throw toConnectError(e);
+  }
+  try {
+    for await (const item of items) yield create(WatchPresenceResponseSchema, watchItemToPb(item));
+  } catch (e) {
+    throw toConnectError(e);
+  }
+}
+
+/** Resets a stream whose client stopped reading (HTTP/2: RST_STREAM ENHANCE_YOUR_CALM). */
+function resetStream(ctx: HandlerContext) {
+  const raw = ctx.values.get(kRawRequest);
+  if (raw && "stream" in raw) raw.stream.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  else raw?.socket?.destroy();
+}
+
+async function mapErrors<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw toConnectError(e);
+  }
+}
+

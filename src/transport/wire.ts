@@ -1,0 +1,136 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { UserInfo } from "../core/identity.js";
+import type { Activity, Counts, Cursor, CursorPosition, Member, PresenceEvent, RoomView, TypingEvent, CursorBatch } from "../core/presence-event.js";
+import type { WatchItem } from "../fanout/fanout-hub.js";
+import type { Lease, SessionGrant } from "../store/presence-store.js";
+import { Activity as PbActivity, Detail as PbDetail, LeaveReason as PbLeaveReason } from "../../gen/presence/v1/types_pb.js";
+import type {
+  CountsSchema,
+  CursorBatchSchema,
+  CursorSchema,
+  PresenceEventSchema,
+  RoomViewSchema,
+  TypingEventSchema,
+  UserInfoSchema,
+  ConnectionSchema,
+} from "../../gen/presence/v1/types_pb.js";
+import type { LeaseSchema, SessionSchema, WatchPresenceResponseSchema } from "../../gen/presence/v1/presence_pb.js";
+
+/**
+ * Domain ⇄ protobuf translation shared by every transport (Connect/gRPC now, the WebSocket bridge
+ * later). No logic: field copies, enum mapping, version as bigint.
+ */
+
+export const activityFromPb = (a: PbActivity): Activity | undefined =>
+  a === PbActivity.ACTIVE ? "active" : a === PbActivity.AWAY ? "away" : undefined;
+
+const activityToPb = (a: Activity) => (a === "active" ? PbActivity.ACTIVE : PbActivity.AWAY);
+
+export const detailFromPb = (d: PbDetail) => (d === PbDetail.COUNTS ? ("counts" as const) : ("full" as const));
+
+const leaveReasonToPb = { left: PbLeaveReason.LEFT, timeout: PbLeaveReason.TIMEOUT, kicked: PbLeaveReason.KICKED } as const;
+
+export const userToPb = (u: UserInfo): MessageInitShape<typeof UserInfoSchema> => ({
+  userId: u.userId,
+  name: u.name,
+  avatarUrl: u.avatarUrl,
+  metadata: u.metadata,
+});
+
+export const userFromPb = (u: { userId: string; name: string; avatarUrl: string; metadata: Record<string, string> }): UserInfo => ({
+  userId: u.userId,
+  name: u.name,
+  avatarUrl: u.avatarUrl,
+  metadata: { ...u.metadata },
+});
+
+const connectionToPb = (m: Member): MessageInitShape<typeof ConnectionSchema> => ({
+  connectionId: m.connectionId,
+  activity: activityToPb(m.activity),
+  joinedAtMs: BigInt(m.joinedAtMs),
+  metadata: m.metadata,
+});
+
+const countsToPb = (c: Counts): MessageInitShape<typeof CountsSchema> => ({ users: c.users, connections: c.connections, anonymous: c.anonymous });
+
+export const cursorPositionFromPb = (p: { x: number; y: number; element: string; selectionStart: bigint; selectionEnd: bigint } | undefined): CursorPosition => ({
+  x: p?.x ?? 0,
+  y: p?.y ?? 0,
+  element: p?.element ?? "",
+  selectionStart: Number(p?.selectionStart ?? 0n),
+  selectionEnd: Number(p?.selectionEnd ?? 0n),
+});
+
+const cursorToPb = (c: Cursor): MessageInitShape<typeof CursorSchema> => ({
+  connectionId: c.connectionId,
+  userId: c.userId,
+  position: {
+    x: c.position.x,
+    y: c.position.y,
+    element: c.position.element,
+    selectionStart: BigInt(c.position.selectionStart),
+    selectionEnd: BigInt(c.position.selectionEnd),
+  },
+  updatedAtMs: BigInt(c.updatedAtMs),
+});
+
+export const viewToPb = (v: RoomView): MessageInitShape<typeof RoomViewSchema> => ({
+  room: v.room,
+  epoch: v.epoch,
+  version: BigInt(v.version),
+  counts: countsToPb(v.counts),
+  users: v.users.map((u) => ({ user: userToPb(u.user), activity: activityToPb(u.activity), connections: u.connections.map(connectionToPb) })),
+  membersOmitted: v.membersOmitted,
+  typing: v.typing.map((t) => ({ userId: t.userId, typing: true, expiresInMs: BigInt(Math.max(0, t.expiresInMs)) })),
+  cursors: v.cursors.map(cursorToPb),
+});
+
+export const eventToPb = (e: PresenceEvent): MessageInitShape<typeof PresenceEventSchema> => {
+  const base = { room: e.room, epoch: e.epoch, version: BigInt(e.version), timeMs: BigInt(e.timeMs), counts: countsToPb(e.counts) };
+  switch (e.kind) {
+    case "joined":
+      return { ...base, kind: { case: "joined", value: { user: userToPb(e.user), connection: connectionToPb(e.member), firstOfUser: e.firstOfUser } } };
+    case "left":
+      return { ...base, kind: { case: "left", value: { userId: e.userId, connectionId: e.connectionId, reason: leaveReasonToPb[e.reason], lastOfUser: e.lastOfUser } } };
+    case "updated":
+      return { ...base, kind: { case: "updated", value: { user: userToPb(e.user), connection: connectionToPb(e.member) } } };
+    case "anonymous":
+      return { ...base, kind: { case: "anonymous", value: { viewersDelta: e.viewersDelta, connectionsDelta: e.connectionsDelta } } };
+  }
+};
+
+const typingToPb = (t: TypingEvent): MessageInitShape<typeof TypingEventSchema> => ({
+  room: t.room,
+  state: { userId: t.userId, typing: t.typing, expiresInMs: BigInt(t.expiresInMs) },
+});
+
+const cursorBatchToPb = (b: CursorBatch): MessageInitShape<typeof CursorBatchSchema> => ({
+  room: b.room,
+  cursors: b.cursors.map(cursorToPb),
+  removedConnectionIds: b.removedConnectionIds,
+});
+
+export const sessionToPb = (s: SessionGrant): MessageInitShape<typeof SessionSchema> => ({ ...s });
+
+export const leaseToPb = (l: Lease): MessageInitShape<typeof LeaseSchema> => ({
+  ttlMs: BigInt(l.ttlMs),
+  heartbeatIntervalMs: BigInt(l.heartbeatIntervalMs),
+  expiresAtMs: BigInt(l.expiresAtMs),
+});
+
+export const watchItemToPb = (item: WatchItem): MessageInitShape<typeof WatchPresenceResponseSchema> => {
+  switch (item.type) {
+    case "snapshot":
+      return { message: { case: "snapshot", value: { view: viewToPb(item.view), first: item.first, last: item.last } } };
+    case "event":
+      return { message: { case: "event", value: eventToPb(item.event) } };
+    case "counts":
+      return { message: { case: "counts", value: { room: item.room, epoch: item.epoch, version: BigInt(item.version), counts: countsToPb(item.counts) } } };
+    case "keepalive":
+      return { message: { case: "keepalive", value: { timeMs: BigInt(item.timeMs) } } };
+    case "typing":
+      return { message: { case: "typing", value: typingToPb(item.typing) } };
+    case "cursors":
+      return { message: { case: "cursors", value: cursorBatchToPb(item.batch) } };
+  }
+};
