@@ -1,0 +1,202 @@
+/**
+ * Bearer token verification: turns an `Authorization` header into a {@link Caller}.
+ *
+ * Tokens are JWTs checked with `jose`: HS256 with a shared secret, or asymmetric keys from a local
+ * JWKS file read once at creation (never fetched over the network). `exp` and `sub` are required,
+ * `iss`/`aud` are checked when configured. Every rejection is a {@link PresenceError} with code
+ * `unauthenticated`; messages say what is wrong and never contain the token or its claims.
+ */
+import { readFileSync } from "node:fs";
+import { createLocalJWKSet, jwtVerify } from "jose";
+import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey, JWTVerifyOptions } from "jose";
+import { ANONYMOUS } from "../core/identity.js";
+import type { Caller, Role } from "../core/identity.js";
+import { PresenceError } from "../core/presence-error.js";
+
+/** How tokens are verified. At least one key source is required unless anonymous access is on. */
+export interface TokenVerifierOptions {
+  /** HS256 shared secret, at least 32 bytes of UTF-8; shorter secrets are refused at creation. */
+  hs256Secret?: string;
+  /** Path of a JWKS JSON file (`{"keys": [...]}`), read once at creation. */
+  jwksFile?: string;
+  /** Required `iss` value, when set. */
+  issuer?: string;
+  /** Required `aud` value (one of the token's audiences), when set. */
+  audience?: string;
+  /** A request without an Authorization header is the anonymous caller instead of a rejection. */
+  allowAnonymous: boolean;
+  /** Clock skew tolerated on `exp` and `nbf`, in seconds. Default 0. */
+  clockToleranceSec?: number;
+}
+
+/**
+ * Verifies one `Authorization` header value. Resolves to the caller, or rejects with a
+ * {@link PresenceError} (`unauthenticated`; reason `UNAUTHENTICATED`, `TOKEN_INVALID` or
+ * `TOKEN_EXPIRED`). Never rejects with anything else. Safe to call concurrently.
+ */
+export type TokenVerifier = (authorization: string | undefined) => Promise<Caller>;
+
+/** Minimum HS256 secret length in bytes (RFC 7518 §3.2: a key at least as long as the hash). */
+export const MIN_HS256_SECRET_BYTES = 32;
+
+/** Tokens longer than this are refused without parsing (a JWT in a header is far smaller). */
+const MAX_TOKEN_CHARS = 8192;
+
+const BEARER = /^Bearer +([^\s]+) *$/i;
+
+/**
+ * Creates a verifier. Throws a plain `Error` (a configuration mistake, not a request error) when
+ * the secret is shorter than 32 bytes, the JWKS file cannot be read or parsed, the clock tolerance
+ * is negative, or no key source is configured while anonymous access is off.
+ */
+export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
+  const secret = options.hs256Secret === undefined ? undefined : encodeSecret(options.hs256Secret);
+  const jwks = options.jwksFile === undefined ? undefined : createLocalJWKSet(readJwks(options.jwksFile));
+  const clockToleranceSec = options.clockToleranceSec ?? 0;
+  if (!Number.isFinite(clockToleranceSec) || clockToleranceSec < 0) {
+    throw new Error(`clockToleranceSec: must be a finite number >= 0 (got ${clockToleranceSec})`);
+  }
+  if (secret === undefined && jwks === undefined && !options.allowAnonymous) {
+    throw new Error("token verification: set hs256Secret or jwksFile, or allow anonymous access");
+  }
+
+  const getKey: JWTVerifyGetKey = (header, token) => {
+    if (header.alg === "HS256" && secret !== undefined) return secret;
+    if (jwks !== undefined) return jwks(header, token);
+    throw reject("TOKEN_INVALID", "token algorithm is not accepted");
+  };
+  const verifyOptions: JWTVerifyOptions = {
+    requiredClaims: ["exp", "sub"],
+    clockTolerance: clockToleranceSec,
+  };
+  if (options.issuer !== undefined) verifyOptions.issuer = options.issuer;
+  if (options.audience !== undefined) verifyOptions.audience = options.audience;
+  // With only a secret, pin the algorithm so no other HMAC variant is accepted.
+  if (jwks === undefined) verifyOptions.algorithms = ["HS256"];
+
+  return async (authorization) => {
+    if (authorization === undefined || authorization.trim() === "") {
+      if (options.allowAnonymous) return ANONYMOUS;
+      throw new PresenceError("unauthenticated", "UNAUTHENTICATED", "authorization: a Bearer token is required");
+    }
+    const match = BEARER.exec(authorization);
+    const token = match?.[1];
+    if (token === undefined) {
+      throw reject("TOKEN_INVALID", "authorization: expected \"Bearer <token>\"");
+    }
+    if (token.length > MAX_TOKEN_CHARS) {
+      throw reject("TOKEN_INVALID", `token is too long (limit ${MAX_TOKEN_CHARS} characters)`);
+    }
+    if (secret === undefined && jwks === undefined) {
+      throw reject("TOKEN_INVALID", "tokens are not accepted: no verification key is configured");
+    }
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, getKey, verifyOptions));
+    } catch (err) {
+      throw toPresenceError(err);
+    }
+    return callerFromClaims(payload);
+  };
+}
+
+/** Maps verified claims to a caller: `sub`, `name`, `picture`, `meta`, `role`. */
+function callerFromClaims(payload: JWTPayload): Caller {
+  const sub = payload.sub;
+  if (typeof sub !== "string" || sub === "") {
+    throw reject("TOKEN_INVALID", "token \"sub\" claim must be a non-empty string");
+  }
+  const role: Role = payload["role"] === "service" || payload["role"] === "admin" ? payload["role"] : "user";
+  const name = payload["name"];
+  const picture = payload["picture"];
+  return {
+    role,
+    subject: sub,
+    user: {
+      userId: sub,
+      name: typeof name === "string" ? name : "",
+      avatarUrl: typeof picture === "string" ? picture : "",
+      metadata: metadataFrom(payload["meta"]),
+    },
+  };
+}
+
+/** `meta` must be a plain object; its values are stringified (objects as JSON). */
+function metadataFrom(meta: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (meta === null || typeof meta !== "object" || Array.isArray(meta)) return out;
+  for (const [key, value] of Object.entries(meta)) {
+    out[key] = typeof value === "string" ? value : value !== null && typeof value === "object" ? JSON.stringify(value) : String(value);
+  }
+  return out;
+}
+
+function toPresenceError(err: unknown): PresenceError {
+  if (err instanceof PresenceError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  switch (code) {
+    case "ERR_JWT_EXPIRED":
+      return reject("TOKEN_EXPIRED", "token has expired");
+    case "ERR_JWT_CLAIM_VALIDATION_FAILED":
+      return reject("TOKEN_INVALID", claimMessage(err as { claim?: unknown; reason?: unknown }));
+    case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
+      return reject("TOKEN_INVALID", "token signature is invalid");
+    case "ERR_JOSE_ALG_NOT_ALLOWED":
+    case "ERR_JOSE_NOT_SUPPORTED":
+      return reject("TOKEN_INVALID", "token algorithm is not accepted");
+    case "ERR_JWKS_NO_MATCHING_KEY":
+      return reject("TOKEN_INVALID", "token signing key is not known");
+    case "ERR_JWKS_MULTIPLE_MATCHING_KEYS":
+      return reject("TOKEN_INVALID", "token does not identify its signing key (kid)");
+    case "ERR_JWS_INVALID":
+    case "ERR_JWT_INVALID":
+      return reject("TOKEN_INVALID", "token is malformed");
+    default:
+      return reject("TOKEN_INVALID", "token could not be verified");
+  }
+}
+
+function claimMessage(err: { claim?: unknown; reason?: unknown }): string {
+  const claim = typeof err.claim === "string" ? err.claim : "";
+  if (err.reason === "missing") return `token is missing the "${claim}" claim`;
+  switch (claim) {
+    case "iss":
+      return "token issuer is not accepted";
+    case "aud":
+      return "token audience is not accepted";
+    case "nbf":
+      return "token is not valid yet";
+    case "":
+      return "token claims are invalid";
+    default:
+      return `token "${claim}" claim is invalid`;
+  }
+}
+
+function reject(reason: "TOKEN_INVALID" | "TOKEN_EXPIRED", message: string): PresenceError {
+  return new PresenceError("unauthenticated", reason, message);
+}
+
+function encodeSecret(secret: string): Uint8Array {
+  const bytes = new TextEncoder().encode(secret);
+  if (bytes.byteLength < MIN_HS256_SECRET_BYTES) {
+    throw new Error(
+      `hs256Secret: must be at least ${MIN_HS256_SECRET_BYTES} bytes (got ${bytes.byteLength}); use a long random secret`,
+    );
+  }
+  return bytes;
+}
+
+function readJwks(path: string): JSONWebKeySet {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new Error(`jwksFile ${path}: cannot read JSON (${(err as Error).message})`, { cause: err });
+  }
+  const keys = (parsed as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0) {
+    throw new Error(`jwksFile ${path}: expected {"keys": [...]} with at least one key`);
+  }
+  return parsed as JSONWebKeySet;
+}

@@ -1,0 +1,199 @@
+/**
+ * Every Prometheus metric of the presence server, on one private prom-client registry.
+ *
+ * Names carry the `presence_` prefix, base units and `_total` on counters. Labels are bounded:
+ * method names, status codes, event kinds, reasons and loop names, never room, user, session or
+ * connection ids. Node's default process metrics are collected on the same registry under their
+ * standard names (`process_cpu_seconds_total`, `nodejs_eventloop_lag_seconds`, …) so stock
+ * dashboards work unchanged.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { PresenceErrorReason } from "../core/presence-error.js";
+
+/** Event kinds the hub publishes (label `kind` of `presence_events_published_total`). */
+export const PUBLISHED_EVENT_KINDS = ["joined", "left", "updated", "anonymous", "typing", "cursors"] as const;
+export type PublishedEventKind = (typeof PUBLISHED_EVENT_KINDS)[number];
+
+/** Message kinds delivered to watchers (label `kind` of `presence_events_delivered_total`). */
+export const DELIVERED_EVENT_KINDS = [...PUBLISHED_EVENT_KINDS, "snapshot", "counts", "keepalive"] as const;
+export type DeliveredEventKind = (typeof DELIVERED_EVENT_KINDS)[number];
+
+/** Why a watcher was sent a snapshot instead of deltas (label `reason` of `presence_resyncs_total`). */
+export const RESYNC_REASONS = ["overflow", "gap", "epoch", "resume_miss"] as const;
+export type ResyncReason = (typeof RESYNC_REASONS)[number];
+
+/** Updates merged into a later one (label `kind` of `presence_coalesced_updates_total`). */
+export const COALESCED_KINDS = ["typing", "cursor"] as const;
+export type CoalescedKind = (typeof COALESCED_KINDS)[number];
+
+// A record, not an array, so that a reason added to PresenceErrorReason fails to compile here.
+const ERROR_REASONS: Record<PresenceErrorReason, true> = {
+  INVALID_ROOM: true,
+  INVALID_ARGUMENT: true,
+  METADATA_TOO_LARGE: true,
+  TOO_MANY_ROOMS: true,
+  TOO_MANY_WATCHERS: true,
+  SESSION_NOT_FOUND: true,
+  UNAUTHENTICATED: true,
+  TOKEN_INVALID: true,
+  TOKEN_EXPIRED: true,
+  PERMISSION_DENIED: true,
+  SLOW_CONSUMER: true,
+  DRAINING: true,
+  STORE_UNAVAILABLE: true,
+  INTERNAL: true,
+};
+const AUTH_FAILURE_REASONS: readonly PresenceErrorReason[] = ["UNAUTHENTICATED", "TOKEN_INVALID", "TOKEN_EXPIRED"];
+
+/** Live counts read at scrape time by {@link Metrics.bindGauges}. Must be cheap and synchronous. */
+export interface GaugeSources {
+  /** Sessions held by this process. */
+  sessions: () => number;
+  /** Rooms with at least one member, as seen by this process. */
+  rooms: () => number;
+  /** Open watchers per detail level (for example `{ members: 10, counts: 3 }`). */
+  watchers: () => Record<string, number>;
+}
+
+/** The metrics of one server process. Labels listed per metric; values must stay bounded. */
+export interface Metrics {
+  /** The private registry: `await registry.metrics()` is the scrape text, `registry.contentType` its type. */
+  readonly registry: Registry;
+  /** `presence_rpc_duration_seconds{method,code}`: unary call durations, 0.5 ms to 5 s buckets. */
+  readonly rpcDuration: Histogram<"method" | "code">;
+  /** `presence_stream_duration_seconds{method,code}`: stream lifetimes, 0.1 s to 1 h buckets. */
+  readonly streamDuration: Histogram<"method" | "code">;
+  /** `presence_sessions`: filled at scrape time from {@link GaugeSources.sessions}. */
+  readonly sessions: Gauge;
+  /** `presence_rooms`: filled at scrape time from {@link GaugeSources.rooms}. */
+  readonly rooms: Gauge;
+  /** `presence_watchers{detail}`: filled at scrape time from {@link GaugeSources.watchers}. */
+  readonly watchers: Gauge<"detail">;
+  /** `presence_heartbeats_total`. */
+  readonly heartbeats: Counter;
+  /** `presence_heartbeats_missed_total`: sessions that expired instead of leaving. */
+  readonly heartbeatsMissed: Counter;
+  /** `presence_events_published_total{kind}`, kind ∈ {@link PUBLISHED_EVENT_KINDS}. */
+  readonly eventsPublished: Counter<"kind">;
+  /** `presence_events_delivered_total{kind}`, kind ∈ {@link DELIVERED_EVENT_KINDS}. */
+  readonly eventsDelivered: Counter<"kind">;
+  /** `presence_fanout_queue_overflows_total`. */
+  readonly fanoutOverflows: Counter;
+  /** `presence_resyncs_total{reason}`, reason ∈ {@link RESYNC_REASONS}. */
+  readonly resyncs: Counter<"reason">;
+  /** `presence_coalesced_updates_total{kind}`, kind ∈ {@link COALESCED_KINDS}. */
+  readonly coalesced: Counter<"kind">;
+  /** `presence_auth_failures_total{reason}`, reason an ErrorReason name (`TOKEN_EXPIRED`, …). */
+  readonly authFailures: Counter<"reason">;
+  /** `presence_loop_errors_total{loop}`: errors caught in background loops (reaper, refresh, …). */
+  readonly loopErrors: Counter<"loop">;
+  /** `presence_rejected_requests_total{reason}`, reason an ErrorReason name. */
+  readonly rejections: Counter<"reason">;
+  /**
+   * Binds the three live gauges to their sources; the last binding wins. Until bound they read 0.
+   * A source that throws leaves its gauge at the previous value instead of failing the scrape.
+   */
+  bindGauges(sources: GaugeSources): void;
+}
+
+/**
+ * Creates the metrics on a fresh registry (never prom-client's global one, so several servers can
+ * live in one process, as tests do). Known label values start at 0, so rates exist before the first
+ * event. Default Node metrics are collected on the same registry.
+ */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  let sources: GaugeSources | undefined;
+
+  const rpcDuration = new Histogram({
+    name: "presence_rpc_duration_seconds",
+    help: "Duration of unary RPCs, by method and status code.",
+    labelNames: ["method", "code"],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers,
+  });
+  const streamDuration = new Histogram({
+    name: "presence_stream_duration_seconds",
+    help: "Lifetime of streaming RPCs, by method and final status code.",
+    labelNames: ["method", "code"],
+    buckets: [0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 1800, 3600],
+    registers,
+  });
+  const sessions = new Gauge({
+    name: "presence_sessions",
+    help: "Sessions held by this process.",
+    registers,
+    collect() {
+      guarded(() => sources && this.set(sources.sessions()));
+    },
+  });
+  const rooms = new Gauge({
+    name: "presence_rooms",
+    help: "Rooms with at least one member.",
+    registers,
+    collect() {
+      guarded(() => sources && this.set(sources.rooms()));
+    },
+  });
+  const watchers = new Gauge({
+    name: "presence_watchers",
+    help: "Open presence watchers, by detail level.",
+    labelNames: ["detail"],
+    registers,
+    collect() {
+      guarded(() => {
+        if (!sources) return;
+        const byDetail = sources.watchers();
+        this.reset();
+        for (const [detail, count] of Object.entries(byDetail)) this.set({ detail }, count);
+      });
+    },
+  });
+
+  const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
+    new Counter<L>({ name, help, labelNames, registers });
+  const eventsPublished = counter("presence_events_published_total", "Events published to rooms, by kind.", ["kind"]);
+  const eventsDelivered = counter("presence_events_delivered_total", "Messages delivered to watchers, by kind.", ["kind"]);
+  const resyncs = counter("presence_resyncs_total", "Snapshots sent to resynchronise a watcher, by reason.", ["reason"]);
+  const coalesced = counter("presence_coalesced_updates_total", "Typing and cursor updates merged into a later one.", ["kind"]);
+  const authFailures = counter("presence_auth_failures_total", "Rejected credentials, by reason.", ["reason"]);
+  const rejections = counter("presence_rejected_requests_total", "Rejected requests, by error reason.", ["reason"]);
+  for (const kind of PUBLISHED_EVENT_KINDS) eventsPublished.inc({ kind }, 0);
+  for (const kind of DELIVERED_EVENT_KINDS) eventsDelivered.inc({ kind }, 0);
+  for (const reason of RESYNC_REASONS) resyncs.inc({ reason }, 0);
+  for (const kind of COALESCED_KINDS) coalesced.inc({ kind }, 0);
+  for (const reason of AUTH_FAILURE_REASONS) authFailures.inc({ reason }, 0);
+  for (const reason of Object.keys(ERROR_REASONS)) rejections.inc({ reason }, 0);
+
+  return {
+    registry,
+    rpcDuration,
+    streamDuration,
+    sessions,
+    rooms,
+    watchers,
+    heartbeats: counter("presence_heartbeats_total", "Heartbeats received."),
+    heartbeatsMissed: counter("presence_heartbeats_missed_total", "Sessions that expired instead of leaving."),
+    eventsPublished,
+    eventsDelivered,
+    fanoutOverflows: counter("presence_fanout_queue_overflows_total", "Watcher queues that overflowed and were reset."),
+    resyncs,
+    coalesced,
+    authFailures,
+    loopErrors: counter("presence_loop_errors_total", "Errors caught in background loops, by loop.", ["loop"]),
+    rejections,
+    bindGauges(next) {
+      sources = next;
+    },
+  };
+}
+
+function guarded(read: () => unknown): void {
+  try {
+    read();
+  } catch {
+    // Keep the previous value: a failing source must not break the whole scrape.
+  }
+}

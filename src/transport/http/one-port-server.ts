@@ -1,0 +1,264 @@
+/**
+ * One TCP port for HTTP/1.1 and cleartext HTTP/2 (h2c), serving one request handler.
+ *
+ * Cleartext `http2.createServer` does not accept HTTP/1.1 (`allowHTTP1` only works with TLS), so
+ * each accepted socket is sniffed: once at least 3 bytes have arrived, a socket that starts with
+ * `PRI` (the HTTP/2 connection preface) goes to an `http2` server, anything else to an `http`
+ * server; both share the handler (connect-notes §0, design §9).
+ *
+ * Timing. A socket that does not send 3 bytes within `sniffTimeoutMs` (10 s) is destroyed. The
+ * HTTP/1.1 server is told it is listening so that its header (`headersTimeoutMs`, 60 s) and request
+ * (`requestTimeoutMs`, 300 s) timeouts are enforced; neither cuts a long response stream. Every
+ * HTTP/2 session is pinged every `pingIntervalMs` (30 s) and destroyed, with all its streams, when an
+ * ack does not arrive within `pingTimeoutMs` (10 s): this is how a silently dead peer is noticed.
+ * The h2 idle `timeout` stays 0, because PINGs do not reset it and it would kill quiet watch streams
+ * (connect-notes §3).
+ *
+ * Shutdown. `close(deadlineMs)` stops accepting at once, destroys sockets still being sniffed,
+ * sends GOAWAY to every HTTP/2 session (streams in flight may finish, no new ones start), ends idle
+ * HTTP/1.1 sockets and marks busy ones `Connection: close` so they end after their response. At
+ * the deadline every remaining socket is destroyed. It resolves once no socket is left. Ending
+ * long-lived RPC streams with a proper status before the deadline is the caller's job (for
+ * example connect-node's `shutdownSignal`).
+ */
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+
+/** A request of either protocol. */
+export type OnePortRequest = http.IncomingMessage | http2.Http2ServerRequest;
+
+/** The response matching {@link OnePortRequest}: `http.ServerResponse` for HTTP/1.1, else HTTP/2's. */
+export type OnePortResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+/**
+ * A request handler for both protocols; `connectNodeAdapter(...)` returns one. (Narrow `res`
+ * before calling `write`: the two classes' overloads cannot be called through the union.)
+ */
+export type OnePortHandler = (req: OnePortRequest, res: OnePortResponse) => void;
+
+/** Options of {@link createOnePortServer}; every duration is optional and in milliseconds. */
+export interface OnePortServerOptions {
+  /** Serves every request, HTTP/1.1 and HTTP/2. Wrapped with {@link withDrainOnClose}. */
+  handler: OnePortHandler;
+  /** A socket that has not sent 3 bytes by then is destroyed. Default 10,000. */
+  sniffTimeoutMs?: number;
+  /** Server PING interval per HTTP/2 session. Default 30,000. */
+  pingIntervalMs?: number;
+  /** A PING not acknowledged within this destroys its session. Default 10,000. */
+  pingTimeoutMs?: number;
+  /** HTTP/1.1: time to receive the request headers. Default 60,000 (Node's). */
+  headersTimeoutMs?: number;
+  /** HTTP/1.1: time to receive the whole request. Default 300,000 (Node's); 0 disables. */
+  requestTimeoutMs?: number;
+  /** HTTP/1.1: idle time of a keep-alive socket between requests. Default 5,000 (Node's). */
+  keepAliveTimeoutMs?: number;
+  /** HTTP/1.1: how often header/request timeouts are checked. Default 30,000 (Node's). */
+  timeoutCheckIntervalMs?: number;
+}
+
+/** A started-or-not one-port server. */
+export interface OnePortServer {
+  /** Binds and resolves with the bound port (useful with port 0). Rejects on bind errors. */
+  listen(port: number, host: string): Promise<{ port: number }>;
+  /**
+   * Graceful shutdown as described at the top of the module; idempotent (later calls return the
+   * first call's promise). Resolves when every socket is closed; never rejects.
+   */
+  close(deadlineMs: number): Promise<void>;
+  /** Open TCP connections, of either protocol or still being sniffed. */
+  connections(): number;
+}
+
+/** HTTP/2 preface starts with these bytes; 3 are enough to tell it from any HTTP/1.1 method. */
+const H2_PREFACE_HEAD = Buffer.from("PRI", "latin1");
+
+/**
+ * Wraps a handler so that, on HTTP/2, closing the request's stream emits `'drain'` on a response
+ * that has not finished. Node never settles a write pending on a stream that the peer reset, so
+ * connect-node's writer (which waits for `'drain'` or `'error'`) would stay suspended forever and
+ * skip its cleanup (connect-notes §1). HTTP/1.1 requests pass through untouched.
+ */
+export function withDrainOnClose(handler: OnePortHandler): OnePortHandler {
+  return (req, res) => {
+    if (req instanceof http2.Http2ServerRequest) {
+      req.stream.once("close", () => {
+        if (!res.writableFinished) res.emit("drain");
+      });
+    }
+    handler(req, res);
+  };
+}
+
+/** Creates the server (not yet listening). Throws on option values out of range. */
+export function createOnePortServer(options: OnePortServerOptions): OnePortServer {
+  const sniffTimeoutMs = positive("sniffTimeoutMs", options.sniffTimeoutMs ?? 10_000);
+  const pingIntervalMs = positive("pingIntervalMs", options.pingIntervalMs ?? 30_000);
+  const pingTimeoutMs = positive("pingTimeoutMs", options.pingTimeoutMs ?? 10_000);
+  const handler = withDrainOnClose(options.handler);
+
+  const sockets = new Set<net.Socket>();
+  const sniffing = new Set<net.Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  /** HTTP/1.1 responses in flight, with their socket (a finished response no longer has one). */
+  const h1Busy = new Map<http.ServerResponse, net.Socket>();
+  let closing = false;
+  let closed: Promise<void> | undefined;
+  let onSocketClosed = () => {};
+
+  const h1 = http.createServer(
+    {
+      headersTimeout: nonNegative("headersTimeoutMs", options.headersTimeoutMs ?? 60_000),
+      requestTimeout: nonNegative("requestTimeoutMs", options.requestTimeoutMs ?? 300_000),
+      keepAliveTimeout: nonNegative("keepAliveTimeoutMs", options.keepAliveTimeoutMs ?? 5_000),
+      connectionsCheckingInterval: positive("timeoutCheckIntervalMs", options.timeoutCheckIntervalMs ?? 30_000),
+    },
+    (req, res) => {
+      if (closing) {
+        res.setHeader("connection", "close");
+      } else {
+        h1Busy.set(res, req.socket);
+        res.once("close", () => h1Busy.delete(res));
+      }
+      handler(req, res);
+    },
+  );
+  h1.timeout = 0;
+
+  const h2 = http2.createServer(
+    { settings: { maxConcurrentStreams: 10_000 }, maxSessionMemory: 64 },
+    handler,
+  );
+  h2.setTimeout(0);
+  h2.on("session", (session: http2.ServerHttp2Session) => {
+    sessions.add(session);
+    const stopPings = startPings(session, pingIntervalMs, pingTimeoutMs);
+    session.once("close", () => {
+      stopPings();
+      sessions.delete(session);
+    });
+    if (closing) session.close();
+  });
+
+  const tcp = net.createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000 }, (socket) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    sockets.add(socket);
+    socket.once("close", () => {
+      sockets.delete(socket);
+      onSocketClosed();
+    });
+    sniff(socket);
+  });
+
+  function sniff(socket: net.Socket): void {
+    sniffing.add(socket);
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const timer = setTimeout(() => socket.destroy(), sniffTimeoutMs);
+    const ignoreError = () => {}; // ECONNRESET while sniffing: 'close' follows and cleans up.
+    const done = () => {
+      clearTimeout(timer);
+      sniffing.delete(socket);
+      socket.off("readable", onReadable);
+      socket.off("error", ignoreError);
+      socket.off("close", done);
+    };
+    function onReadable(): void {
+      let chunk: Buffer | null;
+      while ((chunk = socket.read() as Buffer | null) !== null) {
+        chunks.push(chunk);
+        length += chunk.length;
+      }
+      if (length < H2_PREFACE_HEAD.length) return; // 1–2 bytes so far: wait for more
+      done();
+      const head = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
+      socket.unshift(head); // the chosen server reads these bytes again
+      const isH2 = head.subarray(0, H2_PREFACE_HEAD.length).equals(H2_PREFACE_HEAD);
+      (isH2 ? h2 : h1).emit("connection", socket);
+    }
+    socket.on("readable", onReadable);
+    socket.on("error", ignoreError);
+    socket.once("close", done);
+  }
+
+  return {
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        const onError = (err: Error) => reject(err);
+        tcp.once("error", onError);
+        tcp.listen(port, host, () => {
+          tcp.off("error", onError);
+          // After binding, 'error' only reports a failed accept (EMFILE, ENFILE): the peer is
+          // refused and accepting resumes by itself, so it must not crash the process.
+          tcp.on("error", () => {});
+          // Starts http's connection tracking: header/request timeouts and closeIdleConnections().
+          h1.emit("listening");
+          resolve({ port: (tcp.address() as net.AddressInfo).port });
+        });
+      });
+    },
+
+    close(deadlineMs) {
+      closed ??= new Promise<void>((resolve) => {
+        closing = true;
+        const deadline = setTimeout(() => {
+          for (const session of sessions) session.destroy();
+          for (const socket of sockets) socket.destroy();
+        }, Math.max(0, deadlineMs));
+        // net calls back once the port is closed and its count of accepted sockets is 0; a
+        // socket's own 'close' event (which updates `sockets`) comes a little later.
+        let portClosed = false;
+        const settle = () => {
+          if (!portClosed || sockets.size > 0) return;
+          clearTimeout(deadline);
+          resolve();
+        };
+        onSocketClosed = settle;
+        tcp.close(() => {
+          portClosed = true;
+          settle();
+        });
+        for (const socket of sniffing) socket.destroy();
+        for (const session of sessions) session.close(); // GOAWAY; open streams may finish
+        h1.close(); // ends idle keep-alive sockets, stops the timeout checker; never bound itself
+        for (const [res, socket] of h1Busy) {
+          if (!res.headersSent) res.setHeader("connection", "close");
+          else res.once("finish", () => socket.end());
+        }
+      });
+      return closed;
+    },
+
+    connections: () => sockets.size,
+  };
+}
+
+/** Pings `session` every interval; destroys it when an ack is late. Returns the stop function. */
+function startPings(session: http2.ServerHttp2Session, intervalMs: number, timeoutMs: number): () => void {
+  const interval = setInterval(() => {
+    if (session.destroyed) return;
+    const timeout = setTimeout(() => session.destroy(), timeoutMs);
+    timeout.unref();
+    try {
+      // The callback also runs (with an error) if the session goes away first.
+      if (!session.ping(() => clearTimeout(timeout))) clearTimeout(timeout);
+    } catch {
+      clearTimeout(timeout); // too many outstanding pings, or the session is closing
+    }
+  }, intervalMs);
+  interval.unref();
+  return () => clearInterval(interval);
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name}: must be a number > 0 (got ${value})`);
+  return value;
+}
+
+function nonNegative(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) throw new RangeError(`${name}: must be a number >= 0 (got ${value})`);
+  return value;
+}
