@@ -1,6 +1,7 @@
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createContextValues } from "@connectrpc/connect";
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { createAdminServer } from "./admin/admin-server.js";
 import { createTokenVerifier } from "./auth/verify-token.js";
 import type { Config } from "./config.js";
@@ -17,6 +18,7 @@ import { kRawRequest } from "./transport/connect/context.js";
 import { authInterceptor, metricsInterceptor } from "./transport/connect/interceptors.js";
 import { toConnectError } from "./transport/connect/to-connect-error.js";
 import { presenceRoutes } from "./transport/connect/presence-routes.js";
+import { withWireCompat } from "./transport/connect/wire-compat.js";
 import { withCors } from "./transport/http/cors.js";
 import { createOnePortServer } from "./transport/http/one-port-server.js";
 
@@ -106,8 +108,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     allowAnonymous: config.auth.allowAnonymous,
   });
   const shutdown = new AbortController();
+  // connect-node links every call in flight to this signal (one abort listener each); thousands of
+  // open watch streams are normal, so Node's "possible EventTarget memory leak" warning at 11 is noise.
+  setMaxListeners(0, shutdown.signal);
   const adapter = connectNodeAdapter({
-    routes: presenceRoutes(service),
+    routes: (router) => withWireCompat(presenceRoutes(service)(router)),
     interceptors: [metricsInterceptor(metrics), authInterceptor(verify, metrics)],
     readMaxBytes: config.maxRequestBytes,
     shutdownSignal: shutdown.signal,

@@ -34,7 +34,13 @@ export type WatchItem =
   | { type: "typing"; typing: TypingEvent }
   | { type: "cursors"; batch: CursorBatch };
 
-export type ResyncReason = "overflow" | "gap" | "epoch" | "resume_miss";
+/**
+ * Why a watcher got a fresh snapshot: `overflow` (its reader fell behind by a whole queue),
+ * `burst` (one flush carried more items than a queue holds for a reader that was keeping up: one
+ * snapshot is cheaper than the burst), `gap` / `epoch` (continuity broken), `resume_miss` (the
+ * resume position is no longer in the log).
+ */
+export type ResyncReason = "overflow" | "burst" | "gap" | "epoch" | "resume_miss";
 
 /** Hooks for metrics; all optional. */
 export interface FanoutObserver {
@@ -86,6 +92,8 @@ interface Watcher {
   closed: boolean;
   /** When the reader was handed an item it has not come back from (0 = pulling). */
   parkedSince: number;
+  /** Set while a flush larger than the queue is applied to a reader that was keeping up. */
+  burst: boolean;
   onStall?: () => void;
 }
 
@@ -138,8 +146,13 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
       }
       return;
     }
+    // A reader that is keeping up (nothing queued, not parked at a yield) is not "slow" when one
+    // flush alone exceeds its queue: that is a burst, resolved by one snapshot.
+    const keepingUp = w.queue.length === 0 && w.parkedSince === 0;
+    w.burst = keepingUp && msgs.length > o.limits.watcherQueueSize;
     let woke = false;
     for (const m of msgs) woke = apply(w, m) || woke;
+    w.burst = false;
     if (woke) wakeUp(w);
   }
 
@@ -168,6 +181,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
 
   function push(w: Watcher, item: WatchItem): boolean {
     if (w.queue.length >= o.limits.watcherQueueSize) {
+      if (w.burst) return markResync(w, "burst");
       obs.overflow?.();
       return markResync(w, "overflow");
     }
@@ -193,7 +207,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     if (!room) {
       const r: RoomHub = { name, watchers: new Set(), unsubscribe: () => {}, pending: [], snapshot: null };
       r.unsubscribe = o.store.subscribe(name, (m) => {
-        if (m.type !== "cursors") r.snapshot = null; // the cached view is stale now
+        r.snapshot = null; // the cached view is stale now
         r.pending.push(m);
         dirty.add(r);
         scheduleFlush();
@@ -217,15 +231,20 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     wakeUp(w);
   }
 
-  /** One store read per room per version, shared by the watchers that ask meanwhile. */
+  /**
+   * One store read per room, shared by the watchers that ask while it is in flight or in the same
+   * event-loop turn (a burst of arrivals). It is dropped on the next store message and one turn
+   * after it resolves, so typing times and cursors in a snapshot are never stale.
+   */
   function sharedView(room: RoomHub): Promise<RoomView> {
     if (!room.snapshot) {
       const promise = o.store.getView(room.name, { includeMembers: true });
       const entry = { promise };
       room.snapshot = entry;
-      promise.catch(() => {
+      const drop = () => {
         if (room.snapshot === entry) room.snapshot = null;
-      });
+      };
+      promise.then(() => setImmediate(drop), drop);
     }
     return room.snapshot.promise;
   }
@@ -363,6 +382,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
         error: null,
         closed: false,
         parkedSince: 0,
+        burst: false,
         onStall: opts.onStall,
       };
       room.watchers.add(w);

@@ -19,7 +19,7 @@ export const DELIVERED_EVENT_KINDS = [...PUBLISHED_EVENT_KINDS, "snapshot", "cou
 export type DeliveredEventKind = (typeof DELIVERED_EVENT_KINDS)[number];
 
 /** Why a watcher was sent a snapshot instead of deltas (label `reason` of `presence_resyncs_total`). */
-export const RESYNC_REASONS = ["overflow", "gap", "epoch", "resume_miss"] as const;
+export const RESYNC_REASONS = ["overflow", "burst", "gap", "epoch", "resume_miss"] as const;
 export type ResyncReason = (typeof RESYNC_REASONS)[number];
 
 /** Updates merged into a later one (label `kind` of `presence_coalesced_updates_total`). */

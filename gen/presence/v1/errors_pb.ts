@@ -36,10 +36,15 @@ export const file_presence_v1_errors: GenFile = /*@__PURE__*/
  * | TOKEN_INVALID         | unauthenticated    | malformed token, bad signature, wrong issuer or audience     |
  * | TOKEN_EXPIRED         | unauthenticated    | token past its `exp`                                         |
  * | PERMISSION_DENIED     | permission_denied  | e.g. `on_behalf_of` without the service role, anonymous typing |
- * | SLOW_CONSUMER         | resource_exhausted | a watch stream stopped reading for too long                  |
+ * | SLOW_CONSUMER         | resource_exhausted | a watch stream stopped reading for too long (see below)      |
  * | DRAINING              | unavailable        | the node is shutting down: reconnect (to another node)       |
  * | STORE_UNAVAILABLE     | unavailable        | the presence store cannot be reached: retry with backoff     |
  * | INTERNAL              | internal           | a bug; the message never leaks internals                     |
+ *
+ * SLOW_CONSUMER: a watch stream whose client has not read for the stall limit (default 60 s) is
+ * reset with HTTP/2 RST_STREAM(ENHANCE_YOUR_CALM), which gRPC clients report as
+ * `resource_exhausted` (the reset carries no details); on HTTP/1.1 the connection is closed. A
+ * client that merely reads slowly is not reset: its queue overflows and it gets one fresh snapshot.
  *
  * A request body over the size limit (default 64 KiB) is refused by the RPC layer with
  * `resource_exhausted` before it is parsed.

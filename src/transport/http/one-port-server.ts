@@ -85,6 +85,12 @@ export function withDrainOnClose(handler: OnePortHandler): OnePortHandler {
       req.stream.once("close", () => {
         if (!res.writableFinished) res.emit("drain");
       });
+      // A response sent before the request body was read to its end (e.g. a body over the size
+      // limit) would leave the client blocked on flow control and the stream open until the
+      // session ends (and shutdown waiting for its deadline): discard the rest of the body.
+      req.stream.once("finish", () => {
+        if (!req.readableEnded) req.resume();
+      });
     }
     handler(req, res);
   };
