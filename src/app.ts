@@ -9,6 +9,7 @@ import { systemClock, type Clock } from "./core/clock.js";
 import { createIdSource, type IdSource } from "./core/ids.js";
 import { PresenceError } from "./core/presence-error.js";
 import { createFanoutHub, type FanoutHub } from "./fanout/fanout-hub.js";
+import { createUserWatchHub } from "./fanout/user-watch-hub.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics/registry.js";
 import { createPresenceService, type PresenceService } from "./service/presence-service.js";
@@ -83,9 +84,21 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       },
     },
   });
+  const userHub = createUserWatchHub({
+    store,
+    clock,
+    timings: config.timings,
+    limits: config.limits,
+    otherWatchers: () => {
+      const c = hub.watcherCount();
+      return c.full + c.counts;
+    },
+    delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
+  });
   const service = createPresenceService({
     store,
     hub,
+    userHub,
     clock,
     ids,
     limits: config.limits,
@@ -139,7 +152,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   metrics.bindGauges({
     sessions: () => store.stats().sessions,
     rooms: () => store.stats().rooms,
-    watchers: () => hub.watcherCount(),
+    watchers: () => ({ ...hub.watcherCount(), users: userHub.count() }),
   });
 
   let reaping = false;
@@ -175,6 +188,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         log.info("draining", { deadlineMs: config.shutdownDeadlineMs });
         const drainingError = new PresenceError("unavailable", "DRAINING", "server is draining; reconnect (to another node) and resume");
         hub.close(drainingError);
+        userHub.close(drainingError);
         shutdown.abort(toConnectError(drainingError));
         await rpc.close(config.shutdownDeadlineMs);
         reaper.cancel();

@@ -47,6 +47,7 @@ export const TIMING_SPEC: Record<keyof Timings, NumSpec> = {
   logMaxEntries: n("PRESENCE_LOG_MAX_ENTRIES", DEFAULT_TIMINGS.logMaxEntries, 1, 1_000_000, "event log entries kept per room"),
   logMaxAgeMs: n("PRESENCE_LOG_MAX_AGE_MS", DEFAULT_TIMINGS.logMaxAgeMs, 0, 86_400_000, "oldest event log entry kept"),
   watcherStallMs: n("PRESENCE_WATCHER_STALL_MS", DEFAULT_TIMINGS.watcherStallMs, 100, 3_600_000, "a watch stream not read for this long is reset"),
+  lastSeenRetentionMs: n("PRESENCE_LAST_SEEN_RETENTION_MS", DEFAULT_TIMINGS.lastSeenRetentionMs, 0, 365 * 86_400_000, "last seen of offline users kept"),
 };
 
 export const LIMIT_SPEC: Record<keyof Limits, NumSpec> = {
@@ -63,6 +64,8 @@ export const LIMIT_SPEC: Record<keyof Limits, NumSpec> = {
   maxBatchRooms: n("PRESENCE_MAX_BATCH_ROOMS", DEFAULT_LIMITS.maxBatchRooms, 1, 10_000, "rooms per BatchGetPresence"),
   maxIdBytes: n("PRESENCE_MAX_ID_BYTES", DEFAULT_LIMITS.maxIdBytes, 8, 1_024, "client-chosen ids (request id, anonymous id)"),
   maxCursorElementBytes: n("PRESENCE_MAX_CURSOR_ELEMENT_BYTES", DEFAULT_LIMITS.maxCursorElementBytes, 0, 4_096, "cursor element (bytes)"),
+  maxUserIds: n("PRESENCE_MAX_USER_IDS", DEFAULT_LIMITS.maxUserIds, 1, 100_000, "user ids per GetUserStatus / WatchUsers"),
+  maxCustomStatusBytes: n("PRESENCE_MAX_CUSTOM_STATUS_BYTES", DEFAULT_LIMITS.maxCustomStatusBytes, 0, 4_096, "custom status text (bytes)"),
 };
 
 export const SERVER_SPEC = {

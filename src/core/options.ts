@@ -27,6 +27,8 @@ export interface Timings {
   logMaxAgeMs: number;
   /** A watch stream whose client has not read for this long is ended with SLOW_CONSUMER. Default 60 s. */
   watcherStallMs: number;
+  /** Last seen of an offline user is kept this long. Default 30 days. */
+  lastSeenRetentionMs: number;
 }
 
 export interface Limits {
@@ -56,6 +58,10 @@ export interface Limits {
   maxIdBytes: number;
   /** Bytes of a cursor's `element`. Default 256. */
   maxCursorElementBytes: number;
+  /** User ids per GetUserStatus / WatchUsers call. Default 1,000. */
+  maxUserIds: number;
+  /** Bytes of a custom status text. Default 128. */
+  maxCustomStatusBytes: number;
 }
 
 export const DEFAULT_TIMINGS: Readonly<Timings> = Object.freeze({
@@ -70,6 +76,7 @@ export const DEFAULT_TIMINGS: Readonly<Timings> = Object.freeze({
   logMaxEntries: 1_000,
   logMaxAgeMs: 120_000,
   watcherStallMs: 60_000,
+  lastSeenRetentionMs: 30 * 24 * 3_600_000,
 });
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -86,4 +93,6 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxBatchRooms: 100,
   maxIdBytes: 64,
   maxCursorElementBytes: 256,
+  maxUserIds: 1_000,
+  maxCustomStatusBytes: 128,
 });

@@ -15,7 +15,7 @@ export const PUBLISHED_EVENT_KINDS = ["joined", "left", "updated", "anonymous", 
 export type PublishedEventKind = (typeof PUBLISHED_EVENT_KINDS)[number];
 
 /** Message kinds delivered to watchers (label `kind` of `presence_events_delivered_total`). */
-export const DELIVERED_EVENT_KINDS = [...PUBLISHED_EVENT_KINDS, "snapshot", "counts", "keepalive"] as const;
+export const DELIVERED_EVENT_KINDS = [...PUBLISHED_EVENT_KINDS, "snapshot", "counts", "keepalive", "user_snapshot", "user_status"] as const;
 export type DeliveredEventKind = (typeof DELIVERED_EVENT_KINDS)[number];
 
 /** Why a watcher was sent a snapshot instead of deltas (label `reason` of `presence_resyncs_total`). */

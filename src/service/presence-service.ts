@@ -8,6 +8,8 @@ import { invalidArgument, limitExceeded, PresenceError } from "../core/presence-
 import type { Activity, CursorPosition, Position, RoomView } from "../core/presence-event.js";
 import { checkText, parseRoomName, utf8Length } from "../core/room-name.js";
 import type { Detail, FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
+import type { UserWatchHub, UserWatchItem } from "../fanout/user-watch-hub.js";
+import { visibleStatus, type UserStatusRecord } from "../core/user-status.js";
 import type { JoinResult, Lease, NavigateResult, PresenceStore } from "../store/presence-store.js";
 
 /**
@@ -26,6 +28,9 @@ export interface PresenceService {
   watch(caller: Caller, req: WatchCommand): AsyncGenerator<WatchItem>;
   getPresence(caller: Caller, req: { room: string; detail: Detail }): Promise<RoomView>;
   batchGetPresence(caller: Caller, req: { rooms: string[]; detail: Detail }): Promise<RoomView[]>;
+  getUserStatus(caller: Caller, req: { userIds: string[] }): Promise<UserStatusRecord[]>;
+  watchUsers(caller: Caller, req: { userIds: string[]; signal: AbortSignal }): AsyncGenerator<UserWatchItem>;
+  setStatus(caller: Caller, req: { sessionId: string; customStatus?: string; invisible?: boolean }): Promise<UserStatusRecord>;
 }
 
 export interface JoinCommand {
@@ -52,6 +57,7 @@ export interface WatchCommand {
 export interface PresenceServiceOptions {
   store: PresenceStore;
   hub: FanoutHub;
+  userHub: UserWatchHub;
   clock: Clock;
   ids: IdSource;
   limits: Limits;
@@ -106,6 +112,24 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     if (!caller.user) throw new PresenceError("internal", "INTERNAL", "caller without user");
     return { kind: "user", user: caller.user };
   }
+
+  /** Distinct, validated user ids (1..maxUserIds, each 1..128 bytes without control characters). */
+  const userIds = (ids: string[]): string[] => {
+    if (ids.length === 0) throw invalidArgument("user_ids", "must not be empty");
+    if (ids.length > o.limits.maxUserIds) {
+      throw limitExceeded("user_ids", o.limits.maxUserIds, ids.length, "ids", "INVALID_ARGUMENT", "invalid_argument");
+    }
+    ids.forEach((id, i) => {
+      const field = `user_ids[${i}]`;
+      if (id === "") throw invalidArgument(field, "must not be empty");
+      const n = utf8Length(id);
+      if (n > 128) throw limitExceeded(field, 128, n, "bytes", "INVALID_ARGUMENT", "invalid_argument");
+      checkText(id, field);
+    });
+    return [...new Set(ids)];
+  };
+
+  const viewerOf = (caller: Caller) => (caller.role === "user" ? caller.subject : "");
 
   function noAnonymous(caller: Caller, what: string) {
     if (caller.role === "anonymous") {
@@ -207,6 +231,31 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       }
       const names = [...new Set(req.rooms.map((r, i) => room(r, `rooms[${i}]`)))];
       return Promise.all(names.map((n) => o.store.getView(n, { includeMembers: req.detail === "full" })));
+    },
+
+    async getUserStatus(caller, req) {
+      const now = o.clock.now();
+      return (await o.store.getUserStatus(userIds(req.userIds))).map((r) => visibleStatus(r, viewerOf(caller), now));
+    },
+
+    watchUsers(caller, req) {
+      return o.userHub.watch(userIds(req.userIds), { viewerUserId: viewerOf(caller), signal: req.signal });
+    },
+
+    async setStatus(caller, req) {
+      const id = sessionId(req.sessionId);
+      if (caller.role === "anonymous") {
+        throw new PresenceError("permission_denied", "PERMISSION_DENIED", "session_id: anonymous sessions have no user status", { field: "session_id" });
+      }
+      if (req.customStatus !== undefined) {
+        const n = utf8Length(req.customStatus);
+        if (n > o.limits.maxCustomStatusBytes) {
+          throw limitExceeded("custom_status", o.limits.maxCustomStatusBytes, n, "bytes", "INVALID_ARGUMENT", "invalid_argument");
+        }
+        checkText(req.customStatus, "custom_status");
+      }
+      const r = await o.store.setStatus({ sessionId: id, ownerKey: ownerKeyOf(caller), customStatus: req.customStatus, invisible: req.invisible });
+      return visibleStatus(r, r.userId, o.clock.now()); // the user themself sees everything
     },
   };
 }

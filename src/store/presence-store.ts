@@ -1,4 +1,5 @@
 import type { MemberIdentity } from "../core/identity.js";
+import type { UserStatusRecord } from "../core/user-status.js";
 import type {
   Activity,
   CursorPosition,
@@ -41,6 +42,12 @@ export interface PresenceStore {
    * Keeps the room's state (and epoch) alive while subscribed. Returns the unsubscribe function.
    */
   subscribe(room: string, listener: (message: StoreMessage) => void): () => void;
+  /** Statuses of users (real state; visibility is applied by the caller). Unknown users are offline. */
+  getUserStatus(userIds: string[]): Promise<UserStatusRecord[]>;
+  /** Sets the custom status and/or invisible flag of the session's user; publishes on change. */
+  setStatus(input: SessionRef & { customStatus?: string; invisible?: boolean }): Promise<UserStatusRecord>;
+  /** Receives status changes of these users (real records). Returns the unsubscribe function. */
+  subscribeUsers(userIds: string[], listener: (status: UserStatusRecord) => void): () => void;
   /** Ends every session whose expiry has passed (leave reason TIMEOUT). Idempotent. */
   reap(): Promise<ReapResult>;
   /** Live counts for gauges. */

@@ -3,7 +3,9 @@ import type { UserInfo } from "../core/identity.js";
 import type { Activity, Counts, Cursor, CursorPosition, Member, PresenceEvent, RoomView, TypingEvent, CursorBatch } from "../core/presence-event.js";
 import type { WatchItem } from "../fanout/fanout-hub.js";
 import type { Lease, SessionGrant } from "../store/presence-store.js";
-import { Activity as PbActivity, Detail as PbDetail, LeaveReason as PbLeaveReason } from "../../gen/presence/v1/types_pb.js";
+import { Activity as PbActivity, Detail as PbDetail, LeaveReason as PbLeaveReason, UserState as PbUserState } from "../../gen/presence/v1/types_pb.js";
+import type { UserStatusRecord } from "../core/user-status.js";
+import type { UserWatchItem } from "../fanout/user-watch-hub.js";
 import type {
   CountsSchema,
   CursorBatchSchema,
@@ -13,8 +15,9 @@ import type {
   TypingEventSchema,
   UserInfoSchema,
   ConnectionSchema,
+  UserStatusSchema,
 } from "../../gen/presence/v1/types_pb.js";
-import type { LeaseSchema, SessionSchema, WatchPresenceResponseSchema } from "../../gen/presence/v1/presence_pb.js";
+import type { LeaseSchema, SessionSchema, WatchPresenceResponseSchema, WatchUsersResponseSchema } from "../../gen/presence/v1/presence_pb.js";
 
 /**
  * Domain ⇄ protobuf translation shared by every transport (Connect/gRPC now, the WebSocket bridge
@@ -132,5 +135,26 @@ export const watchItemToPb = (item: WatchItem): MessageInitShape<typeof WatchPre
       return { message: { case: "typing", value: typingToPb(item.typing) } };
     case "cursors":
       return { message: { case: "cursors", value: cursorBatchToPb(item.batch) } };
+  }
+};
+
+const userStateToPb = { online: PbUserState.ONLINE, away: PbUserState.AWAY, offline: PbUserState.OFFLINE } as const;
+
+export const userStatusToPb = (r: UserStatusRecord): MessageInitShape<typeof UserStatusSchema> => ({
+  userId: r.userId,
+  state: userStateToPb[r.state],
+  lastSeenMs: BigInt(r.lastSeenMs),
+  customStatus: r.customStatus,
+  invisible: r.invisible,
+});
+
+export const userWatchItemToPb = (item: UserWatchItem): MessageInitShape<typeof WatchUsersResponseSchema> => {
+  switch (item.type) {
+    case "snapshot":
+      return { message: { case: "snapshot", value: { statuses: item.statuses.map(userStatusToPb) } } };
+    case "changed":
+      return { message: { case: "changed", value: userStatusToPb(item.status) } };
+    case "keepalive":
+      return { message: { case: "keepalive", value: { timeMs: BigInt(item.timeMs) } } };
   }
 };

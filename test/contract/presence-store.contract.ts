@@ -238,4 +238,50 @@ export function presenceStoreContract(make: () => Promise<ContractHarness>) {
     expect(again.view.epoch).not.toBe(epoch);
     expect(store.stats()).toEqual({ sessions: 1, rooms: 1 });
   });
+
+  it("user status: online, away, offline with last seen; changes published once; unknown users offline", async () => {
+    const { store, clock } = await make();
+    const seen: string[] = [];
+    const off = store.subscribeUsers(["ana", "bob"], (r) => seen.push(`${r.userId}:${r.state}`));
+    expect(await store.getUserStatus(["ana", "zed"])).toMatchObject([{ userId: "ana", state: "offline", lastSeenMs: 0 }, { userId: "zed", state: "offline" }]);
+    const a1 = await store.join({ room: "r", ownerKey: OWNER_ANA, identity: ana, metadata: {} });
+    const a2 = await store.join({ room: "s", ownerKey: OWNER_ANA, identity: ana, metadata: {}, activity: "away" });
+    expect(seen).toEqual(["ana:online"]); // the second (away) session changes nothing visible
+    await store.heartbeat({ sessionId: a1.session.sessionId, ownerKey: OWNER_ANA, activity: "away" });
+    expect(seen).toEqual(["ana:online", "ana:away"]);
+    clock.advance(10);
+    await store.leave({ sessionId: a1.session.sessionId, ownerKey: OWNER_ANA, room: "r", reason: "left" });
+    expect(seen).toEqual(["ana:online", "ana:away"]);
+    const endMs = clock.now();
+    await store.leave({ sessionId: a2.session.sessionId, ownerKey: OWNER_ANA, room: "s", reason: "left" });
+    expect(seen).toEqual(["ana:online", "ana:away", "ana:offline"]);
+    expect((await store.getUserStatus(["ana"]))[0]).toMatchObject({ state: "offline", lastSeenMs: endMs });
+    // Anonymous sessions have no user status.
+    await store.join({ room: "r", ownerKey: "", identity: { kind: "anonymous", anonymousId: "x" }, metadata: {} });
+    expect(seen).toHaveLength(3);
+    off();
+  });
+
+  it("user status: a reaped session sets last seen; custom status and invisibility via setStatus", async () => {
+    const { store, clock } = await make();
+    const seen: { state: string; custom: string; invisible: boolean }[] = [];
+    store.subscribeUsers(["ana"], (r) => seen.push({ state: r.state, custom: r.customStatus, invisible: r.invisible }));
+    const j = await store.join({ room: "r", ownerKey: OWNER_ANA, identity: ana, metadata: {} });
+    const ref = { sessionId: j.session.sessionId, ownerKey: OWNER_ANA };
+    expect(await store.setStatus({ ...ref, customStatus: "in a meeting" })).toMatchObject({ customStatus: "in a meeting", state: "online" });
+    expect(await store.setStatus({ ...ref, customStatus: "in a meeting" })).toMatchObject({ customStatus: "in a meeting" });
+    const wentInvisible = clock.now();
+    expect(await store.setStatus({ ...ref, invisible: true })).toMatchObject({ invisible: true, visibleLastSeenMs: wentInvisible });
+    expect(seen).toEqual([
+      { state: "online", custom: "", invisible: false },
+      { state: "online", custom: "in a meeting", invisible: false },
+      { state: "online", custom: "in a meeting", invisible: true },
+    ]);
+    expect(await code(store.setStatus({ ...ref, ownerKey: OWNER_BOB, invisible: false }))).toBe("SESSION_NOT_FOUND");
+    clock.advance(301);
+    await store.reap();
+    const [r] = await store.getUserStatus(["ana"]);
+    expect(r).toMatchObject({ state: "offline", lastSeenMs: clock.now(), visibleLastSeenMs: wentInvisible, customStatus: "in a meeting" });
+  });
 }
+

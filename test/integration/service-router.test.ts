@@ -9,6 +9,7 @@ import { createFakeClock } from "../../src/core/fake-clock.js";
 import { createIdSource } from "../../src/core/ids.js";
 import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/core/options.js";
 import { PresenceError } from "../../src/core/presence-error.js";
+import { createUserWatchHub } from "../../src/fanout/user-watch-hub.js";
 import { createFanoutHub } from "../../src/fanout/fanout-hub.js";
 import { createMetrics } from "../../src/metrics/registry.js";
 import { createPresenceService } from "../../src/service/presence-service.js";
@@ -38,7 +39,8 @@ function setup() {
   const limits = DEFAULT_LIMITS;
   const store = createMemoryPresenceStore({ clock, ids, timings, limits });
   const hub = createFanoutHub({ store, clock, timings, limits });
-  const service = createPresenceService({ store, hub, clock, ids, limits, timings });
+  const userHub = createUserWatchHub({ store, clock, timings, limits, otherWatchers: () => 0 });
+  const service = createPresenceService({ store, hub, userHub, clock, ids, limits, timings });
   const metrics = createMetrics();
   const verify = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: true });
   const transport = createRouterTransport(presenceRoutes(service), {

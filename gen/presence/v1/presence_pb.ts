@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Activity, Counts, CursorBatch, CursorPosition, Detail, Position, PresenceEvent, RoomView, TypingEvent, UserInfo } from "./types_pb.js";
+import type { Activity, Counts, CursorBatch, CursorPosition, Detail, Position, PresenceEvent, RoomView, TypingEvent, UserInfo, UserStatus } from "./types_pb.js";
 import { file_presence_v1_types } from "./types_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file presence/v1/presence.proto.
  */
 export const file_presence_v1_presence: GenFile = /*@__PURE__*/
-  fileDesc("ChpwcmVzZW5jZS92MS9wcmVzZW5jZS5wcm90bxILcHJlc2VuY2UudjEiSwoHU2Vzc2lvbhISCgpzZXNzaW9uX2lkGAEgASgJEhUKDXJlc3VtZV9zZWNyZXQYAiABKAkSFQoNY29ubmVjdGlvbl9pZBgDIAEoCSJNCgVMZWFzZRIOCgZ0dGxfbXMYASABKAMSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAIgASgDEhUKDWV4cGlyZXNfYXRfbXMYAyABKAMisQIKC0pvaW5SZXF1ZXN0EgwKBHJvb20YASABKAkSOAoIbWV0YWRhdGEYAiADKAsyJi5wcmVzZW5jZS52MS5Kb2luUmVxdWVzdC5NZXRhZGF0YUVudHJ5EhIKCnNlc3Npb25faWQYAyABKAkSFQoNcmVzdW1lX3NlY3JldBgEIAEoCRInCghhY3Rpdml0eRgFIAEoDjIVLnByZXNlbmNlLnYxLkFjdGl2aXR5EhIKCnJlcXVlc3RfaWQYBiABKAkSKwoMb25fYmVoYWxmX29mGAcgASgLMhUucHJlc2VuY2UudjEuVXNlckluZm8SFAoMYW5vbnltb3VzX2lkGAggASgJGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKOAQoMSm9pblJlc3BvbnNlEiUKB3Nlc3Npb24YASABKAsyFC5wcmVzZW5jZS52MS5TZXNzaW9uEiEKBWxlYXNlGAIgASgLMhIucHJlc2VuY2UudjEuTGVhc2USDwoHcmVzdW1lZBgDIAEoCBIjCgR2aWV3GAQgASgLMhUucHJlc2VuY2UudjEuUm9vbVZpZXciMAoMTGVhdmVSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEcm9vbRgCIAEoCSIdCg1MZWF2ZVJlc3BvbnNlEgwKBGxlZnQYASABKAgiuAEKD05hdmlnYXRlUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhEKCWZyb21fcm9vbRgCIAEoCRIPCgd0b19yb29tGAMgASgJEjwKCG1ldGFkYXRhGAQgAygLMioucHJlc2VuY2UudjEuTmF2aWdhdGVSZXF1ZXN0Lk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIloKEE5hdmlnYXRlUmVzcG9uc2USIwoEdmlldxgBIAEoCzIVLnByZXNlbmNlLnYxLlJvb21WaWV3EiEKBWxlYXNlGAIgASgLMhIucHJlc2VuY2UudjEuTGVhc2UiTwoQSGVhcnRiZWF0UmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEicKCGFjdGl2aXR5GAIgASgOMhUucHJlc2VuY2UudjEuQWN0aXZpdHkiNgoRSGVhcnRiZWF0UmVzcG9uc2USIQoFbGVhc2UYASABKAsyEi5wcmVzZW5jZS52MS5MZWFzZSJEChBTZXRUeXBpbmdSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEcm9vbRgCIAEoCRIOCgZ0eXBpbmcYAyABKAgiEwoRU2V0VHlwaW5nUmVzcG9uc2UiZgoTVXBkYXRlQ3Vyc29yUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEgwKBHJvb20YAiABKAkSLQoIcG9zaXRpb24YAyABKAsyGy5wcmVzZW5jZS52MS5DdXJzb3JQb3NpdGlvbiIWChRVcGRhdGVDdXJzb3JSZXNwb25zZSJ1ChRXYXRjaFByZXNlbmNlUmVxdWVzdBIMCgRyb29tGAEgASgJEiMKBmRldGFpbBgCIAEoDjITLnByZXNlbmNlLnYxLkRldGFpbBIqCgtyZXN1bWVfZnJvbRgDIAEoCzIVLnByZXNlbmNlLnYxLlBvc2l0aW9uIlAKDFNuYXBzaG90UGFnZRIjCgR2aWV3GAEgASgLMhUucHJlc2VuY2UudjEuUm9vbVZpZXcSDQoFZmlyc3QYAiABKAgSDAoEbGFzdBgDIAEoCCJhCgxDb3VudHNVcGRhdGUSDAoEcm9vbRgBIAEoCRINCgVlcG9jaBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgEEiMKBmNvdW50cxgEIAEoCzITLnByZXNlbmNlLnYxLkNvdW50cyIcCglLZWVwYWxpdmUSDwoHdGltZV9tcxgBIAEoAyKxAgoVV2F0Y2hQcmVzZW5jZVJlc3BvbnNlEi0KCHNuYXBzaG90GAEgASgLMhkucHJlc2VuY2UudjEuU25hcHNob3RQYWdlSAASKwoFZXZlbnQYAiABKAsyGi5wcmVzZW5jZS52MS5QcmVzZW5jZUV2ZW50SAASKwoGY291bnRzGAMgASgLMhkucHJlc2VuY2UudjEuQ291bnRzVXBkYXRlSAASKwoJa2VlcGFsaXZlGAQgASgLMhYucHJlc2VuY2UudjEuS2VlcGFsaXZlSAASKgoGdHlwaW5nGAUgASgLMhgucHJlc2VuY2UudjEuVHlwaW5nRXZlbnRIABIrCgdjdXJzb3JzGAYgASgLMhgucHJlc2VuY2UudjEuQ3Vyc29yQmF0Y2hIAEIJCgdtZXNzYWdlIkcKEkdldFByZXNlbmNlUmVxdWVzdBIMCgRyb29tGAEgASgJEiMKBmRldGFpbBgCIAEoDjITLnByZXNlbmNlLnYxLkRldGFpbCI6ChNHZXRQcmVzZW5jZVJlc3BvbnNlEiMKBHZpZXcYASABKAsyFS5wcmVzZW5jZS52MS5Sb29tVmlldyJNChdCYXRjaEdldFByZXNlbmNlUmVxdWVzdBINCgVyb29tcxgBIAMoCRIjCgZkZXRhaWwYAiABKA4yEy5wcmVzZW5jZS52MS5EZXRhaWwiQAoYQmF0Y2hHZXRQcmVzZW5jZVJlc3BvbnNlEiQKBXZpZXdzGAEgAygLMhUucHJlc2VuY2UudjEuUm9vbVZpZXcy2wUKD1ByZXNlbmNlU2VydmljZRI7CgRKb2luEhgucHJlc2VuY2UudjEuSm9pblJlcXVlc3QaGS5wcmVzZW5jZS52MS5Kb2luUmVzcG9uc2USPgoFTGVhdmUSGS5wcmVzZW5jZS52MS5MZWF2ZVJlcXVlc3QaGi5wcmVzZW5jZS52MS5MZWF2ZVJlc3BvbnNlEkcKCE5hdmlnYXRlEhwucHJlc2VuY2UudjEuTmF2aWdhdGVSZXF1ZXN0Gh0ucHJlc2VuY2UudjEuTmF2aWdhdGVSZXNwb25zZRJKCglIZWFydGJlYXQSHS5wcmVzZW5jZS52MS5IZWFydGJlYXRSZXF1ZXN0Gh4ucHJlc2VuY2UudjEuSGVhcnRiZWF0UmVzcG9uc2USSgoJU2V0VHlwaW5nEh0ucHJlc2VuY2UudjEuU2V0VHlwaW5nUmVxdWVzdBoeLnByZXNlbmNlLnYxLlNldFR5cGluZ1Jlc3BvbnNlElMKDFVwZGF0ZUN1cnNvchIgLnByZXNlbmNlLnYxLlVwZGF0ZUN1cnNvclJlcXVlc3QaIS5wcmVzZW5jZS52MS5VcGRhdGVDdXJzb3JSZXNwb25zZRJYCg1XYXRjaFByZXNlbmNlEiEucHJlc2VuY2UudjEuV2F0Y2hQcmVzZW5jZVJlcXVlc3QaIi5wcmVzZW5jZS52MS5XYXRjaFByZXNlbmNlUmVzcG9uc2UwARJVCgtHZXRQcmVzZW5jZRIfLnByZXNlbmNlLnYxLkdldFByZXNlbmNlUmVxdWVzdBogLnByZXNlbmNlLnYxLkdldFByZXNlbmNlUmVzcG9uc2UiA5ACARJkChBCYXRjaEdldFByZXNlbmNlEiQucHJlc2VuY2UudjEuQmF0Y2hHZXRQcmVzZW5jZVJlcXVlc3QaJS5wcmVzZW5jZS52MS5CYXRjaEdldFByZXNlbmNlUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_presence_v1_types]);
+  fileDesc("ChpwcmVzZW5jZS92MS9wcmVzZW5jZS5wcm90bxILcHJlc2VuY2UudjEiSwoHU2Vzc2lvbhISCgpzZXNzaW9uX2lkGAEgASgJEhUKDXJlc3VtZV9zZWNyZXQYAiABKAkSFQoNY29ubmVjdGlvbl9pZBgDIAEoCSJNCgVMZWFzZRIOCgZ0dGxfbXMYASABKAMSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAIgASgDEhUKDWV4cGlyZXNfYXRfbXMYAyABKAMisQIKC0pvaW5SZXF1ZXN0EgwKBHJvb20YASABKAkSOAoIbWV0YWRhdGEYAiADKAsyJi5wcmVzZW5jZS52MS5Kb2luUmVxdWVzdC5NZXRhZGF0YUVudHJ5EhIKCnNlc3Npb25faWQYAyABKAkSFQoNcmVzdW1lX3NlY3JldBgEIAEoCRInCghhY3Rpdml0eRgFIAEoDjIVLnByZXNlbmNlLnYxLkFjdGl2aXR5EhIKCnJlcXVlc3RfaWQYBiABKAkSKwoMb25fYmVoYWxmX29mGAcgASgLMhUucHJlc2VuY2UudjEuVXNlckluZm8SFAoMYW5vbnltb3VzX2lkGAggASgJGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKOAQoMSm9pblJlc3BvbnNlEiUKB3Nlc3Npb24YASABKAsyFC5wcmVzZW5jZS52MS5TZXNzaW9uEiEKBWxlYXNlGAIgASgLMhIucHJlc2VuY2UudjEuTGVhc2USDwoHcmVzdW1lZBgDIAEoCBIjCgR2aWV3GAQgASgLMhUucHJlc2VuY2UudjEuUm9vbVZpZXciMAoMTGVhdmVSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEcm9vbRgCIAEoCSIdCg1MZWF2ZVJlc3BvbnNlEgwKBGxlZnQYASABKAgiuAEKD05hdmlnYXRlUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhEKCWZyb21fcm9vbRgCIAEoCRIPCgd0b19yb29tGAMgASgJEjwKCG1ldGFkYXRhGAQgAygLMioucHJlc2VuY2UudjEuTmF2aWdhdGVSZXF1ZXN0Lk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIloKEE5hdmlnYXRlUmVzcG9uc2USIwoEdmlldxgBIAEoCzIVLnByZXNlbmNlLnYxLlJvb21WaWV3EiEKBWxlYXNlGAIgASgLMhIucHJlc2VuY2UudjEuTGVhc2UiTwoQSGVhcnRiZWF0UmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEicKCGFjdGl2aXR5GAIgASgOMhUucHJlc2VuY2UudjEuQWN0aXZpdHkiNgoRSGVhcnRiZWF0UmVzcG9uc2USIQoFbGVhc2UYASABKAsyEi5wcmVzZW5jZS52MS5MZWFzZSJEChBTZXRUeXBpbmdSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEcm9vbRgCIAEoCRIOCgZ0eXBpbmcYAyABKAgiEwoRU2V0VHlwaW5nUmVzcG9uc2UiZgoTVXBkYXRlQ3Vyc29yUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEgwKBHJvb20YAiABKAkSLQoIcG9zaXRpb24YAyABKAsyGy5wcmVzZW5jZS52MS5DdXJzb3JQb3NpdGlvbiIWChRVcGRhdGVDdXJzb3JSZXNwb25zZSJ1ChRXYXRjaFByZXNlbmNlUmVxdWVzdBIMCgRyb29tGAEgASgJEiMKBmRldGFpbBgCIAEoDjITLnByZXNlbmNlLnYxLkRldGFpbBIqCgtyZXN1bWVfZnJvbRgDIAEoCzIVLnByZXNlbmNlLnYxLlBvc2l0aW9uIlAKDFNuYXBzaG90UGFnZRIjCgR2aWV3GAEgASgLMhUucHJlc2VuY2UudjEuUm9vbVZpZXcSDQoFZmlyc3QYAiABKAgSDAoEbGFzdBgDIAEoCCJhCgxDb3VudHNVcGRhdGUSDAoEcm9vbRgBIAEoCRINCgVlcG9jaBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgEEiMKBmNvdW50cxgEIAEoCzITLnByZXNlbmNlLnYxLkNvdW50cyIcCglLZWVwYWxpdmUSDwoHdGltZV9tcxgBIAEoAyKxAgoVV2F0Y2hQcmVzZW5jZVJlc3BvbnNlEi0KCHNuYXBzaG90GAEgASgLMhkucHJlc2VuY2UudjEuU25hcHNob3RQYWdlSAASKwoFZXZlbnQYAiABKAsyGi5wcmVzZW5jZS52MS5QcmVzZW5jZUV2ZW50SAASKwoGY291bnRzGAMgASgLMhkucHJlc2VuY2UudjEuQ291bnRzVXBkYXRlSAASKwoJa2VlcGFsaXZlGAQgASgLMhYucHJlc2VuY2UudjEuS2VlcGFsaXZlSAASKgoGdHlwaW5nGAUgASgLMhgucHJlc2VuY2UudjEuVHlwaW5nRXZlbnRIABIrCgdjdXJzb3JzGAYgASgLMhgucHJlc2VuY2UudjEuQ3Vyc29yQmF0Y2hIAEIJCgdtZXNzYWdlIkcKEkdldFByZXNlbmNlUmVxdWVzdBIMCgRyb29tGAEgASgJEiMKBmRldGFpbBgCIAEoDjITLnByZXNlbmNlLnYxLkRldGFpbCI6ChNHZXRQcmVzZW5jZVJlc3BvbnNlEiMKBHZpZXcYASABKAsyFS5wcmVzZW5jZS52MS5Sb29tVmlldyJNChdCYXRjaEdldFByZXNlbmNlUmVxdWVzdBINCgVyb29tcxgBIAMoCRIjCgZkZXRhaWwYAiABKA4yEy5wcmVzZW5jZS52MS5EZXRhaWwiQAoYQmF0Y2hHZXRQcmVzZW5jZVJlc3BvbnNlEiQKBXZpZXdzGAEgAygLMhUucHJlc2VuY2UudjEuUm9vbVZpZXciKAoUR2V0VXNlclN0YXR1c1JlcXVlc3QSEAoIdXNlcl9pZHMYASADKAkiQgoVR2V0VXNlclN0YXR1c1Jlc3BvbnNlEikKCHN0YXR1c2VzGAEgAygLMhcucHJlc2VuY2UudjEuVXNlclN0YXR1cyIlChFXYXRjaFVzZXJzUmVxdWVzdBIQCgh1c2VyX2lkcxgBIAMoCSI/ChJVc2VyU3RhdHVzU25hcHNob3QSKQoIc3RhdHVzZXMYASADKAsyFy5wcmVzZW5jZS52MS5Vc2VyU3RhdHVzIq0BChJXYXRjaFVzZXJzUmVzcG9uc2USMwoIc25hcHNob3QYASABKAsyHy5wcmVzZW5jZS52MS5Vc2VyU3RhdHVzU25hcHNob3RIABIqCgdjaGFuZ2VkGAIgASgLMhcucHJlc2VuY2UudjEuVXNlclN0YXR1c0gAEisKCWtlZXBhbGl2ZRgDIAEoCzIWLnByZXNlbmNlLnYxLktlZXBhbGl2ZUgAQgkKB21lc3NhZ2UiegoQU2V0U3RhdHVzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhoKDWN1c3RvbV9zdGF0dXMYAiABKAlIAIgBARIWCglpbnZpc2libGUYAyABKAhIAYgBAUIQCg5fY3VzdG9tX3N0YXR1c0IMCgpfaW52aXNpYmxlIjwKEVNldFN0YXR1c1Jlc3BvbnNlEicKBnN0YXR1cxgBIAEoCzIXLnByZXNlbmNlLnYxLlVzZXJTdGF0dXMy1QcKD1ByZXNlbmNlU2VydmljZRI7CgRKb2luEhgucHJlc2VuY2UudjEuSm9pblJlcXVlc3QaGS5wcmVzZW5jZS52MS5Kb2luUmVzcG9uc2USPgoFTGVhdmUSGS5wcmVzZW5jZS52MS5MZWF2ZVJlcXVlc3QaGi5wcmVzZW5jZS52MS5MZWF2ZVJlc3BvbnNlEkcKCE5hdmlnYXRlEhwucHJlc2VuY2UudjEuTmF2aWdhdGVSZXF1ZXN0Gh0ucHJlc2VuY2UudjEuTmF2aWdhdGVSZXNwb25zZRJKCglIZWFydGJlYXQSHS5wcmVzZW5jZS52MS5IZWFydGJlYXRSZXF1ZXN0Gh4ucHJlc2VuY2UudjEuSGVhcnRiZWF0UmVzcG9uc2USSgoJU2V0VHlwaW5nEh0ucHJlc2VuY2UudjEuU2V0VHlwaW5nUmVxdWVzdBoeLnByZXNlbmNlLnYxLlNldFR5cGluZ1Jlc3BvbnNlElMKDFVwZGF0ZUN1cnNvchIgLnByZXNlbmNlLnYxLlVwZGF0ZUN1cnNvclJlcXVlc3QaIS5wcmVzZW5jZS52MS5VcGRhdGVDdXJzb3JSZXNwb25zZRJYCg1XYXRjaFByZXNlbmNlEiEucHJlc2VuY2UudjEuV2F0Y2hQcmVzZW5jZVJlcXVlc3QaIi5wcmVzZW5jZS52MS5XYXRjaFByZXNlbmNlUmVzcG9uc2UwARJVCgtHZXRQcmVzZW5jZRIfLnByZXNlbmNlLnYxLkdldFByZXNlbmNlUmVxdWVzdBogLnByZXNlbmNlLnYxLkdldFByZXNlbmNlUmVzcG9uc2UiA5ACARJkChBCYXRjaEdldFByZXNlbmNlEiQucHJlc2VuY2UudjEuQmF0Y2hHZXRQcmVzZW5jZVJlcXVlc3QaJS5wcmVzZW5jZS52MS5CYXRjaEdldFByZXNlbmNlUmVzcG9uc2UiA5ACARJbCg1HZXRVc2VyU3RhdHVzEiEucHJlc2VuY2UudjEuR2V0VXNlclN0YXR1c1JlcXVlc3QaIi5wcmVzZW5jZS52MS5HZXRVc2VyU3RhdHVzUmVzcG9uc2UiA5ACARJPCgpXYXRjaFVzZXJzEh4ucHJlc2VuY2UudjEuV2F0Y2hVc2Vyc1JlcXVlc3QaHy5wcmVzZW5jZS52MS5XYXRjaFVzZXJzUmVzcG9uc2UwARJKCglTZXRTdGF0dXMSHS5wcmVzZW5jZS52MS5TZXRTdGF0dXNSZXF1ZXN0Gh4ucHJlc2VuY2UudjEuU2V0U3RhdHVzUmVzcG9uc2ViBnByb3RvMw", [file_presence_v1_types]);
 
 /**
  * The session granted to a client. `session_id` and `resume_secret` are secrets.
@@ -664,6 +664,167 @@ export const BatchGetPresenceResponseSchema: GenMessage<BatchGetPresenceResponse
   messageDesc(file_presence_v1_presence, 22);
 
 /**
+ * @generated from message presence.v1.GetUserStatusRequest
+ */
+export type GetUserStatusRequest = Message<"presence.v1.GetUserStatusRequest"> & {
+  /**
+   * User ids (JWT `sub`), 1..1,000 per call by default; duplicates are answered once.
+   *
+   * @generated from field: repeated string user_ids = 1;
+   */
+  userIds: string[];
+};
+
+/**
+ * Describes the message presence.v1.GetUserStatusRequest.
+ * Use `create(GetUserStatusRequestSchema)` to create a new message.
+ */
+export const GetUserStatusRequestSchema: GenMessage<GetUserStatusRequest> = /*@__PURE__*/
+  messageDesc(file_presence_v1_presence, 23);
+
+/**
+ * @generated from message presence.v1.GetUserStatusResponse
+ */
+export type GetUserStatusResponse = Message<"presence.v1.GetUserStatusResponse"> & {
+  /**
+   * One status per distinct requested id, in request order.
+   *
+   * @generated from field: repeated presence.v1.UserStatus statuses = 1;
+   */
+  statuses: UserStatus[];
+};
+
+/**
+ * Describes the message presence.v1.GetUserStatusResponse.
+ * Use `create(GetUserStatusResponseSchema)` to create a new message.
+ */
+export const GetUserStatusResponseSchema: GenMessage<GetUserStatusResponse> = /*@__PURE__*/
+  messageDesc(file_presence_v1_presence, 24);
+
+/**
+ * @generated from message presence.v1.WatchUsersRequest
+ */
+export type WatchUsersRequest = Message<"presence.v1.WatchUsersRequest"> & {
+  /**
+   * User ids to watch, 1..1,000 by default.
+   *
+   * @generated from field: repeated string user_ids = 1;
+   */
+  userIds: string[];
+};
+
+/**
+ * Describes the message presence.v1.WatchUsersRequest.
+ * Use `create(WatchUsersRequestSchema)` to create a new message.
+ */
+export const WatchUsersRequestSchema: GenMessage<WatchUsersRequest> = /*@__PURE__*/
+  messageDesc(file_presence_v1_presence, 25);
+
+/**
+ * The status of every watched user, sent first.
+ *
+ * @generated from message presence.v1.UserStatusSnapshot
+ */
+export type UserStatusSnapshot = Message<"presence.v1.UserStatusSnapshot"> & {
+  /**
+   * @generated from field: repeated presence.v1.UserStatus statuses = 1;
+   */
+  statuses: UserStatus[];
+};
+
+/**
+ * Describes the message presence.v1.UserStatusSnapshot.
+ * Use `create(UserStatusSnapshotSchema)` to create a new message.
+ */
+export const UserStatusSnapshotSchema: GenMessage<UserStatusSnapshot> = /*@__PURE__*/
+  messageDesc(file_presence_v1_presence, 26);
+
+/**
+ * @generated from message presence.v1.WatchUsersResponse
+ */
+export type WatchUsersResponse = Message<"presence.v1.WatchUsersResponse"> & {
+  /**
+   * @generated from oneof presence.v1.WatchUsersResponse.message
+   */
+  message: {
+    /**
+     * @generated from field: presence.v1.UserStatusSnapshot snapshot = 1;
+     */
+    value: UserStatusSnapshot;
+    case: "snapshot";
+  } | {
+    /**
+     * @generated from field: presence.v1.UserStatus changed = 2;
+     */
+    value: UserStatus;
+    case: "changed";
+  } | {
+    /**
+     * @generated from field: presence.v1.Keepalive keepalive = 3;
+     */
+    value: Keepalive;
+    case: "keepalive";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message presence.v1.WatchUsersResponse.
+ * Use `create(WatchUsersResponseSchema)` to create a new message.
+ */
+export const WatchUsersResponseSchema: GenMessage<WatchUsersResponse> = /*@__PURE__*/
+  messageDesc(file_presence_v1_presence, 27);
+
+/**
+ * @generated from message presence.v1.SetStatusRequest
+ */
+export type SetStatusRequest = Message<"presence.v1.SetStatusRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * New custom status text; unset keeps the current one, empty clears it.
+   *
+   * @generated from field: optional string custom_status = 2;
+   */
+  customStatus?: string | undefined;
+
+  /**
+   * New invisible flag; unset keeps the current one.
+   *
+   * @generated from field: optional bool invisible = 3;
+   */
+  invisible?: boolean | undefined;
+};
+
+/**
+ * Describes the message presence.v1.SetStatusRequest.
+ * Use `create(SetStatusRequestSchema)` to create a new message.
+ */
+export const SetStatusRequestSchema: GenMessage<SetStatusRequest> = /*@__PURE__*/
+  messageDesc(file_presence_v1_presence, 28);
+
+/**
+ * @generated from message presence.v1.SetStatusResponse
+ */
+export type SetStatusResponse = Message<"presence.v1.SetStatusResponse"> & {
+  /**
+   * The user's status as the user themself sees it.
+   *
+   * @generated from field: presence.v1.UserStatus status = 1;
+   */
+  status?: UserStatus | undefined;
+};
+
+/**
+ * Describes the message presence.v1.SetStatusResponse.
+ * Use `create(SetStatusResponseSchema)` to create a new message.
+ */
+export const SetStatusResponseSchema: GenMessage<SetStatusResponse> = /*@__PURE__*/
+  messageDesc(file_presence_v1_presence, 29);
+
+/**
  * PresenceService: "who is here now" for rooms.
  *
  * Served over gRPC, gRPC-Web and the Connect protocol on one port (default 8080; h2c and HTTP/1.1).
@@ -802,6 +963,46 @@ export const PresenceService: GenService<{
     methodKind: "unary";
     input: typeof BatchGetPresenceRequestSchema;
     output: typeof BatchGetPresenceResponseSchema;
+  },
+  /**
+   * Reads the status of many users at once (at most 1,000 ids per call by default): online, away
+   * or offline, last seen (kept 30 days after the last session ended) and custom status. Unknown
+   * users are OFFLINE with `last_seen_ms = 0`. Reachable by HTTP GET like GetPresence.
+   * Errors: INVALID_ARGUMENT (empty, too long or too many ids, naming the index).
+   *
+   * @generated from rpc presence.v1.PresenceService.GetUserStatus
+   */
+  getUserStatus: {
+    methodKind: "unary";
+    input: typeof GetUserStatusRequestSchema;
+    output: typeof GetUserStatusResponseSchema;
+  },
+  /**
+   * Streams status changes of a list of users ("friends online"): first one `snapshot` with the
+   * status of every listed user, then one `changed` message per change (changes of one user are
+   * coalesced while the reader is behind: the newest status wins). To change the list, open a new
+   * stream. Keepalive messages are sent every 30 s when nothing else is.
+   * Errors: INVALID_ARGUMENT (ids), TOO_MANY_WATCHERS, DRAINING.
+   *
+   * @generated from rpc presence.v1.PresenceService.WatchUsers
+   */
+  watchUsers: {
+    methodKind: "server_streaming";
+    input: typeof WatchUsersRequestSchema;
+    output: typeof WatchUsersResponseSchema;
+  },
+  /**
+   * Sets the custom status text and/or the invisible flag of the session's user (fields left unset
+   * are unchanged). Watchers of the user see one change.
+   * Errors: SESSION_NOT_FOUND, INVALID_ARGUMENT (text too long, control characters),
+   * PERMISSION_DENIED (anonymous sessions have no user status).
+   *
+   * @generated from rpc presence.v1.PresenceService.SetStatus
+   */
+  setStatus: {
+    methodKind: "unary";
+    input: typeof SetStatusRequestSchema;
+    output: typeof SetStatusResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_presence_v1_presence, 0);

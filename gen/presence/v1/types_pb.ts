@@ -10,7 +10,55 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file presence/v1/types.proto.
  */
 export const file_presence_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChdwcmVzZW5jZS92MS90eXBlcy5wcm90bxILcHJlc2VuY2UudjEiKgoIUG9zaXRpb24SDQoFZXBvY2gYASABKAkSDwoHdmVyc2lvbhgCIAEoBCI/CgZDb3VudHMSDQoFdXNlcnMYASABKA0SEwoLY29ubmVjdGlvbnMYAiABKA0SEQoJYW5vbnltb3VzGAMgASgNIqUBCghVc2VySW5mbxIPCgd1c2VyX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSEgoKYXZhdGFyX3VybBgDIAEoCRI1CghtZXRhZGF0YRgEIAMoCzIjLnByZXNlbmNlLnYxLlVzZXJJbmZvLk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIswBCgpDb25uZWN0aW9uEhUKDWNvbm5lY3Rpb25faWQYASABKAkSJwoIYWN0aXZpdHkYAiABKA4yFS5wcmVzZW5jZS52MS5BY3Rpdml0eRIUCgxqb2luZWRfYXRfbXMYAyABKAMSNwoIbWV0YWRhdGEYBCADKAsyJS5wcmVzZW5jZS52MS5Db25uZWN0aW9uLk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIooBCgxVc2VyUHJlc2VuY2USIwoEdXNlchgBIAEoCzIVLnByZXNlbmNlLnYxLlVzZXJJbmZvEicKCGFjdGl2aXR5GAIgASgOMhUucHJlc2VuY2UudjEuQWN0aXZpdHkSLAoLY29ubmVjdGlvbnMYAyADKAsyFy5wcmVzZW5jZS52MS5Db25uZWN0aW9uIkUKC1R5cGluZ1N0YXRlEg8KB3VzZXJfaWQYASABKAkSDgoGdHlwaW5nGAIgASgIEhUKDWV4cGlyZXNfaW5fbXMYAyABKAMiZwoOQ3Vyc29yUG9zaXRpb24SCQoBeBgBIAEoARIJCgF5GAIgASgBEg8KB2VsZW1lbnQYAyABKAkSFwoPc2VsZWN0aW9uX3N0YXJ0GAQgASgDEhUKDXNlbGVjdGlvbl9lbmQYBSABKAMidgoGQ3Vyc29yEhUKDWNvbm5lY3Rpb25faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRItCghwb3NpdGlvbhgDIAEoCzIbLnByZXNlbmNlLnYxLkN1cnNvclBvc2l0aW9uEhUKDXVwZGF0ZWRfYXRfbXMYBCABKAMi8AEKCFJvb21WaWV3EgwKBHJvb20YASABKAkSDQoFZXBvY2gYAiABKAkSDwoHdmVyc2lvbhgDIAEoBBIjCgZjb3VudHMYBCABKAsyEy5wcmVzZW5jZS52MS5Db3VudHMSKAoFdXNlcnMYBSADKAsyGS5wcmVzZW5jZS52MS5Vc2VyUHJlc2VuY2USFwoPbWVtYmVyc19vbWl0dGVkGAYgASgIEigKBnR5cGluZxgHIAMoCzIYLnByZXNlbmNlLnYxLlR5cGluZ1N0YXRlEiQKB2N1cnNvcnMYCCADKAsyEy5wcmVzZW5jZS52MS5DdXJzb3IidwoMTWVtYmVySm9pbmVkEiMKBHVzZXIYASABKAsyFS5wcmVzZW5jZS52MS5Vc2VySW5mbxIrCgpjb25uZWN0aW9uGAIgASgLMhcucHJlc2VuY2UudjEuQ29ubmVjdGlvbhIVCg1maXJzdF9vZl91c2VyGAMgASgIInQKCk1lbWJlckxlZnQSDwoHdXNlcl9pZBgBIAEoCRIVCg1jb25uZWN0aW9uX2lkGAIgASgJEigKBnJlYXNvbhgDIAEoDjIYLnByZXNlbmNlLnYxLkxlYXZlUmVhc29uEhQKDGxhc3Rfb2ZfdXNlchgEIAEoCCJhCg1NZW1iZXJVcGRhdGVkEiMKBHVzZXIYASABKAsyFS5wcmVzZW5jZS52MS5Vc2VySW5mbxIrCgpjb25uZWN0aW9uGAIgASgLMhcucHJlc2VuY2UudjEuQ29ubmVjdGlvbiJEChBBbm9ueW1vdXNDaGFuZ2VkEhUKDXZpZXdlcnNfZGVsdGEYASABKBESGQoRY29ubmVjdGlvbnNfZGVsdGEYAiABKBEitAIKDVByZXNlbmNlRXZlbnQSDAoEcm9vbRgBIAEoCRINCgVlcG9jaBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgEEg8KB3RpbWVfbXMYBCABKAMSIwoGY291bnRzGAUgASgLMhMucHJlc2VuY2UudjEuQ291bnRzEisKBmpvaW5lZBgKIAEoCzIZLnByZXNlbmNlLnYxLk1lbWJlckpvaW5lZEgAEicKBGxlZnQYCyABKAsyFy5wcmVzZW5jZS52MS5NZW1iZXJMZWZ0SAASLQoHdXBkYXRlZBgMIAEoCzIaLnByZXNlbmNlLnYxLk1lbWJlclVwZGF0ZWRIABIyCglhbm9ueW1vdXMYDSABKAsyHS5wcmVzZW5jZS52MS5Bbm9ueW1vdXNDaGFuZ2VkSABCBgoEa2luZCJECgtUeXBpbmdFdmVudBIMCgRyb29tGAEgASgJEicKBXN0YXRlGAIgASgLMhgucHJlc2VuY2UudjEuVHlwaW5nU3RhdGUiYQoLQ3Vyc29yQmF0Y2gSDAoEcm9vbRgBIAEoCRIkCgdjdXJzb3JzGAIgAygLMhMucHJlc2VuY2UudjEuQ3Vyc29yEh4KFnJlbW92ZWRfY29ubmVjdGlvbl9pZHMYAyADKAkqTAoIQWN0aXZpdHkSGAoUQUNUSVZJVFlfVU5TUEVDSUZJRUQQABITCg9BQ1RJVklUWV9BQ1RJVkUQARIRCg1BQ1RJVklUWV9BV0FZEAIqdQoLTGVhdmVSZWFzb24SHAoYTEVBVkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASFQoRTEVBVkVfUkVBU09OX0xFRlQQARIYChRMRUFWRV9SRUFTT05fVElNRU9VVBACEhcKE0xFQVZFX1JFQVNPTl9LSUNLRUQQAypECgZEZXRhaWwSFgoSREVUQUlMX1VOU1BFQ0lGSUVEEAASDwoLREVUQUlMX0ZVTEwQARIRCg1ERVRBSUxfQ09VTlRTEAJiBnByb3RvMw");
+  fileDesc("ChdwcmVzZW5jZS92MS90eXBlcy5wcm90bxILcHJlc2VuY2UudjEihAEKClVzZXJTdGF0dXMSDwoHdXNlcl9pZBgBIAEoCRIlCgVzdGF0ZRgCIAEoDjIWLnByZXNlbmNlLnYxLlVzZXJTdGF0ZRIUCgxsYXN0X3NlZW5fbXMYAyABKAMSFQoNY3VzdG9tX3N0YXR1cxgEIAEoCRIRCglpbnZpc2libGUYBSABKAgiKgoIUG9zaXRpb24SDQoFZXBvY2gYASABKAkSDwoHdmVyc2lvbhgCIAEoBCI/CgZDb3VudHMSDQoFdXNlcnMYASABKA0SEwoLY29ubmVjdGlvbnMYAiABKA0SEQoJYW5vbnltb3VzGAMgASgNIqUBCghVc2VySW5mbxIPCgd1c2VyX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSEgoKYXZhdGFyX3VybBgDIAEoCRI1CghtZXRhZGF0YRgEIAMoCzIjLnByZXNlbmNlLnYxLlVzZXJJbmZvLk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIswBCgpDb25uZWN0aW9uEhUKDWNvbm5lY3Rpb25faWQYASABKAkSJwoIYWN0aXZpdHkYAiABKA4yFS5wcmVzZW5jZS52MS5BY3Rpdml0eRIUCgxqb2luZWRfYXRfbXMYAyABKAMSNwoIbWV0YWRhdGEYBCADKAsyJS5wcmVzZW5jZS52MS5Db25uZWN0aW9uLk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIooBCgxVc2VyUHJlc2VuY2USIwoEdXNlchgBIAEoCzIVLnByZXNlbmNlLnYxLlVzZXJJbmZvEicKCGFjdGl2aXR5GAIgASgOMhUucHJlc2VuY2UudjEuQWN0aXZpdHkSLAoLY29ubmVjdGlvbnMYAyADKAsyFy5wcmVzZW5jZS52MS5Db25uZWN0aW9uIkUKC1R5cGluZ1N0YXRlEg8KB3VzZXJfaWQYASABKAkSDgoGdHlwaW5nGAIgASgIEhUKDWV4cGlyZXNfaW5fbXMYAyABKAMiZwoOQ3Vyc29yUG9zaXRpb24SCQoBeBgBIAEoARIJCgF5GAIgASgBEg8KB2VsZW1lbnQYAyABKAkSFwoPc2VsZWN0aW9uX3N0YXJ0GAQgASgDEhUKDXNlbGVjdGlvbl9lbmQYBSABKAMidgoGQ3Vyc29yEhUKDWNvbm5lY3Rpb25faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRItCghwb3NpdGlvbhgDIAEoCzIbLnByZXNlbmNlLnYxLkN1cnNvclBvc2l0aW9uEhUKDXVwZGF0ZWRfYXRfbXMYBCABKAMi8AEKCFJvb21WaWV3EgwKBHJvb20YASABKAkSDQoFZXBvY2gYAiABKAkSDwoHdmVyc2lvbhgDIAEoBBIjCgZjb3VudHMYBCABKAsyEy5wcmVzZW5jZS52MS5Db3VudHMSKAoFdXNlcnMYBSADKAsyGS5wcmVzZW5jZS52MS5Vc2VyUHJlc2VuY2USFwoPbWVtYmVyc19vbWl0dGVkGAYgASgIEigKBnR5cGluZxgHIAMoCzIYLnByZXNlbmNlLnYxLlR5cGluZ1N0YXRlEiQKB2N1cnNvcnMYCCADKAsyEy5wcmVzZW5jZS52MS5DdXJzb3IidwoMTWVtYmVySm9pbmVkEiMKBHVzZXIYASABKAsyFS5wcmVzZW5jZS52MS5Vc2VySW5mbxIrCgpjb25uZWN0aW9uGAIgASgLMhcucHJlc2VuY2UudjEuQ29ubmVjdGlvbhIVCg1maXJzdF9vZl91c2VyGAMgASgIInQKCk1lbWJlckxlZnQSDwoHdXNlcl9pZBgBIAEoCRIVCg1jb25uZWN0aW9uX2lkGAIgASgJEigKBnJlYXNvbhgDIAEoDjIYLnByZXNlbmNlLnYxLkxlYXZlUmVhc29uEhQKDGxhc3Rfb2ZfdXNlchgEIAEoCCJhCg1NZW1iZXJVcGRhdGVkEiMKBHVzZXIYASABKAsyFS5wcmVzZW5jZS52MS5Vc2VySW5mbxIrCgpjb25uZWN0aW9uGAIgASgLMhcucHJlc2VuY2UudjEuQ29ubmVjdGlvbiJEChBBbm9ueW1vdXNDaGFuZ2VkEhUKDXZpZXdlcnNfZGVsdGEYASABKBESGQoRY29ubmVjdGlvbnNfZGVsdGEYAiABKBEitAIKDVByZXNlbmNlRXZlbnQSDAoEcm9vbRgBIAEoCRINCgVlcG9jaBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgEEg8KB3RpbWVfbXMYBCABKAMSIwoGY291bnRzGAUgASgLMhMucHJlc2VuY2UudjEuQ291bnRzEisKBmpvaW5lZBgKIAEoCzIZLnByZXNlbmNlLnYxLk1lbWJlckpvaW5lZEgAEicKBGxlZnQYCyABKAsyFy5wcmVzZW5jZS52MS5NZW1iZXJMZWZ0SAASLQoHdXBkYXRlZBgMIAEoCzIaLnByZXNlbmNlLnYxLk1lbWJlclVwZGF0ZWRIABIyCglhbm9ueW1vdXMYDSABKAsyHS5wcmVzZW5jZS52MS5Bbm9ueW1vdXNDaGFuZ2VkSABCBgoEa2luZCJECgtUeXBpbmdFdmVudBIMCgRyb29tGAEgASgJEicKBXN0YXRlGAIgASgLMhgucHJlc2VuY2UudjEuVHlwaW5nU3RhdGUiYQoLQ3Vyc29yQmF0Y2gSDAoEcm9vbRgBIAEoCRIkCgdjdXJzb3JzGAIgAygLMhMucHJlc2VuY2UudjEuQ3Vyc29yEh4KFnJlbW92ZWRfY29ubmVjdGlvbl9pZHMYAyADKAkqTAoIQWN0aXZpdHkSGAoUQUNUSVZJVFlfVU5TUEVDSUZJRUQQABITCg9BQ1RJVklUWV9BQ1RJVkUQARIRCg1BQ1RJVklUWV9BV0FZEAIqdQoLTGVhdmVSZWFzb24SHAoYTEVBVkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASFQoRTEVBVkVfUkVBU09OX0xFRlQQARIYChRMRUFWRV9SRUFTT05fVElNRU9VVBACEhcKE0xFQVZFX1JFQVNPTl9LSUNLRUQQAypECgZEZXRhaWwSFgoSREVUQUlMX1VOU1BFQ0lGSUVEEAASDwoLREVUQUlMX0ZVTEwQARIRCg1ERVRBSUxfQ09VTlRTEAIqawoJVXNlclN0YXRlEhoKFlVTRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIVChFVU0VSX1NUQVRFX09OTElORRABEhMKD1VTRVJfU1RBVEVfQVdBWRACEhYKElVTRVJfU1RBVEVfT0ZGTElORRADYgZwcm90bzM");
+
+/**
+ * The status of one user, as the viewer may see it.
+ *
+ * @generated from message presence.v1.UserStatus
+ */
+export type UserStatus = Message<"presence.v1.UserStatus"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: presence.v1.UserState state = 2;
+   */
+  state: UserState;
+
+  /**
+   * When the user was last seen (ms since the Unix epoch): the time of the answer while the user is
+   * online or away; the end of the last session while offline; 0 if never seen (or not within the
+   * last-seen retention, 30 days by default).
+   *
+   * @generated from field: int64 last_seen_ms = 3;
+   */
+  lastSeenMs: bigint;
+
+  /**
+   * Custom status text set with SetStatus (at most 128 bytes by default); empty when not set.
+   *
+   * @generated from field: string custom_status = 4;
+   */
+  customStatus: string;
+
+  /**
+   * True when the user chose to be invisible. Only the user themself sees this flag and their real
+   * state; everyone else sees OFFLINE with the last-seen time from before they went invisible.
+   *
+   * @generated from field: bool invisible = 5;
+   */
+  invisible: boolean;
+};
+
+/**
+ * Describes the message presence.v1.UserStatus.
+ * Use `create(UserStatusSchema)` to create a new message.
+ */
+export const UserStatusSchema: GenMessage<UserStatus> = /*@__PURE__*/
+  messageDesc(file_presence_v1_types, 0);
 
 /**
  * A position in a room's history, used to resume a watch.
@@ -38,7 +86,7 @@ export type Position = Message<"presence.v1.Position"> & {
  * Use `create(PositionSchema)` to create a new message.
  */
 export const PositionSchema: GenMessage<Position> = /*@__PURE__*/
-  messageDesc(file_presence_v1_types, 0);
+  messageDesc(file_presence_v1_types, 1);
 
 /**
  * Counts of a room. Counts include the caller's own connections ("3 people viewing").
@@ -73,7 +121,7 @@ export type Counts = Message<"presence.v1.Counts"> & {
  * Use `create(CountsSchema)` to create a new message.
  */
 export const CountsSchema: GenMessage<Counts> = /*@__PURE__*/
-  messageDesc(file_presence_v1_types, 1);
+  messageDesc(file_presence_v1_types, 2);
 
 /**
  * A public description of a user. Comes from the caller's token (claims `sub`, `name`, `picture`,
@@ -116,7 +164,7 @@ export type UserInfo = Message<"presence.v1.UserInfo"> & {
  * Use `create(UserInfoSchema)` to create a new message.
  */
 export const UserInfoSchema: GenMessage<UserInfo> = /*@__PURE__*/
-  messageDesc(file_presence_v1_types, 2);
+  messageDesc(file_presence_v1_types, 3);
 
 /**
  * One connection (session) of a user inside a room.
@@ -158,7 +206,7 @@ export type Connection = Message<"presence.v1.Connection"> & {
  * Use `create(ConnectionSchema)` to create a new message.
  */
 export const ConnectionSchema: GenMessage<Connection> = /*@__PURE__*/
-  messageDesc(file_presence_v1_types, 3);
+  messageDesc(file_presence_v1_types, 4);
 
 /**
  * A user present in a room, with all of their connections.
@@ -191,7 +239,7 @@ export type UserPresence = Message<"presence.v1.UserPresence"> & {
  * Use `create(UserPresenceSchema)` to create a new message.
  */
 export const UserPresenceSchema: GenMessage<UserPresence> = /*@__PURE__*/
-  messageDesc(file_presence_v1_types, 4);
+  messageDesc(file_presence_v1_types, 5);
 
 /**
  * Who is typing in a room. Receivers expire an entry when `expires_in_ms` has passed; the server
@@ -223,7 +271,7 @@ export type TypingState = Message<"presence.v1.TypingState"> & {
  * Use `create(TypingStateSchema)` to create a new message.
  */
 export const TypingStateSchema: GenMessage<TypingState> = /*@__PURE__*/
-  messageDesc(file_presence_v1_types, 5);
+  messageDesc(file_presence_v1_types, 6);
 
 /**
  * A cursor position. Coordinates are whatever the application uses (for example page pixels or
@@ -267,7 +315,7 @@ export type CursorPosition = Message<"presence.v1.CursorPosition"> & {
  * Use `create(CursorPositionSchema)` to create a new message.
  */
 export const CursorPositionSchema: GenMessage<CursorPosition> = /*@__PURE__*/
-  messageDesc(file_presence_v1_types, 6);
+  messageDesc(file_presence_v1_types, 7);
 
 /**
  * The latest cursor of one connection in a room.
@@ -303,7 +351,7 @@ export type Cursor = Message<"presence.v1.Cursor"> & {
  * Use `create(CursorSchema)` to create a new message.
  */
 export const CursorSchema: GenMessage<Cursor> = /*@__PURE__*/
-  messageDesc(file_presence_v1_types, 7);
+  messageDesc(file_presence_v1_types, 8);
 
 /**
  * The view of a room that watchers and queries see.
@@ -370,7 +418,7 @@ export type RoomView = Message<"presence.v1.RoomView"> & {
  * Use `create(RoomViewSchema)` to create a new message.
  */
 export const RoomViewSchema: GenMessage<RoomView> = /*@__PURE__*/
-  messageDesc(file_presence_v1_types, 8);
+  messageDesc(file_presence_v1_types, 9);
 
 /**
  * A connection joined a room.
@@ -401,7 +449,7 @@ export type MemberJoined = Message<"presence.v1.MemberJoined"> & {
  * Use `create(MemberJoinedSchema)` to create a new message.
  */
 export const MemberJoinedSchema: GenMessage<MemberJoined> = /*@__PURE__*/
-  messageDesc(file_presence_v1_types, 9);
+  messageDesc(file_presence_v1_types, 10);
 
 /**
  * A connection left a room.
@@ -437,7 +485,7 @@ export type MemberLeft = Message<"presence.v1.MemberLeft"> & {
  * Use `create(MemberLeftSchema)` to create a new message.
  */
 export const MemberLeftSchema: GenMessage<MemberLeft> = /*@__PURE__*/
-  messageDesc(file_presence_v1_types, 10);
+  messageDesc(file_presence_v1_types, 11);
 
 /**
  * A connection's activity or metadata changed (Heartbeat with a new activity, re-Join with new
@@ -462,7 +510,7 @@ export type MemberUpdated = Message<"presence.v1.MemberUpdated"> & {
  * Use `create(MemberUpdatedSchema)` to create a new message.
  */
 export const MemberUpdatedSchema: GenMessage<MemberUpdated> = /*@__PURE__*/
-  messageDesc(file_presence_v1_types, 11);
+  messageDesc(file_presence_v1_types, 12);
 
 /**
  * An anonymous viewer joined or left; only the counts change.
@@ -490,7 +538,7 @@ export type AnonymousChanged = Message<"presence.v1.AnonymousChanged"> & {
  * Use `create(AnonymousChangedSchema)` to create a new message.
  */
 export const AnonymousChangedSchema: GenMessage<AnonymousChanged> = /*@__PURE__*/
-  messageDesc(file_presence_v1_types, 12);
+  messageDesc(file_presence_v1_types, 13);
 
 /**
  * One committed membership change of a room.
@@ -564,7 +612,7 @@ export type PresenceEvent = Message<"presence.v1.PresenceEvent"> & {
  * Use `create(PresenceEventSchema)` to create a new message.
  */
 export const PresenceEventSchema: GenMessage<PresenceEvent> = /*@__PURE__*/
-  messageDesc(file_presence_v1_types, 13);
+  messageDesc(file_presence_v1_types, 14);
 
 /**
  * A change of the typing set of a room. Not versioned.
@@ -588,7 +636,7 @@ export type TypingEvent = Message<"presence.v1.TypingEvent"> & {
  * Use `create(TypingEventSchema)` to create a new message.
  */
 export const TypingEventSchema: GenMessage<TypingEvent> = /*@__PURE__*/
-  messageDesc(file_presence_v1_types, 14);
+  messageDesc(file_presence_v1_types, 15);
 
 /**
  * Cursors that moved in a room since the previous batch (one batch per 50 ms flush by default),
@@ -618,7 +666,7 @@ export type CursorBatch = Message<"presence.v1.CursorBatch"> & {
  * Use `create(CursorBatchSchema)` to create a new message.
  */
 export const CursorBatchSchema: GenMessage<CursorBatch> = /*@__PURE__*/
-  messageDesc(file_presence_v1_types, 15);
+  messageDesc(file_presence_v1_types, 16);
 
 /**
  * What a session is doing. Sent by Heartbeat; a browser tab hidden for 30 s reports AWAY.
@@ -726,4 +774,43 @@ export enum Detail {
  */
 export const DetailSchema: GenEnum<Detail> = /*@__PURE__*/
   enumDesc(file_presence_v1_types, 2);
+
+/**
+ * A user's status across all rooms.
+ *
+ * @generated from enum presence.v1.UserState
+ */
+export enum UserState {
+  /**
+   * @generated from enum value: USER_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * At least one session of the user is active.
+   *
+   * @generated from enum value: USER_STATE_ONLINE = 1;
+   */
+  ONLINE = 1,
+
+  /**
+   * The user has sessions, and all of them are away.
+   *
+   * @generated from enum value: USER_STATE_AWAY = 2;
+   */
+  AWAY = 2,
+
+  /**
+   * The user has no session (or is invisible to the viewer).
+   *
+   * @generated from enum value: USER_STATE_OFFLINE = 3;
+   */
+  OFFLINE = 3,
+}
+
+/**
+ * Describes the enum presence.v1.UserState.
+ */
+export const UserStateSchema: GenEnum<UserState> = /*@__PURE__*/
+  enumDesc(file_presence_v1_types, 3);
 

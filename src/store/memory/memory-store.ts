@@ -16,6 +16,8 @@ import {
   trimLog,
   type RoomState,
 } from "../../core/room-state.js";
+import { sameStatus, stateOf, unknownUser, type UserStatusRecord } from "../../core/user-status.js";
+import { PresenceError } from "../../core/presence-error.js";
 import type { JoinInput, JoinResult, Lease, PresenceStore, ReapResult, SessionRef } from "../presence-store.js";
 
 /**
@@ -49,6 +51,15 @@ interface SessionRecord {
   rooms: Map<string, Record<string, string>>;
 }
 
+interface UserEntry {
+  /** sessionId → activity of that session. */
+  sessions: Map<string, Activity>;
+  lastSeenMs: number;
+  visibleLastSeenMs: number;
+  customStatus: string;
+  invisible: boolean;
+}
+
 interface RoomEntry {
   state: RoomState;
   subscribers: Set<(m: StoreMessage) => void>;
@@ -63,6 +74,8 @@ export class MemoryPresenceStore implements PresenceStore {
   private readonly rooms = new Map<string, RoomEntry>();
   private readonly requestIds = new Map<string, { sessionId: string; expiresAtMs: number }>();
   private readonly dirtyRooms = new Set<RoomEntry>();
+  private readonly users = new Map<string, UserEntry>();
+  private readonly userSubscribers = new Map<string, Set<(r: UserStatusRecord) => void>>();
   private readonly flushTimer: TimerHandle;
 
   constructor(private readonly o: MemoryStoreOptions) {
@@ -109,6 +122,7 @@ export class MemoryPresenceStore implements PresenceStore {
         rooms: new Map(),
       };
       this.sessions.set(session.id, session);
+      this.trackUser(session, session.activity, now);
       if (dedupeKey) this.requestIds.set(dedupeKey, { sessionId: session.id, expiresAtMs: now + this.o.timings.sessionTtlMs });
     }
     session.expiresAtMs = now + this.o.timings.sessionTtlMs;
@@ -128,7 +142,7 @@ export class MemoryPresenceStore implements PresenceStore {
     if (!s.rooms.has(input.room)) return { left: false, sessionEnded: false };
     this.leaveRoom(s, input.room, input.reason, now);
     const sessionEnded = s.rooms.size === 0;
-    if (sessionEnded) this.sessions.delete(s.id);
+    if (sessionEnded) this.endSession(s, now);
     return { left: true, sessionEnded };
   }
 
@@ -152,6 +166,7 @@ export class MemoryPresenceStore implements PresenceStore {
     s.expiresAtMs = now + this.o.timings.sessionTtlMs;
     if (input.activity && input.activity !== s.activity) {
       s.activity = input.activity;
+      this.trackUser(s, input.activity, now);
       for (const room of s.rooms.keys()) {
         const entry = this.rooms.get(room);
         if (!entry) continue;
@@ -223,9 +238,14 @@ export class MemoryPresenceStore implements PresenceStore {
       for (const room of [...s.rooms.keys()]) {
         if (this.leaveRoom(s, room, "timeout", now)) leaves++;
       }
-      this.sessions.delete(s.id);
+      this.endSession(s, now);
     }
     for (const [k, v] of this.requestIds) if (v.expiresAtMs <= now) this.requestIds.delete(k);
+    for (const [userId, u] of this.users) {
+      if (u.sessions.size === 0 && u.lastSeenMs + this.o.timings.lastSeenRetentionMs <= now && !this.userSubscribers.has(userId)) {
+        this.users.delete(userId);
+      }
+    }
     for (const [name, entry] of this.rooms) {
       if (entry.idleSinceMs > 0 && entry.idleSinceMs + this.o.timings.roomRetentionMs <= now) this.rooms.delete(name);
     }
@@ -236,6 +256,43 @@ export class MemoryPresenceStore implements PresenceStore {
     let rooms = 0;
     for (const e of this.rooms.values()) if (e.state.members.size > 0) rooms++;
     return { sessions: this.sessions.size, rooms };
+  }
+
+  async getUserStatus(userIds: string[]): Promise<UserStatusRecord[]> {
+    return userIds.map((id) => this.userRecord(id));
+  }
+
+  async setStatus(input: SessionRef & { customStatus?: string; invisible?: boolean }): Promise<UserStatusRecord> {
+    const now = this.o.clock.now();
+    const s = this.ownedSession(input, now);
+    if (s.identity.kind !== "user") {
+      throw new PresenceError("permission_denied", "PERMISSION_DENIED", "session_id: anonymous sessions have no user status", { field: "session_id" });
+    }
+    const userId = s.identity.user.userId;
+    const u = this.users.get(userId)!;
+    this.changeUser(userId, () => {
+      if (input.customStatus !== undefined) u.customStatus = input.customStatus;
+      if (input.invisible !== undefined && input.invisible !== u.invisible) {
+        u.invisible = input.invisible;
+        // Others keep seeing the last time they really saw the user.
+        if (u.invisible) u.visibleLastSeenMs = u.sessions.size > 0 ? now : u.lastSeenMs;
+      }
+    });
+    return this.userRecord(userId);
+  }
+
+  subscribeUsers(userIds: string[], listener: (r: UserStatusRecord) => void): () => void {
+    for (const id of userIds) {
+      let set = this.userSubscribers.get(id);
+      if (!set) this.userSubscribers.set(id, (set = new Set()));
+      set.add(listener);
+    }
+    return () => {
+      for (const id of userIds) {
+        const set = this.userSubscribers.get(id);
+        if (set?.delete(listener) && set.size === 0) this.userSubscribers.delete(id);
+      }
+    };
   }
 
   async ping(): Promise<void> {}
@@ -260,6 +317,58 @@ export class MemoryPresenceStore implements PresenceStore {
     const s = this.liveSession(ref.sessionId, now);
     if (!s || s.ownerKey !== ref.ownerKey) throw sessionNotFound();
     return s;
+  }
+
+  private userRecord(userId: string): UserStatusRecord {
+    const u = this.users.get(userId);
+    if (!u) return unknownUser(userId);
+    return {
+      userId,
+      state: stateOf(u.sessions.values()),
+      lastSeenMs: u.lastSeenMs,
+      customStatus: u.customStatus,
+      invisible: u.invisible,
+      visibleLastSeenMs: u.invisible ? u.visibleLastSeenMs : u.lastSeenMs,
+    };
+  }
+
+  /** Applies `mutate` to a user's entry and publishes the new status if any viewer would see a change. */
+  private changeUser(userId: string, mutate: () => void): void {
+    const before = this.userRecord(userId);
+    mutate();
+    const after = this.userRecord(userId);
+    if (sameStatus(before, after)) return;
+    for (const l of this.userSubscribers.get(userId) ?? []) {
+      try {
+        l(after);
+      } catch {
+        // One subscriber's failure must not stop the others.
+      }
+    }
+  }
+
+  /** Records a session's activity under its user (anonymous sessions have no user status). */
+  private trackUser(s: SessionRecord, activity: Activity, _now: number): void {
+    if (s.identity.kind !== "user") return;
+    const userId = s.identity.user.userId;
+    let u = this.users.get(userId);
+    if (!u) {
+      u = { sessions: new Map(), lastSeenMs: 0, visibleLastSeenMs: 0, customStatus: "", invisible: false };
+      this.users.set(userId, u);
+    }
+    const entry = u;
+    this.changeUser(userId, () => entry.sessions.set(s.id, activity));
+  }
+
+  private endSession(s: SessionRecord, now: number): void {
+    this.sessions.delete(s.id);
+    if (s.identity.kind !== "user") return;
+    const u = this.users.get(s.identity.user.userId);
+    if (!u) return;
+    this.changeUser(s.identity.user.userId, () => {
+      u.sessions.delete(s.id);
+      if (u.sessions.size === 0) u.lastSeenMs = now;
+    });
   }
 
   private room(name: string): RoomEntry {

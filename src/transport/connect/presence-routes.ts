@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import * as http2 from "node:http2";
-import { PresenceService as PresenceServiceDesc, WatchPresenceResponseSchema } from "../../../gen/presence/v1/presence_pb.js";
+import { PresenceService as PresenceServiceDesc, WatchPresenceResponseSchema, WatchUsersResponseSchema } from "../../../gen/presence/v1/presence_pb.js";
 import type { PresenceService } from "../../service/presence-service.js";
 import {
   activityFromPb,
@@ -10,6 +10,8 @@ import {
   leaseToPb,
   sessionToPb,
   userFromPb,
+  userStatusToPb,
+  userWatchItemToPb,
   viewToPb,
   watchItemToPb,
 } from "../wire.js";
@@ -74,6 +76,15 @@ export function presenceRoutes(service: PresenceService) {
           views: (await service.batchGetPresence(ctx.values.get(kCaller), { rooms: req.rooms, detail: detailFromPb(req.detail) })).map(viewToPb),
         })),
       watchPresence: (req, ctx) => watch(service, req, ctx),
+      getUserStatus: (req, ctx) =>
+        mapErrors(async () => ({ statuses: (await service.getUserStatus(ctx.values.get(kCaller), { userIds: req.userIds })).map(userStatusToPb) })),
+      setStatus: (req, ctx) =>
+        mapErrors(async () => ({
+          status: userStatusToPb(
+            await service.setStatus(ctx.values.get(kCaller), { sessionId: req.sessionId, customStatus: req.customStatus, invisible: req.invisible }),
+          ),
+        })),
+      watchUsers: (req, ctx) => watchUsers(service, req, ctx),
     });
 }
 
@@ -96,6 +107,20 @@ async function* watch(
   }
   try {
     for await (const item of items) yield create(WatchPresenceResponseSchema, watchItemToPb(item));
+  } catch (e) {
+    throw toConnectError(e);
+  }
+}
+
+async function* watchUsers(service: PresenceService, req: { userIds: string[] }, ctx: HandlerContext) {
+  let items: AsyncGenerator<import("../../fanout/user-watch-hub.js").UserWatchItem>;
+  try {
+    items = service.watchUsers(ctx.values.get(kCaller), { userIds: req.userIds, signal: ctx.signal });
+  } catch (e) {
+    throw toConnectError(e);
+  }
+  try {
+    for await (const item of items) yield create(WatchUsersResponseSchema, userWatchItemToPb(item));
   } catch (e) {
     throw toConnectError(e);
   }

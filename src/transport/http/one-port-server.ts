@@ -87,9 +87,12 @@ export function withDrainOnClose(handler: OnePortHandler): OnePortHandler {
       });
       // A response sent before the request body was read to its end (e.g. a body over the size
       // limit) would leave the client blocked on flow control and the stream open until the
-      // session ends (and shutdown waiting for its deadline): discard the rest of the body.
+      // session ends (and shutdown waiting for its deadline): discard the rest of the body. The
+      // compat request's own 'data' listener would pause the stream again, so it goes first.
       req.stream.once("finish", () => {
-        if (!req.readableEnded) req.resume();
+        if (req.stream.readableEnded) return;
+        req.stream.removeAllListeners("data");
+        req.stream.resume();
       });
     }
     handler(req, res);

@@ -1,0 +1,24 @@
+import { describe, expect, it } from "vitest";
+import { stateOf, unknownUser, visibleStatus, type UserStatusRecord } from "./user-status.js";
+
+describe("user status", () => {
+  it("is online with any active session, away when all are away, offline with none", () => {
+    expect(stateOf(["away", "active"])).toBe("online");
+    expect(stateOf(["away", "away"])).toBe("away");
+    expect(stateOf([])).toBe("offline");
+  });
+
+  it("shows the answer time as last seen while present, the session end while offline", () => {
+    const online: UserStatusRecord = { ...unknownUser("ana"), state: "online", lastSeenMs: 100, visibleLastSeenMs: 100 };
+    expect(visibleStatus(online, "bob", 5_000).lastSeenMs).toBe(5_000);
+    const offline: UserStatusRecord = { ...unknownUser("ana"), lastSeenMs: 100, visibleLastSeenMs: 100 };
+    expect(visibleStatus(offline, "bob", 5_000).lastSeenMs).toBe(100);
+  });
+
+  it("an invisible user looks offline to others, with the custom status hidden, and real to themself", () => {
+    const r: UserStatusRecord = { userId: "ana", state: "online", lastSeenMs: 0, customStatus: "in a meeting", invisible: true, visibleLastSeenMs: 700 };
+    expect(visibleStatus(r, "bob", 9_000)).toEqual({ userId: "ana", state: "offline", lastSeenMs: 700, customStatus: "", invisible: false, visibleLastSeenMs: 700 });
+    expect(visibleStatus(r, "", 9_000).state).toBe("offline"); // anonymous and service viewers too
+    expect(visibleStatus(r, "ana", 9_000)).toMatchObject({ state: "online", invisible: true, customStatus: "in a meeting", lastSeenMs: 9_000 });
+  });
+});

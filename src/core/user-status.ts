@@ -1,0 +1,57 @@
+import type { Activity } from "./presence-event.js";
+
+/**
+ * User status across all rooms (design §3): online when at least one session is active, away when
+ * sessions exist but all are away, offline when there are none; plus last seen (end of the last
+ * session, kept 30 days by default), a custom status text and an invisible flag. Pure functions;
+ * stores keep the records.
+ */
+export type UserState = "online" | "away" | "offline";
+
+/** What a store keeps and publishes for one user (the real state, before visibility rules). */
+export interface UserStatusRecord {
+  userId: string;
+  state: UserState;
+  /** End of the last session (ms since the epoch); 0 if never seen. Meaningful when offline. */
+  lastSeenMs: number;
+  customStatus: string;
+  invisible: boolean;
+  /** Last seen as shown to others while invisible (when the user went invisible or offline). */
+  visibleLastSeenMs: number;
+}
+
+/** The state a set of session activities gives. */
+export function stateOf(activities: Iterable<Activity>): UserState {
+  let any = false;
+  for (const a of activities) {
+    if (a === "active") return "online";
+    any = true;
+  }
+  return any ? "away" : "offline";
+}
+
+/** The status of a user nobody has seen (within the retention). */
+export function unknownUser(userId: string): UserStatusRecord {
+  return { userId, state: "offline", lastSeenMs: 0, customStatus: "", invisible: false, visibleLastSeenMs: 0 };
+}
+
+/** The status `viewerUserId` may see: others see an invisible user as offline. */
+export function visibleStatus(r: UserStatusRecord, viewerUserId: string, nowMs: number): UserStatusRecord {
+  const self = viewerUserId !== "" && viewerUserId === r.userId;
+  if (r.invisible && !self) {
+    return { userId: r.userId, state: "offline", lastSeenMs: r.visibleLastSeenMs, customStatus: "", invisible: false, visibleLastSeenMs: r.visibleLastSeenMs };
+  }
+  const lastSeenMs = r.state === "offline" ? r.lastSeenMs : nowMs;
+  return { ...r, lastSeenMs, invisible: self ? r.invisible : false };
+}
+
+/** True when two records look the same to every viewer (no change to publish). */
+export function sameStatus(a: UserStatusRecord, b: UserStatusRecord): boolean {
+  return (
+    a.state === b.state &&
+    a.customStatus === b.customStatus &&
+    a.invisible === b.invisible &&
+    a.lastSeenMs === b.lastSeenMs &&
+    a.visibleLastSeenMs === b.visibleLastSeenMs
+  );
+}
