@@ -170,6 +170,22 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     }
   }, config.timings.reaperIntervalMs);
 
+  // Sessions bound to this node's streams are refreshed in one batch per interval (design §5).
+  let refreshing = false;
+  const refresher = clock.setInterval(async () => {
+    if (refreshing) return;
+    refreshing = true;
+    try {
+      const r = await service.refreshAttached();
+      if (r.missing > 0) log.warn("attached sessions gone while streaming", { missing: r.missing });
+    } catch (err) {
+      metrics.loopErrors.inc({ loop: "refresh" });
+      log.error("session refresh failed", { err });
+    } finally {
+      refreshing = false;
+    }
+  }, config.timings.nodeRefreshMs);
+
   const rpcAddr = await rpc.listen(config.rpcPort, config.host);
   const adminAddr = await admin.listen(config.adminPort, config.host);
   log.info("presence server listening", { host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, store: deps.store ? "custom" : "memory" });
@@ -192,6 +208,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         shutdown.abort(toConnectError(drainingError));
         await rpc.close(config.shutdownDeadlineMs);
         reaper.cancel();
+        refresher.cancel();
         await store.close();
         await admin.close();
         log.info("stopped");

@@ -47,6 +47,8 @@ export const TIMING_SPEC: Record<keyof Timings, NumSpec> = {
   logMaxEntries: n("PRESENCE_LOG_MAX_ENTRIES", DEFAULT_TIMINGS.logMaxEntries, 1, 1_000_000, "event log entries kept per room"),
   logMaxAgeMs: n("PRESENCE_LOG_MAX_AGE_MS", DEFAULT_TIMINGS.logMaxAgeMs, 0, 86_400_000, "oldest event log entry kept"),
   watcherStallMs: n("PRESENCE_WATCHER_STALL_MS", DEFAULT_TIMINGS.watcherStallMs, 100, 3_600_000, "a watch stream not read for this long is reset"),
+  nodeRefreshMs: n("PRESENCE_NODE_REFRESH_MS", DEFAULT_TIMINGS.nodeRefreshMs, 5, 3_600_000, "stream-bound sessions refreshed by their node"),
+  reconnectGraceMs: n("PRESENCE_RECONNECT_GRACE_MS", DEFAULT_TIMINGS.reconnectGraceMs, 0, 600_000, "session kept after its stream ended"),
   lastSeenRetentionMs: n("PRESENCE_LAST_SEEN_RETENTION_MS", DEFAULT_TIMINGS.lastSeenRetentionMs, 0, 365 * 86_400_000, "last seen of offline users kept"),
 };
 
@@ -115,6 +117,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const jwtSecret = str("PRESENCE_JWT_SECRET");
   if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
     problems.push("PRESENCE_JWT_SECRET: must be at least 32 bytes (HS256)");
+  }
+  if (timings.nodeRefreshMs >= timings.sessionTtlMs) {
+    problems.push(`PRESENCE_NODE_REFRESH_MS (${timings.nodeRefreshMs}) must be less than PRESENCE_SESSION_TTL_MS (${timings.sessionTtlMs})`);
   }
   if (timings.sessionTtlMs <= timings.heartbeatIntervalMs) {
     problems.push(`PRESENCE_SESSION_TTL_MS (${timings.sessionTtlMs}) must be greater than PRESENCE_HEARTBEAT_INTERVAL_MS (${timings.heartbeatIntervalMs})`);

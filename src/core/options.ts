@@ -29,6 +29,10 @@ export interface Timings {
   watcherStallMs: number;
   /** Last seen of an offline user is kept this long. Default 30 days. */
   lastSeenRetentionMs: number;
+  /** Sessions bound to a stream (or socket) are refreshed by their node this often. Default 20 s. */
+  nodeRefreshMs: number;
+  /** A session whose stream (or socket) ended is kept this long for a reconnect. Default 10 s. */
+  reconnectGraceMs: number;
 }
 
 export interface Limits {
@@ -77,6 +81,8 @@ export const DEFAULT_TIMINGS: Readonly<Timings> = Object.freeze({
   logMaxAgeMs: 120_000,
   watcherStallMs: 60_000,
   lastSeenRetentionMs: 30 * 24 * 3_600_000,
+  nodeRefreshMs: 20_000,
+  reconnectGraceMs: 10_000,
 });
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({

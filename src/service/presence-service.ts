@@ -31,6 +31,10 @@ export interface PresenceService {
   getUserStatus(caller: Caller, req: { userIds: string[] }): Promise<UserStatusRecord[]>;
   watchUsers(caller: Caller, req: { userIds: string[]; signal: AbortSignal }): AsyncGenerator<UserWatchItem>;
   setStatus(caller: Caller, req: { sessionId: string; customStatus?: string; invisible?: boolean }): Promise<UserStatusRecord>;
+  /** Refreshes every session attached to a stream of this node (the app calls it every `nodeRefreshMs`). */
+  refreshAttached(): Promise<{ refreshed: number; missing: number }>;
+  /** Sessions attached to streams of this node. */
+  attachedCount(): number;
 }
 
 export interface JoinCommand {
@@ -47,6 +51,8 @@ export interface JoinCommand {
 }
 
 export interface WatchCommand {
+  /** Optional: a session of the caller to keep alive while the stream is open (attached binding). */
+  sessionId?: string;
   room: string;
   detail: Detail;
   resumeFrom?: Position;
@@ -128,6 +134,37 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     });
     return [...new Set(ids)];
   };
+
+  /** sessionId → streams of this node bound to it (attached binding, design §9). */
+  const attached = new Map<string, { streams: number; ownerKey: string }>();
+
+  /**
+   * A watch that keeps a session alive: attach (ownership and fencing checked by the store) before
+   * the first message; when the last stream bound to the session ends, the session enters the
+   * reconnect grace. Release runs on the signal as well as in `finally`, because a generator's
+   * `finally` can be skipped when the client vanishes mid-write (connect-notes §1).
+   */
+  async function* attachedWatch(caller: Caller, id: string, r: string, opts: Parameters<FanoutHub["watch"]>[1]): AsyncGenerator<WatchItem> {
+    const ownerKey = ownerKeyOf(caller);
+    await o.store.attach({ sessionId: id, ownerKey });
+    const entry = attached.get(id) ?? { streams: 0, ownerKey };
+    entry.streams++;
+    attached.set(id, entry);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      if (--entry.streams > 0) return;
+      attached.delete(id);
+      o.store.release({ sessionId: id, ownerKey }, o.timings.reconnectGraceMs).catch((e) => o.onDeferredError?.(e));
+    };
+    opts.signal.addEventListener("abort", release, { once: true });
+    try {
+      yield* o.hub.watch(r, opts);
+    } finally {
+      release();
+    }
+  }
 
   const viewerOf = (caller: Caller) => (caller.role === "user" ? caller.subject : "");
 
@@ -216,10 +253,21 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       else await applied;
     },
 
-    watch(_caller, req) {
+    watch(caller, req) {
       const r = room(req.room);
-      return o.hub.watch(r, { detail: req.detail, resumeFrom: req.detail === "full" ? req.resumeFrom : undefined, signal: req.signal, onStall: req.onStall });
+      const opts = { detail: req.detail, resumeFrom: req.detail === "full" ? req.resumeFrom : undefined, signal: req.signal, onStall: req.onStall };
+      if (!req.sessionId) return o.hub.watch(r, opts);
+      return attachedWatch(caller, sessionId(req.sessionId), r, opts);
     },
+
+    async refreshAttached() {
+      const ids = [...attached.keys()];
+      if (ids.length === 0) return { refreshed: 0, missing: 0 };
+      const { missing } = await o.store.refresh(ids);
+      return { refreshed: ids.length - missing.length, missing: missing.length };
+    },
+
+    attachedCount: () => attached.size,
 
     async getPresence(_caller, req) {
       return o.store.getView(room(req.room), { includeMembers: req.detail === "full" });

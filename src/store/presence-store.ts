@@ -29,6 +29,15 @@ export interface PresenceStore {
   navigate(input: SessionRef & { fromRoom: string; toRoom: string; metadata: Record<string, string> }): Promise<NavigateResult>;
   /** Refreshes the session's expiry; publishes `updated` events only when the activity changes. */
   heartbeat(input: SessionRef & { activity?: Activity }): Promise<Lease>;
+  /** Binds the session to a stream of this node and refreshes it now (fenced like heartbeat). */
+  attach(input: SessionRef): Promise<Lease>;
+  /**
+   * Refreshes, in one batch, sessions bound to this node's streams. Returns the ids that are gone
+   * (ended, expired or reaped): they are never recreated.
+   */
+  refresh(sessionIds: string[]): Promise<{ missing: string[] }>;
+  /** The session's last stream ended: it now expires after `graceMs` unless attached again. */
+  release(input: SessionRef, graceMs: number): Promise<void>;
   /** Sets or clears typing of the session's user; publishes only real changes. */
   setTyping(input: SessionRef & { room: string; typing: boolean }): Promise<void>;
   /** Stores the session's cursor (last value wins); published in the next cursor batch. */

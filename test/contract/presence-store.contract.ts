@@ -283,5 +283,31 @@ export function presenceStoreContract(make: () => Promise<ContractHarness>) {
     const [r] = await store.getUserStatus(["ana"]);
     expect(r).toMatchObject({ state: "offline", lastSeenMs: clock.now(), visibleLastSeenMs: wentInvisible, customStatus: "in a meeting" });
   });
+
+  it("attached sessions: refreshed in batches by their node, kept for the grace after release, never recreated", async () => {
+    const { store, clock } = await make();
+    const rec = record(store, "r");
+    const a = await store.join({ room: "r", ownerKey: OWNER_ANA, identity: ana, metadata: {} });
+    const b = await store.join({ room: "r", ownerKey: OWNER_BOB, identity: bob, metadata: {} });
+    expect(await code(store.attach({ sessionId: a.session.sessionId, ownerKey: OWNER_BOB }))).toBe("SESSION_NOT_FOUND");
+    await store.attach({ sessionId: a.session.sessionId, ownerKey: OWNER_ANA });
+    for (let i = 0; i < 5; i++) {
+      clock.advance(200);
+      expect(await store.refresh([a.session.sessionId])).toEqual({ missing: [] });
+      await store.reap();
+    }
+    // Bob neither heartbeated nor was refreshed: gone. Ana stayed 1 s on refreshes alone.
+    expect(rec.events().filter((e) => e.kind === "left").map((e) => e.kind === "left" && e.userId)).toEqual(["bob"]);
+    expect(await store.refresh([a.session.sessionId, b.session.sessionId, "nope"])).toEqual({ missing: [b.session.sessionId, "nope"] });
+    await store.release({ sessionId: a.session.sessionId, ownerKey: OWNER_ANA }, 100);
+    clock.advance(99);
+    await store.reap();
+    expect((await store.getView("r", { includeMembers: true })).counts.users).toBe(1);
+    clock.advance(2);
+    await store.reap();
+    expect((await store.getView("r", { includeMembers: true })).counts.users).toBe(0);
+    expect(await store.refresh([a.session.sessionId])).toEqual({ missing: [a.session.sessionId] });
+    expect(await code(store.attach({ sessionId: a.session.sessionId, ownerKey: OWNER_ANA }))).toBe("SESSION_NOT_FOUND");
+  });
 }
 

@@ -12,7 +12,7 @@ import { endStreamFlag, endStreamFromJson, errorFromJsonBytes } from "@connectrp
 import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerParse } from "@connectrpc/connect/protocol-grpc-web";
 import * as http2 from "node:http2";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { JoinResponseSchema } from "../../gen/presence/v1/presence_pb.js";
 import { LeaveReason } from "../../gen/presence/v1/types_pb.js";
@@ -445,7 +445,12 @@ describe("sessions", () => {
   describe("with a short TTL", () => {
     let short: TestServer;
     beforeAll(async () => {
-      short = await startTestServer({ PRESENCE_SESSION_TTL_MS: "300", PRESENCE_HEARTBEAT_INTERVAL_MS: "100", PRESENCE_REAPER_INTERVAL_MS: "50" });
+      short = await startTestServer({
+        PRESENCE_SESSION_TTL_MS: "300",
+        PRESENCE_HEARTBEAT_INTERVAL_MS: "100",
+        PRESENCE_REAPER_INTERVAL_MS: "50",
+        PRESENCE_NODE_REFRESH_MS: "100", // must stay below the TTL
+      });
     });
     afterAll(async () => {
       await short.close();
@@ -569,6 +574,15 @@ describe("credentials and permissions", () => {
 // ---- malformed bodies ----
 
 describe("malformed bodies", () => {
+  // None of these reaches the service: the store's stats stay as they were.
+  let statsBefore: ReturnType<App["store"]["stats"]>;
+  beforeEach(() => {
+    statsBefore = server.app.store.stats();
+  });
+  afterEach(() => {
+    expect(server.app.store.stats()).toEqual(statsBefore);
+  });
+
   it("invalid JSON is invalid_argument", async () => {
     const res = await post(METHOD("Join"), "application/json", "{not json");
     expect(res.status).toBe(400);
@@ -616,8 +630,10 @@ describe("malformed bodies", () => {
     const end = envelopes(stream.bytes).find((env) => env.flags === endStreamFlag);
     expect(endStreamFromJson(end!.data).error?.code).toBe(Code.InvalidArgument);
   });
+});
 
-  it("a valid binary body still works after all that (sanity check of the raw helpers)", async () => {
+describe("raw helpers", () => {
+  it("a valid hand-made binary body works (sanity check of the raw helpers)", async () => {
     const r = room("raw-ok");
     const body = new Uint8Array([0x0a, r.length, ...Buffer.from(r)]);
     const res = await post(METHOD("Join"), "application/proto", body);

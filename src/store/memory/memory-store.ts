@@ -177,6 +177,30 @@ export class MemoryPresenceStore implements PresenceStore {
     return this.lease(s);
   }
 
+  async attach(input: SessionRef): Promise<Lease> {
+    const now = this.o.clock.now();
+    const s = this.ownedSession(input, now);
+    s.expiresAtMs = now + this.o.timings.sessionTtlMs;
+    return this.lease(s);
+  }
+
+  async refresh(sessionIds: string[]): Promise<{ missing: string[] }> {
+    const now = this.o.clock.now();
+    const missing: string[] = [];
+    for (const id of sessionIds) {
+      const s = this.liveSession(id, now);
+      if (s) s.expiresAtMs = now + this.o.timings.sessionTtlMs;
+      else missing.push(id);
+    }
+    return { missing };
+  }
+
+  async release(input: SessionRef, graceMs: number): Promise<void> {
+    const now = this.o.clock.now();
+    const s = this.liveSession(input.sessionId, now);
+    if (s && s.ownerKey === input.ownerKey) s.expiresAtMs = now + graceMs;
+  }
+
   async setTyping(input: SessionRef & { room: string; typing: boolean }): Promise<void> {
     const now = this.o.clock.now();
     const s = this.ownedSession(input, now);

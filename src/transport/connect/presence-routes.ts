@@ -90,12 +90,13 @@ export function presenceRoutes(service: PresenceService) {
 
 async function* watch(
   service: PresenceService,
-  req: { room: string; detail: number; resumeFrom?: { epoch: string; version: bigint } },
+  req: { room: string; detail: number; resumeFrom?: { epoch: string; version: bigint }; sessionId: string },
   ctx: HandlerContext,
 ) {
   let items: AsyncGenerator<import("../../fanout/fanout-hub.js").WatchItem>;
   try {
     items = service.watch(ctx.values.get(kCaller), {
+      sessionId: req.sessionId === "" ? undefined : req.sessionId,
       room: req.room,
       detail: detailFromPb(req.detail),
       resumeFrom: req.resumeFrom && req.resumeFrom.epoch !== "" ? { epoch: req.resumeFrom.epoch, version: Number(req.resumeFrom.version) } : undefined,
