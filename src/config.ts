@@ -118,6 +118,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
     problems.push("PRESENCE_JWT_SECRET: must be at least 32 bytes (HS256)");
   }
+  // Without an explicit value, the node refresh follows a shortened TTL (a third of it at most).
+  if (!env.PRESENCE_NODE_REFRESH_MS?.trim()) timings.nodeRefreshMs = Math.max(5, Math.min(timings.nodeRefreshMs, Math.floor(timings.sessionTtlMs / 3)));
   if (timings.nodeRefreshMs >= timings.sessionTtlMs) {
     problems.push(`PRESENCE_NODE_REFRESH_MS (${timings.nodeRefreshMs}) must be less than PRESENCE_SESSION_TTL_MS (${timings.sessionTtlMs})`);
   }
