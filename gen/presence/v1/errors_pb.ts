@@ -46,8 +46,12 @@ export const file_presence_v1_errors: GenFile = /*@__PURE__*/
  * `resource_exhausted` (the reset carries no details); on HTTP/1.1 the connection is closed. A
  * client that merely reads slowly is not reset: its queue overflows and it gets one fresh snapshot.
  *
- * A request body over the size limit (default 64 KiB) is refused by the RPC layer with
- * `resource_exhausted` before it is parsed.
+ * Errors raised by the RPC layer before a request reaches the service carry only their code and
+ * message, no details: a request body over the size limit (default 64 KiB) is `resource_exhausted`
+ * before it is parsed; invalid JSON or a truncated envelope is `invalid_argument`; an unsupported
+ * content type is `unimplemented` (HTTP 415). A binary body that is not a valid message (bad
+ * varint, invalid UTF-8 in a string) is `invalid_argument` with reason INVALID_ARGUMENT and
+ * field `request`.
  *
  * @generated from enum presence.v1.ErrorReason
  */
