@@ -14,6 +14,7 @@ import { createLogger, type Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics/registry.js";
 import { createPresenceService, type PresenceService } from "./service/presence-service.js";
 import { createMemoryPresenceStore } from "./store/memory/memory-store.js";
+import { createRedisPresenceStore } from "./store/redis/create-redis-store.js";
 import type { PresenceStore } from "./store/presence-store.js";
 import { kRawRequest } from "./transport/connect/context.js";
 import { authInterceptor, metricsInterceptor } from "./transport/connect/interceptors.js";
@@ -59,8 +60,28 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const ids = deps.ids ?? createIdSource((n) => randomBytes(n));
   const log = deps.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
+  const useRedis = !deps.store && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0);
   const store =
     deps.store ??
+    (useRedis
+      ? await createRedisPresenceStore(
+          { url: config.redis.url, clusterSeeds: config.redis.clusterSeeds, prefix: config.redis.prefix, commandTimeoutMs: config.redis.commandTimeoutMs },
+          {
+            clock,
+            ids,
+            timings: config.timings,
+            limits: config.limits,
+            observer: {
+              scriptReload: () => metrics.scriptReloads.inc(),
+              redisError: (kind) => metrics.redisErrors.inc({ kind }),
+              commandDuration: (_command, seconds) => metrics.redisCommandDuration.observe(seconds),
+              subscriberReconnect: () => metrics.subscriberReconnects.inc(),
+              published: (kind) => metrics.eventsPublished.inc({ kind }),
+              reassert: (n) => metrics.reassertedSessions.inc(n),
+            },
+          },
+        )
+      : undefined) ??
     createMemoryPresenceStore({
       clock,
       ids,
@@ -161,7 +182,10 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     reaping = true;
     try {
       const r = await store.reap();
-      if (r.expiredSessions > 0) metrics.heartbeatsMissed.inc(r.expiredSessions);
+      if (r.expiredSessions > 0) {
+        metrics.heartbeatsMissed.inc(r.expiredSessions);
+        metrics.reapedSessions.inc(r.expiredSessions);
+      }
     } catch (err) {
       metrics.loopErrors.inc({ loop: "reaper" });
       log.error("reaper failed", { err });
@@ -188,7 +212,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
 
   const rpcAddr = await rpc.listen(config.rpcPort, config.host);
   const adminAddr = await admin.listen(config.adminPort, config.host);
-  log.info("presence server listening", { host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, store: deps.store ? "custom" : "memory" });
+  log.info("presence server listening", { host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory" });
 
   let closing: Promise<void> | undefined;
   return {

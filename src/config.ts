@@ -25,6 +25,8 @@ export interface Config {
   maxRequestBytes: number;
   /** Shutdown deadline: streams end with DRAINING at once; sockets are destroyed after this. */
   shutdownDeadlineMs: number;
+  /** Redis store (many nodes); without it the embedded memory store is used. */
+  redis: { url?: string; clusterSeeds: string[]; prefix: string; commandTimeoutMs: number };
   /** HTTP/2 server PING interval and timeout (detects silent peers). */
   h2PingIntervalMs: number;
   h2PingTimeoutMs: number;
@@ -49,6 +51,7 @@ export const TIMING_SPEC: Record<keyof Timings, NumSpec> = {
   watcherStallMs: n("PRESENCE_WATCHER_STALL_MS", DEFAULT_TIMINGS.watcherStallMs, 100, 3_600_000, "a watch stream not read for this long is reset"),
   nodeRefreshMs: n("PRESENCE_NODE_REFRESH_MS", DEFAULT_TIMINGS.nodeRefreshMs, 5, 3_600_000, "stream-bound sessions refreshed by their node"),
   reconnectGraceMs: n("PRESENCE_RECONNECT_GRACE_MS", DEFAULT_TIMINGS.reconnectGraceMs, 0, 600_000, "session kept after its stream ended"),
+  positionCheckMs: n("PRESENCE_POSITION_CHECK_MS", DEFAULT_TIMINGS.positionCheckMs, 10, 3_600_000, "watched rooms compared with the store (tail-loss check)"),
   lastSeenRetentionMs: n("PRESENCE_LAST_SEEN_RETENTION_MS", DEFAULT_TIMINGS.lastSeenRetentionMs, 0, 365 * 86_400_000, "last seen of offline users kept"),
 };
 
@@ -77,6 +80,7 @@ export const SERVER_SPEC = {
   shutdownDeadlineMs: n("PRESENCE_SHUTDOWN_DEADLINE_MS", 10_000, 0, 600_000, "graceful shutdown deadline"),
   h2PingIntervalMs: n("PRESENCE_H2_PING_INTERVAL_MS", 30_000, 100, 3_600_000, "HTTP/2 PING interval"),
   h2PingTimeoutMs: n("PRESENCE_H2_PING_TIMEOUT_MS", 10_000, 100, 600_000, "HTTP/2 PING ack timeout"),
+  redisCommandTimeoutMs: n("PRESENCE_REDIS_COMMAND_TIMEOUT_MS", 2_000, 50, 60_000, "a Redis call taking longer fails with unavailable"),
 } satisfies Record<string, NumSpec>;
 
 /** Thrown with every invalid variable listed. */
@@ -126,6 +130,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (timings.sessionTtlMs <= timings.heartbeatIntervalMs) {
     problems.push(`PRESENCE_SESSION_TTL_MS (${timings.sessionTtlMs}) must be greater than PRESENCE_HEARTBEAT_INTERVAL_MS (${timings.heartbeatIntervalMs})`);
   }
+  const redisUrl = str("PRESENCE_REDIS_URL");
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) problems.push(`PRESENCE_REDIS_URL=${JSON.stringify(redisUrl)}: must start with redis:// or rediss://`);
+  for (const seed of (str("PRESENCE_REDIS_CLUSTER") ?? "").split(",").map((x) => x.trim()).filter(Boolean)) {
+    if (!/^[^:\s]+:\d{1,5}$/.test(seed)) problems.push(`PRESENCE_REDIS_CLUSTER: ${JSON.stringify(seed)} must be host:port`);
+  }
   const logLevel = (str("PRESENCE_LOG_LEVEL") ?? "info") as Config["logLevel"];
   if (!["debug", "info", "warn", "error"].includes(logLevel)) problems.push(`PRESENCE_LOG_LEVEL=${JSON.stringify(logLevel)}: must be debug, info, warn or error`);
   const config: Config = {
@@ -147,6 +156,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownDeadlineMs: server.shutdownDeadlineMs,
     h2PingIntervalMs: server.h2PingIntervalMs,
     h2PingTimeoutMs: server.h2PingTimeoutMs,
+    redis: {
+      url: str("PRESENCE_REDIS_URL"),
+      clusterSeeds: (str("PRESENCE_REDIS_CLUSTER") ?? "").split(",").map((x) => x.trim()).filter(Boolean),
+      prefix: str("PRESENCE_REDIS_PREFIX") ?? "pr",
+      commandTimeoutMs: server.redisCommandTimeoutMs,
+    },
   };
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
   return deepFreeze(config);

@@ -33,6 +33,8 @@ export interface Timings {
   nodeRefreshMs: number;
   /** A session whose stream (or socket) ended is kept this long for a reconnect. Default 10 s. */
   reconnectGraceMs: number;
+  /** Watched rooms' positions are compared with the store this often (tail-loss check). Default 30 s. */
+  positionCheckMs: number;
 }
 
 export interface Limits {
@@ -83,6 +85,7 @@ export const DEFAULT_TIMINGS: Readonly<Timings> = Object.freeze({
   lastSeenRetentionMs: 30 * 24 * 3_600_000,
   nodeRefreshMs: 20_000,
   reconnectGraceMs: 10_000,
+  positionCheckMs: 30_000,
 });
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({

@@ -69,11 +69,15 @@ export interface CursorBatch {
   removedConnectionIds: string[];
 }
 
-/** What a store publishes on a room's subscription, in commit order. */
+/**
+ * What a store publishes on a room's subscription, in commit order. `reset` means messages may
+ * have been lost (the store's subscription was interrupted): watchers must resync.
+ */
 export type StoreMessage =
   | { type: "event"; event: PresenceEvent }
   | { type: "typing"; typing: TypingEvent }
-  | { type: "cursors"; batch: CursorBatch };
+  | { type: "cursors"; batch: CursorBatch }
+  | { type: "reset" };
 
 /** A user in a room view, with their connections oldest first. */
 export interface UserPresence {

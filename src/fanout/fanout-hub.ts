@@ -21,6 +21,9 @@ import type { PresenceStore } from "../store/presence-store.js";
  * - A watcher whose reader has not pulled for `timings.watcherStallMs` is reported through
  *   `onStall` so the transport can reset its stream (a generator parked at `yield` cannot act).
  * - Keepalive items are produced after `timings.keepaliveMs` without any other item.
+ * - A store `reset` (its subscription was interrupted) resyncs every watcher of the room once, and
+ *   a position check every `timings.positionCheckMs` resyncs watchers that are behind the store
+ *   with nothing queued: it catches a lost last message (tail loss).
  */
 
 export type Detail = "full" | "counts";
@@ -40,7 +43,7 @@ export type WatchItem =
  * snapshot is cheaper than the burst), `gap` / `epoch` (continuity broken), `resume_miss` (the
  * resume position is no longer in the log).
  */
-export type ResyncReason = "overflow" | "burst" | "gap" | "epoch" | "resume_miss";
+export type ResyncReason = "overflow" | "burst" | "gap" | "epoch" | "resume_miss" | "reconnect" | "position";
 
 /** Hooks for metrics; all optional. */
 export interface FanoutObserver {
@@ -113,6 +116,8 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
   let closedWith: PresenceError | null = null;
   const counts = { full: 0, counts: 0 };
   let stallTimer: TimerHandle | null = null;
+  let positionTimer: TimerHandle | null = null;
+  let checkingPositions = false;
 
   const scheduleFlush = () => {
     if (flushScheduled) return;
@@ -159,6 +164,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
   /** Applies one store message to a live watcher; true when something was queued. */
   function apply(w: Watcher, m: StoreMessage): boolean {
     if (w.needsSnapshot) return false;
+    if (m.type === "reset") return markResync(w, "reconnect");
     if (m.type === "event") {
       const ev = m.event;
       if (ev.epoch !== w.pos.epoch) return markResync(w, "epoch");
@@ -267,6 +273,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     w.phase = "init";
     w.needsSnapshot = false;
     w.queue.length = 0;
+    await o.store.ready(w.room.name);
     const view = w.detail === "counts"
       ? await o.store.getView(w.room.name, { includeMembers: false })
       : await sharedView(w.room);
@@ -284,6 +291,30 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     const early = w.early;
     w.early = [];
     for (const m of early) apply(w, m);
+  }
+
+  /** Resyncs live watchers that are behind the store while nothing is on its way (tail loss). */
+  async function checkPositions() {
+    for (const room of [...rooms.values()]) {
+      let pos: Position;
+      try {
+        pos = await o.store.position(room.name);
+      } catch (err) {
+        obs.error?.(err);
+        continue;
+      }
+      if (room.pending.length > 0) continue;
+      let woke = false;
+      for (const w of room.watchers) {
+        if (w.phase !== "live" || w.needsSnapshot || w.queue.length > 0) continue;
+        if (pos.epoch !== w.pos.epoch || pos.version > w.pos.version) {
+          markResync(w, "position");
+          wakeUp(w);
+          woke = true;
+        }
+      }
+      if (woke) room.snapshot = null;
+    }
   }
 
   function checkStalls() {
@@ -388,6 +419,11 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
       room.watchers.add(w);
       counts[opts.detail]++;
       stallTimer ??= o.clock.setInterval(checkStalls, Math.max(10, Math.floor(o.timings.watcherStallMs / 4)));
+      positionTimer ??= o.clock.setInterval(() => {
+        if (checkingPositions) return;
+        checkingPositions = true;
+        checkPositions().finally(() => (checkingPositions = false));
+      }, o.timings.positionCheckMs);
       if (opts.signal.aborted) detach(w);
       else opts.signal.addEventListener("abort", () => detach(w), { once: true });
       return run(w, opts.resumeFrom, opts.signal);
@@ -396,6 +432,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     close(error) {
       closedWith = error;
       stallTimer?.cancel();
+      positionTimer?.cancel();
       for (const room of [...rooms.values()]) {
         for (const w of [...room.watchers]) {
           w.error = error;

@@ -19,7 +19,7 @@ export const DELIVERED_EVENT_KINDS = [...PUBLISHED_EVENT_KINDS, "snapshot", "cou
 export type DeliveredEventKind = (typeof DELIVERED_EVENT_KINDS)[number];
 
 /** Why a watcher was sent a snapshot instead of deltas (label `reason` of `presence_resyncs_total`). */
-export const RESYNC_REASONS = ["overflow", "burst", "gap", "epoch", "resume_miss"] as const;
+export const RESYNC_REASONS = ["overflow", "burst", "gap", "epoch", "resume_miss", "reconnect", "position"] as const;
 export type ResyncReason = (typeof RESYNC_REASONS)[number];
 
 /** Updates merged into a later one (label `kind` of `presence_coalesced_updates_total`). */
@@ -89,6 +89,18 @@ export interface Metrics {
   readonly loopErrors: Counter<"loop">;
   /** `presence_rejected_requests_total{reason}`, reason an ErrorReason name. */
   readonly rejections: Counter<"reason">;
+  /** `presence_redis_command_duration_seconds`: Redis calls (scripts and commands). */
+  readonly redisCommandDuration: Histogram;
+  /** `presence_redis_errors_total{kind}`: failed Redis calls (timeout, connection, oom, readonly, cluster, other). */
+  readonly redisErrors: Counter<"kind">;
+  /** `presence_redis_script_reloads_total`: NOSCRIPT answers (after SCRIPT FLUSH or a restart) that reloaded a script. */
+  readonly scriptReloads: Counter;
+  /** `presence_subscriber_reconnects_total`: pub/sub reconnections (watchers of its rooms resync). */
+  readonly subscriberReconnects: Counter;
+  /** `presence_reasserted_sessions_total`: live sessions re-created after Redis lost its data. */
+  readonly reassertedSessions: Counter;
+  /** `presence_reaped_sessions_total`: expired sessions reaped by this node. */
+  readonly reapedSessions: Counter;
   /**
    * Binds the three live gauges to their sources; the last binding wins. Until bound they read 0.
    * A source that throws leaves its gauge at the previous value instead of failing the scrape.
@@ -166,6 +178,8 @@ export function createMetrics(): Metrics {
   for (const kind of COALESCED_KINDS) coalesced.inc({ kind }, 0);
   for (const reason of AUTH_FAILURE_REASONS) authFailures.inc({ reason }, 0);
   for (const reason of Object.keys(ERROR_REASONS)) rejections.inc({ reason }, 0);
+  const redisErrors = counter("presence_redis_errors_total", "Failed Redis calls, by kind.", ["kind"]);
+  for (const kind of ["timeout", "connection", "oom", "readonly", "cluster", "crossslot", "noscript", "subscriber", "reassert", "other"]) redisErrors.inc({ kind }, 0);
 
   return {
     registry,
@@ -184,6 +198,17 @@ export function createMetrics(): Metrics {
     authFailures,
     loopErrors: counter("presence_loop_errors_total", "Errors caught in background loops, by loop.", ["loop"]),
     rejections,
+    redisCommandDuration: new Histogram({
+      name: "presence_redis_command_duration_seconds",
+      help: "Duration of Redis calls (scripts and commands).",
+      buckets: [0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2],
+      registers,
+    }),
+    redisErrors,
+    scriptReloads: counter("presence_redis_script_reloads_total", "Scripts loaded again after NOSCRIPT (SCRIPT FLUSH or restart)."),
+    subscriberReconnects: counter("presence_subscriber_reconnects_total", "Pub/sub connection re-established; watchers of its rooms resync."),
+    reassertedSessions: counter("presence_reasserted_sessions_total", "Live sessions re-created after Redis lost its data."),
+    reapedSessions: counter("presence_reaped_sessions_total", "Expired sessions reaped by this node."),
     bindGauges(next) {
       sources = next;
     },

@@ -51,6 +51,10 @@ export interface PresenceStore {
    * Keeps the room's state (and epoch) alive while subscribed. Returns the unsubscribe function.
    */
   subscribe(room: string, listener: (message: StoreMessage) => void): () => void;
+  /** Resolves once the room's subscription delivers messages (read snapshots only after it). */
+  ready(room: string): Promise<void>;
+  /** The room's current (epoch, version), creating its state if missing (periodic position check). */
+  position(room: string): Promise<Position>;
   /** Statuses of users (real state; visibility is applied by the caller). Unknown users are offline. */
   getUserStatus(userIds: string[]): Promise<UserStatusRecord[]>;
   /** Sets the custom status and/or invisible flag of the session's user; publishes on change. */

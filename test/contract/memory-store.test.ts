@@ -22,6 +22,12 @@ describe("PresenceStore contract: memory", () => {
       limits: DEFAULT_LIMITS,
     });
     open.push(store);
-    return { store, clock };
+    return {
+      store,
+      clock,
+      settle: async () => {},
+      expireIdleRoom: async () => clock.advance(DEFAULT_TIMINGS.roomRetentionMs + 1),
+      exactRoomStats: true,
+    };
   });
 });

@@ -252,6 +252,13 @@ export class MemoryPresenceStore implements PresenceStore {
     };
   }
 
+  async ready(_room: string): Promise<void> {}
+
+  async position(room: string) {
+    const s = this.room(room).state;
+    return { epoch: s.epoch, version: s.version };
+  }
+
   async reap(): Promise<ReapResult> {
     const now = this.o.clock.now();
     let expiredSessions = 0;

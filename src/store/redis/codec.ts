@@ -1,0 +1,128 @@
+import type { MemberIdentity } from "../../core/identity.js";
+import type { Activity, CursorBatch, Member, PresenceEvent, StoreMessage } from "../../core/presence-event.js";
+import type { UserStatusRecord } from "../../core/user-status.js";
+
+/**
+ * JSON shapes stored in Redis and published on channels, and their decoding into domain values.
+ * Lua's cjson encodes an empty table as `{}`, so decoders accept `{}` where an array is expected.
+ */
+
+/** A room member as stored in the members hash (and embedded in events). */
+export interface StoredMember {
+  c: string;
+  s: string;
+  k: "u" | "a";
+  u?: { userId: string; name: string; avatarUrl: string; metadata: Record<string, string> };
+  a?: string;
+  md: Record<string, string>;
+  /** Canonical metadata (sorted keys) to compare metadata inside Lua. */
+  mk: string;
+  act: Activity;
+  j?: number;
+}
+
+/** A session as stored in its bucket hash. */
+export interface StoredSession {
+  sec: string;
+  c: string;
+  o: string;
+  id: MemberIdentity;
+  act: Activity;
+}
+
+const arr = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
+const obj = (v: unknown): Record<string, string> => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, string>) : {});
+
+export function canonicalMetadata(md: Record<string, string>): string {
+  return JSON.stringify(Object.keys(md).sort().map((k) => [k, md[k]]));
+}
+
+export function encodeMember(connectionId: string, sessionId: string, identity: MemberIdentity, metadata: Record<string, string>, activity: Activity): string {
+  const m: StoredMember = { c: connectionId, s: sessionId, k: identity.kind === "user" ? "u" : "a", md: metadata, mk: canonicalMetadata(metadata), act: activity };
+  if (identity.kind === "user") m.u = identity.user;
+  else m.a = identity.anonymousId;
+  return JSON.stringify(m);
+}
+
+export function identityKey(identity: MemberIdentity): string {
+  return identity.kind === "user" ? `u:${identity.user.userId}` : `a:${identity.anonymousId}`;
+}
+
+export function decodeMember(raw: StoredMember): Member {
+  const identity: MemberIdentity =
+    raw.k === "u" && raw.u
+      ? { kind: "user", user: { userId: raw.u.userId, name: raw.u.name ?? "", avatarUrl: raw.u.avatarUrl ?? "", metadata: obj(raw.u.metadata) } }
+      : { kind: "anonymous", anonymousId: raw.a ?? "" };
+  return { connectionId: raw.c, identity, metadata: obj(raw.md), activity: raw.act, joinedAtMs: raw.j ?? 0 };
+}
+
+/** Decodes a published room message (event, typing, cursors). */
+export function decodeRoomMessage(json: string): StoreMessage | null {
+  const m = JSON.parse(json) as { type: string; event?: Record<string, unknown>; typing?: StoreMessage & { type: "typing" } extends { typing: infer T } ? T : never; batch?: CursorBatch };
+  if (m.type === "event" && m.event) return { type: "event", event: decodeEvent(m.event) };
+  if (m.type === "typing" && m.typing) return { type: "typing", typing: m.typing };
+  if (m.type === "cursors" && m.batch) {
+    return { type: "cursors", batch: { room: m.batch.room, cursors: arr(m.batch.cursors), removedConnectionIds: arr(m.batch.removedConnectionIds) } };
+  }
+  return null;
+}
+
+export function decodeEvent(e: Record<string, unknown>): PresenceEvent {
+  const base = {
+    room: e.room as string,
+    epoch: e.epoch as string,
+    version: Number(e.version),
+    timeMs: Number(e.timeMs),
+    counts: e.counts as PresenceEvent["counts"],
+  };
+  switch (e.kind) {
+    case "joined": {
+      const member = decodeMember(e.member as StoredMember);
+      const user = member.identity.kind === "user" ? member.identity.user : { userId: "", name: "", avatarUrl: "", metadata: {} };
+      return { ...base, kind: "joined", user, member, firstOfUser: e.firstOfUser === true };
+    }
+    case "updated": {
+      const member = decodeMember(e.member as StoredMember);
+      const user = member.identity.kind === "user" ? member.identity.user : { userId: "", name: "", avatarUrl: "", metadata: {} };
+      return { ...base, kind: "updated", user, member };
+    }
+    case "left":
+      return { ...base, kind: "left", userId: e.userId as string, connectionId: e.connectionId as string, reason: e.reason as "left", lastOfUser: e.lastOfUser === true };
+    default:
+      return { ...base, kind: "anonymous", viewersDelta: Number(e.viewersDelta), connectionsDelta: Number(e.connectionsDelta) };
+  }
+}
+
+/** Decodes a published or stored user status. Others see `lastSeenMs` unless invisible. */
+export function decodeStatus(json: string): UserStatusRecord {
+  const r = JSON.parse(json) as UserStatusRecord;
+  return {
+    userId: r.userId,
+    state: r.state,
+    lastSeenMs: Number(r.lastSeenMs) || 0,
+    customStatus: r.customStatus ?? "",
+    invisible: r.invisible === true,
+    visibleLastSeenMs: r.invisible === true ? Number(r.visibleLastSeenMs) || 0 : Number(r.lastSeenMs) || 0,
+  };
+}
+
+/** A user status from the user's hash (HGETALL). */
+export function statusFromHash(userId: string, h: Record<string, string>): UserStatusRecord {
+  let any = false;
+  let online = false;
+  for (const [k, v] of Object.entries(h)) {
+    if (!k.startsWith("s:")) continue;
+    any = true;
+    if (v === "active") online = true;
+  }
+  const invisible = h.inv === "1";
+  const lastSeenMs = Number(h.ls ?? 0);
+  return {
+    userId,
+    state: online ? "online" : any ? "away" : "offline",
+    lastSeenMs,
+    customStatus: h.cs ?? "",
+    invisible,
+    visibleLastSeenMs: invisible ? Number(h.vls ?? 0) : lastSeenMs,
+  };
+}

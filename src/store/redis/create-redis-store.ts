@@ -1,0 +1,77 @@
+import { Cluster, Redis, type RedisOptions } from "ioredis";
+import type { Clock } from "../../core/clock.js";
+import type { IdSource } from "../../core/ids.js";
+import type { Limits, Timings } from "../../core/options.js";
+import { RedisPresenceStore, type RedisStoreObserver } from "./redis-store.js";
+
+/**
+ * Builds the Redis clients with the settings the store relies on and returns a started store.
+ * - RESP2 set explicitly (ioredis 6 defaults to RESP3).
+ * - Request-path client: no offline queue, one retry, a command timeout: when Redis is down or
+ *   frozen, calls fail fast with `unavailable` instead of queueing without bound.
+ * - Subscriber: its own connection (standalone: a duplicate; Cluster: sharded subscribers), with
+ *   an offline queue so subscriptions made during a reconnect are sent when it is back.
+ * - Reconnects forever with a capped backoff (100 ms steps, at most 2 s).
+ */
+export interface RedisConnectionOptions {
+  /** `redis://host:port[/db]` for standalone Redis. */
+  url?: string;
+  /** `host:port` seeds for Redis Cluster. */
+  clusterSeeds?: string[];
+  prefix: string;
+  commandTimeoutMs: number;
+  /** How long start-up waits for Redis before going on not ready. */
+  connectTimeoutMs?: number;
+}
+
+export async function createRedisPresenceStore(
+  conn: RedisConnectionOptions,
+  deps: { clock: Clock; ids: IdSource; timings: Timings; limits: Limits; fixedTime?: boolean; observer?: RedisStoreObserver },
+): Promise<RedisPresenceStore> {
+  const retryStrategy = (times: number) => Math.min(times * 100, 2_000);
+  const base: RedisOptions = { protocol: 2, retryStrategy, connectionName: "presence" };
+  let client: Redis | Cluster;
+  let subscriberConnection: Redis | Cluster;
+  const cluster = (conn.clusterSeeds?.length ?? 0) > 0;
+  if (cluster) {
+    const seeds = conn.clusterSeeds!.map((s) => {
+      const [host, port] = s.split(":");
+      return { host: host!, port: Number(port) };
+    });
+    client = new Cluster(seeds, {
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+      clusterRetryStrategy: retryStrategy,
+      redisOptions: { ...base, commandTimeout: conn.commandTimeoutMs, maxRetriesPerRequest: 1 },
+    });
+    subscriberConnection = new Cluster(seeds, { shardedSubscribers: true, clusterRetryStrategy: retryStrategy, redisOptions: { ...base, connectionName: "presence-sub" } });
+  } else {
+    const c = new Redis(conn.url ?? "redis://127.0.0.1:6379", {
+      ...base,
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+      maxRetriesPerRequest: 1,
+      commandTimeout: conn.commandTimeoutMs,
+    });
+    client = c;
+    subscriberConnection = c.duplicate({ enableOfflineQueue: true, enableAutoPipelining: false, commandTimeout: undefined, connectionName: "presence-sub" });
+  }
+  // Connection errors are reported through failing calls and readiness; keep them off stderr.
+  client.on("error", () => {});
+  subscriberConnection.on("error", () => {});
+  await waitReady(client, conn.connectTimeoutMs ?? 10_000);
+  const store = new RedisPresenceStore({ client, subscriberConnection, cluster, prefix: conn.prefix, ...deps });
+  await store.init().catch(() => {});
+  return store;
+}
+
+function waitReady(client: Redis | Cluster, timeoutMs: number): Promise<void> {
+  if (client.status === "ready") return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, timeoutMs);
+    client.once("ready", () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,69 @@
+/**
+ * Every Redis key and channel name, in one place (house style §3.2.6). All keys of one room share
+ * the hash tag `{r:<room>}`, all keys of one session bucket share `{s:<bucket>}`, all keys of one
+ * user share `{u:<userId>}`: every script call touches exactly one slot, so the same code runs on
+ * standalone Redis and on Redis Cluster. Sessions are spread over 64 buckets by the first character
+ * of their (random) id, so no single key is a hot global index.
+ */
+export interface RoomKeys {
+  meta: string;
+  members: string;
+  counters: string;
+  log: string;
+  typing: string;
+  cursors: string;
+  channel: string;
+}
+
+export interface BucketKeys {
+  expiry: string;
+  sessions: string;
+  reaping: string;
+}
+
+export const SESSION_BUCKETS = 64;
+const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+export function createKeys(prefix: string) {
+  return {
+    room(room: string): RoomKeys {
+      const t = `${prefix}:{r:${room}}`;
+      return {
+        meta: `${t}:meta`,
+        members: `${t}:m`,
+        counters: `${t}:n`,
+        log: `${t}:log`,
+        typing: `${t}:t`,
+        cursors: `${t}:cur`,
+        channel: `${t}:ch`,
+      };
+    },
+    /** The bucket (0..63) of a session id. */
+    bucketOf(sessionId: string): number {
+      const i = B64.indexOf(sessionId.charAt(0));
+      return i < 0 ? (sessionId.charCodeAt(0) || 0) % SESSION_BUCKETS : i;
+    },
+    bucket(bucket: number): BucketKeys {
+      const t = `${prefix}:{s:${bucket}}`;
+      return { expiry: `${t}:exp`, sessions: `${t}:ses`, reaping: `${t}:reap` };
+    },
+    /** The rooms (room → metadata JSON) of one session; same slot as its bucket. */
+    sessionRooms(sessionId: string): string {
+      return `${prefix}:{s:${this.bucketOf(sessionId)}}:r:${sessionId}`;
+    },
+    user(userId: string): { status: string; channel: string } {
+      const t = `${prefix}:{u:${userId}}`;
+      return { status: `${t}:st`, channel: `${t}:ch` };
+    },
+    /** Deduplicates a retried first Join: scoped by the caller's owner key. */
+    request(ownerKey: string, requestId: string): string {
+      return `${prefix}:{q:${ownerKey}}:${requestId}`;
+    },
+    /** A random value set once per Redis dataset: when it changes, Redis lost its data. */
+    incarnation(): string {
+      return `${prefix}:incarnation`;
+    },
+  };
+}
+
+export type Keys = ReturnType<typeof createKeys>;

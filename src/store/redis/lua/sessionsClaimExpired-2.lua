@@ -1,0 +1,27 @@
+--[[
+  sessionsClaimExpired: claim up to N expired sessions of a bucket for reaping. A claimed session
+  leaves the expiry zset (so heartbeats and refreshes are refused from now on: fencing) and enters
+  the reaping zset with a claim deadline; claims older than their deadline (a node died mid-reap)
+  are claimed again. Every step of a reap is idempotent, so a re-claim is safe.
+  KEYS[1] bucket expiry zset   KEYS[2] bucket reaping zset
+  ARGV[1] now ms ('0' = Redis TIME)   ARGV[2] claim duration ms   ARGV[3] max sessions
+  Returns {expiredNow, sessionId...}: how many had just expired (missed heartbeats), then every
+  claimed id (just expired first, then stale claims)
+]]
+local now = nowMs(ARGV[1])
+local limit = tonumber(ARGV[3])
+local deadline = now + tonumber(ARGV[2])
+local out = { 0 }
+for _, sid in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)) do
+  redis.call('ZREM', KEYS[1], sid)
+  redis.call('ZADD', KEYS[2], deadline, sid)
+  out[#out + 1] = sid
+end
+out[1] = #out - 1
+if #out - 1 < limit then
+  for _, sid in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit - (#out - 1))) do
+    redis.call('ZADD', KEYS[2], deadline, sid)
+    out[#out + 1] = sid
+  end
+end
+return out

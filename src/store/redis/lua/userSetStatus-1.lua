@@ -1,0 +1,41 @@
+--[[
+  userSetStatus: set the custom status text and/or the invisible flag of a user and publish the
+  new status when it changed. Going invisible freezes the last seen that others see.
+  KEYS[1] user status hash (see userSession)
+  ARGV[1] userId   ARGV[2] '1' to set the custom status   ARGV[3] custom status
+  ARGV[4] '' keep | '1' invisible | '0' visible   ARGV[5] now ms ('0' = Redis TIME)
+  ARGV[6] channel   ARGV[7] PUBLISH|SPUBLISH
+  Returns {changed, status JSON}
+]]
+local now = nowMs(ARGV[5])
+local fields = redis.call('HGETALL', KEYS[1])
+local state, any, rec = 'offline', false, {}
+for i = 1, #fields, 2 do
+  local k = fields[i]
+  if string.sub(k, 1, 2) == 's:' then
+    if fields[i + 1] == 'active' then state = 'online' end
+    any = true
+  else
+    rec[k] = fields[i + 1]
+  end
+end
+if state ~= 'online' and any then state = 'away' end
+local changed = false
+if ARGV[2] == '1' and (rec.cs or '') ~= ARGV[3] then
+  redis.call('HSET', KEYS[1], 'cs', ARGV[3])
+  rec.cs = ARGV[3]
+  changed = true
+end
+if ARGV[4] ~= '' and (rec.inv or '0') ~= ARGV[4] then
+  redis.call('HSET', KEYS[1], 'inv', ARGV[4])
+  rec.inv = ARGV[4]
+  if ARGV[4] == '1' then
+    rec.vls = (state == 'offline') and (rec.ls or '0') or tostring(now)
+    redis.call('HSET', KEYS[1], 'vls', rec.vls)
+  end
+  changed = true
+end
+local out = cjson.encode({ userId = ARGV[1], state = state, lastSeenMs = tonumber(rec.ls) or 0,
+  visibleLastSeenMs = tonumber(rec.vls) or 0, customStatus = rec.cs or '', invisible = rec.inv == '1' })
+if changed then redis.call(ARGV[7], ARGV[6], out) end
+return { changed and 1 or 0, out }

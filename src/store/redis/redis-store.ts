@@ -1,0 +1,729 @@
+import type { Cluster, Redis } from "ioredis";
+import type { Clock, TimerHandle } from "../../core/clock.js";
+import type { IdSource } from "../../core/ids.js";
+import type { MemberIdentity } from "../../core/identity.js";
+import type { Limits, Timings } from "../../core/options.js";
+import { limitExceeded, PresenceError, sessionNotFound } from "../../core/presence-error.js";
+import type { Activity, Cursor, CursorPosition, LeaveReason, Member, Position, PresenceEvent, RoomView, StoreMessage } from "../../core/presence-event.js";
+import { emptyRoomView, groupByUser } from "../../core/room-state.js";
+import type { UserStatusRecord } from "../../core/user-status.js";
+import type { JoinInput, JoinResult, Lease, NavigateResult, PresenceStore, ReapResult, SessionRef } from "../presence-store.js";
+import { decodeMember, decodeRoomMessage, decodeStatus, encodeMember, identityKey, statusFromHash, type StoredMember, type StoredSession } from "./codec.js";
+import { createKeys, SESSION_BUCKETS, type Keys } from "./keys.js";
+import { loadScripts, type ScriptName, type ScriptRunner } from "./scripts.js";
+import { createSubscriber, type Subscriber } from "./subscriber.js";
+
+/**
+ * RedisPresenceStore: the PresenceStore over standalone Redis or Redis Cluster, shared by any
+ * number of nodes. Each mutation of a room is one Lua script (members, version, log, publish in one
+ * step, time from Redis); sessions live in 64 hash-tagged buckets (expiry zset + record hash) and
+ * user statuses in per-user hashes, so every call touches one slot.
+ *
+ * Ordering that keeps crashes harmless: a session lists a room before it joins the room and keeps
+ * listing it until it has left, so every room member can be found (and reaped) through its session.
+ * Reaping is shared by the nodes: a node claims expired sessions of a bucket (fencing them: from
+ * then on heartbeats are refused), leaves their rooms with reason TIMEOUT (idempotent, fenced per
+ * member by session id), then deletes them; a claim not finished in time is claimed again.
+ *
+ * Failure behaviour: request-path commands fail fast (no offline queue) and surface as
+ * `unavailable` / STORE_UNAVAILABLE; background work reports through `observer`.
+ */
+export interface RedisStoreObserver {
+  scriptReload?(name: string): void;
+  redisError?(kind: string): void;
+  commandDuration?(command: string, seconds: number): void;
+  subscriberReconnect?(): void;
+  published?(kind: string): void;
+  reassert?(sessions: number): void;
+}
+
+export interface RedisStoreOptions {
+  client: Redis | Cluster;
+  /** The pub/sub connection (a `duplicate()` of a standalone client, or a Cluster with shardedSubscribers). */
+  subscriberConnection: Redis | Cluster;
+  cluster: boolean;
+  prefix: string;
+  ids: IdSource;
+  timings: Timings;
+  limits: Limits;
+  /** Local timers (cursor flush, position checks) and, when `fixedTime` is set, the time given to scripts. */
+  clock: Clock;
+  /** Tests only: scripts take their time from `clock` instead of Redis TIME. */
+  fixedTime?: boolean;
+  observer?: RedisStoreObserver;
+}
+
+/** How long a reaping claim lasts before another node may take it over. */
+const REAP_CLAIM_MS = 30_000;
+const REAP_BATCH = 200;
+
+interface PendingHeartbeat {
+  sid: string;
+  owner: string;
+  activity: string;
+  ttlMs: number;
+  resolve: (r: { status: number; expiresAt: number; changed: string }) => void;
+  reject: (e: unknown) => void;
+}
+
+/** What this node knows of a live session, to re-assert it if Redis loses its data (I2). */
+interface KnownSession {
+  sid: string;
+  owner: string;
+  session: StoredSession;
+  rooms: Map<string, Record<string, string>>;
+  /** Last time this node saw the session alive; entries older than one TTL are forgotten. */
+  seenAt: number;
+}
+
+export class RedisPresenceStore implements PresenceStore {
+  private readonly keys: Keys;
+  private readonly scripts: ScriptRunner;
+  private readonly sub: Subscriber;
+  private readonly pub: "PUBLISH" | "SPUBLISH";
+  private readonly pendingHeartbeats = new Map<number, PendingHeartbeat[]>();
+  private heartbeatFlushScheduled = false;
+  private readonly pendingCursors = new Map<string, Map<string, { sid: string; userId: string; position: CursorPosition }>>();
+  private readonly cursorTimer: TimerHandle;
+  private readonly known = new Map<string, KnownSession>();
+  private incarnation: string | null = null;
+  private sessionCount = 0;
+  private closed = false;
+
+  constructor(private readonly o: RedisStoreOptions) {
+    this.keys = createKeys(o.prefix);
+    this.scripts = loadScripts(o.client, (name) => o.observer?.scriptReload?.(name));
+    this.pub = o.cluster ? "SPUBLISH" : "PUBLISH";
+    this.sub = createSubscriber({
+      connection: o.subscriberConnection,
+      sharded: o.cluster,
+      onReconnect: () => o.observer?.subscriberReconnect?.(),
+      onError: () => o.observer?.redisError?.("subscriber"),
+    });
+    this.cursorTimer = o.clock.setInterval(() => void this.flushCursors(), o.timings.cursorFlushMs);
+  }
+
+  /** Checks (or sets) the dataset's incarnation marker. Call once at start-up. */
+  async init(): Promise<void> {
+    this.incarnation = await this.currentIncarnation();
+  }
+
+  // ---- sessions and rooms ----
+
+  async join(input: JoinInput): Promise<JoinResult> {
+    let sid = input.sessionId;
+    let mode: "use" | "reclaim" | "new" = sid ? (input.resumeSecret ? "reclaim" : "use") : "new";
+    let newSid: string | undefined;
+    if (!sid && input.requestId) {
+      const candidate = this.o.ids.sessionId();
+      const prev = (await this.cmd("set", () =>
+        this.o.client.call("SET", this.keys.request(input.ownerKey, input.requestId!), candidate, "PX", String(this.o.timings.sessionTtlMs), "NX", "GET"),
+      )) as string | null;
+      if (prev) {
+        sid = prev;
+        mode = "use";
+      } else newSid = candidate;
+    }
+    const room = input.room;
+    const mdJson = JSON.stringify(input.metadata);
+    let opened: { expiresAt: number; session: StoredSession; sid: string } | null = null;
+    let resumed = false;
+    if (sid && mode !== "new") {
+      const r = await this.sessionOpen(mode, sid, input.ownerKey, mode === "reclaim" ? input.resumeSecret! : "", room, mdJson);
+      if (r.status === -2) {
+        throw limitExceeded("room", this.o.limits.maxRoomsPerSession, r.expiresAt + 1, "rooms per session", "TOO_MANY_ROOMS");
+      }
+      if (r.status === 1) {
+        opened = { expiresAt: r.expiresAt, session: r.session!, sid };
+        resumed = mode === "reclaim";
+      } else if (mode === "use" && input.sessionId) {
+        throw sessionNotFound();
+      }
+    }
+    if (!opened) {
+      const id = newSid ?? this.o.ids.sessionId();
+      const session: StoredSession = {
+        sec: this.o.ids.resumeSecret(),
+        c: this.o.ids.connectionId(),
+        o: input.ownerKey,
+        id: input.identity,
+        act: input.activity ?? "active",
+      };
+      const r = await this.sessionOpen("new", id, input.ownerKey, JSON.stringify(session), room, mdJson);
+      opened = { expiresAt: r.expiresAt, session, sid: id };
+      await this.userSession(session.id, "set", id, session.act);
+    }
+    const { session, sid: sessionId, expiresAt } = opened;
+    this.remember(sessionId, input.ownerKey, session, room, input.metadata);
+    const event = await this.roomJoin(room, sessionId, session, input.metadata);
+    const view = await this.readView(room, "join");
+    return {
+      session: { sessionId, resumeSecret: session.sec, connectionId: session.c },
+      lease: this.lease(expiresAt),
+      resumed,
+      event,
+      view,
+    };
+  }
+
+  async leave(input: SessionRef & { room: string; reason: LeaveReason }) {
+    const session = await this.check(input);
+    await this.roomLeave(input.room, session.c, input.sessionId, input.reason);
+    const r = (await this.run("sessionLeaveRoom", this.sessionKeys(input.sessionId), [input.sessionId, input.ownerKey, this.nowArg(), input.room])) as [number, string];
+    if (r[0] === -1) throw sessionNotFound();
+    this.known.get(input.sessionId)?.rooms.delete(input.room);
+    if (r[0] === 2) {
+      this.known.delete(input.sessionId);
+      await this.userSession(session.id, "end", input.sessionId, session.act);
+    }
+    return { left: r[0] >= 1, sessionEnded: r[0] === 2 };
+  }
+
+  async navigate(input: SessionRef & { fromRoom: string; toRoom: string; metadata: Record<string, string> }): Promise<NavigateResult> {
+    const r = (await this.run("sessionNavigate", this.sessionKeys(input.sessionId), [
+      input.sessionId,
+      input.ownerKey,
+      this.nowArg(),
+      this.o.timings.sessionTtlMs,
+      input.fromRoom,
+      input.toRoom,
+      JSON.stringify(input.metadata),
+      this.o.limits.maxRoomsPerSession,
+    ])) as [number, number, string, number];
+    if (r[0] === -1) throw sessionNotFound();
+    if (r[0] === -2) throw limitExceeded("to_room", this.o.limits.maxRoomsPerSession, r[1], "rooms per session", "TOO_MANY_ROOMS");
+    const session = JSON.parse(r[2]) as StoredSession;
+    this.remember(input.sessionId, input.ownerKey, session, input.toRoom, input.metadata);
+    if (r[3] === 1) {
+      await this.roomLeave(input.fromRoom, session.c, input.sessionId, "left");
+      await this.run("sessionLeaveRoom", this.sessionKeys(input.sessionId), [input.sessionId, input.ownerKey, this.nowArg(), input.fromRoom]);
+      this.known.get(input.sessionId)?.rooms.delete(input.fromRoom);
+    }
+    await this.roomJoin(input.toRoom, input.sessionId, session, input.metadata);
+    return { lease: this.lease(r[1]), view: await this.readView(input.toRoom, "join") };
+  }
+
+  async heartbeat(input: SessionRef & { activity?: Activity }): Promise<Lease> {
+    const r = await this.queueHeartbeat(input.sessionId, input.ownerKey, input.activity ?? "", this.o.timings.sessionTtlMs);
+    if (r.status === -1) {
+      if (await this.reassertIfDataLost(input.sessionId)) return this.heartbeat(input);
+      throw sessionNotFound();
+    }
+    const known = this.known.get(input.sessionId);
+    if (known) known.seenAt = this.o.clock.now();
+    if (r.status === 2) await this.activityChanged(input.sessionId, JSON.parse(r.changed) as StoredSession);
+    return this.lease(r.expiresAt);
+  }
+
+  async attach(input: SessionRef): Promise<Lease> {
+    return this.heartbeat({ sessionId: input.sessionId, ownerKey: input.ownerKey });
+  }
+
+  async refresh(sessionIds: string[]): Promise<{ missing: string[] }> {
+    const results = await Promise.all(sessionIds.map((sid) => this.queueHeartbeat(sid, "", "", this.o.timings.sessionTtlMs)));
+    const now = this.o.clock.now();
+    sessionIds.forEach((sid, i) => {
+      const k = this.known.get(sid);
+      if (k && results[i]!.status !== -1) k.seenAt = now;
+    });
+    const missing = sessionIds.filter((_, i) => results[i]!.status === -1);
+    if (missing.length > 0 && (await this.dataLost())) {
+      await this.reassertAll();
+      return { missing: missing.filter((sid) => !this.known.has(sid)) };
+    }
+    return { missing };
+  }
+
+  async release(input: SessionRef, graceMs: number): Promise<void> {
+    const known = this.known.get(input.sessionId);
+    // Re-assert a released session only while its grace lasts.
+    if (known) known.seenAt = this.o.clock.now() - this.o.timings.sessionTtlMs + graceMs;
+    const b = this.keys.bucket(this.keys.bucketOf(input.sessionId));
+    await this.run("sessionRelease", [b.expiry, b.sessions], [input.sessionId, input.ownerKey, this.nowArg(), graceMs]);
+  }
+
+  async setTyping(input: SessionRef & { room: string; typing: boolean }): Promise<void> {
+    const session = await this.check(input);
+    if (session.id.kind !== "user") throw sessionNotFound();
+    const k = this.keys.room(input.room);
+    const r = (await this.run("roomTyping", [k.meta, k.members, k.typing], [
+      session.c,
+      input.sessionId,
+      session.id.user.userId,
+      input.typing ? "1" : "0",
+      this.nowArg(),
+      this.o.timings.typingTtlMs,
+      k.channel,
+      this.pub,
+      input.room,
+    ])) as [number];
+    if (r[0] === -1) throw sessionNotFound();
+    if (r[0] === 1) this.o.observer?.published?.("typing");
+  }
+
+  async updateCursor(input: SessionRef & { room: string; position: CursorPosition }): Promise<void> {
+    const session = await this.check(input);
+    if (session.id.kind !== "user") throw sessionNotFound();
+    let room = this.pendingCursors.get(input.room);
+    if (!room) this.pendingCursors.set(input.room, (room = new Map()));
+    room.set(session.c, { sid: input.sessionId, userId: session.id.user.userId, position: input.position });
+  }
+
+  async getView(room: string, opts: { includeMembers: boolean }): Promise<RoomView> {
+    const view = await this.readView(room, opts.includeMembers ? "full" : "counts");
+    return view;
+  }
+
+  async readLog(room: string, from: Position): Promise<PresenceEvent[] | null> {
+    const k = this.keys.room(room);
+    const res = (await this.cmd("multi", () => this.o.client.multi().hmget(k.meta, "e", "v").xrange(k.log, "-", "+").exec())) as [Error | null, unknown][];
+    const [e, v] = res[0]![1] as [string | null, string | null];
+    const version = Number(v ?? 0);
+    if (!e || e !== from.epoch || from.version > version) return null;
+    if (from.version === version) return [];
+    const entries = (res[1]![1] as [string, string[]][]).map(([, fields]) => {
+      const f = new Map<string, string>();
+      for (let i = 0; i < fields.length; i += 2) f.set(fields[i]!, fields[i + 1]!);
+      return f;
+    });
+    const events: PresenceEvent[] = [];
+    for (const f of entries) {
+      if (Number(f.get("v")) <= from.version) continue;
+      const msg = decodeRoomMessage(f.get("e")!);
+      if (msg?.type === "event") events.push(msg.event);
+    }
+    if (events.length === 0 || events[0]!.version !== from.version + 1) return null;
+    for (let i = 1; i < events.length; i++) if (events[i]!.version !== events[i - 1]!.version + 1) return null;
+    return events;
+  }
+
+  subscribe(room: string, listener: (m: StoreMessage) => void): () => void {
+    const k = this.keys.room(room);
+    const s = this.sub.add(k.channel, {
+      message: (payload) => {
+        const m = decodeRoomMessage(payload);
+        if (m) listener(m);
+      },
+      reset: () => listener({ type: "reset" }),
+    });
+    // A watched room keeps (or gets) its state, like the memory store; errors surface on reads.
+    this.touch(room).catch(() => {});
+    this.readiness.set(room, s.ready);
+    return () => {
+      s.remove();
+      this.readiness.delete(room);
+    };
+  }
+
+  private readonly readiness = new Map<string, Promise<void>>();
+
+  async ready(room: string): Promise<void> {
+    await this.readiness.get(room);
+  }
+
+  async position(room: string): Promise<Position> {
+    return this.touch(room);
+  }
+
+  // ---- user status ----
+
+  async getUserStatus(userIds: string[]): Promise<UserStatusRecord[]> {
+    const hashes = await Promise.all(userIds.map((id) => this.cmd("hgetall", () => this.o.client.hgetall(this.keys.user(id).status))));
+    return userIds.map((id, i) => statusFromHash(id, hashes[i]!));
+  }
+
+  async setStatus(input: SessionRef & { customStatus?: string; invisible?: boolean }): Promise<UserStatusRecord> {
+    const session = await this.check(input);
+    if (session.id.kind !== "user") {
+      throw new PresenceError("permission_denied", "PERMISSION_DENIED", "session_id: anonymous sessions have no user status", { field: "session_id" });
+    }
+    const userId = session.id.user.userId;
+    const k = this.keys.user(userId);
+    const r = (await this.run("userSetStatus", [k.status], [
+      userId,
+      input.customStatus === undefined ? "0" : "1",
+      input.customStatus ?? "",
+      input.invisible === undefined ? "" : input.invisible ? "1" : "0",
+      this.nowArg(),
+      k.channel,
+      this.pub,
+    ])) as [number, string];
+    return decodeStatus(r[1]);
+  }
+
+  subscribeUsers(userIds: string[], listener: (r: UserStatusRecord) => void): () => void {
+    const subs = userIds.map((id) =>
+      this.sub.add(this.keys.user(id).channel, {
+        message: (payload) => listener(decodeStatus(payload)),
+        reset: () => {
+          // Changes may have been missed: send the current status again.
+          this.getUserStatus([id]).then(([r]) => r && listener(r), () => {});
+        },
+      }),
+    );
+    return () => subs.forEach((s) => s.remove());
+  }
+
+  // ---- reaping ----
+
+  async reap(): Promise<ReapResult> {
+    let expiredSessions = 0;
+    let leaves = 0;
+    let total = 0;
+    for (let b = 0; b < SESSION_BUCKETS; b++) {
+      const bk = this.keys.bucket(b);
+      const claimed = (await this.run("sessionsClaimExpired", [bk.expiry, bk.reaping], [this.nowArg(), REAP_CLAIM_MS, REAP_BATCH])) as [number, ...string[]];
+      expiredSessions += Number(claimed[0]);
+      for (const sid of claimed.slice(1) as string[]) leaves += await this.reapSession(sid);
+      total += Number(await this.cmd("zcard", () => this.o.client.zcard(bk.expiry)));
+    }
+    this.sessionCount = total;
+    // Forget sessions this node has not seen alive for a TTL: they are not re-asserted.
+    const cutoff = this.o.clock.now() - this.o.timings.sessionTtlMs;
+    for (const [sid, k] of this.known) if (k.seenAt < cutoff) this.known.delete(sid);
+    return { expiredSessions, leaves };
+  }
+
+  private async reapSession(sid: string): Promise<number> {
+    const bk = this.keys.bucket(this.keys.bucketOf(sid));
+    const roomsKey = this.keys.sessionRooms(sid);
+    const [json, rooms] = await Promise.all([
+      this.cmd("hget", () => this.o.client.hget(bk.sessions, sid)),
+      this.cmd("hgetall", () => this.o.client.hgetall(roomsKey)),
+    ]);
+    let leaves = 0;
+    if (json) {
+      const session = JSON.parse(json) as StoredSession;
+      for (const room of Object.keys(rooms)) {
+        if (await this.roomLeave(room, session.c, sid, "timeout")) leaves++;
+      }
+      await this.userSession(session.id, "end", sid, session.act);
+    }
+    await this.run("sessionReapDone", [bk.reaping, bk.sessions, roomsKey], [sid]);
+    this.known.delete(sid);
+    return leaves;
+  }
+
+  stats() {
+    return { sessions: this.sessionCount, rooms: this.readiness.size };
+  }
+
+  /** A real write (readiness): fails when Redis is unreachable or refuses writes. */
+  async ping(): Promise<void> {
+    await this.cmd("set", () => this.o.client.set(`${this.o.prefix}:ping`, String(Date.now()), "PX", 10_000));
+    if (!this.sub.healthy()) throw new PresenceError("unavailable", "STORE_UNAVAILABLE", "redis subscriber is not connected");
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.cursorTimer.cancel();
+    await this.flushCursors().catch(() => {});
+    await this.sub.close();
+    this.o.client.disconnect();
+  }
+
+  // ---- internals ----
+
+  private nowArg(): string {
+    return this.o.fixedTime ? String(this.o.clock.now()) : "0";
+  }
+
+  private lease(expiresAt: number): Lease {
+    return { ttlMs: this.o.timings.sessionTtlMs, heartbeatIntervalMs: this.o.timings.heartbeatIntervalMs, expiresAtMs: expiresAt };
+  }
+
+  private sessionKeys(sid: string): string[] {
+    const b = this.keys.bucket(this.keys.bucketOf(sid));
+    return [b.expiry, b.sessions, this.keys.sessionRooms(sid)];
+  }
+
+  /** Runs one script; Redis failures become `unavailable` (request paths fail fast). */
+  private async run(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
+    return this.cmd(name, () => this.scripts.run(name, keys, args));
+  }
+
+  private async cmd<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof PresenceError) throw e;
+      const kind = redisErrorKind(e);
+      this.o.observer?.redisError?.(kind);
+      throw new PresenceError("unavailable", "STORE_UNAVAILABLE", `presence store unavailable (${kind}); retry with backoff`, {}, { cause: e });
+    } finally {
+      this.o.observer?.commandDuration?.(name, (performance.now() - t0) / 1000);
+    }
+  }
+
+  private async sessionOpen(mode: "new" | "use" | "reclaim", sid: string, owner: string, arg: string, room: string, mdJson: string) {
+    const r = (await this.run("sessionOpen", this.sessionKeys(sid), [
+      mode,
+      sid,
+      owner,
+      arg,
+      this.nowArg(),
+      this.o.timings.sessionTtlMs,
+      room,
+      mdJson,
+      this.o.limits.maxRoomsPerSession,
+    ])) as [number, number, string];
+    return { status: r[0], expiresAt: Number(r[1]), session: r[2] ? (JSON.parse(r[2]) as StoredSession) : null };
+  }
+
+  /** A live session of this owner (no refresh); SESSION_NOT_FOUND otherwise. */
+  private async check(ref: SessionRef): Promise<StoredSession> {
+    const b = this.keys.bucket(this.keys.bucketOf(ref.sessionId));
+    const r = (await this.run("sessionCheck", [b.expiry, b.sessions], [ref.sessionId, ref.ownerKey, this.nowArg()])) as [number, string];
+    if (r[0] !== 1) throw sessionNotFound();
+    return JSON.parse(r[1]) as StoredSession;
+  }
+
+  private async roomJoin(room: string, sid: string, session: StoredSession, metadata: Record<string, string>): Promise<PresenceEvent | null> {
+    const k = this.keys.room(room);
+    const r = (await this.run("roomJoin", [k.meta, k.members, k.counters, k.log, k.typing, k.cursors], [
+      session.c,
+      encodeMember(session.c, sid, session.id, metadata, session.act),
+      identityKey(session.id),
+      this.o.ids.epoch(),
+      this.nowArg(),
+      this.o.timings.logMaxEntries,
+      this.o.timings.logMaxAgeMs,
+      k.channel,
+      this.pub,
+      room,
+    ])) as [number, string, number, string];
+    if (r[0] === 0) return null;
+    const msg = decodeRoomMessage(r[3]);
+    if (msg?.type === "event") this.o.observer?.published?.(msg.event.kind);
+    return msg?.type === "event" ? msg.event : null;
+  }
+
+  private async roomLeave(room: string, conn: string, sid: string, reason: LeaveReason): Promise<boolean> {
+    const k = this.keys.room(room);
+    const r = (await this.run("roomLeave", [k.meta, k.members, k.counters, k.log, k.typing, k.cursors], [
+      conn,
+      sid,
+      reason,
+      this.nowArg(),
+      this.o.timings.logMaxEntries,
+      this.o.timings.logMaxAgeMs,
+      k.channel,
+      this.pub,
+      room,
+      this.o.timings.roomRetentionMs,
+    ])) as [number, number];
+    if (r[0] === 1) this.o.observer?.published?.("left");
+    return r[0] === 1;
+  }
+
+  private async userSession(identity: MemberIdentity, op: "set" | "end", sid: string, activity: Activity): Promise<void> {
+    if (identity.kind !== "user") return;
+    const k = this.keys.user(identity.user.userId);
+    await this.run("userSession", [k.status], [
+      identity.user.userId,
+      op,
+      sid,
+      activity,
+      this.nowArg(),
+      this.o.timings.lastSeenRetentionMs,
+      k.channel,
+      this.pub,
+    ]);
+  }
+
+  private async activityChanged(sid: string, session: StoredSession): Promise<void> {
+    const rooms = await this.cmd("hgetall", () => this.o.client.hgetall(this.keys.sessionRooms(sid)));
+    for (const room of Object.keys(rooms)) {
+      const k = this.keys.room(room);
+      const r = (await this.run("roomActivity", [k.meta, k.members, k.log], [
+        session.c,
+        sid,
+        session.act,
+        this.nowArg(),
+        this.o.timings.logMaxEntries,
+        this.o.timings.logMaxAgeMs,
+        k.channel,
+        this.pub,
+        room,
+      ])) as [number];
+      if (r[0] === 1) this.o.observer?.published?.("updated");
+    }
+    await this.userSession(session.id, "set", sid, session.act);
+    const known = this.known.get(sid);
+    if (known) known.session = session;
+  }
+
+  /**
+   * Heartbeats and node refreshes are batched: one script call per session bucket per event-loop
+   * turn, whatever the number of sessions (design §5).
+   */
+  private queueHeartbeat(sid: string, owner: string, activity: string, ttlMs: number) {
+    return new Promise<{ status: number; expiresAt: number; changed: string }>((resolve, reject) => {
+      const b = this.keys.bucketOf(sid);
+      let list = this.pendingHeartbeats.get(b);
+      if (!list) this.pendingHeartbeats.set(b, (list = []));
+      list.push({ sid, owner, activity, ttlMs, resolve, reject });
+      if (!this.heartbeatFlushScheduled) {
+        this.heartbeatFlushScheduled = true;
+        setImmediate(() => this.flushHeartbeats());
+      }
+    });
+  }
+
+  private flushHeartbeats(): void {
+    this.heartbeatFlushScheduled = false;
+    const batches = [...this.pendingHeartbeats];
+    this.pendingHeartbeats.clear();
+    for (const [b, list] of batches) {
+      const bk = this.keys.bucket(b);
+      const args: (string | number)[] = [this.nowArg(), this.o.timings.sessionTtlMs];
+      for (const h of list) args.push(h.sid, h.owner, h.activity, h.ttlMs);
+      this.run("sessionsHeartbeat", [bk.expiry, bk.sessions], args).then(
+        (out) => {
+          const r = out as (number | string)[];
+          list.forEach((h, i) => h.resolve({ status: Number(r[i * 3]), expiresAt: Number(r[i * 3 + 1]), changed: String(r[i * 3 + 2] ?? "") }));
+        },
+        (e) => list.forEach((h) => h.reject(e)),
+      );
+    }
+  }
+
+  private lastCursorFlush: Promise<void> = Promise.resolve();
+
+  /**
+   * Tests only: resolves when every call issued so far (cursor flushes included) has completed and
+   * what it published has reached this node's subscriber.
+   */
+  async settleForTests(): Promise<void> {
+    await this.lastCursorFlush;
+    await new Promise((r) => setImmediate(r));
+    if (this.o.cluster) await new Promise((r) => setTimeout(r, 60));
+    else await (this.o.subscriberConnection as Redis).ping();
+  }
+
+  private flushCursors(): Promise<void> {
+    this.lastCursorFlush = this.flushCursorsNow();
+    return this.lastCursorFlush;
+  }
+
+  private async flushCursorsNow(): Promise<void> {
+    if (this.pendingCursors.size === 0) return;
+    const rooms = [...this.pendingCursors];
+    this.pendingCursors.clear();
+    await Promise.all(
+      rooms.map(async ([room, cursors]) => {
+        const k = this.keys.room(room);
+        const args: (string | number)[] = [this.nowArg(), k.channel, this.pub, room];
+        for (const [conn, c] of cursors) args.push(conn, c.sid, c.userId, JSON.stringify(c.position));
+        try {
+          const r = (await this.run("roomCursors", [k.members, k.cursors], args)) as [number];
+          if (r[0] > 0) this.o.observer?.published?.("cursors");
+        } catch {
+          // Cursors are ephemeral: a failed flush is dropped (counted as a Redis error).
+        }
+      }),
+    );
+  }
+
+  private async touch(room: string): Promise<Position> {
+    const k = this.keys.room(room);
+    const r = (await this.run("roomTouch", [k.meta, k.members, k.counters, k.log, k.typing, k.cursors], [this.o.ids.epoch(), this.o.timings.roomRetentionMs])) as [string, number];
+    return { epoch: r[0], version: Number(r[1]) };
+  }
+
+  /** Reads a room atomically (MULTI on its slot) and builds the view. */
+  private async readView(room: string, detail: "full" | "counts" | "join"): Promise<RoomView> {
+    const k = this.keys.room(room);
+    const res = (await this.cmd("multi", () =>
+      this.o.client.multi().hmget(k.meta, "e", "v", "nu", "nc", "na").hgetall(k.members).hgetall(k.typing).hgetall(k.cursors).exec(),
+    )) as [Error | null, unknown][];
+    const [e, v, nu, nc, na] = res[0]![1] as (string | null)[];
+    const includeMembers = detail === "full" || (detail === "join" && Number(nc ?? 0) <= this.o.limits.largeRoomThreshold);
+    if (!e) return emptyRoomView(room, includeMembers);
+    const now = this.o.clock.now();
+    const counts = { users: Number(nu ?? 0), connections: Number(nc ?? 0), anonymous: Number(na ?? 0) };
+    if (!includeMembers) {
+      return { room, epoch: e, version: Number(v ?? 0), counts, users: [], membersOmitted: true, typing: [], cursors: [] };
+    }
+    const members: Member[] = Object.values(res[1]![1] as Record<string, string>)
+      .map((json) => decodeMember(JSON.parse(json) as StoredMember))
+      .sort((a, b) => a.joinedAtMs - b.joinedAtMs);
+    const typing = Object.entries(res[2]![1] as Record<string, string>)
+      .map(([userId, until]) => ({ userId, expiresInMs: Number(until) - now }))
+      .filter((t) => t.expiresInMs > 0);
+    const cursors = Object.values(res[3]![1] as Record<string, string>)
+      .map((json) => JSON.parse(json) as Cursor)
+      .filter((c) => c.updatedAtMs > now - this.o.timings.cursorTtlMs);
+    return { room, epoch: e, version: Number(v ?? 0), counts, users: groupByUser(members), membersOmitted: false, typing, cursors };
+  }
+
+  // ---- re-assertion after Redis lost its data (I2) ----
+
+  private remember(sid: string, owner: string, session: StoredSession, room: string, md: Record<string, string>): void {
+    let k = this.known.get(sid);
+    if (!k) this.known.set(sid, (k = { sid, owner, session, rooms: new Map(), seenAt: 0 }));
+    k.seenAt = this.o.clock.now();
+    k.session = session;
+    k.rooms.set(room, md);
+  }
+
+  private async currentIncarnation(): Promise<string> {
+    const key = this.keys.incarnation();
+    const mine = this.o.ids.epoch();
+    const prev = (await this.cmd("set", () => this.o.client.call("SET", key, mine, "NX", "GET"))) as string | null;
+    return prev ?? mine;
+  }
+
+  private async dataLost(): Promise<boolean> {
+    if (this.incarnation === null) return false;
+    const now = await this.currentIncarnation();
+    if (now === this.incarnation) return false;
+    this.incarnation = now;
+    return true;
+  }
+
+  private async reassertIfDataLost(sid: string): Promise<boolean> {
+    if (!this.known.has(sid) || !(await this.dataLost())) return false;
+    await this.reassertAll();
+    return true;
+  }
+
+  /** Recreates every session this node knows (same ids, secrets and connection ids) and rejoins its rooms. */
+  private async reassertAll(): Promise<void> {
+    let n = 0;
+    const cutoff = this.o.clock.now() - this.o.timings.sessionTtlMs;
+    for (const k of [...this.known.values()]) {
+      if (k.seenAt < cutoff) continue;
+      const rooms = [...k.rooms];
+      if (rooms.length === 0) continue;
+      try {
+        for (const [room, md] of rooms) {
+          const mode = room === rooms[0]![0] ? "new" : "use";
+          await this.sessionOpen(mode, k.sid, k.owner, mode === "new" ? JSON.stringify(k.session) : "", room, JSON.stringify(md));
+          await this.roomJoin(room, k.sid, k.session, md);
+        }
+        await this.userSession(k.session.id, "set", k.sid, k.session.act);
+        n++;
+      } catch {
+        this.o.observer?.redisError?.("reassert");
+      }
+    }
+    this.o.observer?.reassert?.(n);
+  }
+}
+
+/** A bounded label for a Redis failure. */
+export function redisErrorKind(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/timed? ?out/i.test(msg)) return "timeout";
+  if (/enableOfflineQueue|Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE/i.test(msg)) return "connection";
+  if (msg.startsWith("CROSSSLOT")) return "crossslot";
+  if (msg.startsWith("OOM")) return "oom";
+  if (msg.startsWith("READONLY")) return "readonly";
+  if (msg.startsWith("NOSCRIPT")) return "noscript";
+  if (/MOVED|ASK|CLUSTERDOWN/.test(msg)) return "cluster";
+  return "other";
+}
+

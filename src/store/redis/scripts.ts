@@ -1,0 +1,63 @@
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import type { Cluster, Redis } from "ioredis";
+
+/**
+ * Loads the Lua scripts of `lua/` once (file name `camelCaseName-<numberOfKeys>.lua`; the loader
+ * derives the name and key count from it and refuses files that do not match), prepends the shared
+ * prelude, and runs them with EVALSHA, falling back to EVAL when Redis answers NOSCRIPT (after
+ * `SCRIPT FLUSH` or a restart): the fallback loads the script again, transparently, and is counted.
+ * Scripts are never run inside MULTI.
+ */
+export interface ScriptRunner {
+  run(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown>;
+  names(): string[];
+}
+
+export type ScriptName =
+  | "roomJoin"
+  | "roomLeave"
+  | "roomActivity"
+  | "roomTyping"
+  | "roomCursors"
+  | "roomTouch"
+  | "sessionOpen"
+  | "sessionCheck"
+  | "sessionsHeartbeat"
+  | "sessionLeaveRoom"
+  | "sessionNavigate"
+  | "sessionRelease"
+  | "sessionsClaimExpired"
+  | "sessionReapDone"
+  | "userSession"
+  | "userSetStatus";
+
+const FILE = /^([a-z][A-Za-z]*)-(\d+)\.lua$/;
+
+export function loadScripts(client: Redis | Cluster, onReload: (name: string) => void): ScriptRunner {
+  const dir = new URL("./lua/", import.meta.url);
+  const prelude = readFileSync(new URL("_prelude.lua", dir), "utf8");
+  const scripts = new Map<string, { keys: number; lua: string; sha: string }>();
+  for (const file of readdirSync(dir)) {
+    if (file === "_prelude.lua") continue;
+    const m = FILE.exec(file);
+    if (!m) throw new Error(`lua/${file}: script files must be named camelCaseName-<numberOfKeys>.lua`);
+    const lua = `${prelude}\n${readFileSync(new URL(file, dir), "utf8")}`;
+    scripts.set(m[1]!, { keys: Number(m[2]), lua, sha: createHash("sha1").update(lua).digest("hex") });
+  }
+  return {
+    names: () => [...scripts.keys()],
+    async run(name, keys, args) {
+      const s = scripts.get(name);
+      if (!s) throw new Error(`unknown script ${name}`);
+      if (keys.length !== s.keys) throw new Error(`script ${name} takes ${s.keys} keys, got ${keys.length}`);
+      try {
+        return await client.evalsha(s.sha, s.keys, ...keys, ...args);
+      } catch (e) {
+        if (!(e instanceof Error) || !e.message.startsWith("NOSCRIPT")) throw e;
+        onReload(name);
+        return client.eval(s.lua, s.keys, ...keys, ...args);
+      }
+    },
+  };
+}
