@@ -61,27 +61,29 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const log = deps.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
   const useRedis = !deps.store && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0);
-  const store =
-    deps.store ??
-    (useRedis
-      ? await createRedisPresenceStore(
-          { url: config.redis.url, clusterSeeds: config.redis.clusterSeeds, prefix: config.redis.prefix, commandTimeoutMs: config.redis.commandTimeoutMs },
-          {
-            clock,
-            ids,
-            timings: config.timings,
-            limits: config.limits,
-            observer: {
-              scriptReload: () => metrics.scriptReloads.inc(),
-              redisError: (kind) => metrics.redisErrors.inc({ kind }),
-              commandDuration: (_command, seconds) => metrics.redisCommandDuration.observe(seconds),
-              subscriberReconnect: () => metrics.subscriberReconnects.inc(),
-              published: (kind) => metrics.eventsPublished.inc({ kind }),
-              reassert: (n) => metrics.reassertedSessions.inc(n),
-            },
+  const redisStore = useRedis
+    ? await createRedisPresenceStore(
+        { url: config.redis.url, clusterSeeds: config.redis.clusterSeeds, prefix: config.redis.prefix, commandTimeoutMs: config.redis.commandTimeoutMs },
+        {
+          clock,
+          ids,
+          timings: config.timings,
+          limits: config.limits,
+          observer: {
+            scriptReload: () => metrics.scriptReloads.inc(),
+            redisError: (kind) => metrics.redisErrors.inc({ kind }),
+            commandDuration: (_command, seconds) => metrics.redisCommandDuration.observe(seconds),
+            subscriberReconnect: () => metrics.subscriberReconnects.inc(),
+            published: (kind) => metrics.eventsPublished.inc({ kind }),
+            reassert: (n) => metrics.reassertedSessions.inc(n),
           },
-        )
-      : undefined) ??
+        },
+      )
+    : undefined;
+  for (const warning of (await redisStore?.configWarnings()) ?? []) log.warn(warning);
+  const store: PresenceStore =
+    deps.store ??
+    redisStore ??
     createMemoryPresenceStore({
       clock,
       ids,

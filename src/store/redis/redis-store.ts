@@ -108,6 +108,25 @@ export class RedisPresenceStore implements PresenceStore {
     this.incarnation = await this.currentIncarnation();
   }
 
+  /**
+   * Warnings about the Redis configuration: an evicting `maxmemory-policy` can silently drop room
+   * or session keys (presence then heals through epoch changes and re-assertion, but members may
+   * flicker). Returns human-readable lines; empty when all is well or CONFIG is not allowed.
+   */
+  async configWarnings(): Promise<string[]> {
+    try {
+      const nodes = this.o.cluster ? (this.o.client as Cluster).nodes("master") : [this.o.client as Redis];
+      const out: string[] = [];
+      for (const node of nodes) {
+        const [, policy] = (await node.config("GET", "maxmemory-policy")) as [string, string];
+        if (policy && policy !== "noeviction") out.push(`redis maxmemory-policy is ${policy}; presence expects noeviction`);
+      }
+      return out;
+    } catch {
+      return [];
+    }
+  }
+
   // ---- sessions and rooms ----
 
   async join(input: JoinInput): Promise<JoinResult> {
