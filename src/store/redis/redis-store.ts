@@ -337,7 +337,12 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly readiness = new Map<string, Promise<void>>();
 
   async ready(room: string): Promise<void> {
-    await this.readiness.get(room);
+    try {
+      await this.readiness.get(room);
+    } catch (e) {
+      this.o.observer?.redisError?.("subscriber");
+      throw new PresenceError("unavailable", "STORE_UNAVAILABLE", "presence store unavailable (subscribe failed); retry with backoff", {}, { cause: e });
+    }
   }
 
   async position(room: string): Promise<Position> {
