@@ -233,6 +233,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         userHub.close(drainingError);
         shutdown.abort(toConnectError(drainingError));
         await rpc.close(config.shutdownDeadlineMs);
+        // Sessions of the ended streams enter the reconnect grace in the store before it closes,
+        // so clients reclaiming them on another node find them (F-N2).
+        await service.drain();
         reaper.cancel();
         refresher.cancel();
         await store.close();

@@ -35,6 +35,8 @@ export interface PresenceService {
   refreshAttached(): Promise<{ refreshed: number; missing: number }>;
   /** Sessions attached to streams of this node. */
   attachedCount(): number;
+  /** Resolves when every pending release (stream ended → reconnect grace) has reached the store. */
+  drain(): Promise<void>;
 }
 
 export interface JoinCommand {
@@ -137,6 +139,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
 
   /** sessionId → streams of this node bound to it (attached binding, design §9). */
   const attached = new Map<string, { streams: number; ownerKey: string }>();
+  const releasing = new Set<Promise<void>>();
 
   /**
    * A watch that keeps a session alive: attach (ownership and fencing checked by the store) before
@@ -156,7 +159,9 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       released = true;
       if (--entry.streams > 0) return;
       attached.delete(id);
-      o.store.release({ sessionId: id, ownerKey }, o.timings.reconnectGraceMs).catch((e) => o.onDeferredError?.(e));
+      const p = o.store.release({ sessionId: id, ownerKey }, o.timings.reconnectGraceMs).catch((e) => o.onDeferredError?.(e));
+      releasing.add(p);
+      void p.finally(() => releasing.delete(p));
     };
     opts.signal.addEventListener("abort", release, { once: true });
     try {
@@ -268,6 +273,12 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     },
 
     attachedCount: () => attached.size,
+
+    async drain() {
+      // Streams end asynchronously after the hub closed them: give them a turn, then wait.
+      await new Promise((r) => setImmediate(r));
+      await Promise.all([...releasing]);
+    },
 
     async getPresence(_caller, req) {
       return o.store.getView(room(req.room), { includeMembers: req.detail === "full" });

@@ -1,0 +1,95 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createFakeClock } from "../../src/core/fake-clock.js";
+import { createIdSource } from "../../src/core/ids.js";
+import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/core/options.js";
+import type { StoreMessage } from "../../src/core/presence-event.js";
+import { createRedisPresenceStore } from "../../src/store/redis/create-redis-store.js";
+import { createKeys } from "../../src/store/redis/keys.js";
+import type { RedisPresenceStore } from "../../src/store/redis/redis-store.js";
+import { startRedis, type RedisInstance } from "../support/redis-harness.js";
+
+/**
+ * Shared reaping on Redis: a node that claims expired sessions and dies before finishing must not
+ * leave ghosts (another node takes the claim over once it is older than 30 s), and two nodes
+ * reaping at the same time produce exactly one TIMEOUT leave per session and room. No session keys
+ * remain afterwards. Time is the stores' shared fake clock (scripts read it).
+ */
+let redis: RedisInstance;
+const open: RedisPresenceStore[] = [];
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((s) => s.close()));
+});
+
+async function twoNodes() {
+  const clock = createFakeClock(Date.now());
+  const prefix = `t${randomBytes(4).toString("hex")}`;
+  const make = async () => {
+    const s = await createRedisPresenceStore(
+      { url: redis.url, prefix, commandTimeoutMs: 2_000 },
+      { clock, ids: createIdSource((n) => randomBytes(n)), timings: { ...DEFAULT_TIMINGS, sessionTtlMs: 300, heartbeatIntervalMs: 100 }, limits: DEFAULT_LIMITS, fixedTime: true },
+    );
+    open.push(s);
+    return s;
+  };
+  return { clock, prefix, a: await make(), b: await make() };
+}
+
+const user = (id: string) => ({ kind: "user" as const, user: { userId: id, name: id, avatarUrl: "", metadata: {} } });
+
+describe("Redis reaping", () => {
+  it("a claim left by a node that died mid-reap is taken over after the claim timeout, with one leave", async () => {
+    const { clock, prefix, a, b } = await twoNodes();
+    const messages: StoreMessage[] = [];
+    b.subscribe("r", (m) => messages.push(m));
+    await b.ready("r");
+    const j = await a.join({ room: "r", ownerKey: "u:ana", identity: user("ana"), metadata: {} });
+    clock.advance(301);
+    // Node A claims the expired session and "dies" before leaving its rooms: run only the claim.
+    const keys = createKeys(prefix);
+    const bk = keys.bucket(keys.bucketOf(j.session.sessionId));
+    const claimed = (await (a as unknown as { scripts: { run(n: string, k: string[], a: unknown[]): Promise<unknown> } }).scripts.run(
+      "sessionsClaimExpired",
+      [bk.expiry, bk.reaping],
+      [String(clock.now()), 30_000, 100],
+    )) as unknown[];
+    expect(claimed).toEqual([1, j.session.sessionId]);
+    // Fenced: the claimed session cannot be refreshed any more.
+    await expect(a.heartbeat({ sessionId: j.session.sessionId, ownerKey: "u:ana" })).rejects.toMatchObject({ reason: "SESSION_NOT_FOUND" });
+    expect(await b.reap()).toEqual({ expiredSessions: 0, leaves: 0 }); // claim still fresh
+    clock.advance(30_001);
+    expect(await b.reap()).toEqual({ expiredSessions: 0, leaves: 1 });
+    await b.settleForTests();
+    const leaves = messages.filter((m) => m.type === "event" && m.event.kind === "left");
+    expect(leaves).toHaveLength(1);
+    expect(leaves[0]).toMatchObject({ event: { reason: "timeout", connectionId: j.session.connectionId } });
+    const client = redis.client();
+    const left = (await client.keys(`${prefix}:*`)).filter((k) => k.includes(j.session.sessionId));
+    expect(left).toEqual([]);
+    expect(await client.hget(bk.sessions, j.session.sessionId)).toBeNull();
+    expect(await client.zscore(bk.reaping, j.session.sessionId)).toBeNull();
+  });
+
+  it("two nodes reaping at once leave each expired session once", async () => {
+    const { clock, a, b } = await twoNodes();
+    const messages: StoreMessage[] = [];
+    a.subscribe("room", (m) => messages.push(m));
+    await a.ready("room");
+    for (let i = 0; i < 40; i++) await a.join({ room: "room", ownerKey: `u:${i}`, identity: user(`u${i}`), metadata: {} });
+    clock.advance(301);
+    const [ra, rb] = await Promise.all([a.reap(), b.reap()]);
+    expect(ra.expiredSessions + rb.expiredSessions).toBe(40);
+    expect(ra.leaves + rb.leaves).toBe(40);
+    await a.settleForTests();
+    const left = messages.flatMap((m) => (m.type === "event" && m.event.kind === "left" ? [m.event.connectionId] : []));
+    expect(left).toHaveLength(40);
+    expect(new Set(left).size).toBe(40);
+    expect((await a.getView("room", { includeMembers: true })).counts).toEqual({ users: 0, connections: 0, anonymous: 0 });
+  });
+});
