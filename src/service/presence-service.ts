@@ -35,6 +35,12 @@ export interface PresenceService {
   refreshAttached(): Promise<{ refreshed: number; missing: number }>;
   /** Sessions attached to streams of this node. */
   attachedCount(): number;
+  /**
+   * Binds a session of the caller to a transport of this node (a watch stream or a WebSocket): the
+   * node keeps it alive until the returned release function is called, then it enters the
+   * reconnect grace. Throws SESSION_NOT_FOUND for an unknown, expired or foreign session.
+   */
+  bind(caller: Caller, sessionId: string): Promise<() => void>;
   /** Resolves when every pending release (stream ended → reconnect grace) has reached the store. */
   drain(): Promise<void>;
 }
@@ -147,14 +153,14 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
    * reconnect grace. Release runs on the signal as well as in `finally`, because a generator's
    * `finally` can be skipped when the client vanishes mid-write (connect-notes §1).
    */
-  async function* attachedWatch(caller: Caller, id: string, r: string, opts: Parameters<FanoutHub["watch"]>[1]): AsyncGenerator<WatchItem> {
+  async function bind(caller: Caller, id: string): Promise<() => void> {
     const ownerKey = ownerKeyOf(caller);
     await o.store.attach({ sessionId: id, ownerKey });
     const entry = attached.get(id) ?? { streams: 0, ownerKey };
     entry.streams++;
     attached.set(id, entry);
     let released = false;
-    const release = () => {
+    return () => {
       if (released) return;
       released = true;
       if (--entry.streams > 0) return;
@@ -163,6 +169,16 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       releasing.add(p);
       void p.finally(() => releasing.delete(p));
     };
+  }
+
+  /**
+   * A watch that keeps a session alive (attached binding): bound before the first message; when
+   * the stream ends the session enters the reconnect grace. Release runs on the signal as well as
+   * in `finally`, because a generator's `finally` can be skipped when the client vanishes
+   * mid-write (connect-notes §1).
+   */
+  async function* attachedWatch(caller: Caller, id: string, r: string, opts: Parameters<FanoutHub["watch"]>[1]): AsyncGenerator<WatchItem> {
+    const release = await bind(caller, id);
     opts.signal.addEventListener("abort", release, { once: true });
     try {
       yield* o.hub.watch(r, opts);
@@ -273,6 +289,8 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     },
 
     attachedCount: () => attached.size,
+
+    bind: (caller, id) => bind(caller, sessionId(id)),
 
     async drain() {
       // Streams end asynchronously after the hub closed them: give them a turn, then wait.
