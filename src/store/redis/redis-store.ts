@@ -56,14 +56,65 @@ export interface RedisStoreOptions {
 /** How long a reaping claim lasts before another node may take it over. */
 const REAP_CLAIM_MS = 30_000;
 const REAP_BATCH = 200;
+/** How long the work after a subscriber reconnect waits for the command connection to be ready. */
+const RECONNECT_WAIT_MS = 5_000;
+
+interface HeartbeatResult {
+  status: number;
+  expiresAt: number;
+  changed: string;
+}
+
+/** Receives the results of queued heartbeats: one per heartbeat call, one for a whole refresh call. */
+interface HeartbeatWaiter {
+  result(index: number, status: number, expiresAt: number, changed: string): void;
+  fail(e: unknown): void;
+}
 
 interface PendingHeartbeat {
   sid: string;
   owner: string;
   activity: string;
   ttlMs: number;
-  resolve: (r: { status: number; expiresAt: number; changed: string }) => void;
-  reject: (e: unknown) => void;
+  waiter: HeartbeatWaiter;
+  /** This entry's index for its waiter (its position in a refresh call). */
+  index: number;
+}
+
+/** The waiter of one heartbeat (a class: no closures per call). */
+class OneHeartbeat implements HeartbeatWaiter {
+  constructor(
+    private readonly resolve: (r: HeartbeatResult) => void,
+    readonly fail: (e: unknown) => void,
+  ) {}
+  result(_index: number, status: number, expiresAt: number, changed: string): void {
+    this.resolve({ status, expiresAt, changed });
+  }
+}
+
+/** The waiter of a refresh call: one promise for all its sessions, settled by the last result or the first failure. */
+class RefreshWaiter implements HeartbeatWaiter {
+  readonly status: Int8Array;
+  private pending: number;
+  private failed = false;
+  constructor(
+    count: number,
+    private readonly resolve: (status: Int8Array) => void,
+    private readonly reject: (e: unknown) => void,
+  ) {
+    this.status = new Int8Array(count);
+    this.pending = count;
+    if (count === 0) resolve(this.status);
+  }
+  result(index: number, status: number): void {
+    this.status[index] = status;
+    if (--this.pending === 0 && !this.failed) this.resolve(this.status);
+  }
+  fail(e: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.reject(e);
+  }
 }
 
 /** What this node knows of a live session, to re-assert it if Redis loses its data (I2). */
@@ -74,6 +125,8 @@ interface KnownSession {
   rooms: Map<string, Record<string, string>>;
   /** Last time this node saw the session alive; entries older than one TTL are forgotten. */
   seenAt: number;
+  /** Transports of this node holding the session (attach − release): pinned sessions are never forgotten. */
+  pins: number;
 }
 
 export class RedisPresenceStore implements PresenceStore {
@@ -87,6 +140,10 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly cursorTimer: TimerHandle;
   private readonly known = new Map<string, KnownSession>();
   private incarnation: string | null = null;
+  /** The data-loss check in flight (shared by concurrent callers, so none misses a re-assertion). */
+  private recovery: Promise<boolean> | null = null;
+  /** Settles when the work after the last subscriber reconnect is done (snapshot reads wait for it). */
+  private recovered: Promise<void> = Promise.resolve();
   private sessionCount = 0;
   private closed = false;
 
@@ -97,7 +154,10 @@ export class RedisPresenceStore implements PresenceStore {
     this.sub = createSubscriber({
       connection: o.subscriberConnection,
       sharded: o.cluster,
-      onReconnect: () => o.observer?.subscriberReconnect?.(),
+      onReconnect: () => {
+        o.observer?.subscriberReconnect?.();
+        this.recovered = this.recoverAfterReconnect();
+      },
       onError: () => o.observer?.redisError?.("subscriber"),
     });
     this.cursorTimer = o.clock.setInterval(() => void this.flushCursors(), o.timings.cursorFlushMs);
@@ -235,19 +295,40 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async attach(input: SessionRef): Promise<Lease> {
-    return this.heartbeat({ sessionId: input.sessionId, ownerKey: input.ownerKey });
+    const lease = await this.heartbeat({ sessionId: input.sessionId, ownerKey: input.ownerKey });
+    let known = this.known.get(input.sessionId);
+    if (!known) {
+      // Created on another node: learn it, so this node can re-assert it if Redis loses its data.
+      const b = this.keys.bucket(this.keys.bucketOf(input.sessionId));
+      const [json, rooms] = await Promise.all([
+        this.cmd("hget", () => this.o.client.hget(b.sessions, input.sessionId)),
+        this.cmd("hgetall", () => this.o.client.hgetall(this.keys.sessionRooms(input.sessionId))),
+      ]);
+      if (json) {
+        const session = JSON.parse(json) as StoredSession;
+        for (const [room, md] of Object.entries(rooms)) this.remember(input.sessionId, input.ownerKey, session, room, JSON.parse(md) as Record<string, string>);
+        known = this.known.get(input.sessionId);
+      }
+    }
+    if (known) known.pins++;
+    return lease;
   }
 
   async refresh(sessionIds: string[]): Promise<{ missing: string[] }> {
-    const results = await Promise.all(sessionIds.map((sid) => this.queueHeartbeat(sid, "", "", this.o.timings.sessionTtlMs)));
-    const now = this.o.clock.now();
-    sessionIds.forEach((sid, i) => {
-      const k = this.known.get(sid);
-      if (k && results[i]!.status !== -1) k.seenAt = now;
+    // One promise for the whole call (not one per session): refreshes are the bulk of the traffic.
+    const ttlMs = this.o.timings.sessionTtlMs;
+    const status = await new Promise<Int8Array>((resolve, reject) => {
+      const waiter = new RefreshWaiter(sessionIds.length, resolve, reject);
+      sessionIds.forEach((sid, i) => this.enqueueHeartbeat({ sid, owner: "", activity: "", ttlMs, waiter, index: i }));
     });
-    const missing = sessionIds.filter((_, i) => results[i]!.status === -1);
-    if (missing.length > 0 && (await this.dataLost())) {
-      await this.reassertAll();
+    const now = this.o.clock.now();
+    const missing: string[] = [];
+    sessionIds.forEach((sid, i) => {
+      if (status[i] === -1) return void missing.push(sid);
+      const k = this.known.get(sid);
+      if (k) k.seenAt = now;
+    });
+    if (missing.length > 0 && (await this.recoverIfDataLost())) {
       return { missing: missing.filter((sid) => !this.known.has(sid)) };
     }
     return { missing };
@@ -255,8 +336,11 @@ export class RedisPresenceStore implements PresenceStore {
 
   async release(input: SessionRef, graceMs: number): Promise<void> {
     const known = this.known.get(input.sessionId);
-    // Re-assert a released session only while its grace lasts.
-    if (known) known.seenAt = this.o.clock.now() - this.o.timings.sessionTtlMs + graceMs;
+    if (known) {
+      known.pins = Math.max(0, known.pins - 1);
+      // Re-assert a released session only while its grace lasts.
+      if (known.pins === 0) known.seenAt = this.o.clock.now() - this.o.timings.sessionTtlMs + graceMs;
+    }
     const b = this.keys.bucket(this.keys.bucketOf(input.sessionId));
     await this.run("sessionRelease", [b.expiry, b.sessions], [input.sessionId, input.ownerKey, this.nowArg(), graceMs]);
   }
@@ -326,8 +410,10 @@ export class RedisPresenceStore implements PresenceStore {
       reset: () => listener({ type: "reset" }),
     });
     // A watched room keeps (or gets) its state, like the memory store; errors surface on reads.
-    this.touch(room).catch(() => {});
-    this.readiness.set(room, s.ready);
+    // Ready only once touched too: a snapshot read before the touch (e.g. while the script is
+    // reloaded after NOSCRIPT) would show no epoch, and the first event would force a resync.
+    const touched = this.touch(room).catch(() => {});
+    this.readiness.set(room, Promise.all([s.ready, touched]).then(() => {}));
     return () => {
       s.remove();
       this.readiness.delete(room);
@@ -339,6 +425,7 @@ export class RedisPresenceStore implements PresenceStore {
   async ready(room: string): Promise<void> {
     try {
       await this.readiness.get(room);
+      await this.recovered;
     } catch (e) {
       this.o.observer?.redisError?.("subscriber");
       throw new PresenceError("unavailable", "STORE_UNAVAILABLE", "presence store unavailable (subscribe failed); retry with backoff", {}, { cause: e });
@@ -404,7 +491,8 @@ export class RedisPresenceStore implements PresenceStore {
     this.sessionCount = total;
     // Forget sessions this node has not seen alive for a TTL: they are not re-asserted.
     const cutoff = this.o.clock.now() - this.o.timings.sessionTtlMs;
-    for (const [sid, k] of this.known) if (k.seenAt < cutoff) this.known.delete(sid);
+    // Sessions held by a transport of this node are kept even when refreshes failed (an outage).
+    for (const [sid, k] of this.known) if (k.pins === 0 && k.seenAt < cutoff) this.known.delete(sid);
     return { expiredSessions, leaves };
   }
 
@@ -584,16 +672,20 @@ export class RedisPresenceStore implements PresenceStore {
    * turn, whatever the number of sessions (design §5).
    */
   private queueHeartbeat(sid: string, owner: string, activity: string, ttlMs: number) {
-    return new Promise<{ status: number; expiresAt: number; changed: string }>((resolve, reject) => {
-      const b = this.keys.bucketOf(sid);
-      let list = this.pendingHeartbeats.get(b);
-      if (!list) this.pendingHeartbeats.set(b, (list = []));
-      list.push({ sid, owner, activity, ttlMs, resolve, reject });
-      if (!this.heartbeatFlushScheduled) {
-        this.heartbeatFlushScheduled = true;
-        setImmediate(() => this.flushHeartbeats());
-      }
+    return new Promise<HeartbeatResult>((resolve, reject) => {
+      this.enqueueHeartbeat({ sid, owner, activity, ttlMs, waiter: new OneHeartbeat(resolve, reject), index: 0 });
     });
+  }
+
+  private enqueueHeartbeat(h: PendingHeartbeat): void {
+    const b = this.keys.bucketOf(h.sid);
+    let list = this.pendingHeartbeats.get(b);
+    if (!list) this.pendingHeartbeats.set(b, (list = []));
+    list.push(h);
+    if (!this.heartbeatFlushScheduled) {
+      this.heartbeatFlushScheduled = true;
+      setImmediate(() => this.flushHeartbeats());
+    }
   }
 
   private flushHeartbeats(): void {
@@ -607,9 +699,9 @@ export class RedisPresenceStore implements PresenceStore {
       this.run("sessionsHeartbeat", [bk.expiry, bk.sessions], args).then(
         (out) => {
           const r = out as (number | string)[];
-          list.forEach((h, i) => h.resolve({ status: Number(r[i * 3]), expiresAt: Number(r[i * 3 + 1]), changed: String(r[i * 3 + 2] ?? "") }));
+          list.forEach((h, i) => h.waiter.result(h.index, Number(r[i * 3]), Number(r[i * 3 + 1]), String(r[i * 3 + 2] ?? "")));
         },
-        (e) => list.forEach((h) => h.reject(e)),
+        (e) => list.forEach((h) => h.waiter.fail(e)),
       );
     }
   }
@@ -687,7 +779,7 @@ export class RedisPresenceStore implements PresenceStore {
 
   private remember(sid: string, owner: string, session: StoredSession, room: string, md: Record<string, string>): void {
     let k = this.known.get(sid);
-    if (!k) this.known.set(sid, (k = { sid, owner, session, rooms: new Map(), seenAt: 0 }));
+    if (!k) this.known.set(sid, (k = { sid, owner, session, rooms: new Map(), seenAt: 0, pins: 0 }));
     k.seenAt = this.o.clock.now();
     k.session = session;
     k.rooms.set(room, md);
@@ -709,9 +801,38 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   private async reassertIfDataLost(sid: string): Promise<boolean> {
-    if (!this.known.has(sid) || !(await this.dataLost())) return false;
-    await this.reassertAll();
-    return true;
+    return this.known.has(sid) && this.recoverIfDataLost();
+  }
+
+  /** Re-asserts this node's sessions if Redis lost its data; true when it did (or a concurrent call did). */
+  private recoverIfDataLost(): Promise<boolean> {
+    this.recovery ??= (async () => {
+      try {
+        if (!(await this.dataLost())) return false;
+        await this.reassertAll();
+        return true;
+      } finally {
+        this.recovery = null;
+      }
+    })();
+    return this.recovery;
+  }
+
+  /**
+   * After a subscriber reconnect every watcher of this node gets one snapshot. Before it is read:
+   * wait for the command connection (it may come back later than the subscriber), re-assert this
+   * node's sessions if Redis lost its data, and give every watched room its state (epoch) again,
+   * so that the snapshot is taken in the room's new epoch and later re-assertions by other nodes
+   * arrive as events in it, not as a second epoch change. Never rejects: reads report failures.
+   */
+  private async recoverAfterReconnect(): Promise<void> {
+    try {
+      await waitForReady(this.o.client, RECONNECT_WAIT_MS);
+      await this.recoverIfDataLost();
+      await Promise.all([...this.readiness.keys()].map((room) => this.touch(room)));
+    } catch {
+      // Redis went away again: the snapshot reads fail and end the streams with `unavailable`.
+    }
   }
 
   /** Recreates every session this node knows (same ids, secrets and connection ids) and rejoins its rooms. */
@@ -719,7 +840,7 @@ export class RedisPresenceStore implements PresenceStore {
     let n = 0;
     const cutoff = this.o.clock.now() - this.o.timings.sessionTtlMs;
     for (const k of [...this.known.values()]) {
-      if (k.seenAt < cutoff) continue;
+      if (k.pins === 0 && k.seenAt < cutoff) continue;
       const rooms = [...k.rooms];
       if (rooms.length === 0) continue;
       try {
@@ -736,6 +857,20 @@ export class RedisPresenceStore implements PresenceStore {
     }
     this.o.observer?.reassert?.(n);
   }
+}
+
+/** Resolves when `client` is ready, or after `timeoutMs`. */
+function waitForReady(client: Redis | Cluster, timeoutMs: number): Promise<void> {
+  if (client.status === "ready") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(t);
+      client.off("ready", done);
+      resolve();
+    };
+    const t = setTimeout(done, timeoutMs);
+    client.on("ready", done);
+  });
 }
 
 /** A bounded label for a Redis failure. */
