@@ -33,7 +33,11 @@ export interface Timings {
   nodeRefreshMs: number;
   /** A session whose stream (or socket) ended is kept this long for a reconnect. Default 10 s. */
   reconnectGraceMs: number;
-  /** Watched rooms' positions are compared with the store this often (tail-loss check). Default 30 s. */
+  /**
+   * Watched rooms' positions are compared with the store this often (tail-loss check). A watcher
+   * is resynced when it is still behind the position seen at the previous check, so a lost last
+   * message is caught within two intervals. Default 30 s.
+   */
   positionCheckMs: number;
 }
 

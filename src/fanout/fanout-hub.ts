@@ -106,6 +106,8 @@ interface RoomHub {
   unsubscribe: () => void;
   pending: StoreMessage[];
   snapshot: { promise: Promise<RoomView> } | null;
+  /** The store's position at the previous position check (null before the first). */
+  checked: Position | null;
 }
 
 export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
@@ -211,7 +213,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
   function roomFor(name: string): RoomHub {
     let room = rooms.get(name);
     if (!room) {
-      const r: RoomHub = { name, watchers: new Set(), unsubscribe: () => {}, pending: [], snapshot: null };
+      const r: RoomHub = { name, watchers: new Set(), unsubscribe: () => {}, pending: [], snapshot: null, checked: null };
       r.unsubscribe = o.store.subscribe(name, (m) => {
         r.snapshot = null; // the cached view is stale now
         r.pending.push(m);
@@ -293,7 +295,13 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     for (const m of early) apply(w, m);
   }
 
-  /** Resyncs live watchers that are behind the store while nothing is on its way (tail loss). */
+  /**
+   * Resyncs live watchers that are behind the store while nothing is on its way (tail loss).
+   * "Behind" means behind the position the store already had at the previous check: an event
+   * committed since may still be in flight on the pub/sub connection (under load its reply on the
+   * command connection can be read first), and resyncing for it would be spurious. A lost last
+   * message is therefore detected within two check intervals.
+   */
   async function checkPositions() {
     for (const room of [...rooms.values()]) {
       let pos: Position;
@@ -303,11 +311,13 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
         obs.error?.(err);
         continue;
       }
-      if (room.pending.length > 0) continue;
+      const prev = room.checked;
+      room.checked = pos;
+      if (room.pending.length > 0 || !prev || prev.epoch !== pos.epoch) continue;
       let woke = false;
       for (const w of room.watchers) {
         if (w.phase !== "live" || w.needsSnapshot || w.queue.length > 0) continue;
-        if (pos.epoch !== w.pos.epoch || pos.version > w.pos.version) {
+        if (prev.epoch !== w.pos.epoch || prev.version > w.pos.version) {
           markResync(w, "position");
           wakeUp(w);
           woke = true;

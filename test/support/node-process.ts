@@ -5,8 +5,8 @@ import { TEST_SECRET } from "./tokens.js";
 
 /**
  * Server nodes as child processes (reliability.md §5): `src/main.ts` run by node through tsx's
- * loader (`node --import tsx`, one process, so the pid is the server's), on free RPC and admin ports
- * of 127.0.0.1, with the test JWT secret. Faults: `kill(signal)` (SIGKILL, SIGSTOP/SIGCONT, …),
+ * loader (`node --import tsx`, one process, so the pid is the server's), on free RPC, admin and WebSocket
+ * ports of 127.0.0.1, with the test JWT secret. Faults: `kill(signal)` (SIGKILL, SIGSTOP/SIGCONT, …),
  * `stop()` (graceful), `restart()` on the same ports.
  *
  * PRESENCE_* variables of the test process are not inherited: only the harness defaults and the
@@ -23,6 +23,8 @@ export interface NodeProcess {
   readonly rpcUrl: string;
   /** `http://127.0.0.1:<admin port>` (/metrics, /healthz, /readyz). */
   readonly adminUrl: string;
+  /** `ws://127.0.0.1:<ws port>/ws` (WebSocket bridge). */
+  readonly wsUrl: string;
   /** Every PRESENCE_* variable the child was given (ports included). */
   readonly env: Readonly<Record<string, string>>;
   /** stdout and stderr so far. */
@@ -52,7 +54,7 @@ export async function stopAllNodes(): Promise<void> {
  * (a port taken between the probe and the server's bind is retried with new ones).
  */
 export async function startNode(env: Record<string, string> = {}): Promise<NodeProcess> {
-  const fixedPorts = env.PRESENCE_RPC_PORT !== undefined || env.PRESENCE_ADMIN_PORT !== undefined;
+  const fixedPorts = env.PRESENCE_RPC_PORT !== undefined || env.PRESENCE_ADMIN_PORT !== undefined || env.PRESENCE_WS_PORT !== undefined;
   for (let attempt = 1; ; attempt++) {
     const full: Record<string, string> = {
       PRESENCE_HOST: "127.0.0.1",
@@ -60,6 +62,7 @@ export async function startNode(env: Record<string, string> = {}): Promise<NodeP
       PRESENCE_JWT_SECRET: TEST_SECRET,
       PRESENCE_RPC_PORT: String(await freePort()),
       PRESENCE_ADMIN_PORT: String(await freePort()),
+      PRESENCE_WS_PORT: String(await freePort()),
       ...env,
     };
     try {
@@ -79,6 +82,7 @@ async function launch(env: Record<string, string>): Promise<NodeProcess> {
     pid: proc.child.pid!,
     rpcUrl,
     adminUrl,
+    wsUrl: `ws://127.0.0.1:${env.PRESENCE_WS_PORT}/ws`,
     env: Object.freeze({ ...env }),
     logs: proc.output,
     kill: (signal = "SIGKILL") => void proc.child.kill(signal),

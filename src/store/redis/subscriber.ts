@@ -79,8 +79,10 @@ export function createSubscriber(o: SubscriberOptions): Subscriber {
   } else {
     conn.on("ready", becameReady);
     conn.on("close", () => (up = false));
-    if (conn.status === "ready") (up = true), (everUp = true);
   }
+  // The connection may have become ready before these listeners (the store waits only for the
+  // command client): a Cluster subscriber that was ready first would otherwise never be healthy.
+  if (conn.status === "ready") (up = true), (everUp = true);
   conn.on("error", (err: unknown) => o.onError?.(err));
 
   const subscribe = (ch: string) => (o.sharded ? conn.ssubscribe(ch) : conn.subscribe(ch));
