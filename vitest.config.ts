@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 // Tests run in forked processes (real sockets, child servers); no automatic retries: a flaky test is a finding.
 export default defineConfig({
   test: {
-    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    include: ["src/**/*.test.ts", "client/**/*.test.ts", "test/**/*.test.ts"],
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 30_000,

@@ -1,0 +1,19 @@
+/**
+ * React bindings of the presence client SDK (import path `presence/client/react`; React ≥ 18 is a
+ * peer dependency): hooks for page visibility, page presence, typing and cursors, and the
+ * `PagePresence` / `PagePresenceAvatars` components.
+ */
+export { usePageVisibility } from "./use-page-visibility.js";
+export { usePagePresence, type PagePresenceState, type UsePagePresenceOptions } from "./use-page-presence.js";
+export { useTyping, typingLabel, type TypingState } from "./use-typing.js";
+export { useCursors, type CursorsState } from "./use-cursors.js";
+export {
+  Avatar,
+  initialsOf,
+  PagePresence,
+  PagePresenceAvatars,
+  viewersLabel,
+  type PagePresenceAvatarsProps,
+  type PagePresenceProps,
+  type PresenceSource,
+} from "./page-presence.js";
