@@ -23,12 +23,15 @@ import { presenceRoutes } from "./transport/connect/presence-routes.js";
 import { withWireCompat } from "./transport/connect/wire-compat.js";
 import { withCors } from "./transport/http/cors.js";
 import { createOnePortServer } from "./transport/http/one-port-server.js";
+import { createWsBridge } from "./transport/ws/ws-server.js";
 
 /**
  * The composition root: the only module that knows the concrete store, hub, transports and
  * metrics. `startApp` builds everything, starts the background loops and binds the ports;
  * `App.close` is the graceful shutdown:
  *
+ * 0. the WebSocket bridge stops accepting and closes every socket with 4000 "draining"; their
+ *    sessions are unbound (reconnect grace), so clients reclaim them on another node;
  * 1. the hub ends every watch stream with `unavailable` / DRAINING (clients reconnect with
  *    `resume_from`), and Connect's shutdown signal aborts in-flight calls with the same code;
  * 2. the RPC server stops accepting, sends GOAWAY to HTTP/2 sessions and closes idle HTTP/1.1
@@ -39,6 +42,8 @@ import { createOnePortServer } from "./transport/http/one-port-server.js";
 export interface App {
   readonly rpcPort: number;
   readonly adminPort: number;
+  /** The WebSocket bridge's bound port (path `/ws`). */
+  readonly wsPort: number;
   readonly store: PresenceStore;
   readonly hub: FanoutHub;
   readonly service: PresenceService;
@@ -163,6 +168,22 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     pingTimeoutMs: config.h2PingTimeoutMs,
   });
 
+  const ws = createWsBridge({
+    service,
+    hub,
+    verify,
+    limits: config.limits,
+    timings: config.timings,
+    clock,
+    metrics,
+    logger: log,
+    maxMessageBytes: config.maxRequestBytes,
+    idleTimeoutSec: config.ws.idleTimeoutSec,
+    maxBufferedBytes: config.ws.maxBufferedBytes,
+    stallMs: config.ws.stallMs,
+    maxWatchesPerSocket: config.ws.maxWatchesPerSocket,
+  });
+
   let draining = false;
   const admin = createAdminServer({
     metrics,
@@ -176,6 +197,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     sessions: () => store.stats().sessions,
     rooms: () => store.stats().rooms,
     watchers: () => ({ ...hub.watcherCount(), users: userHub.count() }),
+    wsMaxBufferedBytes: () => ws.maxBufferedBytes(),
   });
 
   let reaping = false;
@@ -214,12 +236,14 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
 
   const rpcAddr = await rpc.listen(config.rpcPort, config.host);
   const adminAddr = await admin.listen(config.adminPort, config.host);
-  log.info("presence server listening", { host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory" });
+  const wsAddr = await ws.listen(config.ws.port, config.host);
+  log.info("presence server listening", { host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory" });
 
   let closing: Promise<void> | undefined;
   return {
     rpcPort: rpcAddr.port,
     adminPort: adminAddr.port,
+    wsPort: wsAddr.port,
     store,
     hub,
     service,
@@ -228,6 +252,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       closing ??= (async () => {
         draining = true;
         log.info("draining", { deadlineMs: config.shutdownDeadlineMs });
+        await ws.close();
         const drainingError = new PresenceError("unavailable", "DRAINING", "server is draining; reconnect (to another node) and resume");
         hub.close(drainingError);
         userHub.close(drainingError);

@@ -30,6 +30,17 @@ export interface Config {
   /** HTTP/2 server PING interval and timeout (detects silent peers). */
   h2PingIntervalMs: number;
   h2PingTimeoutMs: number;
+  /** WebSocket bridge (its message limit is `maxRequestBytes`). */
+  ws: {
+    port: number;
+    /** uWS idle timeout (s), with automatic pings at half of it; uWS aborts the process outside 8..960. */
+    idleTimeoutSec: number;
+    /** Per-socket send-buffer cap (uWS `maxBackpressure`). */
+    maxBufferedBytes: number;
+    /** A socket over its cap for this long is closed with 4001. */
+    stallMs: number;
+    maxWatchesPerSocket: number;
+  };
 }
 
 type NumSpec = { env: string; default: number; min: number; max: number; doc: string };
@@ -76,11 +87,17 @@ export const LIMIT_SPEC: Record<keyof Limits, NumSpec> = {
 export const SERVER_SPEC = {
   rpcPort: n("PRESENCE_RPC_PORT", 8080, 0, 65_535, "gRPC / gRPC-Web / Connect port (h2c and HTTP/1.1)"),
   adminPort: n("PRESENCE_ADMIN_PORT", 9464, 0, 65_535, "/metrics, /healthz, /readyz"),
-  maxRequestBytes: n("PRESENCE_MAX_REQUEST_BYTES", 65_536, 256, 16_777_216, "request body / message size"),
+  maxRequestBytes: n("PRESENCE_MAX_REQUEST_BYTES", 65_536, 256, 16_777_216, "request body / WebSocket message size"),
   shutdownDeadlineMs: n("PRESENCE_SHUTDOWN_DEADLINE_MS", 10_000, 0, 600_000, "graceful shutdown deadline"),
   h2PingIntervalMs: n("PRESENCE_H2_PING_INTERVAL_MS", 30_000, 100, 3_600_000, "HTTP/2 PING interval"),
   h2PingTimeoutMs: n("PRESENCE_H2_PING_TIMEOUT_MS", 10_000, 100, 600_000, "HTTP/2 PING ack timeout"),
   redisCommandTimeoutMs: n("PRESENCE_REDIS_COMMAND_TIMEOUT_MS", 2_000, 50, 60_000, "a Redis call taking longer fails with unavailable"),
+  wsPort: n("PRESENCE_WS_PORT", 8081, 0, 65_535, "WebSocket bridge port (path /ws)"),
+  // uWS aborts the whole process (C++ terminate) for an idle timeout of 1-7 or over 960 s.
+  wsIdleTimeoutSec: n("PRESENCE_WS_IDLE_TIMEOUT_SEC", 30, 8, 960, "WebSocket idle timeout (s); pings every half of it"),
+  wsMaxBufferedBytes: n("PRESENCE_WS_MAX_BUFFERED_BYTES", 262_144, 1_024, 1_073_741_824, "per-socket send buffer cap (bytes)"),
+  wsStallMs: n("PRESENCE_WS_STALL_MS", 30_000, 100, 3_600_000, "a socket over its send buffer cap this long is closed (4001)"),
+  wsMaxWatchesPerSocket: n("PRESENCE_WS_MAX_WATCHES_PER_SOCKET", 16, 1, 1_024, "rooms one socket may watch"),
 } satisfies Record<string, NumSpec>;
 
 /** Thrown with every invalid variable listed. */
@@ -156,6 +173,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownDeadlineMs: server.shutdownDeadlineMs,
     h2PingIntervalMs: server.h2PingIntervalMs,
     h2PingTimeoutMs: server.h2PingTimeoutMs,
+    ws: {
+      port: server.wsPort,
+      idleTimeoutSec: server.wsIdleTimeoutSec,
+      maxBufferedBytes: server.wsMaxBufferedBytes,
+      stallMs: server.wsStallMs,
+      maxWatchesPerSocket: server.wsMaxWatchesPerSocket,
+    },
     redis: {
       url: str("PRESENCE_REDIS_URL"),
       clusterSeeds: (str("PRESENCE_REDIS_CLUSTER") ?? "").split(",").map((x) => x.trim()).filter(Boolean),

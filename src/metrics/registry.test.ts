@@ -17,6 +17,13 @@ const NAMES = [
   "presence_auth_failures_total",
   "presence_loop_errors_total",
   "presence_rejected_requests_total",
+  "presence_ws_connections",
+  "presence_ws_frames_received_total",
+  "presence_ws_frames_sent_total",
+  "presence_ws_frames_rejected_total",
+  "presence_ws_closes_total",
+  "presence_ws_slow_consumer_resyncs_total",
+  "presence_ws_buffered_bytes",
 ];
 
 describe("createMetrics", () => {

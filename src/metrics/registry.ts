@@ -53,7 +53,15 @@ export interface GaugeSources {
   rooms: () => number;
   /** Open watchers per detail level (for example `{ members: 10, counts: 3 }`). */
   watchers: () => Record<string, number>;
+  /** Largest send buffer (bytes) of the WebSocket bridge's sockets right now; optional. */
+  wsMaxBufferedBytes?: () => number;
 }
+
+/** Why the WebSocket bridge refused a message (label `reason` of `presence_ws_frames_rejected_total`). */
+export const WS_REJECT_REASONS = ["too_large", "malformed", "unknown_type", "too_many_pending"] as const;
+
+/** ClientFrame types (label `type` of `presence_ws_frames_received_total`). */
+export const WS_FRAME_TYPES = ["join", "leave", "navigate", "heartbeat", "typing", "cursor", "watch", "unwatch", "status"] as const;
 
 /** The metrics of one server process. Labels listed per metric; values must stay bounded. */
 export interface Metrics {
@@ -101,6 +109,24 @@ export interface Metrics {
   readonly reassertedSessions: Counter;
   /** `presence_reaped_sessions_total`: expired sessions reaped by this node. */
   readonly reapedSessions: Counter;
+  /** `presence_ws_connections`: open WebSocket connections. */
+  readonly wsConnections: Gauge;
+  /** `presence_ws_frames_received_total{type}`, type ∈ {@link WS_FRAME_TYPES}. */
+  readonly wsFramesReceived: Counter<"type">;
+  /** `presence_ws_frames_sent_total`: frames handed to uWS (direct sends, plus one per subscriber of a publish). */
+  readonly wsFramesSent: Counter;
+  /** `presence_ws_frames_dropped_total`: direct sends uWS refused (socket over its cap): a gap, resynced later. */
+  readonly wsFramesDropped: Counter;
+  /** `presence_ws_frames_rejected_total{reason}`, reason ∈ {@link WS_REJECT_REASONS}. */
+  readonly wsFramesRejected: Counter<"reason">;
+  /** `presence_ws_closes_total{code}`: closed sockets by close code (bounded: our table, 1000/1001/1005/1006, other). */
+  readonly wsCloses: Counter<"code">;
+  /** `presence_ws_slow_consumer_resyncs_total`: a socket missed a delivery (over its cap) and is owed a snapshot. */
+  readonly wsSlowConsumerResyncs: Counter;
+  /** `presence_ws_buffered_bytes`: the largest send buffer of any socket, read at scrape time. */
+  readonly wsBufferedBytes: Gauge;
+  /** `presence_ws_handler_errors_total{handler}`: exceptions caught in uWS handlers (each would kill the process). */
+  readonly wsHandlerErrors: Counter<"handler">;
   /**
    * Binds the three live gauges to their sources; the last binding wins. Until bound they read 0.
    * A source that throws leaves its gauge at the previous value instead of failing the scrape.
@@ -178,6 +204,11 @@ export function createMetrics(): Metrics {
   for (const kind of COALESCED_KINDS) coalesced.inc({ kind }, 0);
   for (const reason of AUTH_FAILURE_REASONS) authFailures.inc({ reason }, 0);
   for (const reason of Object.keys(ERROR_REASONS)) rejections.inc({ reason }, 0);
+  const wsFramesReceived = counter("presence_ws_frames_received_total", "WebSocket frames received, by frame type.", ["type"]);
+  const wsFramesRejected = counter("presence_ws_frames_rejected_total", "WebSocket messages refused, by reason.", ["reason"]);
+  const wsCloses = counter("presence_ws_closes_total", "WebSocket connections closed, by close code.", ["code"]);
+  for (const type of WS_FRAME_TYPES) wsFramesReceived.inc({ type }, 0);
+  for (const reason of WS_REJECT_REASONS) wsFramesRejected.inc({ reason }, 0);
   const redisErrors = counter("presence_redis_errors_total", "Failed Redis calls, by kind.", ["kind"]);
   for (const kind of ["timeout", "connection", "oom", "readonly", "cluster", "crossslot", "noscript", "subscriber", "reassert", "other"]) redisErrors.inc({ kind }, 0);
 
@@ -209,6 +240,22 @@ export function createMetrics(): Metrics {
     subscriberReconnects: counter("presence_subscriber_reconnects_total", "Pub/sub connection re-established; watchers of its rooms resync."),
     reassertedSessions: counter("presence_reasserted_sessions_total", "Live sessions re-created after Redis lost its data."),
     reapedSessions: counter("presence_reaped_sessions_total", "Expired sessions reaped by this node."),
+    wsConnections: new Gauge({ name: "presence_ws_connections", help: "Open WebSocket connections.", registers }),
+    wsFramesReceived,
+    wsFramesSent: counter("presence_ws_frames_sent_total", "WebSocket frames handed to uWS (a publish counts once per subscriber)."),
+    wsFramesDropped: counter("presence_ws_frames_dropped_total", "WebSocket sends refused by uWS (socket over its cap); the socket resyncs."),
+    wsFramesRejected,
+    wsCloses,
+    wsSlowConsumerResyncs: counter("presence_ws_slow_consumer_resyncs_total", "WebSocket watches that missed a delivery (socket over its cap) and get a snapshot when it drains."),
+    wsBufferedBytes: new Gauge({
+      name: "presence_ws_buffered_bytes",
+      help: "Largest send buffer of any WebSocket connection (bytes), at scrape time.",
+      registers,
+      collect() {
+        guarded(() => sources?.wsMaxBufferedBytes && this.set(sources.wsMaxBufferedBytes()));
+      },
+    }),
+    wsHandlerErrors: counter("presence_ws_handler_errors_total", "Exceptions caught in WebSocket handlers, by handler.", ["handler"]),
     bindGauges(next) {
       sources = next;
     },

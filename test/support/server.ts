@@ -4,7 +4,7 @@ import { createLogger } from "../../src/logger.js";
 import { TEST_SECRET } from "./tokens.js";
 
 /**
- * Starts a real server in this process on 127.0.0.1, port 0 (RPC and admin), with the test JWT
+ * Starts a real server in this process on 127.0.0.1, port 0 (RPC, admin and WebSocket), with the test JWT
  * secret and shrunken timings. `env` overrides any PRESENCE_* variable. Stop it with `close()`.
  */
 export interface TestServer {
@@ -12,6 +12,8 @@ export interface TestServer {
   config: Config;
   baseUrl: string;
   adminUrl: string;
+  /** `ws://127.0.0.1:<port>/ws`: the WebSocket bridge. */
+  wsUrl: string;
   close(): Promise<void>;
 }
 
@@ -27,6 +29,7 @@ export async function startTestServer(env: Record<string, string> = {}, deps: Ap
     PRESENCE_HOST: "127.0.0.1",
     PRESENCE_RPC_PORT: "0",
     PRESENCE_ADMIN_PORT: "0",
+    PRESENCE_WS_PORT: "0",
     PRESENCE_JWT_SECRET: TEST_SECRET,
     PRESENCE_LOG_LEVEL: "error",
     ...env,
@@ -37,6 +40,7 @@ export async function startTestServer(env: Record<string, string> = {}, deps: Ap
     config,
     baseUrl: `http://127.0.0.1:${app.rpcPort}`,
     adminUrl: `http://127.0.0.1:${app.adminPort}`,
+    wsUrl: `ws://127.0.0.1:${app.wsPort}/ws`,
     close: () => app.close(),
   };
 }

@@ -71,7 +71,9 @@ export type ClientFrame = Message<"presence.v1.ClientFrame"> & {
     case: "cursor";
   } | {
     /**
-     * Start watching a room on this socket; its messages arrive as `watch` frames.
+     * Start watching a room on this socket: answered with an Ack, then a snapshot, then the
+     * room's messages as `watch` frames. `resume_from` and `session_id` are ignored here (the
+     * socket's own session is already bound to it; a reconnecting socket gets a fresh snapshot).
      *
      * @generated from field: presence.v1.WatchPresenceRequest watch = 16;
      */

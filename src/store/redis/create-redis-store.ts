@@ -12,6 +12,11 @@ import { RedisPresenceStore, type RedisStoreObserver } from "./redis-store.js";
  * - Subscriber: its own connection (standalone: a duplicate; Cluster: sharded subscribers), with
  *   an offline queue so subscriptions made during a reconnect are sent when it is back.
  * - Reconnects forever with a capped backoff (100 ms steps, at most 2 s).
+ * - Standalone: EVALSHA bypasses ioredis auto-pipelining. ioredis keeps one auto-pipeline in
+ *   flight per connection and resolves none of its commands before the last reply, so under load
+ *   Node and Redis took turns (each ~50% busy); a script call is already a batch (heartbeats: one
+ *   per bucket per turn), so it is written at once and resolved by its own reply. About 1.8× the
+ *   heartbeats/s in bench/heartbeats.ts. Cluster keeps auto-pipelining (it also waits for slots).
  */
 export interface RedisConnectionOptions {
   /** `redis://host:port[/db]` for standalone Redis. */
@@ -50,6 +55,7 @@ export async function createRedisPresenceStore(
       ...base,
       enableOfflineQueue: false,
       enableAutoPipelining: true,
+      autoPipeliningIgnoredCommands: ["evalsha"],
       maxRetriesPerRequest: 1,
       commandTimeout: conn.commandTimeoutMs,
     });

@@ -5,8 +5,11 @@ import { PresenceError, type PresenceErrorCode } from "../../core/presence-error
 /** The error domain put in every google.rpc.ErrorInfo. */
 export const ERROR_DOMAIN = "presence.v1";
 
-/** The one table: PresenceError codes → Connect (gRPC) codes. */
-const CODES: Record<PresenceErrorCode, Code> = {
+/**
+ * The one table: PresenceError codes → Connect (gRPC) codes. The WebSocket bridge reuses it for
+ * the numeric `code` of its ErrorFrames (Connect's codes are the gRPC status numbers).
+ */
+export const CONNECT_CODES: Readonly<Record<PresenceErrorCode, Code>> = {
   invalid_argument: Code.InvalidArgument,
   not_found: Code.NotFound,
   limit_exceeded: Code.ResourceExhausted,
@@ -34,7 +37,7 @@ export function toConnectError(err: unknown): ConnectError {
     if (err.code === "invalid_argument" && err.detail.field !== undefined) {
       details.push({ desc: BadRequestSchema, value: { fieldViolations: [{ field: err.detail.field, description: err.message }] } });
     }
-    return new ConnectError(err.message, CODES[err.code], undefined, details, err);
+    return new ConnectError(err.message, CONNECT_CODES[err.code], undefined, details, err);
   }
   return new ConnectError("internal error", Code.Internal, undefined, [
     { desc: ErrorInfoSchema, value: { reason: "INTERNAL", domain: ERROR_DOMAIN, metadata: {} } },

@@ -1,0 +1,179 @@
+import { PresenceError, sessionNotFound } from "../../core/presence-error.js";
+import type { Detail } from "../../fanout/fanout-hub.js";
+import type { PresenceService } from "../../service/presence-service.js";
+import { activityFromPb, cursorPositionFromPb, detailFromPb, leaseToPb, sessionToPb, userFromPb, userStatusToPb, viewToPb } from "../wire.js";
+import { errorFrameFor } from "./close-codes.js";
+import type { KnownClientFrame, ServerFrameInit } from "./frames.js";
+import type { Socket } from "./room-broadcaster.js";
+import type { WsSession } from "./ws-session.js";
+
+/**
+ * The session model of the WebSocket bridge (frames.proto "Session"): translation of ClientFrames
+ * into calls of the application service, and of their results into ServerFrames. No I/O of its
+ * own: answers go out through `reply`, watches through the bridge's `watch` / `unwatch`.
+ *
+ * - A socket carries exactly one session. Its first Join creates it, or reclaims one with
+ *   `session_id` + `resume_secret` (`resumed = true`, no leave/join broadcast), and binds it to
+ *   the socket (`service.bind`: the node keeps it alive, no Heartbeat needed). Later Joins add rooms
+ *   to that session whatever `session_id` they carry.
+ * - Leave, Navigate, Heartbeat, typing, cursors and SetStatus act on the socket's session (a frame
+ *   on a socket without one may name a session of the same caller, e.g. one made over Connect).
+ * - An explicit Leave of the socket's last room ends the session at once and unbinds it; the next
+ *   Join makes a new one.
+ * - `endSession` is the close cleanup: after a normal close (1000) the session leaves its rooms
+ *   now; after any other close it is only unbound, which starts the reconnect grace.
+ *
+ * Every frame is answered when `request_id` ≠ 0 (its response, or an Ack), and errors always are
+ * (ErrorFrame, with request_id 0 when none was given). Watch frames are acknowledged before the
+ * first snapshot of the room is sent; their `resume_from` and `session_id` are ignored (the socket's
+ * session is bound already, and a watch on a socket always starts from a snapshot).
+ */
+export interface FrameHandlerDeps {
+  service: PresenceService;
+  /** Sends a ServerFrame to the socket (nothing when it is closed). */
+  reply(ws: Socket, frame: ServerFrameInit): void;
+  /** Validates a watch (throws PresenceError) and returns the function that starts it. */
+  prepareWatch(ws: Socket, room: string, detail: Detail): () => void;
+  /** Stops watching a room (no-op when not watched). */
+  unwatch(ws: Socket, room: string): void;
+  /** A frame was refused with a PresenceError (metrics by reason). */
+  onRejected?(err: PresenceError): void;
+  /** A frame failed with something else than a PresenceError (a bug: counted and logged). */
+  onError?(err: unknown): void;
+}
+
+export interface FrameHandler {
+  /** Handles one frame of a socket; never rejects. Frames of one socket must be handled in order. */
+  handle(ws: Socket, frame: KnownClientFrame): Promise<void>;
+  /** Ends the socket's hold on its session: leaves its rooms first when `leaveRooms`. Never rejects. */
+  endSession(s: WsSession, leaveRooms: boolean): Promise<void>;
+}
+
+type Answer = { frame: ServerFrameInit["frame"]; after?: () => void };
+
+export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
+  const { service } = d;
+  const ack: ServerFrameInit["frame"] = { case: "ack", value: {} };
+
+  /** The socket's session, or the one the frame names when the socket has none yet. */
+  const sessionOf = (s: WsSession, named: string): string => {
+    const id = s.session?.sessionId ?? named;
+    if (id === "") throw sessionNotFound();
+    return id;
+  };
+  const isOwn = (s: WsSession, id: string) => s.session !== null && s.session.sessionId === id;
+
+  /** The session ended on purpose: unbind it from the socket. */
+  function forget(s: WsSession) {
+    s.release?.();
+    s.release = null;
+    s.session = null;
+    s.rooms.clear();
+  }
+
+  async function dispatch(ws: Socket, s: WsSession, f: KnownClientFrame): Promise<Answer> {
+    const caller = s.caller;
+    switch (f.frame.case) {
+      case "join": {
+        const v = f.frame.value;
+        const base = {
+          room: v.room,
+          metadata: v.metadata,
+          activity: activityFromPb(v.activity),
+          requestId: v.requestId,
+          onBehalfOf: v.onBehalfOf ? userFromPb(v.onBehalfOf) : undefined,
+          anonymousId: v.anonymousId,
+        };
+        let r;
+        if (s.session) {
+          r = await service.join(caller, { ...base, sessionId: s.session.sessionId, resumeSecret: "" });
+        } else {
+          r = await service.join(caller, { ...base, sessionId: v.sessionId, resumeSecret: v.resumeSecret });
+          // Frames of one socket run one at a time, so no other first Join can race this one.
+          s.release = await service.bind(caller, r.session.sessionId);
+          s.session = r.session;
+        }
+        s.rooms.add(v.room);
+        return { frame: { case: "join", value: { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view) } } };
+      }
+      case "leave": {
+        const v = f.frame.value;
+        const id = sessionOf(s, v.sessionId);
+        const r = await service.leave(caller, { sessionId: id, room: v.room });
+        if (isOwn(s, id)) {
+          s.rooms.delete(v.room);
+          if (r.left && s.rooms.size === 0) forget(s); // its last room: the session ended
+        }
+        return { frame: { case: "leave", value: r } };
+      }
+      case "navigate": {
+        const v = f.frame.value;
+        const id = sessionOf(s, v.sessionId);
+        const r = await service.navigate(caller, { sessionId: id, fromRoom: v.fromRoom, toRoom: v.toRoom, metadata: v.metadata });
+        if (isOwn(s, id)) {
+          if (v.fromRoom !== "") s.rooms.delete(v.fromRoom);
+          s.rooms.add(v.toRoom);
+        }
+        return { frame: { case: "navigate", value: { view: viewToPb(r.view), lease: leaseToPb(r.lease) } } };
+      }
+      case "heartbeat": {
+        const v = f.frame.value;
+        const lease = await service.heartbeat(caller, { sessionId: sessionOf(s, v.sessionId), activity: activityFromPb(v.activity) });
+        return { frame: { case: "heartbeat", value: { lease: leaseToPb(lease) } } };
+      }
+      case "typing": {
+        const v = f.frame.value;
+        await service.setTyping(caller, { sessionId: sessionOf(s, v.sessionId), room: v.room, typing: v.typing });
+        return { frame: ack };
+      }
+      case "cursor": {
+        const v = f.frame.value;
+        await service.updateCursor(caller, { sessionId: sessionOf(s, v.sessionId), room: v.room, position: cursorPositionFromPb(v.position) });
+        return { frame: ack };
+      }
+      case "watch": {
+        const v = f.frame.value;
+        return { frame: ack, after: d.prepareWatch(ws, v.room, detailFromPb(v.detail)) };
+      }
+      case "unwatch":
+        d.unwatch(ws, f.frame.value.room);
+        return { frame: ack };
+      case "status": {
+        const v = f.frame.value;
+        const r = await service.setStatus(caller, { sessionId: sessionOf(s, v.sessionId), customStatus: v.customStatus, invisible: v.invisible });
+        return { frame: { case: "status", value: { status: userStatusToPb(r) } } };
+      }
+    }
+  }
+
+  return {
+    async handle(ws, f) {
+      const s = ws.getUserData();
+      try {
+        const answer = await dispatch(ws, s, f);
+        if (f.requestId !== 0) d.reply(ws, { requestId: f.requestId, frame: answer.frame });
+        answer.after?.();
+      } catch (err) {
+        if (err instanceof PresenceError) d.onRejected?.(err);
+        else d.onError?.(err);
+        d.reply(ws, { requestId: f.requestId, frame: { case: "error", value: errorFrameFor(err) } });
+      }
+    },
+
+    async endSession(s, leaveRooms) {
+      const grant = s.session;
+      if (!grant) return;
+      if (leaveRooms) {
+        for (const room of [...s.rooms]) {
+          try {
+            await service.leave(s.caller, { sessionId: grant.sessionId, room });
+          } catch (err) {
+            // Gone already (expired, reaped) is fine: there is nothing left to end.
+            if (!(err instanceof PresenceError)) d.onError?.(err);
+          }
+        }
+      }
+      forget(s);
+    },
+  };
+}

@@ -1,0 +1,281 @@
+import type { WebSocket as UWebSocket } from "uWebSockets.js";
+import type { Clock } from "../../core/clock.js";
+import type { RoomView } from "../../core/presence-event.js";
+import { createRoomViewTracker } from "../../core/room-view-tracker.js";
+import type { FanoutHub, WatchItem } from "../../fanout/fanout-hub.js";
+import { watchItemToPb } from "../wire.js";
+import { lazyFrame, type EncodedFrame } from "./frames.js";
+import type { SocketWatch, WsSession } from "./ws-session.js";
+
+/**
+ * One broadcaster per watched room per node: the fast path of the WebSocket bridge (design §5,
+ * uws-notes §2).
+ *
+ * It is the room's only watcher in the fan-out hub (`detail: full`), keeps the room's current view
+ * with a room-view tracker, and encodes every item once: binary sockets watching in full receive it
+ * through one `app.publish` on the room's uWS topic; JSON sockets and `counts` sockets by direct
+ * sends (counts at most once per event-loop turn after a membership change). Cursor batches come
+ * from the store already coalesced per flush, typing already deduplicated.
+ *
+ * Gaps. `publish` silently skips a subscriber whose send buffer is over its cap. So before every
+ * publish each subscriber over the cap is unsubscribed and marked "needs snapshot"; a dropped
+ * direct send (result 2) does the same. Such a socket receives nothing more of the room until the
+ * bridge sees it drain and calls `resync`: a fresh snapshot from the current view, then it is
+ * subscribed again in the same tick, so it misses nothing and gets nothing twice. A socket that
+ * starts watching is handled the same way (snapshot of the current view + subscribe, in one tick);
+ * before the first snapshot arrives from the hub it simply waits. When the hub itself resyncs the
+ * broadcaster (a gap, an epoch change, a burst), the new snapshot goes to every socket of the room.
+ *
+ * Snapshots sent from the current view drop cursors older than the cursor expiry and give typing
+ * entries their remaining time; the encoded pages are shared by every socket served in the same
+ * event-loop turn.
+ */
+export type Socket = UWebSocket<WsSession>;
+
+/** The uWS topic of a room's broadcasts. */
+export const topicOf = (room: string): string => `r:${room}`;
+
+/** What a broadcaster needs from the bridge to reach one socket. */
+export interface SocketIo {
+  /** Sends a frame in the socket's encoding; false when it was not sent (closed, or dropped by uWS). */
+  send(ws: Socket, frame: EncodedFrame): boolean;
+  /** Whether the socket's send buffer is over the cap (a publish would skip it). */
+  overCap(ws: Socket): boolean;
+  /** The socket missed a delivery of this watch: unsubscribe it, mark it, watch it drain. */
+  behind(ws: Socket, watch: SocketWatch): void;
+}
+
+export interface RoomBroadcasterOptions {
+  room: string;
+  hub: FanoutHub;
+  clock: Clock;
+  io: SocketIo;
+  /** Publishes bytes to every subscriber of `topic` (uWS `app.publish`). */
+  publish(topic: string, bytes: Uint8Array): void;
+  /** Users per snapshot page. */
+  snapshotPageSize: number;
+  /** Cursors older than this are left out of snapshots. */
+  cursorTtlMs: number;
+  /** The hub watch ended with an error (not on `stop`): the bridge tells the sockets and forgets the room. */
+  onFailed(err: unknown): void;
+  /** An item could not be handled (counted; the broadcaster goes on). */
+  onError(err: unknown): void;
+  /** Binary deliveries handed to uWS by one publish (for `presence_ws_frames_sent_total`). */
+  onPublished?(subscribers: number): void;
+}
+
+export interface RoomBroadcaster {
+  readonly room: string;
+  /** The uWS topic of the room. */
+  readonly topic: string;
+  /** Adds a socket; it gets the current view (or the first one, when it arrives) and then live items. */
+  add(ws: Socket, watch: SocketWatch): void;
+  /** Removes a socket (unsubscribes it unless it is closed). */
+  remove(ws: Socket): void;
+  /**
+   * Sends the socket a fresh snapshot (or counts) of the current view and, for binary full
+   * watchers, subscribes it, in this tick. False while the room has no view yet (it will get the
+   * first one).
+   */
+  resync(ws: Socket, watch: SocketWatch): boolean;
+  /** Sockets watching the room. */
+  size(): number;
+  /** The sockets watching the room (a copy). */
+  sockets(): Socket[];
+  /** Ends the hub watch and unsubscribes every socket. Idempotent. */
+  stop(): void;
+}
+
+/** Starts a broadcaster: the hub watch begins at once. */
+export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaster {
+  const topic = topicOf(o.room);
+  const sockets = new Map<Socket, SocketWatch>();
+  const tracker = createRoomViewTracker();
+  let ready = false;
+  let stopped = false;
+  let restartWanted = false;
+  let countsScheduled = false;
+  let cache: { pages: EncodedFrame[]; counts: EncodedFrame } | null = null;
+  let abort = new AbortController();
+
+  const watchFrame = (item: WatchItem) => lazyFrame({ requestId: 0, frame: { case: "watch", value: watchItemToPb(item) } });
+
+  function countsFrame(v: RoomView): EncodedFrame {
+    return watchFrame({ type: "counts", room: v.room, epoch: v.epoch, version: v.version, counts: v.counts });
+  }
+
+  /** The current view as encoded snapshot pages and counts, shared within one event-loop turn. */
+  function snapshotFrames(): { pages: EncodedFrame[]; counts: EncodedFrame } {
+    if (cache) return cache;
+    const now = o.clock.now();
+    tracker.expireTyping(now);
+    const current = tracker.view()!;
+    const view: RoomView = { ...current, cursors: current.cursors.filter((c) => now - c.updatedAtMs < o.cursorTtlMs) };
+    const size = Math.max(1, o.snapshotPageSize);
+    const n = Math.max(1, Math.ceil(view.users.length / size));
+    const pages: EncodedFrame[] = [];
+    for (let i = 0; i < n; i++) {
+      const users = view.users.slice(i * size, (i + 1) * size);
+      const page: RoomView = i === 0 ? { ...view, users } : { ...view, users, typing: [], cursors: [] };
+      pages.push(watchFrame({ type: "snapshot", view: page, first: i === 0, last: i === n - 1 }));
+    }
+    const entry = { pages, counts: countsFrame(view) };
+    cache = entry;
+    setImmediate(() => {
+      if (cache === entry) cache = null;
+    });
+    return entry;
+  }
+
+  function resync(ws: Socket, watch: SocketWatch): boolean {
+    if (!ready || stopped) return false;
+    const f = snapshotFrames();
+    for (const frame of watch.detail === "counts" ? [f.counts] : f.pages) {
+      if (!o.io.send(ws, frame)) {
+        o.io.behind(ws, watch);
+        return true;
+      }
+    }
+    watch.needsSnapshot = false;
+    watch.started = true;
+    if (watch.detail === "full" && !ws.getUserData().json && !watch.subscribed) {
+      ws.subscribe(topic);
+      watch.subscribed = true;
+    }
+    return true;
+  }
+
+  /** Hands one live item to every socket that is in sync: one publish plus direct sends. */
+  function broadcast(item: WatchItem) {
+    const frame = watchFrame(item);
+    const toCounts = item.type === "keepalive";
+    let subscribers = 0;
+    for (const [ws, w] of sockets) {
+      if (!w.started || w.needsSnapshot) continue;
+      if (w.detail === "counts" && !toCounts) continue;
+      if (w.subscribed) {
+        if (o.io.overCap(ws)) o.io.behind(ws, w);
+        else subscribers++;
+        continue;
+      }
+      if (!o.io.send(ws, frame)) o.io.behind(ws, w);
+    }
+    if (subscribers > 0) {
+      o.publish(topic, frame.binary());
+      o.onPublished?.(subscribers);
+    }
+  }
+
+  function scheduleCounts() {
+    if (countsScheduled) return;
+    countsScheduled = true;
+    setImmediate(() => {
+      countsScheduled = false;
+      const v = tracker.view();
+      if (stopped || !v) return;
+      let frame: EncodedFrame | undefined;
+      for (const [ws, w] of sockets) {
+        if (w.detail !== "counts" || !w.started || w.needsSnapshot) continue;
+        frame ??= countsFrame(v);
+        if (!o.io.send(ws, frame)) o.io.behind(ws, w);
+      }
+    });
+  }
+
+  function onItem(item: WatchItem) {
+    const now = o.clock.now();
+    switch (item.type) {
+      case "snapshot":
+        tracker.applySnapshotPage(item.view, item.first, item.last, now);
+        if (!item.last) return;
+        ready = true;
+        cache = null;
+        // The new state of the room, for every socket: the first one, or a resync of the hub.
+        for (const [ws, w] of sockets) {
+          if (o.io.overCap(ws)) o.io.behind(ws, w);
+          else resync(ws, w);
+        }
+        return;
+      case "event": {
+        const applied = tracker.applyEvent(item.event);
+        if (applied === "duplicate") return;
+        if (applied === "gap") {
+          // The hub guarantees continuity; if it ever breaks, start over from a fresh snapshot.
+          restartWanted = true;
+          return;
+        }
+        cache = null;
+        broadcast(item);
+        scheduleCounts();
+        return;
+      }
+      case "typing":
+        tracker.applyTyping(item.typing, now);
+        cache = null;
+        broadcast(item);
+        return;
+      case "cursors":
+        tracker.applyCursors(item.batch);
+        cache = null;
+        broadcast(item);
+        return;
+      case "keepalive":
+        broadcast(item);
+        return;
+      case "counts":
+        return; // not produced for full watchers
+    }
+  }
+
+  async function run() {
+    while (!stopped) {
+      restartWanted = false;
+      ready = false;
+      abort = new AbortController();
+      try {
+        for await (const item of o.hub.watch(o.room, { detail: "full", signal: abort.signal })) {
+          try {
+            onItem(item);
+          } catch (err) {
+            o.onError(err);
+          }
+          if (restartWanted || stopped) break;
+        }
+        if (!restartWanted) return;
+      } catch (err) {
+        if (stopped) return;
+        if (restartWanted) continue;
+        o.onFailed(err);
+        return;
+      }
+    }
+  }
+  void run().catch((err) => o.onError(err));
+
+  function remove(ws: Socket) {
+    const w = sockets.get(ws);
+    if (!w) return;
+    sockets.delete(ws);
+    if (w.subscribed && !ws.getUserData().closed) ws.unsubscribe(topic);
+    w.subscribed = false;
+  }
+
+  return {
+    room: o.room,
+    topic,
+    add(ws, watch) {
+      sockets.set(ws, watch);
+      if (ready) resync(ws, watch);
+    },
+    remove,
+    resync,
+    size: () => sockets.size,
+    sockets: () => [...sockets.keys()],
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      abort.abort();
+      for (const ws of [...sockets.keys()]) remove(ws);
+    },
+  };
+}

@@ -1,0 +1,407 @@
+import uWS from "uWebSockets.js";
+import type { TemplatedApp, us_listen_socket } from "uWebSockets.js";
+import type { TokenVerifier } from "../../auth/verify-token.js";
+import { systemClock, type Clock } from "../../core/clock.js";
+import type { Limits, Timings } from "../../core/options.js";
+import { limitExceeded, PresenceError } from "../../core/presence-error.js";
+import { parseRoomName } from "../../core/room-name.js";
+import type { Detail, FanoutHub } from "../../fanout/fanout-hub.js";
+import type { Logger } from "../../logger.js";
+import type { Metrics } from "../../metrics/registry.js";
+import type { PresenceService } from "../../service/presence-service.js";
+import { CLOSE, closeCodeLabel, closeFor, errorFrameFor } from "./close-codes.js";
+import { createFrameHandler } from "./frame-handler.js";
+import { decodeClientFrame, lazyFrame, type EncodedFrame, type ServerFrameInit } from "./frames.js";
+import { createRoomBroadcaster, topicOf, type RoomBroadcaster, type Socket, type SocketIo } from "./room-broadcaster.js";
+import { createUpgradeHandler } from "./upgrade-handler.js";
+import type { SocketWatch, WsSession } from "./ws-session.js";
+
+/**
+ * The WebSocket bridge (frames.proto): a uWebSockets.js App serving `/ws`.
+ *
+ * Behaviour options are set on purpose (uws-notes §1, §6.7): `maxPayloadLength` is twice the
+ * message limit, so a frame between the limit and twice it reaches us and is closed with 4503,
+ * and a larger one is cut by uWS (1006); `idleTimeout` (validated to 8..960 s first: other values
+ * abort the process) with automatic pings every half of it, so a peer that vanished without a
+ * close frame is closed after at most the idle timeout, and its session then enters the reconnect
+ * grace (design I1: abrupt loss leaves within idle timeout + grace + one reaper interval);
+ * `maxBackpressure` is the per-socket buffered-bytes cap with `closeOnBackpressureLimit` off: a
+ * socket over it misses deliveries, is marked, and gets fresh snapshots when it drains. A socket
+ * that stays behind for `stallMs` is closed with 4001 (checked every `stallMs / 4`, at most every
+ * second).
+ *
+ * Authentication happens at the upgrade (`upgrade-handler.ts`); a socket whose token expires is
+ * closed with 4003.
+ *
+ * Every uWS handler body runs inside try/catch (an exception there kills the process, uws-notes
+ * §6.6); errors are counted in `presence_ws_handler_errors_total` and close the socket with 4002.
+ *
+ * Shutdown (`close`): stop listening, close every socket with 4000 "draining" (their sessions are
+ * unbound, which starts the reconnect grace, so clients reclaim them on another node), stop the
+ * room broadcasters, and resolve once every socket's session cleanup has reached the service.
+ */
+export interface WsBridgeOptions {
+  service: PresenceService;
+  hub: FanoutHub;
+  verify: TokenVerifier;
+  limits: Pick<Limits, "maxRoomNameBytes" | "snapshotPageSize">;
+  timings: Pick<Timings, "cursorTtlMs">;
+  clock?: Clock;
+  metrics?: Metrics;
+  logger?: Logger;
+  /** Message limit in bytes: larger frames close with 4503 (over twice it, 1006). Default 65,536. */
+  maxMessageBytes?: number;
+  /** Idle timeout (s), 8..960. Default 30. */
+  idleTimeoutSec?: number;
+  /** Per-socket send-buffer cap (bytes), uWS `maxBackpressure`. Default 262,144. */
+  maxBufferedBytes?: number;
+  /** A socket behind (over its cap) for this long is closed with 4001. Default 30,000. */
+  stallMs?: number;
+  /** Rooms one socket may watch. Default 16. */
+  maxWatchesPerSocket?: number;
+  /** Frames of one socket received and not yet answered; more are refused with an ErrorFrame. Default 256. */
+  maxPendingFrames?: number;
+  /** URL path of the WebSocket endpoint. Default `/ws`. */
+  path?: string;
+}
+
+export interface WsBridge {
+  /** Binds the port (0 = any free port) and resolves with the bound port. */
+  listen(port: number, host: string): Promise<{ port: number }>;
+  /** Graceful shutdown: every socket closes with 4000 "draining". Idempotent. */
+  close(): Promise<void>;
+  /** Open sockets. */
+  connectionCount(): number;
+  /** The largest send buffer of any open socket (bytes). */
+  maxBufferedBytes(): number;
+}
+
+/** Refuses options that uWS would turn into a process abort or an unbounded resource. */
+function validate(o: Required<Pick<WsBridgeOptions, "maxMessageBytes" | "idleTimeoutSec" | "maxBufferedBytes" | "stallMs" | "maxWatchesPerSocket" | "maxPendingFrames">>) {
+  const check = (name: string, v: number, min: number, max: number) => {
+    if (!Number.isInteger(v) || v < min || v > max) throw new Error(`ws bridge: ${name} must be an integer from ${min} to ${max} (got ${v})`);
+  };
+  check("idleTimeoutSec", o.idleTimeoutSec, 8, 960);
+  check("maxMessageBytes", o.maxMessageBytes, 1, 1 << 30);
+  check("maxBufferedBytes", o.maxBufferedBytes, 1, 1 << 30);
+  check("stallMs", o.stallMs, 1, 86_400_000);
+  check("maxWatchesPerSocket", o.maxWatchesPerSocket, 1, 1_000_000);
+  check("maxPendingFrames", o.maxPendingFrames, 1, 1_000_000);
+}
+
+/** Creates the bridge (nothing listens until `listen`). Throws on invalid options. */
+export function createWsBridge(options: WsBridgeOptions): WsBridge {
+  if (typeof uWS.SSLApp !== "function") throw new Error("uWebSockets.js native addon not loaded (JS fallback active): use Node 20");
+  const o = {
+    maxMessageBytes: options.maxMessageBytes ?? 65_536,
+    idleTimeoutSec: options.idleTimeoutSec ?? 30,
+    maxBufferedBytes: options.maxBufferedBytes ?? 262_144,
+    stallMs: options.stallMs ?? 30_000,
+    maxWatchesPerSocket: options.maxWatchesPerSocket ?? 16,
+    maxPendingFrames: options.maxPendingFrames ?? 256,
+  };
+  validate(o);
+  const clock = options.clock ?? systemClock;
+  const metrics = options.metrics;
+  const log = options.logger;
+  const cap = o.maxBufferedBytes;
+  const path = options.path ?? "/ws";
+
+  const app: TemplatedApp = uWS.App();
+  const sockets = new Set<Socket>();
+  /** Sockets that missed deliveries (or a reply): resynced when they drain, closed when stuck. */
+  const troubled = new Set<Socket>();
+  const broadcasters = new Map<string, RoomBroadcaster>();
+  const cleanups = new Set<Promise<void>>();
+  let listenSocket: us_listen_socket | null = null;
+  let closing: Promise<void> | null = null;
+
+  function failed(handler: string, err: unknown, ws: Socket | null) {
+    metrics?.wsHandlerErrors.inc({ handler });
+    log?.error("websocket handler failed", { handler, err });
+    if (ws && !ws.getUserData().closed) {
+      try {
+        const close = closeFor(err); // 4002 for anything but a PresenceError
+        ws.end(close.code, close.reason);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  /** Runs a handler body: an exception thrown out of a uWS handler would kill the process. */
+  function guard(handler: string, ws: Socket | null, fn: () => void) {
+    try {
+      fn();
+    } catch (err) {
+      failed(handler, err, ws);
+    }
+  }
+
+  function sendFrame(ws: Socket, frame: EncodedFrame): boolean {
+    const s = ws.getUserData();
+    if (s.closed) return false;
+    const result = s.json ? ws.send(frame.json(), false) : ws.send(frame.binary(), true);
+    if (result === 2) {
+      metrics?.wsFramesDropped.inc();
+      return false;
+    }
+    metrics?.wsFramesSent.inc();
+    return true;
+  }
+
+  function markTroubled(ws: Socket) {
+    const s = ws.getUserData();
+    if (s.overCapSince === 0) s.overCapSince = clock.now();
+    troubled.add(ws);
+  }
+
+  const io: SocketIo = {
+    send: sendFrame,
+    overCap: (ws) => ws.getBufferedAmount() > cap,
+    behind(ws, watch) {
+      if (!watch.needsSnapshot) metrics?.wsSlowConsumerResyncs.inc();
+      watch.needsSnapshot = true;
+      if (watch.subscribed && !ws.getUserData().closed) ws.unsubscribe(topicOf(watch.room));
+      watch.subscribed = false;
+      markTroubled(ws);
+    },
+  };
+
+  function reply(ws: Socket, frame: ServerFrameInit) {
+    if (ws.getUserData().closed) return;
+    if (!sendFrame(ws, lazyFrame(frame))) markTroubled(ws); // a lost answer: the stall check applies
+  }
+
+  /** The socket drained: owed snapshots are sent now, and it is subscribed again in the same tick. */
+  function catchUp(ws: Socket) {
+    const s = ws.getUserData();
+    troubled.delete(ws);
+    s.overCapSince = 0;
+    for (const w of s.watches.values()) if (w.needsSnapshot) broadcasters.get(w.room)?.resync(ws, w);
+  }
+
+  function maintain() {
+    const now = clock.now();
+    for (const ws of [...troubled]) {
+      guard("maintenance", ws, () => {
+        const s = ws.getUserData();
+        if (s.closed) {
+          troubled.delete(ws);
+          return;
+        }
+        if (ws.getBufferedAmount() <= cap / 2) catchUp(ws);
+        else if (now - s.overCapSince >= o.stallMs) ws.end(CLOSE.slowConsumer.code, CLOSE.slowConsumer.reason);
+      });
+    }
+  }
+  const maintenance = clock.setInterval(() => maintain(), Math.min(1_000, Math.max(25, Math.floor(o.stallMs / 4))));
+
+  function broadcasterFor(room: string): RoomBroadcaster {
+    const existing = broadcasters.get(room);
+    if (existing) return existing;
+    const b: RoomBroadcaster = createRoomBroadcaster({
+      room,
+      hub: options.hub,
+      clock,
+      io,
+      publish: (topic, bytes) => app.publish(topic, bytes, true),
+      snapshotPageSize: options.limits.snapshotPageSize,
+      cursorTtlMs: options.timings.cursorTtlMs,
+      onPublished: (n) => metrics?.wsFramesSent.inc(n),
+      onError: (err) => {
+        metrics?.loopErrors.inc({ loop: "ws_broadcast" });
+        log?.error("websocket broadcast failed", { err });
+      },
+      onFailed: (err) => {
+        // The room's hub watch ended (store down, process full): tell its sockets, forget the room.
+        if (broadcasters.get(room) === b) broadcasters.delete(room);
+        for (const ws of b.sockets()) {
+          guard("watch_failed", ws, () => {
+            b.remove(ws);
+            ws.getUserData().watches.delete(room);
+            reply(ws, { requestId: 0, frame: { case: "error", value: errorFrameFor(err, { room }) } });
+          });
+        }
+        b.stop();
+      },
+    });
+    broadcasters.set(room, b);
+    return b;
+  }
+
+  function unwatch(ws: Socket, room: string) {
+    const s = ws.getUserData();
+    if (!s.watches.delete(room)) return;
+    const b = broadcasters.get(room);
+    if (!b) return;
+    b.remove(ws);
+    if (b.size() === 0) {
+      b.stop();
+      broadcasters.delete(room);
+    }
+  }
+
+  function prepareWatch(ws: Socket, value: string, detail: Detail): () => void {
+    const s = ws.getUserData();
+    const room = parseRoomName(value, options.limits.maxRoomNameBytes);
+    if (!s.watches.has(room) && s.watches.size >= o.maxWatchesPerSocket) {
+      throw limitExceeded("watch.room", o.maxWatchesPerSocket, s.watches.size + 1, "watched rooms per socket", "TOO_MANY_WATCHERS");
+    }
+    if (closing) throw new PresenceError("unavailable", "DRAINING", "server is draining; reconnect (to another node) and resume");
+    return () => {
+      if (s.closed) return;
+      unwatch(ws, room); // watching again restarts with a fresh snapshot
+      const w: SocketWatch = { room, detail, needsSnapshot: false, subscribed: false, started: false };
+      s.watches.set(room, w);
+      broadcasterFor(room).add(ws, w);
+    };
+  }
+
+  const handler = createFrameHandler({
+    service: options.service,
+    reply,
+    prepareWatch,
+    unwatch: (ws, room) => unwatch(ws, room),
+    onRejected: (err) => metrics?.rejections.inc({ reason: err.reason }),
+    onError: (err) => failed("frame", err, null),
+  });
+
+  function scheduleExpiry(ws: Socket) {
+    const s = ws.getUserData();
+    if (s.tokenExpiresAtMs <= 0) return;
+    // setTimeout fires at once for delays over 2^31-1 ms: wait in steps.
+    const delay = Math.min(2_147_483_647, Math.max(0, s.tokenExpiresAtMs - clock.now()));
+    s.expiryTimer = clock.setTimeout(() => {
+      guard("token_expiry", ws, () => {
+        if (s.closed) return;
+        if (clock.now() < s.tokenExpiresAtMs) scheduleExpiry(ws);
+        else ws.end(CLOSE.tokenExpired.code, CLOSE.tokenExpired.reason);
+      });
+    }, delay);
+  }
+
+  app.ws<WsSession>(path, {
+    maxPayloadLength: 2 * o.maxMessageBytes,
+    idleTimeout: o.idleTimeoutSec,
+    sendPingsAutomatically: true,
+    maxBackpressure: cap,
+    closeOnBackpressureLimit: 0,
+    maxLifetime: 0,
+    compression: uWS.DISABLED,
+
+    upgrade: createUpgradeHandler({
+      verify: options.verify,
+      isClosing: () => closing !== null,
+      onAuthFailure: (reason) => metrics?.authFailures.inc({ reason }),
+      onError: (err) => failed("upgrade", err, null),
+    }),
+
+    open: (ws) => {
+      guard("open", ws, () => {
+        sockets.add(ws);
+        metrics?.wsConnections.inc();
+        if (closing) return ws.end(CLOSE.draining.code, CLOSE.draining.reason);
+        scheduleExpiry(ws);
+      });
+    },
+
+    message: (ws, message, isBinary) => {
+      guard("message", ws, () => {
+        const s = ws.getUserData();
+        const d = decodeClientFrame(message, isBinary, o.maxMessageBytes); // copies the bytes now
+        if (!d.ok) {
+          metrics?.wsFramesRejected.inc({ reason: d.rejection });
+          ws.end(d.close.code, d.close.reason);
+          return;
+        }
+        s.json ??= d.json;
+        metrics?.wsFramesReceived.inc({ type: d.frame.frame.case });
+        if (s.pendingFrames >= o.maxPendingFrames) {
+          metrics?.wsFramesRejected.inc({ reason: "too_many_pending" });
+          const err = limitExceeded("frames", o.maxPendingFrames, s.pendingFrames + 1, "frames in flight per socket", "INVALID_ARGUMENT");
+          reply(ws, { requestId: d.frame.requestId, frame: { case: "error", value: errorFrameFor(err) } });
+          return;
+        }
+        s.pendingFrames++;
+        s.chain = s.chain
+          .then(() => handler.handle(ws, d.frame))
+          .catch((err: unknown) => failed("frame", err, null))
+          .finally(() => {
+            s.pendingFrames--;
+          });
+      });
+    },
+
+    drain: (ws) => {
+      guard("drain", ws, () => {
+        if (troubled.has(ws) && ws.getBufferedAmount() <= cap / 2) catchUp(ws);
+      });
+    },
+
+    close: (ws, code, message) => {
+      guard("close", null, () => {
+        const s = ws.getUserData();
+        if (s.closed) return;
+        s.closed = true;
+        s.closeCode = code;
+        sockets.delete(ws);
+        troubled.delete(ws);
+        s.expiryTimer?.cancel();
+        metrics?.wsConnections.dec();
+        metrics?.wsCloses.inc({ code: closeCodeLabel(code) });
+        if (code !== CLOSE.normal.code) log?.debug("websocket closed", { serial: s.serial, code, reason: Buffer.from(message).toString("utf8") });
+        for (const room of [...s.watches.keys()]) unwatch(ws, room);
+        // After the frames in flight: a normal close (1000) ends the session now, any other close
+        // only unbinds it (reconnect grace).
+        const done = s.chain.then(() => handler.endSession(s, code === CLOSE.normal.code)).catch((err: unknown) => failed("close", err, null));
+        s.chain = done;
+        cleanups.add(done);
+        void done.finally(() => cleanups.delete(done));
+      });
+    },
+  });
+
+  app.get(path, (res) => {
+    res.writeStatus("426 Upgrade Required").writeHeader("content-type", "text/plain; charset=utf-8").end("WebSocket endpoint: upgrade required");
+  });
+  app.any("/*", (res) => {
+    res.writeStatus("404 Not Found").end();
+  });
+
+  return {
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        app.listen(host, port, (ls) => {
+          if (!ls) {
+            reject(new Error(`ws bridge: cannot listen on ${host}:${port} (EADDRINUSE or not permitted)`));
+            return;
+          }
+          listenSocket = ls;
+          resolve({ port: uWS.us_socket_local_port(ls) });
+        });
+      });
+    },
+
+    close() {
+      closing ??= (async () => {
+        if (listenSocket) uWS.us_listen_socket_close(listenSocket);
+        listenSocket = null;
+        for (const ws of [...sockets]) guard("shutdown", null, () => ws.end(CLOSE.draining.code, CLOSE.draining.reason));
+        for (const b of [...broadcasters.values()]) b.stop();
+        broadcasters.clear();
+        maintenance.cancel();
+        await Promise.all([...cleanups]);
+      })();
+      return closing;
+    },
+
+    connectionCount: () => sockets.size,
+
+    maxBufferedBytes() {
+      let max = 0;
+      for (const ws of sockets) max = Math.max(max, ws.getBufferedAmount());
+      return max;
+    },
+  };
+}
