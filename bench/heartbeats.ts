@@ -6,7 +6,9 @@
  *
  * Options (override the preset): --sessions N  --rooms N  --duration S (per phase)  --warmup S
  * --inflight N (concurrent heartbeat callers)  --refresh-batch N  --refresh-inflight N
- * --no-pin (do not pin Redis and Node to different cores)  --out FILE
+ * --pin (pin redis-server to the last core and Node to the others with taskset; off by default,
+ * see bench/README.md)  --profile (a V8 CPU profile of each measured phase, written to
+ * bench/results/tmp/, git-ignored)  --out FILE
  *
  * Starts its own redis-server on a free port (test/support/redis-harness.ts, never 6379), creates
  * a RedisPresenceStore with createRedisPresenceStore (real time), joins the sessions, then measures
@@ -16,7 +18,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import { performance } from "node:perf_hooks";
 import type { Redis } from "ioredis";
@@ -39,14 +41,16 @@ interface Options {
   refreshBatch: number;
   refreshInflight: number;
   pin: boolean;
+  /** Writes a V8 CPU profile of each measured phase to bench/results/tmp/. */
+  profile: boolean;
   out?: string;
 }
 
 function parseArgs(argv: string[]): Options {
   const full = argv.includes("--full");
   const o: Options = full
-    ? { full, sessions: 100_000, rooms: 1_000, durationS: 30, warmupS: 3, inflight: 5_000, refreshBatch: 1_000, refreshInflight: 8, pin: true }
-    : { full, sessions: 20_000, rooms: 200, durationS: 6, warmupS: 1, inflight: 5_000, refreshBatch: 1_000, refreshInflight: 8, pin: true };
+    ? { full, sessions: 100_000, rooms: 5_000, durationS: 30, warmupS: 3, inflight: 2_000, refreshBatch: 1_000, refreshInflight: 8, pin: false, profile: false }
+    : { full, sessions: 10_000, rooms: 500, durationS: 5, warmupS: 1, inflight: 2_000, refreshBatch: 1_000, refreshInflight: 8, pin: false, profile: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const num = () => {
@@ -62,7 +66,9 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--inflight") o.inflight = Math.floor(num());
     else if (a === "--refresh-batch") o.refreshBatch = Math.floor(num());
     else if (a === "--refresh-inflight") o.refreshInflight = Math.floor(num());
+    else if (a === "--pin") o.pin = true;
     else if (a === "--no-pin") o.pin = false;
+    else if (a === "--profile") o.profile = true;
     else if (a === "--out") o.out = argv[++i];
     else throw new Error(`unknown option ${a} (see the header of bench/heartbeats.ts)`);
   }
@@ -103,28 +109,37 @@ class Histogram {
 
 interface RedisSnapshot {
   calls: Map<string, number>;
+  usec: Map<string, number>;
   cpuS: number;
-  cpuMainS: number | null;
-  commandsProcessed: number;
 }
 
 async function redisSnapshot(c: Redis): Promise<RedisSnapshot> {
   const text = (await c.info("all")) as string;
   const calls = new Map<string, number>();
+  const usec = new Map<string, number>();
   let cpuS = 0;
-  let cpuMainS: number | null = null;
-  let commandsProcessed = 0;
   for (const line of text.split("\r\n")) {
-    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
-    if (m) calls.set(m[1]!, Number(m[2]));
+    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
+    if (m) {
+      calls.set(m[1]!, Number(m[2]));
+      usec.set(m[1]!, Number(m[3]));
+    }
     const cpu = /^used_cpu_(sys|user):([\d.]+)/.exec(line);
     if (cpu) cpuS += Number(cpu[2]);
-    const main = /^used_cpu_(sys|user)_main_thread:([\d.]+)/.exec(line);
-    if (main) cpuMainS = (cpuMainS ?? 0) + Number(main[2]);
-    const tp = /^total_commands_processed:(\d+)/.exec(line);
-    if (tp) commandsProcessed = Number(tp[1]);
   }
-  return { calls, cpuS, cpuMainS, commandsProcessed };
+  return { calls, usec, cpuS };
+}
+
+/** Busy CPU seconds of the whole machine (all processes, from /proc/stat); null where unavailable. */
+function machineBusyS(): number | null {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const hz = 100; // USER_HZ
+    const [user, nice, system, , , irq, softirq, steal] = f as number[];
+    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / hz;
+  } catch {
+    return null;
+  }
 }
 
 // ---- a measured phase ----
@@ -146,16 +161,24 @@ interface PhaseResult {
     evalshaPerOp: number;
     /** Sessions per EVALSHA (batch size). */
     opsPerEvalsha: number;
-    /** Commands received from clients (INFO stats total_commands_processed delta, minus our INFO calls). */
-    clientCommands: number;
-    clientCommandsPerOp: number;
     byCommand: Record<string, number>;
-    /** Redis process CPU (all threads) as % of one core; main thread when Redis reports it. */
+    /** Time Redis spent executing EVALSHA (commandstats usec, script-internal commands included) per session. */
+    evalshaUsPerOp: number;
+    /** Of which inside the commands the script called (zscore, hget, zadd, time, …) per session. */
+    innerCommandsUsPerOp: number;
+    /** Redis process CPU (all threads) as % of one core. */
     cpuPercent: number;
-    cpuMainThreadPercent: number | null;
     cpuUsPerOp: number;
   };
-  node: { cpuPercent: number; cpuUsPerOp: number };
+  /** CPU used on the machine by processes other than this one and redis-server, % of one core (noise indicator). */
+  otherProcessesCpuPercent: number | null;
+  /** Node CPU of this process (store + load generator) and its event-loop utilisation (0..1). */
+  node: { cpuPercent: number; cpuUsPerOp: number; eventLoopUtilization: number };
+  /**
+   * Sessions/s if Redis and this Node process each had a core to themselves: 1e6 / the larger
+   * of their CPU µs per session. Robust to other load on the machine, unlike `perSecond`.
+   */
+  cpuBoundCeilingPerSecond: number;
 }
 
 interface Driver {
@@ -172,8 +195,11 @@ async function measure(name: string, driver: Driver, metrics: Redis, o: Options)
   driver.start();
   await sleep(o.warmupS * 1000);
   const r0 = await redisSnapshot(metrics);
+  const m0 = machineBusyS();
   const c0 = process.cpuUsage();
+  const e0 = performance.eventLoopUtilization();
   const t0 = performance.now();
+  const profiler = o.profile ? await startProfile() : null;
   driver.ops = 0;
   driver.errors = 0;
   driver.maxMs = 0;
@@ -183,7 +209,10 @@ async function measure(name: string, driver: Driver, metrics: Redis, o: Options)
   const errors = driver.errors;
   const seconds = (performance.now() - t0) / 1000;
   const c1 = process.cpuUsage(c0);
+  const elu = performance.eventLoopUtilization(e0).utilization;
+  const m1 = machineBusyS();
   const r1 = await redisSnapshot(metrics);
+  if (profiler) log(`  CPU profile: ${await profiler.stop(name)}`);
   const latency = {
     p50: driver.latency.quantile(0.5),
     p90: driver.latency.quantile(0.9),
@@ -195,17 +224,19 @@ async function measure(name: string, driver: Driver, metrics: Redis, o: Options)
 
   const byCommand: Record<string, number> = {};
   let totalCalls = 0;
+  let innerUs = 0;
   for (const [cmd, n] of r1.calls) {
     const d = n - (r0.calls.get(cmd) ?? 0);
     if (cmd === "info") continue;
     if (d > 0) byCommand[cmd] = d;
     totalCalls += d;
+    if (cmd !== "evalsha" && cmd !== "eval") innerUs += (r1.usec.get(cmd) ?? 0) - (r0.usec.get(cmd) ?? 0);
   }
-  const infoCalls = (r1.calls.get("info") ?? 0) - (r0.calls.get("info") ?? 0);
   const evalshaCalls = byCommand["evalsha"] ?? 0;
-  const clientCommands = r1.commandsProcessed - r0.commandsProcessed - infoCalls;
+  const evalshaUs = (r1.usec.get("evalsha") ?? 0) - (r0.usec.get("evalsha") ?? 0);
   const redisCpuS = r1.cpuS - r0.cpuS;
   const nodeCpuS = (c1.user + c1.system) / 1e6;
+  const otherS = m0 === null || m1 === null ? null : Math.max(0, m1 - m0 - redisCpuS - nodeCpuS);
   return {
     name,
     operations: ops,
@@ -219,14 +250,15 @@ async function measure(name: string, driver: Driver, metrics: Redis, o: Options)
       evalshaCalls,
       evalshaPerOp: evalshaCalls / ops,
       opsPerEvalsha: ops / evalshaCalls,
-      clientCommands,
-      clientCommandsPerOp: clientCommands / ops,
       byCommand,
+      evalshaUsPerOp: evalshaUs / ops,
+      innerCommandsUsPerOp: innerUs / ops,
       cpuPercent: (100 * redisCpuS) / seconds,
-      cpuMainThreadPercent: r0.cpuMainS === null || r1.cpuMainS === null ? null : (100 * (r1.cpuMainS - r0.cpuMainS)) / seconds,
       cpuUsPerOp: (redisCpuS * 1e6) / ops,
     },
-    node: { cpuPercent: (100 * nodeCpuS) / seconds, cpuUsPerOp: (nodeCpuS * 1e6) / ops },
+    otherProcessesCpuPercent: otherS === null ? null : (100 * otherS) / seconds,
+    node: { cpuPercent: (100 * nodeCpuS) / seconds, cpuUsPerOp: (nodeCpuS * 1e6) / ops, eventLoopUtilization: elu },
+    cpuBoundCeilingPerSecond: ops / Math.max(redisCpuS, nodeCpuS),
   };
 }
 
@@ -314,11 +346,33 @@ function refreshDriver(store: RedisPresenceStore, sessions: Session[], batch: nu
 
 // ---- set-up helpers ----
 
+const log = (s: string) => console.log(s);
+
+async function startProfile(): Promise<{ stop(name: string): Promise<string> }> {
+  const { Session } = await import("node:inspector/promises");
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.setSamplingInterval", { interval: 200 });
+  await session.post("Profiler.start");
+  return {
+    async stop(name) {
+      const { profile } = await session.post("Profiler.stop");
+      session.disconnect();
+      const dir = new URL("./results/tmp/", import.meta.url);
+      mkdirSync(dir, { recursive: true });
+      const file = new URL(`heartbeats-${name}-${isoStamp(new Date())}.cpuprofile`, dir).pathname;
+      writeFileSync(file, JSON.stringify(profile));
+      return file;
+    },
+  };
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Pins Redis to the last core and this process to the others (all threads); null when not possible. */
 function pin(redis: RedisInstance, enabled: boolean): { redisCpus: string; nodeCpus: string } | null {
-  const n = os.availableParallelism();
+  const n = os.cpus().length;
   if (!enabled || n < 2) return null;
   const redisCpus = String(n - 1);
   const nodeCpus = n === 2 ? "0" : `0-${n - 2}`;
@@ -358,6 +412,8 @@ async function joinAll(store: RedisPresenceStore, n: number, rooms: number): Pro
 const fmt = (n: number, digits = 0) =>
   Number.isFinite(n) ? n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : "n/a";
 
+const fmtOrNa = (n: number | null) => (n === null ? "n/a" : fmt(n, 1));
+
 function table(rows: [string, ...string[]][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")).join("\n");
@@ -368,15 +424,19 @@ function report(phases: PhaseResult[]): string {
   const rows: [string, ...string[]][] = [
     ["", "heartbeat()", "refresh(batch)"],
     ["sessions updated / s", fmt(hb.perSecond), fmt(rf.perSecond)],
+    ["ceiling if Redis and Node had a core each (CPU-bound)", fmt(hb.cpuBoundCeilingPerSecond), fmt(rf.cpuBoundCeilingPerSecond)],
     ["errors", fmt(hb.errors), fmt(rf.errors)],
     ["Redis commands / session (commandstats, incl. inside scripts)", fmt(hb.redis.callsPerOp, 2), fmt(rf.redis.callsPerOp, 2)],
-    ["Redis commands / session (sent by clients)", fmt(hb.redis.clientCommandsPerOp, 4), fmt(rf.redis.clientCommandsPerOp, 4)],
     ["EVALSHA calls (total)", fmt(hb.redis.evalshaCalls), fmt(rf.redis.evalshaCalls)],
     ["sessions per EVALSHA", fmt(hb.redis.opsPerEvalsha, 1), fmt(rf.redis.opsPerEvalsha, 1)],
     ["Redis CPU, % of a core", fmt(hb.redis.cpuPercent, 1), fmt(rf.redis.cpuPercent, 1)],
     ["Redis CPU µs / session", fmt(hb.redis.cpuUsPerOp, 2), fmt(rf.redis.cpuUsPerOp, 2)],
+    ["  of which EVALSHA µs / session (commandstats)", fmt(hb.redis.evalshaUsPerOp, 2), fmt(rf.redis.evalshaUsPerOp, 2)],
+    ["  of which commands inside the script µs / session", fmt(hb.redis.innerCommandsUsPerOp, 2), fmt(rf.redis.innerCommandsUsPerOp, 2)],
     ["Node CPU, % of a core (store + load generator)", fmt(hb.node.cpuPercent, 1), fmt(rf.node.cpuPercent, 1)],
     ["Node CPU µs / session", fmt(hb.node.cpuUsPerOp, 2), fmt(rf.node.cpuUsPerOp, 2)],
+    ["Node event-loop utilisation", fmt(hb.node.eventLoopUtilization, 2), fmt(rf.node.eventLoopUtilization, 2)],
+    ["other processes' CPU, % of a core (noise)", fmtOrNa(hb.otherProcessesCpuPercent), fmtOrNa(rf.otherProcessesCpuPercent)],
     ["call latency p50 ms", fmt(hb.latencyMs.p50, 2), fmt(rf.latencyMs.p50, 2)],
     ["call latency p90 ms", fmt(hb.latencyMs.p90, 2), fmt(rf.latencyMs.p90, 2)],
     ["call latency p99 ms", fmt(hb.latencyMs.p99, 2), fmt(rf.latencyMs.p99, 2)],
@@ -390,7 +450,6 @@ function report(phases: PhaseResult[]): string {
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const started = new Date();
-  const log = (s: string) => console.log(s);
   let redis: RedisInstance | undefined;
   let store: RedisPresenceStore | undefined;
   try {
@@ -398,11 +457,13 @@ async function main(): Promise<void> {
     const pinned = pin(redis, o.pin);
     const metrics = redis.client();
     const redisVersion = /redis_version:(\S+)/.exec((await metrics.info("server")) as string)?.[1] ?? "?";
-    log(`redis-server ${redisVersion} on 127.0.0.1:${redis.port} (pid ${redis.pid}), node ${process.version}, ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? "?"})`);
+    log(`redis-server ${redisVersion} on 127.0.0.1:${redis.port} (pid ${redis.pid}), node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"})`);
     log(
       pinned
         ? `pinned with taskset: redis-server on CPU ${pinned.redisCpus}, this Node process (store + load generator) on CPU ${pinned.nodeCpus}`
-        : "not pinned (--no-pin, a single core, or taskset failed): Redis and Node share the cores",
+        : o.pin
+          ? "not pinned (a single core, or taskset failed): Redis and Node share the cores"
+          : "not pinned (default; --pin to pin with taskset): the scheduler spreads Redis and Node over the cores",
     );
     store = await createRedisPresenceStore(
       { url: redis.url, prefix: "bench", commandTimeoutMs: 10_000 },
@@ -432,7 +493,7 @@ async function main(): Promise<void> {
       benchmark: "heartbeats",
       startedAt: started.toISOString(),
       machine: {
-        cores: os.availableParallelism(),
+        cores: os.cpus().length,
         cpu: os.cpus()[0]?.model ?? "?",
         memGiB: Math.round(os.totalmem() / 2 ** 30),
         node: process.version,
