@@ -141,8 +141,14 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     },
   });
 
+  // Demo tokens (PRESENCE_DEMO) are signed with the configured HS256 secret, else with an
+  // ephemeral one made now (tokens then die with the process; the demo page asks for new ones).
+  const demoSecret = config.demo.tokens ? (config.auth.jwtSecret ?? randomBytes(32).toString("base64url")) : undefined;
+  if (config.demo.tokens && (config.auth.jwtSecret !== undefined || config.auth.jwksFile !== undefined)) {
+    log.warn("PRESENCE_DEMO is on with a real key configured: GET /demo/token on the WebSocket port mints a valid token for any name");
+  }
   const verify = createTokenVerifier({
-    hs256Secret: config.auth.jwtSecret,
+    hs256Secret: config.auth.jwtSecret ?? demoSecret,
     jwksFile: config.auth.jwksFile,
     issuer: config.auth.issuer,
     audience: config.auth.audience,

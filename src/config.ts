@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { DEFAULT_LIMITS, DEFAULT_TIMINGS, type Limits, type Timings } from "./core/options.js";
 
 /**
@@ -40,6 +41,17 @@ export interface Config {
     /** A socket over its cap for this long is closed with 4001. */
     stallMs: number;
     maxWatchesPerSocket: number;
+  };
+  /** The demo page on the WebSocket port (`GET /`, `/app.js`) and its token endpoint. */
+  demo: {
+    /**
+     * `GET /demo/token` signs tokens for any name (PRESENCE_DEMO). Default: on only when no
+     * PRESENCE_JWT_SECRET and no PRESENCE_JWKS_FILE are set (the server then signs with an
+     * ephemeral secret made at start-up).
+     */
+    tokens: boolean;
+    /** The built page (PRESENCE_DEMO_DIR; default `dist/demo/` of this package, `npm run build:demo`). */
+    dir: string;
   };
 }
 
@@ -152,6 +164,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   for (const seed of (str("PRESENCE_REDIS_CLUSTER") ?? "").split(",").map((x) => x.trim()).filter(Boolean)) {
     if (!/^[^:\s]+:\d{1,5}$/.test(seed)) problems.push(`PRESENCE_REDIS_CLUSTER: ${JSON.stringify(seed)} must be host:port`);
   }
+  const demoTokens = bool("PRESENCE_DEMO", jwtSecret === undefined && str("PRESENCE_JWKS_FILE") === undefined);
   const logLevel = (str("PRESENCE_LOG_LEVEL") ?? "info") as Config["logLevel"];
   if (!["debug", "info", "warn", "error"].includes(logLevel)) problems.push(`PRESENCE_LOG_LEVEL=${JSON.stringify(logLevel)}: must be debug, info, warn or error`);
   const config: Config = {
@@ -180,6 +193,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       stallMs: server.wsStallMs,
       maxWatchesPerSocket: server.wsMaxWatchesPerSocket,
     },
+    demo: { tokens: demoTokens, dir: str("PRESENCE_DEMO_DIR") ?? fileURLToPath(new URL("../dist/demo/", import.meta.url)) },
     redis: {
       url: str("PRESENCE_REDIS_URL"),
       clusterSeeds: (str("PRESENCE_REDIS_CLUSTER") ?? "").split(",").map((x) => x.trim()).filter(Boolean),
