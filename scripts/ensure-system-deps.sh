@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests need when they are missing: redis-server and redis-cli
+# (the test harness starts its own servers on free ports) and chromium (browser tests through
+# playwright-core; no browser download). Run by `npm test` (pretest) and by .ci/run. As root it
+# installs with apt-get; otherwise it prints the command and fails.
+set -euo pipefail
+need=()
+command -v git >/dev/null || need+=(git)
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+  need+=(redis-server redis-tools)
+fi
+command -v chromium >/dev/null || need+=(chromium)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != "0" ]; then
+  echo "missing system packages: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+echo "--- installing ${need[*]}"
+# The redis-server package would start a system service on port 6379 through invoke-rc.d; a
+# policy-rc.d that answers 101 ("action forbidden") stops that. Nothing relies on such a service.
+policy=/usr/sbin/policy-rc.d
+own_policy=
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1
+  trap 'rm -f "$policy"' EXIT
+fi
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+if [ -n "$own_policy" ]; then rm -f "$policy"; trap - EXIT; fi
