@@ -3,6 +3,7 @@ import { createContextValues } from "@connectrpc/connect";
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { createAdminServer } from "./admin/admin-server.js";
+import { createDemoTokenIssuer } from "./auth/demo-tokens.js";
 import { createTokenVerifier } from "./auth/verify-token.js";
 import type { Config } from "./config.js";
 import { systemClock, type Clock } from "./core/clock.js";
@@ -188,6 +189,10 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     maxBufferedBytes: config.ws.maxBufferedBytes,
     stallMs: config.ws.stallMs,
     maxWatchesPerSocket: config.ws.maxWatchesPerSocket,
+    demo: {
+      dir: config.demo.dir,
+      tokenIssuer: demoSecret === undefined ? undefined : createDemoTokenIssuer({ secret: demoSecret, issuer: config.auth.issuer, audience: config.auth.audience }),
+    },
   });
 
   let draining = false;

@@ -10,6 +10,7 @@ import type { Logger } from "../../logger.js";
 import type { Metrics } from "../../metrics/registry.js";
 import type { PresenceService } from "../../service/presence-service.js";
 import { CLOSE, closeCodeLabel, closeFor, errorFrameFor } from "./close-codes.js";
+import { registerDemoRoutes, type DemoRoutesOptions } from "./demo-routes.js";
 import { createFrameHandler } from "./frame-handler.js";
 import { decodeClientFrame, lazyFrame, type EncodedFrame, type ServerFrameInit } from "./frames.js";
 import { createRoomBroadcaster, topicOf, type RoomBroadcaster, type Socket, type SocketIo } from "./room-broadcaster.js";
@@ -63,6 +64,8 @@ export interface WsBridgeOptions {
   maxPendingFrames?: number;
   /** URL path of the WebSocket endpoint. Default `/ws`. */
   path?: string;
+  /** Serve the demo page (`GET /`, `/app.js`) and its token endpoint on this port (`demo-routes.ts`). */
+  demo?: DemoRoutesOptions;
 }
 
 export interface WsBridge {
@@ -365,6 +368,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
   app.get(path, (res) => {
     res.writeStatus("426 Upgrade Required").writeHeader("content-type", "text/plain; charset=utf-8").end("WebSocket endpoint: upgrade required");
   });
+  if (options.demo) registerDemoRoutes(app, { onError: (err) => failed("demo", err, null), ...options.demo });
   app.any("/*", (res) => {
     res.writeStatus("404 Not Found").end();
   });
