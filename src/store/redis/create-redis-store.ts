@@ -3,6 +3,7 @@ import type { Clock } from "../../core/clock.js";
 import type { IdSource } from "../../core/ids.js";
 import type { Limits, Timings } from "../../core/options.js";
 import { RedisPresenceStore, type RedisStoreObserver } from "./redis-store.js";
+import { waitReady } from "./wait-ready.js";
 
 /**
  * Builds the Redis clients with the settings the store relies on and returns a started store.
@@ -69,15 +70,4 @@ export async function createRedisPresenceStore(
   const store = new RedisPresenceStore({ client, subscriberConnection, cluster, prefix: conn.prefix, ...deps });
   await store.init().catch(() => {});
   return store;
-}
-
-function waitReady(client: Redis | Cluster, timeoutMs: number): Promise<void> {
-  if (client.status === "ready") return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, timeoutMs);
-    client.once("ready", () => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
 }

@@ -4,12 +4,20 @@ import type { IdSource } from "../../core/ids.js";
 import type { MemberIdentity } from "../../core/identity.js";
 import type { Limits, Timings } from "../../core/options.js";
 import { limitExceeded, PresenceError, sessionNotFound } from "../../core/presence-error.js";
-import type { Activity, Cursor, CursorPosition, LeaveReason, Member, Position, PresenceEvent, RoomView, StoreMessage } from "../../core/presence-event.js";
-import { emptyRoomView, groupByUser } from "../../core/room-state.js";
+import type { Activity, CursorPosition, LeaveReason, Position, PresenceEvent, RoomView, StoreMessage } from "../../core/presence-event.js";
 import type { UserStatusRecord } from "../../core/user-status.js";
 import type { JoinInput, JoinResult, Lease, NavigateResult, PresenceStore, ReapResult, SessionRef } from "../presence-store.js";
-import { decodeMember, decodeRoomMessage, decodeStatus, encodeMember, identityKey, statusFromHash, type StoredMember, type StoredSession } from "./codec.js";
-import { createKeys, SESSION_BUCKETS, type Keys } from "./keys.js";
+import { decodeRoomMessage, encodeMember, identityKey, type StoredSession } from "./codec.js";
+import { createHeartbeatBatcher, type HeartbeatBatcher, type HeartbeatResult } from "./heartbeat-batcher.js";
+import { redisConfigWarnings } from "./config-warnings.js";
+import { createKeys, type Keys } from "./keys.js";
+import { KnownSessions } from "./known-sessions.js";
+import { createSessionReaper, type SessionReaper } from "./session-reaper.js";
+import { createCursorBatcher, type CursorBatcher } from "./cursor-batcher.js";
+import { createUserStatusOps, type UserStatusOps } from "./user-status-ops.js";
+import { waitReady } from "./wait-ready.js";
+import { redisErrorKind } from "./redis-error-kind.js";
+import { eventsFromReplies, viewFromReplies } from "./room-reader.js";
 import { loadScripts, type ScriptName, type ScriptRunner } from "./scripts.js";
 import { createSubscriber, type Subscriber } from "./subscriber.js";
 
@@ -53,92 +61,20 @@ export interface RedisStoreOptions {
   observer?: RedisStoreObserver;
 }
 
-/** How long a reaping claim lasts before another node may take it over. */
-const REAP_CLAIM_MS = 30_000;
-const REAP_BATCH = 200;
 /** How long the work after a subscriber reconnect waits for the command connection to be ready. */
 const RECONNECT_WAIT_MS = 5_000;
-
-interface HeartbeatResult {
-  status: number;
-  expiresAt: number;
-  changed: string;
-}
-
-/** Receives the results of queued heartbeats: one per heartbeat call, one for a whole refresh call. */
-interface HeartbeatWaiter {
-  result(index: number, status: number, expiresAt: number, changed: string): void;
-  fail(e: unknown): void;
-}
-
-interface PendingHeartbeat {
-  sid: string;
-  owner: string;
-  activity: string;
-  ttlMs: number;
-  waiter: HeartbeatWaiter;
-  /** This entry's index for its waiter (its position in a refresh call). */
-  index: number;
-}
-
-/** The waiter of one heartbeat (a class: no closures per call). */
-class OneHeartbeat implements HeartbeatWaiter {
-  constructor(
-    private readonly resolve: (r: HeartbeatResult) => void,
-    readonly fail: (e: unknown) => void,
-  ) {}
-  result(_index: number, status: number, expiresAt: number, changed: string): void {
-    this.resolve({ status, expiresAt, changed });
-  }
-}
-
-/** The waiter of a refresh call: one promise for all its sessions, settled by the last result or the first failure. */
-class RefreshWaiter implements HeartbeatWaiter {
-  readonly status: Int8Array;
-  private pending: number;
-  private failed = false;
-  constructor(
-    count: number,
-    private readonly resolve: (status: Int8Array) => void,
-    private readonly reject: (e: unknown) => void,
-  ) {
-    this.status = new Int8Array(count);
-    this.pending = count;
-    if (count === 0) resolve(this.status);
-  }
-  result(index: number, status: number): void {
-    this.status[index] = status;
-    if (--this.pending === 0 && !this.failed) this.resolve(this.status);
-  }
-  fail(e: unknown): void {
-    if (this.failed) return;
-    this.failed = true;
-    this.reject(e);
-  }
-}
-
-/** What this node knows of a live session, to re-assert it if Redis loses its data (I2). */
-interface KnownSession {
-  sid: string;
-  owner: string;
-  session: StoredSession;
-  rooms: Map<string, Record<string, string>>;
-  /** Last time this node saw the session alive; entries older than one TTL are forgotten. */
-  seenAt: number;
-  /** Transports of this node holding the session (attach − release): pinned sessions are never forgotten. */
-  pins: number;
-}
 
 export class RedisPresenceStore implements PresenceStore {
   private readonly keys: Keys;
   private readonly scripts: ScriptRunner;
   private readonly sub: Subscriber;
   private readonly pub: "PUBLISH" | "SPUBLISH";
-  private readonly pendingHeartbeats = new Map<number, PendingHeartbeat[]>();
-  private heartbeatFlushScheduled = false;
-  private readonly pendingCursors = new Map<string, Map<string, { sid: string; userId: string; position: CursorPosition }>>();
+  private readonly heartbeats: HeartbeatBatcher;
+  private readonly cursors: CursorBatcher;
+  private readonly users: UserStatusOps;
+  private readonly reaper: SessionReaper;
   private readonly cursorTimer: TimerHandle;
-  private readonly known = new Map<string, KnownSession>();
+  private readonly known = new KnownSessions();
   private incarnation: string | null = null;
   /** The data-loss check in flight (shared by concurrent callers, so none misses a re-assertion). */
   private recovery: Promise<boolean> | null = null;
@@ -160,6 +96,39 @@ export class RedisPresenceStore implements PresenceStore {
       },
       onError: () => o.observer?.redisError?.("subscriber"),
     });
+    this.heartbeats = createHeartbeatBatcher(this.keys, (b, list) => {
+      const bk = this.keys.bucket(b);
+      const args: (string | number)[] = [this.nowArg(), this.o.timings.sessionTtlMs];
+      for (const h of list) args.push(h.sid, h.owner, h.activity, h.ttlMs);
+      return this.run("sessionsHeartbeat", [bk.expiry, bk.sessions], args);
+    });
+    this.cursors = createCursorBatcher((room, cursors) => {
+      const k = this.keys.room(room);
+      const args: (string | number)[] = [this.nowArg(), k.channel, this.pub, room];
+      for (const [conn, c] of cursors) args.push(conn, c.sid, c.userId, JSON.stringify(c.position));
+      return this.run("roomCursors", [k.members, k.cursors], args).then((r) => {
+        if ((r as [number])[0] > 0) this.o.observer?.published?.("cursors");
+      });
+    });
+    this.users = createUserStatusOps({
+      keys: this.keys,
+      read: (key) => this.cmd("hgetall", () => this.o.client.hgetall(key)),
+      run: (name, keys, args) => this.run(name, keys, args),
+      subscriber: this.sub,
+      pub: this.pub,
+      nowArg: () => this.nowArg(),
+      lastSeenRetentionMs: o.timings.lastSeenRetentionMs,
+    });
+    this.reaper = createSessionReaper({
+      keys: this.keys,
+      run: (name, keys, args) => this.run(name, keys, args),
+      cmd: (name, fn) => this.cmd(name, fn),
+      client: o.client,
+      nowArg: () => this.nowArg(),
+      leaveRoom: (room, conn, sid) => this.roomLeave(room, conn, sid, "timeout"),
+      endUserSession: (session, sid) => this.userSession(session.id, "end", sid, session.act),
+      forget: (sid) => this.known.delete(sid),
+    });
     this.cursorTimer = o.clock.setInterval(() => void this.flushCursors(), o.timings.cursorFlushMs);
   }
 
@@ -168,23 +137,9 @@ export class RedisPresenceStore implements PresenceStore {
     this.incarnation = await this.currentIncarnation();
   }
 
-  /**
-   * Warnings about the Redis configuration: an evicting `maxmemory-policy` can silently drop room
-   * or session keys (presence then heals through epoch changes and re-assertion, but members may
-   * flicker). Returns human-readable lines; empty when all is well or CONFIG is not allowed.
-   */
-  async configWarnings(): Promise<string[]> {
-    try {
-      const nodes = this.o.cluster ? (this.o.client as Cluster).nodes("master") : [this.o.client as Redis];
-      const out: string[] = [];
-      for (const node of nodes) {
-        const [, policy] = (await node.config("GET", "maxmemory-policy")) as [string, string];
-        if (policy && policy !== "noeviction") out.push(`redis maxmemory-policy is ${policy}; presence expects noeviction`);
-      }
-      return out;
-    } catch {
-      return [];
-    }
+  /** Warnings about the Redis configuration (an evicting `maxmemory-policy`), for the start-up log. */
+  configWarnings(): Promise<string[]> {
+    return redisConfigWarnings(this.o.client, this.o.cluster);
   }
 
   // ---- sessions and rooms ----
@@ -317,10 +272,7 @@ export class RedisPresenceStore implements PresenceStore {
   async refresh(sessionIds: string[]): Promise<{ missing: string[] }> {
     // One promise for the whole call (not one per session): refreshes are the bulk of the traffic.
     const ttlMs = this.o.timings.sessionTtlMs;
-    const status = await new Promise<Int8Array>((resolve, reject) => {
-      const waiter = new RefreshWaiter(sessionIds.length, resolve, reject);
-      sessionIds.forEach((sid, i) => this.enqueueHeartbeat({ sid, owner: "", activity: "", ttlMs, waiter, index: i }));
-    });
+    const status = await this.heartbeats.many(sessionIds, ttlMs);
     const now = this.o.clock.now();
     const missing: string[] = [];
     sessionIds.forEach((sid, i) => {
@@ -367,9 +319,7 @@ export class RedisPresenceStore implements PresenceStore {
   async updateCursor(input: SessionRef & { room: string; position: CursorPosition }): Promise<void> {
     const session = await this.check(input);
     if (session.id.kind !== "user") throw sessionNotFound();
-    let room = this.pendingCursors.get(input.room);
-    if (!room) this.pendingCursors.set(input.room, (room = new Map()));
-    room.set(session.c, { sid: input.sessionId, userId: session.id.user.userId, position: input.position });
+    this.cursors.add(input.room, session.c, { sid: input.sessionId, userId: session.id.user.userId, position: input.position });
   }
 
   async getView(room: string, opts: { includeMembers: boolean }): Promise<RoomView> {
@@ -380,24 +330,7 @@ export class RedisPresenceStore implements PresenceStore {
   async readLog(room: string, from: Position): Promise<PresenceEvent[] | null> {
     const k = this.keys.room(room);
     const res = (await this.cmd("multi", () => this.o.client.multi().hmget(k.meta, "e", "v").xrange(k.log, "-", "+").exec())) as [Error | null, unknown][];
-    const [e, v] = res[0]![1] as [string | null, string | null];
-    const version = Number(v ?? 0);
-    if (!e || e !== from.epoch || from.version > version) return null;
-    if (from.version === version) return [];
-    const entries = (res[1]![1] as [string, string[]][]).map(([, fields]) => {
-      const f = new Map<string, string>();
-      for (let i = 0; i < fields.length; i += 2) f.set(fields[i]!, fields[i + 1]!);
-      return f;
-    });
-    const events: PresenceEvent[] = [];
-    for (const f of entries) {
-      if (Number(f.get("v")) <= from.version) continue;
-      const msg = decodeRoomMessage(f.get("e")!);
-      if (msg?.type === "event") events.push(msg.event);
-    }
-    if (events.length === 0 || events[0]!.version !== from.version + 1) return null;
-    for (let i = 1; i < events.length; i++) if (events[i]!.version !== events[i - 1]!.version + 1) return null;
-    return events;
+    return eventsFromReplies(res, from);
   }
 
   subscribe(room: string, listener: (m: StoreMessage) => void): () => void {
@@ -436,11 +369,10 @@ export class RedisPresenceStore implements PresenceStore {
     return this.touch(room);
   }
 
-  // ---- user status ----
+  // ---- user status (user-status-ops.ts) ----
 
-  async getUserStatus(userIds: string[]): Promise<UserStatusRecord[]> {
-    const hashes = await Promise.all(userIds.map((id) => this.cmd("hgetall", () => this.o.client.hgetall(this.keys.user(id).status))));
-    return userIds.map((id, i) => statusFromHash(id, hashes[i]!));
+  getUserStatus(userIds: string[]): Promise<UserStatusRecord[]> {
+    return this.users.read(userIds);
   }
 
   async setStatus(input: SessionRef & { customStatus?: string; invisible?: boolean }): Promise<UserStatusRecord> {
@@ -448,72 +380,22 @@ export class RedisPresenceStore implements PresenceStore {
     if (session.id.kind !== "user") {
       throw new PresenceError("permission_denied", "PERMISSION_DENIED", "session_id: anonymous sessions have no user status", { field: "session_id" });
     }
-    const userId = session.id.user.userId;
-    const k = this.keys.user(userId);
-    const r = (await this.run("userSetStatus", [k.status], [
-      userId,
-      input.customStatus === undefined ? "0" : "1",
-      input.customStatus ?? "",
-      input.invisible === undefined ? "" : input.invisible ? "1" : "0",
-      this.nowArg(),
-      k.channel,
-      this.pub,
-    ])) as [number, string];
-    return decodeStatus(r[1]);
+    return this.users.set(session.id.user.userId, input.customStatus, input.invisible);
   }
 
   subscribeUsers(userIds: string[], listener: (r: UserStatusRecord) => void): () => void {
-    const subs = userIds.map((id) =>
-      this.sub.add(this.keys.user(id).channel, {
-        message: (payload) => listener(decodeStatus(payload)),
-        reset: () => {
-          // Changes may have been missed: send the current status again.
-          this.getUserStatus([id]).then(([r]) => r && listener(r), () => {});
-        },
-      }),
-    );
-    return () => subs.forEach((s) => s.remove());
+    return this.users.subscribe(userIds, listener);
   }
 
   // ---- reaping ----
 
   async reap(): Promise<ReapResult> {
-    let expiredSessions = 0;
-    let leaves = 0;
-    let total = 0;
-    for (let b = 0; b < SESSION_BUCKETS; b++) {
-      const bk = this.keys.bucket(b);
-      const claimed = (await this.run("sessionsClaimExpired", [bk.expiry, bk.reaping], [this.nowArg(), REAP_CLAIM_MS, REAP_BATCH])) as [number, ...string[]];
-      expiredSessions += Number(claimed[0]);
-      for (const sid of claimed.slice(1) as string[]) leaves += await this.reapSession(sid);
-      total += Number(await this.cmd("zcard", () => this.o.client.zcard(bk.expiry)));
-    }
-    this.sessionCount = total;
-    // Forget sessions this node has not seen alive for a TTL: they are not re-asserted.
-    const cutoff = this.o.clock.now() - this.o.timings.sessionTtlMs;
-    // Sessions held by a transport of this node are kept even when refreshes failed (an outage).
-    for (const [sid, k] of this.known) if (k.pins === 0 && k.seenAt < cutoff) this.known.delete(sid);
-    return { expiredSessions, leaves };
-  }
-
-  private async reapSession(sid: string): Promise<number> {
-    const bk = this.keys.bucket(this.keys.bucketOf(sid));
-    const roomsKey = this.keys.sessionRooms(sid);
-    const [json, rooms] = await Promise.all([
-      this.cmd("hget", () => this.o.client.hget(bk.sessions, sid)),
-      this.cmd("hgetall", () => this.o.client.hgetall(roomsKey)),
-    ]);
-    let leaves = 0;
-    if (json) {
-      const session = JSON.parse(json) as StoredSession;
-      for (const room of Object.keys(rooms)) {
-        if (await this.roomLeave(room, session.c, sid, "timeout")) leaves++;
-      }
-      await this.userSession(session.id, "end", sid, session.act);
-    }
-    await this.run("sessionReapDone", [bk.reaping, bk.sessions, roomsKey], [sid]);
-    this.known.delete(sid);
-    return leaves;
+    const r = await this.reaper.reap();
+    this.sessionCount = r.liveSessions;
+    // Forget sessions this node has not seen alive for a TTL (they are not re-asserted); those held
+    // by a transport of this node are kept even when refreshes failed (an outage).
+    this.known.forgetStale(this.o.clock.now() - this.o.timings.sessionTtlMs);
+    return { expiredSessions: r.expiredSessions, leaves: r.leaves };
   }
 
   stats() {
@@ -630,19 +512,8 @@ export class RedisPresenceStore implements PresenceStore {
     return r[0] === 1;
   }
 
-  private async userSession(identity: MemberIdentity, op: "set" | "end", sid: string, activity: Activity): Promise<void> {
-    if (identity.kind !== "user") return;
-    const k = this.keys.user(identity.user.userId);
-    await this.run("userSession", [k.status], [
-      identity.user.userId,
-      op,
-      sid,
-      activity,
-      this.nowArg(),
-      this.o.timings.lastSeenRetentionMs,
-      k.channel,
-      this.pub,
-    ]);
+  private userSession(identity: MemberIdentity, op: "set" | "end", sid: string, activity: Activity): Promise<void> {
+    return this.users.session(identity, op, sid, activity);
   }
 
   private async activityChanged(sid: string, session: StoredSession): Promise<void> {
@@ -667,43 +538,9 @@ export class RedisPresenceStore implements PresenceStore {
     if (known) known.session = session;
   }
 
-  /**
-   * Heartbeats and node refreshes are batched: one script call per session bucket per event-loop
-   * turn, whatever the number of sessions (design §5).
-   */
-  private queueHeartbeat(sid: string, owner: string, activity: string, ttlMs: number) {
-    return new Promise<HeartbeatResult>((resolve, reject) => {
-      this.enqueueHeartbeat({ sid, owner, activity, ttlMs, waiter: new OneHeartbeat(resolve, reject), index: 0 });
-    });
-  }
-
-  private enqueueHeartbeat(h: PendingHeartbeat): void {
-    const b = this.keys.bucketOf(h.sid);
-    let list = this.pendingHeartbeats.get(b);
-    if (!list) this.pendingHeartbeats.set(b, (list = []));
-    list.push(h);
-    if (!this.heartbeatFlushScheduled) {
-      this.heartbeatFlushScheduled = true;
-      setImmediate(() => this.flushHeartbeats());
-    }
-  }
-
-  private flushHeartbeats(): void {
-    this.heartbeatFlushScheduled = false;
-    const batches = [...this.pendingHeartbeats];
-    this.pendingHeartbeats.clear();
-    for (const [b, list] of batches) {
-      const bk = this.keys.bucket(b);
-      const args: (string | number)[] = [this.nowArg(), this.o.timings.sessionTtlMs];
-      for (const h of list) args.push(h.sid, h.owner, h.activity, h.ttlMs);
-      this.run("sessionsHeartbeat", [bk.expiry, bk.sessions], args).then(
-        (out) => {
-          const r = out as (number | string)[];
-          list.forEach((h, i) => h.waiter.result(h.index, Number(r[i * 3]), Number(r[i * 3 + 1]), String(r[i * 3 + 2] ?? "")));
-        },
-        (e) => list.forEach((h) => h.waiter.fail(e)),
-      );
-    }
+  /** One heartbeat through the per-bucket batch. */
+  private queueHeartbeat(sid: string, owner: string, activity: string, ttlMs: number): Promise<HeartbeatResult> {
+    return this.heartbeats.one(sid, owner, activity, ttlMs);
   }
 
   private lastCursorFlush: Promise<void> = Promise.resolve();
@@ -720,27 +557,8 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   private flushCursors(): Promise<void> {
-    this.lastCursorFlush = this.flushCursorsNow();
+    this.lastCursorFlush = this.cursors.flush();
     return this.lastCursorFlush;
-  }
-
-  private async flushCursorsNow(): Promise<void> {
-    if (this.pendingCursors.size === 0) return;
-    const rooms = [...this.pendingCursors];
-    this.pendingCursors.clear();
-    await Promise.all(
-      rooms.map(async ([room, cursors]) => {
-        const k = this.keys.room(room);
-        const args: (string | number)[] = [this.nowArg(), k.channel, this.pub, room];
-        for (const [conn, c] of cursors) args.push(conn, c.sid, c.userId, JSON.stringify(c.position));
-        try {
-          const r = (await this.run("roomCursors", [k.members, k.cursors], args)) as [number];
-          if (r[0] > 0) this.o.observer?.published?.("cursors");
-        } catch {
-          // Cursors are ephemeral: a failed flush is dropped (counted as a Redis error).
-        }
-      }),
-    );
   }
 
   private async touch(room: string): Promise<Position> {
@@ -755,34 +573,13 @@ export class RedisPresenceStore implements PresenceStore {
     const res = (await this.cmd("multi", () =>
       this.o.client.multi().hmget(k.meta, "e", "v", "nu", "nc", "na").hgetall(k.members).hgetall(k.typing).hgetall(k.cursors).exec(),
     )) as [Error | null, unknown][];
-    const [e, v, nu, nc, na] = res[0]![1] as (string | null)[];
-    const includeMembers = detail === "full" || (detail === "join" && Number(nc ?? 0) <= this.o.limits.largeRoomThreshold);
-    if (!e) return emptyRoomView(room, includeMembers);
-    const now = this.o.clock.now();
-    const counts = { users: Number(nu ?? 0), connections: Number(nc ?? 0), anonymous: Number(na ?? 0) };
-    if (!includeMembers) {
-      return { room, epoch: e, version: Number(v ?? 0), counts, users: [], membersOmitted: true, typing: [], cursors: [] };
-    }
-    const members: Member[] = Object.values(res[1]![1] as Record<string, string>)
-      .map((json) => decodeMember(JSON.parse(json) as StoredMember))
-      .sort((a, b) => a.joinedAtMs - b.joinedAtMs);
-    const typing = Object.entries(res[2]![1] as Record<string, string>)
-      .map(([userId, until]) => ({ userId, expiresInMs: Number(until) - now }))
-      .filter((t) => t.expiresInMs > 0);
-    const cursors = Object.values(res[3]![1] as Record<string, string>)
-      .map((json) => JSON.parse(json) as Cursor)
-      .filter((c) => c.updatedAtMs > now - this.o.timings.cursorTtlMs);
-    return { room, epoch: e, version: Number(v ?? 0), counts, users: groupByUser(members), membersOmitted: false, typing, cursors };
+    return viewFromReplies(room, res, detail, this.o.clock.now(), this.o.limits.largeRoomThreshold, this.o.timings.cursorTtlMs);
   }
 
   // ---- re-assertion after Redis lost its data (I2) ----
 
   private remember(sid: string, owner: string, session: StoredSession, room: string, md: Record<string, string>): void {
-    let k = this.known.get(sid);
-    if (!k) this.known.set(sid, (k = { sid, owner, session, rooms: new Map(), seenAt: 0, pins: 0 }));
-    k.seenAt = this.o.clock.now();
-    k.session = session;
-    k.rooms.set(room, md);
+    this.known.remember(sid, owner, session, room, md, this.o.clock.now());
   }
 
   private async currentIncarnation(): Promise<string> {
@@ -827,7 +624,7 @@ export class RedisPresenceStore implements PresenceStore {
    */
   private async recoverAfterReconnect(): Promise<void> {
     try {
-      await waitForReady(this.o.client, RECONNECT_WAIT_MS);
+      await waitReady(this.o.client, RECONNECT_WAIT_MS);
       await this.recoverIfDataLost();
       await Promise.all([...this.readiness.keys()].map((room) => this.touch(room)));
     } catch {
@@ -838,9 +635,7 @@ export class RedisPresenceStore implements PresenceStore {
   /** Recreates every session this node knows (same ids, secrets and connection ids) and rejoins its rooms. */
   private async reassertAll(): Promise<void> {
     let n = 0;
-    const cutoff = this.o.clock.now() - this.o.timings.sessionTtlMs;
-    for (const k of [...this.known.values()]) {
-      if (k.pins === 0 && k.seenAt < cutoff) continue;
+    for (const k of this.known.reassertable(this.o.clock.now() - this.o.timings.sessionTtlMs)) {
       const rooms = [...k.rooms];
       if (rooms.length === 0) continue;
       try {
@@ -858,31 +653,3 @@ export class RedisPresenceStore implements PresenceStore {
     this.o.observer?.reassert?.(n);
   }
 }
-
-/** Resolves when `client` is ready, or after `timeoutMs`. */
-function waitForReady(client: Redis | Cluster, timeoutMs: number): Promise<void> {
-  if (client.status === "ready") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      client.off("ready", done);
-      resolve();
-    };
-    const t = setTimeout(done, timeoutMs);
-    client.on("ready", done);
-  });
-}
-
-/** A bounded label for a Redis failure. */
-export function redisErrorKind(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  if (/timed? ?out/i.test(msg)) return "timeout";
-  if (/enableOfflineQueue|Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE/i.test(msg)) return "connection";
-  if (msg.startsWith("CROSSSLOT")) return "crossslot";
-  if (msg.startsWith("OOM")) return "oom";
-  if (msg.startsWith("READONLY")) return "readonly";
-  if (msg.startsWith("NOSCRIPT")) return "noscript";
-  if (/MOVED|ASK|CLUSTERDOWN/.test(msg)) return "cluster";
-  return "other";
-}
-

@@ -1,0 +1,41 @@
+import type { StoredSession } from "./codec.js";
+
+/**
+ * What this node knows of live sessions it served, so that it can re-assert them if Redis loses
+ * its data (I2): id, owner, record and rooms with their metadata. Entries not seen alive for one
+ * TTL are forgotten (they are then never re-asserted), except while a transport of this node holds
+ * the session (pinned between attach and release), even when refreshes failed during an outage.
+ */
+/** What this node knows of a live session, to re-assert it if Redis loses its data (I2). */
+export interface KnownSession {
+  sid: string;
+  owner: string;
+  session: StoredSession;
+  rooms: Map<string, Record<string, string>>;
+  /** Last time this node saw the session alive; entries older than one TTL are forgotten. */
+  seenAt: number;
+  /** Transports of this node holding the session (attach − release): pinned sessions are never forgotten. */
+  pins: number;
+}
+
+
+export class KnownSessions extends Map<string, KnownSession> {
+  /** Records (or refreshes) that `sid` is alive and in `room`. */
+  remember(sid: string, owner: string, session: StoredSession, room: string, md: Record<string, string>, nowMs: number): void {
+    let k = this.get(sid);
+    if (!k) this.set(sid, (k = { sid, owner, session, rooms: new Map(), seenAt: 0, pins: 0 }));
+    k.seenAt = nowMs;
+    k.session = session;
+    k.rooms.set(room, md);
+  }
+
+  /** Forgets unpinned sessions last seen before `cutoffMs`. */
+  forgetStale(cutoffMs: number): void {
+    for (const [sid, k] of this) if (k.pins === 0 && k.seenAt < cutoffMs) this.delete(sid);
+  }
+
+  /** Sessions to re-assert: pinned ones, and the others seen since `cutoffMs`. */
+  reassertable(cutoffMs: number): KnownSession[] {
+    return [...this.values()].filter((k) => k.pins > 0 || k.seenAt >= cutoffMs);
+  }
+}

@@ -1,0 +1,55 @@
+import type { Cursor, Member, Position, PresenceEvent, RoomView } from "../../core/presence-event.js";
+import { emptyRoomView, groupByUser } from "../../core/room-state.js";
+import { decodeMember, decodeRoomMessage, type StoredMember } from "./codec.js";
+
+/**
+ * Decoding of a room's atomic reads (MULTI replies) into a view or a run of logged events. Pure:
+ * the store issues the commands, these functions only interpret the replies.
+ */
+type Replies = [Error | null, unknown][];
+
+/** Replies of `HMGET meta e v nu nc na`, `HGETALL members`, `HGETALL typing`, `HGETALL cursors`. */
+export function viewFromReplies(room: string, res: Replies, detail: "full" | "counts" | "join", now: number, largeRoomThreshold: number, cursorTtlMs: number): RoomView {
+    const [e, v, nu, nc, na] = res[0]![1] as (string | null)[];
+    const includeMembers = detail === "full" || (detail === "join" && Number(nc ?? 0) <= largeRoomThreshold);
+    if (!e) return emptyRoomView(room, includeMembers);
+    const counts = { users: Number(nu ?? 0), connections: Number(nc ?? 0), anonymous: Number(na ?? 0) };
+    if (!includeMembers) {
+      return { room, epoch: e, version: Number(v ?? 0), counts, users: [], membersOmitted: true, typing: [], cursors: [] };
+    }
+    const members: Member[] = Object.values(res[1]![1] as Record<string, string>)
+      .map((json) => decodeMember(JSON.parse(json) as StoredMember))
+      .sort((a, b) => a.joinedAtMs - b.joinedAtMs);
+    const typing = Object.entries(res[2]![1] as Record<string, string>)
+      .map(([userId, until]) => ({ userId, expiresInMs: Number(until) - now }))
+      .filter((t) => t.expiresInMs > 0);
+    const cursors = Object.values(res[3]![1] as Record<string, string>)
+      .map((json) => JSON.parse(json) as Cursor)
+      .filter((c) => c.updatedAtMs > now - cursorTtlMs);
+    return { room, epoch: e, version: Number(v ?? 0), counts, users: groupByUser(members), membersOmitted: false, typing, cursors };
+}
+
+/**
+ * Replies of `HMGET meta e v` and `XRANGE log - +`: the events after `from`, or null when they
+ * cannot be replayed exactly (other epoch, future version, or version + 1 no longer kept).
+ */
+export function eventsFromReplies(res: Replies, from: Position): PresenceEvent[] | null {
+    const [e, v] = res[0]![1] as [string | null, string | null];
+    const version = Number(v ?? 0);
+    if (!e || e !== from.epoch || from.version > version) return null;
+    if (from.version === version) return [];
+    const entries = (res[1]![1] as [string, string[]][]).map(([, fields]) => {
+      const f = new Map<string, string>();
+      for (let i = 0; i < fields.length; i += 2) f.set(fields[i]!, fields[i + 1]!);
+      return f;
+    });
+    const events: PresenceEvent[] = [];
+    for (const f of entries) {
+      if (Number(f.get("v")) <= from.version) continue;
+      const msg = decodeRoomMessage(f.get("e")!);
+      if (msg?.type === "event") events.push(msg.event);
+    }
+    if (events.length === 0 || events[0]!.version !== from.version + 1) return null;
+    for (let i = 1; i < events.length; i++) if (events[i]!.version !== events[i - 1]!.version + 1) return null;
+    return events;
+}
