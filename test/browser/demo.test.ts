@@ -1,11 +1,11 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildDemo } from "../../scripts/build-demo.js";
+import { startTcpForwarder } from "../support/tcp-forwarder.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 /**
@@ -61,33 +61,8 @@ async function startServer() {
 
 /** A fixed address in front of a server that restarts (see the file comment). */
 async function forwarder() {
-  let target = 0;
-  const sockets = new Set<net.Socket>();
-  const srv = net.createServer((down) => {
-    const up = net.connect(target, "127.0.0.1");
-    for (const s of [down, up]) {
-      sockets.add(s);
-      s.on("error", () => {});
-      s.on("close", () => {
-        sockets.delete(s);
-        down.destroy();
-        up.destroy();
-      });
-    }
-    down.pipe(up).pipe(down);
-  });
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  return {
-    url: `http://127.0.0.1:${(srv.address() as net.AddressInfo).port}`,
-    pointAt(port: number) {
-      target = port;
-      for (const s of sockets) s.destroy(); // connections to the old server are gone anyway
-    },
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => srv.close(r));
-    },
-  };
+  const f = await startTcpForwarder();
+  return { url: `http://127.0.0.1:${f.port}`, pointAt: f.pointAt, close: f.close };
 }
 
 interface Visitor {

@@ -1,8 +1,8 @@
-import * as net from "node:net";
 import WebSocket from "ws";
 import { afterEach, describe, expect, it } from "vitest";
 import { createPresenceClient, type PresenceClient, type PresenceClientOptions, type RoomHandle } from "../../client/index.js";
 import type { JoinEvent, LeaveEvent } from "../../client/types.js";
+import { startTcpForwarder } from "../support/tcp-forwarder.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { signTestToken, TEST_SECRET } from "../support/tokens.js";
 
@@ -28,32 +28,9 @@ afterEach(async () => {
  * the restart keeps the clients' address with a TCP forwarder instead of reusing the port.
  */
 async function forwarder() {
-  let target = 0;
-  const sockets = new Set<net.Socket>();
-  const srv = net.createServer((down) => {
-    const up = net.connect(target, "127.0.0.1");
-    for (const s of [down, up]) {
-      sockets.add(s);
-      s.on("error", () => {});
-      s.on("close", () => {
-        sockets.delete(s);
-        down.destroy();
-        up.destroy();
-      });
-    }
-    down.pipe(up).pipe(down);
-  });
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  cleanups.push(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((r) => srv.close(r));
-  });
-  return {
-    url: `ws://127.0.0.1:${(srv.address() as net.AddressInfo).port}/ws`,
-    pointAt(port: number) {
-      target = port;
-    },
-  };
+  const f = await startTcpForwarder();
+  cleanups.push(() => f.close());
+  return { url: `ws://127.0.0.1:${f.port}/ws`, pointAt: f.pointAt };
 }
 
 const ENV = {
