@@ -49,8 +49,12 @@ async function evalCalls(cli: (...a: string[]) => Promise<string>): Promise<numb
 describe("F-R5: SCRIPT FLUSH between calls", () => {
   it("no client-visible error, scripts reload transparently (counted), no resync", async () => {
     // Long TTL and position check: no session is reaped and no room touched during the test, so the
-    // scripts run after the flush are the same in both rounds (the reaper's claim runs every 100 ms).
-    const env = { PRESENCE_SESSION_TTL_MS: "10000", PRESENCE_POSITION_CHECK_MS: "60000" };
+    // scripts run after the flush are the same in both rounds. The background loops that do run
+    // scripts (the reaper's claim, the node refresh) run every 100 ms, and each round is followed by
+    // a pause of several of their periods: every background reload has happened before the counters
+    // are read, so a loop cannot reload between reading the nodes' metric and Redis' commandstats.
+    const env = { PRESENCE_SESSION_TTL_MS: "10000", PRESENCE_POSITION_CHECK_MS: "60000", PRESENCE_REAPER_INTERVAL_MS: "100", PRESENCE_NODE_REFRESH_MS: "100" };
+    const settle = () => new Promise((r) => setTimeout(r, 500));
     const { redis, nodes, rec, truth } = await startFaultCluster({ nodes: 2, rooms: ROOMS, env });
     const [n0, n1] = nodes as [NodeProcess, NodeProcess];
     const keeper = await joinRooms(n0, "keeper", ROOMS);
@@ -67,6 +71,7 @@ describe("F-R5: SCRIPT FLUSH between calls", () => {
     expect(await redis.cli("SCRIPT", "FLUSH")).toBe("OK");
     errors.push(...(await exercise(n1, "bob")));
     await rec.waitConverged(truth);
+    await settle();
     const reloads = (await metricPerNode(nodes, "presence_redis_script_reloads_total")).map((v, i) => v - reloadsBefore[i]!);
     const evals = (await evalCalls(redis.cli)) - evalBefore;
 
@@ -74,6 +79,7 @@ describe("F-R5: SCRIPT FLUSH between calls", () => {
     const evalSettled = await evalCalls(redis.cli);
     expect([...(await exercise(n0, "cat")), ...(await exercise(n1, "dan"))]).toEqual([]);
     await rec.waitConverged(truth);
+    await settle();
     const evalsLater = (await evalCalls(redis.cli)) - evalSettled;
     const reloadsLater = (await metricPerNode(nodes, "presence_redis_script_reloads_total")).map((v, i) => v - reloadsBefore[i]! - reloads[i]!);
     console.log(`F-R5: reloads after the flush per node ${reloads.join("/")} (EVAL calls ${evals}); later round: EVAL ${evalsLater}, reloads ${reloadsLater.join("/")}`);
