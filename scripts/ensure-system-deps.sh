@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need when they are missing: redis-server and redis-cli
-# (the test harness starts its own servers on free ports) and chromium (browser tests through
-# playwright-core; no browser download). Run by `npm test` (pretest) and by .ci/run. As root it
+# (the test harness starts its own servers on free ports), chromium (browser tests through
+# playwright-core; no browser download) and prometheus with promtool (dashboards and alert rules
+# are evaluated against a real Prometheus; recommends such as node-exporter are not installed). Run by `npm test` (pretest) and by .ci/run. As root it
 # installs with apt-get; otherwise it prints the command and fails.
 set -euo pipefail
 need=()
@@ -10,6 +11,8 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
   need+=(redis-server redis-tools)
 fi
 command -v chromium >/dev/null || need+=(chromium)
+# prometheus and promtool: the dashboard/alert test scrapes a real server and evaluates every query.
+if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then need+=(prometheus); fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != "0" ]; then
   echo "missing system packages: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2
@@ -25,5 +28,11 @@ if [ ! -e "$policy" ]; then
   trap 'rm -f "$policy"' EXIT
 fi
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+# prometheus alone without its recommends (node-exporter and friends are not needed); the rest as usual.
+rest=()
+for p in "${need[@]}"; do [ "$p" = prometheus ] || rest+=("$p"); done
+[ ${#rest[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${rest[@]}"
+if [ ${#rest[@]} -ne ${#need[@]} ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+fi
 if [ -n "$own_policy" ]; then rm -f "$policy"; trap - EXIT; fi
