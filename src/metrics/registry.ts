@@ -125,6 +125,8 @@ export interface Metrics {
   readonly wsSlowConsumerResyncs: Counter;
   /** `presence_ws_buffered_bytes`: the largest send buffer of any socket, read at scrape time. */
   readonly wsBufferedBytes: Gauge;
+  /** `presence_ready`: 1 while the last readiness probe (store write and subscriber round trip) passed, else 0. Set by the readiness monitor. */
+  readonly ready: Gauge;
   /** `presence_ws_handler_errors_total{handler}`: exceptions caught in uWS handlers (each would kill the process). */
   readonly wsHandlerErrors: Counter<"handler">;
   /**
@@ -255,6 +257,7 @@ export function createMetrics(): Metrics {
         guarded(() => sources?.wsMaxBufferedBytes && this.set(sources.wsMaxBufferedBytes()));
       },
     }),
+    ready: new Gauge({ name: "presence_ready", help: "1 while the last readiness probe passed (store write, subscriber round trip, not draining), else 0.", registers }),
     wsHandlerErrors: counter("presence_ws_handler_errors_total", "Exceptions caught in WebSocket handlers, by handler.", ["handler"]),
     bindGauges(next) {
       sources = next;
