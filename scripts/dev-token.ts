@@ -1,6 +1,7 @@
 /**
  * Prints an HS256 development token signed with PRESENCE_JWT_SECRET, for trying the API by hand:
- *   PRESENCE_JWT_SECRET=… npm run -s token -- --sub ana --name Ana [--picture URL] [--role service] [--ttl 3600]
+ *   PRESENCE_JWT_SECRET=… npm run -s token -- --sub ana --name Ana [--picture URL] [--role service|admin] [--ttl 3600]
+ * An admin token (the `presence` CLI, AdminService): `--sub ops --role admin`.
  */
 import { SignJWT } from "jose";
 import { parseArgs } from "node:util";
@@ -17,6 +18,10 @@ const { values } = parseArgs({
 const secret = process.env.PRESENCE_JWT_SECRET ?? "";
 if (Buffer.byteLength(secret) < 32) {
   process.stderr.write("PRESENCE_JWT_SECRET must be set to the server's secret (at least 32 bytes)\n");
+  process.exit(2);
+}
+if (values.role !== undefined && values.role !== "service" && values.role !== "admin") {
+  process.stderr.write(`--role: must be service or admin (got ${JSON.stringify(values.role)}); omit it for a user token\n`);
   process.exit(2);
 }
 const claims: Record<string, unknown> = { sub: values.sub };

@@ -11,6 +11,7 @@ import { createIdSource, type IdSource } from "./core/ids.js";
 import { PresenceError } from "./core/presence-error.js";
 import { createFanoutHub, type FanoutHub } from "./fanout/fanout-hub.js";
 import { createUserWatchHub } from "./fanout/user-watch-hub.js";
+import { createReadinessMonitor } from "./health/readiness-monitor.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics/registry.js";
 import { createPresenceService, type PresenceService } from "./service/presence-service.js";
@@ -18,9 +19,13 @@ import { createMemoryPresenceStore } from "./store/memory/memory-store.js";
 import { createRedisPresenceStore } from "./store/redis/create-redis-store.js";
 import type { PresenceStore } from "./store/presence-store.js";
 import { kRawRequest } from "./transport/connect/context.js";
+import { createHealthRoutes } from "./transport/connect/health-routes.js";
 import { authInterceptor, metricsInterceptor } from "./transport/connect/interceptors.js";
+import { requestLogInterceptor } from "./transport/connect/request-log.js";
 import { toConnectError } from "./transport/connect/to-connect-error.js";
 import { presenceRoutes } from "./transport/connect/presence-routes.js";
+import { adminRoutes } from "./transport/connect/admin-routes.js";
+import { createAdminService } from "./service/admin-service.js";
 import { withWireCompat } from "./transport/connect/wire-compat.js";
 import { withCors } from "./transport/http/cors.js";
 import { createOnePortServer } from "./transport/http/one-port-server.js";
@@ -31,10 +36,12 @@ import { createWsBridge } from "./transport/ws/ws-server.js";
  * metrics. `startApp` builds everything, starts the background loops and binds the ports;
  * `App.close` is the graceful shutdown:
  *
- * 0. the WebSocket bridge stops accepting and closes every socket with 4000 "draining"; their
+ * 0. readiness drains: /readyz answers 503 and every gRPC health Watch receives NOT_SERVING;
+ *    the WebSocket bridge stops accepting and closes every socket with 4000 "draining"; their
  *    sessions are unbound (reconnect grace), so clients reclaim them on another node;
  * 1. the hub ends every watch stream with `unavailable` / DRAINING (clients reconnect with
- *    `resume_from`), and Connect's shutdown signal aborts in-flight calls with the same code;
+ *    `resume_from`); health Watch streams end with OK after their NOT_SERVING (waited for, at
+ *    most 1 s); then Connect's shutdown signal aborts in-flight calls with the DRAINING code;
  * 2. the RPC server stops accepting, sends GOAWAY to HTTP/2 sessions and closes idle HTTP/1.1
  *    sockets; whatever is still open at `shutdownDeadlineMs` is destroyed;
  * 3. the reaper stops, the store closes, the admin port closes last (so /readyz answers 503 while
@@ -49,6 +56,8 @@ export interface App {
   readonly hub: FanoutHub;
   readonly service: PresenceService;
   readonly metrics: Metrics;
+  /** This process's node id (PRESENCE_NODE_ID). */
+  readonly nodeId: string;
   /** Graceful shutdown; idempotent. */
   close(): Promise<void>;
 }
@@ -75,6 +84,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
           ids,
           timings: config.timings,
           limits: config.limits,
+          nodeId: config.nodeId,
           observer: {
             scriptReload: () => metrics.scriptReloads.inc(),
             redisError: (kind) => metrics.redisErrors.inc({ kind }),
@@ -82,6 +92,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
             subscriberReconnect: () => metrics.subscriberReconnects.inc(),
             published: (kind) => metrics.eventsPublished.inc({ kind }),
             reassert: (n) => metrics.reassertedSessions.inc(n),
+            heartbeatLag: (seconds) => metrics.heartbeatLag.observe(seconds),
           },
         },
       )
@@ -96,6 +107,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       timings: config.timings,
       limits: config.limits,
       onPublish: (kind) => metrics.eventsPublished.inc({ kind }),
+      nodeId: config.nodeId,
+      onHeartbeatLag: (seconds) => metrics.heartbeatLag.observe(seconds),
     });
   const hub = createFanoutHub({
     store,
@@ -104,7 +117,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     limits: config.limits,
     observer: {
       delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
-      overflow: () => metrics.fanoutOverflows.inc(),
+      overflow: (transport) => {
+        metrics.fanoutOverflows.inc();
+        metrics.deliveriesDropped.inc({ transport, reason: "queue_overflow" });
+      },
+      latency: (transport, seconds) => metrics.fanoutLatency.observe({ transport }, seconds),
       resync: (reason) => metrics.resyncs.inc({ reason }),
       stalled: () => metrics.rejections.inc({ reason: "SLOW_CONSUMER" }),
       error: (err) => {
@@ -155,13 +172,33 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     audience: config.auth.audience,
     allowAnonymous: config.auth.allowAnonymous,
   });
+  // Readiness (design I7): one monitor feeds /readyz, the gRPC health service and presence_ready.
+  const readiness = createReadinessMonitor({
+    check: () => store.ping(),
+    clock,
+    intervalMs: config.readiness.intervalMs,
+    timeoutMs: config.readiness.timeoutMs,
+    onResult: (serving) => metrics.ready.set(serving ? 1 : 0),
+    onTransition: (serving, detail) => (serving ? log.info("ready") : log.warn("not ready", { detail })),
+    onLoopError: (err) => {
+      metrics.loopErrors.inc({ loop: "readiness" });
+      log.error("readiness listener failed", { err });
+    },
+  });
+  const health = createHealthRoutes(readiness);
+  const adminService = createAdminService({
+    store,
+    nodeId: config.nodeId,
+    onKick: (how, detail) => log.info(how === "kick" ? "admin: session kicked" : "admin: node purged", detail),
+  });
   const shutdown = new AbortController();
   // connect-node links every call in flight to this signal (one abort listener each); thousands of
   // open watch streams are normal, so Node's "possible EventTarget memory leak" warning at 11 is noise.
   setMaxListeners(0, shutdown.signal);
   const adapter = connectNodeAdapter({
-    routes: (router) => withWireCompat(presenceRoutes(service)(router)),
-    interceptors: [metricsInterceptor(metrics), authInterceptor(verify, metrics)],
+    routes: (router) => withWireCompat(adminRoutes(adminService)(presenceRoutes(service)(health.register(router)))),
+    // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
+    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics)],
     readMaxBytes: config.maxRequestBytes,
     shutdownSignal: shutdown.signal,
     // The watch path fans one message out to many streams: compressing each copy costs CPU per
@@ -195,20 +232,26 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     },
   });
 
-  let draining = false;
   const admin = createAdminServer({
     metrics,
-    ready: async () => {
-      if (draining) return { ok: false, detail: "draining" };
-      await store.ping();
-      return { ok: true };
-    },
+    // A real probe per request, fed into the monitor (draining answers at once).
+    ready: () => readiness.probe(),
+    readyTimeoutMs: config.readiness.timeoutMs + 1_000,
   });
   metrics.bindGauges({
     sessions: () => store.stats().sessions,
     rooms: () => store.stats().rooms,
-    watchers: () => ({ ...hub.watcherCount(), users: userHub.count() }),
+    // The bridge's room broadcasters are hub watchers too: WebSocket watchers are its sockets' watches.
+    watchers: () => ({ connect: { ...hub.watchersByTransport().connect, users: userHub.count() }, ws: ws.watchCount() }),
     wsMaxBufferedBytes: () => ws.maxBufferedBytes(),
+    connections: () => ({ ws: ws.connectionCount(), ...rpc.connectionsByProtocol() }),
+    // Both bindings go through service.bind; a session bound by a socket and a stream at once counts as ws.
+    boundSessions: () => {
+      const onSockets = ws.sessionCount();
+      return { ws: onSockets, stream: Math.max(0, service.attachedCount() - onSockets) };
+    },
+    watchedRooms: () => hub.roomCount(),
+    subscriberUp: redisStore ? () => redisStore.subscriberHealthy() : undefined,
   });
 
   let reaping = false;
@@ -236,6 +279,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     refreshing = true;
     try {
       const r = await service.refreshAttached();
+      await store.announceNode();
       if (r.missing > 0) log.warn("attached sessions gone while streaming", { missing: r.missing });
     } catch (err) {
       metrics.loopErrors.inc({ loop: "refresh" });
@@ -245,10 +289,13 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     }
   }, config.timings.nodeRefreshMs);
 
+  await readiness.probe(); // health answers from the first call on
+  // In the node registry before serving, so `presence nodes` lists this node at once.
+  await store.announceNode().catch((err) => log.warn("node registry: announce failed", { err }));
   const rpcAddr = await rpc.listen(config.rpcPort, config.host);
   const adminAddr = await admin.listen(config.adminPort, config.host);
   const wsAddr = await ws.listen(config.ws.port, config.host);
-  log.info("presence server listening", { host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory" });
+  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory" });
 
   let closing: Promise<void> | undefined;
   return {
@@ -259,20 +306,23 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     hub,
     service,
     metrics,
+    nodeId: config.nodeId,
     close() {
       closing ??= (async () => {
-        draining = true;
+        readiness.drain(); // /readyz 503, health NOT_SERVING before anything closes
         log.info("draining", { deadlineMs: config.shutdownDeadlineMs });
         await ws.close();
         const drainingError = new PresenceError("unavailable", "DRAINING", "server is draining; reconnect (to another node) and resume");
         hub.close(drainingError);
         userHub.close(drainingError);
+        await health.settled(Math.min(1_000, config.shutdownDeadlineMs)); // health watchers got NOT_SERVING
         shutdown.abort(toConnectError(drainingError));
         await rpc.close(config.shutdownDeadlineMs);
         // Sessions of the ended streams enter the reconnect grace in the store before it closes,
         // so clients reclaiming them on another node find them (F-N2).
         await service.drain();
         reaper.cancel();
+        readiness.close();
         refresher.cancel();
         await store.close();
         await admin.close();

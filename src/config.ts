@@ -1,5 +1,9 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
+import { defaultNodeId, NODE_ID } from "./core/node-id.js";
 import { DEFAULT_LIMITS, DEFAULT_TIMINGS, type Limits, type Timings } from "./core/options.js";
+import { LOG_LEVELS, type LogLevel } from "./logger.js";
 
 /**
  * Configuration from `PRESENCE_*` environment variables, parsed and validated once into a frozen
@@ -12,7 +16,14 @@ export interface Config {
   rpcPort: number;
   adminPort: number;
   corsOrigins: string[];
-  logLevel: "debug" | "info" | "warn" | "error";
+  /**
+   * PRESENCE_NODE_ID: this process's node id, recorded on the sessions it holds, listed by
+   * `presence nodes` and named in `presence purge-node`. Default `<hostname>-<6 random hex>`: new
+   * at every start, so a restarted process never inherits a dead one's sessions.
+   */
+  nodeId: string;
+  /** PRESENCE_LOG_LEVEL (default info). */
+  logLevel: LogLevel;
   auth: {
     jwtSecret?: string;
     jwksFile?: string;
@@ -31,6 +42,8 @@ export interface Config {
   /** HTTP/2 server PING interval and timeout (detects silent peers). */
   h2PingIntervalMs: number;
   h2PingTimeoutMs: number;
+  /** Readiness (`/readyz`, gRPC health, `presence_ready`): probe period and the bound of one probe. */
+  readiness: { intervalMs: number; timeoutMs: number };
   /** WebSocket bridge (its message limit is `maxRequestBytes`). */
   ws: {
     port: number;
@@ -103,6 +116,8 @@ export const SERVER_SPEC = {
   shutdownDeadlineMs: n("PRESENCE_SHUTDOWN_DEADLINE_MS", 10_000, 0, 600_000, "graceful shutdown deadline"),
   h2PingIntervalMs: n("PRESENCE_H2_PING_INTERVAL_MS", 30_000, 100, 3_600_000, "HTTP/2 PING interval"),
   h2PingTimeoutMs: n("PRESENCE_H2_PING_TIMEOUT_MS", 10_000, 100, 600_000, "HTTP/2 PING ack timeout"),
+  readinessIntervalMs: n("PRESENCE_READINESS_INTERVAL_MS", 5_000, 10, 600_000, "background readiness probe period (gRPC health, presence_ready)"),
+  readinessTimeoutMs: n("PRESENCE_READINESS_TIMEOUT_MS", 2_000, 10, 60_000, "a readiness probe slower than this fails"),
   redisCommandTimeoutMs: n("PRESENCE_REDIS_COMMAND_TIMEOUT_MS", 2_000, 50, 60_000, "a Redis call taking longer fails with unavailable"),
   wsPort: n("PRESENCE_WS_PORT", 8081, 0, 65_535, "WebSocket bridge port (path /ws)"),
   // uWS aborts the whole process (C++ terminate) for an idle timeout of 1-7 or over 960 s.
@@ -166,9 +181,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const demoTokens = bool("PRESENCE_DEMO", jwtSecret === undefined && str("PRESENCE_JWKS_FILE") === undefined);
   const logLevel = (str("PRESENCE_LOG_LEVEL") ?? "info") as Config["logLevel"];
-  if (!["debug", "info", "warn", "error"].includes(logLevel)) problems.push(`PRESENCE_LOG_LEVEL=${JSON.stringify(logLevel)}: must be debug, info, warn or error`);
+  const nodeId = str("PRESENCE_NODE_ID") ?? defaultNodeId(hostname(), randomBytes(3).toString("hex"));
+  if (!NODE_ID.test(nodeId)) problems.push(`PRESENCE_NODE_ID=${JSON.stringify(nodeId)}: must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' and '-'`);
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`PRESENCE_LOG_LEVEL=${JSON.stringify(logLevel)}: must be one of ${LOG_LEVELS.join(", ")}`);
   const config: Config = {
     host: str("PRESENCE_HOST") ?? "0.0.0.0",
+    nodeId,
     rpcPort: server.rpcPort,
     adminPort: server.adminPort,
     corsOrigins: (str("PRESENCE_CORS_ORIGINS") ?? "*").split(",").map((s) => s.trim()).filter(Boolean),
@@ -186,6 +204,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownDeadlineMs: server.shutdownDeadlineMs,
     h2PingIntervalMs: server.h2PingIntervalMs,
     h2PingTimeoutMs: server.h2PingTimeoutMs,
+    readiness: { intervalMs: server.readinessIntervalMs, timeoutMs: server.readinessTimeoutMs },
     ws: {
       port: server.wsPort,
       idleTimeoutSec: server.wsIdleTimeoutSec,

@@ -9,19 +9,17 @@
  */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Readiness } from "../health/readiness-monitor.js";
 import type { Metrics } from "../metrics/registry.js";
 
 /** The result of a readiness check; `detail` is shown in the 503 body. */
-export interface Readiness {
-  ok: boolean;
-  detail?: string;
-}
+export type { Readiness };
 
 /** Options of {@link createAdminServer}. */
 export interface AdminServerOptions {
   /** Scraped on `GET /metrics`. */
   metrics: Metrics;
-  /** Asked on every `GET /readyz`. */
+  /** Asked on every `GET /readyz` (the readiness monitor's `probe()`: a real probe each time). */
   ready: () => Promise<Readiness>;
   /** A readiness check slower than this answers 503. Default 2,000. */
   readyTimeoutMs?: number;

@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { SignJWT, UnsecuredJWT, exportJWK, generateKeyPair } from "jose";
 import { ANONYMOUS } from "../core/identity.js";
 import { PresenceError } from "../core/presence-error.js";
 import { TEST_SECRET, signTestToken } from "../../test/support/tokens.js";
-import { createTokenVerifier } from "./verify-token.js";
+import { createTokenVerifier, MAX_CACHED_TOKEN_CHARS } from "./verify-token.js";
 import type { TokenVerifier } from "./verify-token.js";
 
 async function rejection(verify: TokenVerifier, header: string | undefined): Promise<PresenceError> {
@@ -223,5 +223,53 @@ describe("createTokenVerifier: local JWKS file", async () => {
     const both = createTokenVerifier({ jwksFile: file, hs256Secret: TEST_SECRET, allowAnonymous: false });
     expect((await both(`Bearer ${await signTestToken(TEST_SECRET, { sub: "a" })}`)).subject).toBe("a");
     expect((await both(`Bearer ${await sign(privateKey, "k1", { sub: "b" })}`)).subject).toBe("b");
+  });
+});
+
+describe("createTokenVerifier: cache of verified tokens", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  const T0 = Date.parse("2026-01-01T00:00:00Z");
+
+  it("remembers a verified token (one frozen caller) until exp + tolerance, then rejects it as expired", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: T0 });
+    const verify = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: false, clockToleranceSec: 5 });
+    const token = await signTestToken(TEST_SECRET, { sub: "u", meta: { team: "a" } }, 10);
+    const first = await verify(`Bearer ${token}`);
+    expect(await verify(`Bearer ${token}`)).toBe(first);
+    expect(Object.isFrozen(first) && Object.isFrozen(first.user) && Object.isFrozen(first.user?.metadata)).toBe(true);
+    vi.setSystemTime(T0 + 14_999);
+    expect(await verify(`Bearer ${token}`)).toBe(first);
+    vi.setSystemTime(T0 + 15_000);
+    expect((await rejection(verify, `Bearer ${token}`)).reason).toBe("TOKEN_EXPIRED");
+    vi.setSystemTime(T0 + 1_000);
+    expect((await verify(`Bearer ${token}`)).subject).toBe("u"); // verified again, not served stale
+  });
+
+  it("keeps at most cacheSize tokens, evicting the oldest; cacheSize 0 verifies every call", async () => {
+    const a = await signTestToken(TEST_SECRET, { sub: "a" });
+    const b = await signTestToken(TEST_SECRET, { sub: "b" });
+    const one = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: false, cacheSize: 1 });
+    const a1 = await one(`Bearer ${a}`);
+    const b1 = await one(`Bearer ${b}`);
+    expect(await one(`Bearer ${b}`)).toBe(b1);
+    const a2 = await one(`Bearer ${a}`);
+    expect(a2).not.toBe(a1);
+    expect(a2).toEqual(a1);
+    const none = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: false, cacheSize: 0 });
+    expect(await none(`Bearer ${a}`)).not.toBe(await none(`Bearer ${a}`));
+  });
+
+  it("does not keep tokens longer than MAX_CACHED_TOKEN_CHARS", async () => {
+    const verify = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: false });
+    const long = await signTestToken(TEST_SECRET, { sub: "u", meta: { pad: "x".repeat(MAX_CACHED_TOKEN_CHARS) } });
+    expect(long.length).toBeGreaterThan(MAX_CACHED_TOKEN_CHARS);
+    expect(await verify(`Bearer ${long}`)).not.toBe(await verify(`Bearer ${long}`));
+  });
+
+  it("refuses a negative or fractional cacheSize", () => {
+    expect(() => createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: false, cacheSize: -1 })).toThrow(/cacheSize/);
+    expect(() => createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: false, cacheSize: 1.5 })).toThrow(/cacheSize/);
   });
 });

@@ -27,6 +27,13 @@ export interface TokenVerifierOptions {
   allowAnonymous: boolean;
   /** Clock skew tolerated on `exp` and `nbf`, in seconds. Default 0. */
   clockToleranceSec?: number;
+  /**
+   * Verified tokens remembered (by their text, up to {@link MAX_CACHED_TOKEN_CHARS} characters)
+   * until their `exp` plus the tolerance, so a client's repeated calls pay for one signature check.
+   * Default 10,000 tokens, oldest evicted first; 0 verifies every call. Nothing else is cached:
+   * failures are checked again each time.
+   */
+  cacheSize?: number;
 }
 
 /**
@@ -41,6 +48,9 @@ export const MIN_HS256_SECRET_BYTES = 32;
 
 /** Tokens longer than this are refused without parsing (a JWT in a header is far smaller). */
 const MAX_TOKEN_CHARS = 8192;
+
+/** Longer tokens are verified on every call, which bounds the cache to ~20 MB of keys. */
+export const MAX_CACHED_TOKEN_CHARS = 2048;
 
 const BEARER = /^Bearer +([^\s]+) *$/i;
 
@@ -59,6 +69,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   if (secret === undefined && jwks === undefined && !options.allowAnonymous) {
     throw new Error("token verification: set hs256Secret or jwksFile, or allow anonymous access");
   }
+  const cacheSize = options.cacheSize ?? 10_000;
+  if (!Number.isInteger(cacheSize) || cacheSize < 0) throw new Error(`cacheSize: must be an integer >= 0 (got ${cacheSize})`);
+  // Verification (HMAC or signature through WebCrypto, key import, claims) was ~20% of the server's
+  // CPU per unary call in bench/grpc: every call of a client carries the same token.
+  const verified = new Map<string, { caller: Caller; untilMs: number }>();
 
   const getKey: JWTVerifyGetKey = (header, token) => {
     if (header.alg === "HS256" && secret !== undefined) return secret;
@@ -90,13 +105,24 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (secret === undefined && jwks === undefined) {
       throw reject("TOKEN_INVALID", "tokens are not accepted: no verification key is configured");
     }
+    const hit = verified.get(token);
+    if (hit !== undefined) {
+      // Same rule as jose's: expired once now (whole seconds) >= exp + tolerance.
+      if (Date.now() < hit.untilMs) return hit.caller;
+      verified.delete(token); // verified again below, which rejects it as expired
+    }
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, getKey, verifyOptions));
     } catch (err) {
       throw toPresenceError(err);
     }
-    return callerFromClaims(payload);
+    const caller = callerFromClaims(payload);
+    if (cacheSize > 0 && token.length <= MAX_CACHED_TOKEN_CHARS && typeof payload.exp === "number") {
+      if (verified.size >= cacheSize) verified.delete(verified.keys().next().value!);
+      verified.set(token, { caller: freezeCaller(caller), untilMs: (payload.exp + clockToleranceSec) * 1000 });
+    }
+    return caller;
   };
 }
 
@@ -119,6 +145,15 @@ function callerFromClaims(payload: JWTPayload): Caller {
       metadata: metadataFrom(payload["meta"]),
     },
   };
+}
+
+/** A cached caller is shared by every call with its token: frozen so that none can change it for the others. */
+function freezeCaller(caller: Caller): Caller {
+  if (caller.user !== undefined) {
+    Object.freeze(caller.user.metadata);
+    Object.freeze(caller.user);
+  }
+  return Object.freeze(caller);
 }
 
 /** `meta` must be a plain object; its values are stringified (objects as JSON). */

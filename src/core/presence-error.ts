@@ -12,6 +12,7 @@ export type PresenceErrorCode =
   | "unauthenticated"
   | "permission_denied"
   | "unavailable"
+  | "failed_precondition"
   | "internal";
 
 /** Mirrors `presence.v1.ErrorReason` (name without the prefix). */
@@ -29,7 +30,9 @@ export type PresenceErrorReason =
   | "SLOW_CONSUMER"
   | "DRAINING"
   | "STORE_UNAVAILABLE"
-  | "INTERNAL";
+  | "INTERNAL"
+  | "NODE_ALIVE"
+  | "NODE_NOT_FOUND";
 
 /** Structured detail: the offending field and, for limits, the limit and the value seen. */
 export interface PresenceErrorDetail {

@@ -45,10 +45,12 @@ export type WatchItem =
  */
 export type ResyncReason = "overflow" | "burst" | "gap" | "epoch" | "resume_miss" | "reconnect" | "position";
 
-/** Hooks for metrics; all optional. */
+/** Hooks for metrics; all optional. `transport` is the watch's {@link WatchOptions.transport}. */
 export interface FanoutObserver {
   delivered?(kind: string): void;
-  overflow?(): void;
+  overflow?(transport: string): void;
+  /** A live membership event was handed to the reader, `seconds` after its commit time (`timeMs`). */
+  latency?(transport: string, seconds: number): void;
   resync?(reason: ResyncReason): void;
   stalled?(): void;
   error?(err: unknown): void;
@@ -56,6 +58,8 @@ export interface FanoutObserver {
 
 export interface WatchOptions {
   detail: Detail;
+  /** Who reads the watch, for metrics only (for example `connect`, `ws`). Default `connect`. */
+  transport?: string;
   resumeFrom?: Position;
   /** Aborting removes the watcher at once (cleanup does not wait for the generator). */
   signal: AbortSignal;
@@ -68,6 +72,10 @@ export interface FanoutHub {
   watch(room: string, options: WatchOptions): AsyncGenerator<WatchItem>;
   /** Live watchers by detail. */
   watcherCount(): { full: number; counts: number };
+  /** Live watchers by transport ({@link WatchOptions.transport}), then detail. */
+  watchersByTransport(): Record<string, { full: number; counts: number }>;
+  /** Rooms with live watchers (one store subscription each). */
+  roomCount(): number;
   /** Ends every watch with `error` (DRAINING on shutdown) and refuses new ones. */
   close(error: PresenceError): void;
 }
@@ -83,6 +91,7 @@ export interface FanoutHubOptions {
 interface Watcher {
   room: RoomHub;
   detail: Detail;
+  transport: string;
   /** "init" while the first snapshot / replay is being fetched: messages go to `early`. */
   phase: "init" | "live";
   early: StoreMessage[];
@@ -117,6 +126,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
   let flushScheduled = false;
   let closedWith: PresenceError | null = null;
   const counts = { full: 0, counts: 0 };
+  const byTransport = new Map<string, { full: number; counts: number }>();
   let stallTimer: TimerHandle | null = null;
   let positionTimer: TimerHandle | null = null;
   let checkingPositions = false;
@@ -190,7 +200,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
   function push(w: Watcher, item: WatchItem): boolean {
     if (w.queue.length >= o.limits.watcherQueueSize) {
       if (w.burst) return markResync(w, "burst");
-      obs.overflow?.();
+      obs.overflow?.(w.transport);
       return markResync(w, "overflow");
     }
     w.queue.push(item);
@@ -230,6 +240,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     if (w.closed) return;
     w.closed = true;
     counts[w.detail]--;
+    byTransport.get(w.transport)![w.detail]--;
     w.room.watchers.delete(w);
     if (w.room.watchers.size === 0) {
       w.room.unsubscribe();
@@ -341,10 +352,12 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
   }
 
   async function* run(w: Watcher, resumeFrom: Position | undefined, signal: AbortSignal): AsyncGenerator<WatchItem> {
-    const emit = function* (items: WatchItem[]): Generator<WatchItem> {
+    const emit = function* (items: WatchItem[], live = true): Generator<WatchItem> {
       for (const item of items) {
         if (w.closed) return;
         obs.delivered?.(item.type === "event" ? item.event.kind : item.type);
+        // Replayed events (resume) are old by design: only live ones measure fan-out latency.
+        if (live && item.type === "event") obs.latency?.(w.transport, Math.max(0, o.clock.now() - item.event.timeMs) / 1000);
         w.parkedSince = o.clock.now();
         yield item;
         w.parkedSince = 0;
@@ -366,7 +379,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
       } else {
         first = await snapshot(w);
       }
-      yield* emit(first);
+      yield* emit(first, false);
       let lastSent = o.clock.now();
       while (!w.closed) {
         if (w.error) throw w.error;
@@ -410,9 +423,11 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
         throw limitExceeded("watchers", o.limits.maxWatchers, total + 1, "per process", "TOO_MANY_WATCHERS");
       }
       const room = roomFor(roomName);
+      const transport = opts.transport ?? "connect";
       const w: Watcher = {
         room,
         detail: opts.detail,
+        transport,
         phase: "init",
         early: [],
         queue: [],
@@ -428,6 +443,9 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
       };
       room.watchers.add(w);
       counts[opts.detail]++;
+      let t = byTransport.get(transport);
+      if (!t) byTransport.set(transport, (t = { full: 0, counts: 0 }));
+      t[opts.detail]++;
       stallTimer ??= o.clock.setInterval(checkStalls, Math.max(10, Math.floor(o.timings.watcherStallMs / 4)));
       positionTimer ??= o.clock.setInterval(() => {
         if (checkingPositions) return;
@@ -439,6 +457,8 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
       return run(w, opts.resumeFrom, opts.signal);
     },
     watcherCount: () => ({ ...counts }),
+    watchersByTransport: () => Object.fromEntries([...byTransport].map(([k, v]) => [k, { ...v }])),
+    roomCount: () => rooms.size,
     close(error) {
       closedWith = error;
       stallTimer?.cancel();

@@ -24,6 +24,13 @@ const NAMES = [
   "presence_ws_closes_total",
   "presence_ws_slow_consumer_resyncs_total",
   "presence_ws_buffered_bytes",
+  "presence_heartbeat_lag_seconds",
+  "presence_fanout_latency_seconds",
+  "presence_deliveries_dropped_total",
+  "presence_connections",
+  "presence_bound_sessions",
+  "presence_watched_rooms",
+  "presence_redis_subscriber_up",
 ];
 
 describe("createMetrics", () => {
@@ -52,14 +59,14 @@ describe("createMetrics", () => {
 
   it("records observations with their labels", async () => {
     const m = createMetrics();
-    m.rpcDuration.observe({ method: "presence.v1.PresenceService/Join", code: "ok" }, 0.002);
-    m.streamDuration.observe({ method: "presence.v1.PresenceService/WatchPresence", code: "canceled" }, 42);
+    m.rpcDuration.observe({ method: "presence.v1.PresenceService/Join", code: "ok", protocol: "grpc" }, 0.002);
+    m.streamDuration.observe({ method: "presence.v1.PresenceService/WatchPresence", code: "canceled", protocol: "connect" }, 42);
     m.eventsPublished.inc({ kind: "joined" });
     m.loopErrors.inc({ loop: "reaper" });
     const text = await m.registry.metrics();
-    expect(text).toMatch(/^presence_rpc_duration_seconds_bucket\{le="0\.0025",method="presence\.v1\.PresenceService\/Join",code="ok"\} 1$/m);
-    expect(text).toMatch(/^presence_rpc_duration_seconds_bucket\{le="0\.001",method="presence\.v1\.PresenceService\/Join",code="ok"\} 0$/m);
-    expect(text).toMatch(/^presence_stream_duration_seconds_bucket\{le="60",method="presence\.v1\.PresenceService\/WatchPresence",code="canceled"\} 1$/m);
+    expect(text).toMatch(/^presence_rpc_duration_seconds_bucket\{le="0\.0025",method="presence\.v1\.PresenceService\/Join",code="ok",protocol="grpc"\} 1$/m);
+    expect(text).toMatch(/^presence_rpc_duration_seconds_bucket\{le="0\.001",method="presence\.v1\.PresenceService\/Join",code="ok",protocol="grpc"\} 0$/m);
+    expect(text).toMatch(/^presence_stream_duration_seconds_bucket\{le="60",method="presence\.v1\.PresenceService\/WatchPresence",code="canceled",protocol="connect"\} 1$/m);
     expect(text).toMatch(/^presence_events_published_total\{kind="joined"\} 1$/m);
     expect(text).toMatch(/^presence_loop_errors_total\{loop="reaper"\} 1$/m);
   });
@@ -69,19 +76,38 @@ describe("createMetrics", () => {
     let text = await m.registry.metrics();
     expect(text).toMatch(/^presence_sessions 0$/m);
     let sessions = 7;
-    let watchers: Record<string, number> = { members: 4, counts: 2 };
-    m.bindGauges({ sessions: () => sessions, rooms: () => 3, watchers: () => watchers });
+    expect(text).toMatch(/^presence_redis_subscriber_up 1$/m);
+    let watchers: Partial<Record<"connect" | "ws", Record<string, number>>> = { connect: { full: 4, counts: 2 }, ws: { full: 1 } };
+    let up = false;
+    m.bindGauges({
+      sessions: () => sessions,
+      rooms: () => 3,
+      watchers: () => watchers,
+      connections: () => ({ ws: 2, http2: 1 }),
+      boundSessions: () => ({ stream: 5 }),
+      watchedRooms: () => 6,
+      subscriberUp: () => up,
+    });
     text = await m.registry.metrics();
     expect(text).toMatch(/^presence_sessions 7$/m);
     expect(text).toMatch(/^presence_rooms 3$/m);
-    expect(text).toMatch(/^presence_watchers\{detail="members"\} 4$/m);
-    expect(text).toMatch(/^presence_watchers\{detail="counts"\} 2$/m);
+    expect(text).toMatch(/^presence_watchers\{transport="connect",detail="full"\} 4$/m);
+    expect(text).toMatch(/^presence_watchers\{transport="connect",detail="counts"\} 2$/m);
+    expect(text).toMatch(/^presence_watchers\{transport="ws",detail="full"\} 1$/m);
+    expect(text).toMatch(/^presence_connections\{transport="ws"\} 2$/m);
+    expect(text).toMatch(/^presence_connections\{transport="http1"\} 0$/m);
+    expect(text).toMatch(/^presence_bound_sessions\{binding="stream"\} 5$/m);
+    expect(text).toMatch(/^presence_bound_sessions\{binding="ws"\} 0$/m);
+    expect(text).toMatch(/^presence_watched_rooms 6$/m);
+    expect(text).toMatch(/^presence_redis_subscriber_up 0$/m);
     sessions = 1;
-    watchers = { counts: 5 };
+    watchers = { connect: { counts: 5 } };
+    up = true;
     text = await m.registry.metrics();
     expect(text).toMatch(/^presence_sessions 1$/m);
-    expect(text).toMatch(/^presence_watchers\{detail="counts"\} 5$/m);
-    expect(text).not.toContain('detail="members"');
+    expect(text).toMatch(/^presence_watchers\{transport="connect",detail="counts"\} 5$/m);
+    expect(text).not.toContain('detail="full"');
+    expect(text).toMatch(/^presence_redis_subscriber_up 1$/m);
   });
 
   it("a throwing source keeps the previous value and does not break the scrape", async () => {
@@ -95,13 +121,13 @@ describe("createMetrics", () => {
       rooms: () => 1,
       watchers: () => {
         if (fail) throw new Error("boom");
-        return { members: 2 };
+        return { connect: { full: 2 } };
       },
     });
     await m.registry.metrics();
     fail = true;
     const text = await m.registry.metrics();
     expect(text).toMatch(/^presence_sessions 9$/m);
-    expect(text).toMatch(/^presence_watchers\{detail="members"\} 2$/m);
+    expect(text).toMatch(/^presence_watchers\{transport="connect",detail="full"\} 2$/m);
   });
 });

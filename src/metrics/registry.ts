@@ -9,6 +9,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { PresenceErrorReason } from "../core/presence-error.js";
+import { createLatencyMetrics, createLiveGauges, WATCH_TRANSPORTS, type ConnectionTransport, type SessionBinding, type WatchTransport } from "./live-metrics.js";
 
 /** Event kinds the hub publishes (label `kind` of `presence_events_published_total`). */
 export const PUBLISHED_EVENT_KINDS = ["joined", "left", "updated", "anonymous", "typing", "cursors"] as const;
@@ -21,6 +22,9 @@ export type DeliveredEventKind = (typeof DELIVERED_EVENT_KINDS)[number];
 /** Why a watcher was sent a snapshot instead of deltas (label `reason` of `presence_resyncs_total`). */
 export const RESYNC_REASONS = ["overflow", "burst", "gap", "epoch", "resume_miss", "reconnect", "position"] as const;
 export type ResyncReason = (typeof RESYNC_REASONS)[number];
+
+/** Background loops that count their errors (label `loop` of `presence_loop_errors_total`). */
+export const LOOPS = ["reaper", "refresh", "fanout", "deferred_update", "ws_broadcast", "readiness"] as const;
 
 /** Updates merged into a later one (label `kind` of `presence_coalesced_updates_total`). */
 export const COALESCED_KINDS = ["typing", "cursor"] as const;
@@ -42,19 +46,32 @@ const ERROR_REASONS: Record<PresenceErrorReason, true> = {
   DRAINING: true,
   STORE_UNAVAILABLE: true,
   INTERNAL: true,
+  NODE_ALIVE: true,
+  NODE_NOT_FOUND: true,
 };
 const AUTH_FAILURE_REASONS: readonly PresenceErrorReason[] = ["UNAUTHENTICATED", "TOKEN_INVALID", "TOKEN_EXPIRED"];
 
+export { CONNECTION_TRANSPORTS, DROP_REASONS, RPC_PROTOCOLS, SESSION_BINDINGS, WATCH_TRANSPORTS } from "./live-metrics.js";
+export type { ConnectionTransport, DropReason, RpcProtocol, SessionBinding, WatchTransport } from "./live-metrics.js";
+
 /** Live counts read at scrape time by {@link Metrics.bindGauges}. Must be cheap and synchronous. */
 export interface GaugeSources {
-  /** Sessions held by this process. */
+  /** Sessions in the store (the memory store's own; with Redis, cluster-wide as of the last reap). */
   sessions: () => number;
   /** Rooms with at least one member, as seen by this process. */
   rooms: () => number;
-  /** Open watchers per detail level (for example `{ members: 10, counts: 3 }`). */
-  watchers: () => Record<string, number>;
+  /** Open watchers by transport, then detail (for example `{ connect: { full: 10, users: 1 }, ws: { counts: 3 } }`). */
+  watchers: () => Partial<Record<WatchTransport, Record<string, number>>>;
   /** Largest send buffer (bytes) of the WebSocket bridge's sockets right now; optional. */
   wsMaxBufferedBytes?: () => number;
+  /** Open client connections by transport; optional. */
+  connections?: () => Partial<Record<ConnectionTransport, number>>;
+  /** Sessions bound to a transport of this node, by binding; optional. */
+  boundSessions?: () => Partial<Record<SessionBinding, number>>;
+  /** Rooms with local watchers (one store subscription each); optional. */
+  watchedRooms?: () => number;
+  /** Whether the store's pub/sub subscriber is connected; optional (unbound reads 1). */
+  subscriberUp?: () => boolean;
 }
 
 /** Why the WebSocket bridge refused a message (label `reason` of `presence_ws_frames_rejected_total`). */
@@ -67,20 +84,26 @@ export const WS_FRAME_TYPES = ["join", "leave", "navigate", "heartbeat", "typing
 export interface Metrics {
   /** The private registry: `await registry.metrics()` is the scrape text, `registry.contentType` its type. */
   readonly registry: Registry;
-  /** `presence_rpc_duration_seconds{method,code}`: unary call durations, 0.5 ms to 5 s buckets. */
-  readonly rpcDuration: Histogram<"method" | "code">;
-  /** `presence_stream_duration_seconds{method,code}`: stream lifetimes, 0.1 s to 1 h buckets. */
-  readonly streamDuration: Histogram<"method" | "code">;
-  /** `presence_sessions`: filled at scrape time from {@link GaugeSources.sessions}. */
+  /** `presence_rpc_duration_seconds{method,code,protocol}`: unary call durations, 0.5 ms to 5 s buckets. */
+  readonly rpcDuration: Histogram<"method" | "code" | "protocol">;
+  /** `presence_stream_duration_seconds{method,code,protocol}`: stream lifetimes, 0.1 s to 1 h buckets. */
+  readonly streamDuration: Histogram<"method" | "code" | "protocol">;
+  /** `presence_sessions`: filled at scrape time from {@link GaugeSources.sessions} (store-wide, not per node). */
   readonly sessions: Gauge;
   /** `presence_rooms`: filled at scrape time from {@link GaugeSources.rooms}. */
   readonly rooms: Gauge;
-  /** `presence_watchers{detail}`: filled at scrape time from {@link GaugeSources.watchers}. */
-  readonly watchers: Gauge<"detail">;
+  /** `presence_watchers{transport,detail}`: filled at scrape time from {@link GaugeSources.watchers}. */
+  readonly watchers: Gauge<"transport" | "detail">;
   /** `presence_heartbeats_total`. */
   readonly heartbeats: Counter;
   /** `presence_heartbeats_missed_total`: sessions that expired instead of leaving. */
   readonly heartbeatsMissed: Counter;
+  /** `presence_heartbeat_lag_seconds`: time since the same session's previous heartbeat or refresh, measured by the store. */
+  readonly heartbeatLag: Histogram;
+  /** `presence_fanout_latency_seconds{transport}`: event commit time (store clock) to hand-off to a stream or socket. */
+  readonly fanoutLatency: Histogram<"transport">;
+  /** `presence_deliveries_dropped_total{transport,reason}`, reason ∈ {@link DROP_REASONS}. */
+  readonly deliveriesDropped: Counter<"transport" | "reason">;
   /** `presence_events_published_total{kind}`, kind ∈ {@link PUBLISHED_EVENT_KINDS}. */
   readonly eventsPublished: Counter<"kind">;
   /** `presence_events_delivered_total{kind}`, kind ∈ {@link DELIVERED_EVENT_KINDS}. */
@@ -129,6 +152,11 @@ export interface Metrics {
   readonly ready: Gauge;
   /** `presence_ws_handler_errors_total{handler}`: exceptions caught in uWS handlers (each would kill the process). */
   readonly wsHandlerErrors: Counter<"handler">;
+  /** `presence_connections{transport}`, `presence_bound_sessions{binding}`, `presence_watched_rooms`, `presence_redis_subscriber_up`: read at scrape time. */
+  readonly connections: Gauge<"transport">;
+  readonly boundSessions: Gauge<"binding">;
+  readonly watchedRooms: Gauge;
+  readonly subscriberUp: Gauge;
   /**
    * Binds the three live gauges to their sources; the last binding wins. Until bound they read 0.
    * A source that throws leaves its gauge at the previous value instead of failing the scrape.
@@ -149,21 +177,21 @@ export function createMetrics(): Metrics {
 
   const rpcDuration = new Histogram({
     name: "presence_rpc_duration_seconds",
-    help: "Duration of unary RPCs, by method and status code.",
-    labelNames: ["method", "code"],
+    help: "Duration of unary RPCs, by method, status code and protocol (connect, grpc, grpc_web).",
+    labelNames: ["method", "code", "protocol"],
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers,
   });
   const streamDuration = new Histogram({
     name: "presence_stream_duration_seconds",
-    help: "Lifetime of streaming RPCs, by method and final status code.",
-    labelNames: ["method", "code"],
+    help: "Lifetime of streaming RPCs, by method, final status code and protocol (connect, grpc, grpc_web).",
+    labelNames: ["method", "code", "protocol"],
     buckets: [0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 1800, 3600],
     registers,
   });
   const sessions = new Gauge({
     name: "presence_sessions",
-    help: "Sessions held by this process.",
+    help: "Live sessions in the store (with Redis: cluster-wide, as of this node's last reap).",
     registers,
     collect() {
       guarded(() => sources && this.set(sources.sessions()));
@@ -171,7 +199,7 @@ export function createMetrics(): Metrics {
   });
   const rooms = new Gauge({
     name: "presence_rooms",
-    help: "Rooms with at least one member.",
+    help: "Rooms with at least one member (memory store); with Redis, rooms this node holds a subscription for.",
     registers,
     collect() {
       guarded(() => sources && this.set(sources.rooms()));
@@ -179,18 +207,21 @@ export function createMetrics(): Metrics {
   });
   const watchers = new Gauge({
     name: "presence_watchers",
-    help: "Open presence watchers, by detail level.",
-    labelNames: ["detail"],
+    help: "Open presence watchers, by transport (connect, ws) and detail (full, counts, users).",
+    labelNames: ["transport", "detail"],
     registers,
     collect() {
       guarded(() => {
         if (!sources) return;
-        const byDetail = sources.watchers();
+        const byTransport = sources.watchers();
         this.reset();
-        for (const [detail, count] of Object.entries(byDetail)) this.set({ detail }, count);
+        for (const transport of WATCH_TRANSPORTS) {
+          for (const [detail, count] of Object.entries(byTransport[transport] ?? {})) this.set({ transport, detail }, count);
+        }
       });
     },
   });
+  const live = createLiveGauges(registers, () => sources);
 
   const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
     new Counter<L>({ name, help, labelNames, registers });
@@ -211,6 +242,8 @@ export function createMetrics(): Metrics {
   const wsCloses = counter("presence_ws_closes_total", "WebSocket connections closed, by close code.", ["code"]);
   for (const type of WS_FRAME_TYPES) wsFramesReceived.inc({ type }, 0);
   for (const reason of WS_REJECT_REASONS) wsFramesRejected.inc({ reason }, 0);
+  const loopErrors = counter("presence_loop_errors_total", "Errors caught in background loops, by loop.", ["loop"]);
+  for (const loop of LOOPS) loopErrors.inc({ loop }, 0);
   const redisErrors = counter("presence_redis_errors_total", "Failed Redis calls, by kind.", ["kind"]);
   for (const kind of ["timeout", "connection", "oom", "readonly", "cluster", "crossslot", "noscript", "subscriber", "reassert", "other"]) redisErrors.inc({ kind }, 0);
 
@@ -223,13 +256,14 @@ export function createMetrics(): Metrics {
     watchers,
     heartbeats: counter("presence_heartbeats_total", "Heartbeats received."),
     heartbeatsMissed: counter("presence_heartbeats_missed_total", "Sessions that expired instead of leaving."),
+    ...createLatencyMetrics(registers),
     eventsPublished,
     eventsDelivered,
     fanoutOverflows: counter("presence_fanout_queue_overflows_total", "Watcher queues that overflowed and were reset."),
     resyncs,
     coalesced,
     authFailures,
-    loopErrors: counter("presence_loop_errors_total", "Errors caught in background loops, by loop.", ["loop"]),
+    loopErrors,
     rejections,
     redisCommandDuration: new Histogram({
       name: "presence_redis_command_duration_seconds",
@@ -259,6 +293,7 @@ export function createMetrics(): Metrics {
     }),
     ready: new Gauge({ name: "presence_ready", help: "1 while the last readiness probe passed (store write, subscriber round trip, not draining), else 0.", registers }),
     wsHandlerErrors: counter("presence_ws_handler_errors_total", "Exceptions caught in WebSocket handlers, by handler.", ["handler"]),
+    ...live,
     bindGauges(next) {
       sources = next;
     },

@@ -312,7 +312,8 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
 
     async getUserStatus(caller, req) {
       const now = o.clock.now();
-      return (await o.store.getUserStatus(userIds(req.userIds))).map((r) => visibleStatus(r, viewerOf(caller), now));
+      // An operator (admin token) sees what the user themself sees: the real state, invisible flag included.
+      return (await o.store.getUserStatus(userIds(req.userIds))).map((r) => visibleStatus(r, caller.role === "admin" ? r.userId : viewerOf(caller), now));
     },
 
     watchUsers(caller, req) {

@@ -2,6 +2,7 @@ import type { MemberIdentity } from "../core/identity.js";
 import type { UserStatusRecord } from "../core/user-status.js";
 import type {
   Activity,
+  Counts,
   CursorPosition,
   LeaveReason,
   Position,
@@ -65,6 +66,24 @@ export interface PresenceStore {
   reap(): Promise<ReapResult>;
   /** Live counts for gauges. */
   stats(): { sessions: number; rooms: number };
+  // ---- operator calls (AdminService); enumeration is O(rooms) / O(sessions), never on request paths ----
+  /** Records this node as alive now in the node registry (the app calls it every `nodeRefreshMs`). */
+  announceNode(): Promise<void>;
+  /** Rooms with at least one connection, busiest first (connections desc, then name), at most `limit`. */
+  listRooms(limit: number): Promise<{ rooms: RoomSummary[]; totalRooms: number }>;
+  /** Nodes in the registry or named by a session, alive first, then by id. */
+  listNodes(): Promise<{ nodes: NodeInfo[]; deadAfterMs: number }>;
+  /**
+   * Ends a session now: it leaves every room with reason KICKED (one event per room) and is
+   * deleted. SESSION_NOT_FOUND when unknown, expired or already ended.
+   */
+  kickSession(sessionId: string): Promise<{ roomsLeft: number }>;
+  /**
+   * Kicks every session recorded for `nodeId` and forgets the node. NODE_ALIVE (failed_precondition)
+   * when the node was seen within the dead bound and `force` is false; NODE_NOT_FOUND when neither
+   * the registry nor any session knows the node.
+   */
+  purgeNode(nodeId: string, opts: { force: boolean }): Promise<{ sessionsKicked: number; roomsLeft: number }>;
   /** Whether the write path works (readiness). */
   ping(): Promise<void>;
   /** Stops timers and releases connections. */
@@ -117,6 +136,29 @@ export interface JoinResult {
 export interface NavigateResult {
   lease: Lease;
   view: RoomView;
+}
+
+/** A room and its counts (AdminService.ListRooms). */
+export interface RoomSummary {
+  room: string;
+  counts: Counts;
+}
+
+/** The order of `listRooms`: busiest first (connections desc), then by name. */
+export function compareRooms(a: RoomSummary, b: RoomSummary): number {
+  return b.counts.connections - a.counts.connections || (a.room < b.room ? -1 : a.room > b.room ? 1 : 0);
+}
+
+/** A node as the registry and the sessions know it (AdminService.ListNodes). */
+export interface NodeInfo {
+  nodeId: string;
+  /** Store time of its last announcement; 0 when only sessions name it. */
+  lastSeenMs: number;
+  /** How long ago that was, by the store's clock. */
+  lastSeenAgeMs: number;
+  alive: boolean;
+  /** Sessions recorded for the node now. */
+  sessions: number;
 }
 
 export interface ReapResult {

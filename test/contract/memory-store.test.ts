@@ -18,7 +18,7 @@ describe("PresenceStore contract: memory", () => {
     const store = createMemoryPresenceStore({
       clock,
       ids: createIdSource((n) => randomBytes(n)),
-      timings: { ...DEFAULT_TIMINGS, heartbeatIntervalMs: 100, sessionTtlMs: 300 },
+      timings: { ...DEFAULT_TIMINGS, heartbeatIntervalMs: 100, sessionTtlMs: 300, nodeRefreshMs: 100 },
       limits: DEFAULT_LIMITS,
     });
     open.push(store);

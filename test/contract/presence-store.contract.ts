@@ -8,8 +8,9 @@ import type { PresenceStore } from "../../src/store/presence-store.js";
 /**
  * The PresenceStore contract: one suite, every implementation. The memory store is the
  * specification; a new store passes this suite unchanged. Timings expected by the suite:
- * heartbeat 100 ms, TTL 300 ms, typing TTL 5 s, cursor flush 50 ms, cursor TTL 10 s,
- * 16 rooms per session, large-room threshold 1,000. `advance` moves the store's clock.
+ * heartbeat 100 ms, TTL 300 ms, node refresh 100 ms (a node is dead 200 ms after its last
+ * announcement), typing TTL 5 s, cursor flush 50 ms, cursor TTL 10 s, 16 rooms per session,
+ * large-room threshold 1,000. The store's node id is the default, "local". `advance` moves the store's clock.
  */
 export interface ContractHarness {
   store: PresenceStore;
@@ -346,6 +347,69 @@ export function presenceStoreContract(make: () => Promise<ContractHarness>) {
     expect((await store.getView("r", { includeMembers: true })).counts.users).toBe(0);
     expect(await store.refresh([a.session.sessionId])).toEqual({ missing: [a.session.sessionId] });
     expect(await code(store.attach({ sessionId: a.session.sessionId, ownerKey: OWNER_ANA }))).toBe("SESSION_NOT_FOUND");
+  });
+  it("kickSession: one left event per room with reason kicked, the session ends; unknown ids are SESSION_NOT_FOUND", async () => {
+    const { store, settle } = await make();
+    const r1 = await record(store, "r1");
+    const r2 = await record(store, "r2");
+    const a = await store.join({ room: "r1", ownerKey: OWNER_ANA, identity: ana, metadata: {} });
+    await store.join({ room: "r2", ownerKey: OWNER_ANA, identity: ana, metadata: {}, sessionId: a.session.sessionId });
+    await store.join({ room: "r1", ownerKey: OWNER_BOB, identity: bob, metadata: {} });
+    expect(await store.kickSession(a.session.sessionId)).toEqual({ roomsLeft: 2 });
+    await settle();
+    expect(r1.events().map((e) => [e.kind, e.version, e.kind === "left" && e.reason])).toEqual([["joined", 1, false], ["joined", 2, false], ["left", 3, "kicked"]]);
+    expect(r2.events().map((e) => [e.kind, e.version, e.kind === "left" && e.reason])).toEqual([["joined", 1, false], ["left", 2, "kicked"]]);
+    expect(await code(store.heartbeat({ sessionId: a.session.sessionId, ownerKey: OWNER_ANA }))).toBe("SESSION_NOT_FOUND");
+    expect(await code(store.kickSession(a.session.sessionId))).toBe("SESSION_NOT_FOUND");
+    expect(await code(store.kickSession("nope"))).toBe("SESSION_NOT_FOUND");
+    expect((await store.getUserStatus(["ana"]))[0]!.state).toBe("offline");
+    expect((await store.getView("r1", { includeMembers: true })).users.map((u) => u.user.userId)).toEqual(["bob"]);
+    expect(await store.reap()).toEqual({ expiredSessions: 0, leaves: 0 });
+  });
+
+  it("listRooms: rooms with connections, busiest first, with counts and the total", async () => {
+    const { store } = await make();
+    const join = (room: string, owner: string, identity: MemberIdentity) => store.join({ room, ownerKey: owner, identity, metadata: {} });
+    await join("a", OWNER_ANA, ana);
+    for (const [o, id] of [[OWNER_ANA, ana], [OWNER_BOB, bob], ["", { kind: "anonymous", anonymousId: "x" }]] as const) await join("b", o, id);
+    await join("c", OWNER_ANA, ana);
+    await join("c", OWNER_BOB, bob);
+    const d = await join("d", OWNER_ANA, ana);
+    await store.leave({ sessionId: d.session.sessionId, ownerKey: OWNER_ANA, room: "d", reason: "left" });
+    expect(await store.listRooms(2)).toEqual({
+      rooms: [
+        { room: "b", counts: { users: 2, connections: 3, anonymous: 1 } },
+        { room: "c", counts: { users: 2, connections: 2, anonymous: 0 } },
+      ],
+      totalRooms: 3,
+    });
+    expect((await store.listRooms(10)).rooms.map((r) => r.room)).toEqual(["b", "c", "a"]);
+  });
+
+  it("nodes: sessions record their node; purge refuses a node seen within the dead bound unless forced, then kicks its sessions", async () => {
+    const { store, clock, settle } = await make();
+    const r1 = await record(store, "r1");
+    await store.announceNode();
+    await store.join({ room: "r1", ownerKey: OWNER_ANA, identity: ana, metadata: {} });
+    const b = await store.join({ room: "r1", ownerKey: OWNER_BOB, identity: bob, metadata: {} });
+    await store.join({ room: "r2", ownerKey: OWNER_BOB, identity: bob, metadata: {}, sessionId: b.session.sessionId });
+    expect(await store.listNodes()).toEqual({ nodes: [{ nodeId: "local", lastSeenMs: clock.now(), lastSeenAgeMs: 0, alive: true, sessions: 2 }], deadAfterMs: 200 });
+    clock.advance(150);
+    const refused = await store.purgeNode("local", { force: false }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(PresenceError);
+    expect(refused).toMatchObject({ code: "failed_precondition", reason: "NODE_ALIVE", detail: { field: "node_id", limit: 200, actual: 150 } });
+    expect((refused as Error).message).toContain("node local was seen 150 ms ago");
+    expect(await code(store.purgeNode("ghost", { force: false }))).toBe("NODE_NOT_FOUND");
+    clock.advance(51); // 201 ms since the announcement: dead; the sessions (TTL 300 ms) still live
+    expect((await store.listNodes()).nodes).toMatchObject([{ nodeId: "local", alive: false, lastSeenAgeMs: 201, sessions: 2 }]);
+    expect(await store.purgeNode("local", { force: false })).toEqual({ sessionsKicked: 2, roomsLeft: 3 });
+    await settle();
+    expect(r1.events().filter((e) => e.kind === "left").map((e) => e.kind === "left" && e.reason)).toEqual(["kicked", "kicked"]);
+    expect((await store.getView("r2", { includeMembers: false })).counts.connections).toBe(0);
+    expect(await store.listNodes()).toEqual({ nodes: [], deadAfterMs: 200 });
+    await store.announceNode();
+    await store.join({ room: "r1", ownerKey: OWNER_ANA, identity: ana, metadata: {} });
+    expect(await store.purgeNode("local", { force: true })).toEqual({ sessionsKicked: 1, roomsLeft: 1 });
   });
 }
 

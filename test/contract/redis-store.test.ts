@@ -28,7 +28,7 @@ function harness(conn: () => { url?: string; clusterSeeds?: string[] }) {
       {
         clock,
         ids: createIdSource((n) => randomBytes(n)),
-        timings: { ...DEFAULT_TIMINGS, heartbeatIntervalMs: 100, sessionTtlMs: 300, roomRetentionMs: RETENTION_MS },
+        timings: { ...DEFAULT_TIMINGS, heartbeatIntervalMs: 100, sessionTtlMs: 300, nodeRefreshMs: 100, roomRetentionMs: RETENTION_MS },
         limits: DEFAULT_LIMITS,
         fixedTime: true,
       },

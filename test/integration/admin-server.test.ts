@@ -36,7 +36,7 @@ const ok = async (): Promise<Readiness> => ({ ok: true });
 describe("admin server", () => {
   it("serves Prometheus text on /metrics, with live gauges", async () => {
     const { port, metrics } = await start(ok);
-    metrics.bindGauges({ sessions: () => 12, rooms: () => 4, watchers: () => ({ members: 2 }) });
+    metrics.bindGauges({ sessions: () => 12, rooms: () => 4, watchers: () => ({ connect: { full: 2 } }) });
     metrics.heartbeats.inc();
     const res = await request(port, "/metrics");
     expect(res.status).toBe(200);

@@ -116,7 +116,7 @@ describe("service over the in-memory router transport", () => {
     expect((await client.leave({ sessionId: sid, room: "other" }, ana)).left).toBe(true);
     expect(await failure(client.heartbeat({ sessionId: sid }, ana))).toMatchObject({ ...NOT_FOUND, message: expect.stringMatching(/join again/) });
     expect(store.stats().sessions).toBe(0);
-    expect(await metrics.registry.getSingleMetricAsString("presence_rpc_duration_seconds")).toMatch(/presence_rpc_duration_seconds_count\{method="Heartbeat",code="NotFound"\} 1/);
+    expect(await metrics.registry.getSingleMetricAsString("presence_rpc_duration_seconds")).toMatch(/presence_rpc_duration_seconds_count\{method="Heartbeat",code="NotFound",protocol="connect"\} 1/);
   });
 
   it("navigate: one leave and one join, the connection id kept, watchers of both rooms see it", async () => {

@@ -13,7 +13,7 @@
  * HTTP/2 session or grpc-js channel). `rpcErrorOf` reads code, message, ErrorInfo and BadRequest
  * from an error of any client (`grpc-status-details-bin` is decoded for grpc-js).
  */
-import { create, createRegistry, fromBinary, toBinary, type DescMethod, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { create, createRegistry, fromBinary, toBinary, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
@@ -81,11 +81,11 @@ export function grpcWebClient(baseUrl: string, token?: string, opts: { httpVersi
 }
 
 /** A grpc-js service definition for a protobuf-es service descriptor (connect-notes §8). */
-function grpcJsDefinition(): grpc.ServiceDefinition {
+function grpcJsDefinition(service: DescService): grpc.ServiceDefinition {
   const def: Record<string, grpc.MethodDefinition<Record<string, unknown>, Record<string, unknown>>> = {};
-  for (const m of PresenceService.methods as DescMethod[]) {
+  for (const m of service.methods as DescMethod[]) {
     def[m.localName] = {
-      path: `/${PresenceService.typeName}/${m.name}`,
+      path: `/${service.typeName}/${m.name}`,
       originalName: m.localName,
       requestStream: m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming",
       responseStream: m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming",
@@ -98,12 +98,25 @@ function grpcJsDefinition(): grpc.ServiceDefinition {
   return def;
 }
 
-const GrpcJsPresenceClient = grpc.makeGenericClientConstructor(grpcJsDefinition(), PresenceService.typeName);
+const GrpcJsPresenceClient = grpc.makeGenericClientConstructor(grpcJsDefinition(PresenceService), PresenceService.typeName);
 
-/** A real grpc-js client (h2c, insecure), with the bearer token as call metadata. */
-export function grpcJsClient(baseUrl: string, token?: string): PresenceClient & { readonly raw: grpc.Client } {
+/**
+ * A raw grpc-js generic client (h2c, insecure) for any protobuf-es service, methods by local name
+ * (`check`, `watch`): for services without a typed wrapper here, such as grpc.health.v1.Health.
+ */
+export function grpcJsServiceClient(service: DescService, baseUrl: string): grpc.Client & Record<string, Function> {
+  const Ctor = grpc.makeGenericClientConstructor(grpcJsDefinition(service), service.typeName);
+  return new Ctor(new URL(baseUrl).host, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+}
+
+/**
+ * A real grpc-js client (h2c, insecure), with the bearer token as call metadata. grpc-js shares one
+ * connection between clients with equal `channelOptions`; `{ "grpc.use_local_subchannel_pool": 1 }`
+ * gives a client its own.
+ */
+export function grpcJsClient(baseUrl: string, token?: string, opts: { channelOptions?: grpc.ChannelOptions } = {}): PresenceClient & { readonly raw: grpc.Client } {
   const url = new URL(baseUrl);
-  const raw = new GrpcJsPresenceClient(url.host, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+  const raw = new GrpcJsPresenceClient(url.host, grpc.credentials.createInsecure(), opts.channelOptions) as grpc.Client & Record<string, Function>;
   const metadata = () => {
     const md = new grpc.Metadata();
     if (token !== undefined) md.set("authorization", `Bearer ${token}`);

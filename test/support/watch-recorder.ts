@@ -296,7 +296,7 @@ export interface RecordedWatch {
  * after each message and on a short interval, so it also sees the state reached before it was called.
  */
 export function recordWatch(
-  client: Client<typeof PresenceService>,
+  client: Pick<Client<typeof PresenceService>, "watchPresence">,
   request: Parameters<Client<typeof PresenceService>["watchPresence"]>[0],
   options: WatchRecorderOptions & { headers?: Record<string, string> } = {},
 ): RecordedWatch {

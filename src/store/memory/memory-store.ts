@@ -10,6 +10,7 @@ import {
   applyLeave,
   applyTyping,
   buildRoomView,
+  countsOf,
   createRoomState,
   emptyRoomView,
   readLogFrom,
@@ -18,7 +19,8 @@ import {
 } from "../../core/room-state.js";
 import { sameStatus, stateOf, unknownUser, type UserStatusRecord } from "../../core/user-status.js";
 import { PresenceError } from "../../core/presence-error.js";
-import type { JoinInput, JoinResult, Lease, PresenceStore, ReapResult, SessionRef } from "../presence-store.js";
+import { compareNodes, deadAfterMs, nodeAlive, nodeNotFound } from "../../core/node-id.js";
+import { compareRooms, type JoinInput, type JoinResult, type Lease, type NodeInfo, type PresenceStore, type ReapResult, type RoomSummary, type SessionRef } from "../presence-store.js";
 
 /**
  * MemoryPresenceStore: the embedded default store and the executable specification of the Redis
@@ -37,6 +39,10 @@ export interface MemoryStoreOptions {
   limits: Limits;
   /** Called once per published message (metrics: events published by kind). */
   onPublish?: (kind: string) => void;
+  /** Called at each heartbeat with the time since the session's previous refresh (s): TTL minus the time it had left. */
+  onHeartbeatLag?: (seconds: number) => void;
+  /** This process's node id, recorded on the sessions it creates, attaches or reclaims (default "local"). */
+  nodeId?: string;
 }
 
 interface SessionRecord {
@@ -47,6 +53,8 @@ interface SessionRecord {
   identity: MemberIdentity;
   activity: Activity;
   expiresAtMs: number;
+  /** The node that created, attached or reclaimed the session last. */
+  nodeId: string;
   /** room → metadata of this session's connection in that room. */
   rooms: Map<string, Record<string, string>>;
 }
@@ -77,9 +85,13 @@ export class MemoryPresenceStore implements PresenceStore {
   private readonly users = new Map<string, UserEntry>();
   private readonly userSubscribers = new Map<string, Set<(r: UserStatusRecord) => void>>();
   private readonly flushTimer: TimerHandle;
+  private readonly nodeId: string;
+  /** The node registry: node id → last announcement (only this process's node, once announced). */
+  private readonly nodes = new Map<string, number>();
 
   constructor(private readonly o: MemoryStoreOptions) {
     this.flushTimer = o.clock.setInterval(() => this.flushCursors(), o.timings.cursorFlushMs);
+    this.nodeId = o.nodeId ?? "local";
   }
 
   async join(input: JoinInput): Promise<JoinResult> {
@@ -98,6 +110,7 @@ export class MemoryPresenceStore implements PresenceStore {
       if (input.resumeSecret) {
         if (owned && found.resumeSecret === input.resumeSecret) {
           session = found;
+          session.nodeId = this.nodeId;
           resumed = true;
         }
         // Gone (or not ours): a new session, and the answer says resumed = false.
@@ -119,6 +132,7 @@ export class MemoryPresenceStore implements PresenceStore {
         identity: input.identity,
         activity: input.activity ?? "active",
         expiresAtMs: now + this.o.timings.sessionTtlMs,
+        nodeId: this.nodeId,
         rooms: new Map(),
       };
       this.sessions.set(session.id, session);
@@ -163,7 +177,9 @@ export class MemoryPresenceStore implements PresenceStore {
   async heartbeat(input: SessionRef & { activity?: Activity }): Promise<Lease> {
     const now = this.o.clock.now();
     const s = this.ownedSession(input, now);
+    const leftMs = s.expiresAtMs - now;
     s.expiresAtMs = now + this.o.timings.sessionTtlMs;
+    this.o.onHeartbeatLag?.(Math.max(0, this.o.timings.sessionTtlMs - leftMs) / 1000);
     if (input.activity && input.activity !== s.activity) {
       s.activity = input.activity;
       this.trackUser(s, input.activity, now);
@@ -181,6 +197,7 @@ export class MemoryPresenceStore implements PresenceStore {
     const now = this.o.clock.now();
     const s = this.ownedSession(input, now);
     s.expiresAtMs = now + this.o.timings.sessionTtlMs;
+    s.nodeId = this.nodeId;
     return this.lease(s);
   }
 
@@ -289,6 +306,52 @@ export class MemoryPresenceStore implements PresenceStore {
     return { sessions: this.sessions.size, rooms };
   }
 
+  // ---- operator calls ----
+
+  async announceNode(): Promise<void> {
+    this.nodes.set(this.nodeId, this.o.clock.now());
+  }
+
+  async listRooms(limit: number): Promise<{ rooms: RoomSummary[]; totalRooms: number }> {
+    const all: RoomSummary[] = [];
+    for (const [room, e] of this.rooms) if (e.state.members.size > 0) all.push({ room, counts: countsOf(e.state) });
+    return { rooms: all.sort(compareRooms).slice(0, limit), totalRooms: all.length };
+  }
+
+  async listNodes(): Promise<{ nodes: NodeInfo[]; deadAfterMs: number }> {
+    const now = this.o.clock.now();
+    const bound = deadAfterMs(this.o.timings.nodeRefreshMs);
+    const sessions = new Map<string, number>();
+    for (const s of this.sessions.values()) if (s.expiresAtMs > now) sessions.set(s.nodeId, (sessions.get(s.nodeId) ?? 0) + 1);
+    const ids = new Set([...this.nodes.keys(), ...sessions.keys()]);
+    const nodes = [...ids].map((nodeId): NodeInfo => {
+      const lastSeenMs = this.nodes.get(nodeId) ?? 0;
+      const lastSeenAgeMs = lastSeenMs === 0 ? 0 : now - lastSeenMs;
+      return { nodeId, lastSeenMs, lastSeenAgeMs, alive: lastSeenMs > 0 && lastSeenAgeMs < bound, sessions: sessions.get(nodeId) ?? 0 };
+    });
+    return { nodes: nodes.sort(compareNodes), deadAfterMs: bound };
+  }
+
+  async kickSession(sessionId: string): Promise<{ roomsLeft: number }> {
+    const now = this.o.clock.now();
+    const s = this.liveSession(sessionId, now);
+    if (!s) throw sessionNotFound();
+    return { roomsLeft: this.kick(s, now) };
+  }
+
+  async purgeNode(nodeId: string, opts: { force: boolean }): Promise<{ sessionsKicked: number; roomsLeft: number }> {
+    const now = this.o.clock.now();
+    const lastSeen = this.nodes.get(nodeId);
+    const bound = deadAfterMs(this.o.timings.nodeRefreshMs);
+    if (lastSeen !== undefined && now - lastSeen < bound && !opts.force) throw nodeAlive(nodeId, now - lastSeen, bound);
+    const victims = [...this.sessions.values()].filter((s) => s.nodeId === nodeId && s.expiresAtMs > now);
+    if (lastSeen === undefined && victims.length === 0) throw nodeNotFound(nodeId);
+    let roomsLeft = 0;
+    for (const s of victims) roomsLeft += this.kick(s, now);
+    this.nodes.delete(nodeId);
+    return { sessionsKicked: victims.length, roomsLeft };
+  }
+
   async getUserStatus(userIds: string[]): Promise<UserStatusRecord[]> {
     return userIds.map((id) => this.userRecord(id));
   }
@@ -389,6 +452,14 @@ export class MemoryPresenceStore implements PresenceStore {
     }
     const entry = u;
     this.changeUser(userId, () => entry.sessions.set(s.id, activity));
+  }
+
+  /** Leaves every room with reason KICKED and ends the session; returns the leaves published. */
+  private kick(s: SessionRecord, now: number): number {
+    let leaves = 0;
+    for (const room of [...s.rooms.keys()]) if (this.leaveRoom(s, room, "kicked", now)) leaves++;
+    this.endSession(s, now);
+    return leaves;
   }
 
   private endSession(s: SessionRecord, now: number): void {

@@ -28,6 +28,8 @@ export interface StoredSession {
   o: string;
   id: MemberIdentity;
   act: Activity;
+  /** The node that created, attached or reclaimed the session last (absent on sessions of older versions). */
+  n?: string;
 }
 
 const arr = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);

@@ -32,7 +32,7 @@ export interface RedisConnectionOptions {
 
 export async function createRedisPresenceStore(
   conn: RedisConnectionOptions,
-  deps: { clock: Clock; ids: IdSource; timings: Timings; limits: Limits; fixedTime?: boolean; observer?: RedisStoreObserver },
+  deps: { clock: Clock; ids: IdSource; timings: Timings; limits: Limits; fixedTime?: boolean; observer?: RedisStoreObserver; nodeId?: string },
 ): Promise<RedisPresenceStore> {
   const retryStrategy = (times: number) => Math.min(times * 100, 2_000);
   const base: RedisOptions = { protocol: 2, retryStrategy, connectionName: "presence" };
@@ -67,7 +67,7 @@ export async function createRedisPresenceStore(
   client.on("error", () => {});
   subscriberConnection.on("error", () => {});
   await waitReady(client, conn.connectTimeoutMs ?? 10_000);
-  const store = new RedisPresenceStore({ client, subscriberConnection, cluster, prefix: conn.prefix, ...deps });
+  const store = new RedisPresenceStore({ client, subscriberConnection, cluster, prefix: conn.prefix, probeTimeoutMs: conn.commandTimeoutMs, ...deps });
   await store.init().catch(() => {});
   return store;
 }

@@ -9,11 +9,13 @@ export interface HeartbeatResult {
   status: number;
   expiresAt: number;
   changed: string;
+  /** Time the session had left before this refresh (ms); 0 when refused. */
+  leftMs: number;
 }
 
 /** Receives the results of queued heartbeats: one per heartbeat call, one for a whole refresh call. */
 export interface HeartbeatWaiter {
-  result(index: number, status: number, expiresAt: number, changed: string): void;
+  result(index: number, status: number, expiresAt: number, changed: string, leftMs: number): void;
   fail(e: unknown): void;
 }
 
@@ -33,8 +35,8 @@ export class OneHeartbeat implements HeartbeatWaiter {
     private readonly resolve: (r: HeartbeatResult) => void,
     readonly fail: (e: unknown) => void,
   ) {}
-  result(_index: number, status: number, expiresAt: number, changed: string): void {
-    this.resolve({ status, expiresAt, changed });
+  result(_index: number, status: number, expiresAt: number, changed: string, leftMs: number): void {
+    this.resolve({ status, expiresAt, changed, leftMs });
   }
 }
 
@@ -82,7 +84,7 @@ export function createHeartbeatBatcher(keys: Keys, send: (bucket: number, entrie
       send(b, list).then(
         (out) => {
           const r = out as (number | string)[];
-          list.forEach((h, i) => h.waiter.result(h.index, Number(r[i * 3]), Number(r[i * 3 + 1]), String(r[i * 3 + 2] ?? "")));
+          list.forEach((h, i) => h.waiter.result(h.index, Number(r[i * 4]), Number(r[i * 4 + 1]), String(r[i * 4 + 2] ?? ""), Number(r[i * 4 + 3])));
         },
         (e) => list.forEach((h) => h.waiter.fail(e)),
       );

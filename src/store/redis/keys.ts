@@ -59,6 +59,22 @@ export function createKeys(prefix: string) {
     request(ownerKey: string, requestId: string): string {
       return `${prefix}:{q:${ownerKey}}:${requestId}`;
     },
+    /**
+     * The node registry: node id → last announcement (ms). One key for the whole deployment: it is
+     * written once per node per refresh interval and read only by operator calls (ListNodes,
+     * PurgeNode), so it is never hot.
+     */
+    nodes(): string {
+      return `${prefix}:nodes`;
+    },
+    /** SCAN pattern of every room's meta key (operator calls only); glob characters of the prefix escaped. */
+    roomMetaPattern(): string {
+      return `${prefix.replace(/[*?[\]\\]/g, "\\$&")}:{r:*}:meta`;
+    },
+    /** The room of a key matched by `roomMetaPattern`. */
+    roomOfMetaKey(key: string): string {
+      return key.slice(prefix.length + 4, -"}:meta".length);
+    },
     /** A random value set once per Redis dataset: when it changes, Redis lost its data. */
     incarnation(): string {
       return `${prefix}:incarnation`;

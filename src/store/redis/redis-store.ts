@@ -13,6 +13,7 @@ import { redisConfigWarnings } from "./config-warnings.js";
 import { createKeys, type Keys } from "./keys.js";
 import { KnownSessions } from "./known-sessions.js";
 import { createSessionReaper, type SessionReaper } from "./session-reaper.js";
+import { createAdminOps, type AdminOps } from "./admin-ops.js";
 import { createCursorBatcher, type CursorBatcher } from "./cursor-batcher.js";
 import { createUserStatusOps, type UserStatusOps } from "./user-status-ops.js";
 import { waitReady } from "./wait-ready.js";
@@ -43,6 +44,8 @@ export interface RedisStoreObserver {
   subscriberReconnect?(): void;
   published?(kind: string): void;
   reassert?(sessions: number): void;
+  /** A Heartbeat (not an attach or refresh) found the session last refreshed `seconds` ago (TTL minus the time it had left). */
+  heartbeatLag?(seconds: number): void;
 }
 
 export interface RedisStoreOptions {
@@ -59,6 +62,10 @@ export interface RedisStoreOptions {
   /** Tests only: scripts take their time from `clock` instead of Redis TIME. */
   fixedTime?: boolean;
   observer?: RedisStoreObserver;
+  /** This process's node id, recorded on the sessions it creates, attaches or reclaims (default "local"). */
+  nodeId?: string;
+  /** Bound of the subscriber round trip in `ping()` (the command timeout). Default 2,000. */
+  probeTimeoutMs?: number;
 }
 
 /** How long the work after a subscriber reconnect waits for the command connection to be ready. */
@@ -73,9 +80,13 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly cursors: CursorBatcher;
   private readonly users: UserStatusOps;
   private readonly reaper: SessionReaper;
+  private readonly admin: AdminOps;
   private readonly cursorTimer: TimerHandle;
   private readonly known = new KnownSessions();
   private incarnation: string | null = null;
+  private get nodeId(): string {
+    return this.o.nodeId ?? "local";
+  }
   /** The data-loss check in flight (shared by concurrent callers, so none misses a re-assertion). */
   private recovery: Promise<boolean> | null = null;
   /** Settles when the work after the last subscriber reconnect is done (snapshot reads wait for it). */
@@ -90,6 +101,7 @@ export class RedisPresenceStore implements PresenceStore {
     this.sub = createSubscriber({
       connection: o.subscriberConnection,
       sharded: o.cluster,
+      clock: o.clock,
       onReconnect: () => {
         o.observer?.subscriberReconnect?.();
         this.recovered = this.recoverAfterReconnect();
@@ -125,9 +137,14 @@ export class RedisPresenceStore implements PresenceStore {
       cmd: (name, fn) => this.cmd(name, fn),
       client: o.client,
       nowArg: () => this.nowArg(),
-      leaveRoom: (room, conn, sid) => this.roomLeave(room, conn, sid, "timeout"),
+      leaveRoom: (room, conn, sid, reason) => this.roomLeave(room, conn, sid, reason),
       endUserSession: (session, sid) => this.userSession(session.id, "end", sid, session.act),
       forget: (sid) => this.known.delete(sid),
+    });
+    this.admin = createAdminOps({
+      ...{ keys: this.keys, client: o.client, cluster: o.cluster, nodeId: this.nodeId, nodeRefreshMs: o.timings.nodeRefreshMs },
+      ...{ run: (name, keys, args) => this.run(name, keys, args), cmd: (name, fn) => this.cmd(name, fn), nowArg: () => this.nowArg() },
+      finish: (sid, reason) => this.reaper.finish(sid, reason),
     });
     this.cursorTimer = o.clock.setInterval(() => void this.flushCursors(), o.timings.cursorFlushMs);
   }
@@ -182,6 +199,7 @@ export class RedisPresenceStore implements PresenceStore {
         o: input.ownerKey,
         id: input.identity,
         act: input.activity ?? "active",
+        n: this.nodeId,
       };
       const r = await this.sessionOpen("new", id, input.ownerKey, JSON.stringify(session), room, mdJson);
       opened = { expiresAt: r.expiresAt, session, sid: id };
@@ -238,11 +256,18 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async heartbeat(input: SessionRef & { activity?: Activity }): Promise<Lease> {
-    const r = await this.queueHeartbeat(input.sessionId, input.ownerKey, input.activity ?? "", this.o.timings.sessionTtlMs);
+    return this.beat(input, true);
+  }
+
+  /** Heartbeat and attach; only a Heartbeat reports its lag (an attach may follow a release's grace). */
+  private async beat(input: SessionRef & { activity?: Activity }, isHeartbeat: boolean): Promise<Lease> {
+    const ttlMs = this.o.timings.sessionTtlMs;
+    const r = await this.queueHeartbeat(input.sessionId, input.ownerKey, input.activity ?? "", ttlMs);
     if (r.status === -1) {
-      if (await this.reassertIfDataLost(input.sessionId)) return this.heartbeat(input);
+      if (await this.reassertIfDataLost(input.sessionId)) return this.beat(input, isHeartbeat);
       throw sessionNotFound();
     }
+    if (isHeartbeat) this.o.observer?.heartbeatLag?.(Math.max(0, ttlMs - r.leftMs) / 1000);
     const known = this.known.get(input.sessionId);
     if (known) known.seenAt = this.o.clock.now();
     if (r.status === 2) await this.activityChanged(input.sessionId, JSON.parse(r.changed) as StoredSession);
@@ -250,7 +275,7 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async attach(input: SessionRef): Promise<Lease> {
-    const lease = await this.heartbeat({ sessionId: input.sessionId, ownerKey: input.ownerKey });
+    const lease = await this.beat({ sessionId: input.sessionId, ownerKey: input.ownerKey }, false);
     let known = this.known.get(input.sessionId);
     if (!known) {
       // Created on another node: learn it, so this node can re-assert it if Redis loses its data.
@@ -266,6 +291,8 @@ export class RedisPresenceStore implements PresenceStore {
       }
     }
     if (known) known.pins++;
+    const bk = this.keys.bucket(this.keys.bucketOf(input.sessionId));
+    await this.run("sessionSetNode", [bk.expiry, bk.sessions], [input.sessionId, input.ownerKey, this.nodeId, this.nowArg()]);
     return lease;
   }
 
@@ -369,6 +396,14 @@ export class RedisPresenceStore implements PresenceStore {
     return this.touch(room);
   }
 
+  // ---- operator calls (admin-ops.ts) ----
+
+  announceNode = () => this.admin.announce();
+  listRooms = (limit: number) => this.admin.listRooms(limit);
+  listNodes = () => this.admin.listNodes();
+  kickSession = (sessionId: string) => this.admin.kickSession(sessionId);
+  purgeNode = (nodeId: string, opts: { force: boolean }) => this.admin.purgeNode(nodeId, opts.force);
+
   // ---- user status (user-status-ops.ts) ----
 
   getUserStatus(userIds: string[]): Promise<UserStatusRecord[]> {
@@ -402,10 +437,22 @@ export class RedisPresenceStore implements PresenceStore {
     return { sessions: this.sessionCount, rooms: this.readiness.size };
   }
 
-  /** A real write (readiness): fails when Redis is unreachable or refuses writes. */
+  /** Whether the pub/sub subscriber is connected right now (cached flag; `presence_redis_subscriber_up`). */
+  subscriberHealthy(): boolean {
+    return this.sub.healthy();
+  }
+
+  /**
+   * Readiness: a real write (fails when Redis is unreachable or refuses writes), then a fresh
+   * round trip on the subscriber connection(s), bounded by `probeTimeoutMs`: a subscriber that is
+   * down or frozen means this node would miss events, so it is not ready either.
+   */
   async ping(): Promise<void> {
     await this.cmd("set", () => this.o.client.set(`${this.o.prefix}:ping`, String(Date.now()), "PX", 10_000));
-    if (!this.sub.healthy()) throw new PresenceError("unavailable", "STORE_UNAVAILABLE", "redis subscriber is not connected");
+    await this.sub.probe(this.o.probeTimeoutMs ?? 2_000).catch((e: unknown) => {
+      this.o.observer?.redisError?.("subscriber");
+      throw new PresenceError("unavailable", "STORE_UNAVAILABLE", `redis subscriber probe failed: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
+    });
   }
 
   async close(): Promise<void> {
@@ -462,6 +509,7 @@ export class RedisPresenceStore implements PresenceStore {
       room,
       mdJson,
       this.o.limits.maxRoomsPerSession,
+      this.nodeId,
     ])) as [number, number, string];
     return { status: r[0], expiresAt: Number(r[1]), session: r[2] ? (JSON.parse(r[2]) as StoredSession) : null };
   }
@@ -641,7 +689,7 @@ export class RedisPresenceStore implements PresenceStore {
       try {
         for (const [room, md] of rooms) {
           const mode = room === rooms[0]![0] ? "new" : "use";
-          await this.sessionOpen(mode, k.sid, k.owner, mode === "new" ? JSON.stringify(k.session) : "", room, JSON.stringify(md));
+          await this.sessionOpen(mode, k.sid, k.owner, mode === "new" ? JSON.stringify({ ...k.session, n: this.nodeId }) : "", room, JSON.stringify(md));
           await this.roomJoin(room, k.sid, k.session, md);
         }
         await this.userSession(k.session.id, "set", k.sid, k.session.act);

@@ -30,7 +30,11 @@ export type ScriptName =
   | "sessionsClaimExpired"
   | "sessionReapDone"
   | "userSession"
-  | "userSetStatus";
+  | "userSetStatus"
+  | "sessionKick"
+  | "sessionSetNode"
+  | "nodeAnnounce"
+  | "nodeList";
 
 const FILE = /^([a-z][A-Za-z]*)-(\d+)\.lua$/;
 

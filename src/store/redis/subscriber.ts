@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from "ioredis";
+import type { Clock, TimerHandle } from "../../core/clock.js";
 
 /**
  * The node's pub/sub connection: one subscription per channel, reference-counted (the fan-out hub
@@ -13,8 +14,15 @@ import type { Cluster, Redis } from "ioredis";
 export interface Subscriber {
   /** Subscribes `listener` to `channel`; resolves when Redis confirmed the first subscription. */
   add(channel: string, listener: ChannelListener): { ready: Promise<void>; remove(): void };
-  /** True while the subscriber connection is up. */
+  /** True while the subscriber connection is up (a cached flag, updated by connection events). */
   healthy(): boolean;
+  /**
+   * A fresh round trip on the connection(s) actually subscribing: PING on the standalone
+   * subscriber (allowed in subscriber mode on RESP2), or on every sharded subscriber of a Cluster
+   * that is in use. Rejects at once when one is not connected, and after `timeoutMs` without an
+   * answer (a frozen server keeps the socket open but never replies).
+   */
+  probe(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -27,12 +35,15 @@ export interface SubscriberOptions {
   /** The connection used for subscriptions (a duplicate of the command client, or a Cluster). */
   connection: Redis | Cluster;
   sharded: boolean;
+  /** Times the probe. */
+  clock: Clock;
   onReconnect?: () => void;
   onError?: (err: unknown) => void;
 }
 
 interface PubSubConnection {
   status: string;
+  ping(): Promise<unknown>;
   on(event: string, fn: (...args: never[]) => void): unknown;
   subscribe(channel: string): Promise<unknown>;
   unsubscribe(channel: string): Promise<unknown>;
@@ -114,9 +125,55 @@ export function createSubscriber(o: SubscriberOptions): Subscriber {
       };
     },
     healthy: () => up,
+    async probe(timeoutMs) {
+      if (!up) throw new Error("redis subscriber is not connected");
+      let pings: Promise<unknown>[];
+      if (!o.sharded) {
+        if (conn.status !== "ready") throw new Error(`redis subscriber connection is ${conn.status}`);
+        pings = [conn.ping()];
+      } else {
+        const subs = shardedSubscribersOf(o.connection);
+        if (subs === undefined) return; // ioredis internals not as expected: the flag above is all we know
+        pings = [];
+        for (const s of subs.values()) {
+          if (s.subscriberStatus === "ended") throw new Error(`redis sharded subscriber ${s.getNodeKey()} has ended`);
+          const instance = s.getInstance();
+          if ((s.subscriberStatus === "starting" || s.subscriberStatus === "connected") && instance) pings.push(instance.ping());
+        }
+      }
+      const all = Promise.all(pings);
+      all.catch(() => {}); // a PING that fails after the timeout won must not be an unhandled rejection
+      let timer: TimerHandle | undefined;
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = o.clock.setTimeout(() => reject(new Error(`no PONG from the subscriber within ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        await Promise.race([all, timedOut]);
+      } finally {
+        timer?.cancel();
+      }
+    },
     async close() {
       channels.clear();
       conn.disconnect();
     },
   };
+}
+
+/** ioredis 6 `ShardedSubscriber` (one per master, lazily started when a channel of its slots is subscribed). */
+interface ShardedSubscriberLike {
+  readonly subscriberStatus: string;
+  getInstance(): { ping(): Promise<unknown> } | null;
+  getNodeKey(): string;
+}
+
+/**
+ * The sharded subscribers of a Cluster (`cluster.shardedSubscribers.shardedSubscribers`, private
+ * fields of ioredis 6.0: no public accessor exists). Undefined when the shape differs, so an
+ * ioredis upgrade degrades the probe to the connection-event flag instead of breaking it.
+ */
+function shardedSubscribersOf(c: Redis | Cluster): Map<string, ShardedSubscriberLike> | undefined {
+  const group = (c as unknown as { shardedSubscribers?: { shardedSubscribers?: unknown } }).shardedSubscribers;
+  const map = group?.shardedSubscribers;
+  return map instanceof Map ? (map as Map<string, ShardedSubscriberLike>) : undefined;
 }

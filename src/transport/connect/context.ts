@@ -2,6 +2,7 @@ import { createContextKey } from "@connectrpc/connect";
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { ANONYMOUS, type Caller } from "../../core/identity.js";
+import type { Logger } from "../../logger.js";
 
 /** The authenticated caller, set by the auth interceptor. */
 export const kCaller = createContextKey<Caller>(ANONYMOUS, { description: "authenticated caller" });
@@ -10,3 +11,9 @@ export const kCaller = createContextKey<Caller>(ANONYMOUS, { description: "authe
 export const kRawRequest = createContextKey<http.IncomingMessage | http2.Http2ServerRequest | undefined>(undefined, {
   description: "raw node request",
 });
+
+/** The call's logger (fields `reqId`, `method`), set by the request-log interceptor. */
+export const kLog = createContextKey<Logger | undefined>(undefined, { description: "per-call logger" });
+
+/** The call's request id (echoed as `x-request-id`), set by the request-log interceptor. */
+export const kRequestId = createContextKey<string>("", { description: "request id" });

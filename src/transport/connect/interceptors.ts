@@ -1,8 +1,9 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import { Health } from "../../../gen/grpc/health/v1/health_pb.js";
 import type { TokenVerifier } from "../../auth/verify-token.js";
 import { PresenceError } from "../../core/presence-error.js";
-import type { Metrics } from "../../metrics/registry.js";
+import type { Metrics, RpcProtocol } from "../../metrics/registry.js";
 import { kCaller } from "./context.js";
 import { toConnectError } from "./to-connect-error.js";
 
@@ -11,9 +12,16 @@ import { toConnectError } from "./to-connect-error.js";
  * Auth verifies the bearer token once per call; a watch stream keeps the identity it opened with.
  */
 
-/** Verifies `Authorization: Bearer …` and stores the Caller in the context. */
+/**
+ * Services answered without authentication: health checks come from probes and load balancers
+ * that hold no token, and must work even with anonymous access disabled.
+ */
+const PUBLIC_SERVICES: ReadonlySet<string> = new Set([Health.typeName]);
+
+/** Verifies `Authorization: Bearer …` and stores the Caller in the context (public services: anonymous). */
 export function authInterceptor(verify: TokenVerifier, metrics: Metrics): Interceptor {
   return (next) => async (req) => {
+    if (PUBLIC_SERVICES.has(req.service.typeName)) return next(req);
     try {
       req.contextValues.set(kCaller, await verify(req.header.get("authorization") ?? undefined));
     } catch (e) {
@@ -24,17 +32,26 @@ export function authInterceptor(verify: TokenVerifier, metrics: Metrics): Interc
   };
 }
 
+/** The wire protocol of a call, from its content-type (a Connect GET has none). */
+export function protocolOf(contentType: string | null): RpcProtocol {
+  const ct = (contentType ?? "").toLowerCase();
+  if (ct.startsWith("application/grpc-web")) return "grpc_web";
+  if (ct.startsWith("application/grpc")) return "grpc";
+  return "connect";
+}
+
 const reasonOf = (e: ConnectError) => e.findDetails(ErrorInfoSchema)[0]?.reason ?? Code[e.code];
 
 /**
  * Records `presence_rpc_duration_seconds` for unary calls and `presence_stream_duration_seconds`
- * for streams (finished on both the wrapper's `finally` and the signal, since a `finally` can be
+ * for streams, labelled with method, code and protocol, (finished on both the wrapper's `finally` and the signal, since a `finally` can be
  * skipped by a stalled HTTP/2 write: connect-notes §1 and §8), and counts rejections by reason.
  */
 export function metricsInterceptor(metrics: Metrics): Interceptor {
   return (next) => async (req) => {
     const t0 = performance.now();
     const method = req.method.name;
+    const protocol = protocolOf(req.header.get("content-type"));
     const seconds = () => (performance.now() - t0) / 1000;
     const rejected = (e: ConnectError) => {
       if (e.code !== Code.Canceled && e.code !== Code.Internal && e.code !== Code.Unavailable) metrics.rejections.inc({ reason: reasonOf(e) });
@@ -45,11 +62,11 @@ export function metricsInterceptor(metrics: Metrics): Interceptor {
     } catch (e) {
       const ce = ConnectError.from(e);
       rejected(ce);
-      (req.stream ? metrics.streamDuration : metrics.rpcDuration).observe({ method, code: Code[ce.code] ?? "unknown" }, seconds());
+      (req.stream ? metrics.streamDuration : metrics.rpcDuration).observe({ method, code: Code[ce.code] ?? "unknown", protocol }, seconds());
       throw e;
     }
     if (!res.stream) {
-      metrics.rpcDuration.observe({ method, code: "OK" }, seconds());
+      metrics.rpcDuration.observe({ method, code: "OK", protocol }, seconds());
       return res;
     }
     let done = false;
@@ -57,7 +74,7 @@ export function metricsInterceptor(metrics: Metrics): Interceptor {
     const finish = () => {
       if (done) return;
       done = true;
-      metrics.streamDuration.observe({ method, code }, seconds());
+      metrics.streamDuration.observe({ method, code, protocol }, seconds());
     };
     req.signal.addEventListener(
       "abort",

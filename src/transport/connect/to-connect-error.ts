@@ -16,6 +16,7 @@ export const CONNECT_CODES: Readonly<Record<PresenceErrorCode, Code>> = {
   unauthenticated: Code.Unauthenticated,
   permission_denied: Code.PermissionDenied,
   unavailable: Code.Unavailable,
+  failed_precondition: Code.FailedPrecondition,
   internal: Code.Internal,
 };
 

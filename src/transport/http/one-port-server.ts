@@ -68,6 +68,8 @@ export interface OnePortServer {
   close(deadlineMs: number): Promise<void>;
   /** Open TCP connections, of either protocol or still being sniffed. */
   connections(): number;
+  /** Open connections by protocol (metrics): HTTP/2 sessions, and HTTP/1.1 sockets (neither h2 nor being sniffed). */
+  connectionsByProtocol(): { http1: number; http2: number };
 }
 
 /** HTTP/2 preface starts with these bytes; 3 are enough to tell it from any HTTP/1.1 method. */
@@ -242,6 +244,7 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
     },
 
     connections: () => sockets.size,
+    connectionsByProtocol: () => ({ http1: Math.max(0, sockets.size - sniffing.size - sessions.size), http2: sessions.size }),
   };
 }
 

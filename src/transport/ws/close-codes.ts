@@ -62,6 +62,9 @@ const CLOSE_BY_REASON: Readonly<Record<PresenceErrorReason, CloseName>> = {
   DRAINING: "draining",
   STORE_UNAVAILABLE: "unavailable",
   INTERNAL: "serverError",
+  // Admin API only (never on a socket); listed so the table stays total.
+  NODE_ALIVE: "badRequest",
+  NODE_NOT_FOUND: "badRequest",
 };
 
 /** The close code for an error: PresenceErrors by reason, anything else 4002 "server error". */

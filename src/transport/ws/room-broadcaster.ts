@@ -233,7 +233,7 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
       ready = false;
       abort = new AbortController();
       try {
-        for await (const item of o.hub.watch(o.room, { detail: "full", signal: abort.signal })) {
+        for await (const item of o.hub.watch(o.room, { detail: "full", transport: "ws", signal: abort.signal })) {
           try {
             onItem(item);
           } catch (err) {

@@ -15,7 +15,7 @@ import { createFrameHandler } from "./frame-handler.js";
 import { decodeClientFrame, lazyFrame, type EncodedFrame, type ServerFrameInit } from "./frames.js";
 import { createRoomBroadcaster, topicOf, type RoomBroadcaster, type Socket, type SocketIo } from "./room-broadcaster.js";
 import { createUpgradeHandler } from "./upgrade-handler.js";
-import type { SocketWatch, WsSession } from "./ws-session.js";
+import { socketLogFields, type SocketWatch, type WsSession } from "./ws-session.js";
 
 /**
  * The WebSocket bridge (frames.proto): a uWebSockets.js App serving `/ws`.
@@ -77,6 +77,10 @@ export interface WsBridge {
   connectionCount(): number;
   /** The largest send buffer of any open socket (bytes). */
   maxBufferedBytes(): number;
+  /** Open sockets that carry a session (joined and not ended). */
+  sessionCount(): number;
+  /** Rooms watched by open sockets, by detail (one per socket and room). */
+  watchCount(): { full: number; counts: number };
 }
 
 /** Refuses options that uWS would turn into a process abort or an unbounded resource. */
@@ -119,9 +123,9 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
   let listenSocket: us_listen_socket | null = null;
   let closing: Promise<void> | null = null;
 
-  function failed(handler: string, err: unknown, ws: Socket | null) {
+  function failed(handler: string, err: unknown, ws: Socket | null, s?: WsSession) {
     metrics?.wsHandlerErrors.inc({ handler });
-    log?.error("websocket handler failed", { handler, err });
+    log?.error("websocket handler failed", { handler, ...socketLogFields(s ?? (ws ? ws.getUserData() : undefined)), err });
     if (ws && !ws.getUserData().closed) {
       try {
         const close = closeFor(err); // 4002 for anything but a PresenceError
@@ -147,6 +151,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     const result = s.json ? ws.send(frame.json(), false) : ws.send(frame.binary(), true);
     if (result === 2) {
       metrics?.wsFramesDropped.inc();
+      metrics?.deliveriesDropped.inc({ transport: "ws", reason: "send_dropped" });
       return false;
     }
     metrics?.wsFramesSent.inc();
@@ -161,7 +166,11 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
 
   const io: SocketIo = {
     send: sendFrame,
-    overCap: (ws) => ws.getBufferedAmount() > cap,
+    overCap(ws) {
+      if (ws.getBufferedAmount() <= cap) return false;
+      metrics?.deliveriesDropped.inc({ transport: "ws", reason: "over_cap" });
+      return true;
+    },
     behind(ws, watch) {
       if (!watch.needsSnapshot) metrics?.wsSlowConsumerResyncs.inc();
       watch.needsSnapshot = true;
@@ -329,7 +338,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
         s.pendingFrames++;
         s.chain = s.chain
           .then(() => handler.handle(ws, d.frame))
-          .catch((err: unknown) => failed("frame", err, null))
+          .catch((err: unknown) => failed("frame", err, null, s))
           .finally(() => {
             s.pendingFrames--;
           });
@@ -353,11 +362,11 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
         s.expiryTimer?.cancel();
         metrics?.wsConnections.dec();
         metrics?.wsCloses.inc({ code: closeCodeLabel(code) });
-        if (code !== CLOSE.normal.code) log?.debug("websocket closed", { serial: s.serial, code, reason: Buffer.from(message).toString("utf8") });
+        if (code !== CLOSE.normal.code) log?.debug("websocket closed", { ...socketLogFields(s), code, reason: Buffer.from(message).toString("utf8") });
         for (const room of [...s.watches.keys()]) unwatch(ws, room);
         // After the frames in flight: a normal close (1000) ends the session now, any other close
         // only unbinds it (reconnect grace).
-        const done = s.chain.then(() => handler.endSession(s, code === CLOSE.normal.code)).catch((err: unknown) => failed("close", err, null));
+        const done = s.chain.then(() => handler.endSession(s, code === CLOSE.normal.code)).catch((err: unknown) => failed("close", err, null, s));
         s.chain = done;
         cleanups.add(done);
         void done.finally(() => cleanups.delete(done));
@@ -401,6 +410,18 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     },
 
     connectionCount: () => sockets.size,
+
+    sessionCount() {
+      let n = 0;
+      for (const ws of sockets) if (ws.getUserData().session) n++;
+      return n;
+    },
+
+    watchCount() {
+      const c = { full: 0, counts: 0 };
+      for (const ws of sockets) for (const w of ws.getUserData().watches.values()) c[w.detail]++;
+      return c;
+    },
 
     maxBufferedBytes() {
       let max = 0;

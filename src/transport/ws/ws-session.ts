@@ -59,6 +59,16 @@ export interface SocketWatch {
   started: boolean;
 }
 
+/**
+ * What log lines about a socket carry: its serial and, once it has a session, the session's public
+ * connection id (the one room views show). Never the session id or the resume secret: those are
+ * the session's capability (design §2), and a log reader must not be able to act as the client.
+ */
+export function socketLogFields(s: WsSession | undefined): { socket?: number; connectionId?: string } {
+  if (s === undefined) return {};
+  return s.session ? { socket: s.serial, connectionId: s.session.connectionId } : { socket: s.serial };
+}
+
 let serials = 0;
 
 /** A fresh state for a socket that passed authentication. */

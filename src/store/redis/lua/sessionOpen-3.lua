@@ -7,7 +7,8 @@
   ARGV[1] mode: new | use | reclaim   ARGV[2] session id   ARGV[3] owner key
   ARGV[4] new: session JSON {sec, c, o, id, act}; reclaim: the resume secret; use: ''
   ARGV[5] now ms ('0' = Redis TIME)   ARGV[6] TTL ms   ARGV[7] room   ARGV[8] metadata JSON
-  ARGV[9] max rooms per session
+  ARGV[9] max rooms per session   ARGV[10] node id (recorded on the session when reclaimed; a new
+  session's JSON already carries it)
   Returns {status, expiresAt, session JSON}; status 1 = ok, -1 = not found (or not the owner's,
   or wrong secret), -2 = too many rooms (then expiresAt is the current room count)
 ]]
@@ -27,6 +28,11 @@ else
   if redis.call('HEXISTS', KEYS[3], ARGV[7]) == 0 then
     local n = redis.call('HLEN', KEYS[3])
     if n >= tonumber(ARGV[9]) then return { -2, n, '' } end
+  end
+  if ARGV[1] == 'reclaim' and ARGV[10] and ARGV[10] ~= '' and s.n ~= ARGV[10] then
+    s.n = ARGV[10]
+    sessionJson = cjson.encode(s)
+    redis.call('HSET', KEYS[2], sid, sessionJson)
   end
 end
 local expiresAt = now + tonumber(ARGV[6])

@@ -7,7 +7,9 @@
   KEYS[1] bucket expiry zset   KEYS[2] bucket sessions hash
   ARGV[1] now ms ('0' = Redis TIME)   ARGV[2] TTL ms (per entry, see below)
   ARGV[3..] groups of 4: session id, owner key ('' = node refresh), activity ('' = keep), TTL ms
-  Returns a flat list per entry: status, expiresAt, session JSON (when the activity changed, else '')
+  Returns a flat list per entry: status, expiresAt, session JSON (when the activity changed, else ''),
+  time the session had left before this refresh in ms (0 when refused; the caller derives the
+  heartbeat lag, TTL minus that, for presence_heartbeat_lag_seconds)
   status 1 = refreshed, 2 = refreshed and activity changed, -1 = not found / expired / not owned
 
   Cost (bench/heartbeats.ts): entries are handled in chunks with one ZMSCORE, one HMGET and one
@@ -55,7 +57,7 @@ for first = 0, entries - 1, CHUNK do
   for k = 1, n do
     local i = 3 + (first + k - 1) * 4
     local sid, owner, activity = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-    local status, expiresAt, changed = -1, 0, ''
+    local status, expiresAt, changed, left = -1, 0, '', 0
     local json = liveAt[k] and jsons[liveAt[k]]
     if json then
       local s = decoded[sid]
@@ -71,6 +73,7 @@ for first = 0, entries - 1, CHUNK do
       end
       if owned then
         expiresAt = now + tonumber(ARGV[i + 3])
+        left = tonumber(scores[k]) - now
         zadd[#zadd + 1] = expiresAt
         zadd[#zadd + 1] = sid
         status = 1
@@ -91,6 +94,7 @@ for first = 0, entries - 1, CHUNK do
     out[#out + 1] = status
     out[#out + 1] = expiresAt
     out[#out + 1] = changed
+    out[#out + 1] = left
   end
   -- ZADD applies its pairs in order: a session listed twice keeps its last expiry, as before.
   if #zadd > 0 then redis.call('ZADD', KEYS[1], unpack(zadd)) end

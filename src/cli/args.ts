@@ -1,0 +1,63 @@
+import { parseArgs } from "node:util";
+
+/**
+ * Command-line parsing for `presence`: global options (`--url`, `--token`, `--json`, `--help`),
+ * the command name, its positionals and its own options. Mistakes throw a UsageError (exit 2).
+ */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+export interface ParsedArgs {
+  command: string;
+  positionals: string[];
+  url: string;
+  token?: string;
+  json: boolean;
+  help: boolean;
+  limit?: number;
+  force: boolean;
+}
+
+export const DEFAULT_URL = "http://127.0.0.1:8080";
+
+/** Options every command accepts, and the commands that accept the others. */
+const COMMAND_OPTIONS: Record<string, readonly string[]> = { limit: ["rooms"], force: ["purge-node"] };
+
+export function parseCliArgs(argv: string[], env: Record<string, string | undefined>): ParsedArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        url: { type: "string" },
+        token: { type: "string" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+        limit: { type: "string" },
+        force: { type: "boolean", default: false },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const [command = "", ...rest] = positionals;
+  for (const [option, commands] of Object.entries(COMMAND_OPTIONS)) {
+    const given = values[option as keyof typeof values];
+    if (given !== undefined && given !== false && !commands.includes(command)) {
+      throw new UsageError(`--${option} is an option of ${commands.map((c) => `"${c}"`).join(", ")} only`);
+    }
+  }
+  let limit: number | undefined;
+  if (values.limit !== undefined) {
+    limit = Number(values.limit);
+    if (!/^\d+$/.test(values.limit) || limit < 1) throw new UsageError(`--limit: must be a positive integer (got ${JSON.stringify(values.limit)})`);
+  }
+  const url = values.url ?? env.PRESENCE_URL ?? DEFAULT_URL;
+  if (!/^https?:\/\/[^\s/]+/.test(url)) throw new UsageError(`--url: must be an http:// or https:// URL (got ${JSON.stringify(url)})`);
+  const token = values.token ?? (env.PRESENCE_ADMIN_TOKEN || undefined);
+  return { command, positionals: rest, url: url.replace(/\/+$/, ""), token, json: values.json, help: values.help, limit, force: values.force };
+}

@@ -1,0 +1,76 @@
+import type { Caller } from "../core/identity.js";
+import { NODE_ID } from "../core/node-id.js";
+import { invalidArgument, limitExceeded, PresenceError } from "../core/presence-error.js";
+import type { NodeInfo, PresenceStore, RoomSummary } from "../store/presence-store.js";
+
+/**
+ * The operator API (AdminService; the `presence` CLI is its client). Every call requires an admin
+ * caller (JWT claim `role: "admin"`): no credential is `unauthenticated`, any other role is
+ * `permission_denied`. Inputs are validated here; the store does the work (kicks and purges emit
+ * the same events as a Leave, with reason KICKED). Listing calls walk the whole store (O(rooms) or
+ * O(sessions)): operator tools, never request paths.
+ */
+export interface AdminService {
+  listRooms(caller: Caller, req: { limit: number }): Promise<{ rooms: RoomSummary[]; totalRooms: number }>;
+  listNodes(caller: Caller): Promise<{ nodes: NodeInfo[]; nodeId: string; deadAfterMs: number }>;
+  kickSession(caller: Caller, req: { sessionId: string }): Promise<{ roomsLeft: number }>;
+  purgeNode(caller: Caller, req: { nodeId: string; force: boolean }): Promise<{ sessionsKicked: number; roomsLeft: number }>;
+}
+
+/** ListRooms: rooms returned when the request's limit is 0, and the largest limit accepted. */
+export const LIST_ROOMS_DEFAULT = 20;
+export const LIST_ROOMS_MAX = 1_000;
+
+export interface AdminServiceOptions {
+  store: PresenceStore;
+  /** This process's node id (ListNodes says which node answered). */
+  nodeId: string;
+  /** Called after each KickSession / PurgeNode with the sessions ended and the admin's `sub` (audit log). */
+  onKick?: (how: "kick" | "purge", detail: { sessions: number; by: string; target: string }) => void;
+}
+
+export function createAdminService(o: AdminServiceOptions): AdminService {
+  return {
+    async listRooms(caller, req) {
+      requireAdmin(caller);
+      if (req.limit > LIST_ROOMS_MAX) throw limitExceeded("limit", LIST_ROOMS_MAX, req.limit, "rooms", "INVALID_ARGUMENT", "invalid_argument");
+      return o.store.listRooms(req.limit === 0 ? LIST_ROOMS_DEFAULT : req.limit);
+    },
+
+    async listNodes(caller) {
+      requireAdmin(caller);
+      return { ...(await o.store.listNodes()), nodeId: o.nodeId };
+    },
+
+    async kickSession(caller, req) {
+      requireAdmin(caller);
+      if (req.sessionId === "") throw invalidArgument("session_id", "must not be empty");
+      if (req.sessionId.length > 128) throw invalidArgument("session_id", "must be at most 128 characters");
+      const r = await o.store.kickSession(req.sessionId);
+      o.onKick?.("kick", { sessions: 1, by: caller.subject, target: req.sessionId.slice(0, 6) + "…" });
+      return r;
+    },
+
+    async purgeNode(caller, req) {
+      requireAdmin(caller);
+      if (req.nodeId === "") throw invalidArgument("node_id", "must not be empty");
+      if (!NODE_ID.test(req.nodeId)) throw invalidArgument("node_id", "must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' and '-'");
+      const r = await o.store.purgeNode(req.nodeId, { force: req.force });
+      o.onKick?.("purge", { sessions: r.sessionsKicked, by: caller.subject, target: req.nodeId });
+      return r;
+    },
+  };
+}
+
+/** Admin role or a rejection that says what credential is needed. */
+function requireAdmin(caller: Caller): void {
+  if (caller.role === "admin") return;
+  if (caller.role === "anonymous") {
+    throw new PresenceError("unauthenticated", "UNAUTHENTICATED", "authorization: the admin API requires an admin token (Bearer JWT with role \"admin\")", {
+      field: "authorization",
+    });
+  }
+  throw new PresenceError("permission_denied", "PERMISSION_DENIED", `authorization: the admin API requires an admin token (JWT claim role "admin"); this token's role is "${caller.role}"`, {
+    field: "authorization",
+  });
+}
