@@ -14,9 +14,9 @@ import { createKeys, type Keys } from "./keys.js";
 import { KnownSessions } from "./known-sessions.js";
 import { createSessionReaper, type SessionReaper } from "./session-reaper.js";
 import { createAdminOps, type AdminOps } from "./admin-ops.js";
+import { createDataLossRecovery, type DataLossRecovery } from "./data-loss-recovery.js";
 import { createCursorBatcher, type CursorBatcher } from "./cursor-batcher.js";
 import { createUserStatusOps, type UserStatusOps } from "./user-status-ops.js";
-import { waitReady } from "./wait-ready.js";
 import { redisErrorKind } from "./redis-error-kind.js";
 import { eventsFromReplies, viewFromReplies } from "./room-reader.js";
 import { loadScripts, type ScriptName, type ScriptRunner } from "./scripts.js";
@@ -68,8 +68,6 @@ export interface RedisStoreOptions {
   probeTimeoutMs?: number;
 }
 
-/** How long the work after a subscriber reconnect waits for the command connection to be ready. */
-const RECONNECT_WAIT_MS = 5_000;
 
 export class RedisPresenceStore implements PresenceStore {
   private readonly keys: Keys;
@@ -83,12 +81,10 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly admin: AdminOps;
   private readonly cursorTimer: TimerHandle;
   private readonly known = new KnownSessions();
-  private incarnation: string | null = null;
   private get nodeId(): string {
     return this.o.nodeId ?? "local";
   }
-  /** The data-loss check in flight (shared by concurrent callers, so none misses a re-assertion). */
-  private recovery: Promise<boolean> | null = null;
+  private readonly recovery: DataLossRecovery;
   /** Settles when the work after the last subscriber reconnect is done (snapshot reads wait for it). */
   private recovered: Promise<void> = Promise.resolve();
   private sessionCount = 0;
@@ -104,7 +100,7 @@ export class RedisPresenceStore implements PresenceStore {
       clock: o.clock,
       onReconnect: () => {
         o.observer?.subscriberReconnect?.();
-        this.recovered = this.recoverAfterReconnect();
+        this.recovered = this.recovery.afterReconnect(() => this.readiness.keys());
       },
       onError: () => o.observer?.redisError?.("subscriber"),
     });
@@ -146,12 +142,22 @@ export class RedisPresenceStore implements PresenceStore {
       ...{ run: (name, keys, args) => this.run(name, keys, args), cmd: (name, fn) => this.cmd(name, fn), nowArg: () => this.nowArg() },
       finish: (sid, reason) => this.reaper.finish(sid, reason),
     });
+    this.recovery = createDataLossRecovery({
+      ...{ client: o.client, clock: o.clock, known: this.known, incarnationKey: this.keys.incarnation(), newIncarnation: () => o.ids.epoch() },
+      ...{ sessionTtlMs: o.timings.sessionTtlMs, nodeId: this.nodeId, cmd: (name, fn) => this.cmd(name, fn) },
+      sessionOpen: (mode, sid, owner, arg, room, mdJson) => this.sessionOpen(mode, sid, owner, arg, room, mdJson),
+      roomJoin: (room, sid, session, md) => this.roomJoin(room, sid, session, md),
+      userSession: (identity, op, sid, act) => this.userSession(identity, op, sid, act),
+      touch: (room) => this.touch(room),
+      reassertFailed: () => o.observer?.redisError?.("reassert"),
+      reasserted: (n) => o.observer?.reassert?.(n),
+    });
     this.cursorTimer = o.clock.setInterval(() => void this.flushCursors(), o.timings.cursorFlushMs);
   }
 
   /** Checks (or sets) the dataset's incarnation marker. Call once at start-up. */
   async init(): Promise<void> {
-    this.incarnation = await this.currentIncarnation();
+    await this.recovery.init();
   }
 
   /** Warnings about the Redis configuration (an evicting `maxmemory-policy`), for the start-up log. */
@@ -264,7 +270,7 @@ export class RedisPresenceStore implements PresenceStore {
     const ttlMs = this.o.timings.sessionTtlMs;
     const r = await this.queueHeartbeat(input.sessionId, input.ownerKey, input.activity ?? "", ttlMs);
     if (r.status === -1) {
-      if (await this.reassertIfDataLost(input.sessionId)) return this.beat(input, isHeartbeat);
+      if (await this.recovery.reassertIfDataLost(input.sessionId)) return this.beat(input, isHeartbeat);
       throw sessionNotFound();
     }
     if (isHeartbeat) this.o.observer?.heartbeatLag?.(Math.max(0, ttlMs - r.leftMs) / 1000);
@@ -307,7 +313,7 @@ export class RedisPresenceStore implements PresenceStore {
       const k = this.known.get(sid);
       if (k) k.seenAt = now;
     });
-    if (missing.length > 0 && (await this.recoverIfDataLost())) {
+    if (missing.length > 0 && (await this.recovery.recoverIfDataLost())) {
       return { missing: missing.filter((sid) => !this.known.has(sid)) };
     }
     return { missing };
@@ -624,80 +630,7 @@ export class RedisPresenceStore implements PresenceStore {
     return viewFromReplies(room, res, detail, this.o.clock.now(), this.o.limits.largeRoomThreshold, this.o.timings.cursorTtlMs);
   }
 
-  // ---- re-assertion after Redis lost its data (I2) ----
-
   private remember(sid: string, owner: string, session: StoredSession, room: string, md: Record<string, string>): void {
     this.known.remember(sid, owner, session, room, md, this.o.clock.now());
-  }
-
-  private async currentIncarnation(): Promise<string> {
-    const key = this.keys.incarnation();
-    const mine = this.o.ids.epoch();
-    const prev = (await this.cmd("set", () => this.o.client.call("SET", key, mine, "NX", "GET"))) as string | null;
-    return prev ?? mine;
-  }
-
-  private async dataLost(): Promise<boolean> {
-    if (this.incarnation === null) return false;
-    const now = await this.currentIncarnation();
-    if (now === this.incarnation) return false;
-    this.incarnation = now;
-    return true;
-  }
-
-  private async reassertIfDataLost(sid: string): Promise<boolean> {
-    return this.known.has(sid) && this.recoverIfDataLost();
-  }
-
-  /** Re-asserts this node's sessions if Redis lost its data; true when it did (or a concurrent call did). */
-  private recoverIfDataLost(): Promise<boolean> {
-    this.recovery ??= (async () => {
-      try {
-        if (!(await this.dataLost())) return false;
-        await this.reassertAll();
-        return true;
-      } finally {
-        this.recovery = null;
-      }
-    })();
-    return this.recovery;
-  }
-
-  /**
-   * After a subscriber reconnect every watcher of this node gets one snapshot. Before it is read:
-   * wait for the command connection (it may come back later than the subscriber), re-assert this
-   * node's sessions if Redis lost its data, and give every watched room its state (epoch) again,
-   * so that the snapshot is taken in the room's new epoch and later re-assertions by other nodes
-   * arrive as events in it, not as a second epoch change. Never rejects: reads report failures.
-   */
-  private async recoverAfterReconnect(): Promise<void> {
-    try {
-      await waitReady(this.o.client, RECONNECT_WAIT_MS);
-      await this.recoverIfDataLost();
-      await Promise.all([...this.readiness.keys()].map((room) => this.touch(room)));
-    } catch {
-      // Redis went away again: the snapshot reads fail and end the streams with `unavailable`.
-    }
-  }
-
-  /** Recreates every session this node knows (same ids, secrets and connection ids) and rejoins its rooms. */
-  private async reassertAll(): Promise<void> {
-    let n = 0;
-    for (const k of this.known.reassertable(this.o.clock.now() - this.o.timings.sessionTtlMs)) {
-      const rooms = [...k.rooms];
-      if (rooms.length === 0) continue;
-      try {
-        for (const [room, md] of rooms) {
-          const mode = room === rooms[0]![0] ? "new" : "use";
-          await this.sessionOpen(mode, k.sid, k.owner, mode === "new" ? JSON.stringify({ ...k.session, n: this.nodeId }) : "", room, JSON.stringify(md));
-          await this.roomJoin(room, k.sid, k.session, md);
-        }
-        await this.userSession(k.session.id, "set", k.sid, k.session.act);
-        n++;
-      } catch {
-        this.o.observer?.redisError?.("reassert");
-      }
-    }
-    this.o.observer?.reassert?.(n);
   }
 }
