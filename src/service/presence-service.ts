@@ -4,7 +4,7 @@ import type { IdSource } from "../core/ids.js";
 import { ownerKeyOf, type Caller, type MemberIdentity, type UserInfo } from "../core/identity.js";
 import { checkMetadata } from "../core/metadata.js";
 import type { Limits, Timings } from "../core/options.js";
-import { invalidArgument, limitExceeded, PresenceError } from "../core/presence-error.js";
+import { invalidArgument, limitExceeded, PresenceError, sessionNotFound } from "../core/presence-error.js";
 import type { Activity, CursorPosition, Position, RoomView } from "../core/presence-event.js";
 import { checkText, parseRoomName, utf8Length } from "../core/room-name.js";
 import type { Detail, FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
@@ -39,8 +39,10 @@ export interface PresenceService {
    * Binds a session of the caller to a transport of this node (a watch stream or a WebSocket): the
    * node keeps it alive until the returned release function is called, then it enters the
    * reconnect grace. Throws SESSION_NOT_FOUND for an unknown, expired or foreign session.
+   * `onLost` runs when a node refresh finds the session gone (kicked, purged, or reaped after a
+   * long store outage): the transport then ends, so its client learns it is no longer present.
    */
-  bind(caller: Caller, sessionId: string): Promise<() => void>;
+  bind(caller: Caller, sessionId: string, onLost?: () => void): Promise<() => void>;
   /** Resolves when every pending release (stream ended → reconnect grace) has reached the store. */
   drain(): Promise<void>;
 }
@@ -144,7 +146,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
   };
 
   /** sessionId → streams of this node bound to it (attached binding, design §9). */
-  const attached = new Map<string, { streams: number; ownerKey: string }>();
+  const attached = new Map<string, { streams: number; ownerKey: string; lost: Set<() => void> }>();
   const releasing = new Set<Promise<void>>();
 
   /**
@@ -153,17 +155,20 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
    * reconnect grace. Release runs on the signal as well as in `finally`, because a generator's
    * `finally` can be skipped when the client vanishes mid-write (connect-notes §1).
    */
-  async function bind(caller: Caller, id: string): Promise<() => void> {
+  async function bind(caller: Caller, id: string, onLost?: () => void): Promise<() => void> {
     const ownerKey = ownerKeyOf(caller);
     await o.store.attach({ sessionId: id, ownerKey });
-    const entry = attached.get(id) ?? { streams: 0, ownerKey };
+    const entry = attached.get(id) ?? { streams: 0, ownerKey, lost: new Set<() => void>() };
     entry.streams++;
+    if (onLost) entry.lost.add(onLost);
     attached.set(id, entry);
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      if (--entry.streams > 0) return;
+      if (onLost) entry.lost.delete(onLost);
+      // A session found gone by the refresh is no longer held here: nothing to release.
+      if (--entry.streams > 0 || attached.get(id) !== entry) return;
       attached.delete(id);
       const p = o.store.release({ sessionId: id, ownerKey }, o.timings.reconnectGraceMs).catch((e) => o.onDeferredError?.(e));
       releasing.add(p);
@@ -178,10 +183,12 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
    * mid-write (connect-notes §1).
    */
   async function* attachedWatch(caller: Caller, id: string, r: string, opts: Parameters<FanoutHub["watch"]>[1]): AsyncGenerator<WatchItem> {
-    const release = await bind(caller, id);
+    // When the refresh finds the session gone, the stream ends with SESSION_NOT_FOUND ("join again").
+    const lost = new AbortController();
+    const release = await bind(caller, id, () => lost.abort(sessionNotFound()));
     opts.signal.addEventListener("abort", release, { once: true });
     try {
-      yield* o.hub.watch(r, opts);
+      yield* o.hub.watch(r, { ...opts, signal: AbortSignal.any([opts.signal, lost.signal]) });
     } finally {
       release();
     }
@@ -285,12 +292,17 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const ids = [...attached.keys()];
       if (ids.length === 0) return { refreshed: 0, missing: 0 };
       const { missing } = await o.store.refresh(ids);
+      for (const id of missing) {
+        const entry = attached.get(id);
+        attached.delete(id);
+        for (const lost of entry?.lost ?? []) lost();
+      }
       return { refreshed: ids.length - missing.length, missing: missing.length };
     },
 
     attachedCount: () => attached.size,
 
-    bind: (caller, id) => bind(caller, sessionId(id)),
+    bind: (caller, id, onLost) => bind(caller, sessionId(id), onLost),
 
     async drain() {
       // Streams end asynchronously after the hub closed them: give them a turn, then wait.

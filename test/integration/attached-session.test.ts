@@ -1,7 +1,9 @@
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterEach, describe, expect, it } from "vitest";
+import { AdminService } from "../../gen/presence/v1/admin_pb.js";
 import { PresenceService, type WatchPresenceResponse } from "../../gen/presence/v1/presence_pb.js";
+import { connectWs } from "../support/ws-client.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { signTestToken, TEST_SECRET } from "../support/tokens.js";
 
@@ -30,14 +32,11 @@ async function setup() {
     PRESENCE_RECONNECT_GRACE_MS: "400",
   });
   servers.push(s);
-  const as = async (sub: string) => {
-    const token = await signTestToken(TEST_SECRET, { sub, name: sub });
-    return createClient(
-      PresenceService,
-      createGrpcTransport({ baseUrl: s.baseUrl, interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))] }),
-    );
-  };
-  return { s, as };
+  const transport = (token: string) =>
+    createGrpcTransport({ baseUrl: s.baseUrl, interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${token}`), next(req))] });
+  const as = async (sub: string) => createClient(PresenceService, transport(await signTestToken(TEST_SECRET, { sub, name: sub })));
+  const admin = async () => createClient(AdminService, transport(await signTestToken(TEST_SECRET, { sub: "ops", role: "admin" })));
+  return { s, as, admin };
 }
 
 function stream(client: Client<typeof PresenceService>, room: string, sessionId?: string) {
@@ -116,5 +115,27 @@ describe("attached sessions (WatchPresence with session_id)", () => {
     expect(await mallory.ended).toMatchObject({ code: 5, rawMessage: expect.stringContaining("join again") });
     const unknown = stream(ana, "/doc", "no-such-session");
     expect(await unknown.ended).toMatchObject({ code: 5 });
+  });
+
+  it("a kicked session ends its transports: the watch stream with SESSION_NOT_FOUND, the socket with 4005", async () => {
+    const { s, as, admin } = await setup();
+    const ana = await as("ana");
+    const j = await ana.join({ room: "/doc" });
+    const bound = stream(ana, "/doc", j.session!.sessionId);
+    const ws = await connectWs(s.wsUrl, { token: await signTestToken(TEST_SECRET, { sub: "bob", name: "bob" }) });
+    const wj = await ws.request({ case: "join", value: { room: "/doc" } });
+    expect(wj.frame.case).toBe("join");
+    const wsSession = wj.frame.case === "join" ? wj.frame.value.session!.sessionId : "";
+    while (bound.got.length === 0) await sleep(10);
+
+    const ops = await admin();
+    const t0 = Date.now();
+    await ops.kickSession({ sessionId: j.session!.sessionId });
+    await ops.kickSession({ sessionId: wsSession });
+    // Found gone by the node refresh (every 100 ms here), not left hanging until the client speaks.
+    expect(await bound.ended).toMatchObject({ code: 5, rawMessage: expect.stringContaining("join again") });
+    expect(await ws.closed).toEqual({ code: 4005, reason: "session ended" });
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect((await ana.getPresence({ room: "/doc" })).view!.counts!.connections).toBe(0);
   });
 });

@@ -31,6 +31,8 @@ export const CLOSE = {
   tokenExpired: { code: 4003, reason: "token expired" },
   /** The presence store is unavailable (or the process is full): retry with backoff. */
   unavailable: { code: 4004, reason: "unavailable" },
+  /** The socket's session is gone (kicked, purged, or reaped): reconnect; a new session is made. */
+  sessionEnded: { code: 4005, reason: "session ended" },
   /** Malformed, truncated or unknown frame. */
   badRequest: { code: 4500, reason: "bad request" },
   /** Invalid token (or none while anonymous access is off). */

@@ -20,6 +20,9 @@ import type { WsSession } from "./ws-session.js";
  *   on a socket without one may name a session of the same caller, e.g. one made over Connect).
  * - An explicit Leave of the socket's last room ends the session at once and unbinds it; the next
  *   Join makes a new one.
+ * - When the node refresh finds the session gone (kicked by an operator, purged, or reaped after a
+ *   long store outage), the socket is closed with 4005 "session ended": the client reconnects and,
+ *   its session being gone, gets a new one.
  * - `endSession` is the close cleanup: after a normal close (1000) the session leaves its rooms
  *   now; after any other close it is only unbound, which starts the reconnect grace.
  *
@@ -36,6 +39,8 @@ export interface FrameHandlerDeps {
   prepareWatch(ws: Socket, room: string, detail: Detail): () => void;
   /** Stops watching a room (no-op when not watched). */
   unwatch(ws: Socket, room: string): void;
+  /** The socket's session was found gone by the node refresh (kicked, purged, reaped): close it. */
+  sessionLost(ws: Socket): void;
   /** A frame was refused with a PresenceError (metrics by reason). */
   onRejected?(err: PresenceError): void;
   /** A frame failed with something else than a PresenceError (a bug: counted and logged). */
@@ -90,7 +95,7 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
         } else {
           r = await service.join(caller, { ...base, sessionId: v.sessionId, resumeSecret: v.resumeSecret });
           // Frames of one socket run one at a time, so no other first Join can race this one.
-          s.release = await service.bind(caller, r.session.sessionId);
+          s.release = await service.bind(caller, r.session.sessionId, () => d.sessionLost(ws));
           s.session = r.session;
         }
         s.rooms.add(v.room);

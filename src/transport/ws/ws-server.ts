@@ -275,6 +275,10 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     reply,
     prepareWatch,
     unwatch: (ws, room) => unwatch(ws, room),
+    sessionLost: (ws) =>
+      guard("session_lost", ws, () => {
+        if (!ws.getUserData().closed) ws.end(CLOSE.sessionEnded.code, CLOSE.sessionEnded.reason);
+      }),
     onRejected: (err) => metrics?.rejections.inc({ reason: err.reason }),
     onError: (err) => failed("frame", err, null),
   });
