@@ -165,8 +165,8 @@ function runMain(env: Record<string, string>) {
 describe("(c) the entry point as a child process", () => {
   it("becomes ready, and on SIGTERM ends watches with DRAINING and exits 0 within the deadline", async () => {
     const deadlineMs = 2_000;
-    const [rpcPort, adminPort] = [await freePort(), await freePort()];
-    const main = runMain({ PRESENCE_RPC_PORT: String(rpcPort), PRESENCE_ADMIN_PORT: String(adminPort), PRESENCE_SHUTDOWN_DEADLINE_MS: String(deadlineMs) });
+    const [rpcPort, adminPort, wsPort] = [await freePort(), await freePort(), await freePort()];
+    const main = runMain({ PRESENCE_RPC_PORT: String(rpcPort), PRESENCE_ADMIN_PORT: String(adminPort), PRESENCE_WS_PORT: String(wsPort), PRESENCE_SHUTDOWN_DEADLINE_MS: String(deadlineMs) });
     try {
       let ready = false;
       const readyBy = Date.now() + 20_000;

@@ -29,15 +29,33 @@ export const isRunning = (child: ChildProcess): boolean => child.exitCode === nu
 const setpriv = (process.env.PATH ?? "").split(path.delimiter).map((d) => path.join(d, "setpriv")).find((p) => existsSync(p));
 
 /** A port that was free a moment ago on 127.0.0.1 (bound to port 0, then released). */
+/**
+ * A loopback TCP port that is free now, for a child process that must be told its port up front.
+ * Chosen at random below the kernel's ephemeral range (32768–60999 here): a port the OS handed out
+ * for `listen(0)` is in that range, and between our check and the child's bind any outgoing
+ * connection on the machine may be given it as its source port (a real EADDRINUSE seen in CI).
+ * Ports handed out by this process are not handed out again.
+ */
 export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(port) || !(await canBind(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error("no free port found in 20000–31999 after 200 attempts");
+}
+
+const handedOut = new Set<number>();
+
+async function canBind(port: number): Promise<boolean> {
   const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", resolve);
+  const ok = await new Promise<boolean>((resolve) => {
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => resolve(true));
   });
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
+  if (ok) await new Promise((r) => srv.close(r));
+  return ok;
 }
 
 /** A new directory under os.tmpdir(), removed at exit unless `removeTempDir` did it first. */
