@@ -25,10 +25,15 @@ export const DEFAULT_URL = "http://127.0.0.1:8080";
 const COMMAND_OPTIONS: Record<string, readonly string[]> = { limit: ["rooms"], force: ["purge-node"] };
 
 export function parseCliArgs(argv: string[], env: Record<string, string | undefined>): ParsedArgs {
+  // Session ids are base64url and may start with "-": a word with one leading dash (other than
+  // -h) is an argument, not an option. Such words are marked before parsing and unmarked after.
+  const MARK = "\u0000";
+  const marked = argv.map((a) => (/^-[^-]/.test(a) && a !== "-h" ? MARK + a : a));
+  const unmark = (a: string) => (a.startsWith(MARK) ? a.slice(MARK.length) : a);
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: marked,
       allowPositionals: true,
       strict: true,
       options: {
@@ -43,7 +48,8 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const { values, positionals } = parsed;
+  const values = Object.fromEntries(Object.entries(parsed.values).map(([k, v]) => [k, typeof v === "string" ? unmark(v) : v])) as typeof parsed.values;
+  const positionals = parsed.positionals.map(unmark);
   const [command = "", ...rest] = positionals;
   for (const [option, commands] of Object.entries(COMMAND_OPTIONS)) {
     const given = values[option as keyof typeof values];

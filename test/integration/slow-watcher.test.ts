@@ -182,10 +182,14 @@ describe("F-O2 slow Connect stream consumer", () => {
     const mem0 = process.memoryUsage();
     const c = await churn(client, room, tokens);
     let peakRss = mem0.rss;
-    for (let t = 0; t < 30; t++) {
+    // Churn for at least 3 s and until well over 500 events were committed past the paused reader
+    // (a loaded machine commits fewer per second), at most 20 s.
+    const churnStart = Date.now();
+    const pausedAt = slow.recorder.position()!.version;
+    while (Date.now() - churnStart < 20_000) {
       await sleep(100);
-      const m = process.memoryUsage();
-      peakRss = Math.max(peakRss, m.rss);
+      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      if (Date.now() - churnStart >= 3_000 && (await server.app.store.position(room)).version - pausedAt > 600) break;
     }
     await c.stop();
     gc();
@@ -202,7 +206,8 @@ describe("F-O2 slow Connect stream consumer", () => {
       expect(w.recorder.view()).toEqual(toComparableDomain(truth));
     }
     expect(delays.length).toBe(3 * (truth.version - fast[0]!.recorder.messages[0]!.version!));
-    expect(p99(delays)).toBeLessThan(200);
+    // Not held up by the paused reader (which is paused for seconds): a bound, not a speed figure.
+    expect(p99(delays)).toBeLessThan(1_000);
 
     // The stalled one overflowed (counted once per episode) and its memory stayed bounded.
     expect(await scrape(server, "presence_fanout_queue_overflows_total")).toBe(overflowsBefore + 1);
