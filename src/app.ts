@@ -170,6 +170,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     issuer: config.auth.issuer,
     audience: config.auth.audience,
     allowAnonymous: config.auth.allowAnonymous,
+    cacheSize: config.auth.tokenCacheSize,
   });
   // Readiness (design I7): one monitor feeds /readyz, the gRPC health service and presence_ready.
   const readiness = createReadinessMonitor({

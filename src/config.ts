@@ -30,6 +30,8 @@ export interface Config {
     issuer?: string;
     audience?: string;
     allowAnonymous: boolean;
+    /** Verified tokens cached until they expire (0 = off). */
+    tokenCacheSize: number;
   };
   timings: Timings;
   limits: Limits;
@@ -118,6 +120,7 @@ export const SERVER_SPEC = {
   h2PingTimeoutMs: n("PRESENCE_H2_PING_TIMEOUT_MS", 10_000, 100, 600_000, "HTTP/2 PING ack timeout"),
   readinessIntervalMs: n("PRESENCE_READINESS_INTERVAL_MS", 5_000, 10, 600_000, "background readiness probe period (gRPC health, presence_ready)"),
   readinessTimeoutMs: n("PRESENCE_READINESS_TIMEOUT_MS", 2_000, 10, 60_000, "a readiness probe slower than this fails"),
+  tokenCacheSize: n("PRESENCE_TOKEN_CACHE_SIZE", 10_000, 0, 1_000_000, "verified tokens kept until they expire (0: verify every call)"),
   redisCommandTimeoutMs: n("PRESENCE_REDIS_COMMAND_TIMEOUT_MS", 2_000, 50, 60_000, "a Redis call taking longer fails with unavailable"),
   wsPort: n("PRESENCE_WS_PORT", 8081, 0, 65_535, "WebSocket bridge port (path /ws)"),
   // uWS aborts the whole process (C++ terminate) for an idle timeout of 1-7 or over 960 s.
@@ -197,6 +200,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       issuer: str("PRESENCE_JWT_ISSUER"),
       audience: str("PRESENCE_JWT_AUDIENCE"),
       allowAnonymous: bool("PRESENCE_ALLOW_ANONYMOUS", true),
+      tokenCacheSize: server.tokenCacheSize,
     },
     timings,
     limits,
