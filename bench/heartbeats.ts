@@ -28,6 +28,7 @@ import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../src/core/options.js";
 import { createRedisPresenceStore } from "../src/store/redis/create-redis-store.js";
 import type { RedisPresenceStore } from "../src/store/redis/redis-store.js";
 import { startRedis, type RedisInstance } from "../test/support/redis-harness.js";
+import { Histogram } from "./lib/histogram.js";
 
 // ---- options ----
 
@@ -73,36 +74,6 @@ function parseArgs(argv: string[]): Options {
     else throw new Error(`unknown option ${a} (see the header of bench/heartbeats.ts)`);
   }
   return o;
-}
-
-// ---- latency histogram (log buckets, ~1% resolution, 1 µs .. ~1000 s) ----
-
-class Histogram {
-  private static readonly GROWTH = Math.log(1.01);
-  private readonly counts = new Float64Array(2_100);
-  count = 0;
-  /** Records a duration in ms. */
-  add(ms: number): void {
-    const us = Math.max(1, ms * 1000);
-    const i = Math.min(this.counts.length - 1, Math.floor(Math.log(us) / Histogram.GROWTH));
-    this.counts[i]!++;
-    this.count++;
-  }
-  /** The q-quantile in ms (upper bound of its bucket). */
-  quantile(q: number): number {
-    if (this.count === 0) return NaN;
-    const target = Math.ceil(q * this.count);
-    let seen = 0;
-    for (let i = 0; i < this.counts.length; i++) {
-      seen += this.counts[i]!;
-      if (seen >= target) return Math.exp((i + 1) * Histogram.GROWTH) / 1000;
-    }
-    return NaN;
-  }
-  reset(): void {
-    this.counts.fill(0);
-    this.count = 0;
-  }
 }
 
 // ---- Redis INFO snapshots ----

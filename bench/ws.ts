@@ -36,22 +36,22 @@
  *
  * Prints a table and writes bench/results/ws-<date>.json.
  */
-import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import { execFileSync, fork, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import * as net from "node:net";
+import { fromBinary } from "@bufbuild/protobuf";
+import { mkdirSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import WebSocket from "ws";
-import { ClientFrameSchema, ServerFrameSchema } from "../gen/presence/v1/frames_pb.js";
+import { ServerFrameSchema } from "../gen/presence/v1/frames_pb.js";
+import { fmt, isoStamp, mib, table } from "./lib/format.js";
+import { connectInspector, serverGc, serverHeapUsed, topFunctions, type CpuProfile, type Inspector } from "./lib/inspector.js";
+import { cpuSeconds, kernelMem, machineBusyS, PAGE, rssBytes, type KernelMem } from "./lib/proc-stats.js";
+import { encodeClient } from "./lib/presence-frames.js";
+import { pool, rawConnect, RawWs } from "./lib/raw-ws.js";
+import { spawnWorker as spawnLibWorker, type Worker as LibWorker } from "./lib/workers.js";
 import { Detail } from "../gen/presence/v1/types_pb.js";
 import { startNode, type NodeProcess } from "../test/support/node-process.js";
 import { freePort } from "../test/support/processes.js";
 import { signTestToken, TEST_SECRET } from "../test/support/tokens.js";
-
-type ClientFrameInit = MessageInitShape<typeof ClientFrameSchema>;
 
 // ---- options ----
 
@@ -125,164 +125,6 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-// ---- raw WebSocket client (generator side) ----
-
-/** A masked client frame (RFC 6455 §5.2). */
-function clientFrame(opcode: number, payload: Uint8Array): Buffer {
-  const n = payload.length;
-  const h = n < 126 ? 2 : n < 65_536 ? 4 : 10;
-  const out = Buffer.allocUnsafe(h + 4 + n);
-  out[0] = 0x80 | opcode;
-  if (n < 126) out[1] = 0x80 | n;
-  else if (n < 65_536) {
-    out[1] = 0x80 | 126;
-    out.writeUInt16BE(n, 2);
-  } else {
-    out[1] = 0x80 | 127;
-    out.writeBigUInt64BE(BigInt(n), 2);
-  }
-  out.writeUInt32BE((Math.random() * 0x1_0000_0000) >>> 0, h);
-  for (let i = 0; i < n; i++) out[h + 4 + i] = payload[i]! ^ out[h + (i & 3)]!;
-  return out;
-}
-
-const encodeClient = (f: ClientFrameInit) => clientFrame(2, toBinary(ClientFrameSchema, create(ClientFrameSchema, f)));
-
-/**
- * One raw WebSocket connection. Data frames are counted from their headers; their payloads are
- * only materialised while `onMessage` is set (else skipped, even across reads). Pings are answered.
- */
-class RawWs {
-  frames = 0;
-  bytes = 0;
-  reads = 0;
-  closed = false;
-  onMessage: ((payload: Buffer) => void) | null = null;
-  private skip = 0;
-  private partial: Buffer | null = null;
-
-  constructor(readonly sock: net.Socket) {
-    sock.on("data", (d: Buffer) => this.feed(d));
-    sock.on("close", () => (this.closed = true));
-    sock.on("error", () => {});
-  }
-
-  send(frame: Buffer): void {
-    if (!this.closed) this.sock.write(frame);
-  }
-
-  feed(chunk: Buffer): void {
-    this.reads++;
-    this.bytes += chunk.length;
-    let off = 0;
-    if (this.skip > 0) {
-      off = Math.min(this.skip, chunk.length);
-      this.skip -= off;
-      if (off === chunk.length) return;
-    }
-    if (this.partial) {
-      chunk = Buffer.concat([this.partial, chunk.subarray(off)]);
-      this.partial = null;
-      off = 0;
-    }
-    const len = chunk.length;
-    while (off < len) {
-      const left = len - off;
-      if (left < 2) {
-        this.partial = chunk.subarray(off);
-        return;
-      }
-      const b0 = chunk[off]!;
-      let plen = chunk[off + 1]! & 0x7f;
-      let h = 2;
-      if (plen === 126) {
-        if (left < 4) return void (this.partial = chunk.subarray(off));
-        plen = chunk.readUInt16BE(off + 2);
-        h = 4;
-      } else if (plen === 127) {
-        if (left < 10) return void (this.partial = chunk.subarray(off));
-        plen = Number(chunk.readBigUInt64BE(off + 2));
-        h = 10;
-      }
-      const op = b0 & 0x0f;
-      const control = op >= 8;
-      if (left - h < plen) {
-        if (control || this.onMessage) return void (this.partial = chunk.subarray(off));
-        this.frames++;
-        this.skip = plen - (left - h);
-        return;
-      }
-      const start = off + h;
-      off = start + plen;
-      if (control) this.control(op, chunk.subarray(start, off));
-      else {
-        this.frames++;
-        this.onMessage?.(chunk.subarray(start, off));
-      }
-    }
-  }
-
-  private control(op: number, payload: Buffer) {
-    if (op === 9) this.send(clientFrame(10, payload));
-    else if (op === 8) {
-      this.send(clientFrame(8, payload.subarray(0, 2)));
-      this.sock.end();
-    }
-  }
-
-  destroy(): void {
-    this.closed = true;
-    this.sock.destroy();
-  }
-}
-
-/** Opens a raw WebSocket (offering `presence.v1`, optional bearer token); rejects on a non-101. */
-function rawConnect(port: number, localAddress: string, token?: string, setup?: (ws: RawWs) => void): Promise<RawWs> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ port, host: "127.0.0.1", localAddress, noDelay: true });
-    let buf: Buffer = Buffer.alloc(0);
-    const timer = setTimeout(() => fail(new Error("handshake timeout")), 20_000);
-    const fail = (e: Error) => {
-      clearTimeout(timer);
-      sock.destroy();
-      reject(e);
-    };
-    sock.once("error", fail);
-    sock.once("connect", () => {
-      sock.write(
-        `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n` +
-          `Sec-WebSocket-Protocol: presence.v1\r\n${token ? `Authorization: Bearer ${token}\r\n` : ""}\r\n`,
-      );
-    });
-    const onData = (d: Buffer) => {
-      buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
-      const end = buf.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      sock.off("data", onData);
-      sock.off("error", fail);
-      const status = buf.subarray(0, buf.indexOf("\r\n")).toString("latin1");
-      if (!/^HTTP\/1\.1 101/.test(status)) return fail(new Error(`handshake refused: ${status}`));
-      clearTimeout(timer);
-      const ws = new RawWs(sock);
-      setup?.(ws);
-      const rest = buf.subarray(end + 4);
-      if (rest.length > 0) ws.feed(rest);
-      resolve(ws);
-    };
-    sock.on("data", onData);
-  });
-}
-
-/** Runs `fn(i)` for i in [0, n) with at most `limit` in flight. */
-async function pool(n: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(n, limit) }, async () => {
-      while (next < n) await fn(next++);
-    }),
-  );
-}
 
 // ---- generator worker (this file with --worker) ----
 
@@ -548,175 +390,10 @@ function runWorker(): void {
 
 // ---- worker handles (orchestrator side) ----
 
-interface Worker {
-  pid: number;
-  call<T>(cmd: WorkerCommand): Promise<T>;
-  close(): Promise<void>;
-}
+type Worker = LibWorker<WorkerCommand>;
+const spawnWorker = () => spawnLibWorker<WorkerCommand>(fileURLToPath(import.meta.url), ["--worker"]);
 
-const workers = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const w of workers) w.kill("SIGKILL");
-});
-
-async function spawnWorker(): Promise<Worker> {
-  const child = fork(fileURLToPath(import.meta.url), ["--worker"], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  workers.add(child);
-  const exited = new Promise<void>((r) => child.once("exit", () => (workers.delete(child), r())));
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  let nextId = 1;
-  let readyResolve!: () => void;
-  const ready = new Promise<void>((r) => (readyResolve = r));
-  child.on("message", (m: { ready?: boolean; id?: number; result?: unknown; error?: string }) => {
-    if (m.ready) return readyResolve();
-    const p = pending.get(m.id ?? -1);
-    if (!p) return;
-    pending.delete(m.id!);
-    if (m.error !== undefined) p.reject(new Error(m.error));
-    else p.resolve(m.result);
-  });
-  void exited.then(() => {
-    for (const p of pending.values()) p.reject(new Error("generator process exited"));
-    pending.clear();
-  });
-  await Promise.race([ready, exited.then(() => Promise.reject(new Error("generator process failed to start")))]);
-  return {
-    pid: child.pid!,
-    call<T>(cmd: WorkerCommand) {
-      return new Promise<T>((resolve, reject) => {
-        const id = nextId++;
-        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-        child.send({ id, cmd });
-      });
-    },
-    async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-      try {
-        child.send({ id: 0, cmd: { type: "close" } });
-      } catch {
-        child.kill("SIGKILL");
-      }
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
-// ---- /proc readers ----
-
-const PAGE = (() => {
-  try {
-    return Number(execFileSync("getconf", ["PAGESIZE"]).toString().trim()) || 4096;
-  } catch {
-    return 4096;
-  }
-})();
-const HZ = (() => {
-  try {
-    return Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) * 1024 : NaN;
-}
-
-/** CPU seconds (user + system) of a process (all threads) or, with `tid`, of one thread. */
-function cpuSeconds(pid: number, tid?: number): number {
-  const text = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, "utf8");
-  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / HZ;
-}
-
-/** Busy CPU seconds of the whole machine, and of them the time in interrupts (irq + softirq: loopback TCP delivery is largely softirq work). */
-function machineBusyS(): { busy: number; irq: number } {
-  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const [user, nice, system, , , irq, softirq, steal] = f as number[];
-  return { busy: ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / HZ, irq: ((irq ?? 0) + (softirq ?? 0)) / HZ };
-}
-
-interface KernelMem {
-  tcpInuse: number;
-  tcpTimeWait: number;
-  /** `TCP: mem` (pages) × page size: memory charged to TCP socket buffers, whole machine. */
-  tcpMemBytes: number;
-  /** Slab (kernel object caches, incl. sock structs, inodes, epoll items), whole machine. */
-  slabBytes: number;
-}
-
-function kernelMem(): KernelMem {
-  const ss = readFileSync("/proc/net/sockstat", "utf8");
-  const tcp = /TCP: inuse (\d+) orphan \d+ tw (\d+) alloc \d+ mem (\d+)/.exec(ss);
-  const mi = readFileSync("/proc/meminfo", "utf8");
-  const slab = /Slab:\s+(\d+) kB/.exec(mi);
-  return {
-    tcpInuse: Number(tcp?.[1] ?? NaN),
-    tcpTimeWait: Number(tcp?.[2] ?? NaN),
-    tcpMemBytes: Number(tcp?.[3] ?? NaN) * PAGE,
-    slabBytes: Number(slab?.[1] ?? NaN) * 1024,
-  };
-}
-
-// ---- server: inspector (GC, heap, profile) and /metrics ----
-
-interface Inspector {
-  call<T = unknown>(method: string, params?: object): Promise<T>;
-  close(): void;
-}
-
-async function connectInspector(port: number): Promise<Inspector> {
-  let url: string | undefined;
-  for (let i = 0; i < 50 && !url; i++) {
-    try {
-      const list = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { webSocketDebuggerUrl?: string }[];
-      url = list[0]?.webSocketDebuggerUrl;
-    } catch {
-      await sleep(100);
-    }
-  }
-  if (!url) throw new Error(`server inspector on port ${port} not reachable`);
-  const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 1 << 30 });
-  await new Promise<void>((resolve, reject) => {
-    ws.once("open", () => resolve());
-    ws.once("error", reject);
-  });
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  let nextId = 1;
-  ws.on("message", (data) => {
-    const m = JSON.parse(data.toString()) as { id?: number; result?: unknown; error?: { message: string } };
-    const p = m.id === undefined ? undefined : pending.get(m.id);
-    if (!p) return;
-    pending.delete(m.id!);
-    if (m.error) p.reject(new Error(m.error.message));
-    else p.resolve(m.result);
-  });
-  return {
-    call<T>(method: string, params?: object) {
-      return new Promise<T>((resolve, reject) => {
-        const id = nextId++;
-        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-        ws.send(JSON.stringify({ id, method, params }));
-      });
-    },
-    close: () => ws.close(),
-  };
-}
-
-async function serverHeapUsed(insp: Inspector): Promise<number> {
-  const r = await insp.call<{ result: { value: string } }>("Runtime.evaluate", {
-    expression: "JSON.stringify(process.memoryUsage())",
-    returnByValue: true,
-  });
-  return (JSON.parse(r.result.value) as { heapUsed: number }).heapUsed;
-}
-
-async function serverGc(insp: Inspector): Promise<void> {
-  for (let i = 0; i < 2; i++) await insp.call("HeapProfiler.collectGarbage");
-}
+// ---- server: /metrics ----
 
 /** Sum of every sample of each metric family named in `names` (labels summed), from GET /metrics. */
 async function scrapeMetrics(adminUrl: string, names: string[]): Promise<Record<string, number>> {
@@ -1000,43 +677,11 @@ async function fanoutPhase(o: Options): Promise<FanoutResult> {
   }
 }
 
-interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
-function topFunctions(p: CpuProfile, n: number): { fn: string; selfPercent: number }[] {
-  const byId = new Map(p.nodes.map((x) => [x.id, x]));
-  const self = new Map<string, number>();
-  let total = 0;
-  p.samples.forEach((id, i) => {
-    const dt = p.timeDeltas[i] ?? 0;
-    const cf = byId.get(id)?.callFrame;
-    // tsx-compiled sources report line 0: show the file only.
-    const where = cf?.url ? `${cf.url.replace(/^.*\/(src|node_modules)\//, "$1/")}${cf.lineNumber > 0 ? `:${cf.lineNumber + 1}` : ""}` : "";
-    const key = `${cf?.functionName || "(anonymous)"} ${where}`.trim();
-    self.set(key, (self.get(key) ?? 0) + dt);
-    total += dt;
-  });
-  return [...self.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, n)
-    .map(([fn, t]) => ({ fn, selfPercent: (100 * t) / total }));
-}
-
 // ---- output ----
 
 const log = (s: string) => console.log(s);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const fmt = (n: number, digits = 0) =>
-  Number.isFinite(n) ? n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : "n/a";
-const mib = (b: number) => fmt(b / 2 ** 20, 1);
 
-function table(rows: [string, ...string[]][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
-  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")).join("\n");
-}
 
 const IDLE_TARGET = 100_000;
 const FANOUT_TARGET = 500_000;
@@ -1090,10 +735,6 @@ function fanoutTable(r: FanoutResult, o: Options): string {
   ]);
 }
 
-/** ISO 8601 basic-time stamp usable in a file name: 2026-08-25T101112Z. */
-function isoStamp(d: Date): string {
-  return d.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "");
-}
 
 // ---- main ----
 

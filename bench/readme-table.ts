@@ -1,0 +1,30 @@
+/**
+ * Puts the tables of a peer-benchmark results file into bench/README.md, between the markers
+ * `<!-- peers:begin -->` and `<!-- peers:end -->`, and re-renders the charts of that file into
+ * bench/results/charts/.
+ *
+ *   node --import tsx bench/readme-table.ts bench/results/peers-<date>.json
+ */
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import * as path from "node:path";
+import { renderCharts, renderTables, type BenchResults } from "./lib/peer-report.js";
+
+const file = process.argv[2];
+if (!file) {
+  console.error("usage: node --import tsx bench/readme-table.ts <bench/results/peers-*.json>");
+  process.exit(2);
+}
+const results = JSON.parse(readFileSync(file, "utf8")) as BenchResults;
+const readme = new URL("./README.md", import.meta.url);
+const text = readFileSync(readme, "utf8");
+const begin = "<!-- peers:begin -->";
+const end = "<!-- peers:end -->";
+const i = text.indexOf(begin);
+const j = text.indexOf(end);
+if (i < 0 || j < i) throw new Error(`bench/README.md has no ${begin} … ${end} section`);
+const source = path.relative(path.dirname(new URL(readme).pathname), path.resolve(file));
+writeFileSync(readme, `${text.slice(0, i + begin.length)}\n${renderTables(results, `bench/${source}`)}\n${text.slice(j)}`);
+const charts = new URL("./results/charts/", import.meta.url);
+mkdirSync(charts, { recursive: true });
+for (const [name, svg] of Object.entries(renderCharts(results))) writeFileSync(new URL(`${name}.svg`, charts), svg);
+console.log(`bench/README.md updated from ${file}; charts in bench/results/charts/`);
