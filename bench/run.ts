@@ -18,8 +18,9 @@
  *   --profile (CPU profile of our server in storm, churn, cursors and, after the restart, reconnect: top functions in the JSON)
  *   --out FILE
  *
- * Writes bench/results/peers-<date>.json and bench/results/charts/<scenario>.svg, and prints the
- * table that bench/readme-table.ts puts into bench/README.md.
+ * Writes bench/results/peers-<date>.json and, for a complete run without --out,
+ * bench/results/charts/<scenario>.svg, and prints the table that bench/readme-table.ts puts into
+ * bench/README.md (it re-renders the charts from the results file it is given).
  */
 import { mkdirSync, writeFileSync, existsSync } from "node:fs";
 import * as os from "node:os";
@@ -119,6 +120,8 @@ async function counters(gens: Gen[]): Promise<GenCounters & { latencyHist: Histo
     deliveries: sum("deliveries"),
     joinsSeen: sum("joinsSeen"),
     leavesSeen: sum("leavesSeen"),
+    redundantMemberEvents: sum("redundantMemberEvents"),
+    earlyMemberEvents: sum("earlyMemberEvents"),
     converged: sum("converged"),
     over: sum("over"),
     under: sum("under"),
@@ -275,7 +278,7 @@ async function storm(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
     log(`    ${kind}: ${fmt(r.connected)} clients, ${ok ? `converged in ${fmt(conv, 2)} s` : `did not converge within 120 s (${fmt(last!.converged)} views complete, ${fmt(last!.over)} over, ${fmt(last!.under)} under, ${fmt(last!.unjoined)} not joined)`}; server CPU ${fmt(c.serverCpuS, 2)} s; ${fmt(last!.framesIn / r.connected, 1)} messages per client${Object.keys(ours).length ? ` (${Object.entries(ours).map(([k, v]) => `${k.replace("presence_", "")} ${fmt(v)}`).join(", ")})` : ""}`);
     return {
       metrics: { convergenceSeconds: conv, serverCpuSeconds: c.serverCpuS, messagesPerClient: last!.framesIn / r.connected },
-      detail: { clients: r.connected, failed: r.failed, converged: last!.converged, windowSeconds: c.seconds, ...ours, ...(profile ? { profile } : {}) },
+      detail: { clients: r.connected, failed: r.failed, converged: last!.converged, timedOutAfterSeconds: ok ? null : 120, windowSeconds: c.seconds, ...ours, ...(profile ? { profile } : {}) },
       generator: { cpuPercent: c.generatorPct, maxProcessPercent: c.generatorMaxProcessPct, share: c.generatorShare, processes: gens.length, machineBusyPercent: c.machinePct, otherProcessesPercent: Math.max(0, c.machinePct - c.serverPct - c.generatorPct) },
     };
   } finally {
@@ -389,7 +392,8 @@ async function reconnect(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
       `    ${kind}: ${fmt(r.joined)} clients${settled ? "" : " (not all views settled before the restart)"}; restart took ${fmt((tReady - tKill) / 1000, 2)} s (exit ${fmt((exitedAt - tKill) / 1000, 2)} s); ` +
         `last rejoin answered ${fmt((last!.lastReconnectAt - tReady) / 1000, 2)} s after ready; ` +
         `${ok ? `views equal the truth ${fmt(fromReady, 2)} s after the new server was ready (${fmt(fromKill, 2)} s after SIGTERM)` : `did not converge within ${RECONNECT_WAIT_S} s: ${fmt(last!.converged)} of ${fmt(r.joined)} views complete (${fmt(last!.over)} over, ${fmt(last!.under)} under the truth, ${fmt(last!.unjoined)} not joined), ${fmt(last!.reconnects)} reconnects`}; ` +
-        `${fmt(last!.joinsSeen / r.joined, 2)} join + ${fmt(last!.leavesSeen / r.joined, 2)} leave events per client`,
+        `${fmt(last!.joinsSeen / r.joined, 2)} join + ${fmt(last!.leavesSeen / r.joined, 2)} leave events per client` +
+        (kind === "presence" ? "" : ` (${fmt(last!.redundantMemberEvents)} redundant, ${fmt(last!.earlyMemberEvents)} before the subscription answer)`),
     );
     return {
       metrics: { convergenceAfterReadySeconds: fromReady, convergenceAfterSigtermSeconds: fromKill, spuriousJoinsPerClient: last!.joinsSeen / r.joined, spuriousLeavesPerClient: last!.leavesSeen / r.joined },
@@ -402,6 +406,9 @@ async function reconnect(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
         converged: last!.converged,
         settledBeforeRestart: settled,
         timedOutAfterSeconds: ok ? null : RECONNECT_WAIT_S,
+        /** Peers: member events a count-based client would have miscounted (see PeerClient.members). */
+        redundantMemberEvents: last!.redundantMemberEvents,
+        memberEventsBeforeAnswer: last!.earlyMemberEvents,
         viewsOver: last!.over,
         viewsUnder: last!.under,
         notJoined: last!.unjoined,
@@ -489,10 +496,12 @@ async function main(): Promise<void> {
   mkdirSync(new URL("./charts/", dir), { recursive: true });
   const out = o.out ?? fileURLToPath(new URL(`peers-${stamp}.json`, dir));
   writeFileSync(out, JSON.stringify(results, null, 2) + "\n");
-  for (const [name, svg] of Object.entries(renderCharts(results))) writeFileSync(new URL(`./charts/${name}.svg`, dir), svg);
+  // A development run with --out (or a partial one) leaves the committed charts alone.
+  const charts = !o.out && o.only.length === SCENARIOS.length;
+  if (charts) for (const [name, svg] of Object.entries(renderCharts(results))) writeFileSync(new URL(`./charts/${name}.svg`, dir), svg);
   log("");
   log(renderTables(results, `bench/results/${out.split("/").pop()}`));
-  log(`written ${out} and bench/results/charts/*.svg; put the tables into bench/README.md with: node --import tsx bench/readme-table.ts ${out}`);
+  log(`written ${out}${charts ? " and bench/results/charts/*.svg" : ""}; put the tables (and charts) into bench/README.md with: node --import tsx bench/readme-table.ts ${out}`);
 }
 
 main().then(

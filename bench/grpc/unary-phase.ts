@@ -6,7 +6,7 @@
  * server (process and main thread), of the generators and of the whole machine come from /proc.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isoStamp } from "../lib/format.js";
 import { Histogram } from "../lib/histogram.js";
@@ -115,7 +115,8 @@ export async function unaryPhase(o: UnaryOptions, log: (s: string) => void): Pro
             const file = fileURLToPath(new URL(`../results/tmp/grpc-bench-${transport}-${rpc}-${isoStamp(new Date())}.cpuprofile`, import.meta.url));
             mkdirSync(dirname(file), { recursive: true });
             writeFileSync(file, JSON.stringify(p));
-            profiles.push({ transport, rpc, file, areas: profileAreas(p), top: busyOnly(topFunctions(p, 16)) });
+            // Reported relative to the repository (results files and the README are committed).
+            profiles.push({ transport, rpc, file: relative(fileURLToPath(new URL("../..", import.meta.url)), file), areas: profileAreas(p), top: busyOnly(topFunctions(p, 16)) });
           }
         }
       }

@@ -44,6 +44,8 @@ export interface GenCounters {
   deliveries: number;
   joinsSeen: number;
   leavesSeen: number;
+  redundantMemberEvents: number;
+  earlyMemberEvents: number;
   /** Clients whose view size equals the target. */
   converged: number;
   /** Joined clients whose view holds more / fewer than the target; clients not joined (diagnostics). */
@@ -93,7 +95,7 @@ function main(): void {
   }
 
   function counters(): GenCounters {
-    const out: GenCounters = { clients: clients.length, open: 0, joined: 0, framesIn: 0, deliveries: 0, joinsSeen: 0, leavesSeen: 0, converged: 0, over: 0, under: 0, unjoined: 0, lastConvergedAt: -Infinity, reconnects, lastReconnectAt, sent, latency: latency.counts() };
+    const out: GenCounters = { clients: clients.length, open: 0, joined: 0, framesIn: 0, deliveries: 0, joinsSeen: 0, leavesSeen: 0, redundantMemberEvents: 0, earlyMemberEvents: 0, converged: 0, over: 0, under: 0, unjoined: 0, lastConvergedAt: -Infinity, reconnects, lastReconnectAt, sent, latency: latency.counts() };
     for (const c of clients) {
       c.syncStats();
       if (c.ws && !c.ws.closed) out.open++;
@@ -102,6 +104,8 @@ function main(): void {
       out.deliveries += c.stats.deliveries;
       out.joinsSeen += c.stats.joinsSeen;
       out.leavesSeen += c.stats.leavesSeen;
+      out.redundantMemberEvents += c.stats.redundantMemberEvents;
+      out.earlyMemberEvents += c.stats.earlyMemberEvents;
       if (c.joined && c.count === c.target) out.converged++;
       else if (!c.joined) out.unjoined++;
       else if (c.count > c.target) out.over++;
@@ -165,7 +169,7 @@ function main(): void {
         sent = 0;
         for (const pc of clients) {
           pc.syncStats();
-          Object.assign(pc.stats, { framesIn: 0, deliveries: 0, joinsSeen: 0, leavesSeen: 0 });
+          Object.assign(pc.stats, { framesIn: 0, deliveries: 0, joinsSeen: 0, leavesSeen: 0, redundantMemberEvents: 0, earlyMemberEvents: 0 });
         }
         return true;
       case "churn": {

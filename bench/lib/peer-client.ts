@@ -41,6 +41,10 @@ export interface ClientStats {
   deliveries: number;
   joinsSeen: number;
   leavesSeen: number;
+  /** Peers: member events that changed nothing in the id set (a join of an id already in the view, a leave of one not in it). */
+  redundantMemberEvents: number;
+  /** Peers: member events that arrived before the subscription answer (applied on top of it). */
+  earlyMemberEvents: number;
 }
 
 // ---- protobuf walker (our frames) ----
@@ -160,7 +164,7 @@ export class PeerClient {
   /** Time the view first reached `target` since the target was set (NaN: not yet). */
   convergedAt = NaN;
   target = -1;
-  readonly stats: ClientStats = { framesIn: 0, deliveries: 0, joinsSeen: 0, leavesSeen: 0 };
+  readonly stats: ClientStats = { framesIn: 0, deliveries: 0, joinsSeen: 0, leavesSeen: 0, redundantMemberEvents: 0, earlyMemberEvents: 0 };
   /** Called after every message that changed `count` or `joined`. */
   onChange: (() => void) | null = null;
   /**
@@ -320,7 +324,10 @@ export class PeerClient {
   private memberChange(p: Buffer, re: RegExp, added: boolean): void {
     const id = re.exec(p.toString("latin1"))?.[1];
     if (id === undefined) return;
-    if (!this.joined) this.early.push([id, added]);
+    if (!this.joined) {
+      this.early.push([id, added]);
+      this.stats.earlyMemberEvents++;
+    } else if (this.members.has(id) === added) this.stats.redundantMemberEvents++;
     if (added) this.members.add(id);
     else this.members.delete(id);
     this.setCount(this.members.size);

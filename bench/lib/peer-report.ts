@@ -117,12 +117,23 @@ export function renderTables(r: BenchResults, source: string): string {
     out.push(`|---|---|${KINDS.map(() => "---:").join("|")}|---:|---:|`);
     for (const m of METRICS[s]) {
       const v = KINDS.map((k) => figures(r, s, k)?.metrics[m.key]);
+      // A server that did not converge within the scenario's bound shows "> bound" (and ratios "< x").
+      const bound = KINDS.map((k, i) => {
+        const d = figures(r, s, k)?.detail;
+        if (!d || !m.key.startsWith("convergence") || Number.isFinite(v[i] ?? NaN)) return undefined;
+        const t = d.timedOutAfterSeconds;
+        return typeof t === "number" ? t : typeof d.converged === "number" && typeof d.clients === "number" && d.converged < d.clients ? Infinity : undefined;
+      });
+      const bounded = (i: number) => (Number.isFinite(bound[i]!) ? `> ${n(bound[i]!)} s (did not converge)` : "did not converge");
+      const ratioCell = (i: number) =>
+        bound[i] !== undefined && Number.isFinite(bound[i]!) && bound[0] === undefined && v[0] !== undefined && Number.isFinite(v[0]) ? `< ${n(v[0] / bound[i]!, 3)}×` : ratio(v[0], v[i]);
       const cells = KINDS.map((k, i) => {
         const f = r.scenarios[s]?.[k];
         if (f && "error" in f) return "failed";
+        if (bound[i] !== undefined) return bounded(i);
         return v[i] === undefined ? "–" : `${n(v[i]!, m.digits)}${m.unit && m.unit !== "B" ? ` ${m.unit.startsWith("%") ? "%" : m.unit}` : m.unit === "B" ? " B" : ""}`;
       });
-      out.push(`| ${m.label}${m.unit.startsWith("%") ? " (% of a core)" : ""} | ${m.better} | ${cells.join(" | ")} | ${ratio(v[0], v[1])} | ${ratio(v[0], v[2])} |`);
+      out.push(`| ${m.label}${m.unit.startsWith("%") ? " (% of a core)" : ""} | ${m.better} | ${cells.join(" | ")} | ${ratioCell(1)} | ${ratioCell(2)} |`);
     }
     const gen = KINDS.map((k) => figures(r, s, k)?.generator).map((g) => (g && Number.isFinite(g.cpuPercent) ? `${n(g.cpuPercent)}% (max ${n(g.maxProcessPercent)}% per process)` : "–"));
     out.push(`| generator CPU (% of a core) | – | ${gen.join(" | ")} | | |`);
