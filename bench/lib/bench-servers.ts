@@ -9,8 +9,11 @@
  * - `soketi`: bench/peers/soketi/start.mjs (Soketi 1.6.1; Redis adapter with `redisUrl`).
  * - `socketio`: bench/peers/socketio/server.mjs (our Socket.IO baseline; Redis adapter with `redisUrl`).
  *
- * Peer folders are installed on first use with `npm ci --prefix bench/peers/<peer>` (their own
- * package.json and lock file; the npm registry only).
+ * Peer folders are installed on first use with `npm install --prefix bench/peers/<peer>` (their own
+ * package.json and lock file; the npm registry only). Not `npm ci`: the registry here lacks some
+ * platforms' optional binaries (msgpackr-extract for macOS/Windows/arm), so the lock files miss
+ * them and `npm ci` refuses ("Missing: … from lock file"); `npm install` keeps to the lock file and
+ * tolerates them.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -43,12 +46,14 @@ export interface ServerOptions {
   cpus?: string;
 }
 
-/** Installs a peer folder on first use (npm ci from its lock file). */
+/** Installs a peer folder on first use (npm install, from its lock file). Throws when that fails. */
 export function ensurePeerInstalled(peer: "soketi" | "socketio", log: (s: string) => void): void {
   const dir = PEERS + peer;
-  if (existsSync(`${dir}/node_modules/.package-lock.json`)) return;
-  log(`  installing bench/peers/${peer} (npm ci --prefix bench/peers/${peer}) …`);
-  execFileSync("npm", ["ci", "--prefix", dir, "--no-audit", "--no-fund", "--loglevel", "error"], { stdio: "inherit" });
+  const marker = `${dir}/node_modules/.package-lock.json`;
+  if (existsSync(marker)) return;
+  log(`  installing bench/peers/${peer} (npm install --prefix bench/peers/${peer}) …`);
+  execFileSync("npm", ["install", "--prefix", dir, "--no-audit", "--no-fund", "--loglevel", "error"], { stdio: "inherit" });
+  if (!existsSync(marker)) throw new Error(`npm install --prefix bench/peers/${peer} installed nothing; see its output above`);
 }
 
 /** Pins every thread of `pid` to `cpus` (taskset -a -pc). */
