@@ -145,8 +145,12 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     return [...new Set(ids)];
   };
 
-  /** sessionId → streams of this node bound to it (attached binding, design §9). */
-  const attached = new Map<string, { streams: number; ownerKey: string; lost: Set<() => void> }>();
+  /**
+   * sessionId → streams of this node bound to it (attached binding, design §9). `lost` is replaced,
+   * never mutated (a small exact-size array instead of a Set per session: memory per idle
+   * connection), so iterating it while a callback releases is safe.
+   */
+  const attached = new Map<string, { streams: number; ownerKey: string; lost: readonly (() => void)[] }>();
   const releasing = new Set<Promise<void>>();
 
   /**
@@ -158,15 +162,18 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
   async function bind(caller: Caller, id: string, onLost?: () => void): Promise<() => void> {
     const ownerKey = ownerKeyOf(caller);
     await o.store.attach({ sessionId: id, ownerKey });
-    const entry = attached.get(id) ?? { streams: 0, ownerKey, lost: new Set<() => void>() };
+    const entry = attached.get(id) ?? { streams: 0, ownerKey, lost: [] };
     entry.streams++;
-    if (onLost) entry.lost.add(onLost);
+    if (onLost) entry.lost = entry.lost.concat(onLost); // exact size (spread reserves 17 slots)
     attached.set(id, entry);
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      if (onLost) entry.lost.delete(onLost);
+      if (onLost) {
+        const i = entry.lost.indexOf(onLost);
+        if (i >= 0) entry.lost = entry.lost.slice(0, i).concat(entry.lost.slice(i + 1));
+      }
       // A session found gone by the refresh is no longer held here: nothing to release.
       if (--entry.streams > 0 || attached.get(id) !== entry) return;
       attached.delete(id);

@@ -5,7 +5,7 @@ import { activityFromPb, cursorPositionFromPb, detailFromPb, leaseToPb, sessionT
 import { errorFrameFor } from "./close-codes.js";
 import type { KnownClientFrame, ServerFrameInit } from "./frames.js";
 import type { Socket } from "./room-broadcaster.js";
-import type { WsSession } from "./ws-session.js";
+import { addRoom, removeRoom, type WsSession } from "./ws-session.js";
 
 /**
  * The session model of the WebSocket bridge (frames.proto "Session"): translation of ClientFrames
@@ -73,7 +73,7 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
     s.release?.();
     s.release = null;
     s.session = null;
-    s.rooms.clear();
+    s.rooms = [];
   }
 
   async function dispatch(ws: Socket, s: WsSession, f: KnownClientFrame): Promise<Answer> {
@@ -98,7 +98,7 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
           s.release = await service.bind(caller, r.session.sessionId, () => d.sessionLost(ws));
           s.session = r.session;
         }
-        s.rooms.add(v.room);
+        addRoom(s, v.room);
         return { frame: { case: "join", value: { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view) } } };
       }
       case "leave": {
@@ -106,8 +106,8 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
         const id = sessionOf(s, v.sessionId);
         const r = await service.leave(caller, { sessionId: id, room: v.room });
         if (isOwn(s, id)) {
-          s.rooms.delete(v.room);
-          if (r.left && s.rooms.size === 0) forget(s); // its last room: the session ended
+          removeRoom(s, v.room);
+          if (r.left && s.rooms.length === 0) forget(s); // its last room: the session ended
         }
         return { frame: { case: "leave", value: r } };
       }
@@ -116,8 +116,8 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
         const id = sessionOf(s, v.sessionId);
         const r = await service.navigate(caller, { sessionId: id, fromRoom: v.fromRoom, toRoom: v.toRoom, metadata: v.metadata });
         if (isOwn(s, id)) {
-          if (v.fromRoom !== "") s.rooms.delete(v.fromRoom);
-          s.rooms.add(v.toRoom);
+          if (v.fromRoom !== "") removeRoom(s, v.fromRoom);
+          addRoom(s, v.toRoom);
         }
         return { frame: { case: "navigate", value: { view: viewToPb(r.view), lease: leaseToPb(r.lease) } } };
       }

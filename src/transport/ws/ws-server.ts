@@ -14,8 +14,9 @@ import { registerDemoRoutes, type DemoRoutesOptions } from "./demo-routes.js";
 import { createFrameHandler } from "./frame-handler.js";
 import { decodeClientFrame, lazyFrame, type EncodedFrame, type ServerFrameInit } from "./frames.js";
 import { createRoomBroadcaster, topicOf, type RoomBroadcaster, type Socket, type SocketIo } from "./room-broadcaster.js";
+import { createExpiryQueue } from "./expiry-queue.js";
 import { createUpgradeHandler } from "./upgrade-handler.js";
-import { socketLogFields, type SocketWatch, type WsSession } from "./ws-session.js";
+import { addWatch, findWatch, removeWatch, socketLogFields, type SocketWatch, type WsSession } from "./ws-session.js";
 
 /**
  * The WebSocket bridge (frames.proto): a uWebSockets.js App serving `/ws`.
@@ -32,7 +33,7 @@ import { socketLogFields, type SocketWatch, type WsSession } from "./ws-session.
  * second).
  *
  * Authentication happens at the upgrade (`upgrade-handler.ts`); a socket whose token expires is
- * closed with 4003.
+ * closed with 4003 (one timer for all sockets: `expiry-queue.ts`).
  *
  * Every uWS handler body runs inside try/catch (an exception there kills the process, uws-notes
  * §6.6); errors are counted in `presence_ws_handler_errors_total` and close the socket with 4002.
@@ -82,6 +83,9 @@ export interface WsBridge {
   /** Rooms watched by open sockets, by detail (one per socket and room). */
   watchCount(): { full: number; counts: number };
 }
+
+/** The start of a socket's frame chain when nothing is in flight (shared: no promise per socket). */
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /** Refuses options that uWS would turn into a process abort or an unbounded resource. */
 function validate(o: Required<Pick<WsBridgeOptions, "maxMessageBytes" | "idleTimeoutSec" | "maxBufferedBytes" | "stallMs" | "maxWatchesPerSocket" | "maxPendingFrames">>) {
@@ -190,7 +194,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     const s = ws.getUserData();
     troubled.delete(ws);
     s.overCapSince = 0;
-    for (const w of s.watches.values()) if (w.needsSnapshot) broadcasters.get(w.room)?.resync(ws, w);
+    for (const w of s.watches) if (w.needsSnapshot) broadcasters.get(w.room)?.resync(ws, w);
   }
 
   function maintain() {
@@ -231,7 +235,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
         for (const ws of b.sockets()) {
           guard("watch_failed", ws, () => {
             b.remove(ws);
-            ws.getUserData().watches.delete(room);
+            removeWatch(ws.getUserData(), room);
             reply(ws, { requestId: 0, frame: { case: "error", value: errorFrameFor(err, { room }) } });
           });
         }
@@ -244,7 +248,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
 
   function unwatch(ws: Socket, room: string) {
     const s = ws.getUserData();
-    if (!s.watches.delete(room)) return;
+    if (!removeWatch(s, room)) return;
     const b = broadcasters.get(room);
     if (!b) return;
     b.remove(ws);
@@ -257,15 +261,15 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
   function prepareWatch(ws: Socket, value: string, detail: Detail): () => void {
     const s = ws.getUserData();
     const room = parseRoomName(value, options.limits.maxRoomNameBytes);
-    if (!s.watches.has(room) && s.watches.size >= o.maxWatchesPerSocket) {
-      throw limitExceeded("watch.room", o.maxWatchesPerSocket, s.watches.size + 1, "watched rooms per socket", "TOO_MANY_WATCHERS");
+    if (!findWatch(s, room) && s.watches.length >= o.maxWatchesPerSocket) {
+      throw limitExceeded("watch.room", o.maxWatchesPerSocket, s.watches.length + 1, "watched rooms per socket", "TOO_MANY_WATCHERS");
     }
     if (closing) throw new PresenceError("unavailable", "DRAINING", "server is draining; reconnect (to another node) and resume");
     return () => {
       if (s.closed) return;
       unwatch(ws, room); // watching again restarts with a fresh snapshot
       const w: SocketWatch = { room, detail, needsSnapshot: false, subscribed: false, started: false };
-      s.watches.set(room, w);
+      addWatch(s, w);
       broadcasterFor(room).add(ws, w);
     };
   }
@@ -283,19 +287,12 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     onError: (err) => failed("frame", err, null),
   });
 
-  function scheduleExpiry(ws: Socket) {
-    const s = ws.getUserData();
-    if (s.tokenExpiresAtMs <= 0) return;
-    // setTimeout fires at once for delays over 2^31-1 ms: wait in steps.
-    const delay = Math.min(2_147_483_647, Math.max(0, s.tokenExpiresAtMs - clock.now()));
-    s.expiryTimer = clock.setTimeout(() => {
-      guard("token_expiry", ws, () => {
-        if (s.closed) return;
-        if (clock.now() < s.tokenExpiresAtMs) scheduleExpiry(ws);
-        else ws.end(CLOSE.tokenExpired.code, CLOSE.tokenExpired.reason);
-      });
-    }, delay);
-  }
+  /** Sockets with an expiring token, closed with 4003 when it expires. */
+  const expiry = createExpiryQueue<Socket>({
+    clock,
+    isGone: (ws) => ws.getUserData().closed,
+    expired: (ws) => guard("token_expiry", ws, () => ws.end(CLOSE.tokenExpired.code, CLOSE.tokenExpired.reason)),
+  });
 
   app.ws<WsSession>(path, {
     maxPayloadLength: 2 * o.maxMessageBytes,
@@ -318,7 +315,8 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
         sockets.add(ws);
         metrics?.wsConnections.inc();
         if (closing) return ws.end(CLOSE.draining.code, CLOSE.draining.reason);
-        scheduleExpiry(ws);
+        const expiresAt = ws.getUserData().tokenExpiresAtMs;
+        if (expiresAt > 0) expiry.add(ws, expiresAt);
       });
     },
 
@@ -340,12 +338,14 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
           return;
         }
         s.pendingFrames++;
-        s.chain = s.chain
+        const p: Promise<void> = (s.chain ?? RESOLVED)
           .then(() => handler.handle(ws, d.frame))
           .catch((err: unknown) => failed("frame", err, null, s))
           .finally(() => {
-            s.pendingFrames--;
+            // The last frame in flight is done: an idle socket keeps no promise.
+            if (--s.pendingFrames === 0 && s.chain === p) s.chain = null;
           });
+        s.chain = p;
       });
     },
 
@@ -360,17 +360,16 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
         const s = ws.getUserData();
         if (s.closed) return;
         s.closed = true;
-        s.closeCode = code;
         sockets.delete(ws);
         troubled.delete(ws);
-        s.expiryTimer?.cancel();
+        if (s.tokenExpiresAtMs > clock.now()) expiry.forget(); // still queued: dropped later
         metrics?.wsConnections.dec();
         metrics?.wsCloses.inc({ code: closeCodeLabel(code) });
         if (code !== CLOSE.normal.code) log?.debug("websocket closed", { ...socketLogFields(s), code, reason: Buffer.from(message).toString("utf8") });
-        for (const room of [...s.watches.keys()]) unwatch(ws, room);
+        for (const w of s.watches) unwatch(ws, w.room);
         // After the frames in flight: a normal close (1000) ends the session now, any other close
         // only unbinds it (reconnect grace).
-        const done = s.chain.then(() => handler.endSession(s, code === CLOSE.normal.code)).catch((err: unknown) => failed("close", err, null, s));
+        const done = (s.chain ?? RESOLVED).then(() => handler.endSession(s, code === CLOSE.normal.code)).catch((err: unknown) => failed("close", err, null, s));
         s.chain = done;
         cleanups.add(done);
         void done.finally(() => cleanups.delete(done));
@@ -408,6 +407,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
         for (const b of [...broadcasters.values()]) b.stop();
         broadcasters.clear();
         maintenance.cancel();
+        expiry.stop();
         await Promise.all([...cleanups]);
       })();
       return closing;
@@ -423,7 +423,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
 
     watchCount() {
       const c = { full: 0, counts: 0 };
-      for (const ws of sockets) for (const w of ws.getUserData().watches.values()) c[w.detail]++;
+      for (const ws of sockets) for (const w of ws.getUserData().watches) c[w.detail]++;
       return c;
     },
 

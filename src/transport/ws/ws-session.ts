@@ -6,6 +6,11 @@ import type { SessionGrant } from "../../store/presence-store.js";
  * Per-socket state of the WebSocket bridge: the typed user data of a uWS socket (given to
  * `res.upgrade`, returned by `ws.getUserData()`, still readable in the `close` handler). No ad-hoc
  * fields on sockets: everything the bridge keeps about a socket is here.
+ *
+ * Memory per idle connection is a product goal (bench idle scenario), so this object is created
+ * with all its fields in one literal (one stable shape, no out-of-object properties), and its
+ * collections are small arrays rather than Maps/Sets: a socket joins a few rooms and watches at
+ * most `maxWatchesPerSocket` (default 16), where a linear scan costs less than a hash table.
  */
 export interface WsSession {
   /** Serial number of the socket in this process (logs only; never sent). */
@@ -23,10 +28,13 @@ export interface WsSession {
   session: SessionGrant | null;
   /** Ends the node binding of `session` (starts the reconnect grace). */
   release: (() => void) | null;
-  /** Rooms the session joined through this socket. */
-  readonly rooms: Set<string>;
-  /** Rooms this socket watches. */
-  readonly watches: Map<string, SocketWatch>;
+  /**
+   * Rooms the session joined through this socket (distinct, in join order). Replaced, never
+   * mutated (exact-size arrays; safe to iterate while changing).
+   */
+  rooms: readonly string[];
+  /** Rooms this socket watches (one entry per room; see {@link findWatch}). Replaced, never mutated. */
+  watches: readonly SocketWatch[];
   /**
    * Since when the socket has been over its buffered-bytes cap with a delivery missed (ms since the
    * epoch; 0 = not). A socket in this state longer than the stall limit is closed with 4001.
@@ -34,14 +42,13 @@ export interface WsSession {
   overCapSince: number;
   /** Frames received and not answered yet (bounded: the rest is refused). */
   pendingFrames: number;
-  /** Frames of one socket run one after another, in arrival order; the close cleanup runs last. */
-  chain: Promise<void>;
+  /**
+   * Frames of one socket run one after another, in arrival order; the close cleanup runs last.
+   * Null when nothing is in flight (an idle socket holds no promise).
+   */
+  chain: Promise<void> | null;
   /** Set in the uWS `close` handler: the socket must not be touched any more. */
   closed: boolean;
-  /** The close code seen by the `close` handler (1000 ends the session at once). */
-  closeCode: number;
-  /** Timer that closes the socket with 4003 when the token expires. */
-  expiryTimer: { cancel(): void } | null;
 }
 
 /** One watched room of one socket. */
@@ -80,13 +87,49 @@ export function createWsSession(caller: Caller, tokenExpiresAtMs: number): WsSes
     json: undefined,
     session: null,
     release: null,
-    rooms: new Set(),
-    watches: new Map(),
+    rooms: [],
+    watches: [],
     overCapSince: 0,
     pendingFrames: 0,
-    chain: Promise.resolve(),
+    chain: null,
     closed: false,
-    closeCode: 0,
-    expiryTimer: null,
   };
+}
+
+/**
+ * A copy of `a` without element `i`. `concat` and `slice` allocate exactly what they hold, whereas
+ * spread, `push` and `filter` reserve 17 slots (~150 B) for an array of 1.
+ */
+function without<T>(a: readonly T[], i: number): T[] {
+  return a.slice(0, i).concat(a.slice(i + 1));
+}
+
+/** The socket's watch of `room`, if any. */
+export function findWatch(s: WsSession, room: string): SocketWatch | undefined {
+  for (const w of s.watches) if (w.room === room) return w;
+  return undefined;
+}
+
+/** Removes the socket's watch of `room`; false when it was not watched. */
+export function removeWatch(s: WsSession, room: string): boolean {
+  const i = s.watches.findIndex((w) => w.room === room);
+  if (i < 0) return false;
+  s.watches = without(s.watches, i);
+  return true;
+}
+
+/** Adds a watch (of a room the socket does not watch). */
+export function addWatch(s: WsSession, w: SocketWatch): void {
+  s.watches = s.watches.concat(w);
+}
+
+/** Adds `room` to the rooms of the socket's session (no duplicates). */
+export function addRoom(s: WsSession, room: string): void {
+  if (!s.rooms.includes(room)) s.rooms = s.rooms.concat(room);
+}
+
+/** Removes `room` from the rooms of the socket's session. */
+export function removeRoom(s: WsSession, room: string): void {
+  const i = s.rooms.indexOf(room);
+  if (i >= 0) s.rooms = without(s.rooms, i);
 }
