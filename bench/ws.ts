@@ -412,7 +412,9 @@ async function scrapeMetrics(adminUrl: string, names: string[]): Promise<Record<
 
 async function startServer(gcWanted: boolean): Promise<{ node: NodeProcess; insp: Inspector | null }> {
   const inspectPort = gcWanted ? await freePort() : 0;
-  const env: Record<string, string> = { PRESENCE_LOG_LEVEL: "warn" };
+  // The churn driver pipelines frames as fast as the server answers: lift the per-socket frame
+  // rate limit (default 250/s), which exists for misbehaving clients, not for this load.
+  const env: Record<string, string> = { PRESENCE_LOG_LEVEL: "warn", PRESENCE_WS_MAX_FRAMES_PER_SEC: "1000000", PRESENCE_WS_FRAME_BURST: "1000000" };
   if (gcWanted) env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --inspect=127.0.0.1:${inspectPort}`.trim();
   const node = await startNode(env);
   const insp = gcWanted ? await connectInspector(inspectPort) : null;

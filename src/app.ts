@@ -225,6 +225,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     maxBufferedBytes: config.ws.maxBufferedBytes,
     stallMs: config.ws.stallMs,
     maxWatchesPerSocket: config.ws.maxWatchesPerSocket,
+    maxFramesPerSec: config.ws.maxFramesPerSec,
+    frameBurst: config.ws.frameBurst,
     demo: {
       dir: config.demo.dir,
       tokenIssuer: demoSecret === undefined ? undefined : createDemoTokenIssuer({ secret: demoSecret, issuer: config.auth.issuer, audience: config.auth.audience }),

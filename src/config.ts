@@ -56,6 +56,8 @@ export interface Config {
     /** A socket over its cap for this long is closed with 4001. */
     stallMs: number;
     maxWatchesPerSocket: number;
+    maxFramesPerSec: number;
+    frameBurst: number;
   };
   /** The demo page on the WebSocket port (`GET /`, `/app.js`) and its token endpoint. */
   demo: {
@@ -128,6 +130,8 @@ export const SERVER_SPEC = {
   wsMaxBufferedBytes: n("PRESENCE_WS_MAX_BUFFERED_BYTES", 262_144, 1_024, 1_073_741_824, "per-socket send buffer cap (bytes)"),
   wsStallMs: n("PRESENCE_WS_STALL_MS", 30_000, 100, 3_600_000, "a socket over its send buffer cap this long is closed (4001)"),
   wsMaxWatchesPerSocket: n("PRESENCE_WS_MAX_WATCHES_PER_SOCKET", 16, 1, 1_024, "rooms one socket may watch"),
+  wsMaxFramesPerSec: n("PRESENCE_WS_MAX_FRAMES_PER_SEC", 250, 1, 1_000_000, "frames one socket may send per second on average; over it: close 4006"),
+  wsFrameBurst: n("PRESENCE_WS_FRAME_BURST", 500, 1, 1_000_000, "frames one socket may send at once above the average rate"),
 } satisfies Record<string, NumSpec>;
 
 /** Thrown with every invalid variable listed. */
@@ -215,6 +219,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxBufferedBytes: server.wsMaxBufferedBytes,
       stallMs: server.wsStallMs,
       maxWatchesPerSocket: server.wsMaxWatchesPerSocket,
+      maxFramesPerSec: server.wsMaxFramesPerSec,
+      frameBurst: server.wsFrameBurst,
     },
     demo: { tokens: demoTokens, dir: str("PRESENCE_DEMO_DIR") ?? fileURLToPath(new URL("../dist/demo/", import.meta.url)) },
     redis: {

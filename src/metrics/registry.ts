@@ -75,7 +75,7 @@ export interface GaugeSources {
 }
 
 /** Why the WebSocket bridge refused a message (label `reason` of `presence_ws_frames_rejected_total`). */
-export const WS_REJECT_REASONS = ["too_large", "malformed", "unknown_type", "too_many_pending"] as const;
+export const WS_REJECT_REASONS = ["too_large", "malformed", "unknown_type", "too_many_pending", "rate_limited"] as const;
 
 /** ClientFrame types (label `type` of `presence_ws_frames_received_total`). */
 export const WS_FRAME_TYPES = ["join", "leave", "navigate", "heartbeat", "typing", "cursor", "watch", "unwatch", "status"] as const;

@@ -23,6 +23,8 @@ import { connectWs, roomOf, type WsTestClient } from "../support/ws-client.js";
  *   (plus one message), the other sockets keep receiving every event promptly and in order, and the
  *   slow one converges through a fresh snapshot when it reads again (I3, I4, I6). One stuck for
  *   longer than the stall limit is closed with 4001.
+ * - F-V8: a client floods frames. Past its rate limit (token bucket) it is closed with 4006 before
+ *   its frames are decoded; a client at a steady pace under the limit and the other sockets carry on.
  */
 const servers: TestServer[] = [];
 const clients: WsTestClient[] = [];
@@ -307,4 +309,31 @@ describe("F-O1 slow consumer in a busy room", () => {
     slow.resume();
     expect([4001, 1006]).toContain((await slow.closed).code);
   }, 30_000);
+});
+
+describe("F-V8 frame flood from one socket", () => {
+  it("closes the flooding socket with 4006; a paced socket and the others are unaffected", async () => {
+    const s = await server({ PRESENCE_WS_MAX_FRAMES_PER_SEC: "20", PRESENCE_WS_FRAME_BURST: "10" });
+    const flood = await open(s, "flood");
+    const paced = await open(s, "paced");
+    const other = await open(s, "other");
+    value(await flood.request({ case: "join", value: { room: "/r" } }), "join");
+    value(await paced.request({ case: "join", value: { room: "/r" } }), "join");
+    await watch(other, "/r");
+
+    for (let i = 0; i < 200; i++) flood.send({ frame: { case: "heartbeat", value: {} } });
+    expect(await flood.closed).toEqual({ code: 4006, reason: "rate limited" });
+    // At most the burst (plus what refilled meanwhile) was handled before the close.
+    expect(flood.frames.filter((f) => f.frame.case === "heartbeat" || f.frame.case === "error").length).toBeLessThanOrEqual(12);
+
+    // 15 frames over 1.5 s: 10/s, under the limit of 20/s.
+    for (let i = 0; i < 15; i++) {
+      value(await paced.request({ case: "heartbeat", value: {} }), "heartbeat");
+      await sleep(100);
+    }
+    await watch(other, "/r2"); // the other socket is still served
+    const text = await s.app.metrics.registry.metrics();
+    expect(text).toMatch(/^presence_ws_frames_rejected_total\{reason="rate_limited"\} 1$/m);
+    expect(text).toMatch(/^presence_ws_closes_total\{code="4006"\} 1$/m);
+  });
 });

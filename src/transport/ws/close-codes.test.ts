@@ -13,12 +13,13 @@ describe("close codes", () => {
       "4003 token expired",
       "4004 unavailable",
       "4005 session ended",
+      "4006 rate limited",
       "4500 bad request",
       "4501 unauthenticated",
       "4502 forbidden",
       "4503 too large",
     ]);
-    expect(Object.values(CLOSE).filter((c) => isRetryableClose(c.code)).map((c) => c.code)).toEqual([4000, 4001, 4002, 4003, 4004, 4005]);
+    expect(Object.values(CLOSE).filter((c) => isRetryableClose(c.code)).map((c) => c.code)).toEqual([4000, 4001, 4002, 4003, 4004, 4005, 4006]);
   });
 
   it("maps errors by reason, and anything else to 4002", () => {

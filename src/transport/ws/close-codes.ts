@@ -33,6 +33,8 @@ export const CLOSE = {
   unavailable: { code: 4004, reason: "unavailable" },
   /** The socket's session is gone (kicked, purged, or reaped): reconnect; a new session is made. */
   sessionEnded: { code: 4005, reason: "session ended" },
+  /** The socket sent frames faster than its rate limit (PRESENCE_WS_MAX_FRAMES_PER_SEC, burst PRESENCE_WS_FRAME_BURST). */
+  rateLimited: { code: 4006, reason: "rate limited" },
   /** Malformed, truncated or unknown frame. */
   badRequest: { code: 4500, reason: "bad request" },
   /** Invalid token (or none while anonymous access is off). */

@@ -12,6 +12,7 @@ import type { PresenceService } from "../../service/presence-service.js";
 import { CLOSE, closeCodeLabel, closeFor, errorFrameFor } from "./close-codes.js";
 import { registerDemoRoutes, type DemoRoutesOptions } from "./demo-routes.js";
 import { createFrameHandler } from "./frame-handler.js";
+import { takeFrameToken } from "./frame-rate.js";
 import { decodeClientFrame, lazyFrame, type EncodedFrame, type ServerFrameInit } from "./frames.js";
 import { createRoomBroadcaster, topicOf, type RoomBroadcaster, type Socket, type SocketIo } from "./room-broadcaster.js";
 import { createExpiryQueue } from "./expiry-queue.js";
@@ -63,6 +64,10 @@ export interface WsBridgeOptions {
   maxWatchesPerSocket?: number;
   /** Frames of one socket received and not yet answered; more are refused with an ErrorFrame. Default 256. */
   maxPendingFrames?: number;
+  /** Frames per second one socket may send on average (token bucket); over it: close 4006. Default 250. */
+  maxFramesPerSec?: number;
+  /** Frames one socket may send at once above the average rate (the bucket's size). Default 500. */
+  frameBurst?: number;
   /** URL path of the WebSocket endpoint. Default `/ws`. */
   path?: string;
   /** Serve the demo page (`GET /`, `/app.js`) and its token endpoint on this port (`demo-routes.ts`). */
@@ -88,7 +93,7 @@ export interface WsBridge {
 const RESOLVED: Promise<void> = Promise.resolve();
 
 /** Refuses options that uWS would turn into a process abort or an unbounded resource. */
-function validate(o: Required<Pick<WsBridgeOptions, "maxMessageBytes" | "idleTimeoutSec" | "maxBufferedBytes" | "stallMs" | "maxWatchesPerSocket" | "maxPendingFrames">>) {
+function validate(o: Required<Pick<WsBridgeOptions, "maxMessageBytes" | "idleTimeoutSec" | "maxBufferedBytes" | "stallMs" | "maxWatchesPerSocket" | "maxPendingFrames" | "maxFramesPerSec" | "frameBurst">>) {
   const check = (name: string, v: number, min: number, max: number) => {
     if (!Number.isInteger(v) || v < min || v > max) throw new Error(`ws bridge: ${name} must be an integer from ${min} to ${max} (got ${v})`);
   };
@@ -98,6 +103,8 @@ function validate(o: Required<Pick<WsBridgeOptions, "maxMessageBytes" | "idleTim
   check("stallMs", o.stallMs, 1, 86_400_000);
   check("maxWatchesPerSocket", o.maxWatchesPerSocket, 1, 1_000_000);
   check("maxPendingFrames", o.maxPendingFrames, 1, 1_000_000);
+  check("maxFramesPerSec", o.maxFramesPerSec, 1, 1_000_000);
+  check("frameBurst", o.frameBurst, 1, 1_000_000);
 }
 
 /** Creates the bridge (nothing listens until `listen`). Throws on invalid options. */
@@ -110,6 +117,8 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     stallMs: options.stallMs ?? 30_000,
     maxWatchesPerSocket: options.maxWatchesPerSocket ?? 16,
     maxPendingFrames: options.maxPendingFrames ?? 256,
+    maxFramesPerSec: options.maxFramesPerSec ?? 250,
+    frameBurst: options.frameBurst ?? 500,
   };
   validate(o);
   const clock = options.clock ?? systemClock;
@@ -314,6 +323,9 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
       guard("open", ws, () => {
         sockets.add(ws);
         metrics?.wsConnections.inc();
+        const fresh = ws.getUserData();
+        fresh.frameTokens = o.frameBurst;
+        fresh.frameTokensAtMs = clock.now();
         if (closing) return ws.end(CLOSE.draining.code, CLOSE.draining.reason);
         const expiresAt = ws.getUserData().tokenExpiresAtMs;
         if (expiresAt > 0) expiry.add(ws, expiresAt);
@@ -323,6 +335,11 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     message: (ws, message, isBinary) => {
       guard("message", ws, () => {
         const s = ws.getUserData();
+        if (!takeFrameToken(s, clock.now(), o.maxFramesPerSec, o.frameBurst)) {
+          metrics?.wsFramesRejected.inc({ reason: "rate_limited" });
+          ws.end(CLOSE.rateLimited.code, CLOSE.rateLimited.reason);
+          return;
+        }
         const d = decodeClientFrame(message, isBinary, o.maxMessageBytes); // copies the bytes now
         if (!d.ok) {
           metrics?.wsFramesRejected.inc({ reason: d.rejection });

@@ -1,6 +1,7 @@
 import type { Caller } from "../../core/identity.js";
 import type { Detail } from "../../fanout/fanout-hub.js";
 import type { SessionGrant } from "../../store/presence-store.js";
+import type { FrameBucket } from "./frame-rate.js";
 
 /**
  * Per-socket state of the WebSocket bridge: the typed user data of a uWS socket (given to
@@ -12,7 +13,7 @@ import type { SessionGrant } from "../../store/presence-store.js";
  * collections are small arrays rather than Maps/Sets: a socket joins a few rooms and watches at
  * most `maxWatchesPerSocket` (default 16), where a linear scan costs less than a hash table.
  */
-export interface WsSession {
+export interface WsSession extends FrameBucket {
   /** Serial number of the socket in this process (logs only; never sent). */
   readonly serial: number;
   /** Who opened the socket (verified at the upgrade); every frame acts as this caller. */
@@ -91,6 +92,8 @@ export function createWsSession(caller: Caller, tokenExpiresAtMs: number): WsSes
     watches: [],
     overCapSince: 0,
     pendingFrames: 0,
+    frameTokens: 0, // filled to the burst when the socket opens
+    frameTokensAtMs: 0,
     chain: null,
     closed: false,
   };
