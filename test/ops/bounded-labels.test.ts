@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { driveTraffic } from "../support/ops-traffic.js";
+import { driveTraffic, OPS_TIMINGS_ENV } from "../support/ops-traffic.js";
 import { startRedis, type RedisInstance } from "../support/redis-harness.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
@@ -18,11 +18,8 @@ let server: TestServer;
 beforeAll(async () => {
   redis = await startRedis();
   server = await startTestServer({
+    ...OPS_TIMINGS_ENV,
     PRESENCE_REDIS_URL: redis.url,
-    PRESENCE_HEARTBEAT_INTERVAL_MS: "500",
-    PRESENCE_SESSION_TTL_MS: "1500",
-    PRESENCE_NODE_REFRESH_MS: "500",
-    PRESENCE_REAPER_INTERVAL_MS: "200",
     PRESENCE_RECONNECT_GRACE_MS: "200",
   });
 });

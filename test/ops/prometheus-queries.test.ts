@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALERT_RULES, dashboardQueries, withoutThreshold } from "../support/monitoring-assets.js";
-import { driveTraffic, type Traffic } from "../support/ops-traffic.js";
+import { driveTraffic, OPS_TIMINGS_ENV, type Traffic } from "../support/ops-traffic.js";
 import { startPrometheus, type PrometheusInstance, type PromQueryResult } from "../support/prometheus.js";
 import { startRedis, type RedisInstance } from "../support/redis-harness.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -27,11 +27,8 @@ let traffic: Traffic;
 beforeAll(async () => {
   redis = await startRedis();
   server = await startTestServer({
+    ...OPS_TIMINGS_ENV,
     PRESENCE_REDIS_URL: redis.url,
-    PRESENCE_HEARTBEAT_INTERVAL_MS: "500",
-    PRESENCE_SESSION_TTL_MS: "1500",
-    PRESENCE_NODE_REFRESH_MS: "500",
-    PRESENCE_REAPER_INTERVAL_MS: "200",
     PRESENCE_RECONNECT_GRACE_MS: "500",
     PRESENCE_READINESS_INTERVAL_MS: "200",
   });

@@ -16,6 +16,17 @@ import type { TestServer } from "./server.js";
 import { signTestToken, TEST_SECRET } from "./tokens.js";
 import { connectWs, type WsTestClient } from "./ws-client.js";
 
+/**
+ * Short timings for a server whose traffic must show every kind of metric within seconds (a session
+ * times out after 1.5 s without heartbeats); the caller adds the Redis URL and its own extras.
+ */
+export const OPS_TIMINGS_ENV: Readonly<Record<string, string>> = {
+  PRESENCE_HEARTBEAT_INTERVAL_MS: "500",
+  PRESENCE_SESSION_TTL_MS: "1500",
+  PRESENCE_NODE_REFRESH_MS: "500",
+  PRESENCE_REAPER_INTERVAL_MS: "200",
+};
+
 export interface TrafficOptions {
   /** Rooms to act in (default 12). */
   rooms?: number;
