@@ -20,6 +20,8 @@ import type { PresenceStore } from "./store/presence-store.js";
 import { kRawRequest } from "./transport/connect/context.js";
 import { createHealthRoutes } from "./transport/connect/health-routes.js";
 import { registerReflection } from "./transport/connect/reflection-routes.js";
+import { backendRoutes } from "./transport/connect/backend-routes.js";
+import { createBackendService } from "./service/backend-service.js";
 import { authInterceptor, metricsInterceptor } from "./transport/connect/interceptors.js";
 import { requestLogInterceptor } from "./transport/connect/request-log.js";
 import { presenceRoutes } from "./transport/connect/presence-routes.js";
@@ -192,6 +194,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     nodeId: config.nodeId,
     onKick: (how, detail) => log.info(how === "kick" ? "admin: session kicked" : "admin: node purged", detail),
   });
+  const backends = createBackendService({ presence: service, config: config.backends, clock, ids, reconnectGraceMs: config.timings.reconnectGraceMs });
   // No `shutdownSignal` for connect-node: it adds and removes one abort listener per call on that
   // one signal, and removal walks the whole list, so with 50,000 open watch streams every new call
   // paid ~290 µs (measured by bench:grpc). Streams are ended by the hubs on drain instead, and
@@ -199,7 +202,14 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const adapter = connectNodeAdapter({
     // Reflection last: it describes whatever the router serves at that point.
     routes: (router) => {
-      const served = adminRoutes(adminService)(presenceRoutes(service)(health.register(router)));
+      const served = backendRoutes({
+        service: backends,
+        config: config.backends,
+        clock,
+        keepaliveMs: config.timings.keepaliveMs,
+        maxQueuedAnswers: config.limits.watcherQueueSize,
+        reconnectGraceMs: config.timings.reconnectGraceMs,
+      })(adminRoutes(adminService)(presenceRoutes(service)(health.register(router))));
       return withWireCompat(config.reflection ? registerReflection(served) : served);
     },
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
@@ -321,6 +331,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         const drainingError = draining();
         hub.close(drainingError);
         userHub.close(drainingError);
+        backends.drain(); // Track streams end with DRAINING; their presences enter the reconnect grace
         await health.settled(Math.min(1_000, config.shutdownDeadlineMs)); // health watchers got NOT_SERVING
         await rpc.close(config.shutdownDeadlineMs);
         // Sessions of the ended streams enter the reconnect grace in the store before it closes,

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import { defaultNodeId, NODE_ID } from "./core/node-id.js";
+import { BACKEND_SPEC, type BackendsConfig } from "./config-backends.js";
 import { DEFAULT_LIMITS, DEFAULT_TIMINGS, type Limits, type Timings } from "./core/options.js";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
 
@@ -64,6 +65,8 @@ export interface Config {
    * development (no PRESENCE_JWT_SECRET and no PRESENCE_JWKS_FILE), off otherwise.
    */
   reflection: boolean;
+  /** Backend calls (BackendService): batch sizes and Track stream limits (config-backends.ts). */
+  backends: BackendsConfig;
   /** The demo page on the WebSocket port (`GET /`, `/app.js`) and its token endpoint. */
   demo: {
     /**
@@ -174,6 +177,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const server = nums(SERVER_SPEC);
   const timings = nums(TIMING_SPEC);
   const limits = nums(LIMIT_SPEC);
+  const backends = nums(BACKEND_SPEC);
   const jwtSecret = str("PRESENCE_JWT_SECRET");
   if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
     problems.push("PRESENCE_JWT_SECRET: must be at least 32 bytes (HS256)");
@@ -230,6 +234,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       frameBurst: server.wsFrameBurst,
     },
     reflection,
+    backends,
     demo: { tokens: demoTokens, dir: str("PRESENCE_DEMO_DIR") ?? fileURLToPath(new URL("../dist/demo/", import.meta.url)) },
     redis: {
       url: str("PRESENCE_REDIS_URL"),

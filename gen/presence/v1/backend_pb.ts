@@ -134,8 +134,8 @@ export type TrackPresence = Message<"presence.v1.TrackPresence"> & {
   room: string;
 
   /**
-   * The user this presence is for: required with the service role (like Join's `on_behalf_of`),
-   * must be empty otherwise (the presence is the caller's own). Used when the key is first tracked.
+   * The user this presence is for, as Join's `on_behalf_of`: needs the service role; empty, the
+   * presence is the caller itself. Used when the key is first tracked.
    *
    * @generated from field: presence.v1.UserInfo user = 3;
    */
@@ -722,7 +722,7 @@ export type LeaveBatchItem = Message<"presence.v1.LeaveBatchItem"> & {
   sessionId: string;
 
   /**
-   * The room to leave; empty: every room of the session (the session ends).
+   * The room to leave (required, as in LeaveRequest).
    *
    * @generated from field: string room = 2;
    */
@@ -1227,7 +1227,7 @@ export const BackendService: GenService<{
   },
   /**
    * Leaves many sessions' rooms at once (at most PRESENCE_MAX_BATCH_SESSIONS, default 1,000), each
-   * exactly like Leave (an empty `room` leaves every room: the session ends). One result per item.
+   * exactly like Leave (a session that leaves its last room ends). One result per item.
    * Errors of the whole call: INVALID_ARGUMENT (empty or too many items).
    *
    * @generated from rpc presence.v1.BackendService.LeaveBatch

@@ -1,0 +1,136 @@
+import type { Clock } from "../core/clock.js";
+import { ownerKeyOf, type Caller } from "../core/identity.js";
+import type { IdSource } from "../core/ids.js";
+import type { Activity } from "../core/presence-event.js";
+import { draining as draining_, invalidArgument, limitExceeded, presenceError } from "../core/presence-error.js";
+import type { Lease } from "../store/presence-store.js";
+import type { BackendsConfig } from "../config-backends.js";
+import type { PresenceService } from "./presence-service.js";
+import { createTrackerSession, type TrackerSession, type TrackerState } from "./tracker-session.js";
+
+/**
+ * The application service of the backend calls (BackendService): batches of session calls and
+ * the trackers behind Track streams. Every item goes through the PresenceService exactly like the
+ * matching unary call (same validation, ownership and rights), so a batch item answers what the
+ * unary call would. No I/O of its own.
+ *
+ * Trackers (Phoenix Tracker model): a tracker is a set of presences (key → one session bound to
+ * the stream that holds the tracker, so the node keeps them alive). It belongs to the caller's
+ * owner key and is named by `(owner key, tracker id)`; its secret proves a reconnecting stream is
+ * the same backend. When its stream ends abruptly the sessions enter the reconnect grace and the
+ * tracker is kept on this node for the grace; a stream opening with its id and secret in that
+ * time takes it over (no leave/join). A live stream of the same tracker is replaced
+ * (TRACKER_REPLACED). The registry is per node: a backend reconnecting to another node within the
+ * grace starts a new tracker and re-tracks its keys (the Python and TypeScript trackers do).
+ */
+export interface BackendService {
+  heartbeatBatch(caller: Caller, items: Array<{ sessionId: string; activity?: Activity }>): Promise<Array<ItemResult<Lease>>>;
+  leaveBatch(caller: Caller, items: Array<{ sessionId: string; room: string }>): Promise<Array<ItemResult<{ left: boolean }>>>;
+  /**
+   * Opens (or reclaims) a tracker for a new stream. `onReplaced` runs when a newer stream of the
+   * same tracker takes it over; `onLost(key)` when a presence ends without being untracked.
+   */
+  openTracker(caller: Caller, req: { trackerId: string; trackerSecret: string }, hooks: TrackerHooks): Promise<TrackerSession>;
+  /** Trackers held on this node (streams open or in their grace). */
+  trackerCount(): number;
+  /** Shutdown: every open Track stream ends with DRAINING (its presences enter the reconnect grace). */
+  drain(): void;
+}
+
+export type ItemResult<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+export interface TrackerHooks {
+  onReplaced(): void;
+  onDrained(): void;
+  onLost(key: string): void;
+}
+
+export interface BackendServiceOptions {
+  presence: PresenceService;
+  config: BackendsConfig;
+  clock: Clock;
+  ids: IdSource;
+  /** How long a tracker whose stream ended is kept for a reconnect (the reconnect grace). */
+  reconnectGraceMs: number;
+}
+
+const TRACKER_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+export function createBackendService(o: BackendServiceOptions): BackendService {
+  const trackers = new Map<string, TrackerState>();
+  let draining = false;
+
+  const batch = <T>(field: string, n: number) => {
+    if (n === 0) throw invalidArgument(field, "must not be empty");
+    if (n > o.config.maxBatchSessions) throw limitExceeded(field, o.config.maxBatchSessions, n, "items", "INVALID_ARGUMENT");
+    return (p: Promise<T>): Promise<ItemResult<T>> =>
+      p.then(
+        (value) => ({ ok: true as const, value }),
+        (error: unknown) => ({ ok: false as const, error }),
+      );
+  };
+
+  return {
+    async heartbeatBatch(caller, items) {
+      const settle = batch<Lease>("heartbeats", items.length);
+      return Promise.all(items.map((it) => settle(o.presence.heartbeat(caller, it))));
+    },
+
+    async leaveBatch(caller, items) {
+      const settle = batch<{ left: boolean }>("leaves", items.length);
+      return Promise.all(items.map((it) => settle(o.presence.leave(caller, it))));
+    },
+
+    async openTracker(caller, req, hooks) {
+      if (draining) throw draining_();
+      const owner = ownerKeyOf(caller);
+      if (req.trackerId !== "" && !TRACKER_ID.test(req.trackerId)) {
+        throw invalidArgument("open.tracker_id", "must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '.', ':' and '-'");
+      }
+      const id = req.trackerId || `trk_${o.ids.sessionId().slice(0, 16)}`;
+      const name = `${owner}\u0000${id}`;
+      const existing = trackers.get(name);
+      let state: TrackerState;
+      let created = false;
+      if (existing) {
+        if (req.trackerSecret === "" || req.trackerSecret !== existing.secret) {
+          throw presenceError("TRACKER_CONFLICT", `open.tracker_id: tracker ${JSON.stringify(id)} is held by another tracker (no or wrong tracker_secret)`, { field: "open.tracker_id" });
+        }
+        state = existing;
+        existing.stream?.replaced(); // the older stream ends with TRACKER_REPLACED; its bindings move here
+      } else {
+        state = { id, owner, secret: o.ids.sessionId(), keys: new Map(), presences: 0, stream: undefined, graceTimer: undefined };
+        trackers.set(name, state);
+        created = true;
+      }
+      state.graceTimer?.cancel();
+      state.graceTimer = undefined;
+      const session = await createTrackerSession({
+        caller,
+        state,
+        created,
+        presence: o.presence,
+        config: o.config,
+        hooks,
+        // The stream ended without `close`: keep the tracker for the grace, then forget it.
+        onDetached(clean) {
+          if (clean || state.keys.size === 0) {
+            if (trackers.get(name) === state) trackers.delete(name);
+            return;
+          }
+          state.graceTimer = o.clock.setTimeout(() => {
+            if (state.stream === undefined && trackers.get(name) === state) trackers.delete(name);
+          }, o.reconnectGraceMs);
+        },
+      });
+      return session;
+    },
+
+    trackerCount: () => trackers.size,
+
+    drain() {
+      draining = true;
+      for (const t of trackers.values()) t.stream?.drained();
+    },
+  };
+}
