@@ -3,6 +3,8 @@
 - :class:`PresenceClient` (sync, ``grpc``) and :class:`AsyncPresenceClient` (asyncio, ``grpc.aio``):
   join / leave / heartbeat, ``list`` / ``count`` of a room, ``watch`` (typed events, resumed after a
   restart), ``user_status`` / ``watch_users``, ``set_status``, ``broadcast``;
+- :class:`Tracker`: one Track stream per backend process that keeps any number of presences alive
+  (no heartbeats), reconnecting with backoff and reclaiming or re-tracking them;
 - :mod:`presence_client.tokens`: mint user, service and admin tokens with PyJWT;
 - :mod:`presence_client.errors`: one exception class per status code and common reason, carrying
   the server's reason code, the field and the limit.
@@ -14,6 +16,7 @@ from . import errors, tokens, types
 from .aio import AsyncPresenceClient, AsyncWatch
 from .client import PresenceClient, Watch, wait_until_serving
 from .errors import PresenceError
+from .tracker import Tracker, TrackResult
 from .tokens import admin_token, mint_token, service_token, user_token
 from .types import (
     AnonymousChanged,
@@ -57,6 +60,8 @@ __all__ = [
     "Session",
     "Snapshot",
     "StatusChanged",
+    "TrackResult",
+    "Tracker",
     "Typing",
     "Updated",
     "User",
