@@ -20,7 +20,7 @@ from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 import grpc
 
-from presence.v1 import presence_pb2, presence_pb2_grpc
+from presence.v1 import backend_pb2, backend_pb2_grpc, presence_pb2, presence_pb2_grpc
 
 from . import _calls as c
 from . import types as t
@@ -103,12 +103,13 @@ class PresenceClient:
         self._own = channel is None
         self.channel = channel or (grpc.secure_channel(target, credentials, options) if credentials else grpc.insecure_channel(target, options))
         self._stub = presence_pb2_grpc.PresenceServiceStub(self.channel)
+        self._backend = backend_pb2_grpc.BackendServiceStub(self.channel)
         self._token = token
         self.timeout = timeout
 
-    def _unary(self, method, request):
+    def _unary(self, method, request, stub=None):
         try:
-            return getattr(self._stub, method)(request, timeout=self.timeout, metadata=c.call_metadata(self._token))
+            return getattr(stub or self._stub, method)(request, timeout=self.timeout, metadata=c.call_metadata(self._token))
         except grpc.RpcError as err:
             raise from_rpc_error(err) from None
 
@@ -128,6 +129,19 @@ class PresenceClient:
         """Keeps ``session`` alive (at least once per TTL) and optionally reports its activity."""
         req = presence_pb2.HeartbeatRequest(session_id=c.session_id_of(session), activity=t.activity_to_pb(activity))
         return t.Lease.from_pb(self._unary("Heartbeat", req).lease)
+
+    def heartbeat_many(self, sessions, activity: Optional[str] = None) -> List[Union[t.Lease, PresenceError]]:
+        """Heartbeats many sessions in one call (``HeartbeatBatch``, at most 1,000 by default): one
+        :class:`Lease` or :class:`PresenceError` per session, in order (an unknown session is a
+        ``SessionNotFound`` item; the others still apply)."""
+        req = backend_pb2.HeartbeatBatchRequest(heartbeats=[presence_pb2.HeartbeatRequest(session_id=c.session_id_of(s), activity=t.activity_to_pb(activity)) for s in sessions])
+        return [c.batch_item(r, "lease", t.Lease.from_pb) for r in self._unary("HeartbeatBatch", req, self._backend).results]
+
+    def leave_many(self, leaves) -> List[Union[bool, PresenceError]]:
+        """Leaves many ``(session, room)`` pairs in one call (``LeaveBatch``): per pair ``True``
+        (left), ``False`` (was not in the room) or a :class:`PresenceError`."""
+        req = backend_pb2.LeaveBatchRequest(leaves=[backend_pb2.LeaveBatchItem(session_id=c.session_id_of(s), room=room) for s, room in leaves])
+        return [c.batch_item(r, "left", lambda v: v.left) for r in self._unary("LeaveBatch", req, self._backend).results]
 
     def set_status(self, session: SessionLike, *, custom_status: Optional[str] = None, invisible: Optional[bool] = None) -> t.UserStatus:
         return t.UserStatus.from_pb(self._unary("SetStatus", c.status_request(session, custom_status, invisible)).status)
