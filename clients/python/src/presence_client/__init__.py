@@ -12,7 +12,7 @@
 The generated stubs are importable too: ``from presence.v1 import presence_pb2, presence_pb2_grpc``.
 """
 
-from . import errors, tokens, types
+from . import errors, tokens, types, webhooks
 from .aio import AsyncPresenceClient, AsyncWatch
 from .client import PresenceClient, Watch, wait_until_serving
 from .errors import PresenceError
@@ -74,5 +74,6 @@ __all__ = [
     "tokens",
     "types",
     "user_token",
+    "webhooks",
     "wait_until_serving",
 ]
