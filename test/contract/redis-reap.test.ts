@@ -6,6 +6,8 @@ import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/core/options.js";
 import type { StoreMessage } from "../../src/core/presence-event.js";
 import { createRedisPresenceStore } from "../../src/store/redis/create-redis-store.js";
 import { createKeys } from "../../src/store/redis/keys.js";
+import { loadScripts } from "../../src/store/redis/scripts.js";
+import { createSessionScripts } from "../../src/store/redis/session-scripts.js";
 import type { RedisPresenceStore } from "../../src/store/redis/redis-store.js";
 import { startRedis, type RedisInstance } from "../support/redis-harness.js";
 
@@ -54,12 +56,16 @@ describe("Redis reaping", () => {
     // Node A claims the expired session and "dies" before leaving its rooms: run only the claim.
     const keys = createKeys(prefix);
     const bk = keys.bucket(keys.bucketOf(j.session.sessionId));
-    const claimed = (await (a as unknown as { scripts: { run(n: string, k: string[], a: unknown[]): Promise<unknown> } }).scripts.run(
-      "sessionsClaimExpired",
-      [bk.expiry, bk.reaping],
-      [String(clock.now()), 30_000, 100],
-    )) as unknown[];
-    expect(claimed).toEqual([1, j.session.sessionId]);
+    const runner = loadScripts(redis.client(), () => {});
+    const scripts = createSessionScripts({
+      run: (name, k, args) => runner.run(name, k, args),
+      keys,
+      nowArg: () => String(clock.now()),
+      pub: "PUBLISH",
+      timings: { ...DEFAULT_TIMINGS, sessionTtlMs: 300 },
+      limits: DEFAULT_LIMITS,
+    });
+    expect(await scripts.claimExpired(keys.bucketOf(j.session.sessionId))).toEqual({ expiredNow: 1, sids: [j.session.sessionId] });
     // Fenced: the claimed session cannot be refreshed any more.
     await expect(a.heartbeat({ sessionId: j.session.sessionId, ownerKey: "u:ana" })).rejects.toMatchObject({ reason: "SESSION_NOT_FOUND" });
     expect(await b.reap()).toEqual({ expiredSessions: 0, leaves: 0 }); // claim still fresh
