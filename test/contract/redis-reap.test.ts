@@ -98,4 +98,20 @@ describe("Redis reaping", () => {
     expect(new Set(left).size).toBe(40);
     expect((await a.getView("room", { includeMembers: true })).counts).toEqual({ users: 0, connections: 0, anonymous: 0 });
   });
+
+  it("each commit is reported by the node that made it: the join by the joining node, the timeout by the reaping node", async () => {
+    const { clock, a, b } = await twoNodes();
+    const seen: { node: string; what: string }[] = [];
+    a.onCommit((c) => seen.push({ node: "a", what: c.type === "room_event" ? `${c.event.kind}@${c.event.version}` : c.type }));
+    b.onCommit((c) => seen.push({ node: "b", what: c.type === "room_event" ? `${c.event.kind}@${c.event.version}` : c.type }));
+    await a.join({ room: "r", ownerKey: "u:ana", identity: user("ana"), metadata: {} });
+    clock.advance(301);
+    await b.reap();
+    expect(seen).toEqual([
+      { node: "a", what: "user_status" },
+      { node: "a", what: "joined@1" },
+      { node: "b", what: "left@2" },
+      { node: "b", what: "user_status" },
+    ]);
+  });
 });

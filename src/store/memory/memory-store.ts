@@ -102,7 +102,7 @@ export class MemoryPresenceStore implements PresenceStore {
   constructor(private readonly o: MemoryStoreOptions) {
     this.flushTimer = o.clock.setInterval(() => this.flushCursors(), o.timings.cursorFlushMs);
     this.nodeId = o.nodeId ?? "local";
-    this.commits = createCommitEmitter(o.onCommitListenerError);
+    this.commits = createCommitEmitter(this.nodeId, o.onCommitListenerError);
   }
 
   onCommit: PresenceStore["onCommit"] = (listener) => this.commits.onCommit(listener);
@@ -374,11 +374,8 @@ export class MemoryPresenceStore implements PresenceStore {
     const s = this.liveSession(sessionId, now);
     if (!s) throw sessionNotFound();
     const roomsLeft = this.kick(s, now);
-    if (this.commits.active) {
-      const userId = s.identity.kind === "user" ? s.identity.user.userId : "";
-      const action = { kind: "kick_session" as const, actor: opts.actor ?? "", connectionId: s.connectionId, userId, roomsLeft };
-      this.commits.emit({ type: "admin_action", nodeId: this.nodeId, timeMs: now, action });
-    }
+    const userId = s.identity.kind === "user" ? s.identity.user.userId : "";
+    this.commits.adminAction({ kind: "kick_session", actor: opts.actor ?? "", connectionId: s.connectionId, userId, roomsLeft }, now);
     return { roomsLeft };
   }
 
@@ -392,10 +389,7 @@ export class MemoryPresenceStore implements PresenceStore {
     let roomsLeft = 0;
     for (const s of victims) roomsLeft += this.kick(s, now);
     this.nodes.delete(nodeId);
-    if (this.commits.active) {
-      const action = { kind: "purge_node" as const, actor: opts.actor ?? "", nodeId, sessionsKicked: victims.length, roomsLeft };
-      this.commits.emit({ type: "admin_action", nodeId: this.nodeId, timeMs: now, action });
-    }
+    this.commits.adminAction({ kind: "purge_node", actor: opts.actor ?? "", nodeId, sessionsKicked: victims.length, roomsLeft }, now);
     return { sessionsKicked: victims.length, roomsLeft };
   }
 
@@ -479,7 +473,7 @@ export class MemoryPresenceStore implements PresenceStore {
     mutate();
     const after = this.userRecord(userId);
     if (sameStatus(before, after)) return;
-    if (this.commits.active) this.commits.emit({ type: "user_status", nodeId: this.nodeId, timeMs: now, status: after });
+    this.commits.userStatus(after, now);
     for (const l of this.userSubscribers.get(userId) ?? []) {
       try {
         l(after);
@@ -584,7 +578,7 @@ export class MemoryPresenceStore implements PresenceStore {
   private publishEvent(entry: RoomEntry, ev: PresenceEvent, now: number): void {
     trimLog(entry.state, this.o.timings.logMaxEntries, this.o.timings.logMaxAgeMs, now);
     this.publish(entry, { type: "event", event: ev });
-    if (this.commits.active) this.commits.emit({ type: "room_event", nodeId: this.nodeId, timeMs: ev.timeMs, event: ev });
+    this.commits.roomEvent(ev);
   }
 
   private publish(entry: RoomEntry, message: StoreMessage): void {

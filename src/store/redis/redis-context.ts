@@ -100,11 +100,9 @@ export function createRedisContext(o: RedisContextOptions): RedisContext {
   };
   const rooms = createRoomScripts(sc, (event) => {
     observer.published?.(event.kind);
-    if (o.commits.active) o.commits.emit({ type: "room_event", nodeId: o.nodeId, timeMs: event.timeMs, event });
+    o.commits.roomEvent(event);
   });
-  const users = createUserScripts(sc, (status, timeMs) => {
-    if (o.commits.active) o.commits.emit({ type: "user_status", nodeId: o.nodeId, timeMs, status });
-  });
+  const users = createUserScripts(sc, (status, timeMs) => o.commits.userStatus(status, timeMs));
   return {
     client: o.client,
     cluster: o.cluster,

@@ -84,10 +84,7 @@ export function createRedisNodeRegistry(ctx: RedisContext, reaper: SessionReaper
       };
       await Promise.all(Array.from({ length: Math.min(PURGE_CONCURRENCY, victims.length) }, worker));
       await ctx.cmd("hdel", () => ctx.client.hdel(ctx.keys.nodes(), nodeId));
-      if (ctx.commits.active) {
-        const action = { kind: "purge_node" as const, actor: opts.actor ?? "", nodeId, sessionsKicked, roomsLeft };
-        ctx.commits.emit({ type: "admin_action", nodeId: ctx.nodeId, timeMs: ctx.clock.now(), action });
-      }
+      ctx.commits.adminAction({ kind: "purge_node", actor: opts.actor ?? "", nodeId, sessionsKicked, roomsLeft }, ctx.clock.now());
       return { sessionsKicked, roomsLeft };
     },
   };

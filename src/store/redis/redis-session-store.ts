@@ -213,11 +213,8 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     async kickSession(sessionId, opts = {}) {
       if ((await ctx.sessions.kick(sessionId, "")) !== "claimed") throw sessionNotFound();
       const { leaves, session } = await p.reaper.finish(sessionId, "kicked");
-      if (ctx.commits.active) {
-        const userId = session?.id.kind === "user" ? session.id.user.userId : "";
-        const action = { kind: "kick_session" as const, actor: opts.actor ?? "", connectionId: session?.c ?? "", userId, roomsLeft: leaves };
-        ctx.commits.emit({ type: "admin_action", nodeId: ctx.nodeId, timeMs: ctx.clock.now(), action });
-      }
+      const userId = session?.id.kind === "user" ? session.id.user.userId : "";
+      ctx.commits.adminAction({ kind: "kick_session", actor: opts.actor ?? "", connectionId: session?.c ?? "", userId, roomsLeft: leaves }, ctx.clock.now());
       return { roomsLeft: leaves };
     },
 

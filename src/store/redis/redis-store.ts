@@ -68,8 +68,9 @@ export type RedisPresenceStore = PresenceStore & {
 };
 
 export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
-  const commits = createCommitEmitter(o.onCommitListenerError);
-  const ctx: RedisContext = createRedisContext({ ...o, nodeId: o.nodeId ?? "local", commits });
+  const nodeId = o.nodeId ?? "local";
+  const commits = createCommitEmitter(nodeId, o.onCommitListenerError);
+  const ctx: RedisContext = createRedisContext({ ...o, nodeId, commits });
   const recovery: DataLossRecovery = createDataLossRecovery(ctx);
   let bus: RedisEventBus | undefined;
   const sub: Subscriber = createSubscriber({
