@@ -10,7 +10,8 @@ import type { UserStatusRecord } from "./user-status.js";
  * of a re-assertion after data loss.
  *
  * `timeMs` is the store's commit time (Redis TIME inside the script on Redis, the injected clock
- * on the memory store); for a room event it equals `event.timeMs`. `(room, epoch, version)` of a
+ * on the memory store); for a room event it equals `event.timeMs`; an admin action is stamped
+ * with the acting node's clock when it completes. `(room, epoch, version)` of a
  * room event is unique and suits as an idempotency key; a user status has no version, so consumers
  * order its changes by `timeMs` and keep the newest.
  *

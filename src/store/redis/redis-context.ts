@@ -59,12 +59,14 @@ export interface RedisContext {
 }
 
 export interface RedisContextOptions {
+  /** The command client (request paths fail fast: no offline queue). */
   client: Redis | Cluster;
   cluster: boolean;
   prefix: string;
   ids: IdSource;
   timings: Timings;
   limits: Limits;
+  /** Local timers (cursor flush, position checks) and, when `fixedTime` is set, the time given to scripts. */
   clock: Clock;
   /** Tests only: scripts take their time from `clock` instead of Redis TIME. */
   fixedTime?: boolean;

@@ -1,14 +1,11 @@
 import type { Cluster, Redis } from "ioredis";
-import type { Clock } from "../../core/clock.js";
-import type { IdSource } from "../../core/ids.js";
-import type { Limits, Timings } from "../../core/options.js";
 import { PresenceError } from "../../core/presence-error.js";
 import { createCommitEmitter } from "../commit-emitter.js";
 import type { PresenceStore } from "../presence-store.js";
 import type { StoreMemory } from "../ports/store-health.js";
 import { redisConfigWarnings } from "./config-warnings.js";
 import { createDataLossRecovery, type DataLossRecovery } from "./data-loss-recovery.js";
-import { createRedisContext, type RedisContext, type RedisStoreObserver } from "./redis-context.js";
+import { createRedisContext, type RedisContext, type RedisContextOptions, type RedisStoreObserver } from "./redis-context.js";
 import { createRedisEventBus, type RedisEventBus } from "./redis-event-bus.js";
 import { createRedisNodeRegistry } from "./redis-node-registry.js";
 import { createRedisRoomStore, type RedisRoomStore } from "./redis-room-store.js";
@@ -31,20 +28,9 @@ export type { RedisStoreObserver };
  * Reaping is shared by the nodes (session-reaper.ts); after Redis lost its data, this node
  * re-asserts the sessions it serves (data-loss-recovery.ts).
  */
-export interface RedisStoreOptions {
-  client: Redis | Cluster;
+export interface RedisStoreOptions extends Omit<RedisContextOptions, "nodeId" | "commits"> {
   /** The pub/sub connection (a `duplicate()` of a standalone client, or a Cluster with shardedSubscribers). */
   subscriberConnection: Redis | Cluster;
-  cluster: boolean;
-  prefix: string;
-  ids: IdSource;
-  timings: Timings;
-  limits: Limits;
-  /** Local timers (cursor flush, position checks) and, when `fixedTime` is set, the time given to scripts. */
-  clock: Clock;
-  /** Tests only: scripts take their time from `clock` instead of Redis TIME. */
-  fixedTime?: boolean;
-  observer?: RedisStoreObserver;
   /** This process's node id, recorded on the sessions it creates, attaches or reclaims (default "local"). */
   nodeId?: string;
   /** Bound of the subscriber round trip in `ping()` (the command timeout). Default 2,000. */
