@@ -87,7 +87,7 @@ export function createRedisContext(o: RedisContextOptions): RedisContext {
       if (e instanceof PresenceError) throw e;
       const kind = redisErrorKind(e);
       observer.redisError?.(kind);
-      throw new PresenceError("unavailable", "STORE_UNAVAILABLE", `presence store unavailable (${kind}); retry with backoff`, {}, { cause: e });
+      throw new PresenceError("STORE_UNAVAILABLE", `presence store unavailable (${kind}); retry with backoff`, {}, { cause: e });
     } finally {
       observer.commandDuration?.(name, (performance.now() - t0) / 1000);
     }

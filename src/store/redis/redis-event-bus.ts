@@ -57,7 +57,7 @@ export function createRedisEventBus(ctx: RedisContext, sub: Subscriber): RedisEv
         await recovered;
       } catch (e) {
         ctx.observer.redisError?.("subscriber");
-        throw new PresenceError("unavailable", "STORE_UNAVAILABLE", "presence store unavailable (subscribe failed); retry with backoff", {}, { cause: e });
+        throw new PresenceError("STORE_UNAVAILABLE", "presence store unavailable (subscribe failed); retry with backoff", {}, { cause: e });
       }
     },
 

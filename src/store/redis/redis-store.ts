@@ -109,7 +109,7 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
       await ctx.cmd("set", () => o.client.set(`${o.prefix}:ping`, String(Date.now()), "PX", 10_000));
       await sub.probe(o.probeTimeoutMs ?? 2_000).catch((e: unknown) => {
         ctx.observer.redisError?.("subscriber");
-        throw new PresenceError("unavailable", "STORE_UNAVAILABLE", `redis subscriber probe failed: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
+        throw new PresenceError("STORE_UNAVAILABLE", `redis subscriber probe failed: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
       });
     },
 

@@ -19,7 +19,7 @@ export function createRedisUserStatusStore(ctx: RedisContext): UserStatusStore {
       const r = await ctx.sessions.check(input);
       if (r.status !== "ok") throw sessionNotFound();
       if (r.session.id.kind !== "user") {
-        throw new PresenceError("permission_denied", "PERMISSION_DENIED", "session_id: anonymous sessions have no user status", { field: "session_id" });
+        throw new PresenceError("PERMISSION_DENIED", "session_id: anonymous sessions have no user status", { field: "session_id" });
       }
       return ctx.users.setStatus(r.session.id.user.userId, input.customStatus, input.invisible);
     },
