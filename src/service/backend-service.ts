@@ -3,7 +3,7 @@ import { ownerKeyOf, type Caller } from "../core/identity.js";
 import type { IdSource } from "../core/ids.js";
 import type { Activity } from "../core/presence-event.js";
 import { draining as draining_, invalidArgument, limitExceeded, presenceError } from "../core/presence-error.js";
-import type { Lease } from "../store/presence-store.js";
+import type { Lease } from "../core/session.js";
 import type { BackendsConfig } from "../config-backends.js";
 import type { PresenceService } from "./presence-service.js";
 import { createTrackerSession, type TrackerSession, type TrackerState } from "./tracker-session.js";
