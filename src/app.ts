@@ -22,6 +22,7 @@ import { createHealthRoutes } from "./transport/connect/health-routes.js";
 import { registerReflection } from "./transport/connect/reflection-routes.js";
 import { backendRoutes } from "./transport/connect/backend-routes.js";
 import { createBackendService } from "./service/backend-service.js";
+import { startWebhookDelivery } from "./transport/webhook/webhook-delivery.js";
 import { authInterceptor, metricsInterceptor } from "./transport/connect/interceptors.js";
 import { requestLogInterceptor } from "./transport/connect/request-log.js";
 import { presenceRoutes } from "./transport/connect/presence-routes.js";
@@ -201,6 +202,18 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     onKick: (how, detail) => log.info(how === "kick" ? "admin: session kicked" : "admin: node purged", detail),
   });
   const backends = createBackendService({ presence: service, config: config.backends, clock, ids, reconnectGraceMs: config.timings.reconnectGraceMs });
+  // Webhooks: this node's commits, announced once each (departures after the reconnect grace).
+  const webhooks = config.webhook
+    ? startWebhookDelivery(config.webhook, {
+        feed: store,
+        rooms: store,
+        users: store,
+        clock,
+        nodeId: config.nodeId,
+        reconnectGraceMs: config.timings.reconnectGraceMs,
+        onError: (err) => log.warn("webhook: confirming a departure failed; retrying", { err }),
+      })
+    : undefined;
   // No `shutdownSignal` for connect-node: it adds and removes one abort listener per call on that
   // one signal, and removal walks the whole list, so with 50,000 open watch streams every new call
   // paid ~290 µs (measured by bench:grpc). Streams are ended by the hubs on drain instead, and
@@ -343,6 +356,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         // Sessions of the ended streams enter the reconnect grace in the store before it closes,
         // so clients reclaiming them on another node find them (F-N2).
         await service.drain();
+        await webhooks?.drain(clock.now() + config.shutdownDeadlineMs); // delivers what this node committed
         reaper.cancel();
         readiness.close();
         refresher.cancel();

@@ -14,6 +14,8 @@
  *   without letting one stream queue unbounded work.
  */
 
+import { parseWebhookSecret } from "./transport/webhook/signature.js";
+
 export type BackendNumSpec = { env: string; default: number; min: number; max: number; doc: string };
 const n = (env: string, def: number, min: number, max: number, doc: string): BackendNumSpec => ({ env, default: def, min, max, doc });
 
@@ -37,3 +39,58 @@ export const BACKEND_SPEC: Record<keyof BackendsConfig, BackendNumSpec> = {
   trackBurst: n("PRESENCE_TRACK_BURST", 20_000, 1, 1_000_000, "requests one Track stream may send at once above that rate"),
   trackMaxInFlight: n("PRESENCE_TRACK_MAX_IN_FLIGHT", 256, 1, 10_000, "requests of one Track stream processed at once"),
 };
+
+/** Webhooks (PRESENCE_WEBHOOK_URL and friends); absent when no URL is set. */
+export interface WebhookConfig {
+  url: string;
+  /** `whsec_<base64 key>` (Standard Webhooks). */
+  secret: string;
+  /** Room-name patterns whose room events are sent (empty: every room). */
+  rooms: string[];
+  /** Kinds sent (empty: every kind). */
+  kinds: string[];
+  timeoutMs: number;
+  retryForMs: number;
+  batchMaxEvents: number;
+  batchDelayMs: number;
+  queueMax: number;
+}
+
+export const WEBHOOK_SPEC = {
+  timeoutMs: n("PRESENCE_WEBHOOK_TIMEOUT_MS", 5_000, 100, 60_000, "a webhook POST not answered within this is retried"),
+  retryForMs: n("PRESENCE_WEBHOOK_RETRY_FOR_MS", 600_000, 0, 86_400_000, "a batch is retried (backoff with full jitter, 250 ms doubling to 30 s) for this long, then dropped and counted"),
+  batchMaxEvents: n("PRESENCE_WEBHOOK_BATCH_MAX_EVENTS", 100, 1, 10_000, "events per webhook POST"),
+  batchDelayMs: n("PRESENCE_WEBHOOK_BATCH_DELAY_MS", 200, 0, 60_000, "a webhook batch is sent this long after its first event (or when full)"),
+  queueMax: n("PRESENCE_WEBHOOK_QUEUE_MAX", 100_000, 1, 10_000_000, "events waiting for delivery; more are dropped and counted"),
+} satisfies Record<string, BackendNumSpec>;
+
+/** The webhook kinds PRESENCE_WEBHOOK_KINDS accepts. */
+export const WEBHOOK_KINDS = ["room_occupied", "room_vacated", "member_added", "member_removed", "user_online", "user_away", "user_offline"] as const;
+
+/**
+ * Reads the webhook options (`nums` validates the numeric ones like every other option); problems
+ * are pushed with the variable's name. Undefined without PRESENCE_WEBHOOK_URL.
+ */
+export function loadWebhookConfig(str: (name: string) => string | undefined, nums: WebhookNums, problems: string[]): WebhookConfig | undefined {
+  const url = str("PRESENCE_WEBHOOK_URL");
+  const secret = str("PRESENCE_WEBHOOK_SECRET");
+  if (url === undefined) {
+    if (secret !== undefined) problems.push("PRESENCE_WEBHOOK_SECRET is set but PRESENCE_WEBHOOK_URL is not");
+    return undefined;
+  }
+  if (!/^https?:\/\/[^\s]+$/.test(url)) problems.push(`PRESENCE_WEBHOOK_URL=${JSON.stringify(url)}: must be an http:// or https:// URL`);
+  if (secret === undefined) problems.push("PRESENCE_WEBHOOK_SECRET: required with PRESENCE_WEBHOOK_URL (whsec_ followed by a base64 key of at least 24 bytes)");
+  else {
+    try {
+      parseWebhookSecret(secret);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  const list = (name: string) => (str(name) ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const kinds = list("PRESENCE_WEBHOOK_KINDS");
+  for (const k of kinds) if (!(WEBHOOK_KINDS as readonly string[]).includes(k)) problems.push(`PRESENCE_WEBHOOK_KINDS: ${JSON.stringify(k)} is not one of ${WEBHOOK_KINDS.join(", ")}`);
+  return { url, secret: secret ?? "", rooms: list("PRESENCE_WEBHOOK_ROOMS"), kinds, ...nums };
+}
+
+export type WebhookNums = Record<keyof typeof WEBHOOK_SPEC, number>;

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import { defaultNodeId, NODE_ID } from "./core/node-id.js";
-import { BACKEND_SPEC, type BackendsConfig } from "./config-backends.js";
+import { BACKEND_SPEC, loadWebhookConfig, WEBHOOK_SPEC, type BackendsConfig, type WebhookConfig } from "./config-backends.js";
 import { DEFAULT_LIMITS, DEFAULT_TIMINGS, type Limits, type Timings } from "./core/options.js";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
 
@@ -67,6 +67,8 @@ export interface Config {
   reflection: boolean;
   /** Backend calls (BackendService): batch sizes and Track stream limits (config-backends.ts). */
   backends: BackendsConfig;
+  /** Webhooks (PRESENCE_WEBHOOK_URL …); undefined when off. */
+  webhook?: WebhookConfig;
   /** The demo page on the WebSocket port (`GET /`, `/app.js`) and its token endpoint. */
   demo: {
     /**
@@ -178,6 +180,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const timings = nums(TIMING_SPEC);
   const limits = nums(LIMIT_SPEC);
   const backends = nums(BACKEND_SPEC);
+  const webhook = loadWebhookConfig(str, nums(WEBHOOK_SPEC), problems);
   const jwtSecret = str("PRESENCE_JWT_SECRET");
   if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
     problems.push("PRESENCE_JWT_SECRET: must be at least 32 bytes (HS256)");
@@ -235,6 +238,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     reflection,
     backends,
+    webhook,
     demo: { tokens: demoTokens, dir: str("PRESENCE_DEMO_DIR") ?? fileURLToPath(new URL("../dist/demo/", import.meta.url)) },
     redis: {
       url: str("PRESENCE_REDIS_URL"),

@@ -31,7 +31,7 @@ const activityToPb = (a: Activity) => (a === "active" ? PbActivity.ACTIVE : PbAc
 
 export const detailFromPb = (d: PbDetail) => (d === PbDetail.COUNTS ? ("counts" as const) : ("full" as const));
 
-const leaveReasonToPb = { left: PbLeaveReason.LEFT, timeout: PbLeaveReason.TIMEOUT, kicked: PbLeaveReason.KICKED } as const;
+export const leaveReasonToPb = { left: PbLeaveReason.LEFT, timeout: PbLeaveReason.TIMEOUT, kicked: PbLeaveReason.KICKED } as const;
 
 export const userToPb = (u: UserInfo): MessageInitShape<typeof UserInfoSchema> => ({
   userId: u.userId,
@@ -47,14 +47,14 @@ export const userFromPb = (u: { userId: string; name: string; avatarUrl: string;
   metadata: { ...u.metadata },
 });
 
-const connectionToPb = (m: Member): MessageInitShape<typeof ConnectionSchema> => ({
+export const connectionToPb = (m: Member): MessageInitShape<typeof ConnectionSchema> => ({
   connectionId: m.connectionId,
   activity: activityToPb(m.activity),
   joinedAtMs: BigInt(m.joinedAtMs),
   metadata: m.metadata,
 });
 
-const countsToPb = (c: Counts): MessageInitShape<typeof CountsSchema> => ({ users: c.users, connections: c.connections, anonymous: c.anonymous });
+export const countsToPb = (c: Counts): MessageInitShape<typeof CountsSchema> => ({ users: c.users, connections: c.connections, anonymous: c.anonymous });
 
 export const cursorPositionFromPb = (p: { x: number; y: number; element: string; selectionStart: bigint; selectionEnd: bigint } | undefined): CursorPosition => ({
   x: p?.x ?? 0,

@@ -1,0 +1,93 @@
+import { BackendEventRules, type BackendEvent, type Candidate } from "../core/backend-events.js";
+import type { Clock } from "../core/clock.js";
+import type { CommitFeed, RoomStore, UserStatusStore } from "../store/presence-store.js";
+
+/**
+ * Turns this node's commits (the store's commit feed: each commit reported once, by the node that
+ * made it) into backend events for the sinks (webhooks, later WatchEvents), with the rules of
+ * core/backend-events.ts: arrivals at once, departures after the reconnect grace if the store still
+ * shows them then. Never from pub/sub, so each event is announced by one node only.
+ *
+ * Confirmation reads: a departed member is absent from the room's view, a vacated room has no
+ * connection, an offline user's status is offline. A failed read (store down) retries at the next
+ * tick, for at most `maxConfirmDelayMs` past the due time; then the candidate is dropped and counted.
+ * On drain, every pending candidate is confirmed at once (the node will not be there after the
+ * grace), so a drained node loses nothing it committed.
+ */
+export interface BackendEventsOptions {
+  feed: CommitFeed;
+  rooms: Pick<RoomStore, "getView">;
+  users: Pick<UserStatusStore, "getUserStatus">;
+  clock: Clock;
+  graceMs: number;
+  /** How often due candidates are confirmed. */
+  tickMs: number;
+  maxConfirmDelayMs: number;
+  sink(event: BackendEvent): void;
+  onError?(err: unknown): void;
+  onDropped?(candidate: Candidate): void;
+}
+
+export interface BackendEvents {
+  /** Candidates waiting for their grace to pass. */
+  pending(): number;
+  /** Confirms every pending candidate now (shutdown), then stops. */
+  drain(): Promise<void>;
+}
+
+export function createBackendEvents(o: BackendEventsOptions): BackendEvents {
+  const rules = new BackendEventRules(o.graceMs);
+  const retrying: Candidate[] = [];
+  let stopped = false;
+
+  const off = o.feed.onCommit((c) => {
+    if (stopped) return;
+    const derived = c.type === "room_event" ? rules.roomEvent(c.event) : c.type === "user_status" ? rules.userStatus(c.status, c.timeMs) : undefined;
+    for (const e of derived?.now ?? []) o.sink(e);
+  });
+
+  async function stillHolds(c: Candidate): Promise<boolean> {
+    if (c.what === "member_removed") {
+      const view = await o.rooms.getView(c.room, { includeMembers: true });
+      return !view.users.some((u) => u.user.userId === c.userId);
+    }
+    if (c.what === "room_vacated") return (await o.rooms.getView(c.room, { includeMembers: false })).counts.connections === 0;
+    const [status] = await o.users.getUserStatus([c.userId]);
+    return status === undefined || status.state === "offline";
+  }
+
+  async function confirm(batch: Candidate[]): Promise<void> {
+    await Promise.all(
+      batch.map(async (c) => {
+        try {
+          if (await stillHolds(c)) {
+            o.sink(c.event);
+            rules.announced(c);
+          }
+        } catch (err) {
+          o.onError?.(err);
+          if (o.clock.now() - c.dueMs < o.maxConfirmDelayMs) retrying.push(c);
+          else o.onDropped?.(c);
+        }
+      }),
+    );
+  }
+
+  let ticking = false;
+  const timer = o.clock.setInterval(() => {
+    if (ticking) return;
+    ticking = true;
+    const due = retrying.splice(0).concat(rules.take(o.clock.now()));
+    void confirm(due).finally(() => (ticking = false));
+  }, o.tickMs);
+
+  return {
+    pending: () => rules.pendingCount() + retrying.length,
+    async drain() {
+      stopped = true;
+      off();
+      timer.cancel();
+      await confirm(retrying.splice(0).concat(rules.take(Number.POSITIVE_INFINITY)));
+    },
+  };
+}
