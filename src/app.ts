@@ -203,6 +203,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   });
   const backends = createBackendService({ presence: service, config: config.backends, clock, ids, reconnectGraceMs: config.timings.reconnectGraceMs });
   // Webhooks: this node's commits, announced once each (departures after the reconnect grace).
+  const backendMetrics = metrics.backends;
   const webhooks = config.webhook
     ? startWebhookDelivery(config.webhook, {
         feed: store,
@@ -212,8 +213,19 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         nodeId: config.nodeId,
         reconnectGraceMs: config.timings.reconnectGraceMs,
         onError: (err) => log.warn("webhook: confirming a departure failed; retrying", { err }),
+        observer: {
+          attempt: (outcome) => backendMetrics.webhookAttempts.inc({ result: backendMetrics.attemptResult(outcome) }),
+          delivered: (n, _attempts, seconds) => (backendMetrics.webhookEvents.inc({ result: "delivered" }, n), backendMetrics.webhookDelivery.observe(seconds)),
+          lost: (n, why) => backendMetrics.webhookEvents.inc({ result: why }, n),
+        },
       })
     : undefined;
+  backendMetrics.bind({
+    webhookQueue: webhooks && (() => webhooks.queueDepth()),
+    webhookPending: webhooks && (() => webhooks.pending()),
+    trackStreams: () => backends.stats().streams,
+    trackedPresences: () => backends.stats().presences,
+  });
   // No `shutdownSignal` for connect-node: it adds and removes one abort listener per call on that
   // one signal, and removal walks the whole list, so with 50,000 open watch streams every new call
   // paid ~290 µs (measured by bench:grpc). Streams are ended by the hubs on drain instead, and

@@ -9,6 +9,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { ERROR_REASONS, type PresenceErrorReason } from "../core/error-policy.js";
+import { createBackendMetrics, type BackendMetrics } from "./backend-metrics.js";
 import { createLatencyMetrics, createLiveGauges, WATCH_TRANSPORTS, type ConnectionTransport, type SessionBinding, type WatchTransport } from "./live-metrics.js";
 
 /** Event kinds the hub publishes (label `kind` of `presence_events_published_total`). */
@@ -65,6 +66,8 @@ export const WS_FRAME_TYPES = ["join", "leave", "navigate", "heartbeat", "typing
 export interface Metrics {
   /** The private registry: `await registry.metrics()` is the scrape text, `registry.contentType` its type. */
   readonly registry: Registry;
+  /** Track streams and webhook delivery (backend-metrics.ts). */
+  readonly backends: BackendMetrics;
   /** `presence_rpc_duration_seconds{method,code,protocol}`: unary call durations, 0.5 ms to 5 s buckets. */
   readonly rpcDuration: Histogram<"method" | "code" | "protocol">;
   /** `presence_stream_duration_seconds{method,code,protocol}`: stream lifetimes, 0.1 s to 1 h buckets. */
@@ -231,6 +234,7 @@ export function createMetrics(): Metrics {
 
   return {
     registry,
+    backends: createBackendMetrics(registry),
     rpcDuration,
     streamDuration,
     sessions,

@@ -33,6 +33,8 @@ export interface BackendService {
   openTracker(caller: Caller, req: { trackerId: string; trackerSecret: string }, hooks: TrackerHooks): Promise<TrackerSession>;
   /** Trackers held on this node (streams open or in their grace). */
   trackerCount(): number;
+  /** Open Track streams and the presences (keys × rooms) they hold, for gauges. */
+  stats(): { streams: number; presences: number };
   /** Shutdown: every open Track stream ends with DRAINING (its presences enter the reconnect grace). */
   drain(): void;
 }
@@ -127,6 +129,17 @@ export function createBackendService(o: BackendServiceOptions): BackendService {
     },
 
     trackerCount: () => trackers.size,
+
+    stats() {
+      let streams = 0;
+      let presences = 0;
+      for (const t of trackers.values()) {
+        if (t.stream === undefined) continue;
+        streams++;
+        presences += t.presences;
+      }
+      return { streams, presences };
+    },
 
     drain() {
       draining = true;

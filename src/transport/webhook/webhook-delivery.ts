@@ -63,6 +63,7 @@ export function startWebhookDelivery(config: WebhookConfig, d: WebhookDeliveryDe
       if (wanted(e)) sender.enqueue(backendEventToPb(e));
     },
     onError: d.onError,
+    onDropped: () => d.observer?.lost?.(1, "failed"), // its confirmation read kept failing for a minute
   });
   return {
     async drain(deadlineMs) {

@@ -21,6 +21,8 @@ import { signWebhook } from "./signature.js";
 export type BackendEventInit = MessageInitShape<typeof BackendEventSchema>;
 
 export interface WebhookObserver {
+  /** One POST attempt ended: `ok`, the HTTP status, `timeout` or `network`. */
+  attempt(outcome: string): void;
   /** A batch was acknowledged (2xx) after `attempts` attempts. */
   delivered(events: number, attempts: number, seconds: number): void;
   /** An attempt failed and will be retried (`status`: the HTTP status, or `timeout` / `network`). */
@@ -101,6 +103,7 @@ export function createWebhookSender(o: WebhookSenderOptions): WebhookSender {
     const first = o.clock.now();
     for (let attempt = 0; ; attempt++) {
       const outcome = await post(id, body);
+      o.observer?.attempt?.(outcome);
       if (outcome === "ok") return o.observer?.delivered?.(events.length, attempt + 1, (o.clock.now() - first) / 1000);
       const delay = random() * Math.min(max, base * 2 ** attempt);
       const now = o.clock.now();
