@@ -201,7 +201,16 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     nodeId: config.nodeId,
     onKick: (how, detail) => log.info(how === "kick" ? "admin: session kicked" : "admin: node purged", detail),
   });
-  const backends = createBackendService({ presence: service, config: config.backends, clock, ids, reconnectGraceMs: config.timings.reconnectGraceMs });
+  const backends = createBackendService({
+    presence: service,
+    config: config.backends,
+    clock,
+    ids,
+    reconnectGraceMs: config.timings.reconnectGraceMs,
+    store,
+    sessions: store,
+    sessionTtlMs: config.timings.sessionTtlMs,
+  });
   // Webhooks: this node's commits, announced once each (departures after the reconnect grace).
   const backendMetrics = metrics.backends;
   const webhooks = config.webhook
@@ -326,6 +335,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     refreshing = true;
     try {
       const r = await service.refreshAttached();
+      await backends.refreshTrackers();
       await store.announceNode();
       if (r.missing > 0) log.warn("attached sessions gone while streaming", { missing: r.missing });
     } catch (err) {

@@ -4,7 +4,9 @@ import type { IdSource } from "../core/ids.js";
 import type { Activity } from "../core/presence-event.js";
 import { draining as draining_, invalidArgument, limitExceeded, presenceError } from "../core/presence-error.js";
 import type { Lease } from "../core/session.js";
+import { createHash } from "node:crypto";
 import type { BackendsConfig } from "../config-backends.js";
+import type { SessionStore, TrackerStore } from "../store/presence-store.js";
 import type { PresenceService } from "./presence-service.js";
 import { createTrackerSession, type TrackerSession, type TrackerState } from "./tracker-session.js";
 
@@ -37,6 +39,8 @@ export interface BackendService {
   stats(): { streams: number; presences: number };
   /** Shutdown: every open Track stream ends with DRAINING (its presences enter the reconnect grace). */
   drain(): void;
+  /** Extends the stored trackers of this node's open streams (the app calls it with the session refresh). */
+  refreshTrackers(): Promise<void>;
 }
 
 export type ItemResult<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -54,7 +58,16 @@ export interface BackendServiceOptions {
   ids: IdSource;
   /** How long a tracker whose stream ended is kept for a reconnect (the reconnect grace). */
   reconnectGraceMs: number;
+  /** Shared trackers, so that a reconnect to another node reclaims too. */
+  store: TrackerStore;
+  /** Batch refresh of sessions: a reclaim first pulls every key's session out of its grace at once. */
+  sessions: Pick<SessionStore, "refresh">;
+  /** How long a stored tracker lives without a refresh while its stream is open (the session TTL). */
+  sessionTtlMs: number;
 }
+
+/** Trackers keep a hash of their secret in the store, never the secret. */
+const hash = (secret: string) => createHash("sha256").update(secret).digest("hex");
 
 const TRACKER_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 
@@ -91,37 +104,62 @@ export function createBackendService(o: BackendServiceOptions): BackendService {
       }
       const id = req.trackerId || `trk_${o.ids.sessionId().slice(0, 16)}`;
       const name = `${owner}\u0000${id}`;
-      const existing = trackers.get(name);
-      let state: TrackerState;
+      const conflict = () =>
+        presenceError("TRACKER_CONFLICT", `open.tracker_id: tracker ${JSON.stringify(id)} is held by another tracker (no or wrong tracker_secret)`, { field: "open.tracker_id" });
+      let state = trackers.get(name);
+      if (state && state.stream === undefined) {
+        // In its grace here: reclaim from the store like any node would (another node may have
+        // changed it since).
+        state.graceTimer?.cancel();
+        trackers.delete(name);
+        state = undefined;
+      }
       let created = false;
-      if (existing) {
-        if (req.trackerSecret === "" || req.trackerSecret !== existing.secret) {
-          throw presenceError("TRACKER_CONFLICT", `open.tracker_id: tracker ${JSON.stringify(id)} is held by another tracker (no or wrong tracker_secret)`, { field: "open.tracker_id" });
-        }
-        state = existing;
-        existing.stream?.replaced(); // the older stream ends with TRACKER_REPLACED; its bindings move here
+      if (state) {
+        if (req.trackerSecret === "" || req.trackerSecret !== state.secret) throw conflict();
+        state.stream?.replaced(); // the older stream ends with TRACKER_REPLACED; its bindings move here
       } else {
-        state = { id, owner, secret: o.ids.sessionId(), keys: new Map(), presences: 0, stream: undefined, graceTimer: undefined };
+        // Not held here: held by another node, in its grace, or new.
+        const stored = req.trackerId === "" ? null : await o.store.loadTracker(name);
+        if (stored) {
+          if (req.trackerSecret === "" || hash(req.trackerSecret) !== stored.secretHash) throw conflict();
+          const keys = new Map([...stored.keys].map(([k, r]) => [k, { sessionId: r.sessionId, connectionId: r.connectionId, userId: r.userId, user: r.user, rooms: new Map(Object.entries(r.rooms)), release: undefined }]));
+          state = { id, owner, secret: req.trackerSecret, keys, presences: [...keys.values()].reduce((n, k) => n + k.rooms.size, 0), stream: undefined, graceTimer: undefined };
+        } else {
+          const secret = o.ids.sessionId();
+          if (!(await o.store.createTracker(name, hash(secret), o.sessionTtlMs))) throw conflict();
+          state = { id, owner, secret, keys: new Map(), presences: 0, stream: undefined, graceTimer: undefined };
+          created = true;
+        }
         trackers.set(name, state);
-        created = true;
       }
       state.graceTimer?.cancel();
       state.graceTimer = undefined;
+      // Reclaim: one batched refresh takes every session out of its grace before the keys are
+      // bound one by one (a large tracker would otherwise race its own grace).
+      if (!created && state.keys.size > 0) await o.sessions.refresh([...state.keys.values()].map((k) => k.sessionId));
+      const held = state;
       const session = await createTrackerSession({
         caller,
-        state,
+        state: held,
         created,
         presence: o.presence,
         config: o.config,
         hooks,
+        persist: {
+          put: (key, k) => o.store.putTrackedKey(name, key, { sessionId: k.sessionId, connectionId: k.connectionId, userId: k.userId, user: k.user, rooms: Object.fromEntries(k.rooms) }, o.sessionTtlMs),
+          del: (key) => o.store.deleteTrackedKey(name, key),
+        },
         // The stream ended without `close`: keep the tracker for the grace, then forget it.
         onDetached(clean) {
-          if (clean || state.keys.size === 0) {
-            if (trackers.get(name) === state) trackers.delete(name);
+          if (clean) {
+            if (trackers.get(name) === held) trackers.delete(name);
+            void o.store.deleteTracker(name).catch(() => undefined);
             return;
           }
-          state.graceTimer = o.clock.setTimeout(() => {
-            if (state.stream === undefined && trackers.get(name) === state) trackers.delete(name);
+          void o.store.expireTrackers([name], o.reconnectGraceMs).catch(() => undefined);
+          held.graceTimer = o.clock.setTimeout(() => {
+            if (held.stream === undefined && trackers.get(name) === held) trackers.delete(name);
           }, o.reconnectGraceMs);
         },
       });
@@ -139,6 +177,11 @@ export function createBackendService(o: BackendServiceOptions): BackendService {
         presences += t.presences;
       }
       return { streams, presences };
+    },
+
+    async refreshTrackers() {
+      const names = [...trackers.entries()].filter(([, t]) => t.stream !== undefined).map(([n]) => n);
+      if (names.length > 0) await o.store.expireTrackers(names, o.sessionTtlMs);
     },
 
     drain() {

@@ -77,6 +77,8 @@ export interface TrackerSessionOptions {
   config: BackendsConfig;
   hooks: { onReplaced(): void; onDrained(): void; onLost(key: string): void };
   onDetached(clean: boolean): void;
+  /** Writes a key's record to the shared tracker (after each change) or deletes it. */
+  persist: { put(key: string, k: KeyState): Promise<void>; del(key: string): Promise<void> };
 }
 
 const BIND_CHUNK = 256;
@@ -105,6 +107,7 @@ export async function createTrackerSession(o: TrackerSessionOptions): Promise<Tr
     if (state.keys.get(key) !== k) return;
     state.keys.delete(key);
     state.presences -= k.rooms.size;
+    void o.persist.del(key).catch(() => undefined);
     if (mine()) o.hooks.onLost(key);
   };
 
@@ -183,11 +186,13 @@ export async function createTrackerSession(o: TrackerSessionOptions): Promise<Tr
           const r = await join(k, cmd.room, cmd.metadata, cmd.user, cmd.activity);
           if (k) {
             k.rooms.set(cmd.room, cmd.metadata);
+            if (prev === undefined || !same(prev, cmd.metadata)) await o.persist.put(key, k);
             return { connectionId: k.connectionId, changed: prev === undefined || !same(prev, cmd.metadata), view: r.view };
           }
           const fresh: KeyState = { sessionId: r.session.sessionId, connectionId: r.session.connectionId, userId: cmd.user?.userId ?? caller.subject, user: cmd.user, rooms: new Map([[cmd.room, cmd.metadata]]), release: undefined };
           state.keys.set(key, fresh);
           await bindKey(key, fresh);
+          await o.persist.put(key, fresh);
           return { connectionId: fresh.connectionId, changed: true, view: r.view };
         } catch (e) {
           if (prev === undefined && !(k === undefined && state.keys.has(key))) state.presences--;
@@ -213,7 +218,8 @@ export async function createTrackerSession(o: TrackerSessionOptions): Promise<Tr
         if (gone) {
           state.keys.delete(key);
           k.release?.();
-        }
+          await o.persist.del(key);
+        } else if (left) await o.persist.put(key, k);
         return { left, ended: gone };
       });
     },
@@ -227,6 +233,7 @@ export async function createTrackerSession(o: TrackerSessionOptions): Promise<Tr
         if (prev === undefined) throw presenceError("PRESENCE_NOT_FOUND", `room: key ${JSON.stringify(key)} is not tracked in room ${JSON.stringify(cmd.room)}`, { field: "room" });
         const r = await join(k, cmd.room, cmd.metadata);
         k.rooms.set(cmd.room, cmd.metadata);
+        if (!same(prev, cmd.metadata)) await o.persist.put(key, k);
         return { connectionId: k.connectionId, changed: !same(prev, cmd.metadata), view: r.view };
       });
     },

@@ -88,6 +88,8 @@ export function trackClient(baseUrl: string, token: string, opts: { httpVersion?
     } catch (e) {
       return e as Error;
     } finally {
+      closed = true; // end our request side too
+      wake?.();
       const err = new Error("stream ended");
       for (const w of waiting.values()) w.reject(err);
       waiting.clear();

@@ -23,6 +23,8 @@ import { compareNodes, deadAfterMs, nodeAlive, nodeNotFound } from "../../core/n
 import type { NodeInfo } from "../../core/node-id.js";
 import { compareRooms, type RoomSummary } from "../../core/room-summary.js";
 import type { JoinInput, JoinResult, Lease, ReapResult, SessionRef } from "../../core/session.js";
+import { createMemoryTrackerStore } from "./memory-tracker-store.js";
+import type { TrackerStore } from "../ports/tracker-store.js";
 import { createCommitEmitter, type CommitEmitter } from "../commit-emitter.js";
 import type { PresenceStore } from "../presence-store.js";
 import type { StoreMemory } from "../ports/store-health.js";
@@ -103,9 +105,19 @@ export class MemoryPresenceStore implements PresenceStore {
     this.flushTimer = o.clock.setInterval(() => this.flushCursors(), o.timings.cursorFlushMs);
     this.nodeId = o.nodeId ?? "local";
     this.commits = createCommitEmitter(this.nodeId, o.onCommitListenerError);
+    this.trackers = createMemoryTrackerStore(o.clock);
   }
 
   onCommit: PresenceStore["onCommit"] = (listener) => this.commits.onCommit(listener);
+
+  // Trackers of Track streams (memory-tracker-store.ts).
+  private readonly trackers: TrackerStore;
+  createTracker: PresenceStore["createTracker"] = (...a) => this.trackers.createTracker(...a);
+  loadTracker: PresenceStore["loadTracker"] = (...a) => this.trackers.loadTracker(...a);
+  putTrackedKey: PresenceStore["putTrackedKey"] = (...a) => this.trackers.putTrackedKey(...a);
+  deleteTrackedKey: PresenceStore["deleteTrackedKey"] = (...a) => this.trackers.deleteTrackedKey(...a);
+  expireTrackers: PresenceStore["expireTrackers"] = (...a) => this.trackers.expireTrackers(...a);
+  deleteTracker: PresenceStore["deleteTracker"] = (...a) => this.trackers.deleteTracker(...a);
 
   async countSessions(ownerKey: string): Promise<number> {
     return this.owners.get(ownerKey) ?? 0;

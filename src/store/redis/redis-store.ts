@@ -11,6 +11,7 @@ import { createRedisNodeRegistry } from "./redis-node-registry.js";
 import { createRedisRoomStore, type RedisRoomStore } from "./redis-room-store.js";
 import { createRedisSessionStore } from "./redis-session-store.js";
 import { createRedisUserStatusStore } from "./redis-user-status-store.js";
+import { createRedisTrackerStore } from "./redis-tracker-store.js";
 import { createSessionReaper } from "./session-reaper.js";
 import { createSubscriber, type Subscriber } from "./subscriber.js";
 
@@ -92,6 +93,7 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
     ready: events.ready,
     subscribeUsers: events.subscribeUsers,
     ...nodes,
+    ...createRedisTrackerStore(ctx),
     onCommit: commits.onCommit,
 
     init: () => recovery.init(),

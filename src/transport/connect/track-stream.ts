@@ -8,7 +8,8 @@ import { activityFromPb, userFromPb, viewToPb } from "../wire.js";
 import { takeFrameToken } from "../ws/frame-rate.js";
 import type { BackendRoutesOptions, TrackResponseInit } from "./backend-routes.js";
 import { itemErrorOf } from "./backend-routes.js";
-import { kCaller } from "./context.js";
+import * as http2 from "node:http2";
+import { kCaller, kRawRequest } from "./context.js";
 import { toConnectError } from "./to-connect-error.js";
 
 /**
@@ -198,5 +199,20 @@ export async function* runTrackStream(reqs: AsyncIterable<TrackRequest>, ctx: Ha
     ctx.signal.removeEventListener("abort", detach);
     if (!finished) detach();
     void reader;
+    closeRequestSide(ctx);
   }
+}
+
+/**
+ * The response is over but a client may keep its request side open (nothing makes it end its
+ * writes): that would hold the HTTP/2 stream, and the server's shutdown, until the deadline. Once
+ * the final status has had time to go out, the stream is cancelled (RST_STREAM CANCEL).
+ */
+function closeRequestSide(ctx: HandlerContext) {
+  const raw = ctx.values.get(kRawRequest);
+  if (!raw || !("stream" in raw)) return;
+  const stream = raw.stream;
+  setTimeout(() => {
+    if (!stream.closed && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+  }, 500).unref();
 }
