@@ -10,6 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import { freePort } from "../support/processes.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { signTestToken, TEST_SECRET } from "../support/tokens.js";
 import { waitFor } from "../support/watch-recorder.js";
@@ -43,9 +45,18 @@ function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.Proce
 
 let server: TestServer;
 let dir: string;
+let receiverPort: number;
+const WEBHOOK_SECRET = `whsec_${randomBytes(32).toString("base64")}`;
 
 beforeAll(async () => {
-  server = await startTestServer({ PRESENCE_REFLECTION: "false" });
+  receiverPort = await freePort();
+  server = await startTestServer({
+    PRESENCE_REFLECTION: "false",
+    PRESENCE_WEBHOOK_URL: `http://127.0.0.1:${receiverPort}/presence`,
+    PRESENCE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    PRESENCE_WEBHOOK_BATCH_DELAY_MS: "20",
+    PRESENCE_RECONNECT_GRACE_MS: "300",
+  });
   dir = mkdtempSync(join(tmpdir(), "quickstart-"));
   symlinkSync(join(ROOT, "clients"), join(dir, "clients"));
   symlinkSync(join(ROOT, "gen"), join(dir, "gen"));
@@ -59,14 +70,29 @@ afterAll(async () => {
 });
 
 describe("docs/backends.md", () => {
-  it("Python quick start: install, track two users, watch the room", { timeout: 240_000 }, async () => {
-    const env = { ...process.env, PATH: `${dir}:${process.env.PATH}`, PIP_NO_INDEX: "1", PIP_NO_BUILD_ISOLATION: "0", PIP_DISABLE_PIP_VERSION_CHECK: "1", PRESENCE_TARGET: `127.0.0.1:${server.app.rpcPort}`, PRESENCE_JWT_SECRET: TEST_SECRET };
+  it("Python quick start: install, track two users, watch the room, receive the webhooks", { timeout: 240_000 }, async () => {
+    const env = {
+      ...process.env,
+      PATH: `${dir}:${process.env.PATH}`,
+      PIP_NO_INDEX: "1",
+      PIP_NO_BUILD_ISOLATION: "0",
+      PIP_DISABLE_PIP_VERSION_CHECK: "1",
+      PRESENCE_TARGET: `127.0.0.1:${server.app.rpcPort}`,
+      PRESENCE_JWT_SECRET: TEST_SECRET,
+      PRESENCE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      RECEIVER_PORT: String(receiverPort),
+    };
     const [install] = blocks("Python quick start", "bash");
     const installed = await run("bash", ["-euo", "pipefail", "-c", install!], { cwd: dir, env, timeoutMs: 180_000 });
     expect(installed.status, installed.stderr).toBe(0);
-    const [track, watch] = blocks("Python quick start", "python");
+    const [track, watch, receive] = blocks("Python quick start", "python");
     writeFileSync(join(dir, "track.py"), track!);
     writeFileSync(join(dir, "watch.py"), watch!);
+    writeFileSync(join(dir, "receiver.py"), receive!);
+    const receiver = spawn(join(dir, ".venv/bin/python"), ["receiver.py"], { cwd: dir, env });
+    let received = "";
+    receiver.stdout.on("data", (d: Buffer) => (received += d.toString()));
+    receiver.stderr.on("data", (d: Buffer) => (received += d.toString()));
 
     const watcher = spawn(join(dir, ".venv/bin/python"), ["watch.py"], { cwd: dir, env });
     let watched = "";
@@ -82,8 +108,28 @@ describe("docs/backends.md", () => {
       expect(tracked.stdout).toContain("ana is online");
       expect(await watcherExit).toBe(0);
       expect(watched).toMatch(/snapshot: \[\]\njoined: ana\njoined: bob\nleft: (ana|bob)\n/);
+      // The webhooks of the same story, verified and de-duplicated by receiver.py.
+      const lines = () => received.split("\n").filter((l) => l.startsWith("webhook:"));
+      await waitFor(() => lines().length >= 10, 20_000, `10 webhook events (${received})`);
+      expect(lines().sort()).toEqual(
+        [
+          "room_occupied /docs/intro -",
+          "member_added /docs/intro ana",
+          "member_added /docs/intro bob",
+          "user_online - ana",
+          "user_online - bob",
+          "member_removed /docs/intro ana",
+          "member_removed /docs/intro bob",
+          "room_vacated /docs/intro -",
+          "user_offline - ana",
+          "user_offline - bob",
+        ]
+          .map((l) => `webhook: ${l}`)
+          .sort(),
+      );
     } finally {
       watcher.kill("SIGKILL");
+      receiver.kill("SIGKILL");
     }
   });
 
