@@ -20,9 +20,7 @@ import type { PresenceStore } from "./store/presence-store.js";
 import { kRawRequest } from "./transport/connect/context.js";
 import { createHealthRoutes } from "./transport/connect/health-routes.js";
 import { registerReflection } from "./transport/connect/reflection-routes.js";
-import { backendRoutes } from "./transport/connect/backend-routes.js";
-import { createBackendService } from "./service/backend-service.js";
-import { startWebhookDelivery } from "./transport/webhook/webhook-delivery.js";
+import { startBackendFeatures } from "./backend-features.js";
 import { authInterceptor, metricsInterceptor } from "./transport/connect/interceptors.js";
 import { requestLogInterceptor } from "./transport/connect/request-log.js";
 import { presenceRoutes } from "./transport/connect/presence-routes.js";
@@ -201,40 +199,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     nodeId: config.nodeId,
     onKick: (how, detail) => log.info(how === "kick" ? "admin: session kicked" : "admin: node purged", detail),
   });
-  const backends = createBackendService({
-    presence: service,
-    config: config.backends,
-    clock,
-    ids,
-    reconnectGraceMs: config.timings.reconnectGraceMs,
-    store,
-    sessions: store,
-    sessionTtlMs: config.timings.sessionTtlMs,
-  });
-  // Webhooks: this node's commits, announced once each (departures after the reconnect grace).
-  const backendMetrics = metrics.backends;
-  const webhooks = config.webhook
-    ? startWebhookDelivery(config.webhook, {
-        feed: store,
-        rooms: store,
-        users: store,
-        clock,
-        nodeId: config.nodeId,
-        reconnectGraceMs: config.timings.reconnectGraceMs,
-        onError: (err) => log.warn("webhook: confirming a departure failed; retrying", { err }),
-        observer: {
-          attempt: (outcome) => backendMetrics.webhookAttempts.inc({ result: backendMetrics.attemptResult(outcome) }),
-          delivered: (n, _attempts, seconds) => (backendMetrics.webhookEvents.inc({ result: "delivered" }, n), backendMetrics.webhookDelivery.observe(seconds)),
-          lost: (n, why) => backendMetrics.webhookEvents.inc({ result: why }, n),
-        },
-      })
-    : undefined;
-  backendMetrics.bind({
-    webhookQueue: webhooks && (() => webhooks.queueDepth()),
-    webhookPending: webhooks && (() => webhooks.pending()),
-    trackStreams: () => backends.stats().streams,
-    trackedPresences: () => backends.stats().presences,
-  });
+  // Issue 14: BackendService, backend events (feed and webhooks) and their metrics.
+  const backends = startBackendFeatures(config, { store, presence: service, clock, ids, metrics, log });
   // No `shutdownSignal` for connect-node: it adds and removes one abort listener per call on that
   // one signal, and removal walks the whole list, so with 50,000 open watch streams every new call
   // paid ~290 µs (measured by bench:grpc). Streams are ended by the hubs on drain instead, and
@@ -242,14 +208,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const adapter = connectNodeAdapter({
     // Reflection last: it describes whatever the router serves at that point.
     routes: (router) => {
-      const served = backendRoutes({
-        service: backends,
-        config: config.backends,
-        clock,
-        keepaliveMs: config.timings.keepaliveMs,
-        maxQueuedAnswers: config.limits.watcherQueueSize,
-        reconnectGraceMs: config.timings.reconnectGraceMs,
-      })(adminRoutes(adminService)(presenceRoutes(service)(health.register(router))));
+      const served = backends.register(adminRoutes(adminService)(presenceRoutes(service)(health.register(router))));
       return withWireCompat(config.reflection ? registerReflection(served) : served);
     },
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
@@ -335,7 +294,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     refreshing = true;
     try {
       const r = await service.refreshAttached();
-      await backends.refreshTrackers();
+      await backends.refresh();
       await store.announceNode();
       if (r.missing > 0) log.warn("attached sessions gone while streaming", { missing: r.missing });
     } catch (err) {
@@ -372,13 +331,13 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         const drainingError = draining();
         hub.close(drainingError);
         userHub.close(drainingError);
-        backends.drain(); // Track streams end with DRAINING; their presences enter the reconnect grace
+        backends.endStreams(drainingError); // Track streams: their presences enter the reconnect grace
         await health.settled(Math.min(1_000, config.shutdownDeadlineMs)); // health watchers got NOT_SERVING
         await rpc.close(config.shutdownDeadlineMs);
         // Sessions of the ended streams enter the reconnect grace in the store before it closes,
         // so clients reclaiming them on another node find them (F-N2).
         await service.drain();
-        await webhooks?.drain(clock.now() + config.shutdownDeadlineMs); // delivers what this node committed
+        await backends.drain(clock.now() + config.shutdownDeadlineMs); // announces and delivers what this node committed
         reaper.cancel();
         readiness.close();
         refresher.cancel();

@@ -30,6 +30,8 @@ export interface BackendsConfig {
   trackBurst: number;
   /** Requests of one Track stream processed at once. */
   trackMaxInFlight: number;
+  /** How long backend events stay in the deployment's feed for WatchEvents resumes. */
+  eventsRetentionMs: number;
 }
 
 export const BACKEND_SPEC: Record<keyof BackendsConfig, BackendNumSpec> = {
@@ -38,6 +40,7 @@ export const BACKEND_SPEC: Record<keyof BackendsConfig, BackendNumSpec> = {
   trackMaxMessagesPerSec: n("PRESENCE_TRACK_MAX_MESSAGES_PER_SEC", 10_000, 1, 1_000_000, "requests per second one Track stream is read at on average (flow control: the server reads more slowly, nothing is refused)"),
   trackBurst: n("PRESENCE_TRACK_BURST", 20_000, 1, 1_000_000, "requests one Track stream may send at once above that rate"),
   trackMaxInFlight: n("PRESENCE_TRACK_MAX_IN_FLIGHT", 256, 1, 10_000, "requests of one Track stream processed at once"),
+  eventsRetentionMs: n("PRESENCE_EVENTS_RETENTION_MS", 300_000, 1_000, 86_400_000, "backend events kept in the feed for WatchEvents resumes; an older cursor gets a gap"),
 };
 
 /** Webhooks (PRESENCE_WEBHOOK_URL and friends); absent when no URL is set. */

@@ -1,10 +1,11 @@
 import { BackendEventRules, type BackendEvent, type Candidate } from "../core/backend-events.js";
 import type { Clock } from "../core/clock.js";
-import type { CommitFeed, RoomStore, UserStatusStore } from "../store/presence-store.js";
+import type { BackendEventFeed, CommitFeed, RoomStore, UserStatusStore } from "../store/presence-store.js";
 
 /**
  * Turns this node's commits (the store's commit feed: each commit reported once, by the node that
- * made it) into backend events for the sinks (webhooks, later WatchEvents), with the rules of
+ * made it) into backend events for the webhook sink and the deployment's event feed (WatchEvents
+ * streams on every node read it), with the rules of
  * core/backend-events.ts: arrivals at once, departures after the reconnect grace if the store still
  * shows them then. Never from pub/sub, so each event is announced by one node only.
  *
@@ -23,7 +24,12 @@ export interface BackendEventsOptions {
   /** How often due candidates are confirmed. */
   tickMs: number;
   maxConfirmDelayMs: number;
-  sink(event: BackendEvent): void;
+  /** Receives every event at once (webhooks). */
+  sink?(event: BackendEvent): void;
+  /** The deployment's feed (WatchEvents): events are appended in batches every `flushMs`. */
+  publish: Pick<BackendEventFeed, "appendBackendEvents">;
+  retentionMs: number;
+  flushMs: number;
   onError?(err: unknown): void;
   onDropped?(candidate: Candidate): void;
 }
@@ -39,11 +45,26 @@ export function createBackendEvents(o: BackendEventsOptions): BackendEvents {
   const rules = new BackendEventRules(o.graceMs);
   const retrying: Candidate[] = [];
   let stopped = false;
+  let outbox: BackendEvent[] = [];
+  let flushing: Promise<void> = Promise.resolve();
+  const emit = (e: BackendEvent) => {
+    o.sink?.(e);
+    outbox.push(e);
+  };
+  /** Appends what waits to the feed, in order (one append at a time). */
+  const flush = () => {
+    if (outbox.length === 0) return flushing;
+    const batch = outbox;
+    outbox = [];
+    flushing = flushing.then(() => o.publish.appendBackendEvents(batch, o.retentionMs)).catch((err: unknown) => o.onError?.(err));
+    return flushing;
+  };
+  const flusher = o.clock.setInterval(() => void flush(), o.flushMs);
 
   const off = o.feed.onCommit((c) => {
     if (stopped) return;
     const derived = c.type === "room_event" ? rules.roomEvent(c.event) : c.type === "user_status" ? rules.userStatus(c.status, c.timeMs) : undefined;
-    for (const e of derived?.now ?? []) o.sink(e);
+    for (const e of derived?.now ?? []) emit(e);
   });
 
   async function stillHolds(c: Candidate): Promise<boolean> {
@@ -61,7 +82,7 @@ export function createBackendEvents(o: BackendEventsOptions): BackendEvents {
       batch.map(async (c) => {
         try {
           if (await stillHolds(c)) {
-            o.sink(c.event);
+            emit(c.event);
             rules.announced(c);
           }
         } catch (err) {
@@ -88,6 +109,8 @@ export function createBackendEvents(o: BackendEventsOptions): BackendEvents {
       off();
       timer.cancel();
       await confirm(retrying.splice(0).concat(rules.take(Number.POSITIVE_INFINITY)));
+      flusher.cancel();
+      await flush();
     },
   };
 }

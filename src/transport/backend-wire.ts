@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { BackendEventKind as PbKind, type BackendEventSchema } from "../../gen/presence/v1/backend_pb.js";
 import type { BackendEvent, BackendEventKind } from "../core/backend-events.js";
+import { invalidArgument } from "../core/presence-error.js";
 import { connectionToPb, countsToPb, leaveReasonToPb, userStatusToPb, userToPb } from "./wire.js";
 
 /** Backend event kinds: domain name ↔ proto enum (also the names PRESENCE_WEBHOOK_KINDS accepts). */
@@ -29,4 +30,14 @@ export function backendEventToPb(e: BackendEvent): MessageInitShape<typeof Backe
     default:
       return { ...head, detail: { case: "userStatus", value: userStatusToPb(e.status) } };
   }
+}
+
+/** WatchEvents `kinds` as domain names; UNSPECIFIED or an unknown number is refused naming the index. */
+export function kindsFromPb(kinds: PbKind[]): Array<BackendEventKind | "broadcast"> {
+  const byPb = new Map<PbKind, BackendEventKind | "broadcast">([...Object.entries(BACKEND_EVENT_KINDS).map(([k, v]) => [v, k as BackendEventKind] as const), [PbKind.BROADCAST, "broadcast"]]);
+  return kinds.map((k, i) => {
+    const name = byPb.get(k);
+    if (name === undefined) throw invalidArgument(`kinds[${i}]`, `must be a BackendEventKind other than UNSPECIFIED (got ${k})`);
+    return name;
+  });
 }

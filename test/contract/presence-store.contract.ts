@@ -5,6 +5,7 @@ import { roomStoreContract } from "./room-store.contract.js";
 import { sessionQuotaContract } from "./session-quota.contract.js";
 import { sessionStoreContract } from "./session-store.contract.js";
 import { trackerStoreContract } from "./tracker-store.contract.js";
+import { backendEventFeedContract } from "./backend-event-feed.contract.js";
 import { userStatusStoreContract } from "./user-status-store.contract.js";
 
 export type { ContractHarness, MakeHarness } from "./contract-harness.js";
@@ -21,4 +22,5 @@ export function presenceStoreContract(make: MakeHarness) {
   nodeRegistryContract(make);
   commitFeedContract(make);
   trackerStoreContract(make);
+  backendEventFeedContract(make);
 }

@@ -25,6 +25,8 @@ import { compareRooms, type RoomSummary } from "../../core/room-summary.js";
 import type { JoinInput, JoinResult, Lease, ReapResult, SessionRef } from "../../core/session.js";
 import { createMemoryTrackerStore } from "./memory-tracker-store.js";
 import type { TrackerStore } from "../ports/tracker-store.js";
+import type { BackendEventFeed } from "../ports/backend-event-feed.js";
+import { createMemoryEventFeed } from "./memory-event-feed.js";
 import { createCommitEmitter, type CommitEmitter } from "../commit-emitter.js";
 import type { PresenceStore } from "../presence-store.js";
 import type { StoreMemory } from "../ports/store-health.js";
@@ -106,6 +108,7 @@ export class MemoryPresenceStore implements PresenceStore {
     this.nodeId = o.nodeId ?? "local";
     this.commits = createCommitEmitter(this.nodeId, o.onCommitListenerError);
     this.trackers = createMemoryTrackerStore(o.clock);
+    this.feed = createMemoryEventFeed(o.clock);
   }
 
   onCommit: PresenceStore["onCommit"] = (listener) => this.commits.onCommit(listener);
@@ -118,6 +121,10 @@ export class MemoryPresenceStore implements PresenceStore {
   deleteTrackedKey: PresenceStore["deleteTrackedKey"] = (...a) => this.trackers.deleteTrackedKey(...a);
   expireTrackers: PresenceStore["expireTrackers"] = (...a) => this.trackers.expireTrackers(...a);
   deleteTracker: PresenceStore["deleteTracker"] = (...a) => this.trackers.deleteTracker(...a);
+  // The backend event feed (memory-event-feed.ts).
+  private readonly feed: BackendEventFeed;
+  appendBackendEvents: PresenceStore["appendBackendEvents"] = (...a) => this.feed.appendBackendEvents(...a);
+  readBackendEvents: PresenceStore["readBackendEvents"] = (...a) => this.feed.readBackendEvents(...a);
 
   async countSessions(ownerKey: string): Promise<number> {
     return this.owners.get(ownerKey) ?? 0;

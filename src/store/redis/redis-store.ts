@@ -12,6 +12,7 @@ import { createRedisRoomStore, type RedisRoomStore } from "./redis-room-store.js
 import { createRedisSessionStore } from "./redis-session-store.js";
 import { createRedisUserStatusStore } from "./redis-user-status-store.js";
 import { createRedisTrackerStore } from "./redis-tracker-store.js";
+import { createRedisEventFeed } from "./redis-event-feed.js";
 import { createSessionReaper } from "./session-reaper.js";
 import { createSubscriber, type Subscriber } from "./subscriber.js";
 
@@ -94,6 +95,7 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
     subscribeUsers: events.subscribeUsers,
     ...nodes,
     ...createRedisTrackerStore(ctx),
+    ...createRedisEventFeed(ctx),
     onCommit: commits.onCommit,
 
     init: () => recovery.init(),

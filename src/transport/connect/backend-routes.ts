@@ -1,10 +1,14 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
-import { BackendService as BackendServiceDesc, type ItemErrorSchema, type TrackRequest, type TrackResponseSchema } from "../../../gen/presence/v1/backend_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { BackendService as BackendServiceDesc, WatchEventsResponseSchema, type ItemErrorSchema, type TrackRequest, type TrackResponseSchema, type WatchEventsRequest } from "../../../gen/presence/v1/backend_pb.js";
 import { ErrorReason } from "../../../gen/presence/v1/errors_pb.js";
 import type { Clock } from "../../core/clock.js";
 import type { BackendsConfig } from "../../config-backends.js";
 import type { BackendService, ItemResult } from "../../service/backend-service.js";
+import type { BackendEventHub } from "../../fanout/backend-event-hub.js";
+import { watchEvents } from "../../service/event-watch.js";
+import { backendEventToPb, kindsFromPb } from "../backend-wire.js";
 import { activityFromPb, leaseToPb } from "../wire.js";
 import { errorFrameFor } from "../ws/close-codes.js";
 import { kCaller } from "./context.js";
@@ -25,6 +29,7 @@ export interface BackendRoutesOptions {
   /** Answers queued for a Track client before the server stops reading it (PRESENCE_WATCHER_QUEUE_SIZE). */
   maxQueuedAnswers: number;
   reconnectGraceMs: number;
+  events: BackendEventHub;
 }
 
 export type TrackResponseInit = MessageInitShape<typeof TrackResponseSchema>;
@@ -52,7 +57,26 @@ export function backendRoutes(o: BackendRoutesOptions) {
           return { results: results(await o.service.leaveBatch(ctx.values.get(kCaller), items), (left) => ({ case: "left" as const, value: left })) };
         }),
       track: (reqs: AsyncIterable<TrackRequest>, ctx: HandlerContext) => runTrackStream(reqs, ctx, o),
+      watchEvents: (req: WatchEventsRequest, ctx: HandlerContext) => streamEvents(o.events, req, ctx),
     });
+}
+
+async function* streamEvents(hub: BackendEventHub, req: WatchEventsRequest, ctx: HandlerContext) {
+  let items;
+  try {
+    items = watchEvents(hub, ctx.values.get(kCaller), { rooms: req.rooms, users: req.users, kinds: kindsFromPb(req.kinds), resumeAfter: req.resumeAfter, signal: ctx.signal });
+  } catch (e) {
+    throw toConnectError(e);
+  }
+  try {
+    for await (const item of items) {
+      if (item.kind === "event") yield create(WatchEventsResponseSchema, { cursor: item.cursor, message: { case: "event", value: backendEventToPb(item.event) } });
+      else if (item.kind === "gap") yield create(WatchEventsResponseSchema, { cursor: item.cursor, message: { case: "gap", value: { sinceMs: BigInt(item.sinceMs) } } });
+      else yield create(WatchEventsResponseSchema, { cursor: item.cursor, message: { case: "keepalive", value: { timeMs: BigInt(item.timeMs) } } });
+    }
+  } catch (e) {
+    throw toConnectError(e);
+  }
 }
 
 async function mapErrors<T>(fn: () => Promise<T>): Promise<T> {
