@@ -12,7 +12,8 @@
 The generated stubs are importable too: ``from presence.v1 import presence_pb2, presence_pb2_grpc``.
 """
 
-from . import errors, tokens, types, webhooks
+from . import errors, events, tokens, types, webhooks
+from .events import BackendEvent, EventsGap
 from .aio import AsyncPresenceClient, AsyncWatch
 from .client import PresenceClient, Watch, wait_until_serving
 from .errors import PresenceError
@@ -43,6 +44,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnonymousChanged",
+    "BackendEvent",
+    "EventsGap",
+    "events",
     "AsyncPresenceClient",
     "AsyncWatch",
     "Broadcast",

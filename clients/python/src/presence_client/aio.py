@@ -18,6 +18,7 @@ import grpc.aio
 from presence.v1 import backend_pb2, backend_pb2_grpc, presence_pb2, presence_pb2_grpc
 
 from . import _calls as c
+from . import events as ev
 from . import types as t
 from .client import SessionLike
 from .errors import from_rpc_error
@@ -154,6 +155,15 @@ class AsyncPresenceClient:
             return self._stub.WatchPresence(req, metadata=c.call_metadata(self._token))
 
         return AsyncWatch(open_stream, c.Position(), include_keepalive, resume, max_backoff)
+
+    def watch_events(self, *, rooms=(), users=(), kinds=(), resume_after: str = "", resume: bool = True, include_keepalive: bool = False, max_backoff: float = 10.0):
+        """As :meth:`PresenceClient.watch_events`, an async generator."""
+
+        def open_stream(cursor: str):
+            return self._backend.WatchEvents(ev.request(rooms, users, kinds, cursor), metadata=c.call_metadata(self._token))
+
+        ev.request(rooms, users, kinds, resume_after)
+        return ev.watch_async(open_stream, resume_after, include_keepalive, resume, max_backoff)
 
     async def watch_users(self, *user_ids: str) -> AsyncIterator[t.StatusChanged]:
         """Async generator of :class:`StatusChanged` (the snapshot first); break to stop."""

@@ -23,6 +23,7 @@ import grpc
 from presence.v1 import backend_pb2, backend_pb2_grpc, presence_pb2, presence_pb2_grpc
 
 from . import _calls as c
+from . import events as ev
 from . import types as t
 from .errors import PresenceError, from_rpc_error
 
@@ -186,6 +187,18 @@ class PresenceClient:
             return self._stub.WatchPresence(req, metadata=c.call_metadata(self._token))
 
         return Watch(open_stream, c.Position(), include_keepalive, resume, max_backoff)
+
+    def watch_events(self, *, rooms=(), users=(), kinds=(), resume_after: str = "", resume: bool = True, include_keepalive: bool = False, max_backoff: float = 10.0) -> "ev.EventWatch":
+        """Streams the deployment's backend events (``BackendService.WatchEvents``; service or
+        admin token): :class:`~presence_client.events.BackendEvent` values, filtered by room and
+        user patterns and kinds (``"member_added"``, …). It resumes by itself from its last
+        ``cursor`` after a drain or restart; pass ``resume_after`` to continue a previous stream."""
+
+        def open_stream(cursor: str):
+            return self._backend.WatchEvents(ev.request(rooms, users, kinds, cursor), metadata=c.call_metadata(self._token))
+
+        ev.request(rooms, users, kinds, resume_after)  # validate now, not on the first next()
+        return ev.EventWatch(open_stream, resume_after, include_keepalive, resume, max_backoff)
 
     def watch_users(self, *user_ids: str) -> Iterator[t.StatusChanged]:
         """Streams status changes of users: one :class:`StatusChanged` per user first
