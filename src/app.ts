@@ -208,7 +208,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const adapter = connectNodeAdapter({
     // Reflection last: it describes whatever the router serves at that point.
     routes: (router) => {
-      const served = backends.register(adminRoutes(adminService)(presenceRoutes(service)(health.register(router))));
+      const served = backends.register(adminRoutes(adminService)(presenceRoutes(service, { broadcast: backends.broadcast, roomWatchers: (room) => hub.roomWatchers(room) })(health.register(router))));
       return withWireCompat(config.reflection ? registerReflection(served) : served);
     },
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).

@@ -8,6 +8,7 @@ import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics/registry.js";
 import { createBackendEvents } from "./service/backend-events.js";
 import { createBackendService } from "./service/backend-service.js";
+import { createBroadcast, type BroadcastFn } from "./service/broadcast.js";
 import type { PresenceService } from "./service/presence-service.js";
 import type { PresenceStore } from "./store/presence-store.js";
 import { backendRoutes } from "./transport/connect/backend-routes.js";
@@ -21,6 +22,8 @@ import { createWebhookDelivery } from "./transport/webhook/webhook-delivery.js";
 export interface BackendFeatures {
   /** Registers BackendService on a router. */
   register(router: ConnectRouter): ConnectRouter;
+  /** PresenceService.Broadcast (service/broadcast.ts), announced as a backend event too. */
+  broadcast: BroadcastFn;
   /** Node refresh: extends the stored trackers of this node's open Track streams. */
   refresh(): Promise<void>;
   /** Shutdown, step 1: Track and WatchEvents streams end with DRAINING. */
@@ -60,6 +63,7 @@ export function startBackendFeatures(config: Config, d: BackendFeatureDeps): Bac
     rooms: d.store,
     users: d.store,
     clock: d.clock,
+    nodeId: config.nodeId,
     graceMs: t.reconnectGraceMs,
     tickMs: Math.max(10, Math.min(250, Math.floor(t.reconnectGraceMs / 4))),
     maxConfirmDelayMs: 60_000,
@@ -70,6 +74,15 @@ export function startBackendFeatures(config: Config, d: BackendFeatureDeps): Bac
     onError: (err) => d.log.warn("backend events: a store call failed; retrying", { err }),
     onDropped: () => m.webhookEvents.inc({ result: "failed" }),
   });
+  const broadcast = createBroadcast({
+    rooms: d.store,
+    clock: d.clock,
+    maxRoomNameBytes: config.limits.maxRoomNameBytes,
+    maxBytes: config.backends.broadcastMaxBytes,
+    ratePerSec: config.backends.broadcastRatePerSec,
+    burst: config.backends.broadcastBurst,
+    onBroadcast: (m) => events.broadcast(m),
+  });
   const hub = createBackendEventHub({ feed: d.store, clock: d.clock, pollMs: 100, keepaliveMs: t.keepaliveMs, pageSize: 500 });
   m.bind({
     webhookQueue: webhooks && (() => webhooks.queueDepth()),
@@ -78,6 +91,7 @@ export function startBackendFeatures(config: Config, d: BackendFeatureDeps): Bac
     trackedPresences: () => backends.stats().presences,
   });
   return {
+    broadcast,
     register: (router) =>
       backendRoutes({
         service: backends,

@@ -32,6 +32,11 @@ export interface BackendsConfig {
   trackMaxInFlight: number;
   /** How long backend events stay in the deployment's feed for WatchEvents resumes. */
   eventsRetentionMs: number;
+  /** Broadcast payload limit (serialized bytes). */
+  broadcastMaxBytes: number;
+  /** Broadcasts per second per session (or per caller without a session), and the burst above it. */
+  broadcastRatePerSec: number;
+  broadcastBurst: number;
 }
 
 export const BACKEND_SPEC: Record<keyof BackendsConfig, BackendNumSpec> = {
@@ -40,6 +45,9 @@ export const BACKEND_SPEC: Record<keyof BackendsConfig, BackendNumSpec> = {
   trackMaxMessagesPerSec: n("PRESENCE_TRACK_MAX_MESSAGES_PER_SEC", 10_000, 1, 1_000_000, "requests per second one Track stream is read at on average (flow control: the server reads more slowly, nothing is refused)"),
   trackBurst: n("PRESENCE_TRACK_BURST", 20_000, 1, 1_000_000, "requests one Track stream may send at once above that rate"),
   trackMaxInFlight: n("PRESENCE_TRACK_MAX_IN_FLIGHT", 256, 1, 10_000, "requests of one Track stream processed at once"),
+  broadcastMaxBytes: n("PRESENCE_BROADCAST_MAX_BYTES", 4_096, 2, 65_536, "Broadcast payload (serialized bytes); over it: MESSAGE_TOO_LARGE"),
+  broadcastRatePerSec: n("PRESENCE_BROADCAST_RATE_PER_SEC", 10, 1, 10_000, "Broadcasts per second per session (per caller without a session); over it: RATE_LIMITED"),
+  broadcastBurst: n("PRESENCE_BROADCAST_BURST", 20, 1, 100_000, "Broadcasts one session may send at once above that rate"),
   eventsRetentionMs: n("PRESENCE_EVENTS_RETENTION_MS", 300_000, 1_000, 86_400_000, "backend events kept in the feed for WatchEvents resumes; an older cursor gets a gap"),
 };
 
@@ -68,7 +76,7 @@ export const WEBHOOK_SPEC = {
 } satisfies Record<string, BackendNumSpec>;
 
 /** The webhook kinds PRESENCE_WEBHOOK_KINDS accepts. */
-export const WEBHOOK_KINDS = ["room_occupied", "room_vacated", "member_added", "member_removed", "user_online", "user_away", "user_offline"] as const;
+export const WEBHOOK_KINDS = ["room_occupied", "room_vacated", "member_added", "member_removed", "user_online", "user_away", "user_offline", "broadcast"] as const;
 
 /**
  * Reads the webhook options (`nums` validates the numeric ones like every other option); problems

@@ -1,5 +1,5 @@
 import type { UserInfo } from "./identity.js";
-import type { Counts, LeaveReason, Member, PresenceEvent } from "./presence-event.js";
+import type { Counts, LeaveReason, Member, PresenceEvent, RoomBroadcastMessage } from "./presence-event.js";
 import type { UserState, UserStatusRecord } from "./user-status.js";
 
 /**
@@ -16,14 +16,15 @@ import type { UserState, UserStatusRecord } from "./user-status.js";
  * Event ids are stable, so a redelivery carries the same id: room events are named by the commit's
  * (room, epoch, version) and kind, user events by (user, commit time, state).
  */
-export type BackendEventKind = "room_occupied" | "room_vacated" | "member_added" | "member_removed" | "user_online" | "user_away" | "user_offline";
+export type BackendEventKind = "room_occupied" | "room_vacated" | "member_added" | "member_removed" | "user_online" | "user_away" | "user_offline" | "broadcast";
 
 export type BackendEventDetail =
   | { kind: "room_occupied"; counts: Counts }
   | { kind: "room_vacated" }
   | { kind: "member_added"; user: UserInfo; member: Member; counts: Counts }
   | { kind: "member_removed"; reason: LeaveReason; counts: Counts }
-  | { kind: "user_online" | "user_away" | "user_offline"; status: UserStatusRecord };
+  | { kind: "user_online" | "user_away" | "user_offline"; status: UserStatusRecord }
+  | { kind: "broadcast"; broadcast: RoomBroadcastMessage };
 
 export type BackendEvent = { id: string; timeMs: number; room: string; userId: string } & BackendEventDetail;
 

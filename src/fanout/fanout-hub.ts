@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from "../core/clock.js";
 import type { Limits, Timings } from "../core/options.js";
 import { limitExceeded, PresenceError } from "../core/presence-error.js";
-import type { Counts, CursorBatch, Position, PresenceEvent, RoomView, StoreMessage, TypingEvent } from "../core/presence-event.js";
+import type { Counts, CursorBatch, Position, PresenceEvent, RoomBroadcastMessage, RoomView, StoreMessage, TypingEvent } from "../core/presence-event.js";
 import type { EventBus } from "../store/ports/event-bus.js";
 import type { RoomStore } from "../store/ports/room-store.js";
 
@@ -36,7 +36,8 @@ export type WatchItem =
   | { type: "counts"; room: string; epoch: string; version: number; counts: Counts }
   | { type: "keepalive"; timeMs: number }
   | { type: "typing"; typing: TypingEvent }
-  | { type: "cursors"; batch: CursorBatch };
+  | { type: "cursors"; batch: CursorBatch }
+  | { type: "broadcast"; broadcast: RoomBroadcastMessage };
 
 /**
  * Why a watcher got a fresh snapshot: `overflow` (its reader fell behind by a whole queue),
@@ -77,6 +78,8 @@ export interface FanoutHub {
   watchersByTransport(): Record<string, { full: number; counts: number }>;
   /** Rooms with live watchers (one store subscription each). */
   roomCount(): number;
+  /** Watchers of one room on this node (the WebSocket bridge's watch of a room counts as one). */
+  roomWatchers(room: string): number;
   /** Ends every watch with `error` (DRAINING on shutdown) and refuses new ones. */
   close(error: PresenceError): void;
 }
@@ -198,6 +201,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     }
     if (w.detail === "counts") return false;
     if (m.type === "typing") return push(w, { type: "typing", typing: m.typing });
+    if (m.type === "broadcast") return push(w, { type: "broadcast", broadcast: m.broadcast });
     return push(w, { type: "cursors", batch: m.batch });
   }
 
@@ -463,6 +467,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     watcherCount: () => ({ ...counts }),
     watchersByTransport: () => Object.fromEntries([...byTransport].map(([k, v]) => [k, { ...v }])),
     roomCount: () => rooms.size,
+    roomWatchers: (room) => rooms.get(room)?.watchers.size ?? 0,
     close(error) {
       closedWith = error;
       stallTimer?.cancel();

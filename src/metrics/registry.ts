@@ -13,7 +13,7 @@ import { createBackendMetrics, type BackendMetrics } from "./backend-metrics.js"
 import { createLatencyMetrics, createLiveGauges, WATCH_TRANSPORTS, type ConnectionTransport, type SessionBinding, type WatchTransport } from "./live-metrics.js";
 
 /** Event kinds the hub publishes (label `kind` of `presence_events_published_total`). */
-export const PUBLISHED_EVENT_KINDS = ["joined", "left", "updated", "anonymous", "typing", "cursors"] as const;
+export const PUBLISHED_EVENT_KINDS = ["joined", "left", "updated", "anonymous", "typing", "cursors", "broadcast"] as const;
 export type PublishedEventKind = (typeof PUBLISHED_EVENT_KINDS)[number];
 
 /** Message kinds delivered to watchers (label `kind` of `presence_events_delivered_total`). */

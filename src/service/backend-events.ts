@@ -1,5 +1,6 @@
 import { BackendEventRules, type BackendEvent, type Candidate } from "../core/backend-events.js";
 import type { Clock } from "../core/clock.js";
+import type { RoomBroadcastMessage } from "../core/presence-event.js";
 import type { BackendEventFeed, CommitFeed, RoomStore, UserStatusStore } from "../store/presence-store.js";
 
 /**
@@ -20,6 +21,8 @@ export interface BackendEventsOptions {
   rooms: Pick<RoomStore, "getView">;
   users: Pick<UserStatusStore, "getUserStatus">;
   clock: Clock;
+  /** This node's id (part of broadcast event ids). */
+  nodeId: string;
   graceMs: number;
   /** How often due candidates are confirmed. */
   tickMs: number;
@@ -35,6 +38,8 @@ export interface BackendEventsOptions {
 }
 
 export interface BackendEvents {
+  /** Announces a broadcast this node accepted (kind `broadcast`). */
+  broadcast(message: RoomBroadcastMessage): void;
   /** Candidates waiting for their grace to pass. */
   pending(): number;
   /** Confirms every pending candidate now (shutdown), then stops. */
@@ -102,7 +107,12 @@ export function createBackendEvents(o: BackendEventsOptions): BackendEvents {
     void confirm(due).finally(() => (ticking = false));
   }, o.tickMs);
 
+  let broadcasts = 0;
   return {
+    broadcast(m) {
+      if (stopped) return;
+      emit({ id: `${m.room}/broadcast/${m.timeMs}/${o.nodeId}/${++broadcasts}`, timeMs: m.timeMs, room: m.room, userId: m.userId, kind: "broadcast", broadcast: m });
+    },
     pending: () => rules.pendingCount() + retrying.length,
     async drain() {
       stopped = true;

@@ -16,7 +16,7 @@ const CURSOR = /^\d{1,20}(-\d{1,20})?$/;
 export interface WatchEventsCommand {
   rooms: string[];
   users: string[];
-  kinds: Array<BackendEventKind | "broadcast">;
+  kinds: BackendEventKind[];
   resumeAfter: string;
   signal: AbortSignal;
 }

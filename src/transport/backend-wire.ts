@@ -2,7 +2,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { BackendEventKind as PbKind, type BackendEventSchema } from "../../gen/presence/v1/backend_pb.js";
 import type { BackendEvent, BackendEventKind } from "../core/backend-events.js";
 import { invalidArgument } from "../core/presence-error.js";
-import { connectionToPb, countsToPb, leaveReasonToPb, userStatusToPb, userToPb } from "./wire.js";
+import { broadcastToPb, connectionToPb, countsToPb, leaveReasonToPb, userStatusToPb, userToPb } from "./wire.js";
 
 /** Backend event kinds: domain name ↔ proto enum (also the names PRESENCE_WEBHOOK_KINDS accepts). */
 export const BACKEND_EVENT_KINDS: Readonly<Record<BackendEventKind, PbKind>> = {
@@ -13,6 +13,7 @@ export const BACKEND_EVENT_KINDS: Readonly<Record<BackendEventKind, PbKind>> = {
   user_online: PbKind.USER_ONLINE,
   user_away: PbKind.USER_AWAY,
   user_offline: PbKind.USER_OFFLINE,
+  broadcast: PbKind.BROADCAST,
 };
 
 /** A domain backend event as `presence.v1.BackendEvent` (webhook bodies, WatchEvents). */
@@ -27,14 +28,16 @@ export function backendEventToPb(e: BackendEvent): MessageInitShape<typeof Backe
       return { ...head, detail: { case: "memberAdded", value: { user: userToPb(e.user), connection: connectionToPb(e.member), counts: countsToPb(e.counts) } } };
     case "member_removed":
       return { ...head, detail: { case: "memberRemoved", value: { reason: leaveReasonToPb[e.reason], counts: countsToPb(e.counts) } } };
+    case "broadcast":
+      return { ...head, detail: { case: "broadcast", value: broadcastToPb(e.broadcast) } };
     default:
       return { ...head, detail: { case: "userStatus", value: userStatusToPb(e.status) } };
   }
 }
 
 /** WatchEvents `kinds` as domain names; UNSPECIFIED or an unknown number is refused naming the index. */
-export function kindsFromPb(kinds: PbKind[]): Array<BackendEventKind | "broadcast"> {
-  const byPb = new Map<PbKind, BackendEventKind | "broadcast">([...Object.entries(BACKEND_EVENT_KINDS).map(([k, v]) => [v, k as BackendEventKind] as const), [PbKind.BROADCAST, "broadcast"]]);
+export function kindsFromPb(kinds: PbKind[]): BackendEventKind[] {
+  const byPb = new Map<PbKind, BackendEventKind>(Object.entries(BACKEND_EVENT_KINDS).map(([k, v]) => [v, k as BackendEventKind] as const));
   return kinds.map((k, i) => {
     const name = byPb.get(k);
     if (name === undefined) throw invalidArgument(`kinds[${i}]`, `must be a BackendEventKind other than UNSPECIFIED (got ${k})`);

@@ -1,6 +1,8 @@
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import { fromJson, type JsonValue, type MessageInitShape } from "@bufbuild/protobuf";
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import type { RoomBroadcastSchema } from "../../gen/presence/v1/broadcast_pb.js";
 import type { UserInfo } from "../core/identity.js";
-import type { Activity, Counts, Cursor, CursorPosition, Member, PresenceEvent, RoomView, TypingEvent, CursorBatch } from "../core/presence-event.js";
+import type { Activity, Counts, Cursor, CursorPosition, Member, PresenceEvent, RoomBroadcastMessage, RoomView, TypingEvent, CursorBatch } from "../core/presence-event.js";
 import type { WatchItem } from "../fanout/fanout-hub.js";
 import type { Lease, SessionGrant } from "../core/session.js";
 import { Activity as PbActivity, Detail as PbDetail, LeaveReason as PbLeaveReason, UserState as PbUserState } from "../../gen/presence/v1/types_pb.js";
@@ -135,8 +137,20 @@ export const watchItemToPb = (item: WatchItem): MessageInitShape<typeof WatchPre
       return { message: { case: "typing", value: typingToPb(item.typing) } };
     case "cursors":
       return { message: { case: "cursors", value: cursorBatchToPb(item.batch) } };
+    case "broadcast":
+      return { message: { case: "broadcast", value: broadcastToPb(item.broadcast) } };
   }
 };
+
+/** A broadcast as watchers receive it; the payload JSON becomes a google.protobuf.Value. */
+export const broadcastToPb = (b: RoomBroadcastMessage): MessageInitShape<typeof RoomBroadcastSchema> => ({
+  room: b.room,
+  type: b.type,
+  payload: fromJson(ValueSchema, JSON.parse(b.payloadJson) as JsonValue),
+  userId: b.userId,
+  connectionId: b.connectionId,
+  timeMs: BigInt(b.timeMs),
+});
 
 const userStateToPb = { online: PbUserState.ONLINE, away: PbUserState.AWAY, offline: PbUserState.OFFLINE } as const;
 

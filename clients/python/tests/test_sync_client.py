@@ -141,3 +141,22 @@ def test_heartbeat_many_and_leave_many_answer_per_item(server, room):
         with pytest.raises(errors.InvalidArgument) as info:
             backend.heartbeat_many([])
         assert info.value.field == "heartbeats"
+
+
+def test_broadcast_reaches_watchers(server, room):
+    from presence_client import Broadcast
+
+    with server.client(server.service_token()) as backend, server.client(server.user_token("bea")) as bea, server.client() as viewer:
+        watch = viewer.watch(room)
+        assert isinstance(next(watch), Snapshot)
+        s = bea.join(room)
+        assert isinstance(next(watch), Joined)
+        backend.broadcast(room, "page.saved", {"rev": 7, "by": ["ana"]})
+        bea.broadcast(room, "reaction", "👍", session=s)
+        got = [next(watch), next(watch)]
+        assert all(isinstance(b, Broadcast) for b in got)
+        assert (got[0].type, got[0].payload, got[0].user_id) == ("page.saved", {"rev": 7, "by": ["ana"]}, "")
+        assert (got[1].type, got[1].payload, got[1].user_id, got[1].connection_id) == ("reaction", "👍", "bea", s.session.connection_id)
+        with pytest.raises(errors.PermissionDenied):
+            bea.broadcast(room, "x")  # a user needs its session
+        watch.close()

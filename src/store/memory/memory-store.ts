@@ -3,7 +3,7 @@ import type { IdSource } from "../../core/ids.js";
 import type { MemberIdentity } from "../../core/identity.js";
 import type { Limits, Timings } from "../../core/options.js";
 import { limitExceeded, sessionNotFound } from "../../core/presence-error.js";
-import type { Activity, CursorPosition, LeaveReason, PresenceEvent, RoomView, StoreMessage } from "../../core/presence-event.js";
+import type { Activity, CursorPosition, LeaveReason, PresenceEvent, RoomBroadcastMessage, RoomView, StoreMessage } from "../../core/presence-event.js";
 import {
   applyActivity,
   applyJoin,
@@ -598,6 +598,18 @@ export class MemoryPresenceStore implements PresenceStore {
     trimLog(entry.state, this.o.timings.logMaxEntries, this.o.timings.logMaxAgeMs, now);
     this.publish(entry, { type: "event", event: ev });
     this.commits.roomEvent(ev);
+  }
+
+  async broadcast(message: Omit<RoomBroadcastMessage, "userId" | "connectionId"> & { userId?: string }, from?: SessionRef): Promise<RoomBroadcastMessage> {
+    let sent: RoomBroadcastMessage = { ...message, userId: message.userId ?? "", connectionId: "" };
+    if (from) {
+      const s = this.ownedSession(from, this.o.clock.now());
+      if (!s.rooms.has(message.room) || s.identity.kind !== "user") throw sessionNotFound();
+      sent = { ...sent, userId: s.identity.user.userId, connectionId: s.connectionId };
+    }
+    const entry = this.rooms.get(message.room);
+    if (entry) this.publish(entry, { type: "broadcast", broadcast: sent });
+    return sent;
   }
 
   private publish(entry: RoomEntry, message: StoreMessage): void {

@@ -1,5 +1,5 @@
 import type { MemberIdentity } from "../../core/identity.js";
-import type { Activity, CursorBatch, Member, PresenceEvent, StoreMessage } from "../../core/presence-event.js";
+import type { Activity, CursorBatch, Member, PresenceEvent, RoomBroadcastMessage, StoreMessage } from "../../core/presence-event.js";
 import type { UserStatusRecord } from "../../core/user-status.js";
 
 /**
@@ -65,9 +65,10 @@ export function decodeMember(raw: StoredMember): Member {
 
 /** Decodes a published room message (event, typing, cursors). */
 export function decodeRoomMessage(json: string): StoreMessage | null {
-  const m = JSON.parse(json) as { type: string; event?: Record<string, unknown>; typing?: StoreMessage & { type: "typing" } extends { typing: infer T } ? T : never; batch?: CursorBatch };
+  const m = JSON.parse(json) as { type: string; broadcast?: RoomBroadcastMessage; event?: Record<string, unknown>; typing?: StoreMessage & { type: "typing" } extends { typing: infer T } ? T : never; batch?: CursorBatch };
   if (m.type === "event" && m.event) return { type: "event", event: decodeEvent(m.event) };
   if (m.type === "typing" && m.typing) return { type: "typing", typing: m.typing };
+  if (m.type === "broadcast" && m.broadcast) return { type: "broadcast", broadcast: m.broadcast };
   if (m.type === "cursors" && m.batch) {
     return { type: "cursors", batch: { room: m.batch.room, cursors: arr(m.batch.cursors), removedConnectionIds: arr(m.batch.removedConnectionIds) } };
   }

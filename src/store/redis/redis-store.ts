@@ -87,6 +87,7 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
     readLog: rooms.readLog,
     position: rooms.position,
     setTyping: rooms.setTyping,
+    broadcast: rooms.broadcast,
     updateCursor: rooms.updateCursor,
     listRooms: rooms.listRooms,
     ...users,
