@@ -72,31 +72,53 @@ export function createBackendEvents(o: BackendEventsOptions): BackendEvents {
     for (const e of derived?.now ?? []) emit(e);
   });
 
-  async function stillHolds(c: Candidate): Promise<boolean> {
-    if (c.what === "member_removed") {
-      const view = await o.rooms.getView(c.room, { includeMembers: true });
-      return !view.users.some((u) => u.user.userId === c.userId);
+  const announce = (c: Candidate) => {
+    emit(c.event);
+    rules.announced(c);
+  };
+  const failed = (cs: Candidate[], err: unknown) => {
+    o.onError?.(err);
+    for (const c of cs) {
+      if (o.clock.now() - c.dueMs < o.maxConfirmDelayMs) retrying.push(c);
+      else o.onDropped?.(c);
     }
-    if (c.what === "room_vacated") return (await o.rooms.getView(c.room, { includeMembers: false })).counts.connections === 0;
-    const [status] = await o.users.getUserStatus([c.userId]);
-    return status === undefined || status.state === "offline";
-  }
+  };
 
+  /**
+   * Confirms due candidates with as few reads as possible: one view per room (members listed only
+   * when a member's departure is among them) and one status read for all users.
+   */
   async function confirm(batch: Candidate[]): Promise<void> {
-    await Promise.all(
-      batch.map(async (c) => {
-        try {
-          if (await stillHolds(c)) {
-            emit(c.event);
-            rules.announced(c);
-          }
-        } catch (err) {
-          o.onError?.(err);
-          if (o.clock.now() - c.dueMs < o.maxConfirmDelayMs) retrying.push(c);
-          else o.onDropped?.(c);
+    const byRoom = new Map<string, Candidate[]>();
+    const users: Array<Candidate & { what: "user_offline" }> = [];
+    for (const c of batch) {
+      if (c.what === "user_offline") users.push(c);
+      else byRoom.set(c.room, [...(byRoom.get(c.room) ?? []), c]);
+    }
+    const rooms = [...byRoom].map(async ([room, cs]) => {
+      try {
+        const v = await o.rooms.getView(room, { includeMembers: cs.some((c) => c.what === "member_removed") });
+        for (const c of cs) {
+          const holds = c.what === "member_removed" ? !v.users.some((u) => u.user.userId === c.userId) : v.counts.connections === 0;
+          if (holds) announce(c);
         }
-      }),
-    );
+      } catch (err) {
+        failed(cs, err);
+      }
+    });
+    const statuses = (async () => {
+      if (users.length === 0) return;
+      try {
+        const found = new Map((await o.users.getUserStatus([...new Set(users.map((c) => c.userId))])).map((s) => [s.userId, s]));
+        for (const c of users) {
+          const s = found.get(c.userId);
+          if (s === undefined || s.state === "offline") announce(c);
+        }
+      } catch (err) {
+        failed(users, err);
+      }
+    })();
+    await Promise.all([...rooms, statuses]);
   }
 
   let ticking = false;
