@@ -48,10 +48,11 @@ export interface SessionOpenArgs {
   nodeId: string;
 }
 
-/** One entry of a heartbeat batch: owner '' is a node refresh of a session it already verified. */
+/** One entry of a heartbeat batch: owner null is a node refresh of a session it already verified. */
 export interface HeartbeatEntry {
   sid: string;
-  owner: string;
+  /** The caller's owner key ('' = anonymous, checked like any other), or null for a node refresh. */
+  owner: string | null;
   /** '' keeps the activity. */
   activity: string;
   ttlMs: number;
@@ -139,7 +140,8 @@ export function createSessionScripts(c: ScriptContext): SessionScripts {
     async heartbeat(bucket, entries) {
       const b = c.keys.bucket(bucket);
       const args: (string | number)[] = [c.nowArg(), ttl];
-      for (const e of entries) args.push(e.sid, e.owner, e.activity, e.ttlMs);
+      // Not the bare owner key: '' is the anonymous owner, which must be checked like any other.
+      for (const e of entries) args.push(e.sid, e.owner === null ? "*" : `o:${e.owner}`, e.activity, e.ttlMs);
       const r = new ScriptReply("sessionsHeartbeat", await c.run("sessionsHeartbeat", [b.expiry, b.sessions], args));
       const out: HeartbeatReply[] = [];
       for (let i = 0; i < entries.length; i++) {
