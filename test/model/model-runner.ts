@@ -63,8 +63,14 @@ async function runPair(w: ModelWorld, a: Op, b: Op): Promise<void> {
     const o1 = await outcome(r1!.model);
     const o2 = await outcome(r2!.model);
     const [ma, mb] = order[0] === a ? [o1, o2] : [o2, o1];
-    if ("value" in ma && "value" in sa) learn(w, a, ma.value, sa.value);
-    if ("value" in mb && "value" in sb) learn(w, b, mb.value, sb.value);
+    try {
+      if ("value" in ma && "value" in sa) learn(w, a, ma.value, sa.value);
+      if ("value" in mb && "value" in sb) learn(w, b, mb.value, sb.value);
+    } catch (e) {
+      w.rollback();
+      failures.push(`order ${order[0] === a ? "a then b" : "b then a"}: ${String(e)}`);
+      continue;
+    }
     const want = { outcomes: [status(ma), status(mb)], state: observeModel(w), commits: w.commitsOf("model", fx).sort() };
     const got = { outcomes: [status(sa), status(sb)], state: normalizeStore(w, raw), commits: w.commitsOf("store", storeCommits).sort() };
     if (JSON.stringify(got) === JSON.stringify(want)) return w.commit();

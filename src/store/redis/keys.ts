@@ -24,6 +24,10 @@ export interface BucketKeys {
   reaping: string;
   /** hash owner key → live sessions of that owner in this bucket (countSessions sums the buckets). */
   owners: string;
+  /** hash `<requestId>:<owner key>` → the session a first Join with that request id created. */
+  requests: string;
+  /** zset `<requestId>:<owner key>` → when that de-duplication ends (ms, script time). */
+  requestsExpiry: string;
 }
 
 export const SESSION_BUCKETS = 64;
@@ -50,7 +54,7 @@ export function createKeys(prefix: string) {
     },
     bucket(bucket: number): BucketKeys {
       const t = `${prefix}:{s:${bucket}}`;
-      return { expiry: `${t}:exp`, sessions: `${t}:ses`, reaping: `${t}:reap`, owners: `${t}:own` };
+      return { expiry: `${t}:exp`, sessions: `${t}:ses`, reaping: `${t}:reap`, owners: `${t}:own`, requests: `${t}:req`, requestsExpiry: `${t}:reqx` };
     },
     /** The rooms (room → metadata JSON) of one session; same slot as its bucket. */
     sessionRooms(sessionId: string): string {
@@ -60,9 +64,19 @@ export function createKeys(prefix: string) {
       const t = `${prefix}:{u:${userId}}`;
       return { status: `${t}:st`, channel: `${t}:ch` };
     },
-    /** Deduplicates a retried first Join: scoped by the caller's owner key. */
-    request(ownerKey: string, requestId: string): string {
-      return `${prefix}:{q:${ownerKey}}:${requestId}`;
+    /**
+     * Where a first Join with a request id is de-duplicated: the field in its bucket's `requests`
+     * hash (scoped by the caller's owner key; request ids are [A-Za-z0-9_-], so ':' separates), and
+     * that bucket, chosen from the field so that every node's retry lands in the same slot, where
+     * one script checks the field and creates the session (F-C4).
+     */
+    request(ownerKey: string, requestId: string): { field: string; bucket: number } {
+      const field = `${requestId}:${ownerKey}`;
+      return { field, bucket: fnv1a(field) % SESSION_BUCKETS };
+    },
+    /** `sessionId` moved into `bucket` (its first character names the bucket; the rest stays random). */
+    inBucket(sessionId: string, bucket: number): string {
+      return B64[bucket]! + sessionId.slice(1);
     },
     /**
      * The node registry: node id → last announcement (ms). One key for the whole deployment: it is
@@ -88,3 +102,13 @@ export function createKeys(prefix: string) {
 }
 
 export type Keys = ReturnType<typeof createKeys>;
+
+/** FNV-1a (32 bits) of a string's UTF-16 code units: stable across nodes and versions. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}

@@ -9,7 +9,10 @@ import { SESSION_BUCKETS } from "./keys.js";
 import type { RedisContext } from "./redis-context.js";
 import { readRoomView } from "./room-reader.js";
 import type { SessionReaper } from "./session-reaper.js";
-import { sessionError, type SessionOpenMode } from "./session-scripts.js";
+import { sessionError, type SessionOpenArgs } from "./session-scripts.js";
+
+/** Tries of a first Join whose request names a session that expires between two calls (practically one). */
+const MAX_OPEN_ATTEMPTS = 3;
 
 /**
  * The SessionStore on Redis. Sessions live in 64 hash-tagged buckets (expiry zset, record hash,
@@ -19,9 +22,9 @@ import { sessionError, type SessionOpenMode } from "./session-scripts.js";
  * Ordering that keeps crashes harmless: a session lists a room before it joins the room and keeps
  * listing it until it has left, so every room member can be found (and reaped) through its session.
  *
- * Redis commands per Join today (issue 16): a new session with a request id is `SET NX GET`
- * (de-duplication), `sessionOpen`, `userSession`, `roomJoin` and a `MULTI` read of the view: five
- * round trips, one after the other.
+ * Redis commands per Join today (issue 16): a new session is `sessionOpen` (with the request-id
+ * de-duplication inside), `userSession`, `roomJoin` and a `MULTI` read of the view: four round
+ * trips, one after the other.
  */
 export interface RedisSessionStoreParts {
   recovery: DataLossRecovery;
@@ -73,48 +76,41 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
 
   return {
     async join(input: JoinInput): Promise<JoinResult> {
-      let sid = input.sessionId;
-      let mode: SessionOpenMode = sid ? (input.resumeSecret ? "reclaim" : "use") : "new";
-      let newSid: string | undefined;
-      if (!sid && input.requestId) {
-        const candidate = ctx.ids.sessionId();
-        const key = ctx.keys.request(input.ownerKey, input.requestId);
-        const prev = await ctx.cmd("set", () => ctx.client.set(key, candidate, "PX", ttlMs, "NX", "GET"));
-        if (prev) {
-          sid = prev;
-          mode = "use";
-        } else newSid = candidate;
-      }
-      const room = input.room;
+      const { room, ownerKey: owner } = input;
       const metadataJson = JSON.stringify(input.metadata);
+      const open = (a: Omit<SessionOpenArgs, "owner" | "room" | "metadataJson" | "nodeId">) => ctx.sessions.open({ ...a, owner, room, metadataJson, nodeId: ctx.nodeId });
       let opened: { expiresAtMs: number; session: StoredSession; sid: string } | null = null;
       let resumed = false;
-      if (sid && mode !== "new") {
-        const arg = mode === "reclaim" ? input.resumeSecret! : "";
-        const r = await ctx.sessions.open({ mode, sid, owner: input.ownerKey, arg, room, metadataJson, nodeId: ctx.nodeId });
+      if (input.sessionId) {
+        const mode = input.resumeSecret ? "reclaim" : "use";
+        const r = await open({ mode, sid: input.sessionId, arg: input.resumeSecret ?? "" });
         if (r.status === "too_many_rooms") throw sessionError(r, "room", ctx.limits.maxRoomsPerSession);
         if (r.status === "ok") {
-          opened = { expiresAtMs: r.expiresAtMs, session: r.session, sid };
+          opened = { expiresAtMs: r.expiresAtMs, session: r.session, sid: input.sessionId };
           resumed = mode === "reclaim";
-        } else if (mode === "use" && input.sessionId) {
+        } else if (mode === "use") {
           throw sessionNotFound();
-        }
+        } // a failed reclaim makes a new session
       }
-      const sessionCreated = opened === null;
-      if (!opened) {
-        const id = newSid ?? ctx.ids.sessionId();
-        const session: StoredSession = {
-          sec: ctx.ids.resumeSecret(),
-          c: ctx.ids.connectionId(),
-          o: input.ownerKey,
-          id: input.identity,
-          act: input.activity ?? "active",
-          n: ctx.nodeId,
-        };
-        const r = await ctx.sessions.open({ mode: "new", sid: id, owner: input.ownerKey, arg: JSON.stringify(session), room, metadataJson, nodeId: ctx.nodeId });
-        if (r.status !== "ok") throw sessionNotFound();
-        opened = { expiresAtMs: r.expiresAtMs, session, sid: id };
-        await ctx.users.session(session.id, "set", id, session.act);
+      let sessionCreated = false;
+      // A first Join with a request id is de-duplicated by the session script itself (F-C4). When
+      // it names a live session, that session is used; should it expire before that second call,
+      // the next try re-points the request to a new session.
+      const request = !input.sessionId && input.requestId ? ctx.keys.request(owner, input.requestId) : undefined;
+      for (let attempt = 0; !opened; attempt++) {
+        if (attempt === MAX_OPEN_ATTEMPTS) throw sessionNotFound();
+        const id = request ? ctx.keys.inBucket(ctx.ids.sessionId(), request.bucket) : ctx.ids.sessionId();
+        const session: StoredSession = { sec: ctx.ids.resumeSecret(), c: ctx.ids.connectionId(), o: owner, id: input.identity, act: input.activity ?? "active", n: ctx.nodeId };
+        const r = await open({ mode: "new", sid: id, arg: JSON.stringify(session), requestField: request?.field });
+        if (r.status === "ok") {
+          opened = { expiresAtMs: r.expiresAtMs, session, sid: id };
+          sessionCreated = true;
+          await ctx.users.session(session.id, "set", id, session.act);
+        } else if (r.status === "request_hit") {
+          const used = await open({ mode: "use", sid: r.sessionId, arg: "" });
+          if (used.status === "too_many_rooms") throw sessionError(used, "room", ctx.limits.maxRoomsPerSession);
+          if (used.status === "ok") opened = { expiresAtMs: used.expiresAtMs, session: used.session, sid: r.sessionId };
+        }
       }
       const { session, sid: sessionId, expiresAtMs } = opened;
       remember(sessionId, input.ownerKey, session, room, input.metadata);

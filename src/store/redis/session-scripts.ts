@@ -9,7 +9,7 @@ import { ScriptReply, type ScriptContext } from "./script-reply.js";
  * tables below are the only place script status numbers appear; `not_found` and `too_many_rooms`
  * become PresenceErrors in `sessionError`, once.
  */
-const OPEN = { 1: "ok", [-1]: "not_found", [-2]: "too_many_rooms" } as const;
+const OPEN = { 1: "ok", 2: "request_hit", [-1]: "not_found", [-2]: "too_many_rooms" } as const;
 const CHECK = { 1: "ok", [-1]: "not_found" } as const;
 const LEAVE_ROOM = { 1: "left", 2: "ended", 0: "not_in_room", [-1]: "not_found" } as const;
 const NAVIGATE = { 1: "ok", [-1]: "not_found", [-2]: "too_many_rooms" } as const;
@@ -25,13 +25,15 @@ export const REAP_CLAIM_MS = 30_000;
 const REAP_BATCH = 200;
 
 /** The PresenceError of a refused session call; `field` names the room field of the request. */
-export function sessionError(r: { status: "not_found" } | { status: "too_many_rooms"; rooms: number }, field: string, maxRooms: number): PresenceError {
-  if (r.status === "not_found") return sessionNotFound();
+export function sessionError(r: { status: "not_found" | "request_hit" } | { status: "too_many_rooms"; rooms: number }, field: string, maxRooms: number): PresenceError {
+  if (r.status !== "too_many_rooms") return sessionNotFound();
   return limitExceeded(field, maxRooms, r.rooms, "rooms per session", "TOO_MANY_ROOMS");
 }
 
 export type SessionOpenReply =
   | { status: "ok"; expiresAtMs: number; session: StoredSession }
+  /** A first Join's request id names this live session of the owner: nothing was created. */
+  | { status: "request_hit"; sessionId: string }
   | { status: "not_found" }
   | { status: "too_many_rooms"; rooms: number };
 
@@ -46,6 +48,8 @@ export interface SessionOpenArgs {
   room: string;
   metadataJson: string;
   nodeId: string;
+  /** Mode new only: the request field (`keys.request`) of a first Join with a request id; the session must be in its bucket. */
+  requestField?: string;
 }
 
 /** One entry of a heartbeat batch: owner null is a node refresh of a session it already verified. */
@@ -95,14 +99,19 @@ export function createSessionScripts(c: ScriptContext): SessionScripts {
     const b = bucketOf(sid);
     return [b.expiry, b.sessions, c.keys.sessionRooms(sid), b.owners];
   };
+  const openKeys = (sid: string) => {
+    const b = bucketOf(sid);
+    return [b.expiry, b.sessions, c.keys.sessionRooms(sid), b.owners, b.requests, b.requestsExpiry];
+  };
   const ttl = c.timings.sessionTtlMs;
   const maxRooms = c.limits.maxRoomsPerSession;
   return {
     async open(a) {
-      const args = [a.mode, a.sid, a.owner, a.arg, c.nowArg(), ttl, a.room, a.metadataJson, maxRooms, a.nodeId];
-      const r = new ScriptReply("sessionOpen", await c.run("sessionOpen", sessionKeys(a.sid), args));
+      const args = [a.mode, a.sid, a.owner, a.arg, c.nowArg(), ttl, a.room, a.metadataJson, maxRooms, a.nodeId, a.requestField ?? ""];
+      const r = new ScriptReply("sessionOpen", await c.run("sessionOpen", openKeys(a.sid), args));
       const status = r.status(0, OPEN);
       if (status === "ok") return { status, expiresAtMs: r.int(1), session: decodeSession(r.str(2)) };
+      if (status === "request_hit") return { status, sessionId: r.str(2) };
       if (status === "too_many_rooms") return { status, rooms: r.int(1) + 1 };
       return { status };
     },
@@ -152,7 +161,8 @@ export function createSessionScripts(c: ScriptContext): SessionScripts {
     },
     async claimExpired(bucket) {
       const b = c.keys.bucket(bucket);
-      const r = new ScriptReply("sessionsClaimExpired", await c.run("sessionsClaimExpired", [b.expiry, b.reaping], [c.nowArg(), REAP_CLAIM_MS, REAP_BATCH]));
+      const keys = [b.expiry, b.reaping, b.requests, b.requestsExpiry];
+      const r = new ScriptReply("sessionsClaimExpired", await c.run("sessionsClaimExpired", keys, [c.nowArg(), REAP_CLAIM_MS, REAP_BATCH]));
       return { expiredNow: r.int(0), sids: r.strings(1) };
     },
     async reapDone(sid) {
