@@ -65,6 +65,11 @@ export function createDataLossRecovery(ctx: RedisContext): DataLossRecovery {
         ctx.observer.redisError?.("reassert");
       }
     }
+    // The users' own settings: an invisible user must not become visible because Redis lost data.
+    for (const [userId, settings] of ctx.known.settings) {
+      if (settings.changedAtMs === 0) continue;
+      await ctx.users.restore(userId, settings).catch(() => ctx.observer.redisError?.("reassert"));
+    }
     ctx.observer.reassert?.(n);
   };
   const recoverIfDataLost = (): Promise<boolean> => {

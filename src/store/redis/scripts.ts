@@ -34,6 +34,7 @@ export const SCRIPT_NAMES = [
   "sessionReapDone",
   "userSession",
   "userSetStatus",
+  "userRestore",
   "sessionKick",
   "sessionSetNode",
   "nodeAnnounce",
