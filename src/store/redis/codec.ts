@@ -55,6 +55,11 @@ export function identityKey(identity: MemberIdentity): string {
   return identity.kind === "user" ? `u:${identity.user.userId}` : `a:${identity.anonymousId}`;
 }
 
+/** The session owning a stored member (the members hash value). */
+export function decodeMemberRef(json: string): { sessionId: string } {
+  return { sessionId: (JSON.parse(json) as StoredMember).s };
+}
+
 export function decodeMember(raw: StoredMember): Member {
   const identity: MemberIdentity =
     raw.k === "u" && raw.u

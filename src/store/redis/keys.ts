@@ -94,9 +94,17 @@ export function createKeys(prefix: string) {
     roomOfMetaKey(key: string): string {
       return key.slice(prefix.length + 4, -"}:meta".length);
     },
-    /** A random value set once per Redis dataset: when it changes, Redis lost its data. */
-    incarnation(): string {
-      return `${prefix}:incarnation`;
+    /**
+     * A random value set once per bucket's slot: when it changes (or is gone), the Redis master
+     * holding that slot lost its data. 64 of them, spread over the slots like the buckets, so on
+     * Cluster every master holds some and losing any one master's data is detected.
+     */
+    incarnation(bucket: number): string {
+      return `${prefix}:{s:${bucket}}:inc`;
+    },
+    /** Held by the node that sweeps orphaned room members after a data loss (one sweep per loss). */
+    sweepLock(): string {
+      return `${prefix}:sweep`;
     },
   };
 }
