@@ -39,6 +39,15 @@ export function modelPosition(m: PresenceModel, room: string): Position {
   return { epoch: s.epoch, version: s.version };
 }
 
+/** A new epoch when the room is still at `seen.epoch` below `seen.version` (never on this model: versions only grow). */
+export function modelRenewEpoch(m: PresenceModel, room: string, seen: Position): Position {
+  const r = m.rooms.get(room);
+  if (r && r.state.epoch === seen.epoch && r.state.version < seen.version) {
+    r.state = { ...r.state, epoch: m.o.ids.epoch(), log: [] };
+  }
+  return modelPosition(m, room);
+}
+
 /** A watcher starts (+1) or stops (-1) watching a room: a watched room keeps its state. */
 export function modelWatch(m: PresenceModel, room: string, delta: 1 | -1, nowMs: number): ModelRoom {
   const r = roomOf(m, room);

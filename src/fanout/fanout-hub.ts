@@ -25,6 +25,10 @@ import type { RoomStore } from "../store/ports/room-store.js";
  * - A store `reset` (its subscription was interrupted) resyncs every watcher of the room once, and
  *   a position check every `timings.positionCheckMs` resyncs watchers that are behind the store
  *   with nothing queued: it catches a lost last message (tail loss).
+ * - Rollback: a room's events arrive in strictly increasing versions per epoch. An event, or a
+ *   position check, showing a version at or below one already received live in the same epoch
+ *   means the store lost recent commits (a partial data loss that kept the epoch). The hub then asks
+ *   the store for a new epoch (`renewEpoch`) and resyncs every watcher of the room once, after it.
  */
 
 export type Detail = "full" | "counts";
@@ -44,7 +48,7 @@ export type WatchItem =
  * snapshot is cheaper than the burst), `gap` / `epoch` (continuity broken), `resume_miss` (the
  * resume position is no longer in the log).
  */
-export type ResyncReason = "overflow" | "burst" | "gap" | "epoch" | "resume_miss" | "reconnect" | "position";
+export type ResyncReason = "overflow" | "burst" | "gap" | "epoch" | "resume_miss" | "reconnect" | "position" | "rollback";
 
 /** Hooks for metrics; all optional. `transport` is the watch's {@link WatchOptions.transport}. */
 export interface FanoutObserver {
@@ -82,8 +86,8 @@ export interface FanoutHub {
 }
 
 export interface FanoutHubOptions {
-  /** Snapshots, log replays and position checks. */
-  rooms: Pick<RoomStore, "getView" | "readLog" | "position">;
+  /** Snapshots, log replays, position checks and new epochs after a rollback. */
+  rooms: Pick<RoomStore, "getView" | "readLog" | "position" | "renewEpoch">;
   /** The rooms' committed events, typing and cursors. */
   bus: Pick<EventBus, "subscribe" | "ready">;
   clock: Clock;
@@ -121,6 +125,10 @@ interface RoomHub {
   snapshot: { promise: Promise<RoomView> } | null;
   /** The store's position at the previous position check (null before the first). */
   checked: Position | null;
+  /** The last event received live on the room's subscription (rollback detection). */
+  lastLive: Position | null;
+  /** Set while the store gives the room a new epoch after a rollback: snapshots wait for it. */
+  renewing: Promise<unknown> | null;
 }
 
 export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
@@ -227,9 +235,15 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
   function roomFor(name: string): RoomHub {
     let room = rooms.get(name);
     if (!room) {
-      const r: RoomHub = { name, watchers: new Set(), unsubscribe: () => {}, pending: [], snapshot: null, checked: null };
+      const r: RoomHub = { name, watchers: new Set(), unsubscribe: () => {}, pending: [], snapshot: null, checked: null, lastLive: null, renewing: null };
       r.unsubscribe = o.bus.subscribe(name, (m) => {
         r.snapshot = null; // the cached view is stale now
+        if (m.type === "event") {
+          const ev = m.event;
+          const last = r.lastLive;
+          r.lastLive = { epoch: ev.epoch, version: ev.version };
+          if (last && last.epoch === ev.epoch && ev.version <= last.version) return rolledBack(r, last);
+        }
         r.pending.push(m);
         dirty.add(r);
         scheduleFlush();
@@ -238,6 +252,24 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
       room = r;
     }
     return room;
+  }
+
+  /** The room's version went backwards inside `seen.epoch`: a new epoch, then every watcher resyncs. */
+  function rolledBack(room: RoomHub, seen: Position) {
+    room.lastLive = null;
+    room.pending = [];
+    room.snapshot = null;
+    const renewing = o.rooms.renewEpoch(room.name, seen).catch((err: unknown) => obs.error?.(err));
+    room.renewing = renewing;
+    void renewing.finally(() => {
+      if (room.renewing === renewing) room.renewing = null;
+    });
+    for (const w of room.watchers) {
+      if (w.closed) continue;
+      w.early = [];
+      markResync(w, "rollback");
+      wakeUp(w);
+    }
   }
 
   function detach(w: Watcher) {
@@ -291,6 +323,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     w.needsSnapshot = false;
     w.queue.length = 0;
     await o.bus.ready(w.room.name);
+    if (w.room.renewing) await w.room.renewing;
     const view = w.detail === "counts"
       ? await o.rooms.getView(w.room.name, { includeMembers: false })
       : await sharedView(w.room);
@@ -328,6 +361,11 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
       }
       const prev = room.checked;
       room.checked = pos;
+      const live = room.lastLive;
+      if (live && live.epoch === pos.epoch && pos.version < live.version) {
+        rolledBack(room, live);
+        continue;
+      }
       if (room.pending.length > 0 || !prev || prev.epoch !== pos.epoch) continue;
       let woke = false;
       for (const w of room.watchers) {

@@ -10,6 +10,7 @@ import {
   modelListRooms,
   modelPosition,
   modelReadLog,
+  modelRenewEpoch,
   modelSetStatus,
   modelTyping,
   modelUserStatus,
@@ -131,6 +132,8 @@ export class MemoryPresenceStore implements PresenceStore {
   readLog: PresenceStore["readLog"] = async (room, from) => modelReadLog(this.m, room, from, this.o.clock.now());
 
   position: PresenceStore["position"] = async (room) => modelPosition(this.m, room);
+
+  renewEpoch: PresenceStore["renewEpoch"] = async (room, seen) => modelRenewEpoch(this.m, room, seen);
 
   setTyping: PresenceStore["setTyping"] = async (input) => this.run((now, fx) => modelTyping(this.m, input, now, fx));
 

@@ -84,6 +84,7 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
     getView: rooms.getView,
     readLog: rooms.readLog,
     position: rooms.position,
+    renewEpoch: rooms.renewEpoch,
     setTyping: rooms.setTyping,
     updateCursor: rooms.updateCursor,
     listRooms: rooms.listRooms,

@@ -42,6 +42,8 @@ export interface RoomScripts {
   cursors(room: string, cursors: Map<string, PendingCursor>): Promise<number>;
   /** Gives the room state (an epoch) if it has none and returns its position. */
   touch(room: string, epoch: string): Promise<Position>;
+  /** A new epoch when the room is still at `seen.epoch` below `seen.version` (a rollback); returns its position. */
+  renewEpoch(room: string, seen: Position, epoch: string): Promise<Position>;
 }
 
 export function createRoomScripts(c: ScriptContext, committed: (event: PresenceEvent) => void): RoomScripts {
@@ -88,6 +90,11 @@ export function createRoomScripts(c: ScriptContext, committed: (event: PresenceE
       for (const [conn, cur] of cursors) args.push(conn, cur.sid, cur.userId, JSON.stringify(cur.position));
       const r = new ScriptReply("roomCursors", await c.run("roomCursors", [k.members, k.cursors], args));
       return r.int(0);
+    },
+    async renewEpoch(room, seen, epoch) {
+      const k = c.keys.room(room);
+      const r = new ScriptReply("roomRenewEpoch", await c.run("roomRenewEpoch", [k.meta, k.log], [seen.epoch, seen.version, epoch]));
+      return { epoch: r.str(1), version: r.int(2) };
     },
     async touch(room, epoch) {
       const { all } = roomKeys(room);

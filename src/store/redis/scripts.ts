@@ -24,6 +24,7 @@ export const SCRIPT_NAMES = [
   "roomTyping",
   "roomCursors",
   "roomTouch",
+  "roomRenewEpoch",
   "sessionOpen",
   "sessionCheck",
   "sessionsHeartbeat",
