@@ -72,6 +72,12 @@ interface Resolved {
   store: () => Promise<unknown>;
   /** Comparable form of a successful result (side-specific ids translated). */
   compare: (side: "model" | "store", result: unknown, modelResult: unknown) => unknown;
+  /**
+   * The sessions the op acts on (a first Join with a request id: the request). Concurrent calls
+   * on one session are not serializable by design (see store-model.test.ts): a pair sharing one
+   * runs one after the other here, and session-concurrency.test.ts checks what holds then.
+   */
+  sessions: string[];
 }
 
 /** Resolves an op against the world's current handles (before either side runs it). */
@@ -103,6 +109,7 @@ export function resolve(w: ModelWorld, op: Op, fx: Effects): Resolved | null {
           return { ...r, view: modelJoinView(m, base.room, now()) };
         },
         store: () => node(op.node).join(side(h?.store)),
+        sessions: useHandle ? [h.store.sessionId] : requestId ? [`request ${requestId} ${owner}`] : [],
         compare: (s, r, mr) => {
           const j = r as JoinResult & { session: { sessionId: string; connectionId: string; id?: string } };
           const conn = s === "model" ? (r as { session: { connectionId: string } }).session.connectionId : w.conn(j.session.connectionId);
@@ -119,6 +126,7 @@ export function resolve(w: ModelWorld, op: Op, fx: Effects): Resolved | null {
         model: () => modelLeave(m, { ...ref.model, room, reason: "left" }, now(), fx),
         store: () => node(op.node).leave({ ...ref.store, room, reason: "left" }),
         compare: same,
+        sessions: [ref.store.sessionId],
       };
     }
     case "navigate": {
@@ -130,6 +138,7 @@ export function resolve(w: ModelWorld, op: Op, fx: Effects): Resolved | null {
           return { lease: leaseOf(m, s), view: modelJoinView(m, args.toRoom, now()) };
         },
         store: () => node(op.node).navigate({ ...ref.store, ...args }),
+        sessions: [ref.store.sessionId],
         compare: (s, r, mr) => {
           const n = r as { lease: unknown; view: Parameters<ModelWorld["view"]>[0] };
           return { lease: n.lease, view: w.view(n.view, s, (mr as { view: { epoch: string } }).view.epoch) };
@@ -143,15 +152,16 @@ export function resolve(w: ModelWorld, op: Op, fx: Effects): Resolved | null {
         model: () => leaseOf(m, modelHeartbeat(m, { ...ref.model, activity }, now(), fx).session),
         store: () => node(op.node).heartbeat({ ...ref.store, activity }),
         compare: same,
+        sessions: [ref.store.sessionId],
       };
     }
     case "attach": {
       const ref = refOf(pick(w, op.handle));
-      return { model: () => leaseOf(m, modelAttach(m, ref.model, now())), store: () => node(op.node).attach(ref.store), compare: same };
+      return { model: () => leaseOf(m, modelAttach(m, ref.model, now())), store: () => node(op.node).attach(ref.store), compare: same, sessions: [ref.store.sessionId] };
     }
     case "release": {
       const ref = refOf(pick(w, op.handle));
-      return { model: () => modelRelease(m, ref.model, op.graceMs, now()), store: () => node(op.node).release(ref.store, op.graceMs), compare: () => "done" };
+      return { model: () => modelRelease(m, ref.model, op.graceMs, now()), store: () => node(op.node).release(ref.store, op.graceMs), compare: () => "done", sessions: [ref.store.sessionId] };
     }
     case "refresh": {
       const hs = op.handles.map((i) => pick(w, i));
@@ -161,12 +171,13 @@ export function resolve(w: ModelWorld, op: Op, fx: Effects): Resolved | null {
         model: () => ({ missing: modelRefresh(m, modelIds, now()) }),
         store: () => node(op.node).refresh(storeIds),
         compare: (s, r) => (r as { missing: string[] }).missing.map((id) => (s === "model" ? modelIds : storeIds).indexOf(id)),
+        sessions: storeIds,
       };
     }
     case "setStatus": {
       const ref = refOf(pick(w, op.handle));
       const change = { customStatus: CUSTOM[op.custom], invisible: INVISIBLE[op.invisible] };
-      return { model: () => modelSetStatus(m, { ...ref.model, ...change }, now(), fx), store: () => node(op.node).setStatus({ ...ref.store, ...change }), compare: same };
+      return { model: () => modelSetStatus(m, { ...ref.model, ...change }, now(), fx), store: () => node(op.node).setStatus({ ...ref.store, ...change }), compare: same, sessions: [ref.store.sessionId] };
     }
     case "kick": {
       const h = pick(w, op.handle);
@@ -174,10 +185,11 @@ export function resolve(w: ModelWorld, op: Op, fx: Effects): Resolved | null {
         model: () => ({ roomsLeft: modelKick(m, h?.model.sessionId ?? "nope", now(), fx).roomsLeft }),
         store: () => node(op.node).kickSession(h?.store.sessionId ?? "nope"),
         compare: same,
+        sessions: [h?.store.sessionId ?? "nope"],
       };
     }
     case "reap":
-      return { model: () => modelReap(m, now(), fx), store: () => node(op.node).reap(), compare: same };
+      return { model: () => modelReap(m, now(), fx), store: () => node(op.node).reap(), compare: same, sessions: [] };
     case "advance":
       return null;
   }

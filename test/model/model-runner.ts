@@ -9,7 +9,8 @@ import { OWNERS, ROOMS, USERS, type ModelWorld } from "./model-world.js";
  * result, or the error reason), then the observable state (every room's full view, every user's
  * status, every owner's session count) and the commits the step reported. A `pair` runs its two
  * ops concurrently on the store (on their nodes); the model accepts it when one of the two serial
- * orders explains the store's outcomes, state and commits.
+ * orders explains the store's outcomes, state and commits. Two ops on one session run one after the
+ * other instead (see `Resolved.sessions`).
  */
 export async function runStep(w: ModelWorld, step: Step): Promise<void> {
   if (step.op === "pair") return runPair(w, step.a, step.b);
@@ -26,7 +27,16 @@ export async function runStep(w: ModelWorld, step: Step): Promise<void> {
   const side = (o: typeof mo, s: "model" | "store") => ("error" in o ? { error: o.error } : { ok: r.compare(s, o.value, "value" in mo ? mo.value : undefined) });
   expect(side(so, "store"), `outcome of ${JSON.stringify(step)}`).toEqual(side(mo, "model"));
   await expectSameState(w);
-  expect(w.commitsOf("store", w.commits), `commits of ${JSON.stringify(step)}`).toEqual(w.commitsOf("model", fx));
+  const got = w.commitsOf("store", w.commits);
+  const want = w.commitsOf("model", fx);
+  // Sessions that expired together are reaped in an unspecified order (Redis: bucket by bucket):
+  // which connection's leave got which version may differ, the versions and counts may not.
+  const unordered = step.op === "reap" ? (list: string[]) => [list.map((e) => e.replace(/ c\d+ [a-z]+ timeout/, " * timeout")), [...list].sort()] : (list: string[]) => list;
+  if (step.op === "reap") {
+    const connections = (list: string[]) => list.map((e) => e.replace(/@\d+ /, " ").replace(/ u\d+\/c\d+\/a\d+ /, " ").replace(/ last=(true|false)/, "")).sort();
+    expect(connections(got), `reaped connections of ${JSON.stringify(step)}`).toEqual(connections(want));
+  }
+  expect(unordered(got)[0], `commits of ${JSON.stringify(step)}`).toEqual(unordered(want)[0]);
 }
 
 /** A join that created a session on both sides adds a handle; any join pairs the connection ids. */
@@ -45,10 +55,14 @@ async function runPair(w: ModelWorld, a: Op, b: Op): Promise<void> {
     for (const op of [a, b]) await runStep(w, op);
     return;
   }
-  w.commits = [];
   const unused = noEffects();
   const ra = resolve(w, a, unused)!;
   const rb = resolve(w, b, unused)!;
+  if (ra.sessions.some((s) => rb.sessions.includes(s))) {
+    for (const op of [a, b]) await runStep(w, op);
+    return;
+  }
+  w.commits = [];
   const [sa, sb] = await Promise.all([outcome(ra.store), outcome(rb.store)]);
   const storeCommits = w.commits;
   const raw = await readStore(w);
