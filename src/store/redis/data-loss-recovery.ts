@@ -78,7 +78,15 @@ export function createDataLossRecovery(ctx: RedisContext): DataLossRecovery {
     await ctx.users.session(s.id, "set", k.sid, s.act);
   }
   const rejoin = (k: KnownSession, room: string, md: Record<string, string>) =>
-    ctx.rooms.join(room, { connectionId: k.session.c, memberJson: encodeMember(k.session.c, k.sid, k.session.id, md, k.session.act), identityKey: identityKey(k.session.id), epoch: ctx.ids.epoch() });
+    ctx.rooms.join(room, {
+      connectionId: k.session.c,
+      memberJson: encodeMember(k.session.c, k.sid, k.session.id, md, k.session.act),
+      identityKey: identityKey(k.session.id),
+      epoch: ctx.ids.epoch(),
+      seq: 0,
+      validUntilMs: 0,
+      force: true, // the session's call numbers restart after a bucket lost its data
+    });
 
   async function recover(lost: Set<number>): Promise<void> {
     let n = 0;

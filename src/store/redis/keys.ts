@@ -12,6 +12,10 @@ export interface RoomKeys {
   log: string;
   typing: string;
   cursors: string;
+  /** hash connectionId → number of the session call that left (fencing, see lua/lib/sessions.lua). */
+  gone: string;
+  /** zset connectionId → when that tombstone may be forgotten. */
+  goneExpiry: string;
   channel: string;
 }
 
@@ -28,6 +32,8 @@ export interface BucketKeys {
   requests: string;
   /** zset `<requestId>:<owner key>` → when that de-duplication ends (ms, script time). */
   requestsExpiry: string;
+  /** hash session id → number of its last membership call (fencing of interleaved calls). */
+  seqs: string;
 }
 
 export const SESSION_BUCKETS = 64;
@@ -44,6 +50,8 @@ export function createKeys(prefix: string) {
         log: `${t}:log`,
         typing: `${t}:t`,
         cursors: `${t}:cur`,
+        gone: `${t}:gone`,
+        goneExpiry: `${t}:gonex`,
         channel: `${t}:ch`,
       };
     },
@@ -54,7 +62,7 @@ export function createKeys(prefix: string) {
     },
     bucket(bucket: number): BucketKeys {
       const t = `${prefix}:{s:${bucket}}`;
-      return { expiry: `${t}:exp`, sessions: `${t}:ses`, reaping: `${t}:reap`, owners: `${t}:own`, requests: `${t}:req`, requestsExpiry: `${t}:reqx` };
+      return { expiry: `${t}:exp`, sessions: `${t}:ses`, reaping: `${t}:reap`, owners: `${t}:own`, requests: `${t}:req`, requestsExpiry: `${t}:reqx`, seqs: `${t}:seq` };
     },
     /** The rooms (room → metadata JSON) of one session; same slot as its bucket. */
     sessionRooms(sessionId: string): string {

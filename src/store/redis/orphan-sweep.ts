@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from "ioredis";
 import { decodeMemberRef } from "./codec.js";
 import type { RedisContext } from "./redis-context.js";
+import { FINAL_CALL } from "./room-scripts.js";
 
 /**
  * After a data loss, one node sweeps every room for members whose session exists nowhere (neither
@@ -36,7 +37,7 @@ export async function sweepOrphanedMembers(ctx: RedisContext): Promise<number> {
       ]);
       for (const [i, m] of list.entries()) {
         if (live[i] !== null || reaping[i] !== null) continue;
-        const { event } = await ctx.rooms.leave(room, { connectionId: m.conn, sessionId: m.sid, reason: "timeout" });
+        const { event } = await ctx.rooms.leave(room, { connectionId: m.conn, sessionId: m.sid, reason: "timeout", seq: FINAL_CALL });
         if (event) left++;
       }
     }

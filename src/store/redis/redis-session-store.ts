@@ -2,7 +2,7 @@ import type { Activity } from "../../core/presence-event.js";
 import type { JoinInput, JoinResult, Lease, LeaveInput, LeaveResult, NavigateInput, NavigateResult, ReapResult, SessionRef } from "../../core/session.js";
 import { sessionNotFound } from "../../core/presence-error.js";
 import type { SessionStore } from "../ports/session-store.js";
-import { decodeSession, encodeMember, identityKey, type StoredSession } from "./codec.js";
+import { decodeListing, decodeSession, encodeMember, identityKey, type StoredSession } from "./codec.js";
 import type { DataLossRecovery } from "./data-loss-recovery.js";
 import { createHeartbeatBatcher } from "./heartbeat-batcher.js";
 import { SESSION_BUCKETS } from "./keys.js";
@@ -38,8 +38,16 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
   const heartbeats = createHeartbeatBatcher(ctx.keys, (b, list) => ctx.sessions.heartbeat(b, list));
   const remember = (sid: string, owner: string, session: StoredSession, room: string, md: Record<string, string>) =>
     ctx.known.remember(sid, owner, session, room, md, ctx.clock.now());
-  const roomJoin = (room: string, sid: string, s: StoredSession, metadata: Record<string, string>) =>
-    ctx.rooms.join(room, { connectionId: s.c, memberJson: encodeMember(s.c, sid, s.id, metadata, s.act), identityKey: identityKey(s.id), epoch: ctx.ids.epoch() });
+  /** The room step of a join or navigation: `call` is the session step's number and lease end (fencing). */
+  const roomJoin = (room: string, sid: string, s: StoredSession, metadata: Record<string, string>, call: { seq: number; expiresAtMs: number }) =>
+    ctx.rooms.join(room, {
+      connectionId: s.c,
+      memberJson: encodeMember(s.c, sid, s.id, metadata, s.act),
+      identityKey: identityKey(s.id),
+      epoch: ctx.ids.epoch(),
+      seq: call.seq,
+      validUntilMs: call.expiresAtMs,
+    });
 
   async function activityChanged(sid: string, session: StoredSession): Promise<void> {
     const rooms = await ctx.cmd("hgetall", () => ctx.client.hgetall(ctx.keys.sessionRooms(sid)));
@@ -63,10 +71,10 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     return ctx.lease(r.expiresAtMs);
   }
 
-  async function leaveRoom(ref: SessionRef, room: string, session: StoredSession): Promise<"left" | "ended" | "not_in_room"> {
-    const status = await ctx.sessions.leaveRoom(ref, room);
+  async function leaveRoom(ref: SessionRef, room: string, session: StoredSession, seq: number): Promise<"left" | "ended" | "not_in_room" | "relisted"> {
+    const status = await ctx.sessions.leaveRoom(ref, room, seq);
     if (status === "not_found") throw sessionNotFound();
-    ctx.known.get(ref.sessionId)?.rooms.delete(room);
+    if (status !== "relisted") ctx.known.get(ref.sessionId)?.rooms.delete(room);
     if (status === "ended") {
       ctx.known.delete(ref.sessionId);
       await ctx.users.session(session.id, "end", ref.sessionId, session.act);
@@ -79,14 +87,14 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       const { room, ownerKey: owner } = input;
       const metadataJson = JSON.stringify(input.metadata);
       const open = (a: Omit<SessionOpenArgs, "owner" | "room" | "metadataJson" | "nodeId">) => ctx.sessions.open({ ...a, owner, room, metadataJson, nodeId: ctx.nodeId });
-      let opened: { expiresAtMs: number; session: StoredSession; sid: string } | null = null;
+      let opened: { expiresAtMs: number; session: StoredSession; sid: string; seq: number } | null = null;
       let resumed = false;
       if (input.sessionId) {
         const mode = input.resumeSecret ? "reclaim" : "use";
         const r = await open({ mode, sid: input.sessionId, arg: input.resumeSecret ?? "" });
         if (r.status === "too_many_rooms") throw sessionError(r, "room", ctx.limits.maxRoomsPerSession);
         if (r.status === "ok") {
-          opened = { expiresAtMs: r.expiresAtMs, session: r.session, sid: input.sessionId };
+          opened = { expiresAtMs: r.expiresAtMs, session: r.session, sid: input.sessionId, seq: r.seq };
           resumed = mode === "reclaim";
         } else if (mode === "use") {
           throw sessionNotFound();
@@ -103,18 +111,18 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
         const session: StoredSession = { sec: ctx.ids.resumeSecret(), c: ctx.ids.connectionId(), o: owner, id: input.identity, act: input.activity ?? "active", n: ctx.nodeId };
         const r = await open({ mode: "new", sid: id, arg: JSON.stringify(session), requestField: request?.field });
         if (r.status === "ok") {
-          opened = { expiresAtMs: r.expiresAtMs, session, sid: id };
+          opened = { expiresAtMs: r.expiresAtMs, session, sid: id, seq: r.seq };
           sessionCreated = true;
           await ctx.users.session(session.id, "set", id, session.act);
         } else if (r.status === "request_hit") {
           const used = await open({ mode: "use", sid: r.sessionId, arg: "" });
           if (used.status === "too_many_rooms") throw sessionError(used, "room", ctx.limits.maxRoomsPerSession);
-          if (used.status === "ok") opened = { expiresAtMs: used.expiresAtMs, session: used.session, sid: r.sessionId };
+          if (used.status === "ok") opened = { expiresAtMs: used.expiresAtMs, session: used.session, sid: r.sessionId, seq: used.seq };
         }
       }
       const { session, sid: sessionId, expiresAtMs } = opened;
       remember(sessionId, input.ownerKey, session, room, input.metadata);
-      const joined = await roomJoin(room, sessionId, session, input.metadata);
+      const joined = await roomJoin(room, sessionId, session, input.metadata, opened);
       const view = await readRoomView(ctx, room, "join");
       return {
         session: { sessionId, resumeSecret: session.sec, connectionId: session.c },
@@ -128,11 +136,11 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     },
 
     async leave(input: LeaveInput): Promise<LeaveResult> {
-      const checked = await ctx.sessions.check(input);
+      const checked = await ctx.sessions.check(input, true);
       if (checked.status !== "ok") throw sessionNotFound();
       const session = checked.session;
-      await ctx.rooms.leave(input.room, { connectionId: session.c, sessionId: input.sessionId, reason: input.reason });
-      const status = await leaveRoom(input, input.room, session);
+      await ctx.rooms.leave(input.room, { connectionId: session.c, sessionId: input.sessionId, reason: input.reason, seq: checked.seq });
+      const status = await leaveRoom(input, input.room, session, checked.seq);
       return { left: status !== "not_in_room", sessionEnded: status === "ended" };
     },
 
@@ -141,10 +149,10 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       if (r.status !== "ok") throw sessionError(r, "to_room", ctx.limits.maxRoomsPerSession);
       remember(input.sessionId, input.ownerKey, r.session, input.toRoom, input.metadata);
       if (r.leavesFrom) {
-        await ctx.rooms.leave(input.fromRoom, { connectionId: r.session.c, sessionId: input.sessionId, reason: "left" });
-        await leaveRoom(input, input.fromRoom, r.session);
+        await ctx.rooms.leave(input.fromRoom, { connectionId: r.session.c, sessionId: input.sessionId, reason: "left", seq: r.seq });
+        await leaveRoom(input, input.fromRoom, r.session, r.seq);
       }
-      await roomJoin(input.toRoom, input.sessionId, r.session, input.metadata);
+      await roomJoin(input.toRoom, input.sessionId, r.session, input.metadata, r);
       return { lease: ctx.lease(r.expiresAtMs), view: await readRoomView(ctx, input.toRoom, "join") };
     },
 
@@ -162,7 +170,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
         ]);
         if (json) {
           const session = decodeSession(json);
-          for (const [room, md] of Object.entries(rooms)) remember(input.sessionId, input.ownerKey, session, room, JSON.parse(md) as Record<string, string>);
+          for (const [room, listed] of Object.entries(rooms)) remember(input.sessionId, input.ownerKey, session, room, decodeListing(listed));
           known = ctx.known.get(input.sessionId);
         }
       }

@@ -9,7 +9,10 @@ import { ScriptReply, type ScriptContext } from "./script-reply.js";
  * appear. Every committed event is handed to `committed` (metrics and the commit feed), so no
  * caller can commit without reporting it.
  */
-const JOIN = { 1: "joined", 2: "updated", 0: "unchanged" } as const;
+const JOIN = { 1: "joined", 2: "updated", 0: "unchanged", 3: "superseded" } as const;
+
+/** The call number of reaping, kicks and sweeps: above any call of the session (nothing comes back). */
+export const FINAL_CALL = Number.MAX_SAFE_INTEGER;
 const LEAVE = { 1: "left", 0: "absent" } as const;
 const ACTIVITY = { 1: "updated", 0: "unchanged" } as const;
 const TYPING = { 1: "changed", 0: "unchanged", [-1]: "not_in_room" } as const;
@@ -22,6 +25,12 @@ export interface RoomJoinArgs {
   identityKey: string;
   /** The epoch to give the room if it has no state. */
   epoch: string;
+  /** The number of the session call that joins (from its session step). */
+  seq: number;
+  /** The session expiry its session step set: a join arriving later is superseded (0 = none). */
+  validUntilMs: number;
+  /** Re-assertion after data loss: skip the fencing checks. */
+  force?: boolean;
 }
 
 export interface RoomJoinReply {
@@ -34,8 +43,11 @@ export interface RoomJoinReply {
 
 export interface RoomScripts {
   join(room: string, a: RoomJoinArgs): Promise<RoomJoinReply>;
-  /** Fenced by session id: only the session owning the connection entry removes it. */
-  leave(room: string, a: { connectionId: string; sessionId: string; reason: LeaveReason }): Promise<{ event: PresenceEvent | null }>;
+  /**
+   * Fenced by session id (only the session owning the connection entry removes it) and by call
+   * number (an entry a later call of the session wrote stays; `FINAL_CALL` for reaps and kicks).
+   */
+  leave(room: string, a: { connectionId: string; sessionId: string; reason: LeaveReason; seq: number }): Promise<{ event: PresenceEvent | null }>;
   activity(room: string, a: { connectionId: string; sessionId: string; activity: Activity }): Promise<{ event: PresenceEvent | null }>;
   typing(room: string, a: { connectionId: string; sessionId: string; userId: string; typing: boolean }): Promise<(typeof TYPING)[keyof typeof TYPING]>;
   /** Stores and publishes a batch of cursors; returns how many were applied. */
@@ -50,7 +62,7 @@ export function createRoomScripts(c: ScriptContext, committed: (event: PresenceE
   const t = c.timings;
   const roomKeys = (room: string) => {
     const k = c.keys.room(room);
-    return { k, all: [k.meta, k.members, k.counters, k.log, k.typing, k.cursors] };
+    return { k, all: [k.meta, k.members, k.counters, k.log, k.typing, k.cursors], fenced: [k.meta, k.members, k.counters, k.log, k.typing, k.cursors, k.gone, k.goneExpiry] };
   };
   const eventOf = (json: string): PresenceEvent | null => {
     if (json === "") return null;
@@ -61,15 +73,15 @@ export function createRoomScripts(c: ScriptContext, committed: (event: PresenceE
   };
   return {
     async join(room, a) {
-      const { k, all } = roomKeys(room);
-      const args = [a.connectionId, a.memberJson, a.identityKey, a.epoch, c.nowArg(), t.logMaxEntries, t.logMaxAgeMs, k.channel, c.pub, room];
-      const r = new ScriptReply("roomJoin", await c.run("roomJoin", all, args));
+      const { k, fenced } = roomKeys(room);
+      const args = [a.connectionId, a.memberJson, a.identityKey, a.epoch, c.nowArg(), t.logMaxEntries, t.logMaxAgeMs, k.channel, c.pub, room, a.seq, a.validUntilMs, a.force ? "1" : "0"];
+      const r = new ScriptReply("roomJoin", await c.run("roomJoin", fenced, args));
       return { status: r.status(0, JOIN), event: eventOf(r.str(3)), created: r.int(4) === 1 };
     },
     async leave(room, a) {
-      const { k, all } = roomKeys(room);
-      const args = [a.connectionId, a.sessionId, a.reason, c.nowArg(), t.logMaxEntries, t.logMaxAgeMs, k.channel, c.pub, room, t.roomRetentionMs];
-      const r = new ScriptReply("roomLeave", await c.run("roomLeave", all, args));
+      const { k, fenced } = roomKeys(room);
+      const args = [a.connectionId, a.sessionId, a.reason, c.nowArg(), t.logMaxEntries, t.logMaxAgeMs, k.channel, c.pub, room, t.roomRetentionMs, t.sessionTtlMs, a.seq];
+      const r = new ScriptReply("roomLeave", await c.run("roomLeave", fenced, args));
       return { event: r.status(0, LEAVE) === "left" ? eventOf(r.str(2)) : null };
     },
     async activity(room, a) {
