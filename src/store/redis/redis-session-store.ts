@@ -7,12 +7,15 @@ import type { DataLossRecovery } from "./data-loss-recovery.js";
 import { createHeartbeatBatcher } from "./heartbeat-batcher.js";
 import { SESSION_BUCKETS } from "./keys.js";
 import type { RedisContext } from "./redis-context.js";
-import { readRoomView } from "./room-reader.js";
+import { viewFromScript } from "./room-reader.js";
+import type { RoomReadParts } from "./room-scripts.js";
 import type { SessionReaper } from "./session-reaper.js";
 import { sessionError, type SessionOpenArgs } from "./session-scripts.js";
 
 /** Tries of a first Join whose request names a session that expires between two calls (practically one). */
 const MAX_OPEN_ATTEMPTS = 3;
+/** The number of a new session's first membership call (lua/lib/sessions.lua opSeq). */
+const FIRST_CALL = 1;
 
 /**
  * The SessionStore on Redis. Sessions live in 64 hash-tagged buckets (expiry zset, record hash,
@@ -22,9 +25,12 @@ const MAX_OPEN_ATTEMPTS = 3;
  * Ordering that keeps crashes harmless: a session lists a room before it joins the room and keeps
  * listing it until it has left, so every room member can be found (and reaped) through its session.
  *
- * Redis commands per Join today (issue 16): a new session is `sessionOpen` (with the request-id
- * de-duplication inside), `userSession`, `roomJoin` and a `MULTI` read of the view: four round
- * trips, one after the other.
+ * Redis round trips per Join (issue 16; before: `SET NX GET` for the request id, `sessionOpen`,
+ * `userSession`, `roomJoin`, a `MULTI` read of the view: five, one after the other):
+ * - a first Join without a request id on standalone Redis: one (three scripts sent together);
+ * - any other Join: two: `sessionOpen` (with the request-id de-duplication inside), then `roomJoin`
+ *   (which answers with the view) and, for a new session, `userSession`, in parallel;
+ * - a retry whose request id names a live session: three (the second `sessionOpen` uses it).
  */
 export interface RedisSessionStoreParts {
   recovery: DataLossRecovery;
@@ -47,7 +53,10 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       epoch: ctx.ids.epoch(),
       seq: call.seq,
       validUntilMs: call.expiresAtMs,
+      withView: true,
     });
+  /** The view a join's room step read (the members are omitted above the large-room threshold). */
+  const viewOf = (room: string, joined: { view: RoomReadParts | null }) => viewFromScript(ctx, room, joined.view!);
 
   async function activityChanged(sid: string, session: StoredSession): Promise<void> {
     const rooms = await ctx.cmd("hgetall", () => ctx.client.hgetall(ctx.keys.sessionRooms(sid)));
@@ -82,6 +91,44 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     return status;
   }
 
+  const newSession = (input: JoinInput): StoredSession => ({
+    sec: ctx.ids.resumeSecret(),
+    c: ctx.ids.connectionId(),
+    o: input.ownerKey,
+    id: input.identity,
+    act: input.activity ?? "active",
+    n: ctx.nodeId,
+  });
+
+  /**
+   * A first Join without a request id on standalone Redis: the session, the user's status and the
+   * room join are sent together and answered in one round trip. One connection executes them in
+   * the order sent, so the session exists and lists the room before the room has the member (and
+   * if the connection breaks, only a prefix ran: never a member without its session). A brand-new
+   * session's first call is number 1 and nothing can have ended it yet (no lease check). On
+   * Cluster the three go to different masters, whose order nothing guarantees: there the session
+   * step is answered first.
+   */
+  async function joinInOneTrip(input: JoinInput, metadataJson: string): Promise<JoinResult> {
+    const sid = ctx.ids.sessionId();
+    const session = newSession(input);
+    const opening = ctx.sessions.open({ mode: "new", sid, owner: input.ownerKey, arg: JSON.stringify(session), room: input.room, metadataJson, nodeId: ctx.nodeId });
+    const status = ctx.users.session(session.id, "set", sid, session.act);
+    const joining = roomJoin(input.room, sid, session, input.metadata, { seq: FIRST_CALL, expiresAtMs: 0 });
+    const [opened, , joined] = await Promise.all([opening, status, joining]);
+    if (opened.status !== "ok") throw sessionNotFound(); // a new session cannot be refused
+    remember(sid, input.ownerKey, session, input.room, input.metadata);
+    return {
+      session: { sessionId: sid, resumeSecret: session.sec, connectionId: session.c },
+      lease: ctx.lease(opened.expiresAtMs),
+      resumed: false,
+      sessionCreated: true,
+      roomCreated: joined.created,
+      event: joined.event,
+      view: viewOf(input.room, joined),
+    };
+  }
+
   return {
     async join(input: JoinInput): Promise<JoinResult> {
       const { room, ownerKey: owner } = input;
@@ -105,15 +152,15 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       // it names a live session, that session is used; should it expire before that second call,
       // the next try re-points the request to a new session.
       const request = !input.sessionId && input.requestId ? ctx.keys.request(owner, input.requestId) : undefined;
+      if (!opened && !request && !ctx.cluster) return joinInOneTrip(input, metadataJson);
       for (let attempt = 0; !opened; attempt++) {
         if (attempt === MAX_OPEN_ATTEMPTS) throw sessionNotFound();
         const id = request ? ctx.keys.inBucket(ctx.ids.sessionId(), request.bucket) : ctx.ids.sessionId();
-        const session: StoredSession = { sec: ctx.ids.resumeSecret(), c: ctx.ids.connectionId(), o: owner, id: input.identity, act: input.activity ?? "active", n: ctx.nodeId };
+        const session = newSession(input);
         const r = await open({ mode: "new", sid: id, arg: JSON.stringify(session), requestField: request?.field });
         if (r.status === "ok") {
           opened = { expiresAtMs: r.expiresAtMs, session, sid: id, seq: r.seq };
           sessionCreated = true;
-          await ctx.users.session(session.id, "set", id, session.act);
         } else if (r.status === "request_hit") {
           const used = await open({ mode: "use", sid: r.sessionId, arg: "" });
           if (used.status === "too_many_rooms") throw sessionError(used, "room", ctx.limits.maxRoomsPerSession);
@@ -122,8 +169,12 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       }
       const { session, sid: sessionId, expiresAtMs } = opened;
       remember(sessionId, input.ownerKey, session, room, input.metadata);
-      const joined = await roomJoin(room, sessionId, session, input.metadata, opened);
-      const view = await readRoomView(ctx, room, "join");
+      // The user's status and the room join are on other slots than the session: in parallel, after it.
+      const [joined] = await Promise.all([
+        roomJoin(room, sessionId, session, input.metadata, opened),
+        sessionCreated ? ctx.users.session(session.id, "set", sessionId, session.act) : undefined,
+      ]);
+      const view = viewOf(room, joined);
       return {
         session: { sessionId, resumeSecret: session.sec, connectionId: session.c },
         lease: ctx.lease(expiresAtMs),
@@ -152,8 +203,8 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
         await ctx.rooms.leave(input.fromRoom, { connectionId: r.session.c, sessionId: input.sessionId, reason: "left", seq: r.seq });
         await leaveRoom(input, input.fromRoom, r.session, r.seq);
       }
-      await roomJoin(input.toRoom, input.sessionId, r.session, input.metadata, r);
-      return { lease: ctx.lease(r.expiresAtMs), view: await readRoomView(ctx, input.toRoom, "join") };
+      const joined = await roomJoin(input.toRoom, input.sessionId, r.session, input.metadata, r);
+      return { lease: ctx.lease(r.expiresAtMs), view: viewOf(input.toRoom, joined) };
     },
 
     heartbeat: (input) => beat(input, true),

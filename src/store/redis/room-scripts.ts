@@ -31,6 +31,16 @@ export interface RoomJoinArgs {
   validUntilMs: number;
   /** Re-assertion after data loss: skip the fencing checks. */
   force?: boolean;
+  /** Answer with the room's view after the join, read in the same step (Join, Navigate). */
+  withView?: boolean;
+}
+
+/** A room read inside a script: meta {e, v, nu, nc, na}, members, typing and cursors hashes (room-reader.ts builds the view). */
+export interface RoomReadParts {
+  meta: (string | null)[];
+  members: Record<string, string>;
+  typing: Record<string, string>;
+  cursors: Record<string, string>;
 }
 
 export interface RoomJoinReply {
@@ -39,6 +49,8 @@ export interface RoomJoinReply {
   event: PresenceEvent | null;
   /** True when this call created the room's state (new epoch). */
   created: boolean;
+  /** With `withView`: the room after the call. */
+  view: RoomReadParts | null;
 }
 
 export interface RoomScripts {
@@ -74,9 +86,11 @@ export function createRoomScripts(c: ScriptContext, committed: (event: PresenceE
   return {
     async join(room, a) {
       const { k, fenced } = roomKeys(room);
-      const args = [a.connectionId, a.memberJson, a.identityKey, a.epoch, c.nowArg(), t.logMaxEntries, t.logMaxAgeMs, k.channel, c.pub, room, a.seq, a.validUntilMs, a.force ? "1" : "0"];
+      const args = [a.connectionId, a.memberJson, a.identityKey, a.epoch, c.nowArg(), t.logMaxEntries, t.logMaxAgeMs, k.channel, c.pub, room];
+      args.push(a.seq, a.validUntilMs, a.force ? "1" : "0", a.withView ? "1" : "0", c.limits.largeRoomThreshold);
       const r = new ScriptReply("roomJoin", await c.run("roomJoin", fenced, args));
-      return { status: r.status(0, JOIN), event: eventOf(r.str(3)), created: r.int(4) === 1 };
+      const view = a.withView ? { meta: r.array(5).map((v) => (v === null ? null : String(v))), members: r.hash(6), typing: r.hash(7), cursors: r.hash(8) } : null;
+      return { status: r.status(0, JOIN), event: eventOf(r.str(3)), created: r.int(4) === 1, view };
     },
     async leave(room, a) {
       const { k, fenced } = roomKeys(room);

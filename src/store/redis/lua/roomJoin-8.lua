@@ -17,13 +17,21 @@
   ARGV[4] epoch to use if the room has none   ARGV[5] now ms ('0' = Redis TIME)
   ARGV[6] log max entries   ARGV[7] log max age ms   ARGV[8] channel   ARGV[9] PUBLISH|SPUBLISH
   ARGV[10] room name   ARGV[11] the session call's number   ARGV[12] its session expiry ms (0 = none)
-  ARGV[13] '1' = forced (re-assertion)
+  ARGV[13] '1' = forced (re-assertion)   ARGV[14] '1' = answer with the room's view (Join, Navigate)
+  ARGV[15] large-room threshold (the view omits members above it)
   Returns {status, epoch, version, event message JSON ('' when unchanged), created}; status
   1 = joined, 2 = updated, 0 = unchanged (no event); created 1 when this call created the room's
   state (new epoch), else 0
 ]]
 local now = nowMs(ARGV[5])
 local seq = tonumber(ARGV[11])
+local function reply(status, epoch, version, msg, created)
+  if ARGV[14] ~= '1' then return { status, epoch, version, msg, created } end
+  local meta = redis.call('HMGET', KEYS[1], 'e', 'v', 'nu', 'nc', 'na')
+  local members = {}
+  if (tonumber(meta[4]) or 0) <= tonumber(ARGV[15]) then members = redis.call('HGETALL', KEYS[2]) end
+  return { status, epoch, version, msg, created, meta, members, redis.call('HGETALL', KEYS[5]), redis.call('HGETALL', KEYS[6]) }
+end
 for _, c in ipairs(redis.call('ZRANGEBYSCORE', KEYS[8], '-inf', now, 'LIMIT', 0, 20)) do
   redis.call('ZREM', KEYS[8], c)
   redis.call('HDEL', KEYS[7], c)
@@ -31,7 +39,7 @@ end
 if ARGV[13] ~= '1' then
   local validUntil = tonumber(ARGV[12])
   local gone = tonumber(redis.call('HGET', KEYS[7], ARGV[1]))
-  if (validUntil > 0 and now >= validUntil) or (gone and gone >= seq) then return { 3, '', 0, '', 0 } end
+  if (validUntil > 0 and now >= validUntil) or (gone and gone >= seq) then return reply(3, '', 0, '', 0) end
 end
 local epoch = redis.call('HGET', KEYS[1], 'e')
 local created = 0
@@ -49,19 +57,19 @@ local status
 if prevJson then
   local prev = cjson.decode(prevJson)
   if ARGV[13] ~= '1' and (tonumber(prev.q) or 0) > seq then
-    return { 0, epoch, tonumber(redis.call('HGET', KEYS[1], 'v')), '', created }
+    return reply(0, epoch, tonumber(redis.call('HGET', KEYS[1], 'v')), '', created)
   end
   if (tonumber(prev.q) or 0) < seq then
     prev.q = seq
     redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(prev))
   end
   if prev.mk == member.mk and prev.act == member.act then
-    return { 0, epoch, tonumber(redis.call('HGET', KEYS[1], 'v')), '', created }
+    return reply(0, epoch, tonumber(redis.call('HGET', KEYS[1], 'v')), '', created)
   end
   member.j = prev.j
   redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(member))
   if member.k ~= 'u' then
-    return { 0, epoch, tonumber(redis.call('HGET', KEYS[1], 'v')), '', created }
+    return reply(0, epoch, tonumber(redis.call('HGET', KEYS[1], 'v')), '', created)
   end
   ev.kind = 'updated'
   ev.member = member
@@ -89,4 +97,4 @@ end
 ev.version = redis.call('HINCRBY', KEYS[1], 'v', 1)
 ev.counts = counts(KEYS[1])
 local msg = commit(KEYS[1], KEYS[4], ev, ARGV[6], ARGV[7], ARGV[9], ARGV[8])
-return { status, epoch, ev.version, msg, created }
+return reply(status, epoch, ev.version, msg, created)
