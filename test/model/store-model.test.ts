@@ -75,7 +75,7 @@ describe("store model: standalone Redis (two nodes)", () => {
     await redis?.stop();
   });
   it("agrees with the pure model on random sequences", async () => {
-    await check(2, 40, redisNodes(() => ({ url: redis.url })));
+    await check(2, 100, redisNodes(() => ({ url: redis.url })));
   }, 300_000);
 });
 
@@ -88,6 +88,6 @@ describe("store model: Redis Cluster (3 masters, two nodes)", () => {
     await cluster?.stop();
   });
   it("agrees with the pure model on random sequences", async () => {
-    await check(2, 20, redisNodes(() => ({ clusterSeeds: cluster.seeds.split(",") })));
+    await check(2, 40, redisNodes(() => ({ clusterSeeds: cluster.seeds.split(",") })));
   }, 300_000);
 });
