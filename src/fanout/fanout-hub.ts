@@ -1,9 +1,11 @@
 import type { Clock, TimerHandle } from "../core/clock.js";
 import type { Limits, Timings } from "../core/options.js";
 import { limitExceeded, PresenceError } from "../core/presence-error.js";
-import type { Counts, CursorBatch, Position, PresenceEvent, RoomView, StoreMessage, TypingEvent } from "../core/presence-event.js";
+import type { Position, RoomView, StoreMessage } from "../core/presence-event.js";
 import type { EventBus } from "../store/ports/event-bus.js";
 import type { RoomStore } from "../store/ports/room-store.js";
+import { createRoomChecks, type RoomHub, type Watcher } from "./room-checks.js";
+import { snapshotPages, type Detail, type FanoutObserver, type ResyncReason, type WatchItem, type WatchOptions } from "./watch-item.js";
 
 /**
  * The per-process fan-out hub: room → local watchers.
@@ -31,46 +33,7 @@ import type { RoomStore } from "../store/ports/room-store.js";
  *   the store for a new epoch (`renewEpoch`) and resyncs every watcher of the room once, after it.
  */
 
-export type Detail = "full" | "counts";
-
-/** What a watch stream yields, in order. */
-export type WatchItem =
-  | { type: "snapshot"; view: RoomView; first: boolean; last: boolean }
-  | { type: "event"; event: PresenceEvent }
-  | { type: "counts"; room: string; epoch: string; version: number; counts: Counts }
-  | { type: "keepalive"; timeMs: number }
-  | { type: "typing"; typing: TypingEvent }
-  | { type: "cursors"; batch: CursorBatch };
-
-/**
- * Why a watcher got a fresh snapshot: `overflow` (its reader fell behind by a whole queue),
- * `burst` (one flush carried more items than a queue holds for a reader that was keeping up: one
- * snapshot is cheaper than the burst), `gap` / `epoch` (continuity broken), `resume_miss` (the
- * resume position is no longer in the log).
- */
-export type ResyncReason = "overflow" | "burst" | "gap" | "epoch" | "resume_miss" | "reconnect" | "position" | "rollback";
-
-/** Hooks for metrics; all optional. `transport` is the watch's {@link WatchOptions.transport}. */
-export interface FanoutObserver {
-  delivered?(kind: string): void;
-  overflow?(transport: string): void;
-  /** A live membership event was handed to the reader, `seconds` after its commit time (`timeMs`). */
-  latency?(transport: string, seconds: number): void;
-  resync?(reason: ResyncReason): void;
-  stalled?(): void;
-  error?(err: unknown): void;
-}
-
-export interface WatchOptions {
-  detail: Detail;
-  /** Who reads the watch, for metrics only (for example `connect`, `ws`). Default `connect`. */
-  transport?: string;
-  resumeFrom?: Position;
-  /** Aborting removes the watcher at once (cleanup does not wait for the generator). */
-  signal: AbortSignal;
-  /** Called when the reader has not pulled for `watcherStallMs`; the transport resets the stream. */
-  onStall?: () => void;
-}
+export type { Detail, FanoutObserver, ResyncReason, WatchItem, WatchOptions } from "./watch-item.js";
 
 export interface FanoutHub {
   /** Opens a watch. Throws TOO_MANY_WATCHERS (limit_exceeded) when the process is full. */
@@ -94,41 +57,6 @@ export interface FanoutHubOptions {
   timings: Timings;
   limits: Limits;
   observer?: FanoutObserver;
-}
-
-interface Watcher {
-  room: RoomHub;
-  detail: Detail;
-  transport: string;
-  /** "init" while the first snapshot / replay is being fetched: messages go to `early`. */
-  phase: "init" | "live";
-  early: StoreMessage[];
-  queue: WatchItem[];
-  pos: Position;
-  needsSnapshot: boolean;
-  countsDirty: boolean;
-  wake: (() => void) | null;
-  error: PresenceError | null;
-  closed: boolean;
-  /** When the reader was handed an item it has not come back from (0 = pulling). */
-  parkedSince: number;
-  /** Set while a flush larger than the queue is applied to a reader that was keeping up. */
-  burst: boolean;
-  onStall?: () => void;
-}
-
-interface RoomHub {
-  name: string;
-  watchers: Set<Watcher>;
-  unsubscribe: () => void;
-  pending: StoreMessage[];
-  snapshot: { promise: Promise<RoomView> } | null;
-  /** The store's position at the previous position check (null before the first). */
-  checked: Position | null;
-  /** The last event received live on the room's subscription (rollback detection). */
-  lastLive: Position | null;
-  /** Set while the store gives the room a new epoch after a rollback: snapshots wait for it. */
-  renewing: Promise<unknown> | null;
 }
 
 export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
@@ -254,23 +182,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     return room;
   }
 
-  /** The room's version went backwards inside `seen.epoch`: a new epoch, then every watcher resyncs. */
-  function rolledBack(room: RoomHub, seen: Position) {
-    room.lastLive = null;
-    room.pending = [];
-    room.snapshot = null;
-    const renewing = o.rooms.renewEpoch(room.name, seen).catch((err: unknown) => obs.error?.(err));
-    room.renewing = renewing;
-    void renewing.finally(() => {
-      if (room.renewing === renewing) room.renewing = null;
-    });
-    for (const w of room.watchers) {
-      if (w.closed) continue;
-      w.early = [];
-      markResync(w, "rollback");
-      wakeUp(w);
-    }
-  }
+  const { rolledBack, checkPositions, checkStalls } = createRoomChecks({ rooms, store: o.rooms, clock: o.clock, timings: o.timings, obs, markResync, wakeUp });
 
   function detach(w: Watcher) {
     if (w.closed) return;
@@ -304,19 +216,6 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     return room.snapshot.promise;
   }
 
-  function pages(view: RoomView): WatchItem[] {
-    const size = Math.max(1, o.limits.snapshotPageSize);
-    const n = Math.max(1, Math.ceil(view.users.length / size));
-    const out: WatchItem[] = [];
-    for (let i = 0; i < n; i++) {
-      const users = view.users.slice(i * size, (i + 1) * size);
-      const page: RoomView =
-        i === 0 ? { ...view, users } : { ...view, users, typing: [], cursors: [] };
-      out.push({ type: "snapshot", view: page, first: i === 0, last: i === n - 1 });
-    }
-    return out;
-  }
-
   /** Takes a fresh snapshot: messages arriving meanwhile are held and filtered by version after. */
   async function snapshot(w: Watcher): Promise<WatchItem[]> {
     w.phase = "init";
@@ -331,7 +230,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     const first: WatchItem[] =
       w.detail === "counts"
         ? [{ type: "counts", room: view.room, epoch: view.epoch, version: view.version, counts: view.counts }]
-        : pages(view);
+        : snapshotPages(view, o.limits.snapshotPageSize);
     goLive(w);
     return first;
   }
@@ -341,56 +240,6 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     const early = w.early;
     w.early = [];
     for (const m of early) apply(w, m);
-  }
-
-  /**
-   * Resyncs live watchers that are behind the store while nothing is on its way (tail loss).
-   * "Behind" means behind the position the store already had at the previous check: an event
-   * committed since may still be in flight on the pub/sub connection (under load its reply on the
-   * command connection can be read first), and resyncing for it would be spurious. A lost last
-   * message is therefore detected within two check intervals.
-   */
-  async function checkPositions() {
-    for (const room of [...rooms.values()]) {
-      let pos: Position;
-      try {
-        pos = await o.rooms.position(room.name);
-      } catch (err) {
-        obs.error?.(err);
-        continue;
-      }
-      const prev = room.checked;
-      room.checked = pos;
-      const live = room.lastLive;
-      if (live && live.epoch === pos.epoch && pos.version < live.version) {
-        rolledBack(room, live);
-        continue;
-      }
-      if (room.pending.length > 0 || !prev || prev.epoch !== pos.epoch) continue;
-      let woke = false;
-      for (const w of room.watchers) {
-        if (w.phase !== "live" || w.needsSnapshot || w.queue.length > 0) continue;
-        if (prev.epoch !== w.pos.epoch || prev.version > w.pos.version) {
-          markResync(w, "position");
-          wakeUp(w);
-          woke = true;
-        }
-      }
-      if (woke) room.snapshot = null;
-    }
-  }
-
-  function checkStalls() {
-    const now = o.clock.now();
-    for (const room of rooms.values()) {
-      for (const w of room.watchers) {
-        if (w.parkedSince > 0 && now - w.parkedSince >= o.timings.watcherStallMs) {
-          w.parkedSince = 0;
-          obs.stalled?.();
-          w.onStall?.();
-        }
-      }
-    }
   }
 
   async function* run(w: Watcher, resumeFrom: Position | undefined, signal: AbortSignal): AsyncGenerator<WatchItem> {
