@@ -37,7 +37,7 @@ export async function sweepOrphanedMembers(ctx: RedisContext): Promise<number> {
       ]);
       for (const [i, m] of list.entries()) {
         if (live[i] !== null || reaping[i] !== null) continue;
-        const { event } = await ctx.rooms.leave(room, { connectionId: m.conn, sessionId: m.sid, reason: "timeout", seq: FINAL_CALL });
+        const { event } = await ctx.rooms.leave(room, { connectionId: m.conn, sessionId: m.sid, reason: "timeout", seq: FINAL_CALL, tombstone: false });
         if (event) left++;
       }
     }

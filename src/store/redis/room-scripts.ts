@@ -58,8 +58,10 @@ export interface RoomScripts {
   /**
    * Fenced by session id (only the session owning the connection entry removes it) and by call
    * number (an entry a later call of the session wrote stays; `FINAL_CALL` for reaps and kicks).
+   * Leaves a tombstone for one TTL unless `tombstone` is false (reaps of expired sessions, sweeps of
+   * orphans: a join still on its way is past its lease and dropped anyway, see lua/roomLeave).
    */
-  leave(room: string, a: { connectionId: string; sessionId: string; reason: LeaveReason; seq: number }): Promise<{ event: PresenceEvent | null }>;
+  leave(room: string, a: { connectionId: string; sessionId: string; reason: LeaveReason; seq: number; tombstone?: boolean }): Promise<{ event: PresenceEvent | null }>;
   activity(room: string, a: { connectionId: string; sessionId: string; activity: Activity }): Promise<{ event: PresenceEvent | null }>;
   typing(room: string, a: { connectionId: string; sessionId: string; userId: string; typing: boolean }): Promise<(typeof TYPING)[keyof typeof TYPING]>;
   /** Stores and publishes a batch of cursors; returns how many were applied. */
@@ -94,7 +96,7 @@ export function createRoomScripts(c: ScriptContext, committed: (event: PresenceE
     },
     async leave(room, a) {
       const { k, fenced } = roomKeys(room);
-      const args = [a.connectionId, a.sessionId, a.reason, c.nowArg(), t.logMaxEntries, t.logMaxAgeMs, k.channel, c.pub, room, t.roomRetentionMs, t.sessionTtlMs, a.seq];
+      const args = [a.connectionId, a.sessionId, a.reason, c.nowArg(), t.logMaxEntries, t.logMaxAgeMs, k.channel, c.pub, room, t.roomRetentionMs, a.tombstone === false ? 0 : t.sessionTtlMs, a.seq];
       const r = new ScriptReply("roomLeave", await c.run("roomLeave", fenced, args));
       return { event: r.status(0, LEAVE) === "left" ? eventOf(r.str(2)) : null };
     },

@@ -35,7 +35,7 @@ export function createSessionReaper(ctx: RedisContext): SessionReaper {
     const session = json ? decodeSession(json) : null;
     if (session) {
       for (const room of Object.keys(rooms)) {
-        const { event } = await ctx.rooms.leave(room, { connectionId: session.c, sessionId: sid, reason, seq: FINAL_CALL });
+        const { event } = await ctx.rooms.leave(room, { connectionId: session.c, sessionId: sid, reason, seq: FINAL_CALL, tombstone: reason === "kicked" });
         if (event) leaves++;
       }
       await ctx.users.session(session.id, "end", sid, session.act);
