@@ -42,7 +42,7 @@ export interface RedisStoreOptions extends Omit<RedisContextOptions, "nodeId" | 
 }
 
 export type RedisPresenceStore = PresenceStore & {
-  /** Checks (or sets) the dataset's incarnation marker. Call once at start-up. */
+  /** Reads (or sets) the buckets' incarnation markers and starts their periodic check. Call once at start-up. */
   init(): Promise<void>;
   /** Warnings about the Redis configuration (an evicting `maxmemory-policy`), for the start-up log. */
   configWarnings(): Promise<string[]>;
@@ -86,6 +86,7 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
     getView: rooms.getView,
     readLog: rooms.readLog,
     position: rooms.position,
+    renewEpoch: rooms.renewEpoch,
     setTyping: rooms.setTyping,
     broadcast: rooms.broadcast,
     updateCursor: rooms.updateCursor,
@@ -127,6 +128,7 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
     async close() {
       if (closed) return;
       closed = true;
+      recovery.close();
       await rooms.close();
       await sub.close();
       o.client.disconnect();
