@@ -14,7 +14,10 @@ import { TEST_SECRET } from "./tokens.js";
  * in processes.ts and die with the test process; `stopAllNodes()` suits an `afterEach`.
  */
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** How a server node is run: node's arguments, in ROOT. */
+export const SERVER_ARGS = ["--import", "tsx", "src/main.ts"];
 const READY_TIMEOUT_MS = 15_000;
 
 export interface NodeProcess {
@@ -75,7 +78,7 @@ export async function startNode(env: Record<string, string> = {}): Promise<NodeP
 
 async function launch(env: Record<string, string>): Promise<NodeProcess> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PRESENCE_")));
-  const proc = spawnTracked(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env: { ...inherited, ...env } });
+  const proc = spawnTracked(process.execPath, SERVER_ARGS, { cwd: ROOT, env: { ...inherited, ...env } });
   const rpcUrl = `http://127.0.0.1:${env.PRESENCE_RPC_PORT}`;
   const adminUrl = `http://127.0.0.1:${env.PRESENCE_ADMIN_PORT}`;
   const node: NodeProcess = {
