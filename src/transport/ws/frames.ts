@@ -33,14 +33,14 @@ const textOf = (m: ArrayBuffer | Uint8Array): string =>
 
 /** Decodes one WebSocket message. Synchronous: call it inside the engine's `message` handler. */
 export function decodeClientFrame(message: ArrayBuffer | Uint8Array, isBinary: boolean, maxMessageBytes: number): DecodedFrame {
-  if (message.byteLength > maxMessageBytes) return { ok: false, rejection: "too_large", close: CLOSE.tooLarge };
+  if (message.byteLength > maxMessageBytes) return { ok: false, rejection: "too_large", close: CLOSE.TOO_LARGE };
   let frame: ClientFrame;
   try {
     frame = isBinary ? fromBinary(ClientFrameSchema, copyOf(message)) : fromJsonString(ClientFrameSchema, textOf(message));
   } catch {
-    return { ok: false, rejection: "malformed", close: CLOSE.badRequest };
+    return { ok: false, rejection: "malformed", close: CLOSE.BAD_REQUEST };
   }
-  if (frame.frame.case === undefined) return { ok: false, rejection: "unknown_type", close: CLOSE.badRequest };
+  if (frame.frame.case === undefined) return { ok: false, rejection: "unknown_type", close: CLOSE.BAD_REQUEST };
   return { ok: true, frame: frame as KnownClientFrame, json: !isBinary };
 }
 

@@ -53,7 +53,7 @@ export function createUpgradeHandler(o: UpgradeHandlerOptions): (req: UpgradeReq
       if (o.isClosing()) return DRAINING;
       return { accept: true, state: createWsSession(caller, tokenExpiry(authorization)), protocol: pickSubprotocol(req.protocols) };
     } catch (err) {
-      const e = err instanceof PresenceError ? err : new PresenceError("unauthenticated", "TOKEN_INVALID", "token could not be verified");
+      const e = err instanceof PresenceError ? err : new PresenceError("TOKEN_INVALID", "token could not be verified");
       o.onAuthFailure?.(e.reason);
       return { accept: false, status: "401 Unauthorized", body: e.message };
     }
