@@ -13,7 +13,7 @@
  * the server during the fan-out window, top functions printed; file in bench/results/tmp/)
  * --out FILE
  *
- * The server is `src/main.ts` in its own process (test/support/node-process.ts `startNode`: memory
+ * The server is the built `dist/main.js` (npm run bench:ws builds it first) in its own process (test/support/node-process.ts `startNode`: memory
  * store, 127.0.0.1, free ports, anonymous access on), started with the inspector on a free
  * loopback port so the benchmark can force a GC and read its heap. The load comes from separate
  * generator processes (this file with `--worker`), each on its own 127.a.b.x source address (the

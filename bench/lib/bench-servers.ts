@@ -4,7 +4,7 @@
  * force a GC before reading RSS, alike for all), optionally pinned to a CPU with `taskset`, and
  * restartable on the same port (reconnect storm).
  *
- * - `presence`: our src/main.ts through test/support/node-process.ts (memory store, or the Redis
+ * - `presence`: our built dist/main.js through test/support/node-process.ts (memory store, or the Redis
  *   store with `redisUrl`).
  * - `soketi`: bench/peers/soketi/start.mjs (Soketi 1.6.1; Redis adapter with `redisUrl`).
  * - `socketio`: bench/peers/socketio/server.mjs (our Socket.IO baseline; Redis adapter with `redisUrl`).
