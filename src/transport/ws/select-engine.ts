@@ -52,7 +52,9 @@ export function loadUws(): UwsLoad {
 /** The line of a loader message that says what failed (e.g. "Cannot find module '…/uws_linux_x64_137.node'"). */
 function firstReason(text: string): string {
   const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
-  return lines.find((l) => /^Error|Cannot find|compiled against|GLIBC|not compatible|invalid ELF/i.test(l))?.replace(/^Error: /, "") ?? lines[0] ?? "";
+  const pick = (re: RegExp) => lines.find((l) => re.test(l));
+  const line = pick(/^Error: /) ?? pick(/Cannot find|compiled against|GLIBC|invalid ELF/i) ?? pick(/not compatible/i) ?? lines[0] ?? "";
+  return line.replace(/^Error: /, "").replace(/[.:]$/, "");
 }
 
 export interface SelectedEngine {
