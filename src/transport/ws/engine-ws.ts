@@ -12,7 +12,10 @@ import type { WsSession } from "./ws-session.js";
  *
  * - send-buffer cap: `send` on a socket whose buffer (kernel hand-off queue plus ws's own) is
  *   over `maxBufferedBytes` is refused (`DROPPED`), like uWS's `maxBackpressure`;
- * - `drain`: the TCP socket's drain event, hooked the first time a send is queued;
+ * - one write per socket per event-loop turn: a socket is corked at its first send of a turn and
+ *   uncorked with all others at the end of it (as uWS does), so a burst of room broadcasts costs
+ *   one syscall per socket, not one per frame;
+ * - `drain`: the TCP socket's drain event, hooked the first time a send is refused;
  * - idle timeout: one timer for all sockets ticks every half of it; a socket that sent nothing
  *   (not even a pong) since the previous tick is cut (1006), the others are pinged: a silent peer
  *   is closed after between half and all of the idle timeout, as on uWS;
@@ -55,10 +58,9 @@ class WsEngineSocket implements BridgeSocket {
       this.hookDrain();
       return DROPPED;
     }
+    this.engine.corkForTurn(this.raw);
     this.ws.send(message, { binary: isBinary, compress: false });
-    if (this.ws.bufferedAmount === 0) return SENT;
-    this.hookDrain();
-    return BUFFERED;
+    return this.ws.bufferedAmount === 0 ? SENT : BUFFERED;
   }
 
   getBufferedAmount(): number {
@@ -83,6 +85,8 @@ class WsEngineSocket implements BridgeSocket {
 interface EngineState {
   readonly h: EngineHandlers;
   readonly cap: number;
+  /** Corks the socket until the end of this event-loop turn (once per turn). */
+  corkForTurn(raw: NetSocket): void;
   guard(where: string, fn: () => void): void;
   report(s: WsEngineSocket, code: number, reason: string): void;
 }
@@ -123,9 +127,21 @@ function onError() {
 
 export function createWsEngine(settings: EngineSettings, h: EngineHandlers): WsEngine {
   const sockets = new Set<WsEngineSocket>();
+  /** Sockets corked in this turn, uncorked together by one setImmediate. */
+  let corked: NetSocket[] = [];
+  const uncorkAll = () => {
+    const now = corked;
+    corked = [];
+    for (const raw of now) if (!raw.destroyed) raw.uncork();
+  };
   const state: EngineState = {
     h,
     cap: settings.maxBufferedBytes,
+    corkForTurn(raw) {
+      if (raw.writableCorked > 0) return; // corked already in this turn
+      raw.cork();
+      if (corked.push(raw) === 1) setImmediate(uncorkAll);
+    },
     guard(where, fn) {
       try {
         fn();
