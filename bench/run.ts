@@ -1,7 +1,7 @@
 /**
  * The peer benchmark (issue 6), one command: `npm run bench` (CI size, a few minutes) or
  * `npm run bench -- --full` (the issue's sizes, as far as this machine allows). Measures us
- * (src/main.ts, WebSocket bridge), Soketi 1.6.1 and our Socket.IO presence baseline in the same
+ * (dist/main.js, WebSocket bridge, on the uWS engine where it loads and on the ws engine), Soketi 1.6.1 and our Socket.IO presence baseline in the same
  * invocation with the same generator (bench/lib/generator.ts: raw WebSocket clients, one thin
  * protocol adapter per server in bench/lib/peer-client.ts), then our gRPC side (bench/grpc).
  *
@@ -13,7 +13,8 @@
  *   5 reconnect  N clients in rooms of 10, the server restarts (SIGTERM, same port, Redis-backed for all):
  *                time until all views equal the truth again, spurious join/leave events per client
  *
- * Options: --full  --only idle,storm,...  --servers presence,soketi,socketio  --pin | --no-pin (default)  --no-grpc
+ * Options: --full  --only idle,storm,...  --servers presence,presence-ws,soketi,socketio (presence = our
+ *   uWS engine, left out by default where it does not load; presence-ws = our ws engine)  --pin | --no-pin (default)  --no-grpc
  *   --scale F (multiply the client counts, for development runs)
  *   --profile (CPU profile of our server in storm, churn, cursors and, after the restart, reconnect: top functions in the JSON)
  *   --out FILE
