@@ -32,7 +32,12 @@ export type PresenceErrorReason =
   | "STORE_UNAVAILABLE"
   | "INTERNAL"
   | "NODE_ALIVE"
-  | "NODE_NOT_FOUND";
+  | "NODE_NOT_FOUND"
+  // history (issue 13): 45–48 in presence.v1.ErrorReason
+  | "HISTORY_UNAVAILABLE"
+  | "HISTORY_DISABLED"
+  | "INVALID_TIME_RANGE"
+  | "INVALID_PAGE_TOKEN";
 
 /** Structured detail: the offending field and, for limits, the limit and the value seen. */
 export interface PresenceErrorDetail {

@@ -48,6 +48,10 @@ const ERROR_REASONS: Record<PresenceErrorReason, true> = {
   INTERNAL: true,
   NODE_ALIVE: true,
   NODE_NOT_FOUND: true,
+  HISTORY_UNAVAILABLE: true,
+  HISTORY_DISABLED: true,
+  INVALID_TIME_RANGE: true,
+  INVALID_PAGE_TOKEN: true,
 };
 const AUTH_FAILURE_REASONS: readonly PresenceErrorReason[] = ["UNAUTHENTICATED", "TOKEN_INVALID", "TOKEN_EXPIRED"];
 

@@ -69,6 +69,11 @@ const CLOSE_BY_REASON: Readonly<Record<PresenceErrorReason, CloseName>> = {
   // Admin API only (never on a socket); listed so the table stays total.
   NODE_ALIVE: "badRequest",
   NODE_NOT_FOUND: "badRequest",
+  // HistoryService only (never on a socket).
+  HISTORY_UNAVAILABLE: "unavailable",
+  HISTORY_DISABLED: "badRequest",
+  INVALID_TIME_RANGE: "badRequest",
+  INVALID_PAGE_TOKEN: "badRequest",
 };
 
 /** The close code for an error: PresenceErrors by reason, anything else 4002 "server error". */
