@@ -9,6 +9,7 @@ import { systemClock, type Clock } from "./core/clock.js";
 import { createIdSource, type IdSource } from "./core/ids.js";
 import { PresenceError } from "./core/presence-error.js";
 import { createFanoutHub, type FanoutHub } from "./fanout/fanout-hub.js";
+import { startHistory, type History } from "./history/start-history.js";
 import { createUserWatchHub } from "./fanout/user-watch-hub.js";
 import { createReadinessMonitor } from "./health/readiness-monitor.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -24,6 +25,9 @@ import { requestLogInterceptor } from "./transport/connect/request-log.js";
 import { presenceRoutes } from "./transport/connect/presence-routes.js";
 import { adminRoutes } from "./transport/connect/admin-routes.js";
 import { createAdminService } from "./service/admin-service.js";
+import { createHistoryService } from "./service/history-service.js";
+import { historyRoutes } from "./transport/connect/history-routes.js";
+import { withHistoryExport } from "./transport/http/history-export.js";
 import { withWireCompat } from "./transport/connect/wire-compat.js";
 import { withCors } from "./transport/http/cors.js";
 import { createOnePortServer } from "./transport/http/one-port-server.js";
@@ -55,6 +59,8 @@ export interface App {
   readonly hub: FanoutHub;
   readonly service: PresenceService;
   readonly metrics: Metrics;
+  /** The durable history (PRESENCE_HISTORY): its store once ready, and the write queue. */
+  readonly history: History;
   /** This process's node id (PRESENCE_NODE_ID). */
   readonly nodeId: string;
   /** Graceful shutdown; idempotent. */
@@ -186,6 +192,28 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     },
   });
   const health = createHealthRoutes(readiness);
+  // History starts in the background (the embedded database takes seconds): never on the ready path.
+  const history = startHistory(config.history, {
+    clock,
+    nodeId: config.nodeId,
+    log,
+    metrics: metrics.history,
+    lastSeenRetentionMs: config.timings.lastSeenRetentionMs,
+    probeIntervalMs: config.readiness.intervalMs,
+    loopError: (loop, err) => {
+      metrics.loopErrors.inc({ loop });
+      log.error("history loop failed", { loop, err });
+    },
+  });
+  const historyService = createHistoryService({
+    mode: config.history.mode,
+    store: () => history.store(),
+    clock,
+    maxRangeMs: config.history.maxRangeMs,
+    maxPageSize: config.history.maxPageSize,
+    exportPageRows: config.history.exportPageRows,
+    maxRoomNameBytes: config.limits.maxRoomNameBytes,
+  });
   const adminService = createAdminService({
     store,
     nodeId: config.nodeId,
@@ -196,7 +224,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   // paid ~290 µs (measured by bench:grpc). Streams are ended by the hubs on drain instead, and
   // unary calls finish (or are cut at the shutdown deadline by the RPC server).
   const adapter = connectNodeAdapter({
-    routes: (router) => withWireCompat(adminRoutes(adminService)(presenceRoutes(service)(health.register(router)))),
+    routes: (router) => withWireCompat(historyRoutes(historyService)(adminRoutes(adminService)(presenceRoutes(service)(health.register(router))))),
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
     interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics)],
     readMaxBytes: config.maxRequestBytes,
@@ -206,7 +234,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     contextValues: (req) => createContextValues().set(kRawRequest, req),
   });
   const rpc = createOnePortServer({
-    handler: withCors(config.corsOrigins, adapter),
+    handler: withCors(config.corsOrigins, withHistoryExport({ history: historyService, verify, log }, adapter)),
     pingIntervalMs: config.h2PingIntervalMs,
     pingTimeoutMs: config.h2PingTimeoutMs,
   });
@@ -296,7 +324,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const rpcAddr = await rpc.listen(config.rpcPort, config.host);
   const adminAddr = await admin.listen(config.adminPort, config.host);
   const wsAddr = await ws.listen(config.ws.port, config.host);
-  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory" });
+  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory", history: config.history.mode });
 
   let closing: Promise<void> | undefined;
   return {
@@ -307,6 +335,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     hub,
     service,
     metrics,
+    history,
     nodeId: config.nodeId,
     close() {
       closing ??= (async () => {
@@ -322,6 +351,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         // so clients reclaiming them on another node find them (F-N2).
         await service.drain();
         reaper.cancel();
+        // Rows of everything above (the last leaves included) are written before the store closes.
+        await history.close(Math.min(2_000, config.shutdownDeadlineMs));
         readiness.close();
         refresher.cancel();
         await store.close();

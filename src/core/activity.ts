@@ -131,18 +131,29 @@ export interface RoomStatistics {
   gaps: number;
 }
 
-/** The page token of ListActivity: an opaque, versioned encoding of the cursor and the query it belongs to. */
-export function encodePageToken(cursor: PageCursor, queryHash: string): string {
-  return Buffer.from(JSON.stringify({ v: 1, t: cursor.timeMs, s: cursor.seq, q: queryHash })).toString("base64url");
+/** What a ListActivity page token carries: where the last page ended, and the range it resolved. */
+export interface PageToken {
+  cursor: PageCursor;
+  sinceMs: number;
+  untilMs: number;
 }
 
 /**
- * Decodes a page token made by {@link encodePageToken} for the same query; undefined when it is
- * malformed, of another version, or made for another query. A token only positions a reader
- * inside the result of its own query (the filters come from the request, never from the token),
- * so a hand-made token can skip rows but never reveal rows the query would not return.
+ * The page token of ListActivity: an opaque, versioned encoding of the cursor, the resolved time
+ * range (so "until now" stays the same instant across pages) and a hash of the request's filters.
  */
-export function decodePageToken(token: string, queryHash: string): PageCursor | undefined {
+export function encodePageToken(t: PageToken, queryHash: string): string {
+  return Buffer.from(JSON.stringify({ v: 1, t: t.cursor.timeMs, s: t.cursor.seq, a: t.sinceMs, b: t.untilMs, q: queryHash })).toString("base64url");
+}
+
+/**
+ * Decodes a page token made by {@link encodePageToken} for the same filters; undefined when it is
+ * malformed, of another version, or made for other filters. A token only positions a reader
+ * inside the result of its own query (the filters and the caller's rights come from the request,
+ * never from the token), so a hand-made token can skip rows but never reveal rows the query would
+ * not return.
+ */
+export function decodePageToken(token: string, queryHash: string): PageToken | undefined {
   if (token.length > 512 || !/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
   let o: unknown;
   try {
@@ -151,7 +162,8 @@ export function decodePageToken(token: string, queryHash: string): PageCursor | 
     return undefined;
   }
   if (typeof o !== "object" || o === null) return undefined;
-  const { v, t, s, q } = o as Record<string, unknown>;
-  if (v !== 1 || q !== queryHash || !Number.isSafeInteger(t) || !Number.isSafeInteger(s) || (s as number) < 0) return undefined;
-  return { timeMs: t as number, seq: s as number };
+  const { v, t, s, a, b, q } = o as Record<string, unknown>;
+  const int = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+  if (v !== 1 || q !== queryHash || !int(t) || !int(s) || !int(a) || !int(b) || b < a) return undefined;
+  return { cursor: { timeMs: t, seq: s }, sinceMs: a, untilMs: b };
 }
