@@ -67,9 +67,9 @@ const MAX_USER_ID_BYTES = 128;
 
 export function createHistoryService(o: HistoryServiceOptions): HistoryService {
   const store = (): HistoryStore => {
-    if (o.mode === "off") throw new PresenceError("failed_precondition", "HISTORY_DISABLED", "history: this server runs with PRESENCE_HISTORY=off; nothing is recorded");
+    if (o.mode === "off") throw new PresenceError("HISTORY_DISABLED", "history: this server runs with PRESENCE_HISTORY=off; nothing is recorded");
     const s = o.store();
-    if (!s) throw new PresenceError("unavailable", "HISTORY_UNAVAILABLE", "history: the history database is not ready yet (starting or unreachable); retry with backoff");
+    if (!s) throw new PresenceError("HISTORY_UNAVAILABLE", "history: the history database is not ready yet (starting or unreachable); retry with backoff");
     return s;
   };
 
@@ -77,7 +77,7 @@ export function createHistoryService(o: HistoryServiceOptions): HistoryService {
 
   const userId = (value: string) => {
     const n = utf8Length(value);
-    if (n > MAX_USER_ID_BYTES) throw limitExceeded("user_id", MAX_USER_ID_BYTES, n, "bytes", "INVALID_ARGUMENT", "invalid_argument");
+    if (n > MAX_USER_ID_BYTES) throw limitExceeded("user_id", MAX_USER_ID_BYTES, n, "bytes", "INVALID_ARGUMENT");
     checkText(value, "user_id");
     return value;
   };
@@ -90,9 +90,9 @@ export function createHistoryService(o: HistoryServiceOptions): HistoryService {
     let until = untilMs === 0 ? now : untilMs;
     if (capAtNow) until = Math.min(until, now);
     const since = sinceMs === 0 ? Math.max(0, until - DEFAULT_RANGE_MS) : sinceMs;
-    if (until < since) throw new PresenceError("invalid_argument", "INVALID_TIME_RANGE", `until_ms: must not be before since_ms (since ${since}, until ${until})`, { field: "until_ms" });
+    if (until < since) throw new PresenceError("INVALID_TIME_RANGE", `until_ms: must not be before since_ms (since ${since}, until ${until})`, { field: "until_ms" });
     if (until - since > o.maxRangeMs) {
-      throw limitExceeded("until_ms - since_ms", o.maxRangeMs, until - since, "ms (PRESENCE_HISTORY_MAX_RANGE_MS)", "INVALID_TIME_RANGE", "invalid_argument");
+      throw limitExceeded("until_ms - since_ms", o.maxRangeMs, until - since, "ms (PRESENCE_HISTORY_MAX_RANGE_MS)", "INVALID_TIME_RANGE");
     }
     return { sinceMs: since, untilMs: until };
   };
@@ -115,7 +115,7 @@ export function createHistoryService(o: HistoryServiceOptions): HistoryService {
   return {
     async listActivity(caller, req) {
       const f = filters(caller, req);
-      if (req.pageSize > o.maxPageSize) throw limitExceeded("page_size", o.maxPageSize, req.pageSize, "rows", "INVALID_ARGUMENT", "invalid_argument");
+      if (req.pageSize > o.maxPageSize) throw limitExceeded("page_size", o.maxPageSize, req.pageSize, "rows", "INVALID_ARGUMENT");
       const pageSize = req.pageSize === 0 ? Math.min(DEFAULT_PAGE_SIZE, o.maxPageSize) : req.pageSize;
       // The hash covers the filters as requested (before defaults): a token is valid only for them.
       const hash = createHash("sha256")
@@ -126,7 +126,7 @@ export function createHistoryService(o: HistoryServiceOptions): HistoryService {
       let r;
       if (req.pageToken !== "") {
         const token = decodePageToken(req.pageToken, hash);
-        if (!token) throw new PresenceError("invalid_argument", "INVALID_PAGE_TOKEN", "page_token: not a token of this query (malformed, or the other fields changed); start again without it", { field: "page_token" });
+        if (!token) throw new PresenceError("INVALID_PAGE_TOKEN", "page_token: not a token of this query (malformed, or the other fields changed); start again without it", { field: "page_token" });
         after = token.cursor;
         r = { sinceMs: token.sinceMs, untilMs: token.untilMs };
       } else {
@@ -168,7 +168,7 @@ export function createHistoryService(o: HistoryServiceOptions): HistoryService {
 export function authorizeAudit(caller: Caller, _target: { room?: string; userId?: string }): void {
   if (caller.role === "admin") return;
   if (caller.role === "anonymous") {
-    throw new PresenceError("unauthenticated", "UNAUTHENTICATED", "authorization: history reads need the audit right: an admin token (Bearer JWT with role \"admin\")", { field: "authorization" });
+    throw new PresenceError("UNAUTHENTICATED", "authorization: history reads need the audit right: an admin token (Bearer JWT with role \"admin\")", { field: "authorization" });
   }
-  throw new PresenceError("permission_denied", "PERMISSION_DENIED", `authorization: history reads need the audit right (an admin token); this token's role is "${caller.role}"`, { field: "authorization" });
+  throw new PresenceError("PERMISSION_DENIED", `authorization: history reads need the audit right (an admin token); this token's role is "${caller.role}"`, { field: "authorization" });
 }

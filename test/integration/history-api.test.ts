@@ -118,7 +118,7 @@ describe("HistoryService", () => {
   test("a server with PRESENCE_HISTORY=off answers HISTORY_DISABLED", async () => {
     expect(await rejected(grpc(off).listActivity({}, auth(admin)))).toMatchObject({ code: Code.FailedPrecondition, reason: "HISTORY_DISABLED" });
     const res = await fetch(`${off.baseUrl}/v1/history/export`, auth(admin));
-    expect([res.status, (await res.json()).reason]).toEqual([412, "HISTORY_DISABLED"]);
+    expect([res.status, (await res.json()).reason]).toEqual([400, "HISTORY_DISABLED"]);
   });
 });
 

@@ -33,7 +33,7 @@ export function historyError(err: unknown): PresenceError {
   const code = (err as { code?: unknown })?.code;
   const sqlState = typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
   if (sqlState === undefined || /^(08|53|57|58)/.test(sqlState)) {
-    return new PresenceError("unavailable", "HISTORY_UNAVAILABLE", "history: the history database is unavailable; retry with backoff", {}, { cause: err });
+    return new PresenceError("HISTORY_UNAVAILABLE", "history: the history database is unavailable; retry with backoff", {}, { cause: err });
   }
-  return new PresenceError("internal", "INTERNAL", "internal error", {}, { cause: err });
+  return new PresenceError("INTERNAL", "internal error", {}, { cause: err });
 }

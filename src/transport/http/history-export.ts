@@ -3,7 +3,8 @@ import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import type { TokenVerifier } from "../../auth/verify-token.js";
 import type { ActivityRecord } from "../../core/activity.js";
-import { PresenceError, type PresenceErrorCode } from "../../core/presence-error.js";
+import { STATUS_CODES } from "../../core/error-policy.js";
+import { PresenceError } from "../../core/presence-error.js";
 import type { Logger } from "../../logger.js";
 import type { HistoryService } from "../../service/history-service.js";
 
@@ -33,16 +34,6 @@ export const CSV_COLUMNS = [
   "epoch", "version", "invisible", "users", "connections", "anonymous", "detail", "key",
 ] as const;
 
-const HTTP_STATUS: Record<PresenceErrorCode, number> = {
-  invalid_argument: 400,
-  not_found: 404,
-  limit_exceeded: 429,
-  unauthenticated: 401,
-  permission_denied: 403,
-  unavailable: 503,
-  failed_precondition: 412,
-  internal: 500,
-};
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
@@ -62,21 +53,21 @@ async function exportActivity(o: { history: HistoryService; verify: TokenVerifie
   let pages;
   let format;
   try {
-    if (req.method !== "GET") throw new PresenceError("invalid_argument", "INVALID_ARGUMENT", `method: the export accepts GET only (got ${req.method})`, { field: "method" });
+    if (req.method !== "GET") throw new PresenceError("INVALID_ARGUMENT", `method: the export accepts GET only (got ${req.method})`, { field: "method" });
     format = q.get("format") ?? "csv";
-    if (format !== "csv" && format !== "ndjson") throw new PresenceError("invalid_argument", "INVALID_ARGUMENT", `format: must be csv or ndjson (got ${JSON.stringify(format.slice(0, 16))})`, { field: "format" });
+    if (format !== "csv" && format !== "ndjson") throw new PresenceError("INVALID_ARGUMENT", `format: must be csv or ndjson (got ${JSON.stringify(format.slice(0, 16))})`, { field: "format" });
     const caller = await o.verify(header(req, "authorization"));
     const int = (name: string) => {
       const v = q.get(name) ?? "0";
-      if (!/^\d{1,16}$/.test(v)) throw new PresenceError("invalid_argument", "INVALID_TIME_RANGE", `${name}: must be a time in ms since the Unix epoch`, { field: name });
+      if (!/^\d{1,16}$/.test(v)) throw new PresenceError("INVALID_TIME_RANGE", `${name}: must be a time in ms since the Unix epoch`, { field: name });
       return Number(v);
     };
     const kinds = (q.get("kinds") ?? "").split(",").map((k) => k.trim()).filter(Boolean);
     ({ pages } = await o.history.exportActivity(caller, { room: q.get("room") ?? "", userId: q.get("user_id") ?? "", sinceMs: int("since_ms"), untilMs: int("until_ms"), kinds }, abort.signal));
   } catch (e) {
-    const err = e instanceof PresenceError ? e : new PresenceError("internal", "INTERNAL", "internal error");
+    const err = e instanceof PresenceError ? e : new PresenceError("INTERNAL", "internal error");
     if (err.code === "internal") o.log.error("history export failed", { err: e });
-    res.statusCode = HTTP_STATUS[err.code];
+    res.statusCode = STATUS_CODES[err.code].http;
     res.setHeader("content-type", "application/json");
     res.end(JSON.stringify({ code: err.code, reason: err.reason, message: err.message, ...err.detail }));
     return;
