@@ -1,5 +1,7 @@
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { ActivityKind, HistoryService } from "../../gen/presence/v1/history_pb.js";
@@ -158,5 +160,42 @@ describe("export over HTTP GET", () => {
       expect([res.status, JSON.parse(body).reason]).toEqual([status, reason]);
       expect(body).not.toContain("ana");
     }
+  });
+});
+
+describe("presence activity / stats (the CLI, as a child process)", () => {
+  const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+  const cli = (args: string[], token = admin) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PRESENCE_"))), PRESENCE_URL: server.baseUrl, PRESENCE_ADMIN_TOKEN: token };
+      execFile(process.execPath, ["bin/presence.mjs", ...args], { cwd: ROOT, env, timeout: 60_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr }),
+      );
+    });
+  const span = ["--since", new Date(at(0)).toISOString(), "--until", String(at(24))];
+
+  test("activity prints the log as a table, --csv streams the export, stats prints the figures", async () => {
+    const table = await cli(["activity", "--room", "/doc/1", "--kinds", "leave", ...span]);
+    expect(table.stderr).toBe("");
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^TIME +KIND +ROOM +USER +CONNECTION +REASON +NODE$/m);
+    expect(table.stdout).toMatch(/^2026-11-23T11:00:00.000Z +leave +\/doc\/1 +bob +c2 +timeout +node-a$/m);
+    expect(table.stdout).toMatch(/^3 rows$/m);
+    const limited = await cli(["activity", "--room", "/doc/*", "--limit", "2", ...span]);
+    expect(limited.stdout).toMatch(/^2 rows \(more: raise --limit/m);
+    const csv = await cli(["activity", "--room", "/doc/1", "--csv", ...span]);
+    expect(csv.stdout.trimEnd().split("\n")).toHaveLength(9);
+    const stats = await cli(["stats", "--room", "/doc/1", "--since", String(at(9)), "--until", String(at(13))]);
+    expect(stats.code).toBe(0);
+    expect(stats.stdout).toMatch(/^2 +4 +4 h 50 min +1 h 12 min +3 +2026-11-23T09:45:00.000Z$/m);
+    expect(stats.stdout).toMatch(/^2026-11-23T09:00 +3$/m);
+  });
+
+  test("mistakes: bad times and missing --room are usage errors (2); no audit right is a server error (1)", async () => {
+    expect(await cli(["activity", "--since", "yesterday"])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--since: must be an ISO 8601 time/) });
+    expect(await cli(["stats"])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--room is required/) });
+    expect(await cli(["rooms", "--csv"])).toMatchObject({ code: 2 });
+    expect(await cli(["activity", "--room", "/doc/1", ...span], user)).toMatchObject({ code: 1, stderr: expect.stringMatching(/^presence: permission_denied PERMISSION_DENIED: /) });
+    expect(await cli(["activity", "--csv", ...span], user)).toMatchObject({ code: 1, stderr: expect.stringMatching(/PERMISSION_DENIED/), stdout: "" });
   });
 });
