@@ -1,3 +1,5 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { systemClock } from "../../src/core/clock.js";
 import { PresenceError } from "../../src/core/presence-error.js";
@@ -50,6 +52,19 @@ describe("history schema migrations on PostgreSQL", () => {
     await expect(migrate(client(url), "verify")).resolves.toEqual({ applied: [], version: LATEST_VERSION });
     await client(url).query("UPDATE presence.schema_migrations SET checksum = 'edited' WHERE version = 1");
     await expect(migrate(client(url))).rejects.toBeInstanceOf(MigrationError);
+  });
+
+  test("npm run history:migrate applies the schema ahead of a deploy; --check tells whether it is needed", async () => {
+    const url = await server.createDatabase();
+    const run = (...args: string[]) =>
+      new Promise<{ code: number; out: string }>((resolve) =>
+        execFile(process.execPath, ["--import", "tsx", "scripts/history-migrate.ts", ...args], { cwd: fileURLToPath(new URL("../..", import.meta.url)), env: { ...process.env, PRESENCE_POSTGRES_URL: url } }, (err, stdout, stderr) =>
+          resolve({ code: err ? Number(err.code) : 0, out: stdout + stderr }),
+        ),
+      );
+    expect(await run("--check")).toMatchObject({ code: 1, out: expect.stringMatching(/migrations 1 are not applied/) });
+    expect(await run()).toMatchObject({ code: 0, out: `history schema at version ${LATEST_VERSION} (this server needs ${LATEST_VERSION}); applied now: 1\n` });
+    expect(await run("--check")).toMatchObject({ code: 0, out: expect.stringMatching(/applied now: none/) });
   });
 
   test("an unreachable server is HISTORY_UNAVAILABLE; the pool reconnects when it is back", async () => {

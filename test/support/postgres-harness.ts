@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { chown } from "node:fs/promises";
 import * as net from "node:net";
 import * as path from "node:path";
@@ -6,8 +7,9 @@ import pg from "pg";
 import { freePort, isRunning, makeTempDir, removeTempDir, sleep, spawnTracked, terminate } from "./processes.js";
 
 /**
- * Real PostgreSQL servers for history tests, like redis-harness.ts: Debian's PostgreSQL 15
- * (`/usr/lib/postgresql/15/bin`, override with PRESENCE_TEST_PG_BIN) initialised with `initdb` in
+ * Real PostgreSQL servers for history tests, like redis-harness.ts: Debian's PostgreSQL (the
+ * newest `/usr/lib/postgresql/<version>/bin`, override with PRESENCE_TEST_PG_BIN; CI installs it
+ * through scripts/ensure-system-deps.sh) initialised with `initdb` in
  * a temp dir and started on a free port of 127.0.0.1, never a shared server. Each instance is
  * stopped by `stop()` (or at the latest when the test process exits: processes.ts kills every
  * tracked child by pid and removes the temp dirs).
@@ -40,7 +42,19 @@ export interface PostgresInstance {
   logs(): string;
 }
 
-const PG_BIN = process.env.PRESENCE_TEST_PG_BIN ?? "/usr/lib/postgresql/15/bin";
+const PG_BIN = process.env.PRESENCE_TEST_PG_BIN ?? newestPgBin();
+
+/** The newest Debian PostgreSQL installed (/usr/lib/postgresql/<version>/bin). */
+function newestPgBin(): string {
+  let versions: string[] = [];
+  try {
+    versions = readdirSync("/usr/lib/postgresql").filter((v) => /^\d+$/.test(v));
+  } catch {
+    // not installed: startPostgres fails with the path it tried
+  }
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0] ?? "15";
+  return `/usr/lib/postgresql/${newest}/bin`;
+}
 const live = new Set<PostgresInstance>();
 
 /** Stops every instance started by this module and not stopped yet (an `afterAll` helper). */
