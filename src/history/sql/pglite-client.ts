@@ -8,7 +8,9 @@ import type { SqlClient, SqlQuery } from "./sql-client.js";
  * Measured on the 2-core development machine (PGlite 0.5.16, Node 20): start 2.0–2.6 s in memory
  * or on a new directory, 0.2 s on an existing one; about 78,000 rows/s in 100-row batches; memory
  * about 750 MB RSS during start-up and about 460 MB once the start-up garbage is collected (the
- * WebAssembly heap of PostgreSQL). The app starts it off the ready path (see create-history.ts).
+ * WebAssembly heap of PostgreSQL). The app starts it off the ready path (see start-history.ts);
+ * its start blocks this process's event loop for up to about 0.3 s at a time (WebAssembly
+ * compilation; measured with monitorEventLoopDelay on a loaded machine), once, at start-up.
  *
  * PGlite is one connection: statements run one at a time, a transaction holds the database, and
  * `session` is simply that connection (advisory locks are trivially this process's).
