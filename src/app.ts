@@ -201,6 +201,12 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     metrics: metrics.history,
     lastSeenRetentionMs: config.timings.lastSeenRetentionMs,
     probeIntervalMs: config.readiness.intervalMs,
+    readLog: (room, from) => store.readLog(room, from),
+    logMaxAgeMs: config.timings.logMaxAgeMs,
+    statusError: (err) => {
+      metrics.loopErrors.inc({ loop: "history_status" });
+      log.warn("history: user status write-through failed", { err });
+    },
     loopError: (loop, err) => {
       metrics.loopErrors.inc({ loop });
       log.error("history loop failed", { loop, err });

@@ -158,6 +158,10 @@ export const HISTORY_SPEC = {
   maxRangeMs: n("PRESENCE_HISTORY_MAX_RANGE_MS", 93 * DAY_MS, 60_000, 3_650 * DAY_MS, "longest time range of one history query or export"),
   maxPageSize: n("PRESENCE_HISTORY_MAX_PAGE_SIZE", 1_000, 1, 100_000, "rows per ListActivity page"),
   exportPageRows: n("PRESENCE_HISTORY_EXPORT_PAGE_ROWS", 1_000, 10, 100_000, "rows read per query while exporting (bounds the server's memory)"),
+  repairIntervalMs: n("PRESENCE_HISTORY_REPAIR_INTERVAL_MS", 30_000, 1_000, 3_600_000, "how often the log is checked against the rooms' event logs for events a dead node did not write"),
+  repairSettleMs: n("PRESENCE_HISTORY_REPAIR_SETTLE_MS", 10_000, 0, 600_000, "events younger than this are left to the writer of the node that committed them"),
+  statusTimeoutMs: n("PRESENCE_HISTORY_STATUS_TIMEOUT_MS", 500, 10, 60_000, "GetUserStatus waits this long for the durable status of users the store no longer holds"),
+  statusCacheUsers: n("PRESENCE_HISTORY_STATUS_CACHE_USERS", 100_000, 0, 10_000_000, "invisible or custom-status users kept in memory per node, to restore their flags after a Redis data loss"),
 } satisfies Record<string, NumSpec>;
 
 export interface HistoryConfig {
@@ -185,6 +189,10 @@ export interface HistoryConfig {
   maxRangeMs: number;
   maxPageSize: number;
   exportPageRows: number;
+  repairIntervalMs: number;
+  repairSettleMs: number;
+  statusTimeoutMs: number;
+  statusCacheUsers: number;
 }
 
 /** Thrown with every invalid variable listed. */

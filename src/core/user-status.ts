@@ -55,3 +55,14 @@ export function sameStatus(a: UserStatusRecord, b: UserStatusRecord): boolean {
     a.visibleLastSeenMs === b.visibleLastSeenMs
   );
 }
+
+/**
+ * A status the store no longer holds (Redis lost it, or it expired there) completed from its
+ * durable copy: an offline user the store reports as never seen gets the durable last seen,
+ * custom status and invisible flag. A user the store knows (online, away, or offline with a last
+ * seen) is left as the store says: the store is the fresher source.
+ */
+export function withDurable(r: UserStatusRecord, durable: { lastSeenMs: number; visibleLastSeenMs: number; customStatus: string; invisible: boolean } | undefined): UserStatusRecord {
+  if (!durable || r.state !== "offline" || r.lastSeenMs !== 0) return r;
+  return { ...r, lastSeenMs: durable.lastSeenMs, visibleLastSeenMs: durable.visibleLastSeenMs, customStatus: durable.customStatus, invisible: durable.invisible };
+}

@@ -1,4 +1,7 @@
 import type { ActivityPage, ActivityQuery, ActivityRecord, PageCursor, RoomAt, RoomStatistics } from "../core/activity.js";
+import type { RecentEpoch } from "./sql/gap-queries.js";
+
+export type { RecentEpoch } from "./sql/gap-queries.js";
 
 /**
  * The HistoryStore port: the durable activity log and the durable user status (design §10
@@ -27,10 +30,17 @@ export interface HistoryStore {
   roomAt(room: string, atMs: number, includeInvisible: boolean): Promise<RoomAt>;
   /** Statistics of `room` over [sinceMs, untilMs). */
   roomStatistics(room: string, sinceMs: number, untilMs: number): Promise<RoomStatistics>;
+  /**
+   * The (room, epoch) pairs with membership rows committed since `sinceMs`, each with the first
+   * version not recorded (the history repair reads the room's log from there).
+   */
+  recentEpochs(sinceMs: number): Promise<RecentEpoch[]>;
   /** Writes users' durable status through (last write per user wins by `updatedMs`). */
   saveUserStatus(records: readonly DurableUserStatus[]): Promise<void>;
   /** Durable status of these users; users never saved (or pruned) are absent. */
   loadUserStatus(userIds: readonly string[]): Promise<DurableUserStatus[]>;
+  /** Users who are invisible or have a custom status, most recently changed first, at most `limit`. */
+  loadFlaggedUserStatus(limit: number): Promise<DurableUserStatus[]>;
   /**
    * Deletes, in batches of at most `batchSize` rows (one short transaction each, so writes are
    * never blocked for long), activity older than `activityBeforeMs` and statuses of users last

@@ -2,9 +2,15 @@ import { randomBytes } from "node:crypto";
 import type { HistoryConfig } from "../config.js";
 import type { ActivityRecord } from "../core/activity.js";
 import type { Clock, TimerHandle } from "../core/clock.js";
+import type { Commit } from "../core/commit.js";
+import type { Position, PresenceEvent } from "../core/presence-event.js";
 import type { Logger } from "../logger.js";
 import type { HistoryMetrics } from "../metrics/history-metrics.js";
+import { currentOrigin } from "../service/call-origin.js";
+import { createActivityRecorder } from "./activity-recorder.js";
 import type { HistoryStore } from "./history-store.js";
+import { createHistoryRepair } from "./history-repair.js";
+import { createStatusSync, type StatusSync } from "./status-sync.js";
 import { createHistoryWriter, type HistoryWriter } from "./history-writer.js";
 import { migrate, MigrationError } from "./sql/migrations.js";
 import { createPgClient } from "./sql/pg-client.js";
@@ -22,9 +28,13 @@ import { createSqlHistoryStore } from "./sql/sql-history-store.js";
  * schema) is logged at error level and retried too: running `npm run history:migrate` fixes it
  * without a restart.
  *
+ * Recording: `recordCommit` is the store's commit-feed listener (activity rows, durable status);
+ * the origin of the committing call (address, user agent) comes from call-origin.ts.
+ *
  * Loops: a probe every `probeIntervalMs` sets `presence_history_up`; retention runs every
  * `retentionIntervalMs` (first run one interval after ready), deleting activity older than
- * `retentionMs` and statuses of users not seen for `lastSeenRetentionMs`, in batches.
+ * `retentionMs` and statuses of users not seen for `lastSeenRetentionMs`, in batches; the repair
+ * (history-repair.ts) and the refresh of the status cache run every `repairIntervalMs`.
  */
 export interface History {
   readonly mode: HistoryConfig["mode"];
@@ -32,6 +42,10 @@ export interface History {
   store(): HistoryStore | undefined;
   /** Queues rows for writing (a no-op when off). */
   readonly writer: HistoryWriter;
+  /** The store's commit-feed listener: records the commit (a no-op when off). Never throws. */
+  recordCommit(commit: Commit): void;
+  /** Durable user status: write-through, GetUserStatus fallback, restore hints. */
+  readonly status: StatusSync;
   /** Resolves once the store is ready (never when off); for tests and tools. */
   readonly ready: Promise<void>;
   /** Writes what is queued within `deadlineMs`, stops the loops and closes the database. */
@@ -46,9 +60,15 @@ export interface HistoryDeps {
   lastSeenRetentionMs: number;
   probeIntervalMs: number;
   /** Background loop failures (retention, probe): counted in presence_loop_errors_total. */
-  loopError: (loop: "history_retention", err: unknown) => void;
+  loopError: (loop: "history_retention" | "history_repair" | "history_record", err: unknown) => void;
   /** A client to use instead of the configured one (tests). */
   client?: () => Promise<SqlClient>;
+  /** The rooms' event logs (the store's readLog), for the repair; absent: no repair. */
+  readLog?: (room: string, from: Position) => Promise<PresenceEvent[] | null>;
+  /** How far back the rooms' logs go (PRESENCE_LOG_MAX_AGE_MS): the repair looks that far. */
+  logMaxAgeMs: number;
+  /** Failures of the status write-through (counted as `history_status` loop errors). */
+  statusError: (err: unknown) => void;
 }
 
 export function startHistory(cfg: HistoryConfig, deps: HistoryDeps): History {
@@ -57,6 +77,7 @@ export function startHistory(cfg: HistoryConfig, deps: HistoryDeps): History {
   let client: SqlClient | undefined;
   let closed = false;
   const timers: TimerHandle[] = [];
+  const bootId = randomBytes(6).toString("base64url");
 
   const writer =
     cfg.mode === "off"
@@ -65,7 +86,7 @@ export function startHistory(cfg: HistoryConfig, deps: HistoryDeps): History {
           store: () => store,
           clock,
           nodeId: deps.nodeId,
-          bootId: randomBytes(6).toString("base64url"),
+          bootId,
           batchSize: cfg.batchRows,
           flushIntervalMs: cfg.flushMs,
           maxQueueRows: cfg.maxQueueRows,
@@ -86,6 +107,20 @@ export function startHistory(cfg: HistoryConfig, deps: HistoryDeps): History {
           },
         });
   metrics.bindQueue(() => writer.depth());
+  const status = createStatusSync({
+    store: () => store,
+    clock,
+    flushMs: cfg.flushMs,
+    maxQueueUsers: cfg.maxQueueRows,
+    cacheUsers: cfg.statusCacheUsers,
+    timeoutMs: cfg.statusTimeoutMs,
+    onError: deps.statusError,
+    onDropped: () => metrics.rowsDropped.inc(),
+  });
+  const recorder =
+    cfg.mode === "off"
+      ? () => {}
+      : createActivityRecorder({ nodeId: deps.nodeId, bootId, record: (row) => writer.record(row), saveStatus: (s) => status.committed(s), origin: currentOrigin });
 
   const connect = async (): Promise<SqlClient> => {
     if (deps.client) return deps.client();
@@ -137,6 +172,25 @@ export function startHistory(cfg: HistoryConfig, deps: HistoryDeps): History {
           );
         }, deps.probeIntervalMs),
       );
+      const repair = deps.readLog
+        ? createHistoryRepair({ store: () => store, readLog: deps.readLog, clock, nodeId: deps.nodeId, bootId, lookbackMs: deps.logMaxAgeMs, settleMs: cfg.repairSettleMs })
+        : undefined;
+      let repairing = false;
+      const repairAndRefresh = async () => {
+        if (repairing || !store) return;
+        repairing = true;
+        try {
+          await status.refresh();
+          const r = await repair?.run();
+          if (r && r.recovered + r.lost > 0) log.warn("history repair: events recorded from the rooms' logs", { recovered: r.recovered, lost: r.lost });
+        } catch (err) {
+          deps.loopError("history_repair", err);
+        } finally {
+          repairing = false;
+        }
+      };
+      void repairAndRefresh();
+      timers.push(clock.setInterval(() => void repairAndRefresh(), cfg.repairIntervalMs));
       let pruning = false;
       timers.push(
         clock.setInterval(async () => {
@@ -167,8 +221,17 @@ export function startHistory(cfg: HistoryConfig, deps: HistoryDeps): History {
     mode: cfg.mode,
     store: () => store,
     writer,
+    status,
+    recordCommit(commit) {
+      try {
+        recorder(commit);
+      } catch (err) {
+        deps.loopError("history_record", err);
+      }
+    },
     ready,
     async close(deadlineMs) {
+      await status.writer.close();
       const { unwritten } = await writer.close(deadlineMs);
       if (unwritten > 0) log.warn("history: rows not written at shutdown (database unreachable)", { rows: unwritten });
       closed = true;

@@ -144,6 +144,27 @@ export function historyStoreContract(name: string, fresh: () => Promise<HistoryS
       expect((await s.roomAt("/doc/1", at(10, 2), true)).gaps).toBe(1);
     });
 
+    test("recentEpochs: the first version missing per (room, epoch) recorded since a time", async () => {
+      const s = await fresh();
+      await s.write([
+        ...scriptedDay(), // /doc/1 e1 v1..8 complete, /doc/2 x1 v1
+        member("/hole", "h", 1, at(9), "join", "a", "c1", [1, 1, 0]),
+        member("/hole", "h", 2, at(9, 1), "join", "b", "c2", [2, 2, 0]),
+        member("/hole", "h", 5, at(9, 5), "leave", "a", "c1", [1, 1, 0]),
+        member("/hole", "h", 7, at(9, 7), "leave", "b", "c2", [0, 0, 0]),
+        member("/late", "l", 3, at(9, 3), "join", "a", "c3", [1, 1, 0]),
+        member("/old", "o", 1, at(1), "join", "a", "c4", [1, 1, 0]),
+      ]);
+      const got = await s.recentEpochs(at(8));
+      expect(got).toEqual([
+        { room: "/doc/1", epoch: "e1", firstMissing: 9, nextRecorded: undefined },
+        { room: "/doc/2", epoch: "x1", firstMissing: 2, nextRecorded: undefined },
+        { room: "/hole", epoch: "h", firstMissing: 3, nextRecorded: 5 },
+        { room: "/late", epoch: "l", firstMissing: 1, nextRecorded: 3 },
+      ]);
+      expect(await s.recentEpochs(at(13))).toEqual([]);
+    });
+
     test("user status: saved, loaded, newest write wins, unknown users absent", async () => {
       const s = await fresh();
       const ana = { userId: "ana", lastSeenMs: at(9), visibleLastSeenMs: at(9), customStatus: "lunch", invisible: false, updatedMs: at(9) };
@@ -156,6 +177,10 @@ export function historyStoreContract(name: string, fresh: () => Promise<HistoryS
         { ...ana, userId: "bob", invisible: true, customStatus: "", updatedMs: at(8) },
       ]);
       expect(await s.loadUserStatus([])).toEqual([]);
+      // Flagged users (invisible or with a custom status), newest change first.
+      await s.saveUserStatus([{ ...ana, userId: "plain", customStatus: "", updatedMs: at(12) }]);
+      expect((await s.loadFlaggedUserStatus(10)).map((u) => u.userId)).toEqual(["ana", "bob"]);
+      expect((await s.loadFlaggedUserStatus(1)).map((u) => u.userId)).toEqual(["ana"]);
     });
 
     test("prune deletes old activity and old statuses in batches, and nothing newer", async () => {

@@ -2,6 +2,7 @@ import type { ActivityPage, ActivityQuery, ActivityRecord, PageCursor } from "..
 import type { Clock } from "../../core/clock.js";
 import type { DurableUserStatus, HistoryStore } from "../history-store.js";
 import { ACTIVITY_COLUMNS, insertBatch, orderOf, recordOf, whereOf, type ActivityRow } from "./activity-sql.js";
+import { recentEpochs } from "./gap-queries.js";
 import { roomAt, roomStatistics } from "./room-queries.js";
 import { historyError, type SqlClient } from "./sql-client.js";
 
@@ -57,6 +58,7 @@ export function createSqlHistoryStore(client: SqlClient, o: { clock: Clock }): H
 
     roomAt: (room, atMs, includeInvisible) => guard(() => roomAt(client, room, atMs, includeInvisible)),
     roomStatistics: (room, sinceMs, untilMs) => guard(() => roomStatistics(client, room, sinceMs, untilMs)),
+    recentEpochs: (sinceMs) => guard(() => recentEpochs(client, sinceMs)),
 
     saveUserStatus: (records) =>
       guard(async () => {
@@ -76,21 +78,10 @@ WHERE presence.user_status.updated_ms <= EXCLUDED.updated_ms`,
       }),
 
     loadUserStatus: (userIds) =>
-      guard(async () => {
-        if (userIds.length === 0) return [];
-        const rows = await client.query<Record<string, unknown>>(
-          "SELECT user_id, last_seen_ms, visible_last_seen_ms, custom_status, invisible, updated_ms FROM presence.user_status WHERE user_id = ANY($1::text[])",
-          [userIds],
-        );
-        return rows.map((r) => ({
-          userId: String(r.user_id),
-          lastSeenMs: Number(r.last_seen_ms),
-          visibleLastSeenMs: Number(r.visible_last_seen_ms),
-          customStatus: String(r.custom_status),
-          invisible: Boolean(r.invisible),
-          updatedMs: Number(r.updated_ms),
-        }));
-      }),
+      guard(async () => (userIds.length === 0 ? [] : (await client.query<Record<string, unknown>>(`${STATUS_SELECT} WHERE user_id = ANY($1::text[])`, [userIds])).map(statusOf))),
+
+    loadFlaggedUserStatus: (limit) =>
+      guard(async () => (await client.query<Record<string, unknown>>(`${STATUS_SELECT} WHERE invisible OR custom_status <> '' ORDER BY updated_ms DESC LIMIT $1`, [limit])).map(statusOf)),
 
     prune: (opts) =>
       guard(async () => {
@@ -125,6 +116,17 @@ WHERE presence.user_status.updated_ms <= EXCLUDED.updated_ms`,
     close: () => client.close(),
   };
 }
+
+const STATUS_SELECT = "SELECT user_id, last_seen_ms, visible_last_seen_ms, custom_status, invisible, updated_ms FROM presence.user_status";
+
+const statusOf = (r: Record<string, unknown>): DurableUserStatus => ({
+  userId: String(r.user_id),
+  lastSeenMs: Number(r.last_seen_ms),
+  visibleLastSeenMs: Number(r.visible_last_seen_ms),
+  customStatus: String(r.custom_status),
+  invisible: Boolean(r.invisible),
+  updatedMs: Number(r.updated_ms),
+});
 
 /** Advisory lock taken by the retention batches ("pres-ret" in ASCII). */
 const PRUNE_LOCK_KEY = "8102650224951059828";
