@@ -117,7 +117,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       onHeartbeatLag: (seconds) => metrics.heartbeatLag.observe(seconds),
     });
   const hub = createFanoutHub({
-    store,
+    rooms: store,
+    bus: store,
     clock,
     timings: config.timings,
     limits: config.limits,
@@ -137,7 +138,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     },
   });
   const userHub = createUserWatchHub({
-    store,
+    users: store,
+    bus: store,
     clock,
     timings: config.timings,
     limits: config.limits,
@@ -148,7 +150,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
   });
   const service = createPresenceService({
-    store,
+    sessions: store,
+    rooms: store,
+    users: store,
     hub,
     userHub,
     clock,
@@ -222,7 +226,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     maxRoomNameBytes: config.limits.maxRoomNameBytes,
   });
   const adminService = createAdminService({
-    store,
+    rooms: store,
+    sessions: store,
+    nodes: store,
     nodeId: config.nodeId,
     onKick: (how, detail) => log.info(how === "kick" ? "admin: session kicked" : "admin: node purged", detail),
   });
