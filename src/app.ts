@@ -21,7 +21,7 @@ import type { PresenceStore } from "./store/presence-store.js";
 import { kRawRequest } from "./transport/connect/context.js";
 import { createHealthRoutes } from "./transport/connect/health-routes.js";
 import { registerReflection } from "./transport/connect/reflection-routes.js";
-import { authInterceptor, metricsInterceptor } from "./transport/connect/interceptors.js";
+import { authInterceptor, metricsInterceptor, originInterceptor } from "./transport/connect/interceptors.js";
 import { requestLogInterceptor } from "./transport/connect/request-log.js";
 import { presenceRoutes } from "./transport/connect/presence-routes.js";
 import { adminRoutes } from "./transport/connect/admin-routes.js";
@@ -116,6 +116,25 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       nodeId: config.nodeId,
       onHeartbeatLag: (seconds) => metrics.heartbeatLag.observe(seconds),
     });
+  // History starts in the background (the embedded database takes seconds): never on the ready path.
+  const history = startHistory(config.history, {
+    clock,
+    nodeId: config.nodeId,
+    log,
+    metrics: metrics.history,
+    lastSeenRetentionMs: config.timings.lastSeenRetentionMs,
+    probeIntervalMs: config.readiness.intervalMs,
+    readLog: (room, from) => store.readLog(room, from),
+    logMaxAgeMs: config.timings.logMaxAgeMs,
+    statusError: (err) => {
+      metrics.loopErrors.inc({ loop: "history_status" });
+      log.warn("history: user status write-through failed", { err });
+    },
+    loopError: (loop, err) => {
+      metrics.loopErrors.inc({ loop });
+      log.error("history loop failed", { loop, err });
+    },
+  });
   const hub = createFanoutHub({
     rooms: store,
     bus: store,
@@ -150,6 +169,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
   });
   const service = createPresenceService({
+    durableStatus: config.history.mode === "off" ? undefined : (ids) => history.status.load(ids),
     sessions: store,
     rooms: store,
     users: store,
@@ -197,25 +217,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     },
   });
   const health = createHealthRoutes(readiness);
-  // History starts in the background (the embedded database takes seconds): never on the ready path.
-  const history = startHistory(config.history, {
-    clock,
-    nodeId: config.nodeId,
-    log,
-    metrics: metrics.history,
-    lastSeenRetentionMs: config.timings.lastSeenRetentionMs,
-    probeIntervalMs: config.readiness.intervalMs,
-    readLog: (room, from) => store.readLog(room, from),
-    logMaxAgeMs: config.timings.logMaxAgeMs,
-    statusError: (err) => {
-      metrics.loopErrors.inc({ loop: "history_status" });
-      log.warn("history: user status write-through failed", { err });
-    },
-    loopError: (loop, err) => {
-      metrics.loopErrors.inc({ loop });
-      log.error("history loop failed", { loop, err });
-    },
-  });
+  // Recorded on the node that committed (the store's commit feed), never from pub/sub.
+  const stopRecording = config.history.mode === "off" ? () => {} : store.onCommit((commit) => history.recordCommit(commit));
   const historyService = createHistoryService({
     mode: config.history.mode,
     store: () => history.store(),
@@ -243,7 +246,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       return withWireCompat(config.reflection ? registerReflection(served) : served);
     },
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
-    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics)],
+    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics), originInterceptor()],
     readMaxBytes: config.maxRequestBytes,
     // The watch path fans one message out to many streams: compressing each copy costs CPU per
     // watcher (connect-notes §1.4), and presence messages are small. Unary calls may compress.
@@ -369,6 +372,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         await service.drain();
         reaper.cancel();
         // Rows of everything above (the last leaves included) are written before the store closes.
+        stopRecording();
         await history.close(Math.min(2_000, config.shutdownDeadlineMs));
         readiness.close();
         refresher.cancel();

@@ -9,6 +9,10 @@ import type { DurableUserStatus } from "./history-store.js";
  * where every node would see, and record, every event). Synchronous and cheap: it builds the row
  * and hands it to the write queue.
  *
+ * Origin (remote address, user agent) is recorded on joins, leaves with reason `left`, status
+ * changes and admin actions: the commits of one direct call. Updates and timeouts come from
+ * batched heartbeats and reaps, which serve many clients at once, so they carry none.
+ *
  * Keys: a membership event's key is derived from (room, epoch, version), unique in the store, so a
  * row written twice (a retried batch, or a recovery that writes it again) is stored once; other
  * rows get `<kind>:<node>:<boot>:<n>`, unique per process start.
@@ -30,8 +34,8 @@ export function membershipKey(room: string, epoch: string, version: number): str
 
 export function createActivityRecorder(o: ActivityRecorderOptions): (commit: Commit) => void {
   let n = 0;
-  const base = (timeMs: number, nodeId: string): Omit<ActivityRecord, "key" | "kind"> => {
-    const origin = o.origin();
+  const base = (timeMs: number, nodeId: string, direct: boolean): Omit<ActivityRecord, "key" | "kind"> => {
+    const origin = direct ? o.origin() : undefined;
     return {
       timeMs,
       room: "",
@@ -54,8 +58,9 @@ export function createActivityRecorder(o: ActivityRecorderOptions): (commit: Com
     switch (c.type) {
       case "room_event": {
         const e = c.event;
+        const direct = e.kind === "joined" || (e.kind === "left" && e.reason === "left");
         const row: ActivityRecord = {
-          ...base(e.timeMs, c.nodeId),
+          ...base(e.timeMs, c.nodeId, direct),
           key: membershipKey(e.room, e.epoch, e.version),
           kind: "join",
           room: e.room,
@@ -84,7 +89,7 @@ export function createActivityRecorder(o: ActivityRecorderOptions): (commit: Com
       case "user_status": {
         const s = c.status;
         o.record({
-          ...base(c.timeMs, c.nodeId),
+          ...base(c.timeMs, c.nodeId, true),
           key: `s:${o.nodeId}:${o.bootId}:${++n}`,
           kind: "status",
           userId: s.userId,
@@ -97,7 +102,7 @@ export function createActivityRecorder(o: ActivityRecorderOptions): (commit: Com
       }
       case "admin_action": {
         const a = c.action;
-        const row = { ...base(c.timeMs, c.nodeId), key: `a:${o.nodeId}:${o.bootId}:${++n}`, kind: "admin" as const, userId: a.actor };
+        const row = { ...base(c.timeMs, c.nodeId, true), key: `a:${o.nodeId}:${o.bootId}:${++n}`, kind: "admin" as const, userId: a.actor };
         if (a.kind === "kick_session") o.record({ ...row, reason: "kick", connectionId: a.connectionId, detail: { target: a.connectionId, targetUserId: a.userId, roomsLeft: a.roomsLeft } });
         else o.record({ ...row, reason: "purge_node", detail: { target: a.nodeId, sessionsKicked: a.sessionsKicked, roomsLeft: a.roomsLeft } });
         return;
