@@ -35,7 +35,10 @@ export interface HistoryStore {
    * version not recorded (the history repair reads the room's log from there).
    */
   recentEpochs(sinceMs: number): Promise<RecentEpoch[]>;
-  /** Writes users' durable status through (last write per user wins by `updatedMs`). */
+  /**
+   * Writes users' durable status through (last write per user wins by `updatedMs`; last seen never
+   * goes back: 0, or an older time, keeps the stored one).
+   */
   saveUserStatus(records: readonly DurableUserStatus[]): Promise<void>;
   /** Durable status of these users; users never saved (or pruned) are absent. */
   loadUserStatus(userIds: readonly string[]): Promise<DurableUserStatus[]>;

@@ -4,7 +4,9 @@ import { createStatusWriter, type StatusWriter } from "./status-writer.js";
 
 /**
  * The durable side of user status (issue 13 item 4), for one node:
- * - write-through: every status change this node commits is saved (coalesced per user);
+ * - write-through: every status change this node commits is saved (coalesced per user), except a
+ *   blank record (no last seen, no flags: what the store makes after losing its data) of a user
+ *   whose durable record has flags;
  * - fallback: GetUserStatus asks `load` for users the store no longer holds (bounded by
  *   `timeoutMs`: a slow or dead database never holds the call up; it then answers from the store);
  * - restore hints: a cache of the users who are invisible or have a custom status (loaded from the
@@ -52,6 +54,11 @@ export function createStatusSync(o: {
   return {
     writer,
     committed(status) {
+      // A record that knows nothing of the user's past (no last seen, no flags) is what the store
+      // makes after it lost its data (re-assertion, or the first join since): it must not erase
+      // the durable flags and last seen, which are the truth until the user changes them.
+      const blank = status.lastSeenMs === 0 && status.visibleLastSeenMs === 0 && !status.invisible && status.customStatus === "";
+      if (blank && cache.has(status.userId)) return;
       writer.save(status);
       remember(status);
     },

@@ -15,6 +15,12 @@ import { signTestToken, TEST_SECRET } from "../support/tokens.js";
  * back; eve, who went offline while invisible, shows the last seen from before she went
  * invisible, never a fresher one, and no custom status (to others; an admin sees her real record,
  * invisible flag included). Users nobody ever saw stay unknown (last seen 0).
+ *
+ * Second case: an invisible user is online while Redis restarts empty; her node re-asserts her
+ * session into the empty Redis (a fresh user record, without the flag). That blank record must
+ * not overwrite the durable one: PostgreSQL still says invisible, with her custom status and last
+ * seen, afterwards. (Showing her as invisible again right after the re-assertion is the store's
+ * part: issue 10 bug 4.)
  */
 let redis: RedisInstance;
 let pg: PostgresInstance;
@@ -74,5 +80,27 @@ describe("F-H3 Redis restarted empty: durable status comes back from PostgreSQL"
     ]);
     const adminView = (await admin.getUserStatus({ userIds: ["eve"] })).statuses[0]!;
     expect([adminView.invisible, Number(adminView.lastSeenMs), adminView.customStatus]).toEqual([true, Number(real.lastSeenMs), "secret"]);
+  }, 60_000);
+
+  it("a re-assertion after the data loss does not erase an online invisible user's durable flags", async () => {
+    const zoe = nodeClient(node.rpcUrl, await tokenOf("zoe")).client;
+    const z = (await zoe.join({ room: "/lounge" })).session!;
+    await zoe.setStatus({ sessionId: z.sessionId, invisible: true, customStatus: "hidden" });
+    await sleep(500);
+    const pool = pg.pool(node.env.PRESENCE_POSTGRES_URL);
+    const row = async () => (await pool.query("SELECT invisible, custom_status FROM presence.user_status WHERE user_id = 'zoe'")).rows[0];
+    expect(await row()).toEqual({ invisible: true, custom_status: "hidden" });
+    await redis.restart();
+    // Her next heartbeat finds the session gone, the node detects the data loss and re-asserts it.
+    let ok = false;
+    for (let i = 0; i < 50 && !ok; i++) {
+      ok = await zoe.heartbeat({ sessionId: z.sessionId }).then(() => true, () => false);
+      if (!ok) await sleep(100);
+    }
+    expect(ok).toBe(true);
+    const admin = nodeClient(node.rpcUrl, await signTestToken(TEST_SECRET, { sub: "ops", role: "admin" })).client;
+    expect((await admin.getUserStatus({ userIds: ["zoe"] })).statuses[0]!.state).toBe(UserState.ONLINE); // re-asserted
+    await sleep(500);
+    expect(await row()).toEqual({ invisible: true, custom_status: "hidden" });
   }, 60_000);
 });

@@ -70,7 +70,8 @@ export function createSqlHistoryStore(client: SqlClient, o: { clock: Clock }): H
         await client.query(
           `INSERT INTO presence.user_status (user_id, last_seen_ms, visible_last_seen_ms, custom_status, invisible, updated_ms)
 SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::boolean[], $6::bigint[])
-ON CONFLICT (user_id) DO UPDATE SET last_seen_ms = EXCLUDED.last_seen_ms, visible_last_seen_ms = EXCLUDED.visible_last_seen_ms,
+ON CONFLICT (user_id) DO UPDATE SET last_seen_ms = greatest(EXCLUDED.last_seen_ms, presence.user_status.last_seen_ms),
+  visible_last_seen_ms = CASE WHEN EXCLUDED.visible_last_seen_ms = 0 THEN presence.user_status.visible_last_seen_ms ELSE EXCLUDED.visible_last_seen_ms END,
   custom_status = EXCLUDED.custom_status, invisible = EXCLUDED.invisible, updated_ms = EXCLUDED.updated_ms
 WHERE presence.user_status.updated_ms <= EXCLUDED.updated_ms`,
           [rs.map((r) => r.userId), rs.map((r) => r.lastSeenMs), rs.map((r) => r.visibleLastSeenMs), rs.map((r) => r.customStatus), rs.map((r) => r.invisible), rs.map((r) => r.updatedMs)],
