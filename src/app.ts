@@ -359,6 +359,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     nodeId: config.nodeId,
     close() {
       closing ??= (async () => {
+        const closeStarted = clock.now();
         readiness.drain(); // /readyz 503, health NOT_SERVING before anything closes
         log.info("draining", { deadlineMs: config.shutdownDeadlineMs });
         await ws.close();
@@ -373,7 +374,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         reaper.cancel();
         // Rows of everything above (the last leaves included) are written before the store closes.
         stopRecording();
-        await history.close(Math.min(2_000, config.shutdownDeadlineMs));
+        // What is left of the shutdown deadline (at most 2 s) goes to writing the queued rows.
+        await history.close(Math.max(0, Math.min(2_000, config.shutdownDeadlineMs - (clock.now() - closeStarted) - 200)));
         readiness.close();
         refresher.cancel();
         await store.close();

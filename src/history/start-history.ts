@@ -231,8 +231,9 @@ export function startHistory(cfg: HistoryConfig, deps: HistoryDeps): History {
     },
     ready,
     async close(deadlineMs) {
-      await status.writer.close();
-      const { unwritten } = await writer.close(deadlineMs);
+      // A database that never became ready takes nothing: waiting for it would only delay the exit.
+      const { unwritten } = await writer.close(store ? deadlineMs : 0);
+      if (store) await status.writer.close();
       if (unwritten > 0) log.warn("history: rows not written at shutdown (database unreachable)", { rows: unwritten });
       closed = true;
       for (const t of timers) t.cancel();
