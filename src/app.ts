@@ -10,6 +10,7 @@ import { createIdSource, type IdSource } from "./core/ids.js";
 import { draining, PresenceError } from "./core/presence-error.js";
 import { createFanoutHub, type FanoutHub } from "./fanout/fanout-hub.js";
 import { startHistory, type History } from "./history/start-history.js";
+import { enableCallOrigin } from "./service/call-origin.js";
 import { createUserWatchHub } from "./fanout/user-watch-hub.js";
 import { createReadinessMonitor } from "./health/readiness-monitor.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -218,6 +219,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   });
   const health = createHealthRoutes(readiness);
   // Recorded on the node that committed (the store's commit feed), never from pub/sub.
+  if (config.history.mode !== "off") enableCallOrigin();
   const stopRecording = config.history.mode === "off" ? () => {} : store.onCommit((commit) => history.recordCommit(commit));
   const historyService = createHistoryService({
     mode: config.history.mode,

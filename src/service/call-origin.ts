@@ -14,14 +14,21 @@ export interface CallOrigin {
   userAgent: string;
 }
 
-const storage = new AsyncLocalStorage<CallOrigin>();
+// Created only when something records origins (history on): on Node 20 an active
+// AsyncLocalStorage installs promise hooks that every promise of the process then pays for.
+let storage: AsyncLocalStorage<CallOrigin> | undefined;
 
-/** Runs `fn` (a store call) with `origin` as the current call origin. */
+/** Turns origin tracking on (the app does it when history records). Idempotent. */
+export function enableCallOrigin(): void {
+  storage ??= new AsyncLocalStorage<CallOrigin>();
+}
+
+/** Runs `fn` (a store call) with `origin` as the current call origin (just runs it while tracking is off). */
 export function runWithOrigin<T>(origin: CallOrigin | undefined, fn: () => T): T {
-  return origin ? storage.run(origin, fn) : fn();
+  return origin && storage ? storage.run(origin, fn) : fn();
 }
 
 /** The origin of the call being committed, if any. */
 export function currentOrigin(): CallOrigin | undefined {
-  return storage.getStore();
+  return storage?.getStore();
 }

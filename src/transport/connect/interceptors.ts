@@ -116,6 +116,7 @@ export function originInterceptor(): Interceptor {
   return (next) => (req) => {
     const raw = req.contextValues.get(kRawRequest);
     const origin = { remoteAddr: raw?.socket?.remoteAddress ?? "", userAgent: (req.header.get("user-agent") ?? "").slice(0, 256) };
+    // (A no-op, apart from reading two headers, while nothing records origins.)
     return runWithOrigin(origin, () => next(req));
   };
 }
