@@ -11,6 +11,7 @@ import { draining, PresenceError } from "./core/presence-error.js";
 import { createFanoutHub, type FanoutHub } from "./fanout/fanout-hub.js";
 import { startHistory, type History } from "./history/start-history.js";
 import { enableCallOrigin } from "./service/call-origin.js";
+import { withDurableFlags, type UserStatusRecord } from "./core/user-status.js";
 import { createUserWatchHub } from "./fanout/user-watch-hub.js";
 import { createReadinessMonitor } from "./health/readiness-monitor.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -136,6 +137,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       log.error("history loop failed", { loop, err });
     },
   });
+  const durableFlags = (r: UserStatusRecord) => withDurableFlags(r, history.status.hint(r.userId));
   const hub = createFanoutHub({
     rooms: store,
     bus: store,
@@ -168,9 +170,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       return c.full + c.counts;
     },
     delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
+    overlay: config.history.mode === "off" ? undefined : durableFlags,
   });
   const service = createPresenceService({
     durableStatus: config.history.mode === "off" ? undefined : (ids) => history.status.load(ids),
+    durableFlags: config.history.mode === "off" ? undefined : durableFlags,
     sessions: store,
     rooms: store,
     users: store,

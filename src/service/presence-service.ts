@@ -96,6 +96,8 @@ export interface PresenceServiceOptions {
    * history does not answer in time).
    */
   durableStatus?: (userIds: string[]) => Promise<DurableUserStatus[]>;
+  /** The history's durable flags of a user (invisible, custom status) laid over the store's record. */
+  durableFlags?: (r: UserStatusRecord) => UserStatusRecord;
 }
 
 const ANON_ID = /^[A-Za-z0-9_-]+$/;
@@ -348,7 +350,8 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       // The chat seed's degraded mode: users the store no longer holds are completed from the history.
       const unknown = records.filter((r) => r.state === "offline" && r.lastSeenMs === 0).map((r) => r.userId);
       const durable = new Map(unknown.length > 0 && o.durableStatus ? (await o.durableStatus(unknown)).map((d) => [d.userId, d]) : []);
-      return records.map((r) => visibleStatus(withDurable(r, durable.get(r.userId)), caller.role === "admin" ? r.userId : viewerOf(caller), now));
+      const flags = o.durableFlags ?? ((r: UserStatusRecord) => r);
+      return records.map((r) => visibleStatus(flags(withDurable(r, durable.get(r.userId))), caller.role === "admin" ? r.userId : viewerOf(caller), now));
     },
 
     watchUsers(caller, req) {

@@ -19,8 +19,11 @@ import { signTestToken, TEST_SECRET } from "../support/tokens.js";
  * Second case: an invisible user is online while Redis restarts empty; her node re-asserts her
  * session into the empty Redis (a fresh user record, without the flag). That blank record must
  * not overwrite the durable one: PostgreSQL still says invisible, with her custom status and last
- * seen, afterwards. (Showing her as invisible again right after the re-assertion is the store's
- * part: issue 10 bug 4.)
+ * seen, afterwards.
+ *
+ * And eve, invisible and offline when Redis lost everything, joins again: the store makes her a
+ * fresh, visible record, but the node lays the durable flags it caches over every status it
+ * answers (GetUserStatus, WatchUsers), so a watcher never sees her online, nor a fresher last seen.
  */
 let redis: RedisInstance;
 let pg: PostgresInstance;
@@ -80,6 +83,33 @@ describe("F-H3 Redis restarted empty: durable status comes back from PostgreSQL"
     ]);
     const adminView = (await admin.getUserStatus({ userIds: ["eve"] })).statuses[0]!;
     expect([adminView.invisible, Number(adminView.lastSeenMs), adminView.customStatus]).toEqual([true, Number(real.lastSeenMs), "secret"]);
+  }, 60_000);
+
+  it("an invisible user who comes back after the data loss is never shown online (GetUserStatus, WatchUsers)", async () => {
+    const eve = nodeClient(node.rpcUrl, await tokenOf("eve")).client;
+    const bob = nodeClient(node.rpcUrl, await tokenOf("bob")).client;
+    const abort = new AbortController();
+    const seen: { state: UserState; lastSeenMs: number }[] = [];
+    const watching = (async () => {
+      for await (const m of bob.watchUsers({ userIds: ["eve"] }, { signal: abort.signal })) {
+        const c = m.message;
+        if (c.case === "snapshot") for (const s of c.value.statuses) seen.push({ state: s.state, lastSeenMs: Number(s.lastSeenMs) });
+        if (c.case === "changed") seen.push({ state: c.value.state, lastSeenMs: Number(c.value.lastSeenMs) });
+      }
+    })().catch(() => {});
+    await sleep(300);
+    const shownBefore = (await bob.getUserStatus({ userIds: ["eve"] })).statuses[0]!;
+    const e = (await eve.join({ room: "/lounge" })).session!; // a fresh record in the empty Redis: not invisible there
+    await sleep(300);
+    await eve.heartbeat({ sessionId: e.sessionId, activity: 2 });
+    await sleep(300);
+    const shown = (await bob.getUserStatus({ userIds: ["eve"] })).statuses[0]!;
+    abort.abort();
+    await watching;
+    expect([shown.state, Number(shown.lastSeenMs), shown.customStatus]).toEqual([UserState.OFFLINE, Number(shownBefore.lastSeenMs), ""]);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.filter((s) => s.state !== UserState.OFFLINE || s.lastSeenMs !== Number(shownBefore.lastSeenMs))).toEqual([]);
+    await eve.leave({ sessionId: e.sessionId, room: "/lounge" });
   }, 60_000);
 
   it("a re-assertion after the data loss does not erase an online invisible user's durable flags", async () => {
