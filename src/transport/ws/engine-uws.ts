@@ -61,10 +61,12 @@ export function createUwsEngine(uWS: Uws, settings: EngineSettings, h: EngineHan
         const authorization = req.getHeader("authorization");
         const protocols = req.getHeader("sec-websocket-protocol").split(",").map((p) => p.trim()).filter(Boolean);
         const queryToken = req.getQuery("token") ?? ""; // typed string, undefined when absent
+        const userAgent = req.getHeader("user-agent");
+        const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
         res.onAborted(() => {
           aborted.value = true;
         });
-        h.upgrade({ authorization, protocols, queryToken })
+        h.upgrade({ authorization, protocols, queryToken, remoteAddress, userAgent })
           .then((d) => {
             if (aborted.value) return;
             if (!d.accept) return respond(res, aborted, { status: d.status, headers: { "content-type": "text/plain; charset=utf-8" }, body: d.body });

@@ -189,7 +189,13 @@ export function createWsEngine(settings: EngineSettings, h: EngineHandlers): WsE
       if (url.pathname !== settings.path) return refuse(socket, "404 Not Found", "");
       const header = req.headers["sec-websocket-protocol"];
       const protocols = (header ?? "").split(",").map((p) => p.trim()).filter(Boolean);
-      h.upgrade({ authorization: req.headers.authorization ?? "", protocols, queryToken: url.searchParams.get("token") ?? "" })
+      h.upgrade({
+        authorization: req.headers.authorization ?? "",
+        protocols,
+        queryToken: url.searchParams.get("token") ?? "",
+        remoteAddress: req.socket.remoteAddress ?? "",
+        userAgent: req.headers["user-agent"] ?? "",
+      })
         .then((d) => {
           if (socket.destroyed) return;
           if (!d.accept) return refuse(socket, d.status, d.body);

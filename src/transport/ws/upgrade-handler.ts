@@ -51,7 +51,8 @@ export function createUpgradeHandler(o: UpgradeHandlerOptions): (req: UpgradeReq
     try {
       const caller = await o.verify(authorization);
       if (o.isClosing()) return DRAINING;
-      return { accept: true, state: createWsSession(caller, tokenExpiry(authorization)), protocol: pickSubprotocol(req.protocols) };
+      const origin = { remoteAddr: req.remoteAddress, userAgent: req.userAgent.slice(0, 256) };
+      return { accept: true, state: createWsSession(caller, tokenExpiry(authorization), origin), protocol: pickSubprotocol(req.protocols) };
     } catch (err) {
       const e = err instanceof PresenceError ? err : new PresenceError("TOKEN_INVALID", "token could not be verified");
       o.onAuthFailure?.(e.reason);

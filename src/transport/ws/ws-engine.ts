@@ -58,6 +58,10 @@ export interface UpgradeRequest {
   protocols: string[];
   /** `?token=` query parameter ("" when absent). */
   queryToken: string;
+  /** The client's address as the socket sees it ("" when unknown; no proxy header is read here). */
+  remoteAddress: string;
+  /** `User-Agent` header ("" when absent). */
+  userAgent: string;
 }
 
 /** Accept with this socket state (and subprotocol, "" for none), or refuse with an HTTP answer. */
