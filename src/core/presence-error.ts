@@ -13,6 +13,7 @@ export type PresenceErrorCode =
   | "permission_denied"
   | "unavailable"
   | "failed_precondition"
+  | "already_exists"
   | "internal";
 
 /** Mirrors `presence.v1.ErrorReason` (name without the prefix). */
@@ -32,7 +33,13 @@ export type PresenceErrorReason =
   | "STORE_UNAVAILABLE"
   | "INTERNAL"
   | "NODE_ALIVE"
-  | "NODE_NOT_FOUND";
+  | "NODE_NOT_FOUND"
+  | "ROOM_FULL"
+  | "ROOM_ENDED"
+  | "ROOM_NOT_FOUND"
+  | "ROOM_EXISTS"
+  | "PRESENCE_TOO_LARGE"
+  | "TOO_MANY_SCOPES";
 
 /** Structured detail: the offending field and, for limits, the limit and the value seen. */
 export interface PresenceErrorDetail {

@@ -48,6 +48,12 @@ const ERROR_REASONS: Record<PresenceErrorReason, true> = {
   INTERNAL: true,
   NODE_ALIVE: true,
   NODE_NOT_FOUND: true,
+  ROOM_FULL: true,
+  ROOM_ENDED: true,
+  ROOM_NOT_FOUND: true,
+  ROOM_EXISTS: true,
+  PRESENCE_TOO_LARGE: true,
+  TOO_MANY_SCOPES: true,
 };
 const AUTH_FAILURE_REASONS: readonly PresenceErrorReason[] = ["UNAUTHENTICATED", "TOKEN_INVALID", "TOKEN_EXPIRED"];
 

@@ -9,7 +9,7 @@ import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
  * Describes the file presence/v1/errors.proto.
  */
 export const file_presence_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("ChhwcmVzZW5jZS92MS9lcnJvcnMucHJvdG8SC3ByZXNlbmNlLnYxKrkECgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIdChlFUlJPUl9SRUFTT05fSU5WQUxJRF9ST09NEAESIQodRVJST1JfUkVBU09OX0lOVkFMSURfQVJHVU1FTlQQAhIjCh9FUlJPUl9SRUFTT05fTUVUQURBVEFfVE9PX0xBUkdFEAMSHwobRVJST1JfUkVBU09OX1RPT19NQU5ZX1JPT01TEAQSIgoeRVJST1JfUkVBU09OX1RPT19NQU5ZX1dBVENIRVJTEAUSIgoeRVJST1JfUkVBU09OX1NFU1NJT05fTk9UX0ZPVU5EEAYSIAocRVJST1JfUkVBU09OX1VOQVVUSEVOVElDQVRFRBAHEh4KGkVSUk9SX1JFQVNPTl9UT0tFTl9JTlZBTElEEAgSHgoaRVJST1JfUkVBU09OX1RPS0VOX0VYUElSRUQQCRIiCh5FUlJPUl9SRUFTT05fUEVSTUlTU0lPTl9ERU5JRUQQChIeChpFUlJPUl9SRUFTT05fU0xPV19DT05TVU1FUhALEhkKFUVSUk9SX1JFQVNPTl9EUkFJTklORxAMEiIKHkVSUk9SX1JFQVNPTl9TVE9SRV9VTkFWQUlMQUJMRRANEhkKFUVSUk9SX1JFQVNPTl9JTlRFUk5BTBAOEhsKF0VSUk9SX1JFQVNPTl9OT0RFX0FMSVZFEA8SHwobRVJST1JfUkVBU09OX05PREVfTk9UX0ZPVU5EEBBiBnByb3RvMw");
+  fileDesc("ChhwcmVzZW5jZS92MS9lcnJvcnMucHJvdG8SC3ByZXNlbmNlLnYxKvgFCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIdChlFUlJPUl9SRUFTT05fSU5WQUxJRF9ST09NEAESIQodRVJST1JfUkVBU09OX0lOVkFMSURfQVJHVU1FTlQQAhIjCh9FUlJPUl9SRUFTT05fTUVUQURBVEFfVE9PX0xBUkdFEAMSHwobRVJST1JfUkVBU09OX1RPT19NQU5ZX1JPT01TEAQSIgoeRVJST1JfUkVBU09OX1RPT19NQU5ZX1dBVENIRVJTEAUSIgoeRVJST1JfUkVBU09OX1NFU1NJT05fTk9UX0ZPVU5EEAYSIAocRVJST1JfUkVBU09OX1VOQVVUSEVOVElDQVRFRBAHEh4KGkVSUk9SX1JFQVNPTl9UT0tFTl9JTlZBTElEEAgSHgoaRVJST1JfUkVBU09OX1RPS0VOX0VYUElSRUQQCRIiCh5FUlJPUl9SRUFTT05fUEVSTUlTU0lPTl9ERU5JRUQQChIeChpFUlJPUl9SRUFTT05fU0xPV19DT05TVU1FUhALEhkKFUVSUk9SX1JFQVNPTl9EUkFJTklORxAMEiIKHkVSUk9SX1JFQVNPTl9TVE9SRV9VTkFWQUlMQUJMRRANEhkKFUVSUk9SX1JFQVNPTl9JTlRFUk5BTBAOEhsKF0VSUk9SX1JFQVNPTl9OT0RFX0FMSVZFEA8SHwobRVJST1JfUkVBU09OX05PREVfTk9UX0ZPVU5EEBASGgoWRVJST1JfUkVBU09OX1JPT01fRlVMTBAjEhsKF0VSUk9SX1JFQVNPTl9ST09NX0VOREVEECQSHwobRVJST1JfUkVBU09OX1JPT01fTk9UX0ZPVU5EECUSHAoYRVJST1JfUkVBU09OX1JPT01fRVhJU1RTECYSIwofRVJST1JfUkVBU09OX1BSRVNFTkNFX1RPT19MQVJHRRAnEiAKHEVSUk9SX1JFQVNPTl9UT09fTUFOWV9TQ09QRVMQKGIGcHJvdG8z");
 
 /**
  * Error model
@@ -42,6 +42,12 @@ export const file_presence_v1_errors: GenFile = /*@__PURE__*/
  * | INTERNAL              | internal           | a bug; the message never leaks internals                     |
  * | NODE_ALIVE            | failed_precondition| AdminService.PurgeNode of a node seen alive recently (no `force`) |
  * | NODE_NOT_FOUND        | not_found          | AdminService.PurgeNode of a node nobody knows                 |
+ * | ROOM_FULL             | resource_exhausted | a managed room is at its participant limit (rooms.proto)      |
+ * | ROOM_ENDED            | failed_precondition| the room was ended and refuses joins for its tombstone time   |
+ * | ROOM_NOT_FOUND        | not_found          | UpdateRoom / EndRoom of a room that is not managed            |
+ * | ROOM_EXISTS           | already_exists     | CreateRoom of a room that is managed already                  |
+ * | PRESENCE_TOO_LARGE    | resource_exhausted | typed presence over its byte or key limit (default 2,048 B)   |
+ * | TOO_MANY_SCOPES       | resource_exhausted | a session would carry more scopes than allowed (default 8)    |
  *
  * SLOW_CONSUMER: a watch stream whose client has not read for the stall limit (default 60 s) is
  * reset with HTTP/2 RST_STREAM(ENHANCE_YOUR_CALM), which gRPC clients report as
@@ -142,6 +148,36 @@ export enum ErrorReason {
    * @generated from enum value: ERROR_REASON_NODE_NOT_FOUND = 16;
    */
   NODE_NOT_FOUND = 16,
+
+  /**
+   * @generated from enum value: ERROR_REASON_ROOM_FULL = 35;
+   */
+  ROOM_FULL = 35,
+
+  /**
+   * @generated from enum value: ERROR_REASON_ROOM_ENDED = 36;
+   */
+  ROOM_ENDED = 36,
+
+  /**
+   * @generated from enum value: ERROR_REASON_ROOM_NOT_FOUND = 37;
+   */
+  ROOM_NOT_FOUND = 37,
+
+  /**
+   * @generated from enum value: ERROR_REASON_ROOM_EXISTS = 38;
+   */
+  ROOM_EXISTS = 38,
+
+  /**
+   * @generated from enum value: ERROR_REASON_PRESENCE_TOO_LARGE = 39;
+   */
+  PRESENCE_TOO_LARGE = 39,
+
+  /**
+   * @generated from enum value: ERROR_REASON_TOO_MANY_SCOPES = 40;
+   */
+  TOO_MANY_SCOPES = 40,
 }
 
 /**

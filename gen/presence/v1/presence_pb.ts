@@ -4,15 +4,22 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Activity, Counts, CursorBatch, CursorPosition, Detail, Position, PresenceEvent, RoomView, TypingEvent, UserInfo, UserStatus } from "./types_pb.js";
+import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
+import type { UpdatePresenceRequestSchema, UpdatePresenceResponseSchema } from "./member_presence_pb.js";
+import { file_presence_v1_member_presence } from "./member_presence_pb.js";
+import type { CreateRoomRequestSchema, CreateRoomResponseSchema, EndRoomRequestSchema, EndRoomResponseSchema, GetRoomRequestSchema, GetRoomResponseSchema, RoomEnded, RoomInfo, UpdateRoomRequestSchema, UpdateRoomResponseSchema } from "./rooms_pb.js";
+import { file_presence_v1_rooms } from "./rooms_pb.js";
+import type { CountOnlineRequestSchema, CountOnlineResponseSchema, ListOnlineRequestSchema, ListOnlineResponseSchema, WatchScopeCountsRequestSchema, WatchScopeCountsResponseSchema } from "./scopes_pb.js";
+import { file_presence_v1_scopes } from "./scopes_pb.js";
+import type { Activity, Counts, CursorBatch, CursorPosition, Detail, MemberOrder, Position, PresenceEvent, PresenceOverride, RoomView, TypingEvent, UserInfo, UserStatus } from "./types_pb.js";
 import { file_presence_v1_types } from "./types_pb.js";
-import type { Message } from "@bufbuild/protobuf";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file presence/v1/presence.proto.
  */
 export const file_presence_v1_presence: GenFile = /*@__PURE__*/
-  fileDesc("ChpwcmVzZW5jZS92MS9wcmVzZW5jZS5wcm90bxILcHJlc2VuY2UudjEiSwoHU2Vzc2lvbhISCgpzZXNzaW9uX2lkGAEgASgJEhUKDXJlc3VtZV9zZWNyZXQYAiABKAkSFQoNY29ubmVjdGlvbl9pZBgDIAEoCSJNCgVMZWFzZRIOCgZ0dGxfbXMYASABKAMSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAIgASgDEhUKDWV4cGlyZXNfYXRfbXMYAyABKAMisQIKC0pvaW5SZXF1ZXN0EgwKBHJvb20YASABKAkSOAoIbWV0YWRhdGEYAiADKAsyJi5wcmVzZW5jZS52MS5Kb2luUmVxdWVzdC5NZXRhZGF0YUVudHJ5EhIKCnNlc3Npb25faWQYAyABKAkSFQoNcmVzdW1lX3NlY3JldBgEIAEoCRInCghhY3Rpdml0eRgFIAEoDjIVLnByZXNlbmNlLnYxLkFjdGl2aXR5EhIKCnJlcXVlc3RfaWQYBiABKAkSKwoMb25fYmVoYWxmX29mGAcgASgLMhUucHJlc2VuY2UudjEuVXNlckluZm8SFAoMYW5vbnltb3VzX2lkGAggASgJGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKOAQoMSm9pblJlc3BvbnNlEiUKB3Nlc3Npb24YASABKAsyFC5wcmVzZW5jZS52MS5TZXNzaW9uEiEKBWxlYXNlGAIgASgLMhIucHJlc2VuY2UudjEuTGVhc2USDwoHcmVzdW1lZBgDIAEoCBIjCgR2aWV3GAQgASgLMhUucHJlc2VuY2UudjEuUm9vbVZpZXciMAoMTGVhdmVSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEcm9vbRgCIAEoCSIdCg1MZWF2ZVJlc3BvbnNlEgwKBGxlZnQYASABKAgiuAEKD05hdmlnYXRlUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhEKCWZyb21fcm9vbRgCIAEoCRIPCgd0b19yb29tGAMgASgJEjwKCG1ldGFkYXRhGAQgAygLMioucHJlc2VuY2UudjEuTmF2aWdhdGVSZXF1ZXN0Lk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIloKEE5hdmlnYXRlUmVzcG9uc2USIwoEdmlldxgBIAEoCzIVLnByZXNlbmNlLnYxLlJvb21WaWV3EiEKBWxlYXNlGAIgASgLMhIucHJlc2VuY2UudjEuTGVhc2UiTwoQSGVhcnRiZWF0UmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEicKCGFjdGl2aXR5GAIgASgOMhUucHJlc2VuY2UudjEuQWN0aXZpdHkiNgoRSGVhcnRiZWF0UmVzcG9uc2USIQoFbGVhc2UYASABKAsyEi5wcmVzZW5jZS52MS5MZWFzZSJEChBTZXRUeXBpbmdSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEcm9vbRgCIAEoCRIOCgZ0eXBpbmcYAyABKAgiEwoRU2V0VHlwaW5nUmVzcG9uc2UiZgoTVXBkYXRlQ3Vyc29yUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEgwKBHJvb20YAiABKAkSLQoIcG9zaXRpb24YAyABKAsyGy5wcmVzZW5jZS52MS5DdXJzb3JQb3NpdGlvbiIWChRVcGRhdGVDdXJzb3JSZXNwb25zZSKJAQoUV2F0Y2hQcmVzZW5jZVJlcXVlc3QSDAoEcm9vbRgBIAEoCRIjCgZkZXRhaWwYAiABKA4yEy5wcmVzZW5jZS52MS5EZXRhaWwSKgoLcmVzdW1lX2Zyb20YAyABKAsyFS5wcmVzZW5jZS52MS5Qb3NpdGlvbhISCgpzZXNzaW9uX2lkGAQgASgJIlAKDFNuYXBzaG90UGFnZRIjCgR2aWV3GAEgASgLMhUucHJlc2VuY2UudjEuUm9vbVZpZXcSDQoFZmlyc3QYAiABKAgSDAoEbGFzdBgDIAEoCCJhCgxDb3VudHNVcGRhdGUSDAoEcm9vbRgBIAEoCRINCgVlcG9jaBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgEEiMKBmNvdW50cxgEIAEoCzITLnByZXNlbmNlLnYxLkNvdW50cyIcCglLZWVwYWxpdmUSDwoHdGltZV9tcxgBIAEoAyKxAgoVV2F0Y2hQcmVzZW5jZVJlc3BvbnNlEi0KCHNuYXBzaG90GAEgASgLMhkucHJlc2VuY2UudjEuU25hcHNob3RQYWdlSAASKwoFZXZlbnQYAiABKAsyGi5wcmVzZW5jZS52MS5QcmVzZW5jZUV2ZW50SAASKwoGY291bnRzGAMgASgLMhkucHJlc2VuY2UudjEuQ291bnRzVXBkYXRlSAASKwoJa2VlcGFsaXZlGAQgASgLMhYucHJlc2VuY2UudjEuS2VlcGFsaXZlSAASKgoGdHlwaW5nGAUgASgLMhgucHJlc2VuY2UudjEuVHlwaW5nRXZlbnRIABIrCgdjdXJzb3JzGAYgASgLMhgucHJlc2VuY2UudjEuQ3Vyc29yQmF0Y2hIAEIJCgdtZXNzYWdlIkcKEkdldFByZXNlbmNlUmVxdWVzdBIMCgRyb29tGAEgASgJEiMKBmRldGFpbBgCIAEoDjITLnByZXNlbmNlLnYxLkRldGFpbCI6ChNHZXRQcmVzZW5jZVJlc3BvbnNlEiMKBHZpZXcYASABKAsyFS5wcmVzZW5jZS52MS5Sb29tVmlldyJNChdCYXRjaEdldFByZXNlbmNlUmVxdWVzdBINCgVyb29tcxgBIAMoCRIjCgZkZXRhaWwYAiABKA4yEy5wcmVzZW5jZS52MS5EZXRhaWwiQAoYQmF0Y2hHZXRQcmVzZW5jZVJlc3BvbnNlEiQKBXZpZXdzGAEgAygLMhUucHJlc2VuY2UudjEuUm9vbVZpZXciKAoUR2V0VXNlclN0YXR1c1JlcXVlc3QSEAoIdXNlcl9pZHMYASADKAkiQgoVR2V0VXNlclN0YXR1c1Jlc3BvbnNlEikKCHN0YXR1c2VzGAEgAygLMhcucHJlc2VuY2UudjEuVXNlclN0YXR1cyIlChFXYXRjaFVzZXJzUmVxdWVzdBIQCgh1c2VyX2lkcxgBIAMoCSI/ChJVc2VyU3RhdHVzU25hcHNob3QSKQoIc3RhdHVzZXMYASADKAsyFy5wcmVzZW5jZS52MS5Vc2VyU3RhdHVzIq0BChJXYXRjaFVzZXJzUmVzcG9uc2USMwoIc25hcHNob3QYASABKAsyHy5wcmVzZW5jZS52MS5Vc2VyU3RhdHVzU25hcHNob3RIABIqCgdjaGFuZ2VkGAIgASgLMhcucHJlc2VuY2UudjEuVXNlclN0YXR1c0gAEisKCWtlZXBhbGl2ZRgDIAEoCzIWLnByZXNlbmNlLnYxLktlZXBhbGl2ZUgAQgkKB21lc3NhZ2UiegoQU2V0U3RhdHVzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhoKDWN1c3RvbV9zdGF0dXMYAiABKAlIAIgBARIWCglpbnZpc2libGUYAyABKAhIAYgBAUIQCg5fY3VzdG9tX3N0YXR1c0IMCgpfaW52aXNpYmxlIjwKEVNldFN0YXR1c1Jlc3BvbnNlEicKBnN0YXR1cxgBIAEoCzIXLnByZXNlbmNlLnYxLlVzZXJTdGF0dXMy1QcKD1ByZXNlbmNlU2VydmljZRI7CgRKb2luEhgucHJlc2VuY2UudjEuSm9pblJlcXVlc3QaGS5wcmVzZW5jZS52MS5Kb2luUmVzcG9uc2USPgoFTGVhdmUSGS5wcmVzZW5jZS52MS5MZWF2ZVJlcXVlc3QaGi5wcmVzZW5jZS52MS5MZWF2ZVJlc3BvbnNlEkcKCE5hdmlnYXRlEhwucHJlc2VuY2UudjEuTmF2aWdhdGVSZXF1ZXN0Gh0ucHJlc2VuY2UudjEuTmF2aWdhdGVSZXNwb25zZRJKCglIZWFydGJlYXQSHS5wcmVzZW5jZS52MS5IZWFydGJlYXRSZXF1ZXN0Gh4ucHJlc2VuY2UudjEuSGVhcnRiZWF0UmVzcG9uc2USSgoJU2V0VHlwaW5nEh0ucHJlc2VuY2UudjEuU2V0VHlwaW5nUmVxdWVzdBoeLnByZXNlbmNlLnYxLlNldFR5cGluZ1Jlc3BvbnNlElMKDFVwZGF0ZUN1cnNvchIgLnByZXNlbmNlLnYxLlVwZGF0ZUN1cnNvclJlcXVlc3QaIS5wcmVzZW5jZS52MS5VcGRhdGVDdXJzb3JSZXNwb25zZRJYCg1XYXRjaFByZXNlbmNlEiEucHJlc2VuY2UudjEuV2F0Y2hQcmVzZW5jZVJlcXVlc3QaIi5wcmVzZW5jZS52MS5XYXRjaFByZXNlbmNlUmVzcG9uc2UwARJVCgtHZXRQcmVzZW5jZRIfLnByZXNlbmNlLnYxLkdldFByZXNlbmNlUmVxdWVzdBogLnByZXNlbmNlLnYxLkdldFByZXNlbmNlUmVzcG9uc2UiA5ACARJkChBCYXRjaEdldFByZXNlbmNlEiQucHJlc2VuY2UudjEuQmF0Y2hHZXRQcmVzZW5jZVJlcXVlc3QaJS5wcmVzZW5jZS52MS5CYXRjaEdldFByZXNlbmNlUmVzcG9uc2UiA5ACARJbCg1HZXRVc2VyU3RhdHVzEiEucHJlc2VuY2UudjEuR2V0VXNlclN0YXR1c1JlcXVlc3QaIi5wcmVzZW5jZS52MS5HZXRVc2VyU3RhdHVzUmVzcG9uc2UiA5ACARJPCgpXYXRjaFVzZXJzEh4ucHJlc2VuY2UudjEuV2F0Y2hVc2Vyc1JlcXVlc3QaHy5wcmVzZW5jZS52MS5XYXRjaFVzZXJzUmVzcG9uc2UwARJKCglTZXRTdGF0dXMSHS5wcmVzZW5jZS52MS5TZXRTdGF0dXNSZXF1ZXN0Gh4ucHJlc2VuY2UudjEuU2V0U3RhdHVzUmVzcG9uc2ViBnByb3RvMw", [file_presence_v1_types]);
+  fileDesc("ChpwcmVzZW5jZS92MS9wcmVzZW5jZS5wcm90bxILcHJlc2VuY2UudjEiSwoHU2Vzc2lvbhISCgpzZXNzaW9uX2lkGAEgASgJEhUKDXJlc3VtZV9zZWNyZXQYAiABKAkSFQoNY29ubmVjdGlvbl9pZBgDIAEoCSJNCgVMZWFzZRIOCgZ0dGxfbXMYASABKAMSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAIgASgDEhUKDWV4cGlyZXNfYXRfbXMYAyABKAMi7AIKC0pvaW5SZXF1ZXN0EgwKBHJvb20YASABKAkSOAoIbWV0YWRhdGEYAiADKAsyJi5wcmVzZW5jZS52MS5Kb2luUmVxdWVzdC5NZXRhZGF0YUVudHJ5EhIKCnNlc3Npb25faWQYAyABKAkSFQoNcmVzdW1lX3NlY3JldBgEIAEoCRInCghhY3Rpdml0eRgFIAEoDjIVLnByZXNlbmNlLnYxLkFjdGl2aXR5EhIKCnJlcXVlc3RfaWQYBiABKAkSKwoMb25fYmVoYWxmX29mGAcgASgLMhUucHJlc2VuY2UudjEuVXNlckluZm8SFAoMYW5vbnltb3VzX2lkGAggASgJEg4KBnNjb3BlcxgUIAMoCRIpCghwcmVzZW5jZRgVIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIvEBCgxKb2luUmVzcG9uc2USJQoHc2Vzc2lvbhgBIAEoCzIULnByZXNlbmNlLnYxLlNlc3Npb24SIQoFbGVhc2UYAiABKAsyEi5wcmVzZW5jZS52MS5MZWFzZRIPCgdyZXN1bWVkGAMgASgIEiMKBHZpZXcYBCABKAsyFS5wcmVzZW5jZS52MS5Sb29tVmlldxIVCg1oZWFydGJlYXRfa2V5GBQgASgMEhAKCHVkcF9wb3J0GBUgASgNEigKCXJvb21faW5mbxgWIAEoCzIVLnByZXNlbmNlLnYxLlJvb21JbmZvEg4KBnNjb3BlcxgXIAMoCSIwCgxMZWF2ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRyb29tGAIgASgJIh0KDUxlYXZlUmVzcG9uc2USDAoEbGVmdBgBIAEoCCK4AQoPTmF2aWdhdGVSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEQoJZnJvbV9yb29tGAIgASgJEg8KB3RvX3Jvb20YAyABKAkSPAoIbWV0YWRhdGEYBCADKAsyKi5wcmVzZW5jZS52MS5OYXZpZ2F0ZVJlcXVlc3QuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiWgoQTmF2aWdhdGVSZXNwb25zZRIjCgR2aWV3GAEgASgLMhUucHJlc2VuY2UudjEuUm9vbVZpZXcSIQoFbGVhc2UYAiABKAsyEi5wcmVzZW5jZS52MS5MZWFzZSJPChBIZWFydGJlYXRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSJwoIYWN0aXZpdHkYAiABKA4yFS5wcmVzZW5jZS52MS5BY3Rpdml0eSI2ChFIZWFydGJlYXRSZXNwb25zZRIhCgVsZWFzZRgBIAEoCzISLnByZXNlbmNlLnYxLkxlYXNlIkQKEFNldFR5cGluZ1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRyb29tGAIgASgJEg4KBnR5cGluZxgDIAEoCCITChFTZXRUeXBpbmdSZXNwb25zZSJmChNVcGRhdGVDdXJzb3JSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEcm9vbRgCIAEoCRItCghwb3NpdGlvbhgDIAEoCzIbLnByZXNlbmNlLnYxLkN1cnNvclBvc2l0aW9uIhYKFFVwZGF0ZUN1cnNvclJlc3BvbnNlIs4BChRXYXRjaFByZXNlbmNlUmVxdWVzdBIMCgRyb29tGAEgASgJEiMKBmRldGFpbBgCIAEoDjITLnByZXNlbmNlLnYxLkRldGFpbBIqCgtyZXN1bWVfZnJvbRgDIAEoCzIVLnByZXNlbmNlLnYxLlBvc2l0aW9uEhIKCnNlc3Npb25faWQYBCABKAkSJwoFb3JkZXIYFCABKA4yGC5wcmVzZW5jZS52MS5NZW1iZXJPcmRlchIaChJzbmFwc2hvdF9wYWdlX3NpemUYFSABKA0iUAoMU25hcHNob3RQYWdlEiMKBHZpZXcYASABKAsyFS5wcmVzZW5jZS52MS5Sb29tVmlldxINCgVmaXJzdBgCIAEoCBIMCgRsYXN0GAMgASgIImEKDENvdW50c1VwZGF0ZRIMCgRyb29tGAEgASgJEg0KBWVwb2NoGAIgASgJEg8KB3ZlcnNpb24YAyABKAQSIwoGY291bnRzGAQgASgLMhMucHJlc2VuY2UudjEuQ291bnRzIhwKCUtlZXBhbGl2ZRIPCgd0aW1lX21zGAEgASgDItoCChVXYXRjaFByZXNlbmNlUmVzcG9uc2USLQoIc25hcHNob3QYASABKAsyGS5wcmVzZW5jZS52MS5TbmFwc2hvdFBhZ2VIABIrCgVldmVudBgCIAEoCzIaLnByZXNlbmNlLnYxLlByZXNlbmNlRXZlbnRIABIrCgZjb3VudHMYAyABKAsyGS5wcmVzZW5jZS52MS5Db3VudHNVcGRhdGVIABIrCglrZWVwYWxpdmUYBCABKAsyFi5wcmVzZW5jZS52MS5LZWVwYWxpdmVIABIqCgZ0eXBpbmcYBSABKAsyGC5wcmVzZW5jZS52MS5UeXBpbmdFdmVudEgAEisKB2N1cnNvcnMYBiABKAsyGC5wcmVzZW5jZS52MS5DdXJzb3JCYXRjaEgAEicKBWVuZGVkGBQgASgLMhYucHJlc2VuY2UudjEuUm9vbUVuZGVkSABCCQoHbWVzc2FnZSKXAQoSR2V0UHJlc2VuY2VSZXF1ZXN0EgwKBHJvb20YASABKAkSIwoGZGV0YWlsGAIgASgOMhMucHJlc2VuY2UudjEuRGV0YWlsEhEKCXBhZ2Vfc2l6ZRgUIAEoDRISCgpwYWdlX3Rva2VuGBUgASgJEicKBW9yZGVyGBYgASgOMhgucHJlc2VuY2UudjEuTWVtYmVyT3JkZXIiOgoTR2V0UHJlc2VuY2VSZXNwb25zZRIjCgR2aWV3GAEgASgLMhUucHJlc2VuY2UudjEuUm9vbVZpZXciiQEKF0JhdGNoR2V0UHJlc2VuY2VSZXF1ZXN0Eg0KBXJvb21zGAEgAygJEiMKBmRldGFpbBgCIAEoDjITLnByZXNlbmNlLnYxLkRldGFpbBIRCglwYWdlX3NpemUYFCABKA0SJwoFb3JkZXIYFSABKA4yGC5wcmVzZW5jZS52MS5NZW1iZXJPcmRlciJAChhCYXRjaEdldFByZXNlbmNlUmVzcG9uc2USJAoFdmlld3MYASADKAsyFS5wcmVzZW5jZS52MS5Sb29tVmlldyIoChRHZXRVc2VyU3RhdHVzUmVxdWVzdBIQCgh1c2VyX2lkcxgBIAMoCSJCChVHZXRVc2VyU3RhdHVzUmVzcG9uc2USKQoIc3RhdHVzZXMYASADKAsyFy5wcmVzZW5jZS52MS5Vc2VyU3RhdHVzIiUKEVdhdGNoVXNlcnNSZXF1ZXN0EhAKCHVzZXJfaWRzGAEgAygJIj8KElVzZXJTdGF0dXNTbmFwc2hvdBIpCghzdGF0dXNlcxgBIAMoCzIXLnByZXNlbmNlLnYxLlVzZXJTdGF0dXMirQEKEldhdGNoVXNlcnNSZXNwb25zZRIzCghzbmFwc2hvdBgBIAEoCzIfLnByZXNlbmNlLnYxLlVzZXJTdGF0dXNTbmFwc2hvdEgAEioKB2NoYW5nZWQYAiABKAsyFy5wcmVzZW5jZS52MS5Vc2VyU3RhdHVzSAASKwoJa2VlcGFsaXZlGAMgASgLMhYucHJlc2VuY2UudjEuS2VlcGFsaXZlSABCCQoHbWVzc2FnZSKrAQoQU2V0U3RhdHVzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhoKDWN1c3RvbV9zdGF0dXMYAiABKAlIAIgBARIWCglpbnZpc2libGUYAyABKAhIAYgBARIvCghwcmVzZW5jZRgUIAEoDjIdLnByZXNlbmNlLnYxLlByZXNlbmNlT3ZlcnJpZGVCEAoOX2N1c3RvbV9zdGF0dXNCDAoKX2ludmlzaWJsZSI8ChFTZXRTdGF0dXNSZXNwb25zZRInCgZzdGF0dXMYASABKAsyFy5wcmVzZW5jZS52MS5Vc2VyU3RhdHVzMu0MCg9QcmVzZW5jZVNlcnZpY2USOwoESm9pbhIYLnByZXNlbmNlLnYxLkpvaW5SZXF1ZXN0GhkucHJlc2VuY2UudjEuSm9pblJlc3BvbnNlEj4KBUxlYXZlEhkucHJlc2VuY2UudjEuTGVhdmVSZXF1ZXN0GhoucHJlc2VuY2UudjEuTGVhdmVSZXNwb25zZRJHCghOYXZpZ2F0ZRIcLnByZXNlbmNlLnYxLk5hdmlnYXRlUmVxdWVzdBodLnByZXNlbmNlLnYxLk5hdmlnYXRlUmVzcG9uc2USSgoJSGVhcnRiZWF0Eh0ucHJlc2VuY2UudjEuSGVhcnRiZWF0UmVxdWVzdBoeLnByZXNlbmNlLnYxLkhlYXJ0YmVhdFJlc3BvbnNlEkoKCVNldFR5cGluZxIdLnByZXNlbmNlLnYxLlNldFR5cGluZ1JlcXVlc3QaHi5wcmVzZW5jZS52MS5TZXRUeXBpbmdSZXNwb25zZRJTCgxVcGRhdGVDdXJzb3ISIC5wcmVzZW5jZS52MS5VcGRhdGVDdXJzb3JSZXF1ZXN0GiEucHJlc2VuY2UudjEuVXBkYXRlQ3Vyc29yUmVzcG9uc2USWAoNV2F0Y2hQcmVzZW5jZRIhLnByZXNlbmNlLnYxLldhdGNoUHJlc2VuY2VSZXF1ZXN0GiIucHJlc2VuY2UudjEuV2F0Y2hQcmVzZW5jZVJlc3BvbnNlMAESVQoLR2V0UHJlc2VuY2USHy5wcmVzZW5jZS52MS5HZXRQcmVzZW5jZVJlcXVlc3QaIC5wcmVzZW5jZS52MS5HZXRQcmVzZW5jZVJlc3BvbnNlIgOQAgESZAoQQmF0Y2hHZXRQcmVzZW5jZRIkLnByZXNlbmNlLnYxLkJhdGNoR2V0UHJlc2VuY2VSZXF1ZXN0GiUucHJlc2VuY2UudjEuQmF0Y2hHZXRQcmVzZW5jZVJlc3BvbnNlIgOQAgESWwoNR2V0VXNlclN0YXR1cxIhLnByZXNlbmNlLnYxLkdldFVzZXJTdGF0dXNSZXF1ZXN0GiIucHJlc2VuY2UudjEuR2V0VXNlclN0YXR1c1Jlc3BvbnNlIgOQAgESTwoKV2F0Y2hVc2VycxIeLnByZXNlbmNlLnYxLldhdGNoVXNlcnNSZXF1ZXN0Gh8ucHJlc2VuY2UudjEuV2F0Y2hVc2Vyc1Jlc3BvbnNlMAESSgoJU2V0U3RhdHVzEh0ucHJlc2VuY2UudjEuU2V0U3RhdHVzUmVxdWVzdBoeLnByZXNlbmNlLnYxLlNldFN0YXR1c1Jlc3BvbnNlElkKDlVwZGF0ZVByZXNlbmNlEiIucHJlc2VuY2UudjEuVXBkYXRlUHJlc2VuY2VSZXF1ZXN0GiMucHJlc2VuY2UudjEuVXBkYXRlUHJlc2VuY2VSZXNwb25zZRJSCgpMaXN0T25saW5lEh4ucHJlc2VuY2UudjEuTGlzdE9ubGluZVJlcXVlc3QaHy5wcmVzZW5jZS52MS5MaXN0T25saW5lUmVzcG9uc2UiA5ACARJVCgtDb3VudE9ubGluZRIfLnByZXNlbmNlLnYxLkNvdW50T25saW5lUmVxdWVzdBogLnByZXNlbmNlLnYxLkNvdW50T25saW5lUmVzcG9uc2UiA5ACARJhChBXYXRjaFNjb3BlQ291bnRzEiQucHJlc2VuY2UudjEuV2F0Y2hTY29wZUNvdW50c1JlcXVlc3QaJS5wcmVzZW5jZS52MS5XYXRjaFNjb3BlQ291bnRzUmVzcG9uc2UwARJNCgpDcmVhdGVSb29tEh4ucHJlc2VuY2UudjEuQ3JlYXRlUm9vbVJlcXVlc3QaHy5wcmVzZW5jZS52MS5DcmVhdGVSb29tUmVzcG9uc2USTQoKVXBkYXRlUm9vbRIeLnByZXNlbmNlLnYxLlVwZGF0ZVJvb21SZXF1ZXN0Gh8ucHJlc2VuY2UudjEuVXBkYXRlUm9vbVJlc3BvbnNlEkQKB0VuZFJvb20SGy5wcmVzZW5jZS52MS5FbmRSb29tUmVxdWVzdBocLnByZXNlbmNlLnYxLkVuZFJvb21SZXNwb25zZRJJCgdHZXRSb29tEhsucHJlc2VuY2UudjEuR2V0Um9vbVJlcXVlc3QaHC5wcmVzZW5jZS52MS5HZXRSb29tUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_struct, file_presence_v1_member_presence, file_presence_v1_rooms, file_presence_v1_scopes, file_presence_v1_types]);
 
 /**
  * The session granted to a client. `session_id` and `resume_secret` are secrets.
@@ -148,6 +155,23 @@ export type JoinRequest = Message<"presence.v1.JoinRequest"> & {
    * @generated from field: string anonymous_id = 8;
    */
   anonymousId: string;
+
+  /**
+   * Scopes for the session (scopes.proto): a user may name only scopes its token lists, a service
+   * any. Empty: a new session takes the token's scopes; an existing one keeps its own. Non-empty
+   * on an existing session: replaces its scopes. At most 8 by default (TOO_MANY_SCOPES).
+   *
+   * @generated from field: repeated string scopes = 20;
+   */
+  scopes: string[];
+
+  /**
+   * Initial typed presence of this connection in the room (a JSON object, member_presence.proto);
+   * a re-Join with a different object is one `updated` event, like new metadata.
+   *
+   * @generated from field: google.protobuf.Struct presence = 21;
+   */
+  presence?: JsonObject | undefined;
 };
 
 /**
@@ -184,6 +208,35 @@ export type JoinResponse = Message<"presence.v1.JoinResponse"> & {
    * @generated from field: presence.v1.RoomView view = 4;
    */
   view?: RoomView | undefined;
+
+  /**
+   * The key of this session's UDP heartbeats (32 bytes; udp.proto), when the server has UDP
+   * heartbeats on; empty otherwise. A secret like the session id; not the resume secret.
+   *
+   * @generated from field: bytes heartbeat_key = 20;
+   */
+  heartbeatKey: Uint8Array;
+
+  /**
+   * The server's UDP heartbeat port (PRESENCE_UDP_PORT); 0 when UDP heartbeats are off.
+   *
+   * @generated from field: uint32 udp_port = 21;
+   */
+  udpPort: number;
+
+  /**
+   * The room's description when it is a managed room (rooms.proto); unset for implicit rooms.
+   *
+   * @generated from field: presence.v1.RoomInfo room_info = 22;
+   */
+  roomInfo?: RoomInfo | undefined;
+
+  /**
+   * The scopes the session carries now.
+   *
+   * @generated from field: repeated string scopes = 23;
+   */
+  scopes: string[];
 };
 
 /**
@@ -445,6 +498,20 @@ export type WatchPresenceRequest = Message<"presence.v1.WatchPresenceRequest"> &
    * @generated from field: string session_id = 4;
    */
   sessionId: string;
+
+  /**
+   * Order of the users across snapshot pages.
+   *
+   * @generated from field: presence.v1.MemberOrder order = 20;
+   */
+  order: MemberOrder;
+
+  /**
+   * Users per snapshot page: 1..the server's snapshot page size (default 500); 0 means the server's.
+   *
+   * @generated from field: uint32 snapshot_page_size = 21;
+   */
+  snapshotPageSize: number;
 };
 
 /**
@@ -583,6 +650,14 @@ export type WatchPresenceResponse = Message<"presence.v1.WatchPresenceResponse">
      */
     value: CursorBatch;
     case: "cursors";
+  } | {
+    /**
+     * The room was ended (rooms.proto): the last message of the stream, which then ends (OK).
+     *
+     * @generated from field: presence.v1.RoomEnded ended = 20;
+     */
+    value: RoomEnded;
+    case: "ended";
   } | { case: undefined; value?: undefined };
 };
 
@@ -606,6 +681,29 @@ export type GetPresenceRequest = Message<"presence.v1.GetPresenceRequest"> & {
    * @generated from field: presence.v1.Detail detail = 2;
    */
   detail: Detail;
+
+  /**
+   * Users per page: 1..the snapshot page size (default 500); 0 means the snapshot page size.
+   *
+   * @generated from field: uint32 page_size = 20;
+   */
+  pageSize: number;
+
+  /**
+   * `view.next_page_token` of the previous page, with the same order; empty for the first page.
+   * Pages continue after the position (order key, user id) of the last user returned. With
+   * LAST_ACTIVE a user is never listed twice in one walk (activity only moves a user ahead of the
+   * token). With JOINED, a user who leaves the room and joins again during the walk gets a new,
+   * later position and can be listed a second time; nobody else can.
+   *
+   * @generated from field: string page_token = 21;
+   */
+  pageToken: string;
+
+  /**
+   * @generated from field: presence.v1.MemberOrder order = 22;
+   */
+  order: MemberOrder;
 };
 
 /**
@@ -647,6 +745,18 @@ export type BatchGetPresenceRequest = Message<"presence.v1.BatchGetPresenceReque
    * @generated from field: presence.v1.Detail detail = 2;
    */
   detail: Detail;
+
+  /**
+   * Users per view: 1..the snapshot page size (default 500); 0 means the snapshot page size.
+   *
+   * @generated from field: uint32 page_size = 20;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: presence.v1.MemberOrder order = 21;
+   */
+  order: MemberOrder;
 };
 
 /**
@@ -808,6 +918,14 @@ export type SetStatusRequest = Message<"presence.v1.SetStatusRequest"> & {
    * @generated from field: optional bool invisible = 3;
    */
   invisible?: boolean | undefined;
+
+  /**
+   * Manual presence across all of the user's sessions, until changed: AWAY, ONLINE, or AUTO (back
+   * to the computed status). UNSPECIFIED keeps the current one.
+   *
+   * @generated from field: presence.v1.PresenceOverride presence = 20;
+   */
+  presence: PresenceOverride;
 };
 
 /**
@@ -861,9 +979,11 @@ export const PresenceService: GenService<{
   /**
    * Joins a room, creating a session unless `session_id` names a live session of the caller.
    * Idempotent for the same session and room: a repeated Join with the same metadata changes
-   * nothing; with new metadata it is one `updated` event.
+   * nothing; with new metadata it is one `updated` event. A Join is an activity signal.
    * Errors: INVALID_ROOM, INVALID_ARGUMENT, METADATA_TOO_LARGE, TOO_MANY_ROOMS, SESSION_NOT_FOUND,
-   * PERMISSION_DENIED, UNAUTHENTICATED, TOKEN_INVALID, TOKEN_EXPIRED.
+   * PERMISSION_DENIED, UNAUTHENTICATED, TOKEN_INVALID, TOKEN_EXPIRED, ROOM_FULL (a managed room
+   * at its participant limit), ROOM_ENDED (an ended room inside its tombstone time),
+   * PRESENCE_TOO_LARGE, TOO_MANY_SCOPES.
    *
    * @generated from rpc presence.v1.PresenceService.Join
    */
@@ -897,8 +1017,10 @@ export const PresenceService: GenService<{
     output: typeof NavigateResponseSchema;
   },
   /**
-   * Keeps a session alive in every room it is in, and reports its activity. Bumps room versions
-   * only when the activity changes. A heartbeat for an expired or reaped session never recreates it.
+   * Keeps a session alive in every room it is in, and reports its activity: ACTIVE is an activity
+   * signal (an away session becomes active), AWAY reports the session away, UNSPECIFIED only keeps
+   * it alive. Bumps room versions only when the activity changes. A heartbeat for an expired or
+   * reaped session never recreates it. UDP heartbeats (udp.proto) do the same without TCP.
    * Errors: SESSION_NOT_FOUND ("session expired, join again").
    *
    * @generated from rpc presence.v1.PresenceService.Heartbeat
@@ -954,9 +1076,13 @@ export const PresenceService: GenService<{
     output: typeof WatchPresenceResponseSchema;
   },
   /**
-   * Reads a room's view once. Has no side effects, so Connect clients may call it with HTTP GET:
+   * Reads a room's view once, one page of users at a time (default and maximum: the snapshot page
+   * size, 500 users; `next_page_token` in the view when more follow), in the order asked for. Has
+   * no side effects, so Connect clients may call it with HTTP GET:
    * `GET /presence.v1.PresenceService/GetPresence?encoding=json&message={"room":"lobby"}`.
-   * Errors: INVALID_ROOM.
+   * Cost: the store reads the whole room and the server pages it (O(room size) per call); for
+   * "who is online" across many users use scopes (ListOnline).
+   * Errors: INVALID_ROOM, INVALID_ARGUMENT (page size, page token).
    *
    * @generated from rpc presence.v1.PresenceService.GetPresence
    */
@@ -966,7 +1092,9 @@ export const PresenceService: GenService<{
     output: typeof GetPresenceResponseSchema;
   },
   /**
-   * Reads many rooms at once (at most 100 rooms per call by default), in full or counts only.
+   * Reads many rooms at once (at most 100 rooms per call by default), in full or counts only. Each
+   * view lists at most `page_size` users (default and maximum: the snapshot page size, 500) with
+   * `next_page_token` set when more follow (continue with GetPresence).
    * Errors: INVALID_ROOM (naming the index, e.g. `rooms[3]`), INVALID_ARGUMENT (too many rooms).
    *
    * @generated from rpc presence.v1.PresenceService.BatchGetPresence
@@ -1004,8 +1132,10 @@ export const PresenceService: GenService<{
     output: typeof WatchUsersResponseSchema;
   },
   /**
-   * Sets the custom status text and/or the invisible flag of the session's user (fields left unset
-   * are unchanged). Watchers of the user see one change.
+   * Sets the custom status text, the invisible flag and/or the manual presence (away, online or
+   * automatic) of the session's user, across all of the user's sessions, until changed (fields
+   * left unset are unchanged). Watchers of the user see one change; a manual presence that changes
+   * what the user's connections show is one `updated` event per connection and room.
    * Errors: SESSION_NOT_FOUND, INVALID_ARGUMENT (text too long, control characters),
    * PERMISSION_DENIED (anonymous sessions have no user status).
    *
@@ -1015,6 +1145,112 @@ export const PresenceService: GenService<{
     methodKind: "unary";
     input: typeof SetStatusRequestSchema;
     output: typeof SetStatusResponseSchema;
+  },
+  /**
+   * Changes the typed presence (a JSON object) of the session's connection in a room: top-level
+   * keys merged, or the whole object replaced (see member_presence.proto). One `updated` event per
+   * change; an activity signal. Calls above the rate (default 10/s per session and room) are
+   * coalesced (merged), never refused.
+   * Errors: INVALID_ROOM, SESSION_NOT_FOUND (also when the session is not in the room),
+   * PRESENCE_TOO_LARGE, INVALID_ARGUMENT (not an object), PERMISSION_DENIED (anonymous).
+   *
+   * @generated from rpc presence.v1.PresenceService.UpdatePresence
+   */
+  updatePresence: {
+    methodKind: "unary";
+    input: typeof UpdatePresenceRequestSchema;
+    output: typeof UpdatePresenceResponseSchema;
+  },
+  /**
+   * Lists the users online in a scope (or globally), most recently active first, one page at a
+   * time (see scopes.proto for the paging semantics under churn and the cost: O(shards ×
+   * (log n + page_size))). Reachable by HTTP GET like GetPresence.
+   * Errors: INVALID_ARGUMENT (scope, page size, page token).
+   *
+   * @generated from rpc presence.v1.PresenceService.ListOnline
+   */
+  listOnline: {
+    methodKind: "unary";
+    input: typeof ListOnlineRequestSchema;
+    output: typeof ListOnlineResponseSchema;
+  },
+  /**
+   * Counts users and connections online in scopes, plus the global count: O(shards) reads per
+   * scope, independent of the number of users (scopes.proto). Reachable by HTTP GET.
+   * Errors: INVALID_ARGUMENT (scope, too many scopes).
+   *
+   * @generated from rpc presence.v1.PresenceService.CountOnline
+   */
+  countOnline: {
+    methodKind: "unary";
+    input: typeof CountOnlineRequestSchema;
+    output: typeof CountOnlineResponseSchema;
+  },
+  /**
+   * Streams the counts of scopes and the global count: first the current counts, then coalesced
+   * changes at most once per second by default, and the same counts again every keepalive interval
+   * when nothing changed.
+   * Errors: INVALID_ARGUMENT, TOO_MANY_WATCHERS, DRAINING.
+   *
+   * @generated from rpc presence.v1.PresenceService.WatchScopeCounts
+   */
+  watchScopeCounts: {
+    methodKind: "server_streaming";
+    input: typeof WatchScopeCountsRequestSchema;
+    output: typeof WatchScopeCountsResponseSchema;
+  },
+  /**
+   * Creates a managed room (rooms.proto): owner, metadata, participant limit, idle timeout, away
+   * threshold. The caller becomes the owner (a service or admin may name one).
+   * Errors: INVALID_ROOM, INVALID_ARGUMENT, METADATA_TOO_LARGE, ROOM_EXISTS (already managed),
+   * ROOM_ENDED (inside its tombstone time), PERMISSION_DENIED (anonymous; owner_user_id from a
+   * user).
+   *
+   * @generated from rpc presence.v1.PresenceService.CreateRoom
+   */
+  createRoom: {
+    methodKind: "unary";
+    input: typeof CreateRoomRequestSchema;
+    output: typeof CreateRoomResponseSchema;
+  },
+  /**
+   * Changes a managed room's limit, timeouts, metadata or owner. Owner and operators only.
+   * Lowering the limit below the current participants removes nobody; new participants wait.
+   * Errors: INVALID_ROOM, INVALID_ARGUMENT, METADATA_TOO_LARGE, ROOM_NOT_FOUND (not managed),
+   * ROOM_ENDED, PERMISSION_DENIED.
+   *
+   * @generated from rpc presence.v1.PresenceService.UpdateRoom
+   */
+  updateRoom: {
+    methodKind: "unary";
+    input: typeof UpdateRoomRequestSchema;
+    output: typeof UpdateRoomResponseSchema;
+  },
+  /**
+   * Ends a room: every connection leaves with reason ENDED, watchers get a final `ended` message,
+   * and the name refuses joins for the tombstone time. Owner and operators; an implicit room
+   * only operators. Ending an ended room answers its info again (idempotent).
+   * Errors: INVALID_ROOM, INVALID_ARGUMENT (reason), ROOM_NOT_FOUND (implicit room, caller not an
+   * operator), PERMISSION_DENIED.
+   *
+   * @generated from rpc presence.v1.PresenceService.EndRoom
+   */
+  endRoom: {
+    methodKind: "unary";
+    input: typeof EndRoomRequestSchema;
+    output: typeof EndRoomResponseSchema;
+  },
+  /**
+   * Describes a room: managed or implicit, owner, metadata, limit, timeouts, status, counts.
+   * Reachable by HTTP GET.
+   * Errors: INVALID_ROOM.
+   *
+   * @generated from rpc presence.v1.PresenceService.GetRoom
+   */
+  getRoom: {
+    methodKind: "unary";
+    input: typeof GetRoomRequestSchema;
+    output: typeof GetRoomResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_presence_v1_presence, 0);

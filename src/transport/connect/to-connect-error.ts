@@ -17,6 +17,7 @@ export const CONNECT_CODES: Readonly<Record<PresenceErrorCode, Code>> = {
   permission_denied: Code.PermissionDenied,
   unavailable: Code.Unavailable,
   failed_precondition: Code.FailedPrecondition,
+  already_exists: Code.AlreadyExists,
   internal: Code.Internal,
 };
 

@@ -69,6 +69,13 @@ const CLOSE_BY_REASON: Readonly<Record<PresenceErrorReason, CloseName>> = {
   // Admin API only (never on a socket); listed so the table stays total.
   NODE_ALIVE: "badRequest",
   NODE_NOT_FOUND: "badRequest",
+  // Answered in ErrorFrames; a socket is never closed for these.
+  ROOM_FULL: "badRequest",
+  ROOM_ENDED: "badRequest",
+  ROOM_NOT_FOUND: "badRequest",
+  ROOM_EXISTS: "badRequest",
+  PRESENCE_TOO_LARGE: "badRequest",
+  TOO_MANY_SCOPES: "badRequest",
 };
 
 /** The close code for an error: PresenceErrors by reason, anything else 4002 "server error". */

@@ -17,6 +17,7 @@ import { decodeClientFrame, lazyFrame, type EncodedFrame, type ServerFrameInit }
 import { createRoomBroadcaster, topicOf, type RoomBroadcaster, type Socket, type SocketIo } from "./room-broadcaster.js";
 import { createExpiryQueue } from "./expiry-queue.js";
 import { createUpgradeHandler } from "./upgrade-handler.js";
+import { createSocketUserWatches } from "./socket-user-watch.js";
 import { addWatch, findWatch, removeWatch, socketLogFields, type SocketWatch, type WsSession } from "./ws-session.js";
 
 /**
@@ -283,6 +284,17 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     };
   }
 
+  const userWatches = createSocketUserWatches<Socket>({
+    service: options.service,
+    clock,
+    send: (ws, frame) => {
+      if (ws.getUserData().closed || ws.getBufferedAmount() > cap) return false;
+      return sendFrame(ws, lazyFrame(frame));
+    },
+    backedUp: (ws) => ws.getBufferedAmount() > cap / 2,
+    isClosed: (ws) => ws.getUserData().closed,
+  });
+
   const handler = createFrameHandler({
     service: options.service,
     reply,
@@ -292,6 +304,8 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
       guard("session_lost", ws, () => {
         if (!ws.getUserData().closed) ws.end(CLOSE.sessionEnded.code, CLOSE.sessionEnded.reason);
       }),
+    watchUsers: (ws, userIds) => userWatches.start(ws, ws.getUserData().caller, userIds),
+    unwatchUsers: (ws) => userWatches.stop(ws),
     onRejected: (err) => metrics?.rejections.inc({ reason: err.reason }),
     onError: (err) => failed("frame", err, null),
   });
@@ -384,6 +398,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
         metrics?.wsCloses.inc({ code: closeCodeLabel(code) });
         if (code !== CLOSE.normal.code) log?.debug("websocket closed", { ...socketLogFields(s), code, reason: Buffer.from(message).toString("utf8") });
         for (const w of s.watches) unwatch(ws, w.room);
+        userWatches.stop(ws);
         // After the frames in flight: a normal close (1000) ends the session now, any other close
         // only unbinds it (reconnect grace).
         const done = (s.chain ?? RESOLVED).then(() => handler.endSession(s, code === CLOSE.normal.code)).catch((err: unknown) => failed("close", err, null, s));
