@@ -28,6 +28,9 @@ import { withWireCompat } from "./transport/connect/wire-compat.js";
 import { withCors } from "./transport/http/cors.js";
 import { createOnePortServer } from "./transport/http/one-port-server.js";
 import { createWsBridge } from "./transport/ws/ws-server.js";
+import { createHeartbeatKeys, randomHeartbeatSecret } from "./auth/heartbeat-keys.js";
+import { createDatagramGate } from "./core/datagram-gate.js";
+import { createUdpHeartbeatServer } from "./transport/udp/udp-server.js";
 
 /**
  * The composition root: the only module that knows the concrete store, hub, transports and
@@ -51,6 +54,8 @@ export interface App {
   readonly adminPort: number;
   /** The WebSocket bridge's bound port (path `/ws`). */
   readonly wsPort: number;
+  /** The UDP heartbeat port, when PRESENCE_UDP_PORT is set. */
+  readonly udpPort: number | undefined;
   readonly store: PresenceStore;
   readonly hub: FanoutHub;
   readonly service: PresenceService;
@@ -140,7 +145,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     },
     delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
   });
+  // UDP heartbeats (udp.proto), off unless PRESENCE_UDP_PORT is set; the port is told in Join answers.
+  const udpKeys = config.udp.port === undefined ? undefined : createHeartbeatKeys(config.udp.secret !== undefined ? new TextEncoder().encode(config.udp.secret) : randomHeartbeatSecret());
+  let udpBoundPort = 0;
   const service = createPresenceService({
+    udp: udpKeys && { keyFor: (id) => udpKeys.keyFor(id), port: () => udpBoundPort },
     store,
     hub,
     userHub,
@@ -296,6 +305,16 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const rpcAddr = await rpc.listen(config.rpcPort, config.host);
   const adminAddr = await admin.listen(config.adminPort, config.host);
   const wsAddr = await ws.listen(config.ws.port, config.host);
+  const udp = udpKeys && createUdpHeartbeatServer({
+    keys: udpKeys,
+    gate: createDatagramGate({ replayWindowMs: config.udp.replayWindowMs, minIntervalMs: config.udp.minIntervalMs, maxSessions: config.udp.maxTrackedSessions }),
+    clock,
+    maxDatagramBytes: config.udp.maxDatagramBytes,
+    refresh: (sessionId, activity) => service.udpHeartbeat(sessionId, activity),
+    onResult: (result) => metrics.udpDatagrams.inc({ result }),
+    onError: (err) => log.warn("udp heartbeat failed", { err }),
+  });
+  if (udp) udpBoundPort = (await udp.listen(config.udp.port!, config.host)).port;
   log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory" });
 
   let closing: Promise<void> | undefined;
@@ -303,6 +322,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     rpcPort: rpcAddr.port,
     adminPort: adminAddr.port,
     wsPort: wsAddr.port,
+    udpPort: udp ? udpBoundPort : undefined,
     store,
     hub,
     service,
@@ -313,6 +333,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         readiness.drain(); // /readyz 503, health NOT_SERVING before anything closes
         log.info("draining", { deadlineMs: config.shutdownDeadlineMs });
         await ws.close();
+        await udp?.close();
         const drainingError = new PresenceError("unavailable", "DRAINING", "server is draining; reconnect (to another node) and resume");
         hub.close(drainingError);
         userHub.close(drainingError);

@@ -1,7 +1,7 @@
 import type { Clock } from "../core/clock.js";
 import { createCoalescingGate } from "../core/coalescing-gate.js";
 import type { IdSource } from "../core/ids.js";
-import { ownerKeyOf, type Caller, type MemberIdentity, type UserInfo } from "../core/identity.js";
+import { ownerKeyOf, VERIFIED_BY_SESSION_KEY, type Caller, type MemberIdentity, type UserInfo } from "../core/identity.js";
 import { checkMetadata } from "../core/metadata.js";
 import type { Limits, Timings } from "../core/options.js";
 import { invalidArgument, limitExceeded, PresenceError, sessionNotFound } from "../core/presence-error.js";
@@ -19,7 +19,7 @@ import type { JoinResult, Lease, NavigateResult, PresenceStore } from "../store/
  * for typing and cursors, and delegates to the store and the fan-out hub. It does no I/O itself.
  */
 export interface PresenceService {
-  join(caller: Caller, req: JoinCommand): Promise<JoinResult>;
+  join(caller: Caller, req: JoinCommand): Promise<ServiceJoinResult>;
   leave(caller: Caller, req: { sessionId: string; room: string }): Promise<{ left: boolean }>;
   navigate(caller: Caller, req: { sessionId: string; fromRoom: string; toRoom: string; metadata: Record<string, string> }): Promise<NavigateResult>;
   heartbeat(caller: Caller, req: { sessionId: string; activity?: Activity }): Promise<Lease>;
@@ -45,7 +45,15 @@ export interface PresenceService {
   bind(caller: Caller, sessionId: string, onLost?: () => void): Promise<() => void>;
   /** Resolves when every pending release (stream ended → reconnect grace) has reached the store. */
   drain(): Promise<void>;
+  /**
+   * A UDP heartbeat whose MAC verified (udp.proto): refreshes the session exactly like Heartbeat,
+   * without an owner check (the key proved it). SESSION_NOT_FOUND when the session is gone.
+   */
+  udpHeartbeat(sessionId: string, activity: Activity | undefined): Promise<void>;
 }
+
+/** A Join's answer: the store's, plus the session's UDP heartbeat key when UDP heartbeats are on. */
+export type ServiceJoinResult = JoinResult & { heartbeatKey?: Uint8Array; udpPort?: number };
 
 export interface JoinCommand {
   room: string;
@@ -84,6 +92,8 @@ export interface PresenceServiceOptions {
   onCoalesced?: (kind: "typing" | "cursor") => void;
   /** Errors of deferred (coalesced) updates, which have no caller left to answer. */
   onDeferredError?: (err: unknown) => void;
+  /** UDP heartbeats (when on): each session's key and the bound port, told in Join answers. */
+  udp?: { keyFor(sessionId: string): Uint8Array; port(): number };
 }
 
 const ANON_ID = /^[A-Za-z0-9_-]+$/;
@@ -219,7 +229,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       }
       const identity = identityFor(caller, req);
       if (req.resumeSecret !== "" && req.sessionId === "") throw invalidArgument("resume_secret", "needs session_id");
-      return o.store.join({
+      const joined = await o.store.join({
         room: r,
         ownerKey: ownerKeyOf(caller),
         identity,
@@ -229,6 +239,13 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         resumeSecret: req.resumeSecret === "" ? undefined : req.resumeSecret,
         requestId: req.requestId === "" ? undefined : req.requestId,
       });
+      if (!o.udp) return joined;
+      return { ...joined, heartbeatKey: o.udp.keyFor(joined.session.sessionId), udpPort: o.udp.port() };
+    },
+
+    async udpHeartbeat(id, activity) {
+      o.onHeartbeat?.();
+      await o.store.heartbeat({ sessionId: id, ownerKey: VERIFIED_BY_SESSION_KEY, activity });
     },
 
     async leave(caller, req) {

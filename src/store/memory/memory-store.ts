@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from "../../core/clock.js";
 import type { IdSource } from "../../core/ids.js";
-import type { MemberIdentity } from "../../core/identity.js";
+import { VERIFIED_BY_SESSION_KEY, type MemberIdentity } from "../../core/identity.js";
 import type { Limits, Timings } from "../../core/options.js";
 import { limitExceeded, sessionNotFound } from "../../core/presence-error.js";
 import type { Activity, CursorPosition, LeaveReason, PresenceEvent, RoomView, StoreMessage } from "../../core/presence-event.js";
@@ -409,7 +409,7 @@ export class MemoryPresenceStore implements PresenceStore {
 
   private ownedSession(ref: SessionRef, now: number): SessionRecord {
     const s = this.liveSession(ref.sessionId, now);
-    if (!s || s.ownerKey !== ref.ownerKey) throw sessionNotFound();
+    if (!s || (s.ownerKey !== ref.ownerKey && ref.ownerKey !== VERIFIED_BY_SESSION_KEY)) throw sessionNotFound();
     return s;
   }
 

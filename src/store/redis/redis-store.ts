@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from "ioredis";
 import type { Clock, TimerHandle } from "../../core/clock.js";
 import type { IdSource } from "../../core/ids.js";
-import type { MemberIdentity } from "../../core/identity.js";
+import { VERIFIED_BY_SESSION_KEY, type MemberIdentity } from "../../core/identity.js";
 import type { Limits, Timings } from "../../core/options.js";
 import { limitExceeded, PresenceError, sessionNotFound } from "../../core/presence-error.js";
 import type { Activity, CursorPosition, LeaveReason, Position, PresenceEvent, RoomView, StoreMessage } from "../../core/presence-event.js";
@@ -268,7 +268,9 @@ export class RedisPresenceStore implements PresenceStore {
   /** Heartbeat and attach; only a Heartbeat reports its lag (an attach may follow a release's grace). */
   private async beat(input: SessionRef & { activity?: Activity }, isHeartbeat: boolean): Promise<Lease> {
     const ttlMs = this.o.timings.sessionTtlMs;
-    const r = await this.queueHeartbeat(input.sessionId, input.ownerKey, input.activity ?? "", ttlMs);
+    // A UDP heartbeat proved the session's key: refreshed without an owner check (owner '' in the script).
+    const owner = input.ownerKey === VERIFIED_BY_SESSION_KEY ? "" : input.ownerKey;
+    const r = await this.queueHeartbeat(input.sessionId, owner, input.activity ?? "", ttlMs);
     if (r.status === -1) {
       if (await this.recovery.reassertIfDataLost(input.sessionId)) return this.beat(input, isHeartbeat);
       throw sessionNotFound();

@@ -103,7 +103,7 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
           s.session = r.session;
         }
         addRoom(s, v.room);
-        return { frame: { case: "join", value: { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view) } } };
+        return { frame: { case: "join", value: { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view), heartbeatKey: r.heartbeatKey, udpPort: r.udpPort } } };
       }
       case "leave": {
         const v = f.frame.value;
