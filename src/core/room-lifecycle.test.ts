@@ -38,7 +38,7 @@ describe("managed rooms", () => {
     const r = room();
     expect(errorOf(() => admitJoin(r, 2, true, clock.now()))).toBeNull();
     const full = errorOf(() => admitJoin(r, 3, true, clock.now()));
-    expect(full).toMatchObject({ code: "limit_exceeded", reason: "ROOM_FULL", detail: { field: "room", limit: 3 } });
+    expect(full).toMatchObject({ code: "resource_exhausted", reason: "ROOM_FULL", detail: { field: "room", limit: 3 } });
     expect(full!.message).toBe('room: "ops/42" is full (limit 3 participants)');
     expect(errorOf(() => admitJoin(r, 3, false, clock.now()))).toBeNull();
     expect(errorOf(() => admitJoin({ ...r, maxParticipants: 0 }, 10_000, true, clock.now()))).toBeNull();

@@ -53,7 +53,7 @@ export interface RoomSettings {
 
 export function checkRoomSettings(s: RoomSettings, limits: RoomLimits): RoomSettings {
   if (s.maxParticipants !== undefined && (s.maxParticipants < 0 || s.maxParticipants > limits.maxParticipants)) {
-    throw limitExceeded("max_participants", limits.maxParticipants, s.maxParticipants, "participants", "INVALID_ARGUMENT", "invalid_argument");
+    throw limitExceeded("max_participants", limits.maxParticipants, s.maxParticipants, "participants", "INVALID_ARGUMENT");
   }
   if (s.idleTimeoutMs !== undefined && (s.idleTimeoutMs < 0 || s.idleTimeoutMs > MAX_IDLE_TIMEOUT_MS)) {
     throw invalidArgument("idle_timeout_ms", `must be from 0 to ${MAX_IDLE_TIMEOUT_MS} (365 days) (got ${s.idleTimeoutMs})`);
@@ -67,7 +67,7 @@ export function checkRoomSettings(s: RoomSettings, limits: RoomLimits): RoomSett
 /** Validates EndRoom's free-text reason (at most 128 bytes, no control characters). */
 export function checkEndReason(reason: string): string {
   const n = utf8Length(reason);
-  if (n > MAX_END_REASON_BYTES) throw limitExceeded("reason", MAX_END_REASON_BYTES, n, "bytes", "INVALID_ARGUMENT", "invalid_argument");
+  if (n > MAX_END_REASON_BYTES) throw limitExceeded("reason", MAX_END_REASON_BYTES, n, "bytes", "INVALID_ARGUMENT");
   checkText(reason, "reason");
   return reason;
 }
@@ -104,24 +104,22 @@ export function isTombstoned(r: ManagedRoom | undefined, nowMs: number): boolean
 }
 
 export function roomEnded(r: ManagedRoom): PresenceError {
-  return new PresenceError(
-    "failed_precondition",
-    "ROOM_ENDED",
+  return new PresenceError("ROOM_ENDED",
     `room: "${r.room}" was ended; joins are refused until ${new Date(r.tombstoneUntilMs).toISOString()}`,
     { field: "room" },
   );
 }
 
 export function roomFull(room: string, max: number): PresenceError {
-  return new PresenceError("limit_exceeded", "ROOM_FULL", `room: "${room}" is full (limit ${max} participants)`, { field: "room", limit: max, actual: max + 1 });
+  return new PresenceError("ROOM_FULL", `room: "${room}" is full (limit ${max} participants)`, { field: "room", limit: max, actual: max + 1 });
 }
 
 export function roomNotFound(room: string): PresenceError {
-  return new PresenceError("not_found", "ROOM_NOT_FOUND", `room: "${room}" is not a managed room (create it with CreateRoom)`, { field: "room" });
+  return new PresenceError("ROOM_NOT_FOUND", `room: "${room}" is not a managed room (create it with CreateRoom)`, { field: "room" });
 }
 
 export function roomExists(room: string): PresenceError {
-  return new PresenceError("already_exists", "ROOM_EXISTS", `room: "${room}" is a managed room already`, { field: "room" });
+  return new PresenceError("ROOM_EXISTS", `room: "${room}" is a managed room already`, { field: "room" });
 }
 
 /**
@@ -143,7 +141,7 @@ export function canManageRoom(caller: Caller, r: ManagedRoom | undefined): boole
 }
 
 export function manageDenied(room: string): PresenceError {
-  return new PresenceError("permission_denied", "PERMISSION_DENIED", `room: only the owner of "${room}" or an operator may change or end it`, { field: "room" });
+  return new PresenceError("PERMISSION_DENIED", `room: only the owner of "${room}" or an operator may change or end it`, { field: "room" });
 }
 
 /** Marks a room ended at `nowMs` (idempotent: an ended room keeps its first end). */

@@ -36,7 +36,7 @@ describe("scope names", () => {
   });
 
   it("caps scopes per session with TOO_MANY_SCOPES and query lists with INVALID_ARGUMENT", () => {
-    expect(reasonOf(() => checkScopes(["a", "b", "c"], 2))).toBe("limit_exceeded/TOO_MANY_SCOPES: scopes: must be at most 2 scopes per session (got 3)");
+    expect(reasonOf(() => checkScopes(["a", "b", "c"], 2))).toBe("resource_exhausted/TOO_MANY_SCOPES: scopes: must be at most 2 scopes per session (got 3)");
     expect(reasonOf(() => checkQueryScopes(["a", "b", "c"], 2))).toMatch(/^invalid_argument\/INVALID_ARGUMENT: scopes: must be at most 2 scopes/);
   });
 

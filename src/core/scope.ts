@@ -19,7 +19,7 @@ export const MAX_SCOPE_BYTES = 128;
 export function checkScope(scope: string, field: string): string {
   if (scope === "") throw invalidArgument(field, "must not be empty");
   const n = utf8Length(scope);
-  if (n > MAX_SCOPE_BYTES) throw limitExceeded(field, MAX_SCOPE_BYTES, n, "bytes", "INVALID_ARGUMENT", "invalid_argument");
+  if (n > MAX_SCOPE_BYTES) throw limitExceeded(field, MAX_SCOPE_BYTES, n, "bytes", "INVALID_ARGUMENT");
   if (!SCOPE_CHARS.test(scope)) throw invalidArgument(field, "must contain only A-Z, a-z, 0-9, '_', '-', '.', ':' and '/'");
   return scope;
 }
@@ -33,7 +33,7 @@ export function checkScopes(scopes: readonly string[], max: number, field = "sco
 
 /** A scope list to query (CountOnline, WatchScopeCounts): distinct, at most `max`. */
 export function checkQueryScopes(scopes: readonly string[], max: number, field = "scopes"): string[] {
-  if (scopes.length > max) throw limitExceeded(field, max, scopes.length, "scopes", "INVALID_ARGUMENT", "invalid_argument");
+  if (scopes.length > max) throw limitExceeded(field, max, scopes.length, "scopes", "INVALID_ARGUMENT");
   return [...new Set(scopes.map((s, i) => checkScope(s, `${field}[${i}]`)))];
 }
 
@@ -46,7 +46,7 @@ export function checkAllowedScopes(requested: readonly string[], allowed: readon
   const ok = new Set(allowed);
   requested.forEach((s, i) => {
     if (!ok.has(s)) {
-      throw new PresenceError("permission_denied", "PERMISSION_DENIED", `scopes[${i}]: scope "${s}" is not in the caller's token`, { field: `scopes[${i}]` });
+      throw new PresenceError("PERMISSION_DENIED", `scopes[${i}]: scope "${s}" is not in the caller's token`, { field: `scopes[${i}]` });
     }
   });
 }
@@ -123,7 +123,7 @@ export function decodePageToken(tag: string, token: string, field = "page_token"
 export function pageSizeOf(requested: number, defaultSize: number, max: number, field = "page_size"): number {
   if (requested === 0) return Math.min(defaultSize, max);
   if (!Number.isInteger(requested) || requested < 0 || requested > max) {
-    throw limitExceeded(field, max, requested, "entries", "INVALID_ARGUMENT", "invalid_argument");
+    throw limitExceeded(field, max, requested, "entries", "INVALID_ARGUMENT");
   }
   return requested;
 }

@@ -34,7 +34,7 @@ describe("typed presence", () => {
 
   it("refuses over the byte or key limit with PRESENCE_TOO_LARGE naming the limit", () => {
     const big = errorOf(() => presenceFromObject({ text: "x".repeat(200) }, limits));
-    expect(big).toMatchObject({ code: "limit_exceeded", reason: "PRESENCE_TOO_LARGE", detail: { field: "presence", limit: 100, actual: 208 } });
+    expect(big).toMatchObject({ code: "resource_exhausted", reason: "PRESENCE_TOO_LARGE", detail: { field: "presence", limit: 100, actual: 208 } });
     expect(big!.message).toBe("presence: must be at most 100 bytes (got 208)");
     const keys = errorOf(() => presenceFromObject({ a: 1, b: 2, c: 3, d: 4, e: 5 }, limits));
     expect(keys!.message).toBe("presence: must be at most 4 keys (got 5)");

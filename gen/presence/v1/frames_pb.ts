@@ -2,8 +2,8 @@
 // @generated from file presence/v1/frames.proto (package presence.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { ErrorReason } from "./errors_pb.js";
 import { file_presence_v1_errors } from "./errors_pb.js";
 import type { UpdatePresenceRequest } from "./member_presence_pb.js";
@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file presence/v1/frames.proto.
  */
 export const file_presence_v1_frames: GenFile = /*@__PURE__*/
-  fileDesc("ChhwcmVzZW5jZS92MS9mcmFtZXMucHJvdG8SC3ByZXNlbmNlLnYxIpEFCgtDbGllbnRGcmFtZRISCgpyZXF1ZXN0X2lkGAEgASgNEigKBGpvaW4YCiABKAsyGC5wcmVzZW5jZS52MS5Kb2luUmVxdWVzdEgAEioKBWxlYXZlGAsgASgLMhkucHJlc2VuY2UudjEuTGVhdmVSZXF1ZXN0SAASMAoIbmF2aWdhdGUYDCABKAsyHC5wcmVzZW5jZS52MS5OYXZpZ2F0ZVJlcXVlc3RIABIyCgloZWFydGJlYXQYDSABKAsyHS5wcmVzZW5jZS52MS5IZWFydGJlYXRSZXF1ZXN0SAASLwoGdHlwaW5nGA4gASgLMh0ucHJlc2VuY2UudjEuU2V0VHlwaW5nUmVxdWVzdEgAEjIKBmN1cnNvchgPIAEoCzIgLnByZXNlbmNlLnYxLlVwZGF0ZUN1cnNvclJlcXVlc3RIABIyCgV3YXRjaBgQIAEoCzIhLnByZXNlbmNlLnYxLldhdGNoUHJlc2VuY2VSZXF1ZXN0SAASLgoHdW53YXRjaBgRIAEoCzIbLnByZXNlbmNlLnYxLlVud2F0Y2hSZXF1ZXN0SAASLwoGc3RhdHVzGBIgASgLMh0ucHJlc2VuY2UudjEuU2V0U3RhdHVzUmVxdWVzdEgAEjUKC3dhdGNoX3VzZXJzGBQgASgLMh4ucHJlc2VuY2UudjEuV2F0Y2hVc2Vyc1JlcXVlc3RIABI5Cg11bndhdGNoX3VzZXJzGBUgASgLMiAucHJlc2VuY2UudjEuVW53YXRjaFVzZXJzUmVxdWVzdEgAEj0KD3VwZGF0ZV9wcmVzZW5jZRgWIAEoCzIiLnByZXNlbmNlLnYxLlVwZGF0ZVByZXNlbmNlUmVxdWVzdEgAQgcKBWZyYW1lIhUKE1Vud2F0Y2hVc2Vyc1JlcXVlc3QiHgoOVW53YXRjaFJlcXVlc3QSDAoEcm9vbRgBIAEoCSK/AQoKRXJyb3JGcmFtZRIMCgRjb2RlGAEgASgFEigKBnJlYXNvbhgCIAEoDjIYLnByZXNlbmNlLnYxLkVycm9yUmVhc29uEg8KB21lc3NhZ2UYAyABKAkSNwoIbWV0YWRhdGEYBCADKAsyJS5wcmVzZW5jZS52MS5FcnJvckZyYW1lLk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIgUKA0FjayL8AwoLU2VydmVyRnJhbWUSEgoKcmVxdWVzdF9pZBgBIAEoDRIpCgRqb2luGAogASgLMhkucHJlc2VuY2UudjEuSm9pblJlc3BvbnNlSAASKwoFbGVhdmUYCyABKAsyGi5wcmVzZW5jZS52MS5MZWF2ZVJlc3BvbnNlSAASMQoIbmF2aWdhdGUYDCABKAsyHS5wcmVzZW5jZS52MS5OYXZpZ2F0ZVJlc3BvbnNlSAASMwoJaGVhcnRiZWF0GA0gASgLMh4ucHJlc2VuY2UudjEuSGVhcnRiZWF0UmVzcG9uc2VIABIfCgNhY2sYDiABKAsyEC5wcmVzZW5jZS52MS5BY2tIABIwCgZzdGF0dXMYEiABKAsyHi5wcmVzZW5jZS52MS5TZXRTdGF0dXNSZXNwb25zZUgAEjMKBXdhdGNoGBQgASgLMiIucHJlc2VuY2UudjEuV2F0Y2hQcmVzZW5jZVJlc3BvbnNlSAASMAoFdXNlcnMYFSABKAsyHy5wcmVzZW5jZS52MS5XYXRjaFVzZXJzUmVzcG9uc2VIABIsCgpyb29tX2VuZGVkGBYgASgLMhYucHJlc2VuY2UudjEuUm9vbUVuZGVkSAASKAoFZXJyb3IYHiABKAsyFy5wcmVzZW5jZS52MS5FcnJvckZyYW1lSABCBwoFZnJhbWViBnByb3RvMw", [file_presence_v1_errors, file_presence_v1_member_presence, file_presence_v1_presence, file_presence_v1_rooms]);
+  fileDesc("ChhwcmVzZW5jZS92MS9mcmFtZXMucHJvdG8SC3ByZXNlbmNlLnYxIpEFCgtDbGllbnRGcmFtZRISCgpyZXF1ZXN0X2lkGAEgASgNEigKBGpvaW4YCiABKAsyGC5wcmVzZW5jZS52MS5Kb2luUmVxdWVzdEgAEioKBWxlYXZlGAsgASgLMhkucHJlc2VuY2UudjEuTGVhdmVSZXF1ZXN0SAASMAoIbmF2aWdhdGUYDCABKAsyHC5wcmVzZW5jZS52MS5OYXZpZ2F0ZVJlcXVlc3RIABIyCgloZWFydGJlYXQYDSABKAsyHS5wcmVzZW5jZS52MS5IZWFydGJlYXRSZXF1ZXN0SAASLwoGdHlwaW5nGA4gASgLMh0ucHJlc2VuY2UudjEuU2V0VHlwaW5nUmVxdWVzdEgAEjIKBmN1cnNvchgPIAEoCzIgLnByZXNlbmNlLnYxLlVwZGF0ZUN1cnNvclJlcXVlc3RIABIyCgV3YXRjaBgQIAEoCzIhLnByZXNlbmNlLnYxLldhdGNoUHJlc2VuY2VSZXF1ZXN0SAASLgoHdW53YXRjaBgRIAEoCzIbLnByZXNlbmNlLnYxLlVud2F0Y2hSZXF1ZXN0SAASLwoGc3RhdHVzGBIgASgLMh0ucHJlc2VuY2UudjEuU2V0U3RhdHVzUmVxdWVzdEgAEjUKC3dhdGNoX3VzZXJzGBQgASgLMh4ucHJlc2VuY2UudjEuV2F0Y2hVc2Vyc1JlcXVlc3RIABI5Cg11bndhdGNoX3VzZXJzGBUgASgLMiAucHJlc2VuY2UudjEuVW53YXRjaFVzZXJzUmVxdWVzdEgAEj0KD3VwZGF0ZV9wcmVzZW5jZRgWIAEoCzIiLnByZXNlbmNlLnYxLlVwZGF0ZVByZXNlbmNlUmVxdWVzdEgAQgcKBWZyYW1lIhUKE1Vud2F0Y2hVc2Vyc1JlcXVlc3QiHgoOVW53YXRjaFJlcXVlc3QSDAoEcm9vbRgBIAEoCSK/AQoKRXJyb3JGcmFtZRIMCgRjb2RlGAEgASgFEigKBnJlYXNvbhgCIAEoDjIYLnByZXNlbmNlLnYxLkVycm9yUmVhc29uEg8KB21lc3NhZ2UYAyABKAkSNwoIbWV0YWRhdGEYBCADKAsyJS5wcmVzZW5jZS52MS5FcnJvckZyYW1lLk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIgUKA0FjayL8AwoLU2VydmVyRnJhbWUSEgoKcmVxdWVzdF9pZBgBIAEoDRIpCgRqb2luGAogASgLMhkucHJlc2VuY2UudjEuSm9pblJlc3BvbnNlSAASKwoFbGVhdmUYCyABKAsyGi5wcmVzZW5jZS52MS5MZWF2ZVJlc3BvbnNlSAASMQoIbmF2aWdhdGUYDCABKAsyHS5wcmVzZW5jZS52MS5OYXZpZ2F0ZVJlc3BvbnNlSAASMwoJaGVhcnRiZWF0GA0gASgLMh4ucHJlc2VuY2UudjEuSGVhcnRiZWF0UmVzcG9uc2VIABIfCgNhY2sYDiABKAsyEC5wcmVzZW5jZS52MS5BY2tIABIwCgZzdGF0dXMYEiABKAsyHi5wcmVzZW5jZS52MS5TZXRTdGF0dXNSZXNwb25zZUgAEjMKBXdhdGNoGBQgASgLMiIucHJlc2VuY2UudjEuV2F0Y2hQcmVzZW5jZVJlc3BvbnNlSAASMAoFdXNlcnMYFSABKAsyHy5wcmVzZW5jZS52MS5XYXRjaFVzZXJzUmVzcG9uc2VIABIsCgpyb29tX2VuZGVkGBYgASgLMhYucHJlc2VuY2UudjEuUm9vbUVuZGVkSAASKAoFZXJyb3IYHiABKAsyFy5wcmVzZW5jZS52MS5FcnJvckZyYW1lSABCBwoFZnJhbWUqgwMKCUNsb3NlQ29kZRIaChZDTE9TRV9DT0RFX1VOU1BFQ0lGSUVEEAASFgoRQ0xPU0VfQ09ERV9OT1JNQUwQ6AcSGAoTQ0xPU0VfQ09ERV9EUkFJTklORxCgHxIdChhDTE9TRV9DT0RFX1NMT1dfQ09OU1VNRVIQoR8SHAoXQ0xPU0VfQ09ERV9TRVJWRVJfRVJST1IQoh8SHQoYQ0xPU0VfQ09ERV9UT0tFTl9FWFBJUkVEEKMfEhsKFkNMT1NFX0NPREVfVU5BVkFJTEFCTEUQpB8SHQoYQ0xPU0VfQ09ERV9TRVNTSU9OX0VOREVEEKUfEhwKF0NMT1NFX0NPREVfUkFURV9MSU1JVEVEEKYfEhsKFkNMT1NFX0NPREVfQkFEX1JFUVVFU1QQlCMSHwoaQ0xPU0VfQ09ERV9VTkFVVEhFTlRJQ0FURUQQlSMSGQoUQ0xPU0VfQ09ERV9GT1JCSURERU4QliMSGQoUQ0xPU0VfQ09ERV9UT09fTEFSR0UQlyNiBnByb3RvMw", [file_presence_v1_errors, file_presence_v1_member_presence, file_presence_v1_presence, file_presence_v1_rooms]);
 
 /**
  * A client → server message.
@@ -310,4 +310,108 @@ export type ServerFrame = Message<"presence.v1.ServerFrame"> & {
  */
 export const ServerFrameSchema: GenMessage<ServerFrame> = /*@__PURE__*/
   messageDesc(file_presence_v1_frames, 5);
+
+/**
+ * WebSocket close codes the bridge sends (the numeric code of the close frame; its reason text is
+ * short, e.g. "draining"). Not used in any message: the close frame carries the number.
+ *
+ * @generated from enum presence.v1.CloseCode
+ */
+export enum CloseCode {
+  /**
+   * @generated from enum value: CLOSE_CODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Normal close (client or server); the session ends at once.
+   *
+   * @generated from enum value: CLOSE_CODE_NORMAL = 1000;
+   */
+  NORMAL = 1000,
+
+  /**
+   * The node is shutting down: reconnect (to another node) and reclaim the session.
+   *
+   * @generated from enum value: CLOSE_CODE_DRAINING = 4000;
+   */
+  DRAINING = 4000,
+
+  /**
+   * The socket stayed over its send-buffer cap for longer than the stall limit.
+   *
+   * @generated from enum value: CLOSE_CODE_SLOW_CONSUMER = 4001;
+   */
+  SLOW_CONSUMER = 4001,
+
+  /**
+   * Unexpected server failure.
+   *
+   * @generated from enum value: CLOSE_CODE_SERVER_ERROR = 4002;
+   */
+  SERVER_ERROR = 4002,
+
+  /**
+   * The token expired: reconnect with a fresh token.
+   *
+   * @generated from enum value: CLOSE_CODE_TOKEN_EXPIRED = 4003;
+   */
+  TOKEN_EXPIRED = 4003,
+
+  /**
+   * The presence store is unavailable, or the process is full: retry with backoff.
+   *
+   * @generated from enum value: CLOSE_CODE_UNAVAILABLE = 4004;
+   */
+  UNAVAILABLE = 4004,
+
+  /**
+   * The socket's session is gone (kicked, purged or reaped): reconnect; a new session is made.
+   *
+   * @generated from enum value: CLOSE_CODE_SESSION_ENDED = 4005;
+   */
+  SESSION_ENDED = 4005,
+
+  /**
+   * Frames sent faster than the per-socket rate limit: reconnect with backoff.
+   *
+   * @generated from enum value: CLOSE_CODE_RATE_LIMITED = 4006;
+   */
+  RATE_LIMITED = 4006,
+
+  /**
+   * Malformed, truncated or unknown frame.
+   *
+   * @generated from enum value: CLOSE_CODE_BAD_REQUEST = 4500;
+   */
+  BAD_REQUEST = 4500,
+
+  /**
+   * Invalid token (or none while anonymous access is off).
+   *
+   * @generated from enum value: CLOSE_CODE_UNAUTHENTICATED = 4501;
+   */
+  UNAUTHENTICATED = 4501,
+
+  /**
+   * Permission denied.
+   *
+   * @generated from enum value: CLOSE_CODE_FORBIDDEN = 4502;
+   */
+  FORBIDDEN = 4502,
+
+  /**
+   * Frame larger than the message limit (PRESENCE_MAX_REQUEST_BYTES); over twice it the WebSocket
+   * layer cuts the connection (1006, no close frame).
+   *
+   * @generated from enum value: CLOSE_CODE_TOO_LARGE = 4503;
+   */
+  TOO_LARGE = 4503,
+}
+
+/**
+ * Describes the enum presence.v1.CloseCode.
+ */
+export const CloseCodeSchema: GenEnum<CloseCode> = /*@__PURE__*/
+  enumDesc(file_presence_v1_frames, 0);
 

@@ -211,7 +211,8 @@ export type JoinResponse = Message<"presence.v1.JoinResponse"> & {
 
   /**
    * The key of this session's UDP heartbeats (32 bytes; udp.proto), when the server has UDP
-   * heartbeats on; empty otherwise. A secret like the session id; not the resume secret.
+   * heartbeats on and the session is a user's (anonymous sessions get none); empty otherwise. A
+   * secret like the session id; not the resume secret.
    *
    * @generated from field: bytes heartbeat_key = 20;
    */
