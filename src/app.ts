@@ -19,6 +19,7 @@ import { createRedisPresenceStore } from "./store/redis/create-redis-store.js";
 import type { PresenceStore } from "./store/presence-store.js";
 import { kRawRequest } from "./transport/connect/context.js";
 import { createHealthRoutes } from "./transport/connect/health-routes.js";
+import { registerReflection } from "./transport/connect/reflection-routes.js";
 import { authInterceptor, metricsInterceptor } from "./transport/connect/interceptors.js";
 import { requestLogInterceptor } from "./transport/connect/request-log.js";
 import { presenceRoutes } from "./transport/connect/presence-routes.js";
@@ -205,7 +206,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   // paid ~290 µs (measured by bench:grpc). Streams are ended by the hubs on drain instead, and
   // unary calls finish (or are cut at the shutdown deadline by the RPC server).
   const adapter = connectNodeAdapter({
-    routes: (router) => withWireCompat(adminRoutes(adminService)(presenceRoutes(service)(health.register(router)))),
+    // Reflection last: it describes whatever the router serves at that point.
+    routes: (router) => {
+      const served = adminRoutes(adminService)(presenceRoutes(service)(health.register(router)));
+      return withWireCompat(config.reflection ? registerReflection(served) : served);
+    },
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
     interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics)],
     readMaxBytes: config.maxRequestBytes,
@@ -315,7 +320,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     onError: (err) => log.warn("udp heartbeat failed", { err }),
   });
   if (udp) udpBoundPort = (await udp.listen(config.udp.port!, config.host)).port;
-  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory" });
+  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, udpPort: udp ? udpBoundPort : undefined, reflection: config.reflection, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory" });
 
   let closing: Promise<void> | undefined;
   return {

@@ -72,6 +72,11 @@ export interface Config {
     maxDatagramBytes: number;
     maxTrackedSessions: number;
   };
+  /**
+   * gRPC server reflection v1 and v1alpha on the RPC port (PRESENCE_REFLECTION). Default: on in
+   * development (no PRESENCE_JWT_SECRET and no PRESENCE_JWKS_FILE), off otherwise.
+   */
+  reflection: boolean;
   /** The demo page on the WebSocket port (`GET /`, `/app.js`) and its token endpoint. */
   demo: {
     /**
@@ -215,7 +220,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   for (const seed of (str("PRESENCE_REDIS_CLUSTER") ?? "").split(",").map((x) => x.trim()).filter(Boolean)) {
     if (!/^[^:\s]+:\d{1,5}$/.test(seed)) problems.push(`PRESENCE_REDIS_CLUSTER: ${JSON.stringify(seed)} must be host:port`);
   }
-  const demoTokens = bool("PRESENCE_DEMO", jwtSecret === undefined && str("PRESENCE_JWKS_FILE") === undefined);
+  const development = jwtSecret === undefined && str("PRESENCE_JWKS_FILE") === undefined;
+  const demoTokens = bool("PRESENCE_DEMO", development);
+  const reflection = bool("PRESENCE_REFLECTION", development);
   const logLevel = (str("PRESENCE_LOG_LEVEL") ?? "info") as Config["logLevel"];
   const nodeId = str("PRESENCE_NODE_ID") ?? defaultNodeId(hostname(), randomBytes(3).toString("hex"));
   if (!NODE_ID.test(nodeId)) problems.push(`PRESENCE_NODE_ID=${JSON.stringify(nodeId)}: must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' and '-'`);
@@ -259,6 +266,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxDatagramBytes: seeds.udpMaxDatagramBytes,
       maxTrackedSessions: seeds.udpMaxTrackedSessions,
     },
+    reflection,
     demo: { tokens: demoTokens, dir: str("PRESENCE_DEMO_DIR") ?? fileURLToPath(new URL("../dist/demo/", import.meta.url)) },
     redis: {
       url: str("PRESENCE_REDIS_URL"),

@@ -121,6 +121,10 @@ export const ERROR_REASONS = {
   ROOM_EXISTS: { code: "already_exists", close: null, retry: "never", when: "CreateRoom of a room that is managed already." },
   PRESENCE_TOO_LARGE: { code: "resource_exhausted", close: null, retry: "never", when: "Typed presence over its byte or key limit (PRESENCE_MAX_PRESENCE_BYTES, PRESENCE_MAX_PRESENCE_KEYS)." },
   TOO_MANY_SCOPES: { code: "resource_exhausted", close: null, retry: "never", when: "A session would carry more scopes than PRESENCE_MAX_SCOPES_PER_SESSION." },
+  TRACKER_CONFLICT: { code: "already_exists", close: null, retry: "never", when: "Track `open` names a tracker id held by another tracker of the caller (no or wrong `tracker_secret`): use another id, or the secret returned when it was created." },
+  TRACKER_REPLACED: { code: "aborted", close: null, retry: "never", when: "The Track stream was replaced: the same tracker opened a new stream (with its secret), on this node or another, which now holds its presences. Do not reconnect this one." },
+  TOO_MANY_PRESENCES: { code: "resource_exhausted", close: null, retry: "never", when: "A Track stream would hold more than PRESENCE_TRACK_MAX_PRESENCES presences." },
+  PRESENCE_NOT_FOUND: { code: "not_found", close: null, retry: "never", when: "Track `untrack`, `update` or `set_activity` of a key the tracker does not track." },
 } as const satisfies Record<string, ReasonRow>;
 
 /** `presence.v1.ErrorReason` names without the `ERROR_REASON_` prefix. */
