@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyActivity, awayAt, effectiveActivity, heartbeatInput, mustWriteSignal, newSessionActivity, sweepActivity, type SessionActivity } from "./activity.js";
+import { applyActivity, awayAt, effectiveActivity, heartbeatInput, mustWriteSignal, newSessionActivity, sweepActivity, type SessionActivity } from "./session-activity.js";
 import { sessionThreshold, parseScopeOverrides, scopeThreshold, type AwayPolicy } from "./away-policy.js";
 import { createFakeClock } from "./fake-clock.js";
 
