@@ -34,7 +34,10 @@ export type ScriptName =
   | "sessionKick"
   | "sessionSetNode"
   | "nodeAnnounce"
-  | "nodeList";
+  | "nodeList"
+  | "scopeAdd"
+  | "scopeRemove"
+  | "scopeStamp";
 
 const FILE = /^([a-z][A-Za-z]*)-(\d+)\.lua$/;
 

@@ -1,4 +1,4 @@
-import type { OnlinePosition, ScopeCount } from "../core/scope.js";
+import type { OnlinePosition, ScopeCount } from "../../core/scope.js";
 
 /**
  * The ScopeStore port (scopes.proto): which users are online in which scope, their order by last
