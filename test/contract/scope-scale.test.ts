@@ -19,7 +19,7 @@ const USERS = Number(process.env.PRESENCE_SCOPE_SCALE_USERS ?? 100_000);
 async function fill(s: ScopeStore, scope: string) {
   const batch: Promise<void>[] = [];
   for (let i = 0; i < USERS; i++) {
-    batch.push(s.addSession(`s${i}`, `user-${i}`, [scope], 1_700_000_000_000 + i));
+    batch.push(s.addSession(`s${i}`, { userId: `user-${i}`, name: `User ${i}`, avatarUrl: "", metadata: {} }, [scope], 1_700_000_000_000 + i));
     if (batch.length === 2_000) await Promise.all(batch.splice(0));
   }
   await Promise.all(batch);

@@ -1,12 +1,16 @@
 import { expect, it } from "vitest";
 import { compareOnline, type OnlinePosition } from "../../src/core/scope.js";
 import type { ScopeStore } from "../../src/store/ports/scope-store.js";
+import type { UserInfo } from "../../src/core/identity.js";
 
 /**
  * The ScopeStore contract (scopes.proto): counts, the order of lists and keyset paging, ties,
  * idempotent mutations and stamps that never lower a position. Run on the memory store and on a
  * real standalone Redis and 3-master Cluster (`scope-store.test.ts`).
  */
+/** A user's public info as sessions carry it. */
+const u = (userId: string): UserInfo => ({ userId, name: userId.toUpperCase(), avatarUrl: `https://a.test/${userId}.png`, metadata: { team: "x" } });
+
 export function scopeStoreContract(make: () => Promise<ScopeStore>) {
   async function walk(store: ScopeStore, scope: string, pageSize: number): Promise<OnlinePosition[]> {
     const out: OnlinePosition[] = [];
@@ -22,10 +26,10 @@ export function scopeStoreContract(make: () => Promise<ScopeStore>) {
 
   it("counts users once and connections per session; mutations are idempotent", async () => {
     const s = await make();
-    await s.addSession("s1", "ana", ["", "zone:1"], 100);
-    await s.addSession("s1", "ana", ["", "zone:1"], 100);
-    await s.addSession("s2", "ana", ["", "zone:1", "org:7"], 50);
-    await s.addSession("s3", "bob", ["", "org:7"], 70);
+    await s.addSession("s1", u("ana"), ["", "zone:1"], 100);
+    await s.addSession("s1", u("ana"), ["", "zone:1"], 100);
+    await s.addSession("s2", u("ana"), ["", "zone:1", "org:7"], 50);
+    await s.addSession("s3", u("bob"), ["", "org:7"], 70);
     expect(await s.count(["", "zone:1", "org:7", "zone:2"])).toEqual([
       { scope: "", users: 2, connections: 3 },
       { scope: "zone:1", users: 1, connections: 2 },
@@ -35,7 +39,7 @@ export function scopeStoreContract(make: () => Promise<ScopeStore>) {
     await s.removeSession("s1", "ana", ["", "zone:1"]);
     await s.removeSession("s1", "ana", ["", "zone:1"]);
     const page = await s.list("zone:1", 10, null);
-    expect(page.entries).toEqual([{ userId: "ana", lastActiveMs: 100, connections: 1 }]);
+    expect(page.entries).toEqual([{ userId: "ana", lastActiveMs: 100, connections: 1, info: u("ana") }]);
     await s.removeSession("s2", "ana", ["", "zone:1", "org:7"]);
     expect(await s.count(["", "zone:1", "org:7"])).toEqual([
       { scope: "", users: 1, connections: 1 },
@@ -46,7 +50,7 @@ export function scopeStoreContract(make: () => Promise<ScopeStore>) {
 
   it("raises positions with stamps, never lowers them, and ignores stamps of users not in the scope", async () => {
     const s = await make();
-    await s.addSession("s1", "ana", ["zone:1"], 100);
+    await s.addSession("s1", u("ana"), ["zone:1"], 100);
     await s.stamp("ana", ["zone:1"], 90);
     await s.stamp("bob", ["zone:1"], 500);
     expect((await s.list("zone:1", 10, null)).entries.map((e) => [e.userId, e.lastActiveMs])).toEqual([["ana", 100]]);
@@ -61,7 +65,7 @@ export function scopeStoreContract(make: () => Promise<ScopeStore>) {
     for (let i = 0; i < 120; i++) {
       const p = { userId: `u${String(i).padStart(3, "0")}`, lastActiveMs: 1_000 + (i % 9) * 10 }; // many ties
       truth.push(p);
-      await s.addSession(`s${i}`, p.userId, ["org:1"], p.lastActiveMs);
+      await s.addSession(`s${i}`, u(p.userId), ["org:1"], p.lastActiveMs);
     }
     truth.sort(compareOnline);
     for (const size of [1, 7, 50, 200]) expect(await walk(s, "org:1", size)).toEqual(truth);
@@ -76,7 +80,7 @@ export function scopeStoreContract(make: () => Promise<ScopeStore>) {
     const sessions: [string, string][] = [];
     for (; next < 150; next++) {
       sessions.push([`s${next}`, `u${next}`]);
-      await s.addSession(`s${next}`, `u${next}`, ["zone:9"], now - next);
+      await s.addSession(`s${next}`, u(`u${next}`), ["zone:9"], now - next);
     }
     const seen = new Set<string>();
     let after: OnlinePosition | null = null;
@@ -95,7 +99,7 @@ export function scopeStoreContract(make: () => Promise<ScopeStore>) {
         else if (c % 3 === 1) await s.removeSession(pick[0], pick[1], ["zone:9"]);
         else {
           sessions.push([`s${next}`, `u${next}`]);
-          await s.addSession(`s${next}`, `u${next++}`, ["zone:9"], now);
+          await s.addSession(`s${next}`, u(`u${next++}`), ["zone:9"], now);
         }
       }
     }

@@ -1,6 +1,9 @@
 import { createRequire } from "node:module";
 import { addScopeSession, compareOnline, createScopeMembership, removeScopeSession, scopeCountOf, stampScopeUser, type OnlinePosition, type ScopeCount, type ScopeMembership } from "../../core/scope.js";
 import type { ScopeEntry, ScopeStore } from "../ports/scope-store.js";
+import type { UserInfo } from "../../core/identity.js";
+
+const unknownInfo = (userId: string): UserInfo => ({ userId, name: "", avatarUrl: "", metadata: {} });
 
 /**
  * ScopeStore of the embedded memory store: the membership rules of `core/scope.ts` plus, per
@@ -20,6 +23,7 @@ const BTree = (createRequire(import.meta.url)("sorted-btree") as { default: new 
 
 interface ScopeEntryState {
   membership: ScopeMembership;
+  info: Map<string, UserInfo>;
   order: OrderedIndex<OnlinePosition>;
 }
 
@@ -27,7 +31,7 @@ export function createMemoryScopeStore(): ScopeStore & { scopeCount(): number } 
   const scopes = new Map<string, ScopeEntryState>();
   const entry = (scope: string): ScopeEntryState => {
     let e = scopes.get(scope);
-    if (!e) scopes.set(scope, (e = { membership: createScopeMembership(), order: new BTree<OnlinePosition>(undefined, compareOnline) }));
+    if (!e) scopes.set(scope, (e = { membership: createScopeMembership(), info: new Map(), order: new BTree<OnlinePosition>(undefined, compareOnline) }));
     return e;
   };
   const positionOf = (e: ScopeEntryState, userId: string): OnlinePosition | undefined => {
@@ -42,9 +46,11 @@ export function createMemoryScopeStore(): ScopeStore & { scopeCount(): number } 
   };
 
   return {
-    async addSession(sessionId, userId, list, lastActiveMs) {
+    async addSession(sessionId, user, list, lastActiveMs) {
+      const userId = user.userId;
       for (const scope of list) {
         const e = entry(scope);
+        e.info.set(userId, user);
         const before = positionOf(e, userId);
         addScopeSession(e.membership, sessionId, userId, lastActiveMs);
         reindex(e, userId, before);
@@ -55,7 +61,10 @@ export function createMemoryScopeStore(): ScopeStore & { scopeCount(): number } 
         const e = scopes.get(scope);
         if (!e) continue;
         const before = positionOf(e, userId);
-        if (removeScopeSession(e.membership, sessionId)) reindex(e, userId, before);
+        if (removeScopeSession(e.membership, sessionId)) {
+          reindex(e, userId, before);
+          e.info.delete(userId);
+        }
         if (e.membership.sessions.size === 0) scopes.delete(scope);
       }
     },
@@ -83,7 +92,7 @@ export function createMemoryScopeStore(): ScopeStore & { scopeCount(): number } 
       const visit = (p: OnlinePosition) => {
         if (entries.length >= pageSize) return { break: true as const };
         if (after && compareOnline(p, after) <= 0) return;
-        entries.push({ ...p, connections: e.membership.users.get(p.userId)!.sessions });
+        entries.push({ ...p, connections: e.membership.users.get(p.userId)!.sessions, info: e.info.get(p.userId) ?? unknownInfo(p.userId) });
         return;
       };
       const first = after ?? e.order.minKey();

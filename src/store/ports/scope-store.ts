@@ -1,3 +1,4 @@
+import type { UserInfo } from "../../core/identity.js";
 import type { OnlinePosition, ScopeCount } from "../../core/scope.js";
 
 /**
@@ -9,8 +10,11 @@ import type { OnlinePosition, ScopeCount } from "../../core/scope.js";
  * on Redis (see scopes.proto for the layout).
  */
 export interface ScopeStore {
-  /** The session (of `userId`) carries `scopes` from now on; its user's position is raised to `lastActiveMs`. */
-  addSession(sessionId: string, userId: string, scopes: readonly string[], lastActiveMs: number): Promise<void>;
+  /**
+   * The session (of `user`) carries `scopes` from now on; its user's position is raised to
+   * `lastActiveMs` and its public info (name, avatar) is kept for lists.
+   */
+  addSession(sessionId: string, user: UserInfo, scopes: readonly string[], lastActiveMs: number): Promise<void>;
   /** The session no longer carries `scopes`; a user without another session carrying one leaves it. */
   removeSession(sessionId: string, userId: string, scopes: readonly string[]): Promise<void>;
   /** Raises the user's position in `scopes` to `lastActiveMs` (never lowers it; no-op where absent). */
@@ -25,4 +29,6 @@ export interface ScopeStore {
 export interface ScopeEntry extends OnlinePosition {
   /** Sessions of the user that carry the scope. */
   connections: number;
+  /** The user's public info as its latest session in the scope gave it. */
+  info: UserInfo;
 }

@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from "ioredis";
 import { compareOnline, isAfter, shardOf, type OnlinePosition, type ScopeCount } from "../../core/scope.js";
 import type { ScopeEntry, ScopeStore } from "../ports/scope-store.js";
+import type { UserInfo } from "../../core/identity.js";
 
 /**
  * ScopeStore on Redis and Redis Cluster (scopes.proto). A scope is split into `shards` shards by a
@@ -9,6 +10,7 @@ import type { ScopeEntry, ScopeStore } from "../ports/scope-store.js";
  *   `<prefix>:{sc:S:i}:u`  sorted set  user id → last activity (ms)      (the order of lists)
  *   `<prefix>:{sc:S:i}:s`  hash        session id → user id               (connections: HLEN)
  *   `<prefix>:{sc:S:i}:n`  hash        user id → sessions carrying S      (when a user leaves)
+ *   `<prefix>:{sc:S:i}:i`  hash        user id → public info JSON         (names in lists)
  * so a scope of 1,000,000 users is `shards` keys of ~n/shards users each, spread over the Cluster's
  * slots, and every script call touches one slot. All sessions of a user land in the same shard.
  *
@@ -27,16 +29,25 @@ export interface RedisScopeStoreOptions {
   prefix: string;
   /** PRESENCE_SCOPE_SHARDS (default 16); must be the same on every node and never change for a dataset. */
   shards: number;
-  /** Runs one of the scope scripts (scopeAdd-3, scopeRemove-3, scopeStamp-2). */
+  /** Runs one of the scope scripts (scopeAdd-4, scopeRemove-4, scopeStamp-2). */
   run(name: "scopeAdd" | "scopeRemove" | "scopeStamp", keys: string[], args: (string | number)[]): Promise<unknown>;
   /** Runs a plain command through the store's error mapping (STORE_UNAVAILABLE) and timing. */
   cmd<T>(name: string, fn: () => Promise<T>): Promise<T>;
   maxTies?: number;
 }
 
+function infoOf(userId: string, json: string | null): UserInfo {
+  try {
+    const v = json ? (JSON.parse(json) as { n?: string; a?: string; m?: Record<string, string> }) : {};
+    return { userId, name: v.n ?? "", avatarUrl: v.a ?? "", metadata: v.m ?? {} };
+  } catch {
+    return { userId, name: "", avatarUrl: "", metadata: {} };
+  }
+}
+
 export function scopeShardKeys(prefix: string, scope: string, shard: number) {
   const t = `${prefix}:{sc:${scope}:${shard}}`;
-  return { users: `${t}:u`, sessions: `${t}:s`, counts: `${t}:n` };
+  return { users: `${t}:u`, sessions: `${t}:s`, counts: `${t}:n`, info: `${t}:i` };
 }
 
 export function createRedisScopeStore(o: RedisScopeStoreOptions): ScopeStore {
@@ -82,11 +93,12 @@ export function createRedisScopeStore(o: RedisScopeStoreOptions): ScopeStore {
   }
 
   return {
-    async addSession(sessionId, userId, scopes, lastActiveMs) {
+    async addSession(sessionId, user, scopes, lastActiveMs) {
+      const info = JSON.stringify({ n: user.name, a: user.avatarUrl, m: user.metadata });
       await Promise.all(
         scopes.map((scope) => {
-          const k = keysOf(scope, userId);
-          return o.run("scopeAdd", [k.users, k.sessions, k.counts], [sessionId, userId, lastActiveMs]);
+          const k = keysOf(scope, user.userId);
+          return o.run("scopeAdd", [k.users, k.sessions, k.counts, k.info], [sessionId, user.userId, lastActiveMs, info]);
         }),
       );
     },
@@ -94,7 +106,7 @@ export function createRedisScopeStore(o: RedisScopeStoreOptions): ScopeStore {
       await Promise.all(
         scopes.map((scope) => {
           const k = keysOf(scope, userId);
-          return o.run("scopeRemove", [k.users, k.sessions, k.counts], [sessionId]);
+          return o.run("scopeRemove", [k.users, k.sessions, k.counts, k.info], [sessionId]);
         }),
       );
     },
@@ -116,14 +128,16 @@ export function createRedisScopeStore(o: RedisScopeStoreOptions): ScopeStore {
         const i = shardOf(p.userId, o.shards);
         byShard.set(i, [...(byShard.get(i) ?? []), p]);
       }
-      const connections = new Map<string, number>();
+      const extra = new Map<string, { connections: number; info: UserInfo }>();
       await Promise.all(
         [...byShard].map(async ([i, ps]) => {
-          const n = await call<(string | null)[]>("HMGET", scopeShardKeys(o.prefix, scope, i).counts, ...ps.map((p) => p.userId));
-          ps.forEach((p, j) => connections.set(p.userId, Number(n[j] ?? 0)));
+          const k = scopeShardKeys(o.prefix, scope, i);
+          const ids = ps.map((p) => p.userId);
+          const [n, infos] = await Promise.all([call<(string | null)[]>("HMGET", k.counts, ...ids), call<(string | null)[]>("HMGET", k.info, ...ids)]);
+          ps.forEach((p, j) => extra.set(p.userId, { connections: Number(n[j] ?? 0), info: infoOf(p.userId, infos[j] ?? null) }));
         }),
       );
-      const entries: ScopeEntry[] = page.map((p) => ({ ...p, connections: connections.get(p.userId) ?? 0 }));
+      const entries: ScopeEntry[] = page.map((p) => ({ ...p, ...extra.get(p.userId)! }));
       return { entries, count };
     },
   };

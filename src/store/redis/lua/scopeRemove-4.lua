@@ -1,7 +1,7 @@
 --[[
   scopeRemove: a session no longer carries a scope. Idempotent: an unknown session changes nothing
   (a reaper repeating the step after a crash). The user leaves the shard with its last session.
-  KEYS[1] users zset   KEYS[2] sessions hash   KEYS[3] counts hash
+  KEYS[1] users zset   KEYS[2] sessions hash   KEYS[3] counts hash   KEYS[4] info hash
   ARGV[1] session id
   Returns {removed, left}: removed 1 when the session was there, left 1 when its user left
 ]]
@@ -11,5 +11,6 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 local n = redis.call('HINCRBY', KEYS[3], uid, -1)
 if n > 0 then return { 1, 0 } end
 redis.call('HDEL', KEYS[3], uid)
+redis.call('HDEL', KEYS[4], uid)
 redis.call('ZREM', KEYS[1], uid)
 return { 1, 1 }
