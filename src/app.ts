@@ -116,7 +116,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       onHeartbeatLag: (seconds) => metrics.heartbeatLag.observe(seconds),
     });
   const hub = createFanoutHub({
-    store,
+    rooms: store,
+    bus: store,
     clock,
     timings: config.timings,
     limits: config.limits,
@@ -136,7 +137,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     },
   });
   const userHub = createUserWatchHub({
-    store,
+    users: store,
+    bus: store,
     clock,
     timings: config.timings,
     limits: config.limits,
@@ -151,7 +153,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   let udpBoundPort = 0;
   const service = createPresenceService({
     udp: udpKeys && { keyFor: (id) => udpKeys.keyFor(id), port: () => udpBoundPort },
-    store,
+    sessions: store,
+    rooms: store,
+    users: store,
     hub,
     userHub,
     clock,
@@ -197,7 +201,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   });
   const health = createHealthRoutes(readiness);
   const adminService = createAdminService({
-    store,
+    rooms: store,
+    sessions: store,
+    nodes: store,
     nodeId: config.nodeId,
     onKick: (how, detail) => log.info(how === "kick" ? "admin: session kicked" : "admin: node purged", detail),
   });
