@@ -121,6 +121,11 @@ export const ERROR_REASONS = {
   ROOM_EXISTS: { code: "already_exists", close: null, retry: "never", when: "CreateRoom of a room that is managed already." },
   PRESENCE_TOO_LARGE: { code: "resource_exhausted", close: null, retry: "never", when: "Typed presence over its byte or key limit (PRESENCE_MAX_PRESENCE_BYTES, PRESENCE_MAX_PRESENCE_KEYS)." },
   TOO_MANY_SCOPES: { code: "resource_exhausted", close: null, retry: "never", when: "A session would carry more scopes than PRESENCE_MAX_SCOPES_PER_SESSION." },
+  // 45–54: history (issue 13). HistoryService and the export only, never on a socket.
+  HISTORY_UNAVAILABLE: { code: "unavailable", close: null, retry: "backoff", when: "The history database cannot be reached or is still starting (HistoryService, the export): retry with backoff." },
+  HISTORY_DISABLED: { code: "failed_precondition", close: null, retry: "never", when: "HistoryService or the export on a server started with PRESENCE_HISTORY=off." },
+  INVALID_TIME_RANGE: { code: "invalid_argument", close: null, retry: "never", when: "A history time range with until before since, a negative time, or longer than PRESENCE_HISTORY_MAX_RANGE_MS." },
+  INVALID_PAGE_TOKEN: { code: "invalid_argument", close: null, retry: "never", when: "A ListActivity page token that is malformed or was made for another query." },
   TRACKER_CONFLICT: { code: "already_exists", close: null, retry: "never", when: "Track `open` names a tracker id held by another tracker of the caller (no or wrong `tracker_secret`): use another id, or the secret returned when it was created." },
   TRACKER_REPLACED: { code: "aborted", close: null, retry: "never", when: "The Track stream was replaced: the same tracker opened a new stream (with its secret), on this node or another, which now holds its presences. Do not reconnect this one." },
   TOO_MANY_PRESENCES: { code: "resource_exhausted", close: null, retry: "never", when: "A Track stream would hold more than PRESENCE_TRACK_MAX_PRESENCES presences." },

@@ -9,7 +9,8 @@ import type { Activity, CursorPosition, Position, RoomView } from "../core/prese
 import { checkText, parseRoomName, utf8Length } from "../core/room-name.js";
 import type { Detail, FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
 import type { UserWatchHub, UserWatchItem } from "../fanout/user-watch-hub.js";
-import { visibleStatus, type UserStatusRecord } from "../core/user-status.js";
+import { visibleStatus, withDurable, type UserStatusRecord } from "../core/user-status.js";
+import type { DurableUserStatus } from "../history/history-store.js";
 import type { JoinResult, Lease, NavigateResult } from "../core/session.js";
 import type { RoomStore } from "../store/ports/room-store.js";
 import type { SessionStore } from "../store/ports/session-store.js";
@@ -99,6 +100,14 @@ export interface PresenceServiceOptions {
   onDeferredError?: (err: unknown) => void;
   /** UDP heartbeats (when on): each session's key and the bound port, told in Join answers. */
   udp?: { keyFor(sessionId: string): Uint8Array; port(): number };
+  /**
+   * Durable statuses (history) of users the store reports as never seen: after a Redis data loss
+   * their last seen, custom status and invisible flag come from here. Never rejects ([] when the
+   * history does not answer in time).
+   */
+  durableStatus?: (userIds: string[]) => Promise<DurableUserStatus[]>;
+  /** The history's durable flags of a user (invisible, custom status) laid over the store's record. */
+  durableFlags?: (r: UserStatusRecord) => UserStatusRecord;
 }
 
 const ANON_ID = /^[A-Za-z0-9_-]+$/;
@@ -356,7 +365,12 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     async getUserStatus(caller, req) {
       const now = o.clock.now();
       // An operator (admin token) sees what the user themself sees: the real state, invisible flag included.
-      return (await o.users.getUserStatus(userIds(req.userIds))).map((r) => visibleStatus(r, caller.role === "admin" ? r.userId : viewerOf(caller), now));
+      const records = await o.users.getUserStatus(userIds(req.userIds));
+      // The chat seed's degraded mode: users the store no longer holds are completed from the history.
+      const unknown = records.filter((r) => r.state === "offline" && r.lastSeenMs === 0).map((r) => r.userId);
+      const durable = new Map(unknown.length > 0 && o.durableStatus ? (await o.durableStatus(unknown)).map((d) => [d.userId, d]) : []);
+      const flags = o.durableFlags ?? ((r: UserStatusRecord) => r);
+      return records.map((r) => visibleStatus(flags(withDurable(r, durable.get(r.userId))), caller.role === "admin" ? r.userId : viewerOf(caller), now));
     },
 
     watchUsers(caller, req) {

@@ -70,8 +70,8 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
   /** Heartbeat and attach; only a Heartbeat reports its lag (an attach may follow a release's grace). */
   async function beat(input: SessionRef & { activity?: Activity }, isHeartbeat: boolean): Promise<Lease> {
     // A UDP heartbeat proved the session's key (udp.proto): refreshed without an owner check
-    // (owner '' in sessionsHeartbeat; becomes '*' with the store track's owner-prefix fix).
-    const owner = input.ownerKey === VERIFIED_BY_SESSION_KEY ? "" : input.ownerKey;
+    // ('*' in sessionsHeartbeat, like a node refresh, but with the datagram's activity).
+    const owner = input.ownerKey === VERIFIED_BY_SESSION_KEY ? null : input.ownerKey;
     const r = await heartbeats.one(input.sessionId, owner, input.activity ?? "", ttlMs);
     if (r.status === "not_found") {
       if (await p.recovery.reassertIfDataLost(input.sessionId)) return beat(input, isHeartbeat);

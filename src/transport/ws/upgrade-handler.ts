@@ -55,6 +55,7 @@ export function createUpgradeHandler(o: UpgradeHandlerOptions) {
       const header = req.getHeader("authorization");
       const offered = req.getHeader("sec-websocket-protocol").split(",").map((p) => p.trim()).filter(Boolean);
       const queryToken = req.getQuery("token") ?? ""; // typed string, undefined when absent
+      const origin = { remoteAddr: Buffer.from(res.getRemoteAddressAsText()).toString(), userAgent: req.getHeader("user-agent").slice(0, 256) };
       res.onAborted(() => {
         aborted.value = true;
       });
@@ -69,7 +70,7 @@ export function createUpgradeHandler(o: UpgradeHandlerOptions) {
           (caller) => {
             if (aborted.value) return;
             if (o.isClosing()) return refuse(res, aborted, "503 Service Unavailable", "draining");
-            const state = createWsSession(caller, tokenExpiry(authorization));
+            const state = createWsSession(caller, tokenExpiry(authorization), origin);
             res.cork(() => res.upgrade<WsSession>(state, key, protocol, extensions, context));
           },
           (err: unknown) => {
