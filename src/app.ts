@@ -9,9 +9,8 @@ import { systemClock, type Clock } from "./core/clock.js";
 import { createIdSource, type IdSource } from "./core/ids.js";
 import { draining, PresenceError } from "./core/presence-error.js";
 import { createFanoutHub, type FanoutHub } from "./fanout/fanout-hub.js";
-import { startHistory, type History } from "./history/start-history.js";
-import { enableCallOrigin } from "./service/call-origin.js";
-import { withDurableFlags, type UserStatusRecord } from "./core/user-status.js";
+import { startAppHistory } from "./history/app-history.js";
+import type { History } from "./history/start-history.js";
 import { createUserWatchHub } from "./fanout/user-watch-hub.js";
 import { createReadinessMonitor } from "./health/readiness-monitor.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -28,7 +27,6 @@ import { requestLogInterceptor } from "./transport/connect/request-log.js";
 import { presenceRoutes } from "./transport/connect/presence-routes.js";
 import { adminRoutes } from "./transport/connect/admin-routes.js";
 import { createAdminService } from "./service/admin-service.js";
-import { createHistoryService } from "./service/history-service.js";
 import { historyRoutes } from "./transport/connect/history-routes.js";
 import { withHistoryExport } from "./transport/http/history-export.js";
 import { withWireCompat } from "./transport/connect/wire-compat.js";
@@ -126,25 +124,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       onCommitListenerError: (err) => commitListenerFailed(err),
     });
   // History starts in the background (the embedded database takes seconds): never on the ready path.
-  const history = startHistory(config.history, {
-    clock,
-    nodeId: config.nodeId,
-    log,
-    metrics: metrics.history,
-    lastSeenRetentionMs: config.timings.lastSeenRetentionMs,
-    probeIntervalMs: config.readiness.intervalMs,
-    readLog: (room, from) => store.readLog(room, from),
-    logMaxAgeMs: config.timings.logMaxAgeMs,
-    statusError: (err) => {
-      metrics.loopErrors.inc({ loop: "history_status" });
-      log.warn("history: user status write-through failed", { err });
-    },
-    loopError: (loop, err) => {
-      metrics.loopErrors.inc({ loop });
-      log.error("history loop failed", { loop, err });
-    },
-  });
-  const durableFlags = (r: UserStatusRecord) => withDurableFlags(r, history.status.hint(r.userId));
+  const hist = startAppHistory(config, { clock, log, metrics, store });
   const hub = createFanoutHub({
     rooms: store,
     bus: store,
@@ -177,11 +157,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       return c.full + c.counts;
     },
     delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
-    overlay: config.history.mode === "off" ? undefined : durableFlags,
+    overlay: hist.durableFlags,
   });
   const service = createPresenceService({
-    durableStatus: config.history.mode === "off" ? undefined : (ids) => history.status.load(ids),
-    durableFlags: config.history.mode === "off" ? undefined : durableFlags,
+    durableStatus: hist.durableStatus,
+    durableFlags: hist.durableFlags,
     sessions: store,
     rooms: store,
     users: store,
@@ -229,18 +209,6 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     },
   });
   const health = createHealthRoutes(readiness);
-  // Recorded on the node that committed (the store's commit feed), never from pub/sub.
-  if (config.history.mode !== "off") enableCallOrigin();
-  const stopRecording = config.history.mode === "off" ? () => {} : store.onCommit((commit) => history.recordCommit(commit));
-  const historyService = createHistoryService({
-    mode: config.history.mode,
-    store: () => history.store(),
-    clock,
-    maxRangeMs: config.history.maxRangeMs,
-    maxPageSize: config.history.maxPageSize,
-    exportPageRows: config.history.exportPageRows,
-    maxRoomNameBytes: config.limits.maxRoomNameBytes,
-  });
   const adminService = createAdminService({
     rooms: store,
     sessions: store,
@@ -255,7 +223,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const adapter = connectNodeAdapter({
     // Reflection last: it describes whatever the router serves at that point.
     routes: (router) => {
-      const served = historyRoutes(historyService)(adminRoutes(adminService)(presenceRoutes(service)(health.register(router))));
+      const served = historyRoutes(hist.service)(adminRoutes(adminService)(presenceRoutes(service)(health.register(router))));
       return withWireCompat(config.reflection ? registerReflection(served) : served);
     },
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
@@ -267,7 +235,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     contextValues: (req) => createContextValues().set(kRawRequest, req),
   });
   const rpc = createOnePortServer({
-    handler: withCors(config.corsOrigins, withHistoryExport({ history: historyService, verify, log }, adapter)),
+    handler: withCors(config.corsOrigins, withHistoryExport({ history: hist.service, verify, log }, adapter)),
     pingIntervalMs: config.h2PingIntervalMs,
     pingTimeoutMs: config.h2PingTimeoutMs,
   });
@@ -368,7 +336,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     hub,
     service,
     metrics,
-    history,
+    history: hist.history,
     nodeId: config.nodeId,
     close() {
       closing ??= (async () => {
@@ -386,9 +354,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         await service.drain();
         reaper.cancel();
         // Rows of everything above (the last leaves included) are written before the store closes.
-        stopRecording();
         // What is left of the shutdown deadline (at most 2 s) goes to writing the queued rows.
-        await history.close(Math.max(0, Math.min(2_000, config.shutdownDeadlineMs - (clock.now() - closeStarted) - 200)));
+        await hist.close(Math.max(0, Math.min(2_000, config.shutdownDeadlineMs - (clock.now() - closeStarted) - 200)));
         readiness.close();
         refresher.cancel();
         await store.close();
