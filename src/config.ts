@@ -145,7 +145,7 @@ const DAY_MS = 86_400_000;
 
 /** History options (docs/history.md lists them; a test keeps that table true). */
 export const HISTORY_SPEC = {
-  poolSize: n("PRESENCE_POSTGRES_POOL_SIZE", 4, 1, 100, "connections to PostgreSQL per node (writer, reads, retention)"),
+  poolSize: n("PRESENCE_POSTGRES_POOL_SIZE", 4, 2, 100, "connections to PostgreSQL per node (writer, reads, retention; the repair holds one)"),
   connectTimeoutMs: n("PRESENCE_POSTGRES_CONNECT_TIMEOUT_MS", 5_000, 100, 120_000, "a connection attempt to PostgreSQL slower than this fails"),
   statementTimeoutMs: n("PRESENCE_POSTGRES_STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000, "a history statement slower than this is cancelled (statement_timeout)"),
   batchRows: n("PRESENCE_HISTORY_BATCH_ROWS", 100, 1, 10_000, "rows written per batch"),
