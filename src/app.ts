@@ -32,6 +32,7 @@ import { withHistoryExport } from "./transport/http/history-export.js";
 import { withWireCompat } from "./transport/connect/wire-compat.js";
 import { withCors } from "./transport/http/cors.js";
 import { createOnePortServer } from "./transport/http/one-port-server.js";
+import type { WsEngineName } from "./transport/ws/ws-engine.js";
 import { createWsBridge } from "./transport/ws/ws-server.js";
 
 /**
@@ -56,6 +57,8 @@ export interface App {
   readonly adminPort: number;
   /** The WebSocket bridge's bound port (path `/ws`). */
   readonly wsPort: number;
+  /** The WebSocket engine serving it (PRESENCE_WS_ENGINE): `uws` or `ws`. */
+  readonly wsEngine: WsEngineName;
   readonly store: PresenceStore;
   readonly hub: FanoutHub;
   readonly service: PresenceService;
@@ -249,6 +252,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     clock,
     metrics,
     logger: log,
+    engine: config.ws.engine,
     maxMessageBytes: config.maxRequestBytes,
     idleTimeoutSec: config.ws.idleTimeoutSec,
     maxBufferedBytes: config.ws.maxBufferedBytes,
@@ -325,13 +329,14 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const rpcAddr = await rpc.listen(config.rpcPort, config.host);
   const adminAddr = await admin.listen(config.adminPort, config.host);
   const wsAddr = await ws.listen(config.ws.port, config.host);
-  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, reflection: config.reflection, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory", history: config.history.mode });
+  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, reflection: config.reflection, wsEngine: ws.engine, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory", history: config.history.mode });
 
   let closing: Promise<void> | undefined;
   return {
     rpcPort: rpcAddr.port,
     adminPort: adminAddr.port,
     wsPort: wsAddr.port,
+    wsEngine: ws.engine,
     store,
     hub,
     service,
