@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { defaultNodeId, NODE_ID } from "./core/node-id.js";
 import { DEFAULT_LIMITS, DEFAULT_TIMINGS, type Limits, type Timings } from "./core/options.js";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
+import { WS_ENGINE_CHOICES, type WsEngineChoice } from "./transport/ws/ws-engine.js";
 
 /**
  * Configuration from `PRESENCE_*` environment variables, parsed and validated once into a frozen
@@ -51,7 +52,12 @@ export interface Config {
   /** WebSocket bridge (its message limit is `maxRequestBytes`). */
   ws: {
     port: number;
-    /** uWS idle timeout (s), with automatic pings at half of it; uWS aborts the process outside 8..960. */
+    /**
+     * PRESENCE_WS_ENGINE: `auto` (default: uWebSockets.js where its native build loads, else the
+     * pure-JavaScript `ws` package, with a warning saying why), `uws` or `ws`.
+     */
+    engine: WsEngineChoice;
+    /** Idle timeout (s), with automatic pings at half of it; uWS aborts the process outside 8..960. */
     idleTimeoutSec: number;
     /** Per-socket send-buffer cap (uWS `maxBackpressure`). */
     maxBufferedBytes: number;
@@ -166,7 +172,7 @@ const DAY_MS = 86_400_000;
 
 /** History options (docs/history.md lists them; a test keeps that table true). */
 export const HISTORY_SPEC = {
-  poolSize: n("PRESENCE_POSTGRES_POOL_SIZE", 4, 1, 100, "connections to PostgreSQL per node (writer, reads, retention)"),
+  poolSize: n("PRESENCE_POSTGRES_POOL_SIZE", 4, 2, 100, "connections to PostgreSQL per node (writer, reads, retention; the repair holds one)"),
   connectTimeoutMs: n("PRESENCE_POSTGRES_CONNECT_TIMEOUT_MS", 5_000, 100, 120_000, "a connection attempt to PostgreSQL slower than this fails"),
   statementTimeoutMs: n("PRESENCE_POSTGRES_STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000, "a history statement slower than this is cancelled (statement_timeout)"),
   batchRows: n("PRESENCE_HISTORY_BATCH_ROWS", 100, 1, 10_000, "rows written per batch"),
@@ -288,6 +294,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const demoTokens = bool("PRESENCE_DEMO", development);
   const reflection = bool("PRESENCE_REFLECTION", development);
   const logLevel = (str("PRESENCE_LOG_LEVEL") ?? "info") as Config["logLevel"];
+  const wsEngine = (str("PRESENCE_WS_ENGINE")?.toLowerCase() ?? "auto") as WsEngineChoice;
+  if (!WS_ENGINE_CHOICES.includes(wsEngine)) problems.push(`PRESENCE_WS_ENGINE=${JSON.stringify(env.PRESENCE_WS_ENGINE)}: must be one of ${WS_ENGINE_CHOICES.join(", ")}`);
   const nodeId = str("PRESENCE_NODE_ID") ?? defaultNodeId(hostname(), randomBytes(3).toString("hex"));
   if (!NODE_ID.test(nodeId)) problems.push(`PRESENCE_NODE_ID=${JSON.stringify(nodeId)}: must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' and '-'`);
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`PRESENCE_LOG_LEVEL=${JSON.stringify(logLevel)}: must be one of ${LOG_LEVELS.join(", ")}`);
@@ -315,6 +323,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     readiness: { intervalMs: server.readinessIntervalMs, timeoutMs: server.readinessTimeoutMs },
     ws: {
       port: server.wsPort,
+      engine: wsEngine,
       idleTimeoutSec: server.wsIdleTimeoutSec,
       maxBufferedBytes: server.wsMaxBufferedBytes,
       stallMs: server.wsStallMs,

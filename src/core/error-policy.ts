@@ -81,7 +81,7 @@ export const CLOSE_CODES = {
   BAD_REQUEST: { code: 4500, text: "bad request", reason: "INVALID_ARGUMENT", meaning: "Malformed, truncated or unknown frame." },
   UNAUTHENTICATED: { code: 4501, text: "unauthenticated", reason: "UNAUTHENTICATED", meaning: "Invalid token (or none while anonymous access is off)." },
   FORBIDDEN: { code: 4502, text: "forbidden", reason: "PERMISSION_DENIED", meaning: "Permission denied." },
-  TOO_LARGE: { code: 4503, text: "too large", reason: "MESSAGE_TOO_LARGE", meaning: "Frame larger than the message limit (PRESENCE_MAX_REQUEST_BYTES); over twice it the WebSocket layer cuts the connection (1006, no close frame)." },
+  TOO_LARGE: { code: 4503, text: "too large", reason: "MESSAGE_TOO_LARGE", meaning: "Frame larger than the message limit (PRESENCE_MAX_REQUEST_BYTES); over twice it the WebSocket engine cuts the connection (uws: 1006, no close frame; ws: 1009)." },
 } as const satisfies Record<string, CloseCodeRow>;
 
 export type CloseCodeName = keyof typeof CLOSE_CODES;

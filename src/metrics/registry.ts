@@ -121,15 +121,15 @@ export interface Metrics {
   readonly wsConnections: Gauge;
   /** `presence_ws_frames_received_total{type}`, type ∈ {@link WS_FRAME_TYPES}. */
   readonly wsFramesReceived: Counter<"type">;
-  /** `presence_ws_frames_sent_total`: frames handed to uWS (direct sends, plus one per subscriber of a publish). */
+  /** `presence_ws_frames_sent_total`: frames handed to the WebSocket engine (direct sends, plus one per subscriber of a publish). */
   readonly wsFramesSent: Counter;
-  /** `presence_ws_frames_dropped_total`: direct sends uWS refused (socket over its cap): a gap, resynced later. */
+  /** `presence_ws_frames_dropped_total`: direct sends the engine refused (socket over its cap): a gap, resynced later. */
   readonly wsFramesDropped: Counter;
   /** `presence_udp_datagrams_total{result}`, result ∈ {@link UDP_RESULTS}: every UDP heartbeat datagram received. */
   readonly udpDatagrams: Counter<"result">;
   /** `presence_ws_frames_rejected_total{reason}`, reason ∈ {@link WS_REJECT_REASONS}. */
   readonly wsFramesRejected: Counter<"reason">;
-  /** `presence_ws_closes_total{code}`: closed sockets by close code (bounded: our table, 1000/1001/1005/1006, other). */
+  /** `presence_ws_closes_total{code}`: closed sockets by close code (bounded: our table, 1000/1001/1005/1006/1007/1009, other). */
   readonly wsCloses: Counter<"code">;
   /** `presence_ws_slow_consumer_resyncs_total`: a socket missed a delivery (over its cap) and is owed a snapshot. */
   readonly wsSlowConsumerResyncs: Counter;
@@ -137,7 +137,7 @@ export interface Metrics {
   readonly wsBufferedBytes: Gauge;
   /** `presence_ready`: 1 while the last readiness probe (store write and subscriber round trip) passed, else 0. Set by the readiness monitor. */
   readonly ready: Gauge;
-  /** `presence_ws_handler_errors_total{handler}`: exceptions caught in uWS handlers (each would kill the process). */
+  /** `presence_ws_handler_errors_total{handler}`: exceptions caught in WebSocket engine handlers (on uWS each would kill the process). */
   readonly wsHandlerErrors: Counter<"handler">;
   /** `presence_connections{transport}`, `presence_bound_sessions{binding}`, `presence_watched_rooms`, `presence_redis_subscriber_up`: read at scrape time. */
   readonly connections: Gauge<"transport">;
@@ -271,8 +271,8 @@ export function createMetrics(): Metrics {
     wsConnections: new Gauge({ name: "presence_ws_connections", help: "Open WebSocket connections.", registers }),
     wsFramesReceived,
     udpDatagrams,
-    wsFramesSent: counter("presence_ws_frames_sent_total", "WebSocket frames handed to uWS (a publish counts once per subscriber)."),
-    wsFramesDropped: counter("presence_ws_frames_dropped_total", "WebSocket sends refused by uWS (socket over its cap); the socket resyncs."),
+    wsFramesSent: counter("presence_ws_frames_sent_total", "WebSocket frames handed to the WebSocket engine (a publish counts once per subscriber)."),
+    wsFramesDropped: counter("presence_ws_frames_dropped_total", "WebSocket sends refused by the engine (socket over its cap); the socket resyncs."),
     wsFramesRejected,
     wsCloses,
     wsSlowConsumerResyncs: counter("presence_ws_slow_consumer_resyncs_total", "WebSocket watches that missed a delivery (socket over its cap) and get a snapshot when it drains."),
