@@ -77,6 +77,13 @@ export interface TrackerSessionOptions {
   config: BackendsConfig;
   hooks: { onReplaced(): void; onDrained(): void; onLost(key: string): void };
   onDetached(clean: boolean): void;
+  /**
+   * Batch refresh of sessions while a reclaim binds them one by one: the old stream's releases may
+   * still be landing (each cuts its session down to the grace until this node has bound it), so
+   * the sessions not bound yet are refreshed every `keepAliveEveryMs`.
+   */
+  keepAlive(sessionIds: string[]): Promise<void>;
+  keepAliveEveryMs: number;
   /** Writes a key's record to the shared tracker (after each change) or deletes it. */
   persist: { put(key: string, k: KeyState): Promise<void>; del(key: string): Promise<void> };
 }
@@ -121,7 +128,12 @@ export async function createTrackerSession(o: TrackerSessionOptions): Promise<Tr
   const reclaimed: TrackedPresenceInfo[] = [];
   if (!o.created) {
     const keys = [...state.keys];
+    let refreshedAt = Date.now();
     for (let i = 0; i < keys.length; i += BIND_CHUNK) {
+      if (Date.now() - refreshedAt >= o.keepAliveEveryMs) {
+        await o.keepAlive(keys.slice(i).map(([, k]) => k.sessionId)).catch(() => undefined);
+        refreshedAt = Date.now();
+      }
       await Promise.all(
         keys.slice(i, i + BIND_CHUNK).map(async ([key, k]) => {
           try {
