@@ -128,21 +128,32 @@ export async function createTrackerSession(o: TrackerSessionOptions): Promise<Tr
   const reclaimed: TrackedPresenceInfo[] = [];
   if (!o.created) {
     const keys = [...state.keys];
-    let refreshedAt = Date.now();
-    for (let i = 0; i < keys.length; i += BIND_CHUNK) {
-      if (Date.now() - refreshedAt >= o.keepAliveEveryMs) {
-        await o.keepAlive(keys.slice(i).map(([, k]) => k.sessionId)).catch(() => undefined);
-        refreshedAt = Date.now();
+    const unbound = new Set(keys.map(([, k]) => k.sessionId));
+    let refreshing = false;
+    const timer = setInterval(() => {
+      if (refreshing || unbound.size === 0) return;
+      refreshing = true;
+      void o
+        .keepAlive([...unbound])
+        .catch(() => undefined)
+        .finally(() => (refreshing = false));
+    }, o.keepAliveEveryMs);
+    try {
+      for (let i = 0; i < keys.length; i += BIND_CHUNK) {
+        await Promise.all(
+          keys.slice(i, i + BIND_CHUNK).map(async ([key, k]) => {
+            try {
+              await bindKey(key, k);
+            } catch {
+              lost(key, k)();
+            } finally {
+              unbound.delete(k.sessionId);
+            }
+          }),
+        );
       }
-      await Promise.all(
-        keys.slice(i, i + BIND_CHUNK).map(async ([key, k]) => {
-          try {
-            await bindKey(key, k);
-          } catch {
-            lost(key, k)();
-          }
-        }),
-      );
+    } finally {
+      clearInterval(timer);
     }
     for (const [key, k] of state.keys) {
       for (const [room, metadata] of k.rooms) reclaimed.push({ key, room, userId: k.userId, connectionId: k.connectionId, metadata });
