@@ -13,6 +13,7 @@ import { createUserWatchHub } from "./fanout/user-watch-hub.js";
 import { createReadinessMonitor } from "./health/readiness-monitor.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics/registry.js";
+import { createAccessGuard, type AccessGuard } from "./service/access-guard.js";
 import { createPresenceService, type PresenceService } from "./service/presence-service.js";
 import { createMemoryPresenceStore } from "./store/memory/memory-store.js";
 import { createRedisPresenceStore } from "./store/redis/create-redis-store.js";
@@ -26,6 +27,7 @@ import { adminRoutes } from "./transport/connect/admin-routes.js";
 import { createAdminService } from "./service/admin-service.js";
 import { withWireCompat } from "./transport/connect/wire-compat.js";
 import { withCors } from "./transport/http/cors.js";
+import { createClientAddress } from "./transport/http/client-address.js";
 import { createOnePortServer } from "./transport/http/one-port-server.js";
 import { createWsBridge } from "./transport/ws/ws-server.js";
 
@@ -54,6 +56,8 @@ export interface App {
   readonly store: PresenceStore;
   readonly hub: FanoutHub;
   readonly service: PresenceService;
+  /** Rights and quotas: the one place every entry point asks (DECISIONS.md, docs/security.md). */
+  readonly access: AccessGuard;
   readonly metrics: Metrics;
   /** This process's node id (PRESENCE_NODE_ID). */
   readonly nodeId: string;
@@ -140,8 +144,21 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     },
     delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
   });
+  const access = createAccessGuard({
+    policy: config.access.policy,
+    quotas: config.access.quotas,
+    clock,
+    onDenied: (operation, by) => metrics.accessDenied.inc({ operation, by }),
+    onQuotaRefused: (quota, caller) => metrics.quotaRefusals.inc({ quota, caller }),
+  });
+  if (config.access.policy.mode === "development") {
+    log.warn(
+      "DEVELOPMENT MODE: no key is configured, so every caller (anonymous included) may join, watch and read every room and see every status, and GET /demo/token mints tokens; set PRESENCE_JWT_SECRET, PRESENCE_JWKS_FILE or PRESENCE_JWKS_URL before exposing this server (docs/security.md)",
+    );
+  }
   const service = createPresenceService({
     store,
+    access,
     hub,
     userHub,
     clock,
@@ -160,10 +177,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
 
   // Demo tokens (PRESENCE_DEMO) are signed with the configured HS256 secret, else with an
   // ephemeral one made now (tokens then die with the process; the demo page asks for new ones).
-  const demoSecret = config.demo.tokens ? (config.auth.jwtSecret ?? randomBytes(32).toString("base64url")) : undefined;
-  if (config.demo.tokens && (config.auth.jwtSecret !== undefined || config.auth.jwksFile !== undefined)) {
-    log.warn("PRESENCE_DEMO is on with a real key configured: GET /demo/token on the WebSocket port mints a valid token for any name");
-  }
+  // Development only (config refuses PRESENCE_DEMO with a real key): always an ephemeral secret.
+  const demoSecret = config.demo.tokens ? randomBytes(32).toString("base64url") : undefined;
   const verify = createTokenVerifier({
     hs256Secret: config.auth.jwtSecret ?? demoSecret,
     jwksFile: config.auth.jwksFile,
@@ -171,6 +186,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     audience: config.auth.audience,
     allowAnonymous: config.auth.allowAnonymous,
     cacheSize: config.auth.tokenCacheSize,
+    capabilityClaim: config.access.claims.capability,
+    roomRolesClaim: config.access.claims.roomRoles,
+    maxClaimEntries: config.access.claims.maxEntries,
   });
   // Readiness (design I7): one monitor feeds /readyz, the gRPC health service and presence_ready.
   const readiness = createReadinessMonitor({
@@ -198,7 +216,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const adapter = connectNodeAdapter({
     routes: (router) => withWireCompat(adminRoutes(adminService)(presenceRoutes(service)(health.register(router)))),
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
-    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics)],
+    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics, access, createClientAddress(config.access.trustedProxies))],
     readMaxBytes: config.maxRequestBytes,
     // The watch path fans one message out to many streams: compressing each copy costs CPU per
     // watcher (connect-notes §1.4), and presence messages are small. Unary calls may compress.
@@ -294,7 +312,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   // In the node registry before serving, so `presence nodes` lists this node at once.
   await store.announceNode().catch((err) => log.warn("node registry: announce failed", { err }));
   const rpcAddr = await rpc.listen(config.rpcPort, config.host);
-  const adminAddr = await admin.listen(config.adminPort, config.host);
+  const adminAddr = await admin.listen(config.adminPort, config.adminHost);
   const wsAddr = await ws.listen(config.ws.port, config.host);
   log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory" });
 
@@ -306,6 +324,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     store,
     hub,
     service,
+    access,
     metrics,
     nodeId: config.nodeId,
     close() {

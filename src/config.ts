@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
+import { loadAccessConfig, type AccessConfig, type NumSpec } from "./config-access.js";
 import { defaultNodeId, NODE_ID } from "./core/node-id.js";
 import { DEFAULT_LIMITS, DEFAULT_TIMINGS, type Limits, type Timings } from "./core/options.js";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
@@ -15,6 +16,8 @@ export interface Config {
   host: string;
   rpcPort: number;
   adminPort: number;
+  /** PRESENCE_ADMIN_HOST: the admin port's bind address (default 127.0.0.1: metrics and readiness stay local). */
+  adminHost: string;
   corsOrigins: string[];
   /**
    * PRESENCE_NODE_ID: this process's node id, recorded on the sessions it holds, listed by
@@ -27,6 +30,8 @@ export interface Config {
   auth: {
     jwtSecret?: string;
     jwksFile?: string;
+    /** PRESENCE_JWKS_URL: a remote JWKS (fetched with a timeout, cached; see `access.jwks`). */
+    jwksUrl?: string;
     issuer?: string;
     audience?: string;
     allowAnonymous: boolean;
@@ -35,6 +40,8 @@ export interface Config {
   };
   timings: Timings;
   limits: Limits;
+  /** Access control, quotas, the authorization hook, connection limits and slow-client timeouts. */
+  access: AccessConfig;
   /** Maximum request body / message size for RPCs (Connect `readMaxBytes`). */
   maxRequestBytes: number;
   /** Shutdown deadline: streams end with DRAINING at once; sockets are destroyed after this. */
@@ -72,7 +79,6 @@ export interface Config {
   };
 }
 
-type NumSpec = { env: string; default: number; min: number; max: number; doc: string };
 
 const n = (env: string, def: number, min: number, max: number, doc: string): NumSpec => ({ env, default: def, min, max, doc });
 
@@ -186,13 +192,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   for (const seed of (str("PRESENCE_REDIS_CLUSTER") ?? "").split(",").map((x) => x.trim()).filter(Boolean)) {
     if (!/^[^:\s]+:\d{1,5}$/.test(seed)) problems.push(`PRESENCE_REDIS_CLUSTER: ${JSON.stringify(seed)} must be host:port`);
   }
-  const demoTokens = bool("PRESENCE_DEMO", jwtSecret === undefined && str("PRESENCE_JWKS_FILE") === undefined);
+  const jwksUrl = str("PRESENCE_JWKS_URL");
+  if (jwksUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(jwksUrl)) problems.push(`PRESENCE_JWKS_URL=${JSON.stringify(jwksUrl)}: must be an http:// or https:// URL`);
+  const keyed = jwtSecret !== undefined || str("PRESENCE_JWKS_FILE") !== undefined || jwksUrl !== undefined;
+  const access = loadAccessConfig(env, num, bool, keyed, problems);
+  // Development (no key): demo tokens on by default. Production: off, and they cannot be turned on
+  // (they would be signed with the production key, or hand out identities nobody vouches for).
+  const demoTokens = bool("PRESENCE_DEMO", access.policy.mode === "development");
+  if (demoTokens && access.policy.mode === "production") {
+    problems.push("PRESENCE_DEMO=true: demo tokens are for development only (no PRESENCE_JWT_SECRET, PRESENCE_JWKS_FILE, PRESENCE_JWKS_URL or PRESENCE_MODE=production)");
+  }
   const logLevel = (str("PRESENCE_LOG_LEVEL") ?? "info") as Config["logLevel"];
   const nodeId = str("PRESENCE_NODE_ID") ?? defaultNodeId(hostname(), randomBytes(3).toString("hex"));
   if (!NODE_ID.test(nodeId)) problems.push(`PRESENCE_NODE_ID=${JSON.stringify(nodeId)}: must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' and '-'`);
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`PRESENCE_LOG_LEVEL=${JSON.stringify(logLevel)}: must be one of ${LOG_LEVELS.join(", ")}`);
   const config: Config = {
     host: str("PRESENCE_HOST") ?? "0.0.0.0",
+    adminHost: str("PRESENCE_ADMIN_HOST") ?? "127.0.0.1",
     nodeId,
     rpcPort: server.rpcPort,
     adminPort: server.adminPort,
@@ -201,6 +217,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     auth: {
       jwtSecret,
       jwksFile: str("PRESENCE_JWKS_FILE"),
+      jwksUrl,
       issuer: str("PRESENCE_JWT_ISSUER"),
       audience: str("PRESENCE_JWT_AUDIENCE"),
       allowAnonymous: bool("PRESENCE_ALLOW_ANONYMOUS", true),
@@ -208,6 +225,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     timings,
     limits,
+    access,
     maxRequestBytes: server.maxRequestBytes,
     shutdownDeadlineMs: server.shutdownDeadlineMs,
     h2PingIntervalMs: server.h2PingIntervalMs,

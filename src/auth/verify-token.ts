@@ -10,9 +10,11 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey, JWTVerifyOptions } from "jose";
+import type { CallerGrants } from "../core/access-policy.js";
 import { ANONYMOUS } from "../core/identity.js";
 import type { Caller, Role } from "../core/identity.js";
 import { PresenceError } from "../core/presence-error.js";
+import { parseRights, parseRoleClaim } from "../core/rights.js";
 
 /** How tokens are verified. At least one key source is required unless anonymous access is on. */
 export interface TokenVerifierOptions {
@@ -35,6 +37,16 @@ export interface TokenVerifierOptions {
    * failures are checked again each time.
    */
   cacheSize?: number;
+  /**
+   * Name of the capability claim (an Ably-style map `pattern → operations`, rights.ts): a user
+   * token with it has exactly those rights instead of the configured user defaults. Default
+   * `capability`.
+   */
+  capabilityClaim?: string;
+  /** Name of the per-room role claim (`{"<room pattern>": "<role>"}`). Default `room_roles`. */
+  roomRolesClaim?: string;
+  /** Entries allowed in each of those claims; a token with more is refused. Default 256. */
+  maxClaimEntries?: number;
 }
 
 /**
@@ -71,6 +83,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     throw new Error("token verification: set hs256Secret or jwksFile, or allow anonymous access");
   }
   const cacheSize = options.cacheSize ?? 10_000;
+  const claims: ClaimNames = {
+    capability: options.capabilityClaim ?? "capability",
+    roomRoles: options.roomRolesClaim ?? "room_roles",
+    maxEntries: options.maxClaimEntries ?? 256,
+  };
   if (!Number.isInteger(cacheSize) || cacheSize < 0) throw new Error(`cacheSize: must be an integer >= 0 (got ${cacheSize})`);
   // Verification (HMAC or signature through WebCrypto, key import, claims) was ~20% of the server's
   // CPU per unary call in bench/grpc: every call of a client carries the same token.
@@ -121,7 +138,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     } catch (err) {
       throw toPresenceError(err);
     }
-    const caller = callerFromClaims(payload);
+    const caller = callerFromClaims(payload, claims);
     if (key !== "" && typeof payload.exp === "number") {
       if (verified.size >= cacheSize) verified.delete(verified.keys().next().value!);
       verified.set(key, { caller: freezeCaller(caller), untilMs: (payload.exp + clockToleranceSec) * 1000 });
@@ -130,8 +147,17 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   };
 }
 
-/** Maps verified claims to a caller: `sub`, `name`, `picture`, `meta`, `role`. */
-function callerFromClaims(payload: JWTPayload): Caller {
+interface ClaimNames {
+  capability: string;
+  roomRoles: string;
+  maxEntries: number;
+}
+
+/**
+ * Maps verified claims to a caller: `sub`, `name`, `picture`, `meta`, `role`, `exp`, and for users
+ * the capability and per-room role claims (parsed once here; the verified caller is cached).
+ */
+function callerFromClaims(payload: JWTPayload, claims: ClaimNames): Caller {
   const sub = payload.sub;
   if (typeof sub !== "string" || sub === "") {
     throw reject("TOKEN_INVALID", "token \"sub\" claim must be a non-empty string");
@@ -139,7 +165,7 @@ function callerFromClaims(payload: JWTPayload): Caller {
   const role: Role = payload["role"] === "service" || payload["role"] === "admin" ? payload["role"] : "user";
   const name = payload["name"];
   const picture = payload["picture"];
-  return {
+  const caller: Caller = {
     role,
     subject: sub,
     user: {
@@ -149,6 +175,24 @@ function callerFromClaims(payload: JWTPayload): Caller {
       metadata: metadataFrom(payload["meta"]),
     },
   };
+  if (typeof payload.exp === "number") caller.tokenExpiresAtMs = payload.exp * 1000;
+  if (role === "user") caller.grants = grantsFrom(payload, claims);
+  return caller;
+}
+
+/** The capability and per-room role claims; a malformed one refuses the token (never read as "no rights"). */
+function grantsFrom(payload: JWTPayload, claims: ClaimNames): CallerGrants {
+  try {
+    const capability = payload[claims.capability];
+    const roles = payload[claims.roomRoles];
+    return {
+      ...(capability === undefined ? {} : { capability: parseRights(capability, claims.capability, claims.maxEntries) }),
+      roles: roles === undefined ? [] : parseRoleClaim(roles, claims.roomRoles, claims.maxEntries),
+    };
+  } catch (err) {
+    if (err instanceof PresenceError) throw reject("TOKEN_INVALID", `token claim ${err.message}`);
+    throw err;
+  }
 }
 
 /** A cached caller is shared by every call with its token: frozen so that none can change it for the others. */
@@ -157,6 +201,7 @@ function freezeCaller(caller: Caller): Caller {
     Object.freeze(caller.user.metadata);
     Object.freeze(caller.user);
   }
+  if (caller.grants !== undefined) Object.freeze(caller.grants);
   return Object.freeze(caller);
 }
 

@@ -32,7 +32,12 @@ export type PresenceErrorReason =
   | "STORE_UNAVAILABLE"
   | "INTERNAL"
   | "NODE_ALIVE"
-  | "NODE_NOT_FOUND";
+  | "NODE_NOT_FOUND"
+  | "ROOM_FORBIDDEN"
+  | "STATUS_FORBIDDEN"
+  | "QUOTA_EXCEEDED"
+  | "AUTH_UNAVAILABLE"
+  | "STORE_OVER_BUDGET";
 
 /** Structured detail: the offending field and, for limits, the limit and the value seen. */
 export interface PresenceErrorDetail {

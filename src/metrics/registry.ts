@@ -9,6 +9,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { PresenceErrorReason } from "../core/presence-error.js";
+import { createAccessMetrics, type AccessMetrics } from "./access-metrics.js";
 import { createLatencyMetrics, createLiveGauges, WATCH_TRANSPORTS, type ConnectionTransport, type SessionBinding, type WatchTransport } from "./live-metrics.js";
 
 /** Event kinds the hub publishes (label `kind` of `presence_events_published_total`). */
@@ -48,6 +49,11 @@ const ERROR_REASONS: Record<PresenceErrorReason, true> = {
   INTERNAL: true,
   NODE_ALIVE: true,
   NODE_NOT_FOUND: true,
+  ROOM_FORBIDDEN: true,
+  STATUS_FORBIDDEN: true,
+  QUOTA_EXCEEDED: true,
+  AUTH_UNAVAILABLE: true,
+  STORE_OVER_BUDGET: true,
 };
 const AUTH_FAILURE_REASONS: readonly PresenceErrorReason[] = ["UNAUTHENTICATED", "TOKEN_INVALID", "TOKEN_EXPIRED"];
 
@@ -81,7 +87,7 @@ export const WS_REJECT_REASONS = ["too_large", "malformed", "unknown_type", "too
 export const WS_FRAME_TYPES = ["join", "leave", "navigate", "heartbeat", "typing", "cursor", "watch", "unwatch", "status"] as const;
 
 /** The metrics of one server process. Labels listed per metric; values must stay bounded. */
-export interface Metrics {
+export interface Metrics extends AccessMetrics {
   /** The private registry: `await registry.metrics()` is the scrape text, `registry.contentType` its type. */
   readonly registry: Registry;
   /** `presence_rpc_duration_seconds{method,code,protocol}`: unary call durations, 0.5 ms to 5 s buckets. */
@@ -294,6 +300,7 @@ export function createMetrics(): Metrics {
     ready: new Gauge({ name: "presence_ready", help: "1 while the last readiness probe passed (store write, subscriber round trip, not draining), else 0.", registers }),
     wsHandlerErrors: counter("presence_ws_handler_errors_total", "Exceptions caught in WebSocket handlers, by handler.", ["handler"]),
     ...live,
+    ...createAccessMetrics(registers),
     bindGauges(next) {
       sources = next;
     },

@@ -9,8 +9,10 @@ import type { Activity, CursorPosition, Position, RoomView } from "../core/prese
 import { checkText, parseRoomName, utf8Length } from "../core/room-name.js";
 import type { Detail, FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
 import type { UserWatchHub, UserWatchItem } from "../fanout/user-watch-hub.js";
-import { visibleStatus, type UserStatusRecord } from "../core/user-status.js";
+import { unknownUser, visibleStatus, type UserStatusRecord } from "../core/user-status.js";
 import type { JoinResult, Lease, NavigateResult, PresenceStore } from "../store/presence-store.js";
+import type { AccessGuard } from "./access-guard.js";
+import { guardedUserWatch, guardedWatch, withRole } from "./access-wrappers.js";
 
 /**
  * The application service: every transport (Connect/gRPC today, the WebSocket bridge later) calls
@@ -45,6 +47,12 @@ export interface PresenceService {
   bind(caller: Caller, sessionId: string, onLost?: () => void): Promise<() => void>;
   /** Resolves when every pending release (stream ended → reconnect grace) has reached the store. */
   drain(): Promise<void>;
+  /**
+   * Admits a watch that a transport serves itself (a WebSocket watch): checks the `watch` right and
+   * takes one unit of the caller's `watches` quota. Resolves with the valid room name and the
+   * function that gives the quota back when the watch ends.
+   */
+  admitWatch(caller: Caller, room: string): Promise<{ room: string; release: () => void }>;
 }
 
 export interface JoinCommand {
@@ -72,6 +80,8 @@ export interface WatchCommand {
 
 export interface PresenceServiceOptions {
   store: PresenceStore;
+  /** Rights and quotas: every call is checked here before the store is touched. */
+  access: AccessGuard;
   hub: FanoutHub;
   userHub: UserWatchHub;
   clock: Clock;
@@ -219,11 +229,12 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       }
       const identity = identityFor(caller, req);
       if (req.resumeSecret !== "" && req.sessionId === "") throw invalidArgument("resume_secret", "needs session_id");
+      await o.access.authorize(caller, "join", r);
       return o.store.join({
         room: r,
         ownerKey: ownerKeyOf(caller),
         identity,
-        metadata: md,
+        metadata: withRole(md, o.access.roleIn(caller, r)),
         activity: req.activity,
         sessionId: req.sessionId === "" ? undefined : sessionId(req.sessionId),
         resumeSecret: req.resumeSecret === "" ? undefined : req.resumeSecret,
@@ -245,7 +256,9 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const from = req.fromRoom === "" ? "" : room(req.fromRoom, "from_room");
       const to = room(req.toRoom, "to_room");
       const md = metadata(req.metadata);
-      return o.store.navigate({ sessionId: sessionId(req.sessionId), ownerKey: ownerKeyOf(caller), fromRoom: from, toRoom: to, metadata: md });
+      const id = sessionId(req.sessionId);
+      await o.access.authorize(caller, "join", to, "to_room");
+      return o.store.navigate({ sessionId: id, ownerKey: ownerKeyOf(caller), fromRoom: from, toRoom: to, metadata: withRole(md, o.access.roleIn(caller, to)) });
     },
 
     async heartbeat(caller, req) {
@@ -257,6 +270,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const r = room(req.room);
       const id = sessionId(req.sessionId);
       noAnonymous(caller, "typing");
+      await o.access.authorize(caller, "typing", r);
       const ref = { sessionId: id, ownerKey: ownerKeyOf(caller), room: r, typing: req.typing };
       let applied: Promise<void> | undefined;
       const outcome = typingGate.submit(`${id}\u0000${r}`, () => {
@@ -278,6 +292,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         throw limitExceeded("position.element", o.limits.maxCursorElementBytes, elementBytes, "bytes", "INVALID_ARGUMENT", "invalid_argument");
       }
       checkText(p.element, "position.element");
+      await o.access.authorize(caller, "cursor", r);
       const ref = { sessionId: id, ownerKey: ownerKeyOf(caller), room: r, position: { ...p } };
       let applied: Promise<void> | undefined;
       const outcome = cursorGate.submit(`${id}\u0000${r}`, () => {
@@ -290,9 +305,17 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
 
     watch(caller, req) {
       const r = room(req.room);
+      const id = req.sessionId ? sessionId(req.sessionId) : undefined;
       const opts = { detail: req.detail, resumeFrom: req.detail === "full" ? req.resumeFrom : undefined, signal: req.signal, onStall: req.onStall };
-      if (!req.sessionId) return o.hub.watch(r, opts);
-      return attachedWatch(caller, sessionId(req.sessionId), r, opts);
+      return guardedWatch(o.access, o.clock, caller, r, req.signal, (signal) =>
+        id === undefined ? o.hub.watch(r, { ...opts, signal }) : attachedWatch(caller, id, r, { ...opts, signal }),
+      );
+    },
+
+    async admitWatch(caller, value) {
+      const r = room(value);
+      await o.access.authorize(caller, "watch", r);
+      return { room: r, release: o.access.hold(caller, "watches") };
     },
 
     async refreshAttached() {
@@ -317,26 +340,38 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       await Promise.all([...releasing]);
     },
 
-    async getPresence(_caller, req) {
-      return o.store.getView(room(req.room), { includeMembers: req.detail === "full" });
+    async getPresence(caller, req) {
+      const r = room(req.room);
+      await o.access.authorize(caller, "read", r);
+      return o.store.getView(r, { includeMembers: req.detail === "full" });
     },
 
-    async batchGetPresence(_caller, req) {
+    async batchGetPresence(caller, req) {
       if (req.rooms.length > o.limits.maxBatchRooms) {
         throw limitExceeded("rooms", o.limits.maxBatchRooms, req.rooms.length, "rooms", "INVALID_ARGUMENT", "invalid_argument");
       }
-      const names = [...new Set(req.rooms.map((r, i) => room(r, `rooms[${i}]`)))];
+      await o.access.authorizeRooms(caller, "read", req.rooms.map((r, i) => room(r, `rooms[${i}]`)));
+      const names = [...new Set(req.rooms)];
       return Promise.all(names.map((n) => o.store.getView(n, { includeMembers: req.detail === "full" })));
     },
 
     async getUserStatus(caller, req) {
+      const ids = userIds(req.userIds);
+      const visible = await o.access.visibleUsers(caller, "status.read", ids);
       const now = o.clock.now();
+      // Users the caller may not see are answered like users nobody has seen (no oracle).
+      const shown = ids.filter((id) => visible.has(id));
+      const records = new Map((shown.length === 0 ? [] : await o.store.getUserStatus(shown)).map((r) => [r.userId, r]));
       // An operator (admin token) sees what the user themself sees: the real state, invisible flag included.
-      return (await o.store.getUserStatus(userIds(req.userIds))).map((r) => visibleStatus(r, caller.role === "admin" ? r.userId : viewerOf(caller), now));
+      return ids.map((id) => {
+        const r = records.get(id);
+        return r ? visibleStatus(r, caller.role === "admin" ? r.userId : viewerOf(caller), now) : unknownUser(id);
+      });
     },
 
     watchUsers(caller, req) {
-      return o.userHub.watch(userIds(req.userIds), { viewerUserId: viewerOf(caller), signal: req.signal });
+      const ids = userIds(req.userIds);
+      return guardedUserWatch(o.access, o.clock, caller, ids, req.signal, (visible, signal) => o.userHub.watch(visible, { viewerUserId: viewerOf(caller), signal }));
     },
 
     async setStatus(caller, req) {

@@ -47,12 +47,24 @@ export const userFromPb = (u: { userId: string; name: string; avatarUrl: string;
   metadata: { ...u.metadata },
 });
 
-const connectionToPb = (m: Member): MessageInitShape<typeof ConnectionSchema> => ({
-  connectionId: m.connectionId,
-  activity: activityToPb(m.activity),
-  joinedAtMs: BigInt(m.joinedAtMs),
-  metadata: m.metadata,
-});
+/** The member's role travels in its metadata under `$role` (service/access-wrappers.ts); on the wire it is `role`. */
+const ROLE_KEY = "$role";
+
+const connectionToPb = (m: Member): MessageInitShape<typeof ConnectionSchema> => {
+  const role = m.metadata[ROLE_KEY];
+  if (role === undefined) return { connectionId: m.connectionId, activity: activityToPb(m.activity), joinedAtMs: BigInt(m.joinedAtMs), metadata: m.metadata };
+  const { [ROLE_KEY]: _, ...metadata } = m.metadata;
+  return { connectionId: m.connectionId, activity: activityToPb(m.activity), joinedAtMs: BigInt(m.joinedAtMs), metadata, role };
+};
+
+/** The role of the user's newest connection that has one. */
+const userRoleOf = (members: readonly Member[]): string => {
+  for (let i = members.length - 1; i >= 0; i--) {
+    const role = members[i]!.metadata[ROLE_KEY];
+    if (role !== undefined) return role;
+  }
+  return "";
+};
 
 const countsToPb = (c: Counts): MessageInitShape<typeof CountsSchema> => ({ users: c.users, connections: c.connections, anonymous: c.anonymous });
 
@@ -82,7 +94,7 @@ export const viewToPb = (v: RoomView): MessageInitShape<typeof RoomViewSchema> =
   epoch: v.epoch,
   version: BigInt(v.version),
   counts: countsToPb(v.counts),
-  users: v.users.map((u) => ({ user: userToPb(u.user), activity: activityToPb(u.activity), connections: u.connections.map(connectionToPb) })),
+  users: v.users.map((u) => ({ user: userToPb(u.user), activity: activityToPb(u.activity), connections: u.connections.map(connectionToPb), role: userRoleOf(u.connections) })),
   membersOmitted: v.membersOmitted,
   typing: v.typing.map((t) => ({ userId: t.userId, typing: true, expiresInMs: BigInt(Math.max(0, t.expiresInMs)) })),
   cursors: v.cursors.map(cursorToPb),

@@ -1,6 +1,7 @@
 import * as http from "node:http";
 import { fileURLToPath } from "node:url";
 import { freePort, isRunning, sleep, spawnTracked, terminate } from "./processes.js";
+import { OPEN_ANONYMOUS_RIGHTS } from "./access.js";
 import { TEST_SECRET } from "./tokens.js";
 
 /**
@@ -60,6 +61,7 @@ export async function startNode(env: Record<string, string> = {}): Promise<NodeP
       PRESENCE_HOST: "127.0.0.1",
       PRESENCE_LOG_LEVEL: "warn",
       PRESENCE_JWT_SECRET: TEST_SECRET,
+      PRESENCE_ANONYMOUS_RIGHTS: OPEN_ANONYMOUS_RIGHTS,
       PRESENCE_RPC_PORT: String(await freePort()),
       PRESENCE_ADMIN_PORT: String(await freePort()),
       PRESENCE_WS_PORT: String(await freePort()),

@@ -9,7 +9,7 @@ import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
  * Describes the file presence/v1/errors.proto.
  */
 export const file_presence_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("ChhwcmVzZW5jZS92MS9lcnJvcnMucHJvdG8SC3ByZXNlbmNlLnYxKrkECgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIdChlFUlJPUl9SRUFTT05fSU5WQUxJRF9ST09NEAESIQodRVJST1JfUkVBU09OX0lOVkFMSURfQVJHVU1FTlQQAhIjCh9FUlJPUl9SRUFTT05fTUVUQURBVEFfVE9PX0xBUkdFEAMSHwobRVJST1JfUkVBU09OX1RPT19NQU5ZX1JPT01TEAQSIgoeRVJST1JfUkVBU09OX1RPT19NQU5ZX1dBVENIRVJTEAUSIgoeRVJST1JfUkVBU09OX1NFU1NJT05fTk9UX0ZPVU5EEAYSIAocRVJST1JfUkVBU09OX1VOQVVUSEVOVElDQVRFRBAHEh4KGkVSUk9SX1JFQVNPTl9UT0tFTl9JTlZBTElEEAgSHgoaRVJST1JfUkVBU09OX1RPS0VOX0VYUElSRUQQCRIiCh5FUlJPUl9SRUFTT05fUEVSTUlTU0lPTl9ERU5JRUQQChIeChpFUlJPUl9SRUFTT05fU0xPV19DT05TVU1FUhALEhkKFUVSUk9SX1JFQVNPTl9EUkFJTklORxAMEiIKHkVSUk9SX1JFQVNPTl9TVE9SRV9VTkFWQUlMQUJMRRANEhkKFUVSUk9SX1JFQVNPTl9JTlRFUk5BTBAOEhsKF0VSUk9SX1JFQVNPTl9OT0RFX0FMSVZFEA8SHwobRVJST1JfUkVBU09OX05PREVfTk9UX0ZPVU5EEBBiBnByb3RvMw");
+  fileDesc("ChhwcmVzZW5jZS92MS9lcnJvcnMucHJvdG8SC3ByZXNlbmNlLnYxKuUFCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIdChlFUlJPUl9SRUFTT05fSU5WQUxJRF9ST09NEAESIQodRVJST1JfUkVBU09OX0lOVkFMSURfQVJHVU1FTlQQAhIjCh9FUlJPUl9SRUFTT05fTUVUQURBVEFfVE9PX0xBUkdFEAMSHwobRVJST1JfUkVBU09OX1RPT19NQU5ZX1JPT01TEAQSIgoeRVJST1JfUkVBU09OX1RPT19NQU5ZX1dBVENIRVJTEAUSIgoeRVJST1JfUkVBU09OX1NFU1NJT05fTk9UX0ZPVU5EEAYSIAocRVJST1JfUkVBU09OX1VOQVVUSEVOVElDQVRFRBAHEh4KGkVSUk9SX1JFQVNPTl9UT0tFTl9JTlZBTElEEAgSHgoaRVJST1JfUkVBU09OX1RPS0VOX0VYUElSRUQQCRIiCh5FUlJPUl9SRUFTT05fUEVSTUlTU0lPTl9ERU5JRUQQChIeChpFUlJPUl9SRUFTT05fU0xPV19DT05TVU1FUhALEhkKFUVSUk9SX1JFQVNPTl9EUkFJTklORxAMEiIKHkVSUk9SX1JFQVNPTl9TVE9SRV9VTkFWQUlMQUJMRRANEhkKFUVSUk9SX1JFQVNPTl9JTlRFUk5BTBAOEhsKF0VSUk9SX1JFQVNPTl9OT0RFX0FMSVZFEA8SHwobRVJST1JfUkVBU09OX05PREVfTk9UX0ZPVU5EEBASHwobRVJST1JfUkVBU09OX1JPT01fRk9SQklEREVOEBkSIQodRVJST1JfUkVBU09OX1NUQVRVU19GT1JCSURERU4QGhIfChtFUlJPUl9SRUFTT05fUVVPVEFfRVhDRUVERUQQGxIhCh1FUlJPUl9SRUFTT05fQVVUSF9VTkFWQUlMQUJMRRAcEiIKHkVSUk9SX1JFQVNPTl9TVE9SRV9PVkVSX0JVREdFVBAdYgZwcm90bzM");
 
 /**
  * Error model
@@ -42,6 +42,11 @@ export const file_presence_v1_errors: GenFile = /*@__PURE__*/
  * | INTERNAL              | internal           | a bug; the message never leaks internals                     |
  * | NODE_ALIVE            | failed_precondition| AdminService.PurgeNode of a node seen alive recently (no `force`) |
  * | NODE_NOT_FOUND        | not_found          | AdminService.PurgeNode of a node nobody knows                 |
+ * | ROOM_FORBIDDEN        | permission_denied  | the caller has no right to this operation on this room (see docs/security.md) |
+ * | STATUS_FORBIDDEN      | permission_denied  | the caller has no right to read or watch other users' status at all |
+ * | QUOTA_EXCEEDED        | resource_exhausted | a per-caller quota is used up; `field` names the quota, `limit` its value |
+ * | AUTH_UNAVAILABLE      | unavailable        | the authorization hook or the remote JWKS cannot answer (fail closed): retry |
+ * | STORE_OVER_BUDGET     | resource_exhausted | the store is over its memory budget: new rooms and sessions are refused for now |
  *
  * SLOW_CONSUMER: a watch stream whose client has not read for the stall limit (default 60 s) is
  * reset with HTTP/2 RST_STREAM(ENHANCE_YOUR_CALM), which gRPC clients report as
@@ -142,6 +147,33 @@ export enum ErrorReason {
    * @generated from enum value: ERROR_REASON_NODE_NOT_FOUND = 16;
    */
   NODE_NOT_FOUND = 16,
+
+  /**
+   * 25–34: access control and quotas.
+   *
+   * @generated from enum value: ERROR_REASON_ROOM_FORBIDDEN = 25;
+   */
+  ROOM_FORBIDDEN = 25,
+
+  /**
+   * @generated from enum value: ERROR_REASON_STATUS_FORBIDDEN = 26;
+   */
+  STATUS_FORBIDDEN = 26,
+
+  /**
+   * @generated from enum value: ERROR_REASON_QUOTA_EXCEEDED = 27;
+   */
+  QUOTA_EXCEEDED = 27,
+
+  /**
+   * @generated from enum value: ERROR_REASON_AUTH_UNAVAILABLE = 28;
+   */
+  AUTH_UNAVAILABLE = 28,
+
+  /**
+   * @generated from enum value: ERROR_REASON_STORE_OVER_BUDGET = 29;
+   */
+  STORE_OVER_BUDGET = 29,
 }
 
 /**

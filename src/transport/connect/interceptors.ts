@@ -2,9 +2,12 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
 import { Health } from "../../../gen/grpc/health/v1/health_pb.js";
 import type { TokenVerifier } from "../../auth/verify-token.js";
+import { withOrigin, type CallerOrigin } from "../../core/identity.js";
 import { PresenceError } from "../../core/presence-error.js";
 import type { Metrics, RpcProtocol } from "../../metrics/registry.js";
-import { kCaller } from "./context.js";
+import type { AccessGuard } from "../../service/access-guard.js";
+import type { ClientAddressOf } from "../http/client-address.js";
+import { kCaller, kRawRequest } from "./context.js";
 import { toConnectError } from "./to-connect-error.js";
 
 /**
@@ -18,17 +21,33 @@ import { toConnectError } from "./to-connect-error.js";
  */
 const PUBLIC_SERVICES: ReadonlySet<string> = new Set([Health.typeName]);
 
-/** Verifies `Authorization: Bearer …` and stores the Caller in the context (public services: anonymous). */
-export function authInterceptor(verify: TokenVerifier, metrics: Metrics): Interceptor {
+/**
+ * Verifies `Authorization: Bearer …`, stamps the caller with the call's origin (client address and
+ * connection) and stores it in the context (public services: anonymous), then charges the call to
+ * the caller's `requests_per_second` quota (QUOTA_EXCEEDED when used up; a stream counts once).
+ */
+export function authInterceptor(verify: TokenVerifier, metrics: Metrics, access: AccessGuard, clientAddress: ClientAddressOf): Interceptor {
   return (next) => async (req) => {
     if (PUBLIC_SERVICES.has(req.service.typeName)) return next(req);
     try {
-      req.contextValues.set(kCaller, await verify(req.header.get("authorization") ?? undefined));
+      const caller = withOrigin(await verify(req.header.get("authorization") ?? undefined), originOf(req.contextValues.get(kRawRequest), clientAddress));
+      req.contextValues.set(kCaller, caller);
+      access.chargeRequest(caller);
     } catch (e) {
-      if (e instanceof PresenceError) metrics.authFailures.inc({ reason: e.reason });
+      if (e instanceof PresenceError && e.code === "unauthenticated") metrics.authFailures.inc({ reason: e.reason });
       throw toConnectError(e);
     }
     return next(req);
+  };
+}
+
+/** The client address and connection of a raw request (`rpc:<peer address>:<peer port>`: unique per open connection). */
+function originOf(raw: import("./context.js").RawRequest | undefined, clientAddress: ClientAddressOf): CallerOrigin {
+  const socket = raw?.socket;
+  const xff = raw?.headers["x-forwarded-for"];
+  return {
+    address: clientAddress(socket?.remoteAddress, Array.isArray(xff) ? xff.join(",") : xff),
+    connection: `rpc:${socket?.remoteAddress ?? ""}:${socket?.remotePort ?? 0}`,
   };
 }
 

@@ -14,12 +14,14 @@ describe("close codes", () => {
       "4004 unavailable",
       "4005 session ended",
       "4006 rate limited",
+      "4010 quota exceeded",
+      "4011 store over budget",
       "4500 bad request",
       "4501 unauthenticated",
       "4502 forbidden",
       "4503 too large",
     ]);
-    expect(Object.values(CLOSE).filter((c) => isRetryableClose(c.code)).map((c) => c.code)).toEqual([4000, 4001, 4002, 4003, 4004, 4005, 4006]);
+    expect(Object.values(CLOSE).filter((c) => isRetryableClose(c.code)).map((c) => c.code)).toEqual([4000, 4001, 4002, 4003, 4004, 4005, 4006, 4010, 4011]);
   });
 
   it("maps errors by reason, and anything else to 4002", () => {
@@ -31,6 +33,11 @@ describe("close codes", () => {
     expect(by("INVALID_ARGUMENT")).toBe(4500);
     expect(by("TOKEN_INVALID")).toBe(4501);
     expect(by("PERMISSION_DENIED")).toBe(4502);
+    expect(by("ROOM_FORBIDDEN")).toBe(4502);
+    expect(by("STATUS_FORBIDDEN")).toBe(4502);
+    expect(by("QUOTA_EXCEEDED")).toBe(4010);
+    expect(by("AUTH_UNAVAILABLE")).toBe(4004);
+    expect(by("STORE_OVER_BUDGET")).toBe(4011);
     expect(closeFor(new Error("boom"))).toEqual(CLOSE.serverError);
     expect(closeFor("string")).toEqual(CLOSE.serverError);
   });

@@ -35,6 +35,10 @@ export const CLOSE = {
   sessionEnded: { code: 4005, reason: "session ended" },
   /** The socket sent frames faster than its rate limit (PRESENCE_WS_MAX_FRAMES_PER_SEC, burst PRESENCE_WS_FRAME_BURST). */
   rateLimited: { code: 4006, reason: "rate limited" },
+  /** A per-caller quota is used up (QUOTA_EXCEEDED): retry later, with backoff. */
+  quotaExceeded: { code: 4010, reason: "quota exceeded" },
+  /** The store is over its memory budget: new sessions are refused for now (retry with backoff). */
+  storeOverBudget: { code: 4011, reason: "store over budget" },
   /** Malformed, truncated or unknown frame. */
   badRequest: { code: 4500, reason: "bad request" },
   /** Invalid token (or none while anonymous access is off). */
@@ -69,6 +73,11 @@ const CLOSE_BY_REASON: Readonly<Record<PresenceErrorReason, CloseName>> = {
   // Admin API only (never on a socket); listed so the table stays total.
   NODE_ALIVE: "badRequest",
   NODE_NOT_FOUND: "badRequest",
+  ROOM_FORBIDDEN: "forbidden",
+  STATUS_FORBIDDEN: "forbidden",
+  QUOTA_EXCEEDED: "quotaExceeded",
+  AUTH_UNAVAILABLE: "unavailable",
+  STORE_OVER_BUDGET: "storeOverBudget",
 };
 
 /** The close code for an error: PresenceErrors by reason, anything else 4002 "server error". */

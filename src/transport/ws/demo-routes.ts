@@ -10,7 +10,7 @@ import { DemoTokenError, type DemoTokenIssuer } from "../../auth/demo-tokens.js"
  *   `npm run build:demo`, `dist/demo/`). Only these two fixed files are served, whatever the URL
  *   says, so nothing outside `dir` is reachable. When they are missing, `/` answers 503 with a page
  *   saying how to build them.
- * - `GET /demo/token?name=Ana[&sub=ana-k3x9q2mz]` → `{token, sub, name, expiresAtMs}` signed by
+ * - `GET /demo/token?name=Ana[&key=<the page's random key>]` → `{token, sub, name, expiresAtMs}` signed by
  *   `tokenIssuer` (PRESENCE_DEMO); without an issuer it answers 404 with a JSON error, so the page
  *   can say that only anonymous viewing is possible. Bad input is a 400 with a JSON error.
  *
@@ -94,12 +94,12 @@ export function registerDemoRoutes(app: TemplatedApp, o: DemoRoutesOptions): voi
     try {
       const query = new URLSearchParams(req.getQuery() ?? ""); // form decoding: "+" is a space
       const name = query.get("name") ?? "";
-      const sub = query.get("sub") ?? "";
+      const key = query.get("key") ?? "";
       handle(res, async () => {
         const json = (status: string, value: unknown): Answer => ({ status, type: "application/json; charset=utf-8", body: JSON.stringify(value) });
         if (!o.tokenIssuer) return json("404 Not Found", { error: "demo tokens are off on this server (PRESENCE_DEMO); join anonymously" });
         try {
-          return json("200 OK", await o.tokenIssuer.issue({ name, sub }));
+          return json("200 OK", await o.tokenIssuer.issue({ name, key }));
         } catch (err) {
           if (err instanceof DemoTokenError) return json("400 Bad Request", { error: err.message });
           throw err;

@@ -4,7 +4,6 @@ import type { TokenVerifier } from "../../auth/verify-token.js";
 import { systemClock, type Clock } from "../../core/clock.js";
 import type { Limits, Timings } from "../../core/options.js";
 import { limitExceeded, PresenceError } from "../../core/presence-error.js";
-import { parseRoomName } from "../../core/room-name.js";
 import type { Detail, FanoutHub } from "../../fanout/fanout-hub.js";
 import type { Logger } from "../../logger.js";
 import type { Metrics } from "../../metrics/registry.js";
@@ -267,17 +266,16 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     }
   }
 
-  function prepareWatch(ws: Socket, value: string, detail: Detail): () => void {
+  function prepareWatch(ws: Socket, room: string, detail: Detail, release: () => void): () => void {
     const s = ws.getUserData();
-    const room = parseRoomName(value, options.limits.maxRoomNameBytes);
     if (!findWatch(s, room) && s.watches.length >= o.maxWatchesPerSocket) {
       throw limitExceeded("watch.room", o.maxWatchesPerSocket, s.watches.length + 1, "watched rooms per socket", "TOO_MANY_WATCHERS");
     }
     if (closing) throw new PresenceError("unavailable", "DRAINING", "server is draining; reconnect (to another node) and resume");
     return () => {
-      if (s.closed) return;
+      if (s.closed) return release();
       unwatch(ws, room); // watching again restarts with a fresh snapshot
-      const w: SocketWatch = { room, detail, needsSnapshot: false, subscribed: false, started: false };
+      const w: SocketWatch = { room, detail, needsSnapshot: false, subscribed: false, started: false, release };
       addWatch(s, w);
       broadcasterFor(room).add(ws, w);
     };

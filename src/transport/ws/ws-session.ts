@@ -65,6 +65,8 @@ export interface SocketWatch {
   subscribed: boolean;
   /** True once the socket has received a first snapshot (or counts) of the room. */
   started: boolean;
+  /** Gives the caller's watch quota back; called once, when the watch is removed. */
+  readonly release: () => void;
 }
 
 /**
@@ -113,11 +115,13 @@ export function findWatch(s: WsSession, room: string): SocketWatch | undefined {
   return undefined;
 }
 
-/** Removes the socket's watch of `room`; false when it was not watched. */
+/** Removes the socket's watch of `room` and releases its quota; false when it was not watched. */
 export function removeWatch(s: WsSession, room: string): boolean {
   const i = s.watches.findIndex((w) => w.room === room);
   if (i < 0) return false;
+  const w = s.watches[i]!;
   s.watches = without(s.watches, i);
+  w.release();
   return true;
 }
 
