@@ -64,7 +64,7 @@ export function makeTransport(o: PresenceClientOptions, clock: Clock): PresenceT
 /** Anything thrown, as a PresenceClientError (unknown failures are worth a retry). */
 export function asClientError(e: unknown): PresenceClientError {
   if (e instanceof PresenceClientError) return e;
-  return new PresenceClientError("unknown", e instanceof Error ? e.message : String(e), undefined, true, undefined, { cause: e });
+  return new PresenceClientError("unknown", e instanceof Error ? e.message : String(e), undefined, { cause: e });
 }
 
 const ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

@@ -67,9 +67,6 @@ export interface Connection {
   reportError(e: unknown): void;
 }
 
-/** Refusals that concern one room, not the connection: the room is dropped, the rest carries on. */
-export const ROOM_LEVEL_CODES = new Set(["invalid_argument", "resource_exhausted", "permission_denied", "failed_precondition", "out_of_range"]);
-
 export interface ConnectionDeps {
   options: PresenceClientOptions;
   clock: Clock;
@@ -235,7 +232,7 @@ export function createConnection(d: ConnectionDeps): Connection {
     } catch (e) {
       const err = asClientError(e);
       if (myGen !== gen) throw err;
-      if (!err.sessionLost && ROOM_LEVEL_CODES.has(err.code) && err.reason !== "TOO_MANY_WATCHERS" && err.reason !== "SLOW_CONSUMER") {
+      if (err.requestRejected) {
         dropRoom(state, err);
         return "failed";
       }
@@ -279,7 +276,7 @@ export function createConnection(d: ConnectionDeps): Connection {
     transport.close(false);
     for (const s of rooms.values()) s.watching = false;
     if (err.sessionLost) session = null;
-    const terminal = !err.retryable || (err.reason === "TOKEN_EXPIRED" && typeof options.token !== "function");
+    const terminal = err.retry === "never" || (err.retry === "new_token" && typeof options.token !== "function");
     // A lost session is rejoined at once (once); everything else waits its backoff.
     const delay = terminal ? null : err.sessionLost && backoff.attempts === 0 ? (backoff.next(), 0) : backoff.next();
     if (delay === null) {
@@ -325,7 +322,7 @@ export function createConnection(d: ConnectionDeps): Connection {
     staleTimer = clock.setInterval(() => {
       if (myGen !== gen || rooms.size === 0) return;
       const silentMs = clock.now() - lastReceiveAt;
-      if (silentMs > staleAfterMs) fail(myGen, new PresenceClientError("unavailable", `no message for ${silentMs} ms`, undefined, true), "connection stale");
+      if (silentMs > staleAfterMs) fail(myGen, new PresenceClientError("unavailable", `no message for ${silentMs} ms`), "connection stale");
     }, Math.max(1_000, Math.floor(staleAfterMs / 3)));
   }
 

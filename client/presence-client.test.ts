@@ -159,7 +159,7 @@ describe("presence client", () => {
     client.on("connected", (e) => connected.push(e.resumed));
     client.on("disconnected", (e) => disconnected.push({ code: e.code, willReconnect: e.willReconnect }));
 
-    const unreachable = new PresenceClientError("closed", "refused", undefined, true, 1006);
+    const unreachable = new PresenceClientError("closed", "refused", undefined, { closeCode: 1006 });
     fake.drop(fromClose(1006, ""));
     expect(client.status).toBe("reconnecting");
     expect(disconnected).toEqual([{ code: 1006, willReconnect: true }]);
@@ -198,7 +198,7 @@ describe("presence client", () => {
     a.on("view", (v) => views.push(v));
     const shown = a.view;
     fake.forgetSessions(); // the server restarted empty
-    fake.watchEnded("/doc", new PresenceClientError("unavailable", "draining", "DRAINING", true));
+    fake.watchEnded("/doc", new PresenceClientError("unavailable", "draining", "DRAINING"));
     expect(a.view).toBe(shown);
     await advance(1_000);
     expect(client.status).toBe("connected");
@@ -243,7 +243,7 @@ describe("presence client", () => {
     client.join("/doc");
     await flush();
     fake.forgetSessions();
-    fake.heartbeatError = new PresenceClientError("not_found", "join again", "SESSION_NOT_FOUND", true);
+    fake.heartbeatError = new PresenceClientError("not_found", "join again", "SESSION_NOT_FOUND");
     await advance(30_000);
     fake.heartbeatError = null;
     await flush();
@@ -254,7 +254,7 @@ describe("presence client", () => {
 
   it("reuses the first Join's request_id when it is retried", async () => {
     const { fake, client, advance } = setup();
-    fake.joinError = new PresenceClientError("unavailable", "try again", "STORE_UNAVAILABLE", true);
+    fake.joinError = new PresenceClientError("unavailable", "try again", "STORE_UNAVAILABLE");
     client.join("/doc");
     await flush();
     fake.joinError = null;
@@ -268,7 +268,7 @@ describe("presence client", () => {
     const { fake, client } = setup();
     const errors: Error[] = [];
     client.on("error", (e) => errors.push(e));
-    fake.joinError = (req) => (req.room === "/bad" ? new PresenceClientError("invalid_argument", "room: must not …", "INVALID_ROOM", false) : null);
+    fake.joinError = (req) => (req.room === "/bad" ? new PresenceClientError("invalid_argument", "room: must not …", "INVALID_ROOM") : null);
     const good = client.join("/good");
     const bad = client.join("/bad");
     await flush();

@@ -1,6 +1,6 @@
 import { systemClock } from "../src/core/clock.js";
 import { asClientError, makeTransport, type PresenceClientOptions } from "./client-options.js";
-import { createConnection, ROOM_LEVEL_CODES } from "./connection.js";
+import { createConnection } from "./connection.js";
 import { defaultFrameScheduler } from "./cursor-helper.js";
 import { createEmitter } from "./emitter.js";
 import { PresenceClientError } from "./errors.js";
@@ -182,7 +182,7 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
       } catch (e) {
         const err = asClientError(e);
         if (myGen !== conn.gen) return;
-        if (!err.sessionLost && ROOM_LEVEL_CODES.has(err.code)) conn.dropRoom(next, err);
+        if (err.requestRejected) conn.dropRoom(next, err);
         else conn.fail(myGen, err, "navigate failed");
       }
     });
@@ -283,7 +283,7 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
 
     async setStatus(st) {
       const s = conn.session;
-      if (!live() || !s) throw new PresenceClientError("unavailable", "not connected", undefined, true);
+      if (!live() || !s) throw new PresenceClientError("unavailable", "not connected");
       await transport.setStatus({ sessionId: s.sessionId, customStatus: st.customStatus, invisible: st.invisible });
     },
 

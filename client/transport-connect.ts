@@ -90,7 +90,7 @@ export function createConnectPresenceTransport(o: ConnectTransportOptions): Pres
             if (ac.signal.aborted) return;
             h.onWatchMessage(m);
           }
-          error = new PresenceClientError("unavailable", "watch stream ended", undefined, true);
+          error = new PresenceClientError("unavailable", "watch stream ended");
         } catch (e) {
           error = fromConnectError(e);
         }

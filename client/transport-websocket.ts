@@ -73,7 +73,7 @@ export function createWebSocketPresenceTransport(o: WebSocketTransportOptions): 
 
   const send = (requestId: number, frame: ClientFrameBody) => {
     const s = socket;
-    if (!s || s.readyState !== OPEN) throw new PresenceClientError("unavailable", "not connected", undefined, true);
+    if (!s || s.readyState !== OPEN) throw new PresenceClientError("unavailable", "not connected");
     s.send(toBinary(ClientFrameSchema, create(ClientFrameSchema, { requestId, frame })));
   };
 
@@ -88,7 +88,7 @@ export function createWebSocketPresenceTransport(o: WebSocketTransportOptions): 
       }
       const timer = o.clock.setTimeout(() => {
         pending.delete(id);
-        reject(new PresenceClientError("deadline_exceeded", `no answer to ${frame.case} within ${requestTimeoutMs} ms`, undefined, true));
+        reject(new PresenceClientError("deadline_exceeded", `no answer to ${frame.case} within ${requestTimeoutMs} ms`));
       }, requestTimeoutMs);
       pending.set(id, { resolve, reject, timer });
     });
@@ -98,7 +98,7 @@ export function createWebSocketPresenceTransport(o: WebSocketTransportOptions): 
     const answer = await request(frame);
     if (answer.frame.case === "error") throw fromErrorFrame(answer.frame.value);
     if (answer.frame.case !== expect) {
-      throw new PresenceClientError("internal", `expected a ${expect} frame, got ${answer.frame.case ?? "an empty frame"}`, undefined, true);
+      throw new PresenceClientError("internal", `expected a ${expect} frame, got ${answer.frame.case ?? "an empty frame"}`);
     }
     return answer.frame.value as Extract<ServerFrame["frame"], { case: C }>["value"];
   }
@@ -177,7 +177,7 @@ export function createWebSocketPresenceTransport(o: WebSocketTransportOptions): 
         let lastError = "";
         const timer = o.clock.setTimeout(() => {
           drop(s, 4000, "connect timeout");
-          reject(new PresenceClientError("unavailable", `could not connect within ${o.connectTimeoutMs ?? 10_000} ms`, undefined, true));
+          reject(new PresenceClientError("unavailable", `could not connect within ${o.connectTimeoutMs ?? 10_000} ms`));
         }, o.connectTimeoutMs ?? 10_000);
         s.onopen = () => {
           timer.cancel();
@@ -190,7 +190,7 @@ export function createWebSocketPresenceTransport(o: WebSocketTransportOptions): 
           timer.cancel();
           s.onopen = s.onmessage = s.onerror = s.onclose = null;
           // A refused upgrade reaches a browser as a bare 1006; `ws` says "Unexpected server response: 401".
-          if (/\b40[13]\b/.test(lastError)) reject(new PresenceClientError("unauthenticated", `upgrade refused: ${lastError}`, "UNAUTHENTICATED", false));
+          if (/\b40[13]\b/.test(lastError)) reject(new PresenceClientError("unauthenticated", `upgrade refused: ${lastError}`, "UNAUTHENTICATED"));
           else reject(fromClose(ev.code, ev.reason || lastError));
         };
       });
@@ -217,7 +217,7 @@ export function createWebSocketPresenceTransport(o: WebSocketTransportOptions): 
       handlers = null;
       const s = socket;
       socket = null;
-      failPending(new PresenceClientError("canceled", "connection closed by the client", undefined, true));
+      failPending(new PresenceClientError("canceled", "connection closed by the client"));
       if (s) drop(s, endSession ? 1000 : 4000, endSession ? "bye" : "reconnect");
     },
 

@@ -60,7 +60,7 @@ export function tokenSource(identity: Extract<Identity, { kind: "named" }>, firs
     try {
       return (await fetchToken(identity.name, identity.key)).token;
     } catch (err) {
-      if (err instanceof TokenError && err.status >= 400 && err.status < 500) throw new PresenceClientError("unauthenticated", err.message, "UNAUTHENTICATED", false);
+      if (err instanceof TokenError && err.status >= 400 && err.status < 500) throw new PresenceClientError("unauthenticated", err.message, "UNAUTHENTICATED");
       throw err;
     }
   };

@@ -7,7 +7,7 @@ import { createTokenVerifier } from "./auth/verify-token.js";
 import type { Config } from "./config.js";
 import { systemClock, type Clock } from "./core/clock.js";
 import { createIdSource, type IdSource } from "./core/ids.js";
-import { PresenceError } from "./core/presence-error.js";
+import { draining, PresenceError } from "./core/presence-error.js";
 import { createFanoutHub, type FanoutHub } from "./fanout/fanout-hub.js";
 import { createUserWatchHub } from "./fanout/user-watch-hub.js";
 import { createReadinessMonitor } from "./health/readiness-monitor.js";
@@ -332,7 +332,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         readiness.drain(); // /readyz 503, health NOT_SERVING before anything closes
         log.info("draining", { deadlineMs: config.shutdownDeadlineMs });
         await ws.close();
-        const drainingError = new PresenceError("unavailable", "DRAINING", "server is draining; reconnect (to another node) and resume");
+        const drainingError = draining();
         hub.close(drainingError);
         userHub.close(drainingError);
         await health.settled(Math.min(1_000, config.shutdownDeadlineMs)); // health watchers got NOT_SERVING

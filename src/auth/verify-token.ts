@@ -112,7 +112,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   return async (authorization) => {
     if (authorization === undefined || authorization.trim() === "") {
       if (options.allowAnonymous) return ANONYMOUS;
-      throw new PresenceError("unauthenticated", "UNAUTHENTICATED", "authorization: a Bearer token is required", { field: "authorization" });
+      throw new PresenceError("UNAUTHENTICATED", "authorization: a Bearer token is required", { field: "authorization" });
     }
     const match = BEARER.exec(authorization);
     const token = match?.[1];
@@ -258,7 +258,7 @@ function claimMessage(err: { claim?: unknown; reason?: unknown }): string {
 }
 
 function reject(reason: "TOKEN_INVALID" | "TOKEN_EXPIRED", message: string): PresenceError {
-  return new PresenceError("unauthenticated", reason, message, { field: "authorization" });
+  return new PresenceError(reason, message, { field: "authorization" });
 }
 
 function encodeSecret(secret: string): Uint8Array {

@@ -8,7 +8,7 @@ import type { CallerClass, QuotaRefusal } from "./quota.js";
 
 /** `permission_denied` / ROOM_FORBIDDEN: `field: operation "watch" is not allowed on room "/x"`. */
 export function roomForbidden(op: Operation, room: string, field = "room"): PresenceError {
-  return new PresenceError("permission_denied", "ROOM_FORBIDDEN", `${field}: operation "${op}" is not allowed on room ${JSON.stringify(room)}`, { field });
+  return new PresenceError("ROOM_FORBIDDEN", `${field}: operation "${op}" is not allowed on room ${JSON.stringify(room)}`, { field });
 }
 
 /**
@@ -16,7 +16,7 @@ export function roomForbidden(op: Operation, room: string, field = "room"): Pres
  * at all. Never raised per user: a user the caller may not see looks like an unknown user.
  */
 export function statusForbidden(op: Operation, userId: string, field = "user_ids"): PresenceError {
-  return new PresenceError("permission_denied", "STATUS_FORBIDDEN", `${field}: operation "${op}" is not allowed on user ${JSON.stringify(userId)} (this caller may not see other users' status)`, { field });
+  return new PresenceError("STATUS_FORBIDDEN", `${field}: operation "${op}" is not allowed on user ${JSON.stringify(userId)} (this caller may not see other users' status)`, { field });
 }
 
 const QUOTA_UNITS: Record<QuotaRefusal["quota"], string> = {
@@ -35,7 +35,7 @@ export function quotaExceeded(r: QuotaRefusal, callerClass: CallerClass): Presen
   const per = callerClass === "anonymous" ? "per anonymous address" : `per ${callerClass}`;
   const retry = r.retryAfterMs > 0 ? `; retry in ${r.retryAfterMs} ms` : "";
   const got = r.retryAfterMs > 0 ? "" : ` (got ${r.actual})`;
-  return new PresenceError("limit_exceeded", "QUOTA_EXCEEDED", `quota ${r.quota}: at most ${r.limit} ${QUOTA_UNITS[r.quota]} ${per}${got}${retry}`, {
+  return new PresenceError("QUOTA_EXCEEDED", `quota ${r.quota}: at most ${r.limit} ${QUOTA_UNITS[r.quota]} ${per}${got}${retry}`, {
     field: r.quota,
     limit: r.limit,
     actual: r.actual,
@@ -44,13 +44,12 @@ export function quotaExceeded(r: QuotaRefusal, callerClass: CallerClass): Presen
 
 /** `unavailable` / AUTH_UNAVAILABLE: the authorization hook or the key set could not answer (fail closed). */
 export function authUnavailable(what: string, cause?: unknown): PresenceError {
-  return new PresenceError("unavailable", "AUTH_UNAVAILABLE", `${what} is unavailable; access is refused until it answers (retry with backoff)`, {}, { cause });
+  return new PresenceError("AUTH_UNAVAILABLE", `${what} is unavailable; access is refused until it answers (retry with backoff)`, {}, { cause });
 }
 
 /** `resource_exhausted` / STORE_OVER_BUDGET: the memory guard refuses new rooms and sessions. */
 export function storeOverBudget(usedBytes: number, budgetBytes: number, what: "room" | "session"): PresenceError {
   return new PresenceError(
-    "limit_exceeded",
     "STORE_OVER_BUDGET",
     `store: over its memory budget (${usedBytes} of ${budgetBytes} bytes): new ${what}s are refused for now, existing ones keep working; retry later`,
     { field: "store", limit: budgetBytes, actual: usedBytes },

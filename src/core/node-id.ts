@@ -23,7 +23,6 @@ export function defaultNodeId(hostname: string, random: string): string {
 /** PurgeNode of a node seen alive within the bound. */
 export function nodeAlive(nodeId: string, ageMs: number, boundMs: number): PresenceError {
   return new PresenceError(
-    "failed_precondition",
     "NODE_ALIVE",
     `node_id: node ${nodeId} was seen ${formatAge(ageMs)} ago, within the dead bound of ${formatAge(boundMs)} (2 × node refresh); ` +
       "it may still be running: stop it first, wait until it is reported dead, or pass force",
@@ -33,7 +32,7 @@ export function nodeAlive(nodeId: string, ageMs: number, boundMs: number): Prese
 
 /** PurgeNode of a node that neither the registry nor any session knows. */
 export function nodeNotFound(nodeId: string): PresenceError {
-  return new PresenceError("not_found", "NODE_NOT_FOUND", `node_id: no node ${nodeId} is known (no registry entry, no session); see ListNodes`, {
+  return new PresenceError("NODE_NOT_FOUND", `node_id: no node ${nodeId} is known (no registry entry, no session); see ListNodes`, {
     field: "node_id",
   });
 }

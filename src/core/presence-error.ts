@@ -1,43 +1,15 @@
+import { ERROR_REASONS, type PresenceErrorReason, type StatusCodeName } from "./error-policy.js";
+
 /**
- * The one error type of the presence platform. Every rejection carries a code (what kind of
- * failure, mapped once per transport), a reason (the ErrorReason of the wire contract, without its
- * `ERROR_REASON_` prefix) and a message that names the field and the limit.
+ * The one error type of the presence platform. An error is built from its reason alone (a
+ * `presence.v1.ErrorReason` name); the reason decides the status code, the WebSocket close code and
+ * the retry advice (`error-policy.ts`). The message names the field and the limit.
  */
 
-/** Error codes, lower_snake, one union. Transports map each to their own code exactly once. */
-export type PresenceErrorCode =
-  | "invalid_argument"
-  | "not_found"
-  | "limit_exceeded"
-  | "unauthenticated"
-  | "permission_denied"
-  | "unavailable"
-  | "failed_precondition"
-  | "internal";
+export type { PresenceErrorReason } from "./error-policy.js";
 
-/** Mirrors `presence.v1.ErrorReason` (name without the prefix). */
-export type PresenceErrorReason =
-  | "INVALID_ROOM"
-  | "INVALID_ARGUMENT"
-  | "METADATA_TOO_LARGE"
-  | "TOO_MANY_ROOMS"
-  | "TOO_MANY_WATCHERS"
-  | "SESSION_NOT_FOUND"
-  | "UNAUTHENTICATED"
-  | "TOKEN_INVALID"
-  | "TOKEN_EXPIRED"
-  | "PERMISSION_DENIED"
-  | "SLOW_CONSUMER"
-  | "DRAINING"
-  | "STORE_UNAVAILABLE"
-  | "INTERNAL"
-  | "NODE_ALIVE"
-  | "NODE_NOT_FOUND"
-  | "ROOM_FORBIDDEN"
-  | "STATUS_FORBIDDEN"
-  | "QUOTA_EXCEEDED"
-  | "AUTH_UNAVAILABLE"
-  | "STORE_OVER_BUDGET";
+/** gRPC status names in lower_snake (`invalid_argument`, `resource_exhausted`, …). */
+export type PresenceErrorCode = StatusCodeName;
 
 /** Structured detail: the offending field and, for limits, the limit and the value seen. */
 export interface PresenceErrorDetail {
@@ -46,51 +18,51 @@ export interface PresenceErrorDetail {
   actual?: number;
 }
 
+/** The detail as `google.rpc.ErrorInfo` metadata (and ErrorFrame metadata): `field`, `limit`, `actual`. */
+export function detailMetadata(detail: PresenceErrorDetail): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  if (detail.field !== undefined) metadata.field = detail.field;
+  if (detail.limit !== undefined) metadata.limit = String(detail.limit);
+  if (detail.actual !== undefined) metadata.actual = String(detail.actual);
+  return metadata;
+}
+
 export class PresenceError extends Error {
   override readonly name = "PresenceError";
+  /** The status code of `reason` (error-policy.ts): never chosen by the thrower. */
+  readonly code: PresenceErrorCode;
   constructor(
-    readonly code: PresenceErrorCode,
     readonly reason: PresenceErrorReason,
     message: string,
     readonly detail: PresenceErrorDetail = {},
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    this.code = ERROR_REASONS[reason].code;
   }
 }
 
-/** `field: must be … (limit N, got M)` style errors for input validation. */
-export function invalidArgument(
-  field: string,
-  rule: string,
-  reason: PresenceErrorReason = "INVALID_ARGUMENT",
-): PresenceError {
-  return new PresenceError("invalid_argument", reason, `${field}: ${rule}`, { field });
+/** An error of `reason` with `message` (which names the field) and optional detail and cause. */
+export function presenceError(reason: PresenceErrorReason, message: string, detail?: PresenceErrorDetail, options?: { cause?: unknown }): PresenceError {
+  return new PresenceError(reason, message, detail, options);
 }
 
-/** A limit was exceeded: the message names the field, the limit and the value seen. */
-export function limitExceeded(
-  field: string,
-  limit: number,
-  actual: number,
-  unit: string,
-  reason: PresenceErrorReason,
-  code: PresenceErrorCode = "limit_exceeded",
-): PresenceError {
-  return new PresenceError(
-    code,
-    reason,
-    `${field}: must be at most ${limit} ${unit} (got ${actual})`,
-    { field, limit, actual },
-  );
+/** `field: rule` for input validation (reason INVALID_ARGUMENT unless a more precise one is given). */
+export function invalidArgument(field: string, rule: string, reason: PresenceErrorReason = "INVALID_ARGUMENT"): PresenceError {
+  return new PresenceError(reason, `${field}: ${rule}`, { field });
+}
+
+/** A limit was exceeded: `field: must be at most <limit> <unit> (got <actual>)`, with the limit as detail. */
+export function limitExceeded(field: string, limit: number, actual: number, unit: string, reason: PresenceErrorReason): PresenceError {
+  return new PresenceError(reason, `${field}: must be at most ${limit} ${unit} (got ${actual})`, { field, limit, actual });
 }
 
 /** Unknown, expired, reaped or foreign session: all answer the same, so ids cannot be probed. */
 export function sessionNotFound(): PresenceError {
-  return new PresenceError(
-    "not_found",
-    "SESSION_NOT_FOUND",
-    "session_id: session not found or expired; join again",
-    { field: "session_id" },
-  );
+  return new PresenceError("SESSION_NOT_FOUND", "session_id: session not found or expired; join again", { field: "session_id" });
+}
+
+/** The node is shutting down. */
+export function draining(): PresenceError {
+  return new PresenceError("DRAINING", "server is draining; reconnect (to another node) and resume");
 }

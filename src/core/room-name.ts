@@ -10,7 +10,7 @@ export function parseRoomName(value: string, maxBytes: number, field = "room"): 
   const bytes = utf8Length(value);
   if (bytes > maxBytes) {
     // A too-long name is malformed input, not a resource problem: invalid_argument.
-    throw limitExceeded(field, maxBytes, bytes, "bytes", "INVALID_ROOM", "invalid_argument");
+    throw limitExceeded(field, maxBytes, bytes, "bytes", "INVALID_ROOM");
   }
   checkText(value, field, "INVALID_ROOM");
   return value;

@@ -114,7 +114,7 @@ describe("fan-out hub", () => {
     clock.advance(30_000);
     expect((await next).value).toMatchObject({ type: "keepalive" });
     const pending = w.next();
-    hub.close(new PresenceError("unavailable", "DRAINING", "draining"));
+    hub.close(new PresenceError("DRAINING", "draining"));
     await expect(pending).rejects.toMatchObject({ reason: "DRAINING" });
     expect(() => hub.watch("r", { detail: "full", signal: new AbortController().signal })).toThrow(/draining/);
   });

@@ -8,7 +8,7 @@
  * dashboards work unchanged.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { PresenceErrorReason } from "../core/presence-error.js";
+import { ERROR_REASONS, type PresenceErrorReason } from "../core/error-policy.js";
 import { createAccessMetrics, type AccessMetrics } from "./access-metrics.js";
 import { createLatencyMetrics, createLiveGauges, WATCH_TRANSPORTS, type ConnectionTransport, type SessionBinding, type WatchTransport } from "./live-metrics.js";
 
@@ -31,30 +31,6 @@ export const LOOPS = ["reaper", "refresh", "fanout", "deferred_update", "ws_broa
 export const COALESCED_KINDS = ["typing", "cursor"] as const;
 export type CoalescedKind = (typeof COALESCED_KINDS)[number];
 
-// A record, not an array, so that a reason added to PresenceErrorReason fails to compile here.
-const ERROR_REASONS: Record<PresenceErrorReason, true> = {
-  INVALID_ROOM: true,
-  INVALID_ARGUMENT: true,
-  METADATA_TOO_LARGE: true,
-  TOO_MANY_ROOMS: true,
-  TOO_MANY_WATCHERS: true,
-  SESSION_NOT_FOUND: true,
-  UNAUTHENTICATED: true,
-  TOKEN_INVALID: true,
-  TOKEN_EXPIRED: true,
-  PERMISSION_DENIED: true,
-  SLOW_CONSUMER: true,
-  DRAINING: true,
-  STORE_UNAVAILABLE: true,
-  INTERNAL: true,
-  NODE_ALIVE: true,
-  NODE_NOT_FOUND: true,
-  ROOM_FORBIDDEN: true,
-  STATUS_FORBIDDEN: true,
-  QUOTA_EXCEEDED: true,
-  AUTH_UNAVAILABLE: true,
-  STORE_OVER_BUDGET: true,
-};
 const AUTH_FAILURE_REASONS: readonly PresenceErrorReason[] = ["UNAUTHENTICATED", "TOKEN_INVALID", "TOKEN_EXPIRED"];
 
 export { CONNECTION_TRANSPORTS, DROP_REASONS, RPC_PROTOCOLS, SESSION_BINDINGS, WATCH_TRANSPORTS } from "./live-metrics.js";
@@ -242,6 +218,7 @@ export function createMetrics(): Metrics {
   for (const reason of RESYNC_REASONS) resyncs.inc({ reason }, 0);
   for (const kind of COALESCED_KINDS) coalesced.inc({ kind }, 0);
   for (const reason of AUTH_FAILURE_REASONS) authFailures.inc({ reason }, 0);
+  // Every reason of the error policy, so a new reason is a labelled series from the first scrape.
   for (const reason of Object.keys(ERROR_REASONS)) rejections.inc({ reason }, 0);
   const wsFramesReceived = counter("presence_ws_frames_received_total", "WebSocket frames received, by frame type.", ["type"]);
   const wsFramesRejected = counter("presence_ws_frames_rejected_total", "WebSocket messages refused, by reason.", ["reason"]);

@@ -32,7 +32,7 @@ export function withRole(metadata: Record<string, string>, role: string): Record
 
 /** The error that ends a stream whose caller's token expired. */
 export function streamTokenExpired(): PresenceError {
-  return new PresenceError("unauthenticated", "TOKEN_EXPIRED", "token has expired: the stream ends; reconnect with a fresh token", { field: "authorization" });
+  return new PresenceError("TOKEN_EXPIRED", "token has expired: the stream ends; reconnect with a fresh token", { field: "authorization" });
 }
 
 /**

@@ -33,7 +33,7 @@ export function createAdminService(o: AdminServiceOptions): AdminService {
   return {
     async listRooms(caller, req) {
       requireAdmin(caller);
-      if (req.limit > LIST_ROOMS_MAX) throw limitExceeded("limit", LIST_ROOMS_MAX, req.limit, "rooms", "INVALID_ARGUMENT", "invalid_argument");
+      if (req.limit > LIST_ROOMS_MAX) throw limitExceeded("limit", LIST_ROOMS_MAX, req.limit, "rooms", "INVALID_ARGUMENT");
       return o.store.listRooms(req.limit === 0 ? LIST_ROOMS_DEFAULT : req.limit);
     },
 
@@ -66,11 +66,11 @@ export function createAdminService(o: AdminServiceOptions): AdminService {
 function requireAdmin(caller: Caller): void {
   if (caller.role === "admin") return;
   if (caller.role === "anonymous") {
-    throw new PresenceError("unauthenticated", "UNAUTHENTICATED", "authorization: the admin API requires an admin token (Bearer JWT with role \"admin\")", {
+    throw new PresenceError("UNAUTHENTICATED", "authorization: the admin API requires an admin token (Bearer JWT with role \"admin\")", {
       field: "authorization",
     });
   }
-  throw new PresenceError("permission_denied", "PERMISSION_DENIED", `authorization: the admin API requires an admin token (JWT claim role "admin"); this token's role is "${caller.role}"`, {
+  throw new PresenceError("PERMISSION_DENIED", `authorization: the admin API requires an admin token (JWT claim role "admin"); this token's role is "${caller.role}"`, {
     field: "authorization",
   });
 }

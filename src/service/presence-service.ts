@@ -112,7 +112,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
 
   const shortId = (value: string, field: string) => {
     const n = utf8Length(value);
-    if (n > o.limits.maxIdBytes) throw limitExceeded(field, o.limits.maxIdBytes, n, "bytes", "INVALID_ARGUMENT", "invalid_argument");
+    if (n > o.limits.maxIdBytes) throw limitExceeded(field, o.limits.maxIdBytes, n, "bytes", "INVALID_ARGUMENT");
     if (value !== "" && !ANON_ID.test(value)) throw invalidArgument(field, "must contain only A-Z, a-z, 0-9, '_' and '-'");
     return value;
   };
@@ -120,12 +120,12 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
   function identityFor(caller: Caller, req: JoinCommand): MemberIdentity {
     if (req.onBehalfOf) {
       if (caller.role !== "service" && caller.role !== "admin") {
-        throw new PresenceError("permission_denied", "PERMISSION_DENIED", "on_behalf_of: requires the service role", { field: "on_behalf_of" });
+        throw new PresenceError("PERMISSION_DENIED", "on_behalf_of: requires the service role", { field: "on_behalf_of" });
       }
       const u = req.onBehalfOf;
       if (u.userId === "") throw invalidArgument("on_behalf_of.user_id", "must not be empty");
       const idBytes = utf8Length(u.userId);
-      if (idBytes > 128) throw limitExceeded("on_behalf_of.user_id", 128, idBytes, "bytes", "INVALID_ARGUMENT", "invalid_argument");
+      if (idBytes > 128) throw limitExceeded("on_behalf_of.user_id", 128, idBytes, "bytes", "INVALID_ARGUMENT");
       checkText(u.userId, "on_behalf_of.user_id");
       checkText(u.name, "on_behalf_of.name");
       checkText(u.avatarUrl, "on_behalf_of.avatar_url");
@@ -135,7 +135,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const anonymousId = shortId(req.anonymousId, "anonymous_id") || o.ids.anonymousId();
       return { kind: "anonymous", anonymousId };
     }
-    if (!caller.user) throw new PresenceError("internal", "INTERNAL", "caller without user");
+    if (!caller.user) throw new PresenceError("INTERNAL", "caller without user");
     return { kind: "user", user: caller.user };
   }
 
@@ -143,13 +143,13 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
   const userIds = (ids: string[]): string[] => {
     if (ids.length === 0) throw invalidArgument("user_ids", "must not be empty");
     if (ids.length > o.limits.maxUserIds) {
-      throw limitExceeded("user_ids", o.limits.maxUserIds, ids.length, "ids", "INVALID_ARGUMENT", "invalid_argument");
+      throw limitExceeded("user_ids", o.limits.maxUserIds, ids.length, "ids", "INVALID_ARGUMENT");
     }
     ids.forEach((id, i) => {
       const field = `user_ids[${i}]`;
       if (id === "") throw invalidArgument(field, "must not be empty");
       const n = utf8Length(id);
-      if (n > 128) throw limitExceeded(field, 128, n, "bytes", "INVALID_ARGUMENT", "invalid_argument");
+      if (n > 128) throw limitExceeded(field, 128, n, "bytes", "INVALID_ARGUMENT");
       checkText(id, field);
     });
     return [...new Set(ids)];
@@ -215,7 +215,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
 
   function noAnonymous(caller: Caller, what: string) {
     if (caller.role === "anonymous") {
-      throw new PresenceError("permission_denied", "PERMISSION_DENIED", `${what}: anonymous viewers may not ${what === "typing" ? "type" : "send cursors"}`, { field: what });
+      throw new PresenceError("PERMISSION_DENIED", `${what}: anonymous viewers may not ${what === "typing" ? "type" : "send cursors"}`, { field: what });
     }
   }
 
@@ -289,7 +289,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       if (!Number.isFinite(p.x) || !Number.isFinite(p.y)) throw invalidArgument("position", "x and y must be finite numbers");
       const elementBytes = utf8Length(p.element);
       if (elementBytes > o.limits.maxCursorElementBytes) {
-        throw limitExceeded("position.element", o.limits.maxCursorElementBytes, elementBytes, "bytes", "INVALID_ARGUMENT", "invalid_argument");
+        throw limitExceeded("position.element", o.limits.maxCursorElementBytes, elementBytes, "bytes", "INVALID_ARGUMENT");
       }
       checkText(p.element, "position.element");
       await o.access.authorize(caller, "cursor", r);
@@ -348,7 +348,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
 
     async batchGetPresence(caller, req) {
       if (req.rooms.length > o.limits.maxBatchRooms) {
-        throw limitExceeded("rooms", o.limits.maxBatchRooms, req.rooms.length, "rooms", "INVALID_ARGUMENT", "invalid_argument");
+        throw limitExceeded("rooms", o.limits.maxBatchRooms, req.rooms.length, "rooms", "INVALID_ARGUMENT");
       }
       await o.access.authorizeRooms(caller, "read", req.rooms.map((r, i) => room(r, `rooms[${i}]`)));
       const names = [...new Set(req.rooms)];
@@ -377,12 +377,12 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     async setStatus(caller, req) {
       const id = sessionId(req.sessionId);
       if (caller.role === "anonymous") {
-        throw new PresenceError("permission_denied", "PERMISSION_DENIED", "session_id: anonymous sessions have no user status", { field: "session_id" });
+        throw new PresenceError("PERMISSION_DENIED", "session_id: anonymous sessions have no user status", { field: "session_id" });
       }
       if (req.customStatus !== undefined) {
         const n = utf8Length(req.customStatus);
         if (n > o.limits.maxCustomStatusBytes) {
-          throw limitExceeded("custom_status", o.limits.maxCustomStatusBytes, n, "bytes", "INVALID_ARGUMENT", "invalid_argument");
+          throw limitExceeded("custom_status", o.limits.maxCustomStatusBytes, n, "bytes", "INVALID_ARGUMENT");
         }
         checkText(req.customStatus, "custom_status");
       }

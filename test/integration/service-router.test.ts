@@ -53,7 +53,7 @@ function setup() {
   const watches: RecordedWatch[] = [];
   cleanups.push(() => {
     for (const w of watches) w.cancel();
-    hub.close(new PresenceError("unavailable", "DRAINING", "test over"));
+    hub.close(new PresenceError("DRAINING", "test over"));
     return store.close();
   });
   const watch = (room: string) => {

@@ -146,7 +146,7 @@ describe(`WebSocket bridge on the ${store} store`, () => {
       answer(await c.request({ case: "watch", value: { room: "/2" } }), "ack");
       answer(await c.request({ case: "watch", value: { room: "/2" } }), "ack"); // same room again: fine
       const e = answer(await c.request({ case: "watch", value: { room: "/3" } }), "error");
-      expect(e).toMatchObject({ code: 8, reason: ErrorReason.TOO_MANY_WATCHERS, metadata: { field: "watch.room", limit: "2", actual: "3" } });
+      expect(e).toMatchObject({ code: 8, reason: ErrorReason.TOO_MANY_ROOMS, metadata: { field: "watch.room", limit: "2", actual: "3" } });
       answer(await c.request({ case: "unwatch", value: { room: "/1" } }), "ack");
       answer(await c.request({ case: "watch", value: { room: "/3" } }), "ack");
     });

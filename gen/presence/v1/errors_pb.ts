@@ -9,7 +9,7 @@ import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
  * Describes the file presence/v1/errors.proto.
  */
 export const file_presence_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("ChhwcmVzZW5jZS92MS9lcnJvcnMucHJvdG8SC3ByZXNlbmNlLnYxKuUFCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIdChlFUlJPUl9SRUFTT05fSU5WQUxJRF9ST09NEAESIQodRVJST1JfUkVBU09OX0lOVkFMSURfQVJHVU1FTlQQAhIjCh9FUlJPUl9SRUFTT05fTUVUQURBVEFfVE9PX0xBUkdFEAMSHwobRVJST1JfUkVBU09OX1RPT19NQU5ZX1JPT01TEAQSIgoeRVJST1JfUkVBU09OX1RPT19NQU5ZX1dBVENIRVJTEAUSIgoeRVJST1JfUkVBU09OX1NFU1NJT05fTk9UX0ZPVU5EEAYSIAocRVJST1JfUkVBU09OX1VOQVVUSEVOVElDQVRFRBAHEh4KGkVSUk9SX1JFQVNPTl9UT0tFTl9JTlZBTElEEAgSHgoaRVJST1JfUkVBU09OX1RPS0VOX0VYUElSRUQQCRIiCh5FUlJPUl9SRUFTT05fUEVSTUlTU0lPTl9ERU5JRUQQChIeChpFUlJPUl9SRUFTT05fU0xPV19DT05TVU1FUhALEhkKFUVSUk9SX1JFQVNPTl9EUkFJTklORxAMEiIKHkVSUk9SX1JFQVNPTl9TVE9SRV9VTkFWQUlMQUJMRRANEhkKFUVSUk9SX1JFQVNPTl9JTlRFUk5BTBAOEhsKF0VSUk9SX1JFQVNPTl9OT0RFX0FMSVZFEA8SHwobRVJST1JfUkVBU09OX05PREVfTk9UX0ZPVU5EEBASHwobRVJST1JfUkVBU09OX1JPT01fRk9SQklEREVOEBkSIQodRVJST1JfUkVBU09OX1NUQVRVU19GT1JCSURERU4QGhIfChtFUlJPUl9SRUFTT05fUVVPVEFfRVhDRUVERUQQGxIhCh1FUlJPUl9SRUFTT05fQVVUSF9VTkFWQUlMQUJMRRAcEiIKHkVSUk9SX1JFQVNPTl9TVE9SRV9PVkVSX0JVREdFVBAdYgZwcm90bzM");
+  fileDesc("ChhwcmVzZW5jZS92MS9lcnJvcnMucHJvdG8SC3ByZXNlbmNlLnYxKqgGCgtFcnJvclJlYXNvbhIcChhFUlJPUl9SRUFTT05fVU5TUEVDSUZJRUQQABIdChlFUlJPUl9SRUFTT05fSU5WQUxJRF9ST09NEAESIQodRVJST1JfUkVBU09OX0lOVkFMSURfQVJHVU1FTlQQAhIjCh9FUlJPUl9SRUFTT05fTUVUQURBVEFfVE9PX0xBUkdFEAMSHwobRVJST1JfUkVBU09OX1RPT19NQU5ZX1JPT01TEAQSIgoeRVJST1JfUkVBU09OX1RPT19NQU5ZX1dBVENIRVJTEAUSIgoeRVJST1JfUkVBU09OX1NFU1NJT05fTk9UX0ZPVU5EEAYSIAocRVJST1JfUkVBU09OX1VOQVVUSEVOVElDQVRFRBAHEh4KGkVSUk9SX1JFQVNPTl9UT0tFTl9JTlZBTElEEAgSHgoaRVJST1JfUkVBU09OX1RPS0VOX0VYUElSRUQQCRIiCh5FUlJPUl9SRUFTT05fUEVSTUlTU0lPTl9ERU5JRUQQChIeChpFUlJPUl9SRUFTT05fU0xPV19DT05TVU1FUhALEhkKFUVSUk9SX1JFQVNPTl9EUkFJTklORxAMEiIKHkVSUk9SX1JFQVNPTl9TVE9SRV9VTkFWQUlMQUJMRRANEhkKFUVSUk9SX1JFQVNPTl9JTlRFUk5BTBAOEhsKF0VSUk9SX1JFQVNPTl9OT0RFX0FMSVZFEA8SHwobRVJST1JfUkVBU09OX05PREVfTk9UX0ZPVU5EEBASHQoZRVJST1JfUkVBU09OX1JBVEVfTElNSVRFRBAREiIKHkVSUk9SX1JFQVNPTl9NRVNTQUdFX1RPT19MQVJHRRASEh8KG0VSUk9SX1JFQVNPTl9ST09NX0ZPUkJJRERFThAZEiEKHUVSUk9SX1JFQVNPTl9TVEFUVVNfRk9SQklEREVOEBoSHwobRVJST1JfUkVBU09OX1FVT1RBX0VYQ0VFREVEEBsSIQodRVJST1JfUkVBU09OX0FVVEhfVU5BVkFJTEFCTEUQHBIiCh5FUlJPUl9SRUFTT05fU1RPUkVfT1ZFUl9CVURHRVQQHWIGcHJvdG8z");
 
 /**
  * Error model
@@ -24,41 +24,18 @@ export const file_presence_v1_errors: GenFile = /*@__PURE__*/
  * The message always names the field and the limit, e.g.
  * `room: must be at most 256 bytes (got 300)`.
  *
- * | reason                | code               | when                                                        |
- * |-----------------------|--------------------|-------------------------------------------------------------|
- * | INVALID_ROOM          | invalid_argument   | room empty, over the byte limit, control characters, bad UTF-8 |
- * | INVALID_ARGUMENT      | invalid_argument   | any other malformed field (ids, cursor element, list sizes)  |
- * | METADATA_TOO_LARGE    | resource_exhausted | metadata over the per-member limit (default 1,024 bytes)     |
- * | TOO_MANY_ROOMS        | resource_exhausted | a session would be in more rooms than allowed (default 16)   |
- * | TOO_MANY_WATCHERS     | resource_exhausted | the process holds its maximum of watchers (default 50,000)   |
- * | SESSION_NOT_FOUND     | not_found          | unknown, expired, reaped or foreign session: join again      |
- * | UNAUTHENTICATED       | unauthenticated    | no credential and anonymous access is off                    |
- * | TOKEN_INVALID         | unauthenticated    | malformed token, bad signature, wrong issuer or audience     |
- * | TOKEN_EXPIRED         | unauthenticated    | token past its `exp`                                         |
- * | PERMISSION_DENIED     | permission_denied  | e.g. `on_behalf_of` without the service role, anonymous typing |
- * | SLOW_CONSUMER         | resource_exhausted | a watch stream stopped reading for too long (see below)      |
- * | DRAINING              | unavailable        | the node is shutting down: reconnect (to another node)       |
- * | STORE_UNAVAILABLE     | unavailable        | the presence store cannot be reached: retry with backoff     |
- * | INTERNAL              | internal           | a bug; the message never leaks internals                     |
- * | NODE_ALIVE            | failed_precondition| AdminService.PurgeNode of a node seen alive recently (no `force`) |
- * | NODE_NOT_FOUND        | not_found          | AdminService.PurgeNode of a node nobody knows                 |
- * | ROOM_FORBIDDEN        | permission_denied  | the caller has no right to this operation on this room (see docs/security.md) |
- * | STATUS_FORBIDDEN      | permission_denied  | the caller has no right to read or watch other users' status at all |
- * | QUOTA_EXCEEDED        | resource_exhausted | a per-caller quota is used up; `field` names the quota, `limit` its value |
- * | AUTH_UNAVAILABLE      | unavailable        | the authorization hook or the remote JWKS cannot answer (fail closed): retry |
- * | STORE_OVER_BUDGET     | resource_exhausted | the store is over its memory budget: new rooms and sessions are refused for now |
+ * The status code of each reason, its HTTP status on Connect, the WebSocket close code when the
+ * error ends a socket, and whether a client should retry are in docs/errors.md, generated from the
+ * one table the server and the SDK share (src/core/error-policy.ts); a test keeps the comments
+ * below equal to that table's "when" column.
  *
- * SLOW_CONSUMER: a watch stream whose client has not read for the stall limit (default 60 s) is
- * reset with HTTP/2 RST_STREAM(ENHANCE_YOUR_CALM), which gRPC clients report as
- * `resource_exhausted` (the reset carries no details); on HTTP/1.1 the connection is closed. A
- * client that merely reads slowly is not reset: its queue overflows and it gets one fresh snapshot.
- *
- * Errors raised by the RPC layer before a request reaches the service carry only their code and
- * message, no details: a request body over the size limit (default 64 KiB) is `resource_exhausted`
- * before it is parsed; invalid JSON or a truncated envelope is `invalid_argument`; an unsupported
- * content type is `unimplemented` (HTTP 415). A binary body that is not a valid message (bad
- * varint, invalid UTF-8 in a string) is `invalid_argument` with reason INVALID_ARGUMENT and
- * field `request`.
+ * A request body over the size limit (default 64 KiB) is refused before it is parsed, with
+ * reason MESSAGE_TOO_LARGE; a binary body that is not a valid message (bad varint, invalid UTF-8 in
+ * a string) is INVALID_ARGUMENT with field `request`. A few errors carry no details at all: an
+ * unsupported content type (`unimplemented`, HTTP 415), invalid JSON or a truncated envelope
+ * (`invalid_argument`), and a gRPC watch stream reset for not reading (RST_STREAM
+ * ENHANCE_YOUR_CALM, reported as `resource_exhausted`); docs/errors.md says what a client should do
+ * with them.
  *
  * @generated from enum presence.v1.ErrorReason
  */
@@ -69,108 +46,174 @@ export enum ErrorReason {
   UNSPECIFIED = 0,
 
   /**
+   * Room name empty, over the byte limit, with control characters or invalid UTF-8.
+   *
    * @generated from enum value: ERROR_REASON_INVALID_ROOM = 1;
    */
   INVALID_ROOM = 1,
 
   /**
+   * Any other malformed field or list over its size limit (ids, cursor element, custom status,
+   * request body that is not a valid message).
+   *
    * @generated from enum value: ERROR_REASON_INVALID_ARGUMENT = 2;
    */
   INVALID_ARGUMENT = 2,
 
   /**
+   * Member metadata over its byte or entry limit (PRESENCE_MAX_METADATA_BYTES,
+   * PRESENCE_MAX_METADATA_ENTRIES).
+   *
    * @generated from enum value: ERROR_REASON_METADATA_TOO_LARGE = 3;
    */
   METADATA_TOO_LARGE = 3,
 
   /**
+   * A session would be in more rooms than PRESENCE_MAX_ROOMS_PER_SESSION, or a socket would watch
+   * more than PRESENCE_WS_MAX_WATCHES_PER_SOCKET.
+   *
    * @generated from enum value: ERROR_REASON_TOO_MANY_ROOMS = 4;
    */
   TOO_MANY_ROOMS = 4,
 
   /**
+   * The process holds PRESENCE_MAX_WATCHERS watch streams: retry later (or on another node).
+   *
    * @generated from enum value: ERROR_REASON_TOO_MANY_WATCHERS = 5;
    */
   TOO_MANY_WATCHERS = 5,
 
   /**
+   * Unknown, expired, reaped or foreign session (all answer the same, so ids cannot be probed):
+   * join again.
+   *
    * @generated from enum value: ERROR_REASON_SESSION_NOT_FOUND = 6;
    */
   SESSION_NOT_FOUND = 6,
 
   /**
+   * No credential while anonymous access is off, or a call that needs a token (admin API).
+   *
    * @generated from enum value: ERROR_REASON_UNAUTHENTICATED = 7;
    */
   UNAUTHENTICATED = 7,
 
   /**
+   * Malformed token, bad signature, unknown key, wrong issuer or audience.
+   *
    * @generated from enum value: ERROR_REASON_TOKEN_INVALID = 8;
    */
   TOKEN_INVALID = 8,
 
   /**
+   * Token past its `exp`: reconnect with a fresh one.
+   *
    * @generated from enum value: ERROR_REASON_TOKEN_EXPIRED = 9;
    */
   TOKEN_EXPIRED = 9,
 
   /**
+   * The caller may not do this (e.g. `on_behalf_of` without the service role, anonymous typing,
+   * admin API without the admin role).
+   *
    * @generated from enum value: ERROR_REASON_PERMISSION_DENIED = 10;
    */
   PERMISSION_DENIED = 10,
 
   /**
+   * A watch stream or socket did not read for the stall limit (PRESENCE_WATCHER_STALL_MS,
+   * PRESENCE_WS_STALL_MS): watch again from the last position.
+   *
    * @generated from enum value: ERROR_REASON_SLOW_CONSUMER = 11;
    */
   SLOW_CONSUMER = 11,
 
   /**
+   * The node is shutting down: reconnect (to another node) and reclaim the session.
+   *
    * @generated from enum value: ERROR_REASON_DRAINING = 12;
    */
   DRAINING = 12,
 
   /**
+   * The presence store cannot be reached or answered too slowly: retry with backoff.
+   *
    * @generated from enum value: ERROR_REASON_STORE_UNAVAILABLE = 13;
    */
   STORE_UNAVAILABLE = 13,
 
   /**
+   * A bug; the message never leaks internals.
+   *
    * @generated from enum value: ERROR_REASON_INTERNAL = 14;
    */
   INTERNAL = 14,
 
   /**
+   * AdminService.PurgeNode of a node seen alive within the dead bound, without `force`.
+   *
    * @generated from enum value: ERROR_REASON_NODE_ALIVE = 15;
    */
   NODE_ALIVE = 15,
 
   /**
+   * AdminService.PurgeNode of a node that no registry entry and no session names.
+   *
    * @generated from enum value: ERROR_REASON_NODE_NOT_FOUND = 16;
    */
   NODE_NOT_FOUND = 16,
 
   /**
-   * 25–34: access control and quotas.
+   * A WebSocket sent frames faster than PRESENCE_WS_MAX_FRAMES_PER_SEC (closed with 4006), or had
+   * more frames in flight than the server answers at once.
+   *
+   * @generated from enum value: ERROR_REASON_RATE_LIMITED = 17;
+   */
+  RATE_LIMITED = 17,
+
+  /**
+   * A request body or WebSocket frame over PRESENCE_MAX_REQUEST_BYTES.
+   *
+   * @generated from enum value: ERROR_REASON_MESSAGE_TOO_LARGE = 18;
+   */
+  MESSAGE_TOO_LARGE = 18,
+
+  /**
+   * The caller has no right to this operation on this room (capability, configured defaults,
+   * per-room role, hook: docs/security.md); the message names the operation and the room.
    *
    * @generated from enum value: ERROR_REASON_ROOM_FORBIDDEN = 25;
    */
   ROOM_FORBIDDEN = 25,
 
   /**
+   * The caller may not read or watch other users' status at all (users it may not see are answered
+   * as unknown users, never with this error).
+   *
    * @generated from enum value: ERROR_REASON_STATUS_FORBIDDEN = 26;
    */
   STATUS_FORBIDDEN = 26,
 
   /**
+   * A per-caller quota is used up (open watches, watched user ids, sessions, new rooms per minute,
+   * calls per second: docs/security.md); `field` names the quota and `limit` its value.
+   *
    * @generated from enum value: ERROR_REASON_QUOTA_EXCEEDED = 27;
    */
   QUOTA_EXCEEDED = 27,
 
   /**
+   * The authorization hook or the remote key set (JWKS) did not answer in time: access is refused
+   * until it does (fail closed); retry with backoff.
+   *
    * @generated from enum value: ERROR_REASON_AUTH_UNAVAILABLE = 28;
    */
   AUTH_UNAVAILABLE = 28,
 
   /**
+   * The store is over its memory budget (PRESENCE_STORE_MEMORY_BUDGET_BYTES): new rooms and
+   * sessions are refused for now, existing ones keep working; retry later.
+   *
    * @generated from enum value: ERROR_REASON_STORE_OVER_BUDGET = 29;
    */
   STORE_OVER_BUDGET = 29,

@@ -2,8 +2,8 @@
 // @generated from file presence/v1/frames.proto (package presence.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { ErrorReason } from "./errors_pb.js";
 import { file_presence_v1_errors } from "./errors_pb.js";
 import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse, LeaveRequest, LeaveResponse, NavigateRequest, NavigateResponse, SetStatusRequest, SetStatusResponse, SetTypingRequest, UpdateCursorRequest, WatchPresenceRequest, WatchPresenceResponse } from "./presence_pb.js";
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file presence/v1/frames.proto.
  */
 export const file_presence_v1_frames: GenFile = /*@__PURE__*/
-  fileDesc("ChhwcmVzZW5jZS92MS9mcmFtZXMucHJvdG8SC3ByZXNlbmNlLnYxIuADCgtDbGllbnRGcmFtZRISCgpyZXF1ZXN0X2lkGAEgASgNEigKBGpvaW4YCiABKAsyGC5wcmVzZW5jZS52MS5Kb2luUmVxdWVzdEgAEioKBWxlYXZlGAsgASgLMhkucHJlc2VuY2UudjEuTGVhdmVSZXF1ZXN0SAASMAoIbmF2aWdhdGUYDCABKAsyHC5wcmVzZW5jZS52MS5OYXZpZ2F0ZVJlcXVlc3RIABIyCgloZWFydGJlYXQYDSABKAsyHS5wcmVzZW5jZS52MS5IZWFydGJlYXRSZXF1ZXN0SAASLwoGdHlwaW5nGA4gASgLMh0ucHJlc2VuY2UudjEuU2V0VHlwaW5nUmVxdWVzdEgAEjIKBmN1cnNvchgPIAEoCzIgLnByZXNlbmNlLnYxLlVwZGF0ZUN1cnNvclJlcXVlc3RIABIyCgV3YXRjaBgQIAEoCzIhLnByZXNlbmNlLnYxLldhdGNoUHJlc2VuY2VSZXF1ZXN0SAASLgoHdW53YXRjaBgRIAEoCzIbLnByZXNlbmNlLnYxLlVud2F0Y2hSZXF1ZXN0SAASLwoGc3RhdHVzGBIgASgLMh0ucHJlc2VuY2UudjEuU2V0U3RhdHVzUmVxdWVzdEgAQgcKBWZyYW1lIh4KDlVud2F0Y2hSZXF1ZXN0EgwKBHJvb20YASABKAkivwEKCkVycm9yRnJhbWUSDAoEY29kZRgBIAEoBRIoCgZyZWFzb24YAiABKA4yGC5wcmVzZW5jZS52MS5FcnJvclJlYXNvbhIPCgdtZXNzYWdlGAMgASgJEjcKCG1ldGFkYXRhGAQgAygLMiUucHJlc2VuY2UudjEuRXJyb3JGcmFtZS5NZXRhZGF0YUVudHJ5Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIFCgNBY2sinAMKC1NlcnZlckZyYW1lEhIKCnJlcXVlc3RfaWQYASABKA0SKQoEam9pbhgKIAEoCzIZLnByZXNlbmNlLnYxLkpvaW5SZXNwb25zZUgAEisKBWxlYXZlGAsgASgLMhoucHJlc2VuY2UudjEuTGVhdmVSZXNwb25zZUgAEjEKCG5hdmlnYXRlGAwgASgLMh0ucHJlc2VuY2UudjEuTmF2aWdhdGVSZXNwb25zZUgAEjMKCWhlYXJ0YmVhdBgNIAEoCzIeLnByZXNlbmNlLnYxLkhlYXJ0YmVhdFJlc3BvbnNlSAASHwoDYWNrGA4gASgLMhAucHJlc2VuY2UudjEuQWNrSAASMAoGc3RhdHVzGBIgASgLMh4ucHJlc2VuY2UudjEuU2V0U3RhdHVzUmVzcG9uc2VIABIzCgV3YXRjaBgUIAEoCzIiLnByZXNlbmNlLnYxLldhdGNoUHJlc2VuY2VSZXNwb25zZUgAEigKBWVycm9yGB4gASgLMhcucHJlc2VuY2UudjEuRXJyb3JGcmFtZUgAQgcKBWZyYW1lYgZwcm90bzM", [file_presence_v1_errors, file_presence_v1_presence]);
+  fileDesc("ChhwcmVzZW5jZS92MS9mcmFtZXMucHJvdG8SC3ByZXNlbmNlLnYxIuADCgtDbGllbnRGcmFtZRISCgpyZXF1ZXN0X2lkGAEgASgNEigKBGpvaW4YCiABKAsyGC5wcmVzZW5jZS52MS5Kb2luUmVxdWVzdEgAEioKBWxlYXZlGAsgASgLMhkucHJlc2VuY2UudjEuTGVhdmVSZXF1ZXN0SAASMAoIbmF2aWdhdGUYDCABKAsyHC5wcmVzZW5jZS52MS5OYXZpZ2F0ZVJlcXVlc3RIABIyCgloZWFydGJlYXQYDSABKAsyHS5wcmVzZW5jZS52MS5IZWFydGJlYXRSZXF1ZXN0SAASLwoGdHlwaW5nGA4gASgLMh0ucHJlc2VuY2UudjEuU2V0VHlwaW5nUmVxdWVzdEgAEjIKBmN1cnNvchgPIAEoCzIgLnByZXNlbmNlLnYxLlVwZGF0ZUN1cnNvclJlcXVlc3RIABIyCgV3YXRjaBgQIAEoCzIhLnByZXNlbmNlLnYxLldhdGNoUHJlc2VuY2VSZXF1ZXN0SAASLgoHdW53YXRjaBgRIAEoCzIbLnByZXNlbmNlLnYxLlVud2F0Y2hSZXF1ZXN0SAASLwoGc3RhdHVzGBIgASgLMh0ucHJlc2VuY2UudjEuU2V0U3RhdHVzUmVxdWVzdEgAQgcKBWZyYW1lIh4KDlVud2F0Y2hSZXF1ZXN0EgwKBHJvb20YASABKAkivwEKCkVycm9yRnJhbWUSDAoEY29kZRgBIAEoBRIoCgZyZWFzb24YAiABKA4yGC5wcmVzZW5jZS52MS5FcnJvclJlYXNvbhIPCgdtZXNzYWdlGAMgASgJEjcKCG1ldGFkYXRhGAQgAygLMiUucHJlc2VuY2UudjEuRXJyb3JGcmFtZS5NZXRhZGF0YUVudHJ5Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIFCgNBY2sinAMKC1NlcnZlckZyYW1lEhIKCnJlcXVlc3RfaWQYASABKA0SKQoEam9pbhgKIAEoCzIZLnByZXNlbmNlLnYxLkpvaW5SZXNwb25zZUgAEisKBWxlYXZlGAsgASgLMhoucHJlc2VuY2UudjEuTGVhdmVSZXNwb25zZUgAEjEKCG5hdmlnYXRlGAwgASgLMh0ucHJlc2VuY2UudjEuTmF2aWdhdGVSZXNwb25zZUgAEjMKCWhlYXJ0YmVhdBgNIAEoCzIeLnByZXNlbmNlLnYxLkhlYXJ0YmVhdFJlc3BvbnNlSAASHwoDYWNrGA4gASgLMhAucHJlc2VuY2UudjEuQWNrSAASMAoGc3RhdHVzGBIgASgLMh4ucHJlc2VuY2UudjEuU2V0U3RhdHVzUmVzcG9uc2VIABIzCgV3YXRjaBgUIAEoCzIiLnByZXNlbmNlLnYxLldhdGNoUHJlc2VuY2VSZXNwb25zZUgAEigKBWVycm9yGB4gASgLMhcucHJlc2VuY2UudjEuRXJyb3JGcmFtZUgAQgcKBWZyYW1lKsYDCglDbG9zZUNvZGUSGgoWQ0xPU0VfQ09ERV9VTlNQRUNJRklFRBAAEhYKEUNMT1NFX0NPREVfTk9STUFMEOgHEhgKE0NMT1NFX0NPREVfRFJBSU5JTkcQoB8SHQoYQ0xPU0VfQ09ERV9TTE9XX0NPTlNVTUVSEKEfEhwKF0NMT1NFX0NPREVfU0VSVkVSX0VSUk9SEKIfEh0KGENMT1NFX0NPREVfVE9LRU5fRVhQSVJFRBCjHxIbChZDTE9TRV9DT0RFX1VOQVZBSUxBQkxFEKQfEh0KGENMT1NFX0NPREVfU0VTU0lPTl9FTkRFRBClHxIcChdDTE9TRV9DT0RFX1JBVEVfTElNSVRFRBCmHxIeChlDTE9TRV9DT0RFX1FVT1RBX0VYQ0VFREVEEKofEiEKHENMT1NFX0NPREVfU1RPUkVfT1ZFUl9CVURHRVQQqx8SGwoWQ0xPU0VfQ09ERV9CQURfUkVRVUVTVBCUIxIfChpDTE9TRV9DT0RFX1VOQVVUSEVOVElDQVRFRBCVIxIZChRDTE9TRV9DT0RFX0ZPUkJJRERFThCWIxIZChRDTE9TRV9DT0RFX1RPT19MQVJHRRCXI2IGcHJvdG8z", [file_presence_v1_errors, file_presence_v1_presence]);
 
 /**
  * A client → server message.
@@ -250,4 +250,122 @@ export type ServerFrame = Message<"presence.v1.ServerFrame"> & {
  */
 export const ServerFrameSchema: GenMessage<ServerFrame> = /*@__PURE__*/
   messageDesc(file_presence_v1_frames, 4);
+
+/**
+ * WebSocket close codes the bridge sends (the numeric code of the close frame; its reason text is
+ * short, e.g. "draining"). Not used in any message: the close frame carries the number.
+ *
+ * @generated from enum presence.v1.CloseCode
+ */
+export enum CloseCode {
+  /**
+   * @generated from enum value: CLOSE_CODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Normal close (client or server); the session ends at once.
+   *
+   * @generated from enum value: CLOSE_CODE_NORMAL = 1000;
+   */
+  NORMAL = 1000,
+
+  /**
+   * The node is shutting down: reconnect (to another node) and reclaim the session.
+   *
+   * @generated from enum value: CLOSE_CODE_DRAINING = 4000;
+   */
+  DRAINING = 4000,
+
+  /**
+   * The socket stayed over its send-buffer cap for longer than the stall limit.
+   *
+   * @generated from enum value: CLOSE_CODE_SLOW_CONSUMER = 4001;
+   */
+  SLOW_CONSUMER = 4001,
+
+  /**
+   * Unexpected server failure.
+   *
+   * @generated from enum value: CLOSE_CODE_SERVER_ERROR = 4002;
+   */
+  SERVER_ERROR = 4002,
+
+  /**
+   * The token expired: reconnect with a fresh token.
+   *
+   * @generated from enum value: CLOSE_CODE_TOKEN_EXPIRED = 4003;
+   */
+  TOKEN_EXPIRED = 4003,
+
+  /**
+   * The presence store is unavailable, or the process is full: retry with backoff.
+   *
+   * @generated from enum value: CLOSE_CODE_UNAVAILABLE = 4004;
+   */
+  UNAVAILABLE = 4004,
+
+  /**
+   * The socket's session is gone (kicked, purged or reaped): reconnect; a new session is made.
+   *
+   * @generated from enum value: CLOSE_CODE_SESSION_ENDED = 4005;
+   */
+  SESSION_ENDED = 4005,
+
+  /**
+   * Frames sent faster than the per-socket rate limit: reconnect with backoff.
+   *
+   * @generated from enum value: CLOSE_CODE_RATE_LIMITED = 4006;
+   */
+  RATE_LIMITED = 4006,
+
+  /**
+   * A per-caller quota is used up (docs/security.md): reconnect later, with backoff.
+   *
+   * @generated from enum value: CLOSE_CODE_QUOTA_EXCEEDED = 4010;
+   */
+  QUOTA_EXCEEDED = 4010,
+
+  /**
+   * The store is over its memory budget: no new sessions for now; reconnect later, with backoff.
+   *
+   * @generated from enum value: CLOSE_CODE_STORE_OVER_BUDGET = 4011;
+   */
+  STORE_OVER_BUDGET = 4011,
+
+  /**
+   * Malformed, truncated or unknown frame.
+   *
+   * @generated from enum value: CLOSE_CODE_BAD_REQUEST = 4500;
+   */
+  BAD_REQUEST = 4500,
+
+  /**
+   * Invalid token (or none while anonymous access is off).
+   *
+   * @generated from enum value: CLOSE_CODE_UNAUTHENTICATED = 4501;
+   */
+  UNAUTHENTICATED = 4501,
+
+  /**
+   * Permission denied.
+   *
+   * @generated from enum value: CLOSE_CODE_FORBIDDEN = 4502;
+   */
+  FORBIDDEN = 4502,
+
+  /**
+   * Frame larger than the message limit (PRESENCE_MAX_REQUEST_BYTES); over twice it the WebSocket
+   * layer cuts the connection (1006, no close frame).
+   *
+   * @generated from enum value: CLOSE_CODE_TOO_LARGE = 4503;
+   */
+  TOO_LARGE = 4503,
+}
+
+/**
+ * Describes the enum presence.v1.CloseCode.
+ */
+export const CloseCodeSchema: GenEnum<CloseCode> = /*@__PURE__*/
+  enumDesc(file_presence_v1_frames, 0);
 

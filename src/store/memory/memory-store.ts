@@ -360,7 +360,7 @@ export class MemoryPresenceStore implements PresenceStore {
     const now = this.o.clock.now();
     const s = this.ownedSession(input, now);
     if (s.identity.kind !== "user") {
-      throw new PresenceError("permission_denied", "PERMISSION_DENIED", "session_id: anonymous sessions have no user status", { field: "session_id" });
+      throw new PresenceError("PERMISSION_DENIED", "session_id: anonymous sessions have no user status", { field: "session_id" });
     }
     const userId = s.identity.user.userId;
     const u = this.users.get(userId)!;

@@ -394,7 +394,7 @@ export class RedisPresenceStore implements PresenceStore {
       await this.recovered;
     } catch (e) {
       this.o.observer?.redisError?.("subscriber");
-      throw new PresenceError("unavailable", "STORE_UNAVAILABLE", "presence store unavailable (subscribe failed); retry with backoff", {}, { cause: e });
+      throw new PresenceError("STORE_UNAVAILABLE", "presence store unavailable (subscribe failed); retry with backoff", {}, { cause: e });
     }
   }
 
@@ -419,7 +419,7 @@ export class RedisPresenceStore implements PresenceStore {
   async setStatus(input: SessionRef & { customStatus?: string; invisible?: boolean }): Promise<UserStatusRecord> {
     const session = await this.check(input);
     if (session.id.kind !== "user") {
-      throw new PresenceError("permission_denied", "PERMISSION_DENIED", "session_id: anonymous sessions have no user status", { field: "session_id" });
+      throw new PresenceError("PERMISSION_DENIED", "session_id: anonymous sessions have no user status", { field: "session_id" });
     }
     return this.users.set(session.id.user.userId, input.customStatus, input.invisible);
   }
@@ -457,7 +457,7 @@ export class RedisPresenceStore implements PresenceStore {
     await this.cmd("set", () => this.o.client.set(`${this.o.prefix}:ping`, String(Date.now()), "PX", 10_000));
     await this.sub.probe(this.o.probeTimeoutMs ?? 2_000).catch((e: unknown) => {
       this.o.observer?.redisError?.("subscriber");
-      throw new PresenceError("unavailable", "STORE_UNAVAILABLE", `redis subscriber probe failed: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
+      throw new PresenceError("STORE_UNAVAILABLE", `redis subscriber probe failed: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
     });
   }
 
@@ -498,7 +498,7 @@ export class RedisPresenceStore implements PresenceStore {
       if (e instanceof PresenceError) throw e;
       const kind = redisErrorKind(e);
       this.o.observer?.redisError?.(kind);
-      throw new PresenceError("unavailable", "STORE_UNAVAILABLE", `presence store unavailable (${kind}); retry with backoff`, {}, { cause: e });
+      throw new PresenceError("STORE_UNAVAILABLE", `presence store unavailable (${kind}); retry with backoff`, {}, { cause: e });
     } finally {
       this.o.observer?.commandDuration?.(name, (performance.now() - t0) / 1000);
     }

@@ -3,11 +3,11 @@ import { encodeEnvelope, type UniversalHandler, type UniversalServerResponse } f
 import { codeToHttpStatus, endStreamFlag, endStreamFromJson, endStreamToJson, errorFromJsonBytes, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
-import { invalidArgument } from "../../core/presence-error.js";
+import { invalidArgument, limitExceeded, presenceError } from "../../core/presence-error.js";
 import { toConnectError } from "./to-connect-error.js";
 
 /**
- * Two wire-level fixes to connect-es 2.1 error answers, applied by wrapping the router's handlers:
+ * Three wire-level fixes to connect-es 2.1 error answers, applied by wrapping the router's handlers:
  *
  * 1. A binary request body that is not a valid protobuf message (truncated, bad varint, invalid
  *    UTF-8 in a string field) is answered `internal` ("parse binary: …") before any interceptor
@@ -15,7 +15,10 @@ import { toConnectError } from "./to-connect-error.js";
  *    `invalid_argument` / INVALID_ARGUMENT (field `request`) on every protocol. The request is
  *    parsed before the first response byte, so the error is already in the first body chunk (or,
  *    on gRPC, in the trailer) when the handler resolves: only that chunk is inspected.
- * 2. On gRPC, connect percent-encodes `grpc-message` with `encodeURIComponent`, but grpc-js
+ * 2. A body over `readMaxBytes` is refused `resource_exhausted` with connect's own message and no
+ *    details; it gets the reason every other refusal has (MESSAGE_TOO_LARGE, field `request`, the
+ *    limit and, when the size is known, the size), the same reason the WebSocket bridge's 4503 has.
+ * 3. On gRPC, connect percent-encodes `grpc-message` with `encodeURIComponent`, but grpc-js
  *    decodes it with `decodeURI`, which leaves `%3A` and friends: grpc-js users would read
  *    "room%3A must not be empty". The trailer is re-encoded as the gRPC spec says (only bytes
  *    outside printable ASCII, and `%`), which every client decodes to the original text.
@@ -32,9 +35,24 @@ export function withWireCompat(router: ConnectRouter): ConnectRouter {
 
 const PARSE_PREFIX = "parse binary: ";
 
+/** connect's `assertReadMaxBytes` message; the size is there only when the body's length was known. */
+const TOO_LARGE = /^message size (?:(\d+) )?is larger than configured readMaxBytes (\d+)$/;
+
 function replacement(e: ConnectError | undefined): ConnectError | undefined {
-  if (e === undefined || e.code !== Code.Internal || !e.rawMessage.startsWith(PARSE_PREFIX)) return undefined;
-  return toConnectError(invalidArgument("request", `must be a valid protobuf message (${e.rawMessage.slice(PARSE_PREFIX.length)})`));
+  if (e === undefined || e.details.length > 0) return undefined; // ours already carry a reason
+  if (e.code === Code.Internal && e.rawMessage.startsWith(PARSE_PREFIX)) {
+    return toConnectError(invalidArgument("request", `must be a valid protobuf message (${e.rawMessage.slice(PARSE_PREFIX.length)})`));
+  }
+  const tooLarge = e.code === Code.ResourceExhausted ? TOO_LARGE.exec(e.rawMessage) : null;
+  if (tooLarge) {
+    const limit = Number(tooLarge[2]);
+    return toConnectError(
+      tooLarge[1] === undefined
+        ? presenceError("MESSAGE_TOO_LARGE", `request: must be at most ${limit} bytes`, { field: "request", limit })
+        : limitExceeded("request", limit, Number(tooLarge[1]), "bytes", "MESSAGE_TOO_LARGE"),
+    );
+  }
+  return undefined;
 }
 
 async function remap(res: UniversalServerResponse): Promise<UniversalServerResponse> {
@@ -46,7 +64,7 @@ async function remap(res: UniversalServerResponse): Promise<UniversalServerRespo
   if (first.done === true) {
     const r = res.trailer && replacement(findTrailerError(res.trailer)); // gRPC: status in the trailer
     if (r && res.trailer) setTrailerStatus(res.trailer, r);
-  } else if (status === 500 && contentType.startsWith("application/json")) {
+  } else if (status >= 400 && contentType.startsWith("application/json")) {
     // Connect unary: the whole error is one JSON chunk.
     const r = replacement(errorFromJsonBytes(first.value, undefined, toConnectError(undefined)));
     if (r) {

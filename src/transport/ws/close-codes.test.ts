@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { ErrorReason } from "../../../gen/presence/v1/errors_pb.js";
 import { limitExceeded, PresenceError, sessionNotFound, type PresenceErrorReason } from "../../core/presence-error.js";
-import { CLOSE, closeCodeLabel, closeFor, errorFrameFor, isRetryableClose } from "./close-codes.js";
+import { CLOSE, closeCodeLabel, closeFor, errorFrameFor } from "./close-codes.js";
 
 describe("close codes", () => {
-  it("is the table of frames.proto", () => {
+  it("are the CloseCode values with their short reason texts", () => {
     expect(Object.values(CLOSE).map((c) => `${c.code} ${c.reason}`)).toEqual([
       "1000 bye",
       "4000 draining",
@@ -21,28 +21,32 @@ describe("close codes", () => {
       "4502 forbidden",
       "4503 too large",
     ]);
-    expect(Object.values(CLOSE).filter((c) => isRetryableClose(c.code)).map((c) => c.code)).toEqual([4000, 4001, 4002, 4003, 4004, 4005, 4006, 4010, 4011]);
   });
 
   it("maps errors by reason, and anything else to 4002", () => {
-    const by = (reason: PresenceErrorReason) => closeFor(new PresenceError("internal", reason, "x")).code;
+    const by = (reason: PresenceErrorReason) => closeFor(new PresenceError(reason, "x")).code;
     expect(by("DRAINING")).toBe(4000);
     expect(by("SLOW_CONSUMER")).toBe(4001);
     expect(by("TOKEN_EXPIRED")).toBe(4003);
     expect(by("STORE_UNAVAILABLE")).toBe(4004);
+    expect(by("SESSION_NOT_FOUND")).toBe(4005);
+    expect(by("RATE_LIMITED")).toBe(4006);
     expect(by("INVALID_ARGUMENT")).toBe(4500);
     expect(by("TOKEN_INVALID")).toBe(4501);
     expect(by("PERMISSION_DENIED")).toBe(4502);
+    expect(by("MESSAGE_TOO_LARGE")).toBe(4503);
     expect(by("ROOM_FORBIDDEN")).toBe(4502);
     expect(by("STATUS_FORBIDDEN")).toBe(4502);
     expect(by("QUOTA_EXCEEDED")).toBe(4010);
     expect(by("AUTH_UNAVAILABLE")).toBe(4004);
     expect(by("STORE_OVER_BUDGET")).toBe(4011);
-    expect(closeFor(new Error("boom"))).toEqual(CLOSE.serverError);
-    expect(closeFor("string")).toEqual(CLOSE.serverError);
+    // Admin-only reasons never end a socket; if one did, it would be a server error.
+    expect(by("NODE_ALIVE")).toBe(4002);
+    expect(closeFor(new Error("boom"))).toEqual(CLOSE.SERVER_ERROR);
+    expect(closeFor("string")).toEqual(CLOSE.SERVER_ERROR);
   });
 
-  it("builds ErrorFrames with the gRPC code, reason and field metadata; never leaks unknown errors", () => {
+  it("builds ErrorFrames with the gRPC code of the reason, the reason and field metadata; never leaks unknown errors", () => {
     expect(errorFrameFor(limitExceeded("metadata", 1024, 1500, "bytes", "METADATA_TOO_LARGE"))).toEqual({
       code: 8,
       reason: ErrorReason.METADATA_TOO_LARGE,
@@ -50,6 +54,7 @@ describe("close codes", () => {
       metadata: { field: "metadata", limit: "1024", actual: "1500" },
     });
     expect(errorFrameFor(sessionNotFound(), { room: "/r" })).toMatchObject({ code: 5, reason: ErrorReason.SESSION_NOT_FOUND, metadata: { field: "session_id", room: "/r" } });
+    expect(errorFrameFor(limitExceeded("frames", 256, 257, "frames in flight per socket", "RATE_LIMITED"))).toMatchObject({ code: 8, reason: ErrorReason.RATE_LIMITED });
     expect(errorFrameFor(new Error("secret detail"))).toEqual({ code: 13, reason: ErrorReason.INTERNAL, message: "internal error", metadata: {} });
   });
 

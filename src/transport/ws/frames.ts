@@ -26,16 +26,16 @@ export type DecodedFrame =
 
 /** Decodes one WebSocket message. Synchronous: call it inside the uWS `message` handler. */
 export function decodeClientFrame(message: ArrayBuffer, isBinary: boolean, maxMessageBytes: number): DecodedFrame {
-  if (message.byteLength > maxMessageBytes) return { ok: false, rejection: "too_large", close: CLOSE.tooLarge };
+  if (message.byteLength > maxMessageBytes) return { ok: false, rejection: "too_large", close: CLOSE.TOO_LARGE };
   let frame: ClientFrame;
   try {
     frame = isBinary
       ? fromBinary(ClientFrameSchema, new Uint8Array(message.slice(0)))
       : fromJsonString(ClientFrameSchema, Buffer.from(message).toString("utf8"));
   } catch {
-    return { ok: false, rejection: "malformed", close: CLOSE.badRequest };
+    return { ok: false, rejection: "malformed", close: CLOSE.BAD_REQUEST };
   }
-  if (frame.frame.case === undefined) return { ok: false, rejection: "unknown_type", close: CLOSE.badRequest };
+  if (frame.frame.case === undefined) return { ok: false, rejection: "unknown_type", close: CLOSE.BAD_REQUEST };
   return { ok: true, frame: frame as KnownClientFrame, json: !isBinary };
 }
 

@@ -73,7 +73,7 @@ export function createUpgradeHandler(o: UpgradeHandlerOptions) {
             res.cork(() => res.upgrade<WsSession>(state, key, protocol, extensions, context));
           },
           (err: unknown) => {
-            const e = err instanceof PresenceError ? err : new PresenceError("unauthenticated", "TOKEN_INVALID", "token could not be verified");
+            const e = err instanceof PresenceError ? err : new PresenceError("TOKEN_INVALID", "token could not be verified");
             o.onAuthFailure?.(e.reason);
             refuse(res, aborted, "401 Unauthorized", e.message);
           },

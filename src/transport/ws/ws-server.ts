@@ -3,7 +3,7 @@ import type { TemplatedApp, us_listen_socket } from "uWebSockets.js";
 import type { TokenVerifier } from "../../auth/verify-token.js";
 import { systemClock, type Clock } from "../../core/clock.js";
 import type { Limits, Timings } from "../../core/options.js";
-import { limitExceeded, PresenceError } from "../../core/presence-error.js";
+import { draining, limitExceeded } from "../../core/presence-error.js";
 import type { Detail, FanoutHub } from "../../fanout/fanout-hub.js";
 import type { Logger } from "../../logger.js";
 import type { Metrics } from "../../metrics/registry.js";
@@ -215,7 +215,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
           return;
         }
         if (ws.getBufferedAmount() <= cap / 2) catchUp(ws);
-        else if (now - s.overCapSince >= o.stallMs) ws.end(CLOSE.slowConsumer.code, CLOSE.slowConsumer.reason);
+        else if (now - s.overCapSince >= o.stallMs) ws.end(CLOSE.SLOW_CONSUMER.code, CLOSE.SLOW_CONSUMER.reason);
       });
     }
   }
@@ -269,9 +269,9 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
   function prepareWatch(ws: Socket, room: string, detail: Detail, release: () => void): () => void {
     const s = ws.getUserData();
     if (!findWatch(s, room) && s.watches.length >= o.maxWatchesPerSocket) {
-      throw limitExceeded("watch.room", o.maxWatchesPerSocket, s.watches.length + 1, "watched rooms per socket", "TOO_MANY_WATCHERS");
+      throw limitExceeded("watch.room", o.maxWatchesPerSocket, s.watches.length + 1, "watched rooms per socket", "TOO_MANY_ROOMS");
     }
-    if (closing) throw new PresenceError("unavailable", "DRAINING", "server is draining; reconnect (to another node) and resume");
+    if (closing) throw draining();
     return () => {
       if (s.closed) return release();
       unwatch(ws, room); // watching again restarts with a fresh snapshot
@@ -288,7 +288,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     unwatch: (ws, room) => unwatch(ws, room),
     sessionLost: (ws) =>
       guard("session_lost", ws, () => {
-        if (!ws.getUserData().closed) ws.end(CLOSE.sessionEnded.code, CLOSE.sessionEnded.reason);
+        if (!ws.getUserData().closed) ws.end(CLOSE.SESSION_ENDED.code, CLOSE.SESSION_ENDED.reason);
       }),
     onRejected: (err) => metrics?.rejections.inc({ reason: err.reason }),
     onError: (err) => failed("frame", err, null),
@@ -298,7 +298,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
   const expiry = createExpiryQueue<Socket>({
     clock,
     isGone: (ws) => ws.getUserData().closed,
-    expired: (ws) => guard("token_expiry", ws, () => ws.end(CLOSE.tokenExpired.code, CLOSE.tokenExpired.reason)),
+    expired: (ws) => guard("token_expiry", ws, () => ws.end(CLOSE.TOKEN_EXPIRED.code, CLOSE.TOKEN_EXPIRED.reason)),
   });
 
   app.ws<WsSession>(path, {
@@ -324,7 +324,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
         const fresh = ws.getUserData();
         fresh.frameTokens = o.frameBurst;
         fresh.frameTokensAtMs = clock.now();
-        if (closing) return ws.end(CLOSE.draining.code, CLOSE.draining.reason);
+        if (closing) return ws.end(CLOSE.DRAINING.code, CLOSE.DRAINING.reason);
         const expiresAt = ws.getUserData().tokenExpiresAtMs;
         if (expiresAt > 0) expiry.add(ws, expiresAt);
       });
@@ -335,7 +335,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
         const s = ws.getUserData();
         if (!takeFrameToken(s, clock.now(), o.maxFramesPerSec, o.frameBurst)) {
           metrics?.wsFramesRejected.inc({ reason: "rate_limited" });
-          ws.end(CLOSE.rateLimited.code, CLOSE.rateLimited.reason);
+          ws.end(CLOSE.RATE_LIMITED.code, CLOSE.RATE_LIMITED.reason);
           return;
         }
         const d = decodeClientFrame(message, isBinary, o.maxMessageBytes); // copies the bytes now
@@ -348,7 +348,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
         metrics?.wsFramesReceived.inc({ type: d.frame.frame.case });
         if (s.pendingFrames >= o.maxPendingFrames) {
           metrics?.wsFramesRejected.inc({ reason: "too_many_pending" });
-          const err = limitExceeded("frames", o.maxPendingFrames, s.pendingFrames + 1, "frames in flight per socket", "INVALID_ARGUMENT");
+          const err = limitExceeded("frames", o.maxPendingFrames, s.pendingFrames + 1, "frames in flight per socket", "RATE_LIMITED");
           reply(ws, { requestId: d.frame.requestId, frame: { case: "error", value: errorFrameFor(err) } });
           return;
         }
@@ -380,11 +380,11 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
         if (s.tokenExpiresAtMs > clock.now()) expiry.forget(); // still queued: dropped later
         metrics?.wsConnections.dec();
         metrics?.wsCloses.inc({ code: closeCodeLabel(code) });
-        if (code !== CLOSE.normal.code) log?.debug("websocket closed", { ...socketLogFields(s), code, reason: Buffer.from(message).toString("utf8") });
+        if (code !== CLOSE.NORMAL.code) log?.debug("websocket closed", { ...socketLogFields(s), code, reason: Buffer.from(message).toString("utf8") });
         for (const w of s.watches) unwatch(ws, w.room);
         // After the frames in flight: a normal close (1000) ends the session now, any other close
         // only unbinds it (reconnect grace).
-        const done = (s.chain ?? RESOLVED).then(() => handler.endSession(s, code === CLOSE.normal.code)).catch((err: unknown) => failed("close", err, null, s));
+        const done = (s.chain ?? RESOLVED).then(() => handler.endSession(s, code === CLOSE.NORMAL.code)).catch((err: unknown) => failed("close", err, null, s));
         s.chain = done;
         cleanups.add(done);
         void done.finally(() => cleanups.delete(done));
@@ -418,7 +418,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
       closing ??= (async () => {
         if (listenSocket) uWS.us_listen_socket_close(listenSocket);
         listenSocket = null;
-        for (const ws of [...sockets]) guard("shutdown", null, () => ws.end(CLOSE.draining.code, CLOSE.draining.reason));
+        for (const ws of [...sockets]) guard("shutdown", null, () => ws.end(CLOSE.DRAINING.code, CLOSE.DRAINING.reason));
         for (const b of [...broadcasters.values()]) b.stop();
         broadcasters.clear();
         maintenance.cancel();
