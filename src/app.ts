@@ -179,6 +179,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   // ephemeral one made now (tokens then die with the process; the demo page asks for new ones).
   // Development only (config refuses PRESENCE_DEMO with a real key): always an ephemeral secret.
   const demoSecret = config.demo.tokens ? randomBytes(32).toString("base64url") : undefined;
+  const clientAddress = createClientAddress(config.access.trustedProxies);
   const verify = createTokenVerifier({
     hs256Secret: config.auth.jwtSecret ?? demoSecret,
     jwksFile: config.auth.jwksFile,
@@ -216,7 +217,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const adapter = connectNodeAdapter({
     routes: (router) => withWireCompat(adminRoutes(adminService)(presenceRoutes(service)(health.register(router)))),
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
-    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics, access, createClientAddress(config.access.trustedProxies))],
+    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics, access, clientAddress)],
     readMaxBytes: config.maxRequestBytes,
     // The watch path fans one message out to many streams: compressing each copy costs CPU per
     // watcher (connect-notes §1.4), and presence messages are small. Unary calls may compress.
@@ -231,6 +232,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
 
   const ws = createWsBridge({
     service,
+    clientAddress,
     hub,
     verify,
     limits: config.limits,

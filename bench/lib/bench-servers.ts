@@ -23,6 +23,7 @@ import { startNode, type NodeProcess } from "../../test/support/node-process.js"
 import { freePort, isRunning, sleep, spawnTracked, terminate } from "../../test/support/processes.js";
 import { connectInspector, type Inspector } from "./inspector.js";
 import type { ServerKind } from "./peer-client.js";
+import { UNLIMITED_QUOTAS_ENV } from "./unlimited-quotas.js";
 
 const PEERS = fileURLToPath(new URL("../peers/", import.meta.url));
 
@@ -83,7 +84,7 @@ export async function startBenchServer(kind: ServerKind, o: ServerOptions): Prom
   const attachInspector = async () => (o.inspect ? connectInspector(inspectPort) : null);
 
   if (kind === "presence") {
-    const env: Record<string, string> = { PRESENCE_LOG_LEVEL: "warn", NODE_OPTIONS: nodeOptions };
+    const env: Record<string, string> = { PRESENCE_LOG_LEVEL: "warn", NODE_OPTIONS: nodeOptions, ...UNLIMITED_QUOTAS_ENV };
     if (o.redisUrl) env.PRESENCE_REDIS_URL = o.redisUrl;
     let node: NodeProcess = await startNode(env);
     pin(node.pid, o.cpus);

@@ -1,7 +1,9 @@
 import { decodeJwt } from "jose";
 import type { HttpRequest, HttpResponse, us_socket_context_t } from "uWebSockets.js";
 import type { TokenVerifier } from "../../auth/verify-token.js";
+import { withOrigin } from "../../core/identity.js";
 import { PresenceError } from "../../core/presence-error.js";
+import type { ClientAddressOf } from "../http/client-address.js";
 import { createWsSession, type WsSession } from "./ws-session.js";
 
 /**
@@ -21,7 +23,11 @@ export interface UpgradeHandlerOptions {
   onAuthFailure?(reason: string): void;
   /** An unexpected exception (counted; the request gets a 500 if it can still be answered). */
   onError(err: unknown): void;
+  /** The client's address from the peer and X-Forwarded-For (trusted proxies); default: the peer. */
+  clientAddress?: ClientAddressOf;
 }
+
+let upgrades = 0;
 
 /** The subprotocol the server answers when the client offers it. */
 export const SUBPROTOCOL = "presence.v1";
@@ -55,6 +61,9 @@ export function createUpgradeHandler(o: UpgradeHandlerOptions) {
       const header = req.getHeader("authorization");
       const offered = req.getHeader("sec-websocket-protocol").split(",").map((p) => p.trim()).filter(Boolean);
       const queryToken = req.getQuery("token") ?? ""; // typed string, undefined when absent
+      const forwardedFor = req.getHeader("x-forwarded-for");
+      const peer = Buffer.from(res.getRemoteAddressAsText()).toString("latin1");
+      const origin = { address: o.clientAddress ? o.clientAddress(peer, forwardedFor) : peer, connection: `ws:${++upgrades}` };
       res.onAborted(() => {
         aborted.value = true;
       });
@@ -69,7 +78,7 @@ export function createUpgradeHandler(o: UpgradeHandlerOptions) {
           (caller) => {
             if (aborted.value) return;
             if (o.isClosing()) return refuse(res, aborted, "503 Service Unavailable", "draining");
-            const state = createWsSession(caller, tokenExpiry(authorization));
+            const state = createWsSession(withOrigin(caller, origin), tokenExpiry(authorization));
             res.cork(() => res.upgrade<WsSession>(state, key, protocol, extensions, context));
           },
           (err: unknown) => {

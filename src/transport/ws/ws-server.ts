@@ -71,6 +71,8 @@ export interface WsBridgeOptions {
   path?: string;
   /** Serve the demo page (`GET /`, `/app.js`) and its token endpoint on this port (`demo-routes.ts`). */
   demo?: DemoRoutesOptions;
+  /** The client's address for quotas (trusted proxies' X-Forwarded-For); default: the peer address. */
+  clientAddress?: import("../http/client-address.js").ClientAddressOf;
 }
 
 export interface WsBridge {
@@ -312,6 +314,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
 
     upgrade: createUpgradeHandler({
       verify: options.verify,
+      clientAddress: options.clientAddress,
       isClosing: () => closing !== null,
       onAuthFailure: (reason) => metrics?.authFailures.inc({ reason }),
       onError: (err) => failed("upgrade", err, null),
