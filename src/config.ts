@@ -66,6 +66,11 @@ export interface Config {
     maxFramesPerSec: number;
     frameBurst: number;
   };
+  /**
+   * gRPC server reflection v1 and v1alpha on the RPC port (PRESENCE_REFLECTION). Default: on in
+   * development (no PRESENCE_JWT_SECRET and no PRESENCE_JWKS_FILE), off otherwise.
+   */
+  reflection: boolean;
   /** The demo page on the WebSocket port (`GET /`, `/app.js`) and its token endpoint. */
   demo: {
     /**
@@ -202,6 +207,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (demoTokens && access.policy.mode === "production") {
     problems.push("PRESENCE_DEMO=true: demo tokens are for development only (no PRESENCE_JWT_SECRET, PRESENCE_JWKS_FILE, PRESENCE_JWKS_URL or PRESENCE_MODE=production)");
   }
+  const development = access.policy.mode === "development";
+  const reflection = bool("PRESENCE_REFLECTION", development);
   const logLevel = (str("PRESENCE_LOG_LEVEL") ?? "info") as Config["logLevel"];
   const nodeId = str("PRESENCE_NODE_ID") ?? defaultNodeId(hostname(), randomBytes(3).toString("hex"));
   if (!NODE_ID.test(nodeId)) problems.push(`PRESENCE_NODE_ID=${JSON.stringify(nodeId)}: must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' and '-'`);
@@ -240,6 +247,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxFramesPerSec: server.wsMaxFramesPerSec,
       frameBurst: server.wsFrameBurst,
     },
+    reflection,
     demo: { tokens: demoTokens, dir: str("PRESENCE_DEMO_DIR") ?? fileURLToPath(new URL("../dist/demo/", import.meta.url)) },
     redis: {
       url: str("PRESENCE_REDIS_URL"),

@@ -10,7 +10,10 @@ import { checkText, parseRoomName, utf8Length } from "../core/room-name.js";
 import type { Detail, FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
 import type { UserWatchHub, UserWatchItem } from "../fanout/user-watch-hub.js";
 import { unknownUser, visibleStatus, type UserStatusRecord } from "../core/user-status.js";
-import type { JoinResult, Lease, NavigateResult, PresenceStore } from "../store/presence-store.js";
+import type { JoinResult, Lease, NavigateResult } from "../core/session.js";
+import type { RoomStore } from "../store/ports/room-store.js";
+import type { SessionStore } from "../store/ports/session-store.js";
+import type { UserStatusStore } from "../store/ports/user-status-store.js";
 import type { AccessGuard } from "./access-guard.js";
 import { guardedUserWatch, guardedWatch, withRole } from "./access-wrappers.js";
 
@@ -79,7 +82,9 @@ export interface WatchCommand {
 }
 
 export interface PresenceServiceOptions {
-  store: PresenceStore;
+  sessions: SessionStore;
+  rooms: RoomStore;
+  users: UserStatusStore;
   /** Rights and quotas: every call is checked here before the store is touched. */
   access: AccessGuard;
   hub: FanoutHub;
@@ -171,7 +176,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
    */
   async function bind(caller: Caller, id: string, onLost?: () => void): Promise<() => void> {
     const ownerKey = ownerKeyOf(caller);
-    await o.store.attach({ sessionId: id, ownerKey });
+    await o.sessions.attach({ sessionId: id, ownerKey });
     const entry = attached.get(id) ?? { streams: 0, ownerKey, lost: [] };
     entry.streams++;
     if (onLost) entry.lost = entry.lost.concat(onLost); // exact size (spread reserves 17 slots)
@@ -187,7 +192,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       // A session found gone by the refresh is no longer held here: nothing to release.
       if (--entry.streams > 0 || attached.get(id) !== entry) return;
       attached.delete(id);
-      const p = o.store.release({ sessionId: id, ownerKey }, o.timings.reconnectGraceMs).catch((e) => o.onDeferredError?.(e));
+      const p = o.sessions.release({ sessionId: id, ownerKey }, o.timings.reconnectGraceMs).catch((e) => o.onDeferredError?.(e));
       releasing.add(p);
       void p.finally(() => releasing.delete(p));
     };
@@ -230,7 +235,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const identity = identityFor(caller, req);
       if (req.resumeSecret !== "" && req.sessionId === "") throw invalidArgument("resume_secret", "needs session_id");
       await o.access.authorize(caller, "join", r);
-      return o.store.join({
+      return o.sessions.join({
         room: r,
         ownerKey: ownerKeyOf(caller),
         identity,
@@ -244,7 +249,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
 
     async leave(caller, req) {
       const r = room(req.room);
-      const out = await o.store.leave({ sessionId: sessionId(req.sessionId), ownerKey: ownerKeyOf(caller), room: r, reason: "left" });
+      const out = await o.sessions.leave({ sessionId: sessionId(req.sessionId), ownerKey: ownerKeyOf(caller), room: r, reason: "left" });
       if (out.sessionEnded) {
         typingGate.forget(req.sessionId);
         cursorGate.forget(req.sessionId);
@@ -258,12 +263,12 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const md = metadata(req.metadata);
       const id = sessionId(req.sessionId);
       await o.access.authorize(caller, "join", to, "to_room");
-      return o.store.navigate({ sessionId: id, ownerKey: ownerKeyOf(caller), fromRoom: from, toRoom: to, metadata: withRole(md, o.access.roleIn(caller, to)) });
+      return o.sessions.navigate({ sessionId: id, ownerKey: ownerKeyOf(caller), fromRoom: from, toRoom: to, metadata: withRole(md, o.access.roleIn(caller, to)) });
     },
 
     async heartbeat(caller, req) {
       o.onHeartbeat?.();
-      return o.store.heartbeat({ sessionId: sessionId(req.sessionId), ownerKey: ownerKeyOf(caller), activity: req.activity });
+      return o.sessions.heartbeat({ sessionId: sessionId(req.sessionId), ownerKey: ownerKeyOf(caller), activity: req.activity });
     },
 
     async setTyping(caller, req) {
@@ -274,7 +279,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const ref = { sessionId: id, ownerKey: ownerKeyOf(caller), room: r, typing: req.typing };
       let applied: Promise<void> | undefined;
       const outcome = typingGate.submit(`${id}\u0000${r}`, () => {
-        applied = o.store.setTyping(ref);
+        applied = o.rooms.setTyping(ref);
         applied.catch((e) => o.onDeferredError?.(e));
       });
       if (outcome === "coalesced") o.onCoalesced?.("typing");
@@ -296,7 +301,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const ref = { sessionId: id, ownerKey: ownerKeyOf(caller), room: r, position: { ...p } };
       let applied: Promise<void> | undefined;
       const outcome = cursorGate.submit(`${id}\u0000${r}`, () => {
-        applied = o.store.updateCursor(ref);
+        applied = o.rooms.updateCursor(ref);
         applied.catch((e) => o.onDeferredError?.(e));
       });
       if (outcome === "coalesced") o.onCoalesced?.("cursor");
@@ -321,7 +326,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     async refreshAttached() {
       const ids = [...attached.keys()];
       if (ids.length === 0) return { refreshed: 0, missing: 0 };
-      const { missing } = await o.store.refresh(ids);
+      const { missing } = await o.sessions.refresh(ids);
       for (const id of missing) {
         const entry = attached.get(id);
         attached.delete(id);
@@ -343,7 +348,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     async getPresence(caller, req) {
       const r = room(req.room);
       await o.access.authorize(caller, "read", r);
-      return o.store.getView(r, { includeMembers: req.detail === "full" });
+      return o.rooms.getView(r, { includeMembers: req.detail === "full" });
     },
 
     async batchGetPresence(caller, req) {
@@ -352,7 +357,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       }
       await o.access.authorizeRooms(caller, "read", req.rooms.map((r, i) => room(r, `rooms[${i}]`)));
       const names = [...new Set(req.rooms)];
-      return Promise.all(names.map((n) => o.store.getView(n, { includeMembers: req.detail === "full" })));
+      return Promise.all(names.map((n) => o.rooms.getView(n, { includeMembers: req.detail === "full" })));
     },
 
     async getUserStatus(caller, req) {
@@ -361,7 +366,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const now = o.clock.now();
       // Users the caller may not see are answered like users nobody has seen (no oracle).
       const shown = ids.filter((id) => visible.has(id));
-      const records = new Map((shown.length === 0 ? [] : await o.store.getUserStatus(shown)).map((r) => [r.userId, r]));
+      const records = new Map((shown.length === 0 ? [] : await o.users.getUserStatus(shown)).map((r) => [r.userId, r]));
       // An operator (admin token) sees what the user themself sees: the real state, invisible flag included.
       return ids.map((id) => {
         const r = records.get(id);
@@ -386,7 +391,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         }
         checkText(req.customStatus, "custom_status");
       }
-      const r = await o.store.setStatus({ sessionId: id, ownerKey: ownerKeyOf(caller), customStatus: req.customStatus, invisible: req.invisible });
+      const r = await o.users.setStatus({ sessionId: id, ownerKey: ownerKeyOf(caller), customStatus: req.customStatus, invisible: req.invisible });
       return visibleStatus(r, r.userId, o.clock.now()); // the user themself sees everything
     },
   };
