@@ -13,7 +13,9 @@ import { createUserWatchHub } from "./fanout/user-watch-hub.js";
 import { createReadinessMonitor } from "./health/readiness-monitor.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics/registry.js";
+import { getHeapStatistics } from "node:v8";
 import { createAccessGuard, type AccessGuard } from "./service/access-guard.js";
+import { createMemoryGuard } from "./service/memory-guard.js";
 import { createPresenceService, type PresenceService } from "./service/presence-service.js";
 import { createMemoryPresenceStore } from "./store/memory/memory-store.js";
 import { createRedisPresenceStore } from "./store/redis/create-redis-store.js";
@@ -159,11 +161,29 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       "DEVELOPMENT MODE: no key is configured, so every caller (anonymous included) may join, watch and read every room and see every status, and GET /demo/token mints tokens; set PRESENCE_JWT_SECRET, PRESENCE_JWKS_FILE or PRESENCE_JWKS_URL before exposing this server (docs/security.md)",
     );
   }
+  // The memory store's automatic budget: half the V8 heap limit (it lives in this process's heap).
+  const budgetBytes = config.access.memoryGuard.budgetBytes || (useRedis || deps.store ? 0 : Math.floor(getHeapStatistics().heap_size_limit / 2));
+  if (budgetBytes === 0 && config.access.policy.mode === "production") {
+    log.warn("no store memory budget (PRESENCE_STORE_MEMORY_BUDGET_BYTES): set it below Redis maxmemory, so new rooms and sessions are refused before Redis refuses every write");
+  }
+  metrics.storeMemoryBudget.set(budgetBytes);
+  const memory = createMemoryGuard({
+    health: store,
+    clock,
+    budgetBytes,
+    intervalMs: config.access.memoryGuard.checkMs,
+    onSample: (used) => metrics.storeMemory.set(used),
+    onError: (err) => {
+      metrics.loopErrors.inc({ loop: "memory_guard" });
+      log.warn("store memory reading failed", { err });
+    },
+  });
   const service = createPresenceService({
     sessions: store,
     rooms: store,
     users: store,
     access,
+    memory,
     hub,
     userHub,
     clock,
@@ -322,6 +342,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   }, config.timings.nodeRefreshMs);
 
   await readiness.probe(); // health answers from the first call on
+  await memory.check();
   // In the node registry before serving, so `presence nodes` lists this node at once.
   await store.announceNode().catch((err) => log.warn("node registry: announce failed", { err }));
   const rpcAddr = await rpc.listen(config.rpcPort, config.host);
@@ -354,6 +375,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         // so clients reclaiming them on another node find them (F-N2).
         await service.drain();
         reaper.cancel();
+        memory.stop();
         readiness.close();
         refresher.cancel();
         await store.close();

@@ -40,6 +40,14 @@ export const QUOTA_SPEC: Record<CallerClass, Record<keyof QuotaLimits, NumSpec>>
 /** Access control (more of issue 11's options join as they are implemented: hook, JWKS URL, connection limits). */
 export const ACCESS_SPEC = {
   maxClaimEntries: n("PRESENCE_MAX_CLAIM_ENTRIES", 256, 1, 10_000, "entries in a token's capability or per-room role claim (more: the token is refused)"),
+  storeMemoryBudgetBytes: n(
+    "PRESENCE_STORE_MEMORY_BUDGET_BYTES",
+    0,
+    0,
+    Number.MAX_SAFE_INTEGER,
+    "store memory above which new rooms and sessions are refused (Redis: per master, set it below maxmemory; 0: the memory store gets half the V8 heap limit, Redis no guard)",
+  ),
+  storeMemoryCheckMs: n("PRESENCE_STORE_MEMORY_CHECK_MS", 5_000, 100, 600_000, "how often the store's memory use is read for the guard"),
 } satisfies Record<string, NumSpec>;
 
 /** What `loadAccessConfig` adds to the configuration. */
@@ -47,6 +55,8 @@ export interface AccessConfig {
   policy: AccessPolicy;
   quotas: QuotaTable;
   claims: { capability: string; roomRoles: string; maxEntries: number };
+  /** The store memory guard: budget in bytes (0: automatic, see `ACCESS_SPEC`) and how often it is read. */
+  memoryGuard: { budgetBytes: number; checkMs: number };
   /** Peers whose X-Forwarded-For is believed (addresses or CIDR ranges, PRESENCE_TRUSTED_PROXIES). */
   trustedProxies: string[];
 }
@@ -122,6 +132,7 @@ export function loadAccessConfig(env: Env, num: (s: NumSpec) => number, bool: (n
       roomRoles: str("PRESENCE_ROOM_ROLES_CLAIM") ?? "room_roles",
       maxEntries: a.maxClaimEntries,
     },
+    memoryGuard: { budgetBytes: a.storeMemoryBudgetBytes, checkMs: a.storeMemoryCheckMs },
     trustedProxies: list(str("PRESENCE_TRUSTED_PROXIES")) ?? [],
   };
 }

@@ -63,6 +63,10 @@ export function createAccessMetrics(registers: Registers) {
     connectionsRefused,
     /** `presence_accept_errors_total{port,code}`. */
     acceptErrors,
+    /** `presence_store_memory_bytes`: the store's memory use at the guard's last reading (largest Redis master). */
+    storeMemory: new Gauge({ name: "presence_store_memory_bytes", help: "Store memory use at the memory guard's last reading (Redis: the largest master's used_memory; memory store: an estimate).", registers }),
+    /** `presence_store_memory_budget_bytes`: the guard's budget (0: no guard). */
+    storeMemoryBudget: new Gauge({ name: "presence_store_memory_budget_bytes", help: "Store memory budget of the guard; above it new rooms and sessions are refused (0: no guard).", registers }),
     /** `presence_accept_paused{port}`: 1 while accepting is paused after an accept error. */
     acceptPaused: new Gauge<"port">({ name: "presence_accept_paused", help: "1 while new connections are refused after an accept error (out of file descriptors), by port.", labelNames: ["port"], registers }),
   };

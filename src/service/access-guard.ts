@@ -57,6 +57,8 @@ export interface AccessGuard {
   hold(caller: Caller, quota: HeldQuota, n?: number): () => void;
   /** Takes `n` tokens of a rate quota. */
   charge(caller: Caller, quota: RateQuota, n?: number): void;
+  /** Takes `n` tokens of a rate quota when there are, else nothing (charging what already happened). */
+  spend(caller: Caller, quota: RateQuota, n?: number): void;
   /** Whether a rate quota has `n` tokens left, without taking them. */
   hasTokens(caller: Caller, quota: RateQuota, n?: number): boolean;
   /** One RPC call against the caller's `requests_per_second` quota. */
@@ -151,6 +153,11 @@ export function createAccessGuard(o: AccessGuardOptions): AccessGuard {
       const { perSec, burst } = rate(caller, quota);
       const r = ledger.take(quotaKeyOf(caller), quota, n, perSec, burst, o.clock.now());
       if (r) refuse(caller, r);
+    },
+
+    spend(caller, quota, n = 1) {
+      const { perSec, burst } = rate(caller, quota);
+      ledger.take(quotaKeyOf(caller), quota, n, perSec, burst, o.clock.now());
     },
 
     hasTokens(caller, quota, n = 1) {

@@ -17,7 +17,7 @@
 import type { Clock } from "../core/clock.js";
 import type { Caller } from "../core/identity.js";
 import { PresenceError } from "../core/presence-error.js";
-import { unknownUser } from "../core/user-status.js";
+import { unknownUser, visibleStatus, type UserStatusRecord } from "../core/user-status.js";
 import type { WatchItem } from "../fanout/fanout-hub.js";
 import type { UserWatchItem } from "../fanout/user-watch-hub.js";
 import type { AccessGuard } from "./access-guard.js";
@@ -110,4 +110,38 @@ export async function* guardedUserWatch(
     expiry.stop();
     done();
   }
+}
+
+/**
+ * GetUserStatus with visibility: users the caller may see as the store has them (an operator sees
+ * what the user themself sees: the real state, invisible flag included), the others exactly like
+ * users nobody has seen (no oracle). The store is asked only about the visible ones.
+ */
+export async function visibleStatuses(
+  access: AccessGuard,
+  caller: Caller,
+  userIds: readonly string[],
+  nowMs: () => number,
+  read: (ids: string[]) => Promise<UserStatusRecord[]>,
+): Promise<UserStatusRecord[]> {
+  const visible = await access.visibleUsers(caller, "status.read", userIds);
+  const shown = userIds.filter((id) => visible.has(id));
+  const records = new Map((shown.length === 0 ? [] : await read(shown)).map((r) => [r.userId, r]));
+  const viewer = caller.role === "user" ? caller.subject : "";
+  const now = nowMs();
+  return userIds.map((id) => {
+    const r = records.get(id);
+    return r ? visibleStatus(r, caller.role === "admin" ? r.userId : viewer, now) : unknownUser(id);
+  });
+}
+
+/**
+ * The request id an anonymous Join gives the store: scoped to its anonymous id and its connection,
+ * so a replayed id from another anonymous caller or connection never finds someone else's session
+ * (and resume secret). Users' request ids are scoped by their owner key in the store.
+ */
+export function scopedRequestId(caller: Caller, anonymousId: string, requestId: string): string | undefined {
+  if (requestId === "") return undefined;
+  if (caller.role !== "anonymous") return requestId;
+  return `${anonymousId === "" ? "-" : anonymousId}:${caller.origin?.connection ?? ""}:${requestId}`;
 }

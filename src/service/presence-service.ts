@@ -9,13 +9,15 @@ import type { Activity, CursorPosition, Position, RoomView } from "../core/prese
 import { checkText, parseRoomName, utf8Length } from "../core/room-name.js";
 import type { Detail, FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
 import type { UserWatchHub, UserWatchItem } from "../fanout/user-watch-hub.js";
-import { unknownUser, visibleStatus, type UserStatusRecord } from "../core/user-status.js";
+import { visibleStatus, type UserStatusRecord } from "../core/user-status.js";
 import type { JoinResult, Lease, NavigateResult } from "../core/session.js";
 import type { RoomStore } from "../store/ports/room-store.js";
 import type { SessionStore } from "../store/ports/session-store.js";
 import type { UserStatusStore } from "../store/ports/user-status-store.js";
 import type { AccessGuard } from "./access-guard.js";
-import { guardedUserWatch, guardedWatch, withRole } from "./access-wrappers.js";
+import { guardedUserWatch, guardedWatch, scopedRequestId, visibleStatuses, withRole } from "./access-wrappers.js";
+import { createJoinAdmission } from "./join-admission.js";
+import type { MemoryGuard } from "./memory-guard.js";
 
 /**
  * The application service: every transport (Connect/gRPC today, the WebSocket bridge later) calls
@@ -87,6 +89,8 @@ export interface PresenceServiceOptions {
   users: UserStatusStore;
   /** Rights and quotas: every call is checked here before the store is touched. */
   access: AccessGuard;
+  /** The store memory guard: over budget, joins that would create a session or a room are refused. */
+  memory?: MemoryGuard;
   hub: FanoutHub;
   userHub: UserWatchHub;
   clock: Clock;
@@ -104,6 +108,7 @@ export interface PresenceServiceOptions {
 const ANON_ID = /^[A-Za-z0-9_-]+$/;
 
 export function createPresenceService(o: PresenceServiceOptions): PresenceService {
+  const admission = createJoinAdmission({ access: o.access, sessions: o.sessions, rooms: o.rooms, memory: o.memory });
   const typingGate = createCoalescingGate({ ratePerSec: o.limits.typingRatePerSec, clock: o.clock });
   const cursorGate = createCoalescingGate({ ratePerSec: o.limits.cursorRatePerSec, clock: o.clock });
   const room = (value: string, field = "room") => parseRoomName(value, o.limits.maxRoomNameBytes, field);
@@ -235,7 +240,8 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const identity = identityFor(caller, req);
       if (req.resumeSecret !== "" && req.sessionId === "") throw invalidArgument("resume_secret", "needs session_id");
       await o.access.authorize(caller, "join", r);
-      return o.sessions.join({
+      await admission.admit(caller, { room: r, newSession: req.sessionId === "" });
+      const result = await o.sessions.join({
         room: r,
         ownerKey: ownerKeyOf(caller),
         identity,
@@ -243,8 +249,10 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         activity: req.activity,
         sessionId: req.sessionId === "" ? undefined : sessionId(req.sessionId),
         resumeSecret: req.resumeSecret === "" ? undefined : req.resumeSecret,
-        requestId: req.requestId === "" ? undefined : req.requestId,
+        requestId: scopedRequestId(caller, identity.kind === "anonymous" ? identity.anonymousId : "", req.requestId),
       });
+      admission.joined(caller, result.roomCreated);
+      return result;
     },
 
     async leave(caller, req) {
@@ -263,7 +271,11 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const md = metadata(req.metadata);
       const id = sessionId(req.sessionId);
       await o.access.authorize(caller, "join", to, "to_room");
-      return o.sessions.navigate({ sessionId: id, ownerKey: ownerKeyOf(caller), fromRoom: from, toRoom: to, metadata: withRole(md, o.access.roleIn(caller, to)) });
+      await admission.admit(caller, { room: to, newSession: false });
+      const result = await o.sessions.navigate({ sessionId: id, ownerKey: ownerKeyOf(caller), fromRoom: from, toRoom: to, metadata: withRole(md, o.access.roleIn(caller, to)) });
+      // Navigate does not say whether it created the room: its first event (version 1) did.
+      admission.joined(caller, result.view.version === 1);
+      return result;
     },
 
     async heartbeat(caller, req) {
@@ -360,19 +372,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       return Promise.all(names.map((n) => o.rooms.getView(n, { includeMembers: req.detail === "full" })));
     },
 
-    async getUserStatus(caller, req) {
-      const ids = userIds(req.userIds);
-      const visible = await o.access.visibleUsers(caller, "status.read", ids);
-      const now = o.clock.now();
-      // Users the caller may not see are answered like users nobody has seen (no oracle).
-      const shown = ids.filter((id) => visible.has(id));
-      const records = new Map((shown.length === 0 ? [] : await o.users.getUserStatus(shown)).map((r) => [r.userId, r]));
-      // An operator (admin token) sees what the user themself sees: the real state, invisible flag included.
-      return ids.map((id) => {
-        const r = records.get(id);
-        return r ? visibleStatus(r, caller.role === "admin" ? r.userId : viewerOf(caller), now) : unknownUser(id);
-      });
-    },
+    getUserStatus: (caller, req) => visibleStatuses(o.access, caller, userIds(req.userIds), () => o.clock.now(), (ids) => o.users.getUserStatus(ids)),
 
     watchUsers(caller, req) {
       const ids = userIds(req.userIds);
