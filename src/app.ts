@@ -2,7 +2,9 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createContextValues } from "@connectrpc/connect";
 import { randomBytes } from "node:crypto";
 import { createAdminServer } from "./admin/admin-server.js";
+import { composeAccess } from "./compose-access.js";
 import { createDemoTokenIssuer } from "./auth/demo-tokens.js";
+import type { AccessGuard } from "./service/access-guard.js";
 import { createTokenVerifier } from "./auth/verify-token.js";
 import type { Config } from "./config.js";
 import { systemClock, type Clock } from "./core/clock.js";
@@ -13,9 +15,6 @@ import { createUserWatchHub } from "./fanout/user-watch-hub.js";
 import { createReadinessMonitor } from "./health/readiness-monitor.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics/registry.js";
-import { getHeapStatistics } from "node:v8";
-import { createAccessGuard, type AccessGuard } from "./service/access-guard.js";
-import { createMemoryGuard } from "./service/memory-guard.js";
 import { createPresenceService, type PresenceService } from "./service/presence-service.js";
 import { createMemoryPresenceStore } from "./store/memory/memory-store.js";
 import { createRedisPresenceStore } from "./store/redis/create-redis-store.js";
@@ -30,7 +29,7 @@ import { adminRoutes } from "./transport/connect/admin-routes.js";
 import { createAdminService } from "./service/admin-service.js";
 import { withWireCompat } from "./transport/connect/wire-compat.js";
 import { withCors } from "./transport/http/cors.js";
-import { createClientAddress } from "./transport/http/client-address.js";
+import { createFdWatchdog } from "./transport/http/fd-watchdog.js";
 import { createOnePortServer } from "./transport/http/one-port-server.js";
 import { createWsBridge } from "./transport/ws/ws-server.js";
 
@@ -81,6 +80,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const ids = deps.ids ?? createIdSource((n) => randomBytes(n));
   const log = deps.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
+
   const useRedis = !deps.store && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0);
   const redisStore = useRedis
     ? await createRedisPresenceStore(
@@ -149,35 +149,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     },
     delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
   });
-  const access = createAccessGuard({
-    policy: config.access.policy,
-    quotas: config.access.quotas,
-    clock,
-    onDenied: (operation, by) => metrics.accessDenied.inc({ operation, by }),
-    onQuotaRefused: (quota, caller) => metrics.quotaRefusals.inc({ quota, caller }),
-  });
-  if (config.access.policy.mode === "development") {
-    log.warn(
-      "DEVELOPMENT MODE: no key is configured, so every caller (anonymous included) may join, watch and read every room and see every status, and GET /demo/token mints tokens; set PRESENCE_JWT_SECRET, PRESENCE_JWKS_FILE or PRESENCE_JWKS_URL before exposing this server (docs/security.md)",
-    );
-  }
-  // The memory store's automatic budget: half the V8 heap limit (it lives in this process's heap).
-  const budgetBytes = config.access.memoryGuard.budgetBytes || (useRedis || deps.store ? 0 : Math.floor(getHeapStatistics().heap_size_limit / 2));
-  if (budgetBytes === 0 && config.access.policy.mode === "production") {
-    log.warn("no store memory budget (PRESENCE_STORE_MEMORY_BUDGET_BYTES): set it below Redis maxmemory, so new rooms and sessions are refused before Redis refuses every write");
-  }
-  metrics.storeMemoryBudget.set(budgetBytes);
-  const memory = createMemoryGuard({
-    health: store,
-    clock,
-    budgetBytes,
-    intervalMs: config.access.memoryGuard.checkMs,
-    onSample: (used) => metrics.storeMemory.set(used),
-    onError: (err) => {
-      metrics.loopErrors.inc({ loop: "memory_guard" });
-      log.warn("store memory reading failed", { err });
-    },
-  });
+  const { access, memory, limiter, clientAddress, warnEvery } = composeAccess({ config, metrics, log, clock, store, embeddedStore: !useRedis && !deps.store });
   const service = createPresenceService({
     sessions: store,
     rooms: store,
@@ -204,10 +176,13 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   // ephemeral one made now (tokens then die with the process; the demo page asks for new ones).
   // Development only (config refuses PRESENCE_DEMO with a real key): always an ephemeral secret.
   const demoSecret = config.demo.tokens ? randomBytes(32).toString("base64url") : undefined;
-  const clientAddress = createClientAddress(config.access.trustedProxies);
   const verify = createTokenVerifier({
     hs256Secret: config.auth.jwtSecret ?? demoSecret,
     jwksFile: config.auth.jwksFile,
+    jwksUrl: config.auth.jwksUrl,
+    jwksTimeoutMs: config.access.jwks.timeoutMs,
+    jwksCacheMaxAgeMs: config.access.jwks.cacheMaxAgeMs,
+    jwksCooldownMs: config.access.jwks.cooldownMs,
     issuer: config.auth.issuer,
     audience: config.auth.audience,
     allowAnonymous: config.auth.allowAnonymous,
@@ -255,15 +230,43 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     compressMinBytes: 16 * 1024,
     contextValues: (req) => createContextValues().set(kRawRequest, req),
   });
+  const conn = config.access.connections;
   const rpc = createOnePortServer({
     handler: withCors(config.corsOrigins, adapter),
     pingIntervalMs: config.h2PingIntervalMs,
     pingTimeoutMs: config.h2PingTimeoutMs,
+    headersTimeoutMs: conn.headersTimeoutMs,
+    requestTimeoutMs: conn.requestTimeoutMs,
+    keepAliveTimeoutMs: conn.keepAliveTimeoutMs,
+    idleTimeoutMs: conn.idleTimeoutMs,
+    maxConcurrentStreams: conn.h2MaxConcurrentStreams,
+    maxConnections: conn.rpcMax,
+    maxHalfOpen: conn.maxHalfOpen,
+    limiter,
+    onRefused: (reason) => metrics.connectionsRefused.inc({ port: "rpc", reason }),
+    onAcceptError: (code) => {
+      metrics.acceptErrors.inc({ port: "rpc", code: code === "EMFILE" || code === "ENFILE" ? code : "other" });
+      warnEvery("accept_error", "RPC port: accept failed (out of file descriptors?); accepting pauses and resumes", { code });
+    },
+    onAcceptPaused: (paused) => metrics.acceptPaused.set({ port: "rpc" }, paused ? 1 : 0),
+  });
+  const fds = createFdWatchdog({
+    reserve: conn.fdReserve,
+    intervalMs: 1_000,
+    onChange: (exhausted, open) => {
+      rpc.setAcceptPaused(exhausted);
+      metrics.acceptPaused.set({ port: "ws" }, exhausted ? 1 : 0);
+      log.warn(exhausted ? "almost out of file descriptors: new client connections are refused until some are free" : "file descriptors available again: accepting", { open, limit: fds.limit, reserve: conn.fdReserve });
+    },
   });
 
   const ws = createWsBridge({
     service,
     clientAddress,
+    limiter,
+    maxConnections: config.access.connections.wsMax,
+    acceptPaused: () => fds.exhausted(),
+    onRefused: (reason) => metrics.connectionsRefused.inc({ port: "ws", reason }),
     hub,
     verify,
     limits: config.limits,
@@ -376,6 +379,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         await service.drain();
         reaper.cancel();
         memory.stop();
+        fds.stop();
         readiness.close();
         refresher.cancel();
         await store.close();

@@ -37,7 +37,7 @@ export const QUOTA_SPEC: Record<CallerClass, Record<keyof QuotaLimits, NumSpec>>
   }),
 };
 
-/** Access control (more of issue 11's options join as they are implemented: hook, JWKS URL, connection limits). */
+/** Access control, the authorization hook, remote JWKS, the memory guard, connection limits and slow-client timeouts. */
 export const ACCESS_SPEC = {
   maxClaimEntries: n("PRESENCE_MAX_CLAIM_ENTRIES", 256, 1, 10_000, "entries in a token's capability or per-room role claim (more: the token is refused)"),
   storeMemoryBudgetBytes: n(
@@ -48,6 +48,25 @@ export const ACCESS_SPEC = {
     "store memory above which new rooms and sessions are refused (Redis: per master, set it below maxmemory; 0: the memory store gets half the V8 heap limit, Redis no guard)",
   ),
   storeMemoryCheckMs: n("PRESENCE_STORE_MEMORY_CHECK_MS", 5_000, 100, 600_000, "how often the store's memory use is read for the guard"),
+  hookTimeoutMs: n("PRESENCE_AUTHZ_HOOK_TIMEOUT_MS", 1_000, 10, 60_000, "the authorization hook's answer deadline (then: fail closed)"),
+  hookAllowTtlMs: n("PRESENCE_AUTHZ_HOOK_ALLOW_TTL_MS", 60_000, 0, 86_400_000, "an allow from the hook is cached this long"),
+  hookDenyTtlMs: n("PRESENCE_AUTHZ_HOOK_DENY_TTL_MS", 10_000, 0, 86_400_000, "a deny from the hook is cached this long"),
+  hookFailureTtlMs: n("PRESENCE_AUTHZ_HOOK_FAILURE_TTL_MS", 1_000, 0, 60_000, "after a failed hook call, the same questions fail at once for this long"),
+  hookCacheSize: n("PRESENCE_AUTHZ_HOOK_CACHE_SIZE", 100_000, 0, 10_000_000, "hook decisions cached (least recently used dropped first; 0: ask every time)"),
+  hookMaxBatch: n("PRESENCE_AUTHZ_HOOK_MAX_BATCH", 100, 1, 10_000, "resources per hook request (larger questions are split)"),
+  jwksTimeoutMs: n("PRESENCE_JWKS_TIMEOUT_MS", 5_000, 100, 60_000, "remote JWKS fetch timeout"),
+  jwksCacheMaxAgeMs: n("PRESENCE_JWKS_CACHE_MAX_AGE_MS", 600_000, 1_000, 86_400_000, "remote JWKS kept this long before it is fetched again"),
+  jwksCooldownMs: n("PRESENCE_JWKS_COOLDOWN_MS", 30_000, 0, 3_600_000, "an unknown key id refetches the JWKS at most this often"),
+  maxConnectionsPerAddress: n("PRESENCE_MAX_CONNECTIONS_PER_ADDRESS", 1_024, 1, 10_000_000, "open connections of one remote address, both ports together"),
+  rpcMaxConnections: n("PRESENCE_RPC_MAX_CONNECTIONS", 20_000, 1, 10_000_000, "open connections on the RPC port"),
+  wsMaxConnections: n("PRESENCE_WS_MAX_CONNECTIONS", 200_000, 1, 10_000_000, "open connections on the WebSocket port"),
+  maxHalfOpen: n("PRESENCE_MAX_HALF_OPEN_CONNECTIONS", 1_000, 1, 1_000_000, "RPC connections that have not completed a first request; over it the oldest is dropped"),
+  h2MaxConcurrentStreams: n("PRESENCE_H2_MAX_CONCURRENT_STREAMS", 1_000, 1, 1_000_000, "concurrent HTTP/2 streams per connection (more wait in the client: open more connections)"),
+  headersTimeoutMs: n("PRESENCE_HTTP_HEADERS_TIMEOUT_MS", 10_000, 100, 600_000, "time for a new RPC connection to send a complete request head (HTTP/1.1) or open a first stream (HTTP/2)"),
+  requestTimeoutMs: n("PRESENCE_HTTP_REQUEST_TIMEOUT_MS", 30_000, 100, 3_600_000, "time to receive a whole request body (responses, e.g. watch streams, are not cut)"),
+  keepAliveTimeoutMs: n("PRESENCE_HTTP_KEEPALIVE_TIMEOUT_MS", 5_000, 100, 600_000, "an HTTP/1.1 connection idle between requests is closed after this"),
+  fdReserve: n("PRESENCE_FD_RESERVE", 64, 0, 1_000_000, "file descriptors kept free: with fewer free, new client connections are refused until twice as many are (0: no watch)"),
+  idleTimeoutMs: n("PRESENCE_HTTP_IDLE_TIMEOUT_MS", 300_000, 1_000, 86_400_000, "an HTTP/2 connection without open streams for this long is closed (GOAWAY)"),
 } satisfies Record<string, NumSpec>;
 
 /** What `loadAccessConfig` adds to the configuration. */
@@ -55,10 +74,26 @@ export interface AccessConfig {
   policy: AccessPolicy;
   quotas: QuotaTable;
   claims: { capability: string; roomRoles: string; maxEntries: number };
+  /** The authorization hook (PRESENCE_AUTHZ_HOOK_URL); undefined when not configured. */
+  hook?: {
+    url: string;
+    /** Sent as the `Authorization` header of hook requests (PRESENCE_AUTHZ_HOOK_AUTHORIZATION). */
+    authorization?: string;
+    timeoutMs: number;
+    allowTtlMs: number;
+    denyTtlMs: number;
+    failureTtlMs: number;
+    cacheSize: number;
+    maxBatch: number;
+    /** Allow when the hook cannot answer (PRESENCE_AUTHZ_HOOK_FAIL_OPEN; default false: fail closed). */
+    failOpen: boolean;
+  };
   /** The store memory guard: budget in bytes (0: automatic, see `ACCESS_SPEC`) and how often it is read. */
   memoryGuard: { budgetBytes: number; checkMs: number };
   /** Peers whose X-Forwarded-For is believed (addresses or CIDR ranges, PRESENCE_TRUSTED_PROXIES). */
   trustedProxies: string[];
+  connections: Record<"fdReserve" | "maxPerAddress" | "rpcMax" | "wsMax" | "maxHalfOpen" | "h2MaxConcurrentStreams" | "headersTimeoutMs" | "requestTimeoutMs" | "keepAliveTimeoutMs" | "idleTimeoutMs", number>;
+  jwks: { timeoutMs: number; cacheMaxAgeMs: number; cooldownMs: number };
 }
 
 /** User rights when PRESENCE_USER_RIGHTS is not set: every room operation but kick and audit, and everyone's status. */
@@ -116,7 +151,13 @@ export function loadAccessConfig(env: Env, num: (s: NumSpec) => number, bool: (n
     problems.push(err.message);
   }
 
-  const hookOps: string[] = [];
+  const hookUrl = str("PRESENCE_AUTHZ_HOOK_URL");
+  if (hookUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(hookUrl)) problems.push(`PRESENCE_AUTHZ_HOOK_URL=${JSON.stringify(hookUrl)}: must be an http:// or https:// URL`);
+  const hookOps = list(str("PRESENCE_AUTHZ_HOOK_OPERATIONS")) ?? (hookUrl ? [...OPERATIONS] : []);
+  for (const op of hookOps) if (!isOperation(op)) problems.push(`PRESENCE_AUTHZ_HOOK_OPERATIONS: unknown operation ${JSON.stringify(op)} (known: ${OPERATIONS.join(", ")})`);
+  if (hookUrl === undefined && str("PRESENCE_AUTHZ_HOOK_OPERATIONS") !== undefined) problems.push("PRESENCE_AUTHZ_HOOK_OPERATIONS: needs PRESENCE_AUTHZ_HOOK_URL");
+
+  if (a.headersTimeoutMs > a.requestTimeoutMs) problems.push(`PRESENCE_HTTP_HEADERS_TIMEOUT_MS (${a.headersTimeoutMs}) must not exceed PRESENCE_HTTP_REQUEST_TIMEOUT_MS (${a.requestTimeoutMs})`);
   return {
     policy: {
       mode,
@@ -132,8 +173,36 @@ export function loadAccessConfig(env: Env, num: (s: NumSpec) => number, bool: (n
       roomRoles: str("PRESENCE_ROOM_ROLES_CLAIM") ?? "room_roles",
       maxEntries: a.maxClaimEntries,
     },
+    ...(hookUrl === undefined
+      ? {}
+      : {
+          hook: {
+            url: hookUrl,
+            ...(str("PRESENCE_AUTHZ_HOOK_AUTHORIZATION") === undefined ? {} : { authorization: str("PRESENCE_AUTHZ_HOOK_AUTHORIZATION")! }),
+            timeoutMs: a.hookTimeoutMs,
+            allowTtlMs: a.hookAllowTtlMs,
+            denyTtlMs: a.hookDenyTtlMs,
+            failureTtlMs: a.hookFailureTtlMs,
+            cacheSize: a.hookCacheSize,
+            maxBatch: a.hookMaxBatch,
+            failOpen: bool("PRESENCE_AUTHZ_HOOK_FAIL_OPEN", false),
+          },
+        }),
     memoryGuard: { budgetBytes: a.storeMemoryBudgetBytes, checkMs: a.storeMemoryCheckMs },
     trustedProxies: list(str("PRESENCE_TRUSTED_PROXIES")) ?? [],
+    connections: {
+      maxPerAddress: a.maxConnectionsPerAddress,
+      rpcMax: a.rpcMaxConnections,
+      wsMax: a.wsMaxConnections,
+      maxHalfOpen: a.maxHalfOpen,
+      h2MaxConcurrentStreams: a.h2MaxConcurrentStreams,
+      headersTimeoutMs: a.headersTimeoutMs,
+      requestTimeoutMs: a.requestTimeoutMs,
+      keepAliveTimeoutMs: a.keepAliveTimeoutMs,
+      idleTimeoutMs: a.idleTimeoutMs,
+      fdReserve: a.fdReserve,
+    },
+    jwks: { timeoutMs: a.jwksTimeoutMs, cacheMaxAgeMs: a.jwksCacheMaxAgeMs, cooldownMs: a.jwksCooldownMs },
   };
 }
 

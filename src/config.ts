@@ -200,6 +200,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const jwksUrl = str("PRESENCE_JWKS_URL");
   if (jwksUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(jwksUrl)) problems.push(`PRESENCE_JWKS_URL=${JSON.stringify(jwksUrl)}: must be an http:// or https:// URL`);
   const keyed = jwtSecret !== undefined || str("PRESENCE_JWKS_FILE") !== undefined || jwksUrl !== undefined;
+  if (jwksUrl !== undefined && str("PRESENCE_JWKS_FILE") !== undefined) problems.push("PRESENCE_JWKS_URL and PRESENCE_JWKS_FILE: set one, not both");
   const access = loadAccessConfig(env, num, bool, keyed, problems);
   // Development (no key): demo tokens on by default. Production: off, and they cannot be turned on
   // (they would be signed with the production key, or hand out identities nobody vouches for).

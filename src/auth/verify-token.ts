@@ -8,7 +8,8 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createLocalJWKSet, jwtVerify } from "jose";
+import { createLocalJWKSet, createRemoteJWKSet, jwtVerify } from "jose";
+import { authUnavailable } from "../core/access-errors.js";
 import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey, JWTVerifyOptions } from "jose";
 import type { CallerGrants } from "../core/access-policy.js";
 import { ANONYMOUS } from "../core/identity.js";
@@ -22,6 +23,19 @@ export interface TokenVerifierOptions {
   hs256Secret?: string;
   /** Path of a JWKS JSON file (`{"keys": [...]}`), read once at creation. */
   jwksFile?: string;
+  /**
+   * URL of a remote JWKS (your identity provider's `jwks_uri`), fetched on first use and cached
+   * (`createRemoteJWKSet`): refetched after `jwksCacheMaxAgeMs`, or when a token names an unknown key
+   * id (at most once per `jwksCooldownMs`). A fetch slower than `jwksTimeoutMs` or failing refuses
+   * the call with AUTH_UNAVAILABLE (`unavailable`: retry), never with "token invalid".
+   */
+  jwksUrl?: string;
+  /** Remote JWKS fetch timeout. Default 5,000. */
+  jwksTimeoutMs?: number;
+  /** Remote JWKS kept this long. Default 600,000. */
+  jwksCacheMaxAgeMs?: number;
+  /** An unknown key id refetches the remote JWKS at most this often. Default 30,000. */
+  jwksCooldownMs?: number;
   /** Required `iss` value, when set. */
   issuer?: string;
   /** Required `aud` value (one of the token's audiences), when set. */
@@ -74,7 +88,8 @@ const BEARER = /^Bearer +([^\s]+) *$/i;
  */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const secret = options.hs256Secret === undefined ? undefined : encodeSecret(options.hs256Secret);
-  const jwks = options.jwksFile === undefined ? undefined : createLocalJWKSet(readJwks(options.jwksFile));
+  if (options.jwksFile !== undefined && options.jwksUrl !== undefined) throw new Error("token verification: set jwksFile or jwksUrl, not both");
+  const jwks = options.jwksFile !== undefined ? createLocalJWKSet(readJwks(options.jwksFile)) : options.jwksUrl !== undefined ? remoteKeys(options) : undefined;
   const clockToleranceSec = options.clockToleranceSec ?? 0;
   if (!Number.isFinite(clockToleranceSec) || clockToleranceSec < 0) {
     throw new Error(`clockToleranceSec: must be a finite number >= 0 (got ${clockToleranceSec})`);
@@ -269,6 +284,25 @@ function encodeSecret(secret: string): Uint8Array {
     );
   }
   return bytes;
+}
+
+/** The remote key set, with a fetch failure told apart from a bad token: AUTH_UNAVAILABLE. */
+function remoteKeys(o: TokenVerifierOptions): JWTVerifyGetKey {
+  const remote = createRemoteJWKSet(new URL(o.jwksUrl!), {
+    timeoutDuration: o.jwksTimeoutMs ?? 5_000,
+    cacheMaxAge: o.jwksCacheMaxAgeMs ?? 600_000,
+    cooldownDuration: o.jwksCooldownMs ?? 30_000,
+  });
+  return async (header, token) => {
+    try {
+      return await remote(header, token);
+    } catch (err) {
+      const code = (err as { code?: unknown } | null)?.code;
+      // The key set answered, and has no (or no unique) key for this token: the token's problem.
+      if (code === "ERR_JWKS_NO_MATCHING_KEY" || code === "ERR_JWKS_MULTIPLE_MATCHING_KEYS") throw err;
+      throw authUnavailable("the key set (PRESENCE_JWKS_URL)", err);
+    }
+  };
 }
 
 function readJwks(path: string): JSONWebKeySet {

@@ -54,7 +54,7 @@ export async function stopAllNodes(): Promise<void> {
  * child exits, with its output. Free ports are picked unless `env` sets PRESENCE_RPC_PORT/ADMIN_PORT
  * (a port taken between the probe and the server's bind is retried with new ones).
  */
-export async function startNode(env: Record<string, string> = {}): Promise<NodeProcess> {
+export async function startNode(env: Record<string, string> = {}, opts: LaunchOptions = {}): Promise<NodeProcess> {
   const fixedPorts = env.PRESENCE_RPC_PORT !== undefined || env.PRESENCE_ADMIN_PORT !== undefined || env.PRESENCE_WS_PORT !== undefined;
   for (let attempt = 1; ; attempt++) {
     const full: Record<string, string> = {
@@ -68,16 +68,24 @@ export async function startNode(env: Record<string, string> = {}): Promise<NodeP
       ...env,
     };
     try {
-      return await launch(full);
+      return await launch(full, opts);
     } catch (e) {
       if (fixedPorts || attempt >= 3 || !/EADDRINUSE/.test(String(e))) throw e;
     }
   }
 }
 
-async function launch(env: Record<string, string>): Promise<NodeProcess> {
+/** How the child is started. */
+export interface LaunchOptions {
+  /** Soft and hard limit of open file descriptors (`ulimit -n`), e.g. to make accepts fail with EMFILE. */
+  fdLimit?: number;
+}
+
+async function launch(env: Record<string, string>, opts: LaunchOptions = {}): Promise<NodeProcess> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PRESENCE_")));
-  const proc = spawnTracked(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env: { ...inherited, ...env } });
+  const node_ = [process.execPath, "--import", "tsx", "src/main.ts"];
+  const [command, args] = opts.fdLimit === undefined ? [node_[0]!, node_.slice(1)] : ["bash", ["-c", `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, ...node_]];
+  const proc = spawnTracked(command, args, { cwd: ROOT, env: { ...inherited, ...env } });
   const rpcUrl = `http://127.0.0.1:${env.PRESENCE_RPC_PORT}`;
   const adminUrl = `http://127.0.0.1:${env.PRESENCE_ADMIN_PORT}`;
   const node: NodeProcess = {
@@ -93,7 +101,7 @@ async function launch(env: Record<string, string>): Promise<NodeProcess> {
     stop: () => terminate(proc, "SIGTERM", 5_000),
     async restart() {
       await node.stop();
-      return launch(env);
+      return launch(env, opts);
     },
   };
   running.add(node);

@@ -25,6 +25,11 @@ export interface UpgradeHandlerOptions {
   onError(err: unknown): void;
   /** The client's address from the peer and X-Forwarded-For (trusted proxies); default: the peer. */
   clientAddress?: ClientAddressOf;
+  /**
+   * Counts the connection against the port's and the address's limits: its release function, or
+   * why it is refused (answered 503 when the port is full, 429 when the address is).
+   */
+  admit?(peer: string): (() => void) | "total" | "per_address";
 }
 
 let upgrades = 0;
@@ -64,6 +69,9 @@ export function createUpgradeHandler(o: UpgradeHandlerOptions) {
       const forwardedFor = req.getHeader("x-forwarded-for");
       const peer = Buffer.from(res.getRemoteAddressAsText()).toString("latin1");
       const origin = { address: o.clientAddress ? o.clientAddress(peer, forwardedFor) : peer, connection: `ws:${++upgrades}` };
+      const admitted = o.admit ? o.admit(peer) : () => {};
+      if (admitted === "total") return refuse(res, aborted, "503 Service Unavailable", "too many connections on this port (PRESENCE_WS_MAX_CONNECTIONS)");
+      if (admitted === "per_address") return refuse(res, aborted, "429 Too Many Requests", "too many connections from this address (PRESENCE_MAX_CONNECTIONS_PER_ADDRESS)");
       res.onAborted(() => {
         aborted.value = true;
       });
@@ -76,15 +84,20 @@ export function createUpgradeHandler(o: UpgradeHandlerOptions) {
       o.verify(authorization)
         .then(
           (caller) => {
-            if (aborted.value) return;
-            if (o.isClosing()) return refuse(res, aborted, "503 Service Unavailable", "draining");
+            if (aborted.value) return admitted();
+            if (o.isClosing()) {
+              admitted();
+              return refuse(res, aborted, "503 Service Unavailable", "draining");
+            }
             const state = createWsSession(withOrigin(caller, origin), tokenExpiry(authorization));
+            state.releaseConnection = admitted;
             res.cork(() => res.upgrade<WsSession>(state, key, protocol, extensions, context));
           },
           (err: unknown) => {
+            admitted();
             const e = err instanceof PresenceError ? err : new PresenceError("TOKEN_INVALID", "token could not be verified");
-            o.onAuthFailure?.(e.reason);
-            refuse(res, aborted, "401 Unauthorized", e.message);
+            if (e.code === "unauthenticated") o.onAuthFailure?.(e.reason);
+            refuse(res, aborted, e.code === "unavailable" ? "503 Service Unavailable" : "401 Unauthorized", e.message);
           },
         )
         .catch((err: unknown) => o.onError(err)); // a rejection here would be fatal (unhandled)

@@ -73,6 +73,14 @@ export interface WsBridgeOptions {
   demo?: DemoRoutesOptions;
   /** The client's address for quotas (trusted proxies' X-Forwarded-For); default: the peer address. */
   clientAddress?: import("../http/client-address.js").ClientAddressOf;
+  /** Per-address connection counting shared with the RPC port (PRESENCE_MAX_CONNECTIONS_PER_ADDRESS). */
+  limiter?: import("../http/connection-limiter.js").ConnectionLimiter;
+  /** Open and upgrading connections on this port (PRESENCE_WS_MAX_CONNECTIONS); more are refused with 503. Default 200,000. */
+  maxConnections?: number;
+  /** True while the process is short of file descriptors: upgrades are refused with 503. */
+  acceptPaused?: () => boolean;
+  /** An upgrade refused for the limits above (metrics). */
+  onRefused?: (reason: "total" | "per_address" | "accept_paused") => void;
 }
 
 export interface WsBridge {
@@ -127,6 +135,9 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
   const log = options.logger;
   const cap = o.maxBufferedBytes;
   const path = options.path ?? "/ws";
+  const maxConnections = options.maxConnections ?? 200_000;
+  /** Connections counted against the limits: open sockets and upgrades being authenticated. */
+  let admitted = 0;
 
   const app: TemplatedApp = uWS.App();
   const sockets = new Set<Socket>();
@@ -315,6 +326,25 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     upgrade: createUpgradeHandler({
       verify: options.verify,
       clientAddress: options.clientAddress,
+      admit(peer) {
+        if (admitted >= maxConnections || options.acceptPaused?.()) {
+          options.onRefused?.(admitted >= maxConnections ? "total" : "accept_paused");
+          return "total";
+        }
+        const release = options.limiter ? options.limiter.admit(peer) : () => {};
+        if (release === null) {
+          options.onRefused?.("per_address");
+          return "per_address";
+        }
+        admitted++;
+        let done = false;
+        return () => {
+          if (done) return;
+          done = true;
+          admitted--;
+          release();
+        };
+      },
       isClosing: () => closing !== null,
       onAuthFailure: (reason) => metrics?.authFailures.inc({ reason }),
       onError: (err) => failed("upgrade", err, null),
@@ -378,6 +408,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
         const s = ws.getUserData();
         if (s.closed) return;
         s.closed = true;
+        s.releaseConnection?.();
         sockets.delete(ws);
         troubled.delete(ws);
         if (s.tokenExpiresAtMs > clock.now()) expiry.forget(); // still queued: dropped later

@@ -50,6 +50,8 @@ export interface WsSession extends FrameBucket {
   chain: Promise<void> | null;
   /** Set in the uWS `close` handler: the socket must not be touched any more. */
   closed: boolean;
+  /** Gives the connection back to the port's and the address's limits (called once, at the close). */
+  releaseConnection: (() => void) | null;
 }
 
 /** One watched room of one socket. */
@@ -98,6 +100,7 @@ export function createWsSession(caller: Caller, tokenExpiresAtMs: number): WsSes
     frameTokensAtMs: 0,
     chain: null,
     closed: false,
+    releaseConnection: null,
   };
 }
 
