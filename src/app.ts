@@ -84,7 +84,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const useRedis = !deps.store && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0);
   const redisStore = useRedis
     ? await createRedisPresenceStore(
-        { url: config.redis.url, clusterSeeds: config.redis.clusterSeeds, prefix: config.redis.prefix, commandTimeoutMs: config.redis.commandTimeoutMs },
+        config.redis,
         {
           clock,
           ids,

@@ -6,6 +6,7 @@
  *
  * Why these defaults: docs/security.md "Quotas" gives the reasoning per quota.
  */
+import { readFileSync } from "node:fs";
 import type { AccessMode, AccessPolicy } from "./core/access-policy.js";
 import { PresenceError } from "./core/presence-error.js";
 import type { CallerClass, QuotaLimits, QuotaTable } from "./core/quota.js";
@@ -208,4 +209,57 @@ export function loadAccessConfig(env: Env, num: (s: NumSpec) => number, bool: (n
 
 function list(v: string | undefined): string[] | undefined {
   return v === undefined ? undefined : v.split(",").map((x) => x.trim()).filter(Boolean);
+}
+
+/** Redis credentials and TLS (PRESENCE_REDIS_USERNAME, …): for standalone Redis and Cluster seeds alike. */
+export interface RedisSecurity {
+  /** An ACL user (Redis 6+); with `password` only, the default user (requirepass). */
+  username?: string;
+  password?: string;
+  /** TLS to every Redis node; PEM contents read from the files at start. */
+  tls?: { ca?: string; cert?: string; key?: string; servername?: string };
+}
+
+/**
+ * Reads PRESENCE_REDIS_USERNAME, PRESENCE_REDIS_PASSWORD or PRESENCE_REDIS_PASSWORD_FILE (so the
+ * secret need not sit in the environment), PRESENCE_REDIS_TLS (default: on for a `rediss://` URL),
+ * PRESENCE_REDIS_TLS_CA_FILE, …_CERT_FILE, …_KEY_FILE (client certificate) and
+ * …_TLS_SERVERNAME. A `redis://user:password@host` URL works too; these options win over it.
+ */
+export function loadRedisSecurity(env: Env, bool: (name: string, def: boolean) => boolean, problems: string[]): RedisSecurity {
+  const str = (name: string) => {
+    const v = env[name]?.trim();
+    return v === undefined || v === "" ? undefined : v;
+  };
+  const file = (name: string) => {
+    const path = str(name);
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path, "utf8");
+    } catch (err) {
+      problems.push(`${name}=${JSON.stringify(path)}: cannot read it (${(err as Error).message})`);
+      return undefined;
+    }
+  };
+  const out: RedisSecurity = {};
+  const username = str("PRESENCE_REDIS_USERNAME");
+  if (username !== undefined) out.username = username;
+  const password = str("PRESENCE_REDIS_PASSWORD") ?? file("PRESENCE_REDIS_PASSWORD_FILE")?.trim();
+  if (str("PRESENCE_REDIS_PASSWORD") !== undefined && str("PRESENCE_REDIS_PASSWORD_FILE") !== undefined) problems.push("PRESENCE_REDIS_PASSWORD and PRESENCE_REDIS_PASSWORD_FILE: set one, not both");
+  if (password !== undefined) out.password = password;
+  if (username !== undefined && password === undefined) problems.push("PRESENCE_REDIS_USERNAME: needs PRESENCE_REDIS_PASSWORD or PRESENCE_REDIS_PASSWORD_FILE");
+  if (bool("PRESENCE_REDIS_TLS", str("PRESENCE_REDIS_URL")?.startsWith("rediss://") ?? false)) {
+    const tls: NonNullable<RedisSecurity["tls"]> = {};
+    const ca = file("PRESENCE_REDIS_TLS_CA_FILE");
+    const cert = file("PRESENCE_REDIS_TLS_CERT_FILE");
+    const key = file("PRESENCE_REDIS_TLS_KEY_FILE");
+    const servername = str("PRESENCE_REDIS_TLS_SERVERNAME");
+    if ((cert === undefined) !== (key === undefined)) problems.push("PRESENCE_REDIS_TLS_CERT_FILE and PRESENCE_REDIS_TLS_KEY_FILE: set both (a client certificate and its key) or neither");
+    if (ca !== undefined) tls.ca = ca;
+    if (cert !== undefined) tls.cert = cert;
+    if (key !== undefined) tls.key = key;
+    if (servername !== undefined) tls.servername = servername;
+    out.tls = tls;
+  }
+  return out;
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
-import { loadAccessConfig, type AccessConfig, type NumSpec } from "./config-access.js";
+import { loadAccessConfig, loadRedisSecurity, type AccessConfig, type NumSpec, type RedisSecurity } from "./config-access.js";
 import { defaultNodeId, NODE_ID } from "./core/node-id.js";
 import { DEFAULT_LIMITS, DEFAULT_TIMINGS, type Limits, type Timings } from "./core/options.js";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
@@ -47,7 +47,7 @@ export interface Config {
   /** Shutdown deadline: streams end with DRAINING at once; sockets are destroyed after this. */
   shutdownDeadlineMs: number;
   /** Redis store (many nodes); without it the embedded memory store is used. */
-  redis: { url?: string; clusterSeeds: string[]; prefix: string; commandTimeoutMs: number };
+  redis: { url?: string; clusterSeeds: string[]; prefix: string; commandTimeoutMs: number; connectTimeoutMs: number } & RedisSecurity;
   /** HTTP/2 server PING interval and timeout (detects silent peers). */
   h2PingIntervalMs: number;
   h2PingTimeoutMs: number;
@@ -135,6 +135,7 @@ export const SERVER_SPEC = {
   readinessTimeoutMs: n("PRESENCE_READINESS_TIMEOUT_MS", 2_000, 10, 60_000, "a readiness probe slower than this fails"),
   tokenCacheSize: n("PRESENCE_TOKEN_CACHE_SIZE", 10_000, 0, 1_000_000, "verified tokens kept until they expire (0: verify every call)"),
   redisCommandTimeoutMs: n("PRESENCE_REDIS_COMMAND_TIMEOUT_MS", 2_000, 50, 60_000, "a Redis call taking longer fails with unavailable"),
+  redisConnectTimeoutMs: n("PRESENCE_REDIS_CONNECT_TIMEOUT_MS", 10_000, 0, 600_000, "start-up waits this long for Redis, then serves not ready until it connects"),
   wsPort: n("PRESENCE_WS_PORT", 8081, 0, 65_535, "WebSocket bridge port (path /ws)"),
   // uWS aborts the whole process (C++ terminate) for an idle timeout of 1-7 or over 960 s.
   wsIdleTimeoutSec: n("PRESENCE_WS_IDLE_TIMEOUT_SEC", 30, 8, 960, "WebSocket idle timeout (s); pings every half of it"),
@@ -255,6 +256,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       clusterSeeds: (str("PRESENCE_REDIS_CLUSTER") ?? "").split(",").map((x) => x.trim()).filter(Boolean),
       prefix: str("PRESENCE_REDIS_PREFIX") ?? "pr",
       commandTimeoutMs: server.redisCommandTimeoutMs,
+      connectTimeoutMs: server.redisConnectTimeoutMs,
+      ...loadRedisSecurity(env, bool, problems),
     },
   };
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
