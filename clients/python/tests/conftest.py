@@ -66,6 +66,10 @@ class Server:
             PRESENCE_ADMIN_PORT=str(self.admin_port),
             PRESENCE_WS_PORT=str(self.ws_port),
             PRESENCE_JWT_SECRET=SECRET,
+            # A key means production mode, where anonymous callers have no rights unless configured
+            # (docs/security.md); these tests watch and read as anonymous viewers, as the TS
+            # harness does (test/support/access.ts).
+            PRESENCE_ANONYMOUS_RIGHTS='{"**": ["join", "watch", "read"], "user:**": ["status.read", "status.watch"]}',
             PRESENCE_LOG_LEVEL="warn",
             PRESENCE_HEARTBEAT_INTERVAL_MS="1000",
             PRESENCE_SESSION_TTL_MS="3000",
