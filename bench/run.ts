@@ -193,7 +193,7 @@ const q = (h: Histogram, x: number) => h.quantile(x);
 /** Our server's resync and drop counters (summed over labels), to explain a figure; {} for peers. */
 async function ourCounters(server: BenchServer): Promise<Record<string, number>> {
   if (!server.metricsUrl) return {};
-  const names = ["presence_resyncs_total", "presence_ws_slow_consumer_resyncs_total", "presence_ws_frames_dropped_total", "presence_ws_frames_sent_total"];
+  const names = ["presence_resyncs_total", "presence_ws_slow_consumer_resyncs_total", "presence_ws_frames_dropped_total", "presence_ws_frames_sent_total", "presence_history_rows_written_total", "presence_history_rows_dropped_total"];
   try {
     const text = await (await fetch(server.metricsUrl, { signal: AbortSignal.timeout(5_000) })).text();
     const out: Record<string, number> = {};

@@ -11,6 +11,9 @@ import { systemClock, type Clock } from "./core/clock.js";
 import { createIdSource, type IdSource } from "./core/ids.js";
 import { draining, PresenceError } from "./core/presence-error.js";
 import { createFanoutHub, type FanoutHub } from "./fanout/fanout-hub.js";
+import { startHistory, type History } from "./history/start-history.js";
+import { enableCallOrigin } from "./service/call-origin.js";
+import { withDurableFlags, type UserStatusRecord } from "./core/user-status.js";
 import { createUserWatchHub } from "./fanout/user-watch-hub.js";
 import { createReadinessMonitor } from "./health/readiness-monitor.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -22,11 +25,14 @@ import type { PresenceStore } from "./store/presence-store.js";
 import { kRawRequest } from "./transport/connect/context.js";
 import { createHealthRoutes } from "./transport/connect/health-routes.js";
 import { registerReflection } from "./transport/connect/reflection-routes.js";
-import { authInterceptor, metricsInterceptor } from "./transport/connect/interceptors.js";
+import { authInterceptor, metricsInterceptor, originInterceptor } from "./transport/connect/interceptors.js";
 import { requestLogInterceptor } from "./transport/connect/request-log.js";
 import { presenceRoutes } from "./transport/connect/presence-routes.js";
 import { adminRoutes } from "./transport/connect/admin-routes.js";
 import { createAdminService } from "./service/admin-service.js";
+import { createHistoryService } from "./service/history-service.js";
+import { historyRoutes } from "./transport/connect/history-routes.js";
+import { withHistoryExport } from "./transport/http/history-export.js";
 import { withWireCompat } from "./transport/connect/wire-compat.js";
 import { withCors } from "./transport/http/cors.js";
 import { createFdWatchdog } from "./transport/http/fd-watchdog.js";
@@ -61,6 +67,8 @@ export interface App {
   /** Rights and quotas: the one place every entry point asks (DECISIONS.md, docs/security.md). */
   readonly access: AccessGuard;
   readonly metrics: Metrics;
+  /** The durable history (PRESENCE_HISTORY): its store once ready, and the write queue. */
+  readonly history: History;
   /** This process's node id (PRESENCE_NODE_ID). */
   readonly nodeId: string;
   /** Graceful shutdown; idempotent. */
@@ -122,6 +130,26 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       onHeartbeatLag: (seconds) => metrics.heartbeatLag.observe(seconds),
       onCommitListenerError: (err) => commitListenerFailed(err),
     });
+  // History starts in the background (the embedded database takes seconds): never on the ready path.
+  const history = startHistory(config.history, {
+    clock,
+    nodeId: config.nodeId,
+    log,
+    metrics: metrics.history,
+    lastSeenRetentionMs: config.timings.lastSeenRetentionMs,
+    probeIntervalMs: config.readiness.intervalMs,
+    readLog: (room, from) => store.readLog(room, from),
+    logMaxAgeMs: config.timings.logMaxAgeMs,
+    statusError: (err) => {
+      metrics.loopErrors.inc({ loop: "history_status" });
+      log.warn("history: user status write-through failed", { err });
+    },
+    loopError: (loop, err) => {
+      metrics.loopErrors.inc({ loop });
+      log.error("history loop failed", { loop, err });
+    },
+  });
+  const durableFlags = (r: UserStatusRecord) => withDurableFlags(r, history.status.hint(r.userId));
   const hub = createFanoutHub({
     rooms: store,
     bus: store,
@@ -154,9 +182,12 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       return c.full + c.counts;
     },
     delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
+    overlay: config.history.mode === "off" ? undefined : durableFlags,
   });
   const { access, memory, limiter, clientAddress, warnEvery } = composeAccess({ config, metrics, log, clock, store, embeddedStore: !useRedis && !deps.store });
   const service = createPresenceService({
+    durableStatus: config.history.mode === "off" ? undefined : (ids) => history.status.load(ids),
+    durableFlags: config.history.mode === "off" ? undefined : durableFlags,
     sessions: store,
     rooms: store,
     users: store,
@@ -211,6 +242,18 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     },
   });
   const health = createHealthRoutes(readiness);
+  // Recorded on the node that committed (the store's commit feed), never from pub/sub.
+  if (config.history.mode !== "off") enableCallOrigin();
+  const stopRecording = config.history.mode === "off" ? () => {} : store.onCommit((commit) => history.recordCommit(commit));
+  const historyService = createHistoryService({
+    mode: config.history.mode,
+    store: () => history.store(),
+    clock,
+    maxRangeMs: config.history.maxRangeMs,
+    maxPageSize: config.history.maxPageSize,
+    exportPageRows: config.history.exportPageRows,
+    maxRoomNameBytes: config.limits.maxRoomNameBytes,
+  });
   const adminService = createAdminService({
     rooms: store,
     sessions: store,
@@ -225,11 +268,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const adapter = connectNodeAdapter({
     // Reflection last: it describes whatever the router serves at that point.
     routes: (router) => {
-      const served = adminRoutes(adminService)(presenceRoutes(service)(health.register(router)));
+      const served = historyRoutes(historyService)(adminRoutes(adminService)(presenceRoutes(service)(health.register(router))));
       return withWireCompat(config.reflection ? registerReflection(served) : served);
     },
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
-    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics, access, clientAddress)],
+    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics, access, clientAddress), originInterceptor()],
     readMaxBytes: config.maxRequestBytes,
     // The watch path fans one message out to many streams: compressing each copy costs CPU per
     // watcher (connect-notes §1.4), and presence messages are small. Unary calls may compress.
@@ -238,7 +281,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   });
   const conn = config.access.connections;
   const rpc = createOnePortServer({
-    handler: withCors(config.corsOrigins, adapter),
+    handler: withCors(config.corsOrigins, withHistoryExport({ history: historyService, verify, log }, adapter)),
     pingIntervalMs: config.h2PingIntervalMs,
     pingTimeoutMs: config.h2PingTimeoutMs,
     headersTimeoutMs: conn.headersTimeoutMs,
@@ -357,7 +400,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const rpcAddr = await rpc.listen(config.rpcPort, config.host);
   const adminAddr = await admin.listen(config.adminPort, config.adminHost);
   const wsAddr = await ws.listen(config.ws.port, config.host);
-  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, reflection: config.reflection, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory" });
+  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, reflection: config.reflection, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory", history: config.history.mode });
 
   let closing: Promise<void> | undefined;
   return {
@@ -369,9 +412,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     service,
     access,
     metrics,
+    history,
     nodeId: config.nodeId,
     close() {
       closing ??= (async () => {
+        const closeStarted = clock.now();
         readiness.drain(); // /readyz 503, health NOT_SERVING before anything closes
         log.info("draining", { deadlineMs: config.shutdownDeadlineMs });
         await ws.close();
@@ -386,6 +431,10 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         reaper.cancel();
         memory.stop();
         fds.stop();
+        // Rows of everything above (the last leaves included) are written before the store closes.
+        stopRecording();
+        // What is left of the shutdown deadline (at most 2 s) goes to writing the queued rows.
+        await history.close(Math.max(0, Math.min(2_000, config.shutdownDeadlineMs - (clock.now() - closeStarted) - 200)));
         readiness.close();
         refresher.cancel();
         await store.close();

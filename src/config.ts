@@ -46,6 +46,8 @@ export interface Config {
   maxRequestBytes: number;
   /** Shutdown deadline: streams end with DRAINING at once; sockets are destroyed after this. */
   shutdownDeadlineMs: number;
+  /** The durable activity log and user status (docs/history.md): PostgreSQL, the embedded PGlite, or off. */
+  history: HistoryConfig;
   /** Redis store (many nodes); without it the embedded memory store is used. */
   redis: { url?: string; clusterSeeds: string[]; prefix: string; commandTimeoutMs: number; connectTimeoutMs: number } & RedisSecurity;
   /** HTTP/2 server PING interval and timeout (detects silent peers). */
@@ -146,6 +148,60 @@ export const SERVER_SPEC = {
   wsFrameBurst: n("PRESENCE_WS_FRAME_BURST", 500, 1, 1_000_000, "frames one socket may send at once above the average rate"),
 } satisfies Record<string, NumSpec>;
 
+const DAY_MS = 86_400_000;
+
+/** History options (docs/history.md lists them; a test keeps that table true). */
+export const HISTORY_SPEC = {
+  poolSize: n("PRESENCE_POSTGRES_POOL_SIZE", 4, 1, 100, "connections to PostgreSQL per node (writer, reads, retention)"),
+  connectTimeoutMs: n("PRESENCE_POSTGRES_CONNECT_TIMEOUT_MS", 5_000, 100, 120_000, "a connection attempt to PostgreSQL slower than this fails"),
+  statementTimeoutMs: n("PRESENCE_POSTGRES_STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000, "a history statement slower than this is cancelled (statement_timeout)"),
+  batchRows: n("PRESENCE_HISTORY_BATCH_ROWS", 100, 1, 10_000, "rows written per batch"),
+  flushMs: n("PRESENCE_HISTORY_FLUSH_MS", 1_000, 1, 60_000, "a partial batch is written after its oldest row waited this long"),
+  maxQueueRows: n("PRESENCE_HISTORY_MAX_QUEUE_ROWS", 100_000, 1, 10_000_000, "rows queued while the database is slow or down; beyond it rows are dropped and a gap row is recorded"),
+  retryMaxMs: n("PRESENCE_HISTORY_RETRY_MAX_MS", 5_000, 100, 600_000, "longest pause between retries of a failed batch"),
+  retentionMs: n("PRESENCE_HISTORY_RETENTION_MS", 90 * DAY_MS, DAY_MS, 3_650 * DAY_MS, "activity older than this is deleted"),
+  retentionIntervalMs: n("PRESENCE_HISTORY_RETENTION_INTERVAL_MS", 3_600_000, 1_000, DAY_MS, "how often retention runs"),
+  retentionBatchRows: n("PRESENCE_HISTORY_RETENTION_BATCH_ROWS", 5_000, 1, 1_000_000, "rows deleted per retention transaction"),
+  maxRangeMs: n("PRESENCE_HISTORY_MAX_RANGE_MS", 93 * DAY_MS, 60_000, 3_650 * DAY_MS, "longest time range of one history query or export"),
+  maxPageSize: n("PRESENCE_HISTORY_MAX_PAGE_SIZE", 1_000, 1, 100_000, "rows per ListActivity page"),
+  exportPageRows: n("PRESENCE_HISTORY_EXPORT_PAGE_ROWS", 1_000, 10, 100_000, "rows read per query while exporting (bounds the server's memory)"),
+  repairIntervalMs: n("PRESENCE_HISTORY_REPAIR_INTERVAL_MS", 30_000, 1_000, 3_600_000, "how often the log is checked against the rooms' event logs for events a dead node did not write"),
+  repairSettleMs: n("PRESENCE_HISTORY_REPAIR_SETTLE_MS", 10_000, 0, 600_000, "events younger than this are left to the writer of the node that committed them"),
+  statusTimeoutMs: n("PRESENCE_HISTORY_STATUS_TIMEOUT_MS", 500, 10, 60_000, "GetUserStatus waits this long for the durable status of users the store no longer holds"),
+  statusCacheUsers: n("PRESENCE_HISTORY_STATUS_CACHE_USERS", 100_000, 0, 10_000_000, "invisible or custom-status users kept in memory per node, to restore their flags after a Redis data loss"),
+} satisfies Record<string, NumSpec>;
+
+export interface HistoryConfig {
+  /**
+   * PRESENCE_HISTORY: `postgres` (default when PRESENCE_POSTGRES_URL is set), `embedded` (PGlite
+   * in this process; the default otherwise) or `off`.
+   */
+  mode: "postgres" | "embedded" | "off";
+  /** PRESENCE_POSTGRES_URL: a libpq-style URL (TLS through `sslmode`, `sslrootcert`, …). */
+  postgresUrl?: string;
+  /** PRESENCE_HISTORY_DIR: PGlite's data directory; unset: in memory (the log ends with the process). */
+  dataDir?: string;
+  /** PRESENCE_HISTORY_MIGRATIONS: `apply` (default) at start, or `verify` only. */
+  migrations: "apply" | "verify";
+  poolSize: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  batchRows: number;
+  flushMs: number;
+  maxQueueRows: number;
+  retryMaxMs: number;
+  retentionMs: number;
+  retentionIntervalMs: number;
+  retentionBatchRows: number;
+  maxRangeMs: number;
+  maxPageSize: number;
+  exportPageRows: number;
+  repairIntervalMs: number;
+  repairSettleMs: number;
+  statusTimeoutMs: number;
+  statusCacheUsers: number;
+}
+
 /** Thrown with every invalid variable listed. */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -179,6 +235,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
 
   const server = nums(SERVER_SPEC);
+  const postgresUrl = str("PRESENCE_POSTGRES_URL");
+  if (postgresUrl !== undefined && !/^postgres(ql)?:\/\//.test(postgresUrl)) problems.push("PRESENCE_POSTGRES_URL: must start with postgres:// or postgresql://");
+  const historyMode = (str("PRESENCE_HISTORY") ?? (postgresUrl ? "postgres" : "embedded")) as HistoryConfig["mode"];
+  if (!["postgres", "embedded", "off"].includes(historyMode)) problems.push(`PRESENCE_HISTORY=${JSON.stringify(historyMode)}: must be postgres, embedded or off`);
+  if (historyMode === "postgres" && postgresUrl === undefined) problems.push("PRESENCE_HISTORY=postgres needs PRESENCE_POSTGRES_URL");
+  const migrations = (str("PRESENCE_HISTORY_MIGRATIONS") ?? "apply") as HistoryConfig["migrations"];
+  if (!["apply", "verify"].includes(migrations)) problems.push(`PRESENCE_HISTORY_MIGRATIONS=${JSON.stringify(migrations)}: must be apply or verify`);
+  const history: HistoryConfig = { mode: historyMode, postgresUrl, dataDir: str("PRESENCE_HISTORY_DIR"), migrations, ...nums(HISTORY_SPEC) };
   const timings = nums(TIMING_SPEC);
   const limits = nums(LIMIT_SPEC);
   const jwtSecret = str("PRESENCE_JWT_SECRET");
@@ -251,6 +315,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     reflection,
     demo: { tokens: demoTokens, dir: str("PRESENCE_DEMO_DIR") ?? fileURLToPath(new URL("../dist/demo/", import.meta.url)) },
+    history,
     redis: {
       url: str("PRESENCE_REDIS_URL"),
       clusterSeeds: (str("PRESENCE_REDIS_CLUSTER") ?? "").split(",").map((x) => x.trim()).filter(Boolean),

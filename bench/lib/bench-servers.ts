@@ -86,6 +86,8 @@ export async function startBenchServer(kind: ServerKind, o: ServerOptions): Prom
   if (kind === "presence") {
     const env: Record<string, string> = { PRESENCE_LOG_LEVEL: "warn", NODE_OPTIONS: nodeOptions, ...UNLIMITED_QUOTAS_ENV };
     if (o.redisUrl) env.PRESENCE_REDIS_URL = o.redisUrl;
+    // History is off in the harness unless asked for: bench/history.ts runs churn with and without it.
+    for (const k of ["PRESENCE_HISTORY", "PRESENCE_POSTGRES_URL", "PRESENCE_HISTORY_DIR"]) if (process.env[k]) env[k] = process.env[k]!;
     let node: NodeProcess = await startNode(env);
     pin(node.pid, o.cpus);
     const s: BenchServer = {

@@ -122,6 +122,11 @@ export const ERROR_REASONS = {
   QUOTA_EXCEEDED: { code: "resource_exhausted", close: "QUOTA_EXCEEDED", retry: "backoff", when: "A per-caller quota is used up (open watches, watched user ids, sessions, new rooms per minute, calls per second: docs/security.md); `field` names the quota and `limit` its value." },
   AUTH_UNAVAILABLE: { code: "unavailable", close: "UNAVAILABLE", retry: "backoff", when: "The authorization hook or the remote key set (JWKS) did not answer in time: access is refused until it does (fail closed); retry with backoff." },
   STORE_OVER_BUDGET: { code: "resource_exhausted", close: "STORE_OVER_BUDGET", retry: "backoff", when: "The store is over its memory budget (PRESENCE_STORE_MEMORY_BUDGET_BYTES): new rooms and sessions are refused for now, existing ones keep working; retry later." },
+  // 45–54: history (issue 13). HistoryService and the export only, never on a socket.
+  HISTORY_UNAVAILABLE: { code: "unavailable", close: null, retry: "backoff", when: "The history database cannot be reached or is still starting (HistoryService, the export): retry with backoff." },
+  HISTORY_DISABLED: { code: "failed_precondition", close: null, retry: "never", when: "HistoryService or the export on a server started with PRESENCE_HISTORY=off." },
+  INVALID_TIME_RANGE: { code: "invalid_argument", close: null, retry: "never", when: "A history time range with until before since, a negative time, or longer than PRESENCE_HISTORY_MAX_RANGE_MS." },
+  INVALID_PAGE_TOKEN: { code: "invalid_argument", close: null, retry: "never", when: "A ListActivity page token that is malformed or was made for another query." },
   TRACKER_CONFLICT: { code: "already_exists", close: null, retry: "never", when: "Track `open` names a tracker id held by another tracker of the caller (no or wrong `tracker_secret`): use another id, or the secret returned when it was created." },
   TRACKER_REPLACED: { code: "aborted", close: null, retry: "never", when: "The Track stream was replaced: the same tracker opened a new stream (with its secret), on this node or another, which now holds its presences. Do not reconnect this one." },
   TOO_MANY_PRESENCES: { code: "resource_exhausted", close: null, retry: "never", when: "A Track stream would hold more than PRESENCE_TRACK_MAX_PRESENCES presences." },

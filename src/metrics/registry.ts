@@ -10,6 +10,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { ERROR_REASONS, type PresenceErrorReason } from "../core/error-policy.js";
 import { createAccessMetrics, type AccessMetrics } from "./access-metrics.js";
+import { createHistoryMetrics, type HistoryMetrics } from "./history-metrics.js";
 import { createLatencyMetrics, createLiveGauges, WATCH_TRANSPORTS, type ConnectionTransport, type SessionBinding, type WatchTransport } from "./live-metrics.js";
 
 /** Event kinds the hub publishes (label `kind` of `presence_events_published_total`). */
@@ -25,7 +26,7 @@ export const RESYNC_REASONS = ["overflow", "burst", "gap", "epoch", "resume_miss
 export type ResyncReason = (typeof RESYNC_REASONS)[number];
 
 /** Background loops that count their errors (label `loop` of `presence_loop_errors_total`). */
-export const LOOPS = ["reaper", "refresh", "fanout", "deferred_update", "ws_broadcast", "readiness", "commit_feed", "memory_guard"] as const;
+export const LOOPS = ["reaper", "refresh", "fanout", "deferred_update", "ws_broadcast", "readiness", "commit_feed", "history_retention", "history_status", "history_repair", "history_record", "memory_guard"] as const;
 
 /** Updates merged into a later one (label `kind` of `presence_coalesced_updates_total`). */
 export const COALESCED_KINDS = ["typing", "cursor"] as const;
@@ -139,6 +140,8 @@ export interface Metrics extends AccessMetrics {
   readonly boundSessions: Gauge<"binding">;
   readonly watchedRooms: Gauge;
   readonly subscriberUp: Gauge;
+  /** `presence_history_*`: the durable history's queue, writes, lag and retention (history-metrics.ts). */
+  readonly history: HistoryMetrics;
   /**
    * Binds the three live gauges to their sources; the last binding wins. Until bound they read 0.
    * A source that throws leaves its gauge at the previous value instead of failing the scrape.
@@ -278,6 +281,7 @@ export function createMetrics(): Metrics {
     wsHandlerErrors: counter("presence_ws_handler_errors_total", "Exceptions caught in WebSocket handlers, by handler.", ["handler"]),
     ...live,
     ...createAccessMetrics(registers),
+    history: createHistoryMetrics(registers),
     bindGauges(next) {
       sources = next;
     },

@@ -10,12 +10,14 @@ import { checkText, parseRoomName, utf8Length } from "../core/room-name.js";
 import type { Detail, FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
 import type { UserWatchHub, UserWatchItem } from "../fanout/user-watch-hub.js";
 import { visibleStatus, type UserStatusRecord } from "../core/user-status.js";
+import type { DurableUserStatus } from "../history/history-store.js";
 import type { JoinResult, Lease, NavigateResult } from "../core/session.js";
 import type { RoomStore } from "../store/ports/room-store.js";
 import type { SessionStore } from "../store/ports/session-store.js";
 import type { UserStatusStore } from "../store/ports/user-status-store.js";
 import type { AccessGuard } from "./access-guard.js";
 import { guardedUserWatch, guardedWatch, scopedRequestId, visibleStatuses, withRole } from "./access-wrappers.js";
+import { statusReader, validUserIds } from "./user-status-reads.js";
 import { createJoinAdmission } from "./join-admission.js";
 import type { MemoryGuard } from "./memory-guard.js";
 
@@ -103,6 +105,14 @@ export interface PresenceServiceOptions {
   onCoalesced?: (kind: "typing" | "cursor") => void;
   /** Errors of deferred (coalesced) updates, which have no caller left to answer. */
   onDeferredError?: (err: unknown) => void;
+  /**
+   * Durable statuses (history) of users the store reports as never seen: after a Redis data loss
+   * their last seen, custom status and invisible flag come from here. Never rejects ([] when the
+   * history does not answer in time).
+   */
+  durableStatus?: (userIds: string[]) => Promise<DurableUserStatus[]>;
+  /** The history's durable flags of a user (invisible, custom status) laid over the store's record. */
+  durableFlags?: (r: UserStatusRecord) => UserStatusRecord;
 }
 
 const ANON_ID = /^[A-Za-z0-9_-]+$/;
@@ -149,21 +159,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     return { kind: "user", user: caller.user };
   }
 
-  /** Distinct, validated user ids (1..maxUserIds, each 1..128 bytes without control characters). */
-  const userIds = (ids: string[]): string[] => {
-    if (ids.length === 0) throw invalidArgument("user_ids", "must not be empty");
-    if (ids.length > o.limits.maxUserIds) {
-      throw limitExceeded("user_ids", o.limits.maxUserIds, ids.length, "ids", "INVALID_ARGUMENT");
-    }
-    ids.forEach((id, i) => {
-      const field = `user_ids[${i}]`;
-      if (id === "") throw invalidArgument(field, "must not be empty");
-      const n = utf8Length(id);
-      if (n > 128) throw limitExceeded(field, 128, n, "bytes", "INVALID_ARGUMENT");
-      checkText(id, field);
-    });
-    return [...new Set(ids)];
-  };
+  const userIds = (ids: string[]) => validUserIds(ids, o.limits.maxUserIds);
 
   /**
    * sessionId → streams of this node bound to it (attached binding, design §9). `lost` is replaced,
@@ -228,6 +224,8 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       throw new PresenceError("PERMISSION_DENIED", `${what}: anonymous viewers may not ${what === "typing" ? "type" : "send cursors"}`, { field: what });
     }
   }
+
+  const readStatuses = statusReader(o);
 
   return {
     async join(caller, req) {
@@ -372,7 +370,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       return Promise.all(names.map((n) => o.rooms.getView(n, { includeMembers: req.detail === "full" })));
     },
 
-    getUserStatus: (caller, req) => visibleStatuses(o.access, caller, userIds(req.userIds), () => o.clock.now(), (ids) => o.users.getUserStatus(ids)),
+    getUserStatus: (caller, req) => visibleStatuses(o.access, caller, userIds(req.userIds), () => o.clock.now(), readStatuses),
 
     watchUsers(caller, req) {
       const ids = userIds(req.userIds);

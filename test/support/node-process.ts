@@ -62,6 +62,8 @@ export async function startNode(env: Record<string, string> = {}, opts: LaunchOp
       PRESENCE_LOG_LEVEL: "warn",
       PRESENCE_JWT_SECRET: TEST_SECRET,
       PRESENCE_ANONYMOUS_RIGHTS: OPEN_ANONYMOUS_RIGHTS,
+      // The embedded history (PGlite) costs seconds and hundreds of MB per node: opt in per test.
+      PRESENCE_HISTORY: "off",
       PRESENCE_RPC_PORT: String(await freePort()),
       PRESENCE_ADMIN_PORT: String(await freePort()),
       PRESENCE_WS_PORT: String(await freePort()),

@@ -9,6 +9,7 @@ import { PresenceError } from "../../core/presence-error.js";
 import type { Metrics, RpcProtocol } from "../../metrics/registry.js";
 import type { AccessGuard } from "../../service/access-guard.js";
 import type { ClientAddressOf } from "../http/client-address.js";
+import { runWithOrigin } from "../../service/call-origin.js";
 import { kCaller, kRawRequest } from "./context.js";
 import { toConnectError } from "./to-connect-error.js";
 
@@ -123,5 +124,20 @@ export function metricsInterceptor(metrics: Metrics): Interceptor {
         }
       })(),
     };
+  };
+}
+
+/**
+ * Runs the call with its origin (the client's address and User-Agent) as the current call origin,
+ * so the activity log records where a join or a leave came from (service/call-origin.ts).
+ */
+export function originInterceptor(): Interceptor {
+  return (next) => (req) => {
+    const raw = req.contextValues.get(kRawRequest);
+    // The client's address as the quotas see it (behind trusted proxies: from X-Forwarded-For).
+    const remoteAddr = req.contextValues.get(kCaller).origin?.address ?? raw?.socket?.remoteAddress ?? "";
+    const origin = { remoteAddr, userAgent: (req.header.get("user-agent") ?? "").slice(0, 256) };
+    // (A no-op, apart from reading two headers, while nothing records origins.)
+    return runWithOrigin(origin, () => next(req));
   };
 }

@@ -72,6 +72,8 @@ export function createUpgradeHandler(o: UpgradeHandlerOptions) {
       const admitted = o.admit ? o.admit(peer) : () => {};
       if (admitted === "total") return refuse(res, aborted, "503 Service Unavailable", "too many connections on this port (PRESENCE_WS_MAX_CONNECTIONS)");
       if (admitted === "per_address") return refuse(res, aborted, "429 Too Many Requests", "too many connections from this address (PRESENCE_MAX_CONNECTIONS_PER_ADDRESS)");
+      // What the history records of this socket's calls (service/call-origin.ts).
+      const callOrigin = { remoteAddr: origin.address, userAgent: req.getHeader("user-agent").slice(0, 256) };
       res.onAborted(() => {
         aborted.value = true;
       });
@@ -89,7 +91,7 @@ export function createUpgradeHandler(o: UpgradeHandlerOptions) {
               admitted();
               return refuse(res, aborted, "503 Service Unavailable", "draining");
             }
-            const state = createWsSession(withOrigin(caller, origin), tokenExpiry(authorization));
+            const state = createWsSession(withOrigin(caller, origin), tokenExpiry(authorization), callOrigin);
             state.releaseConnection = admitted;
             res.cork(() => res.upgrade<WsSession>(state, key, protocol, extensions, context));
           },
