@@ -11,9 +11,8 @@ import { systemClock, type Clock } from "./core/clock.js";
 import { createIdSource, type IdSource } from "./core/ids.js";
 import { draining, PresenceError } from "./core/presence-error.js";
 import { createFanoutHub, type FanoutHub } from "./fanout/fanout-hub.js";
-import { startHistory, type History } from "./history/start-history.js";
-import { enableCallOrigin } from "./service/call-origin.js";
-import { withDurableFlags, type UserStatusRecord } from "./core/user-status.js";
+import { startAppHistory } from "./history/app-history.js";
+import type { History } from "./history/start-history.js";
 import { createUserWatchHub } from "./fanout/user-watch-hub.js";
 import { createReadinessMonitor } from "./health/readiness-monitor.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -30,14 +29,17 @@ import { requestLogInterceptor } from "./transport/connect/request-log.js";
 import { presenceRoutes } from "./transport/connect/presence-routes.js";
 import { adminRoutes } from "./transport/connect/admin-routes.js";
 import { createAdminService } from "./service/admin-service.js";
-import { createHistoryService } from "./service/history-service.js";
 import { historyRoutes } from "./transport/connect/history-routes.js";
 import { withHistoryExport } from "./transport/http/history-export.js";
 import { withWireCompat } from "./transport/connect/wire-compat.js";
 import { withCors } from "./transport/http/cors.js";
 import { createFdWatchdog } from "./transport/http/fd-watchdog.js";
 import { createOnePortServer } from "./transport/http/one-port-server.js";
+import type { WsEngineName } from "./transport/ws/ws-engine.js";
 import { createWsBridge } from "./transport/ws/ws-server.js";
+import { createHeartbeatKeys, randomHeartbeatSecret } from "./auth/heartbeat-keys.js";
+import { createDatagramGate } from "./core/datagram-gate.js";
+import { createUdpHeartbeatServer } from "./transport/udp/udp-server.js";
 
 /**
  * The composition root: the only module that knows the concrete store, hub, transports and
@@ -61,6 +63,10 @@ export interface App {
   readonly adminPort: number;
   /** The WebSocket bridge's bound port (path `/ws`). */
   readonly wsPort: number;
+  /** The UDP heartbeat port, when PRESENCE_UDP_PORT is set. */
+  readonly udpPort: number | undefined;
+  /** The WebSocket engine serving it (PRESENCE_WS_ENGINE): `uws` or `ws`. */
+  readonly wsEngine: WsEngineName;
   readonly store: PresenceStore;
   readonly hub: FanoutHub;
   readonly service: PresenceService;
@@ -131,25 +137,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       onCommitListenerError: (err) => commitListenerFailed(err),
     });
   // History starts in the background (the embedded database takes seconds): never on the ready path.
-  const history = startHistory(config.history, {
-    clock,
-    nodeId: config.nodeId,
-    log,
-    metrics: metrics.history,
-    lastSeenRetentionMs: config.timings.lastSeenRetentionMs,
-    probeIntervalMs: config.readiness.intervalMs,
-    readLog: (room, from) => store.readLog(room, from),
-    logMaxAgeMs: config.timings.logMaxAgeMs,
-    statusError: (err) => {
-      metrics.loopErrors.inc({ loop: "history_status" });
-      log.warn("history: user status write-through failed", { err });
-    },
-    loopError: (loop, err) => {
-      metrics.loopErrors.inc({ loop });
-      log.error("history loop failed", { loop, err });
-    },
-  });
-  const durableFlags = (r: UserStatusRecord) => withDurableFlags(r, history.status.hint(r.userId));
+  const hist = startAppHistory(config, { clock, log, metrics, store });
   const hub = createFanoutHub({
     rooms: store,
     bus: store,
@@ -182,12 +170,16 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       return c.full + c.counts;
     },
     delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
-    overlay: config.history.mode === "off" ? undefined : durableFlags,
+    overlay: hist.durableFlags,
   });
   const { access, memory, limiter, clientAddress, warnEvery } = composeAccess({ config, metrics, log, clock, store, embeddedStore: !useRedis && !deps.store });
+  // UDP heartbeats (udp.proto), off unless PRESENCE_UDP_PORT is set; the port is told in Join answers.
+  const udpKeys = config.udp.port === undefined ? undefined : createHeartbeatKeys(config.udp.secret !== undefined ? new TextEncoder().encode(config.udp.secret) : randomHeartbeatSecret());
+  let udpBoundPort = 0;
   const service = createPresenceService({
-    durableStatus: config.history.mode === "off" ? undefined : (ids) => history.status.load(ids),
-    durableFlags: config.history.mode === "off" ? undefined : durableFlags,
+    udp: udpKeys && { keyFor: (id) => udpKeys.keyFor(id), port: () => udpBoundPort },
+    durableStatus: hist.durableStatus,
+    durableFlags: hist.durableFlags,
     sessions: store,
     rooms: store,
     users: store,
@@ -242,18 +234,6 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     },
   });
   const health = createHealthRoutes(readiness);
-  // Recorded on the node that committed (the store's commit feed), never from pub/sub.
-  if (config.history.mode !== "off") enableCallOrigin();
-  const stopRecording = config.history.mode === "off" ? () => {} : store.onCommit((commit) => history.recordCommit(commit));
-  const historyService = createHistoryService({
-    mode: config.history.mode,
-    store: () => history.store(),
-    clock,
-    maxRangeMs: config.history.maxRangeMs,
-    maxPageSize: config.history.maxPageSize,
-    exportPageRows: config.history.exportPageRows,
-    maxRoomNameBytes: config.limits.maxRoomNameBytes,
-  });
   const adminService = createAdminService({
     rooms: store,
     sessions: store,
@@ -268,7 +248,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const adapter = connectNodeAdapter({
     // Reflection last: it describes whatever the router serves at that point.
     routes: (router) => {
-      const served = historyRoutes(historyService)(adminRoutes(adminService)(presenceRoutes(service)(health.register(router))));
+      const served = historyRoutes(hist.service)(adminRoutes(adminService)(presenceRoutes(service)(health.register(router))));
       return withWireCompat(config.reflection ? registerReflection(served) : served);
     },
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
@@ -281,7 +261,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   });
   const conn = config.access.connections;
   const rpc = createOnePortServer({
-    handler: withCors(config.corsOrigins, withHistoryExport({ history: historyService, verify, log }, adapter)),
+    handler: withCors(config.corsOrigins, withHistoryExport({ history: hist.service, verify, log }, adapter)),
     pingIntervalMs: config.h2PingIntervalMs,
     pingTimeoutMs: config.h2PingTimeoutMs,
     headersTimeoutMs: conn.headersTimeoutMs,
@@ -323,6 +303,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     clock,
     metrics,
     logger: log,
+    engine: config.ws.engine,
     maxMessageBytes: config.maxRequestBytes,
     idleTimeoutSec: config.ws.idleTimeoutSec,
     maxBufferedBytes: config.ws.maxBufferedBytes,
@@ -400,19 +381,31 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const rpcAddr = await rpc.listen(config.rpcPort, config.host);
   const adminAddr = await admin.listen(config.adminPort, config.adminHost);
   const wsAddr = await ws.listen(config.ws.port, config.host);
-  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, reflection: config.reflection, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory", history: config.history.mode });
+  const udp = udpKeys && createUdpHeartbeatServer({
+    keys: udpKeys,
+    gate: createDatagramGate({ replayWindowMs: config.udp.replayWindowMs, minIntervalMs: config.udp.minIntervalMs, maxSessions: config.udp.maxTrackedSessions }),
+    clock,
+    maxDatagramBytes: config.udp.maxDatagramBytes,
+    refresh: (sessionId, activity) => service.udpHeartbeat(sessionId, activity),
+    onResult: (result) => metrics.udpDatagrams.inc({ result }),
+    onError: (err) => log.warn("udp heartbeat failed", { err }),
+  });
+  if (udp) udpBoundPort = (await udp.listen(config.udp.port!, config.host)).port;
+  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, udpPort: udp ? udpBoundPort : undefined, reflection: config.reflection, wsEngine: ws.engine, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory", history: config.history.mode });
 
   let closing: Promise<void> | undefined;
   return {
     rpcPort: rpcAddr.port,
     adminPort: adminAddr.port,
     wsPort: wsAddr.port,
+    udpPort: udp ? udpBoundPort : undefined,
+    wsEngine: ws.engine,
     store,
     hub,
     service,
     access,
     metrics,
-    history,
+    history: hist.history,
     nodeId: config.nodeId,
     close() {
       closing ??= (async () => {
@@ -420,6 +413,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         readiness.drain(); // /readyz 503, health NOT_SERVING before anything closes
         log.info("draining", { deadlineMs: config.shutdownDeadlineMs });
         await ws.close();
+        await udp?.close();
         const drainingError = draining();
         hub.close(drainingError);
         userHub.close(drainingError);
@@ -432,9 +426,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         memory.stop();
         fds.stop();
         // Rows of everything above (the last leaves included) are written before the store closes.
-        stopRecording();
         // What is left of the shutdown deadline (at most 2 s) goes to writing the queued rows.
-        await history.close(Math.max(0, Math.min(2_000, config.shutdownDeadlineMs - (clock.now() - closeStarted) - 200)));
+        await hist.close(Math.max(0, Math.min(2_000, config.shutdownDeadlineMs - (clock.now() - closeStarted) - 200)));
         readiness.close();
         refresher.cancel();
         await store.close();

@@ -83,7 +83,7 @@ export const CLOSE_CODES = {
   BAD_REQUEST: { code: 4500, text: "bad request", reason: "INVALID_ARGUMENT", meaning: "Malformed, truncated or unknown frame." },
   UNAUTHENTICATED: { code: 4501, text: "unauthenticated", reason: "UNAUTHENTICATED", meaning: "Invalid token (or none while anonymous access is off)." },
   FORBIDDEN: { code: 4502, text: "forbidden", reason: "PERMISSION_DENIED", meaning: "Permission denied." },
-  TOO_LARGE: { code: 4503, text: "too large", reason: "MESSAGE_TOO_LARGE", meaning: "Frame larger than the message limit (PRESENCE_MAX_REQUEST_BYTES); over twice it the WebSocket layer cuts the connection (1006, no close frame)." },
+  TOO_LARGE: { code: 4503, text: "too large", reason: "MESSAGE_TOO_LARGE", meaning: "Frame larger than the message limit (PRESENCE_MAX_REQUEST_BYTES); over twice it the WebSocket engine cuts the connection (uws: 1006, no close frame; ws: 1009)." },
 } as const satisfies Record<string, CloseCodeRow>;
 
 export type CloseCodeName = keyof typeof CLOSE_CODES;
@@ -122,6 +122,12 @@ export const ERROR_REASONS = {
   QUOTA_EXCEEDED: { code: "resource_exhausted", close: "QUOTA_EXCEEDED", retry: "backoff", when: "A per-caller quota is used up (open watches, watched user ids, sessions, new rooms per minute, calls per second: docs/security.md); `field` names the quota and `limit` its value." },
   AUTH_UNAVAILABLE: { code: "unavailable", close: "UNAVAILABLE", retry: "backoff", when: "The authorization hook or the remote key set (JWKS) did not answer in time: access is refused until it does (fail closed); retry with backoff." },
   STORE_OVER_BUDGET: { code: "resource_exhausted", close: "STORE_OVER_BUDGET", retry: "backoff", when: "The store is over its memory budget (PRESENCE_STORE_MEMORY_BUDGET_BYTES): new rooms and sessions are refused for now, existing ones keep working; retry later." },
+  ROOM_FULL: { code: "resource_exhausted", close: null, retry: "backoff", when: "A Join would add one participant more than a managed room's max_participants (rooms.proto)." },
+  ROOM_ENDED: { code: "failed_precondition", close: null, retry: "never", when: "The room was ended and refuses joins until its tombstone time has passed (PRESENCE_ROOM_TOMBSTONE_MS)." },
+  ROOM_NOT_FOUND: { code: "not_found", close: null, retry: "never", when: "UpdateRoom or EndRoom of a room that is not managed (create it with CreateRoom)." },
+  ROOM_EXISTS: { code: "already_exists", close: null, retry: "never", when: "CreateRoom of a room that is managed already." },
+  PRESENCE_TOO_LARGE: { code: "resource_exhausted", close: null, retry: "never", when: "Typed presence over its byte or key limit (PRESENCE_MAX_PRESENCE_BYTES, PRESENCE_MAX_PRESENCE_KEYS)." },
+  TOO_MANY_SCOPES: { code: "resource_exhausted", close: null, retry: "never", when: "A session would carry more scopes than PRESENCE_MAX_SCOPES_PER_SESSION." },
   // 45–54: history (issue 13). HistoryService and the export only, never on a socket.
   HISTORY_UNAVAILABLE: { code: "unavailable", close: null, retry: "backoff", when: "The history database cannot be reached or is still starting (HistoryService, the export): retry with backoff." },
   HISTORY_DISABLED: { code: "failed_precondition", close: null, retry: "never", when: "HistoryService or the export on a server started with PRESENCE_HISTORY=off." },

@@ -11,7 +11,7 @@ import type { HistoryStore } from "./history-store.js";
  *
  * Membership events of a room are numbered without holes per epoch, and the store keeps the newest
  * of them for a while (the Redis Stream of each room: PRESENCE_LOG_MAX_ENTRIES, 1,000, and
- * PRESENCE_LOG_MAX_AGE_MS, 2 min). Every `intervalMs` one node (an advisory lock) looks at the
+ * PRESENCE_LOG_MAX_AGE_MS, 2 min). Every `intervalMs` one node at a time (an advisory lock) looks at the
  * (room, epoch) pairs recorded in the last `lookbackMs`, finds the first version missing (a hole,
  * a missing start, or events after the last one recorded), reads the room's log from there, and
  * writes the events that are older than `settleMs` (so rows still in another node's queue are not
@@ -46,28 +46,32 @@ export function createHistoryRepair(o: HistoryRepairOptions): { run(): Promise<R
       const store = o.store();
       const result: RepairResult = { checked: 0, recovered: 0, lost: 0 };
       if (!store) return result;
-      const now = o.clock.now();
-      const settled = now - o.settleMs;
-      for (const e of await store.recentEpochs(now - o.lookbackMs)) {
-        result.checked++;
-        const missing = e.firstMissing;
-        const events = await o.readLog(e.room, { epoch: e.epoch, version: missing - 1 });
-        if (events === null) {
-          if (e.nextRecorded !== undefined) {
-            const key = `lost:${membershipKey(e.room, e.epoch, missing)}`;
-            const { inserted } = await store.write([lostRow(key, e.room, e.epoch, missing, e.nextRecorded - 1, now, o.nodeId)]);
-            result.lost += inserted;
-          }
-          continue;
-        }
-        const rows: ActivityRecord[] = [];
-        const record = createActivityRecorder({ nodeId: o.nodeId, bootId: o.bootId, origin: () => undefined, record: (r) => rows.push({ ...r, nodeId: "", detail: { ...r.detail, recovered: true } }) });
-        for (const ev of events) if (ev.timeMs <= settled) record({ type: "room_event", nodeId: "", timeMs: ev.timeMs, event: ev });
-        if (rows.length > 0) result.recovered += (await store.write(rows)).inserted;
-      }
-      return result;
+      return (await store.exclusive("repair", () => repairWith(store, result))) ?? result;
     },
   };
+
+  async function repairWith(store: HistoryStore, result: RepairResult): Promise<RepairResult> {
+    const now = o.clock.now();
+    const settled = now - o.settleMs;
+    for (const e of await store.recentEpochs(now - o.lookbackMs)) {
+      result.checked++;
+      const missing = e.firstMissing;
+      const events = await o.readLog(e.room, { epoch: e.epoch, version: missing - 1 });
+      if (events === null) {
+        if (e.nextRecorded !== undefined) {
+          const key = `lost:${membershipKey(e.room, e.epoch, missing)}`;
+          const { inserted } = await store.write([lostRow(key, e.room, e.epoch, missing, e.nextRecorded - 1, now, o.nodeId)]);
+          result.lost += inserted;
+        }
+        continue;
+      }
+      const rows: ActivityRecord[] = [];
+      const record = createActivityRecorder({ nodeId: o.nodeId, bootId: o.bootId, origin: () => undefined, record: (r) => rows.push({ ...r, nodeId: "", detail: { ...r.detail, recovered: true } }) });
+      for (const ev of events) if (ev.timeMs <= settled) record({ type: "room_event", nodeId: "", timeMs: ev.timeMs, event: ev });
+      if (rows.length > 0) result.recovered += (await store.write(rows)).inserted;
+    }
+    return result;
+  }
 }
 
 function lostRow(key: string, room: string, epoch: string, fromVersion: number, toVersion: number, now: number, nodeId: string): ActivityRecord {

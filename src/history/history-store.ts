@@ -36,6 +36,11 @@ export interface HistoryStore {
    */
   recentEpochs(sinceMs: number): Promise<RecentEpoch[]>;
   /**
+   * Runs `fn` only if no other node runs a task of this name now (a PostgreSQL advisory lock held
+   * on one connection for the duration); resolves undefined, without running it, otherwise.
+   */
+  exclusive<T>(task: "repair", fn: () => Promise<T>): Promise<T | undefined>;
+  /**
    * Writes users' durable status through (last write per user wins by `updatedMs`; last seen never
    * goes back: 0, or an older time, keeps the stored one).
    */

@@ -61,7 +61,10 @@ export interface GaugeSources {
 export const WS_REJECT_REASONS = ["too_large", "malformed", "unknown_type", "too_many_pending", "rate_limited"] as const;
 
 /** ClientFrame types (label `type` of `presence_ws_frames_received_total`). */
-export const WS_FRAME_TYPES = ["join", "leave", "navigate", "heartbeat", "typing", "cursor", "watch", "unwatch", "status"] as const;
+export const WS_FRAME_TYPES = ["join", "leave", "navigate", "heartbeat", "typing", "cursor", "watch", "unwatch", "status", "watchUsers", "unwatchUsers", "updatePresence"] as const;
+
+/** Results of UDP heartbeat datagrams (label `result` of `presence_udp_datagrams_total`; udp.proto). */
+export const UDP_RESULTS = ["accepted", "oversize", "malformed", "bad_mac", "stale", "replay", "rate_limited", "session_not_found", "unavailable"] as const;
 
 /** The metrics of one server process. Labels listed per metric; values must stay bounded. */
 export interface Metrics extends AccessMetrics {
@@ -119,13 +122,15 @@ export interface Metrics extends AccessMetrics {
   readonly wsConnections: Gauge;
   /** `presence_ws_frames_received_total{type}`, type ∈ {@link WS_FRAME_TYPES}. */
   readonly wsFramesReceived: Counter<"type">;
-  /** `presence_ws_frames_sent_total`: frames handed to uWS (direct sends, plus one per subscriber of a publish). */
+  /** `presence_ws_frames_sent_total`: frames handed to the WebSocket engine (direct sends, plus one per subscriber of a publish). */
   readonly wsFramesSent: Counter;
-  /** `presence_ws_frames_dropped_total`: direct sends uWS refused (socket over its cap): a gap, resynced later. */
+  /** `presence_ws_frames_dropped_total`: direct sends the engine refused (socket over its cap): a gap, resynced later. */
   readonly wsFramesDropped: Counter;
+  /** `presence_udp_datagrams_total{result}`, result ∈ {@link UDP_RESULTS}: every UDP heartbeat datagram received. */
+  readonly udpDatagrams: Counter<"result">;
   /** `presence_ws_frames_rejected_total{reason}`, reason ∈ {@link WS_REJECT_REASONS}. */
   readonly wsFramesRejected: Counter<"reason">;
-  /** `presence_ws_closes_total{code}`: closed sockets by close code (bounded: our table, 1000/1001/1005/1006, other). */
+  /** `presence_ws_closes_total{code}`: closed sockets by close code (bounded: our table, 1000/1001/1005/1006/1007/1009, other). */
   readonly wsCloses: Counter<"code">;
   /** `presence_ws_slow_consumer_resyncs_total`: a socket missed a delivery (over its cap) and is owed a snapshot. */
   readonly wsSlowConsumerResyncs: Counter;
@@ -133,7 +138,7 @@ export interface Metrics extends AccessMetrics {
   readonly wsBufferedBytes: Gauge;
   /** `presence_ready`: 1 while the last readiness probe (store write and subscriber round trip) passed, else 0. Set by the readiness monitor. */
   readonly ready: Gauge;
-  /** `presence_ws_handler_errors_total{handler}`: exceptions caught in uWS handlers (each would kill the process). */
+  /** `presence_ws_handler_errors_total{handler}`: exceptions caught in WebSocket engine handlers (on uWS each would kill the process). */
   readonly wsHandlerErrors: Counter<"handler">;
   /** `presence_connections{transport}`, `presence_bound_sessions{binding}`, `presence_watched_rooms`, `presence_redis_subscriber_up`: read at scrape time. */
   readonly connections: Gauge<"transport">;
@@ -227,6 +232,8 @@ export function createMetrics(): Metrics {
   const wsFramesRejected = counter("presence_ws_frames_rejected_total", "WebSocket messages refused, by reason.", ["reason"]);
   const wsCloses = counter("presence_ws_closes_total", "WebSocket connections closed, by close code.", ["code"]);
   for (const type of WS_FRAME_TYPES) wsFramesReceived.inc({ type }, 0);
+  const udpDatagrams = counter("presence_udp_datagrams_total", "UDP heartbeat datagrams received, by result (accepted, or why dropped).", ["result"]);
+  for (const result of UDP_RESULTS) udpDatagrams.inc({ result }, 0);
   for (const reason of WS_REJECT_REASONS) wsFramesRejected.inc({ reason }, 0);
   const loopErrors = counter("presence_loop_errors_total", "Errors caught in background loops, by loop.", ["loop"]);
   for (const loop of LOOPS) loopErrors.inc({ loop }, 0);
@@ -264,8 +271,9 @@ export function createMetrics(): Metrics {
     reapedSessions: counter("presence_reaped_sessions_total", "Expired sessions reaped by this node."),
     wsConnections: new Gauge({ name: "presence_ws_connections", help: "Open WebSocket connections.", registers }),
     wsFramesReceived,
-    wsFramesSent: counter("presence_ws_frames_sent_total", "WebSocket frames handed to uWS (a publish counts once per subscriber)."),
-    wsFramesDropped: counter("presence_ws_frames_dropped_total", "WebSocket sends refused by uWS (socket over its cap); the socket resyncs."),
+    udpDatagrams,
+    wsFramesSent: counter("presence_ws_frames_sent_total", "WebSocket frames handed to the WebSocket engine (a publish counts once per subscriber)."),
+    wsFramesDropped: counter("presence_ws_frames_dropped_total", "WebSocket sends refused by the engine (socket over its cap); the socket resyncs."),
     wsFramesRejected,
     wsCloses,
     wsSlowConsumerResyncs: counter("presence_ws_slow_consumer_resyncs_total", "WebSocket watches that missed a delivery (socket over its cap) and get a snapshot when it drains."),

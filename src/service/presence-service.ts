@@ -1,7 +1,7 @@
 import type { Clock } from "../core/clock.js";
 import { createCoalescingGate } from "../core/coalescing-gate.js";
 import type { IdSource } from "../core/ids.js";
-import { ownerKeyOf, type Caller, type MemberIdentity, type UserInfo } from "../core/identity.js";
+import { ownerKeyOf, VERIFIED_BY_SESSION_KEY, type Caller, type MemberIdentity, type UserInfo } from "../core/identity.js";
 import { checkMetadata } from "../core/metadata.js";
 import type { Limits, Timings } from "../core/options.js";
 import { invalidArgument, limitExceeded, PresenceError, sessionNotFound } from "../core/presence-error.js";
@@ -17,6 +17,7 @@ import type { SessionStore } from "../store/ports/session-store.js";
 import type { UserStatusStore } from "../store/ports/user-status-store.js";
 import type { AccessGuard } from "./access-guard.js";
 import { guardedUserWatch, guardedWatch, scopedRequestId, visibleStatuses, withRole } from "./access-wrappers.js";
+import { checkShortId, memberIdentityFor } from "./join-identity.js";
 import { statusReader, validUserIds } from "./user-status-reads.js";
 import { createJoinAdmission } from "./join-admission.js";
 import type { MemoryGuard } from "./memory-guard.js";
@@ -28,7 +29,7 @@ import type { MemoryGuard } from "./memory-guard.js";
  * for typing and cursors, and delegates to the store and the fan-out hub. It does no I/O itself.
  */
 export interface PresenceService {
-  join(caller: Caller, req: JoinCommand): Promise<JoinResult>;
+  join(caller: Caller, req: JoinCommand): Promise<ServiceJoinResult>;
   leave(caller: Caller, req: { sessionId: string; room: string }): Promise<{ left: boolean }>;
   navigate(caller: Caller, req: { sessionId: string; fromRoom: string; toRoom: string; metadata: Record<string, string> }): Promise<NavigateResult>;
   heartbeat(caller: Caller, req: { sessionId: string; activity?: Activity }): Promise<Lease>;
@@ -60,7 +61,15 @@ export interface PresenceService {
    * function that gives the quota back when the watch ends.
    */
   admitWatch(caller: Caller, room: string): Promise<{ room: string; release: () => void }>;
+  /**
+   * A UDP heartbeat whose MAC verified (udp.proto): refreshes the session exactly like Heartbeat,
+   * without an owner check (the key proved it). SESSION_NOT_FOUND when the session is gone.
+   */
+  udpHeartbeat(sessionId: string, activity: Activity | undefined): Promise<void>;
 }
+
+/** A Join's answer: the store's, plus the session's UDP heartbeat key when UDP heartbeats are on. */
+export type ServiceJoinResult = JoinResult & { heartbeatKey?: Uint8Array; udpPort?: number };
 
 export interface JoinCommand {
   room: string;
@@ -105,6 +114,8 @@ export interface PresenceServiceOptions {
   onCoalesced?: (kind: "typing" | "cursor") => void;
   /** Errors of deferred (coalesced) updates, which have no caller left to answer. */
   onDeferredError?: (err: unknown) => void;
+  /** UDP heartbeats (when on): each session's key and the bound port, told in Join answers. */
+  udp?: { keyFor(sessionId: string): Uint8Array; port(): number };
   /**
    * Durable statuses (history) of users the store reports as never seen: after a Redis data loss
    * their last seen, custom status and invisible flag come from here. Never rejects ([] when the
@@ -115,7 +126,6 @@ export interface PresenceServiceOptions {
   durableFlags?: (r: UserStatusRecord) => UserStatusRecord;
 }
 
-const ANON_ID = /^[A-Za-z0-9_-]+$/;
 
 export function createPresenceService(o: PresenceServiceOptions): PresenceService {
   const admission = createJoinAdmission({ access: o.access, sessions: o.sessions, rooms: o.rooms, memory: o.memory });
@@ -130,34 +140,8 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     return value;
   };
 
-  const shortId = (value: string, field: string) => {
-    const n = utf8Length(value);
-    if (n > o.limits.maxIdBytes) throw limitExceeded(field, o.limits.maxIdBytes, n, "bytes", "INVALID_ARGUMENT");
-    if (value !== "" && !ANON_ID.test(value)) throw invalidArgument(field, "must contain only A-Z, a-z, 0-9, '_' and '-'");
-    return value;
-  };
-
-  function identityFor(caller: Caller, req: JoinCommand): MemberIdentity {
-    if (req.onBehalfOf) {
-      if (caller.role !== "service" && caller.role !== "admin") {
-        throw new PresenceError("PERMISSION_DENIED", "on_behalf_of: requires the service role", { field: "on_behalf_of" });
-      }
-      const u = req.onBehalfOf;
-      if (u.userId === "") throw invalidArgument("on_behalf_of.user_id", "must not be empty");
-      const idBytes = utf8Length(u.userId);
-      if (idBytes > 128) throw limitExceeded("on_behalf_of.user_id", 128, idBytes, "bytes", "INVALID_ARGUMENT");
-      checkText(u.userId, "on_behalf_of.user_id");
-      checkText(u.name, "on_behalf_of.name");
-      checkText(u.avatarUrl, "on_behalf_of.avatar_url");
-      return { kind: "user", user: { ...u, metadata: metadata(u.metadata) } };
-    }
-    if (caller.role === "anonymous") {
-      const anonymousId = shortId(req.anonymousId, "anonymous_id") || o.ids.anonymousId();
-      return { kind: "anonymous", anonymousId };
-    }
-    if (!caller.user) throw new PresenceError("INTERNAL", "caller without user");
-    return { kind: "user", user: caller.user };
-  }
+  const shortId = (value: string, field: string) => checkShortId(value, field, o.limits.maxIdBytes);
+  const identityFor = (caller: Caller, req: JoinCommand) => memberIdentityFor(caller, req, { shortId, metadata, newAnonymousId: () => o.ids.anonymousId() });
 
   const userIds = (ids: string[]) => validUserIds(ids, o.limits.maxUserIds);
 
@@ -239,7 +223,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       if (req.resumeSecret !== "" && req.sessionId === "") throw invalidArgument("resume_secret", "needs session_id");
       await o.access.authorize(caller, "join", r);
       await admission.admit(caller, { room: r, newSession: req.sessionId === "" });
-      const result = await o.sessions.join({
+      const joined = await o.sessions.join({
         room: r,
         ownerKey: ownerKeyOf(caller),
         identity,
@@ -249,8 +233,16 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         resumeSecret: req.resumeSecret === "" ? undefined : req.resumeSecret,
         requestId: scopedRequestId(caller, identity.kind === "anonymous" ? identity.anonymousId : "", req.requestId),
       });
-      admission.joined(caller, result.roomCreated);
-      return result;
+      admission.joined(caller, joined.roomCreated);
+      // Anonymous sessions get no UDP key: their session id alone is their capability, and UDP
+      // datagrams carry it in clear text.
+      if (!o.udp || identity.kind !== "user") return joined;
+      return { ...joined, heartbeatKey: o.udp.keyFor(joined.session.sessionId), udpPort: o.udp.port() };
+    },
+
+    async udpHeartbeat(id, activity) {
+      o.onHeartbeat?.();
+      await o.sessions.heartbeat({ sessionId: id, ownerKey: VERIFIED_BY_SESSION_KEY, activity });
     },
 
     async leave(caller, req) {

@@ -5,6 +5,7 @@ import type { WatchItem } from "../fanout/fanout-hub.js";
 import type { Lease, SessionGrant } from "../core/session.js";
 import { Activity as PbActivity, Detail as PbDetail, LeaveReason as PbLeaveReason, UserState as PbUserState } from "../../gen/presence/v1/types_pb.js";
 import type { UserStatusRecord } from "../core/user-status.js";
+import { presenceToObject } from "../core/typed-presence.js";
 import type { UserWatchItem } from "../fanout/user-watch-hub.js";
 import type {
   CountsSchema,
@@ -51,10 +52,18 @@ export const userFromPb = (u: { userId: string; name: string; avatarUrl: string;
 const ROLE_KEY = "$role";
 
 const connectionToPb = (m: Member): MessageInitShape<typeof ConnectionSchema> => {
-  const role = m.metadata[ROLE_KEY];
-  if (role === undefined) return { connectionId: m.connectionId, activity: activityToPb(m.activity), joinedAtMs: BigInt(m.joinedAtMs), metadata: m.metadata };
-  const { [ROLE_KEY]: _, ...metadata } = m.metadata;
-  return { connectionId: m.connectionId, activity: activityToPb(m.activity), joinedAtMs: BigInt(m.joinedAtMs), metadata, role };
+  // Most members have no role: their metadata goes out as is, without a copy.
+  const { [ROLE_KEY]: role = "", ...rest } = ROLE_KEY in m.metadata ? m.metadata : { [ROLE_KEY]: "" };
+  return {
+    connectionId: m.connectionId,
+    activity: activityToPb(m.activity),
+    joinedAtMs: BigInt(m.joinedAtMs),
+    metadata: role === "" ? m.metadata : rest,
+    // Absent when unset (no bytes on the wire for rooms that do not use them).
+    presence: m.presence && Object.keys(m.presence).length > 0 ? presenceToObject(m.presence) : undefined,
+    lastActiveMs: m.lastActiveMs !== undefined ? BigInt(m.lastActiveMs) : 0n,
+    role,
+  };
 };
 
 /** The role of the user's newest connection that has one. */

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ACCESS_SPEC, QUOTA_SPEC } from "../../src/config-access.js";
-import { LIMIT_SPEC, SERVER_SPEC, TIMING_SPEC } from "../../src/config.js";
+import { LIMIT_SPEC, SEEDS_SPEC, SERVER_SPEC, TIMING_SPEC } from "../../src/config.js";
 
 // Keeps the README's configuration table true: every option is documented with its real default.
 describe("README", () => {
@@ -10,6 +10,7 @@ describe("README", () => {
     ...Object.values(SERVER_SPEC),
     ...Object.values(TIMING_SPEC),
     ...Object.values(LIMIT_SPEC),
+    ...Object.values(SEEDS_SPEC),
     ...Object.values(ACCESS_SPEC),
     ...Object.values(QUOTA_SPEC).flatMap((c) => Object.values(c)),
   ];

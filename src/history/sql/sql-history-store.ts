@@ -59,6 +59,18 @@ export function createSqlHistoryStore(client: SqlClient, o: { clock: Clock }): H
     roomAt: (room, atMs, includeInvisible) => guard(() => roomAt(client, room, atMs, includeInvisible)),
     roomStatistics: (room, sinceMs, untilMs) => guard(() => roomStatistics(client, room, sinceMs, untilMs)),
     recentEpochs: (sinceMs) => guard(() => recentEpochs(client, sinceMs)),
+    exclusive: (task, fn) =>
+      guard(() =>
+        client.session(async (q) => {
+          const [lock] = await q.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${TASK_LOCK_KEYS[task]}::bigint) AS ok`);
+          if (!lock?.ok) return undefined;
+          try {
+            return await fn();
+          } finally {
+            await q.query(`SELECT pg_advisory_unlock(${TASK_LOCK_KEYS[task]}::bigint)`).catch(() => {});
+          }
+        }),
+      ),
 
     saveUserStatus: (records) =>
       guard(async () => {
@@ -128,6 +140,9 @@ const statusOf = (r: Record<string, unknown>): DurableUserStatus => ({
   invisible: Boolean(r.invisible),
   updatedMs: Number(r.updated_ms),
 });
+
+/** Advisory locks of tasks one node at a time runs ("pres-rep" in ASCII). */
+const TASK_LOCK_KEYS = { repair: "8102650224951059824" } as const;
 
 /** Advisory lock taken by the retention batches ("pres-ret" in ASCII). */
 const PRUNE_LOCK_KEY = "8102650224951059828";
