@@ -34,6 +34,9 @@ import { withCors } from "./transport/http/cors.js";
 import { createOnePortServer } from "./transport/http/one-port-server.js";
 import type { WsEngineName } from "./transport/ws/ws-engine.js";
 import { createWsBridge } from "./transport/ws/ws-server.js";
+import { createHeartbeatKeys, randomHeartbeatSecret } from "./auth/heartbeat-keys.js";
+import { createDatagramGate } from "./core/datagram-gate.js";
+import { createUdpHeartbeatServer } from "./transport/udp/udp-server.js";
 
 /**
  * The composition root: the only module that knows the concrete store, hub, transports and
@@ -57,6 +60,8 @@ export interface App {
   readonly adminPort: number;
   /** The WebSocket bridge's bound port (path `/ws`). */
   readonly wsPort: number;
+  /** The UDP heartbeat port, when PRESENCE_UDP_PORT is set. */
+  readonly udpPort: number | undefined;
   /** The WebSocket engine serving it (PRESENCE_WS_ENGINE): `uws` or `ws`. */
   readonly wsEngine: WsEngineName;
   readonly store: PresenceStore;
@@ -162,7 +167,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
     overlay: hist.durableFlags,
   });
+  // UDP heartbeats (udp.proto), off unless PRESENCE_UDP_PORT is set; the port is told in Join answers.
+  const udpKeys = config.udp.port === undefined ? undefined : createHeartbeatKeys(config.udp.secret !== undefined ? new TextEncoder().encode(config.udp.secret) : randomHeartbeatSecret());
+  let udpBoundPort = 0;
   const service = createPresenceService({
+    udp: udpKeys && { keyFor: (id) => udpKeys.keyFor(id), port: () => udpBoundPort },
     durableStatus: hist.durableStatus,
     durableFlags: hist.durableFlags,
     sessions: store,
@@ -329,13 +338,24 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const rpcAddr = await rpc.listen(config.rpcPort, config.host);
   const adminAddr = await admin.listen(config.adminPort, config.host);
   const wsAddr = await ws.listen(config.ws.port, config.host);
-  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, reflection: config.reflection, wsEngine: ws.engine, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory", history: config.history.mode });
+  const udp = udpKeys && createUdpHeartbeatServer({
+    keys: udpKeys,
+    gate: createDatagramGate({ replayWindowMs: config.udp.replayWindowMs, minIntervalMs: config.udp.minIntervalMs, maxSessions: config.udp.maxTrackedSessions }),
+    clock,
+    maxDatagramBytes: config.udp.maxDatagramBytes,
+    refresh: (sessionId, activity) => service.udpHeartbeat(sessionId, activity),
+    onResult: (result) => metrics.udpDatagrams.inc({ result }),
+    onError: (err) => log.warn("udp heartbeat failed", { err }),
+  });
+  if (udp) udpBoundPort = (await udp.listen(config.udp.port!, config.host)).port;
+  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, udpPort: udp ? udpBoundPort : undefined, reflection: config.reflection, wsEngine: ws.engine, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory", history: config.history.mode });
 
   let closing: Promise<void> | undefined;
   return {
     rpcPort: rpcAddr.port,
     adminPort: adminAddr.port,
     wsPort: wsAddr.port,
+    udpPort: udp ? udpBoundPort : undefined,
     wsEngine: ws.engine,
     store,
     hub,
@@ -349,6 +369,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         readiness.drain(); // /readyz 503, health NOT_SERVING before anything closes
         log.info("draining", { deadlineMs: config.shutdownDeadlineMs });
         await ws.close();
+        await udp?.close();
         const drainingError = draining();
         hub.close(drainingError);
         userHub.close(drainingError);

@@ -68,6 +68,19 @@ export interface Config {
     frameBurst: number;
   };
   /**
+   * UDP heartbeats (udp.proto): off unless PRESENCE_UDP_PORT is set. `secret` (PRESENCE_UDP_SECRET,
+   * ≥ 32 bytes) derives every session's heartbeat key; required with a Redis store (every node must
+   * derive the same keys), random per process on the memory store when unset.
+   */
+  udp: {
+    port: number | undefined;
+    secret: string | undefined;
+    replayWindowMs: number;
+    minIntervalMs: number;
+    maxDatagramBytes: number;
+    maxTrackedSessions: number;
+  };
+  /**
    * gRPC server reflection v1 and v1alpha on the RPC port (PRESENCE_REFLECTION). Default: on in
    * development (no PRESENCE_JWT_SECRET and no PRESENCE_JWKS_FILE), off otherwise.
    */
@@ -145,6 +158,14 @@ export const SERVER_SPEC = {
   wsMaxWatchesPerSocket: n("PRESENCE_WS_MAX_WATCHES_PER_SOCKET", 16, 1, 1_024, "rooms one socket may watch"),
   wsMaxFramesPerSec: n("PRESENCE_WS_MAX_FRAMES_PER_SEC", 250, 1, 1_000_000, "frames one socket may send per second on average; over it: close 4006"),
   wsFrameBurst: n("PRESENCE_WS_FRAME_BURST", 500, 1, 1_000_000, "frames one socket may send at once above the average rate"),
+} satisfies Record<string, NumSpec>;
+
+/** Options of issue 12 (UDP heartbeats, scopes, away, managed rooms, typed presence). */
+export const SEEDS_SPEC = {
+  udpReplayWindowMs: n("PRESENCE_UDP_REPLAY_WINDOW_MS", 30_000, 1_000, 600_000, "UDP heartbeat timestamps further than this from the server clock are dropped (stale)"),
+  udpMinIntervalMs: n("PRESENCE_UDP_MIN_INTERVAL_MS", 10_000, 0, 3_600_000, "UDP heartbeats of one session accepted at most this often (the rest: rate_limited)"),
+  udpMaxDatagramBytes: n("PRESENCE_UDP_MAX_DATAGRAM_BYTES", 512, 64, 1_400, "larger UDP datagrams are dropped (oversize)"),
+  udpMaxTrackedSessions: n("PRESENCE_UDP_MAX_TRACKED_SESSIONS", 100_000, 1, 10_000_000, "sessions whose last UDP heartbeat a node remembers (replay and rate checks)"),
 } satisfies Record<string, NumSpec>;
 
 const DAY_MS = 86_400_000;
@@ -234,6 +255,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
 
   const server = nums(SERVER_SPEC);
+  const seeds = nums(SEEDS_SPEC);
+  const udpPortRaw = str("PRESENCE_UDP_PORT");
+  const udpPort = udpPortRaw === undefined ? undefined : Number(udpPortRaw);
+  if (udpPort !== undefined && (!Number.isInteger(udpPort) || udpPort < 0 || udpPort > 65_535)) {
+    problems.push(`PRESENCE_UDP_PORT=${JSON.stringify(udpPortRaw)}: must be an integer from 0 to 65535 (unset: UDP heartbeats off)`);
+  }
+  const udpSecret = str("PRESENCE_UDP_SECRET");
+  if (udpSecret !== undefined && Buffer.byteLength(udpSecret) < 32) problems.push("PRESENCE_UDP_SECRET: must be at least 32 bytes");
   const postgresUrl = str("PRESENCE_POSTGRES_URL");
   if (postgresUrl !== undefined && !/^postgres(ql)?:\/\//.test(postgresUrl)) problems.push("PRESENCE_POSTGRES_URL: must start with postgres:// or postgresql://");
   const historyMode = (str("PRESENCE_HISTORY") ?? (postgresUrl ? "postgres" : "embedded")) as HistoryConfig["mode"];
@@ -302,6 +331,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxFramesPerSec: server.wsMaxFramesPerSec,
       frameBurst: server.wsFrameBurst,
     },
+    udp: {
+      port: udpPort,
+      secret: udpSecret,
+      replayWindowMs: seeds.udpReplayWindowMs,
+      minIntervalMs: seeds.udpMinIntervalMs,
+      maxDatagramBytes: seeds.udpMaxDatagramBytes,
+      maxTrackedSessions: seeds.udpMaxTrackedSessions,
+    },
     reflection,
     demo: { tokens: demoTokens, dir: str("PRESENCE_DEMO_DIR") ?? fileURLToPath(new URL("../dist/demo/", import.meta.url)) },
     history,
@@ -312,6 +349,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       commandTimeoutMs: server.redisCommandTimeoutMs,
     },
   };
+  if (udpPort !== undefined && udpSecret === undefined && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0)) {
+    problems.push("PRESENCE_UDP_SECRET: required when PRESENCE_UDP_PORT is set with a Redis store (every node must derive the same heartbeat keys)");
+  }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
   return deepFreeze(config);
 }

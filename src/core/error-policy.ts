@@ -115,6 +115,12 @@ export const ERROR_REASONS = {
   NODE_NOT_FOUND: { code: "not_found", close: null, retry: "never", when: "AdminService.PurgeNode of a node that no registry entry and no session names." },
   RATE_LIMITED: { code: "resource_exhausted", close: "RATE_LIMITED", retry: "backoff", when: "A WebSocket sent frames faster than PRESENCE_WS_MAX_FRAMES_PER_SEC (closed with 4006), or had more frames in flight than the server answers at once." },
   MESSAGE_TOO_LARGE: { code: "resource_exhausted", close: "TOO_LARGE", retry: "never", when: "A request body or WebSocket frame over PRESENCE_MAX_REQUEST_BYTES." },
+  ROOM_FULL: { code: "resource_exhausted", close: null, retry: "backoff", when: "A Join would add one participant more than a managed room's max_participants (rooms.proto)." },
+  ROOM_ENDED: { code: "failed_precondition", close: null, retry: "never", when: "The room was ended and refuses joins until its tombstone time has passed (PRESENCE_ROOM_TOMBSTONE_MS)." },
+  ROOM_NOT_FOUND: { code: "not_found", close: null, retry: "never", when: "UpdateRoom or EndRoom of a room that is not managed (create it with CreateRoom)." },
+  ROOM_EXISTS: { code: "already_exists", close: null, retry: "never", when: "CreateRoom of a room that is managed already." },
+  PRESENCE_TOO_LARGE: { code: "resource_exhausted", close: null, retry: "never", when: "Typed presence over its byte or key limit (PRESENCE_MAX_PRESENCE_BYTES, PRESENCE_MAX_PRESENCE_KEYS)." },
+  TOO_MANY_SCOPES: { code: "resource_exhausted", close: null, retry: "never", when: "A session would carry more scopes than PRESENCE_MAX_SCOPES_PER_SESSION." },
   // 45–54: history (issue 13). HistoryService and the export only, never on a socket.
   HISTORY_UNAVAILABLE: { code: "unavailable", close: null, retry: "backoff", when: "The history database cannot be reached or is still starting (HistoryService, the export): retry with backoff." },
   HISTORY_DISABLED: { code: "failed_precondition", close: null, retry: "never", when: "HistoryService or the export on a server started with PRESENCE_HISTORY=off." },

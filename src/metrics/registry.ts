@@ -60,7 +60,10 @@ export interface GaugeSources {
 export const WS_REJECT_REASONS = ["too_large", "malformed", "unknown_type", "too_many_pending", "rate_limited"] as const;
 
 /** ClientFrame types (label `type` of `presence_ws_frames_received_total`). */
-export const WS_FRAME_TYPES = ["join", "leave", "navigate", "heartbeat", "typing", "cursor", "watch", "unwatch", "status"] as const;
+export const WS_FRAME_TYPES = ["join", "leave", "navigate", "heartbeat", "typing", "cursor", "watch", "unwatch", "status", "watchUsers", "unwatchUsers", "updatePresence"] as const;
+
+/** Results of UDP heartbeat datagrams (label `result` of `presence_udp_datagrams_total`; udp.proto). */
+export const UDP_RESULTS = ["accepted", "oversize", "malformed", "bad_mac", "stale", "replay", "rate_limited", "session_not_found", "unavailable"] as const;
 
 /** The metrics of one server process. Labels listed per metric; values must stay bounded. */
 export interface Metrics {
@@ -122,6 +125,8 @@ export interface Metrics {
   readonly wsFramesSent: Counter;
   /** `presence_ws_frames_dropped_total`: direct sends the engine refused (socket over its cap): a gap, resynced later. */
   readonly wsFramesDropped: Counter;
+  /** `presence_udp_datagrams_total{result}`, result ∈ {@link UDP_RESULTS}: every UDP heartbeat datagram received. */
+  readonly udpDatagrams: Counter<"result">;
   /** `presence_ws_frames_rejected_total{reason}`, reason ∈ {@link WS_REJECT_REASONS}. */
   readonly wsFramesRejected: Counter<"reason">;
   /** `presence_ws_closes_total{code}`: closed sockets by close code (bounded: our table, 1000/1001/1005/1006/1007/1009, other). */
@@ -226,6 +231,8 @@ export function createMetrics(): Metrics {
   const wsFramesRejected = counter("presence_ws_frames_rejected_total", "WebSocket messages refused, by reason.", ["reason"]);
   const wsCloses = counter("presence_ws_closes_total", "WebSocket connections closed, by close code.", ["code"]);
   for (const type of WS_FRAME_TYPES) wsFramesReceived.inc({ type }, 0);
+  const udpDatagrams = counter("presence_udp_datagrams_total", "UDP heartbeat datagrams received, by result (accepted, or why dropped).", ["result"]);
+  for (const result of UDP_RESULTS) udpDatagrams.inc({ result }, 0);
   for (const reason of WS_REJECT_REASONS) wsFramesRejected.inc({ reason }, 0);
   const loopErrors = counter("presence_loop_errors_total", "Errors caught in background loops, by loop.", ["loop"]);
   for (const loop of LOOPS) loopErrors.inc({ loop }, 0);
@@ -263,6 +270,7 @@ export function createMetrics(): Metrics {
     reapedSessions: counter("presence_reaped_sessions_total", "Expired sessions reaped by this node."),
     wsConnections: new Gauge({ name: "presence_ws_connections", help: "Open WebSocket connections.", registers }),
     wsFramesReceived,
+    udpDatagrams,
     wsFramesSent: counter("presence_ws_frames_sent_total", "WebSocket frames handed to the WebSocket engine (a publish counts once per subscriber)."),
     wsFramesDropped: counter("presence_ws_frames_dropped_total", "WebSocket sends refused by the engine (socket over its cap); the socket resyncs."),
     wsFramesRejected,

@@ -68,6 +68,9 @@ class Server:
             PRESENCE_WS_PORT=str(self.ws_port),
             PRESENCE_JWT_SECRET=SECRET,
             PRESENCE_LOG_LEVEL="warn",
+            # No embedded PGlite history: its start pauses the event loop for seconds on a busy
+            # machine, longer than the short TTL below (sessions would expire under UDP heartbeats).
+            PRESENCE_HISTORY="off",
             PRESENCE_HEARTBEAT_INTERVAL_MS="1000",
             PRESENCE_SESSION_TTL_MS="3000",
             PRESENCE_REAPER_INTERVAL_MS="100",

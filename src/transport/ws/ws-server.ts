@@ -11,6 +11,7 @@ import { decodeClientFrame, lazyFrame, type EncodedFrame, type ServerFrameInit }
 import { createRoomBroadcaster, topicOf, type RoomBroadcaster, type Socket, type SocketIo } from "./room-broadcaster.js";
 import { selectWsEngine } from "./select-engine.js";
 import { createUpgradeHandler } from "./upgrade-handler.js";
+import { createSocketUserWatches } from "./socket-user-watch.js";
 import { resolveWsOptions, type WsBridge, type WsBridgeOptions } from "./ws-bridge-options.js";
 import { DROPPED, type EngineHandlers } from "./ws-engine.js";
 import { addWatch, findWatch, removeWatch, socketLogFields, type SocketWatch, type WsSession } from "./ws-session.js";
@@ -211,6 +212,17 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     };
   }
 
+  const userWatches = createSocketUserWatches<Socket>({
+    service: options.service,
+    clock,
+    send: (ws, frame) => {
+      if (ws.getUserData().closed || ws.getBufferedAmount() > cap) return false;
+      return sendFrame(ws, lazyFrame(frame));
+    },
+    backedUp: (ws) => ws.getBufferedAmount() > cap / 2,
+    isClosed: (ws) => ws.getUserData().closed,
+  });
+
   const handler = createFrameHandler({
     service: options.service,
     reply,
@@ -220,6 +232,8 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
       guard("session_lost", ws, () => {
         if (!ws.getUserData().closed) ws.end(CLOSE.SESSION_ENDED.code, CLOSE.SESSION_ENDED.reason);
       }),
+    watchUsers: (ws, userIds) => userWatches.start(ws, ws.getUserData().caller, userIds),
+    unwatchUsers: (ws) => userWatches.stop(ws),
     onRejected: (err) => metrics?.rejections.inc({ reason: err.reason }),
     onError: (err) => failed("frame", err, null),
   });
@@ -316,6 +330,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
         metrics?.wsCloses.inc({ code: closeCodeLabel(code) });
         if (code !== CLOSE.NORMAL.code) log?.debug("websocket closed", { ...socketLogFields(s), code, reason });
         for (const w of s.watches) unwatch(ws, w.room);
+        userWatches.stop(ws);
         // After the frames in flight: a normal close (1000) ends the session now, any other close
         // only unbinds it (reconnect grace).
         const done = (s.chain ?? RESOLVED).then(() => handler.endSession(s, code === CLOSE.NORMAL.code)).catch((err: unknown) => failed("close", err, null, s));
