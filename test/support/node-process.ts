@@ -53,7 +53,7 @@ export async function stopAllNodes(): Promise<void> {
  * child exits, with its output. Free ports are picked unless `env` sets PRESENCE_RPC_PORT/ADMIN_PORT
  * (a port taken between the probe and the server's bind is retried with new ones).
  */
-export async function startNode(env: Record<string, string> = {}): Promise<NodeProcess> {
+export async function startNode(env: Record<string, string> = {}, opts: LaunchOptions = {}): Promise<NodeProcess> {
   const fixedPorts = env.PRESENCE_RPC_PORT !== undefined || env.PRESENCE_ADMIN_PORT !== undefined || env.PRESENCE_WS_PORT !== undefined;
   for (let attempt = 1; ; attempt++) {
     const full: Record<string, string> = {
@@ -66,16 +66,25 @@ export async function startNode(env: Record<string, string> = {}): Promise<NodeP
       ...env,
     };
     try {
-      return await launch(full);
+      return await launch(full, opts);
     } catch (e) {
       if (fixedPorts || attempt >= 3 || !/EADDRINUSE/.test(String(e))) throw e;
     }
   }
 }
 
-async function launch(env: Record<string, string>): Promise<NodeProcess> {
+/** How the child is started. */
+export interface LaunchOptions {
+  /** Node flags before the script, e.g. `--inspect=127.0.0.1:0` or `--import <preload>` (fault injectors). */
+  nodeOptions?: string[];
+  /** Variables other than PRESENCE_* for the child (e.g. a preload's settings). */
+  extraEnv?: Record<string, string>;
+}
+
+async function launch(env: Record<string, string>, opts: LaunchOptions = {}): Promise<NodeProcess> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PRESENCE_")));
-  const proc = spawnTracked(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env: { ...inherited, ...env } });
+  const args = [...(opts.nodeOptions ?? []), "--import", "tsx", "src/main.ts"];
+  const proc = spawnTracked(process.execPath, args, { cwd: ROOT, env: { ...inherited, ...opts.extraEnv, ...env } });
   const rpcUrl = `http://127.0.0.1:${env.PRESENCE_RPC_PORT}`;
   const adminUrl = `http://127.0.0.1:${env.PRESENCE_ADMIN_PORT}`;
   const node: NodeProcess = {
@@ -91,7 +100,7 @@ async function launch(env: Record<string, string>): Promise<NodeProcess> {
     stop: () => terminate(proc, "SIGTERM", 5_000),
     async restart() {
       await node.stop();
-      return launch(env);
+      return launch(env, opts);
     },
   };
   running.add(node);
