@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { LIMIT_SPEC, SERVER_SPEC, TIMING_SPEC } from "../../src/config.js";
+import { LIMIT_SPEC, SEEDS_SPEC, SERVER_SPEC, TIMING_SPEC } from "../../src/config.js";
 
 // Keeps the README's configuration table true: every option is documented with its real default.
 describe("README", () => {
   const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-  const specs = [...Object.values(SERVER_SPEC), ...Object.values(TIMING_SPEC), ...Object.values(LIMIT_SPEC)];
+  const specs = [...Object.values(SERVER_SPEC), ...Object.values(TIMING_SPEC), ...Object.values(LIMIT_SPEC), ...Object.values(SEEDS_SPEC)];
   it.each(specs.map((s) => [s.env, s] as const))("documents %s with its default and range", (_env, s) => {
     const fmt = (n: number) => n.toLocaleString("en-US");
     expect(readme).toContain(`| \`${s.env}\` | ${fmt(s.default)} | ${fmt(s.min)}–${fmt(s.max)} |`);

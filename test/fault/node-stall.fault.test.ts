@@ -59,7 +59,7 @@ interface Cast {
 async function setup(s: FaultScope, ttlMs: number, inspect: boolean): Promise<Cast> {
   const redis = await s.redis();
   const e = { ...env(ttlMs), PRESENCE_REDIS_URL: redis.url };
-  const [a, b, v] = await Promise.all([s.node(e), s.node(e), s.node(e, inspect ? INSPECT : {})]) as [NodeProcess, NodeProcess, NodeProcess];
+  const [a, b, v] = await Promise.all([s.node(e), s.node(e), s.node(inspect ? { ...e, ...INSPECT } : e)]) as [NodeProcess, NodeProcess, NodeProcess];
   const rec = await s.record([a, b, v], ROOMS);
   const driver = async (user: string, node: NodeProcess, rooms: readonly string[]) =>
     startDriverClient(s, { user, token: await tokenOf(user), rooms, pick: () => node });

@@ -2,7 +2,7 @@ import { createClient, type Client, type Interceptor } from "@connectrpc/connect
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { PresenceService } from "../../gen/presence/v1/presence_pb.js";
 import { presenceTruth, recordRooms, type ClusterRecorder } from "./cluster-recorder.js";
-import { startNode, type LaunchOptions, type NodeProcess } from "./node-process.js";
+import { startNode, type NodeProcess } from "./node-process.js";
 import { startRedis, type RedisInstance, type RedisOptions } from "./redis-harness.js";
 import { startTcpForwarder, type TcpForwarder } from "./tcp-forwarder.js";
 import { waitFor } from "./watch-recorder.js";
@@ -15,8 +15,9 @@ import { waitFor } from "./watch-recorder.js";
  */
 export interface FaultScope {
   redis(opts?: RedisOptions): Promise<RedisInstance>;
-  node(env: Record<string, string>, opts?: LaunchOptions): Promise<NodeProcess>;
-  nodes(n: number, env: Record<string, string>, opts?: LaunchOptions): Promise<NodeProcess[]>;
+  /** A server node (env: PRESENCE_* options, and e.g. NODE_OPTIONS for an injector). */
+  node(env: Record<string, string>): Promise<NodeProcess>;
+  nodes(n: number, env: Record<string, string>): Promise<NodeProcess[]>;
   forwarder(target: number): Promise<TcpForwarder>;
   /** A PresenceService client (gRPC, own HTTP/2 connection) of `rpcUrl`, as `token`'s caller. */
   client(rpcUrl: string, token?: string): Client<typeof PresenceService>;
@@ -32,8 +33,8 @@ export interface FaultScope {
 export function faultScope(): FaultScope {
   const closers: (() => void | Promise<void>)[] = [];
   const defer = (fn: () => void | Promise<void>) => void closers.push(fn);
-  const node = async (env: Record<string, string>, opts?: LaunchOptions) => {
-    const n = await startNode(env, opts);
+  const node = async (env: Record<string, string>) => {
+    const n = await startNode(env);
     defer(() => n.stop());
     return n;
   };
@@ -44,7 +45,7 @@ export function faultScope(): FaultScope {
       return r;
     },
     node,
-    nodes: (n, env, opts) => Promise.all(Array.from({ length: n }, () => node(env, opts))),
+    nodes: (n, env) => Promise.all(Array.from({ length: n }, () => node(env))),
     async forwarder(target) {
       const f = await startTcpForwarder(target);
       defer(() => f.close());

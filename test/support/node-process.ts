@@ -1,11 +1,14 @@
 import * as http from "node:http";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, isRunning, sleep, spawnTracked, terminate } from "./processes.js";
 import { TEST_SECRET } from "./tokens.js";
 
 /**
- * Server nodes as child processes (reliability.md §5): `src/main.ts` run by node through tsx's
- * loader (`node --import tsx`, one process, so the pid is the server's), on free RPC, admin and WebSocket
+ * Server nodes as child processes (reliability.md §5): the built server, `node dist/main.js`, as
+ * users run it (vitest's global setup builds dist/ from the sources under test; one process, so the
+ * pid is the server's), on free RPC, admin and WebSocket
  * ports of 127.0.0.1, with the test JWT secret. Faults: `kill(signal)` (SIGKILL, SIGSTOP/SIGCONT, …),
  * `stop()` (graceful), `restart()` on the same ports.
  *
@@ -14,7 +17,10 @@ import { TEST_SECRET } from "./tokens.js";
  * in processes.ts and die with the test process; `stopAllNodes()` suits an `afterEach`.
  */
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** How a server node is run: node's arguments, in ROOT (what `npm start` runs after its build). */
+export const SERVER_ARGS = ["dist/main.js"];
 const READY_TIMEOUT_MS = 15_000;
 
 export interface NodeProcess {
@@ -53,38 +59,32 @@ export async function stopAllNodes(): Promise<void> {
  * child exits, with its output. Free ports are picked unless `env` sets PRESENCE_RPC_PORT/ADMIN_PORT
  * (a port taken between the probe and the server's bind is retried with new ones).
  */
-export async function startNode(env: Record<string, string> = {}, opts: LaunchOptions = {}): Promise<NodeProcess> {
+export async function startNode(env: Record<string, string> = {}): Promise<NodeProcess> {
   const fixedPorts = env.PRESENCE_RPC_PORT !== undefined || env.PRESENCE_ADMIN_PORT !== undefined || env.PRESENCE_WS_PORT !== undefined;
   for (let attempt = 1; ; attempt++) {
     const full: Record<string, string> = {
       PRESENCE_HOST: "127.0.0.1",
       PRESENCE_LOG_LEVEL: "warn",
       PRESENCE_JWT_SECRET: TEST_SECRET,
+      // The embedded history (PGlite) costs seconds and hundreds of MB per node: opt in per test.
+      PRESENCE_HISTORY: "off",
       PRESENCE_RPC_PORT: String(await freePort()),
       PRESENCE_ADMIN_PORT: String(await freePort()),
       PRESENCE_WS_PORT: String(await freePort()),
       ...env,
     };
     try {
-      return await launch(full, opts);
+      return await launch(full);
     } catch (e) {
       if (fixedPorts || attempt >= 3 || !/EADDRINUSE/.test(String(e))) throw e;
     }
   }
 }
 
-/** How the child is started. */
-export interface LaunchOptions {
-  /** Node flags before the script, e.g. `--inspect=127.0.0.1:0` or `--import <preload>` (fault injectors). */
-  nodeOptions?: string[];
-  /** Variables other than PRESENCE_* for the child (e.g. a preload's settings). */
-  extraEnv?: Record<string, string>;
-}
-
-async function launch(env: Record<string, string>, opts: LaunchOptions = {}): Promise<NodeProcess> {
+async function launch(env: Record<string, string>): Promise<NodeProcess> {
+  if (!existsSync(join(ROOT, SERVER_ARGS[0]!))) throw new Error(`${SERVER_ARGS[0]} is missing: run \`npm run build\` first (vitest and the bench scripts build it)`);
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PRESENCE_")));
-  const args = [...(opts.nodeOptions ?? []), "--import", "tsx", "src/main.ts"];
-  const proc = spawnTracked(process.execPath, args, { cwd: ROOT, env: { ...inherited, ...opts.extraEnv, ...env } });
+  const proc = spawnTracked(process.execPath, SERVER_ARGS, { cwd: ROOT, env: { ...inherited, ...env } });
   const rpcUrl = `http://127.0.0.1:${env.PRESENCE_RPC_PORT}`;
   const adminUrl = `http://127.0.0.1:${env.PRESENCE_ADMIN_PORT}`;
   const node: NodeProcess = {
@@ -100,7 +100,7 @@ async function launch(env: Record<string, string>, opts: LaunchOptions = {}): Pr
     stop: () => terminate(proc, "SIGTERM", 5_000),
     async restart() {
       await node.stop();
-      return launch(env, opts);
+      return launch(env);
     },
   };
   running.add(node);

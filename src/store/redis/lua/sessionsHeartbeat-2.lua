@@ -3,9 +3,10 @@
   bucket per event-loop turn). Each entry is fenced: an expired or reaped session is refused and
   never recreated. Except with ARGV[3] = '1' (revive, after a store outage: outage-guard.ts): a
   session that expired but is still in the expiry zset (no reaper claimed it, so no leave was
-  committed) is refreshed back; a claimed or deleted session still never is. An entry 'o:<owner key>' is checked against the session's owner (Heartbeat,
-  attach; the anonymous owner key '' is 'o:'); the entry '*' is a node refresh of a session the
-  node already verified (no owner check).
+  committed) is refreshed back; a claimed or deleted session still never is. An entry
+  'o:<owner key>' is checked against the session's owner (Heartbeat, attach; the anonymous owner
+  key '' is 'o:'); the entry '*' is a node refresh of a session the node already verified (no
+  owner check).
   A new activity is stored; the caller then updates the session's rooms.
   KEYS[1] bucket expiry zset   KEYS[2] bucket sessions hash
   ARGV[1] now ms ('0' = Redis TIME)   ARGV[2] TTL ms (per entry, see below)   ARGV[3] revive '1' / '0'
