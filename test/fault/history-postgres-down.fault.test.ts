@@ -9,10 +9,10 @@ import { startRedis, type RedisInstance } from "../support/redis-harness.js";
 /*
  * F-H2 (issue 13): PostgreSQL, the history database, stops while two nodes serve churn on Redis.
  * Presence must not notice: Join latency during the outage is compared with the latency before it
- * (both printed). A node that waited on the database would make joins take at least the history's
- * connect timeout (500 ms here) while it is down; so: the median stays where it was (under 3× the
- * median before + 20 ms) and at most 1% of the joins during the outage take 500 ms or more (a
- * loaded test machine gives a few slow ones either way; the p99 is printed, not asserted). When PostgreSQL is back the log catches
+ * (both printed). A node that waited on the database would fail its calls or wait out the
+ * history's retries (500 ms apart here) while it is down; so: no churn call fails, the median stays
+ * where it was (under 3× the median before + 20 ms), and at most 1% of the joins during the outage
+ * take 500 ms or more (a loaded test machine gives a few slow ones either way; the p99 is printed). When PostgreSQL is back the log catches
  * up: every committed membership event once, no duplicates (retried batches are idempotent), and
  * no gap row, because the queues held everything.
  *
@@ -102,6 +102,7 @@ describe("F-H2 PostgreSQL stopped during churn", () => {
         `${r.truth.length} events, ${r.rows.length} recorded, gap rows ${r.gaps.length}`,
     );
     expect(during.length).toBeGreaterThan(50);
+    expect(churn.errors).toBe(0);
     expect(p50d).toBeLessThan(3 * p50b + 20);
     expect(during.filter((ms) => ms >= 500).length).toBeLessThanOrEqual(Math.ceil(during.length / 100));
     expect(queued).toBeGreaterThan(0);
