@@ -118,6 +118,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
             published: (kind) => metrics.eventsPublished.inc({ kind }),
             reassert: (n) => metrics.reassertedSessions.inc(n),
             heartbeatLag: (seconds) => metrics.heartbeatLag.observe(seconds),
+            revived: (n) => metrics.revivedSessions.inc(n),
+            storeRecovered: (outageMs, reviveMs) =>
+              log.warn("store writes work again: reaper paused and expired sessions revivable for a while", { outageMs, reviveMs }),
           },
         },
       )

@@ -116,6 +116,7 @@ export interface Metrics extends AccessMetrics {
   readonly subscriberReconnects: Counter;
   /** `presence_reasserted_sessions_total`: live sessions re-created after Redis lost its data. */
   readonly reassertedSessions: Counter;
+  readonly revivedSessions: Counter;
   /** `presence_reaped_sessions_total`: expired sessions reaped by this node. */
   readonly reapedSessions: Counter;
   /** `presence_ws_connections`: open WebSocket connections. */
@@ -268,6 +269,7 @@ export function createMetrics(): Metrics {
     scriptReloads: counter("presence_redis_script_reloads_total", "Scripts loaded again after NOSCRIPT (SCRIPT FLUSH or restart)."),
     subscriberReconnects: counter("presence_subscriber_reconnects_total", "Pub/sub connection re-established; watchers of its rooms resync."),
     reassertedSessions: counter("presence_reasserted_sessions_total", "Live sessions re-created after Redis lost its data."),
+    revivedSessions: counter("presence_revived_sessions_total", "Sessions that expired while this node could not write to Redis, refreshed back after the outage."),
     reapedSessions: counter("presence_reaped_sessions_total", "Expired sessions reaped by this node."),
     wsConnections: new Gauge({ name: "presence_ws_connections", help: "Open WebSocket connections.", registers }),
     wsFramesReceived,
