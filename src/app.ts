@@ -298,6 +298,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     limiter,
     maxConnections: config.access.connections.wsMax,
     acceptPaused: () => fds.exhausted(),
+    headersTimeoutMs: config.access.connections.headersTimeoutMs,
+    keepAliveTimeoutMs: config.access.connections.keepAliveTimeoutMs,
     onRefused: (reason) => metrics.connectionsRefused.inc({ port: "ws", reason }),
     hub,
     verify,
