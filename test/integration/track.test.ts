@@ -72,7 +72,7 @@ for (const store of ["memory", "redis", "cluster"] as const) {
       await cluster?.stop();
     });
 
-    it("tracks every presence (answered like Join) and the watchers on the other node see each once", async () => {
+    it("tracks every presence (answered like Join) and the watchers on the other node see each once", { timeout: 180_000 }, async () => {
       const stream = trackClient(tracking.baseUrl, token);
       const { opened } = await stream.open();
       expect(opened).toMatchObject({ resumed: false, reclaimed: 0, maxPresences: 50_000 });
@@ -101,7 +101,7 @@ for (const store of ["memory", "redis", "cluster"] as const) {
       await stream.ended;
     });
 
-    it(`reclaims them all on reconnect within the grace${store === "memory" ? "" : " on ANOTHER node"}: no leave, no join`, async () => {
+    it(`reclaims them all on reconnect within the grace${store === "memory" ? "" : " on ANOTHER node"}: no leave, no join`, { timeout: 180_000 }, async () => {
       const before = watchers.map((w) => membership(w).length);
       await new Promise((r) => setTimeout(r, GRACE_MS / 4));
       // Behind a load balancer the reconnect lands anywhere: here on the other node.
@@ -123,7 +123,7 @@ for (const store of ["memory", "redis", "cluster"] as const) {
       await stream.ended;
     });
 
-    it("after the grace without a reconnect, every presence leaves exactly once", async () => {
+    it("after the grace without a reconnect, every presence leaves exactly once", { timeout: 180_000 }, async () => {
       const t0 = cutAt;
       await Promise.all(watchers.map((w) => w.until((r) => r.view()?.counts.connections === 0, 60_000, "the room to empty")));
       const elapsed = Date.now() - t0;
