@@ -51,6 +51,11 @@ export interface PresenceClient {
   followPage(page?: string | LocationLike, options?: FollowPageOptions): RoomHandle;
   /** Reports activity explicitly (e.g. an app's own idle detection). Visibility changes override it. */
   setActivity(activity: Activity): void;
+  /**
+   * The user did something: an activity signal for the server's away rule, sent at most once per
+   * `activitySignalMs` (30 s). Called by the SDK itself on page input unless `trackInput: false`.
+   */
+  signalActivity(): void;
   /** Sets the user's custom status text and/or invisible flag. */
   setStatus(status: { customStatus?: string; invisible?: boolean }): Promise<void>;
   /**
@@ -262,9 +267,12 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
             }
           },
         });
-  const win = (globalThis as { window?: { addEventListener(t: string, f: () => void): void; removeEventListener(t: string, f: () => void): void } }).window;
+  const win = (globalThis as { window?: { addEventListener(t: string, f: () => void, o?: { passive: boolean }): void; removeEventListener(t: string, f: () => void): void } }).window;
   const onOnline = () => conn.retryNow();
   win?.addEventListener("online", onOnline);
+  const INPUT_EVENTS = ["keydown", "pointerdown", "pointermove", "wheel", "touchstart", "scroll"];
+  const onInput = () => conn.signalActivity();
+  if (options.trackInput !== false) for (const t of INPUT_EVENTS) win?.addEventListener(t, onInput, { passive: true });
   visibility?.start();
 
   return {
@@ -287,6 +295,7 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
       if (conn.status === "closed") return;
       visibility?.stop();
       win?.removeEventListener("online", onOnline);
+      for (const t of INPUT_EVENTS) win?.removeEventListener(t, onInput);
       const names = [...rooms.keys()];
       for (const r of rooms.values()) {
         r.watching = false;
@@ -316,6 +325,7 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
     },
 
     setActivity: (a) => conn.setActivity(a),
+    signalActivity: () => conn.signalActivity(),
 
     async setStatus(st) {
       const s = conn.session;

@@ -95,3 +95,22 @@ describe("client.users(ids)", () => {
     expect(fake.of("unwatchUsers")).toHaveLength(1);
   });
 });
+
+describe("activity signals for the server's away rule", () => {
+  it("liveness heartbeats carry no activity; signalActivity sends ACTIVE at most once per interval", async () => {
+    const { fake, client, advance } = setup("connect");
+    client.join("/r");
+    await flush();
+    await advance(30_000); // one periodic heartbeat
+    const { Activity } = await import("../gen/presence/v1/types_pb.js");
+    expect(fake.of("heartbeat").map((c) => c.req.activity)).toEqual([Activity.UNSPECIFIED]);
+    client.signalActivity();
+    client.signalActivity(); // throttled
+    await flush();
+    expect(fake.of("heartbeat").map((c) => c.req.activity)).toEqual([Activity.UNSPECIFIED, Activity.ACTIVE]);
+    await advance(30_000);
+    client.signalActivity();
+    await flush();
+    expect(fake.of("heartbeat").filter((c) => c.req.activity === Activity.ACTIVE)).toHaveLength(2);
+  });
+});
