@@ -95,6 +95,14 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
       emitter.emit(event, payload as PresenceEvents[typeof event]);
       for (const h of state.handles) (h as RoomHandleImpl).deliver(event, payload as RoomEvents[typeof event]);
     },
+    ended(state) {
+      if (rooms.get(state.room) !== state) return;
+      rooms.delete(state.room);
+      if (state.watching) transport.unwatch(state.room);
+      state.fail(new PresenceClientError("failed_precondition", `room "${state.room}" was ended`, "ROOM_ENDED"));
+      state.dispose();
+      if (rooms.size === 0 && live()) conn.goIdle(); // the server ended the session with its last room
+    },
     resync(state) {
       if (conn.status !== "connected" || !state.watching) return;
       transport.unwatch(state.room);
