@@ -81,7 +81,23 @@ export type StoreMessage =
   | { type: "event"; event: PresenceEvent }
   | { type: "typing"; typing: TypingEvent }
   | { type: "cursors"; batch: CursorBatch }
-  | { type: "reset" };
+  | { type: "reset" }
+  | { type: "ended"; ended: RoomEndedInfo };
+
+/**
+ * A room was ended (rooms.proto): published after the `left` events of its members, at the room's
+ * position after them. Watchers receive it last; their stream then ends.
+ */
+export interface RoomEndedInfo {
+  room: string;
+  epoch: string;
+  version: number;
+  endedAtMs: number;
+  /** A user id; "" when the idle reaper ended it. */
+  endedBy: string;
+  reason: string;
+  tombstoneUntilMs: number;
+}
 
 /** A user in a room view, with their connections oldest first. */
 export interface UserPresence {

@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from "../core/clock.js";
 import type { Limits, Timings } from "../core/options.js";
 import { limitExceeded, PresenceError } from "../core/presence-error.js";
-import type { Counts, CursorBatch, Position, PresenceEvent, RoomView, StoreMessage, TypingEvent } from "../core/presence-event.js";
+import type { Counts, CursorBatch, Position, PresenceEvent, RoomEndedInfo, RoomView, StoreMessage, TypingEvent } from "../core/presence-event.js";
 import type { EventBus } from "../store/ports/event-bus.js";
 import type { RoomStore } from "../store/ports/room-store.js";
 
@@ -36,7 +36,9 @@ export type WatchItem =
   | { type: "counts"; room: string; epoch: string; version: number; counts: Counts }
   | { type: "keepalive"; timeMs: number }
   | { type: "typing"; typing: TypingEvent }
-  | { type: "cursors"; batch: CursorBatch };
+  | { type: "cursors"; batch: CursorBatch }
+  /** The room ended (rooms.proto): the last item of the watch, after the members' `left` events. */
+  | { type: "ended"; ended: RoomEndedInfo };
 
 /**
  * Why a watcher got a fresh snapshot: `overflow` (its reader fell behind by a whole queue),
@@ -110,6 +112,8 @@ interface Watcher {
   parkedSince: number;
   /** Set while a flush larger than the queue is applied to a reader that was keeping up. */
   burst: boolean;
+  /** The room ended: the `ended` item is queued and the watch ends after it. */
+  ending: boolean;
   onStall?: () => void;
 }
 
@@ -179,7 +183,14 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
 
   /** Applies one store message to a live watcher; true when something was queued. */
   function apply(w: Watcher, m: StoreMessage): boolean {
-    if (w.needsSnapshot) return false;
+    if (m.type === "ended") {
+      // The last word: past any resync (the room is empty now) and past the queue cap.
+      w.needsSnapshot = false;
+      w.ending = true;
+      w.queue.push({ type: "ended", ended: m.ended });
+      return true;
+    }
+    if (w.needsSnapshot || w.ending) return false;
     if (m.type === "reset") return markResync(w, "reconnect");
     if (m.type === "event") {
       const ev = m.event;
@@ -395,6 +406,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
         const item = w.queue.shift();
         if (item) {
           yield* emit([item]);
+          if (item.type === "ended") return; // the stream ends after the room did (OK)
           lastSent = o.clock.now();
           continue;
         }
@@ -443,6 +455,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
         closed: false,
         parkedSince: 0,
         burst: false,
+        ending: false,
         onStall: opts.onStall,
       };
       room.watchers.add(w);

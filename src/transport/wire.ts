@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { UserInfo } from "../core/identity.js";
-import type { Activity, Counts, Cursor, CursorPosition, Member, PresenceEvent, RoomView, TypingEvent, CursorBatch } from "../core/presence-event.js";
+import type { Activity, Counts, Cursor, CursorPosition, Member, PresenceEvent, RoomEndedInfo, RoomView, TypingEvent, CursorBatch } from "../core/presence-event.js";
+import type { RoomEndedSchema } from "../../gen/presence/v1/rooms_pb.js";
 import type { WatchItem } from "../fanout/fanout-hub.js";
 import type { Lease, SessionGrant } from "../core/session.js";
 import { Activity as PbActivity, Detail as PbDetail, LeaveReason as PbLeaveReason, UserState as PbUserState } from "../../gen/presence/v1/types_pb.js";
@@ -139,8 +140,20 @@ export const watchItemToPb = (item: WatchItem): MessageInitShape<typeof WatchPre
       return { message: { case: "typing", value: typingToPb(item.typing) } };
     case "cursors":
       return { message: { case: "cursors", value: cursorBatchToPb(item.batch) } };
+    case "ended":
+      return { message: { case: "ended", value: roomEndedToPb(item.ended) } };
   }
 };
+
+export const roomEndedToPb = (e: RoomEndedInfo): MessageInitShape<typeof RoomEndedSchema> => ({
+  room: e.room,
+  epoch: e.epoch,
+  version: BigInt(e.version),
+  endedAtMs: BigInt(e.endedAtMs),
+  endedBy: e.endedBy,
+  reason: e.reason,
+  tombstoneUntilMs: BigInt(e.tombstoneUntilMs),
+});
 
 const userStateToPb = { online: PbUserState.ONLINE, away: PbUserState.AWAY, offline: PbUserState.OFFLINE } as const;
 

@@ -58,6 +58,8 @@ export interface RoomBroadcasterOptions {
   cursorTtlMs: number;
   /** The hub watch ended with an error (not on `stop`): the bridge tells the sockets and forgets the room. */
   onFailed(err: unknown): void;
+  /** The room ended (its last `ended` frame went to every socket): forget the room's watches. */
+  onEnded?(): void;
   /** An item could not be handled (counted; the broadcaster goes on). */
   onError(err: unknown): void;
   /** Binary deliveries handed to uWS by one publish (for `presence_ws_frames_sent_total`). */
@@ -148,7 +150,7 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
   /** Hands one live item to every socket that is in sync: one publish plus direct sends. */
   function broadcast(item: WatchItem) {
     const frame = watchFrame(item);
-    const toCounts = item.type === "keepalive";
+    const toCounts = item.type === "keepalive" || item.type === "ended";
     let subscribers = 0;
     for (const [ws, w] of sockets) {
       if (!w.started || w.needsSnapshot) continue;
@@ -181,6 +183,9 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
       }
     });
   }
+
+  /** Set when the room ended: the hub's watch is over, and so is this broadcaster. */
+  let ended = false;
 
   function onItem(item: WatchItem) {
     const now = o.clock.now();
@@ -224,6 +229,10 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
         return;
       case "counts":
         return; // not produced for full watchers
+      case "ended":
+        ended = true;
+        broadcast(item);
+        return;
     }
   }
 
@@ -241,6 +250,7 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
           }
           if (restartWanted || stopped) break;
         }
+        if (ended) return o.onEnded?.();
         if (!restartWanted) return;
       } catch (err) {
         if (stopped) return;
