@@ -40,6 +40,10 @@ export const SCRIPT_NAMES = [
   "scopeAdd",
   "scopeRemove",
   "scopeStamp",
+  "roomCfgCreate",
+  "roomCfgUpdate",
+  "roomCfgEnd",
+  "roomCfgTouch",
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
