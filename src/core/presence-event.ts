@@ -116,6 +116,8 @@ export interface RoomView {
   membersOmitted: boolean;
   typing: { userId: string; expiresInMs: number }[];
   cursors: Cursor[];
+  /** Set on a page of a paged read (GetPresence) when more users follow. */
+  nextPageToken?: string;
 }
 
 /** A position in a room's history. */

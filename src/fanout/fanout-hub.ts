@@ -3,6 +3,7 @@ import type { Limits, Timings } from "../core/options.js";
 import { limitExceeded, PresenceError } from "../core/presence-error.js";
 import type { Counts, CursorBatch, Position, PresenceEvent, RoomEndedInfo, RoomView, StoreMessage, TypingEvent } from "../core/presence-event.js";
 import type { EventBus } from "../store/ports/event-bus.js";
+import { orderUsers, type MemberOrder } from "../core/member-order.js";
 import type { RoomStore } from "../store/ports/room-store.js";
 
 /**
@@ -68,6 +69,10 @@ export interface WatchOptions {
   signal: AbortSignal;
   /** Called when the reader has not pulled for `watcherStallMs`; the transport resets the stream. */
   onStall?: () => void;
+  /** Order of the users across snapshot pages (types.proto MemberOrder). Default "joined". */
+  order?: MemberOrder;
+  /** Users per snapshot page, at most (and by default) `limits.snapshotPageSize`. */
+  snapshotPageSize?: number;
 }
 
 export interface FanoutHub {
@@ -115,6 +120,8 @@ interface Watcher {
   /** The room ended: the `ended` item is queued and the watch ends after it. */
   ending: boolean;
   onStall?: () => void;
+  order: MemberOrder;
+  pageSize: number;
 }
 
 interface RoomHub {
@@ -283,12 +290,13 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     return room.snapshot.promise;
   }
 
-  function pages(view: RoomView): WatchItem[] {
-    const size = Math.max(1, o.limits.snapshotPageSize);
+  function pages(view: RoomView, order: MemberOrder, pageSize: number): WatchItem[] {
+    const size = Math.max(1, pageSize);
     const n = Math.max(1, Math.ceil(view.users.length / size));
+    const sorted = orderUsers(view.users, order);
     const out: WatchItem[] = [];
     for (let i = 0; i < n; i++) {
-      const users = view.users.slice(i * size, (i + 1) * size);
+      const users = sorted.slice(i * size, (i + 1) * size);
       const page: RoomView =
         i === 0 ? { ...view, users } : { ...view, users, typing: [], cursors: [] };
       out.push({ type: "snapshot", view: page, first: i === 0, last: i === n - 1 });
@@ -309,7 +317,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     const first: WatchItem[] =
       w.detail === "counts"
         ? [{ type: "counts", room: view.room, epoch: view.epoch, version: view.version, counts: view.counts }]
-        : pages(view);
+        : pages(view, w.order, w.pageSize);
     goLive(w);
     return first;
   }
@@ -457,6 +465,8 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
         burst: false,
         ending: false,
         onStall: opts.onStall,
+        order: opts.order ?? "joined",
+        pageSize: Math.min(o.limits.snapshotPageSize, opts.snapshotPageSize || o.limits.snapshotPageSize),
       };
       room.watchers.add(w);
       counts[opts.detail]++;

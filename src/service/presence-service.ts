@@ -6,6 +6,8 @@ import { checkMetadata } from "../core/metadata.js";
 import type { Limits, Timings } from "../core/options.js";
 import { invalidArgument, limitExceeded, PresenceError, sessionNotFound } from "../core/presence-error.js";
 import type { Activity, CursorPosition, Position, RoomView } from "../core/presence-event.js";
+import { pageUsers, type MemberOrder } from "../core/member-order.js";
+import { pageSizeOf } from "../core/scope.js";
 import { checkText, parseRoomName, utf8Length } from "../core/room-name.js";
 import type { Detail, FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
 import type { UserWatchHub, UserWatchItem } from "../fanout/user-watch-hub.js";
@@ -29,8 +31,8 @@ export interface PresenceService {
   setTyping(caller: Caller, req: { sessionId: string; room: string; typing: boolean }): Promise<void>;
   updateCursor(caller: Caller, req: { sessionId: string; room: string; position: CursorPosition }): Promise<void>;
   watch(caller: Caller, req: WatchCommand): AsyncGenerator<WatchItem>;
-  getPresence(caller: Caller, req: { room: string; detail: Detail }): Promise<RoomView>;
-  batchGetPresence(caller: Caller, req: { rooms: string[]; detail: Detail }): Promise<RoomView[]>;
+  getPresence(caller: Caller, req: { room: string; detail: Detail; pageSize?: number; pageToken?: string; order?: MemberOrder }): Promise<RoomView>;
+  batchGetPresence(caller: Caller, req: { rooms: string[]; detail: Detail; pageSize?: number; order?: MemberOrder }): Promise<RoomView[]>;
   getUserStatus(caller: Caller, req: { userIds: string[] }): Promise<UserStatusRecord[]>;
   watchUsers(caller: Caller, req: { userIds: string[]; signal: AbortSignal }): AsyncGenerator<UserWatchItem>;
   setStatus(caller: Caller, req: { sessionId: string; customStatus?: string; invisible?: boolean }): Promise<UserStatusRecord>;
@@ -79,6 +81,10 @@ export interface WatchCommand {
   resumeFrom?: Position;
   signal: AbortSignal;
   onStall?: () => void;
+  /** Order of users across snapshot pages (default joined). */
+  order?: MemberOrder;
+  /** Users per snapshot page: 1..the snapshot page size (0 or absent: the server's). */
+  snapshotPageSize?: number;
 }
 
 export interface PresenceServiceOptions {
@@ -102,6 +108,13 @@ export interface PresenceServiceOptions {
 }
 
 const ANON_ID = /^[A-Za-z0-9_-]+$/;
+
+/** One page of a view's users in `order` (GetPresence, BatchGetPresence), with the next page's token. */
+function pageView(view: RoomView, order: MemberOrder, pageSize: number, pageToken: string): RoomView {
+  if (view.membersOmitted) return { ...view, nextPageToken: "" };
+  const page = pageUsers(view.users, order, pageSize, pageToken);
+  return { ...view, users: page.users, nextPageToken: page.nextPageToken };
+}
 
 export function createPresenceService(o: PresenceServiceOptions): PresenceService {
   const typingGate = createCoalescingGate({ ratePerSec: o.limits.typingRatePerSec, clock: o.clock });
@@ -314,7 +327,8 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
 
     watch(caller, req) {
       const r = room(req.room);
-      const opts = { detail: req.detail, resumeFrom: req.detail === "full" ? req.resumeFrom : undefined, signal: req.signal, onStall: req.onStall };
+      const snapshotPageSize = pageSizeOf(req.snapshotPageSize ?? 0, o.limits.snapshotPageSize, o.limits.snapshotPageSize, "snapshot_page_size");
+      const opts = { detail: req.detail, resumeFrom: req.detail === "full" ? req.resumeFrom : undefined, signal: req.signal, onStall: req.onStall, order: req.order, snapshotPageSize };
       if (!req.sessionId) return o.hub.watch(r, opts);
       return attachedWatch(caller, sessionId(req.sessionId), r, opts);
     },
@@ -342,7 +356,11 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     },
 
     async getPresence(_caller, req) {
-      return o.rooms.getView(room(req.room), { includeMembers: req.detail === "full" });
+      const r = room(req.room);
+      const size = pageSizeOf(req.pageSize ?? 0, o.limits.snapshotPageSize, o.limits.snapshotPageSize);
+      const order = req.order ?? "joined";
+      const view = await o.rooms.getView(r, { includeMembers: req.detail === "full" });
+      return pageView(view, order, size, req.pageToken ?? "");
     },
 
     async batchGetPresence(_caller, req) {
@@ -350,7 +368,9 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         throw limitExceeded("rooms", o.limits.maxBatchRooms, req.rooms.length, "rooms", "INVALID_ARGUMENT");
       }
       const names = [...new Set(req.rooms.map((r, i) => room(r, `rooms[${i}]`)))];
-      return Promise.all(names.map((n) => o.rooms.getView(n, { includeMembers: req.detail === "full" })));
+      const size = pageSizeOf(req.pageSize ?? 0, o.limits.snapshotPageSize, o.limits.snapshotPageSize);
+      const views = await Promise.all(names.map((n) => o.rooms.getView(n, { includeMembers: req.detail === "full" })));
+      return views.map((v) => pageView(v, req.order ?? "joined", size, ""));
     },
 
     async getUserStatus(caller, req) {

@@ -4,7 +4,7 @@ import type { Activity, Counts, Cursor, CursorPosition, Member, PresenceEvent, R
 import type { RoomEndedSchema } from "../../gen/presence/v1/rooms_pb.js";
 import type { WatchItem } from "../fanout/fanout-hub.js";
 import type { Lease, SessionGrant } from "../core/session.js";
-import { Activity as PbActivity, Detail as PbDetail, LeaveReason as PbLeaveReason, UserState as PbUserState } from "../../gen/presence/v1/types_pb.js";
+import { Activity as PbActivity, Detail as PbDetail, LeaveReason as PbLeaveReason, MemberOrder as PbMemberOrder, UserState as PbUserState } from "../../gen/presence/v1/types_pb.js";
 import type { UserStatusRecord } from "../core/user-status.js";
 import { presenceToObject } from "../core/typed-presence.js";
 import type { UserWatchItem } from "../fanout/user-watch-hub.js";
@@ -32,6 +32,8 @@ export const activityFromPb = (a: PbActivity): Activity | undefined =>
 const activityToPb = (a: Activity) => (a === "active" ? PbActivity.ACTIVE : PbActivity.AWAY);
 
 export const detailFromPb = (d: PbDetail) => (d === PbDetail.COUNTS ? ("counts" as const) : ("full" as const));
+
+export const orderFromPb = (o: PbMemberOrder) => (o === PbMemberOrder.LAST_ACTIVE ? ("last_active" as const) : ("joined" as const));
 
 const leaveReasonToPb = { left: PbLeaveReason.LEFT, timeout: PbLeaveReason.TIMEOUT, kicked: PbLeaveReason.KICKED } as const;
 
@@ -91,6 +93,7 @@ export const viewToPb = (v: RoomView): MessageInitShape<typeof RoomViewSchema> =
   membersOmitted: v.membersOmitted,
   typing: v.typing.map((t) => ({ userId: t.userId, typing: true, expiresInMs: BigInt(Math.max(0, t.expiresInMs)) })),
   cursors: v.cursors.map(cursorToPb),
+  nextPageToken: v.nextPageToken ?? "",
 });
 
 export const eventToPb = (e: PresenceEvent): MessageInitShape<typeof PresenceEventSchema> => {

@@ -7,6 +7,7 @@ import {
   activityFromPb,
   cursorPositionFromPb,
   detailFromPb,
+  orderFromPb,
   leaseToPb,
   sessionToPb,
   userFromPb,
@@ -70,10 +71,14 @@ export function presenceRoutes(service: PresenceService) {
           return {};
         }),
       getPresence: (req, ctx) =>
-        mapErrors(async () => ({ view: viewToPb(await service.getPresence(ctx.values.get(kCaller), { room: req.room, detail: detailFromPb(req.detail) })) })),
+        mapErrors(async () => ({
+          view: viewToPb(
+            await service.getPresence(ctx.values.get(kCaller), { room: req.room, detail: detailFromPb(req.detail), pageSize: req.pageSize, pageToken: req.pageToken, order: orderFromPb(req.order) }),
+          ),
+        })),
       batchGetPresence: (req, ctx) =>
         mapErrors(async () => ({
-          views: (await service.batchGetPresence(ctx.values.get(kCaller), { rooms: req.rooms, detail: detailFromPb(req.detail) })).map(viewToPb),
+          views: (await service.batchGetPresence(ctx.values.get(kCaller), { rooms: req.rooms, detail: detailFromPb(req.detail), pageSize: req.pageSize, order: orderFromPb(req.order) })).map(viewToPb),
         })),
       watchPresence: (req, ctx) => watch(service, req, ctx),
       getUserStatus: (req, ctx) =>
@@ -90,7 +95,7 @@ export function presenceRoutes(service: PresenceService) {
 
 async function* watch(
   service: PresenceService,
-  req: { room: string; detail: number; resumeFrom?: { epoch: string; version: bigint }; sessionId: string },
+  req: { room: string; detail: number; resumeFrom?: { epoch: string; version: bigint }; sessionId: string; order: number; snapshotPageSize: number },
   ctx: HandlerContext,
 ) {
   let items: AsyncGenerator<import("../../fanout/fanout-hub.js").WatchItem>;
@@ -102,6 +107,8 @@ async function* watch(
       resumeFrom: req.resumeFrom && req.resumeFrom.epoch !== "" ? { epoch: req.resumeFrom.epoch, version: Number(req.resumeFrom.version) } : undefined,
       signal: ctx.signal,
       onStall: () => resetStream(ctx),
+      order: orderFromPb(req.order),
+      snapshotPageSize: req.snapshotPageSize,
     });
   } catch (e) {
     throw toConnectError(e);
