@@ -114,7 +114,8 @@ describe("UDP heartbeats", () => {
   });
 
   it(`survives ${FUZZ_MS / 1000} s of fuzz: every datagram counted once, the process keeps serving`, async () => {
-    const t = await setup({ PRESENCE_SESSION_TTL_MS: "60000", PRESENCE_HEARTBEAT_INTERVAL_MS: "20000" });
+    // The session must outlive the fuzz (it gets no heartbeat meanwhile), with room for a slow box.
+    const t = await setup({ PRESENCE_SESSION_TTL_MS: String(FUZZ_MS * 3 + 60_000), PRESENCE_HEARTBEAT_INTERVAL_MS: "20000" });
     const good = t.sender.datagram(t.sessionId, t.key, Date.now());
     let sent = 0;
     const rnd = (n: number) => Math.floor(Math.random() * n);
