@@ -129,6 +129,9 @@ export const LIMIT_SPEC: Record<keyof Limits, NumSpec> = {
   maxCursorElementBytes: n("PRESENCE_MAX_CURSOR_ELEMENT_BYTES", DEFAULT_LIMITS.maxCursorElementBytes, 0, 4_096, "cursor element (bytes)"),
   maxUserIds: n("PRESENCE_MAX_USER_IDS", DEFAULT_LIMITS.maxUserIds, 1, 100_000, "user ids per GetUserStatus / WatchUsers"),
   maxCustomStatusBytes: n("PRESENCE_MAX_CUSTOM_STATUS_BYTES", DEFAULT_LIMITS.maxCustomStatusBytes, 0, 4_096, "custom status text (bytes)"),
+  maxPresenceBytes: n("PRESENCE_MAX_PRESENCE_BYTES", DEFAULT_LIMITS.maxPresenceBytes, 0, 65_536, "typed presence per connection and room (key and JSON bytes + 2 per key)"),
+  maxPresenceKeys: n("PRESENCE_MAX_PRESENCE_KEYS", DEFAULT_LIMITS.maxPresenceKeys, 0, 1_024, "typed presence top-level keys per connection and room"),
+  presenceRatePerSec: n("PRESENCE_PRESENCE_RATE_PER_SEC", DEFAULT_LIMITS.presenceRatePerSec, 1, 1_000, "typed-presence updates per session and room per second (excess merged)"),
 };
 
 export const SERVER_SPEC = {

@@ -72,6 +72,12 @@ export interface Limits {
   maxUserIds: number;
   /** Bytes of a custom status text. Default 128. */
   maxCustomStatusBytes: number;
+  /** Typed presence per connection and room: key and JSON bytes + 2 per key. Default 2,048. */
+  maxPresenceBytes: number;
+  /** Typed presence per connection and room: top-level keys. Default 32. */
+  maxPresenceKeys: number;
+  /** Typed-presence updates applied per session and room per second; the excess is merged. Default 10. */
+  presenceRatePerSec: number;
 }
 
 export const DEFAULT_TIMINGS: Readonly<Timings> = Object.freeze({
@@ -108,4 +114,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxCursorElementBytes: 256,
   maxUserIds: 1_000,
   maxCustomStatusBytes: 128,
+  maxPresenceBytes: 2_048,
+  maxPresenceKeys: 32,
+  presenceRatePerSec: 10,
 });

@@ -23,6 +23,8 @@ export interface JoinInput {
   /** Join with this session (add a room) or reclaim it (with `resumeSecret`). */
   sessionId?: string;
   resumeSecret?: string;
+  /** Typed presence of the connection in this room (top-level key → JSON text, validated); absent = {}. */
+  presence?: Record<string, string>;
   /**
    * De-duplicates a retried first Join for one session TTL. Scoped by `ownerKey`: the same id from
    * another owner is another request (callers that share an owner key share the scope, so the

@@ -27,7 +27,7 @@ export type ResyncReason = (typeof RESYNC_REASONS)[number];
 export const LOOPS = ["reaper", "refresh", "fanout", "deferred_update", "ws_broadcast", "readiness"] as const;
 
 /** Updates merged into a later one (label `kind` of `presence_coalesced_updates_total`). */
-export const COALESCED_KINDS = ["typing", "cursor"] as const;
+export const COALESCED_KINDS = ["typing", "cursor", "presence"] as const;
 export type CoalescedKind = (typeof COALESCED_KINDS)[number];
 
 const AUTH_FAILURE_REASONS: readonly PresenceErrorReason[] = ["UNAUTHENTICATED", "TOKEN_INVALID", "TOKEN_EXPIRED"];

@@ -7,6 +7,7 @@ import type { Limits, Timings } from "../core/options.js";
 import { invalidArgument, limitExceeded, PresenceError, sessionNotFound } from "../core/presence-error.js";
 import type { Activity, CursorPosition, Position, RoomView } from "../core/presence-event.js";
 import { pageUsers, type MemberOrder } from "../core/member-order.js";
+import { presenceFromObject, type JsonObject } from "../core/typed-presence.js";
 import { pageSizeOf } from "../core/scope.js";
 import { checkText, parseRoomName, utf8Length } from "../core/room-name.js";
 import type { Detail, FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
@@ -36,6 +37,12 @@ export interface PresenceService {
   getUserStatus(caller: Caller, req: { userIds: string[] }): Promise<UserStatusRecord[]>;
   watchUsers(caller: Caller, req: { userIds: string[]; signal: AbortSignal }): AsyncGenerator<UserWatchItem>;
   setStatus(caller: Caller, req: { sessionId: string; customStatus?: string; invisible?: boolean }): Promise<UserStatusRecord>;
+  /**
+   * Typed presence (member_presence.proto): merges (or replaces) the connection's presence in a
+   * room. Above `presenceRatePerSec` per session and room the updates are merged and applied when
+   * the rate allows (never refused).
+   */
+  updatePresence(caller: Caller, req: { sessionId: string; room: string; presence: JsonObject; replace: boolean }): Promise<void>;
   /** Refreshes every session attached to a stream of this node (the app calls it every `nodeRefreshMs`). */
   refreshAttached(): Promise<{ refreshed: number; missing: number }>;
   /** Sessions attached to streams of this node. */
@@ -63,6 +70,8 @@ export type ServiceJoinResult = JoinResult & { heartbeatKey?: Uint8Array; udpPor
 export interface JoinCommand {
   room: string;
   metadata: Record<string, string>;
+  /** Initial typed presence in the room (a JSON object); absent = {}. */
+  presence?: JsonObject;
   sessionId: string;
   resumeSecret: string;
   activity?: Activity;
@@ -100,7 +109,7 @@ export interface PresenceServiceOptions {
   /** Called for every heartbeat received (metrics). */
   onHeartbeat?: () => void;
   /** Counts coalesced typing/cursor updates (metrics). */
-  onCoalesced?: (kind: "typing" | "cursor") => void;
+  onCoalesced?: (kind: "typing" | "cursor" | "presence") => void;
   /** Errors of deferred (coalesced) updates, which have no caller left to answer. */
   onDeferredError?: (err: unknown) => void;
   /** UDP heartbeats (when on): each session's key and the bound port, told in Join answers. */
@@ -119,6 +128,10 @@ function pageView(view: RoomView, order: MemberOrder, pageSize: number, pageToke
 export function createPresenceService(o: PresenceServiceOptions): PresenceService {
   const typingGate = createCoalescingGate({ ratePerSec: o.limits.typingRatePerSec, clock: o.clock });
   const cursorGate = createCoalescingGate({ ratePerSec: o.limits.cursorRatePerSec, clock: o.clock });
+  const presenceGate = createCoalescingGate({ ratePerSec: o.limits.presenceRatePerSec, clock: o.clock });
+  /** Updates waiting for the presence gate, merged (key: session and room). */
+  const pendingPresence = new Map<string, { presence: Record<string, string>; replace: boolean }>();
+  const presenceLimits = { maxBytes: o.limits.maxPresenceBytes, maxKeys: o.limits.maxPresenceKeys };
   const room = (value: string, field = "room") => parseRoomName(value, o.limits.maxRoomNameBytes, field);
   const metadata = (m: Record<string, string>) => checkMetadata(m, o.limits.maxMetadataBytes, o.limits.maxMetadataEntries);
 
@@ -247,7 +260,9 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       }
       const identity = identityFor(caller, req);
       if (req.resumeSecret !== "" && req.sessionId === "") throw invalidArgument("resume_secret", "needs session_id");
+      const presence = req.presence ? presenceFromObject(req.presence, presenceLimits) : undefined;
       const joined = await o.sessions.join({
+        presence,
         room: r,
         ownerKey: ownerKeyOf(caller),
         identity,
@@ -381,6 +396,29 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
 
     watchUsers(caller, req) {
       return o.userHub.watch(userIds(req.userIds), { viewerUserId: viewerOf(caller), signal: req.signal });
+    },
+
+    async updatePresence(caller, req) {
+      const r = room(req.room);
+      const id = sessionId(req.sessionId);
+      if (caller.role === "anonymous") {
+        throw new PresenceError("PERMISSION_DENIED", "presence: anonymous viewers have no typed presence", { field: "presence" });
+      }
+      const update = presenceFromObject(req.presence, presenceLimits);
+      const key = `${id}\u0000${r}`;
+      const waiting = pendingPresence.get(key);
+      // Merged with what is still waiting: a replace starts over, a merge adds its keys.
+      pendingPresence.set(key, waiting && !req.replace ? { presence: { ...waiting.presence, ...update }, replace: waiting.replace } : { presence: update, replace: req.replace });
+      let applied: Promise<void> | undefined;
+      const outcome = presenceGate.submit(key, () => {
+        const next = pendingPresence.get(key);
+        pendingPresence.delete(key);
+        if (!next) return;
+        applied = o.sessions.updatePresence({ sessionId: id, ownerKey: ownerKeyOf(caller), room: r, presence: next.presence, replace: next.replace });
+        applied.catch((e) => o.onDeferredError?.(e));
+      });
+      if (outcome === "coalesced") o.onCoalesced?.("presence");
+      else await applied;
     },
 
     async setStatus(caller, req) {

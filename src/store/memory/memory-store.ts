@@ -1,6 +1,7 @@
 import type { Clock, TimerHandle } from "../../core/clock.js";
 import type { IdSource } from "../../core/ids.js";
 import { VERIFIED_BY_SESSION_KEY, type MemberIdentity } from "../../core/identity.js";
+import { checkPresenceRecord, mergePresence } from "../../core/typed-presence.js";
 import type { Limits, Timings } from "../../core/options.js";
 import { limitExceeded, sessionNotFound } from "../../core/presence-error.js";
 import type { Activity, CursorPosition, LeaveReason, PresenceEvent, RoomView, StoreMessage } from "../../core/presence-event.js";
@@ -175,7 +176,7 @@ export class MemoryPresenceStore implements PresenceStore {
     }
     session.expiresAtMs = now + this.o.timings.sessionTtlMs;
     const roomCreated = !this.rooms.has(input.room);
-    const event = this.joinRoom(session, input.room, input.metadata, now);
+    const event = this.joinRoom(session, input.room, input.metadata, now, input.presence ?? {});
     return {
       session: { sessionId: session.id, resumeSecret: session.resumeSecret, connectionId: session.connectionId },
       lease: this.lease(session),
@@ -185,6 +186,16 @@ export class MemoryPresenceStore implements PresenceStore {
       event,
       view: this.viewForJoin(input.room, now),
     };
+  }
+
+  async updatePresence(input: SessionRef & { room: string; presence: Record<string, string>; replace: boolean }): Promise<void> {
+    const now = this.o.clock.now();
+    const s = this.ownedSession(input, now);
+    const entry = this.rooms.get(input.room);
+    const member = entry?.state.members.get(s.connectionId);
+    if (!s.rooms.has(input.room) || !entry || !member) throw sessionNotFound();
+    const next = checkPresenceRecord(mergePresence(member.presence ?? {}, input.presence, input.replace), { maxBytes: this.o.limits.maxPresenceBytes, maxKeys: this.o.limits.maxPresenceKeys });
+    this.joinRoom(s, input.room, member.metadata, now, next);
   }
 
   async leave(input: SessionRef & { room: string; reason: LeaveReason }) {
@@ -533,13 +544,13 @@ export class MemoryPresenceStore implements PresenceStore {
     return entry;
   }
 
-  private joinRoom(s: SessionRecord, room: string, metadata: Record<string, string>, now: number): PresenceEvent | null {
+  private joinRoom(s: SessionRecord, room: string, metadata: Record<string, string>, now: number, presence: Record<string, string> = {}): PresenceEvent | null {
     const entry = this.room(room);
     entry.idleSinceMs = 0;
     const prev = entry.state.members.get(s.connectionId);
     const ev = applyJoin(
       entry.state,
-      { connectionId: s.connectionId, identity: s.identity, metadata, activity: s.activity, joinedAtMs: prev?.joinedAtMs ?? now },
+      { connectionId: s.connectionId, identity: s.identity, metadata, activity: s.activity, joinedAtMs: prev?.joinedAtMs ?? now, presence },
       now,
     );
     s.rooms.set(room, metadata);

@@ -44,4 +44,11 @@ export interface SessionStore {
    * they are reaped (an expired session still counts until the next reaper pass).
    */
   countSessions(ownerKey: string): Promise<number>;
+  /**
+   * Changes the typed presence of the session's connection in a room (member_presence.proto): the
+   * given top-level keys merged into the current ones, or the whole record replaced; one `updated`
+   * event when it changed. SESSION_NOT_FOUND when the session is not in the room; PRESENCE_TOO_LARGE
+   * when the result is over `limits.maxPresenceBytes` / `maxPresenceKeys`.
+   */
+  updatePresence(input: SessionRef & { room: string; presence: Record<string, string>; replace: boolean }): Promise<void>;
 }

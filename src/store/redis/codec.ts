@@ -15,8 +15,10 @@ export interface StoredMember {
   u?: { userId: string; name: string; avatarUrl: string; metadata: Record<string, string> };
   a?: string;
   md: Record<string, string>;
-  /** Canonical metadata (sorted keys) to compare metadata inside Lua. */
+  /** Canonical metadata and typed presence (sorted keys) to compare them inside Lua. */
   mk: string;
+  /** Typed presence: top-level key → JSON text (a table of strings for Lua's cjson). */
+  pr?: Record<string, string>;
   act: Activity;
   j?: number;
 }
@@ -44,8 +46,19 @@ export function canonicalMetadata(md: Record<string, string>): string {
   return JSON.stringify(Object.keys(md).sort().map((k) => [k, md[k]]));
 }
 
-export function encodeMember(connectionId: string, sessionId: string, identity: MemberIdentity, metadata: Record<string, string>, activity: Activity): string {
-  const m: StoredMember = { c: connectionId, s: sessionId, k: identity.kind === "user" ? "u" : "a", md: metadata, mk: canonicalMetadata(metadata), act: activity };
+export function encodeMember(
+  connectionId: string,
+  sessionId: string,
+  identity: MemberIdentity,
+  metadata: Record<string, string>,
+  activity: Activity,
+  presence: Record<string, string> = {},
+): string {
+  const hasPresence = Object.keys(presence).length > 0;
+  // `mk` is what roomJoin compares: a presence change is an update like a metadata change.
+  const mk = hasPresence ? `${canonicalMetadata(metadata)}\u0001${canonicalMetadata(presence)}` : canonicalMetadata(metadata);
+  const m: StoredMember = { c: connectionId, s: sessionId, k: identity.kind === "user" ? "u" : "a", md: metadata, mk, act: activity };
+  if (hasPresence) m.pr = presence;
   if (identity.kind === "user") m.u = identity.user;
   else m.a = identity.anonymousId;
   return JSON.stringify(m);
@@ -60,7 +73,8 @@ export function decodeMember(raw: StoredMember): Member {
     raw.k === "u" && raw.u
       ? { kind: "user", user: { userId: raw.u.userId, name: raw.u.name ?? "", avatarUrl: raw.u.avatarUrl ?? "", metadata: obj(raw.u.metadata) } }
       : { kind: "anonymous", anonymousId: raw.a ?? "" };
-  return { connectionId: raw.c, identity, metadata: obj(raw.md), activity: raw.act, joinedAtMs: raw.j ?? 0 };
+  const presence = obj(raw.pr);
+  return { connectionId: raw.c, identity, metadata: obj(raw.md), activity: raw.act, joinedAtMs: raw.j ?? 0, ...(Object.keys(presence).length > 0 ? { presence } : {}) };
 }
 
 /** Decodes a published room message (event, typing, cursors). */

@@ -3,7 +3,8 @@ import type { Activity } from "../../core/presence-event.js";
 import type { JoinInput, JoinResult, Lease, LeaveInput, LeaveResult, NavigateInput, NavigateResult, ReapResult, SessionRef } from "../../core/session.js";
 import { sessionNotFound } from "../../core/presence-error.js";
 import type { SessionStore } from "../ports/session-store.js";
-import { decodeSession, encodeMember, identityKey, type StoredSession } from "./codec.js";
+import { decodeSession, encodeMember, identityKey, type StoredMember, type StoredSession } from "./codec.js";
+import { checkPresenceRecord, mergePresence } from "../../core/typed-presence.js";
 import type { DataLossRecovery } from "./data-loss-recovery.js";
 import { createHeartbeatBatcher } from "./heartbeat-batcher.js";
 import { SESSION_BUCKETS } from "./keys.js";
@@ -36,8 +37,8 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
   const heartbeats = createHeartbeatBatcher(ctx.keys, (b, list) => ctx.sessions.heartbeat(b, list));
   const remember = (sid: string, owner: string, session: StoredSession, room: string, md: Record<string, string>) =>
     ctx.known.remember(sid, owner, session, room, md, ctx.clock.now());
-  const roomJoin = (room: string, sid: string, s: StoredSession, metadata: Record<string, string>) =>
-    ctx.rooms.join(room, { connectionId: s.c, memberJson: encodeMember(s.c, sid, s.id, metadata, s.act), identityKey: identityKey(s.id), epoch: ctx.ids.epoch() });
+  const roomJoin = (room: string, sid: string, s: StoredSession, metadata: Record<string, string>, presence?: Record<string, string>) =>
+    ctx.rooms.join(room, { connectionId: s.c, memberJson: encodeMember(s.c, sid, s.id, metadata, s.act, presence), identityKey: identityKey(s.id), epoch: ctx.ids.epoch() });
 
   async function activityChanged(sid: string, session: StoredSession): Promise<void> {
     const rooms = await ctx.cmd("hgetall", () => ctx.client.hgetall(ctx.keys.sessionRooms(sid)));
@@ -122,7 +123,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       }
       const { session, sid: sessionId, expiresAtMs } = opened;
       remember(sessionId, input.ownerKey, session, room, input.metadata);
-      const joined = await roomJoin(room, sessionId, session, input.metadata);
+      const joined = await roomJoin(room, sessionId, session, input.metadata, input.presence);
       const view = await readRoomView(ctx, room, "join");
       return {
         session: { sessionId, resumeSecret: session.sec, connectionId: session.c },
@@ -220,6 +221,18 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       const userId = session?.id.kind === "user" ? session.id.user.userId : "";
       ctx.commits.adminAction({ kind: "kick_session", actor: opts.actor ?? "", connectionId: session?.c ?? "", userId, roomsLeft: leaves }, ctx.clock.now());
       return { roomsLeft: leaves };
+    },
+
+    async updatePresence(input) {
+      const checked = await ctx.sessions.check(input);
+      if (checked.status !== "ok") throw sessionNotFound();
+      const session = checked.session;
+      const json = await ctx.cmd("hget", () => ctx.client.hget(ctx.keys.room(input.room).members, session.c));
+      if (!json) throw sessionNotFound(); // not in the room
+      const member = JSON.parse(json) as StoredMember;
+      const limits = { maxBytes: ctx.limits.maxPresenceBytes, maxKeys: ctx.limits.maxPresenceKeys };
+      const next = checkPresenceRecord(mergePresence(member.pr ?? {}, input.presence, input.replace), limits);
+      await roomJoin(input.room, input.sessionId, session, member.md ?? {}, next);
     },
 
     async countSessions(ownerKey) {

@@ -38,6 +38,7 @@ export function presenceRoutes(service: PresenceService) {
             requestId: req.requestId,
             onBehalfOf: req.onBehalfOf ? userFromPb(req.onBehalfOf) : undefined,
             anonymousId: req.anonymousId,
+            presence: req.presence,
           });
           return { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view), heartbeatKey: r.heartbeatKey, udpPort: r.udpPort };
         }),
@@ -90,6 +91,11 @@ export function presenceRoutes(service: PresenceService) {
           ),
         })),
       watchUsers: (req, ctx) => watchUsers(service, req, ctx),
+      updatePresence: (req, ctx) =>
+        mapErrors(async () => {
+          await service.updatePresence(ctx.values.get(kCaller), { sessionId: req.sessionId, room: req.room, presence: req.presence ?? {}, replace: req.replace });
+          return {};
+        }),
     });
 }
 

@@ -92,6 +92,7 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
           requestId: v.requestId,
           onBehalfOf: v.onBehalfOf ? userFromPb(v.onBehalfOf) : undefined,
           anonymousId: v.anonymousId,
+          presence: v.presence,
         };
         let r;
         if (s.session) {
@@ -158,9 +159,11 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
       case "unwatchUsers":
         d.unwatchUsers(ws);
         return { frame: ack };
-      case "updatePresence":
-        // Not served yet (issue 12, lands with the store support for typed presence).
-        return { frame: { case: "error", value: { code: 12, message: "update_presence: not implemented by this server yet", metadata: { field: "update_presence" } } } };
+      case "updatePresence": {
+        const v = f.frame.value;
+        await service.updatePresence(caller, { sessionId: sessionOf(s, v.sessionId), room: v.room, presence: v.presence ?? {}, replace: v.replace });
+        return { frame: ack };
+      }
     }
   }
 
