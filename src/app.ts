@@ -32,6 +32,9 @@ import { createWsBridge } from "./transport/ws/ws-server.js";
 import { createHeartbeatKeys, randomHeartbeatSecret } from "./auth/heartbeat-keys.js";
 import { createDatagramGate } from "./core/datagram-gate.js";
 import { createUdpHeartbeatServer } from "./transport/udp/udp-server.js";
+import { createMemoryScopeStore } from "./store/memory/memory-scope-store.js";
+import type { ScopeStore } from "./store/ports/scope-store.js";
+import { createScopeService } from "./service/scope-service.js";
 
 /**
  * The composition root: the only module that knows the concrete store, hub, transports and
@@ -90,6 +93,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
           timings: config.timings,
           limits: config.limits,
           nodeId: config.nodeId,
+          scopeShards: config.scopeShards,
           observer: {
             scriptReload: () => metrics.scriptReloads.inc(),
             redisError: (kind) => metrics.redisErrors.inc({ kind }),
@@ -103,6 +107,10 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       )
     : undefined;
   for (const warning of (await redisStore?.configWarnings()) ?? []) log.warn(warning);
+  // Scopes (scopes.proto) live with the store's sessions: the Redis store keeps its own, the
+  // embedded store one in this process.
+  const memoryScopes = redisStore ? undefined : createMemoryScopeStore();
+  const scopeStore: ScopeStore = redisStore?.scopeStore ?? memoryScopes!;
   const store: PresenceStore =
     deps.store ??
     redisStore ??
@@ -114,6 +122,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       onPublish: (kind) => metrics.eventsPublished.inc({ kind }),
       nodeId: config.nodeId,
       onHeartbeatLag: (seconds) => metrics.heartbeatLag.observe(seconds),
+      scopes: memoryScopes,
     });
   const hub = createFanoutHub({
     rooms: store,
@@ -200,6 +209,17 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     },
   });
   const health = createHealthRoutes(readiness);
+  const scopeService = createScopeService({
+    scopes: scopeStore,
+    users: store,
+    clock,
+    limits: config.limits,
+    timings: config.timings,
+    otherWatchers: () => {
+      const c = hub.watcherCount();
+      return c.full + c.counts + userHub.count();
+    },
+  });
   const adminService = createAdminService({
     rooms: store,
     sessions: store,
@@ -214,7 +234,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const adapter = connectNodeAdapter({
     // Reflection last: it describes whatever the router serves at that point.
     routes: (router) => {
-      const served = adminRoutes(adminService)(presenceRoutes(service)(health.register(router)));
+      const served = adminRoutes(adminService)(presenceRoutes(service, scopeService)(health.register(router)));
       return withWireCompat(config.reflection ? registerReflection(served) : served);
     },
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
@@ -263,7 +283,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     sessions: () => store.stats().sessions,
     rooms: () => store.stats().rooms,
     // The bridge's room broadcasters are hub watchers too: WebSocket watchers are its sockets' watches.
-    watchers: () => ({ connect: { ...hub.watchersByTransport().connect, users: userHub.count() }, ws: ws.watchCount() }),
+    watchers: () => ({ connect: { ...hub.watchersByTransport().connect, users: userHub.count(), scopes: scopeService.watchCount() }, ws: ws.watchCount() }),
     wsMaxBufferedBytes: () => ws.maxBufferedBytes(),
     connections: () => ({ ws: ws.connectionCount(), ...rpc.connectionsByProtocol() }),
     // Both bindings go through service.bind; a session bound by a socket and a stream at once counts as ws.
@@ -348,6 +368,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         const drainingError = draining();
         hub.close(drainingError);
         userHub.close(drainingError);
+        scopeService.close(drainingError);
         await health.settled(Math.min(1_000, config.shutdownDeadlineMs)); // health watchers got NOT_SERVING
         await rpc.close(config.shutdownDeadlineMs);
         // Sessions of the ended streams enter the reconnect grace in the store before it closes,

@@ -77,6 +77,8 @@ export interface Config {
    * development (no PRESENCE_JWT_SECRET and no PRESENCE_JWKS_FILE), off otherwise.
    */
   reflection: boolean;
+  /** Shards per scope in Redis (PRESENCE_SCOPE_SHARDS, default 16). */
+  scopeShards: number;
   /** The demo page on the WebSocket port (`GET /`, `/app.js`) and its token endpoint. */
   demo: {
     /**
@@ -110,6 +112,7 @@ export const TIMING_SPEC: Record<keyof Timings, NumSpec> = {
   nodeRefreshMs: n("PRESENCE_NODE_REFRESH_MS", DEFAULT_TIMINGS.nodeRefreshMs, 5, 3_600_000, "stream-bound sessions refreshed by their node"),
   reconnectGraceMs: n("PRESENCE_RECONNECT_GRACE_MS", DEFAULT_TIMINGS.reconnectGraceMs, 0, 600_000, "session kept after its stream ended"),
   positionCheckMs: n("PRESENCE_POSITION_CHECK_MS", DEFAULT_TIMINGS.positionCheckMs, 10, 3_600_000, "watched rooms compared with the store (tail-loss check)"),
+  scopeCountsIntervalMs: n("PRESENCE_SCOPE_COUNTS_INTERVAL_MS", DEFAULT_TIMINGS.scopeCountsIntervalMs, 10, 3_600_000, "WatchScopeCounts reads its scopes' counts this often and sends changes"),
   lastSeenRetentionMs: n("PRESENCE_LAST_SEEN_RETENTION_MS", DEFAULT_TIMINGS.lastSeenRetentionMs, 0, 365 * 86_400_000, "last seen of offline users kept"),
 };
 
@@ -132,6 +135,9 @@ export const LIMIT_SPEC: Record<keyof Limits, NumSpec> = {
   maxPresenceBytes: n("PRESENCE_MAX_PRESENCE_BYTES", DEFAULT_LIMITS.maxPresenceBytes, 0, 65_536, "typed presence per connection and room (key and JSON bytes + 2 per key)"),
   maxPresenceKeys: n("PRESENCE_MAX_PRESENCE_KEYS", DEFAULT_LIMITS.maxPresenceKeys, 0, 1_024, "typed presence top-level keys per connection and room"),
   presenceRatePerSec: n("PRESENCE_PRESENCE_RATE_PER_SEC", DEFAULT_LIMITS.presenceRatePerSec, 1, 1_000, "typed-presence updates per session and room per second (excess merged)"),
+  maxScopesPerSession: n("PRESENCE_MAX_SCOPES_PER_SESSION", DEFAULT_LIMITS.maxScopesPerSession, 0, 64, "scopes one session may carry besides the global one"),
+  maxListPageSize: n("PRESENCE_MAX_LIST_PAGE_SIZE", DEFAULT_LIMITS.maxListPageSize, 1, 10_000, "users per ListOnline page, at most"),
+  maxCountScopes: n("PRESENCE_MAX_COUNT_SCOPES", DEFAULT_LIMITS.maxCountScopes, 1, 10_000, "scopes per CountOnline / WatchScopeCounts call"),
 };
 
 export const SERVER_SPEC = {
@@ -161,6 +167,7 @@ export const SEEDS_SPEC = {
   udpMinIntervalMs: n("PRESENCE_UDP_MIN_INTERVAL_MS", 10_000, 0, 3_600_000, "UDP heartbeats of one session accepted at most this often (the rest: rate_limited)"),
   udpMaxDatagramBytes: n("PRESENCE_UDP_MAX_DATAGRAM_BYTES", 512, 64, 1_400, "larger UDP datagrams are dropped (oversize)"),
   udpMaxTrackedSessions: n("PRESENCE_UDP_MAX_TRACKED_SESSIONS", 100_000, 1, 10_000_000, "sessions whose last UDP heartbeat a node remembers (replay and rate checks)"),
+  scopeShards: n("PRESENCE_SCOPE_SHARDS", 16, 1, 1_024, "shards per scope in Redis (same on every node; never change it for a dataset)"),
 } satisfies Record<string, NumSpec>;
 
 /** Thrown with every invalid variable listed. */
@@ -270,6 +277,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxTrackedSessions: seeds.udpMaxTrackedSessions,
     },
     reflection,
+    scopeShards: seeds.scopeShards,
     demo: { tokens: demoTokens, dir: str("PRESENCE_DEMO_DIR") ?? fileURLToPath(new URL("../dist/demo/", import.meta.url)) },
     redis: {
       url: str("PRESENCE_REDIS_URL"),

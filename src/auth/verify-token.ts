@@ -130,7 +130,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   };
 }
 
-/** Maps verified claims to a caller: `sub`, `name`, `picture`, `meta`, `role`. */
+/** Maps verified claims to a caller: `sub`, `name`, `picture`, `meta`, `role`, `scopes`. */
 function callerFromClaims(payload: JWTPayload): Caller {
   const sub = payload.sub;
   if (typeof sub !== "string" || sub === "") {
@@ -139,6 +139,7 @@ function callerFromClaims(payload: JWTPayload): Caller {
   const role: Role = payload["role"] === "service" || payload["role"] === "admin" ? payload["role"] : "user";
   const name = payload["name"];
   const picture = payload["picture"];
+  const scopes = payload["scopes"];
   return {
     role,
     subject: sub,
@@ -148,6 +149,8 @@ function callerFromClaims(payload: JWTPayload): Caller {
       avatarUrl: typeof picture === "string" ? picture : "",
       metadata: metadataFrom(payload["meta"]),
     },
+    // `scopes` (scopes.proto): strings only, at most 64 kept; the service validates the names.
+    ...(Array.isArray(scopes) ? { scopes: Object.freeze(scopes.filter((x): x is string => typeof x === "string").slice(0, 64)) } : {}),
   };
 }
 

@@ -25,6 +25,8 @@ export interface Caller {
   subject: string;
   /** Present for `user`, `service` and `admin` callers (from the token claims). */
   user?: UserInfo;
+  /** Scopes the token lists (claim `scopes`, scopes.proto): a user's sessions carry them. */
+  scopes?: readonly string[];
 }
 
 /** What a member of a room is: a listed user, or an anonymous viewer (counted only). */

@@ -39,6 +39,8 @@ export interface Timings {
    * message is caught within two intervals. Default 30 s.
    */
   positionCheckMs: number;
+  /** WatchScopeCounts reads the counts of its scopes this often and sends changes. Default 1 s. */
+  scopeCountsIntervalMs: number;
 }
 
 export interface Limits {
@@ -78,6 +80,12 @@ export interface Limits {
   maxPresenceKeys: number;
   /** Typed-presence updates applied per session and room per second; the excess is merged. Default 10. */
   presenceRatePerSec: number;
+  /** Scopes one session may carry (besides the global one). Default 8. */
+  maxScopesPerSession: number;
+  /** Users per ListOnline page, at most. Default 1,000. */
+  maxListPageSize: number;
+  /** Scopes per CountOnline / WatchScopeCounts call. Default 100. */
+  maxCountScopes: number;
 }
 
 export const DEFAULT_TIMINGS: Readonly<Timings> = Object.freeze({
@@ -96,6 +104,7 @@ export const DEFAULT_TIMINGS: Readonly<Timings> = Object.freeze({
   nodeRefreshMs: 20_000,
   reconnectGraceMs: 10_000,
   positionCheckMs: 30_000,
+  scopeCountsIntervalMs: 1_000,
 });
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -117,4 +126,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxPresenceBytes: 2_048,
   maxPresenceKeys: 32,
   presenceRatePerSec: 10,
+  maxScopesPerSession: 8,
+  maxListPageSize: 1_000,
+  maxCountScopes: 100,
 });

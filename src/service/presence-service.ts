@@ -8,7 +8,7 @@ import { invalidArgument, limitExceeded, PresenceError, sessionNotFound } from "
 import type { Activity, CursorPosition, Position, RoomView } from "../core/presence-event.js";
 import { pageUsers, type MemberOrder } from "../core/member-order.js";
 import { presenceFromObject, type JsonObject } from "../core/typed-presence.js";
-import { pageSizeOf } from "../core/scope.js";
+import { checkAllowedScopes, checkScopes, pageSizeOf } from "../core/scope.js";
 import { checkText, parseRoomName, utf8Length } from "../core/room-name.js";
 import type { Detail, FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
 import type { UserWatchHub, UserWatchItem } from "../fanout/user-watch-hub.js";
@@ -72,6 +72,8 @@ export interface JoinCommand {
   metadata: Record<string, string>;
   /** Initial typed presence in the room (a JSON object); absent = {}. */
   presence?: JsonObject;
+  /** Scopes of a new session (scopes.proto): users only from their token's list, services any. */
+  scopes?: readonly string[];
   sessionId: string;
   resumeSecret: string;
   activity?: Activity;
@@ -242,6 +244,20 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     }
   }
 
+  /** The scopes a new session of `caller` carries (scopes.proto), validated. */
+  function scopesFor(caller: Caller, requested: readonly string[]): string[] {
+    const max = o.limits.maxScopesPerSession;
+    if (caller.role === "anonymous") {
+      if (requested.length > 0) throw new PresenceError("PERMISSION_DENIED", "scopes: anonymous viewers carry no scopes", { field: "scopes" });
+      return [];
+    }
+    if (caller.role === "service" || caller.role === "admin") return checkScopes(requested, max);
+    if (requested.length === 0) return checkScopes(caller.scopes ?? [], max, "token scopes");
+    const asked = checkScopes(requested, max);
+    checkAllowedScopes(asked, caller.scopes ?? []);
+    return asked;
+  }
+
   const viewerOf = (caller: Caller) => (caller.role === "user" ? caller.subject : "");
 
   function noAnonymous(caller: Caller, what: string) {
@@ -261,8 +277,10 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const identity = identityFor(caller, req);
       if (req.resumeSecret !== "" && req.sessionId === "") throw invalidArgument("resume_secret", "needs session_id");
       const presence = req.presence ? presenceFromObject(req.presence, presenceLimits) : undefined;
+      const scopes = scopesFor(caller, req.scopes ?? []);
       const joined = await o.sessions.join({
         presence,
+        scopes,
         room: r,
         ownerKey: ownerKeyOf(caller),
         identity,

@@ -2,6 +2,8 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { UserInfo } from "../core/identity.js";
 import type { Activity, Counts, Cursor, CursorPosition, Member, PresenceEvent, RoomEndedInfo, RoomView, TypingEvent, CursorBatch } from "../core/presence-event.js";
 import type { RoomEndedSchema } from "../../gen/presence/v1/rooms_pb.js";
+import type { OnlineUserSchema } from "../../gen/presence/v1/scopes_pb.js";
+import type { OnlineUserView } from "../service/scope-service.js";
 import type { WatchItem } from "../fanout/fanout-hub.js";
 import type { Lease, SessionGrant } from "../core/session.js";
 import { Activity as PbActivity, Detail as PbDetail, LeaveReason as PbLeaveReason, MemberOrder as PbMemberOrder, UserState as PbUserState } from "../../gen/presence/v1/types_pb.js";
@@ -32,6 +34,13 @@ export const activityFromPb = (a: PbActivity): Activity | undefined =>
 const activityToPb = (a: Activity) => (a === "active" ? PbActivity.ACTIVE : PbActivity.AWAY);
 
 export const detailFromPb = (d: PbDetail) => (d === PbDetail.COUNTS ? ("counts" as const) : ("full" as const));
+
+export const onlineUserToPb = (u: OnlineUserView): MessageInitShape<typeof OnlineUserSchema> => ({
+  user: userToPb(u.user),
+  state: userStateToPb[u.state],
+  lastActiveMs: BigInt(u.lastActiveMs),
+  connections: u.connections,
+});
 
 export const orderFromPb = (o: PbMemberOrder) => (o === PbMemberOrder.LAST_ACTIVE ? ("last_active" as const) : ("joined" as const));
 

@@ -2,6 +2,8 @@ import type { Clock, TimerHandle } from "../../core/clock.js";
 import type { IdSource } from "../../core/ids.js";
 import { VERIFIED_BY_SESSION_KEY, type MemberIdentity } from "../../core/identity.js";
 import { checkPresenceRecord, mergePresence } from "../../core/typed-presence.js";
+import { GLOBAL_SCOPE } from "../../core/scope.js";
+import type { ScopeStore } from "../ports/scope-store.js";
 import type { Limits, Timings } from "../../core/options.js";
 import { limitExceeded, sessionNotFound } from "../../core/presence-error.js";
 import type { Activity, CursorPosition, LeaveReason, PresenceEvent, RoomView, StoreMessage } from "../../core/presence-event.js";
@@ -51,6 +53,8 @@ export interface MemoryStoreOptions {
   nodeId?: string;
   /** A commit-feed listener threw (it is skipped; the others still run). */
   onCommitListenerError?: (err: unknown) => void;
+  /** Scope membership (scopes.proto), kept with the sessions' lifecycle. */
+  scopes?: ScopeStore;
 }
 
 interface SessionRecord {
@@ -65,6 +69,8 @@ interface SessionRecord {
   nodeId: string;
   /** room → metadata of this session's connection in that room. */
   rooms: Map<string, Record<string, string>>;
+  /** Scopes the session carries (the global scope "" included for users; none for anonymous). */
+  scopes: readonly string[];
 }
 
 interface UserEntry {
@@ -168,10 +174,13 @@ export class MemoryPresenceStore implements PresenceStore {
         expiresAtMs: now + this.o.timings.sessionTtlMs,
         nodeId: this.nodeId,
         rooms: new Map(),
+        scopes: input.identity.kind === "user" ? [GLOBAL_SCOPE, ...(input.scopes ?? [])] : [],
       };
       this.sessions.set(session.id, session);
       this.owners.set(session.ownerKey, (this.owners.get(session.ownerKey) ?? 0) + 1);
       this.trackUser(session, session.activity, now);
+      // The memory scope store applies this synchronously: the join stays one atomic step.
+      if (session.identity.kind === "user" && this.o.scopes) void this.o.scopes.addSession(session.id, session.identity.user, session.scopes, now);
       if (dedupeKey) this.requestIds.set(dedupeKey, { sessionId: session.id, expiresAtMs: now + this.o.timings.sessionTtlMs });
     }
     session.expiresAtMs = now + this.o.timings.sessionTtlMs;
@@ -183,6 +192,7 @@ export class MemoryPresenceStore implements PresenceStore {
       resumed,
       sessionCreated,
       roomCreated,
+      scopes: session.scopes.filter((x) => x !== GLOBAL_SCOPE),
       event,
       view: this.viewForJoin(input.room, now),
     };
@@ -517,6 +527,8 @@ export class MemoryPresenceStore implements PresenceStore {
 
   private endSession(s: SessionRecord, now: number): void {
     this.sessions.delete(s.id);
+    // The memory scope store applies this synchronously (no awaiting inside it).
+    if (s.identity.kind === "user" && this.o.scopes) void this.o.scopes.removeSession(s.id, s.identity.user.userId, s.scopes);
     const owned = (this.owners.get(s.ownerKey) ?? 0) - 1;
     if (owned > 0) this.owners.set(s.ownerKey, owned);
     else this.owners.delete(s.ownerKey);

@@ -32,6 +32,13 @@ export interface StoredSession {
   act: Activity;
   /** The node that created, attached or reclaimed the session last (absent on sessions of older versions). */
   n?: string;
+  /** Scopes the session carries besides the global one (scopes.proto); absent = none. */
+  sc?: string[];
+}
+
+/** Every scope a user's session is in: the global scope and its own. Anonymous sessions: none. */
+export function sessionScopes(s: StoredSession): string[] {
+  return s.id.kind === "user" ? ["", ...(s.sc ?? [])] : [];
 }
 
 /** A session record read from its bucket hash (or returned by a script). */

@@ -41,6 +41,8 @@ export async function createRedisPresenceStore(
     observer?: RedisStoreObserver;
     nodeId?: string;
     onCommitListenerError?: (err: unknown) => void;
+    /** Shards per scope (PRESENCE_SCOPE_SHARDS, default 16). */
+    scopeShards?: number;
   },
 ): Promise<RedisPresenceStore> {
   const retryStrategy = (times: number) => Math.min(times * 100, 2_000);

@@ -1,4 +1,4 @@
-import { encodeMember, identityKey } from "./codec.js";
+import { encodeMember, identityKey, sessionScopes } from "./codec.js";
 import type { RedisContext } from "./redis-context.js";
 import { waitReady } from "./wait-ready.js";
 
@@ -60,6 +60,7 @@ export function createDataLossRecovery(ctx: RedisContext): DataLossRecovery {
           await ctx.rooms.join(room, { connectionId: s.c, memberJson: encodeMember(s.c, k.sid, s.id, md, s.act), identityKey: identityKey(s.id), epoch: ctx.ids.epoch() });
         }
         await ctx.users.session(k.session.id, "set", k.sid, k.session.act);
+        if (k.session.id.kind === "user") await ctx.scopes.addSession(k.sid, k.session.id.user, sessionScopes(k.session), ctx.clock.now());
         n++;
       } catch {
         ctx.observer.redisError?.("reassert");

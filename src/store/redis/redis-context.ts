@@ -2,6 +2,8 @@ import type { Cluster, Redis } from "ioredis";
 import type { Clock } from "../../core/clock.js";
 import type { IdSource } from "../../core/ids.js";
 import type { Limits, Timings } from "../../core/options.js";
+import type { ScopeStore } from "../ports/scope-store.js";
+import { createRedisScopeStore } from "./redis-scope-store.js";
 import { PresenceError } from "../../core/presence-error.js";
 import type { Lease } from "../../core/session.js";
 import type { CommitEmitter } from "../commit-emitter.js";
@@ -53,6 +55,8 @@ export interface RedisContext {
   readonly commits: CommitEmitter;
   /** Live sessions this node served, for re-assertion after data loss (I2). */
   readonly known: KnownSessions;
+  /** Scope membership (scopes.proto): kept with the sessions' lifecycle. */
+  readonly scopes: ScopeStore;
   /** Runs one Redis command; failures become STORE_UNAVAILABLE (request paths fail fast). */
   cmd<T>(name: string, fn: () => Promise<T>): Promise<T>;
   lease(expiresAtMs: number): Lease;
@@ -73,6 +77,8 @@ export interface RedisContextOptions {
   observer?: RedisStoreObserver;
   nodeId: string;
   commits: CommitEmitter;
+  /** Shards per scope (PRESENCE_SCOPE_SHARDS, default 16): the same on every node, never changed for a dataset. */
+  scopeShards?: number;
 }
 
 export function createRedisContext(o: RedisContextOptions): RedisContext {
@@ -122,6 +128,7 @@ export function createRedisContext(o: RedisContextOptions): RedisContext {
     nodes: createNodeScripts(sc),
     commits: o.commits,
     known: new KnownSessions(),
+    scopes: createRedisScopeStore({ client: o.client, prefix: o.prefix, shards: o.scopeShards ?? 16, run: (name, k, args) => cmd(name, () => runner.run(name, k, args)), cmd }),
     cmd,
     lease: (expiresAtMs) => ({ ttlMs: o.timings.sessionTtlMs, heartbeatIntervalMs: o.timings.heartbeatIntervalMs, expiresAtMs }),
   };

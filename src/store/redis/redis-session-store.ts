@@ -3,7 +3,7 @@ import type { Activity } from "../../core/presence-event.js";
 import type { JoinInput, JoinResult, Lease, LeaveInput, LeaveResult, NavigateInput, NavigateResult, ReapResult, SessionRef } from "../../core/session.js";
 import { sessionNotFound } from "../../core/presence-error.js";
 import type { SessionStore } from "../ports/session-store.js";
-import { decodeSession, encodeMember, identityKey, type StoredMember, type StoredSession } from "./codec.js";
+import { decodeSession, encodeMember, identityKey, sessionScopes, type StoredMember, type StoredSession } from "./codec.js";
 import { checkPresenceRecord, mergePresence } from "../../core/typed-presence.js";
 import type { DataLossRecovery } from "./data-loss-recovery.js";
 import { createHeartbeatBatcher } from "./heartbeat-batcher.js";
@@ -72,6 +72,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     if (status === "ended") {
       ctx.known.delete(ref.sessionId);
       await ctx.users.session(session.id, "end", ref.sessionId, session.act);
+      if (session.id.kind === "user") await ctx.scopes.removeSession(ref.sessionId, session.id.user.userId, sessionScopes(session));
     }
     return status;
   }
@@ -115,11 +116,13 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
           id: input.identity,
           act: input.activity ?? "active",
           n: ctx.nodeId,
+          ...(input.identity.kind === "user" && input.scopes && input.scopes.length > 0 ? { sc: [...input.scopes] } : {}),
         };
         const r = await ctx.sessions.open({ mode: "new", sid: id, owner: input.ownerKey, arg: JSON.stringify(session), room, metadataJson, nodeId: ctx.nodeId });
         if (r.status !== "ok") throw sessionNotFound();
         opened = { expiresAtMs: r.expiresAtMs, session, sid: id };
         await ctx.users.session(session.id, "set", id, session.act);
+        if (session.id.kind === "user") await ctx.scopes.addSession(id, session.id.user, sessionScopes(session), ctx.clock.now());
       }
       const { session, sid: sessionId, expiresAtMs } = opened;
       remember(sessionId, input.ownerKey, session, room, input.metadata);
@@ -131,6 +134,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
         resumed,
         sessionCreated,
         roomCreated: joined.created,
+        scopes: session.sc ?? [],
         event: joined.event,
         view,
       };

@@ -3,10 +3,13 @@ import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import * as http2 from "node:http2";
 import { PresenceService as PresenceServiceDesc, WatchPresenceResponseSchema, WatchUsersResponseSchema } from "../../../gen/presence/v1/presence_pb.js";
 import type { PresenceService } from "../../service/presence-service.js";
+import type { ScopeCountsItem, ScopeService } from "../../service/scope-service.js";
+import { WatchScopeCountsResponseSchema } from "../../../gen/presence/v1/scopes_pb.js";
 import {
   activityFromPb,
   cursorPositionFromPb,
   detailFromPb,
+  onlineUserToPb,
   orderFromPb,
   leaseToPb,
   sessionToPb,
@@ -24,7 +27,7 @@ import { toConnectError } from "./to-connect-error.js";
  * from the context, converts the request to domain values, calls the application service and
  * converts the answer back. Errors are mapped once, by `toConnectError`.
  */
-export function presenceRoutes(service: PresenceService) {
+export function presenceRoutes(service: PresenceService, scopes: ScopeService) {
   return (router: ConnectRouter) =>
     router.service(PresenceServiceDesc, {
       join: (req, ctx) =>
@@ -39,8 +42,9 @@ export function presenceRoutes(service: PresenceService) {
             onBehalfOf: req.onBehalfOf ? userFromPb(req.onBehalfOf) : undefined,
             anonymousId: req.anonymousId,
             presence: req.presence,
+            scopes: req.scopes,
           });
-          return { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view), heartbeatKey: r.heartbeatKey, udpPort: r.udpPort };
+          return { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view), heartbeatKey: r.heartbeatKey, udpPort: r.udpPort, scopes: [...(r.scopes ?? [])] };
         }),
       leave: (req, ctx) => mapErrors(() => service.leave(ctx.values.get(kCaller), { sessionId: req.sessionId, room: req.room })),
       navigate: (req, ctx) =>
@@ -91,6 +95,13 @@ export function presenceRoutes(service: PresenceService) {
           ),
         })),
       watchUsers: (req, ctx) => watchUsers(service, req, ctx),
+      listOnline: (req, ctx) =>
+        mapErrors(async () => {
+          const r = await scopes.listOnline(ctx.values.get(kCaller), { scope: req.scope, pageSize: req.pageSize, pageToken: req.pageToken });
+          return { users: r.users.map(onlineUserToPb), nextPageToken: r.nextPageToken, count: r.count };
+        }),
+      countOnline: (req, ctx) => mapErrors(() => scopes.countOnline(ctx.values.get(kCaller), { scopes: req.scopes })),
+      watchScopeCounts: (req, ctx) => watchScopeCounts(scopes, req, ctx),
       updatePresence: (req, ctx) =>
         mapErrors(async () => {
           await service.updatePresence(ctx.values.get(kCaller), { sessionId: req.sessionId, room: req.room, presence: req.presence ?? {}, replace: req.replace });
@@ -121,6 +132,20 @@ async function* watch(
   }
   try {
     for await (const item of items) yield create(WatchPresenceResponseSchema, watchItemToPb(item));
+  } catch (e) {
+    throw toConnectError(e);
+  }
+}
+
+async function* watchScopeCounts(scopes: ScopeService, req: { scopes: string[] }, ctx: HandlerContext) {
+  let items: AsyncGenerator<ScopeCountsItem>;
+  try {
+    items = scopes.watchScopeCounts(ctx.values.get(kCaller), { scopes: req.scopes, signal: ctx.signal });
+  } catch (e) {
+    throw toConnectError(e);
+  }
+  try {
+    for await (const item of items) yield create(WatchScopeCountsResponseSchema, { scopes: item.scopes, global: item.global, timeMs: BigInt(item.timeMs) });
   } catch (e) {
     throw toConnectError(e);
   }

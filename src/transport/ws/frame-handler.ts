@@ -93,6 +93,7 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
           onBehalfOf: v.onBehalfOf ? userFromPb(v.onBehalfOf) : undefined,
           anonymousId: v.anonymousId,
           presence: v.presence,
+          scopes: v.scopes,
         };
         let r;
         if (s.session) {
@@ -104,7 +105,7 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
           s.session = r.session;
         }
         addRoom(s, v.room);
-        return { frame: { case: "join", value: { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view), heartbeatKey: r.heartbeatKey, udpPort: r.udpPort } } };
+        return { frame: { case: "join", value: { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view), heartbeatKey: r.heartbeatKey, udpPort: r.udpPort, scopes: [...(r.scopes ?? [])] } } };
       }
       case "leave": {
         const v = f.frame.value;
