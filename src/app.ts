@@ -84,6 +84,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const log = deps.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
   const useRedis = !deps.store && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0);
+  const awayPolicy = { defaultMs: config.timings.awayAfterMs, scopeOverrides: config.awayScopeOverrides };
   const redisStore = useRedis
     ? await createRedisPresenceStore(
         { url: config.redis.url, clusterSeeds: config.redis.clusterSeeds, prefix: config.redis.prefix, commandTimeoutMs: config.redis.commandTimeoutMs },
@@ -94,6 +95,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
           limits: config.limits,
           nodeId: config.nodeId,
           scopeShards: config.scopeShards,
+          awayPolicy,
           observer: {
             scriptReload: () => metrics.scriptReloads.inc(),
             redisError: (kind) => metrics.redisErrors.inc({ kind }),
@@ -123,6 +125,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       nodeId: config.nodeId,
       onHeartbeatLag: (seconds) => metrics.heartbeatLag.observe(seconds),
       scopes: memoryScopes,
+      awayPolicy,
     });
   const hub = createFanoutHub({
     rooms: store,
@@ -162,6 +165,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   let udpBoundPort = 0;
   const service = createPresenceService({
     udp: udpKeys && { keyFor: (id) => udpKeys.keyFor(id), port: () => udpBoundPort },
+    awayScopeThresholds: config.awayScopeOverrides.map(([, ms]) => ms),
     sessions: store,
     rooms: store,
     users: store,
@@ -313,6 +317,21 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     }
   }, config.timings.reaperIntervalMs);
 
+  // Server-side away (session-activity.ts): silent sessions show away, on every node (idempotent).
+  let sweeping = false;
+  const awaySweep = clock.setInterval(async () => {
+    if (sweeping) return;
+    sweeping = true;
+    try {
+      await store.sweepAway();
+    } catch (err) {
+      metrics.loopErrors.inc({ loop: "away_sweep" });
+      log.error("away sweep failed", { err });
+    } finally {
+      sweeping = false;
+    }
+  }, config.timings.awayCheckMs);
+
   // Sessions bound to this node's streams are refreshed in one batch per interval (design §5).
   let refreshing = false;
   const refresher = clock.setInterval(async () => {
@@ -375,6 +394,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         // so clients reclaiming them on another node find them (F-N2).
         await service.drain();
         reaper.cancel();
+        awaySweep.cancel();
         readiness.close();
         refresher.cancel();
         await store.close();

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import { defaultNodeId, NODE_ID } from "./core/node-id.js";
+import { parseScopeOverrides } from "./core/away-policy.js";
 import { DEFAULT_LIMITS, DEFAULT_TIMINGS, type Limits, type Timings } from "./core/options.js";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
 
@@ -79,6 +80,8 @@ export interface Config {
   reflection: boolean;
   /** Shards per scope in Redis (PRESENCE_SCOPE_SHARDS, default 16). */
   scopeShards: number;
+  /** PRESENCE_AWAY_AFTER_MS_BY_SCOPE: scope-name prefix → away threshold (ms). */
+  awayScopeOverrides: [string, number][];
   /** The demo page on the WebSocket port (`GET /`, `/app.js`) and its token endpoint. */
   demo: {
     /**
@@ -112,6 +115,9 @@ export const TIMING_SPEC: Record<keyof Timings, NumSpec> = {
   nodeRefreshMs: n("PRESENCE_NODE_REFRESH_MS", DEFAULT_TIMINGS.nodeRefreshMs, 5, 3_600_000, "stream-bound sessions refreshed by their node"),
   reconnectGraceMs: n("PRESENCE_RECONNECT_GRACE_MS", DEFAULT_TIMINGS.reconnectGraceMs, 0, 600_000, "session kept after its stream ended"),
   positionCheckMs: n("PRESENCE_POSITION_CHECK_MS", DEFAULT_TIMINGS.positionCheckMs, 10, 3_600_000, "watched rooms compared with the store (tail-loss check)"),
+  awayAfterMs: n("PRESENCE_AWAY_AFTER_MS", DEFAULT_TIMINGS.awayAfterMs, 0, 604_800_000, "a session silent this long shows away (0: never)"),
+  awayCheckMs: n("PRESENCE_AWAY_CHECK_MS", DEFAULT_TIMINGS.awayCheckMs, 10, 600_000, "the away sweep runs this often on every node"),
+  activityWriteIntervalMs: n("PRESENCE_ACTIVITY_WRITE_INTERVAL_MS", DEFAULT_TIMINGS.activityWriteIntervalMs, 0, 600_000, "activity signals of one session written at most this often per node"),
   scopeCountsIntervalMs: n("PRESENCE_SCOPE_COUNTS_INTERVAL_MS", DEFAULT_TIMINGS.scopeCountsIntervalMs, 10, 3_600_000, "WatchScopeCounts reads its scopes' counts this often and sends changes"),
   lastSeenRetentionMs: n("PRESENCE_LAST_SEEN_RETENTION_MS", DEFAULT_TIMINGS.lastSeenRetentionMs, 0, 365 * 86_400_000, "last seen of offline users kept"),
 };
@@ -209,6 +215,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (udpPort !== undefined && (!Number.isInteger(udpPort) || udpPort < 0 || udpPort > 65_535)) {
     problems.push(`PRESENCE_UDP_PORT=${JSON.stringify(udpPortRaw)}: must be an integer from 0 to 65535 (unset: UDP heartbeats off)`);
   }
+  let awayScopeOverrides: [string, number][] = [];
+  try {
+    awayScopeOverrides = parseScopeOverrides(str("PRESENCE_AWAY_AFTER_MS_BY_SCOPE") ?? "", 1, 604_800_000);
+  } catch (e) {
+    problems.push(e instanceof Error ? e.message : String(e));
+  }
   const udpSecret = str("PRESENCE_UDP_SECRET");
   if (udpSecret !== undefined && Buffer.byteLength(udpSecret) < 32) problems.push("PRESENCE_UDP_SECRET: must be at least 32 bytes");
   const timings = nums(TIMING_SPEC);
@@ -278,6 +290,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     reflection,
     scopeShards: seeds.scopeShards,
+    awayScopeOverrides,
     demo: { tokens: demoTokens, dir: str("PRESENCE_DEMO_DIR") ?? fileURLToPath(new URL("../dist/demo/", import.meta.url)) },
     redis: {
       url: str("PRESENCE_REDIS_URL"),

@@ -41,6 +41,12 @@ export interface Timings {
   positionCheckMs: number;
   /** WatchScopeCounts reads the counts of its scopes this often and sends changes. Default 1 s. */
   scopeCountsIntervalMs: number;
+  /** A session silent this long shows away (server-side away); 0 = never. Default 5 min. */
+  awayAfterMs: number;
+  /** Every node runs the away sweep this often (a silent session is away within this of its threshold). Default 1 s. */
+  awayCheckMs: number;
+  /** Activity signals of one session are written to the store at most this often per node. Default 5 s. */
+  activityWriteIntervalMs: number;
 }
 
 export interface Limits {
@@ -105,6 +111,9 @@ export const DEFAULT_TIMINGS: Readonly<Timings> = Object.freeze({
   reconnectGraceMs: 10_000,
   positionCheckMs: 30_000,
   scopeCountsIntervalMs: 1_000,
+  awayAfterMs: 300_000,
+  awayCheckMs: 1_000,
+  activityWriteIntervalMs: 5_000,
 });
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({

@@ -114,6 +114,8 @@ export interface PresenceServiceOptions {
   onCoalesced?: (kind: "typing" | "cursor" | "presence") => void;
   /** Errors of deferred (coalesced) updates, which have no caller left to answer. */
   onDeferredError?: (err: unknown) => void;
+  /** Away thresholds of the scope overrides (PRESENCE_AWAY_AFTER_MS_BY_SCOPE), for the signal interval. */
+  awayScopeThresholds?: number[];
   /** UDP heartbeats (when on): each session's key and the bound port, told in Join answers. */
   udp?: { keyFor(sessionId: string): Uint8Array; port(): number };
 }
@@ -134,6 +136,23 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
   /** Updates waiting for the presence gate, merged (key: session and room). */
   const pendingPresence = new Map<string, { presence: Record<string, string>; replace: boolean }>();
   const presenceLimits = { maxBytes: o.limits.maxPresenceBytes, maxKeys: o.limits.maxPresenceKeys };
+
+  /**
+   * Activity signals (typing, cursor, presence update, re-Join) reach the store at most once per
+   * session per interval from this node: the write interval, but never more than half the smallest
+   * away threshold (so a signal is never held back long enough to let a session go away).
+   */
+  const thresholds = [o.timings.awayAfterMs, ...(o.awayScopeThresholds ?? [])].filter((ms) => ms > 0);
+  const signalEveryMs = Math.min(o.timings.activityWriteIntervalMs, ...thresholds.map((ms) => Math.floor(ms / 2)));
+  const lastSignal = new Map<string, number>();
+  function signal(caller: Caller, id: string): void {
+    const now = o.clock.now();
+    const last = lastSignal.get(id);
+    if (last !== undefined && now - last < signalEveryMs) return;
+    lastSignal.set(id, now);
+    if (lastSignal.size > 100_000) for (const [k, t] of lastSignal) if (now - t >= signalEveryMs) lastSignal.delete(k);
+    o.sessions.signalActivity({ sessionId: id, ownerKey: ownerKeyOf(caller) }).catch((e) => o.onDeferredError?.(e));
+  }
   const room = (value: string, field = "room") => parseRoomName(value, o.limits.maxRoomNameBytes, field);
   const metadata = (m: Record<string, string>) => checkMetadata(m, o.limits.maxMetadataBytes, o.limits.maxMetadataEntries);
 
@@ -292,6 +311,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       });
       // Anonymous sessions get no UDP key: their session id alone is their capability, and UDP
       // datagrams carry it in clear text.
+      if (!joined.sessionCreated) signal(caller, joined.session.sessionId); // a re-Join is a signal
       if (!o.udp || identity.kind !== "user") return joined;
       return { ...joined, heartbeatKey: o.udp.keyFor(joined.session.sessionId), udpPort: o.udp.port() };
     },
@@ -328,6 +348,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const id = sessionId(req.sessionId);
       noAnonymous(caller, "typing");
       const ref = { sessionId: id, ownerKey: ownerKeyOf(caller), room: r, typing: req.typing };
+      if (req.typing) signal(caller, id);
       let applied: Promise<void> | undefined;
       const outcome = typingGate.submit(`${id}\u0000${r}`, () => {
         applied = o.rooms.setTyping(ref);
@@ -349,6 +370,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       }
       checkText(p.element, "position.element");
       const ref = { sessionId: id, ownerKey: ownerKeyOf(caller), room: r, position: { ...p } };
+      signal(caller, id);
       let applied: Promise<void> | undefined;
       const outcome = cursorGate.submit(`${id}\u0000${r}`, () => {
         applied = o.rooms.updateCursor(ref);
@@ -423,6 +445,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         throw new PresenceError("PERMISSION_DENIED", "presence: anonymous viewers have no typed presence", { field: "presence" });
       }
       const update = presenceFromObject(req.presence, presenceLimits);
+      signal(caller, id);
       const key = `${id}\u0000${r}`;
       const waiting = pendingPresence.get(key);
       // Merged with what is still waiting: a replace starts over, a merge adds its keys.

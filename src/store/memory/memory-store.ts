@@ -3,6 +3,8 @@ import type { IdSource } from "../../core/ids.js";
 import { VERIFIED_BY_SESSION_KEY, type MemberIdentity } from "../../core/identity.js";
 import { checkPresenceRecord, mergePresence } from "../../core/typed-presence.js";
 import { GLOBAL_SCOPE } from "../../core/scope.js";
+import { sessionThreshold, type AwayPolicy } from "../../core/away-policy.js";
+import { effectiveActivity } from "../../core/session-activity.js";
 import type { ScopeStore } from "../ports/scope-store.js";
 import type { Limits, Timings } from "../../core/options.js";
 import { limitExceeded, sessionNotFound } from "../../core/presence-error.js";
@@ -55,6 +57,8 @@ export interface MemoryStoreOptions {
   onCommitListenerError?: (err: unknown) => void;
   /** Scope membership (scopes.proto), kept with the sessions' lifecycle. */
   scopes?: ScopeStore;
+  /** Server-side away thresholds (PRESENCE_AWAY_AFTER_MS and its scope overrides); absent: never away by silence. */
+  awayPolicy?: AwayPolicy;
 }
 
 interface SessionRecord {
@@ -71,6 +75,10 @@ interface SessionRecord {
   rooms: Map<string, Record<string, string>>;
   /** Scopes the session carries (the global scope "" included for users; none for anonymous). */
   scopes: readonly string[];
+  /** Last activity signal (ms). */
+  lastActiveMs: number;
+  /** Silent this long → away (0 = never), from the away policy at creation. */
+  awayAfterMs: number;
 }
 
 interface UserEntry {
@@ -175,6 +183,8 @@ export class MemoryPresenceStore implements PresenceStore {
         nodeId: this.nodeId,
         rooms: new Map(),
         scopes: input.identity.kind === "user" ? [GLOBAL_SCOPE, ...(input.scopes ?? [])] : [],
+        lastActiveMs: now,
+        awayAfterMs: this.o.awayPolicy ? sessionThreshold(this.o.awayPolicy, input.scopes ?? [], []) : 0,
       };
       this.sessions.set(session.id, session);
       this.owners.set(session.ownerKey, (this.owners.get(session.ownerKey) ?? 0) + 1);
@@ -238,17 +248,47 @@ export class MemoryPresenceStore implements PresenceStore {
     const leftMs = s.expiresAtMs - now;
     s.expiresAtMs = now + this.o.timings.sessionTtlMs;
     this.o.onHeartbeatLag?.(Math.max(0, this.o.timings.sessionTtlMs - leftMs) / 1000);
-    if (input.activity && input.activity !== s.activity) {
-      s.activity = input.activity;
-      this.trackUser(s, input.activity, now);
-      for (const room of s.rooms.keys()) {
-        const entry = this.rooms.get(room);
-        if (!entry) continue;
-        const ev = applyActivity(entry.state, s.connectionId, input.activity, now);
-        if (ev) this.publishEvent(entry, ev, now);
+    if (input.activity === "active") this.stamp(s, now);
+    if (input.activity && input.activity !== s.activity) this.show(s, input.activity, now);
+    return this.lease(s);
+  }
+
+  async signalActivity(input: SessionRef): Promise<void> {
+    const now = this.o.clock.now();
+    const s = this.ownedSession(input, now);
+    this.stamp(s, now);
+    if (s.activity !== "active") this.show(s, "active", now);
+  }
+
+  async sweepAway(): Promise<number> {
+    const now = this.o.clock.now();
+    let n = 0;
+    for (const s of this.sessions.values()) {
+      if (s.expiresAtMs <= now || s.activity !== "active") continue;
+      if (effectiveActivity({ lastActiveMs: s.lastActiveMs, reportedAway: false }, s.awayAfterMs, now) === "away") {
+        this.show(s, "away", now);
+        n++;
       }
     }
-    return this.lease(s);
+    return n;
+  }
+
+  /** An activity signal: the session's last activity, and its users' position in its scopes. */
+  private stamp(s: SessionRecord, now: number): void {
+    s.lastActiveMs = Math.max(s.lastActiveMs, now);
+    if (s.identity.kind === "user" && this.o.scopes) void this.o.scopes.stamp(s.identity.user.userId, s.scopes, now);
+  }
+
+  /** What the session shows now: its members in every room and its user's status follow. */
+  private show(s: SessionRecord, activity: Activity, now: number): void {
+    s.activity = activity;
+    this.trackUser(s, activity, now);
+    for (const room of s.rooms.keys()) {
+      const entry = this.rooms.get(room);
+      if (!entry) continue;
+      const ev = applyActivity(entry.state, s.connectionId, activity, now);
+      if (ev) this.publishEvent(entry, ev, now);
+    }
   }
 
   async attach(input: SessionRef): Promise<Lease> {

@@ -51,4 +51,16 @@ export interface SessionStore {
    * when the result is over `limits.maxPresenceBytes` / `maxPresenceKeys`.
    */
   updatePresence(input: SessionRef & { room: string; presence: Record<string, string>; replace: boolean }): Promise<void>;
+  /**
+   * An activity signal of the session (typing, cursor, presence update, a re-Join; a Heartbeat with
+   * ACTIVE is one by itself): stamps its last activity (scopes' order included) and makes it active
+   * again when it showed away. SESSION_NOT_FOUND like Heartbeat.
+   */
+  signalActivity(input: SessionRef): Promise<void>;
+  /**
+   * Server-side away (session-activity.ts): every live session silent for its away threshold shows
+   * away from now on (one `updated` event per room, the user status follows). Run by every node
+   * every PRESENCE_AWAY_CHECK_MS; idempotent. Returns the sessions it made away.
+   */
+  sweepAway(): Promise<number>;
 }

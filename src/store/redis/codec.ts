@@ -34,6 +34,8 @@ export interface StoredSession {
   n?: string;
   /** Scopes the session carries besides the global one (scopes.proto); absent = none. */
   sc?: string[];
+  /** Silent this long → away (ms; absent or 0 = never), from the away policy at creation. */
+  aw?: number;
 }
 
 /** Every scope a user's session is in: the global scope and its own. Anonymous sessions: none. */

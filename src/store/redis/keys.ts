@@ -24,6 +24,8 @@ export interface BucketKeys {
   reaping: string;
   /** hash owner key → live sessions of that owner in this bucket (countSessions sums the buckets). */
   owners: string;
+  /** zset session id → last activity ms of active sessions (the away sweep; session-activity.ts). */
+  away: string;
 }
 
 export const SESSION_BUCKETS = 64;
@@ -50,7 +52,7 @@ export function createKeys(prefix: string) {
     },
     bucket(bucket: number): BucketKeys {
       const t = `${prefix}:{s:${bucket}}`;
-      return { expiry: `${t}:exp`, sessions: `${t}:ses`, reaping: `${t}:reap`, owners: `${t}:own` };
+      return { expiry: `${t}:exp`, sessions: `${t}:ses`, reaping: `${t}:reap`, owners: `${t}:own`, away: `${t}:away` };
     },
     /** The rooms (room → metadata JSON) of one session; same slot as its bucket. */
     sessionRooms(sessionId: string): string {

@@ -3,6 +3,8 @@ import type { Clock } from "../../core/clock.js";
 import type { IdSource } from "../../core/ids.js";
 import type { Limits, Timings } from "../../core/options.js";
 import type { ScopeStore } from "../ports/scope-store.js";
+import type { ScriptName } from "./scripts.js";
+import type { AwayPolicy } from "../../core/away-policy.js";
 import { createRedisScopeStore } from "./redis-scope-store.js";
 import { PresenceError } from "../../core/presence-error.js";
 import type { Lease } from "../../core/session.js";
@@ -57,6 +59,11 @@ export interface RedisContext {
   readonly known: KnownSessions;
   /** Scope membership (scopes.proto): kept with the sessions' lifecycle. */
   readonly scopes: ScopeStore;
+  readonly awayPolicy: AwayPolicy | undefined;
+  /** The time given to scripts: '0' (Redis TIME) or the injected clock's ms (tests). */
+  nowArg(): string;
+  /** Runs one script through the error mapping. */
+  run(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown>;
   /** Runs one Redis command; failures become STORE_UNAVAILABLE (request paths fail fast). */
   cmd<T>(name: string, fn: () => Promise<T>): Promise<T>;
   lease(expiresAtMs: number): Lease;
@@ -79,6 +86,8 @@ export interface RedisContextOptions {
   commits: CommitEmitter;
   /** Shards per scope (PRESENCE_SCOPE_SHARDS, default 16): the same on every node, never changed for a dataset. */
   scopeShards?: number;
+  /** Server-side away thresholds (PRESENCE_AWAY_AFTER_MS and scope overrides); absent: never away by silence. */
+  awayPolicy?: AwayPolicy;
 }
 
 export function createRedisContext(o: RedisContextOptions): RedisContext {
@@ -128,6 +137,9 @@ export function createRedisContext(o: RedisContextOptions): RedisContext {
     nodes: createNodeScripts(sc),
     commits: o.commits,
     known: new KnownSessions(),
+    awayPolicy: o.awayPolicy,
+    nowArg: sc.nowArg,
+    run: sc.run,
     scopes: createRedisScopeStore({ client: o.client, prefix: o.prefix, shards: o.scopeShards ?? 16, run: (name, k, args) => cmd(name, () => runner.run(name, k, args)), cmd }),
     cmd,
     lease: (expiresAtMs) => ({ ttlMs: o.timings.sessionTtlMs, heartbeatIntervalMs: o.timings.heartbeatIntervalMs, expiresAtMs }),

@@ -5,6 +5,7 @@ import { sessionNotFound } from "../../core/presence-error.js";
 import type { SessionStore } from "../ports/session-store.js";
 import { decodeSession, encodeMember, identityKey, sessionScopes, type StoredMember, type StoredSession } from "./codec.js";
 import { checkPresenceRecord, mergePresence } from "../../core/typed-presence.js";
+import { sessionThreshold } from "../../core/away-policy.js";
 import type { DataLossRecovery } from "./data-loss-recovery.js";
 import { createHeartbeatBatcher } from "./heartbeat-batcher.js";
 import { SESSION_BUCKETS } from "./keys.js";
@@ -48,6 +49,23 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     if (known) known.session = session;
   }
 
+  /** Records the session's last activity in its bucket's away index (the sweep reads it). */
+  const markActive = (sid: string) => {
+    const b = ctx.keys.bucket(ctx.keys.bucketOf(sid));
+    return ctx.cmd("zadd", () => ctx.client.zadd(b.away, activityNow(), sid));
+  };
+  /** The activity stamp: the store's clock when scripts use it, else this node's. */
+  const activityNow = () => (ctx.nowArg() === "0" ? ctx.clock.now() : Number(ctx.nowArg()));
+
+  /** An activity signal: the away index, and the user's position in the session's scopes. */
+  async function stamp(sid: string): Promise<void> {
+    await markActive(sid);
+    const known = ctx.known.get(sid)?.session;
+    const json = known ? null : await ctx.cmd("hget", () => ctx.client.hget(ctx.keys.bucket(ctx.keys.bucketOf(sid)).sessions, sid));
+    const session = known ?? (json ? decodeSession(json) : null);
+    if (session && session.id.kind === "user") await ctx.scopes.stamp(session.id.user.userId, sessionScopes(session), activityNow());
+  }
+
   /** Heartbeat and attach; only a Heartbeat reports its lag (an attach may follow a release's grace). */
   async function beat(input: SessionRef & { activity?: Activity }, isHeartbeat: boolean): Promise<Lease> {
     // A UDP heartbeat proved the session's key (udp.proto): refreshed without an owner check
@@ -62,6 +80,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     const known = ctx.known.get(input.sessionId);
     if (known) known.seenAt = ctx.clock.now();
     if (r.changed) await activityChanged(input.sessionId, r.changed);
+    if (input.activity === "active") await stamp(input.sessionId);
     return ctx.lease(r.expiresAtMs);
   }
 
@@ -117,12 +136,14 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
           act: input.activity ?? "active",
           n: ctx.nodeId,
           ...(input.identity.kind === "user" && input.scopes && input.scopes.length > 0 ? { sc: [...input.scopes] } : {}),
+          ...(ctx.awayPolicy ? { aw: sessionThreshold(ctx.awayPolicy, input.scopes ?? [], []) } : {}),
         };
         const r = await ctx.sessions.open({ mode: "new", sid: id, owner: input.ownerKey, arg: JSON.stringify(session), room, metadataJson, nodeId: ctx.nodeId });
         if (r.status !== "ok") throw sessionNotFound();
         opened = { expiresAtMs: r.expiresAtMs, session, sid: id };
         await ctx.users.session(session.id, "set", id, session.act);
         if (session.id.kind === "user") await ctx.scopes.addSession(id, session.id.user, sessionScopes(session), ctx.clock.now());
+        if ((session.aw ?? 0) > 0) await markActive(id);
       }
       const { session, sid: sessionId, expiresAtMs } = opened;
       remember(sessionId, input.ownerKey, session, room, input.metadata);
@@ -237,6 +258,29 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       const limits = { maxBytes: ctx.limits.maxPresenceBytes, maxKeys: ctx.limits.maxPresenceKeys };
       const next = checkPresenceRecord(mergePresence(member.pr ?? {}, input.presence, input.replace), limits);
       await roomJoin(input.room, input.sessionId, session, member.md ?? {}, next);
+    },
+
+    async signalActivity(input) {
+      // An ACTIVE heartbeat: owner-checked and fenced, makes an away session active again.
+      await beat({ sessionId: input.sessionId, ownerKey: input.ownerKey, activity: "active" }, false);
+    },
+
+    async sweepAway() {
+      const policy = ctx.awayPolicy;
+      if (!policy) return 0;
+      const thresholds = [policy.defaultMs, ...policy.scopeOverrides.map(([, ms]) => ms)].filter((ms) => ms > 0);
+      if (thresholds.length === 0) return 0;
+      const min = Math.min(...thresholds);
+      let n = 0;
+      for (let b = 0; b < SESSION_BUCKETS; b++) {
+        const k = ctx.keys.bucket(b);
+        const flat = (await ctx.run("sessionsAwayDue", [k.away, k.sessions, k.expiry], [ctx.nowArg(), min, 1_000])) as string[];
+        for (let i = 0; i < flat.length; i += 2) {
+          await activityChanged(flat[i]!, decodeSession(flat[i + 1]!));
+          n++;
+        }
+      }
+      return n;
     },
 
     async countSessions(ownerKey) {

@@ -44,6 +44,7 @@ export const SCRIPT_NAMES = [
   "roomCfgUpdate",
   "roomCfgEnd",
   "roomCfgTouch",
+  "sessionsAwayDue",
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
