@@ -12,6 +12,7 @@ import type { Activity, ConnectionStatus, PresenceEvents, RoomEvents, SelfInfo }
 import { createVisibilityController } from "./visibility.js";
 import { createUserStatusTracker, type UsersHandle } from "./user-status.js";
 import type { JsonObject } from "@bufbuild/protobuf";
+import { PresenceOverride as PbPresenceOverride } from "../gen/presence/v1/types_pb.js";
 
 export type { PresenceClientOptions } from "./client-options.js";
 
@@ -56,8 +57,11 @@ export interface PresenceClient {
    * `activitySignalMs` (30 s). Called by the SDK itself on page input unless `trackInput: false`.
    */
   signalActivity(): void;
-  /** Sets the user's custom status text and/or invisible flag. */
-  setStatus(status: { customStatus?: string; invisible?: boolean }): Promise<void>;
+  /**
+   * Sets the user's custom status text, invisible flag and/or manual presence ("away" or "online"
+   * across all of the user's devices until "auto").
+   */
+  setStatus(status: { customStatus?: string; invisible?: boolean; presence?: "auto" | "away" | "online" }): Promise<void>;
   /**
    * Follows the status of users (online / away / offline, last seen, custom status) live. All
    * handles share one server watch of the union of their ids; close the handle when done.
@@ -338,7 +342,8 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
     async setStatus(st) {
       const s = conn.session;
       if (!live() || !s) throw new PresenceClientError("unavailable", "not connected");
-      await transport.setStatus({ sessionId: s.sessionId, customStatus: st.customStatus, invisible: st.invisible });
+      const presence = st.presence === "auto" ? PbPresenceOverride.AUTO : st.presence === "away" ? PbPresenceOverride.AWAY : st.presence === "online" ? PbPresenceOverride.ONLINE : PbPresenceOverride.UNSPECIFIED;
+      await transport.setStatus({ sessionId: s.sessionId, customStatus: st.customStatus, invisible: st.invisible, presence });
     },
 
     rooms() {

@@ -18,6 +18,8 @@ export interface UserStatusRecord {
   invisible: boolean;
   /** Last seen as shown to others while invisible (when the user went invisible or offline). */
   visibleLastSeenMs: number;
+  /** The manual presence set with SetStatus (presence-override.ts); absent = "auto". Only the user sees it. */
+  presenceOverride?: "auto" | "away" | "online";
 }
 
 /** The state a set of session activities gives. */
@@ -42,7 +44,8 @@ export function visibleStatus(r: UserStatusRecord, viewerUserId: string, nowMs: 
     return { userId: r.userId, state: "offline", lastSeenMs: r.visibleLastSeenMs, customStatus: "", invisible: false, visibleLastSeenMs: r.visibleLastSeenMs };
   }
   const lastSeenMs = r.state === "offline" ? r.lastSeenMs : nowMs;
-  return { ...r, lastSeenMs, invisible: self ? r.invisible : false };
+  const { presenceOverride, ...rest } = r;
+  return { ...rest, lastSeenMs, invisible: self ? r.invisible : false, ...(self && presenceOverride ? { presenceOverride } : {}) };
 }
 
 /** True when two records look the same to every viewer (no change to publish). */
@@ -52,6 +55,7 @@ export function sameStatus(a: UserStatusRecord, b: UserStatusRecord): boolean {
     a.customStatus === b.customStatus &&
     a.invisible === b.invisible &&
     a.lastSeenMs === b.lastSeenMs &&
-    a.visibleLastSeenMs === b.visibleLastSeenMs
+    a.visibleLastSeenMs === b.visibleLastSeenMs &&
+    (a.presenceOverride ?? "auto") === (b.presenceOverride ?? "auto")
   );
 }

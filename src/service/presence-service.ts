@@ -8,6 +8,7 @@ import { invalidArgument, limitExceeded, PresenceError, sessionNotFound } from "
 import type { Activity, CursorPosition, Position, RoomView } from "../core/presence-event.js";
 import { pageUsers, type MemberOrder } from "../core/member-order.js";
 import { presenceFromObject, type JsonObject } from "../core/typed-presence.js";
+import type { PresenceOverride } from "../core/presence-override.js";
 import { checkAllowedScopes, checkScopes, pageSizeOf } from "../core/scope.js";
 import { checkText, parseRoomName, utf8Length } from "../core/room-name.js";
 import type { Detail, FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
@@ -36,7 +37,7 @@ export interface PresenceService {
   batchGetPresence(caller: Caller, req: { rooms: string[]; detail: Detail; pageSize?: number; order?: MemberOrder }): Promise<RoomView[]>;
   getUserStatus(caller: Caller, req: { userIds: string[] }): Promise<UserStatusRecord[]>;
   watchUsers(caller: Caller, req: { userIds: string[]; signal: AbortSignal }): AsyncGenerator<UserWatchItem>;
-  setStatus(caller: Caller, req: { sessionId: string; customStatus?: string; invisible?: boolean }): Promise<UserStatusRecord>;
+  setStatus(caller: Caller, req: { sessionId: string; customStatus?: string; invisible?: boolean; presence?: PresenceOverride }): Promise<UserStatusRecord>;
   /**
    * Typed presence (member_presence.proto): merges (or replaces) the connection's presence in a
    * room. Above `presenceRatePerSec` per session and room the updates are merged and applied when
@@ -474,7 +475,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         }
         checkText(req.customStatus, "custom_status");
       }
-      const r = await o.users.setStatus({ sessionId: id, ownerKey: ownerKeyOf(caller), customStatus: req.customStatus, invisible: req.invisible });
+      const r = await o.users.setStatus({ sessionId: id, ownerKey: ownerKeyOf(caller), customStatus: req.customStatus, invisible: req.invisible, presence: req.presence });
       return visibleStatus(r, r.userId, o.clock.now()); // the user themself sees everything
     },
   };

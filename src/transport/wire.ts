@@ -6,7 +6,14 @@ import type { OnlineUserSchema } from "../../gen/presence/v1/scopes_pb.js";
 import type { OnlineUserView } from "../service/scope-service.js";
 import type { WatchItem } from "../fanout/fanout-hub.js";
 import type { Lease, SessionGrant } from "../core/session.js";
-import { Activity as PbActivity, Detail as PbDetail, LeaveReason as PbLeaveReason, MemberOrder as PbMemberOrder, UserState as PbUserState } from "../../gen/presence/v1/types_pb.js";
+import {
+  Activity as PbActivity,
+  Detail as PbDetail,
+  LeaveReason as PbLeaveReason,
+  MemberOrder as PbMemberOrder,
+  PresenceOverride as PbPresenceOverride,
+  UserState as PbUserState,
+} from "../../gen/presence/v1/types_pb.js";
 import type { UserStatusRecord } from "../core/user-status.js";
 import { presenceToObject } from "../core/typed-presence.js";
 import type { UserWatchItem } from "../fanout/user-watch-hub.js";
@@ -175,7 +182,12 @@ export const userStatusToPb = (r: UserStatusRecord): MessageInitShape<typeof Use
   lastSeenMs: BigInt(r.lastSeenMs),
   customStatus: r.customStatus,
   invisible: r.invisible,
+  presenceOverride: r.presenceOverride === "away" ? PbPresenceOverride.AWAY : r.presenceOverride === "online" ? PbPresenceOverride.ONLINE : PbPresenceOverride.UNSPECIFIED,
 });
+
+/** SetStatusRequest.presence: UNSPECIFIED keeps (undefined). */
+export const presenceOverrideFromPb = (p: PbPresenceOverride) =>
+  p === PbPresenceOverride.AUTO ? ("auto" as const) : p === PbPresenceOverride.AWAY ? ("away" as const) : p === PbPresenceOverride.ONLINE ? ("online" as const) : undefined;
 
 export const userWatchItemToPb = (item: UserWatchItem): MessageInitShape<typeof WatchUsersResponseSchema> => {
   switch (item.type) {

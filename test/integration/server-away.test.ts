@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Activity, UserState } from "../../gen/presence/v1/types_pb.js";
+import { Activity, PresenceOverride, UserState } from "../../gen/presence/v1/types_pb.js";
 import { connectClient } from "../support/clients.js";
 import { startRedis, type RedisInstance } from "../support/redis-harness.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -84,3 +84,45 @@ for (const store of ["memory", "redis"] as const) {
     });
   });
 }
+
+describe("manual presence (SetStatus presence) across devices and nodes", () => {
+  let redis: RedisInstance;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it("a manual away shows on both devices of the user on two nodes; auto returns to the computed status", async () => {
+    const env = { PRESENCE_REDIS_URL: redis.url, PRESENCE_REDIS_PREFIX: `t${randomBytes(4).toString("hex")}` };
+    const a = await startTestServer(env);
+    const b = await startTestServer(env);
+    servers.push(a, b);
+    const token = await signTestToken(TEST_SECRET, { sub: "ana", name: "Ana" });
+    const phone = connectClient(a.baseUrl, token);
+    const laptop = connectClient(b.baseUrl, token);
+    const p = (await phone.join({ room: "/chat" })).session!.sessionId;
+    await laptop.join({ room: "/chat" });
+    const reader = connectClient(b.baseUrl, await signTestToken(TEST_SECRET, { sub: "bob" }));
+    const view = async () => (await reader.getPresence({ room: "/chat" })).view!.users[0]!;
+    const state = async () => (await reader.getUserStatus({ userIds: ["ana"] })).statuses[0]!;
+    expect((await view()).connections.map((c) => c.activity)).toEqual([Activity.ACTIVE, Activity.ACTIVE]);
+
+    const set = await phone.setStatus({ sessionId: p, presence: PresenceOverride.AWAY });
+    expect(set.status).toMatchObject({ state: UserState.AWAY, presenceOverride: PresenceOverride.AWAY });
+    await until(async () => (await view()).connections.every((c) => c.activity === Activity.AWAY), "both devices away");
+    expect(await state()).toMatchObject({ state: UserState.AWAY, presenceOverride: PresenceOverride.UNSPECIFIED }); // others never see the override itself
+    // Activity on a device does not lift a manual away.
+    await laptop.heartbeat({ sessionId: (await laptop.join({ room: "/chat" })).session!.sessionId, activity: Activity.ACTIVE });
+    expect((await state()).state).toBe(UserState.AWAY);
+
+    await phone.setStatus({ sessionId: p, presence: PresenceOverride.AUTO });
+    await until(async () => (await view()).connections.every((c) => c.activity === Activity.ACTIVE), "back to the computed activity");
+    expect((await state()).state).toBe(UserState.ONLINE);
+    // A manual online keeps the user online while every device reports away.
+    await phone.setStatus({ sessionId: p, presence: PresenceOverride.ONLINE });
+    await phone.heartbeat({ sessionId: p, activity: Activity.AWAY });
+    expect((await state()).state).toBe(UserState.ONLINE);
+  });
+});

@@ -5,6 +5,7 @@ import { checkPresenceRecord, mergePresence } from "../../core/typed-presence.js
 import { GLOBAL_SCOPE } from "../../core/scope.js";
 import { sessionThreshold, type AwayPolicy } from "../../core/away-policy.js";
 import { effectiveActivity } from "../../core/session-activity.js";
+import { shownActivity, userStateOf, type PresenceOverride } from "../../core/presence-override.js";
 import type { ScopeStore } from "../ports/scope-store.js";
 import type { Limits, Timings } from "../../core/options.js";
 import { limitExceeded, sessionNotFound } from "../../core/presence-error.js";
@@ -88,6 +89,8 @@ interface UserEntry {
   visibleLastSeenMs: number;
   customStatus: string;
   invisible: boolean;
+  /** Manual presence (SetStatus): overrides what the user's sessions show. */
+  override: PresenceOverride;
 }
 
 interface RoomEntry {
@@ -283,12 +286,22 @@ export class MemoryPresenceStore implements PresenceStore {
   private show(s: SessionRecord, activity: Activity, now: number): void {
     s.activity = activity;
     this.trackUser(s, activity, now);
+    this.showInRooms(s, shownActivity(activity, this.overrideOf(s)), now);
+  }
+
+  /** The connection's activity in each of its rooms (one `updated` event where it changes). */
+  private showInRooms(s: SessionRecord, shown: Activity, now: number): void {
     for (const room of s.rooms.keys()) {
       const entry = this.rooms.get(room);
       if (!entry) continue;
-      const ev = applyActivity(entry.state, s.connectionId, activity, now);
+      const ev = applyActivity(entry.state, s.connectionId, shown, now);
       if (ev) this.publishEvent(entry, ev, now);
     }
+  }
+
+  /** The manual presence of the session's user ("auto" for anonymous sessions). */
+  private overrideOf(s: SessionRecord): PresenceOverride {
+    return s.identity.kind === "user" ? (this.users.get(s.identity.user.userId)?.override ?? "auto") : "auto";
   }
 
   async attach(input: SessionRef): Promise<Lease> {
@@ -458,7 +471,7 @@ export class MemoryPresenceStore implements PresenceStore {
     return userIds.map((id) => this.userRecord(id));
   }
 
-  async setStatus(input: SessionRef & { customStatus?: string; invisible?: boolean }): Promise<UserStatusRecord> {
+  async setStatus(input: SessionRef & { customStatus?: string; invisible?: boolean; presence?: PresenceOverride }): Promise<UserStatusRecord> {
     const now = this.o.clock.now();
     const s = this.ownedSession(input, now);
     if (s.identity.kind !== "user") {
@@ -474,6 +487,18 @@ export class MemoryPresenceStore implements PresenceStore {
         if (u.invisible) u.visibleLastSeenMs = u.sessions.size > 0 ? now : u.lastSeenMs;
       }
     });
+    if (input.presence !== undefined && input.presence !== u.override) {
+      const before = u.override;
+      this.changeUser(userId, now, () => (u.override = input.presence!));
+      // Every connection of the user whose shown activity changes: one `updated` per room.
+      for (const sid of u.sessions.keys()) {
+        const other = this.sessions.get(sid);
+        if (!other) continue;
+        const was = shownActivity(other.activity, before);
+        const next = shownActivity(other.activity, u.override);
+        if (was !== next) this.showInRooms(other, next, now);
+      }
+    }
     return this.userRecord(userId);
   }
 
@@ -520,11 +545,12 @@ export class MemoryPresenceStore implements PresenceStore {
     if (!u) return unknownUser(userId);
     return {
       userId,
-      state: stateOf(u.sessions.values()),
+      state: userStateOf(u.sessions.values(), u.override),
       lastSeenMs: u.lastSeenMs,
       customStatus: u.customStatus,
       invisible: u.invisible,
       visibleLastSeenMs: u.invisible ? u.visibleLastSeenMs : u.lastSeenMs,
+      ...(u.override !== "auto" ? { presenceOverride: u.override } : {}),
     };
   }
 
@@ -550,7 +576,7 @@ export class MemoryPresenceStore implements PresenceStore {
     const userId = s.identity.user.userId;
     let u = this.users.get(userId);
     if (!u) {
-      u = { sessions: new Map(), lastSeenMs: 0, visibleLastSeenMs: 0, customStatus: "", invisible: false };
+      u = { sessions: new Map(), lastSeenMs: 0, visibleLastSeenMs: 0, customStatus: "", invisible: false, override: "auto" };
       this.users.set(userId, u);
     }
     const entry = u;
@@ -602,7 +628,7 @@ export class MemoryPresenceStore implements PresenceStore {
     const prev = entry.state.members.get(s.connectionId);
     const ev = applyJoin(
       entry.state,
-      { connectionId: s.connectionId, identity: s.identity, metadata, activity: s.activity, joinedAtMs: prev?.joinedAtMs ?? now, presence },
+      { connectionId: s.connectionId, identity: s.identity, metadata, activity: shownActivity(s.activity, this.overrideOf(s)), joinedAtMs: prev?.joinedAtMs ?? now, presence },
       now,
     );
     s.rooms.set(room, metadata);

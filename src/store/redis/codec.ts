@@ -133,6 +133,7 @@ export function decodeStatus(json: string): UserStatusRecord {
     customStatus: r.customStatus ?? "",
     invisible: r.invisible === true,
     visibleLastSeenMs: r.invisible === true ? Number(r.visibleLastSeenMs) || 0 : Number(r.lastSeenMs) || 0,
+    ...(r.presenceOverride === "away" || r.presenceOverride === "online" ? { presenceOverride: r.presenceOverride } : {}),
   };
 }
 
@@ -147,9 +148,11 @@ export function statusFromHash(userId: string, h: Record<string, string>): UserS
   }
   const invisible = h.inv === "1";
   const lastSeenMs = Number(h.ls ?? 0);
+  const ov = h.ov === "away" || h.ov === "online" ? h.ov : undefined;
   return {
     userId,
-    state: online ? "online" : any ? "away" : "offline",
+    state: !any ? "offline" : ov === "away" ? "away" : ov === "online" || online ? "online" : "away",
+    ...(ov ? { presenceOverride: ov } : {}),
     lastSeenMs,
     customStatus: h.cs ?? "",
     invisible,

@@ -6,6 +6,7 @@ import type { SessionStore } from "../ports/session-store.js";
 import { decodeSession, encodeMember, identityKey, sessionScopes, type StoredMember, type StoredSession } from "./codec.js";
 import { checkPresenceRecord, mergePresence } from "../../core/typed-presence.js";
 import { sessionThreshold } from "../../core/away-policy.js";
+import { shownActivity } from "../../core/presence-override.js";
 import type { DataLossRecovery } from "./data-loss-recovery.js";
 import { createHeartbeatBatcher } from "./heartbeat-batcher.js";
 import { SESSION_BUCKETS } from "./keys.js";
@@ -38,12 +39,22 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
   const heartbeats = createHeartbeatBatcher(ctx.keys, (b, list) => ctx.sessions.heartbeat(b, list));
   const remember = (sid: string, owner: string, session: StoredSession, room: string, md: Record<string, string>) =>
     ctx.known.remember(sid, owner, session, room, md, ctx.clock.now());
-  const roomJoin = (room: string, sid: string, s: StoredSession, metadata: Record<string, string>, presence?: Record<string, string>) =>
-    ctx.rooms.join(room, { connectionId: s.c, memberJson: encodeMember(s.c, sid, s.id, metadata, s.act, presence), identityKey: identityKey(s.id), epoch: ctx.ids.epoch() });
+  /** The user's manual presence (SetStatus), which what its connections show follows. */
+  const overrideOf = async (s: StoredSession): Promise<"auto" | "away" | "online"> => {
+    if (s.id.kind !== "user") return "auto";
+    const userId = s.id.user.userId;
+    const ov = await ctx.cmd("hget", () => ctx.client.hget(ctx.keys.user(userId).status, "ov"));
+    return ov === "away" || ov === "online" ? ov : "auto";
+  };
+  const roomJoin = async (room: string, sid: string, s: StoredSession, metadata: Record<string, string>, presence?: Record<string, string>) => {
+    const shown = shownActivity(s.act, await overrideOf(s));
+    return ctx.rooms.join(room, { connectionId: s.c, memberJson: encodeMember(s.c, sid, s.id, metadata, shown, presence), identityKey: identityKey(s.id), epoch: ctx.ids.epoch() });
+  };
 
   async function activityChanged(sid: string, session: StoredSession): Promise<void> {
     const rooms = await ctx.cmd("hgetall", () => ctx.client.hgetall(ctx.keys.sessionRooms(sid)));
-    for (const room of Object.keys(rooms)) await ctx.rooms.activity(room, { connectionId: session.c, sessionId: sid, activity: session.act });
+    const shown = shownActivity(session.act, await overrideOf(session));
+    for (const room of Object.keys(rooms)) await ctx.rooms.activity(room, { connectionId: session.c, sessionId: sid, activity: shown });
     await ctx.users.session(session.id, "set", sid, session.act);
     const known = ctx.known.get(sid);
     if (known) known.session = session;

@@ -14,8 +14,16 @@ const CHANGED = { 1: "changed", 0: "unchanged" } as const;
 export interface UserScripts {
   /** Records a session's activity under its user (`set`) or its end (`end`); anonymous sessions have no status. */
   session(identity: MemberIdentity, op: "set" | "end", sid: string, activity: Activity): Promise<void>;
-  /** Sets the custom status and/or the invisible flag (undefined keeps); returns the status after. */
-  setStatus(userId: string, customStatus: string | undefined, invisible: boolean | undefined): Promise<UserStatusRecord>;
+  /**
+   * Sets the custom status, the invisible flag and/or the manual presence (undefined keeps); returns
+   * the status after, the manual presence before, and the user's sessions with their activities.
+   */
+  setStatus(
+    userId: string,
+    customStatus: string | undefined,
+    invisible: boolean | undefined,
+    presence?: "auto" | "away" | "online",
+  ): Promise<UserStatusRecord & { overrideBefore: "auto" | "away" | "online"; sessions: { sid: string; activity: Activity }[] }>;
 }
 
 export function createUserScripts(c: ScriptContext, committed: (status: UserStatusRecord, timeMs: number) => void): UserScripts {
@@ -28,13 +36,17 @@ export function createUserScripts(c: ScriptContext, committed: (status: UserStat
       const r = new ScriptReply("userSession", await c.run("userSession", [k.status], args));
       if (r.status(0, CHANGED) === "changed") committed(decodeStatus(r.str(1)), r.int(2));
     },
-    async setStatus(userId, customStatus, invisible) {
+    async setStatus(userId, customStatus, invisible, presence) {
       const k = c.keys.user(userId);
-      const args = [userId, customStatus === undefined ? "0" : "1", customStatus ?? "", invisible === undefined ? "" : invisible ? "1" : "0", c.nowArg(), k.channel, c.pub];
-      const r = new ScriptReply("userSetStatus", await c.run("userSetStatus", [k.status], args));
+      const args = [userId, customStatus === undefined ? "0" : "1", customStatus ?? "", invisible === undefined ? "" : invisible ? "1" : "0", c.nowArg(), k.channel, c.pub, presence ?? ""];
+      const raw = (await c.run("userSetStatus", [k.status], args)) as unknown[];
+      const r = new ScriptReply("userSetStatus", raw);
       const status = decodeStatus(r.str(1));
       if (r.status(0, CHANGED) === "changed") committed(status, r.int(2));
-      return status;
+      const before = r.str(3);
+      const sessions: { sid: string; activity: Activity }[] = [];
+      for (let i = 4; i + 1 < raw.length; i += 2) sessions.push({ sid: String(raw[i]), activity: raw[i + 1] === "away" ? "away" : "active" });
+      return { ...status, overrideBefore: before === "away" || before === "online" ? before : "auto", sessions };
     },
   };
 }

@@ -11,6 +11,7 @@ import {
   detailFromPb,
   onlineUserToPb,
   orderFromPb,
+  presenceOverrideFromPb,
   leaseToPb,
   sessionToPb,
   userFromPb,
@@ -91,7 +92,7 @@ export function presenceRoutes(service: PresenceService, scopes: ScopeService) {
       setStatus: (req, ctx) =>
         mapErrors(async () => ({
           status: userStatusToPb(
-            await service.setStatus(ctx.values.get(kCaller), { sessionId: req.sessionId, customStatus: req.customStatus, invisible: req.invisible }),
+            await service.setStatus(ctx.values.get(kCaller), { sessionId: req.sessionId, customStatus: req.customStatus, invisible: req.invisible, presence: presenceOverrideFromPb(req.presence) }),
           ),
         })),
       watchUsers: (req, ctx) => watchUsers(service, req, ctx),

@@ -1,7 +1,7 @@
 import { PresenceError, sessionNotFound } from "../../core/presence-error.js";
 import type { Detail } from "../../fanout/fanout-hub.js";
 import type { PresenceService } from "../../service/presence-service.js";
-import { activityFromPb, cursorPositionFromPb, detailFromPb, leaseToPb, sessionToPb, userFromPb, userStatusToPb, viewToPb } from "../wire.js";
+import { presenceOverrideFromPb, activityFromPb, cursorPositionFromPb, detailFromPb, leaseToPb, sessionToPb, userFromPb, userStatusToPb, viewToPb } from "../wire.js";
 import { errorFrameFor } from "./close-codes.js";
 import type { KnownClientFrame, ServerFrameInit } from "./frames.js";
 import type { Socket } from "./room-broadcaster.js";
@@ -151,7 +151,7 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
         return { frame: ack };
       case "status": {
         const v = f.frame.value;
-        const r = await service.setStatus(caller, { sessionId: sessionOf(s, v.sessionId), customStatus: v.customStatus, invisible: v.invisible });
+        const r = await service.setStatus(caller, { sessionId: sessionOf(s, v.sessionId), customStatus: v.customStatus, invisible: v.invisible, presence: presenceOverrideFromPb(v.presence) });
         return { frame: { case: "status", value: { status: userStatusToPb(r) } } };
       }
       case "watchUsers":

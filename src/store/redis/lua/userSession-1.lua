@@ -10,15 +10,23 @@
   Returns {changed, status JSON ('' when unchanged), now ms}
 ]]
 local now = nowMs(ARGV[5])
+-- The state of the user: the most present session, unless a manual presence (field ov: away or
+-- online) is set, which wins while the user has a session (presence-override.ts).
 local function state()
-  local any, fields = false, redis.call('HGETALL', KEYS[1])
+  local any, active, fields = false, false, redis.call('HGETALL', KEYS[1])
+  local ov = ''
   for i = 1, #fields, 2 do
     if string.sub(fields[i], 1, 2) == 's:' then
-      if fields[i + 1] == 'active' then return 'online' end
+      if fields[i + 1] == 'active' then active = true end
       any = true
+    elseif fields[i] == 'ov' then
+      ov = fields[i + 1]
     end
   end
-  return any and 'away' or 'offline'
+  if not any then return 'offline' end
+  if ov == 'away' then return 'away' end
+  if ov == 'online' or active then return 'online' end
+  return 'away'
 end
 local before = state()
 local field = 's:' .. ARGV[3]
@@ -35,8 +43,9 @@ if after == 'offline' then
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
 end
 if before == after then return { 0, '', now } end
-local f = redis.call('HMGET', KEYS[1], 'ls', 'vls', 'cs', 'inv')
+local f = redis.call('HMGET', KEYS[1], 'ls', 'vls', 'cs', 'inv', 'ov')
 local out = cjson.encode({ userId = ARGV[1], state = after, lastSeenMs = tonumber(f[1]) or 0,
-  visibleLastSeenMs = tonumber(f[2]) or 0, customStatus = f[3] or '', invisible = f[4] == '1' })
+  visibleLastSeenMs = tonumber(f[2]) or 0, customStatus = f[3] or '', invisible = f[4] == '1',
+  presenceOverride = f[5] or 'auto' })
 redis.call(ARGV[8], ARGV[7], out)
 return { 1, out, now }
