@@ -19,7 +19,7 @@ export type Activity = "active" | "away";
 export type ConnectionStatus = "idle" | "connecting" | "connected" | "reconnecting" | "paused" | "disconnected" | "closed";
 
 /** Why a connection left a room. `resync` marks leaves found by comparing two snapshots. */
-export type LeaveReason = "left" | "timeout" | "kicked" | "resync";
+export type LeaveReason = "left" | "timeout" | "kicked" | "ended" | "resync";
 
 /** A JSON value, as typed presence holds it. */
 export type { JsonObject, JsonValue } from "@bufbuild/protobuf";

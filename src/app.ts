@@ -35,6 +35,9 @@ import { createUdpHeartbeatServer } from "./transport/udp/udp-server.js";
 import { createMemoryScopeStore } from "./store/memory/memory-scope-store.js";
 import type { ScopeStore } from "./store/ports/scope-store.js";
 import { createScopeService } from "./service/scope-service.js";
+import { createRoomService } from "./service/room-service.js";
+import { createMemoryRoomLifecycle } from "./store/memory/memory-room-lifecycle.js";
+import type { RoomLifecycleStore } from "./store/ports/room-lifecycle-store.js";
 
 /**
  * The composition root: the only module that knows the concrete store, hub, transports and
@@ -112,6 +115,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   // Scopes (scopes.proto) live with the store's sessions: the Redis store keeps its own, the
   // embedded store one in this process.
   const memoryScopes = redisStore ? undefined : createMemoryScopeStore();
+  const roomLimits = { maxParticipants: config.rooms.maxParticipants, defaultIdleTimeoutMs: config.rooms.defaultIdleTimeoutMs, tombstoneMs: config.rooms.tombstoneMs };
+  const memoryLifecycle = redisStore ? undefined : createMemoryRoomLifecycle({ clock, limits: roomLimits });
+  const lifecycle: RoomLifecycleStore = redisStore?.roomLifecycle(roomLimits) ?? memoryLifecycle!;
   const scopeStore: ScopeStore = redisStore?.scopeStore ?? memoryScopes!;
   const store: PresenceStore =
     deps.store ??
@@ -126,6 +132,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       onHeartbeatLag: (seconds) => metrics.heartbeatLag.observe(seconds),
       scopes: memoryScopes,
       awayPolicy,
+      managedRooms: memoryLifecycle,
     });
   const hub = createFanoutHub({
     rooms: store,
@@ -166,6 +173,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const service = createPresenceService({
     udp: udpKeys && { keyFor: (id) => udpKeys.keyFor(id), port: () => udpBoundPort },
     awayScopeThresholds: config.awayScopeOverrides.map(([, ms]) => ms),
+    managedRooms: { getRoom: (room) => lifecycle.getRoom(room), touchRoom: (room) => lifecycle.touchRoom(room) },
     sessions: store,
     rooms: store,
     users: store,
@@ -224,6 +232,13 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       return c.full + c.counts + userHub.count();
     },
   });
+  const roomService = createRoomService({
+    lifecycle,
+    clock,
+    counts: async (room) => (await store.getView(room, { includeMembers: false })).counts,
+    evict: (room, ended) => store.endRoom(room, ended),
+    limits: { ...config.limits, ...roomLimits },
+  });
   const adminService = createAdminService({
     rooms: store,
     sessions: store,
@@ -238,7 +253,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const adapter = connectNodeAdapter({
     // Reflection last: it describes whatever the router serves at that point.
     routes: (router) => {
-      const served = adminRoutes(adminService)(presenceRoutes(service, scopeService)(health.register(router)));
+      const served = adminRoutes(adminService)(presenceRoutes(service, scopeService, roomService)(health.register(router)));
       return withWireCompat(config.reflection ? registerReflection(served) : served);
     },
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
@@ -314,6 +329,21 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       log.error("reaper failed", { err });
     } finally {
       reaping = false;
+    }
+  }, config.timings.reaperIntervalMs);
+
+  // Managed rooms idle for their timeout are ended (rooms.proto), by whichever node sees them first.
+  let idling = false;
+  const idleReaper = clock.setInterval(async () => {
+    if (idling) return;
+    idling = true;
+    try {
+      for (const room of await lifecycle.idleRooms(100)) await roomService.endIdle(room);
+    } catch (err) {
+      metrics.loopErrors.inc({ loop: "room_idle" });
+      log.error("idle room reaper failed", { err });
+    } finally {
+      idling = false;
     }
   }, config.timings.reaperIntervalMs);
 
@@ -395,6 +425,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         await service.drain();
         reaper.cancel();
         awaySweep.cancel();
+        idleReaper.cancel();
         readiness.close();
         refresher.cancel();
         await store.close();

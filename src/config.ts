@@ -80,6 +80,8 @@ export interface Config {
   reflection: boolean;
   /** Shards per scope in Redis (PRESENCE_SCOPE_SHARDS, default 16). */
   scopeShards: number;
+  /** Managed rooms (rooms.proto): bounds and defaults. */
+  rooms: { tombstoneMs: number; defaultIdleTimeoutMs: number; maxParticipants: number };
   /** PRESENCE_AWAY_AFTER_MS_BY_SCOPE: scope-name prefix → away threshold (ms). */
   awayScopeOverrides: [string, number][];
   /** The demo page on the WebSocket port (`GET /`, `/app.js`) and its token endpoint. */
@@ -173,6 +175,9 @@ export const SEEDS_SPEC = {
   udpMinIntervalMs: n("PRESENCE_UDP_MIN_INTERVAL_MS", 10_000, 0, 3_600_000, "UDP heartbeats of one session accepted at most this often (the rest: rate_limited)"),
   udpMaxDatagramBytes: n("PRESENCE_UDP_MAX_DATAGRAM_BYTES", 512, 64, 1_400, "larger UDP datagrams are dropped (oversize)"),
   udpMaxTrackedSessions: n("PRESENCE_UDP_MAX_TRACKED_SESSIONS", 100_000, 1, 10_000_000, "sessions whose last UDP heartbeat a node remembers (replay and rate checks)"),
+  roomTombstoneMs: n("PRESENCE_ROOM_TOMBSTONE_MS", 600_000, 0, 604_800_000, "an ended room refuses joins this long"),
+  roomIdleTimeoutMs: n("PRESENCE_ROOM_IDLE_TIMEOUT_MS", 86_400_000, 1_000, 31_536_000_000, "idle timeout of a managed room created without one"),
+  maxRoomParticipants: n("PRESENCE_MAX_ROOM_PARTICIPANTS", 100_000, 1, 10_000_000, "largest max_participants a managed room may ask for"),
   scopeShards: n("PRESENCE_SCOPE_SHARDS", 16, 1, 1_024, "shards per scope in Redis (same on every node; never change it for a dataset)"),
 } satisfies Record<string, NumSpec>;
 
@@ -291,6 +296,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     reflection,
     scopeShards: seeds.scopeShards,
     awayScopeOverrides,
+    rooms: { tombstoneMs: seeds.roomTombstoneMs, defaultIdleTimeoutMs: seeds.roomIdleTimeoutMs, maxParticipants: seeds.maxRoomParticipants },
     demo: { tokens: demoTokens, dir: str("PRESENCE_DEMO_DIR") ?? fileURLToPath(new URL("../dist/demo/", import.meta.url)) },
     redis: {
       url: str("PRESENCE_REDIS_URL"),

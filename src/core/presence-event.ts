@@ -3,7 +3,7 @@ import type { MemberIdentity, UserInfo } from "./identity.js";
 /** Domain types of rooms, members and the events watchers receive (mirrors presence.v1 types). */
 
 export type Activity = "active" | "away";
-export type LeaveReason = "left" | "timeout" | "kicked";
+export type LeaveReason = "left" | "timeout" | "kicked" | "ended";
 
 export interface Counts {
   /** Distinct authenticated users. */

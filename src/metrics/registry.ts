@@ -24,7 +24,7 @@ export const RESYNC_REASONS = ["overflow", "burst", "gap", "epoch", "resume_miss
 export type ResyncReason = (typeof RESYNC_REASONS)[number];
 
 /** Background loops that count their errors (label `loop` of `presence_loop_errors_total`). */
-export const LOOPS = ["reaper", "refresh", "fanout", "deferred_update", "ws_broadcast", "readiness", "away_sweep"] as const;
+export const LOOPS = ["reaper", "refresh", "fanout", "deferred_update", "ws_broadcast", "readiness", "away_sweep", "room_idle"] as const;
 
 /** Updates merged into a later one (label `kind` of `presence_coalesced_updates_total`). */
 export const COALESCED_KINDS = ["typing", "cursor", "presence"] as const;

@@ -9,6 +9,7 @@ import type { Activity, CursorPosition, Position, RoomView } from "../core/prese
 import { pageUsers, type MemberOrder } from "../core/member-order.js";
 import { presenceFromObject, type JsonObject } from "../core/typed-presence.js";
 import type { PresenceOverride } from "../core/presence-override.js";
+import type { ManagedRoom } from "../core/room-lifecycle.js";
 import { checkAllowedScopes, checkScopes, pageSizeOf } from "../core/scope.js";
 import { checkText, parseRoomName, utf8Length } from "../core/room-name.js";
 import type { Detail, FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
@@ -65,8 +66,8 @@ export interface PresenceService {
   udpHeartbeat(sessionId: string, activity: Activity | undefined): Promise<void>;
 }
 
-/** A Join's answer: the store's, plus the session's UDP heartbeat key when UDP heartbeats are on. */
-export type ServiceJoinResult = JoinResult & { heartbeatKey?: Uint8Array; udpPort?: number };
+/** A Join's answer: the store's, plus the session's UDP heartbeat key when UDP heartbeats are on, and the managed room's record. */
+export type ServiceJoinResult = JoinResult & { heartbeatKey?: Uint8Array; udpPort?: number; managedRoom?: ManagedRoom };
 
 export interface JoinCommand {
   room: string;
@@ -115,6 +116,8 @@ export interface PresenceServiceOptions {
   onCoalesced?: (kind: "typing" | "cursor" | "presence") => void;
   /** Errors of deferred (coalesced) updates, which have no caller left to answer. */
   onDeferredError?: (err: unknown) => void;
+  /** Managed rooms (rooms.proto): the record told in Join answers, and the idle clock of the room. */
+  managedRooms?: { getRoom(room: string): Promise<ManagedRoom | null>; touchRoom(room: string): Promise<void> };
   /** Away thresholds of the scope overrides (PRESENCE_AWAY_AFTER_MS_BY_SCOPE), for the signal interval. */
   awayScopeThresholds?: number[];
   /** UDP heartbeats (when on): each session's key and the bound port, told in Join answers. */
@@ -146,6 +149,17 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
   const thresholds = [o.timings.awayAfterMs, ...(o.awayScopeThresholds ?? [])].filter((ms) => ms > 0);
   const signalEveryMs = Math.min(o.timings.activityWriteIntervalMs, ...thresholds.map((ms) => Math.floor(ms / 2)));
   const lastSignal = new Map<string, number>();
+  /** A managed room's idle clock, moved at most once per signal interval per room from this node. */
+  const lastTouch = new Map<string, number>();
+  function touch(room: string, force = false): void {
+    if (!o.managedRooms) return;
+    const now = o.clock.now();
+    const last = lastTouch.get(room);
+    if (!force && last !== undefined && now - last < signalEveryMs) return;
+    lastTouch.set(room, now);
+    if (lastTouch.size > 100_000) for (const [k, t] of lastTouch) if (now - t >= signalEveryMs) lastTouch.delete(k);
+    o.managedRooms.touchRoom(room).catch((e) => o.onDeferredError?.(e));
+  }
   function signal(caller: Caller, id: string): void {
     const now = o.clock.now();
     const last = lastSignal.get(id);
@@ -313,8 +327,11 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       // Anonymous sessions get no UDP key: their session id alone is their capability, and UDP
       // datagrams carry it in clear text.
       if (!joined.sessionCreated) signal(caller, joined.session.sessionId); // a re-Join is a signal
-      if (!o.udp || identity.kind !== "user") return joined;
-      return { ...joined, heartbeatKey: o.udp.keyFor(joined.session.sessionId), udpPort: o.udp.port() };
+      if (joined.event) touch(r, true);
+      const managedRoom = (await o.managedRooms?.getRoom(r)) ?? undefined;
+      const withRoom: ServiceJoinResult = managedRoom ? { ...joined, managedRoom } : joined;
+      if (!o.udp || identity.kind !== "user") return withRoom;
+      return { ...withRoom, heartbeatKey: o.udp.keyFor(joined.session.sessionId), udpPort: o.udp.port() };
     },
 
     async udpHeartbeat(id, activity) {
@@ -349,7 +366,10 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const id = sessionId(req.sessionId);
       noAnonymous(caller, "typing");
       const ref = { sessionId: id, ownerKey: ownerKeyOf(caller), room: r, typing: req.typing };
-      if (req.typing) signal(caller, id);
+      if (req.typing) {
+        signal(caller, id);
+        touch(r);
+      }
       let applied: Promise<void> | undefined;
       const outcome = typingGate.submit(`${id}\u0000${r}`, () => {
         applied = o.rooms.setTyping(ref);
@@ -372,6 +392,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       checkText(p.element, "position.element");
       const ref = { sessionId: id, ownerKey: ownerKeyOf(caller), room: r, position: { ...p } };
       signal(caller, id);
+      touch(r);
       let applied: Promise<void> | undefined;
       const outcome = cursorGate.submit(`${id}\u0000${r}`, () => {
         applied = o.rooms.updateCursor(ref);
@@ -447,6 +468,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       }
       const update = presenceFromObject(req.presence, presenceLimits);
       signal(caller, id);
+      touch(r);
       const key = `${id}\u0000${r}`;
       const waiting = pendingPresence.get(key);
       // Merged with what is still waiting: a replace starts over, a merge adds its keys.

@@ -27,6 +27,8 @@ export interface RoomService {
   updateRoom(caller: Caller, req: { room: string; patch: RoomSettings & { metadata?: Record<string, string>; ownerUserId?: string } }): Promise<RoomInfoView>;
   getRoom(caller: Caller, req: { room: string }): Promise<RoomInfoView>;
   endRoom(caller: Caller, req: { room: string; reason: string }): Promise<{ info: RoomInfoView; connectionsRemoved: number }>;
+  /** The idle reaper's end of a managed room (ended_by empty, reason "idle"); no-op when it is no longer idle. */
+  endIdle(room: string): Promise<void>;
 }
 
 export interface RoomServiceOptions {
@@ -97,6 +99,14 @@ export function createRoomService(o: RoomServiceOptions): RoomService {
       const name = room(req.room);
       await authorize(caller, "read", name);
       return view(name, await o.lifecycle.getRoom(name));
+    },
+
+    async endIdle(name) {
+      const record = await o.lifecycle.getRoom(name);
+      if (!record || record.status !== "open" || record.idleTimeoutMs <= 0 || o.clock.now() - record.lastActivityMs < record.idleTimeoutMs) return;
+      const ended = await o.lifecycle.markEnded(name, "", "idle");
+      if (!ended) return;
+      await o.evict(name, { endedAtMs: ended.endedAtMs, endedBy: "", reason: "idle", tombstoneUntilMs: ended.tombstoneUntilMs });
     },
 
     async endRoom(caller, req) {

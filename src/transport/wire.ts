@@ -1,7 +1,9 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { UserInfo } from "../core/identity.js";
 import type { Activity, Counts, Cursor, CursorPosition, Member, PresenceEvent, RoomEndedInfo, RoomView, TypingEvent, CursorBatch } from "../core/presence-event.js";
-import type { RoomEndedSchema } from "../../gen/presence/v1/rooms_pb.js";
+import { RoomStatus as PbRoomStatus, type RoomEndedSchema, type RoomInfoSchema } from "../../gen/presence/v1/rooms_pb.js";
+import type { RoomInfoView } from "../service/room-service.js";
+import type { ManagedRoom } from "../core/room-lifecycle.js";
 import type { OnlineUserSchema } from "../../gen/presence/v1/scopes_pb.js";
 import type { OnlineUserView } from "../service/scope-service.js";
 import type { WatchItem } from "../fanout/fanout-hub.js";
@@ -49,9 +51,33 @@ export const onlineUserToPb = (u: OnlineUserView): MessageInitShape<typeof Onlin
   connections: u.connections,
 });
 
+export const roomInfoToPb = (v: RoomInfoView): MessageInitShape<typeof RoomInfoSchema> => {
+  const r = v.record;
+  return {
+    room: v.room,
+    managed: r !== null,
+    status: r === null ? PbRoomStatus.UNSPECIFIED : r.status === "open" ? PbRoomStatus.OPEN : PbRoomStatus.ENDED,
+    ownerUserId: r?.ownerUserId ?? "",
+    metadata: r?.metadata ?? {},
+    maxParticipants: r?.maxParticipants ?? 0,
+    idleTimeoutMs: BigInt(r?.idleTimeoutMs ?? 0),
+    awayAfterMs: BigInt(r?.awayAfterMs ?? 0),
+    createdAtMs: BigInt(r?.createdAtMs ?? 0),
+    lastActivityMs: BigInt(r?.lastActivityMs ?? 0),
+    endedAtMs: BigInt(r?.endedAtMs ?? 0),
+    tombstoneUntilMs: BigInt(r?.tombstoneUntilMs ?? 0),
+    endedBy: r?.endedBy ?? "",
+    counts: countsToPb(v.counts),
+  };
+};
+
+/** JoinResponse.room_info: the managed room's record, unset for implicit rooms. */
+export const joinRoomInfo = (r: { managedRoom?: ManagedRoom; view: RoomView }) =>
+  r.managedRoom ? roomInfoToPb({ room: r.managedRoom.room, managed: true, record: r.managedRoom, counts: r.view.counts }) : undefined;
+
 export const orderFromPb = (o: PbMemberOrder) => (o === PbMemberOrder.LAST_ACTIVE ? ("last_active" as const) : ("joined" as const));
 
-const leaveReasonToPb = { left: PbLeaveReason.LEFT, timeout: PbLeaveReason.TIMEOUT, kicked: PbLeaveReason.KICKED } as const;
+const leaveReasonToPb = { left: PbLeaveReason.LEFT, timeout: PbLeaveReason.TIMEOUT, kicked: PbLeaveReason.KICKED, ended: PbLeaveReason.ENDED } as const;
 
 export const userToPb = (u: UserInfo): MessageInitShape<typeof UserInfoSchema> => ({
   userId: u.userId,

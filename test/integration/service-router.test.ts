@@ -1,3 +1,5 @@
+import { createMemoryRoomLifecycle } from "../../src/store/memory/memory-room-lifecycle.js";
+import { createRoomService } from "../../src/service/room-service.js";
 import { createMemoryScopeStore } from "../../src/store/memory/memory-scope-store.js";
 import { createScopeService } from "../../src/service/scope-service.js";
 import { Code, ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
@@ -47,7 +49,9 @@ function setup() {
   const metrics = createMetrics();
   const verify = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: true });
   const scopeService = createScopeService({ scopes, users: store, clock, limits, timings, otherWatchers: () => 0 });
-  const transport = createRouterTransport(presenceRoutes(service, scopeService), {
+  const lifecycle = createMemoryRoomLifecycle({ clock, limits: { maxParticipants: 100, defaultIdleTimeoutMs: 86_400_000, tombstoneMs: 600_000 } });
+  const roomService = createRoomService({ lifecycle, clock, counts: async (r) => (await store.getView(r, { includeMembers: false })).counts, evict: (r, e) => store.endRoom(r, e), limits: { ...limits, maxParticipants: 100, defaultIdleTimeoutMs: 86_400_000, tombstoneMs: 600_000 } });
+  const transport = createRouterTransport(presenceRoutes(service, scopeService, roomService), {
     router: { interceptors: [metricsInterceptor(metrics), authInterceptor(verify, metrics)] },
   });
   const client = createClient(PresenceService, transport);

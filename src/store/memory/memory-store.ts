@@ -6,6 +6,8 @@ import { GLOBAL_SCOPE } from "../../core/scope.js";
 import { sessionThreshold, type AwayPolicy } from "../../core/away-policy.js";
 import { effectiveActivity } from "../../core/session-activity.js";
 import { shownActivity, userStateOf, type PresenceOverride } from "../../core/presence-override.js";
+import { admitJoin, type ManagedRoom } from "../../core/room-lifecycle.js";
+import type { RoomEndedInfo } from "../../core/presence-event.js";
 import type { ScopeStore } from "../ports/scope-store.js";
 import type { Limits, Timings } from "../../core/options.js";
 import { limitExceeded, sessionNotFound } from "../../core/presence-error.js";
@@ -60,6 +62,8 @@ export interface MemoryStoreOptions {
   scopes?: ScopeStore;
   /** Server-side away thresholds (PRESENCE_AWAY_AFTER_MS and its scope overrides); absent: never away by silence. */
   awayPolicy?: AwayPolicy;
+  /** Managed rooms (rooms.proto): joins are admitted against their records in the same step. */
+  managedRooms?: { record(room: string): ManagedRoom | undefined };
 }
 
 interface SessionRecord {
@@ -173,6 +177,7 @@ export class MemoryPresenceStore implements PresenceStore {
     if (session && !session.rooms.has(input.room) && session.rooms.size >= this.o.limits.maxRoomsPerSession) {
       throw limitExceeded("room", this.o.limits.maxRoomsPerSession, session.rooms.size + 1, "rooms per session", "TOO_MANY_ROOMS");
     }
+    this.admit(input, session, now);
     const sessionCreated = !session;
     if (!session) {
       session = {
@@ -274,6 +279,36 @@ export class MemoryPresenceStore implements PresenceStore {
       }
     }
     return n;
+  }
+
+  async endRoom(room: string, ended: Omit<RoomEndedInfo, "room" | "epoch" | "version">): Promise<number> {
+    const now = this.o.clock.now();
+    const entry = this.rooms.get(room);
+    if (!entry) return 0;
+    const byConnection = new Map<string, SessionRecord>();
+    for (const s of this.sessions.values()) if (s.rooms.has(room)) byConnection.set(s.connectionId, s);
+    let removed = 0;
+    for (const connectionId of [...entry.state.members.keys()]) {
+      const s = byConnection.get(connectionId);
+      if (!s) continue;
+      if (this.leaveRoom(s, room, "ended", now)) removed++;
+      if (s.rooms.size === 0) this.endSession(s, now);
+    }
+    this.publish(entry, { type: "ended", ended: { ...ended, room, epoch: entry.state.epoch, version: entry.state.version } });
+    return removed;
+  }
+
+  /** Capacity and tombstone of a managed room (ROOM_FULL, ROOM_ENDED), checked before anything changes. */
+  private admit(input: JoinInput, session: SessionRecord | undefined, now: number): void {
+    const record = this.o.managedRooms?.record(input.room);
+    if (!record) return;
+    const entry = this.rooms.get(input.room);
+    const s = entry?.state;
+    if (session && s?.members.has(session.connectionId)) return admitJoin(record, 0, false, now);
+    const id = input.identity;
+    const present = id.kind === "user" ? (s?.userConnections.has(id.user.userId) ?? false) : (s?.anonymousConnections.has(id.anonymousId) ?? false);
+    const participants = s ? s.userConnections.size + s.anonymousConnections.size : 0;
+    admitJoin(record, participants, !present, now);
   }
 
   /** An activity signal: the session's last activity, and its users' position in its scopes. */

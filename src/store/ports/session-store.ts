@@ -1,4 +1,4 @@
-import type { Activity } from "../../core/presence-event.js";
+import type { Activity, RoomEndedInfo } from "../../core/presence-event.js";
 import type { JoinInput, JoinResult, Lease, LeaveInput, LeaveResult, NavigateInput, NavigateResult, ReapResult, SessionRef } from "../../core/session.js";
 
 /**
@@ -63,4 +63,10 @@ export interface SessionStore {
    * every PRESENCE_AWAY_CHECK_MS; idempotent. Returns the sessions it made away.
    */
   sweepAway(): Promise<number>;
+  /**
+   * Ends a room (rooms.proto): every connection leaves with reason ENDED (a session whose last room
+   * it was ends), then the room's subscribers get one `ended` message at its position after the
+   * leaves. Returns the connections removed. Admission (the tombstone) is the record's job.
+   */
+  endRoom(room: string, ended: Omit<RoomEndedInfo, "room" | "epoch" | "version">): Promise<number>;
 }

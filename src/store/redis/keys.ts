@@ -13,6 +13,8 @@ export interface RoomKeys {
   typing: string;
   cursors: string;
   channel: string;
+  /** The managed room's record (rooms.proto; absent for implicit rooms). */
+  cfg: string;
 }
 
 export interface BucketKeys {
@@ -43,6 +45,7 @@ export function createKeys(prefix: string) {
         typing: `${t}:t`,
         cursors: `${t}:cur`,
         channel: `${t}:ch`,
+        cfg: `${t}:cfg`,
       };
     },
     /** The bucket (0..63) of a session id. */

@@ -1,7 +1,7 @@
 import { VERIFIED_BY_SESSION_KEY } from "../../core/identity.js";
 import type { Activity } from "../../core/presence-event.js";
 import type { JoinInput, JoinResult, Lease, LeaveInput, LeaveResult, NavigateInput, NavigateResult, ReapResult, SessionRef } from "../../core/session.js";
-import { sessionNotFound } from "../../core/presence-error.js";
+import { PresenceError, sessionNotFound } from "../../core/presence-error.js";
 import type { SessionStore } from "../ports/session-store.js";
 import { decodeSession, encodeMember, identityKey, sessionScopes, type StoredMember, type StoredSession } from "./codec.js";
 import { checkPresenceRecord, mergePresence } from "../../core/typed-presence.js";
@@ -158,7 +158,17 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       }
       const { session, sid: sessionId, expiresAtMs } = opened;
       remember(sessionId, input.ownerKey, session, room, input.metadata);
-      const joined = await roomJoin(room, sessionId, session, input.metadata, input.presence);
+      let joined;
+      try {
+        joined = await roomJoin(room, sessionId, session, input.metadata, input.presence);
+      } catch (e) {
+        // Refused by the room (ROOM_FULL, ROOM_ENDED): the session no longer lists it (and ends
+        // when it was its only room, as if it had left).
+        if (e instanceof PresenceError && (e.reason === "ROOM_FULL" || e.reason === "ROOM_ENDED")) {
+          await leaveRoom({ sessionId, ownerKey: input.ownerKey }, room, session).catch(() => undefined);
+        }
+        throw e;
+      }
       const view = await readRoomView(ctx, room, "join");
       return {
         session: { sessionId, resumeSecret: session.sec, connectionId: session.c },
@@ -269,6 +279,26 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       const limits = { maxBytes: ctx.limits.maxPresenceBytes, maxKeys: ctx.limits.maxPresenceKeys };
       const next = checkPresenceRecord(mergePresence(member.pr ?? {}, input.presence, input.replace), limits);
       await roomJoin(input.room, input.sessionId, session, member.md ?? {}, next);
+    },
+
+    async endRoom(room, ended) {
+      const k = ctx.keys.room(room);
+      const members = await ctx.cmd("hgetall", () => ctx.client.hgetall(k.members));
+      let removed = 0;
+      for (const json of Object.values(members)) {
+        const m = JSON.parse(json) as StoredMember;
+        const { event } = await ctx.rooms.leave(room, { connectionId: m.c, sessionId: m.s, reason: "ended" });
+        if (event) removed++;
+        const sessionJson = await ctx.cmd("hget", () => ctx.client.hget(ctx.keys.bucket(ctx.keys.bucketOf(m.s)).sessions, m.s));
+        if (!sessionJson) continue;
+        const session = decodeSession(sessionJson);
+        // The session no longer lists the room (and ends when it was its last, like a Leave).
+        await leaveRoom({ sessionId: m.s, ownerKey: session.o }, room, session).catch(() => undefined);
+      }
+      const [epoch, version] = await ctx.cmd("hmget", () => ctx.client.hmget(k.meta, "e", "v"));
+      const msg = JSON.stringify({ type: "ended", ended: { ...ended, room, epoch: epoch ?? "", version: Number(version ?? 0) } });
+      await ctx.cmd("publish", () => ctx.client.call(ctx.cluster ? "SPUBLISH" : "PUBLISH", k.channel, msg));
+      return removed;
     },
 
     async signalActivity(input) {

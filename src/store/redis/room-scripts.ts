@@ -1,5 +1,6 @@
 import type { Activity, LeaveReason, Position, PresenceEvent } from "../../core/presence-event.js";
 import { decodeRoomMessage } from "./codec.js";
+import { roomEnded, roomFull, type ManagedRoom } from "../../core/room-lifecycle.js";
 import type { PendingCursor } from "./cursor-batcher.js";
 import { ScriptReply, type ScriptContext } from "./script-reply.js";
 
@@ -9,7 +10,7 @@ import { ScriptReply, type ScriptContext } from "./script-reply.js";
  * appear. Every committed event is handed to `committed` (metrics and the commit feed), so no
  * caller can commit without reporting it.
  */
-const JOIN = { 1: "joined", 2: "updated", 0: "unchanged" } as const;
+const JOIN = { 1: "joined", 2: "updated", 0: "unchanged", [-2]: "ended", [-3]: "full" } as const;
 const LEAVE = { 1: "left", 0: "absent" } as const;
 const ACTIVITY = { 1: "updated", 0: "unchanged" } as const;
 const TYPING = { 1: "changed", 0: "unchanged", [-1]: "not_in_room" } as const;
@@ -61,8 +62,11 @@ export function createRoomScripts(c: ScriptContext, committed: (event: PresenceE
     async join(room, a) {
       const { k, all } = roomKeys(room);
       const args = [a.connectionId, a.memberJson, a.identityKey, a.epoch, c.nowArg(), t.logMaxEntries, t.logMaxAgeMs, k.channel, c.pub, room];
-      const r = new ScriptReply("roomJoin", await c.run("roomJoin", all, args));
-      return { status: r.status(0, JOIN), event: eventOf(r.str(3)), created: r.int(4) === 1 };
+      const r = new ScriptReply("roomJoin", await c.run("roomJoin", [...all, k.cfg], args));
+      const status = r.status(0, JOIN);
+      if (status === "ended") throw roomEnded(JSON.parse(r.str(4)) as ManagedRoom);
+      if (status === "full") throw roomFull(room, Number(r.str(4)));
+      return { status, event: eventOf(r.str(3)), created: r.int(4) === 1 };
     },
     async leave(room, a) {
       const { k, all } = roomKeys(room);

@@ -4,6 +4,7 @@ import * as http2 from "node:http2";
 import { PresenceService as PresenceServiceDesc, WatchPresenceResponseSchema, WatchUsersResponseSchema } from "../../../gen/presence/v1/presence_pb.js";
 import type { PresenceService } from "../../service/presence-service.js";
 import type { ScopeCountsItem, ScopeService } from "../../service/scope-service.js";
+import type { RoomService } from "../../service/room-service.js";
 import { WatchScopeCountsResponseSchema } from "../../../gen/presence/v1/scopes_pb.js";
 import {
   activityFromPb,
@@ -12,6 +13,8 @@ import {
   onlineUserToPb,
   orderFromPb,
   presenceOverrideFromPb,
+  roomInfoToPb,
+  joinRoomInfo,
   leaseToPb,
   sessionToPb,
   userFromPb,
@@ -28,7 +31,7 @@ import { toConnectError } from "./to-connect-error.js";
  * from the context, converts the request to domain values, calls the application service and
  * converts the answer back. Errors are mapped once, by `toConnectError`.
  */
-export function presenceRoutes(service: PresenceService, scopes: ScopeService) {
+export function presenceRoutes(service: PresenceService, scopes: ScopeService, rooms: RoomService) {
   return (router: ConnectRouter) =>
     router.service(PresenceServiceDesc, {
       join: (req, ctx) =>
@@ -45,7 +48,7 @@ export function presenceRoutes(service: PresenceService, scopes: ScopeService) {
             presence: req.presence,
             scopes: req.scopes,
           });
-          return { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view), heartbeatKey: r.heartbeatKey, udpPort: r.udpPort, scopes: [...(r.scopes ?? [])] };
+          return { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view), heartbeatKey: r.heartbeatKey, udpPort: r.udpPort, scopes: [...(r.scopes ?? [])], roomInfo: joinRoomInfo(r) };
         }),
       leave: (req, ctx) => mapErrors(() => service.leave(ctx.values.get(kCaller), { sessionId: req.sessionId, room: req.room })),
       navigate: (req, ctx) =>
@@ -102,6 +105,40 @@ export function presenceRoutes(service: PresenceService, scopes: ScopeService) {
           return { users: r.users.map(onlineUserToPb), nextPageToken: r.nextPageToken, count: r.count };
         }),
       countOnline: (req, ctx) => mapErrors(() => scopes.countOnline(ctx.values.get(kCaller), { scopes: req.scopes })),
+      createRoom: (req, ctx) =>
+        mapErrors(async () => ({
+          room: roomInfoToPb(
+            await rooms.createRoom(ctx.values.get(kCaller), {
+              room: req.room,
+              metadata: req.metadata,
+              maxParticipants: req.maxParticipants,
+              idleTimeoutMs: Number(req.idleTimeoutMs),
+              awayAfterMs: Number(req.awayAfterMs),
+              ownerUserId: req.ownerUserId,
+            }),
+          ),
+        })),
+      updateRoom: (req, ctx) =>
+        mapErrors(async () => ({
+          room: roomInfoToPb(
+            await rooms.updateRoom(ctx.values.get(kCaller), {
+              room: req.room,
+              patch: {
+                maxParticipants: req.maxParticipants,
+                idleTimeoutMs: req.idleTimeoutMs === undefined ? undefined : Number(req.idleTimeoutMs),
+                awayAfterMs: req.awayAfterMs === undefined ? undefined : Number(req.awayAfterMs),
+                metadata: req.metadata ? { ...req.metadata.entries } : undefined,
+                ownerUserId: req.ownerUserId,
+              },
+            }),
+          ),
+        })),
+      endRoom: (req, ctx) =>
+        mapErrors(async () => {
+          const r = await rooms.endRoom(ctx.values.get(kCaller), { room: req.room, reason: req.reason });
+          return { room: roomInfoToPb(r.info), connectionsRemoved: r.connectionsRemoved };
+        }),
+      getRoom: (req, ctx) => mapErrors(async () => ({ room: roomInfoToPb(await rooms.getRoom(ctx.values.get(kCaller), { room: req.room })) })),
       watchScopeCounts: (req, ctx) => watchScopeCounts(scopes, req, ctx),
       updatePresence: (req, ctx) =>
         mapErrors(async () => {

@@ -1,7 +1,7 @@
 import { PresenceError, sessionNotFound } from "../../core/presence-error.js";
 import type { Detail } from "../../fanout/fanout-hub.js";
 import type { PresenceService } from "../../service/presence-service.js";
-import { presenceOverrideFromPb, activityFromPb, cursorPositionFromPb, detailFromPb, leaseToPb, sessionToPb, userFromPb, userStatusToPb, viewToPb } from "../wire.js";
+import { joinRoomInfo, presenceOverrideFromPb, activityFromPb, cursorPositionFromPb, detailFromPb, leaseToPb, sessionToPb, userFromPb, userStatusToPb, viewToPb } from "../wire.js";
 import { errorFrameFor } from "./close-codes.js";
 import type { KnownClientFrame, ServerFrameInit } from "./frames.js";
 import type { Socket } from "./room-broadcaster.js";
@@ -105,7 +105,7 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
           s.session = r.session;
         }
         addRoom(s, v.room);
-        return { frame: { case: "join", value: { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view), heartbeatKey: r.heartbeatKey, udpPort: r.udpPort, scopes: [...(r.scopes ?? [])] } } };
+        return { frame: { case: "join", value: { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view), heartbeatKey: r.heartbeatKey, udpPort: r.udpPort, scopes: [...(r.scopes ?? [])], roomInfo: joinRoomInfo(r) } } };
       }
       case "leave": {
         const v = f.frame.value;

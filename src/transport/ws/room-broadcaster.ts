@@ -155,7 +155,9 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
     for (const [ws, w] of sockets) {
       if (!w.started || w.needsSnapshot) continue;
       if (w.detail === "counts" && !toCounts) continue;
-      if (w.subscribed) {
+      // `ended` goes to each socket directly: the room's sockets unsubscribe right after it, and a
+      // published frame is only delivered when the topic drains (a send drains the socket's first).
+      if (w.subscribed && item.type !== "ended") {
         if (o.io.overCap(ws)) o.io.behind(ws, w);
         else subscribers++;
         continue;
