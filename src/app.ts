@@ -29,15 +29,9 @@ import { withWireCompat } from "./transport/connect/wire-compat.js";
 import { withCors } from "./transport/http/cors.js";
 import { createOnePortServer } from "./transport/http/one-port-server.js";
 import { createWsBridge } from "./transport/ws/ws-server.js";
-import { createHeartbeatKeys, randomHeartbeatSecret } from "./auth/heartbeat-keys.js";
-import { createDatagramGate } from "./core/datagram-gate.js";
-import { createUdpHeartbeatServer } from "./transport/udp/udp-server.js";
-import { createMemoryScopeStore } from "./store/memory/memory-scope-store.js";
-import type { ScopeStore } from "./store/ports/scope-store.js";
 import { createScopeService } from "./service/scope-service.js";
 import { createRoomService } from "./service/room-service.js";
-import { createMemoryRoomLifecycle } from "./store/memory/memory-room-lifecycle.js";
-import type { RoomLifecycleStore } from "./store/ports/room-lifecycle-store.js";
+import { awayPolicyOf, seedsStores, startSeedsLoops, udpHeartbeats } from "./compose-seeds.js";
 
 /**
  * The composition root: the only module that knows the concrete store, hub, transports and
@@ -87,7 +81,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const log = deps.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
   const useRedis = !deps.store && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0);
-  const awayPolicy = { defaultMs: config.timings.awayAfterMs, scopeOverrides: config.awayScopeOverrides };
+  const awayPolicy = awayPolicyOf(config);
   const redisStore = useRedis
     ? await createRedisPresenceStore(
         { url: config.redis.url, clusterSeeds: config.redis.clusterSeeds, prefix: config.redis.prefix, commandTimeoutMs: config.redis.commandTimeoutMs },
@@ -112,13 +106,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       )
     : undefined;
   for (const warning of (await redisStore?.configWarnings()) ?? []) log.warn(warning);
-  // Scopes (scopes.proto) live with the store's sessions: the Redis store keeps its own, the
-  // embedded store one in this process.
-  const memoryScopes = redisStore ? undefined : createMemoryScopeStore();
-  const roomLimits = { maxParticipants: config.rooms.maxParticipants, defaultIdleTimeoutMs: config.rooms.defaultIdleTimeoutMs, tombstoneMs: config.rooms.tombstoneMs };
-  const memoryLifecycle = redisStore ? undefined : createMemoryRoomLifecycle({ clock, limits: roomLimits });
-  const lifecycle: RoomLifecycleStore = redisStore?.roomLifecycle(roomLimits) ?? memoryLifecycle!;
-  const scopeStore: ScopeStore = redisStore?.scopeStore ?? memoryScopes!;
+  const { roomLimits, memoryScopes, memoryLifecycle, lifecycle, scopeStore } = seedsStores(config, clock, redisStore);
   const store: PresenceStore =
     deps.store ??
     redisStore ??
@@ -167,11 +155,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     },
     delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
   });
-  // UDP heartbeats (udp.proto), off unless PRESENCE_UDP_PORT is set; the port is told in Join answers.
-  const udpKeys = config.udp.port === undefined ? undefined : createHeartbeatKeys(config.udp.secret !== undefined ? new TextEncoder().encode(config.udp.secret) : randomHeartbeatSecret());
-  let udpBoundPort = 0;
+  const udp = udpHeartbeats(config, clock, metrics, log);
   const service = createPresenceService({
-    udp: udpKeys && { keyFor: (id) => udpKeys.keyFor(id), port: () => udpBoundPort },
+    udp: udp && { keyFor: (id) => udp.keys.keyFor(id), port: () => udp.port() },
     awayScopeThresholds: config.awayScopeOverrides.map(([, ms]) => ms),
     managedRooms: { getRoom: (room) => lifecycle.getRoom(room), touchRoom: (room) => lifecycle.touchRoom(room) },
     sessions: store,
@@ -332,35 +318,15 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     }
   }, config.timings.reaperIntervalMs);
 
-  // Managed rooms idle for their timeout are ended (rooms.proto), by whichever node sees them first.
-  let idling = false;
-  const idleReaper = clock.setInterval(async () => {
-    if (idling) return;
-    idling = true;
-    try {
-      for (const room of await lifecycle.idleRooms(100)) await roomService.endIdle(room);
-    } catch (err) {
-      metrics.loopErrors.inc({ loop: "room_idle" });
-      log.error("idle room reaper failed", { err });
-    } finally {
-      idling = false;
-    }
-  }, config.timings.reaperIntervalMs);
-
-  // Server-side away (session-activity.ts): silent sessions show away, on every node (idempotent).
-  let sweeping = false;
-  const awaySweep = clock.setInterval(async () => {
-    if (sweeping) return;
-    sweeping = true;
-    try {
-      await store.sweepAway();
-    } catch (err) {
-      metrics.loopErrors.inc({ loop: "away_sweep" });
-      log.error("away sweep failed", { err });
-    } finally {
-      sweeping = false;
-    }
-  }, config.timings.awayCheckMs);
+  const seedsLoops = startSeedsLoops({
+    clock,
+    config,
+    metrics,
+    log,
+    sweepAway: () => store.sweepAway(),
+    idleRooms: (limit) => lifecycle.idleRooms(limit),
+    endIdle: (room) => roomService.endIdle(room),
+  });
 
   // Sessions bound to this node's streams are refreshed in one batch per interval (design §5).
   let refreshing = false;
@@ -385,24 +351,15 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const rpcAddr = await rpc.listen(config.rpcPort, config.host);
   const adminAddr = await admin.listen(config.adminPort, config.host);
   const wsAddr = await ws.listen(config.ws.port, config.host);
-  const udp = udpKeys && createUdpHeartbeatServer({
-    keys: udpKeys,
-    gate: createDatagramGate({ replayWindowMs: config.udp.replayWindowMs, minIntervalMs: config.udp.minIntervalMs, maxSessions: config.udp.maxTrackedSessions }),
-    clock,
-    maxDatagramBytes: config.udp.maxDatagramBytes,
-    refresh: (sessionId, activity) => service.udpHeartbeat(sessionId, activity),
-    onResult: (result) => metrics.udpDatagrams.inc({ result }),
-    onError: (err) => log.warn("udp heartbeat failed", { err }),
-  });
-  if (udp) udpBoundPort = (await udp.listen(config.udp.port!, config.host)).port;
-  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, udpPort: udp ? udpBoundPort : undefined, reflection: config.reflection, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory" });
+  const udpPort = await udp?.listen((sessionId, activity) => service.udpHeartbeat(sessionId, activity));
+  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, udpPort, reflection: config.reflection, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory" });
 
   let closing: Promise<void> | undefined;
   return {
     rpcPort: rpcAddr.port,
     adminPort: adminAddr.port,
     wsPort: wsAddr.port,
-    udpPort: udp ? udpBoundPort : undefined,
+    udpPort,
     store,
     hub,
     service,
@@ -424,8 +381,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         // so clients reclaiming them on another node find them (F-N2).
         await service.drain();
         reaper.cancel();
-        awaySweep.cancel();
-        idleReaper.cancel();
+        seedsLoops.cancel();
         readiness.close();
         refresher.cancel();
         await store.close();
