@@ -145,6 +145,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   });
   const userHub = createUserWatchHub({
     users: store,
+    lastActive: (ids) => scopeStore.lastActive(ids),
     bus: store,
     clock,
     timings: config.timings,
@@ -159,6 +160,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const service = createPresenceService({
     udp: udp && { keyFor: (id) => udp.keys.keyFor(id), port: () => udp.port() },
     awayScopeThresholds: config.awayScopeOverrides.map(([, ms]) => ms),
+    lastActive: (ids) => scopeStore.lastActive(ids),
     managedRooms: { getRoom: (room) => lifecycle.getRoom(room), touchRoom: (room) => lifecycle.touchRoom(room) },
     sessions: store,
     rooms: store,

@@ -20,6 +20,8 @@ export interface UserStatusRecord {
   visibleLastSeenMs: number;
   /** The manual presence set with SetStatus (presence-override.ts); absent = "auto". Only the user sees it. */
   presenceOverride?: "auto" | "away" | "online";
+  /** Last activity signal of any session (GetUserStatus fills it from the global scope); absent when offline or hidden. */
+  lastActiveMs?: number;
 }
 
 /** The state a set of session activities gives. */
@@ -46,6 +48,15 @@ export function visibleStatus(r: UserStatusRecord, viewerUserId: string, nowMs: 
   const lastSeenMs = r.state === "offline" ? r.lastSeenMs : nowMs;
   const { presenceOverride, ...rest } = r;
   return { ...rest, lastSeenMs, invisible: self ? r.invisible : false, ...(self && presenceOverride ? { presenceOverride } : {}) };
+}
+
+/** The users of `shown` (records as a viewer sees them) whose last activity may be told: online or away. */
+export const presentUserIds = (shown: readonly UserStatusRecord[]): string[] => shown.filter((r) => r.state !== "offline").map((r) => r.userId);
+
+/** `shown` with each present user's last activity from `active` (GetUserStatus, WatchUsers snapshots). */
+export function withLastActive(shown: UserStatusRecord[], active: ReadonlyMap<string, number> | undefined): UserStatusRecord[] {
+  if (!active || active.size === 0) return shown;
+  return shown.map((r) => (r.state !== "offline" && active.has(r.userId) ? { ...r, lastActiveMs: active.get(r.userId) } : r));
 }
 
 /** True when two records look the same to every viewer (no change to publish). */

@@ -115,6 +115,8 @@ export interface PresenceServiceOptions {
   managedRooms?: { getRoom(room: string): Promise<ManagedRoom | null>; touchRoom(room: string): Promise<void> };
   /** Away thresholds of the scope overrides (PRESENCE_AWAY_AFTER_MS_BY_SCOPE), for the signal interval. */
   awayScopeThresholds?: number[];
+  /** Last activity of users with a session (the scope store's global scope), for GetUserStatus. */
+  lastActive?: (userIds: string[]) => Promise<Map<string, number>>;
   /** UDP heartbeats (when on): each session's key and the bound port, told in Join answers. */
   udp?: { keyFor(sessionId: string): Uint8Array; port(): number };
 }

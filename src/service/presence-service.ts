@@ -8,7 +8,7 @@ import { presenceFromObject } from "../core/typed-presence.js";
 import { checkAllowedScopes, checkScopes, pageSizeOf } from "../core/scope.js";
 import { checkText, parseRoomName, utf8Length } from "../core/room-name.js";
 import type { FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
-import { visibleStatus } from "../core/user-status.js";
+import { presentUserIds, visibleStatus, withLastActive } from "../core/user-status.js";
 import type { JoinCommand, PresenceService, PresenceServiceOptions, ServiceJoinResult } from "./presence-service-types.js";
 
 export type { JoinCommand, PresenceService, PresenceServiceOptions, ServiceJoinResult, WatchCommand } from "./presence-service-types.js";
@@ -342,7 +342,10 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     async getUserStatus(caller, req) {
       const now = o.clock.now();
       // An operator (admin token) sees what the user themself sees: the real state, invisible flag included.
-      return (await o.users.getUserStatus(userIds(req.userIds))).map((r) => visibleStatus(r, caller.role === "admin" ? r.userId : viewerOf(caller), now));
+      const records = await o.users.getUserStatus(userIds(req.userIds));
+      const shown = records.map((r) => visibleStatus(r, caller.role === "admin" ? r.userId : viewerOf(caller), now));
+      const present = presentUserIds(shown);
+      return withLastActive(shown, o.lastActive && present.length > 0 ? await o.lastActive(present) : undefined);
     },
 
     watchUsers(caller, req) {

@@ -208,6 +208,7 @@ export const userStatusToPb = (r: UserStatusRecord): MessageInitShape<typeof Use
   lastSeenMs: BigInt(r.lastSeenMs),
   customStatus: r.customStatus,
   invisible: r.invisible,
+  lastActiveMs: BigInt(r.lastActiveMs ?? 0),
   presenceOverride: r.presenceOverride === "away" ? PbPresenceOverride.AWAY : r.presenceOverride === "online" ? PbPresenceOverride.ONLINE : PbPresenceOverride.UNSPECIFIED,
 });
 
