@@ -9,6 +9,8 @@ import { systemClock, type Clock } from "./core/clock.js";
 import { createIdSource, type IdSource } from "./core/ids.js";
 import { draining, PresenceError } from "./core/presence-error.js";
 import { createFanoutHub, type FanoutHub } from "./fanout/fanout-hub.js";
+import { startAppHistory } from "./history/app-history.js";
+import type { History } from "./history/start-history.js";
 import { createUserWatchHub } from "./fanout/user-watch-hub.js";
 import { createReadinessMonitor } from "./health/readiness-monitor.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -20,14 +22,17 @@ import type { PresenceStore } from "./store/presence-store.js";
 import { kRawRequest } from "./transport/connect/context.js";
 import { createHealthRoutes } from "./transport/connect/health-routes.js";
 import { registerReflection } from "./transport/connect/reflection-routes.js";
-import { authInterceptor, metricsInterceptor } from "./transport/connect/interceptors.js";
+import { authInterceptor, metricsInterceptor, originInterceptor } from "./transport/connect/interceptors.js";
 import { requestLogInterceptor } from "./transport/connect/request-log.js";
 import { presenceRoutes } from "./transport/connect/presence-routes.js";
 import { adminRoutes } from "./transport/connect/admin-routes.js";
 import { createAdminService } from "./service/admin-service.js";
+import { historyRoutes } from "./transport/connect/history-routes.js";
+import { withHistoryExport } from "./transport/http/history-export.js";
 import { withWireCompat } from "./transport/connect/wire-compat.js";
 import { withCors } from "./transport/http/cors.js";
 import { createOnePortServer } from "./transport/http/one-port-server.js";
+import type { WsEngineName } from "./transport/ws/ws-engine.js";
 import { createWsBridge } from "./transport/ws/ws-server.js";
 import { createScopeService } from "./service/scope-service.js";
 import { createRoomService } from "./service/room-service.js";
@@ -57,10 +62,14 @@ export interface App {
   readonly wsPort: number;
   /** The UDP heartbeat port, when PRESENCE_UDP_PORT is set. */
   readonly udpPort: number | undefined;
+  /** The WebSocket engine serving it (PRESENCE_WS_ENGINE): `uws` or `ws`. */
+  readonly wsEngine: WsEngineName;
   readonly store: PresenceStore;
   readonly hub: FanoutHub;
   readonly service: PresenceService;
   readonly metrics: Metrics;
+  /** The durable history (PRESENCE_HISTORY): its store once ready, and the write queue. */
+  readonly history: History;
   /** This process's node id (PRESENCE_NODE_ID). */
   readonly nodeId: string;
   /** Graceful shutdown; idempotent. */
@@ -80,6 +89,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const ids = deps.ids ?? createIdSource((n) => randomBytes(n));
   const log = deps.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
+  // A commit-feed listener (history, webhooks) that throws is counted and logged; the call goes on.
+  const commitListenerFailed = (err: unknown) => {
+    metrics.loopErrors.inc({ loop: "commit_feed" });
+    log.error("commit feed listener failed", { err });
+  };
   const useRedis = !deps.store && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0);
   const awayPolicy = awayPolicyOf(config);
   const redisStore = useRedis
@@ -93,6 +107,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
           nodeId: config.nodeId,
           scopeShards: config.scopeShards,
           awayPolicy,
+          onCommitListenerError: (err) => commitListenerFailed(err),
           observer: {
             scriptReload: () => metrics.scriptReloads.inc(),
             redisError: (kind) => metrics.redisErrors.inc({ kind }),
@@ -121,7 +136,10 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       scopes: memoryScopes,
       awayPolicy,
       managedRooms: memoryLifecycle,
+      onCommitListenerError: (err) => commitListenerFailed(err),
     });
+  // History starts in the background (the embedded database takes seconds): never on the ready path.
+  const hist = startAppHistory(config, { clock, log, metrics, store });
   const hub = createFanoutHub({
     rooms: store,
     bus: store,
@@ -155,6 +173,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       return c.full + c.counts;
     },
     delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
+    overlay: hist.durableFlags,
   });
   const udp = udpHeartbeats(config, clock, metrics, log);
   const service = createPresenceService({
@@ -162,6 +181,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     awayScopeThresholds: config.awayScopeOverrides.map(([, ms]) => ms),
     lastActive: (ids) => scopeStore.lastActive(ids),
     managedRooms: { getRoom: (room) => lifecycle.getRoom(room), touchRoom: (room) => lifecycle.touchRoom(room) },
+    durableStatus: hist.durableStatus,
+    durableFlags: hist.durableFlags,
     sessions: store,
     rooms: store,
     users: store,
@@ -241,11 +262,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const adapter = connectNodeAdapter({
     // Reflection last: it describes whatever the router serves at that point.
     routes: (router) => {
-      const served = adminRoutes(adminService)(presenceRoutes(service, scopeService, roomService)(health.register(router)));
+      const served = historyRoutes(hist.service)(adminRoutes(adminService)(presenceRoutes(service, scopeService, roomService)(health.register(router))));
       return withWireCompat(config.reflection ? registerReflection(served) : served);
     },
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
-    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics)],
+    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics), originInterceptor()],
     readMaxBytes: config.maxRequestBytes,
     // The watch path fans one message out to many streams: compressing each copy costs CPU per
     // watcher (connect-notes §1.4), and presence messages are small. Unary calls may compress.
@@ -253,7 +274,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     contextValues: (req) => createContextValues().set(kRawRequest, req),
   });
   const rpc = createOnePortServer({
-    handler: withCors(config.corsOrigins, adapter),
+    handler: withCors(config.corsOrigins, withHistoryExport({ history: hist.service, verify, log }, adapter)),
     pingIntervalMs: config.h2PingIntervalMs,
     pingTimeoutMs: config.h2PingTimeoutMs,
   });
@@ -267,6 +288,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     clock,
     metrics,
     logger: log,
+    engine: config.ws.engine,
     maxMessageBytes: config.maxRequestBytes,
     idleTimeoutSec: config.ws.idleTimeoutSec,
     maxBufferedBytes: config.ws.maxBufferedBytes,
@@ -354,7 +376,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const adminAddr = await admin.listen(config.adminPort, config.host);
   const wsAddr = await ws.listen(config.ws.port, config.host);
   const udpPort = await udp?.listen((sessionId, activity) => service.udpHeartbeat(sessionId, activity));
-  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, udpPort, reflection: config.reflection, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory" });
+  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, udpPort, reflection: config.reflection, wsEngine: ws.engine, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory", history: config.history.mode });
 
   let closing: Promise<void> | undefined;
   return {
@@ -362,13 +384,16 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     adminPort: adminAddr.port,
     wsPort: wsAddr.port,
     udpPort,
+    wsEngine: ws.engine,
     store,
     hub,
     service,
     metrics,
+    history: hist.history,
     nodeId: config.nodeId,
     close() {
       closing ??= (async () => {
+        const closeStarted = clock.now();
         readiness.drain(); // /readyz 503, health NOT_SERVING before anything closes
         log.info("draining", { deadlineMs: config.shutdownDeadlineMs });
         await ws.close();
@@ -384,6 +409,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         await service.drain();
         reaper.cancel();
         seedsLoops.cancel();
+        // Rows of everything above (the last leaves included) are written before the store closes.
+        // What is left of the shutdown deadline (at most 2 s) goes to writing the queued rows.
+        await hist.close(Math.max(0, Math.min(2_000, config.shutdownDeadlineMs - (clock.now() - closeStarted) - 200)));
         readiness.close();
         refresher.cancel();
         await store.close();

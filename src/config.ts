@@ -5,6 +5,7 @@ import { defaultNodeId, NODE_ID } from "./core/node-id.js";
 import { parseScopeOverrides } from "./core/away-policy.js";
 import { DEFAULT_LIMITS, DEFAULT_TIMINGS, type Limits, type Timings } from "./core/options.js";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
+import { WS_ENGINE_CHOICES, type WsEngineChoice } from "./transport/ws/ws-engine.js";
 
 /**
  * Configuration from `PRESENCE_*` environment variables, parsed and validated once into a frozen
@@ -40,6 +41,8 @@ export interface Config {
   maxRequestBytes: number;
   /** Shutdown deadline: streams end with DRAINING at once; sockets are destroyed after this. */
   shutdownDeadlineMs: number;
+  /** The durable activity log and user status (docs/history.md): PostgreSQL, the embedded PGlite, or off. */
+  history: HistoryConfig;
   /** Redis store (many nodes); without it the embedded memory store is used. */
   redis: { url?: string; clusterSeeds: string[]; prefix: string; commandTimeoutMs: number };
   /** HTTP/2 server PING interval and timeout (detects silent peers). */
@@ -50,7 +53,12 @@ export interface Config {
   /** WebSocket bridge (its message limit is `maxRequestBytes`). */
   ws: {
     port: number;
-    /** uWS idle timeout (s), with automatic pings at half of it; uWS aborts the process outside 8..960. */
+    /**
+     * PRESENCE_WS_ENGINE: `auto` (default: uWebSockets.js where its native build loads, else the
+     * pure-JavaScript `ws` package, with a warning saying why), `uws` or `ws`.
+     */
+    engine: WsEngineChoice;
+    /** Idle timeout (s), with automatic pings at half of it; uWS aborts the process outside 8..960. */
     idleTimeoutSec: number;
     /** Per-socket send-buffer cap (uWS `maxBackpressure`). */
     maxBufferedBytes: number;
@@ -181,6 +189,60 @@ export const SEEDS_SPEC = {
   scopeShards: n("PRESENCE_SCOPE_SHARDS", 16, 1, 1_024, "shards per scope in Redis (same on every node; never change it for a dataset)"),
 } satisfies Record<string, NumSpec>;
 
+const DAY_MS = 86_400_000;
+
+/** History options (docs/history.md lists them; a test keeps that table true). */
+export const HISTORY_SPEC = {
+  poolSize: n("PRESENCE_POSTGRES_POOL_SIZE", 4, 2, 100, "connections to PostgreSQL per node (writer, reads, retention; the repair holds one)"),
+  connectTimeoutMs: n("PRESENCE_POSTGRES_CONNECT_TIMEOUT_MS", 5_000, 100, 120_000, "a connection attempt to PostgreSQL slower than this fails"),
+  statementTimeoutMs: n("PRESENCE_POSTGRES_STATEMENT_TIMEOUT_MS", 30_000, 100, 3_600_000, "a history statement slower than this is cancelled (statement_timeout)"),
+  batchRows: n("PRESENCE_HISTORY_BATCH_ROWS", 100, 1, 10_000, "rows written per batch"),
+  flushMs: n("PRESENCE_HISTORY_FLUSH_MS", 1_000, 1, 60_000, "a partial batch is written after its oldest row waited this long"),
+  maxQueueRows: n("PRESENCE_HISTORY_MAX_QUEUE_ROWS", 100_000, 1, 10_000_000, "rows queued while the database is slow or down; beyond it rows are dropped and a gap row is recorded"),
+  retryMaxMs: n("PRESENCE_HISTORY_RETRY_MAX_MS", 5_000, 100, 600_000, "longest pause between retries of a failed batch"),
+  retentionMs: n("PRESENCE_HISTORY_RETENTION_MS", 90 * DAY_MS, DAY_MS, 3_650 * DAY_MS, "activity older than this is deleted"),
+  retentionIntervalMs: n("PRESENCE_HISTORY_RETENTION_INTERVAL_MS", 3_600_000, 1_000, DAY_MS, "how often retention runs"),
+  retentionBatchRows: n("PRESENCE_HISTORY_RETENTION_BATCH_ROWS", 5_000, 1, 1_000_000, "rows deleted per retention transaction"),
+  maxRangeMs: n("PRESENCE_HISTORY_MAX_RANGE_MS", 93 * DAY_MS, 60_000, 3_650 * DAY_MS, "longest time range of one history query or export"),
+  maxPageSize: n("PRESENCE_HISTORY_MAX_PAGE_SIZE", 1_000, 1, 100_000, "rows per ListActivity page"),
+  exportPageRows: n("PRESENCE_HISTORY_EXPORT_PAGE_ROWS", 1_000, 10, 100_000, "rows read per query while exporting (bounds the server's memory)"),
+  repairIntervalMs: n("PRESENCE_HISTORY_REPAIR_INTERVAL_MS", 30_000, 1_000, 3_600_000, "how often the log is checked against the rooms' event logs for events a dead node did not write"),
+  repairSettleMs: n("PRESENCE_HISTORY_REPAIR_SETTLE_MS", 10_000, 0, 600_000, "events younger than this are left to the writer of the node that committed them"),
+  statusTimeoutMs: n("PRESENCE_HISTORY_STATUS_TIMEOUT_MS", 500, 10, 60_000, "GetUserStatus waits this long for the durable status of users the store no longer holds"),
+  statusCacheUsers: n("PRESENCE_HISTORY_STATUS_CACHE_USERS", 100_000, 0, 10_000_000, "invisible or custom-status users kept in memory per node, to restore their flags after a Redis data loss"),
+} satisfies Record<string, NumSpec>;
+
+export interface HistoryConfig {
+  /**
+   * PRESENCE_HISTORY: `postgres` (default when PRESENCE_POSTGRES_URL is set), `embedded` (PGlite
+   * in this process; the default otherwise) or `off`.
+   */
+  mode: "postgres" | "embedded" | "off";
+  /** PRESENCE_POSTGRES_URL: a libpq-style URL (TLS through `sslmode`, `sslrootcert`, …). */
+  postgresUrl?: string;
+  /** PRESENCE_HISTORY_DIR: PGlite's data directory; unset: in memory (the log ends with the process). */
+  dataDir?: string;
+  /** PRESENCE_HISTORY_MIGRATIONS: `apply` (default) at start, or `verify` only. */
+  migrations: "apply" | "verify";
+  poolSize: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  batchRows: number;
+  flushMs: number;
+  maxQueueRows: number;
+  retryMaxMs: number;
+  retentionMs: number;
+  retentionIntervalMs: number;
+  retentionBatchRows: number;
+  maxRangeMs: number;
+  maxPageSize: number;
+  exportPageRows: number;
+  repairIntervalMs: number;
+  repairSettleMs: number;
+  statusTimeoutMs: number;
+  statusCacheUsers: number;
+}
+
 /** Thrown with every invalid variable listed. */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -228,6 +290,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const udpSecret = str("PRESENCE_UDP_SECRET");
   if (udpSecret !== undefined && Buffer.byteLength(udpSecret) < 32) problems.push("PRESENCE_UDP_SECRET: must be at least 32 bytes");
+  const postgresUrl = str("PRESENCE_POSTGRES_URL");
+  if (postgresUrl !== undefined && !/^postgres(ql)?:\/\//.test(postgresUrl)) problems.push("PRESENCE_POSTGRES_URL: must start with postgres:// or postgresql://");
+  const historyMode = (str("PRESENCE_HISTORY") ?? (postgresUrl ? "postgres" : "embedded")) as HistoryConfig["mode"];
+  if (!["postgres", "embedded", "off"].includes(historyMode)) problems.push(`PRESENCE_HISTORY=${JSON.stringify(historyMode)}: must be postgres, embedded or off`);
+  if (historyMode === "postgres" && postgresUrl === undefined) problems.push("PRESENCE_HISTORY=postgres needs PRESENCE_POSTGRES_URL");
+  const migrations = (str("PRESENCE_HISTORY_MIGRATIONS") ?? "apply") as HistoryConfig["migrations"];
+  if (!["apply", "verify"].includes(migrations)) problems.push(`PRESENCE_HISTORY_MIGRATIONS=${JSON.stringify(migrations)}: must be apply or verify`);
+  const history: HistoryConfig = { mode: historyMode, postgresUrl, dataDir: str("PRESENCE_HISTORY_DIR"), migrations, ...nums(HISTORY_SPEC) };
   const timings = nums(TIMING_SPEC);
   const limits = nums(LIMIT_SPEC);
   const jwtSecret = str("PRESENCE_JWT_SECRET");
@@ -251,6 +321,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const demoTokens = bool("PRESENCE_DEMO", development);
   const reflection = bool("PRESENCE_REFLECTION", development);
   const logLevel = (str("PRESENCE_LOG_LEVEL") ?? "info") as Config["logLevel"];
+  const wsEngine = (str("PRESENCE_WS_ENGINE")?.toLowerCase() ?? "auto") as WsEngineChoice;
+  if (!WS_ENGINE_CHOICES.includes(wsEngine)) problems.push(`PRESENCE_WS_ENGINE=${JSON.stringify(env.PRESENCE_WS_ENGINE)}: must be one of ${WS_ENGINE_CHOICES.join(", ")}`);
   const nodeId = str("PRESENCE_NODE_ID") ?? defaultNodeId(hostname(), randomBytes(3).toString("hex"));
   if (!NODE_ID.test(nodeId)) problems.push(`PRESENCE_NODE_ID=${JSON.stringify(nodeId)}: must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' and '-'`);
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`PRESENCE_LOG_LEVEL=${JSON.stringify(logLevel)}: must be one of ${LOG_LEVELS.join(", ")}`);
@@ -278,6 +350,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     readiness: { intervalMs: server.readinessIntervalMs, timeoutMs: server.readinessTimeoutMs },
     ws: {
       port: server.wsPort,
+      engine: wsEngine,
       idleTimeoutSec: server.wsIdleTimeoutSec,
       maxBufferedBytes: server.wsMaxBufferedBytes,
       stallMs: server.wsStallMs,
@@ -298,6 +371,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     awayScopeOverrides,
     rooms: { tombstoneMs: seeds.roomTombstoneMs, defaultIdleTimeoutMs: seeds.roomIdleTimeoutMs, maxParticipants: seeds.maxRoomParticipants },
     demo: { tokens: demoTokens, dir: str("PRESENCE_DEMO_DIR") ?? fileURLToPath(new URL("../dist/demo/", import.meta.url)) },
+    history,
     redis: {
       url: str("PRESENCE_REDIS_URL"),
       clusterSeeds: (str("PRESENCE_REDIS_CLUSTER") ?? "").split(",").map((x) => x.trim()).filter(Boolean),

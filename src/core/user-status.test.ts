@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { presentUserIds, stateOf, unknownUser, visibleStatus, withLastActive, type UserStatusRecord } from "./user-status.js";
+import { presentUserIds, stateOf, unknownUser, visibleStatus, withDurable, withDurableFlags, withLastActive, type UserStatusRecord } from "./user-status.js";
 
 describe("user status", () => {
   it("is online with any active session, away when all are away, offline with none", () => {
@@ -29,5 +29,27 @@ describe("user status", () => {
     const active = new Map([["ana", 4_000], ["bob", 3_000], ["cy", 4_500], ["dee", 1_000]]);
     expect(withLastActive(shown, active).map((r) => r.lastActiveMs)).toEqual([4_000, 3_000, undefined, undefined]);
     expect(withLastActive(shown, undefined)).toBe(shown);
+  });
+});
+
+describe("durable status over the store's record (history)", () => {
+  const blank = { userId: "eve", state: "online" as const, lastSeenMs: 0, customStatus: "", invisible: false, visibleLastSeenMs: 0 };
+  const durable = { lastSeenMs: 5_000, visibleLastSeenMs: 4_000, customStatus: "away", invisible: true };
+
+  it("withDurable completes only a user the store never saw (offline, no last seen)", () => {
+    const offline = { ...blank, state: "offline" as const };
+    expect(withDurable(offline, durable)).toEqual({ ...offline, lastSeenMs: 5_000, visibleLastSeenMs: 4_000, customStatus: "away", invisible: true });
+    expect(withDurable({ ...offline, lastSeenMs: 7_000 }, durable)).toEqual({ ...offline, lastSeenMs: 7_000 });
+    expect(withDurable(blank, durable)).toBe(blank);
+    expect(withDurable(offline, undefined)).toBe(offline);
+  });
+
+  it("withDurableFlags: the invisible flag always wins; the custom status only fills a blank record", () => {
+    expect(withDurableFlags(blank, durable)).toEqual({ ...blank, invisible: true, visibleLastSeenMs: 4_000, customStatus: "away" });
+    const known = { ...blank, lastSeenMs: 9_000, visibleLastSeenMs: 9_000 };
+    expect(withDurableFlags(known, durable)).toEqual({ ...known, invisible: true });
+    expect(withDurableFlags(known, { ...durable, invisible: false })).toBe(known);
+    // Others then see her offline with the last seen from before she went invisible.
+    expect(visibleStatus(withDurableFlags(blank, durable), "bob", 10_000)).toMatchObject({ state: "offline", lastSeenMs: 4_000, customStatus: "" });
   });
 });

@@ -9,6 +9,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { ERROR_REASONS, type PresenceErrorReason } from "../core/error-policy.js";
+import { createHistoryMetrics, type HistoryMetrics } from "./history-metrics.js";
 import { createLatencyMetrics, createLiveGauges, WATCH_TRANSPORTS, type ConnectionTransport, type SessionBinding, type WatchTransport } from "./live-metrics.js";
 
 /** Event kinds the hub publishes (label `kind` of `presence_events_published_total`). */
@@ -20,11 +21,11 @@ export const DELIVERED_EVENT_KINDS = [...PUBLISHED_EVENT_KINDS, "snapshot", "cou
 export type DeliveredEventKind = (typeof DELIVERED_EVENT_KINDS)[number];
 
 /** Why a watcher was sent a snapshot instead of deltas (label `reason` of `presence_resyncs_total`). */
-export const RESYNC_REASONS = ["overflow", "burst", "gap", "epoch", "resume_miss", "reconnect", "position"] as const;
+export const RESYNC_REASONS = ["overflow", "burst", "gap", "epoch", "resume_miss", "reconnect", "position", "rollback"] as const;
 export type ResyncReason = (typeof RESYNC_REASONS)[number];
 
 /** Background loops that count their errors (label `loop` of `presence_loop_errors_total`). */
-export const LOOPS = ["reaper", "refresh", "fanout", "deferred_update", "ws_broadcast", "readiness", "away_sweep", "room_idle"] as const;
+export const LOOPS = ["reaper", "refresh", "fanout", "deferred_update", "ws_broadcast", "readiness", "commit_feed", "history_retention", "history_status", "history_repair", "history_record", "away_sweep", "room_idle"] as const;
 
 /** Updates merged into a later one (label `kind` of `presence_coalesced_updates_total`). */
 export const COALESCED_KINDS = ["typing", "cursor", "presence"] as const;
@@ -120,15 +121,15 @@ export interface Metrics {
   readonly wsConnections: Gauge;
   /** `presence_ws_frames_received_total{type}`, type ∈ {@link WS_FRAME_TYPES}. */
   readonly wsFramesReceived: Counter<"type">;
-  /** `presence_ws_frames_sent_total`: frames handed to uWS (direct sends, plus one per subscriber of a publish). */
+  /** `presence_ws_frames_sent_total`: frames handed to the WebSocket engine (direct sends, plus one per subscriber of a publish). */
   readonly wsFramesSent: Counter;
-  /** `presence_ws_frames_dropped_total`: direct sends uWS refused (socket over its cap): a gap, resynced later. */
+  /** `presence_ws_frames_dropped_total`: direct sends the engine refused (socket over its cap): a gap, resynced later. */
   readonly wsFramesDropped: Counter;
   /** `presence_udp_datagrams_total{result}`, result ∈ {@link UDP_RESULTS}: every UDP heartbeat datagram received. */
   readonly udpDatagrams: Counter<"result">;
   /** `presence_ws_frames_rejected_total{reason}`, reason ∈ {@link WS_REJECT_REASONS}. */
   readonly wsFramesRejected: Counter<"reason">;
-  /** `presence_ws_closes_total{code}`: closed sockets by close code (bounded: our table, 1000/1001/1005/1006, other). */
+  /** `presence_ws_closes_total{code}`: closed sockets by close code (bounded: our table, 1000/1001/1005/1006/1007/1009, other). */
   readonly wsCloses: Counter<"code">;
   /** `presence_ws_slow_consumer_resyncs_total`: a socket missed a delivery (over its cap) and is owed a snapshot. */
   readonly wsSlowConsumerResyncs: Counter;
@@ -136,13 +137,15 @@ export interface Metrics {
   readonly wsBufferedBytes: Gauge;
   /** `presence_ready`: 1 while the last readiness probe (store write and subscriber round trip) passed, else 0. Set by the readiness monitor. */
   readonly ready: Gauge;
-  /** `presence_ws_handler_errors_total{handler}`: exceptions caught in uWS handlers (each would kill the process). */
+  /** `presence_ws_handler_errors_total{handler}`: exceptions caught in WebSocket engine handlers (on uWS each would kill the process). */
   readonly wsHandlerErrors: Counter<"handler">;
   /** `presence_connections{transport}`, `presence_bound_sessions{binding}`, `presence_watched_rooms`, `presence_redis_subscriber_up`: read at scrape time. */
   readonly connections: Gauge<"transport">;
   readonly boundSessions: Gauge<"binding">;
   readonly watchedRooms: Gauge;
   readonly subscriberUp: Gauge;
+  /** `presence_history_*`: the durable history's queue, writes, lag and retention (history-metrics.ts). */
+  readonly history: HistoryMetrics;
   /**
    * Binds the three live gauges to their sources; the last binding wins. Until bound they read 0.
    * A source that throws leaves its gauge at the previous value instead of failing the scrape.
@@ -268,8 +271,8 @@ export function createMetrics(): Metrics {
     wsConnections: new Gauge({ name: "presence_ws_connections", help: "Open WebSocket connections.", registers }),
     wsFramesReceived,
     udpDatagrams,
-    wsFramesSent: counter("presence_ws_frames_sent_total", "WebSocket frames handed to uWS (a publish counts once per subscriber)."),
-    wsFramesDropped: counter("presence_ws_frames_dropped_total", "WebSocket sends refused by uWS (socket over its cap); the socket resyncs."),
+    wsFramesSent: counter("presence_ws_frames_sent_total", "WebSocket frames handed to the WebSocket engine (a publish counts once per subscriber)."),
+    wsFramesDropped: counter("presence_ws_frames_dropped_total", "WebSocket sends refused by the engine (socket over its cap); the socket resyncs."),
     wsFramesRejected,
     wsCloses,
     wsSlowConsumerResyncs: counter("presence_ws_slow_consumer_resyncs_total", "WebSocket watches that missed a delivery (socket over its cap) and get a snapshot when it drains."),
@@ -284,6 +287,7 @@ export function createMetrics(): Metrics {
     ready: new Gauge({ name: "presence_ready", help: "1 while the last readiness probe passed (store write, subscriber round trip, not draining), else 0.", registers }),
     wsHandlerErrors: counter("presence_ws_handler_errors_total", "Exceptions caught in WebSocket handlers, by handler.", ["handler"]),
     ...live,
+    history: createHistoryMetrics(registers),
     bindGauges(next) {
       sources = next;
     },

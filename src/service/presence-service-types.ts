@@ -14,6 +14,7 @@ import type { JoinResult, Lease, NavigateResult } from "../core/session.js";
 import type { RoomStore } from "../store/ports/room-store.js";
 import type { SessionStore } from "../store/ports/session-store.js";
 import type { UserStatusStore } from "../store/ports/user-status-store.js";
+import type { DurableUserStatus } from "../history/history-store.js";
 
 /**
  * The application service: every transport (Connect/gRPC today, the WebSocket bridge later) calls
@@ -117,6 +118,14 @@ export interface PresenceServiceOptions {
   awayScopeThresholds?: number[];
   /** Last activity of users with a session (the scope store's global scope), for GetUserStatus. */
   lastActive?: (userIds: string[]) => Promise<Map<string, number>>;
+  /**
+   * Durable statuses (history) of users the store reports as never seen: after a Redis data loss
+   * their last seen, custom status and invisible flag come from here. Never rejects ([] when the
+   * history does not answer in time).
+   */
+  durableStatus?: (userIds: string[]) => Promise<DurableUserStatus[]>;
+  /** The history's durable flags of a user (invisible, custom status) laid over the store's record. */
+  durableFlags?: (r: UserStatusRecord) => UserStatusRecord;
   /** UDP heartbeats (when on): each session's key and the bound port, told in Join answers. */
   udp?: { keyFor(sessionId: string): Uint8Array; port(): number };
 }

@@ -8,7 +8,7 @@ import { presenceFromObject } from "../core/typed-presence.js";
 import { checkAllowedScopes, checkScopes, pageSizeOf } from "../core/scope.js";
 import { checkText, parseRoomName, utf8Length } from "../core/room-name.js";
 import type { FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
-import { presentUserIds, visibleStatus, withLastActive } from "../core/user-status.js";
+import { presentUserIds, visibleStatus, withDurable, withLastActive, type UserStatusRecord } from "../core/user-status.js";
 import type { JoinCommand, PresenceService, PresenceServiceOptions, ServiceJoinResult } from "./presence-service-types.js";
 
 export type { JoinCommand, PresenceService, PresenceServiceOptions, ServiceJoinResult, WatchCommand } from "./presence-service-types.js";
@@ -343,7 +343,11 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const now = o.clock.now();
       // An operator (admin token) sees what the user themself sees: the real state, invisible flag included.
       const records = await o.users.getUserStatus(userIds(req.userIds));
-      const shown = records.map((r) => visibleStatus(r, caller.role === "admin" ? r.userId : viewerOf(caller), now));
+      // The chat seed's degraded mode: users the store no longer holds are completed from the history.
+      const unknown = records.filter((r) => r.state === "offline" && r.lastSeenMs === 0).map((r) => r.userId);
+      const durable = new Map(unknown.length > 0 && o.durableStatus ? (await o.durableStatus(unknown)).map((d) => [d.userId, d]) : []);
+      const flags = o.durableFlags ?? ((r: UserStatusRecord) => r);
+      const shown = records.map((r) => visibleStatus(flags(withDurable(r, durable.get(r.userId))), caller.role === "admin" ? r.userId : viewerOf(caller), now));
       const present = presentUserIds(shown);
       return withLastActive(shown, o.lastActive && present.length > 0 ? await o.lastActive(present) : undefined);
     },

@@ -46,6 +46,7 @@ const EXPECTED_SERVICES = [
   "grpc.reflection.v1.ServerReflection",
   "grpc.reflection.v1alpha.ServerReflection",
   "presence.v1.AdminService",
+  "presence.v1.HistoryService",
   "presence.v1.PresenceService",
 ];
 

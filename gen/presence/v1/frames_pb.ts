@@ -404,7 +404,7 @@ export enum CloseCode {
 
   /**
    * Frame larger than the message limit (PRESENCE_MAX_REQUEST_BYTES); over twice it the WebSocket
-   * layer cuts the connection (1006, no close frame).
+   * engine cuts the connection (uws: 1006, no close frame; ws: 1009).
    *
    * @generated from enum value: CLOSE_CODE_TOO_LARGE = 4503;
    */

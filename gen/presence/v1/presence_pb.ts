@@ -1120,6 +1120,12 @@ export const PresenceService: GenService<{
    * Reads the status of many users at once (at most 1,000 ids per call by default): online, away
    * or offline, last seen (kept 30 days after the last session ended) and custom status. Unknown
    * users are OFFLINE with `last_seen_ms = 0`. Reachable by HTTP GET like GetPresence.
+   * With history on (docs/history.md), last seen, custom status and the invisible flag are also
+   * kept in the history database: users the presence store no longer holds (after a Redis restart
+   * without persistence, or past its retention) are answered from there, as OFFLINE with their last
+   * seen, custom status and invisible flag (an invisible user's last seen is the one from before they
+   * went invisible). That lookup waits at most PRESENCE_HISTORY_STATUS_TIMEOUT_MS (500 ms); when the
+   * history database does not answer, such users are answered as unknown.
    * Errors: INVALID_ARGUMENT (empty, too long or too many ids, naming the index).
    *
    * @generated from rpc presence.v1.PresenceService.GetUserStatus

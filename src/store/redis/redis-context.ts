@@ -119,7 +119,12 @@ export function createRedisContext(o: RedisContextOptions): RedisContext {
     observer.published?.(event.kind);
     o.commits.roomEvent(event);
   });
-  const users = createUserScripts(sc, (status, timeMs) => o.commits.userStatus(status, timeMs));
+  const known = new KnownSessions();
+  const users = createUserScripts(
+    sc,
+    (status, timeMs) => o.commits.userStatus(status, timeMs),
+    (userId, settings) => known.learn(userId, settings),
+  );
   return {
     client: o.client,
     cluster: o.cluster,
@@ -136,7 +141,7 @@ export function createRedisContext(o: RedisContextOptions): RedisContext {
     users,
     nodes: createNodeScripts(sc),
     commits: o.commits,
-    known: new KnownSessions(),
+    known,
     awayPolicy: o.awayPolicy,
     nowArg: sc.nowArg,
     run: sc.run,

@@ -3,7 +3,7 @@ import type { Activity } from "../../core/presence-event.js";
 import type { JoinInput, JoinResult, Lease, LeaveInput, LeaveResult, NavigateInput, NavigateResult, ReapResult, SessionRef } from "../../core/session.js";
 import { PresenceError, sessionNotFound } from "../../core/presence-error.js";
 import type { SessionStore } from "../ports/session-store.js";
-import { decodeSession, encodeMember, identityKey, sessionScopes, type StoredMember, type StoredSession } from "./codec.js";
+import { decodeListing, decodeSession, encodeMember, identityKey, sessionScopes, type StoredMember, type StoredSession } from "./codec.js";
 import { checkPresenceRecord, mergePresence } from "../../core/typed-presence.js";
 import { sessionThreshold } from "../../core/away-policy.js";
 import { shownActivity } from "../../core/presence-override.js";
@@ -11,9 +11,15 @@ import type { DataLossRecovery } from "./data-loss-recovery.js";
 import { createHeartbeatBatcher } from "./heartbeat-batcher.js";
 import { SESSION_BUCKETS } from "./keys.js";
 import type { RedisContext } from "./redis-context.js";
-import { readRoomView } from "./room-reader.js";
+import { viewFromScript } from "./room-reader.js";
+import { FINAL_CALL, type RoomReadParts } from "./room-scripts.js";
 import type { SessionReaper } from "./session-reaper.js";
-import { sessionError, type SessionOpenMode } from "./session-scripts.js";
+import { sessionError, type SessionOpenArgs } from "./session-scripts.js";
+
+/** Tries of a first Join whose request names a session that expires between two calls (practically one). */
+const MAX_OPEN_ATTEMPTS = 3;
+/** The number of a new session's first membership call (lua/lib/sessions.lua opSeq). */
+const FIRST_CALL = 1;
 
 /**
  * The SessionStore on Redis. Sessions live in 64 hash-tagged buckets (expiry zset, record hash,
@@ -23,9 +29,12 @@ import { sessionError, type SessionOpenMode } from "./session-scripts.js";
  * Ordering that keeps crashes harmless: a session lists a room before it joins the room and keeps
  * listing it until it has left, so every room member can be found (and reaped) through its session.
  *
- * Redis commands per Join today (issue 16): a new session with a request id is `SET NX GET`
- * (de-duplication), `sessionOpen`, `userSession`, `roomJoin` and a `MULTI` read of the view: five
- * round trips, one after the other.
+ * Redis round trips per Join (issue 16; before: `SET NX GET` for the request id, `sessionOpen`,
+ * `userSession`, `roomJoin`, a `MULTI` read of the view: five, one after the other):
+ * - a first Join without a request id on standalone Redis: one (three scripts sent together);
+ * - any other Join: two: `sessionOpen` (with the request-id de-duplication inside), then `roomJoin`
+ *   (which answers with the view) and, for a new session, `userSession`, in parallel;
+ * - a retry whose request id names a live session: three (the second `sessionOpen` uses it).
  */
 export interface RedisSessionStoreParts {
   recovery: DataLossRecovery;
@@ -46,9 +55,32 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     const ov = await ctx.cmd("hget", () => ctx.client.hget(ctx.keys.user(userId).status, "ov"));
     return ov === "away" || ov === "online" ? ov : "auto";
   };
-  const roomJoin = async (room: string, sid: string, s: StoredSession, metadata: Record<string, string>, presence?: Record<string, string>) => {
+  /** The room step of a join or navigation: `call` is the session step's number and lease end (fencing). */
+  const roomJoin = async (room: string, sid: string, s: StoredSession, metadata: Record<string, string>, call: { seq: number; expiresAtMs: number }, presence?: Record<string, string>) => {
     const shown = shownActivity(s.act, await overrideOf(s));
-    return ctx.rooms.join(room, { connectionId: s.c, memberJson: encodeMember(s.c, sid, s.id, metadata, shown, presence), identityKey: identityKey(s.id), epoch: ctx.ids.epoch() });
+    return ctx.rooms.join(room, {
+      connectionId: s.c,
+      memberJson: encodeMember(s.c, sid, s.id, metadata, shown, presence),
+      identityKey: identityKey(s.id),
+      epoch: ctx.ids.epoch(),
+      seq: call.seq,
+      validUntilMs: call.expiresAtMs,
+      withView: true,
+    });
+  };
+  /** The view a join's room step read (the members are omitted above the large-room threshold). */
+  const viewOf = (room: string, joined: { view: RoomReadParts | null }) => viewFromScript(ctx, room, joined.view!);
+  /** A room's refusal (ROOM_FULL, ROOM_ENDED): the session no longer lists it (and ends when it was its only room). */
+  const refused = async (e: unknown, ref: SessionRef, room: string, session: StoredSession) => {
+    if (e instanceof PresenceError && (e.reason === "ROOM_FULL" || e.reason === "ROOM_ENDED")) {
+      await leaveRoom(ref, room, session, FINAL_CALL).catch(() => undefined);
+    }
+    return e;
+  };
+  /** A new session of a user joins its scopes; with an away threshold it enters the away index. */
+  const created = async (sid: string, session: StoredSession) => {
+    if (session.id.kind === "user") await ctx.scopes.addSession(sid, session.id.user, sessionScopes(session), ctx.clock.now());
+    if ((session.aw ?? 0) > 0) await markActive(sid);
   };
 
   async function activityChanged(sid: string, session: StoredSession): Promise<void> {
@@ -80,8 +112,8 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
   /** Heartbeat and attach; only a Heartbeat reports its lag (an attach may follow a release's grace). */
   async function beat(input: SessionRef & { activity?: Activity }, isHeartbeat: boolean): Promise<Lease> {
     // A UDP heartbeat proved the session's key (udp.proto): refreshed without an owner check
-    // (owner '' in sessionsHeartbeat; becomes '*' with the store track's owner-prefix fix).
-    const owner = input.ownerKey === VERIFIED_BY_SESSION_KEY ? "" : input.ownerKey;
+    // ('*' in sessionsHeartbeat, like a node refresh, but with the datagram's activity).
+    const owner = input.ownerKey === VERIFIED_BY_SESSION_KEY ? null : input.ownerKey;
     const r = await heartbeats.one(input.sessionId, owner, input.activity ?? "", ttlMs);
     if (r.status === "not_found") {
       if (await p.recovery.reassertIfDataLost(input.sessionId)) return beat(input, isHeartbeat);
@@ -95,10 +127,10 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     return ctx.lease(r.expiresAtMs);
   }
 
-  async function leaveRoom(ref: SessionRef, room: string, session: StoredSession): Promise<"left" | "ended" | "not_in_room"> {
-    const status = await ctx.sessions.leaveRoom(ref, room);
+  async function leaveRoom(ref: SessionRef, room: string, session: StoredSession, seq: number): Promise<"left" | "ended" | "not_in_room" | "relisted"> {
+    const status = await ctx.sessions.leaveRoom(ref, room, seq);
     if (status === "not_found") throw sessionNotFound();
-    ctx.known.get(ref.sessionId)?.rooms.delete(room);
+    if (status !== "relisted") ctx.known.get(ref.sessionId)?.rooms.delete(room);
     if (status === "ended") {
       ctx.known.delete(ref.sessionId);
       await ctx.users.session(session.id, "end", ref.sessionId, session.act);
@@ -107,69 +139,101 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     return status;
   }
 
+  const newSession = (input: JoinInput): StoredSession => ({
+    sec: ctx.ids.resumeSecret(),
+    c: ctx.ids.connectionId(),
+    o: input.ownerKey,
+    id: input.identity,
+    act: input.activity ?? "active",
+    n: ctx.nodeId,
+    ...(input.identity.kind === "user" && input.scopes && input.scopes.length > 0 ? { sc: [...input.scopes] } : {}),
+    ...(ctx.awayPolicy ? { aw: sessionThreshold(ctx.awayPolicy, input.scopes ?? [], []) } : {}),
+  });
+
+  /**
+   * A first Join without a request id on standalone Redis: the session, the user's status and the
+   * room join are sent together and answered in one round trip. One connection executes them in
+   * the order sent, so the session exists and lists the room before the room has the member (and
+   * if the connection breaks, only a prefix ran: never a member without its session). A brand-new
+   * session's first call is number 1 and nothing can have ended it yet (no lease check). On
+   * Cluster the three go to different masters, whose order nothing guarantees: there the session
+   * step is answered first.
+   */
+  async function joinInOneTrip(input: JoinInput, metadataJson: string): Promise<JoinResult> {
+    const sid = ctx.ids.sessionId();
+    const session = newSession(input);
+    const opening = ctx.sessions.open({ mode: "new", sid, owner: input.ownerKey, arg: JSON.stringify(session), room: input.room, metadataJson, nodeId: ctx.nodeId });
+    const status = ctx.users.session(session.id, "set", sid, session.act);
+    const joining = roomJoin(input.room, sid, session, input.metadata, { seq: FIRST_CALL, expiresAtMs: 0 }, input.presence);
+    const [opened, , joinedOrNot] = await Promise.allSettled([opening, status, joining]);
+    if (opened.status === "rejected") throw opened.reason;
+    if (opened.value.status !== "ok") throw sessionNotFound(); // a new session cannot be refused
+    remember(sid, input.ownerKey, session, input.room, input.metadata);
+    if (joinedOrNot.status === "rejected") throw await refused(joinedOrNot.reason, { sessionId: sid, ownerKey: input.ownerKey }, input.room, session);
+    const joined = joinedOrNot.value;
+    await created(sid, session);
+    return {
+      session: { sessionId: sid, resumeSecret: session.sec, connectionId: session.c },
+      lease: ctx.lease(opened.value.expiresAtMs),
+      resumed: false,
+      sessionCreated: true,
+      roomCreated: joined.created,
+      scopes: session.sc ?? [],
+      event: joined.event,
+      view: viewOf(input.room, joined),
+    };
+  }
+
   return {
     async join(input: JoinInput): Promise<JoinResult> {
-      let sid = input.sessionId;
-      let mode: SessionOpenMode = sid ? (input.resumeSecret ? "reclaim" : "use") : "new";
-      let newSid: string | undefined;
-      if (!sid && input.requestId) {
-        const candidate = ctx.ids.sessionId();
-        const key = ctx.keys.request(input.ownerKey, input.requestId);
-        const prev = await ctx.cmd("set", () => ctx.client.set(key, candidate, "PX", ttlMs, "NX", "GET"));
-        if (prev) {
-          sid = prev;
-          mode = "use";
-        } else newSid = candidate;
-      }
-      const room = input.room;
+      const { room, ownerKey: owner } = input;
       const metadataJson = JSON.stringify(input.metadata);
-      let opened: { expiresAtMs: number; session: StoredSession; sid: string } | null = null;
+      const open = (a: Omit<SessionOpenArgs, "owner" | "room" | "metadataJson" | "nodeId">) => ctx.sessions.open({ ...a, owner, room, metadataJson, nodeId: ctx.nodeId });
+      let opened: { expiresAtMs: number; session: StoredSession; sid: string; seq: number } | null = null;
       let resumed = false;
-      if (sid && mode !== "new") {
-        const arg = mode === "reclaim" ? input.resumeSecret! : "";
-        const r = await ctx.sessions.open({ mode, sid, owner: input.ownerKey, arg, room, metadataJson, nodeId: ctx.nodeId });
+      if (input.sessionId) {
+        const mode = input.resumeSecret ? "reclaim" : "use";
+        const r = await open({ mode, sid: input.sessionId, arg: input.resumeSecret ?? "" });
         if (r.status === "too_many_rooms") throw sessionError(r, "room", ctx.limits.maxRoomsPerSession);
         if (r.status === "ok") {
-          opened = { expiresAtMs: r.expiresAtMs, session: r.session, sid };
+          opened = { expiresAtMs: r.expiresAtMs, session: r.session, sid: input.sessionId, seq: r.seq };
           resumed = mode === "reclaim";
-        } else if (mode === "use" && input.sessionId) {
+        } else if (mode === "use") {
           throw sessionNotFound();
-        }
+        } // a failed reclaim makes a new session
       }
-      const sessionCreated = opened === null;
-      if (!opened) {
-        const id = newSid ?? ctx.ids.sessionId();
-        const session: StoredSession = {
-          sec: ctx.ids.resumeSecret(),
-          c: ctx.ids.connectionId(),
-          o: input.ownerKey,
-          id: input.identity,
-          act: input.activity ?? "active",
-          n: ctx.nodeId,
-          ...(input.identity.kind === "user" && input.scopes && input.scopes.length > 0 ? { sc: [...input.scopes] } : {}),
-          ...(ctx.awayPolicy ? { aw: sessionThreshold(ctx.awayPolicy, input.scopes ?? [], []) } : {}),
-        };
-        const r = await ctx.sessions.open({ mode: "new", sid: id, owner: input.ownerKey, arg: JSON.stringify(session), room, metadataJson, nodeId: ctx.nodeId });
-        if (r.status !== "ok") throw sessionNotFound();
-        opened = { expiresAtMs: r.expiresAtMs, session, sid: id };
-        await ctx.users.session(session.id, "set", id, session.act);
-        if (session.id.kind === "user") await ctx.scopes.addSession(id, session.id.user, sessionScopes(session), ctx.clock.now());
-        if ((session.aw ?? 0) > 0) await markActive(id);
+      let sessionCreated = false;
+      // A first Join with a request id is de-duplicated by the session script itself (F-C4). When
+      // it names a live session, that session is used; should it expire before that second call,
+      // the next try re-points the request to a new session.
+      const request = !input.sessionId && input.requestId ? ctx.keys.request(owner, input.requestId) : undefined;
+      if (!opened && !request && !ctx.cluster) return joinInOneTrip(input, metadataJson);
+      for (let attempt = 0; !opened; attempt++) {
+        if (attempt === MAX_OPEN_ATTEMPTS) throw sessionNotFound();
+        const id = request ? ctx.keys.inBucket(ctx.ids.sessionId(), request.bucket) : ctx.ids.sessionId();
+        const session = newSession(input);
+        const r = await open({ mode: "new", sid: id, arg: JSON.stringify(session), requestField: request?.field });
+        if (r.status === "ok") {
+          opened = { expiresAtMs: r.expiresAtMs, session, sid: id, seq: r.seq };
+          sessionCreated = true;
+        } else if (r.status === "request_hit") {
+          const used = await open({ mode: "use", sid: r.sessionId, arg: "" });
+          if (used.status === "too_many_rooms") throw sessionError(used, "room", ctx.limits.maxRoomsPerSession);
+          if (used.status === "ok") opened = { expiresAtMs: used.expiresAtMs, session: used.session, sid: r.sessionId, seq: used.seq };
+        }
       }
       const { session, sid: sessionId, expiresAtMs } = opened;
       remember(sessionId, input.ownerKey, session, room, input.metadata);
-      let joined;
-      try {
-        joined = await roomJoin(room, sessionId, session, input.metadata, input.presence);
-      } catch (e) {
-        // Refused by the room (ROOM_FULL, ROOM_ENDED): the session no longer lists it (and ends
-        // when it was its only room, as if it had left).
-        if (e instanceof PresenceError && (e.reason === "ROOM_FULL" || e.reason === "ROOM_ENDED")) {
-          await leaveRoom({ sessionId, ownerKey: input.ownerKey }, room, session).catch(() => undefined);
-        }
-        throw e;
-      }
-      const view = await readRoomView(ctx, room, "join");
+      // The user's status and the room join are on other slots than the session: in parallel, after it.
+      const [joining, status] = await Promise.allSettled([
+        roomJoin(room, sessionId, session, input.metadata, opened, input.presence),
+        sessionCreated ? ctx.users.session(session.id, "set", sessionId, session.act) : undefined,
+      ]);
+      if (status.status === "rejected") throw status.reason;
+      if (joining.status === "rejected") throw await refused(joining.reason, { sessionId, ownerKey: input.ownerKey }, room, session);
+      const joined = joining.value;
+      if (sessionCreated) await created(sessionId, session);
+      const view = viewOf(room, joined);
       return {
         session: { sessionId, resumeSecret: session.sec, connectionId: session.c },
         lease: ctx.lease(expiresAtMs),
@@ -183,11 +247,11 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     },
 
     async leave(input: LeaveInput): Promise<LeaveResult> {
-      const checked = await ctx.sessions.check(input);
+      const checked = await ctx.sessions.check(input, true);
       if (checked.status !== "ok") throw sessionNotFound();
       const session = checked.session;
-      await ctx.rooms.leave(input.room, { connectionId: session.c, sessionId: input.sessionId, reason: input.reason });
-      const status = await leaveRoom(input, input.room, session);
+      await ctx.rooms.leave(input.room, { connectionId: session.c, sessionId: input.sessionId, reason: input.reason, seq: checked.seq });
+      const status = await leaveRoom(input, input.room, session, checked.seq);
       return { left: status !== "not_in_room", sessionEnded: status === "ended" };
     },
 
@@ -196,11 +260,11 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       if (r.status !== "ok") throw sessionError(r, "to_room", ctx.limits.maxRoomsPerSession);
       remember(input.sessionId, input.ownerKey, r.session, input.toRoom, input.metadata);
       if (r.leavesFrom) {
-        await ctx.rooms.leave(input.fromRoom, { connectionId: r.session.c, sessionId: input.sessionId, reason: "left" });
-        await leaveRoom(input, input.fromRoom, r.session);
+        await ctx.rooms.leave(input.fromRoom, { connectionId: r.session.c, sessionId: input.sessionId, reason: "left", seq: r.seq });
+        await leaveRoom(input, input.fromRoom, r.session, r.seq);
       }
-      await roomJoin(input.toRoom, input.sessionId, r.session, input.metadata);
-      return { lease: ctx.lease(r.expiresAtMs), view: await readRoomView(ctx, input.toRoom, "join") };
+      const joined = await roomJoin(input.toRoom, input.sessionId, r.session, input.metadata, r);
+      return { lease: ctx.lease(r.expiresAtMs), view: viewOf(input.toRoom, joined) };
     },
 
     heartbeat: (input) => beat(input, true),
@@ -217,7 +281,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
         ]);
         if (json) {
           const session = decodeSession(json);
-          for (const [room, md] of Object.entries(rooms)) remember(input.sessionId, input.ownerKey, session, room, JSON.parse(md) as Record<string, string>);
+          for (const [room, listed] of Object.entries(rooms)) remember(input.sessionId, input.ownerKey, session, room, decodeListing(listed));
           known = ctx.known.get(input.sessionId);
         }
       }
@@ -270,7 +334,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     },
 
     async updatePresence(input) {
-      const checked = await ctx.sessions.check(input);
+      const checked = await ctx.sessions.check(input, true);
       if (checked.status !== "ok") throw sessionNotFound();
       const session = checked.session;
       const json = await ctx.cmd("hget", () => ctx.client.hget(ctx.keys.room(input.room).members, session.c));
@@ -278,7 +342,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       const member = JSON.parse(json) as StoredMember;
       const limits = { maxBytes: ctx.limits.maxPresenceBytes, maxKeys: ctx.limits.maxPresenceKeys };
       const next = checkPresenceRecord(mergePresence(member.pr ?? {}, input.presence, input.replace), limits);
-      await roomJoin(input.room, input.sessionId, session, member.md ?? {}, next);
+      await roomJoin(input.room, input.sessionId, session, member.md ?? {}, { seq: checked.seq, expiresAtMs: 0 }, next);
     },
 
     async endRoom(room, ended) {
@@ -287,13 +351,13 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       let removed = 0;
       for (const json of Object.values(members)) {
         const m = JSON.parse(json) as StoredMember;
-        const { event } = await ctx.rooms.leave(room, { connectionId: m.c, sessionId: m.s, reason: "ended" });
+        const { event } = await ctx.rooms.leave(room, { connectionId: m.c, sessionId: m.s, reason: "ended", seq: FINAL_CALL });
         if (event) removed++;
         const sessionJson = await ctx.cmd("hget", () => ctx.client.hget(ctx.keys.bucket(ctx.keys.bucketOf(m.s)).sessions, m.s));
         if (!sessionJson) continue;
         const session = decodeSession(sessionJson);
         // The session no longer lists the room (and ends when it was its last, like a Leave).
-        await leaveRoom({ sessionId: m.s, ownerKey: session.o }, room, session).catch(() => undefined);
+        await leaveRoom({ sessionId: m.s, ownerKey: session.o }, room, session, FINAL_CALL).catch(() => undefined);
       }
       const [epoch, version] = await ctx.cmd("hmget", () => ctx.client.hmget(k.meta, "e", "v"));
       const msg = JSON.stringify({ type: "ended", ended: { ...ended, room, epoch: epoch ?? "", version: Number(version ?? 0) } });

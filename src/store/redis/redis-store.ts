@@ -44,7 +44,7 @@ export interface RedisStoreOptions extends Omit<RedisContextOptions, "nodeId" | 
 }
 
 export type RedisPresenceStore = PresenceStore & {
-  /** Checks (or sets) the dataset's incarnation marker. Call once at start-up. */
+  /** Reads (or sets) the buckets' incarnation markers and starts their periodic check. Call once at start-up. */
   init(): Promise<void>;
   /** Warnings about the Redis configuration (an evicting `maxmemory-policy`), for the start-up log. */
   configWarnings(): Promise<string[]>;
@@ -92,6 +92,7 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
     getView: rooms.getView,
     readLog: rooms.readLog,
     position: rooms.position,
+    renewEpoch: rooms.renewEpoch,
     setTyping: rooms.setTyping,
     updateCursor: rooms.updateCursor,
     listRooms: rooms.listRooms,
@@ -141,6 +142,7 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
     async close() {
       if (closed) return;
       closed = true;
+      recovery.close();
       await rooms.close();
       await sub.close();
       o.client.disconnect();

@@ -11,6 +11,16 @@ import { ScriptReply, type ScriptContext } from "./script-reply.js";
  */
 const CHANGED = { 1: "changed", 0: "unchanged" } as const;
 
+/** What a node keeps of a user's own settings, to restore them after Redis lost its data. */
+export interface UserSettings {
+  customStatus: string;
+  invisible: boolean;
+  /** When they last changed (store time, ms; 0 = never set). */
+  changedAtMs: number;
+  /** The last seen others saw while invisible. */
+  visibleLastSeenMs: number;
+}
+
 export interface UserScripts {
   /** Records a session's activity under its user (`set`) or its end (`end`); anonymous sessions have no status. */
   session(identity: MemberIdentity, op: "set" | "end", sid: string, activity: Activity): Promise<void>;
@@ -24,9 +34,25 @@ export interface UserScripts {
     invisible: boolean | undefined,
     presence?: "auto" | "away" | "online",
   ): Promise<UserStatusRecord & { overrideBefore: "auto" | "away" | "online"; sessions: { sid: string; activity: Activity }[] }>;
+  /** Puts back settings a node knew after Redis lost data, unless the record has newer ones. */
+  restore(userId: string, settings: UserSettings): Promise<void>;
 }
 
-export function createUserScripts(c: ScriptContext, committed: (status: UserStatusRecord, timeMs: number) => void): UserScripts {
+/**
+ * `committed` receives every published change; `learned` every user's settings as a script saw
+ * them (the node keeps them for the users of its sessions).
+ */
+export function createUserScripts(
+  c: ScriptContext,
+  committed: (status: UserStatusRecord, timeMs: number) => void,
+  learned: (userId: string, settings: UserSettings) => void,
+): UserScripts {
+  const settingsOf = (s: UserStatusRecord, changedAtMs: number): UserSettings => ({
+    customStatus: s.customStatus,
+    invisible: s.invisible,
+    changedAtMs,
+    visibleLastSeenMs: s.visibleLastSeenMs,
+  });
   return {
     async session(identity, op, sid, activity) {
       if (identity.kind !== "user") return;
@@ -34,7 +60,9 @@ export function createUserScripts(c: ScriptContext, committed: (status: UserStat
       const k = c.keys.user(userId);
       const args = [userId, op, sid, activity, c.nowArg(), c.timings.lastSeenRetentionMs, k.channel, c.pub];
       const r = new ScriptReply("userSession", await c.run("userSession", [k.status], args));
-      if (r.status(0, CHANGED) === "changed") committed(decodeStatus(r.str(1)), r.int(2));
+      const status = decodeStatus(r.str(1));
+      learned(userId, settingsOf(status, r.int(3)));
+      if (r.status(0, CHANGED) === "changed") committed(status, r.int(2));
     },
     async setStatus(userId, customStatus, invisible, presence) {
       const k = c.keys.user(userId);
@@ -42,11 +70,18 @@ export function createUserScripts(c: ScriptContext, committed: (status: UserStat
       const raw = (await c.run("userSetStatus", [k.status], args)) as unknown[];
       const r = new ScriptReply("userSetStatus", raw);
       const status = decodeStatus(r.str(1));
+      learned(userId, settingsOf(status, r.int(3)));
       if (r.status(0, CHANGED) === "changed") committed(status, r.int(2));
-      const before = r.str(3);
+      const before = r.str(4);
       const sessions: { sid: string; activity: Activity }[] = [];
-      for (let i = 4; i + 1 < raw.length; i += 2) sessions.push({ sid: String(raw[i]), activity: raw[i + 1] === "away" ? "away" : "active" });
+      for (let i = 5; i + 1 < raw.length; i += 2) sessions.push({ sid: String(raw[i]), activity: raw[i + 1] === "away" ? "away" : "active" });
       return { ...status, overrideBefore: before === "away" || before === "online" ? before : "auto", sessions };
+    },
+    async restore(userId, st) {
+      const k = c.keys.user(userId);
+      const args = [userId, st.customStatus, st.invisible ? "1" : "0", st.changedAtMs, st.visibleLastSeenMs, c.nowArg(), k.channel, c.pub];
+      const r = new ScriptReply("userRestore", await c.run("userRestore", [k.status], args));
+      if (r.status(0, CHANGED) === "changed") committed(decodeStatus(r.str(1)), r.int(2));
     },
   };
 }

@@ -1,3 +1,4 @@
+import { runWithOrigin } from "../../service/call-origin.js";
 import { PresenceError, sessionNotFound } from "../../core/presence-error.js";
 import type { Detail } from "../../fanout/fanout-hub.js";
 import type { PresenceService } from "../../service/presence-service.js";
@@ -172,7 +173,7 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
     async handle(ws, f) {
       const s = ws.getUserData();
       try {
-        const answer = await dispatch(ws, s, f);
+        const answer = await runWithOrigin(s.origin, () => dispatch(ws, s, f));
         if (f.requestId !== 0) d.reply(ws, { requestId: f.requestId, frame: answer.frame });
         answer.after?.();
       } catch (err) {

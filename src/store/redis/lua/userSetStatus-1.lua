@@ -1,12 +1,13 @@
 --[[
   userSetStatus: set the custom status text and/or the invisible flag of a user and publish the
-  new status when it changed. Going invisible freezes the last seen that others see.
+  new status when it changed. Going invisible freezes the last seen that others see. A change
+  records its time (sc).
   KEYS[1] user status hash (see userSession)
   ARGV[1] userId   ARGV[2] '1' to set the custom status   ARGV[3] custom status
   ARGV[4] '' keep | '1' invisible | '0' visible   ARGV[5] now ms ('0' = Redis TIME)
   ARGV[6] channel   ARGV[7] PUBLISH|SPUBLISH   ARGV[8] manual presence: '' keep | auto | away | online
-  Returns {changed, status JSON, now ms, presence before, session ids and activities (flat)}: the
-  caller updates what the user's connections show when the manual presence changed
+  Returns {changed, status JSON, now ms, sc, presence before, session ids and activities (flat)}:
+  the caller updates what the user's connections show when the manual presence changed
 ]]
 local now = nowMs(ARGV[5])
 local fields = redis.call('HGETALL', KEYS[1])
@@ -48,10 +49,11 @@ if ARGV[4] ~= '' and (rec.inv or '0') ~= ARGV[4] then
   end
   changed = true
 end
+if changed then redis.call('HSET', KEYS[1], 'sc', now) end
 local out = cjson.encode({ userId = ARGV[1], state = state, lastSeenMs = tonumber(rec.ls) or 0,
   visibleLastSeenMs = tonumber(rec.vls) or 0, customStatus = rec.cs or '', invisible = rec.inv == '1',
   presenceOverride = ov })
 if changed then redis.call(ARGV[7], ARGV[6], out) end
-local reply = { changed and 1 or 0, out, now, ovBefore }
+local reply = { changed and 1 or 0, out, now, tonumber(redis.call('HGET', KEYS[1], 'sc')) or 0, ovBefore }
 for i = 1, #sessions do reply[#reply + 1] = sessions[i] end
 return reply
