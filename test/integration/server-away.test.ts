@@ -116,6 +116,13 @@ describe("manual presence (SetStatus presence) across devices and nodes", () => 
     // Activity on a device does not lift a manual away.
     await laptop.heartbeat({ sessionId: (await laptop.join({ room: "/chat" })).session!.sessionId, activity: Activity.ACTIVE });
     expect((await state()).state).toBe(UserState.AWAY);
+    // A new device of a manually away user shows away too.
+    const tablet = connectClient(a.baseUrl, token);
+    const joined = (await tablet.join({ room: "/chat" })).session!;
+    const t = joined.sessionId;
+    const tabletShows = async () => (await view()).connections.find((c) => c.connectionId === joined.connectionId)?.activity;
+    await until(async () => (await tabletShows()) === Activity.AWAY, "the new device away");
+    await tablet.leave({ sessionId: t, room: "/chat" });
 
     await phone.setStatus({ sessionId: p, presence: PresenceOverride.AUTO });
     await until(async () => (await view()).connections.every((c) => c.activity === Activity.ACTIVE), "back to the computed activity");

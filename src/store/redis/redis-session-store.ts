@@ -55,18 +55,27 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     const ov = await ctx.cmd("hget", () => ctx.client.hget(ctx.keys.user(userId).status, "ov"));
     return ov === "away" || ov === "online" ? ov : "auto";
   };
-  /** The room step of a join or navigation: `call` is the session step's number and lease end (fencing). */
+  /**
+   * The room step of a join or navigation: `call` is the session step's number and lease end
+   * (fencing). The user's manual presence is read alongside (no extra round trip); when it changes
+   * what the connection shows, one activity update follows the join.
+   */
   const roomJoin = async (room: string, sid: string, s: StoredSession, metadata: Record<string, string>, call: { seq: number; expiresAtMs: number }, presence?: Record<string, string>) => {
-    const shown = shownActivity(s.act, await overrideOf(s));
-    return ctx.rooms.join(room, {
-      connectionId: s.c,
-      memberJson: encodeMember(s.c, sid, s.id, metadata, shown, presence),
-      identityKey: identityKey(s.id),
-      epoch: ctx.ids.epoch(),
-      seq: call.seq,
-      validUntilMs: call.expiresAtMs,
-      withView: true,
-    });
+    const [joined, override] = await Promise.all([
+      ctx.rooms.join(room, {
+        connectionId: s.c,
+        memberJson: encodeMember(s.c, sid, s.id, metadata, s.act, presence),
+        identityKey: identityKey(s.id),
+        epoch: ctx.ids.epoch(),
+        seq: call.seq,
+        validUntilMs: call.expiresAtMs,
+        withView: true,
+      }),
+      overrideOf(s),
+    ]);
+    const shown = shownActivity(s.act, override);
+    if (shown !== s.act) await ctx.rooms.activity(room, { connectionId: s.c, sessionId: sid, activity: shown });
+    return joined;
   };
   /** The view a join's room step read (the members are omitted above the large-room threshold). */
   const viewOf = (room: string, joined: { view: RoomReadParts | null }) => viewFromScript(ctx, room, joined.view!);
@@ -135,6 +144,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       ctx.known.delete(ref.sessionId);
       await ctx.users.session(session.id, "end", ref.sessionId, session.act);
       if (session.id.kind === "user") await ctx.scopes.removeSession(ref.sessionId, session.id.user.userId, sessionScopes(session));
+      await ctx.cmd("zrem", () => ctx.client.zrem(ctx.keys.bucket(ctx.keys.bucketOf(ref.sessionId)).away, ref.sessionId));
     }
     return status;
   }

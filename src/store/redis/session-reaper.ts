@@ -41,6 +41,7 @@ export function createSessionReaper(ctx: RedisContext): SessionReaper {
       await ctx.users.session(session.id, "end", sid, session.act);
       // Before the record goes: a node dying here leaves a claim whose taker repeats it (idempotent).
       if (session.id.kind === "user") await ctx.scopes.removeSession(sid, session.id.user.userId, sessionScopes(session));
+      await ctx.cmd("zrem", () => ctx.client.zrem(bk.away, sid)); // the away index keeps nothing of it
     }
     await ctx.sessions.reapDone(sid);
     ctx.known.delete(sid);
