@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
+import { loadAccessConfig, loadRedisSecurity, type AccessConfig, type NumSpec, type RedisSecurity } from "./config-access.js";
 import { defaultNodeId, NODE_ID } from "./core/node-id.js";
 import { parseScopeOverrides } from "./core/away-policy.js";
 import { DEFAULT_LIMITS, DEFAULT_TIMINGS, type Limits, type Timings } from "./core/options.js";
@@ -17,6 +18,8 @@ export interface Config {
   host: string;
   rpcPort: number;
   adminPort: number;
+  /** PRESENCE_ADMIN_HOST: the admin port's bind address (default 127.0.0.1: metrics and readiness stay local). */
+  adminHost: string;
   corsOrigins: string[];
   /**
    * PRESENCE_NODE_ID: this process's node id, recorded on the sessions it holds, listed by
@@ -29,6 +32,8 @@ export interface Config {
   auth: {
     jwtSecret?: string;
     jwksFile?: string;
+    /** PRESENCE_JWKS_URL: a remote JWKS (fetched with a timeout, cached; see `access.jwks`). */
+    jwksUrl?: string;
     issuer?: string;
     audience?: string;
     allowAnonymous: boolean;
@@ -37,6 +42,8 @@ export interface Config {
   };
   timings: Timings;
   limits: Limits;
+  /** Access control, quotas, the authorization hook, connection limits and slow-client timeouts. */
+  access: AccessConfig;
   /** Maximum request body / message size for RPCs (Connect `readMaxBytes`). */
   maxRequestBytes: number;
   /** Shutdown deadline: streams end with DRAINING at once; sockets are destroyed after this. */
@@ -44,7 +51,7 @@ export interface Config {
   /** The durable activity log and user status (docs/history.md): PostgreSQL, the embedded PGlite, or off. */
   history: HistoryConfig;
   /** Redis store (many nodes); without it the embedded memory store is used. */
-  redis: { url?: string; clusterSeeds: string[]; prefix: string; commandTimeoutMs: number };
+  redis: { url?: string; clusterSeeds: string[]; prefix: string; commandTimeoutMs: number; connectTimeoutMs: number } & RedisSecurity;
   /** HTTP/2 server PING interval and timeout (detects silent peers). */
   h2PingIntervalMs: number;
   h2PingTimeoutMs: number;
@@ -105,7 +112,6 @@ export interface Config {
   };
 }
 
-type NumSpec = { env: string; default: number; min: number; max: number; doc: string };
 
 const n = (env: string, def: number, min: number, max: number, doc: string): NumSpec => ({ env, default: def, min, max, doc });
 
@@ -167,6 +173,7 @@ export const SERVER_SPEC = {
   readinessTimeoutMs: n("PRESENCE_READINESS_TIMEOUT_MS", 2_000, 10, 60_000, "a readiness probe slower than this fails"),
   tokenCacheSize: n("PRESENCE_TOKEN_CACHE_SIZE", 10_000, 0, 1_000_000, "verified tokens kept until they expire (0: verify every call)"),
   redisCommandTimeoutMs: n("PRESENCE_REDIS_COMMAND_TIMEOUT_MS", 2_000, 50, 60_000, "a Redis call taking longer fails with unavailable"),
+  redisConnectTimeoutMs: n("PRESENCE_REDIS_CONNECT_TIMEOUT_MS", 10_000, 0, 600_000, "start-up waits this long for Redis, then serves not ready until it connects"),
   wsPort: n("PRESENCE_WS_PORT", 8081, 0, 65_535, "WebSocket bridge port (path /ws)"),
   // uWS aborts the whole process (C++ terminate) for an idle timeout of 1-7 or over 960 s.
   wsIdleTimeoutSec: n("PRESENCE_WS_IDLE_TIMEOUT_SEC", 30, 8, 960, "WebSocket idle timeout (s); pings every half of it"),
@@ -317,8 +324,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   for (const seed of (str("PRESENCE_REDIS_CLUSTER") ?? "").split(",").map((x) => x.trim()).filter(Boolean)) {
     if (!/^[^:\s]+:\d{1,5}$/.test(seed)) problems.push(`PRESENCE_REDIS_CLUSTER: ${JSON.stringify(seed)} must be host:port`);
   }
-  const development = jwtSecret === undefined && str("PRESENCE_JWKS_FILE") === undefined;
-  const demoTokens = bool("PRESENCE_DEMO", development);
+  const jwksUrl = str("PRESENCE_JWKS_URL");
+  if (jwksUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(jwksUrl)) problems.push(`PRESENCE_JWKS_URL=${JSON.stringify(jwksUrl)}: must be an http:// or https:// URL`);
+  const keyed = jwtSecret !== undefined || str("PRESENCE_JWKS_FILE") !== undefined || jwksUrl !== undefined;
+  if (jwksUrl !== undefined && str("PRESENCE_JWKS_FILE") !== undefined) problems.push("PRESENCE_JWKS_URL and PRESENCE_JWKS_FILE: set one, not both");
+  const access = loadAccessConfig(env, num, bool, keyed, problems);
+  // Development (no key): demo tokens on by default. Production: off, and they cannot be turned on
+  // (they would be signed with the production key, or hand out identities nobody vouches for).
+  const demoTokens = bool("PRESENCE_DEMO", access.policy.mode === "development");
+  if (demoTokens && access.policy.mode === "production") {
+    problems.push("PRESENCE_DEMO=true: demo tokens are for development only (no PRESENCE_JWT_SECRET, PRESENCE_JWKS_FILE, PRESENCE_JWKS_URL or PRESENCE_MODE=production)");
+  }
+  const development = access.policy.mode === "development";
   const reflection = bool("PRESENCE_REFLECTION", development);
   const logLevel = (str("PRESENCE_LOG_LEVEL") ?? "info") as Config["logLevel"];
   const wsEngine = (str("PRESENCE_WS_ENGINE")?.toLowerCase() ?? "auto") as WsEngineChoice;
@@ -328,6 +345,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`PRESENCE_LOG_LEVEL=${JSON.stringify(logLevel)}: must be one of ${LOG_LEVELS.join(", ")}`);
   const config: Config = {
     host: str("PRESENCE_HOST") ?? "0.0.0.0",
+    adminHost: str("PRESENCE_ADMIN_HOST") ?? "127.0.0.1",
     nodeId,
     rpcPort: server.rpcPort,
     adminPort: server.adminPort,
@@ -336,6 +354,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     auth: {
       jwtSecret,
       jwksFile: str("PRESENCE_JWKS_FILE"),
+      jwksUrl,
       issuer: str("PRESENCE_JWT_ISSUER"),
       audience: str("PRESENCE_JWT_AUDIENCE"),
       allowAnonymous: bool("PRESENCE_ALLOW_ANONYMOUS", true),
@@ -343,6 +362,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     timings,
     limits,
+    access,
     maxRequestBytes: server.maxRequestBytes,
     shutdownDeadlineMs: server.shutdownDeadlineMs,
     h2PingIntervalMs: server.h2PingIntervalMs,
@@ -377,6 +397,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       clusterSeeds: (str("PRESENCE_REDIS_CLUSTER") ?? "").split(",").map((x) => x.trim()).filter(Boolean),
       prefix: str("PRESENCE_REDIS_PREFIX") ?? "pr",
       commandTimeoutMs: server.redisCommandTimeoutMs,
+      connectTimeoutMs: server.redisConnectTimeoutMs,
+      ...loadRedisSecurity(env, bool, problems),
     },
   };
   if (udpPort !== undefined && udpSecret === undefined && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0)) {

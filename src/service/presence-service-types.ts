@@ -15,6 +15,8 @@ import type { RoomStore } from "../store/ports/room-store.js";
 import type { SessionStore } from "../store/ports/session-store.js";
 import type { UserStatusStore } from "../store/ports/user-status-store.js";
 import type { DurableUserStatus } from "../history/history-store.js";
+import type { AccessGuard } from "./access-guard.js";
+import type { MemoryGuard } from "./memory-guard.js";
 
 /**
  * The application service: every transport (Connect/gRPC today, the WebSocket bridge later) calls
@@ -55,6 +57,12 @@ export interface PresenceService {
   bind(caller: Caller, sessionId: string, onLost?: () => void): Promise<() => void>;
   /** Resolves when every pending release (stream ended → reconnect grace) has reached the store. */
   drain(): Promise<void>;
+  /**
+   * Admits a watch that a transport serves itself (a WebSocket watch): checks the `watch` right and
+   * takes one unit of the caller's `watches` quota. Resolves with the valid room name and the
+   * function that gives the quota back when the watch ends.
+   */
+  admitWatch(caller: Caller, room: string): Promise<{ room: string; release: () => void }>;
   /**
    * A UDP heartbeat whose MAC verified (udp.proto): refreshes the session exactly like Heartbeat,
    * without an owner check (the key proved it). SESSION_NOT_FOUND when the session is gone.
@@ -126,6 +134,10 @@ export interface PresenceServiceOptions {
   durableStatus?: (userIds: string[]) => Promise<DurableUserStatus[]>;
   /** The history's durable flags of a user (invisible, custom status) laid over the store's record. */
   durableFlags?: (r: UserStatusRecord) => UserStatusRecord;
+  /** Rights and quotas: every call is checked here before the store is touched. */
+  access: AccessGuard;
+  /** The store memory guard: over budget, joins that would create a session or a room are refused. */
+  memory?: MemoryGuard;
   /** UDP heartbeats (when on): each session's key and the bound port, told in Join answers. */
   udp?: { keyFor(sessionId: string): Uint8Array; port(): number };
 }

@@ -189,6 +189,10 @@ describe("presence activity / stats (the CLI, as a child process)", () => {
     expect(stats.code).toBe(0);
     expect(stats.stdout).toMatch(/^2 +4 +4 h 50 min +1 h 12 min +3 +2026-11-23T09:45:00.000Z$/m);
     expect(stats.stdout).toMatch(/^2026-11-23T09:00 +3$/m);
+    const roomAt = await cli(["room-at", "--room", "/doc/1", "--at", "2026-11-23T10:16:00Z"]);
+    expect(roomAt.stdout).toMatch(/^users=2 connections=3 anonymous=1$/m);
+    expect(roomAt.stdout).toMatch(/^bob +BOB +c2 +2026-11-23T09:30:00.000Z$/m);
+    expect(roomAt.stdout).toMatch(/^ana +ANA +c3 +2026-11-23T10:15:00.000Z$/m);
   });
 
   test("mistakes: bad times and missing --room are usage errors (2); no audit right is a server error (1)", async () => {

@@ -20,6 +20,8 @@ import { createPresenceService } from "../../src/service/presence-service.js";
 import { createMemoryPresenceStore } from "../../src/store/memory/memory-store.js";
 import { authInterceptor, metricsInterceptor } from "../../src/transport/connect/interceptors.js";
 import { presenceRoutes } from "../../src/transport/connect/presence-routes.js";
+import { createClientAddress } from "../../src/transport/http/client-address.js";
+import { testAccessGuard } from "../support/access.js";
 import { signTestToken, TEST_SECRET } from "../support/tokens.js";
 import { recordWatch, toComparable, toComparableDomain, type RecordedWatch } from "../support/watch-recorder.js";
 
@@ -45,14 +47,15 @@ function setup() {
   const store = createMemoryPresenceStore({ clock, ids, timings, limits, scopes });
   const hub = createFanoutHub({ rooms: store, bus: store, clock, timings, limits });
   const userHub = createUserWatchHub({ users: store, bus: store, clock, timings, limits, otherWatchers: () => 0 });
-  const service = createPresenceService({ sessions: store, rooms: store, users: store, hub, userHub, clock, ids, limits, timings });
+  const access = testAccessGuard(clock);
+  const service = createPresenceService({ sessions: store, rooms: store, users: store, access, hub, userHub, clock, ids, limits, timings });
   const metrics = createMetrics();
   const verify = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: true });
   const scopeService = createScopeService({ scopes, users: store, clock, limits, timings, otherWatchers: () => 0 });
   const lifecycle = createMemoryRoomLifecycle({ clock, limits: { maxParticipants: 100, defaultIdleTimeoutMs: 86_400_000, tombstoneMs: 600_000 } });
   const roomService = createRoomService({ lifecycle, clock, counts: async (r) => (await store.getView(r, { includeMembers: false })).counts, evict: (r, e) => store.endRoom(r, e), limits: { ...limits, maxParticipants: 100, defaultIdleTimeoutMs: 86_400_000, tombstoneMs: 600_000 } });
   const transport = createRouterTransport(presenceRoutes(service, scopeService, roomService), {
-    router: { interceptors: [metricsInterceptor(metrics), authInterceptor(verify, metrics)] },
+    router: { interceptors: [metricsInterceptor(metrics), authInterceptor(verify, metrics, access, createClientAddress([]))] },
   });
   const client = createClient(PresenceService, transport);
   const watches: RecordedWatch[] = [];

@@ -12,6 +12,7 @@ import type { CommitEmitter } from "../commit-emitter.js";
 import { KnownSessions } from "./known-sessions.js";
 import { createKeys, type Keys } from "./keys.js";
 import { createNodeScripts, type NodeScripts } from "./node-scripts.js";
+import { createOutageGuard, type OutageGuard } from "./outage-guard.js";
 import { redisErrorKind } from "./redis-error-kind.js";
 import { createRoomScripts, type RoomScripts } from "./room-scripts.js";
 import type { ScriptContext } from "./script-reply.js";
@@ -37,6 +38,10 @@ export interface RedisStoreObserver {
   reassert?(sessions: number): void;
   /** A Heartbeat (not an attach or refresh) found the session last refreshed `seconds` ago (TTL minus the time it had left). */
   heartbeatLag?(seconds: number): void;
+  /** Refreshes or heartbeats revived sessions that expired during a store outage (outage-guard.ts). */
+  revived?(sessions: number): void;
+  /** This node's store writes work again after failing for `outageMs`; revives last `reviveMs`. */
+  storeRecovered?(outageMs: number, reviveMs: number): void;
 }
 
 export interface RedisContext {
@@ -64,6 +69,8 @@ export interface RedisContext {
   nowArg(): string;
   /** Runs one script through the error mapping. */
   run(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown>;
+  /** Store outages seen by this node: reaper pause and revives after them (F-R3b). */
+  readonly outage: OutageGuard;
   /** Runs one Redis command; failures become STORE_UNAVAILABLE (request paths fail fast). */
   cmd<T>(name: string, fn: () => Promise<T>): Promise<T>;
   lease(expiresAtMs: number): Lease;
@@ -146,6 +153,13 @@ export function createRedisContext(o: RedisContextOptions): RedisContext {
     nowArg: sc.nowArg,
     run: sc.run,
     scopes: createRedisScopeStore({ client: o.client, prefix: o.prefix, shards: o.scopeShards ?? 16, run: (name, k, args) => cmd(name, () => runner.run(name, k, args)), cmd }),
+    outage: createOutageGuard({
+      clock: o.clock,
+      sessionTtlMs: o.timings.sessionTtlMs,
+      heartbeatIntervalMs: o.timings.heartbeatIntervalMs,
+      nodeRefreshMs: o.timings.nodeRefreshMs,
+      onRecovered: (outageMs, reviveMs) => observer.storeRecovered?.(outageMs, reviveMs),
+    }),
     cmd,
     lease: (expiresAtMs) => ({ ttlMs: o.timings.sessionTtlMs, heartbeatIntervalMs: o.timings.heartbeatIntervalMs, expiresAtMs }),
   };

@@ -195,9 +195,10 @@ export function createWsEngine(settings: EngineSettings, h: EngineHandlers): WsE
         queryToken: url.searchParams.get("token") ?? "",
         remoteAddress: req.socket.remoteAddress ?? "",
         userAgent: req.headers["user-agent"] ?? "",
+        forwardedFor: [req.headers["x-forwarded-for"] ?? ""].flat().join(","),
       })
         .then((d) => {
-          if (socket.destroyed) return;
+          if (socket.destroyed) return d.accept ? d.state.releaseConnection?.() : undefined; // never opened: give its connection back
           if (!d.accept) return refuse(socket, d.status, d.body);
           socket.removeListener("error", onSocketError); // ws adds its own
           wss.handleUpgrade(req, socket, head, (client) => {

@@ -62,6 +62,8 @@ export interface UpgradeRequest {
   remoteAddress: string;
   /** `User-Agent` header ("" when absent). */
   userAgent: string;
+  /** `X-Forwarded-For` header ("" when absent): believed only from PRESENCE_TRUSTED_PROXIES. */
+  forwardedFor: string;
 }
 
 /** Accept with this socket state (and subprotocol, "" for none), or refuse with an HTTP answer. */
