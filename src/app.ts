@@ -256,10 +256,17 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       const c = hub.watcherCount();
       return c.full + c.counts + userHub.count();
     },
+    // Rights on scopes are room-kind resources named `scope:<name>` (docs/security.md).
+    authorize: async (caller, op, scopes) => {
+      for (const [i, s] of scopes.entries()) await access.authorize(caller, op, `scope:${s}`, scopes.length === 1 ? "scope" : `scopes[${i}]`);
+    },
+    visibleUsers: (caller, ids) => access.visibleUsers(caller, "status.read", ids),
+    holdWatch: (caller) => access.hold(caller, "watches"),
   });
   const roomService = createRoomService({
     lifecycle,
     clock,
+    authorize: (caller, op, room) => access.authorize(caller, op, room),
     counts: async (room) => (await store.getView(room, { includeMembers: false })).counts,
     evict: (room, ended) => store.endRoom(room, ended),
     limits: { ...config.limits, ...roomLimits },

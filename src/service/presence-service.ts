@@ -342,6 +342,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       if (caller.role === "anonymous") {
         throw new PresenceError("PERMISSION_DENIED", "presence: anonymous viewers have no typed presence", { field: "presence" });
       }
+      await o.access.authorize(caller, "join", r);
       const update = presenceFromObject(req.presence, presenceLimits);
       signal(caller, id);
       touch(r);

@@ -61,11 +61,20 @@ export function createRoomService(o: RoomServiceOptions): RoomService {
   const operator = (c: Caller) => c.role === "service" || c.role === "admin";
   const view = async (name: string, record: ManagedRoom | null): Promise<RoomInfoView> => ({ room: name, managed: record !== null, record, counts: await o.counts(name) });
 
+  /**
+   * May the caller change or end a room it does not own? With the access model: the `kick` right on
+   * the room (per-room operators, capabilities); without it: services and admins only.
+   */
+  async function mayManageOthers(caller: Caller, name: string): Promise<void> {
+    if (o.authorize) return o.authorize(caller, "kick", name);
+    if (!operator(caller)) throw manageDenied(name);
+  }
+
   /** The managed record the caller may change: ROOM_NOT_FOUND when not managed, PERMISSION_DENIED when not theirs. */
   async function manageable(caller: Caller, name: string): Promise<ManagedRoom> {
     const r = await o.lifecycle.getRoom(name);
     if (!r) throw roomNotFound(name);
-    if (!canManageRoom(caller, r)) throw manageDenied(name);
+    if (!canManageRoom(caller, r)) await mayManageOthers(caller, name);
     return r;
   }
 
@@ -113,9 +122,8 @@ export function createRoomService(o: RoomServiceOptions): RoomService {
       const name = room(req.room);
       const reason = checkEndReason(req.reason);
       const record = await o.lifecycle.getRoom(name);
-      if (record && !canManageRoom(caller, record)) throw manageDenied(name);
       if (!record && !operator(caller)) throw roomNotFound(name); // implicit rooms: operators only
-      await authorize(caller, "kick", name);
+      if (!record || !canManageRoom(caller, record)) await mayManageOthers(caller, name);
       const ended = record ? await o.lifecycle.markEnded(name, caller.subject, reason) : null;
       const endedAtMs = ended?.endedAtMs ?? o.clock.now();
       const removed = await o.evict(name, { endedAtMs, endedBy: caller.subject, reason, tombstoneUntilMs: ended?.tombstoneUntilMs ?? 0 });
