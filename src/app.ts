@@ -147,7 +147,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       onCommitListenerError: (err) => commitListenerFailed(err),
     });
   // History starts in the background (the embedded database takes seconds): never on the ready path.
-  const hist = startAppHistory(config, { clock, log, metrics, store });
+  // (`access` is made below; the check runs only when a history read comes in.)
+  const hist = startAppHistory(config, { clock, log, metrics, store, authorizeRoom: (caller, op, room) => access.authorize(caller, op, room) });
   const hub = createFanoutHub({
     rooms: store,
     bus: store,
@@ -332,6 +333,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     limiter,
     maxConnections: config.access.connections.wsMax,
     acceptPaused: () => fds.exhausted(),
+    headersTimeoutMs: config.access.connections.headersTimeoutMs,
+    keepAliveTimeoutMs: config.access.connections.keepAliveTimeoutMs,
     onRefused: (reason) => metrics.connectionsRefused.inc({ port: "ws", reason }),
     hub,
     verify,

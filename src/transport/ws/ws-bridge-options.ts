@@ -50,6 +50,9 @@ export interface WsBridgeOptions {
   maxConnections?: number;
   /** True while the process is short of file descriptors: upgrades are refused with 503. */
   acceptPaused?: () => boolean;
+  /** HTTP request-head deadline and keep-alive idle time (ws engine; uWS: fixed 10 s). Default: node's. */
+  headersTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
   /** An upgrade refused for the limits above (metrics). */
   onRefused?: (reason: "total" | "per_address" | "accept_paused") => void;
 }

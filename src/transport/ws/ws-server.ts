@@ -372,7 +372,10 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     },
   };
 
-  const engine = selected.create({ path: o.path, maxPayloadBytes: 2 * o.maxMessageBytes, idleTimeoutSec: o.idleTimeoutSec, maxBufferedBytes: cap }, handlers);
+  const engine = selected.create(
+    { path: o.path, maxPayloadBytes: 2 * o.maxMessageBytes, idleTimeoutSec: o.idleTimeoutSec, maxBufferedBytes: cap, headersTimeoutMs: options.headersTimeoutMs, keepAliveTimeoutMs: options.keepAliveTimeoutMs },
+    handlers,
+  );
 
   return {
     engine: engine.name,
