@@ -39,7 +39,9 @@ import type { WsEngineName } from "./transport/ws/ws-engine.js";
 import { createWsBridge } from "./transport/ws/ws-server.js";
 import { createScopeService } from "./service/scope-service.js";
 import { createRoomService } from "./service/room-service.js";
-import { awayPolicyOf, seedsStores, startSeedsLoops, udpHeartbeats } from "./compose-seeds.js";
+import { awayPolicyOf, startSeedsLoops, udpHeartbeats } from "./compose-seeds.js";
+import { createMemoryScopeStore } from "./store/memory/memory-scope-store.js";
+import { createMemoryRoomLifecycle } from "./store/memory/memory-room-lifecycle.js";
 
 /**
  * The composition root: the only module that knows the concrete store, hub, transports and
@@ -129,7 +131,12 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       )
     : undefined;
   for (const warning of (await redisStore?.configWarnings()) ?? []) log.warn(warning);
-  const { roomLimits, memoryScopes, memoryLifecycle, lifecycle, scopeStore } = seedsStores(config, clock, redisStore);
+  // Scopes and managed-room records live with the sessions: the Redis store keeps its own, the embedded store one here.
+  const roomLimits = { maxParticipants: config.rooms.maxParticipants, defaultIdleTimeoutMs: config.rooms.defaultIdleTimeoutMs, tombstoneMs: config.rooms.tombstoneMs };
+  const memoryScopes = redisStore ? undefined : createMemoryScopeStore();
+  const memoryLifecycle = redisStore ? undefined : createMemoryRoomLifecycle({ clock, limits: roomLimits });
+  const lifecycle = redisStore?.roomLifecycle(roomLimits) ?? memoryLifecycle!;
+  const scopeStore = redisStore?.scopeStore ?? memoryScopes!;
   const store: PresenceStore =
     deps.store ??
     redisStore ??

@@ -3,31 +3,15 @@ import type { Config } from "./config.js";
 import type { Clock } from "./core/clock.js";
 import { createDatagramGate } from "./core/datagram-gate.js";
 import type { Activity } from "./core/presence-event.js";
-import type { RoomLimits } from "./core/room-lifecycle.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics/registry.js";
-import { createMemoryRoomLifecycle } from "./store/memory/memory-room-lifecycle.js";
-import { createMemoryScopeStore } from "./store/memory/memory-scope-store.js";
-import type { RoomLifecycleStore } from "./store/ports/room-lifecycle-store.js";
-import type { ScopeStore } from "./store/ports/scope-store.js";
-import type { RedisPresenceStore } from "./store/redis/redis-store.js";
 import { createUdpHeartbeatServer, type UdpHeartbeatServer } from "./transport/udp/udp-server.js";
 
 /**
- * The parts of the composition root that issue 12 added (app.ts calls these): the scope and
- * room-record stores that go with the chosen session store, the UDP heartbeat endpoint, and the two
- * background loops (away sweep, idle-room reaper).
+ * The parts of the composition root that issue 12 added (app.ts calls these): the UDP heartbeat
+ * endpoint and the two background loops (away sweep, idle-room reaper). The scope and room-record
+ * stores are chosen in app.ts with the session store (only app.ts knows store implementations).
  */
-
-/** Scopes and managed-room records live with the store's sessions: the Redis store keeps its own, the embedded store one in this process. */
-export function seedsStores(config: Config, clock: Clock, redisStore: RedisPresenceStore | undefined) {
-  const roomLimits: RoomLimits = { maxParticipants: config.rooms.maxParticipants, defaultIdleTimeoutMs: config.rooms.defaultIdleTimeoutMs, tombstoneMs: config.rooms.tombstoneMs };
-  const memoryScopes = redisStore ? undefined : createMemoryScopeStore();
-  const memoryLifecycle = redisStore ? undefined : createMemoryRoomLifecycle({ clock, limits: roomLimits });
-  const lifecycle: RoomLifecycleStore = redisStore?.roomLifecycle(roomLimits) ?? memoryLifecycle!;
-  const scopeStore: ScopeStore = redisStore?.scopeStore ?? memoryScopes!;
-  return { roomLimits, memoryScopes, memoryLifecycle, lifecycle, scopeStore };
-}
 
 /** Away thresholds (away-policy.ts): PRESENCE_AWAY_AFTER_MS and its per-scope overrides. */
 export const awayPolicyOf = (config: Config) => ({ defaultMs: config.timings.awayAfterMs, scopeOverrides: config.awayScopeOverrides });
