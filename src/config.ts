@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { loadAccessConfig, loadRedisSecurity, type AccessConfig, type NumSpec, type RedisSecurity } from "./config-access.js";
 import { defaultNodeId, NODE_ID } from "./core/node-id.js";
 import { BACKEND_SPEC, loadWebhookConfig, WEBHOOK_SPEC, type BackendsConfig, type WebhookConfig } from "./config-backends.js";
+import { parseScopeOverrides } from "./core/away-policy.js";
 import { DEFAULT_LIMITS, DEFAULT_TIMINGS, type Limits, type Timings } from "./core/options.js";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
 import { WS_ENGINE_CHOICES, type WsEngineChoice } from "./transport/ws/ws-engine.js";
@@ -97,6 +98,12 @@ export interface Config {
   backends: BackendsConfig;
   /** Webhooks (PRESENCE_WEBHOOK_URL …); undefined when off. */
   webhook?: WebhookConfig;
+  /** Shards per scope in Redis (PRESENCE_SCOPE_SHARDS, default 16). */
+  scopeShards: number;
+  /** Managed rooms (rooms.proto): bounds and defaults. */
+  rooms: { tombstoneMs: number; defaultIdleTimeoutMs: number; maxParticipants: number };
+  /** PRESENCE_AWAY_AFTER_MS_BY_SCOPE: scope-name prefix → away threshold (ms). */
+  awayScopeOverrides: [string, number][];
   /** The demo page on the WebSocket port (`GET /`, `/app.js`) and its token endpoint. */
   demo: {
     /**
@@ -129,6 +136,10 @@ export const TIMING_SPEC: Record<keyof Timings, NumSpec> = {
   nodeRefreshMs: n("PRESENCE_NODE_REFRESH_MS", DEFAULT_TIMINGS.nodeRefreshMs, 5, 3_600_000, "stream-bound sessions refreshed by their node"),
   reconnectGraceMs: n("PRESENCE_RECONNECT_GRACE_MS", DEFAULT_TIMINGS.reconnectGraceMs, 0, 600_000, "session kept after its stream ended"),
   positionCheckMs: n("PRESENCE_POSITION_CHECK_MS", DEFAULT_TIMINGS.positionCheckMs, 10, 3_600_000, "watched rooms compared with the store (tail-loss check)"),
+  awayAfterMs: n("PRESENCE_AWAY_AFTER_MS", DEFAULT_TIMINGS.awayAfterMs, 0, 604_800_000, "a session silent this long shows away (0: never)"),
+  awayCheckMs: n("PRESENCE_AWAY_CHECK_MS", DEFAULT_TIMINGS.awayCheckMs, 10, 600_000, "the away sweep runs this often on every node"),
+  activityWriteIntervalMs: n("PRESENCE_ACTIVITY_WRITE_INTERVAL_MS", DEFAULT_TIMINGS.activityWriteIntervalMs, 0, 600_000, "activity signals of one session written at most this often per node"),
+  scopeCountsIntervalMs: n("PRESENCE_SCOPE_COUNTS_INTERVAL_MS", DEFAULT_TIMINGS.scopeCountsIntervalMs, 10, 3_600_000, "WatchScopeCounts reads its scopes' counts this often and sends changes"),
   lastSeenRetentionMs: n("PRESENCE_LAST_SEEN_RETENTION_MS", DEFAULT_TIMINGS.lastSeenRetentionMs, 0, 365 * 86_400_000, "last seen of offline users kept"),
 };
 
@@ -148,6 +159,12 @@ export const LIMIT_SPEC: Record<keyof Limits, NumSpec> = {
   maxCursorElementBytes: n("PRESENCE_MAX_CURSOR_ELEMENT_BYTES", DEFAULT_LIMITS.maxCursorElementBytes, 0, 4_096, "cursor element (bytes)"),
   maxUserIds: n("PRESENCE_MAX_USER_IDS", DEFAULT_LIMITS.maxUserIds, 1, 100_000, "user ids per GetUserStatus / WatchUsers"),
   maxCustomStatusBytes: n("PRESENCE_MAX_CUSTOM_STATUS_BYTES", DEFAULT_LIMITS.maxCustomStatusBytes, 0, 4_096, "custom status text (bytes)"),
+  maxPresenceBytes: n("PRESENCE_MAX_PRESENCE_BYTES", DEFAULT_LIMITS.maxPresenceBytes, 0, 65_536, "typed presence per connection and room (key and JSON bytes + 2 per key)"),
+  maxPresenceKeys: n("PRESENCE_MAX_PRESENCE_KEYS", DEFAULT_LIMITS.maxPresenceKeys, 0, 1_024, "typed presence top-level keys per connection and room"),
+  presenceRatePerSec: n("PRESENCE_PRESENCE_RATE_PER_SEC", DEFAULT_LIMITS.presenceRatePerSec, 1, 1_000, "typed-presence updates per session and room per second (excess merged)"),
+  maxScopesPerSession: n("PRESENCE_MAX_SCOPES_PER_SESSION", DEFAULT_LIMITS.maxScopesPerSession, 0, 64, "scopes one session may carry besides the global one"),
+  maxListPageSize: n("PRESENCE_MAX_LIST_PAGE_SIZE", DEFAULT_LIMITS.maxListPageSize, 1, 10_000, "users per ListOnline page, at most"),
+  maxCountScopes: n("PRESENCE_MAX_COUNT_SCOPES", DEFAULT_LIMITS.maxCountScopes, 1, 10_000, "scopes per CountOnline / WatchScopeCounts call"),
 };
 
 export const SERVER_SPEC = {
@@ -178,6 +195,10 @@ export const SEEDS_SPEC = {
   udpMinIntervalMs: n("PRESENCE_UDP_MIN_INTERVAL_MS", 10_000, 0, 3_600_000, "UDP heartbeats of one session accepted at most this often (the rest: rate_limited)"),
   udpMaxDatagramBytes: n("PRESENCE_UDP_MAX_DATAGRAM_BYTES", 512, 64, 1_400, "larger UDP datagrams are dropped (oversize)"),
   udpMaxTrackedSessions: n("PRESENCE_UDP_MAX_TRACKED_SESSIONS", 100_000, 1, 10_000_000, "sessions whose last UDP heartbeat a node remembers (replay and rate checks)"),
+  roomTombstoneMs: n("PRESENCE_ROOM_TOMBSTONE_MS", 600_000, 0, 604_800_000, "an ended room refuses joins this long"),
+  roomIdleTimeoutMs: n("PRESENCE_ROOM_IDLE_TIMEOUT_MS", 86_400_000, 1_000, 31_536_000_000, "idle timeout of a managed room created without one"),
+  maxRoomParticipants: n("PRESENCE_MAX_ROOM_PARTICIPANTS", 100_000, 1, 10_000_000, "largest max_participants a managed room may ask for"),
+  scopeShards: n("PRESENCE_SCOPE_SHARDS", 16, 1, 1_024, "shards per scope in Redis (same on every node; never change it for a dataset)"),
 } satisfies Record<string, NumSpec>;
 
 const DAY_MS = 86_400_000;
@@ -272,6 +293,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const udpPort = udpPortRaw === undefined ? undefined : Number(udpPortRaw);
   if (udpPort !== undefined && (!Number.isInteger(udpPort) || udpPort < 0 || udpPort > 65_535)) {
     problems.push(`PRESENCE_UDP_PORT=${JSON.stringify(udpPortRaw)}: must be an integer from 0 to 65535 (unset: UDP heartbeats off)`);
+  }
+  let awayScopeOverrides: [string, number][] = [];
+  try {
+    awayScopeOverrides = parseScopeOverrides(str("PRESENCE_AWAY_AFTER_MS_BY_SCOPE") ?? "", 1, 604_800_000);
+  } catch (e) {
+    problems.push(e instanceof Error ? e.message : String(e));
   }
   const udpSecret = str("PRESENCE_UDP_SECRET");
   if (udpSecret !== undefined && Buffer.byteLength(udpSecret) < 32) problems.push("PRESENCE_UDP_SECRET: must be at least 32 bytes");
@@ -369,6 +396,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     reflection,
     backends,
     webhook,
+    scopeShards: seeds.scopeShards,
+    awayScopeOverrides,
+    rooms: { tombstoneMs: seeds.roomTombstoneMs, defaultIdleTimeoutMs: seeds.roomIdleTimeoutMs, maxParticipants: seeds.maxRoomParticipants },
     demo: { tokens: demoTokens, dir: str("PRESENCE_DEMO_DIR") ?? fileURLToPath(new URL("../dist/demo/", import.meta.url)) },
     history,
     redis: {

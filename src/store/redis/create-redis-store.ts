@@ -1,4 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from "ioredis";
+import type { AwayPolicy } from "../../core/away-policy.js";
 import type { Clock } from "../../core/clock.js";
 import type { IdSource } from "../../core/ids.js";
 import type { Limits, Timings } from "../../core/options.js";
@@ -46,6 +47,10 @@ export async function createRedisPresenceStore(
     observer?: RedisStoreObserver;
     nodeId?: string;
     onCommitListenerError?: (err: unknown) => void;
+    /** Shards per scope (PRESENCE_SCOPE_SHARDS, default 16). */
+    scopeShards?: number;
+    /** Server-side away thresholds; absent: never away by silence. */
+    awayPolicy?: AwayPolicy;
   },
 ): Promise<RedisPresenceStore> {
   const retryStrategy = (times: number) => Math.min(times * 100, 2_000);

@@ -2,7 +2,9 @@
 
 - :class:`PresenceClient` (sync, ``grpc``) and :class:`AsyncPresenceClient` (asyncio, ``grpc.aio``):
   join / leave / heartbeat, ``list`` / ``count`` of a room, ``watch`` (typed events, resumed after a
-  restart), ``user_status`` / ``watch_users``, ``set_status``, ``broadcast``;
+  restart), ``user_status`` / ``watch_users``, ``set_status``, ``broadcast``; scopes
+  (``list_online`` / ``iter_online`` / ``count_online``) and managed rooms (``create_room`` /
+  ``update_room`` / ``end_room`` / ``get_room``);
 - :class:`Tracker`: one Track stream per backend process that keeps any number of presences alive
   (no heartbeats), reconnecting with backoff and reclaiming or re-tracking them;
 - :mod:`presence_client.tokens`: mint user, service and admin tokens with PyJWT;
@@ -18,6 +20,7 @@ from .aio import AsyncPresenceClient, AsyncWatch
 from .client import PresenceClient, Watch, wait_until_serving
 from .errors import PresenceError
 from .tracker import Tracker, TrackResult
+from .rooms_scopes import OnlineCounts, OnlinePage, OnlineUser, RoomInfo, ScopeCount
 from .tokens import admin_token, mint_token, service_token, user_token
 from .types import (
     AnonymousChanged,
@@ -30,6 +33,7 @@ from .types import (
     Lease,
     Left,
     Member,
+    RoomEnded,
     RoomView,
     Session,
     Snapshot,
@@ -60,7 +64,13 @@ __all__ = [
     "Member",
     "PresenceClient",
     "PresenceError",
+    "OnlineCounts",
+    "OnlinePage",
+    "OnlineUser",
+    "RoomEnded",
+    "RoomInfo",
     "RoomView",
+    "ScopeCount",
     "Session",
     "Snapshot",
     "StatusChanged",
