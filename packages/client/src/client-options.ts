@@ -1,4 +1,4 @@
-import type { Clock } from "../src/core/clock.js";
+import type { Clock } from "../../../src/core/clock.js";
 import type { BackoffOptions } from "./backoff.js";
 import type { FrameScheduler } from "./cursor-helper.js";
 import { PresenceClientError } from "./errors.js";

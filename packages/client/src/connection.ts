@@ -1,10 +1,10 @@
-import type { Clock, TimerHandle } from "../src/core/clock.js";
+import type { Clock, TimerHandle } from "../../../src/core/clock.js";
 import { createBackoff } from "./backoff.js";
 import { anonymousIdOf, asClientError, DEFAULT_HEARTBEAT_MS, DEFAULT_STALE_MS, randomId, type PresenceClientOptions } from "./client-options.js";
 import type { Emitter } from "./emitter.js";
 import { PresenceClientError } from "./errors.js";
 import { activityToPb, heartbeatIntervalOf, viewFromPb } from "./proto-mapping.js";
-import { Activity as PbActivity } from "../gen/presence/v1/types_pb.js";
+import { Activity as PbActivity } from "../../../gen/presence/v1/types_pb.js";
 import type { RoomState } from "./room-state.js";
 import { roomOfWatchMessage, type PresenceTransport, type TransportHandlers } from "./transport.js";
 import type { Activity, ConnectionStatus, PresenceEvents } from "./types.js";

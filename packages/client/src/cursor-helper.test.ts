@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createFakeClock } from "../src/core/fake-clock.js";
+import { createFakeClock } from "../../../src/core/fake-clock.js";
 import { createCursorHelper, defaultFrameScheduler, type FrameScheduler } from "./cursor-helper.js";
 import type { CursorPosition } from "./types.js";
 

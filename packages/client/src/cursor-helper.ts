@@ -1,4 +1,4 @@
-import type { Clock } from "../src/core/clock.js";
+import type { Clock } from "../../../src/core/clock.js";
 import type { CursorPosition } from "./types.js";
 
 /**

@@ -1,9 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
-import { ErrorReason } from "../gen/presence/v1/errors_pb.js";
-import { ErrorFrameSchema } from "../gen/presence/v1/frames_pb.js";
+import { ErrorInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import { ErrorReason } from "../../../gen/presence/v1/errors_pb.js";
+import { ErrorFrameSchema } from "../../../gen/presence/v1/frames_pb.js";
 import { fromClose, fromConnectError, fromErrorFrame } from "./errors.js";
 
 const connectError = (code: Code, reason?: string) =>

@@ -1,10 +1,10 @@
 import { ConnectError } from "@connectrpc/connect";
-import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
-import { ErrorReason } from "../gen/presence/v1/errors_pb.js";
-import type { ErrorFrame } from "../gen/presence/v1/frames_pb.js";
-import { closeByCode, closeRetryOf, retryOf, statusName, type RetryPolicy } from "../src/core/error-policy.js";
+import { ErrorInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import { ErrorReason } from "../../../gen/presence/v1/errors_pb.js";
+import type { ErrorFrame } from "../../../gen/presence/v1/frames_pb.js";
+import { closeByCode, closeRetryOf, retryOf, statusName, type RetryPolicy } from "../../../src/core/error-policy.js";
 
-export type { RetryPolicy } from "../src/core/error-policy.js";
+export type { RetryPolicy } from "../../../src/core/error-policy.js";
 
 /**
  * The one error type of the SDK. `code` is the gRPC status name in lower_snake (`unavailable`,

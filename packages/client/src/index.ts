@@ -1,7 +1,7 @@
 /**
- * Client SDK of the presence service (import path `presence/client`): rooms with live views,
+ * Client SDK of the presence service (package `@presence-platform/client`): rooms with live views,
  * typing, cursors, page following and the page-visibility rules, over the WebSocket bridge or
- * Connect-Web. React bindings are in `presence/client/react`.
+ * Connect-Web. React bindings are the package `@presence-platform/react`.
  */
 export { createPresenceClient, type PresenceClient, type PresenceClientOptions } from "./presence-client.js";
 export type { RoomHandle } from "./room-handle.js";
@@ -17,6 +17,6 @@ export { createCursorHelper, defaultFrameScheduler, type CursorHelper, type Fram
 export { roomOfPage, watchLocation, type FollowPageOptions, type LocationLike } from "./page-location.js";
 export type { TokenSource, PresenceTransport } from "./transport.js";
 export type { WebSocketConstructor } from "./transport-websocket.js";
-export { roomFromUrl } from "../src/core/room-name.js";
-export type { Clock, TimerHandle } from "../src/core/clock.js";
+export { roomFromUrl } from "../../../src/core/room-name.js";
+export type { Clock, TimerHandle } from "../../../src/core/clock.js";
 export type * from "./types.js";

@@ -1,4 +1,4 @@
-import { roomFromUrl } from "../src/core/room-name.js";
+import { roomFromUrl } from "../../../src/core/room-name.js";
 
 /**
  * Following the page a tab shows: the room is the page URL without query, fragment and trailing

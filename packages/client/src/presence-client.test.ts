@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { Activity } from "../gen/presence/v1/types_pb.js";
-import { createFakeClock } from "../src/core/fake-clock.js";
-import { createFakeTransport, fakeDocument, joined, viewOf } from "../test/support/fake-presence-transport.js";
+import { Activity } from "../../../gen/presence/v1/types_pb.js";
+import { createFakeClock } from "../../../src/core/fake-clock.js";
+import { createFakeTransport, fakeDocument, joined, viewOf } from "../../../test/support/fake-presence-transport.js";
 import { fromClose, PresenceClientError } from "./errors.js";
 import { createPresenceClient, type PresenceClientOptions } from "./presence-client.js";
 import type { ConnectionStatus, RoomViewState } from "./types.js";

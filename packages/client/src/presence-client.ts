@@ -1,4 +1,4 @@
-import { systemClock } from "../src/core/clock.js";
+import { systemClock } from "../../../src/core/clock.js";
 import { asClientError, makeTransport, type PresenceClientOptions } from "./client-options.js";
 import { createConnection } from "./connection.js";
 import { defaultFrameScheduler } from "./cursor-helper.js";
@@ -12,7 +12,7 @@ import type { Activity, ConnectionStatus, PresenceEvents, RoomEvents, SelfInfo }
 import { createVisibilityController } from "./visibility.js";
 import { createUserStatusTracker, type UsersHandle } from "./user-status.js";
 import type { JsonObject } from "@bufbuild/protobuf";
-import { PresenceOverride as PbPresenceOverride } from "../gen/presence/v1/types_pb.js";
+import { PresenceOverride as PbPresenceOverride } from "../../../gen/presence/v1/types_pb.js";
 
 export type { PresenceClientOptions } from "./client-options.js";
 

@@ -1,7 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
-import type { UserInfo } from "../src/core/identity.js";
-import type { Activity, Counts, Cursor, CursorBatch, LeaveReason, Member, PresenceEvent, RoomView, TypingEvent } from "../src/core/presence-event.js";
-import type { Lease as PbLease } from "../gen/presence/v1/presence_pb.js";
+import type { UserInfo } from "../../../src/core/identity.js";
+import type { Activity, Counts, Cursor, CursorBatch, LeaveReason, Member, PresenceEvent, RoomView, TypingEvent } from "../../../src/core/presence-event.js";
+import type { Lease as PbLease } from "../../../gen/presence/v1/presence_pb.js";
 import {
   Activity as PbActivity,
   LeaveReason as PbLeaveReason,
@@ -13,7 +13,7 @@ import {
   type RoomView as PbRoomView,
   type TypingEvent as PbTypingEvent,
   type UserInfo as PbUserInfo,
-} from "../gen/presence/v1/types_pb.js";
+} from "../../../gen/presence/v1/types_pb.js";
 import type { CursorPosition } from "./types.js";
 
 /**

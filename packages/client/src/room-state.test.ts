@@ -1,10 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { WatchPresenceResponseSchema } from "../gen/presence/v1/presence_pb.js";
-import { createFakeClock } from "../src/core/fake-clock.js";
-import type { WatchItem } from "../src/fanout/fanout-hub.js";
-import { watchItemToPb } from "../src/transport/wire.js";
-import { joined, left, viewOf } from "../test/support/fake-presence-transport.js";
+import { WatchPresenceResponseSchema } from "../../../gen/presence/v1/presence_pb.js";
+import { createFakeClock } from "../../../src/core/fake-clock.js";
+import type { WatchItem } from "../../../src/fanout/fanout-hub.js";
+import { watchItemToPb } from "../../../src/transport/wire.js";
+import { joined, left, viewOf } from "../../../test/support/fake-presence-transport.js";
 import { createRoomState, type RoomState } from "./room-state.js";
 import type { RoomEvents } from "./types.js";
 

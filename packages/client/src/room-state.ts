@@ -1,7 +1,7 @@
-import type { RoomView } from "../src/core/presence-event.js";
-import type { Clock, TimerHandle } from "../src/core/clock.js";
-import { createRoomViewTracker, type RoomViewTracker } from "../src/core/room-view-tracker.js";
-import type { WatchPresenceResponse } from "../gen/presence/v1/presence_pb.js";
+import type { RoomView } from "../../../src/core/presence-event.js";
+import type { Clock, TimerHandle } from "../../../src/core/clock.js";
+import { createRoomViewTracker, type RoomViewTracker } from "../../../src/core/room-view-tracker.js";
+import type { WatchPresenceResponse } from "../../../gen/presence/v1/presence_pb.js";
 import { createCursorHelper, type CursorHelper, type FrameScheduler } from "./cursor-helper.js";
 import { cursorBatchFromPb, eventFromPb, typingFromPb, viewFromPb } from "./proto-mapping.js";
 import { cursorsOf, diffViews, toViewState, userOf } from "./room-view-state.js";

@@ -1,6 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
-import type { Cursor, Member, RoomView, UserPresence } from "../src/core/presence-event.js";
-import { presenceToObject } from "../src/core/typed-presence.js";
+import type { Cursor, Member, RoomView, UserPresence } from "../../../src/core/presence-event.js";
+import { presenceToObject } from "../../../src/core/typed-presence.js";
 import type { JoinEvent, LeaveEvent, PresenceConnection, PresenceCursor, PresenceUser, RoomViewState, TypingUser } from "./types.js";
 
 /**

@@ -1,7 +1,7 @@
 import { createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { PresenceService } from "../gen/presence/v1/presence_pb.js";
-import { Detail } from "../gen/presence/v1/types_pb.js";
+import { PresenceService } from "../../../gen/presence/v1/presence_pb.js";
+import { Detail } from "../../../gen/presence/v1/types_pb.js";
 import { fromConnectError, PresenceClientError } from "./errors.js";
 import { resolveToken, type PresenceTransport, type TokenSource, type TransportHandlers } from "./transport.js";
 

@@ -1,8 +1,8 @@
 import { create, fromBinary, fromJsonString, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import { ClientFrameSchema, ServerFrameSchema, type ServerFrame } from "../gen/presence/v1/frames_pb.js";
-import { WatchPresenceResponseSchema } from "../gen/presence/v1/presence_pb.js";
-import { Detail } from "../gen/presence/v1/types_pb.js";
-import type { Clock, TimerHandle } from "../src/core/clock.js";
+import { ClientFrameSchema, ServerFrameSchema, type ServerFrame } from "../../../gen/presence/v1/frames_pb.js";
+import { WatchPresenceResponseSchema } from "../../../gen/presence/v1/presence_pb.js";
+import { Detail } from "../../../gen/presence/v1/types_pb.js";
+import type { Clock, TimerHandle } from "../../../src/core/clock.js";
 import { fromClose, fromErrorFrame, PresenceClientError } from "./errors.js";
 import { resolveToken, type PresenceTransport, type TokenSource, type TransportHandlers } from "./transport.js";
 

@@ -14,8 +14,8 @@ import type {
   UpdateCursorRequestSchema,
   WatchPresenceResponse,
   WatchUsersResponse,
-} from "../gen/presence/v1/presence_pb.js";
-import type { UpdatePresenceRequestSchema } from "../gen/presence/v1/member_presence_pb.js";
+} from "../../../gen/presence/v1/presence_pb.js";
+import type { UpdatePresenceRequestSchema } from "../../../gen/presence/v1/member_presence_pb.js";
 import type { PresenceClientError } from "./errors.js";
 
 /**

@@ -1,9 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { WatchUsersResponseSchema } from "../gen/presence/v1/presence_pb.js";
-import { UserState } from "../gen/presence/v1/types_pb.js";
-import { createFakeClock } from "../src/core/fake-clock.js";
-import { createFakeTransport, viewOf } from "../test/support/fake-presence-transport.js";
+import { WatchUsersResponseSchema } from "../../../gen/presence/v1/presence_pb.js";
+import { UserState } from "../../../gen/presence/v1/types_pb.js";
+import { createFakeClock } from "../../../src/core/fake-clock.js";
+import { createFakeTransport, viewOf } from "../../../test/support/fake-presence-transport.js";
 import { createPresenceClient } from "./presence-client.js";
 
 /**
@@ -102,7 +102,7 @@ describe("activity signals for the server's away rule", () => {
     client.join("/r");
     await flush();
     await advance(30_000); // one periodic heartbeat
-    const { Activity } = await import("../gen/presence/v1/types_pb.js");
+    const { Activity } = await import("../../../gen/presence/v1/types_pb.js");
     expect(fake.of("heartbeat").map((c) => c.req.activity)).toEqual([Activity.UNSPECIFIED]);
     client.signalActivity();
     client.signalActivity(); // throttled
@@ -126,7 +126,7 @@ describe("a room that ends", () => {
     const seen: string[] = [];
     a.on("ended", (e) => seen.push(`${e.room}:${e.endedBy}:${e.reason}`));
     const { create } = await import("@bufbuild/protobuf");
-    const { WatchPresenceResponseSchema } = await import("../gen/presence/v1/presence_pb.js");
+    const { WatchPresenceResponseSchema } = await import("../../../gen/presence/v1/presence_pb.js");
     const ended = create(WatchPresenceResponseSchema, { message: { case: "ended", value: { room: "/a", endedBy: "bob", reason: "done", endedAtMs: 5n, tombstoneUntilMs: 600_005n } } });
     fake.pushRaw(ended);
     fake.pushRaw(ended); // the member frame after the watch's message: once

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createFakeClock } from "../src/core/fake-clock.js";
+import { createFakeClock } from "../../../src/core/fake-clock.js";
 import { createTypingHelper } from "./typing-helper.js";
 
 const setup = () => {

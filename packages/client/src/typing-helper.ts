@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from "../src/core/clock.js";
+import type { Clock, TimerHandle } from "../../../src/core/clock.js";
 
 /**
  * Typing indicator of this client in one room. Call `start()` on every keystroke: the first call

@@ -1,8 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { WatchUsersResponseSchema } from "../gen/presence/v1/presence_pb.js";
-import { PresenceOverride, UserState } from "../gen/presence/v1/types_pb.js";
-import { createFakeClock } from "../src/core/fake-clock.js";
+import { WatchUsersResponseSchema } from "../../../gen/presence/v1/presence_pb.js";
+import { PresenceOverride, UserState } from "../../../gen/presence/v1/types_pb.js";
+import { createFakeClock } from "../../../src/core/fake-clock.js";
 import { PresenceClientError } from "./errors.js";
 import { createUserStatusTracker, type UserWatchPort } from "./user-status.js";
 

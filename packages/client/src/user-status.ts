@@ -1,6 +1,6 @@
-import type { WatchUsersResponse } from "../gen/presence/v1/presence_pb.js";
-import { PresenceOverride as PbOverride, UserState as PbUserState, type UserStatus as PbUserStatus } from "../gen/presence/v1/types_pb.js";
-import type { Clock, TimerHandle } from "../src/core/clock.js";
+import type { WatchUsersResponse } from "../../../gen/presence/v1/presence_pb.js";
+import { PresenceOverride as PbOverride, UserState as PbUserState, type UserStatus as PbUserStatus } from "../../../gen/presence/v1/types_pb.js";
+import type { Clock, TimerHandle } from "../../../src/core/clock.js";
 import { createEmitter } from "./emitter.js";
 import type { PresenceClientError } from "./errors.js";
 import type { UserState } from "./last-seen.js";

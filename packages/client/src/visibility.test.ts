@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createFakeClock } from "../src/core/fake-clock.js";
-import { fakeDocument } from "../test/support/fake-presence-transport.js";
+import { createFakeClock } from "../../../src/core/fake-clock.js";
+import { fakeDocument } from "../../../test/support/fake-presence-transport.js";
 import { createVisibilityController, type VisibilityState } from "./visibility.js";
 
 const setup = (initial: "visible" | "hidden" = "visible") => {

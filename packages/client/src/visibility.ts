@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from "../src/core/clock.js";
+import type { Clock, TimerHandle } from "../../../src/core/clock.js";
 
 /**
  * The page-presence rules of a browser tab (design §3): a tab hidden for `awayAfterMs` (30 s)

@@ -1,5 +1,5 @@
 /**
- * React bindings of the presence client SDK (import path `presence/client/react`; React ≥ 18 is a
+ * React bindings of the presence client SDK (package `@presence-platform/react`; React ≥ 18 is a
  * peer dependency): hooks for page visibility, page presence, typing and cursors, and the
  * `PagePresence` / `PagePresenceAvatars` components.
  */

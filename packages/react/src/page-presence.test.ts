@@ -1,7 +1,7 @@
 import { createElement } from "react";
 import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
-import type { PresenceUser, RoomViewState } from "../types.js";
+import type { PresenceUser, RoomViewState } from "@presence-platform/client";
 import { initialsOf, PagePresence, PagePresenceAvatars, viewersLabel } from "./page-presence.js";
 import type { PagePresenceState } from "./use-page-presence.js";
 import { typingLabel } from "./use-typing.js";

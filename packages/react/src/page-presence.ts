@@ -1,6 +1,5 @@
 import { createElement, useState, type CSSProperties, type ReactElement } from "react";
-import type { PresenceClient } from "../presence-client.js";
-import type { PresenceUser } from "../types.js";
+import type { PresenceClient, PresenceUser } from "@presence-platform/client";
 import { usePagePresence, type PagePresenceState, type UsePagePresenceOptions } from "./use-page-presence.js";
 
 /**

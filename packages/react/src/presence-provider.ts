@@ -1,5 +1,5 @@
 import { createContext, createElement, useContext, type ReactElement, type ReactNode } from "react";
-import type { PresenceClient } from "../presence-client.js";
+import type { PresenceClient } from "@presence-platform/client";
 
 /**
  * `PresenceProvider` puts a presence client in React context, so hooks (`useUserStatus`,

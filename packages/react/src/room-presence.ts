@@ -1,8 +1,5 @@
-import type { JsonObject } from "@bufbuild/protobuf";
+import { type JsonObject, type Other, type RoomHandle, shallow } from "@presence-platform/client";
 import { createContext, createElement, useCallback, useContext, useEffect, useRef, useState, useSyncExternalStore, type ReactElement, type ReactNode } from "react";
-import type { Other } from "../others.js";
-import type { RoomHandle } from "../room-handle.js";
-import { shallow } from "../shallow.js";
 import { useRequiredPresenceClient } from "./presence-provider.js";
 
 /**

@@ -1,5 +1,5 @@
 import { createElement, useEffect, useState, type CSSProperties, type ReactElement } from "react";
-import { formatLastSeen, nextLastSeenChangeMs, type LastSeenOptions, type UserState } from "../last-seen.js";
+import { formatLastSeen, nextLastSeenChangeMs, type LastSeenOptions, type UserState } from "@presence-platform/client";
 
 /**
  * A user's status for people: `StatusDot` (green online, amber away, grey offline; its title and

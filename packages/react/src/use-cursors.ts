@@ -1,6 +1,5 @@
 import { useCallback, useSyncExternalStore } from "react";
-import type { RoomHandle } from "../room-handle.js";
-import type { CursorPosition, PresenceCursor } from "../types.js";
+import type { RoomHandle, CursorPosition, PresenceCursor } from "@presence-platform/client";
 
 /** The others' cursors in a room (re-rendering on each batch), and `update` for yours (sent at most once per frame). */
 export interface CursorsState {

@@ -1,8 +1,5 @@
 import { useEffect, useRef, useState, useSyncExternalStore } from "react";
-import type { LocationLike } from "../page-location.js";
-import type { PresenceClient } from "../presence-client.js";
-import type { RoomHandle } from "../room-handle.js";
-import type { ConnectionStatus, PresenceUser, RoomViewState, SelfInfo } from "../types.js";
+import type { LocationLike, PresenceClient, RoomHandle, ConnectionStatus, PresenceUser, RoomViewState, SelfInfo } from "@presence-platform/client";
 
 /**
  * Presence of one room for a component: joins it (or follows the page) while mounted, leaves on

@@ -1,5 +1,5 @@
 import { useSyncExternalStore } from "react";
-import type { VisibilityDocument } from "../visibility.js";
+import type { VisibilityDocument } from "@presence-platform/client";
 
 /**
  * The page's visibility ("visible" / "hidden"), re-rendering on `visibilitychange`. Outside a

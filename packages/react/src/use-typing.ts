@@ -1,6 +1,5 @@
 import { useCallback, useSyncExternalStore } from "react";
-import type { RoomHandle } from "../room-handle.js";
-import type { TypingUser } from "../types.js";
+import type { RoomHandle, TypingUser } from "@presence-platform/client";
 
 /** Who else is typing in a room, a ready-made label, and your own typing indicator. */
 export interface TypingState {

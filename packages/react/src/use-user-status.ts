@@ -1,6 +1,5 @@
 import { useEffect, useMemo, useState, useSyncExternalStore } from "react";
-import type { PresenceClient } from "../presence-client.js";
-import type { UserStatusView, UsersHandle } from "../user-status.js";
+import type { PresenceClient, UserStatusView, UsersHandle } from "@presence-platform/client";
 import { usePresenceClient } from "./presence-provider.js";
 
 /**
