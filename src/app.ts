@@ -77,7 +77,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const useRedis = !deps.store && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0);
   const redisStore = useRedis
     ? await createRedisPresenceStore(
-        { url: config.redis.url, clusterSeeds: config.redis.clusterSeeds, prefix: config.redis.prefix, commandTimeoutMs: config.redis.commandTimeoutMs },
+        { url: config.redis.url, clusterSeeds: config.redis.clusterSeeds, prefix: config.redis.prefix, commandTimeoutMs: config.redis.commandTimeoutMs, connectTimeoutMs: config.redis.connectTimeoutMs },
         {
           clock,
           ids,
@@ -171,6 +171,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     audience: config.auth.audience,
     allowAnonymous: config.auth.allowAnonymous,
     cacheSize: config.auth.tokenCacheSize,
+    clockToleranceSec: config.auth.clockToleranceSec,
   });
   // Readiness (design I7): one monitor feeds /readyz, the gRPC health service and presence_ready.
   const readiness = createReadinessMonitor({
@@ -189,6 +190,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const adminService = createAdminService({
     store,
     nodeId: config.nodeId,
+    ...config.admin,
     onKick: (how, detail) => log.info(how === "kick" ? "admin: session kicked" : "admin: node purged", detail),
   });
   // No `shutdownSignal` for connect-node: it adds and removes one abort listener per call on that
@@ -205,11 +207,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     compressMinBytes: 16 * 1024,
     contextValues: (req) => createContextValues().set(kRawRequest, req),
   });
-  const rpc = createOnePortServer({
-    handler: withCors(config.corsOrigins, adapter),
-    pingIntervalMs: config.h2PingIntervalMs,
-    pingTimeoutMs: config.h2PingTimeoutMs,
-  });
+  const rpc = createOnePortServer({ handler: withCors(config.corsOrigins, adapter), ...config.http });
 
   const ws = createWsBridge({
     service,
@@ -220,16 +218,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     clock,
     metrics,
     logger: log,
+    ...config.ws,
     maxMessageBytes: config.maxRequestBytes,
-    idleTimeoutSec: config.ws.idleTimeoutSec,
-    maxBufferedBytes: config.ws.maxBufferedBytes,
-    stallMs: config.ws.stallMs,
-    maxWatchesPerSocket: config.ws.maxWatchesPerSocket,
-    maxFramesPerSec: config.ws.maxFramesPerSec,
-    frameBurst: config.ws.frameBurst,
     demo: {
       dir: config.demo.dir,
-      tokenIssuer: demoSecret === undefined ? undefined : createDemoTokenIssuer({ secret: demoSecret, issuer: config.auth.issuer, audience: config.auth.audience }),
+      tokenIssuer: demoSecret === undefined ? undefined : createDemoTokenIssuer({ secret: demoSecret, issuer: config.auth.issuer, audience: config.auth.audience, ttlSec: config.demo.tokenTtlSec }),
     },
   });
 

@@ -2,27 +2,29 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
 import { defaultNodeId, NODE_ID } from "./core/node-id.js";
-import { DEFAULT_LIMITS, DEFAULT_TIMINGS, type Limits, type Timings } from "./core/options.js";
+import type { Limits, Timings } from "./core/options.js";
+import { LIMIT_SPEC } from "./config/limit-spec.js";
+import type { IntSpec, SettingSpec } from "./config/option-spec.js";
+import { SERVER_SPEC } from "./config/server-spec.js";
+import { SETTING_SPEC } from "./config/setting-spec.js";
+import { TIMING_SPEC } from "./config/timing-spec.js";
+import { WS_SPEC } from "./config/ws-spec.js";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
 
 /**
  * Configuration from `PRESENCE_*` environment variables, parsed and validated once into a frozen
  * object. Every numeric option has a default and bounds; an invalid value stops start-up with a
- * message naming the variable, the value and the allowed range. `CONFIG_SPEC` is the documented
- * table (the README lists it).
+ * message naming the variable, the value and the allowed range. The spec tables (`src/config/`)
+ * are the one source of every default and bound: modules that take a value never define their own
+ * default, and docs/configuration.md is generated from the tables (`npm run docs:config`).
  */
 export interface Config {
+  /** Meaning, default and bounds of every field: the spec tables (docs/configuration.md). */
   host: string;
   rpcPort: number;
   adminPort: number;
   corsOrigins: string[];
-  /**
-   * PRESENCE_NODE_ID: this process's node id, recorded on the sessions it holds, listed by
-   * `presence nodes` and named in `presence purge-node`. Default `<hostname>-<6 random hex>`: new
-   * at every start, so a restarted process never inherits a dead one's sessions.
-   */
   nodeId: string;
-  /** PRESENCE_LOG_LEVEL (default info). */
   logLevel: LogLevel;
   auth: {
     jwtSecret?: string;
@@ -30,35 +32,32 @@ export interface Config {
     issuer?: string;
     audience?: string;
     allowAnonymous: boolean;
-    /** Verified tokens cached until they expire (0 = off). */
     tokenCacheSize: number;
+    clockToleranceSec: number;
   };
   timings: Timings;
   limits: Limits;
-  /** Maximum request body / message size for RPCs (Connect `readMaxBytes`). */
+  /** Request body (Connect `readMaxBytes`) and WebSocket message limit. */
   maxRequestBytes: number;
-  /** Shutdown deadline: streams end with DRAINING at once; sockets are destroyed after this. */
   shutdownDeadlineMs: number;
   /** Redis store (many nodes); without it the embedded memory store is used. */
-  redis: { url?: string; clusterSeeds: string[]; prefix: string; commandTimeoutMs: number };
-  /** HTTP/2 server PING interval and timeout (detects silent peers). */
-  h2PingIntervalMs: number;
-  h2PingTimeoutMs: number;
+  redis: { url?: string; clusterSeeds: string[]; prefix: string; commandTimeoutMs: number; connectTimeoutMs: number };
+  /** The RPC port's server (`OnePortServerOptions` without the handler). */
+  http: {
+    sniffTimeoutMs: number;
+    pingIntervalMs: number;
+    pingTimeoutMs: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    timeoutCheckIntervalMs: number;
+  };
   /** Readiness (`/readyz`, gRPC health, `presence_ready`): probe period and the bound of one probe. */
   readiness: { intervalMs: number; timeoutMs: number };
-  /** WebSocket bridge (its message limit is `maxRequestBytes`). */
-  ws: {
-    port: number;
-    /** uWS idle timeout (s), with automatic pings at half of it; uWS aborts the process outside 8..960. */
-    idleTimeoutSec: number;
-    /** Per-socket send-buffer cap (uWS `maxBackpressure`). */
-    maxBufferedBytes: number;
-    /** A socket over its cap for this long is closed with 4001. */
-    stallMs: number;
-    maxWatchesPerSocket: number;
-    maxFramesPerSec: number;
-    frameBurst: number;
-  };
+  /** WebSocket bridge: the WS_SPEC values, by the bridge's option names. */
+  ws: { [K in keyof typeof WS_SPEC]: number };
+  /** AdminService.ListRooms: `limit` 0 means `listRoomsDefault`; over `listRoomsMax` is refused. */
+  admin: { listRoomsDefault: number; listRoomsMax: number };
   /** The demo page on the WebSocket port (`GET /`, `/app.js`) and its token endpoint. */
   demo: {
     /**
@@ -69,70 +68,25 @@ export interface Config {
     tokens: boolean;
     /** The built page (PRESENCE_DEMO_DIR; default `dist/demo/` of this package, `npm run build:demo`). */
     dir: string;
+    tokenTtlSec: number;
   };
 }
 
-type NumSpec = { env: string; default: number; min: number; max: number; doc: string };
+export { DEFAULT_LIMITS, LIMIT_SPEC } from "./config/limit-spec.js";
+export type { IntSpec, SettingSpec } from "./config/option-spec.js";
+export { SERVER_SPEC } from "./config/server-spec.js";
+export { SETTING_SPEC } from "./config/setting-spec.js";
+export { DEFAULT_TIMINGS, TIMING_SPEC } from "./config/timing-spec.js";
+export { WS_SPEC } from "./config/ws-spec.js";
 
-const n = (env: string, def: number, min: number, max: number, doc: string): NumSpec => ({ env, default: def, min, max, doc });
-
-/** Numeric options: variable, default, bounds and meaning. */
-export const TIMING_SPEC: Record<keyof Timings, NumSpec> = {
-  heartbeatIntervalMs: n("PRESENCE_HEARTBEAT_INTERVAL_MS", DEFAULT_TIMINGS.heartbeatIntervalMs, 10, 3_600_000, "heartbeat interval told to clients"),
-  sessionTtlMs: n("PRESENCE_SESSION_TTL_MS", DEFAULT_TIMINGS.sessionTtlMs, 20, 86_400_000, "session expiry after the last heartbeat"),
-  reaperIntervalMs: n("PRESENCE_REAPER_INTERVAL_MS", DEFAULT_TIMINGS.reaperIntervalMs, 5, 600_000, "how often expired sessions are reaped"),
-  typingTtlMs: n("PRESENCE_TYPING_TTL_MS", DEFAULT_TIMINGS.typingTtlMs, 10, 600_000, "typing indicator lifetime"),
-  cursorFlushMs: n("PRESENCE_CURSOR_FLUSH_MS", DEFAULT_TIMINGS.cursorFlushMs, 5, 10_000, "cursor batch interval"),
-  cursorTtlMs: n("PRESENCE_CURSOR_TTL_MS", DEFAULT_TIMINGS.cursorTtlMs, 10, 3_600_000, "cursor kept for late joiners"),
-  keepaliveMs: n("PRESENCE_KEEPALIVE_MS", DEFAULT_TIMINGS.keepaliveMs, 10, 3_600_000, "watch stream keepalive interval"),
-  roomRetentionMs: n("PRESENCE_ROOM_RETENTION_MS", DEFAULT_TIMINGS.roomRetentionMs, 0, 86_400_000, "room state kept after the last member and watcher"),
-  logMaxEntries: n("PRESENCE_LOG_MAX_ENTRIES", DEFAULT_TIMINGS.logMaxEntries, 1, 1_000_000, "event log entries kept per room"),
-  logMaxAgeMs: n("PRESENCE_LOG_MAX_AGE_MS", DEFAULT_TIMINGS.logMaxAgeMs, 0, 86_400_000, "oldest event log entry kept"),
-  watcherStallMs: n("PRESENCE_WATCHER_STALL_MS", DEFAULT_TIMINGS.watcherStallMs, 100, 3_600_000, "a watch stream not read for this long is reset"),
-  nodeRefreshMs: n("PRESENCE_NODE_REFRESH_MS", DEFAULT_TIMINGS.nodeRefreshMs, 5, 3_600_000, "stream-bound sessions refreshed by their node"),
-  reconnectGraceMs: n("PRESENCE_RECONNECT_GRACE_MS", DEFAULT_TIMINGS.reconnectGraceMs, 0, 600_000, "session kept after its stream ended"),
-  positionCheckMs: n("PRESENCE_POSITION_CHECK_MS", DEFAULT_TIMINGS.positionCheckMs, 10, 3_600_000, "watched rooms compared with the store (tail-loss check)"),
-  lastSeenRetentionMs: n("PRESENCE_LAST_SEEN_RETENTION_MS", DEFAULT_TIMINGS.lastSeenRetentionMs, 0, 365 * 86_400_000, "last seen of offline users kept"),
-};
-
-export const LIMIT_SPEC: Record<keyof Limits, NumSpec> = {
-  maxRoomNameBytes: n("PRESENCE_MAX_ROOM_NAME_BYTES", DEFAULT_LIMITS.maxRoomNameBytes, 1, 4_096, "room name length (UTF-8 bytes)"),
-  maxMetadataBytes: n("PRESENCE_MAX_METADATA_BYTES", DEFAULT_LIMITS.maxMetadataBytes, 0, 65_536, "metadata per member (bytes)"),
-  maxMetadataEntries: n("PRESENCE_MAX_METADATA_ENTRIES", DEFAULT_LIMITS.maxMetadataEntries, 0, 1_024, "metadata entries per member"),
-  maxRoomsPerSession: n("PRESENCE_MAX_ROOMS_PER_SESSION", DEFAULT_LIMITS.maxRoomsPerSession, 1, 1_024, "rooms one session may be in"),
-  maxWatchers: n("PRESENCE_MAX_WATCHERS", DEFAULT_LIMITS.maxWatchers, 1, 10_000_000, "watch streams per process"),
-  watcherQueueSize: n("PRESENCE_WATCHER_QUEUE_SIZE", DEFAULT_LIMITS.watcherQueueSize, 1, 1_000_000, "queued deliveries per watcher"),
-  cursorRatePerSec: n("PRESENCE_CURSOR_RATE_PER_SEC", DEFAULT_LIMITS.cursorRatePerSec, 1, 1_000, "cursor updates per session and room per second"),
-  typingRatePerSec: n("PRESENCE_TYPING_RATE_PER_SEC", DEFAULT_LIMITS.typingRatePerSec, 1, 1_000, "typing changes per session and room per second"),
-  snapshotPageSize: n("PRESENCE_SNAPSHOT_PAGE_SIZE", DEFAULT_LIMITS.snapshotPageSize, 1, 10_000, "users per snapshot page"),
-  largeRoomThreshold: n("PRESENCE_LARGE_ROOM_THRESHOLD", DEFAULT_LIMITS.largeRoomThreshold, 0, 10_000_000, "connections above which Join omits members"),
-  maxBatchRooms: n("PRESENCE_MAX_BATCH_ROOMS", DEFAULT_LIMITS.maxBatchRooms, 1, 10_000, "rooms per BatchGetPresence"),
-  maxIdBytes: n("PRESENCE_MAX_ID_BYTES", DEFAULT_LIMITS.maxIdBytes, 8, 1_024, "client-chosen ids (request id, anonymous id)"),
-  maxCursorElementBytes: n("PRESENCE_MAX_CURSOR_ELEMENT_BYTES", DEFAULT_LIMITS.maxCursorElementBytes, 0, 4_096, "cursor element (bytes)"),
-  maxUserIds: n("PRESENCE_MAX_USER_IDS", DEFAULT_LIMITS.maxUserIds, 1, 100_000, "user ids per GetUserStatus / WatchUsers"),
-  maxCustomStatusBytes: n("PRESENCE_MAX_CUSTOM_STATUS_BYTES", DEFAULT_LIMITS.maxCustomStatusBytes, 0, 4_096, "custom status text (bytes)"),
-};
-
-export const SERVER_SPEC = {
-  rpcPort: n("PRESENCE_RPC_PORT", 8080, 0, 65_535, "gRPC / gRPC-Web / Connect port (h2c and HTTP/1.1)"),
-  adminPort: n("PRESENCE_ADMIN_PORT", 9464, 0, 65_535, "/metrics, /healthz, /readyz"),
-  maxRequestBytes: n("PRESENCE_MAX_REQUEST_BYTES", 65_536, 256, 16_777_216, "request body / WebSocket message size"),
-  shutdownDeadlineMs: n("PRESENCE_SHUTDOWN_DEADLINE_MS", 10_000, 0, 600_000, "graceful shutdown deadline"),
-  h2PingIntervalMs: n("PRESENCE_H2_PING_INTERVAL_MS", 30_000, 100, 3_600_000, "HTTP/2 PING interval"),
-  h2PingTimeoutMs: n("PRESENCE_H2_PING_TIMEOUT_MS", 10_000, 100, 600_000, "HTTP/2 PING ack timeout"),
-  readinessIntervalMs: n("PRESENCE_READINESS_INTERVAL_MS", 5_000, 10, 600_000, "background readiness probe period (gRPC health, presence_ready)"),
-  readinessTimeoutMs: n("PRESENCE_READINESS_TIMEOUT_MS", 2_000, 10, 60_000, "a readiness probe slower than this fails"),
-  tokenCacheSize: n("PRESENCE_TOKEN_CACHE_SIZE", 10_000, 0, 1_000_000, "verified tokens kept until they expire (0: verify every call)"),
-  redisCommandTimeoutMs: n("PRESENCE_REDIS_COMMAND_TIMEOUT_MS", 2_000, 50, 60_000, "a Redis call taking longer fails with unavailable"),
-  wsPort: n("PRESENCE_WS_PORT", 8081, 0, 65_535, "WebSocket bridge port (path /ws)"),
-  // uWS aborts the whole process (C++ terminate) for an idle timeout of 1-7 or over 960 s.
-  wsIdleTimeoutSec: n("PRESENCE_WS_IDLE_TIMEOUT_SEC", 30, 8, 960, "WebSocket idle timeout (s); pings every half of it"),
-  wsMaxBufferedBytes: n("PRESENCE_WS_MAX_BUFFERED_BYTES", 262_144, 1_024, 1_073_741_824, "per-socket send buffer cap (bytes)"),
-  wsStallMs: n("PRESENCE_WS_STALL_MS", 30_000, 100, 3_600_000, "a socket over its send buffer cap this long is closed (4001)"),
-  wsMaxWatchesPerSocket: n("PRESENCE_WS_MAX_WATCHES_PER_SOCKET", 16, 1, 1_024, "rooms one socket may watch"),
-  wsMaxFramesPerSec: n("PRESENCE_WS_MAX_FRAMES_PER_SEC", 250, 1, 1_000_000, "frames one socket may send per second on average; over it: close 4006"),
-  wsFrameBurst: n("PRESENCE_WS_FRAME_BURST", 500, 1, 1_000_000, "frames one socket may send at once above the average rate"),
-} satisfies Record<string, NumSpec>;
+/** The option tables by section, in the order docs/configuration.md lists them. */
+export const CONFIG_SECTIONS: readonly { title: string; about: string; settings?: Readonly<Record<string, SettingSpec>>; ints?: Readonly<Record<string, IntSpec>> }[] = [
+  { title: "Settings", about: "Addresses, credentials, the store, logs and the demo.", settings: SETTING_SPEC },
+  { title: "Server", about: "Ports, the RPC server, shutdown, readiness, tokens, Redis timeouts and the admin API.", ints: SERVER_SPEC },
+  { title: "WebSocket bridge", about: "Limits of each socket (its message limit is `PRESENCE_MAX_REQUEST_BYTES`).", ints: WS_SPEC },
+  { title: "Timings", about: "Design §9's timings; tests shrink them.", ints: TIMING_SPEC },
+  { title: "Limits", about: "What one request, session or process may hold; a request over a limit is refused with a reason naming the field and the limit (docs/errors.md).", ints: LIMIT_SPEC },
+];
 
 /** Thrown with every invalid variable listed. */
 export class ConfigError extends Error {
@@ -141,7 +95,7 @@ export class ConfigError extends Error {
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const problems: string[] = [];
-  const num = (s: NumSpec): number => {
+  const num = (s: IntSpec): number => {
     const raw = env[s.env];
     if (raw === undefined || raw.trim() === "") return s.default;
     const v = Number(raw);
@@ -151,83 +105,92 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     return v;
   };
-  const nums = <K extends string>(spec: Record<K, NumSpec>) =>
-    Object.fromEntries(Object.entries<NumSpec>(spec).map(([k, s]) => [k, num(s)])) as Record<K, number>;
-  const bool = (name: string, def: boolean): boolean => {
-    const raw = env[name]?.trim().toLowerCase();
-    if (raw === undefined || raw === "") return def;
+  const nums = <K extends string>(spec: Readonly<Record<K, IntSpec>>) =>
+    Object.fromEntries(Object.entries<IntSpec>(spec).map(([k, s]) => [k, num(s)])) as Record<K, number>;
+  /** The value, or the spec's default (undefined when it has none). */
+  const str = (s: SettingSpec): string | undefined => {
+    const v = env[s.env]?.trim();
+    return v === undefined || v === "" ? (s.default ?? undefined) : v;
+  };
+  const bool = (s: SettingSpec, computed?: boolean): boolean => {
+    const raw = env[s.env]?.trim().toLowerCase();
+    if (raw === undefined || raw === "") return computed ?? s.default === "true";
     if (["1", "true", "yes", "on"].includes(raw)) return true;
     if (["0", "false", "no", "off"].includes(raw)) return false;
-    problems.push(`${name}=${JSON.stringify(env[name])}: must be true or false`);
-    return def;
+    problems.push(`${s.env}=${JSON.stringify(env[s.env])}: must be true or false`);
+    return computed ?? s.default === "true";
   };
-  const str = (name: string) => {
-    const v = env[name]?.trim();
-    return v === undefined || v === "" ? undefined : v;
-  };
+  const list = (s: SettingSpec) => (str(s) ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+  const S = SETTING_SPEC;
 
   const server = nums(SERVER_SPEC);
   const timings = nums(TIMING_SPEC);
   const limits = nums(LIMIT_SPEC);
-  const jwtSecret = str("PRESENCE_JWT_SECRET");
-  if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
-    problems.push("PRESENCE_JWT_SECRET: must be at least 32 bytes (HS256)");
-  }
+  const ws = nums(WS_SPEC);
+  const jwtSecret = str(S.jwtSecret);
+  if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) problems.push(`${S.jwtSecret.env}: must be at least 32 bytes (HS256)`);
   // Without an explicit value, the node refresh follows a shortened TTL (a third of it at most).
-  if (!env.PRESENCE_NODE_REFRESH_MS?.trim()) timings.nodeRefreshMs = Math.max(5, Math.min(timings.nodeRefreshMs, Math.floor(timings.sessionTtlMs / 3)));
+  const refresh = TIMING_SPEC.nodeRefreshMs;
+  if (!env[refresh.env]?.trim()) timings.nodeRefreshMs = Math.max(refresh.min, Math.min(timings.nodeRefreshMs, Math.floor(timings.sessionTtlMs / 3)));
   if (timings.nodeRefreshMs >= timings.sessionTtlMs) {
-    problems.push(`PRESENCE_NODE_REFRESH_MS (${timings.nodeRefreshMs}) must be less than PRESENCE_SESSION_TTL_MS (${timings.sessionTtlMs})`);
+    problems.push(`${refresh.env} (${timings.nodeRefreshMs}) must be less than ${TIMING_SPEC.sessionTtlMs.env} (${timings.sessionTtlMs})`);
   }
   if (timings.sessionTtlMs <= timings.heartbeatIntervalMs) {
-    problems.push(`PRESENCE_SESSION_TTL_MS (${timings.sessionTtlMs}) must be greater than PRESENCE_HEARTBEAT_INTERVAL_MS (${timings.heartbeatIntervalMs})`);
+    problems.push(`${TIMING_SPEC.sessionTtlMs.env} (${timings.sessionTtlMs}) must be greater than ${TIMING_SPEC.heartbeatIntervalMs.env} (${timings.heartbeatIntervalMs})`);
   }
-  const redisUrl = str("PRESENCE_REDIS_URL");
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) problems.push(`PRESENCE_REDIS_URL=${JSON.stringify(redisUrl)}: must start with redis:// or rediss://`);
-  for (const seed of (str("PRESENCE_REDIS_CLUSTER") ?? "").split(",").map((x) => x.trim()).filter(Boolean)) {
-    if (!/^[^:\s]+:\d{1,5}$/.test(seed)) problems.push(`PRESENCE_REDIS_CLUSTER: ${JSON.stringify(seed)} must be host:port`);
+  if (server.adminListRoomsDefault > server.adminListRoomsMax) {
+    problems.push(`${SERVER_SPEC.adminListRoomsDefault.env} (${server.adminListRoomsDefault}) must be at most ${SERVER_SPEC.adminListRoomsMax.env} (${server.adminListRoomsMax})`);
   }
-  const demoTokens = bool("PRESENCE_DEMO", jwtSecret === undefined && str("PRESENCE_JWKS_FILE") === undefined);
-  const logLevel = (str("PRESENCE_LOG_LEVEL") ?? "info") as Config["logLevel"];
-  const nodeId = str("PRESENCE_NODE_ID") ?? defaultNodeId(hostname(), randomBytes(3).toString("hex"));
-  if (!NODE_ID.test(nodeId)) problems.push(`PRESENCE_NODE_ID=${JSON.stringify(nodeId)}: must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' and '-'`);
-  if (!LOG_LEVELS.includes(logLevel)) problems.push(`PRESENCE_LOG_LEVEL=${JSON.stringify(logLevel)}: must be one of ${LOG_LEVELS.join(", ")}`);
+  const redisUrl = str(S.redisUrl);
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) problems.push(`${S.redisUrl.env}=${JSON.stringify(redisUrl)}: must start with redis:// or rediss://`);
+  const clusterSeeds = list(S.redisCluster);
+  for (const seed of clusterSeeds) {
+    if (!/^[^:\s]+:\d{1,5}$/.test(seed)) problems.push(`${S.redisCluster.env}: ${JSON.stringify(seed)} must be host:port`);
+  }
+  const demoTokens = bool(S.demo, jwtSecret === undefined && str(S.jwksFile) === undefined);
+  const logLevel = str(S.logLevel) as Config["logLevel"];
+  const nodeId = str(S.nodeId) ?? defaultNodeId(hostname(), randomBytes(3).toString("hex"));
+  if (!NODE_ID.test(nodeId)) problems.push(`${S.nodeId.env}=${JSON.stringify(nodeId)}: must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' and '-'`);
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`${S.logLevel.env}=${JSON.stringify(logLevel)}: must be one of ${LOG_LEVELS.join(", ")}`);
   const config: Config = {
-    host: str("PRESENCE_HOST") ?? "0.0.0.0",
+    host: str(S.host)!,
     nodeId,
     rpcPort: server.rpcPort,
     adminPort: server.adminPort,
-    corsOrigins: (str("PRESENCE_CORS_ORIGINS") ?? "*").split(",").map((s) => s.trim()).filter(Boolean),
+    corsOrigins: list(S.corsOrigins),
     logLevel,
     auth: {
       jwtSecret,
-      jwksFile: str("PRESENCE_JWKS_FILE"),
-      issuer: str("PRESENCE_JWT_ISSUER"),
-      audience: str("PRESENCE_JWT_AUDIENCE"),
-      allowAnonymous: bool("PRESENCE_ALLOW_ANONYMOUS", true),
+      jwksFile: str(S.jwksFile),
+      issuer: str(S.jwtIssuer),
+      audience: str(S.jwtAudience),
+      allowAnonymous: bool(S.allowAnonymous),
       tokenCacheSize: server.tokenCacheSize,
+      clockToleranceSec: server.jwtClockToleranceSec,
     },
     timings,
     limits,
     maxRequestBytes: server.maxRequestBytes,
     shutdownDeadlineMs: server.shutdownDeadlineMs,
-    h2PingIntervalMs: server.h2PingIntervalMs,
-    h2PingTimeoutMs: server.h2PingTimeoutMs,
-    readiness: { intervalMs: server.readinessIntervalMs, timeoutMs: server.readinessTimeoutMs },
-    ws: {
-      port: server.wsPort,
-      idleTimeoutSec: server.wsIdleTimeoutSec,
-      maxBufferedBytes: server.wsMaxBufferedBytes,
-      stallMs: server.wsStallMs,
-      maxWatchesPerSocket: server.wsMaxWatchesPerSocket,
-      maxFramesPerSec: server.wsMaxFramesPerSec,
-      frameBurst: server.wsFrameBurst,
+    http: {
+      sniffTimeoutMs: server.httpSniffTimeoutMs,
+      pingIntervalMs: server.h2PingIntervalMs,
+      pingTimeoutMs: server.h2PingTimeoutMs,
+      headersTimeoutMs: server.httpHeadersTimeoutMs,
+      requestTimeoutMs: server.httpRequestTimeoutMs,
+      keepAliveTimeoutMs: server.httpKeepAliveTimeoutMs,
+      timeoutCheckIntervalMs: server.httpTimeoutCheckIntervalMs,
     },
-    demo: { tokens: demoTokens, dir: str("PRESENCE_DEMO_DIR") ?? fileURLToPath(new URL("../dist/demo/", import.meta.url)) },
+    readiness: { intervalMs: server.readinessIntervalMs, timeoutMs: server.readinessTimeoutMs },
+    ws,
+    admin: { listRoomsDefault: server.adminListRoomsDefault, listRoomsMax: server.adminListRoomsMax },
+    demo: { tokens: demoTokens, dir: str(S.demoDir) ?? fileURLToPath(new URL("../dist/demo/", import.meta.url)), tokenTtlSec: server.demoTokenTtlSec },
     redis: {
-      url: str("PRESENCE_REDIS_URL"),
-      clusterSeeds: (str("PRESENCE_REDIS_CLUSTER") ?? "").split(",").map((x) => x.trim()).filter(Boolean),
-      prefix: str("PRESENCE_REDIS_PREFIX") ?? "pr",
+      url: redisUrl,
+      clusterSeeds,
+      prefix: str(S.redisPrefix)!,
       commandTimeoutMs: server.redisCommandTimeoutMs,
+      connectTimeoutMs: server.redisConnectTimeoutMs,
     },
   };
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);

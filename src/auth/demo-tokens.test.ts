@@ -4,6 +4,9 @@ import { createDemoTokenIssuer, DemoTokenError, slugOf } from "./demo-tokens.js"
 import { createTokenVerifier } from "./verify-token.js";
 
 const SECRET = "demo-secret-demo-secret-demo-secret-0123";
+const config = loadConfig({});
+/** The configured defaults (src/config/): tests override what they exercise. */
+const defaults = { demo: config.demo, verifier: { cacheSize: config.auth.tokenCacheSize, clockToleranceSec: config.auth.clockToleranceSec } };
 
 describe("demo tokens", () => {
   it("slugs names", () => {
@@ -15,8 +18,8 @@ describe("demo tokens", () => {
   });
 
   it("signs a token the verifier accepts, with sub = slug + random suffix, and keeps a given demo sub", async () => {
-    const issuer = createDemoTokenIssuer({ secret: SECRET, issuer: "demo", audience: "presence" });
-    const verify = createTokenVerifier({ hs256Secret: SECRET, issuer: "demo", audience: "presence", allowAnonymous: false });
+    const issuer = createDemoTokenIssuer({ ttlSec: defaults.demo.tokenTtlSec, secret: SECRET, issuer: "demo", audience: "presence" });
+    const verify = createTokenVerifier({ ...defaults.verifier, hs256Secret: SECRET, issuer: "demo", audience: "presence", allowAnonymous: false });
     const t = await issuer.issue({ name: " Ana  Lima " });
     expect(t.name).toBe("Ana Lima");
     expect(t.sub).toMatch(/^ana-lima-[a-z0-9]{8}$/);
@@ -28,7 +31,7 @@ describe("demo tokens", () => {
   });
 
   it("refuses empty, long or control-character names and subs that are not this name's demo ids", async () => {
-    const issuer = createDemoTokenIssuer({ secret: SECRET });
+    const issuer = createDemoTokenIssuer({ ttlSec: defaults.demo.tokenTtlSec, secret: SECRET });
     await expect(issuer.issue({ name: "  " })).rejects.toThrow(DemoTokenError);
     await expect(issuer.issue({ name: "x".repeat(41) })).rejects.toThrow(/at most 40/);
     await expect(issuer.issue({ name: "a\u0000b" })).rejects.toThrow(/control/);

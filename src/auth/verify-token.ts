@@ -26,15 +26,15 @@ export interface TokenVerifierOptions {
   audience?: string;
   /** A request without an Authorization header is the anonymous caller instead of a rejection. */
   allowAnonymous: boolean;
-  /** Clock skew tolerated on `exp` and `nbf`, in seconds. Default 0. */
-  clockToleranceSec?: number;
+  /** Clock skew tolerated on `exp` and `nbf`, in seconds (PRESENCE_JWT_CLOCK_TOLERANCE_SEC). */
+  clockToleranceSec: number;
   /**
    * Verified tokens remembered (by their SHA-256, for tokens up to {@link MAX_CACHED_TOKEN_CHARS} characters)
    * until their `exp` plus the tolerance, so a client's repeated calls pay for one signature check.
-   * Default 10,000 tokens, oldest evicted first; 0 verifies every call. Nothing else is cached:
-   * failures are checked again each time.
+   * Oldest evicted first (PRESENCE_TOKEN_CACHE_SIZE); 0 verifies every call. Nothing else is
+   * cached: failures are checked again each time.
    */
-  cacheSize?: number;
+  cacheSize: number;
 }
 
 /**
@@ -63,14 +63,14 @@ const BEARER = /^Bearer +([^\s]+) *$/i;
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const secret = options.hs256Secret === undefined ? undefined : encodeSecret(options.hs256Secret);
   const jwks = options.jwksFile === undefined ? undefined : createLocalJWKSet(readJwks(options.jwksFile));
-  const clockToleranceSec = options.clockToleranceSec ?? 0;
+  const clockToleranceSec = options.clockToleranceSec;
   if (!Number.isFinite(clockToleranceSec) || clockToleranceSec < 0) {
     throw new Error(`clockToleranceSec: must be a finite number >= 0 (got ${clockToleranceSec})`);
   }
   if (secret === undefined && jwks === undefined && !options.allowAnonymous) {
     throw new Error("token verification: set hs256Secret or jwksFile, or allow anonymous access");
   }
-  const cacheSize = options.cacheSize ?? 10_000;
+  const cacheSize = options.cacheSize;
   if (!Number.isInteger(cacheSize) || cacheSize < 0) throw new Error(`cacheSize: must be an integer >= 0 (got ${cacheSize})`);
   // Verification (HMAC or signature through WebCrypto, key import, claims) was ~20% of the server's
   // CPU per unary call in bench/grpc: every call of a client carries the same token.

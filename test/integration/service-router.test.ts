@@ -7,7 +7,7 @@ import { Activity, LeaveReason } from "../../gen/presence/v1/types_pb.js";
 import { createTokenVerifier } from "../../src/auth/verify-token.js";
 import { createFakeClock } from "../../src/core/fake-clock.js";
 import { createIdSource } from "../../src/core/ids.js";
-import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/core/options.js";
+import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/config.js";
 import { PresenceError } from "../../src/core/presence-error.js";
 import { createUserWatchHub } from "../../src/fanout/user-watch-hub.js";
 import { createFanoutHub } from "../../src/fanout/fanout-hub.js";
@@ -42,7 +42,7 @@ function setup() {
   const userHub = createUserWatchHub({ store, clock, timings, limits, otherWatchers: () => 0 });
   const service = createPresenceService({ store, hub, userHub, clock, ids, limits, timings });
   const metrics = createMetrics();
-  const verify = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: true });
+  const verify = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: true, cacheSize: 0, clockToleranceSec: 0 });
   const transport = createRouterTransport(presenceRoutes(service), {
     router: { interceptors: [metricsInterceptor(metrics), authInterceptor(verify, metrics)] },
   });

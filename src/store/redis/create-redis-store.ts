@@ -26,8 +26,8 @@ export interface RedisConnectionOptions {
   clusterSeeds?: string[];
   prefix: string;
   commandTimeoutMs: number;
-  /** How long start-up waits for Redis before going on not ready. */
-  connectTimeoutMs?: number;
+  /** How long start-up waits for Redis before going on not ready (PRESENCE_REDIS_CONNECT_TIMEOUT_MS). */
+  connectTimeoutMs: number;
 }
 
 export async function createRedisPresenceStore(
@@ -66,7 +66,7 @@ export async function createRedisPresenceStore(
   // Connection errors are reported through failing calls and readiness; keep them off stderr.
   client.on("error", () => {});
   subscriberConnection.on("error", () => {});
-  await waitReady(client, conn.connectTimeoutMs ?? 10_000);
+  await waitReady(client, conn.connectTimeoutMs);
   const store = new RedisPresenceStore({ client, subscriberConnection, cluster, prefix: conn.prefix, probeTimeoutMs: conn.commandTimeoutMs, ...deps });
   await store.init().catch(() => {});
   return store;

@@ -64,8 +64,8 @@ export interface RedisStoreOptions {
   observer?: RedisStoreObserver;
   /** This process's node id, recorded on the sessions it creates, attaches or reclaims (default "local"). */
   nodeId?: string;
-  /** Bound of the subscriber round trip in `ping()` (the command timeout). Default 2,000. */
-  probeTimeoutMs?: number;
+  /** Bound of the subscriber round trip in `ping()` (the command timeout). */
+  probeTimeoutMs: number;
 }
 
 
@@ -455,7 +455,7 @@ export class RedisPresenceStore implements PresenceStore {
    */
   async ping(): Promise<void> {
     await this.cmd("set", () => this.o.client.set(`${this.o.prefix}:ping`, String(Date.now()), "PX", 10_000));
-    await this.sub.probe(this.o.probeTimeoutMs ?? 2_000).catch((e: unknown) => {
+    await this.sub.probe(this.o.probeTimeoutMs).catch((e: unknown) => {
       this.o.observer?.redisError?.("subscriber");
       throw new PresenceError("STORE_UNAVAILABLE", `redis subscriber probe failed: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
     });

@@ -6,11 +6,12 @@
  * `PRI` (the HTTP/2 connection preface) goes to an `http2` server, anything else to an `http`
  * server; both share the handler (connect-notes §0, design §9).
  *
- * Timing. A socket that does not send 3 bytes within `sniffTimeoutMs` (10 s) is destroyed. The
- * HTTP/1.1 server is told it is listening so that its header (`headersTimeoutMs`, 60 s) and request
- * (`requestTimeoutMs`, 300 s) timeouts are enforced; neither cuts a long response stream. Every
- * HTTP/2 session is pinged every `pingIntervalMs` (30 s) and destroyed, with all its streams, when an
- * ack does not arrive within `pingTimeoutMs` (10 s): this is how a silently dead peer is noticed.
+ * Timing (defaults in docs/configuration.md). A socket that does not send 3 bytes within
+ * `sniffTimeoutMs` is destroyed. The HTTP/1.1 server is told it is listening so that its header
+ * (`headersTimeoutMs`) and request (`requestTimeoutMs`) timeouts are enforced; neither cuts a long
+ * response stream. Every HTTP/2 session is pinged every `pingIntervalMs` and destroyed, with all its
+ * streams, when an ack does not arrive within `pingTimeoutMs`: this is how a silently dead peer is
+ * noticed.
  * The h2 idle `timeout` stays 0, because PINGs do not reset it and it would kill quiet watch streams
  * (connect-notes §3).
  *
@@ -37,24 +38,24 @@ export type OnePortResponse = http.ServerResponse | http2.Http2ServerResponse;
  */
 export type OnePortHandler = (req: OnePortRequest, res: OnePortResponse) => void;
 
-/** Options of {@link createOnePortServer}; every duration is optional and in milliseconds. */
+/** Options of {@link createOnePortServer}; durations in milliseconds, values from `Config.http` (defaults and bounds: src/config/server-spec.ts). */
 export interface OnePortServerOptions {
   /** Serves every request, HTTP/1.1 and HTTP/2. Wrapped with {@link withDrainOnClose}. */
   handler: OnePortHandler;
-  /** A socket that has not sent 3 bytes by then is destroyed. Default 10,000. */
-  sniffTimeoutMs?: number;
-  /** Server PING interval per HTTP/2 session. Default 30,000. */
-  pingIntervalMs?: number;
-  /** A PING not acknowledged within this destroys its session. Default 10,000. */
-  pingTimeoutMs?: number;
-  /** HTTP/1.1: time to receive the request headers. Default 60,000 (Node's). */
-  headersTimeoutMs?: number;
-  /** HTTP/1.1: time to receive the whole request. Default 300,000 (Node's); 0 disables. */
-  requestTimeoutMs?: number;
-  /** HTTP/1.1: idle time of a keep-alive socket between requests. Default 5,000 (Node's). */
-  keepAliveTimeoutMs?: number;
-  /** HTTP/1.1: how often header/request timeouts are checked. Default 30,000 (Node's). */
-  timeoutCheckIntervalMs?: number;
+  /** A socket that has not sent 3 bytes by then is destroyed. */
+  sniffTimeoutMs: number;
+  /** Server PING interval per HTTP/2 session. */
+  pingIntervalMs: number;
+  /** A PING not acknowledged within this destroys its session. */
+  pingTimeoutMs: number;
+  /** HTTP/1.1: time to receive the request headers. */
+  headersTimeoutMs: number;
+  /** HTTP/1.1: time to receive the whole request; 0 disables. */
+  requestTimeoutMs: number;
+  /** HTTP/1.1: idle time of a keep-alive socket between requests. */
+  keepAliveTimeoutMs: number;
+  /** HTTP/1.1: how often header/request timeouts are checked. */
+  timeoutCheckIntervalMs: number;
 }
 
 /** A started-or-not one-port server. */
@@ -103,9 +104,9 @@ export function withDrainOnClose(handler: OnePortHandler): OnePortHandler {
 
 /** Creates the server (not yet listening). Throws on option values out of range. */
 export function createOnePortServer(options: OnePortServerOptions): OnePortServer {
-  const sniffTimeoutMs = positive("sniffTimeoutMs", options.sniffTimeoutMs ?? 10_000);
-  const pingIntervalMs = positive("pingIntervalMs", options.pingIntervalMs ?? 30_000);
-  const pingTimeoutMs = positive("pingTimeoutMs", options.pingTimeoutMs ?? 10_000);
+  const sniffTimeoutMs = positive("sniffTimeoutMs", options.sniffTimeoutMs);
+  const pingIntervalMs = positive("pingIntervalMs", options.pingIntervalMs);
+  const pingTimeoutMs = positive("pingTimeoutMs", options.pingTimeoutMs);
   const handler = withDrainOnClose(options.handler);
 
   const sockets = new Set<net.Socket>();
@@ -119,10 +120,10 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
 
   const h1 = http.createServer(
     {
-      headersTimeout: nonNegative("headersTimeoutMs", options.headersTimeoutMs ?? 60_000),
-      requestTimeout: nonNegative("requestTimeoutMs", options.requestTimeoutMs ?? 300_000),
-      keepAliveTimeout: nonNegative("keepAliveTimeoutMs", options.keepAliveTimeoutMs ?? 5_000),
-      connectionsCheckingInterval: positive("timeoutCheckIntervalMs", options.timeoutCheckIntervalMs ?? 30_000),
+      headersTimeout: nonNegative("headersTimeoutMs", options.headersTimeoutMs),
+      requestTimeout: nonNegative("requestTimeoutMs", options.requestTimeoutMs),
+      keepAliveTimeout: nonNegative("keepAliveTimeoutMs", options.keepAliveTimeoutMs),
+      connectionsCheckingInterval: positive("timeoutCheckIntervalMs", options.timeoutCheckIntervalMs),
     },
     (req, res) => {
       if (closing) {

@@ -24,8 +24,8 @@ import { addWatch, findWatch, removeWatch, socketLogFields, type SocketWatch, ty
  *
  * Behaviour options are set on purpose (uws-notes §1, §6.7): `maxPayloadLength` is twice the
  * message limit, so a frame between the limit and twice it reaches us and is closed with 4503,
- * and a larger one is cut by uWS (1006); `idleTimeout` (validated to 8..960 s first: other values
- * abort the process) with automatic pings every half of it, so a peer that vanished without a
+ * and a larger one is cut by uWS (1006); `idleTimeout` (bounded to 8..960 s by the config spec:
+ * other values abort the process) with automatic pings every half of it, so a peer that vanished without a
  * close frame is closed after at most the idle timeout, and its session then enters the reconnect
  * grace (design I1: abrupt loss leaves within idle timeout + grace + one reaper interval);
  * `maxBackpressure` is the per-socket buffered-bytes cap with `closeOnBackpressureLimit` off: a
@@ -52,22 +52,16 @@ export interface WsBridgeOptions {
   clock?: Clock;
   metrics?: Metrics;
   logger?: Logger;
-  /** Message limit in bytes: larger frames close with 4503 (over twice it, 1006). Default 65,536. */
-  maxMessageBytes?: number;
-  /** Idle timeout (s), 8..960. Default 30. */
-  idleTimeoutSec?: number;
-  /** Per-socket send-buffer cap (bytes), uWS `maxBackpressure`. Default 262,144. */
-  maxBufferedBytes?: number;
-  /** A socket behind (over its cap) for this long is closed with 4001. Default 30,000. */
-  stallMs?: number;
-  /** Rooms one socket may watch. Default 16. */
-  maxWatchesPerSocket?: number;
-  /** Frames of one socket received and not yet answered; more are refused with an ErrorFrame. Default 256. */
-  maxPendingFrames?: number;
-  /** Frames per second one socket may send on average (token bucket); over it: close 4006. Default 250. */
-  maxFramesPerSec?: number;
-  /** Frames one socket may send at once above the average rate (the bucket's size). Default 500. */
-  frameBurst?: number;
+  /** Message limit in bytes (PRESENCE_MAX_REQUEST_BYTES): larger frames close with 4503 (over twice it, 1006). */
+  maxMessageBytes: number;
+  /** The per-socket limits of `Config.ws` (meaning, defaults and bounds: src/config/ws-spec.ts; validated there). */
+  idleTimeoutSec: number;
+  maxBufferedBytes: number;
+  stallMs: number;
+  maxWatchesPerSocket: number;
+  maxPendingFrames: number;
+  maxFramesPerSec: number;
+  frameBurst: number;
   /** URL path of the WebSocket endpoint. Default `/ws`. */
   path?: string;
   /** Serve the demo page (`GET /`, `/app.js`) and its token endpoint on this port (`demo-routes.ts`). */
@@ -92,35 +86,10 @@ export interface WsBridge {
 /** The start of a socket's frame chain when nothing is in flight (shared: no promise per socket). */
 const RESOLVED: Promise<void> = Promise.resolve();
 
-/** Refuses options that uWS would turn into a process abort or an unbounded resource. */
-function validate(o: Required<Pick<WsBridgeOptions, "maxMessageBytes" | "idleTimeoutSec" | "maxBufferedBytes" | "stallMs" | "maxWatchesPerSocket" | "maxPendingFrames" | "maxFramesPerSec" | "frameBurst">>) {
-  const check = (name: string, v: number, min: number, max: number) => {
-    if (!Number.isInteger(v) || v < min || v > max) throw new Error(`ws bridge: ${name} must be an integer from ${min} to ${max} (got ${v})`);
-  };
-  check("idleTimeoutSec", o.idleTimeoutSec, 8, 960);
-  check("maxMessageBytes", o.maxMessageBytes, 1, 1 << 30);
-  check("maxBufferedBytes", o.maxBufferedBytes, 1, 1 << 30);
-  check("stallMs", o.stallMs, 1, 86_400_000);
-  check("maxWatchesPerSocket", o.maxWatchesPerSocket, 1, 1_000_000);
-  check("maxPendingFrames", o.maxPendingFrames, 1, 1_000_000);
-  check("maxFramesPerSec", o.maxFramesPerSec, 1, 1_000_000);
-  check("frameBurst", o.frameBurst, 1, 1_000_000);
-}
-
-/** Creates the bridge (nothing listens until `listen`). Throws on invalid options. */
+/** Creates the bridge (nothing listens until `listen`). Takes its limits as `loadConfig` validated them. */
 export function createWsBridge(options: WsBridgeOptions): WsBridge {
   if (typeof uWS.SSLApp !== "function") throw new Error("uWebSockets.js native addon not loaded (JS fallback active): use Node 20");
-  const o = {
-    maxMessageBytes: options.maxMessageBytes ?? 65_536,
-    idleTimeoutSec: options.idleTimeoutSec ?? 30,
-    maxBufferedBytes: options.maxBufferedBytes ?? 262_144,
-    stallMs: options.stallMs ?? 30_000,
-    maxWatchesPerSocket: options.maxWatchesPerSocket ?? 16,
-    maxPendingFrames: options.maxPendingFrames ?? 256,
-    maxFramesPerSec: options.maxFramesPerSec ?? 250,
-    frameBurst: options.frameBurst ?? 500,
-  };
-  validate(o);
+  const o = options;
   const clock = options.clock ?? systemClock;
   const metrics = options.metrics;
   const log = options.logger;

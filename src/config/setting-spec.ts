@@ -1,0 +1,29 @@
+import { setting, type SettingSpec } from "./option-spec.js";
+
+/** Non-numeric settings: variable, default, meaning (parsed and checked in `loadConfig`). */
+export const SETTING_SPEC = {
+  host: setting("PRESENCE_HOST", "0.0.0.0", "bind address of every port"),
+  nodeId: setting(
+    "PRESENCE_NODE_ID",
+    null,
+    "this process's node id (1–128 of `A-Z a-z 0-9 . _ -`): recorded on its sessions, listed by `presence nodes`, named by `presence purge-node`; new at every start by default, so a restarted process never inherits a dead one's sessions",
+    "`<hostname>-<6 random hex>`",
+  ),
+  corsOrigins: setting("PRESENCE_CORS_ORIGINS", "*", "comma-separated origins allowed to call the RPC port from browsers"),
+  jwtSecret: setting("PRESENCE_JWT_SECRET", null, "HS256 secret, at least 32 bytes"),
+  jwksFile: setting("PRESENCE_JWKS_FILE", null, "path of a local JWKS JSON file (RS256/ES256 tokens), no network"),
+  jwtIssuer: setting("PRESENCE_JWT_ISSUER", null, "the `iss` tokens must carry (checked when set)"),
+  jwtAudience: setting("PRESENCE_JWT_AUDIENCE", null, "the `aud` tokens must carry (checked when set)"),
+  allowAnonymous: setting("PRESENCE_ALLOW_ANONYMOUS", "true", "accept callers without a token as anonymous viewers"),
+  demo: setting(
+    "PRESENCE_DEMO",
+    null,
+    "demo token endpoint `GET /demo/token?name=…` on the WebSocket port: signs a token for any name (with the configured HS256 secret, or an ephemeral one made at start-up when none is set); `true` next to a real key logs a warning",
+    "`true` without `PRESENCE_JWT_SECRET` and `PRESENCE_JWKS_FILE`, else `false`",
+  ),
+  demoDir: setting("PRESENCE_DEMO_DIR", null, "the built demo page served at `/` and `/app.js` of the WebSocket port (`npm run build:demo`)", "`dist/demo/` of the package"),
+  redisUrl: setting("PRESENCE_REDIS_URL", null, "`redis://host:port[/db]` (or `rediss://`): use the Redis store (many nodes) instead of the embedded one"),
+  redisCluster: setting("PRESENCE_REDIS_CLUSTER", null, "`host:port,host:port,…` seeds: use the Redis store on Redis Cluster"),
+  redisPrefix: setting("PRESENCE_REDIS_PREFIX", "pr", "prefix of every Redis key and channel (several deployments can share one Redis)"),
+  logLevel: setting("PRESENCE_LOG_LEVEL", "info", "`trace`, `debug`, `info`, `warn`, `error` or `silent` (JSON lines on stderr)"),
+} as const satisfies Record<string, SettingSpec>;
