@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need when they are missing: redis-server and redis-cli
-# (the test harness starts its own servers on free ports), chromium (browser tests through
+# (the test harness starts its own servers on free ports), the Python client's toolchain (see
+# below), chromium (browser tests through
 # playwright-core; no browser download) and prometheus with promtool (dashboards and alert rules
 # are evaluated against a real Prometheus; recommends such as node-exporter are not installed). Run by `npm test` (pretest) and by .ci/run. As root it
 # installs with apt-get; otherwise it prints the command and fails.
@@ -13,6 +14,13 @@ fi
 command -v chromium >/dev/null || need+=(chromium)
 # prometheus and promtool: the dashboard/alert test scrapes a real server and evaluates every query.
 if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then need+=(prometheus); fi
+# The Python client (clients/python): Debian's python3 with grpcio, protobuf, PyJWT, pytest and venv
+# runs its tests; protoc and grpc_python_plugin generate its stubs (buf.gen.python*.yaml).
+if ! /usr/bin/python3 -c 'import grpc, google.protobuf, jwt, pytest, venv, ensurepip' 2>/dev/null; then
+  need+=(python3-grpcio python3-protobuf python3-jwt python3-pytest python3-venv)
+fi
+command -v protoc >/dev/null || need+=(protobuf-compiler)
+command -v grpc_python_plugin >/dev/null || need+=(protobuf-compiler-grpc)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != "0" ]; then
   echo "missing system packages: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2

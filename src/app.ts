@@ -19,6 +19,7 @@ import { createRedisPresenceStore } from "./store/redis/create-redis-store.js";
 import type { PresenceStore } from "./store/presence-store.js";
 import { kRawRequest } from "./transport/connect/context.js";
 import { createHealthRoutes } from "./transport/connect/health-routes.js";
+import { registerReflection } from "./transport/connect/reflection-routes.js";
 import { authInterceptor, metricsInterceptor } from "./transport/connect/interceptors.js";
 import { requestLogInterceptor } from "./transport/connect/request-log.js";
 import { presenceRoutes } from "./transport/connect/presence-routes.js";
@@ -110,7 +111,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       onHeartbeatLag: (seconds) => metrics.heartbeatLag.observe(seconds),
     });
   const hub = createFanoutHub({
-    store,
+    rooms: store,
+    bus: store,
     clock,
     timings: config.timings,
     limits: config.limits,
@@ -130,7 +132,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     },
   });
   const userHub = createUserWatchHub({
-    store,
+    users: store,
+    bus: store,
     clock,
     timings: config.timings,
     limits: config.limits,
@@ -141,7 +144,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
   });
   const service = createPresenceService({
-    store,
+    sessions: store,
+    rooms: store,
+    users: store,
     hub,
     userHub,
     clock,
@@ -188,7 +193,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   });
   const health = createHealthRoutes(readiness);
   const adminService = createAdminService({
-    store,
+    rooms: store,
+    sessions: store,
+    nodes: store,
     nodeId: config.nodeId,
     ...config.admin,
     onKick: (how, detail) => log.info(how === "kick" ? "admin: session kicked" : "admin: node purged", detail),
@@ -198,7 +205,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   // paid ~290 µs (measured by bench:grpc). Streams are ended by the hubs on drain instead, and
   // unary calls finish (or are cut at the shutdown deadline by the RPC server).
   const adapter = connectNodeAdapter({
-    routes: (router) => withWireCompat(adminRoutes(adminService)(presenceRoutes(service)(health.register(router)))),
+    // Reflection last: it describes whatever the router serves at that point.
+    routes: (router) => {
+      const served = adminRoutes(adminService)(presenceRoutes(service)(health.register(router)));
+      return withWireCompat(config.reflection ? registerReflection(served) : served);
+    },
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
     interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics)],
     readMaxBytes: config.maxRequestBytes,
@@ -289,7 +300,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const rpcAddr = await rpc.listen(config.rpcPort, config.host);
   const adminAddr = await admin.listen(config.adminPort, config.host);
   const wsAddr = await ws.listen(config.ws.port, config.host);
-  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory" });
+  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, reflection: config.reflection, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory" });
 
   let closing: Promise<void> | undefined;
   return {

@@ -58,6 +58,11 @@ export interface Config {
   ws: { [K in keyof typeof WS_SPEC]: number };
   /** AdminService.ListRooms: `limit` 0 means `listRoomsDefault`; over `listRoomsMax` is refused. */
   admin: { listRoomsDefault: number; listRoomsMax: number };
+  /**
+   * gRPC server reflection v1 and v1alpha on the RPC port (PRESENCE_REFLECTION). Default: on in
+   * development (no PRESENCE_JWT_SECRET and no PRESENCE_JWKS_FILE), off otherwise.
+   */
+  reflection: boolean;
   /** The demo page on the WebSocket port (`GET /`, `/app.js`) and its token endpoint. */
   demo: {
     /**
@@ -147,7 +152,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   for (const seed of clusterSeeds) {
     if (!/^[^:\s]+:\d{1,5}$/.test(seed)) problems.push(`${S.redisCluster.env}: ${JSON.stringify(seed)} must be host:port`);
   }
-  const demoTokens = bool(S.demo, jwtSecret === undefined && str(S.jwksFile) === undefined);
+  // Development: no key configured (demo tokens and reflection default on).
+  const development = jwtSecret === undefined && str(S.jwksFile) === undefined;
+  const demoTokens = bool(S.demo, development);
+  const reflection = bool(S.reflection, development);
   const logLevel = str(S.logLevel) as Config["logLevel"];
   const nodeId = str(S.nodeId) ?? defaultNodeId(hostname(), randomBytes(3).toString("hex"));
   if (!NODE_ID.test(nodeId)) problems.push(`${S.nodeId.env}=${JSON.stringify(nodeId)}: must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' and '-'`);
@@ -183,6 +191,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     readiness: { intervalMs: server.readinessIntervalMs, timeoutMs: server.readinessTimeoutMs },
     ws,
+    reflection,
     admin: { listRoomsDefault: server.adminListRoomsDefault, listRoomsMax: server.adminListRoomsMax },
     demo: { tokens: demoTokens, dir: str(S.demoDir) ?? fileURLToPath(new URL("../dist/demo/", import.meta.url)), tokenTtlSec: server.demoTokenTtlSec },
     redis: {

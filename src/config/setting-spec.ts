@@ -21,6 +21,12 @@ export const SETTING_SPEC = {
     "demo token endpoint `GET /demo/token?name=…` on the WebSocket port: signs a token for any name (with the configured HS256 secret, or an ephemeral one made at start-up when none is set); `true` next to a real key logs a warning",
     "`true` without `PRESENCE_JWT_SECRET` and `PRESENCE_JWKS_FILE`, else `false`",
   ),
+  reflection: setting(
+    "PRESENCE_REFLECTION",
+    null,
+    "gRPC server reflection (`grpc.reflection.v1` and `v1alpha`) on the RPC port, needing no token, so `grpcurl`, Postman and `buf curl` work without .proto files; turn it on in production only if the schema may be public (it is in this repository anyway)",
+    "`true` without `PRESENCE_JWT_SECRET` and `PRESENCE_JWKS_FILE`, else `false`",
+  ),
   demoDir: setting("PRESENCE_DEMO_DIR", null, "the built demo page served at `/` and `/app.js` of the WebSocket port (`npm run build:demo`)", "`dist/demo/` of the package"),
   redisUrl: setting("PRESENCE_REDIS_URL", null, "`redis://host:port[/db]` (or `rediss://`): use the Redis store (many nodes) instead of the embedded one"),
   redisCluster: setting("PRESENCE_REDIS_CLUSTER", null, "`host:port,host:port,…` seeds: use the Redis store on Redis Cluster"),

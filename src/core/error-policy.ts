@@ -115,6 +115,10 @@ export const ERROR_REASONS = {
   NODE_NOT_FOUND: { code: "not_found", close: null, retry: "never", when: "AdminService.PurgeNode of a node that no registry entry and no session names." },
   RATE_LIMITED: { code: "resource_exhausted", close: "RATE_LIMITED", retry: "backoff", when: "A WebSocket sent frames faster than PRESENCE_WS_MAX_FRAMES_PER_SEC (closed with 4006), or more than PRESENCE_WS_MAX_PENDING_FRAMES not yet answered (that frame is refused)." },
   MESSAGE_TOO_LARGE: { code: "resource_exhausted", close: "TOO_LARGE", retry: "never", when: "A request body or WebSocket frame over PRESENCE_MAX_REQUEST_BYTES." },
+  TRACKER_CONFLICT: { code: "already_exists", close: null, retry: "never", when: "Track `open` names a tracker id held by another tracker of the caller (no or wrong `tracker_secret`): use another id, or the secret returned when it was created." },
+  TRACKER_REPLACED: { code: "aborted", close: null, retry: "never", when: "The Track stream was replaced: the same tracker opened a new stream (with its secret), on this node or another, which now holds its presences. Do not reconnect this one." },
+  TOO_MANY_PRESENCES: { code: "resource_exhausted", close: null, retry: "never", when: "A Track stream would hold more than PRESENCE_TRACK_MAX_PRESENCES presences." },
+  PRESENCE_NOT_FOUND: { code: "not_found", close: null, retry: "never", when: "Track `untrack`, `update` or `set_activity` of a key the tracker does not track." },
 } as const satisfies Record<string, ReasonRow>;
 
 /** `presence.v1.ErrorReason` names without the `ERROR_REASON_` prefix. */

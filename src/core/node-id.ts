@@ -8,6 +8,18 @@ import { PresenceError } from "./presence-error.js";
  * only then may its sessions be purged without `force`.
  */
 
+/** A node as the registry and the sessions know it (AdminService.ListNodes). */
+export interface NodeInfo {
+  nodeId: string;
+  /** Store time of its last announcement; 0 when only sessions name it. */
+  lastSeenMs: number;
+  /** How long ago that was, by the store's clock. */
+  lastSeenAgeMs: number;
+  alive: boolean;
+  /** Sessions recorded for the node now. */
+  sessions: number;
+}
+
 /** Node ids: 1..128 characters of [A-Za-z0-9._-] (host names fit; safe in logs and CLI output). */
 export const NODE_ID = /^[A-Za-z0-9._-]{1,128}$/;
 

@@ -16,7 +16,7 @@ function setup(limits: Partial<typeof DEFAULT_LIMITS> = {}) {
   const timings = { ...DEFAULT_TIMINGS, sessionTtlMs: 1_000_000 };
   const store = createMemoryPresenceStore({ clock, ids: createIdSource((n) => randomBytes(n)), timings, limits: { ...DEFAULT_LIMITS, ...limits } });
   const resyncs: string[] = [];
-  const hub = createFanoutHub({ store, clock, timings, limits: { ...DEFAULT_LIMITS, ...limits }, observer: { resync: (r) => resyncs.push(r) } });
+  const hub = createFanoutHub({ rooms: store, bus: store, clock, timings, limits: { ...DEFAULT_LIMITS, ...limits }, observer: { resync: (r) => resyncs.push(r) } });
   const join = (id: string, room = "r") => store.join({ room, ownerKey: `u:${id}`, identity: user(id), metadata: {} });
   cleanups.push(() => store.close());
   return { clock, store, hub, join, resyncs };

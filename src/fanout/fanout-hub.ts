@@ -2,7 +2,8 @@ import type { Clock, TimerHandle } from "../core/clock.js";
 import type { Limits, Timings } from "../core/options.js";
 import { limitExceeded, PresenceError } from "../core/presence-error.js";
 import type { Counts, CursorBatch, Position, PresenceEvent, RoomView, StoreMessage, TypingEvent } from "../core/presence-event.js";
-import type { PresenceStore } from "../store/presence-store.js";
+import type { EventBus } from "../store/ports/event-bus.js";
+import type { RoomStore } from "../store/ports/room-store.js";
 
 /**
  * The per-process fan-out hub: room → local watchers.
@@ -81,7 +82,10 @@ export interface FanoutHub {
 }
 
 export interface FanoutHubOptions {
-  store: PresenceStore;
+  /** Snapshots, log replays and position checks. */
+  rooms: Pick<RoomStore, "getView" | "readLog" | "position">;
+  /** The rooms' committed events, typing and cursors. */
+  bus: Pick<EventBus, "subscribe" | "ready">;
   clock: Clock;
   timings: Timings;
   limits: Limits;
@@ -224,7 +228,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     let room = rooms.get(name);
     if (!room) {
       const r: RoomHub = { name, watchers: new Set(), unsubscribe: () => {}, pending: [], snapshot: null, checked: null };
-      r.unsubscribe = o.store.subscribe(name, (m) => {
+      r.unsubscribe = o.bus.subscribe(name, (m) => {
         r.snapshot = null; // the cached view is stale now
         r.pending.push(m);
         dirty.add(r);
@@ -257,7 +261,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
    */
   function sharedView(room: RoomHub): Promise<RoomView> {
     if (!room.snapshot) {
-      const promise = o.store.getView(room.name, { includeMembers: true });
+      const promise = o.rooms.getView(room.name, { includeMembers: true });
       const entry = { promise };
       room.snapshot = entry;
       const drop = () => {
@@ -286,9 +290,9 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     w.phase = "init";
     w.needsSnapshot = false;
     w.queue.length = 0;
-    await o.store.ready(w.room.name);
+    await o.bus.ready(w.room.name);
     const view = w.detail === "counts"
-      ? await o.store.getView(w.room.name, { includeMembers: false })
+      ? await o.rooms.getView(w.room.name, { includeMembers: false })
       : await sharedView(w.room);
     w.pos = { epoch: view.epoch, version: view.version };
     const first: WatchItem[] =
@@ -317,7 +321,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     for (const room of [...rooms.values()]) {
       let pos: Position;
       try {
-        pos = await o.store.position(room.name);
+        pos = await o.rooms.position(room.name);
       } catch (err) {
         obs.error?.(err);
         continue;
@@ -366,7 +370,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     try {
       let first: WatchItem[];
       if (resumeFrom && w.detail === "full") {
-        const events = await o.store.readLog(w.room.name, resumeFrom);
+        const events = await o.rooms.readLog(w.room.name, resumeFrom);
         if (events) {
           w.pos = resumeFrom;
           first = events.map((event) => ({ type: "event", event }) as WatchItem);

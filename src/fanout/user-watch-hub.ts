@@ -2,7 +2,8 @@ import type { Clock } from "../core/clock.js";
 import type { Limits, Timings } from "../core/options.js";
 import { limitExceeded, type PresenceError } from "../core/presence-error.js";
 import { visibleStatus, type UserStatusRecord } from "../core/user-status.js";
-import type { PresenceStore } from "../store/presence-store.js";
+import type { EventBus } from "../store/ports/event-bus.js";
+import type { UserStatusStore } from "../store/ports/user-status-store.js";
 
 /**
  * Watches of user lists ("friends online"). Status is state, not a log: while a reader is behind,
@@ -24,7 +25,8 @@ export interface UserWatchHub {
 }
 
 export interface UserWatchHubOptions {
-  store: PresenceStore;
+  users: Pick<UserStatusStore, "getUserStatus">;
+  bus: Pick<EventBus, "subscribeUsers">;
   clock: Clock;
   timings: Timings;
   limits: Limits;
@@ -59,7 +61,7 @@ export function createUserWatchHub(o: UserWatchHubOptions): UserWatchHub {
         st.poke();
       },
     };
-    const unsubscribe = o.store.subscribeUsers(userIds, (r) => {
+    const unsubscribe = o.bus.subscribeUsers(userIds, (r) => {
       st.pending.delete(r.userId); // re-insert: keep arrival order, newest value
       st.pending.set(r.userId, r);
       st.poke();
@@ -78,7 +80,7 @@ export function createUserWatchHub(o: UserWatchHubOptions): UserWatchHub {
   async function* run(userIds: string[], viewer: string, signal: AbortSignal): AsyncGenerator<UserWatchItem> {
     const st = open(userIds, signal);
     try {
-      const first = await o.store.getUserStatus(userIds);
+      const first = await o.users.getUserStatus(userIds);
       st.pending.clear(); // the snapshot already holds everything that changed meanwhile
       o.delivered?.("user_snapshot");
       yield { type: "snapshot", statuses: first.map((r) => visibleStatus(r, viewer, o.clock.now())) };

@@ -1,7 +1,11 @@
 import type { Caller } from "../core/identity.js";
 import { NODE_ID } from "../core/node-id.js";
 import { invalidArgument, limitExceeded, PresenceError } from "../core/presence-error.js";
-import type { NodeInfo, PresenceStore, RoomSummary } from "../store/presence-store.js";
+import type { NodeInfo } from "../core/node-id.js";
+import type { RoomSummary } from "../core/room-summary.js";
+import type { NodeRegistry } from "../store/ports/node-registry.js";
+import type { RoomStore } from "../store/ports/room-store.js";
+import type { SessionStore } from "../store/ports/session-store.js";
 
 /**
  * The operator API (AdminService; the `presence` CLI is its client). Every call requires an admin
@@ -18,7 +22,9 @@ export interface AdminService {
 }
 
 export interface AdminServiceOptions {
-  store: PresenceStore;
+  rooms: Pick<RoomStore, "listRooms">;
+  sessions: Pick<SessionStore, "kickSession">;
+  nodes: NodeRegistry;
   /** This process's node id (ListNodes says which node answered). */
   nodeId: string;
   /** ListRooms: rooms returned when the request's limit is 0 (PRESENCE_ADMIN_LIST_ROOMS_DEFAULT). */
@@ -34,19 +40,19 @@ export function createAdminService(o: AdminServiceOptions): AdminService {
     async listRooms(caller, req) {
       requireAdmin(caller);
       if (req.limit > o.listRoomsMax) throw limitExceeded("limit", o.listRoomsMax, req.limit, "rooms", "INVALID_ARGUMENT");
-      return o.store.listRooms(req.limit === 0 ? o.listRoomsDefault : req.limit);
+      return o.rooms.listRooms(req.limit === 0 ? o.listRoomsDefault : req.limit);
     },
 
     async listNodes(caller) {
       requireAdmin(caller);
-      return { ...(await o.store.listNodes()), nodeId: o.nodeId };
+      return { ...(await o.nodes.listNodes()), nodeId: o.nodeId };
     },
 
     async kickSession(caller, req) {
       requireAdmin(caller);
       if (req.sessionId === "") throw invalidArgument("session_id", "must not be empty");
       if (req.sessionId.length > 128) throw invalidArgument("session_id", "must be at most 128 characters");
-      const r = await o.store.kickSession(req.sessionId);
+      const r = await o.sessions.kickSession(req.sessionId, { actor: caller.subject });
       o.onKick?.("kick", { sessions: 1, by: caller.subject, target: req.sessionId.slice(0, 6) + "…" });
       return r;
     },
@@ -55,7 +61,7 @@ export function createAdminService(o: AdminServiceOptions): AdminService {
       requireAdmin(caller);
       if (req.nodeId === "") throw invalidArgument("node_id", "must not be empty");
       if (!NODE_ID.test(req.nodeId)) throw invalidArgument("node_id", "must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' and '-'");
-      const r = await o.store.purgeNode(req.nodeId, { force: req.force });
+      const r = await o.nodes.purgeNode(req.nodeId, { force: req.force, actor: caller.subject });
       o.onKick?.("purge", { sessions: r.sessionsKicked, by: caller.subject, target: req.nodeId });
       return r;
     },

@@ -10,7 +10,10 @@ import { checkText, parseRoomName, utf8Length } from "../core/room-name.js";
 import type { Detail, FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
 import type { UserWatchHub, UserWatchItem } from "../fanout/user-watch-hub.js";
 import { visibleStatus, type UserStatusRecord } from "../core/user-status.js";
-import type { JoinResult, Lease, NavigateResult, PresenceStore } from "../store/presence-store.js";
+import type { JoinResult, Lease, NavigateResult } from "../core/session.js";
+import type { RoomStore } from "../store/ports/room-store.js";
+import type { SessionStore } from "../store/ports/session-store.js";
+import type { UserStatusStore } from "../store/ports/user-status-store.js";
 
 /**
  * The application service: every transport (Connect/gRPC today, the WebSocket bridge later) calls
@@ -71,7 +74,9 @@ export interface WatchCommand {
 }
 
 export interface PresenceServiceOptions {
-  store: PresenceStore;
+  sessions: SessionStore;
+  rooms: RoomStore;
+  users: UserStatusStore;
   hub: FanoutHub;
   userHub: UserWatchHub;
   clock: Clock;
@@ -161,7 +166,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
    */
   async function bind(caller: Caller, id: string, onLost?: () => void): Promise<() => void> {
     const ownerKey = ownerKeyOf(caller);
-    await o.store.attach({ sessionId: id, ownerKey });
+    await o.sessions.attach({ sessionId: id, ownerKey });
     const entry = attached.get(id) ?? { streams: 0, ownerKey, lost: [] };
     entry.streams++;
     if (onLost) entry.lost = entry.lost.concat(onLost); // exact size (spread reserves 17 slots)
@@ -177,7 +182,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       // A session found gone by the refresh is no longer held here: nothing to release.
       if (--entry.streams > 0 || attached.get(id) !== entry) return;
       attached.delete(id);
-      const p = o.store.release({ sessionId: id, ownerKey }, o.timings.reconnectGraceMs).catch((e) => o.onDeferredError?.(e));
+      const p = o.sessions.release({ sessionId: id, ownerKey }, o.timings.reconnectGraceMs).catch((e) => o.onDeferredError?.(e));
       releasing.add(p);
       void p.finally(() => releasing.delete(p));
     };
@@ -219,7 +224,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       }
       const identity = identityFor(caller, req);
       if (req.resumeSecret !== "" && req.sessionId === "") throw invalidArgument("resume_secret", "needs session_id");
-      return o.store.join({
+      return o.sessions.join({
         room: r,
         ownerKey: ownerKeyOf(caller),
         identity,
@@ -233,7 +238,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
 
     async leave(caller, req) {
       const r = room(req.room);
-      const out = await o.store.leave({ sessionId: sessionId(req.sessionId), ownerKey: ownerKeyOf(caller), room: r, reason: "left" });
+      const out = await o.sessions.leave({ sessionId: sessionId(req.sessionId), ownerKey: ownerKeyOf(caller), room: r, reason: "left" });
       if (out.sessionEnded) {
         typingGate.forget(req.sessionId);
         cursorGate.forget(req.sessionId);
@@ -245,12 +250,12 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const from = req.fromRoom === "" ? "" : room(req.fromRoom, "from_room");
       const to = room(req.toRoom, "to_room");
       const md = metadata(req.metadata);
-      return o.store.navigate({ sessionId: sessionId(req.sessionId), ownerKey: ownerKeyOf(caller), fromRoom: from, toRoom: to, metadata: md });
+      return o.sessions.navigate({ sessionId: sessionId(req.sessionId), ownerKey: ownerKeyOf(caller), fromRoom: from, toRoom: to, metadata: md });
     },
 
     async heartbeat(caller, req) {
       o.onHeartbeat?.();
-      return o.store.heartbeat({ sessionId: sessionId(req.sessionId), ownerKey: ownerKeyOf(caller), activity: req.activity });
+      return o.sessions.heartbeat({ sessionId: sessionId(req.sessionId), ownerKey: ownerKeyOf(caller), activity: req.activity });
     },
 
     async setTyping(caller, req) {
@@ -260,7 +265,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const ref = { sessionId: id, ownerKey: ownerKeyOf(caller), room: r, typing: req.typing };
       let applied: Promise<void> | undefined;
       const outcome = typingGate.submit(`${id}\u0000${r}`, () => {
-        applied = o.store.setTyping(ref);
+        applied = o.rooms.setTyping(ref);
         applied.catch((e) => o.onDeferredError?.(e));
       });
       if (outcome === "coalesced") o.onCoalesced?.("typing");
@@ -281,7 +286,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const ref = { sessionId: id, ownerKey: ownerKeyOf(caller), room: r, position: { ...p } };
       let applied: Promise<void> | undefined;
       const outcome = cursorGate.submit(`${id}\u0000${r}`, () => {
-        applied = o.store.updateCursor(ref);
+        applied = o.rooms.updateCursor(ref);
         applied.catch((e) => o.onDeferredError?.(e));
       });
       if (outcome === "coalesced") o.onCoalesced?.("cursor");
@@ -298,7 +303,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     async refreshAttached() {
       const ids = [...attached.keys()];
       if (ids.length === 0) return { refreshed: 0, missing: 0 };
-      const { missing } = await o.store.refresh(ids);
+      const { missing } = await o.sessions.refresh(ids);
       for (const id of missing) {
         const entry = attached.get(id);
         attached.delete(id);
@@ -318,7 +323,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     },
 
     async getPresence(_caller, req) {
-      return o.store.getView(room(req.room), { includeMembers: req.detail === "full" });
+      return o.rooms.getView(room(req.room), { includeMembers: req.detail === "full" });
     },
 
     async batchGetPresence(_caller, req) {
@@ -326,13 +331,13 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         throw limitExceeded("rooms", o.limits.maxBatchRooms, req.rooms.length, "rooms", "INVALID_ARGUMENT");
       }
       const names = [...new Set(req.rooms.map((r, i) => room(r, `rooms[${i}]`)))];
-      return Promise.all(names.map((n) => o.store.getView(n, { includeMembers: req.detail === "full" })));
+      return Promise.all(names.map((n) => o.rooms.getView(n, { includeMembers: req.detail === "full" })));
     },
 
     async getUserStatus(caller, req) {
       const now = o.clock.now();
       // An operator (admin token) sees what the user themself sees: the real state, invisible flag included.
-      return (await o.store.getUserStatus(userIds(req.userIds))).map((r) => visibleStatus(r, caller.role === "admin" ? r.userId : viewerOf(caller), now));
+      return (await o.users.getUserStatus(userIds(req.userIds))).map((r) => visibleStatus(r, caller.role === "admin" ? r.userId : viewerOf(caller), now));
     },
 
     watchUsers(caller, req) {
@@ -351,7 +356,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         }
         checkText(req.customStatus, "custom_status");
       }
-      const r = await o.store.setStatus({ sessionId: id, ownerKey: ownerKeyOf(caller), customStatus: req.customStatus, invisible: req.invisible });
+      const r = await o.users.setStatus({ sessionId: id, ownerKey: ownerKeyOf(caller), customStatus: req.customStatus, invisible: req.invisible });
       return visibleStatus(r, r.userId, o.clock.now()); // the user themself sees everything
     },
   };

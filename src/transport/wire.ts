@@ -2,7 +2,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { UserInfo } from "../core/identity.js";
 import type { Activity, Counts, Cursor, CursorPosition, Member, PresenceEvent, RoomView, TypingEvent, CursorBatch } from "../core/presence-event.js";
 import type { WatchItem } from "../fanout/fanout-hub.js";
-import type { Lease, SessionGrant } from "../store/presence-store.js";
+import type { Lease, SessionGrant } from "../core/session.js";
 import { Activity as PbActivity, Detail as PbDetail, LeaveReason as PbLeaveReason, UserState as PbUserState } from "../../gen/presence/v1/types_pb.js";
 import type { UserStatusRecord } from "../core/user-status.js";
 import type { UserWatchItem } from "../fanout/user-watch-hub.js";

@@ -28,6 +28,7 @@ describe("PresenceStore contract: memory", () => {
       settle: async () => {},
       expireIdleRoom: async () => clock.advance(DEFAULT_TIMINGS.roomRetentionMs + 1),
       exactRoomStats: true,
+      memoryEstimated: true,
     };
   });
 });

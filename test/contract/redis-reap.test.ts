@@ -6,6 +6,8 @@ import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/config.js";
 import type { StoreMessage } from "../../src/core/presence-event.js";
 import { createRedisPresenceStore } from "../../src/store/redis/create-redis-store.js";
 import { createKeys } from "../../src/store/redis/keys.js";
+import { loadScripts } from "../../src/store/redis/scripts.js";
+import { createSessionScripts } from "../../src/store/redis/session-scripts.js";
 import type { RedisPresenceStore } from "../../src/store/redis/redis-store.js";
 import { startRedis, type RedisInstance } from "../support/redis-harness.js";
 
@@ -54,12 +56,16 @@ describe("Redis reaping", () => {
     // Node A claims the expired session and "dies" before leaving its rooms: run only the claim.
     const keys = createKeys(prefix);
     const bk = keys.bucket(keys.bucketOf(j.session.sessionId));
-    const claimed = (await (a as unknown as { scripts: { run(n: string, k: string[], a: unknown[]): Promise<unknown> } }).scripts.run(
-      "sessionsClaimExpired",
-      [bk.expiry, bk.reaping],
-      [String(clock.now()), 30_000, 100],
-    )) as unknown[];
-    expect(claimed).toEqual([1, j.session.sessionId]);
+    const runner = loadScripts(redis.client(), () => {});
+    const scripts = createSessionScripts({
+      run: (name, k, args) => runner.run(name, k, args),
+      keys,
+      nowArg: () => String(clock.now()),
+      pub: "PUBLISH",
+      timings: { ...DEFAULT_TIMINGS, sessionTtlMs: 300 },
+      limits: DEFAULT_LIMITS,
+    });
+    expect(await scripts.claimExpired(keys.bucketOf(j.session.sessionId))).toEqual({ expiredNow: 1, sids: [j.session.sessionId] });
     // Fenced: the claimed session cannot be refreshed any more.
     await expect(a.heartbeat({ sessionId: j.session.sessionId, ownerKey: "u:ana" })).rejects.toMatchObject({ reason: "SESSION_NOT_FOUND" });
     expect(await b.reap()).toEqual({ expiredSessions: 0, leaves: 0 }); // claim still fresh
@@ -91,5 +97,21 @@ describe("Redis reaping", () => {
     expect(left).toHaveLength(40);
     expect(new Set(left).size).toBe(40);
     expect((await a.getView("room", { includeMembers: true })).counts).toEqual({ users: 0, connections: 0, anonymous: 0 });
+  });
+
+  it("each commit is reported by the node that made it: the join by the joining node, the timeout by the reaping node", async () => {
+    const { clock, a, b } = await twoNodes();
+    const seen: { node: string; what: string }[] = [];
+    a.onCommit((c) => seen.push({ node: "a", what: c.type === "room_event" ? `${c.event.kind}@${c.event.version}` : c.type }));
+    b.onCommit((c) => seen.push({ node: "b", what: c.type === "room_event" ? `${c.event.kind}@${c.event.version}` : c.type }));
+    await a.join({ room: "r", ownerKey: "u:ana", identity: user("ana"), metadata: {} });
+    clock.advance(301);
+    await b.reap();
+    expect(seen).toEqual([
+      { node: "a", what: "user_status" },
+      { node: "a", what: "joined@1" },
+      { node: "b", what: "left@2" },
+      { node: "b", what: "user_status" },
+    ]);
   });
 });

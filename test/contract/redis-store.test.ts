@@ -40,6 +40,7 @@ function harness(conn: () => { url?: string; clusterSeeds?: string[] }) {
       settle: () => store.settleForTests(),
       expireIdleRoom: () => new Promise<void>((r) => setTimeout(r, RETENTION_MS + 150)),
       exactRoomStats: false,
+      memoryEstimated: false,
     };
   };
 }

@@ -38,9 +38,9 @@ function setup() {
   const timings = { ...DEFAULT_TIMINGS, sessionTtlMs: TTL_MS, heartbeatIntervalMs: 400 };
   const limits = DEFAULT_LIMITS;
   const store = createMemoryPresenceStore({ clock, ids, timings, limits });
-  const hub = createFanoutHub({ store, clock, timings, limits });
-  const userHub = createUserWatchHub({ store, clock, timings, limits, otherWatchers: () => 0 });
-  const service = createPresenceService({ store, hub, userHub, clock, ids, limits, timings });
+  const hub = createFanoutHub({ rooms: store, bus: store, clock, timings, limits });
+  const userHub = createUserWatchHub({ users: store, bus: store, clock, timings, limits, otherWatchers: () => 0 });
+  const service = createPresenceService({ sessions: store, rooms: store, users: store, hub, userHub, clock, ids, limits, timings });
   const metrics = createMetrics();
   const verify = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: true, cacheSize: 0, clockToleranceSec: 0 });
   const transport = createRouterTransport(presenceRoutes(service), {

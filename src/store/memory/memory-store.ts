@@ -20,7 +20,12 @@ import {
 import { sameStatus, stateOf, unknownUser, type UserStatusRecord } from "../../core/user-status.js";
 import { PresenceError } from "../../core/presence-error.js";
 import { compareNodes, deadAfterMs, nodeAlive, nodeNotFound } from "../../core/node-id.js";
-import { compareRooms, type JoinInput, type JoinResult, type Lease, type NodeInfo, type PresenceStore, type ReapResult, type RoomSummary, type SessionRef } from "../presence-store.js";
+import type { NodeInfo } from "../../core/node-id.js";
+import { compareRooms, type RoomSummary } from "../../core/room-summary.js";
+import type { JoinInput, JoinResult, Lease, ReapResult, SessionRef } from "../../core/session.js";
+import { createCommitEmitter, type CommitEmitter } from "../commit-emitter.js";
+import type { PresenceStore } from "../presence-store.js";
+import type { StoreMemory } from "../ports/store-health.js";
 
 /**
  * MemoryPresenceStore: the embedded default store and the executable specification of the Redis
@@ -43,6 +48,8 @@ export interface MemoryStoreOptions {
   onHeartbeatLag?: (seconds: number) => void;
   /** This process's node id, recorded on the sessions it creates, attaches or reclaims (default "local"). */
   nodeId?: string;
+  /** A commit-feed listener threw (it is skipped; the others still run). */
+  onCommitListenerError?: (err: unknown) => void;
 }
 
 interface SessionRecord {
@@ -88,10 +95,35 @@ export class MemoryPresenceStore implements PresenceStore {
   private readonly nodeId: string;
   /** The node registry: node id → last announcement (only this process's node, once announced). */
   private readonly nodes = new Map<string, number>();
+  /** ownerKey → live sessions of that owner (countSessions). */
+  private readonly owners = new Map<string, number>();
+  private readonly commits: CommitEmitter;
 
   constructor(private readonly o: MemoryStoreOptions) {
     this.flushTimer = o.clock.setInterval(() => this.flushCursors(), o.timings.cursorFlushMs);
     this.nodeId = o.nodeId ?? "local";
+    this.commits = createCommitEmitter(this.nodeId, o.onCommitListenerError);
+  }
+
+  onCommit: PresenceStore["onCommit"] = (listener) => this.commits.onCommit(listener);
+
+  async countSessions(ownerKey: string): Promise<number> {
+    return this.owners.get(ownerKey) ?? 0;
+  }
+
+  /**
+   * An estimate from entry counts (the memory store has no allocator figure of its own): about
+   * 1 KB per session, 600 B per room member, 400 B per logged event, 300 B per user status.
+   */
+  async memoryUsage(): Promise<StoreMemory> {
+    let members = 0;
+    let events = 0;
+    for (const e of this.rooms.values()) {
+      members += e.state.members.size;
+      events += e.state.log.length;
+    }
+    const usedBytes = this.sessions.size * 1_024 + members * 600 + events * 400 + this.users.size * 300 + this.rooms.size * 500;
+    return { usedBytes, largestNodeBytes: usedBytes, estimated: true };
   }
 
   async join(input: JoinInput): Promise<JoinResult> {
@@ -123,6 +155,7 @@ export class MemoryPresenceStore implements PresenceStore {
     if (session && !session.rooms.has(input.room) && session.rooms.size >= this.o.limits.maxRoomsPerSession) {
       throw limitExceeded("room", this.o.limits.maxRoomsPerSession, session.rooms.size + 1, "rooms per session", "TOO_MANY_ROOMS");
     }
+    const sessionCreated = !session;
     if (!session) {
       session = {
         id: this.o.ids.sessionId(),
@@ -136,15 +169,19 @@ export class MemoryPresenceStore implements PresenceStore {
         rooms: new Map(),
       };
       this.sessions.set(session.id, session);
+      this.owners.set(session.ownerKey, (this.owners.get(session.ownerKey) ?? 0) + 1);
       this.trackUser(session, session.activity, now);
       if (dedupeKey) this.requestIds.set(dedupeKey, { sessionId: session.id, expiresAtMs: now + this.o.timings.sessionTtlMs });
     }
     session.expiresAtMs = now + this.o.timings.sessionTtlMs;
+    const roomCreated = !this.rooms.has(input.room);
     const event = this.joinRoom(session, input.room, input.metadata, now);
     return {
       session: { sessionId: session.id, resumeSecret: session.resumeSecret, connectionId: session.connectionId },
       lease: this.lease(session),
       resumed,
+      sessionCreated,
+      roomCreated,
       event,
       view: this.viewForJoin(input.room, now),
     };
@@ -332,14 +369,17 @@ export class MemoryPresenceStore implements PresenceStore {
     return { nodes: nodes.sort(compareNodes), deadAfterMs: bound };
   }
 
-  async kickSession(sessionId: string): Promise<{ roomsLeft: number }> {
+  async kickSession(sessionId: string, opts: { actor?: string } = {}): Promise<{ roomsLeft: number }> {
     const now = this.o.clock.now();
     const s = this.liveSession(sessionId, now);
     if (!s) throw sessionNotFound();
-    return { roomsLeft: this.kick(s, now) };
+    const roomsLeft = this.kick(s, now);
+    const userId = s.identity.kind === "user" ? s.identity.user.userId : "";
+    this.commits.adminAction({ kind: "kick_session", actor: opts.actor ?? "", connectionId: s.connectionId, userId, roomsLeft }, now);
+    return { roomsLeft };
   }
 
-  async purgeNode(nodeId: string, opts: { force: boolean }): Promise<{ sessionsKicked: number; roomsLeft: number }> {
+  async purgeNode(nodeId: string, opts: { force: boolean; actor?: string }): Promise<{ sessionsKicked: number; roomsLeft: number }> {
     const now = this.o.clock.now();
     const lastSeen = this.nodes.get(nodeId);
     const bound = deadAfterMs(this.o.timings.nodeRefreshMs);
@@ -349,6 +389,7 @@ export class MemoryPresenceStore implements PresenceStore {
     let roomsLeft = 0;
     for (const s of victims) roomsLeft += this.kick(s, now);
     this.nodes.delete(nodeId);
+    this.commits.adminAction({ kind: "purge_node", actor: opts.actor ?? "", nodeId, sessionsKicked: victims.length, roomsLeft }, now);
     return { sessionsKicked: victims.length, roomsLeft };
   }
 
@@ -364,7 +405,7 @@ export class MemoryPresenceStore implements PresenceStore {
     }
     const userId = s.identity.user.userId;
     const u = this.users.get(userId)!;
-    this.changeUser(userId, () => {
+    this.changeUser(userId, now, () => {
       if (input.customStatus !== undefined) u.customStatus = input.customStatus;
       if (input.invisible !== undefined && input.invisible !== u.invisible) {
         u.invisible = input.invisible;
@@ -427,11 +468,12 @@ export class MemoryPresenceStore implements PresenceStore {
   }
 
   /** Applies `mutate` to a user's entry and publishes the new status if any viewer would see a change. */
-  private changeUser(userId: string, mutate: () => void): void {
+  private changeUser(userId: string, now: number, mutate: () => void): void {
     const before = this.userRecord(userId);
     mutate();
     const after = this.userRecord(userId);
     if (sameStatus(before, after)) return;
+    this.commits.userStatus(after, now);
     for (const l of this.userSubscribers.get(userId) ?? []) {
       try {
         l(after);
@@ -442,7 +484,7 @@ export class MemoryPresenceStore implements PresenceStore {
   }
 
   /** Records a session's activity under its user (anonymous sessions have no user status). */
-  private trackUser(s: SessionRecord, activity: Activity, _now: number): void {
+  private trackUser(s: SessionRecord, activity: Activity, now: number): void {
     if (s.identity.kind !== "user") return;
     const userId = s.identity.user.userId;
     let u = this.users.get(userId);
@@ -451,7 +493,7 @@ export class MemoryPresenceStore implements PresenceStore {
       this.users.set(userId, u);
     }
     const entry = u;
-    this.changeUser(userId, () => entry.sessions.set(s.id, activity));
+    this.changeUser(userId, now, () => entry.sessions.set(s.id, activity));
   }
 
   /** Leaves every room with reason KICKED and ends the session; returns the leaves published. */
@@ -464,10 +506,13 @@ export class MemoryPresenceStore implements PresenceStore {
 
   private endSession(s: SessionRecord, now: number): void {
     this.sessions.delete(s.id);
+    const owned = (this.owners.get(s.ownerKey) ?? 0) - 1;
+    if (owned > 0) this.owners.set(s.ownerKey, owned);
+    else this.owners.delete(s.ownerKey);
     if (s.identity.kind !== "user") return;
     const u = this.users.get(s.identity.user.userId);
     if (!u) return;
-    this.changeUser(s.identity.user.userId, () => {
+    this.changeUser(s.identity.user.userId, now, () => {
       u.sessions.delete(s.id);
       if (u.sessions.size === 0) u.lastSeenMs = now;
     });
@@ -533,6 +578,7 @@ export class MemoryPresenceStore implements PresenceStore {
   private publishEvent(entry: RoomEntry, ev: PresenceEvent, now: number): void {
     trimLog(entry.state, this.o.timings.logMaxEntries, this.o.timings.logMaxAgeMs, now);
     this.publish(entry, { type: "event", event: ev });
+    this.commits.roomEvent(ev);
   }
 
   private publish(entry: RoomEntry, message: StoreMessage): void {

@@ -32,6 +32,11 @@ export interface StoredSession {
   n?: string;
 }
 
+/** A session record read from its bucket hash (or returned by a script). */
+export function decodeSession(json: string): StoredSession {
+  return JSON.parse(json) as StoredSession;
+}
+
 const arr = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
 const obj = (v: unknown): Record<string, string> => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, string>) : {});
 

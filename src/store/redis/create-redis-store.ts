@@ -2,7 +2,7 @@ import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Clock } from "../../core/clock.js";
 import type { IdSource } from "../../core/ids.js";
 import type { Limits, Timings } from "../../core/options.js";
-import { RedisPresenceStore, type RedisStoreObserver } from "./redis-store.js";
+import { createRedisStore, type RedisPresenceStore, type RedisStoreObserver } from "./redis-store.js";
 import { waitReady } from "./wait-ready.js";
 
 /**
@@ -32,7 +32,16 @@ export interface RedisConnectionOptions {
 
 export async function createRedisPresenceStore(
   conn: RedisConnectionOptions,
-  deps: { clock: Clock; ids: IdSource; timings: Timings; limits: Limits; fixedTime?: boolean; observer?: RedisStoreObserver; nodeId?: string },
+  deps: {
+    clock: Clock;
+    ids: IdSource;
+    timings: Timings;
+    limits: Limits;
+    fixedTime?: boolean;
+    observer?: RedisStoreObserver;
+    nodeId?: string;
+    onCommitListenerError?: (err: unknown) => void;
+  },
 ): Promise<RedisPresenceStore> {
   const retryStrategy = (times: number) => Math.min(times * 100, 2_000);
   const base: RedisOptions = { protocol: 2, retryStrategy, connectionName: "presence" };
@@ -67,7 +76,7 @@ export async function createRedisPresenceStore(
   client.on("error", () => {});
   subscriberConnection.on("error", () => {});
   await waitReady(client, conn.connectTimeoutMs);
-  const store = new RedisPresenceStore({ client, subscriberConnection, cluster, prefix: conn.prefix, probeTimeoutMs: conn.commandTimeoutMs, ...deps });
+  const store = createRedisStore({ client, subscriberConnection, cluster, prefix: conn.prefix, probeTimeoutMs: conn.commandTimeoutMs, ...deps });
   await store.init().catch(() => {});
   return store;
 }

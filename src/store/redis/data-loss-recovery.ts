@@ -1,9 +1,5 @@
-import type { Cluster, Redis } from "ioredis";
-import type { Clock } from "../../core/clock.js";
-import type { MemberIdentity } from "../../core/identity.js";
-import type { Activity } from "../../core/presence-event.js";
-import type { StoredSession } from "./codec.js";
-import type { KnownSessions } from "./known-sessions.js";
+import { encodeMember, identityKey } from "./codec.js";
+import type { RedisContext } from "./redis-context.js";
 import { waitReady } from "./wait-ready.js";
 
 /**
@@ -31,33 +27,16 @@ export interface DataLossRecovery {
   afterReconnect(watchedRooms: () => Iterable<string>): Promise<void>;
 }
 
-export interface DataLossRecoveryDeps {
-  client: Redis | Cluster;
-  clock: Clock;
-  known: KnownSessions;
-  incarnationKey: string;
-  newIncarnation: () => string;
-  sessionTtlMs: number;
-  nodeId: string;
-  cmd: <T>(name: string, fn: () => Promise<T>) => Promise<T>;
-  sessionOpen: (mode: "new" | "use", sid: string, owner: string, arg: string, room: string, mdJson: string) => Promise<unknown>;
-  roomJoin: (room: string, sid: string, session: StoredSession, metadata: Record<string, string>) => Promise<unknown>;
-  userSession: (identity: MemberIdentity, op: "set", sid: string, activity: Activity) => Promise<void>;
-  touch: (room: string) => Promise<unknown>;
-  reassertFailed: () => void;
-  reasserted: (n: number) => void;
-}
-
 /** How long the work after a subscriber reconnect waits for the command connection to be ready. */
 const RECONNECT_WAIT_MS = 5_000;
 
-export function createDataLossRecovery(d: DataLossRecoveryDeps): DataLossRecovery {
+export function createDataLossRecovery(ctx: RedisContext): DataLossRecovery {
   let incarnation: string | null = null;
   let recovery: Promise<boolean> | null = null;
 
   const current = async (): Promise<string> => {
-    const mine = d.newIncarnation();
-    const prev = (await d.cmd("set", () => d.client.call("SET", d.incarnationKey, mine, "NX", "GET"))) as string | null;
+    const mine = ctx.ids.epoch();
+    const prev = await ctx.cmd("set", () => ctx.client.set(ctx.keys.incarnation(), mine, "NX", "GET"));
     return prev ?? mine;
   };
   const dataLost = async (): Promise<boolean> => {
@@ -69,22 +48,24 @@ export function createDataLossRecovery(d: DataLossRecoveryDeps): DataLossRecover
   };
   const reassertAll = async (): Promise<void> => {
     let n = 0;
-    for (const k of d.known.reassertable(d.clock.now() - d.sessionTtlMs)) {
+    for (const k of ctx.known.reassertable(ctx.clock.now() - ctx.timings.sessionTtlMs)) {
       const rooms = [...k.rooms];
       if (rooms.length === 0) continue;
       try {
         for (const [room, md] of rooms) {
           const mode = room === rooms[0]![0] ? "new" : "use";
-          await d.sessionOpen(mode, k.sid, k.owner, mode === "new" ? JSON.stringify({ ...k.session, n: d.nodeId }) : "", room, JSON.stringify(md));
-          await d.roomJoin(room, k.sid, k.session, md);
+          const arg = mode === "new" ? JSON.stringify({ ...k.session, n: ctx.nodeId }) : "";
+          await ctx.sessions.open({ mode, sid: k.sid, owner: k.owner, arg, room, metadataJson: JSON.stringify(md), nodeId: ctx.nodeId });
+          const s = k.session;
+          await ctx.rooms.join(room, { connectionId: s.c, memberJson: encodeMember(s.c, k.sid, s.id, md, s.act), identityKey: identityKey(s.id), epoch: ctx.ids.epoch() });
         }
-        await d.userSession(k.session.id, "set", k.sid, k.session.act);
+        await ctx.users.session(k.session.id, "set", k.sid, k.session.act);
         n++;
       } catch {
-        d.reassertFailed();
+        ctx.observer.redisError?.("reassert");
       }
     }
-    d.reasserted(n);
+    ctx.observer.reassert?.(n);
   };
   const recoverIfDataLost = (): Promise<boolean> => {
     recovery ??= (async () => {
@@ -104,14 +85,14 @@ export function createDataLossRecovery(d: DataLossRecoveryDeps): DataLossRecover
       incarnation = await current();
     },
     async reassertIfDataLost(sid) {
-      return d.known.has(sid) && recoverIfDataLost();
+      return ctx.known.has(sid) && recoverIfDataLost();
     },
     recoverIfDataLost,
     async afterReconnect(watchedRooms) {
       try {
-        await waitReady(d.client, RECONNECT_WAIT_MS);
+        await waitReady(ctx.client, RECONNECT_WAIT_MS);
         await recoverIfDataLost();
-        await Promise.all([...watchedRooms()].map((room) => d.touch(room)));
+        await Promise.all([...watchedRooms()].map((room) => ctx.rooms.touch(room, ctx.ids.epoch())));
       } catch {
         // Redis went away again: the snapshot reads fail and end the streams with `unavailable`.
       }

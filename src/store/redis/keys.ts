@@ -16,9 +16,14 @@ export interface RoomKeys {
 }
 
 export interface BucketKeys {
+  /** zset session id → expiry ms (live sessions). */
   expiry: string;
+  /** hash session id → session JSON. */
   sessions: string;
+  /** zset session id → claim deadline ms (sessions being reaped or kicked). */
   reaping: string;
+  /** hash owner key → live sessions of that owner in this bucket (countSessions sums the buckets). */
+  owners: string;
 }
 
 export const SESSION_BUCKETS = 64;
@@ -45,7 +50,7 @@ export function createKeys(prefix: string) {
     },
     bucket(bucket: number): BucketKeys {
       const t = `${prefix}:{s:${bucket}}`;
-      return { expiry: `${t}:exp`, sessions: `${t}:ses`, reaping: `${t}:reap` };
+      return { expiry: `${t}:exp`, sessions: `${t}:ses`, reaping: `${t}:reap`, owners: `${t}:own` };
     },
     /** The rooms (room → metadata JSON) of one session; same slot as its bucket. */
     sessionRooms(sessionId: string): string {

@@ -1,12 +1,27 @@
 import type { Cursor, Member, Position, PresenceEvent, RoomView } from "../../core/presence-event.js";
 import { emptyRoomView, groupByUser } from "../../core/room-state.js";
 import { decodeMember, decodeRoomMessage, type StoredMember } from "./codec.js";
+import type { RedisContext } from "./redis-context.js";
 
 /**
- * Decoding of a room's atomic reads (MULTI replies) into a view or a run of logged events. Pure:
- * the store issues the commands, these functions only interpret the replies.
+ * A room's atomic reads (one MULTI on the room's slot) and their decoding into a view or a run of
+ * logged events. The decoders are pure; `readRoomView` / `readRoomLog` issue the commands.
  */
 type Replies = [Error | null, unknown][];
+
+/** Reads a room atomically and builds the view (`join`: members unless above the large-room threshold). */
+export async function readRoomView(ctx: RedisContext, room: string, detail: "full" | "counts" | "join"): Promise<RoomView> {
+  const k = ctx.keys.room(room);
+  const res = await ctx.cmd("multi", () => ctx.client.multi().hmget(k.meta, "e", "v", "nu", "nc", "na").hgetall(k.members).hgetall(k.typing).hgetall(k.cursors).exec());
+  return viewFromReplies(room, res ?? [], detail, ctx.clock.now(), ctx.limits.largeRoomThreshold, ctx.timings.cursorTtlMs);
+}
+
+/** The room's logged events after `from`, or null when they cannot be replayed exactly. */
+export async function readRoomLog(ctx: RedisContext, room: string, from: Position): Promise<PresenceEvent[] | null> {
+  const k = ctx.keys.room(room);
+  const res = await ctx.cmd("multi", () => ctx.client.multi().hmget(k.meta, "e", "v").xrange(k.log, "-", "+").exec());
+  return eventsFromReplies(res ?? [], from);
+}
 
 /** Replies of `HMGET meta e v nu nc na`, `HGETALL members`, `HGETALL typing`, `HGETALL cursors`. */
 export function viewFromReplies(room: string, res: Replies, detail: "full" | "counts" | "join", now: number, largeRoomThreshold: number, cursorTtlMs: number): RoomView {

@@ -7,34 +7,39 @@ import type { Cluster, Redis } from "ioredis";
  * derives the name and key count from it and refuses files that do not match), prepends the shared
  * prelude, and runs them with EVALSHA, falling back to EVAL when Redis answers NOSCRIPT (after
  * `SCRIPT FLUSH` or a restart): the fallback loads the script again, transparently, and is counted.
- * Scripts are never run inside MULTI.
+ * Scripts are never run inside MULTI. Callers use the typed wrappers of `*-scripts.ts`, which own
+ * each script's KEYS/ARGV and decode its reply; nothing else calls `run`.
  */
 export interface ScriptRunner {
   run(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown>;
   names(): string[];
 }
 
-export type ScriptName =
-  | "roomJoin"
-  | "roomLeave"
-  | "roomActivity"
-  | "roomTyping"
-  | "roomCursors"
-  | "roomTouch"
-  | "sessionOpen"
-  | "sessionCheck"
-  | "sessionsHeartbeat"
-  | "sessionLeaveRoom"
-  | "sessionNavigate"
-  | "sessionRelease"
-  | "sessionsClaimExpired"
-  | "sessionReapDone"
-  | "userSession"
-  | "userSetStatus"
-  | "sessionKick"
-  | "sessionSetNode"
-  | "nodeAnnounce"
-  | "nodeList";
+/** Every script of `lua/`: the loader refuses a file not listed here, and a name listed without a file. */
+export const SCRIPT_NAMES = [
+  "roomJoin",
+  "roomLeave",
+  "roomActivity",
+  "roomTyping",
+  "roomCursors",
+  "roomTouch",
+  "sessionOpen",
+  "sessionCheck",
+  "sessionsHeartbeat",
+  "sessionLeaveRoom",
+  "sessionNavigate",
+  "sessionRelease",
+  "sessionsClaimExpired",
+  "sessionReapDone",
+  "userSession",
+  "userSetStatus",
+  "sessionKick",
+  "sessionSetNode",
+  "nodeAnnounce",
+  "nodeList",
+] as const;
+
+export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
 const FILE = /^([a-z][A-Za-z]*)-(\d+)\.lua$/;
 
@@ -47,8 +52,10 @@ export function loadScripts(client: Redis | Cluster, onReload: (name: string) =>
     const m = FILE.exec(file);
     if (!m) throw new Error(`lua/${file}: script files must be named camelCaseName-<numberOfKeys>.lua`);
     const lua = `${prelude}\n${readFileSync(new URL(file, dir), "utf8")}`;
+    if (!(SCRIPT_NAMES as readonly string[]).includes(m[1]!)) throw new Error(`lua/${file}: ${m[1]} is not in SCRIPT_NAMES (scripts.ts)`);
     scripts.set(m[1]!, { keys: Number(m[2]), lua, sha: createHash("sha1").update(lua).digest("hex") });
   }
+  for (const name of SCRIPT_NAMES) if (!scripts.has(name)) throw new Error(`scripts.ts: no lua/${name}-<keys>.lua for ${name}`);
   return {
     names: () => [...scripts.keys()],
     async run(name, keys, args) {

@@ -1,7 +1,7 @@
-import type { Cluster, Redis } from "ioredis";
-import type { StoredSession } from "./codec.js";
-import { SESSION_BUCKETS, type Keys } from "./keys.js";
-import type { ScriptName } from "./scripts.js";
+import type { LeaveReason } from "../../core/presence-event.js";
+import { decodeSession, type StoredSession } from "./codec.js";
+import { SESSION_BUCKETS } from "./keys.js";
+import type { RedisContext } from "./redis-context.js";
 
 /**
  * Shared, fenced reaping (design §5): every node, every reaper interval, walks the 64 session
@@ -13,62 +13,53 @@ import type { ScriptName } from "./scripts.js";
  *
  * Kicks (AdminService) claim one live session the same way (`sessionKick`) and finish it with
  * `finish(sid, "kicked")`: the same idempotent steps, so a node dying mid-kick leaves a claim that
- * any reaper completes (then with reason TIMEOUT).
+ * any reaper completes (then with reason TIMEOUT). The leaves are committed (and reported by the
+ * commit feed) on the node that runs these steps.
  */
-export const REAP_CLAIM_MS = 30_000;
-const REAP_BATCH = 200;
-
 export interface SessionReaper {
   /** One pass over every bucket. `liveSessions` counts the sessions left (for the gauge). */
   reap(): Promise<{ expiredSessions: number; leaves: number; liveSessions: number }>;
-  /** Finishes one claimed session: leaves its rooms with `reason`, ends it. Returns the leaves. */
-  finish(sessionId: string, reason: "timeout" | "kicked"): Promise<number>;
+  /** Finishes one claimed session: leaves its rooms with `reason`, ends it. */
+  finish(sessionId: string, reason: "timeout" | "kicked"): Promise<{ leaves: number; session: StoredSession | null }>;
 }
 
-export interface SessionReaperDeps {
-  keys: Keys;
-  run(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown>;
-  cmd<T>(name: string, fn: () => Promise<T>): Promise<T>;
-  client: Redis | Cluster;
-  nowArg(): string;
-  leaveRoom(room: string, connectionId: string, sessionId: string, reason: "timeout" | "kicked"): Promise<boolean>;
-  endUserSession(session: StoredSession, sessionId: string): Promise<void>;
-  forget(sessionId: string): void;
-}
-
-export function createSessionReaper(d: SessionReaperDeps): SessionReaper {
-  async function reapSession(sid: string, reason: "timeout" | "kicked"): Promise<number> {
-    const bk = d.keys.bucket(d.keys.bucketOf(sid));
-    const roomsKey = d.keys.sessionRooms(sid);
+export function createSessionReaper(ctx: RedisContext): SessionReaper {
+  async function finish(sid: string, reason: LeaveReason): Promise<{ leaves: number; session: StoredSession | null }> {
+    const bk = ctx.keys.bucket(ctx.keys.bucketOf(sid));
     const [json, rooms] = await Promise.all([
-      d.cmd("hget", () => d.client.hget(bk.sessions, sid)),
-      d.cmd("hgetall", () => d.client.hgetall(roomsKey)),
+      ctx.cmd("hget", () => ctx.client.hget(bk.sessions, sid)),
+      ctx.cmd("hgetall", () => ctx.client.hgetall(ctx.keys.sessionRooms(sid))),
     ]);
     let leaves = 0;
-    if (json) {
-      const session = JSON.parse(json) as StoredSession;
+    const session = json ? decodeSession(json) : null;
+    if (session) {
       for (const room of Object.keys(rooms)) {
-        if (await d.leaveRoom(room, session.c, sid, reason)) leaves++;
+        const { event } = await ctx.rooms.leave(room, { connectionId: session.c, sessionId: sid, reason });
+        if (event) leaves++;
       }
-      await d.endUserSession(session, sid);
+      await ctx.users.session(session.id, "end", sid, session.act);
     }
-    await d.run("sessionReapDone", [bk.reaping, bk.sessions, roomsKey], [sid]);
-    d.forget(sid);
-    return leaves;
+    await ctx.sessions.reapDone(sid);
+    ctx.known.delete(sid);
+    return { leaves, session };
   }
 
   return {
-    finish: reapSession,
+    finish,
     async reap() {
       let expiredSessions = 0;
       let leaves = 0;
       let liveSessions = 0;
       for (let b = 0; b < SESSION_BUCKETS; b++) {
-        const bk = d.keys.bucket(b);
-        const claimed = (await d.run("sessionsClaimExpired", [bk.expiry, bk.reaping], [d.nowArg(), REAP_CLAIM_MS, REAP_BATCH])) as [number, ...string[]];
-        expiredSessions += Number(claimed[0]);
-        for (const sid of claimed.slice(1) as string[]) leaves += await reapSession(sid, "timeout");
-        liveSessions += Number(await d.cmd("zcard", () => d.client.zcard(bk.expiry)));
+        const claimed = await ctx.sessions.claimExpired(b);
+        expiredSessions += claimed.expiredNow;
+        for (const sid of claimed.sids) {
+          const done = await finish(sid, "timeout");
+          leaves += done.leaves;
+        }
+        const bk = ctx.keys.bucket(b);
+        const live = await ctx.cmd("zcard", () => ctx.client.zcard(bk.expiry));
+        liveSessions += live;
       }
       return { expiredSessions, leaves, liveSessions };
     },

@@ -1,6 +1,8 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
 import { Health } from "../../../gen/grpc/health/v1/health_pb.js";
+import { ServerReflection as ReflectionV1 } from "../../../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ReflectionV1Alpha } from "../../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import type { TokenVerifier } from "../../auth/verify-token.js";
 import { PresenceError } from "../../core/presence-error.js";
 import type { Metrics, RpcProtocol } from "../../metrics/registry.js";
@@ -14,9 +16,11 @@ import { toConnectError } from "./to-connect-error.js";
 
 /**
  * Services answered without authentication: health checks come from probes and load balancers
- * that hold no token, and must work even with anonymous access disabled.
+ * that hold no token, and must work even with anonymous access disabled; reflection (served only
+ * when PRESENCE_REFLECTION is on) describes the schema to tools such as grpcurl, which then call
+ * the other services with a token.
  */
-const PUBLIC_SERVICES: ReadonlySet<string> = new Set([Health.typeName]);
+const PUBLIC_SERVICES: ReadonlySet<string> = new Set([Health.typeName, ReflectionV1.typeName, ReflectionV1Alpha.typeName]);
 
 /** Verifies `Authorization: Bearer …` and stores the Caller in the context (public services: anonymous). */
 export function authInterceptor(verify: TokenVerifier, metrics: Metrics): Interceptor {

@@ -1,6 +1,6 @@
 import type { Caller } from "../../core/identity.js";
 import type { Detail } from "../../fanout/fanout-hub.js";
-import type { SessionGrant } from "../../store/presence-store.js";
+import type { SessionGrant } from "../../core/session.js";
 import type { FrameBucket } from "./frame-rate.js";
 
 /**

@@ -10,12 +10,15 @@
   ARGV[4] epoch to use if the room has none   ARGV[5] now ms ('0' = Redis TIME)
   ARGV[6] log max entries   ARGV[7] log max age ms   ARGV[8] channel   ARGV[9] PUBLISH|SPUBLISH
   ARGV[10] room name
-  Returns {status, epoch, version, event message JSON ('' when unchanged)}; status 1 = joined,
-  2 = updated, 0 = unchanged (no event)
+  Returns {status, epoch, version, event message JSON ('' when unchanged), created}; status
+  1 = joined, 2 = updated, 0 = unchanged (no event); created 1 when this call created the room's
+  state (new epoch), else 0
 ]]
 local now = nowMs(ARGV[5])
 local epoch = redis.call('HGET', KEYS[1], 'e')
+local created = 0
 if not epoch then
+  created = 1
   epoch = ARGV[4]
   redis.call('HSET', KEYS[1], 'e', epoch, 'v', 0, 'nu', 0, 'nc', 0, 'na', 0)
 end
@@ -27,12 +30,12 @@ local status
 if prevJson then
   local prev = cjson.decode(prevJson)
   if prev.mk == member.mk and prev.act == member.act then
-    return { 0, epoch, tonumber(redis.call('HGET', KEYS[1], 'v')), '' }
+    return { 0, epoch, tonumber(redis.call('HGET', KEYS[1], 'v')), '', created }
   end
   member.j = prev.j
   redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(member))
   if member.k ~= 'u' then
-    return { 0, epoch, tonumber(redis.call('HGET', KEYS[1], 'v')), '' }
+    return { 0, epoch, tonumber(redis.call('HGET', KEYS[1], 'v')), '', created }
   end
   ev.kind = 'updated'
   ev.member = member
@@ -58,4 +61,4 @@ end
 ev.version = redis.call('HINCRBY', KEYS[1], 'v', 1)
 ev.counts = counts(KEYS[1])
 local msg = commit(KEYS[1], KEYS[4], ev, ARGV[6], ARGV[7], ARGV[9], ARGV[8])
-return { status, epoch, ev.version, msg }
+return { status, epoch, ev.version, msg, created }

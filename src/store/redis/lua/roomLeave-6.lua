@@ -8,13 +8,13 @@
   ARGV[1] connectionId   ARGV[2] session id that must own the entry   ARGV[3] reason (left|timeout|kicked)
   ARGV[4] now ms ('0' = Redis TIME)   ARGV[5] log max entries   ARGV[6] log max age ms
   ARGV[7] channel   ARGV[8] PUBLISH|SPUBLISH   ARGV[9] room   ARGV[10] retention ms
-  Returns {status, version}; status 1 = left, 0 = not there (no event)
+  Returns {status, version, event message JSON}; status 1 = left, 0 = not there (no event, '')
 ]]
 local now = nowMs(ARGV[4])
 local prevJson = redis.call('HGET', KEYS[2], ARGV[1])
-if not prevJson then return { 0, 0 } end
+if not prevJson then return { 0, 0, '' } end
 local prev = cjson.decode(prevJson)
-if prev.s ~= ARGV[2] then return { 0, 0 } end
+if prev.s ~= ARGV[2] then return { 0, 0, '' } end
 redis.call('HDEL', KEYS[2], ARGV[1])
 local idKey = (prev.k == 'u') and ('u:' .. prev.u.userId) or ('a:' .. prev.a)
 local n = redis.call('HINCRBY', KEYS[3], idKey, -1)
@@ -36,7 +36,7 @@ else
 end
 ev.version = redis.call('HINCRBY', KEYS[1], 'v', 1)
 ev.counts = counts(KEYS[1])
-commit(KEYS[1], KEYS[4], ev, ARGV[5], ARGV[6], ARGV[8], ARGV[7])
+local msg = commit(KEYS[1], KEYS[4], ev, ARGV[5], ARGV[6], ARGV[8], ARGV[7])
 if prev.k == 'u' and n <= 0 then
   local untilMs = tonumber(redis.call('HGET', KEYS[5], prev.u.userId))
   if untilMs then
@@ -52,4 +52,4 @@ end
 if ev.counts.connections <= 0 then
   for i = 1, 6 do redis.call('PEXPIRE', KEYS[i], ARGV[10]) end
 end
-return { 1, ev.version }
+return { 1, ev.version, msg }

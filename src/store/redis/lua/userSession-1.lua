@@ -7,7 +7,7 @@
   ARGV[1] userId   ARGV[2] op: set | end   ARGV[3] session id   ARGV[4] activity (for set)
   ARGV[5] now ms ('0' = Redis TIME)   ARGV[6] last-seen retention ms   ARGV[7] channel
   ARGV[8] PUBLISH|SPUBLISH
-  Returns {changed}
+  Returns {changed, status JSON ('' when unchanged), now ms}
 ]]
 local now = nowMs(ARGV[5])
 local function state()
@@ -26,7 +26,7 @@ if ARGV[2] == 'set' then
   redis.call('HSET', KEYS[1], field, ARGV[4])
   redis.call('PERSIST', KEYS[1])
 else
-  if redis.call('HDEL', KEYS[1], field) == 0 then return { 0 } end
+  if redis.call('HDEL', KEYS[1], field) == 0 then return { 0, '', now } end
 end
 local after = state()
 if after == 'offline' then
@@ -34,8 +34,9 @@ if after == 'offline' then
   if redis.call('HGET', KEYS[1], 'inv') ~= '1' then redis.call('HSET', KEYS[1], 'vls', now) end
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
 end
-if before == after then return { 0 } end
+if before == after then return { 0, '', now } end
 local f = redis.call('HMGET', KEYS[1], 'ls', 'vls', 'cs', 'inv')
-redis.call(ARGV[8], ARGV[7], cjson.encode({ userId = ARGV[1], state = after, lastSeenMs = tonumber(f[1]) or 0,
-  visibleLastSeenMs = tonumber(f[2]) or 0, customStatus = f[3] or '', invisible = f[4] == '1' }))
-return { 1 }
+local out = cjson.encode({ userId = ARGV[1], state = after, lastSeenMs = tonumber(f[1]) or 0,
+  visibleLastSeenMs = tonumber(f[2]) or 0, customStatus = f[3] or '', invisible = f[4] == '1' })
+redis.call(ARGV[8], ARGV[7], out)
+return { 1, out, now }

@@ -5,7 +5,7 @@
   ARGV[1] userId   ARGV[2] '1' to set the custom status   ARGV[3] custom status
   ARGV[4] '' keep | '1' invisible | '0' visible   ARGV[5] now ms ('0' = Redis TIME)
   ARGV[6] channel   ARGV[7] PUBLISH|SPUBLISH
-  Returns {changed, status JSON}
+  Returns {changed, status JSON, now ms}
 ]]
 local now = nowMs(ARGV[5])
 local fields = redis.call('HGETALL', KEYS[1])
@@ -38,4 +38,4 @@ end
 local out = cjson.encode({ userId = ARGV[1], state = state, lastSeenMs = tonumber(rec.ls) or 0,
   visibleLastSeenMs = tonumber(rec.vls) or 0, customStatus = rec.cs or '', invisible = rec.inv == '1' })
 if changed then redis.call(ARGV[7], ARGV[6], out) end
-return { changed and 1 or 0, out }
+return { changed and 1 or 0, out, now }

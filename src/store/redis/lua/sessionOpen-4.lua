@@ -4,6 +4,7 @@
   being reaped is never revived (fencing): it answers "not found".
   KEYS[1] bucket expiry zset (sessionId → expiry ms)   KEYS[2] bucket sessions hash (sessionId → JSON)
   KEYS[3] the session's rooms hash (room → metadata JSON)
+  KEYS[4] bucket owners hash (owner key → live sessions of that owner in this bucket)
   ARGV[1] mode: new | use | reclaim   ARGV[2] session id   ARGV[3] owner key
   ARGV[4] new: session JSON {sec, c, o, id, act}; reclaim: the resume secret; use: ''
   ARGV[5] now ms ('0' = Redis TIME)   ARGV[6] TTL ms   ARGV[7] room   ARGV[8] metadata JSON
@@ -17,7 +18,8 @@ local sid = ARGV[2]
 local sessionJson
 if ARGV[1] == 'new' then
   sessionJson = ARGV[4]
-  redis.call('HSET', KEYS[2], sid, sessionJson)
+  -- Counted once per session record (a re-assertion of a record that survived is not a new one).
+  if redis.call('HSET', KEYS[2], sid, sessionJson) == 1 then redis.call('HINCRBY', KEYS[4], ARGV[3], 1) end
 else
   local score = tonumber(redis.call('ZSCORE', KEYS[1], sid))
   sessionJson = redis.call('HGET', KEYS[2], sid)

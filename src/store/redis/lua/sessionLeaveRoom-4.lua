@@ -2,6 +2,7 @@
   sessionLeaveRoom: forget that a live session is in a room (Leave, Navigate's source); a session
   that leaves its last room ends (its keys are deleted).
   KEYS[1] bucket expiry zset   KEYS[2] bucket sessions hash   KEYS[3] the session's rooms hash
+  KEYS[4] bucket owners hash (owner key → live sessions)
   ARGV[1] session id   ARGV[2] owner key   ARGV[3] now ms ('0' = Redis TIME)   ARGV[4] room
   Returns {status, session JSON}; 1 = left, 2 = left and the session ended, 0 = not in the room,
   -1 = not found / expired / not the owner's
@@ -15,5 +16,6 @@ if redis.call('HDEL', KEYS[3], ARGV[4]) == 0 then return { 0, sessionJson } end
 if redis.call('HLEN', KEYS[3]) > 0 then return { 1, sessionJson } end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
+if redis.call('HINCRBY', KEYS[4], ARGV[2], -1) <= 0 then redis.call('HDEL', KEYS[4], ARGV[2]) end
 redis.call('DEL', KEYS[3])
 return { 2, sessionJson }

@@ -1,0 +1,29 @@
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from typing import ClassVar as _ClassVar
+
+DESCRIPTOR: _descriptor.FileDescriptor
+ERROR_REASON_DRAINING: ErrorReason
+ERROR_REASON_INTERNAL: ErrorReason
+ERROR_REASON_INVALID_ARGUMENT: ErrorReason
+ERROR_REASON_INVALID_ROOM: ErrorReason
+ERROR_REASON_METADATA_TOO_LARGE: ErrorReason
+ERROR_REASON_NODE_ALIVE: ErrorReason
+ERROR_REASON_NODE_NOT_FOUND: ErrorReason
+ERROR_REASON_PERMISSION_DENIED: ErrorReason
+ERROR_REASON_PRESENCE_NOT_FOUND: ErrorReason
+ERROR_REASON_SESSION_NOT_FOUND: ErrorReason
+ERROR_REASON_SLOW_CONSUMER: ErrorReason
+ERROR_REASON_STORE_UNAVAILABLE: ErrorReason
+ERROR_REASON_TOKEN_EXPIRED: ErrorReason
+ERROR_REASON_TOKEN_INVALID: ErrorReason
+ERROR_REASON_TOO_MANY_PRESENCES: ErrorReason
+ERROR_REASON_TOO_MANY_ROOMS: ErrorReason
+ERROR_REASON_TOO_MANY_WATCHERS: ErrorReason
+ERROR_REASON_TRACKER_CONFLICT: ErrorReason
+ERROR_REASON_TRACKER_REPLACED: ErrorReason
+ERROR_REASON_UNAUTHENTICATED: ErrorReason
+ERROR_REASON_UNSPECIFIED: ErrorReason
+
+class ErrorReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []

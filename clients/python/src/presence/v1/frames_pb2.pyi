@@ -1,0 +1,83 @@
+from presence.v1 import errors_pb2 as _errors_pb2
+from presence.v1 import presence_pb2 as _presence_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Ack(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class ClientFrame(_message.Message):
+    __slots__ = ["cursor", "heartbeat", "join", "leave", "navigate", "request_id", "status", "typing", "unwatch", "watch"]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    JOIN_FIELD_NUMBER: _ClassVar[int]
+    LEAVE_FIELD_NUMBER: _ClassVar[int]
+    NAVIGATE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    TYPING_FIELD_NUMBER: _ClassVar[int]
+    UNWATCH_FIELD_NUMBER: _ClassVar[int]
+    WATCH_FIELD_NUMBER: _ClassVar[int]
+    cursor: _presence_pb2.UpdateCursorRequest
+    heartbeat: _presence_pb2.HeartbeatRequest
+    join: _presence_pb2.JoinRequest
+    leave: _presence_pb2.LeaveRequest
+    navigate: _presence_pb2.NavigateRequest
+    request_id: int
+    status: _presence_pb2.SetStatusRequest
+    typing: _presence_pb2.SetTypingRequest
+    unwatch: UnwatchRequest
+    watch: _presence_pb2.WatchPresenceRequest
+    def __init__(self, request_id: _Optional[int] = ..., join: _Optional[_Union[_presence_pb2.JoinRequest, _Mapping]] = ..., leave: _Optional[_Union[_presence_pb2.LeaveRequest, _Mapping]] = ..., navigate: _Optional[_Union[_presence_pb2.NavigateRequest, _Mapping]] = ..., heartbeat: _Optional[_Union[_presence_pb2.HeartbeatRequest, _Mapping]] = ..., typing: _Optional[_Union[_presence_pb2.SetTypingRequest, _Mapping]] = ..., cursor: _Optional[_Union[_presence_pb2.UpdateCursorRequest, _Mapping]] = ..., watch: _Optional[_Union[_presence_pb2.WatchPresenceRequest, _Mapping]] = ..., unwatch: _Optional[_Union[UnwatchRequest, _Mapping]] = ..., status: _Optional[_Union[_presence_pb2.SetStatusRequest, _Mapping]] = ...) -> None: ...
+
+class ErrorFrame(_message.Message):
+    __slots__ = ["code", "message", "metadata", "reason"]
+    class MetadataEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    metadata: _containers.ScalarMap[str, str]
+    reason: _errors_pb2.ErrorReason
+    def __init__(self, code: _Optional[int] = ..., reason: _Optional[_Union[_errors_pb2.ErrorReason, str]] = ..., message: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class ServerFrame(_message.Message):
+    __slots__ = ["ack", "error", "heartbeat", "join", "leave", "navigate", "request_id", "status", "watch"]
+    ACK_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    JOIN_FIELD_NUMBER: _ClassVar[int]
+    LEAVE_FIELD_NUMBER: _ClassVar[int]
+    NAVIGATE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    WATCH_FIELD_NUMBER: _ClassVar[int]
+    ack: Ack
+    error: ErrorFrame
+    heartbeat: _presence_pb2.HeartbeatResponse
+    join: _presence_pb2.JoinResponse
+    leave: _presence_pb2.LeaveResponse
+    navigate: _presence_pb2.NavigateResponse
+    request_id: int
+    status: _presence_pb2.SetStatusResponse
+    watch: _presence_pb2.WatchPresenceResponse
+    def __init__(self, request_id: _Optional[int] = ..., join: _Optional[_Union[_presence_pb2.JoinResponse, _Mapping]] = ..., leave: _Optional[_Union[_presence_pb2.LeaveResponse, _Mapping]] = ..., navigate: _Optional[_Union[_presence_pb2.NavigateResponse, _Mapping]] = ..., heartbeat: _Optional[_Union[_presence_pb2.HeartbeatResponse, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., status: _Optional[_Union[_presence_pb2.SetStatusResponse, _Mapping]] = ..., watch: _Optional[_Union[_presence_pb2.WatchPresenceResponse, _Mapping]] = ..., error: _Optional[_Union[ErrorFrame, _Mapping]] = ...) -> None: ...
+
+class UnwatchRequest(_message.Message):
+    __slots__ = ["room"]
+    ROOM_FIELD_NUMBER: _ClassVar[int]
+    room: str
+    def __init__(self, room: _Optional[str] = ...) -> None: ...

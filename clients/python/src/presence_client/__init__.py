@@ -1,0 +1,73 @@
+"""Python client of the presence service ("who is here now").
+
+- :class:`PresenceClient` (sync, ``grpc``) and :class:`AsyncPresenceClient` (asyncio, ``grpc.aio``):
+  join / leave / heartbeat, ``list`` / ``count`` of a room, ``watch`` (typed events, resumed after a
+  restart), ``user_status`` / ``watch_users``, ``set_status``, ``broadcast``;
+- :mod:`presence_client.tokens`: mint user, service and admin tokens with PyJWT;
+- :mod:`presence_client.errors`: one exception class per status code and common reason, carrying
+  the server's reason code, the field and the limit.
+
+The generated stubs are importable too: ``from presence.v1 import presence_pb2, presence_pb2_grpc``.
+"""
+
+from . import errors, tokens, types
+from .aio import AsyncPresenceClient, AsyncWatch
+from .client import PresenceClient, Watch, wait_until_serving
+from .errors import PresenceError
+from .tokens import admin_token, mint_token, service_token, user_token
+from .types import (
+    AnonymousChanged,
+    Broadcast,
+    Connection,
+    Counts,
+    CountsChanged,
+    Joined,
+    JoinResult,
+    Lease,
+    Left,
+    Member,
+    RoomView,
+    Session,
+    Snapshot,
+    StatusChanged,
+    Typing,
+    Updated,
+    User,
+    UserStatus,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AnonymousChanged",
+    "AsyncPresenceClient",
+    "AsyncWatch",
+    "Broadcast",
+    "Connection",
+    "Counts",
+    "CountsChanged",
+    "JoinResult",
+    "Joined",
+    "Lease",
+    "Left",
+    "Member",
+    "PresenceClient",
+    "PresenceError",
+    "RoomView",
+    "Session",
+    "Snapshot",
+    "StatusChanged",
+    "Typing",
+    "Updated",
+    "User",
+    "UserStatus",
+    "Watch",
+    "admin_token",
+    "errors",
+    "mint_token",
+    "service_token",
+    "tokens",
+    "types",
+    "user_token",
+    "wait_until_serving",
+]

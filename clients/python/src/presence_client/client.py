@@ -1,0 +1,234 @@
+"""The synchronous client (``grpc``): :class:`PresenceClient`.
+
+    from presence_client import PresenceClient, service_token
+
+    with PresenceClient("127.0.0.1:8080", token=service_token(SECRET)) as presence:
+        joined = presence.join("/docs/intro", user="ana", metadata={"color": "#e11"})
+        print(presence.count("/docs/intro").users)
+        for event in presence.watch("/docs/intro"):   # Snapshot, then Joined / Left / Updated …
+            print(event)
+
+Every method raises :class:`~presence_client.errors.PresenceError` (a subclass per code and common
+reason) instead of ``grpc.RpcError``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Union
+
+import grpc
+
+from presence.v1 import presence_pb2, presence_pb2_grpc
+
+from . import _calls as c
+from . import types as t
+from .errors import PresenceError, from_rpc_error
+
+SessionLike = Union[t.Session, t.JoinResult, str]
+
+
+class Watch(Iterator[object]):
+    """An iterator of a room's typed events that reconnects and resumes (``resume_from``) after
+    the server drains or restarts, with jittered backoff. ``close()`` (or leaving a ``with`` block)
+    ends it from any thread."""
+
+    def __init__(self, open_stream, position: c.Position, include_keepalive: bool, resume: bool, max_backoff: float) -> None:
+        self._open, self._pos, self._keep, self._resume = open_stream, position, include_keepalive, resume
+        self._backoff = c.Backoff(cap=max_backoff)
+        self._closed = threading.Event()
+        self._call = None
+        self._pending: List[object] = []
+
+    def __iter__(self) -> "Watch":
+        return self
+
+    def __next__(self) -> object:
+        while not self._pending:
+            if self._closed.is_set():
+                raise StopIteration
+            if self._call is None:
+                self._call = self._open(self._pos.resume_from())
+            try:
+                msg = next(self._call)
+            except StopIteration:
+                self._call = None
+                if not self._resume:
+                    raise
+                continue
+            except grpc.RpcError as err:
+                self._call = None
+                if self._closed.is_set():
+                    raise StopIteration from None
+                if not self._resume or err.code() not in c.RESUMABLE:
+                    raise from_rpc_error(err) from None
+                self._closed.wait(self._backoff.next_delay())
+                continue
+            self._backoff.reset()
+            self._pending.extend(self._pos.convert(msg, self._keep))
+        return self._pending.pop(0)
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._call is not None:
+            self._call.cancel()
+
+    def __enter__(self) -> "Watch":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class PresenceClient:
+    """A client of ``presence.v1.PresenceService`` over one gRPC channel.
+
+    ``target`` is ``host:port`` of the RPC port. ``token`` is a JWT, or a callable returning one
+    (called for every call, so it can refresh); ``None`` calls as an anonymous viewer.
+    ``credentials`` switches to TLS (``grpc.ssl_channel_credentials()``); ``timeout`` is the
+    deadline of unary calls in seconds.
+    """
+
+    def __init__(
+        self,
+        target: str = "127.0.0.1:8080",
+        *,
+        token: c.TokenSource = None,
+        credentials: Optional[grpc.ChannelCredentials] = None,
+        timeout: float = 10.0,
+        options: Sequence[tuple] = (),
+        channel: Optional[grpc.Channel] = None,
+    ) -> None:
+        self._own = channel is None
+        self.channel = channel or (grpc.secure_channel(target, credentials, options) if credentials else grpc.insecure_channel(target, options))
+        self._stub = presence_pb2_grpc.PresenceServiceStub(self.channel)
+        self._token = token
+        self.timeout = timeout
+
+    def _unary(self, method, request):
+        try:
+            return getattr(self._stub, method)(request, timeout=self.timeout, metadata=c.call_metadata(self._token))
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from None
+
+    # --- sessions ---
+
+    def join(self, room: str, *, metadata: Optional[Mapping[str, str]] = None, user: Optional[t.UserLike] = None, session: Optional[SessionLike] = None, resume_secret: Optional[str] = None, activity: Optional[str] = None, request_id: Optional[str] = None, anonymous_id: Optional[str] = None) -> t.JoinResult:
+        """Joins ``room`` (a new session, or ``session`` gains the room). ``user`` (id or
+        :class:`User`) joins on behalf of that user: needs a service token."""
+        req = c.join_request(room, metadata=metadata, user=user, session=session, resume_secret=resume_secret, activity=activity, request_id=request_id, anonymous_id=anonymous_id)
+        return t.JoinResult.from_pb(self._unary("Join", req))
+
+    def leave(self, session: SessionLike, room: str) -> bool:
+        """Leaves ``room``; False when the session was not in it. Its last room ends the session."""
+        return self._unary("Leave", presence_pb2.LeaveRequest(session_id=c.session_id_of(session), room=room)).left
+
+    def heartbeat(self, session: SessionLike, activity: Optional[str] = None) -> t.Lease:
+        """Keeps ``session`` alive (at least once per TTL) and optionally reports its activity."""
+        req = presence_pb2.HeartbeatRequest(session_id=c.session_id_of(session), activity=t.activity_to_pb(activity))
+        return t.Lease.from_pb(self._unary("Heartbeat", req).lease)
+
+    def set_status(self, session: SessionLike, *, custom_status: Optional[str] = None, invisible: Optional[bool] = None) -> t.UserStatus:
+        return t.UserStatus.from_pb(self._unary("SetStatus", c.status_request(session, custom_status, invisible)).status)
+
+    def broadcast(self, room: str, type: str, payload: object = None, *, session: Optional[SessionLike] = None) -> int:
+        """Sends a custom ephemeral event to the room's watchers; ``payload`` is any JSON value."""
+        return self._unary("Broadcast", c.broadcast_request(room, type, payload, session)).local_watchers
+
+    # --- reads ---
+
+    def get_presence(self, room: str, *, counts_only: bool = False) -> t.RoomView:
+        return t.RoomView.from_pb(self._unary("GetPresence", presence_pb2.GetPresenceRequest(room=room, detail=c.detail(counts_only))).view)
+
+    def list(self, room: str) -> List[t.Member]:
+        """The users in ``room`` (each with their connections), in order of arrival."""
+        return list(self.get_presence(room).members)
+
+    def count(self, room: str) -> t.Counts:
+        """The room's counts (users, connections, anonymous viewers) without listing anyone."""
+        return self.get_presence(room, counts_only=True).counts
+
+    def batch_get(self, rooms, *, counts_only: bool = False) -> Dict[str, t.RoomView]:
+        resp = self._unary("BatchGetPresence", presence_pb2.BatchGetPresenceRequest(rooms=c.rooms_list(rooms), detail=c.detail(counts_only)))
+        return {v.room: t.RoomView.from_pb(v) for v in resp.views}
+
+    def user_status(self, *user_ids: str) -> Dict[str, t.UserStatus]:
+        """Statuses of users, keyed by id in request order: ``user_status("ana", "bob")``."""
+        return c.statuses(self._unary("GetUserStatus", presence_pb2.GetUserStatusRequest(user_ids=c.user_ids(user_ids))))
+
+    # --- streams ---
+
+    def watch(self, room: str, *, counts_only: bool = False, resume: bool = True, include_keepalive: bool = False, max_backoff: float = 10.0) -> Watch:
+        """Streams ``room``: a :class:`Snapshot` first, then :class:`Joined`, :class:`Left`,
+        :class:`Updated`, :class:`AnonymousChanged`, :class:`Typing`, :class:`Broadcast` (or
+        :class:`CountsChanged` with ``counts_only``). With ``resume`` (default) a stream ended by
+        the server (drain, restart, reset) is reopened from the last position."""
+
+        def open_stream(resume_from):
+            req = presence_pb2.WatchPresenceRequest(room=room, detail=c.detail(counts_only))
+            if resume_from is not None:
+                req.resume_from.CopyFrom(resume_from)
+            return self._stub.WatchPresence(req, metadata=c.call_metadata(self._token))
+
+        return Watch(open_stream, c.Position(), include_keepalive, resume, max_backoff)
+
+    def watch_users(self, *user_ids: str) -> Iterator[t.StatusChanged]:
+        """Streams status changes of users: one :class:`StatusChanged` per user first
+        (``snapshot=True``), then one per change. Close it with ``.cancel()`` on the returned call's
+        iterator or by breaking out of the loop and dropping it."""
+        call = self._stub.WatchUsers(presence_pb2.WatchUsersRequest(user_ids=c.user_ids(user_ids)), metadata=c.call_metadata(self._token))
+        return _UserWatch(call)
+
+    def close(self) -> None:
+        if self._own:
+            self.channel.close()
+
+    def __enter__(self) -> "PresenceClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _UserWatch(Iterator[t.StatusChanged]):
+    def __init__(self, call) -> None:
+        self._call, self._pending = call, []
+
+    def __next__(self) -> t.StatusChanged:
+        while not self._pending:
+            try:
+                self._pending.extend(c.user_watch_events(next(self._call)))
+            except grpc.RpcError as err:
+                if err.code() == grpc.StatusCode.CANCELLED:
+                    raise StopIteration from None
+                raise from_rpc_error(err) from None
+        return self._pending.pop(0)
+
+    def close(self) -> None:
+        self._call.cancel()
+
+    cancel = close
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def wait_until_serving(target: str, timeout: float = 30.0) -> None:
+    """Blocks until the RPC port answers (a GetPresence round trip), or raises after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: Optional[Exception] = None
+    while time.monotonic() < deadline:
+        try:
+            with PresenceClient(target, timeout=1.0) as client:
+                client.count("/__ready__")
+                return
+        except PresenceError as err:  # any answer but "unavailable" means the port serves
+            if err.code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                return
+            last = err
+            time.sleep(0.1)
+    raise TimeoutError(f"{target} did not answer within {timeout} s: {last}")

@@ -1,0 +1,96 @@
+import type { MemberIdentity } from "./identity.js";
+import type { Activity, LeaveReason, PresenceEvent, RoomView } from "./presence-event.js";
+
+/**
+ * Session domain types shared by the store ports, the service and the transports: what a caller
+ * names (a session reference), what a join asks for and what it grants. Pure types, no behaviour.
+ */
+
+/** Identifies a session and the caller acting on it (owner key from `ownerKeyOf`). */
+export interface SessionRef {
+  sessionId: string;
+  ownerKey: string;
+}
+
+export interface JoinInput {
+  room: string;
+  ownerKey: string;
+  /** Who the member is: a listed user or an anonymous viewer. */
+  identity: MemberIdentity;
+  metadata: Record<string, string>;
+  /** Activity of a new session (default active); an existing session keeps its own. */
+  activity?: Activity;
+  /** Join with this session (add a room) or reclaim it (with `resumeSecret`). */
+  sessionId?: string;
+  resumeSecret?: string;
+  /**
+   * De-duplicates a retried first Join for one session TTL. Scoped by `ownerKey`: the same id from
+   * another owner is another request (callers that share an owner key share the scope, so the
+   * access layer makes anonymous owner keys per anonymous id).
+   */
+  requestId?: string;
+}
+
+/** How long a session lives without a refresh, and when it expires now (store time). */
+export interface Lease {
+  ttlMs: number;
+  heartbeatIntervalMs: number;
+  expiresAtMs: number;
+}
+
+/** What a caller needs to use and reclaim its session. `resumeSecret` is secret; `connectionId` is public. */
+export interface SessionGrant {
+  sessionId: string;
+  resumeSecret: string;
+  connectionId: string;
+}
+
+export interface JoinResult {
+  session: SessionGrant;
+  lease: Lease;
+  /** True when the session was reclaimed with its resume secret. */
+  resumed: boolean;
+  /** True when this join created the session (false when it reused, reclaimed or de-duplicated one). */
+  sessionCreated: boolean;
+  /**
+   * True when this join created the room's state (a new epoch): nobody was in the room, nobody
+   * watched it, and its retention had passed. The access layer counts these per caller
+   * ("new rooms per caller per minute").
+   */
+  roomCreated: boolean;
+  /** The committed event, or null when the join changed nothing. */
+  event: PresenceEvent | null;
+  /** The room after the join; members omitted above the large-room threshold. */
+  view: RoomView;
+}
+
+export interface LeaveInput extends SessionRef {
+  room: string;
+  reason: LeaveReason;
+}
+
+export interface LeaveResult {
+  /** False (and nothing is published) when the session was not in the room. */
+  left: boolean;
+  /** True when that was the session's last room: the session ended. */
+  sessionEnded: boolean;
+}
+
+export interface NavigateInput extends SessionRef {
+  /** The room to leave ('' = none). */
+  fromRoom: string;
+  toRoom: string;
+  metadata: Record<string, string>;
+}
+
+export interface NavigateResult {
+  lease: Lease;
+  view: RoomView;
+}
+
+export interface ReapResult {
+  /** Sessions that expired (missed heartbeats). */
+  expiredSessions: number;
+  /** Leave events published. */
+  leaves: number;
+}

@@ -1,0 +1,28 @@
+import type { CursorPosition, Position, PresenceEvent, RoomView } from "../../core/presence-event.js";
+import type { RoomSummary } from "../../core/room-summary.js";
+import type { SessionRef } from "../../core/session.js";
+
+/**
+ * Rooms: reads of a room's state and log, and the room's ephemeral signals (typing, cursors),
+ * which are never versioned. Membership itself changes through the SessionStore.
+ *
+ * Errors: SESSION_NOT_FOUND (typing or cursor of a session that is not in the room, or not the
+ * caller's), STORE_UNAVAILABLE.
+ */
+export interface RoomStore {
+  /** The room's current view (members omitted when `includeMembers` is false). */
+  getView(room: string, opts: { includeMembers: boolean }): Promise<RoomView>;
+  /** Committed events after `from`, or null when they cannot be replayed exactly. */
+  readLog(room: string, from: Position): Promise<PresenceEvent[] | null>;
+  /** The room's current (epoch, version), creating its state if missing (periodic position check). */
+  position(room: string): Promise<Position>;
+  /** Sets or clears typing of the session's user; publishes only real changes. */
+  setTyping(input: SessionRef & { room: string; typing: boolean }): Promise<void>;
+  /** Stores the session's cursor (last value wins); published in the next cursor batch. */
+  updateCursor(input: SessionRef & { room: string; position: CursorPosition }): Promise<void>;
+  /**
+   * Rooms with at least one connection, busiest first (connections desc, then name), at most
+   * `limit`. O(rooms): operator calls only, never request paths.
+   */
+  listRooms(limit: number): Promise<{ rooms: RoomSummary[]; totalRooms: number }>;
+}

@@ -1,0 +1,47 @@
+import type { Activity } from "../../core/presence-event.js";
+import type { JoinInput, JoinResult, Lease, LeaveInput, LeaveResult, NavigateInput, NavigateResult, ReapResult, SessionRef } from "../../core/session.js";
+
+/**
+ * Sessions and their room memberships: the mutations of the presence model. Shaped for Redis:
+ * every call is asynchronous and every membership change commits atomically per room, stamped with
+ * (epoch, version), published to the room's watchers (EventBus) and reported once by the commit
+ * feed of the node that made it. Inputs are already validated (room names, metadata sizes); the
+ * store enforces what needs its state: ownership (the caller's owner key), rooms per session and
+ * fencing (an expired or reaped session is never refreshed again, I5).
+ *
+ * Errors: `PresenceError` with SESSION_NOT_FOUND (unknown, expired, reaped or foreign session:
+ * all answer the same so ids cannot be probed), TOO_MANY_ROOMS, or STORE_UNAVAILABLE.
+ */
+export interface SessionStore {
+  /** Joins a room, creating, reusing or reclaiming the session as `JoinInput` says. */
+  join(input: JoinInput): Promise<JoinResult>;
+  /** Leaves one room; `left` is false (and nothing is published) when the session was not in it. */
+  leave(input: LeaveInput): Promise<LeaveResult>;
+  /** Leaves `fromRoom` (if in it) and joins `toRoom`, keeping the connection id. */
+  navigate(input: NavigateInput): Promise<NavigateResult>;
+  /** Refreshes the session's expiry; publishes `updated` events only when the activity changes. */
+  heartbeat(input: SessionRef & { activity?: Activity }): Promise<Lease>;
+  /** Binds the session to a stream of this node and refreshes it now (fenced like heartbeat). */
+  attach(input: SessionRef): Promise<Lease>;
+  /**
+   * Refreshes, in one batch, sessions bound to this node's streams. Returns the ids that are gone
+   * (ended, expired or reaped): they are never recreated.
+   */
+  refresh(sessionIds: string[]): Promise<{ missing: string[] }>;
+  /** The session's last stream ended: it now expires after `graceMs` unless attached again. */
+  release(input: SessionRef, graceMs: number): Promise<void>;
+  /** Ends every session whose expiry has passed (leave reason TIMEOUT). Idempotent; shared by nodes. */
+  reap(): Promise<ReapResult>;
+  /**
+   * Ends a session now (operator action): it leaves every room with reason KICKED (one event per
+   * room) and is deleted. `actor` (the operator's subject) goes into the commit feed.
+   * SESSION_NOT_FOUND when unknown, expired or already ended.
+   */
+  kickSession(sessionId: string, opts?: { actor?: string }): Promise<{ roomsLeft: number }>;
+  /**
+   * Live sessions created by this owner key (quota "sessions per caller"). Exact on the memory
+   * store; on Redis one small read per session bucket in one round trip, counting sessions until
+   * they are reaped (an expired session still counts until the next reaper pass).
+   */
+  countSessions(ownerKey: string): Promise<number>;
+}

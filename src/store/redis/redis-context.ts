@@ -1,0 +1,128 @@
+import type { Cluster, Redis } from "ioredis";
+import type { Clock } from "../../core/clock.js";
+import type { IdSource } from "../../core/ids.js";
+import type { Limits, Timings } from "../../core/options.js";
+import { PresenceError } from "../../core/presence-error.js";
+import type { Lease } from "../../core/session.js";
+import type { CommitEmitter } from "../commit-emitter.js";
+import { KnownSessions } from "./known-sessions.js";
+import { createKeys, type Keys } from "./keys.js";
+import { createNodeScripts, type NodeScripts } from "./node-scripts.js";
+import { redisErrorKind } from "./redis-error-kind.js";
+import { createRoomScripts, type RoomScripts } from "./room-scripts.js";
+import type { ScriptContext } from "./script-reply.js";
+import { loadScripts } from "./scripts.js";
+import { createSessionScripts, type SessionScripts } from "./session-scripts.js";
+import { createUserScripts, type UserScripts } from "./user-scripts.js";
+
+/**
+ * The shared infrastructure of the Redis store's parts (one per port: redis-session-store.ts,
+ * redis-room-store.ts, redis-user-status-store.ts, redis-event-bus.ts, redis-node-registry.ts):
+ * the clients, the keys, the typed scripts, the commit feed and the sessions this node knows.
+ * Parts use the context, never each other's methods.
+ *
+ * Failure behaviour: request-path commands fail fast (no offline queue) and surface as
+ * `unavailable` / STORE_UNAVAILABLE; background work reports through `observer`.
+ */
+export interface RedisStoreObserver {
+  scriptReload?(name: string): void;
+  redisError?(kind: string): void;
+  commandDuration?(command: string, seconds: number): void;
+  subscriberReconnect?(): void;
+  published?(kind: string): void;
+  reassert?(sessions: number): void;
+  /** A Heartbeat (not an attach or refresh) found the session last refreshed `seconds` ago (TTL minus the time it had left). */
+  heartbeatLag?(seconds: number): void;
+}
+
+export interface RedisContext {
+  readonly client: Redis | Cluster;
+  readonly cluster: boolean;
+  readonly prefix: string;
+  readonly keys: Keys;
+  readonly nodeId: string;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+  readonly timings: Timings;
+  readonly limits: Limits;
+  readonly observer: RedisStoreObserver;
+  readonly rooms: RoomScripts;
+  readonly sessions: SessionScripts;
+  readonly users: UserScripts;
+  readonly nodes: NodeScripts;
+  readonly commits: CommitEmitter;
+  /** Live sessions this node served, for re-assertion after data loss (I2). */
+  readonly known: KnownSessions;
+  /** Runs one Redis command; failures become STORE_UNAVAILABLE (request paths fail fast). */
+  cmd<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  lease(expiresAtMs: number): Lease;
+}
+
+export interface RedisContextOptions {
+  /** The command client (request paths fail fast: no offline queue). */
+  client: Redis | Cluster;
+  cluster: boolean;
+  prefix: string;
+  ids: IdSource;
+  timings: Timings;
+  limits: Limits;
+  /** Local timers (cursor flush, position checks) and, when `fixedTime` is set, the time given to scripts. */
+  clock: Clock;
+  /** Tests only: scripts take their time from `clock` instead of Redis TIME. */
+  fixedTime?: boolean;
+  observer?: RedisStoreObserver;
+  nodeId: string;
+  commits: CommitEmitter;
+}
+
+export function createRedisContext(o: RedisContextOptions): RedisContext {
+  const observer = o.observer ?? {};
+  const keys = createKeys(o.prefix);
+  const runner = loadScripts(o.client, (name) => observer.scriptReload?.(name));
+  async function cmd<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof PresenceError) throw e;
+      const kind = redisErrorKind(e);
+      observer.redisError?.(kind);
+      throw new PresenceError("STORE_UNAVAILABLE", `presence store unavailable (${kind}); retry with backoff`, {}, { cause: e });
+    } finally {
+      observer.commandDuration?.(name, (performance.now() - t0) / 1000);
+    }
+  }
+  const sc: ScriptContext = {
+    run: (name, k, args) => cmd(name, () => runner.run(name, k, args)),
+    keys,
+    nowArg: () => (o.fixedTime ? String(o.clock.now()) : "0"),
+    pub: o.cluster ? "SPUBLISH" : "PUBLISH",
+    timings: o.timings,
+    limits: o.limits,
+  };
+  const rooms = createRoomScripts(sc, (event) => {
+    observer.published?.(event.kind);
+    o.commits.roomEvent(event);
+  });
+  const users = createUserScripts(sc, (status, timeMs) => o.commits.userStatus(status, timeMs));
+  return {
+    client: o.client,
+    cluster: o.cluster,
+    prefix: o.prefix,
+    keys,
+    nodeId: o.nodeId,
+    clock: o.clock,
+    ids: o.ids,
+    timings: o.timings,
+    limits: o.limits,
+    observer,
+    rooms,
+    sessions: createSessionScripts(sc),
+    users,
+    nodes: createNodeScripts(sc),
+    commits: o.commits,
+    known: new KnownSessions(),
+    cmd,
+    lease: (expiresAtMs) => ({ ttlMs: o.timings.sessionTtlMs, heartbeatIntervalMs: o.timings.heartbeatIntervalMs, expiresAtMs }),
+  };
+}

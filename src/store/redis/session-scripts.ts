@@ -1,0 +1,167 @@
+import { limitExceeded, sessionNotFound, type PresenceError } from "../../core/presence-error.js";
+import type { SessionRef } from "../../core/session.js";
+import { decodeSession, type StoredSession } from "./codec.js";
+import { ScriptReply, type ScriptContext } from "./script-reply.js";
+
+/**
+ * Typed wrappers of the session scripts (lua/session*.lua): each owns its KEYS/ARGV (a session's
+ * keys are those of its bucket, one slot) and decodes its reply into a named result. The status
+ * tables below are the only place script status numbers appear; `not_found` and `too_many_rooms`
+ * become PresenceErrors in `sessionError`, once.
+ */
+const OPEN = { 1: "ok", [-1]: "not_found", [-2]: "too_many_rooms" } as const;
+const CHECK = { 1: "ok", [-1]: "not_found" } as const;
+const LEAVE_ROOM = { 1: "left", 2: "ended", 0: "not_in_room", [-1]: "not_found" } as const;
+const NAVIGATE = { 1: "ok", [-1]: "not_found", [-2]: "too_many_rooms" } as const;
+const RELEASE = { 1: "released", [-1]: "not_found" } as const;
+const SET_NODE = { 1: "recorded", 0: "unchanged", [-1]: "not_found" } as const;
+const HEARTBEAT = { 1: "refreshed", 2: "activity_changed", [-1]: "not_found" } as const;
+const REAP_DONE = { 1: "deleted", 0: "not_claimed" } as const;
+const KICK = { 1: "claimed", 0: "not_found", [-1]: "other_node" } as const;
+
+/** How long a claim (reap or kick) is held before any node may claim the session again. */
+export const REAP_CLAIM_MS = 30_000;
+/** Sessions claimed per bucket per reaper pass. */
+const REAP_BATCH = 200;
+
+/** The PresenceError of a refused session call; `field` names the room field of the request. */
+export function sessionError(r: { status: "not_found" } | { status: "too_many_rooms"; rooms: number }, field: string, maxRooms: number): PresenceError {
+  if (r.status === "not_found") return sessionNotFound();
+  return limitExceeded(field, maxRooms, r.rooms, "rooms per session", "TOO_MANY_ROOMS");
+}
+
+export type SessionOpenReply =
+  | { status: "ok"; expiresAtMs: number; session: StoredSession }
+  | { status: "not_found" }
+  | { status: "too_many_rooms"; rooms: number };
+
+export type SessionOpenMode = "new" | "use" | "reclaim";
+
+export interface SessionOpenArgs {
+  mode: SessionOpenMode;
+  sid: string;
+  owner: string;
+  /** new: the session JSON; reclaim: the resume secret; use: ''. */
+  arg: string;
+  room: string;
+  metadataJson: string;
+  nodeId: string;
+}
+
+/** One entry of a heartbeat batch: owner '' is a node refresh of a session it already verified. */
+export interface HeartbeatEntry {
+  sid: string;
+  owner: string;
+  /** '' keeps the activity. */
+  activity: string;
+  ttlMs: number;
+}
+
+export interface HeartbeatReply {
+  status: (typeof HEARTBEAT)[keyof typeof HEARTBEAT];
+  expiresAtMs: number;
+  /** The session after an activity change (status `activity_changed`), else null. */
+  changed: StoredSession | null;
+  /** Time the session had left before this refresh (ms); 0 when refused. */
+  leftMs: number;
+}
+
+export type NavigateReply =
+  | { status: "ok"; expiresAtMs: number; session: StoredSession; leavesFrom: boolean }
+  | { status: "not_found" }
+  | { status: "too_many_rooms"; rooms: number };
+
+export interface SessionScripts {
+  open(a: SessionOpenArgs): Promise<SessionOpenReply>;
+  /** A live session of this owner, without refreshing it. */
+  check(ref: SessionRef): Promise<{ status: "ok"; session: StoredSession } | { status: "not_found" }>;
+  leaveRoom(ref: SessionRef, room: string): Promise<(typeof LEAVE_ROOM)[keyof typeof LEAVE_ROOM]>;
+  navigate(ref: SessionRef, a: { fromRoom: string; toRoom: string; metadataJson: string }): Promise<NavigateReply>;
+  release(ref: SessionRef, graceMs: number): Promise<(typeof RELEASE)[keyof typeof RELEASE]>;
+  setNode(ref: SessionRef, nodeId: string): Promise<(typeof SET_NODE)[keyof typeof SET_NODE]>;
+  /** Refreshes entries of one bucket in order (the batcher groups them). */
+  heartbeat(bucket: number, entries: readonly HeartbeatEntry[]): Promise<HeartbeatReply[]>;
+  /** Claims expired sessions (and stale claims) of a bucket: `expiredNow` just expired, `sids` every claim. */
+  claimExpired(bucket: number): Promise<{ expiredNow: number; sids: string[] }>;
+  reapDone(sid: string): Promise<(typeof REAP_DONE)[keyof typeof REAP_DONE]>;
+  /** Claims a live session for a kick; `nodeId` ('' = any) must be the node it is recorded for. */
+  kick(sid: string, nodeId: string): Promise<(typeof KICK)[keyof typeof KICK]>;
+}
+
+export function createSessionScripts(c: ScriptContext): SessionScripts {
+  const bucketOf = (sid: string) => c.keys.bucket(c.keys.bucketOf(sid));
+  const sessionKeys = (sid: string) => {
+    const b = bucketOf(sid);
+    return [b.expiry, b.sessions, c.keys.sessionRooms(sid), b.owners];
+  };
+  const ttl = c.timings.sessionTtlMs;
+  const maxRooms = c.limits.maxRoomsPerSession;
+  return {
+    async open(a) {
+      const args = [a.mode, a.sid, a.owner, a.arg, c.nowArg(), ttl, a.room, a.metadataJson, maxRooms, a.nodeId];
+      const r = new ScriptReply("sessionOpen", await c.run("sessionOpen", sessionKeys(a.sid), args));
+      const status = r.status(0, OPEN);
+      if (status === "ok") return { status, expiresAtMs: r.int(1), session: decodeSession(r.str(2)) };
+      if (status === "too_many_rooms") return { status, rooms: r.int(1) + 1 };
+      return { status };
+    },
+    async check(ref) {
+      const b = bucketOf(ref.sessionId);
+      const r = new ScriptReply("sessionCheck", await c.run("sessionCheck", [b.expiry, b.sessions], [ref.sessionId, ref.ownerKey, c.nowArg()]));
+      const status = r.status(0, CHECK);
+      return status === "ok" ? { status, session: decodeSession(r.str(1)) } : { status };
+    },
+    async leaveRoom(ref, room) {
+      const args = [ref.sessionId, ref.ownerKey, c.nowArg(), room];
+      const r = new ScriptReply("sessionLeaveRoom", await c.run("sessionLeaveRoom", sessionKeys(ref.sessionId), args));
+      return r.status(0, LEAVE_ROOM);
+    },
+    async navigate(ref, a) {
+      const b = bucketOf(ref.sessionId);
+      const keys = [b.expiry, b.sessions, c.keys.sessionRooms(ref.sessionId)];
+      const args = [ref.sessionId, ref.ownerKey, c.nowArg(), ttl, a.fromRoom, a.toRoom, a.metadataJson, maxRooms];
+      const r = new ScriptReply("sessionNavigate", await c.run("sessionNavigate", keys, args));
+      const status = r.status(0, NAVIGATE);
+      if (status === "ok") return { status, expiresAtMs: r.int(1), session: decodeSession(r.str(2)), leavesFrom: r.int(3) === 1 };
+      if (status === "too_many_rooms") return { status, rooms: r.int(1) };
+      return { status };
+    },
+    async release(ref, graceMs) {
+      const b = bucketOf(ref.sessionId);
+      const r = new ScriptReply("sessionRelease", await c.run("sessionRelease", [b.expiry, b.sessions], [ref.sessionId, ref.ownerKey, c.nowArg(), graceMs]));
+      return r.status(0, RELEASE);
+    },
+    async setNode(ref, nodeId) {
+      const b = bucketOf(ref.sessionId);
+      const r = new ScriptReply("sessionSetNode", await c.run("sessionSetNode", [b.expiry, b.sessions], [ref.sessionId, ref.ownerKey, nodeId, c.nowArg()]));
+      return r.status(0, SET_NODE);
+    },
+    async heartbeat(bucket, entries) {
+      const b = c.keys.bucket(bucket);
+      const args: (string | number)[] = [c.nowArg(), ttl];
+      for (const e of entries) args.push(e.sid, e.owner, e.activity, e.ttlMs);
+      const r = new ScriptReply("sessionsHeartbeat", await c.run("sessionsHeartbeat", [b.expiry, b.sessions], args));
+      const out: HeartbeatReply[] = [];
+      for (let i = 0; i < entries.length; i++) {
+        const changed = r.str(i * 4 + 2);
+        out.push({ status: r.status(i * 4, HEARTBEAT), expiresAtMs: r.int(i * 4 + 1), changed: changed === "" ? null : decodeSession(changed), leftMs: r.int(i * 4 + 3) });
+      }
+      return out;
+    },
+    async claimExpired(bucket) {
+      const b = c.keys.bucket(bucket);
+      const r = new ScriptReply("sessionsClaimExpired", await c.run("sessionsClaimExpired", [b.expiry, b.reaping], [c.nowArg(), REAP_CLAIM_MS, REAP_BATCH]));
+      return { expiredNow: r.int(0), sids: r.strings(1) };
+    },
+    async reapDone(sid) {
+      const b = bucketOf(sid);
+      const r = new ScriptReply("sessionReapDone", await c.run("sessionReapDone", [b.reaping, b.sessions, c.keys.sessionRooms(sid), b.owners], [sid]));
+      return r.status(0, REAP_DONE);
+    },
+    async kick(sid, nodeId) {
+      const b = bucketOf(sid);
+      const r = new ScriptReply("sessionKick", await c.run("sessionKick", [b.expiry, b.sessions, b.reaping], [sid, c.nowArg(), REAP_CLAIM_MS, nodeId]));
+      return r.status(0, KICK);
+    },
+  };
+}

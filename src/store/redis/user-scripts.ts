@@ -1,0 +1,40 @@
+import type { MemberIdentity } from "../../core/identity.js";
+import type { Activity } from "../../core/presence-event.js";
+import type { UserStatusRecord } from "../../core/user-status.js";
+import { decodeStatus } from "./codec.js";
+import { ScriptReply, type ScriptContext } from "./script-reply.js";
+
+/**
+ * Typed wrappers of the user-status scripts (lua/user*.lua: one hash per user, `{u:<id>}`). A
+ * status change is published by the script and handed to `committed` (the commit feed) with the
+ * script's time; an unchanged status is neither.
+ */
+const CHANGED = { 1: "changed", 0: "unchanged" } as const;
+
+export interface UserScripts {
+  /** Records a session's activity under its user (`set`) or its end (`end`); anonymous sessions have no status. */
+  session(identity: MemberIdentity, op: "set" | "end", sid: string, activity: Activity): Promise<void>;
+  /** Sets the custom status and/or the invisible flag (undefined keeps); returns the status after. */
+  setStatus(userId: string, customStatus: string | undefined, invisible: boolean | undefined): Promise<UserStatusRecord>;
+}
+
+export function createUserScripts(c: ScriptContext, committed: (status: UserStatusRecord, timeMs: number) => void): UserScripts {
+  return {
+    async session(identity, op, sid, activity) {
+      if (identity.kind !== "user") return;
+      const userId = identity.user.userId;
+      const k = c.keys.user(userId);
+      const args = [userId, op, sid, activity, c.nowArg(), c.timings.lastSeenRetentionMs, k.channel, c.pub];
+      const r = new ScriptReply("userSession", await c.run("userSession", [k.status], args));
+      if (r.status(0, CHANGED) === "changed") committed(decodeStatus(r.str(1)), r.int(2));
+    },
+    async setStatus(userId, customStatus, invisible) {
+      const k = c.keys.user(userId);
+      const args = [userId, customStatus === undefined ? "0" : "1", customStatus ?? "", invisible === undefined ? "" : invisible ? "1" : "0", c.nowArg(), k.channel, c.pub];
+      const r = new ScriptReply("userSetStatus", await c.run("userSetStatus", [k.status], args));
+      const status = decodeStatus(r.str(1));
+      if (r.status(0, CHANGED) === "changed") committed(status, r.int(2));
+      return status;
+    },
+  };
+}

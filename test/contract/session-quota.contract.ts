@@ -1,0 +1,60 @@
+import { expect, it } from "vitest";
+import { ana, bob, OWNER_ANA, OWNER_BOB, record, type MakeHarness } from "./contract-harness.js";
+
+/**
+ * What the access layer's quotas read from the SessionStore: whether a join created the session
+ * and the room's state, and how many live sessions an owner key has.
+ */
+export function sessionQuotaContract(make: MakeHarness) {
+  it("join says whether it created the session and the room's state", async () => {
+    const { store } = await make();
+    const first = await store.join({ room: "q1", ownerKey: OWNER_ANA, identity: ana, metadata: {}, requestId: "r-1" });
+    expect(first).toMatchObject({ sessionCreated: true, roomCreated: true, resumed: false });
+    const other = await store.join({ room: "q1", ownerKey: OWNER_BOB, identity: bob, metadata: {} });
+    expect(other).toMatchObject({ sessionCreated: true, roomCreated: false });
+    const sid = first.session.sessionId;
+    expect(await store.join({ room: "q2", ownerKey: OWNER_ANA, identity: ana, metadata: {}, sessionId: sid })).toMatchObject({ sessionCreated: false, roomCreated: true });
+    expect(await store.join({ room: "q1", ownerKey: OWNER_ANA, identity: ana, metadata: {}, requestId: "r-1" })).toMatchObject({ sessionCreated: false, roomCreated: false });
+    const reclaimed = await store.join({ room: "q3", ownerKey: OWNER_ANA, identity: ana, metadata: {}, sessionId: sid, resumeSecret: first.session.resumeSecret });
+    expect(reclaimed).toMatchObject({ sessionCreated: false, roomCreated: true, resumed: true });
+    // A watched room has state (an epoch) before anyone joins it: the join does not create it.
+    await record(store, "q4");
+    expect(await store.join({ room: "q4", ownerKey: OWNER_BOB, identity: bob, metadata: {} })).toMatchObject({ sessionCreated: true, roomCreated: false });
+  });
+
+  it("countSessions: an owner's live sessions, until they end, are kicked or reaped", async () => {
+    const { store, clock } = await make();
+    const a1 = await store.join({ room: "c1", ownerKey: OWNER_ANA, identity: ana, metadata: {}, requestId: "x" });
+    await store.join({ room: "c1", ownerKey: OWNER_ANA, identity: ana, metadata: {}, requestId: "x" }); // a retry: no new session
+    await store.join({ room: "c2", ownerKey: OWNER_ANA, identity: ana, metadata: {}, sessionId: a1.session.sessionId });
+    const a2 = await store.join({ room: "c1", ownerKey: OWNER_ANA, identity: ana, metadata: {} });
+    const b1 = await store.join({ room: "c1", ownerKey: OWNER_BOB, identity: bob, metadata: {} });
+    await store.join({ room: "c1", ownerKey: "", identity: { kind: "anonymous", anonymousId: "v1" }, metadata: {} });
+    expect([await store.countSessions(OWNER_ANA), await store.countSessions(OWNER_BOB), await store.countSessions(""), await store.countSessions("u:zed")]).toEqual([2, 1, 1, 0]);
+    await store.leave({ sessionId: a1.session.sessionId, ownerKey: OWNER_ANA, room: "c1", reason: "left" });
+    expect(await store.countSessions(OWNER_ANA)).toBe(2); // still in c2
+    await store.leave({ sessionId: a1.session.sessionId, ownerKey: OWNER_ANA, room: "c2", reason: "left" });
+    expect(await store.countSessions(OWNER_ANA)).toBe(1);
+    await store.kickSession(b1.session.sessionId);
+    expect(await store.countSessions(OWNER_BOB)).toBe(0);
+    clock.advance(150);
+    await store.heartbeat({ sessionId: a2.session.sessionId, ownerKey: OWNER_ANA });
+    clock.advance(200); // the anonymous session expired; a2 was refreshed
+    await store.reap();
+    expect([await store.countSessions(OWNER_ANA), await store.countSessions("")]).toEqual([1, 0]);
+    clock.advance(301);
+    await store.reap();
+    expect(await store.countSessions(OWNER_ANA)).toBe(0);
+  });
+
+  it("memoryUsage reports the store's memory and grows with its content", async () => {
+    const { store, memoryEstimated } = await make();
+    const before = await store.memoryUsage();
+    expect(before.estimated).toBe(memoryEstimated);
+    expect(before.largestNodeBytes).toBeLessThanOrEqual(before.usedBytes);
+    const metadata = { note: "x".repeat(500) };
+    for (let i = 0; i < 200; i++) await store.join({ room: `m${i % 20}`, ownerKey: `u:m${i}`, identity: { kind: "user", user: { userId: `m${i}`, name: "", avatarUrl: "", metadata: {} } }, metadata });
+    const after = await store.memoryUsage();
+    expect(after.usedBytes).toBeGreaterThan(before.usedBytes + 100_000); // 200 members with 500-byte metadata
+  });
+}
