@@ -1,10 +1,24 @@
 from presence.v1 import errors_pb2 as _errors_pb2
 from presence.v1 import presence_pb2 as _presence_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
+CLOSE_CODE_BAD_REQUEST: CloseCode
+CLOSE_CODE_DRAINING: CloseCode
+CLOSE_CODE_FORBIDDEN: CloseCode
+CLOSE_CODE_NORMAL: CloseCode
+CLOSE_CODE_RATE_LIMITED: CloseCode
+CLOSE_CODE_SERVER_ERROR: CloseCode
+CLOSE_CODE_SESSION_ENDED: CloseCode
+CLOSE_CODE_SLOW_CONSUMER: CloseCode
+CLOSE_CODE_TOKEN_EXPIRED: CloseCode
+CLOSE_CODE_TOO_LARGE: CloseCode
+CLOSE_CODE_UNAUTHENTICATED: CloseCode
+CLOSE_CODE_UNAVAILABLE: CloseCode
+CLOSE_CODE_UNSPECIFIED: CloseCode
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Ack(_message.Message):
@@ -81,3 +95,6 @@ class UnwatchRequest(_message.Message):
     ROOM_FIELD_NUMBER: _ClassVar[int]
     room: str
     def __init__(self, room: _Optional[str] = ...) -> None: ...
+
+class CloseCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
