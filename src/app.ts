@@ -75,6 +75,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const ids = deps.ids ?? createIdSource((n) => randomBytes(n));
   const log = deps.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
+  // A commit-feed listener (history, webhooks) that throws is counted and logged; the call goes on.
+  const commitListenerFailed = (err: unknown) => {
+    metrics.loopErrors.inc({ loop: "commit_feed" });
+    log.error("commit feed listener failed", { err });
+  };
   const useRedis = !deps.store && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0);
   const redisStore = useRedis
     ? await createRedisPresenceStore(
@@ -85,6 +90,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
           timings: config.timings,
           limits: config.limits,
           nodeId: config.nodeId,
+          onCommitListenerError: (err) => commitListenerFailed(err),
           observer: {
             scriptReload: () => metrics.scriptReloads.inc(),
             redisError: (kind) => metrics.redisErrors.inc({ kind }),
@@ -109,6 +115,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       onPublish: (kind) => metrics.eventsPublished.inc({ kind }),
       nodeId: config.nodeId,
       onHeartbeatLag: (seconds) => metrics.heartbeatLag.observe(seconds),
+      onCommitListenerError: (err) => commitListenerFailed(err),
     });
   const hub = createFanoutHub({
     rooms: store,

@@ -1,9 +1,11 @@
 import type { Clock, TimerHandle } from "../core/clock.js";
 import type { Limits, Timings } from "../core/options.js";
 import { limitExceeded, PresenceError } from "../core/presence-error.js";
-import type { Counts, CursorBatch, Position, PresenceEvent, RoomView, StoreMessage, TypingEvent } from "../core/presence-event.js";
+import type { Position, RoomView, StoreMessage } from "../core/presence-event.js";
 import type { EventBus } from "../store/ports/event-bus.js";
 import type { RoomStore } from "../store/ports/room-store.js";
+import { createRoomChecks, type RoomHub, type Watcher } from "./room-checks.js";
+import { snapshotPages, type Detail, type FanoutObserver, type ResyncReason, type WatchItem, type WatchOptions } from "./watch-item.js";
 
 /**
  * The per-process fan-out hub: room → local watchers.
@@ -25,48 +27,13 @@ import type { RoomStore } from "../store/ports/room-store.js";
  * - A store `reset` (its subscription was interrupted) resyncs every watcher of the room once, and
  *   a position check every `timings.positionCheckMs` resyncs watchers that are behind the store
  *   with nothing queued: it catches a lost last message (tail loss).
+ * - Rollback: a room's events arrive in strictly increasing versions per epoch. An event, or a
+ *   position check, showing a version at or below one already received live in the same epoch
+ *   means the store lost recent commits (a partial data loss that kept the epoch). The hub then asks
+ *   the store for a new epoch (`renewEpoch`) and resyncs every watcher of the room once, after it.
  */
 
-export type Detail = "full" | "counts";
-
-/** What a watch stream yields, in order. */
-export type WatchItem =
-  | { type: "snapshot"; view: RoomView; first: boolean; last: boolean }
-  | { type: "event"; event: PresenceEvent }
-  | { type: "counts"; room: string; epoch: string; version: number; counts: Counts }
-  | { type: "keepalive"; timeMs: number }
-  | { type: "typing"; typing: TypingEvent }
-  | { type: "cursors"; batch: CursorBatch };
-
-/**
- * Why a watcher got a fresh snapshot: `overflow` (its reader fell behind by a whole queue),
- * `burst` (one flush carried more items than a queue holds for a reader that was keeping up: one
- * snapshot is cheaper than the burst), `gap` / `epoch` (continuity broken), `resume_miss` (the
- * resume position is no longer in the log).
- */
-export type ResyncReason = "overflow" | "burst" | "gap" | "epoch" | "resume_miss" | "reconnect" | "position";
-
-/** Hooks for metrics; all optional. `transport` is the watch's {@link WatchOptions.transport}. */
-export interface FanoutObserver {
-  delivered?(kind: string): void;
-  overflow?(transport: string): void;
-  /** A live membership event was handed to the reader, `seconds` after its commit time (`timeMs`). */
-  latency?(transport: string, seconds: number): void;
-  resync?(reason: ResyncReason): void;
-  stalled?(): void;
-  error?(err: unknown): void;
-}
-
-export interface WatchOptions {
-  detail: Detail;
-  /** Who reads the watch, for metrics only (for example `connect`, `ws`). Default `connect`. */
-  transport?: string;
-  resumeFrom?: Position;
-  /** Aborting removes the watcher at once (cleanup does not wait for the generator). */
-  signal: AbortSignal;
-  /** Called when the reader has not pulled for `watcherStallMs`; the transport resets the stream. */
-  onStall?: () => void;
-}
+export type { Detail, FanoutObserver, ResyncReason, WatchItem, WatchOptions } from "./watch-item.js";
 
 export interface FanoutHub {
   /** Opens a watch. Throws TOO_MANY_WATCHERS (limit_exceeded) when the process is full. */
@@ -82,45 +49,14 @@ export interface FanoutHub {
 }
 
 export interface FanoutHubOptions {
-  /** Snapshots, log replays and position checks. */
-  rooms: Pick<RoomStore, "getView" | "readLog" | "position">;
+  /** Snapshots, log replays, position checks and new epochs after a rollback. */
+  rooms: Pick<RoomStore, "getView" | "readLog" | "position" | "renewEpoch">;
   /** The rooms' committed events, typing and cursors. */
   bus: Pick<EventBus, "subscribe" | "ready">;
   clock: Clock;
   timings: Timings;
   limits: Limits;
   observer?: FanoutObserver;
-}
-
-interface Watcher {
-  room: RoomHub;
-  detail: Detail;
-  transport: string;
-  /** "init" while the first snapshot / replay is being fetched: messages go to `early`. */
-  phase: "init" | "live";
-  early: StoreMessage[];
-  queue: WatchItem[];
-  pos: Position;
-  needsSnapshot: boolean;
-  countsDirty: boolean;
-  wake: (() => void) | null;
-  error: PresenceError | null;
-  closed: boolean;
-  /** When the reader was handed an item it has not come back from (0 = pulling). */
-  parkedSince: number;
-  /** Set while a flush larger than the queue is applied to a reader that was keeping up. */
-  burst: boolean;
-  onStall?: () => void;
-}
-
-interface RoomHub {
-  name: string;
-  watchers: Set<Watcher>;
-  unsubscribe: () => void;
-  pending: StoreMessage[];
-  snapshot: { promise: Promise<RoomView> } | null;
-  /** The store's position at the previous position check (null before the first). */
-  checked: Position | null;
 }
 
 export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
@@ -227,9 +163,15 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
   function roomFor(name: string): RoomHub {
     let room = rooms.get(name);
     if (!room) {
-      const r: RoomHub = { name, watchers: new Set(), unsubscribe: () => {}, pending: [], snapshot: null, checked: null };
+      const r: RoomHub = { name, watchers: new Set(), unsubscribe: () => {}, pending: [], snapshot: null, checked: null, lastLive: null, renewing: null };
       r.unsubscribe = o.bus.subscribe(name, (m) => {
         r.snapshot = null; // the cached view is stale now
+        if (m.type === "event") {
+          const ev = m.event;
+          const last = r.lastLive;
+          r.lastLive = { epoch: ev.epoch, version: ev.version };
+          if (last && last.epoch === ev.epoch && ev.version <= last.version) return rolledBack(r, last);
+        }
         r.pending.push(m);
         dirty.add(r);
         scheduleFlush();
@@ -239,6 +181,8 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     }
     return room;
   }
+
+  const { rolledBack, checkPositions, checkStalls } = createRoomChecks({ rooms, store: o.rooms, clock: o.clock, timings: o.timings, obs, markResync, wakeUp });
 
   function detach(w: Watcher) {
     if (w.closed) return;
@@ -272,25 +216,13 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     return room.snapshot.promise;
   }
 
-  function pages(view: RoomView): WatchItem[] {
-    const size = Math.max(1, o.limits.snapshotPageSize);
-    const n = Math.max(1, Math.ceil(view.users.length / size));
-    const out: WatchItem[] = [];
-    for (let i = 0; i < n; i++) {
-      const users = view.users.slice(i * size, (i + 1) * size);
-      const page: RoomView =
-        i === 0 ? { ...view, users } : { ...view, users, typing: [], cursors: [] };
-      out.push({ type: "snapshot", view: page, first: i === 0, last: i === n - 1 });
-    }
-    return out;
-  }
-
   /** Takes a fresh snapshot: messages arriving meanwhile are held and filtered by version after. */
   async function snapshot(w: Watcher): Promise<WatchItem[]> {
     w.phase = "init";
     w.needsSnapshot = false;
     w.queue.length = 0;
     await o.bus.ready(w.room.name);
+    if (w.room.renewing) await w.room.renewing;
     const view = w.detail === "counts"
       ? await o.rooms.getView(w.room.name, { includeMembers: false })
       : await sharedView(w.room);
@@ -298,7 +230,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     const first: WatchItem[] =
       w.detail === "counts"
         ? [{ type: "counts", room: view.room, epoch: view.epoch, version: view.version, counts: view.counts }]
-        : pages(view);
+        : snapshotPages(view, o.limits.snapshotPageSize);
     goLive(w);
     return first;
   }
@@ -308,51 +240,6 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     const early = w.early;
     w.early = [];
     for (const m of early) apply(w, m);
-  }
-
-  /**
-   * Resyncs live watchers that are behind the store while nothing is on its way (tail loss).
-   * "Behind" means behind the position the store already had at the previous check: an event
-   * committed since may still be in flight on the pub/sub connection (under load its reply on the
-   * command connection can be read first), and resyncing for it would be spurious. A lost last
-   * message is therefore detected within two check intervals.
-   */
-  async function checkPositions() {
-    for (const room of [...rooms.values()]) {
-      let pos: Position;
-      try {
-        pos = await o.rooms.position(room.name);
-      } catch (err) {
-        obs.error?.(err);
-        continue;
-      }
-      const prev = room.checked;
-      room.checked = pos;
-      if (room.pending.length > 0 || !prev || prev.epoch !== pos.epoch) continue;
-      let woke = false;
-      for (const w of room.watchers) {
-        if (w.phase !== "live" || w.needsSnapshot || w.queue.length > 0) continue;
-        if (prev.epoch !== w.pos.epoch || prev.version > w.pos.version) {
-          markResync(w, "position");
-          wakeUp(w);
-          woke = true;
-        }
-      }
-      if (woke) room.snapshot = null;
-    }
-  }
-
-  function checkStalls() {
-    const now = o.clock.now();
-    for (const room of rooms.values()) {
-      for (const w of room.watchers) {
-        if (w.parkedSince > 0 && now - w.parkedSince >= o.timings.watcherStallMs) {
-          w.parkedSince = 0;
-          obs.stalled?.();
-          w.onStall?.();
-        }
-      }
-    }
   }
 
   async function* run(w: Watcher, resumeFrom: Position | undefined, signal: AbortSignal): AsyncGenerator<WatchItem> {

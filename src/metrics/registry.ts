@@ -20,11 +20,11 @@ export const DELIVERED_EVENT_KINDS = [...PUBLISHED_EVENT_KINDS, "snapshot", "cou
 export type DeliveredEventKind = (typeof DELIVERED_EVENT_KINDS)[number];
 
 /** Why a watcher was sent a snapshot instead of deltas (label `reason` of `presence_resyncs_total`). */
-export const RESYNC_REASONS = ["overflow", "burst", "gap", "epoch", "resume_miss", "reconnect", "position"] as const;
+export const RESYNC_REASONS = ["overflow", "burst", "gap", "epoch", "resume_miss", "reconnect", "position", "rollback"] as const;
 export type ResyncReason = (typeof RESYNC_REASONS)[number];
 
 /** Background loops that count their errors (label `loop` of `presence_loop_errors_total`). */
-export const LOOPS = ["reaper", "refresh", "fanout", "deferred_update", "ws_broadcast", "readiness"] as const;
+export const LOOPS = ["reaper", "refresh", "fanout", "deferred_update", "ws_broadcast", "readiness", "commit_feed"] as const;
 
 /** Updates merged into a later one (label `kind` of `presence_coalesced_updates_total`). */
 export const COALESCED_KINDS = ["typing", "cursor"] as const;

@@ -111,4 +111,18 @@ export function roomStoreContract(make: MakeHarness) {
     });
     expect((await store.listRooms(10)).rooms.map((r) => r.room)).toEqual(["b", "c", "a"]);
   });
+
+  it("renewEpoch gives a new epoch only to a room still below the version seen in its epoch (a rollback)", async () => {
+    const { store } = await make();
+    const j = await store.join({ room: "re", ownerKey: OWNER_ANA, identity: ana, metadata: {} });
+    const { epoch } = j.view;
+    expect(await store.renewEpoch("re", { epoch, version: 1 })).toEqual({ epoch, version: 1 }); // caught up: nothing
+    expect(await store.renewEpoch("re", { epoch: "other", version: 9 })).toEqual({ epoch, version: 1 }); // another epoch: nothing
+    const renewed = await store.renewEpoch("re", { epoch, version: 5 });
+    expect(renewed.epoch).not.toBe(epoch);
+    expect((await store.getView("re", { includeMembers: true })).users.map((u) => u.user.userId)).toEqual(["ana"]);
+    expect(await store.readLog("re", { epoch, version: 0 })).toBeNull();
+    const next = await store.join({ room: "re", ownerKey: OWNER_BOB, identity: bob, metadata: {} });
+    expect(next.event).toMatchObject({ epoch: renewed.epoch, version: renewed.version + 1 });
+  });
 }

@@ -45,6 +45,22 @@ export function sessionStoreContract(make: MakeHarness) {
     expect((await store.getView("r1", { includeMembers: true })).version).toBe(1);
   });
 
+  it("the anonymous owner key is an owner like any other: it cannot heartbeat, attach or leave a user's session", async () => {
+    const { store } = await make();
+    const j = await store.join({ room: "r1", ownerKey: OWNER_ANA, identity: ana, metadata: {} });
+    const asAnonymous = { sessionId: j.session.sessionId, ownerKey: "" };
+    expect(await code(store.heartbeat(asAnonymous))).toBe("SESSION_NOT_FOUND");
+    expect(await code(store.heartbeat({ ...asAnonymous, activity: "away" }))).toBe("SESSION_NOT_FOUND");
+    expect(await code(store.attach(asAnonymous))).toBe("SESSION_NOT_FOUND");
+    expect(await code(store.leave({ ...asAnonymous, room: "r1", reason: "left" }))).toBe("SESSION_NOT_FOUND");
+    const v = await store.getView("r1", { includeMembers: true });
+    expect(v.users[0]!.activity).toBe("active");
+    // And an anonymous session is its owner's ('') alone.
+    const anon = await store.join({ room: "r1", ownerKey: "", identity: { kind: "anonymous", anonymousId: "v" }, metadata: {} });
+    expect(await code(store.heartbeat({ sessionId: anon.session.sessionId, ownerKey: OWNER_ANA }))).toBe("SESSION_NOT_FOUND");
+    expect(await code(store.heartbeat({ sessionId: anon.session.sessionId, ownerKey: "" }))).toBe("ok");
+  });
+
   it("navigate is one leave and one join, keeping the connection id", async () => {
     const { store, settle } = await make();
     const a = await record(store, "/a");

@@ -16,6 +16,13 @@ export interface RoomStore {
   readLog(room: string, from: Position): Promise<PresenceEvent[] | null>;
   /** The room's current (epoch, version), creating its state if missing (periodic position check). */
   position(room: string): Promise<Position>;
+  /**
+   * A watcher saw the room's version go backwards inside `seen.epoch` (a partial data loss: an RDB
+   * restore, an asynchronous replica promoted): give the room a new epoch, so that versions never
+   * repeat inside one epoch and every watcher and resume position resyncs. Does nothing unless the
+   * room is still at `seen.epoch` with a version below `seen.version`. Returns the room's position.
+   */
+  renewEpoch(room: string, seen: Position): Promise<Position>;
   /** Sets or clears typing of the session's user; publishes only real changes. */
   setTyping(input: SessionRef & { room: string; typing: boolean }): Promise<void>;
   /** Stores the session's cursor (last value wins); published in the next cursor batch. */

@@ -55,6 +55,17 @@ export function identityKey(identity: MemberIdentity): string {
   return identity.kind === "user" ? `u:${identity.user.userId}` : `a:${identity.anonymousId}`;
 }
 
+/** A session's room listing (`<call number>\t<metadata JSON>`; see lua/lib/sessions.lua): its metadata. */
+export function decodeListing(value: string): Record<string, string> {
+  const tab = value.indexOf("\t");
+  return obj(JSON.parse(tab < 0 ? value : value.slice(tab + 1)));
+}
+
+/** The session owning a stored member (the members hash value). */
+export function decodeMemberRef(json: string): { sessionId: string } {
+  return { sessionId: (JSON.parse(json) as StoredMember).s };
+}
+
 export function decodeMember(raw: StoredMember): Member {
   const identity: MemberIdentity =
     raw.k === "u" && raw.u

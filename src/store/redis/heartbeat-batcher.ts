@@ -58,7 +58,7 @@ export class RefreshWaiter implements HeartbeatWaiter {
 export interface HeartbeatBatcher {
   /** Queues one heartbeat; resolves with its result. */
   one(sid: string, owner: string, activity: string, ttlMs: number): Promise<HeartbeatReply>;
-  /** Queues a node refresh of many sessions (empty owner); resolves with 1 (refreshed) or 0 (gone) per session. */
+  /** Queues a node refresh of many sessions (no owner check); resolves with 1 (refreshed) or 0 (gone) per session. */
   many(sids: string[], ttlMs: number): Promise<Uint8Array>;
 }
 
@@ -93,7 +93,7 @@ export function createHeartbeatBatcher(keys: Keys, send: (bucket: number, entrie
     many: (sids, ttlMs) =>
       new Promise<Uint8Array>((resolve, reject) => {
         const waiter = new RefreshWaiter(sids.length, resolve, reject);
-        sids.forEach((sid, i) => enqueue({ sid, owner: "", activity: "", ttlMs, waiter, index: i }));
+        sids.forEach((sid, i) => enqueue({ sid, owner: null, activity: "", ttlMs, waiter, index: i }));
       }),
   };
 }

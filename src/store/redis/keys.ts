@@ -12,6 +12,10 @@ export interface RoomKeys {
   log: string;
   typing: string;
   cursors: string;
+  /** hash connectionId → number of the session call that left (fencing, see lua/lib/sessions.lua). */
+  gone: string;
+  /** zset connectionId → when that tombstone may be forgotten. */
+  goneExpiry: string;
   channel: string;
 }
 
@@ -24,6 +28,12 @@ export interface BucketKeys {
   reaping: string;
   /** hash owner key → live sessions of that owner in this bucket (countSessions sums the buckets). */
   owners: string;
+  /** hash `<requestId>:<owner key>` → the session a first Join with that request id created. */
+  requests: string;
+  /** zset `<requestId>:<owner key>` → when that de-duplication ends (ms, script time). */
+  requestsExpiry: string;
+  /** hash session id → number of its last membership call (fencing of interleaved calls). */
+  seqs: string;
 }
 
 export const SESSION_BUCKETS = 64;
@@ -40,6 +50,8 @@ export function createKeys(prefix: string) {
         log: `${t}:log`,
         typing: `${t}:t`,
         cursors: `${t}:cur`,
+        gone: `${t}:gone`,
+        goneExpiry: `${t}:gonex`,
         channel: `${t}:ch`,
       };
     },
@@ -50,7 +62,7 @@ export function createKeys(prefix: string) {
     },
     bucket(bucket: number): BucketKeys {
       const t = `${prefix}:{s:${bucket}}`;
-      return { expiry: `${t}:exp`, sessions: `${t}:ses`, reaping: `${t}:reap`, owners: `${t}:own` };
+      return { expiry: `${t}:exp`, sessions: `${t}:ses`, reaping: `${t}:reap`, owners: `${t}:own`, requests: `${t}:req`, requestsExpiry: `${t}:reqx`, seqs: `${t}:seq` };
     },
     /** The rooms (room → metadata JSON) of one session; same slot as its bucket. */
     sessionRooms(sessionId: string): string {
@@ -60,9 +72,19 @@ export function createKeys(prefix: string) {
       const t = `${prefix}:{u:${userId}}`;
       return { status: `${t}:st`, channel: `${t}:ch` };
     },
-    /** Deduplicates a retried first Join: scoped by the caller's owner key. */
-    request(ownerKey: string, requestId: string): string {
-      return `${prefix}:{q:${ownerKey}}:${requestId}`;
+    /**
+     * Where a first Join with a request id is de-duplicated: the field in its bucket's `requests`
+     * hash (scoped by the caller's owner key; request ids are [A-Za-z0-9_-], so ':' separates), and
+     * that bucket, chosen from the field so that every node's retry lands in the same slot, where
+     * one script checks the field and creates the session (F-C4).
+     */
+    request(ownerKey: string, requestId: string): { field: string; bucket: number } {
+      const field = `${requestId}:${ownerKey}`;
+      return { field, bucket: fnv1a(field) % SESSION_BUCKETS };
+    },
+    /** `sessionId` moved into `bucket` (its first character names the bucket; the rest stays random). */
+    inBucket(sessionId: string, bucket: number): string {
+      return B64[bucket]! + sessionId.slice(1);
     },
     /**
      * The node registry: node id → last announcement (ms). One key for the whole deployment: it is
@@ -80,11 +102,29 @@ export function createKeys(prefix: string) {
     roomOfMetaKey(key: string): string {
       return key.slice(prefix.length + 4, -"}:meta".length);
     },
-    /** A random value set once per Redis dataset: when it changes, Redis lost its data. */
-    incarnation(): string {
-      return `${prefix}:incarnation`;
+    /**
+     * A random value set once per bucket's slot: when it changes (or is gone), the Redis master
+     * holding that slot lost its data. 64 of them, spread over the slots like the buckets, so on
+     * Cluster every master holds some and losing any one master's data is detected.
+     */
+    incarnation(bucket: number): string {
+      return `${prefix}:{s:${bucket}}:inc`;
+    },
+    /** Held by the node that sweeps orphaned room members after a data loss (one sweep per loss). */
+    sweepLock(): string {
+      return `${prefix}:sweep`;
     },
   };
 }
 
 export type Keys = ReturnType<typeof createKeys>;
+
+/** FNV-1a (32 bits) of a string's UTF-16 code units: stable across nodes and versions. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}

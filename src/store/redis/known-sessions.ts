@@ -1,4 +1,5 @@
 import type { StoredSession } from "./codec.js";
+import type { UserSettings } from "./user-scripts.js";
 
 /**
  * What this node knows of live sessions it served, so that it can re-assert them if Redis loses
@@ -20,6 +21,9 @@ export interface KnownSession {
 
 
 export class KnownSessions extends Map<string, KnownSession> {
+  /** userId → the user's own settings as last seen by this node (custom status, invisible), for users of known sessions. */
+  readonly settings = new Map<string, UserSettings>();
+
   /** Records (or refreshes) that `sid` is alive and in `room`. */
   remember(sid: string, owner: string, session: StoredSession, room: string, md: Record<string, string>, nowMs: number): void {
     let k = this.get(sid);
@@ -29,9 +33,18 @@ export class KnownSessions extends Map<string, KnownSession> {
     k.rooms.set(room, md);
   }
 
-  /** Forgets unpinned sessions last seen before `cutoffMs`. */
+  /** Forgets unpinned sessions last seen before `cutoffMs`, and the settings of users without known sessions. */
   forgetStale(cutoffMs: number): void {
     for (const [sid, k] of this) if (k.pins === 0 && k.seenAt < cutoffMs) this.delete(sid);
+    const users = new Set<string>();
+    for (const k of this.values()) if (k.session.id.kind === "user") users.add(k.session.id.user.userId);
+    for (const userId of this.settings.keys()) if (!users.has(userId)) this.settings.delete(userId);
+  }
+
+  /** Keeps a user's settings when they are newer than what is known. */
+  learn(userId: string, s: UserSettings): void {
+    const known = this.settings.get(userId);
+    if (!known || s.changedAtMs >= known.changedAtMs) this.settings.set(userId, s);
   }
 
   /** Sessions to re-assert: pinned ones, and the others seen since `cutoffMs`. */

@@ -104,7 +104,12 @@ export function createRedisContext(o: RedisContextOptions): RedisContext {
     observer.published?.(event.kind);
     o.commits.roomEvent(event);
   });
-  const users = createUserScripts(sc, (status, timeMs) => o.commits.userStatus(status, timeMs));
+  const known = new KnownSessions();
+  const users = createUserScripts(
+    sc,
+    (status, timeMs) => o.commits.userStatus(status, timeMs),
+    (userId, settings) => known.learn(userId, settings),
+  );
   return {
     client: o.client,
     cluster: o.cluster,
@@ -121,7 +126,7 @@ export function createRedisContext(o: RedisContextOptions): RedisContext {
     users,
     nodes: createNodeScripts(sc),
     commits: o.commits,
-    known: new KnownSessions(),
+    known,
     cmd,
     lease: (expiresAtMs) => ({ ttlMs: o.timings.sessionTtlMs, heartbeatIntervalMs: o.timings.heartbeatIntervalMs, expiresAtMs }),
   };

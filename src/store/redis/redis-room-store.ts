@@ -59,6 +59,7 @@ export function createRedisRoomStore(ctx: RedisContext): RedisRoomStore {
     getView: (room, opts) => readRoomView(ctx, room, opts.includeMembers ? "full" : "counts"),
     readLog: (room, from) => readRoomLog(ctx, room, from),
     position: (room) => ctx.rooms.touch(room, ctx.ids.epoch()),
+    renewEpoch: (room, seen) => ctx.rooms.renewEpoch(room, seen, ctx.ids.epoch()),
 
     async setTyping(input) {
       const s = await userSession(input);

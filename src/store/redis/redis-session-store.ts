@@ -2,14 +2,20 @@ import type { Activity } from "../../core/presence-event.js";
 import type { JoinInput, JoinResult, Lease, LeaveInput, LeaveResult, NavigateInput, NavigateResult, ReapResult, SessionRef } from "../../core/session.js";
 import { sessionNotFound } from "../../core/presence-error.js";
 import type { SessionStore } from "../ports/session-store.js";
-import { decodeSession, encodeMember, identityKey, type StoredSession } from "./codec.js";
+import { decodeListing, decodeSession, encodeMember, identityKey, type StoredSession } from "./codec.js";
 import type { DataLossRecovery } from "./data-loss-recovery.js";
 import { createHeartbeatBatcher } from "./heartbeat-batcher.js";
 import { SESSION_BUCKETS } from "./keys.js";
 import type { RedisContext } from "./redis-context.js";
-import { readRoomView } from "./room-reader.js";
+import { viewFromScript } from "./room-reader.js";
+import type { RoomReadParts } from "./room-scripts.js";
 import type { SessionReaper } from "./session-reaper.js";
-import { sessionError, type SessionOpenMode } from "./session-scripts.js";
+import { sessionError, type SessionOpenArgs } from "./session-scripts.js";
+
+/** Tries of a first Join whose request names a session that expires between two calls (practically one). */
+const MAX_OPEN_ATTEMPTS = 3;
+/** The number of a new session's first membership call (lua/lib/sessions.lua opSeq). */
+const FIRST_CALL = 1;
 
 /**
  * The SessionStore on Redis. Sessions live in 64 hash-tagged buckets (expiry zset, record hash,
@@ -19,9 +25,12 @@ import { sessionError, type SessionOpenMode } from "./session-scripts.js";
  * Ordering that keeps crashes harmless: a session lists a room before it joins the room and keeps
  * listing it until it has left, so every room member can be found (and reaped) through its session.
  *
- * Redis commands per Join today (issue 16): a new session with a request id is `SET NX GET`
- * (de-duplication), `sessionOpen`, `userSession`, `roomJoin` and a `MULTI` read of the view: five
- * round trips, one after the other.
+ * Redis round trips per Join (issue 16; before: `SET NX GET` for the request id, `sessionOpen`,
+ * `userSession`, `roomJoin`, a `MULTI` read of the view: five, one after the other):
+ * - a first Join without a request id on standalone Redis: one (three scripts sent together);
+ * - any other Join: two: `sessionOpen` (with the request-id de-duplication inside), then `roomJoin`
+ *   (which answers with the view) and, for a new session, `userSession`, in parallel;
+ * - a retry whose request id names a live session: three (the second `sessionOpen` uses it).
  */
 export interface RedisSessionStoreParts {
   recovery: DataLossRecovery;
@@ -35,8 +44,19 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
   const heartbeats = createHeartbeatBatcher(ctx.keys, (b, list) => ctx.sessions.heartbeat(b, list));
   const remember = (sid: string, owner: string, session: StoredSession, room: string, md: Record<string, string>) =>
     ctx.known.remember(sid, owner, session, room, md, ctx.clock.now());
-  const roomJoin = (room: string, sid: string, s: StoredSession, metadata: Record<string, string>) =>
-    ctx.rooms.join(room, { connectionId: s.c, memberJson: encodeMember(s.c, sid, s.id, metadata, s.act), identityKey: identityKey(s.id), epoch: ctx.ids.epoch() });
+  /** The room step of a join or navigation: `call` is the session step's number and lease end (fencing). */
+  const roomJoin = (room: string, sid: string, s: StoredSession, metadata: Record<string, string>, call: { seq: number; expiresAtMs: number }) =>
+    ctx.rooms.join(room, {
+      connectionId: s.c,
+      memberJson: encodeMember(s.c, sid, s.id, metadata, s.act),
+      identityKey: identityKey(s.id),
+      epoch: ctx.ids.epoch(),
+      seq: call.seq,
+      validUntilMs: call.expiresAtMs,
+      withView: true,
+    });
+  /** The view a join's room step read (the members are omitted above the large-room threshold). */
+  const viewOf = (room: string, joined: { view: RoomReadParts | null }) => viewFromScript(ctx, room, joined.view!);
 
   async function activityChanged(sid: string, session: StoredSession): Promise<void> {
     const rooms = await ctx.cmd("hgetall", () => ctx.client.hgetall(ctx.keys.sessionRooms(sid)));
@@ -60,10 +80,10 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     return ctx.lease(r.expiresAtMs);
   }
 
-  async function leaveRoom(ref: SessionRef, room: string, session: StoredSession): Promise<"left" | "ended" | "not_in_room"> {
-    const status = await ctx.sessions.leaveRoom(ref, room);
+  async function leaveRoom(ref: SessionRef, room: string, session: StoredSession, seq: number): Promise<"left" | "ended" | "not_in_room" | "relisted"> {
+    const status = await ctx.sessions.leaveRoom(ref, room, seq);
     if (status === "not_found") throw sessionNotFound();
-    ctx.known.get(ref.sessionId)?.rooms.delete(room);
+    if (status !== "relisted") ctx.known.get(ref.sessionId)?.rooms.delete(room);
     if (status === "ended") {
       ctx.known.delete(ref.sessionId);
       await ctx.users.session(session.id, "end", ref.sessionId, session.act);
@@ -71,55 +91,90 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     return status;
   }
 
+  const newSession = (input: JoinInput): StoredSession => ({
+    sec: ctx.ids.resumeSecret(),
+    c: ctx.ids.connectionId(),
+    o: input.ownerKey,
+    id: input.identity,
+    act: input.activity ?? "active",
+    n: ctx.nodeId,
+  });
+
+  /**
+   * A first Join without a request id on standalone Redis: the session, the user's status and the
+   * room join are sent together and answered in one round trip. One connection executes them in
+   * the order sent, so the session exists and lists the room before the room has the member (and
+   * if the connection breaks, only a prefix ran: never a member without its session). A brand-new
+   * session's first call is number 1 and nothing can have ended it yet (no lease check). On
+   * Cluster the three go to different masters, whose order nothing guarantees: there the session
+   * step is answered first.
+   */
+  async function joinInOneTrip(input: JoinInput, metadataJson: string): Promise<JoinResult> {
+    const sid = ctx.ids.sessionId();
+    const session = newSession(input);
+    const opening = ctx.sessions.open({ mode: "new", sid, owner: input.ownerKey, arg: JSON.stringify(session), room: input.room, metadataJson, nodeId: ctx.nodeId });
+    const status = ctx.users.session(session.id, "set", sid, session.act);
+    const joining = roomJoin(input.room, sid, session, input.metadata, { seq: FIRST_CALL, expiresAtMs: 0 });
+    const [opened, , joined] = await Promise.all([opening, status, joining]);
+    if (opened.status !== "ok") throw sessionNotFound(); // a new session cannot be refused
+    remember(sid, input.ownerKey, session, input.room, input.metadata);
+    return {
+      session: { sessionId: sid, resumeSecret: session.sec, connectionId: session.c },
+      lease: ctx.lease(opened.expiresAtMs),
+      resumed: false,
+      sessionCreated: true,
+      roomCreated: joined.created,
+      event: joined.event,
+      view: viewOf(input.room, joined),
+    };
+  }
+
   return {
     async join(input: JoinInput): Promise<JoinResult> {
-      let sid = input.sessionId;
-      let mode: SessionOpenMode = sid ? (input.resumeSecret ? "reclaim" : "use") : "new";
-      let newSid: string | undefined;
-      if (!sid && input.requestId) {
-        const candidate = ctx.ids.sessionId();
-        const key = ctx.keys.request(input.ownerKey, input.requestId);
-        const prev = await ctx.cmd("set", () => ctx.client.set(key, candidate, "PX", ttlMs, "NX", "GET"));
-        if (prev) {
-          sid = prev;
-          mode = "use";
-        } else newSid = candidate;
-      }
-      const room = input.room;
+      const { room, ownerKey: owner } = input;
       const metadataJson = JSON.stringify(input.metadata);
-      let opened: { expiresAtMs: number; session: StoredSession; sid: string } | null = null;
+      const open = (a: Omit<SessionOpenArgs, "owner" | "room" | "metadataJson" | "nodeId">) => ctx.sessions.open({ ...a, owner, room, metadataJson, nodeId: ctx.nodeId });
+      let opened: { expiresAtMs: number; session: StoredSession; sid: string; seq: number } | null = null;
       let resumed = false;
-      if (sid && mode !== "new") {
-        const arg = mode === "reclaim" ? input.resumeSecret! : "";
-        const r = await ctx.sessions.open({ mode, sid, owner: input.ownerKey, arg, room, metadataJson, nodeId: ctx.nodeId });
+      if (input.sessionId) {
+        const mode = input.resumeSecret ? "reclaim" : "use";
+        const r = await open({ mode, sid: input.sessionId, arg: input.resumeSecret ?? "" });
         if (r.status === "too_many_rooms") throw sessionError(r, "room", ctx.limits.maxRoomsPerSession);
         if (r.status === "ok") {
-          opened = { expiresAtMs: r.expiresAtMs, session: r.session, sid };
+          opened = { expiresAtMs: r.expiresAtMs, session: r.session, sid: input.sessionId, seq: r.seq };
           resumed = mode === "reclaim";
-        } else if (mode === "use" && input.sessionId) {
+        } else if (mode === "use") {
           throw sessionNotFound();
-        }
+        } // a failed reclaim makes a new session
       }
-      const sessionCreated = opened === null;
-      if (!opened) {
-        const id = newSid ?? ctx.ids.sessionId();
-        const session: StoredSession = {
-          sec: ctx.ids.resumeSecret(),
-          c: ctx.ids.connectionId(),
-          o: input.ownerKey,
-          id: input.identity,
-          act: input.activity ?? "active",
-          n: ctx.nodeId,
-        };
-        const r = await ctx.sessions.open({ mode: "new", sid: id, owner: input.ownerKey, arg: JSON.stringify(session), room, metadataJson, nodeId: ctx.nodeId });
-        if (r.status !== "ok") throw sessionNotFound();
-        opened = { expiresAtMs: r.expiresAtMs, session, sid: id };
-        await ctx.users.session(session.id, "set", id, session.act);
+      let sessionCreated = false;
+      // A first Join with a request id is de-duplicated by the session script itself (F-C4). When
+      // it names a live session, that session is used; should it expire before that second call,
+      // the next try re-points the request to a new session.
+      const request = !input.sessionId && input.requestId ? ctx.keys.request(owner, input.requestId) : undefined;
+      if (!opened && !request && !ctx.cluster) return joinInOneTrip(input, metadataJson);
+      for (let attempt = 0; !opened; attempt++) {
+        if (attempt === MAX_OPEN_ATTEMPTS) throw sessionNotFound();
+        const id = request ? ctx.keys.inBucket(ctx.ids.sessionId(), request.bucket) : ctx.ids.sessionId();
+        const session = newSession(input);
+        const r = await open({ mode: "new", sid: id, arg: JSON.stringify(session), requestField: request?.field });
+        if (r.status === "ok") {
+          opened = { expiresAtMs: r.expiresAtMs, session, sid: id, seq: r.seq };
+          sessionCreated = true;
+        } else if (r.status === "request_hit") {
+          const used = await open({ mode: "use", sid: r.sessionId, arg: "" });
+          if (used.status === "too_many_rooms") throw sessionError(used, "room", ctx.limits.maxRoomsPerSession);
+          if (used.status === "ok") opened = { expiresAtMs: used.expiresAtMs, session: used.session, sid: r.sessionId, seq: used.seq };
+        }
       }
       const { session, sid: sessionId, expiresAtMs } = opened;
       remember(sessionId, input.ownerKey, session, room, input.metadata);
-      const joined = await roomJoin(room, sessionId, session, input.metadata);
-      const view = await readRoomView(ctx, room, "join");
+      // The user's status and the room join are on other slots than the session: in parallel, after it.
+      const [joined] = await Promise.all([
+        roomJoin(room, sessionId, session, input.metadata, opened),
+        sessionCreated ? ctx.users.session(session.id, "set", sessionId, session.act) : undefined,
+      ]);
+      const view = viewOf(room, joined);
       return {
         session: { sessionId, resumeSecret: session.sec, connectionId: session.c },
         lease: ctx.lease(expiresAtMs),
@@ -132,11 +187,11 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     },
 
     async leave(input: LeaveInput): Promise<LeaveResult> {
-      const checked = await ctx.sessions.check(input);
+      const checked = await ctx.sessions.check(input, true);
       if (checked.status !== "ok") throw sessionNotFound();
       const session = checked.session;
-      await ctx.rooms.leave(input.room, { connectionId: session.c, sessionId: input.sessionId, reason: input.reason });
-      const status = await leaveRoom(input, input.room, session);
+      await ctx.rooms.leave(input.room, { connectionId: session.c, sessionId: input.sessionId, reason: input.reason, seq: checked.seq });
+      const status = await leaveRoom(input, input.room, session, checked.seq);
       return { left: status !== "not_in_room", sessionEnded: status === "ended" };
     },
 
@@ -145,11 +200,11 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       if (r.status !== "ok") throw sessionError(r, "to_room", ctx.limits.maxRoomsPerSession);
       remember(input.sessionId, input.ownerKey, r.session, input.toRoom, input.metadata);
       if (r.leavesFrom) {
-        await ctx.rooms.leave(input.fromRoom, { connectionId: r.session.c, sessionId: input.sessionId, reason: "left" });
-        await leaveRoom(input, input.fromRoom, r.session);
+        await ctx.rooms.leave(input.fromRoom, { connectionId: r.session.c, sessionId: input.sessionId, reason: "left", seq: r.seq });
+        await leaveRoom(input, input.fromRoom, r.session, r.seq);
       }
-      await roomJoin(input.toRoom, input.sessionId, r.session, input.metadata);
-      return { lease: ctx.lease(r.expiresAtMs), view: await readRoomView(ctx, input.toRoom, "join") };
+      const joined = await roomJoin(input.toRoom, input.sessionId, r.session, input.metadata, r);
+      return { lease: ctx.lease(r.expiresAtMs), view: viewOf(input.toRoom, joined) };
     },
 
     heartbeat: (input) => beat(input, true),
@@ -166,7 +221,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
         ]);
         if (json) {
           const session = decodeSession(json);
-          for (const [room, md] of Object.entries(rooms)) remember(input.sessionId, input.ownerKey, session, room, JSON.parse(md) as Record<string, string>);
+          for (const [room, listed] of Object.entries(rooms)) remember(input.sessionId, input.ownerKey, session, room, decodeListing(listed));
           known = ctx.known.get(input.sessionId);
         }
       }

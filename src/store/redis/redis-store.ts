@@ -40,7 +40,7 @@ export interface RedisStoreOptions extends Omit<RedisContextOptions, "nodeId" | 
 }
 
 export type RedisPresenceStore = PresenceStore & {
-  /** Checks (or sets) the dataset's incarnation marker. Call once at start-up. */
+  /** Reads (or sets) the buckets' incarnation markers and starts their periodic check. Call once at start-up. */
   init(): Promise<void>;
   /** Warnings about the Redis configuration (an evicting `maxmemory-policy`), for the start-up log. */
   configWarnings(): Promise<string[]>;
@@ -84,6 +84,7 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
     getView: rooms.getView,
     readLog: rooms.readLog,
     position: rooms.position,
+    renewEpoch: rooms.renewEpoch,
     setTyping: rooms.setTyping,
     updateCursor: rooms.updateCursor,
     listRooms: rooms.listRooms,
@@ -122,6 +123,7 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
     async close() {
       if (closed) return;
       closed = true;
+      recovery.close();
       await rooms.close();
       await sub.close();
       o.client.disconnect();

@@ -2,6 +2,7 @@ import type { Cursor, Member, Position, PresenceEvent, RoomView } from "../../co
 import { emptyRoomView, groupByUser } from "../../core/room-state.js";
 import { decodeMember, decodeRoomMessage, type StoredMember } from "./codec.js";
 import type { RedisContext } from "./redis-context.js";
+import type { RoomReadParts } from "./room-scripts.js";
 
 /**
  * A room's atomic reads (one MULTI on the room's slot) and their decoding into a view or a run of
@@ -14,6 +15,17 @@ export async function readRoomView(ctx: RedisContext, room: string, detail: "ful
   const k = ctx.keys.room(room);
   const res = await ctx.cmd("multi", () => ctx.client.multi().hmget(k.meta, "e", "v", "nu", "nc", "na").hgetall(k.members).hgetall(k.typing).hgetall(k.cursors).exec());
   return viewFromReplies(room, res ?? [], detail, ctx.clock.now(), ctx.limits.largeRoomThreshold, ctx.timings.cursorTtlMs);
+}
+
+/** The view a Join or Navigate answers with, from the room read inside its join script. */
+export function viewFromScript(ctx: RedisContext, room: string, parts: RoomReadParts): RoomView {
+  const res: Replies = [
+    [null, parts.meta],
+    [null, parts.members],
+    [null, parts.typing],
+    [null, parts.cursors],
+  ];
+  return viewFromReplies(room, res, "join", ctx.clock.now(), ctx.limits.largeRoomThreshold, ctx.timings.cursorTtlMs);
 }
 
 /** The room's logged events after `from`, or null when they cannot be replayed exactly. */

@@ -9,7 +9,10 @@ import { ScriptReply, type ScriptContext } from "./script-reply.js";
  * appear. Every committed event is handed to `committed` (metrics and the commit feed), so no
  * caller can commit without reporting it.
  */
-const JOIN = { 1: "joined", 2: "updated", 0: "unchanged" } as const;
+const JOIN = { 1: "joined", 2: "updated", 0: "unchanged", 3: "superseded" } as const;
+
+/** The call number of reaping, kicks and sweeps: above any call of the session (nothing comes back). */
+export const FINAL_CALL = Number.MAX_SAFE_INTEGER;
 const LEAVE = { 1: "left", 0: "absent" } as const;
 const ACTIVITY = { 1: "updated", 0: "unchanged" } as const;
 const TYPING = { 1: "changed", 0: "unchanged", [-1]: "not_in_room" } as const;
@@ -22,6 +25,22 @@ export interface RoomJoinArgs {
   identityKey: string;
   /** The epoch to give the room if it has no state. */
   epoch: string;
+  /** The number of the session call that joins (from its session step). */
+  seq: number;
+  /** The session expiry its session step set: a join arriving later is superseded (0 = none). */
+  validUntilMs: number;
+  /** Re-assertion after data loss: skip the fencing checks. */
+  force?: boolean;
+  /** Answer with the room's view after the join, read in the same step (Join, Navigate). */
+  withView?: boolean;
+}
+
+/** A room read inside a script: meta {e, v, nu, nc, na}, members, typing and cursors hashes (room-reader.ts builds the view). */
+export interface RoomReadParts {
+  meta: (string | null)[];
+  members: Record<string, string>;
+  typing: Record<string, string>;
+  cursors: Record<string, string>;
 }
 
 export interface RoomJoinReply {
@@ -30,25 +49,34 @@ export interface RoomJoinReply {
   event: PresenceEvent | null;
   /** True when this call created the room's state (new epoch). */
   created: boolean;
+  /** With `withView`: the room after the call. */
+  view: RoomReadParts | null;
 }
 
 export interface RoomScripts {
   join(room: string, a: RoomJoinArgs): Promise<RoomJoinReply>;
-  /** Fenced by session id: only the session owning the connection entry removes it. */
-  leave(room: string, a: { connectionId: string; sessionId: string; reason: LeaveReason }): Promise<{ event: PresenceEvent | null }>;
+  /**
+   * Fenced by session id (only the session owning the connection entry removes it) and by call
+   * number (an entry a later call of the session wrote stays; `FINAL_CALL` for reaps and kicks).
+   * Leaves a tombstone for one TTL unless `tombstone` is false (reaps of expired sessions, sweeps of
+   * orphans: a join still on its way is past its lease and dropped anyway, see lua/roomLeave).
+   */
+  leave(room: string, a: { connectionId: string; sessionId: string; reason: LeaveReason; seq: number; tombstone?: boolean }): Promise<{ event: PresenceEvent | null }>;
   activity(room: string, a: { connectionId: string; sessionId: string; activity: Activity }): Promise<{ event: PresenceEvent | null }>;
   typing(room: string, a: { connectionId: string; sessionId: string; userId: string; typing: boolean }): Promise<(typeof TYPING)[keyof typeof TYPING]>;
   /** Stores and publishes a batch of cursors; returns how many were applied. */
   cursors(room: string, cursors: Map<string, PendingCursor>): Promise<number>;
   /** Gives the room state (an epoch) if it has none and returns its position. */
   touch(room: string, epoch: string): Promise<Position>;
+  /** A new epoch when the room is still at `seen.epoch` below `seen.version` (a rollback); returns its position. */
+  renewEpoch(room: string, seen: Position, epoch: string): Promise<Position>;
 }
 
 export function createRoomScripts(c: ScriptContext, committed: (event: PresenceEvent) => void): RoomScripts {
   const t = c.timings;
   const roomKeys = (room: string) => {
     const k = c.keys.room(room);
-    return { k, all: [k.meta, k.members, k.counters, k.log, k.typing, k.cursors] };
+    return { k, all: [k.meta, k.members, k.counters, k.log, k.typing, k.cursors], fenced: [k.meta, k.members, k.counters, k.log, k.typing, k.cursors, k.gone, k.goneExpiry] };
   };
   const eventOf = (json: string): PresenceEvent | null => {
     if (json === "") return null;
@@ -59,15 +87,17 @@ export function createRoomScripts(c: ScriptContext, committed: (event: PresenceE
   };
   return {
     async join(room, a) {
-      const { k, all } = roomKeys(room);
+      const { k, fenced } = roomKeys(room);
       const args = [a.connectionId, a.memberJson, a.identityKey, a.epoch, c.nowArg(), t.logMaxEntries, t.logMaxAgeMs, k.channel, c.pub, room];
-      const r = new ScriptReply("roomJoin", await c.run("roomJoin", all, args));
-      return { status: r.status(0, JOIN), event: eventOf(r.str(3)), created: r.int(4) === 1 };
+      args.push(a.seq, a.validUntilMs, a.force ? "1" : "0", a.withView ? "1" : "0", c.limits.largeRoomThreshold);
+      const r = new ScriptReply("roomJoin", await c.run("roomJoin", fenced, args));
+      const view = a.withView ? { meta: r.array(5).map((v) => (v === null ? null : String(v))), members: r.hash(6), typing: r.hash(7), cursors: r.hash(8) } : null;
+      return { status: r.status(0, JOIN), event: eventOf(r.str(3)), created: r.int(4) === 1, view };
     },
     async leave(room, a) {
-      const { k, all } = roomKeys(room);
-      const args = [a.connectionId, a.sessionId, a.reason, c.nowArg(), t.logMaxEntries, t.logMaxAgeMs, k.channel, c.pub, room, t.roomRetentionMs];
-      const r = new ScriptReply("roomLeave", await c.run("roomLeave", all, args));
+      const { k, fenced } = roomKeys(room);
+      const args = [a.connectionId, a.sessionId, a.reason, c.nowArg(), t.logMaxEntries, t.logMaxAgeMs, k.channel, c.pub, room, t.roomRetentionMs, a.tombstone === false ? 0 : t.sessionTtlMs, a.seq];
+      const r = new ScriptReply("roomLeave", await c.run("roomLeave", fenced, args));
       return { event: r.status(0, LEAVE) === "left" ? eventOf(r.str(2)) : null };
     },
     async activity(room, a) {
@@ -88,6 +118,11 @@ export function createRoomScripts(c: ScriptContext, committed: (event: PresenceE
       for (const [conn, cur] of cursors) args.push(conn, cur.sid, cur.userId, JSON.stringify(cur.position));
       const r = new ScriptReply("roomCursors", await c.run("roomCursors", [k.members, k.cursors], args));
       return r.int(0);
+    },
+    async renewEpoch(room, seen, epoch) {
+      const k = c.keys.room(room);
+      const r = new ScriptReply("roomRenewEpoch", await c.run("roomRenewEpoch", [k.meta, k.log], [seen.epoch, seen.version, epoch]));
+      return { epoch: r.str(1), version: r.int(2) };
     },
     async touch(room, epoch) {
       const { all } = roomKeys(room);

@@ -61,6 +61,21 @@ export class ScriptReply {
     return name;
   }
 
+  /** A nested array (a script returning a table of tables). */
+  array(i: number): unknown[] {
+    const v = this.items[i];
+    if (!Array.isArray(v)) throw this.malformed(`an array at ${i}`, v);
+    return v;
+  }
+
+  /** A flat HGETALL list at `i` as an object (field → value). */
+  hash(i: number): Record<string, string> {
+    const flat = this.array(i);
+    const out: Record<string, string> = {};
+    for (let j = 0; j + 1 < flat.length; j += 2) out[String(flat[j])] = String(flat[j + 1]);
+    return out;
+  }
+
   /** Items from `start` on, as strings (variable-length tails such as claimed session ids). */
   strings(start: number): string[] {
     const out: string[] = [];

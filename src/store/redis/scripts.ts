@@ -5,7 +5,8 @@ import type { Cluster, Redis } from "ioredis";
 /**
  * Loads the Lua scripts of `lua/` once (file name `camelCaseName-<numberOfKeys>.lua`; the loader
  * derives the name and key count from it and refuses files that do not match), prepends the shared
- * prelude, and runs them with EVALSHA, falling back to EVAL when Redis answers NOSCRIPT (after
+ * prelude, replaces each `--@include <name>` line with `lua/lib/<name>.lua` (functions shared by
+ * several scripts, since Redis scripts cannot import), and runs them with EVALSHA, falling back to EVAL when Redis answers NOSCRIPT (after
  * `SCRIPT FLUSH` or a restart): the fallback loads the script again, transparently, and is counted.
  * Scripts are never run inside MULTI. Callers use the typed wrappers of `*-scripts.ts`, which own
  * each script's KEYS/ARGV and decode its reply; nothing else calls `run`.
@@ -23,6 +24,7 @@ export const SCRIPT_NAMES = [
   "roomTyping",
   "roomCursors",
   "roomTouch",
+  "roomRenewEpoch",
   "sessionOpen",
   "sessionCheck",
   "sessionsHeartbeat",
@@ -33,6 +35,7 @@ export const SCRIPT_NAMES = [
   "sessionReapDone",
   "userSession",
   "userSetStatus",
+  "userRestore",
   "sessionKick",
   "sessionSetNode",
   "nodeAnnounce",
@@ -48,10 +51,10 @@ export function loadScripts(client: Redis | Cluster, onReload: (name: string) =>
   const prelude = readFileSync(new URL("_prelude.lua", dir), "utf8");
   const scripts = new Map<string, { keys: number; lua: string; sha: string }>();
   for (const file of readdirSync(dir)) {
-    if (file === "_prelude.lua") continue;
+    if (file === "_prelude.lua" || file === "lib") continue;
     const m = FILE.exec(file);
     if (!m) throw new Error(`lua/${file}: script files must be named camelCaseName-<numberOfKeys>.lua`);
-    const lua = `${prelude}\n${readFileSync(new URL(file, dir), "utf8")}`;
+    const lua = `${prelude}\n${withIncludes(readFileSync(new URL(file, dir), "utf8"), dir, file)}`;
     if (!(SCRIPT_NAMES as readonly string[]).includes(m[1]!)) throw new Error(`lua/${file}: ${m[1]} is not in SCRIPT_NAMES (scripts.ts)`);
     scripts.set(m[1]!, { keys: Number(m[2]), lua, sha: createHash("sha1").update(lua).digest("hex") });
   }
@@ -71,4 +74,14 @@ export function loadScripts(client: Redis | Cluster, onReload: (name: string) =>
       }
     },
   };
+}
+
+/** Replaces `--@include <name>` lines with the file `lib/<name>.lua` (once each, no nesting). */
+function withIncludes(lua: string, dir: URL, file: string): string {
+  const seen = new Set<string>();
+  return lua.replace(/^--@include ([a-zA-Z]+)$/gm, (_line, name: string) => {
+    if (seen.has(name)) throw new Error(`lua/${file}: ${name} included twice`);
+    seen.add(name);
+    return readFileSync(new URL(`lib/${name}.lua`, dir), "utf8");
+  });
 }

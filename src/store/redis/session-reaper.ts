@@ -2,6 +2,7 @@ import type { LeaveReason } from "../../core/presence-event.js";
 import { decodeSession, type StoredSession } from "./codec.js";
 import { SESSION_BUCKETS } from "./keys.js";
 import type { RedisContext } from "./redis-context.js";
+import { FINAL_CALL } from "./room-scripts.js";
 
 /**
  * Shared, fenced reaping (design §5): every node, every reaper interval, walks the 64 session
@@ -34,7 +35,7 @@ export function createSessionReaper(ctx: RedisContext): SessionReaper {
     const session = json ? decodeSession(json) : null;
     if (session) {
       for (const room of Object.keys(rooms)) {
-        const { event } = await ctx.rooms.leave(room, { connectionId: session.c, sessionId: sid, reason });
+        const { event } = await ctx.rooms.leave(room, { connectionId: session.c, sessionId: sid, reason, seq: FINAL_CALL, tombstone: reason === "kicked" });
         if (event) leaves++;
       }
       await ctx.users.session(session.id, "end", sid, session.act);

@@ -9,9 +9,9 @@ import { ScriptReply, type ScriptContext } from "./script-reply.js";
  * tables below are the only place script status numbers appear; `not_found` and `too_many_rooms`
  * become PresenceErrors in `sessionError`, once.
  */
-const OPEN = { 1: "ok", [-1]: "not_found", [-2]: "too_many_rooms" } as const;
+const OPEN = { 1: "ok", 2: "request_hit", [-1]: "not_found", [-2]: "too_many_rooms" } as const;
 const CHECK = { 1: "ok", [-1]: "not_found" } as const;
-const LEAVE_ROOM = { 1: "left", 2: "ended", 0: "not_in_room", [-1]: "not_found" } as const;
+const LEAVE_ROOM = { 1: "left", 2: "ended", 0: "not_in_room", 3: "relisted", [-1]: "not_found" } as const;
 const NAVIGATE = { 1: "ok", [-1]: "not_found", [-2]: "too_many_rooms" } as const;
 const RELEASE = { 1: "released", [-1]: "not_found" } as const;
 const SET_NODE = { 1: "recorded", 0: "unchanged", [-1]: "not_found" } as const;
@@ -25,13 +25,16 @@ export const REAP_CLAIM_MS = 30_000;
 const REAP_BATCH = 200;
 
 /** The PresenceError of a refused session call; `field` names the room field of the request. */
-export function sessionError(r: { status: "not_found" } | { status: "too_many_rooms"; rooms: number }, field: string, maxRooms: number): PresenceError {
-  if (r.status === "not_found") return sessionNotFound();
+export function sessionError(r: { status: "not_found" | "request_hit" } | { status: "too_many_rooms"; rooms: number }, field: string, maxRooms: number): PresenceError {
+  if (r.status !== "too_many_rooms") return sessionNotFound();
   return limitExceeded(field, maxRooms, r.rooms, "rooms per session", "TOO_MANY_ROOMS");
 }
 
 export type SessionOpenReply =
-  | { status: "ok"; expiresAtMs: number; session: StoredSession }
+  /** `seq`: this call's number, carried by its room join (fencing). */
+  | { status: "ok"; expiresAtMs: number; session: StoredSession; seq: number }
+  /** A first Join's request id names this live session of the owner: nothing was created. */
+  | { status: "request_hit"; sessionId: string }
   | { status: "not_found" }
   | { status: "too_many_rooms"; rooms: number };
 
@@ -46,12 +49,15 @@ export interface SessionOpenArgs {
   room: string;
   metadataJson: string;
   nodeId: string;
+  /** Mode new only: the request field (`keys.request`) of a first Join with a request id; the session must be in its bucket. */
+  requestField?: string;
 }
 
-/** One entry of a heartbeat batch: owner '' is a node refresh of a session it already verified. */
+/** One entry of a heartbeat batch: owner null is a node refresh of a session it already verified. */
 export interface HeartbeatEntry {
   sid: string;
-  owner: string;
+  /** The caller's owner key ('' = anonymous, checked like any other), or null for a node refresh. */
+  owner: string | null;
   /** '' keeps the activity. */
   activity: string;
   ttlMs: number;
@@ -67,15 +73,16 @@ export interface HeartbeatReply {
 }
 
 export type NavigateReply =
-  | { status: "ok"; expiresAtMs: number; session: StoredSession; leavesFrom: boolean }
+  | { status: "ok"; expiresAtMs: number; session: StoredSession; leavesFrom: boolean; seq: number }
   | { status: "not_found" }
   | { status: "too_many_rooms"; rooms: number };
 
 export interface SessionScripts {
   open(a: SessionOpenArgs): Promise<SessionOpenReply>;
-  /** A live session of this owner, without refreshing it. */
-  check(ref: SessionRef): Promise<{ status: "ok"; session: StoredSession } | { status: "not_found" }>;
-  leaveRoom(ref: SessionRef, room: string): Promise<(typeof LEAVE_ROOM)[keyof typeof LEAVE_ROOM]>;
+  /** A live session of this owner, without refreshing it; `startLeave` also takes the session's next call number. */
+  check(ref: SessionRef, startLeave?: boolean): Promise<{ status: "ok"; session: StoredSession; seq: number } | { status: "not_found" }>;
+  /** Unlists a room unless a call later than `seq` listed it again (`relisted`). */
+  leaveRoom(ref: SessionRef, room: string, seq: number): Promise<(typeof LEAVE_ROOM)[keyof typeof LEAVE_ROOM]>;
   navigate(ref: SessionRef, a: { fromRoom: string; toRoom: string; metadataJson: string }): Promise<NavigateReply>;
   release(ref: SessionRef, graceMs: number): Promise<(typeof RELEASE)[keyof typeof RELEASE]>;
   setNode(ref: SessionRef, nodeId: string): Promise<(typeof SET_NODE)[keyof typeof SET_NODE]>;
@@ -92,37 +99,43 @@ export function createSessionScripts(c: ScriptContext): SessionScripts {
   const bucketOf = (sid: string) => c.keys.bucket(c.keys.bucketOf(sid));
   const sessionKeys = (sid: string) => {
     const b = bucketOf(sid);
-    return [b.expiry, b.sessions, c.keys.sessionRooms(sid), b.owners];
+    return [b.expiry, b.sessions, c.keys.sessionRooms(sid), b.owners, b.seqs];
+  };
+  const openKeys = (sid: string) => {
+    const b = bucketOf(sid);
+    return [b.expiry, b.sessions, c.keys.sessionRooms(sid), b.owners, b.requests, b.requestsExpiry, b.seqs];
   };
   const ttl = c.timings.sessionTtlMs;
   const maxRooms = c.limits.maxRoomsPerSession;
   return {
     async open(a) {
-      const args = [a.mode, a.sid, a.owner, a.arg, c.nowArg(), ttl, a.room, a.metadataJson, maxRooms, a.nodeId];
-      const r = new ScriptReply("sessionOpen", await c.run("sessionOpen", sessionKeys(a.sid), args));
+      const args = [a.mode, a.sid, a.owner, a.arg, c.nowArg(), ttl, a.room, a.metadataJson, maxRooms, a.nodeId, a.requestField ?? ""];
+      const r = new ScriptReply("sessionOpen", await c.run("sessionOpen", openKeys(a.sid), args));
       const status = r.status(0, OPEN);
-      if (status === "ok") return { status, expiresAtMs: r.int(1), session: decodeSession(r.str(2)) };
+      if (status === "ok") return { status, expiresAtMs: r.int(1), session: decodeSession(r.str(2)), seq: r.int(3) };
+      if (status === "request_hit") return { status, sessionId: r.str(2) };
       if (status === "too_many_rooms") return { status, rooms: r.int(1) + 1 };
       return { status };
     },
-    async check(ref) {
+    async check(ref, startLeave = false) {
       const b = bucketOf(ref.sessionId);
-      const r = new ScriptReply("sessionCheck", await c.run("sessionCheck", [b.expiry, b.sessions], [ref.sessionId, ref.ownerKey, c.nowArg()]));
+      const args = [ref.sessionId, ref.ownerKey, c.nowArg(), startLeave ? "1" : "0"];
+      const r = new ScriptReply("sessionCheck", await c.run("sessionCheck", [b.expiry, b.sessions, b.seqs], args));
       const status = r.status(0, CHECK);
-      return status === "ok" ? { status, session: decodeSession(r.str(1)) } : { status };
+      return status === "ok" ? { status, session: decodeSession(r.str(1)), seq: r.int(2) } : { status };
     },
-    async leaveRoom(ref, room) {
-      const args = [ref.sessionId, ref.ownerKey, c.nowArg(), room];
+    async leaveRoom(ref, room, seq) {
+      const args = [ref.sessionId, ref.ownerKey, c.nowArg(), room, seq];
       const r = new ScriptReply("sessionLeaveRoom", await c.run("sessionLeaveRoom", sessionKeys(ref.sessionId), args));
       return r.status(0, LEAVE_ROOM);
     },
     async navigate(ref, a) {
       const b = bucketOf(ref.sessionId);
-      const keys = [b.expiry, b.sessions, c.keys.sessionRooms(ref.sessionId)];
+      const keys = [b.expiry, b.sessions, c.keys.sessionRooms(ref.sessionId), b.seqs];
       const args = [ref.sessionId, ref.ownerKey, c.nowArg(), ttl, a.fromRoom, a.toRoom, a.metadataJson, maxRooms];
       const r = new ScriptReply("sessionNavigate", await c.run("sessionNavigate", keys, args));
       const status = r.status(0, NAVIGATE);
-      if (status === "ok") return { status, expiresAtMs: r.int(1), session: decodeSession(r.str(2)), leavesFrom: r.int(3) === 1 };
+      if (status === "ok") return { status, expiresAtMs: r.int(1), session: decodeSession(r.str(2)), leavesFrom: r.int(3) === 1, seq: r.int(4) };
       if (status === "too_many_rooms") return { status, rooms: r.int(1) };
       return { status };
     },
@@ -139,7 +152,8 @@ export function createSessionScripts(c: ScriptContext): SessionScripts {
     async heartbeat(bucket, entries) {
       const b = c.keys.bucket(bucket);
       const args: (string | number)[] = [c.nowArg(), ttl];
-      for (const e of entries) args.push(e.sid, e.owner, e.activity, e.ttlMs);
+      // Not the bare owner key: '' is the anonymous owner, which must be checked like any other.
+      for (const e of entries) args.push(e.sid, e.owner === null ? "*" : `o:${e.owner}`, e.activity, e.ttlMs);
       const r = new ScriptReply("sessionsHeartbeat", await c.run("sessionsHeartbeat", [b.expiry, b.sessions], args));
       const out: HeartbeatReply[] = [];
       for (let i = 0; i < entries.length; i++) {
@@ -150,12 +164,13 @@ export function createSessionScripts(c: ScriptContext): SessionScripts {
     },
     async claimExpired(bucket) {
       const b = c.keys.bucket(bucket);
-      const r = new ScriptReply("sessionsClaimExpired", await c.run("sessionsClaimExpired", [b.expiry, b.reaping], [c.nowArg(), REAP_CLAIM_MS, REAP_BATCH]));
+      const keys = [b.expiry, b.reaping, b.requests, b.requestsExpiry];
+      const r = new ScriptReply("sessionsClaimExpired", await c.run("sessionsClaimExpired", keys, [c.nowArg(), REAP_CLAIM_MS, REAP_BATCH]));
       return { expiredNow: r.int(0), sids: r.strings(1) };
     },
     async reapDone(sid) {
       const b = bucketOf(sid);
-      const r = new ScriptReply("sessionReapDone", await c.run("sessionReapDone", [b.reaping, b.sessions, c.keys.sessionRooms(sid), b.owners], [sid]));
+      const r = new ScriptReply("sessionReapDone", await c.run("sessionReapDone", [b.reaping, b.sessions, c.keys.sessionRooms(sid), b.owners, b.seqs], [sid]));
       return r.status(0, REAP_DONE);
     },
     async kick(sid, nodeId) {

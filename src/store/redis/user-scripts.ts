@@ -11,14 +11,40 @@ import { ScriptReply, type ScriptContext } from "./script-reply.js";
  */
 const CHANGED = { 1: "changed", 0: "unchanged" } as const;
 
+/** What a node keeps of a user's own settings, to restore them after Redis lost its data. */
+export interface UserSettings {
+  customStatus: string;
+  invisible: boolean;
+  /** When they last changed (store time, ms; 0 = never set). */
+  changedAtMs: number;
+  /** The last seen others saw while invisible. */
+  visibleLastSeenMs: number;
+}
+
 export interface UserScripts {
   /** Records a session's activity under its user (`set`) or its end (`end`); anonymous sessions have no status. */
   session(identity: MemberIdentity, op: "set" | "end", sid: string, activity: Activity): Promise<void>;
   /** Sets the custom status and/or the invisible flag (undefined keeps); returns the status after. */
   setStatus(userId: string, customStatus: string | undefined, invisible: boolean | undefined): Promise<UserStatusRecord>;
+  /** Puts back settings a node knew after Redis lost data, unless the record has newer ones. */
+  restore(userId: string, settings: UserSettings): Promise<void>;
 }
 
-export function createUserScripts(c: ScriptContext, committed: (status: UserStatusRecord, timeMs: number) => void): UserScripts {
+/**
+ * `committed` receives every published change; `learned` every user's settings as a script saw
+ * them (the node keeps them for the users of its sessions).
+ */
+export function createUserScripts(
+  c: ScriptContext,
+  committed: (status: UserStatusRecord, timeMs: number) => void,
+  learned: (userId: string, settings: UserSettings) => void,
+): UserScripts {
+  const settingsOf = (s: UserStatusRecord, changedAtMs: number): UserSettings => ({
+    customStatus: s.customStatus,
+    invisible: s.invisible,
+    changedAtMs,
+    visibleLastSeenMs: s.visibleLastSeenMs,
+  });
   return {
     async session(identity, op, sid, activity) {
       if (identity.kind !== "user") return;
@@ -26,15 +52,24 @@ export function createUserScripts(c: ScriptContext, committed: (status: UserStat
       const k = c.keys.user(userId);
       const args = [userId, op, sid, activity, c.nowArg(), c.timings.lastSeenRetentionMs, k.channel, c.pub];
       const r = new ScriptReply("userSession", await c.run("userSession", [k.status], args));
-      if (r.status(0, CHANGED) === "changed") committed(decodeStatus(r.str(1)), r.int(2));
+      const status = decodeStatus(r.str(1));
+      learned(userId, settingsOf(status, r.int(3)));
+      if (r.status(0, CHANGED) === "changed") committed(status, r.int(2));
     },
     async setStatus(userId, customStatus, invisible) {
       const k = c.keys.user(userId);
       const args = [userId, customStatus === undefined ? "0" : "1", customStatus ?? "", invisible === undefined ? "" : invisible ? "1" : "0", c.nowArg(), k.channel, c.pub];
       const r = new ScriptReply("userSetStatus", await c.run("userSetStatus", [k.status], args));
       const status = decodeStatus(r.str(1));
+      learned(userId, settingsOf(status, r.int(3)));
       if (r.status(0, CHANGED) === "changed") committed(status, r.int(2));
       return status;
+    },
+    async restore(userId, st) {
+      const k = c.keys.user(userId);
+      const args = [userId, st.customStatus, st.invisible ? "1" : "0", st.changedAtMs, st.visibleLastSeenMs, c.nowArg(), k.channel, c.pub];
+      const r = new ScriptReply("userRestore", await c.run("userRestore", [k.status], args));
+      if (r.status(0, CHANGED) === "changed") committed(decodeStatus(r.str(1)), r.int(2));
     },
   };
 }

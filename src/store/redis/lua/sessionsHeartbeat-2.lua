@@ -1,12 +1,13 @@
 --[[
   sessionsHeartbeat: refresh many sessions of one bucket in one call (heartbeats are batched per
   bucket per event-loop turn). Each entry is fenced: an expired or reaped session is refused and
-  never recreated. An entry with an owner key is checked against the session's owner (Heartbeat,
-  attach); an entry with an empty owner is a node refresh of a session it already verified.
+  never recreated. An entry 'o:<owner key>' is checked against the session's owner (Heartbeat,
+  attach; the anonymous owner key '' is 'o:'); the entry '*' is a node refresh of a session the
+  node already verified (no owner check).
   A new activity is stored; the caller then updates the session's rooms.
   KEYS[1] bucket expiry zset   KEYS[2] bucket sessions hash
   ARGV[1] now ms ('0' = Redis TIME)   ARGV[2] TTL ms (per entry, see below)
-  ARGV[3..] groups of 4: session id, owner key ('' = node refresh), activity ('' = keep), TTL ms
+  ARGV[3..] groups of 4: session id, 'o:<owner key>' or '*' (node refresh), activity ('' = keep), TTL ms
   Returns a flat list per entry: status, expiresAt, session JSON (when the activity changed, else ''),
   time the session had left before this refresh in ms (0 when refused; the caller derives the
   heartbeat lag, TTL minus that, for presence_heartbeat_lag_seconds)
@@ -61,8 +62,9 @@ for first = 0, entries - 1, CHUNK do
     local json = liveAt[k] and jsons[liveAt[k]]
     if json then
       local s = decoded[sid]
-      local owned = owner == ''
+      local owned = owner == '*'
       if not owned then
+        owner = string.sub(owner, 3)
         local o = s and s.o or topString(json, 'o')
         if o == nil then
           s = cjson.decode(json)

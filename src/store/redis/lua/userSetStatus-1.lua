@@ -1,11 +1,12 @@
 --[[
   userSetStatus: set the custom status text and/or the invisible flag of a user and publish the
-  new status when it changed. Going invisible freezes the last seen that others see.
+  new status when it changed. Going invisible freezes the last seen that others see. A change
+  records its time (sc).
   KEYS[1] user status hash (see userSession)
   ARGV[1] userId   ARGV[2] '1' to set the custom status   ARGV[3] custom status
   ARGV[4] '' keep | '1' invisible | '0' visible   ARGV[5] now ms ('0' = Redis TIME)
   ARGV[6] channel   ARGV[7] PUBLISH|SPUBLISH
-  Returns {changed, status JSON, now ms}
+  Returns {changed, status JSON, now ms, sc}
 ]]
 local now = nowMs(ARGV[5])
 local fields = redis.call('HGETALL', KEYS[1])
@@ -35,7 +36,8 @@ if ARGV[4] ~= '' and (rec.inv or '0') ~= ARGV[4] then
   end
   changed = true
 end
+if changed then redis.call('HSET', KEYS[1], 'sc', now) end
 local out = cjson.encode({ userId = ARGV[1], state = state, lastSeenMs = tonumber(rec.ls) or 0,
   visibleLastSeenMs = tonumber(rec.vls) or 0, customStatus = rec.cs or '', invisible = rec.inv == '1' })
 if changed then redis.call(ARGV[7], ARGV[6], out) end
-return { changed and 1 or 0, out, now }
+return { changed and 1 or 0, out, now, tonumber(redis.call('HGET', KEYS[1], 'sc')) or 0 }

@@ -2,7 +2,7 @@
   sessionReapDone: last step of a reap: delete the claimed session's keys and uncount it from its
   owner.
   KEYS[1] bucket reaping zset   KEYS[2] bucket sessions hash   KEYS[3] the session's rooms hash
-  KEYS[4] bucket owners hash (owner key → live sessions)
+  KEYS[4] bucket owners hash (owner key → live sessions)   KEYS[5] bucket op sequences hash
   ARGV[1] session id
   Returns {status}; 1 = deleted, 0 = not claimed (another node finished it)
 ]]
@@ -14,4 +14,5 @@ if json then
   redis.call('HDEL', KEYS[2], ARGV[1])
 end
 redis.call('DEL', KEYS[3])
+redis.call('HDEL', KEYS[5], ARGV[1])
 return { 1 }

@@ -2,8 +2,10 @@
   sessionsClaimExpired: claim up to N expired sessions of a bucket for reaping. A claimed session
   leaves the expiry zset (so heartbeats and refreshes are refused from now on: fencing) and enters
   the reaping zset with a claim deadline; claims older than their deadline (a node died mid-reap)
-  are claimed again. Every step of a reap is idempotent, so a re-claim is safe.
+  are claimed again. Every step of a reap is idempotent, so a re-claim is safe. Also forgets up to
+  N request de-duplication records of the bucket whose TTL has passed.
   KEYS[1] bucket expiry zset   KEYS[2] bucket reaping zset
+  KEYS[3] bucket requests hash   KEYS[4] bucket requests expiry zset
   ARGV[1] now ms ('0' = Redis TIME)   ARGV[2] claim duration ms   ARGV[3] max sessions
   Returns {expiredNow, sessionId...}: how many had just expired (missed heartbeats), then every
   claimed id (just expired first, then stale claims)
@@ -23,5 +25,9 @@ if #out - 1 < limit then
     redis.call('ZADD', KEYS[2], deadline, sid)
     out[#out + 1] = sid
   end
+end
+for _, field in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, limit)) do
+  redis.call('ZREM', KEYS[4], field)
+  redis.call('HDEL', KEYS[3], field)
 end
 return out

@@ -1,0 +1,207 @@
+import type { IdSource } from "./ids.js";
+import type { Limits, Timings } from "./options.js";
+import { limitExceeded, sessionNotFound } from "./presence-error.js";
+import type { Activity, LeaveReason, PresenceEvent, StoreMessage } from "./presence-event.js";
+import { applyActivity, applyJoin, applyLeave, createRoomState, trimLog, type RoomState } from "./room-state.js";
+import {
+  createSession,
+  createSessionTable,
+  deleteSession,
+  extendSession,
+  navigationRooms,
+  openSession,
+  ownedSession,
+  type SessionEntry,
+  type SessionTable,
+} from "./session-table.js";
+import type { JoinInput, Lease } from "./session.js";
+import { applyUserSession, applyUserSessionEnd, createUserPresence, type UserPresence } from "./user-presence.js";
+import type { UserStatusRecord } from "./user-status.js";
+
+/**
+ * The presence model: sessions (session-table.ts), rooms (room-state.ts) and user presence
+ * (user-presence.ts) together, with the transitions that touch more than one of them: a join
+ * creates or reuses a session, joins the room and records the user's session; a session ending
+ * leaves its rooms and ends the user's session. Pure: the memory store is this model plus
+ * subscriptions and timers, and the model-based tests run every store against it.
+ *
+ * Every transition takes `nowMs` and fills an `Effects` with what it committed, in commit order.
+ * Refusals throw PresenceError (SESSION_NOT_FOUND, TOO_MANY_ROOMS) before anything changed.
+ */
+export interface PresenceModelOptions {
+  ids: IdSource;
+  timings: Timings;
+  limits: Limits;
+  /** This node's id, recorded on the sessions it creates, attaches or reclaims. */
+  nodeId: string;
+}
+
+export interface ModelRoom {
+  state: RoomState;
+  /** Subscriptions keeping the room's state alive. */
+  watchers: number;
+  /** When the room last became empty of members and watchers (0 while in use). */
+  idleSinceMs: number;
+}
+
+export interface PresenceModel {
+  readonly o: PresenceModelOptions;
+  readonly sessions: SessionTable;
+  readonly users: UserPresence;
+  readonly rooms: Map<string, ModelRoom>;
+  /** The node registry: node id → last announcement. */
+  readonly nodes: Map<string, number>;
+}
+
+/** What one transition committed, in order. */
+export interface Effects {
+  /** Room messages: committed events and typing stops, in commit order per room. */
+  room: { room: string; message: StoreMessage }[];
+  /** User status changes (real records) with their commit time. */
+  users: { status: UserStatusRecord; timeMs: number }[];
+  /** Connections whose cursor was removed (watchers learn it in the next cursor batch). */
+  cursorsRemoved: { room: string; connectionId: string }[];
+}
+
+export function createPresenceModel(o: PresenceModelOptions): PresenceModel {
+  return { o, sessions: createSessionTable(), users: createUserPresence(), rooms: new Map(), nodes: new Map() };
+}
+
+export function noEffects(): Effects {
+  return { room: [], users: [], cursorsRemoved: [] };
+}
+
+export function leaseOf(m: PresenceModel, s: SessionEntry): Lease {
+  return { ttlMs: m.o.timings.sessionTtlMs, heartbeatIntervalMs: m.o.timings.heartbeatIntervalMs, expiresAtMs: s.expiresAtMs };
+}
+
+/** The caller's live session, or SESSION_NOT_FOUND. */
+export function requireSession(m: PresenceModel, ref: { sessionId: string; ownerKey: string }, nowMs: number): SessionEntry {
+  const s = ownedSession(m.sessions, ref, nowMs);
+  if (!s) throw sessionNotFound();
+  return s;
+}
+
+/** The room's entry, created (new epoch) if missing. */
+export function roomOf(m: PresenceModel, name: string): ModelRoom {
+  let r = m.rooms.get(name);
+  if (!r) m.rooms.set(name, (r = { state: createRoomState(name, m.o.ids.epoch()), watchers: 0, idleSinceMs: 0 }));
+  return r;
+}
+
+/** The session part and room part of a Join; see `JoinInput`. */
+export function modelJoin(m: PresenceModel, input: JoinInput, nowMs: number, fx: Effects) {
+  const t = m.o.timings;
+  const opened = openSession(m.sessions, input, nowMs, m.o.limits, m.o.nodeId);
+  if (opened.status === "not_found") throw sessionNotFound();
+  if (opened.status === "too_many_rooms") throw limitExceeded("room", m.o.limits.maxRoomsPerSession, opened.rooms, "rooms per session", "TOO_MANY_ROOMS");
+  let session: SessionEntry;
+  if (opened.status === "create") {
+    const ids = m.o.ids;
+    const base = { id: ids.sessionId(), resumeSecret: ids.resumeSecret(), connectionId: ids.connectionId(), ownerKey: input.ownerKey };
+    session = createSession(m.sessions, { ...base, identity: input.identity, activity: input.activity ?? "active", nodeId: m.o.nodeId }, input, nowMs, t.sessionTtlMs);
+    userSession(m, session, nowMs, fx);
+  } else {
+    session = opened.session;
+    extendSession(session, nowMs, t.sessionTtlMs);
+  }
+  const roomCreated = !m.rooms.has(input.room);
+  const event = joinRoom(m, session, input.room, input.metadata, nowMs, fx);
+  return { session, resumed: opened.status === "reclaimed", sessionCreated: opened.status === "create", roomCreated, event };
+}
+
+/** Leaves one room; the session ends with its last room. */
+export function modelLeave(m: PresenceModel, ref: { sessionId: string; ownerKey: string; room: string; reason: LeaveReason }, nowMs: number, fx: Effects) {
+  const s = requireSession(m, ref, nowMs);
+  if (!s.rooms.has(ref.room)) return { left: false, sessionEnded: false };
+  leaveRoom(m, s, ref.room, ref.reason, nowMs, fx);
+  const sessionEnded = s.rooms.size === 0;
+  if (sessionEnded) endSession(m, s, nowMs, fx);
+  return { left: true, sessionEnded };
+}
+
+/** Leaves `fromRoom` (if in it) and joins `toRoom`, keeping the connection id. */
+export function modelNavigate(m: PresenceModel, ref: { sessionId: string; ownerKey: string; fromRoom: string; toRoom: string; metadata: Record<string, string> }, nowMs: number, fx: Effects) {
+  const s = requireSession(m, ref, nowMs);
+  const { leaving, refused } = navigationRooms(s, ref.fromRoom, ref.toRoom, m.o.limits.maxRoomsPerSession);
+  if (refused !== null) throw limitExceeded("to_room", m.o.limits.maxRoomsPerSession, refused, "rooms per session", "TOO_MANY_ROOMS");
+  extendSession(s, nowMs, m.o.timings.sessionTtlMs);
+  if (leaving) leaveRoom(m, s, ref.fromRoom, "left", nowMs, fx);
+  joinRoom(m, s, ref.toRoom, ref.metadata, nowMs, fx);
+  return s;
+}
+
+/** Refreshes a session; a new activity is one `updated` per room and a user status change. Returns the time it had left. */
+export function modelHeartbeat(m: PresenceModel, ref: { sessionId: string; ownerKey: string; activity?: Activity }, nowMs: number, fx: Effects) {
+  const s = requireSession(m, ref, nowMs);
+  const leftMs = s.expiresAtMs - nowMs;
+  extendSession(s, nowMs, m.o.timings.sessionTtlMs);
+  if (ref.activity && ref.activity !== s.activity) {
+    s.activity = ref.activity;
+    for (const room of s.rooms.keys()) {
+      const r = m.rooms.get(room);
+      const ev = r ? applyActivity(r.state, s.connectionId, ref.activity, nowMs) : null;
+      if (r && ev) commitEvent(m, r, ev, nowMs, fx);
+    }
+    userSession(m, s, nowMs, fx);
+  }
+  return { session: s, leftMs };
+}
+
+/** Ends a session: it leaves each of its rooms with `reason` (one event per room), then ends. Returns the leaves. */
+export function endSessionWith(m: PresenceModel, s: SessionEntry, reason: LeaveReason, nowMs: number, fx: Effects): number {
+  let leaves = 0;
+  for (const room of [...s.rooms.keys()]) if (leaveRoom(m, s, room, reason, nowMs, fx)) leaves++;
+  endSession(m, s, nowMs, fx);
+  return leaves;
+}
+
+/** Adds (or updates) the session's connection in a room. */
+export function joinRoom(m: PresenceModel, s: SessionEntry, room: string, metadata: Record<string, string>, nowMs: number, fx: Effects): PresenceEvent | null {
+  const r = roomOf(m, room);
+  r.idleSinceMs = 0;
+  const prev = r.state.members.get(s.connectionId);
+  const member = { connectionId: s.connectionId, identity: s.identity, metadata, activity: s.activity, joinedAtMs: prev?.joinedAtMs ?? nowMs };
+  s.rooms.set(room, metadata);
+  const ev = applyJoin(r.state, member, nowMs);
+  if (ev) commitEvent(m, r, ev, nowMs, fx);
+  return ev;
+}
+
+/** Removes the session's connection from a room; true when an event was committed. */
+export function leaveRoom(m: PresenceModel, s: SessionEntry, room: string, reason: LeaveReason, nowMs: number, fx: Effects): boolean {
+  s.rooms.delete(room);
+  const r = m.rooms.get(room);
+  if (!r) return false;
+  const out = applyLeave(r.state, s.connectionId, reason, nowMs);
+  if (out.event) commitEvent(m, r, out.event, nowMs, fx);
+  if (out.typingStopped) fx.room.push({ room, message: { type: "typing", typing: { room, userId: out.typingStopped, typing: false, expiresInMs: 0 } } });
+  if (out.cursorRemoved) fx.cursorsRemoved.push({ room, connectionId: s.connectionId });
+  markIdle(r, nowMs);
+  return out.event !== null;
+}
+
+/** Deletes the session and records its end in the user's status. */
+export function endSession(m: PresenceModel, s: SessionEntry, nowMs: number, fx: Effects): void {
+  deleteSession(m.sessions, s);
+  if (s.identity.kind !== "user") return;
+  const status = applyUserSessionEnd(m.users, s.identity.user.userId, s.id, nowMs, m.o.timings.lastSeenRetentionMs);
+  if (status) fx.users.push({ status, timeMs: nowMs });
+}
+
+/** Records the session's activity under its user (anonymous sessions have no status). */
+export function userSession(m: PresenceModel, s: SessionEntry, nowMs: number, fx: Effects): void {
+  if (s.identity.kind !== "user") return;
+  const status = applyUserSession(m.users, s.identity.user.userId, s.id, s.activity, nowMs, m.o.timings.lastSeenRetentionMs);
+  if (status) fx.users.push({ status, timeMs: nowMs });
+}
+
+/** A room with no members and no watchers starts its retention. */
+export function markIdle(r: ModelRoom, nowMs: number): void {
+  if (r.state.members.size === 0 && r.watchers === 0 && r.idleSinceMs === 0) r.idleSinceMs = nowMs;
+}
+
+function commitEvent(m: PresenceModel, r: ModelRoom, ev: PresenceEvent, nowMs: number, fx: Effects): void {
+  trimLog(r.state, m.o.timings.logMaxEntries, m.o.timings.logMaxAgeMs, nowMs);
+  fx.room.push({ room: r.state.room, message: { type: "event", event: ev } });
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { applySetStatus, applyUserSession, applyUserSessionEnd, createUserPresence, pruneUsers, userStatusOf } from "./user-presence.js";
+
+const RETENTION = 10_000;
+
+describe("user presence", () => {
+  it("aggregates sessions: online with an active one, away when all are away, offline with none (last seen = end)", () => {
+    const t = createUserPresence();
+    expect(applyUserSession(t, "ana", "s1", "away", 10, RETENTION)).toMatchObject({ state: "away" });
+    expect(applyUserSession(t, "ana", "s2", "active", 20, RETENTION)).toMatchObject({ state: "online" });
+    expect(applyUserSession(t, "ana", "s2", "active", 30, RETENTION)).toBeNull(); // no change
+    expect(applyUserSessionEnd(t, "ana", "s2", 40, RETENTION)).toMatchObject({ state: "away", lastSeenMs: 0 });
+    expect(applyUserSessionEnd(t, "ana", "nope", 45, RETENTION)).toBeNull();
+    expect(applyUserSessionEnd(t, "ana", "s1", 50, RETENTION)).toEqual({ userId: "ana", state: "offline", lastSeenMs: 50, customStatus: "", invisible: false, visibleLastSeenMs: 50 });
+  });
+
+  it("invisible freezes the last seen others see; custom status and the flag commit only on change", () => {
+    const t = createUserPresence();
+    applyUserSession(t, "ana", "s1", "active", 100, RETENTION);
+    expect(applySetStatus(t, "ana", { customStatus: "busy" }, 200, RETENTION)).toMatchObject({ changed: true, status: { customStatus: "busy" } });
+    expect(applySetStatus(t, "ana", { customStatus: "busy" }, 210, RETENTION).changed).toBe(false);
+    expect(applySetStatus(t, "ana", { invisible: true }, 300, RETENTION)).toMatchObject({ changed: true, status: { invisible: true, visibleLastSeenMs: 300 } });
+    expect(applyUserSessionEnd(t, "ana", "s1", 400, RETENTION)).toMatchObject({ state: "offline", lastSeenMs: 400, visibleLastSeenMs: 300 });
+    expect(applySetStatus(t, "ana", { invisible: false }, 500, RETENTION).status).toMatchObject({ invisible: false, visibleLastSeenMs: 400 });
+    // Going invisible while offline shows the real last seen, not the time of the change.
+    expect(applySetStatus(t, "ana", { invisible: true }, 600, RETENTION).status).toMatchObject({ visibleLastSeenMs: 400 });
+  });
+
+  it("forgets an offline user after the retention (unknown again), never one with sessions", () => {
+    const t = createUserPresence();
+    applyUserSession(t, "ana", "s1", "active", 0, RETENTION);
+    applyUserSession(t, "bob", "s2", "active", 0, RETENTION);
+    applySetStatus(t, "ana", { customStatus: "gone fishing" }, 1, RETENTION);
+    applyUserSessionEnd(t, "ana", "s1", 1_000, RETENTION);
+    expect(userStatusOf(t, "ana", 10_999, RETENTION)).toMatchObject({ lastSeenMs: 1_000, customStatus: "gone fishing" });
+    expect(userStatusOf(t, "ana", 11_000, RETENTION)).toMatchObject({ state: "offline", lastSeenMs: 0, customStatus: "" });
+    pruneUsers(t, 1_000_000, RETENTION);
+    expect([...t.keys()]).toEqual(["bob"]);
+  });
+});

@@ -1,0 +1,116 @@
+import type { Activity } from "./presence-event.js";
+import { stateOf, unknownUser, type UserStatusRecord } from "./user-status.js";
+
+/**
+ * User presence across rooms: the pure specification of what every store keeps per user (the
+ * memory store applies these functions; the Redis scripts userSession and userSetStatus do the
+ * same in Lua, and the model-based tests compare them).
+ *
+ * Rules:
+ * - The state aggregates the user's live sessions: online when one is active, away when all are
+ *   away, offline when there are none.
+ * - Last seen is the time the last session ended. While the user is invisible, others see the last
+ *   seen frozen at the time they went invisible (or their last seen, if offline then).
+ * - A status change is committed only when the state, the custom status or the invisible flag
+ *   changed; ending a session the user did not have commits nothing.
+ * - An offline user's record (last seen, custom status, invisible) is kept `lastSeenRetentionMs`
+ *   after the last session ended, then forgotten (the user is unknown: offline, never seen).
+ */
+export interface UserEntry {
+  /** sessionId → activity of that session. */
+  sessions: Map<string, Activity>;
+  lastSeenMs: number;
+  /** Last seen shown to others while invisible. */
+  visibleLastSeenMs: number;
+  customStatus: string;
+  invisible: boolean;
+}
+
+/** userId → entry. */
+export type UserPresence = Map<string, UserEntry>;
+
+export function createUserPresence(): UserPresence {
+  return new Map();
+}
+
+/** The record of a user (real state; visibility is applied by readers). */
+export function userStatusOf(t: UserPresence, userId: string, nowMs: number, retentionMs: number): UserStatusRecord {
+  const u = live(t, userId, nowMs, retentionMs);
+  if (!u) return unknownUser(userId);
+  return {
+    userId,
+    state: stateOf(u.sessions.values()),
+    lastSeenMs: u.lastSeenMs,
+    customStatus: u.customStatus,
+    invisible: u.invisible,
+    visibleLastSeenMs: u.invisible ? u.visibleLastSeenMs : u.lastSeenMs,
+  };
+}
+
+/** Records a session's activity under its user. Returns the new record when the state changed, else null. */
+export function applyUserSession(t: UserPresence, userId: string, sessionId: string, activity: Activity, nowMs: number, retentionMs: number): UserStatusRecord | null {
+  let u = live(t, userId, nowMs, retentionMs);
+  if (!u) t.set(userId, (u = { sessions: new Map(), lastSeenMs: 0, visibleLastSeenMs: 0, customStatus: "", invisible: false }));
+  const before = stateOf(u.sessions.values());
+  u.sessions.set(sessionId, activity);
+  return before === stateOf(u.sessions.values()) ? null : userStatusOf(t, userId, nowMs, retentionMs);
+}
+
+/**
+ * Records the end of a session. The last one sets last seen to now (and, unless invisible, the
+ * last seen others see). Returns the new record when the state changed, else null.
+ */
+export function applyUserSessionEnd(t: UserPresence, userId: string, sessionId: string, nowMs: number, retentionMs: number): UserStatusRecord | null {
+  const u = live(t, userId, nowMs, retentionMs);
+  if (!u) return null;
+  const before = stateOf(u.sessions.values());
+  if (!u.sessions.delete(sessionId)) return null;
+  if (u.sessions.size === 0) {
+    u.lastSeenMs = nowMs;
+    if (!u.invisible) u.visibleLastSeenMs = nowMs;
+  }
+  return before === stateOf(u.sessions.values()) ? null : userStatusOf(t, userId, nowMs, retentionMs);
+}
+
+/**
+ * Sets the custom status and/or the invisible flag (undefined keeps). Going invisible freezes the
+ * last seen others see. Returns the record after, and whether it changed.
+ */
+export function applySetStatus(
+  t: UserPresence,
+  userId: string,
+  change: { customStatus?: string; invisible?: boolean },
+  nowMs: number,
+  retentionMs: number,
+): { status: UserStatusRecord; changed: boolean } {
+  let u = live(t, userId, nowMs, retentionMs);
+  if (!u) t.set(userId, (u = { sessions: new Map(), lastSeenMs: 0, visibleLastSeenMs: 0, customStatus: "", invisible: false }));
+  let changed = false;
+  if (change.customStatus !== undefined && change.customStatus !== u.customStatus) {
+    u.customStatus = change.customStatus;
+    changed = true;
+  }
+  if (change.invisible !== undefined && change.invisible !== u.invisible) {
+    u.invisible = change.invisible;
+    if (u.invisible) u.visibleLastSeenMs = u.sessions.size > 0 ? nowMs : u.lastSeenMs;
+    changed = true;
+  }
+  return { status: userStatusOf(t, userId, nowMs, retentionMs), changed };
+}
+
+/** Forgets offline users whose retention has passed. */
+export function pruneUsers(t: UserPresence, nowMs: number, retentionMs: number): void {
+  for (const [userId, u] of t) if (expired(u, nowMs, retentionMs)) t.delete(userId);
+}
+
+function expired(u: UserEntry, nowMs: number, retentionMs: number): boolean {
+  return u.sessions.size === 0 && u.lastSeenMs > 0 && u.lastSeenMs + retentionMs <= nowMs;
+}
+
+function live(t: UserPresence, userId: string, nowMs: number, retentionMs: number): UserEntry | undefined {
+  const u = t.get(userId);
+  if (!u) return undefined;
+  if (!expired(u, nowMs, retentionMs)) return u;
+  t.delete(userId);
+  return undefined;
+}

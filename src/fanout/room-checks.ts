@@ -1,0 +1,135 @@
+import type { Clock } from "../core/clock.js";
+import type { Timings } from "../core/options.js";
+import type { PresenceError } from "../core/presence-error.js";
+import type { Position, RoomView, StoreMessage } from "../core/presence-event.js";
+import type { RoomStore } from "../store/ports/room-store.js";
+import type { Detail, FanoutObserver, ResyncReason, WatchItem } from "./watch-item.js";
+
+/**
+ * The fan-out hub's per-room and per-watcher state, and its periodic checks: stalled readers, the
+ * position check (tail loss) and the rollback of a room's version inside its epoch (see
+ * fanout-hub.ts for the rules). The hub owns the state; these functions only read and mark it.
+ */
+export interface Watcher {
+  room: RoomHub;
+  detail: Detail;
+  transport: string;
+  /** "init" while the first snapshot / replay is being fetched: messages go to `early`. */
+  phase: "init" | "live";
+  early: StoreMessage[];
+  queue: WatchItem[];
+  pos: Position;
+  needsSnapshot: boolean;
+  countsDirty: boolean;
+  wake: (() => void) | null;
+  error: PresenceError | null;
+  closed: boolean;
+  /** When the reader was handed an item it has not come back from (0 = pulling). */
+  parkedSince: number;
+  /** Set while a flush larger than the queue is applied to a reader that was keeping up. */
+  burst: boolean;
+  onStall?: () => void;
+}
+
+export interface RoomHub {
+  name: string;
+  watchers: Set<Watcher>;
+  unsubscribe: () => void;
+  pending: StoreMessage[];
+  snapshot: { promise: Promise<RoomView> } | null;
+  /** The store's position at the previous position check (null before the first). */
+  checked: Position | null;
+  /** The last event received live on the room's subscription (rollback detection). */
+  lastLive: Position | null;
+  /** Set while the store gives the room a new epoch after a rollback: snapshots wait for it. */
+  renewing: Promise<unknown> | null;
+}
+
+export interface RoomChecksDeps {
+  rooms: Map<string, RoomHub>;
+  store: Pick<RoomStore, "position" | "renewEpoch">;
+  clock: Clock;
+  timings: Timings;
+  obs: FanoutObserver;
+  markResync(w: Watcher, reason: ResyncReason): boolean;
+  wakeUp(w: Watcher): void;
+}
+
+export interface RoomChecks {
+  /** The room's version went backwards inside `seen.epoch`: a new epoch, then every watcher resyncs. */
+  rolledBack(room: RoomHub, seen: Position): void;
+  checkPositions(): Promise<void>;
+  checkStalls(): void;
+}
+
+export function createRoomChecks(d: RoomChecksDeps): RoomChecks {
+  const { rooms, obs, markResync, wakeUp } = d;
+  /** The room's version went backwards inside `seen.epoch`: a new epoch, then every watcher resyncs. */
+  function rolledBack(room: RoomHub, seen: Position) {
+    room.lastLive = null;
+    room.pending = [];
+    room.snapshot = null;
+    const renewing = d.store.renewEpoch(room.name, seen).catch((err: unknown) => obs.error?.(err));
+    room.renewing = renewing;
+    void renewing.finally(() => {
+      if (room.renewing === renewing) room.renewing = null;
+    });
+    for (const w of room.watchers) {
+      if (w.closed) continue;
+      w.early = [];
+      markResync(w, "rollback");
+      wakeUp(w);
+    }
+  }
+
+  /**
+   * Resyncs live watchers that are behind the store while nothing is on its way (tail loss).
+   * "Behind" means behind the position the store already had at the previous check: an event
+   * committed since may still be in flight on the pub/sub connection (under load its reply on the
+   * command connection can be read first), and resyncing for it would be spurious. A lost last
+   * message is therefore detected within two check intervals.
+   */
+  async function checkPositions() {
+    for (const room of [...rooms.values()]) {
+      let pos: Position;
+      try {
+        pos = await d.store.position(room.name);
+      } catch (err) {
+        obs.error?.(err);
+        continue;
+      }
+      const prev = room.checked;
+      room.checked = pos;
+      const live = room.lastLive;
+      if (live && live.epoch === pos.epoch && pos.version < live.version) {
+        rolledBack(room, live);
+        continue;
+      }
+      if (room.pending.length > 0 || !prev || prev.epoch !== pos.epoch) continue;
+      let woke = false;
+      for (const w of room.watchers) {
+        if (w.phase !== "live" || w.needsSnapshot || w.queue.length > 0) continue;
+        if (prev.epoch !== w.pos.epoch || prev.version > w.pos.version) {
+          markResync(w, "position");
+          wakeUp(w);
+          woke = true;
+        }
+      }
+      if (woke) room.snapshot = null;
+    }
+  }
+
+  function checkStalls() {
+    const now = d.clock.now();
+    for (const room of rooms.values()) {
+      for (const w of room.watchers) {
+        if (w.parkedSince > 0 && now - w.parkedSince >= d.timings.watcherStallMs) {
+          w.parkedSince = 0;
+          obs.stalled?.();
+          w.onStall?.();
+        }
+      }
+    }
+  }
+  return { rolledBack, checkPositions, checkStalls };
+}

@@ -1,0 +1,57 @@
+import type { Counts, CursorBatch, Position, PresenceEvent, RoomView, TypingEvent } from "../core/presence-event.js";
+
+/** What a watch of a room asks for and yields (the fan-out hub's public types; see fanout-hub.ts). */
+
+export type Detail = "full" | "counts";
+
+/** What a watch stream yields, in order. */
+export type WatchItem =
+  | { type: "snapshot"; view: RoomView; first: boolean; last: boolean }
+  | { type: "event"; event: PresenceEvent }
+  | { type: "counts"; room: string; epoch: string; version: number; counts: Counts }
+  | { type: "keepalive"; timeMs: number }
+  | { type: "typing"; typing: TypingEvent }
+  | { type: "cursors"; batch: CursorBatch };
+
+/**
+ * Why a watcher got a fresh snapshot: `overflow` (its reader fell behind by a whole queue),
+ * `burst` (one flush carried more items than a queue holds for a reader that was keeping up: one
+ * snapshot is cheaper than the burst), `gap` / `epoch` (continuity broken), `resume_miss` (the
+ * resume position is no longer in the log).
+ */
+export type ResyncReason = "overflow" | "burst" | "gap" | "epoch" | "resume_miss" | "reconnect" | "position" | "rollback";
+
+/** Hooks for metrics; all optional. `transport` is the watch's {@link WatchOptions.transport}. */
+export interface FanoutObserver {
+  delivered?(kind: string): void;
+  overflow?(transport: string): void;
+  /** A live membership event was handed to the reader, `seconds` after its commit time (`timeMs`). */
+  latency?(transport: string, seconds: number): void;
+  resync?(reason: ResyncReason): void;
+  stalled?(): void;
+  error?(err: unknown): void;
+}
+
+export interface WatchOptions {
+  detail: Detail;
+  /** Who reads the watch, for metrics only (for example `connect`, `ws`). Default `connect`. */
+  transport?: string;
+  resumeFrom?: Position;
+  /** Aborting removes the watcher at once (cleanup does not wait for the generator). */
+  signal: AbortSignal;
+  /** Called when the reader has not pulled for `watcherStallMs`; the transport resets the stream. */
+  onStall?: () => void;
+}
+
+/** A view as snapshot items: pages of at most `pageSize` users, typing and cursors on the first. */
+export function snapshotPages(view: RoomView, pageSize: number): WatchItem[] {
+  const size = Math.max(1, pageSize);
+  const n = Math.max(1, Math.ceil(view.users.length / size));
+  const out: WatchItem[] = [];
+  for (let i = 0; i < n; i++) {
+    const users = view.users.slice(i * size, (i + 1) * size);
+    const page: RoomView = i === 0 ? { ...view, users } : { ...view, users, typing: [], cursors: [] };
+    out.push({ type: "snapshot", view: page, first: i === 0, last: i === n - 1 });
+  }
+  return out;
+}

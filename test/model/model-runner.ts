@@ -1,0 +1,150 @@
+import { expect } from "vitest";
+import { noEffects, type PresenceModel } from "../../src/core/presence-model.js";
+import { modelUserStatus, modelView } from "../../src/core/presence-reads.js";
+import { outcome, resolve, type Op, type Step } from "./model-commands.js";
+import { OWNERS, ROOMS, USERS, type ModelWorld } from "./model-world.js";
+
+/**
+ * Runs one step on the model and on the store and checks that they agree: the op's outcome (the
+ * result, or the error reason), then the observable state (every room's full view, every user's
+ * status, every owner's session count) and the commits the step reported. A `pair` runs its two
+ * ops concurrently on the store (on their nodes); the model accepts it when one of the two serial
+ * orders explains the store's outcomes, state and commits. Two ops on one session run one after the
+ * other instead (see `Resolved.sessions`).
+ */
+export async function runStep(w: ModelWorld, step: Step): Promise<void> {
+  if (step.op === "pair") return runPair(w, step.a, step.b);
+  if (step.op === "advance") {
+    w.clock.advance(step.ms);
+    return expectSameState(w);
+  }
+  const fx = noEffects();
+  const r = resolve(w, step, fx)!;
+  w.commits = [];
+  const mo = await outcome(r.model);
+  const so = await outcome(r.store);
+  if ("value" in mo && "value" in so) learn(w, step, mo.value, so.value);
+  const side = (o: typeof mo, s: "model" | "store") => ("error" in o ? { error: o.error } : { ok: r.compare(s, o.value, "value" in mo ? mo.value : undefined) });
+  expect(side(so, "store"), `outcome of ${JSON.stringify(step)}`).toEqual(side(mo, "model"));
+  await expectSameState(w);
+  const got = w.commitsOf("store", w.commits);
+  const want = w.commitsOf("model", fx);
+  // Sessions that expired together are reaped in an unspecified order (Redis: bucket by bucket):
+  // which connection's leave got which version may differ, the versions and counts may not.
+  const unordered = step.op === "reap" ? (list: string[]) => [list.map((e) => e.replace(/ c\d+ [a-z]+ timeout/, " * timeout")), [...list].sort()] : (list: string[]) => list;
+  if (step.op === "reap") {
+    const connections = (list: string[]) => list.map((e) => e.replace(/@\d+ /, " ").replace(/ u\d+\/c\d+\/a\d+ /, " ").replace(/ last=(true|false)/, "")).sort();
+    expect(connections(got), `reaped connections of ${JSON.stringify(step)}`).toEqual(connections(want));
+  }
+  expect(unordered(got)[0], `commits of ${JSON.stringify(step)}`).toEqual(unordered(want)[0]);
+}
+
+/** A join that created a session on both sides adds a handle; any join pairs the connection ids. */
+function learn(w: ModelWorld, op: Op, model: unknown, store: unknown): void {
+  if (op.op !== "join") return;
+  const m = model as { session: { id: string; resumeSecret: string; connectionId: string; ownerKey: string }; sessionCreated: boolean };
+  const s = store as { session: { sessionId: string; resumeSecret: string; connectionId: string }; sessionCreated: boolean };
+  w.pairConnection(s.session.connectionId, m.session.connectionId);
+  if (m.sessionCreated && s.sessionCreated) {
+    w.handles.push({ owner: m.session.ownerKey, model: { sessionId: m.session.id, resumeSecret: m.session.resumeSecret }, store: { sessionId: s.session.sessionId, resumeSecret: s.session.resumeSecret } });
+  }
+}
+
+async function runPair(w: ModelWorld, a: Op, b: Op): Promise<void> {
+  if (a.op === "advance" || b.op === "advance") {
+    for (const op of [a, b]) await runStep(w, op);
+    return;
+  }
+  const unused = noEffects();
+  const ra = resolve(w, a, unused)!;
+  const rb = resolve(w, b, unused)!;
+  if (ra.sessions.some((s) => rb.sessions.includes(s))) {
+    for (const op of [a, b]) await runStep(w, op);
+    return;
+  }
+  w.commits = [];
+  const [sa, sb] = await Promise.all([outcome(ra.store), outcome(rb.store)]);
+  const storeCommits = w.commits;
+  const raw = await readStore(w);
+  const snapshot = snapshotModel(w.model);
+  const failures: string[] = [];
+  const status = (o: typeof sa) => ("error" in o ? o.error : "ok");
+  for (const order of [[a, b], [b, a]] as const) {
+    restoreModel(w.model, snapshot);
+    w.begin();
+    const fx = noEffects();
+    const [r1, r2] = order.map((op) => resolve(w, op, fx)!);
+    const o1 = await outcome(r1!.model);
+    const o2 = await outcome(r2!.model);
+    const [ma, mb] = order[0] === a ? [o1, o2] : [o2, o1];
+    try {
+      if ("value" in ma && "value" in sa) learn(w, a, ma.value, sa.value);
+      if ("value" in mb && "value" in sb) learn(w, b, mb.value, sb.value);
+    } catch (e) {
+      w.rollback();
+      failures.push(`order ${order[0] === a ? "a then b" : "b then a"}: ${String(e)}`);
+      continue;
+    }
+    const want = { outcomes: [status(ma), status(mb)], state: observeModel(w), commits: w.commitsOf("model", fx).sort() };
+    const got = { outcomes: [status(sa), status(sb)], state: normalizeStore(w, raw), commits: w.commitsOf("store", storeCommits).sort() };
+    if (JSON.stringify(got) === JSON.stringify(want)) return w.commit();
+    w.rollback();
+    failures.push(`order ${order[0] === a ? "a then b" : "b then a"}:\n  store ${JSON.stringify(got)}\n  model ${JSON.stringify(want)}`);
+  }
+  restoreModel(w.model, snapshot);
+  expect.fail(`concurrent ${JSON.stringify(a)} and ${JSON.stringify(b)} match no serial order\n${failures.join("\n")}`);
+}
+
+/** The store's raw observable state: every room's full view, every user's status, every owner's session count. */
+async function readStore(w: ModelWorld) {
+  const store = w.nodes[0]!.store;
+  const [views, statuses, sessions] = await Promise.all([
+    Promise.all(ROOMS.map((room) => store.getView(room, { includeMembers: true }))),
+    store.getUserStatus(USERS),
+    Promise.all(OWNERS.map((o) => store.countSessions(o))),
+  ]);
+  return { views, statuses, sessions };
+}
+
+function normalizeStore(w: ModelWorld, raw: Awaited<ReturnType<typeof readStore>>): unknown {
+  const now = w.clock.now();
+  return {
+    rooms: raw.views.map((v, i) => w.view(v, "store", modelView(w.model, ROOMS[i]!, true, now).epoch)),
+    statuses: raw.statuses,
+    sessions: raw.sessions,
+  };
+}
+
+function observeModel(w: ModelWorld): unknown {
+  const now = w.clock.now();
+  return {
+    rooms: ROOMS.map((room) => modelView(w.model, room, true, now)).map((v) => w.view(v, "model", v.epoch)),
+    statuses: modelUserStatus(w.model, USERS, now),
+    sessions: OWNERS.map((o) => w.model.sessions.owners.get(o) ?? 0),
+  };
+}
+
+async function expectSameState(w: ModelWorld): Promise<void> {
+  const raw = await readStore(w);
+  expect(normalizeStore(w, raw), "state").toEqual(observeModel(w));
+}
+
+type ModelSnapshot = Pick<PresenceModel, "sessions" | "users" | "rooms" | "nodes">;
+
+function snapshotModel(m: PresenceModel): ModelSnapshot {
+  return structuredClone({ sessions: m.sessions, users: m.users, rooms: m.rooms, nodes: m.nodes });
+}
+
+function restoreModel(m: PresenceModel, s: ModelSnapshot): void {
+  const copy = structuredClone(s);
+  for (const k of ["sessions", "requests", "owners"] as const) {
+    const target = m.sessions[k] as Map<string, unknown>;
+    target.clear();
+    for (const [key, v] of copy.sessions[k]) target.set(key, v);
+  }
+  for (const k of ["users", "rooms", "nodes"] as const) {
+    const target = m[k] as Map<string, unknown>;
+    target.clear();
+    for (const [key, v] of copy[k] as Map<string, unknown>) target.set(key, v);
+  }
+}
