@@ -35,6 +35,9 @@ const NOT_OPTIONS: Record<string, string> = {
   PURGE_CONCURRENCY: "store internal: parallel kicks of a node purge (store track)",
   SCAN_COUNT: "store internal: SCAN page size (store track)",
   RECONNECT_WAIT_MS: "store internal: wait for the subscriber after data loss (store track)",
+  LOCK_MS: "store internal: orphan sweep lock lifetime (store track)",
+  MAX_OPEN_ATTEMPTS: "store internal: retries of a first Join racing an expiry (store track)",
+  FIRST_CALL: "protocol constant of lua/lib/sessions.lua (a new session's first call number)",
 };
 
 const SRC = new URL("../../src/", import.meta.url);
