@@ -10,6 +10,7 @@ import { SETTING_SPEC } from "./config/setting-spec.js";
 import { TIMING_SPEC } from "./config/timing-spec.js";
 import { WS_SPEC } from "./config/ws-spec.js";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
+import type { OnePortServerOptions } from "./transport/http/one-port-server.js";
 
 /**
  * Configuration from `PRESENCE_*` environment variables, parsed and validated once into a frozen
@@ -42,16 +43,8 @@ export interface Config {
   shutdownDeadlineMs: number;
   /** Redis store (many nodes); without it the embedded memory store is used. */
   redis: { url?: string; clusterSeeds: string[]; prefix: string; commandTimeoutMs: number; connectTimeoutMs: number };
-  /** The RPC port's server (`OnePortServerOptions` without the handler). */
-  http: {
-    sniffTimeoutMs: number;
-    pingIntervalMs: number;
-    pingTimeoutMs: number;
-    headersTimeoutMs: number;
-    requestTimeoutMs: number;
-    keepAliveTimeoutMs: number;
-    timeoutCheckIntervalMs: number;
-  };
+  /** The RPC port's server: its options but the handler. */
+  http: Omit<OnePortServerOptions, "handler">;
   /** Readiness (`/readyz`, gRPC health, `presence_ready`): probe period and the bound of one probe. */
   readiness: { intervalMs: number; timeoutMs: number };
   /** WebSocket bridge: the WS_SPEC values, by the bridge's option names. */
