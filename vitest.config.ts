@@ -5,6 +5,8 @@ export default defineConfig({
   test: {
     include: ["src/**/*.test.ts", "client/**/*.test.ts", "test/**/*.test.ts"],
     pool: "forks",
+    // Child-process tests run the built server and CLI (dist/): built once, before any file.
+    globalSetup: ["test/support/build-once.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     reporters: ["default"],

@@ -1,7 +1,7 @@
 /**
  * The peer benchmark (issue 6), one command: `npm run bench` (CI size, a few minutes) or
  * `npm run bench -- --full` (the issue's sizes, as far as this machine allows). Measures us
- * (src/main.ts, WebSocket bridge), Soketi 1.6.1 and our Socket.IO presence baseline in the same
+ * (dist/main.js, WebSocket bridge, on the uWS engine where it loads and on the ws engine), Soketi 1.6.1 and our Socket.IO presence baseline in the same
  * invocation with the same generator (bench/lib/generator.ts: raw WebSocket clients, one thin
  * protocol adapter per server in bench/lib/peer-client.ts), then our gRPC side (bench/grpc).
  *
@@ -13,7 +13,8 @@
  *   5 reconnect  N clients in rooms of 10, the server restarts (SIGTERM, same port, Redis-backed for all):
  *                time until all views equal the truth again, spurious join/leave events per client
  *
- * Options: --full  --only idle,storm,...  --servers presence,soketi,socketio  --pin | --no-pin (default)  --no-grpc
+ * Options: --full  --only idle,storm,...  --servers presence,presence-ws,soketi,socketio (presence = our
+ *   uWS engine, left out by default where it does not load; presence-ws = our ws engine)  --pin | --no-pin (default)  --no-grpc
  *   --scale F (multiply the client counts, for development runs)
  *   --profile (CPU profile of our server in storm, churn, cursors and, after the restart, reconnect: top functions in the JSON)
  *   --out FILE
@@ -31,7 +32,8 @@ import { fmt, isoStamp } from "./lib/format.js";
 import type { GenCommand, GenCounters } from "./lib/generator.js";
 import { Histogram } from "./lib/histogram.js";
 import { serverGc, serverHeapUsed, startProfile, stopProfile, topFunctions } from "./lib/inspector.js";
-import { now, type ServerKind } from "./lib/peer-client.js";
+import { now, protocolOf, type ServerKind } from "./lib/peer-client.js";
+import { uwsAvailable } from "../src/transport/ws/select-engine.js";
 import { cpuSeconds, kernelMem, machineBusyS, rssBytes } from "./lib/proc-stats.js";
 import { renderCharts, renderTables, SCENARIOS, type BenchResults, type ScenarioName, type ServerFigures } from "./lib/peer-report.js";
 import { spawnWorker, type Worker } from "./lib/workers.js";
@@ -55,7 +57,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { full: false, only: [...SCENARIOS], servers: ["presence", "soketi", "socketio"], pin: false, grpc: true, profile: false, scale: 1 };
+  const o: Options = { full: false, only: [...SCENARIOS], servers: [...(uwsAvailable() ? (["presence"] as const) : []), "presence-ws", "soketi", "socketio"], pin: false, grpc: true, profile: false, scale: 1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--full") o.full = true;
@@ -142,7 +144,7 @@ async function openClients(gens: Gen[], kind: ServerKind, port: number, users: s
     gens.map((g, i) =>
       g.call<{ connected: number; joined: number; failed: number }>({
         type: "open",
-        kind,
+        kind: protocolOf(kind),
         port,
         localAddress: sourceAddress(),
         users: users.slice(i * per, (i + 1) * per),
@@ -193,7 +195,7 @@ const q = (h: Histogram, x: number) => h.quantile(x);
 /** Our server's resync and drop counters (summed over labels), to explain a figure; {} for peers. */
 async function ourCounters(server: BenchServer): Promise<Record<string, number>> {
   if (!server.metricsUrl) return {};
-  const names = ["presence_resyncs_total", "presence_ws_slow_consumer_resyncs_total", "presence_ws_frames_dropped_total", "presence_ws_frames_sent_total"];
+  const names = ["presence_resyncs_total", "presence_ws_slow_consumer_resyncs_total", "presence_ws_frames_dropped_total", "presence_ws_frames_sent_total", "presence_history_rows_written_total", "presence_history_rows_dropped_total"];
   try {
     const text = await (await fetch(server.metricsUrl, { signal: AbortSignal.timeout(5_000) })).text();
     const out: Record<string, number> = {};
@@ -258,7 +260,7 @@ async function idle(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
 
 async function storm(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
   const n = ctx.sz.storm;
-  const server = await startBenchServer(kind, { inspect: ctx.o.profile && kind === "presence", cpus: ctx.serverCpus });
+  const server = await startBenchServer(kind, { inspect: ctx.o.profile && protocolOf(kind) === "presence", cpus: ctx.serverCpus });
   const gens = await generators(ctx, 2);
   try {
     const users = Array.from({ length: n }, (_, i) => `storm-${i}`);
@@ -289,7 +291,7 @@ async function storm(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
 
 async function churn(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
   const { churnMembers: m, churners, typers } = ctx.sz;
-  const server = await startBenchServer(kind, { inspect: ctx.o.profile && kind === "presence", cpus: ctx.serverCpus });
+  const server = await startBenchServer(kind, { inspect: ctx.o.profile && protocolOf(kind) === "presence", cpus: ctx.serverCpus });
   const [watchG, driveG] = await generators(ctx, 2);
   const gens = [watchG!, driveG!];
   try {
@@ -324,7 +326,7 @@ async function churn(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
 
 async function cursors(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
   const n = ctx.sz.cursorClients;
-  const server = await startBenchServer(kind, { inspect: ctx.o.profile && kind === "presence", cpus: ctx.serverCpus });
+  const server = await startBenchServer(kind, { inspect: ctx.o.profile && protocolOf(kind) === "presence", cpus: ctx.serverCpus });
   const gens = await generators(ctx, 1);
   try {
     const users = Array.from({ length: n }, (_, i) => `cursor-${i}`);
@@ -364,7 +366,7 @@ async function reconnect(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
   try {
     redis = await startRedis();
     pin(redis.pid, ctx.genCpus);
-    const profiling = ctx.o.profile && kind === "presence";
+    const profiling = ctx.o.profile && protocolOf(kind) === "presence";
     server = await startBenchServer(kind, { inspect: profiling, cpus: ctx.serverCpus, redisUrl: redis.url });
     gens = await generators(ctx, Math.ceil(n / PER_GENERATOR));
     const users = Array.from({ length: n }, (_, i) => `rc-${i}`);
@@ -393,7 +395,7 @@ async function reconnect(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
         `last rejoin answered ${fmt((last!.lastReconnectAt - tReady) / 1000, 2)} s after ready; ` +
         `${ok ? `views equal the truth ${fmt(fromReady, 2)} s after the new server was ready (${fmt(fromKill, 2)} s after SIGTERM)` : `did not converge within ${RECONNECT_WAIT_S} s: ${fmt(last!.converged)} of ${fmt(r.joined)} views complete (${fmt(last!.over)} over, ${fmt(last!.under)} under the truth, ${fmt(last!.unjoined)} not joined), ${fmt(last!.reconnects)} reconnects`}; ` +
         `${fmt(last!.joinsSeen / r.joined, 2)} join + ${fmt(last!.leavesSeen / r.joined, 2)} leave events per client` +
-        (kind === "presence" ? "" : ` (${fmt(last!.redundantMemberEvents)} redundant, ${fmt(last!.earlyMemberEvents)} before the subscription answer)`),
+        (protocolOf(kind) === "presence" ? "" : ` (${fmt(last!.redundantMemberEvents)} redundant, ${fmt(last!.earlyMemberEvents)} before the subscription answer)`),
     );
     return {
       metrics: { convergenceAfterReadySeconds: fromReady, convergenceAfterSigtermSeconds: fromKill, spuriousJoinsPerClient: last!.joinsSeen / r.joined, spuriousLeavesPerClient: last!.leavesSeen / r.joined },
@@ -413,7 +415,7 @@ async function reconnect(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
         viewsUnder: last!.under,
         notJoined: last!.unjoined,
         newServerCpuSeconds: newServerCpuS,
-        store: kind === "presence" ? "Redis store" : "Redis adapter",
+        store: protocolOf(kind) === "presence" ? "Redis store" : "Redis adapter",
         ...(profile ? { profile } : {}),
       },
       generator: { cpuPercent: genPct, maxProcessPercent: Math.max(0, ...genPerProcess), share: genPct / Math.max(1e-9, genPct + (100 * newServerCpuS) / windowS), processes: gens.length },

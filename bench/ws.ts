@@ -2,8 +2,11 @@
  * WebSocket bridge capacity of one server process (not a test): idle connections per GiB and
  * fan-out deliveries per second.
  *
- *   npm run bench:ws              CI-sized (≤ 60 s): 5,000 idle connections; 1,000 watchers for 10 s
+ *   npm run bench:ws              CI-sized (≤ 60 s per engine): 5,000 idle connections; 1,000 watchers for 10 s
  *   npm run bench:ws -- --full    15,000 idle connections; 1,000 watchers for 30 s
+ *
+ * Both WebSocket engines are measured, one after the other (`--engine uws|ws|both`; default both
+ * where uWebSockets.js loads on this Node, else ws), each in a fresh server process.
  *
  * Options (override the preset): --idle N (idle connections)  --room-size N (members per idle
  * room, 10)  --idle-no-join (connect only, no Join)  --per-worker N (connections per generator process, 5,000)  --watchers N (1,000)
@@ -13,7 +16,7 @@
  * the server during the fan-out window, top functions printed; file in bench/results/tmp/)
  * --out FILE
  *
- * The server is `src/main.ts` in its own process (test/support/node-process.ts `startNode`: memory
+ * The server is the built `dist/main.js` (npm run bench:ws builds it first) in its own process (test/support/node-process.ts `startNode`: memory
  * store, 127.0.0.1, free ports, anonymous access on), started with the inspector on a free
  * loopback port so the benchmark can force a GC and read its heap. The load comes from separate
  * generator processes (this file with `--worker`), each on its own 127.a.b.x source address (the
@@ -50,6 +53,8 @@ import { pool, rawConnect, RawWs } from "./lib/raw-ws.js";
 import { spawnWorker as spawnLibWorker, type Worker as LibWorker } from "./lib/workers.js";
 import { Detail } from "../gen/presence/v1/types_pb.js";
 import { startNode, type NodeProcess } from "../test/support/node-process.js";
+import { uwsAvailable } from "../src/transport/ws/select-engine.js";
+import type { WsEngineName } from "../src/transport/ws/ws-engine.js";
 import { freePort } from "../test/support/processes.js";
 import { signTestToken, TEST_SECRET } from "../test/support/tokens.js";
 
@@ -73,6 +78,7 @@ interface Options {
   skipFanout: boolean;
   gc: boolean;
   profile: boolean;
+  engines: WsEngineName[];
   out?: string;
 }
 
@@ -95,6 +101,7 @@ function parseArgs(argv: string[]): Options {
     skipFanout: false,
     gc: true,
     profile: false,
+    engines: uwsAvailable() ? ["uws", "ws"] : ["ws"],
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -119,7 +126,11 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--skip-fanout") o.skipFanout = true;
     else if (a === "--no-gc") o.gc = false;
     else if (a === "--profile") o.profile = true;
-    else if (a === "--out") o.out = argv[++i];
+    else if (a === "--engine") {
+      const e = argv[++i];
+      o.engines = e === "both" ? ["uws", "ws"] : e === "uws" || e === "ws" ? [e] : [];
+      if (o.engines.length === 0) throw new Error("--engine takes uws, ws or both");
+    } else if (a === "--out") o.out = argv[++i];
     else throw new Error(`unknown option ${a} (see the header of bench/ws.ts)`);
   }
   return o;
@@ -410,11 +421,14 @@ async function scrapeMetrics(adminUrl: string, names: string[]): Promise<Record<
   return out;
 }
 
+/** The engine of the phase running now (main sets it). */
+let engine: WsEngineName = "ws";
+
 async function startServer(gcWanted: boolean): Promise<{ node: NodeProcess; insp: Inspector | null }> {
   const inspectPort = gcWanted ? await freePort() : 0;
   // The churn driver pipelines frames as fast as the server answers: lift the per-socket frame
   // rate limit (default 250/s), which exists for misbehaving clients, not for this load.
-  const env: Record<string, string> = { PRESENCE_LOG_LEVEL: "warn", PRESENCE_WS_MAX_FRAMES_PER_SEC: "1000000", PRESENCE_WS_FRAME_BURST: "1000000" };
+  const env: Record<string, string> = { PRESENCE_LOG_LEVEL: "warn", PRESENCE_WS_ENGINE: engine, PRESENCE_WS_MAX_FRAMES_PER_SEC: "1000000", PRESENCE_WS_FRAME_BURST: "1000000" };
   if (gcWanted) env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --inspect=127.0.0.1:${inspectPort}`.trim();
   const node = await startNode(env);
   const insp = gcWanted ? await connectInspector(inspectPort) : null;
@@ -729,7 +743,7 @@ function fanoutTable(r: FanoutResult, o: Options): string {
     ["generator share of the busy CPU", `${fmt((100 * (c.watchers + c.driver + c.orchestrator)) / Math.max(1, c.machine), 1)}%`],
     ["machine busy % (200 = both cores); irq+softirq; other processes", `${fmt(c.machine, 1)}; ${fmt(c.interrupts, 1)}; ${fmt(c.otherProcesses, 1)}`],
     [
-      "server: frames handed to uWS; dropped; slow-consumer resyncs; hub resyncs",
+      "server: frames handed to the engine; dropped; slow-consumer resyncs; hub resyncs",
       `${fmt(r.serverMetrics["presence_ws_frames_sent_total"] ?? NaN)}; ${fmt(r.serverMetrics["presence_ws_frames_dropped_total"] ?? NaN)}; ${fmt(r.serverMetrics["presence_ws_slow_consumer_resyncs_total"] ?? NaN)}; ${fmt(r.serverMetrics["presence_resyncs_total"] ?? NaN)}`,
     ],
     ["bottleneck", r.bottleneck],
@@ -744,25 +758,40 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const started = new Date();
   log(`node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), ulimit -n per process: see uws-notes §4 (20,000 here)`);
-  let idle: IdleResult | undefined;
-  let fanout: FanoutResult | undefined;
-  if (!o.skipIdle) {
-    log("(1) idle connections");
-    idle = await idlePhase(o);
-  }
-  if (!o.skipFanout) {
-    log("(2) fan-out");
-    fanout = await fanoutPhase(o);
-  }
-  log("");
-  if (idle) log(idleTable(idle) + "\n");
-  if (fanout) {
-    log(fanoutTable(fanout, o) + "\n");
-    if (fanout.profile) {
-      log(`server CPU profile: ${fanout.profile.file}`);
-      for (const t of fanout.profile.top) log(`  ${fmt(t.selfPercent, 1).padStart(5)}%  ${t.fn}`);
-      log("");
+  const byEngine: Partial<Record<WsEngineName, { idle?: IdleResult; fanout?: FanoutResult }>> = {};
+  for (const e of o.engines) {
+    engine = e;
+    const r: { idle?: IdleResult; fanout?: FanoutResult } = {};
+    byEngine[e] = r;
+    if (!o.skipIdle) {
+      log(`(1) idle connections, ${e} engine`);
+      r.idle = await idlePhase(o);
     }
+    if (!o.skipFanout) {
+      log(`(2) fan-out, ${e} engine`);
+      r.fanout = await fanoutPhase(o);
+    }
+  }
+  for (const [e, { idle, fanout }] of Object.entries(byEngine)) {
+    log("");
+    log(`== ${e} engine ==`);
+    if (idle) log(idleTable(idle) + "\n");
+    if (fanout) {
+      log(fanoutTable(fanout, o) + "\n");
+      if (fanout.profile) {
+        log(`server CPU profile: ${fanout.profile.file}`);
+        for (const t of fanout.profile.top) log(`  ${fmt(t.selfPercent, 1).padStart(5)}%  ${t.fn}`);
+        log("");
+      }
+    }
+  }
+  const both = byEngine.uws?.idle && byEngine.ws?.idle ? { uws: byEngine.uws.idle, ws: byEngine.ws.idle } : undefined;
+  if (both) {
+    log(
+      `idle memory per connection, uws vs ws: server RSS ${fmt(both.uws.perConnection.serverRss)} vs ${fmt(both.ws.perConnection.serverRss)} B, ` +
+        `JS heap ${fmt(both.uws.perConnection.serverHeap ?? NaN)} vs ${fmt(both.ws.perConnection.serverHeap ?? NaN)} B; ` +
+        `connections/GiB (RSS + ½ TCP mem) ${fmt(both.uws.connectionsPerGiB.rssPlusTcpMem)} vs ${fmt(both.ws.connectionsPerGiB.rssPlusTcpMem)}`,
+    );
   }
   log(`targets: ≥ ${fmt(IDLE_TARGET)} idle connections per GiB (server RSS + kernel socket memory); ≥ ${fmt(FANOUT_TARGET)} fan-out deliveries/s with coalescing`);
   log("kernel figures are machine-wide deltas: on loopback both ends of every connection are on this box; the server is charged half (the two sockets of a pair are alike)");
@@ -773,8 +802,10 @@ async function main(): Promise<void> {
     machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? "?", memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, pageSize: PAGE },
     options: o,
     targets: { idleConnectionsPerGiB: IDLE_TARGET, fanoutDeliveriesPerSecond: FANOUT_TARGET },
-    idle,
-    fanout,
+    engines: byEngine,
+    // The first engine's figures also at the top level, where earlier result files have them.
+    idle: byEngine[o.engines[0]!]?.idle,
+    fanout: byEngine[o.engines[0]!]?.fanout,
   };
   const out = o.out ?? new URL(`./results/ws-${isoStamp(started)}.json`, import.meta.url).pathname;
   mkdirSync(new URL("./results/", import.meta.url), { recursive: true });

@@ -26,6 +26,8 @@ export interface PresenceClientOptions {
   /** Page-visibility rules; `false` turns them off. */
   visibility?: VisibilityOptions | false;
   typing?: { idleMs?: number; refreshMs?: number };
+  /** Minimum time between two typed-presence updates sent for one room (later calls are merged). Default 100 ms. */
+  presenceIntervalMs?: number;
   /** Frame scheduler for cursor updates (default: requestAnimationFrame, else 16 ms). */
   frameScheduler?: FrameScheduler;
   /** Anonymous viewers: an id kept by the client so several tabs count once (default: kept in localStorage). */

@@ -7,6 +7,7 @@ import { activityToPb, heartbeatIntervalOf, viewFromPb } from "./proto-mapping.j
 import type { RoomState } from "./room-state.js";
 import { roomOfWatchMessage, type PresenceTransport, type TransportHandlers } from "./transport.js";
 import type { Activity, ConnectionStatus, PresenceEvents } from "./types.js";
+import type { UserStatusTracker } from "./user-status.js";
 
 /**
  * The connection state machine of a presence client: one session for this tab, joined to every
@@ -68,6 +69,8 @@ export interface Connection {
 }
 
 export interface ConnectionDeps {
+  /** The user watch list: keeps the connection up without rooms, re-watched after each reconnect. */
+  users: Pick<UserStatusTracker, "active" | "connected" | "onMessage" | "onEnded">;
   options: PresenceClientOptions;
   clock: Clock;
   transport: PresenceTransport;
@@ -156,6 +159,14 @@ export function createConnection(d: ConnectionDeps): Connection {
       if (err.sessionLost) fail(myGen, err, "session lost");
       else reportError(err);
     },
+    onUsersMessage(msg) {
+      if (myGen !== gen) return;
+      lastReceiveAt = clock.now();
+      d.users.onMessage(msg);
+    },
+    onUsersEnded(err) {
+      if (myGen === gen) d.users.onEnded(err);
+    },
   });
 
   const clearTimers = () => {
@@ -213,6 +224,7 @@ export function createConnection(d: ConnectionDeps): Connection {
     setStatus("connected");
     emitter.emit("connected", { resumed });
     settleWaiters();
+    d.users.connected();
   }
 
   async function joinRoom(state: RoomState, myGen: number, reclaim: boolean): Promise<"resumed" | "new" | "joined" | "failed"> {
@@ -220,6 +232,7 @@ export function createConnection(d: ConnectionDeps): Connection {
     const req = {
       room: state.room,
       metadata: state.metadata,
+      presence: state.presence,
       activity: activityToPb(activity),
       sessionId: session?.sessionId ?? "",
       resumeSecret: reclaim && session ? session.resumeSecret : "",
@@ -411,12 +424,21 @@ export function createConnection(d: ConnectionDeps): Connection {
 
     resume() {
       if (status !== "paused") return;
-      setStatus(rooms.size > 0 ? "reconnecting" : "idle");
-      if (rooms.size > 0) scheduleCycle(0);
+      const wanted = rooms.size > 0 || d.users.active();
+      setStatus(wanted ? "reconnecting" : "idle");
+      if (wanted) scheduleCycle(0);
     },
 
     goIdle() {
       if (rooms.size > 0 || status === "closed") return;
+      if (d.users.active()) {
+        // The server ended the session with its last room; the connection stays for the user watch.
+        session = null;
+        heartbeatTimer?.cancel();
+        heartbeatTimer = null;
+        leftOffline.clear();
+        return;
+      }
       clearTimers();
       gen++;
       transport.close(true);

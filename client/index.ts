@@ -5,6 +5,10 @@
  */
 export { createPresenceClient, type PresenceClient, type PresenceClientOptions } from "./presence-client.js";
 export type { RoomHandle } from "./room-handle.js";
+export type { UsersHandle, UserStatusView } from "./user-status.js";
+export type { Other } from "./others.js";
+export { formatAgo, formatLastSeen, nextLastSeenChangeMs, type LastSeenOptions, type UserState } from "./last-seen.js";
+export { shallow } from "./shallow.js";
 export { PresenceClientError } from "./errors.js";
 export { backoffDelay, createBackoff, type Backoff, type BackoffOptions } from "./backoff.js";
 export { createVisibilityController, type VisibilityController, type VisibilityDocument, type VisibilityOptions, type VisibilityState } from "./visibility.js";

@@ -10,6 +10,8 @@ import { RoomHandleImpl, type HandleHost, type RoomHandle } from "./room-handle.
 import { createRoomState, type RoomState, type RoomStateHost } from "./room-state.js";
 import type { Activity, ConnectionStatus, PresenceEvents, RoomEvents, SelfInfo } from "./types.js";
 import { createVisibilityController } from "./visibility.js";
+import { createUserStatusTracker, type UsersHandle } from "./user-status.js";
+import type { JsonObject } from "@bufbuild/protobuf";
 
 export type { PresenceClientOptions } from "./client-options.js";
 
@@ -37,8 +39,11 @@ export interface PresenceClient {
   connect(): Promise<void>;
   /** Leaves every room, ends the session and stops all timers. The client cannot be reused. */
   close(): Promise<void>;
-  /** Joins a room (connecting if needed) and returns its live handle at once. */
-  join(room: string, metadata?: Record<string, string>): RoomHandle;
+  /**
+   * Joins a room (connecting if needed) and returns its live handle at once. `presence`: your
+   * initial typed presence in the room (a JSON object; change it with `handle.setPresence`).
+   */
+  join(room: string, metadata?: Record<string, string>, options?: { presence?: JsonObject }): RoomHandle;
   /**
    * Joins the room of a page and follows client-side route changes with Navigate. A string is a
    * URL or path; a Location (default: `globalThis.location`) is watched for changes.
@@ -48,6 +53,11 @@ export interface PresenceClient {
   setActivity(activity: Activity): void;
   /** Sets the user's custom status text and/or invisible flag. */
   setStatus(status: { customStatus?: string; invisible?: boolean }): Promise<void>;
+  /**
+   * Follows the status of users (online / away / offline, last seen, custom status) live. All
+   * handles share one server watch of the union of their ids; close the handle when done.
+   */
+  users(userIds: readonly string[]): UsersHandle;
   /** Every room handle currently held. */
   rooms(): RoomHandle[];
   on<K extends keyof PresenceEvents>(event: K, fn: (payload: PresenceEvents[K]) => void): () => void;
@@ -59,7 +69,16 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
   const emitter = createEmitter<PresenceEvents>();
   const rooms = new Map<string, RoomState>();
   const leftOffline = new Set<string>();
-  const conn = createConnection({ options, clock, transport, emitter, rooms, leftOffline });
+  const tracker = createUserStatusTracker(
+    {
+      canWatch: () => conn.status === "connected",
+      ensureConnected: () => conn.ensureConnecting(),
+      watch: (ids) => transport.watchUsers(ids),
+      unwatch: () => transport.unwatchUsers(),
+    },
+    clock,
+  );
+  const conn = createConnection({ options, clock, transport, emitter, rooms, leftOffline, users: tracker });
   const live = () => conn.status === "connected" && conn.session !== null;
 
   // ---- what a room replica needs -------------------------------------------------------------------
@@ -88,29 +107,38 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
       const myGen = conn.gen;
       return transport.updateCursor({ sessionId: s.sessionId, room: state.room, position: cursorPositionToPb(position) }).catch((e) => conn.onCallError(myGen, e));
     },
+    sendPresence(state, presence, replace) {
+      const s = conn.session;
+      if (!live() || !s || !state.watching) return false;
+      const myGen = conn.gen;
+      transport.updatePresence({ sessionId: s.sessionId, room: state.room, presence, replace }).catch((e) => conn.onCallError(myGen, e));
+      return true;
+    },
+    presenceIntervalMs: options.presenceIntervalMs ?? 100,
     typingOptions: options.typing ?? {},
     frameScheduler: options.frameScheduler ?? defaultFrameScheduler(clock),
   };
 
   // ---- rooms and handles ---------------------------------------------------------------------------
 
-  function newRoomState(room: string, metadata: Record<string, string>): RoomState {
-    const state = createRoomState(room, metadata, host);
+  function newRoomState(room: string, metadata: Record<string, string>, presence?: JsonObject): RoomState {
+    const state = createRoomState(room, metadata, host, presence);
     rooms.set(room, state);
     if (conn.status === "connected") conn.joinLive(state);
     else conn.ensureConnecting();
     return state;
   }
 
-  function join(room: string, metadata?: Record<string, string>): RoomHandle {
+  function join(room: string, metadata?: Record<string, string>, opts: { presence?: JsonObject } = {}): RoomHandle {
     if (conn.status === "closed") throw new Error("the presence client is closed");
     const existing = rooms.get(room);
     if (existing) {
       const handle = new RoomHandleImpl(handleHost, existing);
       if (metadata && !sameRecord(metadata, existing.metadata)) void handle.setMetadata(metadata).catch(() => undefined);
+      if (opts.presence) handle.setPresence(opts.presence);
       return handle;
     }
-    return new RoomHandleImpl(handleHost, newRoomState(room, { ...(metadata ?? {}) }));
+    return new RoomHandleImpl(handleHost, newRoomState(room, { ...(metadata ?? {}) }, opts.presence));
   }
 
   /** Lets go of `state` for `handle`; leaves the room when no handle holds it any more. */
@@ -150,10 +178,10 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
       return;
     }
     if (from.handles.size > 1) {
-      handle.attach(newRoomState(to, { ...(metadata ?? from.metadata) }));
+      handle.attach(newRoomState(to, { ...(metadata ?? from.metadata) }, from.presence));
       return;
     }
-    const next = createRoomState(to, { ...(metadata ?? from.metadata) }, host);
+    const next = createRoomState(to, { ...(metadata ?? from.metadata) }, host, from.presence);
     rooms.delete(from.room);
     rooms.set(to, next);
     handle.attach(next);
@@ -179,6 +207,8 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
         next.joinedGen = myGen;
         if (res.view && !res.view.membersOmitted) next.seed(viewFromPb(res.view));
         conn.watchRoom(next);
+        // Navigate carries no presence: the new room gets it as one update.
+        if (Object.keys(next.presence).length > 0) next.setPresence(next.presence, true);
       } catch (e) {
         const err = asClientError(e);
         if (myGen !== conn.gen) return;
@@ -263,8 +293,14 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
         r.dispose();
       }
       rooms.clear();
+      tracker.dispose();
       await conn.close(names);
       emitter.clear();
+    },
+
+    users: (ids) => {
+      if (conn.status === "closed") throw new Error("the presence client is closed");
+      return tracker.users(ids);
     },
 
     join,

@@ -1,3 +1,4 @@
+import type { JsonObject } from "@bufbuild/protobuf";
 import type { UserInfo } from "../src/core/identity.js";
 import type { Activity, Counts, Cursor, CursorBatch, LeaveReason, Member, PresenceEvent, RoomView, TypingEvent } from "../src/core/presence-event.js";
 import type { Lease as PbLease } from "../gen/presence/v1/presence_pb.js";
@@ -46,7 +47,16 @@ const memberFromPb = (user: UserInfo, c: PbConnection | undefined): Member => ({
   metadata: { ...(c?.metadata ?? {}) },
   activity: activityFromPb(c?.activity ?? PbActivity.ACTIVE),
   joinedAtMs: Number(c?.joinedAtMs ?? 0n),
+  lastActiveMs: c && c.lastActiveMs > 0n ? Number(c.lastActiveMs) : undefined,
+  presence: c?.presence ? presenceRecordOf(c.presence) : undefined,
 });
+
+/** A presence object as the shared tracker keeps it (top-level key → JSON text). */
+export function presenceRecordOf(p: JsonObject): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(p)) out[k] = JSON.stringify(p[k]);
+  return out;
+}
 
 export const cursorFromPb = (c: PbCursor): Cursor => ({
   connectionId: c.connectionId,

@@ -1,4 +1,6 @@
 import { createEmitter, type Emitter } from "./emitter.js";
+import { deriveOthers, type Derived, type Other } from "./others.js";
+import type { JsonObject } from "@bufbuild/protobuf";
 import type { RoomState } from "./room-state.js";
 import type {
   ConnectionEvents,
@@ -59,6 +61,17 @@ export interface RoomHandle {
   navigate(roomOrUrl: string, metadata?: Record<string, string>): Promise<void>;
   /** Changes this connection's metadata in the room (one `update` event). */
   setMetadata(metadata: Record<string, string>): Promise<void>;
+  /** Your typed presence in this room, as you set it (applied locally before the server confirms). */
+  readonly presence: JsonObject;
+  /**
+   * Merges top-level keys into your presence (`{ replace: true }`: replaces it). Applied locally
+   * at once (`myPresence` event); sent at most once per 100 ms per room, later calls merged.
+   */
+  setPresence(partial: JsonObject, options?: { replace?: boolean }): void;
+  /** The other connections (user, presence, cursor, activity); the same array until one changes. */
+  readonly others: readonly Other[];
+  /** Your own connection as the room shows it (null until the first view). */
+  readonly selfMember: Other | null;
   /** Leaves the room (when no other handle holds it). Idempotent. */
   leave(): Promise<void>;
 }
@@ -146,6 +159,22 @@ export class RoomHandleImpl implements RoomHandle {
 
   get cursors() {
     return this.#derive().cursors;
+  }
+  #others: Derived | null = null;
+  #othersOf(): Derived {
+    return (this.#others = deriveOthers(this.view, this.#others));
+  }
+  get others() {
+    return this.#othersOf().others;
+  }
+  get selfMember() {
+    return this.#othersOf().self;
+  }
+  get presence() {
+    return this.#state.presence;
+  }
+  setPresence(partial: JsonObject, options: { replace?: boolean } = {}): void {
+    if (!this.#left) this.#state.setPresence(partial, options.replace ?? false);
   }
   get self() {
     return this.#host.selfInfo(this.#state);

@@ -25,6 +25,8 @@ function setup(self = "c1") {
     sendTyping: () => {},
     sendCursor: () => {},
     typingOptions: {},
+    sendPresence: () => false,
+    presenceIntervalMs: 100,
     frameScheduler: () => () => {},
   });
   const push = (item: WatchItem) => state.onWatch(create(WatchPresenceResponseSchema, watchItemToPb(item)));

@@ -7,6 +7,7 @@ import { cursorBatchFromPb, eventFromPb, typingFromPb, viewFromPb } from "./prot
 import { cursorsOf, diffViews, toViewState, userOf } from "./room-view-state.js";
 import { createTypingHelper, type TypingHelper } from "./typing-helper.js";
 import type { CursorPosition, RoomEvents, RoomViewState } from "./types.js";
+import type { JsonObject } from "@bufbuild/protobuf";
 
 /**
  * The client's replica of one joined room: the shared room-view tracker fed with snapshot pages,
@@ -31,6 +32,10 @@ export interface RoomStateHost {
   resync(state: RoomState): void;
   sendTyping(state: RoomState, typing: boolean): void;
   sendCursor(state: RoomState, position: CursorPosition): void | Promise<unknown>;
+  /** Sends a typed-presence update; false when not connected (the next Join carries `presence`). */
+  sendPresence(state: RoomState, presence: JsonObject, replace: boolean): boolean;
+  /** Minimum time between two presence updates sent for one room (ms). */
+  presenceIntervalMs: number;
   typingOptions: { idleMs?: number; refreshMs?: number };
   frameScheduler: FrameScheduler;
 }
@@ -38,6 +43,13 @@ export interface RoomStateHost {
 export interface RoomState {
   readonly room: string;
   metadata: Record<string, string>;
+  /** Your typed presence in the room (applied locally at once; Joins carry it). */
+  readonly presence: JsonObject;
+  /**
+   * Merges `partial` into your presence (or replaces it) now, and sends it: at once, or merged with
+   * later calls after `presenceIntervalMs` (at most one update per interval per room).
+   */
+  setPresence(partial: JsonObject, replace: boolean): void;
   /** Handles that hold this room (the room is left when the last one lets go). */
   readonly handles: Set<object>;
   /** Generation of the connection in which the room was last joined (0 = not joined). */
@@ -67,7 +79,22 @@ export interface RoomState {
   readonly disposed: boolean;
 }
 
-export function createRoomState(room: string, metadata: Record<string, string>, host: RoomStateHost): RoomState {
+export function createRoomState(room: string, metadata: Record<string, string>, host: RoomStateHost, initialPresence?: JsonObject): RoomState {
+  let presence: JsonObject = Object.freeze({ ...(initialPresence ?? {}) }) as JsonObject;
+  /** Not sent yet: keys to merge (or the whole object when `pendingReplace`). */
+  let pending: JsonObject | null = null;
+  let pendingReplace = false;
+  let presenceTimer: TimerHandle | null = null;
+  const flushPresence = () => {
+    presenceTimer = null;
+    if (!pending || disposed) return;
+    const body = pending;
+    const replace = pendingReplace;
+    pending = null;
+    pendingReplace = false;
+    // Not connected: dropped; the next Join carries the whole presence.
+    if (host.sendPresence(state, body, replace)) presenceTimer = host.clock.setTimeout(flushPresence, host.presenceIntervalMs);
+  };
   const tracker: RoomViewTracker = createRoomViewTracker();
   let cached: RoomViewState | null = null;
   let resyncing = false;
@@ -149,6 +176,19 @@ export function createRoomState(room: string, metadata: Record<string, string>, 
     typing: createTypingHelper({ clock: host.clock, send: (t) => host.sendTyping(state, t), ...host.typingOptions }),
     cursor: createCursorHelper({ send: (p) => host.sendCursor(state, p), schedule: host.frameScheduler }),
     view: () => cached,
+    get presence() {
+      return presence;
+    },
+    setPresence(partial, replace) {
+      if (disposed) return;
+      presence = Object.freeze(replace ? { ...partial } : { ...presence, ...partial }) as JsonObject;
+      if (replace || !pending) {
+        pending = replace ? { ...partial } : { ...partial };
+        pendingReplace = replace;
+      } else pending = { ...pending, ...partial };
+      host.emit(state, "myPresence", presence);
+      if (!presenceTimer) flushPresence();
+    },
     selfUserId: () => selfUserId,
     position() {
       const v = tracker.view();
@@ -263,6 +303,7 @@ export function createRoomState(room: string, metadata: Record<string, string>, 
       if (disposed) return;
       disposed = true;
       typingTimer?.cancel();
+      presenceTimer?.cancel();
       state.typing.dispose();
       state.cursor.dispose();
       state.fail(new Error(`left room ${room}`));

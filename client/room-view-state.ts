@@ -1,4 +1,6 @@
+import type { JsonObject } from "@bufbuild/protobuf";
 import type { Cursor, Member, RoomView, UserPresence } from "../src/core/presence-event.js";
+import { presenceToObject } from "../src/core/typed-presence.js";
 import type { JoinEvent, LeaveEvent, PresenceConnection, PresenceCursor, PresenceUser, RoomViewState, TypingUser } from "./types.js";
 
 /**
@@ -7,11 +9,15 @@ import type { JoinEvent, LeaveEvent, PresenceConnection, PresenceCursor, Presenc
  * into join/leave events (so applications see who came and went while the client was away).
  */
 
+const NO_PRESENCE: JsonObject = Object.freeze({}) as JsonObject;
+
 const connectionOf = (m: Member, selfConnectionId: string | undefined): PresenceConnection => ({
   connectionId: m.connectionId,
   activity: m.activity,
   joinedAtMs: m.joinedAtMs,
   metadata: m.metadata,
+  presence: m.presence ? presenceToObject(m.presence) : NO_PRESENCE,
+  lastActiveMs: m.lastActiveMs ?? m.joinedAtMs,
   isSelf: m.connectionId === selfConnectionId,
 });
 

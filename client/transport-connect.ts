@@ -34,6 +34,7 @@ export function createConnectPresenceTransport(o: ConnectTransportOptions): Pres
   );
   const timeoutMs = o.requestTimeoutMs ?? 10_000;
   const watches = new Map<string, AbortController>();
+  let usersWatch: AbortController | null = null;
   let handlers: TransportHandlers | null = null;
 
   const call = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -61,6 +62,8 @@ export function createConnectPresenceTransport(o: ConnectTransportOptions): Pres
 
     close() {
       for (const room of [...watches.keys()]) stopWatch(room);
+      usersWatch?.abort();
+      usersWatch = null;
       handlers = null;
     },
 
@@ -71,6 +74,35 @@ export function createConnectPresenceTransport(o: ConnectTransportOptions): Pres
     setTyping: (req) => call(async () => void (await client.setTyping(req, { timeoutMs }))),
     updateCursor: (req) => call(async () => void (await client.updateCursor(req, { timeoutMs }))),
     setStatus: (req) => call(() => client.setStatus(req, { timeoutMs })),
+    updatePresence: (req) => call(async () => void (await client.updatePresence(req, { timeoutMs }))),
+
+    watchUsers(userIds) {
+      usersWatch?.abort();
+      const h = handlers;
+      if (!h) return;
+      const ac = new AbortController();
+      usersWatch = ac;
+      void (async () => {
+        let error: PresenceClientError;
+        try {
+          for await (const m of client.watchUsers({ userIds }, { signal: ac.signal })) {
+            if (ac.signal.aborted) return;
+            h.onUsersMessage(m);
+          }
+          error = new PresenceClientError("unavailable", "user watch ended");
+        } catch (e) {
+          error = fromConnectError(e);
+        }
+        if (ac.signal.aborted) return;
+        if (usersWatch === ac) usersWatch = null;
+        h.onUsersEnded(error);
+      })();
+    },
+
+    unwatchUsers() {
+      usersWatch?.abort();
+      usersWatch = null;
+    },
 
     watch(room, resumeFrom) {
       stopWatch(room);

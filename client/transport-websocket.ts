@@ -59,6 +59,8 @@ export function createWebSocketPresenceTransport(o: WebSocketTransportOptions): 
   const pending = new Map<number, Pending>();
   /** request id of a watch frame → its room, to route an ErrorFrame answering it. */
   const watchRequests = new Map<number, string>();
+  /** request id of the last watch_users frame, until its ack or error arrives. */
+  let usersRequest = 0;
 
   const nextId = () => (seq = seq >= 0xffff_fffe ? 1 : seq + 1);
 
@@ -117,6 +119,11 @@ export function createWebSocketPresenceTransport(o: WebSocketTransportOptions): 
   const onFrame = (f: ServerFrame) => {
     const h = handlers;
     if (!h) return;
+    if (f.requestId !== 0 && f.requestId === usersRequest) {
+      usersRequest = 0;
+      if (f.frame.case === "error") h.onUsersEnded(fromErrorFrame(f.frame.value));
+      return; // else the ack of watch_users (its snapshot follows)
+    }
     if (f.requestId !== 0) {
       const p = pending.get(f.requestId);
       if (p) {
@@ -136,8 +143,12 @@ export function createWebSocketPresenceTransport(o: WebSocketTransportOptions): 
       case "watch":
         h.onWatchMessage(f.frame.value);
         return;
+      case "users":
+        h.onUsersMessage(f.frame.value);
+        return;
       case "error": {
         const err = fromErrorFrame(f.frame.value);
+        if (f.frame.value.metadata["users"] !== undefined) return h.onUsersEnded(err);
         const room = f.frame.value.metadata["room"];
         if (room !== undefined && err.reason !== "SESSION_NOT_FOUND") h.onWatchEnded(room, err);
         else h.onError(err);
@@ -232,6 +243,27 @@ export function createWebSocketPresenceTransport(o: WebSocketTransportOptions): 
     },
     async updateCursor(req) {
       send(0, { case: "cursor", value: req });
+    },
+    async updatePresence(req) {
+      send(0, { case: "updatePresence", value: req });
+    },
+
+    watchUsers(userIds) {
+      usersRequest = nextId();
+      try {
+        send(usersRequest, { case: "watchUsers", value: { userIds } });
+      } catch {
+        usersRequest = 0; // not connected: the next connection watches again
+      }
+    },
+
+    unwatchUsers() {
+      usersRequest = 0;
+      try {
+        send(0, { case: "unwatchUsers", value: {} });
+      } catch {
+        // not connected: nothing is watched
+      }
     },
 
     watch(room, resumeFrom) {

@@ -13,7 +13,9 @@ import type {
   SetTypingRequestSchema,
   UpdateCursorRequestSchema,
   WatchPresenceResponse,
+  WatchUsersResponse,
 } from "../gen/presence/v1/presence_pb.js";
+import type { UpdatePresenceRequestSchema } from "../gen/presence/v1/member_presence_pb.js";
 import type { PresenceClientError } from "./errors.js";
 
 /**
@@ -44,9 +46,14 @@ export interface PresenceTransport {
   setTyping(req: MessageInitShape<typeof SetTypingRequestSchema>): Promise<void>;
   updateCursor(req: MessageInitShape<typeof UpdateCursorRequestSchema>): Promise<void>;
   setStatus(req: MessageInitShape<typeof SetStatusRequestSchema>): Promise<SetStatusResponse>;
+  /** Changes the session's typed presence in a room (fire and forget; errors go to `onError`). */
+  updatePresence(req: MessageInitShape<typeof UpdatePresenceRequestSchema>): Promise<void>;
   /** Starts (or restarts) watching a room; messages go to `onWatchMessage`. */
   watch(room: string, resumeFrom?: { epoch: string; version: number }): void;
   unwatch(room: string): void;
+  /** Starts (or replaces) the user watch list; messages go to `onUsersMessage`, a failure to `onUsersEnded`. */
+  watchUsers(userIds: string[]): void;
+  unwatchUsers(): void;
 }
 
 export interface TransportHandlers {
@@ -58,6 +65,10 @@ export interface TransportHandlers {
   onClosed(error: PresenceClientError): void;
   /** An error that answers no pending request (a fire-and-forget typing or cursor frame). */
   onError(error: PresenceClientError): void;
+  /** A message of the user watch list (snapshot, change, keepalive). */
+  onUsersMessage(msg: WatchUsersResponse): void;
+  /** The user watch ended on its own (refused, stream error). Not called after `unwatchUsers`/`close`. */
+  onUsersEnded(error: PresenceClientError): void;
 }
 
 /** A bearer token, or a function that returns a fresh one (called at every (re)connect). */

@@ -21,6 +21,10 @@ export type ConnectionStatus = "idle" | "connecting" | "connected" | "reconnecti
 /** Why a connection left a room. `resync` marks leaves found by comparing two snapshots. */
 export type LeaveReason = "left" | "timeout" | "kicked" | "resync";
 
+/** A JSON value, as typed presence holds it. */
+export type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import type { JsonObject } from "@bufbuild/protobuf";
+
 /** One connection (tab, device) of a user inside a room. */
 export interface PresenceConnection {
   /** Public id, stable across navigation and reconnects; never a session id. */
@@ -30,6 +34,10 @@ export interface PresenceConnection {
   joinedAtMs: number;
   /** Metadata given when joining the room. */
   metadata: Record<string, string>;
+  /** Typed presence of the connection (`setPresence` on its client); `{}` when none. */
+  presence: JsonObject;
+  /** The connection's last activity signal known to this view (ms since the Unix epoch). */
+  lastActiveMs: number;
   /** True for this client's own connection. */
   isSelf: boolean;
 }
@@ -181,6 +189,8 @@ export interface RoomEvents {
   cursors: CursorsEvent;
   /** The view changed (any reason, including a resync snapshot). */
   view: RoomViewState;
+  /** Your own typed presence changed locally (`setPresence`). */
+  myPresence: JsonObject;
 }
 
 /** Events of the connection (on the client, and forwarded to every room handle). */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need when they are missing: redis-server and redis-cli
-# (the test harness starts its own servers on free ports), the Python client's toolchain (see
-# below), chromium (browser tests through
+# (the test harness starts its own servers on free ports), postgresql (history tests: initdb and
+# postgres in temp dirs on free ports, never the system service), the Python client's toolchain
+# (see below), chromium (browser tests through
 # playwright-core; no browser download) and prometheus with promtool (dashboards and alert rules
 # are evaluated against a real Prometheus; recommends such as node-exporter are not installed). Run by `npm test` (pretest) and by .ci/run. As root it
 # installs with apt-get; otherwise it prints the command and fails.
@@ -12,6 +13,8 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
   need+=(redis-server redis-tools)
 fi
 command -v chromium >/dev/null || need+=(chromium)
+# postgresql: history tests start their own servers with initdb + postgres from /usr/lib/postgresql/<v>/bin.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 # prometheus and promtool: the dashboard/alert test scrapes a real server and evaluates every query.
 if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then need+=(prometheus); fi
 # The Python client (clients/python): Debian's python3 with grpcio, protobuf, PyJWT, pytest and venv

@@ -9,6 +9,8 @@ import { systemClock, type Clock } from "./core/clock.js";
 import { createIdSource, type IdSource } from "./core/ids.js";
 import { draining, PresenceError } from "./core/presence-error.js";
 import { createFanoutHub, type FanoutHub } from "./fanout/fanout-hub.js";
+import { startAppHistory } from "./history/app-history.js";
+import type { History } from "./history/start-history.js";
 import { createUserWatchHub } from "./fanout/user-watch-hub.js";
 import { createReadinessMonitor } from "./health/readiness-monitor.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -20,15 +22,21 @@ import type { PresenceStore } from "./store/presence-store.js";
 import { kRawRequest } from "./transport/connect/context.js";
 import { createHealthRoutes } from "./transport/connect/health-routes.js";
 import { registerReflection } from "./transport/connect/reflection-routes.js";
-import { authInterceptor, metricsInterceptor } from "./transport/connect/interceptors.js";
+import { authInterceptor, metricsInterceptor, originInterceptor } from "./transport/connect/interceptors.js";
 import { requestLogInterceptor } from "./transport/connect/request-log.js";
 import { presenceRoutes } from "./transport/connect/presence-routes.js";
 import { adminRoutes } from "./transport/connect/admin-routes.js";
 import { createAdminService } from "./service/admin-service.js";
+import { historyRoutes } from "./transport/connect/history-routes.js";
+import { withHistoryExport } from "./transport/http/history-export.js";
 import { withWireCompat } from "./transport/connect/wire-compat.js";
 import { withCors } from "./transport/http/cors.js";
 import { createOnePortServer } from "./transport/http/one-port-server.js";
+import type { WsEngineName } from "./transport/ws/ws-engine.js";
 import { createWsBridge } from "./transport/ws/ws-server.js";
+import { createHeartbeatKeys, randomHeartbeatSecret } from "./auth/heartbeat-keys.js";
+import { createDatagramGate } from "./core/datagram-gate.js";
+import { createUdpHeartbeatServer } from "./transport/udp/udp-server.js";
 
 /**
  * The composition root: the only module that knows the concrete store, hub, transports and
@@ -52,10 +60,16 @@ export interface App {
   readonly adminPort: number;
   /** The WebSocket bridge's bound port (path `/ws`). */
   readonly wsPort: number;
+  /** The UDP heartbeat port, when PRESENCE_UDP_PORT is set. */
+  readonly udpPort: number | undefined;
+  /** The WebSocket engine serving it (PRESENCE_WS_ENGINE): `uws` or `ws`. */
+  readonly wsEngine: WsEngineName;
   readonly store: PresenceStore;
   readonly hub: FanoutHub;
   readonly service: PresenceService;
   readonly metrics: Metrics;
+  /** The durable history (PRESENCE_HISTORY): its store once ready, and the write queue. */
+  readonly history: History;
   /** This process's node id (PRESENCE_NODE_ID). */
   readonly nodeId: string;
   /** Graceful shutdown; idempotent. */
@@ -117,6 +131,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       onHeartbeatLag: (seconds) => metrics.heartbeatLag.observe(seconds),
       onCommitListenerError: (err) => commitListenerFailed(err),
     });
+  // History starts in the background (the embedded database takes seconds): never on the ready path.
+  const hist = startAppHistory(config, { clock, log, metrics, store });
   const hub = createFanoutHub({
     rooms: store,
     bus: store,
@@ -149,8 +165,15 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       return c.full + c.counts;
     },
     delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
+    overlay: hist.durableFlags,
   });
+  // UDP heartbeats (udp.proto), off unless PRESENCE_UDP_PORT is set; the port is told in Join answers.
+  const udpKeys = config.udp.port === undefined ? undefined : createHeartbeatKeys(config.udp.secret !== undefined ? new TextEncoder().encode(config.udp.secret) : randomHeartbeatSecret());
+  let udpBoundPort = 0;
   const service = createPresenceService({
+    udp: udpKeys && { keyFor: (id) => udpKeys.keyFor(id), port: () => udpBoundPort },
+    durableStatus: hist.durableStatus,
+    durableFlags: hist.durableFlags,
     sessions: store,
     rooms: store,
     users: store,
@@ -214,18 +237,18 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const adapter = connectNodeAdapter({
     // Reflection last: it describes whatever the router serves at that point.
     routes: (router) => {
-      const served = adminRoutes(adminService)(presenceRoutes(service)(health.register(router)));
+      const served = historyRoutes(hist.service)(adminRoutes(adminService)(presenceRoutes(service)(health.register(router))));
       return withWireCompat(config.reflection ? registerReflection(served) : served);
     },
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
-    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics)],
+    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics), originInterceptor()],
     readMaxBytes: config.maxRequestBytes,
     // The watch path fans one message out to many streams: compressing each copy costs CPU per
     // watcher (connect-notes §1.4), and presence messages are small. Unary calls may compress.
     compressMinBytes: 16 * 1024,
     contextValues: (req) => createContextValues().set(kRawRequest, req),
   });
-  const rpc = createOnePortServer({ handler: withCors(config.corsOrigins, adapter), ...config.http });
+  const rpc = createOnePortServer({ handler: withCors(config.corsOrigins, withHistoryExport({ history: hist.service, verify, log }, adapter)), ...config.http });
 
   const ws = createWsBridge({
     service,
@@ -307,23 +330,38 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const rpcAddr = await rpc.listen(config.rpcPort, config.host);
   const adminAddr = await admin.listen(config.adminPort, config.host);
   const wsAddr = await ws.listen(config.ws.port, config.host);
-  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, reflection: config.reflection, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory" });
+  const udp = udpKeys && createUdpHeartbeatServer({
+    keys: udpKeys,
+    gate: createDatagramGate({ replayWindowMs: config.udp.replayWindowMs, minIntervalMs: config.udp.minIntervalMs, maxSessions: config.udp.maxTrackedSessions }),
+    clock,
+    maxDatagramBytes: config.udp.maxDatagramBytes,
+    refresh: (sessionId, activity) => service.udpHeartbeat(sessionId, activity),
+    onResult: (result) => metrics.udpDatagrams.inc({ result }),
+    onError: (err) => log.warn("udp heartbeat failed", { err }),
+  });
+  if (udp) udpBoundPort = (await udp.listen(config.udp.port!, config.host)).port;
+  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, udpPort: udp ? udpBoundPort : undefined, reflection: config.reflection, wsEngine: ws.engine, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory", history: config.history.mode });
 
   let closing: Promise<void> | undefined;
   return {
     rpcPort: rpcAddr.port,
     adminPort: adminAddr.port,
     wsPort: wsAddr.port,
+    udpPort: udp ? udpBoundPort : undefined,
+    wsEngine: ws.engine,
     store,
     hub,
     service,
     metrics,
+    history: hist.history,
     nodeId: config.nodeId,
     close() {
       closing ??= (async () => {
+        const closeStarted = clock.now();
         readiness.drain(); // /readyz 503, health NOT_SERVING before anything closes
         log.info("draining", { deadlineMs: config.shutdownDeadlineMs });
         await ws.close();
+        await udp?.close();
         const drainingError = draining();
         hub.close(drainingError);
         userHub.close(drainingError);
@@ -333,6 +371,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         // so clients reclaiming them on another node find them (F-N2).
         await service.drain();
         reaper.cancel();
+        // Rows of everything above (the last leaves included) are written before the store closes.
+        // What is left of the shutdown deadline (at most 2 s) goes to writing the queued rows.
+        await hist.close(Math.max(0, Math.min(2_000, config.shutdownDeadlineMs - (clock.now() - closeStarted) - 200)));
         readiness.close();
         refresher.cancel();
         await store.close();

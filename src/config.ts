@@ -9,8 +9,11 @@ import { SERVER_SPEC } from "./config/server-spec.js";
 import { SETTING_SPEC } from "./config/setting-spec.js";
 import { TIMING_SPEC } from "./config/timing-spec.js";
 import { WS_SPEC } from "./config/ws-spec.js";
+import { HISTORY_SPEC } from "./config/history-spec.js";
+import { SEEDS_SPEC } from "./config/seeds-spec.js";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
 import type { OnePortServerOptions } from "./transport/http/one-port-server.js";
+import { WS_ENGINE_CHOICES, type WsEngineChoice } from "./transport/ws/ws-engine.js";
 
 /**
  * Configuration from `PRESENCE_*` environment variables, parsed and validated once into a frozen
@@ -41,14 +44,25 @@ export interface Config {
   /** Request body (Connect `readMaxBytes`) and WebSocket message limit. */
   maxRequestBytes: number;
   shutdownDeadlineMs: number;
+  /** The durable activity log and user status (docs/history.md): PostgreSQL, the embedded PGlite, or off. */
+  history: HistoryConfig;
   /** Redis store (many nodes); without it the embedded memory store is used. */
   redis: { url?: string; clusterSeeds: string[]; prefix: string; commandTimeoutMs: number; connectTimeoutMs: number };
   /** The RPC port's server: its options but the handler. */
   http: Omit<OnePortServerOptions, "handler">;
   /** Readiness (`/readyz`, gRPC health, `presence_ready`): probe period and the bound of one probe. */
   readiness: { intervalMs: number; timeoutMs: number };
-  /** WebSocket bridge: the WS_SPEC values, by the bridge's option names. */
-  ws: { [K in keyof typeof WS_SPEC]: number };
+  /** WebSocket bridge: the engine, and the WS_SPEC values by the bridge's option names. */
+  ws: { engine: WsEngineChoice } & { [K in keyof typeof WS_SPEC]: number };
+  /** UDP heartbeats (udp.proto): off unless PRESENCE_UDP_PORT is set. */
+  udp: {
+    port: number | undefined;
+    secret: string | undefined;
+    replayWindowMs: number;
+    minIntervalMs: number;
+    maxDatagramBytes: number;
+    maxTrackedSessions: number;
+  };
   /** AdminService.ListRooms: `limit` 0 means `listRoomsDefault`; over `listRoomsMax` is refused. */
   admin: { listRoomsDefault: number; listRoomsMax: number };
   /**
@@ -70,8 +84,10 @@ export interface Config {
   };
 }
 
+export { HISTORY_SPEC } from "./config/history-spec.js";
 export { DEFAULT_LIMITS, LIMIT_SPEC } from "./config/limit-spec.js";
 export type { IntSpec, SettingSpec } from "./config/option-spec.js";
+export { SEEDS_SPEC } from "./config/seeds-spec.js";
 export { SERVER_SPEC } from "./config/server-spec.js";
 export { SETTING_SPEC } from "./config/setting-spec.js";
 export { DEFAULT_TIMINGS, TIMING_SPEC } from "./config/timing-spec.js";
@@ -82,9 +98,42 @@ export const CONFIG_SECTIONS: readonly { title: string; about: string; settings?
   { title: "Settings", about: "Addresses, credentials, the store, logs and the demo.", settings: SETTING_SPEC },
   { title: "Server", about: "Ports, the RPC server, shutdown, readiness, tokens, Redis timeouts and the admin API.", ints: SERVER_SPEC },
   { title: "WebSocket bridge", about: "Limits of each socket (its message limit is `PRESENCE_MAX_REQUEST_BYTES`).", ints: WS_SPEC },
+  { title: "UDP heartbeats", about: "Off unless `PRESENCE_UDP_PORT` is set (udp.proto).", ints: SEEDS_SPEC },
+  { title: "History", about: "The durable activity log and user status ([history.md](history.md)).", ints: HISTORY_SPEC },
   { title: "Timings", about: "Design §9's timings; tests shrink them.", ints: TIMING_SPEC },
   { title: "Limits", about: "What one request, session or process may hold; a request over a limit is refused with a reason naming the field and the limit (docs/errors.md).", ints: LIMIT_SPEC },
 ];
+
+export interface HistoryConfig {
+  /**
+   * PRESENCE_HISTORY: `postgres` (default when PRESENCE_POSTGRES_URL is set), `embedded` (PGlite
+   * in this process; the default otherwise) or `off`.
+   */
+  mode: "postgres" | "embedded" | "off";
+  /** PRESENCE_POSTGRES_URL: a libpq-style URL (TLS through `sslmode`, `sslrootcert`, …). */
+  postgresUrl?: string;
+  /** PRESENCE_HISTORY_DIR: PGlite's data directory; unset: in memory (the log ends with the process). */
+  dataDir?: string;
+  /** PRESENCE_HISTORY_MIGRATIONS: `apply` (default) at start, or `verify` only. */
+  migrations: "apply" | "verify";
+  poolSize: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  batchRows: number;
+  flushMs: number;
+  maxQueueRows: number;
+  retryMaxMs: number;
+  retentionMs: number;
+  retentionIntervalMs: number;
+  retentionBatchRows: number;
+  maxRangeMs: number;
+  maxPageSize: number;
+  exportPageRows: number;
+  repairIntervalMs: number;
+  repairSettleMs: number;
+  statusTimeoutMs: number;
+  statusCacheUsers: number;
+}
 
 /** Thrown with every invalid variable listed. */
 export class ConfigError extends Error {
@@ -125,6 +174,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const timings = nums(TIMING_SPEC);
   const limits = nums(LIMIT_SPEC);
   const ws = nums(WS_SPEC);
+  const seeds = nums(SEEDS_SPEC);
+  const udpPortRaw = str(S.udpPort);
+  const udpPort = udpPortRaw === undefined ? undefined : Number(udpPortRaw);
+  if (udpPort !== undefined && (!Number.isInteger(udpPort) || udpPort < 0 || udpPort > 65_535)) {
+    problems.push(`${S.udpPort.env}=${JSON.stringify(udpPortRaw)}: must be an integer from 0 to 65535 (unset: UDP heartbeats off)`);
+  }
+  const udpSecret = str(S.udpSecret);
+  if (udpSecret !== undefined && Buffer.byteLength(udpSecret) < 32) problems.push(`${S.udpSecret.env}: must be at least 32 bytes`);
+  const postgresUrl = str(S.postgresUrl);
+  if (postgresUrl !== undefined && !/^postgres(ql)?:\/\//.test(postgresUrl)) problems.push(`${S.postgresUrl.env}: must start with postgres:// or postgresql://`);
+  const historyMode = (str(S.history) ?? (postgresUrl ? "postgres" : "embedded")) as HistoryConfig["mode"];
+  if (!["postgres", "embedded", "off"].includes(historyMode)) problems.push(`${S.history.env}=${JSON.stringify(historyMode)}: must be postgres, embedded or off`);
+  if (historyMode === "postgres" && postgresUrl === undefined) problems.push(`${S.history.env}=postgres needs ${S.postgresUrl.env}`);
+  const migrations = str(S.historyMigrations) as HistoryConfig["migrations"];
+  if (!["apply", "verify"].includes(migrations)) problems.push(`${S.historyMigrations.env}=${JSON.stringify(migrations)}: must be apply or verify`);
+  const history: HistoryConfig = { mode: historyMode, postgresUrl, dataDir: str(S.historyDir), migrations, ...nums(HISTORY_SPEC) };
+  const wsEngine = str(S.wsEngine)!.toLowerCase() as WsEngineChoice;
+  if (!WS_ENGINE_CHOICES.includes(wsEngine)) problems.push(`${S.wsEngine.env}=${JSON.stringify(env[S.wsEngine.env])}: must be one of ${WS_ENGINE_CHOICES.join(", ")}`);
   const jwtSecret = str(S.jwtSecret);
   if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) problems.push(`${S.jwtSecret.env}: must be at least 32 bytes (HS256)`);
   // Without an explicit value, the node refresh follows a shortened TTL (a third of it at most).
@@ -183,7 +250,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       timeoutCheckIntervalMs: server.httpTimeoutCheckIntervalMs,
     },
     readiness: { intervalMs: server.readinessIntervalMs, timeoutMs: server.readinessTimeoutMs },
-    ws,
+    ws: { engine: wsEngine, ...ws },
+    udp: {
+      port: udpPort,
+      secret: udpSecret,
+      replayWindowMs: seeds.udpReplayWindowMs,
+      minIntervalMs: seeds.udpMinIntervalMs,
+      maxDatagramBytes: seeds.udpMaxDatagramBytes,
+      maxTrackedSessions: seeds.udpMaxTrackedSessions,
+    },
+    history,
     reflection,
     admin: { listRoomsDefault: server.adminListRoomsDefault, listRoomsMax: server.adminListRoomsMax },
     demo: { tokens: demoTokens, dir: str(S.demoDir) ?? fileURLToPath(new URL("../dist/demo/", import.meta.url)), tokenTtlSec: server.demoTokenTtlSec },
@@ -195,6 +271,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       connectTimeoutMs: server.redisConnectTimeoutMs,
     },
   };
+  if (udpPort !== undefined && udpSecret === undefined && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0)) {
+    problems.push(`${S.udpSecret.env}: required when ${S.udpPort.env} is set with a Redis store (every node must derive the same heartbeat keys)`);
+  }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
   return deepFreeze(config);
 }

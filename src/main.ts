@@ -19,7 +19,15 @@ async function main() {
     throw e;
   }
   const log = createLogger(config.logLevel);
-  const app = await startApp(config, { logger: log });
+  let app;
+  try {
+    app = await startApp(config, { logger: log });
+  } catch (e) {
+    // A configuration that cannot run here (e.g. PRESENCE_WS_ENGINE=uws where uWS does not load).
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`${e.message}\n`);
+    process.exit(2);
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {

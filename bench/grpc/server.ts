@@ -1,5 +1,5 @@
 /**
- * The server under benchmark: `src/main.ts` in its own process (test/support/node-process.ts
+ * The server under benchmark: the built `dist/main.js` (built by npm run bench:grpc first) in its own process (test/support/node-process.ts
  * `startNode`: 127.0.0.1, free ports, test JWT secret, anonymous access on, log level warn), with
  * the inspector on a free loopback port so that the benchmark can force a GC and profile it, and
  * optionally pinned to CPUs with `taskset` (all threads: `-a`).

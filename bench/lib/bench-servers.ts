@@ -4,8 +4,9 @@
  * force a GC before reading RSS, alike for all), optionally pinned to a CPU with `taskset`, and
  * restartable on the same port (reconnect storm).
  *
- * - `presence`: our src/main.ts through test/support/node-process.ts (memory store, or the Redis
- *   store with `redisUrl`).
+ * - `presence`, `presence-ws`: our built dist/main.js through test/support/node-process.ts (memory
+ *   store, or the Redis store with `redisUrl`) on the uWS engine and on the ws engine
+ *   (PRESENCE_WS_ENGINE=uws / ws: `presence` fails to start where uWS does not load).
  * - `soketi`: bench/peers/soketi/start.mjs (Soketi 1.6.1; Redis adapter with `redisUrl`).
  * - `socketio`: bench/peers/socketio/server.mjs (our Socket.IO baseline; Redis adapter with `redisUrl`).
  *
@@ -22,7 +23,7 @@ import { fileURLToPath } from "node:url";
 import { startNode, type NodeProcess } from "../../test/support/node-process.js";
 import { freePort, isRunning, sleep, spawnTracked, terminate } from "../../test/support/processes.js";
 import { connectInspector, type Inspector } from "./inspector.js";
-import type { ServerKind } from "./peer-client.js";
+import { protocolOf, type ServerKind } from "./peer-client.js";
 
 const PEERS = fileURLToPath(new URL("../peers/", import.meta.url));
 
@@ -82,9 +83,11 @@ export async function startBenchServer(kind: ServerKind, o: ServerOptions): Prom
   const nodeOptions = o.inspect ? `${process.env.NODE_OPTIONS ?? ""} --inspect=127.0.0.1:${inspectPort}`.trim() : (process.env.NODE_OPTIONS ?? "");
   const attachInspector = async () => (o.inspect ? connectInspector(inspectPort) : null);
 
-  if (kind === "presence") {
-    const env: Record<string, string> = { PRESENCE_LOG_LEVEL: "warn", NODE_OPTIONS: nodeOptions };
+  if (protocolOf(kind) === "presence") {
+    const env: Record<string, string> = { PRESENCE_LOG_LEVEL: "warn", PRESENCE_WS_ENGINE: kind === "presence-ws" ? "ws" : "uws", NODE_OPTIONS: nodeOptions };
     if (o.redisUrl) env.PRESENCE_REDIS_URL = o.redisUrl;
+    // History is off in the harness unless asked for: bench/history.ts runs churn with and without it.
+    for (const k of ["PRESENCE_HISTORY", "PRESENCE_POSTGRES_URL", "PRESENCE_HISTORY_DIR"]) if (process.env[k]) env[k] = process.env[k]!;
     let node: NodeProcess = await startNode(env);
     pin(node.pid, o.cpus);
     const s: BenchServer = {
@@ -111,6 +114,7 @@ export async function startBenchServer(kind: ServerKind, o: ServerOptions): Prom
     return s;
   }
 
+  if (kind !== "soketi" && kind !== "socketio") throw new Error(`unreachable: ${kind}`); // ours are handled above
   ensurePeerInstalled(kind, console.log);
   const port = await freePort();
   const script = kind === "soketi" ? `${PEERS}soketi/start.mjs` : `${PEERS}socketio/server.mjs`;

@@ -6,14 +6,14 @@
  */
 import { signTestToken, TEST_SECRET } from "../../test/support/tokens.js";
 import { Histogram } from "./histogram.js";
-import { now, PeerClient, type ServerKind } from "./peer-client.js";
+import { now, PeerClient, type Protocol } from "./peer-client.js";
 import { pool } from "./raw-ws.js";
 import { serveWorker } from "./workers.js";
 
 export type GenCommand =
   | {
       type: "open";
-      kind: ServerKind;
+      kind: Protocol;
       port: number;
       localAddress: string;
       users: string[];

@@ -27,7 +27,11 @@ import type { Histogram } from "./histogram.js";
 import { encodeClient } from "./presence-frames.js";
 import { rawConnect, RawWs } from "./raw-ws.js";
 
-export type ServerKind = "presence" | "soketi" | "socketio";
+/** The servers of the peer benchmark: ours on each WebSocket engine (`presence` = uWS), and the peers. */
+export type ServerKind = "presence" | "presence-ws" | "soketi" | "socketio";
+/** The protocol a client speaks to a server kind (both of our engines speak ours). */
+export type Protocol = Exclude<ServerKind, "presence-ws">;
+export const protocolOf = (k: ServerKind): Protocol => (k === "presence-ws" ? "presence" : k);
 
 /** The Soketi app of bench/peers/soketi/start.mjs. */
 export const SOKETI_APP = { id: "bench", key: "bench-key", secret: "bench-secret" };
@@ -141,7 +145,7 @@ const SIO_USER = /"id":"([^"]+)"/;
 // ---- the client ----
 
 export interface PeerClientOptions {
-  kind: ServerKind;
+  kind: Protocol;
   port: number;
   localAddress: string;
   user: string;

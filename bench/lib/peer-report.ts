@@ -86,9 +86,10 @@ export const METRICS: Record<ScenarioName, MetricDef[]> = {
   ],
 };
 
-export const SERVER_LABELS: Record<ServerKind, string> = { presence: "us", soketi: "Soketi 1.6.1", socketio: "Socket.IO baseline (ours)" };
-const COLORS: Record<ServerKind, string> = { presence: "#2f6fdf", soketi: "#e07b39", socketio: "#6a9f58" };
-const KINDS: ServerKind[] = ["presence", "soketi", "socketio"];
+export const SERVER_LABELS: Record<ServerKind, string> = { presence: "us (uWS engine)", "presence-ws": "us (ws engine)", soketi: "Soketi 1.6.1", socketio: "Socket.IO baseline (ours)" };
+const COLORS: Record<ServerKind, string> = { presence: "#2f6fdf", "presence-ws": "#8fb3f0", soketi: "#e07b39", socketio: "#6a9f58" };
+/** Columns in this order; ratios are the first one (us on uWS) over each peer. Runs without a kind show "n/a". */
+const KINDS: ServerKind[] = ["presence", "presence-ws", "soketi", "socketio"];
 
 function n(x: number, digits = 0): string {
   return Number.isFinite(x) ? x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : "n/a";
@@ -125,15 +126,17 @@ export function renderTables(r: BenchResults, source: string): string {
         return typeof t === "number" ? t : typeof d.converged === "number" && typeof d.clients === "number" && d.converged < d.clients ? Infinity : undefined;
       });
       const bounded = (i: number) => (Number.isFinite(bound[i]!) ? `> ${n(bound[i]!)} s (did not converge)` : "did not converge");
+      // "us" is the uWS engine where it ran, else the ws engine (Node versions without a uWS build).
+      const u = figures(r, s, "presence") ? 0 : 1;
       const ratioCell = (i: number) =>
-        bound[i] !== undefined && Number.isFinite(bound[i]!) && bound[0] === undefined && v[0] !== undefined && Number.isFinite(v[0]) ? `< ${n(v[0] / bound[i]!, 3)}×` : ratio(v[0], v[i]);
+        bound[i] !== undefined && Number.isFinite(bound[i]!) && bound[u] === undefined && v[u] !== undefined && Number.isFinite(v[u]) ? `< ${n(v[u] / bound[i]!, 3)}×` : ratio(v[u], v[i]);
       const cells = KINDS.map((k, i) => {
         const f = r.scenarios[s]?.[k];
         if (f && "error" in f) return "failed";
         if (bound[i] !== undefined) return bounded(i);
         return v[i] === undefined ? "–" : `${n(v[i]!, m.digits)}${m.unit && m.unit !== "B" ? ` ${m.unit.startsWith("%") ? "%" : m.unit}` : m.unit === "B" ? " B" : ""}`;
       });
-      out.push(`| ${m.label}${m.unit.startsWith("%") ? " (% of a core)" : ""} | ${m.better} | ${cells.join(" | ")} | ${ratioCell(1)} | ${ratioCell(2)} |`);
+      out.push(`| ${m.label}${m.unit.startsWith("%") ? " (% of a core)" : ""} | ${m.better} | ${cells.join(" | ")} | ${ratioCell(KINDS.indexOf("soketi"))} | ${ratioCell(KINDS.indexOf("socketio"))} |`);
     }
     const gen = KINDS.map((k) => figures(r, s, k)?.generator).map((g) => (g && Number.isFinite(g.cpuPercent) ? `${n(g.cpuPercent)}% (max ${n(g.maxProcessPercent)}% per process)` : "–"));
     out.push(`| generator CPU (% of a core) | – | ${gen.join(" | ")} | | |`);
@@ -168,19 +171,19 @@ export function renderCharts(r: BenchResults): Record<string, string> {
     parts.push(`<rect width="100%" height="100%" fill="white"/>`);
     parts.push(`<text x="10" y="18" font-size="14" font-weight="bold">${esc(TITLES[s](r.sizes))}</text>`);
     KINDS.forEach((k, i) => {
-      parts.push(`<rect x="${10 + i * 190}" y="28" width="10" height="10" fill="${COLORS[k]}"/><text x="${24 + i * 190}" y="37">${esc(SERVER_LABELS[k])}</text>`);
+      parts.push(`<rect x="${10 + i * 165}" y="28" width="10" height="10" fill="${COLORS[k]}"/><text x="${24 + i * 165}" y="37">${esc(SERVER_LABELS[k])}</text>`);
     });
     metrics.forEach((m, mi) => {
       const x0 = 10 + mi * pw;
       const vals = KINDS.map((k) => figures(r, s, k)?.metrics[m.key]);
       const max = Math.max(1e-12, ...vals.filter((v): v is number => v !== undefined && Number.isFinite(v)));
-      const barW = 44;
+      const barW = 34;
       const base = top + ph - 30;
       parts.push(`<text x="${x0 + pw / 2 - 10}" y="${top + 8}" text-anchor="middle" font-weight="bold">${esc(m.label.length > 34 ? m.label.slice(0, 33) + "…" : m.label)}</text>`);
       parts.push(`<text x="${x0 + pw / 2 - 10}" y="${top + 21}" text-anchor="middle" fill="#555">${esc(`${m.unit ? m.unit + ", " : ""}${m.better} is better`)}</text>`);
       parts.push(`<line x1="${x0}" y1="${base}" x2="${x0 + pw - 20}" y2="${base}" stroke="#999"/>`);
       vals.forEach((v, i) => {
-        const bx = x0 + 14 + i * (barW + 14);
+        const bx = x0 + 12 + i * (barW + 10);
         if (v === undefined || !Number.isFinite(v)) {
           parts.push(`<text x="${bx + barW / 2}" y="${base - 4}" text-anchor="middle" fill="#999">n/a</text>`);
           return;

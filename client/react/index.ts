@@ -17,3 +17,7 @@ export {
   type PagePresenceProps,
   type PresenceSource,
 } from "./page-presence.js";
+export { PresenceProvider, usePresenceClient } from "./presence-provider.js";
+export { useUserStatus, useUsers } from "./use-user-status.js";
+export { StatusDot, LastSeen, type StatusDotProps } from "./status-dot.js";
+export { PresenceRoom, useRoom, useOthers, useSelf, useMyPresence, useUpdateMyPresence, type PresenceRoomProps } from "./room-presence.js";

@@ -72,8 +72,10 @@ to be present.
 |---|---|---|---|---|---|
 ${closes.join("\n")}
 
-A frame over twice the message limit is cut by the WebSocket layer itself: close 1006, no close
-frame.
+A frame over twice the message limit is cut by the WebSocket engine itself, and so is a text frame
+with invalid UTF-8: the uws engine drops the connection (1006, no close frame), the ws engine closes
+with 1009 (too big) or 1007 (invalid UTF-8); see [websocket-engines.md](websocket-engines.md). A
+client treats these like any code outside 4500–4999: reconnect with backoff.
 
 ## Errors without a reason
 

@@ -11,7 +11,14 @@ describe("presence CLI arguments", () => {
   it("still knows -h and refuses unknown long options and misplaced ones", () => {
     expect(parseCliArgs(["rooms", "-h"], {})).toMatchObject({ help: true });
     expect(() => parseCliArgs(["rooms", "--bogus"], {})).toThrow(UsageError);
-    expect(() => parseCliArgs(["kick", "x", "--limit", "3"], {})).toThrow(/--limit is an option of "rooms" only/);
+    expect(() => parseCliArgs(["kick", "x", "--limit", "3"], {})).toThrow(/--limit is an option of "rooms", "activity" only/);
+  });
+
+  it("takes the history options only on activity and stats", () => {
+    expect(parseCliArgs(["activity", "--room", "/a", "--since", "2h", "--csv"], {}).history).toEqual({ room: "/a", user: undefined, since: "2h", until: undefined, kinds: undefined, csv: true, ndjson: false });
+    expect(() => parseCliArgs(["rooms", "--csv"], {})).toThrow(/--csv is an option of "activity" only/);
+    expect(() => parseCliArgs(["stats", "--user", "ana"], {})).toThrow(/--user is an option of "activity" only/);
+    expect(() => parseCliArgs(["activity", "--csv", "--ndjson"], {})).toThrow(/choose one/);
   });
 
   it("reads the URL and token from options, then the environment", () => {

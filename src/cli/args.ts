@@ -18,13 +18,25 @@ export interface ParsedArgs {
   help: boolean;
   limit?: number;
   force: boolean;
+  /** History commands (`activity`, `stats`): raw values, parsed by history-commands.ts. */
+  history: { room?: string; user?: string; since?: string; until?: string; kinds?: string; csv: boolean; ndjson: boolean };
 }
 
 /** A server on this machine at the configured default RPC port (`--url` / PRESENCE_URL say otherwise). */
 export const LOCAL_URL = `http://127.0.0.1:${SERVER_SPEC.rpcPort.default}`;
 
 /** Options every command accepts, and the commands that accept the others. */
-const COMMAND_OPTIONS: Record<string, readonly string[]> = { limit: ["rooms"], force: ["purge-node"] };
+const COMMAND_OPTIONS: Record<string, readonly string[]> = {
+  limit: ["rooms", "activity"],
+  force: ["purge-node"],
+  room: ["activity", "stats"],
+  since: ["activity", "stats"],
+  until: ["activity", "stats"],
+  user: ["activity"],
+  kinds: ["activity"],
+  csv: ["activity"],
+  ndjson: ["activity"],
+};
 
 export function parseCliArgs(argv: string[], env: Record<string, string | undefined>): ParsedArgs {
   // Session ids are base64url and may start with "-": a word with one leading dash (other than
@@ -45,6 +57,13 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
         help: { type: "boolean", short: "h", default: false },
         limit: { type: "string" },
         force: { type: "boolean", default: false },
+        room: { type: "string" },
+        user: { type: "string" },
+        since: { type: "string" },
+        until: { type: "string" },
+        kinds: { type: "string" },
+        csv: { type: "boolean", default: false },
+        ndjson: { type: "boolean", default: false },
       },
     });
   } catch (e) {
@@ -67,5 +86,7 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
   const url = values.url ?? env.PRESENCE_URL ?? LOCAL_URL;
   if (!/^https?:\/\/[^\s/]+/.test(url)) throw new UsageError(`--url: must be an http:// or https:// URL (got ${JSON.stringify(url)})`);
   const token = values.token ?? (env.PRESENCE_ADMIN_TOKEN || undefined);
-  return { command, positionals: rest, url: url.replace(/\/+$/, ""), token, json: values.json, help: values.help, limit, force: values.force };
+  if (values.csv && values.ndjson) throw new UsageError("--csv and --ndjson: choose one");
+  const history = { room: values.room, user: values.user, since: values.since, until: values.until, kinds: values.kinds, csv: values.csv, ndjson: values.ndjson };
+  return { command, positionals: rest, url: url.replace(/\/+$/, ""), token, json: values.json, help: values.help, limit, force: values.force, history };
 }

@@ -10,6 +10,7 @@ import {
 import { GetPresenceResponseSchema, GetUserStatusResponseSchema, WatchPresenceResponseSchema, type WatchPresenceResponse } from "../../gen/presence/v1/presence_pb.js";
 import type { Position } from "../../gen/presence/v1/types_pb.js";
 import { UsageError, type ParsedArgs } from "./args.js";
+import { HISTORY_COMMANDS } from "./history-commands.js";
 import { roomView, table, userStatuses, watchLine } from "./format.js";
 import { CALL_TIMEOUT_MS, describeError, type Clients } from "./rpc.js";
 
@@ -121,6 +122,8 @@ export const COMMANDS: Record<string, Command> = {
       ctx.out(`purged node ${nodeId}: ${r.sessionsKicked} session${r.sessionsKicked === 1 ? "" : "s"} kicked, ${r.roomsLeft} room leave${r.roomsLeft === 1 ? "" : "s"}`);
     },
   },
+
+  ...HISTORY_COMMANDS,
 };
 
 /** Backoff between reconnects of `tail` after the server ended the stream as unavailable (drain, outage). */

@@ -56,6 +56,10 @@ export async function main(argv: string[], env: Record<string, string | undefine
     await COMMANDS[args.command]!.run({ args, clients: createClients(args.url, args.token), out, err, signal: stop.signal });
     return EXIT_OK;
   } catch (e) {
+    if (e instanceof UsageError) {
+      err(`presence: ${e.message}`);
+      return EXIT_USAGE;
+    }
     err(`presence: ${describeError(e)}`);
     return EXIT_SERVER_ERROR;
   } finally {

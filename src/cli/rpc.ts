@@ -2,6 +2,7 @@ import { Code, ConnectError, createClient, type Client } from "@connectrpc/conne
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { AdminService } from "../../gen/presence/v1/admin_pb.js";
+import { HistoryService } from "../../gen/presence/v1/history_pb.js";
 import { PresenceService } from "../../gen/presence/v1/presence_pb.js";
 
 /**
@@ -14,6 +15,7 @@ export const CALL_TIMEOUT_MS = 30_000;
 export interface Clients {
   admin: Client<typeof AdminService>;
   presence: Client<typeof PresenceService>;
+  history: Client<typeof HistoryService>;
 }
 
 export function createClients(baseUrl: string, token: string | undefined): Clients {
@@ -27,7 +29,7 @@ export function createClients(baseUrl: string, token: string | undefined): Clien
       },
     ],
   });
-  return { admin: createClient(AdminService, transport), presence: createClient(PresenceService, transport) };
+  return { admin: createClient(AdminService, transport), presence: createClient(PresenceService, transport), history: createClient(HistoryService, transport) };
 }
 
 /** `permission_denied PERMISSION_DENIED: <message>`: the code, the ErrorInfo reason, the message. */

@@ -81,7 +81,7 @@ export const CLOSE_CODES = {
   BAD_REQUEST: { code: 4500, text: "bad request", reason: "INVALID_ARGUMENT", meaning: "Malformed, truncated or unknown frame." },
   UNAUTHENTICATED: { code: 4501, text: "unauthenticated", reason: "UNAUTHENTICATED", meaning: "Invalid token (or none while anonymous access is off)." },
   FORBIDDEN: { code: 4502, text: "forbidden", reason: "PERMISSION_DENIED", meaning: "Permission denied." },
-  TOO_LARGE: { code: 4503, text: "too large", reason: "MESSAGE_TOO_LARGE", meaning: "Frame larger than the message limit (PRESENCE_MAX_REQUEST_BYTES); over twice it the WebSocket layer cuts the connection (1006, no close frame)." },
+  TOO_LARGE: { code: 4503, text: "too large", reason: "MESSAGE_TOO_LARGE", meaning: "Frame larger than the message limit (PRESENCE_MAX_REQUEST_BYTES); over twice it the WebSocket engine cuts the connection (uws: 1006, no close frame; ws: 1009)." },
 } as const satisfies Record<string, CloseCodeRow>;
 
 export type CloseCodeName = keyof typeof CLOSE_CODES;
@@ -115,6 +115,17 @@ export const ERROR_REASONS = {
   NODE_NOT_FOUND: { code: "not_found", close: null, retry: "never", when: "AdminService.PurgeNode of a node that no registry entry and no session names." },
   RATE_LIMITED: { code: "resource_exhausted", close: "RATE_LIMITED", retry: "backoff", when: "A WebSocket sent frames faster than PRESENCE_WS_MAX_FRAMES_PER_SEC (closed with 4006), or more than PRESENCE_WS_MAX_PENDING_FRAMES not yet answered (that frame is refused)." },
   MESSAGE_TOO_LARGE: { code: "resource_exhausted", close: "TOO_LARGE", retry: "never", when: "A request body or WebSocket frame over PRESENCE_MAX_REQUEST_BYTES." },
+  ROOM_FULL: { code: "resource_exhausted", close: null, retry: "backoff", when: "A Join would add one participant more than a managed room's max_participants (rooms.proto)." },
+  ROOM_ENDED: { code: "failed_precondition", close: null, retry: "never", when: "The room was ended and refuses joins until its tombstone time has passed (PRESENCE_ROOM_TOMBSTONE_MS)." },
+  ROOM_NOT_FOUND: { code: "not_found", close: null, retry: "never", when: "UpdateRoom or EndRoom of a room that is not managed (create it with CreateRoom)." },
+  ROOM_EXISTS: { code: "already_exists", close: null, retry: "never", when: "CreateRoom of a room that is managed already." },
+  PRESENCE_TOO_LARGE: { code: "resource_exhausted", close: null, retry: "never", when: "Typed presence over its byte or key limit (PRESENCE_MAX_PRESENCE_BYTES, PRESENCE_MAX_PRESENCE_KEYS)." },
+  TOO_MANY_SCOPES: { code: "resource_exhausted", close: null, retry: "never", when: "A session would carry more scopes than PRESENCE_MAX_SCOPES_PER_SESSION." },
+  // 45–54: history (issue 13). HistoryService and the export only, never on a socket.
+  HISTORY_UNAVAILABLE: { code: "unavailable", close: null, retry: "backoff", when: "The history database cannot be reached or is still starting (HistoryService, the export): retry with backoff." },
+  HISTORY_DISABLED: { code: "failed_precondition", close: null, retry: "never", when: "HistoryService or the export on a server started with PRESENCE_HISTORY=off." },
+  INVALID_TIME_RANGE: { code: "invalid_argument", close: null, retry: "never", when: "A history time range with until before since, a negative time, or longer than PRESENCE_HISTORY_MAX_RANGE_MS." },
+  INVALID_PAGE_TOKEN: { code: "invalid_argument", close: null, retry: "never", when: "A ListActivity page token that is malformed or was made for another query." },
   TRACKER_CONFLICT: { code: "already_exists", close: null, retry: "never", when: "Track `open` names a tracker id held by another tracker of the caller (no or wrong `tracker_secret`): use another id, or the secret returned when it was created." },
   TRACKER_REPLACED: { code: "aborted", close: null, retry: "never", when: "The Track stream was replaced: the same tracker opened a new stream (with its secret), on this node or another, which now holds its presences. Do not reconnect this one." },
   TOO_MANY_PRESENCES: { code: "resource_exhausted", close: null, retry: "never", when: "A Track stream would hold more than PRESENCE_TRACK_MAX_PRESENCES presences." },

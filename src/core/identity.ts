@@ -47,5 +47,12 @@ export function ownerKeyOf(caller: Caller): string {
   }
 }
 
+/**
+ * The owner key of a call that proved possession of the session's own key instead of presenting
+ * the owner's credential: a UDP heartbeat whose HMAC verified (udp.proto). Stores accept it as the
+ * session's owner for a heartbeat. `ownerKeyOf` never returns it (it starts with a NUL).
+ */
+export const VERIFIED_BY_SESSION_KEY = "\u0000session-key";
+
 /** The anonymous caller used when no credential is presented and anonymous access is on. */
 export const ANONYMOUS: Caller = Object.freeze({ role: "anonymous", subject: "" }) as Caller;

@@ -21,6 +21,10 @@ export interface Member {
   metadata: Record<string, string>;
   activity: Activity;
   joinedAtMs: number;
+  /** The session's last activity signal when the view or event was made (ms); absent = joinedAtMs. */
+  lastActiveMs?: number;
+  /** Typed presence (top-level key → JSON text, `typed-presence.ts`); absent = empty. */
+  presence?: Record<string, string>;
 }
 
 export interface CursorPosition {

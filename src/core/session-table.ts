@@ -1,4 +1,4 @@
-import type { MemberIdentity } from "./identity.js";
+import { VERIFIED_BY_SESSION_KEY, type MemberIdentity } from "./identity.js";
 import type { Activity } from "./presence-event.js";
 import type { SessionRef } from "./session.js";
 
@@ -57,7 +57,8 @@ export function liveSession(t: SessionTable, sessionId: string, nowMs: number): 
 /** The caller's live session, or undefined ("not found" for everything else). */
 export function ownedSession(t: SessionTable, ref: SessionRef, nowMs: number): SessionEntry | undefined {
   const s = liveSession(t, ref.sessionId, nowMs);
-  return s && s.ownerKey === ref.ownerKey ? s : undefined;
+  // A verified UDP heartbeat (udp.proto) proved the session's key: no owner to compare.
+  return s && (s.ownerKey === ref.ownerKey || ref.ownerKey === VERIFIED_BY_SESSION_KEY) ? s : undefined;
 }
 
 /** What a Join's session part decided. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { stateOf, unknownUser, visibleStatus, type UserStatusRecord } from "./user-status.js";
+import { stateOf, unknownUser, visibleStatus, type UserStatusRecord, withDurable, withDurableFlags } from "./user-status.js";
 
 describe("user status", () => {
   it("is online with any active session, away when all are away, offline with none", () => {
@@ -20,5 +20,27 @@ describe("user status", () => {
     expect(visibleStatus(r, "bob", 9_000)).toEqual({ userId: "ana", state: "offline", lastSeenMs: 700, customStatus: "", invisible: false, visibleLastSeenMs: 700 });
     expect(visibleStatus(r, "", 9_000).state).toBe("offline"); // anonymous and service viewers too
     expect(visibleStatus(r, "ana", 9_000)).toMatchObject({ state: "online", invisible: true, customStatus: "in a meeting", lastSeenMs: 9_000 });
+  });
+});
+
+describe("durable status over the store's record (history)", () => {
+  const blank = { userId: "eve", state: "online" as const, lastSeenMs: 0, customStatus: "", invisible: false, visibleLastSeenMs: 0 };
+  const durable = { lastSeenMs: 5_000, visibleLastSeenMs: 4_000, customStatus: "away", invisible: true };
+
+  it("withDurable completes only a user the store never saw (offline, no last seen)", () => {
+    const offline = { ...blank, state: "offline" as const };
+    expect(withDurable(offline, durable)).toEqual({ ...offline, lastSeenMs: 5_000, visibleLastSeenMs: 4_000, customStatus: "away", invisible: true });
+    expect(withDurable({ ...offline, lastSeenMs: 7_000 }, durable)).toEqual({ ...offline, lastSeenMs: 7_000 });
+    expect(withDurable(blank, durable)).toBe(blank);
+    expect(withDurable(offline, undefined)).toBe(offline);
+  });
+
+  it("withDurableFlags: the invisible flag always wins; the custom status only fills a blank record", () => {
+    expect(withDurableFlags(blank, durable)).toEqual({ ...blank, invisible: true, visibleLastSeenMs: 4_000, customStatus: "away" });
+    const known = { ...blank, lastSeenMs: 9_000, visibleLastSeenMs: 9_000 };
+    expect(withDurableFlags(known, durable)).toEqual({ ...known, invisible: true });
+    expect(withDurableFlags(known, { ...durable, invisible: false })).toBe(known);
+    // Others then see her offline with the last seen from before she went invisible.
+    expect(visibleStatus(withDurableFlags(blank, durable), "bob", 10_000)).toMatchObject({ state: "offline", lastSeenMs: 4_000, customStatus: "" });
   });
 });

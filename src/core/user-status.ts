@@ -55,3 +55,30 @@ export function sameStatus(a: UserStatusRecord, b: UserStatusRecord): boolean {
     a.visibleLastSeenMs === b.visibleLastSeenMs
   );
 }
+
+/**
+ * A status the store no longer holds (Redis lost it, or it expired there) completed from its
+ * durable copy: an offline user the store reports as never seen gets the durable last seen,
+ * custom status and invisible flag. A user the store knows (online, away, or offline with a last
+ * seen) is left as the store says: the store is the fresher source.
+ */
+export function withDurable(r: UserStatusRecord, durable: { lastSeenMs: number; visibleLastSeenMs: number; customStatus: string; invisible: boolean } | undefined): UserStatusRecord {
+  if (!durable || r.state !== "offline" || r.lastSeenMs !== 0) return r;
+  return { ...r, lastSeenMs: durable.lastSeenMs, visibleLastSeenMs: durable.visibleLastSeenMs, customStatus: durable.customStatus, invisible: durable.invisible };
+}
+
+/**
+ * A user's record with the durable flags laid over it (history's cache of invisible and
+ * custom-status users): after a Redis data loss the store's fresh record has lost them, and the
+ * user must not show up online, or with a fresh last seen, meanwhile. The invisible flag always
+ * wins (erring on the side of hiding: a user who became visible on another node in the last
+ * refresh interval stays hidden until the cache knows); the custom status only fills a record that
+ * knows nothing of the user (no last seen), which is what a lost record looks like.
+ */
+export function withDurableFlags(r: UserStatusRecord, durable: { visibleLastSeenMs: number; customStatus: string; invisible: boolean } | undefined): UserStatusRecord {
+  if (!durable) return r;
+  let out = r;
+  if (durable.invisible && !r.invisible) out = { ...out, invisible: true, visibleLastSeenMs: r.visibleLastSeenMs || durable.visibleLastSeenMs };
+  if (durable.customStatus !== "" && r.customStatus === "" && r.lastSeenMs === 0 && r.visibleLastSeenMs === 0) out = { ...out, customStatus: durable.customStatus };
+  return out;
+}

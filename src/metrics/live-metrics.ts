@@ -32,7 +32,7 @@ export type SessionBinding = (typeof SESSION_BINDINGS)[number];
 
 /**
  * Why a delivery did not reach a watcher (label `reason` of `presence_deliveries_dropped_total`):
- * `queue_overflow` (hub queue full), `send_dropped` (uWS refused a direct send), `over_cap` (a
+ * `queue_overflow` (hub queue full), `send_dropped` (the WebSocket engine refused a direct send), `over_cap` (a
  * socket over its buffered-bytes cap skipped a broadcast). Each is followed by a snapshot (resync).
  */
 export const DROP_REASONS = ["queue_overflow", "send_dropped", "over_cap"] as const;

@@ -9,6 +9,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { ERROR_REASONS, type PresenceErrorReason } from "../core/error-policy.js";
+import { createHistoryMetrics, type HistoryMetrics } from "./history-metrics.js";
 import { createLatencyMetrics, createLiveGauges, WATCH_TRANSPORTS, type ConnectionTransport, type SessionBinding, type WatchTransport } from "./live-metrics.js";
 
 /** Event kinds the hub publishes (label `kind` of `presence_events_published_total`). */
@@ -24,7 +25,7 @@ export const RESYNC_REASONS = ["overflow", "burst", "gap", "epoch", "resume_miss
 export type ResyncReason = (typeof RESYNC_REASONS)[number];
 
 /** Background loops that count their errors (label `loop` of `presence_loop_errors_total`). */
-export const LOOPS = ["reaper", "refresh", "fanout", "deferred_update", "ws_broadcast", "readiness", "commit_feed"] as const;
+export const LOOPS = ["reaper", "refresh", "fanout", "deferred_update", "ws_broadcast", "readiness", "commit_feed", "history_retention", "history_status", "history_repair", "history_record"] as const;
 
 /** Updates merged into a later one (label `kind` of `presence_coalesced_updates_total`). */
 export const COALESCED_KINDS = ["typing", "cursor"] as const;
@@ -59,7 +60,10 @@ export interface GaugeSources {
 export const WS_REJECT_REASONS = ["too_large", "malformed", "unknown_type", "too_many_pending", "rate_limited"] as const;
 
 /** ClientFrame types (label `type` of `presence_ws_frames_received_total`). */
-export const WS_FRAME_TYPES = ["join", "leave", "navigate", "heartbeat", "typing", "cursor", "watch", "unwatch", "status"] as const;
+export const WS_FRAME_TYPES = ["join", "leave", "navigate", "heartbeat", "typing", "cursor", "watch", "unwatch", "status", "watchUsers", "unwatchUsers", "updatePresence"] as const;
+
+/** Results of UDP heartbeat datagrams (label `result` of `presence_udp_datagrams_total`; udp.proto). */
+export const UDP_RESULTS = ["accepted", "oversize", "malformed", "bad_mac", "stale", "replay", "rate_limited", "session_not_found", "unavailable"] as const;
 
 /** The metrics of one server process. Labels listed per metric; values must stay bounded. */
 export interface Metrics {
@@ -117,13 +121,15 @@ export interface Metrics {
   readonly wsConnections: Gauge;
   /** `presence_ws_frames_received_total{type}`, type ∈ {@link WS_FRAME_TYPES}. */
   readonly wsFramesReceived: Counter<"type">;
-  /** `presence_ws_frames_sent_total`: frames handed to uWS (direct sends, plus one per subscriber of a publish). */
+  /** `presence_ws_frames_sent_total`: frames handed to the WebSocket engine (direct sends, plus one per subscriber of a publish). */
   readonly wsFramesSent: Counter;
-  /** `presence_ws_frames_dropped_total`: direct sends uWS refused (socket over its cap): a gap, resynced later. */
+  /** `presence_ws_frames_dropped_total`: direct sends the engine refused (socket over its cap): a gap, resynced later. */
   readonly wsFramesDropped: Counter;
+  /** `presence_udp_datagrams_total{result}`, result ∈ {@link UDP_RESULTS}: every UDP heartbeat datagram received. */
+  readonly udpDatagrams: Counter<"result">;
   /** `presence_ws_frames_rejected_total{reason}`, reason ∈ {@link WS_REJECT_REASONS}. */
   readonly wsFramesRejected: Counter<"reason">;
-  /** `presence_ws_closes_total{code}`: closed sockets by close code (bounded: our table, 1000/1001/1005/1006, other). */
+  /** `presence_ws_closes_total{code}`: closed sockets by close code (bounded: our table, 1000/1001/1005/1006/1007/1009, other). */
   readonly wsCloses: Counter<"code">;
   /** `presence_ws_slow_consumer_resyncs_total`: a socket missed a delivery (over its cap) and is owed a snapshot. */
   readonly wsSlowConsumerResyncs: Counter;
@@ -131,13 +137,15 @@ export interface Metrics {
   readonly wsBufferedBytes: Gauge;
   /** `presence_ready`: 1 while the last readiness probe (store write and subscriber round trip) passed, else 0. Set by the readiness monitor. */
   readonly ready: Gauge;
-  /** `presence_ws_handler_errors_total{handler}`: exceptions caught in uWS handlers (each would kill the process). */
+  /** `presence_ws_handler_errors_total{handler}`: exceptions caught in WebSocket engine handlers (on uWS each would kill the process). */
   readonly wsHandlerErrors: Counter<"handler">;
   /** `presence_connections{transport}`, `presence_bound_sessions{binding}`, `presence_watched_rooms`, `presence_redis_subscriber_up`: read at scrape time. */
   readonly connections: Gauge<"transport">;
   readonly boundSessions: Gauge<"binding">;
   readonly watchedRooms: Gauge;
   readonly subscriberUp: Gauge;
+  /** `presence_history_*`: the durable history's queue, writes, lag and retention (history-metrics.ts). */
+  readonly history: HistoryMetrics;
   /**
    * Binds the three live gauges to their sources; the last binding wins. Until bound they read 0.
    * A source that throws leaves its gauge at the previous value instead of failing the scrape.
@@ -223,6 +231,8 @@ export function createMetrics(): Metrics {
   const wsFramesRejected = counter("presence_ws_frames_rejected_total", "WebSocket messages refused, by reason.", ["reason"]);
   const wsCloses = counter("presence_ws_closes_total", "WebSocket connections closed, by close code.", ["code"]);
   for (const type of WS_FRAME_TYPES) wsFramesReceived.inc({ type }, 0);
+  const udpDatagrams = counter("presence_udp_datagrams_total", "UDP heartbeat datagrams received, by result (accepted, or why dropped).", ["result"]);
+  for (const result of UDP_RESULTS) udpDatagrams.inc({ result }, 0);
   for (const reason of WS_REJECT_REASONS) wsFramesRejected.inc({ reason }, 0);
   const loopErrors = counter("presence_loop_errors_total", "Errors caught in background loops, by loop.", ["loop"]);
   for (const loop of LOOPS) loopErrors.inc({ loop }, 0);
@@ -260,8 +270,9 @@ export function createMetrics(): Metrics {
     reapedSessions: counter("presence_reaped_sessions_total", "Expired sessions reaped by this node."),
     wsConnections: new Gauge({ name: "presence_ws_connections", help: "Open WebSocket connections.", registers }),
     wsFramesReceived,
-    wsFramesSent: counter("presence_ws_frames_sent_total", "WebSocket frames handed to uWS (a publish counts once per subscriber)."),
-    wsFramesDropped: counter("presence_ws_frames_dropped_total", "WebSocket sends refused by uWS (socket over its cap); the socket resyncs."),
+    udpDatagrams,
+    wsFramesSent: counter("presence_ws_frames_sent_total", "WebSocket frames handed to the WebSocket engine (a publish counts once per subscriber)."),
+    wsFramesDropped: counter("presence_ws_frames_dropped_total", "WebSocket sends refused by the engine (socket over its cap); the socket resyncs."),
     wsFramesRejected,
     wsCloses,
     wsSlowConsumerResyncs: counter("presence_ws_slow_consumer_resyncs_total", "WebSocket watches that missed a delivery (socket over its cap) and get a snapshot when it drains."),
@@ -276,6 +287,7 @@ export function createMetrics(): Metrics {
     ready: new Gauge({ name: "presence_ready", help: "1 while the last readiness probe passed (store write, subscriber round trip, not draining), else 0.", registers }),
     wsHandlerErrors: counter("presence_ws_handler_errors_total", "Exceptions caught in WebSocket handlers, by handler.", ["handler"]),
     ...live,
+    history: createHistoryMetrics(registers),
     bindGauges(next) {
       sources = next;
     },

@@ -1,7 +1,7 @@
 import type { Clock } from "../core/clock.js";
 import { createCoalescingGate } from "../core/coalescing-gate.js";
 import type { IdSource } from "../core/ids.js";
-import { ownerKeyOf, type Caller, type MemberIdentity, type UserInfo } from "../core/identity.js";
+import { ownerKeyOf, VERIFIED_BY_SESSION_KEY, type Caller, type MemberIdentity, type UserInfo } from "../core/identity.js";
 import { checkMetadata } from "../core/metadata.js";
 import type { Limits, Timings } from "../core/options.js";
 import { invalidArgument, limitExceeded, PresenceError, sessionNotFound } from "../core/presence-error.js";
@@ -9,7 +9,8 @@ import type { Activity, CursorPosition, Position, RoomView } from "../core/prese
 import { checkText, parseRoomName, utf8Length } from "../core/room-name.js";
 import type { Detail, FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
 import type { UserWatchHub, UserWatchItem } from "../fanout/user-watch-hub.js";
-import { visibleStatus, type UserStatusRecord } from "../core/user-status.js";
+import { visibleStatus, withDurable, type UserStatusRecord } from "../core/user-status.js";
+import type { DurableUserStatus } from "../history/history-store.js";
 import type { JoinResult, Lease, NavigateResult } from "../core/session.js";
 import type { RoomStore } from "../store/ports/room-store.js";
 import type { SessionStore } from "../store/ports/session-store.js";
@@ -22,7 +23,7 @@ import type { UserStatusStore } from "../store/ports/user-status-store.js";
  * for typing and cursors, and delegates to the store and the fan-out hub. It does no I/O itself.
  */
 export interface PresenceService {
-  join(caller: Caller, req: JoinCommand): Promise<JoinResult>;
+  join(caller: Caller, req: JoinCommand): Promise<ServiceJoinResult>;
   leave(caller: Caller, req: { sessionId: string; room: string }): Promise<{ left: boolean }>;
   navigate(caller: Caller, req: { sessionId: string; fromRoom: string; toRoom: string; metadata: Record<string, string> }): Promise<NavigateResult>;
   heartbeat(caller: Caller, req: { sessionId: string; activity?: Activity }): Promise<Lease>;
@@ -48,7 +49,15 @@ export interface PresenceService {
   bind(caller: Caller, sessionId: string, onLost?: () => void): Promise<() => void>;
   /** Resolves when every pending release (stream ended → reconnect grace) has reached the store. */
   drain(): Promise<void>;
+  /**
+   * A UDP heartbeat whose MAC verified (udp.proto): refreshes the session exactly like Heartbeat,
+   * without an owner check (the key proved it). SESSION_NOT_FOUND when the session is gone.
+   */
+  udpHeartbeat(sessionId: string, activity: Activity | undefined): Promise<void>;
 }
+
+/** A Join's answer: the store's, plus the session's UDP heartbeat key when UDP heartbeats are on. */
+export type ServiceJoinResult = JoinResult & { heartbeatKey?: Uint8Array; udpPort?: number };
 
 export interface JoinCommand {
   room: string;
@@ -89,6 +98,16 @@ export interface PresenceServiceOptions {
   onCoalesced?: (kind: "typing" | "cursor") => void;
   /** Errors of deferred (coalesced) updates, which have no caller left to answer. */
   onDeferredError?: (err: unknown) => void;
+  /** UDP heartbeats (when on): each session's key and the bound port, told in Join answers. */
+  udp?: { keyFor(sessionId: string): Uint8Array; port(): number };
+  /**
+   * Durable statuses (history) of users the store reports as never seen: after a Redis data loss
+   * their last seen, custom status and invisible flag come from here. Never rejects ([] when the
+   * history does not answer in time).
+   */
+  durableStatus?: (userIds: string[]) => Promise<DurableUserStatus[]>;
+  /** The history's durable flags of a user (invisible, custom status) laid over the store's record. */
+  durableFlags?: (r: UserStatusRecord) => UserStatusRecord;
 }
 
 const ANON_ID = /^[A-Za-z0-9_-]+$/;
@@ -224,7 +243,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       }
       const identity = identityFor(caller, req);
       if (req.resumeSecret !== "" && req.sessionId === "") throw invalidArgument("resume_secret", "needs session_id");
-      return o.sessions.join({
+      const joined = await o.sessions.join({
         room: r,
         ownerKey: ownerKeyOf(caller),
         identity,
@@ -234,6 +253,15 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         resumeSecret: req.resumeSecret === "" ? undefined : req.resumeSecret,
         requestId: req.requestId === "" ? undefined : req.requestId,
       });
+      // Anonymous sessions get no UDP key: their session id alone is their capability, and UDP
+      // datagrams carry it in clear text.
+      if (!o.udp || identity.kind !== "user") return joined;
+      return { ...joined, heartbeatKey: o.udp.keyFor(joined.session.sessionId), udpPort: o.udp.port() };
+    },
+
+    async udpHeartbeat(id, activity) {
+      o.onHeartbeat?.();
+      await o.sessions.heartbeat({ sessionId: id, ownerKey: VERIFIED_BY_SESSION_KEY, activity });
     },
 
     async leave(caller, req) {
@@ -337,7 +365,12 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     async getUserStatus(caller, req) {
       const now = o.clock.now();
       // An operator (admin token) sees what the user themself sees: the real state, invisible flag included.
-      return (await o.users.getUserStatus(userIds(req.userIds))).map((r) => visibleStatus(r, caller.role === "admin" ? r.userId : viewerOf(caller), now));
+      const records = await o.users.getUserStatus(userIds(req.userIds));
+      // The chat seed's degraded mode: users the store no longer holds are completed from the history.
+      const unknown = records.filter((r) => r.state === "offline" && r.lastSeenMs === 0).map((r) => r.userId);
+      const durable = new Map(unknown.length > 0 && o.durableStatus ? (await o.durableStatus(unknown)).map((d) => [d.userId, d]) : []);
+      const flags = o.durableFlags ?? ((r: UserStatusRecord) => r);
+      return records.map((r) => visibleStatus(flags(withDurable(r, durable.get(r.userId))), caller.role === "admin" ? r.userId : viewerOf(caller), now));
     },
 
     watchUsers(caller, req) {

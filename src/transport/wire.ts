@@ -5,6 +5,7 @@ import type { WatchItem } from "../fanout/fanout-hub.js";
 import type { Lease, SessionGrant } from "../core/session.js";
 import { Activity as PbActivity, Detail as PbDetail, LeaveReason as PbLeaveReason, UserState as PbUserState } from "../../gen/presence/v1/types_pb.js";
 import type { UserStatusRecord } from "../core/user-status.js";
+import { presenceToObject } from "../core/typed-presence.js";
 import type { UserWatchItem } from "../fanout/user-watch-hub.js";
 import type {
   CountsSchema,
@@ -52,6 +53,9 @@ const connectionToPb = (m: Member): MessageInitShape<typeof ConnectionSchema> =>
   activity: activityToPb(m.activity),
   joinedAtMs: BigInt(m.joinedAtMs),
   metadata: m.metadata,
+  // Absent when unset (no bytes on the wire for rooms that do not use them).
+  presence: m.presence && Object.keys(m.presence).length > 0 ? presenceToObject(m.presence) : undefined,
+  lastActiveMs: m.lastActiveMs !== undefined ? BigInt(m.lastActiveMs) : 0n,
 });
 
 const countsToPb = (c: Counts): MessageInitShape<typeof CountsSchema> => ({ users: c.users, connections: c.connections, anonymous: c.anonymous });

@@ -7,6 +7,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildDemo } from "../../scripts/build-demo.js";
 import { startTcpForwarder } from "../support/tcp-forwarder.js";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { engineEnv, WS_ENGINES } from "../support/ws-engines.js";
+import type { WsEngineName } from "../../src/transport/ws/ws-engine.js";
 
 /**
  * The demo page (`demo/`, built by `scripts/build-demo.ts`) as a visitor uses it: served by a real
@@ -17,7 +19,8 @@ import { startTestServer, type TestServer } from "../support/server.js";
  * The pages reach the server through a TCP forwarder on a fixed port: the restart test starts a
  * new server on a new port and points the forwarder at it, because uWS cannot bind a port whose
  * server-side sockets sit in TIME_WAIT (about a minute after clients were connected). The page's
- * origin, its WebSocket (`/ws`) and its token requests all go through the forwarder.
+ * origin, its WebSocket (`/ws`) and its token requests all go through the forwarder. Every test
+ * runs on each WebSocket engine (uWS where it loads, and ws).
  */
 const CHROMIUM = "/usr/bin/chromium";
 const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
@@ -32,6 +35,8 @@ let browser: Browser;
 let demoDir = "";
 let front: Awaited<ReturnType<typeof forwarder>>;
 let server: TestServer | undefined;
+/** The engine of the suite running now (set by its `beforeAll`). */
+let engine: WsEngineName = "ws";
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
@@ -54,7 +59,7 @@ afterEach(async () => {
 });
 
 async function startServer() {
-  server = await startTestServer({ ...SERVER_ENV, PRESENCE_DEMO_DIR: demoDir });
+  server = await startTestServer({ ...SERVER_ENV, ...engineEnv(engine), PRESENCE_DEMO_DIR: demoDir });
   front.pointAt(server.app.wsPort);
   return server;
 }
@@ -107,7 +112,12 @@ async function setHidden(page: Page, hidden: boolean) {
   }, hidden);
 }
 
-describe("the demo page in chromium", () => {
+for (const e of WS_ENGINES)
+describe(`the demo page in chromium (${e} engine)`, () => {
+  beforeAll(() => {
+    engine = e;
+  });
+
   it("shows two people to each other: avatars, count, typing and live cursors", async () => {
     await startServer();
     const ana = await visit("Ana");

@@ -7,6 +7,7 @@ import WebSocket from "ws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createPresenceClient, type PresenceClient, type RoomHandle } from "../../client/index.js";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { engineEnv, WS_ENGINES } from "../support/ws-engines.js";
 import { signTestToken, TEST_SECRET } from "../support/tokens.js";
 
 /**
@@ -76,10 +77,12 @@ async function setHidden(page: Page, hidden: boolean) {
   }, hidden);
 }
 
-for (const transport of ["websocket", "connect"] as const) {
-  describe(`React page presence in chromium over ${transport}`, () => {
+const variants = [...WS_ENGINES.map((engine) => ({ transport: "websocket" as const, engine, name: `websocket (${engine} engine)` })), { transport: "connect" as const, engine: WS_ENGINES[0]!, name: "connect" }];
+
+for (const { transport, engine, name } of variants) {
+  describe(`React page presence in chromium over ${name}`, () => {
     it("shows who is here, typing and cursors, follows the URL, and applies the visibility rules", async () => {
-      const s = await startTestServer({ PRESENCE_HEARTBEAT_INTERVAL_MS: "200", PRESENCE_SESSION_TTL_MS: "1500", PRESENCE_REAPER_INTERVAL_MS: "50" });
+      const s = await startTestServer({ PRESENCE_HEARTBEAT_INTERVAL_MS: "200", PRESENCE_SESSION_TTL_MS: "1500", PRESENCE_REAPER_INTERVAL_MS: "50", ...engineEnv(engine) });
       servers.push(s);
       const bob = createPresenceClient({ transport: "websocket", url: s.wsUrl, token: await token("bob"), webSocket: WebSocket, visibility: false });
       clients.push(bob);

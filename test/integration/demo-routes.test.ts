@@ -9,12 +9,14 @@ import { createPresenceClient, type PresenceClient } from "../../client/index.js
 import { createLogger } from "../../src/logger.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { TEST_SECRET } from "../support/tokens.js";
+import { engineEnv, WS_ENGINES } from "../support/ws-engines.js";
+import type { WsEngineName } from "../../src/transport/ws/ws-engine.js";
 
 /**
  * The demo page on the WebSocket bridge's port: `/` and `/app.js` from the demo directory (and
  * nothing else from the disk), a 503 page when it is not built, and the demo token endpoint
  * (PRESENCE_DEMO): on by itself without a configured key (ephemeral secret), off with one unless
- * asked for (then signed with the real secret, and a warning is logged).
+ * asked for (then signed with the real secret, and a warning is logged). On each WebSocket engine.
  */
 let dir = "";
 const servers: TestServer[] = [];
@@ -32,7 +34,7 @@ afterEach(async () => {
 });
 
 async function server(env: Record<string, string>, logs?: string[]) {
-  const s = await startTestServer(env, logs ? { logger: createLogger("warn", (l) => logs.push(l)) } : {});
+  const s = await startTestServer({ ...engineEnv(engine), ...env }, logs ? { logger: createLogger("warn", (l) => logs.push(l)) } : {});
   servers.push(s);
   return { ...s, http: `http://127.0.0.1:${s.app.wsPort}` };
 }
@@ -51,6 +53,15 @@ function rawGet(port: number, path: string): Promise<{ status: number; body: str
   });
 }
 
+/** The engine of the suite running now (set by its `beforeAll`). */
+let engine: WsEngineName = "ws";
+
+for (const e of WS_ENGINES)
+describe(`on the ${e} engine`, () => {
+beforeAll(() => {
+  engine = e;
+});
+
 describe("demo page routes", () => {
   it("serves index.html and app.js of the demo directory and nothing else", async () => {
     const s = await server({ PRESENCE_DEMO_DIR: dir });
@@ -66,6 +77,7 @@ describe("demo page routes", () => {
       expect((await rawGet(s.app.wsPort, path)).status, path).toBe(404);
     }
     expect((await fetch(`${s.http}/ws`)).status).toBe(426);
+    expect((await fetch(`${s.http}/`, { method: "POST" })).status).toBe(404);
   });
 
   it("answers 503 with a build hint when the demo is not built", async () => {
@@ -120,4 +132,5 @@ describe("demo token endpoint", () => {
     expect(payload.role).toBeUndefined();
     expect(logs.some((l) => JSON.parse(l).level === "warn" && l.includes("PRESENCE_DEMO"))).toBe(true);
   });
+});
 });

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { PresenceService } from "../../gen/presence/v1/presence_pb.js";
 import { Detail, LeaveReason } from "../../gen/presence/v1/types_pb.js";
+import { SERVER_ARGS } from "../support/node-process.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { signTestToken, TEST_SECRET } from "../support/tokens.js";
 import { recordWatch, toComparableDomain, waitFor, type RecordedWatch } from "../support/watch-recorder.js";
@@ -145,9 +146,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Runs `src/main.ts` through tsx's loader in one node process (so the pid is the server's). */
+/** Runs the built server (`node dist/main.js`, as `npm start` does) in one node process (so the pid is the server's). */
 function runMain(env: Record<string, string>) {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, SERVER_ARGS, {
     cwd: ROOT,
     env: { ...process.env, PRESENCE_HOST: "127.0.0.1", PRESENCE_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -5,8 +5,8 @@
  * client of the reflection service gets descriptor sets that build a complete registry. Off by
  * default once a key is configured (the test server has one), on with PRESENCE_REFLECTION=true.
  */
-import { createFileRegistry, fromBinary } from "@bufbuild/protobuf";
-import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import { create, createFileRegistry, fromBinary } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import type * as grpc from "@grpc/grpc-js";
 import { execFile, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -15,6 +15,25 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
+import type { FileDescriptorProto } from "@bufbuild/protobuf/wkt";
+
+/** Files with every import before its importer (what a descriptor set needs). */
+function topological(files: FileDescriptorProto[]): FileDescriptorProto[] {
+  const out: FileDescriptorProto[] = [];
+  const placed = new Set<string>();
+  const byName = new Map(files.map((f) => [f.name, f]));
+  const place = (f: FileDescriptorProto) => {
+    if (placed.has(f.name)) return;
+    placed.add(f.name);
+    for (const d of f.dependency) {
+      const dep = byName.get(d);
+      if (dep) place(dep);
+    }
+    out.push(f);
+  };
+  files.forEach(place);
+  return out;
+}
 import { ServerReflection, type ServerReflectionResponse } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1Alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { grpcJsServiceClient } from "../support/clients.js";
@@ -27,6 +46,7 @@ const EXPECTED_SERVICES = [
   "grpc.reflection.v1.ServerReflection",
   "grpc.reflection.v1alpha.ServerReflection",
   "presence.v1.AdminService",
+  "presence.v1.HistoryService",
   "presence.v1.PresenceService",
 ];
 
@@ -170,14 +190,16 @@ describe("grpc-js reflection client", () => {
     const files = descriptorsOf(answers[1]!);
     expect(files[0]!.name).toBe("presence/v1/presence.proto");
     expect(files.map((f) => f.name)).toEqual(expect.arrayContaining(["presence/v1/types.proto", "presence/v1/broadcast.proto", "google/protobuf/struct.proto"]));
-    const registry = createFileRegistry(files[0]!, (name) => files.find((f) => f.name === name));
+    // As a descriptor set (protobuf-es's resolver form refuses a file reached by two import paths,
+    // e.g. google/protobuf/struct.proto imported by two of our files).
+    const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: topological(files) }));
     const svc = registry.getService("presence.v1.PresenceService");
     expect(svc?.methods.map((m) => m.name)).toContain("WatchUsers");
     expect(registry.getMessage("presence.v1.RoomView")?.fields.map((f) => f.name)).toContain("members_omitted");
 
     const admin = descriptorsOf(answers[2]!);
     expect(admin[0]!.service.map((s) => s.name)).toEqual(["AdminService"]);
-    expect(createFileRegistry(admin[0]!, (name) => admin.find((f) => f.name === name)).getService("presence.v1.AdminService")?.methods.length).toBeGreaterThan(0);
+    expect(createFileRegistry(create(FileDescriptorSetSchema, { file: topological(admin) })).getService("presence.v1.AdminService")?.methods.length).toBeGreaterThan(0);
   });
 
   it("serves the same answers on v1alpha", async () => {

@@ -1,9 +1,11 @@
 import WebSocket from "ws";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createPresenceClient, type PresenceClient, type PresenceClientOptions, type RoomHandle } from "../../client/index.js";
 import type { JoinEvent, LeaveEvent } from "../../client/types.js";
 import { startTcpForwarder } from "../support/tcp-forwarder.js";
 import { startTestServer, type TestServer } from "../support/server.js";
+import { engineEnv, WS_ENGINES } from "../support/ws-engines.js";
+import type { WsEngineName } from "../../src/transport/ws/ws-engine.js";
 import { signTestToken, TEST_SECRET } from "../support/tokens.js";
 
 /**
@@ -41,8 +43,11 @@ const ENV = {
   PRESENCE_SHUTDOWN_DEADLINE_MS: "500",
 };
 
+/** The engine of the suite running now (set by its `beforeAll`). */
+let engine: WsEngineName = "ws";
+
 async function server(env: Record<string, string> = {}) {
-  const s = await startTestServer({ ...ENV, ...env });
+  const s = await startTestServer({ ...ENV, ...engineEnv(engine), ...env });
   servers.push(s);
   return s;
 }
@@ -66,7 +71,12 @@ async function until(pred: () => boolean, what: string, timeoutMs = 5_000) {
 
 const ids = (h: RoomHandle) => h.users.map((u) => u.userId).sort();
 
-describe("client SDK over the WebSocket bridge", () => {
+for (const e of WS_ENGINES)
+describe(`client SDK over the WebSocket bridge (${e} engine)`, () => {
+  beforeAll(() => {
+    engine = e;
+  });
+
   it("two clients see each other, counting themselves", async () => {
     const s = await server();
     const ana = await client(s.wsUrl, "ana");

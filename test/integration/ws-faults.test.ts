@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ServerFrame } from "../../gen/presence/v1/frames_pb.js";
 import type { WatchPresenceResponse } from "../../gen/presence/v1/presence_pb.js";
 import { LeaveReason } from "../../gen/presence/v1/types_pb.js";
@@ -8,6 +8,8 @@ import type { PresenceEvent, RoomView } from "../../src/core/presence-event.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { signTestToken, TEST_SECRET } from "../support/tokens.js";
 import { connectWs, roomOf, type WsTestClient } from "../support/ws-client.js";
+import { engineEnv, WS_ENGINES } from "../support/ws-engines.js";
+import type { WsEngineName } from "../../src/transport/ws/ws-engine.js";
 
 /**
  * Faults of the WebSocket bridge (reliability catalogue, client side), against a real server with
@@ -25,6 +27,8 @@ import { connectWs, roomOf, type WsTestClient } from "../support/ws-client.js";
  *   longer than the stall limit is closed with 4001.
  * - F-V8: a client floods frames. Past its rate limit (token bucket) it is closed with 4006 before
  *   its frames are decoded; a client at a steady pace under the limit and the other sockets carry on.
+ *
+ * Every fault runs on each WebSocket engine (uWS where it loads, and ws).
  */
 const servers: TestServer[] = [];
 const clients: WsTestClient[] = [];
@@ -35,8 +39,11 @@ afterEach(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The engine of the suite running now (set by its `beforeAll`). */
+let engine: WsEngineName = "ws";
+
 async function server(env: Record<string, string>) {
-  const s = await startTestServer({ PRESENCE_REAPER_INTERVAL_MS: "25", ...env });
+  const s = await startTestServer({ PRESENCE_REAPER_INTERVAL_MS: "25", ...engineEnv(engine), ...env });
   servers.push(s);
   return s;
 }
@@ -62,6 +69,12 @@ async function watch(c: WsTestClient, room: string) {
 const membership = (ms: WatchPresenceResponse[]) =>
   ms.flatMap((m) => (m.message.case === "event" && m.message.value.kind.case ? [m.message.value] : []));
 
+for (const e of WS_ENGINES)
+describe(`WebSocket faults on the ${e} engine`, () => {
+beforeAll(() => {
+  engine = e;
+});
+
 describe("F-C1 client vanishes without a close frame", () => {
   it("stops answering pings: closed at the idle timeout, then exactly one leave (TIMEOUT) after the grace", async () => {
     const s = await server({ PRESENCE_WS_IDLE_TIMEOUT_SEC: "8", PRESENCE_RECONNECT_GRACE_MS: "300" });
@@ -73,7 +86,7 @@ describe("F-C1 client vanishes without a close frame", () => {
     const t0 = Date.now();
     const left = await observer.waitFor((f) => f.frame.case === "watch" && f.frame.value.message.case === "event" && f.frame.value.message.value.kind.case === "left", 12_000);
     const elapsed = Date.now() - t0;
-    // uWS checks idle timeouts on a 4 s tick: the socket closes between 4 and 8 s of silence.
+    // Both engines check idle timeouts every half of it: the socket closes between 4 and 8 s of silence.
     expect(elapsed).toBeGreaterThanOrEqual(4_000);
     expect(elapsed).toBeLessThan(8_000 + 300 + 1_500); // idle timeout + grace + reaper, with slack
     const ev = left.frame.case === "watch" && left.frame.value.message.case === "event" ? left.frame.value.message.value : undefined;
@@ -304,8 +317,9 @@ describe("F-O1 slow consumer in a busy room", () => {
     while (Date.now() - t0 < 10_000 && !/presence_ws_closes_total\{code="4001"\} 1/.test(await s.app.metrics.registry.metrics())) await generate(200);
     expect(await s.app.metrics.registry.metrics()).toMatch(/^presence_ws_closes_total\{code="4001"\} 1$/m);
     expect(other.ws.readyState).toBe(other.ws.OPEN);
-    // The close frame queues behind the unread backlog; uWS then drops the connection, so a client
-    // that never reads sees 1006. The server counted 4001.
+    // The close frame queues behind the unread backlog; the engine then drops the connection (uWS at
+    // once, ws when the close handshake times out), so a client that never reads sees 1006. The
+    // server counted 4001.
     slow.resume();
     expect([4001, 1006]).toContain((await slow.closed).code);
   }, 30_000);
@@ -336,4 +350,5 @@ describe("F-V8 frame flood from one socket", () => {
     expect(text).toMatch(/^presence_ws_frames_rejected_total\{reason="rate_limited"\} 1$/m);
     expect(text).toMatch(/^presence_ws_closes_total\{code="4006"\} 1$/m);
   });
+});
 });

@@ -1,5 +1,5 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { ClientFrameSchema, type ClientFrame } from "../../gen/presence/v1/frames_pb.js";
 import { Activity } from "../../gen/presence/v1/types_pb.js";
 import { createRoomViewTracker, type ApplyResult } from "../../src/core/room-view-tracker.js";
@@ -7,6 +7,8 @@ import type { PresenceEvent } from "../../src/core/presence-event.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { signTestToken, TEST_SECRET } from "../support/tokens.js";
 import { connectWs, type WsTestClient } from "../support/ws-client.js";
+import { engineEnv, WS_ENGINES } from "../support/ws-engines.js";
+import type { WsEngineName } from "../../src/transport/ws/ws-engine.js";
 
 /**
  * Fuzzing the WebSocket bridge's framing (I8: no input crashes the process). For
@@ -17,22 +19,31 @@ import { connectWs, type WsTestClient } from "../support/ws-client.js";
  *
  * - not a ClientFrame of a known type (as decoded locally) → close 4500;
  * - a valid frame (random bytes sometimes are one) → the socket stays open and answers;
- * - over the message limit (1 KiB here) → 4503; over twice the limit → cut by uWS: 1006;
- * - a text frame with invalid UTF-8 → 1006 (uWS).
+ * - over the message limit (1 KiB here) → 4503; over twice the limit → cut by the engine: uWS
+ *   drops the connection (1006), ws closes with 1009;
+ * - a text frame with invalid UTF-8 → uWS 1006, ws 1007.
  *
  * Meanwhile a watcher of a busy room must keep receiving every event in order, the process stays
  * up and no handler error is counted. The seed is printed (PRESENCE_FUZZ_SEED reproduces a run).
+ * It runs on each WebSocket engine; the seconds are shared among them (30 s each on Node 20).
  */
-const SECONDS = Number(process.env.PRESENCE_FUZZ_SECONDS ?? 60);
+const SECONDS = Number(process.env.PRESENCE_FUZZ_SECONDS ?? 60) / WS_ENGINES.length;
 const SEED = Number(process.env.PRESENCE_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const LIMIT = 1024;
 const WORKERS = 8;
 const PROBE_ID = 4_000_000_000;
 
 let s: TestServer | undefined;
-afterAll(async () => {
+afterEach(async () => {
   await s?.close();
+  s = undefined;
 });
+
+/** How each engine refuses what it cuts itself: a message over twice the limit, a text message with invalid UTF-8. */
+const ENGINE_CUTS: Record<WsEngineName, { tooBig: Expect; badText: Expect }> = {
+  uws: { tooBig: "1006", badText: "1006" },
+  ws: { tooBig: "1009", badText: "1007" },
+};
 
 /** mulberry32: small seeded PRNG. */
 function prng(seed: number) {
@@ -51,12 +62,12 @@ function prng(seed: number) {
   };
 }
 
-type Expect = "4500" | "4503" | "1006" | "open";
+type Expect = "4500" | "4503" | "1006" | "1007" | "1009" | "open";
 type Case = { name: string; data: Buffer; binary: boolean; expect: Expect };
 
 /** What the bridge must do with these bytes, decided by decoding them here. */
-function classify(data: Buffer): Expect {
-  if (data.length > 2 * LIMIT) return "1006";
+function classifyFor(data: Buffer, cuts: { tooBig: Expect }): Expect {
+  if (data.length > 2 * LIMIT) return cuts.tooBig;
   if (data.length > LIMIT) return "4503";
   let f: ClientFrame;
   try {
@@ -80,7 +91,8 @@ function joinWithRawRoom(room: Buffer): Buffer {
   return Buffer.concat([Buffer.from([0x08, 0x05, 0x52, inner.length]), inner]);
 }
 
-function nextCase(r: ReturnType<typeof prng>): Case {
+function nextCase(r: ReturnType<typeof prng>, cuts: { tooBig: Expect; badText: Expect }): Case {
+  const classify = (data: Buffer) => classifyFor(data, cuts);
   switch (r.int(0, 7)) {
     case 0: {
       const data = r.bytes(r.int(1, LIMIT));
@@ -102,7 +114,7 @@ function nextCase(r: ReturnType<typeof prng>): Case {
     }
     case 4: {
       const data = r.bytes(r.int(2 * LIMIT + 1, 8 * LIMIT));
-      return { name: "far-oversized", data, binary: true, expect: "1006" };
+      return { name: "far-oversized", data, binary: true, expect: cuts.tooBig };
     }
     case 5: {
       const data = Buffer.from(r.pick(["{", "[]", '{"join": 5}', '{"requestId": -1}', "null", '{"watch": {"room": 3}}', "x".repeat(r.int(1, 100))]));
@@ -114,7 +126,7 @@ function nextCase(r: ReturnType<typeof prng>): Case {
       return { name: "mutated", data, binary: true, expect: classify(data) };
     }
     default:
-      return { name: "text-invalid-utf8", data: Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), binary: false, expect: "1006" };
+      return { name: "text-invalid-utf8", data: Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), binary: false, expect: cuts.badText };
   }
 }
 
@@ -136,9 +148,10 @@ async function run(c: Case, token: string): Promise<string> {
   }
 }
 
-describe("WebSocket fuzz (I8)", () => {
+for (const engine of WS_ENGINES)
+describe(`WebSocket fuzz (I8) on the ${engine} engine`, () => {
   it(`random, truncated, invalid-UTF-8 and oversized frames for ${SECONDS} s: right close codes, process up, others unaffected`, async () => {
-    s = await startTestServer({ PRESENCE_MAX_REQUEST_BYTES: String(LIMIT) });
+    s = await startTestServer({ PRESENCE_MAX_REQUEST_BYTES: String(LIMIT), ...engineEnv(engine) });
     const token = await signTestToken(TEST_SECRET, { sub: "fuzzer" }, 3_600);
     const r = prng(SEED);
 
@@ -176,7 +189,7 @@ describe("WebSocket fuzz (I8)", () => {
     await Promise.all(
       Array.from({ length: WORKERS }, async () => {
         while (Date.now() < end) {
-          const c = nextCase(r);
+          const c = nextCase(r, ENGINE_CUTS[engine]);
           const got = await run(c, token);
           tally.set(`${c.name}→${got}`, (tally.get(`${c.name}→${got}`) ?? 0) + 1);
           if (got !== c.expect && mismatches.length < 20) mismatches.push(`${c.name}: expected ${c.expect}, got ${got} (${c.data.toString("hex").slice(0, 80)})`);
@@ -189,7 +202,7 @@ describe("WebSocket fuzz (I8)", () => {
     await new Promise((res) => setTimeout(res, 200));
 
     const summary = [...tally].sort().map(([k, n]) => `${k}: ${n}`).join(", ");
-    console.log(`ws fuzz: seed ${SEED}, ${SECONDS} s, ${[...tally.values()].reduce((a, b) => a + b, 0)} sockets; ${summary}; watcher got ${results.length} events of ${beats} heartbeats`);
+    console.log(`ws fuzz (${engine}): seed ${SEED}, ${SECONDS} s, ${[...tally.values()].reduce((a, b) => a + b, 0)} sockets; ${summary}; watcher got ${results.length} events of ${beats} heartbeats`);
     expect(mismatches).toEqual([]);
     // The other sockets were unaffected: every event, in order, no resync, still open.
     expect(snapshots).toBe(1);

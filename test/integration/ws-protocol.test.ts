@@ -10,14 +10,15 @@ import { startTestServer, type TestServer } from "../support/server.js";
 import { signTestToken, TEST_SECRET } from "../support/tokens.js";
 import { connectWs, type WsClientOptions, type WsTestClient } from "../support/ws-client.js";
 import { startRedis, type RedisInstance } from "../support/redis-harness.js";
+import { engineEnv, WS_ENGINES } from "../support/ws-engines.js";
 
 /**
  * The WebSocket bridge against a real server (port 0) with real `ws` clients: round trips of every
  * frame type with request ids, binary and JSON encodings, authentication at the upgrade (header,
  * subprotocol, query; refusals are HTTP 401), anonymous viewers, the socket's session model, watch
  * streams fed by other sockets and by a Connect client, limits and close codes, shutdown (4000).
- * Everything runs twice: on the embedded memory store and on a real Redis (the bridge must work on
- * both stores).
+ * Everything runs on each WebSocket engine (uWS where it loads, and ws) and, on each, on the
+ * embedded memory store and on a real Redis (the bridge must work on both stores).
  */
 const servers: TestServer[] = [];
 const clients: WsTestClient[] = [];
@@ -56,14 +57,15 @@ function answer<K extends NonNullable<ServerFrame["frame"]["case"]>>(f: ServerFr
 const kinds = (ms: WatchPresenceResponse[]) =>
   ms.map((m) => (m.message.case === "event" ? `event:${m.message.value.kind.case}` : m.message.case ?? "?")).filter((k) => k !== "keepalive");
 
+for (const engine of WS_ENGINES)
 for (const store of ["memory", "redis"] as const) {
-describe(`WebSocket bridge on the ${store} store`, () => {
+describe(`WebSocket bridge (${engine} engine) on the ${store} store`, () => {
   let redis: RedisInstance | undefined;
   beforeAll(async () => {
     if (store === "redis") {
       redis = await startRedis();
-      storeEnv = { PRESENCE_REDIS_URL: redis.url, PRESENCE_REDIS_PREFIX: `t${randomBytes(4).toString("hex")}` };
-    } else storeEnv = {};
+      storeEnv = { ...engineEnv(engine), PRESENCE_REDIS_URL: redis.url, PRESENCE_REDIS_PREFIX: `t${randomBytes(4).toString("hex")}` };
+    } else storeEnv = engineEnv(engine);
   });
   afterAll(async () => {
     await redis?.stop();
@@ -71,6 +73,11 @@ describe(`WebSocket bridge on the ${store} store`, () => {
   });
 
   describe("WebSocket bridge: frames", () => {
+    it(`runs on the ${engine} engine`, async () => {
+      const s = await server();
+      expect(s.app.wsEngine).toBe(engine);
+    });
+
     it("answers join, heartbeat, typing, cursor, navigate, status and leave with their request ids (binary)", async () => {
       const s = await server();
       const c = await open(s, "ana");

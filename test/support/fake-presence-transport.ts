@@ -7,6 +7,7 @@ import {
   SetStatusResponseSchema,
   WatchPresenceResponseSchema,
   type JoinRequest,
+  type WatchUsersResponse,
 } from "../../gen/presence/v1/presence_pb.js";
 import type { UserInfo } from "../../src/core/identity.js";
 import type { Member, PresenceEvent, RoomView } from "../../src/core/presence-event.js";
@@ -63,6 +64,9 @@ export function createFakeTransport(kind: "connect" | "websocket" = "connect") {
     },
     pushError(err: PresenceClientError) {
       handlers?.onError(err);
+    },
+    pushUsers(msg: WatchUsersResponse) {
+      handlers?.onUsersMessage(msg);
     },
     of: (method: string) => calls.filter((c) => c.method === method),
     transport: null as unknown as PresenceTransport,
@@ -138,6 +142,15 @@ export function createFakeTransport(kind: "connect" | "websocket" = "connect") {
     },
     unwatch(room) {
       record("unwatch", { room });
+    },
+    async updatePresence(req) {
+      record("updatePresence", req);
+    },
+    watchUsers(userIds) {
+      record("watchUsers", { userIds });
+    },
+    unwatchUsers() {
+      record("unwatchUsers", {});
     },
   };
   return fake;

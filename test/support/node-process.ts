@@ -1,11 +1,14 @@
 import * as http from "node:http";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, isRunning, sleep, spawnTracked, terminate } from "./processes.js";
 import { TEST_SECRET } from "./tokens.js";
 
 /**
- * Server nodes as child processes (reliability.md §5): `src/main.ts` run by node through tsx's
- * loader (`node --import tsx`, one process, so the pid is the server's), on free RPC, admin and WebSocket
+ * Server nodes as child processes (reliability.md §5): the built server, `node dist/main.js`, as
+ * users run it (vitest's global setup builds dist/ from the sources under test; one process, so the
+ * pid is the server's), on free RPC, admin and WebSocket
  * ports of 127.0.0.1, with the test JWT secret. Faults: `kill(signal)` (SIGKILL, SIGSTOP/SIGCONT, …),
  * `stop()` (graceful), `restart()` on the same ports.
  *
@@ -14,7 +17,10 @@ import { TEST_SECRET } from "./tokens.js";
  * in processes.ts and die with the test process; `stopAllNodes()` suits an `afterEach`.
  */
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** How a server node is run: node's arguments, in ROOT (what `npm start` runs after its build). */
+export const SERVER_ARGS = ["dist/main.js"];
 const READY_TIMEOUT_MS = 15_000;
 
 export interface NodeProcess {
@@ -60,6 +66,8 @@ export async function startNode(env: Record<string, string> = {}): Promise<NodeP
       PRESENCE_HOST: "127.0.0.1",
       PRESENCE_LOG_LEVEL: "warn",
       PRESENCE_JWT_SECRET: TEST_SECRET,
+      // The embedded history (PGlite) costs seconds and hundreds of MB per node: opt in per test.
+      PRESENCE_HISTORY: "off",
       PRESENCE_RPC_PORT: String(await freePort()),
       PRESENCE_ADMIN_PORT: String(await freePort()),
       PRESENCE_WS_PORT: String(await freePort()),
@@ -74,8 +82,9 @@ export async function startNode(env: Record<string, string> = {}): Promise<NodeP
 }
 
 async function launch(env: Record<string, string>): Promise<NodeProcess> {
+  if (!existsSync(join(ROOT, SERVER_ARGS[0]!))) throw new Error(`${SERVER_ARGS[0]} is missing: run \`npm run build\` first (vitest and the bench scripts build it)`);
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PRESENCE_")));
-  const proc = spawnTracked(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env: { ...inherited, ...env } });
+  const proc = spawnTracked(process.execPath, SERVER_ARGS, { cwd: ROOT, env: { ...inherited, ...env } });
   const rpcUrl = `http://127.0.0.1:${env.PRESENCE_RPC_PORT}`;
   const adminUrl = `http://127.0.0.1:${env.PRESENCE_ADMIN_PORT}`;
   const node: NodeProcess = {

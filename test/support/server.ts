@@ -32,6 +32,8 @@ export async function startTestServer(env: Record<string, string> = {}, deps: Ap
     PRESENCE_WS_PORT: "0",
     PRESENCE_JWT_SECRET: TEST_SECRET,
     PRESENCE_LOG_LEVEL: "error",
+    // The embedded history (PGlite) costs seconds and hundreds of MB per server: opt in per test.
+    PRESENCE_HISTORY: "off",
     ...env,
   });
   const app = await startApp(config, { logger: createLogger("error", () => {}), ...deps });

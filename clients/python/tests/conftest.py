@@ -1,5 +1,6 @@
-"""Test harness: a real presence server started as a child process (the repository's own
-`src/main.ts` through tsx, or PRESENCE_SERVER_CMD) on free loopback ports, with a test JWT secret
+"""Test harness: a real presence server started as a child process (the repository's built
+server, `node dist/main.js` as users run it (`npm run build`; `npm test` builds it before vitest),
+or PRESENCE_SERVER_CMD) on free loopback ports, with a test JWT secret
 and short timings. `server` is shared by a module's tests; `fresh_server` is a function-scoped one
 that a test may restart on the same port or kill -9. Every child is killed by its pid."""
 
@@ -67,6 +68,9 @@ class Server:
             PRESENCE_WS_PORT=str(self.ws_port),
             PRESENCE_JWT_SECRET=SECRET,
             PRESENCE_LOG_LEVEL="warn",
+            # No embedded PGlite history: its start pauses the event loop for seconds on a busy
+            # machine, longer than the short TTL below (sessions would expire under UDP heartbeats).
+            PRESENCE_HISTORY="off",
             PRESENCE_HEARTBEAT_INTERVAL_MS="1000",
             PRESENCE_SESSION_TTL_MS="3000",
             PRESENCE_REAPER_INTERVAL_MS="100",
@@ -77,7 +81,9 @@ class Server:
         return env
 
     def start(self, timeout: float = 60.0) -> "Server":
-        cmd = shlex.split(os.environ.get("PRESENCE_SERVER_CMD", "node --import tsx src/main.ts"))
+        cmd = shlex.split(os.environ.get("PRESENCE_SERVER_CMD", "node dist/main.js"))
+        if "PRESENCE_SERVER_CMD" not in os.environ and not (REPO / "dist" / "main.js").exists():
+            raise RuntimeError("dist/main.js is missing: run `npm run build` first (npm test builds it)")
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.env(), stdout=log, stderr=log, start_new_session=True)
         log.close()

@@ -6,15 +6,19 @@ import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2"
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { ErrorReason } from "./errors_pb.js";
 import { file_presence_v1_errors } from "./errors_pb.js";
-import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse, LeaveRequest, LeaveResponse, NavigateRequest, NavigateResponse, SetStatusRequest, SetStatusResponse, SetTypingRequest, UpdateCursorRequest, WatchPresenceRequest, WatchPresenceResponse } from "./presence_pb.js";
+import type { UpdatePresenceRequest } from "./member_presence_pb.js";
+import { file_presence_v1_member_presence } from "./member_presence_pb.js";
+import type { HeartbeatRequest, HeartbeatResponse, JoinRequest, JoinResponse, LeaveRequest, LeaveResponse, NavigateRequest, NavigateResponse, SetStatusRequest, SetStatusResponse, SetTypingRequest, UpdateCursorRequest, WatchPresenceRequest, WatchPresenceResponse, WatchUsersRequest, WatchUsersResponse } from "./presence_pb.js";
 import { file_presence_v1_presence } from "./presence_pb.js";
+import type { RoomEnded } from "./rooms_pb.js";
+import { file_presence_v1_rooms } from "./rooms_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file presence/v1/frames.proto.
  */
 export const file_presence_v1_frames: GenFile = /*@__PURE__*/
-  fileDesc("ChhwcmVzZW5jZS92MS9mcmFtZXMucHJvdG8SC3ByZXNlbmNlLnYxIuADCgtDbGllbnRGcmFtZRISCgpyZXF1ZXN0X2lkGAEgASgNEigKBGpvaW4YCiABKAsyGC5wcmVzZW5jZS52MS5Kb2luUmVxdWVzdEgAEioKBWxlYXZlGAsgASgLMhkucHJlc2VuY2UudjEuTGVhdmVSZXF1ZXN0SAASMAoIbmF2aWdhdGUYDCABKAsyHC5wcmVzZW5jZS52MS5OYXZpZ2F0ZVJlcXVlc3RIABIyCgloZWFydGJlYXQYDSABKAsyHS5wcmVzZW5jZS52MS5IZWFydGJlYXRSZXF1ZXN0SAASLwoGdHlwaW5nGA4gASgLMh0ucHJlc2VuY2UudjEuU2V0VHlwaW5nUmVxdWVzdEgAEjIKBmN1cnNvchgPIAEoCzIgLnByZXNlbmNlLnYxLlVwZGF0ZUN1cnNvclJlcXVlc3RIABIyCgV3YXRjaBgQIAEoCzIhLnByZXNlbmNlLnYxLldhdGNoUHJlc2VuY2VSZXF1ZXN0SAASLgoHdW53YXRjaBgRIAEoCzIbLnByZXNlbmNlLnYxLlVud2F0Y2hSZXF1ZXN0SAASLwoGc3RhdHVzGBIgASgLMh0ucHJlc2VuY2UudjEuU2V0U3RhdHVzUmVxdWVzdEgAQgcKBWZyYW1lIh4KDlVud2F0Y2hSZXF1ZXN0EgwKBHJvb20YASABKAkivwEKCkVycm9yRnJhbWUSDAoEY29kZRgBIAEoBRIoCgZyZWFzb24YAiABKA4yGC5wcmVzZW5jZS52MS5FcnJvclJlYXNvbhIPCgdtZXNzYWdlGAMgASgJEjcKCG1ldGFkYXRhGAQgAygLMiUucHJlc2VuY2UudjEuRXJyb3JGcmFtZS5NZXRhZGF0YUVudHJ5Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIFCgNBY2sinAMKC1NlcnZlckZyYW1lEhIKCnJlcXVlc3RfaWQYASABKA0SKQoEam9pbhgKIAEoCzIZLnByZXNlbmNlLnYxLkpvaW5SZXNwb25zZUgAEisKBWxlYXZlGAsgASgLMhoucHJlc2VuY2UudjEuTGVhdmVSZXNwb25zZUgAEjEKCG5hdmlnYXRlGAwgASgLMh0ucHJlc2VuY2UudjEuTmF2aWdhdGVSZXNwb25zZUgAEjMKCWhlYXJ0YmVhdBgNIAEoCzIeLnByZXNlbmNlLnYxLkhlYXJ0YmVhdFJlc3BvbnNlSAASHwoDYWNrGA4gASgLMhAucHJlc2VuY2UudjEuQWNrSAASMAoGc3RhdHVzGBIgASgLMh4ucHJlc2VuY2UudjEuU2V0U3RhdHVzUmVzcG9uc2VIABIzCgV3YXRjaBgUIAEoCzIiLnByZXNlbmNlLnYxLldhdGNoUHJlc2VuY2VSZXNwb25zZUgAEigKBWVycm9yGB4gASgLMhcucHJlc2VuY2UudjEuRXJyb3JGcmFtZUgAQgcKBWZyYW1lKoMDCglDbG9zZUNvZGUSGgoWQ0xPU0VfQ09ERV9VTlNQRUNJRklFRBAAEhYKEUNMT1NFX0NPREVfTk9STUFMEOgHEhgKE0NMT1NFX0NPREVfRFJBSU5JTkcQoB8SHQoYQ0xPU0VfQ09ERV9TTE9XX0NPTlNVTUVSEKEfEhwKF0NMT1NFX0NPREVfU0VSVkVSX0VSUk9SEKIfEh0KGENMT1NFX0NPREVfVE9LRU5fRVhQSVJFRBCjHxIbChZDTE9TRV9DT0RFX1VOQVZBSUxBQkxFEKQfEh0KGENMT1NFX0NPREVfU0VTU0lPTl9FTkRFRBClHxIcChdDTE9TRV9DT0RFX1JBVEVfTElNSVRFRBCmHxIbChZDTE9TRV9DT0RFX0JBRF9SRVFVRVNUEJQjEh8KGkNMT1NFX0NPREVfVU5BVVRIRU5USUNBVEVEEJUjEhkKFENMT1NFX0NPREVfRk9SQklEREVOEJYjEhkKFENMT1NFX0NPREVfVE9PX0xBUkdFEJcjYgZwcm90bzM", [file_presence_v1_errors, file_presence_v1_presence]);
+  fileDesc("ChhwcmVzZW5jZS92MS9mcmFtZXMucHJvdG8SC3ByZXNlbmNlLnYxIpEFCgtDbGllbnRGcmFtZRISCgpyZXF1ZXN0X2lkGAEgASgNEigKBGpvaW4YCiABKAsyGC5wcmVzZW5jZS52MS5Kb2luUmVxdWVzdEgAEioKBWxlYXZlGAsgASgLMhkucHJlc2VuY2UudjEuTGVhdmVSZXF1ZXN0SAASMAoIbmF2aWdhdGUYDCABKAsyHC5wcmVzZW5jZS52MS5OYXZpZ2F0ZVJlcXVlc3RIABIyCgloZWFydGJlYXQYDSABKAsyHS5wcmVzZW5jZS52MS5IZWFydGJlYXRSZXF1ZXN0SAASLwoGdHlwaW5nGA4gASgLMh0ucHJlc2VuY2UudjEuU2V0VHlwaW5nUmVxdWVzdEgAEjIKBmN1cnNvchgPIAEoCzIgLnByZXNlbmNlLnYxLlVwZGF0ZUN1cnNvclJlcXVlc3RIABIyCgV3YXRjaBgQIAEoCzIhLnByZXNlbmNlLnYxLldhdGNoUHJlc2VuY2VSZXF1ZXN0SAASLgoHdW53YXRjaBgRIAEoCzIbLnByZXNlbmNlLnYxLlVud2F0Y2hSZXF1ZXN0SAASLwoGc3RhdHVzGBIgASgLMh0ucHJlc2VuY2UudjEuU2V0U3RhdHVzUmVxdWVzdEgAEjUKC3dhdGNoX3VzZXJzGBQgASgLMh4ucHJlc2VuY2UudjEuV2F0Y2hVc2Vyc1JlcXVlc3RIABI5Cg11bndhdGNoX3VzZXJzGBUgASgLMiAucHJlc2VuY2UudjEuVW53YXRjaFVzZXJzUmVxdWVzdEgAEj0KD3VwZGF0ZV9wcmVzZW5jZRgWIAEoCzIiLnByZXNlbmNlLnYxLlVwZGF0ZVByZXNlbmNlUmVxdWVzdEgAQgcKBWZyYW1lIhUKE1Vud2F0Y2hVc2Vyc1JlcXVlc3QiHgoOVW53YXRjaFJlcXVlc3QSDAoEcm9vbRgBIAEoCSK/AQoKRXJyb3JGcmFtZRIMCgRjb2RlGAEgASgFEigKBnJlYXNvbhgCIAEoDjIYLnByZXNlbmNlLnYxLkVycm9yUmVhc29uEg8KB21lc3NhZ2UYAyABKAkSNwoIbWV0YWRhdGEYBCADKAsyJS5wcmVzZW5jZS52MS5FcnJvckZyYW1lLk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIgUKA0FjayL8AwoLU2VydmVyRnJhbWUSEgoKcmVxdWVzdF9pZBgBIAEoDRIpCgRqb2luGAogASgLMhkucHJlc2VuY2UudjEuSm9pblJlc3BvbnNlSAASKwoFbGVhdmUYCyABKAsyGi5wcmVzZW5jZS52MS5MZWF2ZVJlc3BvbnNlSAASMQoIbmF2aWdhdGUYDCABKAsyHS5wcmVzZW5jZS52MS5OYXZpZ2F0ZVJlc3BvbnNlSAASMwoJaGVhcnRiZWF0GA0gASgLMh4ucHJlc2VuY2UudjEuSGVhcnRiZWF0UmVzcG9uc2VIABIfCgNhY2sYDiABKAsyEC5wcmVzZW5jZS52MS5BY2tIABIwCgZzdGF0dXMYEiABKAsyHi5wcmVzZW5jZS52MS5TZXRTdGF0dXNSZXNwb25zZUgAEjMKBXdhdGNoGBQgASgLMiIucHJlc2VuY2UudjEuV2F0Y2hQcmVzZW5jZVJlc3BvbnNlSAASMAoFdXNlcnMYFSABKAsyHy5wcmVzZW5jZS52MS5XYXRjaFVzZXJzUmVzcG9uc2VIABIsCgpyb29tX2VuZGVkGBYgASgLMhYucHJlc2VuY2UudjEuUm9vbUVuZGVkSAASKAoFZXJyb3IYHiABKAsyFy5wcmVzZW5jZS52MS5FcnJvckZyYW1lSABCBwoFZnJhbWUqgwMKCUNsb3NlQ29kZRIaChZDTE9TRV9DT0RFX1VOU1BFQ0lGSUVEEAASFgoRQ0xPU0VfQ09ERV9OT1JNQUwQ6AcSGAoTQ0xPU0VfQ09ERV9EUkFJTklORxCgHxIdChhDTE9TRV9DT0RFX1NMT1dfQ09OU1VNRVIQoR8SHAoXQ0xPU0VfQ09ERV9TRVJWRVJfRVJST1IQoh8SHQoYQ0xPU0VfQ09ERV9UT0tFTl9FWFBJUkVEEKMfEhsKFkNMT1NFX0NPREVfVU5BVkFJTEFCTEUQpB8SHQoYQ0xPU0VfQ09ERV9TRVNTSU9OX0VOREVEEKUfEhwKF0NMT1NFX0NPREVfUkFURV9MSU1JVEVEEKYfEhsKFkNMT1NFX0NPREVfQkFEX1JFUVVFU1QQlCMSHwoaQ0xPU0VfQ09ERV9VTkFVVEhFTlRJQ0FURUQQlSMSGQoUQ0xPU0VfQ09ERV9GT1JCSURERU4QliMSGQoUQ0xPU0VfQ09ERV9UT09fTEFSR0UQlyNiBnByb3RvMw", [file_presence_v1_errors, file_presence_v1_member_presence, file_presence_v1_presence, file_presence_v1_rooms]);
 
 /**
  * A client → server message.
@@ -93,6 +97,32 @@ export type ClientFrame = Message<"presence.v1.ClientFrame"> & {
      */
     value: SetStatusRequest;
     case: "status";
+  } | {
+    /**
+     * Watch the status of users ("friends online"): answered with an Ack, then a `users` frame
+     * with the snapshot, then one `users` frame per change. A socket has one user watch list: a new
+     * `watch_users` replaces it (and sends a new snapshot).
+     *
+     * @generated from field: presence.v1.WatchUsersRequest watch_users = 20;
+     */
+    value: WatchUsersRequest;
+    case: "watchUsers";
+  } | {
+    /**
+     * Stop watching users.
+     *
+     * @generated from field: presence.v1.UnwatchUsersRequest unwatch_users = 21;
+     */
+    value: UnwatchUsersRequest;
+    case: "unwatchUsers";
+  } | {
+    /**
+     * Change the typed presence of the socket's connection in a room; answered with an Ack.
+     *
+     * @generated from field: presence.v1.UpdatePresenceRequest update_presence = 22;
+     */
+    value: UpdatePresenceRequest;
+    case: "updatePresence";
   } | { case: undefined; value?: undefined };
 };
 
@@ -102,6 +132,19 @@ export type ClientFrame = Message<"presence.v1.ClientFrame"> & {
  */
 export const ClientFrameSchema: GenMessage<ClientFrame> = /*@__PURE__*/
   messageDesc(file_presence_v1_frames, 0);
+
+/**
+ * @generated from message presence.v1.UnwatchUsersRequest
+ */
+export type UnwatchUsersRequest = Message<"presence.v1.UnwatchUsersRequest"> & {
+};
+
+/**
+ * Describes the message presence.v1.UnwatchUsersRequest.
+ * Use `create(UnwatchUsersRequestSchema)` to create a new message.
+ */
+export const UnwatchUsersRequestSchema: GenMessage<UnwatchUsersRequest> = /*@__PURE__*/
+  messageDesc(file_presence_v1_frames, 1);
 
 /**
  * @generated from message presence.v1.UnwatchRequest
@@ -118,7 +161,7 @@ export type UnwatchRequest = Message<"presence.v1.UnwatchRequest"> & {
  * Use `create(UnwatchRequestSchema)` to create a new message.
  */
 export const UnwatchRequestSchema: GenMessage<UnwatchRequest> = /*@__PURE__*/
-  messageDesc(file_presence_v1_frames, 1);
+  messageDesc(file_presence_v1_frames, 2);
 
 /**
  * An error answering a frame (the socket stays open unless a close follows).
@@ -158,7 +201,7 @@ export type ErrorFrame = Message<"presence.v1.ErrorFrame"> & {
  * Use `create(ErrorFrameSchema)` to create a new message.
  */
 export const ErrorFrameSchema: GenMessage<ErrorFrame> = /*@__PURE__*/
-  messageDesc(file_presence_v1_frames, 2);
+  messageDesc(file_presence_v1_frames, 3);
 
 /**
  * Acknowledges a frame that has no response message of its own (typing, cursor, unwatch).
@@ -173,7 +216,7 @@ export type Ack = Message<"presence.v1.Ack"> & {
  * Use `create(AckSchema)` to create a new message.
  */
 export const AckSchema: GenMessage<Ack> = /*@__PURE__*/
-  messageDesc(file_presence_v1_frames, 3);
+  messageDesc(file_presence_v1_frames, 4);
 
 /**
  * A server → client message.
@@ -237,6 +280,23 @@ export type ServerFrame = Message<"presence.v1.ServerFrame"> & {
     case: "watch";
   } | {
     /**
+     * A message of the socket's user watch list (snapshot, change, keepalive).
+     *
+     * @generated from field: presence.v1.WatchUsersResponse users = 21;
+     */
+    value: WatchUsersResponse;
+    case: "users";
+  } | {
+    /**
+     * A room the socket's session was in has ended (rooms.proto): the session is no longer in it
+     * (and has ended if that was its last room: the next Join makes a new one).
+     *
+     * @generated from field: presence.v1.RoomEnded room_ended = 22;
+     */
+    value: RoomEnded;
+    case: "roomEnded";
+  } | {
+    /**
      * @generated from field: presence.v1.ErrorFrame error = 30;
      */
     value: ErrorFrame;
@@ -249,7 +309,7 @@ export type ServerFrame = Message<"presence.v1.ServerFrame"> & {
  * Use `create(ServerFrameSchema)` to create a new message.
  */
 export const ServerFrameSchema: GenMessage<ServerFrame> = /*@__PURE__*/
-  messageDesc(file_presence_v1_frames, 4);
+  messageDesc(file_presence_v1_frames, 5);
 
 /**
  * WebSocket close codes the bridge sends (the numeric code of the close frame; its reason text is
@@ -342,7 +402,7 @@ export enum CloseCode {
 
   /**
    * Frame larger than the message limit (PRESENCE_MAX_REQUEST_BYTES); over twice it the WebSocket
-   * layer cuts the connection (1006, no close frame).
+   * engine cuts the connection (uws: 1006, no close frame; ws: 1009).
    *
    * @generated from enum value: CLOSE_CODE_TOO_LARGE = 4503;
    */

@@ -4,17 +4,24 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
+import type { UpdatePresenceRequestSchema, UpdatePresenceResponseSchema } from "./member_presence_pb.js";
+import { file_presence_v1_member_presence } from "./member_presence_pb.js";
+import type { CreateRoomRequestSchema, CreateRoomResponseSchema, EndRoomRequestSchema, EndRoomResponseSchema, GetRoomRequestSchema, GetRoomResponseSchema, RoomEnded, RoomInfo, UpdateRoomRequestSchema, UpdateRoomResponseSchema } from "./rooms_pb.js";
+import { file_presence_v1_rooms } from "./rooms_pb.js";
+import type { CountOnlineRequestSchema, CountOnlineResponseSchema, ListOnlineRequestSchema, ListOnlineResponseSchema, WatchScopeCountsRequestSchema, WatchScopeCountsResponseSchema } from "./scopes_pb.js";
+import { file_presence_v1_scopes } from "./scopes_pb.js";
 import type { BroadcastRequestSchema, BroadcastResponseSchema, RoomBroadcast } from "./broadcast_pb.js";
 import { file_presence_v1_broadcast } from "./broadcast_pb.js";
-import type { Activity, Counts, CursorBatch, CursorPosition, Detail, Position, PresenceEvent, RoomView, TypingEvent, UserInfo, UserStatus } from "./types_pb.js";
+import type { Activity, Counts, CursorBatch, CursorPosition, Detail, MemberOrder, Position, PresenceEvent, PresenceOverride, RoomView, TypingEvent, UserInfo, UserStatus } from "./types_pb.js";
 import { file_presence_v1_types } from "./types_pb.js";
-import type { Message } from "@bufbuild/protobuf";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file presence/v1/presence.proto.
  */
 export const file_presence_v1_presence: GenFile = /*@__PURE__*/
-  fileDesc("ChpwcmVzZW5jZS92MS9wcmVzZW5jZS5wcm90bxILcHJlc2VuY2UudjEiSwoHU2Vzc2lvbhISCgpzZXNzaW9uX2lkGAEgASgJEhUKDXJlc3VtZV9zZWNyZXQYAiABKAkSFQoNY29ubmVjdGlvbl9pZBgDIAEoCSJNCgVMZWFzZRIOCgZ0dGxfbXMYASABKAMSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAIgASgDEhUKDWV4cGlyZXNfYXRfbXMYAyABKAMisQIKC0pvaW5SZXF1ZXN0EgwKBHJvb20YASABKAkSOAoIbWV0YWRhdGEYAiADKAsyJi5wcmVzZW5jZS52MS5Kb2luUmVxdWVzdC5NZXRhZGF0YUVudHJ5EhIKCnNlc3Npb25faWQYAyABKAkSFQoNcmVzdW1lX3NlY3JldBgEIAEoCRInCghhY3Rpdml0eRgFIAEoDjIVLnByZXNlbmNlLnYxLkFjdGl2aXR5EhIKCnJlcXVlc3RfaWQYBiABKAkSKwoMb25fYmVoYWxmX29mGAcgASgLMhUucHJlc2VuY2UudjEuVXNlckluZm8SFAoMYW5vbnltb3VzX2lkGAggASgJGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKOAQoMSm9pblJlc3BvbnNlEiUKB3Nlc3Npb24YASABKAsyFC5wcmVzZW5jZS52MS5TZXNzaW9uEiEKBWxlYXNlGAIgASgLMhIucHJlc2VuY2UudjEuTGVhc2USDwoHcmVzdW1lZBgDIAEoCBIjCgR2aWV3GAQgASgLMhUucHJlc2VuY2UudjEuUm9vbVZpZXciMAoMTGVhdmVSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEcm9vbRgCIAEoCSIdCg1MZWF2ZVJlc3BvbnNlEgwKBGxlZnQYASABKAgiuAEKD05hdmlnYXRlUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhEKCWZyb21fcm9vbRgCIAEoCRIPCgd0b19yb29tGAMgASgJEjwKCG1ldGFkYXRhGAQgAygLMioucHJlc2VuY2UudjEuTmF2aWdhdGVSZXF1ZXN0Lk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIloKEE5hdmlnYXRlUmVzcG9uc2USIwoEdmlldxgBIAEoCzIVLnByZXNlbmNlLnYxLlJvb21WaWV3EiEKBWxlYXNlGAIgASgLMhIucHJlc2VuY2UudjEuTGVhc2UiTwoQSGVhcnRiZWF0UmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEicKCGFjdGl2aXR5GAIgASgOMhUucHJlc2VuY2UudjEuQWN0aXZpdHkiNgoRSGVhcnRiZWF0UmVzcG9uc2USIQoFbGVhc2UYASABKAsyEi5wcmVzZW5jZS52MS5MZWFzZSJEChBTZXRUeXBpbmdSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEcm9vbRgCIAEoCRIOCgZ0eXBpbmcYAyABKAgiEwoRU2V0VHlwaW5nUmVzcG9uc2UiZgoTVXBkYXRlQ3Vyc29yUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEgwKBHJvb20YAiABKAkSLQoIcG9zaXRpb24YAyABKAsyGy5wcmVzZW5jZS52MS5DdXJzb3JQb3NpdGlvbiIWChRVcGRhdGVDdXJzb3JSZXNwb25zZSKJAQoUV2F0Y2hQcmVzZW5jZVJlcXVlc3QSDAoEcm9vbRgBIAEoCRIjCgZkZXRhaWwYAiABKA4yEy5wcmVzZW5jZS52MS5EZXRhaWwSKgoLcmVzdW1lX2Zyb20YAyABKAsyFS5wcmVzZW5jZS52MS5Qb3NpdGlvbhISCgpzZXNzaW9uX2lkGAQgASgJIlAKDFNuYXBzaG90UGFnZRIjCgR2aWV3GAEgASgLMhUucHJlc2VuY2UudjEuUm9vbVZpZXcSDQoFZmlyc3QYAiABKAgSDAoEbGFzdBgDIAEoCCJhCgxDb3VudHNVcGRhdGUSDAoEcm9vbRgBIAEoCRINCgVlcG9jaBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgEEiMKBmNvdW50cxgEIAEoCzITLnByZXNlbmNlLnYxLkNvdW50cyIcCglLZWVwYWxpdmUSDwoHdGltZV9tcxgBIAEoAyLiAgoVV2F0Y2hQcmVzZW5jZVJlc3BvbnNlEi0KCHNuYXBzaG90GAEgASgLMhkucHJlc2VuY2UudjEuU25hcHNob3RQYWdlSAASKwoFZXZlbnQYAiABKAsyGi5wcmVzZW5jZS52MS5QcmVzZW5jZUV2ZW50SAASKwoGY291bnRzGAMgASgLMhkucHJlc2VuY2UudjEuQ291bnRzVXBkYXRlSAASKwoJa2VlcGFsaXZlGAQgASgLMhYucHJlc2VuY2UudjEuS2VlcGFsaXZlSAASKgoGdHlwaW5nGAUgASgLMhgucHJlc2VuY2UudjEuVHlwaW5nRXZlbnRIABIrCgdjdXJzb3JzGAYgASgLMhgucHJlc2VuY2UudjEuQ3Vyc29yQmF0Y2hIABIvCglicm9hZGNhc3QYKCABKAsyGi5wcmVzZW5jZS52MS5Sb29tQnJvYWRjYXN0SABCCQoHbWVzc2FnZSJHChJHZXRQcmVzZW5jZVJlcXVlc3QSDAoEcm9vbRgBIAEoCRIjCgZkZXRhaWwYAiABKA4yEy5wcmVzZW5jZS52MS5EZXRhaWwiOgoTR2V0UHJlc2VuY2VSZXNwb25zZRIjCgR2aWV3GAEgASgLMhUucHJlc2VuY2UudjEuUm9vbVZpZXciTQoXQmF0Y2hHZXRQcmVzZW5jZVJlcXVlc3QSDQoFcm9vbXMYASADKAkSIwoGZGV0YWlsGAIgASgOMhMucHJlc2VuY2UudjEuRGV0YWlsIkAKGEJhdGNoR2V0UHJlc2VuY2VSZXNwb25zZRIkCgV2aWV3cxgBIAMoCzIVLnByZXNlbmNlLnYxLlJvb21WaWV3IigKFEdldFVzZXJTdGF0dXNSZXF1ZXN0EhAKCHVzZXJfaWRzGAEgAygJIkIKFUdldFVzZXJTdGF0dXNSZXNwb25zZRIpCghzdGF0dXNlcxgBIAMoCzIXLnByZXNlbmNlLnYxLlVzZXJTdGF0dXMiJQoRV2F0Y2hVc2Vyc1JlcXVlc3QSEAoIdXNlcl9pZHMYASADKAkiPwoSVXNlclN0YXR1c1NuYXBzaG90EikKCHN0YXR1c2VzGAEgAygLMhcucHJlc2VuY2UudjEuVXNlclN0YXR1cyKtAQoSV2F0Y2hVc2Vyc1Jlc3BvbnNlEjMKCHNuYXBzaG90GAEgASgLMh8ucHJlc2VuY2UudjEuVXNlclN0YXR1c1NuYXBzaG90SAASKgoHY2hhbmdlZBgCIAEoCzIXLnByZXNlbmNlLnYxLlVzZXJTdGF0dXNIABIrCglrZWVwYWxpdmUYAyABKAsyFi5wcmVzZW5jZS52MS5LZWVwYWxpdmVIAEIJCgdtZXNzYWdlInoKEFNldFN0YXR1c1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIaCg1jdXN0b21fc3RhdHVzGAIgASgJSACIAQESFgoJaW52aXNpYmxlGAMgASgISAGIAQFCEAoOX2N1c3RvbV9zdGF0dXNCDAoKX2ludmlzaWJsZSI8ChFTZXRTdGF0dXNSZXNwb25zZRInCgZzdGF0dXMYASABKAsyFy5wcmVzZW5jZS52MS5Vc2VyU3RhdHVzMqEICg9QcmVzZW5jZVNlcnZpY2USOwoESm9pbhIYLnByZXNlbmNlLnYxLkpvaW5SZXF1ZXN0GhkucHJlc2VuY2UudjEuSm9pblJlc3BvbnNlEj4KBUxlYXZlEhkucHJlc2VuY2UudjEuTGVhdmVSZXF1ZXN0GhoucHJlc2VuY2UudjEuTGVhdmVSZXNwb25zZRJHCghOYXZpZ2F0ZRIcLnByZXNlbmNlLnYxLk5hdmlnYXRlUmVxdWVzdBodLnByZXNlbmNlLnYxLk5hdmlnYXRlUmVzcG9uc2USSgoJSGVhcnRiZWF0Eh0ucHJlc2VuY2UudjEuSGVhcnRiZWF0UmVxdWVzdBoeLnByZXNlbmNlLnYxLkhlYXJ0YmVhdFJlc3BvbnNlEkoKCVNldFR5cGluZxIdLnByZXNlbmNlLnYxLlNldFR5cGluZ1JlcXVlc3QaHi5wcmVzZW5jZS52MS5TZXRUeXBpbmdSZXNwb25zZRJTCgxVcGRhdGVDdXJzb3ISIC5wcmVzZW5jZS52MS5VcGRhdGVDdXJzb3JSZXF1ZXN0GiEucHJlc2VuY2UudjEuVXBkYXRlQ3Vyc29yUmVzcG9uc2USWAoNV2F0Y2hQcmVzZW5jZRIhLnByZXNlbmNlLnYxLldhdGNoUHJlc2VuY2VSZXF1ZXN0GiIucHJlc2VuY2UudjEuV2F0Y2hQcmVzZW5jZVJlc3BvbnNlMAESVQoLR2V0UHJlc2VuY2USHy5wcmVzZW5jZS52MS5HZXRQcmVzZW5jZVJlcXVlc3QaIC5wcmVzZW5jZS52MS5HZXRQcmVzZW5jZVJlc3BvbnNlIgOQAgESZAoQQmF0Y2hHZXRQcmVzZW5jZRIkLnByZXNlbmNlLnYxLkJhdGNoR2V0UHJlc2VuY2VSZXF1ZXN0GiUucHJlc2VuY2UudjEuQmF0Y2hHZXRQcmVzZW5jZVJlc3BvbnNlIgOQAgESWwoNR2V0VXNlclN0YXR1cxIhLnByZXNlbmNlLnYxLkdldFVzZXJTdGF0dXNSZXF1ZXN0GiIucHJlc2VuY2UudjEuR2V0VXNlclN0YXR1c1Jlc3BvbnNlIgOQAgESTwoKV2F0Y2hVc2VycxIeLnByZXNlbmNlLnYxLldhdGNoVXNlcnNSZXF1ZXN0Gh8ucHJlc2VuY2UudjEuV2F0Y2hVc2Vyc1Jlc3BvbnNlMAESSgoJU2V0U3RhdHVzEh0ucHJlc2VuY2UudjEuU2V0U3RhdHVzUmVxdWVzdBoeLnByZXNlbmNlLnYxLlNldFN0YXR1c1Jlc3BvbnNlEkoKCUJyb2FkY2FzdBIdLnByZXNlbmNlLnYxLkJyb2FkY2FzdFJlcXVlc3QaHi5wcmVzZW5jZS52MS5Ccm9hZGNhc3RSZXNwb25zZWIGcHJvdG8z", [file_presence_v1_broadcast, file_presence_v1_types]);
+  fileDesc("ChpwcmVzZW5jZS92MS9wcmVzZW5jZS5wcm90bxILcHJlc2VuY2UudjEiSwoHU2Vzc2lvbhISCgpzZXNzaW9uX2lkGAEgASgJEhUKDXJlc3VtZV9zZWNyZXQYAiABKAkSFQoNY29ubmVjdGlvbl9pZBgDIAEoCSJNCgVMZWFzZRIOCgZ0dGxfbXMYASABKAMSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAIgASgDEhUKDWV4cGlyZXNfYXRfbXMYAyABKAMi7AIKC0pvaW5SZXF1ZXN0EgwKBHJvb20YASABKAkSOAoIbWV0YWRhdGEYAiADKAsyJi5wcmVzZW5jZS52MS5Kb2luUmVxdWVzdC5NZXRhZGF0YUVudHJ5EhIKCnNlc3Npb25faWQYAyABKAkSFQoNcmVzdW1lX3NlY3JldBgEIAEoCRInCghhY3Rpdml0eRgFIAEoDjIVLnByZXNlbmNlLnYxLkFjdGl2aXR5EhIKCnJlcXVlc3RfaWQYBiABKAkSKwoMb25fYmVoYWxmX29mGAcgASgLMhUucHJlc2VuY2UudjEuVXNlckluZm8SFAoMYW5vbnltb3VzX2lkGAggASgJEg4KBnNjb3BlcxgUIAMoCRIpCghwcmVzZW5jZRgVIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIvEBCgxKb2luUmVzcG9uc2USJQoHc2Vzc2lvbhgBIAEoCzIULnByZXNlbmNlLnYxLlNlc3Npb24SIQoFbGVhc2UYAiABKAsyEi5wcmVzZW5jZS52MS5MZWFzZRIPCgdyZXN1bWVkGAMgASgIEiMKBHZpZXcYBCABKAsyFS5wcmVzZW5jZS52MS5Sb29tVmlldxIVCg1oZWFydGJlYXRfa2V5GBQgASgMEhAKCHVkcF9wb3J0GBUgASgNEigKCXJvb21faW5mbxgWIAEoCzIVLnByZXNlbmNlLnYxLlJvb21JbmZvEg4KBnNjb3BlcxgXIAMoCSIwCgxMZWF2ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRyb29tGAIgASgJIh0KDUxlYXZlUmVzcG9uc2USDAoEbGVmdBgBIAEoCCK4AQoPTmF2aWdhdGVSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEQoJZnJvbV9yb29tGAIgASgJEg8KB3RvX3Jvb20YAyABKAkSPAoIbWV0YWRhdGEYBCADKAsyKi5wcmVzZW5jZS52MS5OYXZpZ2F0ZVJlcXVlc3QuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiWgoQTmF2aWdhdGVSZXNwb25zZRIjCgR2aWV3GAEgASgLMhUucHJlc2VuY2UudjEuUm9vbVZpZXcSIQoFbGVhc2UYAiABKAsyEi5wcmVzZW5jZS52MS5MZWFzZSJPChBIZWFydGJlYXRSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSJwoIYWN0aXZpdHkYAiABKA4yFS5wcmVzZW5jZS52MS5BY3Rpdml0eSI2ChFIZWFydGJlYXRSZXNwb25zZRIhCgVsZWFzZRgBIAEoCzISLnByZXNlbmNlLnYxLkxlYXNlIkQKEFNldFR5cGluZ1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgRyb29tGAIgASgJEg4KBnR5cGluZxgDIAEoCCITChFTZXRUeXBpbmdSZXNwb25zZSJmChNVcGRhdGVDdXJzb3JSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDAoEcm9vbRgCIAEoCRItCghwb3NpdGlvbhgDIAEoCzIbLnByZXNlbmNlLnYxLkN1cnNvclBvc2l0aW9uIhYKFFVwZGF0ZUN1cnNvclJlc3BvbnNlIs4BChRXYXRjaFByZXNlbmNlUmVxdWVzdBIMCgRyb29tGAEgASgJEiMKBmRldGFpbBgCIAEoDjITLnByZXNlbmNlLnYxLkRldGFpbBIqCgtyZXN1bWVfZnJvbRgDIAEoCzIVLnByZXNlbmNlLnYxLlBvc2l0aW9uEhIKCnNlc3Npb25faWQYBCABKAkSJwoFb3JkZXIYFCABKA4yGC5wcmVzZW5jZS52MS5NZW1iZXJPcmRlchIaChJzbmFwc2hvdF9wYWdlX3NpemUYFSABKA0iUAoMU25hcHNob3RQYWdlEiMKBHZpZXcYASABKAsyFS5wcmVzZW5jZS52MS5Sb29tVmlldxINCgVmaXJzdBgCIAEoCBIMCgRsYXN0GAMgASgIImEKDENvdW50c1VwZGF0ZRIMCgRyb29tGAEgASgJEg0KBWVwb2NoGAIgASgJEg8KB3ZlcnNpb24YAyABKAQSIwoGY291bnRzGAQgASgLMhMucHJlc2VuY2UudjEuQ291bnRzIhwKCUtlZXBhbGl2ZRIPCgd0aW1lX21zGAEgASgDIosDChVXYXRjaFByZXNlbmNlUmVzcG9uc2USLQoIc25hcHNob3QYASABKAsyGS5wcmVzZW5jZS52MS5TbmFwc2hvdFBhZ2VIABIrCgVldmVudBgCIAEoCzIaLnByZXNlbmNlLnYxLlByZXNlbmNlRXZlbnRIABIrCgZjb3VudHMYAyABKAsyGS5wcmVzZW5jZS52MS5Db3VudHNVcGRhdGVIABIrCglrZWVwYWxpdmUYBCABKAsyFi5wcmVzZW5jZS52MS5LZWVwYWxpdmVIABIqCgZ0eXBpbmcYBSABKAsyGC5wcmVzZW5jZS52MS5UeXBpbmdFdmVudEgAEisKB2N1cnNvcnMYBiABKAsyGC5wcmVzZW5jZS52MS5DdXJzb3JCYXRjaEgAEicKBWVuZGVkGBQgASgLMhYucHJlc2VuY2UudjEuUm9vbUVuZGVkSAASLwoJYnJvYWRjYXN0GCggASgLMhoucHJlc2VuY2UudjEuUm9vbUJyb2FkY2FzdEgAQgkKB21lc3NhZ2UilwEKEkdldFByZXNlbmNlUmVxdWVzdBIMCgRyb29tGAEgASgJEiMKBmRldGFpbBgCIAEoDjITLnByZXNlbmNlLnYxLkRldGFpbBIRCglwYWdlX3NpemUYFCABKA0SEgoKcGFnZV90b2tlbhgVIAEoCRInCgVvcmRlchgWIAEoDjIYLnByZXNlbmNlLnYxLk1lbWJlck9yZGVyIjoKE0dldFByZXNlbmNlUmVzcG9uc2USIwoEdmlldxgBIAEoCzIVLnByZXNlbmNlLnYxLlJvb21WaWV3IokBChdCYXRjaEdldFByZXNlbmNlUmVxdWVzdBINCgVyb29tcxgBIAMoCRIjCgZkZXRhaWwYAiABKA4yEy5wcmVzZW5jZS52MS5EZXRhaWwSEQoJcGFnZV9zaXplGBQgASgNEicKBW9yZGVyGBUgASgOMhgucHJlc2VuY2UudjEuTWVtYmVyT3JkZXIiQAoYQmF0Y2hHZXRQcmVzZW5jZVJlc3BvbnNlEiQKBXZpZXdzGAEgAygLMhUucHJlc2VuY2UudjEuUm9vbVZpZXciKAoUR2V0VXNlclN0YXR1c1JlcXVlc3QSEAoIdXNlcl9pZHMYASADKAkiQgoVR2V0VXNlclN0YXR1c1Jlc3BvbnNlEikKCHN0YXR1c2VzGAEgAygLMhcucHJlc2VuY2UudjEuVXNlclN0YXR1cyIlChFXYXRjaFVzZXJzUmVxdWVzdBIQCgh1c2VyX2lkcxgBIAMoCSI/ChJVc2VyU3RhdHVzU25hcHNob3QSKQoIc3RhdHVzZXMYASADKAsyFy5wcmVzZW5jZS52MS5Vc2VyU3RhdHVzIq0BChJXYXRjaFVzZXJzUmVzcG9uc2USMwoIc25hcHNob3QYASABKAsyHy5wcmVzZW5jZS52MS5Vc2VyU3RhdHVzU25hcHNob3RIABIqCgdjaGFuZ2VkGAIgASgLMhcucHJlc2VuY2UudjEuVXNlclN0YXR1c0gAEisKCWtlZXBhbGl2ZRgDIAEoCzIWLnByZXNlbmNlLnYxLktlZXBhbGl2ZUgAQgkKB21lc3NhZ2UiqwEKEFNldFN0YXR1c1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIaCg1jdXN0b21fc3RhdHVzGAIgASgJSACIAQESFgoJaW52aXNpYmxlGAMgASgISAGIAQESLwoIcHJlc2VuY2UYFCABKA4yHS5wcmVzZW5jZS52MS5QcmVzZW5jZU92ZXJyaWRlQhAKDl9jdXN0b21fc3RhdHVzQgwKCl9pbnZpc2libGUiPAoRU2V0U3RhdHVzUmVzcG9uc2USJwoGc3RhdHVzGAEgASgLMhcucHJlc2VuY2UudjEuVXNlclN0YXR1czK5DQoPUHJlc2VuY2VTZXJ2aWNlEjsKBEpvaW4SGC5wcmVzZW5jZS52MS5Kb2luUmVxdWVzdBoZLnByZXNlbmNlLnYxLkpvaW5SZXNwb25zZRI+CgVMZWF2ZRIZLnByZXNlbmNlLnYxLkxlYXZlUmVxdWVzdBoaLnByZXNlbmNlLnYxLkxlYXZlUmVzcG9uc2USRwoITmF2aWdhdGUSHC5wcmVzZW5jZS52MS5OYXZpZ2F0ZVJlcXVlc3QaHS5wcmVzZW5jZS52MS5OYXZpZ2F0ZVJlc3BvbnNlEkoKCUhlYXJ0YmVhdBIdLnByZXNlbmNlLnYxLkhlYXJ0YmVhdFJlcXVlc3QaHi5wcmVzZW5jZS52MS5IZWFydGJlYXRSZXNwb25zZRJKCglTZXRUeXBpbmcSHS5wcmVzZW5jZS52MS5TZXRUeXBpbmdSZXF1ZXN0Gh4ucHJlc2VuY2UudjEuU2V0VHlwaW5nUmVzcG9uc2USUwoMVXBkYXRlQ3Vyc29yEiAucHJlc2VuY2UudjEuVXBkYXRlQ3Vyc29yUmVxdWVzdBohLnByZXNlbmNlLnYxLlVwZGF0ZUN1cnNvclJlc3BvbnNlElgKDVdhdGNoUHJlc2VuY2USIS5wcmVzZW5jZS52MS5XYXRjaFByZXNlbmNlUmVxdWVzdBoiLnByZXNlbmNlLnYxLldhdGNoUHJlc2VuY2VSZXNwb25zZTABElUKC0dldFByZXNlbmNlEh8ucHJlc2VuY2UudjEuR2V0UHJlc2VuY2VSZXF1ZXN0GiAucHJlc2VuY2UudjEuR2V0UHJlc2VuY2VSZXNwb25zZSIDkAIBEmQKEEJhdGNoR2V0UHJlc2VuY2USJC5wcmVzZW5jZS52MS5CYXRjaEdldFByZXNlbmNlUmVxdWVzdBolLnByZXNlbmNlLnYxLkJhdGNoR2V0UHJlc2VuY2VSZXNwb25zZSIDkAIBElsKDUdldFVzZXJTdGF0dXMSIS5wcmVzZW5jZS52MS5HZXRVc2VyU3RhdHVzUmVxdWVzdBoiLnByZXNlbmNlLnYxLkdldFVzZXJTdGF0dXNSZXNwb25zZSIDkAIBEk8KCldhdGNoVXNlcnMSHi5wcmVzZW5jZS52MS5XYXRjaFVzZXJzUmVxdWVzdBofLnByZXNlbmNlLnYxLldhdGNoVXNlcnNSZXNwb25zZTABEkoKCVNldFN0YXR1cxIdLnByZXNlbmNlLnYxLlNldFN0YXR1c1JlcXVlc3QaHi5wcmVzZW5jZS52MS5TZXRTdGF0dXNSZXNwb25zZRJZCg5VcGRhdGVQcmVzZW5jZRIiLnByZXNlbmNlLnYxLlVwZGF0ZVByZXNlbmNlUmVxdWVzdBojLnByZXNlbmNlLnYxLlVwZGF0ZVByZXNlbmNlUmVzcG9uc2USUgoKTGlzdE9ubGluZRIeLnByZXNlbmNlLnYxLkxpc3RPbmxpbmVSZXF1ZXN0Gh8ucHJlc2VuY2UudjEuTGlzdE9ubGluZVJlc3BvbnNlIgOQAgESVQoLQ291bnRPbmxpbmUSHy5wcmVzZW5jZS52MS5Db3VudE9ubGluZVJlcXVlc3QaIC5wcmVzZW5jZS52MS5Db3VudE9ubGluZVJlc3BvbnNlIgOQAgESYQoQV2F0Y2hTY29wZUNvdW50cxIkLnByZXNlbmNlLnYxLldhdGNoU2NvcGVDb3VudHNSZXF1ZXN0GiUucHJlc2VuY2UudjEuV2F0Y2hTY29wZUNvdW50c1Jlc3BvbnNlMAESTQoKQ3JlYXRlUm9vbRIeLnByZXNlbmNlLnYxLkNyZWF0ZVJvb21SZXF1ZXN0Gh8ucHJlc2VuY2UudjEuQ3JlYXRlUm9vbVJlc3BvbnNlEk0KClVwZGF0ZVJvb20SHi5wcmVzZW5jZS52MS5VcGRhdGVSb29tUmVxdWVzdBofLnByZXNlbmNlLnYxLlVwZGF0ZVJvb21SZXNwb25zZRJECgdFbmRSb29tEhsucHJlc2VuY2UudjEuRW5kUm9vbVJlcXVlc3QaHC5wcmVzZW5jZS52MS5FbmRSb29tUmVzcG9uc2USSQoHR2V0Um9vbRIbLnByZXNlbmNlLnYxLkdldFJvb21SZXF1ZXN0GhwucHJlc2VuY2UudjEuR2V0Um9vbVJlc3BvbnNlIgOQAgESSgoJQnJvYWRjYXN0Eh0ucHJlc2VuY2UudjEuQnJvYWRjYXN0UmVxdWVzdBoeLnByZXNlbmNlLnYxLkJyb2FkY2FzdFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_struct, file_presence_v1_member_presence, file_presence_v1_rooms, file_presence_v1_scopes, file_presence_v1_broadcast, file_presence_v1_types]);
 
 /**
  * The session granted to a client. `session_id` and `resume_secret` are secrets.
@@ -150,6 +157,23 @@ export type JoinRequest = Message<"presence.v1.JoinRequest"> & {
    * @generated from field: string anonymous_id = 8;
    */
   anonymousId: string;
+
+  /**
+   * Scopes for the session (scopes.proto): a user may name only scopes its token lists, a service
+   * any. Empty: a new session takes the token's scopes; an existing one keeps its own. Non-empty
+   * on an existing session: replaces its scopes. At most 8 by default (TOO_MANY_SCOPES).
+   *
+   * @generated from field: repeated string scopes = 20;
+   */
+  scopes: string[];
+
+  /**
+   * Initial typed presence of this connection in the room (a JSON object, member_presence.proto);
+   * a re-Join with a different object is one `updated` event, like new metadata.
+   *
+   * @generated from field: google.protobuf.Struct presence = 21;
+   */
+  presence?: JsonObject | undefined;
 };
 
 /**
@@ -186,6 +210,36 @@ export type JoinResponse = Message<"presence.v1.JoinResponse"> & {
    * @generated from field: presence.v1.RoomView view = 4;
    */
   view?: RoomView | undefined;
+
+  /**
+   * The key of this session's UDP heartbeats (32 bytes; udp.proto), when the server has UDP
+   * heartbeats on and the session is a user's (anonymous sessions get none); empty otherwise. A
+   * secret like the session id; not the resume secret.
+   *
+   * @generated from field: bytes heartbeat_key = 20;
+   */
+  heartbeatKey: Uint8Array;
+
+  /**
+   * The server's UDP heartbeat port (PRESENCE_UDP_PORT); 0 when UDP heartbeats are off.
+   *
+   * @generated from field: uint32 udp_port = 21;
+   */
+  udpPort: number;
+
+  /**
+   * The room's description when it is a managed room (rooms.proto); unset for implicit rooms.
+   *
+   * @generated from field: presence.v1.RoomInfo room_info = 22;
+   */
+  roomInfo?: RoomInfo | undefined;
+
+  /**
+   * The scopes the session carries now.
+   *
+   * @generated from field: repeated string scopes = 23;
+   */
+  scopes: string[];
 };
 
 /**
@@ -447,6 +501,20 @@ export type WatchPresenceRequest = Message<"presence.v1.WatchPresenceRequest"> &
    * @generated from field: string session_id = 4;
    */
   sessionId: string;
+
+  /**
+   * Order of the users across snapshot pages.
+   *
+   * @generated from field: presence.v1.MemberOrder order = 20;
+   */
+  order: MemberOrder;
+
+  /**
+   * Users per snapshot page: 1..the server's snapshot page size (default 500); 0 means the server's.
+   *
+   * @generated from field: uint32 snapshot_page_size = 21;
+   */
+  snapshotPageSize: number;
 };
 
 /**
@@ -587,6 +655,14 @@ export type WatchPresenceResponse = Message<"presence.v1.WatchPresenceResponse">
     case: "cursors";
   } | {
     /**
+     * The room was ended (rooms.proto): the last message of the stream, which then ends (OK).
+     *
+     * @generated from field: presence.v1.RoomEnded ended = 20;
+     */
+    value: RoomEnded;
+    case: "ended";
+  } | {
+    /**
      * A custom room event (PresenceService.Broadcast); never stored, not versioned.
      *
      * @generated from field: presence.v1.RoomBroadcast broadcast = 40;
@@ -616,6 +692,29 @@ export type GetPresenceRequest = Message<"presence.v1.GetPresenceRequest"> & {
    * @generated from field: presence.v1.Detail detail = 2;
    */
   detail: Detail;
+
+  /**
+   * Users per page: 1..the snapshot page size (default 500); 0 means the snapshot page size.
+   *
+   * @generated from field: uint32 page_size = 20;
+   */
+  pageSize: number;
+
+  /**
+   * `view.next_page_token` of the previous page, with the same order; empty for the first page.
+   * Pages continue after the position (order key, user id) of the last user returned. With
+   * LAST_ACTIVE a user is never listed twice in one walk (activity only moves a user ahead of the
+   * token). With JOINED, a user who leaves the room and joins again during the walk gets a new,
+   * later position and can be listed a second time; nobody else can.
+   *
+   * @generated from field: string page_token = 21;
+   */
+  pageToken: string;
+
+  /**
+   * @generated from field: presence.v1.MemberOrder order = 22;
+   */
+  order: MemberOrder;
 };
 
 /**
@@ -657,6 +756,18 @@ export type BatchGetPresenceRequest = Message<"presence.v1.BatchGetPresenceReque
    * @generated from field: presence.v1.Detail detail = 2;
    */
   detail: Detail;
+
+  /**
+   * Users per view: 1..the snapshot page size (default 500); 0 means the snapshot page size.
+   *
+   * @generated from field: uint32 page_size = 20;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: presence.v1.MemberOrder order = 21;
+   */
+  order: MemberOrder;
 };
 
 /**
@@ -818,6 +929,14 @@ export type SetStatusRequest = Message<"presence.v1.SetStatusRequest"> & {
    * @generated from field: optional bool invisible = 3;
    */
   invisible?: boolean | undefined;
+
+  /**
+   * Manual presence across all of the user's sessions, until changed: AWAY, ONLINE, or AUTO (back
+   * to the computed status). UNSPECIFIED keeps the current one.
+   *
+   * @generated from field: presence.v1.PresenceOverride presence = 20;
+   */
+  presence: PresenceOverride;
 };
 
 /**
@@ -871,9 +990,11 @@ export const PresenceService: GenService<{
   /**
    * Joins a room, creating a session unless `session_id` names a live session of the caller.
    * Idempotent for the same session and room: a repeated Join with the same metadata changes
-   * nothing; with new metadata it is one `updated` event.
+   * nothing; with new metadata it is one `updated` event. A Join is an activity signal.
    * Errors: INVALID_ROOM, INVALID_ARGUMENT, METADATA_TOO_LARGE, TOO_MANY_ROOMS, SESSION_NOT_FOUND,
-   * PERMISSION_DENIED, UNAUTHENTICATED, TOKEN_INVALID, TOKEN_EXPIRED.
+   * PERMISSION_DENIED, UNAUTHENTICATED, TOKEN_INVALID, TOKEN_EXPIRED, ROOM_FULL (a managed room
+   * at its participant limit), ROOM_ENDED (an ended room inside its tombstone time),
+   * PRESENCE_TOO_LARGE, TOO_MANY_SCOPES.
    *
    * @generated from rpc presence.v1.PresenceService.Join
    */
@@ -907,8 +1028,10 @@ export const PresenceService: GenService<{
     output: typeof NavigateResponseSchema;
   },
   /**
-   * Keeps a session alive in every room it is in, and reports its activity. Bumps room versions
-   * only when the activity changes. A heartbeat for an expired or reaped session never recreates it.
+   * Keeps a session alive in every room it is in, and reports its activity: ACTIVE is an activity
+   * signal (an away session becomes active), AWAY reports the session away, UNSPECIFIED only keeps
+   * it alive. Bumps room versions only when the activity changes. A heartbeat for an expired or
+   * reaped session never recreates it. UDP heartbeats (udp.proto) do the same without TCP.
    * Errors: SESSION_NOT_FOUND ("session expired, join again").
    *
    * @generated from rpc presence.v1.PresenceService.Heartbeat
@@ -964,9 +1087,13 @@ export const PresenceService: GenService<{
     output: typeof WatchPresenceResponseSchema;
   },
   /**
-   * Reads a room's view once. Has no side effects, so Connect clients may call it with HTTP GET:
+   * Reads a room's view once, one page of users at a time (default and maximum: the snapshot page
+   * size, 500 users; `next_page_token` in the view when more follow), in the order asked for. Has
+   * no side effects, so Connect clients may call it with HTTP GET:
    * `GET /presence.v1.PresenceService/GetPresence?encoding=json&message={"room":"lobby"}`.
-   * Errors: INVALID_ROOM.
+   * Cost: the store reads the whole room and the server pages it (O(room size) per call); for
+   * "who is online" across many users use scopes (ListOnline).
+   * Errors: INVALID_ROOM, INVALID_ARGUMENT (page size, page token).
    *
    * @generated from rpc presence.v1.PresenceService.GetPresence
    */
@@ -976,7 +1103,9 @@ export const PresenceService: GenService<{
     output: typeof GetPresenceResponseSchema;
   },
   /**
-   * Reads many rooms at once (at most 100 rooms per call by default), in full or counts only.
+   * Reads many rooms at once (at most 100 rooms per call by default), in full or counts only. Each
+   * view lists at most `page_size` users (default and maximum: the snapshot page size, 500) with
+   * `next_page_token` set when more follow (continue with GetPresence).
    * Errors: INVALID_ROOM (naming the index, e.g. `rooms[3]`), INVALID_ARGUMENT (too many rooms).
    *
    * @generated from rpc presence.v1.PresenceService.BatchGetPresence
@@ -990,6 +1119,12 @@ export const PresenceService: GenService<{
    * Reads the status of many users at once (at most 1,000 ids per call by default): online, away
    * or offline, last seen (kept 30 days after the last session ended) and custom status. Unknown
    * users are OFFLINE with `last_seen_ms = 0`. Reachable by HTTP GET like GetPresence.
+   * With history on (docs/history.md), last seen, custom status and the invisible flag are also
+   * kept in the history database: users the presence store no longer holds (after a Redis restart
+   * without persistence, or past its retention) are answered from there, as OFFLINE with their last
+   * seen, custom status and invisible flag (an invisible user's last seen is the one from before they
+   * went invisible). That lookup waits at most PRESENCE_HISTORY_STATUS_TIMEOUT_MS (500 ms); when the
+   * history database does not answer, such users are answered as unknown.
    * Errors: INVALID_ARGUMENT (empty, too long or too many ids, naming the index).
    *
    * @generated from rpc presence.v1.PresenceService.GetUserStatus
@@ -1014,8 +1149,10 @@ export const PresenceService: GenService<{
     output: typeof WatchUsersResponseSchema;
   },
   /**
-   * Sets the custom status text and/or the invisible flag of the session's user (fields left unset
-   * are unchanged). Watchers of the user see one change.
+   * Sets the custom status text, the invisible flag and/or the manual presence (away, online or
+   * automatic) of the session's user, across all of the user's sessions, until changed (fields
+   * left unset are unchanged). Watchers of the user see one change; a manual presence that changes
+   * what the user's connections show is one `updated` event per connection and room.
    * Errors: SESSION_NOT_FOUND, INVALID_ARGUMENT (text too long, control characters),
    * PERMISSION_DENIED (anonymous sessions have no user status).
    *
@@ -1025,6 +1162,112 @@ export const PresenceService: GenService<{
     methodKind: "unary";
     input: typeof SetStatusRequestSchema;
     output: typeof SetStatusResponseSchema;
+  },
+  /**
+   * Changes the typed presence (a JSON object) of the session's connection in a room: top-level
+   * keys merged, or the whole object replaced (see member_presence.proto). One `updated` event per
+   * change; an activity signal. Calls above the rate (default 10/s per session and room) are
+   * coalesced (merged), never refused.
+   * Errors: INVALID_ROOM, SESSION_NOT_FOUND (also when the session is not in the room),
+   * PRESENCE_TOO_LARGE, INVALID_ARGUMENT (not an object), PERMISSION_DENIED (anonymous).
+   *
+   * @generated from rpc presence.v1.PresenceService.UpdatePresence
+   */
+  updatePresence: {
+    methodKind: "unary";
+    input: typeof UpdatePresenceRequestSchema;
+    output: typeof UpdatePresenceResponseSchema;
+  },
+  /**
+   * Lists the users online in a scope (or globally), most recently active first, one page at a
+   * time (see scopes.proto for the paging semantics under churn and the cost: O(shards ×
+   * (log n + page_size))). Reachable by HTTP GET like GetPresence.
+   * Errors: INVALID_ARGUMENT (scope, page size, page token).
+   *
+   * @generated from rpc presence.v1.PresenceService.ListOnline
+   */
+  listOnline: {
+    methodKind: "unary";
+    input: typeof ListOnlineRequestSchema;
+    output: typeof ListOnlineResponseSchema;
+  },
+  /**
+   * Counts users and connections online in scopes, plus the global count: O(shards) reads per
+   * scope, independent of the number of users (scopes.proto). Reachable by HTTP GET.
+   * Errors: INVALID_ARGUMENT (scope, too many scopes).
+   *
+   * @generated from rpc presence.v1.PresenceService.CountOnline
+   */
+  countOnline: {
+    methodKind: "unary";
+    input: typeof CountOnlineRequestSchema;
+    output: typeof CountOnlineResponseSchema;
+  },
+  /**
+   * Streams the counts of scopes and the global count: first the current counts, then coalesced
+   * changes at most once per second by default, and the same counts again every keepalive interval
+   * when nothing changed.
+   * Errors: INVALID_ARGUMENT, TOO_MANY_WATCHERS, DRAINING.
+   *
+   * @generated from rpc presence.v1.PresenceService.WatchScopeCounts
+   */
+  watchScopeCounts: {
+    methodKind: "server_streaming";
+    input: typeof WatchScopeCountsRequestSchema;
+    output: typeof WatchScopeCountsResponseSchema;
+  },
+  /**
+   * Creates a managed room (rooms.proto): owner, metadata, participant limit, idle timeout, away
+   * threshold. The caller becomes the owner (a service or admin may name one).
+   * Errors: INVALID_ROOM, INVALID_ARGUMENT, METADATA_TOO_LARGE, ROOM_EXISTS (already managed),
+   * ROOM_ENDED (inside its tombstone time), PERMISSION_DENIED (anonymous; owner_user_id from a
+   * user).
+   *
+   * @generated from rpc presence.v1.PresenceService.CreateRoom
+   */
+  createRoom: {
+    methodKind: "unary";
+    input: typeof CreateRoomRequestSchema;
+    output: typeof CreateRoomResponseSchema;
+  },
+  /**
+   * Changes a managed room's limit, timeouts, metadata or owner. Owner and operators only.
+   * Lowering the limit below the current participants removes nobody; new participants wait.
+   * Errors: INVALID_ROOM, INVALID_ARGUMENT, METADATA_TOO_LARGE, ROOM_NOT_FOUND (not managed),
+   * ROOM_ENDED, PERMISSION_DENIED.
+   *
+   * @generated from rpc presence.v1.PresenceService.UpdateRoom
+   */
+  updateRoom: {
+    methodKind: "unary";
+    input: typeof UpdateRoomRequestSchema;
+    output: typeof UpdateRoomResponseSchema;
+  },
+  /**
+   * Ends a room: every connection leaves with reason ENDED, watchers get a final `ended` message,
+   * and the name refuses joins for the tombstone time. Owner and operators; an implicit room
+   * only operators. Ending an ended room answers its info again (idempotent).
+   * Errors: INVALID_ROOM, INVALID_ARGUMENT (reason), ROOM_NOT_FOUND (implicit room, caller not an
+   * operator), PERMISSION_DENIED.
+   *
+   * @generated from rpc presence.v1.PresenceService.EndRoom
+   */
+  endRoom: {
+    methodKind: "unary";
+    input: typeof EndRoomRequestSchema;
+    output: typeof EndRoomResponseSchema;
+  },
+  /**
+   * Describes a room: managed or implicit, owner, metadata, limit, timeouts, status, counts.
+   * Reachable by HTTP GET.
+   * Errors: INVALID_ROOM.
+   *
+   * @generated from rpc presence.v1.PresenceService.GetRoom
+   */
+  getRoom: {
+    methodKind: "unary";
+    input: typeof GetRoomRequestSchema;
+    output: typeof GetRoomResponseSchema;
   },
   /**
    * Sends a custom ephemeral event to a room's watchers (see broadcast.proto): from a member (with

@@ -4,13 +4,14 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Message } from "@bufbuild/protobuf";
+import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file presence/v1/types.proto.
  */
 export const file_presence_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChdwcmVzZW5jZS92MS90eXBlcy5wcm90bxILcHJlc2VuY2UudjEihAEKClVzZXJTdGF0dXMSDwoHdXNlcl9pZBgBIAEoCRIlCgVzdGF0ZRgCIAEoDjIWLnByZXNlbmNlLnYxLlVzZXJTdGF0ZRIUCgxsYXN0X3NlZW5fbXMYAyABKAMSFQoNY3VzdG9tX3N0YXR1cxgEIAEoCRIRCglpbnZpc2libGUYBSABKAgiKgoIUG9zaXRpb24SDQoFZXBvY2gYASABKAkSDwoHdmVyc2lvbhgCIAEoBCI/CgZDb3VudHMSDQoFdXNlcnMYASABKA0SEwoLY29ubmVjdGlvbnMYAiABKA0SEQoJYW5vbnltb3VzGAMgASgNIqUBCghVc2VySW5mbxIPCgd1c2VyX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSEgoKYXZhdGFyX3VybBgDIAEoCRI1CghtZXRhZGF0YRgEIAMoCzIjLnByZXNlbmNlLnYxLlVzZXJJbmZvLk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIswBCgpDb25uZWN0aW9uEhUKDWNvbm5lY3Rpb25faWQYASABKAkSJwoIYWN0aXZpdHkYAiABKA4yFS5wcmVzZW5jZS52MS5BY3Rpdml0eRIUCgxqb2luZWRfYXRfbXMYAyABKAMSNwoIbWV0YWRhdGEYBCADKAsyJS5wcmVzZW5jZS52MS5Db25uZWN0aW9uLk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIooBCgxVc2VyUHJlc2VuY2USIwoEdXNlchgBIAEoCzIVLnByZXNlbmNlLnYxLlVzZXJJbmZvEicKCGFjdGl2aXR5GAIgASgOMhUucHJlc2VuY2UudjEuQWN0aXZpdHkSLAoLY29ubmVjdGlvbnMYAyADKAsyFy5wcmVzZW5jZS52MS5Db25uZWN0aW9uIkUKC1R5cGluZ1N0YXRlEg8KB3VzZXJfaWQYASABKAkSDgoGdHlwaW5nGAIgASgIEhUKDWV4cGlyZXNfaW5fbXMYAyABKAMiZwoOQ3Vyc29yUG9zaXRpb24SCQoBeBgBIAEoARIJCgF5GAIgASgBEg8KB2VsZW1lbnQYAyABKAkSFwoPc2VsZWN0aW9uX3N0YXJ0GAQgASgDEhUKDXNlbGVjdGlvbl9lbmQYBSABKAMidgoGQ3Vyc29yEhUKDWNvbm5lY3Rpb25faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRItCghwb3NpdGlvbhgDIAEoCzIbLnByZXNlbmNlLnYxLkN1cnNvclBvc2l0aW9uEhUKDXVwZGF0ZWRfYXRfbXMYBCABKAMi8AEKCFJvb21WaWV3EgwKBHJvb20YASABKAkSDQoFZXBvY2gYAiABKAkSDwoHdmVyc2lvbhgDIAEoBBIjCgZjb3VudHMYBCABKAsyEy5wcmVzZW5jZS52MS5Db3VudHMSKAoFdXNlcnMYBSADKAsyGS5wcmVzZW5jZS52MS5Vc2VyUHJlc2VuY2USFwoPbWVtYmVyc19vbWl0dGVkGAYgASgIEigKBnR5cGluZxgHIAMoCzIYLnByZXNlbmNlLnYxLlR5cGluZ1N0YXRlEiQKB2N1cnNvcnMYCCADKAsyEy5wcmVzZW5jZS52MS5DdXJzb3IidwoMTWVtYmVySm9pbmVkEiMKBHVzZXIYASABKAsyFS5wcmVzZW5jZS52MS5Vc2VySW5mbxIrCgpjb25uZWN0aW9uGAIgASgLMhcucHJlc2VuY2UudjEuQ29ubmVjdGlvbhIVCg1maXJzdF9vZl91c2VyGAMgASgIInQKCk1lbWJlckxlZnQSDwoHdXNlcl9pZBgBIAEoCRIVCg1jb25uZWN0aW9uX2lkGAIgASgJEigKBnJlYXNvbhgDIAEoDjIYLnByZXNlbmNlLnYxLkxlYXZlUmVhc29uEhQKDGxhc3Rfb2ZfdXNlchgEIAEoCCJhCg1NZW1iZXJVcGRhdGVkEiMKBHVzZXIYASABKAsyFS5wcmVzZW5jZS52MS5Vc2VySW5mbxIrCgpjb25uZWN0aW9uGAIgASgLMhcucHJlc2VuY2UudjEuQ29ubmVjdGlvbiJEChBBbm9ueW1vdXNDaGFuZ2VkEhUKDXZpZXdlcnNfZGVsdGEYASABKBESGQoRY29ubmVjdGlvbnNfZGVsdGEYAiABKBEitAIKDVByZXNlbmNlRXZlbnQSDAoEcm9vbRgBIAEoCRINCgVlcG9jaBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgEEg8KB3RpbWVfbXMYBCABKAMSIwoGY291bnRzGAUgASgLMhMucHJlc2VuY2UudjEuQ291bnRzEisKBmpvaW5lZBgKIAEoCzIZLnByZXNlbmNlLnYxLk1lbWJlckpvaW5lZEgAEicKBGxlZnQYCyABKAsyFy5wcmVzZW5jZS52MS5NZW1iZXJMZWZ0SAASLQoHdXBkYXRlZBgMIAEoCzIaLnByZXNlbmNlLnYxLk1lbWJlclVwZGF0ZWRIABIyCglhbm9ueW1vdXMYDSABKAsyHS5wcmVzZW5jZS52MS5Bbm9ueW1vdXNDaGFuZ2VkSABCBgoEa2luZCJECgtUeXBpbmdFdmVudBIMCgRyb29tGAEgASgJEicKBXN0YXRlGAIgASgLMhgucHJlc2VuY2UudjEuVHlwaW5nU3RhdGUiYQoLQ3Vyc29yQmF0Y2gSDAoEcm9vbRgBIAEoCRIkCgdjdXJzb3JzGAIgAygLMhMucHJlc2VuY2UudjEuQ3Vyc29yEh4KFnJlbW92ZWRfY29ubmVjdGlvbl9pZHMYAyADKAkqTAoIQWN0aXZpdHkSGAoUQUNUSVZJVFlfVU5TUEVDSUZJRUQQABITCg9BQ1RJVklUWV9BQ1RJVkUQARIRCg1BQ1RJVklUWV9BV0FZEAIqdQoLTGVhdmVSZWFzb24SHAoYTEVBVkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASFQoRTEVBVkVfUkVBU09OX0xFRlQQARIYChRMRUFWRV9SRUFTT05fVElNRU9VVBACEhcKE0xFQVZFX1JFQVNPTl9LSUNLRUQQAypECgZEZXRhaWwSFgoSREVUQUlMX1VOU1BFQ0lGSUVEEAASDwoLREVUQUlMX0ZVTEwQARIRCg1ERVRBSUxfQ09VTlRTEAIqawoJVXNlclN0YXRlEhoKFlVTRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIVChFVU0VSX1NUQVRFX09OTElORRABEhMKD1VTRVJfU1RBVEVfQVdBWRACEhYKElVTRVJfU1RBVEVfT0ZGTElORRADYgZwcm90bzM");
+  fileDesc("ChdwcmVzZW5jZS92MS90eXBlcy5wcm90bxILcHJlc2VuY2UudjEi1gEKClVzZXJTdGF0dXMSDwoHdXNlcl9pZBgBIAEoCRIlCgVzdGF0ZRgCIAEoDjIWLnByZXNlbmNlLnYxLlVzZXJTdGF0ZRIUCgxsYXN0X3NlZW5fbXMYAyABKAMSFQoNY3VzdG9tX3N0YXR1cxgEIAEoCRIRCglpbnZpc2libGUYBSABKAgSOAoRcHJlc2VuY2Vfb3ZlcnJpZGUYFCABKA4yHS5wcmVzZW5jZS52MS5QcmVzZW5jZU92ZXJyaWRlEhYKDmxhc3RfYWN0aXZlX21zGBUgASgDIioKCFBvc2l0aW9uEg0KBWVwb2NoGAEgASgJEg8KB3ZlcnNpb24YAiABKAQiPwoGQ291bnRzEg0KBXVzZXJzGAEgASgNEhMKC2Nvbm5lY3Rpb25zGAIgASgNEhEKCWFub255bW91cxgDIAEoDSKlAQoIVXNlckluZm8SDwoHdXNlcl9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEhIKCmF2YXRhcl91cmwYAyABKAkSNQoIbWV0YWRhdGEYBCADKAsyIy5wcmVzZW5jZS52MS5Vc2VySW5mby5NZXRhZGF0YUVudHJ5Gi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKPAgoKQ29ubmVjdGlvbhIVCg1jb25uZWN0aW9uX2lkGAEgASgJEicKCGFjdGl2aXR5GAIgASgOMhUucHJlc2VuY2UudjEuQWN0aXZpdHkSFAoMam9pbmVkX2F0X21zGAMgASgDEjcKCG1ldGFkYXRhGAQgAygLMiUucHJlc2VuY2UudjEuQ29ubmVjdGlvbi5NZXRhZGF0YUVudHJ5EikKCHByZXNlbmNlGBQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIWCg5sYXN0X2FjdGl2ZV9tcxgVIAEoAxovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiigEKDFVzZXJQcmVzZW5jZRIjCgR1c2VyGAEgASgLMhUucHJlc2VuY2UudjEuVXNlckluZm8SJwoIYWN0aXZpdHkYAiABKA4yFS5wcmVzZW5jZS52MS5BY3Rpdml0eRIsCgtjb25uZWN0aW9ucxgDIAMoCzIXLnByZXNlbmNlLnYxLkNvbm5lY3Rpb24iRQoLVHlwaW5nU3RhdGUSDwoHdXNlcl9pZBgBIAEoCRIOCgZ0eXBpbmcYAiABKAgSFQoNZXhwaXJlc19pbl9tcxgDIAEoAyJnCg5DdXJzb3JQb3NpdGlvbhIJCgF4GAEgASgBEgkKAXkYAiABKAESDwoHZWxlbWVudBgDIAEoCRIXCg9zZWxlY3Rpb25fc3RhcnQYBCABKAMSFQoNc2VsZWN0aW9uX2VuZBgFIAEoAyJ2CgZDdXJzb3ISFQoNY29ubmVjdGlvbl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEi0KCHBvc2l0aW9uGAMgASgLMhsucHJlc2VuY2UudjEuQ3Vyc29yUG9zaXRpb24SFQoNdXBkYXRlZF9hdF9tcxgEIAEoAyKJAgoIUm9vbVZpZXcSDAoEcm9vbRgBIAEoCRINCgVlcG9jaBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgEEiMKBmNvdW50cxgEIAEoCzITLnByZXNlbmNlLnYxLkNvdW50cxIoCgV1c2VycxgFIAMoCzIZLnByZXNlbmNlLnYxLlVzZXJQcmVzZW5jZRIXCg9tZW1iZXJzX29taXR0ZWQYBiABKAgSKAoGdHlwaW5nGAcgAygLMhgucHJlc2VuY2UudjEuVHlwaW5nU3RhdGUSJAoHY3Vyc29ycxgIIAMoCzITLnByZXNlbmNlLnYxLkN1cnNvchIXCg9uZXh0X3BhZ2VfdG9rZW4YFCABKAkidwoMTWVtYmVySm9pbmVkEiMKBHVzZXIYASABKAsyFS5wcmVzZW5jZS52MS5Vc2VySW5mbxIrCgpjb25uZWN0aW9uGAIgASgLMhcucHJlc2VuY2UudjEuQ29ubmVjdGlvbhIVCg1maXJzdF9vZl91c2VyGAMgASgIInQKCk1lbWJlckxlZnQSDwoHdXNlcl9pZBgBIAEoCRIVCg1jb25uZWN0aW9uX2lkGAIgASgJEigKBnJlYXNvbhgDIAEoDjIYLnByZXNlbmNlLnYxLkxlYXZlUmVhc29uEhQKDGxhc3Rfb2ZfdXNlchgEIAEoCCJhCg1NZW1iZXJVcGRhdGVkEiMKBHVzZXIYASABKAsyFS5wcmVzZW5jZS52MS5Vc2VySW5mbxIrCgpjb25uZWN0aW9uGAIgASgLMhcucHJlc2VuY2UudjEuQ29ubmVjdGlvbiJEChBBbm9ueW1vdXNDaGFuZ2VkEhUKDXZpZXdlcnNfZGVsdGEYASABKBESGQoRY29ubmVjdGlvbnNfZGVsdGEYAiABKBEitAIKDVByZXNlbmNlRXZlbnQSDAoEcm9vbRgBIAEoCRINCgVlcG9jaBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgEEg8KB3RpbWVfbXMYBCABKAMSIwoGY291bnRzGAUgASgLMhMucHJlc2VuY2UudjEuQ291bnRzEisKBmpvaW5lZBgKIAEoCzIZLnByZXNlbmNlLnYxLk1lbWJlckpvaW5lZEgAEicKBGxlZnQYCyABKAsyFy5wcmVzZW5jZS52MS5NZW1iZXJMZWZ0SAASLQoHdXBkYXRlZBgMIAEoCzIaLnByZXNlbmNlLnYxLk1lbWJlclVwZGF0ZWRIABIyCglhbm9ueW1vdXMYDSABKAsyHS5wcmVzZW5jZS52MS5Bbm9ueW1vdXNDaGFuZ2VkSABCBgoEa2luZCJECgtUeXBpbmdFdmVudBIMCgRyb29tGAEgASgJEicKBXN0YXRlGAIgASgLMhgucHJlc2VuY2UudjEuVHlwaW5nU3RhdGUiYQoLQ3Vyc29yQmF0Y2gSDAoEcm9vbRgBIAEoCRIkCgdjdXJzb3JzGAIgAygLMhMucHJlc2VuY2UudjEuQ3Vyc29yEh4KFnJlbW92ZWRfY29ubmVjdGlvbl9pZHMYAyADKAkqTAoIQWN0aXZpdHkSGAoUQUNUSVZJVFlfVU5TUEVDSUZJRUQQABITCg9BQ1RJVklUWV9BQ1RJVkUQARIRCg1BQ1RJVklUWV9BV0FZEAIqjQEKC0xlYXZlUmVhc29uEhwKGExFQVZFX1JFQVNPTl9VTlNQRUNJRklFRBAAEhUKEUxFQVZFX1JFQVNPTl9MRUZUEAESGAoUTEVBVkVfUkVBU09OX1RJTUVPVVQQAhIXChNMRUFWRV9SRUFTT05fS0lDS0VEEAMSFgoSTEVBVkVfUkVBU09OX0VOREVEEAQqRAoGRGV0YWlsEhYKEkRFVEFJTF9VTlNQRUNJRklFRBAAEg8KC0RFVEFJTF9GVUxMEAESEQoNREVUQUlMX0NPVU5UUxACKosBChBQcmVzZW5jZU92ZXJyaWRlEiEKHVBSRVNFTkNFX09WRVJSSURFX1VOU1BFQ0lGSUVEEAASGgoWUFJFU0VOQ0VfT1ZFUlJJREVfQVVUTxABEhoKFlBSRVNFTkNFX09WRVJSSURFX0FXQVkQAhIcChhQUkVTRU5DRV9PVkVSUklERV9PTkxJTkUQAypiCgtNZW1iZXJPcmRlchIcChhNRU1CRVJfT1JERVJfVU5TUEVDSUZJRUQQABIXChNNRU1CRVJfT1JERVJfSk9JTkVEEAESHAoYTUVNQkVSX09SREVSX0xBU1RfQUNUSVZFEAIqawoJVXNlclN0YXRlEhoKFlVTRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIVChFVU0VSX1NUQVRFX09OTElORRABEhMKD1VTRVJfU1RBVEVfQVdBWRACEhYKElVTRVJfU1RBVEVfT0ZGTElORRADYgZwcm90bzM", [file_google_protobuf_struct]);
 
 /**
  * The status of one user, as the viewer may see it.
@@ -51,6 +52,22 @@ export type UserStatus = Message<"presence.v1.UserStatus"> & {
    * @generated from field: bool invisible = 5;
    */
   invisible: boolean;
+
+  /**
+   * The manual status set with SetStatus (AUTO when none). Only the user themself sees it; others
+   * see its effect on `state`.
+   *
+   * @generated from field: presence.v1.PresenceOverride presence_override = 20;
+   */
+  presenceOverride: PresenceOverride;
+
+  /**
+   * The user's last activity signal (ms since the Unix epoch) while online or away; 0 when offline
+   * or invisible to the viewer.
+   *
+   * @generated from field: int64 last_active_ms = 21;
+   */
+  lastActiveMs: bigint;
 };
 
 /**
@@ -199,6 +216,21 @@ export type Connection = Message<"presence.v1.Connection"> & {
    * @generated from field: map<string, string> metadata = 4;
    */
   metadata: { [key: string]: string };
+
+  /**
+   * Typed presence of this connection in this room (a JSON object; see member_presence.proto).
+   * Empty object when none was set.
+   *
+   * @generated from field: google.protobuf.Struct presence = 20;
+   */
+  presence?: JsonObject | undefined;
+
+  /**
+   * The session's last activity signal (ms since the Unix epoch) when the view or event was made.
+   *
+   * @generated from field: int64 last_active_ms = 21;
+   */
+  lastActiveMs: bigint;
 };
 
 /**
@@ -411,6 +443,14 @@ export type RoomView = Message<"presence.v1.RoomView"> & {
    * @generated from field: repeated presence.v1.Cursor cursors = 8;
    */
   cursors: Cursor[];
+
+  /**
+   * Set when more users follow this page (GetPresence, BatchGetPresence): pass it as
+   * GetPresenceRequest.page_token for the next page. Empty on the last page and in snapshots.
+   *
+   * @generated from field: string next_page_token = 20;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -669,20 +709,30 @@ export const CursorBatchSchema: GenMessage<CursorBatch> = /*@__PURE__*/
   messageDesc(file_presence_v1_types, 16);
 
 /**
- * What a session is doing. Sent by Heartbeat; a browser tab hidden for 30 s reports AWAY.
+ * What a session is doing.
+ *
+ * Away is decided by the server: a session becomes AWAY when it reports AWAY (Heartbeat, e.g. a
+ * browser tab hidden for 30 s) or when it sent no activity signal for its away threshold
+ * (PRESENCE_AWAY_AFTER_MS, default 5 min; a managed room's `away_after_ms` or a scope override of
+ * PRESENCE_AWAY_AFTER_MS_BY_SCOPE can shorten it: a session uses the smallest threshold of its
+ * rooms and scopes). Activity signals: Join, SetTyping, UpdateCursor, UpdatePresence, a Heartbeat
+ * (or UDP heartbeat) with ACTIVE. A signal makes an away session ACTIVE again at once. Each change
+ * is one `updated` event in each room of the session. A user's manual status (SetStatus
+ * `presence`) overrides what every connection of the user shows.
  *
  * @generated from enum presence.v1.Activity
  */
 export enum Activity {
   /**
-   * Not set. In requests it means "unchanged" (Heartbeat) or ACTIVE (Join).
+   * Not set. In requests it means "unchanged" (Heartbeat: a liveness-only heartbeat, not an
+   * activity signal) or ACTIVE (Join).
    *
    * @generated from enum value: ACTIVITY_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
-   * The user is looking at the page or using the app.
+   * The user is using the app (in requests: an activity signal).
    *
    * @generated from enum value: ACTIVITY_ACTIVE = 1;
    */
@@ -733,6 +783,13 @@ export enum LeaveReason {
    * @generated from enum value: LEAVE_REASON_KICKED = 3;
    */
   KICKED = 3,
+
+  /**
+   * The room was ended (EndRoom, or the idle reaper of a managed room).
+   *
+   * @generated from enum value: LEAVE_REASON_ENDED = 4;
+   */
+  ENDED = 4,
 }
 
 /**
@@ -776,7 +833,89 @@ export const DetailSchema: GenEnum<Detail> = /*@__PURE__*/
   enumDesc(file_presence_v1_types, 2);
 
 /**
+ * A status a user sets by hand (SetStatus `presence`), across all of the user's sessions, until
+ * changed. It is kept with the user's status record (as long as last seen).
+ *
+ * @generated from enum presence.v1.PresenceOverride
+ */
+export enum PresenceOverride {
+  /**
+   * In SetStatus: unchanged. In UserStatus: AUTO.
+   *
+   * @generated from enum value: PRESENCE_OVERRIDE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * No override: the status is computed from the sessions.
+   *
+   * @generated from enum value: PRESENCE_OVERRIDE_AUTO = 1;
+   */
+  AUTO = 1,
+
+  /**
+   * Shown AWAY whatever the sessions do (while the user has a session).
+   *
+   * @generated from enum value: PRESENCE_OVERRIDE_AWAY = 2;
+   */
+  AWAY = 2,
+
+  /**
+   * Shown ONLINE whatever the sessions do (while the user has a session): no automatic away.
+   *
+   * @generated from enum value: PRESENCE_OVERRIDE_ONLINE = 3;
+   */
+  ONLINE = 3,
+}
+
+/**
+ * Describes the enum presence.v1.PresenceOverride.
+ */
+export const PresenceOverrideSchema: GenEnum<PresenceOverride> = /*@__PURE__*/
+  enumDesc(file_presence_v1_types, 3);
+
+/**
+ * How the users of a room view are ordered (GetPresence, WatchPresence snapshots).
+ *
+ * @generated from enum presence.v1.MemberOrder
+ */
+export enum MemberOrder {
+  /**
+   * Same as MEMBER_ORDER_JOINED.
+   *
+   * @generated from enum value: MEMBER_ORDER_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * By the time of the user's first connection in the room, oldest first, then by user id.
+   *
+   * @generated from enum value: MEMBER_ORDER_JOINED = 1;
+   */
+  JOINED = 1,
+
+  /**
+   * By the user's last activity signal in any connection in the room, most recent first, then by
+   * user id.
+   *
+   * @generated from enum value: MEMBER_ORDER_LAST_ACTIVE = 2;
+   */
+  LAST_ACTIVE = 2,
+}
+
+/**
+ * Describes the enum presence.v1.MemberOrder.
+ */
+export const MemberOrderSchema: GenEnum<MemberOrder> = /*@__PURE__*/
+  enumDesc(file_presence_v1_types, 4);
+
+/**
  * A user's status across all rooms.
+ *
+ * The state is the most present of the user's sessions (ONLINE if one is active, else AWAY if
+ * there is one, else OFFLINE), unless the user set a manual status (PresenceOverride AWAY or
+ * ONLINE), which wins while the user has a session. A user with no session is OFFLINE whatever
+ * the override.
  *
  * @generated from enum presence.v1.UserState
  */
@@ -812,5 +951,5 @@ export enum UserState {
  * Describes the enum presence.v1.UserState.
  */
 export const UserStateSchema: GenEnum<UserState> = /*@__PURE__*/
-  enumDesc(file_presence_v1_types, 3);
+  enumDesc(file_presence_v1_types, 5);
 

@@ -56,8 +56,8 @@ export class RefreshWaiter implements HeartbeatWaiter {
 }
 
 export interface HeartbeatBatcher {
-  /** Queues one heartbeat; resolves with its result. */
-  one(sid: string, owner: string, activity: string, ttlMs: number): Promise<HeartbeatReply>;
+  /** Queues one heartbeat; resolves with its result. `owner` null: no owner check (a verified UDP heartbeat). */
+  one(sid: string, owner: string | null, activity: string, ttlMs: number): Promise<HeartbeatReply>;
   /** Queues a node refresh of many sessions (no owner check); resolves with 1 (refreshed) or 0 (gone) per session. */
   many(sids: string[], ttlMs: number): Promise<Uint8Array>;
 }

@@ -1,3 +1,4 @@
+import { VERIFIED_BY_SESSION_KEY } from "../../core/identity.js";
 import type { Activity } from "../../core/presence-event.js";
 import type { JoinInput, JoinResult, Lease, LeaveInput, LeaveResult, NavigateInput, NavigateResult, ReapResult, SessionRef } from "../../core/session.js";
 import { sessionNotFound } from "../../core/presence-error.js";
@@ -68,7 +69,10 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
 
   /** Heartbeat and attach; only a Heartbeat reports its lag (an attach may follow a release's grace). */
   async function beat(input: SessionRef & { activity?: Activity }, isHeartbeat: boolean): Promise<Lease> {
-    const r = await heartbeats.one(input.sessionId, input.ownerKey, input.activity ?? "", ttlMs);
+    // A UDP heartbeat proved the session's key (udp.proto): refreshed without an owner check
+    // ('*' in sessionsHeartbeat, like a node refresh, but with the datagram's activity).
+    const owner = input.ownerKey === VERIFIED_BY_SESSION_KEY ? null : input.ownerKey;
+    const r = await heartbeats.one(input.sessionId, owner, input.activity ?? "", ttlMs);
     if (r.status === "not_found") {
       if (await p.recovery.reassertIfDataLost(input.sessionId)) return beat(input, isHeartbeat);
       throw sessionNotFound();

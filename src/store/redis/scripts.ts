@@ -40,6 +40,9 @@ export const SCRIPT_NAMES = [
   "sessionSetNode",
   "nodeAnnounce",
   "nodeList",
+  "scopeAdd",
+  "scopeRemove",
+  "scopeStamp",
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];

@@ -38,7 +38,7 @@ export function presenceRoutes(service: PresenceService) {
             onBehalfOf: req.onBehalfOf ? userFromPb(req.onBehalfOf) : undefined,
             anonymousId: req.anonymousId,
           });
-          return { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view) };
+          return { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view), heartbeatKey: r.heartbeatKey, udpPort: r.udpPort };
         }),
       leave: (req, ctx) => mapErrors(() => service.leave(ctx.values.get(kCaller), { sessionId: req.sessionId, room: req.room })),
       navigate: (req, ctx) =>

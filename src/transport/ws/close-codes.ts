@@ -9,8 +9,9 @@ import { detailMetadata, PresenceError } from "../../core/presence-error.js";
  * (`core/error-policy.ts`: which close code an error ends a socket with, which status code an
  * ErrorFrame carries). Nothing here decides a policy.
  *
- * Frames over twice the message limit never reach us: uWS cuts them itself (`maxPayloadLength`),
- * and the client sees 1006 without a close frame.
+ * Frames over twice the message limit never reach us: the engine cuts them itself (uWS drops the
+ * connection: the client sees 1006 without a close frame; ws closes with 1009). A text frame with
+ * invalid UTF-8 likewise: uWS 1006, ws 1007.
  */
 
 /** What `ws.end(code, reason)` takes: the close code and its short reason text. */
@@ -45,7 +46,7 @@ export function errorFrameFor(err: unknown, extra: Record<string, string> = {}):
 
 /** Label value for `presence_ws_closes_total{code}`: the code when it is ours, else its class. */
 export function closeCodeLabel(code: number): string {
-  if (code === 1000 || code === 1001 || code === 1005 || code === 1006) return String(code);
+  if (code === 1000 || code === 1001 || code === 1005 || code === 1006 || code === 1007 || code === 1009) return String(code);
   if (closeByCode(code)) return String(code);
   return code >= 4000 && code <= 4999 ? "4xxx_other" : "other";
 }

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
 import { DemoTokenError, type DemoTokenIssuer } from "../../auth/demo-tokens.js";
+import type { HttpAnswer } from "./ws-engine.js";
 
 /**
  * The demo page on the WebSocket bridge's port (same origin as `/ws`):
@@ -14,17 +14,14 @@ import { DemoTokenError, type DemoTokenIssuer } from "../../auth/demo-tokens.js"
  *   `tokenIssuer` (PRESENCE_DEMO); without an issuer it answers 404 with a JSON error, so the page
  *   can say that only anonymous viewing is possible. Bad input is a 400 with a JSON error.
  *
- * Files are read on each request (they are small, and a rebuild shows up without a restart).
- * Handlers follow uWS's rules: read the request first, register `onAborted`, answer inside `cork`,
- * and never throw out of a handler (uws-notes §6.6).
+ * Files are read on each request (they are small, and a rebuild shows up without a restart). The
+ * routes are plain functions from a path and query to an answer; the engine writes it.
  */
 export interface DemoRoutesOptions {
   /** Directory with the built `index.html` and `app.js`. */
   dir: string;
   /** Signs demo tokens; none: `/demo/token` answers 404. */
   tokenIssuer?: DemoTokenIssuer;
-  /** An unexpected failure (the request gets a 500). */
-  onError?(err: unknown): void;
 }
 
 const STATIC = {
@@ -43,70 +40,50 @@ const NOT_BUILT = `<!doctype html>
 </body></html>
 `;
 
-type Answer = { status: string; type: string; body: string | Uint8Array; headers?: Record<string, string> };
+const text = (status: string, body: string): HttpAnswer => ({ status, headers: { "content-type": "text/plain; charset=utf-8" }, body });
+const json = (status: string, value: unknown): HttpAnswer => ({ status, headers: { "content-type": "application/json; charset=utf-8" }, body: JSON.stringify(value) });
+const COMMON = { "x-content-type-options": "nosniff", "cache-control": "no-store" };
 
-export function registerDemoRoutes(app: TemplatedApp, o: DemoRoutesOptions): void {
-  const respond = (res: HttpResponse, aborted: { value: boolean }, a: Answer) => {
-    if (aborted.value) return;
-    res.cork(() => {
-      res.writeStatus(a.status).writeHeader("content-type", a.type).writeHeader("x-content-type-options", "nosniff").writeHeader("cache-control", "no-store");
-      for (const [k, v] of Object.entries(a.headers ?? {})) res.writeHeader(k, v);
-      res.end(a.body);
-    });
-  };
-
-  /** Runs an async handler the way uWS requires; any failure becomes a 500. */
-  const handle = (res: HttpResponse, answer: () => Promise<Answer>) => {
-    const aborted = { value: false };
-    res.onAborted(() => {
-      aborted.value = true;
-    });
-    answer()
-      .catch((err: unknown): Answer => {
-        o.onError?.(err);
-        return { status: "500 Internal Server Error", type: "text/plain; charset=utf-8", body: "internal error" };
-      })
-      .then((a) => respond(res, aborted, a))
-      .catch((err: unknown) => o.onError?.(err));
-  };
-
-  for (const [path, { file, type }] of Object.entries(STATIC)) {
-    app.get(path, (res) => {
-      try {
-        handle(res, async () => {
-          try {
-            const body = await readFile(join(o.dir, file));
-            const headers: Record<string, string> = file === "index.html" ? { "content-security-policy": CSP, "referrer-policy": "no-referrer" } : {};
-            return { status: "200 OK", type, body, headers };
-          } catch (err) {
-            const code = (err as NodeJS.ErrnoException).code;
-            if (code !== "ENOENT" && code !== "ENOTDIR") throw err;
-            return { status: "503 Service Unavailable", type: "text/html; charset=utf-8", body: NOT_BUILT };
-          }
-        });
-      } catch (err) {
-        o.onError?.(err);
-      }
-    });
+/** The demo routes: an answer for `GET path?query`, or undefined when the path is not theirs. Rejects on I/O failures. */
+export function createDemoRoutes(o: DemoRoutesOptions): (path: string, query: string) => Promise<HttpAnswer> | undefined {
+  async function serveFile(file: string, type: string): Promise<HttpAnswer> {
+    try {
+      const body = await readFile(join(o.dir, file));
+      const page: Record<string, string> = file === "index.html" ? { "content-security-policy": CSP, "referrer-policy": "no-referrer" } : {};
+      return { status: "200 OK", headers: { "content-type": type, ...COMMON, ...page }, body };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ENOTDIR") throw err;
+      return { status: "503 Service Unavailable", headers: { "content-type": "text/html; charset=utf-8", ...COMMON }, body: NOT_BUILT };
+    }
   }
 
-  app.get("/demo/token", (res: HttpResponse, req: HttpRequest) => {
+  async function token(query: string): Promise<HttpAnswer> {
+    const params = new URLSearchParams(query); // form decoding: "+" is a space
+    const answer = (status: string, value: unknown) => {
+      const a = json(status, value);
+      return { ...a, headers: { ...a.headers, ...COMMON } };
+    };
+    if (!o.tokenIssuer) return answer("404 Not Found", { error: "demo tokens are off on this server (PRESENCE_DEMO); join anonymously" });
     try {
-      const query = new URLSearchParams(req.getQuery() ?? ""); // form decoding: "+" is a space
-      const name = query.get("name") ?? "";
-      const sub = query.get("sub") ?? "";
-      handle(res, async () => {
-        const json = (status: string, value: unknown): Answer => ({ status, type: "application/json; charset=utf-8", body: JSON.stringify(value) });
-        if (!o.tokenIssuer) return json("404 Not Found", { error: "demo tokens are off on this server (PRESENCE_DEMO); join anonymously" });
-        try {
-          return json("200 OK", await o.tokenIssuer.issue({ name, sub }));
-        } catch (err) {
-          if (err instanceof DemoTokenError) return json("400 Bad Request", { error: err.message });
-          throw err;
-        }
-      });
+      return answer("200 OK", await o.tokenIssuer.issue({ name: params.get("name") ?? "", sub: params.get("sub") ?? "" }));
     } catch (err) {
-      o.onError?.(err);
+      if (err instanceof DemoTokenError) return answer("400 Bad Request", { error: err.message });
+      throw err;
     }
-  });
+  }
+
+  return (path, query) => {
+    if (path === "/demo/token") return token(query);
+    if (!Object.hasOwn(STATIC, path)) return undefined;
+    const file = STATIC[path as keyof typeof STATIC];
+    return serveFile(file.file, file.type);
+  };
 }
+
+/** Plain-text answers of the bridge's port outside the demo routes. */
+export const HTTP_ANSWERS = {
+  upgradeRequired: text("426 Upgrade Required", "WebSocket endpoint: upgrade required"),
+  notFound: { status: "404 Not Found", headers: {}, body: "" } satisfies HttpAnswer,
+  internal: text("500 Internal Server Error", "internal error"),
+};

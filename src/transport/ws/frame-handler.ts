@@ -1,3 +1,4 @@
+import { runWithOrigin } from "../../service/call-origin.js";
 import { PresenceError, sessionNotFound } from "../../core/presence-error.js";
 import type { Detail } from "../../fanout/fanout-hub.js";
 import type { PresenceService } from "../../service/presence-service.js";
@@ -41,6 +42,10 @@ export interface FrameHandlerDeps {
   unwatch(ws: Socket, room: string): void;
   /** The socket's session was found gone by the node refresh (kicked, purged, reaped): close it. */
   sessionLost(ws: Socket): void;
+  /** Starts (or replaces) the socket's user watch list; throws what WatchUsers throws. */
+  watchUsers(ws: Socket, userIds: string[]): void;
+  /** Stops the socket's user watch list. */
+  unwatchUsers(ws: Socket): void;
   /** A frame was refused with a PresenceError (metrics by reason). */
   onRejected?(err: PresenceError): void;
   /** A frame failed with something else than a PresenceError (a bug: counted and logged). */
@@ -99,7 +104,7 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
           s.session = r.session;
         }
         addRoom(s, v.room);
-        return { frame: { case: "join", value: { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view) } } };
+        return { frame: { case: "join", value: { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view), heartbeatKey: r.heartbeatKey, udpPort: r.udpPort } } };
       }
       case "leave": {
         const v = f.frame.value;
@@ -148,6 +153,15 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
         const r = await service.setStatus(caller, { sessionId: sessionOf(s, v.sessionId), customStatus: v.customStatus, invisible: v.invisible });
         return { frame: { case: "status", value: { status: userStatusToPb(r) } } };
       }
+      case "watchUsers":
+        d.watchUsers(ws, f.frame.value.userIds);
+        return { frame: ack };
+      case "unwatchUsers":
+        d.unwatchUsers(ws);
+        return { frame: ack };
+      case "updatePresence":
+        // Not served yet (issue 12, lands with the store support for typed presence).
+        return { frame: { case: "error", value: { code: 12, message: "update_presence: not implemented by this server yet", metadata: { field: "update_presence" } } } };
     }
   }
 
@@ -155,7 +169,7 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
     async handle(ws, f) {
       const s = ws.getUserData();
       try {
-        const answer = await dispatch(ws, s, f);
+        const answer = await runWithOrigin(s.origin, () => dispatch(ws, s, f));
         if (f.requestId !== 0) d.reply(ws, { requestId: f.requestId, frame: answer.frame });
         answer.after?.();
       } catch (err) {

@@ -9,8 +9,8 @@ import { CLOSE, type CloseSpec } from "./close-codes.js";
  *
  * Order of checks (design I6, "enforced before allocation"): the size first (over
  * `maxMessageBytes` → 4503, without parsing), then a synchronous copy of the bytes (uWS detaches
- * the message's ArrayBuffer when the handler returns, uws-notes §6.5; protobuf-es keeps unknown
- * fields as views of its input), then parsing: a truncated or malformed message, invalid UTF-8
+ * the message's ArrayBuffer when the handler returns, uws-notes §6.5; ws's message may be a view
+ * of a larger read buffer; protobuf-es keeps unknown fields as views of its input), then parsing: a truncated or malformed message, invalid UTF-8
  * in a string field, unknown JSON fields, or a frame without a known type → 4500.
  */
 
@@ -24,14 +24,19 @@ export type DecodedFrame =
   | { ok: true; frame: KnownClientFrame; json: boolean }
   | { ok: false; rejection: FrameRejection; close: CloseSpec };
 
-/** Decodes one WebSocket message. Synchronous: call it inside the uWS `message` handler. */
-export function decodeClientFrame(message: ArrayBuffer, isBinary: boolean, maxMessageBytes: number): DecodedFrame {
+/** A copy of the message's bytes (uWS detaches its buffer; ws hands out views of its read buffers). */
+const copyOf = (m: ArrayBuffer | Uint8Array): Uint8Array => (m instanceof Uint8Array ? new Uint8Array(m) : new Uint8Array(m.slice(0)));
+
+/** The message as UTF-8 text (decoding copies). */
+const textOf = (m: ArrayBuffer | Uint8Array): string =>
+  (m instanceof Uint8Array ? Buffer.from(m.buffer, m.byteOffset, m.byteLength) : Buffer.from(m)).toString("utf8");
+
+/** Decodes one WebSocket message. Synchronous: call it inside the engine's `message` handler. */
+export function decodeClientFrame(message: ArrayBuffer | Uint8Array, isBinary: boolean, maxMessageBytes: number): DecodedFrame {
   if (message.byteLength > maxMessageBytes) return { ok: false, rejection: "too_large", close: CLOSE.TOO_LARGE };
   let frame: ClientFrame;
   try {
-    frame = isBinary
-      ? fromBinary(ClientFrameSchema, new Uint8Array(message.slice(0)))
-      : fromJsonString(ClientFrameSchema, Buffer.from(message).toString("utf8"));
+    frame = isBinary ? fromBinary(ClientFrameSchema, copyOf(message)) : fromJsonString(ClientFrameSchema, textOf(message));
   } catch {
     return { ok: false, rejection: "malformed", close: CLOSE.BAD_REQUEST };
   }

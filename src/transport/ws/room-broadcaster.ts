@@ -1,25 +1,26 @@
-import type { WebSocket as UWebSocket } from "uWebSockets.js";
 import type { Clock } from "../../core/clock.js";
 import type { RoomView } from "../../core/presence-event.js";
 import { createRoomViewTracker } from "../../core/room-view-tracker.js";
 import type { FanoutHub, WatchItem } from "../../fanout/fanout-hub.js";
 import { watchItemToPb } from "../wire.js";
 import { lazyFrame, type EncodedFrame } from "./frames.js";
-import type { SocketWatch, WsSession } from "./ws-session.js";
+import type { BridgeSocket, EngineTopics } from "./ws-engine.js";
+import type { SocketWatch } from "./ws-session.js";
 
 /**
  * One broadcaster per watched room per node: the fast path of the WebSocket bridge (design §5,
  * uws-notes §2).
  *
  * It is the room's only watcher in the fan-out hub (`detail: full`), keeps the room's current view
- * with a room-view tracker, and encodes every item once: binary sockets watching in full receive it
- * through one `app.publish` on the room's uWS topic; JSON sockets and `counts` sockets by direct
- * sends (counts at most once per event-loop turn after a membership change). Cursor batches come
- * from the store already coalesced per flush, typing already deduplicated.
+ * with a room-view tracker, and encodes every item once: on an engine with topics (uWS) binary
+ * sockets watching in full receive it through one publish on the room's topic; without topics (ws)
+ * they receive the same encoded bytes by direct sends. JSON sockets and `counts` sockets always get
+ * direct sends (counts at most once per event-loop turn after a membership change). Cursor batches
+ * come from the store already coalesced per flush, typing already deduplicated.
  *
- * Gaps. `publish` silently skips a subscriber whose send buffer is over its cap. So before every
- * publish each subscriber over the cap is unsubscribed and marked "needs snapshot"; a dropped
- * direct send (result 2) does the same. Such a socket receives nothing more of the room until the
+ * Gaps. uWS's `publish` silently skips a subscriber whose send buffer is over its cap. So before
+ * every publish each subscriber over the cap is unsubscribed and marked "needs snapshot"; a dropped
+ * direct send (`DROPPED`) does the same. Such a socket receives nothing more of the room until the
  * bridge sees it drain and calls `resync`: a fresh snapshot from the current view, then it is
  * subscribed again in the same tick, so it misses nothing and gets nothing twice. A socket that
  * starts watching is handled the same way (snapshot of the current view + subscribe, in one tick);
@@ -30,9 +31,9 @@ import type { SocketWatch, WsSession } from "./ws-session.js";
  * entries their remaining time; the encoded pages are shared by every socket served in the same
  * event-loop turn.
  */
-export type Socket = UWebSocket<WsSession>;
+export type Socket = BridgeSocket;
 
-/** The uWS topic of a room's broadcasts. */
+/** The topic of a room's broadcasts (engines with topics). */
 export const topicOf = (room: string): string => `r:${room}`;
 
 /** What a broadcaster needs from the bridge to reach one socket. */
@@ -50,8 +51,8 @@ export interface RoomBroadcasterOptions {
   hub: FanoutHub;
   clock: Clock;
   io: SocketIo;
-  /** Publishes bytes to every subscriber of `topic` (uWS `app.publish`). */
-  publish(topic: string, bytes: Uint8Array): void;
+  /** The engine's topics (uWS), or undefined: every socket gets direct sends. */
+  topics: EngineTopics | undefined;
   /** Users per snapshot page. */
   snapshotPageSize: number;
   /** Cursors older than this are left out of snapshots. */
@@ -60,13 +61,13 @@ export interface RoomBroadcasterOptions {
   onFailed(err: unknown): void;
   /** An item could not be handled (counted; the broadcaster goes on). */
   onError(err: unknown): void;
-  /** Binary deliveries handed to uWS by one publish (for `presence_ws_frames_sent_total`). */
+  /** Binary deliveries handed to the engine by one publish (for `presence_ws_frames_sent_total`). */
   onPublished?(subscribers: number): void;
 }
 
 export interface RoomBroadcaster {
   readonly room: string;
-  /** The uWS topic of the room. */
+  /** The topic of the room. */
   readonly topic: string;
   /** Adds a socket; it gets the current view (or the first one, when it arrives) and then live items. */
   add(ws: Socket, watch: SocketWatch): void;
@@ -74,7 +75,7 @@ export interface RoomBroadcaster {
   remove(ws: Socket): void;
   /**
    * Sends the socket a fresh snapshot (or counts) of the current view and, for binary full
-   * watchers, subscribes it, in this tick. False while the room has no view yet (it will get the
+   * watchers on an engine with topics, subscribes it, in this tick. False while the room has no view yet (it will get the
    * first one).
    */
   resync(ws: Socket, watch: SocketWatch): boolean;
@@ -138,8 +139,8 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
     }
     watch.needsSnapshot = false;
     watch.started = true;
-    if (watch.detail === "full" && !ws.getUserData().json && !watch.subscribed) {
-      ws.subscribe(topic);
+    if (o.topics && watch.detail === "full" && !ws.getUserData().json && !watch.subscribed) {
+      o.topics.subscribe(ws, topic);
       watch.subscribed = true;
     }
     return true;
@@ -161,7 +162,7 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
       if (!o.io.send(ws, frame)) o.io.behind(ws, w);
     }
     if (subscribers > 0) {
-      o.publish(topic, frame.binary());
+      o.topics?.publish(topic, frame.binary());
       o.onPublished?.(subscribers);
     }
   }
@@ -256,7 +257,7 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
     const w = sockets.get(ws);
     if (!w) return;
     sockets.delete(ws);
-    if (w.subscribed && !ws.getUserData().closed) ws.unsubscribe(topic);
+    if (w.subscribed && !ws.getUserData().closed) o.topics?.unsubscribe(ws, topic);
     w.subscribed = false;
   }
 

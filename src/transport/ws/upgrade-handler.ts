@@ -1,17 +1,16 @@
 import { decodeJwt } from "jose";
-import type { HttpRequest, HttpResponse, us_socket_context_t } from "uWebSockets.js";
 import type { TokenVerifier } from "../../auth/verify-token.js";
 import { PresenceError } from "../../core/presence-error.js";
-import { createWsSession, type WsSession } from "./ws-session.js";
+import type { UpgradeDecision, UpgradeRequest } from "./ws-engine.js";
+import { createWsSession } from "./ws-session.js";
 
 /**
- * Authentication at the WebSocket upgrade (frames.proto): the token comes from the
- * `Authorization: Bearer` header, else from a `bearer.<jwt>` value of `Sec-WebSocket-Protocol`
- * (browsers cannot set headers), else from `?token=`; none means anonymous (if the verifier allows
- * it). Verification is asynchronous, so the handler follows uWS's rules (uws-notes §1, §6): read
- * everything from `req` first, register `onAborted`, and answer later inside `cork`, only if the
- * client is still there. A refusal is HTTP 401 with the reason as text (never the token); a bridge
- * that is draining answers 503.
+ * Authentication at the WebSocket upgrade (frames.proto), the same for every engine: the token
+ * comes from the `Authorization: Bearer` header, else from a `bearer.<jwt>` value of
+ * `Sec-WebSocket-Protocol` (browsers cannot set headers), else from `?token=`; none means
+ * anonymous (if the verifier allows it). A refusal is HTTP 401 with the reason as text (never the
+ * token); a bridge that is draining answers 503. The engines read the request before anything
+ * asynchronous happens and answer only if the client is still there (uws-notes §1, §6).
  */
 export interface UpgradeHandlerOptions {
   verify: TokenVerifier;
@@ -19,13 +18,13 @@ export interface UpgradeHandlerOptions {
   isClosing(): boolean;
   /** A refused credential, by ErrorReason (metrics). */
   onAuthFailure?(reason: string): void;
-  /** An unexpected exception (counted; the request gets a 500 if it can still be answered). */
-  onError(err: unknown): void;
 }
 
 /** The subprotocol the server answers when the client offers it. */
 export const SUBPROTOCOL = "presence.v1";
 const BEARER_PREFIX = "bearer.";
+
+const DRAINING: UpgradeDecision = { accept: false, status: "503 Service Unavailable", body: "draining" };
 
 /** Milliseconds since the epoch when the (already verified) JWT expires; 0 when there is none. */
 function tokenExpiry(authorization: string | undefined): number {
@@ -39,53 +38,25 @@ function tokenExpiry(authorization: string | undefined): number {
   }
 }
 
-/** The uWS `upgrade` handler. Never throws. */
-export function createUpgradeHandler(o: UpgradeHandlerOptions) {
-  const refuse = (res: HttpResponse, aborted: { value: boolean }, status: string, body: string) => {
-    if (aborted.value) return;
-    res.cork(() => res.writeStatus(status).writeHeader("content-type", "text/plain; charset=utf-8").end(body));
-  };
+/** The subprotocol to answer: ours when offered, else none (browsers fail the handshake on any other). */
+export const pickSubprotocol = (offered: Iterable<string>): string => ([...offered].includes(SUBPROTOCOL) ? SUBPROTOCOL : "");
 
-  return (res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void => {
-    const aborted = { value: false };
+/** Decides upgrades. The returned function never rejects. */
+export function createUpgradeHandler(o: UpgradeHandlerOptions): (req: UpgradeRequest) => Promise<UpgradeDecision> {
+  return async (req) => {
+    if (o.isClosing()) return DRAINING;
+    const bearer = req.protocols.find((p) => p.toLowerCase().startsWith(BEARER_PREFIX));
+    const authorization =
+      req.authorization !== "" ? req.authorization : bearer ? `Bearer ${bearer.slice(BEARER_PREFIX.length)}` : req.queryToken !== "" ? `Bearer ${req.queryToken}` : undefined;
     try {
-      // Everything from `req` is read now: it is invalid after this handler returns.
-      const key = req.getHeader("sec-websocket-key");
-      const extensions = req.getHeader("sec-websocket-extensions");
-      const header = req.getHeader("authorization");
-      const offered = req.getHeader("sec-websocket-protocol").split(",").map((p) => p.trim()).filter(Boolean);
-      const queryToken = req.getQuery("token") ?? ""; // typed string, undefined when absent
-      res.onAborted(() => {
-        aborted.value = true;
-      });
-      if (o.isClosing()) return refuse(res, aborted, "503 Service Unavailable", "draining");
-      const bearer = offered.find((p) => p.toLowerCase().startsWith(BEARER_PREFIX));
-      const authorization =
-        header !== "" ? header : bearer ? `Bearer ${bearer.slice(BEARER_PREFIX.length)}` : queryToken !== "" ? `Bearer ${queryToken}` : undefined;
-      // Answer a subprotocol only if the client offered it (browsers fail the handshake otherwise).
-      const protocol = offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : "";
-      o.verify(authorization)
-        .then(
-          (caller) => {
-            if (aborted.value) return;
-            if (o.isClosing()) return refuse(res, aborted, "503 Service Unavailable", "draining");
-            const state = createWsSession(caller, tokenExpiry(authorization));
-            res.cork(() => res.upgrade<WsSession>(state, key, protocol, extensions, context));
-          },
-          (err: unknown) => {
-            const e = err instanceof PresenceError ? err : new PresenceError("TOKEN_INVALID", "token could not be verified");
-            o.onAuthFailure?.(e.reason);
-            refuse(res, aborted, "401 Unauthorized", e.message);
-          },
-        )
-        .catch((err: unknown) => o.onError(err)); // a rejection here would be fatal (unhandled)
+      const caller = await o.verify(authorization);
+      if (o.isClosing()) return DRAINING;
+      const origin = { remoteAddr: req.remoteAddress, userAgent: req.userAgent.slice(0, 256) };
+      return { accept: true, state: createWsSession(caller, tokenExpiry(authorization), origin), protocol: pickSubprotocol(req.protocols) };
     } catch (err) {
-      o.onError(err);
-      try {
-        if (!aborted.value) res.writeStatus("500 Internal Server Error").end();
-      } catch {
-        // already answered or aborted
-      }
+      const e = err instanceof PresenceError ? err : new PresenceError("TOKEN_INVALID", "token could not be verified");
+      o.onAuthFailure?.(e.reason);
+      return { accept: false, status: "401 Unauthorized", body: e.message };
     }
   };
 }

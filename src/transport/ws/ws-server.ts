@@ -1,108 +1,68 @@
-import uWS from "uWebSockets.js";
-import type { TemplatedApp, us_listen_socket } from "uWebSockets.js";
-import type { TokenVerifier } from "../../auth/verify-token.js";
-import { systemClock, type Clock } from "../../core/clock.js";
-import type { Limits, Timings } from "../../core/options.js";
+import { systemClock } from "../../core/clock.js";
 import { draining, limitExceeded } from "../../core/presence-error.js";
 import { parseRoomName } from "../../core/room-name.js";
-import type { Detail, FanoutHub } from "../../fanout/fanout-hub.js";
-import type { Logger } from "../../logger.js";
-import type { Metrics } from "../../metrics/registry.js";
-import type { PresenceService } from "../../service/presence-service.js";
+import type { Detail } from "../../fanout/fanout-hub.js";
 import { CLOSE, closeCodeLabel, closeFor, errorFrameFor } from "./close-codes.js";
-import { registerDemoRoutes, type DemoRoutesOptions } from "./demo-routes.js";
+import { createDemoRoutes, HTTP_ANSWERS } from "./demo-routes.js";
+import { createExpiryQueue } from "./expiry-queue.js";
 import { createFrameHandler } from "./frame-handler.js";
 import { takeFrameToken } from "./frame-rate.js";
 import { decodeClientFrame, lazyFrame, type EncodedFrame, type ServerFrameInit } from "./frames.js";
 import { createRoomBroadcaster, topicOf, type RoomBroadcaster, type Socket, type SocketIo } from "./room-broadcaster.js";
-import { createExpiryQueue } from "./expiry-queue.js";
+import { selectWsEngine } from "./select-engine.js";
 import { createUpgradeHandler } from "./upgrade-handler.js";
+import { createSocketUserWatches } from "./socket-user-watch.js";
+import { resolveWsOptions, type WsBridge, type WsBridgeOptions } from "./ws-bridge-options.js";
+import { DROPPED, type EngineHandlers } from "./ws-engine.js";
 import { addWatch, findWatch, removeWatch, socketLogFields, type SocketWatch, type WsSession } from "./ws-session.js";
 
+export type { WsBridge, WsBridgeOptions } from "./ws-bridge-options.js";
+
 /**
- * The WebSocket bridge (frames.proto): a uWebSockets.js App serving `/ws`.
+ * The WebSocket bridge (frames.proto) on `/ws`, over one of two engines (`ws-engine.ts`:
+ * uWebSockets.js where its binary loads, else the `ws` package; PRESENCE_WS_ENGINE). Everything
+ * that makes the bridge's guarantees lives here, the same for both:
  *
- * Behaviour options are set on purpose (uws-notes §1, §6.7): `maxPayloadLength` is twice the
- * message limit, so a frame between the limit and twice it reaches us and is closed with 4503,
- * and a larger one is cut by uWS (1006); `idleTimeout` (bounded to 8..960 s by the config spec:
- * other values abort the process) with automatic pings every half of it, so a peer that vanished without a
- * close frame is closed after at most the idle timeout, and its session then enters the reconnect
- * grace (design I1: abrupt loss leaves within idle timeout + grace + one reaper interval);
- * `maxBackpressure` is the per-socket buffered-bytes cap with `closeOnBackpressureLimit` off: a
- * socket over it misses deliveries, is marked, and gets fresh snapshots when it drains. A socket
- * that stays behind for `stallMs` is closed with 4001 (checked every `stallMs / 4`, at most every
- * second).
+ * - message limit: the engine cuts messages over twice `maxMessageBytes` (uWS 1006, ws 1009); one
+ *   between the limit and twice it reaches us and is closed with 4503;
+ * - idle timeout (validated to 8..960 s first: other values abort uWS) with pings every half of
+ *   it, so a peer that vanished without a close frame is closed after at most the idle timeout,
+ *   and its session then enters the reconnect grace (design I1: abrupt loss leaves within idle
+ *   timeout + grace + one reaper interval);
+ * - send-buffer cap (`maxBufferedBytes`): a socket over it misses deliveries, is marked, and gets
+ *   fresh snapshots when it drains (uWS publishes skip it silently, uws-notes §2: the room
+ *   broadcaster checks the cap before every publish). A socket that stays behind for `stallMs` is
+ *   closed with 4001 (checked every `stallMs / 4`, at most every second);
+ * - frame rate limit (token bucket, before decoding: 4006), frames in flight per socket, watches
+ *   per socket.
  *
  * Authentication happens at the upgrade (`upgrade-handler.ts`); a socket whose token expires is
- * closed with 4003 (one timer for all sockets: `expiry-queue.ts`).
- *
- * Every uWS handler body runs inside try/catch (an exception there kills the process, uws-notes
- * §6.6); errors are counted in `presence_ws_handler_errors_total` and close the socket with 4002.
+ * closed with 4003 (one timer for all sockets: `expiry-queue.ts`). Handler errors are counted in
+ * `presence_ws_handler_errors_total` and close the socket with 4002; none reaches the engine (on
+ * uWS it would kill the process, uws-notes §6.6).
  *
  * Shutdown (`close`): stop listening, close every socket with 4000 "draining" (their sessions are
  * unbound, which starts the reconnect grace, so clients reclaim them on another node), stop the
  * room broadcasters, and resolve once every socket's session cleanup has reached the service.
  */
-export interface WsBridgeOptions {
-  service: PresenceService;
-  hub: FanoutHub;
-  verify: TokenVerifier;
-  limits: Pick<Limits, "maxRoomNameBytes" | "snapshotPageSize">;
-  timings: Pick<Timings, "cursorTtlMs">;
-  clock?: Clock;
-  metrics?: Metrics;
-  logger?: Logger;
-  /** Message limit in bytes (PRESENCE_MAX_REQUEST_BYTES): larger frames close with 4503 (over twice it, 1006). */
-  maxMessageBytes: number;
-  /** The per-socket limits of `Config.ws` (meaning, defaults and bounds: src/config/ws-spec.ts; validated there). */
-  idleTimeoutSec: number;
-  maxBufferedBytes: number;
-  stallMs: number;
-  maxWatchesPerSocket: number;
-  maxPendingFrames: number;
-  maxFramesPerSec: number;
-  frameBurst: number;
-  /** URL path of the WebSocket endpoint. Default `/ws`. */
-  path?: string;
-  /** Serve the demo page (`GET /`, `/app.js`) and its token endpoint on this port (`demo-routes.ts`). */
-  demo?: DemoRoutesOptions;
-}
-
-export interface WsBridge {
-  /** Binds the port (0 = any free port) and resolves with the bound port. */
-  listen(port: number, host: string): Promise<{ port: number }>;
-  /** Graceful shutdown: every socket closes with 4000 "draining". Idempotent. */
-  close(): Promise<void>;
-  /** Open sockets. */
-  connectionCount(): number;
-  /** The largest send buffer of any open socket (bytes). */
-  maxBufferedBytes(): number;
-  /** Open sockets that carry a session (joined and not ended). */
-  sessionCount(): number;
-  /** Rooms watched by open sockets, by detail (one per socket and room). */
-  watchCount(): { full: number; counts: number };
-}
-
 /** The start of a socket's frame chain when nothing is in flight (shared: no promise per socket). */
 const RESOLVED: Promise<void> = Promise.resolve();
 
-/** Creates the bridge (nothing listens until `listen`). Takes its limits as `loadConfig` validated them. */
+/** Creates the bridge (nothing listens until `listen`). Throws on invalid options. */
 export function createWsBridge(options: WsBridgeOptions): WsBridge {
-  if (typeof uWS.SSLApp !== "function") throw new Error("uWebSockets.js native addon not loaded (JS fallback active): use Node 20");
-  const o = options;
+  const o = resolveWsOptions(options);
   const clock = options.clock ?? systemClock;
   const metrics = options.metrics;
   const log = options.logger;
   const cap = o.maxBufferedBytes;
-  const path = options.path ?? "/ws";
+  const selected = selectWsEngine(options.engine ?? "auto"); // throws when `uws` is asked for and does not load
+  if (selected.warning) log?.warn(selected.warning);
 
-  const app: TemplatedApp = uWS.App();
   const sockets = new Set<Socket>();
   /** Sockets that missed deliveries (or a reply): resynced when they drain, closed when stuck. */
   const troubled = new Set<Socket>();
   const broadcasters = new Map<string, RoomBroadcaster>();
   const cleanups = new Set<Promise<void>>();
-  let listenSocket: us_listen_socket | null = null;
   let closing: Promise<void> | null = null;
 
   function failed(handler: string, err: unknown, ws: Socket | null, s?: WsSession) {
@@ -118,7 +78,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     }
   }
 
-  /** Runs a handler body: an exception thrown out of a uWS handler would kill the process. */
+  /** Runs a handler body: an exception thrown into the engine would kill the process (uWS). */
   function guard(handler: string, ws: Socket | null, fn: () => void) {
     try {
       fn();
@@ -131,7 +91,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     const s = ws.getUserData();
     if (s.closed) return false;
     const result = s.json ? ws.send(frame.json(), false) : ws.send(frame.binary(), true);
-    if (result === 2) {
+    if (result === DROPPED) {
       metrics?.wsFramesDropped.inc();
       metrics?.deliveriesDropped.inc({ transport: "ws", reason: "send_dropped" });
       return false;
@@ -156,7 +116,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     behind(ws, watch) {
       if (!watch.needsSnapshot) metrics?.wsSlowConsumerResyncs.inc();
       watch.needsSnapshot = true;
-      if (watch.subscribed && !ws.getUserData().closed) ws.unsubscribe(topicOf(watch.room));
+      if (watch.subscribed && !ws.getUserData().closed) engine.topics?.unsubscribe(ws, topicOf(watch.room));
       watch.subscribed = false;
       markTroubled(ws);
     },
@@ -199,7 +159,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
       hub: options.hub,
       clock,
       io,
-      publish: (topic, bytes) => app.publish(topic, bytes, true),
+      topics: engine.topics,
       snapshotPageSize: options.limits.snapshotPageSize,
       cursorTtlMs: options.timings.cursorTtlMs,
       onPublished: (n) => metrics?.wsFramesSent.inc(n),
@@ -252,6 +212,17 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     };
   }
 
+  const userWatches = createSocketUserWatches<Socket>({
+    service: options.service,
+    clock,
+    send: (ws, frame) => {
+      if (ws.getUserData().closed || ws.getBufferedAmount() > cap) return false;
+      return sendFrame(ws, lazyFrame(frame));
+    },
+    backedUp: (ws) => ws.getBufferedAmount() > cap / 2,
+    isClosed: (ws) => ws.getUserData().closed,
+  });
+
   const handler = createFrameHandler({
     service: options.service,
     reply,
@@ -261,6 +232,8 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
       guard("session_lost", ws, () => {
         if (!ws.getUserData().closed) ws.end(CLOSE.SESSION_ENDED.code, CLOSE.SESSION_ENDED.reason);
       }),
+    watchUsers: (ws, userIds) => userWatches.start(ws, ws.getUserData().caller, userIds),
+    unwatchUsers: (ws) => userWatches.stop(ws),
     onRejected: (err) => metrics?.rejections.inc({ reason: err.reason }),
     onError: (err) => failed("frame", err, null),
   });
@@ -272,21 +245,25 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     expired: (ws) => guard("token_expiry", ws, () => ws.end(CLOSE.TOKEN_EXPIRED.code, CLOSE.TOKEN_EXPIRED.reason)),
   });
 
-  app.ws<WsSession>(path, {
-    maxPayloadLength: 2 * o.maxMessageBytes,
-    idleTimeout: o.idleTimeoutSec,
-    sendPingsAutomatically: true,
-    maxBackpressure: cap,
-    closeOnBackpressureLimit: 0,
-    maxLifetime: 0,
-    compression: uWS.DISABLED,
-
+  const demo = options.demo ? createDemoRoutes(options.demo) : undefined;
+  const handlers: EngineHandlers = {
     upgrade: createUpgradeHandler({
       verify: options.verify,
       isClosing: () => closing !== null,
       onAuthFailure: (reason) => metrics?.authFailures.inc({ reason }),
-      onError: (err) => failed("upgrade", err, null),
     }),
+
+    httpGet: async (path, query) => {
+      if (path === o.path) return HTTP_ANSWERS.upgradeRequired;
+      try {
+        return (await demo?.(path, query)) ?? HTTP_ANSWERS.notFound;
+      } catch (err) {
+        failed("demo", err, null);
+        return HTTP_ANSWERS.internal;
+      }
+    },
+
+    error: (where, err) => failed(where, err, null),
 
     open: (ws) => {
       guard("open", ws, () => {
@@ -341,7 +318,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
       });
     },
 
-    close: (ws, code, message) => {
+    close: (ws, code, reason) => {
       guard("close", null, () => {
         const s = ws.getUserData();
         if (s.closed) return;
@@ -351,8 +328,9 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
         if (s.tokenExpiresAtMs > clock.now()) expiry.forget(); // still queued: dropped later
         metrics?.wsConnections.dec();
         metrics?.wsCloses.inc({ code: closeCodeLabel(code) });
-        if (code !== CLOSE.NORMAL.code) log?.debug("websocket closed", { ...socketLogFields(s), code, reason: Buffer.from(message).toString("utf8") });
+        if (code !== CLOSE.NORMAL.code) log?.debug("websocket closed", { ...socketLogFields(s), code, reason });
         for (const w of s.watches) unwatch(ws, w.room);
+        userWatches.stop(ws);
         // After the frames in flight: a normal close (1000) ends the session now, any other close
         // only unbinds it (reconnect grace).
         const done = (s.chain ?? RESOLVED).then(() => handler.endSession(s, code === CLOSE.NORMAL.code)).catch((err: unknown) => failed("close", err, null, s));
@@ -361,40 +339,27 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
         void done.finally(() => cleanups.delete(done));
       });
     },
-  });
+  };
 
-  app.get(path, (res) => {
-    res.writeStatus("426 Upgrade Required").writeHeader("content-type", "text/plain; charset=utf-8").end("WebSocket endpoint: upgrade required");
-  });
-  if (options.demo) registerDemoRoutes(app, { onError: (err) => failed("demo", err, null), ...options.demo });
-  app.any("/*", (res) => {
-    res.writeStatus("404 Not Found").end();
-  });
+  const engine = selected.create({ path: o.path, maxPayloadBytes: 2 * o.maxMessageBytes, idleTimeoutSec: o.idleTimeoutSec, maxBufferedBytes: cap }, handlers);
 
   return {
-    listen(port, host) {
-      return new Promise((resolve, reject) => {
-        app.listen(host, port, (ls) => {
-          if (!ls) {
-            reject(new Error(`ws bridge: cannot listen on ${host}:${port} (EADDRINUSE or not permitted)`));
-            return;
-          }
-          listenSocket = ls;
-          resolve({ port: uWS.us_socket_local_port(ls) });
-        });
-      });
+    engine: engine.name,
+
+    async listen(port, host) {
+      return { port: await engine.listen(port, host) };
     },
 
     close() {
       closing ??= (async () => {
-        if (listenSocket) uWS.us_listen_socket_close(listenSocket);
-        listenSocket = null;
+        engine.stopListening();
         for (const ws of [...sockets]) guard("shutdown", null, () => ws.end(CLOSE.DRAINING.code, CLOSE.DRAINING.reason));
         for (const b of [...broadcasters.values()]) b.stop();
         broadcasters.clear();
         maintenance.cancel();
         expiry.stop();
         await Promise.all([...cleanups]);
+        await engine.close();
       })();
       return closing;
     },

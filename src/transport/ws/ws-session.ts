@@ -1,3 +1,4 @@
+import type { CallOrigin } from "../../service/call-origin.js";
 import type { Caller } from "../../core/identity.js";
 import type { Detail } from "../../fanout/fanout-hub.js";
 import type { SessionGrant } from "../../core/session.js";
@@ -18,6 +19,8 @@ export interface WsSession extends FrameBucket {
   readonly serial: number;
   /** Who opened the socket (verified at the upgrade); every frame acts as this caller. */
   readonly caller: Caller;
+  /** The client's address and User-Agent at the upgrade (recorded in the activity log). */
+  readonly origin: CallOrigin | undefined;
   /** When the caller's token expires (ms since the epoch); 0 when it does not (anonymous). */
   readonly tokenExpiresAtMs: number;
   /**
@@ -80,10 +83,11 @@ export function socketLogFields(s: WsSession | undefined): { socket?: number; co
 let serials = 0;
 
 /** A fresh state for a socket that passed authentication. */
-export function createWsSession(caller: Caller, tokenExpiresAtMs: number): WsSession {
+export function createWsSession(caller: Caller, tokenExpiresAtMs: number, origin?: CallOrigin): WsSession {
   return {
     serial: ++serials,
     caller,
+    origin,
     tokenExpiresAtMs,
     json: undefined,
     session: null,

@@ -215,6 +215,8 @@ _REASON_RETRY: Dict[str, str] = {
     "TRACKER_REPLACED": "never",
     "PRESENCE_NOT_FOUND": "never",
     "NODE_NOT_FOUND": "never",
+    "PRESENCE_TOO_LARGE": "never",
+    "TOO_MANY_SCOPES": "never",
 }
 _CODE_RETRY: Dict[grpc.StatusCode, str] = {
     grpc.StatusCode.CANCELLED: "backoff",

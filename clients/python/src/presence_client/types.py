@@ -5,6 +5,7 @@ messages of ``presence.v1`` so that callers never handle generated classes. Time
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Dict, Optional, Tuple, Union
@@ -130,12 +131,19 @@ class JoinResult:
     session: Session
     resumed: bool
     view: RoomView
+    #: The session's UDP heartbeat key (32 bytes) when the server has UDP heartbeats on, else b"".
+    heartbeat_key: bytes = b""
+    #: The server's UDP heartbeat port; 0 when UDP heartbeats are off.
+    udp_port: int = 0
+    #: Server clock minus local clock (ms) when the answer arrived, for UDP timestamps.
+    server_offset_ms: int = 0
 
     @staticmethod
     def from_pb(r: presence_pb2.JoinResponse) -> "JoinResult":
         s, lease = r.session, r.lease
         session = Session(s.session_id, s.resume_secret, s.connection_id, lease.ttl_ms, lease.heartbeat_interval_ms, when(lease.expires_at_ms))
-        return JoinResult(session, r.resumed, RoomView.from_pb(r.view))
+        offset = (lease.expires_at_ms - lease.ttl_ms) - int(time.time() * 1000) if lease.expires_at_ms else 0
+        return JoinResult(session, r.resumed, RoomView.from_pb(r.view), bytes(r.heartbeat_key), r.udp_port, offset)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 from presence.v1 import errors_pb2 as _errors_pb2
+from presence.v1 import member_presence_pb2 as _member_presence_pb2
 from presence.v1 import presence_pb2 as _presence_pb2
+from presence.v1 import rooms_pb2 as _rooms_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -26,7 +28,7 @@ class Ack(_message.Message):
     def __init__(self) -> None: ...
 
 class ClientFrame(_message.Message):
-    __slots__ = ["cursor", "heartbeat", "join", "leave", "navigate", "request_id", "status", "typing", "unwatch", "watch"]
+    __slots__ = ["cursor", "heartbeat", "join", "leave", "navigate", "request_id", "status", "typing", "unwatch", "unwatch_users", "update_presence", "watch", "watch_users"]
     CURSOR_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     JOIN_FIELD_NUMBER: _ClassVar[int]
@@ -36,7 +38,10 @@ class ClientFrame(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     TYPING_FIELD_NUMBER: _ClassVar[int]
     UNWATCH_FIELD_NUMBER: _ClassVar[int]
+    UNWATCH_USERS_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_PRESENCE_FIELD_NUMBER: _ClassVar[int]
     WATCH_FIELD_NUMBER: _ClassVar[int]
+    WATCH_USERS_FIELD_NUMBER: _ClassVar[int]
     cursor: _presence_pb2.UpdateCursorRequest
     heartbeat: _presence_pb2.HeartbeatRequest
     join: _presence_pb2.JoinRequest
@@ -46,8 +51,11 @@ class ClientFrame(_message.Message):
     status: _presence_pb2.SetStatusRequest
     typing: _presence_pb2.SetTypingRequest
     unwatch: UnwatchRequest
+    unwatch_users: UnwatchUsersRequest
+    update_presence: _member_presence_pb2.UpdatePresenceRequest
     watch: _presence_pb2.WatchPresenceRequest
-    def __init__(self, request_id: _Optional[int] = ..., join: _Optional[_Union[_presence_pb2.JoinRequest, _Mapping]] = ..., leave: _Optional[_Union[_presence_pb2.LeaveRequest, _Mapping]] = ..., navigate: _Optional[_Union[_presence_pb2.NavigateRequest, _Mapping]] = ..., heartbeat: _Optional[_Union[_presence_pb2.HeartbeatRequest, _Mapping]] = ..., typing: _Optional[_Union[_presence_pb2.SetTypingRequest, _Mapping]] = ..., cursor: _Optional[_Union[_presence_pb2.UpdateCursorRequest, _Mapping]] = ..., watch: _Optional[_Union[_presence_pb2.WatchPresenceRequest, _Mapping]] = ..., unwatch: _Optional[_Union[UnwatchRequest, _Mapping]] = ..., status: _Optional[_Union[_presence_pb2.SetStatusRequest, _Mapping]] = ...) -> None: ...
+    watch_users: _presence_pb2.WatchUsersRequest
+    def __init__(self, request_id: _Optional[int] = ..., join: _Optional[_Union[_presence_pb2.JoinRequest, _Mapping]] = ..., leave: _Optional[_Union[_presence_pb2.LeaveRequest, _Mapping]] = ..., navigate: _Optional[_Union[_presence_pb2.NavigateRequest, _Mapping]] = ..., heartbeat: _Optional[_Union[_presence_pb2.HeartbeatRequest, _Mapping]] = ..., typing: _Optional[_Union[_presence_pb2.SetTypingRequest, _Mapping]] = ..., cursor: _Optional[_Union[_presence_pb2.UpdateCursorRequest, _Mapping]] = ..., watch: _Optional[_Union[_presence_pb2.WatchPresenceRequest, _Mapping]] = ..., unwatch: _Optional[_Union[UnwatchRequest, _Mapping]] = ..., status: _Optional[_Union[_presence_pb2.SetStatusRequest, _Mapping]] = ..., watch_users: _Optional[_Union[_presence_pb2.WatchUsersRequest, _Mapping]] = ..., unwatch_users: _Optional[_Union[UnwatchUsersRequest, _Mapping]] = ..., update_presence: _Optional[_Union[_member_presence_pb2.UpdatePresenceRequest, _Mapping]] = ...) -> None: ...
 
 class ErrorFrame(_message.Message):
     __slots__ = ["code", "message", "metadata", "reason"]
@@ -69,7 +77,7 @@ class ErrorFrame(_message.Message):
     def __init__(self, code: _Optional[int] = ..., reason: _Optional[_Union[_errors_pb2.ErrorReason, str]] = ..., message: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ServerFrame(_message.Message):
-    __slots__ = ["ack", "error", "heartbeat", "join", "leave", "navigate", "request_id", "status", "watch"]
+    __slots__ = ["ack", "error", "heartbeat", "join", "leave", "navigate", "request_id", "room_ended", "status", "users", "watch"]
     ACK_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
@@ -77,7 +85,9 @@ class ServerFrame(_message.Message):
     LEAVE_FIELD_NUMBER: _ClassVar[int]
     NAVIGATE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ROOM_ENDED_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    USERS_FIELD_NUMBER: _ClassVar[int]
     WATCH_FIELD_NUMBER: _ClassVar[int]
     ack: Ack
     error: ErrorFrame
@@ -86,15 +96,21 @@ class ServerFrame(_message.Message):
     leave: _presence_pb2.LeaveResponse
     navigate: _presence_pb2.NavigateResponse
     request_id: int
+    room_ended: _rooms_pb2.RoomEnded
     status: _presence_pb2.SetStatusResponse
+    users: _presence_pb2.WatchUsersResponse
     watch: _presence_pb2.WatchPresenceResponse
-    def __init__(self, request_id: _Optional[int] = ..., join: _Optional[_Union[_presence_pb2.JoinResponse, _Mapping]] = ..., leave: _Optional[_Union[_presence_pb2.LeaveResponse, _Mapping]] = ..., navigate: _Optional[_Union[_presence_pb2.NavigateResponse, _Mapping]] = ..., heartbeat: _Optional[_Union[_presence_pb2.HeartbeatResponse, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., status: _Optional[_Union[_presence_pb2.SetStatusResponse, _Mapping]] = ..., watch: _Optional[_Union[_presence_pb2.WatchPresenceResponse, _Mapping]] = ..., error: _Optional[_Union[ErrorFrame, _Mapping]] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[int] = ..., join: _Optional[_Union[_presence_pb2.JoinResponse, _Mapping]] = ..., leave: _Optional[_Union[_presence_pb2.LeaveResponse, _Mapping]] = ..., navigate: _Optional[_Union[_presence_pb2.NavigateResponse, _Mapping]] = ..., heartbeat: _Optional[_Union[_presence_pb2.HeartbeatResponse, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., status: _Optional[_Union[_presence_pb2.SetStatusResponse, _Mapping]] = ..., watch: _Optional[_Union[_presence_pb2.WatchPresenceResponse, _Mapping]] = ..., users: _Optional[_Union[_presence_pb2.WatchUsersResponse, _Mapping]] = ..., room_ended: _Optional[_Union[_rooms_pb2.RoomEnded, _Mapping]] = ..., error: _Optional[_Union[ErrorFrame, _Mapping]] = ...) -> None: ...
 
 class UnwatchRequest(_message.Message):
     __slots__ = ["room"]
     ROOM_FIELD_NUMBER: _ClassVar[int]
     room: str
     def __init__(self, room: _Optional[str] = ...) -> None: ...
+
+class UnwatchUsersRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
 
 class CloseCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

@@ -11,11 +11,15 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from presence.v1 import member_presence_pb2 as presence_dot_v1_dot_member__presence__pb2
+from presence.v1 import rooms_pb2 as presence_dot_v1_dot_rooms__pb2
+from presence.v1 import scopes_pb2 as presence_dot_v1_dot_scopes__pb2
 from presence.v1 import broadcast_pb2 as presence_dot_v1_dot_broadcast__pb2
 from presence.v1 import types_pb2 as presence_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1apresence/v1/presence.proto\x12\x0bpresence.v1\x1a\x1bpresence/v1/broadcast.proto\x1a\x17presence/v1/types.proto\"r\n\x07Session\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12#\n\rresume_secret\x18\x02 \x01(\tR\x0cresumeSecret\x12#\n\rconnection_id\x18\x03 \x01(\tR\x0c\x63onnectionId\"v\n\x05Lease\x12\x15\n\x06ttl_ms\x18\x01 \x01(\x03R\x05ttlMs\x12\x32\n\x15heartbeat_interval_ms\x18\x02 \x01(\x03R\x13heartbeatIntervalMs\x12\"\n\rexpires_at_ms\x18\x03 \x01(\x03R\x0b\x65xpiresAtMs\"\x94\x03\n\x0bJoinRequest\x12\x12\n\x04room\x18\x01 \x01(\tR\x04room\x12\x42\n\x08metadata\x18\x02 \x03(\x0b\x32&.presence.v1.JoinRequest.MetadataEntryR\x08metadata\x12\x1d\n\nsession_id\x18\x03 \x01(\tR\tsessionId\x12#\n\rresume_secret\x18\x04 \x01(\tR\x0cresumeSecret\x12\x31\n\x08\x61\x63tivity\x18\x05 \x01(\x0e\x32\x15.presence.v1.ActivityR\x08\x61\x63tivity\x12\x1d\n\nrequest_id\x18\x06 \x01(\tR\trequestId\x12\x37\n\x0con_behalf_of\x18\x07 \x01(\x0b\x32\x15.presence.v1.UserInfoR\nonBehalfOf\x12!\n\x0c\x61nonymous_id\x18\x08 \x01(\tR\x0b\x61nonymousId\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xad\x01\n\x0cJoinResponse\x12.\n\x07session\x18\x01 \x01(\x0b\x32\x14.presence.v1.SessionR\x07session\x12(\n\x05lease\x18\x02 \x01(\x0b\x32\x12.presence.v1.LeaseR\x05lease\x12\x18\n\x07resumed\x18\x03 \x01(\x08R\x07resumed\x12)\n\x04view\x18\x04 \x01(\x0b\x32\x15.presence.v1.RoomViewR\x04view\"A\n\x0cLeaveRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x12\n\x04room\x18\x02 \x01(\tR\x04room\"#\n\rLeaveResponse\x12\x12\n\x04left\x18\x01 \x01(\x08R\x04left\"\xeb\x01\n\x0fNavigateRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x1b\n\tfrom_room\x18\x02 \x01(\tR\x08\x66romRoom\x12\x17\n\x07to_room\x18\x03 \x01(\tR\x06toRoom\x12\x46\n\x08metadata\x18\x04 \x03(\x0b\x32*.presence.v1.NavigateRequest.MetadataEntryR\x08metadata\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"g\n\x10NavigateResponse\x12)\n\x04view\x18\x01 \x01(\x0b\x32\x15.presence.v1.RoomViewR\x04view\x12(\n\x05lease\x18\x02 \x01(\x0b\x32\x12.presence.v1.LeaseR\x05lease\"d\n\x10HeartbeatRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x31\n\x08\x61\x63tivity\x18\x02 \x01(\x0e\x32\x15.presence.v1.ActivityR\x08\x61\x63tivity\"=\n\x11HeartbeatResponse\x12(\n\x05lease\x18\x01 \x01(\x0b\x32\x12.presence.v1.LeaseR\x05lease\"]\n\x10SetTypingRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x12\n\x04room\x18\x02 \x01(\tR\x04room\x12\x16\n\x06typing\x18\x03 \x01(\x08R\x06typing\"\x13\n\x11SetTypingResponse\"\x81\x01\n\x13UpdateCursorRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x12\n\x04room\x18\x02 \x01(\tR\x04room\x12\x37\n\x08position\x18\x03 \x01(\x0b\x32\x1b.presence.v1.CursorPositionR\x08position\"\x16\n\x14UpdateCursorResponse\"\xae\x01\n\x14WatchPresenceRequest\x12\x12\n\x04room\x18\x01 \x01(\tR\x04room\x12+\n\x06\x64\x65tail\x18\x02 \x01(\x0e\x32\x13.presence.v1.DetailR\x06\x64\x65tail\x12\x36\n\x0bresume_from\x18\x03 \x01(\x0b\x32\x15.presence.v1.PositionR\nresumeFrom\x12\x1d\n\nsession_id\x18\x04 \x01(\tR\tsessionId\"c\n\x0cSnapshotPage\x12)\n\x04view\x18\x01 \x01(\x0b\x32\x15.presence.v1.RoomViewR\x04view\x12\x14\n\x05\x66irst\x18\x02 \x01(\x08R\x05\x66irst\x12\x12\n\x04last\x18\x03 \x01(\x08R\x04last\"\x7f\n\x0c\x43ountsUpdate\x12\x12\n\x04room\x18\x01 \x01(\tR\x04room\x12\x14\n\x05\x65poch\x18\x02 \x01(\tR\x05\x65poch\x12\x18\n\x07version\x18\x03 \x01(\x04R\x07version\x12+\n\x06\x63ounts\x18\x04 \x01(\x0b\x32\x13.presence.v1.CountsR\x06\x63ounts\"$\n\tKeepalive\x12\x17\n\x07time_ms\x18\x01 \x01(\x03R\x06timeMs\"\xa2\x03\n\x15WatchPresenceResponse\x12\x37\n\x08snapshot\x18\x01 \x01(\x0b\x32\x19.presence.v1.SnapshotPageH\x00R\x08snapshot\x12\x32\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x1a.presence.v1.PresenceEventH\x00R\x05\x65vent\x12\x33\n\x06\x63ounts\x18\x03 \x01(\x0b\x32\x19.presence.v1.CountsUpdateH\x00R\x06\x63ounts\x12\x36\n\tkeepalive\x18\x04 \x01(\x0b\x32\x16.presence.v1.KeepaliveH\x00R\tkeepalive\x12\x32\n\x06typing\x18\x05 \x01(\x0b\x32\x18.presence.v1.TypingEventH\x00R\x06typing\x12\x34\n\x07\x63ursors\x18\x06 \x01(\x0b\x32\x18.presence.v1.CursorBatchH\x00R\x07\x63ursors\x12:\n\tbroadcast\x18( \x01(\x0b\x32\x1a.presence.v1.RoomBroadcastH\x00R\tbroadcastB\t\n\x07message\"U\n\x12GetPresenceRequest\x12\x12\n\x04room\x18\x01 \x01(\tR\x04room\x12+\n\x06\x64\x65tail\x18\x02 \x01(\x0e\x32\x13.presence.v1.DetailR\x06\x64\x65tail\"@\n\x13GetPresenceResponse\x12)\n\x04view\x18\x01 \x01(\x0b\x32\x15.presence.v1.RoomViewR\x04view\"\\\n\x17\x42\x61tchGetPresenceRequest\x12\x14\n\x05rooms\x18\x01 \x03(\tR\x05rooms\x12+\n\x06\x64\x65tail\x18\x02 \x01(\x0e\x32\x13.presence.v1.DetailR\x06\x64\x65tail\"G\n\x18\x42\x61tchGetPresenceResponse\x12+\n\x05views\x18\x01 \x03(\x0b\x32\x15.presence.v1.RoomViewR\x05views\"1\n\x14GetUserStatusRequest\x12\x19\n\x08user_ids\x18\x01 \x03(\tR\x07userIds\"L\n\x15GetUserStatusResponse\x12\x33\n\x08statuses\x18\x01 \x03(\x0b\x32\x17.presence.v1.UserStatusR\x08statuses\".\n\x11WatchUsersRequest\x12\x19\n\x08user_ids\x18\x01 \x03(\tR\x07userIds\"I\n\x12UserStatusSnapshot\x12\x33\n\x08statuses\x18\x01 \x03(\x0b\x32\x17.presence.v1.UserStatusR\x08statuses\"\xcb\x01\n\x12WatchUsersResponse\x12=\n\x08snapshot\x18\x01 \x01(\x0b\x32\x1f.presence.v1.UserStatusSnapshotH\x00R\x08snapshot\x12\x33\n\x07\x63hanged\x18\x02 \x01(\x0b\x32\x17.presence.v1.UserStatusH\x00R\x07\x63hanged\x12\x36\n\tkeepalive\x18\x03 \x01(\x0b\x32\x16.presence.v1.KeepaliveH\x00R\tkeepaliveB\t\n\x07message\"\x9e\x01\n\x10SetStatusRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12(\n\rcustom_status\x18\x02 \x01(\tH\x00R\x0c\x63ustomStatus\x88\x01\x01\x12!\n\tinvisible\x18\x03 \x01(\x08H\x01R\tinvisible\x88\x01\x01\x42\x10\n\x0e_custom_statusB\x0c\n\n_invisible\"D\n\x11SetStatusResponse\x12/\n\x06status\x18\x01 \x01(\x0b\x32\x17.presence.v1.UserStatusR\x06status2\xa1\x08\n\x0fPresenceService\x12;\n\x04Join\x12\x18.presence.v1.JoinRequest\x1a\x19.presence.v1.JoinResponse\x12>\n\x05Leave\x12\x19.presence.v1.LeaveRequest\x1a\x1a.presence.v1.LeaveResponse\x12G\n\x08Navigate\x12\x1c.presence.v1.NavigateRequest\x1a\x1d.presence.v1.NavigateResponse\x12J\n\tHeartbeat\x12\x1d.presence.v1.HeartbeatRequest\x1a\x1e.presence.v1.HeartbeatResponse\x12J\n\tSetTyping\x12\x1d.presence.v1.SetTypingRequest\x1a\x1e.presence.v1.SetTypingResponse\x12S\n\x0cUpdateCursor\x12 .presence.v1.UpdateCursorRequest\x1a!.presence.v1.UpdateCursorResponse\x12X\n\rWatchPresence\x12!.presence.v1.WatchPresenceRequest\x1a\".presence.v1.WatchPresenceResponse0\x01\x12U\n\x0bGetPresence\x12\x1f.presence.v1.GetPresenceRequest\x1a .presence.v1.GetPresenceResponse\"\x03\x90\x02\x01\x12\x64\n\x10\x42\x61tchGetPresence\x12$.presence.v1.BatchGetPresenceRequest\x1a%.presence.v1.BatchGetPresenceResponse\"\x03\x90\x02\x01\x12[\n\rGetUserStatus\x12!.presence.v1.GetUserStatusRequest\x1a\".presence.v1.GetUserStatusResponse\"\x03\x90\x02\x01\x12O\n\nWatchUsers\x12\x1e.presence.v1.WatchUsersRequest\x1a\x1f.presence.v1.WatchUsersResponse0\x01\x12J\n\tSetStatus\x12\x1d.presence.v1.SetStatusRequest\x1a\x1e.presence.v1.SetStatusResponse\x12J\n\tBroadcast\x12\x1d.presence.v1.BroadcastRequest\x1a\x1e.presence.v1.BroadcastResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1apresence/v1/presence.proto\x12\x0bpresence.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a!presence/v1/member_presence.proto\x1a\x17presence/v1/rooms.proto\x1a\x18presence/v1/scopes.proto\x1a\x1bpresence/v1/broadcast.proto\x1a\x17presence/v1/types.proto\"r\n\x07Session\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12#\n\rresume_secret\x18\x02 \x01(\tR\x0cresumeSecret\x12#\n\rconnection_id\x18\x03 \x01(\tR\x0c\x63onnectionId\"v\n\x05Lease\x12\x15\n\x06ttl_ms\x18\x01 \x01(\x03R\x05ttlMs\x12\x32\n\x15heartbeat_interval_ms\x18\x02 \x01(\x03R\x13heartbeatIntervalMs\x12\"\n\rexpires_at_ms\x18\x03 \x01(\x03R\x0b\x65xpiresAtMs\"\xe1\x03\n\x0bJoinRequest\x12\x12\n\x04room\x18\x01 \x01(\tR\x04room\x12\x42\n\x08metadata\x18\x02 \x03(\x0b\x32&.presence.v1.JoinRequest.MetadataEntryR\x08metadata\x12\x1d\n\nsession_id\x18\x03 \x01(\tR\tsessionId\x12#\n\rresume_secret\x18\x04 \x01(\tR\x0cresumeSecret\x12\x31\n\x08\x61\x63tivity\x18\x05 \x01(\x0e\x32\x15.presence.v1.ActivityR\x08\x61\x63tivity\x12\x1d\n\nrequest_id\x18\x06 \x01(\tR\trequestId\x12\x37\n\x0con_behalf_of\x18\x07 \x01(\x0b\x32\x15.presence.v1.UserInfoR\nonBehalfOf\x12!\n\x0c\x61nonymous_id\x18\x08 \x01(\tR\x0b\x61nonymousId\x12\x16\n\x06scopes\x18\x14 \x03(\tR\x06scopes\x12\x33\n\x08presence\x18\x15 \x01(\x0b\x32\x17.google.protobuf.StructR\x08presence\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xb9\x02\n\x0cJoinResponse\x12.\n\x07session\x18\x01 \x01(\x0b\x32\x14.presence.v1.SessionR\x07session\x12(\n\x05lease\x18\x02 \x01(\x0b\x32\x12.presence.v1.LeaseR\x05lease\x12\x18\n\x07resumed\x18\x03 \x01(\x08R\x07resumed\x12)\n\x04view\x18\x04 \x01(\x0b\x32\x15.presence.v1.RoomViewR\x04view\x12#\n\rheartbeat_key\x18\x14 \x01(\x0cR\x0cheartbeatKey\x12\x19\n\x08udp_port\x18\x15 \x01(\rR\x07udpPort\x12\x32\n\troom_info\x18\x16 \x01(\x0b\x32\x15.presence.v1.RoomInfoR\x08roomInfo\x12\x16\n\x06scopes\x18\x17 \x03(\tR\x06scopes\"A\n\x0cLeaveRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x12\n\x04room\x18\x02 \x01(\tR\x04room\"#\n\rLeaveResponse\x12\x12\n\x04left\x18\x01 \x01(\x08R\x04left\"\xeb\x01\n\x0fNavigateRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x1b\n\tfrom_room\x18\x02 \x01(\tR\x08\x66romRoom\x12\x17\n\x07to_room\x18\x03 \x01(\tR\x06toRoom\x12\x46\n\x08metadata\x18\x04 \x03(\x0b\x32*.presence.v1.NavigateRequest.MetadataEntryR\x08metadata\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"g\n\x10NavigateResponse\x12)\n\x04view\x18\x01 \x01(\x0b\x32\x15.presence.v1.RoomViewR\x04view\x12(\n\x05lease\x18\x02 \x01(\x0b\x32\x12.presence.v1.LeaseR\x05lease\"d\n\x10HeartbeatRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x31\n\x08\x61\x63tivity\x18\x02 \x01(\x0e\x32\x15.presence.v1.ActivityR\x08\x61\x63tivity\"=\n\x11HeartbeatResponse\x12(\n\x05lease\x18\x01 \x01(\x0b\x32\x12.presence.v1.LeaseR\x05lease\"]\n\x10SetTypingRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x12\n\x04room\x18\x02 \x01(\tR\x04room\x12\x16\n\x06typing\x18\x03 \x01(\x08R\x06typing\"\x13\n\x11SetTypingResponse\"\x81\x01\n\x13UpdateCursorRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x12\n\x04room\x18\x02 \x01(\tR\x04room\x12\x37\n\x08position\x18\x03 \x01(\x0b\x32\x1b.presence.v1.CursorPositionR\x08position\"\x16\n\x14UpdateCursorResponse\"\x8c\x02\n\x14WatchPresenceRequest\x12\x12\n\x04room\x18\x01 \x01(\tR\x04room\x12+\n\x06\x64\x65tail\x18\x02 \x01(\x0e\x32\x13.presence.v1.DetailR\x06\x64\x65tail\x12\x36\n\x0bresume_from\x18\x03 \x01(\x0b\x32\x15.presence.v1.PositionR\nresumeFrom\x12\x1d\n\nsession_id\x18\x04 \x01(\tR\tsessionId\x12.\n\x05order\x18\x14 \x01(\x0e\x32\x18.presence.v1.MemberOrderR\x05order\x12,\n\x12snapshot_page_size\x18\x15 \x01(\rR\x10snapshotPageSize\"c\n\x0cSnapshotPage\x12)\n\x04view\x18\x01 \x01(\x0b\x32\x15.presence.v1.RoomViewR\x04view\x12\x14\n\x05\x66irst\x18\x02 \x01(\x08R\x05\x66irst\x12\x12\n\x04last\x18\x03 \x01(\x08R\x04last\"\x7f\n\x0c\x43ountsUpdate\x12\x12\n\x04room\x18\x01 \x01(\tR\x04room\x12\x14\n\x05\x65poch\x18\x02 \x01(\tR\x05\x65poch\x12\x18\n\x07version\x18\x03 \x01(\x04R\x07version\x12+\n\x06\x63ounts\x18\x04 \x01(\x0b\x32\x13.presence.v1.CountsR\x06\x63ounts\"$\n\tKeepalive\x12\x17\n\x07time_ms\x18\x01 \x01(\x03R\x06timeMs\"\xd2\x03\n\x15WatchPresenceResponse\x12\x37\n\x08snapshot\x18\x01 \x01(\x0b\x32\x19.presence.v1.SnapshotPageH\x00R\x08snapshot\x12\x32\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x1a.presence.v1.PresenceEventH\x00R\x05\x65vent\x12\x33\n\x06\x63ounts\x18\x03 \x01(\x0b\x32\x19.presence.v1.CountsUpdateH\x00R\x06\x63ounts\x12\x36\n\tkeepalive\x18\x04 \x01(\x0b\x32\x16.presence.v1.KeepaliveH\x00R\tkeepalive\x12\x32\n\x06typing\x18\x05 \x01(\x0b\x32\x18.presence.v1.TypingEventH\x00R\x06typing\x12\x34\n\x07\x63ursors\x18\x06 \x01(\x0b\x32\x18.presence.v1.CursorBatchH\x00R\x07\x63ursors\x12.\n\x05\x65nded\x18\x14 \x01(\x0b\x32\x16.presence.v1.RoomEndedH\x00R\x05\x65nded\x12:\n\tbroadcast\x18( \x01(\x0b\x32\x1a.presence.v1.RoomBroadcastH\x00R\tbroadcastB\t\n\x07message\"\xc1\x01\n\x12GetPresenceRequest\x12\x12\n\x04room\x18\x01 \x01(\tR\x04room\x12+\n\x06\x64\x65tail\x18\x02 \x01(\x0e\x32\x13.presence.v1.DetailR\x06\x64\x65tail\x12\x1b\n\tpage_size\x18\x14 \x01(\rR\x08pageSize\x12\x1d\n\npage_token\x18\x15 \x01(\tR\tpageToken\x12.\n\x05order\x18\x16 \x01(\x0e\x32\x18.presence.v1.MemberOrderR\x05order\"@\n\x13GetPresenceResponse\x12)\n\x04view\x18\x01 \x01(\x0b\x32\x15.presence.v1.RoomViewR\x04view\"\xa9\x01\n\x17\x42\x61tchGetPresenceRequest\x12\x14\n\x05rooms\x18\x01 \x03(\tR\x05rooms\x12+\n\x06\x64\x65tail\x18\x02 \x01(\x0e\x32\x13.presence.v1.DetailR\x06\x64\x65tail\x12\x1b\n\tpage_size\x18\x14 \x01(\rR\x08pageSize\x12.\n\x05order\x18\x15 \x01(\x0e\x32\x18.presence.v1.MemberOrderR\x05order\"G\n\x18\x42\x61tchGetPresenceResponse\x12+\n\x05views\x18\x01 \x03(\x0b\x32\x15.presence.v1.RoomViewR\x05views\"1\n\x14GetUserStatusRequest\x12\x19\n\x08user_ids\x18\x01 \x03(\tR\x07userIds\"L\n\x15GetUserStatusResponse\x12\x33\n\x08statuses\x18\x01 \x03(\x0b\x32\x17.presence.v1.UserStatusR\x08statuses\".\n\x11WatchUsersRequest\x12\x19\n\x08user_ids\x18\x01 \x03(\tR\x07userIds\"I\n\x12UserStatusSnapshot\x12\x33\n\x08statuses\x18\x01 \x03(\x0b\x32\x17.presence.v1.UserStatusR\x08statuses\"\xcb\x01\n\x12WatchUsersResponse\x12=\n\x08snapshot\x18\x01 \x01(\x0b\x32\x1f.presence.v1.UserStatusSnapshotH\x00R\x08snapshot\x12\x33\n\x07\x63hanged\x18\x02 \x01(\x0b\x32\x17.presence.v1.UserStatusH\x00R\x07\x63hanged\x12\x36\n\tkeepalive\x18\x03 \x01(\x0b\x32\x16.presence.v1.KeepaliveH\x00R\tkeepaliveB\t\n\x07message\"\xd9\x01\n\x10SetStatusRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12(\n\rcustom_status\x18\x02 \x01(\tH\x00R\x0c\x63ustomStatus\x88\x01\x01\x12!\n\tinvisible\x18\x03 \x01(\x08H\x01R\tinvisible\x88\x01\x01\x12\x39\n\x08presence\x18\x14 \x01(\x0e\x32\x1d.presence.v1.PresenceOverrideR\x08presenceB\x10\n\x0e_custom_statusB\x0c\n\n_invisible\"D\n\x11SetStatusResponse\x12/\n\x06status\x18\x01 \x01(\x0b\x32\x17.presence.v1.UserStatusR\x06status2\xb9\r\n\x0fPresenceService\x12;\n\x04Join\x12\x18.presence.v1.JoinRequest\x1a\x19.presence.v1.JoinResponse\x12>\n\x05Leave\x12\x19.presence.v1.LeaveRequest\x1a\x1a.presence.v1.LeaveResponse\x12G\n\x08Navigate\x12\x1c.presence.v1.NavigateRequest\x1a\x1d.presence.v1.NavigateResponse\x12J\n\tHeartbeat\x12\x1d.presence.v1.HeartbeatRequest\x1a\x1e.presence.v1.HeartbeatResponse\x12J\n\tSetTyping\x12\x1d.presence.v1.SetTypingRequest\x1a\x1e.presence.v1.SetTypingResponse\x12S\n\x0cUpdateCursor\x12 .presence.v1.UpdateCursorRequest\x1a!.presence.v1.UpdateCursorResponse\x12X\n\rWatchPresence\x12!.presence.v1.WatchPresenceRequest\x1a\".presence.v1.WatchPresenceResponse0\x01\x12U\n\x0bGetPresence\x12\x1f.presence.v1.GetPresenceRequest\x1a .presence.v1.GetPresenceResponse\"\x03\x90\x02\x01\x12\x64\n\x10\x42\x61tchGetPresence\x12$.presence.v1.BatchGetPresenceRequest\x1a%.presence.v1.BatchGetPresenceResponse\"\x03\x90\x02\x01\x12[\n\rGetUserStatus\x12!.presence.v1.GetUserStatusRequest\x1a\".presence.v1.GetUserStatusResponse\"\x03\x90\x02\x01\x12O\n\nWatchUsers\x12\x1e.presence.v1.WatchUsersRequest\x1a\x1f.presence.v1.WatchUsersResponse0\x01\x12J\n\tSetStatus\x12\x1d.presence.v1.SetStatusRequest\x1a\x1e.presence.v1.SetStatusResponse\x12Y\n\x0eUpdatePresence\x12\".presence.v1.UpdatePresenceRequest\x1a#.presence.v1.UpdatePresenceResponse\x12R\n\nListOnline\x12\x1e.presence.v1.ListOnlineRequest\x1a\x1f.presence.v1.ListOnlineResponse\"\x03\x90\x02\x01\x12U\n\x0b\x43ountOnline\x12\x1f.presence.v1.CountOnlineRequest\x1a .presence.v1.CountOnlineResponse\"\x03\x90\x02\x01\x12\x61\n\x10WatchScopeCounts\x12$.presence.v1.WatchScopeCountsRequest\x1a%.presence.v1.WatchScopeCountsResponse0\x01\x12M\n\nCreateRoom\x12\x1e.presence.v1.CreateRoomRequest\x1a\x1f.presence.v1.CreateRoomResponse\x12M\n\nUpdateRoom\x12\x1e.presence.v1.UpdateRoomRequest\x1a\x1f.presence.v1.UpdateRoomResponse\x12\x44\n\x07\x45ndRoom\x12\x1b.presence.v1.EndRoomRequest\x1a\x1c.presence.v1.EndRoomResponse\x12I\n\x07GetRoom\x12\x1b.presence.v1.GetRoomRequest\x1a\x1c.presence.v1.GetRoomResponse\"\x03\x90\x02\x01\x12J\n\tBroadcast\x12\x1d.presence.v1.BroadcastRequest\x1a\x1e.presence.v1.BroadcastResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'presence.v1.presence_pb2', globals())
@@ -32,70 +36,76 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _PRESENCESERVICE.methods_by_name['BatchGetPresence']._serialized_options = b'\220\002\001'
   _PRESENCESERVICE.methods_by_name['GetUserStatus']._options = None
   _PRESENCESERVICE.methods_by_name['GetUserStatus']._serialized_options = b'\220\002\001'
-  _SESSION._serialized_start=97
-  _SESSION._serialized_end=211
-  _LEASE._serialized_start=213
-  _LEASE._serialized_end=331
-  _JOINREQUEST._serialized_start=334
-  _JOINREQUEST._serialized_end=738
-  _JOINREQUEST_METADATAENTRY._serialized_start=679
-  _JOINREQUEST_METADATAENTRY._serialized_end=738
-  _JOINRESPONSE._serialized_start=741
-  _JOINRESPONSE._serialized_end=914
-  _LEAVEREQUEST._serialized_start=916
-  _LEAVEREQUEST._serialized_end=981
-  _LEAVERESPONSE._serialized_start=983
-  _LEAVERESPONSE._serialized_end=1018
-  _NAVIGATEREQUEST._serialized_start=1021
-  _NAVIGATEREQUEST._serialized_end=1256
-  _NAVIGATEREQUEST_METADATAENTRY._serialized_start=679
-  _NAVIGATEREQUEST_METADATAENTRY._serialized_end=738
-  _NAVIGATERESPONSE._serialized_start=1258
-  _NAVIGATERESPONSE._serialized_end=1361
-  _HEARTBEATREQUEST._serialized_start=1363
-  _HEARTBEATREQUEST._serialized_end=1463
-  _HEARTBEATRESPONSE._serialized_start=1465
-  _HEARTBEATRESPONSE._serialized_end=1526
-  _SETTYPINGREQUEST._serialized_start=1528
-  _SETTYPINGREQUEST._serialized_end=1621
-  _SETTYPINGRESPONSE._serialized_start=1623
-  _SETTYPINGRESPONSE._serialized_end=1642
-  _UPDATECURSORREQUEST._serialized_start=1645
-  _UPDATECURSORREQUEST._serialized_end=1774
-  _UPDATECURSORRESPONSE._serialized_start=1776
-  _UPDATECURSORRESPONSE._serialized_end=1798
-  _WATCHPRESENCEREQUEST._serialized_start=1801
-  _WATCHPRESENCEREQUEST._serialized_end=1975
-  _SNAPSHOTPAGE._serialized_start=1977
-  _SNAPSHOTPAGE._serialized_end=2076
-  _COUNTSUPDATE._serialized_start=2078
-  _COUNTSUPDATE._serialized_end=2205
-  _KEEPALIVE._serialized_start=2207
-  _KEEPALIVE._serialized_end=2243
-  _WATCHPRESENCERESPONSE._serialized_start=2246
-  _WATCHPRESENCERESPONSE._serialized_end=2664
-  _GETPRESENCEREQUEST._serialized_start=2666
-  _GETPRESENCEREQUEST._serialized_end=2751
-  _GETPRESENCERESPONSE._serialized_start=2753
-  _GETPRESENCERESPONSE._serialized_end=2817
-  _BATCHGETPRESENCEREQUEST._serialized_start=2819
-  _BATCHGETPRESENCEREQUEST._serialized_end=2911
-  _BATCHGETPRESENCERESPONSE._serialized_start=2913
-  _BATCHGETPRESENCERESPONSE._serialized_end=2984
-  _GETUSERSTATUSREQUEST._serialized_start=2986
-  _GETUSERSTATUSREQUEST._serialized_end=3035
-  _GETUSERSTATUSRESPONSE._serialized_start=3037
-  _GETUSERSTATUSRESPONSE._serialized_end=3113
-  _WATCHUSERSREQUEST._serialized_start=3115
-  _WATCHUSERSREQUEST._serialized_end=3161
-  _USERSTATUSSNAPSHOT._serialized_start=3163
-  _USERSTATUSSNAPSHOT._serialized_end=3236
-  _WATCHUSERSRESPONSE._serialized_start=3239
-  _WATCHUSERSRESPONSE._serialized_end=3442
-  _SETSTATUSREQUEST._serialized_start=3445
-  _SETSTATUSREQUEST._serialized_end=3603
-  _SETSTATUSRESPONSE._serialized_start=3605
-  _SETSTATUSRESPONSE._serialized_end=3673
-  _PRESENCESERVICE._serialized_start=3676
-  _PRESENCESERVICE._serialized_end=4733
+  _PRESENCESERVICE.methods_by_name['ListOnline']._options = None
+  _PRESENCESERVICE.methods_by_name['ListOnline']._serialized_options = b'\220\002\001'
+  _PRESENCESERVICE.methods_by_name['CountOnline']._options = None
+  _PRESENCESERVICE.methods_by_name['CountOnline']._serialized_options = b'\220\002\001'
+  _PRESENCESERVICE.methods_by_name['GetRoom']._options = None
+  _PRESENCESERVICE.methods_by_name['GetRoom']._serialized_options = b'\220\002\001'
+  _SESSION._serialized_start=213
+  _SESSION._serialized_end=327
+  _LEASE._serialized_start=329
+  _LEASE._serialized_end=447
+  _JOINREQUEST._serialized_start=450
+  _JOINREQUEST._serialized_end=931
+  _JOINREQUEST_METADATAENTRY._serialized_start=872
+  _JOINREQUEST_METADATAENTRY._serialized_end=931
+  _JOINRESPONSE._serialized_start=934
+  _JOINRESPONSE._serialized_end=1247
+  _LEAVEREQUEST._serialized_start=1249
+  _LEAVEREQUEST._serialized_end=1314
+  _LEAVERESPONSE._serialized_start=1316
+  _LEAVERESPONSE._serialized_end=1351
+  _NAVIGATEREQUEST._serialized_start=1354
+  _NAVIGATEREQUEST._serialized_end=1589
+  _NAVIGATEREQUEST_METADATAENTRY._serialized_start=872
+  _NAVIGATEREQUEST_METADATAENTRY._serialized_end=931
+  _NAVIGATERESPONSE._serialized_start=1591
+  _NAVIGATERESPONSE._serialized_end=1694
+  _HEARTBEATREQUEST._serialized_start=1696
+  _HEARTBEATREQUEST._serialized_end=1796
+  _HEARTBEATRESPONSE._serialized_start=1798
+  _HEARTBEATRESPONSE._serialized_end=1859
+  _SETTYPINGREQUEST._serialized_start=1861
+  _SETTYPINGREQUEST._serialized_end=1954
+  _SETTYPINGRESPONSE._serialized_start=1956
+  _SETTYPINGRESPONSE._serialized_end=1975
+  _UPDATECURSORREQUEST._serialized_start=1978
+  _UPDATECURSORREQUEST._serialized_end=2107
+  _UPDATECURSORRESPONSE._serialized_start=2109
+  _UPDATECURSORRESPONSE._serialized_end=2131
+  _WATCHPRESENCEREQUEST._serialized_start=2134
+  _WATCHPRESENCEREQUEST._serialized_end=2402
+  _SNAPSHOTPAGE._serialized_start=2404
+  _SNAPSHOTPAGE._serialized_end=2503
+  _COUNTSUPDATE._serialized_start=2505
+  _COUNTSUPDATE._serialized_end=2632
+  _KEEPALIVE._serialized_start=2634
+  _KEEPALIVE._serialized_end=2670
+  _WATCHPRESENCERESPONSE._serialized_start=2673
+  _WATCHPRESENCERESPONSE._serialized_end=3139
+  _GETPRESENCEREQUEST._serialized_start=3142
+  _GETPRESENCEREQUEST._serialized_end=3335
+  _GETPRESENCERESPONSE._serialized_start=3337
+  _GETPRESENCERESPONSE._serialized_end=3401
+  _BATCHGETPRESENCEREQUEST._serialized_start=3404
+  _BATCHGETPRESENCEREQUEST._serialized_end=3573
+  _BATCHGETPRESENCERESPONSE._serialized_start=3575
+  _BATCHGETPRESENCERESPONSE._serialized_end=3646
+  _GETUSERSTATUSREQUEST._serialized_start=3648
+  _GETUSERSTATUSREQUEST._serialized_end=3697
+  _GETUSERSTATUSRESPONSE._serialized_start=3699
+  _GETUSERSTATUSRESPONSE._serialized_end=3775
+  _WATCHUSERSREQUEST._serialized_start=3777
+  _WATCHUSERSREQUEST._serialized_end=3823
+  _USERSTATUSSNAPSHOT._serialized_start=3825
+  _USERSTATUSSNAPSHOT._serialized_end=3898
+  _WATCHUSERSRESPONSE._serialized_start=3901
+  _WATCHUSERSRESPONSE._serialized_end=4104
+  _SETSTATUSREQUEST._serialized_start=4107
+  _SETSTATUSREQUEST._serialized_end=4324
+  _SETSTATUSRESPONSE._serialized_start=4326
+  _SETSTATUSRESPONSE._serialized_end=4394
+  _PRESENCESERVICE._serialized_start=4397
+  _PRESENCESERVICE._serialized_end=6118
 # @@protoc_insertion_point(module_scope)

@@ -3,7 +3,10 @@
 import grpc
 
 from presence.v1 import broadcast_pb2 as presence_dot_v1_dot_broadcast__pb2
+from presence.v1 import member_presence_pb2 as presence_dot_v1_dot_member__presence__pb2
 from presence.v1 import presence_pb2 as presence_dot_v1_dot_presence__pb2
+from presence.v1 import rooms_pb2 as presence_dot_v1_dot_rooms__pb2
+from presence.v1 import scopes_pb2 as presence_dot_v1_dot_scopes__pb2
 
 
 class PresenceServiceStub(object):
@@ -92,6 +95,46 @@ class PresenceServiceStub(object):
                 request_serializer=presence_dot_v1_dot_presence__pb2.SetStatusRequest.SerializeToString,
                 response_deserializer=presence_dot_v1_dot_presence__pb2.SetStatusResponse.FromString,
                 )
+        self.UpdatePresence = channel.unary_unary(
+                '/presence.v1.PresenceService/UpdatePresence',
+                request_serializer=presence_dot_v1_dot_member__presence__pb2.UpdatePresenceRequest.SerializeToString,
+                response_deserializer=presence_dot_v1_dot_member__presence__pb2.UpdatePresenceResponse.FromString,
+                )
+        self.ListOnline = channel.unary_unary(
+                '/presence.v1.PresenceService/ListOnline',
+                request_serializer=presence_dot_v1_dot_scopes__pb2.ListOnlineRequest.SerializeToString,
+                response_deserializer=presence_dot_v1_dot_scopes__pb2.ListOnlineResponse.FromString,
+                )
+        self.CountOnline = channel.unary_unary(
+                '/presence.v1.PresenceService/CountOnline',
+                request_serializer=presence_dot_v1_dot_scopes__pb2.CountOnlineRequest.SerializeToString,
+                response_deserializer=presence_dot_v1_dot_scopes__pb2.CountOnlineResponse.FromString,
+                )
+        self.WatchScopeCounts = channel.unary_stream(
+                '/presence.v1.PresenceService/WatchScopeCounts',
+                request_serializer=presence_dot_v1_dot_scopes__pb2.WatchScopeCountsRequest.SerializeToString,
+                response_deserializer=presence_dot_v1_dot_scopes__pb2.WatchScopeCountsResponse.FromString,
+                )
+        self.CreateRoom = channel.unary_unary(
+                '/presence.v1.PresenceService/CreateRoom',
+                request_serializer=presence_dot_v1_dot_rooms__pb2.CreateRoomRequest.SerializeToString,
+                response_deserializer=presence_dot_v1_dot_rooms__pb2.CreateRoomResponse.FromString,
+                )
+        self.UpdateRoom = channel.unary_unary(
+                '/presence.v1.PresenceService/UpdateRoom',
+                request_serializer=presence_dot_v1_dot_rooms__pb2.UpdateRoomRequest.SerializeToString,
+                response_deserializer=presence_dot_v1_dot_rooms__pb2.UpdateRoomResponse.FromString,
+                )
+        self.EndRoom = channel.unary_unary(
+                '/presence.v1.PresenceService/EndRoom',
+                request_serializer=presence_dot_v1_dot_rooms__pb2.EndRoomRequest.SerializeToString,
+                response_deserializer=presence_dot_v1_dot_rooms__pb2.EndRoomResponse.FromString,
+                )
+        self.GetRoom = channel.unary_unary(
+                '/presence.v1.PresenceService/GetRoom',
+                request_serializer=presence_dot_v1_dot_rooms__pb2.GetRoomRequest.SerializeToString,
+                response_deserializer=presence_dot_v1_dot_rooms__pb2.GetRoomResponse.FromString,
+                )
         self.Broadcast = channel.unary_unary(
                 '/presence.v1.PresenceService/Broadcast',
                 request_serializer=presence_dot_v1_dot_broadcast__pb2.BroadcastRequest.SerializeToString,
@@ -122,9 +165,11 @@ class PresenceServiceServicer(object):
     def Join(self, request, context):
         """Joins a room, creating a session unless `session_id` names a live session of the caller.
         Idempotent for the same session and room: a repeated Join with the same metadata changes
-        nothing; with new metadata it is one `updated` event.
+        nothing; with new metadata it is one `updated` event. A Join is an activity signal.
         Errors: INVALID_ROOM, INVALID_ARGUMENT, METADATA_TOO_LARGE, TOO_MANY_ROOMS, SESSION_NOT_FOUND,
-        PERMISSION_DENIED, UNAUTHENTICATED, TOKEN_INVALID, TOKEN_EXPIRED.
+        PERMISSION_DENIED, UNAUTHENTICATED, TOKEN_INVALID, TOKEN_EXPIRED, ROOM_FULL (a managed room
+        at its participant limit), ROOM_ENDED (an ended room inside its tombstone time),
+        PRESENCE_TOO_LARGE, TOO_MANY_SCOPES.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -149,8 +194,10 @@ class PresenceServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def Heartbeat(self, request, context):
-        """Keeps a session alive in every room it is in, and reports its activity. Bumps room versions
-        only when the activity changes. A heartbeat for an expired or reaped session never recreates it.
+        """Keeps a session alive in every room it is in, and reports its activity: ACTIVE is an activity
+        signal (an away session becomes active), AWAY reports the session away, UNSPECIFIED only keeps
+        it alive. Bumps room versions only when the activity changes. A heartbeat for an expired or
+        reaped session never recreates it. UDP heartbeats (udp.proto) do the same without TCP.
         Errors: SESSION_NOT_FOUND ("session expired, join again").
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -194,16 +241,22 @@ class PresenceServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def GetPresence(self, request, context):
-        """Reads a room's view once. Has no side effects, so Connect clients may call it with HTTP GET:
+        """Reads a room's view once, one page of users at a time (default and maximum: the snapshot page
+        size, 500 users; `next_page_token` in the view when more follow), in the order asked for. Has
+        no side effects, so Connect clients may call it with HTTP GET:
         `GET /presence.v1.PresenceService/GetPresence?encoding=json&message={"room":"lobby"}`.
-        Errors: INVALID_ROOM.
+        Cost: the store reads the whole room and the server pages it (O(room size) per call); for
+        "who is online" across many users use scopes (ListOnline).
+        Errors: INVALID_ROOM, INVALID_ARGUMENT (page size, page token).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def BatchGetPresence(self, request, context):
-        """Reads many rooms at once (at most 100 rooms per call by default), in full or counts only.
+        """Reads many rooms at once (at most 100 rooms per call by default), in full or counts only. Each
+        view lists at most `page_size` users (default and maximum: the snapshot page size, 500) with
+        `next_page_token` set when more follow (continue with GetPresence).
         Errors: INVALID_ROOM (naming the index, e.g. `rooms[3]`), INVALID_ARGUMENT (too many rooms).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -214,6 +267,12 @@ class PresenceServiceServicer(object):
         """Reads the status of many users at once (at most 1,000 ids per call by default): online, away
         or offline, last seen (kept 30 days after the last session ended) and custom status. Unknown
         users are OFFLINE with `last_seen_ms = 0`. Reachable by HTTP GET like GetPresence.
+        With history on (docs/history.md), last seen, custom status and the invisible flag are also
+        kept in the history database: users the presence store no longer holds (after a Redis restart
+        without persistence, or past its retention) are answered from there, as OFFLINE with their last
+        seen, custom status and invisible flag (an invisible user's last seen is the one from before they
+        went invisible). That lookup waits at most PRESENCE_HISTORY_STATUS_TIMEOUT_MS (500 ms); when the
+        history database does not answer, such users are answered as unknown.
         Errors: INVALID_ARGUMENT (empty, too long or too many ids, naming the index).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -232,10 +291,94 @@ class PresenceServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def SetStatus(self, request, context):
-        """Sets the custom status text and/or the invisible flag of the session's user (fields left unset
-        are unchanged). Watchers of the user see one change.
+        """Sets the custom status text, the invisible flag and/or the manual presence (away, online or
+        automatic) of the session's user, across all of the user's sessions, until changed (fields
+        left unset are unchanged). Watchers of the user see one change; a manual presence that changes
+        what the user's connections show is one `updated` event per connection and room.
         Errors: SESSION_NOT_FOUND, INVALID_ARGUMENT (text too long, control characters),
         PERMISSION_DENIED (anonymous sessions have no user status).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdatePresence(self, request, context):
+        """Changes the typed presence (a JSON object) of the session's connection in a room: top-level
+        keys merged, or the whole object replaced (see member_presence.proto). One `updated` event per
+        change; an activity signal. Calls above the rate (default 10/s per session and room) are
+        coalesced (merged), never refused.
+        Errors: INVALID_ROOM, SESSION_NOT_FOUND (also when the session is not in the room),
+        PRESENCE_TOO_LARGE, INVALID_ARGUMENT (not an object), PERMISSION_DENIED (anonymous).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOnline(self, request, context):
+        """Lists the users online in a scope (or globally), most recently active first, one page at a
+        time (see scopes.proto for the paging semantics under churn and the cost: O(shards ×
+        (log n + page_size))). Reachable by HTTP GET like GetPresence.
+        Errors: INVALID_ARGUMENT (scope, page size, page token).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CountOnline(self, request, context):
+        """Counts users and connections online in scopes, plus the global count: O(shards) reads per
+        scope, independent of the number of users (scopes.proto). Reachable by HTTP GET.
+        Errors: INVALID_ARGUMENT (scope, too many scopes).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchScopeCounts(self, request, context):
+        """Streams the counts of scopes and the global count: first the current counts, then coalesced
+        changes at most once per second by default, and the same counts again every keepalive interval
+        when nothing changed.
+        Errors: INVALID_ARGUMENT, TOO_MANY_WATCHERS, DRAINING.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateRoom(self, request, context):
+        """Creates a managed room (rooms.proto): owner, metadata, participant limit, idle timeout, away
+        threshold. The caller becomes the owner (a service or admin may name one).
+        Errors: INVALID_ROOM, INVALID_ARGUMENT, METADATA_TOO_LARGE, ROOM_EXISTS (already managed),
+        ROOM_ENDED (inside its tombstone time), PERMISSION_DENIED (anonymous; owner_user_id from a
+        user).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateRoom(self, request, context):
+        """Changes a managed room's limit, timeouts, metadata or owner. Owner and operators only.
+        Lowering the limit below the current participants removes nobody; new participants wait.
+        Errors: INVALID_ROOM, INVALID_ARGUMENT, METADATA_TOO_LARGE, ROOM_NOT_FOUND (not managed),
+        ROOM_ENDED, PERMISSION_DENIED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndRoom(self, request, context):
+        """Ends a room: every connection leaves with reason ENDED, watchers get a final `ended` message,
+        and the name refuses joins for the tombstone time. Owner and operators; an implicit room
+        only operators. Ending an ended room answers its info again (idempotent).
+        Errors: INVALID_ROOM, INVALID_ARGUMENT (reason), ROOM_NOT_FOUND (implicit room, caller not an
+        operator), PERMISSION_DENIED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRoom(self, request, context):
+        """Describes a room: managed or implicit, owner, metadata, limit, timeouts, status, counts.
+        Reachable by HTTP GET.
+        Errors: INVALID_ROOM.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -315,6 +458,46 @@ def add_PresenceServiceServicer_to_server(servicer, server):
                     servicer.SetStatus,
                     request_deserializer=presence_dot_v1_dot_presence__pb2.SetStatusRequest.FromString,
                     response_serializer=presence_dot_v1_dot_presence__pb2.SetStatusResponse.SerializeToString,
+            ),
+            'UpdatePresence': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePresence,
+                    request_deserializer=presence_dot_v1_dot_member__presence__pb2.UpdatePresenceRequest.FromString,
+                    response_serializer=presence_dot_v1_dot_member__presence__pb2.UpdatePresenceResponse.SerializeToString,
+            ),
+            'ListOnline': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOnline,
+                    request_deserializer=presence_dot_v1_dot_scopes__pb2.ListOnlineRequest.FromString,
+                    response_serializer=presence_dot_v1_dot_scopes__pb2.ListOnlineResponse.SerializeToString,
+            ),
+            'CountOnline': grpc.unary_unary_rpc_method_handler(
+                    servicer.CountOnline,
+                    request_deserializer=presence_dot_v1_dot_scopes__pb2.CountOnlineRequest.FromString,
+                    response_serializer=presence_dot_v1_dot_scopes__pb2.CountOnlineResponse.SerializeToString,
+            ),
+            'WatchScopeCounts': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchScopeCounts,
+                    request_deserializer=presence_dot_v1_dot_scopes__pb2.WatchScopeCountsRequest.FromString,
+                    response_serializer=presence_dot_v1_dot_scopes__pb2.WatchScopeCountsResponse.SerializeToString,
+            ),
+            'CreateRoom': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateRoom,
+                    request_deserializer=presence_dot_v1_dot_rooms__pb2.CreateRoomRequest.FromString,
+                    response_serializer=presence_dot_v1_dot_rooms__pb2.CreateRoomResponse.SerializeToString,
+            ),
+            'UpdateRoom': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateRoom,
+                    request_deserializer=presence_dot_v1_dot_rooms__pb2.UpdateRoomRequest.FromString,
+                    response_serializer=presence_dot_v1_dot_rooms__pb2.UpdateRoomResponse.SerializeToString,
+            ),
+            'EndRoom': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndRoom,
+                    request_deserializer=presence_dot_v1_dot_rooms__pb2.EndRoomRequest.FromString,
+                    response_serializer=presence_dot_v1_dot_rooms__pb2.EndRoomResponse.SerializeToString,
+            ),
+            'GetRoom': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRoom,
+                    request_deserializer=presence_dot_v1_dot_rooms__pb2.GetRoomRequest.FromString,
+                    response_serializer=presence_dot_v1_dot_rooms__pb2.GetRoomResponse.SerializeToString,
             ),
             'Broadcast': grpc.unary_unary_rpc_method_handler(
                     servicer.Broadcast,
@@ -549,6 +732,142 @@ class PresenceService(object):
         return grpc.experimental.unary_unary(request, target, '/presence.v1.PresenceService/SetStatus',
             presence_dot_v1_dot_presence__pb2.SetStatusRequest.SerializeToString,
             presence_dot_v1_dot_presence__pb2.SetStatusResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def UpdatePresence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/presence.v1.PresenceService/UpdatePresence',
+            presence_dot_v1_dot_member__presence__pb2.UpdatePresenceRequest.SerializeToString,
+            presence_dot_v1_dot_member__presence__pb2.UpdatePresenceResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListOnline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/presence.v1.PresenceService/ListOnline',
+            presence_dot_v1_dot_scopes__pb2.ListOnlineRequest.SerializeToString,
+            presence_dot_v1_dot_scopes__pb2.ListOnlineResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CountOnline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/presence.v1.PresenceService/CountOnline',
+            presence_dot_v1_dot_scopes__pb2.CountOnlineRequest.SerializeToString,
+            presence_dot_v1_dot_scopes__pb2.CountOnlineResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def WatchScopeCounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/presence.v1.PresenceService/WatchScopeCounts',
+            presence_dot_v1_dot_scopes__pb2.WatchScopeCountsRequest.SerializeToString,
+            presence_dot_v1_dot_scopes__pb2.WatchScopeCountsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CreateRoom(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/presence.v1.PresenceService/CreateRoom',
+            presence_dot_v1_dot_rooms__pb2.CreateRoomRequest.SerializeToString,
+            presence_dot_v1_dot_rooms__pb2.CreateRoomResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def UpdateRoom(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/presence.v1.PresenceService/UpdateRoom',
+            presence_dot_v1_dot_rooms__pb2.UpdateRoomRequest.SerializeToString,
+            presence_dot_v1_dot_rooms__pb2.UpdateRoomResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def EndRoom(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/presence.v1.PresenceService/EndRoom',
+            presence_dot_v1_dot_rooms__pb2.EndRoomRequest.SerializeToString,
+            presence_dot_v1_dot_rooms__pb2.EndRoomResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetRoom(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/presence.v1.PresenceService/GetRoom',
+            presence_dot_v1_dot_rooms__pb2.GetRoomRequest.SerializeToString,
+            presence_dot_v1_dot_rooms__pb2.GetRoomResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 

@@ -1,3 +1,4 @@
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -11,10 +12,18 @@ DESCRIPTOR: _descriptor.FileDescriptor
 DETAIL_COUNTS: Detail
 DETAIL_FULL: Detail
 DETAIL_UNSPECIFIED: Detail
+LEAVE_REASON_ENDED: LeaveReason
 LEAVE_REASON_KICKED: LeaveReason
 LEAVE_REASON_LEFT: LeaveReason
 LEAVE_REASON_TIMEOUT: LeaveReason
 LEAVE_REASON_UNSPECIFIED: LeaveReason
+MEMBER_ORDER_JOINED: MemberOrder
+MEMBER_ORDER_LAST_ACTIVE: MemberOrder
+MEMBER_ORDER_UNSPECIFIED: MemberOrder
+PRESENCE_OVERRIDE_AUTO: PresenceOverride
+PRESENCE_OVERRIDE_AWAY: PresenceOverride
+PRESENCE_OVERRIDE_ONLINE: PresenceOverride
+PRESENCE_OVERRIDE_UNSPECIFIED: PresenceOverride
 USER_STATE_AWAY: UserState
 USER_STATE_OFFLINE: UserState
 USER_STATE_ONLINE: UserState
@@ -29,7 +38,7 @@ class AnonymousChanged(_message.Message):
     def __init__(self, viewers_delta: _Optional[int] = ..., connections_delta: _Optional[int] = ...) -> None: ...
 
 class Connection(_message.Message):
-    __slots__ = ["activity", "connection_id", "joined_at_ms", "metadata"]
+    __slots__ = ["activity", "connection_id", "joined_at_ms", "last_active_ms", "metadata", "presence"]
     class MetadataEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -40,12 +49,16 @@ class Connection(_message.Message):
     ACTIVITY_FIELD_NUMBER: _ClassVar[int]
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
     JOINED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ACTIVE_MS_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    PRESENCE_FIELD_NUMBER: _ClassVar[int]
     activity: Activity
     connection_id: str
     joined_at_ms: int
+    last_active_ms: int
     metadata: _containers.ScalarMap[str, str]
-    def __init__(self, connection_id: _Optional[str] = ..., activity: _Optional[_Union[Activity, str]] = ..., joined_at_ms: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    presence: _struct_pb2.Struct
+    def __init__(self, connection_id: _Optional[str] = ..., activity: _Optional[_Union[Activity, str]] = ..., joined_at_ms: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ..., presence: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., last_active_ms: _Optional[int] = ...) -> None: ...
 
 class Counts(_message.Message):
     __slots__ = ["anonymous", "connections", "users"]
@@ -154,11 +167,12 @@ class PresenceEvent(_message.Message):
     def __init__(self, room: _Optional[str] = ..., epoch: _Optional[str] = ..., version: _Optional[int] = ..., time_ms: _Optional[int] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., joined: _Optional[_Union[MemberJoined, _Mapping]] = ..., left: _Optional[_Union[MemberLeft, _Mapping]] = ..., updated: _Optional[_Union[MemberUpdated, _Mapping]] = ..., anonymous: _Optional[_Union[AnonymousChanged, _Mapping]] = ...) -> None: ...
 
 class RoomView(_message.Message):
-    __slots__ = ["counts", "cursors", "epoch", "members_omitted", "room", "typing", "users", "version"]
+    __slots__ = ["counts", "cursors", "epoch", "members_omitted", "next_page_token", "room", "typing", "users", "version"]
     COUNTS_FIELD_NUMBER: _ClassVar[int]
     CURSORS_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     MEMBERS_OMITTED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     ROOM_FIELD_NUMBER: _ClassVar[int]
     TYPING_FIELD_NUMBER: _ClassVar[int]
     USERS_FIELD_NUMBER: _ClassVar[int]
@@ -167,11 +181,12 @@ class RoomView(_message.Message):
     cursors: _containers.RepeatedCompositeFieldContainer[Cursor]
     epoch: str
     members_omitted: bool
+    next_page_token: str
     room: str
     typing: _containers.RepeatedCompositeFieldContainer[TypingState]
     users: _containers.RepeatedCompositeFieldContainer[UserPresence]
     version: int
-    def __init__(self, room: _Optional[str] = ..., epoch: _Optional[str] = ..., version: _Optional[int] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., users: _Optional[_Iterable[_Union[UserPresence, _Mapping]]] = ..., members_omitted: bool = ..., typing: _Optional[_Iterable[_Union[TypingState, _Mapping]]] = ..., cursors: _Optional[_Iterable[_Union[Cursor, _Mapping]]] = ...) -> None: ...
+    def __init__(self, room: _Optional[str] = ..., epoch: _Optional[str] = ..., version: _Optional[int] = ..., counts: _Optional[_Union[Counts, _Mapping]] = ..., users: _Optional[_Iterable[_Union[UserPresence, _Mapping]]] = ..., members_omitted: bool = ..., typing: _Optional[_Iterable[_Union[TypingState, _Mapping]]] = ..., cursors: _Optional[_Iterable[_Union[Cursor, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class TypingEvent(_message.Message):
     __slots__ = ["room", "state"]
@@ -221,18 +236,22 @@ class UserPresence(_message.Message):
     def __init__(self, user: _Optional[_Union[UserInfo, _Mapping]] = ..., activity: _Optional[_Union[Activity, str]] = ..., connections: _Optional[_Iterable[_Union[Connection, _Mapping]]] = ...) -> None: ...
 
 class UserStatus(_message.Message):
-    __slots__ = ["custom_status", "invisible", "last_seen_ms", "state", "user_id"]
+    __slots__ = ["custom_status", "invisible", "last_active_ms", "last_seen_ms", "presence_override", "state", "user_id"]
     CUSTOM_STATUS_FIELD_NUMBER: _ClassVar[int]
     INVISIBLE_FIELD_NUMBER: _ClassVar[int]
+    LAST_ACTIVE_MS_FIELD_NUMBER: _ClassVar[int]
     LAST_SEEN_MS_FIELD_NUMBER: _ClassVar[int]
+    PRESENCE_OVERRIDE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     custom_status: str
     invisible: bool
+    last_active_ms: int
     last_seen_ms: int
+    presence_override: PresenceOverride
     state: UserState
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., state: _Optional[_Union[UserState, str]] = ..., last_seen_ms: _Optional[int] = ..., custom_status: _Optional[str] = ..., invisible: bool = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., state: _Optional[_Union[UserState, str]] = ..., last_seen_ms: _Optional[int] = ..., custom_status: _Optional[str] = ..., invisible: bool = ..., presence_override: _Optional[_Union[PresenceOverride, str]] = ..., last_active_ms: _Optional[int] = ...) -> None: ...
 
 class Activity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
@@ -241,6 +260,12 @@ class LeaveReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class Detail(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class PresenceOverride(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class MemberOrder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class UserState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):

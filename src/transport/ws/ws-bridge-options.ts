@@ -1,0 +1,66 @@
+import type { TokenVerifier } from "../../auth/verify-token.js";
+import type { Clock } from "../../core/clock.js";
+import type { Limits, Timings } from "../../core/options.js";
+import type { FanoutHub } from "../../fanout/fanout-hub.js";
+import type { Logger } from "../../logger.js";
+import type { Metrics } from "../../metrics/registry.js";
+import type { PresenceService } from "../../service/presence-service.js";
+import type { DemoRoutesOptions } from "./demo-routes.js";
+import type { WsEngineChoice, WsEngineName } from "./ws-engine.js";
+
+/** Options of the WebSocket bridge (`ws-server.ts`); every limit comes from the configuration (src/config/ws-spec.ts). */
+export interface WsBridgeOptions {
+  service: PresenceService;
+  hub: FanoutHub;
+  verify: TokenVerifier;
+  limits: Pick<Limits, "maxRoomNameBytes" | "snapshotPageSize">;
+  timings: Pick<Timings, "cursorTtlMs">;
+  clock?: Clock;
+  metrics?: Metrics;
+  logger?: Logger;
+  /** WebSocket engine: `auto` (uWS where it loads, else ws), `uws` or `ws` (select-engine.ts). Default `auto`. */
+  engine?: WsEngineChoice;
+  /** Message limit in bytes (PRESENCE_MAX_REQUEST_BYTES): larger frames close with 4503 (over twice it, the engine cuts them: uWS 1006, ws 1009). */
+  maxMessageBytes: number;
+  /**
+   * The per-socket limits of `Config.ws` (meaning, defaults and bounds: src/config/ws-spec.ts;
+   * `loadConfig` enforces the bounds, among them uWS's idle timeout range 8..960 s).
+   */
+  idleTimeoutSec: number;
+  maxBufferedBytes: number;
+  stallMs: number;
+  maxWatchesPerSocket: number;
+  maxPendingFrames: number;
+  maxFramesPerSec: number;
+  frameBurst: number;
+  /** URL path of the WebSocket endpoint. Default `/ws`. */
+  path?: string;
+  /** Serve the demo page (`GET /`, `/app.js`) and its token endpoint on this port (`demo-routes.ts`). */
+  demo?: DemoRoutesOptions;
+}
+
+export interface WsBridge {
+  /** The engine in use (`uws` or `ws`). */
+  readonly engine: WsEngineName;
+  /** Binds the port (0 = any free port) and resolves with the bound port. */
+  listen(port: number, host: string): Promise<{ port: number }>;
+  /** Graceful shutdown: every socket closes with 4000 "draining". Idempotent. */
+  close(): Promise<void>;
+  /** Open sockets. */
+  connectionCount(): number;
+  /** The largest send buffer of any open socket (bytes). */
+  maxBufferedBytes(): number;
+  /** Open sockets that carry a session (joined and not ended). */
+  sessionCount(): number;
+  /** Rooms watched by open sockets, by detail (one per socket and room). */
+  watchCount(): { full: number; counts: number };
+}
+
+export type ResolvedWsOptions = Required<Pick<WsBridgeOptions, "maxMessageBytes" | "idleTimeoutSec" | "maxBufferedBytes" | "stallMs" | "maxWatchesPerSocket" | "maxPendingFrames" | "maxFramesPerSec" | "frameBurst" | "path">>;
+
+/** The path filled in (`/ws`) and checked; the limits are taken as configured (loadConfig checked their bounds). */
+export function resolveWsOptions(options: WsBridgeOptions): ResolvedWsOptions {
+  const path = options.path ?? "/ws";
+  if (!path.startsWith("/")) throw new Error(`ws bridge: path must start with "/" (got ${JSON.stringify(path)})`);
+  return { ...options, path };
+}

@@ -1,0 +1,100 @@
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { createPgClient } from "../../src/history/sql/pg-client.js";
+import { migrate } from "../../src/history/sql/migrations.js";
+import { startNode, stopAllNodes, type NodeProcess } from "../support/node-process.js";
+import { startPostgres, type PostgresInstance } from "../support/postgres-harness.js";
+import { sleep } from "../support/processes.js";
+import { signTestToken, TEST_SECRET } from "../support/tokens.js";
+
+/**
+ * CSV export of 1,000,000 rows with bounded server memory. The rows are inserted with SQL
+ * (generate_series), not through the server: this test is about the export. The server runs as a
+ * child process (memory store, history on PostgreSQL), so its resident memory is its own; the test
+ * samples it from /proc while the client streams the whole export and counts lines without keeping
+ * them. The export reads 1,000 rows per query and waits for the socket to drain, so the server's
+ * memory stays flat however large the range. The server runs with a V8 heap limit of 128 MB
+ * (`--max-old-space-size`; the rows alone would take about a gigabyte as objects), and the test
+ * states its resident memory before and at the peak, and fails if it grew by 100 MB or more.
+ * PRESENCE_TEST_EXPORT_ROWS changes the row count (default 1,000,000; about 30–60 s here).
+ */
+const ROWS = Number(process.env.PRESENCE_TEST_EXPORT_ROWS ?? 1_000_000);
+const T0 = Date.UTC(2026, 10, 20);
+let pg: PostgresInstance;
+let node: NodeProcess;
+
+beforeAll(async () => {
+  pg = await startPostgres();
+  const url = await pg.createDatabase();
+  const c = createPgClient({ url, poolSize: 1, connectTimeoutMs: 5_000, statementTimeoutMs: 0 });
+  await migrate(c);
+  // Indexes are rebuilt after the bulk insert (much faster than maintaining them row by row).
+  const indexes = await c.query<{ name: string; def: string }>("SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE schemaname = 'presence' AND tablename = 'activity' AND indexname <> 'activity_pkey'");
+  for (const i of indexes) await c.query(`DROP INDEX presence.${i.name}`);
+  // One row every 2 ms from T0 (1,000,000 rows span 33 min), in 100 rooms and 1,000 users.
+  await c.query(
+    `INSERT INTO presence.activity (event_key, at_ms, kind, room, user_id, connection_id, reason, node_id, epoch, version, users, connections, detail, recorded_ms)
+SELECT 'k' || i, $1::bigint + i * 2, CASE WHEN i % 2 = 0 THEN 'join' ELSE 'leave' END, '/room/' || (i % 100), 'user-' || (i % 1000),
+  'c' || i, CASE WHEN i % 2 = 0 THEN '' ELSE 'left' END, 'node-a', 'e1', i / 100 + 1, 1, 1, '{"name":"User"}', $1::bigint
+FROM generate_series(0, $2::int - 1) AS i`,
+    [T0, ROWS],
+  );
+  for (const i of indexes) await c.query(i.def);
+  await c.query("ANALYZE presence.activity");
+  await c.close();
+  node = await startNode({ PRESENCE_HISTORY: "postgres", PRESENCE_POSTGRES_URL: url, NODE_OPTIONS: "--max-old-space-size=128" });
+}, 240_000);
+
+afterAll(async () => {
+  await stopAllNodes();
+  await pg?.stop();
+});
+
+const rssBytes = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024;
+
+test(`CSV export of ${ROWS.toLocaleString("en-US")} rows streams with bounded server memory`, async () => {
+  const token = await signTestToken(TEST_SECRET, { sub: "ops", role: "admin" });
+  const url = `${node.rpcUrl}/v1/history/export?format=csv&since_ms=${T0}&until_ms=${T0 + ROWS * 2}`;
+  // The history connects in the background: wait until it answers.
+  for (let i = 0; ; i++) {
+    const head = await fetch(`${node.rpcUrl}/v1/history/export?format=csv&since_ms=1&until_ms=2`, { headers: { authorization: `Bearer ${token}` } });
+    await head.body?.cancel();
+    if (head.status === 200) break;
+    if (i > 200) throw new Error(`history not ready: ${head.status}`);
+    await sleep(50);
+  }
+  const baseline = rssBytes(node.pid);
+  let peak = baseline;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(node.pid))), 50);
+  const started = Date.now();
+  let lines = 0;
+  let bytes = 0;
+  let tail = "";
+  let last = "";
+  try {
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body!) {
+      bytes += chunk.byteLength;
+      const text = tail + decoder.decode(chunk, { stream: true });
+      const parts = text.split("\n");
+      tail = parts.pop()!;
+      lines += parts.length;
+      if (parts.length > 0) last = parts[parts.length - 1]!;
+    }
+  } finally {
+    clearInterval(sampler);
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const growth = peak - baseline;
+  const mb = (n: number) => (n / 1_048_576).toFixed(1);
+  console.log(
+    `exported ${ROWS.toLocaleString("en-US")} rows (${mb(bytes)} MB of CSV) in ${seconds.toFixed(1)} s (${Math.round(ROWS / seconds).toLocaleString("en-US")} rows/s); ` +
+      `server RSS ${mb(baseline)} MB before, peak ${mb(peak)} MB (growth ${mb(growth)} MB, ${((100 * growth) / bytes).toFixed(1)}% of the bytes exported)`,
+  );
+  expect(tail).toBe("");
+  expect(lines).toBe(ROWS + 1); // the header line, then one line per row
+  expect(last).toMatch(new RegExp(`^[^,]+,${T0 + (ROWS - 1) * 2},leave,/room/${(ROWS - 1) % 100},user-${(ROWS - 1) % 1000},c${ROWS - 1},`));
+  expect(growth).toBeLessThan(100 * 1_048_576);
+}, 300_000);

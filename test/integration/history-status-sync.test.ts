@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { systemClock } from "../../src/core/clock.js";
+import type { DurableUserStatus, HistoryStore } from "../../src/history/history-store.js";
+import { migrate } from "../../src/history/sql/migrations.js";
+import { createPgClient } from "../../src/history/sql/pg-client.js";
+import { createPgliteClient } from "../../src/history/sql/pglite-client.js";
+import type { SqlClient } from "../../src/history/sql/sql-client.js";
+import { createSqlHistoryStore } from "../../src/history/sql/sql-history-store.js";
+import { createStatusSync } from "../../src/history/status-sync.js";
+import { startPostgres } from "../support/postgres-harness.js";
+
+/**
+ * The durable user status of one node, on the embedded PGlite: write-through coalesced per user,
+ * the restore cache (loaded, kept current by local commits, merged with changes made while it
+ * reloads), a blank record after a data loss never erasing durable flags, and the lookup bounded
+ * in time against a frozen PostgreSQL.
+ */
+let db: SqlClient;
+let store: HistoryStore;
+beforeAll(async () => {
+  db = await createPgliteClient({});
+  await migrate(db);
+  store = createSqlHistoryStore(db, { clock: systemClock });
+}, 60_000);
+afterAll(async () => {
+  await db?.close();
+});
+
+const st = (userId: string, updatedMs: number, over: Partial<DurableUserStatus> = {}): DurableUserStatus => ({
+  userId,
+  lastSeenMs: 1_000,
+  visibleLastSeenMs: 1_000,
+  customStatus: "",
+  invisible: false,
+  updatedMs,
+  ...over,
+});
+
+describe("status sync", () => {
+  it("writes through the newest change per user, caches flagged users, keeps flags against a blank record", async () => {
+    const errors: unknown[] = [];
+    const sync = createStatusSync({ store: () => store, clock: systemClock, flushMs: 10, maxQueueUsers: 100, cacheUsers: 100, timeoutMs: 1_000, onError: (e) => errors.push(e), onDropped: () => {} });
+    sync.committed(st("ana", 1, { customStatus: "first" }));
+    sync.committed(st("ana", 2, { customStatus: "lunch" }));
+    sync.committed(st("eve", 3, { invisible: true }));
+    await sync.writer.flush();
+    expect((await sync.load(["ana", "eve", "nobody"])).map((s) => [s.userId, s.customStatus, s.invisible]).sort()).toEqual([
+      ["ana", "lunch", false],
+      ["eve", "", true],
+    ]);
+    expect(sync.hint("eve")?.invisible).toBe(true);
+    // The store lost its data and re-asserted eve: a blank record must not erase her flag.
+    sync.committed(st("eve", 4, { lastSeenMs: 0, visibleLastSeenMs: 0 }));
+    await sync.writer.flush();
+    expect((await sync.load(["eve"]))[0]).toMatchObject({ invisible: true, lastSeenMs: 1_000 });
+    // A real change clears it.
+    sync.committed(st("eve", 5, { lastSeenMs: 2_000 }));
+    await sync.writer.flush();
+    expect((await sync.load(["eve"]))[0]).toMatchObject({ invisible: false, lastSeenMs: 2_000 });
+    expect(sync.hint("eve")).toBeUndefined();
+    expect(errors).toEqual([]);
+  });
+
+  it("reloads the cache from the database, keeping changes committed while it reloads", async () => {
+    await store.saveUserStatus([st("zed", 10, { invisible: true }), st("kim", 10, { customStatus: "busy" })]);
+    const sync = createStatusSync({ store: () => store, clock: systemClock, flushMs: 10, maxQueueUsers: 100, cacheUsers: 100, timeoutMs: 1_000, onError: () => {}, onDropped: () => {} });
+    const reload = sync.refresh();
+    sync.committed(st("zed", 20)); // un-hidden here while the query runs
+    await reload;
+    expect(sync.hint("zed")).toBeUndefined();
+    expect(sync.hint("kim")?.customStatus).toBe("busy");
+  });
+
+  it("answers [] within its timeout when the database does not answer (PostgreSQL frozen with SIGSTOP)", async () => {
+    const pg = await startPostgres();
+    const url = await pg.createDatabase();
+    const setup = createPgClient({ url, poolSize: 1, connectTimeoutMs: 10_000, statementTimeoutMs: 10_000 });
+    await migrate(setup);
+    await createSqlHistoryStore(setup, { clock: systemClock }).saveUserStatus([st("ana", 1, { customStatus: "here" })]);
+    await setup.close();
+    // A new pool connects only now, to a postmaster that no longer answers.
+    const client = createPgClient({ url, poolSize: 1, connectTimeoutMs: 10_000, statementTimeoutMs: 10_000 });
+    const sync = createStatusSync({ store: () => createSqlHistoryStore(client, { clock: systemClock }), clock: systemClock, flushMs: 10, maxQueueUsers: 100, cacheUsers: 100, timeoutMs: 50, onError: () => {}, onDropped: () => {} });
+    try {
+      process.kill(pg.pid, "SIGSTOP");
+      try {
+        const t = Date.now();
+        expect(await sync.load(["ana"])).toEqual([]);
+        expect(Date.now() - t).toBeLessThan(1_000);
+      } finally {
+        process.kill(pg.pid, "SIGCONT");
+      }
+      // Once it answers, the same lookup finds her.
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await createStatusSync({ store: () => createSqlHistoryStore(client, { clock: systemClock }), clock: systemClock, flushMs: 10, maxQueueUsers: 100, cacheUsers: 100, timeoutMs: 5_000, onError: () => {}, onDropped: () => {} }).load(["ana"])).map((x) => x.customStatus)).toEqual(["here"]);
+    } finally {
+      await client.close().catch(() => {});
+      await pg.stop();
+    }
+  }, 30_000);
+});
