@@ -21,6 +21,8 @@ function layer(path: string): string {
   if (path === "src/history/history-store.ts") return "history-port";
   if (path.startsWith("src/fanout/")) return "fanout";
   if (path.startsWith("src/service/")) return "service";
+  // The HTTP layer (one-port server, CORS, client address, connection limits) serves both families.
+  if (path.startsWith("src/transport/http/")) return "transport-shared";
   const t = /^src\/transport\/(\w+)\//.exec(path);
   if (t) return `transport:${t[1]}`;
   if (path.startsWith("src/transport/")) return "transport-shared";
@@ -50,6 +52,7 @@ const RULES: Rule[] = [
   },
   { name: "transports never import a store (port types live in core)", breaks: (f, t) => isTransport(f) && t.startsWith("store") },
   { name: "transports never import each other", breaks: (f, t) => f.startsWith("transport:") && t.startsWith("transport:") && f !== t },
+  { name: "shared transport code (src/transport/*.ts, src/transport/http/) imports no transport family", breaks: (f, t) => f === "transport-shared" && t.startsWith("transport:") },
   { name: "only app.ts knows the store implementations", breaks: (f, t) => t === "store-impl" && f !== "store-impl" && f !== "app" },
   { name: "the client SDK imports only client/, core, gen and packages", breaks: (f, t) => f === "client" && !["client", "core", "gen", "package"].includes(t) },
   { name: "generated code imports only generated code and packages", breaks: (f, t) => f === "gen" && !["gen", "package"].includes(t) },
