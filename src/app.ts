@@ -2,7 +2,9 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createContextValues } from "@connectrpc/connect";
 import { randomBytes } from "node:crypto";
 import { createAdminServer } from "./admin/admin-server.js";
+import { composeAccess } from "./compose-access.js";
 import { createDemoTokenIssuer } from "./auth/demo-tokens.js";
+import type { AccessGuard } from "./service/access-guard.js";
 import { createTokenVerifier } from "./auth/verify-token.js";
 import type { Config } from "./config.js";
 import { systemClock, type Clock } from "./core/clock.js";
@@ -31,6 +33,7 @@ import { historyRoutes } from "./transport/connect/history-routes.js";
 import { withHistoryExport } from "./transport/http/history-export.js";
 import { withWireCompat } from "./transport/connect/wire-compat.js";
 import { withCors } from "./transport/http/cors.js";
+import { createFdWatchdog } from "./transport/http/fd-watchdog.js";
 import { createOnePortServer } from "./transport/http/one-port-server.js";
 import type { WsEngineName } from "./transport/ws/ws-engine.js";
 import { createWsBridge } from "./transport/ws/ws-server.js";
@@ -67,6 +70,8 @@ export interface App {
   readonly store: PresenceStore;
   readonly hub: FanoutHub;
   readonly service: PresenceService;
+  /** Rights and quotas: the one place every entry point asks (DECISIONS.md, docs/security.md). */
+  readonly access: AccessGuard;
   readonly metrics: Metrics;
   /** The durable history (PRESENCE_HISTORY): its store once ready, and the write queue. */
   readonly history: History;
@@ -97,7 +102,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const useRedis = !deps.store && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0);
   const redisStore = useRedis
     ? await createRedisPresenceStore(
-        { url: config.redis.url, clusterSeeds: config.redis.clusterSeeds, prefix: config.redis.prefix, commandTimeoutMs: config.redis.commandTimeoutMs, connectTimeoutMs: config.redis.connectTimeoutMs },
+        config.redis,
         {
           clock,
           ids,
@@ -113,6 +118,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
             published: (kind) => metrics.eventsPublished.inc({ kind }),
             reassert: (n) => metrics.reassertedSessions.inc(n),
             heartbeatLag: (seconds) => metrics.heartbeatLag.observe(seconds),
+            revived: (n) => metrics.revivedSessions.inc(n),
+            storeRecovered: (outageMs, reviveMs) =>
+              log.warn("store writes work again: reaper paused and expired sessions revivable for a while", { outageMs, reviveMs }),
           },
         },
       )
@@ -132,7 +140,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       onCommitListenerError: (err) => commitListenerFailed(err),
     });
   // History starts in the background (the embedded database takes seconds): never on the ready path.
-  const hist = startAppHistory(config, { clock, log, metrics, store });
+  // (`access` is made below; the check runs only when a history read comes in.)
+  const hist = startAppHistory(config, { clock, log, metrics, store, authorizeRoom: (caller, op, room) => access.authorize(caller, op, room) });
   const hub = createFanoutHub({
     rooms: store,
     bus: store,
@@ -167,6 +176,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
     overlay: hist.durableFlags,
   });
+  const { access, memory, limiter, clientAddress, warnEvery } = composeAccess({ config, metrics, log, clock, store, embeddedStore: !useRedis && !deps.store });
   // UDP heartbeats (udp.proto), off unless PRESENCE_UDP_PORT is set; the port is told in Join answers.
   const udpKeys = config.udp.port === undefined ? undefined : createHeartbeatKeys(config.udp.secret !== undefined ? new TextEncoder().encode(config.udp.secret) : randomHeartbeatSecret());
   let udpBoundPort = 0;
@@ -177,6 +187,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     sessions: store,
     rooms: store,
     users: store,
+    access,
+    memory,
     hub,
     userHub,
     clock,
@@ -195,18 +207,23 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
 
   // Demo tokens (PRESENCE_DEMO) are signed with the configured HS256 secret, else with an
   // ephemeral one made now (tokens then die with the process; the demo page asks for new ones).
-  const demoSecret = config.demo.tokens ? (config.auth.jwtSecret ?? randomBytes(32).toString("base64url")) : undefined;
-  if (config.demo.tokens && (config.auth.jwtSecret !== undefined || config.auth.jwksFile !== undefined)) {
-    log.warn("PRESENCE_DEMO is on with a real key configured: GET /demo/token on the WebSocket port mints a valid token for any name");
-  }
+  // Development only (config refuses PRESENCE_DEMO with a real key): always an ephemeral secret.
+  const demoSecret = config.demo.tokens ? randomBytes(32).toString("base64url") : undefined;
   const verify = createTokenVerifier({
     hs256Secret: config.auth.jwtSecret ?? demoSecret,
     jwksFile: config.auth.jwksFile,
+    jwksUrl: config.auth.jwksUrl,
+    jwksTimeoutMs: config.access.jwks.timeoutMs,
+    jwksCacheMaxAgeMs: config.access.jwks.cacheMaxAgeMs,
+    jwksCooldownMs: config.access.jwks.cooldownMs,
     issuer: config.auth.issuer,
     audience: config.auth.audience,
     allowAnonymous: config.auth.allowAnonymous,
     cacheSize: config.auth.tokenCacheSize,
     clockToleranceSec: config.auth.clockToleranceSec,
+    capabilityClaim: config.access.claims.capability,
+    roomRolesClaim: config.access.claims.roomRoles,
+    maxClaimEntries: config.access.claims.maxEntries,
   });
   // Readiness (design I7): one monitor feeds /readyz, the gRPC health service and presence_ready.
   const readiness = createReadinessMonitor({
@@ -241,17 +258,44 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       return withWireCompat(config.reflection ? registerReflection(served) : served);
     },
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
-    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics), originInterceptor()],
+    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics, access, clientAddress), originInterceptor()],
     readMaxBytes: config.maxRequestBytes,
     // The watch path fans one message out to many streams: compressing each copy costs CPU per
     // watcher (connect-notes §1.4), and presence messages are small. Unary calls may compress.
     compressMinBytes: 16 * 1024,
     contextValues: (req) => createContextValues().set(kRawRequest, req),
   });
-  const rpc = createOnePortServer({ handler: withCors(config.corsOrigins, withHistoryExport({ history: hist.service, verify, log }, adapter)), ...config.http });
+  const conn = config.access.connections;
+  const rpc = createOnePortServer({
+    handler: withCors(config.corsOrigins, withHistoryExport({ history: hist.service, verify, log }, adapter)),
+    ...config.http,
+    limiter,
+    onRefused: (reason) => metrics.connectionsRefused.inc({ port: "rpc", reason }),
+    onAcceptError: (code) => {
+      metrics.acceptErrors.inc({ port: "rpc", code: code === "EMFILE" || code === "ENFILE" ? code : "other" });
+      warnEvery("accept_error", "RPC port: accept failed (out of file descriptors?); accepting pauses and resumes", { code });
+    },
+    onAcceptPaused: (paused) => metrics.acceptPaused.set({ port: "rpc" }, paused ? 1 : 0),
+  });
+  const fds = createFdWatchdog({
+    reserve: conn.fdReserve,
+    intervalMs: conn.fdCheckMs,
+    onChange: (exhausted, open) => {
+      rpc.setAcceptPaused(exhausted);
+      metrics.acceptPaused.set({ port: "ws" }, exhausted ? 1 : 0);
+      log.warn(exhausted ? "almost out of file descriptors: new client connections are refused until some are free" : "file descriptors available again: accepting", { open, limit: fds.limit, reserve: conn.fdReserve });
+    },
+  });
 
   const ws = createWsBridge({
     service,
+    clientAddress,
+    limiter,
+    maxConnections: conn.wsMax,
+    acceptPaused: () => fds.exhausted(),
+    headersTimeoutMs: conn.headersTimeoutMs,
+    keepAliveTimeoutMs: conn.keepAliveTimeoutMs,
+    onRefused: (reason) => metrics.connectionsRefused.inc({ port: "ws", reason }),
     hub,
     verify,
     limits: config.limits,
@@ -325,10 +369,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   }, config.timings.nodeRefreshMs);
 
   await readiness.probe(); // health answers from the first call on
+  await memory.check();
   // In the node registry before serving, so `presence nodes` lists this node at once.
   await store.announceNode().catch((err) => log.warn("node registry: announce failed", { err }));
   const rpcAddr = await rpc.listen(config.rpcPort, config.host);
-  const adminAddr = await admin.listen(config.adminPort, config.host);
+  const adminAddr = await admin.listen(config.adminPort, config.adminHost);
   const wsAddr = await ws.listen(config.ws.port, config.host);
   const udp = udpKeys && createUdpHeartbeatServer({
     keys: udpKeys,
@@ -352,6 +397,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     store,
     hub,
     service,
+    access,
     metrics,
     history: hist.history,
     nodeId: config.nodeId,
@@ -371,6 +417,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         // so clients reclaiming them on another node find them (F-N2).
         await service.drain();
         reaper.cancel();
+        memory.stop();
+        fds.stop();
         // Rows of everything above (the last leaves included) are written before the store closes.
         // What is left of the shutdown deadline (at most 2 s) goes to writing the queued rows.
         await hist.close(Math.max(0, Math.min(2_000, config.shutdownDeadlineMs - (clock.now() - closeStarted) - 200)));

@@ -1,10 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
+import { loadAccessConfig, loadRedisSecurity, type AccessConfig, type RedisSecurity } from "./config/access-config.js";
+import { ACCESS_SETTING_SPEC, ACCESS_SPEC, QUOTA_SPEC, REDIS_SECURITY_SPEC } from "./config/access-spec.js";
+import { CONNECTION_SPEC } from "./config/connection-spec.js";
 import { defaultNodeId, NODE_ID } from "./core/node-id.js";
 import type { Limits, Timings } from "./core/options.js";
 import { LIMIT_SPEC } from "./config/limit-spec.js";
-import type { IntSpec, SettingSpec } from "./config/option-spec.js";
+import type { IntSpec, OptionReader, SettingSpec } from "./config/option-spec.js";
 import { SERVER_SPEC } from "./config/server-spec.js";
 import { SETTING_SPEC } from "./config/setting-spec.js";
 import { TIMING_SPEC } from "./config/timing-spec.js";
@@ -27,12 +30,16 @@ export interface Config {
   host: string;
   rpcPort: number;
   adminPort: number;
+  /** The admin port's bind address (default loopback: metrics and readiness stay local). */
+  adminHost: string;
   corsOrigins: string[];
   nodeId: string;
   logLevel: LogLevel;
   auth: {
     jwtSecret?: string;
     jwksFile?: string;
+    /** A remote JWKS (fetched with a timeout, cached; see `access.jwks`). */
+    jwksUrl?: string;
     issuer?: string;
     audience?: string;
     allowAnonymous: boolean;
@@ -41,15 +48,17 @@ export interface Config {
   };
   timings: Timings;
   limits: Limits;
+  /** Access control, quotas, the authorization hook, connection limits and slow-client timeouts. */
+  access: AccessConfig;
   /** Request body (Connect `readMaxBytes`) and WebSocket message limit. */
   maxRequestBytes: number;
   shutdownDeadlineMs: number;
   /** The durable activity log and user status (docs/history.md): PostgreSQL, the embedded PGlite, or off. */
   history: HistoryConfig;
   /** Redis store (many nodes); without it the embedded memory store is used. */
-  redis: { url?: string; clusterSeeds: string[]; prefix: string; commandTimeoutMs: number; connectTimeoutMs: number };
-  /** The RPC port's server: its options but the handler. */
-  http: Omit<OnePortServerOptions, "handler">;
+  redis: { url?: string; clusterSeeds: string[]; prefix: string; commandTimeoutMs: number; connectTimeoutMs: number } & RedisSecurity;
+  /** The RPC port's server: its numeric options (the handler, limiter and callbacks are the app's). */
+  http: Omit<OnePortServerOptions, "handler" | "limiter" | "onRefused" | "onAcceptError" | "onAcceptPaused">;
   /** Readiness (`/readyz`, gRPC health, `presence_ready`): probe period and the bound of one probe. */
   readiness: { intervalMs: number; timeoutMs: number };
   /** WebSocket bridge: the engine, and the WS_SPEC values by the bridge's option names. */
@@ -67,15 +76,14 @@ export interface Config {
   admin: { listRoomsDefault: number; listRoomsMax: number };
   /**
    * gRPC server reflection v1 and v1alpha on the RPC port (PRESENCE_REFLECTION). Default: on in
-   * development (no PRESENCE_JWT_SECRET and no PRESENCE_JWKS_FILE), off otherwise.
+   * development mode (no key configured), off otherwise.
    */
   reflection: boolean;
   /** The demo page on the WebSocket port (`GET /`, `/app.js`) and its token endpoint. */
   demo: {
     /**
-     * `GET /demo/token` signs tokens for any name (PRESENCE_DEMO). Default: on only when no
-     * PRESENCE_JWT_SECRET and no PRESENCE_JWKS_FILE are set (the server then signs with an
-     * ephemeral secret made at start-up).
+     * `GET /demo/token` signs tokens for any name (PRESENCE_DEMO): development mode only (the
+     * server then signs with an ephemeral secret made at start-up).
      */
     tokens: boolean;
     /** The built page (PRESENCE_DEMO_DIR; default `dist/demo/` of this package, `npm run build:demo`). */
@@ -84,6 +92,8 @@ export interface Config {
   };
 }
 
+export { ACCESS_SETTING_SPEC, ACCESS_SPEC, QUOTA_SPEC, REDIS_SECURITY_SPEC } from "./config/access-spec.js";
+export { CONNECTION_SPEC } from "./config/connection-spec.js";
 export { HISTORY_SPEC } from "./config/history-spec.js";
 export { DEFAULT_LIMITS, LIMIT_SPEC } from "./config/limit-spec.js";
 export type { IntSpec, SettingSpec } from "./config/option-spec.js";
@@ -96,7 +106,14 @@ export { WS_SPEC } from "./config/ws-spec.js";
 /** The option tables by section, in the order docs/configuration.md lists them. */
 export const CONFIG_SECTIONS: readonly { title: string; about: string; settings?: Readonly<Record<string, SettingSpec>>; ints?: Readonly<Record<string, IntSpec>> }[] = [
   { title: "Settings", about: "Addresses, credentials, the store, logs and the demo.", settings: SETTING_SPEC },
-  { title: "Server", about: "Ports, the RPC server, shutdown, readiness, tokens, Redis timeouts and the admin API.", ints: SERVER_SPEC },
+  { title: "Access control", about: "Rights, the authorization hook and token claims ([security.md](security.md)).", settings: ACCESS_SETTING_SPEC },
+  { title: "Redis credentials and TLS", about: "For standalone Redis and Cluster seeds alike.", settings: REDIS_SECURITY_SPEC },
+  { title: "Server", about: "Ports, request size, shutdown, readiness, tokens, Redis timeouts and the admin API.", ints: SERVER_SPEC },
+  { title: "Connections", about: "Connection limits and slow-client timeouts of the RPC and WebSocket ports ([security.md](security.md)).", ints: CONNECTION_SPEC },
+  { title: "Access limits", about: "Token claims, the authorization hook, remote JWKS and the store memory guard.", ints: ACCESS_SPEC },
+  { title: "Quotas: users", about: "Per user (QUOTA_EXCEEDED past them; security.md explains each default).", ints: QUOTA_SPEC.user },
+  { title: "Quotas: anonymous callers", about: "Per anonymous remote address.", ints: QUOTA_SPEC.anonymous },
+  { title: "Quotas: services", about: "Per service identity (`role: \"service\"`).", ints: QUOTA_SPEC.service },
   { title: "WebSocket bridge", about: "Limits of each socket (its message limit is `PRESENCE_MAX_REQUEST_BYTES`).", ints: WS_SPEC },
   { title: "UDP heartbeats", about: "Off unless `PRESENCE_UDP_PORT` is set (udp.proto).", ints: SEEDS_SPEC },
   { title: "History", about: "The durable activity log and user status ([history.md](history.md)).", ints: HISTORY_SPEC },
@@ -168,6 +185,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     return computed ?? s.default === "true";
   };
   const list = (s: SettingSpec) => (str(s) ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+  const read: OptionReader = { num, str, bool, list, problems };
   const S = SETTING_SPEC;
 
   const server = nums(SERVER_SPEC);
@@ -212,16 +230,29 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   for (const seed of clusterSeeds) {
     if (!/^[^:\s]+:\d{1,5}$/.test(seed)) problems.push(`${S.redisCluster.env}: ${JSON.stringify(seed)} must be host:port`);
   }
-  // Development: no key configured (demo tokens and reflection default on).
-  const development = jwtSecret === undefined && str(S.jwksFile) === undefined;
+  const A = ACCESS_SETTING_SPEC;
+  const jwksUrl = str(A.jwksUrl);
+  if (jwksUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(jwksUrl)) problems.push(`${A.jwksUrl.env}=${JSON.stringify(jwksUrl)}: must be an http:// or https:// URL`);
+  const keyed = jwtSecret !== undefined || str(S.jwksFile) !== undefined || jwksUrl !== undefined;
+  if (jwksUrl !== undefined && str(S.jwksFile) !== undefined) problems.push(`${A.jwksUrl.env} and ${S.jwksFile.env}: set one, not both`);
+  const access = loadAccessConfig(read, keyed);
+  // Development (no key): demo tokens and reflection on by default. Production: demo tokens off, and
+  // they cannot be turned on (they would be signed with the production key, or hand out identities
+  // nobody vouches for).
+  const development = access.policy.mode === "development";
   const demoTokens = bool(S.demo, development);
+  if (demoTokens && !development) {
+    problems.push(`${S.demo.env}=true: demo tokens are for development only (no ${S.jwtSecret.env}, ${S.jwksFile.env}, ${A.jwksUrl.env} or ${A.mode.env}=production)`);
+  }
   const reflection = bool(S.reflection, development);
+  const conn = access.connections;
   const logLevel = str(S.logLevel) as Config["logLevel"];
   const nodeId = str(S.nodeId) ?? defaultNodeId(hostname(), randomBytes(3).toString("hex"));
   if (!NODE_ID.test(nodeId)) problems.push(`${S.nodeId.env}=${JSON.stringify(nodeId)}: must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' and '-'`);
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`${S.logLevel.env}=${JSON.stringify(logLevel)}: must be one of ${LOG_LEVELS.join(", ")}`);
   const config: Config = {
     host: str(S.host)!,
+    adminHost: str(S.adminHost)!,
     nodeId,
     rpcPort: server.rpcPort,
     adminPort: server.adminPort,
@@ -230,6 +261,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     auth: {
       jwtSecret,
       jwksFile: str(S.jwksFile),
+      jwksUrl,
       issuer: str(S.jwtIssuer),
       audience: str(S.jwtAudience),
       allowAnonymous: bool(S.allowAnonymous),
@@ -238,16 +270,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     timings,
     limits,
+    access,
     maxRequestBytes: server.maxRequestBytes,
     shutdownDeadlineMs: server.shutdownDeadlineMs,
     http: {
-      sniffTimeoutMs: server.httpSniffTimeoutMs,
-      pingIntervalMs: server.h2PingIntervalMs,
-      pingTimeoutMs: server.h2PingTimeoutMs,
-      headersTimeoutMs: server.httpHeadersTimeoutMs,
-      requestTimeoutMs: server.httpRequestTimeoutMs,
-      keepAliveTimeoutMs: server.httpKeepAliveTimeoutMs,
-      timeoutCheckIntervalMs: server.httpTimeoutCheckIntervalMs,
+      // The first bytes (HTTP/1.1 or HTTP/2 is told from them) are part of the request head.
+      sniffTimeoutMs: conn.headersTimeoutMs,
+      pingIntervalMs: conn.h2PingIntervalMs,
+      pingTimeoutMs: conn.h2PingTimeoutMs,
+      headersTimeoutMs: conn.headersTimeoutMs,
+      requestTimeoutMs: conn.requestTimeoutMs,
+      keepAliveTimeoutMs: conn.keepAliveTimeoutMs,
+      // Node checks HTTP/1.1 header and request deadlines this often: a quarter of the header
+      // timeout, 250 ms to 5 s (PRESENCE_HTTP_HEADERS_TIMEOUT_MS says so).
+      timeoutCheckIntervalMs: Math.min(5_000, Math.max(250, Math.floor(conn.headersTimeoutMs / 4))),
+      idleTimeoutMs: conn.idleTimeoutMs,
+      maxConcurrentStreams: conn.h2MaxConcurrentStreams,
+      maxConnections: conn.rpcMax,
+      maxHalfOpen: conn.maxHalfOpen,
+      acceptPauseMs: conn.acceptPauseMs,
     },
     readiness: { intervalMs: server.readinessIntervalMs, timeoutMs: server.readinessTimeoutMs },
     ws: { engine: wsEngine, ...ws },
@@ -269,6 +310,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       prefix: str(S.redisPrefix)!,
       commandTimeoutMs: server.redisCommandTimeoutMs,
       connectTimeoutMs: server.redisConnectTimeoutMs,
+      ...loadRedisSecurity(read, redisUrl),
     },
   };
   if (udpPort !== undefined && udpSecret === undefined && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0)) {

@@ -26,6 +26,18 @@ export interface SettingSpec {
   readonly doc: string;
 }
 
+/** How `loadConfig` reads one option (reporting a bad value in `problems`, then using the default). */
+export interface OptionReader {
+  num(s: IntSpec): number;
+  /** The value, or the spec's default (undefined when it has none). */
+  str(s: SettingSpec): string | undefined;
+  /** `computed` replaces the spec's default when the default depends on other options. */
+  bool(s: SettingSpec, computed?: boolean): boolean;
+  /** A comma-separated list (empty when unset). */
+  list(s: SettingSpec): string[];
+  problems: string[];
+}
+
 export const int = (env: string, def: number, min: number, max: number, doc: string): IntSpec => ({ env, default: def, min, max, doc });
 
 export const setting = (env: string, def: string | null, doc: string, shownDefault?: string): SettingSpec =>

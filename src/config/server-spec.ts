@@ -1,6 +1,6 @@
 import { int, type IntSpec } from "./option-spec.js";
 
-/** Ports, the RPC server, shutdown, readiness, tokens, Redis timeouts, admin API: variable, default, bounds, meaning. */
+/** Ports, request size, shutdown, readiness, tokens, Redis timeouts, admin API: variable, default, bounds, meaning. */
 export const SERVER_SPEC = {
   rpcPort: int("PRESENCE_RPC_PORT", 8080, 0, 65_535, "gRPC / gRPC-Web / Connect port (h2c and HTTP/1.1)"),
   adminPort: int("PRESENCE_ADMIN_PORT", 9464, 0, 65_535, "/metrics, /healthz, /readyz"),
@@ -12,13 +12,6 @@ export const SERVER_SPEC = {
     "request body / WebSocket message size: a larger body is refused with MESSAGE_TOO_LARGE before it is parsed; a WebSocket frame over it closes with 4503, over twice it the WebSocket layer cuts the connection (1006)",
   ),
   shutdownDeadlineMs: int("PRESENCE_SHUTDOWN_DEADLINE_MS", 10_000, 0, 600_000, "graceful shutdown deadline: streams end with DRAINING at once, sockets left are destroyed after this"),
-  h2PingIntervalMs: int("PRESENCE_H2_PING_INTERVAL_MS", 30_000, 100, 3_600_000, "HTTP/2 PING interval (frees streams of silent peers)"),
-  h2PingTimeoutMs: int("PRESENCE_H2_PING_TIMEOUT_MS", 10_000, 100, 600_000, "HTTP/2 PING ack timeout: a session that does not answer is destroyed"),
-  httpSniffTimeoutMs: int("PRESENCE_HTTP_SNIFF_TIMEOUT_MS", 10_000, 100, 600_000, "RPC port: a connection that has not sent its first 3 bytes by then is closed (HTTP/1.1 or HTTP/2 is told from them)"),
-  httpHeadersTimeoutMs: int("PRESENCE_HTTP_HEADERS_TIMEOUT_MS", 60_000, 1_000, 3_600_000, "RPC port, HTTP/1.1: time to receive the request headers"),
-  httpRequestTimeoutMs: int("PRESENCE_HTTP_REQUEST_TIMEOUT_MS", 300_000, 0, 86_400_000, "RPC port, HTTP/1.1: time to receive a whole request (0: none)"),
-  httpKeepAliveTimeoutMs: int("PRESENCE_HTTP_KEEPALIVE_TIMEOUT_MS", 5_000, 0, 3_600_000, "RPC port, HTTP/1.1: idle time of a keep-alive connection between requests"),
-  httpTimeoutCheckIntervalMs: int("PRESENCE_HTTP_TIMEOUT_CHECK_INTERVAL_MS", 30_000, 100, 3_600_000, "RPC port, HTTP/1.1: how often the header and request timeouts are checked"),
   readinessIntervalMs: int(
     "PRESENCE_READINESS_INTERVAL_MS",
     5_000,
@@ -37,7 +30,7 @@ export const SERVER_SPEC = {
   jwtClockToleranceSec: int("PRESENCE_JWT_CLOCK_TOLERANCE_SEC", 0, 0, 300, "clock skew accepted on a token's `exp` and `nbf` (seconds)"),
   demoTokenTtlSec: int("PRESENCE_DEMO_TOKEN_TTL_SEC", 43_200, 60, 2_592_000, "lifetime of the demo page's tokens (`GET /demo/token`)"),
   redisCommandTimeoutMs: int("PRESENCE_REDIS_COMMAND_TIMEOUT_MS", 2_000, 50, 60_000, "a Redis call taking longer fails with `unavailable` / STORE_UNAVAILABLE"),
-  redisConnectTimeoutMs: int("PRESENCE_REDIS_CONNECT_TIMEOUT_MS", 10_000, 100, 600_000, "start-up waits this long for Redis to answer, then goes on not ready (readiness reports it) while the client keeps reconnecting"),
+  redisConnectTimeoutMs: int("PRESENCE_REDIS_CONNECT_TIMEOUT_MS", 10_000, 0, 600_000, "start-up waits this long for Redis to answer, then goes on not ready (readiness reports it) while the client keeps reconnecting (0: does not wait)"),
   adminListRoomsDefault: int("PRESENCE_ADMIN_LIST_ROOMS_DEFAULT", 20, 1, 100_000, "AdminService.ListRooms: rooms returned when the request's `limit` is 0"),
   adminListRoomsMax: int("PRESENCE_ADMIN_LIST_ROOMS_MAX", 1_000, 1, 100_000, "AdminService.ListRooms: the largest `limit` accepted (over it: INVALID_ARGUMENT)"),
 } as const satisfies Record<string, IntSpec>;

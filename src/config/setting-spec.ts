@@ -2,7 +2,12 @@ import { setting, type SettingSpec } from "./option-spec.js";
 
 /** Non-numeric settings: variable, default, meaning (parsed and checked in `loadConfig`). */
 export const SETTING_SPEC = {
-  host: setting("PRESENCE_HOST", "0.0.0.0", "bind address of every port"),
+  host: setting("PRESENCE_HOST", "0.0.0.0", "bind address of the RPC, WebSocket and UDP ports"),
+  adminHost: setting(
+    "PRESENCE_ADMIN_HOST",
+    "127.0.0.1",
+    "bind address of the admin port (`/metrics`, `/readyz`): loopback unless widened, e.g. `0.0.0.0` for a Prometheus in another container",
+  ),
   nodeId: setting(
     "PRESENCE_NODE_ID",
     null,
@@ -10,7 +15,7 @@ export const SETTING_SPEC = {
     "`<hostname>-<6 random hex>`",
   ),
   corsOrigins: setting("PRESENCE_CORS_ORIGINS", "*", "comma-separated origins allowed to call the RPC port from browsers"),
-  jwtSecret: setting("PRESENCE_JWT_SECRET", null, "HS256 secret, at least 32 bytes"),
+  jwtSecret: setting("PRESENCE_JWT_SECRET", null, "HS256 secret, at least 32 bytes; a key (this, `PRESENCE_JWKS_FILE` or `PRESENCE_JWKS_URL`) means production mode ([security.md](security.md))"),
   jwksFile: setting("PRESENCE_JWKS_FILE", null, "path of a local JWKS JSON file (RS256/ES256 tokens), no network"),
   jwtIssuer: setting("PRESENCE_JWT_ISSUER", null, "the `iss` tokens must carry (checked when set)"),
   jwtAudience: setting("PRESENCE_JWT_AUDIENCE", null, "the `aud` tokens must carry (checked when set)"),
@@ -18,14 +23,14 @@ export const SETTING_SPEC = {
   demo: setting(
     "PRESENCE_DEMO",
     null,
-    "demo token endpoint `GET /demo/token?name=…` on the WebSocket port: signs a token for any name (with the configured HS256 secret, or an ephemeral one made at start-up when none is set); `true` next to a real key logs a warning",
-    "`true` without `PRESENCE_JWT_SECRET` and `PRESENCE_JWKS_FILE`, else `false`",
+    "demo token endpoint `GET /demo/token?name=…[&key=…]` on the WebSocket port: signs a token (with an ephemeral secret made at start-up) for the name, with a user id nobody else can claim; `true` in production mode is refused at start",
+    "`true` in development mode, else `false`",
   ),
   reflection: setting(
     "PRESENCE_REFLECTION",
     null,
     "gRPC server reflection (`grpc.reflection.v1` and `v1alpha`) on the RPC port, needing no token, so `grpcurl`, Postman and `buf curl` work without .proto files; turn it on in production only if the schema may be public (it is in this repository anyway)",
-    "`true` without `PRESENCE_JWT_SECRET` and `PRESENCE_JWKS_FILE`, else `false`",
+    "`true` in development mode, else `false`",
   ),
   demoDir: setting("PRESENCE_DEMO_DIR", null, "the built demo page served at `/` and `/app.js` of the WebSocket port (`npm run build:demo`)", "`dist/demo/` of the package"),
   wsEngine: setting(

@@ -163,15 +163,10 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
   function roomFor(name: string): RoomHub {
     let room = rooms.get(name);
     if (!room) {
-      const r: RoomHub = { name, watchers: new Set(), unsubscribe: () => {}, pending: [], snapshot: null, checked: null, lastLive: null, renewing: null };
+      const r: RoomHub = { name, watchers: new Set(), unsubscribe: () => {}, pending: [], snapshot: null, checked: null, lastLive: null, recent: new Map(), renewing: null };
       r.unsubscribe = o.bus.subscribe(name, (m) => {
         r.snapshot = null; // the cached view is stale now
-        if (m.type === "event") {
-          const ev = m.event;
-          const last = r.lastLive;
-          r.lastLive = { epoch: ev.epoch, version: ev.version };
-          if (last && last.epoch === ev.epoch && ev.version <= last.version) return rolledBack(r, last);
-        }
+        if (m.type === "event" && receivedLive(r, m.event) !== "new") return;
         r.pending.push(m);
         dirty.add(r);
         scheduleFlush();
@@ -182,7 +177,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     return room;
   }
 
-  const { rolledBack, checkPositions, checkStalls } = createRoomChecks({ rooms, store: o.rooms, clock: o.clock, timings: o.timings, obs, markResync, wakeUp });
+  const { receivedLive, checkPositions, checkStalls } = createRoomChecks({ rooms, store: o.rooms, clock: o.clock, timings: o.timings, obs, markResync, wakeUp });
 
   function detach(w: Watcher) {
     if (w.closed) return;

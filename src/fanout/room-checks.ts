@@ -1,7 +1,7 @@
 import type { Clock } from "../core/clock.js";
 import type { Timings } from "../core/options.js";
 import type { PresenceError } from "../core/presence-error.js";
-import type { Position, RoomView, StoreMessage } from "../core/presence-event.js";
+import type { Position, PresenceEvent, RoomView, StoreMessage } from "../core/presence-event.js";
 import type { RoomStore } from "../store/ports/room-store.js";
 import type { Detail, FanoutObserver, ResyncReason, WatchItem } from "./watch-item.js";
 
@@ -41,6 +41,14 @@ export interface RoomHub {
   checked: Position | null;
   /** The last event received live on the room's subscription (rollback detection). */
   lastLive: Position | null;
+  /**
+   * Fingerprints (commit time and counts) of the last RECENT_LIVE events received live, by version,
+   * to tell what an event at or below `lastLive` is: the fingerprint already seen at its version is
+   * the same message delivered twice; a version inside the window never received is a late
+   * (reordered) delivery of a message whose gap already resynced the watchers; both are skipped.
+   * Another fingerprint at a version received, or a version older than the window, is a rollback.
+   */
+  recent: Map<number, string>;
   /** Set while the store gives the room a new epoch after a rollback: snapshots wait for it. */
   renewing: Promise<unknown> | null;
 }
@@ -55,9 +63,17 @@ export interface RoomChecksDeps {
   wakeUp(w: Watcher): void;
 }
 
+/** Live events remembered per room to tell a duplicate delivery from a rollback. */
+export const RECENT_LIVE = 64;
+
 export interface RoomChecks {
   /** The room's version went backwards inside `seen.epoch`: a new epoch, then every watcher resyncs. */
   rolledBack(room: RoomHub, seen: Position): void;
+  /**
+   * Classifies an event received live: `new` (recorded as the room's last live event), `duplicate`
+   * or `late` (skip it: see RoomHub.recent) or `rollback` (handled: the room gets a new epoch).
+   */
+  receivedLive(room: RoomHub, ev: PresenceEvent): "new" | "duplicate" | "late" | "rollback";
   checkPositions(): Promise<void>;
   checkStalls(): void;
 }
@@ -67,6 +83,7 @@ export function createRoomChecks(d: RoomChecksDeps): RoomChecks {
   /** The room's version went backwards inside `seen.epoch`: a new epoch, then every watcher resyncs. */
   function rolledBack(room: RoomHub, seen: Position) {
     room.lastLive = null;
+    room.recent.clear();
     room.pending = [];
     room.snapshot = null;
     const renewing = d.store.renewEpoch(room.name, seen).catch((err: unknown) => obs.error?.(err));
@@ -80,6 +97,25 @@ export function createRoomChecks(d: RoomChecksDeps): RoomChecks {
       markResync(w, "rollback");
       wakeUp(w);
     }
+  }
+
+  function receivedLive(room: RoomHub, ev: PresenceEvent): "new" | "duplicate" | "late" | "rollback" {
+    const last = room.lastLive;
+    const fingerprint = `${ev.timeMs}/${ev.counts.users}/${ev.counts.connections}/${ev.counts.anonymous}`;
+    if (last && last.epoch === ev.epoch && ev.version <= last.version) {
+      // A commit re-made after a partial data loss has another commit time (and usually counts).
+      const seen = room.recent.get(ev.version);
+      if (seen === fingerprint) return "duplicate";
+      const oldest = room.recent.keys().next().value;
+      if (seen === undefined && oldest !== undefined && ev.version > oldest) return "late";
+      rolledBack(room, last);
+      return "rollback";
+    }
+    if (last && last.epoch !== ev.epoch) room.recent.clear();
+    room.lastLive = { epoch: ev.epoch, version: ev.version };
+    room.recent.set(ev.version, fingerprint);
+    if (room.recent.size > RECENT_LIVE) room.recent.delete(room.recent.keys().next().value!);
+    return "new";
   }
 
   /**
@@ -131,5 +167,5 @@ export function createRoomChecks(d: RoomChecksDeps): RoomChecks {
       }
     }
   }
-  return { rolledBack, checkPositions, checkStalls };
+  return { rolledBack, receivedLive, checkPositions, checkStalls };
 }

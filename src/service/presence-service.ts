@@ -9,12 +9,18 @@ import type { Activity, CursorPosition, Position, RoomView } from "../core/prese
 import { checkText, parseRoomName, utf8Length } from "../core/room-name.js";
 import type { Detail, FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
 import type { UserWatchHub, UserWatchItem } from "../fanout/user-watch-hub.js";
-import { visibleStatus, withDurable, type UserStatusRecord } from "../core/user-status.js";
+import { visibleStatus, type UserStatusRecord } from "../core/user-status.js";
 import type { DurableUserStatus } from "../history/history-store.js";
 import type { JoinResult, Lease, NavigateResult } from "../core/session.js";
 import type { RoomStore } from "../store/ports/room-store.js";
 import type { SessionStore } from "../store/ports/session-store.js";
 import type { UserStatusStore } from "../store/ports/user-status-store.js";
+import type { AccessGuard } from "./access-guard.js";
+import { guardedUserWatch, guardedWatch, scopedRequestId, visibleStatuses, withRole } from "./access-wrappers.js";
+import { checkShortId, memberIdentityFor } from "./join-identity.js";
+import { statusReader, validUserIds } from "./user-status-reads.js";
+import { createJoinAdmission } from "./join-admission.js";
+import type { MemoryGuard } from "./memory-guard.js";
 
 /**
  * The application service: every transport (Connect/gRPC today, the WebSocket bridge later) calls
@@ -49,6 +55,12 @@ export interface PresenceService {
   bind(caller: Caller, sessionId: string, onLost?: () => void): Promise<() => void>;
   /** Resolves when every pending release (stream ended → reconnect grace) has reached the store. */
   drain(): Promise<void>;
+  /**
+   * Admits a watch that a transport serves itself (a WebSocket watch): checks the `watch` right and
+   * takes one unit of the caller's `watches` quota. Resolves with the valid room name and the
+   * function that gives the quota back when the watch ends.
+   */
+  admitWatch(caller: Caller, room: string): Promise<{ room: string; release: () => void }>;
   /**
    * A UDP heartbeat whose MAC verified (udp.proto): refreshes the session exactly like Heartbeat,
    * without an owner check (the key proved it). SESSION_NOT_FOUND when the session is gone.
@@ -86,6 +98,10 @@ export interface PresenceServiceOptions {
   sessions: SessionStore;
   rooms: RoomStore;
   users: UserStatusStore;
+  /** Rights and quotas: every call is checked here before the store is touched. */
+  access: AccessGuard;
+  /** The store memory guard: over budget, joins that would create a session or a room are refused. */
+  memory?: MemoryGuard;
   hub: FanoutHub;
   userHub: UserWatchHub;
   clock: Clock;
@@ -110,9 +126,9 @@ export interface PresenceServiceOptions {
   durableFlags?: (r: UserStatusRecord) => UserStatusRecord;
 }
 
-const ANON_ID = /^[A-Za-z0-9_-]+$/;
 
 export function createPresenceService(o: PresenceServiceOptions): PresenceService {
+  const admission = createJoinAdmission({ access: o.access, sessions: o.sessions, rooms: o.rooms, memory: o.memory });
   const typingGate = createCoalescingGate({ ratePerSec: o.limits.typingRatePerSec, clock: o.clock });
   const cursorGate = createCoalescingGate({ ratePerSec: o.limits.cursorRatePerSec, clock: o.clock });
   const room = (value: string, field = "room") => parseRoomName(value, o.limits.maxRoomNameBytes, field);
@@ -124,50 +140,10 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     return value;
   };
 
-  const shortId = (value: string, field: string) => {
-    const n = utf8Length(value);
-    if (n > o.limits.maxIdBytes) throw limitExceeded(field, o.limits.maxIdBytes, n, "bytes", "INVALID_ARGUMENT");
-    if (value !== "" && !ANON_ID.test(value)) throw invalidArgument(field, "must contain only A-Z, a-z, 0-9, '_' and '-'");
-    return value;
-  };
+  const shortId = (value: string, field: string) => checkShortId(value, field, o.limits.maxIdBytes);
+  const identityFor = (caller: Caller, req: JoinCommand) => memberIdentityFor(caller, req, { shortId, metadata, newAnonymousId: () => o.ids.anonymousId() });
 
-  function identityFor(caller: Caller, req: JoinCommand): MemberIdentity {
-    if (req.onBehalfOf) {
-      if (caller.role !== "service" && caller.role !== "admin") {
-        throw new PresenceError("PERMISSION_DENIED", "on_behalf_of: requires the service role", { field: "on_behalf_of" });
-      }
-      const u = req.onBehalfOf;
-      if (u.userId === "") throw invalidArgument("on_behalf_of.user_id", "must not be empty");
-      const idBytes = utf8Length(u.userId);
-      if (idBytes > 128) throw limitExceeded("on_behalf_of.user_id", 128, idBytes, "bytes", "INVALID_ARGUMENT");
-      checkText(u.userId, "on_behalf_of.user_id");
-      checkText(u.name, "on_behalf_of.name");
-      checkText(u.avatarUrl, "on_behalf_of.avatar_url");
-      return { kind: "user", user: { ...u, metadata: metadata(u.metadata) } };
-    }
-    if (caller.role === "anonymous") {
-      const anonymousId = shortId(req.anonymousId, "anonymous_id") || o.ids.anonymousId();
-      return { kind: "anonymous", anonymousId };
-    }
-    if (!caller.user) throw new PresenceError("INTERNAL", "caller without user");
-    return { kind: "user", user: caller.user };
-  }
-
-  /** Distinct, validated user ids (1..maxUserIds, each 1..128 bytes without control characters). */
-  const userIds = (ids: string[]): string[] => {
-    if (ids.length === 0) throw invalidArgument("user_ids", "must not be empty");
-    if (ids.length > o.limits.maxUserIds) {
-      throw limitExceeded("user_ids", o.limits.maxUserIds, ids.length, "ids", "INVALID_ARGUMENT");
-    }
-    ids.forEach((id, i) => {
-      const field = `user_ids[${i}]`;
-      if (id === "") throw invalidArgument(field, "must not be empty");
-      const n = utf8Length(id);
-      if (n > 128) throw limitExceeded(field, 128, n, "bytes", "INVALID_ARGUMENT");
-      checkText(id, field);
-    });
-    return [...new Set(ids)];
-  };
+  const userIds = (ids: string[]) => validUserIds(ids, o.limits.maxUserIds);
 
   /**
    * sessionId → streams of this node bound to it (attached binding, design §9). `lost` is replaced,
@@ -233,6 +209,8 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     }
   }
 
+  const readStatuses = statusReader(o);
+
   return {
     async join(caller, req) {
       const r = room(req.room);
@@ -243,16 +221,19 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       }
       const identity = identityFor(caller, req);
       if (req.resumeSecret !== "" && req.sessionId === "") throw invalidArgument("resume_secret", "needs session_id");
+      await o.access.authorize(caller, "join", r);
+      await admission.admit(caller, { room: r, newSession: req.sessionId === "" });
       const joined = await o.sessions.join({
         room: r,
         ownerKey: ownerKeyOf(caller),
         identity,
-        metadata: md,
+        metadata: withRole(md, o.access.roleIn(caller, r)),
         activity: req.activity,
         sessionId: req.sessionId === "" ? undefined : sessionId(req.sessionId),
         resumeSecret: req.resumeSecret === "" ? undefined : req.resumeSecret,
-        requestId: req.requestId === "" ? undefined : req.requestId,
+        requestId: scopedRequestId(caller, identity.kind === "anonymous" ? identity.anonymousId : "", req.requestId),
       });
+      admission.joined(caller, joined.roomCreated);
       // Anonymous sessions get no UDP key: their session id alone is their capability, and UDP
       // datagrams carry it in clear text.
       if (!o.udp || identity.kind !== "user") return joined;
@@ -278,7 +259,13 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const from = req.fromRoom === "" ? "" : room(req.fromRoom, "from_room");
       const to = room(req.toRoom, "to_room");
       const md = metadata(req.metadata);
-      return o.sessions.navigate({ sessionId: sessionId(req.sessionId), ownerKey: ownerKeyOf(caller), fromRoom: from, toRoom: to, metadata: md });
+      const id = sessionId(req.sessionId);
+      await o.access.authorize(caller, "join", to, "to_room");
+      await admission.admit(caller, { room: to, newSession: false });
+      const result = await o.sessions.navigate({ sessionId: id, ownerKey: ownerKeyOf(caller), fromRoom: from, toRoom: to, metadata: withRole(md, o.access.roleIn(caller, to)) });
+      // Navigate does not say whether it created the room: its first event (version 1) did.
+      admission.joined(caller, result.view.version === 1);
+      return result;
     },
 
     async heartbeat(caller, req) {
@@ -290,6 +277,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const r = room(req.room);
       const id = sessionId(req.sessionId);
       noAnonymous(caller, "typing");
+      await o.access.authorize(caller, "typing", r);
       const ref = { sessionId: id, ownerKey: ownerKeyOf(caller), room: r, typing: req.typing };
       let applied: Promise<void> | undefined;
       const outcome = typingGate.submit(`${id}\u0000${r}`, () => {
@@ -311,6 +299,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         throw limitExceeded("position.element", o.limits.maxCursorElementBytes, elementBytes, "bytes", "INVALID_ARGUMENT");
       }
       checkText(p.element, "position.element");
+      await o.access.authorize(caller, "cursor", r);
       const ref = { sessionId: id, ownerKey: ownerKeyOf(caller), room: r, position: { ...p } };
       let applied: Promise<void> | undefined;
       const outcome = cursorGate.submit(`${id}\u0000${r}`, () => {
@@ -323,9 +312,17 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
 
     watch(caller, req) {
       const r = room(req.room);
+      const id = req.sessionId ? sessionId(req.sessionId) : undefined;
       const opts = { detail: req.detail, resumeFrom: req.detail === "full" ? req.resumeFrom : undefined, signal: req.signal, onStall: req.onStall };
-      if (!req.sessionId) return o.hub.watch(r, opts);
-      return attachedWatch(caller, sessionId(req.sessionId), r, opts);
+      return guardedWatch(o.access, o.clock, caller, r, req.signal, (signal) =>
+        id === undefined ? o.hub.watch(r, { ...opts, signal }) : attachedWatch(caller, id, r, { ...opts, signal }),
+      );
+    },
+
+    async admitWatch(caller, value) {
+      const r = room(value);
+      await o.access.authorize(caller, "watch", r);
+      return { room: r, release: o.access.hold(caller, "watches") };
     },
 
     async refreshAttached() {
@@ -350,31 +347,26 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       await Promise.all([...releasing]);
     },
 
-    async getPresence(_caller, req) {
-      return o.rooms.getView(room(req.room), { includeMembers: req.detail === "full" });
+    async getPresence(caller, req) {
+      const r = room(req.room);
+      await o.access.authorize(caller, "read", r);
+      return o.rooms.getView(r, { includeMembers: req.detail === "full" });
     },
 
-    async batchGetPresence(_caller, req) {
+    async batchGetPresence(caller, req) {
       if (req.rooms.length > o.limits.maxBatchRooms) {
         throw limitExceeded("rooms", o.limits.maxBatchRooms, req.rooms.length, "rooms", "INVALID_ARGUMENT");
       }
-      const names = [...new Set(req.rooms.map((r, i) => room(r, `rooms[${i}]`)))];
+      await o.access.authorizeRooms(caller, "read", req.rooms.map((r, i) => room(r, `rooms[${i}]`)));
+      const names = [...new Set(req.rooms)];
       return Promise.all(names.map((n) => o.rooms.getView(n, { includeMembers: req.detail === "full" })));
     },
 
-    async getUserStatus(caller, req) {
-      const now = o.clock.now();
-      // An operator (admin token) sees what the user themself sees: the real state, invisible flag included.
-      const records = await o.users.getUserStatus(userIds(req.userIds));
-      // The chat seed's degraded mode: users the store no longer holds are completed from the history.
-      const unknown = records.filter((r) => r.state === "offline" && r.lastSeenMs === 0).map((r) => r.userId);
-      const durable = new Map(unknown.length > 0 && o.durableStatus ? (await o.durableStatus(unknown)).map((d) => [d.userId, d]) : []);
-      const flags = o.durableFlags ?? ((r: UserStatusRecord) => r);
-      return records.map((r) => visibleStatus(flags(withDurable(r, durable.get(r.userId))), caller.role === "admin" ? r.userId : viewerOf(caller), now));
-    },
+    getUserStatus: (caller, req) => visibleStatuses(o.access, caller, userIds(req.userIds), () => o.clock.now(), readStatuses),
 
     watchUsers(caller, req) {
-      return o.userHub.watch(userIds(req.userIds), { viewerUserId: viewerOf(caller), signal: req.signal });
+      const ids = userIds(req.userIds);
+      return guardedUserWatch(o.access, o.clock, caller, ids, req.signal, (visible, signal) => o.userHub.watch(visible, { viewerUserId: viewerOf(caller), signal }));
     },
 
     async setStatus(caller, req) {

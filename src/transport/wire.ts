@@ -48,15 +48,32 @@ export const userFromPb = (u: { userId: string; name: string; avatarUrl: string;
   metadata: { ...u.metadata },
 });
 
-const connectionToPb = (m: Member): MessageInitShape<typeof ConnectionSchema> => ({
-  connectionId: m.connectionId,
-  activity: activityToPb(m.activity),
-  joinedAtMs: BigInt(m.joinedAtMs),
-  metadata: m.metadata,
-  // Absent when unset (no bytes on the wire for rooms that do not use them).
-  presence: m.presence && Object.keys(m.presence).length > 0 ? presenceToObject(m.presence) : undefined,
-  lastActiveMs: m.lastActiveMs !== undefined ? BigInt(m.lastActiveMs) : 0n,
-});
+/** The member's role travels in its metadata under `$role` (service/access-wrappers.ts); on the wire it is `role`. */
+const ROLE_KEY = "$role";
+
+const connectionToPb = (m: Member): MessageInitShape<typeof ConnectionSchema> => {
+  // Most members have no role: their metadata goes out as is, without a copy.
+  const { [ROLE_KEY]: role = "", ...rest } = ROLE_KEY in m.metadata ? m.metadata : { [ROLE_KEY]: "" };
+  return {
+    connectionId: m.connectionId,
+    activity: activityToPb(m.activity),
+    joinedAtMs: BigInt(m.joinedAtMs),
+    metadata: role === "" ? m.metadata : rest,
+    // Absent when unset (no bytes on the wire for rooms that do not use them).
+    presence: m.presence && Object.keys(m.presence).length > 0 ? presenceToObject(m.presence) : undefined,
+    lastActiveMs: m.lastActiveMs !== undefined ? BigInt(m.lastActiveMs) : 0n,
+    role,
+  };
+};
+
+/** The role of the user's newest connection that has one. */
+const userRoleOf = (members: readonly Member[]): string => {
+  for (let i = members.length - 1; i >= 0; i--) {
+    const role = members[i]!.metadata[ROLE_KEY];
+    if (role !== undefined) return role;
+  }
+  return "";
+};
 
 const countsToPb = (c: Counts): MessageInitShape<typeof CountsSchema> => ({ users: c.users, connections: c.connections, anonymous: c.anonymous });
 
@@ -86,7 +103,7 @@ export const viewToPb = (v: RoomView): MessageInitShape<typeof RoomViewSchema> =
   epoch: v.epoch,
   version: BigInt(v.version),
   counts: countsToPb(v.counts),
-  users: v.users.map((u) => ({ user: userToPb(u.user), activity: activityToPb(u.activity), connections: u.connections.map(connectionToPb) })),
+  users: v.users.map((u) => ({ user: userToPb(u.user), activity: activityToPb(u.activity), connections: u.connections.map(connectionToPb), role: userRoleOf(u.connections) })),
   membersOmitted: v.membersOmitted,
   typing: v.typing.map((t) => ({ userId: t.userId, typing: true, expiresInMs: BigInt(Math.max(0, t.expiresInMs)) })),
   cursors: v.cursors.map(cursorToPb),

@@ -44,6 +44,10 @@ const NOT_OPTIONS: Record<string, string> = {
   DROPPED: "engine send result code",
   CLOSE_TIMEOUT_MS: "ws engine: how long a closing handshake may take before the socket is destroyed (runtime track; candidate option)",
   MAX_PRESENCE_DEPTH: "JSON nesting bound of typed presence (parser safety, not a tuning)",
+  STAR: "token code of the glob matcher (src/core/glob-pattern.ts)",
+  GLOBSTAR: "token code of the glob matcher",
+  MAX_PATTERN_LENGTH: "parser bound of one rights pattern (the count per map is PRESENCE_MAX_CLAIM_ENTRIES / PRESENCE_MAX_RIGHTS_ENTRIES)",
+  RECENT_LIVE: "faults track: live events remembered per room to tell a duplicate delivery from a rollback (fan-out internal; candidate option)",
   // Landed before the one-source check; each is a candidate option of its owner (listed in the
   // errors track's report): until then a decision on record, not an accident.
   DEFAULT_AWAY_AFTER_MS: "seeds track: PRESENCE_AWAY_AFTER_MS is documented in src/core/away-policy.ts but not yet an option",

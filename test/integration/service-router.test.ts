@@ -16,7 +16,9 @@ import { createPresenceService } from "../../src/service/presence-service.js";
 import { createMemoryPresenceStore } from "../../src/store/memory/memory-store.js";
 import { authInterceptor, metricsInterceptor } from "../../src/transport/connect/interceptors.js";
 import { presenceRoutes } from "../../src/transport/connect/presence-routes.js";
-import { signTestToken, TEST_SECRET } from "../support/tokens.js";
+import { createClientAddress } from "../../src/transport/http/client-address.js";
+import { testAccessGuard } from "../support/access.js";
+import { signTestToken, TEST_SECRET, VERIFIER_DEFAULTS } from "../support/tokens.js";
 import { recordWatch, toComparable, toComparableDomain, type RecordedWatch } from "../support/watch-recorder.js";
 
 /*
@@ -40,11 +42,12 @@ function setup() {
   const store = createMemoryPresenceStore({ clock, ids, timings, limits });
   const hub = createFanoutHub({ rooms: store, bus: store, clock, timings, limits });
   const userHub = createUserWatchHub({ users: store, bus: store, clock, timings, limits, otherWatchers: () => 0 });
-  const service = createPresenceService({ sessions: store, rooms: store, users: store, hub, userHub, clock, ids, limits, timings });
+  const access = testAccessGuard(clock);
+  const service = createPresenceService({ sessions: store, rooms: store, users: store, access, hub, userHub, clock, ids, limits, timings });
   const metrics = createMetrics();
-  const verify = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: true, cacheSize: 0, clockToleranceSec: 0 });
+  const verify = createTokenVerifier({ ...VERIFIER_DEFAULTS, hs256Secret: TEST_SECRET, allowAnonymous: true, cacheSize: 0 });
   const transport = createRouterTransport(presenceRoutes(service), {
-    router: { interceptors: [metricsInterceptor(metrics), authInterceptor(verify, metrics)] },
+    router: { interceptors: [metricsInterceptor(metrics), authInterceptor(verify, metrics, access, createClientAddress([]))] },
   });
   const client = createClient(PresenceService, transport);
   const watches: RecordedWatch[] = [];

@@ -28,6 +28,11 @@ export interface RedisConnectionOptions {
   commandTimeoutMs: number;
   /** How long start-up waits for Redis before going on not ready (PRESENCE_REDIS_CONNECT_TIMEOUT_MS). */
   connectTimeoutMs: number;
+  /** ACL user (or none: the default user) and password, for every node (standalone or Cluster). */
+  username?: string;
+  password?: string;
+  /** TLS to every node (PEM strings); for Cluster, each node's connection. */
+  tls?: { ca?: string; cert?: string; key?: string; servername?: string };
 }
 
 export async function createRedisPresenceStore(
@@ -44,7 +49,14 @@ export async function createRedisPresenceStore(
   },
 ): Promise<RedisPresenceStore> {
   const retryStrategy = (times: number) => Math.min(times * 100, 2_000);
-  const base: RedisOptions = { protocol: 2, retryStrategy, connectionName: "presence" };
+  const base: RedisOptions = {
+    protocol: 2,
+    retryStrategy,
+    connectionName: "presence",
+    ...(conn.username !== undefined ? { username: conn.username } : {}),
+    ...(conn.password !== undefined ? { password: conn.password } : {}),
+    ...(conn.tls !== undefined ? { tls: conn.tls } : {}),
+  };
   let client: Redis | Cluster;
   let subscriberConnection: Redis | Cluster;
   const cluster = (conn.clusterSeeds?.length ?? 0) > 0;

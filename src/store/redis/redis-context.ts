@@ -8,6 +8,7 @@ import type { CommitEmitter } from "../commit-emitter.js";
 import { KnownSessions } from "./known-sessions.js";
 import { createKeys, type Keys } from "./keys.js";
 import { createNodeScripts, type NodeScripts } from "./node-scripts.js";
+import { createOutageGuard, type OutageGuard } from "./outage-guard.js";
 import { redisErrorKind } from "./redis-error-kind.js";
 import { createRoomScripts, type RoomScripts } from "./room-scripts.js";
 import type { ScriptContext } from "./script-reply.js";
@@ -33,6 +34,10 @@ export interface RedisStoreObserver {
   reassert?(sessions: number): void;
   /** A Heartbeat (not an attach or refresh) found the session last refreshed `seconds` ago (TTL minus the time it had left). */
   heartbeatLag?(seconds: number): void;
+  /** Refreshes or heartbeats revived sessions that expired during a store outage (outage-guard.ts). */
+  revived?(sessions: number): void;
+  /** This node's store writes work again after failing for `outageMs`; revives last `reviveMs`. */
+  storeRecovered?(outageMs: number, reviveMs: number): void;
 }
 
 export interface RedisContext {
@@ -53,6 +58,8 @@ export interface RedisContext {
   readonly commits: CommitEmitter;
   /** Live sessions this node served, for re-assertion after data loss (I2). */
   readonly known: KnownSessions;
+  /** Store outages seen by this node: reaper pause and revives after them (F-R3b). */
+  readonly outage: OutageGuard;
   /** Runs one Redis command; failures become STORE_UNAVAILABLE (request paths fail fast). */
   cmd<T>(name: string, fn: () => Promise<T>): Promise<T>;
   lease(expiresAtMs: number): Lease;
@@ -127,6 +134,13 @@ export function createRedisContext(o: RedisContextOptions): RedisContext {
     nodes: createNodeScripts(sc),
     commits: o.commits,
     known,
+    outage: createOutageGuard({
+      clock: o.clock,
+      sessionTtlMs: o.timings.sessionTtlMs,
+      heartbeatIntervalMs: o.timings.heartbeatIntervalMs,
+      nodeRefreshMs: o.timings.nodeRefreshMs,
+      onRecovered: (outageMs, reviveMs) => observer.storeRecovered?.(outageMs, reviveMs),
+    }),
     cmd,
     lease: (expiresAtMs) => ({ ttlMs: o.timings.sessionTtlMs, heartbeatIntervalMs: o.timings.heartbeatIntervalMs, expiresAtMs }),
   };

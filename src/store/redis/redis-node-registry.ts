@@ -45,7 +45,14 @@ export function createRedisNodeRegistry(ctx: RedisContext, reaper: SessionReaper
 
   return {
     async announceNode() {
-      await ctx.nodes.announce(ctx.nodeId, NODE_RETENTION_MS);
+      // The one write every node makes every refresh interval: the outage guard's heartbeat.
+      try {
+        await ctx.nodes.announce(ctx.nodeId, NODE_RETENTION_MS);
+      } catch (e) {
+        ctx.outage.failed();
+        throw e;
+      }
+      ctx.outage.ok();
     },
 
     async listNodes() {

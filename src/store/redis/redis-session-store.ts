@@ -5,13 +5,13 @@ import { sessionNotFound } from "../../core/presence-error.js";
 import type { SessionStore } from "../ports/session-store.js";
 import { decodeListing, decodeSession, encodeMember, identityKey, type StoredSession } from "./codec.js";
 import type { DataLossRecovery } from "./data-loss-recovery.js";
-import { createHeartbeatBatcher } from "./heartbeat-batcher.js";
+import { createHeartbeatBatcher, type PendingHeartbeat } from "./heartbeat-batcher.js";
 import { SESSION_BUCKETS } from "./keys.js";
 import type { RedisContext } from "./redis-context.js";
 import { viewFromScript } from "./room-reader.js";
 import type { RoomReadParts } from "./room-scripts.js";
 import type { SessionReaper } from "./session-reaper.js";
-import { sessionError, type SessionOpenArgs } from "./session-scripts.js";
+import { sessionError, type HeartbeatReply, type SessionOpenArgs } from "./session-scripts.js";
 
 /** Tries of a first Join whose request names a session that expires between two calls (practically one). */
 const MAX_OPEN_ATTEMPTS = 3;
@@ -40,9 +40,33 @@ export interface RedisSessionStoreParts {
   onLiveSessions(n: number): void;
 }
 
+/**
+ * One heartbeat batch, tracked by the outage guard (a failure starts an outage, a batch that
+ * refreshed something ends it) and reviving sessions that expired during an outage (F-R3b).
+ */
+async function heartbeatBatch(ctx: RedisContext, bucket: number, list: PendingHeartbeat[]): Promise<HeartbeatReply[]> {
+  let replies: HeartbeatReply[];
+  try {
+    replies = await ctx.sessions.heartbeat(bucket, list, ctx.outage.reviving());
+  } catch (e) {
+    ctx.outage.failed();
+    throw e;
+  }
+  let revived = 0;
+  let wrote = false;
+  for (const r of replies) {
+    if (r.status === "not_found") continue;
+    wrote = true;
+    if (r.leftMs <= 0) revived++;
+  }
+  if (wrote) ctx.outage.ok();
+  if (revived > 0) ctx.observer.revived?.(revived);
+  return replies;
+}
+
 export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreParts): SessionStore {
   const ttlMs = ctx.timings.sessionTtlMs;
-  const heartbeats = createHeartbeatBatcher(ctx.keys, (b, list) => ctx.sessions.heartbeat(b, list));
+  const heartbeats = createHeartbeatBatcher(ctx.keys, (b, list) => heartbeatBatch(ctx, b, list));
   const remember = (sid: string, owner: string, session: StoredSession, room: string, md: Record<string, string>) =>
     ctx.known.remember(sid, owner, session, room, md, ctx.clock.now());
   /** The room step of a join or navigation: `call` is the session step's number and lease end (fencing). */

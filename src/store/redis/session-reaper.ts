@@ -6,7 +6,7 @@ import { FINAL_CALL } from "./room-scripts.js";
 
 /**
  * Shared, fenced reaping (design §5): every node, every reaper interval, walks the 64 session
- * buckets. Per bucket it claims expired sessions (`sessionsClaimExpired`: from then on heartbeats
+ * buckets (claiming nothing while the outage guard pauses reaping: outage-guard.ts). Per bucket it claims expired sessions (`sessionsClaimExpired`: from then on heartbeats
  * and refreshes are refused, so a reaped session is never resurrected), leaves each claimed
  * session's rooms with reason TIMEOUT (idempotent, fenced per member by session id), records the
  * end in the user's status, and deletes the session (`sessionReapDone`). A claim not finished
@@ -23,6 +23,8 @@ export interface SessionReaper {
   /** Finishes one claimed session: leaves its rooms with `reason`, ends it. */
   finish(sessionId: string, reason: "timeout" | "kicked"): Promise<{ leaves: number; session: StoredSession | null }>;
 }
+
+const NOTHING_CLAIMED = { expiredNow: 0, sids: [] as string[] };
 
 export function createSessionReaper(ctx: RedisContext): SessionReaper {
   async function finish(sid: string, reason: LeaveReason): Promise<{ leaves: number; session: StoredSession | null }> {
@@ -51,8 +53,13 @@ export function createSessionReaper(ctx: RedisContext): SessionReaper {
       let expiredSessions = 0;
       let leaves = 0;
       let liveSessions = 0;
+      // After a store outage no session is judged by the time nobody could refresh it (F-R3b).
+      const paused = ctx.outage.reapPaused();
       for (let b = 0; b < SESSION_BUCKETS; b++) {
-        const claimed = await ctx.sessions.claimExpired(b);
+        const claimed = paused ? NOTHING_CLAIMED : await ctx.sessions.claimExpired(b).catch((e: unknown) => {
+          ctx.outage.failed();
+          throw e;
+        });
         expiredSessions += claimed.expiredNow;
         for (const sid of claimed.sids) {
           const done = await finish(sid, "timeout");

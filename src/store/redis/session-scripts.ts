@@ -68,7 +68,7 @@ export interface HeartbeatReply {
   expiresAtMs: number;
   /** The session after an activity change (status `activity_changed`), else null. */
   changed: StoredSession | null;
-  /** Time the session had left before this refresh (ms); 0 when refused. */
+  /** Time the session had left before this refresh (ms); 0 when refused, ≤ 0 when it had expired and was revived. */
   leftMs: number;
 }
 
@@ -86,8 +86,11 @@ export interface SessionScripts {
   navigate(ref: SessionRef, a: { fromRoom: string; toRoom: string; metadataJson: string }): Promise<NavigateReply>;
   release(ref: SessionRef, graceMs: number): Promise<(typeof RELEASE)[keyof typeof RELEASE]>;
   setNode(ref: SessionRef, nodeId: string): Promise<(typeof SET_NODE)[keyof typeof SET_NODE]>;
-  /** Refreshes entries of one bucket in order (the batcher groups them). */
-  heartbeat(bucket: number, entries: readonly HeartbeatEntry[]): Promise<HeartbeatReply[]>;
+  /**
+   * Refreshes entries of one bucket in order (the batcher groups them). With `revive`, a session that
+   * expired but was not claimed by a reaper is refreshed too (after a store outage, outage-guard.ts).
+   */
+  heartbeat(bucket: number, entries: readonly HeartbeatEntry[], revive?: boolean): Promise<HeartbeatReply[]>;
   /** Claims expired sessions (and stale claims) of a bucket: `expiredNow` just expired, `sids` every claim. */
   claimExpired(bucket: number): Promise<{ expiredNow: number; sids: string[] }>;
   reapDone(sid: string): Promise<(typeof REAP_DONE)[keyof typeof REAP_DONE]>;
@@ -149,9 +152,9 @@ export function createSessionScripts(c: ScriptContext): SessionScripts {
       const r = new ScriptReply("sessionSetNode", await c.run("sessionSetNode", [b.expiry, b.sessions], [ref.sessionId, ref.ownerKey, nodeId, c.nowArg()]));
       return r.status(0, SET_NODE);
     },
-    async heartbeat(bucket, entries) {
+    async heartbeat(bucket, entries, revive = false) {
       const b = c.keys.bucket(bucket);
-      const args: (string | number)[] = [c.nowArg(), ttl];
+      const args: (string | number)[] = [c.nowArg(), ttl, revive ? "1" : "0"];
       // Not the bare owner key: '' is the anonymous owner, which must be checked like any other.
       for (const e of entries) args.push(e.sid, e.owner === null ? "*" : `o:${e.owner}`, e.activity, e.ttlMs);
       const r = new ScriptReply("sessionsHeartbeat", await c.run("sessionsHeartbeat", [b.expiry, b.sessions], args));

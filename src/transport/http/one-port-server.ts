@@ -6,14 +6,22 @@
  * `PRI` (the HTTP/2 connection preface) goes to an `http2` server, anything else to an `http`
  * server; both share the handler (connect-notes §0, design §9).
  *
- * Timing (defaults in docs/configuration.md). A socket that does not send 3 bytes within
- * `sniffTimeoutMs` is destroyed. The HTTP/1.1 server is told it is listening so that its header
- * (`headersTimeoutMs`) and request (`requestTimeoutMs`) timeouts are enforced; neither cuts a long
- * response stream. Every HTTP/2 session is pinged every `pingIntervalMs` and destroyed, with all its
- * streams, when an ack does not arrive within `pingTimeoutMs`: this is how a silently dead peer is
- * noticed.
+ * Timing. A socket that does not send 3 bytes within `sniffTimeoutMs` is destroyed. The HTTP/1.1
+ * server is told it is listening so that its header (`headersTimeoutMs`) and request
+ * (`requestTimeoutMs`) timeouts are enforced; neither cuts a long response stream. Every HTTP/2
+ * session is pinged every `pingIntervalMs` and destroyed, with all its streams, when an ack does
+ * not arrive within `pingTimeoutMs`: this is how a silently dead peer is noticed (defaults:
+ * docs/configuration.md).
  * The h2 idle `timeout` stays 0, because PINGs do not reset it and it would kill quiet watch streams
  * (connect-notes §3).
+ *
+ * Abuse (issue 11). At most `maxConnections` connections (PRESENCE_RPC_MAX_CONNECTIONS; more are
+ * accepted and closed at once by node:net) and, through `limiter`, at most
+ * PRESENCE_MAX_CONNECTIONS_PER_ADDRESS per client address across both ports. A new connection must
+ * present a complete first request within `headersTimeoutMs` and at most `maxHalfOpen` may be
+ * waiting (`slow-client-guard.ts`); idle HTTP/2 connections are closed after `idleTimeoutMs`. An
+ * accept that fails (EMFILE, ENFILE: out of file descriptors) is counted and pauses accepting for
+ * `acceptPauseMs` (new connections are closed at once meanwhile), then accepting resumes.
  *
  * Shutdown. `close(deadlineMs)` stops accepting at once, destroys sockets still being sniffed,
  * sends GOAWAY to every HTTP/2 session (streams in flight may finish, no new ones start), ends idle
@@ -25,6 +33,8 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import type { ConnectionLimiter } from "./connection-limiter.js";
+import { createSlowClientGuard, type SlowClientCut } from "./slow-client-guard.js";
 
 /** A request of either protocol. */
 export type OnePortRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -38,7 +48,10 @@ export type OnePortResponse = http.ServerResponse | http2.Http2ServerResponse;
  */
 export type OnePortHandler = (req: OnePortRequest, res: OnePortResponse) => void;
 
-/** Options of {@link createOnePortServer}; durations in milliseconds, values from `Config.http` (defaults and bounds: src/config/server-spec.ts). */
+/**
+ * Options of {@link createOnePortServer}; durations in milliseconds. Every number is required: the
+ * values and their defaults come from the configuration (`config.http`, CONNECTION_SPEC).
+ */
 export interface OnePortServerOptions {
   /** Serves every request, HTTP/1.1 and HTTP/2. Wrapped with {@link withDrainOnClose}. */
   handler: OnePortHandler;
@@ -48,15 +61,36 @@ export interface OnePortServerOptions {
   pingIntervalMs: number;
   /** A PING not acknowledged within this destroys its session. */
   pingTimeoutMs: number;
-  /** HTTP/1.1: time to receive the request headers. */
+  /** Time to receive a complete first request head (HTTP/1.1) or first stream (HTTP/2), and each later HTTP/1.1 request head. */
   headersTimeoutMs: number;
-  /** HTTP/1.1: time to receive the whole request; 0 disables. */
+  /** Time to receive a whole request body (HTTP/1.1: node's requestTimeout; HTTP/2: per stream). */
   requestTimeoutMs: number;
   /** HTTP/1.1: idle time of a keep-alive socket between requests. */
   keepAliveTimeoutMs: number;
   /** HTTP/1.1: how often header/request timeouts are checked. */
   timeoutCheckIntervalMs: number;
+  /** HTTP/2 concurrent streams per connection. */
+  maxConcurrentStreams: number;
+  /** Open connections on this port; more are closed at once. */
+  maxConnections: number;
+  /** Connections that have not completed a first request; a new one pushes out the oldest. */
+  maxHalfOpen: number;
+  /** An HTTP/2 connection without open streams this long is closed (GOAWAY). */
+  idleTimeoutMs: number;
+  /** How long accepting stays paused after an accept error (EMFILE). */
+  acceptPauseMs: number;
+  /** Per-address counting shared with the other port; none: no per-address limit. */
+  limiter?: ConnectionLimiter;
+  /** A connection refused or cut before it served a request (metrics). */
+  onRefused?: (reason: ConnectionRefusal) => void;
+  /** A failed accept (metrics, logs): EMFILE, ENFILE, … */
+  onAcceptError?: (code: string) => void;
+  /** Accepting paused (after an accept error) or resumed. */
+  onAcceptPaused?: (paused: boolean) => void;
 }
+
+/** Why a connection was refused or cut early (label `reason` of presence_connections_refused_total). */
+export type ConnectionRefusal = "per_address" | "total" | "accept_paused" | SlowClientCut;
 
 /** A started-or-not one-port server. */
 export interface OnePortServer {
@@ -69,6 +103,10 @@ export interface OnePortServer {
   close(deadlineMs: number): Promise<void>;
   /** Open TCP connections, of either protocol or still being sniffed. */
   connections(): number;
+  /** Connections that have not completed a first request yet. */
+  halfOpen(): number;
+  /** Pauses accepting (new connections are closed at once) or resumes it (the descriptor watchdog). */
+  setAcceptPaused(paused: boolean): void;
   /** Open connections by protocol (metrics): HTTP/2 sessions, and HTTP/1.1 sockets (neither h2 nor being sniffed). */
   connectionsByProtocol(): { http1: number; http2: number };
 }
@@ -107,7 +145,23 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
   const sniffTimeoutMs = positive("sniffTimeoutMs", options.sniffTimeoutMs);
   const pingIntervalMs = positive("pingIntervalMs", options.pingIntervalMs);
   const pingTimeoutMs = positive("pingTimeoutMs", options.pingTimeoutMs);
-  const handler = withDrainOnClose(options.handler);
+  const headersTimeoutMs = positive("headersTimeoutMs", options.headersTimeoutMs);
+  const timeoutCheckIntervalMs = positive("timeoutCheckIntervalMs", options.timeoutCheckIntervalMs);
+  const maxConnections = positive("maxConnections", options.maxConnections);
+  const acceptPauseMs = positive("acceptPauseMs", options.acceptPauseMs);
+  const guard = createSlowClientGuard({
+    headersTimeoutMs,
+    headersGraceMs: timeoutCheckIntervalMs + 100,
+    requestTimeoutMs: positive("requestTimeoutMs", options.requestTimeoutMs),
+    idleTimeoutMs: positive("idleTimeoutMs", options.idleTimeoutMs),
+    maxHalfOpen: positive("maxHalfOpen", options.maxHalfOpen),
+    onCut: (why) => options.onRefused?.(why),
+  });
+  const inner = withDrainOnClose(options.handler);
+  const handler: OnePortHandler = (req, res) => {
+    if (req instanceof http2.Http2ServerRequest) guard.watchRequest(req);
+    inner(req, res);
+  };
 
   const sockets = new Set<net.Socket>();
   const sniffing = new Set<net.Socket>();
@@ -120,12 +174,13 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
 
   const h1 = http.createServer(
     {
-      headersTimeout: nonNegative("headersTimeoutMs", options.headersTimeoutMs),
+      headersTimeout: headersTimeoutMs,
       requestTimeout: nonNegative("requestTimeoutMs", options.requestTimeoutMs),
       keepAliveTimeout: nonNegative("keepAliveTimeoutMs", options.keepAliveTimeoutMs),
-      connectionsCheckingInterval: positive("timeoutCheckIntervalMs", options.timeoutCheckIntervalMs),
+      connectionsCheckingInterval: timeoutCheckIntervalMs,
     },
     (req, res) => {
+      guard.progressed(req.socket);
       if (closing) {
         res.setHeader("connection", "close");
       } else {
@@ -138,12 +193,15 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
   h1.timeout = 0;
 
   const h2 = http2.createServer(
-    { settings: { maxConcurrentStreams: 10_000 }, maxSessionMemory: 64 },
+    { settings: { maxConcurrentStreams: positive("maxConcurrentStreams", options.maxConcurrentStreams) }, maxSessionMemory: 64 },
     handler,
   );
   h2.setTimeout(0);
+  /** The socket being handed to the HTTP/2 server (it emits 'session' synchronously for it). */
+  let handingOver: net.Socket | undefined;
   h2.on("session", (session: http2.ServerHttp2Session) => {
     sessions.add(session);
+    if (handingOver) guard.watchSession(session, handingOver);
     const stopPings = startPings(session, pingIntervalMs, pingTimeoutMs);
     session.once("close", () => {
       stopPings();
@@ -157,13 +215,39 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
       socket.destroy();
       return;
     }
+    if (acceptPaused) {
+      options.onRefused?.("accept_paused");
+      socket.destroy();
+      return;
+    }
+    const release = options.limiter ? options.limiter.admit(socket.remoteAddress ?? "") : () => {};
+    if (release === null) {
+      options.onRefused?.("per_address");
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
     socket.once("close", () => {
+      release();
       sockets.delete(socket);
       onSocketClosed();
     });
+    guard.accepted(socket);
     sniff(socket);
   });
+  tcp.maxConnections = maxConnections;
+  /** While paused, new connections are closed at once (their descriptor freed). */
+  let acceptPaused = false;
+  /** Paused after an accept error, and/or because the process is short of descriptors (fd-watchdog.ts). */
+  const pausedBy = { error: false, fds: false };
+  const applyPause = () => {
+    const paused = pausedBy.error || pausedBy.fds;
+    if (paused === acceptPaused) return;
+    acceptPaused = paused;
+    options.onAcceptPaused?.(paused);
+  };
+  // node:net closes connections over maxConnections at once and says so.
+  tcp.on("drop", () => options.onRefused?.("total"));
 
   function sniff(socket: net.Socket): void {
     sniffing.add(socket);
@@ -189,7 +273,13 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
       const head = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
       socket.unshift(head); // the chosen server reads these bytes again
       const isH2 = head.subarray(0, H2_PREFACE_HEAD.length).equals(H2_PREFACE_HEAD);
-      (isH2 ? h2 : h1).emit("connection", socket);
+      if (!isH2) return void h1.emit("connection", socket);
+      handingOver = socket;
+      try {
+        h2.emit("connection", socket);
+      } finally {
+        handingOver = undefined;
+      }
     }
     socket.on("readable", onReadable);
     socket.on("error", ignoreError);
@@ -203,9 +293,22 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
         tcp.once("error", onError);
         tcp.listen(port, host, () => {
           tcp.off("error", onError);
-          // After binding, 'error' only reports a failed accept (EMFILE, ENFILE): the peer is
-          // refused and accepting resumes by itself, so it must not crash the process.
-          tcp.on("error", () => {});
+          // After binding, 'error' only reports a failed accept (EMFILE, ENFILE: out of file
+          // descriptors; libuv has already refused the pending peers). It must not crash the
+          // process: it is counted, and accepting pauses (new connections are closed at once, which
+          // frees their descriptor) until descriptors are back, then resumes.
+          tcp.on("error", (err: NodeJS.ErrnoException) => {
+            const code = err.code ?? "other";
+            options.onAcceptError?.(code);
+            if (pausedBy.error || closing) return;
+            pausedBy.error = true;
+            applyPause();
+            const resume = setTimeout(() => {
+              pausedBy.error = false;
+              applyPause();
+            }, acceptPauseMs);
+            resume.unref();
+          });
           // Starts http's connection tracking: header/request timeouts and closeIdleConnections().
           h1.emit("listening");
           resolve({ port: (tcp.address() as net.AddressInfo).port });
@@ -233,6 +336,7 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
           portClosed = true;
           settle();
         });
+        guard.stop();
         for (const socket of sniffing) socket.destroy();
         for (const session of sessions) session.close(); // GOAWAY; open streams may finish
         h1.close(); // ends idle keep-alive sockets, stops the timeout checker; never bound itself
@@ -245,6 +349,11 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
     },
 
     connections: () => sockets.size,
+    halfOpen: () => guard.halfOpen(),
+    setAcceptPaused(paused) {
+      pausedBy.fds = paused;
+      if (!closing) applyPause();
+    },
     connectionsByProtocol: () => ({ http1: Math.max(0, sockets.size - sniffing.size - sessions.size), http2: sessions.size }),
   };
 }

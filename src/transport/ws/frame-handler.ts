@@ -36,8 +36,11 @@ export interface FrameHandlerDeps {
   service: PresenceService;
   /** Sends a ServerFrame to the socket (nothing when it is closed). */
   reply(ws: Socket, frame: ServerFrameInit): void;
-  /** Validates a watch (throws PresenceError) and returns the function that starts it. */
-  prepareWatch(ws: Socket, room: string, detail: Detail): () => void;
+  /**
+   * Validates a watch the service admitted (throws PresenceError) and returns the function that
+   * starts it; `release` gives the caller's watch quota back when the watch ends.
+   */
+  prepareWatch(ws: Socket, room: string, detail: Detail, release: () => void): () => void;
   /** Stops watching a room (no-op when not watched). */
   unwatch(ws: Socket, room: string): void;
   /** The socket's session was found gone by the node refresh (kicked, purged, reaped): close it. */
@@ -143,7 +146,14 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
       }
       case "watch": {
         const v = f.frame.value;
-        return { frame: ack, after: d.prepareWatch(ws, v.room, detailFromPb(v.detail)) };
+        // The `watch` right and the caller's watch quota, checked by the service like any watch.
+        const admitted = await service.admitWatch(caller, v.room);
+        try {
+          return { frame: ack, after: d.prepareWatch(ws, admitted.room, detailFromPb(v.detail), admitted.release) };
+        } catch (err) {
+          admitted.release();
+          throw err;
+        }
       }
       case "unwatch":
         d.unwatch(ws, f.frame.value.room);

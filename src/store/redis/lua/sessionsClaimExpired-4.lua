@@ -14,9 +14,12 @@ local now = nowMs(ARGV[1])
 local limit = tonumber(ARGV[3])
 local deadline = now + tonumber(ARGV[2])
 local out = { 0 }
+-- The claim is written before the session leaves the expiry zset: at maxmemory (noeviction) Redis
+-- refuses a script whose first write needs memory, so nothing is claimed while refreshes are
+-- refused too (a ZREM first would let the script go on, and reap sessions nobody could refresh).
 for _, sid in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)) do
-  redis.call('ZREM', KEYS[1], sid)
   redis.call('ZADD', KEYS[2], deadline, sid)
+  redis.call('ZREM', KEYS[1], sid)
   out[#out + 1] = sid
 end
 out[1] = #out - 1

@@ -1,16 +1,19 @@
 --[[
   sessionsHeartbeat: refresh many sessions of one bucket in one call (heartbeats are batched per
   bucket per event-loop turn). Each entry is fenced: an expired or reaped session is refused and
-  never recreated. An entry 'o:<owner key>' is checked against the session's owner (Heartbeat,
-  attach; the anonymous owner key '' is 'o:'); the entry '*' is a node refresh of a session the
-  node already verified (no owner check).
+  never recreated. Except with ARGV[3] = '1' (revive, after a store outage: outage-guard.ts): a
+  session that expired but is still in the expiry zset (no reaper claimed it, so no leave was
+  committed) is refreshed back; a claimed or deleted session still never is. An entry
+  'o:<owner key>' is checked against the session's owner (Heartbeat, attach; the anonymous owner
+  key '' is 'o:'); the entry '*' is a node refresh of a session the node already verified (no
+  owner check).
   A new activity is stored; the caller then updates the session's rooms.
   KEYS[1] bucket expiry zset   KEYS[2] bucket sessions hash
-  ARGV[1] now ms ('0' = Redis TIME)   ARGV[2] TTL ms (per entry, see below)
-  ARGV[3..] groups of 4: session id, 'o:<owner key>' or '*' (node refresh), activity ('' = keep), TTL ms
+  ARGV[1] now ms ('0' = Redis TIME)   ARGV[2] TTL ms (per entry, see below)   ARGV[3] revive '1' / '0'
+  ARGV[4..] groups of 4: session id, 'o:<owner key>' or '*' (node refresh), activity ('' = keep), TTL ms
   Returns a flat list per entry: status, expiresAt, session JSON (when the activity changed, else ''),
-  time the session had left before this refresh in ms (0 when refused; the caller derives the
-  heartbeat lag, TTL minus that, for presence_heartbeat_lag_seconds)
+  time the session had left before this refresh in ms (0 when refused, at most 0 when revived; the
+  caller derives the heartbeat lag, TTL minus that, for presence_heartbeat_lag_seconds)
   status 1 = refreshed, 2 = refreshed and activity changed, -1 = not found / expired / not owned
 
   Cost (bench/heartbeats.ts): entries are handled in chunks with one ZMSCORE, one HMGET and one
@@ -20,9 +23,10 @@
   listed twice sees its own earlier activity change (decoded sessions are cached for the call).
 ]]
 local now = nowMs(ARGV[1])
+local revive = ARGV[3] == '1'
 local out = {}
 local CHUNK = 1000 -- keeps unpack() far below Lua's stack limit
-local entries = (#ARGV - 2) / 4
+local entries = (#ARGV - 3) / 4
 local decoded = {}
 
 -- The top-level string value of `key` read from the JSON text without decoding it, or nil when
@@ -43,12 +47,12 @@ end
 for first = 0, entries - 1, CHUNK do
   local n = math.min(CHUNK, entries - first)
   local sids = {}
-  for k = 1, n do sids[k] = ARGV[3 + (first + k - 1) * 4] end
+  for k = 1, n do sids[k] = ARGV[4 + (first + k - 1) * 4] end
   local scores = redis.call('ZMSCORE', KEYS[1], unpack(sids))
   local live, liveAt = {}, {}
   for k = 1, n do
     local score = tonumber(scores[k])
-    if score and score > now then
+    if score and (score > now or revive) then
       live[#live + 1] = sids[k]
       liveAt[k] = #live
     end
@@ -56,7 +60,7 @@ for first = 0, entries - 1, CHUNK do
   local jsons = #live > 0 and redis.call('HMGET', KEYS[2], unpack(live)) or {}
   local zadd = {}
   for k = 1, n do
-    local i = 3 + (first + k - 1) * 4
+    local i = 4 + (first + k - 1) * 4
     local sid, owner, activity = ARGV[i], ARGV[i + 1], ARGV[i + 2]
     local status, expiresAt, changed, left = -1, 0, '', 0
     local json = liveAt[k] and jsons[liveAt[k]]

@@ -1,0 +1,180 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { presenceTruth, recordRooms, type ClusterRecorder } from "../support/cluster-recorder.js";
+import { closeAll, nodeClient, tokenOf } from "../support/node-fault-kit.js";
+import { startNode, stopAllNodes, type NodeProcess } from "../support/node-process.js";
+import { startRedis, type RedisInstance } from "../support/redis-harness.js";
+import { pubsubMessage, type RespFrame } from "../support/resp-frames.js";
+import { startTcpForwarder, type TcpForwarder } from "../support/tcp-forwarder.js";
+import { waitFor } from "../support/watch-recorder.js";
+import { metric } from "./redis-fault-kit.js";
+
+/*
+ * Pub/sub message faults on one node's subscriber connection (reliability.md §4.3 F-P1, F-P2,
+ * F-P6; design I3, I4). Two nodes share one Redis; node B reaches it through a TCP forwarder that
+ * splits what Redis sends into whole RESP frames, so one pub/sub message of one room can be lost,
+ * duplicated or delivered late on B's subscriber without touching anything else. Every change is
+ * committed through node A, whose watchers see the clean stream; a recorder watcher of each room
+ * on each node checks every rule of the watch stream (no gap, duplicate or unknown leave applied).
+ *
+ * - F-P2 tail loss: the LAST message before a quiet period is lost on B. Nothing else arrives to
+ *   show a gap, so only B's position check (PRESENCE_POSITION_CHECK_MS = P, 300 ms) can find it:
+ *   B's watcher gets one snapshot (resync reason `position`) within 2P (the check only acts on a
+ *   position the store already had at the previous check, see room-checks.ts) + slack.
+ * - F-P1 gap: one message is lost and the next one arrives: B's watcher resyncs at once on the
+ *   next message (reason `gap`), well before any position check could.
+ * - F-P6 duplicate and reorder: a message delivered twice is skipped (no duplicate transition, no
+ *   resync); two messages swapped make the early one a gap (one resync, reason `gap`) and the late
+ *   one a duplicate (skipped). Never a duplicate join or leave to a watcher.
+ *
+ * In every case A's watchers see no resync, and every watcher ends equal to GetPresence.
+ */
+
+const P_MS = 300;
+const SLACK_MS = 700;
+const ENV = {
+  PRESENCE_SESSION_TTL_MS: "20000",
+  PRESENCE_HEARTBEAT_INTERVAL_MS: "5000",
+  PRESENCE_POSITION_CHECK_MS: String(P_MS),
+  PRESENCE_REAPER_INTERVAL_MS: "100",
+};
+
+let redis: RedisInstance;
+let fwd: TcpForwarder;
+let a: NodeProcess;
+let b: NodeProcess;
+const recorders: ClusterRecorder[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  fwd = await startTcpForwarder(redis.port);
+  [a, b] = await Promise.all([
+    startNode({ ...ENV, PRESENCE_REDIS_URL: redis.url }),
+    startNode({ ...ENV, PRESENCE_REDIS_URL: `redis://127.0.0.1:${fwd.port}` }),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all(recorders.splice(0).map((r) => r.close()));
+  closeAll();
+  await stopAllNodes();
+  await fwd?.close();
+  await redis?.stop();
+});
+
+/** Watchers of `room` on A (index 0) and B (index 1), with their first snapshots. */
+async function watch(room: string) {
+  const rec = recordRooms([a, b], [room]);
+  recorders.push(rec);
+  await waitFor(() => rec.views().every((v) => v !== null), 5_000, `first snapshots of ${room}`);
+  return rec;
+}
+
+/** Messages of `room` on B's subscriber, numbered from 1 in arrival order, after this call. */
+function onRoomMessages(room: string, fn: (n: number, f: RespFrame) => RespFrame[]) {
+  const channel = `pr:{r:${room}}:ch`;
+  let n = 0;
+  fwd.filterPushes((f) => {
+    const m = pubsubMessage(f);
+    return m && m.channel === channel ? fn(++n, f) : [f];
+  });
+  return () => n;
+}
+
+async function joinAs(user: string, room: string) {
+  const c = nodeClient(a.rpcUrl, await tokenOf(user)).client;
+  const r = await c.join({ room });
+  return { c, sid: r.session!.sessionId, cid: r.session!.connectionId, room };
+}
+
+const resyncs = (n: NodeProcess, reason: string) => metric(n, "presence_resyncs_total", `reason="${reason}"`);
+
+async function settle(rec: ClusterRecorder, room: string) {
+  await rec.waitConverged(presenceTruth(a.rpcUrl, [room]), 5_000);
+  expect(rec.violations().flat()).toEqual([]);
+  for (const w of rec.watchers) expect(w.errors).toEqual([]);
+  fwd.filterPushes(null);
+}
+
+describe("pub/sub message faults on one node's subscriber (forwarder)", () => {
+  it("F-P2 tail loss: the last message before quiet is lost; B's position check resyncs its watcher within 2P", async () => {
+    const room = "/p2/tail";
+    const rec = await watch(room);
+    const ana = await joinAs("ana", room); // v1, seen by both
+    await waitFor(() => rec.joinsFor(ana.cid).every((n) => n === 1), 5_000, "ana's join on both nodes");
+    const before = { position: await resyncs(b, "position"), gap: await resyncs(b, "gap") };
+    let dropped = 0;
+    const seen = onRoomMessages(room, (_, f) => (dropped++ === 0 ? [] : [f]));
+    const t0 = Date.now();
+    const bob = await joinAs("bob", room); // lost on B, and nothing follows
+    await waitFor(() => rec.joinsFor(bob.cid)[0] === 1, 5_000, "bob's join on A");
+    await waitFor(() => rec.resyncs()[1] === 1, 2 * P_MS + SLACK_MS + 2_000, "B's watcher resynced");
+    const detectedMs = Date.now() - t0;
+    console.log(`F-P2: tail loss on B detected and repaired by a snapshot ${detectedMs} ms after the commit (P ${P_MS} ms, bound 2P + ${SLACK_MS} ms)`);
+    expect(seen()).toBe(1);
+    expect(dropped).toBe(1);
+    expect(detectedMs).toBeLessThanOrEqual(2 * P_MS + SLACK_MS);
+    expect(rec.joinsFor(bob.cid)).toEqual([1, 0]); // B learned of bob from the snapshot, not an event
+    expect(rec.resyncs()).toEqual([0, 1]);
+    expect(await resyncs(b, "position")).toBe(before.position + 1);
+    expect(await resyncs(b, "gap")).toBe(before.gap);
+    await settle(rec, room);
+    expect(rec.views()[1]!.users).toEqual({ ana: [ana.cid], bob: [bob.cid] });
+  });
+
+  it("F-P1 gap: one message lost, the next arrives: B resyncs at once on the next message (reason gap)", async () => {
+    const room = "/p1/gap";
+    const rec = await watch(room);
+    const before = { position: await resyncs(b, "position"), gap: await resyncs(b, "gap") };
+    onRoomMessages(room, (n, f) => (n === 1 ? [] : [f]));
+    const ana = await joinAs("ana", room); // lost on B
+    await waitFor(() => rec.joinsFor(ana.cid)[0] === 1, 5_000, "ana's join on A");
+    const t0 = Date.now();
+    const bob = await joinAs("bob", room); // shows B the gap
+    await waitFor(() => rec.resyncs()[1] === 1, 5_000, "B's watcher resynced");
+    const repairedMs = Date.now() - t0;
+    console.log(`F-P1: gap on B repaired ${repairedMs} ms after the next commit`);
+    // Within one position check interval: the gap, not the position check, found it.
+    expect(repairedMs).toBeLessThan(P_MS);
+    expect(await resyncs(b, "gap")).toBe(before.gap + 1);
+    expect(await resyncs(b, "position")).toBe(before.position);
+    expect(rec.resyncs()).toEqual([0, 1]);
+    await settle(rec, room);
+    expect(Object.keys(rec.views()[1]!.users)).toEqual(["ana", "bob"]);
+    void bob;
+  });
+
+  it("F-P6 duplicate and reorder: a duplicate is skipped; a swap costs one resync; never a duplicate transition", async () => {
+    const room = "/p6/dup";
+    const rec = await watch(room);
+    const gapBefore = await resyncs(b, "gap");
+    // Message 1 twice (the duplicate is skipped). Messages 2 and 3 swapped: 3 arrives first (a gap:
+    // one resync), 2 after it (older than the snapshot: skipped).
+    let held: RespFrame | null = null;
+    const seen = onRoomMessages(room, (n, f) => {
+      if (n === 1) return [f, f];
+      if (n === 2) {
+        held = f;
+        return [];
+      }
+      if (n === 3) return [f, held!];
+      return [f];
+    });
+    const ana = await joinAs("ana", room);
+    await waitFor(() => rec.joinsFor(ana.cid).every((n) => n === 1), 5_000, "ana's join on both nodes");
+    await new Promise((r) => setTimeout(r, 100)); // the duplicate has arrived and was skipped
+    expect(rec.resyncs()).toEqual([0, 0]);
+    const bob = await joinAs("bob", room);
+    const cat = await joinAs("cat", room);
+    await waitFor(() => seen() === 3 && rec.resyncs()[1] === 1, 5_000, "the swapped pair delivered and B resynced");
+    await bob.c.leave({ sessionId: bob.sid, room }); // message 4: an ordinary event after the repair
+    await waitFor(() => rec.leavesFor(bob.cid).every((n) => n === 1), 5_000, "bob's leave on both nodes");
+    await settle(rec, room);
+    expect(rec.resyncs()).toEqual([0, 1]);
+    expect(await resyncs(b, "gap")).toBe(gapBefore + 1);
+    // Every transition at most once per watcher (the recorder also refuses duplicates and gaps).
+    for (const s of [ana, bob, cat]) {
+      expect(rec.joinsFor(s.cid).every((n) => n <= 1), `joins of ${s.cid}`).toBe(true);
+      expect(rec.leavesFor(s.cid).every((n) => n <= 1), `leaves of ${s.cid}`).toBe(true);
+    }
+    expect(Object.keys(rec.views()[1]!.users)).toEqual(["ana", "cat"]);
+  });
+});

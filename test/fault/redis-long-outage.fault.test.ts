@@ -1,0 +1,136 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { LeaveReason } from "../../gen/presence/v1/types_pb.js";
+import { startDriverClient } from "../support/client-driver.js";
+import { faultScope } from "../support/fault-scope.js";
+import { messagesOf, tokenOf } from "../support/node-fault-kit.js";
+import type { NodeProcess } from "../support/node-process.js";
+import { sleep } from "../support/processes.js";
+import { waitFor } from "../support/watch-recorder.js";
+import { metricPerNode } from "./redis-fault-kit.js";
+
+/*
+ * F-R3b (reliability.md §4.2): Redis unreachable for 3 × TTL, longer than any session can live
+ * without a refresh, in two shapes run concurrently: frozen (SIGSTOP: connections stay open, the
+ * commands sent meanwhile run when it resumes) and cut off (a TCP forwarder in front of Redis holds
+ * every byte, then kills every connection: the nodes reconnect). Three nodes: A and B hold
+ * sessions, C only watches (it refreshes nothing, so it must not reap what the others could not
+ * refresh either).
+ *
+ * The rule (docs/fault-catalogue.md "Store outages"): time during which a node cannot write to Redis
+ * does not count against its sessions. When no periodic write of a node succeeded for
+ * TTL − max(heartbeat interval, node refresh interval), the node pauses its reaper, and keeps it
+ * paused for one TTL after its writes work again; meanwhile its node refresh and the heartbeats it
+ * serves revive sessions that expired but were not reaped (`presence_revived_sessions_total`). After an outage
+ * every node lost, only the sessions that really ended during it leave, once each, when the pause
+ * ends: here a careful client that vanished (its stream ended while Redis was away, so its node
+ * could not release it) and a heartbeat client that stopped. Everyone else stays: attached
+ * sessions, and a heartbeat client that kept trying through the outage (its heartbeats fail with
+ * `unavailable`, never SESSION_NOT_FOUND after it). No rejoin, no join at all, at most one resync
+ * per watcher, views equal GetPresence. Every node logs that its writes work again (the pause).
+ * `presence_revived_sessions_total` is not asserted: the first reviving refreshes are often sent
+ * during the outage and run when Redis resumes (frozen) or are re-sent by ioredis after its
+ * reconnect (cut off, one retry per request), after their callers timed out, so their replies,
+ * and the count, are lost; the sessions are revived all the same.
+ */
+
+const TTL_MS = 1_500;
+const HB_MS = 300;
+const ROOMS = ["/r3b/a", "/r3b/b"] as const;
+const ENV = {
+  PRESENCE_SESSION_TTL_MS: String(TTL_MS),
+  PRESENCE_HEARTBEAT_INTERVAL_MS: String(HB_MS),
+  PRESENCE_NODE_REFRESH_MS: "250",
+  PRESENCE_REAPER_INTERVAL_MS: "100",
+  PRESENCE_RECONNECT_GRACE_MS: "300",
+  PRESENCE_POSITION_CHECK_MS: "500",
+  PRESENCE_REDIS_COMMAND_TIMEOUT_MS: "300",
+};
+
+function beating(client: ReturnType<ReturnType<typeof faultScope>["client"]>, sessionId: string) {
+  const codes: (Code | "ok")[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const at = Date.now();
+      await client.heartbeat({ sessionId }, { timeoutMs: 2_000 }).then(
+        () => codes.push("ok"),
+        (e: unknown) => codes.push(ConnectError.from(e).code),
+      );
+      await sleep(Math.max(0, HB_MS - (Date.now() - at)));
+    }
+  })();
+  return { codes, stop: () => ((stopped = true), loop) };
+}
+
+describe.concurrent("F-R3b: Redis unreachable for 3 × TTL", () => {
+  it.each(["frozen", "cut off"] as const)("%s: only sessions that really ended during the outage leave, once each; nobody else leaves or rejoins", async (shape) => {
+    const s = faultScope();
+    onTestFinished(() => s.close());
+    const redis = await s.redis();
+    const fwd = await s.forwarder(redis.port);
+    const url = shape === "frozen" ? redis.url : `redis://127.0.0.1:${fwd.port}`;
+    const [a, b, c] = (await s.nodes(3, { ...ENV, PRESENCE_REDIS_URL: url })) as [NodeProcess, NodeProcess, NodeProcess];
+    const rec = await s.record([a, b, c], ROOMS);
+    const driver = async (user: string, node: NodeProcess, rooms: readonly string[]) => startDriverClient(s, { user, token: await tokenOf(user), rooms, pick: () => node });
+    const ana = await driver("ana", a, ROOMS);
+    const bob = await driver("bob", b, [ROOMS[1]]);
+    const dan = await driver("dan", b, ROOMS); // vanishes during the outage
+    const heartbeatClient = async (user: string, node: NodeProcess) => {
+      const cl = s.client(node.rpcUrl, await tokenOf(user));
+      const sess = (await cl.join({ room: ROOMS[0] })).session!;
+      const beats = beating(cl, sess.sessionId);
+      s.defer(beats.stop);
+      return { cid: sess.connectionId, beats };
+    };
+    const hal = await heartbeatClient("hal", a); // keeps trying
+    const hank = await heartbeatClient("hank", b); // stops during the outage
+    const truth = s.truth(a, ROOMS);
+    await rec.waitConverged(truth, 5_000);
+    const revivedBefore = await metricPerNode([a, b, c], "presence_revived_sessions_total");
+
+    const t0 = Date.now();
+    if (shape === "frozen") redis.freeze();
+    else fwd.cut();
+    await sleep(TTL_MS / 2);
+    await dan.stop();
+    await hank.beats.stop();
+    await sleep(t0 + 3 * TTL_MS - Date.now());
+    if (shape === "frozen") redis.thaw();
+    else fwd.heal({ reset: true });
+    const t1 = Date.now();
+
+    const gone = [
+      { cid: dan.cids[0]!, rooms: ROOMS as readonly string[] },
+      { cid: hank.cid, rooms: [ROOMS[0]] },
+    ];
+    await waitFor(() => gone.every((g) => rec.watchers.filter((w) => g.rooms.includes(w.room)).every((w) => rec.leavesFor(g.cid)[w.index] === 1)), 3 * TTL_MS, "the ended sessions left");
+    const leftAfterMs = Date.now() - t1;
+    await sleep(TTL_MS + 300); // quiet: nothing else may leave
+    await rec.waitConverged(truth, 5_000);
+    const revived = (await metricPerNode([a, b, c], "presence_revived_sessions_total")).map((n, i) => n - revivedBefore[i]!);
+    console.log(`F-R3b ${shape}: outage ${t1 - t0} ms (TTL ${TTL_MS}); the ended sessions left ${leftAfterMs} ms after Redis came back; revived per node ${revived.join("/")}; resyncs per watcher ${rec.resyncs().join(",")}`);
+
+    const want = rec.watchers.map((w) => gone.filter((g) => g.rooms.includes(w.room)).map((g) => `left:${g.cid}:TIMEOUT`).sort());
+    const got = rec.watchers.map((w) =>
+      messagesOf(rec, w.index)
+        .filter((m) => m.receivedAtMs >= t0 && (m.eventKind === "joined" || m.eventKind === "left"))
+        .map((m) => `${m.eventKind}:${m.connectionId}:${m.reason === undefined ? "" : LeaveReason[m.reason]}`)
+        .sort(),
+    );
+    expect(got).toEqual(want);
+    for (const d of [ana, bob]) expect([d.user, d.rejoins(), d.endings]).toEqual([d.user, 0, []]);
+    expect(hal.beats.codes.includes(Code.NotFound)).toBe(false);
+    expect(hal.beats.codes.includes(Code.Unavailable)).toBe(true); // it did try during the outage
+    expect(hal.beats.codes.at(-1)).toBe("ok");
+    expect(rec.resyncs().every((n) => n <= 1)).toBe(true);
+    expect(rec.violations().flat()).toEqual([]);
+    expect([ana, bob].flatMap((d) => d.streams().flatMap((w) => w.recorder.violations))).toEqual([]);
+    expect(revived[2]).toBe(0); // C refreshes nothing
+    for (const n of [a, b, c]) expect(n.logs()).toContain("store writes work again");
+    expect(leftAfterMs).toBeLessThanOrEqual(TTL_MS + 1_000); // the pause (one TTL) and a reaper round, with slack
+    const t = await truth();
+    expect(Object.keys(t.get(ROOMS[0])!.users).sort()).toEqual(["ana", "hal"]);
+    expect(Object.keys(t.get(ROOMS[1])!.users).sort()).toEqual(["ana", "bob"]);
+  });
+});
