@@ -437,7 +437,7 @@ async function main(): Promise<void> {
           : "not pinned (default; --pin to pin with taskset): the scheduler spreads Redis and Node over the cores",
     );
     store = await createRedisPresenceStore(
-      { url: redis.url, prefix: "bench", commandTimeoutMs: 10_000, connectTimeoutMs: 10_000 },
+      { url: redis.url, prefix: "bench", commandTimeoutMs: 10_000, connectTimeoutMs: 10_000, scopeShards: 16 },
       { clock: systemClock, ids: createIdSource((n) => randomBytes(n)), timings: DEFAULT_TIMINGS, limits: DEFAULT_LIMITS },
     );
 

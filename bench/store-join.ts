@@ -100,11 +100,11 @@ const redis = await startRedis();
 const cluster = await startRedisCluster({ masters: 3 });
 try {
   for (const requestId of [false, true]) {
-    const store = await createRedisPresenceStore({ url: redis.url, prefix: `b${randomBytes(3).toString("hex")}`, commandTimeoutMs: 5_000, connectTimeoutMs: 10_000 }, deps());
+    const store = await createRedisPresenceStore({ url: redis.url, prefix: `b${randomBytes(3).toString("hex")}`, commandTimeoutMs: 5_000, connectTimeoutMs: 10_000, scopeShards: 16 }, deps());
     rows.push(await measure("redis", store, [redis.client()], requestId));
     await store.close();
     const seeds = cluster.seeds.split(",");
-    const cstore = await createRedisPresenceStore({ clusterSeeds: seeds, prefix: `b${randomBytes(3).toString("hex")}`, commandTimeoutMs: 5_000, connectTimeoutMs: 10_000 }, deps());
+    const cstore = await createRedisPresenceStore({ clusterSeeds: seeds, prefix: `b${randomBytes(3).toString("hex")}`, commandTimeoutMs: 5_000, connectTimeoutMs: 10_000, scopeShards: 16 }, deps());
     rows.push(await measure("redis-cluster", cstore, cluster.nodes.map((n) => n.client()), requestId));
     await cstore.close();
   }

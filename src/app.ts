@@ -37,9 +37,11 @@ import { createFdWatchdog } from "./transport/http/fd-watchdog.js";
 import { createOnePortServer } from "./transport/http/one-port-server.js";
 import type { WsEngineName } from "./transport/ws/ws-engine.js";
 import { createWsBridge } from "./transport/ws/ws-server.js";
-import { createHeartbeatKeys, randomHeartbeatSecret } from "./auth/heartbeat-keys.js";
-import { createDatagramGate } from "./core/datagram-gate.js";
-import { createUdpHeartbeatServer } from "./transport/udp/udp-server.js";
+import { createScopeService } from "./service/scope-service.js";
+import { createRoomService } from "./service/room-service.js";
+import { awayPolicyOf, startSeedsLoops, udpHeartbeats } from "./compose-seeds.js";
+import { createMemoryScopeStore } from "./store/memory/memory-scope-store.js";
+import { createMemoryRoomLifecycle } from "./store/memory/memory-room-lifecycle.js";
 
 /**
  * The composition root: the only module that knows the concrete store, hub, transports and
@@ -100,6 +102,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     log.error("commit feed listener failed", { err });
   };
   const useRedis = !deps.store && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0);
+  const awayPolicy = awayPolicyOf(config);
   const redisStore = useRedis
     ? await createRedisPresenceStore(
         config.redis,
@@ -109,6 +112,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
           timings: config.timings,
           limits: config.limits,
           nodeId: config.nodeId,
+          awayPolicy,
           onCommitListenerError: (err) => commitListenerFailed(err),
           observer: {
             scriptReload: () => metrics.scriptReloads.inc(),
@@ -126,6 +130,12 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       )
     : undefined;
   for (const warning of (await redisStore?.configWarnings()) ?? []) log.warn(warning);
+  // Scopes and managed-room records live with the sessions: the Redis store keeps its own, the embedded store one here.
+  const roomLimits = { maxParticipants: config.rooms.maxParticipants, defaultIdleTimeoutMs: config.rooms.defaultIdleTimeoutMs, tombstoneMs: config.rooms.tombstoneMs };
+  const memoryScopes = redisStore ? undefined : createMemoryScopeStore();
+  const memoryLifecycle = redisStore ? undefined : createMemoryRoomLifecycle({ clock, limits: roomLimits });
+  const lifecycle = redisStore?.roomLifecycle(roomLimits) ?? memoryLifecycle!;
+  const scopeStore = redisStore?.scopeStore ?? memoryScopes!;
   const store: PresenceStore =
     deps.store ??
     redisStore ??
@@ -137,6 +147,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       onPublish: (kind) => metrics.eventsPublished.inc({ kind }),
       nodeId: config.nodeId,
       onHeartbeatLag: (seconds) => metrics.heartbeatLag.observe(seconds),
+      scopes: memoryScopes,
+      awayPolicy,
+      managedRooms: memoryLifecycle,
       onCommitListenerError: (err) => commitListenerFailed(err),
     });
   // History starts in the background (the embedded database takes seconds): never on the ready path.
@@ -165,6 +178,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   });
   const userHub = createUserWatchHub({
     users: store,
+    lastActive: (ids) => scopeStore.lastActive(ids),
     bus: store,
     clock,
     timings: config.timings,
@@ -177,11 +191,12 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     overlay: hist.durableFlags,
   });
   const { access, memory, limiter, clientAddress, warnEvery } = composeAccess({ config, metrics, log, clock, store, embeddedStore: !useRedis && !deps.store });
-  // UDP heartbeats (udp.proto), off unless PRESENCE_UDP_PORT is set; the port is told in Join answers.
-  const udpKeys = config.udp.port === undefined ? undefined : createHeartbeatKeys(config.udp.secret !== undefined ? new TextEncoder().encode(config.udp.secret) : randomHeartbeatSecret());
-  let udpBoundPort = 0;
+  const udp = udpHeartbeats(config, clock, metrics, log);
   const service = createPresenceService({
-    udp: udpKeys && { keyFor: (id) => udpKeys.keyFor(id), port: () => udpBoundPort },
+    udp: udp && { keyFor: (id) => udp.keys.keyFor(id), port: () => udp.port() },
+    awayScopeThresholds: config.awayScopeOverrides.map(([, ms]) => ms),
+    lastActive: (ids) => scopeStore.lastActive(ids),
+    managedRooms: { getRoom: (room) => lifecycle.getRoom(room), touchRoom: (room) => lifecycle.touchRoom(room) },
     durableStatus: hist.durableStatus,
     durableFlags: hist.durableFlags,
     sessions: store,
@@ -239,6 +254,31 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     },
   });
   const health = createHealthRoutes(readiness);
+  const scopeService = createScopeService({
+    scopes: scopeStore,
+    users: store,
+    clock,
+    limits: config.limits,
+    timings: config.timings,
+    otherWatchers: () => {
+      const c = hub.watcherCount();
+      return c.full + c.counts + userHub.count();
+    },
+    // Rights on scopes are room-kind resources named `scope:<name>` (docs/security.md).
+    authorize: async (caller, op, scopes) => {
+      for (const [i, s] of scopes.entries()) await access.authorize(caller, op, `scope:${s}`, scopes.length === 1 ? "scope" : `scopes[${i}]`);
+    },
+    visibleUsers: (caller, ids) => access.visibleUsers(caller, "status.read", ids),
+    holdWatch: (caller) => access.hold(caller, "watches"),
+  });
+  const roomService = createRoomService({
+    lifecycle,
+    clock,
+    authorize: (caller, op, room) => access.authorize(caller, op, room),
+    counts: async (room) => (await store.getView(room, { includeMembers: false })).counts,
+    evict: (room, ended) => store.endRoom(room, ended),
+    limits: { ...config.limits, ...roomLimits },
+  });
   const adminService = createAdminService({
     rooms: store,
     sessions: store,
@@ -254,7 +294,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const adapter = connectNodeAdapter({
     // Reflection last: it describes whatever the router serves at that point.
     routes: (router) => {
-      const served = historyRoutes(hist.service)(adminRoutes(adminService)(presenceRoutes(service)(health.register(router))));
+      const served = historyRoutes(hist.service)(adminRoutes(adminService)(presenceRoutes(service, scopeService, roomService)(health.register(router))));
       return withWireCompat(config.reflection ? registerReflection(served) : served);
     },
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
@@ -321,7 +361,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     sessions: () => store.stats().sessions,
     rooms: () => store.stats().rooms,
     // The bridge's room broadcasters are hub watchers too: WebSocket watchers are its sockets' watches.
-    watchers: () => ({ connect: { ...hub.watchersByTransport().connect, users: userHub.count() }, ws: ws.watchCount() }),
+    watchers: () => ({ connect: { ...hub.watchersByTransport().connect, users: userHub.count(), scopes: scopeService.watchCount() }, ws: ws.watchCount() }),
     wsMaxBufferedBytes: () => ws.maxBufferedBytes(),
     connections: () => ({ ws: ws.connectionCount(), ...rpc.connectionsByProtocol() }),
     // Both bindings go through service.bind; a session bound by a socket and a stream at once counts as ws.
@@ -351,6 +391,16 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     }
   }, config.timings.reaperIntervalMs);
 
+  const seedsLoops = startSeedsLoops({
+    clock,
+    config,
+    metrics,
+    log,
+    sweepAway: () => store.sweepAway(),
+    idleRooms: (limit) => lifecycle.idleRooms(limit),
+    endIdle: (room) => roomService.endIdle(room),
+  });
+
   // Sessions bound to this node's streams are refreshed in one batch per interval (design §5).
   let refreshing = false;
   const refresher = clock.setInterval(async () => {
@@ -375,24 +425,15 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const rpcAddr = await rpc.listen(config.rpcPort, config.host);
   const adminAddr = await admin.listen(config.adminPort, config.adminHost);
   const wsAddr = await ws.listen(config.ws.port, config.host);
-  const udp = udpKeys && createUdpHeartbeatServer({
-    keys: udpKeys,
-    gate: createDatagramGate({ replayWindowMs: config.udp.replayWindowMs, minIntervalMs: config.udp.minIntervalMs, maxSessions: config.udp.maxTrackedSessions }),
-    clock,
-    maxDatagramBytes: config.udp.maxDatagramBytes,
-    refresh: (sessionId, activity) => service.udpHeartbeat(sessionId, activity),
-    onResult: (result) => metrics.udpDatagrams.inc({ result }),
-    onError: (err) => log.warn("udp heartbeat failed", { err }),
-  });
-  if (udp) udpBoundPort = (await udp.listen(config.udp.port!, config.host)).port;
-  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, udpPort: udp ? udpBoundPort : undefined, reflection: config.reflection, wsEngine: ws.engine, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory", history: config.history.mode });
+  const udpPort = await udp?.listen((sessionId, activity) => service.udpHeartbeat(sessionId, activity));
+  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, udpPort, reflection: config.reflection, wsEngine: ws.engine, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory", history: config.history.mode });
 
   let closing: Promise<void> | undefined;
   return {
     rpcPort: rpcAddr.port,
     adminPort: adminAddr.port,
     wsPort: wsAddr.port,
-    udpPort: udp ? udpBoundPort : undefined,
+    udpPort,
     wsEngine: ws.engine,
     store,
     hub,
@@ -411,12 +452,14 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         const drainingError = draining();
         hub.close(drainingError);
         userHub.close(drainingError);
+        scopeService.close(drainingError);
         await health.settled(Math.min(1_000, config.shutdownDeadlineMs)); // health watchers got NOT_SERVING
         await rpc.close(config.shutdownDeadlineMs);
         // Sessions of the ended streams enter the reconnect grace in the store before it closes,
         // so clients reclaiming them on another node find them (F-N2).
         await service.drain();
         reaper.cancel();
+        seedsLoops.cancel();
         memory.stop();
         fds.stop();
         // Rows of everything above (the last leaves included) are written before the store closes.

@@ -5,6 +5,7 @@ import { loadAccessConfig, loadRedisSecurity, type AccessConfig, type RedisSecur
 import { ACCESS_SETTING_SPEC, ACCESS_SPEC, QUOTA_SPEC, REDIS_SECURITY_SPEC } from "./config/access-spec.js";
 import { CONNECTION_SPEC } from "./config/connection-spec.js";
 import { defaultNodeId, NODE_ID } from "./core/node-id.js";
+import { parseScopeOverrides } from "./core/away-policy.js";
 import type { Limits, Timings } from "./core/options.js";
 import { LIMIT_SPEC } from "./config/limit-spec.js";
 import type { IntSpec, OptionReader, SettingSpec } from "./config/option-spec.js";
@@ -56,7 +57,7 @@ export interface Config {
   /** The durable activity log and user status (docs/history.md): PostgreSQL, the embedded PGlite, or off. */
   history: HistoryConfig;
   /** Redis store (many nodes); without it the embedded memory store is used. */
-  redis: { url?: string; clusterSeeds: string[]; prefix: string; commandTimeoutMs: number; connectTimeoutMs: number } & RedisSecurity;
+  redis: { url?: string; clusterSeeds: string[]; prefix: string; scopeShards: number; commandTimeoutMs: number; connectTimeoutMs: number } & RedisSecurity;
   /** The RPC port's server: its numeric options (the handler, limiter and callbacks are the app's). */
   http: Omit<OnePortServerOptions, "handler" | "limiter" | "onRefused" | "onAcceptError" | "onAcceptPaused">;
   /** Readiness (`/readyz`, gRPC health, `presence_ready`): probe period and the bound of one probe. */
@@ -79,6 +80,10 @@ export interface Config {
    * development mode (no key configured), off otherwise.
    */
   reflection: boolean;
+  /** Managed rooms (rooms.proto): bounds and defaults. */
+  rooms: { tombstoneMs: number; defaultIdleTimeoutMs: number; maxParticipants: number };
+  /** PRESENCE_AWAY_AFTER_MS_BY_SCOPE: scope-name prefix → away threshold (ms). */
+  awayScopeOverrides: [string, number][];
   /** The demo page on the WebSocket port (`GET /`, `/app.js`) and its token endpoint. */
   demo: {
     /**
@@ -115,7 +120,7 @@ export const CONFIG_SECTIONS: readonly { title: string; about: string; settings?
   { title: "Quotas: anonymous callers", about: "Per anonymous remote address.", ints: QUOTA_SPEC.anonymous },
   { title: "Quotas: services", about: "Per service identity (`role: \"service\"`).", ints: QUOTA_SPEC.service },
   { title: "WebSocket bridge", about: "Limits of each socket (its message limit is `PRESENCE_MAX_REQUEST_BYTES`).", ints: WS_SPEC },
-  { title: "UDP heartbeats", about: "Off unless `PRESENCE_UDP_PORT` is set (udp.proto).", ints: SEEDS_SPEC },
+  { title: "UDP heartbeats, managed rooms, scopes", about: "Issue 12: UDP heartbeats are off unless `PRESENCE_UDP_PORT` is set (udp.proto); managed rooms (rooms.proto); scope counts in Redis.", ints: SEEDS_SPEC },
   { title: "History", about: "The durable activity log and user status ([history.md](history.md)).", ints: HISTORY_SPEC },
   { title: "Timings", about: "Design §9's timings; tests shrink them.", ints: TIMING_SPEC },
   { title: "Limits", about: "What one request, session or process may hold; a request over a limit is refused with a reason naming the field and the limit (docs/errors.md).", ints: LIMIT_SPEC },
@@ -197,6 +202,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const udpPort = udpPortRaw === undefined ? undefined : Number(udpPortRaw);
   if (udpPort !== undefined && (!Number.isInteger(udpPort) || udpPort < 0 || udpPort > 65_535)) {
     problems.push(`${S.udpPort.env}=${JSON.stringify(udpPortRaw)}: must be an integer from 0 to 65535 (unset: UDP heartbeats off)`);
+  }
+  let awayScopeOverrides: [string, number][] = [];
+  try {
+    const away = TIMING_SPEC.awayAfterMs;
+    awayScopeOverrides = parseScopeOverrides(str(S.awayAfterByScope) ?? "", Math.max(1, away.min), away.max, S.awayAfterByScope.env);
+  } catch (e) {
+    problems.push(e instanceof Error ? e.message : String(e));
   }
   const udpSecret = str(S.udpSecret);
   if (udpSecret !== undefined && Buffer.byteLength(udpSecret) < 32) problems.push(`${S.udpSecret.env}: must be at least 32 bytes`);
@@ -300,6 +312,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxDatagramBytes: seeds.udpMaxDatagramBytes,
       maxTrackedSessions: seeds.udpMaxTrackedSessions,
     },
+    awayScopeOverrides,
+    rooms: { tombstoneMs: seeds.roomTombstoneMs, defaultIdleTimeoutMs: seeds.roomIdleTimeoutMs, maxParticipants: seeds.maxRoomParticipants },
     history,
     reflection,
     admin: { listRoomsDefault: server.adminListRoomsDefault, listRoomsMax: server.adminListRoomsMax },
@@ -308,6 +322,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       url: redisUrl,
       clusterSeeds,
       prefix: str(S.redisPrefix)!,
+      scopeShards: seeds.scopeShards,
       commandTimeoutMs: server.redisCommandTimeoutMs,
       connectTimeoutMs: server.redisConnectTimeoutMs,
       ...loadRedisSecurity(read, redisUrl),

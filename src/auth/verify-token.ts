@@ -165,7 +165,7 @@ interface ClaimNames {
 }
 
 /**
- * Maps verified claims to a caller: `sub`, `name`, `picture`, `meta`, `role`, `exp`, and for users
+ * Maps verified claims to a caller: `sub`, `name`, `picture`, `meta`, `role`, `exp`, `scopes`, and for users
  * the capability and per-room role claims (parsed once here; the verified caller is cached).
  */
 function callerFromClaims(payload: JWTPayload, claims: ClaimNames): Caller {
@@ -176,6 +176,7 @@ function callerFromClaims(payload: JWTPayload, claims: ClaimNames): Caller {
   const role: Role = payload["role"] === "service" || payload["role"] === "admin" ? payload["role"] : "user";
   const name = payload["name"];
   const picture = payload["picture"];
+  const scopes = payload["scopes"];
   const caller: Caller = {
     role,
     subject: sub,
@@ -185,6 +186,8 @@ function callerFromClaims(payload: JWTPayload, claims: ClaimNames): Caller {
       avatarUrl: typeof picture === "string" ? picture : "",
       metadata: metadataFrom(payload["meta"]),
     },
+    // `scopes` (scopes.proto): strings only, at most 64 kept; the service validates the names.
+    ...(Array.isArray(scopes) ? { scopes: Object.freeze(scopes.filter((x): x is string => typeof x === "string").slice(0, 64)) } : {}),
   };
   if (typeof payload.exp === "number") caller.tokenExpiresAtMs = payload.exp * 1000;
   if (role === "user") caller.grants = grantsFrom(payload, claims);

@@ -18,6 +18,12 @@ export const LIMIT_SPEC: Readonly<Record<keyof Limits, IntSpec>> = {
   maxCursorElementBytes: int("PRESENCE_MAX_CURSOR_ELEMENT_BYTES", 256, 0, 4_096, "cursor `element` (bytes)"),
   maxUserIds: int("PRESENCE_MAX_USER_IDS", 1_000, 1, 100_000, "user ids per GetUserStatus / WatchUsers"),
   maxCustomStatusBytes: int("PRESENCE_MAX_CUSTOM_STATUS_BYTES", 128, 0, 4_096, "custom status text (bytes)"),
+  maxPresenceBytes: int("PRESENCE_MAX_PRESENCE_BYTES", 2_048, 0, 65_536, "typed presence per connection and room (key and JSON bytes + 2 per key)"),
+  maxPresenceKeys: int("PRESENCE_MAX_PRESENCE_KEYS", 32, 0, 1_024, "typed presence top-level keys per connection and room"),
+  presenceRatePerSec: int("PRESENCE_PRESENCE_RATE_PER_SEC", 10, 1, 1_000, "typed-presence updates per session and room per second (excess merged)"),
+  maxScopesPerSession: int("PRESENCE_MAX_SCOPES_PER_SESSION", 8, 0, 64, "scopes one session may carry besides the global one"),
+  maxListPageSize: int("PRESENCE_MAX_LIST_PAGE_SIZE", 1_000, 1, 10_000, "users per ListOnline page, at most"),
+  maxCountScopes: int("PRESENCE_MAX_COUNT_SCOPES", 100, 1, 10_000, "scopes per CountOnline / WatchScopeCounts call"),
 };
 
 /** Every limit at its default. */

@@ -38,6 +38,11 @@ export const SETTING_SPEC = {
     "auto",
     "WebSocket engine: `auto` (uWebSockets.js where its native build loads, else `ws` with one warning line saying why), `uws` (stop at start-up if it does not load) or `ws`; see [websocket-engines.md](websocket-engines.md)",
   ),
+  awayAfterByScope: setting(
+    "PRESENCE_AWAY_AFTER_MS_BY_SCOPE",
+    null,
+    "away thresholds by scope-name prefix, `zone:=120000,org:=600000` (longest prefix wins; a session uses the smallest threshold of its scopes; 0: never away there)",
+  ),
   udpPort: setting("PRESENCE_UDP_PORT", null, "UDP heartbeat port (udp.proto); `0` picks a free port", "(none: off)"),
   udpSecret: setting(
     "PRESENCE_UDP_SECRET",

@@ -27,6 +27,8 @@ export interface Caller {
   subject: string;
   /** Present for `user`, `service` and `admin` callers (from the token claims). */
   user?: UserInfo;
+  /** Scopes the token lists (claim `scopes`, scopes.proto): a user's sessions carry them. */
+  scopes?: readonly string[];
   /** Rights the token carries (capability and per-room role claims); absent for anonymous callers. */
   grants?: CallerGrants;
   /** When the caller's token expires (ms since the epoch); absent without a token or `exp`. */

@@ -39,6 +39,14 @@ export interface Timings {
    * message is caught within two intervals.
    */
   positionCheckMs: number;
+  /** WatchScopeCounts reads the counts of its scopes this often and sends changes. */
+  scopeCountsIntervalMs: number;
+  /** A session silent this long shows away (server-side away); 0 = never. */
+  awayAfterMs: number;
+  /** Every node runs the away sweep this often (a silent session is away within this of its threshold). */
+  awayCheckMs: number;
+  /** Activity signals of one session are written to the store at most this often per node. */
+  activityWriteIntervalMs: number;
 }
 
 export interface Limits {
@@ -72,4 +80,16 @@ export interface Limits {
   maxUserIds: number;
   /** Bytes of a custom status text. */
   maxCustomStatusBytes: number;
+  /** Typed presence per connection and room: key and JSON bytes + 2 per key. */
+  maxPresenceBytes: number;
+  /** Typed presence per connection and room: top-level keys. */
+  maxPresenceKeys: number;
+  /** Typed-presence updates applied per session and room per second; the excess is merged. */
+  presenceRatePerSec: number;
+  /** Scopes one session may carry (besides the global one). */
+  maxScopesPerSession: number;
+  /** Users per ListOnline page, at most. */
+  maxListPageSize: number;
+  /** Scopes per CountOnline / WatchScopeCounts call. */
+  maxCountScopes: number;
 }

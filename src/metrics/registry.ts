@@ -26,10 +26,10 @@ export const RESYNC_REASONS = ["overflow", "burst", "gap", "epoch", "resume_miss
 export type ResyncReason = (typeof RESYNC_REASONS)[number];
 
 /** Background loops that count their errors (label `loop` of `presence_loop_errors_total`). */
-export const LOOPS = ["reaper", "refresh", "fanout", "deferred_update", "ws_broadcast", "readiness", "commit_feed", "history_retention", "history_status", "history_repair", "history_record", "memory_guard"] as const;
+export const LOOPS = ["reaper", "refresh", "fanout", "deferred_update", "ws_broadcast", "readiness", "commit_feed", "history_retention", "history_status", "history_repair", "history_record", "memory_guard", "away_sweep", "room_idle"] as const;
 
 /** Updates merged into a later one (label `kind` of `presence_coalesced_updates_total`). */
-export const COALESCED_KINDS = ["typing", "cursor"] as const;
+export const COALESCED_KINDS = ["typing", "cursor", "presence"] as const;
 export type CoalescedKind = (typeof COALESCED_KINDS)[number];
 
 const AUTH_FAILURE_REASONS: readonly PresenceErrorReason[] = ["UNAUTHENTICATED", "TOKEN_INVALID", "TOKEN_EXPIRED"];

@@ -1,136 +1,66 @@
-import type { Clock } from "../core/clock.js";
 import { createCoalescingGate } from "../core/coalescing-gate.js";
-import type { IdSource } from "../core/ids.js";
-import { ownerKeyOf, VERIFIED_BY_SESSION_KEY, type Caller, type MemberIdentity, type UserInfo } from "../core/identity.js";
+import { ownerKeyOf, VERIFIED_BY_SESSION_KEY, type Caller, type MemberIdentity } from "../core/identity.js";
 import { checkMetadata } from "../core/metadata.js";
-import type { Limits, Timings } from "../core/options.js";
 import { invalidArgument, limitExceeded, PresenceError, sessionNotFound } from "../core/presence-error.js";
-import type { Activity, CursorPosition, Position, RoomView } from "../core/presence-event.js";
+import type { Activity, RoomView } from "../core/presence-event.js";
+import { pageUsers, type MemberOrder } from "../core/member-order.js";
+import { presenceFromObject } from "../core/typed-presence.js";
+import { checkAllowedScopes, checkScopes, pageSizeOf } from "../core/scope.js";
 import { checkText, parseRoomName, utf8Length } from "../core/room-name.js";
-import type { Detail, FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
-import type { UserWatchHub, UserWatchItem } from "../fanout/user-watch-hub.js";
-import { visibleStatus, type UserStatusRecord } from "../core/user-status.js";
-import type { DurableUserStatus } from "../history/history-store.js";
-import type { JoinResult, Lease, NavigateResult } from "../core/session.js";
-import type { RoomStore } from "../store/ports/room-store.js";
-import type { SessionStore } from "../store/ports/session-store.js";
-import type { UserStatusStore } from "../store/ports/user-status-store.js";
-import type { AccessGuard } from "./access-guard.js";
+import type { FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
+import { presentUserIds, visibleStatus, withLastActive, type UserStatusRecord } from "../core/user-status.js";
+import type { JoinCommand, PresenceService, PresenceServiceOptions, ServiceJoinResult } from "./presence-service-types.js";
 import { guardedUserWatch, guardedWatch, scopedRequestId, visibleStatuses, withRole } from "./access-wrappers.js";
 import { checkShortId, memberIdentityFor } from "./join-identity.js";
 import { statusReader, validUserIds } from "./user-status-reads.js";
 import { createJoinAdmission } from "./join-admission.js";
-import type { MemoryGuard } from "./memory-guard.js";
 
-/**
- * The application service: every transport (Connect/gRPC today, the WebSocket bridge later) calls
- * these functions with an authenticated Caller and plain domain values. It validates input before
- * anything is allocated in the store, decides who may do what, applies the per-session rate gates
- * for typing and cursors, and delegates to the store and the fan-out hub. It does no I/O itself.
- */
-export interface PresenceService {
-  join(caller: Caller, req: JoinCommand): Promise<ServiceJoinResult>;
-  leave(caller: Caller, req: { sessionId: string; room: string }): Promise<{ left: boolean }>;
-  navigate(caller: Caller, req: { sessionId: string; fromRoom: string; toRoom: string; metadata: Record<string, string> }): Promise<NavigateResult>;
-  heartbeat(caller: Caller, req: { sessionId: string; activity?: Activity }): Promise<Lease>;
-  setTyping(caller: Caller, req: { sessionId: string; room: string; typing: boolean }): Promise<void>;
-  updateCursor(caller: Caller, req: { sessionId: string; room: string; position: CursorPosition }): Promise<void>;
-  watch(caller: Caller, req: WatchCommand): AsyncGenerator<WatchItem>;
-  getPresence(caller: Caller, req: { room: string; detail: Detail }): Promise<RoomView>;
-  batchGetPresence(caller: Caller, req: { rooms: string[]; detail: Detail }): Promise<RoomView[]>;
-  getUserStatus(caller: Caller, req: { userIds: string[] }): Promise<UserStatusRecord[]>;
-  watchUsers(caller: Caller, req: { userIds: string[]; signal: AbortSignal }): AsyncGenerator<UserWatchItem>;
-  setStatus(caller: Caller, req: { sessionId: string; customStatus?: string; invisible?: boolean }): Promise<UserStatusRecord>;
-  /** Refreshes every session attached to a stream of this node (the app calls it every `nodeRefreshMs`). */
-  refreshAttached(): Promise<{ refreshed: number; missing: number }>;
-  /** Sessions attached to streams of this node. */
-  attachedCount(): number;
-  /**
-   * Binds a session of the caller to a transport of this node (a watch stream or a WebSocket): the
-   * node keeps it alive until the returned release function is called, then it enters the
-   * reconnect grace. Throws SESSION_NOT_FOUND for an unknown, expired or foreign session.
-   * `onLost` runs when a node refresh finds the session gone (kicked, purged, or reaped after a
-   * long store outage): the transport then ends, so its client learns it is no longer present.
-   */
-  bind(caller: Caller, sessionId: string, onLost?: () => void): Promise<() => void>;
-  /** Resolves when every pending release (stream ended → reconnect grace) has reached the store. */
-  drain(): Promise<void>;
-  /**
-   * Admits a watch that a transport serves itself (a WebSocket watch): checks the `watch` right and
-   * takes one unit of the caller's `watches` quota. Resolves with the valid room name and the
-   * function that gives the quota back when the watch ends.
-   */
-  admitWatch(caller: Caller, room: string): Promise<{ room: string; release: () => void }>;
-  /**
-   * A UDP heartbeat whose MAC verified (udp.proto): refreshes the session exactly like Heartbeat,
-   * without an owner check (the key proved it). SESSION_NOT_FOUND when the session is gone.
-   */
-  udpHeartbeat(sessionId: string, activity: Activity | undefined): Promise<void>;
+export type { JoinCommand, PresenceService, PresenceServiceOptions, ServiceJoinResult, WatchCommand } from "./presence-service-types.js";
+
+
+/** One page of a view's users in `order` (GetPresence, BatchGetPresence), with the next page's token. */
+function pageView(view: RoomView, order: MemberOrder, pageSize: number, pageToken: string): RoomView {
+  if (view.membersOmitted) return { ...view, nextPageToken: "" };
+  const page = pageUsers(view.users, order, pageSize, pageToken);
+  return { ...view, users: page.users, nextPageToken: page.nextPageToken };
 }
-
-/** A Join's answer: the store's, plus the session's UDP heartbeat key when UDP heartbeats are on. */
-export type ServiceJoinResult = JoinResult & { heartbeatKey?: Uint8Array; udpPort?: number };
-
-export interface JoinCommand {
-  room: string;
-  metadata: Record<string, string>;
-  sessionId: string;
-  resumeSecret: string;
-  activity?: Activity;
-  requestId: string;
-  /** Service role only: the user the service acts for. */
-  onBehalfOf?: UserInfo;
-  /** Anonymous callers only: client-kept anonymous id. */
-  anonymousId: string;
-}
-
-export interface WatchCommand {
-  /** Optional: a session of the caller to keep alive while the stream is open (attached binding). */
-  sessionId?: string;
-  room: string;
-  detail: Detail;
-  resumeFrom?: Position;
-  signal: AbortSignal;
-  onStall?: () => void;
-}
-
-export interface PresenceServiceOptions {
-  sessions: SessionStore;
-  rooms: RoomStore;
-  users: UserStatusStore;
-  /** Rights and quotas: every call is checked here before the store is touched. */
-  access: AccessGuard;
-  /** The store memory guard: over budget, joins that would create a session or a room are refused. */
-  memory?: MemoryGuard;
-  hub: FanoutHub;
-  userHub: UserWatchHub;
-  clock: Clock;
-  ids: IdSource;
-  limits: Limits;
-  timings: Timings;
-  /** Called for every heartbeat received (metrics). */
-  onHeartbeat?: () => void;
-  /** Counts coalesced typing/cursor updates (metrics). */
-  onCoalesced?: (kind: "typing" | "cursor") => void;
-  /** Errors of deferred (coalesced) updates, which have no caller left to answer. */
-  onDeferredError?: (err: unknown) => void;
-  /** UDP heartbeats (when on): each session's key and the bound port, told in Join answers. */
-  udp?: { keyFor(sessionId: string): Uint8Array; port(): number };
-  /**
-   * Durable statuses (history) of users the store reports as never seen: after a Redis data loss
-   * their last seen, custom status and invisible flag come from here. Never rejects ([] when the
-   * history does not answer in time).
-   */
-  durableStatus?: (userIds: string[]) => Promise<DurableUserStatus[]>;
-  /** The history's durable flags of a user (invisible, custom status) laid over the store's record. */
-  durableFlags?: (r: UserStatusRecord) => UserStatusRecord;
-}
-
 
 export function createPresenceService(o: PresenceServiceOptions): PresenceService {
   const admission = createJoinAdmission({ access: o.access, sessions: o.sessions, rooms: o.rooms, memory: o.memory });
   const typingGate = createCoalescingGate({ ratePerSec: o.limits.typingRatePerSec, clock: o.clock });
   const cursorGate = createCoalescingGate({ ratePerSec: o.limits.cursorRatePerSec, clock: o.clock });
+  const presenceGate = createCoalescingGate({ ratePerSec: o.limits.presenceRatePerSec, clock: o.clock });
+  /** Updates waiting for the presence gate, merged (key: session and room). */
+  const pendingPresence = new Map<string, { presence: Record<string, string>; replace: boolean }>();
+  const presenceLimits = { maxBytes: o.limits.maxPresenceBytes, maxKeys: o.limits.maxPresenceKeys };
+
+  /**
+   * Activity signals (typing, cursor, presence update, re-Join) reach the store at most once per
+   * session per interval from this node: the write interval, but never more than half the smallest
+   * away threshold (so a signal is never held back long enough to let a session go away).
+   */
+  const thresholds = [o.timings.awayAfterMs, ...(o.awayScopeThresholds ?? [])].filter((ms) => ms > 0);
+  const signalEveryMs = Math.min(o.timings.activityWriteIntervalMs, ...thresholds.map((ms) => Math.floor(ms / 2)));
+  const lastSignal = new Map<string, number>();
+  /** A managed room's idle clock, moved at most once per signal interval per room from this node. */
+  const lastTouch = new Map<string, number>();
+  function touch(room: string, force = false): void {
+    if (!o.managedRooms) return;
+    const now = o.clock.now();
+    const last = lastTouch.get(room);
+    if (!force && last !== undefined && now - last < signalEveryMs) return;
+    lastTouch.set(room, now);
+    if (lastTouch.size > 100_000) for (const [k, t] of lastTouch) if (now - t >= signalEveryMs) lastTouch.delete(k);
+    o.managedRooms.touchRoom(room).catch((e) => o.onDeferredError?.(e));
+  }
+  function signal(caller: Caller, id: string): void {
+    const now = o.clock.now();
+    const last = lastSignal.get(id);
+    if (last !== undefined && now - last < signalEveryMs) return;
+    lastSignal.set(id, now);
+    if (lastSignal.size > 100_000) for (const [k, t] of lastSignal) if (now - t >= signalEveryMs) lastSignal.delete(k);
+    o.sessions.signalActivity({ sessionId: id, ownerKey: ownerKeyOf(caller) }).catch((e) => o.onDeferredError?.(e));
+  }
   const room = (value: string, field = "room") => parseRoomName(value, o.limits.maxRoomNameBytes, field);
   const metadata = (m: Record<string, string>) => checkMetadata(m, o.limits.maxMetadataBytes, o.limits.maxMetadataEntries);
 
@@ -201,6 +131,20 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     }
   }
 
+  /** The scopes a new session of `caller` carries (scopes.proto), validated. */
+  function scopesFor(caller: Caller, requested: readonly string[]): string[] {
+    const max = o.limits.maxScopesPerSession;
+    if (caller.role === "anonymous") {
+      if (requested.length > 0) throw new PresenceError("PERMISSION_DENIED", "scopes: anonymous viewers carry no scopes", { field: "scopes" });
+      return [];
+    }
+    if (caller.role === "service" || caller.role === "admin") return checkScopes(requested, max);
+    if (requested.length === 0) return checkScopes(caller.scopes ?? [], max, "token scopes");
+    const asked = checkScopes(requested, max);
+    checkAllowedScopes(asked, caller.scopes ?? []);
+    return asked;
+  }
+
   const viewerOf = (caller: Caller) => (caller.role === "user" ? caller.subject : "");
 
   function noAnonymous(caller: Caller, what: string) {
@@ -223,7 +167,11 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       if (req.resumeSecret !== "" && req.sessionId === "") throw invalidArgument("resume_secret", "needs session_id");
       await o.access.authorize(caller, "join", r);
       await admission.admit(caller, { room: r, newSession: req.sessionId === "" });
+      const presence = req.presence ? presenceFromObject(req.presence, presenceLimits) : undefined;
+      const scopes = scopesFor(caller, req.scopes ?? []);
       const joined = await o.sessions.join({
+        presence,
+        scopes,
         room: r,
         ownerKey: ownerKeyOf(caller),
         identity,
@@ -236,8 +184,12 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       admission.joined(caller, joined.roomCreated);
       // Anonymous sessions get no UDP key: their session id alone is their capability, and UDP
       // datagrams carry it in clear text.
-      if (!o.udp || identity.kind !== "user") return joined;
-      return { ...joined, heartbeatKey: o.udp.keyFor(joined.session.sessionId), udpPort: o.udp.port() };
+      if (!joined.sessionCreated) signal(caller, joined.session.sessionId); // a re-Join is a signal
+      if (joined.event) touch(r, true);
+      const managedRoom = (await o.managedRooms?.getRoom(r)) ?? undefined;
+      const withRoom: ServiceJoinResult = managedRoom ? { ...joined, managedRoom } : joined;
+      if (!o.udp || identity.kind !== "user") return withRoom;
+      return { ...withRoom, heartbeatKey: o.udp.keyFor(joined.session.sessionId), udpPort: o.udp.port() };
     },
 
     async udpHeartbeat(id, activity) {
@@ -279,6 +231,10 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       noAnonymous(caller, "typing");
       await o.access.authorize(caller, "typing", r);
       const ref = { sessionId: id, ownerKey: ownerKeyOf(caller), room: r, typing: req.typing };
+      if (req.typing) {
+        signal(caller, id);
+        touch(r);
+      }
       let applied: Promise<void> | undefined;
       const outcome = typingGate.submit(`${id}\u0000${r}`, () => {
         applied = o.rooms.setTyping(ref);
@@ -301,6 +257,8 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       checkText(p.element, "position.element");
       await o.access.authorize(caller, "cursor", r);
       const ref = { sessionId: id, ownerKey: ownerKeyOf(caller), room: r, position: { ...p } };
+      signal(caller, id);
+      touch(r);
       let applied: Promise<void> | undefined;
       const outcome = cursorGate.submit(`${id}\u0000${r}`, () => {
         applied = o.rooms.updateCursor(ref);
@@ -313,7 +271,8 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     watch(caller, req) {
       const r = room(req.room);
       const id = req.sessionId ? sessionId(req.sessionId) : undefined;
-      const opts = { detail: req.detail, resumeFrom: req.detail === "full" ? req.resumeFrom : undefined, signal: req.signal, onStall: req.onStall };
+      const snapshotPageSize = pageSizeOf(req.snapshotPageSize ?? 0, o.limits.snapshotPageSize, o.limits.snapshotPageSize, "snapshot_page_size");
+      const opts = { detail: req.detail, resumeFrom: req.detail === "full" ? req.resumeFrom : undefined, signal: req.signal, onStall: req.onStall, order: req.order, snapshotPageSize };
       return guardedWatch(o.access, o.clock, caller, r, req.signal, (signal) =>
         id === undefined ? o.hub.watch(r, { ...opts, signal }) : attachedWatch(caller, id, r, { ...opts, signal }),
       );
@@ -350,7 +309,9 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     async getPresence(caller, req) {
       const r = room(req.room);
       await o.access.authorize(caller, "read", r);
-      return o.rooms.getView(r, { includeMembers: req.detail === "full" });
+      const size = pageSizeOf(req.pageSize ?? 0, o.limits.snapshotPageSize, o.limits.snapshotPageSize);
+      const view = await o.rooms.getView(r, { includeMembers: req.detail === "full" });
+      return pageView(view, req.order ?? "joined", size, req.pageToken ?? "");
     },
 
     async batchGetPresence(caller, req) {
@@ -359,14 +320,46 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       }
       await o.access.authorizeRooms(caller, "read", req.rooms.map((r, i) => room(r, `rooms[${i}]`)));
       const names = [...new Set(req.rooms)];
-      return Promise.all(names.map((n) => o.rooms.getView(n, { includeMembers: req.detail === "full" })));
+      const size = pageSizeOf(req.pageSize ?? 0, o.limits.snapshotPageSize, o.limits.snapshotPageSize);
+      const views = await Promise.all(names.map((n) => o.rooms.getView(n, { includeMembers: req.detail === "full" })));
+      return views.map((v) => pageView(v, req.order ?? "joined", size, ""));
     },
 
-    getUserStatus: (caller, req) => visibleStatuses(o.access, caller, userIds(req.userIds), () => o.clock.now(), readStatuses),
+    async getUserStatus(caller, req) {
+      const shown = await visibleStatuses(o.access, caller, userIds(req.userIds), () => o.clock.now(), readStatuses);
+      const present = presentUserIds(shown);
+      return withLastActive(shown, o.lastActive && present.length > 0 ? await o.lastActive(present) : undefined);
+    },
 
     watchUsers(caller, req) {
       const ids = userIds(req.userIds);
       return guardedUserWatch(o.access, o.clock, caller, ids, req.signal, (visible, signal) => o.userHub.watch(visible, { viewerUserId: viewerOf(caller), signal }));
+    },
+
+    async updatePresence(caller, req) {
+      const r = room(req.room);
+      const id = sessionId(req.sessionId);
+      if (caller.role === "anonymous") {
+        throw new PresenceError("PERMISSION_DENIED", "presence: anonymous viewers have no typed presence", { field: "presence" });
+      }
+      await o.access.authorize(caller, "join", r);
+      const update = presenceFromObject(req.presence, presenceLimits);
+      signal(caller, id);
+      touch(r);
+      const key = `${id}\u0000${r}`;
+      const waiting = pendingPresence.get(key);
+      // Merged with what is still waiting: a replace starts over, a merge adds its keys.
+      pendingPresence.set(key, waiting && !req.replace ? { presence: { ...waiting.presence, ...update }, replace: waiting.replace } : { presence: update, replace: req.replace });
+      let applied: Promise<void> | undefined;
+      const outcome = presenceGate.submit(key, () => {
+        const next = pendingPresence.get(key);
+        pendingPresence.delete(key);
+        if (!next) return;
+        applied = o.sessions.updatePresence({ sessionId: id, ownerKey: ownerKeyOf(caller), room: r, presence: next.presence, replace: next.replace });
+        applied.catch((e) => o.onDeferredError?.(e));
+      });
+      if (outcome === "coalesced") o.onCoalesced?.("presence");
+      else await applied;
     },
 
     async setStatus(caller, req) {
@@ -381,7 +374,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         }
         checkText(req.customStatus, "custom_status");
       }
-      const r = await o.users.setStatus({ sessionId: id, ownerKey: ownerKeyOf(caller), customStatus: req.customStatus, invisible: req.invisible });
+      const r = await o.users.setStatus({ sessionId: id, ownerKey: ownerKeyOf(caller), customStatus: req.customStatus, invisible: req.invisible, presence: req.presence });
       return visibleStatus(r, r.userId, o.clock.now()); // the user themself sees everything
     },
   };

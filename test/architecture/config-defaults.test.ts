@@ -24,6 +24,7 @@ const NOT_OPTIONS: Record<string, string> = {
   EXIT_SERVER_ERROR: "process exit code",
   EXIT_USAGE: "process exit code",
   SESSION_BUCKETS: "Redis data layout (changing it needs a migration, not a restart)",
+  IDLE_BUCKETS: "Redis data layout of the managed rooms' idle index (like SESSION_BUCKETS)",
   MAX_DELAY_MS: "setTimeout's own maximum (2^31 - 1)",
   MIN_COMPACT: "heap compaction heuristic of the expiry queue",
   TERMINAL_CLOSE_MIN: "protocol constant: the first 'do not reconnect' close code",
@@ -50,7 +51,6 @@ const NOT_OPTIONS: Record<string, string> = {
   RECENT_LIVE: "faults track: live events remembered per room to tell a duplicate delivery from a rollback (fan-out internal; candidate option)",
   // Landed before the one-source check; each is a candidate option of its owner (listed in the
   // errors track's report): until then a decision on record, not an accident.
-  DEFAULT_AWAY_AFTER_MS: "seeds track: PRESENCE_AWAY_AFTER_MS is documented in src/core/away-policy.ts but not yet an option",
   MAX_IDLE_TIMEOUT_MS: "seeds track: managed room idle timeout bound (candidate option)",
   MIN_AWAY_AFTER_MS: "seeds track: managed room away_after_ms bound (candidate option)",
   MAX_AWAY_AFTER_MS: "seeds track: managed room away_after_ms bound (candidate option)",
@@ -61,6 +61,7 @@ const NOT_OPTIONS: Record<string, string> = {
   DEFAULT_PAGE_SIZE: "history track: ListActivity page size default (candidate option)",
   DEFAULT_RANGE_MS: "history track: default query range (candidate option)",
   MAX_USER_ID_BYTES: "history track: user id length (candidate option; presence-service has the same bound inline)",
+  USER_ID_MAX_BYTES: "seeds track: owner user id length of a managed room (the same 128-byte bound as MAX_USER_ID_BYTES; candidate option)",
 };
 
 /** Numeric fallbacks on options that landed before this check, by file, with their owner. */

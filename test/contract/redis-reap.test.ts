@@ -34,7 +34,7 @@ async function twoNodes() {
   const prefix = `t${randomBytes(4).toString("hex")}`;
   const make = async () => {
     const s = await createRedisPresenceStore(
-      { url: redis.url, prefix, commandTimeoutMs: 2_000, connectTimeoutMs: 10_000 },
+      { url: redis.url, prefix, commandTimeoutMs: 2_000, connectTimeoutMs: 10_000, scopeShards: 16 },
       { clock, ids: createIdSource((n) => randomBytes(n)), timings: { ...DEFAULT_TIMINGS, sessionTtlMs: 300, heartbeatIntervalMs: 100 }, limits: DEFAULT_LIMITS, fixedTime: true },
     );
     open.push(s);

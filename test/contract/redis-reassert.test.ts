@@ -25,7 +25,7 @@ afterEach(async () => {
 async function node(conn: { url?: string; clusterSeeds?: string[] }, prefix: string) {
   const clock = createFakeClock(Date.now());
   const s = await createRedisPresenceStore(
-    { ...conn, prefix, commandTimeoutMs: 2_000, connectTimeoutMs: 10_000 },
+    { ...conn, prefix, commandTimeoutMs: 2_000, connectTimeoutMs: 10_000, scopeShards: 16 },
     { clock, ids: createIdSource((n) => randomBytes(n)), timings: { ...DEFAULT_TIMINGS, sessionTtlMs: 5_000, nodeRefreshMs: 1_000 }, limits: DEFAULT_LIMITS, fixedTime: true },
   );
   open.push(s);

@@ -25,7 +25,7 @@ async function twoNodes(conn: { url?: string; clusterSeeds?: string[] }) {
   const prefix = `t${randomBytes(4).toString("hex")}`;
   const make = async (nodeId: string) => {
     const s = await createRedisPresenceStore(
-      { ...conn, prefix, commandTimeoutMs: 2_000, connectTimeoutMs: 10_000 },
+      { ...conn, prefix, commandTimeoutMs: 2_000, connectTimeoutMs: 10_000, scopeShards: 16 },
       { clock, ids: createIdSource((n) => randomBytes(n)), timings: DEFAULT_TIMINGS, limits: DEFAULT_LIMITS, fixedTime: true, nodeId },
     );
     open.push(s);

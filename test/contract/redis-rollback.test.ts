@@ -38,7 +38,7 @@ describe("version rollback inside an epoch (issue 10 bug 2)", () => {
     const prefix = `t${randomBytes(4).toString("hex")}`;
     const timings = { ...DEFAULT_TIMINGS, positionCheckMs: 1_000 };
     const store: RedisPresenceStore = await createRedisPresenceStore(
-      { url: redis.url, prefix, commandTimeoutMs: 2_000, connectTimeoutMs: 10_000 },
+      { url: redis.url, prefix, commandTimeoutMs: 2_000, connectTimeoutMs: 10_000, scopeShards: 16 },
       { clock, ids: createIdSource((n) => randomBytes(n)), timings, limits: DEFAULT_LIMITS, fixedTime: true },
     );
     cleanups.push(() => store.close());

@@ -24,7 +24,7 @@ function harness(conn: () => { url?: string; clusterSeeds?: string[] }) {
   return async () => {
     const clock = createFakeClock(Date.now());
     const store = await createRedisPresenceStore(
-      { ...conn(), prefix: `t${randomBytes(4).toString("hex")}`, commandTimeoutMs: 2_000, connectTimeoutMs: 10_000 },
+      { ...conn(), prefix: `t${randomBytes(4).toString("hex")}`, commandTimeoutMs: 2_000, connectTimeoutMs: 10_000, scopeShards: 16 },
       {
         clock,
         ids: createIdSource((n) => randomBytes(n)),

@@ -77,7 +77,9 @@ export type ClientFrame = Message<"presence.v1.ClientFrame"> & {
     /**
      * Start watching a room on this socket: answered with an Ack, then a snapshot, then the
      * room's messages as `watch` frames. `resume_from` and `session_id` are ignored here (the
-     * socket's own session is already bound to it; a reconnecting socket gets a fresh snapshot).
+     * socket's own session is already bound to it; a reconnecting socket gets a fresh snapshot),
+     * and so are `order` and `snapshot_page_size` (one broadcast serves every socket of a room:
+     * snapshots are in join order, in pages of the server's snapshot page size).
      *
      * @generated from field: presence.v1.WatchPresenceRequest watch = 16;
      */

@@ -63,7 +63,8 @@ export type UserStatus = Message<"presence.v1.UserStatus"> & {
 
   /**
    * The user's last activity signal (ms since the Unix epoch) while online or away; 0 when offline
-   * or invisible to the viewer.
+   * or invisible to the viewer. Told by GetUserStatus and WatchUsers snapshots (0 in `changed`
+   * messages: a change says the state, not the activity).
    *
    * @generated from field: int64 last_active_ms = 21;
    */

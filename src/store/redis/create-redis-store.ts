@@ -1,4 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from "ioredis";
+import type { AwayPolicy } from "../../core/away-policy.js";
 import type { Clock } from "../../core/clock.js";
 import type { IdSource } from "../../core/ids.js";
 import type { Limits, Timings } from "../../core/options.js";
@@ -28,6 +29,8 @@ export interface RedisConnectionOptions {
   commandTimeoutMs: number;
   /** How long start-up waits for Redis before going on not ready (PRESENCE_REDIS_CONNECT_TIMEOUT_MS). */
   connectTimeoutMs: number;
+  /** Shards per scope (PRESENCE_SCOPE_SHARDS): part of the key layout, like `prefix`. */
+  scopeShards: number;
   /** ACL user (or none: the default user) and password, for every node (standalone or Cluster). */
   username?: string;
   password?: string;
@@ -46,6 +49,8 @@ export async function createRedisPresenceStore(
     observer?: RedisStoreObserver;
     nodeId?: string;
     onCommitListenerError?: (err: unknown) => void;
+    /** Server-side away thresholds; absent: never away by silence. */
+    awayPolicy?: AwayPolicy;
   },
 ): Promise<RedisPresenceStore> {
   const retryStrategy = (times: number) => Math.min(times * 100, 2_000);
@@ -88,7 +93,7 @@ export async function createRedisPresenceStore(
   client.on("error", () => {});
   subscriberConnection.on("error", () => {});
   await waitReady(client, conn.connectTimeoutMs);
-  const store = createRedisStore({ client, subscriberConnection, cluster, prefix: conn.prefix, probeTimeoutMs: conn.commandTimeoutMs, ...deps });
+  const store = createRedisStore({ client, subscriberConnection, cluster, prefix: conn.prefix, scopeShards: conn.scopeShards, probeTimeoutMs: conn.commandTimeoutMs, ...deps });
   await store.init().catch(() => {});
   return store;
 }

@@ -169,6 +169,15 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
         metrics?.loopErrors.inc({ loop: "ws_broadcast" });
         log?.error("websocket broadcast failed", { err });
       },
+      onEnded: () => {
+        // The room ended: every socket got its `ended` frame; their watches of it are over.
+        if (broadcasters.get(room) === b) broadcasters.delete(room);
+        for (const ws of b.sockets()) guard("watch_ended", ws, () => {
+          b.remove(ws);
+          removeWatch(ws.getUserData(), room);
+        });
+        b.stop();
+      },
       onFailed: (err) => {
         // The room's hub watch ended (store down, process full): tell its sockets, forget the room.
         if (broadcasters.get(room) === b) broadcasters.delete(room);
