@@ -4,7 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { BackendService as BackendServiceDesc, WatchEventsResponseSchema, type ItemErrorSchema, type TrackRequest, type TrackResponseSchema, type WatchEventsRequest } from "../../../gen/presence/v1/backend_pb.js";
 import { ErrorReason } from "../../../gen/presence/v1/errors_pb.js";
 import type { Clock } from "../../core/clock.js";
-import type { BackendsConfig } from "../../config-backends.js";
+import type { BackendsConfig } from "../../config/backend-spec.js";
 import type { BackendService, ItemResult } from "../../service/backend-service.js";
 import type { BackendEventHub } from "../../fanout/backend-event-hub.js";
 import { watchEvents } from "../../service/event-watch.js";

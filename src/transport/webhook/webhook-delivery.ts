@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { BackendEvent } from "../../core/backend-events.js";
 import type { Clock } from "../../core/clock.js";
-import type { WebhookConfig } from "../../config-backends.js";
+import type { WebhookConfig } from "../../config/backend-config.js";
 import { backendEventToPb } from "../backend-wire.js";
 import { parseWebhookSecret } from "./signature.js";
 import { createWebhookSender, type WebhookObserver } from "./webhook-sender.js";
