@@ -6,9 +6,9 @@ import { ACCESS_SETTING_SPEC, ACCESS_SPEC, QUOTA_SPEC, REDIS_SECURITY_SPEC } fro
 import { CONNECTION_SPEC } from "./config/connection-spec.js";
 import { defaultNodeId, NODE_ID } from "./core/node-id.js";
 import { loadWebhookConfig, type WebhookConfig } from "./config/backend-config.js";
-import { BACKEND_SPEC, WEBHOOK_SETTING_SPEC, WEBHOOK_SPEC, type BackendsConfig } from "./config/backend-spec.js";
+import { BACKEND_SPEC, WEBHOOK_SETTING_SPEC, WEBHOOK_SPEC } from "./config/backend-spec.js";
 import { parseScopeOverrides } from "./core/away-policy.js";
-import type { Limits, Timings } from "./core/options.js";
+import type { BackendLimits, Limits, Timings } from "./core/options.js";
 import { LIMIT_SPEC } from "./config/limit-spec.js";
 import type { IntSpec, OptionReader, SettingSpec } from "./config/option-spec.js";
 import { SERVER_SPEC } from "./config/server-spec.js";
@@ -83,7 +83,7 @@ export interface Config {
    */
   reflection: boolean;
   /** Backend calls (BackendService, Broadcast): batch sizes, Track stream limits, the event feed (backend-spec.ts). */
-  backends: BackendsConfig;
+  backends: BackendLimits;
   /** Webhooks (PRESENCE_WEBHOOK_URL …); undefined when off. */
   webhook?: WebhookConfig;
   /** Managed rooms (rooms.proto): bounds and defaults. */

@@ -19,6 +19,8 @@ export interface WebhookConfig {
   retryForMs: number;
   batchMaxEvents: number;
   batchDelayMs: number;
+  backoffMinMs: number;
+  backoffMaxMs: number;
   queueMax: number;
 }
 
@@ -26,6 +28,8 @@ export interface WebhookConfig {
 export function loadWebhookConfig(read: OptionReader): WebhookConfig | undefined {
   const W = WEBHOOK_SETTING_SPEC;
   const { problems } = read;
+  // Read (and checked) even without a URL, like every other option.
+  const nums = Object.fromEntries(Object.entries(WEBHOOK_SPEC).map(([k, s]) => [k, read.num(s)])) as Record<keyof typeof WEBHOOK_SPEC, number>;
   const url = read.str(W.url);
   const secret = read.str(W.secret);
   if (url === undefined) {
@@ -43,6 +47,5 @@ export function loadWebhookConfig(read: OptionReader): WebhookConfig | undefined
   }
   const kinds = read.list(W.kinds);
   for (const k of kinds) if (!(WEBHOOK_KINDS as readonly string[]).includes(k)) problems.push(`${W.kinds.env}: ${JSON.stringify(k)} is not one of ${WEBHOOK_KINDS.join(", ")}`);
-  const nums = Object.fromEntries(Object.entries(WEBHOOK_SPEC).map(([k, s]) => [k, read.num(s)])) as Record<keyof typeof WEBHOOK_SPEC, number>;
   return { url, secret: secret ?? "", rooms: read.list(W.rooms), kinds, ...nums };
 }

@@ -1,3 +1,4 @@
+import type { BackendLimits } from "../core/options.js";
 import { int, setting, type IntSpec, type SettingSpec } from "./option-spec.js";
 
 /**
@@ -29,6 +30,7 @@ export const BACKEND_SPEC = {
   broadcastMaxBytes: int("PRESENCE_BROADCAST_MAX_BYTES", 4_096, 2, 65_536, "Broadcast payload (serialized bytes); over it: `MESSAGE_TOO_LARGE`"),
   broadcastRatePerSec: int("PRESENCE_BROADCAST_RATE_PER_SEC", 10, 1, 10_000, "Broadcasts per second per session (per caller without a session); over it: `RATE_LIMITED`"),
   broadcastBurst: int("PRESENCE_BROADCAST_BURST", 20, 1, 100_000, "Broadcasts one session may send at once above that rate"),
+  eventsMaxPatterns: int("PRESENCE_EVENTS_MAX_PATTERNS", 32, 1, 1_024, "room patterns, and user patterns, per WatchEvents call; over it: `INVALID_ARGUMENT` naming `rooms` or `users`"),
   eventsRetentionMs: int(
     "PRESENCE_EVENTS_RETENTION_MS",
     300_000,
@@ -36,10 +38,7 @@ export const BACKEND_SPEC = {
     86_400_000,
     "backend events kept in the deployment's feed for WatchEvents resumes (a Redis stream on Redis); an older cursor gets a `gap`",
   ),
-} as const satisfies Record<string, IntSpec>;
-
-/** Backend calls' values, by the spec's keys. */
-export type BackendsConfig = { [K in keyof typeof BACKEND_SPEC]: number };
+} as const satisfies Record<keyof BackendLimits, IntSpec>;
 
 /** Webhook delivery's numeric options. */
 export const WEBHOOK_SPEC = {
@@ -49,10 +48,12 @@ export const WEBHOOK_SPEC = {
     600_000,
     0,
     86_400_000,
-    "a webhook batch is retried (backoff with full jitter, 250 ms doubling to 30 s) for this long, then dropped and counted",
+    "a webhook batch is retried (backoff with full jitter, PRESENCE_WEBHOOK_BACKOFF_MIN_MS doubling to PRESENCE_WEBHOOK_BACKOFF_MAX_MS) for this long, then dropped and counted",
   ),
   batchMaxEvents: int("PRESENCE_WEBHOOK_BATCH_MAX_EVENTS", 100, 1, 10_000, "events per webhook POST"),
   batchDelayMs: int("PRESENCE_WEBHOOK_BATCH_DELAY_MS", 200, 0, 60_000, "a webhook batch is sent this long after its first event (or when full)"),
+  backoffMinMs: int("PRESENCE_WEBHOOK_BACKOFF_MIN_MS", 250, 1, 600_000, "first retry of a failed webhook POST waits a random time up to this (full jitter), doubling per attempt"),
+  backoffMaxMs: int("PRESENCE_WEBHOOK_BACKOFF_MAX_MS", 30_000, 1, 3_600_000, "the longest wait between webhook retries (the doubling stops here)"),
   queueMax: int("PRESENCE_WEBHOOK_QUEUE_MAX", 100_000, 1, 10_000_000, "webhook events waiting for delivery on this node; more are dropped and counted"),
 } as const satisfies Record<string, IntSpec>;
 

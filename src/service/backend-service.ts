@@ -5,7 +5,7 @@ import type { Activity } from "../core/presence-event.js";
 import { draining as draining_, invalidArgument, limitExceeded, presenceError } from "../core/presence-error.js";
 import type { Lease } from "../core/session.js";
 import { createHash } from "node:crypto";
-import type { BackendsConfig } from "../config/backend-spec.js";
+import type { BackendLimits } from "../core/options.js";
 import type { SessionStore, TrackerStore } from "../store/presence-store.js";
 import type { PresenceService } from "./presence-service.js";
 import { createTrackerSession, type TrackerSession, type TrackerState } from "./tracker-session.js";
@@ -53,7 +53,7 @@ export interface TrackerHooks {
 
 export interface BackendServiceOptions {
   presence: PresenceService;
-  config: BackendsConfig;
+  config: BackendLimits;
   clock: Clock;
   ids: IdSource;
   /** How long a tracker whose stream ended is kept for a reconnect (the reconnect grace). */

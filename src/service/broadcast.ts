@@ -4,7 +4,7 @@ import { invalidArgument, limitExceeded, presenceError } from "../core/presence-
 import type { RoomBroadcastMessage } from "../core/presence-event.js";
 import { parseRoomName } from "../core/room-name.js";
 import type { RoomStore } from "../store/presence-store.js";
-import { takeFrameToken, type FrameBucket } from "../transport/ws/frame-rate.js";
+import { takeFrameToken, type FrameBucket } from "../core/frame-rate.js";
 
 /**
  * PresenceService.Broadcast, the service side: custom ephemeral room events. Validated (room,

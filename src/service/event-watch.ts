@@ -10,7 +10,6 @@ import type { BackendEventHub, EventWatchItem } from "../fanout/backend-event-hu
  * Who may: callers with the service or admin role (backend events name users across rooms); the
  * access model's per-room `watch` right replaces this once it is on main.
  */
-export const MAX_EVENT_PATTERNS = 32;
 const CURSOR = /^\d{1,20}(-\d{1,20})?$/;
 
 export interface WatchEventsCommand {
@@ -19,6 +18,8 @@ export interface WatchEventsCommand {
   kinds: BackendEventKind[];
   resumeAfter: string;
   signal: AbortSignal;
+  /** Patterns per list (PRESENCE_EVENTS_MAX_PATTERNS). */
+  maxPatterns: number;
 }
 
 export function watchEvents(hub: BackendEventHub, caller: Caller, req: WatchEventsCommand): AsyncGenerator<EventWatchItem> {
@@ -26,7 +27,7 @@ export function watchEvents(hub: BackendEventHub, caller: Caller, req: WatchEven
     throw presenceError("PERMISSION_DENIED", "WatchEvents: requires the service or admin role (events name users across rooms)", { field: "role" });
   }
   const compile = (list: string[], field: string) => {
-    if (list.length > MAX_EVENT_PATTERNS) throw limitExceeded(field, MAX_EVENT_PATTERNS, list.length, "patterns", "INVALID_ARGUMENT");
+    if (list.length > req.maxPatterns) throw limitExceeded(field, req.maxPatterns, list.length, "patterns", "INVALID_ARGUMENT");
     return list.map((p, i) => compileGlob(p, `${field}[${i}]`));
   };
   const rooms = compile(req.rooms, "rooms");

@@ -3,7 +3,7 @@ import type { Caller, UserInfo } from "../core/identity.js";
 import type { Activity, RoomView } from "../core/presence-event.js";
 import { invalidArgument, presenceError } from "../core/presence-error.js";
 import { checkText, utf8Length } from "../core/room-name.js";
-import type { BackendsConfig } from "../config/backend-spec.js";
+import type { BackendLimits } from "../core/options.js";
 import type { PresenceService } from "./presence-service.js";
 
 /**
@@ -74,7 +74,7 @@ export interface TrackerSessionOptions {
   state: TrackerState;
   created: boolean;
   presence: PresenceService;
-  config: BackendsConfig;
+  config: BackendLimits;
   hooks: { onReplaced(): void; onDrained(): void; onLost(key: string): void };
   onDetached(clean: boolean): void;
   /**

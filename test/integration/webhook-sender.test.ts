@@ -74,7 +74,7 @@ function sender(url: string, over: Partial<WebhookSenderOptions> = {}) {
     maxBatchEvents: 10,
     batchDelayMs: 20,
     maxQueue: 1_000,
-    backoffBaseMs: 20,
+    backoffMinMs: 20,
     backoffMaxMs: 200,
     observer: {
       delivered: (n, attempts) => ((stats.delivered += n), stats.attempts.push(attempts)),

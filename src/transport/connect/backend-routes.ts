@@ -4,13 +4,13 @@ import { create } from "@bufbuild/protobuf";
 import { BackendService as BackendServiceDesc, WatchEventsResponseSchema, type ItemErrorSchema, type TrackRequest, type TrackResponseSchema, type WatchEventsRequest } from "../../../gen/presence/v1/backend_pb.js";
 import { ErrorReason } from "../../../gen/presence/v1/errors_pb.js";
 import type { Clock } from "../../core/clock.js";
-import type { BackendsConfig } from "../../config/backend-spec.js";
+import type { BackendLimits } from "../../core/options.js";
 import type { BackendService, ItemResult } from "../../service/backend-service.js";
 import type { BackendEventHub } from "../../fanout/backend-event-hub.js";
 import { watchEvents } from "../../service/event-watch.js";
 import { backendEventToPb, kindsFromPb } from "../backend-wire.js";
+import { errorFieldsOf } from "../error-wire.js";
 import { activityFromPb, leaseToPb } from "../wire.js";
-import { errorFrameFor } from "../ws/close-codes.js";
 import { kCaller } from "./context.js";
 import { toConnectError } from "./to-connect-error.js";
 import { runTrackStream } from "./track-stream.js";
@@ -22,7 +22,7 @@ import { runTrackStream } from "./track-stream.js";
  */
 export interface BackendRoutesOptions {
   service: BackendService;
-  config: BackendsConfig;
+  config: BackendLimits;
   clock: Clock;
   /** Keepalive interval of idle Track streams (PRESENCE_KEEPALIVE_MS). */
   keepaliveMs: number;
@@ -36,8 +36,7 @@ export type TrackResponseInit = MessageInitShape<typeof TrackResponseSchema>;
 
 /** The ItemError of a failed item: what the unary call's error carries (internal errors hide their message). */
 export function itemErrorOf(err: unknown): MessageInitShape<typeof ItemErrorSchema> {
-  const { code, reason, message, metadata } = errorFrameFor(err);
-  return { code, reason: reason ?? ErrorReason.UNSPECIFIED, message, metadata };
+  return errorFieldsOf(err);
 }
 
 const results = <T, R>(items: Array<ItemResult<T>>, ok: (v: T) => R) =>
@@ -57,14 +56,14 @@ export function backendRoutes(o: BackendRoutesOptions) {
           return { results: results(await o.service.leaveBatch(ctx.values.get(kCaller), items), (left) => ({ case: "left" as const, value: left })) };
         }),
       track: (reqs: AsyncIterable<TrackRequest>, ctx: HandlerContext) => runTrackStream(reqs, ctx, o),
-      watchEvents: (req: WatchEventsRequest, ctx: HandlerContext) => streamEvents(o.events, req, ctx),
+      watchEvents: (req: WatchEventsRequest, ctx: HandlerContext) => streamEvents(o.events, o.config.eventsMaxPatterns, req, ctx),
     });
 }
 
-async function* streamEvents(hub: BackendEventHub, req: WatchEventsRequest, ctx: HandlerContext) {
+async function* streamEvents(hub: BackendEventHub, maxPatterns: number, req: WatchEventsRequest, ctx: HandlerContext) {
   let items;
   try {
-    items = watchEvents(hub, ctx.values.get(kCaller), { rooms: req.rooms, users: req.users, kinds: kindsFromPb(req.kinds), resumeAfter: req.resumeAfter, signal: ctx.signal });
+    items = watchEvents(hub, ctx.values.get(kCaller), { rooms: req.rooms, users: req.users, kinds: kindsFromPb(req.kinds), resumeAfter: req.resumeAfter, signal: ctx.signal, maxPatterns });
   } catch (e) {
     throw toConnectError(e);
   }

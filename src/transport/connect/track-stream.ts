@@ -5,7 +5,7 @@ import { ErrorReason } from "../../../gen/presence/v1/errors_pb.js";
 import { draining, invalidArgument, presenceError } from "../../core/presence-error.js";
 import type { TrackerSession, TrackOutcome } from "../../service/tracker-session.js";
 import { activityFromPb, userFromPb, viewToPb } from "../wire.js";
-import { takeFrameToken } from "../ws/frame-rate.js";
+import { takeFrameToken } from "../../core/frame-rate.js";
 import type { BackendRoutesOptions, TrackResponseInit } from "./backend-routes.js";
 import { itemErrorOf } from "./backend-routes.js";
 import * as http2 from "node:http2";

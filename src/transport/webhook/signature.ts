@@ -9,7 +9,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
  * than the tolerance (5 minutes) away from their clock: the replay window.
  */
 export const SECRET_PREFIX = "whsec_";
-export const DEFAULT_TOLERANCE_S = 5 * 60;
+export const REPLAY_WINDOW_S = 5 * 60;
 
 /** The HMAC key of a `whsec_…` secret; throws naming the variable when it is malformed or short. */
 export function parseWebhookSecret(secret: string, field = "PRESENCE_WEBHOOK_SECRET"): Buffer {
@@ -28,7 +28,7 @@ export function signWebhook(key: Buffer, id: string, timestampS: number, body: s
 }
 
 /** True when one of the `v1,` signatures of the header matches and the timestamp is in the window. */
-export function verifyWebhook(key: Buffer, headers: { id: string; timestamp: string; signature: string }, body: string | Buffer, nowS: number, toleranceS = DEFAULT_TOLERANCE_S): boolean {
+export function verifyWebhook(key: Buffer, headers: { id: string; timestamp: string; signature: string }, body: string | Buffer, nowS: number, toleranceS = REPLAY_WINDOW_S): boolean {
   const ts = Number(headers.timestamp);
   if (!Number.isInteger(ts) || Math.abs(nowS - ts) > toleranceS) return false;
   const want = Buffer.from(signWebhook(key, headers.id, ts, body).slice(3), "base64");

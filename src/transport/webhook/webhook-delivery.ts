@@ -39,6 +39,8 @@ export function createWebhookDelivery(config: WebhookConfig, d: WebhookDeliveryD
     maxBatchEvents: config.batchMaxEvents,
     batchDelayMs: config.batchDelayMs,
     maxQueue: config.queueMax,
+    backoffMinMs: config.backoffMinMs,
+    backoffMaxMs: config.backoffMaxMs,
     observer: d.observer,
   });
   const kinds = new Set(config.kinds);

@@ -11,7 +11,7 @@ import { signWebhook } from "./signature.js";
  * - Order: one batch in flight at a time, in enqueue order, so events committed on this node reach
  *   the receiver in commit order (a batch being retried holds back the ones after it).
  * - Retries: any non-2xx answer, a network error or no answer within `timeoutMs` is retried after
- *   `random() × min(backoffMaxMs, backoffBaseMs × 2^attempt)`, with the same `webhook-id` and body
+ *   `random() × min(backoffMaxMs, backoffMinMs × 2^attempt)`, with the same `webhook-id` and body
  *   (receivers de-duplicate by it, and by each event's `id`), until `retryForMs` has passed since
  *   the first attempt; then the batch is dropped and counted as failed.
  * - Bounded: at most `maxQueue` events wait; more are dropped and counted.
@@ -43,8 +43,9 @@ export interface WebhookSenderOptions {
   maxBatchEvents: number;
   batchDelayMs: number;
   maxQueue: number;
-  backoffBaseMs?: number;
-  backoffMaxMs?: number;
+  /** The first retry waits up to this (full jitter); doubles per attempt up to `backoffMaxMs`. */
+  backoffMinMs: number;
+  backoffMaxMs: number;
   observer?: Partial<WebhookObserver>;
 }
 
@@ -58,8 +59,8 @@ export interface WebhookSender {
 
 export function createWebhookSender(o: WebhookSenderOptions): WebhookSender {
   const random = o.random ?? Math.random;
-  const base = o.backoffBaseMs ?? 250;
-  const max = o.backoffMaxMs ?? 30_000;
+  const base = o.backoffMinMs;
+  const max = o.backoffMaxMs;
   const queue: BackendEventInit[] = [];
   let inFlight = 0;
   let wake: (() => void) | undefined;

@@ -5,7 +5,7 @@ import { CLOSE, closeCodeLabel, closeFor, errorFrameFor } from "./close-codes.js
 import { createDemoRoutes, HTTP_ANSWERS } from "./demo-routes.js";
 import { createExpiryQueue } from "./expiry-queue.js";
 import { createFrameHandler } from "./frame-handler.js";
-import { takeFrameToken } from "./frame-rate.js";
+import { takeFrameToken } from "../../core/frame-rate.js";
 import { decodeClientFrame, lazyFrame, type EncodedFrame, type ServerFrameInit } from "./frames.js";
 import { createRoomBroadcaster, topicOf, type RoomBroadcaster, type Socket, type SocketIo } from "./room-broadcaster.js";
 import { selectWsEngine } from "./select-engine.js";
