@@ -294,12 +294,17 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   // one signal, and removal walks the whole list, so with 50,000 open watch streams every new call
   // paid ~290 µs (measured by bench:grpc). Streams are ended by the hubs on drain instead, and
   // unary calls finish (or are cut at the shutdown deadline by the RPC server).
+  // Bidi and client-streaming calls (Track) send their request body for their whole life: exempt
+  // from the RPC port's request-body timeout (filled when the routes are registered, just below).
+  const streamingRequestPaths = new Set<string>();
   const adapter = connectNodeAdapter({
     // Reflection last: it describes whatever the router serves at that point.
     routes: (router) => {
       const presence = presenceRoutes(service, scopeService, roomService, { broadcast: backends.broadcast, roomWatchers: (room) => hub.roomWatchers(room) });
       const served = backends.register(historyRoutes(hist.service)(adminRoutes(adminService)(presence(health.register(router)))));
-      return withWireCompat(config.reflection ? registerReflection(served) : served);
+      const routes = withWireCompat(config.reflection ? registerReflection(served) : served);
+      for (const h of routes.handlers) if (h.method.methodKind === "bidi_streaming" || h.method.methodKind === "client_streaming") streamingRequestPaths.add(h.requestPath);
+      return routes;
     },
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
     interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics, access, clientAddress), originInterceptor()],
@@ -313,6 +318,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const rpc = createOnePortServer({
     handler: withCors(config.corsOrigins, withHistoryExport({ history: hist.service, verify, log }, adapter)),
     ...config.http,
+    streamingRequestPaths,
     limiter,
     onRefused: (reason) => metrics.connectionsRefused.inc({ port: "rpc", reason }),
     onAcceptError: (code) => {

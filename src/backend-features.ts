@@ -97,6 +97,7 @@ export function startBackendFeatures(config: Config, d: BackendFeatureDeps): Bac
         service: backends,
         config: config.backends,
         clock: d.clock,
+        openTimeoutMs: config.http.requestTimeoutMs,
         keepaliveMs: t.keepaliveMs,
         maxQueuedAnswers: config.limits.watcherQueueSize,
         reconnectGraceMs: t.reconnectGraceMs,

@@ -61,7 +61,7 @@ export interface Config {
   /** Redis store (many nodes); without it the embedded memory store is used. */
   redis: { url?: string; clusterSeeds: string[]; prefix: string; scopeShards: number; commandTimeoutMs: number; connectTimeoutMs: number } & RedisSecurity;
   /** The RPC port's server: its numeric options (the handler, limiter and callbacks are the app's). */
-  http: Omit<OnePortServerOptions, "handler" | "limiter" | "onRefused" | "onAcceptError" | "onAcceptPaused">;
+  http: Omit<OnePortServerOptions, "handler" | "limiter" | "onRefused" | "onAcceptError" | "onAcceptPaused" | "streamingRequestPaths">;
   /** Readiness (`/readyz`, gRPC health, `presence_ready`): probe period and the bound of one probe. */
   readiness: { intervalMs: number; timeoutMs: number };
   /** WebSocket bridge: the engine, and the WS_SPEC values by the bridge's option names. */

@@ -1,8 +1,9 @@
 /**
  * Track stream rules against a real server (memory store): tracker ids and secrets (conflict,
  * takeover of a live stream), per-request errors that leave the stream open, the presences limit,
- * and flow control: above PRESENCE_TRACK_MAX_MESSAGES_PER_SEC the server reads more slowly and
- * still answers everything.
+ * flow control: above PRESENCE_TRACK_MAX_MESSAGES_PER_SEC the server reads more slowly and
+ * still answers everything; and the RPC port's request timeout, which must not cut a stream whose
+ * request side stays open for its whole life (it bounds only the wait for `open`).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorReason } from "../../gen/presence/v1/errors_pb.js";
@@ -13,9 +14,10 @@ import { trackClient, TrackItemError } from "../support/track-client.js";
 let server: TestServer;
 let token: string;
 let other: string;
+const REQUEST_TIMEOUT_MS = 600;
 
 beforeAll(async () => {
-  server = await startTestServer({ PRESENCE_TRACK_MAX_PRESENCES: "5", PRESENCE_TRACK_MAX_MESSAGES_PER_SEC: "200", PRESENCE_TRACK_BURST: "20" });
+  server = await startTestServer({ PRESENCE_TRACK_MAX_PRESENCES: "5", PRESENCE_TRACK_MAX_MESSAGES_PER_SEC: "200", PRESENCE_TRACK_BURST: "20", PRESENCE_HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), PRESENCE_HTTP_HEADERS_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) });
   token = await signTestToken(TEST_SECRET, { sub: "rules-backend", role: "service" });
   other = await signTestToken(TEST_SECRET, { sub: "other-backend", role: "service" });
 });
@@ -76,5 +78,20 @@ describe("Track rules", () => {
     // 120 requests at 200/s with a burst of 20 take at least (120 - 20) / 200 s.
     expect(elapsed).toBeGreaterThanOrEqual(450);
     s.abort();
+  });
+
+  it("a stream outlives the RPC port's request timeout; one that never sends open is refused after it", async () => {
+    const s = trackClient(server.baseUrl, token);
+    await s.open();
+    await s.send({ case: "track", value: { key: "long", room: "rules/d", user: { userId: "long" } } });
+    await new Promise((r) => setTimeout(r, 3 * REQUEST_TIMEOUT_MS));
+    expect(await s.send({ case: "setActivity", value: { key: "long", activity: 2 } })).toMatchObject({ case: "activitySet" });
+    expect(await s.send({ case: "close", value: {} })).toMatchObject({ case: "closed", value: { left: 1 } });
+    expect(await s.ended).toBeNull();
+
+    const t0 = Date.now();
+    const silent = trackClient(server.baseUrl, token); // never sends open
+    expect((await silent.ended)?.message).toBe(`[invalid_argument] open: the first request of a Track stream must arrive within ${REQUEST_TIMEOUT_MS} ms (PRESENCE_HTTP_REQUEST_TIMEOUT_MS)`);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50);
   });
 });

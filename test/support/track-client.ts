@@ -66,6 +66,7 @@ export function trackClient(baseUrl: string, token: string, opts: { httpVersion?
   const reclaimed: TrackedPresence[] = [];
   const pushed: TrackResponse[] = [];
   let next = 1n;
+  let failure: Error | undefined;
 
   const ended = (async () => {
     try {
@@ -86,11 +87,12 @@ export function trackClient(baseUrl: string, token: string, opts: { httpVersion?
       }
       return null;
     } catch (e) {
-      return e as Error;
+      failure = e as Error;
+      return failure;
     } finally {
       closed = true; // end our request side too
       wake?.();
-      const err = new Error("stream ended");
+      const err = new Error(failure ? `stream ended: ${failure.message}` : "stream ended", { cause: failure });
       for (const w of waiting.values()) w.reject(err);
       waiting.clear();
       openFailed?.(err);

@@ -24,6 +24,8 @@ export interface BackendRoutesOptions {
   service: BackendService;
   config: BackendLimits;
   clock: Clock;
+  /** A Track stream's first request (`open`) must arrive within this (PRESENCE_HTTP_REQUEST_TIMEOUT_MS). */
+  openTimeoutMs: number;
   /** Keepalive interval of idle Track streams (PRESENCE_KEEPALIVE_MS). */
   keepaliveMs: number;
   /** Answers queued for a Track client before the server stops reading it (PRESENCE_WATCHER_QUEUE_SIZE). */

@@ -33,7 +33,18 @@ const RECLAIM_PAGE = 1_000;
 export async function* runTrackStream(reqs: AsyncIterable<TrackRequest>, ctx: HandlerContext, o: BackendRoutesOptions): AsyncGenerator<TrackResponseInit> {
   const caller = ctx.values.get(kCaller);
   const it = reqs[Symbol.asyncIterator]();
-  const first = await it.next();
+  // The RPC port's request timeout does not apply to this stream (it would cut it): bound the wait
+  // for `open` here instead.
+  let openTimer: { cancel(): void } | undefined;
+  const first = await Promise.race([
+    it.next(),
+    new Promise<never>((_, reject) => {
+      openTimer = o.clock.setTimeout(
+        () => reject(toConnectError(presenceError("INVALID_ARGUMENT", `open: the first request of a Track stream must arrive within ${o.openTimeoutMs} ms (PRESENCE_HTTP_REQUEST_TIMEOUT_MS)`, { field: "open", limit: o.openTimeoutMs }))),
+        o.openTimeoutMs,
+      );
+    }),
+  ]).finally(() => openTimer?.cancel());
   if (first.done) return;
   if (first.value.message.case !== "open") throw toConnectError(invalidArgument("open", "the first request of a Track stream must be open"));
 
