@@ -1,6 +1,6 @@
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createContextValues } from "@connectrpc/connect";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomFillSync } from "node:crypto";
 import { createAdminServer } from "./admin/admin-server.js";
 import { composeAccess } from "./compose-access.js";
 import { createDemoTokenIssuer } from "./auth/demo-tokens.js";
@@ -8,7 +8,7 @@ import type { AccessGuard } from "./service/access-guard.js";
 import { createTokenVerifier } from "./auth/verify-token.js";
 import type { Config } from "./config.js";
 import { systemClock, type Clock } from "./core/clock.js";
-import { createIdSource, type IdSource } from "./core/ids.js";
+import { createIdSource, pooledRandomBytes, type IdSource } from "./core/ids.js";
 import { draining, PresenceError } from "./core/presence-error.js";
 import { createFanoutHub, type FanoutHub } from "./fanout/fanout-hub.js";
 import { startAppHistory } from "./history/app-history.js";
@@ -94,7 +94,7 @@ export interface AppDeps {
 
 export async function startApp(config: Config, deps: AppDeps = {}): Promise<App> {
   const clock = deps.clock ?? systemClock;
-  const ids = deps.ids ?? createIdSource((n) => randomBytes(n));
+  const ids = deps.ids ?? createIdSource(pooledRandomBytes((into) => randomFillSync(into)));
   const log = deps.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
   // A commit-feed listener (history, webhooks) that throws is counted and logged; the call goes on.

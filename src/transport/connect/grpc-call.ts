@@ -12,7 +12,7 @@ import { toConnectError } from "./to-connect-error.js";
  * stream, runs the SAME interceptors and the SAME method implementation the Connect router serves
  * (so rights, quotas, request ids, logs, metrics and error mapping are those of every other
  * protocol), and writes the answer: headers, one envelope per message, then the status in
- * trailers (or, for an error before any message, a trailers-only answer). Errors become gRPC
+ * trailers (headers first even for an error before any message). Errors become gRPC
  * statuses the way connect's gRPC handler makes them (`setTrailerStatus`: grpc-status,
  * grpc-message percent-encoded per the gRPC spec, grpc-status-details-bin with ErrorInfo/BadRequest).
  *
@@ -174,7 +174,6 @@ export class GrpcCall implements HandlerContext {
       };
       const onEnd = () => {
         if (failed) return;
-        stream.off("close", onEnd);
         try {
           reader.end();
           if (message === undefined) throw new ConnectError(`protocol error: missing input message for ${this.method.methodKind === "unary" ? "unary" : "server-streaming"} method`, Code.Unimplemented);
@@ -183,9 +182,9 @@ export class GrpcCall implements HandlerContext {
           reject(e);
         }
       };
+      // A stream reset before its end never settles this: `done` is set, and it goes with the stream.
       stream.on("data", onData);
       stream.once("end", onEnd);
-      stream.once("close", onEnd); // reset before the end: `done` is set, the answer is dropped
     });
   }
 
@@ -243,12 +242,11 @@ export class GrpcCall implements HandlerContext {
     return envelope(toBinary(out, isMessage(message, out) ? message : create(out, message as never)));
   }
 
-  private respondHeaders(header: LiteHeaders, endStream: boolean, extra?: Record<string, string>): void {
+  private respondHeaders(header: LiteHeaders): void {
     this.headersSent = true;
     const h: Record<string, string> = { ":status": "200", "content-type": "application/grpc+proto", "grpc-accept-encoding": ACCEPT_ENCODING };
     if (header.size > 0) header.toHttp2(h);
-    if (extra) Object.assign(h, extra);
-    this.stream.respond(h, endStream ? { endStream: true } : { waitForTrailers: true });
+    this.stream.respond(h, { waitForTrailers: true });
   }
 
   private finishUnary(res: UnaryResponse): void {
@@ -256,7 +254,7 @@ export class GrpcCall implements HandlerContext {
     const bytes = this.encode(res.message);
     this.done = true;
     clearTimeout(this.timer);
-    this.respondHeaders(res.header as LiteHeaders, false);
+    this.respondHeaders(res.header as LiteHeaders);
     const trailer = res.trailer as LiteHeaders;
     this.stream.once("wantTrailers", () => this.stream.sendTrailers(trailer.size > 0 ? trailer.toHttp2({ "grpc-status": "0" }) : { "grpc-status": "0" }));
     this.stream.end(bytes);
@@ -271,7 +269,7 @@ export class GrpcCall implements HandlerContext {
         const r = await it.next();
         if (this.done || this.stream.destroyed) return;
         if (r.done === true) break;
-        if (!this.headersSent) this.respondHeaders(res.header as LiteHeaders, false);
+        if (!this.headersSent) this.respondHeaders(res.header as LiteHeaders);
         if (!this.stream.write(this.encode(r.value))) await this.drained();
       }
     } finally {
@@ -280,8 +278,16 @@ export class GrpcCall implements HandlerContext {
     if (this.done || this.stream.destroyed) return;
     this.done = true;
     clearTimeout(this.timer);
-    const trailer = (res.trailer as LiteHeaders).toHttp2({ "grpc-status": "0" });
-    if (!this.headersSent) return this.respondHeaders(res.header as LiteHeaders, true, trailer);
+    this.endWith(res.header as LiteHeaders, (res.trailer as LiteHeaders).toHttp2({ "grpc-status": "0" }));
+  }
+
+  /**
+   * Headers (if not sent yet), then `trailer`, then the end of the stream. Never a trailers-only
+   * answer: a trailers-only error answer to a refused stream, while the client opened hundreds at
+   * once, made the next stream on that connection fail with REFUSED_STREAM (abuse-quotas.test.ts).
+   */
+  private endWith(header: LiteHeaders, trailer: Record<string, string>): void {
+    if (!this.headersSent) this.respondHeaders(header);
     this.stream.once("wantTrailers", () => this.stream.sendTrailers(trailer));
     this.stream.end();
   }
@@ -309,9 +315,7 @@ export class GrpcCall implements HandlerContext {
     const status = setTrailerStatus(new LiteHeaders(), ce) as LiteHeaders;
     status.set("grpc-message", encodeGrpcMessage(ce.rawMessage));
     try {
-      if (!this.headersSent) return this.respondHeaders(this.responseHeader, true, status.toHttp2());
-      this.stream.once("wantTrailers", () => this.stream.sendTrailers(status.toHttp2()));
-      this.stream.end();
+      this.endWith(this.responseHeader, status.toHttp2());
     } catch {
       // The stream went away while answering: nothing to tell anyone.
     }
