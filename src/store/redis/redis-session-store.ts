@@ -9,7 +9,7 @@ import { createHeartbeatBatcher, type PendingHeartbeat } from "./heartbeat-batch
 import { SESSION_BUCKETS } from "./keys.js";
 import type { RedisContext } from "./redis-context.js";
 import { viewFromScript } from "./room-reader.js";
-import type { RoomReadParts } from "./room-scripts.js";
+import { FINAL_CALL, type RoomReadParts } from "./room-scripts.js";
 import type { SessionReaper } from "./session-reaper.js";
 import { sessionError, type HeartbeatReply, type SessionOpenArgs } from "./session-scripts.js";
 
@@ -143,8 +143,20 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     const opening = ctx.sessions.open({ mode: "new", sid, owner: input.ownerKey, arg: JSON.stringify(session), room: input.room, metadataJson, nodeId: ctx.nodeId });
     const status = ctx.users.session(session.id, "set", sid, session.act);
     const joining = roomJoin(input.room, sid, session, input.metadata, { seq: FIRST_CALL, expiresAtMs: 0 });
-    const [opened, , joined] = await Promise.all([opening, status, joining]);
-    if (opened.status !== "ok") throw sessionNotFound(); // a new session cannot be refused
+    const [openedR, statusR, joinedR] = await Promise.allSettled([opening, status, joining]);
+    if (openedR.status === "rejected" || openedR.value.status !== "ok" || statusR.status === "rejected" || joinedR.status === "rejected") {
+      // One step failed while the others ran: Redis checks a script for maxmemory only at its first
+      // write, so at maxmemory the session step is refused while the room join (whose first write
+      // frees nothing but needs no memory check) runs. Undo what ran, so no member outlives a
+      // failed Join (a session without a member just expires; no client holds it).
+      if (joinedR.status === "fulfilled" && joinedR.value.event) {
+        await ctx.rooms.leave(input.room, { connectionId: session.c, sessionId: sid, reason: "left", seq: FINAL_CALL, tombstone: false }).catch(() => {});
+      }
+      if (statusR.status === "fulfilled") await ctx.users.session(session.id, "end", sid, session.act).catch(() => {});
+      for (const r of [openedR, statusR, joinedR]) if (r.status === "rejected") throw r.reason;
+      throw sessionNotFound(); // a new session cannot be refused
+    }
+    const [opened, joined] = [openedR.value, joinedR.value];
     remember(sid, input.ownerKey, session, input.room, input.metadata);
     return {
       session: { sessionId: sid, resumeSecret: session.sec, connectionId: session.c },

@@ -56,7 +56,7 @@ export type RedisPresenceStore = PresenceStore & {
 export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
   const nodeId = o.nodeId ?? "local";
   const commits = createCommitEmitter(nodeId, o.onCommitListenerError);
-  const ctx: RedisContext = createRedisContext({ ...o, nodeId, commits });
+  const ctx: RedisContext = createRedisContext({ ...o, nodeId, commits, commandTimeoutMs: o.probeTimeoutMs });
   const recovery: DataLossRecovery = createDataLossRecovery(ctx);
   let bus: RedisEventBus | undefined;
   const sub: Subscriber = createSubscriber({

@@ -43,6 +43,13 @@ export interface RoomReadParts {
   cursors: Record<string, string>;
 }
 
+/** A room's position and its log entries (`XRANGE` replies: id, [field, value, …]). */
+export interface RoomLogParts {
+  epoch: string | null;
+  version: string | null;
+  entries: [string, string[]][];
+}
+
 export interface RoomJoinReply {
   status: (typeof JOIN)[keyof typeof JOIN];
   /** The committed event (null when unchanged, and for an anonymous member's metadata update). */
@@ -70,6 +77,10 @@ export interface RoomScripts {
   touch(room: string, epoch: string): Promise<Position>;
   /** A new epoch when the room is still at `seen.epoch` below `seen.version` (a rollback); returns its position. */
   renewEpoch(room: string, seen: Position, epoch: string): Promise<Position>;
+  /** The room's state, read atomically, and Redis' time of the read. */
+  read(room: string): Promise<RoomReadParts & { timeMs: number }>;
+  /** The room's position and event log, read atomically. */
+  readLog(room: string): Promise<RoomLogParts>;
 }
 
 export function createRoomScripts(c: ScriptContext, committed: (event: PresenceEvent) => void): RoomScripts {
@@ -123,6 +134,16 @@ export function createRoomScripts(c: ScriptContext, committed: (event: PresenceE
       const k = c.keys.room(room);
       const r = new ScriptReply("roomRenewEpoch", await c.run("roomRenewEpoch", [k.meta, k.log], [seen.epoch, seen.version, epoch]));
       return { epoch: r.str(1), version: r.int(2) };
+    },
+    async read(room) {
+      const k = c.keys.room(room);
+      const r = new ScriptReply("roomRead", await c.run("roomRead", [k.meta, k.members, k.typing, k.cursors], [c.nowArg()]));
+      return { meta: r.array(0).map((v) => (v === null ? null : String(v))), members: r.hash(1), typing: r.hash(2), cursors: r.hash(3), timeMs: r.int(4) };
+    },
+    async readLog(room) {
+      const k = c.keys.room(room);
+      const r = new ScriptReply("roomReadLog", await c.run("roomReadLog", [k.meta, k.log], []));
+      return { epoch: r.strOrNull(0), version: r.strOrNull(1), entries: r.array(2) as [string, string[]][] };
     },
     async touch(room, epoch) {
       const { all } = roomKeys(room);

@@ -53,10 +53,11 @@ export function createSessionReaper(ctx: RedisContext): SessionReaper {
       let expiredSessions = 0;
       let leaves = 0;
       let liveSessions = 0;
-      // After a store outage no session is judged by the time nobody could refresh it (F-R3b).
-      const paused = ctx.outage.reapPaused();
+      // After a store outage no session is judged by the time nobody could refresh it (F-R3b);
+      // nor before this node knows Redis' clock (claims carry a deadline in it).
+      const deadline = ctx.outage.reapPaused() ? null : ctx.outage.claimDeadline();
       for (let b = 0; b < SESSION_BUCKETS; b++) {
-        const claimed = paused ? NOTHING_CLAIMED : await ctx.sessions.claimExpired(b).catch((e: unknown) => {
+        const claimed = deadline === null ? NOTHING_CLAIMED : await ctx.sessions.claimExpired(b, deadline).catch((e: unknown) => {
           ctx.outage.failed();
           throw e;
         });
