@@ -30,7 +30,7 @@ const partsAsReplies = (parts: RoomReadParts): Replies => [
 
 /** The view a Join or Navigate answers with, from the room read inside its join script. */
 export function viewFromScript(ctx: RedisContext, room: string, parts: RoomReadParts): RoomView {
-  return viewFromReplies(room, partsAsReplies(parts), "join", ctx.clock.now(), ctx.limits.largeRoomThreshold, ctx.timings.cursorTtlMs);
+  return viewFromReplies(room, partsAsReplies(parts), "join", parts.timeMs, ctx.limits.largeRoomThreshold, ctx.timings.cursorTtlMs);
 }
 
 /** The room's logged events after `from`, or null when they cannot be replayed exactly. */
@@ -57,7 +57,7 @@ export function viewFromReplies(room: string, res: Replies, detail: "full" | "co
     const cursors = Object.values(res[3]![1] as Record<string, string>)
       .map((json) => JSON.parse(json) as Cursor)
       .filter((c) => c.updatedAtMs > now - cursorTtlMs);
-    return { room, epoch: e, version: Number(v ?? 0), counts, users: groupByUser(members), membersOmitted: false, typing, cursors };
+    return { room, epoch: e, version: Number(v ?? 0), counts, users: groupByUser(members), membersOmitted: false, typing, cursors, readAtMs: now };
 }
 
 /**

@@ -35,12 +35,16 @@ export interface RoomJoinArgs {
   withView?: boolean;
 }
 
-/** A room read inside a script: meta {e, v, nu, nc, na}, members, typing and cursors hashes (room-reader.ts builds the view). */
+/**
+ * A room read inside a script: meta {e, v, nu, nc, na}, members, typing and cursors hashes, and the
+ * script's time, against which typing ends and cursor times are judged (room-reader.ts builds the view).
+ */
 export interface RoomReadParts {
   meta: (string | null)[];
   members: Record<string, string>;
   typing: Record<string, string>;
   cursors: Record<string, string>;
+  timeMs: number;
 }
 
 /** A room's position and its log entries (`XRANGE` replies: id, [field, value, …]). */
@@ -78,7 +82,7 @@ export interface RoomScripts {
   /** A new epoch when the room is still at `seen.epoch` below `seen.version` (a rollback); returns its position. */
   renewEpoch(room: string, seen: Position, epoch: string): Promise<Position>;
   /** The room's state, read atomically, and Redis' time of the read. */
-  read(room: string): Promise<RoomReadParts & { timeMs: number }>;
+  read(room: string): Promise<RoomReadParts>;
   /** The room's position and event log, read atomically. */
   readLog(room: string): Promise<RoomLogParts>;
 }
@@ -102,7 +106,7 @@ export function createRoomScripts(c: ScriptContext, committed: (event: PresenceE
       const args = [a.connectionId, a.memberJson, a.identityKey, a.epoch, c.nowArg(), t.logMaxEntries, t.logMaxAgeMs, k.channel, c.pub, room];
       args.push(a.seq, a.validUntilMs, a.force ? "1" : "0", a.withView ? "1" : "0", c.limits.largeRoomThreshold);
       const r = new ScriptReply("roomJoin", await c.run("roomJoin", fenced, args));
-      const view = a.withView ? { meta: r.array(5).map((v) => (v === null ? null : String(v))), members: r.hash(6), typing: r.hash(7), cursors: r.hash(8) } : null;
+      const view = a.withView ? { meta: r.array(5).map((v) => (v === null ? null : String(v))), members: r.hash(6), typing: r.hash(7), cursors: r.hash(8), timeMs: r.int(9) } : null;
       return { status: r.status(0, JOIN), event: eventOf(r.str(3)), created: r.int(4) === 1, view };
     },
     async leave(room, a) {
