@@ -57,6 +57,7 @@ import { uwsAvailable } from "../src/transport/ws/select-engine.js";
 import type { WsEngineName } from "../src/transport/ws/ws-engine.js";
 import { freePort } from "../test/support/processes.js";
 import { signTestToken, TEST_SECRET } from "../test/support/tokens.js";
+import { UNLIMITED_QUOTAS_ENV } from "./lib/unlimited-quotas.js";
 
 // ---- options ----
 
@@ -428,7 +429,7 @@ async function startServer(gcWanted: boolean): Promise<{ node: NodeProcess; insp
   const inspectPort = gcWanted ? await freePort() : 0;
   // The churn driver pipelines frames as fast as the server answers: lift the per-socket frame
   // rate limit (default 250/s), which exists for misbehaving clients, not for this load.
-  const env: Record<string, string> = { PRESENCE_LOG_LEVEL: "warn", PRESENCE_WS_ENGINE: engine, PRESENCE_WS_MAX_FRAMES_PER_SEC: "1000000", PRESENCE_WS_FRAME_BURST: "1000000" };
+  const env: Record<string, string> = { PRESENCE_LOG_LEVEL: "warn", PRESENCE_WS_ENGINE: engine, PRESENCE_WS_MAX_FRAMES_PER_SEC: "1000000", PRESENCE_WS_FRAME_BURST: "1000000", ...UNLIMITED_QUOTAS_ENV };
   if (gcWanted) env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --inspect=127.0.0.1:${inspectPort}`.trim();
   const node = await startNode(env);
   const insp = gcWanted ? await connectInspector(inspectPort) : null;

@@ -26,6 +26,14 @@ export interface PresenceClientOptions {
   /** Page-visibility rules; `false` turns them off. */
   visibility?: VisibilityOptions | false;
   typing?: { idleMs?: number; refreshMs?: number };
+  /**
+   * Input activity (browsers): keyboard, pointer, wheel and touch events on the page send an
+   * activity signal (a Heartbeat with ACTIVE) at most once per `activitySignalMs` (default 30 s),
+   * so the server does not make the user away by silence while they use the page (server-side
+   * away, PRESENCE_AWAY_AFTER_MS). `false` turns it off (call `client.signalActivity()` yourself).
+   */
+  trackInput?: boolean;
+  activitySignalMs?: number;
   /** Minimum time between two typed-presence updates sent for one room (later calls are merged). Default 100 ms. */
   presenceIntervalMs?: number;
   /** Frame scheduler for cursor updates (default: requestAnimationFrame, else 16 ms). */

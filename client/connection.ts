@@ -4,6 +4,7 @@ import { anonymousIdOf, asClientError, DEFAULT_HEARTBEAT_MS, DEFAULT_STALE_MS, r
 import type { Emitter } from "./emitter.js";
 import { PresenceClientError } from "./errors.js";
 import { activityToPb, heartbeatIntervalOf, viewFromPb } from "./proto-mapping.js";
+import { Activity as PbActivity } from "../gen/presence/v1/types_pb.js";
 import type { RoomState } from "./room-state.js";
 import { roomOfWatchMessage, type PresenceTransport, type TransportHandlers } from "./transport.js";
 import type { Activity, ConnectionStatus, PresenceEvents } from "./types.js";
@@ -56,6 +57,8 @@ export interface Connection {
   /** A failed side call (typing, cursor, heartbeat): reconnects when the session or connection is lost. */
   onCallError(myGen: number, e: unknown): void;
   setActivity(activity: Activity): void;
+  /** The user did something (input): sends an activity signal, at most once per `activitySignalMs`. */
+  signalActivity(): void;
   /** Hidden for long: leave every room, end the session, close; `resume` when visible. */
   pause(): void;
   resume(): void;
@@ -97,6 +100,9 @@ export function createConnection(d: ConnectionDeps): Connection {
   let reconnectTimer: TimerHandle | null = null;
   let staleTimer: TimerHandle | null = null;
   let lastReceiveAt = 0;
+  /** When the last activity signal (a heartbeat with ACTIVE) was sent. */
+  let lastSignalAt = 0;
+  const activitySignalMs = options.activitySignalMs ?? 30_000;
   /** request_id of the Join that creates the session, reused by its retries. */
   let creationRequestId: string | null = null;
   let waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
@@ -252,6 +258,7 @@ export function createConnection(d: ConnectionDeps): Connection {
       throw err;
     }
     if (myGen !== gen) return "joined";
+    lastSignalAt = clock.now(); // a Join is an activity signal
     const hadSession = session;
     const s = res.session;
     if (s && s.sessionId !== "") {
@@ -304,11 +311,17 @@ export function createConnection(d: ConnectionDeps): Connection {
     scheduleCycle(delay);
   }
 
-  const sendHeartbeat = () => {
+  /**
+   * A heartbeat: `report` sends the current activity (a change, or an activity signal: ACTIVE makes
+   * the server stamp the session, so it does not go away by silence); the periodic liveness
+   * heartbeat sends none (UNSPECIFIED keeps the session's activity as the server decides it).
+   */
+  const sendHeartbeat = (report = false) => {
     if (!session) return;
     const myGen = gen;
+    if (report && activity === "active") lastSignalAt = clock.now();
     transport
-      .heartbeat({ sessionId: session.sessionId, activity: activityToPb(activity) })
+      .heartbeat({ sessionId: session.sessionId, activity: report ? activityToPb(activity) : PbActivity.UNSPECIFIED })
       .then((res) => {
         if (myGen !== gen) return;
         const interval = options.heartbeatIntervalMs ?? heartbeatIntervalOf(res.lease);
@@ -325,7 +338,7 @@ export function createConnection(d: ConnectionDeps): Connection {
     heartbeatTimer?.cancel();
     heartbeatTimer = null;
     if (transport.keepsSessionAlive || activity === "away" || !session) return;
-    heartbeatTimer = clock.setInterval(sendHeartbeat, heartbeatMs);
+    heartbeatTimer = clock.setInterval(() => sendHeartbeat(false), heartbeatMs);
   }
 
   function startStaleCheck(myGen: number) {
@@ -399,8 +412,14 @@ export function createConnection(d: ConnectionDeps): Connection {
       activity = next;
       emitter.emit("activity", next);
       if (status !== "connected" || !session) return;
-      sendHeartbeat(); // reports the change at once (a WebSocket heartbeat frame only carries this)
+      sendHeartbeat(true); // reports the change at once (a WebSocket heartbeat frame only carries this)
       startHeartbeat();
+    },
+
+    signalActivity() {
+      if (activity !== "active" || status !== "connected" || !session) return;
+      if (clock.now() - lastSignalAt < activitySignalMs) return;
+      sendHeartbeat(true);
     },
 
     pause() {

@@ -12,6 +12,7 @@ import type { Activity, ConnectionStatus, PresenceEvents, RoomEvents, SelfInfo }
 import { createVisibilityController } from "./visibility.js";
 import { createUserStatusTracker, type UsersHandle } from "./user-status.js";
 import type { JsonObject } from "@bufbuild/protobuf";
+import { PresenceOverride as PbPresenceOverride } from "../gen/presence/v1/types_pb.js";
 
 export type { PresenceClientOptions } from "./client-options.js";
 
@@ -51,8 +52,16 @@ export interface PresenceClient {
   followPage(page?: string | LocationLike, options?: FollowPageOptions): RoomHandle;
   /** Reports activity explicitly (e.g. an app's own idle detection). Visibility changes override it. */
   setActivity(activity: Activity): void;
-  /** Sets the user's custom status text and/or invisible flag. */
-  setStatus(status: { customStatus?: string; invisible?: boolean }): Promise<void>;
+  /**
+   * The user did something: an activity signal for the server's away rule, sent at most once per
+   * `activitySignalMs` (30 s). Called by the SDK itself on page input unless `trackInput: false`.
+   */
+  signalActivity(): void;
+  /**
+   * Sets the user's custom status text, invisible flag and/or manual presence ("away" or "online"
+   * across all of the user's devices until "auto").
+   */
+  setStatus(status: { customStatus?: string; invisible?: boolean; presence?: "auto" | "away" | "online" }): Promise<void>;
   /**
    * Follows the status of users (online / away / offline, last seen, custom status) live. All
    * handles share one server watch of the union of their ids; close the handle when done.
@@ -89,6 +98,14 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
     emit(state, event, payload) {
       emitter.emit(event, payload as PresenceEvents[typeof event]);
       for (const h of state.handles) (h as RoomHandleImpl).deliver(event, payload as RoomEvents[typeof event]);
+    },
+    ended(state) {
+      if (rooms.get(state.room) !== state) return;
+      rooms.delete(state.room);
+      if (state.watching) transport.unwatch(state.room);
+      state.fail(new PresenceClientError("failed_precondition", `room "${state.room}" was ended`, "ROOM_ENDED"));
+      state.dispose();
+      if (rooms.size === 0 && live()) conn.goIdle(); // the server ended the session with its last room
     },
     resync(state) {
       if (conn.status !== "connected" || !state.watching) return;
@@ -262,9 +279,12 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
             }
           },
         });
-  const win = (globalThis as { window?: { addEventListener(t: string, f: () => void): void; removeEventListener(t: string, f: () => void): void } }).window;
+  const win = (globalThis as { window?: { addEventListener(t: string, f: () => void, o?: { passive: boolean }): void; removeEventListener(t: string, f: () => void): void } }).window;
   const onOnline = () => conn.retryNow();
   win?.addEventListener("online", onOnline);
+  const INPUT_EVENTS = ["keydown", "pointerdown", "pointermove", "wheel", "touchstart", "scroll"];
+  const onInput = () => conn.signalActivity();
+  if (options.trackInput !== false) for (const t of INPUT_EVENTS) win?.addEventListener(t, onInput, { passive: true });
   visibility?.start();
 
   return {
@@ -287,6 +307,7 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
       if (conn.status === "closed") return;
       visibility?.stop();
       win?.removeEventListener("online", onOnline);
+      for (const t of INPUT_EVENTS) win?.removeEventListener(t, onInput);
       const names = [...rooms.keys()];
       for (const r of rooms.values()) {
         r.watching = false;
@@ -316,11 +337,13 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
     },
 
     setActivity: (a) => conn.setActivity(a),
+    signalActivity: () => conn.signalActivity(),
 
     async setStatus(st) {
       const s = conn.session;
       if (!live() || !s) throw new PresenceClientError("unavailable", "not connected");
-      await transport.setStatus({ sessionId: s.sessionId, customStatus: st.customStatus, invisible: st.invisible });
+      const presence = st.presence === "auto" ? PbPresenceOverride.AUTO : st.presence === "away" ? PbPresenceOverride.AWAY : st.presence === "online" ? PbPresenceOverride.ONLINE : PbPresenceOverride.UNSPECIFIED;
+      await transport.setStatus({ sessionId: s.sessionId, customStatus: st.customStatus, invisible: st.invisible, presence });
     },
 
     rooms() {

@@ -30,6 +30,7 @@ const LEAVE_REASONS: Record<number, LeaveReason> = {
   [PbLeaveReason.LEFT]: "left",
   [PbLeaveReason.TIMEOUT]: "timeout",
   [PbLeaveReason.KICKED]: "kicked",
+  [PbLeaveReason.ENDED]: "ended",
 };
 
 export const countsFromPb = (c: PbCounts | undefined): Counts => ({ users: c?.users ?? 0, connections: c?.connections ?? 0, anonymous: c?.anonymous ?? 0 });

@@ -26,6 +26,7 @@ function setup(self = "c1") {
     sendCursor: () => {},
     typingOptions: {},
     sendPresence: () => false,
+    ended: () => {},
     presenceIntervalMs: 100,
     frameScheduler: () => () => {},
   });

@@ -6,7 +6,7 @@ import { createCursorHelper, type CursorHelper, type FrameScheduler } from "./cu
 import { cursorBatchFromPb, eventFromPb, typingFromPb, viewFromPb } from "./proto-mapping.js";
 import { cursorsOf, diffViews, toViewState, userOf } from "./room-view-state.js";
 import { createTypingHelper, type TypingHelper } from "./typing-helper.js";
-import type { CursorPosition, RoomEvents, RoomViewState } from "./types.js";
+import type { CursorPosition, RoomEndedEvent, RoomEvents, RoomViewState } from "./types.js";
 import type { JsonObject } from "@bufbuild/protobuf";
 
 /**
@@ -30,6 +30,8 @@ export interface RoomStateHost {
   emit<K extends keyof RoomEvents>(state: RoomState, event: K, payload: RoomEvents[K]): void;
   /** Asks for a fresh snapshot of the room (re-watch without a resume position). */
   resync(state: RoomState): void;
+  /** The room ended on the server: drop it (its handles see `ended`; no Leave is sent). */
+  ended(state: RoomState): void;
   sendTyping(state: RoomState, typing: boolean): void;
   sendCursor(state: RoomState, position: CursorPosition): void | Promise<unknown>;
   /** Sends a typed-presence update; false when not connected (the next Join carries `presence`). */
@@ -75,6 +77,8 @@ export interface RoomState {
   refreshSelf(): void;
   /** The room cannot be joined (terminal error). */
   fail(err: Error): void;
+  /** Set once the server said the room ended (the client then drops it). */
+  readonly ended: RoomEndedEvent | null;
   dispose(): void;
   readonly disposed: boolean;
 }
@@ -99,6 +103,7 @@ export function createRoomState(room: string, metadata: Record<string, string>, 
   let cached: RoomViewState | null = null;
   let resyncing = false;
   let disposed = false;
+  let ended: RoomEndedEvent | null = null;
   let selfUserId: string | undefined;
   let typingTimer: TimerHandle | null = null;
   let settle: { resolve: (v: RoomViewState) => void; reject: (e: Error) => void } | null = null;
@@ -201,6 +206,9 @@ export function createRoomState(room: string, metadata: Record<string, string>, 
     get resyncing() {
       return resyncing;
     },
+    get ended() {
+      return ended;
+    },
 
     seed(view) {
       if (disposed) return;
@@ -281,6 +289,14 @@ export function createRoomState(room: string, metadata: Record<string, string>, 
           tracker.applyCursors(batch);
           emitView();
           emit("cursors", { room, cursors: cached?.cursors ?? [], moved: cursorsOf(batch.cursors, v, self()), removed: batch.removedConnectionIds });
+          return;
+        }
+        case "ended": {
+          if (ended) return; // the watch's message and the member frame both say it
+          const e = m.value;
+          ended = { room, endedBy: e.endedBy, reason: e.reason, endedAtMs: Number(e.endedAtMs), tombstoneUntilMs: Number(e.tombstoneUntilMs) };
+          emit("ended", ended);
+          host.ended(state);
           return;
         }
         default:

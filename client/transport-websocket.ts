@@ -1,5 +1,6 @@
 import { create, fromBinary, fromJsonString, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { ClientFrameSchema, ServerFrameSchema, type ServerFrame } from "../gen/presence/v1/frames_pb.js";
+import { WatchPresenceResponseSchema } from "../gen/presence/v1/presence_pb.js";
 import { Detail } from "../gen/presence/v1/types_pb.js";
 import type { Clock, TimerHandle } from "../src/core/clock.js";
 import { fromClose, fromErrorFrame, PresenceClientError } from "./errors.js";
@@ -145,6 +146,10 @@ export function createWebSocketPresenceTransport(o: WebSocketTransportOptions): 
         return;
       case "users":
         h.onUsersMessage(f.frame.value);
+        return;
+      case "roomEnded":
+        // A room of this socket's session ended: the same message a watch of it ends with.
+        h.onWatchMessage(create(WatchPresenceResponseSchema, { message: { case: "ended", value: f.frame.value } }));
         return;
       case "error": {
         const err = fromErrorFrame(f.frame.value);

@@ -90,6 +90,7 @@ export function roomOfWatchMessage(m: WatchPresenceResponse): string | undefined
     case "counts":
     case "typing":
     case "cursors":
+    case "ended":
       return v.value.room;
     default:
       return undefined;

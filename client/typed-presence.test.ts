@@ -95,3 +95,45 @@ describe("client.users(ids)", () => {
     expect(fake.of("unwatchUsers")).toHaveLength(1);
   });
 });
+
+describe("activity signals for the server's away rule", () => {
+  it("liveness heartbeats carry no activity; signalActivity sends ACTIVE at most once per interval", async () => {
+    const { fake, client, advance } = setup("connect");
+    client.join("/r");
+    await flush();
+    await advance(30_000); // one periodic heartbeat
+    const { Activity } = await import("../gen/presence/v1/types_pb.js");
+    expect(fake.of("heartbeat").map((c) => c.req.activity)).toEqual([Activity.UNSPECIFIED]);
+    client.signalActivity();
+    client.signalActivity(); // throttled
+    await flush();
+    expect(fake.of("heartbeat").map((c) => c.req.activity)).toEqual([Activity.UNSPECIFIED, Activity.ACTIVE]);
+    await advance(30_000);
+    client.signalActivity();
+    await flush();
+    expect(fake.of("heartbeat").filter((c) => c.req.activity === Activity.ACTIVE)).toHaveLength(2);
+  });
+});
+
+describe("a room that ends", () => {
+  it("drops the room on the `ended` message: handles see `ended`, no Leave is sent, other rooms carry on", async () => {
+    const { fake, client } = setup();
+    fake.joinView = (req, me) => viewOf(req.room, "e1", 1, [["ana", me]]);
+    const a = client.join("/a");
+    const b = client.join("/b");
+    await a.ready;
+    await b.ready;
+    const seen: string[] = [];
+    a.on("ended", (e) => seen.push(`${e.room}:${e.endedBy}:${e.reason}`));
+    const { create } = await import("@bufbuild/protobuf");
+    const { WatchPresenceResponseSchema } = await import("../gen/presence/v1/presence_pb.js");
+    const ended = create(WatchPresenceResponseSchema, { message: { case: "ended", value: { room: "/a", endedBy: "bob", reason: "done", endedAtMs: 5n, tombstoneUntilMs: 600_005n } } });
+    fake.pushRaw(ended);
+    fake.pushRaw(ended); // the member frame after the watch's message: once
+    await flush();
+    expect(seen).toEqual(["/a:bob:done"]);
+    expect(client.rooms().map((h) => h.room)).toEqual(["/b"]);
+    expect(fake.of("leave")).toEqual([]);
+    expect(client.status).toBe("connected");
+  });
+});

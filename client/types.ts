@@ -19,7 +19,7 @@ export type Activity = "active" | "away";
 export type ConnectionStatus = "idle" | "connecting" | "connected" | "reconnecting" | "paused" | "disconnected" | "closed";
 
 /** Why a connection left a room. `resync` marks leaves found by comparing two snapshots. */
-export type LeaveReason = "left" | "timeout" | "kicked" | "resync";
+export type LeaveReason = "left" | "timeout" | "kicked" | "ended" | "resync";
 
 /** A JSON value, as typed presence holds it. */
 export type { JsonObject, JsonValue } from "@bufbuild/protobuf";
@@ -191,6 +191,18 @@ export interface RoomEvents {
   view: RoomViewState;
   /** Your own typed presence changed locally (`setPresence`). */
   myPresence: JsonObject;
+  /** The room was ended (EndRoom or idle): everyone left; the client dropped the room. */
+  ended: RoomEndedEvent;
+}
+
+/** A managed room was ended (rooms.proto); joins are refused until `tombstoneUntilMs`. */
+export interface RoomEndedEvent {
+  room: string;
+  /** The user who ended it; "" when the server ended it for being idle. */
+  endedBy: string;
+  reason: string;
+  endedAtMs: number;
+  tombstoneUntilMs: number;
 }
 
 /** Events of the connection (on the client, and forwarded to every room handle). */

@@ -4,7 +4,7 @@ import { createPresenceClient, type ConnectionStatus, type PresenceClient, type 
 import { PagePresence, PagePresenceAvatars, usePagePresence } from "../client/react/index.js";
 import { colorOf } from "./colors.js";
 import { DocumentArea } from "./document-area.js";
-import { bridgeUrl, fetchToken, loadIdentity, pageSettings, saveIdentity, tokenSource, TokenError, type Identity } from "./identity.js";
+import { bridgeUrl, fetchToken, loadIdentity, newIdentityKey, pageSettings, saveIdentity, tokenSource, TokenError, type Identity } from "./identity.js";
 
 /**
  * The presence demo, served by the server itself on the WebSocket bridge's port (`npm start`,
@@ -173,8 +173,9 @@ function JoinForm({ onJoin }: { onJoin: (identity: Identity, token?: string) => 
     setBusy(true);
     setError("");
     try {
-      const t = await fetchToken(name);
-      onJoin({ kind: "named", name: t.name, sub: t.sub }, t.token);
+      const key = newIdentityKey();
+      const t = await fetchToken(name, key);
+      onJoin({ kind: "named", name: t.name, key }, t.token);
     } catch (err) {
       setError(err instanceof TokenError ? err.message : "Could not reach the server.");
       setBusy(false);

@@ -3,14 +3,21 @@ import { PresenceClientError } from "../client/index.js";
 /**
  * Who this tab is in the demo, and the settings it takes from the page URL.
  *
- * A named visitor gets HS256 tokens from the server's demo endpoint (`GET demo/token?name=…`,
- * PRESENCE_DEMO). The first answer gives the user id (`sub`); later requests send it back, so the
- * tab stays the same user across reconnects and server restarts (a restarted server has a new
- * demo secret: a fresh token is fetched at every connection). The choice is kept in
+ * A named visitor gets HS256 tokens from the server's demo endpoint (`GET demo/token?name=…&key=…`,
+ * PRESENCE_DEMO, development mode only). The user id (`sub`) is derived from a random key this tab
+ * makes once and sends with every request, so the tab stays the same user across reconnects and
+ * server restarts (a restarted server has a new demo secret: a fresh token is fetched at every
+ * connection), and nobody without the key can get a token for that id. The choice is kept in
  * sessionStorage: a reload rejoins as the same person, another tab or window may be someone else.
  */
 
-export type Identity = { kind: "named"; name: string; sub: string } | { kind: "anonymous" };
+export type Identity = { kind: "named"; name: string; key: string } | { kind: "anonymous" };
+
+/** A new random key (128 bits, base64url) for a named identity. */
+export function newIdentityKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
 
 export interface DemoToken {
   token: string;
@@ -29,9 +36,8 @@ export class TokenError extends Error {
   }
 }
 
-export async function fetchToken(name: string, sub?: string): Promise<DemoToken> {
-  const query = new URLSearchParams({ name });
-  if (sub) query.set("sub", sub);
+export async function fetchToken(name: string, key: string): Promise<DemoToken> {
+  const query = new URLSearchParams({ name, key });
   const res = await fetch(new URL(`demo/token?${query}`, location.href), { cache: "no-store" });
   const body = (await res.json().catch(() => ({}))) as Partial<DemoToken> & { error?: string };
   if (!res.ok || typeof body.token !== "string") throw new TokenError(body.error ?? `token request failed (HTTP ${res.status})`, res.status);
@@ -52,7 +58,7 @@ export function tokenSource(identity: Extract<Identity, { kind: "named" }>, firs
       return t;
     }
     try {
-      return (await fetchToken(identity.name, identity.sub)).token;
+      return (await fetchToken(identity.name, identity.key)).token;
     } catch (err) {
       if (err instanceof TokenError && err.status >= 400 && err.status < 500) throw new PresenceClientError("unauthenticated", err.message, "UNAUTHENTICATED");
       throw err;
@@ -67,7 +73,7 @@ export function loadIdentity(): Identity | null {
     const raw = sessionStorage.getItem(KEY);
     const v = raw ? (JSON.parse(raw) as Identity) : null;
     if (v?.kind === "anonymous") return v;
-    if (v?.kind === "named" && typeof v.name === "string" && typeof v.sub === "string") return v;
+    if (v?.kind === "named" && typeof v.name === "string" && typeof v.key === "string") return v;
   } catch {
     // storage disabled or garbage: ask again
   }

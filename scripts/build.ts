@@ -5,6 +5,7 @@
  *   included; npm packages stay external (resolved from node_modules at run time, so native ones
  *   such as uWebSockets.js load as installed), with a source map for stack traces;
  * - `dist/cli.js`: the admin CLI (src/cli/main.ts), run by bin/presence.mjs;
+ * - `dist/pglite-worker.js`: the embedded history's PGlite thread (src/history/sql/pglite-worker.ts);
  * - `dist/lua/`: the Redis store's Lua scripts, read at run time next to the bundle
  *   (`new URL("./lua/", import.meta.url)` in src/store/redis/scripts.ts);
  * - `dist/demo/`: the demo page (scripts/build-demo.ts).
@@ -36,7 +37,8 @@ export async function buildServer(options: { outDir?: string; demo?: boolean } =
   const outDir = resolve(options.outDir ?? DIST);
   await mkdir(outDir, { recursive: true });
   const result = await build({
-    entryPoints: { main: join(ROOT, "src", "main.ts"), cli: join(ROOT, "src", "cli", "main.ts") },
+    // pglite-worker: the embedded history's thread, loaded by the server as ./pglite-worker.js next to main.js.
+    entryPoints: { main: join(ROOT, "src", "main.ts"), cli: join(ROOT, "src", "cli", "main.ts"), "pglite-worker": join(ROOT, "src", "history", "sql", "pglite-worker.ts") },
     outdir: outDir,
     bundle: true,
     // No code splitting: each entry is one file, so `import.meta.url` inside it is dist/main.js or

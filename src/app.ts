@@ -2,7 +2,9 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createContextValues } from "@connectrpc/connect";
 import { randomBytes } from "node:crypto";
 import { createAdminServer } from "./admin/admin-server.js";
+import { composeAccess } from "./compose-access.js";
 import { createDemoTokenIssuer } from "./auth/demo-tokens.js";
+import type { AccessGuard } from "./service/access-guard.js";
 import { createTokenVerifier } from "./auth/verify-token.js";
 import type { Config } from "./config.js";
 import { systemClock, type Clock } from "./core/clock.js";
@@ -31,12 +33,15 @@ import { historyRoutes } from "./transport/connect/history-routes.js";
 import { withHistoryExport } from "./transport/http/history-export.js";
 import { withWireCompat } from "./transport/connect/wire-compat.js";
 import { withCors } from "./transport/http/cors.js";
+import { createFdWatchdog } from "./transport/http/fd-watchdog.js";
 import { createOnePortServer } from "./transport/http/one-port-server.js";
 import type { WsEngineName } from "./transport/ws/ws-engine.js";
 import { createWsBridge } from "./transport/ws/ws-server.js";
-import { createHeartbeatKeys, randomHeartbeatSecret } from "./auth/heartbeat-keys.js";
-import { createDatagramGate } from "./core/datagram-gate.js";
-import { createUdpHeartbeatServer } from "./transport/udp/udp-server.js";
+import { createScopeService } from "./service/scope-service.js";
+import { createRoomService } from "./service/room-service.js";
+import { awayPolicyOf, startSeedsLoops, udpHeartbeats } from "./compose-seeds.js";
+import { createMemoryScopeStore } from "./store/memory/memory-scope-store.js";
+import { createMemoryRoomLifecycle } from "./store/memory/memory-room-lifecycle.js";
 
 /**
  * The composition root: the only module that knows the concrete store, hub, transports and
@@ -67,6 +72,8 @@ export interface App {
   readonly store: PresenceStore;
   readonly hub: FanoutHub;
   readonly service: PresenceService;
+  /** Rights and quotas: the one place every entry point asks (DECISIONS.md, docs/security.md). */
+  readonly access: AccessGuard;
   readonly metrics: Metrics;
   /** The durable history (PRESENCE_HISTORY): its store once ready, and the write queue. */
   readonly history: History;
@@ -95,15 +102,18 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     log.error("commit feed listener failed", { err });
   };
   const useRedis = !deps.store && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0);
+  const awayPolicy = awayPolicyOf(config);
   const redisStore = useRedis
     ? await createRedisPresenceStore(
-        { url: config.redis.url, clusterSeeds: config.redis.clusterSeeds, prefix: config.redis.prefix, commandTimeoutMs: config.redis.commandTimeoutMs },
+        config.redis,
         {
           clock,
           ids,
           timings: config.timings,
           limits: config.limits,
           nodeId: config.nodeId,
+          scopeShards: config.scopeShards,
+          awayPolicy,
           onCommitListenerError: (err) => commitListenerFailed(err),
           observer: {
             scriptReload: () => metrics.scriptReloads.inc(),
@@ -121,6 +131,12 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       )
     : undefined;
   for (const warning of (await redisStore?.configWarnings()) ?? []) log.warn(warning);
+  // Scopes and managed-room records live with the sessions: the Redis store keeps its own, the embedded store one here.
+  const roomLimits = { maxParticipants: config.rooms.maxParticipants, defaultIdleTimeoutMs: config.rooms.defaultIdleTimeoutMs, tombstoneMs: config.rooms.tombstoneMs };
+  const memoryScopes = redisStore ? undefined : createMemoryScopeStore();
+  const memoryLifecycle = redisStore ? undefined : createMemoryRoomLifecycle({ clock, limits: roomLimits });
+  const lifecycle = redisStore?.roomLifecycle(roomLimits) ?? memoryLifecycle!;
+  const scopeStore = redisStore?.scopeStore ?? memoryScopes!;
   const store: PresenceStore =
     deps.store ??
     redisStore ??
@@ -132,10 +148,14 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       onPublish: (kind) => metrics.eventsPublished.inc({ kind }),
       nodeId: config.nodeId,
       onHeartbeatLag: (seconds) => metrics.heartbeatLag.observe(seconds),
+      scopes: memoryScopes,
+      awayPolicy,
+      managedRooms: memoryLifecycle,
       onCommitListenerError: (err) => commitListenerFailed(err),
     });
   // History starts in the background (the embedded database takes seconds): never on the ready path.
-  const hist = startAppHistory(config, { clock, log, metrics, store });
+  // (`access` is made below; the check runs only when a history read comes in.)
+  const hist = startAppHistory(config, { clock, log, metrics, store, authorizeRoom: (caller, op, room) => access.authorize(caller, op, room) });
   const hub = createFanoutHub({
     rooms: store,
     bus: store,
@@ -159,6 +179,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   });
   const userHub = createUserWatchHub({
     users: store,
+    lastActive: (ids) => scopeStore.lastActive(ids),
     bus: store,
     clock,
     timings: config.timings,
@@ -170,16 +191,20 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
     overlay: hist.durableFlags,
   });
-  // UDP heartbeats (udp.proto), off unless PRESENCE_UDP_PORT is set; the port is told in Join answers.
-  const udpKeys = config.udp.port === undefined ? undefined : createHeartbeatKeys(config.udp.secret !== undefined ? new TextEncoder().encode(config.udp.secret) : randomHeartbeatSecret());
-  let udpBoundPort = 0;
+  const { access, memory, limiter, clientAddress, warnEvery } = composeAccess({ config, metrics, log, clock, store, embeddedStore: !useRedis && !deps.store });
+  const udp = udpHeartbeats(config, clock, metrics, log);
   const service = createPresenceService({
-    udp: udpKeys && { keyFor: (id) => udpKeys.keyFor(id), port: () => udpBoundPort },
+    udp: udp && { keyFor: (id) => udp.keys.keyFor(id), port: () => udp.port() },
+    awayScopeThresholds: config.awayScopeOverrides.map(([, ms]) => ms),
+    lastActive: (ids) => scopeStore.lastActive(ids),
+    managedRooms: { getRoom: (room) => lifecycle.getRoom(room), touchRoom: (room) => lifecycle.touchRoom(room) },
     durableStatus: hist.durableStatus,
     durableFlags: hist.durableFlags,
     sessions: store,
     rooms: store,
     users: store,
+    access,
+    memory,
     hub,
     userHub,
     clock,
@@ -198,17 +223,22 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
 
   // Demo tokens (PRESENCE_DEMO) are signed with the configured HS256 secret, else with an
   // ephemeral one made now (tokens then die with the process; the demo page asks for new ones).
-  const demoSecret = config.demo.tokens ? (config.auth.jwtSecret ?? randomBytes(32).toString("base64url")) : undefined;
-  if (config.demo.tokens && (config.auth.jwtSecret !== undefined || config.auth.jwksFile !== undefined)) {
-    log.warn("PRESENCE_DEMO is on with a real key configured: GET /demo/token on the WebSocket port mints a valid token for any name");
-  }
+  // Development only (config refuses PRESENCE_DEMO with a real key): always an ephemeral secret.
+  const demoSecret = config.demo.tokens ? randomBytes(32).toString("base64url") : undefined;
   const verify = createTokenVerifier({
     hs256Secret: config.auth.jwtSecret ?? demoSecret,
     jwksFile: config.auth.jwksFile,
+    jwksUrl: config.auth.jwksUrl,
+    jwksTimeoutMs: config.access.jwks.timeoutMs,
+    jwksCacheMaxAgeMs: config.access.jwks.cacheMaxAgeMs,
+    jwksCooldownMs: config.access.jwks.cooldownMs,
     issuer: config.auth.issuer,
     audience: config.auth.audience,
     allowAnonymous: config.auth.allowAnonymous,
     cacheSize: config.auth.tokenCacheSize,
+    capabilityClaim: config.access.claims.capability,
+    roomRolesClaim: config.access.claims.roomRoles,
+    maxClaimEntries: config.access.claims.maxEntries,
   });
   // Readiness (design I7): one monitor feeds /readyz, the gRPC health service and presence_ready.
   const readiness = createReadinessMonitor({
@@ -224,6 +254,31 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     },
   });
   const health = createHealthRoutes(readiness);
+  const scopeService = createScopeService({
+    scopes: scopeStore,
+    users: store,
+    clock,
+    limits: config.limits,
+    timings: config.timings,
+    otherWatchers: () => {
+      const c = hub.watcherCount();
+      return c.full + c.counts + userHub.count();
+    },
+    // Rights on scopes are room-kind resources named `scope:<name>` (docs/security.md).
+    authorize: async (caller, op, scopes) => {
+      for (const [i, s] of scopes.entries()) await access.authorize(caller, op, `scope:${s}`, scopes.length === 1 ? "scope" : `scopes[${i}]`);
+    },
+    visibleUsers: (caller, ids) => access.visibleUsers(caller, "status.read", ids),
+    holdWatch: (caller) => access.hold(caller, "watches"),
+  });
+  const roomService = createRoomService({
+    lifecycle,
+    clock,
+    authorize: (caller, op, room) => access.authorize(caller, op, room),
+    counts: async (room) => (await store.getView(room, { includeMembers: false })).counts,
+    evict: (room, ended) => store.endRoom(room, ended),
+    limits: { ...config.limits, ...roomLimits },
+  });
   const adminService = createAdminService({
     rooms: store,
     sessions: store,
@@ -238,25 +293,56 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const adapter = connectNodeAdapter({
     // Reflection last: it describes whatever the router serves at that point.
     routes: (router) => {
-      const served = historyRoutes(hist.service)(adminRoutes(adminService)(presenceRoutes(service)(health.register(router))));
+      const served = historyRoutes(hist.service)(adminRoutes(adminService)(presenceRoutes(service, scopeService, roomService)(health.register(router))));
       return withWireCompat(config.reflection ? registerReflection(served) : served);
     },
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
-    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics), originInterceptor()],
+    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics, access, clientAddress), originInterceptor()],
     readMaxBytes: config.maxRequestBytes,
     // The watch path fans one message out to many streams: compressing each copy costs CPU per
     // watcher (connect-notes §1.4), and presence messages are small. Unary calls may compress.
     compressMinBytes: 16 * 1024,
     contextValues: (req) => createContextValues().set(kRawRequest, req),
   });
+  const conn = config.access.connections;
   const rpc = createOnePortServer({
     handler: withCors(config.corsOrigins, withHistoryExport({ history: hist.service, verify, log }, adapter)),
     pingIntervalMs: config.h2PingIntervalMs,
     pingTimeoutMs: config.h2PingTimeoutMs,
+    headersTimeoutMs: conn.headersTimeoutMs,
+    requestTimeoutMs: conn.requestTimeoutMs,
+    keepAliveTimeoutMs: conn.keepAliveTimeoutMs,
+    idleTimeoutMs: conn.idleTimeoutMs,
+    maxConcurrentStreams: conn.h2MaxConcurrentStreams,
+    maxConnections: conn.rpcMax,
+    maxHalfOpen: conn.maxHalfOpen,
+    limiter,
+    onRefused: (reason) => metrics.connectionsRefused.inc({ port: "rpc", reason }),
+    onAcceptError: (code) => {
+      metrics.acceptErrors.inc({ port: "rpc", code: code === "EMFILE" || code === "ENFILE" ? code : "other" });
+      warnEvery("accept_error", "RPC port: accept failed (out of file descriptors?); accepting pauses and resumes", { code });
+    },
+    onAcceptPaused: (paused) => metrics.acceptPaused.set({ port: "rpc" }, paused ? 1 : 0),
+  });
+  const fds = createFdWatchdog({
+    reserve: conn.fdReserve,
+    intervalMs: 1_000,
+    onChange: (exhausted, open) => {
+      rpc.setAcceptPaused(exhausted);
+      metrics.acceptPaused.set({ port: "ws" }, exhausted ? 1 : 0);
+      log.warn(exhausted ? "almost out of file descriptors: new client connections are refused until some are free" : "file descriptors available again: accepting", { open, limit: fds.limit, reserve: conn.fdReserve });
+    },
   });
 
   const ws = createWsBridge({
     service,
+    clientAddress,
+    limiter,
+    maxConnections: config.access.connections.wsMax,
+    acceptPaused: () => fds.exhausted(),
+    headersTimeoutMs: config.access.connections.headersTimeoutMs,
+    keepAliveTimeoutMs: config.access.connections.keepAliveTimeoutMs,
+    onRefused: (reason) => metrics.connectionsRefused.inc({ port: "ws", reason }),
     hub,
     verify,
     limits: config.limits,
@@ -288,7 +374,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     sessions: () => store.stats().sessions,
     rooms: () => store.stats().rooms,
     // The bridge's room broadcasters are hub watchers too: WebSocket watchers are its sockets' watches.
-    watchers: () => ({ connect: { ...hub.watchersByTransport().connect, users: userHub.count() }, ws: ws.watchCount() }),
+    watchers: () => ({ connect: { ...hub.watchersByTransport().connect, users: userHub.count(), scopes: scopeService.watchCount() }, ws: ws.watchCount() }),
     wsMaxBufferedBytes: () => ws.maxBufferedBytes(),
     connections: () => ({ ws: ws.connectionCount(), ...rpc.connectionsByProtocol() }),
     // Both bindings go through service.bind; a session bound by a socket and a stream at once counts as ws.
@@ -318,6 +404,16 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     }
   }, config.timings.reaperIntervalMs);
 
+  const seedsLoops = startSeedsLoops({
+    clock,
+    config,
+    metrics,
+    log,
+    sweepAway: () => store.sweepAway(),
+    idleRooms: (limit) => lifecycle.idleRooms(limit),
+    endIdle: (room) => roomService.endIdle(room),
+  });
+
   // Sessions bound to this node's streams are refreshed in one batch per interval (design §5).
   let refreshing = false;
   const refresher = clock.setInterval(async () => {
@@ -336,33 +432,26 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   }, config.timings.nodeRefreshMs);
 
   await readiness.probe(); // health answers from the first call on
+  await memory.check();
   // In the node registry before serving, so `presence nodes` lists this node at once.
   await store.announceNode().catch((err) => log.warn("node registry: announce failed", { err }));
   const rpcAddr = await rpc.listen(config.rpcPort, config.host);
-  const adminAddr = await admin.listen(config.adminPort, config.host);
+  const adminAddr = await admin.listen(config.adminPort, config.adminHost);
   const wsAddr = await ws.listen(config.ws.port, config.host);
-  const udp = udpKeys && createUdpHeartbeatServer({
-    keys: udpKeys,
-    gate: createDatagramGate({ replayWindowMs: config.udp.replayWindowMs, minIntervalMs: config.udp.minIntervalMs, maxSessions: config.udp.maxTrackedSessions }),
-    clock,
-    maxDatagramBytes: config.udp.maxDatagramBytes,
-    refresh: (sessionId, activity) => service.udpHeartbeat(sessionId, activity),
-    onResult: (result) => metrics.udpDatagrams.inc({ result }),
-    onError: (err) => log.warn("udp heartbeat failed", { err }),
-  });
-  if (udp) udpBoundPort = (await udp.listen(config.udp.port!, config.host)).port;
-  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, udpPort: udp ? udpBoundPort : undefined, reflection: config.reflection, wsEngine: ws.engine, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory", history: config.history.mode });
+  const udpPort = await udp?.listen((sessionId, activity) => service.udpHeartbeat(sessionId, activity));
+  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, udpPort, reflection: config.reflection, wsEngine: ws.engine, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory", history: config.history.mode });
 
   let closing: Promise<void> | undefined;
   return {
     rpcPort: rpcAddr.port,
     adminPort: adminAddr.port,
     wsPort: wsAddr.port,
-    udpPort: udp ? udpBoundPort : undefined,
+    udpPort,
     wsEngine: ws.engine,
     store,
     hub,
     service,
+    access,
     metrics,
     history: hist.history,
     nodeId: config.nodeId,
@@ -376,12 +465,16 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         const drainingError = draining();
         hub.close(drainingError);
         userHub.close(drainingError);
+        scopeService.close(drainingError);
         await health.settled(Math.min(1_000, config.shutdownDeadlineMs)); // health watchers got NOT_SERVING
         await rpc.close(config.shutdownDeadlineMs);
         // Sessions of the ended streams enter the reconnect grace in the store before it closes,
         // so clients reclaiming them on another node find them (F-N2).
         await service.drain();
         reaper.cancel();
+        seedsLoops.cancel();
+        memory.stop();
+        fds.stop();
         // Rows of everything above (the last leaves included) are written before the store closes.
         // What is left of the shutdown deadline (at most 2 s) goes to writing the queued rows.
         await hist.close(Math.max(0, Math.min(2_000, config.shutdownDeadlineMs - (clock.now() - closeStarted) - 200)));

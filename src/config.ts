@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { fileURLToPath } from "node:url";
+import { loadAccessConfig, loadRedisSecurity, type AccessConfig, type NumSpec, type RedisSecurity } from "./config-access.js";
 import { defaultNodeId, NODE_ID } from "./core/node-id.js";
+import { parseScopeOverrides } from "./core/away-policy.js";
 import { DEFAULT_LIMITS, DEFAULT_TIMINGS, type Limits, type Timings } from "./core/options.js";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
 import { WS_ENGINE_CHOICES, type WsEngineChoice } from "./transport/ws/ws-engine.js";
@@ -16,6 +18,8 @@ export interface Config {
   host: string;
   rpcPort: number;
   adminPort: number;
+  /** PRESENCE_ADMIN_HOST: the admin port's bind address (default 127.0.0.1: metrics and readiness stay local). */
+  adminHost: string;
   corsOrigins: string[];
   /**
    * PRESENCE_NODE_ID: this process's node id, recorded on the sessions it holds, listed by
@@ -28,6 +32,8 @@ export interface Config {
   auth: {
     jwtSecret?: string;
     jwksFile?: string;
+    /** PRESENCE_JWKS_URL: a remote JWKS (fetched with a timeout, cached; see `access.jwks`). */
+    jwksUrl?: string;
     issuer?: string;
     audience?: string;
     allowAnonymous: boolean;
@@ -36,6 +42,8 @@ export interface Config {
   };
   timings: Timings;
   limits: Limits;
+  /** Access control, quotas, the authorization hook, connection limits and slow-client timeouts. */
+  access: AccessConfig;
   /** Maximum request body / message size for RPCs (Connect `readMaxBytes`). */
   maxRequestBytes: number;
   /** Shutdown deadline: streams end with DRAINING at once; sockets are destroyed after this. */
@@ -43,7 +51,7 @@ export interface Config {
   /** The durable activity log and user status (docs/history.md): PostgreSQL, the embedded PGlite, or off. */
   history: HistoryConfig;
   /** Redis store (many nodes); without it the embedded memory store is used. */
-  redis: { url?: string; clusterSeeds: string[]; prefix: string; commandTimeoutMs: number };
+  redis: { url?: string; clusterSeeds: string[]; prefix: string; commandTimeoutMs: number; connectTimeoutMs: number } & RedisSecurity;
   /** HTTP/2 server PING interval and timeout (detects silent peers). */
   h2PingIntervalMs: number;
   h2PingTimeoutMs: number;
@@ -85,6 +93,12 @@ export interface Config {
    * development (no PRESENCE_JWT_SECRET and no PRESENCE_JWKS_FILE), off otherwise.
    */
   reflection: boolean;
+  /** Shards per scope in Redis (PRESENCE_SCOPE_SHARDS, default 16). */
+  scopeShards: number;
+  /** Managed rooms (rooms.proto): bounds and defaults. */
+  rooms: { tombstoneMs: number; defaultIdleTimeoutMs: number; maxParticipants: number };
+  /** PRESENCE_AWAY_AFTER_MS_BY_SCOPE: scope-name prefix → away threshold (ms). */
+  awayScopeOverrides: [string, number][];
   /** The demo page on the WebSocket port (`GET /`, `/app.js`) and its token endpoint. */
   demo: {
     /**
@@ -98,7 +112,6 @@ export interface Config {
   };
 }
 
-type NumSpec = { env: string; default: number; min: number; max: number; doc: string };
 
 const n = (env: string, def: number, min: number, max: number, doc: string): NumSpec => ({ env, default: def, min, max, doc });
 
@@ -118,6 +131,10 @@ export const TIMING_SPEC: Record<keyof Timings, NumSpec> = {
   nodeRefreshMs: n("PRESENCE_NODE_REFRESH_MS", DEFAULT_TIMINGS.nodeRefreshMs, 5, 3_600_000, "stream-bound sessions refreshed by their node"),
   reconnectGraceMs: n("PRESENCE_RECONNECT_GRACE_MS", DEFAULT_TIMINGS.reconnectGraceMs, 0, 600_000, "session kept after its stream ended"),
   positionCheckMs: n("PRESENCE_POSITION_CHECK_MS", DEFAULT_TIMINGS.positionCheckMs, 10, 3_600_000, "watched rooms compared with the store (tail-loss check)"),
+  awayAfterMs: n("PRESENCE_AWAY_AFTER_MS", DEFAULT_TIMINGS.awayAfterMs, 0, 604_800_000, "a session silent this long shows away (0: never)"),
+  awayCheckMs: n("PRESENCE_AWAY_CHECK_MS", DEFAULT_TIMINGS.awayCheckMs, 10, 600_000, "the away sweep runs this often on every node"),
+  activityWriteIntervalMs: n("PRESENCE_ACTIVITY_WRITE_INTERVAL_MS", DEFAULT_TIMINGS.activityWriteIntervalMs, 0, 600_000, "activity signals of one session written at most this often per node"),
+  scopeCountsIntervalMs: n("PRESENCE_SCOPE_COUNTS_INTERVAL_MS", DEFAULT_TIMINGS.scopeCountsIntervalMs, 10, 3_600_000, "WatchScopeCounts reads its scopes' counts this often and sends changes"),
   lastSeenRetentionMs: n("PRESENCE_LAST_SEEN_RETENTION_MS", DEFAULT_TIMINGS.lastSeenRetentionMs, 0, 365 * 86_400_000, "last seen of offline users kept"),
 };
 
@@ -137,6 +154,12 @@ export const LIMIT_SPEC: Record<keyof Limits, NumSpec> = {
   maxCursorElementBytes: n("PRESENCE_MAX_CURSOR_ELEMENT_BYTES", DEFAULT_LIMITS.maxCursorElementBytes, 0, 4_096, "cursor element (bytes)"),
   maxUserIds: n("PRESENCE_MAX_USER_IDS", DEFAULT_LIMITS.maxUserIds, 1, 100_000, "user ids per GetUserStatus / WatchUsers"),
   maxCustomStatusBytes: n("PRESENCE_MAX_CUSTOM_STATUS_BYTES", DEFAULT_LIMITS.maxCustomStatusBytes, 0, 4_096, "custom status text (bytes)"),
+  maxPresenceBytes: n("PRESENCE_MAX_PRESENCE_BYTES", DEFAULT_LIMITS.maxPresenceBytes, 0, 65_536, "typed presence per connection and room (key and JSON bytes + 2 per key)"),
+  maxPresenceKeys: n("PRESENCE_MAX_PRESENCE_KEYS", DEFAULT_LIMITS.maxPresenceKeys, 0, 1_024, "typed presence top-level keys per connection and room"),
+  presenceRatePerSec: n("PRESENCE_PRESENCE_RATE_PER_SEC", DEFAULT_LIMITS.presenceRatePerSec, 1, 1_000, "typed-presence updates per session and room per second (excess merged)"),
+  maxScopesPerSession: n("PRESENCE_MAX_SCOPES_PER_SESSION", DEFAULT_LIMITS.maxScopesPerSession, 0, 64, "scopes one session may carry besides the global one"),
+  maxListPageSize: n("PRESENCE_MAX_LIST_PAGE_SIZE", DEFAULT_LIMITS.maxListPageSize, 1, 10_000, "users per ListOnline page, at most"),
+  maxCountScopes: n("PRESENCE_MAX_COUNT_SCOPES", DEFAULT_LIMITS.maxCountScopes, 1, 10_000, "scopes per CountOnline / WatchScopeCounts call"),
 };
 
 export const SERVER_SPEC = {
@@ -150,6 +173,7 @@ export const SERVER_SPEC = {
   readinessTimeoutMs: n("PRESENCE_READINESS_TIMEOUT_MS", 2_000, 10, 60_000, "a readiness probe slower than this fails"),
   tokenCacheSize: n("PRESENCE_TOKEN_CACHE_SIZE", 10_000, 0, 1_000_000, "verified tokens kept until they expire (0: verify every call)"),
   redisCommandTimeoutMs: n("PRESENCE_REDIS_COMMAND_TIMEOUT_MS", 2_000, 50, 60_000, "a Redis call taking longer fails with unavailable"),
+  redisConnectTimeoutMs: n("PRESENCE_REDIS_CONNECT_TIMEOUT_MS", 10_000, 0, 600_000, "start-up waits this long for Redis, then serves not ready until it connects"),
   wsPort: n("PRESENCE_WS_PORT", 8081, 0, 65_535, "WebSocket bridge port (path /ws)"),
   // uWS aborts the whole process (C++ terminate) for an idle timeout of 1-7 or over 960 s.
   wsIdleTimeoutSec: n("PRESENCE_WS_IDLE_TIMEOUT_SEC", 30, 8, 960, "WebSocket idle timeout (s); pings every half of it"),
@@ -166,6 +190,10 @@ export const SEEDS_SPEC = {
   udpMinIntervalMs: n("PRESENCE_UDP_MIN_INTERVAL_MS", 10_000, 0, 3_600_000, "UDP heartbeats of one session accepted at most this often (the rest: rate_limited)"),
   udpMaxDatagramBytes: n("PRESENCE_UDP_MAX_DATAGRAM_BYTES", 512, 64, 1_400, "larger UDP datagrams are dropped (oversize)"),
   udpMaxTrackedSessions: n("PRESENCE_UDP_MAX_TRACKED_SESSIONS", 100_000, 1, 10_000_000, "sessions whose last UDP heartbeat a node remembers (replay and rate checks)"),
+  roomTombstoneMs: n("PRESENCE_ROOM_TOMBSTONE_MS", 600_000, 0, 604_800_000, "an ended room refuses joins this long"),
+  roomIdleTimeoutMs: n("PRESENCE_ROOM_IDLE_TIMEOUT_MS", 86_400_000, 1_000, 31_536_000_000, "idle timeout of a managed room created without one"),
+  maxRoomParticipants: n("PRESENCE_MAX_ROOM_PARTICIPANTS", 100_000, 1, 10_000_000, "largest max_participants a managed room may ask for"),
+  scopeShards: n("PRESENCE_SCOPE_SHARDS", 16, 1, 1_024, "shards per scope in Redis (same on every node; never change it for a dataset)"),
 } satisfies Record<string, NumSpec>;
 
 const DAY_MS = 86_400_000;
@@ -261,6 +289,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (udpPort !== undefined && (!Number.isInteger(udpPort) || udpPort < 0 || udpPort > 65_535)) {
     problems.push(`PRESENCE_UDP_PORT=${JSON.stringify(udpPortRaw)}: must be an integer from 0 to 65535 (unset: UDP heartbeats off)`);
   }
+  let awayScopeOverrides: [string, number][] = [];
+  try {
+    awayScopeOverrides = parseScopeOverrides(str("PRESENCE_AWAY_AFTER_MS_BY_SCOPE") ?? "", 1, 604_800_000);
+  } catch (e) {
+    problems.push(e instanceof Error ? e.message : String(e));
+  }
   const udpSecret = str("PRESENCE_UDP_SECRET");
   if (udpSecret !== undefined && Buffer.byteLength(udpSecret) < 32) problems.push("PRESENCE_UDP_SECRET: must be at least 32 bytes");
   const postgresUrl = str("PRESENCE_POSTGRES_URL");
@@ -290,8 +324,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   for (const seed of (str("PRESENCE_REDIS_CLUSTER") ?? "").split(",").map((x) => x.trim()).filter(Boolean)) {
     if (!/^[^:\s]+:\d{1,5}$/.test(seed)) problems.push(`PRESENCE_REDIS_CLUSTER: ${JSON.stringify(seed)} must be host:port`);
   }
-  const development = jwtSecret === undefined && str("PRESENCE_JWKS_FILE") === undefined;
-  const demoTokens = bool("PRESENCE_DEMO", development);
+  const jwksUrl = str("PRESENCE_JWKS_URL");
+  if (jwksUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(jwksUrl)) problems.push(`PRESENCE_JWKS_URL=${JSON.stringify(jwksUrl)}: must be an http:// or https:// URL`);
+  const keyed = jwtSecret !== undefined || str("PRESENCE_JWKS_FILE") !== undefined || jwksUrl !== undefined;
+  if (jwksUrl !== undefined && str("PRESENCE_JWKS_FILE") !== undefined) problems.push("PRESENCE_JWKS_URL and PRESENCE_JWKS_FILE: set one, not both");
+  const access = loadAccessConfig(env, num, bool, keyed, problems);
+  // Development (no key): demo tokens on by default. Production: off, and they cannot be turned on
+  // (they would be signed with the production key, or hand out identities nobody vouches for).
+  const demoTokens = bool("PRESENCE_DEMO", access.policy.mode === "development");
+  if (demoTokens && access.policy.mode === "production") {
+    problems.push("PRESENCE_DEMO=true: demo tokens are for development only (no PRESENCE_JWT_SECRET, PRESENCE_JWKS_FILE, PRESENCE_JWKS_URL or PRESENCE_MODE=production)");
+  }
+  const development = access.policy.mode === "development";
   const reflection = bool("PRESENCE_REFLECTION", development);
   const logLevel = (str("PRESENCE_LOG_LEVEL") ?? "info") as Config["logLevel"];
   const wsEngine = (str("PRESENCE_WS_ENGINE")?.toLowerCase() ?? "auto") as WsEngineChoice;
@@ -301,6 +345,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`PRESENCE_LOG_LEVEL=${JSON.stringify(logLevel)}: must be one of ${LOG_LEVELS.join(", ")}`);
   const config: Config = {
     host: str("PRESENCE_HOST") ?? "0.0.0.0",
+    adminHost: str("PRESENCE_ADMIN_HOST") ?? "127.0.0.1",
     nodeId,
     rpcPort: server.rpcPort,
     adminPort: server.adminPort,
@@ -309,6 +354,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     auth: {
       jwtSecret,
       jwksFile: str("PRESENCE_JWKS_FILE"),
+      jwksUrl,
       issuer: str("PRESENCE_JWT_ISSUER"),
       audience: str("PRESENCE_JWT_AUDIENCE"),
       allowAnonymous: bool("PRESENCE_ALLOW_ANONYMOUS", true),
@@ -316,6 +362,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     timings,
     limits,
+    access,
     maxRequestBytes: server.maxRequestBytes,
     shutdownDeadlineMs: server.shutdownDeadlineMs,
     h2PingIntervalMs: server.h2PingIntervalMs,
@@ -340,6 +387,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxTrackedSessions: seeds.udpMaxTrackedSessions,
     },
     reflection,
+    scopeShards: seeds.scopeShards,
+    awayScopeOverrides,
+    rooms: { tombstoneMs: seeds.roomTombstoneMs, defaultIdleTimeoutMs: seeds.roomIdleTimeoutMs, maxParticipants: seeds.maxRoomParticipants },
     demo: { tokens: demoTokens, dir: str("PRESENCE_DEMO_DIR") ?? fileURLToPath(new URL("../dist/demo/", import.meta.url)) },
     history,
     redis: {
@@ -347,6 +397,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       clusterSeeds: (str("PRESENCE_REDIS_CLUSTER") ?? "").split(",").map((x) => x.trim()).filter(Boolean),
       prefix: str("PRESENCE_REDIS_PREFIX") ?? "pr",
       commandTimeoutMs: server.redisCommandTimeoutMs,
+      connectTimeoutMs: server.redisConnectTimeoutMs,
+      ...loadRedisSecurity(env, bool, problems),
     },
   };
   if (udpPort !== undefined && udpSecret === undefined && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0)) {

@@ -9,6 +9,7 @@ import * as os from "node:os";
 import { connectInspector, type Inspector } from "../lib/inspector.js";
 import { startNode, type NodeProcess } from "../../test/support/node-process.js";
 import { freePort } from "../../test/support/processes.js";
+import { UNLIMITED_QUOTAS_ENV } from "../lib/unlimited-quotas.js";
 
 export interface BenchServer {
   node: NodeProcess;
@@ -21,6 +22,7 @@ export async function startBenchServer(env: Record<string, string>, cpus: string
   const inspectPort = inspect ? await freePort() : 0;
   const node = await startNode({
     PRESENCE_LOG_LEVEL: "warn",
+    ...UNLIMITED_QUOTAS_ENV,
     ...env,
     ...(inspect ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --inspect=127.0.0.1:${inspectPort}`.trim() } : {}),
   });

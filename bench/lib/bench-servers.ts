@@ -24,6 +24,7 @@ import { startNode, type NodeProcess } from "../../test/support/node-process.js"
 import { freePort, isRunning, sleep, spawnTracked, terminate } from "../../test/support/processes.js";
 import { connectInspector, type Inspector } from "./inspector.js";
 import { protocolOf, type ServerKind } from "./peer-client.js";
+import { UNLIMITED_QUOTAS_ENV } from "./unlimited-quotas.js";
 
 const PEERS = fileURLToPath(new URL("../peers/", import.meta.url));
 
@@ -84,7 +85,7 @@ export async function startBenchServer(kind: ServerKind, o: ServerOptions): Prom
   const attachInspector = async () => (o.inspect ? connectInspector(inspectPort) : null);
 
   if (protocolOf(kind) === "presence") {
-    const env: Record<string, string> = { PRESENCE_LOG_LEVEL: "warn", PRESENCE_WS_ENGINE: kind === "presence-ws" ? "ws" : "uws", NODE_OPTIONS: nodeOptions };
+    const env: Record<string, string> = { PRESENCE_LOG_LEVEL: "warn", PRESENCE_WS_ENGINE: kind === "presence-ws" ? "ws" : "uws", NODE_OPTIONS: nodeOptions, ...UNLIMITED_QUOTAS_ENV };
     if (o.redisUrl) env.PRESENCE_REDIS_URL = o.redisUrl;
     // History is off in the harness unless asked for: bench/history.ts runs churn with and without it.
     for (const k of ["PRESENCE_HISTORY", "PRESENCE_POSTGRES_URL", "PRESENCE_HISTORY_DIR"]) if (process.env[k]) env[k] = process.env[k]!;

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { SignJWT, UnsecuredJWT, exportJWK, generateKeyPair } from "jose";
+import { SignJWT, UnsecuredJWT, decodeJwt, exportJWK, generateKeyPair } from "jose";
 import { ANONYMOUS } from "../core/identity.js";
 import { PresenceError } from "../core/presence-error.js";
 import { TEST_SECRET, signTestToken } from "../../test/support/tokens.js";
@@ -73,7 +73,36 @@ describe("createTokenVerifier: HS256", () => {
         avatarUrl: "https://example.com/a.png",
         metadata: { team: "blue", level: "3", admin: "false", nested: "{\"a\":1}", none: "null" },
       },
+      tokenExpiresAtMs: decodeJwt(token).exp! * 1000,
+      grants: { roles: [] },
     });
+  });
+
+  it("parses the capability and per-room role claims of user tokens once", async () => {
+    const token = await signTestToken(TEST_SECRET, { sub: "ana", capability: { "/docs/*": ["read"], "user:team-*": ["status.read"] }, room_roles: { "doc-17": "commenter" } });
+    const caller = await verify(`Bearer ${token}`);
+    expect(caller.grants!.capability!.rooms.map((g) => [g.pattern.source, [...g.operations]])).toEqual([["/docs/*", ["read"]]]);
+    expect(caller.grants!.capability!.users.map((g) => [g.pattern.source, [...g.operations]])).toEqual([["team-*", ["status.read"]]]);
+    expect(caller.grants!.roles.map((g) => [g.pattern.source, g.role])).toEqual([["doc-17", "commenter"]]);
+    expect(Object.isFrozen(caller.grants)).toBe(true);
+    // Claim names are options; services take their rights from the configuration, not the token.
+    const renamed = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: false, capabilityClaim: "caps", roomRolesClaim: "perms" });
+    const other = await renamed(`Bearer ${await signTestToken(TEST_SECRET, { sub: "bob", caps: { "**": ["join"] }, perms: { "**": "viewer" } })}`);
+    expect(other.grants!.capability!.rooms).toHaveLength(1);
+    expect(other.grants!.roles[0]!.role).toBe("viewer");
+    const svc = await verify(`Bearer ${await signTestToken(TEST_SECRET, { sub: "svc", role: "service", capability: { "**": ["join"] } })}`);
+    expect(svc.grants).toBeUndefined();
+  });
+
+  it("refuses a token whose capability or role claim is malformed (never read as no rights)", async () => {
+    const bad = async (claims: Record<string, unknown>) => rejection(verify, `Bearer ${await signTestToken(TEST_SECRET, { sub: "ana", ...claims })}`);
+    const fly = await bad({ capability: { "/a": ["fly"] } });
+    expect(fly.reason).toBe("TOKEN_INVALID");
+    expect(fly.message).toBe('token claim capability["/a"]: unknown operation "fly" (known: join, watch, read, typing, cursor, kick, audit, status.read, status.watch, *)');
+    expect((await bad({ room_roles: ["viewer"] })).message).toBe("token claim room_roles: must be a JSON object");
+    const many = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: false, maxClaimEntries: 2 });
+    const three = await signTestToken(TEST_SECRET, { sub: "ana", capability: { a: ["join"], b: ["join"], c: ["join"] } });
+    expect((await rejection(many, `Bearer ${three}`)).message).toBe("token claim capability: must have at most 2 entries (got 3)");
   });
 
   it("fills defaults for a minimal token and ignores a non-object meta", async () => {
@@ -83,6 +112,8 @@ describe("createTokenVerifier: HS256", () => {
         role: "user",
         subject: "u2",
         user: { userId: "u2", name: "", avatarUrl: "", metadata: {} },
+        tokenExpiresAtMs: decodeJwt(token).exp! * 1000,
+        grants: { roles: [] },
       });
     }
   });
@@ -204,6 +235,7 @@ describe("createTokenVerifier: local JWKS file", async () => {
       role: "service",
       subject: "svc",
       user: { userId: "svc", name: "Backend", avatarUrl: "", metadata: {} },
+      tokenExpiresAtMs: decodeJwt(token).exp! * 1000,
     });
   });
 

@@ -8,11 +8,14 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createLocalJWKSet, jwtVerify } from "jose";
+import { createLocalJWKSet, createRemoteJWKSet, jwtVerify } from "jose";
+import { authUnavailable } from "../core/access-errors.js";
 import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey, JWTVerifyOptions } from "jose";
+import type { CallerGrants } from "../core/access-policy.js";
 import { ANONYMOUS } from "../core/identity.js";
 import type { Caller, Role } from "../core/identity.js";
 import { PresenceError } from "../core/presence-error.js";
+import { parseRights, parseRoleClaim } from "../core/rights.js";
 
 /** How tokens are verified. At least one key source is required unless anonymous access is on. */
 export interface TokenVerifierOptions {
@@ -20,6 +23,19 @@ export interface TokenVerifierOptions {
   hs256Secret?: string;
   /** Path of a JWKS JSON file (`{"keys": [...]}`), read once at creation. */
   jwksFile?: string;
+  /**
+   * URL of a remote JWKS (your identity provider's `jwks_uri`), fetched on first use and cached
+   * (`createRemoteJWKSet`): refetched after `jwksCacheMaxAgeMs`, or when a token names an unknown key
+   * id (at most once per `jwksCooldownMs`). A fetch slower than `jwksTimeoutMs` or failing refuses
+   * the call with AUTH_UNAVAILABLE (`unavailable`: retry), never with "token invalid".
+   */
+  jwksUrl?: string;
+  /** Remote JWKS fetch timeout. Default 5,000. */
+  jwksTimeoutMs?: number;
+  /** Remote JWKS kept this long. Default 600,000. */
+  jwksCacheMaxAgeMs?: number;
+  /** An unknown key id refetches the remote JWKS at most this often. Default 30,000. */
+  jwksCooldownMs?: number;
   /** Required `iss` value, when set. */
   issuer?: string;
   /** Required `aud` value (one of the token's audiences), when set. */
@@ -35,6 +51,16 @@ export interface TokenVerifierOptions {
    * failures are checked again each time.
    */
   cacheSize?: number;
+  /**
+   * Name of the capability claim (an Ably-style map `pattern → operations`, rights.ts): a user
+   * token with it has exactly those rights instead of the configured user defaults. Default
+   * `capability`.
+   */
+  capabilityClaim?: string;
+  /** Name of the per-room role claim (`{"<room pattern>": "<role>"}`). Default `room_roles`. */
+  roomRolesClaim?: string;
+  /** Entries allowed in each of those claims; a token with more is refused. Default 256. */
+  maxClaimEntries?: number;
 }
 
 /**
@@ -62,7 +88,8 @@ const BEARER = /^Bearer +([^\s]+) *$/i;
  */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const secret = options.hs256Secret === undefined ? undefined : encodeSecret(options.hs256Secret);
-  const jwks = options.jwksFile === undefined ? undefined : createLocalJWKSet(readJwks(options.jwksFile));
+  if (options.jwksFile !== undefined && options.jwksUrl !== undefined) throw new Error("token verification: set jwksFile or jwksUrl, not both");
+  const jwks = options.jwksFile !== undefined ? createLocalJWKSet(readJwks(options.jwksFile)) : options.jwksUrl !== undefined ? remoteKeys(options) : undefined;
   const clockToleranceSec = options.clockToleranceSec ?? 0;
   if (!Number.isFinite(clockToleranceSec) || clockToleranceSec < 0) {
     throw new Error(`clockToleranceSec: must be a finite number >= 0 (got ${clockToleranceSec})`);
@@ -71,6 +98,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     throw new Error("token verification: set hs256Secret or jwksFile, or allow anonymous access");
   }
   const cacheSize = options.cacheSize ?? 10_000;
+  const claims: ClaimNames = {
+    capability: options.capabilityClaim ?? "capability",
+    roomRoles: options.roomRolesClaim ?? "room_roles",
+    maxEntries: options.maxClaimEntries ?? 256,
+  };
   if (!Number.isInteger(cacheSize) || cacheSize < 0) throw new Error(`cacheSize: must be an integer >= 0 (got ${cacheSize})`);
   // Verification (HMAC or signature through WebCrypto, key import, claims) was ~20% of the server's
   // CPU per unary call in bench/grpc: every call of a client carries the same token.
@@ -121,7 +153,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     } catch (err) {
       throw toPresenceError(err);
     }
-    const caller = callerFromClaims(payload);
+    const caller = callerFromClaims(payload, claims);
     if (key !== "" && typeof payload.exp === "number") {
       if (verified.size >= cacheSize) verified.delete(verified.keys().next().value!);
       verified.set(key, { caller: freezeCaller(caller), untilMs: (payload.exp + clockToleranceSec) * 1000 });
@@ -130,8 +162,17 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   };
 }
 
-/** Maps verified claims to a caller: `sub`, `name`, `picture`, `meta`, `role`. */
-function callerFromClaims(payload: JWTPayload): Caller {
+interface ClaimNames {
+  capability: string;
+  roomRoles: string;
+  maxEntries: number;
+}
+
+/**
+ * Maps verified claims to a caller: `sub`, `name`, `picture`, `meta`, `role`, `exp`, `scopes`, and for users
+ * the capability and per-room role claims (parsed once here; the verified caller is cached).
+ */
+function callerFromClaims(payload: JWTPayload, claims: ClaimNames): Caller {
   const sub = payload.sub;
   if (typeof sub !== "string" || sub === "") {
     throw reject("TOKEN_INVALID", "token \"sub\" claim must be a non-empty string");
@@ -139,7 +180,8 @@ function callerFromClaims(payload: JWTPayload): Caller {
   const role: Role = payload["role"] === "service" || payload["role"] === "admin" ? payload["role"] : "user";
   const name = payload["name"];
   const picture = payload["picture"];
-  return {
+  const scopes = payload["scopes"];
+  const caller: Caller = {
     role,
     subject: sub,
     user: {
@@ -148,7 +190,27 @@ function callerFromClaims(payload: JWTPayload): Caller {
       avatarUrl: typeof picture === "string" ? picture : "",
       metadata: metadataFrom(payload["meta"]),
     },
+    // `scopes` (scopes.proto): strings only, at most 64 kept; the service validates the names.
+    ...(Array.isArray(scopes) ? { scopes: Object.freeze(scopes.filter((x): x is string => typeof x === "string").slice(0, 64)) } : {}),
   };
+  if (typeof payload.exp === "number") caller.tokenExpiresAtMs = payload.exp * 1000;
+  if (role === "user") caller.grants = grantsFrom(payload, claims);
+  return caller;
+}
+
+/** The capability and per-room role claims; a malformed one refuses the token (never read as "no rights"). */
+function grantsFrom(payload: JWTPayload, claims: ClaimNames): CallerGrants {
+  try {
+    const capability = payload[claims.capability];
+    const roles = payload[claims.roomRoles];
+    return {
+      ...(capability === undefined ? {} : { capability: parseRights(capability, claims.capability, claims.maxEntries) }),
+      roles: roles === undefined ? [] : parseRoleClaim(roles, claims.roomRoles, claims.maxEntries),
+    };
+  } catch (err) {
+    if (err instanceof PresenceError) throw reject("TOKEN_INVALID", `token claim ${err.message}`);
+    throw err;
+  }
 }
 
 /** A cached caller is shared by every call with its token: frozen so that none can change it for the others. */
@@ -157,6 +219,7 @@ function freezeCaller(caller: Caller): Caller {
     Object.freeze(caller.user.metadata);
     Object.freeze(caller.user);
   }
+  if (caller.grants !== undefined) Object.freeze(caller.grants);
   return Object.freeze(caller);
 }
 
@@ -224,6 +287,25 @@ function encodeSecret(secret: string): Uint8Array {
     );
   }
   return bytes;
+}
+
+/** The remote key set, with a fetch failure told apart from a bad token: AUTH_UNAVAILABLE. */
+function remoteKeys(o: TokenVerifierOptions): JWTVerifyGetKey {
+  const remote = createRemoteJWKSet(new URL(o.jwksUrl!), {
+    timeoutDuration: o.jwksTimeoutMs ?? 5_000,
+    cacheMaxAge: o.jwksCacheMaxAgeMs ?? 600_000,
+    cooldownDuration: o.jwksCooldownMs ?? 30_000,
+  });
+  return async (header, token) => {
+    try {
+      return await remote(header, token);
+    } catch (err) {
+      const code = (err as { code?: unknown } | null)?.code;
+      // The key set answered, and has no (or no unique) key for this token: the token's problem.
+      if (code === "ERR_JWKS_NO_MATCHING_KEY" || code === "ERR_JWKS_MULTIPLE_MATCHING_KEYS") throw err;
+      throw authUnavailable("the key set (PRESENCE_JWKS_URL)", err);
+    }
+  };
 }
 
 function readJwks(path: string): JSONWebKeySet {

@@ -15,7 +15,7 @@ describe("presence CLI arguments", () => {
   });
 
   it("takes the history options only on activity and stats", () => {
-    expect(parseCliArgs(["activity", "--room", "/a", "--since", "2h", "--csv"], {}).history).toEqual({ room: "/a", user: undefined, since: "2h", until: undefined, kinds: undefined, csv: true, ndjson: false });
+    expect(parseCliArgs(["activity", "--room", "/a", "--since", "2h", "--csv"], {}).history).toEqual({ room: "/a", user: undefined, since: "2h", until: undefined, kinds: undefined, at: undefined, csv: true, ndjson: false });
     expect(() => parseCliArgs(["rooms", "--csv"], {})).toThrow(/--csv is an option of "activity" only/);
     expect(() => parseCliArgs(["stats", "--user", "ana"], {})).toThrow(/--user is an option of "activity" only/);
     expect(() => parseCliArgs(["activity", "--csv", "--ndjson"], {})).toThrow(/choose one/);

@@ -18,7 +18,7 @@ export interface ParsedArgs {
   limit?: number;
   force: boolean;
   /** History commands (`activity`, `stats`): raw values, parsed by history-commands.ts. */
-  history: { room?: string; user?: string; since?: string; until?: string; kinds?: string; csv: boolean; ndjson: boolean };
+  history: { room?: string; user?: string; since?: string; until?: string; kinds?: string; at?: string; csv: boolean; ndjson: boolean };
 }
 
 export const DEFAULT_URL = "http://127.0.0.1:8080";
@@ -27,7 +27,8 @@ export const DEFAULT_URL = "http://127.0.0.1:8080";
 const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   limit: ["rooms", "activity"],
   force: ["purge-node"],
-  room: ["activity", "stats"],
+  room: ["activity", "stats", "room-at"],
+  at: ["room-at"],
   since: ["activity", "stats"],
   until: ["activity", "stats"],
   user: ["activity"],
@@ -60,6 +61,7 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
         since: { type: "string" },
         until: { type: "string" },
         kinds: { type: "string" },
+        at: { type: "string" },
         csv: { type: "boolean", default: false },
         ndjson: { type: "boolean", default: false },
       },
@@ -85,6 +87,6 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
   if (!/^https?:\/\/[^\s/]+/.test(url)) throw new UsageError(`--url: must be an http:// or https:// URL (got ${JSON.stringify(url)})`);
   const token = values.token ?? (env.PRESENCE_ADMIN_TOKEN || undefined);
   if (values.csv && values.ndjson) throw new UsageError("--csv and --ndjson: choose one");
-  const history = { room: values.room, user: values.user, since: values.since, until: values.until, kinds: values.kinds, csv: values.csv, ndjson: values.ndjson };
+  const history = { room: values.room, user: values.user, since: values.since, until: values.until, kinds: values.kinds, at: values.at, csv: values.csv, ndjson: values.ndjson };
   return { command, positionals: rest, url: url.replace(/\/+$/, ""), token, json: values.json, help: values.help, limit, force: values.force, history };
 }

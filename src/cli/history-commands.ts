@@ -1,6 +1,6 @@
 import { toJson } from "@bufbuild/protobuf";
 import { ConnectError, Code } from "@connectrpc/connect";
-import { ActivityKind, GetRoomStatisticsResponseSchema, ListActivityResponseSchema, type ActivityRecord } from "../../gen/presence/v1/history_pb.js";
+import { ActivityKind, GetRoomAtResponseSchema, GetRoomStatisticsResponseSchema, ListActivityResponseSchema, type ActivityRecord } from "../../gen/presence/v1/history_pb.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { formatAge } from "../core/node-id.js";
 import { UsageError } from "./args.js";
@@ -13,6 +13,7 @@ import { CALL_TIMEOUT_MS } from "./rpc.js";
  *
  *   presence activity [--room R] [--user U] [--since T] [--until T] [--kinds k,…] [--limit N] [--csv | --ndjson]
  *   presence stats --room R [--since T] [--until T]
+ *   presence room-at --room R [--at T]
  *
  * Times (`--since`, `--until`) are ISO 8601 (`2026-11-23T10:00Z`), ms since the Unix epoch, or an
  * age (`90s`, `15m`, `2h`, `7d` ago); omitted: the last 24 h up to now. `activity` prints at most
@@ -84,6 +85,24 @@ export const HISTORY_COMMANDS: Record<string, Command> = {
       ]);
       ctx.out(table(["TIME", "KIND", "ROOM", "USER", "CONNECTION", "REASON", "NODE"], rows));
       ctx.out(`${records.length} rows${more ? ` (more: raise --limit, or export everything with --csv)` : ""}`);
+    },
+  },
+
+  "room-at": {
+    usage: "room-at --room R [--at T]",
+    summary: "who was in a room at a moment (default now), from the activity log",
+    arity: 0,
+    async run(ctx) {
+      const room = ctx.args.history.room;
+      if (room === undefined) throw new UsageError("room-at: --room is required");
+      const atMs = parseCliTime("at", ctx.args.history.at, Date.now()) ?? 0;
+      const r = await ctx.clients.history.getRoomAt({ room, atMs: BigInt(atMs) }, callOpts(ctx));
+      if (ctx.args.json) return ctx.out(JSON.stringify(toJson(GetRoomAtResponseSchema, r, { alwaysEmitImplicit: true })));
+      const c = r.counts;
+      ctx.out(`room ${r.room} at ${new Date(Number(r.atMs)).toISOString()}  epoch ${r.epoch || "-"}  version ${r.version}`);
+      ctx.out(`users=${c?.users ?? 0} connections=${c?.connections ?? 0} anonymous=${c?.anonymous ?? 0}`);
+      if (r.members.length > 0) ctx.out("\n" + table(["USER", "NAME", "CONNECTION", "JOINED"], r.members.map((m) => [m.userId, m.name, m.connectionId, new Date(Number(m.joinedAtMs)).toISOString()])));
+      if (r.gaps > 0) ctx.out(`warning: ${r.gaps} gap(s) in the log before that moment: the list may be incomplete`);
     },
   },
 

@@ -2,6 +2,8 @@
  * Who is calling and who a session belongs to. Identities come from a verified token (or its
  * absence, for anonymous viewers); the core never sees the token itself.
  */
+import type { CallerGrants } from "./access-policy.js";
+import type { CallerClass } from "./quota.js";
 
 /** Public description of a user, as shown to other members. */
 export interface UserInfo {
@@ -25,6 +27,51 @@ export interface Caller {
   subject: string;
   /** Present for `user`, `service` and `admin` callers (from the token claims). */
   user?: UserInfo;
+  /** Scopes the token lists (claim `scopes`, scopes.proto): a user's sessions carry them. */
+  scopes?: readonly string[];
+  /** Rights the token carries (capability and per-room role claims); absent for anonymous callers. */
+  grants?: CallerGrants;
+  /** When the caller's token expires (ms since the epoch); absent without a token or `exp`. */
+  tokenExpiresAtMs?: number;
+  /** Where the call comes from, set by the transport for every call (quotas, de-duplication scope). */
+  origin?: CallerOrigin;
+}
+
+/** The connection a call arrived on. */
+export interface CallerOrigin {
+  /** The client's address (the socket's peer, or the first untrusted X-Forwarded-For hop behind a trusted proxy). */
+  address: string;
+  /** This node's id for the connection (unique per process and transport, e.g. `rpc:17`, `ws:42`). */
+  connection: string;
+}
+
+/**
+ * The caller of one call on one connection. Verified callers are cached and shared per token, so
+ * the origin goes on a copy; the copy is frozen like the original.
+ */
+export function withOrigin(caller: Caller, origin: CallerOrigin): Caller {
+  return Object.freeze({ ...caller, origin: Object.freeze(origin) });
+}
+
+/** Whose quota limits apply to the caller. Admins count as services. */
+export function callerClassOf(caller: Caller): CallerClass {
+  return caller.role === "anonymous" ? "anonymous" : caller.role === "user" ? "user" : "service";
+}
+
+/**
+ * The key per-caller quotas count under: the user id, the service identity, or, for anonymous
+ * callers, their remote address (the anonymous id is chosen by the client: a quota keyed by it
+ * would bind nobody).
+ */
+export function quotaKeyOf(caller: Caller): string {
+  switch (caller.role) {
+    case "anonymous":
+      return `a:${caller.origin?.address ?? ""}`;
+    case "user":
+      return `u:${caller.subject}`;
+    default:
+      return `s:${caller.subject}`;
+  }
 }
 
 /** What a member of a room is: a listed user, or an anonymous viewer (counted only). */

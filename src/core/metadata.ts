@@ -1,5 +1,5 @@
 import { checkText, utf8Length } from "./room-name.js";
-import { limitExceeded } from "./presence-error.js";
+import { invalidArgument, limitExceeded } from "./presence-error.js";
 
 /**
  * Member metadata: a small string map. Size = sum of key and value UTF-8 bytes + 2 per entry
@@ -19,6 +19,7 @@ export function checkMetadata(
   for (const k of keys) bytes += utf8Length(k) + utf8Length(metadata[k]!) + 2;
   if (bytes > maxBytes) throw limitExceeded(field, maxBytes, bytes, "bytes", "METADATA_TOO_LARGE");
   for (const k of keys) {
+    if (k.startsWith("$")) throw invalidArgument(`${field}[${k}]`, "keys starting with '$' are reserved for the server");
     checkText(k, `${field} key`);
     checkText(metadata[k]!.replace(/[\n\t\r]/g, " "), `${field}[${k}]`);
   }

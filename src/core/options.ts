@@ -39,6 +39,14 @@ export interface Timings {
    * message is caught within two intervals. Default 30 s.
    */
   positionCheckMs: number;
+  /** WatchScopeCounts reads the counts of its scopes this often and sends changes. Default 1 s. */
+  scopeCountsIntervalMs: number;
+  /** A session silent this long shows away (server-side away); 0 = never. Default 5 min. */
+  awayAfterMs: number;
+  /** Every node runs the away sweep this often (a silent session is away within this of its threshold). Default 1 s. */
+  awayCheckMs: number;
+  /** Activity signals of one session are written to the store at most this often per node. Default 5 s. */
+  activityWriteIntervalMs: number;
 }
 
 export interface Limits {
@@ -72,6 +80,18 @@ export interface Limits {
   maxUserIds: number;
   /** Bytes of a custom status text. Default 128. */
   maxCustomStatusBytes: number;
+  /** Typed presence per connection and room: key and JSON bytes + 2 per key. Default 2,048. */
+  maxPresenceBytes: number;
+  /** Typed presence per connection and room: top-level keys. Default 32. */
+  maxPresenceKeys: number;
+  /** Typed-presence updates applied per session and room per second; the excess is merged. Default 10. */
+  presenceRatePerSec: number;
+  /** Scopes one session may carry (besides the global one). Default 8. */
+  maxScopesPerSession: number;
+  /** Users per ListOnline page, at most. Default 1,000. */
+  maxListPageSize: number;
+  /** Scopes per CountOnline / WatchScopeCounts call. Default 100. */
+  maxCountScopes: number;
 }
 
 export const DEFAULT_TIMINGS: Readonly<Timings> = Object.freeze({
@@ -90,6 +110,10 @@ export const DEFAULT_TIMINGS: Readonly<Timings> = Object.freeze({
   nodeRefreshMs: 20_000,
   reconnectGraceMs: 10_000,
   positionCheckMs: 30_000,
+  scopeCountsIntervalMs: 1_000,
+  awayAfterMs: 300_000,
+  awayCheckMs: 1_000,
+  activityWriteIntervalMs: 5_000,
 });
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -108,4 +132,10 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxCursorElementBytes: 256,
   maxUserIds: 1_000,
   maxCustomStatusBytes: 128,
+  maxPresenceBytes: 2_048,
+  maxPresenceKeys: 32,
+  presenceRatePerSec: 10,
+  maxScopesPerSession: 8,
+  maxListPageSize: 1_000,
+  maxCountScopes: 100,
 });

@@ -3,7 +3,7 @@ import type { MemberIdentity, UserInfo } from "./identity.js";
 /** Domain types of rooms, members and the events watchers receive (mirrors presence.v1 types). */
 
 export type Activity = "active" | "away";
-export type LeaveReason = "left" | "timeout" | "kicked";
+export type LeaveReason = "left" | "timeout" | "kicked" | "ended";
 
 export interface Counts {
   /** Distinct authenticated users. */
@@ -81,7 +81,23 @@ export type StoreMessage =
   | { type: "event"; event: PresenceEvent }
   | { type: "typing"; typing: TypingEvent }
   | { type: "cursors"; batch: CursorBatch }
-  | { type: "reset" };
+  | { type: "reset" }
+  | { type: "ended"; ended: RoomEndedInfo };
+
+/**
+ * A room was ended (rooms.proto): published after the `left` events of its members, at the room's
+ * position after them. Watchers receive it last; their stream then ends.
+ */
+export interface RoomEndedInfo {
+  room: string;
+  epoch: string;
+  version: number;
+  endedAtMs: number;
+  /** A user id; "" when the idle reaper ended it. */
+  endedBy: string;
+  reason: string;
+  tombstoneUntilMs: number;
+}
 
 /** A user in a room view, with their connections oldest first. */
 export interface UserPresence {
@@ -106,6 +122,8 @@ export interface RoomView {
    * own clock, which may be off (F-T1). Absent: the receiver's clock is the store's.
    */
   readAtMs?: number;
+  /** Set on a page of a paged read (GetPresence) when more users follow. */
+  nextPageToken?: string;
 }
 
 /** A position in a room's history. */

@@ -2,7 +2,7 @@ import type { IdSource } from "./ids.js";
 import type { Limits, Timings } from "./options.js";
 import { limitExceeded, sessionNotFound } from "./presence-error.js";
 import type { Activity, LeaveReason, PresenceEvent, StoreMessage } from "./presence-event.js";
-import { applyActivity, applyJoin, applyLeave, createRoomState, trimLog, type RoomState } from "./room-state.js";
+import { applyJoin, applyLeave, createRoomState, trimLog, type RoomState } from "./room-state.js";
 import {
   createSession,
   createSessionTable,
@@ -17,6 +17,11 @@ import {
 import type { JoinInput, Lease } from "./session.js";
 import { applyUserSession, applyUserSessionEnd, createUserPresence, type UserPresence } from "./user-presence.js";
 import type { UserStatusRecord } from "./user-status.js";
+import { sessionThreshold, type AwayPolicy } from "./away-policy.js";
+import { show, stamp } from "./presence-seeds.js";
+import { admitJoin, type ManagedRoom } from "./room-lifecycle.js";
+import { shownActivity } from "./presence-override.js";
+import { GLOBAL_SCOPE } from "./scope.js";
 
 /**
  * The presence model: sessions (session-table.ts), rooms (room-state.ts) and user presence
@@ -34,6 +39,10 @@ export interface PresenceModelOptions {
   limits: Limits;
   /** This node's id, recorded on the sessions it creates, attaches or reclaims. */
   nodeId: string;
+  /** Server-side away thresholds (PRESENCE_AWAY_AFTER_MS and its scope overrides); absent: never away by silence. */
+  awayPolicy?: AwayPolicy;
+  /** Managed rooms (rooms.proto): joins are admitted against their records in the same step. */
+  managedRooms?: { record(room: string): ManagedRoom | undefined };
 }
 
 export interface ModelRoom {
@@ -61,6 +70,10 @@ export interface Effects {
   users: { status: UserStatusRecord; timeMs: number }[];
   /** Connections whose cursor was removed (watchers learn it in the next cursor batch). */
   cursorsRemoved: { room: string; connectionId: string }[];
+  /** Sessions created and ended (the scope store follows them), and activity signals of users' sessions. */
+  sessionsStarted: SessionEntry[];
+  sessionsEnded: SessionEntry[];
+  stamps: { userId: string; scopes: readonly string[]; ms: number }[];
 }
 
 export function createPresenceModel(o: PresenceModelOptions): PresenceModel {
@@ -68,7 +81,7 @@ export function createPresenceModel(o: PresenceModelOptions): PresenceModel {
 }
 
 export function noEffects(): Effects {
-  return { room: [], users: [], cursorsRemoved: [] };
+  return { room: [], users: [], cursorsRemoved: [], sessionsStarted: [], sessionsEnded: [], stamps: [] };
 }
 
 export function leaseOf(m: PresenceModel, s: SessionEntry): Lease {
@@ -92,6 +105,7 @@ export function roomOf(m: PresenceModel, name: string): ModelRoom {
 /** The session part and room part of a Join; see `JoinInput`. */
 export function modelJoin(m: PresenceModel, input: JoinInput, nowMs: number, fx: Effects) {
   const t = m.o.timings;
+  admit(m, input, nowMs);
   const opened = openSession(m.sessions, input, nowMs, m.o.limits, m.o.nodeId);
   if (opened.status === "not_found") throw sessionNotFound();
   if (opened.status === "too_many_rooms") throw limitExceeded("room", m.o.limits.maxRoomsPerSession, opened.rooms, "rooms per session", "TOO_MANY_ROOMS");
@@ -99,14 +113,17 @@ export function modelJoin(m: PresenceModel, input: JoinInput, nowMs: number, fx:
   if (opened.status === "create") {
     const ids = m.o.ids;
     const base = { id: ids.sessionId(), resumeSecret: ids.resumeSecret(), connectionId: ids.connectionId(), ownerKey: input.ownerKey };
-    session = createSession(m.sessions, { ...base, identity: input.identity, activity: input.activity ?? "active", nodeId: m.o.nodeId }, input, nowMs, t.sessionTtlMs);
+    const scopes = input.identity.kind === "user" ? [GLOBAL_SCOPE, ...(input.scopes ?? [])] : [];
+    const awayAfterMs = m.o.awayPolicy ? sessionThreshold(m.o.awayPolicy, input.scopes ?? [], []) : 0;
+    session = createSession(m.sessions, { ...base, identity: input.identity, activity: input.activity ?? "active", nodeId: m.o.nodeId, scopes, awayAfterMs }, input, nowMs, t.sessionTtlMs);
+    fx.sessionsStarted.push(session);
     userSession(m, session, nowMs, fx);
   } else {
     session = opened.session;
     extendSession(session, nowMs, t.sessionTtlMs);
   }
   const roomCreated = !m.rooms.has(input.room);
-  const event = joinRoom(m, session, input.room, input.metadata, nowMs, fx);
+  const event = joinRoom(m, session, input.room, input.metadata, nowMs, fx, input.presence);
   return { session, resumed: opened.status === "reclaimed", sessionCreated: opened.status === "create", roomCreated, event };
 }
 
@@ -136,15 +153,8 @@ export function modelHeartbeat(m: PresenceModel, ref: { sessionId: string; owner
   const s = requireSession(m, ref, nowMs);
   const leftMs = s.expiresAtMs - nowMs;
   extendSession(s, nowMs, m.o.timings.sessionTtlMs);
-  if (ref.activity && ref.activity !== s.activity) {
-    s.activity = ref.activity;
-    for (const room of s.rooms.keys()) {
-      const r = m.rooms.get(room);
-      const ev = r ? applyActivity(r.state, s.connectionId, ref.activity, nowMs) : null;
-      if (r && ev) commitEvent(m, r, ev, nowMs, fx);
-    }
-    userSession(m, s, nowMs, fx);
-  }
+  if (ref.activity === "active") stamp(s, nowMs, fx);
+  if (ref.activity && ref.activity !== s.activity) show(m, s, ref.activity, nowMs, fx);
   return { session: s, leftMs };
 }
 
@@ -157,11 +167,12 @@ export function endSessionWith(m: PresenceModel, s: SessionEntry, reason: LeaveR
 }
 
 /** Adds (or updates) the session's connection in a room. */
-export function joinRoom(m: PresenceModel, s: SessionEntry, room: string, metadata: Record<string, string>, nowMs: number, fx: Effects): PresenceEvent | null {
+export function joinRoom(m: PresenceModel, s: SessionEntry, room: string, metadata: Record<string, string>, nowMs: number, fx: Effects, presence: Record<string, string> = {}): PresenceEvent | null {
   const r = roomOf(m, room);
   r.idleSinceMs = 0;
   const prev = r.state.members.get(s.connectionId);
-  const member = { connectionId: s.connectionId, identity: s.identity, metadata, activity: s.activity, joinedAtMs: prev?.joinedAtMs ?? nowMs };
+  const activity = shownActivity(s.activity, overrideOf(m, s));
+  const member = { connectionId: s.connectionId, identity: s.identity, metadata, activity, joinedAtMs: prev?.joinedAtMs ?? nowMs, presence };
   s.rooms.set(room, metadata);
   const ev = applyJoin(r.state, member, nowMs);
   if (ev) commitEvent(m, r, ev, nowMs, fx);
@@ -184,6 +195,7 @@ export function leaveRoom(m: PresenceModel, s: SessionEntry, room: string, reaso
 /** Deletes the session and records its end in the user's status. */
 export function endSession(m: PresenceModel, s: SessionEntry, nowMs: number, fx: Effects): void {
   deleteSession(m.sessions, s);
+  fx.sessionsEnded.push(s);
   if (s.identity.kind !== "user") return;
   const status = applyUserSessionEnd(m.users, s.identity.user.userId, s.id, nowMs, m.o.timings.lastSeenRetentionMs);
   if (status) fx.users.push({ status, timeMs: nowMs });
@@ -194,6 +206,24 @@ export function userSession(m: PresenceModel, s: SessionEntry, nowMs: number, fx
   if (s.identity.kind !== "user") return;
   const status = applyUserSession(m.users, s.identity.user.userId, s.id, s.activity, nowMs, m.o.timings.lastSeenRetentionMs);
   if (status) fx.users.push({ status, timeMs: nowMs });
+}
+
+/** The manual presence of the session's user ("auto" for anonymous sessions). */
+export function overrideOf(m: PresenceModel, s: SessionEntry) {
+  return s.identity.kind === "user" ? (m.users.get(s.identity.user.userId)?.override ?? "auto") : "auto";
+}
+
+/** Capacity and tombstone of a managed room (ROOM_FULL, ROOM_ENDED), checked before anything changes. */
+function admit(m: PresenceModel, input: JoinInput, nowMs: number): void {
+  const record = m.o.managedRooms?.record(input.room);
+  if (!record) return;
+  const s = m.rooms.get(input.room)?.state;
+  const own = input.sessionId ? m.sessions.sessions.get(input.sessionId) : undefined;
+  if (own && s?.members.has(own.connectionId)) return admitJoin(record, 0, false, nowMs);
+  const id = input.identity;
+  const present = id.kind === "user" ? (s?.userConnections.has(id.user.userId) ?? false) : (s?.anonymousConnections.has(id.anonymousId) ?? false);
+  const participants = s ? s.userConnections.size + s.anonymousConnections.size : 0;
+  admitJoin(record, participants, !present, nowMs);
 }
 
 /** A room with no members and no watchers starts its retention. */

@@ -1,5 +1,7 @@
 import { PresenceError, sessionNotFound } from "./presence-error.js";
-import { markIdle, requireSession, roomOf, type Effects, type ModelRoom, type PresenceModel } from "./presence-model.js";
+import { markIdle, overrideOf, requireSession, roomOf, type Effects, type ModelRoom, type PresenceModel } from "./presence-model.js";
+import type { PresenceOverride } from "./presence-override.js";
+import { showOverride } from "./presence-seeds.js";
 import type { CursorPosition, Position, PresenceEvent, RoomView } from "./presence-event.js";
 import { applyTyping, buildRoomView, countsOf, emptyRoomView, readLogFrom, trimLog } from "./room-state.js";
 import { compareRooms, type RoomSummary } from "./room-summary.js";
@@ -72,7 +74,7 @@ export function modelUserStatus(m: PresenceModel, userIds: readonly string[], no
 /** Sets the custom status and/or invisible flag of the session's user. */
 export function modelSetStatus(
   m: PresenceModel,
-  ref: { sessionId: string; ownerKey: string; customStatus?: string; invisible?: boolean },
+  ref: { sessionId: string; ownerKey: string; customStatus?: string; invisible?: boolean; presence?: PresenceOverride },
   nowMs: number,
   fx: Effects,
 ): UserStatusRecord {
@@ -80,8 +82,10 @@ export function modelSetStatus(
   if (s.identity.kind !== "user") {
     throw new PresenceError("PERMISSION_DENIED", "session_id: anonymous sessions have no user status", { field: "session_id" });
   }
+  const before = overrideOf(m, s);
   const r = applySetStatus(m.users, s.identity.user.userId, ref, nowMs, m.o.timings.lastSeenRetentionMs);
   if (r.changed) fx.users.push({ status: r.status, timeMs: nowMs });
+  showOverride(m, s.identity.user.userId, before, overrideOf(m, s), nowMs, fx);
   return r.status;
 }
 

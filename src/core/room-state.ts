@@ -1,5 +1,6 @@
 import type { UserInfo } from "./identity.js";
 import { sameMetadata } from "./metadata.js";
+import { samePresence } from "./typed-presence.js";
 import type {
   Activity,
   Counts,
@@ -76,8 +77,8 @@ function bump(map: Map<string, number>, key: string, delta: number): number {
 export function applyJoin(s: RoomState, member: Member, nowMs: number): PresenceEvent | null {
   const prev = s.members.get(member.connectionId);
   if (prev) {
-    if (sameMetadata(prev.metadata, member.metadata) && prev.activity === member.activity) return null;
-    const next: Member = { ...prev, metadata: member.metadata, activity: member.activity };
+    if (sameMetadata(prev.metadata, member.metadata) && prev.activity === member.activity && samePresence(prev.presence ?? {}, member.presence ?? {})) return null;
+    const next: Member = { ...prev, metadata: member.metadata, activity: member.activity, presence: member.presence };
     s.members.set(member.connectionId, next);
     if (next.identity.kind === "anonymous") return null; // anonymous members are never listed
     return commit(s, { kind: "updated", user: next.identity.user, member: next }, nowMs);

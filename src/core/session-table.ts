@@ -34,6 +34,12 @@ export interface SessionEntry {
   nodeId: string;
   /** room → metadata of this session's connection in that room, in join order. */
   rooms: Map<string, Record<string, string>>;
+  /** Scopes the session carries (scopes.proto; the global scope "" included for users, none for anonymous). */
+  scopes: readonly string[];
+  /** Last activity signal (ms): creation, re-Join, typing, cursor, presence update, Heartbeat ACTIVE. */
+  lastActiveMs: number;
+  /** Silent this long → away (0 = never), from the away policy at creation (away-policy.ts). */
+  awayAfterMs: number;
 }
 
 export interface SessionTable {
@@ -104,12 +110,12 @@ export function openSession(
 /** Creates a session (the `create` outcome of `openSession`); records the request id of a first Join. */
 export function createSession(
   t: SessionTable,
-  s: Omit<SessionEntry, "rooms" | "expiresAtMs">,
+  s: Omit<SessionEntry, "rooms" | "expiresAtMs" | "scopes" | "lastActiveMs" | "awayAfterMs"> & Partial<Pick<SessionEntry, "scopes" | "awayAfterMs">>,
   input: { requestId?: string; sessionId?: string },
   nowMs: number,
   ttlMs: number,
 ): SessionEntry {
-  const entry: SessionEntry = { ...s, expiresAtMs: nowMs + ttlMs, rooms: new Map() };
+  const entry: SessionEntry = { scopes: [], awayAfterMs: 0, ...s, lastActiveMs: nowMs, expiresAtMs: nowMs + ttlMs, rooms: new Map() };
   t.sessions.set(entry.id, entry);
   t.owners.set(entry.ownerKey, (t.owners.get(entry.ownerKey) ?? 0) + 1);
   if (input.requestId && !input.sessionId) t.requests.set(requestKey(entry.ownerKey, input.requestId), { sessionId: entry.id, expiresAtMs: nowMs + ttlMs });

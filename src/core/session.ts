@@ -23,6 +23,10 @@ export interface JoinInput {
   /** Join with this session (add a room) or reclaim it (with `resumeSecret`). */
   sessionId?: string;
   resumeSecret?: string;
+  /** Scopes of a new session (validated, without the global scope); ignored for an existing session. */
+  scopes?: readonly string[];
+  /** Typed presence of the connection in this room (top-level key → JSON text, validated); absent = {}. */
+  presence?: Record<string, string>;
   /**
    * De-duplicates a retried first Join for one session TTL. Scoped by `ownerKey`: the same id from
    * another owner is another request (callers that share an owner key share the scope, so the
@@ -60,6 +64,8 @@ export interface JoinResult {
   roomCreated: boolean;
   /** The committed event, or null when the join changed nothing. */
   event: PresenceEvent | null;
+  /** The scopes the session carries (besides the global one); absent when the store does not know. */
+  scopes?: readonly string[];
   /** The room after the join; members omitted above the large-room threshold. */
   view: RoomView;
 }

@@ -1,5 +1,6 @@
 import type { Activity } from "./presence-event.js";
-import { stateOf, unknownUser, type UserStatusRecord } from "./user-status.js";
+import { userStateOf, type PresenceOverride } from "./presence-override.js";
+import { unknownUser, type UserStatusRecord } from "./user-status.js";
 
 /**
  * User presence across rooms: the pure specification of what every store keeps per user (the
@@ -24,6 +25,8 @@ export interface UserEntry {
   visibleLastSeenMs: number;
   customStatus: string;
   invisible: boolean;
+  /** Manual presence (SetStatus presence-override.ts): wins over the sessions while the user has one. */
+  override: PresenceOverride;
 }
 
 /** userId → entry. */
@@ -39,21 +42,22 @@ export function userStatusOf(t: UserPresence, userId: string, nowMs: number, ret
   if (!u) return unknownUser(userId);
   return {
     userId,
-    state: stateOf(u.sessions.values()),
+    state: userStateOf(u.sessions.values(), u.override),
     lastSeenMs: u.lastSeenMs,
     customStatus: u.customStatus,
     invisible: u.invisible,
     visibleLastSeenMs: u.invisible ? u.visibleLastSeenMs : u.lastSeenMs,
+    ...(u.override !== "auto" ? { presenceOverride: u.override } : {}),
   };
 }
 
 /** Records a session's activity under its user. Returns the new record when the state changed, else null. */
 export function applyUserSession(t: UserPresence, userId: string, sessionId: string, activity: Activity, nowMs: number, retentionMs: number): UserStatusRecord | null {
   let u = live(t, userId, nowMs, retentionMs);
-  if (!u) t.set(userId, (u = { sessions: new Map(), lastSeenMs: 0, visibleLastSeenMs: 0, customStatus: "", invisible: false }));
-  const before = stateOf(u.sessions.values());
+  if (!u) t.set(userId, (u = { sessions: new Map(), lastSeenMs: 0, visibleLastSeenMs: 0, customStatus: "", invisible: false, override: "auto" }));
+  const before = userStateOf(u.sessions.values(), u.override);
   u.sessions.set(sessionId, activity);
-  return before === stateOf(u.sessions.values()) ? null : userStatusOf(t, userId, nowMs, retentionMs);
+  return before === userStateOf(u.sessions.values(), u.override) ? null : userStatusOf(t, userId, nowMs, retentionMs);
 }
 
 /**
@@ -63,13 +67,13 @@ export function applyUserSession(t: UserPresence, userId: string, sessionId: str
 export function applyUserSessionEnd(t: UserPresence, userId: string, sessionId: string, nowMs: number, retentionMs: number): UserStatusRecord | null {
   const u = live(t, userId, nowMs, retentionMs);
   if (!u) return null;
-  const before = stateOf(u.sessions.values());
+  const before = userStateOf(u.sessions.values(), u.override);
   if (!u.sessions.delete(sessionId)) return null;
   if (u.sessions.size === 0) {
     u.lastSeenMs = nowMs;
     if (!u.invisible) u.visibleLastSeenMs = nowMs;
   }
-  return before === stateOf(u.sessions.values()) ? null : userStatusOf(t, userId, nowMs, retentionMs);
+  return before === userStateOf(u.sessions.values(), u.override) ? null : userStatusOf(t, userId, nowMs, retentionMs);
 }
 
 /**
@@ -79,13 +83,17 @@ export function applyUserSessionEnd(t: UserPresence, userId: string, sessionId: 
 export function applySetStatus(
   t: UserPresence,
   userId: string,
-  change: { customStatus?: string; invisible?: boolean },
+  change: { customStatus?: string; invisible?: boolean; presence?: PresenceOverride },
   nowMs: number,
   retentionMs: number,
 ): { status: UserStatusRecord; changed: boolean } {
   let u = live(t, userId, nowMs, retentionMs);
-  if (!u) t.set(userId, (u = { sessions: new Map(), lastSeenMs: 0, visibleLastSeenMs: 0, customStatus: "", invisible: false }));
+  if (!u) t.set(userId, (u = { sessions: new Map(), lastSeenMs: 0, visibleLastSeenMs: 0, customStatus: "", invisible: false, override: "auto" }));
   let changed = false;
+  if (change.presence !== undefined && change.presence !== u.override) {
+    u.override = change.presence;
+    changed = true;
+  }
   if (change.customStatus !== undefined && change.customStatus !== u.customStatus) {
     u.customStatus = change.customStatus;
     changed = true;

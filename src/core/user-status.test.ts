@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { stateOf, unknownUser, visibleStatus, type UserStatusRecord, withDurable, withDurableFlags } from "./user-status.js";
+import { presentUserIds, stateOf, unknownUser, visibleStatus, withDurable, withDurableFlags, withLastActive, type UserStatusRecord } from "./user-status.js";
 
 describe("user status", () => {
   it("is online with any active session, away when all are away, offline with none", () => {
@@ -20,6 +20,15 @@ describe("user status", () => {
     expect(visibleStatus(r, "bob", 9_000)).toEqual({ userId: "ana", state: "offline", lastSeenMs: 700, customStatus: "", invisible: false, visibleLastSeenMs: 700 });
     expect(visibleStatus(r, "", 9_000).state).toBe("offline"); // anonymous and service viewers too
     expect(visibleStatus(r, "ana", 9_000)).toMatchObject({ state: "online", invisible: true, customStatus: "in a meeting", lastSeenMs: 9_000 });
+  });
+
+  it("tells last activity only for users shown online or away (never for hidden or offline ones)", () => {
+    const rec = (userId: string, state: UserStatusRecord["state"], invisible = false): UserStatusRecord => ({ userId, state, lastSeenMs: 0, customStatus: "", invisible, visibleLastSeenMs: 0 });
+    const shown = [rec("ana", "online"), rec("bob", "away"), rec("cy", "online", true), rec("dee", "offline")].map((r) => visibleStatus(r, "viewer", 5_000));
+    expect(presentUserIds(shown)).toEqual(["ana", "bob"]);
+    const active = new Map([["ana", 4_000], ["bob", 3_000], ["cy", 4_500], ["dee", 1_000]]);
+    expect(withLastActive(shown, active).map((r) => r.lastActiveMs)).toEqual([4_000, 3_000, undefined, undefined]);
+    expect(withLastActive(shown, undefined)).toBe(shown);
   });
 });
 

@@ -18,6 +18,10 @@ export interface UserStatusRecord {
   invisible: boolean;
   /** Last seen as shown to others while invisible (when the user went invisible or offline). */
   visibleLastSeenMs: number;
+  /** The manual presence set with SetStatus (presence-override.ts); absent = "auto". Only the user sees it. */
+  presenceOverride?: "auto" | "away" | "online";
+  /** Last activity signal of any session (GetUserStatus fills it from the global scope); absent when offline or hidden. */
+  lastActiveMs?: number;
 }
 
 /** The state a set of session activities gives. */
@@ -42,7 +46,17 @@ export function visibleStatus(r: UserStatusRecord, viewerUserId: string, nowMs: 
     return { userId: r.userId, state: "offline", lastSeenMs: r.visibleLastSeenMs, customStatus: "", invisible: false, visibleLastSeenMs: r.visibleLastSeenMs };
   }
   const lastSeenMs = r.state === "offline" ? r.lastSeenMs : nowMs;
-  return { ...r, lastSeenMs, invisible: self ? r.invisible : false };
+  const { presenceOverride, ...rest } = r;
+  return { ...rest, lastSeenMs, invisible: self ? r.invisible : false, ...(self && presenceOverride ? { presenceOverride } : {}) };
+}
+
+/** The users of `shown` (records as a viewer sees them) whose last activity may be told: online or away. */
+export const presentUserIds = (shown: readonly UserStatusRecord[]): string[] => shown.filter((r) => r.state !== "offline").map((r) => r.userId);
+
+/** `shown` with each present user's last activity from `active` (GetUserStatus, WatchUsers snapshots). */
+export function withLastActive(shown: UserStatusRecord[], active: ReadonlyMap<string, number> | undefined): UserStatusRecord[] {
+  if (!active || active.size === 0) return shown;
+  return shown.map((r) => (r.state !== "offline" && active.has(r.userId) ? { ...r, lastActiveMs: active.get(r.userId) } : r));
 }
 
 /** True when two records look the same to every viewer (no change to publish). */
@@ -52,7 +66,8 @@ export function sameStatus(a: UserStatusRecord, b: UserStatusRecord): boolean {
     a.customStatus === b.customStatus &&
     a.invisible === b.invisible &&
     a.lastSeenMs === b.lastSeenMs &&
-    a.visibleLastSeenMs === b.visibleLastSeenMs
+    a.visibleLastSeenMs === b.visibleLastSeenMs &&
+    (a.presenceOverride ?? "auto") === (b.presenceOverride ?? "auto")
   );
 }
 

@@ -3,6 +3,7 @@ import type { Limits, Timings } from "../core/options.js";
 import { limitExceeded, PresenceError } from "../core/presence-error.js";
 import type { Position, RoomView, StoreMessage } from "../core/presence-event.js";
 import type { EventBus } from "../store/ports/event-bus.js";
+import type { MemberOrder } from "../core/member-order.js";
 import type { RoomStore } from "../store/ports/room-store.js";
 import { createRoomChecks, type RoomHub, type Watcher } from "./room-checks.js";
 import { snapshotPages, type Detail, type FanoutObserver, type ResyncReason, type WatchItem, type WatchOptions } from "./watch-item.js";
@@ -115,7 +116,14 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
 
   /** Applies one store message to a live watcher; true when something was queued. */
   function apply(w: Watcher, m: StoreMessage): boolean {
-    if (w.needsSnapshot) return false;
+    if (m.type === "ended") {
+      // The last word: past any resync (the room is empty now) and past the queue cap.
+      w.needsSnapshot = false;
+      w.ending = true;
+      w.queue.push({ type: "ended", ended: m.ended });
+      return true;
+    }
+    if (w.needsSnapshot || w.ending) return false;
     if (m.type === "reset") return markResync(w, "reconnect");
     if (m.type === "event") {
       const ev = m.event;
@@ -225,7 +233,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     const first: WatchItem[] =
       w.detail === "counts"
         ? [{ type: "counts", room: view.room, epoch: view.epoch, version: view.version, counts: view.counts }]
-        : snapshotPages(view, o.limits.snapshotPageSize);
+        : snapshotPages(view, w.pageSize, w.order);
     goLive(w);
     return first;
   }
@@ -277,6 +285,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
         const item = w.queue.shift();
         if (item) {
           yield* emit([item]);
+          if (item.type === "ended") return; // the stream ends after the room did (OK)
           lastSent = o.clock.now();
           continue;
         }
@@ -325,7 +334,10 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
         closed: false,
         parkedSince: 0,
         burst: false,
+        ending: false,
         onStall: opts.onStall,
+        order: opts.order ?? "joined",
+        pageSize: Math.min(o.limits.snapshotPageSize, opts.snapshotPageSize || o.limits.snapshotPageSize),
       };
       room.watchers.add(w);
       counts[opts.detail]++;

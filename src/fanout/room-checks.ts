@@ -2,6 +2,7 @@ import type { Clock } from "../core/clock.js";
 import type { Timings } from "../core/options.js";
 import type { PresenceError } from "../core/presence-error.js";
 import type { Position, PresenceEvent, RoomView, StoreMessage } from "../core/presence-event.js";
+import type { MemberOrder } from "../core/member-order.js";
 import type { RoomStore } from "../store/ports/room-store.js";
 import type { Detail, FanoutObserver, ResyncReason, WatchItem } from "./watch-item.js";
 
@@ -28,7 +29,11 @@ export interface Watcher {
   parkedSince: number;
   /** Set while a flush larger than the queue is applied to a reader that was keeping up. */
   burst: boolean;
+  /** The room ended: the `ended` item is queued and the watch ends after it. */
+  ending: boolean;
   onStall?: () => void;
+  order: MemberOrder;
+  pageSize: number;
 }
 
 export interface RoomHub {

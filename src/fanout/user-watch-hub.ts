@@ -1,7 +1,7 @@
 import type { Clock } from "../core/clock.js";
 import type { Limits, Timings } from "../core/options.js";
 import { limitExceeded, type PresenceError } from "../core/presence-error.js";
-import { visibleStatus, type UserStatusRecord } from "../core/user-status.js";
+import { presentUserIds, visibleStatus, withLastActive, type UserStatusRecord } from "../core/user-status.js";
 import type { EventBus } from "../store/ports/event-bus.js";
 import type { UserStatusStore } from "../store/ports/user-status-store.js";
 
@@ -26,6 +26,8 @@ export interface UserWatchHub {
 
 export interface UserWatchHubOptions {
   users: Pick<UserStatusStore, "getUserStatus">;
+  /** Last activity of users with a session, told in snapshots (changes carry none). */
+  lastActive?: (userIds: string[]) => Promise<Map<string, number>>;
   bus: Pick<EventBus, "subscribeUsers">;
   clock: Clock;
   timings: Timings;
@@ -86,7 +88,9 @@ export function createUserWatchHub(o: UserWatchHubOptions): UserWatchHub {
       const first = await o.users.getUserStatus(userIds);
       st.pending.clear(); // the snapshot already holds everything that changed meanwhile
       o.delivered?.("user_snapshot");
-      yield { type: "snapshot", statuses: first.map((r) => visibleStatus(overlay(r), viewer, o.clock.now())) };
+      const shown = first.map((r) => visibleStatus(overlay(r), viewer, o.clock.now()));
+      const present = presentUserIds(shown);
+      yield { type: "snapshot", statuses: withLastActive(shown, o.lastActive && present.length > 0 ? await o.lastActive(present) : undefined) };
       let lastSent = o.clock.now();
       while (!st.closed) {
         if (st.error) throw st.error;

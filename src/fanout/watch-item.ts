@@ -1,4 +1,5 @@
-import type { Counts, CursorBatch, Position, PresenceEvent, RoomView, TypingEvent } from "../core/presence-event.js";
+import type { Counts, CursorBatch, Position, PresenceEvent, RoomEndedInfo, RoomView, TypingEvent } from "../core/presence-event.js";
+import { orderUsers, type MemberOrder } from "../core/member-order.js";
 
 /** What a watch of a room asks for and yields (the fan-out hub's public types; see fanout-hub.ts). */
 
@@ -11,7 +12,9 @@ export type WatchItem =
   | { type: "counts"; room: string; epoch: string; version: number; counts: Counts }
   | { type: "keepalive"; timeMs: number }
   | { type: "typing"; typing: TypingEvent }
-  | { type: "cursors"; batch: CursorBatch };
+  | { type: "cursors"; batch: CursorBatch }
+  /** The room ended (rooms.proto): the last item of the watch, after the members' `left` events. */
+  | { type: "ended"; ended: RoomEndedInfo };
 
 /**
  * Why a watcher got a fresh snapshot: `overflow` (its reader fell behind by a whole queue),
@@ -41,15 +44,20 @@ export interface WatchOptions {
   signal: AbortSignal;
   /** Called when the reader has not pulled for `watcherStallMs`; the transport resets the stream. */
   onStall?: () => void;
+  /** Order of the users across snapshot pages (types.proto MemberOrder). Default "joined". */
+  order?: MemberOrder;
+  /** Users per snapshot page, at most (and by default) `limits.snapshotPageSize`. */
+  snapshotPageSize?: number;
 }
 
-/** A view as snapshot items: pages of at most `pageSize` users, typing and cursors on the first. */
-export function snapshotPages(view: RoomView, pageSize: number): WatchItem[] {
+/** A view as snapshot items: pages of at most `pageSize` users in `order`, typing and cursors on the first. */
+export function snapshotPages(view: RoomView, pageSize: number, order: MemberOrder = "joined"): WatchItem[] {
   const size = Math.max(1, pageSize);
   const n = Math.max(1, Math.ceil(view.users.length / size));
+  const sorted = orderUsers(view.users, order);
   const out: WatchItem[] = [];
   for (let i = 0; i < n; i++) {
-    const users = view.users.slice(i * size, (i + 1) * size);
+    const users = sorted.slice(i * size, (i + 1) * size);
     const page: RoomView = i === 0 ? { ...view, users } : { ...view, users, typing: [], cursors: [] };
     out.push({ type: "snapshot", view: page, first: i === 0, last: i === n - 1 });
   }

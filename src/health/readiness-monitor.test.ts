@@ -60,22 +60,40 @@ describe("readiness monitor", () => {
     expect(clock.pending()).toBe(0);
   });
 
-  it("fails a probe that exceeds the timeout, and never lets an older probe overwrite a newer result", async () => {
+  it("fails a probe that exceeds the timeout", async () => {
     const c = controlledCheck();
     const { m, clock } = monitor(c.check);
     c.set("hang");
     const slow = m.probe();
     clock.advance(50);
     expect(await slow).toEqual({ ok: false, detail: "readiness probe timed out after 50 ms" });
-
-    const older = m.probe(); // hangs
-    await flush();
     c.set("ok");
     expect(await m.probe()).toEqual({ ok: true });
-    c.pending.at(-1)!.reject(new Error("late failure"));
-    clock.advance(50);
-    expect((await older).ok).toBe(false);
-    expect(m.serving()).toBe(true); // the newer success stands
+    c.pending.at(-1)!.reject(new Error("late failure")); // the timed-out check settling late changes nothing
+    await flush();
+    expect(m.serving()).toBe(true);
+  });
+
+  it("coalesces probes: callers while one is in flight share it (one store write however many /readyz)", async () => {
+    const c = controlledCheck();
+    let calls = 0;
+    const { m, clock } = monitor(() => {
+      calls++;
+      return c.check();
+    });
+    c.set("hang");
+    const many = Array.from({ length: 100 }, () => m.probe());
+    await flush();
+    expect(calls).toBe(1);
+    c.pending[0]!.resolve();
+    const answers = await Promise.all(many);
+    expect(answers.every((a) => a.ok)).toBe(true);
+    c.set("ok");
+    await m.probe(); // the next one is a new probe
+    expect(calls).toBe(2);
+    clock.advance(100); // the background tick is a probe like any other
+    await flush();
+    expect(calls).toBe(3);
   });
 
   it("skips a tick while the previous background probe is still running", async () => {

@@ -9,7 +9,8 @@ import type { Clock, TimerHandle } from "../core/clock.js";
  * known before the ports open); each probe is bounded by `timeoutMs` (a probe
  * that takes longer counts as failed). A probe still running when the next tick comes is not
  * doubled: the tick is skipped. `probe()` runs one more probe on demand (`/readyz` does, per
- * request) and feeds its result into the same state. Results apply in the order the probes
+ * request) and feeds its result into the same state; calls while a probe is in flight share it
+ * (one probe in flight at most: a flood of `/readyz` requests costs the store one write, issue 11). Results apply in the order the probes
  * started, so a slow old probe never overwrites a newer answer.
  *
  * Shutdown: `drain()` forces NOT serving for good (before anything else closes, so load balancers
@@ -31,7 +32,7 @@ export interface ReadinessMonitor {
   draining(): boolean;
   /** The last result (before the first probe: not ok, "not probed yet"). */
   current(): Readiness;
-  /** Runs one probe now (bounded by `timeoutMs`), applies it, and resolves with it. Never rejects. */
+  /** Runs one probe now (bounded by `timeoutMs`; joins the one in flight), applies it, and resolves with it. Never rejects. */
   probe(): Promise<Readiness>;
   /** Calls `listener(serving)` on every change; returns the unsubscribe function. */
   onChange(listener: (serving: boolean) => void): () => void;
@@ -92,8 +93,16 @@ export function createReadinessMonitor(o: ReadinessMonitorOptions): ReadinessMon
     }
   };
 
-  const probe = async (): Promise<Readiness> => {
-    if (draining) return DRAINING;
+  let inFlight: Promise<Readiness> | undefined;
+  const probe = (): Promise<Readiness> => {
+    if (draining) return Promise.resolve(DRAINING);
+    inFlight ??= runProbe().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  };
+
+  const runProbe = async (): Promise<Readiness> => {
     const seq = ++started;
     let timer: TimerHandle | undefined;
     const timedOut = new Promise<Readiness>((resolve) => {

@@ -1,5 +1,6 @@
 import type { Config } from "../config.js";
 import type { Clock } from "../core/clock.js";
+import type { Caller } from "../core/identity.js";
 import { withDurableFlags, type UserStatusRecord } from "../core/user-status.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics/registry.js";
@@ -26,7 +27,17 @@ export interface AppHistory {
   close(deadlineMs: number): Promise<void>;
 }
 
-export function startAppHistory(config: Config, d: { clock: Clock; log: Logger; metrics: Metrics; store: Pick<PresenceStore, "readLog" | "onCommit"> }): AppHistory {
+export function startAppHistory(
+  config: Config,
+  d: {
+    clock: Clock;
+    log: Logger;
+    metrics: Metrics;
+    store: Pick<PresenceStore, "readLog" | "onCommit">;
+    /** The rights check for `audit` on one room (AccessGuard.authorize). */
+    authorizeRoom: (caller: Caller, op: "audit", room: string) => Promise<void>;
+  },
+): AppHistory {
   const off = config.history.mode === "off";
   const history = startHistory(config.history, {
     clock: d.clock,
@@ -58,6 +69,7 @@ export function startAppHistory(config: Config, d: { clock: Clock; log: Logger; 
       maxPageSize: config.history.maxPageSize,
       exportPageRows: config.history.exportPageRows,
       maxRoomNameBytes: config.limits.maxRoomNameBytes,
+      authorizeRoom: d.authorizeRoom,
     }),
     durableStatus: off ? undefined : (ids) => history.status.load(ids),
     durableFlags: off ? undefined : (r) => withDurableFlags(r, history.status.hint(r.userId)),

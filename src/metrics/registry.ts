@@ -9,6 +9,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { ERROR_REASONS, type PresenceErrorReason } from "../core/error-policy.js";
+import { createAccessMetrics, type AccessMetrics } from "./access-metrics.js";
 import { createHistoryMetrics, type HistoryMetrics } from "./history-metrics.js";
 import { createLatencyMetrics, createLiveGauges, WATCH_TRANSPORTS, type ConnectionTransport, type SessionBinding, type WatchTransport } from "./live-metrics.js";
 
@@ -25,10 +26,10 @@ export const RESYNC_REASONS = ["overflow", "burst", "gap", "epoch", "resume_miss
 export type ResyncReason = (typeof RESYNC_REASONS)[number];
 
 /** Background loops that count their errors (label `loop` of `presence_loop_errors_total`). */
-export const LOOPS = ["reaper", "refresh", "fanout", "deferred_update", "ws_broadcast", "readiness", "commit_feed", "history_retention", "history_status", "history_repair", "history_record"] as const;
+export const LOOPS = ["reaper", "refresh", "fanout", "deferred_update", "ws_broadcast", "readiness", "commit_feed", "history_retention", "history_status", "history_repair", "history_record", "memory_guard", "away_sweep", "room_idle"] as const;
 
 /** Updates merged into a later one (label `kind` of `presence_coalesced_updates_total`). */
-export const COALESCED_KINDS = ["typing", "cursor"] as const;
+export const COALESCED_KINDS = ["typing", "cursor", "presence"] as const;
 export type CoalescedKind = (typeof COALESCED_KINDS)[number];
 
 const AUTH_FAILURE_REASONS: readonly PresenceErrorReason[] = ["UNAUTHENTICATED", "TOKEN_INVALID", "TOKEN_EXPIRED"];
@@ -66,7 +67,7 @@ export const WS_FRAME_TYPES = ["join", "leave", "navigate", "heartbeat", "typing
 export const UDP_RESULTS = ["accepted", "oversize", "malformed", "bad_mac", "stale", "replay", "rate_limited", "session_not_found", "unavailable"] as const;
 
 /** The metrics of one server process. Labels listed per metric; values must stay bounded. */
-export interface Metrics {
+export interface Metrics extends AccessMetrics {
   /** The private registry: `await registry.metrics()` is the scrape text, `registry.contentType` its type. */
   readonly registry: Registry;
   /** `presence_rpc_duration_seconds{method,code,protocol}`: unary call durations, 0.5 ms to 5 s buckets. */
@@ -289,6 +290,7 @@ export function createMetrics(): Metrics {
     ready: new Gauge({ name: "presence_ready", help: "1 while the last readiness probe passed (store write, subscriber round trip, not draining), else 0.", registers }),
     wsHandlerErrors: counter("presence_ws_handler_errors_total", "Exceptions caught in WebSocket handlers, by handler.", ["handler"]),
     ...live,
+    ...createAccessMetrics(registers),
     history: createHistoryMetrics(registers),
     bindGauges(next) {
       sources = next;

@@ -8,6 +8,7 @@ import {
   type ActivityQuery,
   type ActivityRecord,
   type RoomAt,
+  type RoomPattern,
   type RoomStatistics,
 } from "../core/activity.js";
 import type { Clock } from "../core/clock.js";
@@ -57,6 +58,11 @@ export interface HistoryServiceOptions {
   maxPageSize: number;
   exportPageRows: number;
   maxRoomNameBytes: number;
+  /**
+   * The rights check for operation `audit` on one room (the access track's AccessGuard.authorize):
+   * resolves, or rejects with the refusal to answer. Without it, history reads are for admins only.
+   */
+  authorizeRoom?: (caller: Caller, op: "audit", room: string) => Promise<void>;
 }
 
 /** ListActivity page size when the request says 0. */
@@ -103,18 +109,29 @@ export function createHistoryService(o: HistoryServiceOptions): HistoryService {
   };
 
   /** Filters of a ListActivity or export request (not yet its range). */
-  const filters = (caller: Caller, req: { room: string; userId: string; kinds: string[] }) => {
+  /**
+   * The one check of the `audit` right, for every read (ListActivity, GetRoomAt, GetRoomStatistics,
+   * the export): an exact room asks the rights model (when the app gives one); a room pattern, a
+   * user filter or no filter spans rooms nobody can enumerate rights for, so it needs an admin.
+   */
+  const audit = async (caller: Caller, target: { room?: RoomPattern; userId?: string }) => {
+    const exact = target.room && "exact" in target.room ? target.room.exact : undefined;
+    if (caller.role === "admin" || exact === undefined || !o.authorizeRoom) return authorizeAudit(caller, target);
+    await o.authorizeRoom(caller, "audit", exact);
+  };
+
+  const filters = async (caller: Caller, req: { room: string; userId: string; kinds: string[] }) => {
     const pattern = req.room === "" ? undefined : parseRoomPattern(req.room);
     if (pattern && "exact" in pattern) exactRoom(pattern.exact);
     if (pattern && "prefix" in pattern && pattern.prefix !== "") exactRoom(pattern.prefix);
     const user = req.userId === "" ? undefined : userId(req.userId);
-    authorizeAudit(caller, { room: req.room, userId: user });
+    await audit(caller, { room: pattern, userId: user });
     return { room: pattern, userId: user, kinds: kinds(req.kinds), includeInvisible: caller.role === "admin" };
   };
 
   return {
     async listActivity(caller, req) {
-      const f = filters(caller, req);
+      const f = await filters(caller, req);
       if (req.pageSize > o.maxPageSize) throw limitExceeded("page_size", o.maxPageSize, req.pageSize, "rows", "INVALID_ARGUMENT");
       const pageSize = req.pageSize === 0 ? Math.min(DEFAULT_PAGE_SIZE, o.maxPageSize) : req.pageSize;
       // The hash covers the filters as requested (before defaults): a token is valid only for them.
@@ -139,20 +156,20 @@ export function createHistoryService(o: HistoryServiceOptions): HistoryService {
 
     async roomAt(caller, req) {
       const room = exactRoom(req.room);
-      authorizeAudit(caller, { room });
+      await audit(caller, { room: { exact: room } });
       if (!Number.isSafeInteger(req.atMs) || req.atMs < 0) throw invalidArgument("at_ms", "must be a time in ms since the Unix epoch (0: now)", "INVALID_TIME_RANGE");
       return store().roomAt(room, req.atMs === 0 ? o.clock.now() : req.atMs, caller.role === "admin");
     },
 
     async roomStatistics(caller, req) {
       const room = exactRoom(req.room);
-      authorizeAudit(caller, { room });
+      await audit(caller, { room: { exact: room } });
       const r = range(req.sinceMs, req.untilMs, true);
       return store().roomStatistics(room, r.sinceMs, r.untilMs);
     },
 
     async exportActivity(caller, req, signal) {
-      const query: ActivityQuery = { ...filters(caller, req), ...range(req.sinceMs, req.untilMs), newestFirst: false };
+      const query: ActivityQuery = { ...(await filters(caller, req)), ...range(req.sinceMs, req.untilMs), newestFirst: false };
       const s = store();
       return { query, pages: s.exportActivity(query, o.exportPageRows, signal) };
     },
@@ -160,15 +177,20 @@ export function createHistoryService(o: HistoryServiceOptions): HistoryService {
 }
 
 /**
- * The one check of the `audit` right for every history read (ListActivity, GetRoomAt,
- * GetRoomStatistics, the export). Today: admins only. When the rights model of issue 11 lands,
- * this becomes its decision for operation `audit` on the room pattern (or user), and callers with
- * that right see rows of invisible users only if they are admins.
+ * The admin-only rule: history reads that span rooms (patterns, users, everything), and every read
+ * when the app gives no rights model. Rows of invisible users are returned to admins only anyway.
  */
-export function authorizeAudit(caller: Caller, _target: { room?: string; userId?: string }): void {
+export function authorizeAudit(caller: Caller, target: { room?: RoomPattern; userId?: string }): void {
   if (caller.role === "admin") return;
   if (caller.role === "anonymous") {
     throw new PresenceError("UNAUTHENTICATED", "authorization: history reads need the audit right: an admin token (Bearer JWT with role \"admin\")", { field: "authorization" });
   }
-  throw new PresenceError("PERMISSION_DENIED", `authorization: history reads need the audit right (an admin token); this token's role is "${caller.role}"`, { field: "authorization" });
+  const across = !(target.room && "exact" in target.room);
+  throw new PresenceError(
+    "PERMISSION_DENIED",
+    across
+      ? `authorization: history across rooms (a room pattern, a user, or every room) needs an admin token; this token's role is "${caller.role}" (the audit right on one room reads that room)`
+      : `authorization: history reads need the audit right (an admin token); this token's role is "${caller.role}"`,
+    { field: "authorization" },
+  );
 }

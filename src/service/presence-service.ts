@@ -1,120 +1,66 @@
-import type { Clock } from "../core/clock.js";
 import { createCoalescingGate } from "../core/coalescing-gate.js";
-import type { IdSource } from "../core/ids.js";
-import { ownerKeyOf, VERIFIED_BY_SESSION_KEY, type Caller, type MemberIdentity, type UserInfo } from "../core/identity.js";
+import { ownerKeyOf, VERIFIED_BY_SESSION_KEY, type Caller, type MemberIdentity } from "../core/identity.js";
 import { checkMetadata } from "../core/metadata.js";
-import type { Limits, Timings } from "../core/options.js";
 import { invalidArgument, limitExceeded, PresenceError, sessionNotFound } from "../core/presence-error.js";
-import type { Activity, CursorPosition, Position, RoomView } from "../core/presence-event.js";
+import type { Activity, RoomView } from "../core/presence-event.js";
+import { pageUsers, type MemberOrder } from "../core/member-order.js";
+import { presenceFromObject } from "../core/typed-presence.js";
+import { checkAllowedScopes, checkScopes, pageSizeOf } from "../core/scope.js";
 import { checkText, parseRoomName, utf8Length } from "../core/room-name.js";
-import type { Detail, FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
-import type { UserWatchHub, UserWatchItem } from "../fanout/user-watch-hub.js";
-import { visibleStatus, withDurable, type UserStatusRecord } from "../core/user-status.js";
-import type { DurableUserStatus } from "../history/history-store.js";
-import type { JoinResult, Lease, NavigateResult } from "../core/session.js";
-import type { RoomStore } from "../store/ports/room-store.js";
-import type { SessionStore } from "../store/ports/session-store.js";
-import type { UserStatusStore } from "../store/ports/user-status-store.js";
+import type { FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
+import { presentUserIds, visibleStatus, withLastActive, type UserStatusRecord } from "../core/user-status.js";
+import type { JoinCommand, PresenceService, PresenceServiceOptions, ServiceJoinResult } from "./presence-service-types.js";
+import { guardedUserWatch, guardedWatch, scopedRequestId, visibleStatuses, withRole } from "./access-wrappers.js";
+import { checkShortId, memberIdentityFor } from "./join-identity.js";
+import { statusReader, validUserIds } from "./user-status-reads.js";
+import { createJoinAdmission } from "./join-admission.js";
 
-/**
- * The application service: every transport (Connect/gRPC today, the WebSocket bridge later) calls
- * these functions with an authenticated Caller and plain domain values. It validates input before
- * anything is allocated in the store, decides who may do what, applies the per-session rate gates
- * for typing and cursors, and delegates to the store and the fan-out hub. It does no I/O itself.
- */
-export interface PresenceService {
-  join(caller: Caller, req: JoinCommand): Promise<ServiceJoinResult>;
-  leave(caller: Caller, req: { sessionId: string; room: string }): Promise<{ left: boolean }>;
-  navigate(caller: Caller, req: { sessionId: string; fromRoom: string; toRoom: string; metadata: Record<string, string> }): Promise<NavigateResult>;
-  heartbeat(caller: Caller, req: { sessionId: string; activity?: Activity }): Promise<Lease>;
-  setTyping(caller: Caller, req: { sessionId: string; room: string; typing: boolean }): Promise<void>;
-  updateCursor(caller: Caller, req: { sessionId: string; room: string; position: CursorPosition }): Promise<void>;
-  watch(caller: Caller, req: WatchCommand): AsyncGenerator<WatchItem>;
-  getPresence(caller: Caller, req: { room: string; detail: Detail }): Promise<RoomView>;
-  batchGetPresence(caller: Caller, req: { rooms: string[]; detail: Detail }): Promise<RoomView[]>;
-  getUserStatus(caller: Caller, req: { userIds: string[] }): Promise<UserStatusRecord[]>;
-  watchUsers(caller: Caller, req: { userIds: string[]; signal: AbortSignal }): AsyncGenerator<UserWatchItem>;
-  setStatus(caller: Caller, req: { sessionId: string; customStatus?: string; invisible?: boolean }): Promise<UserStatusRecord>;
-  /** Refreshes every session attached to a stream of this node (the app calls it every `nodeRefreshMs`). */
-  refreshAttached(): Promise<{ refreshed: number; missing: number }>;
-  /** Sessions attached to streams of this node. */
-  attachedCount(): number;
-  /**
-   * Binds a session of the caller to a transport of this node (a watch stream or a WebSocket): the
-   * node keeps it alive until the returned release function is called, then it enters the
-   * reconnect grace. Throws SESSION_NOT_FOUND for an unknown, expired or foreign session.
-   * `onLost` runs when a node refresh finds the session gone (kicked, purged, or reaped after a
-   * long store outage): the transport then ends, so its client learns it is no longer present.
-   */
-  bind(caller: Caller, sessionId: string, onLost?: () => void): Promise<() => void>;
-  /** Resolves when every pending release (stream ended → reconnect grace) has reached the store. */
-  drain(): Promise<void>;
-  /**
-   * A UDP heartbeat whose MAC verified (udp.proto): refreshes the session exactly like Heartbeat,
-   * without an owner check (the key proved it). SESSION_NOT_FOUND when the session is gone.
-   */
-  udpHeartbeat(sessionId: string, activity: Activity | undefined): Promise<void>;
+export type { JoinCommand, PresenceService, PresenceServiceOptions, ServiceJoinResult, WatchCommand } from "./presence-service-types.js";
+
+
+/** One page of a view's users in `order` (GetPresence, BatchGetPresence), with the next page's token. */
+function pageView(view: RoomView, order: MemberOrder, pageSize: number, pageToken: string): RoomView {
+  if (view.membersOmitted) return { ...view, nextPageToken: "" };
+  const page = pageUsers(view.users, order, pageSize, pageToken);
+  return { ...view, users: page.users, nextPageToken: page.nextPageToken };
 }
-
-/** A Join's answer: the store's, plus the session's UDP heartbeat key when UDP heartbeats are on. */
-export type ServiceJoinResult = JoinResult & { heartbeatKey?: Uint8Array; udpPort?: number };
-
-export interface JoinCommand {
-  room: string;
-  metadata: Record<string, string>;
-  sessionId: string;
-  resumeSecret: string;
-  activity?: Activity;
-  requestId: string;
-  /** Service role only: the user the service acts for. */
-  onBehalfOf?: UserInfo;
-  /** Anonymous callers only: client-kept anonymous id. */
-  anonymousId: string;
-}
-
-export interface WatchCommand {
-  /** Optional: a session of the caller to keep alive while the stream is open (attached binding). */
-  sessionId?: string;
-  room: string;
-  detail: Detail;
-  resumeFrom?: Position;
-  signal: AbortSignal;
-  onStall?: () => void;
-}
-
-export interface PresenceServiceOptions {
-  sessions: SessionStore;
-  rooms: RoomStore;
-  users: UserStatusStore;
-  hub: FanoutHub;
-  userHub: UserWatchHub;
-  clock: Clock;
-  ids: IdSource;
-  limits: Limits;
-  timings: Timings;
-  /** Called for every heartbeat received (metrics). */
-  onHeartbeat?: () => void;
-  /** Counts coalesced typing/cursor updates (metrics). */
-  onCoalesced?: (kind: "typing" | "cursor") => void;
-  /** Errors of deferred (coalesced) updates, which have no caller left to answer. */
-  onDeferredError?: (err: unknown) => void;
-  /** UDP heartbeats (when on): each session's key and the bound port, told in Join answers. */
-  udp?: { keyFor(sessionId: string): Uint8Array; port(): number };
-  /**
-   * Durable statuses (history) of users the store reports as never seen: after a Redis data loss
-   * their last seen, custom status and invisible flag come from here. Never rejects ([] when the
-   * history does not answer in time).
-   */
-  durableStatus?: (userIds: string[]) => Promise<DurableUserStatus[]>;
-  /** The history's durable flags of a user (invisible, custom status) laid over the store's record. */
-  durableFlags?: (r: UserStatusRecord) => UserStatusRecord;
-}
-
-const ANON_ID = /^[A-Za-z0-9_-]+$/;
 
 export function createPresenceService(o: PresenceServiceOptions): PresenceService {
+  const admission = createJoinAdmission({ access: o.access, sessions: o.sessions, rooms: o.rooms, memory: o.memory });
   const typingGate = createCoalescingGate({ ratePerSec: o.limits.typingRatePerSec, clock: o.clock });
   const cursorGate = createCoalescingGate({ ratePerSec: o.limits.cursorRatePerSec, clock: o.clock });
+  const presenceGate = createCoalescingGate({ ratePerSec: o.limits.presenceRatePerSec, clock: o.clock });
+  /** Updates waiting for the presence gate, merged (key: session and room). */
+  const pendingPresence = new Map<string, { presence: Record<string, string>; replace: boolean }>();
+  const presenceLimits = { maxBytes: o.limits.maxPresenceBytes, maxKeys: o.limits.maxPresenceKeys };
+
+  /**
+   * Activity signals (typing, cursor, presence update, re-Join) reach the store at most once per
+   * session per interval from this node: the write interval, but never more than half the smallest
+   * away threshold (so a signal is never held back long enough to let a session go away).
+   */
+  const thresholds = [o.timings.awayAfterMs, ...(o.awayScopeThresholds ?? [])].filter((ms) => ms > 0);
+  const signalEveryMs = Math.min(o.timings.activityWriteIntervalMs, ...thresholds.map((ms) => Math.floor(ms / 2)));
+  const lastSignal = new Map<string, number>();
+  /** A managed room's idle clock, moved at most once per signal interval per room from this node. */
+  const lastTouch = new Map<string, number>();
+  function touch(room: string, force = false): void {
+    if (!o.managedRooms) return;
+    const now = o.clock.now();
+    const last = lastTouch.get(room);
+    if (!force && last !== undefined && now - last < signalEveryMs) return;
+    lastTouch.set(room, now);
+    if (lastTouch.size > 100_000) for (const [k, t] of lastTouch) if (now - t >= signalEveryMs) lastTouch.delete(k);
+    o.managedRooms.touchRoom(room).catch((e) => o.onDeferredError?.(e));
+  }
+  function signal(caller: Caller, id: string): void {
+    const now = o.clock.now();
+    const last = lastSignal.get(id);
+    if (last !== undefined && now - last < signalEveryMs) return;
+    lastSignal.set(id, now);
+    if (lastSignal.size > 100_000) for (const [k, t] of lastSignal) if (now - t >= signalEveryMs) lastSignal.delete(k);
+    o.sessions.signalActivity({ sessionId: id, ownerKey: ownerKeyOf(caller) }).catch((e) => o.onDeferredError?.(e));
+  }
   const room = (value: string, field = "room") => parseRoomName(value, o.limits.maxRoomNameBytes, field);
   const metadata = (m: Record<string, string>) => checkMetadata(m, o.limits.maxMetadataBytes, o.limits.maxMetadataEntries);
 
@@ -124,50 +70,10 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     return value;
   };
 
-  const shortId = (value: string, field: string) => {
-    const n = utf8Length(value);
-    if (n > o.limits.maxIdBytes) throw limitExceeded(field, o.limits.maxIdBytes, n, "bytes", "INVALID_ARGUMENT");
-    if (value !== "" && !ANON_ID.test(value)) throw invalidArgument(field, "must contain only A-Z, a-z, 0-9, '_' and '-'");
-    return value;
-  };
+  const shortId = (value: string, field: string) => checkShortId(value, field, o.limits.maxIdBytes);
+  const identityFor = (caller: Caller, req: JoinCommand) => memberIdentityFor(caller, req, { shortId, metadata, newAnonymousId: () => o.ids.anonymousId() });
 
-  function identityFor(caller: Caller, req: JoinCommand): MemberIdentity {
-    if (req.onBehalfOf) {
-      if (caller.role !== "service" && caller.role !== "admin") {
-        throw new PresenceError("PERMISSION_DENIED", "on_behalf_of: requires the service role", { field: "on_behalf_of" });
-      }
-      const u = req.onBehalfOf;
-      if (u.userId === "") throw invalidArgument("on_behalf_of.user_id", "must not be empty");
-      const idBytes = utf8Length(u.userId);
-      if (idBytes > 128) throw limitExceeded("on_behalf_of.user_id", 128, idBytes, "bytes", "INVALID_ARGUMENT");
-      checkText(u.userId, "on_behalf_of.user_id");
-      checkText(u.name, "on_behalf_of.name");
-      checkText(u.avatarUrl, "on_behalf_of.avatar_url");
-      return { kind: "user", user: { ...u, metadata: metadata(u.metadata) } };
-    }
-    if (caller.role === "anonymous") {
-      const anonymousId = shortId(req.anonymousId, "anonymous_id") || o.ids.anonymousId();
-      return { kind: "anonymous", anonymousId };
-    }
-    if (!caller.user) throw new PresenceError("INTERNAL", "caller without user");
-    return { kind: "user", user: caller.user };
-  }
-
-  /** Distinct, validated user ids (1..maxUserIds, each 1..128 bytes without control characters). */
-  const userIds = (ids: string[]): string[] => {
-    if (ids.length === 0) throw invalidArgument("user_ids", "must not be empty");
-    if (ids.length > o.limits.maxUserIds) {
-      throw limitExceeded("user_ids", o.limits.maxUserIds, ids.length, "ids", "INVALID_ARGUMENT");
-    }
-    ids.forEach((id, i) => {
-      const field = `user_ids[${i}]`;
-      if (id === "") throw invalidArgument(field, "must not be empty");
-      const n = utf8Length(id);
-      if (n > 128) throw limitExceeded(field, 128, n, "bytes", "INVALID_ARGUMENT");
-      checkText(id, field);
-    });
-    return [...new Set(ids)];
-  };
+  const userIds = (ids: string[]) => validUserIds(ids, o.limits.maxUserIds);
 
   /**
    * sessionId → streams of this node bound to it (attached binding, design §9). `lost` is replaced,
@@ -225,6 +131,20 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
     }
   }
 
+  /** The scopes a new session of `caller` carries (scopes.proto), validated. */
+  function scopesFor(caller: Caller, requested: readonly string[]): string[] {
+    const max = o.limits.maxScopesPerSession;
+    if (caller.role === "anonymous") {
+      if (requested.length > 0) throw new PresenceError("PERMISSION_DENIED", "scopes: anonymous viewers carry no scopes", { field: "scopes" });
+      return [];
+    }
+    if (caller.role === "service" || caller.role === "admin") return checkScopes(requested, max);
+    if (requested.length === 0) return checkScopes(caller.scopes ?? [], max, "token scopes");
+    const asked = checkScopes(requested, max);
+    checkAllowedScopes(asked, caller.scopes ?? []);
+    return asked;
+  }
+
   const viewerOf = (caller: Caller) => (caller.role === "user" ? caller.subject : "");
 
   function noAnonymous(caller: Caller, what: string) {
@@ -232,6 +152,8 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       throw new PresenceError("PERMISSION_DENIED", `${what}: anonymous viewers may not ${what === "typing" ? "type" : "send cursors"}`, { field: what });
     }
   }
+
+  const readStatuses = statusReader(o);
 
   return {
     async join(caller, req) {
@@ -243,20 +165,31 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       }
       const identity = identityFor(caller, req);
       if (req.resumeSecret !== "" && req.sessionId === "") throw invalidArgument("resume_secret", "needs session_id");
+      await o.access.authorize(caller, "join", r);
+      await admission.admit(caller, { room: r, newSession: req.sessionId === "" });
+      const presence = req.presence ? presenceFromObject(req.presence, presenceLimits) : undefined;
+      const scopes = scopesFor(caller, req.scopes ?? []);
       const joined = await o.sessions.join({
+        presence,
+        scopes,
         room: r,
         ownerKey: ownerKeyOf(caller),
         identity,
-        metadata: md,
+        metadata: withRole(md, o.access.roleIn(caller, r)),
         activity: req.activity,
         sessionId: req.sessionId === "" ? undefined : sessionId(req.sessionId),
         resumeSecret: req.resumeSecret === "" ? undefined : req.resumeSecret,
-        requestId: req.requestId === "" ? undefined : req.requestId,
+        requestId: scopedRequestId(caller, identity.kind === "anonymous" ? identity.anonymousId : "", req.requestId),
       });
+      admission.joined(caller, joined.roomCreated);
       // Anonymous sessions get no UDP key: their session id alone is their capability, and UDP
       // datagrams carry it in clear text.
-      if (!o.udp || identity.kind !== "user") return joined;
-      return { ...joined, heartbeatKey: o.udp.keyFor(joined.session.sessionId), udpPort: o.udp.port() };
+      if (!joined.sessionCreated) signal(caller, joined.session.sessionId); // a re-Join is a signal
+      if (joined.event) touch(r, true);
+      const managedRoom = (await o.managedRooms?.getRoom(r)) ?? undefined;
+      const withRoom: ServiceJoinResult = managedRoom ? { ...joined, managedRoom } : joined;
+      if (!o.udp || identity.kind !== "user") return withRoom;
+      return { ...withRoom, heartbeatKey: o.udp.keyFor(joined.session.sessionId), udpPort: o.udp.port() };
     },
 
     async udpHeartbeat(id, activity) {
@@ -278,7 +211,13 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const from = req.fromRoom === "" ? "" : room(req.fromRoom, "from_room");
       const to = room(req.toRoom, "to_room");
       const md = metadata(req.metadata);
-      return o.sessions.navigate({ sessionId: sessionId(req.sessionId), ownerKey: ownerKeyOf(caller), fromRoom: from, toRoom: to, metadata: md });
+      const id = sessionId(req.sessionId);
+      await o.access.authorize(caller, "join", to, "to_room");
+      await admission.admit(caller, { room: to, newSession: false });
+      const result = await o.sessions.navigate({ sessionId: id, ownerKey: ownerKeyOf(caller), fromRoom: from, toRoom: to, metadata: withRole(md, o.access.roleIn(caller, to)) });
+      // Navigate does not say whether it created the room: its first event (version 1) did.
+      admission.joined(caller, result.view.version === 1);
+      return result;
     },
 
     async heartbeat(caller, req) {
@@ -290,7 +229,12 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const r = room(req.room);
       const id = sessionId(req.sessionId);
       noAnonymous(caller, "typing");
+      await o.access.authorize(caller, "typing", r);
       const ref = { sessionId: id, ownerKey: ownerKeyOf(caller), room: r, typing: req.typing };
+      if (req.typing) {
+        signal(caller, id);
+        touch(r);
+      }
       let applied: Promise<void> | undefined;
       const outcome = typingGate.submit(`${id}\u0000${r}`, () => {
         applied = o.rooms.setTyping(ref);
@@ -311,7 +255,10 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         throw limitExceeded("position.element", o.limits.maxCursorElementBytes, elementBytes, "bytes", "INVALID_ARGUMENT");
       }
       checkText(p.element, "position.element");
+      await o.access.authorize(caller, "cursor", r);
       const ref = { sessionId: id, ownerKey: ownerKeyOf(caller), room: r, position: { ...p } };
+      signal(caller, id);
+      touch(r);
       let applied: Promise<void> | undefined;
       const outcome = cursorGate.submit(`${id}\u0000${r}`, () => {
         applied = o.rooms.updateCursor(ref);
@@ -323,9 +270,18 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
 
     watch(caller, req) {
       const r = room(req.room);
-      const opts = { detail: req.detail, resumeFrom: req.detail === "full" ? req.resumeFrom : undefined, signal: req.signal, onStall: req.onStall };
-      if (!req.sessionId) return o.hub.watch(r, opts);
-      return attachedWatch(caller, sessionId(req.sessionId), r, opts);
+      const id = req.sessionId ? sessionId(req.sessionId) : undefined;
+      const snapshotPageSize = pageSizeOf(req.snapshotPageSize ?? 0, o.limits.snapshotPageSize, o.limits.snapshotPageSize, "snapshot_page_size");
+      const opts = { detail: req.detail, resumeFrom: req.detail === "full" ? req.resumeFrom : undefined, signal: req.signal, onStall: req.onStall, order: req.order, snapshotPageSize };
+      return guardedWatch(o.access, o.clock, caller, r, req.signal, (signal) =>
+        id === undefined ? o.hub.watch(r, { ...opts, signal }) : attachedWatch(caller, id, r, { ...opts, signal }),
+      );
+    },
+
+    async admitWatch(caller, value) {
+      const r = room(value);
+      await o.access.authorize(caller, "watch", r);
+      return { room: r, release: o.access.hold(caller, "watches") };
     },
 
     async refreshAttached() {
@@ -350,31 +306,60 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       await Promise.all([...releasing]);
     },
 
-    async getPresence(_caller, req) {
-      return o.rooms.getView(room(req.room), { includeMembers: req.detail === "full" });
+    async getPresence(caller, req) {
+      const r = room(req.room);
+      await o.access.authorize(caller, "read", r);
+      const size = pageSizeOf(req.pageSize ?? 0, o.limits.snapshotPageSize, o.limits.snapshotPageSize);
+      const view = await o.rooms.getView(r, { includeMembers: req.detail === "full" });
+      return pageView(view, req.order ?? "joined", size, req.pageToken ?? "");
     },
 
-    async batchGetPresence(_caller, req) {
+    async batchGetPresence(caller, req) {
       if (req.rooms.length > o.limits.maxBatchRooms) {
         throw limitExceeded("rooms", o.limits.maxBatchRooms, req.rooms.length, "rooms", "INVALID_ARGUMENT");
       }
-      const names = [...new Set(req.rooms.map((r, i) => room(r, `rooms[${i}]`)))];
-      return Promise.all(names.map((n) => o.rooms.getView(n, { includeMembers: req.detail === "full" })));
+      await o.access.authorizeRooms(caller, "read", req.rooms.map((r, i) => room(r, `rooms[${i}]`)));
+      const names = [...new Set(req.rooms)];
+      const size = pageSizeOf(req.pageSize ?? 0, o.limits.snapshotPageSize, o.limits.snapshotPageSize);
+      const views = await Promise.all(names.map((n) => o.rooms.getView(n, { includeMembers: req.detail === "full" })));
+      return views.map((v) => pageView(v, req.order ?? "joined", size, ""));
     },
 
     async getUserStatus(caller, req) {
-      const now = o.clock.now();
-      // An operator (admin token) sees what the user themself sees: the real state, invisible flag included.
-      const records = await o.users.getUserStatus(userIds(req.userIds));
-      // The chat seed's degraded mode: users the store no longer holds are completed from the history.
-      const unknown = records.filter((r) => r.state === "offline" && r.lastSeenMs === 0).map((r) => r.userId);
-      const durable = new Map(unknown.length > 0 && o.durableStatus ? (await o.durableStatus(unknown)).map((d) => [d.userId, d]) : []);
-      const flags = o.durableFlags ?? ((r: UserStatusRecord) => r);
-      return records.map((r) => visibleStatus(flags(withDurable(r, durable.get(r.userId))), caller.role === "admin" ? r.userId : viewerOf(caller), now));
+      const shown = await visibleStatuses(o.access, caller, userIds(req.userIds), () => o.clock.now(), readStatuses);
+      const present = presentUserIds(shown);
+      return withLastActive(shown, o.lastActive && present.length > 0 ? await o.lastActive(present) : undefined);
     },
 
     watchUsers(caller, req) {
-      return o.userHub.watch(userIds(req.userIds), { viewerUserId: viewerOf(caller), signal: req.signal });
+      const ids = userIds(req.userIds);
+      return guardedUserWatch(o.access, o.clock, caller, ids, req.signal, (visible, signal) => o.userHub.watch(visible, { viewerUserId: viewerOf(caller), signal }));
+    },
+
+    async updatePresence(caller, req) {
+      const r = room(req.room);
+      const id = sessionId(req.sessionId);
+      if (caller.role === "anonymous") {
+        throw new PresenceError("PERMISSION_DENIED", "presence: anonymous viewers have no typed presence", { field: "presence" });
+      }
+      await o.access.authorize(caller, "join", r);
+      const update = presenceFromObject(req.presence, presenceLimits);
+      signal(caller, id);
+      touch(r);
+      const key = `${id}\u0000${r}`;
+      const waiting = pendingPresence.get(key);
+      // Merged with what is still waiting: a replace starts over, a merge adds its keys.
+      pendingPresence.set(key, waiting && !req.replace ? { presence: { ...waiting.presence, ...update }, replace: waiting.replace } : { presence: update, replace: req.replace });
+      let applied: Promise<void> | undefined;
+      const outcome = presenceGate.submit(key, () => {
+        const next = pendingPresence.get(key);
+        pendingPresence.delete(key);
+        if (!next) return;
+        applied = o.sessions.updatePresence({ sessionId: id, ownerKey: ownerKeyOf(caller), room: r, presence: next.presence, replace: next.replace });
+        applied.catch((e) => o.onDeferredError?.(e));
+      });
+      if (outcome === "coalesced") o.onCoalesced?.("presence");
+      else await applied;
     },
 
     async setStatus(caller, req) {
@@ -389,7 +374,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         }
         checkText(req.customStatus, "custom_status");
       }
-      const r = await o.users.setStatus({ sessionId: id, ownerKey: ownerKeyOf(caller), customStatus: req.customStatus, invisible: req.invisible });
+      const r = await o.users.setStatus({ sessionId: id, ownerKey: ownerKeyOf(caller), customStatus: req.customStatus, invisible: req.invisible, presence: req.presence });
       return visibleStatus(r, r.userId, o.clock.now()); // the user themself sees everything
     },
   };

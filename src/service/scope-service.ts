@@ -48,6 +48,10 @@ export interface ScopeServiceOptions {
   otherWatchers: () => number;
   /** The rights check of the access model (resolves or throws permission_denied); default: allowed. */
   authorize?: (caller: Caller, op: "read" | "watch", scopes: string[]) => Promise<void>;
+  /** Of `userIds`, those the caller may see (access model `status.read`); default: all. Others are left out of lists. */
+  visibleUsers?: (caller: Caller, userIds: string[]) => Promise<ReadonlySet<string>>;
+  /** Takes one unit of the caller's `watches` quota for a WatchScopeCounts stream; returns its release. */
+  holdWatch?: (caller: Caller) => () => void;
 }
 
 export const DEFAULT_LIST_PAGE_SIZE = 50;
@@ -113,11 +117,15 @@ export function createScopeService(o: ScopeServiceOptions): ScopeService {
       const after = decodePageToken(TOKEN_TAG, req.pageToken);
       await authorize(caller, "read", [scope]);
       const page = await o.scopes.list(scope, pageSize, after);
-      const records = page.entries.length === 0 ? [] : await o.users.getUserStatus(page.entries.map((e) => e.userId));
+      const ids = page.entries.map((e) => e.userId);
+      const records = ids.length === 0 ? [] : await o.users.getUserStatus(ids);
+      // A list is not an oracle: users the caller may not see are absent, like invisible ones.
+      const visible = o.visibleUsers && ids.length > 0 ? await o.visibleUsers(caller, ids) : null;
       const viewer = viewerOf(caller);
       const users: OnlineUserView[] = [];
       page.entries.forEach((e, i) => {
         const r = records[i]!;
+        if (visible && !visible.has(e.userId)) return;
         if (r.state === "offline" || (r.invisible && r.userId !== viewer && caller.role !== "admin")) return;
         users.push({ user: e.info, state: r.state, lastActiveMs: e.lastActiveMs, connections: e.connections });
       });
@@ -139,7 +147,12 @@ export function createScopeService(o: ScopeServiceOptions): ScopeService {
       if (total >= o.limits.maxWatchers) throw limitExceeded("watchers", o.limits.maxWatchers, total + 1, "per process", "TOO_MANY_WATCHERS");
       return (async function* () {
         await authorize(caller, "watch", scopes);
-        yield* watch(scopes, req.signal);
+        const release = o.holdWatch?.(caller) ?? (() => {});
+        try {
+          yield* watch(scopes, req.signal);
+        } finally {
+          release();
+        }
       })();
     },
 

@@ -1,9 +1,21 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { UserInfo } from "../core/identity.js";
-import type { Activity, Counts, Cursor, CursorPosition, Member, PresenceEvent, RoomView, TypingEvent, CursorBatch } from "../core/presence-event.js";
+import type { Activity, Counts, Cursor, CursorPosition, Member, PresenceEvent, RoomEndedInfo, RoomView, TypingEvent, CursorBatch } from "../core/presence-event.js";
+import { RoomStatus as PbRoomStatus, type RoomEndedSchema, type RoomInfoSchema } from "../../gen/presence/v1/rooms_pb.js";
+import type { RoomInfoView } from "../service/room-service.js";
+import type { ManagedRoom } from "../core/room-lifecycle.js";
+import type { OnlineUserSchema } from "../../gen/presence/v1/scopes_pb.js";
+import type { OnlineUserView } from "../service/scope-service.js";
 import type { WatchItem } from "../fanout/fanout-hub.js";
 import type { Lease, SessionGrant } from "../core/session.js";
-import { Activity as PbActivity, Detail as PbDetail, LeaveReason as PbLeaveReason, UserState as PbUserState } from "../../gen/presence/v1/types_pb.js";
+import {
+  Activity as PbActivity,
+  Detail as PbDetail,
+  LeaveReason as PbLeaveReason,
+  MemberOrder as PbMemberOrder,
+  PresenceOverride as PbPresenceOverride,
+  UserState as PbUserState,
+} from "../../gen/presence/v1/types_pb.js";
 import type { UserStatusRecord } from "../core/user-status.js";
 import { presenceToObject } from "../core/typed-presence.js";
 import type { UserWatchItem } from "../fanout/user-watch-hub.js";
@@ -32,7 +44,40 @@ const activityToPb = (a: Activity) => (a === "active" ? PbActivity.ACTIVE : PbAc
 
 export const detailFromPb = (d: PbDetail) => (d === PbDetail.COUNTS ? ("counts" as const) : ("full" as const));
 
-const leaveReasonToPb = { left: PbLeaveReason.LEFT, timeout: PbLeaveReason.TIMEOUT, kicked: PbLeaveReason.KICKED } as const;
+export const onlineUserToPb = (u: OnlineUserView): MessageInitShape<typeof OnlineUserSchema> => ({
+  user: userToPb(u.user),
+  state: userStateToPb[u.state],
+  lastActiveMs: BigInt(u.lastActiveMs),
+  connections: u.connections,
+});
+
+export const roomInfoToPb = (v: RoomInfoView): MessageInitShape<typeof RoomInfoSchema> => {
+  const r = v.record;
+  return {
+    room: v.room,
+    managed: r !== null,
+    status: r === null ? PbRoomStatus.UNSPECIFIED : r.status === "open" ? PbRoomStatus.OPEN : PbRoomStatus.ENDED,
+    ownerUserId: r?.ownerUserId ?? "",
+    metadata: r?.metadata ?? {},
+    maxParticipants: r?.maxParticipants ?? 0,
+    idleTimeoutMs: BigInt(r?.idleTimeoutMs ?? 0),
+    awayAfterMs: BigInt(r?.awayAfterMs ?? 0),
+    createdAtMs: BigInt(r?.createdAtMs ?? 0),
+    lastActivityMs: BigInt(r?.lastActivityMs ?? 0),
+    endedAtMs: BigInt(r?.endedAtMs ?? 0),
+    tombstoneUntilMs: BigInt(r?.tombstoneUntilMs ?? 0),
+    endedBy: r?.endedBy ?? "",
+    counts: countsToPb(v.counts),
+  };
+};
+
+/** JoinResponse.room_info: the managed room's record, unset for implicit rooms. */
+export const joinRoomInfo = (r: { managedRoom?: ManagedRoom; view: RoomView }) =>
+  r.managedRoom ? roomInfoToPb({ room: r.managedRoom.room, managed: true, record: r.managedRoom, counts: r.view.counts }) : undefined;
+
+export const orderFromPb = (o: PbMemberOrder) => (o === PbMemberOrder.LAST_ACTIVE ? ("last_active" as const) : ("joined" as const));
+
+const leaveReasonToPb = { left: PbLeaveReason.LEFT, timeout: PbLeaveReason.TIMEOUT, kicked: PbLeaveReason.KICKED, ended: PbLeaveReason.ENDED } as const;
 
 export const userToPb = (u: UserInfo): MessageInitShape<typeof UserInfoSchema> => ({
   userId: u.userId,
@@ -48,15 +93,32 @@ export const userFromPb = (u: { userId: string; name: string; avatarUrl: string;
   metadata: { ...u.metadata },
 });
 
-const connectionToPb = (m: Member): MessageInitShape<typeof ConnectionSchema> => ({
-  connectionId: m.connectionId,
-  activity: activityToPb(m.activity),
-  joinedAtMs: BigInt(m.joinedAtMs),
-  metadata: m.metadata,
-  // Absent when unset (no bytes on the wire for rooms that do not use them).
-  presence: m.presence && Object.keys(m.presence).length > 0 ? presenceToObject(m.presence) : undefined,
-  lastActiveMs: m.lastActiveMs !== undefined ? BigInt(m.lastActiveMs) : 0n,
-});
+/** The member's role travels in its metadata under `$role` (service/access-wrappers.ts); on the wire it is `role`. */
+const ROLE_KEY = "$role";
+
+const connectionToPb = (m: Member): MessageInitShape<typeof ConnectionSchema> => {
+  // Most members have no role: their metadata goes out as is, without a copy.
+  const { [ROLE_KEY]: role = "", ...rest } = ROLE_KEY in m.metadata ? m.metadata : { [ROLE_KEY]: "" };
+  return {
+    connectionId: m.connectionId,
+    activity: activityToPb(m.activity),
+    joinedAtMs: BigInt(m.joinedAtMs),
+    metadata: role === "" ? m.metadata : rest,
+    // Absent when unset (no bytes on the wire for rooms that do not use them).
+    presence: m.presence && Object.keys(m.presence).length > 0 ? presenceToObject(m.presence) : undefined,
+    lastActiveMs: m.lastActiveMs !== undefined ? BigInt(m.lastActiveMs) : 0n,
+    role,
+  };
+};
+
+/** The role of the user's newest connection that has one. */
+const userRoleOf = (members: readonly Member[]): string => {
+  for (let i = members.length - 1; i >= 0; i--) {
+    const role = members[i]!.metadata[ROLE_KEY];
+    if (role !== undefined) return role;
+  }
+  return "";
+};
 
 const countsToPb = (c: Counts): MessageInitShape<typeof CountsSchema> => ({ users: c.users, connections: c.connections, anonymous: c.anonymous });
 
@@ -86,10 +148,11 @@ export const viewToPb = (v: RoomView): MessageInitShape<typeof RoomViewSchema> =
   epoch: v.epoch,
   version: BigInt(v.version),
   counts: countsToPb(v.counts),
-  users: v.users.map((u) => ({ user: userToPb(u.user), activity: activityToPb(u.activity), connections: u.connections.map(connectionToPb) })),
+  users: v.users.map((u) => ({ user: userToPb(u.user), activity: activityToPb(u.activity), connections: u.connections.map(connectionToPb), role: userRoleOf(u.connections) })),
   membersOmitted: v.membersOmitted,
   typing: v.typing.map((t) => ({ userId: t.userId, typing: true, expiresInMs: BigInt(Math.max(0, t.expiresInMs)) })),
   cursors: v.cursors.map(cursorToPb),
+  nextPageToken: v.nextPageToken ?? "",
 });
 
 export const eventToPb = (e: PresenceEvent): MessageInitShape<typeof PresenceEventSchema> => {
@@ -139,8 +202,20 @@ export const watchItemToPb = (item: WatchItem): MessageInitShape<typeof WatchPre
       return { message: { case: "typing", value: typingToPb(item.typing) } };
     case "cursors":
       return { message: { case: "cursors", value: cursorBatchToPb(item.batch) } };
+    case "ended":
+      return { message: { case: "ended", value: roomEndedToPb(item.ended) } };
   }
 };
+
+export const roomEndedToPb = (e: RoomEndedInfo): MessageInitShape<typeof RoomEndedSchema> => ({
+  room: e.room,
+  epoch: e.epoch,
+  version: BigInt(e.version),
+  endedAtMs: BigInt(e.endedAtMs),
+  endedBy: e.endedBy,
+  reason: e.reason,
+  tombstoneUntilMs: BigInt(e.tombstoneUntilMs),
+});
 
 const userStateToPb = { online: PbUserState.ONLINE, away: PbUserState.AWAY, offline: PbUserState.OFFLINE } as const;
 
@@ -150,7 +225,13 @@ export const userStatusToPb = (r: UserStatusRecord): MessageInitShape<typeof Use
   lastSeenMs: BigInt(r.lastSeenMs),
   customStatus: r.customStatus,
   invisible: r.invisible,
+  lastActiveMs: BigInt(r.lastActiveMs ?? 0),
+  presenceOverride: r.presenceOverride === "away" ? PbPresenceOverride.AWAY : r.presenceOverride === "online" ? PbPresenceOverride.ONLINE : PbPresenceOverride.UNSPECIFIED,
 });
+
+/** SetStatusRequest.presence: UNSPECIFIED keeps (undefined). */
+export const presenceOverrideFromPb = (p: PbPresenceOverride) =>
+  p === PbPresenceOverride.AUTO ? ("auto" as const) : p === PbPresenceOverride.AWAY ? ("away" as const) : p === PbPresenceOverride.ONLINE ? ("online" as const) : undefined;
 
 export const userWatchItemToPb = (item: UserWatchItem): MessageInitShape<typeof WatchUsersResponseSchema> => {
   switch (item.type) {

@@ -127,8 +127,8 @@ describe(`the demo page in chromium (${e} engine)`, () => {
       await until(async () => (await text(v.page, "#count")) === "2 people viewing", "2 people viewing");
       const ids = await avatarIds(v.page);
       expect(ids).toHaveLength(2);
-      expect(ids[0]).toMatch(/^ana-[a-z0-9]{8}$/);
-      expect(ids[1]).toMatch(/^bob-[a-z0-9]{8}$/);
+      expect(ids[0]).toMatch(/^ana-[a-z0-9]{16}$/);
+      expect(ids[1]).toMatch(/^bob-[a-z0-9]{16}$/);
     }
     expect(await ana.page.getAttribute("#avatars .presence-avatar >> nth=0", "title")).toBe("Ana (you)");
     expect(await bob.page.getAttribute("#avatars .presence-avatar >> nth=0", "title")).toBe("Ana");

@@ -14,7 +14,8 @@ import { signTestToken, TEST_SECRET } from "../support/tokens.js";
  * playwright-core), bundled by esbuild, against a real server, over the browser's WebSocket and
  * over Connect-Web: a friends list through `useUserStatus` (status dots, "last seen", custom
  * status, live), and `useOthers(selector)`: a component whose selector ignores cursors is not
- * re-rendered by cursor moves, while the one that reads cursors follows them. Node clients (Bob,
+ * re-rendered by cursor moves, while the one that reads cursors follows them; typed presence set
+ * with `setPresence` reaches the others (`useOthers`) and the Join carries the initial one. Node clients (Bob,
  * Cy, Dan) are the other people.
  */
 const CHROMIUM = "/usr/bin/chromium";
@@ -134,10 +135,15 @@ for (const transport of ["websocket", "connect"] as const) {
         expect(after.cursors).toBeGreaterThan(before.cursors);
         expect(after.cursors - before.cursors).toBeLessThanOrEqual(10);
 
-        // A change the selector does see re-renders it once: cy joins the board.
-        await cy.join("/board").ready;
-        await until(async () => (await page.textContent("#names")) === "Bob:,Cy:", "ana sees cy");
+        // Changes the selector does see re-render it once each: bob's typed presence, cy joining.
+        board.setPresence({ tool: "eraser" });
+        await until(async () => (await page.textContent("#names")) === "Bob:eraser", "ana sees bob's presence");
         expect((await renders(page)).names).toBe(after.names + 1);
+        await cy.join("/board").ready;
+        await until(async () => (await page.textContent("#names")) === "Bob:eraser,Cy:", "ana sees cy");
+        expect((await renders(page)).names).toBe(after.names + 2);
+        // Ana's own presence went to the server with her Join: bob sees it.
+        await until(() => board.others.some((o) => o.userId === "ana" && o.presence.tool === "pen"), "bob sees ana's presence");
         expect(errors).toEqual([]);
       } finally {
         await page.evaluate(() => (window as unknown as { presence: PresenceClient }).presence.close()).catch(() => {});

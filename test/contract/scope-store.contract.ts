@@ -59,6 +59,16 @@ export function scopeStoreContract(make: () => Promise<ScopeStore>) {
     expect((await s.count(["zone:1"]))[0]!.users).toBe(1);
   });
 
+  it("tells each present user's last activity from the global scope (GetUserStatus), absent users left out", async () => {
+    const s = await make();
+    await s.addSession("s1", u("ana"), ["", "zone:1"], 100);
+    await s.addSession("s2", u("bob"), [""], 200);
+    await s.stamp("ana", ["", "zone:1"], 400);
+    expect(await s.lastActive(["ana", "bob", "cy", "ana"])).toEqual(new Map([["ana", 400], ["bob", 200]]));
+    await s.removeSession("s2", "bob", [""]);
+    expect(await s.lastActive(["bob"])).toEqual(new Map());
+  });
+
   it("lists most recent first, ties by user id, and pages through every user exactly once", async () => {
     const s = await make();
     const truth: OnlinePosition[] = [];

@@ -9,8 +9,10 @@ import { startRedis, type RedisInstance } from "../support/redis-harness.js";
 /*
  * F-H2 (issue 13): PostgreSQL, the history database, stops while two nodes serve churn on Redis.
  * Presence must not notice: Join latency during the outage is compared with the latency before it
- * (both printed; p50 during the outage under 3× p50 before + 20 ms, p99 under 4× p99 before +
- * 250 ms: loose bounds for a loaded machine, that a node waiting on the database would still break). When PostgreSQL is back the log catches
+ * (both printed). A node that waited on the database would fail its calls or wait out the
+ * history's retries (500 ms apart here) while it is down; so: no churn call fails, the median stays
+ * where it was (under 3× the median before + 20 ms), and at most 1% of the joins during the outage
+ * take 500 ms or more (a loaded test machine gives a few slow ones either way; the p99 is printed). When PostgreSQL is back the log catches
  * up: every committed membership event once, no duplicates (retried batches are idempotent), and
  * no gap row, because the queues held everything.
  *
@@ -100,8 +102,9 @@ describe("F-H2 PostgreSQL stopped during churn", () => {
         `${r.truth.length} events, ${r.rows.length} recorded, gap rows ${r.gaps.length}`,
     );
     expect(during.length).toBeGreaterThan(50);
+    expect(churn.errors).toBe(0);
     expect(p50d).toBeLessThan(3 * p50b + 20);
-    expect(p99d).toBeLessThan(4 * p99b + 250);
+    expect(during.filter((ms) => ms >= 500).length).toBeLessThanOrEqual(Math.ceil(during.length / 100));
     expect(queued).toBeGreaterThan(0);
     expect(failedWrites).toBeGreaterThan(0);
     expect({ missing: r.missing, duplicated: r.duplicated, extra: r.extra, gaps: r.gaps }).toEqual({ missing: [], duplicated: [], extra: [], gaps: [] });

@@ -17,8 +17,16 @@ import { recordWatch, waitFor, type RecordedWatch } from "../support/watch-recor
  * and Redis by pid.
  */
 
-/** Shrunken timings: TTL 800 ms, heartbeat 200 ms, node refresh 150 ms, reaper 100 ms. */
+/**
+ * Shrunken timings: TTL 800 ms, heartbeat 200 ms, node refresh 150 ms, reaper 100 ms. The callers
+ * of a fault test call as fast as the store answers (during an outage every call must fail with
+ * STORE_UNAVAILABLE, fast), so the per-caller request rate is lifted: quotas are not under test.
+ */
 export const FAULT_ENV: Readonly<Record<string, string>> = {
+  PRESENCE_QUOTA_REQUESTS_PER_SEC: "100000",
+  PRESENCE_QUOTA_REQUEST_BURST: "100000",
+  PRESENCE_ANON_QUOTA_REQUESTS_PER_SEC: "100000",
+  PRESENCE_ANON_QUOTA_REQUEST_BURST: "100000",
   PRESENCE_SESSION_TTL_MS: "800",
   PRESENCE_HEARTBEAT_INTERVAL_MS: "200",
   PRESENCE_NODE_REFRESH_MS: "150",

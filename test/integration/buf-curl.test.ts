@@ -151,3 +151,23 @@ describe.each(PROTOCOLS)("buf curl, %s", (_name, protocol) => {
     expect(err.details.map((d) => d.type)).toEqual(["google.rpc.ErrorInfo", "google.rpc.BadRequest"]);
   });
 });
+
+describe("buf curl against production defaults (issue 11: done when)", () => {
+  it("with a key configured, anonymous GetUserStatus and WatchPresence are refused", async () => {
+    const prod = await startTestServer({ PRESENCE_ANONYMOUS_RIGHTS: "" }); // the production default: none
+    try {
+      const grpc = ["--protocol", "grpc", "--http2-prior-knowledge"];
+      const status = await bufCurl([...grpc, "-d", JSON.stringify({ userIds: ["alice"] }), prod.baseUrl + METHOD("GetUserStatus")]);
+      expect(status.code).toBe(7 * 8);
+      expect(JSON.parse(status.stderr)).toMatchObject({ code: "permission_denied", message: 'user_ids: operation "status.read" is not allowed on user "alice" (this caller may not see other users\' status)' });
+      const watch = await bufCurl([...grpc, "-d", JSON.stringify({ room: "/docs/intro" }), prod.baseUrl + METHOD("WatchPresence")]);
+      expect(watch.code).toBe(7 * 8);
+      expect(JSON.parse(watch.stderr)).toMatchObject({ code: "permission_denied", message: 'room: operation "watch" is not allowed on room "/docs/intro"' });
+      // With a token the same calls are served.
+      const ok = await bufCurl([...grpc, "-H", `Authorization: Bearer ${alice}`, "-d", JSON.stringify({ userIds: ["bob"] }), prod.baseUrl + METHOD("GetUserStatus")]);
+      expect(ok.code).toBe(0);
+    } finally {
+      await prod.close();
+    }
+  });
+});

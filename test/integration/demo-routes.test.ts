@@ -90,7 +90,7 @@ describe("demo page routes", () => {
 });
 
 describe("demo token endpoint", () => {
-  it("is on without a configured key: ephemeral secret, the bridge accepts its tokens, the same sub on request", async () => {
+  it("is on without a configured key: ephemeral secret, the bridge accepts its tokens, the same sub for the same page key", async () => {
     const logs: string[] = [];
     const s = await server({ PRESENCE_JWT_SECRET: "", PRESENCE_DEMO_DIR: dir }, logs);
     const res = await fetch(`${s.http}/demo/token?name=${encodeURIComponent("Zoë Lima")}`);
@@ -98,10 +98,18 @@ describe("demo token endpoint", () => {
     expect(res.headers.get("cache-control")).toBe("no-store");
     const t = (await res.json()) as { token: string; sub: string; name: string; expiresAtMs: number };
     expect(t.name).toBe("Zoë Lima");
-    expect(t.sub).toMatch(/^zoe-lima-[a-z0-9]{8}$/);
+    expect(t.sub).toMatch(/^zoe-lima-[a-z0-9]{16}$/);
     await expect(jwtVerify(t.token, new TextEncoder().encode(TEST_SECRET))).rejects.toThrow(); // not the test secret
-    const again = (await (await fetch(`${s.http}/demo/token?name=Zo%C3%AB+Lima&sub=${t.sub}`)).json()) as { sub: string };
-    expect(again.sub).toBe(t.sub);
+    // Asking again without a key gives a fresh id; with the page's key, always the same one.
+    const fresh = (await (await fetch(`${s.http}/demo/token?name=Zo%C3%AB+Lima`)).json()) as { sub: string };
+    expect(fresh.sub).not.toBe(t.sub);
+    const key = "page-key-0123456789abcdef";
+    const k1 = (await (await fetch(`${s.http}/demo/token?name=Ana&key=${key}`)).json()) as { sub: string };
+    const k2 = (await (await fetch(`${s.http}/demo/token?name=Ana&key=${key}`)).json()) as { sub: string };
+    expect(k2.sub).toBe(k1.sub);
+    // Another visitor cannot get a token for that id: a `sub` parameter is ignored.
+    const forged = (await (await fetch(`${s.http}/demo/token?name=Ana&sub=${k1.sub}`)).json()) as { sub: string };
+    expect(forged.sub).not.toBe(k1.sub);
 
     const c = createPresenceClient({ transport: "websocket", url: s.wsUrl, token: t.token, webSocket: WebSocket, visibility: false });
     clients.push(c);
@@ -110,27 +118,20 @@ describe("demo token endpoint", () => {
     expect(room.users.map((u) => [u.userId, u.name])).toEqual([[t.sub, "Zoë Lima"]]);
     expect(logs.filter((l) => l.includes("PRESENCE_DEMO"))).toEqual([]);
 
-    for (const q of ["", "?name=", `?name=${"x".repeat(41)}`, "?name=Ana&sub=admin", `?name=Ana&sub=${t.sub}`]) {
+    for (const q of ["", "?name=", `?name=${"x".repeat(41)}`, "?name=Ana&key=short", "?name=Ana&key=not%20base64url%20at%20all!!"]) {
       const bad = await fetch(`${s.http}/demo/token${q}`);
       expect(bad.status, q).toBe(400);
-      expect(((await bad.json()) as { error: string }).error).toMatch(/^(name|sub):/);
+      expect(((await bad.json()) as { error: string }).error).toMatch(/^(name|key):/);
     }
   });
 
-  it("is off when a secret is configured, unless PRESENCE_DEMO=true (then signed with it, with a warning)", async () => {
+  it("is off when a key is configured, and cannot be turned on with it", async () => {
     const off = await server({ PRESENCE_DEMO_DIR: dir });
     const res = await fetch(`${off.http}/demo/token?name=Ana`);
     expect(res.status).toBe(404);
     expect(((await res.json()) as { error: string }).error).toContain("PRESENCE_DEMO");
     expect((await fetch(`${off.http}/`)).status).toBe(200); // the page still loads (guests only)
-
-    const logs: string[] = [];
-    const on = await server({ PRESENCE_DEMO: "true", PRESENCE_DEMO_DIR: dir }, logs);
-    const t = (await (await fetch(`${on.http}/demo/token?name=Ana`)).json()) as { token: string; sub: string };
-    const { payload } = await jwtVerify(t.token, new TextEncoder().encode(TEST_SECRET));
-    expect(payload).toMatchObject({ sub: t.sub, name: "Ana" });
-    expect(payload.role).toBeUndefined();
-    expect(logs.some((l) => JSON.parse(l).level === "warn" && l.includes("PRESENCE_DEMO"))).toBe(true);
+    await expect(server({ PRESENCE_DEMO: "true", PRESENCE_DEMO_DIR: dir })).rejects.toThrow(/PRESENCE_DEMO=true: demo tokens are for development only/);
   });
 });
 });

@@ -112,9 +112,27 @@ describe("HistoryService", () => {
     }
     expect(await rejected(c.listActivity({ ...range, room: "/doc/2", pageSize: 2, pageToken: first.nextPageToken }, auth(admin)))).toMatchObject({ reason: "INVALID_PAGE_TOKEN" });
     // No audit right: nothing is returned, whatever the room.
-    expect(await rejected(c.listActivity(range, auth(user)))).toMatchObject({ code: Code.PermissionDenied, reason: "PERMISSION_DENIED", message: expect.stringMatching(/audit right/) });
+    expect(await rejected(c.listActivity(range, auth(user)))).toMatchObject({ code: Code.PermissionDenied, reason: "ROOM_FORBIDDEN", message: 'room: operation "audit" is not allowed on room "/doc/1"' });
+    expect(await rejected(c.listActivity({ ...range, room: "" }, auth(user)))).toMatchObject({ code: Code.PermissionDenied, reason: "PERMISSION_DENIED", message: expect.stringMatching(/across rooms .* needs an admin token/) });
     expect(await rejected(c.getRoomAt({ room: "/doc/1" }, auth(user)))).toMatchObject({ code: Code.PermissionDenied });
-    expect(await rejected(c.getRoomStatistics(range))).toMatchObject({ code: Code.Unauthenticated, reason: "UNAUTHENTICATED" });
+    expect(await rejected(c.getRoomStatistics(range))).toMatchObject({ code: Code.PermissionDenied, reason: "ROOM_FORBIDDEN" }); // anonymous: no rights
+    expect(await rejected(c.listActivity({ ...range, room: "/doc/*" }))).toMatchObject({ code: Code.Unauthenticated, reason: "UNAUTHENTICATED" });
+  });
+
+  test("the audit right (rights model): one room through a capability or an operator role; reads across rooms need an admin", async () => {
+    const c = grpc(server);
+    const range = { sinceMs: BigInt(at(0)), untilMs: BigInt(at(24)) };
+    const auditor = await signTestToken(TEST_SECRET, { sub: "aud", capability: { "/doc/**": ["audit"] } });
+    const operator = await signTestToken(TEST_SECRET, { sub: "op", room_roles: { "/doc/2": "operator" } });
+    expect((await c.listActivity({ ...range, room: "/doc/1" }, auth(auditor))).records).toHaveLength(8);
+    expect((await c.getRoomAt({ room: "/doc/1", atMs: BigInt(at(10, 16)) }, auth(auditor))).members).toHaveLength(2);
+    expect((await c.listActivity({ ...range, room: "/doc/2" }, auth(operator))).records.map((r) => r.userId)).toEqual(["cy"]);
+    expect(await rejected(c.listActivity({ ...range, room: "/doc/1" }, auth(operator)))).toMatchObject({ code: Code.PermissionDenied, reason: "ROOM_FORBIDDEN" });
+    expect(await rejected(c.getRoomStatistics({ ...range, room: "/other" }, auth(auditor)))).toMatchObject({ code: Code.PermissionDenied, reason: "ROOM_FORBIDDEN" });
+    expect(await rejected(c.listActivity({ ...range, room: "/doc/*" }, auth(auditor)))).toMatchObject({ code: Code.PermissionDenied, message: expect.stringMatching(/across rooms/) });
+    expect(await rejected(c.listActivity({ ...range, userId: "ana" }, auth(auditor)))).toMatchObject({ code: Code.PermissionDenied });
+    const res = await fetch(`${server.baseUrl}/v1/history/export?room=/doc/1&since_ms=${at(0)}&until_ms=${at(24)}`, auth(auditor));
+    expect([res.status, (await res.text()).trimEnd().split("\n").length]).toEqual([200, 9]);
   });
 
   test("a server with PRESENCE_HISTORY=off answers HISTORY_DISABLED", async () => {
@@ -189,13 +207,17 @@ describe("presence activity / stats (the CLI, as a child process)", () => {
     expect(stats.code).toBe(0);
     expect(stats.stdout).toMatch(/^2 +4 +4 h 50 min +1 h 12 min +3 +2026-11-23T09:45:00.000Z$/m);
     expect(stats.stdout).toMatch(/^2026-11-23T09:00 +3$/m);
+    const roomAt = await cli(["room-at", "--room", "/doc/1", "--at", "2026-11-23T10:16:00Z"]);
+    expect(roomAt.stdout).toMatch(/^users=2 connections=3 anonymous=1$/m);
+    expect(roomAt.stdout).toMatch(/^bob +BOB +c2 +2026-11-23T09:30:00.000Z$/m);
+    expect(roomAt.stdout).toMatch(/^ana +ANA +c3 +2026-11-23T10:15:00.000Z$/m);
   });
 
   test("mistakes: bad times and missing --room are usage errors (2); no audit right is a server error (1)", async () => {
     expect(await cli(["activity", "--since", "yesterday"])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--since: must be an ISO 8601 time/) });
     expect(await cli(["stats"])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--room is required/) });
     expect(await cli(["rooms", "--csv"])).toMatchObject({ code: 2 });
-    expect(await cli(["activity", "--room", "/doc/1", ...span], user)).toMatchObject({ code: 1, stderr: expect.stringMatching(/^presence: permission_denied PERMISSION_DENIED: /) });
+    expect(await cli(["activity", "--room", "/doc/1", ...span], user)).toMatchObject({ code: 1, stderr: expect.stringMatching(/^presence: permission_denied ROOM_FORBIDDEN: room: operation "audit" is not allowed/) });
     expect(await cli(["activity", "--csv", ...span], user)).toMatchObject({ code: 1, stderr: expect.stringMatching(/PERMISSION_DENIED/), stdout: "" });
   });
 });

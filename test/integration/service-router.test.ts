@@ -1,3 +1,7 @@
+import { createMemoryRoomLifecycle } from "../../src/store/memory/memory-room-lifecycle.js";
+import { createRoomService } from "../../src/service/room-service.js";
+import { createMemoryScopeStore } from "../../src/store/memory/memory-scope-store.js";
+import { createScopeService } from "../../src/service/scope-service.js";
 import { Code, ConnectError, createClient, createRouterTransport, type Client } from "@connectrpc/connect";
 import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
@@ -16,6 +20,8 @@ import { createPresenceService } from "../../src/service/presence-service.js";
 import { createMemoryPresenceStore } from "../../src/store/memory/memory-store.js";
 import { authInterceptor, metricsInterceptor } from "../../src/transport/connect/interceptors.js";
 import { presenceRoutes } from "../../src/transport/connect/presence-routes.js";
+import { createClientAddress } from "../../src/transport/http/client-address.js";
+import { testAccessGuard } from "../support/access.js";
 import { signTestToken, TEST_SECRET } from "../support/tokens.js";
 import { recordWatch, toComparable, toComparableDomain, type RecordedWatch } from "../support/watch-recorder.js";
 
@@ -37,14 +43,19 @@ function setup() {
   const ids = createIdSource((n) => randomBytes(n));
   const timings = { ...DEFAULT_TIMINGS, sessionTtlMs: TTL_MS, heartbeatIntervalMs: 400 };
   const limits = DEFAULT_LIMITS;
-  const store = createMemoryPresenceStore({ clock, ids, timings, limits });
+  const scopes = createMemoryScopeStore();
+  const store = createMemoryPresenceStore({ clock, ids, timings, limits, scopes });
   const hub = createFanoutHub({ rooms: store, bus: store, clock, timings, limits });
   const userHub = createUserWatchHub({ users: store, bus: store, clock, timings, limits, otherWatchers: () => 0 });
-  const service = createPresenceService({ sessions: store, rooms: store, users: store, hub, userHub, clock, ids, limits, timings });
+  const access = testAccessGuard(clock);
+  const service = createPresenceService({ sessions: store, rooms: store, users: store, access, hub, userHub, clock, ids, limits, timings });
   const metrics = createMetrics();
   const verify = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: true });
-  const transport = createRouterTransport(presenceRoutes(service), {
-    router: { interceptors: [metricsInterceptor(metrics), authInterceptor(verify, metrics)] },
+  const scopeService = createScopeService({ scopes, users: store, clock, limits, timings, otherWatchers: () => 0 });
+  const lifecycle = createMemoryRoomLifecycle({ clock, limits: { maxParticipants: 100, defaultIdleTimeoutMs: 86_400_000, tombstoneMs: 600_000 } });
+  const roomService = createRoomService({ lifecycle, clock, counts: async (r) => (await store.getView(r, { includeMembers: false })).counts, evict: (r, e) => store.endRoom(r, e), limits: { ...limits, maxParticipants: 100, defaultIdleTimeoutMs: 86_400_000, tombstoneMs: 600_000 } });
+  const transport = createRouterTransport(presenceRoutes(service, scopeService, roomService), {
+    router: { interceptors: [metricsInterceptor(metrics), authInterceptor(verify, metrics, access, createClientAddress([]))] },
   });
   const client = createClient(PresenceService, transport);
   const watches: RecordedWatch[] = [];

@@ -71,6 +71,11 @@ describe("user status", () => {
     await w.until((g) => changes(g).length >= 1);
     await ana.heartbeat({ sessionId: j.session!.sessionId, activity: Activity.AWAY });
     await w.until((g) => changes(g).length >= 2);
+    // A second watch starts with ana present: its snapshot tells her last activity (the join).
+    const w2 = watch(bob, ["ana"]);
+    await w2.until((g) => g.length >= 1);
+    const snap2 = w2.got[0]!.message;
+    expect(snap2.case === "snapshot" && snap2.value.statuses[0]!.lastActiveMs).toBeGreaterThan(0n);
     const before = Date.now();
     await ana.leave({ sessionId: j.session!.sessionId, room: "/doc" });
     await w.until((g) => changes(g).length >= 3);
@@ -93,9 +98,15 @@ describe("user status", () => {
     const { as, s } = await setup();
     const ana = await as("ana");
     const bob = await as("bob");
+    const before = Date.now();
     const j = await ana.join({ room: "/doc" });
     const keep = setInterval(() => void ana.heartbeat({ sessionId: j.session!.sessionId }).catch(() => {}), 100);
     try {
+      // Last activity: the join, for anyone who may see the user; none for users never seen.
+      const seen = (await bob.getUserStatus({ userIds: ["ana", "nobody"] })).statuses;
+      expect(Number(seen[0]!.lastActiveMs)).toBeGreaterThanOrEqual(before);
+      expect(Number(seen[0]!.lastActiveMs)).toBeLessThanOrEqual(Date.now());
+      expect(seen[1]).toMatchObject({ state: UserState.OFFLINE, lastActiveMs: 0n });
       const w = watch(bob, ["ana"]);
       await w.until((g) => g.length >= 1);
       const set = await ana.setStatus({ sessionId: j.session!.sessionId, customStatus: "in a meeting" });
@@ -106,8 +117,10 @@ describe("user status", () => {
       await w.until((g) => changes(g).includes("ana:OFFLINE"));
       const last = w.got.at(-1)!.message;
       expect(last.case === "changed" && last.value).toMatchObject({ state: UserState.OFFLINE, customStatus: "", invisible: false });
-      expect((await bob.getUserStatus({ userIds: ["ana"] })).statuses[0]).toMatchObject({ state: UserState.OFFLINE, invisible: false });
-      expect((await ana.getUserStatus({ userIds: ["ana"] })).statuses[0]).toMatchObject({ state: UserState.ONLINE, invisible: true });
+      expect((await bob.getUserStatus({ userIds: ["ana"] })).statuses[0]).toMatchObject({ state: UserState.OFFLINE, invisible: false, lastActiveMs: 0n });
+      const own = (await ana.getUserStatus({ userIds: ["ana"] })).statuses[0]!;
+      expect(own).toMatchObject({ state: UserState.ONLINE, invisible: true });
+      expect(own.lastActiveMs).toBeGreaterThan(0n);
       // Plain HTTP GET with JSON, like GetPresence.
       const res = await fetch(`${s.baseUrl}/presence.v1.PresenceService/GetUserStatus?encoding=json&message=${encodeURIComponent('{"userIds":["ana"]}')}`);
       expect(res.status).toBe(200);

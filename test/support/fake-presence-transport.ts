@@ -8,6 +8,7 @@ import {
   WatchPresenceResponseSchema,
   type JoinRequest,
   type WatchUsersResponse,
+  type WatchPresenceResponse,
 } from "../../gen/presence/v1/presence_pb.js";
 import type { UserInfo } from "../../src/core/identity.js";
 import type { Member, PresenceEvent, RoomView } from "../../src/core/presence-event.js";
@@ -64,6 +65,9 @@ export function createFakeTransport(kind: "connect" | "websocket" = "connect") {
     },
     pushError(err: PresenceClientError) {
       handlers?.onError(err);
+    },
+    pushRaw(msg: WatchPresenceResponse) {
+      handlers?.onWatchMessage(msg);
     },
     pushUsers(msg: WatchUsersResponse) {
       handlers?.onUsersMessage(msg);

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, isRunning, sleep, spawnTracked, terminate } from "./processes.js";
+import { OPEN_ANONYMOUS_RIGHTS } from "./access.js";
 import { TEST_SECRET } from "./tokens.js";
 
 /**
@@ -59,13 +60,14 @@ export async function stopAllNodes(): Promise<void> {
  * child exits, with its output. Free ports are picked unless `env` sets PRESENCE_RPC_PORT/ADMIN_PORT
  * (a port taken between the probe and the server's bind is retried with new ones).
  */
-export async function startNode(env: Record<string, string> = {}): Promise<NodeProcess> {
+export async function startNode(env: Record<string, string> = {}, opts: LaunchOptions = {}): Promise<NodeProcess> {
   const fixedPorts = env.PRESENCE_RPC_PORT !== undefined || env.PRESENCE_ADMIN_PORT !== undefined || env.PRESENCE_WS_PORT !== undefined;
   for (let attempt = 1; ; attempt++) {
     const full: Record<string, string> = {
       PRESENCE_HOST: "127.0.0.1",
       PRESENCE_LOG_LEVEL: "warn",
       PRESENCE_JWT_SECRET: TEST_SECRET,
+      PRESENCE_ANONYMOUS_RIGHTS: OPEN_ANONYMOUS_RIGHTS,
       // The embedded history (PGlite) costs seconds and hundreds of MB per node: opt in per test.
       PRESENCE_HISTORY: "off",
       PRESENCE_RPC_PORT: String(await freePort()),
@@ -74,17 +76,24 @@ export async function startNode(env: Record<string, string> = {}): Promise<NodeP
       ...env,
     };
     try {
-      return await launch(full);
+      return await launch(full, opts);
     } catch (e) {
       if (fixedPorts || attempt >= 3 || !/EADDRINUSE/.test(String(e))) throw e;
     }
   }
 }
 
-async function launch(env: Record<string, string>): Promise<NodeProcess> {
+/** How the child is started. */
+export interface LaunchOptions {
+  /** Soft and hard limit of open file descriptors (`ulimit -n`), e.g. to make accepts fail with EMFILE. */
+  fdLimit?: number;
+}
+
+async function launch(env: Record<string, string>, opts: LaunchOptions = {}): Promise<NodeProcess> {
   if (!existsSync(join(ROOT, SERVER_ARGS[0]!))) throw new Error(`${SERVER_ARGS[0]} is missing: run \`npm run build\` first (vitest and the bench scripts build it)`);
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PRESENCE_")));
-  const proc = spawnTracked(process.execPath, SERVER_ARGS, { cwd: ROOT, env: { ...inherited, ...env } });
+  const [command, args] = opts.fdLimit === undefined ? [process.execPath, SERVER_ARGS] : ["bash", ["-c", `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, process.execPath, ...SERVER_ARGS]];
+  const proc = spawnTracked(command, args, { cwd: ROOT, env: { ...inherited, ...env } });
   const rpcUrl = `http://127.0.0.1:${env.PRESENCE_RPC_PORT}`;
   const adminUrl = `http://127.0.0.1:${env.PRESENCE_ADMIN_PORT}`;
   const node: NodeProcess = {
@@ -100,7 +109,7 @@ async function launch(env: Record<string, string>): Promise<NodeProcess> {
     stop: () => terminate(proc, "SIGTERM", 5_000),
     async restart() {
       await node.stop();
-      return launch(env);
+      return launch(env, opts);
     },
   };
   running.add(node);

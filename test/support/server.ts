@@ -1,11 +1,13 @@
 import { startApp, type App, type AppDeps } from "../../src/app.js";
 import { loadConfig, type Config } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
+import { OPEN_ANONYMOUS_RIGHTS } from "./access.js";
 import { TEST_SECRET } from "./tokens.js";
 
 /**
  * Starts a real server in this process on 127.0.0.1, port 0 (RPC, admin and WebSocket), with the test JWT
- * secret and shrunken timings. `env` overrides any PRESENCE_* variable. Stop it with `close()`.
+ * secret and shrunken timings. Anonymous callers get the open rights of `access.ts` (production mode
+ * gives them none). `env` overrides any PRESENCE_* variable. Stop it with `close()`.
  */
 export interface TestServer {
   app: App;
@@ -31,6 +33,7 @@ export async function startTestServer(env: Record<string, string> = {}, deps: Ap
     PRESENCE_ADMIN_PORT: "0",
     PRESENCE_WS_PORT: "0",
     PRESENCE_JWT_SECRET: TEST_SECRET,
+    PRESENCE_ANONYMOUS_RIGHTS: OPEN_ANONYMOUS_RIGHTS,
     PRESENCE_LOG_LEVEL: "error",
     // The embedded history (PGlite) costs seconds and hundreds of MB per server: opt in per test.
     PRESENCE_HISTORY: "off",

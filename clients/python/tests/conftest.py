@@ -67,6 +67,10 @@ class Server:
             PRESENCE_ADMIN_PORT=str(self.admin_port),
             PRESENCE_WS_PORT=str(self.ws_port),
             PRESENCE_JWT_SECRET=SECRET,
+            # A key means production mode, where anonymous callers have no rights unless configured
+            # (docs/security.md); these tests watch and read as anonymous viewers, as the TS
+            # harness does (test/support/access.ts).
+            PRESENCE_ANONYMOUS_RIGHTS='{"**": ["join", "watch", "read"], "user:**": ["status.read", "status.watch"]}',
             PRESENCE_LOG_LEVEL="warn",
             # No embedded PGlite history: its start pauses the event loop for seconds on a busy
             # machine, longer than the short TTL below (sessions would expire under UDP heartbeats).

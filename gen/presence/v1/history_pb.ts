@@ -564,15 +564,18 @@ export const ActivityKindSchema: GenEnum<ActivityKind> = /*@__PURE__*/
  * Rows are kept 90 days (PRESENCE_HISTORY_RETENTION_MS), durable user status 30 days after the
  * user was last seen.
  *
- * Authorization: the `audit` right. Until the rights model lands, every call needs an admin token
- * (Bearer JWT with `role: "admin"`): no token is UNAUTHENTICATED, another role PERMISSION_DENIED.
+ * Authorization: the `audit` right (docs/security.md). A read of one exact room needs `audit` on
+ * that room (admins; a capability claim such as {"/docs/**": ["audit"]}; the `operator` room role):
+ * otherwise PERMISSION_DENIED / ROOM_FORBIDDEN. Reads across rooms (a room pattern, a user filter,
+ * or no room) need an admin token: no token is UNAUTHENTICATED, another role PERMISSION_DENIED.
+ * Rows of invisible users are returned to admins only.
  *
  * Time ranges are [since_ms, until_ms) in ms since the Unix epoch on the commit time; omitted
  * (0): until = now, since = until - 24 h. A range longer than PRESENCE_HISTORY_MAX_RANGE_MS
  * (default 93 days) or with until before since is INVALID_TIME_RANGE.
  *
  * Errors: INVALID_TIME_RANGE, INVALID_PAGE_TOKEN, INVALID_ROOM, INVALID_ARGUMENT (page size over
- * the maximum, unknown kind), UNAUTHENTICATED, PERMISSION_DENIED, HISTORY_UNAVAILABLE (the
+ * the maximum, unknown kind), UNAUTHENTICATED, PERMISSION_DENIED, ROOM_FORBIDDEN, HISTORY_UNAVAILABLE (the
  * history database cannot be reached or is still starting: retry), HISTORY_DISABLED (the server
  * runs with PRESENCE_HISTORY=off).
  *

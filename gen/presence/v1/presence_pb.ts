@@ -159,9 +159,10 @@ export type JoinRequest = Message<"presence.v1.JoinRequest"> & {
   anonymousId: string;
 
   /**
-   * Scopes for the session (scopes.proto): a user may name only scopes its token lists, a service
-   * any. Empty: a new session takes the token's scopes; an existing one keeps its own. Non-empty
-   * on an existing session: replaces its scopes. At most 8 by default (TOO_MANY_SCOPES).
+   * Scopes for a new session (scopes.proto): a user may name only scopes its token lists, a
+   * service any. Empty: a new session takes the token's scopes. A session's scopes are set when it
+   * is created: on an existing session this field is ignored (join with a new session to move to
+   * another zone). At most 8 by default (TOO_MANY_SCOPES).
    *
    * @generated from field: repeated string scopes = 20;
    */

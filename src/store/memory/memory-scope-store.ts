@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { addScopeSession, compareOnline, createScopeMembership, removeScopeSession, scopeCountOf, stampScopeUser, type OnlinePosition, type ScopeCount, type ScopeMembership } from "../../core/scope.js";
+import { addScopeSession, compareOnline, GLOBAL_SCOPE, createScopeMembership, removeScopeSession, scopeCountOf, stampScopeUser, type OnlinePosition, type ScopeCount, type ScopeMembership } from "../../core/scope.js";
 import type { ScopeEntry, ScopeStore } from "../ports/scope-store.js";
 import type { UserInfo } from "../../core/identity.js";
 
@@ -100,6 +100,15 @@ export function createMemoryScopeStore(): ScopeStore & { scopeCount(): number } 
       // Start at the token (its own entry, if still there, is skipped by `visit`).
       if (first !== undefined && last !== undefined) e.order.forRange(first, last, true, (k: OnlinePosition) => visit(k));
       return { entries, count: scopeCountOf(e.membership, scope) };
+    },
+    async lastActive(userIds) {
+      const users = scopes.get(GLOBAL_SCOPE)?.membership.users;
+      const out = new Map<string, number>();
+      for (const id of userIds) {
+        const u = users?.get(id);
+        if (u) out.set(id, u.lastActiveMs);
+      }
+      return out;
     },
     scopeCount: () => scopes.size,
   };

@@ -22,6 +22,10 @@ import type { UserStatusRecord } from "../../core/user-status.js";
 import { createCommitEmitter, type CommitEmitter } from "../commit-emitter.js";
 import type { PresenceStore } from "../presence-store.js";
 import type { StoreMemory } from "../ports/store-health.js";
+import type { ScopeStore } from "../ports/scope-store.js";
+import type { AwayPolicy } from "../../core/away-policy.js";
+import type { ManagedRoom } from "../../core/room-lifecycle.js";
+import { modelEndRoom, modelSignalActivity, modelSweepAway, modelUpdatePresence } from "../../core/presence-seeds.js";
 
 /**
  * MemoryPresenceStore: the embedded default store, a thin adapter over the pure presence model
@@ -48,6 +52,12 @@ export interface MemoryStoreOptions {
   nodeId?: string;
   /** A commit-feed listener threw (it is skipped; the others still run). */
   onCommitListenerError?: (err: unknown) => void;
+  /** Scope membership (scopes.proto), kept with the sessions' lifecycle. */
+  scopes?: ScopeStore;
+  /** Server-side away thresholds (PRESENCE_AWAY_AFTER_MS and its scope overrides); absent: never away by silence. */
+  awayPolicy?: AwayPolicy;
+  /** Managed rooms (rooms.proto): joins are admitted against their records in the same step. */
+  managedRooms?: { record(room: string): ManagedRoom | undefined };
 }
 
 /** Cursor changes of one room since the last flush. */
@@ -68,7 +78,7 @@ export class MemoryPresenceStore implements PresenceStore {
 
   constructor(private readonly o: MemoryStoreOptions) {
     const nodeId = o.nodeId ?? "local";
-    this.m = createPresenceModel({ ids: o.ids, timings: o.timings, limits: o.limits, nodeId });
+    this.m = createPresenceModel({ ids: o.ids, timings: o.timings, limits: o.limits, nodeId, awayPolicy: o.awayPolicy, managedRooms: o.managedRooms });
     this.commits = createCommitEmitter(nodeId, o.onCommitListenerError);
     this.flushTimer = o.clock.setInterval(() => this.flushCursors(), o.timings.cursorFlushMs);
   }
@@ -90,8 +100,17 @@ export class MemoryPresenceStore implements PresenceStore {
       roomCreated: r.roomCreated,
       event: r.event,
       view,
+      scopes: s.scopes.filter((x) => x !== ""),
     };
   }
+
+  updatePresence: PresenceStore["updatePresence"] = async (input) => this.run((now, fx) => modelUpdatePresence(this.m, input, now, fx));
+
+  signalActivity: PresenceStore["signalActivity"] = async (input) => this.run((now, fx) => modelSignalActivity(this.m, input, now, fx));
+
+  sweepAway: PresenceStore["sweepAway"] = async () => this.run((now, fx) => modelSweepAway(this.m, now, fx));
+
+  endRoom: PresenceStore["endRoom"] = async (room, ended) => this.run((now, fx) => modelEndRoom(this.m, room, ended, now, fx));
 
   leave: PresenceStore["leave"] = async (input) => this.run((now, fx) => modelLeave(this.m, input, now, fx));
 
@@ -244,6 +263,13 @@ export class MemoryPresenceStore implements PresenceStore {
     for (const { status, timeMs } of fx.users) {
       this.commits.userStatus(status, timeMs);
       for (const l of this.userListeners.get(status.userId) ?? []) safely(l, status);
+    }
+    // The memory scope store applies these synchronously (no awaiting inside it).
+    const scopes = this.o.scopes;
+    if (scopes) {
+      for (const s of fx.sessionsStarted) if (s.identity.kind === "user") void scopes.addSession(s.id, s.identity.user, s.scopes, s.lastActiveMs);
+      for (const t of fx.stamps) void scopes.stamp(t.userId, t.scopes, t.ms);
+      for (const s of fx.sessionsEnded) if (s.identity.kind === "user") void scopes.removeSession(s.id, s.identity.user.userId, s.scopes);
     }
     for (const { room, connectionId } of fx.cursorsRemoved) {
       const c = this.changes(room);

@@ -21,6 +21,11 @@ export interface ScopeStore {
   stamp(userId: string, scopes: readonly string[], lastActiveMs: number): Promise<void>;
   /** Counts of each scope, in order. */
   count(scopes: readonly string[]): Promise<ScopeCount[]>;
+  /**
+   * The last activity (ms) of each user that has a session now (the global scope's order), for
+   * GetUserStatus; users without one are absent. One O(log n) read per user.
+   */
+  lastActive(userIds: readonly string[]): Promise<Map<string, number>>;
   /** Up to `pageSize` users of `scope` strictly after `after`, in online order, and the scope's count. */
   list(scope: string, pageSize: number, after: OnlinePosition | null): Promise<{ entries: ScopeEntry[]; count: ScopeCount }>;
 }

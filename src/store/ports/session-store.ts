@@ -1,4 +1,4 @@
-import type { Activity } from "../../core/presence-event.js";
+import type { Activity, RoomEndedInfo } from "../../core/presence-event.js";
 import type { JoinInput, JoinResult, Lease, LeaveInput, LeaveResult, NavigateInput, NavigateResult, ReapResult, SessionRef } from "../../core/session.js";
 
 /**
@@ -44,4 +44,29 @@ export interface SessionStore {
    * they are reaped (an expired session still counts until the next reaper pass).
    */
   countSessions(ownerKey: string): Promise<number>;
+  /**
+   * Changes the typed presence of the session's connection in a room (member_presence.proto): the
+   * given top-level keys merged into the current ones, or the whole record replaced; one `updated`
+   * event when it changed. SESSION_NOT_FOUND when the session is not in the room; PRESENCE_TOO_LARGE
+   * when the result is over `limits.maxPresenceBytes` / `maxPresenceKeys`.
+   */
+  updatePresence(input: SessionRef & { room: string; presence: Record<string, string>; replace: boolean }): Promise<void>;
+  /**
+   * An activity signal of the session (typing, cursor, presence update, a re-Join; a Heartbeat with
+   * ACTIVE is one by itself): stamps its last activity (scopes' order included) and makes it active
+   * again when it showed away. SESSION_NOT_FOUND like Heartbeat.
+   */
+  signalActivity(input: SessionRef): Promise<void>;
+  /**
+   * Server-side away (session-activity.ts): every live session silent for its away threshold shows
+   * away from now on (one `updated` event per room, the user status follows). Run by every node
+   * every PRESENCE_AWAY_CHECK_MS; idempotent. Returns the sessions it made away.
+   */
+  sweepAway(): Promise<number>;
+  /**
+   * Ends a room (rooms.proto): every connection leaves with reason ENDED (a session whose last room
+   * it was ends), then the room's subscribers get one `ended` message at its position after the
+   * leaves. Returns the connections removed. Admission (the tombstone) is the record's job.
+   */
+  endRoom(room: string, ended: Omit<RoomEndedInfo, "room" | "epoch" | "version">): Promise<number>;
 }

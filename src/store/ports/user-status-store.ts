@@ -1,3 +1,4 @@
+import type { PresenceOverride } from "../../core/presence-override.js";
 import type { SessionRef } from "../../core/session.js";
 import type { UserStatusRecord } from "../../core/user-status.js";
 
@@ -14,5 +15,10 @@ export interface UserStatusStore {
    * Sets the custom status and/or invisible flag of the session's user; publishes on change.
    * SESSION_NOT_FOUND for a foreign or gone session, PERMISSION_DENIED for an anonymous one.
    */
-  setStatus(input: SessionRef & { customStatus?: string; invisible?: boolean }): Promise<UserStatusRecord>;
+  /**
+   * Sets the custom status, the invisible flag and/or the manual presence (presence-override.ts:
+   * "away" / "online" across all of the user's sessions until "auto"); a presence change also makes
+   * every connection of the user show it (one `updated` event per connection and room that changes).
+   */
+  setStatus(input: SessionRef & { customStatus?: string; invisible?: boolean; presence?: PresenceOverride }): Promise<UserStatusRecord>;
 }

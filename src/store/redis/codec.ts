@@ -1,5 +1,5 @@
 import type { MemberIdentity } from "../../core/identity.js";
-import type { Activity, CursorBatch, Member, PresenceEvent, StoreMessage } from "../../core/presence-event.js";
+import type { RoomEndedInfo, Activity, CursorBatch, Member, PresenceEvent, StoreMessage } from "../../core/presence-event.js";
 import type { UserStatusRecord } from "../../core/user-status.js";
 
 /**
@@ -15,8 +15,10 @@ export interface StoredMember {
   u?: { userId: string; name: string; avatarUrl: string; metadata: Record<string, string> };
   a?: string;
   md: Record<string, string>;
-  /** Canonical metadata (sorted keys) to compare metadata inside Lua. */
+  /** Canonical metadata and typed presence (sorted keys) to compare them inside Lua. */
   mk: string;
+  /** Typed presence: top-level key → JSON text (a table of strings for Lua's cjson). */
+  pr?: Record<string, string>;
   act: Activity;
   j?: number;
 }
@@ -30,6 +32,15 @@ export interface StoredSession {
   act: Activity;
   /** The node that created, attached or reclaimed the session last (absent on sessions of older versions). */
   n?: string;
+  /** Scopes the session carries besides the global one (scopes.proto); absent = none. */
+  sc?: string[];
+  /** Silent this long → away (ms; absent or 0 = never), from the away policy at creation. */
+  aw?: number;
+}
+
+/** Every scope a user's session is in: the global scope and its own. Anonymous sessions: none. */
+export function sessionScopes(s: StoredSession): string[] {
+  return s.id.kind === "user" ? ["", ...(s.sc ?? [])] : [];
 }
 
 /** A session record read from its bucket hash (or returned by a script). */
@@ -44,8 +55,19 @@ export function canonicalMetadata(md: Record<string, string>): string {
   return JSON.stringify(Object.keys(md).sort().map((k) => [k, md[k]]));
 }
 
-export function encodeMember(connectionId: string, sessionId: string, identity: MemberIdentity, metadata: Record<string, string>, activity: Activity): string {
-  const m: StoredMember = { c: connectionId, s: sessionId, k: identity.kind === "user" ? "u" : "a", md: metadata, mk: canonicalMetadata(metadata), act: activity };
+export function encodeMember(
+  connectionId: string,
+  sessionId: string,
+  identity: MemberIdentity,
+  metadata: Record<string, string>,
+  activity: Activity,
+  presence: Record<string, string> = {},
+): string {
+  const hasPresence = Object.keys(presence).length > 0;
+  // `mk` is what roomJoin compares: a presence change is an update like a metadata change.
+  const mk = hasPresence ? `${canonicalMetadata(metadata)}\u0001${canonicalMetadata(presence)}` : canonicalMetadata(metadata);
+  const m: StoredMember = { c: connectionId, s: sessionId, k: identity.kind === "user" ? "u" : "a", md: metadata, mk, act: activity };
+  if (hasPresence) m.pr = presence;
   if (identity.kind === "user") m.u = identity.user;
   else m.a = identity.anonymousId;
   return JSON.stringify(m);
@@ -71,7 +93,8 @@ export function decodeMember(raw: StoredMember): Member {
     raw.k === "u" && raw.u
       ? { kind: "user", user: { userId: raw.u.userId, name: raw.u.name ?? "", avatarUrl: raw.u.avatarUrl ?? "", metadata: obj(raw.u.metadata) } }
       : { kind: "anonymous", anonymousId: raw.a ?? "" };
-  return { connectionId: raw.c, identity, metadata: obj(raw.md), activity: raw.act, joinedAtMs: raw.j ?? 0 };
+  const presence = obj(raw.pr);
+  return { connectionId: raw.c, identity, metadata: obj(raw.md), activity: raw.act, joinedAtMs: raw.j ?? 0, ...(Object.keys(presence).length > 0 ? { presence } : {}) };
 }
 
 /** Decodes a published room message (event, typing, cursors). */
@@ -79,6 +102,8 @@ export function decodeRoomMessage(json: string): StoreMessage | null {
   const m = JSON.parse(json) as { type: string; event?: Record<string, unknown>; typing?: StoreMessage & { type: "typing" } extends { typing: infer T } ? T : never; batch?: CursorBatch };
   if (m.type === "event" && m.event) return { type: "event", event: decodeEvent(m.event) };
   if (m.type === "typing" && m.typing) return { type: "typing", typing: m.typing };
+  const ended = (m as unknown as { ended?: RoomEndedInfo }).ended;
+  if (m.type === "ended" && ended) return { type: "ended", ended };
   if (m.type === "cursors" && m.batch) {
     return { type: "cursors", batch: { room: m.batch.room, cursors: arr(m.batch.cursors), removedConnectionIds: arr(m.batch.removedConnectionIds) } };
   }
@@ -121,6 +146,7 @@ export function decodeStatus(json: string): UserStatusRecord {
     customStatus: r.customStatus ?? "",
     invisible: r.invisible === true,
     visibleLastSeenMs: r.invisible === true ? Number(r.visibleLastSeenMs) || 0 : Number(r.lastSeenMs) || 0,
+    ...(r.presenceOverride === "away" || r.presenceOverride === "online" ? { presenceOverride: r.presenceOverride } : {}),
   };
 }
 
@@ -135,9 +161,11 @@ export function statusFromHash(userId: string, h: Record<string, string>): UserS
   }
   const invisible = h.inv === "1";
   const lastSeenMs = Number(h.ls ?? 0);
+  const ov = h.ov === "away" || h.ov === "online" ? h.ov : undefined;
   return {
     userId,
-    state: online ? "online" : any ? "away" : "offline",
+    state: !any ? "offline" : ov === "away" ? "away" : ov === "online" || online ? "online" : "away",
+    ...(ov ? { presenceOverride: ov } : {}),
     lastSeenMs,
     customStatus: h.cs ?? "",
     invisible,

@@ -1,4 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from "ioredis";
+import type { AwayPolicy } from "../../core/away-policy.js";
 import type { Clock } from "../../core/clock.js";
 import type { IdSource } from "../../core/ids.js";
 import type { Limits, Timings } from "../../core/options.js";
@@ -28,6 +29,11 @@ export interface RedisConnectionOptions {
   commandTimeoutMs: number;
   /** How long start-up waits for Redis before going on not ready. */
   connectTimeoutMs?: number;
+  /** ACL user (or none: the default user) and password, for every node (standalone or Cluster). */
+  username?: string;
+  password?: string;
+  /** TLS to every node (PEM strings); for Cluster, each node's connection. */
+  tls?: { ca?: string; cert?: string; key?: string; servername?: string };
 }
 
 export async function createRedisPresenceStore(
@@ -41,10 +47,21 @@ export async function createRedisPresenceStore(
     observer?: RedisStoreObserver;
     nodeId?: string;
     onCommitListenerError?: (err: unknown) => void;
+    /** Shards per scope (PRESENCE_SCOPE_SHARDS, default 16). */
+    scopeShards?: number;
+    /** Server-side away thresholds; absent: never away by silence. */
+    awayPolicy?: AwayPolicy;
   },
 ): Promise<RedisPresenceStore> {
   const retryStrategy = (times: number) => Math.min(times * 100, 2_000);
-  const base: RedisOptions = { protocol: 2, retryStrategy, connectionName: "presence" };
+  const base: RedisOptions = {
+    protocol: 2,
+    retryStrategy,
+    connectionName: "presence",
+    ...(conn.username !== undefined ? { username: conn.username } : {}),
+    ...(conn.password !== undefined ? { password: conn.password } : {}),
+    ...(conn.tls !== undefined ? { tls: conn.tls } : {}),
+  };
   let client: Redis | Cluster;
   let subscriberConnection: Redis | Cluster;
   const cluster = (conn.clusterSeeds?.length ?? 0) > 0;

@@ -1,5 +1,5 @@
 import type { TimerHandle } from "../../core/clock.js";
-import { encodeMember, identityKey } from "./codec.js";
+import { encodeMember, identityKey, sessionScopes } from "./codec.js";
 import type { KnownSession } from "./known-sessions.js";
 import { SESSION_BUCKETS } from "./keys.js";
 import type { RedisContext } from "./redis-context.js";
@@ -76,6 +76,7 @@ export function createDataLossRecovery(ctx: RedisContext): DataLossRecovery {
       await rejoin(k, room, md);
     }
     await ctx.users.session(s.id, "set", k.sid, s.act);
+    if (s.id.kind === "user") await ctx.scopes.addSession(k.sid, s.id.user, sessionScopes(s), ctx.clock.now());
   }
   const rejoin = (k: KnownSession, room: string, md: Record<string, string>) =>
     ctx.rooms.join(room, {

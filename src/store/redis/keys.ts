@@ -17,6 +17,8 @@ export interface RoomKeys {
   /** zset connectionId → when that tombstone may be forgotten. */
   goneExpiry: string;
   channel: string;
+  /** The managed room's record (rooms.proto; absent for implicit rooms). */
+  cfg: string;
 }
 
 export interface BucketKeys {
@@ -28,6 +30,8 @@ export interface BucketKeys {
   reaping: string;
   /** hash owner key → live sessions of that owner in this bucket (countSessions sums the buckets). */
   owners: string;
+  /** zset session id → last activity ms of active sessions (the away sweep; session-activity.ts). */
+  away: string;
   /** hash `<requestId>:<owner key>` → the session a first Join with that request id created. */
   requests: string;
   /** zset `<requestId>:<owner key>` → when that de-duplication ends (ms, script time). */
@@ -53,6 +57,7 @@ export function createKeys(prefix: string) {
         gone: `${t}:gone`,
         goneExpiry: `${t}:gonex`,
         channel: `${t}:ch`,
+        cfg: `${t}:cfg`,
       };
     },
     /** The bucket (0..63) of a session id. */
@@ -62,7 +67,7 @@ export function createKeys(prefix: string) {
     },
     bucket(bucket: number): BucketKeys {
       const t = `${prefix}:{s:${bucket}}`;
-      return { expiry: `${t}:exp`, sessions: `${t}:ses`, reaping: `${t}:reap`, owners: `${t}:own`, requests: `${t}:req`, requestsExpiry: `${t}:reqx`, seqs: `${t}:seq` };
+      return { expiry: `${t}:exp`, sessions: `${t}:ses`, reaping: `${t}:reap`, owners: `${t}:own`, requests: `${t}:req`, requestsExpiry: `${t}:reqx`, seqs: `${t}:seq`, away: `${t}:away` };
     },
     /** The rooms (room → metadata JSON) of one session; same slot as its bucket. */
     sessionRooms(sessionId: string): string {

@@ -2,6 +2,10 @@ import type { Cluster, Redis } from "ioredis";
 import type { Clock } from "../../core/clock.js";
 import type { IdSource } from "../../core/ids.js";
 import type { Limits, Timings } from "../../core/options.js";
+import type { ScopeStore } from "../ports/scope-store.js";
+import type { ScriptName } from "./scripts.js";
+import type { AwayPolicy } from "../../core/away-policy.js";
+import { createRedisScopeStore } from "./redis-scope-store.js";
 import { PresenceError } from "../../core/presence-error.js";
 import type { Lease } from "../../core/session.js";
 import type { CommitEmitter } from "../commit-emitter.js";
@@ -58,6 +62,13 @@ export interface RedisContext {
   readonly commits: CommitEmitter;
   /** Live sessions this node served, for re-assertion after data loss (I2). */
   readonly known: KnownSessions;
+  /** Scope membership (scopes.proto): kept with the sessions' lifecycle. */
+  readonly scopes: ScopeStore;
+  readonly awayPolicy: AwayPolicy | undefined;
+  /** The time given to scripts: '0' (Redis TIME) or the injected clock's ms (tests). */
+  nowArg(): string;
+  /** Runs one script through the error mapping. */
+  run(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown>;
   /** Store outages seen by this node: reaper pause and revives after them (F-R3b). */
   readonly outage: OutageGuard;
   /** Runs one Redis command; failures become STORE_UNAVAILABLE (request paths fail fast). */
@@ -82,6 +93,10 @@ export interface RedisContextOptions {
   observer?: RedisStoreObserver;
   nodeId: string;
   commits: CommitEmitter;
+  /** Shards per scope (PRESENCE_SCOPE_SHARDS, default 16): the same on every node, never changed for a dataset. */
+  scopeShards?: number;
+  /** Server-side away thresholds (PRESENCE_AWAY_AFTER_MS and scope overrides); absent: never away by silence. */
+  awayPolicy?: AwayPolicy;
 }
 
 /** What a client is told when Redis fails a call, by failure kind (redis-error-kind.ts). */
@@ -144,6 +159,10 @@ export function createRedisContext(o: RedisContextOptions): RedisContext {
     nodes: createNodeScripts(sc),
     commits: o.commits,
     known,
+    awayPolicy: o.awayPolicy,
+    nowArg: sc.nowArg,
+    run: sc.run,
+    scopes: createRedisScopeStore({ client: o.client, prefix: o.prefix, shards: o.scopeShards ?? 16, run: (name, k, args) => cmd(name, () => runner.run(name, k, args)), cmd }),
     outage: createOutageGuard({
       clock: o.clock,
       sessionTtlMs: o.timings.sessionTtlMs,

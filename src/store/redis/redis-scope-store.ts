@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from "ioredis";
-import { compareOnline, isAfter, shardOf, type OnlinePosition, type ScopeCount } from "../../core/scope.js";
+import { compareOnline, GLOBAL_SCOPE, isAfter, shardOf, type OnlinePosition, type ScopeCount } from "../../core/scope.js";
 import type { ScopeEntry, ScopeStore } from "../ports/scope-store.js";
 import type { UserInfo } from "../../core/identity.js";
 
@@ -119,6 +119,15 @@ export function createRedisScopeStore(o: RedisScopeStoreOptions): ScopeStore {
       );
     },
     count: (scopes) => Promise.all(scopes.map(countOne)),
+    async lastActive(userIds) {
+      const unique = [...new Set(userIds)];
+      const scores = await Promise.all(unique.map((id) => call<string | null>("ZSCORE", keysOf(GLOBAL_SCOPE, id).users, id)));
+      const out = new Map<string, number>();
+      unique.forEach((id, i) => {
+        if (scores[i] !== null && scores[i] !== undefined) out.set(id, Number(scores[i]));
+      });
+      return out;
+    },
     async list(scope, pageSize, after) {
       const shards = Array.from({ length: o.shards }, (_, i) => scopeShardKeys(o.prefix, scope, i));
       const [pages, count] = await Promise.all([Promise.all(shards.map((k) => shardPage(k.users, pageSize, after))), countOne(scope)]);

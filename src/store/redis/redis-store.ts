@@ -5,6 +5,10 @@ import type { PresenceStore } from "../presence-store.js";
 import type { StoreMemory } from "../ports/store-health.js";
 import { redisConfigWarnings } from "./config-warnings.js";
 import { createDataLossRecovery, type DataLossRecovery } from "./data-loss-recovery.js";
+import type { ScopeStore } from "../ports/scope-store.js";
+import type { RoomLifecycleStore } from "../ports/room-lifecycle-store.js";
+import type { RoomLimits } from "../../core/room-lifecycle.js";
+import { createRedisRoomLifecycle } from "./redis-room-lifecycle.js";
 import { createRedisContext, type RedisContext, type RedisContextOptions, type RedisStoreObserver } from "./redis-context.js";
 import { createRedisEventBus, type RedisEventBus } from "./redis-event-bus.js";
 import { createRedisNodeRegistry } from "./redis-node-registry.js";
@@ -46,6 +50,10 @@ export type RedisPresenceStore = PresenceStore & {
   configWarnings(): Promise<string[]>;
   /** Whether the pub/sub subscriber is connected right now (cached flag; `presence_redis_subscriber_up`). */
   subscriberHealthy(): boolean;
+  /** Scope membership, kept by the session lifecycle (scopes.proto). */
+  readonly scopeStore: ScopeStore;
+  /** Managed room records (rooms.proto). */
+  roomLifecycle(limits: RoomLimits): RoomLifecycleStore;
   /**
    * Tests only: resolves when every call issued so far (cursor flushes included) has completed and
    * what it published has reached this node's subscriber.
@@ -98,6 +106,17 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
     init: () => recovery.init(),
     configWarnings: () => redisConfigWarnings(o.client, o.cluster),
     subscriberHealthy: () => sub.healthy(),
+    scopeStore: ctx.scopes,
+    roomLifecycle: (limits) =>
+      createRedisRoomLifecycle({
+        client: o.client,
+        prefix: o.prefix,
+        limits,
+        run: (name, keys, args) => ctx.run(name, keys, args),
+        cmd: ctx.cmd,
+        nowArg: ctx.nowArg,
+        nowMs: () => (ctx.nowArg() === "0" ? o.clock.now() : Number(ctx.nowArg())),
+      }),
 
     stats: () => ({ sessions: liveSessions, rooms: events.watchedCount() }),
 

@@ -1,3 +1,5 @@
+import { shownActivity } from "../../core/presence-override.js";
+import { decodeSession } from "./codec.js";
 import { PresenceError, sessionNotFound } from "../../core/presence-error.js";
 import type { UserStatusStore } from "../ports/user-status-store.js";
 import { statusFromHash } from "./codec.js";
@@ -21,7 +23,27 @@ export function createRedisUserStatusStore(ctx: RedisContext): UserStatusStore {
       if (r.session.id.kind !== "user") {
         throw new PresenceError("PERMISSION_DENIED", "session_id: anonymous sessions have no user status", { field: "session_id" });
       }
-      return ctx.users.setStatus(r.session.id.user.userId, input.customStatus, input.invisible);
+      const out = await ctx.users.setStatus(r.session.id.user.userId, input.customStatus, input.invisible, input.presence);
+      const { overrideBefore, sessions, ...status } = out;
+      const after = status.presenceOverride ?? "auto";
+      if (after !== overrideBefore) {
+        // What every connection of the user shows changes with the manual presence: one `updated`
+        // per connection and room where it differs (presence-override.ts).
+        for (const { sid, activity } of sessions) {
+          const was = shownActivity(activity, overrideBefore);
+          const now = shownActivity(activity, after);
+          if (was === now) continue;
+          const b = ctx.keys.bucket(ctx.keys.bucketOf(sid));
+          const [json, rooms] = await Promise.all([
+            ctx.cmd("hget", () => ctx.client.hget(b.sessions, sid)),
+            ctx.cmd("hgetall", () => ctx.client.hgetall(ctx.keys.sessionRooms(sid))),
+          ]);
+          if (!json) continue;
+          const session = decodeSession(json);
+          for (const room of Object.keys(rooms)) await ctx.rooms.activity(room, { connectionId: session.c, sessionId: sid, activity: now });
+        }
+      }
+      return status;
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Activity, LeaveReason, Position, PresenceEvent } from "../../core/presence-event.js";
 import { decodeRoomMessage } from "./codec.js";
+import { roomEnded, roomFull, type ManagedRoom } from "../../core/room-lifecycle.js";
 import type { PendingCursor } from "./cursor-batcher.js";
 import { ScriptReply, type ScriptContext } from "./script-reply.js";
 
@@ -9,7 +10,7 @@ import { ScriptReply, type ScriptContext } from "./script-reply.js";
  * appear. Every committed event is handed to `committed` (metrics and the commit feed), so no
  * caller can commit without reporting it.
  */
-const JOIN = { 1: "joined", 2: "updated", 0: "unchanged", 3: "superseded" } as const;
+const JOIN = { 1: "joined", 2: "updated", 0: "unchanged", 3: "superseded", [-2]: "ended", [-3]: "full" } as const;
 
 /** The call number of reaping, kicks and sweeps: above any call of the session (nothing comes back). */
 export const FINAL_CALL = Number.MAX_SAFE_INTEGER;
@@ -105,9 +106,12 @@ export function createRoomScripts(c: ScriptContext, committed: (event: PresenceE
       const { k, fenced } = roomKeys(room);
       const args = [a.connectionId, a.memberJson, a.identityKey, a.epoch, c.nowArg(), t.logMaxEntries, t.logMaxAgeMs, k.channel, c.pub, room];
       args.push(a.seq, a.validUntilMs, a.force ? "1" : "0", a.withView ? "1" : "0", c.limits.largeRoomThreshold);
-      const r = new ScriptReply("roomJoin", await c.run("roomJoin", fenced, args));
+      const r = new ScriptReply("roomJoin", await c.run("roomJoin", [...fenced, k.cfg], args));
+      const status = r.status(0, JOIN);
+      if (status === "ended") throw roomEnded(JSON.parse(r.str(4)) as ManagedRoom);
+      if (status === "full") throw roomFull(room, Number(r.str(4)));
       const view = a.withView ? { meta: r.array(5).map((v) => (v === null ? null : String(v))), members: r.hash(6), typing: r.hash(7), cursors: r.hash(8), timeMs: r.int(9) } : null;
-      return { status: r.status(0, JOIN), event: eventOf(r.str(3)), created: r.int(4) === 1, view };
+      return { status, event: eventOf(r.str(3)), created: r.int(4) === 1, view };
     },
     async leave(room, a) {
       const { k, fenced } = roomKeys(room);

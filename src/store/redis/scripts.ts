@@ -45,6 +45,11 @@ export const SCRIPT_NAMES = [
   "scopeAdd",
   "scopeRemove",
   "scopeStamp",
+  "roomCfgCreate",
+  "roomCfgUpdate",
+  "roomCfgEnd",
+  "roomCfgTouch",
+  "sessionsAwayDue",
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];

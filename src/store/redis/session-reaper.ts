@@ -1,5 +1,5 @@
 import type { LeaveReason } from "../../core/presence-event.js";
-import { decodeSession, type StoredSession } from "./codec.js";
+import { decodeSession, sessionScopes, type StoredSession } from "./codec.js";
 import { SESSION_BUCKETS } from "./keys.js";
 import type { RedisContext } from "./redis-context.js";
 import { FINAL_CALL } from "./room-scripts.js";
@@ -41,6 +41,9 @@ export function createSessionReaper(ctx: RedisContext): SessionReaper {
         if (event) leaves++;
       }
       await ctx.users.session(session.id, "end", sid, session.act);
+      // Before the record goes: a node dying here leaves a claim whose taker repeats it (idempotent).
+      if (session.id.kind === "user") await ctx.scopes.removeSession(sid, session.id.user.userId, sessionScopes(session));
+      await ctx.cmd("zrem", () => ctx.client.zrem(bk.away, sid)); // the away index keeps nothing of it
     }
     await ctx.sessions.reapDone(sid);
     ctx.known.delete(sid);

@@ -24,8 +24,16 @@ export interface UserSettings {
 export interface UserScripts {
   /** Records a session's activity under its user (`set`) or its end (`end`); anonymous sessions have no status. */
   session(identity: MemberIdentity, op: "set" | "end", sid: string, activity: Activity): Promise<void>;
-  /** Sets the custom status and/or the invisible flag (undefined keeps); returns the status after. */
-  setStatus(userId: string, customStatus: string | undefined, invisible: boolean | undefined): Promise<UserStatusRecord>;
+  /**
+   * Sets the custom status, the invisible flag and/or the manual presence (undefined keeps); returns
+   * the status after, the manual presence before, and the user's sessions with their activities.
+   */
+  setStatus(
+    userId: string,
+    customStatus: string | undefined,
+    invisible: boolean | undefined,
+    presence?: "auto" | "away" | "online",
+  ): Promise<UserStatusRecord & { overrideBefore: "auto" | "away" | "online"; sessions: { sid: string; activity: Activity }[] }>;
   /** Puts back settings a node knew after Redis lost data, unless the record has newer ones. */
   restore(userId: string, settings: UserSettings): Promise<void>;
 }
@@ -56,14 +64,18 @@ export function createUserScripts(
       learned(userId, settingsOf(status, r.int(3)));
       if (r.status(0, CHANGED) === "changed") committed(status, r.int(2));
     },
-    async setStatus(userId, customStatus, invisible) {
+    async setStatus(userId, customStatus, invisible, presence) {
       const k = c.keys.user(userId);
-      const args = [userId, customStatus === undefined ? "0" : "1", customStatus ?? "", invisible === undefined ? "" : invisible ? "1" : "0", c.nowArg(), k.channel, c.pub];
-      const r = new ScriptReply("userSetStatus", await c.run("userSetStatus", [k.status], args));
+      const args = [userId, customStatus === undefined ? "0" : "1", customStatus ?? "", invisible === undefined ? "" : invisible ? "1" : "0", c.nowArg(), k.channel, c.pub, presence ?? ""];
+      const raw = (await c.run("userSetStatus", [k.status], args)) as unknown[];
+      const r = new ScriptReply("userSetStatus", raw);
       const status = decodeStatus(r.str(1));
       learned(userId, settingsOf(status, r.int(3)));
       if (r.status(0, CHANGED) === "changed") committed(status, r.int(2));
-      return status;
+      const before = r.str(4);
+      const sessions: { sid: string; activity: Activity }[] = [];
+      for (let i = 5; i + 1 < raw.length; i += 2) sessions.push({ sid: String(raw[i]), activity: raw[i + 1] === "away" ? "away" : "active" });
+      return { ...status, overrideBefore: before === "away" || before === "online" ? before : "auto", sessions };
     },
     async restore(userId, st) {
       const k = c.keys.user(userId);

@@ -7,8 +7,11 @@ import type { Logger } from "../../logger.js";
 /** The authenticated caller, set by the auth interceptor. */
 export const kCaller = createContextKey<Caller>(ANONYMOUS, { description: "authenticated caller" });
 
-/** The raw Node request, so a stalled stream can be reset (connect-notes §1). */
-export const kRawRequest = createContextKey<http.IncomingMessage | http2.Http2ServerRequest | undefined>(undefined, {
+/** A raw Node request of either protocol. */
+export type RawRequest = http.IncomingMessage | http2.Http2ServerRequest;
+
+/** The raw Node request, so a stalled stream can be reset (connect-notes §1), and the client's address read. */
+export const kRawRequest = createContextKey<RawRequest | undefined>(undefined, {
   description: "raw node request",
 });
 

@@ -4,8 +4,11 @@ import { Health } from "../../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1Alpha } from "../../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import type { TokenVerifier } from "../../auth/verify-token.js";
+import { withOrigin, type CallerOrigin } from "../../core/identity.js";
 import { PresenceError } from "../../core/presence-error.js";
 import type { Metrics, RpcProtocol } from "../../metrics/registry.js";
+import type { AccessGuard } from "../../service/access-guard.js";
+import type { ClientAddressOf } from "../http/client-address.js";
 import { runWithOrigin } from "../../service/call-origin.js";
 import { kCaller, kRawRequest } from "./context.js";
 import { toConnectError } from "./to-connect-error.js";
@@ -23,17 +26,33 @@ import { toConnectError } from "./to-connect-error.js";
  */
 const PUBLIC_SERVICES: ReadonlySet<string> = new Set([Health.typeName, ReflectionV1.typeName, ReflectionV1Alpha.typeName]);
 
-/** Verifies `Authorization: Bearer …` and stores the Caller in the context (public services: anonymous). */
-export function authInterceptor(verify: TokenVerifier, metrics: Metrics): Interceptor {
+/**
+ * Verifies `Authorization: Bearer …`, stamps the caller with the call's origin (client address and
+ * connection) and stores it in the context (public services: anonymous), then charges the call to
+ * the caller's `requests_per_second` quota (QUOTA_EXCEEDED when used up; a stream counts once).
+ */
+export function authInterceptor(verify: TokenVerifier, metrics: Metrics, access: AccessGuard, clientAddress: ClientAddressOf): Interceptor {
   return (next) => async (req) => {
     if (PUBLIC_SERVICES.has(req.service.typeName)) return next(req);
     try {
-      req.contextValues.set(kCaller, await verify(req.header.get("authorization") ?? undefined));
+      const caller = withOrigin(await verify(req.header.get("authorization") ?? undefined), originOf(req.contextValues.get(kRawRequest), clientAddress));
+      req.contextValues.set(kCaller, caller);
+      access.chargeRequest(caller);
     } catch (e) {
-      if (e instanceof PresenceError) metrics.authFailures.inc({ reason: e.reason });
+      if (e instanceof PresenceError && e.code === "unauthenticated") metrics.authFailures.inc({ reason: e.reason });
       throw toConnectError(e);
     }
     return next(req);
+  };
+}
+
+/** The client address and connection of a raw request (`rpc:<peer address>:<peer port>`: unique per open connection). */
+function originOf(raw: import("./context.js").RawRequest | undefined, clientAddress: ClientAddressOf): CallerOrigin {
+  const socket = raw?.socket;
+  const xff = raw?.headers["x-forwarded-for"];
+  return {
+    address: clientAddress(socket?.remoteAddress, Array.isArray(xff) ? xff.join(",") : xff),
+    connection: `rpc:${socket?.remoteAddress ?? ""}:${socket?.remotePort ?? 0}`,
   };
 }
 
@@ -115,7 +134,9 @@ export function metricsInterceptor(metrics: Metrics): Interceptor {
 export function originInterceptor(): Interceptor {
   return (next) => (req) => {
     const raw = req.contextValues.get(kRawRequest);
-    const origin = { remoteAddr: raw?.socket?.remoteAddress ?? "", userAgent: (req.header.get("user-agent") ?? "").slice(0, 256) };
+    // The client's address as the quotas see it (behind trusted proxies: from X-Forwarded-For).
+    const remoteAddr = req.contextValues.get(kCaller).origin?.address ?? raw?.socket?.remoteAddress ?? "";
+    const origin = { remoteAddr, userAgent: (req.header.get("user-agent") ?? "").slice(0, 256) };
     // (A no-op, apart from reading two headers, while nothing records origins.)
     return runWithOrigin(origin, () => next(req));
   };

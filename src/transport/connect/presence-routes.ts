@@ -3,10 +3,18 @@ import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import * as http2 from "node:http2";
 import { PresenceService as PresenceServiceDesc, WatchPresenceResponseSchema, WatchUsersResponseSchema } from "../../../gen/presence/v1/presence_pb.js";
 import type { PresenceService } from "../../service/presence-service.js";
+import type { ScopeCountsItem, ScopeService } from "../../service/scope-service.js";
+import type { RoomService } from "../../service/room-service.js";
+import { WatchScopeCountsResponseSchema } from "../../../gen/presence/v1/scopes_pb.js";
 import {
   activityFromPb,
   cursorPositionFromPb,
   detailFromPb,
+  onlineUserToPb,
+  orderFromPb,
+  presenceOverrideFromPb,
+  roomInfoToPb,
+  joinRoomInfo,
   leaseToPb,
   sessionToPb,
   userFromPb,
@@ -23,7 +31,7 @@ import { toConnectError } from "./to-connect-error.js";
  * from the context, converts the request to domain values, calls the application service and
  * converts the answer back. Errors are mapped once, by `toConnectError`.
  */
-export function presenceRoutes(service: PresenceService) {
+export function presenceRoutes(service: PresenceService, scopes: ScopeService, rooms: RoomService) {
   return (router: ConnectRouter) =>
     router.service(PresenceServiceDesc, {
       join: (req, ctx) =>
@@ -37,8 +45,10 @@ export function presenceRoutes(service: PresenceService) {
             requestId: req.requestId,
             onBehalfOf: req.onBehalfOf ? userFromPb(req.onBehalfOf) : undefined,
             anonymousId: req.anonymousId,
+            presence: req.presence,
+            scopes: req.scopes,
           });
-          return { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view), heartbeatKey: r.heartbeatKey, udpPort: r.udpPort };
+          return { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view), heartbeatKey: r.heartbeatKey, udpPort: r.udpPort, scopes: [...(r.scopes ?? [])], roomInfo: joinRoomInfo(r) };
         }),
       leave: (req, ctx) => mapErrors(() => service.leave(ctx.values.get(kCaller), { sessionId: req.sessionId, room: req.room })),
       navigate: (req, ctx) =>
@@ -70,10 +80,14 @@ export function presenceRoutes(service: PresenceService) {
           return {};
         }),
       getPresence: (req, ctx) =>
-        mapErrors(async () => ({ view: viewToPb(await service.getPresence(ctx.values.get(kCaller), { room: req.room, detail: detailFromPb(req.detail) })) })),
+        mapErrors(async () => ({
+          view: viewToPb(
+            await service.getPresence(ctx.values.get(kCaller), { room: req.room, detail: detailFromPb(req.detail), pageSize: req.pageSize, pageToken: req.pageToken, order: orderFromPb(req.order) }),
+          ),
+        })),
       batchGetPresence: (req, ctx) =>
         mapErrors(async () => ({
-          views: (await service.batchGetPresence(ctx.values.get(kCaller), { rooms: req.rooms, detail: detailFromPb(req.detail) })).map(viewToPb),
+          views: (await service.batchGetPresence(ctx.values.get(kCaller), { rooms: req.rooms, detail: detailFromPb(req.detail), pageSize: req.pageSize, order: orderFromPb(req.order) })).map(viewToPb),
         })),
       watchPresence: (req, ctx) => watch(service, req, ctx),
       getUserStatus: (req, ctx) =>
@@ -81,16 +95,62 @@ export function presenceRoutes(service: PresenceService) {
       setStatus: (req, ctx) =>
         mapErrors(async () => ({
           status: userStatusToPb(
-            await service.setStatus(ctx.values.get(kCaller), { sessionId: req.sessionId, customStatus: req.customStatus, invisible: req.invisible }),
+            await service.setStatus(ctx.values.get(kCaller), { sessionId: req.sessionId, customStatus: req.customStatus, invisible: req.invisible, presence: presenceOverrideFromPb(req.presence) }),
           ),
         })),
       watchUsers: (req, ctx) => watchUsers(service, req, ctx),
+      listOnline: (req, ctx) =>
+        mapErrors(async () => {
+          const r = await scopes.listOnline(ctx.values.get(kCaller), { scope: req.scope, pageSize: req.pageSize, pageToken: req.pageToken });
+          return { users: r.users.map(onlineUserToPb), nextPageToken: r.nextPageToken, count: r.count };
+        }),
+      countOnline: (req, ctx) => mapErrors(() => scopes.countOnline(ctx.values.get(kCaller), { scopes: req.scopes })),
+      createRoom: (req, ctx) =>
+        mapErrors(async () => ({
+          room: roomInfoToPb(
+            await rooms.createRoom(ctx.values.get(kCaller), {
+              room: req.room,
+              metadata: req.metadata,
+              maxParticipants: req.maxParticipants,
+              idleTimeoutMs: Number(req.idleTimeoutMs),
+              awayAfterMs: Number(req.awayAfterMs),
+              ownerUserId: req.ownerUserId,
+            }),
+          ),
+        })),
+      updateRoom: (req, ctx) =>
+        mapErrors(async () => ({
+          room: roomInfoToPb(
+            await rooms.updateRoom(ctx.values.get(kCaller), {
+              room: req.room,
+              patch: {
+                maxParticipants: req.maxParticipants,
+                idleTimeoutMs: req.idleTimeoutMs === undefined ? undefined : Number(req.idleTimeoutMs),
+                awayAfterMs: req.awayAfterMs === undefined ? undefined : Number(req.awayAfterMs),
+                metadata: req.metadata ? { ...req.metadata.entries } : undefined,
+                ownerUserId: req.ownerUserId,
+              },
+            }),
+          ),
+        })),
+      endRoom: (req, ctx) =>
+        mapErrors(async () => {
+          const r = await rooms.endRoom(ctx.values.get(kCaller), { room: req.room, reason: req.reason });
+          return { room: roomInfoToPb(r.info), connectionsRemoved: r.connectionsRemoved };
+        }),
+      getRoom: (req, ctx) => mapErrors(async () => ({ room: roomInfoToPb(await rooms.getRoom(ctx.values.get(kCaller), { room: req.room })) })),
+      watchScopeCounts: (req, ctx) => watchScopeCounts(scopes, req, ctx),
+      updatePresence: (req, ctx) =>
+        mapErrors(async () => {
+          await service.updatePresence(ctx.values.get(kCaller), { sessionId: req.sessionId, room: req.room, presence: req.presence ?? {}, replace: req.replace });
+          return {};
+        }),
     });
 }
 
 async function* watch(
   service: PresenceService,
-  req: { room: string; detail: number; resumeFrom?: { epoch: string; version: bigint }; sessionId: string },
+  req: { room: string; detail: number; resumeFrom?: { epoch: string; version: bigint }; sessionId: string; order: number; snapshotPageSize: number },
   ctx: HandlerContext,
 ) {
   let items: AsyncGenerator<import("../../fanout/fanout-hub.js").WatchItem>;
@@ -102,12 +162,28 @@ async function* watch(
       resumeFrom: req.resumeFrom && req.resumeFrom.epoch !== "" ? { epoch: req.resumeFrom.epoch, version: Number(req.resumeFrom.version) } : undefined,
       signal: ctx.signal,
       onStall: () => resetStream(ctx),
+      order: orderFromPb(req.order),
+      snapshotPageSize: req.snapshotPageSize,
     });
   } catch (e) {
     throw toConnectError(e);
   }
   try {
     for await (const item of items) yield create(WatchPresenceResponseSchema, watchItemToPb(item));
+  } catch (e) {
+    throw toConnectError(e);
+  }
+}
+
+async function* watchScopeCounts(scopes: ScopeService, req: { scopes: string[] }, ctx: HandlerContext) {
+  let items: AsyncGenerator<ScopeCountsItem>;
+  try {
+    items = scopes.watchScopeCounts(ctx.values.get(kCaller), { scopes: req.scopes, signal: ctx.signal });
+  } catch (e) {
+    throw toConnectError(e);
+  }
+  try {
+    for await (const item of items) yield create(WatchScopeCountsResponseSchema, { scopes: item.scopes, global: item.global, timeMs: BigInt(item.timeMs) });
   } catch (e) {
     throw toConnectError(e);
   }

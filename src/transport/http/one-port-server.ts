@@ -14,6 +14,14 @@
  * The h2 idle `timeout` stays 0, because PINGs do not reset it and it would kill quiet watch streams
  * (connect-notes §3).
  *
+ * Abuse (issue 11). At most `maxConnections` connections (PRESENCE_RPC_MAX_CONNECTIONS; more are
+ * accepted and closed at once by node:net) and, through `limiter`, at most
+ * PRESENCE_MAX_CONNECTIONS_PER_ADDRESS per client address across both ports. A new connection must
+ * present a complete first request within `headersTimeoutMs` and at most `maxHalfOpen` may be
+ * waiting (`slow-client-guard.ts`); idle HTTP/2 connections are closed after `idleTimeoutMs`. An
+ * accept that fails (EMFILE, ENFILE: out of file descriptors) is counted and pauses accepting for
+ * `acceptPauseMs` (new connections are closed at once meanwhile), then accepting resumes.
+ *
  * Shutdown. `close(deadlineMs)` stops accepting at once, destroys sockets still being sniffed,
  * sends GOAWAY to every HTTP/2 session (streams in flight may finish, no new ones start), ends idle
  * HTTP/1.1 sockets and marks busy ones `Connection: close` so they end after their response. At
@@ -24,6 +32,8 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import type { ConnectionLimiter } from "./connection-limiter.js";
+import { createSlowClientGuard, type SlowClientCut } from "./slow-client-guard.js";
 
 /** A request of either protocol. */
 export type OnePortRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -41,21 +51,42 @@ export type OnePortHandler = (req: OnePortRequest, res: OnePortResponse) => void
 export interface OnePortServerOptions {
   /** Serves every request, HTTP/1.1 and HTTP/2. Wrapped with {@link withDrainOnClose}. */
   handler: OnePortHandler;
-  /** A socket that has not sent 3 bytes by then is destroyed. Default 10,000. */
+  /** A socket that has not sent 3 bytes by then is destroyed. Default `headersTimeoutMs`. */
   sniffTimeoutMs?: number;
   /** Server PING interval per HTTP/2 session. Default 30,000. */
   pingIntervalMs?: number;
   /** A PING not acknowledged within this destroys its session. Default 10,000. */
   pingTimeoutMs?: number;
-  /** HTTP/1.1: time to receive the request headers. Default 60,000 (Node's). */
+  /** Time to receive a complete first request head (HTTP/1.1) or first stream (HTTP/2), and each later HTTP/1.1 request head. Default 10,000. */
   headersTimeoutMs?: number;
-  /** HTTP/1.1: time to receive the whole request. Default 300,000 (Node's); 0 disables. */
+  /** Time to receive a whole request body (HTTP/1.1: node's requestTimeout; HTTP/2: per stream). Default 30,000. */
   requestTimeoutMs?: number;
   /** HTTP/1.1: idle time of a keep-alive socket between requests. Default 5,000 (Node's). */
   keepAliveTimeoutMs?: number;
-  /** HTTP/1.1: how often header/request timeouts are checked. Default 30,000 (Node's). */
+  /** HTTP/1.1: how often header/request timeouts are checked. Default a quarter of `headersTimeoutMs`, 250..5,000. */
   timeoutCheckIntervalMs?: number;
+  /** HTTP/2 concurrent streams per connection (PRESENCE_H2_MAX_CONCURRENT_STREAMS). Default 1,000. */
+  maxConcurrentStreams?: number;
+  /** Open connections on this port; more are closed at once. Default 20,000. */
+  maxConnections?: number;
+  /** Connections that have not completed a first request; a new one pushes out the oldest. Default 1,000. */
+  maxHalfOpen?: number;
+  /** An HTTP/2 connection without open streams this long is closed (GOAWAY). Default 300,000. */
+  idleTimeoutMs?: number;
+  /** How long accepting stays paused after an accept error (EMFILE). Default 1,000. */
+  acceptPauseMs?: number;
+  /** Per-address counting shared with the other port; none: no per-address limit. */
+  limiter?: ConnectionLimiter;
+  /** A connection refused or cut before it served a request (metrics). */
+  onRefused?: (reason: ConnectionRefusal) => void;
+  /** A failed accept (metrics, logs): EMFILE, ENFILE, … */
+  onAcceptError?: (code: string) => void;
+  /** Accepting paused (after an accept error) or resumed. */
+  onAcceptPaused?: (paused: boolean) => void;
 }
+
+/** Why a connection was refused or cut early (label `reason` of presence_connections_refused_total). */
+export type ConnectionRefusal = "per_address" | "total" | "accept_paused" | SlowClientCut;
 
 /** A started-or-not one-port server. */
 export interface OnePortServer {
@@ -68,6 +99,10 @@ export interface OnePortServer {
   close(deadlineMs: number): Promise<void>;
   /** Open TCP connections, of either protocol or still being sniffed. */
   connections(): number;
+  /** Connections that have not completed a first request yet. */
+  halfOpen(): number;
+  /** Pauses accepting (new connections are closed at once) or resumes it (the descriptor watchdog). */
+  setAcceptPaused(paused: boolean): void;
   /** Open connections by protocol (metrics): HTTP/2 sessions, and HTTP/1.1 sockets (neither h2 nor being sniffed). */
   connectionsByProtocol(): { http1: number; http2: number };
 }
@@ -103,10 +138,26 @@ export function withDrainOnClose(handler: OnePortHandler): OnePortHandler {
 
 /** Creates the server (not yet listening). Throws on option values out of range. */
 export function createOnePortServer(options: OnePortServerOptions): OnePortServer {
-  const sniffTimeoutMs = positive("sniffTimeoutMs", options.sniffTimeoutMs ?? 10_000);
+  const sniffTimeoutMs = positive("sniffTimeoutMs", options.sniffTimeoutMs ?? options.headersTimeoutMs ?? 10_000);
   const pingIntervalMs = positive("pingIntervalMs", options.pingIntervalMs ?? 30_000);
   const pingTimeoutMs = positive("pingTimeoutMs", options.pingTimeoutMs ?? 10_000);
-  const handler = withDrainOnClose(options.handler);
+  const headersTimeoutMs = positive("headersTimeoutMs", options.headersTimeoutMs ?? 10_000);
+  const timeoutCheckIntervalMs = positive("timeoutCheckIntervalMs", options.timeoutCheckIntervalMs ?? Math.min(5_000, Math.max(250, headersTimeoutMs / 4)));
+  const maxConnections = positive("maxConnections", options.maxConnections ?? 20_000);
+  const acceptPauseMs = positive("acceptPauseMs", options.acceptPauseMs ?? 1_000);
+  const guard = createSlowClientGuard({
+    headersTimeoutMs,
+    headersGraceMs: timeoutCheckIntervalMs + 100,
+    requestTimeoutMs: positive("requestTimeoutMs", options.requestTimeoutMs ?? 30_000),
+    idleTimeoutMs: positive("idleTimeoutMs", options.idleTimeoutMs ?? 300_000),
+    maxHalfOpen: positive("maxHalfOpen", options.maxHalfOpen ?? 1_000),
+    onCut: (why) => options.onRefused?.(why),
+  });
+  const inner = withDrainOnClose(options.handler);
+  const handler: OnePortHandler = (req, res) => {
+    if (req instanceof http2.Http2ServerRequest) guard.watchRequest(req);
+    inner(req, res);
+  };
 
   const sockets = new Set<net.Socket>();
   const sniffing = new Set<net.Socket>();
@@ -119,12 +170,13 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
 
   const h1 = http.createServer(
     {
-      headersTimeout: nonNegative("headersTimeoutMs", options.headersTimeoutMs ?? 60_000),
-      requestTimeout: nonNegative("requestTimeoutMs", options.requestTimeoutMs ?? 300_000),
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: nonNegative("requestTimeoutMs", options.requestTimeoutMs ?? 30_000),
       keepAliveTimeout: nonNegative("keepAliveTimeoutMs", options.keepAliveTimeoutMs ?? 5_000),
-      connectionsCheckingInterval: positive("timeoutCheckIntervalMs", options.timeoutCheckIntervalMs ?? 30_000),
+      connectionsCheckingInterval: timeoutCheckIntervalMs,
     },
     (req, res) => {
+      guard.progressed(req.socket);
       if (closing) {
         res.setHeader("connection", "close");
       } else {
@@ -137,12 +189,15 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
   h1.timeout = 0;
 
   const h2 = http2.createServer(
-    { settings: { maxConcurrentStreams: 10_000 }, maxSessionMemory: 64 },
+    { settings: { maxConcurrentStreams: positive("maxConcurrentStreams", options.maxConcurrentStreams ?? 1_000) }, maxSessionMemory: 64 },
     handler,
   );
   h2.setTimeout(0);
+  /** The socket being handed to the HTTP/2 server (it emits 'session' synchronously for it). */
+  let handingOver: net.Socket | undefined;
   h2.on("session", (session: http2.ServerHttp2Session) => {
     sessions.add(session);
+    if (handingOver) guard.watchSession(session, handingOver);
     const stopPings = startPings(session, pingIntervalMs, pingTimeoutMs);
     session.once("close", () => {
       stopPings();
@@ -156,13 +211,39 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
       socket.destroy();
       return;
     }
+    if (acceptPaused) {
+      options.onRefused?.("accept_paused");
+      socket.destroy();
+      return;
+    }
+    const release = options.limiter ? options.limiter.admit(socket.remoteAddress ?? "") : () => {};
+    if (release === null) {
+      options.onRefused?.("per_address");
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
     socket.once("close", () => {
+      release();
       sockets.delete(socket);
       onSocketClosed();
     });
+    guard.accepted(socket);
     sniff(socket);
   });
+  tcp.maxConnections = maxConnections;
+  /** While paused, new connections are closed at once (their descriptor freed). */
+  let acceptPaused = false;
+  /** Paused after an accept error, and/or because the process is short of descriptors (fd-watchdog.ts). */
+  const pausedBy = { error: false, fds: false };
+  const applyPause = () => {
+    const paused = pausedBy.error || pausedBy.fds;
+    if (paused === acceptPaused) return;
+    acceptPaused = paused;
+    options.onAcceptPaused?.(paused);
+  };
+  // node:net closes connections over maxConnections at once and says so.
+  tcp.on("drop", () => options.onRefused?.("total"));
 
   function sniff(socket: net.Socket): void {
     sniffing.add(socket);
@@ -188,7 +269,13 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
       const head = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
       socket.unshift(head); // the chosen server reads these bytes again
       const isH2 = head.subarray(0, H2_PREFACE_HEAD.length).equals(H2_PREFACE_HEAD);
-      (isH2 ? h2 : h1).emit("connection", socket);
+      if (!isH2) return void h1.emit("connection", socket);
+      handingOver = socket;
+      try {
+        h2.emit("connection", socket);
+      } finally {
+        handingOver = undefined;
+      }
     }
     socket.on("readable", onReadable);
     socket.on("error", ignoreError);
@@ -202,9 +289,22 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
         tcp.once("error", onError);
         tcp.listen(port, host, () => {
           tcp.off("error", onError);
-          // After binding, 'error' only reports a failed accept (EMFILE, ENFILE): the peer is
-          // refused and accepting resumes by itself, so it must not crash the process.
-          tcp.on("error", () => {});
+          // After binding, 'error' only reports a failed accept (EMFILE, ENFILE: out of file
+          // descriptors; libuv has already refused the pending peers). It must not crash the
+          // process: it is counted, and accepting pauses (new connections are closed at once, which
+          // frees their descriptor) until descriptors are back, then resumes.
+          tcp.on("error", (err: NodeJS.ErrnoException) => {
+            const code = err.code ?? "other";
+            options.onAcceptError?.(code);
+            if (pausedBy.error || closing) return;
+            pausedBy.error = true;
+            applyPause();
+            const resume = setTimeout(() => {
+              pausedBy.error = false;
+              applyPause();
+            }, acceptPauseMs);
+            resume.unref();
+          });
           // Starts http's connection tracking: header/request timeouts and closeIdleConnections().
           h1.emit("listening");
           resolve({ port: (tcp.address() as net.AddressInfo).port });
@@ -232,6 +332,7 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
           portClosed = true;
           settle();
         });
+        guard.stop();
         for (const socket of sniffing) socket.destroy();
         for (const session of sessions) session.close(); // GOAWAY; open streams may finish
         h1.close(); // ends idle keep-alive sockets, stops the timeout checker; never bound itself
@@ -244,6 +345,11 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
     },
 
     connections: () => sockets.size,
+    halfOpen: () => guard.halfOpen(),
+    setAcceptPaused(paused) {
+      pausedBy.fds = paused;
+      if (!closing) applyPause();
+    },
     connectionsByProtocol: () => ({ http1: Math.max(0, sockets.size - sniffing.size - sessions.size), http2: sessions.size }),
   };
 }

@@ -14,6 +14,8 @@ describe("close codes", () => {
       "4004 unavailable",
       "4005 session ended",
       "4006 rate limited",
+      "4010 quota exceeded",
+      "4011 store over budget",
       "4500 bad request",
       "4501 unauthenticated",
       "4502 forbidden",
@@ -33,6 +35,11 @@ describe("close codes", () => {
     expect(by("TOKEN_INVALID")).toBe(4501);
     expect(by("PERMISSION_DENIED")).toBe(4502);
     expect(by("MESSAGE_TOO_LARGE")).toBe(4503);
+    expect(by("ROOM_FORBIDDEN")).toBe(4502);
+    expect(by("STATUS_FORBIDDEN")).toBe(4502);
+    expect(by("QUOTA_EXCEEDED")).toBe(4010);
+    expect(by("AUTH_UNAVAILABLE")).toBe(4004);
+    expect(by("STORE_OVER_BUDGET")).toBe(4011);
     // Admin-only reasons never end a socket; if one did, it would be a server error.
     expect(by("NODE_ALIVE")).toBe(4002);
     expect(closeFor(new Error("boom"))).toEqual(CLOSE.SERVER_ERROR);

@@ -10,7 +10,7 @@ import type { HttpAnswer } from "./ws-engine.js";
  *   `npm run build:demo`, `dist/demo/`). Only these two fixed files are served, whatever the URL
  *   says, so nothing outside `dir` is reachable. When they are missing, `/` answers 503 with a page
  *   saying how to build them.
- * - `GET /demo/token?name=Ana[&sub=ana-k3x9q2mz]` → `{token, sub, name, expiresAtMs}` signed by
+ * - `GET /demo/token?name=Ana[&key=<the page's random key>]` → `{token, sub, name, expiresAtMs}` signed by
  *   `tokenIssuer` (PRESENCE_DEMO); without an issuer it answers 404 with a JSON error, so the page
  *   can say that only anonymous viewing is possible. Bad input is a 400 with a JSON error.
  *
@@ -66,7 +66,7 @@ export function createDemoRoutes(o: DemoRoutesOptions): (path: string, query: st
     };
     if (!o.tokenIssuer) return answer("404 Not Found", { error: "demo tokens are off on this server (PRESENCE_DEMO); join anonymously" });
     try {
-      return answer("200 OK", await o.tokenIssuer.issue({ name: params.get("name") ?? "", sub: params.get("sub") ?? "" }));
+      return answer("200 OK", await o.tokenIssuer.issue({ name: params.get("name") ?? "", key: params.get("key") ?? "" }));
     } catch (err) {
       if (err instanceof DemoTokenError) return answer("400 Bad Request", { error: err.message });
       throw err;

@@ -62,13 +62,14 @@ export function createUwsEngine(uWS: Uws, settings: EngineSettings, h: EngineHan
         const protocols = req.getHeader("sec-websocket-protocol").split(",").map((p) => p.trim()).filter(Boolean);
         const queryToken = req.getQuery("token") ?? ""; // typed string, undefined when absent
         const userAgent = req.getHeader("user-agent");
+        const forwardedFor = req.getHeader("x-forwarded-for");
         const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
         res.onAborted(() => {
           aborted.value = true;
         });
-        h.upgrade({ authorization, protocols, queryToken, remoteAddress, userAgent })
+        h.upgrade({ authorization, protocols, queryToken, remoteAddress, userAgent, forwardedFor })
           .then((d) => {
-            if (aborted.value) return;
+            if (aborted.value) return d.accept ? d.state.releaseConnection?.() : undefined; // never opened: give its connection back
             if (!d.accept) return respond(res, aborted, { status: d.status, headers: { "content-type": "text/plain; charset=utf-8" }, body: d.body });
             res.cork(() => res.upgrade<WsSession>(d.state, key, d.protocol, extensions, context));
           })

@@ -180,6 +180,12 @@ export function createWsEngine(settings: EngineSettings, h: EngineHandlers): WsE
       });
   });
   server.on("clientError", (_err, socket) => socket.destroy());
+  if (settings.headersTimeoutMs !== undefined) {
+    // node refuses a header timeout above the request timeout.
+    if (server.requestTimeout > 0 && server.requestTimeout < settings.headersTimeoutMs) server.requestTimeout = settings.headersTimeoutMs;
+    server.headersTimeout = settings.headersTimeoutMs;
+  }
+  if (settings.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = settings.keepAliveTimeoutMs;
 
   server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const onSocketError = () => socket.destroy();
@@ -195,9 +201,10 @@ export function createWsEngine(settings: EngineSettings, h: EngineHandlers): WsE
         queryToken: url.searchParams.get("token") ?? "",
         remoteAddress: req.socket.remoteAddress ?? "",
         userAgent: req.headers["user-agent"] ?? "",
+        forwardedFor: [req.headers["x-forwarded-for"] ?? ""].flat().join(","),
       })
         .then((d) => {
-          if (socket.destroyed) return;
+          if (socket.destroyed) return d.accept ? d.state.releaseConnection?.() : undefined; // never opened: give its connection back
           if (!d.accept) return refuse(socket, d.status, d.body);
           socket.removeListener("error", onSocketError); // ws adds its own
           wss.handleUpgrade(req, socket, head, (client) => {

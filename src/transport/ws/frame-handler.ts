@@ -2,7 +2,7 @@ import { runWithOrigin } from "../../service/call-origin.js";
 import { PresenceError, sessionNotFound } from "../../core/presence-error.js";
 import type { Detail } from "../../fanout/fanout-hub.js";
 import type { PresenceService } from "../../service/presence-service.js";
-import { activityFromPb, cursorPositionFromPb, detailFromPb, leaseToPb, sessionToPb, userFromPb, userStatusToPb, viewToPb } from "../wire.js";
+import { joinRoomInfo, presenceOverrideFromPb, activityFromPb, cursorPositionFromPb, detailFromPb, leaseToPb, sessionToPb, userFromPb, userStatusToPb, viewToPb } from "../wire.js";
 import { errorFrameFor } from "./close-codes.js";
 import type { KnownClientFrame, ServerFrameInit } from "./frames.js";
 import type { Socket } from "./room-broadcaster.js";
@@ -36,8 +36,11 @@ export interface FrameHandlerDeps {
   service: PresenceService;
   /** Sends a ServerFrame to the socket (nothing when it is closed). */
   reply(ws: Socket, frame: ServerFrameInit): void;
-  /** Validates a watch (throws PresenceError) and returns the function that starts it. */
-  prepareWatch(ws: Socket, room: string, detail: Detail): () => void;
+  /**
+   * Validates a watch the service admitted (throws PresenceError) and returns the function that
+   * starts it; `release` gives the caller's watch quota back when the watch ends.
+   */
+  prepareWatch(ws: Socket, room: string, detail: Detail, release: () => void): () => void;
   /** Stops watching a room (no-op when not watched). */
   unwatch(ws: Socket, room: string): void;
   /** The socket's session was found gone by the node refresh (kicked, purged, reaped): close it. */
@@ -93,6 +96,8 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
           requestId: v.requestId,
           onBehalfOf: v.onBehalfOf ? userFromPb(v.onBehalfOf) : undefined,
           anonymousId: v.anonymousId,
+          presence: v.presence,
+          scopes: v.scopes,
         };
         let r;
         if (s.session) {
@@ -104,7 +109,7 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
           s.session = r.session;
         }
         addRoom(s, v.room);
-        return { frame: { case: "join", value: { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view), heartbeatKey: r.heartbeatKey, udpPort: r.udpPort } } };
+        return { frame: { case: "join", value: { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view), heartbeatKey: r.heartbeatKey, udpPort: r.udpPort, scopes: [...(r.scopes ?? [])], roomInfo: joinRoomInfo(r) } } };
       }
       case "leave": {
         const v = f.frame.value;
@@ -143,14 +148,21 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
       }
       case "watch": {
         const v = f.frame.value;
-        return { frame: ack, after: d.prepareWatch(ws, v.room, detailFromPb(v.detail)) };
+        // The `watch` right and the caller's watch quota, checked by the service like any watch.
+        const admitted = await service.admitWatch(caller, v.room);
+        try {
+          return { frame: ack, after: d.prepareWatch(ws, admitted.room, detailFromPb(v.detail), admitted.release) };
+        } catch (err) {
+          admitted.release();
+          throw err;
+        }
       }
       case "unwatch":
         d.unwatch(ws, f.frame.value.room);
         return { frame: ack };
       case "status": {
         const v = f.frame.value;
-        const r = await service.setStatus(caller, { sessionId: sessionOf(s, v.sessionId), customStatus: v.customStatus, invisible: v.invisible });
+        const r = await service.setStatus(caller, { sessionId: sessionOf(s, v.sessionId), customStatus: v.customStatus, invisible: v.invisible, presence: presenceOverrideFromPb(v.presence) });
         return { frame: { case: "status", value: { status: userStatusToPb(r) } } };
       }
       case "watchUsers":
@@ -159,9 +171,11 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
       case "unwatchUsers":
         d.unwatchUsers(ws);
         return { frame: ack };
-      case "updatePresence":
-        // Not served yet (issue 12, lands with the store support for typed presence).
-        return { frame: { case: "error", value: { code: 12, message: "update_presence: not implemented by this server yet", metadata: { field: "update_presence" } } } };
+      case "updatePresence": {
+        const v = f.frame.value;
+        await service.updatePresence(caller, { sessionId: sessionOf(s, v.sessionId), room: v.room, presence: v.presence ?? {}, replace: v.replace });
+        return { frame: ack };
+      }
     }
   }
 

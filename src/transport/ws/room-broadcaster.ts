@@ -59,6 +59,8 @@ export interface RoomBroadcasterOptions {
   cursorTtlMs: number;
   /** The hub watch ended with an error (not on `stop`): the bridge tells the sockets and forgets the room. */
   onFailed(err: unknown): void;
+  /** The room ended (its last `ended` frame went to every socket): forget the room's watches. */
+  onEnded?(): void;
   /** An item could not be handled (counted; the broadcaster goes on). */
   onError(err: unknown): void;
   /** Binary deliveries handed to the engine by one publish (for `presence_ws_frames_sent_total`). */
@@ -155,12 +157,14 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
   /** Hands one live item to every socket that is in sync: one publish plus direct sends. */
   function broadcast(item: WatchItem) {
     const frame = watchFrame(item);
-    const toCounts = item.type === "keepalive";
+    const toCounts = item.type === "keepalive" || item.type === "ended";
     let subscribers = 0;
     for (const [ws, w] of sockets) {
       if (!w.started || w.needsSnapshot) continue;
       if (w.detail === "counts" && !toCounts) continue;
-      if (w.subscribed) {
+      // `ended` goes to each socket directly: the room's sockets unsubscribe right after it, and a
+      // published frame is only delivered when the topic drains (a send drains the socket's first).
+      if (w.subscribed && item.type !== "ended") {
         if (o.io.overCap(ws)) o.io.behind(ws, w);
         else subscribers++;
         continue;
@@ -188,6 +192,9 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
       }
     });
   }
+
+  /** Set when the room ended: the hub's watch is over, and so is this broadcaster. */
+  let ended = false;
 
   function onItem(item: WatchItem) {
     const now = o.clock.now();
@@ -238,6 +245,10 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
         return;
       case "counts":
         return; // not produced for full watchers
+      case "ended":
+        ended = true;
+        broadcast(item);
+        return;
     }
   }
 
@@ -255,6 +266,7 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
           }
           if (restartWanted || stopped) break;
         }
+        if (ended) return o.onEnded?.();
         if (!restartWanted) return;
       } catch (err) {
         if (stopped) return;

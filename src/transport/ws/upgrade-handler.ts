@@ -1,6 +1,8 @@
 import { decodeJwt } from "jose";
 import type { TokenVerifier } from "../../auth/verify-token.js";
+import { withOrigin } from "../../core/identity.js";
 import { PresenceError } from "../../core/presence-error.js";
+import type { ClientAddressOf } from "../http/client-address.js";
 import type { UpgradeDecision, UpgradeRequest } from "./ws-engine.js";
 import { createWsSession } from "./ws-session.js";
 
@@ -18,7 +20,17 @@ export interface UpgradeHandlerOptions {
   isClosing(): boolean;
   /** A refused credential, by ErrorReason (metrics). */
   onAuthFailure?(reason: string): void;
+  /** The client's address from the peer and X-Forwarded-For (trusted proxies); default: the peer. */
+  clientAddress?: ClientAddressOf;
+  /**
+   * Counts the connection against the port's and the address's limits (before the token is
+   * verified): its release function, or why it is refused (503 when the port is full or the process
+   * is short of descriptors, 429 when the address is).
+   */
+  admit?(address: string): (() => void) | "total" | "per_address";
 }
+
+let upgrades = 0;
 
 /** The subprotocol the server answers when the client offers it. */
 export const SUBPROTOCOL = "presence.v1";
@@ -45,18 +57,29 @@ export const pickSubprotocol = (offered: Iterable<string>): string => ([...offer
 export function createUpgradeHandler(o: UpgradeHandlerOptions): (req: UpgradeRequest) => Promise<UpgradeDecision> {
   return async (req) => {
     if (o.isClosing()) return DRAINING;
+    const address = o.clientAddress ? o.clientAddress(req.remoteAddress, req.forwardedFor) : req.remoteAddress;
+    const admitted = o.admit ? o.admit(req.remoteAddress) : () => {};
+    if (admitted === "total") return { accept: false, status: "503 Service Unavailable", body: "too many connections on this port (PRESENCE_WS_MAX_CONNECTIONS), or the server is short of file descriptors" };
+    if (admitted === "per_address") return { accept: false, status: "429 Too Many Requests", body: "too many connections from this address (PRESENCE_MAX_CONNECTIONS_PER_ADDRESS)" };
     const bearer = req.protocols.find((p) => p.toLowerCase().startsWith(BEARER_PREFIX));
     const authorization =
       req.authorization !== "" ? req.authorization : bearer ? `Bearer ${bearer.slice(BEARER_PREFIX.length)}` : req.queryToken !== "" ? `Bearer ${req.queryToken}` : undefined;
     try {
       const caller = await o.verify(authorization);
-      if (o.isClosing()) return DRAINING;
-      const origin = { remoteAddr: req.remoteAddress, userAgent: req.userAgent.slice(0, 256) };
-      return { accept: true, state: createWsSession(caller, tokenExpiry(authorization), origin), protocol: pickSubprotocol(req.protocols) };
+      if (o.isClosing()) {
+        admitted();
+        return DRAINING;
+      }
+      // Quotas and request-id scope (Caller.origin), and what the history records (CallOrigin).
+      const origin = { address, connection: `ws:${++upgrades}` };
+      const state = createWsSession(withOrigin(caller, origin), tokenExpiry(authorization), { remoteAddr: address, userAgent: req.userAgent.slice(0, 256) });
+      state.releaseConnection = admitted;
+      return { accept: true, state, protocol: pickSubprotocol(req.protocols) };
     } catch (err) {
+      admitted();
       const e = err instanceof PresenceError ? err : new PresenceError("TOKEN_INVALID", "token could not be verified");
-      o.onAuthFailure?.(e.reason);
-      return { accept: false, status: "401 Unauthorized", body: e.message };
+      if (e.code === "unauthenticated") o.onAuthFailure?.(e.reason);
+      return { accept: false, status: e.code === "unavailable" ? "503 Service Unavailable" : "401 Unauthorized", body: e.message };
     }
   };
 }

@@ -5,6 +5,8 @@ import type { FanoutHub } from "../../fanout/fanout-hub.js";
 import type { Logger } from "../../logger.js";
 import type { Metrics } from "../../metrics/registry.js";
 import type { PresenceService } from "../../service/presence-service.js";
+import type { ClientAddressOf } from "../http/client-address.js";
+import type { ConnectionLimiter } from "../http/connection-limiter.js";
 import type { DemoRoutesOptions } from "./demo-routes.js";
 import type { WsEngineChoice, WsEngineName } from "./ws-engine.js";
 
@@ -40,6 +42,19 @@ export interface WsBridgeOptions {
   path?: string;
   /** Serve the demo page (`GET /`, `/app.js`) and its token endpoint on this port (`demo-routes.ts`). */
   demo?: DemoRoutesOptions;
+  /** The client's address for quotas (trusted proxies' X-Forwarded-For); default: the peer address. */
+  clientAddress?: ClientAddressOf;
+  /** Per-address connection counting shared with the RPC port (PRESENCE_MAX_CONNECTIONS_PER_ADDRESS). */
+  limiter?: ConnectionLimiter;
+  /** Open and upgrading connections on this port (PRESENCE_WS_MAX_CONNECTIONS); more are refused with 503. Default 200,000. */
+  maxConnections?: number;
+  /** True while the process is short of file descriptors: upgrades are refused with 503. */
+  acceptPaused?: () => boolean;
+  /** HTTP request-head deadline and keep-alive idle time (ws engine; uWS: fixed 10 s). Default: node's. */
+  headersTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+  /** An upgrade refused for the limits above (metrics). */
+  onRefused?: (reason: "total" | "per_address" | "accept_paused") => void;
 }
 
 export interface WsBridge {

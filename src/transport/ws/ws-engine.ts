@@ -48,6 +48,13 @@ export interface EngineSettings {
   idleTimeoutSec: number;
   /** Per-socket send-buffer cap: sends beyond it are `DROPPED`. */
   maxBufferedBytes: number;
+  /**
+   * Time for a new connection to send its complete HTTP request head (the upgrade), and how long an
+   * idle HTTP keep-alive connection is kept (PRESENCE_HTTP_HEADERS_TIMEOUT_MS, …_KEEPALIVE_TIMEOUT_MS;
+   * slowloris). The ws engine applies them; uWS has its own fixed 10 s HTTP timeout.
+   */
+  headersTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
 }
 
 /** The headers and query parameter an upgrade is authenticated with. */
@@ -62,6 +69,8 @@ export interface UpgradeRequest {
   remoteAddress: string;
   /** `User-Agent` header ("" when absent). */
   userAgent: string;
+  /** `X-Forwarded-For` header ("" when absent): believed only from PRESENCE_TRUSTED_PROXIES. */
+  forwardedFor: string;
 }
 
 /** Accept with this socket state (and subprotocol, "" for none), or refuse with an HTTP answer. */

@@ -1,6 +1,5 @@
 import { systemClock } from "../../core/clock.js";
 import { draining, limitExceeded } from "../../core/presence-error.js";
-import { parseRoomName } from "../../core/room-name.js";
 import type { Detail } from "../../fanout/fanout-hub.js";
 import { CLOSE, closeCodeLabel, closeFor, errorFrameFor } from "./close-codes.js";
 import { createDemoRoutes, HTTP_ANSWERS } from "./demo-routes.js";
@@ -51,6 +50,9 @@ const RESOLVED: Promise<void> = Promise.resolve();
 /** Creates the bridge (nothing listens until `listen`). Throws on invalid options. */
 export function createWsBridge(options: WsBridgeOptions): WsBridge {
   const o = resolveWsOptions(options);
+  const maxConnections = options.maxConnections ?? 200_000;
+  /** Connections counted against the limits: open sockets and upgrades being authenticated. */
+  let admitted = 0;
   const clock = options.clock ?? systemClock;
   const metrics = options.metrics;
   const log = options.logger;
@@ -167,6 +169,15 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
         metrics?.loopErrors.inc({ loop: "ws_broadcast" });
         log?.error("websocket broadcast failed", { err });
       },
+      onEnded: () => {
+        // The room ended: every socket got its `ended` frame; their watches of it are over.
+        if (broadcasters.get(room) === b) broadcasters.delete(room);
+        for (const ws of b.sockets()) guard("watch_ended", ws, () => {
+          b.remove(ws);
+          removeWatch(ws.getUserData(), room);
+        });
+        b.stop();
+      },
       onFailed: (err) => {
         // The room's hub watch ended (store down, process full): tell its sockets, forget the room.
         if (broadcasters.get(room) === b) broadcasters.delete(room);
@@ -196,17 +207,16 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     }
   }
 
-  function prepareWatch(ws: Socket, value: string, detail: Detail): () => void {
+  function prepareWatch(ws: Socket, room: string, detail: Detail, release: () => void): () => void {
     const s = ws.getUserData();
-    const room = parseRoomName(value, options.limits.maxRoomNameBytes);
     if (!findWatch(s, room) && s.watches.length >= o.maxWatchesPerSocket) {
       throw limitExceeded("watch.room", o.maxWatchesPerSocket, s.watches.length + 1, "watched rooms per socket", "TOO_MANY_ROOMS");
     }
     if (closing) throw draining();
     return () => {
-      if (s.closed) return;
+      if (s.closed) return release();
       unwatch(ws, room); // watching again restarts with a fresh snapshot
-      const w: SocketWatch = { room, detail, needsSnapshot: false, subscribed: false, started: false };
+      const w: SocketWatch = { room, detail, needsSnapshot: false, subscribed: false, started: false, release };
       addWatch(s, w);
       broadcasterFor(room).add(ws, w);
     };
@@ -251,6 +261,26 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
       verify: options.verify,
       isClosing: () => closing !== null,
       onAuthFailure: (reason) => metrics?.authFailures.inc({ reason }),
+      clientAddress: options.clientAddress,
+      admit(peer) {
+        if (admitted >= maxConnections || options.acceptPaused?.()) {
+          options.onRefused?.(admitted >= maxConnections ? "total" : "accept_paused");
+          return "total";
+        }
+        const release = options.limiter ? options.limiter.admit(peer) : () => {};
+        if (release === null) {
+          options.onRefused?.("per_address");
+          return "per_address";
+        }
+        admitted++;
+        let done = false;
+        return () => {
+          if (done) return;
+          done = true;
+          admitted--;
+          release();
+        };
+      },
     }),
 
     httpGet: async (path, query) => {
@@ -323,6 +353,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
         const s = ws.getUserData();
         if (s.closed) return;
         s.closed = true;
+        s.releaseConnection?.();
         sockets.delete(ws);
         troubled.delete(ws);
         if (s.tokenExpiresAtMs > clock.now()) expiry.forget(); // still queued: dropped later
@@ -341,7 +372,10 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     },
   };
 
-  const engine = selected.create({ path: o.path, maxPayloadBytes: 2 * o.maxMessageBytes, idleTimeoutSec: o.idleTimeoutSec, maxBufferedBytes: cap }, handlers);
+  const engine = selected.create(
+    { path: o.path, maxPayloadBytes: 2 * o.maxMessageBytes, idleTimeoutSec: o.idleTimeoutSec, maxBufferedBytes: cap, headersTimeoutMs: options.headersTimeoutMs, keepAliveTimeoutMs: options.keepAliveTimeoutMs },
+    handlers,
+  );
 
   return {
     engine: engine.name,

@@ -53,6 +53,8 @@ export interface WsSession extends FrameBucket {
   chain: Promise<void> | null;
   /** Set in the uWS `close` handler: the socket must not be touched any more. */
   closed: boolean;
+  /** Gives the connection back to the port's and the address's limits (called once, at the close). */
+  releaseConnection: (() => void) | null;
 }
 
 /** One watched room of one socket. */
@@ -68,6 +70,8 @@ export interface SocketWatch {
   subscribed: boolean;
   /** True once the socket has received a first snapshot (or counts) of the room. */
   started: boolean;
+  /** Gives the caller's watch quota back; called once, when the watch is removed. */
+  readonly release: () => void;
 }
 
 /**
@@ -100,6 +104,7 @@ export function createWsSession(caller: Caller, tokenExpiresAtMs: number, origin
     frameTokensAtMs: 0,
     chain: null,
     closed: false,
+    releaseConnection: null,
   };
 }
 
@@ -117,11 +122,13 @@ export function findWatch(s: WsSession, room: string): SocketWatch | undefined {
   return undefined;
 }
 
-/** Removes the socket's watch of `room`; false when it was not watched. */
+/** Removes the socket's watch of `room` and releases its quota; false when it was not watched. */
 export function removeWatch(s: WsSession, room: string): boolean {
   const i = s.watches.findIndex((w) => w.room === room);
   if (i < 0) return false;
+  const w = s.watches[i]!;
   s.watches = without(s.watches, i);
+  w.release();
   return true;
 }
 

@@ -2,7 +2,9 @@
 
 - :class:`PresenceClient` (sync, ``grpc``) and :class:`AsyncPresenceClient` (asyncio, ``grpc.aio``):
   join / leave / heartbeat, ``list`` / ``count`` of a room, ``watch`` (typed events, resumed after a
-  restart), ``user_status`` / ``watch_users``, ``set_status``, ``broadcast``;
+  restart), ``user_status`` / ``watch_users``, ``set_status``, ``broadcast``; scopes
+  (``list_online`` / ``iter_online`` / ``count_online``) and managed rooms (``create_room`` /
+  ``update_room`` / ``end_room`` / ``get_room``);
 - :mod:`presence_client.tokens`: mint user, service and admin tokens with PyJWT;
 - :mod:`presence_client.errors`: one exception class per status code and common reason, carrying
   the server's reason code, the field and the limit.
@@ -14,6 +16,7 @@ from . import errors, tokens, types
 from .aio import AsyncPresenceClient, AsyncWatch
 from .client import PresenceClient, Watch, wait_until_serving
 from .errors import PresenceError
+from .rooms_scopes import OnlineCounts, OnlinePage, OnlineUser, RoomInfo, ScopeCount
 from .tokens import admin_token, mint_token, service_token, user_token
 from .types import (
     AnonymousChanged,
@@ -26,6 +29,7 @@ from .types import (
     Lease,
     Left,
     Member,
+    RoomEnded,
     RoomView,
     Session,
     Snapshot,
@@ -53,7 +57,13 @@ __all__ = [
     "Member",
     "PresenceClient",
     "PresenceError",
+    "OnlineCounts",
+    "OnlinePage",
+    "OnlineUser",
+    "RoomEnded",
+    "RoomInfo",
     "RoomView",
+    "ScopeCount",
     "Session",
     "Snapshot",
     "StatusChanged",

@@ -43,8 +43,13 @@ def join_request(
     activity: Optional[str] = None,
     request_id: Optional[str] = None,
     anonymous_id: Optional[str] = None,
+    scopes: Optional[Sequence[str]] = None,
 ) -> presence_pb2.JoinRequest:
     req = presence_pb2.JoinRequest(room=room, metadata=dict(metadata or {}), activity=t.activity_to_pb(activity))
+    if scopes is not None:
+        if isinstance(scopes, str):
+            raise TypeError("scopes: must be a list of scope names, not one string")
+        req.scopes.extend(scopes)
     if session is not None:
         req.session_id = session_id_of(session)
         if resume_secret is None and isinstance(session, (t.Session, t.JoinResult)):
@@ -93,6 +98,8 @@ class Position:
         self.version = 0
         self._pages: List[types_pb2.UserPresence] = []
         self._first: Optional[types_pb2.RoomView] = None
+        #: Set by an ``ended`` message: the room is over, a watch must not reopen.
+        self.ended = False
 
     def resume_from(self) -> Optional[types_pb2.Position]:
         return types_pb2.Position(epoch=self.epoch, version=self.version) if self.epoch else None
@@ -143,6 +150,10 @@ class Position:
             b = msg.broadcast
             payload = json.loads(json_format.MessageToJson(b.payload)) if b.HasField("payload") else None
             return [t.Broadcast(b.room, b.type, payload, b.user_id, b.connection_id, t.when(b.time_ms))]
+        if kind == "ended":
+            e = msg.ended
+            self.ended = True
+            return [t.RoomEnded(e.room, e.version, t.when(e.ended_at_ms), e.ended_by, e.reason, t.when(e.tombstone_until_ms))]
         if kind == "keepalive" and include_keepalive:
             return [msg.keepalive]
         return []

@@ -10,14 +10,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator, Dict, List, Mapping, Optional, Sequence
+from typing import AsyncIterator, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import grpc
 import grpc.aio
 
-from presence.v1 import presence_pb2, presence_pb2_grpc
+from presence.v1 import presence_pb2, presence_pb2_grpc, rooms_pb2, scopes_pb2
 
 from . import _calls as c
+from . import rooms_scopes as rs
 from . import types as t
 from .client import SessionLike
 from .errors import from_rpc_error
@@ -38,7 +39,7 @@ class AsyncWatch(AsyncIterator[object]):
 
     async def __anext__(self) -> object:
         while not self._pending:
-            if self._closed:
+            if self._closed or self._pos.ended:  # after RoomEnded there is nothing to resume
                 raise StopAsyncIteration
             if self._call is None:
                 self._call = self._open(self._pos.resume_from())
@@ -102,8 +103,8 @@ class AsyncPresenceClient:
         except grpc.aio.AioRpcError as err:
             raise from_rpc_error(err) from None
 
-    async def join(self, room: str, *, metadata: Optional[Mapping[str, str]] = None, user: Optional[t.UserLike] = None, session: Optional[SessionLike] = None, resume_secret: Optional[str] = None, activity: Optional[str] = None, request_id: Optional[str] = None, anonymous_id: Optional[str] = None) -> t.JoinResult:
-        req = c.join_request(room, metadata=metadata, user=user, session=session, resume_secret=resume_secret, activity=activity, request_id=request_id, anonymous_id=anonymous_id)
+    async def join(self, room: str, *, metadata: Optional[Mapping[str, str]] = None, user: Optional[t.UserLike] = None, session: Optional[SessionLike] = None, resume_secret: Optional[str] = None, activity: Optional[str] = None, request_id: Optional[str] = None, anonymous_id: Optional[str] = None, scopes: Optional[Sequence[str]] = None) -> t.JoinResult:
+        req = c.join_request(room, metadata=metadata, user=user, session=session, resume_secret=resume_secret, activity=activity, request_id=request_id, anonymous_id=anonymous_id, scopes=scopes)
         return t.JoinResult.from_pb(await self._unary("Join", req))
 
     async def leave(self, session: SessionLike, room: str) -> bool:
@@ -134,6 +135,38 @@ class AsyncPresenceClient:
 
     async def user_status(self, *user_ids: str) -> Dict[str, t.UserStatus]:
         return c.statuses(await self._unary("GetUserStatus", presence_pb2.GetUserStatusRequest(user_ids=c.user_ids(user_ids))))
+
+    async def list_online(self, scope: str = "", *, page_size: int = 50, page_token: str = "") -> rs.OnlinePage:
+        req = scopes_pb2.ListOnlineRequest(scope=scope, page_size=page_size, page_token=page_token)
+        return rs.OnlinePage.from_pb(await self._unary("ListOnline", req))
+
+    async def iter_online(self, scope: str = "", *, page_size: int = 50) -> AsyncIterator[rs.OnlineUser]:
+        token = ""
+        while True:
+            page = await self.list_online(scope, page_size=page_size, page_token=token)
+            for user in page.users:
+                yield user
+            token = page.next_page_token
+            if not token:
+                return
+
+    async def count_online(self, *scopes: str) -> rs.OnlineCounts:
+        return rs.OnlineCounts.from_pb(await self._unary("CountOnline", scopes_pb2.CountOnlineRequest(scopes=rs.scopes_list(scopes))))
+
+    async def create_room(self, room: str, *, metadata: Optional[Mapping[str, str]] = None, max_participants: int = 0, idle_timeout_ms: int = 0, away_after_ms: int = 0, owner: str = "") -> rs.RoomInfo:
+        req = rs.create_room_request(room, metadata, max_participants, idle_timeout_ms, away_after_ms, owner)
+        return rs.RoomInfo.from_pb((await self._unary("CreateRoom", req)).room)
+
+    async def update_room(self, room: str, *, metadata: Optional[Mapping[str, str]] = None, max_participants: Optional[int] = None, idle_timeout_ms: Optional[int] = None, away_after_ms: Optional[int] = None, owner: Optional[str] = None) -> rs.RoomInfo:
+        req = rs.update_room_request(room, metadata, max_participants, idle_timeout_ms, away_after_ms, owner)
+        return rs.RoomInfo.from_pb((await self._unary("UpdateRoom", req)).room)
+
+    async def end_room(self, room: str, reason: str = "") -> Tuple[rs.RoomInfo, int]:
+        resp = await self._unary("EndRoom", rooms_pb2.EndRoomRequest(room=room, reason=reason))
+        return rs.RoomInfo.from_pb(resp.room), resp.connections_removed
+
+    async def get_room(self, room: str) -> rs.RoomInfo:
+        return rs.RoomInfo.from_pb((await self._unary("GetRoom", rooms_pb2.GetRoomRequest(room=room))).room)
 
     def watch(self, room: str, *, counts_only: bool = False, resume: bool = True, include_keepalive: bool = False, max_backoff: float = 10.0) -> AsyncWatch:
         def open_stream(resume_from):

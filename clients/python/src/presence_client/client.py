@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import grpc
 
-from presence.v1 import presence_pb2, presence_pb2_grpc
+from presence.v1 import presence_pb2, presence_pb2_grpc, rooms_pb2, scopes_pb2
 
 from . import _calls as c
+from . import rooms_scopes as rs
 from . import types as t
 from .errors import PresenceError, from_rpc_error
 
@@ -46,7 +47,7 @@ class Watch(Iterator[object]):
 
     def __next__(self) -> object:
         while not self._pending:
-            if self._closed.is_set():
+            if self._closed.is_set() or self._pos.ended:  # after RoomEnded there is nothing to resume
                 raise StopIteration
             if self._call is None:
                 self._call = self._open(self._pos.resume_from())
@@ -114,10 +115,11 @@ class PresenceClient:
 
     # --- sessions ---
 
-    def join(self, room: str, *, metadata: Optional[Mapping[str, str]] = None, user: Optional[t.UserLike] = None, session: Optional[SessionLike] = None, resume_secret: Optional[str] = None, activity: Optional[str] = None, request_id: Optional[str] = None, anonymous_id: Optional[str] = None) -> t.JoinResult:
+    def join(self, room: str, *, metadata: Optional[Mapping[str, str]] = None, user: Optional[t.UserLike] = None, session: Optional[SessionLike] = None, resume_secret: Optional[str] = None, activity: Optional[str] = None, request_id: Optional[str] = None, anonymous_id: Optional[str] = None, scopes: Optional[Sequence[str]] = None) -> t.JoinResult:
         """Joins ``room`` (a new session, or ``session`` gains the room). ``user`` (id or
-        :class:`User`) joins on behalf of that user: needs a service token."""
-        req = c.join_request(room, metadata=metadata, user=user, session=session, resume_secret=resume_secret, activity=activity, request_id=request_id, anonymous_id=anonymous_id)
+        :class:`User`) joins on behalf of that user: needs a service token. ``scopes`` (a new
+        session only): the scopes it is online in, e.g. ``["zone:10", "org:100"]``."""
+        req = c.join_request(room, metadata=metadata, user=user, session=session, resume_secret=resume_secret, activity=activity, request_id=request_id, anonymous_id=anonymous_id, scopes=scopes)
         return t.JoinResult.from_pb(self._unary("Join", req))
 
     def leave(self, session: SessionLike, room: str) -> bool:
@@ -157,13 +159,56 @@ class PresenceClient:
         """Statuses of users, keyed by id in request order: ``user_status("ana", "bob")``."""
         return c.statuses(self._unary("GetUserStatus", presence_pb2.GetUserStatusRequest(user_ids=c.user_ids(user_ids))))
 
+    # --- scopes (who is online in a zone, an org, everywhere: scope "") ---
+
+    def list_online(self, scope: str = "", *, page_size: int = 50, page_token: str = "") -> rs.OnlinePage:
+        """One page of the users online in ``scope``, most recently active first."""
+        req = scopes_pb2.ListOnlineRequest(scope=scope, page_size=page_size, page_token=page_token)
+        return rs.OnlinePage.from_pb(self._unary("ListOnline", req))
+
+    def iter_online(self, scope: str = "", *, page_size: int = 50) -> Iterator[rs.OnlineUser]:
+        """Every user online in ``scope``, page by page (no user twice in one walk)."""
+        token = ""
+        while True:
+            page = self.list_online(scope, page_size=page_size, page_token=token)
+            yield from page.users
+            token = page.next_page_token
+            if not token:
+                return
+
+    def count_online(self, *scopes: str) -> rs.OnlineCounts:
+        """Users and connections online in each scope, and everyone online (``.total``)."""
+        return rs.OnlineCounts.from_pb(self._unary("CountOnline", scopes_pb2.CountOnlineRequest(scopes=rs.scopes_list(scopes))))
+
+    # --- managed rooms (an owner, a participant limit, an idle timeout, an end) ---
+
+    def create_room(self, room: str, *, metadata: Optional[Mapping[str, str]] = None, max_participants: int = 0, idle_timeout_ms: int = 0, away_after_ms: int = 0, owner: str = "") -> rs.RoomInfo:
+        """Creates a managed room owned by the caller (a service may name another ``owner``)."""
+        req = rs.create_room_request(room, metadata, max_participants, idle_timeout_ms, away_after_ms, owner)
+        return rs.RoomInfo.from_pb(self._unary("CreateRoom", req).room)
+
+    def update_room(self, room: str, *, metadata: Optional[Mapping[str, str]] = None, max_participants: Optional[int] = None, idle_timeout_ms: Optional[int] = None, away_after_ms: Optional[int] = None, owner: Optional[str] = None) -> rs.RoomInfo:
+        """Changes the given settings only (owner, service or admin)."""
+        req = rs.update_room_request(room, metadata, max_participants, idle_timeout_ms, away_after_ms, owner)
+        return rs.RoomInfo.from_pb(self._unary("UpdateRoom", req).room)
+
+    def end_room(self, room: str, reason: str = "") -> Tuple[rs.RoomInfo, int]:
+        """Ends the room: every connection leaves (reason "ended"), watchers get :class:`RoomEnded`.
+        Returns the record and how many connections were removed."""
+        resp = self._unary("EndRoom", rooms_pb2.EndRoomRequest(room=room, reason=reason))
+        return rs.RoomInfo.from_pb(resp.room), resp.connections_removed
+
+    def get_room(self, room: str) -> rs.RoomInfo:
+        return rs.RoomInfo.from_pb(self._unary("GetRoom", rooms_pb2.GetRoomRequest(room=room)).room)
+
     # --- streams ---
 
     def watch(self, room: str, *, counts_only: bool = False, resume: bool = True, include_keepalive: bool = False, max_backoff: float = 10.0) -> Watch:
         """Streams ``room``: a :class:`Snapshot` first, then :class:`Joined`, :class:`Left`,
         :class:`Updated`, :class:`AnonymousChanged`, :class:`Typing`, :class:`Broadcast` (or
-        :class:`CountsChanged` with ``counts_only``). With ``resume`` (default) a stream ended by
-        the server (drain, restart, reset) is reopened from the last position."""
+        :class:`CountsChanged` with ``counts_only``), and :class:`RoomEnded` last if the room is
+        ended. With ``resume`` (default) a stream ended by the server (drain, restart, reset) is
+        reopened from the last position; never after :class:`RoomEnded`."""
 
         def open_stream(resume_from):
             req = presence_pb2.WatchPresenceRequest(room=room, detail=c.detail(counts_only))

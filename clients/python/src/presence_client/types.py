@@ -18,7 +18,7 @@ ONLINE, OFFLINE = "online", "offline"
 _ACTIVITY = {types_pb2.ACTIVITY_ACTIVE: ACTIVE, types_pb2.ACTIVITY_AWAY: AWAY}
 _ACTIVITY_PB = {ACTIVE: types_pb2.ACTIVITY_ACTIVE, AWAY: types_pb2.ACTIVITY_AWAY}
 _STATE = {types_pb2.USER_STATE_ONLINE: ONLINE, types_pb2.USER_STATE_AWAY: AWAY, types_pb2.USER_STATE_OFFLINE: OFFLINE}
-_REASON = {types_pb2.LEAVE_REASON_LEFT: "left", types_pb2.LEAVE_REASON_TIMEOUT: "timeout", types_pb2.LEAVE_REASON_KICKED: "kicked"}
+_REASON = {types_pb2.LEAVE_REASON_LEFT: "left", types_pb2.LEAVE_REASON_TIMEOUT: "timeout", types_pb2.LEAVE_REASON_KICKED: "kicked", types_pb2.LEAVE_REASON_ENDED: "ended"}
 
 
 def when(ms: int) -> Optional[datetime]:
@@ -249,6 +249,20 @@ class Broadcast:
     user_id: str
     connection_id: str
     time: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class RoomEnded:
+    """The room was ended (EndRoom, or the idle reaper): the last event of its watch, after every
+    member's :class:`Left` with reason "ended". Joins are refused until ``tombstone_until``."""
+
+    room: str
+    version: int
+    ended_at: Optional[datetime]
+    #: A user id, or "" when the idle reaper ended it.
+    ended_by: str
+    reason: str
+    tombstone_until: Optional[datetime]
 
 
 @dataclass(frozen=True)

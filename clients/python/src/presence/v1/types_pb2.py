@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17presence/v1/types.proto\x12\x0bpresence.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xaa\x02\n\nUserStatus\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\x12,\n\x05state\x18\x02 \x01(\x0e\x32\x16.presence.v1.UserStateR\x05state\x12 \n\x0clast_seen_ms\x18\x03 \x01(\x03R\nlastSeenMs\x12#\n\rcustom_status\x18\x04 \x01(\tR\x0c\x63ustomStatus\x12\x1c\n\tinvisible\x18\x05 \x01(\x08R\tinvisible\x12J\n\x11presence_override\x18\x14 \x01(\x0e\x32\x1d.presence.v1.PresenceOverrideR\x10presenceOverride\x12$\n\x0elast_active_ms\x18\x15 \x01(\x03R\x0clastActiveMs\":\n\x08Position\x12\x14\n\x05\x65poch\x18\x01 \x01(\tR\x05\x65poch\x12\x18\n\x07version\x18\x02 \x01(\x04R\x07version\"^\n\x06\x43ounts\x12\x14\n\x05users\x18\x01 \x01(\rR\x05users\x12 \n\x0b\x63onnections\x18\x02 \x01(\rR\x0b\x63onnections\x12\x1c\n\tanonymous\x18\x03 \x01(\rR\tanonymous\"\xd4\x01\n\x08UserInfo\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n\navatar_url\x18\x03 \x01(\tR\tavatarUrl\x12?\n\x08metadata\x18\x04 \x03(\x0b\x32#.presence.v1.UserInfo.MetadataEntryR\x08metadata\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xe1\x02\n\nConnection\x12#\n\rconnection_id\x18\x01 \x01(\tR\x0c\x63onnectionId\x12\x31\n\x08\x61\x63tivity\x18\x02 \x01(\x0e\x32\x15.presence.v1.ActivityR\x08\x61\x63tivity\x12 \n\x0cjoined_at_ms\x18\x03 \x01(\x03R\njoinedAtMs\x12\x41\n\x08metadata\x18\x04 \x03(\x0b\x32%.presence.v1.Connection.MetadataEntryR\x08metadata\x12\x33\n\x08presence\x18\x14 \x01(\x0b\x32\x17.google.protobuf.StructR\x08presence\x12$\n\x0elast_active_ms\x18\x15 \x01(\x03R\x0clastActiveMs\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xa7\x01\n\x0cUserPresence\x12)\n\x04user\x18\x01 \x01(\x0b\x32\x15.presence.v1.UserInfoR\x04user\x12\x31\n\x08\x61\x63tivity\x18\x02 \x01(\x0e\x32\x15.presence.v1.ActivityR\x08\x61\x63tivity\x12\x39\n\x0b\x63onnections\x18\x03 \x03(\x0b\x32\x17.presence.v1.ConnectionR\x0b\x63onnections\"b\n\x0bTypingState\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\x12\x16\n\x06typing\x18\x02 \x01(\x08R\x06typing\x12\"\n\rexpires_in_ms\x18\x03 \x01(\x03R\x0b\x65xpiresInMs\"\x94\x01\n\x0e\x43ursorPosition\x12\x0c\n\x01x\x18\x01 \x01(\x01R\x01x\x12\x0c\n\x01y\x18\x02 \x01(\x01R\x01y\x12\x18\n\x07\x65lement\x18\x03 \x01(\tR\x07\x65lement\x12\'\n\x0fselection_start\x18\x04 \x01(\x03R\x0eselectionStart\x12#\n\rselection_end\x18\x05 \x01(\x03R\x0cselectionEnd\"\xa3\x01\n\x06\x43ursor\x12#\n\rconnection_id\x18\x01 \x01(\tR\x0c\x63onnectionId\x12\x17\n\x07user_id\x18\x02 \x01(\tR\x06userId\x12\x37\n\x08position\x18\x03 \x01(\x0b\x32\x1b.presence.v1.CursorPositionR\x08position\x12\"\n\rupdated_at_ms\x18\x04 \x01(\x03R\x0bupdatedAtMs\"\xde\x02\n\x08RoomView\x12\x12\n\x04room\x18\x01 \x01(\tR\x04room\x12\x14\n\x05\x65poch\x18\x02 \x01(\tR\x05\x65poch\x12\x18\n\x07version\x18\x03 \x01(\x04R\x07version\x12+\n\x06\x63ounts\x18\x04 \x01(\x0b\x32\x13.presence.v1.CountsR\x06\x63ounts\x12/\n\x05users\x18\x05 \x03(\x0b\x32\x19.presence.v1.UserPresenceR\x05users\x12\'\n\x0fmembers_omitted\x18\x06 \x01(\x08R\x0emembersOmitted\x12\x30\n\x06typing\x18\x07 \x03(\x0b\x32\x18.presence.v1.TypingStateR\x06typing\x12-\n\x07\x63ursors\x18\x08 \x03(\x0b\x32\x13.presence.v1.CursorR\x07\x63ursors\x12&\n\x0fnext_page_token\x18\x14 \x01(\tR\rnextPageToken\"\x96\x01\n\x0cMemberJoined\x12)\n\x04user\x18\x01 \x01(\x0b\x32\x15.presence.v1.UserInfoR\x04user\x12\x37\n\nconnection\x18\x02 \x01(\x0b\x32\x17.presence.v1.ConnectionR\nconnection\x12\"\n\rfirst_of_user\x18\x03 \x01(\x08R\x0b\x66irstOfUser\"\x9e\x01\n\nMemberLeft\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\x12#\n\rconnection_id\x18\x02 \x01(\tR\x0c\x63onnectionId\x12\x30\n\x06reason\x18\x03 \x01(\x0e\x32\x18.presence.v1.LeaveReasonR\x06reason\x12 \n\x0clast_of_user\x18\x04 \x01(\x08R\nlastOfUser\"s\n\rMemberUpdated\x12)\n\x04user\x18\x01 \x01(\x0b\x32\x15.presence.v1.UserInfoR\x04user\x12\x37\n\nconnection\x18\x02 \x01(\x0b\x32\x17.presence.v1.ConnectionR\nconnection\"d\n\x10\x41nonymousChanged\x12#\n\rviewers_delta\x18\x01 \x01(\x11R\x0cviewersDelta\x12+\n\x11\x63onnections_delta\x18\x02 \x01(\x11R\x10\x63onnectionsDelta\"\xfc\x02\n\rPresenceEvent\x12\x12\n\x04room\x18\x01 \x01(\tR\x04room\x12\x14\n\x05\x65poch\x18\x02 \x01(\tR\x05\x65poch\x12\x18\n\x07version\x18\x03 \x01(\x04R\x07version\x12\x17\n\x07time_ms\x18\x04 \x01(\x03R\x06timeMs\x12+\n\x06\x63ounts\x18\x05 \x01(\x0b\x32\x13.presence.v1.CountsR\x06\x63ounts\x12\x33\n\x06joined\x18\n \x01(\x0b\x32\x19.presence.v1.MemberJoinedH\x00R\x06joined\x12-\n\x04left\x18\x0b \x01(\x0b\x32\x17.presence.v1.MemberLeftH\x00R\x04left\x12\x36\n\x07updated\x18\x0c \x01(\x0b\x32\x1a.presence.v1.MemberUpdatedH\x00R\x07updated\x12=\n\tanonymous\x18\r \x01(\x0b\x32\x1d.presence.v1.AnonymousChangedH\x00R\tanonymousB\x06\n\x04kind\"Q\n\x0bTypingEvent\x12\x12\n\x04room\x18\x01 \x01(\tR\x04room\x12.\n\x05state\x18\x02 \x01(\x0b\x32\x18.presence.v1.TypingStateR\x05state\"\x86\x01\n\x0b\x43ursorBatch\x12\x12\n\x04room\x18\x01 \x01(\tR\x04room\x12-\n\x07\x63ursors\x18\x02 \x03(\x0b\x32\x13.presence.v1.CursorR\x07\x63ursors\x12\x34\n\x16removed_connection_ids\x18\x03 \x03(\tR\x14removedConnectionIds*L\n\x08\x41\x63tivity\x12\x18\n\x14\x41\x43TIVITY_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x41\x43TIVITY_ACTIVE\x10\x01\x12\x11\n\rACTIVITY_AWAY\x10\x02*\x8d\x01\n\x0bLeaveReason\x12\x1c\n\x18LEAVE_REASON_UNSPECIFIED\x10\x00\x12\x15\n\x11LEAVE_REASON_LEFT\x10\x01\x12\x18\n\x14LEAVE_REASON_TIMEOUT\x10\x02\x12\x17\n\x13LEAVE_REASON_KICKED\x10\x03\x12\x16\n\x12LEAVE_REASON_ENDED\x10\x04*D\n\x06\x44\x65tail\x12\x16\n\x12\x44\x45TAIL_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x44\x45TAIL_FULL\x10\x01\x12\x11\n\rDETAIL_COUNTS\x10\x02*\x8b\x01\n\x10PresenceOverride\x12!\n\x1dPRESENCE_OVERRIDE_UNSPECIFIED\x10\x00\x12\x1a\n\x16PRESENCE_OVERRIDE_AUTO\x10\x01\x12\x1a\n\x16PRESENCE_OVERRIDE_AWAY\x10\x02\x12\x1c\n\x18PRESENCE_OVERRIDE_ONLINE\x10\x03*b\n\x0bMemberOrder\x12\x1c\n\x18MEMBER_ORDER_UNSPECIFIED\x10\x00\x12\x17\n\x13MEMBER_ORDER_JOINED\x10\x01\x12\x1c\n\x18MEMBER_ORDER_LAST_ACTIVE\x10\x02*k\n\tUserState\x12\x1a\n\x16USER_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11USER_STATE_ONLINE\x10\x01\x12\x13\n\x0fUSER_STATE_AWAY\x10\x02\x12\x16\n\x12USER_STATE_OFFLINE\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17presence/v1/types.proto\x12\x0bpresence.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xaa\x02\n\nUserStatus\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\x12,\n\x05state\x18\x02 \x01(\x0e\x32\x16.presence.v1.UserStateR\x05state\x12 \n\x0clast_seen_ms\x18\x03 \x01(\x03R\nlastSeenMs\x12#\n\rcustom_status\x18\x04 \x01(\tR\x0c\x63ustomStatus\x12\x1c\n\tinvisible\x18\x05 \x01(\x08R\tinvisible\x12J\n\x11presence_override\x18\x14 \x01(\x0e\x32\x1d.presence.v1.PresenceOverrideR\x10presenceOverride\x12$\n\x0elast_active_ms\x18\x15 \x01(\x03R\x0clastActiveMs\":\n\x08Position\x12\x14\n\x05\x65poch\x18\x01 \x01(\tR\x05\x65poch\x12\x18\n\x07version\x18\x02 \x01(\x04R\x07version\"^\n\x06\x43ounts\x12\x14\n\x05users\x18\x01 \x01(\rR\x05users\x12 \n\x0b\x63onnections\x18\x02 \x01(\rR\x0b\x63onnections\x12\x1c\n\tanonymous\x18\x03 \x01(\rR\tanonymous\"\xd4\x01\n\x08UserInfo\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n\navatar_url\x18\x03 \x01(\tR\tavatarUrl\x12?\n\x08metadata\x18\x04 \x03(\x0b\x32#.presence.v1.UserInfo.MetadataEntryR\x08metadata\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xf5\x02\n\nConnection\x12#\n\rconnection_id\x18\x01 \x01(\tR\x0c\x63onnectionId\x12\x31\n\x08\x61\x63tivity\x18\x02 \x01(\x0e\x32\x15.presence.v1.ActivityR\x08\x61\x63tivity\x12 \n\x0cjoined_at_ms\x18\x03 \x01(\x03R\njoinedAtMs\x12\x41\n\x08metadata\x18\x04 \x03(\x0b\x32%.presence.v1.Connection.MetadataEntryR\x08metadata\x12\x12\n\x04role\x18\x32 \x01(\tR\x04role\x12\x33\n\x08presence\x18\x14 \x01(\x0b\x32\x17.google.protobuf.StructR\x08presence\x12$\n\x0elast_active_ms\x18\x15 \x01(\x03R\x0clastActiveMs\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xbb\x01\n\x0cUserPresence\x12)\n\x04user\x18\x01 \x01(\x0b\x32\x15.presence.v1.UserInfoR\x04user\x12\x31\n\x08\x61\x63tivity\x18\x02 \x01(\x0e\x32\x15.presence.v1.ActivityR\x08\x61\x63tivity\x12\x39\n\x0b\x63onnections\x18\x03 \x03(\x0b\x32\x17.presence.v1.ConnectionR\x0b\x63onnections\x12\x12\n\x04role\x18\x32 \x01(\tR\x04role\"b\n\x0bTypingState\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\x12\x16\n\x06typing\x18\x02 \x01(\x08R\x06typing\x12\"\n\rexpires_in_ms\x18\x03 \x01(\x03R\x0b\x65xpiresInMs\"\x94\x01\n\x0e\x43ursorPosition\x12\x0c\n\x01x\x18\x01 \x01(\x01R\x01x\x12\x0c\n\x01y\x18\x02 \x01(\x01R\x01y\x12\x18\n\x07\x65lement\x18\x03 \x01(\tR\x07\x65lement\x12\'\n\x0fselection_start\x18\x04 \x01(\x03R\x0eselectionStart\x12#\n\rselection_end\x18\x05 \x01(\x03R\x0cselectionEnd\"\xa3\x01\n\x06\x43ursor\x12#\n\rconnection_id\x18\x01 \x01(\tR\x0c\x63onnectionId\x12\x17\n\x07user_id\x18\x02 \x01(\tR\x06userId\x12\x37\n\x08position\x18\x03 \x01(\x0b\x32\x1b.presence.v1.CursorPositionR\x08position\x12\"\n\rupdated_at_ms\x18\x04 \x01(\x03R\x0bupdatedAtMs\"\xde\x02\n\x08RoomView\x12\x12\n\x04room\x18\x01 \x01(\tR\x04room\x12\x14\n\x05\x65poch\x18\x02 \x01(\tR\x05\x65poch\x12\x18\n\x07version\x18\x03 \x01(\x04R\x07version\x12+\n\x06\x63ounts\x18\x04 \x01(\x0b\x32\x13.presence.v1.CountsR\x06\x63ounts\x12/\n\x05users\x18\x05 \x03(\x0b\x32\x19.presence.v1.UserPresenceR\x05users\x12\'\n\x0fmembers_omitted\x18\x06 \x01(\x08R\x0emembersOmitted\x12\x30\n\x06typing\x18\x07 \x03(\x0b\x32\x18.presence.v1.TypingStateR\x06typing\x12-\n\x07\x63ursors\x18\x08 \x03(\x0b\x32\x13.presence.v1.CursorR\x07\x63ursors\x12&\n\x0fnext_page_token\x18\x14 \x01(\tR\rnextPageToken\"\x96\x01\n\x0cMemberJoined\x12)\n\x04user\x18\x01 \x01(\x0b\x32\x15.presence.v1.UserInfoR\x04user\x12\x37\n\nconnection\x18\x02 \x01(\x0b\x32\x17.presence.v1.ConnectionR\nconnection\x12\"\n\rfirst_of_user\x18\x03 \x01(\x08R\x0b\x66irstOfUser\"\x9e\x01\n\nMemberLeft\x12\x17\n\x07user_id\x18\x01 \x01(\tR\x06userId\x12#\n\rconnection_id\x18\x02 \x01(\tR\x0c\x63onnectionId\x12\x30\n\x06reason\x18\x03 \x01(\x0e\x32\x18.presence.v1.LeaveReasonR\x06reason\x12 \n\x0clast_of_user\x18\x04 \x01(\x08R\nlastOfUser\"s\n\rMemberUpdated\x12)\n\x04user\x18\x01 \x01(\x0b\x32\x15.presence.v1.UserInfoR\x04user\x12\x37\n\nconnection\x18\x02 \x01(\x0b\x32\x17.presence.v1.ConnectionR\nconnection\"d\n\x10\x41nonymousChanged\x12#\n\rviewers_delta\x18\x01 \x01(\x11R\x0cviewersDelta\x12+\n\x11\x63onnections_delta\x18\x02 \x01(\x11R\x10\x63onnectionsDelta\"\xfc\x02\n\rPresenceEvent\x12\x12\n\x04room\x18\x01 \x01(\tR\x04room\x12\x14\n\x05\x65poch\x18\x02 \x01(\tR\x05\x65poch\x12\x18\n\x07version\x18\x03 \x01(\x04R\x07version\x12\x17\n\x07time_ms\x18\x04 \x01(\x03R\x06timeMs\x12+\n\x06\x63ounts\x18\x05 \x01(\x0b\x32\x13.presence.v1.CountsR\x06\x63ounts\x12\x33\n\x06joined\x18\n \x01(\x0b\x32\x19.presence.v1.MemberJoinedH\x00R\x06joined\x12-\n\x04left\x18\x0b \x01(\x0b\x32\x17.presence.v1.MemberLeftH\x00R\x04left\x12\x36\n\x07updated\x18\x0c \x01(\x0b\x32\x1a.presence.v1.MemberUpdatedH\x00R\x07updated\x12=\n\tanonymous\x18\r \x01(\x0b\x32\x1d.presence.v1.AnonymousChangedH\x00R\tanonymousB\x06\n\x04kind\"Q\n\x0bTypingEvent\x12\x12\n\x04room\x18\x01 \x01(\tR\x04room\x12.\n\x05state\x18\x02 \x01(\x0b\x32\x18.presence.v1.TypingStateR\x05state\"\x86\x01\n\x0b\x43ursorBatch\x12\x12\n\x04room\x18\x01 \x01(\tR\x04room\x12-\n\x07\x63ursors\x18\x02 \x03(\x0b\x32\x13.presence.v1.CursorR\x07\x63ursors\x12\x34\n\x16removed_connection_ids\x18\x03 \x03(\tR\x14removedConnectionIds*L\n\x08\x41\x63tivity\x12\x18\n\x14\x41\x43TIVITY_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x41\x43TIVITY_ACTIVE\x10\x01\x12\x11\n\rACTIVITY_AWAY\x10\x02*\x8d\x01\n\x0bLeaveReason\x12\x1c\n\x18LEAVE_REASON_UNSPECIFIED\x10\x00\x12\x15\n\x11LEAVE_REASON_LEFT\x10\x01\x12\x18\n\x14LEAVE_REASON_TIMEOUT\x10\x02\x12\x17\n\x13LEAVE_REASON_KICKED\x10\x03\x12\x16\n\x12LEAVE_REASON_ENDED\x10\x04*D\n\x06\x44\x65tail\x12\x16\n\x12\x44\x45TAIL_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x44\x45TAIL_FULL\x10\x01\x12\x11\n\rDETAIL_COUNTS\x10\x02*\x8b\x01\n\x10PresenceOverride\x12!\n\x1dPRESENCE_OVERRIDE_UNSPECIFIED\x10\x00\x12\x1a\n\x16PRESENCE_OVERRIDE_AUTO\x10\x01\x12\x1a\n\x16PRESENCE_OVERRIDE_AWAY\x10\x02\x12\x1c\n\x18PRESENCE_OVERRIDE_ONLINE\x10\x03*b\n\x0bMemberOrder\x12\x1c\n\x18MEMBER_ORDER_UNSPECIFIED\x10\x00\x12\x17\n\x13MEMBER_ORDER_JOINED\x10\x01\x12\x1c\n\x18MEMBER_ORDER_LAST_ACTIVE\x10\x02*k\n\tUserState\x12\x1a\n\x16USER_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11USER_STATE_ONLINE\x10\x01\x12\x13\n\x0fUSER_STATE_AWAY\x10\x02\x12\x16\n\x12USER_STATE_OFFLINE\x10\x03\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'presence.v1.types_pb2', globals())
@@ -25,18 +25,18 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _USERINFO_METADATAENTRY._serialized_options = b'8\001'
   _CONNECTION_METADATAENTRY._options = None
   _CONNECTION_METADATAENTRY._serialized_options = b'8\001'
-  _ACTIVITY._serialized_start=3174
-  _ACTIVITY._serialized_end=3250
-  _LEAVEREASON._serialized_start=3253
-  _LEAVEREASON._serialized_end=3394
-  _DETAIL._serialized_start=3396
-  _DETAIL._serialized_end=3464
-  _PRESENCEOVERRIDE._serialized_start=3467
-  _PRESENCEOVERRIDE._serialized_end=3606
-  _MEMBERORDER._serialized_start=3608
-  _MEMBERORDER._serialized_end=3706
-  _USERSTATE._serialized_start=3708
-  _USERSTATE._serialized_end=3815
+  _ACTIVITY._serialized_start=3214
+  _ACTIVITY._serialized_end=3290
+  _LEAVEREASON._serialized_start=3293
+  _LEAVEREASON._serialized_end=3434
+  _DETAIL._serialized_start=3436
+  _DETAIL._serialized_end=3504
+  _PRESENCEOVERRIDE._serialized_start=3507
+  _PRESENCEOVERRIDE._serialized_end=3646
+  _MEMBERORDER._serialized_start=3648
+  _MEMBERORDER._serialized_end=3746
+  _USERSTATE._serialized_start=3748
+  _USERSTATE._serialized_end=3855
   _USERSTATUS._serialized_start=71
   _USERSTATUS._serialized_end=369
   _POSITION._serialized_start=371
@@ -48,31 +48,31 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _USERINFO_METADATAENTRY._serialized_start=681
   _USERINFO_METADATAENTRY._serialized_end=740
   _CONNECTION._serialized_start=743
-  _CONNECTION._serialized_end=1096
+  _CONNECTION._serialized_end=1116
   _CONNECTION_METADATAENTRY._serialized_start=681
   _CONNECTION_METADATAENTRY._serialized_end=740
-  _USERPRESENCE._serialized_start=1099
-  _USERPRESENCE._serialized_end=1266
-  _TYPINGSTATE._serialized_start=1268
-  _TYPINGSTATE._serialized_end=1366
-  _CURSORPOSITION._serialized_start=1369
-  _CURSORPOSITION._serialized_end=1517
-  _CURSOR._serialized_start=1520
-  _CURSOR._serialized_end=1683
-  _ROOMVIEW._serialized_start=1686
-  _ROOMVIEW._serialized_end=2036
-  _MEMBERJOINED._serialized_start=2039
-  _MEMBERJOINED._serialized_end=2189
-  _MEMBERLEFT._serialized_start=2192
-  _MEMBERLEFT._serialized_end=2350
-  _MEMBERUPDATED._serialized_start=2352
-  _MEMBERUPDATED._serialized_end=2467
-  _ANONYMOUSCHANGED._serialized_start=2469
-  _ANONYMOUSCHANGED._serialized_end=2569
-  _PRESENCEEVENT._serialized_start=2572
-  _PRESENCEEVENT._serialized_end=2952
-  _TYPINGEVENT._serialized_start=2954
-  _TYPINGEVENT._serialized_end=3035
-  _CURSORBATCH._serialized_start=3038
-  _CURSORBATCH._serialized_end=3172
+  _USERPRESENCE._serialized_start=1119
+  _USERPRESENCE._serialized_end=1306
+  _TYPINGSTATE._serialized_start=1308
+  _TYPINGSTATE._serialized_end=1406
+  _CURSORPOSITION._serialized_start=1409
+  _CURSORPOSITION._serialized_end=1557
+  _CURSOR._serialized_start=1560
+  _CURSOR._serialized_end=1723
+  _ROOMVIEW._serialized_start=1726
+  _ROOMVIEW._serialized_end=2076
+  _MEMBERJOINED._serialized_start=2079
+  _MEMBERJOINED._serialized_end=2229
+  _MEMBERLEFT._serialized_start=2232
+  _MEMBERLEFT._serialized_end=2390
+  _MEMBERUPDATED._serialized_start=2392
+  _MEMBERUPDATED._serialized_end=2507
+  _ANONYMOUSCHANGED._serialized_start=2509
+  _ANONYMOUSCHANGED._serialized_end=2609
+  _PRESENCEEVENT._serialized_start=2612
+  _PRESENCEEVENT._serialized_end=2992
+  _TYPINGEVENT._serialized_start=2994
+  _TYPINGEVENT._serialized_end=3075
+  _CURSORBATCH._serialized_start=3078
+  _CURSORBATCH._serialized_end=3212
 # @@protoc_insertion_point(module_scope)

@@ -38,7 +38,7 @@ class AnonymousChanged(_message.Message):
     def __init__(self, viewers_delta: _Optional[int] = ..., connections_delta: _Optional[int] = ...) -> None: ...
 
 class Connection(_message.Message):
-    __slots__ = ["activity", "connection_id", "joined_at_ms", "last_active_ms", "metadata", "presence"]
+    __slots__ = ["activity", "connection_id", "joined_at_ms", "last_active_ms", "metadata", "presence", "role"]
     class MetadataEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -52,13 +52,15 @@ class Connection(_message.Message):
     LAST_ACTIVE_MS_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     PRESENCE_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
     activity: Activity
     connection_id: str
     joined_at_ms: int
     last_active_ms: int
     metadata: _containers.ScalarMap[str, str]
     presence: _struct_pb2.Struct
-    def __init__(self, connection_id: _Optional[str] = ..., activity: _Optional[_Union[Activity, str]] = ..., joined_at_ms: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ..., presence: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., last_active_ms: _Optional[int] = ...) -> None: ...
+    role: str
+    def __init__(self, connection_id: _Optional[str] = ..., activity: _Optional[_Union[Activity, str]] = ..., joined_at_ms: _Optional[int] = ..., metadata: _Optional[_Mapping[str, str]] = ..., role: _Optional[str] = ..., presence: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., last_active_ms: _Optional[int] = ...) -> None: ...
 
 class Counts(_message.Message):
     __slots__ = ["anonymous", "connections", "users"]
@@ -226,14 +228,16 @@ class UserInfo(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., name: _Optional[str] = ..., avatar_url: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class UserPresence(_message.Message):
-    __slots__ = ["activity", "connections", "user"]
+    __slots__ = ["activity", "connections", "role", "user"]
     ACTIVITY_FIELD_NUMBER: _ClassVar[int]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
     activity: Activity
     connections: _containers.RepeatedCompositeFieldContainer[Connection]
+    role: str
     user: UserInfo
-    def __init__(self, user: _Optional[_Union[UserInfo, _Mapping]] = ..., activity: _Optional[_Union[Activity, str]] = ..., connections: _Optional[_Iterable[_Union[Connection, _Mapping]]] = ...) -> None: ...
+    def __init__(self, user: _Optional[_Union[UserInfo, _Mapping]] = ..., activity: _Optional[_Union[Activity, str]] = ..., connections: _Optional[_Iterable[_Union[Connection, _Mapping]]] = ..., role: _Optional[str] = ...) -> None: ...
 
 class UserStatus(_message.Message):
     __slots__ = ["custom_status", "invisible", "last_active_ms", "last_seen_ms", "presence_override", "state", "user_id"]

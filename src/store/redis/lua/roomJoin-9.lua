@@ -23,7 +23,10 @@
   then the view's meta, members, typing, cursors and the script's time, which judges typing ends
   and cursor times: a node's own clock may be off); status
   1 = joined, 2 = updated, 0 = unchanged (no event); created 1 when this call created the room's
-  state (new epoch), else 0
+  state (new epoch), else 0; -2 = refused, the room was ended and is inside its tombstone time
+  (nothing changed; the record JSON at 4); -3 = refused, the managed room is full (the limit at 4)
+  KEYS[9] the managed room's record (rooms.proto; absent for implicit rooms): admission is checked
+  here, in the same step as the join, so concurrent joins never exceed max_participants
 ]]
 local now = nowMs(ARGV[5])
 local seq = tonumber(ARGV[11])
@@ -37,6 +40,21 @@ end
 for _, c in ipairs(redis.call('ZRANGEBYSCORE', KEYS[8], '-inf', now, 'LIMIT', 0, 20)) do
   redis.call('ZREM', KEYS[8], c)
   redis.call('HDEL', KEYS[7], c)
+end
+local cfgJson = redis.call('GET', KEYS[9])
+if cfgJson then
+  local cfg = cjson.decode(cfgJson)
+  if cfg.status == 'ended' then
+    if now < tonumber(cfg.tombstoneUntilMs) then return { -2, '', 0, '', cfgJson } end
+  elseif tonumber(cfg.maxParticipants) > 0 and not redis.call('HGET', KEYS[2], ARGV[1]) then
+    local already = tonumber(redis.call('HGET', KEYS[3], ARGV[3])) or 0
+    if already == 0 then
+      local c = redis.call('HMGET', KEYS[1], 'nu', 'na')
+      if (tonumber(c[1]) or 0) + (tonumber(c[2]) or 0) >= tonumber(cfg.maxParticipants) then
+        return { -3, '', 0, '', tostring(cfg.maxParticipants) }
+      end
+    end
+  end
 end
 if ARGV[13] ~= '1' then
   local validUntil = tonumber(ARGV[12])

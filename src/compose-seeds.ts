@@ -1,0 +1,96 @@
+import { createHeartbeatKeys, randomHeartbeatSecret, type HeartbeatKeys } from "./auth/heartbeat-keys.js";
+import type { Config } from "./config.js";
+import type { Clock } from "./core/clock.js";
+import { createDatagramGate } from "./core/datagram-gate.js";
+import type { Activity } from "./core/presence-event.js";
+import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics/registry.js";
+import { createUdpHeartbeatServer, type UdpHeartbeatServer } from "./transport/udp/udp-server.js";
+
+/**
+ * The parts of the composition root that issue 12 added (app.ts calls these): the UDP heartbeat
+ * endpoint and the two background loops (away sweep, idle-room reaper). The scope and room-record
+ * stores are chosen in app.ts with the session store (only app.ts knows store implementations).
+ */
+
+/** Away thresholds (away-policy.ts): PRESENCE_AWAY_AFTER_MS and its per-scope overrides. */
+export const awayPolicyOf = (config: Config) => ({ defaultMs: config.timings.awayAfterMs, scopeOverrides: config.awayScopeOverrides });
+
+/** UDP heartbeats (udp.proto), off unless PRESENCE_UDP_PORT is set; the bound port is told in Join answers. */
+export interface UdpHeartbeats {
+  keys: HeartbeatKeys;
+  /** The bound port (0 before `listen`). */
+  port(): number;
+  listen(refresh: (sessionId: string, activity: Activity | undefined) => Promise<void>): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function udpHeartbeats(config: Config, clock: Clock, metrics: Metrics, log: Logger): UdpHeartbeats | undefined {
+  const port = config.udp.port;
+  if (port === undefined) return undefined;
+  const keys = createHeartbeatKeys(config.udp.secret !== undefined ? new TextEncoder().encode(config.udp.secret) : randomHeartbeatSecret());
+  let bound = 0;
+  let server: UdpHeartbeatServer | undefined;
+  return {
+    keys,
+    port: () => bound,
+    async listen(refresh) {
+      server = createUdpHeartbeatServer({
+        keys,
+        gate: createDatagramGate({ replayWindowMs: config.udp.replayWindowMs, minIntervalMs: config.udp.minIntervalMs, maxSessions: config.udp.maxTrackedSessions }),
+        clock,
+        maxDatagramBytes: config.udp.maxDatagramBytes,
+        refresh,
+        onResult: (result) => metrics.udpDatagrams.inc({ result }),
+        onError: (err) => log.warn("udp heartbeat failed", { err }),
+      });
+      bound = (await server.listen(port, config.host)).port;
+      return bound;
+    },
+    async close() {
+      await server?.close();
+    },
+  };
+}
+
+/** A background loop that skips a tick while the previous one still runs, and counts its failures by name. */
+function guardedLoop(clock: Clock, everyMs: number, name: string, what: string, run: () => Promise<unknown>, metrics: Metrics, log: Logger) {
+  let running = false;
+  return clock.setInterval(async () => {
+    if (running) return;
+    running = true;
+    try {
+      await run();
+    } catch (err) {
+      metrics.loopErrors.inc({ loop: name });
+      log.error(`${what} failed`, { err });
+    } finally {
+      running = false;
+    }
+  }, everyMs);
+}
+
+/**
+ * Server-side away (session-activity.ts): silent sessions show away, swept on every node
+ * (idempotent); managed rooms idle for their timeout are ended by whichever node sees them first.
+ */
+export function startSeedsLoops(o: {
+  clock: Clock;
+  config: Config;
+  metrics: Metrics;
+  log: Logger;
+  sweepAway: () => Promise<unknown>;
+  idleRooms: (limit: number) => Promise<string[]>;
+  endIdle: (room: string) => Promise<unknown>;
+}): { cancel(): void } {
+  const away = guardedLoop(o.clock, o.config.timings.awayCheckMs, "away_sweep", "away sweep", o.sweepAway, o.metrics, o.log);
+  const idle = guardedLoop(o.clock, o.config.timings.reaperIntervalMs, "room_idle", "idle room reaper", async () => {
+    for (const room of await o.idleRooms(100)) await o.endIdle(room);
+  }, o.metrics, o.log);
+  return {
+    cancel() {
+      away.cancel();
+      idle.cancel();
+    },
+  };
+}
