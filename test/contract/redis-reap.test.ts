@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createFakeClock } from "../../src/core/fake-clock.js";
 import { createIdSource } from "../../src/core/ids.js";
-import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/core/options.js";
+import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/config.js";
 import type { StoreMessage } from "../../src/core/presence-event.js";
 import { createRedisPresenceStore } from "../../src/store/redis/create-redis-store.js";
 import { createKeys } from "../../src/store/redis/keys.js";
@@ -34,7 +34,7 @@ async function twoNodes() {
   const prefix = `t${randomBytes(4).toString("hex")}`;
   const make = async () => {
     const s = await createRedisPresenceStore(
-      { url: redis.url, prefix, commandTimeoutMs: 2_000 },
+      { url: redis.url, prefix, commandTimeoutMs: 2_000, connectTimeoutMs: 10_000, scopeShards: 16 },
       { clock, ids: createIdSource((n) => randomBytes(n)), timings: { ...DEFAULT_TIMINGS, sessionTtlMs: 300, heartbeatIntervalMs: 100 }, limits: DEFAULT_LIMITS, fixedTime: true },
     );
     open.push(s);

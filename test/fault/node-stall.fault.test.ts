@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { createPresenceClient } from "../../client/index.js";
+import { createPresenceClient } from "@presence-platform/client";
 import { LeaveReason } from "../../gen/presence/v1/types_pb.js";
 import { startDriverClient, type DriverClient } from "../support/client-driver.js";
 import type { ClusterRecorder } from "../support/cluster-recorder.js";

@@ -93,8 +93,8 @@ export interface RedisContextOptions {
   observer?: RedisStoreObserver;
   nodeId: string;
   commits: CommitEmitter;
-  /** Shards per scope (PRESENCE_SCOPE_SHARDS, default 16): the same on every node, never changed for a dataset. */
-  scopeShards?: number;
+  /** Shards per scope (PRESENCE_SCOPE_SHARDS): the same on every node, never changed for a dataset. */
+  scopeShards: number;
   /** Server-side away thresholds (PRESENCE_AWAY_AFTER_MS and scope overrides); absent: never away by silence. */
   awayPolicy?: AwayPolicy;
 }
@@ -162,7 +162,7 @@ export function createRedisContext(o: RedisContextOptions): RedisContext {
     awayPolicy: o.awayPolicy,
     nowArg: sc.nowArg,
     run: sc.run,
-    scopes: createRedisScopeStore({ client: o.client, prefix: o.prefix, shards: o.scopeShards ?? 16, run: (name, k, args) => cmd(name, () => runner.run(name, k, args)), cmd }),
+    scopes: createRedisScopeStore({ client: o.client, prefix: o.prefix, shards: o.scopeShards, run: (name, k, args) => cmd(name, () => runner.run(name, k, args)), cmd }),
     outage: createOutageGuard({
       clock: o.clock,
       sessionTtlMs: o.timings.sessionTtlMs,

@@ -37,8 +37,8 @@ export interface RedisStoreOptions extends Omit<RedisContextOptions, "nodeId" | 
   subscriberConnection: Redis | Cluster;
   /** This process's node id, recorded on the sessions it creates, attaches or reclaims (default "local"). */
   nodeId?: string;
-  /** Bound of the subscriber round trip in `ping()` (the command timeout). Default 2,000. */
-  probeTimeoutMs?: number;
+  /** Bound of the subscriber round trip in `ping()` (the command timeout). */
+  probeTimeoutMs: number;
   /** A commit-feed listener threw (it is skipped; the others still run). */
   onCommitListenerError?: (err: unknown) => void;
 }
@@ -127,7 +127,7 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
      */
     async ping() {
       await ctx.cmd("set", () => o.client.set(`${o.prefix}:ping`, String(Date.now()), "PX", 10_000));
-      await sub.probe(o.probeTimeoutMs ?? 2_000).catch((e: unknown) => {
+      await sub.probe(o.probeTimeoutMs).catch((e: unknown) => {
         ctx.observer.redisError?.("subscriber");
         throw new PresenceError("STORE_UNAVAILABLE", `redis subscriber probe failed: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
       });
