@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { createPresenceClient } from "../../client/index.js";
+import { createPresenceClient } from "@presence-platform/client";
 import { startDriverClient } from "../support/client-driver.js";
 import { connectWs } from "../support/ws-client.js";
 import { skewedClock } from "../support/clock-skew.js";
