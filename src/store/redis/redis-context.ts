@@ -88,8 +88,8 @@ export interface RedisContextOptions {
   clock: Clock;
   /** Tests only: scripts take their time from `clock` instead of Redis TIME. */
   fixedTime?: boolean;
-  /** How long a Redis call may take (the client's command timeout); default 2,000. */
-  commandTimeoutMs?: number;
+  /** How long a Redis call may take (the client's command timeout, PRESENCE_REDIS_COMMAND_TIMEOUT_MS). */
+  commandTimeoutMs: number;
   observer?: RedisStoreObserver;
   nodeId: string;
   commits: CommitEmitter;
@@ -168,7 +168,7 @@ export function createRedisContext(o: RedisContextOptions): RedisContext {
       sessionTtlMs: o.timings.sessionTtlMs,
       heartbeatIntervalMs: o.timings.heartbeatIntervalMs,
       nodeRefreshMs: o.timings.nodeRefreshMs,
-      commandTimeoutMs: o.commandTimeoutMs ?? 2_000,
+      commandTimeoutMs: o.commandTimeoutMs,
       fixedTime: o.fixedTime,
       onRecovered: (outageMs, reviveMs) => observer.storeRecovered?.(outageMs, reviveMs),
     }),

@@ -32,7 +32,7 @@ export type { RedisStoreObserver };
  * Reaping is shared by the nodes (session-reaper.ts); after Redis lost its data, this node
  * re-asserts the sessions it serves (data-loss-recovery.ts).
  */
-export interface RedisStoreOptions extends Omit<RedisContextOptions, "nodeId" | "commits"> {
+export interface RedisStoreOptions extends Omit<RedisContextOptions, "nodeId" | "commits" | "commandTimeoutMs"> {
   /** The pub/sub connection (a `duplicate()` of a standalone client, or a Cluster with shardedSubscribers). */
   subscriberConnection: Redis | Cluster;
   /** This process's node id, recorded on the sessions it creates, attaches or reclaims (default "local"). */
