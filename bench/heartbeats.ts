@@ -24,7 +24,7 @@ import { performance } from "node:perf_hooks";
 import type { Redis } from "ioredis";
 import { systemClock } from "../src/core/clock.js";
 import { createIdSource } from "../src/core/ids.js";
-import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../src/core/options.js";
+import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../src/config.js";
 import { createRedisPresenceStore } from "../src/store/redis/create-redis-store.js";
 import type { RedisPresenceStore } from "../src/store/redis/redis-store.js";
 import { startRedis, type RedisInstance } from "../test/support/redis-harness.js";
@@ -437,7 +437,7 @@ async function main(): Promise<void> {
           : "not pinned (default; --pin to pin with taskset): the scheduler spreads Redis and Node over the cores",
     );
     store = await createRedisPresenceStore(
-      { url: redis.url, prefix: "bench", commandTimeoutMs: 10_000 },
+      { url: redis.url, prefix: "bench", commandTimeoutMs: 10_000, connectTimeoutMs: 10_000, scopeShards: 16 },
       { clock: systemClock, ids: createIdSource((n) => randomBytes(n)), timings: DEFAULT_TIMINGS, limits: DEFAULT_LIMITS },
     );
 

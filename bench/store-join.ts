@@ -16,7 +16,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 import { systemClock } from "../src/core/clock.js";
 import { createIdSource } from "../src/core/ids.js";
-import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../src/core/options.js";
+import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../src/config.js";
 import { createMemoryPresenceStore } from "../src/store/memory/memory-store.js";
 import { createRedisPresenceStore } from "../src/store/redis/create-redis-store.js";
 import { startRedis, startRedisCluster } from "../test/support/redis-harness.js";
@@ -100,11 +100,11 @@ const redis = await startRedis();
 const cluster = await startRedisCluster({ masters: 3 });
 try {
   for (const requestId of [false, true]) {
-    const store = await createRedisPresenceStore({ url: redis.url, prefix: `b${randomBytes(3).toString("hex")}`, commandTimeoutMs: 5_000 }, deps());
+    const store = await createRedisPresenceStore({ url: redis.url, prefix: `b${randomBytes(3).toString("hex")}`, commandTimeoutMs: 5_000, connectTimeoutMs: 10_000, scopeShards: 16 }, deps());
     rows.push(await measure("redis", store, [redis.client()], requestId));
     await store.close();
     const seeds = cluster.seeds.split(",");
-    const cstore = await createRedisPresenceStore({ clusterSeeds: seeds, prefix: `b${randomBytes(3).toString("hex")}`, commandTimeoutMs: 5_000 }, deps());
+    const cstore = await createRedisPresenceStore({ clusterSeeds: seeds, prefix: `b${randomBytes(3).toString("hex")}`, commandTimeoutMs: 5_000, connectTimeoutMs: 10_000, scopeShards: 16 }, deps());
     rows.push(await measure("redis-cluster", cstore, cluster.nodes.map((n) => n.client()), requestId));
     await cstore.close();
   }

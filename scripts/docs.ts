@@ -1,13 +1,15 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { renderConfigurationPage } from "./docs/configuration-page.js";
 import { renderErrorsPage } from "./docs/errors-page.js";
 
 /**
- * Writes the generated reference pages under docs/ (`npm run docs`, or one page with
- * `npm run docs -- errors`). `--check` writes nothing and exits 1 when a page is stale; the tests
+ * Writes the generated reference pages under docs/ (`npm run docs`, or one page:
+ * `npm run docs:config`, `npm run docs:errors`). `--check` writes nothing and exits 1 when a page is stale; the tests
  * under test/docs/ do the same check in `npm test`.
  */
 export const GENERATED_PAGES: Record<string, { file: string; render: () => string }> = {
+  config: { file: "docs/configuration.md", render: renderConfigurationPage },
   errors: { file: "docs/errors.md", render: renderErrorsPage },
 };
 

@@ -112,7 +112,6 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
           timings: config.timings,
           limits: config.limits,
           nodeId: config.nodeId,
-          scopeShards: config.scopeShards,
           awayPolicy,
           onCommitListenerError: (err) => commitListenerFailed(err),
           observer: {
@@ -236,6 +235,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     audience: config.auth.audience,
     allowAnonymous: config.auth.allowAnonymous,
     cacheSize: config.auth.tokenCacheSize,
+    clockToleranceSec: config.auth.clockToleranceSec,
     capabilityClaim: config.access.claims.capability,
     roomRolesClaim: config.access.claims.roomRoles,
     maxClaimEntries: config.access.claims.maxEntries,
@@ -285,6 +285,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     sessions: store,
     nodes: store,
     nodeId: config.nodeId,
+    ...config.admin,
     onKick: (how, detail) => log.info(how === "kick" ? "admin: session kicked" : "admin: node purged", detail),
   });
   // No `shutdownSignal` for connect-node: it adds and removes one abort listener per call on that
@@ -308,15 +309,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const conn = config.access.connections;
   const rpc = createOnePortServer({
     handler: withCors(config.corsOrigins, withHistoryExport({ history: hist.service, verify, log }, adapter)),
-    pingIntervalMs: config.h2PingIntervalMs,
-    pingTimeoutMs: config.h2PingTimeoutMs,
-    headersTimeoutMs: conn.headersTimeoutMs,
-    requestTimeoutMs: conn.requestTimeoutMs,
-    keepAliveTimeoutMs: conn.keepAliveTimeoutMs,
-    idleTimeoutMs: conn.idleTimeoutMs,
-    maxConcurrentStreams: conn.h2MaxConcurrentStreams,
-    maxConnections: conn.rpcMax,
-    maxHalfOpen: conn.maxHalfOpen,
+    ...config.http,
     limiter,
     onRefused: (reason) => metrics.connectionsRefused.inc({ port: "rpc", reason }),
     onAcceptError: (code) => {
@@ -327,7 +320,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   });
   const fds = createFdWatchdog({
     reserve: conn.fdReserve,
-    intervalMs: 1_000,
+    intervalMs: conn.fdCheckMs,
     onChange: (exhausted, open) => {
       rpc.setAcceptPaused(exhausted);
       metrics.acceptPaused.set({ port: "ws" }, exhausted ? 1 : 0);
@@ -339,10 +332,10 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     service,
     clientAddress,
     limiter,
-    maxConnections: config.access.connections.wsMax,
+    maxConnections: conn.wsMax,
     acceptPaused: () => fds.exhausted(),
-    headersTimeoutMs: config.access.connections.headersTimeoutMs,
-    keepAliveTimeoutMs: config.access.connections.keepAliveTimeoutMs,
+    headersTimeoutMs: conn.headersTimeoutMs,
+    keepAliveTimeoutMs: conn.keepAliveTimeoutMs,
     onRefused: (reason) => metrics.connectionsRefused.inc({ port: "ws", reason }),
     hub,
     verify,
@@ -351,17 +344,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     clock,
     metrics,
     logger: log,
-    engine: config.ws.engine,
+    ...config.ws,
     maxMessageBytes: config.maxRequestBytes,
-    idleTimeoutSec: config.ws.idleTimeoutSec,
-    maxBufferedBytes: config.ws.maxBufferedBytes,
-    stallMs: config.ws.stallMs,
-    maxWatchesPerSocket: config.ws.maxWatchesPerSocket,
-    maxFramesPerSec: config.ws.maxFramesPerSec,
-    frameBurst: config.ws.frameBurst,
     demo: {
       dir: config.demo.dir,
-      tokenIssuer: demoSecret === undefined ? undefined : createDemoTokenIssuer({ secret: demoSecret, issuer: config.auth.issuer, audience: config.auth.audience }),
+      tokenIssuer: demoSecret === undefined ? undefined : createDemoTokenIssuer({ secret: demoSecret, issuer: config.auth.issuer, audience: config.auth.audience, ttlSec: config.demo.tokenTtlSec }),
     },
   });
 

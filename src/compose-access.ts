@@ -50,6 +50,7 @@ export function composeAccess(o: ComposeAccessOptions) {
   const access = createAccessGuard({
     policy: o.config.access.policy,
     quotas: o.config.access.quotas,
+    maxTrackedCallers: o.config.access.quotaTrackedCallers,
     clock: o.clock,
     hook,
     onDenied: (operation, by) => o.metrics.accessDenied.inc({ operation, by }),

@@ -1,4 +1,4 @@
-import { QUOTA_SPEC } from "../../src/config-access.js";
+import { QUOTA_SPEC } from "../../src/config.js";
 
 /**
  * Benchmarks drive a server from a handful of processes on one address with one or a few tokens:

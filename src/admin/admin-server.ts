@@ -3,7 +3,7 @@
  *
  * Liveness answers 200 while the event loop runs and never consults dependencies, so a slow store
  * does not get the process killed. Readiness asks `ready()` on every request and waits at most
- * `readyTimeoutMs` (2 s): a check that rejects or takes longer answers 503, so a load balancer stops
+ * `readyTimeoutMs`: a check that rejects or takes longer answers 503, so a load balancer stops
  * routing here. `close()` stops listening and destroys open connections at once (scrapers keep
  * connections alive; nothing here is worth waiting for).
  */
@@ -21,8 +21,8 @@ export interface AdminServerOptions {
   metrics: Metrics;
   /** Asked on every `GET /readyz` (the readiness monitor's `probe()`: a real probe each time). */
   ready: () => Promise<Readiness>;
-  /** A readiness check slower than this answers 503. Default 2,000. */
-  readyTimeoutMs?: number;
+  /** A readiness check slower than this answers 503 (app.ts: PRESENCE_READINESS_TIMEOUT_MS + 1 s). */
+  readyTimeoutMs: number;
 }
 
 /** The admin server. Routes other than the three `GET`s (or `HEAD`s) answer 404. */
@@ -35,7 +35,7 @@ export interface AdminServer {
 
 /** Creates the admin server (not yet listening). */
 export function createAdminServer(options: AdminServerOptions): AdminServer {
-  const readyTimeoutMs = options.readyTimeoutMs ?? 2_000;
+  const readyTimeoutMs = options.readyTimeoutMs;
   if (!Number.isFinite(readyTimeoutMs) || readyTimeoutMs <= 0) {
     throw new RangeError(`readyTimeoutMs: must be a number > 0 (got ${readyTimeoutMs})`);
   }

@@ -2,8 +2,12 @@ import { describe, expect, it } from "vitest";
 import { loadConfig } from "../config.js";
 import { createDemoTokenIssuer, DemoTokenError, slugOf } from "./demo-tokens.js";
 import { createTokenVerifier } from "./verify-token.js";
+import { VERIFIER_DEFAULTS } from "../../test/support/tokens.js";
 
 const SECRET = "demo-secret-demo-secret-demo-secret-0123";
+const config = loadConfig({});
+/** The configured defaults (src/config/): tests override what they exercise. */
+const defaults = { demo: config.demo, verifier: VERIFIER_DEFAULTS };
 
 describe("demo tokens", () => {
   it("slugs names", () => {
@@ -15,8 +19,8 @@ describe("demo tokens", () => {
   });
 
   it("signs a token the verifier accepts, with sub = slug + a random suffix, or one derived from the page's key", async () => {
-    const issuer = createDemoTokenIssuer({ secret: SECRET, issuer: "demo", audience: "presence" });
-    const verify = createTokenVerifier({ hs256Secret: SECRET, issuer: "demo", audience: "presence", allowAnonymous: false });
+    const issuer = createDemoTokenIssuer({ ttlSec: defaults.demo.tokenTtlSec, secret: SECRET, issuer: "demo", audience: "presence" });
+    const verify = createTokenVerifier({ ...defaults.verifier, hs256Secret: SECRET, issuer: "demo", audience: "presence", allowAnonymous: false });
     const t = await issuer.issue({ name: " Ana  Lima " });
     expect(t.name).toBe("Ana Lima");
     expect(t.sub).toMatch(/^ana-lima-[a-z0-9]{16}$/);
@@ -33,7 +37,7 @@ describe("demo tokens", () => {
   });
 
   it("refuses empty, long or control-character names and short or malformed keys; never takes a sub", async () => {
-    const issuer = createDemoTokenIssuer({ secret: SECRET });
+    const issuer = createDemoTokenIssuer({ ttlSec: defaults.demo.tokenTtlSec, secret: SECRET });
     await expect(issuer.issue({ name: "  " })).rejects.toThrow(DemoTokenError);
     await expect(issuer.issue({ name: "x".repeat(41) })).rejects.toThrow(/at most 40/);
     await expect(issuer.issue({ name: "a\u0000b" })).rejects.toThrow(/control/);

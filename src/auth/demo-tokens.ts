@@ -31,8 +31,8 @@ export interface DemoTokenIssuer {
 export interface DemoTokenIssuerOptions {
   /** HS256 secret (the verifier's). */
   secret: string;
-  /** Token lifetime. Default 12 h. */
-  ttlSec?: number;
+  /** Token lifetime (PRESENCE_DEMO_TOKEN_TTL_SEC). */
+  ttlSec: number;
   /** Set `iss` / `aud` when the verifier requires them. */
   issuer?: string;
   audience?: string;
@@ -53,7 +53,7 @@ const ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789";
 
 export function createDemoTokenIssuer(o: DemoTokenIssuerOptions): DemoTokenIssuer {
   const signingKey = new TextEncoder().encode(o.secret);
-  const ttlSec = o.ttlSec ?? 12 * 3600;
+  const ttlSec = o.ttlSec;
   const now = o.now ?? Date.now;
   return {
     async issue(request) {

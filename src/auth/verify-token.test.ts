@@ -5,7 +5,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { SignJWT, UnsecuredJWT, decodeJwt, exportJWK, generateKeyPair } from "jose";
 import { ANONYMOUS } from "../core/identity.js";
 import { PresenceError } from "../core/presence-error.js";
-import { TEST_SECRET, signTestToken } from "../../test/support/tokens.js";
+import { TEST_SECRET, signTestToken, VERIFIER_DEFAULTS } from "../../test/support/tokens.js";
 import { createTokenVerifier, MAX_CACHED_TOKEN_CHARS } from "./verify-token.js";
 import type { TokenVerifier } from "./verify-token.js";
 
@@ -25,21 +25,21 @@ async function rejection(verify: TokenVerifier, header: string | undefined): Pro
 
 describe("createTokenVerifier: configuration", () => {
   it("refuses HS256 secrets shorter than 32 bytes", () => {
-    expect(() => createTokenVerifier({ hs256Secret: "x".repeat(31), allowAnonymous: false })).toThrow(/at least 32 bytes \(got 31\)/);
-    expect(() => createTokenVerifier({ hs256Secret: "x".repeat(32), allowAnonymous: false })).not.toThrow();
+    expect(() => createTokenVerifier({ ...VERIFIER_DEFAULTS, hs256Secret: "x".repeat(31), allowAnonymous: false })).toThrow(/at least 32 bytes \(got 31\)/);
+    expect(() => createTokenVerifier({ ...VERIFIER_DEFAULTS, hs256Secret: "x".repeat(32), allowAnonymous: false })).not.toThrow();
   });
   it("refuses a configuration that can never authenticate anyone", () => {
-    expect(() => createTokenVerifier({ allowAnonymous: false })).toThrow(/hs256Secret or jwksFile/);
+    expect(() => createTokenVerifier({ ...VERIFIER_DEFAULTS, allowAnonymous: false })).toThrow(/hs256Secret or jwksFile/);
   });
   it("refuses a negative clock tolerance", () => {
-    expect(() => createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: false, clockToleranceSec: -1 })).toThrow(/clockToleranceSec/);
+    expect(() => createTokenVerifier({ ...VERIFIER_DEFAULTS, hs256Secret: TEST_SECRET, allowAnonymous: false, clockToleranceSec: -1 })).toThrow(/clockToleranceSec/);
   });
   it("refuses a missing or malformed JWKS file", () => {
     const dir = mkdtempSync(join(tmpdir(), "jwks-"));
     try {
-      expect(() => createTokenVerifier({ jwksFile: join(dir, "nope.json"), allowAnonymous: false })).toThrow(/jwksFile .*nope\.json/);
+      expect(() => createTokenVerifier({ ...VERIFIER_DEFAULTS, jwksFile: join(dir, "nope.json"), allowAnonymous: false })).toThrow(/jwksFile .*nope\.json/);
       writeFileSync(join(dir, "bad.json"), "{\"keys\": 1}");
-      expect(() => createTokenVerifier({ jwksFile: join(dir, "bad.json"), allowAnonymous: false })).toThrow(/expected \{"keys"/);
+      expect(() => createTokenVerifier({ ...VERIFIER_DEFAULTS, jwksFile: join(dir, "bad.json"), allowAnonymous: false })).toThrow(/expected \{"keys"/);
     } finally {
       rmSync(dir, { recursive: true });
     }
@@ -47,8 +47,8 @@ describe("createTokenVerifier: configuration", () => {
 });
 
 describe("createTokenVerifier: HS256", () => {
-  const verify = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: false });
-  const verifyAnon = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: true });
+  const verify = createTokenVerifier({ ...VERIFIER_DEFAULTS, hs256Secret: TEST_SECRET, allowAnonymous: false });
+  const verifyAnon = createTokenVerifier({ ...VERIFIER_DEFAULTS, hs256Secret: TEST_SECRET, allowAnonymous: true });
 
   it("missing header: anonymous when allowed, UNAUTHENTICATED otherwise", async () => {
     await expect(verifyAnon(undefined)).resolves.toBe(ANONYMOUS);
@@ -86,7 +86,7 @@ describe("createTokenVerifier: HS256", () => {
     expect(caller.grants!.roles.map((g) => [g.pattern.source, g.role])).toEqual([["doc-17", "commenter"]]);
     expect(Object.isFrozen(caller.grants)).toBe(true);
     // Claim names are options; services take their rights from the configuration, not the token.
-    const renamed = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: false, capabilityClaim: "caps", roomRolesClaim: "perms" });
+    const renamed = createTokenVerifier({ ...VERIFIER_DEFAULTS, hs256Secret: TEST_SECRET, allowAnonymous: false, capabilityClaim: "caps", roomRolesClaim: "perms" });
     const other = await renamed(`Bearer ${await signTestToken(TEST_SECRET, { sub: "bob", caps: { "**": ["join"] }, perms: { "**": "viewer" } })}`);
     expect(other.grants!.capability!.rooms).toHaveLength(1);
     expect(other.grants!.roles[0]!.role).toBe("viewer");
@@ -100,7 +100,7 @@ describe("createTokenVerifier: HS256", () => {
     expect(fly.reason).toBe("TOKEN_INVALID");
     expect(fly.message).toBe('token claim capability["/a"]: unknown operation "fly" (known: join, watch, read, typing, cursor, kick, audit, status.read, status.watch, *)');
     expect((await bad({ room_roles: ["viewer"] })).message).toBe("token claim room_roles: must be a JSON object");
-    const many = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: false, maxClaimEntries: 2 });
+    const many = createTokenVerifier({ ...VERIFIER_DEFAULTS, hs256Secret: TEST_SECRET, allowAnonymous: false, maxClaimEntries: 2 });
     const three = await signTestToken(TEST_SECRET, { sub: "ana", capability: { a: ["join"], b: ["join"], c: ["join"] } });
     expect((await rejection(many, `Bearer ${three}`)).message).toBe("token claim capability: must have at most 2 entries (got 3)");
   });
@@ -164,7 +164,7 @@ describe("createTokenVerifier: HS256", () => {
       .setProtectedHeader({ alg: "HS512" })
       .setExpirationTime("5m")
       .sign(new TextEncoder().encode(TEST_SECRET.repeat(2)));
-    const err = await rejection(createTokenVerifier({ hs256Secret: TEST_SECRET.repeat(2), allowAnonymous: false }), `Bearer ${token}`);
+    const err = await rejection(createTokenVerifier({ ...VERIFIER_DEFAULTS, hs256Secret: TEST_SECRET.repeat(2), allowAnonymous: false }), `Bearer ${token}`);
     expect(err.reason).toBe("TOKEN_INVALID");
     expect(err.message).toBe("token algorithm is not accepted");
   });
@@ -186,7 +186,7 @@ describe("createTokenVerifier: HS256", () => {
     const token = await signTestToken(TEST_SECRET, { sub: "u" }, -30);
     const err = await rejection(verify, `Bearer ${token}`);
     expect([err.reason, err.message]).toEqual(["TOKEN_EXPIRED", "token has expired"]);
-    const tolerant = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: false, clockToleranceSec: 60 });
+    const tolerant = createTokenVerifier({ ...VERIFIER_DEFAULTS, hs256Secret: TEST_SECRET, allowAnonymous: false, clockToleranceSec: 60 });
     expect((await tolerant(`Bearer ${token}`)).subject).toBe("u");
   });
 
@@ -196,7 +196,7 @@ describe("createTokenVerifier: HS256", () => {
   });
 
   it("checks iss and aud when configured", async () => {
-    const strict = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: false, issuer: "https://idp", audience: "presence" });
+    const strict = createTokenVerifier({ ...VERIFIER_DEFAULTS, hs256Secret: TEST_SECRET, allowAnonymous: false, issuer: "https://idp", audience: "presence" });
     const good = await signTestToken(TEST_SECRET, { sub: "u", iss: "https://idp", aud: ["other", "presence"] });
     expect((await strict(`Bearer ${good}`)).subject).toBe("u");
     const badIss = await signTestToken(TEST_SECRET, { sub: "u", iss: "https://evil", aud: "presence" });
@@ -210,7 +210,7 @@ describe("createTokenVerifier: HS256", () => {
   });
 
   it("with anonymous access and no key, refuses any presented token", async () => {
-    const anonOnly = createTokenVerifier({ allowAnonymous: true });
+    const anonOnly = createTokenVerifier({ ...VERIFIER_DEFAULTS, allowAnonymous: true });
     await expect(anonOnly(undefined)).resolves.toBe(ANONYMOUS);
     const token = await signTestToken(TEST_SECRET, { sub: "u" });
     expect((await rejection(anonOnly, `Bearer ${token}`)).reason).toBe("TOKEN_INVALID");
@@ -225,7 +225,7 @@ describe("createTokenVerifier: local JWKS file", async () => {
   const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" };
   const file = join(dir, "jwks.json");
   writeFileSync(file, JSON.stringify({ keys: [jwk] }));
-  const verify = createTokenVerifier({ jwksFile: file, allowAnonymous: false });
+  const verify = createTokenVerifier({ ...VERIFIER_DEFAULTS, jwksFile: file, allowAnonymous: false });
   const sign = (key: CryptoKey, kid: string, claims: Record<string, unknown>) =>
     new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid }).setIssuedAt().setExpirationTime("5m").sign(key);
 
@@ -252,7 +252,7 @@ describe("createTokenVerifier: local JWKS file", async () => {
   });
 
   it("accepts both kinds when both a secret and a JWKS are configured", async () => {
-    const both = createTokenVerifier({ jwksFile: file, hs256Secret: TEST_SECRET, allowAnonymous: false });
+    const both = createTokenVerifier({ ...VERIFIER_DEFAULTS, jwksFile: file, hs256Secret: TEST_SECRET, allowAnonymous: false });
     expect((await both(`Bearer ${await signTestToken(TEST_SECRET, { sub: "a" })}`)).subject).toBe("a");
     expect((await both(`Bearer ${await sign(privateKey, "k1", { sub: "b" })}`)).subject).toBe("b");
   });
@@ -266,7 +266,7 @@ describe("createTokenVerifier: cache of verified tokens", () => {
 
   it("remembers a verified token (one frozen caller) until exp + tolerance, then rejects it as expired", async () => {
     vi.useFakeTimers({ toFake: ["Date"], now: T0 });
-    const verify = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: false, clockToleranceSec: 5 });
+    const verify = createTokenVerifier({ ...VERIFIER_DEFAULTS, hs256Secret: TEST_SECRET, allowAnonymous: false, clockToleranceSec: 5 });
     const token = await signTestToken(TEST_SECRET, { sub: "u", meta: { team: "a" } }, 10);
     const first = await verify(`Bearer ${token}`);
     expect(await verify(`Bearer ${token}`)).toBe(first);
@@ -282,26 +282,26 @@ describe("createTokenVerifier: cache of verified tokens", () => {
   it("keeps at most cacheSize tokens, evicting the oldest; cacheSize 0 verifies every call", async () => {
     const a = await signTestToken(TEST_SECRET, { sub: "a" });
     const b = await signTestToken(TEST_SECRET, { sub: "b" });
-    const one = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: false, cacheSize: 1 });
+    const one = createTokenVerifier({ ...VERIFIER_DEFAULTS, hs256Secret: TEST_SECRET, allowAnonymous: false, cacheSize: 1 });
     const a1 = await one(`Bearer ${a}`);
     const b1 = await one(`Bearer ${b}`);
     expect(await one(`Bearer ${b}`)).toBe(b1);
     const a2 = await one(`Bearer ${a}`);
     expect(a2).not.toBe(a1);
     expect(a2).toEqual(a1);
-    const none = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: false, cacheSize: 0 });
+    const none = createTokenVerifier({ ...VERIFIER_DEFAULTS, hs256Secret: TEST_SECRET, allowAnonymous: false, cacheSize: 0 });
     expect(await none(`Bearer ${a}`)).not.toBe(await none(`Bearer ${a}`));
   });
 
   it("does not keep tokens longer than MAX_CACHED_TOKEN_CHARS", async () => {
-    const verify = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: false });
+    const verify = createTokenVerifier({ ...VERIFIER_DEFAULTS, hs256Secret: TEST_SECRET, allowAnonymous: false });
     const long = await signTestToken(TEST_SECRET, { sub: "u", meta: { pad: "x".repeat(MAX_CACHED_TOKEN_CHARS) } });
     expect(long.length).toBeGreaterThan(MAX_CACHED_TOKEN_CHARS);
     expect(await verify(`Bearer ${long}`)).not.toBe(await verify(`Bearer ${long}`));
   });
 
   it("refuses a negative or fractional cacheSize", () => {
-    expect(() => createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: false, cacheSize: -1 })).toThrow(/cacheSize/);
-    expect(() => createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: false, cacheSize: 1.5 })).toThrow(/cacheSize/);
+    expect(() => createTokenVerifier({ ...VERIFIER_DEFAULTS, hs256Secret: TEST_SECRET, allowAnonymous: false, cacheSize: -1 })).toThrow(/cacheSize/);
+    expect(() => createTokenVerifier({ ...VERIFIER_DEFAULTS, hs256Secret: TEST_SECRET, allowAnonymous: false, cacheSize: 1.5 })).toThrow(/cacheSize/);
   });
 });

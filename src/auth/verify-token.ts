@@ -30,37 +30,37 @@ export interface TokenVerifierOptions {
    * the call with AUTH_UNAVAILABLE (`unavailable`: retry), never with "token invalid".
    */
   jwksUrl?: string;
-  /** Remote JWKS fetch timeout. Default 5,000. */
-  jwksTimeoutMs?: number;
-  /** Remote JWKS kept this long. Default 600,000. */
-  jwksCacheMaxAgeMs?: number;
-  /** An unknown key id refetches the remote JWKS at most this often. Default 30,000. */
-  jwksCooldownMs?: number;
+  /** Remote JWKS fetch timeout (PRESENCE_JWKS_TIMEOUT_MS). */
+  jwksTimeoutMs: number;
+  /** Remote JWKS kept this long (PRESENCE_JWKS_CACHE_MAX_AGE_MS). */
+  jwksCacheMaxAgeMs: number;
+  /** An unknown key id refetches the remote JWKS at most this often (PRESENCE_JWKS_COOLDOWN_MS). */
+  jwksCooldownMs: number;
   /** Required `iss` value, when set. */
   issuer?: string;
   /** Required `aud` value (one of the token's audiences), when set. */
   audience?: string;
   /** A request without an Authorization header is the anonymous caller instead of a rejection. */
   allowAnonymous: boolean;
-  /** Clock skew tolerated on `exp` and `nbf`, in seconds. Default 0. */
-  clockToleranceSec?: number;
+  /** Clock skew tolerated on `exp` and `nbf`, in seconds (PRESENCE_JWT_CLOCK_TOLERANCE_SEC). */
+  clockToleranceSec: number;
   /**
    * Verified tokens remembered (by their SHA-256, for tokens up to {@link MAX_CACHED_TOKEN_CHARS} characters)
    * until their `exp` plus the tolerance, so a client's repeated calls pay for one signature check.
-   * Default 10,000 tokens, oldest evicted first; 0 verifies every call. Nothing else is cached:
-   * failures are checked again each time.
+   * Oldest evicted first (PRESENCE_TOKEN_CACHE_SIZE); 0 verifies every call. Nothing else is
+   * cached: failures are checked again each time.
    */
-  cacheSize?: number;
+  cacheSize: number;
   /**
    * Name of the capability claim (an Ably-style map `pattern → operations`, rights.ts): a user
-   * token with it has exactly those rights instead of the configured user defaults. Default
-   * `capability`.
+   * token with it has exactly those rights instead of the configured user defaults
+   * (PRESENCE_CAPABILITY_CLAIM).
    */
-  capabilityClaim?: string;
-  /** Name of the per-room role claim (`{"<room pattern>": "<role>"}`). Default `room_roles`. */
-  roomRolesClaim?: string;
-  /** Entries allowed in each of those claims; a token with more is refused. Default 256. */
-  maxClaimEntries?: number;
+  capabilityClaim: string;
+  /** Name of the per-room role claim (`{"<room pattern>": "<role>"}`, PRESENCE_ROOM_ROLES_CLAIM). */
+  roomRolesClaim: string;
+  /** Entries allowed in each of those claims; a token with more is refused (PRESENCE_MAX_CLAIM_ENTRIES). */
+  maxClaimEntries: number;
 }
 
 /**
@@ -90,19 +90,15 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const secret = options.hs256Secret === undefined ? undefined : encodeSecret(options.hs256Secret);
   if (options.jwksFile !== undefined && options.jwksUrl !== undefined) throw new Error("token verification: set jwksFile or jwksUrl, not both");
   const jwks = options.jwksFile !== undefined ? createLocalJWKSet(readJwks(options.jwksFile)) : options.jwksUrl !== undefined ? remoteKeys(options) : undefined;
-  const clockToleranceSec = options.clockToleranceSec ?? 0;
+  const clockToleranceSec = options.clockToleranceSec;
   if (!Number.isFinite(clockToleranceSec) || clockToleranceSec < 0) {
     throw new Error(`clockToleranceSec: must be a finite number >= 0 (got ${clockToleranceSec})`);
   }
   if (secret === undefined && jwks === undefined && !options.allowAnonymous) {
     throw new Error("token verification: set hs256Secret or jwksFile, or allow anonymous access");
   }
-  const cacheSize = options.cacheSize ?? 10_000;
-  const claims: ClaimNames = {
-    capability: options.capabilityClaim ?? "capability",
-    roomRoles: options.roomRolesClaim ?? "room_roles",
-    maxEntries: options.maxClaimEntries ?? 256,
-  };
+  const cacheSize = options.cacheSize;
+  const claims: ClaimNames = { capability: options.capabilityClaim, roomRoles: options.roomRolesClaim, maxEntries: options.maxClaimEntries };
   if (!Number.isInteger(cacheSize) || cacheSize < 0) throw new Error(`cacheSize: must be an integer >= 0 (got ${cacheSize})`);
   // Verification (HMAC or signature through WebCrypto, key import, claims) was ~20% of the server's
   // CPU per unary call in bench/grpc: every call of a client carries the same token.
@@ -292,9 +288,9 @@ function encodeSecret(secret: string): Uint8Array {
 /** The remote key set, with a fetch failure told apart from a bad token: AUTH_UNAVAILABLE. */
 function remoteKeys(o: TokenVerifierOptions): JWTVerifyGetKey {
   const remote = createRemoteJWKSet(new URL(o.jwksUrl!), {
-    timeoutDuration: o.jwksTimeoutMs ?? 5_000,
-    cacheMaxAge: o.jwksCacheMaxAgeMs ?? 600_000,
-    cooldownDuration: o.jwksCooldownMs ?? 30_000,
+    timeoutDuration: o.jwksTimeoutMs,
+    cacheMaxAge: o.jwksCacheMaxAgeMs,
+    cooldownDuration: o.jwksCooldownMs,
   });
   return async (header, token) => {
     try {

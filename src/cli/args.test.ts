@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_URL, parseCliArgs, UsageError } from "./args.js";
+import { LOCAL_URL, parseCliArgs, UsageError } from "./args.js";
 
 describe("presence CLI arguments", () => {
   it("takes an id that starts with a dash as an argument (session ids are base64url)", () => {
@@ -22,7 +22,7 @@ describe("presence CLI arguments", () => {
   });
 
   it("reads the URL and token from options, then the environment", () => {
-    expect(parseCliArgs(["rooms"], {})).toMatchObject({ url: DEFAULT_URL, token: undefined });
+    expect(parseCliArgs(["rooms"], {})).toMatchObject({ url: LOCAL_URL, token: undefined });
     expect(parseCliArgs(["rooms"], { PRESENCE_URL: "http://h:1/", PRESENCE_ADMIN_TOKEN: "t" })).toMatchObject({ url: "http://h:1", token: "t" });
     expect(parseCliArgs(["rooms", "--url", "https://x", "--token", "-tok"], { PRESENCE_URL: "http://h:1" })).toMatchObject({ url: "https://x", token: "-tok" });
   });

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { SERVER_SPEC } from "../config/server-spec.js";
 
 /**
  * Command-line parsing for `presence`: global options (`--url`, `--token`, `--json`, `--help`),
@@ -21,7 +22,8 @@ export interface ParsedArgs {
   history: { room?: string; user?: string; since?: string; until?: string; kinds?: string; at?: string; csv: boolean; ndjson: boolean };
 }
 
-export const DEFAULT_URL = "http://127.0.0.1:8080";
+/** A server on this machine at the configured default RPC port (`--url` / PRESENCE_URL say otherwise). */
+export const LOCAL_URL = `http://127.0.0.1:${SERVER_SPEC.rpcPort.default}`;
 
 /** Options every command accepts, and the commands that accept the others. */
 const COMMAND_OPTIONS: Record<string, readonly string[]> = {
@@ -83,7 +85,7 @@ export function parseCliArgs(argv: string[], env: Record<string, string | undefi
     limit = Number(values.limit);
     if (!/^\d+$/.test(values.limit) || limit < 1) throw new UsageError(`--limit: must be a positive integer (got ${JSON.stringify(values.limit)})`);
   }
-  const url = values.url ?? env.PRESENCE_URL ?? DEFAULT_URL;
+  const url = values.url ?? env.PRESENCE_URL ?? LOCAL_URL;
   if (!/^https?:\/\/[^\s/]+/.test(url)) throw new UsageError(`--url: must be an http:// or https:// URL (got ${JSON.stringify(url)})`);
   const token = values.token ?? (env.PRESENCE_ADMIN_TOKEN || undefined);
   if (values.csv && values.ndjson) throw new UsageError("--csv and --ndjson: choose one");

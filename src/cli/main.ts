@@ -1,5 +1,5 @@
 import { checkArity, COMMANDS } from "./commands.js";
-import { DEFAULT_URL, parseCliArgs, UsageError } from "./args.js";
+import { LOCAL_URL, parseCliArgs, UsageError } from "./args.js";
 import { createClients, describeError } from "./rpc.js";
 
 /**
@@ -20,7 +20,7 @@ export function usage(): string {
     ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
     "",
     "options:",
-    `  --url URL      the server's RPC address (env PRESENCE_URL; default ${DEFAULT_URL})`,
+    `  --url URL      the server's RPC address (env PRESENCE_URL; default ${LOCAL_URL})`,
     "  --token TOKEN  an admin JWT, role \"admin\" (env PRESENCE_ADMIN_TOKEN); mint one with",
     "                 PRESENCE_JWT_SECRET=… npm run -s token -- --sub ops --role admin",
     "  --json         machine-readable output (tail: one JSON object per line)",

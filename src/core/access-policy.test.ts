@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { decide, mayEver, memberRole, type AccessPolicy, type Principal } from "./access-policy.js";
 import { PresenceError } from "./presence-error.js";
-import { DEFAULT_ROLES, NO_RIGHTS, parseRights, parseRoleClaim, parseRoleTable, rightsAllow, roleFor, type Operation } from "./rights.js";
+import { DEFAULT_ROLES } from "../config/access-spec.js";
+import { NO_RIGHTS, parseRights, parseRoleClaim, parseRoleTable, rightsAllow, roleFor, type Operation } from "./rights.js";
 
 const rights = (v: unknown) => parseRights(v, "rights", 100);
 

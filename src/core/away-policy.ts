@@ -15,8 +15,6 @@ export interface AwayPolicy {
   scopeOverrides: ReadonlyArray<readonly [prefix: string, ms: number]>;
 }
 
-export const DEFAULT_AWAY_AFTER_MS = 300_000;
-
 /** The threshold of one scope: the longest matching prefix override, or undefined. */
 export function scopeThreshold(policy: AwayPolicy, scope: string): number | undefined {
   let best: readonly [string, number] | undefined;

@@ -3,7 +3,7 @@
  * the status code it travels with (gRPC, Connect and the WebSocket ErrorFrame), the WebSocket
  * close code used when the error ends a socket, and what a client should do next. The server
  * transports (`transport/connect/to-connect-error.ts`, `transport/ws/close-codes.ts`) and the
- * client SDK (`client/errors.ts`, the reconnect loop) read these tables; `docs/errors.md` is
+ * client SDK (`packages/client/src/errors.ts`, the reconnect loop) read these tables; `docs/errors.md` is
  * generated from them (`npm run docs`), and a test keeps `errors.proto` / `frames.proto` and the
  * page in step with them.
  *
@@ -115,7 +115,7 @@ export const ERROR_REASONS = {
   INTERNAL: { code: "internal", close: "SERVER_ERROR", retry: "backoff", when: "A bug; the message never leaks internals." },
   NODE_ALIVE: { code: "failed_precondition", close: null, retry: "never", when: "AdminService.PurgeNode of a node seen alive within the dead bound, without `force`." },
   NODE_NOT_FOUND: { code: "not_found", close: null, retry: "never", when: "AdminService.PurgeNode of a node that no registry entry and no session names." },
-  RATE_LIMITED: { code: "resource_exhausted", close: "RATE_LIMITED", retry: "backoff", when: "A WebSocket sent frames faster than PRESENCE_WS_MAX_FRAMES_PER_SEC (closed with 4006), or had more frames in flight than the server answers at once." },
+  RATE_LIMITED: { code: "resource_exhausted", close: "RATE_LIMITED", retry: "backoff", when: "A WebSocket sent frames faster than PRESENCE_WS_MAX_FRAMES_PER_SEC (closed with 4006), or more than PRESENCE_WS_MAX_PENDING_FRAMES not yet answered (that frame is refused)." },
   MESSAGE_TOO_LARGE: { code: "resource_exhausted", close: "TOO_LARGE", retry: "never", when: "A request body or WebSocket frame over PRESENCE_MAX_REQUEST_BYTES." },
   ROOM_FORBIDDEN: { code: "permission_denied", close: "FORBIDDEN", retry: "never", when: "The caller has no right to this operation on this room (capability, configured defaults, per-room role, hook: docs/security.md); the message names the operation and the room." },
   STATUS_FORBIDDEN: { code: "permission_denied", close: "FORBIDDEN", retry: "never", when: "The caller may not read or watch other users' status at all (users it may not see are answered as unknown users, never with this error)." },

@@ -3,7 +3,7 @@ import { createQuotaLedger } from "./quota.js";
 
 describe("quota ledger", () => {
   it("held quotas: taken up to the limit, given back, forgotten at zero", () => {
-    const l = createQuotaLedger();
+    const l = createQuotaLedger({ maxTrackedCallers: 100 });
     expect(l.hold("u:ana", "watches", 2, 3)).toBeNull();
     expect(l.hold("u:ana", "watches", 1, 3)).toBeNull();
     expect(l.hold("u:ana", "watches", 1, 3)).toEqual({ quota: "watches", limit: 3, actual: 4, retryAfterMs: 0 });
@@ -16,7 +16,7 @@ describe("quota ledger", () => {
   });
 
   it("rates: a token bucket with a burst, refilled over time, with the time to wait", () => {
-    const l = createQuotaLedger();
+    const l = createQuotaLedger({ maxTrackedCallers: 100 });
     let now = 1_000;
     const take = () => l.take("a:10.0.0.1", "requests_per_second", 1, 10, 3, now);
     expect([take(), take(), take()]).toEqual([null, null, null]);
@@ -30,7 +30,7 @@ describe("quota ledger", () => {
   });
 
   it("new rooms per minute: the limit reported is the per-minute number", () => {
-    const l = createQuotaLedger();
+    const l = createQuotaLedger({ maxTrackedCallers: 100 });
     const perMinute = 2;
     expect(l.take("u:ana", "new_rooms_per_minute", 1, perMinute / 60, perMinute, 0)).toBeNull();
     expect(l.take("u:ana", "new_rooms_per_minute", 1, perMinute / 60, perMinute, 0)).toBeNull();

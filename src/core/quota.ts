@@ -51,8 +51,8 @@ export interface QuotaRefusal {
 }
 
 export interface QuotaLedgerOptions {
-  /** Rate buckets kept per quota (least recently used evicted first). Default 100,000. */
-  maxTrackedCallers?: number;
+  /** Rate buckets kept per quota (least recently used evicted first; PRESENCE_QUOTA_TRACKED_CALLERS). */
+  maxTrackedCallers: number;
 }
 
 interface Bucket {
@@ -76,8 +76,8 @@ export interface QuotaLedger {
   size(): Record<HeldQuota | RateQuota, number>;
 }
 
-export function createQuotaLedger(options: QuotaLedgerOptions = {}): QuotaLedger {
-  const maxTracked = options.maxTrackedCallers ?? 100_000;
+export function createQuotaLedger(options: QuotaLedgerOptions): QuotaLedger {
+  const maxTracked = options.maxTrackedCallers;
   const heldBy: Record<HeldQuota, Map<string, number>> = { watches: new Map(), watched_user_ids: new Map() };
   const buckets: Record<RateQuota, Map<string, Bucket>> = { requests_per_second: new Map(), new_rooms_per_minute: new Map() };
 

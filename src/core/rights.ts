@@ -149,13 +149,6 @@ export function roleFor(grants: readonly RoleGrant[], room: string): string {
 /** Role name → the room operations it grants. */
 export type RoleTable = ReadonlyMap<string, ReadonlySet<RoomOperation>>;
 
-/** The shipped example roles (the collaboration seed's viewer / commenter / operator). */
-export const DEFAULT_ROLES = {
-  viewer: ["join", "watch", "read"],
-  commenter: ["join", "watch", "read", "typing", "cursor"],
-  operator: ["*"],
-} as const satisfies Record<string, readonly string[]>;
-
 /** Parses `{"<role>": ["<room operation>", …]}`; `*` is every room operation. Throws `invalid_argument` naming `field`. */
 export function parseRoleTable(value: unknown, field: string): RoleTable {
   const table = new Map<string, ReadonlySet<RoomOperation>>();

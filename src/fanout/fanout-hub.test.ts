@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createFakeClock } from "../core/fake-clock.js";
 import { createIdSource } from "../core/ids.js";
 import type { MemberIdentity } from "../core/identity.js";
-import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../core/options.js";
+import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../config.js";
 import { PresenceError } from "../core/presence-error.js";
 import { createMemoryPresenceStore } from "../store/memory/memory-store.js";
 import { createFanoutHub, type WatchItem } from "./fanout-hub.js";

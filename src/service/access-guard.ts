@@ -39,6 +39,8 @@ export interface AccessGuardOptions {
   clock: Clock;
   hook?: AuthorizationHook;
   ledger?: QuotaLedger;
+  /** Callers whose rate buckets the ledger keeps per quota (when it makes the ledger). */
+  maxTrackedCallers: number;
   /** A check refused an operation (`rules`: no right; `hook`: the hook said no). Metrics. */
   onDenied?: (op: Operation, by: "rules" | "hook") => void;
   /** A quota refused a caller. Metrics. */
@@ -70,7 +72,7 @@ export interface AccessGuard {
 }
 
 export function createAccessGuard(o: AccessGuardOptions): AccessGuard {
-  const ledger = o.ledger ?? createQuotaLedger();
+  const ledger = o.ledger ?? createQuotaLedger({ maxTrackedCallers: o.maxTrackedCallers });
   const { policy } = o;
 
   /** Decisions for several resources of one operation; the hook is asked once for the undecided ones. */

@@ -21,16 +21,16 @@ export interface AdminService {
   purgeNode(caller: Caller, req: { nodeId: string; force: boolean }): Promise<{ sessionsKicked: number; roomsLeft: number }>;
 }
 
-/** ListRooms: rooms returned when the request's limit is 0, and the largest limit accepted. */
-export const LIST_ROOMS_DEFAULT = 20;
-export const LIST_ROOMS_MAX = 1_000;
-
 export interface AdminServiceOptions {
   rooms: Pick<RoomStore, "listRooms">;
   sessions: Pick<SessionStore, "kickSession">;
   nodes: NodeRegistry;
   /** This process's node id (ListNodes says which node answered). */
   nodeId: string;
+  /** ListRooms: rooms returned when the request's limit is 0 (PRESENCE_ADMIN_LIST_ROOMS_DEFAULT). */
+  listRoomsDefault: number;
+  /** ListRooms: the largest limit accepted (PRESENCE_ADMIN_LIST_ROOMS_MAX). */
+  listRoomsMax: number;
   /** Called after each KickSession / PurgeNode with the sessions ended and the admin's `sub` (audit log). */
   onKick?: (how: "kick" | "purge", detail: { sessions: number; by: string; target: string }) => void;
 }
@@ -39,8 +39,8 @@ export function createAdminService(o: AdminServiceOptions): AdminService {
   return {
     async listRooms(caller, req) {
       requireAdmin(caller);
-      if (req.limit > LIST_ROOMS_MAX) throw limitExceeded("limit", LIST_ROOMS_MAX, req.limit, "rooms", "INVALID_ARGUMENT");
-      return o.rooms.listRooms(req.limit === 0 ? LIST_ROOMS_DEFAULT : req.limit);
+      if (req.limit > o.listRoomsMax) throw limitExceeded("limit", o.listRoomsMax, req.limit, "rooms", "INVALID_ARGUMENT");
+      return o.rooms.listRooms(req.limit === 0 ? o.listRoomsDefault : req.limit);
     },
 
     async listNodes(caller) {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createFakeClock } from "../core/fake-clock.js";
 import type { UserInfo } from "../core/identity.js";
 import { createIdSource } from "../core/ids.js";
-import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../core/options.js";
+import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../config.js";
 import { draining } from "../core/presence-error.js";
 import { createMemoryPresenceStore } from "../store/memory/memory-store.js";
 import { createMemoryScopeStore } from "../store/memory/memory-scope-store.js";

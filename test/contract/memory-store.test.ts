@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterEach, describe } from "vitest";
 import { createFakeClock } from "../../src/core/fake-clock.js";
 import { createIdSource } from "../../src/core/ids.js";
-import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/core/options.js";
+import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/config.js";
 import { createMemoryPresenceStore } from "../../src/store/memory/memory-store.js";
 import type { PresenceStore } from "../../src/store/presence-store.js";
 import { presenceStoreContract } from "./presence-store.contract.js";

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createFakeClock } from "../../src/core/fake-clock.js";
 import { createIdSource } from "../../src/core/ids.js";
-import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/core/options.js";
+import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/config.js";
 import type { StoreMessage } from "../../src/core/presence-event.js";
 import { createRedisPresenceStore } from "../../src/store/redis/create-redis-store.js";
 import { createKeys } from "../../src/store/redis/keys.js";
@@ -34,7 +34,7 @@ async function twoNodes() {
   const prefix = `t${randomBytes(4).toString("hex")}`;
   const make = async () => {
     const s = await createRedisPresenceStore(
-      { url: redis.url, prefix, commandTimeoutMs: 2_000 },
+      { url: redis.url, prefix, commandTimeoutMs: 2_000, connectTimeoutMs: 10_000, scopeShards: 16 },
       { clock, ids: createIdSource((n) => randomBytes(n)), timings: { ...DEFAULT_TIMINGS, sessionTtlMs: 300, heartbeatIntervalMs: 100 }, limits: DEFAULT_LIMITS, fixedTime: true },
     );
     open.push(s);
@@ -65,7 +65,9 @@ describe("Redis reaping", () => {
       timings: { ...DEFAULT_TIMINGS, sessionTtlMs: 300 },
       limits: DEFAULT_LIMITS,
     });
-    expect(await scripts.claimExpired(keys.bucketOf(j.session.sessionId))).toEqual({ expiredNow: 1, sids: [j.session.sessionId] });
+    // A claim that runs after its deadline (stale: its node gave up on it) claims nothing.
+    expect(await scripts.claimExpired(keys.bucketOf(j.session.sessionId), clock.now() - 1)).toEqual({ expiredNow: 0, sids: [] });
+    expect(await scripts.claimExpired(keys.bucketOf(j.session.sessionId), clock.now() + 2_000)).toEqual({ expiredNow: 1, sids: [j.session.sessionId] });
     // Fenced: the claimed session cannot be refreshed any more.
     await expect(a.heartbeat({ sessionId: j.session.sessionId, ownerKey: "u:ana" })).rejects.toMatchObject({ reason: "SESSION_NOT_FOUND" });
     expect(await b.reap()).toEqual({ expiredSessions: 0, leaves: 0 }); // claim still fresh

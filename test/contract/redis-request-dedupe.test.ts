@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createFakeClock } from "../../src/core/fake-clock.js";
 import { createIdSource } from "../../src/core/ids.js";
-import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/core/options.js";
+import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/config.js";
 import { createRedisPresenceStore } from "../../src/store/redis/create-redis-store.js";
 import type { RedisPresenceStore } from "../../src/store/redis/redis-store.js";
 import { startRedis, startRedisCluster, type RedisClusterInstance, type RedisInstance } from "../support/redis-harness.js";
@@ -25,7 +25,7 @@ async function twoNodes(conn: { url?: string; clusterSeeds?: string[] }) {
   const prefix = `t${randomBytes(4).toString("hex")}`;
   const make = async (nodeId: string) => {
     const s = await createRedisPresenceStore(
-      { ...conn, prefix, commandTimeoutMs: 2_000 },
+      { ...conn, prefix, commandTimeoutMs: 2_000, connectTimeoutMs: 10_000, scopeShards: 16 },
       { clock, ids: createIdSource((n) => randomBytes(n)), timings: DEFAULT_TIMINGS, limits: DEFAULT_LIMITS, fixedTime: true, nodeId },
     );
     open.push(s);

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createFakeClock } from "../../src/core/fake-clock.js";
 import { createIdSource } from "../../src/core/ids.js";
-import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/core/options.js";
+import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/config.js";
 import type { RoomView } from "../../src/core/presence-event.js";
 import { createFanoutHub, type WatchItem } from "../../src/fanout/fanout-hub.js";
 import { createRedisPresenceStore } from "../../src/store/redis/create-redis-store.js";
@@ -38,7 +38,7 @@ describe("version rollback inside an epoch (issue 10 bug 2)", () => {
     const prefix = `t${randomBytes(4).toString("hex")}`;
     const timings = { ...DEFAULT_TIMINGS, positionCheckMs: 1_000 };
     const store: RedisPresenceStore = await createRedisPresenceStore(
-      { url: redis.url, prefix, commandTimeoutMs: 2_000 },
+      { url: redis.url, prefix, commandTimeoutMs: 2_000, connectTimeoutMs: 10_000, scopeShards: 16 },
       { clock, ids: createIdSource((n) => randomBytes(n)), timings, limits: DEFAULT_LIMITS, fixedTime: true },
     );
     cleanups.push(() => store.close());

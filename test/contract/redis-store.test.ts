@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe } from "vitest";
 import { createFakeClock } from "../../src/core/fake-clock.js";
 import { createIdSource } from "../../src/core/ids.js";
-import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/core/options.js";
+import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/config.js";
 import { createRedisPresenceStore } from "../../src/store/redis/create-redis-store.js";
 import type { RedisPresenceStore } from "../../src/store/redis/redis-store.js";
 import { startRedis, startRedisCluster, type RedisClusterInstance, type RedisInstance } from "../support/redis-harness.js";
@@ -24,7 +24,7 @@ function harness(conn: () => { url?: string; clusterSeeds?: string[] }) {
   return async () => {
     const clock = createFakeClock(Date.now());
     const store = await createRedisPresenceStore(
-      { ...conn(), prefix: `t${randomBytes(4).toString("hex")}`, commandTimeoutMs: 2_000 },
+      { ...conn(), prefix: `t${randomBytes(4).toString("hex")}`, commandTimeoutMs: 2_000, connectTimeoutMs: 10_000, scopeShards: 16 },
       {
         clock,
         ids: createIdSource((n) => randomBytes(n)),

@@ -3,7 +3,7 @@ import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-no
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { PresenceService } from "../../gen/presence/v1/presence_pb.js";
-import { QUOTA_SPEC } from "../../src/config-access.js";
+import { QUOTA_SPEC } from "../../src/config.js";
 import { ROOT } from "../support/monitoring-assets.js";
 import { startNode, type NodeProcess } from "../support/node-process.js";
 import { isRunning, spawnTracked, terminate } from "../support/processes.js";

@@ -12,7 +12,7 @@ afterEach(async () => {
 
 async function start(ready: () => Promise<Readiness>, readyTimeoutMs?: number) {
   const metrics = createMetrics();
-  const server = createAdminServer({ metrics, ready, ...(readyTimeoutMs ? { readyTimeoutMs } : {}) });
+  const server = createAdminServer({ metrics, ready, readyTimeoutMs: readyTimeoutMs ?? 2_000 });
   servers.push(server);
   const { port } = await server.listen(0, HOST);
   return { port, metrics, server };

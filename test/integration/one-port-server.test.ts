@@ -4,12 +4,15 @@ import * as net from "node:net";
 import { once } from "node:events";
 import { afterEach, describe, expect, it } from "vitest";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { loadConfig } from "../../src/config.js";
 import { createOnePortServer } from "../../src/transport/http/one-port-server.js";
 import type { OnePortHandler, OnePortServer, OnePortServerOptions } from "../../src/transport/http/one-port-server.js";
 
 const HOST = "127.0.0.1";
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 const EMPTY_SETTINGS = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+/** The server's defaults (src/config/server-spec.ts); each test overrides what it shrinks. */
+const HTTP_DEFAULTS = loadConfig({}).http;
 
 const echo: OnePortHandler = (req, res) => {
   res.setHeader("content-type", "application/json");
@@ -22,7 +25,7 @@ afterEach(async () => {
 });
 
 async function start(options: Partial<OnePortServerOptions> = {}): Promise<{ server: OnePortServer; port: number }> {
-  const server = createOnePortServer({ handler: echo, ...options });
+  const server = createOnePortServer({ ...HTTP_DEFAULTS, handler: echo, ...options });
   const { port } = await server.listen(0, HOST);
   cleanups.push(() => server.close(100));
   return { server, port };
@@ -325,7 +328,7 @@ describe("one-port server: close()", () => {
     const a = server.close(100);
     expect(server.close(100)).toBe(a);
     await a;
-    await createOnePortServer({ handler: echo }).close(100);
+    await createOnePortServer({ ...HTTP_DEFAULTS, handler: echo }).close(100);
   });
 });
 

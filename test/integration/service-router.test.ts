@@ -11,7 +11,7 @@ import { Activity, LeaveReason } from "../../gen/presence/v1/types_pb.js";
 import { createTokenVerifier } from "../../src/auth/verify-token.js";
 import { createFakeClock } from "../../src/core/fake-clock.js";
 import { createIdSource } from "../../src/core/ids.js";
-import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/core/options.js";
+import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/config.js";
 import { PresenceError } from "../../src/core/presence-error.js";
 import { createUserWatchHub } from "../../src/fanout/user-watch-hub.js";
 import { createFanoutHub } from "../../src/fanout/fanout-hub.js";
@@ -22,7 +22,7 @@ import { authInterceptor, metricsInterceptor } from "../../src/transport/connect
 import { presenceRoutes } from "../../src/transport/connect/presence-routes.js";
 import { createClientAddress } from "../../src/transport/http/client-address.js";
 import { testAccessGuard } from "../support/access.js";
-import { signTestToken, TEST_SECRET } from "../support/tokens.js";
+import { signTestToken, TEST_SECRET, VERIFIER_DEFAULTS } from "../support/tokens.js";
 import { recordWatch, toComparable, toComparableDomain, type RecordedWatch } from "../support/watch-recorder.js";
 
 /*
@@ -50,7 +50,7 @@ function setup() {
   const access = testAccessGuard(clock);
   const service = createPresenceService({ sessions: store, rooms: store, users: store, access, hub, userHub, clock, ids, limits, timings });
   const metrics = createMetrics();
-  const verify = createTokenVerifier({ hs256Secret: TEST_SECRET, allowAnonymous: true });
+  const verify = createTokenVerifier({ ...VERIFIER_DEFAULTS, hs256Secret: TEST_SECRET, allowAnonymous: true, cacheSize: 0 });
   const scopeService = createScopeService({ scopes, users: store, clock, limits, timings, otherWatchers: () => 0 });
   const lifecycle = createMemoryRoomLifecycle({ clock, limits: { maxParticipants: 100, defaultIdleTimeoutMs: 86_400_000, tombstoneMs: 600_000 } });
   const roomService = createRoomService({ lifecycle, clock, counts: async (r) => (await store.getView(r, { includeMembers: false })).counts, evict: (r, e) => store.endRoom(r, e), limits: { ...limits, maxParticipants: 100, defaultIdleTimeoutMs: 86_400_000, tombstoneMs: 600_000 } });

@@ -157,6 +157,26 @@ describe(`WebSocket bridge (${engine} engine) on the ${store} store`, () => {
       answer(await c.request({ case: "unwatch", value: { room: "/1" } }), "ack");
       answer(await c.request({ case: "watch", value: { room: "/3" } }), "ack");
     });
+
+    // On the memory store a frame's work completes within the turn that received it, so frames
+    // never pile up there; Redis round trips make them.
+    it.runIf(store === "redis")("refuses frames beyond PRESENCE_WS_MAX_PENDING_FRAMES with RATE_LIMITED and keeps the socket open", async () => {
+      const s = await server({ PRESENCE_WS_MAX_PENDING_FRAMES: "2" });
+      const c = await open(s, "ana");
+      answer(await c.request({ case: "join", value: { room: "/pending" } }), "join");
+      // One burst of frames: the first two are in flight (each a store call), the rest arrive before they are answered.
+      const ids = Array.from({ length: 40 }, (_, i) => 1_000 + i);
+      for (const requestId of ids) c.send({ requestId, frame: { case: "typing", value: { room: "/pending", typing: requestId % 2 === 0 } } });
+      await c.waitFor((f) => f.requestId === ids.at(-1));
+      await Promise.all(ids.map((id) => c.waitFor((f) => f.requestId === id)));
+      const answers = c.frames.filter((f) => ids.includes(f.requestId));
+      expect(answers).toHaveLength(ids.length);
+      const refused = answers.filter((f) => f.frame.case === "error").map((f) => answer(f, "error"));
+      expect(refused.length, "no frame was refused").toBeGreaterThan(0);
+      for (const e of refused) expect(e).toMatchObject({ code: 8, reason: ErrorReason.RATE_LIMITED, metadata: { field: "frames", limit: "2" } });
+      expect(answers.filter((f) => f.frame.case === "ack").length).toBeGreaterThanOrEqual(2);
+      answer(await c.request({ case: "typing", value: { room: "/pending", typing: false } }), "ack");
+    });
   });
 
   describe("WebSocket bridge: authentication", () => {

@@ -1,7 +1,8 @@
 import type { Commit } from "../../src/core/commit.js";
 import type { FakeClock } from "../../src/core/fake-clock.js";
 import type { IdSource } from "../../src/core/ids.js";
-import { DEFAULT_LIMITS, DEFAULT_TIMINGS, type Limits, type Timings } from "../../src/core/options.js";
+import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/config.js";
+import type { Limits, Timings } from "../../src/core/options.js";
 import { createPresenceModel, type Effects, type PresenceModel } from "../../src/core/presence-model.js";
 import type { PresenceEvent, RoomView } from "../../src/core/presence-event.js";
 import type { UserStatusRecord } from "../../src/core/user-status.js";

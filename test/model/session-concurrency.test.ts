@@ -38,7 +38,7 @@ async function check(conn: () => { url?: string; clusterSeeds?: string[] }, hkey
       const clock = createFakeClock(Date.now());
       const prefix = `c${randomBytes(4).toString("hex")}`;
       const make = (nodeId: string) =>
-        createRedisPresenceStore({ ...conn(), prefix, commandTimeoutMs: 5_000 }, { clock, ids: createIdSource((n) => randomBytes(n)), timings: MODEL_TIMINGS, limits: MODEL_LIMITS, fixedTime: true, nodeId });
+        createRedisPresenceStore({ ...conn(), prefix, commandTimeoutMs: 5_000, connectTimeoutMs: 10_000, scopeShards: 16 }, { clock, ids: createIdSource((n) => randomBytes(n)), timings: MODEL_TIMINGS, limits: MODEL_LIMITS, fixedTime: true, nodeId });
       const nodes: RedisPresenceStore[] = [await make("n0"), await make("n1")];
       try {
         const first = await nodes[0]!.join({ room: ROOMS[0]!, ownerKey: "u:ana", identity: ana, metadata: {} });

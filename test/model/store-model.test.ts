@@ -57,7 +57,7 @@ function redisNodes(conn: () => { url?: string; clusterSeeds?: string[] }) {
     const prefix = `m${randomBytes(4).toString("hex")}`;
     const node = async (nodeId: string) => {
       const store = await createRedisPresenceStore(
-        { ...conn(), prefix, commandTimeoutMs: 5_000 },
+        { ...conn(), prefix, commandTimeoutMs: 5_000, connectTimeoutMs: 10_000, scopeShards: 16 },
         { clock, ids: createIdSource((n) => randomBytes(n)), timings: MODEL_TIMINGS, limits: MODEL_LIMITS, fixedTime: true, nodeId },
       );
       return { store, settle: () => store.settleForTests() };

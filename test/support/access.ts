@@ -15,5 +15,5 @@ export const OPEN_ANONYMOUS_RIGHTS = JSON.stringify({ "**": ["join", "watch", "r
 /** An access guard from PRESENCE_* variables (production mode with the test secret, open anonymous rights unless `env` says otherwise). */
 export function testAccessGuard(clock: Clock, env: Record<string, string> = {}): AccessGuard {
   const config = loadConfig({ PRESENCE_JWT_SECRET: TEST_SECRET, PRESENCE_ANONYMOUS_RIGHTS: OPEN_ANONYMOUS_RIGHTS, ...env });
-  return createAccessGuard({ policy: config.access.policy, quotas: config.access.quotas, clock });
+  return createAccessGuard({ policy: config.access.policy, quotas: config.access.quotas, maxTrackedCallers: config.access.quotaTrackedCallers, clock });
 }

@@ -4,6 +4,22 @@
  */
 import { SignJWT } from "jose";
 import type { JWTPayload } from "jose";
+import { loadConfig } from "../../src/config.js";
+
+/** The verifier's configured defaults (src/config/): tests add the key and override what they exercise. */
+export const VERIFIER_DEFAULTS = (() => {
+  const c = loadConfig({});
+  return {
+    cacheSize: c.auth.tokenCacheSize,
+    clockToleranceSec: c.auth.clockToleranceSec,
+    capabilityClaim: c.access.claims.capability,
+    roomRolesClaim: c.access.claims.roomRoles,
+    maxClaimEntries: c.access.claims.maxEntries,
+    jwksTimeoutMs: c.access.jwks.timeoutMs,
+    jwksCacheMaxAgeMs: c.access.jwks.cacheMaxAgeMs,
+    jwksCooldownMs: c.access.jwks.cooldownMs,
+  };
+})();
 
 /** A 32-byte secret that the verifier accepts; use it with `signTestToken`. */
 export const TEST_SECRET = "test-secret-test-secret-test-secret-0123";

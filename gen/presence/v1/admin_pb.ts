@@ -19,7 +19,8 @@ export const file_presence_v1_admin: GenFile = /*@__PURE__*/
  */
 export type ListRoomsRequest = Message<"presence.v1.ListRoomsRequest"> & {
   /**
-   * How many rooms to return: 1..1,000; 0 means the default, 20.
+   * How many rooms to return: 1..PRESENCE_ADMIN_LIST_ROOMS_MAX (default 1,000); 0 means
+   * PRESENCE_ADMIN_LIST_ROOMS_DEFAULT (default 20).
    *
    * @generated from field: uint32 limit = 1;
    */

@@ -164,8 +164,8 @@ export enum ErrorReason {
   NODE_NOT_FOUND = 16,
 
   /**
-   * A WebSocket sent frames faster than PRESENCE_WS_MAX_FRAMES_PER_SEC (closed with 4006), or had
-   * more frames in flight than the server answers at once.
+   * A WebSocket sent frames faster than PRESENCE_WS_MAX_FRAMES_PER_SEC (closed with 4006), or more
+   * than PRESENCE_WS_MAX_PENDING_FRAMES not yet answered (that frame is refused).
    *
    * @generated from enum value: ERROR_REASON_RATE_LIMITED = 17;
    */

@@ -27,8 +27,10 @@ export interface RedisConnectionOptions {
   clusterSeeds?: string[];
   prefix: string;
   commandTimeoutMs: number;
-  /** How long start-up waits for Redis before going on not ready. */
-  connectTimeoutMs?: number;
+  /** How long start-up waits for Redis before going on not ready (PRESENCE_REDIS_CONNECT_TIMEOUT_MS). */
+  connectTimeoutMs: number;
+  /** Shards per scope (PRESENCE_SCOPE_SHARDS): part of the key layout, like `prefix`. */
+  scopeShards: number;
   /** ACL user (or none: the default user) and password, for every node (standalone or Cluster). */
   username?: string;
   password?: string;
@@ -47,8 +49,6 @@ export async function createRedisPresenceStore(
     observer?: RedisStoreObserver;
     nodeId?: string;
     onCommitListenerError?: (err: unknown) => void;
-    /** Shards per scope (PRESENCE_SCOPE_SHARDS, default 16). */
-    scopeShards?: number;
     /** Server-side away thresholds; absent: never away by silence. */
     awayPolicy?: AwayPolicy;
   },
@@ -92,8 +92,8 @@ export async function createRedisPresenceStore(
   // Connection errors are reported through failing calls and readiness; keep them off stderr.
   client.on("error", () => {});
   subscriberConnection.on("error", () => {});
-  await waitReady(client, conn.connectTimeoutMs ?? 10_000);
-  const store = createRedisStore({ client, subscriberConnection, cluster, prefix: conn.prefix, probeTimeoutMs: conn.commandTimeoutMs, ...deps });
+  await waitReady(client, conn.connectTimeoutMs);
+  const store = createRedisStore({ client, subscriberConnection, cluster, prefix: conn.prefix, scopeShards: conn.scopeShards, probeTimeoutMs: conn.commandTimeoutMs, ...deps });
   await store.init().catch(() => {});
   return store;
 }

@@ -32,13 +32,13 @@ export type { RedisStoreObserver };
  * Reaping is shared by the nodes (session-reaper.ts); after Redis lost its data, this node
  * re-asserts the sessions it serves (data-loss-recovery.ts).
  */
-export interface RedisStoreOptions extends Omit<RedisContextOptions, "nodeId" | "commits"> {
+export interface RedisStoreOptions extends Omit<RedisContextOptions, "nodeId" | "commits" | "commandTimeoutMs"> {
   /** The pub/sub connection (a `duplicate()` of a standalone client, or a Cluster with shardedSubscribers). */
   subscriberConnection: Redis | Cluster;
   /** This process's node id, recorded on the sessions it creates, attaches or reclaims (default "local"). */
   nodeId?: string;
-  /** Bound of the subscriber round trip in `ping()` (the command timeout). Default 2,000. */
-  probeTimeoutMs?: number;
+  /** Bound of the subscriber round trip in `ping()` (the command timeout). */
+  probeTimeoutMs: number;
   /** A commit-feed listener threw (it is skipped; the others still run). */
   onCommitListenerError?: (err: unknown) => void;
 }
@@ -64,7 +64,7 @@ export type RedisPresenceStore = PresenceStore & {
 export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
   const nodeId = o.nodeId ?? "local";
   const commits = createCommitEmitter(nodeId, o.onCommitListenerError);
-  const ctx: RedisContext = createRedisContext({ ...o, nodeId, commits });
+  const ctx: RedisContext = createRedisContext({ ...o, nodeId, commits, commandTimeoutMs: o.probeTimeoutMs });
   const recovery: DataLossRecovery = createDataLossRecovery(ctx);
   let bus: RedisEventBus | undefined;
   const sub: Subscriber = createSubscriber({
@@ -127,7 +127,7 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
      */
     async ping() {
       await ctx.cmd("set", () => o.client.set(`${o.prefix}:ping`, String(Date.now()), "PX", 10_000));
-      await sub.probe(o.probeTimeoutMs ?? 2_000).catch((e: unknown) => {
+      await sub.probe(o.probeTimeoutMs).catch((e: unknown) => {
         ctx.observer.redisError?.("subscriber");
         throw new PresenceError("STORE_UNAVAILABLE", `redis subscriber probe failed: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
       });

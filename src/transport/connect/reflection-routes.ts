@@ -2,6 +2,7 @@ import { toBinary, type DescFile, type DescMessage, type DescService } from "@bu
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { ServerReflection as ReflectionV1 } from "../../../gen/grpc/reflection/v1/reflection_pb.js";
+import { STATUS_CODES } from "../../core/error-policy.js";
 import { ServerReflection as ReflectionV1Alpha } from "../../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 
 /**
@@ -23,8 +24,8 @@ import { ServerReflection as ReflectionV1Alpha } from "../../../gen/grpc/reflect
  */
 export const REFLECTION_SERVICES: readonly DescService[] = [ReflectionV1, ReflectionV1Alpha];
 
-const NOT_FOUND = 5;
-const INVALID_ARGUMENT = 3;
+const NOT_FOUND = STATUS_CODES.not_found.grpc;
+const INVALID_ARGUMENT = STATUS_CODES.invalid_argument.grpc;
 
 type Request =
   | { case: "fileByFilename" | "fileContainingSymbol"; value: string }

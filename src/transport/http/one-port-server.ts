@@ -6,11 +6,12 @@
  * `PRI` (the HTTP/2 connection preface) goes to an `http2` server, anything else to an `http`
  * server; both share the handler (connect-notes §0, design §9).
  *
- * Timing. A socket that does not send 3 bytes within `sniffTimeoutMs` (10 s) is destroyed. The
- * HTTP/1.1 server is told it is listening so that its header (`headersTimeoutMs`, 60 s) and request
- * (`requestTimeoutMs`, 300 s) timeouts are enforced; neither cuts a long response stream. Every
- * HTTP/2 session is pinged every `pingIntervalMs` (30 s) and destroyed, with all its streams, when an
- * ack does not arrive within `pingTimeoutMs` (10 s): this is how a silently dead peer is noticed.
+ * Timing. A socket that does not send 3 bytes within `sniffTimeoutMs` is destroyed. The HTTP/1.1
+ * server is told it is listening so that its header (`headersTimeoutMs`) and request
+ * (`requestTimeoutMs`) timeouts are enforced; neither cuts a long response stream. Every HTTP/2
+ * session is pinged every `pingIntervalMs` and destroyed, with all its streams, when an ack does
+ * not arrive within `pingTimeoutMs`: this is how a silently dead peer is noticed (defaults:
+ * docs/configuration.md).
  * The h2 idle `timeout` stays 0, because PINGs do not reset it and it would kill quiet watch streams
  * (connect-notes §3).
  *
@@ -47,34 +48,37 @@ export type OnePortResponse = http.ServerResponse | http2.Http2ServerResponse;
  */
 export type OnePortHandler = (req: OnePortRequest, res: OnePortResponse) => void;
 
-/** Options of {@link createOnePortServer}; every duration is optional and in milliseconds. */
+/**
+ * Options of {@link createOnePortServer}; durations in milliseconds. Every number is required: the
+ * values and their defaults come from the configuration (`config.http`, CONNECTION_SPEC).
+ */
 export interface OnePortServerOptions {
   /** Serves every request, HTTP/1.1 and HTTP/2. Wrapped with {@link withDrainOnClose}. */
   handler: OnePortHandler;
-  /** A socket that has not sent 3 bytes by then is destroyed. Default `headersTimeoutMs`. */
-  sniffTimeoutMs?: number;
-  /** Server PING interval per HTTP/2 session. Default 30,000. */
-  pingIntervalMs?: number;
-  /** A PING not acknowledged within this destroys its session. Default 10,000. */
-  pingTimeoutMs?: number;
-  /** Time to receive a complete first request head (HTTP/1.1) or first stream (HTTP/2), and each later HTTP/1.1 request head. Default 10,000. */
-  headersTimeoutMs?: number;
-  /** Time to receive a whole request body (HTTP/1.1: node's requestTimeout; HTTP/2: per stream). Default 30,000. */
-  requestTimeoutMs?: number;
-  /** HTTP/1.1: idle time of a keep-alive socket between requests. Default 5,000 (Node's). */
-  keepAliveTimeoutMs?: number;
-  /** HTTP/1.1: how often header/request timeouts are checked. Default a quarter of `headersTimeoutMs`, 250..5,000. */
-  timeoutCheckIntervalMs?: number;
-  /** HTTP/2 concurrent streams per connection (PRESENCE_H2_MAX_CONCURRENT_STREAMS). Default 1,000. */
-  maxConcurrentStreams?: number;
-  /** Open connections on this port; more are closed at once. Default 20,000. */
-  maxConnections?: number;
-  /** Connections that have not completed a first request; a new one pushes out the oldest. Default 1,000. */
-  maxHalfOpen?: number;
-  /** An HTTP/2 connection without open streams this long is closed (GOAWAY). Default 300,000. */
-  idleTimeoutMs?: number;
-  /** How long accepting stays paused after an accept error (EMFILE). Default 1,000. */
-  acceptPauseMs?: number;
+  /** A socket that has not sent 3 bytes by then is destroyed. */
+  sniffTimeoutMs: number;
+  /** Server PING interval per HTTP/2 session. */
+  pingIntervalMs: number;
+  /** A PING not acknowledged within this destroys its session. */
+  pingTimeoutMs: number;
+  /** Time to receive a complete first request head (HTTP/1.1) or first stream (HTTP/2), and each later HTTP/1.1 request head. */
+  headersTimeoutMs: number;
+  /** Time to receive a whole request body (HTTP/1.1: node's requestTimeout; HTTP/2: per stream). */
+  requestTimeoutMs: number;
+  /** HTTP/1.1: idle time of a keep-alive socket between requests. */
+  keepAliveTimeoutMs: number;
+  /** HTTP/1.1: how often header/request timeouts are checked. */
+  timeoutCheckIntervalMs: number;
+  /** HTTP/2 concurrent streams per connection. */
+  maxConcurrentStreams: number;
+  /** Open connections on this port; more are closed at once. */
+  maxConnections: number;
+  /** Connections that have not completed a first request; a new one pushes out the oldest. */
+  maxHalfOpen: number;
+  /** An HTTP/2 connection without open streams this long is closed (GOAWAY). */
+  idleTimeoutMs: number;
+  /** How long accepting stays paused after an accept error (EMFILE). */
+  acceptPauseMs: number;
   /** Per-address counting shared with the other port; none: no per-address limit. */
   limiter?: ConnectionLimiter;
   /** A connection refused or cut before it served a request (metrics). */
@@ -138,19 +142,19 @@ export function withDrainOnClose(handler: OnePortHandler): OnePortHandler {
 
 /** Creates the server (not yet listening). Throws on option values out of range. */
 export function createOnePortServer(options: OnePortServerOptions): OnePortServer {
-  const sniffTimeoutMs = positive("sniffTimeoutMs", options.sniffTimeoutMs ?? options.headersTimeoutMs ?? 10_000);
-  const pingIntervalMs = positive("pingIntervalMs", options.pingIntervalMs ?? 30_000);
-  const pingTimeoutMs = positive("pingTimeoutMs", options.pingTimeoutMs ?? 10_000);
-  const headersTimeoutMs = positive("headersTimeoutMs", options.headersTimeoutMs ?? 10_000);
-  const timeoutCheckIntervalMs = positive("timeoutCheckIntervalMs", options.timeoutCheckIntervalMs ?? Math.min(5_000, Math.max(250, headersTimeoutMs / 4)));
-  const maxConnections = positive("maxConnections", options.maxConnections ?? 20_000);
-  const acceptPauseMs = positive("acceptPauseMs", options.acceptPauseMs ?? 1_000);
+  const sniffTimeoutMs = positive("sniffTimeoutMs", options.sniffTimeoutMs);
+  const pingIntervalMs = positive("pingIntervalMs", options.pingIntervalMs);
+  const pingTimeoutMs = positive("pingTimeoutMs", options.pingTimeoutMs);
+  const headersTimeoutMs = positive("headersTimeoutMs", options.headersTimeoutMs);
+  const timeoutCheckIntervalMs = positive("timeoutCheckIntervalMs", options.timeoutCheckIntervalMs);
+  const maxConnections = positive("maxConnections", options.maxConnections);
+  const acceptPauseMs = positive("acceptPauseMs", options.acceptPauseMs);
   const guard = createSlowClientGuard({
     headersTimeoutMs,
     headersGraceMs: timeoutCheckIntervalMs + 100,
-    requestTimeoutMs: positive("requestTimeoutMs", options.requestTimeoutMs ?? 30_000),
-    idleTimeoutMs: positive("idleTimeoutMs", options.idleTimeoutMs ?? 300_000),
-    maxHalfOpen: positive("maxHalfOpen", options.maxHalfOpen ?? 1_000),
+    requestTimeoutMs: positive("requestTimeoutMs", options.requestTimeoutMs),
+    idleTimeoutMs: positive("idleTimeoutMs", options.idleTimeoutMs),
+    maxHalfOpen: positive("maxHalfOpen", options.maxHalfOpen),
     onCut: (why) => options.onRefused?.(why),
   });
   const inner = withDrainOnClose(options.handler);
@@ -171,8 +175,8 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
   const h1 = http.createServer(
     {
       headersTimeout: headersTimeoutMs,
-      requestTimeout: nonNegative("requestTimeoutMs", options.requestTimeoutMs ?? 30_000),
-      keepAliveTimeout: nonNegative("keepAliveTimeoutMs", options.keepAliveTimeoutMs ?? 5_000),
+      requestTimeout: nonNegative("requestTimeoutMs", options.requestTimeoutMs),
+      keepAliveTimeout: nonNegative("keepAliveTimeoutMs", options.keepAliveTimeoutMs),
       connectionsCheckingInterval: timeoutCheckIntervalMs,
     },
     (req, res) => {
@@ -189,7 +193,7 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
   h1.timeout = 0;
 
   const h2 = http2.createServer(
-    { settings: { maxConcurrentStreams: positive("maxConcurrentStreams", options.maxConcurrentStreams ?? 1_000) }, maxSessionMemory: 64 },
+    { settings: { maxConcurrentStreams: positive("maxConcurrentStreams", options.maxConcurrentStreams) }, maxSessionMemory: 64 },
     handler,
   );
   h2.setTimeout(0);

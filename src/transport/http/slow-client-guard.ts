@@ -21,7 +21,7 @@ export interface SlowClientGuardOptions {
    * Extra time before this guard cuts, so that node:http's own header timeout (which answers 408)
    * normally ends an HTTP/1.1 connection first; such a close is counted as `headers_timeout` too.
    */
-  headersGraceMs?: number;
+  headersGraceMs: number;
   requestTimeoutMs: number;
   idleTimeoutMs: number;
   maxHalfOpen: number;
@@ -47,7 +47,7 @@ export interface SlowClientGuard {
 export function createSlowClientGuard(o: SlowClientGuardOptions): SlowClientGuard {
   /** Half-open sockets in arrival order (a Map keeps insertion order: the first is the oldest). */
   const waiting = new Map<net.Socket, NodeJS.Timeout>();
-  const grace = o.headersGraceMs ?? 0;
+  const grace = o.headersGraceMs;
   const sessions = new Set<NodeJS.Timeout>();
   /**
    * HTTP/2 sockets' sessions: once node:http2 owns a socket's handle, destroying the socket object

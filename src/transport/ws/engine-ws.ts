@@ -180,12 +180,10 @@ export function createWsEngine(settings: EngineSettings, h: EngineHandlers): WsE
       });
   });
   server.on("clientError", (_err, socket) => socket.destroy());
-  if (settings.headersTimeoutMs !== undefined) {
-    // node refuses a header timeout above the request timeout.
-    if (server.requestTimeout > 0 && server.requestTimeout < settings.headersTimeoutMs) server.requestTimeout = settings.headersTimeoutMs;
-    server.headersTimeout = settings.headersTimeoutMs;
-  }
-  if (settings.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = settings.keepAliveTimeoutMs;
+  // node refuses a header timeout above the request timeout.
+  if (server.requestTimeout > 0 && server.requestTimeout < settings.headersTimeoutMs) server.requestTimeout = settings.headersTimeoutMs;
+  server.headersTimeout = settings.headersTimeoutMs;
+  server.keepAliveTimeout = settings.keepAliveTimeoutMs;
 
   server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const onSocketError = () => socket.destroy();

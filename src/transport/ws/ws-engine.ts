@@ -53,8 +53,8 @@ export interface EngineSettings {
    * idle HTTP keep-alive connection is kept (PRESENCE_HTTP_HEADERS_TIMEOUT_MS, …_KEEPALIVE_TIMEOUT_MS;
    * slowloris). The ws engine applies them; uWS has its own fixed 10 s HTTP timeout.
    */
-  headersTimeoutMs?: number;
-  keepAliveTimeoutMs?: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
 }
 
 /** The headers and query parameter an upgrade is authenticated with. */

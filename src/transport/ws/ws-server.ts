@@ -50,7 +50,7 @@ const RESOLVED: Promise<void> = Promise.resolve();
 /** Creates the bridge (nothing listens until `listen`). Throws on invalid options. */
 export function createWsBridge(options: WsBridgeOptions): WsBridge {
   const o = resolveWsOptions(options);
-  const maxConnections = options.maxConnections ?? 200_000;
+  const maxConnections = options.maxConnections;
   /** Connections counted against the limits: open sockets and upgrades being authenticated. */
   let admitted = 0;
   const clock = options.clock ?? systemClock;
