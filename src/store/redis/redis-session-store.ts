@@ -47,8 +47,8 @@ export interface RedisSessionStoreParts {
 export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreParts): SessionStore {
   const ttlMs = ctx.timings.sessionTtlMs;
   const heartbeats = createHeartbeatBatcher(ctx.keys, (b, list) => heartbeatBatch(ctx, b, list));
-  const remember = (sid: string, owner: string, session: StoredSession, room: string, md: Record<string, string>) =>
-    ctx.known.remember(sid, owner, session, room, md, ctx.clock.now());
+  const remember = (sid: string, owner: string, session: StoredSession, room: string, md: Record<string, string>, presence?: Record<string, string>) =>
+    ctx.known.remember(sid, owner, session, room, md, ctx.clock.now(), presence);
   const activity = createRedisSessionActivity(ctx);
   /**
    * The room step of a join or navigation: `call` is the session step's number and lease end
@@ -104,7 +104,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
   async function leaveRoom(ref: SessionRef, room: string, session: StoredSession, seq: number): Promise<"left" | "ended" | "not_in_room" | "relisted"> {
     const status = await ctx.sessions.leaveRoom(ref, room, seq);
     if (status === "not_found") throw sessionNotFound();
-    if (status !== "relisted") ctx.known.get(ref.sessionId)?.rooms.delete(room);
+    if (status !== "relisted") ctx.known.left(ref.sessionId, room);
     if (status === "left") await activity.roomAway(ref.sessionId, session, room, 0); // its threshold no longer counts
     if (status === "ended") {
       ctx.known.delete(ref.sessionId);
@@ -153,7 +153,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       if (opened.status === "rejected") throw opened.reason;
       throw sessionNotFound(); // a new session cannot be refused
     }
-    remember(sid, input.ownerKey, session, input.room, input.metadata);
+    remember(sid, input.ownerKey, joinedOrNot.status === "fulfilled" ? joinedOrNot.value.session : session, input.room, input.metadata, input.presence);
     if (joinedOrNot.status === "rejected") throw await refused(joinedOrNot.reason, { sessionId: sid, ownerKey: input.ownerKey }, input.room, session);
     const joined = joinedOrNot.value;
     await activity.created(sid, joined.session);
@@ -209,7 +209,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
         }
       }
       const { session, sid: sessionId, expiresAtMs } = opened;
-      remember(sessionId, input.ownerKey, session, room, input.metadata);
+      remember(sessionId, input.ownerKey, session, room, input.metadata, input.presence);
       // The user's status and the room join are on other slots than the session: in parallel, after it.
       const [joining, status] = await Promise.allSettled([
         roomJoin(room, sessionId, session, input.metadata, opened, input.presence),
@@ -268,7 +268,12 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
         ]);
         if (json) {
           const session = decodeSession(json);
-          for (const [room, listed] of Object.entries(rooms)) remember(input.sessionId, input.ownerKey, session, room, decodeListing(listed));
+          // Its typed presence in each room too (re-assertion restores it): one read per room, together.
+          const entries = await Promise.all(Object.keys(rooms).map((room) => ctx.cmd("hget", () => ctx.client.hget(ctx.keys.room(room).members, session.c))));
+          Object.entries(rooms).forEach(([room, listed], i) => {
+            const member = entries[i] ? (JSON.parse(entries[i]) as StoredMember) : undefined;
+            remember(input.sessionId, input.ownerKey, session, room, decodeListing(listed), member?.s === input.sessionId ? member.pr : undefined);
+          });
           known = ctx.known.get(input.sessionId);
         }
       }
@@ -330,6 +335,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       const limits = { maxBytes: ctx.limits.maxPresenceBytes, maxKeys: ctx.limits.maxPresenceKeys };
       const next = checkPresenceRecord(mergePresence(member.pr ?? {}, input.presence, input.replace), limits);
       await roomJoin(input.room, input.sessionId, session, member.md ?? {}, { seq: checked.seq, expiresAtMs: 0 }, next);
+      ctx.known.presenceChanged(input.sessionId, input.room, next);
     },
 
     async endRoom(room, ended) {
