@@ -373,7 +373,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
   };
 
   const engine = selected.create(
-    { path: o.path, maxPayloadBytes: 2 * o.maxMessageBytes, idleTimeoutSec: o.idleTimeoutSec, maxBufferedBytes: cap, headersTimeoutMs: options.headersTimeoutMs, keepAliveTimeoutMs: options.keepAliveTimeoutMs },
+    { path: o.path, maxPayloadBytes: 2 * o.maxMessageBytes, idleTimeoutSec: o.idleTimeoutSec, maxBufferedBytes: cap, headersTimeoutMs: options.headersTimeoutMs, keepAliveTimeoutMs: options.keepAliveTimeoutMs, closeTimeoutMs: o.closeTimeoutMs },
     handlers,
   );
 
