@@ -431,11 +431,7 @@ const RUNNERS: Record<ScenarioName, (ctx: Ctx, kind: ServerKind) => Promise<Serv
 
 // ---- gRPC side (bench/grpc, another module) ----
 
-interface GrpcBenchResult {
-  rows: Array<{ metric: string; unit: string; grpc: number | null; connect: number | null }>;
-  notes: string[];
-  generatorCpuShare: number | null;
-}
+type GrpcBenchResult = NonNullable<BenchResults["grpc"]>;
 
 async function grpcSide(full: boolean): Promise<GrpcBenchResult | { skipped: string }> {
   const file = new URL("./grpc/grpc-bench.ts", import.meta.url);

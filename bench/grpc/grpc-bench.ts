@@ -9,7 +9,7 @@
  *                                      streams slows as they accumulate, see bench/README.md)
  *
  * Options (override the preset): --concurrency N (calls in flight in total, 64)  --generators N
- * (generator processes, 2)  --duration S  --warmup S  --stores memory,redis  --transports
+ * (generator processes, 2)  --duration S  --warmup S  --stores memory,redis  --rpcs join,heartbeat  --transports
  * grpc,connect-h2,connect-h1  --redis-transports …  --anonymous (no bearer token)  --raw-clients
  * (unary load from bare node:http2 calls, raw-h2-client.ts, instead of grpc-js / connect-node)  --streams N
  * --per-connection N (streams per HTTP/2 connection, 1,000)  --per-generator N (streams per
@@ -27,10 +27,26 @@ import { fmt, isoStamp, table } from "../lib/format.js";
 import type { Transport, UnaryRpc } from "./generator.js";
 import { pinPlan } from "./server.js";
 import { streamsPhase, type StreamsOptions, type StreamsRow } from "./streams-phase.js";
-import { unaryPhase, type Store, type UnaryOptions, type UnaryProfile, type UnaryRow } from "./unary-phase.js";
+import { unaryPhase, type ServerKind, type Store, type UnaryOptions, type UnaryProfile, type UnaryRow } from "./unary-phase.js";
+
+/** One of our figures against a reference measured in the same run (bench/grpc/bare-server.ts). */
+export interface GrpcRatioRow {
+  metric: string;
+  unit: string;
+  ours: number;
+  reference: number;
+  /** Which reference: "bare grpc-js", "bare connect-node", or a goal ("goal"). */
+  referenceName: string;
+  /** ours ÷ reference. */
+  ratio: number;
+  /** The issue's goal for the ratio (≤), when there is one. */
+  goal: number | null;
+}
 
 export interface GrpcBenchResult {
   rows: Array<{ metric: string; unit: string; grpc: number | null; connect: number | null }>;
+  /** Server CPU per call against the bare frameworks, and stream memory against its goal. */
+  ratios: GrpcRatioRow[];
   notes: string[];
   generatorCpuShare: number | null;
 }
@@ -67,6 +83,7 @@ export function parseGrpcArgs(argv: string[], full = argv.includes("--full")): O
       anonymous: false,
       pin: pinPlan(),
       profileS: 2,
+      references: ["grpc-js", "connect-node"],
     },
     streams: { clients: ["grpc", "connect-h2"], streams: full ? 50_000 : 5_000, perConnection: 1_000, perGenerator: 5_000, roomSize: 10, pin: null },
     skipUnary: false,
@@ -87,6 +104,7 @@ export function parseGrpcArgs(argv: string[], full = argv.includes("--full")): O
     else if (a === "--stores") o.unary.stores = list(argv[++i], ["memory", "redis"] as const, a);
     else if (a === "--transports") o.unary.transports = list(argv[++i], transports, a);
     else if (a === "--redis-transports") o.unary.redisTransports = list(argv[++i], transports, a);
+    else if (a === "--rpcs") o.unary.rpcs = list(argv[++i], ["join", "heartbeat"] as const, a);
     else if (a === "--anonymous") o.unary.anonymous = true;
     else if (a === "--raw-clients") o.unary.rawClients = true;
     else if (a === "--streams") o.streams.streams = Math.floor(num());
@@ -97,6 +115,7 @@ export function parseGrpcArgs(argv: string[], full = argv.includes("--full")): O
     else if (a === "--no-pin") o.unary.pin = null;
     else if (a === "--profile") o.unary.profileS = num(0);
     else if (a === "--skip-unary") o.skipUnary = true;
+    else if (a === "--no-references") o.unary.references = [];
     else if (a === "--skip-streams") o.skipStreams = true;
     else if (a === "--out") o.out = argv[++i];
     else throw new Error(`unknown option ${a} (see the header of bench/grpc/grpc-bench.ts)`);
@@ -118,7 +137,12 @@ async function runPhases(o: Options, log: (s: string) => void): Promise<RawResul
   if (!o.skipUnary) {
     log(`(6a) unary Join/Heartbeat: ${o.unary.concurrency} calls in flight over ${o.unary.generators} generator processes, ${o.unary.warmupS} s + ${o.unary.durationS} s per window${o.unary.pin ? `, server pinned to CPU ${o.unary.pin.server}, generators to ${o.unary.pin.generators}` : ", not pinned"}`);
     for (const store of o.unary.stores) {
-      const r = await unaryPhase({ ...o.unary, stores: [store], transports: store === "redis" ? o.unary.redisTransports : o.unary.transports }, log);
+      const r = await unaryPhase({ ...o.unary, stores: [store], references: [], transports: store === "redis" ? o.unary.redisTransports : o.unary.transports }, log);
+      unary = unary.concat(r.rows);
+      profiles = profiles.concat(r.profiles);
+    }
+    if (o.unary.references.length > 0) {
+      const r = await unaryPhase({ ...o.unary, stores: [] }, log);
       unary = unary.concat(r.rows);
       profiles = profiles.concat(r.profiles);
     }
@@ -132,9 +156,12 @@ async function runPhases(o: Options, log: (s: string) => void): Promise<RawResul
 
 const RPC_NAME: Record<UnaryRpc, string> = { join: "Join", heartbeat: "Heartbeat" };
 
+/** Issue 16 item 6: at most 15 KB of server memory per idle WatchPresence stream (≥ 65,000 per GiB). */
+const STREAM_GOAL_BYTES = 15_000;
+
 function summarise(o: Options, r: RawResult): GrpcBenchResult {
   const rows: GrpcBenchResult["rows"] = [];
-  const find = (store: Store, t: Transport, rpc: UnaryRpc) => r.unary.find((x) => x.store === store && x.transport === t && x.rpc === rpc);
+  const find = (store: Store, t: Transport, rpc: UnaryRpc) => r.unary.find((x) => x.server === "ours" && x.store === store && x.transport === t && x.rpc === rpc);
   for (const store of o.unary.stores) {
     for (const rpc of o.unary.rpcs) {
       const g = find(store, "grpc", rpc);
@@ -163,6 +190,27 @@ function summarise(o: Options, r: RawResult): GrpcBenchResult {
     add("server RSS per stream", "bytes", (x) => x.rssPerStream);
     add("  of which JS heap", "bytes", (x) => x.heapPerStream);
   }
+  const ratios: GrpcRatioRow[] = [];
+  const ref = (server: ServerKind, t: Transport, rpc: UnaryRpc) => r.unary.find((x) => x.server === server && x.transport === t && x.rpc === rpc);
+  for (const store of o.unary.stores) {
+    for (const rpc of o.unary.rpcs) {
+      const pairs: [Transport, ServerKind, number | null][] = [
+        ["grpc", "grpc-js", 1.5],
+        ["grpc", "connect-node", null],
+        ["connect-h2", "connect-node", null],
+      ];
+      for (const [t, kind, goal] of pairs) {
+        const ours = find(store, t, rpc);
+        const bare = ref(kind, t, rpc);
+        if (!ours || !bare) continue;
+        const label = t === "grpc" ? "gRPC" : "Connect (h2)";
+        ratios.push({ metric: `${store}: ${RPC_NAME[rpc]} over ${label}, server CPU per call`, unit: "µs", ours: ours.serverCpuUsPerCall, reference: bare.serverCpuUsPerCall, referenceName: `bare ${kind}`, ratio: ours.serverCpuUsPerCall / bare.serverCpuUsPerCall, goal });
+      }
+    }
+  }
+  for (const s of r.streams) {
+    ratios.push({ metric: `idle WatchPresence stream (${s.client === "grpc" ? "gRPC" : "Connect h2"}), server RSS`, unit: "bytes", ours: s.rssPerStream, reference: STREAM_GOAL_BYTES, referenceName: "goal (15 KB)", ratio: s.rssPerStream / STREAM_GOAL_BYTES, goal: 1 });
+  }
   const notes: string[] = [];
   notes.push(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, Node ${process.version}; shared with other jobs: compare ratios (gRPC ÷ Connect), not absolute figures`);
   notes.push(
@@ -173,18 +221,18 @@ function summarise(o: Options, r: RawResult): GrpcBenchResult {
   notes.push(`unary: ${o.unary.concurrency} calls in flight in total over ${o.unary.generators} generator processes (one HTTP/2 connection each; HTTP/1.1: one socket per call in flight), clients: ${o.unary.rawClients ? "bare node:http2 (--raw-clients; HTTP/1.1 still connect-node)" : "grpc-js and connect-node"}, ${o.unary.anonymous ? "anonymous" : "one bearer token (HS256 JWT) per generator"}; Join joins a new room per call, Heartbeat keeps one session per caller alive`);
   for (const u of r.unary) {
     notes.push(
-      `${u.store} ${u.transport} ${u.rpc}: ${fmt(u.callsPerSecond)} calls/s, CPU % of a core: server ${fmt(u.cpuPercent.server)} (main thread ${fmt(u.cpuPercent.serverMainThread)}), generators ${fmt(u.cpuPercent.generators)}${u.cpuPercent.redis === null ? "" : `, redis ${fmt(u.cpuPercent.redis)}`}, machine ${fmt(u.cpuPercent.machine)}/${os.cpus().length * 100}; generator share ${fmt(100 * u.generatorShare)}%; limit: ${u.bottleneck}${u.errors ? `; ${u.errors} errors (first: ${u.firstError})` : ""}`,
+      `${u.server === "ours" ? u.store : `bare ${u.server}`} ${u.transport} ${u.rpc}: ${fmt(u.callsPerSecond)} calls/s, CPU % of a core: server ${fmt(u.cpuPercent.server)} (main thread ${fmt(u.cpuPercent.serverMainThread)}), generators ${fmt(u.cpuPercent.generators)}${u.cpuPercent.redis === null ? "" : `, redis ${fmt(u.cpuPercent.redis)}`}, machine ${fmt(u.cpuPercent.machine)}/${os.cpus().length * 100}; generator share ${fmt(100 * u.generatorShare)}%; limit: ${u.bottleneck}${u.errors ? `; ${u.errors} errors (first: ${u.firstError})` : ""}`,
     );
   }
   for (const p of r.profiles) {
-    notes.push(`server CPU profile, ${p.transport} ${RPC_NAME[p.rpc]} (memory store; ${p.file}), busy time by area: ${p.areas.slice(0, 12).map((a) => `${a.area} ${fmt(a.busyPercent, 1)}%`).join(", ")}`);
+    notes.push(`server CPU profile, ${p.server === "ours" ? "ours" : `bare ${p.server}`} ${p.transport} ${RPC_NAME[p.rpc]} (memory store; ${p.file}), busy time by area: ${p.areas.slice(0, 12).map((a) => `${a.area} ${fmt(a.busyPercent, 1)}%`).join(", ")}`);
     notes.push(`  top functions (self, % of busy): ${p.top.slice(0, 10).map((t) => `${fmt(t.busyPercent, 1)}% ${t.fn}`).join("; ")}`);
   }
   for (const s of r.streams) {
     notes.push(`streams ${s.client}: ${fmt(s.ready)} of ${fmt(s.requested)} ready, ${fmt(s.open)} still open when measured (${s.failed} failed${s.firstFailure ? `: ${s.firstFailure}` : ""}) over ${s.connections} connections in ${fmt(s.openSeconds, 1)} s; server RSS ${fmt(s.server.rssBefore / 2 ** 20, 1)} → ${fmt(s.server.rssAfter / 2 ** 20, 1)} MiB after GC; generators' RSS ${fmt(s.generatorRss / 2 ** 20)} MiB`);
   }
   const shares = r.unary.map((u) => u.generatorShare);
-  return { rows, notes, generatorCpuShare: shares.length ? Math.max(...shares) : null };
+  return { rows, ratios, notes, generatorCpuShare: shares.length ? Math.max(...shares) : null };
 }
 
 /** Runs scenario 6 (CI-sized, or full with `full`) and returns its rows for bench/run.ts. */
@@ -196,6 +244,14 @@ export async function runGrpcBench(opts: { full: boolean; log?: (line: string) =
 function formatCell(v: number | null, unit: string): string {
   if (v === null) return "";
   return fmt(v, unit === "ms" ? 2 : unit === "µs" ? 1 : 0);
+}
+
+/** The ratio table: ours against the references measured in the same run. */
+export function grpcRatioTable(r: GrpcBenchResult): string {
+  return table([
+    ["figure", "unit", "ours", "reference", "", "ours ÷ reference", "goal"],
+    ...r.ratios.map((x): [string, ...string[]] => [x.metric, x.unit, fmt(x.ours, 0), fmt(x.reference, 0), x.referenceName, fmt(x.ratio, 2), x.goal === null ? "" : `≤ ${x.goal} (${x.ratio <= x.goal ? "met" : "missed"})`]),
+  ]);
 }
 
 export function grpcTable(r: GrpcBenchResult): string {
@@ -212,6 +268,7 @@ async function main(): Promise<void> {
   const raw = await runPhases(o, (s) => console.log(s));
   const result = summarise(o, raw);
   console.log(`\n${grpcTable(result)}\n`);
+  if (result.ratios.length > 0) console.log(`${grpcRatioTable(result)}\n`);
   for (const n of result.notes) console.log(`- ${n}`);
   const out = o.out ?? fileURLToPath(new URL(`../results/grpc-${isoStamp(started)}.json`, import.meta.url));
   mkdirSync(fileURLToPath(new URL("../results/", import.meta.url)), { recursive: true });

@@ -29,7 +29,8 @@ export function profileAreas(p: CpuProfile): { area: string; busyPercent: number
     const cf = byId.get(id)?.callFrame;
     const name = cf?.functionName ?? "";
     if (name === "(idle)") return;
-    const dt = p.timeDeltas[i] ?? 0;
+    // The first delta is the profiler's start-up, not a sample of the load (issue 16).
+    const dt = i === 0 ? 0 : (p.timeDeltas[i] ?? 0);
     busy += dt;
     let area = name === "(garbage collector)" ? "GC" : name === "(program)" ? "(program: native, unattributed)" : "other";
     for (const [re, label] of area === "other" ? AREAS : []) {

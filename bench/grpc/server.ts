@@ -7,12 +7,14 @@
 import { execFileSync } from "node:child_process";
 import * as os from "node:os";
 import { connectInspector, type Inspector } from "../lib/inspector.js";
+import { fileURLToPath } from "node:url";
 import { startNode, type NodeProcess } from "../../test/support/node-process.js";
-import { freePort } from "../../test/support/processes.js";
+import { freePort, spawnTracked, terminate } from "../../test/support/processes.js";
+import type { BareKind } from "./bare-server.js";
 import { UNLIMITED_QUOTAS_ENV } from "../lib/unlimited-quotas.js";
 
 export interface BenchServer {
-  node: NodeProcess;
+  node: Pick<NodeProcess, "pid" | "rpcUrl">;
   /** Null when started without the inspector. */
   insp: Inspector | null;
   stop(): Promise<void>;
@@ -34,6 +36,39 @@ export async function startBenchServer(env: Record<string, string>, cpus: string
     async stop() {
       insp?.close();
       await node.stop();
+    },
+  };
+}
+
+/**
+ * A reference server of bench/grpc/bare-server.ts (bare grpc-js or bare connect-node) in its own
+ * process, pinned like ours, with the inspector when asked (for a profile of the framework alone).
+ */
+export async function startBareServer(kind: BareKind, cpus: string | null, inspect = false): Promise<BenchServer> {
+  const inspectPort = inspect ? await freePort() : 0;
+  const script = fileURLToPath(new URL("./bare-server.ts", import.meta.url));
+  const proc = spawnTracked(process.execPath, [...(inspect ? [`--inspect=127.0.0.1:${inspectPort}`] : []), "--import", "tsx", script, kind]);
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bare ${kind} server did not start: ${proc.output()}`)), 30_000);
+    const onData = () => {
+      const m = /port (\d+)/.exec(proc.output());
+      if (!m) return;
+      clearTimeout(timer);
+      proc.child.stdout!.off("data", onData);
+      resolve(Number(m[1]));
+    };
+    proc.child.stdout!.on("data", onData);
+    void proc.exited.then(() => reject(new Error(`bare ${kind} server exited: ${proc.output()}`)));
+  });
+  const pid = proc.child.pid!;
+  if (cpus !== null) pin(pid, cpus);
+  const insp = inspect ? await connectInspector(inspectPort) : null;
+  return {
+    node: { pid, rpcUrl: `http://127.0.0.1:${port}` },
+    insp,
+    async stop() {
+      insp?.close();
+      await terminate(proc);
     },
   };
 }

@@ -17,9 +17,16 @@ import { signTestToken, TEST_SECRET } from "../../test/support/tokens.js";
 import { startRedis, type RedisInstance } from "../../test/support/redis-harness.js";
 import type { GeneratorCommand, GeneratorCounters, Transport, UnaryRpc } from "./generator.js";
 import { busyOnly, profileAreas } from "./profile-areas.js";
-import { pin, startBenchServer, type BenchServer, type PinPlan } from "./server.js";
+import type { BareKind } from "./bare-server.js";
+import { pin, startBareServer, startBenchServer, type BenchServer, type PinPlan } from "./server.js";
 
 export type Store = "memory" | "redis";
+
+/** Who answers: our server, or a bare framework (bench/grpc/bare-server.ts) as the reference. */
+export type ServerKind = "ours" | BareKind;
+
+/** The transports each reference serves (bare grpc-js speaks gRPC only; connect-node on h2 serves gRPC and Connect). */
+export const REFERENCE_TRANSPORTS: Record<BareKind, Transport[]> = { "grpc-js": ["grpc"], "connect-node": ["grpc", "connect-h2"] };
 
 export interface UnaryOptions {
   stores: Store[];
@@ -37,10 +44,14 @@ export interface UnaryOptions {
   pin: PinPlan | null;
   /** Seconds of CPU profile per RPC and HTTP/2 transport (memory store), after the measured windows; 0 = none. */
   profileS: number;
+  /** Reference servers measured in the same run, after ours (their own windows, same generators and load). */
+  references: BareKind[];
 }
 
 export interface UnaryRow {
-  store: Store;
+  server: ServerKind;
+  /** Our server's store; "none" for a reference server. */
+  store: Store | "none";
   transport: Transport;
   rpc: UnaryRpc;
   seconds: number;
@@ -58,6 +69,7 @@ export interface UnaryRow {
 }
 
 export interface UnaryProfile {
+  server: ServerKind;
   transport: Transport;
   rpc: UnaryRpc;
   /** The .cpuprofile (bench/results/tmp/, git-ignored): open it in Chrome DevTools or VS Code. */
@@ -74,18 +86,28 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export async function unaryPhase(o: UnaryOptions, log: (s: string) => void): Promise<{ rows: UnaryRow[]; profiles: UnaryProfile[] }> {
   const rows: UnaryRow[] = [];
   const profiles: UnaryProfile[] = [];
-  for (const store of o.stores) {
+  const targets: { server: ServerKind; store: Store | "none"; transports: Transport[] }[] = [
+    ...o.stores.map((store) => ({ server: "ours" as const, store, transports: o.transports })),
+    ...o.references.map((kind) => ({ server: kind, store: "none" as const, transports: REFERENCE_TRANSPORTS[kind].filter((t) => o.transports.includes(t)) })),
+  ];
+  for (const target of targets) {
     let redis: RedisInstance | undefined;
     let server: BenchServer | undefined;
     const gens: Worker<GeneratorCommand>[] = [];
+    const store = target.store;
+    const profile = o.profileS > 0 && store !== "redis";
     try {
-      const env: Record<string, string> = {};
-      if (store === "redis") {
-        redis = await startRedis();
-        env.PRESENCE_REDIS_URL = redis.url;
+      if (target.server === "ours") {
+        const env: Record<string, string> = {};
+        if (store === "redis") {
+          redis = await startRedis();
+          env.PRESENCE_REDIS_URL = redis.url;
+        }
+        // The inspector only when profiling: an attached session is not free (see bench/README.md).
+        server = await startBenchServer(env, o.pin?.server ?? null, profile);
+      } else {
+        server = await startBareServer(target.server, o.pin?.server ?? null, profile);
       }
-      // The inspector only when profiling: an attached session is not free (see bench/README.md).
-      server = await startBenchServer(env, o.pin?.server ?? null, o.profileS > 0 && store === "memory");
       for (let i = 0; i < o.generators; i++) {
         const g = await spawnWorker<GeneratorCommand>(GENERATOR, []);
         if (o.pin) pin(g.pid, o.pin.generators);
@@ -93,30 +115,31 @@ export async function unaryPhase(o: UnaryOptions, log: (s: string) => void): Pro
       }
       const tokens = await Promise.all(gens.map((_, i) => (o.anonymous ? undefined : signTestToken(TEST_SECRET, { sub: `bench-${i}`, name: `Bench ${i}` }, 6 * 3600))));
       const perGen = Math.ceil(o.concurrency / o.generators);
-      for (const transport of o.transports) {
+      const who = target.server === "ours" ? store : `bare ${target.server}`;
+      for (const transport of target.transports) {
         for (const rpc of o.rpcs) {
-          const row = await window(server, gens, redis, { store, raw: o.rawClients, transport, rpc, tokens, perGen }, o);
+          const row = await window(server, gens, redis, { server: target.server, store, raw: o.rawClients, transport, rpc, tokens, perGen }, o);
           log(
-            `  ${store} ${transport.padEnd(10)} ${rpc.padEnd(9)} ${Math.round(row.callsPerSecond).toLocaleString("en-US").padStart(7)} calls/s  p50/p99 ${row.latencyMs.p50.toFixed(1)}/${row.latencyMs.p99.toFixed(1)} ms  server ${row.cpuPercent.server.toFixed(0)}% (main ${row.cpuPercent.serverMainThread.toFixed(0)}%)  generators ${row.cpuPercent.generators.toFixed(0)}%${row.errors ? `  ERRORS ${row.errors}: ${row.firstError}` : ""}`,
+            `  ${who.padEnd(17)} ${transport.padEnd(10)} ${rpc.padEnd(9)} ${Math.round(row.callsPerSecond).toLocaleString("en-US").padStart(7)} calls/s  p50/p99 ${row.latencyMs.p50.toFixed(1)}/${row.latencyMs.p99.toFixed(1)} ms  server ${row.cpuPercent.server.toFixed(0)}% (main ${row.cpuPercent.serverMainThread.toFixed(0)}%) ${row.serverCpuUsPerCall.toFixed(0)} µs/call  generators ${row.cpuPercent.generators.toFixed(0)}%${row.errors ? `  ERRORS ${row.errors}: ${row.firstError}` : ""}`,
           );
           rows.push(row);
         }
       }
-      if (o.profileS > 0 && server.insp) {
-        for (const transport of o.transports.filter((t) => t !== "connect-h1")) {
+      if (profile && server.insp) {
+        for (const transport of target.transports.filter((t) => t !== "connect-h1")) {
           for (const rpc of o.rpcs) {
-            await setupAll(gens, { raw: o.rawClients, transport, rpc, tokens, perGen }, server, store);
+            await setupAll(gens, { server: target.server, raw: o.rawClients, transport, rpc, tokens, perGen }, server, store);
             await Promise.all(gens.map((g) => g.call({ type: "start" })));
             await sleep(500);
             await startProfile(server.insp);
             await sleep(o.profileS * 1000);
             const p = await stopProfile(server.insp);
             await Promise.all(gens.map((g) => g.call({ type: "stop" })));
-            const file = fileURLToPath(new URL(`../results/tmp/grpc-bench-${transport}-${rpc}-${isoStamp(new Date())}.cpuprofile`, import.meta.url));
+            const file = fileURLToPath(new URL(`../results/tmp/grpc-bench-${target.server}-${transport}-${rpc}-${isoStamp(new Date())}.cpuprofile`, import.meta.url));
             mkdirSync(dirname(file), { recursive: true });
             writeFileSync(file, JSON.stringify(p));
             // Reported relative to the repository (results files and the README are committed).
-            profiles.push({ transport, rpc, file: relative(fileURLToPath(new URL("../..", import.meta.url)), file), areas: profileAreas(p), top: busyOnly(topFunctions(p, 16)) });
+            profiles.push({ server: target.server, transport, rpc, file: relative(fileURLToPath(new URL("../..", import.meta.url)), file), areas: profileAreas(p), top: busyOnly(topFunctions(p, 16)) });
           }
         }
       }
@@ -130,7 +153,8 @@ export async function unaryPhase(o: UnaryOptions, log: (s: string) => void): Pro
 }
 
 interface WindowSpec {
-  store: Store;
+  server: ServerKind;
+  store: Store | "none";
   raw: boolean;
   transport: Transport;
   rpc: UnaryRpc;
@@ -138,10 +162,10 @@ interface WindowSpec {
   perGen: number;
 }
 
-function setupAll(gens: Worker<GeneratorCommand>[], w: Omit<WindowSpec, "store">, server: BenchServer, store: Store) {
+function setupAll(gens: Worker<GeneratorCommand>[], w: Omit<WindowSpec, "store">, server: BenchServer, store: Store | "none") {
   return Promise.all(
     gens.map((g, i) =>
-      g.call({ type: "setup", transport: w.transport, raw: w.raw, baseUrl: server.node.rpcUrl, token: w.tokens[i], concurrency: w.perGen, rpc: w.rpc, tag: `${store}-${w.transport}-${w.rpc}-g${i}-${Date.now()}` }),
+      g.call({ type: "setup", transport: w.transport, raw: w.raw, baseUrl: server.node.rpcUrl, token: w.tokens[i], concurrency: w.perGen, rpc: w.rpc, tag: `${w.server}-${store}-${w.transport}-${w.rpc}-g${i}-${Date.now()}` }),
     ),
   );
 }
@@ -189,6 +213,7 @@ async function window(server: BenchServer, gens: Worker<GeneratorCommand>[], red
             ? "redis"
             : "none saturated (closed loop: concurrency × round trip)";
   return {
+    server: w.server,
     store: w.store,
     transport: w.transport,
     rpc: w.rpc,

@@ -104,7 +104,9 @@ export function topFunctions(p: CpuProfile, n: number): { fn: string; selfPercen
   const self = new Map<string, number>();
   let total = 0;
   p.samples.forEach((id, i) => {
-    const dt = p.timeDeltas[i] ?? 0;
+    // The first delta is the time from Profiler.start to the first sample (the profiler's own
+    // start-up), charged to whatever ran then: it is not a sample of the load.
+    const dt = i === 0 ? 0 : (p.timeDeltas[i] ?? 0);
     const cf = byId.get(id)?.callFrame;
     // tsx-compiled sources report line 0: show the file only.
     const where = cf?.url ? `${cf.url.replace(/^.*\/(src|node_modules)\//, "$1/")}${cf.lineNumber > 0 ? `:${cf.lineNumber + 1}` : ""}` : "";

@@ -32,7 +32,13 @@ export interface BenchResults {
   sizes: Record<string, number>;
   pinning: { server: string; generatorsAndRedis: string } | null;
   scenarios: Partial<Record<ScenarioName, Partial<Record<ServerKind, ServerFigures | { error: string }>>>>;
-  grpc: { rows: Array<{ metric: string; unit: string; grpc: number | null; connect: number | null }>; notes: string[]; generatorCpuShare: number | null } | null;
+  grpc: {
+    rows: Array<{ metric: string; unit: string; grpc: number | null; connect: number | null }>;
+    /** Ours against the bare frameworks measured in the same run (absent in results before issue 16). */
+    ratios?: Array<{ metric: string; unit: string; ours: number; reference: number; referenceName: string; ratio: number; goal: number | null }>;
+    notes: string[];
+    generatorCpuShare: number | null;
+  } | null;
   notes: string[];
 }
 
@@ -146,6 +152,10 @@ export function renderTables(r: BenchResults, source: string): string {
   if (r.grpc) {
     out.push("", "**6. gRPC side (us only: grpc-js and Connect clients against our server)**", "", "| metric | unit | gRPC (grpc-js) | Connect |", "|---|---|---:|---:|");
     for (const row of r.grpc.rows) out.push(`| ${row.metric} | ${row.unit} | ${row.grpc === null ? "–" : n(row.grpc, row.grpc < 10 ? 2 : 0)} | ${row.connect === null ? "–" : n(row.connect, row.connect < 10 ? 2 : 0)} |`);
+    if (r.grpc.ratios?.length) {
+      out.push("", "**6. gRPC side against the bare frameworks (bench/grpc/bare-server.ts, same run, same load)**", "", "| figure | unit | us | reference | reference is | us / reference | goal |", "|---|---|---:|---:|---|---:|---|");
+      for (const x of r.grpc.ratios) out.push(`| ${x.metric} | ${x.unit} | ${n(x.ours)} | ${n(x.reference)} | ${x.referenceName} | ${n(x.ratio, 2)}× | ${x.goal === null ? "–" : `≤ ${x.goal}×: ${x.ratio <= x.goal ? "met" : "missed"}`} |`);
+    }
     if (r.grpc.generatorCpuShare !== null) out.push("", `Generator CPU share: ${n(100 * r.grpc.generatorCpuShare)}%.`);
     for (const note of r.grpc.notes) out.push(`- ${note}`);
   }
