@@ -302,7 +302,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     readMaxBytes: config.maxRequestBytes,
     // The watch path fans one message out to many streams: compressing each copy costs CPU per
     // watcher (connect-notes §1.4), and presence messages are small. Unary calls may compress.
-    compressMinBytes: 16 * 1024,
+    compressMinBytes: config.rpcCompressMinBytes,
     contextValues: (req) => createContextValues().set(kRawRequest, req),
   });
   const conn = config.access.connections;

@@ -54,6 +54,8 @@ export interface Config {
   access: AccessConfig;
   /** Request body (Connect `readMaxBytes`) and WebSocket message limit. */
   maxRequestBytes: number;
+  /** Connect's `compressMinBytes` (PRESENCE_RPC_COMPRESS_MIN_BYTES). */
+  rpcCompressMinBytes: number;
   shutdownDeadlineMs: number;
   /** The durable activity log and user status (docs/history.md): PostgreSQL, the embedded PGlite, or off. */
   history: HistoryConfig;
@@ -290,6 +292,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     limits,
     access,
     maxRequestBytes: server.maxRequestBytes,
+    rpcCompressMinBytes: server.rpcCompressMinBytes,
     shutdownDeadlineMs: server.shutdownDeadlineMs,
     http: {
       // The first bytes (HTTP/1.1 or HTTP/2 is told from them) are part of the request head.
