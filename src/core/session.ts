@@ -7,6 +7,12 @@ import type { Activity, LeaveReason, PresenceEvent, RoomView } from "./presence-
  */
 
 /** Identifies a session and the caller acting on it (owner key from `ownerKeyOf`). */
+/**
+ * Longest session id a request may name. Not an option: the server issues the ids (24 characters,
+ * ids.ts); the bound only refuses garbage before it reaches the store.
+ */
+export const MAX_SESSION_ID_CHARS = 128;
+
 export interface SessionRef {
   sessionId: string;
   ownerKey: string;

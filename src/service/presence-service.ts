@@ -2,6 +2,7 @@ import { createCoalescingGate } from "../core/coalescing-gate.js";
 import { ownerKeyOf, VERIFIED_BY_SESSION_KEY, type Caller, type MemberIdentity } from "../core/identity.js";
 import { checkMetadata } from "../core/metadata.js";
 import { invalidArgument, limitExceeded, PresenceError, sessionNotFound } from "../core/presence-error.js";
+import { MAX_SESSION_ID_CHARS } from "../core/session.js";
 import type { Activity, RoomView } from "../core/presence-event.js";
 import { pageUsers, type MemberOrder } from "../core/member-order.js";
 import { presenceFromObject } from "../core/typed-presence.js";
@@ -66,14 +67,14 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
 
   const sessionId = (value: string) => {
     if (value.length === 0) throw invalidArgument("session_id", "must not be empty");
-    if (value.length > 128) throw invalidArgument("session_id", "must be at most 128 characters");
+    if (value.length > MAX_SESSION_ID_CHARS) throw invalidArgument("session_id", `must be at most ${MAX_SESSION_ID_CHARS} characters`);
     return value;
   };
 
   const shortId = (value: string, field: string) => checkShortId(value, field, o.limits.maxIdBytes);
-  const identityFor = (caller: Caller, req: JoinCommand) => memberIdentityFor(caller, req, { shortId, metadata, newAnonymousId: () => o.ids.anonymousId() });
+  const identityFor = (caller: Caller, req: JoinCommand) => memberIdentityFor(caller, req, { shortId, metadata, maxUserIdBytes: o.limits.maxUserIdBytes, newAnonymousId: () => o.ids.anonymousId() });
 
-  const userIds = (ids: string[]) => validUserIds(ids, o.limits.maxUserIds);
+  const userIds = (ids: string[]) => validUserIds(ids, o.limits.maxUserIds, o.limits.maxUserIdBytes);
 
   /**
    * sessionId → streams of this node bound to it (attached binding, design §9). `lost` is replaced,

@@ -41,11 +41,9 @@ export interface RoomServiceOptions {
    * room's position after the leaves). Returns the connections removed. Idempotent.
    */
   evict(room: string, ended: Omit<RoomEndedInfo, "room" | "epoch" | "version">): Promise<number>;
-  limits: Pick<Limits, "maxRoomNameBytes" | "maxMetadataBytes" | "maxMetadataEntries"> & RoomLimits;
+  limits: Pick<Limits, "maxRoomNameBytes" | "maxMetadataBytes" | "maxMetadataEntries" | "maxUserIdBytes"> & RoomLimits;
   authorize?: (caller: Caller, op: "join" | "read" | "kick", room: string) => Promise<void>;
 }
-
-const USER_ID_MAX_BYTES = 128;
 
 export function createRoomService(o: RoomServiceOptions): RoomService {
   const authorize = o.authorize ?? (async () => {});
@@ -54,7 +52,7 @@ export function createRoomService(o: RoomServiceOptions): RoomService {
   const userId = (v: string, field: string) => {
     if (v === "") throw invalidArgument(field, "must not be empty");
     const n = utf8Length(v);
-    if (n > USER_ID_MAX_BYTES) throw invalidArgument(field, `must be at most ${USER_ID_MAX_BYTES} bytes (got ${n})`);
+    if (n > o.limits.maxUserIdBytes) throw invalidArgument(field, `must be at most ${o.limits.maxUserIdBytes} bytes (got ${n})`);
     checkText(v, field);
     return v;
   };

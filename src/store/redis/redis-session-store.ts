@@ -8,13 +8,14 @@ import { checkPresenceRecord, mergePresence } from "../../core/typed-presence.js
 import { sessionThreshold } from "../../core/away-policy.js";
 import { shownActivity } from "../../core/presence-override.js";
 import type { DataLossRecovery } from "./data-loss-recovery.js";
-import { createHeartbeatBatcher, type PendingHeartbeat } from "./heartbeat-batcher.js";
+import { createHeartbeatBatcher } from "./heartbeat-batcher.js";
+import { heartbeatBatch } from "./heartbeat-batch.js";
 import { SESSION_BUCKETS } from "./keys.js";
 import type { RedisContext } from "./redis-context.js";
 import { viewFromScript } from "./room-reader.js";
 import { FINAL_CALL, type RoomReadParts } from "./room-scripts.js";
 import type { SessionReaper } from "./session-reaper.js";
-import { sessionError, type HeartbeatReply, type SessionOpenArgs } from "./session-scripts.js";
+import { sessionError, type SessionOpenArgs } from "./session-scripts.js";
 
 /** Tries of a first Join whose request names a session that expires between two calls (practically one). */
 const MAX_OPEN_ATTEMPTS = 3;
@@ -41,30 +42,6 @@ export interface RedisSessionStoreParts {
   reaper: SessionReaper;
   /** Sessions left after the last reaper pass (the gauge). */
   onLiveSessions(n: number): void;
-}
-
-/**
- * One heartbeat batch, tracked by the outage guard (a failure starts an outage, a batch that
- * refreshed something ends it) and reviving sessions that expired during an outage (F-R3b).
- */
-async function heartbeatBatch(ctx: RedisContext, bucket: number, list: PendingHeartbeat[]): Promise<HeartbeatReply[]> {
-  let replies: HeartbeatReply[];
-  try {
-    replies = await ctx.sessions.heartbeat(bucket, list, ctx.outage.reviving());
-  } catch (e) {
-    ctx.outage.failed();
-    throw e;
-  }
-  let revived = 0;
-  let wrote = false;
-  for (const r of replies) {
-    if (r.status === "not_found") continue;
-    wrote = true;
-    if (r.leftMs <= 0) revived++;
-  }
-  if (wrote) ctx.outage.ok();
-  if (revived > 0) ctx.observer.revived?.(revived);
-  return replies;
 }
 
 export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreParts): SessionStore {
@@ -199,9 +176,18 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     const opening = ctx.sessions.open({ mode: "new", sid, owner: input.ownerKey, arg: JSON.stringify(session), room: input.room, metadataJson, nodeId: ctx.nodeId });
     const status = ctx.users.session(session.id, "set", sid, session.act);
     const joining = roomJoin(input.room, sid, session, input.metadata, { seq: FIRST_CALL, expiresAtMs: 0 }, input.presence);
-    const [opened, , joinedOrNot] = await Promise.allSettled([opening, status, joining]);
-    if (opened.status === "rejected") throw opened.reason;
-    if (opened.value.status !== "ok") throw sessionNotFound(); // a new session cannot be refused
+    const [opened, statusSet, joinedOrNot] = await Promise.allSettled([opening, status, joining]);
+    if (opened.status === "rejected" || opened.value.status !== "ok") {
+      // The session step failed while the others ran: Redis checks a script for maxmemory only at
+      // its first write, so at maxmemory the session step is refused while the room join (whose
+      // first writes need no memory check) runs. Undo what ran, so no member outlives a failed Join.
+      if (joinedOrNot.status === "fulfilled" && joinedOrNot.value.event) {
+        await ctx.rooms.leave(input.room, { connectionId: session.c, sessionId: sid, reason: "left", seq: FINAL_CALL, tombstone: false }).catch(() => {});
+      }
+      if (statusSet.status === "fulfilled") await ctx.users.session(session.id, "end", sid, session.act).catch(() => {});
+      if (opened.status === "rejected") throw opened.reason;
+      throw sessionNotFound(); // a new session cannot be refused
+    }
     remember(sid, input.ownerKey, session, input.room, input.metadata);
     if (joinedOrNot.status === "rejected") throw await refused(joinedOrNot.reason, { sessionId: sid, ownerKey: input.ownerKey }, input.room, session);
     const joined = joinedOrNot.value;

@@ -36,12 +36,23 @@ export interface RoomJoinArgs {
   withView?: boolean;
 }
 
-/** A room read inside a script: meta {e, v, nu, nc, na}, members, typing and cursors hashes (room-reader.ts builds the view). */
+/**
+ * A room read inside a script: meta {e, v, nu, nc, na}, members, typing and cursors hashes, and the
+ * script's time, against which typing ends and cursor times are judged (room-reader.ts builds the view).
+ */
 export interface RoomReadParts {
   meta: (string | null)[];
   members: Record<string, string>;
   typing: Record<string, string>;
   cursors: Record<string, string>;
+  timeMs: number;
+}
+
+/** A room's position and its log entries (`XRANGE` replies: id, [field, value, …]). */
+export interface RoomLogParts {
+  epoch: string | null;
+  version: string | null;
+  entries: [string, string[]][];
 }
 
 export interface RoomJoinReply {
@@ -71,6 +82,10 @@ export interface RoomScripts {
   touch(room: string, epoch: string): Promise<Position>;
   /** A new epoch when the room is still at `seen.epoch` below `seen.version` (a rollback); returns its position. */
   renewEpoch(room: string, seen: Position, epoch: string): Promise<Position>;
+  /** The room's state, read atomically, and Redis' time of the read. */
+  read(room: string): Promise<RoomReadParts>;
+  /** The room's position and event log, read atomically. */
+  readLog(room: string): Promise<RoomLogParts>;
 }
 
 export function createRoomScripts(c: ScriptContext, committed: (event: PresenceEvent) => void): RoomScripts {
@@ -95,7 +110,7 @@ export function createRoomScripts(c: ScriptContext, committed: (event: PresenceE
       const status = r.status(0, JOIN);
       if (status === "ended") throw roomEnded(JSON.parse(r.str(4)) as ManagedRoom);
       if (status === "full") throw roomFull(room, Number(r.str(4)));
-      const view = a.withView ? { meta: r.array(5).map((v) => (v === null ? null : String(v))), members: r.hash(6), typing: r.hash(7), cursors: r.hash(8) } : null;
+      const view = a.withView ? { meta: r.array(5).map((v) => (v === null ? null : String(v))), members: r.hash(6), typing: r.hash(7), cursors: r.hash(8), timeMs: r.int(9) } : null;
       return { status, event: eventOf(r.str(3)), created: r.int(4) === 1, view };
     },
     async leave(room, a) {
@@ -127,6 +142,16 @@ export function createRoomScripts(c: ScriptContext, committed: (event: PresenceE
       const k = c.keys.room(room);
       const r = new ScriptReply("roomRenewEpoch", await c.run("roomRenewEpoch", [k.meta, k.log], [seen.epoch, seen.version, epoch]));
       return { epoch: r.str(1), version: r.int(2) };
+    },
+    async read(room) {
+      const k = c.keys.room(room);
+      const r = new ScriptReply("roomRead", await c.run("roomRead", [k.meta, k.members, k.typing, k.cursors], [c.nowArg()]));
+      return { meta: r.array(0).map((v) => (v === null ? null : String(v))), members: r.hash(1), typing: r.hash(2), cursors: r.hash(3), timeMs: r.int(4) };
+    },
+    async readLog(room) {
+      const k = c.keys.room(room);
+      const r = new ScriptReply("roomReadLog", await c.run("roomReadLog", [k.meta, k.log], []));
+      return { epoch: r.strOrNull(0), version: r.strOrNull(1), entries: r.array(2) as [string, string[]][] };
     },
     async touch(room, epoch) {
       const { all } = roomKeys(room);

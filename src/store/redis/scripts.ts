@@ -25,6 +25,8 @@ export const SCRIPT_NAMES = [
   "roomCursors",
   "roomTouch",
   "roomRenewEpoch",
+  "roomRead",
+  "roomReadLog",
   "sessionOpen",
   "sessionCheck",
   "sessionsHeartbeat",

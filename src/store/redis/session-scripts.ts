@@ -91,8 +91,11 @@ export interface SessionScripts {
    * expired but was not claimed by a reaper is refreshed too (after a store outage, outage-guard.ts).
    */
   heartbeat(bucket: number, entries: readonly HeartbeatEntry[], revive?: boolean): Promise<HeartbeatReply[]>;
-  /** Claims expired sessions (and stale claims) of a bucket: `expiredNow` just expired, `sids` every claim. */
-  claimExpired(bucket: number): Promise<{ expiredNow: number; sids: string[] }>;
+  /**
+   * Claims expired sessions (and stale claims) of a bucket: `expiredNow` just expired, `sids` every
+   * claim. Nothing is claimed when the script runs after `deadline` (script time; see outage-guard.ts).
+   */
+  claimExpired(bucket: number, deadline: number): Promise<{ expiredNow: number; sids: string[] }>;
   reapDone(sid: string): Promise<(typeof REAP_DONE)[keyof typeof REAP_DONE]>;
   /** Claims a live session for a kick; `nodeId` ('' = any) must be the node it is recorded for. */
   kick(sid: string, nodeId: string): Promise<(typeof KICK)[keyof typeof KICK]>;
@@ -165,10 +168,10 @@ export function createSessionScripts(c: ScriptContext): SessionScripts {
       }
       return out;
     },
-    async claimExpired(bucket) {
+    async claimExpired(bucket, deadline) {
       const b = c.keys.bucket(bucket);
       const keys = [b.expiry, b.reaping, b.requests, b.requestsExpiry];
-      const r = new ScriptReply("sessionsClaimExpired", await c.run("sessionsClaimExpired", keys, [c.nowArg(), REAP_CLAIM_MS, REAP_BATCH]));
+      const r = new ScriptReply("sessionsClaimExpired", await c.run("sessionsClaimExpired", keys, [c.nowArg(), REAP_CLAIM_MS, REAP_BATCH, deadline]));
       return { expiredNow: r.int(0), sids: r.strings(1) };
     },
     async reapDone(sid) {

@@ -99,6 +99,12 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
   let restartWanted = false;
   let countsScheduled = false;
   let cache: { pages: EncodedFrame[]; counts: EncodedFrame } | null = null;
+  /**
+   * When each cursor was last updated, on this node's clock: cursors are stamped by the store's
+   * clock (Redis'), which this node's may not match (F-T1), so their age is taken at receipt: from a
+   * snapshot, by the store's time of the read; from a live batch, as new.
+   */
+  const cursorSeenAt = new Map<string, number>();
   let abort = new AbortController();
 
   const watchFrame = (item: WatchItem) => lazyFrame({ requestId: 0, frame: { case: "watch", value: watchItemToPb(item) } });
@@ -113,7 +119,7 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
     const now = o.clock.now();
     tracker.expireTyping(now);
     const current = tracker.view()!;
-    const view: RoomView = { ...current, cursors: current.cursors.filter((c) => now - c.updatedAtMs < o.cursorTtlMs) };
+    const view: RoomView = { ...current, cursors: current.cursors.filter((c) => now - (cursorSeenAt.get(c.connectionId) ?? now) < o.cursorTtlMs) };
     const size = Math.max(1, o.snapshotPageSize);
     const n = Math.max(1, Math.ceil(view.users.length / size));
     const pages: EncodedFrame[] = [];
@@ -195,6 +201,10 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
     switch (item.type) {
       case "snapshot":
         tracker.applySnapshotPage(item.view, item.first, item.last, now);
+        if (item.first) {
+          cursorSeenAt.clear();
+          for (const c of item.view.cursors) cursorSeenAt.set(c.connectionId, now - Math.max(0, (item.view.readAtMs ?? now) - c.updatedAtMs));
+        }
         if (!item.last) return;
         ready = true;
         cache = null;
@@ -212,6 +222,7 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
           restartWanted = true;
           return;
         }
+        if (item.event.kind === "left") cursorSeenAt.delete(item.event.connectionId);
         cache = null;
         broadcast(item);
         scheduleCounts();
@@ -224,6 +235,8 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
         return;
       case "cursors":
         tracker.applyCursors(item.batch);
+        for (const c of item.batch.cursors) cursorSeenAt.set(c.connectionId, now);
+        for (const id of item.batch.removedConnectionIds) cursorSeenAt.delete(id);
         cache = null;
         broadcast(item);
         return;

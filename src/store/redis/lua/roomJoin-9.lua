@@ -19,7 +19,9 @@
   ARGV[10] room name   ARGV[11] the session call's number   ARGV[12] its session expiry ms (0 = none)
   ARGV[13] '1' = forced (re-assertion)   ARGV[14] '1' = answer with the room's view (Join, Navigate)
   ARGV[15] large-room threshold (the view omits members above it)
-  Returns {status, epoch, version, event message JSON ('' when unchanged), created}; status
+  Returns {status, epoch, version, event message JSON ('' when unchanged), created} (with ARGV[14]
+  then the view's meta, members, typing, cursors and the script's time, which judges typing ends
+  and cursor times: a node's own clock may be off); status
   1 = joined, 2 = updated, 0 = unchanged (no event); created 1 when this call created the room's
   state (new epoch), else 0; -2 = refused, the room was ended and is inside its tombstone time
   (nothing changed; the record JSON at 4); -3 = refused, the managed room is full (the limit at 4)
@@ -33,7 +35,7 @@ local function reply(status, epoch, version, msg, created)
   local meta = redis.call('HMGET', KEYS[1], 'e', 'v', 'nu', 'nc', 'na')
   local members = {}
   if (tonumber(meta[4]) or 0) <= tonumber(ARGV[15]) then members = redis.call('HGETALL', KEYS[2]) end
-  return { status, epoch, version, msg, created, meta, members, redis.call('HGETALL', KEYS[5]), redis.call('HGETALL', KEYS[6]) }
+  return { status, epoch, version, msg, created, meta, members, redis.call('HGETALL', KEYS[5]), redis.call('HGETALL', KEYS[6]), now }
 end
 for _, c in ipairs(redis.call('ZRANGEBYSCORE', KEYS[8], '-inf', now, 'LIMIT', 0, 20)) do
   redis.call('ZREM', KEYS[8], c)
