@@ -277,6 +277,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     authorize: (caller, op, room) => access.authorize(caller, op, room),
     counts: async (room) => (await store.getView(room, { includeMembers: false })).counts,
     evict: (room, ended) => store.endRoom(room, ended),
+    awayChanged: (room, ms) => store.roomAwayChanged(room, ms),
     limits: { ...config.limits, ...roomLimits },
   });
   const adminService = createAdminService({
