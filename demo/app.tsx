@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { createRoot } from "react-dom/client";
-import { createPresenceClient, type ConnectionStatus, type PresenceClient, type PresenceUser } from "../client/index.js";
-import { PagePresence, PagePresenceAvatars, usePagePresence } from "../client/react/index.js";
+import { createPresenceClient, type ConnectionStatus, type PresenceClient, type PresenceUser } from "@presence-platform/client";
+import { PagePresence, PagePresenceAvatars, usePagePresence } from "@presence-platform/react";
 import { colorOf } from "./colors.js";
 import { DocumentArea } from "./document-area.js";
 import { bridgeUrl, fetchToken, loadIdentity, newIdentityKey, pageSettings, saveIdentity, tokenSource, TokenError, type Identity } from "./identity.js";

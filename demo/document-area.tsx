@@ -1,6 +1,6 @@
 import { useRef, type PointerEvent } from "react";
-import type { RoomHandle } from "../client/index.js";
-import { useCursors, useTyping } from "../client/react/index.js";
+import type { RoomHandle } from "@presence-platform/client";
+import { useCursors, useTyping } from "@presence-platform/react";
 import { colorOf } from "./colors.js";
 
 /**

@@ -1,4 +1,4 @@
-import { PresenceClientError } from "../client/index.js";
+import { PresenceClientError } from "@presence-platform/client";
 
 /**
  * Who this tab is in the demo, and the settings it takes from the page URL.

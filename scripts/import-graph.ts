@@ -77,6 +77,6 @@ function classify(path: string): string {
   if (isBuiltin(p)) return p.startsWith("node:") ? p : `node:${p}`;
   const nm = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(p);
   if (nm) return nm[1] === "@types/node" ? "node:*" : `package:${nm[1]}`;
-  if (/^(src|client|gen|test|bench|scripts|demo|vendor)\//.test(p)) return p;
+  if (/^(src|packages|gen|test|bench|scripts|demo|vendor)\//.test(p)) return p;
   return `package:${p.split("/").slice(0, p.startsWith("@") ? 2 : 1).join("/")}`;
 }

@@ -3,7 +3,7 @@
  * the status code it travels with (gRPC, Connect and the WebSocket ErrorFrame), the WebSocket
  * close code used when the error ends a socket, and what a client should do next. The server
  * transports (`transport/connect/to-connect-error.ts`, `transport/ws/close-codes.ts`) and the
- * client SDK (`client/errors.ts`, the reconnect loop) read these tables; `docs/errors.md` is
+ * client SDK (`packages/client/src/errors.ts`, the reconnect loop) read these tables; `docs/errors.md` is
  * generated from them (`npm run docs`), and a test keeps `errors.proto` / `frames.proto` and the
  * page in step with them.
  *

@@ -4,8 +4,8 @@ import { importGraph, type ImportEdge } from "../../scripts/import-graph.js";
 /*
  * The dependency rules of the design's layout (design §8, house style §3.1), checked on the import
  * graph that the TypeScript compiler and esbuild report (scripts/import-graph.ts), type-only
- * imports included. Tests, benchmarks and scripts may import anything; production files under src/
- * and client/ may not break these rules. A failure lists each offending import as
+ * imports included. Tests, benchmarks and scripts may import anything; production files under src/,
+ * packages/client/src and packages/react/src may not break these rules. A failure lists each offending import as
  * `importer → imported ("specifier as written")` with the rule it breaks.
  */
 
@@ -14,7 +14,8 @@ function layer(path: string): string {
   if (path.startsWith("node:")) return "node";
   if (path.startsWith("package:")) return "package";
   if (path.startsWith("gen/")) return "gen";
-  if (path.startsWith("client/")) return "client";
+  if (path.startsWith("packages/client/src/")) return "client";
+  if (path.startsWith("packages/react/src/")) return "react";
   if (path.startsWith("src/core/")) return "core";
   if (/^src\/store\/(memory|redis)\//.test(path)) return "store-impl";
   if (path.startsWith("src/store/")) return "store-port";
@@ -35,6 +36,9 @@ interface Rule {
   breaks: (from: string, to: string, edge: ImportEdge) => boolean;
 }
 
+/** The client SDK's public entry point: the React bindings import `@presence-platform/client`, nothing deeper. */
+const CLIENT_ENTRY = "packages/client/src/index.ts";
+
 const isTransport = (l: string) => l.startsWith("transport:") || l === "transport-shared";
 const storeImplOf = (p: string) => /^src\/store\/(memory|redis)\//.exec(p)?.[1];
 
@@ -54,11 +58,15 @@ const RULES: Rule[] = [
   { name: "transports never import each other", breaks: (f, t) => f.startsWith("transport:") && t.startsWith("transport:") && f !== t },
   { name: "shared transport code (src/transport/*.ts, src/transport/http/) imports no transport family", breaks: (f, t) => f === "transport-shared" && t.startsWith("transport:") },
   { name: "only app.ts knows the store implementations", breaks: (f, t) => t === "store-impl" && f !== "store-impl" && f !== "app" },
-  { name: "the client SDK imports only client/, core, gen and packages", breaks: (f, t) => f === "client" && !["client", "core", "gen", "package"].includes(t) },
+  { name: "the client SDK imports only its own files, core, gen and packages", breaks: (f, t) => f === "client" && !["client", "core", "gen", "package"].includes(t) },
+  {
+    name: "the React bindings import only their own files, the client SDK's entry point and packages",
+    breaks: (f, t, e) => f === "react" && !(["react", "package"].includes(t) || e.to === CLIENT_ENTRY),
+  },
   { name: "generated code imports only generated code and packages", breaks: (f, t) => f === "gen" && !["gen", "package"].includes(t) },
 ];
 
-const isProduction = (p: string) => /^(src|client|gen)\//.test(p) && !/\.test\.tsx?$/.test(p);
+const isProduction = (p: string) => /^(src|packages\/\w+\/src|gen)\//.test(p) && !/\.test\.tsx?$/.test(p);
 
 function violations(graph: ImportEdge[]): string[] {
   const out: string[] = [];
@@ -74,7 +82,7 @@ function violations(graph: ImportEdge[]): string[] {
 describe("import boundaries (design §8)", () => {
   let graph: ImportEdge[];
   beforeAll(async () => {
-    graph = await importGraph(["src", "client"]);
+    graph = await importGraph(["src", "packages/client/src", "packages/react/src"]);
   }, 180_000);
 
   it("sees the whole program, type-only imports and Node built-ins included", () => {
@@ -82,7 +90,7 @@ describe("import boundaries (design §8)", () => {
     expect(graph.length).toBeGreaterThan(300);
     expect(has("src/app.ts", "src/store/memory/memory-store.ts")).toBe(true);
     expect(has("src/app.ts", "node:crypto")).toBe(true);
-    expect(has("client/errors.ts", "src/core/error-policy.ts")).toBe(true);
+    expect(has("packages/client/src/errors.ts", "src/core/error-policy.ts")).toBe(true);
     // `import type` only (erased before esbuild sees it): the compiler's graph has it.
     expect(has("src/transport/ws/ws-bridge-options.ts", "src/service/presence-service.ts")).toBe(true);
   });
@@ -99,13 +107,16 @@ describe("import boundaries (design §8)", () => {
         edge("src/transport/ws/close-codes.ts", "src/transport/connect/to-connect-error.ts"),
         edge("src/transport/wire.ts", "src/store/presence-store.ts"),
         edge("src/fanout/fanout-hub.ts", "src/store/redis/keys.ts"),
-        edge("client/errors.ts", "src/config.ts"),
+        edge("packages/client/src/errors.ts", "src/config.ts"),
+        edge("packages/react/src/status-dot.ts", "packages/client/src/last-seen.ts"),
+        edge("packages/react/src/status-dot.ts", "packages/client/src/index.ts"),
         edge("src/store/redis/redis-store.ts", "src/store/memory/memory-store.ts"),
         edge("test/support/server.ts", "src/store/redis/keys.ts"),
         edge("src/app.ts", "src/store/redis/create-redis-store.ts"),
       ]),
     ).toEqual([
-      'client/errors.ts → src/config.ts ("x"): the client SDK imports only client/, core, gen and packages',
+      'packages/client/src/errors.ts → src/config.ts ("x"): the client SDK imports only its own files, core, gen and packages',
+      'packages/react/src/status-dot.ts → packages/client/src/last-seen.ts ("x"): the React bindings import only their own files, the client SDK\'s entry point and packages',
       'src/core/clock.ts → node:timers ("x"): core imports nothing but core',
       'src/fanout/fanout-hub.ts → src/store/redis/keys.ts ("x"): fan-out imports core, the store ports and packages',
       'src/fanout/fanout-hub.ts → src/store/redis/keys.ts ("x"): only app.ts knows the store implementations',

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import WebSocket from "ws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createPresenceClient, type PresenceClient } from "../../client/index.js";
+import { createPresenceClient, type PresenceClient } from "@presence-platform/client";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { signTestToken, TEST_SECRET } from "../support/tokens.js";
 

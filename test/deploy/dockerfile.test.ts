@@ -84,7 +84,7 @@ describe("Dockerfile", () => {
         }
       }
     }
-    for (const needed of ["src", "gen", "scripts", "demo", "client", "package.json", "tsconfig.json"]) expect(ignored).not.toContain(needed);
+    for (const needed of ["src", "gen", "scripts", "demo", "packages", "package.json", "tsconfig.json"]) expect(ignored).not.toContain(needed);
     const nodeArg = /^ARG NODE_VERSION=(\S+)$/m.exec(text)?.[1];
     const ciNode24 = /NODE24_VERSION:-([\d.]+)/.exec(readFileSync(join(ROOT, ".ci/run"), "utf8"))?.[1];
     expect(nodeArg).toBe(ciNode24);

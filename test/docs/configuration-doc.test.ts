@@ -77,8 +77,8 @@ describe("configuration", () => {
     }
   });
 
-  it("every PRESENCE_* variable named in src/, client/, docs/, proto/ and the READMEs is an option", () => {
-    const sources = [...files("src", /\.ts$/), ...files("client", /\.(ts|md)$/), ...files("docs", /\.md$/), ...files("proto", /\.proto$/), "README.md"];
+  it("every PRESENCE_* variable named in src/, the SDK packages, docs/, proto/ and the READMEs is an option", () => {
+    const sources = [...files("src", /\.ts$/), ...files("packages/client/src", /\.ts$/), ...files("packages/react/src", /\.ts$/), "packages/client/README.md", ...files("docs", /\.md$/), ...files("proto", /\.proto$/), "README.md"];
     // Knobs of the test suite and the benchmarks (PRESENCE_MODEL_RUNS, PRESENCE_FUZZ_SECONDS, …), read there.
     const knobs = new Set(
       [...files("test", /\.ts$/, true), ...files("bench", /\.ts$/, true)].flatMap((f) => [...read(f).matchAll(/process\.env\.(PRESENCE_\w+)/g)].map((m) => m[1]!)),

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { jwtVerify } from "jose";
 import WebSocket from "ws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createPresenceClient, type PresenceClient } from "../../client/index.js";
+import { createPresenceClient, type PresenceClient } from "@presence-platform/client";
 import { createLogger } from "../../src/logger.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { TEST_SECRET } from "../support/tokens.js";

@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { createPresenceClient, type PresenceClient, type PresenceClientOptions, type RoomHandle } from "../../client/index.js";
-import type { JoinEvent, LeaveEvent } from "../../client/types.js";
+import { createPresenceClient, type PresenceClient, type PresenceClientOptions, type RoomHandle, type JoinEvent, type LeaveEvent } from "@presence-platform/client";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { signTestToken, TEST_SECRET } from "../support/tokens.js";
 

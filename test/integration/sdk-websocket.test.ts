@@ -1,7 +1,6 @@
 import WebSocket from "ws";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createPresenceClient, type PresenceClient, type PresenceClientOptions, type RoomHandle } from "../../client/index.js";
-import type { JoinEvent, LeaveEvent } from "../../client/types.js";
+import { createPresenceClient, type PresenceClient, type PresenceClientOptions, type RoomHandle, type JoinEvent, type LeaveEvent } from "@presence-platform/client";
 import { startTcpForwarder } from "../support/tcp-forwarder.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { engineEnv, WS_ENGINES } from "../support/ws-engines.js";

@@ -14,9 +14,9 @@ import type { UserInfo } from "../../src/core/identity.js";
 import type { Member, PresenceEvent, RoomView } from "../../src/core/presence-event.js";
 import type { WatchItem } from "../../src/fanout/fanout-hub.js";
 import { viewToPb, watchItemToPb } from "../../src/transport/wire.js";
-import type { PresenceClientError } from "../../client/errors.js";
-import type { PresenceTransport, TransportHandlers } from "../../client/transport.js";
-import type { VisibilityDocument } from "../../client/visibility.js";
+import type { PresenceClientError } from "../../packages/client/src/errors.js";
+import type { PresenceTransport, TransportHandlers } from "../../packages/client/src/transport.js";
+import type { VisibilityDocument } from "../../packages/client/src/visibility.js";
 
 /**
  * An in-memory PresenceTransport for unit tests of the client's state machine: it records every
