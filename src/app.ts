@@ -1,6 +1,6 @@
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createContextValues } from "@connectrpc/connect";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomFillSync } from "node:crypto";
 import { createAdminServer } from "./admin/admin-server.js";
 import { composeAccess } from "./compose-access.js";
 import { createDemoTokenIssuer } from "./auth/demo-tokens.js";
@@ -8,7 +8,7 @@ import type { AccessGuard } from "./service/access-guard.js";
 import { createTokenVerifier } from "./auth/verify-token.js";
 import type { Config } from "./config.js";
 import { systemClock, type Clock } from "./core/clock.js";
-import { createIdSource, type IdSource } from "./core/ids.js";
+import { createIdSource, pooledRandomBytes, type IdSource } from "./core/ids.js";
 import { draining, PresenceError } from "./core/presence-error.js";
 import { createFanoutHub, type FanoutHub } from "./fanout/fanout-hub.js";
 import { startAppHistory } from "./history/app-history.js";
@@ -35,7 +35,8 @@ import { withHistoryExport } from "./transport/http/history-export.js";
 import { withWireCompat } from "./transport/connect/wire-compat.js";
 import { withCors } from "./transport/http/cors.js";
 import { createFdWatchdog } from "./transport/http/fd-watchdog.js";
-import { createOnePortServer } from "./transport/http/one-port-server.js";
+import { createOnePortServer, type OnePortRequest } from "./transport/http/one-port-server.js";
+import { createGrpcFastPath, withGrpcFastPath } from "./transport/connect/grpc-fast-path.js";
 import type { WsEngineName } from "./transport/ws/ws-engine.js";
 import { createWsBridge } from "./transport/ws/ws-server.js";
 import { createScopeService } from "./service/scope-service.js";
@@ -94,7 +95,7 @@ export interface AppDeps {
 
 export async function startApp(config: Config, deps: AppDeps = {}): Promise<App> {
   const clock = deps.clock ?? systemClock;
-  const ids = deps.ids ?? createIdSource((n) => randomBytes(n));
+  const ids = deps.ids ?? createIdSource(pooledRandomBytes((into) => randomFillSync(into)));
   const log = deps.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
   // A commit-feed listener (history, webhooks) that throws is counted and logged; the call goes on.
@@ -102,7 +103,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     metrics.loopErrors.inc({ loop: "commit_feed" });
     log.error("commit feed listener failed", { err });
   };
-  const useRedis = !deps.store && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0);
+  const useRedis = !deps.store && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0 || config.redis.sentinel !== undefined);
   const awayPolicy = awayPolicyOf(config);
   const redisStore = useRedis
     ? await createRedisPresenceStore(
@@ -278,6 +279,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     authorize: (caller, op, room) => access.authorize(caller, op, room),
     counts: async (room) => (await store.getView(room, { includeMembers: false })).counts,
     evict: (room, ended) => store.endRoom(room, ended),
+    awayChanged: (room, ms) => store.roomAwayChanged(room, ms),
     limits: { ...config.limits, ...roomLimits },
   });
   const adminService = createAdminService({
@@ -294,6 +296,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   // one signal, and removal walks the whole list, so with 50,000 open watch streams every new call
   // paid ~290 µs (measured by bench:grpc). Streams are ended by the hubs on drain instead, and
   // unary calls finish (or are cut at the shutdown deadline by the RPC server).
+  // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
+  const interceptors = [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics, access, clientAddress), originInterceptor()];
+  const contextValues = (req: OnePortRequest) => createContextValues().set(kRawRequest, req);
+  // gRPC calls are served by the fast path over the same routes and interceptors (grpc-fast-path.ts).
+  const grpc = createGrpcFastPath({ interceptors, readMaxBytes: config.maxRequestBytes, contextValues });
   // Bidi and client-streaming calls (Track) send their request body for their whole life: exempt
   // from the RPC port's request-body timeout (filled when the routes are registered, just below).
   const streamingRequestPaths = new Set<string>();
@@ -301,22 +308,21 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     // Reflection last: it describes whatever the router serves at that point.
     routes: (router) => {
       const presence = presenceRoutes(service, scopeService, roomService, { broadcast: backends.broadcast, roomWatchers: (room) => hub.roomWatchers(room) });
-      const served = backends.register(historyRoutes(hist.service)(adminRoutes(adminService)(presence(health.register(router)))));
+      const served = backends.register(historyRoutes(hist.service)(adminRoutes(adminService)(presence(health.register(grpc.record(router))))));
       const routes = withWireCompat(config.reflection ? registerReflection(served) : served);
       for (const h of routes.handlers) if (h.method.methodKind === "bidi_streaming" || h.method.methodKind === "client_streaming") streamingRequestPaths.add(h.requestPath);
       return routes;
     },
-    // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
-    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics, access, clientAddress), originInterceptor()],
+    interceptors,
     readMaxBytes: config.maxRequestBytes,
     // The watch path fans one message out to many streams: compressing each copy costs CPU per
     // watcher (connect-notes §1.4), and presence messages are small. Unary calls may compress.
-    compressMinBytes: 16 * 1024,
-    contextValues: (req) => createContextValues().set(kRawRequest, req),
+    compressMinBytes: config.rpcCompressMinBytes,
+    contextValues,
   });
   const conn = config.access.connections;
   const rpc = createOnePortServer({
-    handler: withCors(config.corsOrigins, withHistoryExport({ history: hist.service, verify, log }, adapter)),
+    handler: withCors(config.corsOrigins, withHistoryExport({ history: hist.service, verify, log }, config.grpcFastPath ? withGrpcFastPath(grpc, adapter) : adapter)),
     ...config.http,
     streamingRequestPaths,
     limiter,
@@ -437,7 +443,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const adminAddr = await admin.listen(config.adminPort, config.adminHost);
   const wsAddr = await ws.listen(config.ws.port, config.host);
   const udpPort = await udp?.listen((sessionId, activity) => service.udpHeartbeat(sessionId, activity));
-  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, udpPort, reflection: config.reflection, wsEngine: ws.engine, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory", history: config.history.mode });
+  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, udpPort, reflection: config.reflection, wsEngine: ws.engine, store: deps.store ? "custom" : useRedis ? (config.redis.sentinel ? "redis-sentinel" : config.redis.url ? "redis" : "redis-cluster") : "memory", history: config.history.mode });
 
   let closing: Promise<void> | undefined;
   return {

@@ -130,6 +130,12 @@ export interface RoomView {
   membersOmitted: boolean;
   typing: { userId: string; expiresInMs: number }[];
   cursors: Cursor[];
+  /**
+   * The store's time when it read this view, on the clock that stamped `cursors[].updatedAtMs`
+   * (Redis' time with the Redis store): a receiver ages the cursors against it, never against its
+   * own clock, which may be off (F-T1). Absent: the receiver's clock is the store's.
+   */
+  readAtMs?: number;
   /** Set on a page of a paged read (GetPresence) when more users follow. */
   nextPageToken?: string;
 }

@@ -65,7 +65,9 @@ describe("Redis reaping", () => {
       timings: { ...DEFAULT_TIMINGS, sessionTtlMs: 300 },
       limits: DEFAULT_LIMITS,
     });
-    expect(await scripts.claimExpired(keys.bucketOf(j.session.sessionId))).toEqual({ expiredNow: 1, sids: [j.session.sessionId] });
+    // A claim that runs after its deadline (stale: its node gave up on it) claims nothing.
+    expect(await scripts.claimExpired(keys.bucketOf(j.session.sessionId), clock.now() - 1)).toEqual({ expiredNow: 0, sids: [] });
+    expect(await scripts.claimExpired(keys.bucketOf(j.session.sessionId), clock.now() + 2_000)).toEqual({ expiredNow: 1, sids: [j.session.sessionId] });
     // Fenced: the claimed session cannot be refreshed any more.
     await expect(a.heartbeat({ sessionId: j.session.sessionId, ownerKey: "u:ana" })).rejects.toMatchObject({ reason: "SESSION_NOT_FOUND" });
     expect(await b.reap()).toEqual({ expiredSessions: 0, leaves: 0 }); // claim still fresh

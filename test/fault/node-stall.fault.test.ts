@@ -1,4 +1,4 @@
-import { onTestFinished, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createPresenceClient } from "@presence-platform/client";
 import { LeaveReason } from "../../gen/presence/v1/types_pb.js";
@@ -124,9 +124,8 @@ async function checkStopped(s: FaultScope, c: Cast, t0: number, label: string) {
 }
 
 describe.concurrent("a node that stops without dying", () => {
-  it("F-N3 SIGSTOP for 2 × TTL: its sessions leave once (TIMEOUT), it does not resurrect them, each client rejoins once", async () => {
-    const s = faultScope();
-    onTestFinished(() => s.close());
+  it("F-N3 SIGSTOP for 2 × TTL: its sessions leave once (TIMEOUT), it does not resurrect them, each client rejoins once", async (ctx) => {
+    const s = faultScope(ctx);
     const c = await setup(s, TTL_MS, false);
     const t0 = Date.now();
     c.v.kill("SIGSTOP");
@@ -136,9 +135,8 @@ describe.concurrent("a node that stops without dying", () => {
     expect(Math.max(...leaveMs)).toBeLessThanOrEqual(TTL_MS + REAPER_MS + SLACK_MS);
   });
 
-  it("F-N5 event loop blocked: 0.8 s changes nothing; 10 s (5 TTLs) is a stop like F-N3, and the node goes on", async () => {
-    const s = faultScope();
-    onTestFinished(() => s.close());
+  it("F-N5 event loop blocked: 0.8 s changes nothing; 10 s (5 TTLs) is a stop like F-N3, and the node goes on", async (ctx) => {
+    const s = faultScope(ctx);
     const ttl = 2_000;
     const c = await setup(s, ttl, true);
     const pid = c.v.pid;

@@ -1,5 +1,5 @@
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { PresenceService } from "../../gen/presence/v1/presence_pb.js";
 import { LeaveReason } from "../../gen/presence/v1/types_pb.js";
 import { startDriverClient, type DriverClient } from "../support/client-driver.js";
@@ -102,9 +102,8 @@ const transitionsAfter = (rec: Awaited<ReturnType<typeof setup>>["rec"], t0: num
   rec.watchers.flatMap((w) => messagesOf(rec, w.index).filter((m) => (m.eventKind === "joined" || m.eventKind === "left") && m.receivedAtMs >= t0));
 
 describe.concurrent("one node's Redis link (TCP forwarder)", () => {
-  it("F-R6 latency: +100 ms each way changes nothing but time; over the command timeout calls fail fast and nobody leaves", async () => {
-    const s = faultScope();
-    onTestFinished(() => s.close());
+  it("F-R6 latency: +100 ms each way changes nothing but time; over the command timeout calls fail fast and nobody leaves", async (ctx) => {
+    const s = faultScope(ctx);
     const c = await setup(s);
     const probe = s.client(c.b.rpcUrl, await tokenOf("bob"));
     const load = callLoop(probe, () => probe.getPresence({ room: ROOMS[0] }, { timeoutMs: 5_000 }), 50, 4);
@@ -161,9 +160,8 @@ describe.concurrent("one node's Redis link (TCP forwarder)", () => {
     expect(c.rec.violations().flat()).toEqual([]);
   });
 
-  it("partition: B cut off from Redis for 3 × TTL: its sessions leave once, its clients rejoin once, A's see nothing", async () => {
-    const s = faultScope();
-    onTestFinished(() => s.close());
+  it("partition: B cut off from Redis for 3 × TTL: its sessions leave once, its clients rejoin once, A's see nothing", async (ctx) => {
+    const s = faultScope(ctx);
     const c = await setup(s);
     const probe = s.client(c.b.rpcUrl, await tokenOf("bob"));
     const load = callLoop(probe, () => probe.getPresence({ room: ROOMS[0] }, { timeoutMs: 5_000 }), 50, 4);

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { describe, expect, it } from "vitest";
 import { LeaveReason } from "../../gen/presence/v1/types_pb.js";
 import { startDriverClient } from "../support/client-driver.js";
 import { faultScope } from "../support/fault-scope.js";
@@ -26,8 +26,9 @@ import { metricPerNode } from "./redis-fault-kit.js";
  * ends: here a careful client that vanished (its stream ended while Redis was away, so its node
  * could not release it) and a heartbeat client that stopped. Everyone else stays: attached
  * sessions, and a heartbeat client that kept trying through the outage (its heartbeats fail with
- * `unavailable`, never SESSION_NOT_FOUND after it). No rejoin, no join at all, at most one resync
- * per watcher, views equal GetPresence. Every node logs that its writes work again (the pause).
+ * `unavailable`, never SESSION_NOT_FOUND after it). No rejoin, no join at all; each watcher
+ * resyncs once when its node's subscriber reconnected (cut off) and not at all when it did not
+ * (frozen); views equal GetPresence. Every node logs that its writes work again (the pause).
  * `presence_revived_sessions_total` is not asserted: the first reviving refreshes are often sent
  * during the outage and run when Redis resumes (frozen) or are re-sent by ioredis after its
  * reconnect (cut off, one retry per request), after their callers timed out, so their replies,
@@ -64,9 +65,8 @@ function beating(client: ReturnType<ReturnType<typeof faultScope>["client"]>, se
 }
 
 describe.concurrent("F-R3b: Redis unreachable for 3 × TTL", () => {
-  it.each(["frozen", "cut off"] as const)("%s: only sessions that really ended during the outage leave, once each; nobody else leaves or rejoins", async (shape) => {
-    const s = faultScope();
-    onTestFinished(() => s.close());
+  it.for(["frozen", "cut off"] as const)("%s: only sessions that really ended during the outage leave, once each; nobody else leaves or rejoins", async (shape, ctx) => {
+    const s = faultScope(ctx);
     const redis = await s.redis();
     const fwd = await s.forwarder(redis.port);
     const url = shape === "frozen" ? redis.url : `redis://127.0.0.1:${fwd.port}`;
@@ -88,6 +88,11 @@ describe.concurrent("F-R3b: Redis unreachable for 3 × TTL", () => {
     const truth = s.truth(a, ROOMS);
     await rec.waitConverged(truth, 5_000);
     const revivedBefore = await metricPerNode([a, b, c], "presence_revived_sessions_total");
+    const [reconnectsBefore, allBefore, positionBefore] = await Promise.all([
+      metricPerNode([a, b, c], "presence_resyncs_total", 'reason="reconnect"'),
+      metricPerNode([a, b, c], "presence_resyncs_total"),
+      metricPerNode([a, b, c], "presence_resyncs_total", 'reason="position"'),
+    ]);
 
     const t0 = Date.now();
     if (shape === "frozen") redis.freeze();
@@ -104,31 +109,50 @@ describe.concurrent("F-R3b: Redis unreachable for 3 × TTL", () => {
       { cid: dan.cids[0]!, rooms: ROOMS as readonly string[] },
       { cid: hank.cid, rooms: [ROOMS[0]] },
     ];
-    await waitFor(() => gone.every((g) => rec.watchers.filter((w) => g.rooms.includes(w.room)).every((w) => rec.leavesFor(g.cid)[w.index] === 1)), 3 * TTL_MS, "the ended sessions left");
+    // Gone from every view: by a leave event, or by the snapshot of a watcher that resynced after
+    // the leave was committed (its subscriber was reconnecting: cut off).
+    const inView = (cid: string) => rec.views().some((v) => JSON.stringify(v?.users ?? {}).includes(cid));
+    await waitFor(() => gone.every((g) => !inView(g.cid)), 3 * TTL_MS, "the ended sessions gone from every view");
     const leftAfterMs = Date.now() - t1;
     await sleep(TTL_MS + 300); // quiet: nothing else may leave
     await rec.waitConverged(truth, 5_000);
     const revived = (await metricPerNode([a, b, c], "presence_revived_sessions_total")).map((n, i) => n - revivedBefore[i]!);
     console.log(`F-R3b ${shape}: outage ${t1 - t0} ms (TTL ${TTL_MS}); the ended sessions left ${leftAfterMs} ms after Redis came back; revived per node ${revived.join("/")}; resyncs per watcher ${rec.resyncs().join(",")}`);
 
-    const want = rec.watchers.map((w) => gone.filter((g) => g.rooms.includes(w.room)).map((g) => `left:${g.cid}:TIMEOUT`).sort());
+    // Per watcher, the only transitions since the outage began: at most one TIMEOUT leave of each
+    // session that really ended (none when a resync snapshot showed it gone), nothing else.
+    const allowed = rec.watchers.map((w) => gone.filter((g) => g.rooms.includes(w.room)).map((g) => `left:${g.cid}:TIMEOUT`));
     const got = rec.watchers.map((w) =>
       messagesOf(rec, w.index)
         .filter((m) => m.receivedAtMs >= t0 && (m.eventKind === "joined" || m.eventKind === "left"))
-        .map((m) => `${m.eventKind}:${m.connectionId}:${m.reason === undefined ? "" : LeaveReason[m.reason]}`)
-        .sort(),
+        .map((m) => `${m.eventKind}:${m.connectionId}:${m.reason === undefined ? "" : LeaveReason[m.reason]}`),
     );
-    expect(got).toEqual(want);
+    got.forEach((events, i) => {
+      expect(events.filter((e) => !allowed[i]!.includes(e)), `watcher ${i}: transitions of sessions that did not end`).toEqual([]);
+      expect(new Set(events).size, `watcher ${i}: a leave seen twice`).toBe(events.length);
+    });
+    if (shape === "frozen") expect(got.map((e) => e.sort())).toEqual(allowed.map((e) => e.sort())); // no resync: every leave is seen
     for (const d of [ana, bob]) expect([d.user, d.rejoins(), d.endings]).toEqual([d.user, 0, []]);
     expect(hal.beats.codes.includes(Code.NotFound)).toBe(false);
     expect(hal.beats.codes.includes(Code.Unavailable)).toBe(true); // it did try during the outage
     expect(hal.beats.codes.at(-1)).toBe("ok");
-    expect(rec.resyncs().every((n) => n <= 1)).toBe(true);
+    // Resyncs: cut off, every watcher of every node once, because its node's subscriber reconnected
+    // (recorder watchers, and the attached streams: ana's 2 on A, bob's on B); frozen, none (the
+    // connections stayed). Nothing else but the position check, which under load may find an event
+    // slower than its interval (a spurious but harmless snapshot).
+    const reconnects = await metricPerNode([a, b, c], "presence_resyncs_total", 'reason="reconnect"');
+    expect(reconnects.map((n, i) => n - reconnectsBefore[i]!)).toEqual(shape === "cut off" ? [4, 3, 2] : [0, 0, 0]);
+    const all = await metricPerNode([a, b, c], "presence_resyncs_total");
+    const position = await metricPerNode([a, b, c], "presence_resyncs_total", 'reason="position"');
+    expect(all.map((n, i) => n - allBefore[i]! - (reconnects[i]! - reconnectsBefore[i]!) - (position[i]! - positionBefore[i]!))).toEqual([0, 0, 0]);
     expect(rec.violations().flat()).toEqual([]);
     expect([ana, bob].flatMap((d) => d.streams().flatMap((w) => w.recorder.violations))).toEqual([]);
     expect(revived[2]).toBe(0); // C refreshes nothing
     for (const n of [a, b, c]) expect(n.logs()).toContain("store writes work again");
-    expect(leftAfterMs).toBeLessThanOrEqual(TTL_MS + 1_000); // the pause (one TTL) and a reaper round, with slack
+    // The pause lasts one TTL from each node's first write after the outage; then the reconnect,
+    // that first write and a reaper pass over the 64 buckets, which a loaded 2-core machine makes
+    // slow: within two TTLs and 500 ms of Redis' return.
+    expect(leftAfterMs).toBeLessThanOrEqual(2 * TTL_MS + 500);
     const t = await truth();
     expect(Object.keys(t.get(ROOMS[0])!.users).sort()).toEqual(["ana", "hal"]);
     expect(Object.keys(t.get(ROOMS[1])!.users).sort()).toEqual(["ana", "bob"]);

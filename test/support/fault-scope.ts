@@ -8,10 +8,12 @@ import { startTcpForwarder, type TcpForwarder } from "./tcp-forwarder.js";
 import { waitFor } from "./watch-recorder.js";
 
 /**
- * Everything one fault test starts, owned by one scope and stopped by `close()` (by pid, streams
- * first). Unlike the module-level kits (node-fault-kit.ts, redis-fault-kit.ts), scopes do not
- * share state, so the tests of one file may run concurrently (`it.concurrent`): fault tests mostly
- * wait (TTLs, reapers), and the 2-core CI machine runs one file at a time.
+ * Everything one fault test starts, owned by one scope and stopped when the test finishes (by pid,
+ * streams first). Unlike the module-level kits (node-fault-kit.ts, redis-fault-kit.ts), scopes do
+ * not share state, so the tests of one file may run concurrently (`describe.concurrent`): fault
+ * tests mostly wait (TTLs, reapers), and the 2-core CI machine runs one file at a time. Pass the
+ * test's own context (`it("…", async (ctx) => { const s = faultScope(ctx); … })`): with concurrent
+ * tests only the context's `onTestFinished` knows which test it belongs to.
  */
 export interface FaultScope {
   redis(opts?: RedisOptions): Promise<RedisInstance>;
@@ -30,7 +32,7 @@ export interface FaultScope {
   close(): Promise<void>;
 }
 
-export function faultScope(): FaultScope {
+export function faultScope(ctx: { onTestFinished(fn: () => void | Promise<void>): void }): FaultScope {
   const closers: (() => void | Promise<void>)[] = [];
   const defer = (fn: () => void | Promise<void>) => void closers.push(fn);
   const node = async (env: Record<string, string>) => {
@@ -38,7 +40,7 @@ export function faultScope(): FaultScope {
     defer(() => n.stop());
     return n;
   };
-  return {
+  const scope: FaultScope = {
     async redis(opts) {
       const r = await startRedis(opts);
       defer(() => r.stop());
@@ -60,7 +62,11 @@ export function faultScope(): FaultScope {
     async record(nodes, rooms) {
       const rec = recordRooms(nodes, rooms);
       defer(() => rec.close());
-      await waitFor(() => rec.views().every((v) => v !== null), 10_000, "first snapshot of every recorder watcher");
+      await waitFor(() => rec.views().every((v) => v !== null), 10_000, "first snapshot of every recorder watcher").catch((e: Error) => {
+        const errors = rec.watchers.filter((w) => w.errors.length > 0).map((w) => `${w.room} @ ${w.rpcUrl}: ${w.errors.map((x) => x.message).join("; ")}`);
+        const logs = nodes.map((n) => `--- node ${n.rpcUrl} (pid ${n.pid}):\n${n.logs().slice(-2_000)}`);
+        throw new Error(`${e.message}\n${errors.join("\n")}\n${logs.join("\n")}`);
+      });
       return rec;
     },
     truth: (n, rooms) => presenceTruth(n.rpcUrl, rooms),
@@ -69,6 +75,8 @@ export function faultScope(): FaultScope {
       for (const c of closers.splice(0).reverse()) await c();
     },
   };
+  ctx.onTestFinished(() => scope.close());
+  return scope;
 }
 
 const bearer =

@@ -6,8 +6,9 @@ import { createOutageGuard } from "./outage-guard.js";
 function guard() {
   const clock = createFakeClock();
   const recovered: [number, number][] = [];
-  const g = createOutageGuard({ clock, sessionTtlMs: 1_000, heartbeatIntervalMs: 300, nodeRefreshMs: 200, onRecovered: (a, b) => recovered.push([a, b]) });
-  return { clock, g, recovered };
+  let mono = 5_000;
+  const g = createOutageGuard({ clock, sessionTtlMs: 1_000, heartbeatIntervalMs: 300, nodeRefreshMs: 200, commandTimeoutMs: 250, monotonic: () => mono, onRecovered: (a, b) => recovered.push([a, b]) });
+  return { clock, g, recovered, tick: (ms: number) => void (mono += ms) };
 }
 
 describe("outage guard (F-R3b)", () => {
@@ -37,6 +38,15 @@ describe("outage guard (F-R3b)", () => {
     g.ok(); // later successes do not extend the window
     clock.advance(1);
     expect([g.reapPaused(), g.reviving()]).toEqual([false, false]);
+  });
+
+  it("claims carry a deadline in Redis time: unknown until an announce told the node Redis' clock, then its estimate plus the command timeout", () => {
+    const { g, tick } = guard();
+    expect(g.claimDeadline()).toBeNull();
+    g.observeRedisTime(1_000_000);
+    expect(g.claimDeadline()).toBe(1_000_250);
+    tick(400); // the estimate follows the monotonic clock, not the wall clock
+    expect(g.claimDeadline()).toBe(1_000_650);
   });
 
   it("failures without any success since start count from the start", () => {

@@ -21,6 +21,13 @@ import type { Clock } from "../../core/clock.js";
  * alone lost Redis (a partition), the other nodes reap its sessions as usual: their clients are
  * unreachable through the store for real, and they rejoin when it heals.
  *
+ * Stale claims: a claim sent just before an outage is noticed may run long after its node gave
+ * up on it: queued in a frozen Redis' socket until it resumes, or sent again by ioredis after a
+ * reconnect (one retry per request). It would claim, by Redis' time at that moment, every session
+ * nobody could refresh. So each claim carries a deadline in Redis time (`claimDeadline`: the
+ * node's estimate of Redis' clock, learned from its announce replies, plus the command timeout),
+ * and the claim script does nothing past it.
+ *
  * Cost: a clock read per tracked write; no Redis call of its own.
  */
 export interface OutageGuard {
@@ -32,6 +39,10 @@ export interface OutageGuard {
   reviving(): boolean;
   /** The reaper must not claim expired sessions now. */
   reapPaused(): boolean;
+  /** Redis' time as a script saw it just now (the announce reply): the node's estimate of its clock. */
+  observeRedisTime(redisNowMs: number): void;
+  /** Redis time after which a claim sent now must not run; null while Redis' clock is unknown. */
+  claimDeadline(): number | null;
 }
 
 export interface OutageGuardOptions {
@@ -39,6 +50,12 @@ export interface OutageGuardOptions {
   sessionTtlMs: number;
   heartbeatIntervalMs: number;
   nodeRefreshMs: number;
+  /** How long a Redis call may take before the node gives up on it. */
+  commandTimeoutMs: number;
+  /** Scripts take their time from `clock` (tests): deadlines are in that time. */
+  fixedTime?: boolean;
+  /** Monotonic milliseconds (default performance.now): Redis' clock is estimated with it, not the wall clock. */
+  monotonic?: () => number;
   /** An outage ended: how long no write succeeded, and how long the pause and revives last from now. */
   onRecovered?(outageMs: number, reviveMs: number): void;
 }
@@ -50,6 +67,8 @@ export function createOutageGuard(o: OutageGuardOptions): OutageGuard {
   let failing = false;
   let reviveUntil = 0;
   const inOutage = (now: number) => failing && now - lastOkAt >= outageAfterMs;
+  const monotonic = o.monotonic ?? (() => performance.now());
+  let redisOffset: number | null = null;
   return {
     ok() {
       const now = o.clock.now();
@@ -67,6 +86,13 @@ export function createOutageGuard(o: OutageGuardOptions): OutageGuard {
     reapPaused: () => {
       const now = o.clock.now();
       return inOutage(now) || now < reviveUntil;
+    },
+    observeRedisTime(redisNowMs) {
+      redisOffset = redisNowMs - monotonic();
+    },
+    claimDeadline() {
+      if (o.fixedTime) return o.clock.now() + o.commandTimeoutMs;
+      return redisOffset === null ? null : Math.floor(monotonic() + redisOffset) + o.commandTimeoutMs;
     },
   };
 }

@@ -88,6 +88,8 @@ export interface RedisContextOptions {
   clock: Clock;
   /** Tests only: scripts take their time from `clock` instead of Redis TIME. */
   fixedTime?: boolean;
+  /** How long a Redis call may take (the client's command timeout, PRESENCE_REDIS_COMMAND_TIMEOUT_MS). */
+  commandTimeoutMs: number;
   observer?: RedisStoreObserver;
   nodeId: string;
   commits: CommitEmitter;
@@ -96,6 +98,14 @@ export interface RedisContextOptions {
   /** Server-side away thresholds (PRESENCE_AWAY_AFTER_MS and scope overrides); absent: never away by silence. */
   awayPolicy?: AwayPolicy;
 }
+
+/** What a client is told when Redis fails a call, by failure kind (redis-error-kind.ts). */
+const UNAVAILABLE_BECAUSE: Readonly<Record<string, string>> = {
+  timeout: "presence store unavailable (timeout: Redis did not answer within PRESENCE_REDIS_COMMAND_TIMEOUT_MS)",
+  connection: "presence store unavailable (connection: Redis cannot be reached)",
+  oom: "presence store full (oom: Redis refuses writes at its maxmemory limit)",
+  readonly: "presence store read-only (readonly: the Redis server is a replica, a failover may be under way)",
+};
 
 export function createRedisContext(o: RedisContextOptions): RedisContext {
   const observer = o.observer ?? {};
@@ -109,7 +119,7 @@ export function createRedisContext(o: RedisContextOptions): RedisContext {
       if (e instanceof PresenceError) throw e;
       const kind = redisErrorKind(e);
       observer.redisError?.(kind);
-      throw new PresenceError("STORE_UNAVAILABLE", `presence store unavailable (${kind}); retry with backoff`, {}, { cause: e });
+      throw new PresenceError("STORE_UNAVAILABLE", `${UNAVAILABLE_BECAUSE[kind] ?? `presence store unavailable (${kind})`}; retry with backoff`, {}, { cause: e });
     } finally {
       observer.commandDuration?.(name, (performance.now() - t0) / 1000);
     }
@@ -158,6 +168,8 @@ export function createRedisContext(o: RedisContextOptions): RedisContext {
       sessionTtlMs: o.timings.sessionTtlMs,
       heartbeatIntervalMs: o.timings.heartbeatIntervalMs,
       nodeRefreshMs: o.timings.nodeRefreshMs,
+      commandTimeoutMs: o.commandTimeoutMs,
+      fixedTime: o.fixedTime,
       onRecovered: (outageMs, reviveMs) => observer.storeRecovered?.(outageMs, reviveMs),
     }),
     cmd,

@@ -47,7 +47,8 @@ export function createRedisNodeRegistry(ctx: RedisContext, reaper: SessionReaper
     async announceNode() {
       // The one write every node makes every refresh interval: the outage guard's heartbeat.
       try {
-        await ctx.nodes.announce(ctx.nodeId, NODE_RETENTION_MS);
+        const { nowMs } = await ctx.nodes.announce(ctx.nodeId, NODE_RETENTION_MS);
+        ctx.outage.observeRedisTime(nowMs);
       } catch (e) {
         ctx.outage.failed();
         throw e;

@@ -10,7 +10,7 @@ import { readRoomLog, readRoomView } from "./room-reader.js";
 
 /**
  * The RoomStore on Redis: every key of a room carries the hash tag `{r:<room>}` (one slot), reads
- * are one MULTI on that slot, typing is one script call, and cursors are coalesced per node and
+ * are one read-only script on that slot (it works over maxmemory, where MULTI does not), typing is one script call, and cursors are coalesced per node and
  * flushed every `cursorFlushMs` as one script call per room.
  *
  * listRooms cost (operator calls only): a SCAN of every master for room meta keys (O(keys in

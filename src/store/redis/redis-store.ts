@@ -34,7 +34,7 @@ export type { RedisStoreObserver };
  * Reaping is shared by the nodes (session-reaper.ts); after Redis lost its data, this node
  * re-asserts the sessions it serves (data-loss-recovery.ts).
  */
-export interface RedisStoreOptions extends Omit<RedisContextOptions, "nodeId" | "commits"> {
+export interface RedisStoreOptions extends Omit<RedisContextOptions, "nodeId" | "commits" | "commandTimeoutMs"> {
   /** The pub/sub connection (a `duplicate()` of a standalone client, or a Cluster with shardedSubscribers). */
   subscriberConnection: Redis | Cluster;
   /** This process's node id, recorded on the sessions it creates, attaches or reclaims (default "local"). */
@@ -66,7 +66,7 @@ export type RedisPresenceStore = PresenceStore & {
 export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
   const nodeId = o.nodeId ?? "local";
   const commits = createCommitEmitter(nodeId, o.onCommitListenerError);
-  const ctx: RedisContext = createRedisContext({ ...o, nodeId, commits });
+  const ctx: RedisContext = createRedisContext({ ...o, nodeId, commits, commandTimeoutMs: o.probeTimeoutMs });
   const recovery: DataLossRecovery = createDataLossRecovery(ctx);
   let bus: RedisEventBus | undefined;
   const sub: Subscriber = createSubscriber({

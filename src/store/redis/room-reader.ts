@@ -5,34 +5,38 @@ import type { RedisContext } from "./redis-context.js";
 import type { RoomReadParts } from "./room-scripts.js";
 
 /**
- * A room's atomic reads (one MULTI on the room's slot) and their decoding into a view or a run of
- * logged events. The decoders are pure; `readRoomView` / `readRoomLog` issue the commands.
+ * A room's atomic reads (one read-only script on the room's slot: lua/roomRead, roomReadLog) and
+ * their decoding into a view or a run of logged events. The decoders are pure; `readRoomView` /
+ * `readRoomLog` issue the calls.
  */
 type Replies = [Error | null, unknown][];
 
-/** Reads a room atomically and builds the view (`join`: members unless above the large-room threshold). */
+/**
+ * Reads a room atomically and builds the view (`join`: members unless above the large-room
+ * threshold). Typing ends and cursor ages are judged by Redis' time of the read, like their
+ * stamps, so a node whose clock is off shows the same typing and cursors as the others (F-T1).
+ */
 export async function readRoomView(ctx: RedisContext, room: string, detail: "full" | "counts" | "join"): Promise<RoomView> {
-  const k = ctx.keys.room(room);
-  const res = await ctx.cmd("multi", () => ctx.client.multi().hmget(k.meta, "e", "v", "nu", "nc", "na").hgetall(k.members).hgetall(k.typing).hgetall(k.cursors).exec());
-  return viewFromReplies(room, res ?? [], detail, ctx.clock.now(), ctx.limits.largeRoomThreshold, ctx.timings.cursorTtlMs);
+  const parts = await ctx.rooms.read(room);
+  return viewFromReplies(room, partsAsReplies(parts), detail, parts.timeMs, ctx.limits.largeRoomThreshold, ctx.timings.cursorTtlMs);
 }
+
+const partsAsReplies = (parts: RoomReadParts): Replies => [
+  [null, parts.meta],
+  [null, parts.members],
+  [null, parts.typing],
+  [null, parts.cursors],
+];
 
 /** The view a Join or Navigate answers with, from the room read inside its join script. */
 export function viewFromScript(ctx: RedisContext, room: string, parts: RoomReadParts): RoomView {
-  const res: Replies = [
-    [null, parts.meta],
-    [null, parts.members],
-    [null, parts.typing],
-    [null, parts.cursors],
-  ];
-  return viewFromReplies(room, res, "join", ctx.clock.now(), ctx.limits.largeRoomThreshold, ctx.timings.cursorTtlMs);
+  return viewFromReplies(room, partsAsReplies(parts), "join", parts.timeMs, ctx.limits.largeRoomThreshold, ctx.timings.cursorTtlMs);
 }
 
 /** The room's logged events after `from`, or null when they cannot be replayed exactly. */
 export async function readRoomLog(ctx: RedisContext, room: string, from: Position): Promise<PresenceEvent[] | null> {
-  const k = ctx.keys.room(room);
-  const res = await ctx.cmd("multi", () => ctx.client.multi().hmget(k.meta, "e", "v").xrange(k.log, "-", "+").exec());
-  return eventsFromReplies(res ?? [], from);
+  const parts = await ctx.rooms.readLog(room);
+  return eventsFromReplies([[null, [parts.epoch, parts.version]], [null, parts.entries]], from);
 }
 
 /** Replies of `HMGET meta e v nu nc na`, `HGETALL members`, `HGETALL typing`, `HGETALL cursors`. */
@@ -53,7 +57,7 @@ export function viewFromReplies(room: string, res: Replies, detail: "full" | "co
     const cursors = Object.values(res[3]![1] as Record<string, string>)
       .map((json) => JSON.parse(json) as Cursor)
       .filter((c) => c.updatedAtMs > now - cursorTtlMs);
-    return { room, epoch: e, version: Number(v ?? 0), counts, users: groupByUser(members), membersOmitted: false, typing, cursors };
+    return { room, epoch: e, version: Number(v ?? 0), counts, users: groupByUser(members), membersOmitted: false, typing, cursors, readAtMs: now };
 }
 
 /**

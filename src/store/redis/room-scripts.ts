@@ -36,12 +36,23 @@ export interface RoomJoinArgs {
   withView?: boolean;
 }
 
-/** A room read inside a script: meta {e, v, nu, nc, na}, members, typing and cursors hashes (room-reader.ts builds the view). */
+/**
+ * A room read inside a script: meta {e, v, nu, nc, na}, members, typing and cursors hashes, and the
+ * script's time, against which typing ends and cursor times are judged (room-reader.ts builds the view).
+ */
 export interface RoomReadParts {
   meta: (string | null)[];
   members: Record<string, string>;
   typing: Record<string, string>;
   cursors: Record<string, string>;
+  timeMs: number;
+}
+
+/** A room's position and its log entries (`XRANGE` replies: id, [field, value, …]). */
+export interface RoomLogParts {
+  epoch: string | null;
+  version: string | null;
+  entries: [string, string[]][];
 }
 
 export interface RoomJoinReply {
@@ -52,6 +63,8 @@ export interface RoomJoinReply {
   created: boolean;
   /** With `withView`: the room after the call. */
   view: RoomReadParts | null;
+  /** The managed room's `away_after_ms` while it is open (0: implicit, or none): the session's threshold takes it in. */
+  roomAwayMs: number;
 }
 
 export interface RoomScripts {
@@ -64,6 +77,8 @@ export interface RoomScripts {
    */
   leave(room: string, a: { connectionId: string; sessionId: string; reason: LeaveReason; seq: number; tombstone?: boolean }): Promise<{ event: PresenceEvent | null }>;
   activity(room: string, a: { connectionId: string; sessionId: string; activity: Activity }): Promise<{ event: PresenceEvent | null }>;
+  /** Moves the connection's last activity forward (no event); false when it was not the session's or not behind. */
+  stamp(room: string, a: { connectionId: string; sessionId: string; lastActiveMs: number }): Promise<boolean>;
   typing(room: string, a: { connectionId: string; sessionId: string; userId: string; typing: boolean }): Promise<(typeof TYPING)[keyof typeof TYPING]>;
   /** Stores and publishes a batch of cursors; returns how many were applied. */
   cursors(room: string, cursors: Map<string, PendingCursor>): Promise<number>;
@@ -71,6 +86,10 @@ export interface RoomScripts {
   touch(room: string, epoch: string): Promise<Position>;
   /** A new epoch when the room is still at `seen.epoch` below `seen.version` (a rollback); returns its position. */
   renewEpoch(room: string, seen: Position, epoch: string): Promise<Position>;
+  /** The room's state, read atomically, and Redis' time of the read. */
+  read(room: string): Promise<RoomReadParts>;
+  /** The room's position and event log, read atomically. */
+  readLog(room: string): Promise<RoomLogParts>;
 }
 
 export function createRoomScripts(c: ScriptContext, committed: (event: PresenceEvent) => void): RoomScripts {
@@ -95,8 +114,8 @@ export function createRoomScripts(c: ScriptContext, committed: (event: PresenceE
       const status = r.status(0, JOIN);
       if (status === "ended") throw roomEnded(JSON.parse(r.str(4)) as ManagedRoom);
       if (status === "full") throw roomFull(room, Number(r.str(4)));
-      const view = a.withView ? { meta: r.array(5).map((v) => (v === null ? null : String(v))), members: r.hash(6), typing: r.hash(7), cursors: r.hash(8) } : null;
-      return { status, event: eventOf(r.str(3)), created: r.int(4) === 1, view };
+      const view = a.withView ? { meta: r.array(6).map((v) => (v === null ? null : String(v))), members: r.hash(7), typing: r.hash(8), cursors: r.hash(9), timeMs: r.int(10) } : null;
+      return { status, event: eventOf(r.str(3)), created: r.int(4) === 1, view, roomAwayMs: r.int(5) };
     },
     async leave(room, a) {
       const { k, fenced } = roomKeys(room);
@@ -109,6 +128,10 @@ export function createRoomScripts(c: ScriptContext, committed: (event: PresenceE
       const args = [a.connectionId, a.sessionId, a.activity, c.nowArg(), t.logMaxEntries, t.logMaxAgeMs, k.channel, c.pub, room];
       const r = new ScriptReply("roomActivity", await c.run("roomActivity", [k.meta, k.members, k.log], args));
       return { event: r.status(0, ACTIVITY) === "updated" ? eventOf(r.str(1)) : null };
+    },
+    async stamp(room, a) {
+      const r = new ScriptReply("roomStamp", await c.run("roomStamp", [c.keys.room(room).members], [a.connectionId, a.sessionId, a.lastActiveMs]));
+      return r.int(0) === 1;
     },
     async typing(room, a) {
       const k = c.keys.room(room);
@@ -127,6 +150,16 @@ export function createRoomScripts(c: ScriptContext, committed: (event: PresenceE
       const k = c.keys.room(room);
       const r = new ScriptReply("roomRenewEpoch", await c.run("roomRenewEpoch", [k.meta, k.log], [seen.epoch, seen.version, epoch]));
       return { epoch: r.str(1), version: r.int(2) };
+    },
+    async read(room) {
+      const k = c.keys.room(room);
+      const r = new ScriptReply("roomRead", await c.run("roomRead", [k.meta, k.members, k.typing, k.cursors], [c.nowArg()]));
+      return { meta: r.array(0).map((v) => (v === null ? null : String(v))), members: r.hash(1), typing: r.hash(2), cursors: r.hash(3), timeMs: r.int(4) };
+    },
+    async readLog(room) {
+      const k = c.keys.room(room);
+      const r = new ScriptReply("roomReadLog", await c.run("roomReadLog", [k.meta, k.log], []));
+      return { epoch: r.strOrNull(0), version: r.strOrNull(1), entries: r.array(2) as [string, string[]][] };
     },
     async touch(room, epoch) {
       const { all } = roomKeys(room);

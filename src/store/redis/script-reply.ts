@@ -53,6 +53,11 @@ export class ScriptReply {
     return v;
   }
 
+  /** A bulk string, or null for a nil reply (a missing field). */
+  strOrNull(i: number): string | null {
+    return this.items[i] === null ? null : this.str(i);
+  }
+
   /** The status at `i` named by the script's status table. */
   status<T extends string>(i: number, table: Readonly<Record<number, T>>): T {
     const code = this.int(i);

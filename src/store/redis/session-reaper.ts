@@ -56,10 +56,12 @@ export function createSessionReaper(ctx: RedisContext): SessionReaper {
       let expiredSessions = 0;
       let leaves = 0;
       let liveSessions = 0;
-      // After a store outage no session is judged by the time nobody could refresh it (F-R3b).
+      // After a store outage no session is judged by the time nobody could refresh it (F-R3b);
+      // nor before this node knows Redis' clock (each claim carries a deadline in it, set as it is sent).
       const paused = ctx.outage.reapPaused();
       for (let b = 0; b < SESSION_BUCKETS; b++) {
-        const claimed = paused ? NOTHING_CLAIMED : await ctx.sessions.claimExpired(b).catch((e: unknown) => {
+        const deadline = paused ? null : ctx.outage.claimDeadline();
+        const claimed = deadline === null ? NOTHING_CLAIMED : await ctx.sessions.claimExpired(b, deadline).catch((e: unknown) => {
           ctx.outage.failed();
           throw e;
         });

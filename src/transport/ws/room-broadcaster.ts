@@ -1,5 +1,5 @@
 import type { Clock } from "../../core/clock.js";
-import type { RoomView } from "../../core/presence-event.js";
+import type { RoomEndedInfo, RoomView } from "../../core/presence-event.js";
 import { createRoomViewTracker } from "../../core/room-view-tracker.js";
 import type { FanoutHub, WatchItem } from "../../fanout/fanout-hub.js";
 import { watchItemToPb } from "../wire.js";
@@ -60,7 +60,7 @@ export interface RoomBroadcasterOptions {
   /** The hub watch ended with an error (not on `stop`): the bridge tells the sockets and forgets the room. */
   onFailed(err: unknown): void;
   /** The room ended (its last `ended` frame went to every socket): forget the room's watches. */
-  onEnded?(): void;
+  onEnded?(ended: RoomEndedInfo): void;
   /** An item could not be handled (counted; the broadcaster goes on). */
   onError(err: unknown): void;
   /** Binary deliveries handed to the engine by one publish (for `presence_ws_frames_sent_total`). */
@@ -99,6 +99,12 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
   let restartWanted = false;
   let countsScheduled = false;
   let cache: { pages: EncodedFrame[]; counts: EncodedFrame } | null = null;
+  /**
+   * When each cursor was last updated, on this node's clock: cursors are stamped by the store's
+   * clock (Redis'), which this node's may not match (F-T1), so their age is taken at receipt: from a
+   * snapshot, by the store's time of the read; from a live batch, as new.
+   */
+  const cursorSeenAt = new Map<string, number>();
   let abort = new AbortController();
 
   const watchFrame = (item: WatchItem) => lazyFrame({ requestId: 0, frame: { case: "watch", value: watchItemToPb(item) } });
@@ -113,7 +119,7 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
     const now = o.clock.now();
     tracker.expireTyping(now);
     const current = tracker.view()!;
-    const view: RoomView = { ...current, cursors: current.cursors.filter((c) => now - c.updatedAtMs < o.cursorTtlMs) };
+    const view: RoomView = { ...current, cursors: current.cursors.filter((c) => now - (cursorSeenAt.get(c.connectionId) ?? now) < o.cursorTtlMs) };
     const size = Math.max(1, o.snapshotPageSize);
     const n = Math.max(1, Math.ceil(view.users.length / size));
     const pages: EncodedFrame[] = [];
@@ -188,13 +194,17 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
   }
 
   /** Set when the room ended: the hub's watch is over, and so is this broadcaster. */
-  let ended = false;
+  let ended: RoomEndedInfo | null = null;
 
   function onItem(item: WatchItem) {
     const now = o.clock.now();
     switch (item.type) {
       case "snapshot":
         tracker.applySnapshotPage(item.view, item.first, item.last, now);
+        if (item.first) {
+          cursorSeenAt.clear();
+          for (const c of item.view.cursors) cursorSeenAt.set(c.connectionId, now - Math.max(0, (item.view.readAtMs ?? now) - c.updatedAtMs));
+        }
         if (!item.last) return;
         ready = true;
         cache = null;
@@ -212,6 +222,7 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
           restartWanted = true;
           return;
         }
+        if (item.event.kind === "left") cursorSeenAt.delete(item.event.connectionId);
         cache = null;
         broadcast(item);
         scheduleCounts();
@@ -224,6 +235,8 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
         return;
       case "cursors":
         tracker.applyCursors(item.batch);
+        for (const c of item.batch.cursors) cursorSeenAt.set(c.connectionId, now);
+        for (const id of item.batch.removedConnectionIds) cursorSeenAt.delete(id);
         cache = null;
         broadcast(item);
         return;
@@ -234,7 +247,7 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
       case "counts":
         return; // not produced for full watchers
       case "ended":
-        ended = true;
+        ended = item.ended;
         broadcast(item);
         return;
     }
@@ -254,7 +267,7 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
           }
           if (restartWanted || stopped) break;
         }
-        if (ended) return o.onEnded?.();
+        if (ended) return o.onEnded?.(ended);
         if (!restartWanted) return;
       } catch (err) {
         if (stopped) return;

@@ -7,10 +7,13 @@
   KEYS[1] bucket expiry zset   KEYS[2] bucket reaping zset
   KEYS[3] bucket requests hash   KEYS[4] bucket requests expiry zset
   ARGV[1] now ms ('0' = Redis TIME)   ARGV[2] claim duration ms   ARGV[3] max sessions
+  ARGV[4] deadline ms: past it the call is stale (its node gave up on it: it waited in a frozen
+  Redis, or ioredis sent it again after a reconnect) and claims nothing (outage-guard.ts)
   Returns {expiredNow, sessionId...}: how many had just expired (missed heartbeats), then every
   claimed id (just expired first, then stale claims)
 ]]
 local now = nowMs(ARGV[1])
+if now > tonumber(ARGV[4]) then return { 0 } end
 local limit = tonumber(ARGV[3])
 local deadline = now + tonumber(ARGV[2])
 local out = { 0 }
