@@ -31,6 +31,7 @@ import { adminRoutes } from "./transport/connect/admin-routes.js";
 import { createAdminService } from "./service/admin-service.js";
 import { historyRoutes } from "./transport/connect/history-routes.js";
 import { withHistoryExport } from "./transport/http/history-export.js";
+import { createCallAdmission } from "./transport/http/call-admission.js";
 import { withWireCompat } from "./transport/connect/wire-compat.js";
 import { withCors } from "./transport/http/cors.js";
 import { createFdWatchdog } from "./transport/http/fd-watchdog.js";
@@ -240,6 +241,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     roomRolesClaim: config.access.claims.roomRoles,
     maxClaimEntries: config.access.claims.maxEntries,
   });
+  // One admission for every call on the RPC port (Connect/gRPC/gRPC-Web and the plain routes):
+  // token, client address, and the per-caller request-rate quota.
+  const admit = createCallAdmission({ verify, access, clientAddress, onAuthFailure: (reason) => metrics.authFailures.inc({ reason }) });
   // Readiness (design I7): one monitor feeds /readyz, the gRPC health service and presence_ready.
   const readiness = createReadinessMonitor({
     check: () => store.ping(),
@@ -298,7 +302,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       return withWireCompat(config.reflection ? registerReflection(served) : served);
     },
     // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
-    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics, access, clientAddress), originInterceptor()],
+    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(admit), originInterceptor()],
     readMaxBytes: config.maxRequestBytes,
     // The watch path fans one message out to many streams: compressing each copy costs CPU per
     // watcher (connect-notes §1.4), and presence messages are small. Unary calls may compress.
@@ -307,7 +311,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   });
   const conn = config.access.connections;
   const rpc = createOnePortServer({
-    handler: withCors(config.corsOrigins, withHistoryExport({ history: hist.service, verify, log }, adapter)),
+    // The export is a plain route beside the Connect handler, admitted exactly like its calls.
+    handler: withCors(config.corsOrigins, withHistoryExport({ history: hist.service, admit, clock, log, onRejected: (reason) => metrics.rejections.inc({ reason }) }, adapter)),
     ...config.http,
     limiter,
     onRefused: (reason) => metrics.connectionsRefused.inc({ port: "rpc", reason }),
@@ -336,6 +341,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     headersTimeoutMs: conn.headersTimeoutMs,
     keepAliveTimeoutMs: conn.keepAliveTimeoutMs,
     onRefused: (reason) => metrics.connectionsRefused.inc({ port: "ws", reason }),
+    chargeRequest: (caller) => access.chargeRequest(caller),
     hub,
     verify,
     limits: config.limits,

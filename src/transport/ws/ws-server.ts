@@ -2,7 +2,7 @@ import { systemClock } from "../../core/clock.js";
 import { draining, limitExceeded } from "../../core/presence-error.js";
 import type { Detail } from "../../fanout/fanout-hub.js";
 import { CLOSE, closeCodeLabel, closeFor, errorFrameFor } from "./close-codes.js";
-import { createDemoRoutes, HTTP_ANSWERS } from "./demo-routes.js";
+import { chargePlainGet, createDemoRoutes, HTTP_ANSWERS } from "./demo-routes.js";
 import { createExpiryQueue } from "./expiry-queue.js";
 import { createFrameHandler } from "./frame-handler.js";
 import { takeFrameToken } from "./frame-rate.js";
@@ -262,6 +262,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
       isClosing: () => closing !== null,
       onAuthFailure: (reason) => metrics?.authFailures.inc({ reason }),
       clientAddress: options.clientAddress,
+      charge: options.chargeRequest,
       admit(peer) {
         if (admitted >= maxConnections || options.acceptPaused?.()) {
           options.onRefused?.(admitted >= maxConnections ? "total" : "accept_paused");
@@ -283,7 +284,9 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
       },
     }),
 
-    httpGet: async (path, query) => {
+    httpGet: async (path, query, peer) => {
+      const refused = chargePlainGet(options, peer, (reason) => metrics?.rejections.inc({ reason }));
+      if (refused) return refused;
       if (path === o.path) return HTTP_ANSWERS.upgradeRequired;
       try {
         return (await demo?.(path, query)) ?? HTTP_ANSWERS.notFound;
