@@ -12,6 +12,8 @@ command -v git >/dev/null || need+=(git)
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
   need+=(redis-server redis-tools)
 fi
+# redis-sentinel: the Sentinel failover fault test (test/fault/redis-sentinel.fault.test.ts, F-R4).
+command -v redis-sentinel >/dev/null || need+=(redis-sentinel)
 command -v chromium >/dev/null || need+=(chromium)
 # postgresql: history tests start their own servers with initdb + postgres from /usr/lib/postgresql/<v>/bin.
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)

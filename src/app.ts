@@ -102,7 +102,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     metrics.loopErrors.inc({ loop: "commit_feed" });
     log.error("commit feed listener failed", { err });
   };
-  const useRedis = !deps.store && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0);
+  const useRedis = !deps.store && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0 || config.redis.sentinel !== undefined);
   const awayPolicy = awayPolicyOf(config);
   const redisStore = useRedis
     ? await createRedisPresenceStore(
@@ -281,6 +281,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     authorize: (caller, op, room) => access.authorize(caller, op, room),
     counts: async (room) => (await store.getView(room, { includeMembers: false })).counts,
     evict: (room, ended) => store.endRoom(room, ended),
+    awayChanged: (room, ms) => store.roomAwayChanged(room, ms),
     limits: { ...config.limits, ...roomLimits },
   });
   const adminService = createAdminService({
@@ -306,7 +307,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     readMaxBytes: config.maxRequestBytes,
     // The watch path fans one message out to many streams: compressing each copy costs CPU per
     // watcher (connect-notes §1.4), and presence messages are small. Unary calls may compress.
-    compressMinBytes: 16 * 1024,
+    compressMinBytes: config.rpcCompressMinBytes,
     contextValues: (req) => createContextValues().set(kRawRequest, req),
   });
   const conn = config.access.connections;
@@ -432,7 +433,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const adminAddr = await admin.listen(config.adminPort, config.adminHost);
   const wsAddr = await ws.listen(config.ws.port, config.host);
   const udpPort = await udp?.listen((sessionId, activity) => service.udpHeartbeat(sessionId, activity));
-  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, udpPort, reflection: config.reflection, wsEngine: ws.engine, store: deps.store ? "custom" : useRedis ? (config.redis.url ? "redis" : "redis-cluster") : "memory", history: config.history.mode });
+  log.info("presence server listening", { nodeId: config.nodeId, host: config.host, rpcPort: rpcAddr.port, adminPort: adminAddr.port, wsPort: wsAddr.port, udpPort, reflection: config.reflection, wsEngine: ws.engine, store: deps.store ? "custom" : useRedis ? (config.redis.sentinel ? "redis-sentinel" : config.redis.url ? "redis" : "redis-cluster") : "memory", history: config.history.mode });
 
   let closing: Promise<void> | undefined;
   return {

@@ -15,6 +15,7 @@ import { TIMING_SPEC } from "./config/timing-spec.js";
 import { WS_SPEC } from "./config/ws-spec.js";
 import { HISTORY_SPEC } from "./config/history-spec.js";
 import { SEEDS_SPEC } from "./config/seeds-spec.js";
+import { loadRedisSentinel, SENTINEL_SPEC, type RedisSentinel } from "./config/sentinel-config.js";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
 import type { OnePortServerOptions } from "./transport/http/one-port-server.js";
 import { WS_ENGINE_CHOICES, type WsEngineChoice } from "./transport/ws/ws-engine.js";
@@ -53,11 +54,14 @@ export interface Config {
   access: AccessConfig;
   /** Request body (Connect `readMaxBytes`) and WebSocket message limit. */
   maxRequestBytes: number;
+  /** Connect's `compressMinBytes` (PRESENCE_RPC_COMPRESS_MIN_BYTES). */
+  rpcCompressMinBytes: number;
   shutdownDeadlineMs: number;
   /** The durable activity log and user status (docs/history.md): PostgreSQL, the embedded PGlite, or off. */
   history: HistoryConfig;
   /** Redis store (many nodes); without it the embedded memory store is used. */
-  redis: { url?: string; clusterSeeds: string[]; prefix: string; scopeShards: number; commandTimeoutMs: number; connectTimeoutMs: number } & RedisSecurity;
+  /** `sentinel`: Redis Sentinel (PRESENCE_REDIS_SENTINELS…), instead of `url` or `clusterSeeds`. */
+  redis: { url?: string; clusterSeeds: string[]; sentinel?: RedisSentinel; prefix: string; scopeShards: number; commandTimeoutMs: number; connectTimeoutMs: number } & RedisSecurity;
   /** The RPC port's server: its numeric options (the handler, limiter and callbacks are the app's). */
   http: Omit<OnePortServerOptions, "handler" | "limiter" | "onRefused" | "onAcceptError" | "onAcceptPaused">;
   /** Readiness (`/readyz`, gRPC health, `presence_ready`): probe period and the bound of one probe. */
@@ -103,6 +107,7 @@ export { HISTORY_SPEC } from "./config/history-spec.js";
 export { DEFAULT_LIMITS, LIMIT_SPEC } from "./config/limit-spec.js";
 export type { IntSpec, SettingSpec } from "./config/option-spec.js";
 export { SEEDS_SPEC } from "./config/seeds-spec.js";
+export { SENTINEL_SPEC } from "./config/sentinel-config.js";
 export { SERVER_SPEC } from "./config/server-spec.js";
 export { SETTING_SPEC } from "./config/setting-spec.js";
 export { DEFAULT_TIMINGS, TIMING_SPEC } from "./config/timing-spec.js";
@@ -112,7 +117,8 @@ export { WS_SPEC } from "./config/ws-spec.js";
 export const CONFIG_SECTIONS: readonly { title: string; about: string; settings?: Readonly<Record<string, SettingSpec>>; ints?: Readonly<Record<string, IntSpec>> }[] = [
   { title: "Settings", about: "Addresses, credentials, the store, logs and the demo.", settings: SETTING_SPEC },
   { title: "Access control", about: "Rights, the authorization hook and token claims ([security.md](security.md)).", settings: ACCESS_SETTING_SPEC },
-  { title: "Redis credentials and TLS", about: "For standalone Redis and Cluster seeds alike.", settings: REDIS_SECURITY_SPEC },
+  { title: "Redis credentials and TLS", about: "For standalone Redis, Cluster seeds and the nodes Sentinel names alike.", settings: REDIS_SECURITY_SPEC },
+  { title: "Redis Sentinel", about: "The Redis store on the master a set of Sentinels names, following failovers ([store.md](store.md#redis-sentinel)).", settings: SENTINEL_SPEC },
   { title: "Server", about: "Ports, request size, shutdown, readiness, tokens, Redis timeouts and the admin API.", ints: SERVER_SPEC },
   { title: "Connections", about: "Connection limits and slow-client timeouts of the RPC and WebSocket ports ([security.md](security.md)).", ints: CONNECTION_SPEC },
   { title: "Access limits", about: "Token claims, the authorization hook, remote JWKS and the store memory guard.", ints: ACCESS_SPEC },
@@ -242,6 +248,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   for (const seed of clusterSeeds) {
     if (!/^[^:\s]+:\d{1,5}$/.test(seed)) problems.push(`${S.redisCluster.env}: ${JSON.stringify(seed)} must be host:port`);
   }
+  if (redisUrl !== undefined && clusterSeeds.length > 0) problems.push(`${S.redisUrl.env} and ${S.redisCluster.env}: set one Redis topology, not both`);
+  const sentinel = loadRedisSentinel(read, [...(redisUrl !== undefined ? [S.redisUrl.env] : []), ...(clusterSeeds.length > 0 ? [S.redisCluster.env] : [])]);
   const A = ACCESS_SETTING_SPEC;
   const jwksUrl = str(A.jwksUrl);
   if (jwksUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(jwksUrl)) problems.push(`${A.jwksUrl.env}=${JSON.stringify(jwksUrl)}: must be an http:// or https:// URL`);
@@ -284,6 +292,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     limits,
     access,
     maxRequestBytes: server.maxRequestBytes,
+    rpcCompressMinBytes: server.rpcCompressMinBytes,
     shutdownDeadlineMs: server.shutdownDeadlineMs,
     http: {
       // The first bytes (HTTP/1.1 or HTTP/2 is told from them) are part of the request head.
@@ -321,6 +330,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redis: {
       url: redisUrl,
       clusterSeeds,
+      ...(sentinel ? { sentinel } : {}),
       prefix: str(S.redisPrefix)!,
       scopeShards: seeds.scopeShards,
       commandTimeoutMs: server.redisCommandTimeoutMs,
@@ -328,7 +338,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ...loadRedisSecurity(read, redisUrl),
     },
   };
-  if (udpPort !== undefined && udpSecret === undefined && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0)) {
+  if (udpPort !== undefined && udpSecret === undefined && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0 || config.redis.sentinel !== undefined)) {
     problems.push(`${S.udpSecret.env}: required when ${S.udpPort.env} is set with a Redis store (every node must derive the same heartbeat keys)`);
   }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);

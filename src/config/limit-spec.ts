@@ -18,6 +18,13 @@ export const LIMIT_SPEC: Readonly<Record<keyof Limits, IntSpec>> = {
   maxCursorElementBytes: int("PRESENCE_MAX_CURSOR_ELEMENT_BYTES", 256, 0, 4_096, "cursor `element` (bytes)"),
   maxUserIds: int("PRESENCE_MAX_USER_IDS", 1_000, 1, 100_000, "user ids per GetUserStatus / WatchUsers"),
   maxCustomStatusBytes: int("PRESENCE_MAX_CUSTOM_STATUS_BYTES", 128, 0, 4_096, "custom status text (bytes)"),
+  maxUserIdBytes: int(
+    "PRESENCE_MAX_USER_ID_BYTES",
+    128,
+    8,
+    1_024,
+    "a user id a request names (GetUserStatus, WatchUsers, `on_behalf_of`, a managed room's owner, history filters), in UTF-8 bytes; keep it at least as long as your tokens' `sub`",
+  ),
   maxPresenceBytes: int("PRESENCE_MAX_PRESENCE_BYTES", 2_048, 0, 65_536, "typed presence per connection and room (key and JSON bytes + 2 per key)"),
   maxPresenceKeys: int("PRESENCE_MAX_PRESENCE_KEYS", 32, 0, 1_024, "typed presence top-level keys per connection and room"),
   presenceRatePerSec: int("PRESENCE_PRESENCE_RATE_PER_SEC", 10, 1, 1_000, "typed-presence updates per session and room per second (excess merged)"),

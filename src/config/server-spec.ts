@@ -11,6 +11,13 @@ export const SERVER_SPEC = {
     16_777_216,
     "request body / WebSocket message size: a larger body is refused with MESSAGE_TOO_LARGE before it is parsed; a WebSocket frame over it closes with 4503, over twice it the WebSocket layer cuts the connection (1006)",
   ),
+  rpcCompressMinBytes: int(
+    "PRESENCE_RPC_COMPRESS_MIN_BYTES",
+    16_384,
+    0,
+    16_777_216,
+    "RPC responses at least this large are gzip-compressed when the client accepts it (smaller ones cost more CPU than they save)",
+  ),
   shutdownDeadlineMs: int("PRESENCE_SHUTDOWN_DEADLINE_MS", 10_000, 0, 600_000, "graceful shutdown deadline: streams end with DRAINING at once, sockets left are destroyed after this"),
   readinessIntervalMs: int(
     "PRESENCE_READINESS_INTERVAL_MS",

@@ -41,7 +41,7 @@ export const SETTING_SPEC = {
   awayAfterByScope: setting(
     "PRESENCE_AWAY_AFTER_MS_BY_SCOPE",
     null,
-    "away thresholds by scope-name prefix, `zone:=120000,org:=600000` (longest prefix wins; a session uses the smallest threshold of its scopes; 0: never away there)",
+    "away thresholds by scope-name prefix, `zone:=120000,org:=600000` (longest prefix wins; a session uses the smallest threshold of its scopes, which replaces the default, longer or shorter; 0: never away there; a managed room's `away_after_ms` shortens it for the sessions in the room)",
   ),
   udpPort: setting("PRESENCE_UDP_PORT", null, "UDP heartbeat port (udp.proto); `0` picks a free port", "(none: off)"),
   udpSecret: setting(

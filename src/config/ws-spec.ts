@@ -34,5 +34,12 @@ export const WS_SPEC = {
     1_000_000,
     'frames one socket may send per second on average (token bucket, checked before decoding); a socket over it is closed with 4006 "rate limited" (the SDK sends less even on a 144 Hz display: at most one cursor frame per animation frame, typing debounced)',
   ),
+  closeTimeoutMs: int(
+    "PRESENCE_WS_CLOSE_TIMEOUT_MS",
+    2_000,
+    100,
+    60_000,
+    "`ws` engine: a socket the server closes is cut when the peer does not answer the close frame within this (uWS applies its own)",
+  ),
   frameBurst: int("PRESENCE_WS_FRAME_BURST", 500, 1, 1_000_000, "frames one socket may send at once above that rate (the bucket's size)"),
 } as const satisfies Record<string, IntSpec>;

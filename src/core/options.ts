@@ -80,6 +80,8 @@ export interface Limits {
   maxUserIds: number;
   /** Bytes of a custom status text. */
   maxCustomStatusBytes: number;
+  /** Bytes of a user id a request names (GetUserStatus, WatchUsers, on_behalf_of, a room's owner, history filters). */
+  maxUserIdBytes: number;
   /** Typed presence per connection and room: key and JSON bytes + 2 per key. */
   maxPresenceBytes: number;
   /** Typed presence per connection and room: top-level keys. */

@@ -7,6 +7,12 @@ import type { Activity, LeaveReason, PresenceEvent, RoomView } from "./presence-
  */
 
 /** Identifies a session and the caller acting on it (owner key from `ownerKeyOf`). */
+/**
+ * Longest session id a request may name. Not an option: the server issues the ids (24 characters,
+ * ids.ts); the bound only refuses garbage before it reaches the store.
+ */
+export const MAX_SESSION_ID_CHARS = 128;
+
 export interface SessionRef {
   sessionId: string;
   ownerKey: string;
@@ -66,6 +72,11 @@ export interface JoinResult {
   event: PresenceEvent | null;
   /** The scopes the session carries (besides the global one); absent when the store does not know. */
   scopes?: readonly string[];
+  /**
+   * The session's away threshold after this join (ms, 0 = never): its scopes' (or the default) and
+   * the managed rooms' it is in (away-policy.ts). Absent when the store does not know.
+   */
+  awayAfterMs?: number;
   /** The room after the join; members omitted above the large-room threshold. */
   view: RoomView;
 }

@@ -69,6 +69,7 @@ export function startAppHistory(
       maxPageSize: config.history.maxPageSize,
       exportPageRows: config.history.exportPageRows,
       maxRoomNameBytes: config.limits.maxRoomNameBytes,
+      maxUserIdBytes: config.limits.maxUserIdBytes,
       authorizeRoom: d.authorizeRoom,
     }),
     durableStatus: off ? undefined : (ids) => history.status.load(ids),

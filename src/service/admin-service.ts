@@ -3,6 +3,7 @@ import { NODE_ID } from "../core/node-id.js";
 import { invalidArgument, limitExceeded, PresenceError } from "../core/presence-error.js";
 import type { NodeInfo } from "../core/node-id.js";
 import type { RoomSummary } from "../core/room-summary.js";
+import { MAX_SESSION_ID_CHARS } from "../core/session.js";
 import type { NodeRegistry } from "../store/ports/node-registry.js";
 import type { RoomStore } from "../store/ports/room-store.js";
 import type { SessionStore } from "../store/ports/session-store.js";
@@ -51,7 +52,7 @@ export function createAdminService(o: AdminServiceOptions): AdminService {
     async kickSession(caller, req) {
       requireAdmin(caller);
       if (req.sessionId === "") throw invalidArgument("session_id", "must not be empty");
-      if (req.sessionId.length > 128) throw invalidArgument("session_id", "must be at most 128 characters");
+      if (req.sessionId.length > MAX_SESSION_ID_CHARS) throw invalidArgument("session_id", `must be at most ${MAX_SESSION_ID_CHARS} characters`);
       const r = await o.sessions.kickSession(req.sessionId, { actor: caller.subject });
       o.onKick?.("kick", { sessions: 1, by: caller.subject, target: req.sessionId.slice(0, 6) + "…" });
       return r;

@@ -58,6 +58,8 @@ export interface HistoryServiceOptions {
   maxPageSize: number;
   exportPageRows: number;
   maxRoomNameBytes: number;
+  /** User ids in filters (PRESENCE_MAX_USER_ID_BYTES). */
+  maxUserIdBytes: number;
   /**
    * The rights check for operation `audit` on one room (the access track's AccessGuard.authorize):
    * resolves, or rejects with the refusal to answer. Without it, history reads are for admins only.
@@ -69,7 +71,6 @@ export interface HistoryServiceOptions {
 export const DEFAULT_PAGE_SIZE = 100;
 /** Range length when `since` is omitted. */
 export const DEFAULT_RANGE_MS = 86_400_000;
-const MAX_USER_ID_BYTES = 128;
 
 export function createHistoryService(o: HistoryServiceOptions): HistoryService {
   const store = (): HistoryStore => {
@@ -83,7 +84,7 @@ export function createHistoryService(o: HistoryServiceOptions): HistoryService {
 
   const userId = (value: string) => {
     const n = utf8Length(value);
-    if (n > MAX_USER_ID_BYTES) throw limitExceeded("user_id", MAX_USER_ID_BYTES, n, "bytes", "INVALID_ARGUMENT");
+    if (n > o.maxUserIdBytes) throw limitExceeded("user_id", o.maxUserIdBytes, n, "bytes", "INVALID_ARGUMENT");
     checkText(value, "user_id");
     return value;
   };

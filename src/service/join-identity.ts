@@ -22,7 +22,7 @@ export function checkShortId(value: string, field: string, maxBytes: number): st
 export function memberIdentityFor(
   caller: Caller,
   req: Pick<JoinCommand, "onBehalfOf" | "anonymousId">,
-  d: { shortId: (value: string, field: string) => string; metadata: (m: Record<string, string>) => Record<string, string>; newAnonymousId: () => string },
+  d: { shortId: (value: string, field: string) => string; metadata: (m: Record<string, string>) => Record<string, string>; maxUserIdBytes: number; newAnonymousId: () => string },
 ): MemberIdentity {
   if (req.onBehalfOf) {
     if (caller.role !== "service" && caller.role !== "admin") {
@@ -31,7 +31,7 @@ export function memberIdentityFor(
     const u = req.onBehalfOf;
     if (u.userId === "") throw invalidArgument("on_behalf_of.user_id", "must not be empty");
     const idBytes = utf8Length(u.userId);
-    if (idBytes > 128) throw limitExceeded("on_behalf_of.user_id", 128, idBytes, "bytes", "INVALID_ARGUMENT");
+    if (idBytes > d.maxUserIdBytes) throw limitExceeded("on_behalf_of.user_id", d.maxUserIdBytes, idBytes, "bytes", "INVALID_ARGUMENT");
     checkText(u.userId, "on_behalf_of.user_id");
     checkText(u.name, "on_behalf_of.name");
     checkText(u.avatarUrl, "on_behalf_of.avatar_url");

@@ -10,15 +10,15 @@ import { withDurable, type UserStatusRecord } from "../core/user-status.js";
 import type { UserStatusStore } from "../store/ports/user-status-store.js";
 import type { PresenceServiceOptions } from "./presence-service.js";
 
-/** Distinct, validated user ids (1..maxUserIds, each 1..128 bytes without control characters). */
-export function validUserIds(ids: string[], maxUserIds: number): string[] {
+/** Distinct, validated user ids (1..maxUserIds, each 1..maxUserIdBytes bytes without control characters). */
+export function validUserIds(ids: string[], maxUserIds: number, maxUserIdBytes: number): string[] {
   if (ids.length === 0) throw invalidArgument("user_ids", "must not be empty");
   if (ids.length > maxUserIds) throw limitExceeded("user_ids", maxUserIds, ids.length, "ids", "INVALID_ARGUMENT");
   ids.forEach((id, i) => {
     const field = `user_ids[${i}]`;
     if (id === "") throw invalidArgument(field, "must not be empty");
     const n = utf8Length(id);
-    if (n > 128) throw limitExceeded(field, 128, n, "bytes", "INVALID_ARGUMENT");
+    if (n > maxUserIdBytes) throw limitExceeded(field, maxUserIdBytes, n, "bytes", "INVALID_ARGUMENT");
     checkText(id, field);
   });
   return [...new Set(ids)];

@@ -32,6 +32,7 @@ const NOT_OPTIONS: Record<string, string> = {
   // options, listed so that they are a decision and not an accident.
   REAP_CLAIM_MS: "store internal: how long one reaper claims a batch (store track)",
   REAP_BATCH: "store internal: sessions reaped per script call (store track)",
+  AWAY_BATCH: "store internal: due sessions one away-sweep script call handles per bucket (bounds one script's run; the rest wait one PRESENCE_AWAY_CHECK_MS)",
   NODE_RETENTION_MS: "store internal: node registry entries kept 24 h (store track)",
   PURGE_CONCURRENCY: "store internal: parallel kicks of a node purge (store track)",
   SCAN_COUNT: "store internal: SCAN page size (store track)",
@@ -43,7 +44,7 @@ const NOT_OPTIONS: Record<string, string> = {
   SENT: "engine send result code (uWS's 1 / 0 / 2)",
   BUFFERED: "engine send result code",
   DROPPED: "engine send result code",
-  CLOSE_TIMEOUT_MS: "ws engine: how long a closing handshake may take before the socket is destroyed (runtime track; candidate option)",
+  MAX_SESSION_ID_CHARS: "session ids are issued by the server (24 characters, ids.ts): the bound only refuses garbage early",
   MAX_PRESENCE_DEPTH: "JSON nesting bound of typed presence (parser safety, not a tuning)",
   STAR: "token code of the glob matcher (src/core/glob-pattern.ts)",
   GLOBSTAR: "token code of the glob matcher",
@@ -60,8 +61,6 @@ const NOT_OPTIONS: Record<string, string> = {
   RETRY_MIN_MS: "history track: shortest pause between retries of a failed batch (PRESENCE_HISTORY_RETRY_MAX_MS is the option)",
   DEFAULT_PAGE_SIZE: "history track: ListActivity page size default (candidate option)",
   DEFAULT_RANGE_MS: "history track: default query range (candidate option)",
-  MAX_USER_ID_BYTES: "history track: user id length (candidate option; presence-service has the same bound inline)",
-  USER_ID_MAX_BYTES: "seeds track: owner user id length of a managed room (the same 128-byte bound as MAX_USER_ID_BYTES; candidate option)",
 };
 
 /** Numeric fallbacks on options that landed before this check, by file, with their owner. */

@@ -18,8 +18,8 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function setup() {
-  const s = await startTestServer({ PRESENCE_SESSION_TTL_MS: "400", PRESENCE_HEARTBEAT_INTERVAL_MS: "100", PRESENCE_REAPER_INTERVAL_MS: "50" });
+async function setup(env: Record<string, string> = {}) {
+  const s = await startTestServer({ PRESENCE_SESSION_TTL_MS: "400", PRESENCE_HEARTBEAT_INTERVAL_MS: "100", PRESENCE_REAPER_INTERVAL_MS: "50", ...env });
   servers.push(s);
   const as = async (sub: string, role?: string) => {
     const token = await signTestToken(TEST_SECRET, { sub, name: sub, ...(role ? { role } : {}) });
@@ -146,12 +146,20 @@ describe("user status", () => {
     expect(await reason(ana.getUserStatus({ userIds: [] }))).toBe("3:user_ids: must not be empty");
     expect(await reason(ana.getUserStatus({ userIds: Array.from({ length: 1_001 }, (_, i) => `u${i}`) }))).toBe("3:user_ids: must be at most 1000 ids (got 1001)");
     expect(await reason(ana.getUserStatus({ userIds: ["ok", "bad\u0000"] }))).toContain("3:user_ids[1]: must not contain control characters");
+    expect(await reason(ana.getUserStatus({ userIds: ["ok", "u".repeat(129)] }))).toBe("3:user_ids[1]: must be at most 128 bytes (got 129)");
     const j = await ana.join({ room: "/doc" });
     expect(await reason(ana.setStatus({ sessionId: j.session!.sessionId, customStatus: "x".repeat(129) }))).toBe("3:custom_status: must be at most 128 bytes (got 129)");
     const a = await anon.join({ room: "/doc" });
     expect(await reason(anon.setStatus({ sessionId: a.session!.sessionId, invisible: true }))).toBe("7:session_id: anonymous sessions have no user status");
     const it = anon.watchUsers({ userIds: [] })[Symbol.asyncIterator]();
     expect(await reason(it.next())).toBe("3:user_ids: must not be empty");
+  });
+
+  it("user ids up to PRESENCE_MAX_USER_ID_BYTES: longer ids are answered when configured, and refused past the configured bound", async () => {
+    const { as } = await setup({ PRESENCE_MAX_USER_ID_BYTES: "300" });
+    const ana = await as("ana");
+    expect((await ana.getUserStatus({ userIds: ["u".repeat(300)] })).statuses[0]).toMatchObject({ state: UserState.OFFLINE });
+    await expect(ana.getUserStatus({ userIds: ["u".repeat(301)] })).rejects.toThrow("user_ids[0]: must be at most 300 bytes (got 301)");
   });
 
   it("shutdown ends user watches with unavailable", async () => {

@@ -25,6 +25,11 @@ export interface RedisOptions {
   extraArgs?: string[];
   /** Cluster mode (used by `startRedisCluster`): cluster flags and a free `--cluster-port`. */
   cluster?: boolean;
+  /**
+   * The default user's password (`--requirepass`, and `--masterauth` for a replica): the harness's
+   * own connections (its PING, `cli`, `client`) authenticate with it.
+   */
+  password?: string;
 }
 
 export interface RedisInstance {
@@ -78,14 +83,16 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisInstance
     "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", opts.appendonly ? "yes" : "no",
     "--dir", dir, "--protected-mode", "no", "--daemonize", "no",
     ...(opts.cluster ? ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000", "--cluster-port", String(busPort)] : []),
+    ...(opts.password !== undefined ? ["--requirepass", opts.password, "--masterauth", opts.password] : []),
     ...(opts.extraArgs ?? []),
   ];
+  const auth = opts.password === undefined ? [] : ["-a", opts.password, "--no-auth-warning"];
   const launch = async (pickPorts: boolean) => {
     for (let attempt = 1; ; attempt++) {
       if (pickPorts) [port, busPort] = [opts.port ?? (await freePort()), opts.cluster ? await freePort() : 0];
       proc = spawnTracked("redis-server", args());
       try {
-        return await waitForPong(port, proc);
+        return await waitForPong(port, proc, opts.password);
       } catch (e) {
         await terminate(proc, "SIGKILL");
         // Another process took a port between our probe and redis' bind: pick new ones.
@@ -127,9 +134,9 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisInstance
       if (!keepData) for (const f of await readdir(dir)) await rm(path.join(dir, f), { recursive: true, force: true });
       await launch(false);
     },
-    cli: (...a) => redisCli(["-p", String(port), ...a]),
+    cli: (...a) => redisCli(["-p", String(port), ...auth, ...a]),
     client() {
-      const c = new Redis({ host: "127.0.0.1", port, protocol: 2, lazyConnect: false });
+      const c = new Redis({ host: "127.0.0.1", port, protocol: 2, lazyConnect: false, ...(opts.password !== undefined ? { password: opts.password } : {}) });
       c.on("error", () => {}); // reconnects are expected in fault tests; callers add their own listener
       clients.add(c);
       return c;
@@ -216,16 +223,16 @@ function redisCli(args: string[]): Promise<string> {
 }
 
 /** Polls with a raw RESP PING until `+PONG` (10 s); fails at once with the log if the process exits. */
-async function waitForPong(port: number, proc: ReturnType<typeof spawnTracked>): Promise<void> {
+async function waitForPong(port: number, proc: ReturnType<typeof spawnTracked>, password?: string): Promise<void> {
   const deadline = Date.now() + 10_000;
-  while (!(await pingOnce(port))) {
+  while (!(await pingOnce(port, password))) {
     if (!isRunning(proc.child)) throw new Error(`redis-server on port ${port} exited before answering PING:\n${proc.output()}`);
     if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING in 10 s:\n${proc.output()}`);
     await sleep(10);
   }
 }
 
-function pingOnce(port: number): Promise<boolean> {
+function pingOnce(port: number, password?: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(port, "127.0.0.1");
     let got = "";
@@ -235,10 +242,13 @@ function pingOnce(port: number): Promise<boolean> {
     };
     s.setTimeout(500, () => done(false));
     s.on("error", () => done(false));
-    s.on("connect", () => s.write("PING\r\n"));
+    // With a password: AUTH first (its +OK line), then PING.
+    const skip = password === undefined ? 0 : 1;
+    s.on("connect", () => s.write(password === undefined ? "PING\r\n" : `AUTH ${password}\r\nPING\r\n`));
     s.on("data", (d) => {
       got += d.toString();
-      if (got.includes("\r\n")) done(got.startsWith("+PONG")); // "-LOADING …" while reading the AOF
+      const lines = got.split("\r\n");
+      if (lines.length > skip + 1) done(lines[skip]!.startsWith("+PONG")); // "-LOADING …" while reading the AOF
     });
   });
 }

@@ -802,7 +802,8 @@ export const BatchGetPresenceResponseSchema: GenMessage<BatchGetPresenceResponse
  */
 export type GetUserStatusRequest = Message<"presence.v1.GetUserStatusRequest"> & {
   /**
-   * User ids (JWT `sub`), 1..1,000 per call by default; duplicates are answered once.
+   * User ids (JWT `sub`), 1..1,000 per call by default, each at most 128 bytes by default
+   * (PRESENCE_MAX_USER_ID_BYTES); duplicates are answered once.
    *
    * @generated from field: repeated string user_ids = 1;
    */
@@ -840,7 +841,7 @@ export const GetUserStatusResponseSchema: GenMessage<GetUserStatusResponse> = /*
  */
 export type WatchUsersRequest = Message<"presence.v1.WatchUsersRequest"> & {
   /**
-   * User ids to watch, 1..1,000 by default.
+   * User ids to watch, 1..1,000 by default, each at most 128 bytes by default.
    *
    * @generated from field: repeated string user_ids = 1;
    */

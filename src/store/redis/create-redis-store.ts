@@ -14,6 +14,7 @@ import { waitReady } from "./wait-ready.js";
  * - Subscriber: its own connection (standalone: a duplicate; Cluster: sharded subscribers), with
  *   an offline queue so subscriptions made during a reconnect are sent when it is back.
  * - Reconnects forever with a capped backoff (100 ms steps, at most 2 s).
+ * - Sentinel: ioredis' Sentinel client (see `sentinelOptions`), otherwise like standalone Redis.
  * - Standalone: EVALSHA bypasses ioredis auto-pipelining. ioredis keeps one auto-pipeline in
  *   flight per connection and resolves none of its commands before the last reply, so under load
  *   Node and Redis took turns (each ~50% busy); a script call is already a batch (heartbeats: one
@@ -25,6 +26,8 @@ export interface RedisConnectionOptions {
   url?: string;
   /** `host:port` seeds for Redis Cluster. */
   clusterSeeds?: string[];
+  /** Redis Sentinel: the Sentinels, the master group's name and the Sentinels' own credentials. */
+  sentinel?: { sentinels: { host: string; port: number }[]; master: string; username?: string; password?: string };
   prefix: string;
   commandTimeoutMs: number;
   /** How long start-up waits for Redis before going on not ready (PRESENCE_REDIS_CONNECT_TIMEOUT_MS). */
@@ -78,14 +81,15 @@ export async function createRedisPresenceStore(
     });
     subscriberConnection = new Cluster(seeds, { shardedSubscribers: true, clusterRetryStrategy: retryStrategy, redisOptions: { ...base, connectionName: "presence-sub" } });
   } else {
-    const c = new Redis(conn.url ?? "redis://127.0.0.1:6379", {
+    const request: RedisOptions = {
       ...base,
       enableOfflineQueue: false,
       enableAutoPipelining: true,
       autoPipeliningIgnoredCommands: ["evalsha"],
       maxRetriesPerRequest: 1,
       commandTimeout: conn.commandTimeoutMs,
-    });
+    };
+    const c = conn.sentinel ? new Redis({ ...request, ...sentinelOptions(conn.sentinel, conn, retryStrategy) }) : new Redis(conn.url ?? "redis://127.0.0.1:6379", request);
     client = c;
     subscriberConnection = c.duplicate({ enableOfflineQueue: true, enableAutoPipelining: false, commandTimeout: undefined, connectionName: "presence-sub" });
   }
@@ -96,4 +100,27 @@ export async function createRedisPresenceStore(
   const store = createRedisStore({ client, subscriberConnection, cluster, prefix: conn.prefix, scopeShards: conn.scopeShards, probeTimeoutMs: conn.commandTimeoutMs, ...deps });
   await store.init().catch(() => {});
   return store;
+}
+
+/**
+ * ioredis' native Sentinel client (F-R4): it asks the Sentinels for the master of `master` at every
+ * (re)connect, and follows a failover three ways: the failover detector (a subscription to the
+ * Sentinels' `+switch-master`) drops the connection to the old master at once; Sentinel itself
+ * kills the old master's clients when it demotes it; and a `READONLY` answer (a connection still on
+ * a demoted master) reconnects, so no node keeps writing to a replica. The subscriber connection is
+ * a duplicate, so it follows the same master.
+ */
+function sentinelOptions(s: NonNullable<RedisConnectionOptions["sentinel"]>, conn: RedisConnectionOptions, retryStrategy: (times: number) => number): RedisOptions {
+  return {
+    sentinels: s.sentinels,
+    name: s.master,
+    role: "master",
+    failoverDetector: true,
+    sentinelRetryStrategy: retryStrategy,
+    sentinelCommandTimeout: conn.commandTimeoutMs,
+    ...(s.username !== undefined ? { sentinelUsername: s.username } : {}),
+    ...(s.password !== undefined ? { sentinelPassword: s.password } : {}),
+    ...(conn.tls !== undefined ? { enableTLSForSentinelMode: true, sentinelTLS: conn.tls } : {}),
+    reconnectOnError: (err) => (err.message.startsWith("READONLY") ? 2 : false),
+  };
 }

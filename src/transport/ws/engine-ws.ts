@@ -20,7 +20,7 @@ import type { WsSession } from "./ws-session.js";
  *   (not even a pong) since the previous tick is cut (1006), the others are pinged: a silent peer
  *   is closed after between half and all of the idle timeout, as on uWS;
  * - `end(code, reason)` sends the close frame and runs the bridge's `close` handler at once; the
- *   TCP connection is cut if the peer does not answer the close within `CLOSE_TIMEOUT_MS`;
+ *   TCP connection is cut if the peer does not answer the close within `closeTimeoutMs`;
  * - messages over `maxPayloadBytes` are refused by ws (close 1009), invalid UTF-8 in a text
  *   message with 1007 (uWS cuts both: 1006);
  * - no topics: the bridge sends each room broadcast, encoded once, to each socket in sync.
@@ -28,8 +28,6 @@ import type { WsSession } from "./ws-session.js";
  * Upgrades are authenticated before ws completes the handshake (401/503 answered on the raw
  * socket); plain GETs go to the bridge's HTTP routes; anything else is 404.
  */
-const CLOSE_TIMEOUT_MS = 2_000;
-
 /** ws's WebSocket with the one field the engine needs to find its bridge socket from ws's events. */
 class EngineWebSocket extends WebSocket {
   bridge: WsEngineSocket | null = null;
@@ -162,7 +160,7 @@ export function createWsEngine(settings: EngineSettings, h: EngineHandlers): WsE
     clientTracking: false,
     perMessageDeflate: false,
     maxPayload: settings.maxPayloadBytes,
-    closeTimeout: CLOSE_TIMEOUT_MS,
+    closeTimeout: settings.closeTimeoutMs,
     WebSocket: EngineWebSocket,
     handleProtocols: (offered) => pickSubprotocol(offered) || false,
   } as ConstructorParameters<typeof WebSocketServer>[0]);
@@ -261,7 +259,7 @@ export function createWsEngine(settings: EngineSettings, h: EngineHandlers): WsE
       this.stopListening();
       clearInterval(idle);
       server.closeAllConnections();
-      // Sockets the bridge ended wait for the peer's close frame (at most CLOSE_TIMEOUT_MS); cut the rest.
+      // Sockets the bridge ended wait for the peer's close frame (at most closeTimeoutMs); cut the rest.
       for (const s of [...sockets]) s.ws.terminate();
     },
   };

@@ -17,7 +17,7 @@ export interface WsBridgeOptions {
   hub: FanoutHub;
   verify: TokenVerifier;
   limits: Pick<Limits, "maxRoomNameBytes" | "snapshotPageSize">;
-  timings: Pick<Timings, "cursorTtlMs">;
+  timings: Pick<Timings, "cursorTtlMs" | "nodeRefreshMs">;
   clock?: Clock;
   metrics?: Metrics;
   logger?: Logger;
@@ -36,6 +36,7 @@ export interface WsBridgeOptions {
   maxPendingFrames: number;
   maxFramesPerSec: number;
   frameBurst: number;
+  closeTimeoutMs: number;
   /** URL path of the WebSocket endpoint. Default `/ws`. */
   path?: string;
   /** Serve the demo page (`GET /`, `/app.js`) and its token endpoint on this port (`demo-routes.ts`). */
@@ -79,7 +80,7 @@ export interface WsBridge {
   watchCount(): { full: number; counts: number };
 }
 
-export type ResolvedWsOptions = Required<Pick<WsBridgeOptions, "maxMessageBytes" | "idleTimeoutSec" | "maxBufferedBytes" | "stallMs" | "maxWatchesPerSocket" | "maxPendingFrames" | "maxFramesPerSec" | "frameBurst" | "path">>;
+export type ResolvedWsOptions = Required<Pick<WsBridgeOptions, "maxMessageBytes" | "idleTimeoutSec" | "maxBufferedBytes" | "stallMs" | "maxWatchesPerSocket" | "maxPendingFrames" | "maxFramesPerSec" | "frameBurst" | "closeTimeoutMs" | "path">>;
 
 /** The path filled in (`/ws`) and checked; the limits are taken as configured (loadConfig checked their bounds). */
 export function resolveWsOptions(options: WsBridgeOptions): ResolvedWsOptions {

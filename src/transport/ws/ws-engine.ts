@@ -55,6 +55,8 @@ export interface EngineSettings {
    */
   headersTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  /** ws engine: a socket the bridge closed is cut when the peer does not answer the close frame within this (uWS: its own). */
+  closeTimeoutMs: number;
 }
 
 /** The headers and query parameter an upgrade is authenticated with. */
