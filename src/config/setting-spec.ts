@@ -32,6 +32,11 @@ export const SETTING_SPEC = {
     "gRPC server reflection (`grpc.reflection.v1` and `v1alpha`) on the RPC port, needing no token, so `grpcurl`, Postman and `buf curl` work without .proto files; turn it on in production only if the schema may be public (it is in this repository anyway)",
     "`true` in development mode, else `false`",
   ),
+  grpcFastPath: setting(
+    "PRESENCE_GRPC_FAST_PATH",
+    "true",
+    "serve the gRPC protocol (`application/grpc`, `application/grpc+proto` over HTTP/2) with the server's own gRPC handler (same interceptors, rights, quotas, logs, metrics and errors as connect-node, a fraction of its CPU per call: docs/runtime.md); `false` sends every protocol through connect-node",
+  ),
   demoDir: setting("PRESENCE_DEMO_DIR", null, "the built demo page served at `/` and `/app.js` of the WebSocket port (`npm run build:demo`)", "`dist/demo/` of the package"),
   wsEngine: setting(
     "PRESENCE_WS_ENGINE",
