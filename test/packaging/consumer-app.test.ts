@@ -142,6 +142,8 @@ afterAll(async () => {
 
 describe("the packed SDK in a fresh Vite + React app", () => {
   it("the tarballs hold built ESM, declarations and an exports map with types, and no server code", async () => {
+    // `npm run pack:sdk` makes packs/ (a fresh clone has none) and leaves exactly this run's tarballs there.
+    expect(readdirSync(join(ROOT, "packs")).sort()).toEqual([`presence-platform-client-${VERSION}.tgz`, `presence-platform-react-${VERSION}.tgz`]);
     await checkSdkTarball(join(ROOT, "packs", `presence-platform-client-${VERSION}.tgz`), { name: "@presence-platform/client", version: VERSION });
     await checkSdkTarball(join(ROOT, "packs", `presence-platform-react-${VERSION}.tgz`), { name: "@presence-platform/react", version: VERSION });
     const installed = JSON.parse(readFileSync(join(app, "package.json"), "utf8")) as { dependencies: Record<string, string> };
