@@ -167,6 +167,28 @@ describe("the packed SDK in a fresh Vite + React app", () => {
     for (const server of ["ioredis", "redis.call(", "PRESENCE_JWT_SECRET", "uWebSockets", "react-stack-top-frame"]) expect(js.includes(server), server).toBe(false);
   });
 
+  it("renders on the server (SSR) from the installed packages without touching the network or browser globals", () => {
+    // What a server-rendering framework does with the bindings: import them in Node and render a
+    // tree once (effects never run there, so nothing may connect or read window/document).
+    const script = [
+      'import { createElement as h } from "react";',
+      'import { renderToString } from "react-dom/server";',
+      'import { createPresenceClient } from "@presence-platform/client";',
+      'import { PagePresence, PagePresenceAvatars, PresenceProvider, StatusDot, useUserStatus, usePagePresence } from "@presence-platform/react";',
+      'const client = createPresenceClient({ url: "ws://127.0.0.1:9/ws" });',
+      "function Viewers() {",
+      '  const presence = usePagePresence(client, { room: "quick-start" });',
+      '  const [ana] = useUserStatus(["ana"]);',
+      '  return h("main", null, h(PagePresence, { presence }), h(PagePresenceAvatars, { presence }), h(StatusDot, { status: ana }), h("p", null, `status: ${presence.status}, ${presence.users.length} users`));',
+      "}",
+      "console.log(renderToString(h(PresenceProvider, { client }, h(Viewers))));",
+    ].join("\n");
+    writeFileSync(join(app, "ssr-check.mjs"), script + "\n");
+    const html = run("node", ["ssr-check.mjs"], app).trim();
+    // Rendered with the status dot, and the client never started connecting ("idle").
+    expect(html).toMatch(/^<main>.*presence-status-dot--offline.*<p>status: idle, 0 users<\/p><\/main>$/);
+  });
+
   it("the server's tarball installs and runs from its bin, with everything its bundles import declared", async () => {
     await checkServerTarball(join(work, `presence-platform-server-${VERSION}.tgz`), join(ROOT, "dist"));
     const res = await fetch(`http://127.0.0.1:${ports.admin}/readyz`);
