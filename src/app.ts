@@ -42,7 +42,7 @@ import type { WsEngineName } from "./transport/ws/ws-engine.js";
 import { createWsBridge } from "./transport/ws/ws-server.js";
 import { createScopeService } from "./service/scope-service.js";
 import { createRoomService } from "./service/room-service.js";
-import { awayPolicyOf, startSeedsLoops, udpHeartbeats } from "./compose-seeds.js";
+import { awayPolicyOf, endedRoomOf, startSeedsLoops, udpHeartbeats } from "./compose-seeds.js";
 import { createMemoryScopeStore } from "./store/memory/memory-scope-store.js";
 import { createMemoryRoomLifecycle } from "./store/memory/memory-room-lifecycle.js";
 
@@ -361,6 +361,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     keepAliveTimeoutMs: conn.keepAliveTimeoutMs,
     onRefused: (reason) => metrics.connectionsRefused.inc({ port: "ws", reason }),
     chargeRequest: (caller) => access.chargeRequest(caller),
+    endedRoom: endedRoomOf({ clock, getRoom: (room) => lifecycle.getRoom(room), getView: (room, o) => store.getView(room, o) }),
     hub,
     verify,
     limits: config.limits,
