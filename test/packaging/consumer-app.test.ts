@@ -240,7 +240,7 @@ describe("the packed SDK in a fresh Vite + React app", () => {
     expect(printed.trim().split("\n")).toEqual(["quick-start: Ana", "ana: ONLINE", "bob: OFFLINE"]);
   });
 
-  it("the README's Python backend installs clients/python into a virtual environment and reads the same", () => {
+  it("the README's Python backend installs clients/python into a virtual environment and reads the same", async () => {
     // `python3` is Debian's (its python3-grpcio, -protobuf and -jwt are what --system-site-packages
     // finds); this machine has no PyPI, so pip builds with the venv's setuptools and never asks an index.
     const bin = join(work, "debian-python");
@@ -250,7 +250,15 @@ describe("the packed SDK in a fresh Vite + React app", () => {
     run("bash", ["-euo", "pipefail", "-c", docBlock("python-setup").code], work, env);
     const backend = join(work, "my-python-backend");
     writeFileSync(join(backend, "report.py"), docBlock("python-code").code + "\n");
-    const printed = run("bash", ["-euo", "pipefail", "-c", docBlock("python-run").code], backend, { ...env, PRESENCE_JWT_SECRET: TEST_SECRET, RPC_TARGET: `127.0.0.1:${ports.rpc}` });
+    const runEnv = { ...env, PRESENCE_JWT_SECRET: TEST_SECRET, RPC_TARGET: `127.0.0.1:${ports.rpc}` };
+    // As above: Bob's status is offline once his closed page's session has ended.
+    const deadline = Date.now() + 20_000;
+    let printed = "";
+    for (;;) {
+      printed = run("bash", ["-euo", "pipefail", "-c", docBlock("python-run").code], backend, runEnv);
+      if (printed.includes("bob: offline") || Date.now() > deadline) break;
+      await sleep(500);
+    }
     expect(printed.trim().split("\n")).toEqual(["quick-start: Ana", "ana: online", "bob: offline"]);
   }, 300_000);
 });

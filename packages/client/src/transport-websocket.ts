@@ -29,7 +29,7 @@ interface SocketLike {
   close(code?: number, reason?: string): void;
   onopen: ((ev: unknown) => void) | null;
   onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: { message?: string; error?: unknown }) => void) | null;
+  onerror: ((ev: { message?: string | undefined; error?: unknown }) => void) | null;
   onmessage: ((ev: { data: unknown }) => void) | null;
 }
 
