@@ -11,9 +11,10 @@ import { metricPerNode } from "./redis-fault-kit.js";
 
 /*
  * F-R3b (reliability.md §4.2): Redis unreachable for 3 × TTL, longer than any session can live
- * without a refresh, in two shapes run concurrently: frozen (SIGSTOP: connections stay open, the
- * commands sent meanwhile run when it resumes) and cut off (a TCP forwarder in front of Redis holds
- * every byte, then kills every connection: the nodes reconnect). Three nodes: A and B hold
+ * without a refresh, in three shapes run concurrently: frozen (SIGSTOP: connections stay open, the
+ * commands sent meanwhile run when it resumes), cut off (a TCP forwarder in front of Redis holds
+ * every byte, then kills every connection: the nodes reconnect), and down (stopped, then restarted
+ * with its AOF: F-R2's restart with persistence, state and epochs survive, versions go on). Three nodes: A and B hold
  * sessions, C only watches (it refreshes nothing, so it must not reap what the others could not
  * refresh either).
  *
@@ -27,7 +28,7 @@ import { metricPerNode } from "./redis-fault-kit.js";
  * could not release it) and a heartbeat client that stopped. Everyone else stays: attached
  * sessions, and a heartbeat client that kept trying through the outage (its heartbeats fail with
  * `unavailable`, never SESSION_NOT_FOUND after it). No rejoin, no join at all; each watcher
- * resyncs once when its node's subscriber reconnected (cut off) and not at all when it did not
+ * resyncs once when its node's subscriber reconnected (cut off, down) and not at all when it did not
  * (frozen); views equal GetPresence. Every node logs that its writes work again (the pause).
  * `presence_revived_sessions_total` is not asserted: the first reviving refreshes are often sent
  * during the outage and run when Redis resumes (frozen) or are re-sent by ioredis after its
@@ -65,9 +66,9 @@ function beating(client: ReturnType<ReturnType<typeof faultScope>["client"]>, se
 }
 
 describe.concurrent("F-R3b: Redis unreachable for 3 × TTL", () => {
-  it.for(["frozen", "cut off"] as const)("%s: only sessions that really ended during the outage leave, once each; nobody else leaves or rejoins", async (shape, ctx) => {
+  it.for(["frozen", "cut off", "down"] as const)("%s: only sessions that really ended during the outage leave, once each; nobody else leaves or rejoins", async (shape, ctx) => {
     const s = faultScope(ctx);
-    const redis = await s.redis();
+    const redis = await s.redis({ appendonly: shape === "down" });
     const fwd = await s.forwarder(redis.port);
     const url = shape === "frozen" ? redis.url : `redis://127.0.0.1:${fwd.port}`;
     const [a, b, c] = (await s.nodes(3, { ...ENV, PRESENCE_REDIS_URL: url })) as [NodeProcess, NodeProcess, NodeProcess];
@@ -95,14 +96,17 @@ describe.concurrent("F-R3b: Redis unreachable for 3 × TTL", () => {
     ]);
 
     const t0 = Date.now();
+    const epochs = rec.views().map((v) => v!.epoch);
     if (shape === "frozen") redis.freeze();
-    else fwd.cut();
+    else if (shape === "cut off") fwd.cut();
+    else await redis.halt();
     await sleep(TTL_MS / 2);
     await dan.stop();
     await hank.beats.stop();
     await sleep(t0 + 3 * TTL_MS - Date.now());
     if (shape === "frozen") redis.thaw();
-    else fwd.heal({ reset: true });
+    else if (shape === "cut off") fwd.heal({ reset: true });
+    else await redis.restart({ keepData: true });
     const t1 = Date.now();
 
     const gone = [
@@ -141,7 +145,8 @@ describe.concurrent("F-R3b: Redis unreachable for 3 × TTL", () => {
     // connections stayed). Nothing else but the position check, which under load may find an event
     // slower than its interval (a spurious but harmless snapshot).
     const reconnects = await metricPerNode([a, b, c], "presence_resyncs_total", 'reason="reconnect"');
-    expect(reconnects.map((n, i) => n - reconnectsBefore[i]!)).toEqual(shape === "cut off" ? [4, 3, 2] : [0, 0, 0]);
+    expect(reconnects.map((n, i) => n - reconnectsBefore[i]!)).toEqual(shape === "frozen" ? [0, 0, 0] : [4, 3, 2]);
+    expect(rec.views().map((v) => v!.epoch)).toEqual(epochs); // no data loss: same epochs, versions went on
     const all = await metricPerNode([a, b, c], "presence_resyncs_total");
     const position = await metricPerNode([a, b, c], "presence_resyncs_total", 'reason="position"');
     expect(all.map((n, i) => n - allBefore[i]! - (reconnects[i]! - reconnectsBefore[i]!) - (position[i]! - positionBefore[i]!))).toEqual([0, 0, 0]);
