@@ -27,6 +27,12 @@ import { metric } from "./redis-fault-kit.js";
  *   one a duplicate (skipped). Never a duplicate join or leave to a watcher.
  *
  * In every case A's watchers see no resync, and every watcher ends equal to GetPresence.
+ *
+ * - F-P5 output-buffer limit: Redis' `client-output-buffer-limit pubsub` set tiny, then a burst on
+ *   a room's channel (messages the nodes ignore) overflows it in one Redis event-loop turn: Redis
+ *   drops every subscriber of that channel (its log says so). Each node's subscriber reconnects by
+ *   itself and its watchers resync once (reason `reconnect`); a join made meanwhile reaches every
+ *   watcher; no view stays stale.
  */
 
 const P_MS = 300;
@@ -176,5 +182,42 @@ describe("pub/sub message faults on one node's subscriber (forwarder)", () => {
       expect(rec.leavesFor(s.cid).every((n) => n <= 1), `leaves of ${s.cid}`).toBe(true);
     }
     expect(Object.keys(rec.views()[1]!.users)).toEqual(["ana", "cat"]);
+  });
+
+  it("F-P5 output-buffer limit: Redis drops the subscribers on a burst; each reconnects, its watchers resync once, views converge", async () => {
+    const room = "/p5/burst";
+    const rec = await watch(room);
+    const before = {
+      reconnects: await Promise.all([a, b].map((n) => metric(n, "presence_subscriber_reconnects_total"))),
+      resyncs: await Promise.all([a, b].map((n) => resyncs(n, "reconnect"))),
+    };
+    await redis.cli("CONFIG", "SET", "client-output-buffer-limit", "pubsub 8kb 0 0");
+    try {
+      // 200 messages of 200 bytes in one pipeline: one Redis turn queues 40 KB for each subscriber.
+      const burst = redis.client().pipeline();
+      const junk = JSON.stringify({ type: "burst", pad: "x".repeat(180) }); // decodes to nothing: ignored
+      for (let i = 0; i < 200; i++) burst.publish(`pr:{r:${room}}:ch`, junk);
+      await burst.exec();
+      const ana = await joinAs("ana", room); // while the subscribers are down or coming back
+      await waitFor(() => /overcoming of output buffer limits/.test(redis.logs()), 5_000, "Redis' log line");
+      const reconnected = async () => (await Promise.all([a, b].map((n) => metric(n, "presence_subscriber_reconnects_total")))).every((n, i) => n > before.reconnects[i]!);
+      const deadline = Date.now() + 5_000;
+      while (!(await reconnected())) {
+        if (Date.now() > deadline) throw new Error("the subscribers did not reconnect");
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await settle(rec, room);
+      const after = {
+        reconnects: await Promise.all([a, b].map((n) => metric(n, "presence_subscriber_reconnects_total"))),
+        resyncs: await Promise.all([a, b].map((n) => resyncs(n, "reconnect"))),
+      };
+      console.log(`F-P5: subscriber reconnects per node +${after.reconnects.map((n, i) => n - before.reconnects[i]!).join("/+")}, reconnect resyncs +${after.resyncs.map((n, i) => n - before.resyncs[i]!).join("/+")}; watcher resyncs ${rec.resyncs().join(",")}`);
+      expect(after.reconnects.map((n, i) => n - before.reconnects[i]!)).toEqual([1, 1]);
+      expect(rec.resyncs()).toEqual([1, 1]);
+      expect(rec.views().map((v) => Object.keys(v!.users))).toEqual([["ana"], ["ana"]]);
+      expect(rec.views()[0]!.users.ana).toEqual([ana.cid]);
+    } finally {
+      await redis.cli("CONFIG", "SET", "client-output-buffer-limit", "pubsub 32mb 8mb 60");
+    }
   });
 });
