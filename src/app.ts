@@ -119,6 +119,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
             redisError: (kind) => metrics.redisErrors.inc({ kind }),
             commandDuration: (_command, seconds) => metrics.redisCommandDuration.observe(seconds),
             subscriberReconnect: () => metrics.subscriberReconnects.inc(),
+            subscriberStarved: () => metrics.pubsubProbeTimeouts.inc(),
             published: (kind) => metrics.eventsPublished.inc({ kind }),
             reassert: (n) => metrics.reassertedSessions.inc(n),
             heartbeatLag: (seconds) => metrics.heartbeatLag.observe(seconds),

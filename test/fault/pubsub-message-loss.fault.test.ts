@@ -28,6 +28,11 @@ import { metric } from "./redis-fault-kit.js";
  *
  * In every case A's watchers see no resync, and every watcher ends equal to GetPresence.
  *
+ * - F-P4 starved subscriber: B's pub/sub connection stays up and answers PING but delivers nothing
+ *   (the forwarder swallows every message on it). B's readiness probe, end to end (a nonce published
+ *   on B's probe channel must come back), notices within a probe interval and its timeout: B logs
+ *   not ready ("starved"), counts `presence_pubsub_probe_timeouts_total`, drops the connection and
+ *   makes it again; B's watcher resyncs once (reason `reconnect`) and later events reach it live.
  * - F-P5 output-buffer limit: Redis' `client-output-buffer-limit pubsub` set tiny, then a burst on
  *   a room's channel (messages the nodes ignore) overflows it in one Redis event-loop turn: Redis
  *   drops every subscriber of that channel (its log says so). Each node's subscriber reconnects by
@@ -42,6 +47,8 @@ const ENV = {
   PRESENCE_HEARTBEAT_INTERVAL_MS: "5000",
   PRESENCE_POSITION_CHECK_MS: String(P_MS),
   PRESENCE_REAPER_INTERVAL_MS: "100",
+  PRESENCE_READINESS_INTERVAL_MS: "300",
+  PRESENCE_REDIS_COMMAND_TIMEOUT_MS: "500",
 };
 
 let redis: RedisInstance;
@@ -219,5 +226,49 @@ describe("pub/sub message faults on one node's subscriber (forwarder)", () => {
     } finally {
       await redis.cli("CONFIG", "SET", "client-output-buffer-limit", "pubsub 32mb 8mb 60");
     }
+  });
+
+  it("F-P4 starved subscriber (up, answers PING, delivers nothing): the end-to-end probe finds it, B restarts it, its watcher resyncs", async () => {
+    const room = "/p4/starved";
+    const rec = await watch(room);
+    const counters = () => Promise.all(["presence_pubsub_probe_timeouts_total", "presence_subscriber_reconnects_total"].map((m) => metric(b, m)));
+    const before = await counters();
+    const reconnectResyncs = await resyncs(b, "reconnect");
+    const t0 = Date.now();
+    fwd.filterPushes((f) => (pubsubMessage(f) ? [] : [f]), { openOnly: true }); // the connection open now only
+    const ana = await joinAs("ana", room); // missed by B's starved subscriber
+    await waitFor(() => rec.joinsFor(ana.cid)[0] === 1, 5_000, "ana's join on A");
+    const deadline = Date.now() + 5_000;
+    while ((await counters())[1]! <= before[1]!) {
+      if (Date.now() > deadline) throw new Error("B's subscriber was not restarted");
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const restartedMs = Date.now() - t0;
+    // The restart's resync comes once the room's subscription is confirmed on the new connection
+    // (a position check may already have repaired the missed join before it: one more snapshot).
+    const deadline2 = Date.now() + 5_000;
+    while ((await resyncs(b, "reconnect")) <= reconnectResyncs || rec.resyncs()[1]! < 1) {
+      if (Date.now() > deadline2) throw new Error("B's watcher did not resync after the restart");
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await waitFor(() => rec.views()[1]!.users.ana !== undefined, 5_000, "ana in B's view");
+    // Deliveries resume on the new connection: once B shows bob (live, or in the restart's snapshot
+    // if it was still being taken), cat's join reaches B's watcher as a live event.
+    const bob = await joinAs("bob", room);
+    await waitFor(() => rec.views()[1]!.users.bob !== undefined, 5_000, "bob in B's view");
+    const resyncsBeforeCat = rec.resyncs()[1]!;
+    const cat = await joinAs("cat", room);
+    await waitFor(() => rec.joinsFor(cat.cid)[1] === 1, 5_000, "cat's join live on B");
+    const after = await counters();
+    console.log(`F-P4: B's starved subscriber found and restarted ${restartedMs} ms after the fault (probe every 300 ms, timeout 500 ms); B's watcher resynced ${resyncsBeforeCat} time(s)`);
+    expect(after.map((n, i) => n - before[i]!)).toEqual([1, 1]);
+    expect(b.logs()).toMatch(/redis subscriber starved.*"msg":"not ready"/);
+    expect(rec.resyncs()[0]).toBe(0);
+    expect(rec.resyncs()[1]).toBe(resyncsBeforeCat); // cat's join came live, no snapshot
+    expect(resyncsBeforeCat).toBeLessThanOrEqual(2); // the restart's, and perhaps a position check's
+    void bob;
+    expect(rec.joinsFor(ana.cid)).toEqual([1, 0]); // B learned of ana from a snapshot
+    expect(restartedMs).toBeLessThan(2 * 300 + 500 + 1_500);
+    await settle(rec, room);
   });
 });
