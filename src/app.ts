@@ -1,6 +1,6 @@
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createContextValues } from "@connectrpc/connect";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomFillSync } from "node:crypto";
 import { createAdminServer } from "./admin/admin-server.js";
 import { composeAccess } from "./compose-access.js";
 import { createDemoTokenIssuer } from "./auth/demo-tokens.js";
@@ -8,7 +8,7 @@ import type { AccessGuard } from "./service/access-guard.js";
 import { createTokenVerifier } from "./auth/verify-token.js";
 import type { Config } from "./config.js";
 import { systemClock, type Clock } from "./core/clock.js";
-import { createIdSource, type IdSource } from "./core/ids.js";
+import { createIdSource, pooledRandomBytes, type IdSource } from "./core/ids.js";
 import { draining, PresenceError } from "./core/presence-error.js";
 import { createFanoutHub, type FanoutHub } from "./fanout/fanout-hub.js";
 import { startAppHistory } from "./history/app-history.js";
@@ -34,7 +34,8 @@ import { withHistoryExport } from "./transport/http/history-export.js";
 import { withWireCompat } from "./transport/connect/wire-compat.js";
 import { withCors } from "./transport/http/cors.js";
 import { createFdWatchdog } from "./transport/http/fd-watchdog.js";
-import { createOnePortServer } from "./transport/http/one-port-server.js";
+import { createOnePortServer, type OnePortRequest } from "./transport/http/one-port-server.js";
+import { createGrpcFastPath, withGrpcFastPath } from "./transport/connect/grpc-fast-path.js";
 import type { WsEngineName } from "./transport/ws/ws-engine.js";
 import { createWsBridge } from "./transport/ws/ws-server.js";
 import { createScopeService } from "./service/scope-service.js";
@@ -93,7 +94,7 @@ export interface AppDeps {
 
 export async function startApp(config: Config, deps: AppDeps = {}): Promise<App> {
   const clock = deps.clock ?? systemClock;
-  const ids = deps.ids ?? createIdSource((n) => randomBytes(n));
+  const ids = deps.ids ?? createIdSource(pooledRandomBytes((into) => randomFillSync(into)));
   const log = deps.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
   // A commit-feed listener (history, webhooks) that throws is counted and logged; the call goes on.
@@ -278,6 +279,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     authorize: (caller, op, room) => access.authorize(caller, op, room),
     counts: async (room) => (await store.getView(room, { includeMembers: false })).counts,
     evict: (room, ended) => store.endRoom(room, ended),
+    awayChanged: (room, ms) => store.roomAwayChanged(room, ms),
     limits: { ...config.limits, ...roomLimits },
   });
   const adminService = createAdminService({
@@ -292,23 +294,27 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   // one signal, and removal walks the whole list, so with 50,000 open watch streams every new call
   // paid ~290 µs (measured by bench:grpc). Streams are ended by the hubs on drain instead, and
   // unary calls finish (or are cut at the shutdown deadline by the RPC server).
+  // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
+  const interceptors = [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics, access, clientAddress), originInterceptor()];
+  const contextValues = (req: OnePortRequest) => createContextValues().set(kRawRequest, req);
+  // gRPC calls are served by the fast path over the same routes and interceptors (grpc-fast-path.ts).
+  const grpc = createGrpcFastPath({ interceptors, readMaxBytes: config.maxRequestBytes, contextValues });
   const adapter = connectNodeAdapter({
     // Reflection last: it describes whatever the router serves at that point.
     routes: (router) => {
-      const served = historyRoutes(hist.service)(adminRoutes(adminService)(presenceRoutes(service, scopeService, roomService)(health.register(router))));
+      const served = historyRoutes(hist.service)(adminRoutes(adminService)(presenceRoutes(service, scopeService, roomService)(health.register(grpc.record(router)))));
       return withWireCompat(config.reflection ? registerReflection(served) : served);
     },
-    // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
-    interceptors: [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics, access, clientAddress), originInterceptor()],
+    interceptors,
     readMaxBytes: config.maxRequestBytes,
     // The watch path fans one message out to many streams: compressing each copy costs CPU per
     // watcher (connect-notes §1.4), and presence messages are small. Unary calls may compress.
     compressMinBytes: config.rpcCompressMinBytes,
-    contextValues: (req) => createContextValues().set(kRawRequest, req),
+    contextValues,
   });
   const conn = config.access.connections;
   const rpc = createOnePortServer({
-    handler: withCors(config.corsOrigins, withHistoryExport({ history: hist.service, verify, log }, adapter)),
+    handler: withCors(config.corsOrigins, withHistoryExport({ history: hist.service, verify, log }, config.grpcFastPath ? withGrpcFastPath(grpc, adapter) : adapter)),
     ...config.http,
     limiter,
     onRefused: (reason) => metrics.connectionsRefused.inc({ port: "rpc", reason }),

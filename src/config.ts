@@ -84,6 +84,8 @@ export interface Config {
    * development mode (no key configured), off otherwise.
    */
   reflection: boolean;
+  /** gRPC requests through the server's own gRPC handler (grpc-fast-path.ts) instead of connect-node (PRESENCE_GRPC_FAST_PATH, default true). */
+  grpcFastPath: boolean;
   /** Managed rooms (rooms.proto): bounds and defaults. */
   rooms: { tombstoneMs: number; defaultIdleTimeoutMs: number; maxParticipants: number };
   /** PRESENCE_AWAY_AFTER_MS_BY_SCOPE: scope-name prefix → away threshold (ms). */
@@ -325,6 +327,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rooms: { tombstoneMs: seeds.roomTombstoneMs, defaultIdleTimeoutMs: seeds.roomIdleTimeoutMs, maxParticipants: seeds.maxRoomParticipants },
     history,
     reflection,
+    grpcFastPath: bool(S.grpcFastPath),
     admin: { listRoomsDefault: server.adminListRoomsDefault, listRoomsMax: server.adminListRoomsMax },
     demo: { tokens: demoTokens, dir: str(S.demoDir) ?? fileURLToPath(new URL("../dist/demo/", import.meta.url)), tokenTtlSec: server.demoTokenTtlSec },
     redis: {

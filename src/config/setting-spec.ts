@@ -32,6 +32,11 @@ export const SETTING_SPEC = {
     "gRPC server reflection (`grpc.reflection.v1` and `v1alpha`) on the RPC port, needing no token, so `grpcurl`, Postman and `buf curl` work without .proto files; turn it on in production only if the schema may be public (it is in this repository anyway)",
     "`true` in development mode, else `false`",
   ),
+  grpcFastPath: setting(
+    "PRESENCE_GRPC_FAST_PATH",
+    "true",
+    "serve the gRPC protocol (`application/grpc`, `application/grpc+proto` over HTTP/2) with the server's own gRPC handler (same interceptors, rights, quotas, logs, metrics and errors as connect-node, a fraction of its CPU per call: docs/runtime.md); `false` sends every protocol through connect-node",
+  ),
   demoDir: setting("PRESENCE_DEMO_DIR", null, "the built demo page served at `/` and `/app.js` of the WebSocket port (`npm run build:demo`)", "`dist/demo/` of the package"),
   wsEngine: setting(
     "PRESENCE_WS_ENGINE",
@@ -41,7 +46,7 @@ export const SETTING_SPEC = {
   awayAfterByScope: setting(
     "PRESENCE_AWAY_AFTER_MS_BY_SCOPE",
     null,
-    "away thresholds by scope-name prefix, `zone:=120000,org:=600000` (longest prefix wins; a session uses the smallest threshold of its scopes; 0: never away there)",
+    "away thresholds by scope-name prefix, `zone:=120000,org:=600000` (longest prefix wins; a session uses the smallest threshold of its scopes, which replaces the default, longer or shorter; 0: never away there; a managed room's `away_after_ms` shortens it for the sessions in the room)",
   ),
   udpPort: setting("PRESENCE_UDP_PORT", null, "UDP heartbeat port (udp.proto); `0` picks a free port", "(none: off)"),
   udpSecret: setting(

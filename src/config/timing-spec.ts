@@ -24,9 +24,9 @@ export const TIMING_SPEC: Readonly<Record<keyof Timings, IntSpec>> = {
   reconnectGraceMs: int("PRESENCE_RECONNECT_GRACE_MS", 10_000, 0, 600_000, "a session whose stream or socket ended is kept this long for a reconnect"),
   positionCheckMs: int("PRESENCE_POSITION_CHECK_MS", 30_000, 10, 3_600_000, "watched rooms are compared with the store this often (a lost last message is caught within two intervals)"),
   scopeCountsIntervalMs: int("PRESENCE_SCOPE_COUNTS_INTERVAL_MS", 1_000, 10, 3_600_000, "WatchScopeCounts reads its scopes' counts this often and sends changes"),
-  awayAfterMs: int("PRESENCE_AWAY_AFTER_MS", 300_000, 0, 604_800_000, "a session silent this long shows away (server-side away; 0: never); per scope: `PRESENCE_AWAY_AFTER_MS_BY_SCOPE`"),
+  awayAfterMs: int("PRESENCE_AWAY_AFTER_MS", 300_000, 0, 604_800_000, "a session silent this long shows away (server-side away; 0: never); per scope: `PRESENCE_AWAY_AFTER_MS_BY_SCOPE`; a managed room's `away_after_ms` shortens it for the sessions in the room"),
   awayCheckMs: int("PRESENCE_AWAY_CHECK_MS", 1_000, 10, 600_000, "the away sweep runs this often on every node (a silent session is away within this of its threshold)"),
-  activityWriteIntervalMs: int("PRESENCE_ACTIVITY_WRITE_INTERVAL_MS", 5_000, 0, 600_000, "activity signals of one session are written to the store at most this often per node"),
+  activityWriteIntervalMs: int("PRESENCE_ACTIVITY_WRITE_INTERVAL_MS", 5_000, 0, 600_000, "activity signals of one session are written to the store at most this often per node (at least twice per the session's away threshold); ListOnline's order, room connections' `last_active_ms` and the LAST_ACTIVE room order are exact to this"),
   lastSeenRetentionMs: int("PRESENCE_LAST_SEEN_RETENTION_MS", 30 * 86_400_000, 0, 365 * 86_400_000, "last seen of offline users kept (30 days)"),
 };
 

@@ -8,6 +8,7 @@ import {
   createSessionTable,
   deleteSession,
   extendSession,
+  setRoomAway,
   navigationRooms,
   openSession,
   ownedSession,
@@ -17,7 +18,7 @@ import {
 import type { JoinInput, Lease } from "./session.js";
 import { applyUserSession, applyUserSessionEnd, createUserPresence, type UserPresence } from "./user-presence.js";
 import type { UserStatusRecord } from "./user-status.js";
-import { sessionThreshold, type AwayPolicy } from "./away-policy.js";
+import { scopeBaseThreshold, type AwayPolicy } from "./away-policy.js";
 import { show, stamp } from "./presence-seeds.js";
 import { admitJoin, type ManagedRoom } from "./room-lifecycle.js";
 import { shownActivity } from "./presence-override.js";
@@ -114,8 +115,8 @@ export function modelJoin(m: PresenceModel, input: JoinInput, nowMs: number, fx:
     const ids = m.o.ids;
     const base = { id: ids.sessionId(), resumeSecret: ids.resumeSecret(), connectionId: ids.connectionId(), ownerKey: input.ownerKey };
     const scopes = input.identity.kind === "user" ? [GLOBAL_SCOPE, ...(input.scopes ?? [])] : [];
-    const awayAfterMs = m.o.awayPolicy ? sessionThreshold(m.o.awayPolicy, input.scopes ?? [], []) : 0;
-    session = createSession(m.sessions, { ...base, identity: input.identity, activity: input.activity ?? "active", nodeId: m.o.nodeId, scopes, awayAfterMs }, input, nowMs, t.sessionTtlMs);
+    const awayBaseMs = m.o.awayPolicy ? scopeBaseThreshold(m.o.awayPolicy, input.scopes ?? []) : 0;
+    session = createSession(m.sessions, { ...base, identity: input.identity, activity: input.activity ?? "active", nodeId: m.o.nodeId, scopes, awayBaseMs }, input, nowMs, t.sessionTtlMs);
     fx.sessionsStarted.push(session);
     userSession(m, session, nowMs, fx);
   } else {
@@ -153,7 +154,7 @@ export function modelHeartbeat(m: PresenceModel, ref: { sessionId: string; owner
   const s = requireSession(m, ref, nowMs);
   const leftMs = s.expiresAtMs - nowMs;
   extendSession(s, nowMs, m.o.timings.sessionTtlMs);
-  if (ref.activity === "active") stamp(s, nowMs, fx);
+  if (ref.activity === "active") stamp(m, s, nowMs, fx);
   if (ref.activity && ref.activity !== s.activity) show(m, s, ref.activity, nowMs, fx);
   return { session: s, leftMs };
 }
@@ -172,8 +173,10 @@ export function joinRoom(m: PresenceModel, s: SessionEntry, room: string, metada
   r.idleSinceMs = 0;
   const prev = r.state.members.get(s.connectionId);
   const activity = shownActivity(s.activity, overrideOf(m, s));
-  const member = { connectionId: s.connectionId, identity: s.identity, metadata, activity, joinedAtMs: prev?.joinedAtMs ?? nowMs, presence };
+  const lastActiveMs = Math.max(prev?.lastActiveMs ?? 0, s.lastActiveMs);
+  const member = { connectionId: s.connectionId, identity: s.identity, metadata, activity, joinedAtMs: prev?.joinedAtMs ?? nowMs, lastActiveMs, presence };
   s.rooms.set(room, metadata);
+  setRoomAway(s, room, roomAwayOf(m, room));
   const ev = applyJoin(r.state, member, nowMs);
   if (ev) commitEvent(m, r, ev, nowMs, fx);
   return ev;
@@ -182,6 +185,7 @@ export function joinRoom(m: PresenceModel, s: SessionEntry, room: string, metada
 /** Removes the session's connection from a room; true when an event was committed. */
 export function leaveRoom(m: PresenceModel, s: SessionEntry, room: string, reason: LeaveReason, nowMs: number, fx: Effects): boolean {
   s.rooms.delete(room);
+  setRoomAway(s, room, 0);
   const r = m.rooms.get(room);
   if (!r) return false;
   const out = applyLeave(r.state, s.connectionId, reason, nowMs);
@@ -211,6 +215,12 @@ export function userSession(m: PresenceModel, s: SessionEntry, nowMs: number, fx
 /** The manual presence of the session's user ("auto" for anonymous sessions). */
 export function overrideOf(m: PresenceModel, s: SessionEntry) {
   return s.identity.kind === "user" ? (m.users.get(s.identity.user.userId)?.override ?? "auto") : "auto";
+}
+
+/** The `away_after_ms` of a managed room while it is open (0: implicit, ended, or none). */
+export function roomAwayOf(m: PresenceModel, room: string): number {
+  const r = m.o.managedRooms?.record(room);
+  return r && r.status === "open" ? r.awayAfterMs : 0;
 }
 
 /** Capacity and tombstone of a managed room (ROOM_FULL, ROOM_ENDED), checked before anything changes. */

@@ -17,7 +17,10 @@ export function userStateOf(sessionActivities: Iterable<Activity>, override: Pre
   let active = false;
   for (const a of sessionActivities) {
     any = true;
-    if (a === "active") active = true;
+    if (a === "active") {
+      active = true;
+      break; // a user with many sessions: one active one decides
+    }
   }
   if (!any) return "offline";
   if (override === "away") return "away";

@@ -2,9 +2,9 @@ import type { Activity, RoomEndedInfo } from "./presence-event.js";
 import { endSession, leaveRoom, joinRoom, overrideOf, requireSession, userSession, type Effects, type PresenceModel } from "./presence-model.js";
 import { sessionNotFound } from "./presence-error.js";
 import { shownActivity, type PresenceOverride } from "./presence-override.js";
-import { applyActivity, trimLog } from "./room-state.js";
+import { applyActivity, stampMember, trimLog } from "./room-state.js";
 import { effectiveActivity } from "./session-activity.js";
-import type { SessionEntry } from "./session-table.js";
+import { setRoomAway, type SessionEntry } from "./session-table.js";
 import { checkPresenceRecord, mergePresence } from "./typed-presence.js";
 
 /**
@@ -13,10 +13,31 @@ import { checkPresenceRecord, mergePresence } from "./typed-presence.js";
  * the rest of the model (every transition takes `nowMs` and fills `Effects`).
  */
 
-/** An activity signal: the session's last activity, and its user's position in its scopes. */
-export function stamp(s: SessionEntry, nowMs: number, fx: Effects): void {
+/**
+ * An activity signal: the session's last activity, its connection's `lastActiveMs` in each of its
+ * rooms (no event: views and later events show it), and its user's position in its scopes.
+ */
+export function stamp(m: PresenceModel, s: SessionEntry, nowMs: number, fx: Effects): void {
   s.lastActiveMs = Math.max(s.lastActiveMs, nowMs);
+  for (const room of s.rooms.keys()) {
+    const r = m.rooms.get(room);
+    if (r) stampMember(r.state, s.connectionId, s.lastActiveMs);
+  }
   if (s.identity.kind === "user") fx.stamps.push({ userId: s.identity.user.userId, scopes: s.scopes, ms: nowMs });
+}
+
+/**
+ * A managed room's `away_after_ms` changed (UpdateRoom): every session in the room takes it into
+ * its threshold now (0 = the room no longer shortens it). Returns how many sessions are in the room.
+ */
+export function modelRoomAwayChanged(m: PresenceModel, room: string, ms: number): number {
+  let n = 0;
+  for (const s of m.sessions.sessions.values()) {
+    if (!s.rooms.has(room)) continue;
+    setRoomAway(s, room, ms);
+    n++;
+  }
+  return n;
 }
 
 /** What the session shows now: its members in every room and its user's status follow. */
@@ -41,7 +62,7 @@ export function showInRooms(m: PresenceModel, s: SessionEntry, shown: Activity, 
 /** An ACTIVE signal without a heartbeat (typing, cursor, presence update, re-Join): an away session becomes active. */
 export function modelSignalActivity(m: PresenceModel, ref: { sessionId: string; ownerKey: string }, nowMs: number, fx: Effects): void {
   const s = requireSession(m, ref, nowMs);
-  stamp(s, nowMs, fx);
+  stamp(m, s, nowMs, fx);
   if (s.activity !== "active") show(m, s, "active", nowMs, fx);
 }
 

@@ -78,7 +78,7 @@ export function applyJoin(s: RoomState, member: Member, nowMs: number): Presence
   const prev = s.members.get(member.connectionId);
   if (prev) {
     if (sameMetadata(prev.metadata, member.metadata) && prev.activity === member.activity && samePresence(prev.presence ?? {}, member.presence ?? {})) return null;
-    const next: Member = { ...prev, metadata: member.metadata, activity: member.activity, presence: member.presence };
+    const next: Member = { ...prev, metadata: member.metadata, activity: member.activity, presence: member.presence, lastActiveMs: member.lastActiveMs ?? prev.lastActiveMs };
     s.members.set(member.connectionId, next);
     if (next.identity.kind === "anonymous") return null; // anonymous members are never listed
     return commit(s, { kind: "updated", user: next.identity.user, member: next }, nowMs);
@@ -119,6 +119,15 @@ export function applyLeave(s: RoomState, connectionId: string, reason: LeaveReas
 }
 
 /** Changes a connection's activity; null when unchanged, absent, or anonymous (not listed). */
+/**
+ * Moves a connection's `lastActiveMs` forward (an activity signal of its session). Not a commit:
+ * no version, no event; views and the connection's later events show the new value.
+ */
+export function stampMember(s: RoomState, connectionId: string, lastActiveMs: number): void {
+  const m = s.members.get(connectionId);
+  if (m && (m.lastActiveMs ?? 0) < lastActiveMs) s.members.set(connectionId, { ...m, lastActiveMs });
+}
+
 export function applyActivity(s: RoomState, connectionId: string, activity: Activity, nowMs: number): PresenceEvent | null {
   const m = s.members.get(connectionId);
   if (!m || m.activity === activity) return null;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { applyActivity, awayAt, effectiveActivity, heartbeatInput, mustWriteSignal, newSessionActivity, sweepActivity, type SessionActivity } from "./session-activity.js";
-import { sessionThreshold, parseScopeOverrides, scopeThreshold, type AwayPolicy } from "./away-policy.js";
+import { combineThresholds, sessionThreshold, parseScopeOverrides, scopeThreshold, type AwayPolicy } from "./away-policy.js";
 import { createFakeClock } from "./fake-clock.js";
 
 /** A session driven by a fake clock and an away sweep every `sweepMs`, recording what it publishes. */
@@ -106,6 +106,18 @@ describe("away thresholds: default, per-scope and per-room overrides", () => {
     expect(sessionThreshold(policy, ["zone:10"], [])).toBe(600_000); // a scope may lengthen it
     expect(sessionThreshold(policy, ["zone:10", "org:100"], [])).toBe(120_000);
     expect(sessionThreshold(policy, ["zone:10"], [120_000, 0])).toBe(120_000); // a 2-min collaboration room
+    expect(sessionThreshold(policy, [], [600_000])).toBe(300_000); // a room only shortens the default
+    expect(sessionThreshold(policy, ["zone:10"], [400_000])).toBe(400_000); // … or a scope's longer value
+  });
+
+  it("treats 0 as never: a room's value applies in a never-away scope; never-away scopes do not hide the others", () => {
+    const never: AwayPolicy = { defaultMs: 0, scopeOverrides: [["kiosk:", 0], ["org:", 120_000]] };
+    expect(sessionThreshold(never, [], [])).toBe(0);
+    expect(sessionThreshold(never, ["kiosk:1"], [])).toBe(0);
+    expect(sessionThreshold(never, ["kiosk:1"], [60_000])).toBe(60_000);
+    expect(sessionThreshold(never, ["kiosk:1", "org:1"], [])).toBe(120_000);
+    expect(sessionThreshold(never, [], [0, 90_000, 30_000])).toBe(30_000);
+    expect(combineThresholds(0, [])).toBe(0);
   });
 
   it("refuses malformed override lists, naming the entry", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createSession, createSessionTable, deleteSession, expiredSessions, liveSession, navigationRooms, openSession, ownedSession, pruneRequests } from "./session-table.js";
+import { createSession, createSessionTable, deleteSession, expiredSessions, liveSession, navigationRooms, openSession, ownedSession, pruneRequests, setRoomAway } from "./session-table.js";
 
 const LIMITS = { maxRoomsPerSession: 2 };
 const TTL = 1_000;
@@ -14,6 +14,19 @@ function table() {
 }
 
 describe("session table", () => {
+  it("a managed room's away threshold shortens the session's while it is in the room", () => {
+    const t = createSessionTable();
+    const s = createSession(t, { id: "s1", resumeSecret: "k", connectionId: "c1", ownerKey: "u:ana", identity: ana, activity: "active", nodeId: "n1", awayBaseMs: 300_000 }, {}, 0, TTL);
+    expect(s.awayAfterMs).toBe(300_000);
+    setRoomAway(s, "collab", 120_000);
+    setRoomAway(s, "huddle", 60_000);
+    expect(s.awayAfterMs).toBe(60_000);
+    setRoomAway(s, "huddle", 0); // left it
+    expect(s.awayAfterMs).toBe(120_000);
+    setRoomAway(s, "collab", 600_000); // updated above the base: no effect
+    expect(s.awayAfterMs).toBe(300_000);
+  });
+
   it("a session is live until its expiry, owned by its owner key only, and fenced once expired", () => {
     const { t, create } = table();
     const s = create("u:ana", 0);

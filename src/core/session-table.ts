@@ -1,6 +1,7 @@
 import { VERIFIED_BY_SESSION_KEY, type MemberIdentity } from "./identity.js";
 import type { Activity } from "./presence-event.js";
 import type { SessionRef } from "./session.js";
+import { combineThresholds } from "./away-policy.js";
 
 /**
  * The session table: the pure specification of session rules that every store applies (the memory
@@ -38,8 +39,12 @@ export interface SessionEntry {
   scopes: readonly string[];
   /** Last activity signal (ms): creation, re-Join, typing, cursor, presence update, Heartbeat ACTIVE. */
   lastActiveMs: number;
-  /** Silent this long → away (0 = never), from the away policy at creation (away-policy.ts). */
+  /** Silent this long → away (0 = never): `combineThresholds(awayBaseMs, roomAwayMs)` (away-policy.ts). */
   awayAfterMs: number;
+  /** The threshold of its scopes, else the default, fixed at creation (0 = never). */
+  awayBaseMs: number;
+  /** room → `away_after_ms` of the managed rooms it is in that have one (they shorten `awayAfterMs`). */
+  roomAwayMs: Map<string, number>;
 }
 
 export interface SessionTable {
@@ -110,16 +115,27 @@ export function openSession(
 /** Creates a session (the `create` outcome of `openSession`); records the request id of a first Join. */
 export function createSession(
   t: SessionTable,
-  s: Omit<SessionEntry, "rooms" | "expiresAtMs" | "scopes" | "lastActiveMs" | "awayAfterMs"> & Partial<Pick<SessionEntry, "scopes" | "awayAfterMs">>,
+  s: Omit<SessionEntry, "rooms" | "expiresAtMs" | "scopes" | "lastActiveMs" | "awayAfterMs" | "awayBaseMs" | "roomAwayMs"> & Partial<Pick<SessionEntry, "scopes" | "awayBaseMs">>,
   input: { requestId?: string; sessionId?: string },
   nowMs: number,
   ttlMs: number,
 ): SessionEntry {
-  const entry: SessionEntry = { scopes: [], awayAfterMs: 0, ...s, lastActiveMs: nowMs, expiresAtMs: nowMs + ttlMs, rooms: new Map() };
+  const base = s.awayBaseMs ?? 0;
+  const entry: SessionEntry = { scopes: [], ...s, awayBaseMs: base, awayAfterMs: base, roomAwayMs: new Map(), lastActiveMs: nowMs, expiresAtMs: nowMs + ttlMs, rooms: new Map() };
   t.sessions.set(entry.id, entry);
   t.owners.set(entry.ownerKey, (t.owners.get(entry.ownerKey) ?? 0) + 1);
   if (input.requestId && !input.sessionId) t.requests.set(requestKey(entry.ownerKey, input.requestId), { sessionId: entry.id, expiresAtMs: nowMs + ttlMs });
   return entry;
+}
+
+/**
+ * Records the `away_after_ms` of a managed room the session is in (0: none, or it left the room)
+ * and recomputes its threshold: the smallest of its base and its rooms' values (away-policy.ts).
+ */
+export function setRoomAway(s: SessionEntry, room: string, ms: number): void {
+  if (ms > 0) s.roomAwayMs.set(room, ms);
+  else s.roomAwayMs.delete(room);
+  s.awayAfterMs = combineThresholds(s.awayBaseMs, s.roomAwayMs.values());
 }
 
 /** Sets the expiry to now + `ttlMs` (refresh, reclaim, join) or now + grace (release). */

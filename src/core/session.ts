@@ -72,6 +72,11 @@ export interface JoinResult {
   event: PresenceEvent | null;
   /** The scopes the session carries (besides the global one); absent when the store does not know. */
   scopes?: readonly string[];
+  /**
+   * The session's away threshold after this join (ms, 0 = never): its scopes' (or the default) and
+   * the managed rooms' it is in (away-policy.ts). Absent when the store does not know.
+   */
+  awayAfterMs?: number;
   /** The room after the join; members omitted above the large-room threshold. */
   view: RoomView;
 }

@@ -43,6 +43,17 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
   const thresholds = [o.timings.awayAfterMs, ...(o.awayScopeThresholds ?? [])].filter((ms) => ms > 0);
   const signalEveryMs = Math.min(o.timings.activityWriteIntervalMs, ...thresholds.map((ms) => Math.floor(ms / 2)));
   const lastSignal = new Map<string, number>();
+  /**
+   * Sessions whose threshold needs a shorter interval than `signalEveryMs` (a managed room's
+   * `away_after_ms` below twice it, told by the Join answer): half their threshold.
+   */
+  const shortSignal = new Map<string, number>();
+  function noteThreshold(id: string, awayAfterMs: number | undefined): void {
+    const every = awayAfterMs !== undefined && awayAfterMs > 0 ? Math.floor(awayAfterMs / 2) : signalEveryMs;
+    if (every >= signalEveryMs) shortSignal.delete(id);
+    else shortSignal.set(id, every);
+    if (shortSignal.size > 100_000) shortSignal.delete(shortSignal.keys().next().value!);
+  }
   /** A managed room's idle clock, moved at most once per signal interval per room from this node. */
   const lastTouch = new Map<string, number>();
   function touch(room: string, force = false): void {
@@ -57,7 +68,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
   function signal(caller: Caller, id: string): void {
     const now = o.clock.now();
     const last = lastSignal.get(id);
-    if (last !== undefined && now - last < signalEveryMs) return;
+    if (last !== undefined && now - last < (shortSignal.get(id) ?? signalEveryMs)) return;
     lastSignal.set(id, now);
     if (lastSignal.size > 100_000) for (const [k, t] of lastSignal) if (now - t >= signalEveryMs) lastSignal.delete(k);
     o.sessions.signalActivity({ sessionId: id, ownerKey: ownerKeyOf(caller) }).catch((e) => o.onDeferredError?.(e));
@@ -183,6 +194,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         requestId: scopedRequestId(caller, identity.kind === "anonymous" ? identity.anonymousId : "", req.requestId),
       });
       admission.joined(caller, joined.roomCreated);
+      noteThreshold(joined.session.sessionId, joined.awayAfterMs);
       // Anonymous sessions get no UDP key: their session id alone is their capability, and UDP
       // datagrams carry it in clear text.
       if (!joined.sessionCreated) signal(caller, joined.session.sessionId); // a re-Join is a signal
@@ -202,6 +214,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       const r = room(req.room);
       const out = await o.sessions.leave({ sessionId: sessionId(req.sessionId), ownerKey: ownerKeyOf(caller), room: r, reason: "left" });
       if (out.sessionEnded) {
+        shortSignal.delete(req.sessionId);
         typingGate.forget(req.sessionId);
         cursorGate.forget(req.sessionId);
       }

@@ -41,6 +41,8 @@ export interface RoomServiceOptions {
    * room's position after the leaves). Returns the connections removed. Idempotent.
    */
   evict(room: string, ended: Omit<RoomEndedInfo, "room" | "epoch" | "version">): Promise<number>;
+  /** The room's `away_after_ms` changed: the sessions in it take the new value into their away thresholds. */
+  awayChanged?(room: string, awayAfterMs: number): Promise<unknown>;
   limits: Pick<Limits, "maxRoomNameBytes" | "maxMetadataBytes" | "maxMetadataEntries" | "maxUserIdBytes"> & RoomLimits;
   authorize?: (caller: Caller, op: "join" | "read" | "kick", room: string) => Promise<void>;
 }
@@ -98,8 +100,10 @@ export function createRoomService(o: RoomServiceOptions): RoomService {
       const p = req.patch;
       checkRoomSettings(p, o.limits);
       const patch = { ...p, metadata: p.metadata === undefined ? undefined : metadata(p.metadata), ownerUserId: p.ownerUserId === undefined ? undefined : userId(p.ownerUserId, "owner_user_id") };
-      await manageable(caller, name);
-      return view(name, await o.lifecycle.updateRoom(name, patch));
+      const before = await manageable(caller, name);
+      const after = await o.lifecycle.updateRoom(name, patch);
+      if (after.awayAfterMs !== before.awayAfterMs) await o.awayChanged?.(name, after.awayAfterMs);
+      return view(name, after);
     },
 
     async getRoom(caller, req) {

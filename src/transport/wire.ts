@@ -106,7 +106,7 @@ const connectionToPb = (m: Member): MessageInitShape<typeof ConnectionSchema> =>
     metadata: role === "" ? m.metadata : rest,
     // Absent when unset (no bytes on the wire for rooms that do not use them).
     presence: m.presence && Object.keys(m.presence).length > 0 ? presenceToObject(m.presence) : undefined,
-    lastActiveMs: m.lastActiveMs !== undefined ? BigInt(m.lastActiveMs) : 0n,
+    lastActiveMs: BigInt(m.lastActiveMs ?? m.joinedAtMs),
     role,
   };
 };

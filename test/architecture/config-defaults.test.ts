@@ -32,6 +32,7 @@ const NOT_OPTIONS: Record<string, string> = {
   // options, listed so that they are a decision and not an accident.
   REAP_CLAIM_MS: "store internal: how long one reaper claims a batch (store track)",
   REAP_BATCH: "store internal: sessions reaped per script call (store track)",
+  AWAY_BATCH: "store internal: due sessions one away-sweep script call handles per bucket (bounds one script's run; the rest wait one PRESENCE_AWAY_CHECK_MS)",
   NODE_RETENTION_MS: "store internal: node registry entries kept 24 h (store track)",
   PURGE_CONCURRENCY: "store internal: parallel kicks of a node purge (store track)",
   SCAN_COUNT: "store internal: SCAN page size (store track)",

@@ -52,6 +52,45 @@ describe("re-assertion after data loss", () => {
       expect((await store.getUserStatus(["ana"]))[0]).toMatchObject({ state: "online", invisible: true, customStatus: "heads down" });
       expect((await store.getView("r", { includeMembers: true })).users.map((u) => u.user.userId)).toEqual(["ana"]);
     });
+
+    it("restores each connection's typed presence (and metadata) in every room", async () => {
+      const { store } = await node({ url: redis.url }, `t${randomBytes(4).toString("hex")}`);
+      const j = await store.join({ room: "doc", ownerKey: "u:ana", identity: user("ana"), metadata: { tab: "1" }, presence: { tool: '"pen"' } });
+      const ref = { sessionId: j.session.sessionId, ownerKey: "u:ana" };
+      await store.join({ ...ref, room: "chat", identity: user("ana"), metadata: {} });
+      await store.updatePresence({ ...ref, room: "doc", presence: { selection: "[1,4]" }, replace: false });
+      await store.updatePresence({ ...ref, room: "chat", presence: { typingIn: '"general"' }, replace: false });
+      const shown = async () => {
+        const out: Record<string, unknown> = {};
+        for (const room of ["doc", "chat"]) {
+          const v = await store.getView(room, { includeMembers: true });
+          out[room] = v.users.flatMap((u) => u.connections.map((c) => ({ user: u.user.userId, metadata: c.metadata, presence: c.presence ?? {} })));
+        }
+        return out;
+      };
+      const before = await shown();
+      expect(before).toEqual({
+        doc: [{ user: "ana", metadata: { tab: "1" }, presence: { tool: '"pen"', selection: "[1,4]" } }],
+        chat: [{ user: "ana", metadata: {}, presence: { typingIn: '"general"' } }],
+      });
+      await redis.cli("FLUSHALL");
+      await store.heartbeat(ref); // finds its session gone, re-asserts
+      expect(await shown()).toEqual(before);
+    });
+
+    it("restores the typed presence of a session this node learned by attaching it (created on a node that died since)", async () => {
+      const prefix = `t${randomBytes(4).toString("hex")}`;
+      const a = await node({ url: redis.url }, prefix);
+      const b = await node({ url: redis.url }, prefix);
+      const j = await a.store.join({ room: "doc", ownerKey: "u:bo", identity: user("bo"), metadata: {}, presence: { color: '"teal"' } });
+      const ref = { sessionId: j.session.sessionId, ownerKey: "u:bo" };
+      await b.store.attach(ref); // a stream of node b now holds it
+      await a.store.close();
+      await redis.cli("FLUSHALL");
+      await b.store.heartbeat(ref);
+      const v = await b.store.getView("doc", { includeMembers: true });
+      expect(v.users.map((u) => ({ user: u.user.userId, presence: u.connections[0]?.presence }))).toEqual([{ user: "bo", presence: { color: '"teal"' } }]);
+    });
   });
 
   describe("Redis Cluster (3 masters)", () => {

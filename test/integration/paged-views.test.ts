@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { Detail, MemberOrder } from "../../gen/presence/v1/types_pb.js";
+import { Activity, Detail, MemberOrder } from "../../gen/presence/v1/types_pb.js";
 import { connectClient } from "../support/clients.js";
 import { startRedis, type RedisInstance } from "../support/redis-harness.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -76,6 +76,40 @@ for (const store of ["memory", "redis"] as const) {
       const bad = await client.getPresence({ room: "/big", pageToken: "nope" }).catch((e: unknown) => e);
       expect((bad as ConnectError).rawMessage).toMatch(/^page_token: is not a page token of this list/);
       expect((await client.getPresence({ room: "/big", detail: Detail.COUNTS })).view?.membersOmitted).toBe(true);
+    });
+
+    it("LAST_ACTIVE follows the members' activity signals, not their join order (Connection.last_active_ms filled)", async () => {
+      const env: Record<string, string> = {};
+      if (redis) Object.assign(env, { PRESENCE_REDIS_URL: redis.url, PRESENCE_REDIS_PREFIX: `t${randomBytes(4).toString("hex")}` });
+      const a = await startTestServer(env);
+      servers.push(a);
+      const b = redis ? await startTestServer(env) : a; // on Redis the signals go through another node than the reads
+      if (b !== a) servers.push(b);
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      const members: { id: string; sid: string; client: ReturnType<typeof connectClient> }[] = [];
+      for (const id of ["ann", "ben", "cat"]) {
+        const client = connectClient(b.baseUrl, await signTestToken(TEST_SECRET, { sub: id, name: id }));
+        members.push({ id, client, sid: (await client.join({ room: "/act" })).session!.sessionId });
+        await sleep(10);
+      }
+      const [ann, ben] = members as [(typeof members)[0], (typeof members)[0]];
+      await sleep(10);
+      await ann.client.setTyping({ sessionId: ann.sid, room: "/act", typing: true }); // an activity signal
+      await sleep(10);
+      await ben.client.heartbeat({ sessionId: ben.sid, activity: Activity.ACTIVE }); // one more
+      const reader = connectClient(a.baseUrl);
+      const order = async (o: MemberOrder) => (await reader.getPresence({ room: "/act", order: o })).view!.users.map((u) => u.user!.userId);
+      expect(await order(MemberOrder.JOINED)).toEqual(["ann", "ben", "cat"]);
+      expect(await order(MemberOrder.LAST_ACTIVE)).toEqual(["ben", "ann", "cat"]);
+      const conns = (await reader.getPresence({ room: "/act" })).view!.users.map((u) => u.connections[0]!);
+      const [annC, benC, catC] = conns as [(typeof conns)[0], (typeof conns)[0], (typeof conns)[0]];
+      expect(catC.lastActiveMs).toBe(catC.joinedAtMs); // a Join is its only signal
+      expect(annC.lastActiveMs).toBeGreaterThan(catC.joinedAtMs);
+      expect(benC.lastActiveMs).toBeGreaterThan(annC.lastActiveMs);
+      // Paging in that order walks the same sequence.
+      const first = (await reader.getPresence({ room: "/act", order: MemberOrder.LAST_ACTIVE, pageSize: 2 })).view!;
+      const second = (await reader.getPresence({ room: "/act", order: MemberOrder.LAST_ACTIVE, pageSize: 2, pageToken: first.nextPageToken })).view!;
+      expect([...first.users, ...second.users].map((u) => u.user!.userId)).toEqual(["ben", "ann", "cat"]);
     });
 
     it("pages WatchPresence snapshots in the asked order and size", async () => {

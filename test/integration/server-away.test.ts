@@ -82,6 +82,57 @@ for (const store of ["memory", "redis"] as const) {
         clearInterval(keepAlive);
       }
     });
+
+    it("a managed room's away_after_ms makes its silent members away before the longer default; UpdateRoom applies to members present; leaving restores the default", async () => {
+      // The collaboration seed's 2 min shortened to 1 s (the smallest away_after_ms); the default stays a minute.
+      const env: Record<string, string> = { PRESENCE_AWAY_AFTER_MS: "60000", PRESENCE_AWAY_CHECK_MS: "50" };
+      if (redis) Object.assign(env, { PRESENCE_REDIS_URL: redis.url, PRESENCE_REDIS_PREFIX: `t${randomBytes(4).toString("hex")}` });
+      const a = await startTestServer(env);
+      servers.push(a);
+      const b = redis ? await startTestServer(env) : a;
+      if (b !== a) servers.push(b);
+      const owner = connectClient(a.baseUrl, await signTestToken(TEST_SECRET, { sub: "owner" }));
+      await owner.createRoom({ room: "/collab", awayAfterMs: 1_000n });
+      await owner.createRoom({ room: "/later", awayAfterMs: 0n });
+      const ana = connectClient(a.baseUrl, await signTestToken(TEST_SECRET, { sub: "ana" }));
+      const bob = connectClient(b.baseUrl, await signTestToken(TEST_SECRET, { sub: "bob" }));
+      const cy = connectClient(b.baseUrl, await signTestToken(TEST_SECRET, { sub: "cy" }));
+      const anaSid = (await ana.join({ room: "/lobby" })).session!.sessionId;
+      const joined = await ana.join({ room: "/collab", sessionId: anaSid });
+      expect(joined.roomInfo?.awayAfterMs).toBe(1_000n);
+      const bobSid = (await bob.join({ room: "/lobby" })).session!.sessionId;
+      const cySid = (await cy.join({ room: "/later" })).session!.sessionId;
+      const reader = connectClient(b.baseUrl, await signTestToken(TEST_SECRET, { sub: "reader" }));
+      const shown = async (room: string, userId: string) => (await reader.getPresence({ room })).view?.users.find((u) => u.user?.userId === userId)?.activity;
+      const t0 = Date.now();
+      const alive = setInterval(() => {
+        for (const [c, sid] of [[ana, anaSid], [bob, bobSid], [cy, cySid]] as const) void c.heartbeat({ sessionId: sid }).catch(() => undefined); // liveness only
+      }, 100);
+      try {
+        await until(async () => (await shown("/collab", "ana")) === Activity.AWAY, "ana away after the room's 1 s");
+        expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+        expect(await shown("/lobby", "ana")).toBe(Activity.AWAY); // the session is away, in every room
+        expect((await reader.getUserStatus({ userIds: ["ana"] })).statuses[0]?.state).toBe(UserState.AWAY);
+        expect(await shown("/lobby", "bob")).toBe(Activity.ACTIVE); // the default (1 min) still holds for others
+        expect(await shown("/later", "cy")).toBe(Activity.ACTIVE); // a managed room without its own value
+
+        // UpdateRoom gives /later a threshold: cy, already in it, goes away by it.
+        const t1 = Date.now();
+        await owner.updateRoom({ room: "/later", awayAfterMs: 1_000n });
+        await until(async () => (await shown("/later", "cy")) === Activity.AWAY, "cy away after UpdateRoom");
+        expect(Date.now() - t1).toBeLessThan(3_000);
+
+        // Ana leaves /collab: back to the default threshold, she stays active after a signal.
+        await ana.leave({ sessionId: anaSid, room: "/collab" });
+        await ana.heartbeat({ sessionId: anaSid, activity: Activity.ACTIVE });
+        await until(async () => (await shown("/lobby", "ana")) === Activity.ACTIVE, "ana active again");
+        await sleep(1_500);
+        expect(await shown("/lobby", "ana")).toBe(Activity.ACTIVE);
+        expect(await shown("/lobby", "bob")).toBe(Activity.ACTIVE);
+      } finally {
+        clearInterval(alive);
+      }
+    });
   });
 }
 

@@ -8,15 +8,15 @@
  */
 export interface BackoffOptions {
   /** First delay (ms). Default 1,000. */
-  baseMs?: number;
+  baseMs?: number | undefined;
   /** Largest delay (ms). Default 30,000. */
-  capMs?: number;
+  capMs?: number | undefined;
   /** Give up after this many failed attempts in a row. Default: never. */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /** Randomised fraction of each delay, 0..1 (`true` = 1, `false` = 0). Default 0.5. */
-  jitter?: number | boolean;
+  jitter?: number | boolean | undefined;
   /** Random source in [0, 1) (tests). Default `Math.random`. */
-  random?: () => number;
+  random?: (() => number) | undefined;
 }
 
 export interface Backoff {

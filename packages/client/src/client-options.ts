@@ -9,53 +9,63 @@ import type { VisibilityOptions } from "./visibility.js";
 
 /** Options of `createPresenceClient`. Every timing has a default; tests shrink them. */
 export interface PresenceClientOptions {
-  transport: "websocket" | "connect";
+  /** Default: from the URL's scheme, `ws:`/`wss:` the WebSocket bridge, `http:`/`https:` Connect. */
+  transport?: "websocket" | "connect" | undefined;
   /** WebSocket: the bridge URL (`wss://host:8081/ws`). Connect: the RPC base URL (`https://host:8080`). */
   url: string;
   /** Bearer JWT, or a function returning a fresh one (called at every (re)connect). None: anonymous. */
-  token?: TokenSource;
+  token?: TokenSource | undefined;
   /** WebSocket constructor (default: the global one; Node tests pass `ws`). */
-  webSocket?: WebSocketConstructor;
+  webSocket?: WebSocketConstructor | undefined;
   /** WebSocket: send the token as subprotocol `bearer.<jwt>` (default) or `?token=`. */
-  tokenVia?: "protocol" | "query";
+  tokenVia?: "protocol" | "query" | undefined;
   /** fetch for the Connect transport (default: the global one). */
-  fetch?: typeof globalThis.fetch;
+  fetch?: typeof globalThis.fetch | undefined;
   /** Connect: heartbeat interval (default: the lease's, 30 s). */
-  heartbeatIntervalMs?: number;
-  reconnect?: BackoffOptions;
+  heartbeatIntervalMs?: number | undefined;
+  reconnect?: BackoffOptions | undefined;
   /** Page-visibility rules; `false` turns them off. */
-  visibility?: VisibilityOptions | false;
-  typing?: { idleMs?: number; refreshMs?: number };
+  visibility?: VisibilityOptions | false | undefined;
+  typing?: { idleMs?: number | undefined; refreshMs?: number | undefined } | undefined;
   /**
    * Input activity (browsers): keyboard, pointer, wheel and touch events on the page send an
    * activity signal (a Heartbeat with ACTIVE) at most once per `activitySignalMs` (default 30 s),
    * so the server does not make the user away by silence while they use the page (server-side
    * away, PRESENCE_AWAY_AFTER_MS). `false` turns it off (call `client.signalActivity()` yourself).
    */
-  trackInput?: boolean;
-  activitySignalMs?: number;
+  trackInput?: boolean | undefined;
+  activitySignalMs?: number | undefined;
   /** Minimum time between two typed-presence updates sent for one room (later calls are merged). Default 100 ms. */
-  presenceIntervalMs?: number;
+  presenceIntervalMs?: number | undefined;
   /** Frame scheduler for cursor updates (default: requestAnimationFrame, else 16 ms). */
-  frameScheduler?: FrameScheduler;
+  frameScheduler?: FrameScheduler | undefined;
   /** Anonymous viewers: an id kept by the client so several tabs count once (default: kept in localStorage). */
-  anonymousId?: string;
+  anonymousId?: string | undefined;
   /** Deadline of requests and of opening a connection. Default 10,000 ms. */
-  requestTimeoutMs?: number;
+  requestTimeoutMs?: number | undefined;
   /** Treat the connection as lost after this long without any message while watching. Default 90,000 ms; 0 = never. */
-  staleAfterMs?: number;
-  clock?: Clock;
+  staleAfterMs?: number | undefined;
+  clock?: Clock | undefined;
   /** @private A transport to use instead of the built-in ones (tests). */
-  transportImpl?: PresenceTransport;
+  transportImpl?: PresenceTransport | undefined;
 }
 
 export const DEFAULT_HEARTBEAT_MS = 30_000;
 export const DEFAULT_STALE_MS = 90_000;
 
+/** The transport the options name, else the one the URL's scheme implies. */
+export function transportOf(o: Pick<PresenceClientOptions, "transport" | "url">): "websocket" | "connect" {
+  if (o.transport) return o.transport;
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(o.url)?.[1]?.toLowerCase();
+  if (scheme === "ws" || scheme === "wss") return "websocket";
+  if (scheme === "http" || scheme === "https") return "connect";
+  throw new Error(`createPresenceClient: url "${o.url}" starts with neither ws(s):// (the WebSocket bridge) nor http(s):// (Connect); pass \`transport\``);
+}
+
 /** The transport the options ask for. */
 export function makeTransport(o: PresenceClientOptions, clock: Clock): PresenceTransport {
   if (o.transportImpl) return o.transportImpl;
-  if (o.transport === "connect") {
+  if (transportOf(o) === "connect") {
     return createConnectPresenceTransport({ baseUrl: o.url, token: o.token, fetch: o.fetch, requestTimeoutMs: o.requestTimeoutMs });
   }
   const ctor = o.webSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;

@@ -23,7 +23,7 @@ export class PresenceClientError extends Error {
     readonly code: string,
     message: string,
     readonly reason?: string,
-    options: { closeCode?: number; cause?: unknown } = {},
+    options: { closeCode?: number | undefined; cause?: unknown } = {},
   ) {
     super(message, { cause: options.cause });
     this.closeCode = options.closeCode;

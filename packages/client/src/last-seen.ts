@@ -7,9 +7,9 @@ export type UserState = "online" | "away" | "offline";
 
 export interface LastSeenOptions {
   /** Use `Intl.RelativeTimeFormat` of this locale (e.g. "fr") instead of the built-in English. */
-  locale?: string;
+  locale?: string | undefined;
   /** Shown for an offline user never seen (or not within the retention). Default "offline". */
-  never?: string;
+  never?: string | undefined;
 }
 
 const MINUTE = 60_000;

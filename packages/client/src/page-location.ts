@@ -16,12 +16,12 @@ export interface LocationLike {
 
 export interface FollowPageOptions {
   /** Metadata of this connection in every page's room. */
-  metadata?: Record<string, string>;
+  metadata?: Record<string, string> | undefined;
   /**
    * Keep the origin in the room name (`https://example.com/docs/a`) instead of the path only
    * (`/docs/a`, the default for a Location). Strings are passed to `roomFromUrl` as they are.
    */
-  withOrigin?: boolean;
+  withOrigin?: boolean | undefined;
 }
 
 /** The room of a page: a URL string as given, or a Location's path (or href with `withOrigin`). */

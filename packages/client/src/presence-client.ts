@@ -44,7 +44,7 @@ export interface PresenceClient {
    * Joins a room (connecting if needed) and returns its live handle at once. `presence`: your
    * initial typed presence in the room (a JSON object; change it with `handle.setPresence`).
    */
-  join(room: string, metadata?: Record<string, string>, options?: { presence?: JsonObject }): RoomHandle;
+  join(room: string, metadata?: Record<string, string>, options?: { presence?: JsonObject | undefined }): RoomHandle;
   /**
    * Joins the room of a page and follows client-side route changes with Navigate. A string is a
    * URL or path; a Location (default: `globalThis.location`) is watched for changes.
@@ -61,7 +61,7 @@ export interface PresenceClient {
    * Sets the user's custom status text, invisible flag and/or manual presence ("away" or "online"
    * across all of the user's devices until "auto").
    */
-  setStatus(status: { customStatus?: string; invisible?: boolean; presence?: "auto" | "away" | "online" }): Promise<void>;
+  setStatus(status: { customStatus?: string | undefined; invisible?: boolean | undefined; presence?: "auto" | "away" | "online" | undefined }): Promise<void>;
   /**
    * Follows the status of users (online / away / offline, last seen, custom status) live. All
    * handles share one server watch of the union of their ids; close the handle when done.
@@ -146,7 +146,7 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
     return state;
   }
 
-  function join(room: string, metadata?: Record<string, string>, opts: { presence?: JsonObject } = {}): RoomHandle {
+  function join(room: string, metadata?: Record<string, string>, opts: { presence?: JsonObject | undefined } = {}): RoomHandle {
     if (conn.status === "closed") throw new Error("the presence client is closed");
     const existing = rooms.get(room);
     if (existing) {

@@ -48,8 +48,8 @@ const memberFromPb = (user: UserInfo, c: PbConnection | undefined): Member => ({
   metadata: { ...(c?.metadata ?? {}) },
   activity: activityFromPb(c?.activity ?? PbActivity.ACTIVE),
   joinedAtMs: Number(c?.joinedAtMs ?? 0n),
-  lastActiveMs: c && c.lastActiveMs > 0n ? Number(c.lastActiveMs) : undefined,
-  presence: c?.presence ? presenceRecordOf(c.presence) : undefined,
+  ...(c && c.lastActiveMs > 0n ? { lastActiveMs: Number(c.lastActiveMs) } : {}),
+  ...(c?.presence ? { presence: presenceRecordOf(c.presence) } : {}),
 });
 
 /** A presence object as the shared tracker keeps it (top-level key → JSON text). */

@@ -67,7 +67,7 @@ export interface RoomHandle {
    * Merges top-level keys into your presence (`{ replace: true }`: replaces it). Applied locally
    * at once (`myPresence` event); sent at most once per 100 ms per room, later calls merged.
    */
-  setPresence(partial: JsonObject, options?: { replace?: boolean }): void;
+  setPresence(partial: JsonObject, options?: { replace?: boolean | undefined }): void;
   /** The other connections (user, presence, cursor, activity); the same array until one changes. */
   readonly others: readonly Other[];
   /** Your own connection as the room shows it (null until the first view). */
@@ -173,7 +173,7 @@ export class RoomHandleImpl implements RoomHandle {
   get presence() {
     return this.#state.presence;
   }
-  setPresence(partial: JsonObject, options: { replace?: boolean } = {}): void {
+  setPresence(partial: JsonObject, options: { replace?: boolean | undefined } = {}): void {
     if (!this.#left) this.#state.setPresence(partial, options.replace ?? false);
   }
   get self() {

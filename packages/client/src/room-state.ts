@@ -38,7 +38,7 @@ export interface RoomStateHost {
   sendPresence(state: RoomState, presence: JsonObject, replace: boolean): boolean;
   /** Minimum time between two presence updates sent for one room (ms). */
   presenceIntervalMs: number;
-  typingOptions: { idleMs?: number; refreshMs?: number };
+  typingOptions: { idleMs?: number | undefined; refreshMs?: number | undefined };
   frameScheduler: FrameScheduler;
 }
 

@@ -15,11 +15,11 @@ import { resolveToken, type PresenceTransport, type TokenSource, type TransportH
 export interface ConnectTransportOptions {
   /** Base URL of the RPC port, e.g. `https://presence.example.com` (default port 8080). */
   baseUrl: string;
-  token?: TokenSource;
+  token?: TokenSource | undefined;
   /** fetch to use (e.g. one that sets `credentials`). Default: global fetch. */
-  fetch?: typeof globalThis.fetch;
+  fetch?: typeof globalThis.fetch | undefined;
   /** Deadline of unary calls. Default 10,000 ms. */
-  requestTimeoutMs?: number;
+  requestTimeoutMs?: number | undefined;
 }
 
 export function createConnectPresenceTransport(o: ConnectTransportOptions): PresenceTransport {
@@ -30,7 +30,7 @@ export function createConnectPresenceTransport(o: ConnectTransportOptions): Pres
   };
   const client = createClient(
     PresenceService,
-    createConnectTransport({ baseUrl: o.baseUrl, fetch: o.fetch, interceptors: [auth], useBinaryFormat: true }),
+    createConnectTransport({ baseUrl: o.baseUrl, ...(o.fetch ? { fetch: o.fetch } : {}), interceptors: [auth], useBinaryFormat: true }),
   );
   const timeoutMs = o.requestTimeoutMs ?? 10_000;
   const watches = new Map<string, AbortController>();

@@ -38,15 +38,15 @@ const OPEN = 1;
 export interface WebSocketTransportOptions {
   /** Bridge URL, e.g. `wss://presence.example.com/ws` (default port 8081, path `/ws`). */
   url: string;
-  token?: TokenSource;
+  token?: TokenSource | undefined;
   webSocket: WebSocketConstructor;
   /** How the token travels: subprotocol `bearer.<jwt>` (default) or query parameter `token`. */
-  tokenVia?: "protocol" | "query";
+  tokenVia?: "protocol" | "query" | undefined;
   clock: Clock;
   /** Opening deadline. Default 10,000 ms. */
-  connectTimeoutMs?: number;
+  connectTimeoutMs?: number | undefined;
   /** Deadline of a request frame's answer. Default 10,000 ms. */
-  requestTimeoutMs?: number;
+  requestTimeoutMs?: number | undefined;
 }
 
 type Pending = { resolve: (f: ServerFrame) => void; reject: (e: PresenceClientError) => void; timer: TimerHandle };

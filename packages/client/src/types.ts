@@ -69,9 +69,9 @@ export interface CursorPosition {
   x: number;
   y: number;
   /** Element or selector the position is relative to (at most 256 bytes). */
-  element?: string;
-  selectionStart?: number;
-  selectionEnd?: number;
+  element?: string | undefined;
+  selectionStart?: number | undefined;
+  selectionEnd?: number | undefined;
 }
 
 /** The latest cursor of one connection. */
@@ -175,9 +175,9 @@ export interface DisconnectedEvent {
   /** Short reason ("closed by server", "network error", "tab hidden", …). */
   reason: string;
   /** WebSocket close code, when the socket was closed. */
-  code?: number;
+  code?: number | undefined;
   willReconnect: boolean;
-  error?: Error;
+  error?: Error | undefined;
 }
 
 /** Events of one room (on a RoomHandle, or on the client for every room). */

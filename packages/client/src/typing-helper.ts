@@ -11,9 +11,9 @@ export interface TypingHelperOptions {
   clock: Clock;
   send: (typing: boolean) => void;
   /** Inactivity that ends typing. Default 3,000 ms (below the server's 5 s TTL). */
-  idleMs?: number;
+  idleMs?: number | undefined;
   /** Re-send `true` this often while typing continues. Default 2,000 ms. */
-  refreshMs?: number;
+  refreshMs?: number | undefined;
 }
 
 export interface TypingHelper {

@@ -21,11 +21,11 @@ export interface VisibilityDocument {
 
 export interface VisibilityOptions {
   /** Hidden this long → away. Default 30,000 ms. */
-  awayAfterMs?: number;
+  awayAfterMs?: number | undefined;
   /** Hidden this long → disconnect. Default 300,000 ms. */
-  disconnectAfterMs?: number;
+  disconnectAfterMs?: number | undefined;
   /** The document to observe; default `globalThis.document`; `null` turns the rules off. */
-  document?: VisibilityDocument | null;
+  document?: VisibilityDocument | null | undefined;
 }
 
 export const DEFAULT_VISIBILITY = { awayAfterMs: 30_000, disconnectAfterMs: 300_000 } as const;

@@ -18,9 +18,9 @@ import { usePagePresence, type PagePresenceState, type UsePagePresenceOptions } 
 export type PresenceSource = { presence: PagePresenceState } | ({ client: PresenceClient | null | undefined } & UsePagePresenceOptions);
 
 export type PagePresenceProps = PresenceSource & {
-  className?: string;
+  className?: string | undefined;
   /** Custom wording; `viewers` counts yourself and guests. */
-  format?: (viewers: number) => string;
+  format?: ((viewers: number) => string) | undefined;
 };
 
 /** The default wording of the viewer count. */
@@ -37,19 +37,19 @@ function JoinedPagePresence(props: Extract<PagePresenceProps, { client: unknown 
   return renderCount(usePagePresence(props.client, props), props);
 }
 
-function renderCount(p: PagePresenceState, props: { className?: string; format?: (viewers: number) => string }): ReactElement | null {
+function renderCount(p: PagePresenceState, props: Pick<PagePresenceProps, "className" | "format">): ReactElement | null {
   if (!p.view) return null;
   return createElement("span", { className: props.className ?? "presence-count", "aria-live": "polite" }, (props.format ?? viewersLabel)(p.viewerCount));
 }
 
 export type PagePresenceAvatarsProps = PresenceSource & {
   /** Avatars shown before "+N". Default 5. */
-  maxDisplay?: number;
+  maxDisplay?: number | undefined;
   /** Avatar diameter in px. Default 32. */
-  size?: number;
+  size?: number | undefined;
   /** Show the guest count. Default true. */
-  showGuests?: boolean;
-  className?: string;
+  showGuests?: boolean | undefined;
+  className?: string | undefined;
 };
 
 export function PagePresenceAvatars(props: PagePresenceAvatarsProps): ReactElement | null {
@@ -61,7 +61,7 @@ function JoinedPagePresenceAvatars(props: Extract<PagePresenceAvatarsProps, { cl
   return renderAvatars(usePagePresence(props.client, props), props);
 }
 
-function renderAvatars(p: PagePresenceState, props: { maxDisplay?: number; size?: number; showGuests?: boolean; className?: string }): ReactElement | null {
+function renderAvatars(p: PagePresenceState, props: Pick<PagePresenceAvatarsProps, "maxDisplay" | "size" | "showGuests" | "className">): ReactElement | null {
   if (!p.view) return null;
   const size = props.size ?? 32;
   const maxDisplay = Math.max(0, props.maxDisplay ?? 5);
@@ -80,7 +80,7 @@ function renderAvatars(p: PagePresenceState, props: { maxDisplay?: number; size?
 }
 
 /** One avatar: the image, or the user's initials when there is none or it fails to load. */
-export function Avatar({ user, size = 32 }: { user: PresenceUser; size?: number }): ReactElement {
+export function Avatar({ user, size = 32 }: { user: PresenceUser; size?: number | undefined }): ReactElement {
   const [failed, setFailed] = useState(false);
   const label = user.isSelf ? `${user.name || user.userId} (you)` : user.name || user.userId;
   const common = { className: "presence-avatar", title: label, "data-user-id": user.userId, "data-activity": user.activity };

@@ -8,7 +8,7 @@ import type { PresenceClient } from "@presence-platform/client";
  */
 const ClientContext = createContext<PresenceClient | null>(null);
 
-export function PresenceProvider(props: { client: PresenceClient; children?: ReactNode }): ReactElement {
+export function PresenceProvider(props: { client: PresenceClient; children?: ReactNode | undefined }): ReactElement {
   return createElement(ClientContext.Provider, { value: props.client }, props.children);
 }
 

@@ -21,10 +21,10 @@ const RoomContext = createContext<RoomHandle | null>(null);
 export interface PresenceRoomProps {
   room: string;
   /** Your presence when the room is joined. */
-  initialPresence?: JsonObject;
+  initialPresence?: JsonObject | undefined;
   /** Metadata of your connection (string map, like `join(room, metadata)`). */
-  metadata?: Record<string, string>;
-  children?: ReactNode;
+  metadata?: Record<string, string> | undefined;
+  children?: ReactNode | undefined;
 }
 
 export function PresenceRoom(props: PresenceRoomProps): ReactElement {
@@ -98,17 +98,17 @@ export function useSelf<T>(selector?: (self: Other) => T, isEqual: (a: T, b: T) 
 }
 
 /** `[presence, setPresence]` of your connection in the nearest PresenceRoom. */
-export function useMyPresence(): [JsonObject, (partial: JsonObject, options?: { replace?: boolean }) => void] {
+export function useMyPresence(): [JsonObject, (partial: JsonObject, options?: { replace?: boolean | undefined }) => void] {
   const handle = useRoom();
   const presence = useSelected(handle, (h) => h?.presence ?? EMPTY_PRESENCE, Object.is, ["myPresence"]);
-  const update = useCallback((partial: JsonObject, options?: { replace?: boolean }) => handle?.setPresence(partial, options), [handle]);
+  const update = useCallback((partial: JsonObject, options?: { replace?: boolean | undefined }) => handle?.setPresence(partial, options), [handle]);
   return [presence, update];
 }
 
 /** Only the setter of `useMyPresence` (components that never read it do not re-render). */
-export function useUpdateMyPresence(): (partial: JsonObject, options?: { replace?: boolean }) => void {
+export function useUpdateMyPresence(): (partial: JsonObject, options?: { replace?: boolean | undefined }) => void {
   const handle = useRoom();
-  return useCallback((partial: JsonObject, options?: { replace?: boolean }) => handle?.setPresence(partial, options), [handle]);
+  return useCallback((partial: JsonObject, options?: { replace?: boolean | undefined }) => handle?.setPresence(partial, options), [handle]);
 }
 
 const EMPTY_PRESENCE: JsonObject = Object.freeze({}) as JsonObject;

@@ -10,11 +10,11 @@ import { formatLastSeen, nextLastSeenChangeMs, type LastSeenOptions, type UserSt
 export interface StatusDotProps {
   status: { state: UserState; lastSeenMs: number; customStatus?: string } | undefined;
   /** Diameter in px. Default 10. */
-  size?: number;
-  className?: string;
+  size?: number | undefined;
+  className?: string | undefined;
   /** Overrides the default colours. */
-  colors?: Partial<Record<UserState, string>>;
-  lastSeen?: LastSeenOptions;
+  colors?: Partial<Record<UserState, string>> | undefined;
+  lastSeen?: LastSeenOptions | undefined;
 }
 
 const COLORS: Record<UserState, string> = { online: "#2e9d4e", away: "#e0a100", offline: "#9aa0a6" };

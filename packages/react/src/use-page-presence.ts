@@ -8,16 +8,16 @@ import type { LocationLike, PresenceClient, RoomHandle, ConnectionStatus, Presen
  */
 export interface UsePagePresenceOptions {
   /** The room to join. */
-  room?: string;
+  room?: string | undefined;
   /**
    * Follow the page instead: `true` for `globalThis.location` (client-side route changes move
    * the session with Navigate), a URL string, or a Location-like object.
    */
-  followPage?: boolean | string | LocationLike;
+  followPage?: boolean | string | LocationLike | undefined;
   /** Metadata of this connection in the room. */
-  metadata?: Record<string, string>;
+  metadata?: Record<string, string> | undefined;
   /** With `followPage`: keep the origin in the room name. */
-  withOrigin?: boolean;
+  withOrigin?: boolean | undefined;
 }
 
 export interface PagePresenceState {

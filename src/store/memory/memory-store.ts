@@ -25,7 +25,7 @@ import type { StoreMemory } from "../ports/store-health.js";
 import type { ScopeStore } from "../ports/scope-store.js";
 import type { AwayPolicy } from "../../core/away-policy.js";
 import type { ManagedRoom } from "../../core/room-lifecycle.js";
-import { modelEndRoom, modelSignalActivity, modelSweepAway, modelUpdatePresence } from "../../core/presence-seeds.js";
+import { modelEndRoom, modelRoomAwayChanged, modelSignalActivity, modelSweepAway, modelUpdatePresence } from "../../core/presence-seeds.js";
 
 /**
  * MemoryPresenceStore: the embedded default store, a thin adapter over the pure presence model
@@ -101,6 +101,7 @@ export class MemoryPresenceStore implements PresenceStore {
       event: r.event,
       view,
       scopes: s.scopes.filter((x) => x !== ""),
+      awayAfterMs: s.awayAfterMs,
     };
   }
 
@@ -111,6 +112,8 @@ export class MemoryPresenceStore implements PresenceStore {
   sweepAway: PresenceStore["sweepAway"] = async () => this.run((now, fx) => modelSweepAway(this.m, now, fx));
 
   endRoom: PresenceStore["endRoom"] = async (room, ended) => this.run((now, fx) => modelEndRoom(this.m, room, ended, now, fx));
+
+  roomAwayChanged: PresenceStore["roomAwayChanged"] = async (room, ms) => modelRoomAwayChanged(this.m, room, ms);
 
   leave: PresenceStore["leave"] = async (input) => this.run((now, fx) => modelLeave(this.m, input, now, fx));
 

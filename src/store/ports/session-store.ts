@@ -69,4 +69,10 @@ export interface SessionStore {
    * leaves. Returns the connections removed. Admission (the tombstone) is the record's job.
    */
   endRoom(room: string, ended: Omit<RoomEndedInfo, "room" | "epoch" | "version">): Promise<number>;
+  /**
+   * A managed room's `away_after_ms` changed (UpdateRoom): every session in the room uses it in its
+   * away threshold from now on (0 = the room no longer shortens it). Joins read the room's record
+   * themselves; this is for the sessions already in it. Returns the sessions in the room.
+   */
+  roomAwayChanged(room: string, awayAfterMs: number): Promise<number>;
 }

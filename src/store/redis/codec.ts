@@ -21,6 +21,8 @@ export interface StoredMember {
   pr?: Record<string, string>;
   act: Activity;
   j?: number;
+  /** The session's last activity signal when the entry was written or last stamped (ms); absent: j. */
+  la?: number;
 }
 
 /** A session as stored in its bucket hash. */
@@ -34,8 +36,14 @@ export interface StoredSession {
   n?: string;
   /** Scopes the session carries besides the global one (scopes.proto); absent = none. */
   sc?: string[];
-  /** Silent this long → away (ms; absent or 0 = never), from the away policy at creation. */
+  /** Silent this long → away (ms; absent or 0 = never): the smallest of `ab` and the `ra` values. */
   aw?: number;
+  /** The threshold of its scopes, else the default (ms, 0 = never), fixed at creation; absent on older sessions (then `aw`). */
+  ab?: number;
+  /** room → away_after_ms of the managed rooms it is in that have one (lua/lib/sessions.lua combineAway). */
+  ra?: Record<string, number>;
+  /** Last activity signal (ms); absent on sessions of older versions. */
+  la?: number;
 }
 
 /** Every scope a user's session is in: the global scope and its own. Anonymous sessions: none. */
@@ -62,12 +70,14 @@ export function encodeMember(
   metadata: Record<string, string>,
   activity: Activity,
   presence: Record<string, string> = {},
+  lastActiveMs?: number,
 ): string {
   const hasPresence = Object.keys(presence).length > 0;
   // `mk` is what roomJoin compares: a presence change is an update like a metadata change.
   const mk = hasPresence ? `${canonicalMetadata(metadata)}\u0001${canonicalMetadata(presence)}` : canonicalMetadata(metadata);
   const m: StoredMember = { c: connectionId, s: sessionId, k: identity.kind === "user" ? "u" : "a", md: metadata, mk, act: activity };
   if (hasPresence) m.pr = presence;
+  if (lastActiveMs !== undefined) m.la = lastActiveMs;
   if (identity.kind === "user") m.u = identity.user;
   else m.a = identity.anonymousId;
   return JSON.stringify(m);
@@ -94,7 +104,8 @@ export function decodeMember(raw: StoredMember): Member {
       ? { kind: "user", user: { userId: raw.u.userId, name: raw.u.name ?? "", avatarUrl: raw.u.avatarUrl ?? "", metadata: obj(raw.u.metadata) } }
       : { kind: "anonymous", anonymousId: raw.a ?? "" };
   const presence = obj(raw.pr);
-  return { connectionId: raw.c, identity, metadata: obj(raw.md), activity: raw.act, joinedAtMs: raw.j ?? 0, ...(Object.keys(presence).length > 0 ? { presence } : {}) };
+  const joinedAtMs = raw.j ?? 0;
+  return { connectionId: raw.c, identity, metadata: obj(raw.md), activity: raw.act, joinedAtMs, lastActiveMs: raw.la ?? joinedAtMs, ...(Object.keys(presence).length > 0 ? { presence } : {}) };
 }
 
 /** Decodes a published room message (event, typing, cursors). */

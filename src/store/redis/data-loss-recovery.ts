@@ -12,7 +12,8 @@ import { waitReady } from "./wait-ready.js";
  * master holding that slot lost its data: restarted empty, flushed, or (on Cluster) one master of
  * several. Then this node:
  * 1. re-creates the live sessions it knows in the lost buckets (same ids, secrets and connection
- *    ids), rejoins their rooms and puts back their users' custom status and invisible flag;
+ *    ids), rejoins their rooms (metadata and typed presence as this node last knew them) and puts
+ *    back their users' custom status and invisible flag;
  * 2. refreshes its other known sessions and rejoins their rooms (a lost master may have held
  *    rooms of sessions whose buckets survived; a rejoin of a present member changes nothing);
  * 3. one refresh interval later (time for every node to re-assert), one node sweeps every room for
@@ -81,7 +82,7 @@ export function createDataLossRecovery(ctx: RedisContext): DataLossRecovery {
   const rejoin = (k: KnownSession, room: string, md: Record<string, string>) =>
     ctx.rooms.join(room, {
       connectionId: k.session.c,
-      memberJson: encodeMember(k.session.c, k.sid, k.session.id, md, k.session.act),
+      memberJson: encodeMember(k.session.c, k.sid, k.session.id, md, k.session.act, k.presence.get(room), k.session.la),
       identityKey: identityKey(k.session.id),
       epoch: ctx.ids.epoch(),
       seq: 0,

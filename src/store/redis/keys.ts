@@ -30,7 +30,7 @@ export interface BucketKeys {
   reaping: string;
   /** hash owner key → live sessions of that owner in this bucket (countSessions sums the buckets). */
   owners: string;
-  /** zset session id → last activity ms of active sessions (the away sweep; session-activity.ts). */
+  /** zset session id → away deadline ms (last activity + threshold) of active sessions with a threshold (the away sweep; lua/lib/sessions.lua). */
   away: string;
   /** hash `<requestId>:<owner key>` → the session a first Join with that request id created. */
   requests: string;

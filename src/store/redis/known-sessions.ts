@@ -13,6 +13,8 @@ export interface KnownSession {
   owner: string;
   session: StoredSession;
   rooms: Map<string, Record<string, string>>;
+  /** room → the connection's typed presence there (member_presence.proto), for rooms where it has one. */
+  presence: Map<string, Record<string, string>>;
   /** Last time this node saw the session alive; entries older than one TTL are forgotten. */
   seenAt: number;
   /** Transports of this node holding the session (attach − release): pinned sessions are never forgotten. */
@@ -20,17 +22,36 @@ export interface KnownSession {
 }
 
 
+function setPresence(k: KnownSession, room: string, presence: Record<string, string> | undefined): void {
+  if (presence && Object.keys(presence).length > 0) k.presence.set(room, presence);
+  else k.presence.delete(room);
+}
+
 export class KnownSessions extends Map<string, KnownSession> {
   /** userId → the user's own settings as last seen by this node (custom status, invisible), for users of known sessions. */
   readonly settings = new Map<string, UserSettings>();
 
-  /** Records (or refreshes) that `sid` is alive and in `room`. */
-  remember(sid: string, owner: string, session: StoredSession, room: string, md: Record<string, string>, nowMs: number): void {
+  /** Records (or refreshes) that `sid` is alive and in `room`, with its metadata and typed presence there. */
+  remember(sid: string, owner: string, session: StoredSession, room: string, md: Record<string, string>, nowMs: number, presence?: Record<string, string>): void {
     let k = this.get(sid);
-    if (!k) this.set(sid, (k = { sid, owner, session, rooms: new Map(), seenAt: 0, pins: 0 }));
+    if (!k) this.set(sid, (k = { sid, owner, session, rooms: new Map(), presence: new Map(), seenAt: 0, pins: 0 }));
     k.seenAt = nowMs;
     k.session = session;
     k.rooms.set(room, md);
+    setPresence(k, room, presence);
+  }
+
+  /** The connection's typed presence in `room` changed (absent or empty: none). */
+  presenceChanged(sid: string, room: string, presence: Record<string, string> | undefined): void {
+    const k = this.get(sid);
+    if (k?.rooms.has(room)) setPresence(k, room, presence);
+  }
+
+  /** The session left `room`. */
+  left(sid: string, room: string): void {
+    const k = this.get(sid);
+    k?.rooms.delete(room);
+    k?.presence.delete(room);
   }
 
   /** Forgets unpinned sessions last seen before `cutoffMs`, and the settings of users without known sessions. */

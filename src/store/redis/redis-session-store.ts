@@ -5,13 +5,13 @@ import { PresenceError, sessionNotFound } from "../../core/presence-error.js";
 import type { SessionStore } from "../ports/session-store.js";
 import { decodeListing, decodeSession, encodeMember, identityKey, sessionScopes, type StoredMember, type StoredSession } from "./codec.js";
 import { checkPresenceRecord, mergePresence } from "../../core/typed-presence.js";
-import { sessionThreshold } from "../../core/away-policy.js";
 import { shownActivity } from "../../core/presence-override.js";
 import type { DataLossRecovery } from "./data-loss-recovery.js";
 import { createHeartbeatBatcher } from "./heartbeat-batcher.js";
 import { heartbeatBatch } from "./heartbeat-batch.js";
 import { SESSION_BUCKETS } from "./keys.js";
 import type { RedisContext } from "./redis-context.js";
+import { createRedisSessionActivity, readSession } from "./redis-session-activity.js";
 import { viewFromScript } from "./room-reader.js";
 import { FINAL_CALL, type RoomReadParts } from "./room-scripts.js";
 import type { SessionReaper } from "./session-reaper.js";
@@ -47,36 +47,32 @@ export interface RedisSessionStoreParts {
 export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreParts): SessionStore {
   const ttlMs = ctx.timings.sessionTtlMs;
   const heartbeats = createHeartbeatBatcher(ctx.keys, (b, list) => heartbeatBatch(ctx, b, list));
-  const remember = (sid: string, owner: string, session: StoredSession, room: string, md: Record<string, string>) =>
-    ctx.known.remember(sid, owner, session, room, md, ctx.clock.now());
-  /** The user's manual presence (SetStatus), which what its connections show follows. */
-  const overrideOf = async (s: StoredSession): Promise<"auto" | "away" | "online"> => {
-    if (s.id.kind !== "user") return "auto";
-    const userId = s.id.user.userId;
-    const ov = await ctx.cmd("hget", () => ctx.client.hget(ctx.keys.user(userId).status, "ov"));
-    return ov === "away" || ov === "online" ? ov : "auto";
-  };
+  const remember = (sid: string, owner: string, session: StoredSession, room: string, md: Record<string, string>, presence?: Record<string, string>) =>
+    ctx.known.remember(sid, owner, session, room, md, ctx.clock.now(), presence);
+  const activity = createRedisSessionActivity(ctx);
   /**
    * The room step of a join or navigation: `call` is the session step's number and lease end
    * (fencing). The user's manual presence is read alongside (no extra round trip); when it changes
-   * what the connection shows, one activity update follows the join.
+   * what the connection shows, one activity update follows the join. A managed room's away
+   * threshold goes into the session's (one more call only when it changes it). Returns the session
+   * record to keep.
    */
   const roomJoin = async (room: string, sid: string, s: StoredSession, metadata: Record<string, string>, call: { seq: number; expiresAtMs: number }, presence?: Record<string, string>) => {
     const [joined, override] = await Promise.all([
       ctx.rooms.join(room, {
         connectionId: s.c,
-        memberJson: encodeMember(s.c, sid, s.id, metadata, s.act, presence),
+        memberJson: encodeMember(s.c, sid, s.id, metadata, s.act, presence, s.la),
         identityKey: identityKey(s.id),
         epoch: ctx.ids.epoch(),
         seq: call.seq,
         validUntilMs: call.expiresAtMs,
         withView: true,
       }),
-      overrideOf(s),
+      activity.overrideOf(s),
     ]);
     const shown = shownActivity(s.act, override);
     if (shown !== s.act) await ctx.rooms.activity(room, { connectionId: s.c, sessionId: sid, activity: shown });
-    return joined;
+    return { ...joined, session: await activity.roomAway(sid, s, room, joined.roomAwayMs) };
   };
   /** The view a join's room step read (the members are omitted above the large-room threshold). */
   const viewOf = (room: string, joined: { view: RoomReadParts | null }) => viewFromScript(ctx, room, joined.view!);
@@ -87,38 +83,6 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     }
     return e;
   };
-  /** A new session of a user joins its scopes; with an away threshold it enters the away index. */
-  const created = async (sid: string, session: StoredSession) => {
-    if (session.id.kind === "user") await ctx.scopes.addSession(sid, session.id.user, sessionScopes(session), ctx.clock.now());
-    if ((session.aw ?? 0) > 0) await markActive(sid);
-  };
-
-  async function activityChanged(sid: string, session: StoredSession): Promise<void> {
-    const rooms = await ctx.cmd("hgetall", () => ctx.client.hgetall(ctx.keys.sessionRooms(sid)));
-    const shown = shownActivity(session.act, await overrideOf(session));
-    for (const room of Object.keys(rooms)) await ctx.rooms.activity(room, { connectionId: session.c, sessionId: sid, activity: shown });
-    await ctx.users.session(session.id, "set", sid, session.act);
-    const known = ctx.known.get(sid);
-    if (known) known.session = session;
-  }
-
-  /** Records the session's last activity in its bucket's away index (the sweep reads it). */
-  const markActive = (sid: string) => {
-    const b = ctx.keys.bucket(ctx.keys.bucketOf(sid));
-    return ctx.cmd("zadd", () => ctx.client.zadd(b.away, activityNow(), sid));
-  };
-  /** The activity stamp: the store's clock when scripts use it, else this node's. */
-  const activityNow = () => (ctx.nowArg() === "0" ? ctx.clock.now() : Number(ctx.nowArg()));
-
-  /** An activity signal: the away index, and the user's position in the session's scopes. */
-  async function stamp(sid: string): Promise<void> {
-    await markActive(sid);
-    const known = ctx.known.get(sid)?.session;
-    const json = known ? null : await ctx.cmd("hget", () => ctx.client.hget(ctx.keys.bucket(ctx.keys.bucketOf(sid)).sessions, sid));
-    const session = known ?? (json ? decodeSession(json) : null);
-    if (session && session.id.kind === "user") await ctx.scopes.stamp(session.id.user.userId, sessionScopes(session), activityNow());
-  }
-
   /** Heartbeat and attach; only a Heartbeat reports its lag (an attach may follow a release's grace). */
   async function beat(input: SessionRef & { activity?: Activity }, isHeartbeat: boolean): Promise<Lease> {
     // A UDP heartbeat proved the session's key (udp.proto): refreshed without an owner check
@@ -132,15 +96,16 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     if (isHeartbeat) ctx.observer.heartbeatLag?.(Math.max(0, ttlMs - r.leftMs) / 1000);
     const known = ctx.known.get(input.sessionId);
     if (known) known.seenAt = ctx.clock.now();
-    if (r.changed) await activityChanged(input.sessionId, r.changed);
-    if (input.activity === "active") await stamp(input.sessionId);
+    if (r.changed) await activity.activityChanged(input.sessionId, r.changed);
+    if (input.activity === "active") await activity.stamp(input.sessionId);
     return ctx.lease(r.expiresAtMs);
   }
 
   async function leaveRoom(ref: SessionRef, room: string, session: StoredSession, seq: number): Promise<"left" | "ended" | "not_in_room" | "relisted"> {
     const status = await ctx.sessions.leaveRoom(ref, room, seq);
     if (status === "not_found") throw sessionNotFound();
-    if (status !== "relisted") ctx.known.get(ref.sessionId)?.rooms.delete(room);
+    if (status !== "relisted") ctx.known.left(ref.sessionId, room);
+    if (status === "left") await activity.roomAway(ref.sessionId, session, room, 0); // its threshold no longer counts
     if (status === "ended") {
       ctx.known.delete(ref.sessionId);
       await ctx.users.session(session.id, "end", ref.sessionId, session.act);
@@ -158,7 +123,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     act: input.activity ?? "active",
     n: ctx.nodeId,
     ...(input.identity.kind === "user" && input.scopes && input.scopes.length > 0 ? { sc: [...input.scopes] } : {}),
-    ...(ctx.awayPolicy ? { aw: sessionThreshold(ctx.awayPolicy, input.scopes ?? [], []) } : {}),
+    ...activity.initialFields(input.scopes),
   });
 
   /**
@@ -188,10 +153,10 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       if (opened.status === "rejected") throw opened.reason;
       throw sessionNotFound(); // a new session cannot be refused
     }
-    remember(sid, input.ownerKey, session, input.room, input.metadata);
+    remember(sid, input.ownerKey, joinedOrNot.status === "fulfilled" ? joinedOrNot.value.session : session, input.room, input.metadata, input.presence);
     if (joinedOrNot.status === "rejected") throw await refused(joinedOrNot.reason, { sessionId: sid, ownerKey: input.ownerKey }, input.room, session);
     const joined = joinedOrNot.value;
-    await created(sid, session);
+    await activity.created(sid, joined.session);
     return {
       session: { sessionId: sid, resumeSecret: session.sec, connectionId: session.c },
       lease: ctx.lease(opened.value.expiresAtMs),
@@ -199,6 +164,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       sessionCreated: true,
       roomCreated: joined.created,
       scopes: session.sc ?? [],
+      awayAfterMs: joined.session.aw ?? 0,
       event: joined.event,
       view: viewOf(input.room, joined),
     };
@@ -243,7 +209,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
         }
       }
       const { session, sid: sessionId, expiresAtMs } = opened;
-      remember(sessionId, input.ownerKey, session, room, input.metadata);
+      remember(sessionId, input.ownerKey, session, room, input.metadata, input.presence);
       // The user's status and the room join are on other slots than the session: in parallel, after it.
       const [joining, status] = await Promise.allSettled([
         roomJoin(room, sessionId, session, input.metadata, opened, input.presence),
@@ -252,7 +218,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       if (status.status === "rejected") throw status.reason;
       if (joining.status === "rejected") throw await refused(joining.reason, { sessionId, ownerKey: input.ownerKey }, room, session);
       const joined = joining.value;
-      if (sessionCreated) await created(sessionId, session);
+      if (sessionCreated) await activity.created(sessionId, joined.session);
       const view = viewOf(room, joined);
       return {
         session: { sessionId, resumeSecret: session.sec, connectionId: session.c },
@@ -261,6 +227,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
         sessionCreated,
         roomCreated: joined.created,
         scopes: session.sc ?? [],
+        awayAfterMs: joined.session.aw ?? 0,
         event: joined.event,
         view,
       };
@@ -301,7 +268,12 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
         ]);
         if (json) {
           const session = decodeSession(json);
-          for (const [room, listed] of Object.entries(rooms)) remember(input.sessionId, input.ownerKey, session, room, decodeListing(listed));
+          // Its typed presence in each room too (re-assertion restores it): one read per room, together.
+          const entries = await Promise.all(Object.keys(rooms).map((room) => ctx.cmd("hget", () => ctx.client.hget(ctx.keys.room(room).members, session.c))));
+          Object.entries(rooms).forEach(([room, listed], i) => {
+            const member = entries[i] ? (JSON.parse(entries[i]) as StoredMember) : undefined;
+            remember(input.sessionId, input.ownerKey, session, room, decodeListing(listed), member?.s === input.sessionId ? member.pr : undefined);
+          });
           known = ctx.known.get(input.sessionId);
         }
       }
@@ -363,6 +335,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       const limits = { maxBytes: ctx.limits.maxPresenceBytes, maxKeys: ctx.limits.maxPresenceKeys };
       const next = checkPresenceRecord(mergePresence(member.pr ?? {}, input.presence, input.replace), limits);
       await roomJoin(input.room, input.sessionId, session, member.md ?? {}, { seq: checked.seq, expiresAtMs: 0 }, next);
+      ctx.known.presenceChanged(input.sessionId, input.room, next);
     },
 
     async endRoom(room, ended) {
@@ -373,9 +346,8 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
         const m = JSON.parse(json) as StoredMember;
         const { event } = await ctx.rooms.leave(room, { connectionId: m.c, sessionId: m.s, reason: "ended", seq: FINAL_CALL });
         if (event) removed++;
-        const sessionJson = await ctx.cmd("hget", () => ctx.client.hget(ctx.keys.bucket(ctx.keys.bucketOf(m.s)).sessions, m.s));
-        if (!sessionJson) continue;
-        const session = decodeSession(sessionJson);
+        const session = await readSession(ctx, m.s);
+        if (!session) continue;
         // The session no longer lists the room (and ends when it was its last, like a Leave).
         await leaveRoom({ sessionId: m.s, ownerKey: session.o }, room, session, FINAL_CALL).catch(() => undefined);
       }
@@ -390,23 +362,9 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       await beat({ sessionId: input.sessionId, ownerKey: input.ownerKey, activity: "active" }, false);
     },
 
-    async sweepAway() {
-      const policy = ctx.awayPolicy;
-      if (!policy) return 0;
-      const thresholds = [policy.defaultMs, ...policy.scopeOverrides.map(([, ms]) => ms)].filter((ms) => ms > 0);
-      if (thresholds.length === 0) return 0;
-      const min = Math.min(...thresholds);
-      let n = 0;
-      for (let b = 0; b < SESSION_BUCKETS; b++) {
-        const k = ctx.keys.bucket(b);
-        const flat = (await ctx.run("sessionsAwayDue", [k.away, k.sessions, k.expiry], [ctx.nowArg(), min, 1_000])) as string[];
-        for (let i = 0; i < flat.length; i += 2) {
-          await activityChanged(flat[i]!, decodeSession(flat[i + 1]!));
-          n++;
-        }
-      }
-      return n;
-    },
+    sweepAway: () => activity.sweepAway(),
+
+    roomAwayChanged: (room, ms) => activity.roomAwayChanged(room, ms),
 
     async countSessions(ownerKey) {
       const counts = await Promise.all(

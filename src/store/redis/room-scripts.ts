@@ -63,6 +63,8 @@ export interface RoomJoinReply {
   created: boolean;
   /** With `withView`: the room after the call. */
   view: RoomReadParts | null;
+  /** The managed room's `away_after_ms` while it is open (0: implicit, or none): the session's threshold takes it in. */
+  roomAwayMs: number;
 }
 
 export interface RoomScripts {
@@ -75,6 +77,8 @@ export interface RoomScripts {
    */
   leave(room: string, a: { connectionId: string; sessionId: string; reason: LeaveReason; seq: number; tombstone?: boolean }): Promise<{ event: PresenceEvent | null }>;
   activity(room: string, a: { connectionId: string; sessionId: string; activity: Activity }): Promise<{ event: PresenceEvent | null }>;
+  /** Moves the connection's last activity forward (no event); false when it was not the session's or not behind. */
+  stamp(room: string, a: { connectionId: string; sessionId: string; lastActiveMs: number }): Promise<boolean>;
   typing(room: string, a: { connectionId: string; sessionId: string; userId: string; typing: boolean }): Promise<(typeof TYPING)[keyof typeof TYPING]>;
   /** Stores and publishes a batch of cursors; returns how many were applied. */
   cursors(room: string, cursors: Map<string, PendingCursor>): Promise<number>;
@@ -110,8 +114,8 @@ export function createRoomScripts(c: ScriptContext, committed: (event: PresenceE
       const status = r.status(0, JOIN);
       if (status === "ended") throw roomEnded(JSON.parse(r.str(4)) as ManagedRoom);
       if (status === "full") throw roomFull(room, Number(r.str(4)));
-      const view = a.withView ? { meta: r.array(5).map((v) => (v === null ? null : String(v))), members: r.hash(6), typing: r.hash(7), cursors: r.hash(8), timeMs: r.int(9) } : null;
-      return { status, event: eventOf(r.str(3)), created: r.int(4) === 1, view };
+      const view = a.withView ? { meta: r.array(6).map((v) => (v === null ? null : String(v))), members: r.hash(7), typing: r.hash(8), cursors: r.hash(9), timeMs: r.int(10) } : null;
+      return { status, event: eventOf(r.str(3)), created: r.int(4) === 1, view, roomAwayMs: r.int(5) };
     },
     async leave(room, a) {
       const { k, fenced } = roomKeys(room);
@@ -124,6 +128,10 @@ export function createRoomScripts(c: ScriptContext, committed: (event: PresenceE
       const args = [a.connectionId, a.sessionId, a.activity, c.nowArg(), t.logMaxEntries, t.logMaxAgeMs, k.channel, c.pub, room];
       const r = new ScriptReply("roomActivity", await c.run("roomActivity", [k.meta, k.members, k.log], args));
       return { event: r.status(0, ACTIVITY) === "updated" ? eventOf(r.str(1)) : null };
+    },
+    async stamp(room, a) {
+      const r = new ScriptReply("roomStamp", await c.run("roomStamp", [c.keys.room(room).members], [a.connectionId, a.sessionId, a.lastActiveMs]));
+      return r.int(0) === 1;
     },
     async typing(room, a) {
       const k = c.keys.room(room);

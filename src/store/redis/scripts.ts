@@ -50,6 +50,9 @@ export const SCRIPT_NAMES = [
   "roomCfgEnd",
   "roomCfgTouch",
   "sessionsAwayDue",
+  "sessionStamp",
+  "sessionRoomAway",
+  "roomStamp",
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];

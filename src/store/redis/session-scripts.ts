@@ -18,6 +18,10 @@ const SET_NODE = { 1: "recorded", 0: "unchanged", [-1]: "not_found" } as const;
 const HEARTBEAT = { 1: "refreshed", 2: "activity_changed", [-1]: "not_found" } as const;
 const REAP_DONE = { 1: "deleted", 0: "not_claimed" } as const;
 const KICK = { 1: "claimed", 0: "not_found", [-1]: "other_node" } as const;
+const STAMP = { 1: "stamped", [-1]: "not_found" } as const;
+const ROOM_AWAY = { 1: "changed", 0: "unchanged", [-1]: "not_found" } as const;
+/** Sessions looked at per bucket per away sweep. */
+const AWAY_BATCH = 1_000;
 
 /** How long a claim (reap or kick) is held before any node may claim the session again. */
 export const REAP_CLAIM_MS = 30_000;
@@ -99,6 +103,12 @@ export interface SessionScripts {
   reapDone(sid: string): Promise<(typeof REAP_DONE)[keyof typeof REAP_DONE]>;
   /** Claims a live session for a kick; `nodeId` ('' = any) must be the node it is recorded for. */
   kick(sid: string, nodeId: string): Promise<(typeof KICK)[keyof typeof KICK]>;
+  /** An activity signal: the session's last activity and away deadline; its rooms (whose members then carry `lastActiveMs`). */
+  stamp(sid: string): Promise<{ status: "stamped"; lastActiveMs: number; session: StoredSession; rooms: string[] } | { status: "not_found" }>;
+  /** Records a managed room's away_after_ms on the session (0 = none) and recomputes its threshold; the record when it changed. */
+  roomAway(sid: string, room: string, ms: number): Promise<{ status: (typeof ROOM_AWAY)[keyof typeof ROOM_AWAY]; session: StoredSession | null }>;
+  /** The away sweep of one bucket: the sessions it made away (id, record after the change). */
+  awayDue(bucket: number): Promise<{ sid: string; session: StoredSession }[]>;
 }
 
 export function createSessionScripts(c: ScriptContext): SessionScripts {
@@ -178,6 +188,26 @@ export function createSessionScripts(c: ScriptContext): SessionScripts {
       const b = bucketOf(sid);
       const r = new ScriptReply("sessionReapDone", await c.run("sessionReapDone", [b.reaping, b.sessions, c.keys.sessionRooms(sid), b.owners, b.seqs], [sid]));
       return r.status(0, REAP_DONE);
+    },
+    async stamp(sid) {
+      const b = bucketOf(sid);
+      const r = new ScriptReply("sessionStamp", await c.run("sessionStamp", [b.expiry, b.sessions, b.away, c.keys.sessionRooms(sid)], [sid, c.nowArg()]));
+      if (r.status(0, STAMP) === "not_found") return { status: "not_found" };
+      return { status: "stamped", lastActiveMs: r.int(1), session: decodeSession(r.str(2)), rooms: r.strings(3) };
+    },
+    async roomAway(sid, room, ms) {
+      const b = bucketOf(sid);
+      const r = new ScriptReply("sessionRoomAway", await c.run("sessionRoomAway", [b.expiry, b.sessions, b.away], [sid, room, ms, c.nowArg()]));
+      const status = r.status(0, ROOM_AWAY);
+      return { status, session: status === "changed" ? decodeSession(r.str(1)) : null };
+    },
+    async awayDue(bucket) {
+      const b = c.keys.bucket(bucket);
+      const r = new ScriptReply("sessionsAwayDue", await c.run("sessionsAwayDue", [b.away, b.sessions, b.expiry], [c.nowArg(), AWAY_BATCH]));
+      const flat = r.strings(0);
+      const out: { sid: string; session: StoredSession }[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) out.push({ sid: flat[i]!, session: decodeSession(flat[i + 1]!) });
+      return out;
     },
     async kick(sid, nodeId) {
       const b = bucketOf(sid);

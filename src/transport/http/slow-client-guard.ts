@@ -118,14 +118,16 @@ export function createSlowClientGuard(o: SlowClientGuardOptions): SlowClientGuar
     },
 
     watchRequest(req) {
-      if (req.readableEnded || req.stream.endAfterHeaders) return;
+      // The stream's own end, not the compat request's: the gRPC fast path reads the stream directly.
+      const stream = req.stream;
+      if (stream.readableEnded || stream.endAfterHeaders) return;
       const t = setTimeout(() => {
-        if (!req.readableEnded && !req.stream.destroyed) req.stream.close(http2.constants.NGHTTP2_CANCEL);
+        if (!stream.readableEnded && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
       }, o.requestTimeoutMs);
       t.unref();
       const done = () => clearTimeout(t);
-      req.once("end", done);
-      req.stream.once("close", done);
+      stream.once("end", done);
+      stream.once("close", done);
     },
 
     halfOpen: () => waiting.size,

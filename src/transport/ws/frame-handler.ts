@@ -49,6 +49,10 @@ export interface FrameHandlerDeps {
   watchUsers(ws: Socket, userIds: string[]): void;
   /** Stops the socket's user watch list. */
   unwatchUsers(ws: Socket): void;
+  /** The socket's session is now in `room` through this socket (its end is told to the socket). */
+  joinedRoom(ws: Socket, room: string): void;
+  /** It no longer is. */
+  leftRoom(ws: Socket, room: string): void;
   /** A frame was refused with a PresenceError (metrics by reason). */
   onRejected?(err: PresenceError): void;
   /** A frame failed with something else than a PresenceError (a bug: counted and logged). */
@@ -59,7 +63,9 @@ export interface FrameHandler {
   /** Handles one frame of a socket; never rejects. Frames of one socket must be handled in order. */
   handle(ws: Socket, frame: KnownClientFrame): Promise<void>;
   /** Ends the socket's hold on its session: leaves its rooms first when `leaveRooms`. Never rejects. */
-  endSession(s: WsSession, leaveRooms: boolean): Promise<void>;
+  endSession(ws: Socket, leaveRooms: boolean): Promise<void>;
+  /** A room of the socket's session ended (its `room_ended` frame was sent): the session is no longer in it; its last room: it ended. */
+  roomEnded(ws: Socket, room: string): void;
 }
 
 type Answer = { frame: ServerFrameInit["frame"]; after?: () => void };
@@ -77,12 +83,21 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
   const isOwn = (s: WsSession, id: string) => s.session !== null && s.session.sessionId === id;
 
   /** The session ended on purpose: unbind it from the socket. */
-  function forget(s: WsSession) {
+  function forget(ws: Socket, s: WsSession) {
     s.release?.();
     s.release = null;
     s.session = null;
+    for (const room of s.rooms) d.leftRoom(ws, room);
     s.rooms = [];
   }
+  const enter = (ws: Socket, s: WsSession, room: string) => {
+    addRoom(s, room);
+    if (!s.closed) d.joinedRoom(ws, room);
+  };
+  const exit = (ws: Socket, s: WsSession, room: string) => {
+    removeRoom(s, room);
+    d.leftRoom(ws, room);
+  };
 
   async function dispatch(ws: Socket, s: WsSession, f: KnownClientFrame): Promise<Answer> {
     const caller = s.caller;
@@ -108,7 +123,7 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
           s.release = await service.bind(caller, r.session.sessionId, () => d.sessionLost(ws));
           s.session = r.session;
         }
-        addRoom(s, v.room);
+        enter(ws, s, v.room);
         return { frame: { case: "join", value: { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view), heartbeatKey: r.heartbeatKey, udpPort: r.udpPort, scopes: [...(r.scopes ?? [])], roomInfo: joinRoomInfo(r) } } };
       }
       case "leave": {
@@ -116,8 +131,8 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
         const id = sessionOf(s, v.sessionId);
         const r = await service.leave(caller, { sessionId: id, room: v.room });
         if (isOwn(s, id)) {
-          removeRoom(s, v.room);
-          if (r.left && s.rooms.length === 0) forget(s); // its last room: the session ended
+          exit(ws, s, v.room);
+          if (r.left && s.rooms.length === 0) forget(ws, s); // its last room: the session ended
         }
         return { frame: { case: "leave", value: r } };
       }
@@ -126,8 +141,8 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
         const id = sessionOf(s, v.sessionId);
         const r = await service.navigate(caller, { sessionId: id, fromRoom: v.fromRoom, toRoom: v.toRoom, metadata: v.metadata });
         if (isOwn(s, id)) {
-          if (v.fromRoom !== "") removeRoom(s, v.fromRoom);
-          addRoom(s, v.toRoom);
+          if (v.fromRoom !== "" && v.fromRoom !== v.toRoom) exit(ws, s, v.fromRoom);
+          enter(ws, s, v.toRoom);
         }
         return { frame: { case: "navigate", value: { view: viewToPb(r.view), lease: leaseToPb(r.lease) } } };
       }
@@ -193,7 +208,15 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
       }
     },
 
-    async endSession(s, leaveRooms) {
+    roomEnded(ws, room) {
+      const s = ws.getUserData();
+      if (!s.rooms.includes(room)) return;
+      exit(ws, s, room);
+      if (s.rooms.length === 0) forget(ws, s); // its last room: the store ended the session
+    },
+
+    async endSession(ws, leaveRooms) {
+      const s = ws.getUserData();
       const grant = s.session;
       if (!grant) return;
       if (leaveRooms) {
@@ -206,7 +229,7 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
           }
         }
       }
-      forget(s);
+      forget(ws, s);
     },
   };
 }

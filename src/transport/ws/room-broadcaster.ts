@@ -1,5 +1,5 @@
 import type { Clock } from "../../core/clock.js";
-import type { RoomView } from "../../core/presence-event.js";
+import type { RoomEndedInfo, RoomView } from "../../core/presence-event.js";
 import { createRoomViewTracker } from "../../core/room-view-tracker.js";
 import type { FanoutHub, WatchItem } from "../../fanout/fanout-hub.js";
 import { watchItemToPb } from "../wire.js";
@@ -60,7 +60,7 @@ export interface RoomBroadcasterOptions {
   /** The hub watch ended with an error (not on `stop`): the bridge tells the sockets and forgets the room. */
   onFailed(err: unknown): void;
   /** The room ended (its last `ended` frame went to every socket): forget the room's watches. */
-  onEnded?(): void;
+  onEnded?(ended: RoomEndedInfo): void;
   /** An item could not be handled (counted; the broadcaster goes on). */
   onError(err: unknown): void;
   /** Binary deliveries handed to the engine by one publish (for `presence_ws_frames_sent_total`). */
@@ -194,7 +194,7 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
   }
 
   /** Set when the room ended: the hub's watch is over, and so is this broadcaster. */
-  let ended = false;
+  let ended: RoomEndedInfo | null = null;
 
   function onItem(item: WatchItem) {
     const now = o.clock.now();
@@ -246,7 +246,7 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
       case "counts":
         return; // not produced for full watchers
       case "ended":
-        ended = true;
+        ended = item.ended;
         broadcast(item);
         return;
     }
@@ -266,7 +266,7 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
           }
           if (restartWanted || stopped) break;
         }
-        if (ended) return o.onEnded?.();
+        if (ended) return o.onEnded?.(ended);
         if (!restartWanted) return;
       } catch (err) {
         if (stopped) return;

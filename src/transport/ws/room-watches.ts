@@ -1,4 +1,5 @@
 import type { Clock } from "../../core/clock.js";
+import type { RoomEndedInfo } from "../../core/presence-event.js";
 import { draining, limitExceeded } from "../../core/presence-error.js";
 import type { Detail, FanoutHub } from "../../fanout/fanout-hub.js";
 import type { Logger } from "../../logger.js";
@@ -30,6 +31,10 @@ export interface RoomWatchesOptions {
   guard: (handler: string, ws: Socket | null, fn: () => void) => void;
   metrics?: Metrics;
   logger?: Logger;
+  /** A watched room ended (after its watchers got their `ended`): its member sockets are told. */
+  onRoomEnded?(room: string, ended: RoomEndedInfo): void;
+  /** The room's broadcaster stopped (its last watch ended): its member sockets' end is watched elsewhere. */
+  onUnwatched?(room: string): void;
 }
 
 export interface RoomWatches {
@@ -41,6 +46,8 @@ export interface RoomWatches {
   unwatch(ws: Socket, room: string): void;
   /** Sends the owed snapshot of a watch (a socket that drained). */
   resync(ws: Socket, watch: SocketWatch): void;
+  /** Whether a socket of this node watches the room (a broadcaster runs). */
+  watched(room: string): boolean;
   /** Stops every broadcaster (shutdown). */
   stop(): void;
 }
@@ -65,7 +72,7 @@ export function createRoomWatches(o: RoomWatchesOptions): RoomWatches {
         metrics?.loopErrors.inc({ loop: "ws_broadcast" });
         log?.error("websocket broadcast failed", { err });
       },
-      onEnded: () => {
+      onEnded: (ended) => {
         // The room ended: every socket got its `ended` frame; their watches of it are over.
         if (broadcasters.get(room) === b) broadcasters.delete(room);
         for (const ws of b.sockets()) o.guard("watch_ended", ws, () => {
@@ -73,6 +80,7 @@ export function createRoomWatches(o: RoomWatchesOptions): RoomWatches {
           removeWatch(ws.getUserData(), room);
         });
         b.stop();
+        o.onRoomEnded?.(room, ended);
       },
       onFailed: (err) => {
         // The room's hub watch ended (store down, process full): tell its sockets, forget the room.
@@ -85,6 +93,7 @@ export function createRoomWatches(o: RoomWatchesOptions): RoomWatches {
           });
         }
         b.stop();
+        o.onUnwatched?.(room);
       },
     });
     broadcasters.set(room, b);
@@ -100,6 +109,7 @@ export function createRoomWatches(o: RoomWatchesOptions): RoomWatches {
     if (b.size() === 0) {
       b.stop();
       broadcasters.delete(room);
+      o.onUnwatched?.(room);
     }
   }
 
@@ -119,6 +129,7 @@ export function createRoomWatches(o: RoomWatchesOptions): RoomWatches {
       };
     },
     unwatch,
+    watched: (room) => broadcasters.has(room),
     resync(ws, watch) {
       broadcasters.get(watch.room)?.resync(ws, watch);
     },

@@ -16,7 +16,7 @@ export interface WsBridgeOptions {
   hub: FanoutHub;
   verify: TokenVerifier;
   limits: Pick<Limits, "maxRoomNameBytes" | "snapshotPageSize">;
-  timings: Pick<Timings, "cursorTtlMs">;
+  timings: Pick<Timings, "cursorTtlMs" | "nodeRefreshMs">;
   clock?: Clock;
   metrics?: Metrics;
   logger?: Logger;

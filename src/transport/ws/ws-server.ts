@@ -8,6 +8,7 @@ import { createFrameHandler } from "./frame-handler.js";
 import { takeFrameToken } from "./frame-rate.js";
 import { decodeClientFrame, lazyFrame } from "./frames.js";
 import type { Socket } from "./room-broadcaster.js";
+import { createRoomMembers } from "./room-members.js";
 import { createRoomWatches } from "./room-watches.js";
 import { selectWsEngine } from "./select-engine.js";
 import { createSocketOutput } from "./socket-output.js";
@@ -109,6 +110,18 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     guard,
     metrics,
     logger: log,
+    onRoomEnded: (room, ended) => members.roomEnded(room, ended),
+    onUnwatched: (room) => members.unwatched(room),
+  });
+
+  const members = createRoomMembers({
+    hub: options.hub,
+    clock,
+    watched: (room) => rooms.watched(room),
+    reply,
+    ended: (ws, room) => handler.roomEnded(ws, room),
+    guard,
+    retryMs: options.timings.nodeRefreshMs,
   });
 
   const userWatches = createSocketUserWatches<Socket>({
@@ -133,6 +146,8 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
       }),
     watchUsers: (ws, userIds) => userWatches.start(ws, ws.getUserData().caller, userIds),
     unwatchUsers: (ws) => userWatches.stop(ws),
+    joinedRoom: (ws, room) => members.joined(ws, room),
+    leftRoom: (ws, room) => members.left(ws, room),
     onRejected: (err) => metrics?.rejections.inc({ reason: err.reason }),
     onError: (err) => failed("frame", err, null),
   });
@@ -229,11 +244,12 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
         metrics?.wsConnections.dec();
         metrics?.wsCloses.inc({ code: closeCodeLabel(code) });
         if (code !== CLOSE.NORMAL.code) log?.debug("websocket closed", { ...socketLogFields(s), code, reason });
+        for (const room of s.rooms) members.left(ws, room); // first: no end watch for a room it stops watching
         for (const w of s.watches) rooms.unwatch(ws, w.room);
         userWatches.stop(ws);
         // After the frames in flight: a normal close (1000) ends the session now, any other close
         // only unbinds it (reconnect grace).
-        const done = (s.chain ?? RESOLVED).then(() => handler.endSession(s, code === CLOSE.NORMAL.code)).catch((err: unknown) => failed("close", err, null, s));
+        const done = (s.chain ?? RESOLVED).then(() => handler.endSession(ws, code === CLOSE.NORMAL.code)).catch((err: unknown) => failed("close", err, null, s));
         s.chain = done;
         cleanups.add(done);
         void done.finally(() => cleanups.delete(done));
@@ -258,6 +274,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
         engine.stopListening();
         for (const ws of [...sockets]) guard("shutdown", null, () => ws.end(CLOSE.DRAINING.code, CLOSE.DRAINING.reason));
         rooms.stop();
+        members.stop();
         output.stop();
         expiry.stop();
         await Promise.all([...cleanups]);

@@ -19,23 +19,27 @@
   ARGV[10] room name   ARGV[11] the session call's number   ARGV[12] its session expiry ms (0 = none)
   ARGV[13] '1' = forced (re-assertion)   ARGV[14] '1' = answer with the room's view (Join, Navigate)
   ARGV[15] large-room threshold (the view omits members above it)
-  Returns {status, epoch, version, event message JSON ('' when unchanged), created} (with ARGV[14]
-  then the view's meta, members, typing, cursors and the script's time, which judges typing ends
-  and cursor times: a node's own clock may be off); status
+  Returns {status, epoch, version, event message JSON ('' when unchanged), created, room away} (with
+  ARGV[14] then the view's meta, members, typing, cursors and the script's time, which judges typing
+  ends and cursor times: a node's own clock may be off); status
   1 = joined, 2 = updated, 0 = unchanged (no event); created 1 when this call created the room's
   state (new epoch), else 0; -2 = refused, the room was ended and is inside its tombstone time
   (nothing changed; the record JSON at 4); -3 = refused, the managed room is full (the limit at 4)
   KEYS[9] the managed room's record (rooms.proto; absent for implicit rooms): admission is checked
-  here, in the same step as the join, so concurrent joins never exceed max_participants
+  here, in the same step as the join, so concurrent joins never exceed max_participants; "room away"
+  is its away_after_ms while it is open (0 otherwise), which the session's threshold then takes in
+  The member's `la` (its session's last activity) is kept when higher than the one given (a stamp
+  may have moved it since the session step); a new member without one gets now.
 ]]
 local now = nowMs(ARGV[5])
 local seq = tonumber(ARGV[11])
+local roomAway = 0
 local function reply(status, epoch, version, msg, created)
-  if ARGV[14] ~= '1' then return { status, epoch, version, msg, created } end
+  if ARGV[14] ~= '1' then return { status, epoch, version, msg, created, roomAway } end
   local meta = redis.call('HMGET', KEYS[1], 'e', 'v', 'nu', 'nc', 'na')
   local members = {}
   if (tonumber(meta[4]) or 0) <= tonumber(ARGV[15]) then members = redis.call('HGETALL', KEYS[2]) end
-  return { status, epoch, version, msg, created, meta, members, redis.call('HGETALL', KEYS[5]), redis.call('HGETALL', KEYS[6]), now }
+  return { status, epoch, version, msg, created, roomAway, meta, members, redis.call('HGETALL', KEYS[5]), redis.call('HGETALL', KEYS[6]), now }
 end
 for _, c in ipairs(redis.call('ZRANGEBYSCORE', KEYS[8], '-inf', now, 'LIMIT', 0, 20)) do
   redis.call('ZREM', KEYS[8], c)
@@ -46,7 +50,10 @@ if cfgJson then
   local cfg = cjson.decode(cfgJson)
   if cfg.status == 'ended' then
     if now < tonumber(cfg.tombstoneUntilMs) then return { -2, '', 0, '', cfgJson } end
-  elseif tonumber(cfg.maxParticipants) > 0 and not redis.call('HGET', KEYS[2], ARGV[1]) then
+  else
+    roomAway = tonumber(cfg.awayAfterMs) or 0
+  end
+  if cfg.status ~= 'ended' and tonumber(cfg.maxParticipants) > 0 and not redis.call('HGET', KEYS[2], ARGV[1]) then
     local already = tonumber(redis.call('HGET', KEYS[3], ARGV[3])) or 0
     if already == 0 then
       local c = redis.call('HMGET', KEYS[1], 'nu', 'na')
@@ -87,6 +94,7 @@ if prevJson then
     return reply(0, epoch, tonumber(redis.call('HGET', KEYS[1], 'v')), '', created)
   end
   member.j = prev.j
+  if (tonumber(prev.la) or 0) > (tonumber(member.la) or 0) then member.la = prev.la end
   redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(member))
   if member.k ~= 'u' then
     return reply(0, epoch, tonumber(redis.call('HGET', KEYS[1], 'v')), '', created)
@@ -98,6 +106,7 @@ else
   redis.call('HDEL', KEYS[7], ARGV[1])
   redis.call('ZREM', KEYS[8], ARGV[1])
   member.j = now
+  if not member.la then member.la = now end
   redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(member))
   local n = redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
   redis.call('HINCRBY', KEYS[1], 'nc', 1)

@@ -28,3 +28,30 @@ end
 local function listingSeq(value)
   return tonumber(string.match(value, '^(%d+)\t')) or 0
 end
+--[[
+  Server-side away (core/session-activity.ts, core/away-policy.ts). A session record carries its
+  last activity `la` (ms), the threshold of its scopes or the default `ab` (set at creation), the
+  `away_after_ms` of the managed rooms it is in that have one `ra` (room → ms) and its threshold
+  `aw` = combineAway(s): the smallest of ab and the ra values, 0 meaning never (ab of a session of an
+  older version: its aw). The bucket's away index holds the active sessions with a threshold, scored
+  by when they become away (la + aw): awayIndex puts the session there or takes it out.
+]]
+local function combineAway(s)
+  local base = tonumber(s.ab or s.aw) or 0
+  local min = base > 0 and base or nil
+  if type(s.ra) == 'table' then
+    for _, t in pairs(s.ra) do
+      t = tonumber(t) or 0
+      if t > 0 and (min == nil or t < min) then min = t end
+    end
+  end
+  return min or 0
+end
+local function awayIndex(awayKey, sid, s)
+  local aw = tonumber(s.aw) or 0
+  if aw > 0 and s.act == 'active' then
+    redis.call('ZADD', awayKey, (tonumber(s.la) or 0) + aw, sid)
+  else
+    redis.call('ZREM', awayKey, sid)
+  end
+end
