@@ -269,7 +269,7 @@ export function createMetrics(): Metrics {
     redisErrors,
     scriptReloads: counter("presence_redis_script_reloads_total", "Scripts loaded again after NOSCRIPT (SCRIPT FLUSH or restart)."),
     subscriberReconnects: counter("presence_subscriber_reconnects_total", "Pub/sub connection re-established; watchers of its rooms resync."),
-    pubsubProbeTimeouts: counter("presence_pubsub_probe_timeouts_total", "Pub/sub probes whose message never arrived although Redis took it (a starved subscriber, restarted)."),
+    pubsubProbeTimeouts: counter("presence_pubsub_probe_timeouts_total", "Pub/sub probes whose message never arrived although Redis took it (a starved subscriber: restarted on the second in a row)."),
     reassertedSessions: counter("presence_reasserted_sessions_total", "Live sessions re-created after Redis lost its data."),
     revivedSessions: counter("presence_revived_sessions_total", "Sessions that expired while this node could not write to Redis, refreshed back after the outage."),
     reapedSessions: counter("presence_reaped_sessions_total", "Expired sessions reaped by this node."),

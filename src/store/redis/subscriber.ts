@@ -15,9 +15,10 @@ import type { Clock, TimerHandle } from "../../core/clock.js";
  * nothing (a proxy that swallows messages, a subscription Redis dropped). With `echo` (standalone
  * Redis and Sentinel), the probe is end to end: it publishes a nonce on the node's own probe
  * channel through the command client and waits for it to arrive here. When the publish worked but
- * the nonce does not arrive (or Redis says nobody is subscribed), the subscriber is starved:
- * `onStarved` is counted and the connection is dropped and made again, so ioredis resubscribes and
- * every watcher resyncs. When the publish itself fails, Redis is unreachable: the probe fails
+ * the nonce does not arrive (or Redis says nobody is subscribed), the subscriber may be starved:
+ * `onStarved` is counted, and on the second such probe in a row (one late delivery under load is
+ * not starvation) the connection is dropped and made again, so ioredis resubscribes and every
+ * watcher resyncs. When the publish itself fails, Redis is unreachable: the probe fails
  * without a restart (reconnecting would not help). Cluster keeps the PING round trip.
  */
 export interface Subscriber {
@@ -132,17 +133,28 @@ export function createSubscriber(o: SubscriberOptions): Subscriber {
     });
     return Promise.race([p, timedOut]).finally(() => timer?.cancel());
   };
+  /** Consecutive probes that found the subscriber starved; the second one restarts it. */
+  let starvedProbes = 0;
   const starved = (why: string, timeoutMs: number): Error => {
     // Just (re)connected: its subscriptions may still be on their way. Not ready, not starved.
     if (o.clock.now() - readyAt < timeoutMs) return new Error(`redis subscriber resubscribing (${why})`);
     o.onStarved?.();
+    // A late delivery under load is not starvation (and resets the count when it arrives): restart
+    // on the second probe in a row whose nonce has not come, nor any other since.
+    if (++starvedProbes < 2) return new Error(`redis subscriber starved? (${why}): probing again`);
+    starvedProbes = 0;
     conn.disconnect(true); // ioredis reconnects and resubscribes; every channel is reset
     return new Error(`redis subscriber starved (${why}): restarted`);
   };
 
   /** The end-to-end probe: a nonce published on the probe channel must come back on this connection. */
   async function echoProbe(echo: NonNullable<SubscriberOptions["echo"]>, timeoutMs: number): Promise<void> {
-    echoReady ??= api.add(echo.channel, { message: (nonce) => waiting.get(nonce)?.(), reset: () => {} }).ready;
+    // Any nonce that arrives, even one whose probe gave up, proves the connection delivers.
+    const arrivedAny = (nonce: string) => {
+      starvedProbes = 0;
+      waiting.get(nonce)?.();
+    };
+    echoReady ??= api.add(echo.channel, { message: arrivedAny, reset: () => {} }).ready;
     await bounded(echoReady, timeoutMs, `no SUBSCRIBE confirmation within ${timeoutMs} ms`);
     const nonce = `${Date.now()}-${++probes}`;
     const arrived = new Promise<void>((resolve) => waiting.set(nonce, resolve));
@@ -153,6 +165,7 @@ export function createSubscriber(o: SubscriberOptions): Subscriber {
       await bounded(arrived, Math.max(1, timeoutMs - (Date.now() - started)), `no delivery within ${timeoutMs} ms`).catch((e: unknown) => {
         throw starved(e instanceof Error ? e.message : String(e), timeoutMs);
       });
+      starvedProbes = 0;
     } finally {
       waiting.delete(nonce);
     }
