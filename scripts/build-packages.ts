@@ -45,6 +45,12 @@ const SHARED_DECLARATIONS: Record<PackageName, [from: string, to: string][]> = {
   react: [],
 };
 
+/** Entry points (src/<name>.ts → dist/<name>.js), one per `exports` path of the package. */
+const ENTRIES: Record<PackageName, string[]> = {
+  client: ["index", "proto"],
+  react: ["index"],
+};
+
 export function packageDir(name: PackageName): string {
   return join(ROOT, "packages", name);
 }
@@ -53,14 +59,19 @@ async function manifest(name: PackageName): Promise<Manifest> {
   return JSON.parse(await readFile(join(packageDir(name), "package.json"), "utf8")) as Manifest;
 }
 
-/** The JavaScript bundle: the package's sources and the shared core/gen modules, its dependencies external. */
+/**
+ * The JavaScript bundles: the package's sources and the shared core/gen modules, its dependencies
+ * external; code that several entry points share goes to `dist/chunks/` once.
+ */
 async function bundle(name: PackageName, m: Manifest): Promise<number> {
   const deps = Object.keys({ ...m.dependencies, ...m.peerDependencies });
   const result = await build({
     absWorkingDir: ROOT,
-    entryPoints: [join(packageDir(name), "src", "index.ts")],
-    outfile: join(packageDir(name), "dist", "index.js"),
+    entryPoints: ENTRIES[name].map((e) => join(packageDir(name), "src", `${e}.ts`)),
+    outdir: join(packageDir(name), "dist"),
     bundle: true,
+    splitting: true,
+    chunkNames: "chunks/[name]-[hash]",
     format: "esm",
     // Browsers and Node alike: no Node built-ins (the import-boundary test holds the sources to it).
     platform: "neutral",
@@ -110,7 +121,7 @@ async function declarations(name: PackageName): Promise<number> {
     const config = {
       extends: join(ROOT, "packages", "tsconfig.json"),
       compilerOptions: { noEmit: false, declaration: true, emitDeclarationOnly: true, outDir: join(tmp, "out"), rootDir: ROOT },
-      files: [join(packageDir(name), "src", "index.ts")],
+      files: ENTRIES[name].map((e) => join(packageDir(name), "src", `${e}.ts`)),
     };
     await writeFile(join(tmp, "tsconfig.json"), JSON.stringify(config));
     try {

@@ -4,7 +4,8 @@
 # postgres in temp dirs on free ports, never the system service), the Python client's toolchain
 # (see below), chromium (browser tests through
 # playwright-core; no browser download) and prometheus with promtool (dashboards and alert rules
-# are evaluated against a real Prometheus; recommends such as node-exporter are not installed). Run by `npm test` (pretest) and by .ci/run. As root it
+# are evaluated against a real Prometheus; recommends such as node-exporter are not installed), nginx (the
+# reverse-proxy example). Run by `npm test` (pretest) and by .ci/run. As root it
 # installs with apt-get; otherwise it prints the command and fails.
 set -euo pipefail
 need=()
@@ -15,6 +16,9 @@ fi
 # redis-sentinel: the Sentinel failover fault test (test/fault/redis-sentinel.fault.test.ts, F-R4).
 command -v redis-sentinel >/dev/null || need+=(redis-sentinel)
 command -v chromium >/dev/null || need+=(chromium)
+# nginx: the TLS reverse-proxy example (deploy/nginx/presence.conf) runs in test/deploy/reverse-proxy.test.ts
+# (its system service is not started: see policy-rc.d below).
+[ -x /usr/sbin/nginx ] || need+=(nginx)
 # postgresql: history tests start their own servers with initdb + postgres from /usr/lib/postgresql/<v>/bin.
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 # prometheus and promtool: the dashboard/alert test scrapes a real server and evaluates every query.

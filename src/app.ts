@@ -31,6 +31,7 @@ import { adminRoutes } from "./transport/connect/admin-routes.js";
 import { createAdminService } from "./service/admin-service.js";
 import { historyRoutes } from "./transport/connect/history-routes.js";
 import { withHistoryExport } from "./transport/http/history-export.js";
+import { createCallAdmission } from "./transport/http/call-admission.js";
 import { withWireCompat } from "./transport/connect/wire-compat.js";
 import { withCors } from "./transport/http/cors.js";
 import { createFdWatchdog } from "./transport/http/fd-watchdog.js";
@@ -242,6 +243,9 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     roomRolesClaim: config.access.claims.roomRoles,
     maxClaimEntries: config.access.claims.maxEntries,
   });
+  // One admission for every call on the RPC port (Connect/gRPC/gRPC-Web and the plain routes):
+  // token, client address, and the per-caller request-rate quota.
+  const admit = createCallAdmission({ verify, access, clientAddress, onAuthFailure: (reason) => metrics.authFailures.inc({ reason }) });
   // Readiness (design I7): one monitor feeds /readyz, the gRPC health service and presence_ready.
   const readiness = createReadinessMonitor({
     check: () => store.ping(),
@@ -295,7 +299,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   // paid ~290 µs (measured by bench:grpc). Streams are ended by the hubs on drain instead, and
   // unary calls finish (or are cut at the shutdown deadline by the RPC server).
   // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
-  const interceptors = [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(verify, metrics, access, clientAddress), originInterceptor()];
+  const interceptors = [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(admit), originInterceptor()];
   const contextValues = (req: OnePortRequest) => createContextValues().set(kRawRequest, req);
   // gRPC calls are served by the fast path over the same routes and interceptors (grpc-fast-path.ts).
   const grpc = createGrpcFastPath({ interceptors, readMaxBytes: config.maxRequestBytes, contextValues });
@@ -314,7 +318,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   });
   const conn = config.access.connections;
   const rpc = createOnePortServer({
-    handler: withCors(config.corsOrigins, withHistoryExport({ history: hist.service, verify, log }, config.grpcFastPath ? withGrpcFastPath(grpc, adapter) : adapter)),
+    // The export is a plain route beside the Connect handler, admitted exactly like its calls.
+    handler: withCors(
+      config.corsOrigins,
+      withHistoryExport({ history: hist.service, admit, clock, log, onRejected: (reason) => metrics.rejections.inc({ reason }) }, config.grpcFastPath ? withGrpcFastPath(grpc, adapter) : adapter),
+    ),
     ...config.http,
     limiter,
     onRefused: (reason) => metrics.connectionsRefused.inc({ port: "rpc", reason }),
@@ -343,6 +351,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     headersTimeoutMs: conn.headersTimeoutMs,
     keepAliveTimeoutMs: conn.keepAliveTimeoutMs,
     onRefused: (reason) => metrics.connectionsRefused.inc({ port: "ws", reason }),
+    chargeRequest: (caller) => access.chargeRequest(caller),
     hub,
     verify,
     limits: config.limits,

@@ -113,7 +113,7 @@ export function modelJoin(m: PresenceModel, input: JoinInput, nowMs: number, fx:
   let session: SessionEntry;
   if (opened.status === "create") {
     const ids = m.o.ids;
-    const base = { id: ids.sessionId(), resumeSecret: ids.resumeSecret(), connectionId: ids.connectionId(), ownerKey: input.ownerKey };
+    const base = { id: ids.sessionId(), resumeSecret: ids.resumeSecret(), connectionId: ids.connectionId(), ownerKey: input.ownerKey, quotaKey: input.quotaKey ?? input.ownerKey };
     const scopes = input.identity.kind === "user" ? [GLOBAL_SCOPE, ...(input.scopes ?? [])] : [];
     const awayBaseMs = m.o.awayPolicy ? scopeBaseThreshold(m.o.awayPolicy, input.scopes ?? []) : 0;
     session = createSession(m.sessions, { ...base, identity: input.identity, activity: input.activity ?? "active", nodeId: m.o.nodeId, scopes, awayBaseMs }, input, nowMs, t.sessionTtlMs);

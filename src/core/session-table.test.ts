@@ -80,12 +80,12 @@ describe("session table", () => {
     const a = create("u:ana", 0);
     const b = create("u:ana", 500);
     create("", 100);
-    expect(t.owners).toEqual(new Map([["u:ana", 2], ["", 1]]));
+    expect(t.quotas).toEqual(new Map([["u:ana", 2], ["", 1]]));
     expect(expiredSessions(t, 1_200).map((s) => s.id)).toEqual([a.id, "s3"]);
     deleteSession(t, a);
     deleteSession(t, a); // idempotent
-    expect(t.owners.get("u:ana")).toBe(1);
+    expect(t.quotas.get("u:ana")).toBe(1);
     deleteSession(t, b);
-    expect(t.owners.has("u:ana")).toBe(false);
+    expect(t.quotas.has("u:ana")).toBe(false);
   });
 });

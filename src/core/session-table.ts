@@ -28,6 +28,8 @@ export interface SessionEntry {
   resumeSecret: string;
   connectionId: string;
   ownerKey: string;
+  /** What the session counts against for the `sessions` quota (JoinInput.quotaKey; default the owner key). */
+  quotaKey: string;
   identity: MemberIdentity;
   activity: Activity;
   expiresAtMs: number;
@@ -51,12 +53,12 @@ export interface SessionTable {
   sessions: Map<string, SessionEntry>;
   /** `${ownerKey}\0${requestId}` → the session a first Join created, until `expiresAtMs`. */
   requests: Map<string, { sessionId: string; expiresAtMs: number }>;
-  /** ownerKey → sessions of that owner (live or expired but not yet reaped). */
-  owners: Map<string, number>;
+  /** quotaKey → sessions counted against it (live or expired but not yet reaped). */
+  quotas: Map<string, number>;
 }
 
 export function createSessionTable(): SessionTable {
-  return { sessions: new Map(), requests: new Map(), owners: new Map() };
+  return { sessions: new Map(), requests: new Map(), quotas: new Map() };
 }
 
 /** A session that exists and has not expired. */
@@ -115,15 +117,16 @@ export function openSession(
 /** Creates a session (the `create` outcome of `openSession`); records the request id of a first Join. */
 export function createSession(
   t: SessionTable,
-  s: Omit<SessionEntry, "rooms" | "expiresAtMs" | "scopes" | "lastActiveMs" | "awayAfterMs" | "awayBaseMs" | "roomAwayMs"> & Partial<Pick<SessionEntry, "scopes" | "awayBaseMs">>,
+  s: Omit<SessionEntry, "rooms" | "expiresAtMs" | "scopes" | "lastActiveMs" | "awayAfterMs" | "awayBaseMs" | "roomAwayMs" | "quotaKey"> &
+    Partial<Pick<SessionEntry, "scopes" | "awayBaseMs" | "quotaKey">>,
   input: { requestId?: string; sessionId?: string },
   nowMs: number,
   ttlMs: number,
 ): SessionEntry {
   const base = s.awayBaseMs ?? 0;
-  const entry: SessionEntry = { scopes: [], ...s, awayBaseMs: base, awayAfterMs: base, roomAwayMs: new Map(), lastActiveMs: nowMs, expiresAtMs: nowMs + ttlMs, rooms: new Map() };
+  const entry: SessionEntry = { scopes: [], quotaKey: s.ownerKey, ...s, awayBaseMs: base, awayAfterMs: base, roomAwayMs: new Map(), lastActiveMs: nowMs, expiresAtMs: nowMs + ttlMs, rooms: new Map() };
   t.sessions.set(entry.id, entry);
-  t.owners.set(entry.ownerKey, (t.owners.get(entry.ownerKey) ?? 0) + 1);
+  t.quotas.set(entry.quotaKey, (t.quotas.get(entry.quotaKey) ?? 0) + 1);
   if (input.requestId && !input.sessionId) t.requests.set(requestKey(entry.ownerKey, input.requestId), { sessionId: entry.id, expiresAtMs: nowMs + ttlMs });
   return entry;
 }
@@ -153,9 +156,9 @@ export function navigationRooms(s: SessionEntry, fromRoom: string, toRoom: strin
 /** Removes a session (ended, reaped or kicked). */
 export function deleteSession(t: SessionTable, s: SessionEntry): void {
   if (!t.sessions.delete(s.id)) return;
-  const n = (t.owners.get(s.ownerKey) ?? 0) - 1;
-  if (n > 0) t.owners.set(s.ownerKey, n);
-  else t.owners.delete(s.ownerKey);
+  const n = (t.quotas.get(s.quotaKey) ?? 0) - 1;
+  if (n > 0) t.quotas.set(s.quotaKey, n);
+  else t.quotas.delete(s.quotaKey);
 }
 
 /** Sessions whose expiry has passed (to reap), oldest expiry first. */

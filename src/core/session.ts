@@ -39,6 +39,12 @@ export interface JoinInput {
    * access layer makes anonymous owner keys per anonymous id).
    */
   requestId?: string;
+  /**
+   * Who the session counts against for the `sessions` quota (`countSessions`); default `ownerKey`.
+   * Anonymous callers all share the owner key '', so the service gives them `a:<remote address>`
+   * (core/identity.ts `quotaKeyOf`). Stored with the session; fixed at creation.
+   */
+  quotaKey?: string;
 }
 
 /** How long a session lives without a refresh, and when it expires now (store time). */

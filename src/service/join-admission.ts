@@ -6,15 +6,15 @@
  *
  * - A join without a session id makes a session: refused when the store is over its budget
  *   (STORE_OVER_BUDGET) or the caller already has its `sessions` quota of live sessions
- *   (`SessionStore.countSessions` by owner key: users and services; anonymous callers' sessions
- *   are bounded by their connections and call rate, see docs/security.md).
+ *   (`SessionStore.countSessions` by quota key: users and services by their owner key, anonymous
+ *   callers by remote address, `quotaKeyOf`; the Join stores that key on the session).
  * - A join that would create a room's state: refused when the caller's new-rooms bucket is empty
  *   (QUOTA_EXCEEDED) or the store is over budget. Whether the room exists is read only then (one
  *   cheap read), so a caller under its quota pays nothing; the token is taken after the store says
  *   the join created the room (`JoinResult.roomCreated`), so joins into busy rooms cost nothing.
  */
 import { storeOverBudget } from "../core/access-errors.js";
-import { ownerKeyOf, type Caller } from "../core/identity.js";
+import { quotaKeyOf, type Caller } from "../core/identity.js";
 import type { RoomStore } from "../store/ports/room-store.js";
 import type { SessionStore } from "../store/ports/session-store.js";
 import type { AccessGuard } from "./access-guard.js";
@@ -39,7 +39,7 @@ export function createJoinAdmission(o: {
       const over = o.memory?.overBudget() ?? null;
       if (req.newSession) {
         if (over) throw storeOverBudget(over.usedBytes, over.budgetBytes, "session");
-        if (caller.role !== "anonymous") o.access.checkSessions(caller, await o.sessions.countSessions(ownerKeyOf(caller)));
+        o.access.checkSessions(caller, await o.sessions.countSessions(quotaKeyOf(caller)));
       }
       const quotaLeft = o.access.hasTokens(caller, "new_rooms_per_minute");
       if ((quotaLeft && !over) || (await roomExists(req.room))) return;

@@ -1,5 +1,5 @@
 import { createCoalescingGate } from "../core/coalescing-gate.js";
-import { ownerKeyOf, VERIFIED_BY_SESSION_KEY, type Caller, type MemberIdentity } from "../core/identity.js";
+import { ownerKeyOf, quotaKeyOf, VERIFIED_BY_SESSION_KEY, type Caller, type MemberIdentity } from "../core/identity.js";
 import { checkMetadata } from "../core/metadata.js";
 import { invalidArgument, limitExceeded, PresenceError, sessionNotFound } from "../core/presence-error.js";
 import { MAX_SESSION_ID_CHARS } from "../core/session.js";
@@ -186,6 +186,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         scopes,
         room: r,
         ownerKey: ownerKeyOf(caller),
+        quotaKey: quotaKeyOf(caller),
         identity,
         metadata: withRole(md, o.access.roleIn(caller, r)),
         activity: req.activity,

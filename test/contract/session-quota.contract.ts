@@ -47,6 +47,25 @@ export function sessionQuotaContract(make: MakeHarness) {
     expect(await store.countSessions(OWNER_ANA)).toBe(0);
   });
 
+  it("countSessions counts by the quota key a session was made under (default its owner key)", async () => {
+    const { store, clock } = await make();
+    const anon = (id: string) => ({ kind: "anonymous" as const, anonymousId: id });
+    const a1 = await store.join({ room: "k1", ownerKey: "", quotaKey: "a:10.0.0.1", identity: anon("v1"), metadata: {} });
+    await store.join({ room: "k1", ownerKey: "", quotaKey: "a:10.0.0.1", identity: anon("v2"), metadata: {} });
+    await store.join({ room: "k1", ownerKey: "", quotaKey: "a:10.0.0.2", identity: anon("v3"), metadata: {} });
+    await store.join({ room: "k2", ownerKey: "", quotaKey: "a:10.0.0.1", identity: anon("v1"), metadata: {}, sessionId: a1.session.sessionId }); // not a new session
+    await store.join({ room: "k1", ownerKey: OWNER_ANA, quotaKey: OWNER_ANA, identity: ana, metadata: {} });
+    const counts = () => Promise.all(["a:10.0.0.1", "a:10.0.0.2", "", OWNER_ANA].map((k) => store.countSessions(k)));
+    expect(await counts()).toEqual([2, 1, 0, 1]);
+    await store.leave({ sessionId: a1.session.sessionId, ownerKey: "", room: "k1", reason: "left" });
+    expect(await counts()).toEqual([2, 1, 0, 1]); // still in k2
+    await store.leave({ sessionId: a1.session.sessionId, ownerKey: "", room: "k2", reason: "left" });
+    expect(await counts()).toEqual([1, 1, 0, 1]);
+    clock.advance(301); // everything expires
+    await store.reap();
+    expect(await counts()).toEqual([0, 0, 0, 0]);
+  });
+
   it("memoryUsage reports the store's memory and grows with its content", async () => {
     const { store, memoryEstimated } = await make();
     const before = await store.memoryUsage();

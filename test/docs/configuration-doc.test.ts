@@ -66,7 +66,8 @@ describe("configuration", () => {
 
   it("keeps the README's short table true to the spec", () => {
     const readme = read("README.md");
-    const section = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("## Health"));
+    const start = readme.indexOf("### Configuration");
+    const section = readme.slice(start, readme.indexOf("\n## ", start));
     const rows = [...section.matchAll(/^\| `(PRESENCE_\w+)` \| ([^|]+) \|/gm)];
     expect(rows.length).toBeGreaterThan(5);
     for (const [, env, shown] of rows) {

@@ -4,6 +4,7 @@ import { freePort, isRunning, sleep, spawnTracked, terminate } from "../support/
 import { ROOT, SERVER_ARGS } from "../support/node-process.js";
 import { TEST_SECRET, signTestToken } from "../support/tokens.js";
 import { connectWs } from "../support/ws-client.js";
+import { commandsOf, docBlock } from "../support/readme-blocks.js";
 
 /**
  * The built server, as users run it (issue 15 item 2):
@@ -85,6 +86,8 @@ describe("the built server", () => {
   }, 120_000);
 
   it("npm start builds, then serves the demo page, the WebSocket bridge and the RPC API", async () => {
+    // The README's quick start; `npm install` is what made this checkout's node_modules.
+    expect(commandsOf(docBlock("quickstart-start"))).toEqual(["npm install && npm start"]);
     const r = await startAndTime("npm", ["start"], 60_000);
     const { PRESENCE_RPC_PORT: rpc, PRESENCE_WS_PORT: wsPort } = r.ports;
     console.log(`npm start (build + start) ready in ${Math.round(r.ms)} ms`);

@@ -20,6 +20,7 @@ import { createPresenceService } from "../../src/service/presence-service.js";
 import { createMemoryPresenceStore } from "../../src/store/memory/memory-store.js";
 import { authInterceptor, metricsInterceptor } from "../../src/transport/connect/interceptors.js";
 import { presenceRoutes } from "../../src/transport/connect/presence-routes.js";
+import { createCallAdmission } from "../../src/transport/http/call-admission.js";
 import { createClientAddress } from "../../src/transport/http/client-address.js";
 import { testAccessGuard } from "../support/access.js";
 import { signTestToken, TEST_SECRET, VERIFIER_DEFAULTS } from "../support/tokens.js";
@@ -55,7 +56,7 @@ function setup() {
   const lifecycle = createMemoryRoomLifecycle({ clock, limits: { maxParticipants: 100, defaultIdleTimeoutMs: 86_400_000, tombstoneMs: 600_000 } });
   const roomService = createRoomService({ lifecycle, clock, counts: async (r) => (await store.getView(r, { includeMembers: false })).counts, evict: (r, e) => store.endRoom(r, e), limits: { ...limits, maxParticipants: 100, defaultIdleTimeoutMs: 86_400_000, tombstoneMs: 600_000 } });
   const transport = createRouterTransport(presenceRoutes(service, scopeService, roomService), {
-    router: { interceptors: [metricsInterceptor(metrics), authInterceptor(verify, metrics, access, createClientAddress([]))] },
+    router: { interceptors: [metricsInterceptor(metrics), authInterceptor(createCallAdmission({ verify, access, clientAddress: createClientAddress([]), onAuthFailure: (reason) => metrics.authFailures.inc({ reason }) }))] },
   });
   const client = createClient(PresenceService, transport);
   const watches: RecordedWatch[] = [];

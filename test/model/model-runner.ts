@@ -120,7 +120,7 @@ function observeModel(w: ModelWorld): unknown {
   return {
     rooms: ROOMS.map((room) => modelView(w.model, room, true, now)).map((v) => w.view(v, "model", v.epoch)),
     statuses: modelUserStatus(w.model, USERS, now),
-    sessions: OWNERS.map((o) => w.model.sessions.owners.get(o) ?? 0),
+    sessions: OWNERS.map((o) => w.model.sessions.quotas.get(o) ?? 0),
   };
 }
 
@@ -137,7 +137,7 @@ function snapshotModel(m: PresenceModel): ModelSnapshot {
 
 function restoreModel(m: PresenceModel, s: ModelSnapshot): void {
   const copy = structuredClone(s);
-  for (const k of ["sessions", "requests", "owners"] as const) {
+  for (const k of ["sessions", "requests", "quotas"] as const) {
     const target = m.sessions[k] as Map<string, unknown>;
     target.clear();
     for (const [key, v] of copy.sessions[k]) target.set(key, v);

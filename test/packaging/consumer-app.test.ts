@@ -22,6 +22,8 @@ import { checkSdkTarball, checkServerTarball, waitForHttp } from "./tarballs.js"
  *   `presence-server` bin; the README's token commands mint Ana's and Bob's tokens;
  * - Chromium (Debian's, through playwright-core) opens the dev server as Ana and the production
  *   build as Bob: both pages show both people, live, and Bob leaving shows on Ana's page;
+ * - the README's TypeScript backend quick start (a directory with the client tarball, Connect's
+ *   Node transport and tsx; `index.ts` as written) reads the room and Ana's and Bob's status;
  * - the tarballs' contents and manifests (./tarballs.ts): built ESM, declarations, an exports
  *   map with types, no server dependency, every import of the bundles declared.
  *
@@ -181,20 +183,33 @@ describe("the packed SDK in a fresh Vite + React app", () => {
       await page.goto(`http://127.0.0.1:${port}/?token=${token}`);
       return page;
     };
-    try {
-      const anaPage = await open(ports.dev, ana!);
-      const bobPage = await open(ports.preview, bob!);
-      for (const page of [anaPage, bobPage]) {
-        await page.getByText("2 people viewing").waitFor({ timeout: 15_000 });
-        await page.locator("main li", { hasText: "Ana" }).waitFor();
-        await page.locator("main li", { hasText: "Bob" }).waitFor();
-        expect(await page.locator("main li").allTextContents()).toEqual(["Ana", "Bob"]);
-      }
-      await contexts[1]!.close();
-      await anaPage.getByText("You're the only one here").waitFor({ timeout: 15_000 });
-      expect(await anaPage.locator("main li").allTextContents()).toEqual(["Ana"]);
-    } finally {
-      for (const c of contexts) await c.close().catch(() => undefined);
+    // Ana's page stays open for the backend quick start below (the browser closes in afterAll).
+    const anaPage = await open(ports.dev, ana!);
+    const bobPage = await open(ports.preview, bob!);
+    for (const page of [anaPage, bobPage]) {
+      await page.getByText("2 people viewing").waitFor({ timeout: 15_000 });
+      await page.locator("main li", { hasText: "Ana" }).waitFor();
+      await page.locator("main li", { hasText: "Bob" }).waitFor();
+      expect(await page.locator("main li").allTextContents()).toEqual(["Ana", "Bob"]);
     }
+    await contexts[1]!.close();
+    await anaPage.getByText("You're the only one here").waitFor({ timeout: 15_000 });
+    expect(await anaPage.locator("main li").allTextContents()).toEqual(["Ana"]);
+  });
+
+  it("the README's TypeScript backend reads the room and the users' status through @presence-platform/client/proto", async () => {
+    run("bash", ["-euo", "pipefail", "-c", docBlock("backend-setup").code], work);
+    const backend = join(work, "my-backend");
+    writeFileSync(join(backend, "index.ts"), docBlock("backend-code").code + "\n");
+    const env = { PRESENCE_JWT_SECRET: TEST_SECRET, RPC_URL: `http://127.0.0.1:${ports.rpc}` };
+    // Bob's user status turns offline once his socket's session ends (it closed with the page).
+    const deadline = Date.now() + 20_000;
+    let printed = "";
+    for (;;) {
+      printed = run("bash", ["-euo", "pipefail", "-c", docBlock("backend-run").code], backend, env);
+      if (printed.includes("bob: OFFLINE") || Date.now() > deadline) break;
+      await sleep(500);
+    }
+    expect(printed.trim().split("\n")).toEqual(["quick-start: Ana", "ana: ONLINE", "bob: OFFLINE"]);
   });
 });

@@ -76,9 +76,14 @@ export async function checkSdkTarball(tgz: string, want: { name: string; version
     expect(files.filter((f) => !/^(dist\/.+|README\.md|LICENSE|package\.json)$/.test(f))).toEqual([]);
     expect(files.filter((f) => /\.tsx?$/.test(f) && !f.endsWith(".d.ts"))).toEqual([]);
     expect(files).toEqual(expect.arrayContaining(["README.md", "LICENSE", "dist/index.js", "dist/index.d.ts"]));
-    const root = m.exports?.["."] as Record<string, string>;
-    expect(Object.keys(root)[0], "`types` must come first in the exports conditions").toBe("types");
-    expect(root).toEqual({ types: "./dist/index.d.ts", default: "./dist/index.js" });
+    // Every export: types first (TypeScript takes the first condition that matches), both files shipped.
+    const entries = Object.entries(m.exports ?? {}).filter(([path]) => path !== "./package.json");
+    expect(entries.map(([path]) => path)).toContain(".");
+    for (const [path, target] of entries) {
+      const conditions = target as Record<string, string>;
+      expect(Object.keys(conditions), `exports["${path}"]`).toEqual(["types", "default"]);
+      for (const file of Object.values(conditions)) expect(files, `exports["${path}"] → ${file}`).toContain(file.replace(/^\.\//, ""));
+    }
     expect(m.types).toBe("./dist/index.d.ts");
 
     const deps = Object.keys({ ...m.dependencies, ...m.peerDependencies });
@@ -87,8 +92,8 @@ export async function checkSdkTarball(tgz: string, want: { name: string; version
       expect(m.peerDependencies?.react).toBe(">=18");
       expect(m.dependencies).toEqual({ "@presence-platform/client": want.version });
     }
-    // The bundle imports only what the manifest declares, and no Node built-in (browsers).
-    expectImportsDeclared(`${want.name}/dist/index.js`, readFileSync(join(dir, "dist", "index.js"), "utf8"), deps, false);
+    // The bundles import only what the manifest declares, and no Node built-in (browsers).
+    for (const js of files.filter((f) => f.endsWith(".js"))) expectImportsDeclared(`${want.name}/${js}`, readFileSync(join(dir, js), "utf8"), deps, false);
     // Declarations: every relative import resolves inside the package; bare ones are declared.
     for (const f of files.filter((x) => x.endsWith(".d.ts"))) {
       const text = readFileSync(join(dir, f), "utf8");

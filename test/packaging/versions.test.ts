@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { MANIFESTS, withVersion } from "../../scripts/set-version.js";
@@ -56,6 +56,13 @@ describe("version policy", () => {
     expect(released[0]!.version).toBe(manifest("package.json").version);
     // Each section sorts its entries under Keep a Changelog's headings only.
     for (const h of changelog.matchAll(/^### (.+)$/gm)) expect(["Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"]).toContain(h[1]);
+  });
+
+  it("@presence-platform/client/proto exports every file of the generated contract", () => {
+    const entry = readFileSync(join(ROOT, "packages", "client", "src", "proto.ts"), "utf8");
+    const exported = [...entry.matchAll(/^export \* from "\.\.\/\.\.\/\.\.\/gen\/presence\/v1\/(\w+)\.js";$/gm)].map((m) => m[1]!);
+    const generated = readdirSync(join(ROOT, "gen", "presence", "v1")).filter((f) => f.endsWith("_pb.ts")).map((f) => f.replace(/\.ts$/, ""));
+    expect(exported.sort()).toEqual(generated.sort());
   });
 
   it("the contract passes buf breaking against the last release's image, and CI runs that check", () => {

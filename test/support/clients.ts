@@ -55,19 +55,18 @@ const bearer = (token: string | undefined): Interceptor[] =>
       ];
 
 /** connect-node transports with connections the test owns, closed by `close()`. */
-function connectTransportOptions(baseUrl: string, httpVersion: HttpVersion) {
+function connectTransportOptions(baseUrl: string, httpVersion: HttpVersion, localAddress?: string) {
   if (httpVersion === "2") {
-    const sessionManager = new Http2SessionManager(baseUrl);
+    const sessionManager = new Http2SessionManager(baseUrl, {}, localAddress ? ({ localAddress } as never) : undefined); // any net.connect option
     return { options: { httpVersion, sessionManager } as const, close: () => sessionManager.abort() };
   }
-  const agent = new http.Agent({ keepAlive: true });
+  const agent = new http.Agent({ keepAlive: true, localAddress });
   return { options: { httpVersion, nodeOptions: { agent } } as const, close: () => agent.destroy() };
 }
-
-/** connect-node, Connect protocol (binary), over HTTP/1.1 or h2c. */
-export function connectClient(baseUrl: string, token?: string, opts: { httpVersion?: HttpVersion; useHttpGet?: boolean } = {}): PresenceClient {
+/** connect-node, Connect protocol (binary), over HTTP/1.1 or h2c; `localAddress`: the source address of its connections (127.0.0.2 is another caller). */
+export function connectClient(baseUrl: string, token?: string, opts: { httpVersion?: HttpVersion; useHttpGet?: boolean; localAddress?: string } = {}): PresenceClient {
   const httpVersion = opts.httpVersion ?? "1.1";
-  const t = connectTransportOptions(baseUrl, httpVersion);
+  const t = connectTransportOptions(baseUrl, httpVersion, opts.localAddress);
   const transport = createConnectTransport({ baseUrl, ...t.options, interceptors: bearer(token), useHttpGet: opts.useHttpGet ?? false });
   return { ...createClient(PresenceService, transport), kind: `connect-h${httpVersion === "2" ? "2" : "1"}`, close: t.close };
 }

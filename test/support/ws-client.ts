@@ -20,6 +20,8 @@ export interface WsClientOptions {
   via?: "header" | "protocol" | "query";
   /** Speak JSON text frames instead of binary protobuf. */
   json?: boolean;
+  /** Source address of the connection (127.0.0.2 is another remote address than 127.0.0.1). */
+  localAddress?: string;
 }
 
 export interface WsTestClient {
@@ -69,7 +71,7 @@ export async function connectWs(url: string, opts: WsClientOptions = {}): Promis
     else if (opts.via === "protocol") protocols.push(`bearer.${opts.token}`);
     else target = `${url}?token=${encodeURIComponent(opts.token)}`;
   }
-  const ws = new WebSocket(target, protocols, { headers, maxPayload: 64 * 1024 * 1024 });
+  const ws = new WebSocket(target, protocols, { headers, maxPayload: 64 * 1024 * 1024, localAddress: opts.localAddress });
   const frames: ServerFrame[] = [];
   const waiters = new Set<{ pred: (f: ServerFrame) => boolean; resolve: (f: ServerFrame) => void }>();
   const listeners: ((f: ServerFrame) => void)[] = [];

@@ -145,7 +145,7 @@ export class MemoryPresenceStore implements PresenceStore {
     return { roomsLeft };
   };
 
-  countSessions: PresenceStore["countSessions"] = async (ownerKey) => this.m.sessions.owners.get(ownerKey) ?? 0;
+  countSessions: PresenceStore["countSessions"] = async (quotaKey) => this.m.sessions.quotas.get(quotaKey) ?? 0;
 
   // ---- RoomStore ----
 

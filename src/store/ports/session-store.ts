@@ -39,11 +39,12 @@ export interface SessionStore {
    */
   kickSession(sessionId: string, opts?: { actor?: string }): Promise<{ roomsLeft: number }>;
   /**
-   * Live sessions created by this owner key (quota "sessions per caller"). Exact on the memory
-   * store; on Redis one small read per session bucket in one round trip, counting sessions until
-   * they are reaped (an expired session still counts until the next reaper pass).
+   * Live sessions counted against this quota key (`JoinInput.quotaKey`, default the owner key:
+   * quota "sessions per caller"; anonymous callers per remote address). Exact on the memory store;
+   * on Redis one small read per session bucket in one round trip, counting sessions until they are
+   * reaped (an expired session still counts until the next reaper pass).
    */
-  countSessions(ownerKey: string): Promise<number>;
+  countSessions(quotaKey: string): Promise<number>;
   /**
    * Changes the typed presence of the session's connection in a room (member_presence.proto): the
    * given top-level keys merged into the current ones, or the whole record replaced; one `updated`

@@ -30,6 +30,8 @@ export interface StoredSession {
   sec: string;
   c: string;
   o: string;
+  /** The quota key it counts against when not its owner key (anonymous sessions: `a:<address>`). */
+  q?: string;
   id: MemberIdentity;
   act: Activity;
   /** The node that created, attached or reclaimed the session last (absent on sessions of older versions). */

@@ -73,7 +73,7 @@ export function createDataLossRecovery(ctx: RedisContext): DataLossRecovery {
     for (const [room, md] of rooms) {
       const mode = room === rooms[0]![0] ? "new" : "use";
       const arg = mode === "new" ? JSON.stringify({ ...s, n: ctx.nodeId }) : "";
-      await ctx.sessions.open({ mode, sid: k.sid, owner: k.owner, arg, room, metadataJson: JSON.stringify(md), nodeId: ctx.nodeId });
+      await ctx.sessions.open({ mode, sid: k.sid, owner: k.owner, arg, room, metadataJson: JSON.stringify(md), nodeId: ctx.nodeId, quotaKey: s.q });
       await rejoin(k, room, md);
     }
     await ctx.users.session(s.id, "set", k.sid, s.act);

@@ -28,7 +28,7 @@ export interface BucketKeys {
   sessions: string;
   /** zset session id → claim deadline ms (sessions being reaped or kicked). */
   reaping: string;
-  /** hash owner key → live sessions of that owner in this bucket (countSessions sums the buckets). */
+  /** hash quota key (JoinInput.quotaKey, default the owner key) → live sessions counted against it in this bucket (countSessions sums the buckets). */
   owners: string;
   /** zset session id → away deadline ms (last activity + threshold) of active sessions with a threshold (the away sweep; lua/lib/sessions.lua). */
   away: string;

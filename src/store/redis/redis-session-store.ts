@@ -119,6 +119,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     sec: ctx.ids.resumeSecret(),
     c: ctx.ids.connectionId(),
     o: input.ownerKey,
+    ...(input.quotaKey !== undefined && input.quotaKey !== input.ownerKey ? { q: input.quotaKey } : {}),
     id: input.identity,
     act: input.activity ?? "active",
     n: ctx.nodeId,
@@ -138,7 +139,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
   async function joinInOneTrip(input: JoinInput, metadataJson: string): Promise<JoinResult> {
     const sid = ctx.ids.sessionId();
     const session = newSession(input);
-    const opening = ctx.sessions.open({ mode: "new", sid, owner: input.ownerKey, arg: JSON.stringify(session), room: input.room, metadataJson, nodeId: ctx.nodeId });
+    const opening = ctx.sessions.open({ mode: "new", sid, owner: input.ownerKey, arg: JSON.stringify(session), room: input.room, metadataJson, nodeId: ctx.nodeId, quotaKey: session.q });
     const status = ctx.users.session(session.id, "set", sid, session.act);
     const joining = roomJoin(input.room, sid, session, input.metadata, { seq: FIRST_CALL, expiresAtMs: 0 }, input.presence);
     const [opened, statusSet, joinedOrNot] = await Promise.allSettled([opening, status, joining]);
@@ -198,7 +199,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
         if (attempt === MAX_OPEN_ATTEMPTS) throw sessionNotFound();
         const id = request ? ctx.keys.inBucket(ctx.ids.sessionId(), request.bucket) : ctx.ids.sessionId();
         const session = newSession(input);
-        const r = await open({ mode: "new", sid: id, arg: JSON.stringify(session), requestField: request?.field });
+        const r = await open({ mode: "new", sid: id, arg: JSON.stringify(session), requestField: request?.field, quotaKey: session.q });
         if (r.status === "ok") {
           opened = { expiresAtMs: r.expiresAtMs, session, sid: id, seq: r.seq };
           sessionCreated = true;
@@ -366,9 +367,9 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
 
     roomAwayChanged: (room, ms) => activity.roomAwayChanged(room, ms),
 
-    async countSessions(ownerKey) {
+    async countSessions(quotaKey) {
       const counts = await Promise.all(
-        Array.from({ length: SESSION_BUCKETS }, (_, b) => ctx.cmd("hget", () => ctx.client.hget(ctx.keys.bucket(b).owners, ownerKey))),
+        Array.from({ length: SESSION_BUCKETS }, (_, b) => ctx.cmd("hget", () => ctx.client.hget(ctx.keys.bucket(b).owners, quotaKey))),
       );
       return counts.reduce((sum, v) => sum + (v === null ? 0 : Number(v)), 0);
     },

@@ -55,6 +55,8 @@ export interface SessionOpenArgs {
   nodeId: string;
   /** Mode new only: the request field (`keys.request`) of a first Join with a request id; the session must be in its bucket. */
   requestField?: string;
+  /** Mode new only: the quota key the session counts against (default the owner key). */
+  quotaKey?: string;
 }
 
 /** One entry of a heartbeat batch: owner null is a node refresh of a session it already verified. */
@@ -125,7 +127,7 @@ export function createSessionScripts(c: ScriptContext): SessionScripts {
   const maxRooms = c.limits.maxRoomsPerSession;
   return {
     async open(a) {
-      const args = [a.mode, a.sid, a.owner, a.arg, c.nowArg(), ttl, a.room, a.metadataJson, maxRooms, a.nodeId, a.requestField ?? ""];
+      const args = [a.mode, a.sid, a.owner, a.arg, c.nowArg(), ttl, a.room, a.metadataJson, maxRooms, a.nodeId, a.requestField ?? "", a.quotaKey ?? ""];
       const r = new ScriptReply("sessionOpen", await c.run("sessionOpen", openKeys(a.sid), args));
       const status = r.status(0, OPEN);
       if (status === "ok") return { status, expiresAtMs: r.int(1), session: decodeSession(r.str(2)), seq: r.int(3) };

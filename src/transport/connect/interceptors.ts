@@ -3,12 +3,8 @@ import { ErrorInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
 import { Health } from "../../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1Alpha } from "../../../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import type { TokenVerifier } from "../../auth/verify-token.js";
-import { withOrigin, type CallerOrigin } from "../../core/identity.js";
-import { PresenceError } from "../../core/presence-error.js";
 import type { Metrics, RpcProtocol } from "../../metrics/registry.js";
-import type { AccessGuard } from "../../service/access-guard.js";
-import type { ClientAddressOf } from "../http/client-address.js";
+import type { CallAdmission } from "../http/call-admission.js";
 import { runWithOrigin } from "../../service/call-origin.js";
 import { kCaller, kRawRequest } from "./context.js";
 import { toConnectError } from "./to-connect-error.js";
@@ -19,40 +15,35 @@ import { toConnectError } from "./to-connect-error.js";
  */
 
 /**
- * Services answered without authentication: health checks come from probes and load balancers
- * that hold no token, and must work even with anonymous access disabled; reflection (served only
- * when PRESENCE_REFLECTION is on) describes the schema to tools such as grpcurl, which then call
- * the other services with a token.
+ * Services answered without authentication. Health checks come from probes and load balancers
+ * that hold no token, and must work even with anonymous access disabled; they are not charged to
+ * any quota either: a probe refused because the traffic it measures used up its address's budget
+ * would take a healthy node out of rotation (they are cheap: the readiness monitor's cached state).
+ * Reflection (served only when PRESENCE_REFLECTION is on) describes the schema to tools such as
+ * grpcurl, which then call the other services with a token: it is admitted as an anonymous caller
+ * (no token read) and charged to its address's `requests_per_second` quota like any call.
  */
-const PUBLIC_SERVICES: ReadonlySet<string> = new Set([Health.typeName, ReflectionV1.typeName, ReflectionV1Alpha.typeName]);
+const UNCHARGED_SERVICES: ReadonlySet<string> = new Set([Health.typeName]);
+const PUBLIC_SERVICES: ReadonlySet<string> = new Set([ReflectionV1.typeName, ReflectionV1Alpha.typeName]);
 
 /**
- * Verifies `Authorization: Bearer …`, stamps the caller with the call's origin (client address and
- * connection) and stores it in the context (public services: anonymous), then charges the call to
- * the caller's `requests_per_second` quota (QUOTA_EXCEEDED when used up; a stream counts once).
+ * Admits each call through the RPC port's one admission (`transport/http/call-admission.ts`, shared
+ * with the plain HTTP routes): verifies `Authorization: Bearer …`, stamps the caller with the
+ * call's origin (client address and connection), charges the call to the caller's
+ * `requests_per_second` quota (QUOTA_EXCEEDED when used up; a stream counts once), and stores the
+ * caller in the context.
  */
-export function authInterceptor(verify: TokenVerifier, metrics: Metrics, access: AccessGuard, clientAddress: ClientAddressOf): Interceptor {
+export function authInterceptor(admit: CallAdmission): Interceptor {
   return (next) => async (req) => {
-    if (PUBLIC_SERVICES.has(req.service.typeName)) return next(req);
+    if (UNCHARGED_SERVICES.has(req.service.typeName)) return next(req);
+    const raw = req.contextValues.get(kRawRequest);
     try {
-      const caller = withOrigin(await verify(req.header.get("authorization") ?? undefined), originOf(req.contextValues.get(kRawRequest), clientAddress));
-      req.contextValues.set(kCaller, caller);
-      access.chargeRequest(caller);
+      const anonymous = PUBLIC_SERVICES.has(req.service.typeName);
+      req.contextValues.set(kCaller, await admit(anonymous ? undefined : (req.header.get("authorization") ?? undefined), raw, { anonymous }));
     } catch (e) {
-      if (e instanceof PresenceError && e.code === "unauthenticated") metrics.authFailures.inc({ reason: e.reason });
       throw toConnectError(e);
     }
     return next(req);
-  };
-}
-
-/** The client address and connection of a raw request (`rpc:<peer address>:<peer port>`: unique per open connection). */
-function originOf(raw: import("./context.js").RawRequest | undefined, clientAddress: ClientAddressOf): CallerOrigin {
-  const socket = raw?.socket;
-  const xff = raw?.headers["x-forwarded-for"];
-  return {
-    address: clientAddress(socket?.remoteAddress, Array.isArray(xff) ? xff.join(",") : xff),
-    connection: `rpc:${socket?.remoteAddress ?? ""}:${socket?.remotePort ?? 0}`,
   };
 }
 

@@ -1,12 +1,13 @@
 import { stringify } from "csv-stringify/sync";
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
-import type { TokenVerifier } from "../../auth/verify-token.js";
 import type { ActivityRecord } from "../../core/activity.js";
+import type { Clock } from "../../core/clock.js";
 import { STATUS_CODES } from "../../core/error-policy.js";
 import { PresenceError } from "../../core/presence-error.js";
 import type { Logger } from "../../logger.js";
 import type { HistoryService } from "../../service/history-service.js";
+import type { CallAdmission } from "./call-admission.js";
 
 /**
  * The history export: `GET /v1/history/export` on the RPC port (plain HTTP/1.1 or HTTP/2, next to
@@ -17,11 +18,16 @@ import type { HistoryService } from "../../service/history-service.js";
  *
  * Query parameters: `format` (`csv`, default, or `ndjson`), `room` (exact or prefix `*`),
  * `user_id`, `since_ms`, `until_ms` (0 or absent: the last 24 h up to now), `kinds`
- * (comma-separated: join,leave,update,anonymous,status,admin,gap). Authorization:
- * `Authorization: Bearer <token>` with the audit right (admin). Errors before the first byte are
- * JSON `{code, reason, message, field?, limit?}` with the HTTP status of the code; a failure
- * mid-stream (the database went away) aborts the response, so a client never mistakes a truncated
- * export for a complete one (curl: "transfer closed with outstanding read data remaining").
+ * (comma-separated: join,leave,update,anonymous,status,admin,gap).
+ *
+ * Access: the same admission as every Connect/gRPC call on this port (`call-admission.ts`: the
+ * bearer token, the client address behind trusted proxies, one charge to the caller's
+ * `requests_per_second` quota), then the HistoryService's `audit` check (one exact room: the
+ * rights model; across rooms: admins). Errors before the first byte are JSON
+ * `{code, reason, message, field?, limit?}` with the HTTP status of the code (QUOTA_EXCEEDED: 429);
+ * a failure mid-stream (the database went away, or the caller's token expired: an export is a
+ * stream and ends with its token, like a watch) aborts the response, so a client never mistakes a
+ * truncated export for a complete one (curl: "transfer closed with outstanding read data remaining").
  *
  * CSV: one header line, then one line per row; the time twice (ISO 8601 UTC and ms); `detail` as
  * JSON; cells starting with `=`, `+`, `-`, `@`, tab or CR are prefixed with `'` (csv-stringify's
@@ -38,8 +44,18 @@ export const CSV_COLUMNS = [
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
 
+export interface HistoryExportOptions {
+  history: HistoryService;
+  /** The RPC port's admission (token, origin, request quota), shared with the Connect interceptor. */
+  admit: CallAdmission;
+  clock: Clock;
+  log: Logger;
+  /** An export refused before its first byte, by ErrorReason (`presence_rejected_requests_total`). */
+  onRejected?: (reason: string) => void;
+}
+
 /** Routes GET /v1/history/export to the export; everything else goes to `next` (the Connect handler). */
-export function withHistoryExport(o: { history: HistoryService; verify: TokenVerifier; log: Logger }, next: (req: Req, res: Res) => void) {
+export function withHistoryExport(o: HistoryExportOptions, next: (req: Req, res: Res) => void) {
   return (req: Req, res: Res): void => {
     const url = new URL(req.url ?? "/", "http://x");
     if (url.pathname !== EXPORT_PATH) return next(req, res);
@@ -47,16 +63,29 @@ export function withHistoryExport(o: { history: HistoryService; verify: TokenVer
   };
 }
 
-async function exportActivity(o: { history: HistoryService; verify: TokenVerifier; log: Logger }, req: Req, res: Res, q: URLSearchParams) {
+async function exportActivity(o: HistoryExportOptions, req: Req, res: Res, q: URLSearchParams) {
   const abort = new AbortController();
-  res.on("close", () => abort.abort());
+  let expiry: { cancel(): void } | undefined;
+  res.on("close", () => {
+    abort.abort();
+    expiry?.cancel();
+  });
   let pages;
   let format;
   try {
+    // Admitted first, like an RPC: even a malformed request costs the caller one request.
+    const caller = await o.admit(header(req, "authorization"), req);
     if (req.method !== "GET") throw new PresenceError("INVALID_ARGUMENT", `method: the export accepts GET only (got ${req.method})`, { field: "method" });
     format = q.get("format") ?? "csv";
     if (format !== "csv" && format !== "ndjson") throw new PresenceError("INVALID_ARGUMENT", `format: must be csv or ndjson (got ${JSON.stringify(format.slice(0, 16))})`, { field: "format" });
-    const caller = await o.verify(header(req, "authorization"));
+    const exp = caller.tokenExpiresAtMs;
+    if (exp !== undefined) {
+      expiry = o.clock.setTimeout(() => {
+        o.log.info("history export ended: the caller's token expired", { subject: caller.subject });
+        abort.abort(new PresenceError("TOKEN_EXPIRED", "token has expired: the export ends", { field: "authorization" }));
+        cut(res);
+      }, Math.max(0, exp - o.clock.now()));
+    }
     const int = (name: string) => {
       const v = q.get(name) ?? "0";
       if (!/^\d{1,16}$/.test(v)) throw new PresenceError("INVALID_TIME_RANGE", `${name}: must be a time in ms since the Unix epoch`, { field: name });
@@ -65,8 +94,10 @@ async function exportActivity(o: { history: HistoryService; verify: TokenVerifie
     const kinds = (q.get("kinds") ?? "").split(",").map((k) => k.trim()).filter(Boolean);
     ({ pages } = await o.history.exportActivity(caller, { room: q.get("room") ?? "", userId: q.get("user_id") ?? "", sinceMs: int("since_ms"), untilMs: int("until_ms"), kinds }, abort.signal));
   } catch (e) {
+    expiry?.cancel();
     const err = e instanceof PresenceError ? e : new PresenceError("INTERNAL", "internal error");
     if (err.code === "internal") o.log.error("history export failed", { err: e });
+    else o.onRejected?.(err.reason);
     res.statusCode = STATUS_CODES[err.code].http;
     res.setHeader("content-type", "application/json");
     res.end(JSON.stringify({ code: err.code, reason: err.reason, message: err.message, ...err.detail }));
@@ -84,10 +115,16 @@ async function exportActivity(o: { history: HistoryService; verify: TokenVerifie
     res.end();
   } catch (e) {
     if (!abort.signal.aborted) o.log.warn("history export aborted mid-stream", { err: e });
-    // Without a clean end the client sees a truncated transfer, never a short "complete" file.
-    (res as { destroy?: (e?: Error) => void }).destroy?.(e as Error);
-    if ("stream" in res) res.stream.close(2); // HTTP/2: RST_STREAM(INTERNAL_ERROR)
+    cut(res, e as Error);
+  } finally {
+    expiry?.cancel();
   }
+}
+
+/** Ends a response without a clean end: the client sees a truncated transfer, never a short "complete" file. */
+function cut(res: Res, err?: Error): void {
+  (res as { destroy?: (e?: Error) => void }).destroy?.(err);
+  if ("stream" in res && !res.stream.destroyed) res.stream.close(2); // HTTP/2: RST_STREAM(INTERNAL_ERROR)
 }
 
 const csvRow = (r: ActivityRecord) => [

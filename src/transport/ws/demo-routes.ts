@@ -1,7 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DemoTokenError, type DemoTokenIssuer } from "../../auth/demo-tokens.js";
-import type { HttpAnswer } from "./ws-engine.js";
+import { ANONYMOUS, withOrigin, type Caller } from "../../core/identity.js";
+import { PresenceError } from "../../core/presence-error.js";
+import type { ClientAddressOf } from "../http/client-address.js";
+import type { HttpAnswer, HttpPeer } from "./ws-engine.js";
 
 /**
  * The demo page on the WebSocket bridge's port (same origin as `/ws`):
@@ -86,4 +89,28 @@ export const HTTP_ANSWERS = {
   upgradeRequired: text("426 Upgrade Required", "WebSocket endpoint: upgrade required"),
   notFound: { status: "404 Not Found", headers: {}, body: "" } satisfies HttpAnswer,
   internal: text("500 Internal Server Error", "internal error"),
+  /** A request refused before any route (QUOTA_EXCEEDED: 429), as JSON `{code, reason, message, field?, limit?}`. */
+  refused: (e: PresenceError): HttpAnswer =>
+    json(e.code === "resource_exhausted" ? "429 Too Many Requests" : "400 Bad Request", { code: e.code, reason: e.reason, message: e.message, ...e.detail }),
 };
+
+/**
+ * Charges a plain GET on the bridge's port to the request quota of the anonymous caller of the
+ * client's address (behind trusted proxies: from X-Forwarded-For), like a Connect call: undefined
+ * when admitted, else the 429 answer (QUOTA_EXCEEDED, JSON). No `chargeRequest`: nothing charged.
+ */
+export function chargePlainGet(
+  o: { chargeRequest?: (caller: Caller) => void; clientAddress?: ClientAddressOf },
+  peer: HttpPeer,
+  onRejected: (reason: string) => void,
+): HttpAnswer | undefined {
+  const address = o.clientAddress ? o.clientAddress(peer.remoteAddress, peer.forwardedFor) : peer.remoteAddress;
+  try {
+    o.chargeRequest?.(withOrigin(ANONYMOUS, { address, connection: "ws-http" }));
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof PresenceError)) throw err;
+    onRejected(err.reason);
+    return HTTP_ANSWERS.refused(err);
+  }
+}

@@ -94,10 +94,11 @@ export function createUwsEngine(uWS: Uws, settings: EngineSettings, h: EngineHan
     try {
       const path = req.getUrl();
       const query = req.getQuery() ?? "";
+      const peer = { remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(), forwardedFor: req.getHeader("x-forwarded-for") };
       res.onAborted(() => {
         aborted.value = true;
       });
-      h.httpGet(path, query)
+      h.httpGet(path, query, peer)
         .then((a) => respond(res, aborted, a))
         .catch((err: unknown) => h.error("http", err));
     } catch (err) {

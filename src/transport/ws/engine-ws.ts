@@ -168,7 +168,7 @@ export function createWsEngine(settings: EngineSettings, h: EngineHandlers): WsE
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://bridge");
     if (req.method !== "GET") return writeAnswer(res, { status: "404 Not Found", headers: {}, body: "" });
-    h.httpGet(url.pathname, url.search.slice(1))
+    h.httpGet(url.pathname, url.search.slice(1), { remoteAddress: req.socket.remoteAddress ?? "", forwardedFor: [req.headers["x-forwarded-for"] ?? ""].flat().join(",") })
       .then((a) => {
         if (!res.destroyed) writeAnswer(res, a);
       })

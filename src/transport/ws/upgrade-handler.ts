@@ -1,6 +1,6 @@
 import { decodeJwt } from "jose";
 import type { TokenVerifier } from "../../auth/verify-token.js";
-import { withOrigin } from "../../core/identity.js";
+import { withOrigin, type Caller } from "../../core/identity.js";
 import { PresenceError } from "../../core/presence-error.js";
 import type { ClientAddressOf } from "../http/client-address.js";
 import type { UpgradeDecision, UpgradeRequest } from "./ws-engine.js";
@@ -10,8 +10,9 @@ import { createWsSession } from "./ws-session.js";
  * Authentication at the WebSocket upgrade (frames.proto), the same for every engine: the token
  * comes from the `Authorization: Bearer` header, else from a `bearer.<jwt>` value of
  * `Sec-WebSocket-Protocol` (browsers cannot set headers), else from `?token=`; none means
- * anonymous (if the verifier allows it). A refusal is HTTP 401 with the reason as text (never the
- * token); a bridge that is draining answers 503. The engines read the request before anything
+ * anonymous (if the verifier allows it). The verified caller's upgrade is charged to its
+ * `requests_per_second` quota like a Connect call (429 past it). A refusal is HTTP 401 with the
+ * reason as text (never the token); a bridge that is draining answers 503. The engines read the request before anything
  * asynchronous happens and answer only if the client is still there (uws-notes §1, §6).
  */
 export interface UpgradeHandlerOptions {
@@ -28,6 +29,8 @@ export interface UpgradeHandlerOptions {
    * is short of descriptors, 429 when the address is).
    */
   admit?(address: string): (() => void) | "total" | "per_address";
+  /** Charges the upgrade to the verified caller's request quota (throws QUOTA_EXCEEDED: 429). */
+  charge?(caller: Caller): void;
 }
 
 let upgrades = 0;
@@ -35,6 +38,9 @@ let upgrades = 0;
 /** The subprotocol the server answers when the client offers it. */
 export const SUBPROTOCOL = "presence.v1";
 const BEARER_PREFIX = "bearer.";
+
+/** The HTTP status of a refused upgrade by error code (else 401: the credential). */
+const REFUSAL_STATUS: Partial<Record<PresenceError["code"], string>> = { unavailable: "503 Service Unavailable", resource_exhausted: "429 Too Many Requests" };
 
 const DRAINING: UpgradeDecision = { accept: false, status: "503 Service Unavailable", body: "draining" };
 
@@ -72,14 +78,16 @@ export function createUpgradeHandler(o: UpgradeHandlerOptions): (req: UpgradeReq
       }
       // Quotas and request-id scope (Caller.origin), and what the history records (CallOrigin).
       const origin = { address, connection: `ws:${++upgrades}` };
-      const state = createWsSession(withOrigin(caller, origin), tokenExpiry(authorization), { remoteAddr: address, userAgent: req.userAgent.slice(0, 256) });
+      const stamped = withOrigin(caller, origin);
+      o.charge?.(stamped);
+      const state = createWsSession(stamped, tokenExpiry(authorization), { remoteAddr: address, userAgent: req.userAgent.slice(0, 256) });
       state.releaseConnection = admitted;
       return { accept: true, state, protocol: pickSubprotocol(req.protocols) };
     } catch (err) {
       admitted();
       const e = err instanceof PresenceError ? err : new PresenceError("TOKEN_INVALID", "token could not be verified");
       if (e.code === "unauthenticated") o.onAuthFailure?.(e.reason);
-      return { accept: false, status: e.code === "unavailable" ? "503 Service Unavailable" : "401 Unauthorized", body: e.message };
+      return { accept: false, status: REFUSAL_STATUS[e.code] ?? "401 Unauthorized", body: e.message };
     }
   };
 }

@@ -1,5 +1,6 @@
 import type { TokenVerifier } from "../../auth/verify-token.js";
 import type { Clock } from "../../core/clock.js";
+import type { Caller } from "../../core/identity.js";
 import type { Limits, Timings } from "../../core/options.js";
 import type { FanoutHub } from "../../fanout/fanout-hub.js";
 import type { Logger } from "../../logger.js";
@@ -51,6 +52,13 @@ export interface WsBridgeOptions {
   /** HTTP request-head deadline and keep-alive idle time (PRESENCE_HTTP_HEADERS_TIMEOUT_MS, …_KEEPALIVE_TIMEOUT_MS; ws engine; uWS: fixed 10 s). */
   headersTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  /**
+   * Charges one request to the caller's `requests_per_second` quota (AccessGuard.chargeRequest):
+   * each upgrade (after its token is verified) and each plain GET on this port (the demo page and
+   * its token route, as the anonymous caller of the client's address). Throws QUOTA_EXCEEDED:
+   * answered 429. Frames on an open socket have their own per-socket rate (maxFramesPerSec).
+   */
+  chargeRequest?: (caller: Caller) => void;
   /** An upgrade refused for the limits above (metrics). */
   onRefused?: (reason: "total" | "per_address" | "accept_paused") => void;
 }

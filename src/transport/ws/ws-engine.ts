@@ -78,6 +78,12 @@ export interface UpgradeRequest {
 /** Accept with this socket state (and subprotocol, "" for none), or refuse with an HTTP answer. */
 export type UpgradeDecision = { accept: true; state: WsSession; protocol: string } | { accept: false; status: string; body: string };
 
+/** Who sent a plain HTTP request: the peer address and the X-Forwarded-For header ("" when absent). */
+export interface HttpPeer {
+  remoteAddress: string;
+  forwardedFor: string;
+}
+
 /** An HTTP answer (status line text such as "200 OK"). */
 export interface HttpAnswer {
   status: string;
@@ -96,8 +102,11 @@ export interface EngineHandlers {
   drain(ws: BridgeSocket): void;
   /** The socket closed (by either side, or the connection was lost: 1006). Called once per socket. */
   close(ws: BridgeSocket, code: number, reason: string): void;
-  /** A plain HTTP GET on the bridge's port (path without the query, raw query string). */
-  httpGet(path: string, query: string): Promise<HttpAnswer>;
+  /**
+   * A plain HTTP GET on the bridge's port (path without the query, raw query string, and the peer
+   * as for an upgrade: its address and X-Forwarded-For, for the caller's quota).
+   */
+  httpGet(path: string, query: string, peer: HttpPeer): Promise<HttpAnswer>;
   /** An unexpected exception inside the engine's own code (counted and logged). */
   error(where: string, err: unknown): void;
 }

@@ -2,7 +2,7 @@ import { systemClock } from "../../core/clock.js";
 import { limitExceeded } from "../../core/presence-error.js";
 import { CLOSE, closeCodeLabel, closeFor, errorFrameFor } from "./close-codes.js";
 import { createConnectionAdmission } from "./connection-admission.js";
-import { createDemoRoutes, HTTP_ANSWERS } from "./demo-routes.js";
+import { chargePlainGet, createDemoRoutes, HTTP_ANSWERS } from "./demo-routes.js";
 import { createExpiryQueue } from "./expiry-queue.js";
 import { createFrameHandler } from "./frame-handler.js";
 import { takeFrameToken } from "./frame-rate.js";
@@ -166,10 +166,13 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
       isClosing: () => closing !== null,
       onAuthFailure: (reason) => metrics?.authFailures.inc({ reason }),
       clientAddress: options.clientAddress,
+      charge: options.chargeRequest,
       admit: createConnectionAdmission({ maxConnections: options.maxConnections, acceptPaused: options.acceptPaused, limiter: options.limiter, onRefused: options.onRefused }).admit,
     }),
 
-    httpGet: async (path, query) => {
+    httpGet: async (path, query, peer) => {
+      const refused = chargePlainGet(options, peer, (reason) => metrics?.rejections.inc({ reason }));
+      if (refused) return refused;
       if (path === o.path) return HTTP_ANSWERS.upgradeRequired;
       try {
         return (await demo?.(path, query)) ?? HTTP_ANSWERS.notFound;

@@ -9,7 +9,7 @@
   request, so retries on any node run this script on the same slot.
   KEYS[1] bucket expiry zset (sessionId → expiry ms)   KEYS[2] bucket sessions hash (sessionId → JSON)
   KEYS[3] the session's rooms hash (room → metadata JSON)
-  KEYS[4] bucket owners hash (owner key → live sessions of that owner in this bucket)
+  KEYS[4] bucket owners hash (quota key → live sessions counted against it in this bucket)
   KEYS[5] bucket requests hash (request field → session id)   KEYS[6] bucket requests expiry zset
   KEYS[7] bucket op sequences hash (session id → last membership call's number, see lib/sessions)
   ARGV[1] mode: new | use | reclaim   ARGV[2] session id   ARGV[3] owner key
@@ -17,6 +17,8 @@
   ARGV[5] now ms ('0' = Redis TIME)   ARGV[6] TTL ms   ARGV[7] room   ARGV[8] metadata JSON
   ARGV[9] max rooms per session   ARGV[10] node id (recorded on the session when reclaimed)
   ARGV[11] request field '<requestId>:<owner key>' ('' = none; mode new only)
+  ARGV[12] mode new: the quota key the session counts against ('' = the owner key; also recorded as
+  the session's `q` by the caller)
   Returns {status, expiresAt, session JSON, seq}; status 1 = ok (seq: this call's number, which the
   room join carries), 2 = the request's live session exists (then the third item is its id and
   nothing changed), -1 = not found (or not the owner's, or wrong secret), -2 = too many rooms (then
@@ -36,7 +38,8 @@ if ARGV[1] == 'new' then
   end
   sessionJson = ARGV[4]
   -- Counted once per session record (a re-assertion of a record that survived is not a new one).
-  if redis.call('HSET', KEYS[2], sid, sessionJson) == 1 then redis.call('HINCRBY', KEYS[4], ARGV[3], 1) end
+  local quota = (ARGV[12] ~= nil and ARGV[12] ~= '') and ARGV[12] or ARGV[3]
+  if redis.call('HSET', KEYS[2], sid, sessionJson) == 1 then redis.call('HINCRBY', KEYS[4], quota, 1) end
 else
   sessionJson = liveOwned(KEYS[1], KEYS[2], sid, ARGV[3], now)
   if not sessionJson then return { -1, 0, '', 0 } end
