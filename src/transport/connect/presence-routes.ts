@@ -24,6 +24,7 @@ import {
   watchItemToPb,
 } from "../wire.js";
 import { kCaller, kRawRequest } from "./context.js";
+import { mapStream } from "./observe-stream.js";
 import { toConnectError } from "./to-connect-error.js";
 
 /**
@@ -148,59 +149,42 @@ export function presenceRoutes(service: PresenceService, scopes: ScopeService, r
     });
 }
 
-async function* watch(
+function watch(
   service: PresenceService,
   req: { room: string; detail: number; resumeFrom?: { epoch: string; version: bigint }; sessionId: string; order: number; snapshotPageSize: number },
   ctx: HandlerContext,
 ) {
-  let items: AsyncGenerator<import("../../fanout/fanout-hub.js").WatchItem>;
-  try {
-    items = service.watch(ctx.values.get(kCaller), {
-      sessionId: req.sessionId === "" ? undefined : req.sessionId,
-      room: req.room,
-      detail: detailFromPb(req.detail),
-      resumeFrom: req.resumeFrom && req.resumeFrom.epoch !== "" ? { epoch: req.resumeFrom.epoch, version: Number(req.resumeFrom.version) } : undefined,
-      signal: ctx.signal,
-      onStall: () => resetStream(ctx),
-      order: orderFromPb(req.order),
-      snapshotPageSize: req.snapshotPageSize,
-    });
-  } catch (e) {
-    throw toConnectError(e);
-  }
-  try {
-    for await (const item of items) yield create(WatchPresenceResponseSchema, watchItemToPb(item));
-  } catch (e) {
-    throw toConnectError(e);
-  }
+  return mapStream(
+    () =>
+      service.watch(ctx.values.get(kCaller), {
+        sessionId: req.sessionId === "" ? undefined : req.sessionId,
+        room: req.room,
+        detail: detailFromPb(req.detail),
+        resumeFrom: req.resumeFrom && req.resumeFrom.epoch !== "" ? { epoch: req.resumeFrom.epoch, version: Number(req.resumeFrom.version) } : undefined,
+        signal: ctx.signal,
+        onStall: () => resetStream(ctx),
+        order: orderFromPb(req.order),
+        snapshotPageSize: req.snapshotPageSize,
+      }),
+    (item) => create(WatchPresenceResponseSchema, watchItemToPb(item)),
+    toConnectError,
+  );
 }
 
-async function* watchScopeCounts(scopes: ScopeService, req: { scopes: string[] }, ctx: HandlerContext) {
-  let items: AsyncGenerator<ScopeCountsItem>;
-  try {
-    items = scopes.watchScopeCounts(ctx.values.get(kCaller), { scopes: req.scopes, signal: ctx.signal });
-  } catch (e) {
-    throw toConnectError(e);
-  }
-  try {
-    for await (const item of items) yield create(WatchScopeCountsResponseSchema, { scopes: item.scopes, global: item.global, timeMs: BigInt(item.timeMs) });
-  } catch (e) {
-    throw toConnectError(e);
-  }
+function watchScopeCounts(scopes: ScopeService, req: { scopes: string[] }, ctx: HandlerContext) {
+  return mapStream(
+    () => scopes.watchScopeCounts(ctx.values.get(kCaller), { scopes: req.scopes, signal: ctx.signal }),
+    (item: ScopeCountsItem) => create(WatchScopeCountsResponseSchema, { scopes: item.scopes, global: item.global, timeMs: BigInt(item.timeMs) }),
+    toConnectError,
+  );
 }
 
-async function* watchUsers(service: PresenceService, req: { userIds: string[] }, ctx: HandlerContext) {
-  let items: AsyncGenerator<import("../../fanout/user-watch-hub.js").UserWatchItem>;
-  try {
-    items = service.watchUsers(ctx.values.get(kCaller), { userIds: req.userIds, signal: ctx.signal });
-  } catch (e) {
-    throw toConnectError(e);
-  }
-  try {
-    for await (const item of items) yield create(WatchUsersResponseSchema, userWatchItemToPb(item));
-  } catch (e) {
-    throw toConnectError(e);
-  }
+function watchUsers(service: PresenceService, req: { userIds: string[] }, ctx: HandlerContext) {
+  return mapStream(
+    () => service.watchUsers(ctx.values.get(kCaller), { userIds: req.userIds, signal: ctx.signal }),
+    (item) => create(WatchUsersResponseSchema, userWatchItemToPb(item)),
+    toConnectError,
+  );
 }
 
 /** Resets a stream whose client stopped reading (HTTP/2: RST_STREAM ENHANCE_YOUR_CALM). */
