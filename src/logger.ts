@@ -93,20 +93,41 @@ function wrap(p: pino.Logger): Logger {
 /**
  * A child made on its first written line: the RPC layer makes one per call (request id), and a
  * pino child costs ~10 µs (bindings are serialised and redacted up front), while most calls log
- * nothing at the default level.
+ * nothing at the default level. A class (methods on the prototype): an open watch stream keeps its
+ * call's logger, so the per-call object is ~40 bytes instead of seven closures (~600 B).
  */
+class LazyChild implements Logger {
+  private real: Logger | undefined;
+  constructor(
+    private readonly parent: pino.Logger,
+    private readonly bindings: Record<string, unknown>,
+  ) {}
+  private write(l: Level, msg: string, fields?: Record<string, unknown>): void {
+    if (this.parent.isLevelEnabled(l)) (this.real ??= wrap(this.parent.child(this.bindings)))[l](msg, fields);
+  }
+  trace(msg: string, fields?: Record<string, unknown>): void {
+    this.write("trace", msg, fields);
+  }
+  debug(msg: string, fields?: Record<string, unknown>): void {
+    this.write("debug", msg, fields);
+  }
+  info(msg: string, fields?: Record<string, unknown>): void {
+    this.write("info", msg, fields);
+  }
+  warn(msg: string, fields?: Record<string, unknown>): void {
+    this.write("warn", msg, fields);
+  }
+  error(msg: string, fields?: Record<string, unknown>): void {
+    this.write("error", msg, fields);
+  }
+  child(more: Record<string, unknown>): Logger {
+    return new LazyChild(this.parent, { ...this.bindings, ...more });
+  }
+  enabled(l: LogLevel): boolean {
+    return this.parent.isLevelEnabled(l);
+  }
+}
+
 function lazyChild(parent: pino.Logger, bindings: Record<string, unknown>): Logger {
-  let real: Logger | undefined;
-  const at = (l: Level) => (msg: string, fields?: Record<string, unknown>) => {
-    if (parent.isLevelEnabled(l)) (real ??= wrap(parent.child(bindings)))[l](msg, fields);
-  };
-  return {
-    trace: at("trace"),
-    debug: at("debug"),
-    info: at("info"),
-    warn: at("warn"),
-    error: at("error"),
-    child: (more) => lazyChild(parent, { ...bindings, ...more }),
-    enabled: (l) => parent.isLevelEnabled(l),
-  };
+  return new LazyChild(parent, bindings);
 }

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { systemClock } from "../../src/core/clock.js";
 import { PresenceError } from "../../src/core/presence-error.js";
 import { createSqlHistoryStore } from "../../src/history/sql/sql-history-store.js";
@@ -83,5 +83,28 @@ describe("history schema migrations on PostgreSQL", () => {
       await server.start();
     }
     await expect(store.write([row({ key: "b", timeMs: 2, kind: "status" })])).resolves.toEqual({ inserted: 1 });
+  });
+
+  test("the server going away while a connection is checked out (a task holding its advisory lock) is reported, never an unhandled 'error' that ends the process; the next call reconnects", async () => {
+    const url = await server.createDatabase();
+    const lost: unknown[] = [];
+    // One connection: the only one there is is checked out when the server goes away (no idle pooled one to report it).
+    const c = createPgClient({ url, poolSize: 1, connectTimeoutMs: 2_000, statementTimeoutMs: 10_000, onError: (e) => lost.push((e as { code?: unknown }).code) });
+    clients.push(c);
+    await migrate(c);
+    const store = createSqlHistoryStore(c, { clock: systemClock });
+    let ran = false;
+    try {
+      await store.exclusive("repair", async () => {
+        await server.halt();
+        await vi.waitFor(() => expect(lost).toContain("57P01"), { timeout: 5_000, interval: 20 });
+        ran = true;
+      });
+    } finally {
+      await server.start();
+    }
+    expect(ran).toBe(true);
+    await expect(store.write([row({ key: "after", timeMs: 3, kind: "status" })])).resolves.toEqual({ inserted: 1 });
+    await expect(store.exclusive("repair", async () => "again")).resolves.toBe("again");
   });
 });

@@ -53,7 +53,15 @@ afterAll(async () => {
 
 async function twoNodes(dbUrl: string, extra: Record<string, string> = {}): Promise<[NodeProcess, NodeProcess]> {
   const env = { ...ENV, ...extra, PRESENCE_REDIS_URL: redis.url, PRESENCE_POSTGRES_URL: dbUrl };
-  return (await Promise.all([startNode({ ...env, PRESENCE_NODE_ID: "node-a" }), startNode({ ...env, PRESENCE_NODE_ID: "node-b" })])) as [NodeProcess, NodeProcess];
+  const nodes = (await Promise.all([startNode({ ...env, PRESENCE_NODE_ID: "node-a" }), startNode({ ...env, PRESENCE_NODE_ID: "node-b" })])) as [NodeProcess, NodeProcess];
+  for (const n of nodes) void n.exited.then((e) => exits.set(n, `${n.env.PRESENCE_NODE_ID} exited (${e.code ?? e.signal}):\n${n.logs().slice(-2_000)}`));
+  return nodes;
+}
+
+/** Both nodes outlived the outage (a node that died of it is named with its last log lines, not found later as a refused fetch). */
+const exits = new Map<NodeProcess, string>();
+function expectAlive(...nodes: NodeProcess[]): void {
+  expect(nodes.map((n) => exits.get(n) ?? "running")).toEqual(nodes.map(() => "running"));
 }
 
 /** Waits until the log holds as many rows as the rooms' logs have events (or 30 s), then compares. */
@@ -93,6 +101,7 @@ describe("F-H2 PostgreSQL stopped during churn", () => {
     const failedWrites = (await scrapeSum(a.adminUrl, "presence_history_write_errors_total")) + (await scrapeSum(b.adminUrl, "presence_history_write_errors_total"));
     await pg.start();
     await sleep(2_000);
+    expectAlive(a, b);
     await churn.stop({ abandon: false });
     const r = await compareWithTruth(dbUrl, b.rpcUrl);
     const [p50b, p99b, p50d, p99d] = [percentile(before, 50), percentile(before, 99), percentile(during, 50), percentile(during, 99)];
@@ -121,6 +130,7 @@ describe("F-H2 PostgreSQL stopped during churn", () => {
     const dropped = (await scrapeSum(a.adminUrl, "presence_history_rows_dropped_total")) + (await scrapeSum(b.adminUrl, "presence_history_rows_dropped_total"));
     await pg.start();
     await sleep(1_000);
+    expectAlive(a, b);
     await churn.stop({ abandon: false });
     const r = await compareWithTruth(dbUrl, b.rpcUrl);
     console.log(`F-H2 small queue: ${dropped} rows dropped during the outage; gap rows ${JSON.stringify(r.gaps)}; ${r.truth.length} events, ${r.rows.length} recorded after the repair`);

@@ -6,7 +6,10 @@ import type { SqlClient, SqlQuery } from "./sql-client.js";
  * `pg` as is, so its TLS parameters work: `sslmode=require` (encrypt), `sslmode=verify-full` with
  * `sslrootcert=/path/ca.pem` (encrypt and check the server), `sslcert`/`sslkey` for client
  * certificates. A connection is made lazily; a pool error (server restart) is reported through
- * `onError` and the pool reconnects on the next query.
+ * `onError` and the pool reconnects on the next query. A connection checked out of the pool (a
+ * transaction, or a session holding an advisory lock while its task runs) has no pool listener:
+ * its loss (e.g. 57P01 when the server shuts down) is caught here, reported the same way, and the
+ * connection is dropped instead of given back (an unhandled 'error' event would end the process).
  */
 export interface PgClientOptions {
   url: string;
@@ -41,6 +44,11 @@ export function createPgClient(o: PgClientOptions): SqlClient {
   const withClient = async <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
     const c = await pool.connect();
     let broken: Error | undefined;
+    const lost = (err: Error) => {
+      broken = err;
+      o.onError?.(err);
+    };
+    c.on("error", lost);
     try {
       return await fn(c);
     } catch (e) {
@@ -48,6 +56,7 @@ export function createPgClient(o: PgClientOptions): SqlClient {
       if (!(e as { code?: unknown }).code) broken = e as Error;
       throw e;
     } finally {
+      c.off("error", lost);
       c.release(broken);
     }
   };

@@ -117,31 +117,14 @@ export class GrpcCall implements HandlerContext {
       if (kind === "unary" || kind === "server_streaming") {
         const input = this.parse(await this.readSingle());
         if (this.done) return;
-        if (kind === "unary") return this.finishUnary((await this.spec.next(this.request(false, input))) as UnaryResponse);
-        return await this.finishStream((await this.spec.next(this.request(true, single(input)))) as StreamResponse);
+        if (kind === "unary") return this.finishUnary((await this.spec.next(new CallRequest(this, false, input) as never)) as UnaryResponse);
+        this.pump((await this.spec.next(new CallRequest(this, true, new Single(input)) as never)) as StreamResponse);
+        return;
       }
-      return await this.finishStream((await this.spec.next(this.request(true, this.readMany()))) as StreamResponse);
+      this.pump((await this.spec.next(new CallRequest(this, true, this.readMany()) as never)) as StreamResponse);
     } catch (e) {
       this.fail(e);
     }
-  }
-
-  private request(stream: boolean, message: unknown): UnaryRequest | StreamRequest {
-    const call = this;
-    return {
-      stream,
-      service: this.service,
-      method: this.method,
-      requestMethod: "POST",
-      url: this.url,
-      header: this.requestHeader,
-      contextValues: this.values,
-      message,
-      get signal() {
-        return call.signal;
-      },
-      [kCall]: this,
-    } as unknown as UnaryRequest | StreamRequest;
   }
 
   private parse(bytes: Buffer): unknown {
@@ -174,6 +157,7 @@ export class GrpcCall implements HandlerContext {
       };
       const onEnd = () => {
         if (failed) return;
+        stream.off("data", onData);
         try {
           reader.end();
           if (message === undefined) throw new ConnectError(`protocol error: missing input message for ${this.method.methodKind === "unary" ? "unary" : "server-streaming"} method`, Code.Unimplemented);
@@ -260,22 +244,32 @@ export class GrpcCall implements HandlerContext {
     this.stream.end(bytes);
   }
 
-  private async finishStream(res: StreamResponse): Promise<void> {
+  /**
+   * Writes a streamed response as the implementation yields it. Callback-driven rather than an
+   * async loop, so that an open, idle stream holds no suspended async frames (issue 16 item 5:
+   * memory per idle WatchPresence stream).
+   */
+  private pump(res: StreamResponse): void {
     const it = res.message[Symbol.asyncIterator]();
     this.stop = () => void it.return?.(undefined)?.catch(() => {});
     if (this.done) return this.stop();
-    try {
-      for (;;) {
-        const r = await it.next();
-        if (this.done || this.stream.destroyed) return;
-        if (r.done === true) break;
-        if (!this.headersSent) this.respondHeaders(res.header as LiteHeaders);
-        if (!this.stream.write(this.encode(r.value))) await this.drained();
-      }
-    } finally {
-      this.stop = undefined;
-    }
-    if (this.done || this.stream.destroyed) return;
+    const step = (): void => {
+      it.next().then(
+        (r) => {
+          if (this.done || this.stream.destroyed) return;
+          if (r.done === true) return this.complete(res);
+          if (!this.headersSent) this.respondHeaders(res.header as LiteHeaders);
+          if (this.stream.write(this.encode(r.value))) step();
+          else this.whenDrained(step);
+        },
+        (e: unknown) => this.fail(e),
+      );
+    };
+    step();
+  }
+
+  private complete(res: StreamResponse): void {
+    this.stop = undefined;
     this.done = true;
     clearTimeout(this.timer);
     this.endWith(res.header as LiteHeaders, (res.trailer as LiteHeaders).toHttp2({ "grpc-status": "0" }));
@@ -292,17 +286,15 @@ export class GrpcCall implements HandlerContext {
     this.stream.end();
   }
 
-  /** Waits until the stream can take more, or is gone (a reset stream never drains: connect-notes §1). */
-  private drained(): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        this.stream.off("drain", done);
-        this.stream.off("close", done);
-        resolve();
-      };
-      this.stream.once("drain", done);
-      this.stream.once("close", done);
-    });
+  /** Calls `then` once the stream can take more, or is gone (a reset stream never drains: connect-notes §1). */
+  private whenDrained(then: () => void): void {
+    const done = () => {
+      this.stream.off("drain", done);
+      this.stream.off("close", done);
+      then();
+    };
+    this.stream.once("drain", done);
+    this.stream.once("close", done);
   }
 
   /** Ends the call with an error status (once; nothing if the stream is gone). */
@@ -322,7 +314,40 @@ export class GrpcCall implements HandlerContext {
   }
 }
 
-/** The single request message of a server-streaming call as the iterable connect hands over. */
-async function* single(message: unknown): AsyncGenerator<unknown> {
-  yield message;
+/**
+ * The request the interceptors see (connect's UnaryRequest / StreamRequest shape); a class, so its
+ * `signal` getter (the call's lazily made signal) is on the prototype.
+ */
+class CallRequest {
+  readonly service: DescService;
+  readonly method: DescMethod;
+  readonly requestMethod = "POST";
+  readonly url: string;
+  readonly header: LiteHeaders;
+  readonly contextValues: ContextValues;
+  readonly [kCall]: GrpcCall;
+  constructor(
+    call: GrpcCall,
+    readonly stream: boolean,
+    readonly message: unknown,
+  ) {
+    this.service = call.service;
+    this.method = call.method;
+    this.url = call.url;
+    this.header = call.requestHeader;
+    this.contextValues = call.values;
+    this[kCall] = call;
+  }
+  get signal(): AbortSignal {
+    return this[kCall].signal;
+  }
+}
+
+/** The single request message of a server-streaming call, as the one-item iterable connect hands over. */
+class Single implements AsyncIterable<unknown> {
+  constructor(private readonly message: unknown) {}
+  [Symbol.asyncIterator](): AsyncIterator<unknown> {
+    let taken = false;
+    return { next: async () => (taken ? { done: true, value: undefined } : ((taken = true), { done: false, value: this.message })) };
+  }
 }

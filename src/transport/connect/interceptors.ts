@@ -7,6 +7,7 @@ import type { Metrics, RpcProtocol } from "../../metrics/registry.js";
 import type { CallAdmission } from "../http/call-admission.js";
 import { runWithOrigin } from "../../service/call-origin.js";
 import { kCaller, kRawRequest } from "./context.js";
+import { observeStream } from "./observe-stream.js";
 import { toConnectError } from "./to-connect-error.js";
 
 /**
@@ -99,21 +100,17 @@ export function metricsInterceptor(metrics: Metrics): Interceptor {
       },
       { once: true },
     );
-    const inner = res.message;
     return {
       ...res,
-      message: (async function* () {
-        try {
-          yield* inner;
-        } catch (e) {
+      message: observeStream(res.message, {
+        onError: (e) => {
           const ce = ConnectError.from(e);
           code = Code[ce.code] ?? "unknown";
           rejected(ce);
-          throw e;
-        } finally {
-          finish();
-        }
-      })(),
+          return e;
+        },
+        onEnd: finish,
+      }),
     };
   };
 }

@@ -9,7 +9,11 @@ import type { IncomingHttpHeaders } from "node:http2";
  * validated what came off the wire; what handlers set is our own code's).
  */
 export class LiteHeaders implements Headers {
-  private readonly map = new Map<string, string>();
+  /** Made on the first entry: most response header and trailer sets stay empty. */
+  private entriesMap: Map<string, string> | undefined;
+  private get map(): Map<string, string> {
+    return (this.entriesMap ??= new Map());
+  }
 
   /** Request headers of an HTTP/2 stream, pseudo-headers (`:path`, …) left out, repeated values joined with ", ". */
   static fromHttp2(headers: IncomingHttpHeaders): LiteHeaders {
@@ -24,13 +28,13 @@ export class LiteHeaders implements Headers {
   }
 
   get(name: string): string | null {
-    return this.map.get(name.toLowerCase()) ?? null;
+    return this.entriesMap?.get(name.toLowerCase()) ?? null;
   }
   set(name: string, value: string): void {
     this.map.set(name.toLowerCase(), String(value));
   }
   has(name: string): boolean {
-    return this.map.has(name.toLowerCase());
+    return this.entriesMap?.has(name.toLowerCase()) ?? false;
   }
   append(name: string, value: string): void {
     const key = name.toLowerCase();
@@ -61,15 +65,15 @@ export class LiteHeaders implements Headers {
   }
   /** Number of entries (the fast path skips empty header sets). */
   get size(): number {
-    return this.map.size;
+    return this.entriesMap?.size ?? 0;
   }
   /** Entries as an HTTP/2 header object (for `respond` and `sendTrailers`). */
   toHttp2(into: Record<string, string> = {}): Record<string, string> {
-    for (const [k, v] of this.map) into[k] = v;
+    if (this.entriesMap !== undefined) for (const [k, v] of this.entriesMap) into[k] = v;
     return into;
   }
   /** WHATWG Headers iterate in name order. */
   private sorted(): [string, string][] {
-    return [...this.map].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return [...(this.entriesMap ?? [])].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   }
 }

@@ -1,5 +1,7 @@
-import { create } from "@bufbuild/protobuf";
-import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
+import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import type { BroadcastFn } from "../../service/broadcast.js";
+import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import * as http2 from "node:http2";
 import { PresenceService as PresenceServiceDesc, WatchPresenceResponseSchema, WatchUsersResponseSchema } from "../../../gen/presence/v1/presence_pb.js";
 import type { PresenceService } from "../../service/presence-service.js";
@@ -24,6 +26,7 @@ import {
   watchItemToPb,
 } from "../wire.js";
 import { kCaller, kRawRequest } from "./context.js";
+import { mapStream } from "./observe-stream.js";
 import { toConnectError } from "./to-connect-error.js";
 
 /**
@@ -31,7 +34,14 @@ import { toConnectError } from "./to-connect-error.js";
  * from the context, converts the request to domain values, calls the application service and
  * converts the answer back. Errors are mapped once, by `toConnectError`.
  */
-export function presenceRoutes(service: PresenceService, scopes: ScopeService, rooms: RoomService) {
+/** Calls served next to the PresenceService ones (issue 14). */
+export interface PresenceRouteExtras {
+  broadcast: BroadcastFn;
+  /** Watchers of a room on this node (BroadcastResponse.local_watchers). */
+  roomWatchers(room: string): number;
+}
+
+export function presenceRoutes(service: PresenceService, scopes: ScopeService, rooms: RoomService, extras?: PresenceRouteExtras) {
   return (router: ConnectRouter) =>
     router.service(PresenceServiceDesc, {
       join: (req, ctx) =>
@@ -99,6 +109,19 @@ export function presenceRoutes(service: PresenceService, scopes: ScopeService, r
           ),
         })),
       watchUsers: (req, ctx) => watchUsers(service, req, ctx),
+      broadcast: (req, ctx) =>
+        mapErrors(async () => {
+          if (!extras) throw new ConnectError("Broadcast is not served by this router", Code.Unimplemented);
+          const payload = req.payload ?? create(ValueSchema, { kind: { case: "nullValue", value: 0 } });
+          const sent = await extras.broadcast(ctx.values.get(kCaller), {
+            room: req.room,
+            type: req.type,
+            payloadJson: toJsonString(ValueSchema, payload),
+            payloadBytes: toBinary(ValueSchema, payload).length,
+            sessionId: req.sessionId,
+          });
+          return { localWatchers: extras.roomWatchers(sent.room) };
+        }),
       listOnline: (req, ctx) =>
         mapErrors(async () => {
           const r = await scopes.listOnline(ctx.values.get(kCaller), { scope: req.scope, pageSize: req.pageSize, pageToken: req.pageToken });
@@ -148,59 +171,42 @@ export function presenceRoutes(service: PresenceService, scopes: ScopeService, r
     });
 }
 
-async function* watch(
+function watch(
   service: PresenceService,
   req: { room: string; detail: number; resumeFrom?: { epoch: string; version: bigint }; sessionId: string; order: number; snapshotPageSize: number },
   ctx: HandlerContext,
 ) {
-  let items: AsyncGenerator<import("../../fanout/fanout-hub.js").WatchItem>;
-  try {
-    items = service.watch(ctx.values.get(kCaller), {
-      sessionId: req.sessionId === "" ? undefined : req.sessionId,
-      room: req.room,
-      detail: detailFromPb(req.detail),
-      resumeFrom: req.resumeFrom && req.resumeFrom.epoch !== "" ? { epoch: req.resumeFrom.epoch, version: Number(req.resumeFrom.version) } : undefined,
-      signal: ctx.signal,
-      onStall: () => resetStream(ctx),
-      order: orderFromPb(req.order),
-      snapshotPageSize: req.snapshotPageSize,
-    });
-  } catch (e) {
-    throw toConnectError(e);
-  }
-  try {
-    for await (const item of items) yield create(WatchPresenceResponseSchema, watchItemToPb(item));
-  } catch (e) {
-    throw toConnectError(e);
-  }
+  return mapStream(
+    () =>
+      service.watch(ctx.values.get(kCaller), {
+        sessionId: req.sessionId === "" ? undefined : req.sessionId,
+        room: req.room,
+        detail: detailFromPb(req.detail),
+        resumeFrom: req.resumeFrom && req.resumeFrom.epoch !== "" ? { epoch: req.resumeFrom.epoch, version: Number(req.resumeFrom.version) } : undefined,
+        signal: ctx.signal,
+        onStall: () => resetStream(ctx),
+        order: orderFromPb(req.order),
+        snapshotPageSize: req.snapshotPageSize,
+      }),
+    (item) => create(WatchPresenceResponseSchema, watchItemToPb(item)),
+    toConnectError,
+  );
 }
 
-async function* watchScopeCounts(scopes: ScopeService, req: { scopes: string[] }, ctx: HandlerContext) {
-  let items: AsyncGenerator<ScopeCountsItem>;
-  try {
-    items = scopes.watchScopeCounts(ctx.values.get(kCaller), { scopes: req.scopes, signal: ctx.signal });
-  } catch (e) {
-    throw toConnectError(e);
-  }
-  try {
-    for await (const item of items) yield create(WatchScopeCountsResponseSchema, { scopes: item.scopes, global: item.global, timeMs: BigInt(item.timeMs) });
-  } catch (e) {
-    throw toConnectError(e);
-  }
+function watchScopeCounts(scopes: ScopeService, req: { scopes: string[] }, ctx: HandlerContext) {
+  return mapStream(
+    () => scopes.watchScopeCounts(ctx.values.get(kCaller), { scopes: req.scopes, signal: ctx.signal }),
+    (item: ScopeCountsItem) => create(WatchScopeCountsResponseSchema, { scopes: item.scopes, global: item.global, timeMs: BigInt(item.timeMs) }),
+    toConnectError,
+  );
 }
 
-async function* watchUsers(service: PresenceService, req: { userIds: string[] }, ctx: HandlerContext) {
-  let items: AsyncGenerator<import("../../fanout/user-watch-hub.js").UserWatchItem>;
-  try {
-    items = service.watchUsers(ctx.values.get(kCaller), { userIds: req.userIds, signal: ctx.signal });
-  } catch (e) {
-    throw toConnectError(e);
-  }
-  try {
-    for await (const item of items) yield create(WatchUsersResponseSchema, userWatchItemToPb(item));
-  } catch (e) {
-    throw toConnectError(e);
-  }
+function watchUsers(service: PresenceService, req: { userIds: string[] }, ctx: HandlerContext) {
+  return mapStream(
+    () => service.watchUsers(ctx.values.get(kCaller), { userIds: req.userIds, signal: ctx.signal }),
+    (item) => create(WatchUsersResponseSchema, userWatchItemToPb(item)),
+    toConnectError,
+  );
 }
 
 /** Resets a stream whose client stopped reading (HTTP/2: RST_STREAM ENHANCE_YOUR_CALM). */

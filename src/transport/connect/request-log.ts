@@ -2,6 +2,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../../logger.js";
 import { kLog, kRequestId } from "./context.js";
+import { observeStream } from "./observe-stream.js";
 
 /**
  * Request ids and per-call logs for the RPC port (the outermost interceptor, so it also sees
@@ -55,22 +56,16 @@ export function requestLogInterceptor(log: Logger, newId: () => string = randomU
       callLog.debug("rpc finished", { code: "ok", ms: ms() });
       return res;
     }
-    const inner = res.message;
     return {
       ...res,
-      message: (async function* () {
-        let threw = false;
-        try {
-          yield* inner;
-        } catch (e) {
-          threw = true;
-          throw failed(e);
-        } finally {
-          // Ended normally, or by the client going away (the generator is returned early).
+      message: observeStream(res.message, {
+        onError: failed,
+        onEnd: (threw) => {
+          // Ended normally, or by the client going away (the stream is returned early).
           const code = req.signal.aborted ? (Code[ConnectError.from(req.signal.reason).code] ?? "unknown") : "ok";
           if (!threw) callLog.debug("stream ended", { code, ms: ms() });
-        }
-      })(),
+        },
+      }),
     };
   };
 }
