@@ -356,6 +356,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
 
   const ws = createWsBridge({
     service,
+    broadcast: { send: backends.broadcast, roomWatchers: (room) => hub.roomWatchers(room) },
     clientAddress,
     limiter,
     maxConnections: conn.wsMax,

@@ -84,6 +84,7 @@ export function startBackendFeatures(config: Config, d: BackendFeatureDeps): Bac
     maxBytes: config.backends.broadcastMaxBytes,
     ratePerSec: config.backends.broadcastRatePerSec,
     burst: config.backends.broadcastBurst,
+    authorize: (caller, room) => d.access.authorize(caller, "join", room),
     onBroadcast: (m) => events.broadcast(m),
   });
   const hub = createBackendEventHub({ feed: d.store, clock: d.clock, pollMs: 100, keepaliveMs: t.keepaliveMs, pageSize: 500 });
