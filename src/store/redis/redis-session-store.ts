@@ -1,11 +1,11 @@
-import { VERIFIED_BY_SESSION_KEY } from "../../core/identity.js";
+import { VERIFIED_BY_SESSION_KEY, type MemberIdentity } from "../../core/identity.js";
 import type { Activity } from "../../core/presence-event.js";
 import type { JoinInput, JoinResult, Lease, LeaveInput, LeaveResult, NavigateInput, NavigateResult, ReapResult, SessionRef } from "../../core/session.js";
 import { PresenceError, sessionNotFound } from "../../core/presence-error.js";
 import type { SessionStore } from "../ports/session-store.js";
 import { decodeListing, decodeSession, encodeMember, identityKey, sessionScopes, type StoredMember, type StoredSession } from "./codec.js";
 import { checkPresenceRecord, mergePresence } from "../../core/typed-presence.js";
-import { shownActivity } from "../../core/presence-override.js";
+import type { PresenceOverride } from "../../core/presence-override.js";
 import type { DataLossRecovery } from "./data-loss-recovery.js";
 import { createHeartbeatBatcher } from "./heartbeat-batcher.js";
 import { heartbeatBatch } from "./heartbeat-batch.js";
@@ -52,30 +52,41 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
   const activity = createRedisSessionActivity(ctx);
   /**
    * The room step of a join or navigation: `call` is the session step's number and lease end
-   * (fencing). The user's manual presence is read alongside (no extra round trip); when it changes
-   * what the connection shows, one activity update follows the join. A managed room's away
+   * (fencing). The connection shows the session's activity through the user's manual presence from
+   * its first event on (a manually away user never shows active for a moment): on standalone Redis
+   * the join script reads it (no round trip); on Cluster (another slot) it is read before, in
+   * parallel with the session step when the caller passes it (`override`). A managed room's away
    * threshold goes into the session's (one more call only when it changes it). Returns the session
    * record to keep. The first join of a session this call created is its first activity: its
    * member's last activity is left to the script, which gives it the join's time (`j`, the
    * script's clock), as the model does (a new session's last activity is its join); the session
    * record was stamped by the node's clock, which may differ from Redis's by a few ms.
    */
-  const roomJoin = async (room: string, sid: string, s: StoredSession, metadata: Record<string, string>, call: { seq: number; expiresAtMs: number; first?: boolean }, presence?: Record<string, string>) => {
-    const [joined, override] = await Promise.all([
-      ctx.rooms.join(room, {
-        connectionId: s.c,
-        memberJson: encodeMember(s.c, sid, s.id, metadata, s.act, presence, call.first ? undefined : s.la),
-        identityKey: identityKey(s.id),
-        epoch: ctx.ids.epoch(),
-        seq: call.seq,
-        validUntilMs: call.expiresAtMs,
-        withView: true,
-      }),
-      activity.overrideOf(s),
-    ]);
-    const shown = shownActivity(s.act, override);
-    if (shown !== s.act) await ctx.rooms.activity(room, { connectionId: s.c, sessionId: sid, activity: shown });
+  const roomJoin = async (
+    room: string,
+    sid: string,
+    s: StoredSession,
+    metadata: Record<string, string>,
+    call: { seq: number; expiresAtMs: number; first?: boolean; override?: Promise<PresenceOverride> },
+    presence?: Record<string, string>,
+  ) => {
+    const joined = await ctx.rooms.join(room, {
+      connectionId: s.c,
+      memberJson: encodeMember(s.c, sid, s.id, metadata, s.act, presence, call.first ? undefined : s.la),
+      identityKey: identityKey(s.id),
+      epoch: ctx.ids.epoch(),
+      seq: call.seq,
+      validUntilMs: call.expiresAtMs,
+      withView: true,
+      override: await overrideFor(s.id, call.override),
+    });
     return { ...joined, session: await activity.roomAway(sid, s, room, joined.roomAwayMs) };
+  };
+  /** How a join learns the user's manual presence (see roomJoin). */
+  const overrideFor = async (id: MemberIdentity, known?: Promise<PresenceOverride>): Promise<PresenceOverride | { readFrom: string }> => {
+    if (id.kind !== "user") return "auto";
+    if (!ctx.cluster) return { readFrom: ctx.keys.user(id.user.userId).status };
+    return known ?? activity.overrideOf(id);
   };
   /** The view a join's room step read (the members are omitted above the large-room threshold). */
   const viewOf = (room: string, joined: { view: RoomReadParts | null }) => viewFromScript(ctx, room, joined.view!);
@@ -178,6 +189,9 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     async join(input: JoinInput): Promise<JoinResult> {
       const { room, ownerKey: owner } = input;
       const metadataJson = JSON.stringify(input.metadata);
+      // Cluster: the user's manual presence is read in parallel with the session step (roomJoin).
+      const override = ctx.cluster && input.identity.kind === "user" ? activity.overrideOf(input.identity) : undefined;
+      override?.catch(() => undefined); // awaited by the room step; a refused session step never gets there
       const open = (a: Omit<SessionOpenArgs, "owner" | "room" | "metadataJson" | "nodeId">) => ctx.sessions.open({ ...a, owner, room, metadataJson, nodeId: ctx.nodeId });
       let opened: { expiresAtMs: number; session: StoredSession; sid: string; seq: number } | null = null;
       let resumed = false;
@@ -216,7 +230,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       remember(sessionId, input.ownerKey, session, room, input.metadata, input.presence);
       // The user's status and the room join are on other slots than the session: in parallel, after it.
       const [joining, status] = await Promise.allSettled([
-        roomJoin(room, sessionId, session, input.metadata, { ...opened, first: sessionCreated }, input.presence),
+        roomJoin(room, sessionId, session, input.metadata, { ...opened, first: sessionCreated, override }, input.presence),
         sessionCreated ? ctx.users.session(session.id, "set", sessionId, session.act) : undefined,
       ]);
       if (status.status === "rejected") throw status.reason;
