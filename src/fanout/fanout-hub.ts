@@ -45,6 +45,8 @@ export interface FanoutHub {
   watchersByTransport(): Record<string, { full: number; counts: number }>;
   /** Rooms with live watchers (one store subscription each). */
   roomCount(): number;
+  /** Watchers of one room on this node (the WebSocket bridge's watch of a room counts as one). */
+  roomWatchers(room: string): number;
   /** Ends every watch with `error` (DRAINING on shutdown) and refuses new ones. */
   close(error: PresenceError): void;
 }
@@ -142,6 +144,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     }
     if (w.detail === "counts") return false;
     if (m.type === "typing") return push(w, { type: "typing", typing: m.typing });
+    if (m.type === "broadcast") return push(w, { type: "broadcast", broadcast: m.broadcast });
     return push(w, { type: "cursors", batch: m.batch });
   }
 
@@ -357,6 +360,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     watcherCount: () => ({ ...counts }),
     watchersByTransport: () => Object.fromEntries([...byTransport].map(([k, v]) => [k, { ...v }])),
     roomCount: () => rooms.size,
+    roomWatchers: (room) => rooms.get(room)?.watchers.size ?? 0,
     close(error) {
       closedWith = error;
       stallTimer?.cancel();

@@ -9,12 +9,13 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { ERROR_REASONS, type PresenceErrorReason } from "../core/error-policy.js";
+import { createBackendMetrics, type BackendMetrics } from "./backend-metrics.js";
 import { createAccessMetrics, type AccessMetrics } from "./access-metrics.js";
 import { createHistoryMetrics, type HistoryMetrics } from "./history-metrics.js";
 import { createLatencyMetrics, createLiveGauges, WATCH_TRANSPORTS, type ConnectionTransport, type SessionBinding, type WatchTransport } from "./live-metrics.js";
 
 /** Event kinds the hub publishes (label `kind` of `presence_events_published_total`). */
-export const PUBLISHED_EVENT_KINDS = ["joined", "left", "updated", "anonymous", "typing", "cursors"] as const;
+export const PUBLISHED_EVENT_KINDS = ["joined", "left", "updated", "anonymous", "typing", "cursors", "broadcast"] as const;
 export type PublishedEventKind = (typeof PUBLISHED_EVENT_KINDS)[number];
 
 /** Message kinds delivered to watchers (label `kind` of `presence_events_delivered_total`). */
@@ -70,6 +71,8 @@ export const UDP_RESULTS = ["accepted", "oversize", "malformed", "bad_mac", "sta
 export interface Metrics extends AccessMetrics {
   /** The private registry: `await registry.metrics()` is the scrape text, `registry.contentType` its type. */
   readonly registry: Registry;
+  /** Track streams and webhook delivery (backend-metrics.ts). */
+  readonly backends: BackendMetrics;
   /** `presence_rpc_duration_seconds{method,code,protocol}`: unary call durations, 0.5 ms to 5 s buckets. */
   readonly rpcDuration: Histogram<"method" | "code" | "protocol">;
   /** `presence_stream_duration_seconds{method,code,protocol}`: stream lifetimes, 0.1 s to 1 h buckets. */
@@ -243,6 +246,7 @@ export function createMetrics(): Metrics {
 
   return {
     registry,
+    backends: createBackendMetrics(registry),
     rpcDuration,
     streamDuration,
     sessions,

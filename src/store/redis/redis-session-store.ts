@@ -323,7 +323,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
         // Re-assert a released session only while its grace lasts.
         if (known.pins === 0) known.seenAt = ctx.clock.now() - ttlMs + graceMs;
       }
-      await ctx.sessions.release(input, graceMs);
+      await ctx.sessions.release(input, graceMs, ctx.nodeId);
     },
 
     async reap(): Promise<ReapResult> {

@@ -15,6 +15,8 @@ import { createRedisNodeRegistry } from "./redis-node-registry.js";
 import { createRedisRoomStore, type RedisRoomStore } from "./redis-room-store.js";
 import { createRedisSessionStore } from "./redis-session-store.js";
 import { createRedisUserStatusStore } from "./redis-user-status-store.js";
+import { createRedisTrackerStore } from "./redis-tracker-store.js";
+import { createRedisEventFeed } from "./redis-event-feed.js";
 import { createSessionReaper } from "./session-reaper.js";
 import { createSubscriber, type Subscriber } from "./subscriber.js";
 
@@ -94,6 +96,7 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
     position: rooms.position,
     renewEpoch: rooms.renewEpoch,
     setTyping: rooms.setTyping,
+    broadcast: rooms.broadcast,
     updateCursor: rooms.updateCursor,
     listRooms: rooms.listRooms,
     ...users,
@@ -101,6 +104,8 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
     ready: events.ready,
     subscribeUsers: events.subscribeUsers,
     ...nodes,
+    ...createRedisTrackerStore(ctx),
+    ...createRedisEventFeed(ctx),
     onCommit: commits.onCommit,
 
     init: () => recovery.init(),

@@ -5,7 +5,7 @@ import { createConnectionAdmission } from "./connection-admission.js";
 import { chargePlainGet, createDemoRoutes, HTTP_ANSWERS } from "./demo-routes.js";
 import { createExpiryQueue } from "./expiry-queue.js";
 import { createFrameHandler } from "./frame-handler.js";
-import { takeFrameToken } from "./frame-rate.js";
+import { takeFrameToken } from "../../core/frame-rate.js";
 import { decodeClientFrame, lazyFrame } from "./frames.js";
 import type { Socket } from "./room-broadcaster.js";
 import { createRoomMembers } from "./room-members.js";
