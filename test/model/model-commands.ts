@@ -88,6 +88,15 @@ export interface Resolved {
 
 /** Resolves an op against the world's current handles (before either side runs it). */
 export function resolve(w: ModelWorld, op: Op, fx: Effects): Resolved | null {
+  const r = resolveOp(w, op, fx);
+  if (!r || !("node" in op)) return r;
+  // The model acts as the node the op runs on: the store fences some calls by the session's
+  // recorded node (a release by a node the session is no longer recorded for changes nothing).
+  const run = r.model;
+  return { ...r, model: () => (w.actAs(op.node), run()) };
+}
+
+function resolveOp(w: ModelWorld, op: Op, fx: Effects): Resolved | null {
   const m = w.model;
   const now = () => w.clock.now();
   const node = (n: number) => w.nodes[n % w.nodes.length]!.store;

@@ -86,6 +86,11 @@ export class ModelWorld {
   /** Commits the store's nodes reported during the current step. */
   commits: Commit[] = [];
 
+  /** The model acts as store node `n` from now on (the node id it records on sessions and compares in fences). */
+  actAs(n: number): void {
+    (this.model.o as { nodeId: string }).nodeId = `n${n}`;
+  }
+
   constructor(
     readonly clock: FakeClock,
     readonly nodes: StoreNode[],

@@ -91,9 +91,9 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
   /** The view a join's room step read (the members are omitted above the large-room threshold). */
   const viewOf = (room: string, joined: { view: RoomReadParts | null }) => viewFromScript(ctx, room, joined.view!);
   /** A room's refusal (ROOM_FULL, ROOM_ENDED): the session no longer lists it (and ends when it was its only room). */
-  const refused = async (e: unknown, ref: SessionRef, room: string, session: StoredSession) => {
+  const refused = async (e: unknown, ref: SessionRef, room: string, session: StoredSession, created: boolean) => {
     if (e instanceof PresenceError && (e.reason === "ROOM_FULL" || e.reason === "ROOM_ENDED")) {
-      await leaveRoom(ref, room, session, FINAL_CALL).catch(() => undefined);
+      await leaveRoom(ref, room, session, FINAL_CALL, created).catch(() => undefined);
     }
     return e;
   };
@@ -110,19 +110,21 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     if (isHeartbeat) ctx.observer.heartbeatLag?.(Math.max(0, ttlMs - r.leftMs) / 1000);
     const known = ctx.known.get(input.sessionId);
     if (known) known.seenAt = ctx.clock.now();
-    if (r.changed) await activity.activityChanged(input.sessionId, r.changed);
+    // Stamp first (as the model): the `updated` event of an activity change carries the new last activity.
     if (input.activity === "active") await activity.stamp(input.sessionId);
+    if (r.changed) await activity.activityChanged(input.sessionId, r.changed);
     return ctx.lease(r.expiresAtMs);
   }
 
-  async function leaveRoom(ref: SessionRef, room: string, session: StoredSession, seq: number): Promise<"left" | "ended" | "not_in_room" | "relisted"> {
+  /** `refusedNew`: the session's first Join was refused, so it was never present: its user's last seen is left as it was. */
+  async function leaveRoom(ref: SessionRef, room: string, session: StoredSession, seq: number, refusedNew = false): Promise<"left" | "ended" | "not_in_room" | "relisted"> {
     const status = await ctx.sessions.leaveRoom(ref, room, seq);
     if (status === "not_found") throw sessionNotFound();
     if (status !== "relisted") ctx.known.left(ref.sessionId, room);
     if (status === "left") await activity.roomAway(ref.sessionId, session, room, 0); // its threshold no longer counts
     if (status === "ended") {
       ctx.known.delete(ref.sessionId);
-      await ctx.users.session(session.id, "end", ref.sessionId, session.act);
+      await ctx.users.session(session.id, refusedNew ? "forget" : "end", ref.sessionId, session.act);
       if (session.id.kind === "user") await ctx.scopes.removeSession(ref.sessionId, session.id.user.userId, sessionScopes(session));
       await ctx.cmd("zrem", () => ctx.client.zrem(ctx.keys.bucket(ctx.keys.bucketOf(ref.sessionId)).away, ref.sessionId));
     }
@@ -169,7 +171,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       throw sessionNotFound(); // a new session cannot be refused
     }
     remember(sid, input.ownerKey, joinedOrNot.status === "fulfilled" ? joinedOrNot.value.session : session, input.room, input.metadata, input.presence);
-    if (joinedOrNot.status === "rejected") throw await refused(joinedOrNot.reason, { sessionId: sid, ownerKey: input.ownerKey }, input.room, session);
+    if (joinedOrNot.status === "rejected") throw await refused(joinedOrNot.reason, { sessionId: sid, ownerKey: input.ownerKey }, input.room, session, true);
     const joined = joinedOrNot.value;
     await activity.created(sid, joined.session);
     return {
@@ -234,7 +236,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
         sessionCreated ? ctx.users.session(session.id, "set", sessionId, session.act) : undefined,
       ]);
       if (status.status === "rejected") throw status.reason;
-      if (joining.status === "rejected") throw await refused(joining.reason, { sessionId, ownerKey: input.ownerKey }, room, session);
+      if (joining.status === "rejected") throw await refused(joining.reason, { sessionId, ownerKey: input.ownerKey }, room, session, sessionCreated);
       const joined = joining.value;
       if (sessionCreated) await activity.created(sessionId, joined.session);
       const view = viewOf(room, joined);
