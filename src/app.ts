@@ -20,6 +20,7 @@ import { createMetrics, type Metrics } from "./metrics/registry.js";
 import { createPresenceService, type PresenceService } from "./service/presence-service.js";
 import { createMemoryPresenceStore } from "./store/memory/memory-store.js";
 import { createRedisPresenceStore } from "./store/redis/create-redis-store.js";
+import { SCRIPT_NAMES } from "./store/redis/scripts.js";
 import type { PresenceStore } from "./store/presence-store.js";
 import { kRawRequest } from "./transport/connect/context.js";
 import { createHealthRoutes } from "./transport/connect/health-routes.js";
@@ -106,6 +107,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   };
   const useRedis = !deps.store && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0 || config.redis.sentinel !== undefined);
   const awayPolicy = awayPolicyOf(config);
+  if (useRedis) for (const script of SCRIPT_NAMES) metrics.scriptReloads.inc({ script }, 0);
   const redisStore = useRedis
     ? await createRedisPresenceStore(
         config.redis,
@@ -118,10 +120,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
           awayPolicy,
           onCommitListenerError: (err) => commitListenerFailed(err),
           observer: {
-            scriptReload: () => metrics.scriptReloads.inc(),
+            scriptReload: (script) => metrics.scriptReloads.inc({ script }),
             redisError: (kind) => metrics.redisErrors.inc({ kind }),
             commandDuration: (_command, seconds) => metrics.redisCommandDuration.observe(seconds),
             subscriberReconnect: () => metrics.subscriberReconnects.inc(),
+            subscriberStarved: () => metrics.pubsubProbeTimeouts.inc(),
             published: (kind) => metrics.eventsPublished.inc({ kind }),
             reassert: (n) => metrics.reassertedSessions.inc(n),
             heartbeatLag: (seconds) => metrics.heartbeatLag.observe(seconds),

@@ -113,10 +113,11 @@ export interface Metrics extends AccessMetrics {
   readonly redisCommandDuration: Histogram;
   /** `presence_redis_errors_total{kind}`: failed Redis calls (timeout, connection, oom, readonly, cluster, other). */
   readonly redisErrors: Counter<"kind">;
-  /** `presence_redis_script_reloads_total`: NOSCRIPT answers (after SCRIPT FLUSH or a restart) that reloaded a script. */
-  readonly scriptReloads: Counter;
+  /** `presence_redis_script_reloads_total{script}`: NOSCRIPT answers (after SCRIPT FLUSH or a restart) that reloaded a script (script ∈ the store's script names). */
+  readonly scriptReloads: Counter<"script">;
   /** `presence_subscriber_reconnects_total`: pub/sub reconnections (watchers of its rooms resync). */
   readonly subscriberReconnects: Counter;
+  readonly pubsubProbeTimeouts: Counter;
   /** `presence_reasserted_sessions_total`: live sessions re-created after Redis lost its data. */
   readonly reassertedSessions: Counter;
   readonly revivedSessions: Counter;
@@ -270,8 +271,9 @@ export function createMetrics(): Metrics {
       registers,
     }),
     redisErrors,
-    scriptReloads: counter("presence_redis_script_reloads_total", "Scripts loaded again after NOSCRIPT (SCRIPT FLUSH or restart)."),
+    scriptReloads: counter("presence_redis_script_reloads_total", "Scripts loaded again after NOSCRIPT (SCRIPT FLUSH or restart), by script.", ["script"]),
     subscriberReconnects: counter("presence_subscriber_reconnects_total", "Pub/sub connection re-established; watchers of its rooms resync."),
+    pubsubProbeTimeouts: counter("presence_pubsub_probe_timeouts_total", "Pub/sub probes whose message never arrived although Redis took it (a starved subscriber: restarted on the second in a row)."),
     reassertedSessions: counter("presence_reasserted_sessions_total", "Live sessions re-created after Redis lost its data."),
     revivedSessions: counter("presence_revived_sessions_total", "Sessions that expired while this node could not write to Redis, refreshed back after the outage."),
     reapedSessions: counter("presence_reaped_sessions_total", "Expired sessions reaped by this node."),

@@ -107,4 +107,28 @@ describe("recording from the commit feed", () => {
       ["never", UserState.OFFLINE, 0, "", false],
     ]);
   });
+
+  test("an admin's purge-node is recorded with the admin's identity, and the KICKED leaves it caused", async () => {
+    const carl = connectClient(server.baseUrl, await signTestToken(TEST_SECRET, { sub: "carl" }));
+    const j = await carl.join({ room: "/rec/purge", metadata: {} });
+    const admin = createClient(AdminService, createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "1.1" }));
+    const since = Date.now();
+    const purged = await admin.purgeNode({ nodeId: server.app.nodeId, force: true }, { headers: { authorization: `Bearer ${tokens.ops}` } });
+    expect(purged.sessionsKicked).toBeGreaterThanOrEqual(1);
+    const actions = await rows({ kinds: ["admin"], sinceMs: since });
+    expect(actions).toEqual([
+      expect.objectContaining({
+        userId: "ops",
+        reason: "purge_node",
+        nodeId: server.app.nodeId,
+        detail: { target: server.app.nodeId, sessionsKicked: purged.sessionsKicked, roomsLeft: purged.roomsLeft },
+      }),
+    ]);
+    const carlRows = (await rows({ room: { exact: "/rec/purge" } })).map((r) => [r.kind, r.userId, r.reason, r.connectionId]);
+    expect(carlRows).toEqual([
+      ["join", "carl", "", j.session!.connectionId],
+      ["leave", "carl", "kicked", j.session!.connectionId],
+    ]);
+    carl.close?.();
+  });
 });

@@ -1,4 +1,4 @@
-import { connectInspector } from "../../bench/lib/inspector.js";
+import { connectInspector, serverGc, type Inspector } from "../../bench/lib/inspector.js";
 import type { NodeProcess } from "./node-process.js";
 
 /**
@@ -12,11 +12,23 @@ import type { NodeProcess } from "./node-process.js";
 /** Env for startNode: the inspector on a free port of 127.0.0.1 (its address is printed on stderr). */
 export const INSPECT = { NODE_OPTIONS: "--inspect=127.0.0.1:0" };
 
-/** Blocks the node's event loop for `ms`; resolves when it is over, with when it started and ended (test clock). */
-export async function blockEventLoop(node: NodeProcess, ms: number): Promise<{ startedAt: number; endedAt: number }> {
+/** The inspector of a node started with `INSPECT` (close it when done). */
+export async function inspectNode(node: NodeProcess): Promise<Inspector> {
   const port = /Debugger listening on ws:\/\/127\.0\.0\.1:(\d+)\//.exec(node.logs())?.[1];
   if (!port) throw new Error(`node ${node.pid} printed no inspector address (started with INSPECT?):\n${node.logs()}`);
-  const insp = await connectInspector(Number(port));
+  return connectInspector(Number(port));
+}
+
+/** The node's `process.memoryUsage()` right after two full GCs: what it retains, without the garbage. */
+export async function memoryAfterGc(insp: Inspector): Promise<NodeJS.MemoryUsage> {
+  await serverGc(insp);
+  const r = await insp.call<{ result: { value: string } }>("Runtime.evaluate", { expression: "JSON.stringify(process.memoryUsage())", returnByValue: true });
+  return JSON.parse(r.result.value) as NodeJS.MemoryUsage;
+}
+
+/** Blocks the node's event loop for `ms`; resolves when it is over, with when it started and ended (test clock). */
+export async function blockEventLoop(node: NodeProcess, ms: number): Promise<{ startedAt: number; endedAt: number }> {
+  const insp = await inspectNode(node);
   try {
     const startedAt = Date.now();
     const r = await insp.call<{ result: { value?: unknown } }>("Runtime.evaluate", {

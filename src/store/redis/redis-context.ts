@@ -38,6 +38,8 @@ export interface RedisStoreObserver {
   reassert?(sessions: number): void;
   /** A Heartbeat (not an attach or refresh) found the session last refreshed `seconds` ago (TTL minus the time it had left). */
   heartbeatLag?(seconds: number): void;
+  /** The subscriber's end-to-end probe got no delivery although Redis took the publish (restarted on the second in a row, F-P4). */
+  subscriberStarved?(): void;
   /** Refreshes or heartbeats revived sessions that expired during a store outage (outage-guard.ts). */
   revived?(sessions: number): void;
   /** This node's store writes work again after failing for `outageMs`; revives last `reviveMs`. */

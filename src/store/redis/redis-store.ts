@@ -78,6 +78,9 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
       bus?.afterReconnect(recovery);
     },
     onError: () => ctx.observer.redisError?.("subscriber"),
+    // End to end on standalone Redis and Sentinel: the node's own probe channel (F-P4).
+    ...(o.cluster ? {} : { echo: { channel: ctx.keys.probeChannel(nodeId), publish: (ch: string, payload: string) => (o.client as Redis).publish(ch, payload) } }),
+    onStarved: () => ctx.observer.subscriberStarved?.(),
   });
   bus = createRedisEventBus(ctx, sub);
   const reaper = createSessionReaper(ctx);
@@ -127,8 +130,10 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
 
     /**
      * Readiness: a real write (fails when Redis is unreachable or refuses writes), then a fresh
-     * round trip on the subscriber connection(s), bounded by `probeTimeoutMs`: a subscriber that is
-     * down or frozen means this node would miss events, so it is not ready either.
+     * round trip through the subscriber connection(s), bounded by `probeTimeoutMs` (standalone and
+     * Sentinel: a message published to the node's probe channel must arrive; Cluster: PING): a
+     * subscriber that is down, frozen or starved means this node would miss events, so it is not
+     * ready either (a starved one is restarted, subscriber.ts).
      */
     async ping() {
       await ctx.cmd("set", () => o.client.set(`${o.prefix}:ping`, String(Date.now()), "PX", 10_000));
