@@ -53,14 +53,10 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
   /**
    * The room step of a join or navigation: `call` is the session step's number and lease end
    * (fencing). The connection shows the session's activity through the user's manual presence from
-   * its first event on (a manually away user never shows active for a moment): on standalone Redis
-   * the join script reads it (no round trip); on Cluster (another slot) it is read before, in
-   * parallel with the session step when the caller passes it (`override`). A managed room's away
-   * threshold goes into the session's (one more call only when it changes it). Returns the session
-   * record to keep. The first join of a session this call created is its first activity: its
-   * member's last activity is left to the script, which gives it the join's time (`j`, the
-   * script's clock), as the model does (a new session's last activity is its join); the session
-   * record was stamped by the node's clock, which may differ from Redis's by a few ms.
+   * its first event on: on standalone Redis the join script reads it (no round trip); on Cluster it
+   * is read before (in parallel with the session step when the caller passes `override`). A managed
+   * room's away threshold goes into the session's. Returns the session record to keep. A new
+   * session's first member gets the script's join time as last activity (`first`), as in the model.
    */
   const roomJoin = async (
     room: string,
@@ -266,11 +262,15 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       const r = await ctx.sessions.navigate(input, { fromRoom: input.fromRoom, toRoom: input.toRoom, metadataJson: JSON.stringify(input.metadata) });
       if (r.status !== "ok") throw sessionError(r, "to_room", ctx.limits.maxRoomsPerSession);
       remember(input.sessionId, input.ownerKey, r.session, input.toRoom, input.metadata);
+      // The target first: a managed room may refuse it (ROOM_FULL, ROOM_ENDED), and then the session
+      // stays where it was (the source is still listed: only the target's listing is undone).
+      const joined = await roomJoin(input.toRoom, input.sessionId, r.session, input.metadata, r).catch(async (e: unknown) => {
+        throw await refused(e, input, input.toRoom, r.session, false);
+      });
       if (r.leavesFrom) {
         await ctx.rooms.leave(input.fromRoom, { connectionId: r.session.c, sessionId: input.sessionId, reason: "left", seq: r.seq });
         await leaveRoom(input, input.fromRoom, r.session, r.seq);
       }
-      const joined = await roomJoin(input.toRoom, input.sessionId, r.session, input.metadata, r);
       return { lease: ctx.lease(r.expiresAtMs), view: viewOf(input.toRoom, joined) };
     },
 
@@ -364,12 +364,15 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       let removed = 0;
       for (const json of Object.values(members)) {
         const m = JSON.parse(json) as StoredMember;
-        const { event } = await ctx.rooms.leave(room, { connectionId: m.c, sessionId: m.s, reason: "ended", seq: FINAL_CALL });
+        // Fenced by the call that wrote the entry, not FINAL_CALL: a session in other rooms lives on
+        // and may join this one again later (its later calls pass the tombstone and keep their listing).
+        const seq = m.q ?? FINAL_CALL;
+        const { event } = await ctx.rooms.leave(room, { connectionId: m.c, sessionId: m.s, reason: "ended", seq });
         if (event) removed++;
         const session = await readSession(ctx, m.s);
         if (!session) continue;
         // The session no longer lists the room (and ends when it was its last, like a Leave).
-        await leaveRoom({ sessionId: m.s, ownerKey: session.o }, room, session, FINAL_CALL).catch(() => undefined);
+        await leaveRoom({ sessionId: m.s, ownerKey: session.o }, room, session, seq).catch(() => undefined);
       }
       const [epoch, version] = await ctx.cmd("hmget", () => ctx.client.hmget(k.meta, "e", "v"));
       const msg = JSON.stringify({ type: "ended", ended: { ...ended, room, epoch: epoch ?? "", version: Number(version ?? 0) } });
