@@ -298,7 +298,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     onKick: (how, detail) => log.info(how === "kick" ? "admin: session kicked" : "admin: node purged", detail),
   });
   // Issue 14: BackendService, backend events (feed and webhooks) and their metrics.
-  const backends = startBackendFeatures(config, { store, presence: service, clock, ids, metrics, log });
+  const backends = startBackendFeatures(config, { store, presence: service, clock, ids, metrics, log, access });
   // No `shutdownSignal` for connect-node: it adds and removes one abort listener per call on that
   // one signal, and removal walks the whole list, so with 50,000 open watch streams every new call
   // paid ~290 µs (measured by bench:grpc). Streams are ended by the hubs on drain instead, and
@@ -356,6 +356,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
 
   const ws = createWsBridge({
     service,
+    broadcast: { send: backends.broadcast, roomWatchers: (room) => hub.roomWatchers(room) },
     clientAddress,
     limiter,
     maxConnections: conn.wsMax,

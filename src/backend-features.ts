@@ -6,6 +6,7 @@ import type { Config } from "./config.js";
 import { createBackendEventHub } from "./fanout/backend-event-hub.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics/registry.js";
+import type { AccessGuard } from "./service/access-guard.js";
 import { createBackendEvents } from "./service/backend-events.js";
 import { createBackendService } from "./service/backend-service.js";
 import { createBroadcast, type BroadcastFn } from "./service/broadcast.js";
@@ -39,6 +40,8 @@ export interface BackendFeatureDeps {
   ids: IdSource;
   metrics: Metrics;
   log: Logger;
+  /** Rights per WatchEvents event and the watches quota. */
+  access: AccessGuard;
 }
 
 export function startBackendFeatures(config: Config, d: BackendFeatureDeps): BackendFeatures {
@@ -81,6 +84,7 @@ export function startBackendFeatures(config: Config, d: BackendFeatureDeps): Bac
     maxBytes: config.backends.broadcastMaxBytes,
     ratePerSec: config.backends.broadcastRatePerSec,
     burst: config.backends.broadcastBurst,
+    authorize: (caller, room) => d.access.authorize(caller, "join", room),
     onBroadcast: (m) => events.broadcast(m),
   });
   const hub = createBackendEventHub({ feed: d.store, clock: d.clock, pollMs: 100, keepaliveMs: t.keepaliveMs, pageSize: 500 });
@@ -101,7 +105,7 @@ export function startBackendFeatures(config: Config, d: BackendFeatureDeps): Bac
         keepaliveMs: t.keepaliveMs,
         maxQueuedAnswers: config.limits.watcherQueueSize,
         reconnectGraceMs: t.reconnectGraceMs,
-        events: hub,
+        events: { hub, access: d.access, clock: d.clock },
       })(router),
     refresh: () => backends.refreshTrackers(),
     endStreams(err) {

@@ -14,6 +14,9 @@ export type EventWatchItem =
   | { kind: "gap"; cursor: string; sinceMs: number }
   | { kind: "keepalive"; cursor: string; timeMs: number };
 
+/** Whether a stream gets an event: synchronous for the request's own filters, a promise when rights are asked. */
+export type EventFilter = (e: BackendEvent) => boolean | Promise<boolean>;
+
 export interface BackendEventHubOptions {
   feed: Pick<BackendEventFeed, "readBackendEvents">;
   clock: Clock;
@@ -24,7 +27,7 @@ export interface BackendEventHubOptions {
 }
 
 export interface BackendEventHub {
-  watch(req: { filter: (e: BackendEvent) => boolean; resumeAfter: string; signal: AbortSignal }): AsyncGenerator<EventWatchItem>;
+  watch(req: { filter: EventFilter; resumeAfter: string; signal: AbortSignal }): AsyncGenerator<EventWatchItem>;
   /** Open WatchEvents streams on this node. */
   count(): number;
   /** Ends every stream with `err` (shutdown). */
@@ -34,7 +37,7 @@ export interface BackendEventHub {
 export function createBackendEventHub(o: BackendEventHubOptions): BackendEventHub {
   const open = new Set<(err: Error) => void>();
 
-  async function* watch(req: { filter: (e: BackendEvent) => boolean; resumeAfter: string; signal: AbortSignal }): AsyncGenerator<EventWatchItem> {
+  async function* watch(req: { filter: EventFilter; resumeAfter: string; signal: AbortSignal }): AsyncGenerator<EventWatchItem> {
     let failure: Error | undefined;
     let wake: (() => void) | undefined;
     const end = (err: Error) => {
@@ -64,7 +67,8 @@ export function createBackendEventHub(o: BackendEventHubOptions): BackendEventHu
         for (const entry of page.entries) {
           cursor = entry.id;
           lastEventMs = entry.event.timeMs;
-          if (!req.filter(entry.event)) continue;
+          const keep = req.filter(entry.event);
+          if (keep === false || (keep !== true && !(await keep))) continue;
           yield { kind: "event", cursor, event: entry.event };
           lastSentAt = o.clock.now();
         }

@@ -148,6 +148,7 @@ export function createBackendService(o: BackendServiceOptions): BackendService {
         hooks,
         keepAlive: (ids) => o.sessions.refresh(ids).then(() => undefined),
         keepAliveEveryMs: Math.max(50, Math.min(500, Math.floor(o.reconnectGraceMs / 4))),
+        clock: o.clock,
         persist: {
           put: (key, k) => o.store.putTrackedKey(name, key, { sessionId: k.sessionId, connectionId: k.connectionId, userId: k.userId, user: k.user, rooms: Object.fromEntries(k.rooms) }, o.sessionTtlMs),
           del: (key) => o.store.deleteTrackedKey(name, key),

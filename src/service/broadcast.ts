@@ -9,8 +9,9 @@ import { takeFrameToken, type FrameBucket } from "../core/frame-rate.js";
 /**
  * PresenceService.Broadcast, the service side: custom ephemeral room events. Validated (room,
  * type, payload size), rate-limited per session (or per caller when sent without one: a token
- * bucket, refused with RATE_LIMITED, not coalesced: an event is not a state), authorised (a
- * member's own session in the room, or the service/admin role without a session), then published
+ * bucket, refused with RATE_LIMITED, not coalesced: an event is not a state), authorised (the
+ * `join` right on the room, and a member's own session in the room, or the service/admin role
+ * without a session), then published
  * through the store to every node's watchers. Never stored.
  */
 export interface BroadcastOptions {
@@ -20,6 +21,11 @@ export interface BroadcastOptions {
   maxBytes: number;
   ratePerSec: number;
   burst: number;
+  /**
+   * The access model's check for the room (op `join`: a caller may broadcast where it may join, as
+   * agreed with the access track); rejects with ROOM_FORBIDDEN or AUTH_UNAVAILABLE.
+   */
+  authorize(caller: Caller, room: string): Promise<void>;
   /** Each published broadcast (backend events: webhooks, WatchEvents). */
   onBroadcast?(message: RoomBroadcastMessage): void;
 }
@@ -56,6 +62,7 @@ export function createBroadcast(o: BroadcastOptions): BroadcastFn {
     if (req.sessionId !== "" && caller.role === "anonymous") {
       throw presenceError("PERMISSION_DENIED", "session_id: anonymous viewers may not broadcast", { field: "session_id" });
     }
+    await o.authorize(caller, room);
     const now = o.clock.now();
     if (++calls % SWEEP_EVERY === 0) sweep(now);
     const key = req.sessionId || `caller:${ownerKeyOf(caller)}`;

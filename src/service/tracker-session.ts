@@ -1,4 +1,4 @@
-import type { TimerHandle } from "../core/clock.js";
+import type { Clock, TimerHandle } from "../core/clock.js";
 import type { Caller, UserInfo } from "../core/identity.js";
 import type { Activity, RoomView } from "../core/presence-event.js";
 import { invalidArgument, presenceError } from "../core/presence-error.js";
@@ -84,6 +84,8 @@ export interface TrackerSessionOptions {
    */
   keepAlive(sessionIds: string[]): Promise<void>;
   keepAliveEveryMs: number;
+  /** The injected clock (the reclaim's refresh timer). */
+  clock: Clock;
   /** Writes a key's record to the shared tracker (after each change) or deletes it. */
   persist: { put(key: string, k: KeyState): Promise<void>; del(key: string): Promise<void> };
 }
@@ -130,7 +132,7 @@ export async function createTrackerSession(o: TrackerSessionOptions): Promise<Tr
     const keys = [...state.keys];
     const unbound = new Set(keys.map(([, k]) => k.sessionId));
     let refreshing = false;
-    const timer = setInterval(() => {
+    const timer = o.clock.setInterval(() => {
       if (refreshing || unbound.size === 0) return;
       refreshing = true;
       void o
@@ -153,7 +155,7 @@ export async function createTrackerSession(o: TrackerSessionOptions): Promise<Tr
         );
       }
     } finally {
-      clearInterval(timer);
+      timer.cancel();
     }
     for (const [key, k] of state.keys) {
       for (const [room, metadata] of k.rooms) reclaimed.push({ key, room, userId: k.userId, connectionId: k.connectionId, metadata });

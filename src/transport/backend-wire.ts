@@ -1,7 +1,10 @@
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import { create, toBinary, toJsonString, type MessageInitShape } from "@bufbuild/protobuf";
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { BackendEventKind as PbKind, type BackendEventSchema } from "../../gen/presence/v1/backend_pb.js";
 import type { BackendEvent, BackendEventKind } from "../core/backend-events.js";
 import { invalidArgument } from "../core/presence-error.js";
+import type { BroadcastCommand } from "../service/broadcast.js";
+import type { BroadcastRequest } from "../../gen/presence/v1/broadcast_pb.js";
 import { broadcastToPb, connectionToPb, countsToPb, leaveReasonToPb, userStatusToPb, userToPb } from "./wire.js";
 
 /** Backend event kinds: domain name ↔ proto enum (also the names PRESENCE_WEBHOOK_KINDS accepts). */
@@ -43,4 +46,10 @@ export function kindsFromPb(kinds: PbKind[]): BackendEventKind[] {
     if (name === undefined) throw invalidArgument(`kinds[${i}]`, `must be a BackendEventKind other than UNSPECIFIED (got ${k})`);
     return name;
   });
+}
+
+/** A BroadcastRequest (RPC or WebSocket frame) as the service's command: the payload as JSON, its size as protobuf. */
+export function broadcastCommandFromPb(req: BroadcastRequest, sessionId = req.sessionId): BroadcastCommand {
+  const payload = req.payload ?? create(ValueSchema, { kind: { case: "nullValue", value: 0 } });
+  return { room: req.room, type: req.type, payloadJson: toJsonString(ValueSchema, payload), payloadBytes: toBinary(ValueSchema, payload).length, sessionId };
 }

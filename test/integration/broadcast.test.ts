@@ -14,6 +14,8 @@ import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { BackendEventKind, BackendService } from "../../gen/presence/v1/backend_pb.js";
 import type { WatchPresenceResponse } from "../../gen/presence/v1/presence_pb.js";
+import { ErrorReason } from "../../gen/presence/v1/errors_pb.js";
+import type { ServerFrame } from "../../gen/presence/v1/frames_pb.js";
 import { Detail } from "../../gen/presence/v1/types_pb.js";
 import { connectClient, rpcErrorOf, type PresenceClient } from "../support/clients.js";
 import { startRedis, type RedisInstance } from "../support/redis-harness.js";
@@ -110,6 +112,52 @@ describe("Broadcast (memory store)", () => {
     await ana.broadcast({ room: "/bc/r", type: "mine", sessionId: s.session!.sessionId });
     await ana.broadcast({ room: "/bc/r", type: "mine2", sessionId: s.session!.sessionId });
     expect(await fail(ana.broadcast({ room: "/bc/r", type: "mine3", sessionId: s.session!.sessionId }))).toMatchObject({ reason: "RATE_LIMITED", metadata: { field: "session_id", limit: "1" } });
+  });
+});
+
+describe("Broadcast over the WebSocket bridge (memory store)", () => {
+  it("a member sends a broadcast frame as its socket's session, through the same rights, size and rate limits", async () => {
+    const server = await startTestServer({ PRESENCE_BROADCAST_BURST: "2", PRESENCE_BROADCAST_RATE_PER_SEC: "1", PRESENCE_BROADCAST_MAX_BYTES: "64" });
+    cleanups.push(() => server.close());
+    const viewer = connectClient(server.baseUrl);
+    cleanups.push(() => viewer.close());
+    const full = watch(viewer, "/bc/ws");
+    await waitFor(() => full.got.length >= 1, 5_000, "the snapshot");
+    const ana = await connectWs(server.wsUrl, { token: await signTestToken(TEST_SECRET, { sub: "ana" }) });
+    cleanups.push(() => ana.close());
+    const joined = await ana.request({ case: "join", value: { room: "/bc/ws" } });
+    if (joined.frame.case !== "join") throw new Error(`join refused: ${joined.frame.case === "error" ? joined.frame.value.message : joined.frame.case}`);
+    const errorOf = (f: ServerFrame) => (f.frame.case === "error" ? { reason: ErrorReason[f.frame.value.reason], message: f.frame.value.message, metadata: f.frame.value.metadata } : f.frame.case);
+
+    const sent = await ana.request({ case: "broadcast", value: { room: "/bc/ws", type: "reaction", payload: json({ emoji: "🎉" }) } });
+    expect(sent.frame).toMatchObject({ case: "broadcast", value: { localWatchers: 1 } });
+    await waitFor(() => full.broadcasts().length === 1, 5_000, "the broadcast at the watcher");
+    expect(full.broadcasts()[0]).toMatchObject({ room: "/bc/ws", type: "reaction", userId: "ana", connectionId: joined.frame.value.session!.connectionId });
+    expect(full.broadcasts()[0]!.payload).toEqual(json({ emoji: "🎉" }));
+
+    // The service's refusals, as error frames; the socket stays open.
+    expect(errorOf(await ana.request({ case: "broadcast", value: { room: "/bc/ws", type: "big", payload: json("x".repeat(100)) } }))).toMatchObject({
+      reason: "MESSAGE_TOO_LARGE",
+      metadata: { field: "payload", limit: "64" },
+    });
+    expect(errorOf(await ana.request({ case: "broadcast", value: { room: "/bc/elsewhere", type: "x" } }))).toMatchObject({ reason: "SESSION_NOT_FOUND" });
+    expect((await ana.request({ case: "broadcast", value: { room: "/bc/ws", type: "second" } })).frame.case).toBe("broadcast");
+    expect(errorOf(await ana.request({ case: "broadcast", value: { room: "/bc/ws", type: "third" } }))).toMatchObject({
+      reason: "RATE_LIMITED",
+      message: "broadcast: at most 1 per second (burst 2) per session (PRESENCE_BROADCAST_RATE_PER_SEC)",
+      metadata: { field: "session_id", limit: "1" },
+    });
+
+    // Rights: a capability without `join` on the room refuses before anything else.
+    const bob = await connectWs(server.wsUrl, { token: await signTestToken(TEST_SECRET, { sub: "bob", capability: { "/bc/open": ["join", "watch"] } }) });
+    cleanups.push(() => bob.close());
+    expect((await bob.request({ case: "join", value: { room: "/bc/open" } })).frame.case).toBe("join");
+    expect(errorOf(await bob.request({ case: "broadcast", value: { room: "/bc/ws", type: "x" } }))).toMatchObject({
+      reason: "ROOM_FORBIDDEN",
+      message: 'room: operation "join" is not allowed on room "/bc/ws"',
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(full.broadcasts().map((b) => b.type)).toEqual(["reaction", "second"]);
   });
 });
 

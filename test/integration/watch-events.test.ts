@@ -101,16 +101,65 @@ describe("WatchEvents (memory store)", () => {
     expect(users.names().sort()).toEqual(["user_online team-1", "user_online team-2"]);
   });
 
-  it("refuses callers without the service role, bad patterns, kinds and cursors", async () => {
+  it("shows a user token the events of the rooms it may watch and the users whose status it may watch, checked per event", async () => {
+    const server = await startTestServer(ENV);
+    cleanups.push(() => server.close());
+    const as = await clientsOf(server);
+    // A capability replaces the default user rights: `watch` on /team/** and `status.watch` on team-* only.
+    const lead = backend(server, await signTestToken(TEST_SECRET, { sub: "lead", capability: { "/team/**": ["watch"], "user:team-*": ["status.watch"] } }));
+    const svc = backend(server, await signTestToken(TEST_SECRET, { sub: "svc", role: "service" }));
+    const mine = record(lead, {});
+    const all = record(svc, {});
+    cleanups.push(mine.cancel, all.cancel);
+    await new Promise((r) => setTimeout(r, 150));
+    await (await as("team-1")).join({ room: "/team/a" });
+    await (await as("solo")).join({ room: "/other/b" });
+    await (await as("team-2")).join({ room: "/other/c" });
+    await waitFor(() => all.events().length >= 9, 5_000, "every event on the service's stream");
+    await new Promise((r) => setTimeout(r, 300)); // the user's stream read the same feed meanwhile
+    expect(all.names().sort()).toEqual([
+      "member_added /other/b solo",
+      "member_added /other/c team-2",
+      "member_added /team/a team-1",
+      "room_occupied /other/b",
+      "room_occupied /other/c",
+      "room_occupied /team/a",
+      "user_online solo",
+      "user_online team-1",
+      "user_online team-2",
+    ]);
+    expect(mine.names().sort()).toEqual(["member_added /team/a team-1", "room_occupied /team/a", "user_online team-1", "user_online team-2"]);
+    // The filtered stream's cursor moves past the events it skipped (its keepalives carry it), so a
+    // resume from it neither replays nor leaks them.
+    const last = all.got.filter((m) => m.message.case === "event").at(-1)!.cursor;
+    await waitFor(() => mine.got.at(-1)?.cursor === last, 3_000, "the user's cursor past the skipped events");
+  });
+
+  it("ends at token expiry like WatchPresence, and holds one unit of the watches quota", async () => {
+    const server = await startTestServer({ ...ENV, PRESENCE_QUOTA_WATCHES: "1" });
+    cleanups.push(() => server.close());
+    const shortLived = backend(server, await signTestToken(TEST_SECRET, { sub: "ana" }, 2));
+    const w = record(shortLived, {});
+    cleanups.push(w.cancel);
+    await waitFor(() => w.got.length > 0, 5_000, "a first keepalive");
+    const second = record(shortLived, {});
+    cleanups.push(second.cancel);
+    const refused = await second.ended;
+    expect(refused?.message).toBe("[resource_exhausted] quota watches: at most 1 open watches per user (got 2)");
+    const ended = await w.ended;
+    expect(ended?.message).toBe("[unauthenticated] token has expired: the stream ends; reconnect with a fresh token");
+  });
+
+  it("refuses callers with no watch right at all, bad patterns, kinds and cursors", async () => {
     const server = await startTestServer(ENV);
     cleanups.push(() => server.close());
     const svc = backend(server, await signTestToken(TEST_SECRET, { sub: "svc", role: "service" }));
-    const user = backend(server, await signTestToken(TEST_SECRET, { sub: "someone" }));
+    const joinOnly = backend(server, await signTestToken(TEST_SECRET, { sub: "someone", capability: { "/lobby": ["join"] } }));
     const first = async (c: Client<typeof BackendService>, req: Parameters<Client<typeof BackendService>["watchEvents"]>[0]) => {
       const r = record(c, req);
       return r.ended;
     };
-    expect((await first(user, {}))?.message).toBe("[permission_denied] WatchEvents: requires the service or admin role (events name users across rooms)");
+    expect((await first(joinOnly, { rooms: ["/team/**"] }))?.message).toBe('[permission_denied] rooms: operation "watch" is not allowed on room "/team/**"');
     expect((await first(svc, { rooms: ["ok", ""] }))?.message).toBe("[invalid_argument] rooms[1]: must not be empty");
     expect((await first(svc, { rooms: Array(33).fill("x") }))?.message).toBe("[invalid_argument] rooms: must be at most 32 patterns (got 33)");
     expect((await first(svc, { kinds: [BackendEventKind.UNSPECIFIED] }))?.message).toBe("[invalid_argument] kinds[0]: must be a BackendEventKind other than UNSPECIFIED (got 0)");

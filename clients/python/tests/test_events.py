@@ -43,7 +43,19 @@ def test_watch_events_filters_and_resumes_by_cursor(server, room):
         again.close()
         with pytest.raises(ValueError, match="kinds"):
             svc.watch_events(kinds=["nope"])
-    with server.client(server.user_token("not-a-service")) as user:
+    # Rights per event: a user whose capability grants `watch` on one room only sees that room's events.
+    with server.client(server.user_token("lead", extra_claims={"capability": {room + "/team/**": ["watch"]}})) as lead, server.client(server.user_token("wes")) as wes:
+        got = []
+        watch = lead.watch_events(kinds=["member_added"])
+        collect(watch, got)
+        time.sleep(0.3)
+        wes.join(room + "/other")
+        wes.join(room + "/team/x")
+        until(lambda: len(got) >= 1)
+        time.sleep(0.3)
+        assert [(e.kind, e.room) for e in got] == [("member_added", room + "/team/x")]
+        watch.close()
+    with server.client(server.user_token("join-only", extra_claims={"capability": {room: ["join"]}})) as user:
         with pytest.raises(errors.PermissionDenied):
             next(user.watch_events())
 

@@ -6,8 +6,7 @@ import { ErrorReason } from "../../../gen/presence/v1/errors_pb.js";
 import type { Clock } from "../../core/clock.js";
 import type { BackendLimits } from "../../core/options.js";
 import type { BackendService, ItemResult } from "../../service/backend-service.js";
-import type { BackendEventHub } from "../../fanout/backend-event-hub.js";
-import { watchEvents } from "../../service/event-watch.js";
+import { watchEvents, type EventWatchDeps } from "../../service/event-watch.js";
 import { backendEventToPb, kindsFromPb } from "../backend-wire.js";
 import { errorFieldsOf } from "../error-wire.js";
 import { activityFromPb, leaseToPb } from "../wire.js";
@@ -31,7 +30,8 @@ export interface BackendRoutesOptions {
   /** Answers queued for a Track client before the server stops reading it (PRESENCE_WATCHER_QUEUE_SIZE). */
   maxQueuedAnswers: number;
   reconnectGraceMs: number;
-  events: BackendEventHub;
+  /** WatchEvents: the node's event hub, the access guard (rights per event, the watches quota) and the clock (token expiry). */
+  events: EventWatchDeps;
 }
 
 export type TrackResponseInit = MessageInitShape<typeof TrackResponseSchema>;
@@ -62,10 +62,10 @@ export function backendRoutes(o: BackendRoutesOptions) {
     });
 }
 
-async function* streamEvents(hub: BackendEventHub, maxPatterns: number, req: WatchEventsRequest, ctx: HandlerContext) {
+async function* streamEvents(deps: EventWatchDeps, maxPatterns: number, req: WatchEventsRequest, ctx: HandlerContext) {
   let items;
   try {
-    items = watchEvents(hub, ctx.values.get(kCaller), { rooms: req.rooms, users: req.users, kinds: kindsFromPb(req.kinds), resumeAfter: req.resumeAfter, signal: ctx.signal, maxPatterns });
+    items = watchEvents(deps, ctx.values.get(kCaller), { rooms: req.rooms, users: req.users, kinds: kindsFromPb(req.kinds), resumeAfter: req.resumeAfter, signal: ctx.signal, maxPatterns });
   } catch (e) {
     throw toConnectError(e);
   }

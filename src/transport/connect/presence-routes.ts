@@ -1,5 +1,5 @@
-import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
-import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import { create } from "@bufbuild/protobuf";
+import { broadcastCommandFromPb } from "../backend-wire.js";
 import type { BroadcastFn } from "../../service/broadcast.js";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import * as http2 from "node:http2";
@@ -112,14 +112,7 @@ export function presenceRoutes(service: PresenceService, scopes: ScopeService, r
       broadcast: (req, ctx) =>
         mapErrors(async () => {
           if (!extras) throw new ConnectError("Broadcast is not served by this router", Code.Unimplemented);
-          const payload = req.payload ?? create(ValueSchema, { kind: { case: "nullValue", value: 0 } });
-          const sent = await extras.broadcast(ctx.values.get(kCaller), {
-            room: req.room,
-            type: req.type,
-            payloadJson: toJsonString(ValueSchema, payload),
-            payloadBytes: toBinary(ValueSchema, payload).length,
-            sessionId: req.sessionId,
-          });
+          const sent = await extras.broadcast(ctx.values.get(kCaller), broadcastCommandFromPb(req));
           return { localWatchers: extras.roomWatchers(sent.room) };
         }),
       listOnline: (req, ctx) =>

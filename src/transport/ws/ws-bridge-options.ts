@@ -10,11 +10,14 @@ import type { PresenceService } from "../../service/presence-service.js";
 import type { ClientAddressOf } from "../http/client-address.js";
 import type { ConnectionLimiter } from "../http/connection-limiter.js";
 import type { DemoRoutesOptions } from "./demo-routes.js";
+import type { BroadcastSender } from "./frame-handler.js";
 import type { WsEngineChoice, WsEngineName } from "./ws-engine.js";
 
 /** Options of the WebSocket bridge (`ws-server.ts`); every limit comes from the configuration (src/config/ws-spec.ts). */
 export interface WsBridgeOptions {
   service: PresenceService;
+  /** `broadcast` frames: PresenceService.Broadcast through the same service path as the RPC. */
+  broadcast: BroadcastSender;
   hub: FanoutHub;
   verify: TokenVerifier;
   limits: Pick<Limits, "maxRoomNameBytes" | "snapshotPageSize">;

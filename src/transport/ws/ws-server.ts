@@ -137,6 +137,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
 
   const handler = createFrameHandler({
     service: options.service,
+    broadcast: options.broadcast,
     reply,
     prepareWatch: rooms.prepareWatch,
     unwatch: (ws, room) => rooms.unwatch(ws, room),

@@ -120,9 +120,13 @@ class BackendServiceServicer(object):
         retained (PRESENCE_EVENTS_RETENTION_MS, default 5 min) are replayed in order, and if some were
         already dropped the stream starts with a `gap`. Keepalive messages are sent every 30 s when
         nothing else is. A reader that falls PRESENCE_WATCHER_QUEUE_SIZE events behind receives a
-        `gap` and continues with the newest events.
-        Errors: INVALID_ARGUMENT (bad pattern, unknown kind, malformed cursor), TOO_MANY_WATCHERS,
-        DRAINING.
+        `gap` and continues with the newest events. Only the events the caller may see are sent,
+        checked per event: `watch` on the event's room, `status.watch` on a user event's user (the
+        others are skipped; the cursor moves past them). The stream holds one unit of the `watches`
+        quota and ends at token expiry.
+        Errors: INVALID_ARGUMENT (bad pattern, unknown kind, malformed cursor), ROOM_FORBIDDEN (no
+        `watch` or `status.watch` right anywhere), QUOTA_EXCEEDED (watches), TOKEN_EXPIRED,
+        AUTH_UNAVAILABLE (the authorization hook could not answer), TOO_MANY_WATCHERS, DRAINING.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
