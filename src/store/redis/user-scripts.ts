@@ -22,8 +22,11 @@ export interface UserSettings {
 }
 
 export interface UserScripts {
-  /** Records a session's activity under its user (`set`) or its end (`end`); anonymous sessions have no status. */
-  session(identity: MemberIdentity, op: "set" | "end", sid: string, activity: Activity): Promise<void>;
+  /**
+   * Records a session's activity under its user (`set`) or its end (`end`), or undoes the `set` of
+   * a session whose first Join was refused (`forget`: no last seen); anonymous sessions have no status.
+   */
+  session(identity: MemberIdentity, op: "set" | "end" | "forget", sid: string, activity: Activity): Promise<void>;
   /**
    * Sets the custom status, the invisible flag and/or the manual presence (undefined keeps); returns
    * the status after, the manual presence before, and the user's sessions with their activities.
