@@ -7,8 +7,8 @@
  *
  * Scenarios (each against every server, in this order):
  *   1 idle       N clients joined to rooms of 10: server RSS + ½ kernel slab per connection, idle CPU
- *   2 storm      N clients join one room within 1 s: time until every view holds all N, server CPU s, messages per client
- *   3 churn      M members watch one room; 200 joins/leaves per s + typing: deliveries/s, join latency p50/p99/p999
+ *   2 storm      N clients (2,000; 5,000 with --full) join one room within 1 s: time until every view holds all N, server CPU s, messages per client
+ *   3 churn      M members watch one room; 200 joins/leaves per s (1,000 with --full) + typing: deliveries/s, join latency p50/p99/p999
  *   4 cursors    100 clients in one room move cursors at 30 Hz: deliveries/s, latency
  *   5 reconnect  N clients in rooms of 10, the server restarts (SIGTERM, same port, Redis-backed for all):
  *                time until all views equal the truth again, spurious join/leave events per client
@@ -76,10 +76,12 @@ function parseArgs(argv: string[]): Options {
 
 const sizes = (full: boolean, scale: number) => ({
   idle: Math.ceil((full ? 10_000 : 2_000) * scale),
-  storm: Math.ceil((full ? 5_000 : 1_000) * scale),
+  // Issue 16 item 4: 2,000 clients into one room, every view complete within 1 s of the last join.
+  storm: Math.ceil((full ? 5_000 : 2_000) * scale),
   churnMembers: Math.ceil((full ? 1_000 : 300) * scale),
-  churnOpsPerS: 200,
-  churners: 40,
+  // Issue 16 item 6: at 1,000 members, ≥ 500 joins + 500 leaves per second (join latency p99 ≤ 25 ms).
+  churnOpsPerS: full ? 1_000 : 200,
+  churners: full ? 100 : 40,
   typers: 10,
   typingHz: 2,
   cursorClients: 100,
@@ -314,7 +316,7 @@ async function churn(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
     const ours = await ourCounters(server);
     log(`    ${kind}: ${fmt(w.joined)} members; ${fmt(dc.sent / c.seconds)} mutations/s sent; ${fmt(dps)} deliveries/s; join latency p50/p99/p999 ${fmt(q(h, 0.5), 1)}/${fmt(q(h, 0.99), 1)}/${fmt(q(h, 0.999), 1)} ms; server ${fmt(c.serverPct)}% CPU; generator ${fmt(c.generatorPct)}%`);
     return {
-      metrics: { deliveriesPerSecond: dps, latencyP50Ms: q(h, 0.5), latencyP99Ms: q(h, 0.99), latencyP999Ms: q(h, 0.999), serverCpuPercent: c.serverPct },
+      metrics: { mutationsPerSecond: dc.sent / c.seconds, deliveriesPerSecond: dps, latencyP50Ms: q(h, 0.5), latencyP99Ms: q(h, 0.99), latencyP999Ms: q(h, 0.999), serverCpuPercent: c.serverPct },
       detail: { members: w.joined, mutationsPerSecond: dc.sent / c.seconds, latencySamples: h.count, seconds: c.seconds, ...ours, ...(profile ? { profile } : {}) },
       generator: { cpuPercent: c.generatorPct, maxProcessPercent: c.generatorMaxProcessPct, share: c.generatorShare, processes: gens.length, machineBusyPercent: c.machinePct, otherProcessesPercent: Math.max(0, c.machinePct - c.serverPct - c.generatorPct) },
     };

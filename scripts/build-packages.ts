@@ -4,7 +4,8 @@
  * - `dist/index.js`: one ESM bundle of the package's sources (esbuild), with the pure core modules
  *   and generated protobuf code the client shares with the server (src/core, gen/) bundled in, so
  *   the SDK depends on no server package; the package's own dependencies and peer dependencies
- *   stay external (the React bindings import `@presence-platform/client` and `react`);
+ *   stay external (the React bindings import `@presence-platform/client` and `react`); the React
+ *   bindings' files begin with the `"use client"` directive;
  * - `dist/index.d.ts` and the declarations it imports: emitted by the TypeScript compiler with
  *   packages/tsconfig.json (strict, exactOptionalPropertyTypes, no Node types); declarations of the
  *   shared core and generated code move to `dist/internal/` with their import paths rewritten;
@@ -79,6 +80,9 @@ async function bundle(name: PackageName, m: Manifest): Promise<number> {
     external: deps.flatMap((d) => [d, `${d}/*`]),
     sourcemap: "linked",
     legalComments: "none",
+    // The React bindings are hooks and components with state: React Server Components frameworks
+    // (Next.js' app router) render them on the client only when the module says so.
+    ...(name === "react" ? { banner: { js: '"use client";' } } : {}),
     logLevel: "warning",
     metafile: true,
   });

@@ -2,7 +2,7 @@
 # Installs the Debian packages the tests need when they are missing: redis-server and redis-cli
 # (the test harness starts its own servers on free ports), postgresql (history tests: initdb and
 # postgres in temp dirs on free ports, never the system service), the Python client's toolchain
-# (see below), chromium (browser tests through
+# and the frameworks of its examples (see below), chromium (browser tests through
 # playwright-core; no browser download) and prometheus with promtool (dashboards and alert rules
 # are evaluated against a real Prometheus; recommends such as node-exporter are not installed), nginx (the
 # reverse-proxy example). Run by `npm test` (pretest) and by .ci/run. As root it
@@ -27,6 +27,11 @@ if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then 
 # runs its tests; protoc and grpc_python_plugin generate its stubs (buf.gen.python*.yaml).
 if ! /usr/bin/python3 -c 'import grpc, google.protobuf, jwt, pytest, venv, ensurepip' 2>/dev/null; then
   need+=(python3-grpcio python3-protobuf python3-jwt python3-pytest python3-venv)
+fi
+# The Python examples run inside their frameworks (clients/python/tests/test_frameworks.py):
+# Django's test client, FastAPI's TestClient (httpx); uvicorn serves the FastAPI example by hand.
+if ! /usr/bin/python3 -c 'import django, fastapi, httpx, uvicorn' 2>/dev/null; then
+  need+=(python3-django python3-fastapi python3-httpx python3-uvicorn)
 fi
 command -v protoc >/dev/null || need+=(protobuf-compiler)
 command -v grpc_python_plugin >/dev/null || need+=(protobuf-compiler-grpc)

@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../clients/python"
 PY="${PYTHON:-/usr/bin/python3}"
-if ! "$PY" -c 'import grpc, google.protobuf, jwt, pytest' 2>/dev/null; then
-  echo "$PY lacks grpcio, protobuf, PyJWT or pytest: run scripts/ensure-system-deps.sh (Debian packages python3-grpcio python3-protobuf python3-jwt python3-pytest), or set PYTHON" >&2
+if ! "$PY" -c 'import grpc, google.protobuf, jwt, pytest, django, fastapi, httpx' 2>/dev/null; then
+  echo "$PY lacks grpcio, protobuf, PyJWT, pytest, Django, FastAPI or httpx: run scripts/ensure-system-deps.sh (Debian packages python3-grpcio python3-protobuf python3-jwt python3-pytest python3-django python3-fastapi python3-httpx), or set PYTHON" >&2
   exit 1
 fi
 exec "$PY" -m pytest -q -p no:cacheprovider "$@"

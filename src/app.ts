@@ -20,10 +20,12 @@ import { createMetrics, type Metrics } from "./metrics/registry.js";
 import { createPresenceService, type PresenceService } from "./service/presence-service.js";
 import { createMemoryPresenceStore } from "./store/memory/memory-store.js";
 import { createRedisPresenceStore } from "./store/redis/create-redis-store.js";
+import { SCRIPT_NAMES } from "./store/redis/scripts.js";
 import type { PresenceStore } from "./store/presence-store.js";
 import { kRawRequest } from "./transport/connect/context.js";
 import { createHealthRoutes } from "./transport/connect/health-routes.js";
 import { registerReflection } from "./transport/connect/reflection-routes.js";
+import { startBackendFeatures } from "./backend-features.js";
 import { authInterceptor, metricsInterceptor, originInterceptor } from "./transport/connect/interceptors.js";
 import { requestLogInterceptor } from "./transport/connect/request-log.js";
 import { presenceRoutes } from "./transport/connect/presence-routes.js";
@@ -41,7 +43,7 @@ import type { WsEngineName } from "./transport/ws/ws-engine.js";
 import { createWsBridge } from "./transport/ws/ws-server.js";
 import { createScopeService } from "./service/scope-service.js";
 import { createRoomService } from "./service/room-service.js";
-import { awayPolicyOf, startSeedsLoops, udpHeartbeats } from "./compose-seeds.js";
+import { awayPolicyOf, endedRoomOf, startSeedsLoops, udpHeartbeats } from "./compose-seeds.js";
 import { createMemoryScopeStore } from "./store/memory/memory-scope-store.js";
 import { createMemoryRoomLifecycle } from "./store/memory/memory-room-lifecycle.js";
 
@@ -105,6 +107,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   };
   const useRedis = !deps.store && (config.redis.url !== undefined || config.redis.clusterSeeds.length > 0 || config.redis.sentinel !== undefined);
   const awayPolicy = awayPolicyOf(config);
+  if (useRedis) for (const script of SCRIPT_NAMES) metrics.scriptReloads.inc({ script }, 0);
   const redisStore = useRedis
     ? await createRedisPresenceStore(
         config.redis,
@@ -117,10 +120,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
           awayPolicy,
           onCommitListenerError: (err) => commitListenerFailed(err),
           observer: {
-            scriptReload: () => metrics.scriptReloads.inc(),
+            scriptReload: (script) => metrics.scriptReloads.inc({ script }),
             redisError: (kind) => metrics.redisErrors.inc({ kind }),
             commandDuration: (_command, seconds) => metrics.redisCommandDuration.observe(seconds),
             subscriberReconnect: () => metrics.subscriberReconnects.inc(),
+            subscriberStarved: () => metrics.pubsubProbeTimeouts.inc(),
             published: (kind) => metrics.eventsPublished.inc({ kind }),
             reassert: (n) => metrics.reassertedSessions.inc(n),
             heartbeatLag: (seconds) => metrics.heartbeatLag.observe(seconds),
@@ -292,6 +296,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     ...config.admin,
     onKick: (how, detail) => log.info(how === "kick" ? "admin: session kicked" : "admin: node purged", detail),
   });
+  // Issue 14: BackendService, backend events (feed and webhooks) and their metrics.
+  const backends = startBackendFeatures(config, { store, presence: service, clock, ids, metrics, log, access });
   // No `shutdownSignal` for connect-node: it adds and removes one abort listener per call on that
   // one signal, and removal walks the whole list, so with 50,000 open watch streams every new call
   // paid ~290 µs (measured by bench:grpc). Streams are ended by the hubs on drain instead, and
@@ -301,11 +307,17 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const contextValues = (req: OnePortRequest) => createContextValues().set(kRawRequest, req);
   // gRPC calls are served by the fast path over the same routes and interceptors (grpc-fast-path.ts).
   const grpc = createGrpcFastPath({ interceptors, readMaxBytes: config.maxRequestBytes, contextValues });
+  // Bidi and client-streaming calls (Track) send their request body for their whole life: exempt
+  // from the RPC port's request-body timeout (filled when the routes are registered, just below).
+  const streamingRequestPaths = new Set<string>();
   const adapter = connectNodeAdapter({
     // Reflection last: it describes whatever the router serves at that point.
     routes: (router) => {
-      const served = historyRoutes(hist.service)(adminRoutes(adminService)(presenceRoutes(service, scopeService, roomService)(health.register(grpc.record(router)))));
-      return withWireCompat(config.reflection ? registerReflection(served) : served);
+      const presence = presenceRoutes(service, scopeService, roomService, { broadcast: backends.broadcast, roomWatchers: (room) => hub.roomWatchers(room) });
+      const served = backends.register(historyRoutes(hist.service)(adminRoutes(adminService)(presence(health.register(grpc.record(router))))));
+      const routes = withWireCompat(config.reflection ? registerReflection(served) : served);
+      for (const h of routes.handlers) if (h.method.methodKind === "bidi_streaming" || h.method.methodKind === "client_streaming") streamingRequestPaths.add(h.requestPath);
+      return routes;
     },
     interceptors,
     readMaxBytes: config.maxRequestBytes,
@@ -322,6 +334,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       withHistoryExport({ history: hist.service, admit, clock, log, onRejected: (reason) => metrics.rejections.inc({ reason }) }, config.grpcFastPath ? withGrpcFastPath(grpc, adapter) : adapter),
     ),
     ...config.http,
+    streamingRequestPaths,
     limiter,
     onRefused: (reason) => metrics.connectionsRefused.inc({ port: "rpc", reason }),
     onAcceptError: (code) => {
@@ -342,6 +355,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
 
   const ws = createWsBridge({
     service,
+    broadcast: { send: backends.broadcast, roomWatchers: (room) => hub.roomWatchers(room) },
     clientAddress,
     limiter,
     maxConnections: conn.wsMax,
@@ -350,6 +364,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     keepAliveTimeoutMs: conn.keepAliveTimeoutMs,
     onRefused: (reason) => metrics.connectionsRefused.inc({ port: "ws", reason }),
     chargeRequest: (caller) => access.chargeRequest(caller),
+    endedRoom: endedRoomOf({ clock, getRoom: (room) => lifecycle.getRoom(room), getView: (room, o) => store.getView(room, o) }),
     hub,
     verify,
     limits: config.limits,
@@ -422,6 +437,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     refreshing = true;
     try {
       const r = await service.refreshAttached();
+      await backends.refresh();
       await store.announceNode();
       if (r.missing > 0) log.warn("attached sessions gone while streaming", { missing: r.missing });
     } catch (err) {
@@ -466,12 +482,14 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         const drainingError = draining();
         hub.close(drainingError);
         userHub.close(drainingError);
+        backends.endStreams(drainingError); // Track streams: their presences enter the reconnect grace
         scopeService.close(drainingError);
         await health.settled(Math.min(1_000, config.shutdownDeadlineMs)); // health watchers got NOT_SERVING
         await rpc.close(config.shutdownDeadlineMs);
         // Sessions of the ended streams enter the reconnect grace in the store before it closes,
         // so clients reclaiming them on another node find them (F-N2).
         await service.drain();
+        await backends.drain(clock.now() + config.shutdownDeadlineMs); // announces and delivers what this node committed
         reaper.cancel();
         seedsLoops.cancel();
         memory.stop();

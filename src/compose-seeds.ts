@@ -2,7 +2,8 @@ import { createHeartbeatKeys, randomHeartbeatSecret, type HeartbeatKeys } from "
 import type { Config } from "./config.js";
 import type { Clock } from "./core/clock.js";
 import { createDatagramGate } from "./core/datagram-gate.js";
-import type { Activity } from "./core/presence-event.js";
+import type { Activity, RoomEndedInfo, RoomView } from "./core/presence-event.js";
+import type { ManagedRoom } from "./core/room-lifecycle.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics/registry.js";
 import { createUdpHeartbeatServer, type UdpHeartbeatServer } from "./transport/udp/udp-server.js";
@@ -15,6 +16,22 @@ import { createUdpHeartbeatServer, type UdpHeartbeatServer } from "./transport/u
 
 /** Away thresholds (away-policy.ts): PRESENCE_AWAY_AFTER_MS and its per-scope overrides. */
 export const awayPolicyOf = (config: Config) => ({ defaultMs: config.timings.awayAfterMs, scopeOverrides: config.awayScopeOverrides });
+
+/**
+ * The end of a room that was ended and still refuses joins (inside its tombstone), else null: the
+ * WebSocket bridge asks when a node refresh finds a socket's session gone, since EndRoom ends a
+ * session with its last room and that refresh may come before the room's `ended` message
+ * (WsBridgeOptions.endedRoom). Inside the tombstone nobody joined since the end, so a member of
+ * the room was one when it ended. The position is the room's when read (after its members left).
+ */
+export function endedRoomOf(o: { clock: Clock; getRoom(room: string): Promise<ManagedRoom | null>; getView(room: string, opts: { includeMembers: boolean }): Promise<RoomView> }) {
+  return async (room: string): Promise<RoomEndedInfo | null> => {
+    const r = await o.getRoom(room);
+    if (!r || r.status !== "ended" || r.tombstoneUntilMs <= o.clock.now()) return null;
+    const view = await o.getView(room, { includeMembers: false });
+    return { room, epoch: view.epoch, version: view.version, endedAtMs: r.endedAtMs, endedBy: r.endedBy, reason: r.endReason, tombstoneUntilMs: r.tombstoneUntilMs };
+  };
+}
 
 /** UDP heartbeats (udp.proto), off unless PRESENCE_UDP_PORT is set; the bound port is told in Join answers. */
 export interface UdpHeartbeats {

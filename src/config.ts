@@ -5,8 +5,10 @@ import { loadAccessConfig, loadRedisSecurity, type AccessConfig, type RedisSecur
 import { ACCESS_SETTING_SPEC, ACCESS_SPEC, QUOTA_SPEC, REDIS_SECURITY_SPEC } from "./config/access-spec.js";
 import { CONNECTION_SPEC } from "./config/connection-spec.js";
 import { defaultNodeId, NODE_ID } from "./core/node-id.js";
+import { loadWebhookConfig, type WebhookConfig } from "./config/backend-config.js";
+import { BACKEND_SPEC, WEBHOOK_SETTING_SPEC, WEBHOOK_SPEC } from "./config/backend-spec.js";
 import { parseScopeOverrides } from "./core/away-policy.js";
-import type { Limits, Timings } from "./core/options.js";
+import type { BackendLimits, Limits, Timings } from "./core/options.js";
 import { LIMIT_SPEC } from "./config/limit-spec.js";
 import type { IntSpec, OptionReader, SettingSpec } from "./config/option-spec.js";
 import { SERVER_SPEC } from "./config/server-spec.js";
@@ -63,7 +65,7 @@ export interface Config {
   /** `sentinel`: Redis Sentinel (PRESENCE_REDIS_SENTINELS…), instead of `url` or `clusterSeeds`. */
   redis: { url?: string; clusterSeeds: string[]; sentinel?: RedisSentinel; prefix: string; scopeShards: number; commandTimeoutMs: number; connectTimeoutMs: number } & RedisSecurity;
   /** The RPC port's server: its numeric options (the handler, limiter and callbacks are the app's). */
-  http: Omit<OnePortServerOptions, "handler" | "limiter" | "onRefused" | "onAcceptError" | "onAcceptPaused">;
+  http: Omit<OnePortServerOptions, "handler" | "limiter" | "onRefused" | "onAcceptError" | "onAcceptPaused" | "streamingRequestPaths">;
   /** Readiness (`/readyz`, gRPC health, `presence_ready`): probe period and the bound of one probe. */
   readiness: { intervalMs: number; timeoutMs: number };
   /** WebSocket bridge: the engine, and the WS_SPEC values by the bridge's option names. */
@@ -84,6 +86,10 @@ export interface Config {
    * development mode (no key configured), off otherwise.
    */
   reflection: boolean;
+  /** Backend calls (BackendService, Broadcast): batch sizes, Track stream limits, the event feed (backend-spec.ts). */
+  backends: BackendLimits;
+  /** Webhooks (PRESENCE_WEBHOOK_URL …); undefined when off. */
+  webhook?: WebhookConfig;
   /** gRPC requests through the server's own gRPC handler (grpc-fast-path.ts) instead of connect-node (PRESENCE_GRPC_FAST_PATH, default true). */
   grpcFastPath: boolean;
   /** Managed rooms (rooms.proto): bounds and defaults. */
@@ -106,6 +112,7 @@ export interface Config {
 export { ACCESS_SETTING_SPEC, ACCESS_SPEC, QUOTA_SPEC, REDIS_SECURITY_SPEC } from "./config/access-spec.js";
 export { CONNECTION_SPEC } from "./config/connection-spec.js";
 export { HISTORY_SPEC } from "./config/history-spec.js";
+export { BACKEND_SPEC, WEBHOOK_SETTING_SPEC, WEBHOOK_SPEC } from "./config/backend-spec.js";
 export { DEFAULT_LIMITS, LIMIT_SPEC } from "./config/limit-spec.js";
 export type { IntSpec, SettingSpec } from "./config/option-spec.js";
 export { SEEDS_SPEC } from "./config/seeds-spec.js";
@@ -129,6 +136,8 @@ export const CONFIG_SECTIONS: readonly { title: string; about: string; settings?
   { title: "Quotas: services", about: "Per service identity (`role: \"service\"`).", ints: QUOTA_SPEC.service },
   { title: "WebSocket bridge", about: "Limits of each socket (its message limit is `PRESENCE_MAX_REQUEST_BYTES`).", ints: WS_SPEC },
   { title: "UDP heartbeats, managed rooms, scopes", about: "Issue 12: UDP heartbeats are off unless `PRESENCE_UDP_PORT` is set (udp.proto); managed rooms (rooms.proto); scope counts in Redis.", ints: SEEDS_SPEC },
+  { title: "Backends", about: "Track streams, HeartbeatBatch / LeaveBatch, WatchEvents and Broadcast ([backends.md](backends.md)).", ints: BACKEND_SPEC },
+  { title: "Webhooks", about: "Signed POSTs of backend events; off unless `PRESENCE_WEBHOOK_URL` is set ([backends.md](backends.md#webhooks)).", settings: WEBHOOK_SETTING_SPEC, ints: WEBHOOK_SPEC },
   { title: "History", about: "The durable activity log and user status ([history.md](history.md)).", ints: HISTORY_SPEC },
   { title: "Timings", about: "Design §9's timings; tests shrink them.", ints: TIMING_SPEC },
   { title: "Limits", about: "What one request, session or process may hold; a request over a limit is refused with a reason naming the field and the limit (docs/errors.md).", ints: LIMIT_SPEC },
@@ -232,6 +241,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!WS_ENGINE_CHOICES.includes(wsEngine)) problems.push(`${S.wsEngine.env}=${JSON.stringify(env[S.wsEngine.env])}: must be one of ${WS_ENGINE_CHOICES.join(", ")}`);
   const jwtSecret = str(S.jwtSecret);
   if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) problems.push(`${S.jwtSecret.env}: must be at least 32 bytes (HS256)`);
+  const backends = nums(BACKEND_SPEC);
+  const webhook = loadWebhookConfig(read);
   // Without an explicit value, the node refresh follows a shortened TTL (a third of it at most).
   const refresh = TIMING_SPEC.nodeRefreshMs;
   if (!env[refresh.env]?.trim()) timings.nodeRefreshMs = Math.max(refresh.min, Math.min(timings.nodeRefreshMs, Math.floor(timings.sessionTtlMs / 3)));
@@ -323,6 +334,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxDatagramBytes: seeds.udpMaxDatagramBytes,
       maxTrackedSessions: seeds.udpMaxTrackedSessions,
     },
+    backends,
+    webhook,
     awayScopeOverrides,
     rooms: { tombstoneMs: seeds.roomTombstoneMs, defaultIdleTimeoutMs: seeds.roomIdleTimeoutMs, maxParticipants: seeds.maxRoomParticipants },
     history,

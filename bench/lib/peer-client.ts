@@ -101,7 +101,7 @@ function connectionsOf(b: Uint8Array, s: number, e: number): number {
 interface Scan {
   /** Connection count of the room after this frame, or -1 when the frame has none. */
   count: number;
-  kind: "join" | "event-join" | "event-left" | "event-other" | "snapshot" | "typing" | "cursors" | "other";
+  kind: "join" | "event-join" | "event-left" | "event-other" | "snapshot" | "typing" | "cursors" | "error" | "other";
   cursors: number;
 }
 
@@ -110,7 +110,8 @@ function scanServerFrame(b: Uint8Array): Scan {
   const out: Scan = { count: -1, kind: "other", cursors: 0 };
   const viewCounts = (s: number, e: number) => fields(b, s, e, (f, a, z) => f === 4 && (out.count = connectionsOf(b, a, z)));
   fields(b, 0, b.length, (f, s, e) => {
-    if (f === 10) {
+    if (f === 30) out.kind = "error";
+    else if (f === 10) {
       out.kind = "join";
       fields(b, s, e, (g, a, z) => g === 4 && viewCounts(a, z));
     } else if (f === 20) {
@@ -190,6 +191,8 @@ export class PeerClient {
   private resumeSecret = "";
   private sioAck = 0;
   private watching = true;
+  /** The last Join asked to reclaim the session (session id + resume secret). */
+  private resuming = false;
   private opened: (() => void) | null = null;
   private joinedCb: (() => void) | null = null;
 
@@ -233,7 +236,8 @@ export class PeerClient {
       };
     });
     if (this.o.kind === "presence") {
-      const session = resume && this.sessionId ? { sessionId: this.sessionId, resumeSecret: this.resumeSecret } : {};
+      this.resuming = resume && this.sessionId !== "";
+      const session = this.resuming ? { sessionId: this.sessionId, resumeSecret: this.resumeSecret } : {};
       ws.send(encodeClient({ requestId: 1, frame: { case: "join", value: { room, metadata: { t: String(t) }, ...session } } }));
       if (watch) ws.send(encodeClient({ requestId: 2, frame: { case: "watch", value: { room, detail: Detail.FULL } } }));
     } else if (this.o.kind === "soketi") {
@@ -351,6 +355,15 @@ export class PeerClient {
       return;
     }
     const s = scanServerFrame(p);
+    if (s.kind === "error" && this.resuming && fromBinary(ServerFrameSchema, p).requestId === 1) {
+      // The reclaim was refused (the session is gone, e.g. its reconnect grace ended while the
+      // server restarted): join afresh, as the SDK does on SESSION_NOT_FOUND.
+      this.resuming = false;
+      this.sessionId = "";
+      this.resumeSecret = "";
+      this.ws?.send(encodeClient({ requestId: 1, frame: { case: "join", value: { room: this.room, metadata: { t: String(now()) } } } }));
+      return;
+    }
     if (s.kind === "event-join") this.stats.joinsSeen++;
     else if (s.kind === "event-left") this.stats.leavesSeen++;
     if (s.kind.startsWith("event") || s.kind === "typing") this.stats.deliveries++;

@@ -71,6 +71,7 @@ export const METRICS: Record<ScenarioName, MetricDef[]> = {
     { key: "messagesPerClient", label: "messages sent per client", unit: "", better: "lower", digits: 1 },
   ],
   churn: [
+    { key: "mutationsPerSecond", label: "joins + leaves + typing changes sent / s", unit: "", better: "higher", digits: 0 },
     { key: "deliveriesPerSecond", label: "deliveries / s", unit: "", better: "higher", digits: 0 },
     { key: "latencyP50Ms", label: "join latency p50", unit: "ms", better: "lower", digits: 1 },
     { key: "latencyP99Ms", label: "join latency p99", unit: "ms", better: "lower", digits: 1 },

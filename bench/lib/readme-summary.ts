@@ -33,14 +33,21 @@ function format(v: number | undefined, digits: number, unit: string): string {
   return unit === "" ? text : unit === "B" ? `${text} B` : `${text} ${unit.startsWith("%") ? "%" : unit}`;
 }
 
+/** us ÷ Soketi, measured in the same run ("lower"/"higher" in the row says which way is better). */
+function ratio(us: number | undefined, peer: number | undefined): string {
+  if (us === undefined || peer === undefined || peer === 0) return "–";
+  const x = us / peer;
+  return `${x.toLocaleString("en-US", { maximumSignificantDigits: x < 1 ? 2 : 3 })}×`;
+}
+
 /** The summary table of a results file (`source`: its path, for the caption). */
 export function renderSummary(r: BenchResults, source: string): string {
   const ours: ServerKind = Object.values(r.scenarios).some((x) => x?.presence) ? "presence" : "presence-ws";
   const out = [
     `From the run of ${r.startedAt.slice(0, 10)} (\`${source}\`, ${r.options.full ? "full size" : "CI size"}, ${String(r.machine.cores)} cores, Node ${String(r.machine.node).replace(/^v/, "")}); every figure and the method: [bench/README.md](bench/README.md).`,
     "",
-    `| scenario | figure | better | ${SERVER_LABELS[ours]} | ${PEERS.map((k) => SERVER_LABELS[k]).join(" | ")} |`,
-    `|---|---|---|---:|${PEERS.map(() => "---:").join("|")}|`,
+    `| scenario | figure | better | ${SERVER_LABELS[ours]} | ${PEERS.map((k) => SERVER_LABELS[k]).join(" | ")} | us / Soketi |`,
+    `|---|---|---|---:|${PEERS.map(() => "---:").join("|")}|---:|`,
   ];
   for (const [s, keys] of Object.entries(HEADLINES) as [ScenarioName, string[]][]) {
     if (!r.scenarios[s]) continue;
@@ -49,7 +56,7 @@ export function renderSummary(r: BenchResults, source: string): string {
       const m = METRICS[s].find((x) => x.key === key);
       if (!m) throw new Error(`no metric ${key} in scenario ${s}`);
       const cells = [ours, ...PEERS].map((k) => format(value(r, s, k, key), m.digits, m.unit));
-      out.push(`| ${title} | ${m.label} | ${m.better} | ${cells.join(" | ")} |`);
+      out.push(`| ${title} | ${m.label} | ${m.better} | ${cells.join(" | ")} | ${ratio(value(r, s, ours, key), value(r, s, "soketi", key))} |`);
     }
   }
   return out.join("\n");

@@ -20,7 +20,7 @@ export const CONNECTION_SPEC = {
     600_000,
     "time for a new RPC connection to send its first bytes and a complete request head (HTTP/1.1, checked every quarter of it, 250 ms to 5 s) or open a first stream (HTTP/2); the WebSocket upgrade request too",
   ),
-  requestTimeoutMs: int("PRESENCE_HTTP_REQUEST_TIMEOUT_MS", 30_000, 100, 3_600_000, "time to receive a whole request body (responses, e.g. watch streams, are not cut)"),
+  requestTimeoutMs: int("PRESENCE_HTTP_REQUEST_TIMEOUT_MS", 30_000, 100, 3_600_000, "time to receive a whole request body (responses, e.g. watch streams, are not cut); a bidirectional stream (Track) must send its first message within it instead"),
   keepAliveTimeoutMs: int("PRESENCE_HTTP_KEEPALIVE_TIMEOUT_MS", 5_000, 100, 600_000, "an HTTP/1.1 connection idle between requests is closed after this (both ports)"),
   idleTimeoutMs: int("PRESENCE_HTTP_IDLE_TIMEOUT_MS", 300_000, 1_000, 86_400_000, "an HTTP/2 connection without open streams for this long is closed (GOAWAY)"),
   fdReserve: int("PRESENCE_FD_RESERVE", 64, 0, 1_000_000, "file descriptors kept free: with fewer free, new client connections are refused until twice as many are (0: no watch)"),

@@ -1,6 +1,6 @@
 import { randomFillSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { base64url, createIdSource, pooledRandomBytes } from "./ids.js";
+import { base64url, createIdSource, pooledRandomBytes, uuidV4 } from "./ids.js";
 
 describe("pooledRandomBytes", () => {
   it("refills the pool only when it runs out, and hands out every pool byte once, in order", () => {
@@ -43,5 +43,34 @@ describe("pooledRandomBytes", () => {
     const seen = new Set(Array.from({ length: 2_000 }, () => ids.sessionId()));
     expect(seen.size).toBe(2_000);
     expect(ids.sessionId()).toHaveLength(base64url(new Uint8Array(18)).length);
+  });
+});
+
+describe("base64url", () => {
+  it("equals Node's base64url encoding (no padding) for every length from 0 to 40 bytes", () => {
+    for (let n = 0; n <= 40; n++) {
+      const bytes = new Uint8Array(n);
+      randomFillSync(bytes);
+      expect(base64url(bytes), `${n} bytes`).toBe(Buffer.from(bytes).toString("base64url"));
+    }
+    expect(base64url(new Uint8Array([0xfb, 0xff, 0xbf]))).toBe("-_-_");
+  });
+});
+
+describe("uuidV4", () => {
+  it("is the bytes in hex with the version 4 and RFC 4122 variant bits set, in the 8-4-4-4-12 layout", () => {
+    const bytes = new Uint8Array(16);
+    for (let k = 0; k < 200; k++) {
+      randomFillSync(bytes);
+      const id = uuidV4(bytes);
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      const hex = Buffer.from(bytes).toString("hex");
+      const expected = hex.slice(0, 12) + (0x40 | (bytes[6]! & 0x0f)).toString(16) + hex.slice(14, 16) + (0x80 | (bytes[8]! & 0x3f)).toString(16) + hex.slice(18);
+      expect(id.replaceAll("-", "")).toBe(expected);
+    }
+  });
+
+  it("refuses fewer than 16 bytes", () => {
+    expect(() => uuidV4(new Uint8Array(15))).toThrow(/16 random bytes, got 15/);
   });
 });

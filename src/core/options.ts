@@ -95,3 +95,26 @@ export interface Limits {
   /** Scopes per CountOnline / WatchScopeCounts call. */
   maxCountScopes: number;
 }
+
+/** Limits of the backend calls (issue 14); variables, defaults and bounds: `src/config/backend-spec.ts`. */
+export interface BackendLimits {
+  /** Items per HeartbeatBatch / LeaveBatch call. */
+  maxBatchSessions: number;
+  /** Presences (keys × rooms) one Track stream may hold (TOO_MANY_PRESENCES past it). */
+  trackMaxPresences: number;
+  /** Requests per second one Track stream is read at, on average (flow control, never refused). */
+  trackMaxMessagesPerSec: number;
+  /** Requests one Track stream may send at once above that rate (the token bucket's size). */
+  trackBurst: number;
+  /** Requests of one Track stream processed at once. */
+  trackMaxInFlight: number;
+  /** Room patterns, and user patterns, per WatchEvents call. */
+  eventsMaxPatterns: number;
+  /** How long backend events stay in the deployment's feed for WatchEvents resumes. */
+  eventsRetentionMs: number;
+  /** Broadcast payload limit (serialized bytes). */
+  broadcastMaxBytes: number;
+  /** Broadcasts per second per session (or per caller without a session), and the burst above it. */
+  broadcastRatePerSec: number;
+  broadcastBurst: number;
+}

@@ -77,7 +77,21 @@ export interface CursorBatch {
  * What a store publishes on a room's subscription, in commit order. `reset` means messages may
  * have been lost (the store's subscription was interrupted): watchers must resync.
  */
+/** A custom ephemeral room event (PresenceService.Broadcast): never stored, never versioned. */
+export interface RoomBroadcastMessage {
+  room: string;
+  /** Application-defined type, 1..64 bytes of [A-Za-z0-9_.:-]. */
+  type: string;
+  /** The payload as JSON text. */
+  payloadJson: string;
+  /** The sender (empty for a backend sending as itself). */
+  userId: string;
+  connectionId: string;
+  timeMs: number;
+}
+
 export type StoreMessage =
+  | { type: "broadcast"; broadcast: RoomBroadcastMessage }
   | { type: "event"; event: PresenceEvent }
   | { type: "typing"; typing: TypingEvent }
   | { type: "cursors"; batch: CursorBatch }

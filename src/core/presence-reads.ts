@@ -2,7 +2,7 @@ import { PresenceError, sessionNotFound } from "./presence-error.js";
 import { markIdle, overrideOf, requireSession, roomOf, type Effects, type ModelRoom, type PresenceModel } from "./presence-model.js";
 import type { PresenceOverride } from "./presence-override.js";
 import { showOverride } from "./presence-seeds.js";
-import type { CursorPosition, Position, PresenceEvent, RoomView } from "./presence-event.js";
+import type { CursorPosition, Position, PresenceEvent, RoomBroadcastMessage, RoomView } from "./presence-event.js";
 import { applyTyping, buildRoomView, countsOf, emptyRoomView, readLogFrom, trimLog } from "./room-state.js";
 import { compareRooms, type RoomSummary } from "./room-summary.js";
 import { applySetStatus, userStatusOf } from "./user-presence.js";
@@ -105,6 +105,26 @@ export function modelTyping(m: PresenceModel, ref: { sessionId: string; ownerKey
   const ttl = m.o.timings.typingTtlMs;
   if (applyTyping(r.state, userId, ref.typing, nowMs, ttl) !== "changed") return;
   fx.room.push({ room: ref.room, message: { type: "typing", typing: { room: ref.room, userId, typing: ref.typing, expiresInMs: ref.typing ? ttl : 0 } } });
+}
+
+/**
+ * A custom room event (PresenceService.Broadcast), never stored: with `from`, sent as that
+ * session's listed connection in the room (SESSION_NOT_FOUND otherwise); without, as given.
+ */
+export function modelBroadcast(
+  m: PresenceModel,
+  message: Omit<RoomBroadcastMessage, "userId" | "connectionId"> & { userId?: string },
+  from: { sessionId: string; ownerKey: string } | undefined,
+  nowMs: number,
+  fx: Effects,
+): RoomBroadcastMessage {
+  let sent: RoomBroadcastMessage = { ...message, userId: message.userId ?? "", connectionId: "" };
+  if (from) {
+    const { connectionId, userId } = memberOf(m, { ...from, room: message.room }, nowMs);
+    sent = { ...sent, userId, connectionId };
+  }
+  fx.room.push({ room: message.room, message: { type: "broadcast", broadcast: sent } });
+  return sent;
 }
 
 /** Stores the session's cursor (last value wins); returns the room and connection to batch. */

@@ -45,6 +45,12 @@ export interface FanoutHub {
   watchersByTransport(): Record<string, { full: number; counts: number }>;
   /** Rooms with live watchers (one store subscription each). */
   roomCount(): number;
+  /**
+   * Full watchers of one room on this node: the ones a broadcast reaches (the WebSocket bridge's
+   * watch of a room counts as one; counts watchers, such as the bridge's follow of its members'
+   * rooms for room_ended, do not).
+   */
+  roomWatchers(room: string): number;
   /** Ends every watch with `error` (DRAINING on shutdown) and refuses new ones. */
   close(error: PresenceError): void;
 }
@@ -142,6 +148,7 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     }
     if (w.detail === "counts") return false;
     if (m.type === "typing") return push(w, { type: "typing", typing: m.typing });
+    if (m.type === "broadcast") return push(w, { type: "broadcast", broadcast: m.broadcast });
     return push(w, { type: "cursors", batch: m.batch });
   }
 
@@ -357,6 +364,11 @@ export function createFanoutHub(o: FanoutHubOptions): FanoutHub {
     watcherCount: () => ({ ...counts }),
     watchersByTransport: () => Object.fromEntries([...byTransport].map(([k, v]) => [k, { ...v }])),
     roomCount: () => rooms.size,
+    roomWatchers(room) {
+      let n = 0;
+      for (const w of rooms.get(room)?.watchers ?? []) if (w.detail !== "counts") n++;
+      return n;
+    },
     close(error) {
       closedWith = error;
       stallTimer?.cancel();

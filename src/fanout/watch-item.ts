@@ -1,4 +1,4 @@
-import type { Counts, CursorBatch, Position, PresenceEvent, RoomEndedInfo, RoomView, TypingEvent } from "../core/presence-event.js";
+import type { Counts, CursorBatch, Position, PresenceEvent, RoomBroadcastMessage, RoomEndedInfo, RoomView, TypingEvent } from "../core/presence-event.js";
 import { orderUsers, type MemberOrder } from "../core/member-order.js";
 
 /** What a watch of a room asks for and yields (the fan-out hub's public types; see fanout-hub.ts). */
@@ -14,7 +14,8 @@ export type WatchItem =
   | { type: "typing"; typing: TypingEvent }
   | { type: "cursors"; batch: CursorBatch }
   /** The room ended (rooms.proto): the last item of the watch, after the members' `left` events. */
-  | { type: "ended"; ended: RoomEndedInfo };
+  | { type: "ended"; ended: RoomEndedInfo }
+  | { type: "broadcast"; broadcast: RoomBroadcastMessage };
 
 /**
  * Why a watcher got a fresh snapshot: `overflow` (its reader fell behind by a whole queue),

@@ -110,7 +110,7 @@ export function createLiveGauges(registers: Registers, sources: () => GaugeSourc
     }),
     watchedRooms: new Gauge({
       name: "presence_watched_rooms",
-      help: "Rooms with watchers on this node (one store subscription each).",
+      help: "Rooms this node follows in the store (one subscription each): watched by a client, or joined by a WebSocket member socket (to learn their end).",
       registers,
       collect() {
         read((s) => s.watchedRooms, (n) => this.set(n));

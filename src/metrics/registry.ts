@@ -9,12 +9,13 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { ERROR_REASONS, type PresenceErrorReason } from "../core/error-policy.js";
+import { createBackendMetrics, type BackendMetrics } from "./backend-metrics.js";
 import { createAccessMetrics, type AccessMetrics } from "./access-metrics.js";
 import { createHistoryMetrics, type HistoryMetrics } from "./history-metrics.js";
 import { createLatencyMetrics, createLiveGauges, WATCH_TRANSPORTS, type ConnectionTransport, type SessionBinding, type WatchTransport } from "./live-metrics.js";
 
 /** Event kinds the hub publishes (label `kind` of `presence_events_published_total`). */
-export const PUBLISHED_EVENT_KINDS = ["joined", "left", "updated", "anonymous", "typing", "cursors"] as const;
+export const PUBLISHED_EVENT_KINDS = ["joined", "left", "updated", "anonymous", "typing", "cursors", "broadcast"] as const;
 export type PublishedEventKind = (typeof PUBLISHED_EVENT_KINDS)[number];
 
 /** Message kinds delivered to watchers (label `kind` of `presence_events_delivered_total`). */
@@ -70,6 +71,8 @@ export const UDP_RESULTS = ["accepted", "oversize", "malformed", "bad_mac", "sta
 export interface Metrics extends AccessMetrics {
   /** The private registry: `await registry.metrics()` is the scrape text, `registry.contentType` its type. */
   readonly registry: Registry;
+  /** Track streams and webhook delivery (backend-metrics.ts). */
+  readonly backends: BackendMetrics;
   /** `presence_rpc_duration_seconds{method,code,protocol}`: unary call durations, 0.5 ms to 5 s buckets. */
   readonly rpcDuration: Histogram<"method" | "code" | "protocol">;
   /** `presence_stream_duration_seconds{method,code,protocol}`: stream lifetimes, 0.1 s to 1 h buckets. */
@@ -110,10 +113,11 @@ export interface Metrics extends AccessMetrics {
   readonly redisCommandDuration: Histogram;
   /** `presence_redis_errors_total{kind}`: failed Redis calls (timeout, connection, oom, readonly, cluster, other). */
   readonly redisErrors: Counter<"kind">;
-  /** `presence_redis_script_reloads_total`: NOSCRIPT answers (after SCRIPT FLUSH or a restart) that reloaded a script. */
-  readonly scriptReloads: Counter;
+  /** `presence_redis_script_reloads_total{script}`: NOSCRIPT answers (after SCRIPT FLUSH or a restart) that reloaded a script (script ∈ the store's script names). */
+  readonly scriptReloads: Counter<"script">;
   /** `presence_subscriber_reconnects_total`: pub/sub reconnections (watchers of its rooms resync). */
   readonly subscriberReconnects: Counter;
+  readonly pubsubProbeTimeouts: Counter;
   /** `presence_reasserted_sessions_total`: live sessions re-created after Redis lost its data. */
   readonly reassertedSessions: Counter;
   readonly revivedSessions: Counter;
@@ -243,6 +247,7 @@ export function createMetrics(): Metrics {
 
   return {
     registry,
+    backends: createBackendMetrics(registry),
     rpcDuration,
     streamDuration,
     sessions,
@@ -266,8 +271,9 @@ export function createMetrics(): Metrics {
       registers,
     }),
     redisErrors,
-    scriptReloads: counter("presence_redis_script_reloads_total", "Scripts loaded again after NOSCRIPT (SCRIPT FLUSH or restart)."),
+    scriptReloads: counter("presence_redis_script_reloads_total", "Scripts loaded again after NOSCRIPT (SCRIPT FLUSH or restart), by script.", ["script"]),
     subscriberReconnects: counter("presence_subscriber_reconnects_total", "Pub/sub connection re-established; watchers of its rooms resync."),
+    pubsubProbeTimeouts: counter("presence_pubsub_probe_timeouts_total", "Pub/sub probes whose message never arrived although Redis took it (a starved subscriber: restarted on the second in a row)."),
     reassertedSessions: counter("presence_reasserted_sessions_total", "Live sessions re-created after Redis lost its data."),
     revivedSessions: counter("presence_revived_sessions_total", "Sessions that expired while this node could not write to Redis, refreshed back after the outage."),
     reapedSessions: counter("presence_reaped_sessions_total", "Expired sessions reaped by this node."),

@@ -53,6 +53,15 @@ export interface AccessGuard {
   /** `authorize` for several rooms; refuses naming the first forbidden one (`rooms[i]`). */
   authorizeRooms(caller: Caller, op: RoomOperation, rooms: readonly string[], field?: string): Promise<void>;
   visibleUsers(caller: Caller, op: UserOperation, userIds: readonly string[]): Promise<ReadonlySet<string>>;
+  /**
+   * A stream's filter question, asked per item (WatchEvents: `watch` on an event's room,
+   * `status.watch` on its user): true or false, never a refusal, and a "no" is not counted as a
+   * denial (the caller asked for nothing in particular). Rejects with AUTH_UNAVAILABLE when the
+   * hook cannot answer (fail closed: the stream ends, the client resumes from its cursor).
+   */
+  allows(caller: Caller, op: Operation, resource: string): Promise<boolean>;
+  /** Whether `caller` could be allowed `op` anywhere (rules, hook or development mode). */
+  mayEver(caller: Caller, op: Operation): boolean;
   /** The caller's role in `room` from its per-room role claim ("" when none): shown on its member. */
   roleIn(caller: Caller, room: string): string;
   /** Takes `n` units of a concurrent quota until the returned function is called (idempotent). */
@@ -76,14 +85,14 @@ export function createAccessGuard(o: AccessGuardOptions): AccessGuard {
   const { policy } = o;
 
   /** Decisions for several resources of one operation; the hook is asked once for the undecided ones. */
-  async function decideAll(caller: Caller, op: Operation, resources: readonly string[]): Promise<boolean[]> {
+  async function decideAll(caller: Caller, op: Operation, resources: readonly string[], countDenials = true): Promise<boolean[]> {
     const out = new Array<boolean>(resources.length).fill(false);
     const ask: number[] = [];
     resources.forEach((r, i) => {
       const d = decide(policy, caller, op, r);
       if (d.allowed) out[i] = true;
       else if (d.askHook && o.hook) ask.push(i);
-      else o.onDenied?.(op, "rules");
+      else if (countDenials) o.onDenied?.(op, "rules");
     });
     if (ask.length > 0) {
       let answers: boolean[];
@@ -94,7 +103,7 @@ export function createAccessGuard(o: AccessGuardOptions): AccessGuard {
       }
       ask.forEach((i, k) => {
         out[i] = answers[k] === true;
-        if (!out[i]) o.onDenied?.(op, "hook");
+        if (!out[i] && countDenials) o.onDenied?.(op, "hook");
       });
     }
     return out;
@@ -135,6 +144,13 @@ export function createAccessGuard(o: AccessGuardOptions): AccessGuard {
       const ok = await decideAll(caller, op, userIds);
       return new Set(userIds.filter((_, i) => ok[i]));
     },
+
+    async allows(caller, op, resource) {
+      if (decide(policy, caller, op, resource).allowed) return true;
+      return (await decideAll(caller, op, [resource], false))[0] === true;
+    },
+
+    mayEver: (caller, op) => mayEver(policy, caller, op),
 
     roleIn: (caller, room) => memberRole(caller, room),
 

@@ -8,6 +8,7 @@
  * - `guardedUserWatch`: a WatchUsers stream: only the users the caller may see are subscribed; the
  *   others appear in the snapshot exactly as unknown users do and never change (no oracle). Holds
  *   one `watches` unit and one `watched_user_ids` unit per id.
+ * - `guardedStream`: another watch stream (WatchEvents): the same `watches` unit and token expiry.
  * - `withRole`: the member's per-room role travels with its metadata under the reserved key
  *   `$role` (keys starting with `$` are the server's); the transports lift it into `role`.
  *
@@ -69,6 +70,22 @@ export async function* guardedWatch(
   const expiry = untilTokenExpiry(clock, caller, signal);
   try {
     yield* open(expiry.signal);
+  } finally {
+    expiry.stop();
+    done();
+  }
+}
+
+/**
+ * Any other watch stream (WatchEvents): holds one `watches` unit while open and ends with
+ * TOKEN_EXPIRED when the caller's token expires (also when `open` simply stops at the abort).
+ */
+export async function* guardedStream<T>(access: AccessGuard, clock: Clock, caller: Caller, signal: AbortSignal, open: (signal: AbortSignal) => AsyncGenerator<T>): AsyncGenerator<T> {
+  const done = releasing(signal, access.hold(caller, "watches"));
+  const expiry = untilTokenExpiry(clock, caller, signal);
+  try {
+    yield* open(expiry.signal);
+    if (expiry.signal.aborted && expiry.signal.reason instanceof PresenceError) throw expiry.signal.reason;
   } finally {
     expiry.stop();
     done();

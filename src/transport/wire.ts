@@ -1,6 +1,8 @@
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import { fromJson, type JsonValue, type MessageInitShape } from "@bufbuild/protobuf";
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import type { RoomBroadcastSchema } from "../../gen/presence/v1/broadcast_pb.js";
 import type { UserInfo } from "../core/identity.js";
-import type { Activity, Counts, Cursor, CursorPosition, Member, PresenceEvent, RoomEndedInfo, RoomView, TypingEvent, CursorBatch } from "../core/presence-event.js";
+import type { Activity, Counts, Cursor, CursorPosition, Member, PresenceEvent, RoomBroadcastMessage, RoomEndedInfo, RoomView, TypingEvent, CursorBatch } from "../core/presence-event.js";
 import { RoomStatus as PbRoomStatus, type RoomEndedSchema, type RoomInfoSchema } from "../../gen/presence/v1/rooms_pb.js";
 import type { RoomInfoView } from "../service/room-service.js";
 import type { ManagedRoom } from "../core/room-lifecycle.js";
@@ -77,7 +79,7 @@ export const joinRoomInfo = (r: { managedRoom?: ManagedRoom; view: RoomView }) =
 
 export const orderFromPb = (o: PbMemberOrder) => (o === PbMemberOrder.LAST_ACTIVE ? ("last_active" as const) : ("joined" as const));
 
-const leaveReasonToPb = { left: PbLeaveReason.LEFT, timeout: PbLeaveReason.TIMEOUT, kicked: PbLeaveReason.KICKED, ended: PbLeaveReason.ENDED } as const;
+export const leaveReasonToPb = { left: PbLeaveReason.LEFT, timeout: PbLeaveReason.TIMEOUT, kicked: PbLeaveReason.KICKED, ended: PbLeaveReason.ENDED } as const;
 
 export const userToPb = (u: UserInfo): MessageInitShape<typeof UserInfoSchema> => ({
   userId: u.userId,
@@ -96,7 +98,7 @@ export const userFromPb = (u: { userId: string; name: string; avatarUrl: string;
 /** The member's role travels in its metadata under `$role` (service/access-wrappers.ts); on the wire it is `role`. */
 const ROLE_KEY = "$role";
 
-const connectionToPb = (m: Member): MessageInitShape<typeof ConnectionSchema> => {
+export const connectionToPb = (m: Member): MessageInitShape<typeof ConnectionSchema> => {
   // Most members have no role: their metadata goes out as is, without a copy.
   const { [ROLE_KEY]: role = "", ...rest } = ROLE_KEY in m.metadata ? m.metadata : { [ROLE_KEY]: "" };
   return {
@@ -120,7 +122,7 @@ const userRoleOf = (members: readonly Member[]): string => {
   return "";
 };
 
-const countsToPb = (c: Counts): MessageInitShape<typeof CountsSchema> => ({ users: c.users, connections: c.connections, anonymous: c.anonymous });
+export const countsToPb = (c: Counts): MessageInitShape<typeof CountsSchema> => ({ users: c.users, connections: c.connections, anonymous: c.anonymous });
 
 export const cursorPositionFromPb = (p: { x: number; y: number; element: string; selectionStart: bigint; selectionEnd: bigint } | undefined): CursorPosition => ({
   x: p?.x ?? 0,
@@ -202,6 +204,8 @@ export const watchItemToPb = (item: WatchItem): MessageInitShape<typeof WatchPre
       return { message: { case: "typing", value: typingToPb(item.typing) } };
     case "cursors":
       return { message: { case: "cursors", value: cursorBatchToPb(item.batch) } };
+    case "broadcast":
+      return { message: { case: "broadcast", value: broadcastToPb(item.broadcast) } };
     case "ended":
       return { message: { case: "ended", value: roomEndedToPb(item.ended) } };
   }
@@ -215,6 +219,16 @@ export const roomEndedToPb = (e: RoomEndedInfo): MessageInitShape<typeof RoomEnd
   endedBy: e.endedBy,
   reason: e.reason,
   tombstoneUntilMs: BigInt(e.tombstoneUntilMs),
+});
+
+/** A broadcast as watchers receive it; the payload JSON becomes a google.protobuf.Value. */
+export const broadcastToPb = (b: RoomBroadcastMessage): MessageInitShape<typeof RoomBroadcastSchema> => ({
+  room: b.room,
+  type: b.type,
+  payload: fromJson(ValueSchema, JSON.parse(b.payloadJson) as JsonValue),
+  userId: b.userId,
+  connectionId: b.connectionId,
+  timeMs: BigInt(b.timeMs),
 });
 
 const userStateToPb = { online: PbUserState.ONLINE, away: PbUserState.AWAY, offline: PbUserState.OFFLINE } as const;

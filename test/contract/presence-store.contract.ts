@@ -4,6 +4,8 @@ import { nodeRegistryContract } from "./node-registry.contract.js";
 import { roomStoreContract } from "./room-store.contract.js";
 import { sessionQuotaContract } from "./session-quota.contract.js";
 import { sessionStoreContract } from "./session-store.contract.js";
+import { trackerStoreContract } from "./tracker-store.contract.js";
+import { backendEventFeedContract } from "./backend-event-feed.contract.js";
 import { userStatusStoreContract } from "./user-status-store.contract.js";
 
 export type { ContractHarness, MakeHarness } from "./contract-harness.js";
@@ -19,4 +21,6 @@ export function presenceStoreContract(make: MakeHarness) {
   userStatusStoreContract(make);
   nodeRegistryContract(make);
   commitFeedContract(make);
+  trackerStoreContract(make);
+  backendEventFeedContract(make);
 }

@@ -181,6 +181,21 @@ export async function metric(node: NodeProcess, name: string, labels = ""): Prom
   return sum;
 }
 
+/** One node's series of `name` by the value of its one label `label` (e.g. `kind` → {timeout: 2, …}). */
+export async function metricBy(node: NodeProcess, name: string, label: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const series = new RegExp(`^${name}\\{${label}="([^"]*)"\\}$`);
+  for (const [s, v] of await scrape(node)) {
+    const m = series.exec(s);
+    if (m) out.set(m[1]!, v);
+  }
+  return out;
+}
+
+/** Per node, the label values whose count changed between two readings of {@link metricBy} (value → increase). */
+export const increases = (before: Map<string, number>[], after: Map<string, number>[]) =>
+  after.map((m, i) => Object.fromEntries([...m].map(([k, v]) => [k, v - (before[i]!.get(k) ?? 0)] as const).filter(([, d]) => d !== 0)));
+
 /** `metric` on every node. */
 export const metricPerNode = (nodes: NodeProcess[], name: string, labels = "") => Promise.all(nodes.map((n) => metric(n, name, labels)));
 

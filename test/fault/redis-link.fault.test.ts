@@ -29,7 +29,9 @@ import { eventually, httpGet, metric, reasonOf } from "./redis-fault-kit.js";
  * refused: fencing), B finds its sessions gone and ends their streams with SESSION_NOT_FOUND, each
  * client rejoins once (one join per watcher), B's watchers catch up; A's sessions see nothing;
  * no old connection comes back; every view ends equal to GetPresence; Redis keeps nothing of the
- * old sessions.
+ * old sessions. F-N7 on the way: B's reaper and refresh loops fail during the cut, are counted
+ * (`presence_loop_errors_total{loop}`), and work again after it (no new failure, B keeps its new
+ * sessions alive, an abandoned session is reaped).
  */
 
 const TTL_MS = 2_000;
@@ -167,6 +169,8 @@ describe.concurrent("one node's Redis link (TCP forwarder)", () => {
     const load = callLoop(probe, () => probe.getPresence({ room: ROOMS[0] }, { timeoutMs: 5_000 }), 50, 4);
     s.defer(load.stop);
     const reapedBefore = await metric(c.a, "presence_reaped_sessions_total");
+    const loopErrors = () => Promise.all(["reaper", "refresh"].map((loop) => metric(c.b, "presence_loop_errors_total", `loop="${loop}"`)));
+    const loopErrorsBefore = await loopErrors();
     const t0 = Date.now();
     c.fwd.cut();
     await eventually(async () => (await httpGet(`${c.b.adminUrl}/readyz`)).status === 503, 3_000, "B not ready");
@@ -178,6 +182,7 @@ describe.concurrent("one node's Redis link (TCP forwarder)", () => {
     const leftMs = Date.now() - t0;
     await sleep(t0 + 3 * TTL_MS - Date.now());
     const during = load.between(t0 + 1_000, Date.now());
+    const loopErrorsCut = await loopErrors();
     c.fwd.heal();
     const t1 = Date.now();
     await eventually(async () => (await httpGet(`${c.b.adminUrl}/readyz`)).status === 200, 5_000, "B ready again");
@@ -219,5 +224,14 @@ describe.concurrent("one node's Redis link (TCP forwarder)", () => {
     expect([...c.onA, ...c.onB].flatMap((d: DriverClient) => d.streams().flatMap((w) => w.recorder.violations))).toEqual([]);
     expect((await metric(c.a, "presence_reaped_sessions_total")) - reapedBefore).toBe(victims.length);
     expect(await residueOf(c.redis.client(), [...victims.map((v) => v.cid), ...c.onB.map((d) => d.sids[0]!), c.hb.sessionId])).toEqual([]);
+    // F-N7: B's reaper and refresh loops failed during the cut, were counted, and went on: no new
+    // failure once healed, its refresh keeps the rejoined sessions (attached to B) past a TTL, and a
+    // session abandoned through B is still reaped in time.
+    expect(loopErrorsCut.map((n, i) => n - loopErrorsBefore[i]!).every((n) => n >= 1)).toBe(true);
+    const loopErrorsHealed = await loopErrors();
+    const zed = (await s.client(c.b.rpcUrl, await tokenOf("zed")).join({ room: ROOMS[0] })).session!;
+    await waitFor(() => c.rec.watchers.filter((w) => w.room === ROOMS[0]).every((w) => c.rec.leavesFor(zed.connectionId)[w.index] === 1), TTL_MS + 2_000, "zed reaped");
+    expect(await loopErrors()).toEqual(loopErrorsHealed);
+    for (const d of c.onB) expect([d.user, d.settled(), d.rejoins()]).toEqual([d.user, true, 1]);
   });
 });

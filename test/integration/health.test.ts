@@ -100,12 +100,15 @@ describe("gRPC health and readiness over a real Redis", () => {
     expect(await readyGauge(s)).toBe(1);
   });
 
-  it("readiness probes the subscriber connection itself (a PING on it), not a cached flag", async () => {
+  it("readiness probes the subscriber connection itself (a message through it, end to end), not a cached flag", async () => {
     const { s } = await start();
     expect(await readyz(s)).toBe(200);
-    const clients = await redis.cli("CLIENT", "LIST");
-    const sub = clients.split("\n").find((l) => / name=presence-sub /.test(l));
-    expect(sub).toMatch(/ cmd=ping /);
+    // The probe publishes on the node's own probe channel and waits for it on its subscriber.
+    const channel = `${s.config.redis.prefix}:probe:${s.app.nodeId}`;
+    expect(await redis.cli("PUBSUB", "NUMSUB", channel)).toBe(`${channel}\n1`);
+    const sub = (await redis.cli("CLIENT", "LIST")).split("\n").find((l) => / name=presence-sub /.test(l));
+    expect(sub).toMatch(/ sub=[1-9]/);
+    expect(await redis.cli("INFO", "commandstats")).toMatch(/cmdstat_publish:calls=[1-9]/);
   });
 
   it("Watch: SERVING, NOT_SERVING while Redis is stopped (/readyz 503), SERVING again when it returns; an unknown service gets SERVICE_UNKNOWN and stays open", async () => {

@@ -1,13 +1,13 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { spawn, type ChildProcess } from "node:child_process";
-import * as net from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { PresenceService } from "../../gen/presence/v1/presence_pb.js";
 import { Detail, LeaveReason } from "../../gen/presence/v1/types_pb.js";
 import { SERVER_ARGS } from "../support/node-process.js";
+import { freePort } from "../support/processes.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { signTestToken, TEST_SECRET } from "../support/tokens.js";
 import { recordWatch, toComparableDomain, waitFor, type RecordedWatch } from "../support/watch-recorder.js";
@@ -136,15 +136,6 @@ describe("(b) graceful shutdown in-process", () => {
     expect(h1After).toBeInstanceOf(ConnectError);
   });
 });
-
-/** A port that was free a moment ago (bound to port 0, then released). */
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** Runs the built server (`node dist/main.js`, as `npm start` does) in one node process (so the pid is the server's). */
 function runMain(env: Record<string, string>) {

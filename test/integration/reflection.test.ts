@@ -46,6 +46,7 @@ const EXPECTED_SERVICES = [
   "grpc.reflection.v1.ServerReflection",
   "grpc.reflection.v1alpha.ServerReflection",
   "presence.v1.AdminService",
+  "presence.v1.BackendService",
   "presence.v1.HistoryService",
   "presence.v1.PresenceService",
 ];
@@ -102,6 +103,7 @@ describe.each(PROTOCOLS)("buf curl --reflect, %s", (_name, protocol) => {
     expect(methods).toContain("presence.v1.PresenceService/WatchPresence");
     expect(methods).toContain("presence.v1.PresenceService/Broadcast");
     expect(methods).toContain("presence.v1.AdminService/KickSession");
+    expect(methods).toContain("presence.v1.BackendService/Track");
     expect(methods).toContain("grpc.reflection.v1.ServerReflection/ServerReflectionInfo");
   });
 

@@ -229,3 +229,32 @@ describe(`client SDK over the WebSocket bridge (${e} engine)`, () => {
     await expect(h.ready).rejects.toBeTruthy();
   });
 });
+
+describe("client SDK: the WebSocket constructor is looked up when connecting, not when the client is made", () => {
+  it("a client made where there is no WebSocket (server-side rendering on Node 20) is harmless, uses the global one present at its first connect, and without any fails once naming the option", async () => {
+    engine = "ws";
+    const g = globalThis as { WebSocket?: unknown };
+    const saved = Object.getOwnPropertyDescriptor(g, "WebSocket");
+    delete g.WebSocket; // Node 22 and later have one
+    try {
+      const s = await server();
+      const none = createPresenceClient({ url: s.wsUrl, reconnect: { baseMs: 20 }, visibility: false });
+      clients.push(none);
+      const h = none.join("/doc");
+      await expect(none.connect()).rejects.toMatchObject({ code: "failed_precondition", retryable: false, message: expect.stringContaining("pass `webSocket` to createPresenceClient") });
+      await expect(h.ready).rejects.toMatchObject({ code: "failed_precondition" });
+      expect(none.status).toBe("disconnected");
+
+      const late = createPresenceClient({ url: s.wsUrl, token: await tokenFor("ana"), visibility: false });
+      clients.push(late);
+      g.WebSocket = WebSocket; // a polyfill installed after the client was made
+      const a = late.join("/doc");
+      await a.ready;
+      expect(ids(a)).toEqual(["ana"]);
+      await until(() => late.status === "connected", "the late client connected");
+    } finally {
+      if (saved) Object.defineProperty(g, "WebSocket", saved);
+      else delete g.WebSocket;
+    }
+  });
+});

@@ -1,10 +1,15 @@
 import { randomBytes } from "node:crypto";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { AdminService } from "../../gen/presence/v1/admin_pb.js";
 import type { ServerFrame } from "../../gen/presence/v1/frames_pb.js";
 import { connectClient } from "../support/clients.js";
 import { startRedis, type RedisInstance } from "../support/redis-harness.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { signTestToken, TEST_SECRET } from "../support/tokens.js";
+import { pubsubMessage } from "../support/resp-frames.js";
+import { startTcpForwarder, type TcpForwarder } from "../support/tcp-forwarder.js";
 import { connectWs, type WsTestClient } from "../support/ws-client.js";
 import { engineEnv, WS_ENGINES } from "../support/ws-engines.js";
 
@@ -88,3 +93,68 @@ for (const engine of WS_ENGINES) {
     });
   }
 }
+
+/**
+ * The node refresh that finds a member socket's session gone may come before the room's `ended`
+ * message (EndRoom ends a session with its last room): the socket still gets `room_ended` (from the
+ * room's record, inside its tombstone) and stays open, never 4005. Made certain here: node B reaches
+ * Redis through a forwarder that drops every pub/sub message of the room, so only the refresh can
+ * tell B. A session lost for another reason (kicked) still closes its socket with 4005.
+ */
+describe("room_ended when the end's message never reaches the members' node (redis)", () => {
+  let redis: RedisInstance;
+  let fwd: TcpForwarder;
+  beforeAll(async () => {
+    redis = await startRedis();
+    fwd = await startTcpForwarder(redis.port);
+  });
+  afterAll(async () => {
+    await fwd?.close();
+    await redis?.stop();
+  });
+
+  it("the refresh that finds the session gone sends room_ended from the room's record; a kick still closes with 4005", async () => {
+    const env = { PRESENCE_NODE_REFRESH_MS: "200", PRESENCE_REDIS_PREFIX: `t${randomBytes(4).toString("hex")}` };
+    const a = await startTestServer({ ...env, PRESENCE_REDIS_URL: redis.url });
+    servers.push(a);
+    const b = await startTestServer({ ...env, PRESENCE_REDIS_URL: `redis://127.0.0.1:${fwd.port}` });
+    servers.push(b);
+    let dropped = 0;
+    fwd.filterPushes((f) => {
+      const m = pubsubMessage(f);
+      if (m && m.channel.includes("/op/lost")) {
+        dropped++;
+        return [];
+      }
+      return [f];
+    });
+    try {
+      const owner = connectClient(a.baseUrl, await signTestToken(TEST_SECRET, { sub: "owner" }));
+      await owner.createRoom({ room: "/op/lost" });
+      const member = await connectWs(b.wsUrl, { token: await signTestToken(TEST_SECRET, { sub: "m1", name: "m1" }) });
+      const kicked = await connectWs(b.wsUrl, { token: await signTestToken(TEST_SECRET, { sub: "m2", name: "m2" }) });
+      sockets.push(member, kicked);
+      expect((await member.request({ case: "join", value: { room: "/op/lost" } })).frame.case).toBe("join");
+      const k = await kicked.request({ case: "join", value: { room: "/other" } });
+      const kickedSession = k.frame.case === "join" ? k.frame.value.session!.sessionId : "";
+
+      const ended = await owner.endRoom({ room: "/op/lost", reason: "lost message" });
+      expect(ended.connectionsRemoved).toBe(1);
+      const f = await member.waitFor(isRoomEnded, 10_000);
+      expect(f.frame.value).toMatchObject({ room: "/op/lost", endedBy: "owner", reason: "lost message" });
+      expect(dropped).toBeGreaterThan(0); // B never saw the room's messages: the refresh told it
+      await sleep(700); // several refreshes more: no 4005, no second room_ended
+      expect(member.ws.readyState).toBe(member.ws.OPEN);
+      expect(member.frames.filter(isRoomEnded)).toHaveLength(1);
+      expect((await member.request({ case: "join", value: { room: "/after" } })).frame.case).toBe("join");
+
+      // Kicked (not an ended room): the refresh closes the socket with 4005 as before.
+      const ops = createClient(AdminService, createConnectTransport({ baseUrl: a.baseUrl, httpVersion: "1.1" }));
+      await ops.kickSession({ sessionId: kickedSession }, { headers: { authorization: `Bearer ${await signTestToken(TEST_SECRET, { sub: "ops", role: "admin" })}` } });
+      expect(await kicked.closed).toEqual({ code: 4005, reason: "session ended" });
+      expect(kicked.frames.filter(isRoomEnded)).toHaveLength(0);
+    } finally {
+      fwd.filterPushes(null);
+    }
+  });
+});

@@ -86,12 +86,20 @@ describe.each(["memory", "redis"] as const)("operations metrics on the %s store"
     expect(await value(server, "presence_watchers", 'transport="connect",detail="full"')).toBe(1);
     expect(await value(server, "presence_watchers", 'transport="connect",detail="counts"')).toBe(1);
     expect(await value(server, "presence_watchers", 'transport="ws",detail="full"')).toBe(1);
-    expect(await value(server, "presence_watched_rooms")).toBe(1);
+    // Rooms followed in the store: "fan" (watched by both transports: one subscription) and
+    // "elsewhere", which the WebSocket socket joined without watching: the bridge follows it to
+    // send the socket room_ended (one per room and node). Leaving it drops that one (below).
+    expect(await value(server, "presence_watched_rooms")).toBe(2);
     expect(await value(server, "presence_connections", 'transport="ws"')).toBe(1);
     expect(await value(server, "presence_connections", 'transport="http2"')).toBe(1);
     expect(await value(server, "presence_connections", 'transport="http1"')).toBeGreaterThanOrEqual(1);
     expect(await value(server, "presence_bound_sessions", 'binding="ws"')).toBe(1);
     expect(await value(server, "presence_bound_sessions", 'binding="stream"')).toBe(0);
     expect(await value(server, "presence_redis_subscriber_up")).toBe(1);
+
+    await ws.request({ case: "leave", value: { room: "elsewhere" } });
+    for (let i = 0; i < 100 && (await value(server, "presence_watched_rooms")) !== 1; i++) await sleep(20);
+    expect(await value(server, "presence_watched_rooms")).toBe(1); // only "fan", watched by clients
+    expect(await value(server, "presence_watchers", 'transport="ws"')).toBe(1); // the end watch was never a client's watcher
   });
 });

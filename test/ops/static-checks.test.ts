@@ -91,4 +91,18 @@ describe("Prometheus alert rules", () => {
       expect(a, `${name}: severity`).toMatch(/severity: (critical|warning)/);
     }
   });
+
+  it("link each alert to its own runbook section of docs/metrics.md, which lists every alert in its table", () => {
+    const text = readFileSync(ALERT_RULES, "utf8");
+    const doc = readFileSync(path.join(ROOT, "docs", "metrics.md"), "utf8");
+    const sections = new Set([...doc.matchAll(/^#### (\w+)$/gm)].map((m) => m[1]!.toLowerCase()));
+    const alerts = text.split(/^\s+- alert: /m).slice(1);
+    for (const a of alerts) {
+      const name = a.split("\n", 1)[0]!.trim();
+      expect(/runbook_url: "([^"]+)"/.exec(a)?.[1], `${name}: runbook_url`).toBe(`docs/metrics.md#${name.toLowerCase()}`);
+      expect(sections.has(name.toLowerCase()), `docs/metrics.md has a "#### ${name}" runbook section`).toBe(true);
+      expect(doc, `docs/metrics.md's alerts table lists ${name}`).toContain(`| ${name} |`);
+    }
+    expect(sections.size, "no runbook section without an alert").toBe(alerts.length);
+  });
 });

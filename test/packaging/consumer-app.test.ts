@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,7 +23,8 @@ import { checkSdkTarball, checkServerTarball, waitForHttp } from "./tarballs.js"
  * - Chromium (Debian's, through playwright-core) opens the dev server as Ana and the production
  *   build as Bob: both pages show both people, live, and Bob leaving shows on Ana's page;
  * - the README's TypeScript backend quick start (a directory with the client tarball, Connect's
- *   Node transport and tsx; `index.ts` as written) reads the room and Ana's and Bob's status;
+ *   Node transport and tsx; `index.ts` as written) reads the room and Ana's and Bob's status, and
+ *   so does its Python quick start (clients/python pip-installed into a virtual environment);
  * - the tarballs' contents and manifests (./tarballs.ts): built ESM, declarations, an exports
  *   map with types, no server dependency, every import of the bundles declared.
  *
@@ -31,12 +32,14 @@ import { checkSdkTarball, checkServerTarball, waitForHttp } from "./tarballs.js"
  * (three installs, two builds): about a minute on a quiet machine.
  */
 const CHROMIUM = "/usr/bin/chromium";
+/** The Python with Debian's python3-grpcio, python3-protobuf and python3-jwt (scripts/test-python.sh uses it too). */
+const DEBIAN_PYTHON = process.env.PYTHON ?? "/usr/bin/python3";
 // The flags test/browser/ uses (this machine has no network beyond the registries).
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 const NPM_ENV = { npm_config_prefer_offline: "true", npm_config_audit: "false", npm_config_fund: "false", npm_config_update_notifier: "false", npm_config_yes: "true" };
-/** The environment of a user's shell: without vitest's NODE_ENV=test (Vite would bundle React's development build) and VITEST* variables. */
-const USER_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "NODE_ENV" && !k.startsWith("VITEST") && !k.startsWith("PRESENCE_")));
+/** The environment of a user's shell: without vitest's NODE_ENV=test (Vite would bundle React's development build) and VITEST* variables; no PYTHONPATH. */
+const USER_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "NODE_ENV" && k !== "PYTHONPATH" && !k.startsWith("VITEST") && !k.startsWith("PRESENCE_")));
 
 let work = "";
 let app = "";
@@ -164,6 +167,28 @@ describe("the packed SDK in a fresh Vite + React app", () => {
     for (const server of ["ioredis", "redis.call(", "PRESENCE_JWT_SECRET", "uWebSockets", "react-stack-top-frame"]) expect(js.includes(server), server).toBe(false);
   });
 
+  it("renders on the server (SSR) from the installed packages without touching the network or browser globals", () => {
+    // What a server-rendering framework does with the bindings: import them in Node and render a
+    // tree once (effects never run there, so nothing may connect or read window/document).
+    const script = [
+      'import { createElement as h } from "react";',
+      'import { renderToString } from "react-dom/server";',
+      'import { createPresenceClient } from "@presence-platform/client";',
+      'import { PagePresence, PagePresenceAvatars, PresenceProvider, StatusDot, useUserStatus, usePagePresence } from "@presence-platform/react";',
+      'const client = createPresenceClient({ url: "ws://127.0.0.1:9/ws" });',
+      "function Viewers() {",
+      '  const presence = usePagePresence(client, { room: "quick-start" });',
+      '  const [ana] = useUserStatus(["ana"]);',
+      '  return h("main", null, h(PagePresence, { presence }), h(PagePresenceAvatars, { presence }), h(StatusDot, { status: ana }), h("p", null, `status: ${presence.status}, ${presence.users.length} users`));',
+      "}",
+      "console.log(renderToString(h(PresenceProvider, { client }, h(Viewers))));",
+    ].join("\n");
+    writeFileSync(join(app, "ssr-check.mjs"), script + "\n");
+    const html = run("node", ["ssr-check.mjs"], app).trim();
+    // Rendered with the status dot, and the client never started connecting ("idle").
+    expect(html).toMatch(/^<main>.*presence-status-dot--offline.*<p>status: idle, 0 users<\/p><\/main>$/);
+  });
+
   it("the server's tarball installs and runs from its bin, with everything its bundles import declared", async () => {
     await checkServerTarball(join(work, `presence-platform-server-${VERSION}.tgz`), join(ROOT, "dist"));
     const res = await fetch(`http://127.0.0.1:${ports.admin}/readyz`);
@@ -214,4 +239,26 @@ describe("the packed SDK in a fresh Vite + React app", () => {
     }
     expect(printed.trim().split("\n")).toEqual(["quick-start: Ana", "ana: ONLINE", "bob: OFFLINE"]);
   });
+
+  it("the README's Python backend installs clients/python into a virtual environment and reads the same", async () => {
+    // `python3` is Debian's (its python3-grpcio, -protobuf and -jwt are what --system-site-packages
+    // finds); this machine has no PyPI, so pip builds with the venv's setuptools and never asks an index.
+    const bin = join(work, "debian-python");
+    mkdirSync(bin);
+    symlinkSync(DEBIAN_PYTHON, join(bin, "python3"));
+    const env = { PATH: `${bin}:${process.env.PATH ?? ""}`, PIP_NO_INDEX: "1", PIP_NO_BUILD_ISOLATION: "0", PIP_DISABLE_PIP_VERSION_CHECK: "1" };
+    run("bash", ["-euo", "pipefail", "-c", docBlock("python-setup").code], work, env);
+    const backend = join(work, "my-python-backend");
+    writeFileSync(join(backend, "report.py"), docBlock("python-code").code + "\n");
+    const runEnv = { ...env, PRESENCE_JWT_SECRET: TEST_SECRET, RPC_TARGET: `127.0.0.1:${ports.rpc}` };
+    // As above: Bob's status is offline once his closed page's session has ended.
+    const deadline = Date.now() + 20_000;
+    let printed = "";
+    for (;;) {
+      printed = run("bash", ["-euo", "pipefail", "-c", docBlock("python-run").code], backend, runEnv);
+      if (printed.includes("bob: offline") || Date.now() > deadline) break;
+      await sleep(500);
+    }
+    expect(printed.trim().split("\n")).toEqual(["quick-start: Ana", "ana: online", "bob: offline"]);
+  }, 300_000);
 });

@@ -91,6 +91,8 @@ export async function checkSdkTarball(tgz: string, want: { name: string; version
     if (want.name === "@presence-platform/react") {
       expect(m.peerDependencies?.react).toBe(">=18");
       expect(m.dependencies).toEqual({ "@presence-platform/client": want.version });
+      // Hooks and components: React Server Components frameworks must render them on the client.
+      for (const js of files.filter((f) => f.endsWith(".js"))) expect(readFileSync(join(dir, js), "utf8").startsWith('"use client";\n'), `${js} begins with "use client"`).toBe(true);
     }
     // The bundles import only what the manifest declares, and no Node built-in (browsers).
     for (const js of files.filter((f) => f.endsWith(".js"))) expectImportsDeclared(`${want.name}/${js}`, readFileSync(join(dir, js), "utf8"), deps, false);

@@ -62,7 +62,7 @@ export function faultScope(ctx: { onTestFinished(fn: () => void | Promise<void>)
     async record(nodes, rooms) {
       const rec = recordRooms(nodes, rooms);
       defer(() => rec.close());
-      await waitFor(() => rec.views().every((v) => v !== null), 10_000, "first snapshot of every recorder watcher").catch((e: Error) => {
+      await waitFor(() => rec.views().every((v) => v !== null), 30_000, "first snapshot of every recorder watcher").catch((e: Error) => {
         const errors = rec.watchers.filter((w) => w.errors.length > 0).map((w) => `${w.room} @ ${w.rpcUrl}: ${w.errors.map((x) => x.message).join("; ")}`);
         const logs = nodes.map((n) => `--- node ${n.rpcUrl} (pid ${n.pid}):\n${n.logs().slice(-2_000)}`);
         throw new Error(`${e.message}\n${errors.join("\n")}\n${logs.join("\n")}`);

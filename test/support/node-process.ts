@@ -22,7 +22,11 @@ export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /** How a server node is run: node's arguments, in ROOT (what `npm start` runs after its build). */
 export const SERVER_ARGS = ["dist/main.js"];
-const READY_TIMEOUT_MS = 15_000;
+/**
+ * How long a starting node may take to answer /readyz. Generous: nine nodes started at once on a
+ * loaded 2-core machine (a fault test in a full parallel run) took 12–14 s to listen at all.
+ */
+const READY_TIMEOUT_MS = 45_000;
 
 export interface NodeProcess {
   readonly pid: number;

@@ -28,22 +28,35 @@ export const isRunning = (child: ChildProcess): boolean => child.exitCode === nu
 
 const setpriv = (process.env.PATH ?? "").split(path.delimiter).map((d) => path.join(d, "setpriv")).find((p) => existsSync(p));
 
-/** A port that was free a moment ago on 127.0.0.1 (bound to port 0, then released). */
 /**
  * A loopback TCP port that is free now, for a child process that must be told its port up front.
  * Chosen at random below the kernel's ephemeral range (32768–60999 here): a port the OS handed out
  * for `listen(0)` is in that range, and between our check and the child's bind any outgoing
  * connection on the machine may be given it as its source port (a real EADDRINUSE seen in CI).
- * Ports handed out by this process are not handed out again.
+ * Ports handed out by this process are not handed out again, and test files running at the same
+ * time (vitest.config.ts) draw from different slices of the range: vitest numbers its concurrent
+ * workers (VITEST_POOL_ID, 1 to the worker count), so two files never hand the same port to their
+ * children between the check and the bind.
  */
 export async function freePort(): Promise<number> {
+  const slice = portSlice();
   for (let attempt = 0; attempt < 200; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const port = slice.from + Math.floor(Math.random() * slice.size);
     if (handedOut.has(port) || !(await canBind(port))) continue;
     handedOut.add(port);
     return port;
   }
-  throw new Error("no free port found in 20000–31999 after 200 attempts");
+  throw new Error(`no free port found in ${slice.from}–${slice.from + slice.size - 1} after 200 attempts`);
+}
+
+const PORTS_FROM = 20_000;
+const PORTS = 12_000;
+const SLICES = 8;
+function portSlice(): { from: number; size: number } {
+  const pool = Number(process.env.VITEST_POOL_ID);
+  if (!Number.isInteger(pool) || pool < 1) return { from: PORTS_FROM, size: PORTS };
+  const size = PORTS / SLICES;
+  return { from: PORTS_FROM + ((pool - 1) % SLICES) * size, size };
 }
 
 const handedOut = new Set<number>();

@@ -44,6 +44,8 @@ export interface RedisInstance {
   stop(): Promise<void>;
   /** SIGKILL, wait for the exit (the instance can be restarted). */
   kill9(): Promise<void>;
+  /** SIGTERM (an AOF is flushed), wait for the exit; the data stays for `restart({ keepData: true })`. */
+  halt(): Promise<void>;
   /**
    * Stops the server if it runs and starts it on the same port: empty unless `keepData` (for a
    * cluster node, empty includes nodes.conf: it forgets the cluster). Clients reconnect.
@@ -128,6 +130,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisInstance
       await removeTempDir(dir);
     },
     kill9: () => terminate(proc!, "SIGKILL"),
+    halt: () => terminate(proc!, "SIGTERM"),
     async restart({ keepData = false } = {}) {
       if (stopped) throw new Error("restart after stop()");
       await terminate(proc!);

@@ -32,8 +32,11 @@ export interface TcpForwarder {
   cut(): void;
   /** Ends a partition: deliver what was held, or with `reset` kill every connection open now. */
   heal(opts?: { reset?: boolean }): void;
-  /** Decides what a subscriber connection receives, frame by frame (null: everything, unchanged). */
-  filterPushes(fn: PushFilter | null): void;
+  /**
+   * Decides what a subscriber connection receives, frame by frame (null: everything, unchanged).
+   * With `openOnly`, only the connections open now are filtered (a reconnect gets a clean one).
+   */
+  filterPushes(fn: PushFilter | null, opts?: { openOnly?: boolean }): void;
   /** Connections open now (client side), and how many of them are subscribers. */
   connections(): { open: number; subscribers: number };
   close(): Promise<void>;
@@ -51,6 +54,8 @@ interface Pipe {
   down: net.Socket;
   up: net.Socket | null;
   subscriber: boolean;
+  /** This connection's own filter (`openOnly`), over the forwarder's. */
+  filter: PushFilter | null;
   toUp: Queue;
   toDown: Queue;
   split: ReturnType<typeof createRespSplitter>;
@@ -105,13 +110,14 @@ export async function startTcpForwarder(initialTarget = 0): Promise<TcpForwarder
         // Not RESP (a forwarder in front of something else): pass bytes through unchanged.
         frames = [{ raw: chunk, value: null }];
       }
-      for (const f of p.subscriber && filter ? frames.flatMap(filter) : frames) send(p, p.toDown, () => p.down, f.raw);
+      const fn = p.filter ?? filter;
+      for (const f of p.subscriber && fn ? frames.flatMap(fn) : frames) send(p, p.toDown, () => p.down, f.raw);
     });
     pump(p, p.toUp, () => p.up);
   };
 
   const srv = net.createServer((down) => {
-    const p: Pipe = { down, up: null, subscriber: false, toUp: { items: [], timer: null }, toDown: { items: [], timer: null }, split: createRespSplitter() };
+    const p: Pipe = { down, up: null, subscriber: false, filter: null, toUp: { items: [], timer: null }, toDown: { items: [], timer: null }, split: createRespSplitter() };
     pipes.add(p);
     down.on("error", () => destroy(p));
     down.on("close", () => destroy(p));
@@ -150,8 +156,9 @@ export async function startTcpForwarder(initialTarget = 0): Promise<TcpForwarder
         pump(p, p.toDown, () => p.down);
       }
     },
-    filterPushes(fn) {
-      filter = fn;
+    filterPushes(fn, { openOnly = false } = {}) {
+      if (!openOnly) return void (filter = fn);
+      for (const p of pipes) if (p.subscriber) p.filter = fn;
     },
     connections: () => ({ open: pipes.size, subscribers: [...pipes].filter((p) => p.subscriber).length }),
     async close() {

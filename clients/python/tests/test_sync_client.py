@@ -124,3 +124,39 @@ def test_callable_token_is_read_for_every_call(server, room):
         b = client.join(room)
         assert a.view.members[0].user_id == "jo"
         assert {m.user_id for m in b.view.members} == {"jo", "kim"}
+
+
+def test_heartbeat_many_and_leave_many_answer_per_item(server, room):
+    with server.client(server.service_token()) as backend, server.client(server.user_token("zoe")) as zoe:
+        mine = [backend.join(room, user=f"b{i}") for i in range(20)]
+        foreign = zoe.join(room)
+        results = backend.heartbeat_many([*mine[:10], "x" * 24, foreign, *mine[10:]], activity="away")
+        assert len(results) == 22
+        assert all(hasattr(r, "expires_at") for r in results[:10] + results[12:])
+        assert isinstance(results[10], errors.SessionNotFound) and isinstance(results[11], errors.SessionNotFound)
+        away = {m.user_id for m in backend.list(room) if m.activity == "away"}
+        assert away == {f"b{i}" for i in range(20)}  # zoe untouched
+        left = backend.leave_many([(mine[0], room), (mine[1], room + "/other"), (foreign, room)])
+        assert left[0] is True and left[1] is False and isinstance(left[2], errors.SessionNotFound)
+        with pytest.raises(errors.InvalidArgument) as info:
+            backend.heartbeat_many([])
+        assert info.value.field == "heartbeats"
+
+
+def test_broadcast_reaches_watchers(server, room):
+    from presence_client import Broadcast
+
+    with server.client(server.service_token()) as backend, server.client(server.user_token("bea")) as bea, server.client() as viewer:
+        watch = viewer.watch(room)
+        assert isinstance(next(watch), Snapshot)
+        s = bea.join(room)
+        assert isinstance(next(watch), Joined)
+        backend.broadcast(room, "page.saved", {"rev": 7, "by": ["ana"]})
+        bea.broadcast(room, "reaction", "👍", session=s)
+        got = [next(watch), next(watch)]
+        assert all(isinstance(b, Broadcast) for b in got)
+        assert (got[0].type, got[0].payload, got[0].user_id) == ("page.saved", {"rev": 7, "by": ["ana"]}, "")
+        assert (got[1].type, got[1].payload, got[1].user_id, got[1].connection_id) == ("reaction", "👍", "bea", s.session.connection_id)
+        with pytest.raises(errors.PermissionDenied):
+            bea.broadcast(room, "x")  # a user needs its session
+        watch.close()

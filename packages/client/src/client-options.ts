@@ -15,7 +15,7 @@ export interface PresenceClientOptions {
   url: string;
   /** Bearer JWT, or a function returning a fresh one (called at every (re)connect). None: anonymous. */
   token?: TokenSource | undefined;
-  /** WebSocket constructor (default: the global one; Node tests pass `ws`). */
+  /** WebSocket constructor (default: the global one, looked up at the first connect; Node 20 has none: pass `ws`). */
   webSocket?: WebSocketConstructor | undefined;
   /** WebSocket: send the token as subprotocol `bearer.<jwt>` (default) or `?token=`. */
   tokenVia?: "protocol" | "query" | undefined;
@@ -68,12 +68,10 @@ export function makeTransport(o: PresenceClientOptions, clock: Clock): PresenceT
   if (transportOf(o) === "connect") {
     return createConnectPresenceTransport({ baseUrl: o.url, token: o.token, fetch: o.fetch, requestTimeoutMs: o.requestTimeoutMs });
   }
-  const ctor = o.webSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-  if (!ctor) throw new Error("createPresenceClient: no WebSocket available; pass `webSocket` (e.g. the `ws` package in Node)");
   return createWebSocketPresenceTransport({
     url: o.url,
     token: o.token,
-    webSocket: ctor,
+    webSocket: o.webSocket,
     tokenVia: o.tokenVia,
     clock,
     connectTimeoutMs: o.requestTimeoutMs,

@@ -29,7 +29,7 @@ interface SocketLike {
   close(code?: number, reason?: string): void;
   onopen: ((ev: unknown) => void) | null;
   onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: { message?: string; error?: unknown }) => void) | null;
+  onerror: ((ev: { message?: string | undefined; error?: unknown }) => void) | null;
   onmessage: ((ev: { data: unknown }) => void) | null;
 }
 
@@ -39,7 +39,12 @@ export interface WebSocketTransportOptions {
   /** Bridge URL, e.g. `wss://presence.example.com/ws` (default port 8081, path `/ws`). */
   url: string;
   token?: TokenSource | undefined;
-  webSocket: WebSocketConstructor;
+  /**
+   * The WebSocket constructor. Default: the global `WebSocket`, looked up when connecting (not when
+   * the client is made, so a client created during server-side rendering, where Node 20 has none
+   * and nothing connects, is harmless).
+   */
+  webSocket?: WebSocketConstructor | undefined;
   /** How the token travels: subprotocol `bearer.<jwt>` (default) or query parameter `token`. */
   tokenVia?: "protocol" | "query" | undefined;
   clock: Clock;
@@ -180,6 +185,9 @@ export function createWebSocketPresenceTransport(o: WebSocketTransportOptions): 
     async open(h) {
       if (socket) drop(socket, 4000, "reconnect");
       socket = null;
+      const WebSocketImpl = o.webSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+      // Terminal (failed_precondition): retrying cannot make a WebSocket appear.
+      if (!WebSocketImpl) throw new PresenceClientError("failed_precondition", "no WebSocket available: pass `webSocket` to createPresenceClient (e.g. the `ws` package in Node 20)");
       const token = await resolveToken(o.token);
       let url = o.url;
       const protocols = ["presence.v1"];
@@ -187,7 +195,7 @@ export function createWebSocketPresenceTransport(o: WebSocketTransportOptions): 
         if (o.tokenVia === "query") url += `${url.includes("?") ? "&" : "?"}token=${encodeURIComponent(token)}`;
         else protocols.push(`bearer.${token}`);
       }
-      const s = new o.webSocket(url, protocols) as SocketLike;
+      const s = new WebSocketImpl(url, protocols) as SocketLike;
       s.binaryType = "arraybuffer";
       await new Promise<void>((resolve, reject) => {
         let lastError = "";

@@ -82,7 +82,7 @@ interface HandleState {
   emitter: ReturnType<typeof createEmitter<{ change: readonly UserStatusView[] }>>;
 }
 
-export function createUserStatusTracker(port: UserWatchPort, clock: Clock, opts: { retryMs?: number } = {}): UserStatusTracker {
+export function createUserStatusTracker(port: UserWatchPort, clock: Clock, opts: { retryMs?: number | undefined } = {}): UserStatusTracker {
   const handles = new Set<HandleState>();
   const known = new Map<string, UserStatusView>();
   /** Ids of the current server watch, sorted and joined ("" = none). */

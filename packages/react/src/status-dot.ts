@@ -8,7 +8,7 @@ import { formatLastSeen, nextLastSeenChangeMs, type LastSeenOptions, type UserSt
  * Class names `presence-status-dot` and `presence-status-dot--online|away|offline` for styling.
  */
 export interface StatusDotProps {
-  status: { state: UserState; lastSeenMs: number; customStatus?: string } | undefined;
+  status: { state: UserState; lastSeenMs: number; customStatus?: string | undefined } | undefined;
   /** Diameter in px. Default 10. */
   size?: number | undefined;
   className?: string | undefined;
@@ -55,7 +55,7 @@ export function StatusDot(props: StatusDotProps): ReactElement {
   });
 }
 
-export function LastSeen(props: { status: { state: UserState; lastSeenMs: number } | undefined; className?: string; options?: LastSeenOptions }): ReactElement {
+export function LastSeen(props: { status: { state: UserState; lastSeenMs: number } | undefined; className?: string | undefined; options?: LastSeenOptions | undefined }): ReactElement {
   const state = props.status?.state ?? "offline";
   const lastSeenMs = props.status?.lastSeenMs ?? 0;
   const now = useNow(lastSeenMs, state === "offline" && lastSeenMs > 0);

@@ -5,6 +5,7 @@ import { modelAnnounce, modelAttach, modelKick, modelListNodes, modelPurge, mode
 import { createPresenceModel, leaseOf, modelHeartbeat, modelJoin, modelLeave, modelNavigate, noEffects, type Effects, type PresenceModel } from "../../core/presence-model.js";
 import type { StoreMessage } from "../../core/presence-event.js";
 import {
+  modelBroadcast,
   modelCursor,
   modelJoinView,
   modelListRooms,
@@ -20,6 +21,10 @@ import {
 import type { JoinResult } from "../../core/session.js";
 import type { UserStatusRecord } from "../../core/user-status.js";
 import { createCommitEmitter, type CommitEmitter } from "../commit-emitter.js";
+import type { BackendEventFeed } from "../ports/backend-event-feed.js";
+import type { TrackerStore } from "../ports/tracker-store.js";
+import { createMemoryEventFeed } from "./memory-event-feed.js";
+import { createMemoryTrackerStore } from "./memory-tracker-store.js";
 import type { PresenceStore } from "../presence-store.js";
 import type { StoreMemory } from "../ports/store-health.js";
 import type { ScopeStore } from "../ports/scope-store.js";
@@ -81,7 +86,22 @@ export class MemoryPresenceStore implements PresenceStore {
     this.m = createPresenceModel({ ids: o.ids, timings: o.timings, limits: o.limits, nodeId, awayPolicy: o.awayPolicy, managedRooms: o.managedRooms });
     this.commits = createCommitEmitter(nodeId, o.onCommitListenerError);
     this.flushTimer = o.clock.setInterval(() => this.flushCursors(), o.timings.cursorFlushMs);
+    this.trackers = createMemoryTrackerStore(o.clock);
+    this.feed = createMemoryEventFeed(o.clock);
   }
+
+  // ---- TrackerStore (memory-tracker-store.ts) and BackendEventFeed (memory-event-feed.ts) ----
+
+  private readonly trackers: TrackerStore;
+  private readonly feed: BackendEventFeed;
+  createTracker: PresenceStore["createTracker"] = (...a) => this.trackers.createTracker(...a);
+  loadTracker: PresenceStore["loadTracker"] = (...a) => this.trackers.loadTracker(...a);
+  putTrackedKey: PresenceStore["putTrackedKey"] = (...a) => this.trackers.putTrackedKey(...a);
+  deleteTrackedKey: PresenceStore["deleteTrackedKey"] = (...a) => this.trackers.deleteTrackedKey(...a);
+  expireTrackers: PresenceStore["expireTrackers"] = (...a) => this.trackers.expireTrackers(...a);
+  deleteTracker: PresenceStore["deleteTracker"] = (...a) => this.trackers.deleteTracker(...a);
+  appendBackendEvents: PresenceStore["appendBackendEvents"] = (...a) => this.feed.appendBackendEvents(...a);
+  readBackendEvents: PresenceStore["readBackendEvents"] = (...a) => this.feed.readBackendEvents(...a);
 
   // ---- SessionStore ----
 
@@ -158,6 +178,7 @@ export class MemoryPresenceStore implements PresenceStore {
   renewEpoch: PresenceStore["renewEpoch"] = async (room, seen) => modelRenewEpoch(this.m, room, seen);
 
   setTyping: PresenceStore["setTyping"] = async (input) => this.run((now, fx) => modelTyping(this.m, input, now, fx));
+  broadcast: PresenceStore["broadcast"] = async (message, from) => this.run((now, fx) => modelBroadcast(this.m, message, from, now, fx));
 
   updateCursor: PresenceStore["updateCursor"] = async (input) => {
     const { room, connectionId } = modelCursor(this.m, input, this.o.clock.now());

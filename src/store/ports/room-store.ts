@@ -1,4 +1,4 @@
-import type { CursorPosition, Position, PresenceEvent, RoomView } from "../../core/presence-event.js";
+import type { CursorPosition, Position, PresenceEvent, RoomBroadcastMessage, RoomView } from "../../core/presence-event.js";
 import type { RoomSummary } from "../../core/room-summary.js";
 import type { SessionRef } from "../../core/session.js";
 
@@ -25,6 +25,13 @@ export interface RoomStore {
   renewEpoch(room: string, seen: Position): Promise<Position>;
   /** Sets or clears typing of the session's user; publishes only real changes. */
   setTyping(input: SessionRef & { room: string; typing: boolean }): Promise<void>;
+  /**
+   * Publishes a custom event to the room's watchers on every node; nothing is stored. With
+   * `from`, the sender is that session (the caller's, a listed user's, in the room: else
+   * SESSION_NOT_FOUND) and its user and connection ids are filled in; without, the message is
+   * sent as given. Resolves with the message as published.
+   */
+  broadcast(message: Omit<RoomBroadcastMessage, "userId" | "connectionId"> & { userId?: string }, from?: SessionRef): Promise<RoomBroadcastMessage>;
   /** Stores the session's cursor (last value wins); published in the next cursor batch. */
   updateCursor(input: SessionRef & { room: string; position: CursorPosition }): Promise<void>;
   /**

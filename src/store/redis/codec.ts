@@ -1,5 +1,5 @@
 import type { MemberIdentity } from "../../core/identity.js";
-import type { RoomEndedInfo, Activity, CursorBatch, Member, PresenceEvent, StoreMessage } from "../../core/presence-event.js";
+import type { RoomEndedInfo, RoomBroadcastMessage, Activity, CursorBatch, Member, PresenceEvent, StoreMessage } from "../../core/presence-event.js";
 import type { UserStatusRecord } from "../../core/user-status.js";
 
 /**
@@ -112,9 +112,10 @@ export function decodeMember(raw: StoredMember): Member {
 
 /** Decodes a published room message (event, typing, cursors). */
 export function decodeRoomMessage(json: string): StoreMessage | null {
-  const m = JSON.parse(json) as { type: string; event?: Record<string, unknown>; typing?: StoreMessage & { type: "typing" } extends { typing: infer T } ? T : never; batch?: CursorBatch };
+  const m = JSON.parse(json) as { type: string; broadcast?: RoomBroadcastMessage; event?: Record<string, unknown>; typing?: StoreMessage & { type: "typing" } extends { typing: infer T } ? T : never; batch?: CursorBatch };
   if (m.type === "event" && m.event) return { type: "event", event: decodeEvent(m.event) };
   if (m.type === "typing" && m.typing) return { type: "typing", typing: m.typing };
+  if (m.type === "broadcast" && m.broadcast) return { type: "broadcast", broadcast: m.broadcast };
   const ended = (m as unknown as { ended?: RoomEndedInfo }).ended;
   if (m.type === "ended" && ended) return { type: "ended", ended };
   if (m.type === "cursors" && m.batch) {

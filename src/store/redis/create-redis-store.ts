@@ -76,6 +76,9 @@ export async function createRedisPresenceStore(
     client = new Cluster(seeds, {
       enableOfflineQueue: false,
       enableAutoPipelining: true,
+      // Scripts go alone, so ioredis follows ASK (ASKING first) and retries TRYAGAIN itself while
+      // their slot moves (F-R8); in an auto-pipeline a redirect comes back as an error.
+      autoPipeliningIgnoredCommands: ["evalsha", "eval"],
       clusterRetryStrategy: retryStrategy,
       redisOptions: { ...base, commandTimeout: conn.commandTimeoutMs, maxRetriesPerRequest: 1 },
     });

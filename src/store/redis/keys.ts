@@ -115,6 +115,10 @@ export function createKeys(prefix: string) {
     incarnation(bucket: number): string {
       return `${prefix}:{s:${bucket}}:inc`;
     },
+    /** The channel a node's readiness probe publishes to and listens on (its own: end-to-end pub/sub check). */
+    probeChannel(nodeId: string): string {
+      return `${prefix}:probe:${nodeId}`;
+    },
     /** Held by the node that sweeps orphaned room members after a data loss (one sweep per loss). */
     sweepLock(): string {
       return `${prefix}:sweep`;

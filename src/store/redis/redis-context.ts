@@ -13,7 +13,7 @@ import { KnownSessions } from "./known-sessions.js";
 import { createKeys, type Keys } from "./keys.js";
 import { createNodeScripts, type NodeScripts } from "./node-scripts.js";
 import { createOutageGuard, type OutageGuard } from "./outage-guard.js";
-import { redisErrorKind } from "./redis-error-kind.js";
+import { clusterNotRun, redisErrorKind } from "./redis-error-kind.js";
 import { createRoomScripts, type RoomScripts } from "./room-scripts.js";
 import type { ScriptContext } from "./script-reply.js";
 import { loadScripts } from "./scripts.js";
@@ -38,6 +38,8 @@ export interface RedisStoreObserver {
   reassert?(sessions: number): void;
   /** A Heartbeat (not an attach or refresh) found the session last refreshed `seconds` ago (TTL minus the time it had left). */
   heartbeatLag?(seconds: number): void;
+  /** The subscriber's end-to-end probe got no delivery although Redis took the publish (restarted on the second in a row, F-P4). */
+  subscriberStarved?(): void;
   /** Refreshes or heartbeats revived sessions that expired during a store outage (outage-guard.ts). */
   revived?(sessions: number): void;
   /** This node's store writes work again after failing for `outageMs`; revives last `reviveMs`. */
@@ -111,10 +113,23 @@ export function createRedisContext(o: RedisContextOptions): RedisContext {
   const observer = o.observer ?? {};
   const keys = createKeys(o.prefix);
   const runner = loadScripts(o.client, (name) => observer.scriptReload?.(name));
+  /**
+   * Runs one Redis call. On Cluster, an answer saying the call did not run (a slot moving: MOVED,
+   * ASK or TRYAGAIN that ioredis surfaced from an auto-pipeline, or CLUSTERDOWN) is sent again
+   * every twentieth of the command timeout until the command timeout has passed.
+   */
   async function cmd<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const t0 = performance.now();
+    const retryMs = o.commandTimeoutMs / 20;
     try {
-      return await fn();
+      for (;;) {
+        try {
+          return await fn();
+        } catch (e) {
+          if (!o.cluster || !clusterNotRun(e) || performance.now() + retryMs - t0 >= o.commandTimeoutMs) throw e;
+          await new Promise<void>((r) => o.clock.setTimeout(r, retryMs));
+        }
+      }
     } catch (e) {
       if (e instanceof PresenceError) throw e;
       const kind = redisErrorKind(e);

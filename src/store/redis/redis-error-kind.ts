@@ -11,3 +11,13 @@ export function redisErrorKind(e: unknown): string {
   return "other";
 }
 
+
+/**
+ * A Cluster answer that means the command did not run (the slot is elsewhere, half-moved or the
+ * cluster is reconfiguring), or ioredis' refusal to send an auto-pipeline whose slots changed owner
+ * meanwhile: safe to send again, even for a script that writes (F-R8, a slot migration).
+ */
+export function clusterNotRun(e: unknown): boolean {
+  const msg = e instanceof Error ? e.message : String(e);
+  return /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /.test(msg) || msg.includes("should belong to the same slots allocation group");
+}

@@ -68,6 +68,21 @@ export function createRedisRoomStore(ctx: RedisContext): RedisRoomStore {
       if (r === "changed") ctx.observer.published?.("typing");
     },
 
+    async broadcast(message, from) {
+      let sent = { ...message, userId: message.userId ?? "", connectionId: "" };
+      if (from) {
+        const s = await userSession(from);
+        const inRoom = await ctx.cmd("hexists", () => ctx.client.hexists(ctx.keys.sessionRooms(from.sessionId), message.room));
+        if (inRoom !== 1) throw sessionNotFound();
+        sent = { ...sent, userId: s.userId, connectionId: s.connectionId };
+      }
+      const channel = ctx.keys.room(message.room).channel;
+      const body = JSON.stringify({ type: "broadcast", broadcast: sent });
+      await ctx.cmd("publish", () => (ctx.cluster ? (ctx.client as Cluster).spublish(channel, body) : (ctx.client as Redis).publish(channel, body)));
+      ctx.observer.published?.("broadcast");
+      return sent;
+    },
+
     async updateCursor(input) {
       const s = await userSession(input);
       cursors.add(input.room, s.connectionId, { sid: input.sessionId, userId: s.userId, position: input.position });

@@ -55,13 +55,16 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
    * (fencing). The user's manual presence is read alongside (no extra round trip); when it changes
    * what the connection shows, one activity update follows the join. A managed room's away
    * threshold goes into the session's (one more call only when it changes it). Returns the session
-   * record to keep.
+   * record to keep. The first join of a session this call created is its first activity: its
+   * member's last activity is left to the script, which gives it the join's time (`j`, the
+   * script's clock), as the model does (a new session's last activity is its join); the session
+   * record was stamped by the node's clock, which may differ from Redis's by a few ms.
    */
-  const roomJoin = async (room: string, sid: string, s: StoredSession, metadata: Record<string, string>, call: { seq: number; expiresAtMs: number }, presence?: Record<string, string>) => {
+  const roomJoin = async (room: string, sid: string, s: StoredSession, metadata: Record<string, string>, call: { seq: number; expiresAtMs: number; first?: boolean }, presence?: Record<string, string>) => {
     const [joined, override] = await Promise.all([
       ctx.rooms.join(room, {
         connectionId: s.c,
-        memberJson: encodeMember(s.c, sid, s.id, metadata, s.act, presence, s.la),
+        memberJson: encodeMember(s.c, sid, s.id, metadata, s.act, presence, call.first ? undefined : s.la),
         identityKey: identityKey(s.id),
         epoch: ctx.ids.epoch(),
         seq: call.seq,
@@ -141,7 +144,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     const session = newSession(input);
     const opening = ctx.sessions.open({ mode: "new", sid, owner: input.ownerKey, arg: JSON.stringify(session), room: input.room, metadataJson, nodeId: ctx.nodeId, quotaKey: session.q });
     const status = ctx.users.session(session.id, "set", sid, session.act, input.restoreStatus);
-    const joining = roomJoin(input.room, sid, session, input.metadata, { seq: FIRST_CALL, expiresAtMs: 0 }, input.presence);
+    const joining = roomJoin(input.room, sid, session, input.metadata, { seq: FIRST_CALL, expiresAtMs: 0, first: true }, input.presence);
     const [opened, statusSet, joinedOrNot] = await Promise.allSettled([opening, status, joining]);
     if (opened.status === "rejected" || opened.value.status !== "ok") {
       // The session step failed while the others ran: Redis checks a script for maxmemory only at
@@ -213,7 +216,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       remember(sessionId, input.ownerKey, session, room, input.metadata, input.presence);
       // The user's status and the room join are on other slots than the session: in parallel, after it.
       const [joining, status] = await Promise.allSettled([
-        roomJoin(room, sessionId, session, input.metadata, opened, input.presence),
+        roomJoin(room, sessionId, session, input.metadata, { ...opened, first: sessionCreated }, input.presence),
         sessionCreated ? ctx.users.session(session.id, "set", sessionId, session.act, input.restoreStatus) : undefined,
       ]);
       if (status.status === "rejected") throw status.reason;
@@ -306,7 +309,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
         // Re-assert a released session only while its grace lasts.
         if (known.pins === 0) known.seenAt = ctx.clock.now() - ttlMs + graceMs;
       }
-      await ctx.sessions.release(input, graceMs);
+      await ctx.sessions.release(input, graceMs, ctx.nodeId);
     },
 
     async reap(): Promise<ReapResult> {

@@ -15,6 +15,8 @@ import { createRedisNodeRegistry } from "./redis-node-registry.js";
 import { createRedisRoomStore, type RedisRoomStore } from "./redis-room-store.js";
 import { createRedisSessionStore } from "./redis-session-store.js";
 import { createRedisUserStatusStore } from "./redis-user-status-store.js";
+import { createRedisTrackerStore } from "./redis-tracker-store.js";
+import { createRedisEventFeed } from "./redis-event-feed.js";
 import { createSessionReaper } from "./session-reaper.js";
 import { createSubscriber, type Subscriber } from "./subscriber.js";
 
@@ -76,6 +78,9 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
       bus?.afterReconnect(recovery);
     },
     onError: () => ctx.observer.redisError?.("subscriber"),
+    // End to end on standalone Redis and Sentinel: the node's own probe channel (F-P4).
+    ...(o.cluster ? {} : { echo: { channel: ctx.keys.probeChannel(nodeId), publish: (ch: string, payload: string) => (o.client as Redis).publish(ch, payload) } }),
+    onStarved: () => ctx.observer.subscriberStarved?.(),
   });
   bus = createRedisEventBus(ctx, sub);
   const reaper = createSessionReaper(ctx);
@@ -94,6 +99,7 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
     position: rooms.position,
     renewEpoch: rooms.renewEpoch,
     setTyping: rooms.setTyping,
+    broadcast: rooms.broadcast,
     updateCursor: rooms.updateCursor,
     listRooms: rooms.listRooms,
     ...users,
@@ -101,6 +107,8 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
     ready: events.ready,
     subscribeUsers: events.subscribeUsers,
     ...nodes,
+    ...createRedisTrackerStore(ctx),
+    ...createRedisEventFeed(ctx),
     onCommit: commits.onCommit,
 
     init: () => recovery.init(),
@@ -122,8 +130,10 @@ export function createRedisStore(o: RedisStoreOptions): RedisPresenceStore {
 
     /**
      * Readiness: a real write (fails when Redis is unreachable or refuses writes), then a fresh
-     * round trip on the subscriber connection(s), bounded by `probeTimeoutMs`: a subscriber that is
-     * down or frozen means this node would miss events, so it is not ready either.
+     * round trip through the subscriber connection(s), bounded by `probeTimeoutMs` (standalone and
+     * Sentinel: a message published to the node's probe channel must arrive; Cluster: PING): a
+     * subscriber that is down, frozen or starved means this node would miss events, so it is not
+     * ready either (a starved one is restarted, subscriber.ts).
      */
     async ping() {
       await ctx.cmd("set", () => o.client.set(`${o.prefix}:ping`, String(Date.now()), "PX", 10_000));

@@ -66,10 +66,14 @@ export function createSessionReaper(ctx: RedisContext): SessionReaper {
           throw e;
         });
         expiredSessions += claimed.expiredNow;
-        for (const sid of claimed.sids) {
-          const done = await finish(sid, "timeout");
-          leaves += done.leaves;
-        }
+        // The claimed sessions (at most a claim's batch) are finished side by side: each one's steps
+        // are a few round trips in a row, independent of the others' (every step is fenced per
+        // session and idempotent), and auto-pipelining shares the trips. One after the other, a
+        // backend's 10,000 presences took ~25 s to leave on Redis (~5 round trips each).
+        const done = await Promise.allSettled(claimed.sids.map((sid) => finish(sid, "timeout")));
+        for (const d of done) if (d.status === "fulfilled") leaves += d.value.leaves;
+        const failed = done.find((d) => d.status === "rejected");
+        if (failed) throw failed.reason;
         const bk = ctx.keys.bucket(b);
         const live = await ctx.cmd("zcard", () => ctx.client.zcard(bk.expiry));
         liveSessions += live;

@@ -13,7 +13,7 @@ const OPEN = { 1: "ok", 2: "request_hit", [-1]: "not_found", [-2]: "too_many_roo
 const CHECK = { 1: "ok", [-1]: "not_found" } as const;
 const LEAVE_ROOM = { 1: "left", 2: "ended", 0: "not_in_room", 3: "relisted", [-1]: "not_found" } as const;
 const NAVIGATE = { 1: "ok", [-1]: "not_found", [-2]: "too_many_rooms" } as const;
-const RELEASE = { 1: "released", [-1]: "not_found" } as const;
+const RELEASE = { 1: "released", 0: "other_node", [-1]: "not_found" } as const;
 const SET_NODE = { 1: "recorded", 0: "unchanged", [-1]: "not_found" } as const;
 const HEARTBEAT = { 1: "refreshed", 2: "activity_changed", [-1]: "not_found" } as const;
 const REAP_DONE = { 1: "deleted", 0: "not_claimed" } as const;
@@ -90,7 +90,8 @@ export interface SessionScripts {
   /** Unlists a room unless a call later than `seq` listed it again (`relisted`). */
   leaveRoom(ref: SessionRef, room: string, seq: number): Promise<(typeof LEAVE_ROOM)[keyof typeof LEAVE_ROOM]>;
   navigate(ref: SessionRef, a: { fromRoom: string; toRoom: string; metadataJson: string }): Promise<NavigateReply>;
-  release(ref: SessionRef, graceMs: number): Promise<(typeof RELEASE)[keyof typeof RELEASE]>;
+  /** Starts the grace of a session recorded for `nodeId` (untouched when another node attached it since). */
+  release(ref: SessionRef, graceMs: number, nodeId: string): Promise<(typeof RELEASE)[keyof typeof RELEASE]>;
   setNode(ref: SessionRef, nodeId: string): Promise<(typeof SET_NODE)[keyof typeof SET_NODE]>;
   /**
    * Refreshes entries of one bucket in order (the batcher groups them). With `revive`, a session that
@@ -157,9 +158,9 @@ export function createSessionScripts(c: ScriptContext): SessionScripts {
       if (status === "too_many_rooms") return { status, rooms: r.int(1) };
       return { status };
     },
-    async release(ref, graceMs) {
+    async release(ref, graceMs, nodeId) {
       const b = bucketOf(ref.sessionId);
-      const r = new ScriptReply("sessionRelease", await c.run("sessionRelease", [b.expiry, b.sessions], [ref.sessionId, ref.ownerKey, c.nowArg(), graceMs]));
+      const r = new ScriptReply("sessionRelease", await c.run("sessionRelease", [b.expiry, b.sessions], [ref.sessionId, ref.ownerKey, c.nowArg(), graceMs, nodeId]));
       return r.status(0, RELEASE);
     },
     async setNode(ref, nodeId) {

@@ -1,5 +1,7 @@
 import { create } from "@bufbuild/protobuf";
-import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
+import { broadcastCommandFromPb } from "../backend-wire.js";
+import type { BroadcastFn } from "../../service/broadcast.js";
+import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import * as http2 from "node:http2";
 import { PresenceService as PresenceServiceDesc, WatchPresenceResponseSchema, WatchUsersResponseSchema } from "../../../gen/presence/v1/presence_pb.js";
 import type { PresenceService } from "../../service/presence-service.js";
@@ -32,7 +34,14 @@ import { toConnectError } from "./to-connect-error.js";
  * from the context, converts the request to domain values, calls the application service and
  * converts the answer back. Errors are mapped once, by `toConnectError`.
  */
-export function presenceRoutes(service: PresenceService, scopes: ScopeService, rooms: RoomService) {
+/** Calls served next to the PresenceService ones (issue 14). */
+export interface PresenceRouteExtras {
+  broadcast: BroadcastFn;
+  /** Watchers of a room on this node (BroadcastResponse.local_watchers). */
+  roomWatchers(room: string): number;
+}
+
+export function presenceRoutes(service: PresenceService, scopes: ScopeService, rooms: RoomService, extras?: PresenceRouteExtras) {
   return (router: ConnectRouter) =>
     router.service(PresenceServiceDesc, {
       join: (req, ctx) =>
@@ -100,6 +109,12 @@ export function presenceRoutes(service: PresenceService, scopes: ScopeService, r
           ),
         })),
       watchUsers: (req, ctx) => watchUsers(service, req, ctx),
+      broadcast: (req, ctx) =>
+        mapErrors(async () => {
+          if (!extras) throw new ConnectError("Broadcast is not served by this router", Code.Unimplemented);
+          const sent = await extras.broadcast(ctx.values.get(kCaller), broadcastCommandFromPb(req));
+          return { localWatchers: extras.roomWatchers(sent.room) };
+        }),
       listOnline: (req, ctx) =>
         mapErrors(async () => {
           const r = await scopes.listOnline(ctx.values.get(kCaller), { scope: req.scope, pageSize: req.pageSize, pageToken: req.pageToken });

@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { randomUUID } from "node:crypto";
+import { randomFillSync } from "node:crypto";
+import { pooledRandomBytes, uuidV4 } from "../../core/ids.js";
 import type { Logger } from "../../logger.js";
 import { kLog, kRequestId } from "./context.js";
 import { observeStream } from "./observe-stream.js";
@@ -23,13 +24,17 @@ import { observeStream } from "./observe-stream.js";
  */
 export const REQUEST_ID_HEADER = "x-request-id";
 const WELL_FORMED = /^[A-Za-z0-9._:-]{1,128}$/;
+const randomBytes = pooledRandomBytes((into) => randomFillSync(into));
+
+/** A fresh request id: a random UUID, as one flat string (an open stream keeps its id: core/ids.ts uuidV4). */
+export const newRequestId = (): string => uuidV4(randomBytes(16));
 
 /** The id to use for a request: the client's when well formed, else a new one. */
-export function requestIdFor(header: string | null, newId: () => string = randomUUID): string {
+export function requestIdFor(header: string | null, newId: () => string = newRequestId): string {
   return header !== null && WELL_FORMED.test(header) ? header : newId();
 }
 
-export function requestLogInterceptor(log: Logger, newId: () => string = randomUUID): Interceptor {
+export function requestLogInterceptor(log: Logger, newId: () => string = newRequestId): Interceptor {
   return (next) => async (req) => {
     const reqId = requestIdFor(req.header.get(REQUEST_ID_HEADER), newId);
     const callLog = log.child({ reqId, service: req.service.typeName, method: req.method.name });

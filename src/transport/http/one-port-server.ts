@@ -65,6 +65,13 @@ export interface OnePortServerOptions {
   headersTimeoutMs: number;
   /** Time to receive a whole request body (HTTP/1.1: node's requestTimeout; HTTP/2: per stream). */
   requestTimeoutMs: number;
+  /**
+   * Request paths whose request body is a stream of messages for the call's whole life (bidi and
+   * client-streaming RPCs, e.g. BackendService.Track): `requestTimeoutMs` does not apply to them
+   * (it would cut every such stream after that long); their handler bounds the wait for the first
+   * message itself. Read at each request, so the set may be filled after the server is made.
+   */
+  streamingRequestPaths?: ReadonlySet<string>;
   /** HTTP/1.1: idle time of a keep-alive socket between requests. */
   keepAliveTimeoutMs: number;
   /** HTTP/1.1: how often header/request timeouts are checked. */
@@ -159,7 +166,7 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
   });
   const inner = withDrainOnClose(options.handler);
   const handler: OnePortHandler = (req, res) => {
-    if (req instanceof http2.Http2ServerRequest) guard.watchRequest(req);
+    if (req instanceof http2.Http2ServerRequest && !options.streamingRequestPaths?.has(req.url)) guard.watchRequest(req);
     inner(req, res);
   };
 

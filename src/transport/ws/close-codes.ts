@@ -1,8 +1,9 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { ErrorReason } from "../../../gen/presence/v1/errors_pb.js";
 import type { ErrorFrameSchema } from "../../../gen/presence/v1/frames_pb.js";
-import { CLOSE_CODES, closeByCode, ERROR_REASONS, STATUS_CODES, type CloseCodeName } from "../../core/error-policy.js";
-import { detailMetadata, PresenceError } from "../../core/presence-error.js";
+import { CLOSE_CODES, closeByCode, ERROR_REASONS, type CloseCodeName } from "../../core/error-policy.js";
+import { PresenceError } from "../../core/presence-error.js";
+import { errorFieldsOf } from "../error-wire.js";
 
 /**
  * WebSocket close codes and ErrorFrames of the bridge, translated from the one error policy
@@ -38,10 +39,7 @@ export function closeFor(err: unknown): CloseSpec {
  * metadata (e.g. the room of a failed watch) is added as is.
  */
 export function errorFrameFor(err: unknown, extra: Record<string, string> = {}): MessageInitShape<typeof ErrorFrameSchema> {
-  if (!(err instanceof PresenceError)) {
-    return { code: STATUS_CODES.internal.grpc, reason: ErrorReason.INTERNAL, message: "internal error", metadata: { ...extra } };
-  }
-  return { code: STATUS_CODES[err.code].grpc, reason: ErrorReason[err.reason], message: err.message, metadata: { ...extra, ...detailMetadata(err.detail) } };
+  return errorFieldsOf(err, extra);
 }
 
 /** Label value for `presence_ws_closes_total{code}`: the code when it is ours, else its class. */

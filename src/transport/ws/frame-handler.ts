@@ -1,7 +1,9 @@
 import { runWithOrigin } from "../../service/call-origin.js";
 import { PresenceError, sessionNotFound } from "../../core/presence-error.js";
 import type { Detail } from "../../fanout/fanout-hub.js";
+import type { BroadcastFn } from "../../service/broadcast.js";
 import type { PresenceService } from "../../service/presence-service.js";
+import { broadcastCommandFromPb } from "../backend-wire.js";
 import { joinRoomInfo, presenceOverrideFromPb, activityFromPb, cursorPositionFromPb, detailFromPb, leaseToPb, sessionToPb, userFromPb, userStatusToPb, viewToPb } from "../wire.js";
 import { errorFrameFor } from "./close-codes.js";
 import type { KnownClientFrame, ServerFrameInit } from "./frames.js";
@@ -17,7 +19,7 @@ import { addRoom, removeRoom, type WsSession } from "./ws-session.js";
  *   `session_id` + `resume_secret` (`resumed = true`, no leave/join broadcast), and binds it to
  *   the socket (`service.bind`: the node keeps it alive, no Heartbeat needed). Later Joins add rooms
  *   to that session whatever `session_id` they carry.
- * - Leave, Navigate, Heartbeat, typing, cursors and SetStatus act on the socket's session (a frame
+ * - Leave, Navigate, Heartbeat, typing, cursors, SetStatus and Broadcast act on the socket's session (a frame
  *   on a socket without one may name a session of the same caller, e.g. one made over Connect).
  * - An explicit Leave of the socket's last room ends the session at once and unbinds it; the next
  *   Join makes a new one.
@@ -53,10 +55,17 @@ export interface FrameHandlerDeps {
   joinedRoom(ws: Socket, room: string): void;
   /** It no longer is. */
   leftRoom(ws: Socket, room: string): void;
+  /** PresenceService.Broadcast (the same service path as the RPC) and the room's watchers on this node. */
+  broadcast: BroadcastSender;
   /** A frame was refused with a PresenceError (metrics by reason). */
   onRejected?(err: PresenceError): void;
   /** A frame failed with something else than a PresenceError (a bug: counted and logged). */
   onError?(err: unknown): void;
+}
+
+export interface BroadcastSender {
+  send: BroadcastFn;
+  roomWatchers(room: string): number;
 }
 
 export interface FrameHandler {
@@ -186,6 +195,11 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
       case "unwatchUsers":
         d.unwatchUsers(ws);
         return { frame: ack };
+      case "broadcast": {
+        // As the socket's session (the service checks it is in the room), like the other member frames.
+        const sent = await d.broadcast.send(caller, broadcastCommandFromPb(f.frame.value, s.session?.sessionId ?? f.frame.value.sessionId));
+        return { frame: { case: "broadcast", value: { localWatchers: d.broadcast.roomWatchers(sent.room) } } };
+      }
       case "updatePresence": {
         const v = f.frame.value;
         await service.updatePresence(caller, { sessionId: sessionOf(s, v.sessionId), room: v.room, presence: v.presence ?? {}, replace: v.replace });

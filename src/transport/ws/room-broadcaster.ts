@@ -241,6 +241,7 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
         broadcast(item);
         return;
       case "keepalive":
+      case "broadcast":
         broadcast(item);
         return;
       case "counts":

@@ -1,6 +1,7 @@
 import type { TokenVerifier } from "../../auth/verify-token.js";
 import type { Clock } from "../../core/clock.js";
 import type { Caller } from "../../core/identity.js";
+import type { RoomEndedInfo } from "../../core/presence-event.js";
 import type { Limits, Timings } from "../../core/options.js";
 import type { FanoutHub } from "../../fanout/fanout-hub.js";
 import type { Logger } from "../../logger.js";
@@ -9,11 +10,14 @@ import type { PresenceService } from "../../service/presence-service.js";
 import type { ClientAddressOf } from "../http/client-address.js";
 import type { ConnectionLimiter } from "../http/connection-limiter.js";
 import type { DemoRoutesOptions } from "./demo-routes.js";
+import type { BroadcastSender } from "./frame-handler.js";
 import type { WsEngineChoice, WsEngineName } from "./ws-engine.js";
 
 /** Options of the WebSocket bridge (`ws-server.ts`); every limit comes from the configuration (src/config/ws-spec.ts). */
 export interface WsBridgeOptions {
   service: PresenceService;
+  /** `broadcast` frames: PresenceService.Broadcast through the same service path as the RPC. */
+  broadcast: BroadcastSender;
   hub: FanoutHub;
   verify: TokenVerifier;
   limits: Pick<Limits, "maxRoomNameBytes" | "snapshotPageSize">;
@@ -59,6 +63,13 @@ export interface WsBridgeOptions {
    * answered 429. Frames on an open socket have their own per-socket rate (maxFramesPerSec).
    */
   chargeRequest?: (caller: Caller) => void;
+  /**
+   * The end of `room` when it was ended recently (inside its tombstone), else null. Asked when a
+   * node refresh finds a socket's session gone: EndRoom ends a session with its last room, and the
+   * refresh may come before the room's `ended` message; the socket then gets `room_ended` and stays
+   * open instead of closing with 4005. Without it, such a socket is closed with 4005.
+   */
+  endedRoom?: (room: string) => Promise<RoomEndedInfo | null>;
   /** An upgrade refused for the limits above (metrics). */
   onRefused?: (reason: "total" | "per_address" | "accept_paused") => void;
 }

@@ -5,7 +5,7 @@ import { createConnectionAdmission } from "./connection-admission.js";
 import { chargePlainGet, createDemoRoutes, HTTP_ANSWERS } from "./demo-routes.js";
 import { createExpiryQueue } from "./expiry-queue.js";
 import { createFrameHandler } from "./frame-handler.js";
-import { takeFrameToken } from "./frame-rate.js";
+import { takeFrameToken } from "../../core/frame-rate.js";
 import { decodeClientFrame, lazyFrame } from "./frames.js";
 import type { Socket } from "./room-broadcaster.js";
 import { createRoomMembers } from "./room-members.js";
@@ -137,13 +137,11 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
 
   const handler = createFrameHandler({
     service: options.service,
+    broadcast: options.broadcast,
     reply,
     prepareWatch: rooms.prepareWatch,
     unwatch: (ws, room) => rooms.unwatch(ws, room),
-    sessionLost: (ws) =>
-      guard("session_lost", ws, () => {
-        if (!ws.getUserData().closed) ws.end(CLOSE.SESSION_ENDED.code, CLOSE.SESSION_ENDED.reason);
-      }),
+    sessionLost: (ws) => void sessionLost(ws),
     watchUsers: (ws, userIds) => userWatches.start(ws, ws.getUserData().caller, userIds),
     unwatchUsers: (ws) => userWatches.stop(ws),
     joinedRoom: (ws, room) => members.joined(ws, room),
@@ -151,6 +149,27 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     onRejected: (err) => metrics?.rejections.inc({ reason: err.reason }),
     onError: (err) => failed("frame", err, null),
   });
+
+  /**
+   * A node refresh found the socket's session gone. When its rooms were ended (EndRoom ends a
+   * session with its last room; the refresh may come before the room's `ended` message reaches
+   * this node), their `room_ended` is sent now (once: the later message finds no members) and the
+   * socket stays open without a session; otherwise (kicked, reaped) it closes with 4005.
+   */
+  async function sessionLost(ws: Socket): Promise<void> {
+    const s = ws.getUserData();
+    const grant = s.session;
+    if (s.closed || grant === null) return;
+    const rooms = [...s.rooms];
+    if (options.endedRoom && rooms.length > 0) {
+      const ends = await Promise.all(rooms.map((room) => options.endedRoom!(room).catch(() => null)));
+      ends.forEach((info, i) => info && members.roomEnded(rooms[i]!, info));
+    }
+    guard("session_lost", ws, () => {
+      const now = ws.getUserData();
+      if (!now.closed && now.session === grant) ws.end(CLOSE.SESSION_ENDED.code, CLOSE.SESSION_ENDED.reason);
+    });
+  }
 
   /** Sockets with an expiring token, closed with 4003 when it expires. */
   const expiry = createExpiryQueue<Socket>({

@@ -2,7 +2,7 @@ import type { CallOrigin } from "../../service/call-origin.js";
 import type { Caller } from "../../core/identity.js";
 import type { Detail } from "../../fanout/fanout-hub.js";
 import type { SessionGrant } from "../../core/session.js";
-import type { FrameBucket } from "./frame-rate.js";
+import type { FrameBucket } from "../../core/frame-rate.js";
 
 /**
  * Per-socket state of the WebSocket bridge: the typed user data of a uWS socket (given to

@@ -5,6 +5,8 @@
   restart), ``user_status`` / ``watch_users``, ``set_status``, ``broadcast``; scopes
   (``list_online`` / ``iter_online`` / ``count_online``) and managed rooms (``create_room`` /
   ``update_room`` / ``end_room`` / ``get_room``);
+- :class:`Tracker`: one Track stream per backend process that keeps any number of presences alive
+  (no heartbeats), reconnecting with backoff and reclaiming or re-tracking them;
 - :mod:`presence_client.tokens`: mint user, service and admin tokens with PyJWT;
 - :mod:`presence_client.errors`: one exception class per status code and common reason, carrying
   the server's reason code, the field and the limit.
@@ -12,10 +14,12 @@
 The generated stubs are importable too: ``from presence.v1 import presence_pb2, presence_pb2_grpc``.
 """
 
-from . import errors, tokens, types
+from . import errors, events, tokens, types, webhooks
+from .events import BackendEvent, EventsGap
 from .aio import AsyncPresenceClient, AsyncWatch
 from .client import PresenceClient, Watch, wait_until_serving
 from .errors import PresenceError
+from .tracker import Tracker, TrackResult
 from .rooms_scopes import OnlineCounts, OnlinePage, OnlineUser, RoomInfo, ScopeCount
 from .tokens import admin_token, mint_token, service_token, user_token
 from .types import (
@@ -44,6 +48,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnonymousChanged",
+    "BackendEvent",
+    "EventsGap",
+    "events",
     "AsyncPresenceClient",
     "AsyncWatch",
     "Broadcast",
@@ -67,6 +74,8 @@ __all__ = [
     "Session",
     "Snapshot",
     "StatusChanged",
+    "TrackResult",
+    "Tracker",
     "Typing",
     "Updated",
     "User",
@@ -79,5 +88,6 @@ __all__ = [
     "tokens",
     "types",
     "user_token",
+    "webhooks",
     "wait_until_serving",
 ]

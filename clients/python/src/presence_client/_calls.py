@@ -168,6 +168,13 @@ def user_watch_events(msg: presence_pb2.WatchUsersResponse) -> List[t.StatusChan
     return []
 
 
+def batch_item(result, ok_case: str, convert):
+    """One HeartbeatBatch / LeaveBatch result: the converted value, or the item's PresenceError."""
+    from .errors import error_from_item
+
+    return convert(getattr(result, ok_case)) if result.WhichOneof("result") == ok_case else error_from_item(result.error)
+
+
 # Streams end with these when the server drains, restarts or resets a slow reader: watch again.
 RESUMABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN})
 

@@ -15,9 +15,10 @@ from typing import AsyncIterator, Dict, List, Mapping, Optional, Sequence, Tuple
 import grpc
 import grpc.aio
 
-from presence.v1 import presence_pb2, presence_pb2_grpc, rooms_pb2, scopes_pb2
+from presence.v1 import backend_pb2, backend_pb2_grpc, presence_pb2, presence_pb2_grpc, rooms_pb2, scopes_pb2
 
 from . import _calls as c
+from . import events as ev
 from . import rooms_scopes as rs
 from . import types as t
 from .client import SessionLike
@@ -94,12 +95,13 @@ class AsyncPresenceClient:
         self._own = channel is None
         self.channel = channel or (grpc.aio.secure_channel(target, credentials, options) if credentials else grpc.aio.insecure_channel(target, options))
         self._stub = presence_pb2_grpc.PresenceServiceStub(self.channel)
+        self._backend = backend_pb2_grpc.BackendServiceStub(self.channel)
         self._token = token
         self.timeout = timeout
 
-    async def _unary(self, method, request):
+    async def _unary(self, method, request, stub=None):
         try:
-            return await getattr(self._stub, method)(request, timeout=self.timeout, metadata=c.call_metadata(self._token))
+            return await getattr(stub or self._stub, method)(request, timeout=self.timeout, metadata=c.call_metadata(self._token))
         except grpc.aio.AioRpcError as err:
             raise from_rpc_error(err) from None
 
@@ -113,6 +115,16 @@ class AsyncPresenceClient:
     async def heartbeat(self, session: SessionLike, activity: Optional[str] = None) -> t.Lease:
         req = presence_pb2.HeartbeatRequest(session_id=c.session_id_of(session), activity=t.activity_to_pb(activity))
         return t.Lease.from_pb((await self._unary("Heartbeat", req)).lease)
+
+    async def heartbeat_many(self, sessions, activity: Optional[str] = None):
+        """As :meth:`PresenceClient.heartbeat_many`."""
+        req = backend_pb2.HeartbeatBatchRequest(heartbeats=[presence_pb2.HeartbeatRequest(session_id=c.session_id_of(s), activity=t.activity_to_pb(activity)) for s in sessions])
+        return [c.batch_item(r, "lease", t.Lease.from_pb) for r in (await self._unary("HeartbeatBatch", req, self._backend)).results]
+
+    async def leave_many(self, leaves):
+        """As :meth:`PresenceClient.leave_many`."""
+        req = backend_pb2.LeaveBatchRequest(leaves=[backend_pb2.LeaveBatchItem(session_id=c.session_id_of(s), room=room) for s, room in leaves])
+        return [c.batch_item(r, "left", lambda v: v.left) for r in (await self._unary("LeaveBatch", req, self._backend)).results]
 
     async def set_status(self, session: SessionLike, *, custom_status: Optional[str] = None, invisible: Optional[bool] = None) -> t.UserStatus:
         return t.UserStatus.from_pb((await self._unary("SetStatus", c.status_request(session, custom_status, invisible))).status)
@@ -176,6 +188,15 @@ class AsyncPresenceClient:
             return self._stub.WatchPresence(req, metadata=c.call_metadata(self._token))
 
         return AsyncWatch(open_stream, c.Position(), include_keepalive, resume, max_backoff)
+
+    def watch_events(self, *, rooms=(), users=(), kinds=(), resume_after: str = "", resume: bool = True, include_keepalive: bool = False, max_backoff: float = 10.0):
+        """As :meth:`PresenceClient.watch_events`, an async generator."""
+
+        def open_stream(cursor: str):
+            return self._backend.WatchEvents(ev.request(rooms, users, kinds, cursor), metadata=c.call_metadata(self._token))
+
+        ev.request(rooms, users, kinds, resume_after)
+        return ev.watch_async(open_stream, resume_after, include_keepalive, resume, max_backoff)
 
     async def watch_users(self, *user_ids: str) -> AsyncIterator[t.StatusChanged]:
         """Async generator of :class:`StatusChanged` (the snapshot first); break to stop."""

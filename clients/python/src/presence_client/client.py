@@ -20,9 +20,10 @@ from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Uni
 
 import grpc
 
-from presence.v1 import presence_pb2, presence_pb2_grpc, rooms_pb2, scopes_pb2
+from presence.v1 import backend_pb2, backend_pb2_grpc, presence_pb2, presence_pb2_grpc, rooms_pb2, scopes_pb2
 
 from . import _calls as c
+from . import events as ev
 from . import rooms_scopes as rs
 from . import types as t
 from .errors import PresenceError, from_rpc_error
@@ -104,12 +105,13 @@ class PresenceClient:
         self._own = channel is None
         self.channel = channel or (grpc.secure_channel(target, credentials, options) if credentials else grpc.insecure_channel(target, options))
         self._stub = presence_pb2_grpc.PresenceServiceStub(self.channel)
+        self._backend = backend_pb2_grpc.BackendServiceStub(self.channel)
         self._token = token
         self.timeout = timeout
 
-    def _unary(self, method, request):
+    def _unary(self, method, request, stub=None):
         try:
-            return getattr(self._stub, method)(request, timeout=self.timeout, metadata=c.call_metadata(self._token))
+            return getattr(stub or self._stub, method)(request, timeout=self.timeout, metadata=c.call_metadata(self._token))
         except grpc.RpcError as err:
             raise from_rpc_error(err) from None
 
@@ -130,6 +132,19 @@ class PresenceClient:
         """Keeps ``session`` alive (at least once per TTL) and optionally reports its activity."""
         req = presence_pb2.HeartbeatRequest(session_id=c.session_id_of(session), activity=t.activity_to_pb(activity))
         return t.Lease.from_pb(self._unary("Heartbeat", req).lease)
+
+    def heartbeat_many(self, sessions, activity: Optional[str] = None) -> List[Union[t.Lease, PresenceError]]:
+        """Heartbeats many sessions in one call (``HeartbeatBatch``, at most 1,000 by default): one
+        :class:`Lease` or :class:`PresenceError` per session, in order (an unknown session is a
+        ``SessionNotFound`` item; the others still apply)."""
+        req = backend_pb2.HeartbeatBatchRequest(heartbeats=[presence_pb2.HeartbeatRequest(session_id=c.session_id_of(s), activity=t.activity_to_pb(activity)) for s in sessions])
+        return [c.batch_item(r, "lease", t.Lease.from_pb) for r in self._unary("HeartbeatBatch", req, self._backend).results]
+
+    def leave_many(self, leaves) -> List[Union[bool, PresenceError]]:
+        """Leaves many ``(session, room)`` pairs in one call (``LeaveBatch``): per pair ``True``
+        (left), ``False`` (was not in the room) or a :class:`PresenceError`."""
+        req = backend_pb2.LeaveBatchRequest(leaves=[backend_pb2.LeaveBatchItem(session_id=c.session_id_of(s), room=room) for s, room in leaves])
+        return [c.batch_item(r, "left", lambda v: v.left) for r in self._unary("LeaveBatch", req, self._backend).results]
 
     def set_status(self, session: SessionLike, *, custom_status: Optional[str] = None, invisible: Optional[bool] = None) -> t.UserStatus:
         return t.UserStatus.from_pb(self._unary("SetStatus", c.status_request(session, custom_status, invisible)).status)
@@ -217,6 +232,18 @@ class PresenceClient:
             return self._stub.WatchPresence(req, metadata=c.call_metadata(self._token))
 
         return Watch(open_stream, c.Position(), include_keepalive, resume, max_backoff)
+
+    def watch_events(self, *, rooms=(), users=(), kinds=(), resume_after: str = "", resume: bool = True, include_keepalive: bool = False, max_backoff: float = 10.0) -> "ev.EventWatch":
+        """Streams the deployment's backend events (``BackendService.WatchEvents``; service or
+        admin token): :class:`~presence_client.events.BackendEvent` values, filtered by room and
+        user patterns and kinds (``"member_added"``, …). It resumes by itself from its last
+        ``cursor`` after a drain or restart; pass ``resume_after`` to continue a previous stream."""
+
+        def open_stream(cursor: str):
+            return self._backend.WatchEvents(ev.request(rooms, users, kinds, cursor), metadata=c.call_metadata(self._token))
+
+        ev.request(rooms, users, kinds, resume_after)  # validate now, not on the first next()
+        return ev.EventWatch(open_stream, resume_after, include_keepalive, resume, max_backoff)
 
     def watch_users(self, *user_ids: str) -> Iterator[t.StatusChanged]:
         """Streams status changes of users: one :class:`StatusChanged` per user first

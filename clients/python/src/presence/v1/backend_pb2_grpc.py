@@ -72,8 +72,14 @@ class BackendServiceServicer(object):
         (network loss, process killed, server restart) its presences enter the reconnect grace
         (PRESENCE_RECONNECT_GRACE_MS, default 10 s): a new Track stream, on any node, that opens with
         the same `tracker_id` and `tracker_secret` within the grace reclaims all of them with no
-        leave/join broadcast; after the grace they leave with reason TIMEOUT (within grace + TTL +
-        reaper interval at worst, 75 s by default). `close` leaves them all at once (reason LEFT).
+        leave/join broadcast; after the grace they leave with reason TIMEOUT, within the grace + the
+        reaper interval (5 s) once the server notices the stream is gone: at once when the backend
+        process dies, within the HTTP/2 ping interval + timeout (40 s by default) when the network
+        silently drops. If the server node holding the stream dies, the presences expire after the
+        session TTL + reaper interval (65 s by default). `close` leaves them all at once (reason LEFT).
+        Trackers are kept by the node holding their stream: reconnect to the same node to reclaim
+        (after a node restart or on another node, `open` starts a new tracker and the client tracks
+        its presences again; the Python Tracker does this by itself).
 
         Limits (options): PRESENCE_TRACK_MAX_PRESENCES presences per stream (default 50,000;
         TOO_MANY_PRESENCES); PRESENCE_TRACK_MAX_MESSAGES_PER_SEC requests per second per stream
@@ -100,7 +106,7 @@ class BackendServiceServicer(object):
 
     def LeaveBatch(self, request, context):
         """Leaves many sessions' rooms at once (at most PRESENCE_MAX_BATCH_SESSIONS, default 1,000), each
-        exactly like Leave (an empty `room` leaves every room: the session ends). One result per item.
+        exactly like Leave (a session that leaves its last room ends). One result per item.
         Errors of the whole call: INVALID_ARGUMENT (empty or too many items).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -114,9 +120,13 @@ class BackendServiceServicer(object):
         retained (PRESENCE_EVENTS_RETENTION_MS, default 5 min) are replayed in order, and if some were
         already dropped the stream starts with a `gap`. Keepalive messages are sent every 30 s when
         nothing else is. A reader that falls PRESENCE_WATCHER_QUEUE_SIZE events behind receives a
-        `gap` and continues with the newest events.
-        Errors: INVALID_ARGUMENT (bad pattern, unknown kind, malformed cursor), TOO_MANY_WATCHERS,
-        DRAINING.
+        `gap` and continues with the newest events. Only the events the caller may see are sent,
+        checked per event: `watch` on the event's room, `status.watch` on a user event's user (the
+        others are skipped; the cursor moves past them). The stream holds one unit of the `watches`
+        quota and ends at token expiry.
+        Errors: INVALID_ARGUMENT (bad pattern, unknown kind, malformed cursor), ROOM_FORBIDDEN (no
+        `watch` or `status.watch` right anywhere), QUOTA_EXCEEDED (watches), TOKEN_EXPIRED,
+        AUTH_UNAVAILABLE (the authorization hook could not answer), TOO_MANY_WATCHERS, DRAINING.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

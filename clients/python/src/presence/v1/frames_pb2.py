@@ -11,13 +11,14 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
+from presence.v1 import broadcast_pb2 as presence_dot_v1_dot_broadcast__pb2
 from presence.v1 import errors_pb2 as presence_dot_v1_dot_errors__pb2
 from presence.v1 import member_presence_pb2 as presence_dot_v1_dot_member__presence__pb2
 from presence.v1 import presence_pb2 as presence_dot_v1_dot_presence__pb2
 from presence.v1 import rooms_pb2 as presence_dot_v1_dot_rooms__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18presence/v1/frames.proto\x12\x0bpresence.v1\x1a\x18presence/v1/errors.proto\x1a!presence/v1/member_presence.proto\x1a\x1apresence/v1/presence.proto\x1a\x17presence/v1/rooms.proto\"\x90\x06\n\x0b\x43lientFrame\x12\x1d\n\nrequest_id\x18\x01 \x01(\rR\trequestId\x12.\n\x04join\x18\n \x01(\x0b\x32\x18.presence.v1.JoinRequestH\x00R\x04join\x12\x31\n\x05leave\x18\x0b \x01(\x0b\x32\x19.presence.v1.LeaveRequestH\x00R\x05leave\x12:\n\x08navigate\x18\x0c \x01(\x0b\x32\x1c.presence.v1.NavigateRequestH\x00R\x08navigate\x12=\n\theartbeat\x18\r \x01(\x0b\x32\x1d.presence.v1.HeartbeatRequestH\x00R\theartbeat\x12\x37\n\x06typing\x18\x0e \x01(\x0b\x32\x1d.presence.v1.SetTypingRequestH\x00R\x06typing\x12:\n\x06\x63ursor\x18\x0f \x01(\x0b\x32 .presence.v1.UpdateCursorRequestH\x00R\x06\x63ursor\x12\x39\n\x05watch\x18\x10 \x01(\x0b\x32!.presence.v1.WatchPresenceRequestH\x00R\x05watch\x12\x37\n\x07unwatch\x18\x11 \x01(\x0b\x32\x1b.presence.v1.UnwatchRequestH\x00R\x07unwatch\x12\x37\n\x06status\x18\x12 \x01(\x0b\x32\x1d.presence.v1.SetStatusRequestH\x00R\x06status\x12\x41\n\x0bwatch_users\x18\x14 \x01(\x0b\x32\x1e.presence.v1.WatchUsersRequestH\x00R\nwatchUsers\x12G\n\runwatch_users\x18\x15 \x01(\x0b\x32 .presence.v1.UnwatchUsersRequestH\x00R\x0cunwatchUsers\x12M\n\x0fupdate_presence\x18\x16 \x01(\x0b\x32\".presence.v1.UpdatePresenceRequestH\x00R\x0eupdatePresenceB\x07\n\x05\x66rame\"\x15\n\x13UnwatchUsersRequest\"$\n\x0eUnwatchRequest\x12\x12\n\x04room\x18\x01 \x01(\tR\x04room\"\xec\x01\n\nErrorFrame\x12\x12\n\x04\x63ode\x18\x01 \x01(\x05R\x04\x63ode\x12\x30\n\x06reason\x18\x02 \x01(\x0e\x32\x18.presence.v1.ErrorReasonR\x06reason\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\x12\x41\n\x08metadata\x18\x04 \x03(\x0b\x32%.presence.v1.ErrorFrame.MetadataEntryR\x08metadata\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\x05\n\x03\x41\x63k\"\xd6\x04\n\x0bServerFrame\x12\x1d\n\nrequest_id\x18\x01 \x01(\rR\trequestId\x12/\n\x04join\x18\n \x01(\x0b\x32\x19.presence.v1.JoinResponseH\x00R\x04join\x12\x32\n\x05leave\x18\x0b \x01(\x0b\x32\x1a.presence.v1.LeaveResponseH\x00R\x05leave\x12;\n\x08navigate\x18\x0c \x01(\x0b\x32\x1d.presence.v1.NavigateResponseH\x00R\x08navigate\x12>\n\theartbeat\x18\r \x01(\x0b\x32\x1e.presence.v1.HeartbeatResponseH\x00R\theartbeat\x12$\n\x03\x61\x63k\x18\x0e \x01(\x0b\x32\x10.presence.v1.AckH\x00R\x03\x61\x63k\x12\x38\n\x06status\x18\x12 \x01(\x0b\x32\x1e.presence.v1.SetStatusResponseH\x00R\x06status\x12:\n\x05watch\x18\x14 \x01(\x0b\x32\".presence.v1.WatchPresenceResponseH\x00R\x05watch\x12\x37\n\x05users\x18\x15 \x01(\x0b\x32\x1f.presence.v1.WatchUsersResponseH\x00R\x05users\x12\x37\n\nroom_ended\x18\x16 \x01(\x0b\x32\x16.presence.v1.RoomEndedH\x00R\troomEnded\x12/\n\x05\x65rror\x18\x1e \x01(\x0b\x32\x17.presence.v1.ErrorFrameH\x00R\x05\x65rrorB\x07\n\x05\x66rame*\xc6\x03\n\tCloseCode\x12\x1a\n\x16\x43LOSE_CODE_UNSPECIFIED\x10\x00\x12\x16\n\x11\x43LOSE_CODE_NORMAL\x10\xe8\x07\x12\x18\n\x13\x43LOSE_CODE_DRAINING\x10\xa0\x1f\x12\x1d\n\x18\x43LOSE_CODE_SLOW_CONSUMER\x10\xa1\x1f\x12\x1c\n\x17\x43LOSE_CODE_SERVER_ERROR\x10\xa2\x1f\x12\x1d\n\x18\x43LOSE_CODE_TOKEN_EXPIRED\x10\xa3\x1f\x12\x1b\n\x16\x43LOSE_CODE_UNAVAILABLE\x10\xa4\x1f\x12\x1d\n\x18\x43LOSE_CODE_SESSION_ENDED\x10\xa5\x1f\x12\x1c\n\x17\x43LOSE_CODE_RATE_LIMITED\x10\xa6\x1f\x12\x1e\n\x19\x43LOSE_CODE_QUOTA_EXCEEDED\x10\xaa\x1f\x12!\n\x1c\x43LOSE_CODE_STORE_OVER_BUDGET\x10\xab\x1f\x12\x1b\n\x16\x43LOSE_CODE_BAD_REQUEST\x10\x94#\x12\x1f\n\x1a\x43LOSE_CODE_UNAUTHENTICATED\x10\x95#\x12\x19\n\x14\x43LOSE_CODE_FORBIDDEN\x10\x96#\x12\x19\n\x14\x43LOSE_CODE_TOO_LARGE\x10\x97#b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18presence/v1/frames.proto\x12\x0bpresence.v1\x1a\x1bpresence/v1/broadcast.proto\x1a\x18presence/v1/errors.proto\x1a!presence/v1/member_presence.proto\x1a\x1apresence/v1/presence.proto\x1a\x17presence/v1/rooms.proto\"\xcf\x06\n\x0b\x43lientFrame\x12\x1d\n\nrequest_id\x18\x01 \x01(\rR\trequestId\x12.\n\x04join\x18\n \x01(\x0b\x32\x18.presence.v1.JoinRequestH\x00R\x04join\x12\x31\n\x05leave\x18\x0b \x01(\x0b\x32\x19.presence.v1.LeaveRequestH\x00R\x05leave\x12:\n\x08navigate\x18\x0c \x01(\x0b\x32\x1c.presence.v1.NavigateRequestH\x00R\x08navigate\x12=\n\theartbeat\x18\r \x01(\x0b\x32\x1d.presence.v1.HeartbeatRequestH\x00R\theartbeat\x12\x37\n\x06typing\x18\x0e \x01(\x0b\x32\x1d.presence.v1.SetTypingRequestH\x00R\x06typing\x12:\n\x06\x63ursor\x18\x0f \x01(\x0b\x32 .presence.v1.UpdateCursorRequestH\x00R\x06\x63ursor\x12\x39\n\x05watch\x18\x10 \x01(\x0b\x32!.presence.v1.WatchPresenceRequestH\x00R\x05watch\x12\x37\n\x07unwatch\x18\x11 \x01(\x0b\x32\x1b.presence.v1.UnwatchRequestH\x00R\x07unwatch\x12\x37\n\x06status\x18\x12 \x01(\x0b\x32\x1d.presence.v1.SetStatusRequestH\x00R\x06status\x12\x41\n\x0bwatch_users\x18\x14 \x01(\x0b\x32\x1e.presence.v1.WatchUsersRequestH\x00R\nwatchUsers\x12G\n\runwatch_users\x18\x15 \x01(\x0b\x32 .presence.v1.UnwatchUsersRequestH\x00R\x0cunwatchUsers\x12M\n\x0fupdate_presence\x18\x16 \x01(\x0b\x32\".presence.v1.UpdatePresenceRequestH\x00R\x0eupdatePresence\x12=\n\tbroadcast\x18( \x01(\x0b\x32\x1d.presence.v1.BroadcastRequestH\x00R\tbroadcastB\x07\n\x05\x66rame\"\x15\n\x13UnwatchUsersRequest\"$\n\x0eUnwatchRequest\x12\x12\n\x04room\x18\x01 \x01(\tR\x04room\"\xec\x01\n\nErrorFrame\x12\x12\n\x04\x63ode\x18\x01 \x01(\x05R\x04\x63ode\x12\x30\n\x06reason\x18\x02 \x01(\x0e\x32\x18.presence.v1.ErrorReasonR\x06reason\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\x12\x41\n\x08metadata\x18\x04 \x03(\x0b\x32%.presence.v1.ErrorFrame.MetadataEntryR\x08metadata\x1a;\n\rMetadataEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\x05\n\x03\x41\x63k\"\x96\x05\n\x0bServerFrame\x12\x1d\n\nrequest_id\x18\x01 \x01(\rR\trequestId\x12/\n\x04join\x18\n \x01(\x0b\x32\x19.presence.v1.JoinResponseH\x00R\x04join\x12\x32\n\x05leave\x18\x0b \x01(\x0b\x32\x1a.presence.v1.LeaveResponseH\x00R\x05leave\x12;\n\x08navigate\x18\x0c \x01(\x0b\x32\x1d.presence.v1.NavigateResponseH\x00R\x08navigate\x12>\n\theartbeat\x18\r \x01(\x0b\x32\x1e.presence.v1.HeartbeatResponseH\x00R\theartbeat\x12$\n\x03\x61\x63k\x18\x0e \x01(\x0b\x32\x10.presence.v1.AckH\x00R\x03\x61\x63k\x12\x38\n\x06status\x18\x12 \x01(\x0b\x32\x1e.presence.v1.SetStatusResponseH\x00R\x06status\x12:\n\x05watch\x18\x14 \x01(\x0b\x32\".presence.v1.WatchPresenceResponseH\x00R\x05watch\x12\x37\n\x05users\x18\x15 \x01(\x0b\x32\x1f.presence.v1.WatchUsersResponseH\x00R\x05users\x12\x37\n\nroom_ended\x18\x16 \x01(\x0b\x32\x16.presence.v1.RoomEndedH\x00R\troomEnded\x12/\n\x05\x65rror\x18\x1e \x01(\x0b\x32\x17.presence.v1.ErrorFrameH\x00R\x05\x65rror\x12>\n\tbroadcast\x18( \x01(\x0b\x32\x1e.presence.v1.BroadcastResponseH\x00R\tbroadcastB\x07\n\x05\x66rame*\xc6\x03\n\tCloseCode\x12\x1a\n\x16\x43LOSE_CODE_UNSPECIFIED\x10\x00\x12\x16\n\x11\x43LOSE_CODE_NORMAL\x10\xe8\x07\x12\x18\n\x13\x43LOSE_CODE_DRAINING\x10\xa0\x1f\x12\x1d\n\x18\x43LOSE_CODE_SLOW_CONSUMER\x10\xa1\x1f\x12\x1c\n\x17\x43LOSE_CODE_SERVER_ERROR\x10\xa2\x1f\x12\x1d\n\x18\x43LOSE_CODE_TOKEN_EXPIRED\x10\xa3\x1f\x12\x1b\n\x16\x43LOSE_CODE_UNAVAILABLE\x10\xa4\x1f\x12\x1d\n\x18\x43LOSE_CODE_SESSION_ENDED\x10\xa5\x1f\x12\x1c\n\x17\x43LOSE_CODE_RATE_LIMITED\x10\xa6\x1f\x12\x1e\n\x19\x43LOSE_CODE_QUOTA_EXCEEDED\x10\xaa\x1f\x12!\n\x1c\x43LOSE_CODE_STORE_OVER_BUDGET\x10\xab\x1f\x12\x1b\n\x16\x43LOSE_CODE_BAD_REQUEST\x10\x94#\x12\x1f\n\x1a\x43LOSE_CODE_UNAUTHENTICATED\x10\x95#\x12\x19\n\x14\x43LOSE_CODE_FORBIDDEN\x10\x96#\x12\x19\n\x14\x43LOSE_CODE_TOO_LARGE\x10\x97#b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'presence.v1.frames_pb2', globals())
@@ -26,20 +27,20 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
   _ERRORFRAME_METADATAENTRY._options = None
   _ERRORFRAME_METADATAENTRY._serialized_options = b'8\001'
-  _CLOSECODE._serialized_start=1851
-  _CLOSECODE._serialized_end=2305
-  _CLIENTFRAME._serialized_start=156
-  _CLIENTFRAME._serialized_end=940
-  _UNWATCHUSERSREQUEST._serialized_start=942
-  _UNWATCHUSERSREQUEST._serialized_end=963
-  _UNWATCHREQUEST._serialized_start=965
-  _UNWATCHREQUEST._serialized_end=1001
-  _ERRORFRAME._serialized_start=1004
-  _ERRORFRAME._serialized_end=1240
-  _ERRORFRAME_METADATAENTRY._serialized_start=1181
-  _ERRORFRAME_METADATAENTRY._serialized_end=1240
-  _ACK._serialized_start=1242
-  _ACK._serialized_end=1247
-  _SERVERFRAME._serialized_start=1250
-  _SERVERFRAME._serialized_end=1848
+  _CLOSECODE._serialized_start=2007
+  _CLOSECODE._serialized_end=2461
+  _CLIENTFRAME._serialized_start=185
+  _CLIENTFRAME._serialized_end=1032
+  _UNWATCHUSERSREQUEST._serialized_start=1034
+  _UNWATCHUSERSREQUEST._serialized_end=1055
+  _UNWATCHREQUEST._serialized_start=1057
+  _UNWATCHREQUEST._serialized_end=1093
+  _ERRORFRAME._serialized_start=1096
+  _ERRORFRAME._serialized_end=1332
+  _ERRORFRAME_METADATAENTRY._serialized_start=1273
+  _ERRORFRAME_METADATAENTRY._serialized_end=1332
+  _ACK._serialized_start=1334
+  _ACK._serialized_end=1339
+  _SERVERFRAME._serialized_start=1342
+  _SERVERFRAME._serialized_end=2004
 # @@protoc_insertion_point(module_scope)

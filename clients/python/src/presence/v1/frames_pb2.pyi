@@ -1,3 +1,4 @@
+from presence.v1 import broadcast_pb2 as _broadcast_pb2
 from presence.v1 import errors_pb2 as _errors_pb2
 from presence.v1 import member_presence_pb2 as _member_presence_pb2
 from presence.v1 import presence_pb2 as _presence_pb2
@@ -30,7 +31,8 @@ class Ack(_message.Message):
     def __init__(self) -> None: ...
 
 class ClientFrame(_message.Message):
-    __slots__ = ["cursor", "heartbeat", "join", "leave", "navigate", "request_id", "status", "typing", "unwatch", "unwatch_users", "update_presence", "watch", "watch_users"]
+    __slots__ = ["broadcast", "cursor", "heartbeat", "join", "leave", "navigate", "request_id", "status", "typing", "unwatch", "unwatch_users", "update_presence", "watch", "watch_users"]
+    BROADCAST_FIELD_NUMBER: _ClassVar[int]
     CURSOR_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     JOIN_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +46,7 @@ class ClientFrame(_message.Message):
     UPDATE_PRESENCE_FIELD_NUMBER: _ClassVar[int]
     WATCH_FIELD_NUMBER: _ClassVar[int]
     WATCH_USERS_FIELD_NUMBER: _ClassVar[int]
+    broadcast: _broadcast_pb2.BroadcastRequest
     cursor: _presence_pb2.UpdateCursorRequest
     heartbeat: _presence_pb2.HeartbeatRequest
     join: _presence_pb2.JoinRequest
@@ -57,7 +60,7 @@ class ClientFrame(_message.Message):
     update_presence: _member_presence_pb2.UpdatePresenceRequest
     watch: _presence_pb2.WatchPresenceRequest
     watch_users: _presence_pb2.WatchUsersRequest
-    def __init__(self, request_id: _Optional[int] = ..., join: _Optional[_Union[_presence_pb2.JoinRequest, _Mapping]] = ..., leave: _Optional[_Union[_presence_pb2.LeaveRequest, _Mapping]] = ..., navigate: _Optional[_Union[_presence_pb2.NavigateRequest, _Mapping]] = ..., heartbeat: _Optional[_Union[_presence_pb2.HeartbeatRequest, _Mapping]] = ..., typing: _Optional[_Union[_presence_pb2.SetTypingRequest, _Mapping]] = ..., cursor: _Optional[_Union[_presence_pb2.UpdateCursorRequest, _Mapping]] = ..., watch: _Optional[_Union[_presence_pb2.WatchPresenceRequest, _Mapping]] = ..., unwatch: _Optional[_Union[UnwatchRequest, _Mapping]] = ..., status: _Optional[_Union[_presence_pb2.SetStatusRequest, _Mapping]] = ..., watch_users: _Optional[_Union[_presence_pb2.WatchUsersRequest, _Mapping]] = ..., unwatch_users: _Optional[_Union[UnwatchUsersRequest, _Mapping]] = ..., update_presence: _Optional[_Union[_member_presence_pb2.UpdatePresenceRequest, _Mapping]] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[int] = ..., join: _Optional[_Union[_presence_pb2.JoinRequest, _Mapping]] = ..., leave: _Optional[_Union[_presence_pb2.LeaveRequest, _Mapping]] = ..., navigate: _Optional[_Union[_presence_pb2.NavigateRequest, _Mapping]] = ..., heartbeat: _Optional[_Union[_presence_pb2.HeartbeatRequest, _Mapping]] = ..., typing: _Optional[_Union[_presence_pb2.SetTypingRequest, _Mapping]] = ..., cursor: _Optional[_Union[_presence_pb2.UpdateCursorRequest, _Mapping]] = ..., watch: _Optional[_Union[_presence_pb2.WatchPresenceRequest, _Mapping]] = ..., unwatch: _Optional[_Union[UnwatchRequest, _Mapping]] = ..., status: _Optional[_Union[_presence_pb2.SetStatusRequest, _Mapping]] = ..., watch_users: _Optional[_Union[_presence_pb2.WatchUsersRequest, _Mapping]] = ..., unwatch_users: _Optional[_Union[UnwatchUsersRequest, _Mapping]] = ..., update_presence: _Optional[_Union[_member_presence_pb2.UpdatePresenceRequest, _Mapping]] = ..., broadcast: _Optional[_Union[_broadcast_pb2.BroadcastRequest, _Mapping]] = ...) -> None: ...
 
 class ErrorFrame(_message.Message):
     __slots__ = ["code", "message", "metadata", "reason"]
@@ -79,8 +82,9 @@ class ErrorFrame(_message.Message):
     def __init__(self, code: _Optional[int] = ..., reason: _Optional[_Union[_errors_pb2.ErrorReason, str]] = ..., message: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ServerFrame(_message.Message):
-    __slots__ = ["ack", "error", "heartbeat", "join", "leave", "navigate", "request_id", "room_ended", "status", "users", "watch"]
+    __slots__ = ["ack", "broadcast", "error", "heartbeat", "join", "leave", "navigate", "request_id", "room_ended", "status", "users", "watch"]
     ACK_FIELD_NUMBER: _ClassVar[int]
+    BROADCAST_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     JOIN_FIELD_NUMBER: _ClassVar[int]
@@ -92,6 +96,7 @@ class ServerFrame(_message.Message):
     USERS_FIELD_NUMBER: _ClassVar[int]
     WATCH_FIELD_NUMBER: _ClassVar[int]
     ack: Ack
+    broadcast: _broadcast_pb2.BroadcastResponse
     error: ErrorFrame
     heartbeat: _presence_pb2.HeartbeatResponse
     join: _presence_pb2.JoinResponse
@@ -102,7 +107,7 @@ class ServerFrame(_message.Message):
     status: _presence_pb2.SetStatusResponse
     users: _presence_pb2.WatchUsersResponse
     watch: _presence_pb2.WatchPresenceResponse
-    def __init__(self, request_id: _Optional[int] = ..., join: _Optional[_Union[_presence_pb2.JoinResponse, _Mapping]] = ..., leave: _Optional[_Union[_presence_pb2.LeaveResponse, _Mapping]] = ..., navigate: _Optional[_Union[_presence_pb2.NavigateResponse, _Mapping]] = ..., heartbeat: _Optional[_Union[_presence_pb2.HeartbeatResponse, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., status: _Optional[_Union[_presence_pb2.SetStatusResponse, _Mapping]] = ..., watch: _Optional[_Union[_presence_pb2.WatchPresenceResponse, _Mapping]] = ..., users: _Optional[_Union[_presence_pb2.WatchUsersResponse, _Mapping]] = ..., room_ended: _Optional[_Union[_rooms_pb2.RoomEnded, _Mapping]] = ..., error: _Optional[_Union[ErrorFrame, _Mapping]] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[int] = ..., join: _Optional[_Union[_presence_pb2.JoinResponse, _Mapping]] = ..., leave: _Optional[_Union[_presence_pb2.LeaveResponse, _Mapping]] = ..., navigate: _Optional[_Union[_presence_pb2.NavigateResponse, _Mapping]] = ..., heartbeat: _Optional[_Union[_presence_pb2.HeartbeatResponse, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., status: _Optional[_Union[_presence_pb2.SetStatusResponse, _Mapping]] = ..., watch: _Optional[_Union[_presence_pb2.WatchPresenceResponse, _Mapping]] = ..., users: _Optional[_Union[_presence_pb2.WatchUsersResponse, _Mapping]] = ..., room_ended: _Optional[_Union[_rooms_pb2.RoomEnded, _Mapping]] = ..., error: _Optional[_Union[ErrorFrame, _Mapping]] = ..., broadcast: _Optional[_Union[_broadcast_pb2.BroadcastResponse, _Mapping]] = ...) -> None: ...
 
 class UnwatchRequest(_message.Message):
     __slots__ = ["room"]

@@ -1,4 +1,7 @@
 /**
+ * A token bucket (pure; time comes in as `nowMs`). Used for the Track stream's read rate and the
+ * Broadcast rate as well as for what it was written for:
+ *
  * The per-socket frame rate limit of the WebSocket bridge (fault F-V8: one client flooding frames
  * must not starve the others): a token bucket that refills `ratePerSec` tokens per second and
  * holds at most `burst`. One token per frame, taken before the frame is decoded. The defaults

@@ -1,0 +1,30 @@
+import { expect, it } from "vitest";
+import type { BackendEvent } from "../../src/core/backend-events.js";
+import type { MakeHarness } from "./contract-harness.js";
+
+/** The BackendEventFeed port's contract (WatchEvents' feed of backend events). */
+export function backendEventFeedContract(make: MakeHarness) {
+  it("event feed: appended in order, read after a cursor in pages, from now on, with a gap past the retention", async () => {
+    const { store, clock } = await make();
+    const start = (await store.readBackendEvents("", 0)).lastId;
+    const ev = (i: number): BackendEvent => ({ id: `ev-${i}`, timeMs: clock.now(), room: `/feed/${i}`, userId: "", kind: "room_occupied", counts: { users: 0, connections: 1, anonymous: 1 } });
+    await store.appendBackendEvents([ev(1), ev(2), ev(3)], 60_000);
+    await store.appendBackendEvents([ev(4)], 60_000);
+    const page1 = await store.readBackendEvents(start, 2);
+    expect(page1.gap).toBe(false);
+    expect(page1.entries.map((e) => e.event.id)).toEqual(["ev-1", "ev-2"]);
+    expect(page1.entries[0]!.event).toEqual(ev(1));
+    const page2 = await store.readBackendEvents(page1.entries[1]!.id, 10);
+    expect(page2.entries.map((e) => e.event.id)).toEqual(["ev-3", "ev-4"]);
+    expect(page2.lastId).toBe(page2.entries[1]!.id);
+    expect((await store.readBackendEvents(page2.lastId, 10)).entries).toEqual([]);
+    // Past the retention (the memory store on its clock, Redis on its server's), the next append
+    // trims: a reader from before gets a gap and the retained entries.
+    clock.advance(1_100);
+    await new Promise((r) => setTimeout(r, 1_100));
+    await store.appendBackendEvents([ev(5)], 1_000);
+    const late = await store.readBackendEvents(page1.entries[0]!.id, 10);
+    expect(late.gap).toBe(true);
+    expect(late.entries.map((e) => e.event.id)).toEqual(["ev-5"]);
+  });
+}
