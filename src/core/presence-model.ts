@@ -144,6 +144,8 @@ export function modelNavigate(m: PresenceModel, ref: { sessionId: string; ownerK
   const s = requireSession(m, ref, nowMs);
   const { leaving, refused } = navigationRooms(s, ref.fromRoom, ref.toRoom, m.o.limits.maxRoomsPerSession);
   if (refused !== null) throw limitExceeded("to_room", m.o.limits.maxRoomsPerSession, refused, "rooms per session", "TOO_MANY_ROOMS");
+  // A managed target room admits a navigation like a Join (ROOM_FULL, ROOM_ENDED), before anything changes.
+  admit(m, { room: ref.toRoom, sessionId: ref.sessionId, identity: s.identity }, nowMs);
   extendSession(s, nowMs, m.o.timings.sessionTtlMs);
   if (leaving) leaveRoom(m, s, ref.fromRoom, "left", nowMs, fx);
   joinRoom(m, s, ref.toRoom, ref.metadata, nowMs, fx);
@@ -225,7 +227,7 @@ export function roomAwayOf(m: PresenceModel, room: string): number {
 }
 
 /** Capacity and tombstone of a managed room (ROOM_FULL, ROOM_ENDED), checked before anything changes. */
-function admit(m: PresenceModel, input: JoinInput, nowMs: number): void {
+function admit(m: PresenceModel, input: Pick<JoinInput, "room" | "sessionId" | "identity">, nowMs: number): void {
   const record = m.o.managedRooms?.record(input.room);
   if (!record) return;
   const s = m.rooms.get(input.room)?.state;

@@ -24,11 +24,12 @@ export interface UserSettings {
 
 export interface UserScripts {
   /**
-   * Records a session's activity under its user (`set`) or its end (`end`); anonymous sessions have
-   * no status. A `set` that creates the user's record starts it from the newer of `restore` and the
+   * Records a session's activity under its user (`set`) or its end (`end`), or undoes the `set` of
+   * a session whose first Join was refused (`forget`: no last seen); anonymous sessions have no
+   * status. A `set` that creates the user's record starts it from the newer of `restore` and the
    * settings this node last saw of the user (core/user-presence.ts `applyUserSession`).
    */
-  session(identity: MemberIdentity, op: "set" | "end", sid: string, activity: Activity, restore?: UserRestore): Promise<void>;
+  session(identity: MemberIdentity, op: "set" | "end" | "forget", sid: string, activity: Activity, restore?: UserRestore): Promise<void>;
   /**
    * Sets the custom status, the invisible flag and/or the manual presence (undefined keeps); returns
    * the status after, the manual presence before, and the user's sessions with their activities.

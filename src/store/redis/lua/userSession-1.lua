@@ -4,7 +4,10 @@
   none: then last seen = now and the record expires after the last-seen retention).
   KEYS[1] user status hash (fields: "s:<sessionId>" → activity, ls last seen, vls last seen shown
   while invisible, cs custom status, inv '1' when invisible, sc when cs or inv last changed)
-  ARGV[1] userId   ARGV[2] op: set | end   ARGV[3] session id   ARGV[4] activity (for set)
+  ARGV[1] userId   ARGV[2] op: set | end | forget   ARGV[3] session id   ARGV[4] activity (for set)
+  `forget` undoes the `set` of a session whose first Join was refused (ROOM_FULL, ROOM_ENDED): the
+  user was never present through it, so their last seen stays what it was (a user never seen
+  before keeps no record) and the record expires after the retention counted from that last seen.
   ARGV[5] now ms ('0' = Redis TIME)   ARGV[6] last-seen retention ms   ARGV[7] channel
   ARGV[8] PUBLISH|SPUBLISH
   ARGV[9..13] (optional, set only) a restore: last seen, last seen shown while invisible, custom
@@ -30,7 +33,10 @@ else
   if redis.call('HDEL', KEYS[1], field) == 0 then return { 0, statusJson(ARGV[1], before, KEYS[1]), now, sc(KEYS[1]) } end
 end
 local after = aggregate(KEYS[1])
-if after == 'offline' then
+if after == 'offline' and ARGV[2] == 'forget' then
+  local ls = tonumber(redis.call('HGET', KEYS[1], 'ls'))
+  if ls then redis.call('PEXPIREAT', KEYS[1], ls + tonumber(ARGV[6])) else redis.call('DEL', KEYS[1]) end
+elseif after == 'offline' then
   redis.call('HSET', KEYS[1], 'ls', now)
   if redis.call('HGET', KEYS[1], 'inv') ~= '1' then redis.call('HSET', KEYS[1], 'vls', now) end
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
