@@ -98,6 +98,8 @@ export class MemoryPresenceStore implements PresenceStore {
   loadTracker: PresenceStore["loadTracker"] = (...a) => this.trackers.loadTracker(...a);
   putTrackedKey: PresenceStore["putTrackedKey"] = (...a) => this.trackers.putTrackedKey(...a);
   deleteTrackedKey: PresenceStore["deleteTrackedKey"] = (...a) => this.trackers.deleteTrackedKey(...a);
+  setTrackerHolder: PresenceStore["setTrackerHolder"] = (...a) => this.trackers.setTrackerHolder(...a);
+  trackerHolders: PresenceStore["trackerHolders"] = (...a) => this.trackers.trackerHolders(...a);
   expireTrackers: PresenceStore["expireTrackers"] = (...a) => this.trackers.expireTrackers(...a);
   deleteTracker: PresenceStore["deleteTracker"] = (...a) => this.trackers.deleteTracker(...a);
   appendBackendEvents: PresenceStore["appendBackendEvents"] = (...a) => this.feed.appendBackendEvents(...a);
