@@ -175,6 +175,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       },
       latency: (transport, seconds) => metrics.fanoutLatency.observe({ transport }, seconds),
       resync: (reason) => metrics.resyncs.inc({ reason }),
+      rollback: (room, detail) => log.warn("room version went back within its epoch: asking for a new epoch, its watchers resync", { room, ...detail }),
       stalled: () => metrics.rejections.inc({ reason: "SLOW_CONSUMER" }),
       error: (err) => {
         metrics.loopErrors.inc({ loop: "fanout" });
@@ -194,7 +195,6 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       return c.full + c.counts;
     },
     delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
-    overlay: hist.durableFlags,
   });
   const { access, memory, limiter, clientAddress, warnEvery } = composeAccess({ config, metrics, log, clock, store, embeddedStore: !useRedis && !deps.store });
   const udp = udpHeartbeats(config, clock, metrics, log);
@@ -204,7 +204,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     lastActive: (ids) => scopeStore.lastActive(ids),
     managedRooms: { getRoom: (room) => lifecycle.getRoom(room), touchRoom: (room) => lifecycle.touchRoom(room) },
     durableStatus: hist.durableStatus,
-    durableFlags: hist.durableFlags,
+    restoreStatus: hist.restoreStatus,
     sessions: store,
     rooms: store,
     users: store,

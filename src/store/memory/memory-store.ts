@@ -286,8 +286,8 @@ export class MemoryPresenceStore implements PresenceStore {
       if (message.type === "event") this.commits.roomEvent(message.event);
       for (const l of this.roomListeners.get(room) ?? []) safely(l, message);
     }
-    for (const { status, timeMs } of fx.users) {
-      this.commits.userStatus(status, timeMs);
+    for (const { status, timeMs, settings } of fx.users) {
+      this.commits.userStatus(status, timeMs, settings);
       for (const l of this.userListeners.get(status.userId) ?? []) safely(l, status);
     }
     // The memory scope store applies these synchronously (no awaiting inside it).
