@@ -175,6 +175,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       },
       latency: (transport, seconds) => metrics.fanoutLatency.observe({ transport }, seconds),
       resync: (reason) => metrics.resyncs.inc({ reason }),
+      rollback: (room, detail) => log.warn("room version went back within its epoch: asking for a new epoch, its watchers resync", { room, ...detail }),
       stalled: () => metrics.rejections.inc({ reason: "SLOW_CONSUMER" }),
       error: (err) => {
         metrics.loopErrors.inc({ loop: "fanout" });
