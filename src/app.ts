@@ -153,7 +153,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   // History starts in the background (the embedded database takes seconds): never on the ready path.
   // (`access` is made below; the check runs only when a history read comes in.)
   const hist = startAppHistory(config, { clock, log, metrics, store, authorizeRoom: (caller, op, room) => access.authorize(caller, op, room) });
-  const { hub, userHub } = createAppHubs({ config, clock, metrics, log, store, lastActive: (ids) => scopeStore.lastActive(ids), overlay: hist.durableFlags });
+  const { hub, userHub } = createAppHubs({ config, clock, metrics, log, store, lastActive: (ids) => scopeStore.lastActive(ids) });
   const { access, memory, limiter, clientAddress, warnEvery } = composeAccess({ config, metrics, log, clock, store, embeddedStore: !useRedis && !deps.store });
   const udp = udpHeartbeats(config, clock, metrics, log);
   const service = createPresenceService({
@@ -162,7 +162,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     lastActive: (ids) => scopeStore.lastActive(ids),
     managedRooms: { getRoom: (room) => lifecycle.getRoom(room), touchRoom: (room) => lifecycle.touchRoom(room) },
     durableStatus: hist.durableStatus,
-    durableFlags: hist.durableFlags,
+    restoreStatus: hist.restoreStatus,
     sessions: store,
     rooms: store,
     users: store,

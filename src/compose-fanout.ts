@@ -1,6 +1,5 @@
 import type { Config } from "./config.js";
 import type { Clock } from "./core/clock.js";
-import type { UserStatusRecord } from "./core/user-status.js";
 import { createFanoutHub } from "./fanout/fanout-hub.js";
 import { createUserWatchHub } from "./fanout/user-watch-hub.js";
 import type { Logger } from "./logger.js";
@@ -20,8 +19,6 @@ export function createAppHubs(d: {
   store: PresenceStore;
   /** Last activity of users with a session (the scope store), told in user snapshots. */
   lastActive(userIds: string[]): Promise<Map<string, number>>;
-  /** History's durable flags laid over user statuses after a data loss (identity when off). */
-  overlay?: ((r: UserStatusRecord) => UserStatusRecord) | undefined;
 }) {
   const { metrics, log, store } = d;
   const hub = createFanoutHub({
@@ -38,6 +35,7 @@ export function createAppHubs(d: {
       },
       latency: (transport, seconds) => metrics.fanoutLatency.observe({ transport }, seconds),
       resync: (reason) => metrics.resyncs.inc({ reason }),
+      rollback: (room, detail) => log.warn("room version went back within its epoch: asking for a new epoch, its watchers resync", { room, ...detail }),
       stalled: () => metrics.rejections.inc({ reason: "SLOW_CONSUMER" }),
       error: (err) => {
         metrics.loopErrors.inc({ loop: "fanout" });
@@ -57,7 +55,6 @@ export function createAppHubs(d: {
       return c.full + c.counts;
     },
     delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
-    overlay: d.overlay,
   });
   return { hub, userHub };
 }

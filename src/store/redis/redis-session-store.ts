@@ -152,7 +152,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     const sid = ctx.ids.sessionId();
     const session = newSession(input);
     const opening = ctx.sessions.open({ mode: "new", sid, owner: input.ownerKey, arg: JSON.stringify(session), room: input.room, metadataJson, nodeId: ctx.nodeId, quotaKey: session.q });
-    const status = ctx.users.session(session.id, "set", sid, session.act);
+    const status = ctx.users.session(session.id, "set", sid, session.act, input.restoreStatus);
     const joining = roomJoin(input.room, sid, session, input.metadata, { seq: FIRST_CALL, expiresAtMs: 0, first: true }, input.presence);
     const [opened, statusSet, joinedOrNot] = await Promise.allSettled([opening, status, joining]);
     if (opened.status === "rejected" || opened.value.status !== "ok") {
@@ -229,7 +229,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       // The user's status and the room join are on other slots than the session: in parallel, after it.
       const [joining, status] = await Promise.allSettled([
         roomJoin(room, sessionId, session, input.metadata, { ...opened, first: sessionCreated, override }, input.presence),
-        sessionCreated ? ctx.users.session(session.id, "set", sessionId, session.act) : undefined,
+        sessionCreated ? ctx.users.session(session.id, "set", sessionId, session.act, input.restoreStatus) : undefined,
       ]);
       if (status.status === "rejected") throw status.reason;
       if (joining.status === "rejected") throw await refused(joining.reason, { sessionId, ownerKey: input.ownerKey }, room, session, sessionCreated);

@@ -10,6 +10,11 @@
   before keeps no record) and the record expires after the retention counted from that last seen.
   ARGV[5] now ms ('0' = Redis TIME)   ARGV[6] last-seen retention ms   ARGV[7] channel
   ARGV[8] PUBLISH|SPUBLISH
+  ARGV[9..13] (optional, set only) a restore: last seen, last seen shown while invisible, custom
+  status, '1' invisible | '0', when they last changed (ms). Applied only when the user has no record
+  (the hash does not exist: never seen, expired, or lost with a data loss), before the session is
+  added, so the status this call publishes already carries it (core/user-presence.ts
+  applyUserSession); never over an existing record
   Returns {changed, status JSON, now ms, sc}: the status after the call (published only when it
   changed) and when its custom status or invisible flag last changed (0 = never), which the node
   keeps to restore them after Redis lost its data
@@ -19,6 +24,9 @@ local now = nowMs(ARGV[5])
 local before = aggregate(KEYS[1])
 local field = 's:' .. ARGV[3]
 if ARGV[2] == 'set' then
+  if ARGV[9] and redis.call('EXISTS', KEYS[1]) == 0 then
+    redis.call('HSET', KEYS[1], 'ls', ARGV[9], 'vls', ARGV[10], 'cs', ARGV[11], 'inv', ARGV[12], 'sc', ARGV[13])
+  end
   redis.call('HSET', KEYS[1], field, ARGV[4])
   redis.call('PERSIST', KEYS[1])
 else
