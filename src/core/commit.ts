@@ -20,8 +20,26 @@ import type { UserStatusRecord } from "./user-status.js";
  */
 export type Commit =
   | { type: "room_event"; nodeId: string; timeMs: number; event: PresenceEvent }
-  | { type: "user_status"; nodeId: string; timeMs: number; status: UserStatusRecord }
+  | { type: "user_status"; nodeId: string; timeMs: number; status: UserStatusRecord; settings?: UserSettingsChange }
   | { type: "admin_action"; nodeId: string; timeMs: number; action: AdminAction };
+
+/**
+ * What the user's own SetStatus set (a field absent: kept), on the `user_status` commits of a
+ * SetStatus that changed the custom status or the invisible flag. Every other status commit is
+ * caused by a session (join, leave, activity, expiry, a re-assertion after a data loss) and carries
+ * the settings the store holds, which are not a decision of the user: after a data loss the store
+ * may hold none (history's durable copy folds them accordingly, core/durable-status.ts).
+ */
+export interface UserSettingsChange {
+  customStatus?: string;
+  invisible?: boolean;
+}
+
+/** What a SetStatus set of the custom status and the invisible flag, or undefined when neither. */
+export function settingsChange(customStatus: string | undefined, invisible: boolean | undefined): UserSettingsChange | undefined {
+  if (customStatus === undefined && invisible === undefined) return undefined;
+  return { ...(customStatus !== undefined ? { customStatus } : {}), ...(invisible !== undefined ? { invisible } : {}) };
+}
 
 /**
  * An operator action (AdminService). `actor` is the operator's token subject ('' when the store was

@@ -29,10 +29,15 @@ export function modelRefresh(m: PresenceModel, sessionIds: readonly string[], no
   return missing;
 }
 
-/** The last stream of a session ended: it expires after `graceMs` unless bound again. A gone or foreign session is ignored. */
+/**
+ * The last stream of a session on this node ended: it expires after `graceMs` unless bound again.
+ * A gone or foreign session is ignored, and so is one recorded for another node (a reconnect
+ * attached or reclaimed it there since: a late release of the old node must not cut the new
+ * binding down to the grace).
+ */
 export function modelRelease(m: PresenceModel, ref: { sessionId: string; ownerKey: string }, graceMs: number, nowMs: number): void {
   const s = liveSession(m.sessions, ref.sessionId, nowMs);
-  if (s && s.ownerKey === ref.ownerKey) extendSession(s, nowMs, graceMs);
+  if (s && s.ownerKey === ref.ownerKey && (s.nodeId === "" || s.nodeId === m.o.nodeId)) extendSession(s, nowMs, graceMs);
 }
 
 /**

@@ -17,7 +17,8 @@ import {
 } from "./session-table.js";
 import type { JoinInput, Lease } from "./session.js";
 import { applyUserSession, applyUserSessionEnd, createUserPresence, type UserPresence } from "./user-presence.js";
-import type { UserStatusRecord } from "./user-status.js";
+import type { UserRestore, UserStatusRecord } from "./user-status.js";
+import type { UserSettingsChange } from "./commit.js";
 import { scopeBaseThreshold, type AwayPolicy } from "./away-policy.js";
 import { show, stamp } from "./presence-seeds.js";
 import { admitJoin, type ManagedRoom } from "./room-lifecycle.js";
@@ -67,8 +68,8 @@ export interface PresenceModel {
 export interface Effects {
   /** Room messages: committed events and typing stops, in commit order per room. */
   room: { room: string; message: StoreMessage }[];
-  /** User status changes (real records) with their commit time. */
-  users: { status: UserStatusRecord; timeMs: number }[];
+  /** User status changes (real records) with their commit time, and what a SetStatus set. */
+  users: { status: UserStatusRecord; timeMs: number; settings?: UserSettingsChange }[];
   /** Connections whose cursor was removed (watchers learn it in the next cursor batch). */
   cursorsRemoved: { room: string; connectionId: string }[];
   /** Sessions created and ended (the scope store follows them), and activity signals of users' sessions. */
@@ -118,7 +119,7 @@ export function modelJoin(m: PresenceModel, input: JoinInput, nowMs: number, fx:
     const awayBaseMs = m.o.awayPolicy ? scopeBaseThreshold(m.o.awayPolicy, input.scopes ?? []) : 0;
     session = createSession(m.sessions, { ...base, identity: input.identity, activity: input.activity ?? "active", nodeId: m.o.nodeId, scopes, awayBaseMs }, input, nowMs, t.sessionTtlMs);
     fx.sessionsStarted.push(session);
-    userSession(m, session, nowMs, fx);
+    userSession(m, session, nowMs, fx, input.restoreStatus);
   } else {
     session = opened.session;
     extendSession(session, nowMs, t.sessionTtlMs);
@@ -143,6 +144,8 @@ export function modelNavigate(m: PresenceModel, ref: { sessionId: string; ownerK
   const s = requireSession(m, ref, nowMs);
   const { leaving, refused } = navigationRooms(s, ref.fromRoom, ref.toRoom, m.o.limits.maxRoomsPerSession);
   if (refused !== null) throw limitExceeded("to_room", m.o.limits.maxRoomsPerSession, refused, "rooms per session", "TOO_MANY_ROOMS");
+  // A managed target room admits a navigation like a Join (ROOM_FULL, ROOM_ENDED), before anything changes.
+  admit(m, { room: ref.toRoom, sessionId: ref.sessionId, identity: s.identity }, nowMs);
   extendSession(s, nowMs, m.o.timings.sessionTtlMs);
   if (leaving) leaveRoom(m, s, ref.fromRoom, "left", nowMs, fx);
   joinRoom(m, s, ref.toRoom, ref.metadata, nowMs, fx);
@@ -205,10 +208,10 @@ export function endSession(m: PresenceModel, s: SessionEntry, nowMs: number, fx:
   if (status) fx.users.push({ status, timeMs: nowMs });
 }
 
-/** Records the session's activity under its user (anonymous sessions have no status). */
-export function userSession(m: PresenceModel, s: SessionEntry, nowMs: number, fx: Effects): void {
+/** Records the session's activity under its user (anonymous sessions have no status); a record it creates starts from `restore`. */
+export function userSession(m: PresenceModel, s: SessionEntry, nowMs: number, fx: Effects, restore?: UserRestore): void {
   if (s.identity.kind !== "user") return;
-  const status = applyUserSession(m.users, s.identity.user.userId, s.id, s.activity, nowMs, m.o.timings.lastSeenRetentionMs);
+  const status = applyUserSession(m.users, s.identity.user.userId, s.id, s.activity, nowMs, m.o.timings.lastSeenRetentionMs, restore);
   if (status) fx.users.push({ status, timeMs: nowMs });
 }
 
@@ -224,7 +227,7 @@ export function roomAwayOf(m: PresenceModel, room: string): number {
 }
 
 /** Capacity and tombstone of a managed room (ROOM_FULL, ROOM_ENDED), checked before anything changes. */
-function admit(m: PresenceModel, input: JoinInput, nowMs: number): void {
+function admit(m: PresenceModel, input: Pick<JoinInput, "room" | "sessionId" | "identity">, nowMs: number): void {
   const record = m.o.managedRooms?.record(input.room);
   if (!record) return;
   const s = m.rooms.get(input.room)?.state;

@@ -7,6 +7,7 @@ import { applyTyping, buildRoomView, countsOf, emptyRoomView, readLogFrom, trimL
 import { compareRooms, type RoomSummary } from "./room-summary.js";
 import { applySetStatus, userStatusOf } from "./user-presence.js";
 import type { UserStatusRecord } from "./user-status.js";
+import { settingsChange } from "./commit.js";
 
 /**
  * Reads of the presence model (views, logs, positions, room lists, user statuses) and the calls
@@ -84,7 +85,8 @@ export function modelSetStatus(
   }
   const before = overrideOf(m, s);
   const r = applySetStatus(m.users, s.identity.user.userId, ref, nowMs, m.o.timings.lastSeenRetentionMs);
-  if (r.changed) fx.users.push({ status: r.status, timeMs: nowMs });
+  const settings = settingsChange(ref.customStatus, ref.invisible);
+  if (r.changed) fx.users.push({ status: r.status, timeMs: nowMs, ...(settings ? { settings } : {}) });
   showOverride(m, s.identity.user.userId, before, overrideOf(m, s), nowMs, fx);
   return r.status;
 }
@@ -131,3 +133,4 @@ export function modelCursor(m: PresenceModel, ref: { sessionId: string; ownerKey
   r.state.cursors.set(connectionId, { connectionId, userId, position: ref.position, updatedAtMs: nowMs });
   return { room: r, connectionId };
 }
+

@@ -1,5 +1,6 @@
 import type { MemberIdentity } from "./identity.js";
 import type { Activity, LeaveReason, PresenceEvent, RoomView } from "./presence-event.js";
+import type { UserRestore } from "./user-status.js";
 
 /**
  * Session domain types shared by the store ports, the service and the transports: what a caller
@@ -45,6 +46,12 @@ export interface JoinInput {
    * (core/identity.ts `quotaKeyOf`). Stored with the session; fixed at creation.
    */
   quotaKey?: string;
+  /**
+   * The user's durable status (history), applied only if this join creates the user's record (the
+   * store holds none: a Redis data loss, a cold start, or the record's retention passed), in the
+   * same commit as the join (user-presence.ts); ignored otherwise. Users only.
+   */
+  restoreStatus?: UserRestore;
 }
 
 /** How long a session lives without a refresh, and when it expires now (store time). */

@@ -37,4 +37,23 @@ describe("user presence", () => {
     pruneUsers(t, 1_000_000, RETENTION);
     expect([...t.keys()]).toEqual(["bob"]);
   });
+
+  it("a session that creates the user's record starts it from the restore, in the same commit; an existing record ignores it", () => {
+    const t = createUserPresence();
+    const restore = { lastSeenMs: 500, visibleLastSeenMs: 300, customStatus: "secret", invisible: true, changedAtMs: 250 };
+    // The committed record already carries the flag: no watcher ever sees her visible.
+    expect(applyUserSession(t, "eve", "s1", "active", 1_000, RETENTION, restore)).toEqual({
+      userId: "eve", state: "online", lastSeenMs: 500, visibleLastSeenMs: 300, customStatus: "secret", invisible: true,
+    });
+    // A second session of the same user: the record exists, the restore is ignored.
+    applySetStatus(t, "eve", { invisible: false }, 1_100, RETENTION);
+    expect(applyUserSession(t, "eve", "s2", "away", 1_200, RETENTION, restore)).toBeNull();
+    expect(userStatusOf(t, "eve", 1_200, RETENTION)).toMatchObject({ invisible: false, customStatus: "secret" });
+    // Ending sessions after a restore behaves as if the record had never been lost.
+    applySetStatus(t, "eve", { invisible: true }, 1_300, RETENTION);
+    applyUserSessionEnd(t, "eve", "s1", 1_400, RETENTION);
+    expect(applyUserSessionEnd(t, "eve", "s2", 1_500, RETENTION)).toMatchObject({ state: "offline", lastSeenMs: 1_500, visibleLastSeenMs: 1_300, invisible: true });
+    // A visible restore shows its last seen.
+    expect(applyUserSession(t, "ana", "s3", "active", 2_000, RETENTION, { ...restore, invisible: false, customStatus: "" })).toMatchObject({ lastSeenMs: 500, visibleLastSeenMs: 500, invisible: false });
+  });
 });

@@ -1,6 +1,6 @@
 import type { Activity } from "./presence-event.js";
 import { userStateOf, type PresenceOverride } from "./presence-override.js";
-import { unknownUser, type UserStatusRecord } from "./user-status.js";
+import { unknownUser, type UserRestore, type UserStatusRecord } from "./user-status.js";
 
 /**
  * User presence across rooms: the pure specification of what every store keeps per user (the
@@ -16,6 +16,10 @@ import { unknownUser, type UserStatusRecord } from "./user-status.js";
  *   changed; ending a session the user did not have commits nothing.
  * - An offline user's record (last seen, custom status, invisible) is kept `lastSeenRetentionMs`
  *   after the last session ended, then forgotten (the user is unknown: offline, never seen).
+ * - A session that creates a user's record (the store holds none: never seen, forgotten, or lost
+ *   with a Redis data loss) may carry a restore (user-status.ts `UserRestore`: the durable last
+ *   seen, custom status and invisible flag); the record starts from it, in the same commit. A
+ *   restore never touches an existing record.
  */
 export interface UserEntry {
   /** sessionId → activity of that session. */
@@ -51,10 +55,21 @@ export function userStatusOf(t: UserPresence, userId: string, nowMs: number, ret
   };
 }
 
-/** Records a session's activity under its user. Returns the new record when the state changed, else null. */
-export function applyUserSession(t: UserPresence, userId: string, sessionId: string, activity: Activity, nowMs: number, retentionMs: number): UserStatusRecord | null {
+/**
+ * Records a session's activity under its user; a record it creates starts from `restore`. Returns
+ * the new record when the state changed, else null.
+ */
+export function applyUserSession(
+  t: UserPresence,
+  userId: string,
+  sessionId: string,
+  activity: Activity,
+  nowMs: number,
+  retentionMs: number,
+  restore?: UserRestore,
+): UserStatusRecord | null {
   let u = live(t, userId, nowMs, retentionMs);
-  if (!u) t.set(userId, (u = { sessions: new Map(), lastSeenMs: 0, visibleLastSeenMs: 0, customStatus: "", invisible: false, override: "auto" }));
+  if (!u) t.set(userId, (u = newEntry(restore)));
   const before = userStateOf(u.sessions.values(), u.override);
   u.sessions.set(sessionId, activity);
   return before === userStateOf(u.sessions.values(), u.override) ? null : userStatusOf(t, userId, nowMs, retentionMs);
@@ -88,7 +103,7 @@ export function applySetStatus(
   retentionMs: number,
 ): { status: UserStatusRecord; changed: boolean } {
   let u = live(t, userId, nowMs, retentionMs);
-  if (!u) t.set(userId, (u = { sessions: new Map(), lastSeenMs: 0, visibleLastSeenMs: 0, customStatus: "", invisible: false, override: "auto" }));
+  if (!u) t.set(userId, (u = newEntry()));
   let changed = false;
   if (change.presence !== undefined && change.presence !== u.override) {
     u.override = change.presence;
@@ -104,6 +119,14 @@ export function applySetStatus(
     changed = true;
   }
   return { status: userStatusOf(t, userId, nowMs, retentionMs), changed };
+}
+
+/** A user's first record: blank, or from a restore. */
+function newEntry(restore?: UserRestore): UserEntry {
+  const blank: UserEntry = { sessions: new Map(), lastSeenMs: 0, visibleLastSeenMs: 0, customStatus: "", invisible: false, override: "auto" };
+  if (!restore) return blank;
+  const { lastSeenMs, visibleLastSeenMs, customStatus, invisible } = restore;
+  return { ...blank, lastSeenMs, visibleLastSeenMs: invisible ? visibleLastSeenMs : lastSeenMs, customStatus, invisible };
 }
 
 /** Forgets offline users whose retention has passed. */

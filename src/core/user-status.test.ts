@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { presentUserIds, stateOf, unknownUser, visibleStatus, withDurable, withDurableFlags, withLastActive, type UserStatusRecord } from "./user-status.js";
+import { presentUserIds, stateOf, unknownUser, visibleStatus, newerRestore, restoresSomething, withDurable, withLastActive, type UserStatusRecord } from "./user-status.js";
 
 describe("user status", () => {
   it("is online with any active session, away when all are away, offline with none", () => {
@@ -44,12 +44,13 @@ describe("durable status over the store's record (history)", () => {
     expect(withDurable(offline, undefined)).toBe(offline);
   });
 
-  it("withDurableFlags: the invisible flag always wins; the custom status only fills a blank record", () => {
-    expect(withDurableFlags(blank, durable)).toEqual({ ...blank, invisible: true, visibleLastSeenMs: 4_000, customStatus: "away" });
-    const known = { ...blank, lastSeenMs: 9_000, visibleLastSeenMs: 9_000 };
-    expect(withDurableFlags(known, durable)).toEqual({ ...known, invisible: true });
-    expect(withDurableFlags(known, { ...durable, invisible: false })).toBe(known);
-    // Others then see her offline with the last seen from before she went invisible.
-    expect(visibleStatus(withDurableFlags(blank, durable), "bob", 10_000)).toMatchObject({ state: "offline", lastSeenMs: 4_000, customStatus: "" });
+  it("newerRestore takes the settings of the newer restore and the later last seen; restoresSomething skips blank ones", () => {
+    const a = { lastSeenMs: 5_000, visibleLastSeenMs: 4_000, customStatus: "away", invisible: true, changedAtMs: 100 };
+    const b = { lastSeenMs: 3_000, visibleLastSeenMs: 3_000, customStatus: "", invisible: false, changedAtMs: 200 };
+    expect(newerRestore(a, b)).toEqual({ ...b, lastSeenMs: 5_000 });
+    expect(newerRestore(b, a)).toEqual({ ...b, lastSeenMs: 5_000 });
+    expect(newerRestore(a, undefined)).toBe(a);
+    expect(newerRestore(undefined, undefined)).toBeUndefined();
+    expect([a, b, { ...b, lastSeenMs: 0 }, undefined].map(restoresSomething)).toEqual([true, true, false, false]);
   });
 });

@@ -24,6 +24,34 @@ export interface UserStatusRecord {
   lastActiveMs?: number;
 }
 
+/**
+ * What a store puts into a user's record when it creates one (JoinInput.restoreStatus, and the
+ * re-assertion of a session after a data loss): the user's last known last seen, custom status and
+ * invisible flag (history's durable copy, or what the node last saw), so a user whose record the
+ * store lost comes back as she was, in the same commit as her join: never shown visible, or with
+ * a fresh last seen, meanwhile. A store applies it only when it holds no record of the user (its
+ * own record is fresher), never over an existing one (user-presence.ts `applyUserSession`).
+ */
+export interface UserRestore {
+  lastSeenMs: number;
+  /** Last seen shown to others while invisible. */
+  visibleLastSeenMs: number;
+  customStatus: string;
+  invisible: boolean;
+  /** When the custom status or the invisible flag last changed (ms; 0: never). */
+  changedAtMs: number;
+}
+
+/** The newer of two restores (by `changedAtMs`; last seen: the later of both). */
+export function newerRestore(a: UserRestore | undefined, b: UserRestore | undefined): UserRestore | undefined {
+  if (!a || !b) return a ?? b;
+  const newer = b.changedAtMs > a.changedAtMs ? b : a;
+  return { ...newer, lastSeenMs: Math.max(a.lastSeenMs, b.lastSeenMs) };
+}
+
+/** True when a restore would put anything into a blank record. */
+export const restoresSomething = (r: UserRestore | undefined): r is UserRestore => !!r && (r.invisible || r.customStatus !== "" || r.lastSeenMs > 0);
+
 /** The state a set of session activities gives. */
 export function stateOf(activities: Iterable<Activity>): UserState {
   let any = false;
@@ -80,20 +108,4 @@ export function sameStatus(a: UserStatusRecord, b: UserStatusRecord): boolean {
 export function withDurable(r: UserStatusRecord, durable: { lastSeenMs: number; visibleLastSeenMs: number; customStatus: string; invisible: boolean } | undefined): UserStatusRecord {
   if (!durable || r.state !== "offline" || r.lastSeenMs !== 0) return r;
   return { ...r, lastSeenMs: durable.lastSeenMs, visibleLastSeenMs: durable.visibleLastSeenMs, customStatus: durable.customStatus, invisible: durable.invisible };
-}
-
-/**
- * A user's record with the durable flags laid over it (history's cache of invisible and
- * custom-status users): after a Redis data loss the store's fresh record has lost them, and the
- * user must not show up online, or with a fresh last seen, meanwhile. The invisible flag always
- * wins (erring on the side of hiding: a user who became visible on another node in the last
- * refresh interval stays hidden until the cache knows); the custom status only fills a record that
- * knows nothing of the user (no last seen), which is what a lost record looks like.
- */
-export function withDurableFlags(r: UserStatusRecord, durable: { visibleLastSeenMs: number; customStatus: string; invisible: boolean } | undefined): UserStatusRecord {
-  if (!durable) return r;
-  let out = r;
-  if (durable.invisible && !r.invisible) out = { ...out, invisible: true, visibleLastSeenMs: r.visibleLastSeenMs || durable.visibleLastSeenMs };
-  if (durable.customStatus !== "" && r.customStatus === "" && r.lastSeenMs === 0 && r.visibleLastSeenMs === 0) out = { ...out, customStatus: durable.customStatus };
-  return out;
 }

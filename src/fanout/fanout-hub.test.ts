@@ -136,4 +136,44 @@ describe("fan-out hub", () => {
     expect(stalled).toBe(1);
     await w.return(undefined);
   });
+
+  it("a position read overtaken by a later commit's live event is no rollback; a store behind what was seen live before the read is", async () => {
+    const clock = createFakeClock();
+    const timings = { ...DEFAULT_TIMINGS, sessionTtlMs: 1_000_000, positionCheckMs: 1_000 };
+    const store = createMemoryPresenceStore({ clock, ids: createIdSource((n) => randomBytes(n)), timings, limits: DEFAULT_LIMITS });
+    cleanups.push(() => store.close());
+    const join = (id: string) => store.join({ room: "r", ownerKey: `u:${id}`, identity: user(id), metadata: {} });
+    // The read runs at the store now; its reply is handed over only after `during` (a commit whose
+    // live event the hub handles first, as when the two connections' data arrive together).
+    let during: (() => Promise<unknown>) | null = null;
+    let behind = 0;
+    const rooms = {
+      ...store,
+      getView: store.getView.bind(store),
+      readLog: store.readLog.bind(store),
+      renewEpoch: store.renewEpoch.bind(store),
+      async position(room: string) {
+        const p = await store.position(room);
+        if (during) await during();
+        return { ...p, version: p.version - behind };
+      },
+    };
+    const resyncs: string[] = [];
+    const hub = createFanoutHub({ rooms, bus: store, clock, timings, limits: DEFAULT_LIMITS, observer: { resync: (r) => resyncs.push(r) } });
+    await join("ana");
+    const w = hub.watch("r", { detail: "full", signal: new AbortController().signal });
+    await take(w, 1);
+    await join("bob");
+    await take(w, 1); // bob's join, live: the hub's last live version is 2
+    during = () => join("cid"); // commit 3 lands while the read (version 2) is in flight
+    clock.advance(1_000);
+    for (let i = 0; i < 20; i++) await tick();
+    expect(resyncs).toEqual([]);
+    expect((await take(w, 1)).map((i) => i.type === "event" && i.event.version)).toEqual([3]);
+    during = null;
+    behind = 1; // now the store answers a version below the last live one known before the read
+    clock.advance(1_000);
+    for (let i = 0; i < 20; i++) await tick();
+    expect(resyncs).toEqual(["rollback"]);
+  });
 });

@@ -113,6 +113,7 @@ export function createRoomChecks(d: RoomChecksDeps): RoomChecks {
       if (seen === fingerprint) return "duplicate";
       const oldest = room.recent.keys().next().value;
       if (seen === undefined && oldest !== undefined && ev.version > oldest) return "late";
+      obs.rollback?.(room.name, { epoch: ev.epoch, version: ev.version, kind: ev.kind, fingerprint, seen: seen ?? null, lastVersion: last.version, oldestRemembered: oldest ?? null });
       rolledBack(room, last);
       return "rollback";
     }
@@ -132,6 +133,10 @@ export function createRoomChecks(d: RoomChecksDeps): RoomChecks {
    */
   async function checkPositions() {
     for (const room of [...rooms.values()]) {
+      // The last live event known before the read: a store behind it has lost commits. One that
+      // arrives while the read is in flight proves nothing (its commit may have run after the
+      // read, and its message, on the other connection, be handled before the read's reply).
+      const live = room.lastLive;
       let pos: Position;
       try {
         pos = await d.store.position(room.name);
@@ -141,8 +146,8 @@ export function createRoomChecks(d: RoomChecksDeps): RoomChecks {
       }
       const prev = room.checked;
       room.checked = pos;
-      const live = room.lastLive;
       if (live && live.epoch === pos.epoch && pos.version < live.version) {
+        obs.rollback?.(room.name, { epoch: pos.epoch, version: pos.version, kind: "position", fingerprint: "", seen: null, lastVersion: live.version, oldestRemembered: null });
         rolledBack(room, live);
         continue;
       }

@@ -35,12 +35,9 @@ export interface UserWatchHubOptions {
   /** Watchers held elsewhere (room watchers), so that `maxWatchers` covers both. */
   otherWatchers: () => number;
   delivered?: (kind: string) => void;
-  /** Applied to every record before visibility (the history's durable flags); default: none. */
-  overlay?: (r: UserStatusRecord) => UserStatusRecord;
 }
 
 export function createUserWatchHub(o: UserWatchHubOptions): UserWatchHub {
-  const overlay = o.overlay ?? ((r: UserStatusRecord) => r);
   const wakers = new Set<(e: PresenceError) => void>();
   let closedWith: PresenceError | null = null;
   let live = 0;
@@ -88,7 +85,7 @@ export function createUserWatchHub(o: UserWatchHubOptions): UserWatchHub {
       const first = await o.users.getUserStatus(userIds);
       st.pending.clear(); // the snapshot already holds everything that changed meanwhile
       o.delivered?.("user_snapshot");
-      const shown = first.map((r) => visibleStatus(overlay(r), viewer, o.clock.now()));
+      const shown = first.map((r) => visibleStatus(r, viewer, o.clock.now()));
       const present = presentUserIds(shown);
       yield { type: "snapshot", statuses: withLastActive(shown, o.lastActive && present.length > 0 ? await o.lastActive(present) : undefined) };
       let lastSent = o.clock.now();
@@ -99,7 +96,7 @@ export function createUserWatchHub(o: UserWatchHubOptions): UserWatchHub {
           const [id, r] = next.value;
           st.pending.delete(id);
           o.delivered?.("user_status");
-          yield { type: "changed", status: visibleStatus(overlay(r), viewer, o.clock.now()) };
+          yield { type: "changed", status: visibleStatus(r, viewer, o.clock.now()) };
           lastSent = o.clock.now();
           continue;
         }

@@ -32,6 +32,11 @@ export interface FanoutObserver {
   /** A live membership event was handed to the reader, `seconds` after its commit time (`timeMs`). */
   latency?(transport: string, seconds: number): void;
   resync?(reason: ResyncReason): void;
+  /**
+   * A live event repeated a version of the room's epoch with another commit (or came from before
+   * the oldest one remembered): the store may have lost commits, so the room gets a new epoch.
+   */
+  rollback?(room: string, detail: { epoch: string; version: number; kind: string; fingerprint: string; seen: string | null; lastVersion: number; oldestRemembered: number | null }): void;
   stalled?(): void;
   error?(err: unknown): void;
 }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { ActivityRecord } from "../core/activity.js";
 import type { Commit } from "../core/commit.js";
+import { durableChange } from "../core/durable-status.js";
 import type { DurableUserStatus } from "./history-store.js";
 
 /**
@@ -97,7 +98,7 @@ export function createActivityRecorder(o: ActivityRecorderOptions): (commit: Com
           invisible: s.invisible,
           detail: { customStatus: s.customStatus, lastSeenMs: s.lastSeenMs },
         });
-        o.saveStatus?.({ userId: s.userId, lastSeenMs: s.lastSeenMs, visibleLastSeenMs: s.visibleLastSeenMs, customStatus: s.customStatus, invisible: s.invisible, updatedMs: c.timeMs });
+        o.saveStatus?.(durableChange(s, c.timeMs, c.settings));
         return;
       }
       case "admin_action": {

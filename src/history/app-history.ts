@@ -1,7 +1,7 @@
 import type { Config } from "../config.js";
 import type { Clock } from "../core/clock.js";
 import type { Caller } from "../core/identity.js";
-import { withDurableFlags, type UserStatusRecord } from "../core/user-status.js";
+import type { UserRestore } from "../core/user-status.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics/registry.js";
 import { enableCallOrigin } from "../service/call-origin.js";
@@ -13,16 +13,16 @@ import { startHistory, type History } from "./start-history.js";
 /**
  * The history's part of the composition root (app.ts): starts the history (in the background),
  * subscribes it to the store's commit feed (recording happens on the committing node only), turns
- * call-origin tracking on, and builds the HistoryService and the hooks the presence service and
- * the user watch hub take (all undefined with history off, so they cost nothing then).
+ * call-origin tracking on, and builds the HistoryService and the hooks the presence service takes
+ * (all undefined with history off, so they cost nothing then).
  */
 export interface AppHistory {
   readonly history: History;
   readonly service: HistoryService;
   /** GetUserStatus: durable statuses of users the store no longer holds. */
   readonly durableStatus?: (userIds: string[]) => Promise<DurableUserStatus[]>;
-  /** GetUserStatus and WatchUsers: the durable flags laid over the store's record. */
-  readonly durableFlags?: (r: UserStatusRecord) => UserStatusRecord;
+  /** Join: the durable status a join that creates the user's record in the store restores (JoinInput.restoreStatus). */
+  readonly restoreStatus?: (userId: string) => UserRestore | undefined;
   /** Stops recording, writes what is queued within `deadlineMs` and closes the database. */
   close(deadlineMs: number): Promise<void>;
 }
@@ -73,7 +73,7 @@ export function startAppHistory(
       authorizeRoom: d.authorizeRoom,
     }),
     durableStatus: off ? undefined : (ids) => history.status.load(ids),
-    durableFlags: off ? undefined : (r) => withDurableFlags(r, history.status.hint(r.userId)),
+    restoreStatus: off ? undefined : (userId) => history.status.restoreOf(userId),
     async close(deadlineMs) {
       stopRecording();
       await history.close(deadlineMs);

@@ -1,4 +1,5 @@
 import type { ActivityPage, ActivityQuery, ActivityRecord, PageCursor, RoomAt, RoomStatistics } from "../core/activity.js";
+import type { DurableUserStatus } from "../core/durable-status.js";
 import type { RecentEpoch } from "./sql/gap-queries.js";
 
 export type { RecentEpoch } from "./sql/gap-queries.js";
@@ -41,8 +42,9 @@ export interface HistoryStore {
    */
   exclusive<T>(task: "repair", fn: () => Promise<T>): Promise<T | undefined>;
   /**
-   * Writes users' durable status through (last write per user wins by `updatedMs`; last seen never
-   * goes back: 0, or an older time, keeps the stored one).
+   * Folds users' durable status changes into the stored ones (core/durable-status.ts
+   * `foldDurableStatus`, in SQL: last seen never goes back; the custom status and the invisible flag
+   * change only by a newer SetStatus; the last seen others see follows the invisible flag).
    */
   saveUserStatus(records: readonly DurableUserStatus[]): Promise<void>;
   /** Durable status of these users; users never saved (or pruned) are absent. */
@@ -62,15 +64,5 @@ export interface HistoryStore {
   close(): Promise<void>;
 }
 
-/** What survives a Redis data loss about an offline user: last seen, custom status, invisible. */
-export interface DurableUserStatus {
-  userId: string;
-  /** End of the last session (ms since the epoch); 0 if unknown. */
-  lastSeenMs: number;
-  /** Last seen as shown to others (frozen while invisible). */
-  visibleLastSeenMs: number;
-  customStatus: string;
-  invisible: boolean;
-  /** When this status was committed (ms): an older write never overwrites a newer one. */
-  updatedMs: number;
-}
+/** What survives a Redis data loss about a user (last seen, custom status, invisible), and how changes fold into it: core/durable-status.ts. */
+export type { DurableUserStatus } from "../core/durable-status.js";

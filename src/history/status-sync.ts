@@ -1,17 +1,21 @@
 import type { Clock } from "../core/clock.js";
+import { foldDurableStatus, isFlagged } from "../core/durable-status.js";
+import type { UserRestore } from "../core/user-status.js";
 import type { DurableUserStatus, HistoryStore } from "./history-store.js";
 import { createStatusWriter, type StatusWriter } from "./status-writer.js";
 
 /**
  * The durable side of user status (issue 13 item 4), for one node:
- * - write-through: every status change this node commits is saved (coalesced per user), except a
- *   blank record (no last seen, no flags: what the store makes after losing its data) of a user
- *   whose durable record has flags;
+ * - write-through: every status change this node commits is folded into the durable copy
+ *   (core/durable-status.ts: a session's change never sets the custom status or the invisible flag,
+ *   a SetStatus always does), coalesced per user;
  * - fallback: GetUserStatus asks `load` for users the store no longer holds (bounded by
  *   `timeoutMs`: a slow or dead database never holds the call up; it then answers from the store);
- * - restore hints: a cache of the users who are invisible or have a custom status (loaded from the
- *   database when it is ready and every `refreshMs`, kept current by this node's own commits), so a
- *   user whose record Redis lost gets the flags back in the same commit as their next join.
+ * - restores: a cache of the users who are invisible or have a custom status (loaded from the
+ *   database when it is ready and every `refreshMs`, kept current by this node's own commits), from
+ *   which a join that creates a user's record in the store (after a Redis data loss, a cold start)
+ *   carries her durable status into the same commit (JoinInput.restoreStatus). The cache is
+ *   per node: a change made through another node reaches it with the next refresh.
  */
 export interface StatusSync {
   readonly writer: StatusWriter;
@@ -19,9 +23,11 @@ export interface StatusSync {
   committed(status: DurableUserStatus): void;
   /** Durable statuses of these users; [] when the database does not answer within the timeout. */
   load(userIds: string[]): Promise<DurableUserStatus[]>;
-  /** The cached durable flags of a user (invisible or custom status), if any. */
+  /** The cached durable status of a flagged user (invisible or custom status), if any. */
   hint(userId: string): DurableUserStatus | undefined;
-  /** Reloads the cache (at ready, periodically, after a data loss). */
+  /** The restore a join creating the user's record carries (from the cache), if any. */
+  restoreOf(userId: string): UserRestore | undefined;
+  /** Reloads the cache (at ready, periodically). */
   refresh(): Promise<void>;
 }
 
@@ -39,12 +45,11 @@ export function createStatusSync(o: {
   let cache = new Map<string, DurableUserStatus>();
   // Changes committed here while a refresh query runs: applied over what the query read.
   let duringRefresh: DurableUserStatus[] | undefined;
-  const flagged = (s: DurableUserStatus) => s.invisible || s.customStatus !== "";
   const apply = (into: Map<string, DurableUserStatus>, s: DurableUserStatus) => {
     const prev = into.get(s.userId);
-    if (prev && prev.updatedMs > s.updatedMs) return;
-    if (flagged(s)) {
-      if (prev || into.size < o.cacheUsers) into.set(s.userId, s);
+    const next = foldDurableStatus(prev, s);
+    if (isFlagged(next)) {
+      if (prev || into.size < o.cacheUsers) into.set(s.userId, next);
     } else into.delete(s.userId);
   };
   const remember = (s: DurableUserStatus) => {
@@ -54,11 +59,6 @@ export function createStatusSync(o: {
   return {
     writer,
     committed(status) {
-      // A record that knows nothing of the user's past (no last seen, no flags) is what the store
-      // makes after it lost its data (re-assertion, or the first join since): it must not erase
-      // the durable flags and last seen, which are the truth until the user changes them.
-      const blank = status.lastSeenMs === 0 && status.visibleLastSeenMs === 0 && !status.invisible && status.customStatus === "";
-      if (blank && cache.has(status.userId)) return;
       writer.save(status);
       remember(status);
     },
@@ -74,6 +74,10 @@ export function createStatusSync(o: {
       }
     },
     hint: (userId) => cache.get(userId),
+    restoreOf(userId) {
+      const d = cache.get(userId);
+      return d && { lastSeenMs: d.lastSeenMs, visibleLastSeenMs: d.visibleLastSeenMs, customStatus: d.customStatus, invisible: d.invisible, changedAtMs: Math.max(d.customStatusMs, d.invisibleMs) };
+    },
     async refresh() {
       const store = o.store();
       if (!store || o.cacheUsers === 0) return;

@@ -1,12 +1,14 @@
 import type { Clock, TimerHandle } from "../core/clock.js";
+import { foldDurableStatus } from "../core/durable-status.js";
 import type { DurableUserStatus, HistoryStore } from "./history-store.js";
 
 /**
  * Writes users' status through to the history database (last seen, custom status, invisible:
- * what must survive a Redis data loss). Changes are coalesced per user (only the newest matters)
- * and written every `flushMs` in one statement; a failed write is retried at the next flush with
+ * what must survive a Redis data loss). Changes are coalesced per user (folded in commit order:
+ * core/durable-status.ts) and written every `flushMs` in one statement; a failed write is retried at the next flush with
  * whatever is newest by then. Bounded: at most `maxUsers` users wait; beyond that a change is
- * dropped and counted (the next change of that user writes it again).
+ * dropped and counted (the next change of that user writes its last seen again; a dropped SetStatus
+ * is written again by her next SetStatus only).
  */
 export interface StatusWriter {
   save(status: DurableUserStatus): void;
@@ -37,8 +39,11 @@ export function createStatusWriter(o: {
     try {
       await store.saveUserStatus([...batch.values()]);
     } catch (err) {
-      // Keep what was not superseded meanwhile, and try again at the next flush.
-      for (const [id, s] of batch) if (!pending.has(id)) pending.set(id, s);
+      // Put the batch back under what came meanwhile (the batch is older), and try again at the next flush.
+      for (const [id, s] of batch) {
+        const later = pending.get(id);
+        pending.set(id, later ? foldDurableStatus(s, later) : s);
+      }
       o.onError?.(err);
     }
     if (pending.size > 0) schedule();
@@ -49,9 +54,8 @@ export function createStatusWriter(o: {
   return {
     save(status) {
       const prev = pending.get(status.userId);
-      if (prev && prev.updatedMs > status.updatedMs) return;
       if (!prev && pending.size >= o.maxUsers) return void o.onDropped?.();
-      pending.set(status.userId, status);
+      pending.set(status.userId, foldDurableStatus(prev, status));
       schedule();
     },
     pending: () => pending.size,

@@ -21,9 +21,9 @@ import { createTrackerSession, type TrackerSession, type TrackerState } from "./
  * owner key and is named by `(owner key, tracker id)`; its secret proves a reconnecting stream is
  * the same backend. When its stream ends abruptly the sessions enter the reconnect grace and the
  * tracker is kept on this node for the grace; a stream opening with its id and secret in that
- * time takes it over (no leave/join). A live stream of the same tracker is replaced
- * (TRACKER_REPLACED). The registry is per node: a backend reconnecting to another node within the
- * grace starts a new tracker and re-tracks its keys (the Python and TypeScript trackers do).
+ * time takes it over (no leave/join), on any node (the tracker is shared through the store). A
+ * live stream of the same tracker is replaced (TRACKER_REPLACED): on this node at once, on another
+ * node at that node's next refresh (each stream records itself as the tracker's holder).
  */
 export interface BackendService {
   heartbeatBatch(caller: Caller, items: Array<{ sessionId: string; activity?: Activity }>): Promise<Array<ItemResult<Lease>>>;
@@ -85,6 +85,24 @@ export function createBackendService(o: BackendServiceOptions): BackendService {
       );
   };
 
+  /**
+   * A stream on another node took the tracker over while this node's stream was still open (the
+   * backend reconnected elsewhere over a connection this node had not seen die). This node forgets
+   * it without touching the store (the tracker and its sessions are the other node's now): its
+   * bindings stop (a release by a node the session is no longer recorded for keeps the other
+   * node's binding) and its stream ends with TRACKER_REPLACED.
+   */
+  function takenOver(name: string, t: TrackerState) {
+    if (trackers.get(name) === t) trackers.delete(name);
+    const stream = t.stream;
+    t.stream = undefined; // the old session's detach() sees it is no longer its own: no grace, no store write
+    for (const k of t.keys.values()) {
+      k.release?.();
+      k.release = undefined;
+    }
+    stream?.replaced();
+  }
+
   return {
     async heartbeatBatch(caller, items) {
       const settle = batch<Lease>("heartbeats", items.length);
@@ -124,17 +142,21 @@ export function createBackendService(o: BackendServiceOptions): BackendService {
         if (stored) {
           if (req.trackerSecret === "" || hash(req.trackerSecret) !== stored.secretHash) throw conflict();
           const keys = new Map([...stored.keys].map(([k, r]) => [k, { sessionId: r.sessionId, connectionId: r.connectionId, userId: r.userId, user: r.user, rooms: new Map(Object.entries(r.rooms)), release: undefined }]));
-          state = { id, owner, secret: req.trackerSecret, keys, presences: [...keys.values()].reduce((n, k) => n + k.rooms.size, 0), stream: undefined, graceTimer: undefined };
+          state = { id, owner, secret: req.trackerSecret, keys, presences: [...keys.values()].reduce((n, k) => n + k.rooms.size, 0), stream: undefined, holder: "", graceTimer: undefined };
         } else {
           const secret = o.ids.sessionId();
           if (!(await o.store.createTracker(name, hash(secret), o.sessionTtlMs))) throw conflict();
-          state = { id, owner, secret, keys: new Map(), presences: 0, stream: undefined, graceTimer: undefined };
+          state = { id, owner, secret, keys: new Map(), presences: 0, stream: undefined, holder: "", graceTimer: undefined };
           created = true;
         }
         trackers.set(name, state);
       }
       state.graceTimer?.cancel();
       state.graceTimer = undefined;
+      // This stream holds the tracker now: a stream of it still open on another node learns so at
+      // its node's next refresh and ends with TRACKER_REPLACED (refreshTrackers).
+      state.holder = o.ids.sessionId();
+      await o.store.setTrackerHolder(name, state.holder, o.sessionTtlMs);
       // Reclaim: one batched refresh takes every session out of its grace before the keys are
       // bound one by one (a large tracker would otherwise race its own grace).
       if (!created && state.keys.size > 0) await o.sessions.refresh([...state.keys.values()].map((k) => k.sessionId));
@@ -183,8 +205,16 @@ export function createBackendService(o: BackendServiceOptions): BackendService {
     },
 
     async refreshTrackers() {
-      const names = [...trackers.entries()].filter(([, t]) => t.stream !== undefined).map(([n]) => n);
-      if (names.length > 0) await o.store.expireTrackers(names, o.sessionTtlMs);
+      const held = [...trackers.entries()].filter(([, t]) => t.stream !== undefined);
+      if (held.length === 0) return;
+      const holders = await o.store.trackerHolders(held.map(([n]) => n));
+      const still: string[] = [];
+      held.forEach(([name, t], i) => {
+        const h = holders[i];
+        if (h === null || h === undefined || h === t.holder) still.push(name);
+        else takenOver(name, t);
+      });
+      if (still.length > 0) await o.store.expireTrackers(still, o.sessionTtlMs);
     },
 
     drain() {

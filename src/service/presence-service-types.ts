@@ -9,7 +9,7 @@ import type { PresenceOverride } from "../core/presence-override.js";
 import type { ManagedRoom } from "../core/room-lifecycle.js";
 import type { Detail, FanoutHub, WatchItem } from "../fanout/fanout-hub.js";
 import type { UserWatchHub, UserWatchItem } from "../fanout/user-watch-hub.js";
-import type { UserStatusRecord } from "../core/user-status.js";
+import type { UserRestore, UserStatusRecord } from "../core/user-status.js";
 import type { JoinResult, Lease, NavigateResult } from "../core/session.js";
 import type { RoomStore } from "../store/ports/room-store.js";
 import type { SessionStore } from "../store/ports/session-store.js";
@@ -132,8 +132,12 @@ export interface PresenceServiceOptions {
    * history does not answer in time).
    */
   durableStatus?: (userIds: string[]) => Promise<DurableUserStatus[]>;
-  /** The history's durable flags of a user (invisible, custom status) laid over the store's record. */
-  durableFlags?: (r: UserStatusRecord) => UserStatusRecord;
+  /**
+   * The durable status (history) a join of this user carries as JoinInput.restoreStatus: the store
+   * applies it only when the join creates the user's record (after a Redis data loss, a cold start),
+   * in the same commit, so an invisible user never shows up visible meanwhile.
+   */
+  restoreStatus?: (userId: string) => UserRestore | undefined;
   /** Rights and quotas: every call is checked here before the store is touched. */
   access: AccessGuard;
   /** The store memory guard: over budget, joins that would create a session or a room are refused. */

@@ -193,6 +193,8 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         sessionId: req.sessionId === "" ? undefined : sessionId(req.sessionId),
         resumeSecret: req.resumeSecret === "" ? undefined : req.resumeSecret,
         requestId: scopedRequestId(caller, identity.kind === "anonymous" ? identity.anonymousId : "", req.requestId),
+        // Applied by the store only if this join creates the user's record (after a data loss).
+        restoreStatus: identity.kind === "user" ? o.restoreStatus?.(identity.user.userId) : undefined,
       });
       admission.joined(caller, joined.roomCreated);
       noteThreshold(joined.session.sessionId, joined.awayAfterMs);

@@ -35,6 +35,8 @@ export interface TrackerState {
   presences: number;
   /** The stream holding the tracker now; undefined while it waits for a reconnect. */
   stream: { replaced(): void; drained(): void } | undefined;
+  /** The token this node's stream recorded as the tracker's holder (a takeover elsewhere writes another). */
+  holder: string;
   graceTimer: TimerHandle | undefined;
 }
 

@@ -1,7 +1,8 @@
 /**
  * Reading user status for GetUserStatus: the ids a call may name, and the store's records completed
  * from the history for users the store no longer holds (the chat seed's degraded mode: Redis lost
- * its data, PostgreSQL still knows the last seen), with the durable flags. Visibility (who may see
+ * its data, PostgreSQL still knows the last seen and the flags). Users the store holds are as it says
+ * (a join that re-created a lost record restored them: JoinInput.restoreStatus). Visibility (who may see
  * whom, invisible users) is applied by the caller (`access-wrappers.ts` `visibleStatuses`).
  */
 import { invalidArgument, limitExceeded } from "../core/presence-error.js";
@@ -25,12 +26,11 @@ export function validUserIds(ids: string[], maxUserIds: number, maxUserIdBytes: 
 }
 
 /** Reads records of users (any ids; the store answers unknown users as offline, last seen 0). */
-export function statusReader(o: { users: Pick<UserStatusStore, "getUserStatus"> } & Pick<PresenceServiceOptions, "durableStatus" | "durableFlags">) {
+export function statusReader(o: { users: Pick<UserStatusStore, "getUserStatus"> } & Pick<PresenceServiceOptions, "durableStatus">) {
   return async (ids: string[]): Promise<UserStatusRecord[]> => {
     const records = await o.users.getUserStatus(ids);
     const unknown = records.filter((r) => r.state === "offline" && r.lastSeenMs === 0).map((r) => r.userId);
     const durable = new Map(unknown.length > 0 && o.durableStatus ? (await o.durableStatus(unknown)).map((d) => [d.userId, d]) : []);
-    const flags = o.durableFlags ?? ((r: UserStatusRecord) => r);
-    return records.map((r) => flags(withDurable(r, durable.get(r.userId))));
+    return records.map((r) => withDurable(r, durable.get(r.userId)));
   };
 }

@@ -1,4 +1,4 @@
-import type { AdminAction, Commit, CommitListener } from "../core/commit.js";
+import type { AdminAction, Commit, CommitListener, UserSettingsChange } from "../core/commit.js";
 import type { PresenceEvent } from "../core/presence-event.js";
 import type { UserStatusRecord } from "../core/user-status.js";
 import type { CommitFeed } from "./ports/commit-feed.js";
@@ -14,7 +14,8 @@ export interface CommitEmitter extends CommitFeed {
   emit(commit: Commit): void;
   /** Shorthands that build the commit only when someone listens. */
   roomEvent(event: PresenceEvent): void;
-  userStatus(status: UserStatusRecord, timeMs: number): void;
+  /** `settings`: what a SetStatus set (absent for status changes caused by sessions). */
+  userStatus(status: UserStatusRecord, timeMs: number, settings?: UserSettingsChange): void;
   adminAction(action: AdminAction, timeMs: number): void;
 }
 
@@ -45,8 +46,8 @@ export function createCommitEmitter(nodeId: string, onListenerError?: (err: unkn
     roomEvent(event) {
       if (listeners.length > 0) emit({ type: "room_event", nodeId, timeMs: event.timeMs, event });
     },
-    userStatus(status, timeMs) {
-      if (listeners.length > 0) emit({ type: "user_status", nodeId, timeMs, status });
+    userStatus(status, timeMs, settings) {
+      if (listeners.length > 0) emit({ type: "user_status", nodeId, timeMs, status, ...(settings ? { settings } : {}) });
     },
     adminAction(action, timeMs) {
       if (listeners.length > 0) emit({ type: "admin_action", nodeId, timeMs, action });

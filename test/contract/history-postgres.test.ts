@@ -47,7 +47,8 @@ describe("history schema migrations on PostgreSQL", () => {
 
   test("verify mode refuses an unmigrated database and names the command; an edited migration stops the start", async () => {
     const url = await server.createDatabase();
-    await expect(migrate(client(url), "verify")).rejects.toThrow(/migrations 1 are not applied.*npm run history:migrate/);
+    const all = Array.from({ length: LATEST_VERSION }, (_, i) => i + 1).join(", ");
+    await expect(migrate(client(url), "verify")).rejects.toThrow(new RegExp(`migrations ${all} are not applied.*npm run history:migrate`));
     await migrate(client(url));
     await expect(migrate(client(url), "verify")).resolves.toEqual({ applied: [], version: LATEST_VERSION });
     await client(url).query("UPDATE presence.schema_migrations SET checksum = 'edited' WHERE version = 1");
@@ -62,8 +63,9 @@ describe("history schema migrations on PostgreSQL", () => {
           resolve({ code: err ? Number(err.code) : 0, out: stdout + stderr }),
         ),
       );
-    expect(await run("--check")).toMatchObject({ code: 1, out: expect.stringMatching(/migrations 1 are not applied/) });
-    expect(await run()).toMatchObject({ code: 0, out: `history schema at version ${LATEST_VERSION} (this server needs ${LATEST_VERSION}); applied now: 1\n` });
+    const all = Array.from({ length: LATEST_VERSION }, (_, i) => i + 1).join(", ");
+    expect(await run("--check")).toMatchObject({ code: 1, out: expect.stringContaining(`migrations ${all} are not applied`) });
+    expect(await run()).toMatchObject({ code: 0, out: `history schema at version ${LATEST_VERSION} (this server needs ${LATEST_VERSION}); applied now: ${all}\n` });
     expect(await run("--check")).toMatchObject({ code: 0, out: expect.stringMatching(/applied now: none/) });
   });
 

@@ -1,5 +1,7 @@
 import { describe, expect, test } from "vitest";
 import type { ActivityQuery, ActivityRecord } from "../../src/core/activity.js";
+import { durableChange, foldDurableStatus, type DurableUserStatus } from "../../src/core/durable-status.js";
+import { unknownUser, type UserStatusRecord } from "../../src/core/user-status.js";
 import type { HistoryStore } from "../../src/history/history-store.js";
 import { DAY, H, MIN, member, row, scriptedDay } from "../support/history-fixtures.js";
 
@@ -11,6 +13,7 @@ export function historyStoreContract(name: string, fresh: () => Promise<HistoryS
   const all = (over: Partial<ActivityQuery> = {}): ActivityQuery => ({ sinceMs: 0, untilMs: DAY * 2, kinds: [], includeInvisible: true, newestFirst: false, ...over });
   const keys = (rows: ActivityRecord[]) => rows.map((r) => r.key);
   const at = (h: number, m = 0) => DAY + h * H + m * MIN;
+  const rec = (userId: string, over: Partial<UserStatusRecord> = {}): UserStatusRecord => ({ ...unknownUser(userId), ...over });
 
   describe(`HistoryStore contract: ${name}`, () => {
     test("write is idempotent per key: a retried batch, or a key twice in one batch, is stored once", async () => {
@@ -165,32 +168,57 @@ export function historyStoreContract(name: string, fresh: () => Promise<HistoryS
       expect(await s.recentEpochs(at(13))).toEqual([]);
     });
 
-    test("user status: saved, loaded, newest write wins, unknown users absent", async () => {
+    test("user status: saved, loaded, unknown users absent; flagged users newest first", async () => {
       const s = await fresh();
-      const ana = { userId: "ana", lastSeenMs: at(9), visibleLastSeenMs: at(9), customStatus: "lunch", invisible: false, updatedMs: at(9) };
-      await s.saveUserStatus([ana, { ...ana, userId: "bob", invisible: true, customStatus: "", updatedMs: at(8) }]);
-      await s.saveUserStatus([{ ...ana, customStatus: "stale", updatedMs: at(8) }]); // older: ignored
-      await s.saveUserStatus([{ ...ana, customStatus: "first", updatedMs: at(10) }, { ...ana, customStatus: "newest", updatedMs: at(11) }]);
+      const ana = durableChange(rec("ana", { lastSeenMs: at(9), visibleLastSeenMs: at(9), customStatus: "lunch" }), at(9), { customStatus: "lunch" });
+      const bob = durableChange(rec("bob", { invisible: true, visibleLastSeenMs: at(7) }), at(8), { invisible: true });
+      await s.saveUserStatus([ana, bob]);
+      await s.saveUserStatus([durableChange(rec("ana", { customStatus: "stale" }), at(8), { customStatus: "stale" })]); // an older SetStatus: ignored
+      await s.saveUserStatus([durableChange(rec("ana", { customStatus: "first" }), at(10), { customStatus: "first" }), durableChange(rec("ana", { customStatus: "newest" }), at(11), { customStatus: "newest" })]);
       const got = await s.loadUserStatus(["ana", "bob", "nobody"]);
       expect(got.sort((a, b) => a.userId.localeCompare(b.userId))).toEqual([
-        { ...ana, customStatus: "newest", updatedMs: at(11) },
-        { ...ana, userId: "bob", invisible: true, customStatus: "", updatedMs: at(8) },
+        { ...ana, customStatus: "newest", updatedMs: at(11), customStatusMs: at(11) },
+        { ...bob, lastSeenMs: 0 },
       ]);
       expect(await s.loadUserStatus([])).toEqual([]);
-      // Flagged users (invisible or with a custom status), newest change first.
-      await s.saveUserStatus([{ ...ana, userId: "plain", customStatus: "", updatedMs: at(12) }]);
+      await s.saveUserStatus([durableChange(rec("plain"), at(12))]);
       expect((await s.loadFlaggedUserStatus(10)).map((u) => u.userId)).toEqual(["ana", "bob"]);
       expect((await s.loadFlaggedUserStatus(1)).map((u) => u.userId)).toEqual(["ana"]);
+    });
+
+    test("user status: the database folds changes exactly like core/durable-status.ts (a blank record after a data loss never erases the flags; every SetStatus is written)", async () => {
+      const s = await fresh();
+      // Random change sequences of a few users, written in random batches (each batch also folded
+      // in memory first, as the write-through queue does), compared with the pure fold.
+      let seed = 20261207;
+      const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+      const users = ["u0", "u1", "u2"];
+      const expected = new Map<string, DurableUserStatus>();
+      let t = at(1);
+      for (let batch = 0; batch < 25; batch++) {
+        const changes: DurableUserStatus[] = [];
+        for (let k = 0, n = 1 + rand(4); k < n; k++) {
+          const userId = users[rand(users.length)]!;
+          t += 1 + rand(1_000);
+          const invisible = rand(2) === 0;
+          const status = rec(userId, { state: rand(2) === 0 ? "offline" : "online", lastSeenMs: t - rand(2_000), visibleLastSeenMs: t - rand(5_000), customStatus: ["", "x", "y"][rand(3)]!, invisible });
+          const kind = rand(4); // 0: set invisible, 1: set custom status, 2: both, 3: a session's change (the store's record: maybe blank)
+          const settings = kind === 3 ? undefined : { ...(kind !== 1 ? { invisible } : {}), ...(kind !== 0 ? { customStatus: status.customStatus } : {}) };
+          const change = durableChange(status, t, settings);
+          changes.push(change);
+          expected.set(userId, foldDurableStatus(expected.get(userId), change));
+        }
+        await s.saveUserStatus(changes);
+      }
+      const got = await s.loadUserStatus(users);
+      expect(got.sort((a, b) => a.userId.localeCompare(b.userId))).toEqual(users.filter((u) => expected.has(u)).map((u) => expected.get(u)));
     });
 
     test("prune deletes old activity and old statuses in batches, and nothing newer", async () => {
       const s = await fresh();
       await s.write(Array.from({ length: 23 }, (_, i) => row({ key: `old${i}`, timeMs: at(1, i), kind: "status", userId: "u" })));
       await s.write(scriptedDay());
-      await s.saveUserStatus([
-        { userId: "gone", lastSeenMs: at(1), visibleLastSeenMs: at(1), customStatus: "", invisible: false, updatedMs: at(1) },
-        { userId: "kept", lastSeenMs: at(1), visibleLastSeenMs: at(1), customStatus: "", invisible: true, updatedMs: at(9) },
-      ]);
+      await s.saveUserStatus([durableChange(rec("gone", { lastSeenMs: at(1) }), at(1)), durableChange(rec("kept", { lastSeenMs: at(1), invisible: true, visibleLastSeenMs: at(1) }), at(9), { invisible: true })]);
       expect(await s.prune({ activityBeforeMs: at(9), lastSeenBeforeMs: at(5), batchSize: 5 })).toEqual({ activity: 23, userStatus: 1 });
       expect((await s.listActivity(all(), undefined, 100)).rows).toHaveLength(scriptedDay().length);
       expect((await s.loadUserStatus(["gone", "kept"])).map((u) => u.userId)).toEqual(["kept"]);

@@ -53,6 +53,25 @@ describe("re-assertion after data loss", () => {
       expect((await store.getView("r", { includeMembers: true })).users.map((u) => u.user.userId)).toEqual(["ana"]);
     });
 
+    it("re-creates the invisible user's record with her flag in the same script: no status published meanwhile shows her visible", async () => {
+      const { store } = await node({ url: redis.url }, `t${randomBytes(4).toString("hex")}`);
+      const j = await store.join({ room: "r", ownerKey: "u:eve", identity: user("eve"), metadata: {} });
+      const ref = { sessionId: j.session.sessionId, ownerKey: "u:eve" };
+      await store.setStatus({ ...ref, invisible: true, customStatus: "hidden" });
+      const published: boolean[] = [];
+      const committed: boolean[] = [];
+      store.subscribeUsers(["eve"], (r) => published.push(r.invisible));
+      store.onCommit((c) => void (c.type === "user_status" && committed.push(c.status.invisible)));
+      await store.settleForTests(); // the user subscription is live
+      await redis.cli("FLUSHALL");
+      await store.heartbeat(ref); // re-asserts: her record is re-created
+      await new Promise((r) => setTimeout(r, 200)); // pub/sub delivery
+      expect(committed.length).toBeGreaterThan(0);
+      expect([...new Set(committed)]).toEqual([true]);
+      expect([...new Set(published)]).toEqual([true]);
+      expect((await store.getUserStatus(["eve"]))[0]).toMatchObject({ state: "online", invisible: true, customStatus: "hidden" });
+    });
+
     it("restores each connection's typed presence (and metadata) in every room", async () => {
       const { store } = await node({ url: redis.url }, `t${randomBytes(4).toString("hex")}`);
       const j = await store.join({ room: "doc", ownerKey: "u:ana", identity: user("ana"), metadata: { tab: "1" }, presence: { tool: '"pen"' } });

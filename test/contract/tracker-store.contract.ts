@@ -13,6 +13,13 @@ export function trackerStoreContract(make: MakeHarness) {
     await store.putTrackedKey(name, "k1", rec, 60_000);
     await store.putTrackedKey(name, "k2", { sessionId: "s2", connectionId: "c2", userId: "bob", rooms: { "/a": {} } }, 60_000);
     await store.deleteTrackedKey(name, "k2");
+    // The holder: written by each stream that takes the tracker, read by the node of an older one.
+    expect(await store.trackerHolders([name, `${name}-absent`])).toEqual([null, null]);
+    await store.setTrackerHolder(name, "node-a/1", 60_000);
+    await store.setTrackerHolder(name, "node-b/2", 60_000);
+    await store.setTrackerHolder(`${name}-absent`, "node-b/3", 60_000); // no tracker: nothing written
+    expect(await store.trackerHolders([name, `${name}-absent`])).toEqual(["node-b/2", null]);
+    expect(await store.loadTracker(`${name}-absent`)).toBeNull();
     const loaded = await store.loadTracker(name);
     expect(loaded?.secretHash).toBe("hash-1");
     expect([...(loaded?.keys ?? [])]).toEqual([["k1", rec]]);

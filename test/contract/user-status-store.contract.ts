@@ -1,4 +1,6 @@
 import { expect, it } from "vitest";
+import type { Commit } from "../../src/core/commit.js";
+import type { UserStatusRecord } from "../../src/core/user-status.js";
 import { ana, bob, code, OWNER_ANA, OWNER_BOB, type MakeHarness } from "./contract-harness.js";
 
 /** The UserStatusStore port's contract (see contract-harness.ts for the timings the suite expects). */
@@ -54,5 +56,39 @@ export function userStatusStoreContract(make: MakeHarness) {
     await store.reap();
     const [r] = await store.getUserStatus(["ana"]);
     expect(r).toMatchObject({ state: "offline", lastSeenMs: clock.now(), visibleLastSeenMs: wentInvisible, customStatus: "in a meeting" });
+  });
+
+  it("user status: a join that creates the user's record restores the durable status in the same commit; an existing record ignores it; SetStatus commits say what they set", async () => {
+    const { store, clock, settle } = await make();
+    const seen: UserStatusRecord[] = [];
+    store.subscribeUsers(["ana"], (r) => seen.push(r));
+    const commits: Commit[] = [];
+    const stop = store.onCommit((c) => commits.push(c));
+    await settle();
+    const restore = { lastSeenMs: clock.now() - 5_000, visibleLastSeenMs: clock.now() - 9_000, customStatus: "secret", invisible: true, changedAtMs: clock.now() - 9_000 };
+    // No record of ana (a Redis data loss, a cold start): the join publishes her restored, never visible.
+    const j = await store.join({ room: "r", ownerKey: OWNER_ANA, identity: ana, metadata: {}, restoreStatus: restore });
+    await settle();
+    const restored = { userId: "ana", state: "online", lastSeenMs: restore.lastSeenMs, visibleLastSeenMs: restore.visibleLastSeenMs, customStatus: "secret", invisible: true };
+    expect(seen).toMatchObject([restored]);
+    expect(await store.getUserStatus(["ana"])).toMatchObject([restored]);
+    // Her record exists now: another join's restore changes nothing.
+    await store.join({ room: "s", ownerKey: OWNER_ANA, identity: ana, metadata: {}, restoreStatus: { ...restore, invisible: false, customStatus: "" } });
+    const ref = { sessionId: j.session.sessionId, ownerKey: OWNER_ANA };
+    // Un-hiding right away is a change of the store's record (she came back invisible), committed with what it set.
+    clock.advance(10);
+    expect(await store.setStatus({ ...ref, invisible: false })).toMatchObject({ invisible: false, customStatus: "secret" });
+    await store.setStatus({ ...ref, presence: "away" });
+    await settle();
+    const statusCommits = commits.filter((c) => c.type === "user_status");
+    expect(statusCommits.map((c) => [c.status.invisible, c.settings])).toEqual([
+      [true, undefined], // the join: a session's change
+      [false, { invisible: false }],
+      [false, undefined], // a manual presence sets neither the custom status nor the flag
+    ]);
+    // A visible restore shows its last seen; a blank one restores nothing.
+    await store.join({ room: "r", ownerKey: OWNER_BOB, identity: bob, metadata: {}, restoreStatus: { ...restore, invisible: false, customStatus: "" } });
+    expect(await store.getUserStatus(["bob"])).toMatchObject([{ state: "online", lastSeenMs: restore.lastSeenMs, invisible: false, customStatus: "" }]);
+    stop();
   });
 }

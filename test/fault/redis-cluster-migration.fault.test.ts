@@ -100,9 +100,14 @@ describe("F-R8 Redis Cluster slot migration during churn", () => {
     const resyncs = rec.resyncs();
     const reasons = await Promise.all(nodes.map(async (n) => Object.fromEntries([...(await metricBy(n, "presence_resyncs_total", "reason"))].filter(([, v]) => v > 0))));
     console.log(`F-R8: slot ${slot} moved ${src.port} → ${dst.port} (${moved} keys); ${joined.length} joins, ${left.length} leaves meanwhile; resyncs per watcher ${rec.resyncs().join(",")}, by reason per node ${JSON.stringify(reasons)}`);
+    for (const [i, n] of nodes.entries()) for (const l of n.logs().split("\n").filter((l) => l.includes("room version went back"))) console.log(`F-R8 node ${i}: ${l}`);
 
     expect(errors, errors.length > 0 ? nodes.map((n) => n.logs().split("\n").filter((l) => l.includes("store unavailable")).join("\n")).join("\n") : "").toEqual([]);
+    // The room's sharded channel moved with its slot: each node's subscription is reset, and its
+    // watcher resyncs once (`reconnect`); a position check may add one under load. Nothing else (a
+    // position read overtaken by a live event once looked like a rollback).
     expect(resyncs.every((n) => n <= 2), `resyncs per watcher ${resyncs.join(",")}`).toBe(true);
+    expect(reasons.map((r) => Object.keys(r).filter((k) => k !== "reconnect" && k !== "position")), "resync reasons per node").toEqual([[], []]);
     expect(moved).toBeGreaterThan(0);
     for (const n of nodes) expect(await scrapeNonZero(n.adminUrl, "presence_redis_errors_total"), n.adminUrl).toEqual([]);
     expect(Object.values(t.get(ROOM)!.users).flat().sort()).toEqual(present.map((p) => p.connectionId).sort());

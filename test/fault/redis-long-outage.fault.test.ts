@@ -166,7 +166,9 @@ describe.concurrent("F-R3b: Redis unreachable for 3 × TTL", () => {
     const story = () =>
       rec.watchers
         .map((w) => `w${w.index} ${w.room}: ` + messagesOf(rec, w.index).filter((m) => m.receivedAtMs >= t0 && m.kind !== "keepalive").map((m) => `${m.kind}${m.eventKind ? `:${m.eventKind}` : ""} ${m.epoch?.slice(0, 6)}/v${m.version}${m.connectionId ? ` ${m.connectionId.slice(-6)}` : ""}${m.timeMs === undefined ? "" : ` t${m.timeMs - t0}`} r${m.receivedAtMs - t0}`).join(", "))
-        .join("\n");
+        .join("\n") +
+      "\n" +
+      [a, b, c].flatMap((n, i) => n.logs().split("\n").filter((l) => l.includes("room version went back")).map((l) => `node ${i}: ${l}`)).join("\n");
     expect(others, others.some((o) => Object.keys(o).length > 0) ? `resyncs per node for reasons other than reconnect and position; messages since the outage began (times from its start):\n${story()}` : "").toEqual([{}, {}, {}]);
     expect(rec.violations().flat()).toEqual([]);
     expect([ana, bob].flatMap((d) => d.streams().flatMap((w) => w.recorder.violations))).toEqual([]);

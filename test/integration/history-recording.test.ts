@@ -97,8 +97,9 @@ describe("recording from the commit feed", () => {
     const ana = (await server.app.history.store()!.loadUserStatus(["ana"]))[0];
     expect(ana).toMatchObject({ userId: "ana", customStatus: "writing", invisible: false });
     expect(ana!.lastSeenMs).toBeGreaterThan(0);
-    await server.app.history.store()!.saveUserStatus([{ userId: "gone", lastSeenMs: 1_700_000_000_000, visibleLastSeenMs: 1_700_000_000_000, customStatus: "away on holiday", invisible: false, updatedMs: 1 }]);
-    await server.app.history.store()!.saveUserStatus([{ userId: "ghost", lastSeenMs: 1_700_000_500_000, visibleLastSeenMs: 1_700_000_000_000, customStatus: "", invisible: true, updatedMs: 1 }]);
+    const durable = { customStatusMs: 1, invisibleMs: 1, updatedMs: 1 };
+    await server.app.history.store()!.saveUserStatus([{ userId: "gone", lastSeenMs: 1_700_000_000_000, visibleLastSeenMs: 1_700_000_000_000, customStatus: "away on holiday", invisible: false, ...durable }]);
+    await server.app.history.store()!.saveUserStatus([{ userId: "ghost", lastSeenMs: 1_700_000_500_000, visibleLastSeenMs: 1_700_000_000_000, customStatus: "", invisible: true, ...durable }]);
     const c = connectClient(server.baseUrl, tokens.bob);
     const r = await c.getUserStatus({ userIds: ["gone", "ghost", "never"] });
     expect(r.statuses.map((s) => [s.userId, s.state, Number(s.lastSeenMs), s.customStatus, s.invisible])).toEqual([

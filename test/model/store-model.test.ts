@@ -8,15 +8,20 @@ import { createRedisPresenceStore } from "../../src/store/redis/create-redis-sto
 import { startRedis, startRedisCluster, type RedisClusterInstance, type RedisInstance } from "../support/redis-harness.js";
 import { stepArbitrary, type Step } from "./model-commands.js";
 import { runStep } from "./model-runner.js";
-import { MODEL_LIMITS, MODEL_TIMINGS, ModelWorld, type StoreNode } from "./model-world.js";
+import { createMemoryRoomLifecycle } from "../../src/store/memory/memory-room-lifecycle.js";
+import { MODEL_AWAY, MODEL_LIMITS, MODEL_ROOM_LIMITS, MODEL_TIMINGS, ModelWorld, type StoreNode } from "./model-world.js";
 
 /**
  * Model-based tests (issue 10): random sequences of operations (join, reclaim, request-id retries,
  * leave, navigate, heartbeat with activity changes, attach, release, node refresh, status changes,
- * kicks, clock advances past the TTL, reaping; and concurrent pairs, on two nodes for Redis) run
- * against the pure presence model (src/core/presence-model.ts) and a store; after every step the
- * outcome, every room's view (epoch, version, counts, members), every user's status, every owner's
- * session count and the commits must match. fast-check shrinks a failure to a minimal sequence and
+ * kicks, clock advances past the TTL, reaping; issue 12's transitions: scopes, typed presence on
+ * join and UpdatePresence, activity signals, the away sweep by the clock (default, scope and managed
+ * room thresholds), manual presence set and cleared, managed rooms created with a participant limit,
+ * their threshold updated, ended (model-seeds-commands.ts); and concurrent pairs, on two nodes for
+ * Redis) run against the pure presence model (src/core/presence-model.ts, presence-seeds.ts) and a
+ * store; after every step the outcome, every room's view (epoch, version, counts, members with
+ * their last activity and typed presence), every user's status, every quota key's session count
+ * and the commits must match. fast-check shrinks a failure to a minimal sequence and
  * prints it with the seed to replay it.
  *
  * CI size by default (a fixed seed, a few dozen runs per store); a longer run:
@@ -46,8 +51,9 @@ async function check(nodes: number, runs: number, make: (clock: FakeClock) => Pr
 describe("store model: memory store", () => {
   it("agrees with the pure model on random sequences", async () => {
     await check(1, 300, async (clock) => {
-      const store = createMemoryPresenceStore({ clock, ids: createIdSource((n) => randomBytes(n)), timings: MODEL_TIMINGS, limits: MODEL_LIMITS });
-      return [{ store, settle: async () => {} }];
+      const rooms = createMemoryRoomLifecycle({ clock, limits: MODEL_ROOM_LIMITS });
+      const store = createMemoryPresenceStore({ clock, ids: createIdSource((n) => randomBytes(n)), timings: MODEL_TIMINGS, limits: MODEL_LIMITS, awayPolicy: MODEL_AWAY, managedRooms: rooms });
+      return [{ store, rooms, settle: async () => {} }];
     });
   }, 120_000);
 });
@@ -58,9 +64,9 @@ function redisNodes(conn: () => { url?: string; clusterSeeds?: string[] }) {
     const node = async (nodeId: string) => {
       const store = await createRedisPresenceStore(
         { ...conn(), prefix, commandTimeoutMs: 5_000, connectTimeoutMs: 10_000, scopeShards: 16 },
-        { clock, ids: createIdSource((n) => randomBytes(n)), timings: MODEL_TIMINGS, limits: MODEL_LIMITS, fixedTime: true, nodeId },
+        { clock, ids: createIdSource((n) => randomBytes(n)), timings: MODEL_TIMINGS, limits: MODEL_LIMITS, fixedTime: true, nodeId, awayPolicy: MODEL_AWAY },
       );
-      return { store, settle: () => store.settleForTests() };
+      return { store, rooms: store.roomLifecycle(MODEL_ROOM_LIMITS), settle: () => store.settleForTests() };
     };
     return [await node("n0"), await node("n1")];
   };

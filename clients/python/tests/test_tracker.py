@@ -42,6 +42,9 @@ def test_track_update_activity_untrack_close(server, room):
             Tracker(server.target, token=server.user_token("mallory")).start().track("k", rooms[0], user="someone-else")
         assert tracker.close() == 49
         assert counts(viewer, rooms) == [0] * 5
+        started = time.monotonic()
+        assert tracker.close() == 0  # idempotent, and at once (the `with` closes it again)
+        assert time.monotonic() - started < 1.0
 
 
 def test_reconnect_within_the_grace_reclaims_without_leave_or_join(server, room):

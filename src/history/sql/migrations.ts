@@ -74,6 +74,17 @@ CREATE INDEX user_status_last_seen ON presence.user_status (last_seen_ms);
 COMMENT ON TABLE presence.user_status IS 'Durable user status: last seen, custom status, invisible flag (survives Redis data loss)';
 `,
   },
+  {
+    version: 2,
+    name: "user status: when the user set her custom status and invisible flag",
+    sql: `
+ALTER TABLE presence.user_status
+  ADD COLUMN custom_status_ms bigint NOT NULL DEFAULT 0,
+  ADD COLUMN invisible_ms     bigint NOT NULL DEFAULT 0;
+COMMENT ON COLUMN presence.user_status.custom_status_ms IS 'When the user last set custom_status (SetStatus commit time, ms; 0: taken from a session change)';
+COMMENT ON COLUMN presence.user_status.invisible_ms IS 'When the user last set invisible (SetStatus commit time, ms; 0: taken from a session change)';
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -3,8 +3,9 @@ import type { SqlClient, SqlQuery } from "./sql-client.js";
 
 /**
  * SqlClient over a node-postgres pool (production history). The connection string is passed to
- * `pg` as is, so its TLS parameters work: `sslmode=require` (encrypt), `sslmode=verify-full` with
- * `sslrootcert=/path/ca.pem` (encrypt and check the server), `sslcert`/`sslkey` for client
+ * `pg` as is, so its TLS parameters work: `sslmode=verify-full` with `sslrootcert=/path/ca.pem`
+ * (encrypt and check the server; node-postgres treats `require` the same unless
+ * `uselibpqcompat=true`), `sslmode=no-verify` (encrypt only), `sslcert`/`sslkey` for client
  * certificates. A connection is made lazily; a pool error (server restart) is reported through
  * `onError` and the pool reconnects on the next query. A connection checked out of the pool (a
  * transaction, or a session holding an advisory lock while its task runs) has no pool listener:

@@ -1,5 +1,6 @@
 import type { ActivityPage, ActivityQuery, ActivityRecord, PageCursor } from "../../core/activity.js";
 import type { Clock } from "../../core/clock.js";
+import { foldDurableStatus } from "../../core/durable-status.js";
 import type { DurableUserStatus, HistoryStore } from "../history-store.js";
 import { ACTIVITY_COLUMNS, insertBatch, orderOf, recordOf, whereOf, type ActivityRow } from "./activity-sql.js";
 import { recentEpochs } from "./gap-queries.js";
@@ -74,19 +75,36 @@ export function createSqlHistoryStore(client: SqlClient, o: { clock: Clock }): H
 
     saveUserStatus: (records) =>
       guard(async () => {
-        // One row per user (the newest), or ON CONFLICT would touch a row twice in one statement.
-        const newest = new Map<string, DurableUserStatus>();
-        for (const r of records) if ((newest.get(r.userId)?.updatedMs ?? -1) <= r.updatedMs) newest.set(r.userId, r);
-        if (newest.size === 0) return;
-        const rs = [...newest.values()];
+        // One row per user (the batch's changes folded), or ON CONFLICT would touch a row twice in one statement.
+        const folded = new Map<string, DurableUserStatus>();
+        for (const r of records) folded.set(r.userId, foldDurableStatus(folded.get(r.userId), r));
+        if (folded.size === 0) return;
+        const rs = [...folded.values()];
+        // The same fold as core/durable-status.ts, against the stored row (old values on the right).
         await client.query(
-          `INSERT INTO presence.user_status (user_id, last_seen_ms, visible_last_seen_ms, custom_status, invisible, updated_ms)
-SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::boolean[], $6::bigint[])
-ON CONFLICT (user_id) DO UPDATE SET last_seen_ms = greatest(EXCLUDED.last_seen_ms, presence.user_status.last_seen_ms),
-  visible_last_seen_ms = CASE WHEN EXCLUDED.visible_last_seen_ms = 0 THEN presence.user_status.visible_last_seen_ms ELSE EXCLUDED.visible_last_seen_ms END,
-  custom_status = EXCLUDED.custom_status, invisible = EXCLUDED.invisible, updated_ms = EXCLUDED.updated_ms
-WHERE presence.user_status.updated_ms <= EXCLUDED.updated_ms`,
-          [rs.map((r) => r.userId), rs.map((r) => r.lastSeenMs), rs.map((r) => r.visibleLastSeenMs), rs.map((r) => r.customStatus), rs.map((r) => r.invisible), rs.map((r) => r.updatedMs)],
+          `INSERT INTO presence.user_status AS s (user_id, last_seen_ms, visible_last_seen_ms, custom_status, invisible, updated_ms, custom_status_ms, invisible_ms)
+SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::boolean[], $6::bigint[], $7::bigint[], $8::bigint[])
+ON CONFLICT (user_id) DO UPDATE SET
+  last_seen_ms = greatest(EXCLUDED.last_seen_ms, s.last_seen_ms),
+  custom_status = CASE WHEN EXCLUDED.custom_status_ms > s.custom_status_ms THEN EXCLUDED.custom_status ELSE s.custom_status END,
+  custom_status_ms = greatest(EXCLUDED.custom_status_ms, s.custom_status_ms),
+  invisible = CASE WHEN EXCLUDED.invisible_ms > s.invisible_ms THEN EXCLUDED.invisible ELSE s.invisible END,
+  invisible_ms = greatest(EXCLUDED.invisible_ms, s.invisible_ms),
+  visible_last_seen_ms = CASE
+    WHEN EXCLUDED.invisible_ms > s.invisible_ms AND EXCLUDED.invisible THEN EXCLUDED.visible_last_seen_ms
+    WHEN EXCLUDED.invisible_ms <= s.invisible_ms AND s.invisible THEN s.visible_last_seen_ms
+    ELSE greatest(EXCLUDED.last_seen_ms, s.last_seen_ms) END,
+  updated_ms = greatest(EXCLUDED.updated_ms, s.updated_ms)`,
+          [
+            rs.map((r) => r.userId),
+            rs.map((r) => r.lastSeenMs),
+            rs.map((r) => r.visibleLastSeenMs),
+            rs.map((r) => r.customStatus),
+            rs.map((r) => r.invisible),
+            rs.map((r) => r.updatedMs),
+            rs.map((r) => r.customStatusMs),
+            rs.map((r) => r.invisibleMs),
+          ],
         );
       }),
 
@@ -130,7 +148,7 @@ WHERE presence.user_status.updated_ms <= EXCLUDED.updated_ms`,
   };
 }
 
-const STATUS_SELECT = "SELECT user_id, last_seen_ms, visible_last_seen_ms, custom_status, invisible, updated_ms FROM presence.user_status";
+const STATUS_SELECT = "SELECT user_id, last_seen_ms, visible_last_seen_ms, custom_status, invisible, updated_ms, custom_status_ms, invisible_ms FROM presence.user_status";
 
 const statusOf = (r: Record<string, unknown>): DurableUserStatus => ({
   userId: String(r.user_id),
@@ -139,6 +157,8 @@ const statusOf = (r: Record<string, unknown>): DurableUserStatus => ({
   customStatus: String(r.custom_status),
   invisible: Boolean(r.invisible),
   updatedMs: Number(r.updated_ms),
+  customStatusMs: Number(r.custom_status_ms),
+  invisibleMs: Number(r.invisible_ms),
 });
 
 /** Advisory locks of tasks one node at a time runs ("pres-rep" in ASCII). */

@@ -98,6 +98,8 @@ export class MemoryPresenceStore implements PresenceStore {
   loadTracker: PresenceStore["loadTracker"] = (...a) => this.trackers.loadTracker(...a);
   putTrackedKey: PresenceStore["putTrackedKey"] = (...a) => this.trackers.putTrackedKey(...a);
   deleteTrackedKey: PresenceStore["deleteTrackedKey"] = (...a) => this.trackers.deleteTrackedKey(...a);
+  setTrackerHolder: PresenceStore["setTrackerHolder"] = (...a) => this.trackers.setTrackerHolder(...a);
+  trackerHolders: PresenceStore["trackerHolders"] = (...a) => this.trackers.trackerHolders(...a);
   expireTrackers: PresenceStore["expireTrackers"] = (...a) => this.trackers.expireTrackers(...a);
   deleteTracker: PresenceStore["deleteTracker"] = (...a) => this.trackers.deleteTracker(...a);
   appendBackendEvents: PresenceStore["appendBackendEvents"] = (...a) => this.feed.appendBackendEvents(...a);
@@ -284,8 +286,8 @@ export class MemoryPresenceStore implements PresenceStore {
       if (message.type === "event") this.commits.roomEvent(message.event);
       for (const l of this.roomListeners.get(room) ?? []) safely(l, message);
     }
-    for (const { status, timeMs } of fx.users) {
-      this.commits.userStatus(status, timeMs);
+    for (const { status, timeMs, settings } of fx.users) {
+      this.commits.userStatus(status, timeMs, settings);
       for (const l of this.userListeners.get(status.userId) ?? []) safely(l, status);
     }
     // The memory scope store applies these synchronously (no awaiting inside it).

@@ -3,7 +3,7 @@ import type { TrackedKeyRecord, TrackerRecord, TrackerStore } from "../ports/tra
 
 /** The TrackerStore of the embedded memory store (one process): maps with expiry times. */
 export function createMemoryTrackerStore(clock: Clock): TrackerStore {
-  const trackers = new Map<string, { secretHash: string; keys: Map<string, TrackedKeyRecord>; expiresAtMs: number }>();
+  const trackers = new Map<string, { secretHash: string; keys: Map<string, TrackedKeyRecord>; expiresAtMs: number; holder: string | null }>();
   const live = (name: string) => {
     const t = trackers.get(name);
     if (t && t.expiresAtMs <= clock.now()) {
@@ -16,7 +16,7 @@ export function createMemoryTrackerStore(clock: Clock): TrackerStore {
   return {
     async createTracker(name, secretHash, ttlMs) {
       if (live(name)) return false;
-      trackers.set(name, { secretHash, keys: new Map(), expiresAtMs: clock.now() + ttlMs });
+      trackers.set(name, { secretHash, keys: new Map(), expiresAtMs: clock.now() + ttlMs, holder: null });
       return true;
     },
     async loadTracker(name): Promise<TrackerRecord | null> {
@@ -28,6 +28,15 @@ export function createMemoryTrackerStore(clock: Clock): TrackerStore {
       if (!t) return;
       t.keys.set(key, copy(record));
       t.expiresAtMs = clock.now() + ttlMs;
+    },
+    async setTrackerHolder(name, holder, ttlMs) {
+      const t = live(name);
+      if (!t) return;
+      t.holder = holder;
+      t.expiresAtMs = clock.now() + ttlMs;
+    },
+    async trackerHolders(names) {
+      return names.map((n) => live(n)?.holder ?? null);
     },
     async deleteTrackedKey(name, key) {
       live(name)?.keys.delete(key);

@@ -23,6 +23,8 @@ export interface StoredMember {
   j?: number;
   /** The session's last activity signal when the entry was written or last stamped (ms); absent: j. */
   la?: number;
+  /** The number of the session call that wrote the entry (fencing, lua/roomJoin). */
+  q?: number;
 }
 
 /** A session as stored in its bucket hash. */

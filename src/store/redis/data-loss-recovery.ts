@@ -12,8 +12,10 @@ import { waitReady } from "./wait-ready.js";
  * master holding that slot lost its data: restarted empty, flushed, or (on Cluster) one master of
  * several. Then this node:
  * 1. re-creates the live sessions it knows in the lost buckets (same ids, secrets and connection
- *    ids), rejoins their rooms (metadata and typed presence as this node last knew them) and puts
- *    back their users' custom status and invisible flag;
+ *    ids), rejoins their rooms (metadata and typed presence as this node last knew them) and
+ *    re-creates their users' records with the custom status and the invisible flag it last saw, in
+ *    the same script (user-scripts.ts: an invisible user is never published visible), then puts
+ *    them back (`userRestore`) where another node re-created a record first with older ones;
  * 2. refreshes its other known sessions and rejoins their rooms (a lost master may have held
  *    rooms of sessions whose buckets survived; a rejoin of a present member changes nothing);
  * 3. one refresh interval later (time for every node to re-assert), one node sweeps every room for

@@ -154,8 +154,9 @@ export function createRedisContext(o: RedisContextOptions): RedisContext {
   const known = new KnownSessions();
   const users = createUserScripts(
     sc,
-    (status, timeMs) => o.commits.userStatus(status, timeMs),
+    (status, timeMs, settings) => o.commits.userStatus(status, timeMs, settings),
     (userId, settings) => known.learn(userId, settings),
+    (userId) => known.settings.get(userId),
   );
   return {
     client: o.client,

@@ -1,4 +1,5 @@
 import { scopeBaseThreshold } from "../../core/away-policy.js";
+import type { MemberIdentity } from "../../core/identity.js";
 import { shownActivity, type PresenceOverride } from "../../core/presence-override.js";
 import { decodeSession, sessionScopes, type StoredMember, type StoredSession } from "./codec.js";
 import { SESSION_BUCKETS } from "./keys.js";
@@ -27,8 +28,8 @@ export interface RedisSessionActivity {
   activityChanged(sid: string, session: StoredSession): Promise<void>;
   /** After a room step: the managed room's away_after_ms (0 = none) goes into the session's threshold. Returns the record to keep. */
   roomAway(sid: string, session: StoredSession, room: string, ms: number): Promise<StoredSession>;
-  /** The user's manual presence (SetStatus), which what its connections show follows. */
-  overrideOf(s: StoredSession): Promise<PresenceOverride>;
+  /** The user's manual presence (SetStatus), which what its connections show follows ("auto" for anonymous sessions). */
+  overrideOf(id: MemberIdentity): Promise<PresenceOverride>;
   sweepAway(): Promise<number>;
   roomAwayChanged(room: string, ms: number): Promise<number>;
 }
@@ -41,16 +42,16 @@ export function createRedisSessionActivity(ctx: RedisContext): RedisSessionActiv
     if (k) k.session = session;
   };
 
-  async function overrideOf(s: StoredSession): Promise<PresenceOverride> {
-    if (s.id.kind !== "user") return "auto";
-    const userId = s.id.user.userId;
+  async function overrideOf(id: MemberIdentity): Promise<PresenceOverride> {
+    if (id.kind !== "user") return "auto";
+    const userId = id.user.userId;
     const ov = await ctx.cmd("hget", () => ctx.client.hget(ctx.keys.user(userId).status, "ov"));
     return ov === "away" || ov === "online" ? ov : "auto";
   }
 
   async function activityChanged(sid: string, session: StoredSession): Promise<void> {
     const rooms = await ctx.cmd("hgetall", () => ctx.client.hgetall(ctx.keys.sessionRooms(sid)));
-    const shown = shownActivity(session.act, await overrideOf(session));
+    const shown = shownActivity(session.act, await overrideOf(session.id));
     for (const room of Object.keys(rooms)) await ctx.rooms.activity(room, { connectionId: session.c, sessionId: sid, activity: shown });
     await ctx.users.session(session.id, "set", sid, session.act);
     keep(sid, session);

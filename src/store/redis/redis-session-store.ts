@@ -1,11 +1,11 @@
-import { VERIFIED_BY_SESSION_KEY } from "../../core/identity.js";
+import { VERIFIED_BY_SESSION_KEY, type MemberIdentity } from "../../core/identity.js";
 import type { Activity } from "../../core/presence-event.js";
 import type { JoinInput, JoinResult, Lease, LeaveInput, LeaveResult, NavigateInput, NavigateResult, ReapResult, SessionRef } from "../../core/session.js";
 import { PresenceError, sessionNotFound } from "../../core/presence-error.js";
 import type { SessionStore } from "../ports/session-store.js";
 import { decodeListing, decodeSession, encodeMember, identityKey, sessionScopes, type StoredMember, type StoredSession } from "./codec.js";
 import { checkPresenceRecord, mergePresence } from "../../core/typed-presence.js";
-import { shownActivity } from "../../core/presence-override.js";
+import type { PresenceOverride } from "../../core/presence-override.js";
 import type { DataLossRecovery } from "./data-loss-recovery.js";
 import { createHeartbeatBatcher } from "./heartbeat-batcher.js";
 import { heartbeatBatch } from "./heartbeat-batch.js";
@@ -52,37 +52,44 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
   const activity = createRedisSessionActivity(ctx);
   /**
    * The room step of a join or navigation: `call` is the session step's number and lease end
-   * (fencing). The user's manual presence is read alongside (no extra round trip); when it changes
-   * what the connection shows, one activity update follows the join. A managed room's away
-   * threshold goes into the session's (one more call only when it changes it). Returns the session
-   * record to keep. The first join of a session this call created is its first activity: its
-   * member's last activity is left to the script, which gives it the join's time (`j`, the
-   * script's clock), as the model does (a new session's last activity is its join); the session
-   * record was stamped by the node's clock, which may differ from Redis's by a few ms.
+   * (fencing). The connection shows the session's activity through the user's manual presence from
+   * its first event on: on standalone Redis the join script reads it (no round trip); on Cluster it
+   * is read before (in parallel with the session step when the caller passes `override`). A managed
+   * room's away threshold goes into the session's. Returns the session record to keep. A new
+   * session's first member gets the script's join time as last activity (`first`), as in the model.
    */
-  const roomJoin = async (room: string, sid: string, s: StoredSession, metadata: Record<string, string>, call: { seq: number; expiresAtMs: number; first?: boolean }, presence?: Record<string, string>) => {
-    const [joined, override] = await Promise.all([
-      ctx.rooms.join(room, {
-        connectionId: s.c,
-        memberJson: encodeMember(s.c, sid, s.id, metadata, s.act, presence, call.first ? undefined : s.la),
-        identityKey: identityKey(s.id),
-        epoch: ctx.ids.epoch(),
-        seq: call.seq,
-        validUntilMs: call.expiresAtMs,
-        withView: true,
-      }),
-      activity.overrideOf(s),
-    ]);
-    const shown = shownActivity(s.act, override);
-    if (shown !== s.act) await ctx.rooms.activity(room, { connectionId: s.c, sessionId: sid, activity: shown });
+  const roomJoin = async (
+    room: string,
+    sid: string,
+    s: StoredSession,
+    metadata: Record<string, string>,
+    call: { seq: number; expiresAtMs: number; first?: boolean; override?: Promise<PresenceOverride> },
+    presence?: Record<string, string>,
+  ) => {
+    const joined = await ctx.rooms.join(room, {
+      connectionId: s.c,
+      memberJson: encodeMember(s.c, sid, s.id, metadata, s.act, presence, call.first ? undefined : s.la),
+      identityKey: identityKey(s.id),
+      epoch: ctx.ids.epoch(),
+      seq: call.seq,
+      validUntilMs: call.expiresAtMs,
+      withView: true,
+      override: await overrideFor(s.id, call.override),
+    });
     return { ...joined, session: await activity.roomAway(sid, s, room, joined.roomAwayMs) };
+  };
+  /** How a join learns the user's manual presence (see roomJoin). */
+  const overrideFor = async (id: MemberIdentity, known?: Promise<PresenceOverride>): Promise<PresenceOverride | { readFrom: string }> => {
+    if (id.kind !== "user") return "auto";
+    if (!ctx.cluster) return { readFrom: ctx.keys.user(id.user.userId).status };
+    return known ?? activity.overrideOf(id);
   };
   /** The view a join's room step read (the members are omitted above the large-room threshold). */
   const viewOf = (room: string, joined: { view: RoomReadParts | null }) => viewFromScript(ctx, room, joined.view!);
   /** A room's refusal (ROOM_FULL, ROOM_ENDED): the session no longer lists it (and ends when it was its only room). */
-  const refused = async (e: unknown, ref: SessionRef, room: string, session: StoredSession) => {
+  const refused = async (e: unknown, ref: SessionRef, room: string, session: StoredSession, created: boolean) => {
     if (e instanceof PresenceError && (e.reason === "ROOM_FULL" || e.reason === "ROOM_ENDED")) {
-      await leaveRoom(ref, room, session, FINAL_CALL).catch(() => undefined);
+      await leaveRoom(ref, room, session, FINAL_CALL, created).catch(() => undefined);
     }
     return e;
   };
@@ -99,19 +106,21 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     if (isHeartbeat) ctx.observer.heartbeatLag?.(Math.max(0, ttlMs - r.leftMs) / 1000);
     const known = ctx.known.get(input.sessionId);
     if (known) known.seenAt = ctx.clock.now();
-    if (r.changed) await activity.activityChanged(input.sessionId, r.changed);
+    // Stamp first (as the model): the `updated` event of an activity change carries the new last activity.
     if (input.activity === "active") await activity.stamp(input.sessionId);
+    if (r.changed) await activity.activityChanged(input.sessionId, r.changed);
     return ctx.lease(r.expiresAtMs);
   }
 
-  async function leaveRoom(ref: SessionRef, room: string, session: StoredSession, seq: number): Promise<"left" | "ended" | "not_in_room" | "relisted"> {
+  /** `refusedNew`: the session's first Join was refused, so it was never present: its user's last seen is left as it was. */
+  async function leaveRoom(ref: SessionRef, room: string, session: StoredSession, seq: number, refusedNew = false): Promise<"left" | "ended" | "not_in_room" | "relisted"> {
     const status = await ctx.sessions.leaveRoom(ref, room, seq);
     if (status === "not_found") throw sessionNotFound();
     if (status !== "relisted") ctx.known.left(ref.sessionId, room);
     if (status === "left") await activity.roomAway(ref.sessionId, session, room, 0); // its threshold no longer counts
     if (status === "ended") {
       ctx.known.delete(ref.sessionId);
-      await ctx.users.session(session.id, "end", ref.sessionId, session.act);
+      await ctx.users.session(session.id, refusedNew ? "forget" : "end", ref.sessionId, session.act);
       if (session.id.kind === "user") await ctx.scopes.removeSession(ref.sessionId, session.id.user.userId, sessionScopes(session));
       await ctx.cmd("zrem", () => ctx.client.zrem(ctx.keys.bucket(ctx.keys.bucketOf(ref.sessionId)).away, ref.sessionId));
     }
@@ -143,7 +152,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     const sid = ctx.ids.sessionId();
     const session = newSession(input);
     const opening = ctx.sessions.open({ mode: "new", sid, owner: input.ownerKey, arg: JSON.stringify(session), room: input.room, metadataJson, nodeId: ctx.nodeId, quotaKey: session.q });
-    const status = ctx.users.session(session.id, "set", sid, session.act);
+    const status = ctx.users.session(session.id, "set", sid, session.act, input.restoreStatus);
     const joining = roomJoin(input.room, sid, session, input.metadata, { seq: FIRST_CALL, expiresAtMs: 0, first: true }, input.presence);
     const [opened, statusSet, joinedOrNot] = await Promise.allSettled([opening, status, joining]);
     if (opened.status === "rejected" || opened.value.status !== "ok") {
@@ -158,7 +167,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       throw sessionNotFound(); // a new session cannot be refused
     }
     remember(sid, input.ownerKey, joinedOrNot.status === "fulfilled" ? joinedOrNot.value.session : session, input.room, input.metadata, input.presence);
-    if (joinedOrNot.status === "rejected") throw await refused(joinedOrNot.reason, { sessionId: sid, ownerKey: input.ownerKey }, input.room, session);
+    if (joinedOrNot.status === "rejected") throw await refused(joinedOrNot.reason, { sessionId: sid, ownerKey: input.ownerKey }, input.room, session, true);
     const joined = joinedOrNot.value;
     await activity.created(sid, joined.session);
     return {
@@ -178,6 +187,9 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
     async join(input: JoinInput): Promise<JoinResult> {
       const { room, ownerKey: owner } = input;
       const metadataJson = JSON.stringify(input.metadata);
+      // Cluster: the user's manual presence is read in parallel with the session step (roomJoin).
+      const override = ctx.cluster && input.identity.kind === "user" ? activity.overrideOf(input.identity) : undefined;
+      override?.catch(() => undefined); // awaited by the room step; a refused session step never gets there
       const open = (a: Omit<SessionOpenArgs, "owner" | "room" | "metadataJson" | "nodeId">) => ctx.sessions.open({ ...a, owner, room, metadataJson, nodeId: ctx.nodeId });
       let opened: { expiresAtMs: number; session: StoredSession; sid: string; seq: number } | null = null;
       let resumed = false;
@@ -216,11 +228,11 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       remember(sessionId, input.ownerKey, session, room, input.metadata, input.presence);
       // The user's status and the room join are on other slots than the session: in parallel, after it.
       const [joining, status] = await Promise.allSettled([
-        roomJoin(room, sessionId, session, input.metadata, { ...opened, first: sessionCreated }, input.presence),
-        sessionCreated ? ctx.users.session(session.id, "set", sessionId, session.act) : undefined,
+        roomJoin(room, sessionId, session, input.metadata, { ...opened, first: sessionCreated, override }, input.presence),
+        sessionCreated ? ctx.users.session(session.id, "set", sessionId, session.act, input.restoreStatus) : undefined,
       ]);
       if (status.status === "rejected") throw status.reason;
-      if (joining.status === "rejected") throw await refused(joining.reason, { sessionId, ownerKey: input.ownerKey }, room, session);
+      if (joining.status === "rejected") throw await refused(joining.reason, { sessionId, ownerKey: input.ownerKey }, room, session, sessionCreated);
       const joined = joining.value;
       if (sessionCreated) await activity.created(sessionId, joined.session);
       const view = viewOf(room, joined);
@@ -250,11 +262,15 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       const r = await ctx.sessions.navigate(input, { fromRoom: input.fromRoom, toRoom: input.toRoom, metadataJson: JSON.stringify(input.metadata) });
       if (r.status !== "ok") throw sessionError(r, "to_room", ctx.limits.maxRoomsPerSession);
       remember(input.sessionId, input.ownerKey, r.session, input.toRoom, input.metadata);
+      // The target first: a managed room may refuse it (ROOM_FULL, ROOM_ENDED), and then the session
+      // stays where it was (the source is still listed: only the target's listing is undone).
+      const joined = await roomJoin(input.toRoom, input.sessionId, r.session, input.metadata, r).catch(async (e: unknown) => {
+        throw await refused(e, input, input.toRoom, r.session, false);
+      });
       if (r.leavesFrom) {
         await ctx.rooms.leave(input.fromRoom, { connectionId: r.session.c, sessionId: input.sessionId, reason: "left", seq: r.seq });
         await leaveRoom(input, input.fromRoom, r.session, r.seq);
       }
-      const joined = await roomJoin(input.toRoom, input.sessionId, r.session, input.metadata, r);
       return { lease: ctx.lease(r.expiresAtMs), view: viewOf(input.toRoom, joined) };
     },
 
@@ -348,12 +364,15 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       let removed = 0;
       for (const json of Object.values(members)) {
         const m = JSON.parse(json) as StoredMember;
-        const { event } = await ctx.rooms.leave(room, { connectionId: m.c, sessionId: m.s, reason: "ended", seq: FINAL_CALL });
+        // Fenced by the call that wrote the entry, not FINAL_CALL: a session in other rooms lives on
+        // and may join this one again later (its later calls pass the tombstone and keep their listing).
+        const seq = m.q ?? FINAL_CALL;
+        const { event } = await ctx.rooms.leave(room, { connectionId: m.c, sessionId: m.s, reason: "ended", seq });
         if (event) removed++;
         const session = await readSession(ctx, m.s);
         if (!session) continue;
         // The session no longer lists the room (and ends when it was its last, like a Leave).
-        await leaveRoom({ sessionId: m.s, ownerKey: session.o }, room, session, FINAL_CALL).catch(() => undefined);
+        await leaveRoom({ sessionId: m.s, ownerKey: session.o }, room, session, seq).catch(() => undefined);
       }
       const [epoch, version] = await ctx.cmd("hmget", () => ctx.client.hmget(k.meta, "e", "v"));
       const msg = JSON.stringify({ type: "ended", ended: { ...ended, room, epoch: epoch ?? "", version: Number(version ?? 0) } });

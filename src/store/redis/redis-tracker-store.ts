@@ -3,7 +3,7 @@ import type { RedisContext } from "./redis-context.js";
 
 /**
  * The TrackerStore on Redis: one hash per tracker, `<prefix>:{t:<name>}` (its own slot on Cluster),
- * field `secret` = the secret's hash, fields `k:<key>` = the key's record (JSON); the hash's TTL is
+ * field `secret` = the secret's hash, `holder` = the stream holding it, fields `k:<key>` = the key's record (JSON); the hash's TTL is
  * the tracker's expiry. Creation is HSETNX + PEXPIRE; a key's record is HSET + PEXPIRE in one
  * MULTI (one slot), so the hash never outlives its TTL; a record written into an expired tracker
  * makes a hash without `secret`, which reads as no tracker and expires. The other calls are single
@@ -29,6 +29,15 @@ export function createRedisTrackerStore(ctx: RedisContext): TrackerStore {
     async putTrackedKey(name, k, record, ttlMs) {
       const h = key(name);
       await ctx.cmd("multi", () => ctx.client.multi().hset(h, `k:${k}`, JSON.stringify(record)).pexpire(h, ttlMs).exec());
+    },
+    async setTrackerHolder(name, holder, ttlMs) {
+      const h = key(name);
+      // Only into a tracker that exists (one with its secret): HSET alone would make a hash without a TTL.
+      const exists = await ctx.cmd("hexists", () => ctx.client.hexists(h, "secret"));
+      if (exists === 1) await ctx.cmd("multi", () => ctx.client.multi().hset(h, "holder", holder).pexpire(h, ttlMs).exec());
+    },
+    async trackerHolders(names) {
+      return Promise.all(names.map((n) => ctx.cmd("hget", () => ctx.client.hget(key(n), "holder"))));
     },
     async deleteTrackedKey(name, k) {
       await ctx.cmd("hdel", () => ctx.client.hdel(key(name), `k:${k}`));

@@ -1,4 +1,5 @@
 import type { Activity, LeaveReason, Position, PresenceEvent } from "../../core/presence-event.js";
+import type { PresenceOverride } from "../../core/presence-override.js";
 import { decodeRoomMessage } from "./codec.js";
 import { roomEnded, roomFull, type ManagedRoom } from "../../core/room-lifecycle.js";
 import type { PendingCursor } from "./cursor-batcher.js";
@@ -34,6 +35,12 @@ export interface RoomJoinArgs {
   force?: boolean;
   /** Answer with the room's view after the join, read in the same step (Join, Navigate). */
   withView?: boolean;
+  /**
+   * The user's manual presence, which the connection shows its activity through: known by the
+   * caller, or `{ readFrom }` the user's status hash, read by the join itself (standalone Redis
+   * only: on Cluster it is another slot). Default "auto" (anonymous viewers, re-assertion).
+   */
+  override?: PresenceOverride | { readFrom: string };
 }
 
 /**
@@ -109,8 +116,9 @@ export function createRoomScripts(c: ScriptContext, committed: (event: PresenceE
     async join(room, a) {
       const { k, fenced } = roomKeys(room);
       const args = [a.connectionId, a.memberJson, a.identityKey, a.epoch, c.nowArg(), t.logMaxEntries, t.logMaxAgeMs, k.channel, c.pub, room];
-      args.push(a.seq, a.validUntilMs, a.force ? "1" : "0", a.withView ? "1" : "0", c.limits.largeRoomThreshold);
-      const r = new ScriptReply("roomJoin", await c.run("roomJoin", [...fenced, k.cfg], args));
+      const ov = a.override ?? "auto";
+      args.push(a.seq, a.validUntilMs, a.force ? "1" : "0", a.withView ? "1" : "0", c.limits.largeRoomThreshold, typeof ov === "string" ? ov : "read");
+      const r = new ScriptReply("roomJoin", await c.run("roomJoin", [...fenced, k.cfg, typeof ov === "string" ? k.meta : ov.readFrom], args));
       const status = r.status(0, JOIN);
       if (status === "ended") throw roomEnded(JSON.parse(r.str(4)) as ManagedRoom);
       if (status === "full") throw roomFull(room, Number(r.str(4)));

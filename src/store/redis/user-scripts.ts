@@ -1,6 +1,7 @@
 import type { MemberIdentity } from "../../core/identity.js";
 import type { Activity } from "../../core/presence-event.js";
-import type { UserStatusRecord } from "../../core/user-status.js";
+import { settingsChange, type UserSettingsChange } from "../../core/commit.js";
+import { newerRestore, restoresSomething, type UserRestore, type UserStatusRecord } from "../../core/user-status.js";
 import { decodeStatus } from "./codec.js";
 import { ScriptReply, type ScriptContext } from "./script-reply.js";
 
@@ -22,8 +23,13 @@ export interface UserSettings {
 }
 
 export interface UserScripts {
-  /** Records a session's activity under its user (`set`) or its end (`end`); anonymous sessions have no status. */
-  session(identity: MemberIdentity, op: "set" | "end", sid: string, activity: Activity): Promise<void>;
+  /**
+   * Records a session's activity under its user (`set`) or its end (`end`), or undoes the `set` of
+   * a session whose first Join was refused (`forget`: no last seen); anonymous sessions have no
+   * status. A `set` that creates the user's record starts it from the newer of `restore` and the
+   * settings this node last saw of the user (core/user-presence.ts `applyUserSession`).
+   */
+  session(identity: MemberIdentity, op: "set" | "end" | "forget", sid: string, activity: Activity, restore?: UserRestore): Promise<void>;
   /**
    * Sets the custom status, the invisible flag and/or the manual presence (undefined keeps); returns
    * the status after, the manual presence before, and the user's sessions with their activities.
@@ -39,13 +45,15 @@ export interface UserScripts {
 }
 
 /**
- * `committed` receives every published change; `learned` every user's settings as a script saw
- * them (the node keeps them for the users of its sessions).
+ * `committed` receives every published change (with what a SetStatus set); `learned` every user's
+ * settings as a script saw them (the node keeps them for the users of its sessions); `known` gives
+ * them back, to restore a record Redis lost.
  */
 export function createUserScripts(
   c: ScriptContext,
-  committed: (status: UserStatusRecord, timeMs: number) => void,
+  committed: (status: UserStatusRecord, timeMs: number, settings?: UserSettingsChange) => void,
   learned: (userId: string, settings: UserSettings) => void,
+  known: (userId: string) => UserSettings | undefined,
 ): UserScripts {
   const settingsOf = (s: UserStatusRecord, changedAtMs: number): UserSettings => ({
     customStatus: s.customStatus,
@@ -54,11 +62,13 @@ export function createUserScripts(
     visibleLastSeenMs: s.visibleLastSeenMs,
   });
   return {
-    async session(identity, op, sid, activity) {
+    async session(identity, op, sid, activity, restore) {
       if (identity.kind !== "user") return;
       const userId = identity.user.userId;
       const k = c.keys.user(userId);
-      const args = [userId, op, sid, activity, c.nowArg(), c.timings.lastSeenRetentionMs, k.channel, c.pub];
+      const args: (string | number)[] = [userId, op, sid, activity, c.nowArg(), c.timings.lastSeenRetentionMs, k.channel, c.pub];
+      const r0 = op === "set" ? newerRestore(restore, restoreOfSettings(known(userId))) : undefined;
+      if (restoresSomething(r0)) args.push(r0.lastSeenMs, r0.invisible ? r0.visibleLastSeenMs : r0.lastSeenMs, r0.customStatus, r0.invisible ? "1" : "0", r0.changedAtMs);
       const r = new ScriptReply("userSession", await c.run("userSession", [k.status], args));
       const status = decodeStatus(r.str(1));
       learned(userId, settingsOf(status, r.int(3)));
@@ -71,7 +81,7 @@ export function createUserScripts(
       const r = new ScriptReply("userSetStatus", raw);
       const status = decodeStatus(r.str(1));
       learned(userId, settingsOf(status, r.int(3)));
-      if (r.status(0, CHANGED) === "changed") committed(status, r.int(2));
+      if (r.status(0, CHANGED) === "changed") committed(status, r.int(2), settingsChange(customStatus, invisible));
       const before = r.str(4);
       const sessions: { sid: string; activity: Activity }[] = [];
       for (let i = 5; i + 1 < raw.length; i += 2) sessions.push({ sid: String(raw[i]), activity: raw[i + 1] === "away" ? "away" : "active" });
@@ -85,3 +95,8 @@ export function createUserScripts(
     },
   };
 }
+
+/** What the node last saw of a user's settings, as a restore (no last seen: the node does not keep it). */
+const restoreOfSettings = (s: UserSettings | undefined): UserRestore | undefined =>
+  s && s.changedAtMs > 0 ? { lastSeenMs: 0, visibleLastSeenMs: s.visibleLastSeenMs, customStatus: s.customStatus, invisible: s.invisible, changedAtMs: s.changedAtMs } : undefined;
+

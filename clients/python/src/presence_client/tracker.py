@@ -118,7 +118,11 @@ class Tracker:
             call.cancel()
 
     def close(self) -> int:
-        """Ends cleanly: every presence leaves at once. Returns how many presences left."""
+        """Ends cleanly: every presence leaves at once. Returns how many presences left. Idempotent:
+        closing a closed (or abandoned) tracker returns 0 at once."""
+        if self._stop.is_set() or self._thread is None:
+            self._stop.set()
+            return 0
         left = 0
         if self._ready.wait(self.timeout):
             try:

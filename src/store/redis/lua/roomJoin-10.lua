@@ -30,6 +30,11 @@
   is its away_after_ms while it is open (0 otherwise), which the session's threshold then takes in
   The member's `la` (its session's last activity) is kept when higher than the one given (a stamp
   may have moved it since the session step); a new member without one gets now.
+  KEYS[10] the user's status hash, read for the manual presence `ov` when ARGV[16] is 'read'
+  (standalone Redis: no round trip before the join), else a key of the room's slot, not read
+  ARGV[16] the user's manual presence (SetStatus): 'auto' | 'away' | 'online', or 'read' (KEYS[10]).
+  A user's connection shows its session's activity through it (core/presence-override shownActivity:
+  away → away, online → active), from its first event on: a manually away user never shows active.
 ]]
 local now = nowMs(ARGV[5])
 local seq = tonumber(ARGV[11])
@@ -78,6 +83,11 @@ end
 for i = 1, 6 do redis.call('PERSIST', KEYS[i]) end -- tombstones keep their own expiry
 local member = cjson.decode(ARGV[2])
 member.q = seq
+if member.k == 'u' then
+  local ov = ARGV[16]
+  if ov == 'read' then ov = redis.call('HGET', KEYS[10], 'ov') end
+  if ov == 'away' then member.act = 'away' elseif ov == 'online' then member.act = 'active' end
+end
 local prevJson = redis.call('HGET', KEYS[2], ARGV[1])
 local ev = { room = ARGV[10], epoch = epoch, timeMs = now }
 local status
