@@ -154,7 +154,11 @@ for (const store of ["memory", "redis", "cluster"] as const) {
 
     it("after the grace without a reconnect, every presence leaves exactly once", { timeout: 180_000 }, async () => {
       const t0 = cutAt;
-      await Promise.all(watchers.map((w) => w.until((r) => r.view()?.counts.connections === 0, 60_000, "the room to empty")));
+      // 10,000 departures at once are bounded by the reaper's throughput, not by the grace: each is
+      // about six store round trips (claim, view, leave, user status, scopes, done), the 64 session
+      // buckets one after another. Measured on the shared 2-core box at load 30: 4.6 s past the
+      // grace on memory, 28 s on Redis, 47.5 s on Cluster; hence 120 s here, and the figure printed.
+      await Promise.all(watchers.map((w) => w.until((r) => r.view()?.counts.connections === 0, 120_000, "the room to empty")));
       const elapsed = Date.now() - t0;
       expect(elapsed).toBeGreaterThanOrEqual(GRACE_MS - 200);
       for (const [i, w] of watchers.entries()) {
