@@ -1,5 +1,3 @@
-import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { createContextValues } from "@connectrpc/connect";
 import { randomBytes, randomFillSync } from "node:crypto";
 import { createAdminServer } from "./admin/admin-server.js";
 import { composeAccess } from "./compose-access.js";
@@ -10,10 +8,10 @@ import type { Config } from "./config.js";
 import { systemClock, type Clock } from "./core/clock.js";
 import { createIdSource, pooledRandomBytes, type IdSource } from "./core/ids.js";
 import { draining, PresenceError } from "./core/presence-error.js";
-import { createFanoutHub, type FanoutHub } from "./fanout/fanout-hub.js";
+import type { FanoutHub } from "./fanout/fanout-hub.js";
+import { createAppHubs } from "./compose-fanout.js";
 import { startAppHistory } from "./history/app-history.js";
 import type { History } from "./history/start-history.js";
-import { createUserWatchHub } from "./fanout/user-watch-hub.js";
 import { createReadinessMonitor } from "./health/readiness-monitor.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics/registry.js";
@@ -22,35 +20,29 @@ import { createMemoryPresenceStore } from "./store/memory/memory-store.js";
 import { createRedisPresenceStore } from "./store/redis/create-redis-store.js";
 import { SCRIPT_NAMES } from "./store/redis/scripts.js";
 import type { PresenceStore } from "./store/presence-store.js";
-import { kRawRequest } from "./transport/connect/context.js";
 import { createHealthRoutes } from "./transport/connect/health-routes.js";
-import { registerReflection } from "./transport/connect/reflection-routes.js";
 import { startBackendFeatures } from "./backend-features.js";
-import { authInterceptor, metricsInterceptor, originInterceptor } from "./transport/connect/interceptors.js";
-import { requestLogInterceptor } from "./transport/connect/request-log.js";
-import { presenceRoutes } from "./transport/connect/presence-routes.js";
-import { adminRoutes } from "./transport/connect/admin-routes.js";
 import { createAdminService } from "./service/admin-service.js";
-import { historyRoutes } from "./transport/connect/history-routes.js";
-import { withHistoryExport } from "./transport/http/history-export.js";
 import { createCallAdmission } from "./transport/http/call-admission.js";
-import { withWireCompat } from "./transport/connect/wire-compat.js";
-import { withCors } from "./transport/http/cors.js";
 import { createFdWatchdog } from "./transport/http/fd-watchdog.js";
-import { createOnePortServer, type OnePortRequest } from "./transport/http/one-port-server.js";
-import { createGrpcFastPath, withGrpcFastPath } from "./transport/connect/grpc-fast-path.js";
+import { createRpcPort } from "./compose-rpc.js";
 import type { WsEngineName } from "./transport/ws/ws-engine.js";
 import { createWsBridge } from "./transport/ws/ws-server.js";
 import { createScopeService } from "./service/scope-service.js";
 import { createRoomService } from "./service/room-service.js";
-import { awayPolicyOf, endedRoomOf, startSeedsLoops, udpHeartbeats } from "./compose-seeds.js";
+import { awayPolicyOf, endedRoomOf, udpHeartbeats } from "./compose-seeds.js";
+import { startNodeLoops } from "./compose-loops.js";
 import { createMemoryScopeStore } from "./store/memory/memory-scope-store.js";
 import { createMemoryRoomLifecycle } from "./store/memory/memory-room-lifecycle.js";
 
 /**
  * The composition root: the only module that knows the concrete store, hub, transports and
  * metrics. `startApp` builds everything, starts the background loops and binds the ports;
- * `App.close` is the graceful shutdown:
+ * `App.close` is the graceful shutdown. Each area is put together by a helper beside it (only
+ * this file picks the store): compose-access.ts (rights, quotas, connection limits),
+ * compose-fanout.ts (the hubs), compose-rpc.ts (the RPC port), compose-loops.ts (background
+ * loops), compose-seeds.ts (UDP heartbeats, room ends), backend-features.ts, history/app-history.ts.
+ * The shutdown:
  *
  * 0. readiness drains: /readyz answers 503 and every gRPC health Watch receives NOT_SERVING;
  *    the WebSocket bridge stops accepting and closes every socket with 4000 "draining"; their
@@ -161,41 +153,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   // History starts in the background (the embedded database takes seconds): never on the ready path.
   // (`access` is made below; the check runs only when a history read comes in.)
   const hist = startAppHistory(config, { clock, log, metrics, store, authorizeRoom: (caller, op, room) => access.authorize(caller, op, room) });
-  const hub = createFanoutHub({
-    rooms: store,
-    bus: store,
-    clock,
-    timings: config.timings,
-    limits: config.limits,
-    observer: {
-      delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
-      overflow: (transport) => {
-        metrics.fanoutOverflows.inc();
-        metrics.deliveriesDropped.inc({ transport, reason: "queue_overflow" });
-      },
-      latency: (transport, seconds) => metrics.fanoutLatency.observe({ transport }, seconds),
-      resync: (reason) => metrics.resyncs.inc({ reason }),
-      rollback: (room, detail) => log.warn("room version went back within its epoch: asking for a new epoch, its watchers resync", { room, ...detail }),
-      stalled: () => metrics.rejections.inc({ reason: "SLOW_CONSUMER" }),
-      error: (err) => {
-        metrics.loopErrors.inc({ loop: "fanout" });
-        log.error("fan-out delivery failed", { err });
-      },
-    },
-  });
-  const userHub = createUserWatchHub({
-    users: store,
-    lastActive: (ids) => scopeStore.lastActive(ids),
-    bus: store,
-    clock,
-    timings: config.timings,
-    limits: config.limits,
-    otherWatchers: () => {
-      const c = hub.watcherCount();
-      return c.full + c.counts;
-    },
-    delivered: (kind) => metrics.eventsDelivered.inc({ kind }),
-  });
+  const { hub, userHub } = createAppHubs({ config, clock, metrics, log, store, lastActive: (ids) => scopeStore.lastActive(ids) });
   const { access, memory, limiter, clientAddress, warnEvery } = composeAccess({ config, metrics, log, clock, store, embeddedStore: !useRedis && !deps.store });
   const udp = udpHeartbeats(config, clock, metrics, log);
   const service = createPresenceService({
@@ -299,51 +257,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   });
   // Issue 14: BackendService, backend events (feed and webhooks) and their metrics.
   const backends = startBackendFeatures(config, { store, presence: service, clock, ids, metrics, log, access });
-  // No `shutdownSignal` for connect-node: it adds and removes one abort listener per call on that
-  // one signal, and removal walks the whole list, so with 50,000 open watch streams every new call
-  // paid ~290 µs (measured by bench:grpc). Streams are ended by the hubs on drain instead, and
-  // unary calls finish (or are cut at the shutdown deadline by the RPC server).
-  // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
-  const interceptors = [requestLogInterceptor(log), metricsInterceptor(metrics), authInterceptor(admit), originInterceptor()];
-  const contextValues = (req: OnePortRequest) => createContextValues().set(kRawRequest, req);
-  // gRPC calls are served by the fast path over the same routes and interceptors (grpc-fast-path.ts).
-  const grpc = createGrpcFastPath({ interceptors, readMaxBytes: config.maxRequestBytes, contextValues });
-  // Bidi and client-streaming calls (Track) send their request body for their whole life: exempt
-  // from the RPC port's request-body timeout (filled when the routes are registered, just below).
-  const streamingRequestPaths = new Set<string>();
-  const adapter = connectNodeAdapter({
-    // Reflection last: it describes whatever the router serves at that point.
-    routes: (router) => {
-      const presence = presenceRoutes(service, scopeService, roomService, { broadcast: backends.broadcast, roomWatchers: (room) => hub.roomWatchers(room) });
-      const served = backends.register(historyRoutes(hist.service)(adminRoutes(adminService)(presence(health.register(grpc.record(router))))));
-      const routes = withWireCompat(config.reflection ? registerReflection(served) : served);
-      for (const h of routes.handlers) if (h.method.methodKind === "bidi_streaming" || h.method.methodKind === "client_streaming") streamingRequestPaths.add(h.requestPath);
-      return routes;
-    },
-    interceptors,
-    readMaxBytes: config.maxRequestBytes,
-    // The watch path fans one message out to many streams: compressing each copy costs CPU per
-    // watcher (connect-notes §1.4), and presence messages are small. Unary calls may compress.
-    compressMinBytes: config.rpcCompressMinBytes,
-    contextValues,
-  });
   const conn = config.access.connections;
-  const rpc = createOnePortServer({
-    // The export is a plain route beside the Connect handler, admitted exactly like its calls.
-    handler: withCors(
-      config.corsOrigins,
-      withHistoryExport({ history: hist.service, admit, clock, log, onRejected: (reason) => metrics.rejections.inc({ reason }) }, config.grpcFastPath ? withGrpcFastPath(grpc, adapter) : adapter),
-    ),
-    ...config.http,
-    streamingRequestPaths,
-    limiter,
-    onRefused: (reason) => metrics.connectionsRefused.inc({ port: "rpc", reason }),
-    onAcceptError: (code) => {
-      metrics.acceptErrors.inc({ port: "rpc", code: code === "EMFILE" || code === "ENFILE" ? code : "other" });
-      warnEvery("accept_error", "RPC port: accept failed (out of file descriptors?); accepting pauses and resumes", { code });
-    },
-    onAcceptPaused: (paused) => metrics.acceptPaused.set({ port: "rpc" }, paused ? 1 : 0),
-  });
+  const rpc = createRpcPort({ config, clock, log, metrics, admit, limiter, warnEvery, service, scopeService, roomService, adminService, health, hist, backends, hub });
   const fds = createFdWatchdog({
     reserve: conn.fdReserve,
     intervalMs: conn.fdCheckMs,
@@ -403,51 +318,22 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     subscriberUp: redisStore ? () => redisStore.subscriberHealthy() : undefined,
   });
 
-  let reaping = false;
-  const reaper = clock.setInterval(async () => {
-    if (reaping) return;
-    reaping = true;
-    try {
-      const r = await store.reap();
-      if (r.expiredSessions > 0) {
-        metrics.heartbeatsMissed.inc(r.expiredSessions);
-        metrics.reapedSessions.inc(r.expiredSessions);
-      }
-    } catch (err) {
-      metrics.loopErrors.inc({ loop: "reaper" });
-      log.error("reaper failed", { err });
-    } finally {
-      reaping = false;
-    }
-  }, config.timings.reaperIntervalMs);
-
-  const seedsLoops = startSeedsLoops({
+  const loops = startNodeLoops({
     clock,
     config,
     metrics,
     log,
+    reap: () => store.reap(),
+    refreshBound: async () => {
+      const r = await service.refreshAttached();
+      await backends.refresh();
+      await store.announceNode();
+      return r;
+    },
     sweepAway: () => store.sweepAway(),
     idleRooms: (limit) => lifecycle.idleRooms(limit),
     endIdle: (room) => roomService.endIdle(room),
   });
-
-  // Sessions bound to this node's streams are refreshed in one batch per interval (design §5).
-  let refreshing = false;
-  const refresher = clock.setInterval(async () => {
-    if (refreshing) return;
-    refreshing = true;
-    try {
-      const r = await service.refreshAttached();
-      await backends.refresh();
-      await store.announceNode();
-      if (r.missing > 0) log.warn("attached sessions gone while streaming", { missing: r.missing });
-    } catch (err) {
-      metrics.loopErrors.inc({ loop: "refresh" });
-      log.error("session refresh failed", { err });
-    } finally {
-      refreshing = false;
-    }
-  }, config.timings.nodeRefreshMs);
 
   await readiness.probe(); // health answers from the first call on
   await memory.check();
@@ -491,15 +377,14 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         // so clients reclaiming them on another node find them (F-N2).
         await service.drain();
         await backends.drain(clock.now() + config.shutdownDeadlineMs); // announces and delivers what this node committed
-        reaper.cancel();
-        seedsLoops.cancel();
+        loops.stopReaping();
         memory.stop();
         fds.stop();
         // Rows of everything above (the last leaves included) are written before the store closes.
         // What is left of the shutdown deadline (at most 2 s) goes to writing the queued rows.
         await hist.close(Math.max(0, Math.min(2_000, config.shutdownDeadlineMs - (clock.now() - closeStarted) - 200)));
         readiness.close();
-        refresher.cancel();
+        loops.stopRefresh();
         await store.close();
         await admin.close();
         log.info("stopped");

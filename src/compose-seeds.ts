@@ -10,7 +10,7 @@ import { createUdpHeartbeatServer, type UdpHeartbeatServer } from "./transport/u
 
 /**
  * The parts of the composition root that issue 12 added (app.ts calls these): the UDP heartbeat
- * endpoint and the two background loops (away sweep, idle-room reaper). The scope and room-record
+ * endpoint and the end of rooms for the WebSocket bridge (its loops are in compose-loops.ts). The scope and room-record
  * stores are chosen in app.ts with the session store (only app.ts knows store implementations).
  */
 
@@ -66,48 +66,6 @@ export function udpHeartbeats(config: Config, clock: Clock, metrics: Metrics, lo
     },
     async close() {
       await server?.close();
-    },
-  };
-}
-
-/** A background loop that skips a tick while the previous one still runs, and counts its failures by name. */
-function guardedLoop(clock: Clock, everyMs: number, name: string, what: string, run: () => Promise<unknown>, metrics: Metrics, log: Logger) {
-  let running = false;
-  return clock.setInterval(async () => {
-    if (running) return;
-    running = true;
-    try {
-      await run();
-    } catch (err) {
-      metrics.loopErrors.inc({ loop: name });
-      log.error(`${what} failed`, { err });
-    } finally {
-      running = false;
-    }
-  }, everyMs);
-}
-
-/**
- * Server-side away (session-activity.ts): silent sessions show away, swept on every node
- * (idempotent); managed rooms idle for their timeout are ended by whichever node sees them first.
- */
-export function startSeedsLoops(o: {
-  clock: Clock;
-  config: Config;
-  metrics: Metrics;
-  log: Logger;
-  sweepAway: () => Promise<unknown>;
-  idleRooms: (limit: number) => Promise<string[]>;
-  endIdle: (room: string) => Promise<unknown>;
-}): { cancel(): void } {
-  const away = guardedLoop(o.clock, o.config.timings.awayCheckMs, "away_sweep", "away sweep", o.sweepAway, o.metrics, o.log);
-  const idle = guardedLoop(o.clock, o.config.timings.reaperIntervalMs, "room_idle", "idle room reaper", async () => {
-    for (const room of await o.idleRooms(100)) await o.endIdle(room);
-  }, o.metrics, o.log);
-  return {
-    cancel() {
-      away.cancel();
-      idle.cancel();
     },
   };
 }

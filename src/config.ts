@@ -172,6 +172,8 @@ export interface HistoryConfig {
   repairSettleMs: number;
   statusTimeoutMs: number;
   statusCacheUsers: number;
+  /** PRESENCE_HISTORY_EMBEDDED_SHARED_BUFFERS_MB: the embedded PGlite's shared_buffers. */
+  embeddedSharedBuffersMb: number;
 }
 
 /** Thrown with every invalid variable listed. */

@@ -20,5 +20,6 @@ export const HISTORY_SPEC = {
   repairIntervalMs: int("PRESENCE_HISTORY_REPAIR_INTERVAL_MS", 30_000, 1_000, 3_600_000, "how often the log is checked against the rooms' event logs for events a dead node did not write"),
   repairSettleMs: int("PRESENCE_HISTORY_REPAIR_SETTLE_MS", 10_000, 0, 600_000, "events younger than this are left to the writer of the node that committed them"),
   statusTimeoutMs: int("PRESENCE_HISTORY_STATUS_TIMEOUT_MS", 500, 10, 60_000, "GetUserStatus waits this long for the durable status of users the store no longer holds"),
+  embeddedSharedBuffersMb: int("PRESENCE_HISTORY_EMBEDDED_SHARED_BUFFERS_MB", 16, 1, 4_096, "the embedded PGlite's shared_buffers in MB (PostgreSQL's own default, 128, kept the server at ~735 MB resident instead of ~340 MB)"),
   statusCacheUsers: int("PRESENCE_HISTORY_STATUS_CACHE_USERS", 100_000, 0, 10_000_000, "invisible or custom-status users kept in memory per node, to restore their flags after a Redis data loss"),
 } as const satisfies Record<string, IntSpec>;

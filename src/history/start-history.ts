@@ -134,7 +134,7 @@ export function startHistory(cfg: HistoryConfig, deps: HistoryDeps): History {
       });
     }
     const { createPgliteClient } = await import("./sql/pglite-client.js");
-    return createPgliteClient({ dataDir: cfg.dataDir });
+    return createPgliteClient({ dataDir: cfg.dataDir, sharedBuffersMb: cfg.embeddedSharedBuffersMb });
   };
 
   const ready =

@@ -1,3 +1,4 @@
+import { loadConfig } from "../../src/config.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { systemClock } from "../../src/core/clock.js";
 import { createSqlHistoryStore } from "../../src/history/sql/sql-history-store.js";
@@ -12,7 +13,7 @@ import { historyStoreContract } from "./history-store.contract.js";
  */
 let db: SqlClient;
 beforeAll(async () => {
-  db = await createPgliteClient({});
+  db = await createPgliteClient({ sharedBuffersMb: loadConfig({}).history.embeddedSharedBuffersMb });
   await migrate(db);
 }, 60_000);
 afterAll(async () => {

@@ -21,9 +21,14 @@ import { signTestToken, TEST_SECRET } from "../support/tokens.js";
  * not overwrite the durable one: PostgreSQL still says invisible, with her custom status and last
  * seen, afterwards.
  *
- * And eve, invisible and offline when Redis lost everything, joins again: the store makes her a
- * fresh, visible record, but the node lays the durable flags it caches over every status it
- * answers (GetUserStatus, WatchUsers), so a watcher never sees her online, nor a fresher last seen.
+ * And eve, invisible and offline when Redis lost everything, joins again: her join carries her
+ * durable status (JoinInput.restoreStatus, from the node's cache of flagged users) and the store
+ * creates her record from it in the same script as the join, so a watcher never sees her online,
+ * nor a fresher last seen (GetUserStatus, WatchUsers).
+ *
+ * Last, zoe (re-asserted, still invisible in the store and in PostgreSQL) turns visible right
+ * away, before ever going offline: the store shows her online to others at once and PostgreSQL
+ * holds the change within a flush, not at her next change that records a last seen.
  */
 let redis: RedisInstance;
 let pg: PostgresInstance;
@@ -132,5 +137,29 @@ describe("F-H3 Redis restarted empty: durable status comes back from PostgreSQL"
     expect((await admin.getUserStatus({ userIds: ["zoe"] })).statuses[0]!.state).toBe(UserState.ONLINE); // re-asserted
     await sleep(500);
     expect(await row()).toEqual({ invisible: true, custom_status: "hidden" });
+  }, 60_000);
+
+  it("un-hiding right after the data loss is shown at once and written through", async () => {
+    const zoe = nodeClient(node.rpcUrl, await tokenOf("zoe")).client;
+    const bob = nodeClient(node.rpcUrl, await tokenOf("bob")).client;
+    const admin = nodeClient(node.rpcUrl, await signTestToken(TEST_SECRET, { sub: "ops", role: "admin" })).client;
+    const pool = pg.pool(node.env.PRESENCE_POSTGRES_URL);
+    const row = async () => (await pool.query("SELECT invisible, custom_status FROM presence.user_status WHERE user_id = 'zoe'")).rows[0];
+    // A second session of zoe (her record, re-created at the re-assertion of the case before, is invisible).
+    const z = (await zoe.join({ room: "/lounge" })).session!;
+    expect((await admin.getUserStatus({ userIds: ["zoe"] })).statuses[0]).toMatchObject({ invisible: true, customStatus: "hidden" });
+    expect((await bob.getUserStatus({ userIds: ["zoe"] })).statuses[0]!.state).toBe(UserState.OFFLINE);
+    // Her record in the store is what a data loss leaves (no last seen); once the custom status is
+    // cleared too, un-hiding makes it blank: the change must still reach PostgreSQL.
+    await zoe.setStatus({ sessionId: z.sessionId, customStatus: "" });
+    await zoe.setStatus({ sessionId: z.sessionId, invisible: false });
+    expect((await bob.getUserStatus({ userIds: ["zoe"] })).statuses[0]).toMatchObject({ state: UserState.ONLINE, customStatus: "" });
+    let stored = await row();
+    for (let i = 0; i < 50 && stored.invisible; i++) {
+      await sleep(100);
+      stored = await row();
+    }
+    expect(stored).toEqual({ invisible: false, custom_status: "" });
+    await zoe.leave({ sessionId: z.sessionId, room: "/lounge" });
   }, 60_000);
 });

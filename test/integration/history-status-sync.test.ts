@@ -1,3 +1,4 @@
+import { loadConfig } from "../../src/config.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemClock } from "../../src/core/clock.js";
 import type { UserSettingsChange } from "../../src/core/commit.js";
@@ -22,7 +23,7 @@ import { startPostgres } from "../support/postgres-harness.js";
 let db: SqlClient;
 let store: HistoryStore;
 beforeAll(async () => {
-  db = await createPgliteClient({});
+  db = await createPgliteClient({ sharedBuffersMb: loadConfig({}).history.embeddedSharedBuffersMb });
   await migrate(db);
   store = createSqlHistoryStore(db, { clock: systemClock });
 }, 60_000);

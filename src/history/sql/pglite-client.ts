@@ -20,14 +20,14 @@ import type { SqlClient, SqlQuery } from "./sql-client.js";
  * someone else's transaction); `session` is simply that connection (advisory locks are trivially
  * this process's).
  */
-export async function createPgliteClient(o: { dataDir?: string }): Promise<SqlClient> {
+export async function createPgliteClient(o: { dataDir?: string; sharedBuffersMb: number }): Promise<SqlClient> {
   const self = fileURLToPath(import.meta.url);
   const script = new URL(`./pglite-worker${extname(self)}`, import.meta.url);
   // From the TypeScript sources (tsx, vitest) the worker registers tsx's loader first; built JavaScript needs none.
   const worker =
     extname(self) === ".ts"
-      ? new Worker(`import("tsx/esm/api").then((t) => { t.register(); return import(${JSON.stringify(script.href)}); });`, { eval: true, workerData: { dataDir: o.dataDir } })
-      : new Worker(script, { workerData: { dataDir: o.dataDir } });
+      ? new Worker(`import("tsx/esm/api").then((t) => { t.register(); return import(${JSON.stringify(script.href)}); });`, { eval: true, workerData: { dataDir: o.dataDir, sharedBuffersMb: o.sharedBuffersMb } })
+      : new Worker(script, { workerData: { dataDir: o.dataDir, sharedBuffersMb: o.sharedBuffersMb } });
   worker.unref();
   let next = 1;
   const pending = new Map<number, { resolve: (rows: unknown[]) => void; reject: (e: Error) => void }>();

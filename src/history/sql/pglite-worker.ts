@@ -10,11 +10,14 @@ import { parentPort, workerData } from "node:worker_threads";
 type Request = { id: number; op: "query"; text: string; params?: unknown[] } | { id: number; op: "exec"; text: string } | { id: number; op: "close" };
 
 const port = parentPort!;
-const { dataDir } = workerData as { dataDir?: string };
+const { dataDir, sharedBuffersMb } = workerData as { dataDir?: string; sharedBuffersMb: number };
 const { PGlite } = await import("@electric-sql/pglite");
 let db: Awaited<ReturnType<typeof PGlite.create>>;
 try {
-  db = await PGlite.create(dataDir === undefined ? {} : { dataDir });
+  // shared_buffers on the command line (PGlite's own start parameters kept): PostgreSQL's 128 MB
+  // default is most of PGlite's resident memory and far more cache than an embedded log needs.
+  const startParams = [...PGlite.defaultStartParams, "-c", `shared_buffers=${sharedBuffersMb}MB`];
+  db = await PGlite.create(dataDir === undefined ? { startParams } : { dataDir, startParams });
   port.postMessage({ id: 0, rows: [] });
 } catch (e) {
   port.postMessage({ id: 0, error: { message: (e as Error).message, code: undefined } });
