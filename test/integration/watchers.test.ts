@@ -72,7 +72,7 @@ describe("F-C6 watchers arriving during churn", () => {
   it.each([
     ["the default queue", {}],
     ["a 4-entry queue (overflow resyncs mid-churn)", { PRESENCE_WATCHER_QUEUE_SIZE: "4" }],
-  ])("50 staggered watchers converge on the store's view with no transition violation, with %s", async (_name, env: Record<string, string>) => {
+  ])("50 staggered watchers converge on the store's view with no transition violation, with %s", { timeout: 90_000 }, async (_name, env: Record<string, string>) => {
     const { server, client } = await start(env);
     const room = "doc/churn";
     const opClients = Array.from({ length: 4 }, () => createClient(PresenceService, createGrpcTransport({ baseUrl: server.baseUrl })));
@@ -154,7 +154,9 @@ describe("F-C6 watchers arriving during churn", () => {
     const truth = await server.app.store.getView(room, { includeMembers: true });
     const expected = toComparableDomain(truth);
     const all = [...full, ...counts];
-    await waitFor(() => all.every((w) => w.recorder.position()?.version === truth.version), 10_000, `every watcher at v${truth.version}`);
+    // The last watchers open only now; on a loaded 2-core box (CI runs two test files at a time)
+    // their snapshots can take more than 10 s: convergence is the property, not its speed.
+    await waitFor(() => all.every((w) => w.recorder.position()?.version === truth.version), 30_000, `every watcher at v${truth.version}`);
     const viaRpc = toComparable((await client.getPresence({ room })).view!);
     expect(viaRpc).toEqual(expected);
     expect(expected.counts.connections).toBe(live.length);
@@ -190,7 +192,7 @@ describe("F-C6 watchers arriving during churn", () => {
     console.info(`F-C6 (${_name}): v${truth.version}, ${snapshots} snapshots for ${WATCHERS} watchers, overflow resyncs ${await scrape(server, 'presence_resyncs_total{reason="overflow"}')}`);
     for (const w of all) w.cancel();
     await Promise.all(all.map((w) => w.ended));
-    await waitFor(() => server.app.hub.watcherCount().full + server.app.hub.watcherCount().counts === 0, 2_000, "watchers removed");
+    await waitFor(() => server.app.hub.watcherCount().full + server.app.hub.watcherCount().counts === 0, 10_000, "watchers removed");
   });
 });
 
