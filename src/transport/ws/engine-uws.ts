@@ -71,7 +71,11 @@ export function createUwsEngine(uWS: Uws, settings: EngineSettings, h: EngineHan
           .then((d) => {
             if (aborted.value) return d.accept ? d.state.releaseConnection?.() : undefined; // never opened: give its connection back
             if (!d.accept) return respond(res, aborted, { status: d.status, headers: { "content-type": "text/plain; charset=utf-8" }, body: d.body });
-            res.cork(() => res.upgrade<WsSession>(d.state, key, d.protocol, extensions, context));
+            // Not inside res.cork(): uWS's cork() after an asynchronous upgrade can read the adopted
+            // socket's memory as HTTP state and close the new WebSocket right after `open` (1006, no
+            // error; fixed upstream in uNetworking/uWebSockets#1929, not in the v20.30 build we load).
+            // Seen here as ~1 in 100 fresh sockets closed before their first frame.
+            res.upgrade<WsSession>(d.state, key, d.protocol, extensions, context);
           })
           .catch((err: unknown) => h.error("upgrade", err)); // a rejection here would be fatal (unhandled)
       } catch (err) {
