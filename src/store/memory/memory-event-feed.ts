@@ -7,15 +7,17 @@ import type { BackendEventFeed } from "../ports/backend-event-feed.js";
  * `<incarnation>-<sequence>` (the incarnation is the store's start time), so a cursor from before a
  * restart is recognised: the reader gets a gap and everything retained, never a silent skip.
  *
- * Each entry keeps its event as JSON text, as the Redis feed does (one flat string, a third of the
- * object graph a copy of the event would retain: the feed holds every join's events for the
- * retention window, PRESENCE_EVENTS_RETENTION_MS, whether or not anyone reads it), and its id is
- * made when read.
+ * Memory: the feed holds every join's events for the retention window (PRESENCE_EVENTS_RETENTION_MS,
+ * 5 min) whether or not anyone reads it, so an entry keeps the appended event itself, not a copy:
+ * its member, user and counts are the objects the room's state and the commit already hold (a deep
+ * copy was ~1.6 KB per joined connection, its JSON text ~2 KB as V8 builds it, a rope). Appenders
+ * never change an event after appending it (the service's derivation makes fresh ones); readers get
+ * copies, so none can change the feed. Ids are made when read.
  */
 interface Entry {
   readonly seq: number;
   readonly atMs: number;
-  readonly json: string;
+  readonly event: BackendEvent;
 }
 
 export function createMemoryEventFeed(clock: Clock): BackendEventFeed {
@@ -28,7 +30,7 @@ export function createMemoryEventFeed(clock: Clock): BackendEventFeed {
   return {
     async appendBackendEvents(events: BackendEvent[], retentionMs: number) {
       const now = clock.now();
-      for (const event of events) entries.push({ seq: ++seq, atMs: now, json: JSON.stringify(event) });
+      for (const event of events) entries.push({ seq: ++seq, atMs: now, event });
       let drop = 0;
       while (drop < entries.length && entries[drop]!.atMs < now - retentionMs) drop++;
       if (drop > 0) trimmedUpTo = entries[drop - 1]!.seq;
@@ -40,7 +42,7 @@ export function createMemoryEventFeed(clock: Clock): BackendEventFeed {
       const after = afterId === "" || foreign ? 0 : Number(s);
       const gap = foreign || after < trimmedUpTo;
       const start = entries.findIndex((e) => e.seq > after);
-      const out = start < 0 ? [] : entries.slice(start, start + limit).map((e) => ({ id: idOf(e.seq), event: JSON.parse(e.json) as BackendEvent }));
+      const out = start < 0 ? [] : entries.slice(start, start + limit).map((e) => ({ id: idOf(e.seq), event: structuredClone(e.event) }));
       return { entries: out, gap, lastId: seq === 0 ? "" : idOf(seq) };
     },
   };
