@@ -32,10 +32,13 @@ const FIRST_CALL = 1;
  *
  * Redis round trips per Join (issue 16; before: `SET NX GET` for the request id, `sessionOpen`,
  * `userSession`, `roomJoin`, a `MULTI` read of the view: five, one after the other):
- * - a first Join without a request id on standalone Redis: one (three scripts sent together);
+ * - a first Join without a request id nor a `sessions` quota on standalone Redis: one (three
+ *   scripts sent together); with a quota (the service always passes one) two, as below: the
+ *   quota is checked by `sessionOpen`, which must answer before the room step runs;
  * - any other Join: two: `sessionOpen` (with the request-id de-duplication inside), then `roomJoin`
  *   (which answers with the view) and, for a new session, `userSession`, in parallel;
- * - a retry whose request id names a live session: three (the second `sessionOpen` uses it).
+ * - a retry whose request id names a live session: three (the second `sessionOpen` uses it);
+ * - Cluster, a first Join: one more (`quotaAdmit` on the quota set's slot; redis-session-quota.ts).
  */
 export interface RedisSessionStoreParts {
   recovery: DataLossRecovery;
