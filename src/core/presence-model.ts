@@ -1,6 +1,7 @@
 import type { IdSource } from "./ids.js";
 import type { Limits, Timings } from "./options.js";
 import { limitExceeded, sessionNotFound } from "./presence-error.js";
+import { sessionsQuotaFull } from "./access-errors.js";
 import type { Activity, LeaveReason, PresenceEvent, StoreMessage } from "./presence-event.js";
 import { applyJoin, applyLeave, createRoomState, trimLog, type RoomState } from "./room-state.js";
 import {
@@ -112,10 +113,15 @@ export function roomOf(m: PresenceModel, name: string): ModelRoom {
 /** The session part and room part of a Join; see `JoinInput`. */
 export function modelJoin(m: PresenceModel, input: JoinInput, nowMs: number, fx: Effects) {
   const t = m.o.timings;
-  admit(m, input, nowMs);
+  // The session step before the room's admission, as on Redis (sessionOpen, then roomJoin).
   const opened = openSession(m.sessions, input, nowMs, m.o.limits, m.o.nodeId);
   if (opened.status === "not_found") throw sessionNotFound();
   if (opened.status === "too_many_rooms") throw limitExceeded("room", m.o.limits.maxRoomsPerSession, opened.rooms, "rooms per session", "TOO_MANY_ROOMS");
+  if (opened.status === "create" && input.maxSessions) {
+    const count = m.sessions.quotas.get(input.quotaKey ?? input.ownerKey) ?? 0;
+    if (count >= input.maxSessions) throw sessionsQuotaFull(input.maxSessions, count);
+  }
+  admit(m, input, nowMs);
   let session: SessionEntry;
   if (opened.status === "create") {
     const ids = m.o.ids;
