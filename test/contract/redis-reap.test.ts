@@ -64,6 +64,7 @@ describe("Redis reaping", () => {
       keys,
       nowArg: () => String(clock.now()),
       pub: "PUBLISH",
+      cluster: false,
       timings: { ...DEFAULT_TIMINGS, sessionTtlMs: 300 },
       limits: DEFAULT_LIMITS,
     });

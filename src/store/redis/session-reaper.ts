@@ -2,6 +2,7 @@ import type { LeaveReason } from "../../core/presence-event.js";
 import { decodeSession, sessionScopes, type StoredSession } from "./codec.js";
 import { SESSION_BUCKETS } from "./keys.js";
 import type { RedisContext } from "./redis-context.js";
+import { createRedisSessionQuota } from "./redis-session-quota.js";
 import { FINAL_CALL } from "./room-scripts.js";
 
 /**
@@ -46,7 +47,10 @@ export function createSessionReaper(ctx: RedisContext): SessionReaper {
       if (session.id.kind === "user") await ctx.scopes.removeSession(sid, session.id.user.userId, sessionScopes(session));
       await ctx.cmd("zrem", () => ctx.client.zrem(bk.away, sid)); // the away index keeps nothing of it
     }
-    await ctx.sessions.reapDone(sid);
+    // Cluster: out of its quota set before the record goes (the claim's next taker repeats it).
+    const quotaKey = session ? (session.q ?? session.o) : null;
+    if (ctx.cluster && quotaKey !== null) await createRedisSessionQuota(ctx).remove(quotaKey, sid);
+    await ctx.sessions.reapDone(sid, quotaKey);
     ctx.known.delete(sid);
     return { leaves, session };
   }
