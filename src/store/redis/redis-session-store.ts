@@ -37,9 +37,11 @@ const FIRST_CALL = 1;
  *   scripts sent together); with a quota (the service always passes one) two, as below: the
  *   quota is checked by `sessionOpen`, which must answer before the room step runs;
  * - any other Join: two: `sessionOpen` (with the request-id de-duplication inside), then `roomJoin`
- *   (which answers with the view) and, for a new session, `userSession`, in parallel;
+ *   (which answers with the view) and, for a new session, `userSession` sent right after it on the
+ *   same connection (guarded: a refused Join never shows its user online; first-join-status.ts);
  * - a retry whose request id names a live session: three (the second `sessionOpen` uses it);
- * - Cluster, a first Join: one more (`quotaAdmit` on the quota set's slot; redis-session-quota.ts).
+ * - Cluster, a first Join: two more (`quotaAdmit` on the quota set's slot, redis-session-quota.ts;
+ *   `userSession` once `roomJoin` answered, since masters keep no order between them).
  */
 export interface RedisSessionStoreParts {
   recovery: DataLossRecovery;
