@@ -1,14 +1,13 @@
 import { createContextKey } from "@connectrpc/connect";
-import type * as http from "node:http";
-import type * as http2 from "node:http2";
 import { ANONYMOUS, type Caller } from "../../core/identity.js";
 import type { Logger } from "../../logger.js";
+import type { RawHttpRequest } from "../http/call-admission.js";
 
 /** The authenticated caller, set by the auth interceptor. */
 export const kCaller = createContextKey<Caller>(ANONYMOUS, { description: "authenticated caller" });
 
-/** A raw Node request of either protocol. */
-export type RawRequest = http.IncomingMessage | http2.Http2ServerRequest;
+/** A raw Node request of either protocol, or a raw HTTP/2 stream of the gRPC fast path. */
+export type RawRequest = RawHttpRequest;
 
 /** The raw Node request, so a stalled stream can be reset (connect-notes §1), and the client's address read. */
 export const kRawRequest = createContextKey<RawRequest | undefined>(undefined, {

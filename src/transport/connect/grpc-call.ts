@@ -82,9 +82,6 @@ export class GrpcCall implements HandlerContext {
       this.deadlineAt = Date.now() + settings.deadlineMs;
       this.timer = setTimeout(() => this.fail(DEADLINE()), settings.deadlineMs);
     }
-    // Node's compat response (the RPC port's handler receives one) sends its own, empty trailers on
-    // 'wantTrailers': this call sends the status itself.
-    stream.removeAllListeners("wantTrailers");
     stream.once("close", () => {
       if (this.done) return;
       this.done = true;
