@@ -1,4 +1,3 @@
-import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { BackendFeatures } from "./backend-features.js";
 import type { Config } from "./config.js";
@@ -12,7 +11,7 @@ import type { PresenceService } from "./service/presence-service.js";
 import type { RoomService } from "./service/room-service.js";
 import type { ScopeService } from "./service/scope-service.js";
 import { adminRoutes } from "./transport/connect/admin-routes.js";
-import { kRawRequest, type RawRequest } from "./transport/connect/context.js";
+import { CallValues, kRawRequest, type RawRequest } from "./transport/connect/context.js";
 import { createGrpcFastPath } from "./transport/connect/grpc-fast-path.js";
 import type { HealthRoutes } from "./transport/connect/health-routes.js";
 import { historyRoutes } from "./transport/connect/history-routes.js";
@@ -59,7 +58,7 @@ export function createRpcPort(d: RpcPortDeps) {
   // unary calls finish (or are cut at the shutdown deadline by the RPC server).
   // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
   const interceptors = [requestLogInterceptor(d.log), metricsInterceptor(metrics), authInterceptor(d.admit), originInterceptor()];
-  const contextValues = (req: RawRequest) => createContextValues().set(kRawRequest, req);
+  const contextValues = (req: RawRequest) => new CallValues().set(kRawRequest, req);
   // gRPC calls are served by the fast path over the same routes and interceptors (grpc-fast-path.ts).
   const grpc = createGrpcFastPath({ interceptors, readMaxBytes: config.maxRequestBytes, contextValues });
   // Bidi and client-streaming calls (Track) send their request body for their whole life: exempt

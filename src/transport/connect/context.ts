@@ -1,4 +1,4 @@
-import { createContextKey } from "@connectrpc/connect";
+import { createContextKey, type ContextKey, type ContextValues } from "@connectrpc/connect";
 import { ANONYMOUS, type Caller } from "../../core/identity.js";
 import type { Logger } from "../../logger.js";
 import type { RawHttpRequest } from "../http/call-admission.js";
@@ -19,3 +19,23 @@ export const kLog = createContextKey<Logger | undefined>(undefined, { descriptio
 
 /** The call's request id (echoed as `x-request-id`), set by the request-log interceptor. */
 export const kRequestId = createContextKey<string>("", { description: "request id" });
+
+/**
+ * The per-call context values of the RPC port (connect's `createContextValues` semantics: a value
+ * per key, the key's default when unset), with its methods on the prototype: connect's object
+ * literal makes three functions per call, and an open watch stream holds its values.
+ */
+export class CallValues implements ContextValues {
+  [id: symbol]: unknown;
+  get<T>(key: ContextKey<T>): T {
+    return key.id in this ? (this[key.id] as T) : key.defaultValue;
+  }
+  set<T>(key: ContextKey<T>, value: T): this {
+    this[key.id] = value;
+    return this;
+  }
+  delete(key: ContextKey<unknown>): this {
+    delete this[key.id];
+    return this;
+  }
+}
