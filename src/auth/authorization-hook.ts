@@ -17,6 +17,7 @@
 import { create, fromJson, toJson } from "@bufbuild/protobuf";
 import { LRUCache } from "lru-cache";
 import { AuthorizeRequestSchema, AuthorizeResponseSchema } from "../../gen/presence/v1/access_pb.js";
+import type { AccessConfig } from "../config/access-config.js";
 import { authUnavailable } from "../core/access-errors.js";
 import type { Principal } from "../core/access-policy.js";
 import type { Operation } from "../core/rights.js";
@@ -24,25 +25,15 @@ import type { AuthorizationHook } from "../service/access-guard.js";
 
 export type HookFailure = "timeout" | "connection" | "http_status" | "invalid_response";
 
-export interface AuthorizationHookOptions {
-  url: string;
-  /** Sent as the `Authorization` header (a secret the backend checks). */
-  authorization?: string;
-  timeoutMs: number;
-  allowTtlMs: number;
-  denyTtlMs: number;
-  failureTtlMs: number;
-  /** 0 turns the cache off. */
-  cacheSize: number;
-  maxBatch: number;
-  failOpen: boolean;
+/** The hook's settings (`AccessConfig["hook"]`, from the PRESENCE_AUTHZ_HOOK_* options) and its observers. */
+export type AuthorizationHookOptions = NonNullable<AccessConfig["hook"]> & {
   /** One decision per resource, with where it came from (metrics). */
   onDecision?: (op: Operation, decision: "allow" | "deny" | "error", source: "hook" | "cache") => void;
   /** Each HTTP call: "ok" or why it failed, and how long it took (metrics). */
   onRequest?: (result: "ok" | HookFailure, seconds: number) => void;
   /** A failed call, for the (rate-limited) log. */
   onFailure?: (kind: HookFailure, detail: string) => void;
-}
+};
 
 type Cached = { allow: boolean } | { error: true };
 

@@ -29,6 +29,7 @@ export interface AccessConfig {
     allowTtlMs: number;
     denyTtlMs: number;
     failureTtlMs: number;
+    /** Decisions cached (0 turns the cache off). */
     cacheSize: number;
     maxBatch: number;
     /** Allow when the hook cannot answer (PRESENCE_AUTHZ_HOOK_FAIL_OPEN; default false: fail closed). */

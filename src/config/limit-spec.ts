@@ -30,6 +30,7 @@ export const LIMIT_SPEC: Readonly<Record<keyof Limits, IntSpec>> = {
   presenceRatePerSec: int("PRESENCE_PRESENCE_RATE_PER_SEC", 10, 1, 1_000, "typed-presence updates per session and room per second (excess merged)"),
   maxScopesPerSession: int("PRESENCE_MAX_SCOPES_PER_SESSION", 8, 0, 64, "scopes one session may carry besides the global one"),
   maxListPageSize: int("PRESENCE_MAX_LIST_PAGE_SIZE", 1_000, 1, 10_000, "users per ListOnline page, at most"),
+  reaperConcurrency: int("PRESENCE_REAPER_CONCURRENCY", 8, 1, 64, "session buckets (of 64) the Redis reaper claims and finishes at once in a pass; higher empties a mass expiry faster at the cost of more Redis calls in flight"),
   maxCountScopes: int("PRESENCE_MAX_COUNT_SCOPES", 100, 1, 10_000, "scopes per CountOnline / WatchScopeCounts call"),
 };
 

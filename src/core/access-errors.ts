@@ -42,6 +42,18 @@ export function quotaExceeded(r: QuotaRefusal, callerClass: CallerClass): Presen
   });
 }
 
+/**
+ * QUOTA_EXCEEDED from the store (`JoinInput.maxSessions`): the quota key already has `count` of at
+ * most `limit` sessions. The service re-words it for the caller's class (`AccessGuard.checkSessions`).
+ */
+export function sessionsQuotaFull(limit: number, count: number): PresenceError {
+  return new PresenceError("QUOTA_EXCEEDED", `quota sessions: at most ${limit} ${QUOTA_UNITS.sessions} (got ${count + 1})`, {
+    field: "sessions",
+    limit,
+    actual: count + 1,
+  });
+}
+
 /** `unavailable` / AUTH_UNAVAILABLE: the authorization hook or the key set could not answer (fail closed). */
 export function authUnavailable(what: string, cause?: unknown): PresenceError {
   return new PresenceError("AUTH_UNAVAILABLE", `${what} is unavailable; access is refused until it answers (retry with backoff)`, {}, { cause });

@@ -94,6 +94,8 @@ export interface Limits {
   maxListPageSize: number;
   /** Scopes per CountOnline / WatchScopeCounts call. */
   maxCountScopes: number;
+  /** Session buckets the Redis reaper works on at once. */
+  reaperConcurrency: number;
 }
 
 /** Limits of the backend calls (issue 14); variables, defaults and bounds: `src/config/backend-spec.ts`. */

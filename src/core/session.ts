@@ -47,6 +47,13 @@ export interface JoinInput {
    */
   quotaKey?: string;
   /**
+   * The `sessions` quota of `quotaKey` (0 or absent = no limit): a Join that would create a session
+   * while `quotaKey` already has this many (live, or expired and not yet reaped) is refused with
+   * QUOTA_EXCEEDED (`sessionsQuotaFull`, field `sessions`) and changes nothing. The store checks it
+   * in the same step that creates the session, so concurrent Joins at the limit cannot both pass.
+   */
+  maxSessions?: number;
+  /**
    * The user's durable status (history), applied only if this join creates the user's record (the
    * store holds none: a Redis data loss, a cold start, or the record's retention passed), in the
    * same commit as the join (user-presence.ts); ignored otherwise. Users only.

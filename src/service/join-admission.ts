@@ -5,18 +5,19 @@
  * store over its budget, can still join a room someone is in).
  *
  * - A join without a session id makes a session: refused when the store is over its budget
- *   (STORE_OVER_BUDGET) or the caller already has its `sessions` quota of live sessions
- *   (`SessionStore.countSessions` by quota key: users and services by their owner key, anonymous
- *   callers by remote address, `quotaKeyOf`; the Join stores that key on the session).
+ *   (STORE_OVER_BUDGET). The caller's `sessions` quota (by quota key: users and services by their
+ *   owner key, anonymous callers by remote address, `quotaKeyOf`) is checked by the store in the
+ *   step that creates the session (`JoinInput.maxSessions`, `sessionLimit` below), so concurrent
+ *   Joins at the limit cannot both pass; `refusedSessions` words its refusal for the caller.
  * - A join that would create a room's state: refused when the caller's new-rooms bucket is empty
  *   (QUOTA_EXCEEDED) or the store is over budget. Whether the room exists is read only then (one
  *   cheap read), so a caller under its quota pays nothing; the token is taken after the store says
  *   the join created the room (`JoinResult.roomCreated`), so joins into busy rooms cost nothing.
  */
 import { storeOverBudget } from "../core/access-errors.js";
-import { quotaKeyOf, type Caller } from "../core/identity.js";
+import type { Caller } from "../core/identity.js";
+import { PresenceError } from "../core/presence-error.js";
 import type { RoomStore } from "../store/ports/room-store.js";
-import type { SessionStore } from "../store/ports/session-store.js";
 import type { AccessGuard } from "./access-guard.js";
 import type { MemoryGuard } from "./memory-guard.js";
 
@@ -25,11 +26,14 @@ export interface JoinAdmission {
   admit(caller: Caller, req: { room: string; newSession: boolean }): Promise<void>;
   /** After the store call: charges a room the join created. */
   joined(caller: Caller, roomCreated: boolean): void;
+  /** The caller's `sessions` quota, for `JoinInput.maxSessions`. */
+  sessionLimit(caller: Caller): number;
+  /** The store's QUOTA_EXCEEDED on `sessions`, worded for the caller and counted; other errors unchanged. */
+  refusedSessions(caller: Caller, e: unknown): unknown;
 }
 
 export function createJoinAdmission(o: {
   access: AccessGuard;
-  sessions: Pick<SessionStore, "countSessions">;
   rooms: Pick<RoomStore, "getView">;
   memory?: MemoryGuard;
 }): JoinAdmission {
@@ -39,7 +43,6 @@ export function createJoinAdmission(o: {
       const over = o.memory?.overBudget() ?? null;
       if (req.newSession) {
         if (over) throw storeOverBudget(over.usedBytes, over.budgetBytes, "session");
-        o.access.checkSessions(caller, await o.sessions.countSessions(quotaKeyOf(caller)));
       }
       const quotaLeft = o.access.hasTokens(caller, "new_rooms_per_minute");
       if ((quotaLeft && !over) || (await roomExists(req.room))) return;
@@ -48,6 +51,13 @@ export function createJoinAdmission(o: {
     },
     joined(caller, roomCreated) {
       if (roomCreated) o.access.spend(caller, "new_rooms_per_minute");
+    },
+    sessionLimit: (caller) => o.access.limitsOf(caller).sessions,
+    refusedSessions(caller, e) {
+      if (e instanceof PresenceError && e.reason === "QUOTA_EXCEEDED" && e.detail.field === "sessions") {
+        o.access.checkSessions(caller, (e.detail.actual ?? 1) - 1); // throws the caller's wording
+      }
+      return e;
     },
   };
 }

@@ -27,7 +27,7 @@ function pageView(view: RoomView, order: MemberOrder, pageSize: number, pageToke
 }
 
 export function createPresenceService(o: PresenceServiceOptions): PresenceService {
-  const admission = createJoinAdmission({ access: o.access, sessions: o.sessions, rooms: o.rooms, memory: o.memory });
+  const admission = createJoinAdmission({ access: o.access, rooms: o.rooms, memory: o.memory });
   const typingGate = createCoalescingGate({ ratePerSec: o.limits.typingRatePerSec, clock: o.clock });
   const cursorGate = createCoalescingGate({ ratePerSec: o.limits.cursorRatePerSec, clock: o.clock });
   const presenceGate = createCoalescingGate({ ratePerSec: o.limits.presenceRatePerSec, clock: o.clock });
@@ -187,6 +187,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         room: r,
         ownerKey: ownerKeyOf(caller),
         quotaKey: quotaKeyOf(caller),
+        maxSessions: admission.sessionLimit(caller),
         identity,
         metadata: withRole(md, o.access.roleIn(caller, r)),
         activity: req.activity,
@@ -195,6 +196,8 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         requestId: scopedRequestId(caller, identity.kind === "anonymous" ? identity.anonymousId : "", req.requestId),
         // Applied by the store only if this join creates the user's record (after a data loss).
         restoreStatus: identity.kind === "user" ? o.restoreStatus?.(identity.user.userId) : undefined,
+      }).catch((e: unknown) => {
+        throw admission.refusedSessions(caller, e);
       });
       admission.joined(caller, joined.roomCreated);
       noteThreshold(joined.session.sessionId, joined.awayAfterMs);

@@ -15,8 +15,9 @@ import { signTestToken, TEST_SECRET } from "../support/tokens.js";
  * over Connect-Web: a friends list through `useUserStatus` (status dots, "last seen", custom
  * status, live), and `useOthers(selector)`: a component whose selector ignores cursors is not
  * re-rendered by cursor moves, while the one that reads cursors follows them; typed presence set
- * with `setPresence` reaches the others (`useOthers`) and the Join carries the initial one. Node clients (Bob,
- * Cy, Dan) are the other people.
+ * with `setPresence` reaches the others (`useOthers`) and the Join carries the initial one; room
+ * broadcasts through `useBroadcast` / `useBroadcastListener`. Node clients (Bob, Cy, Dan) are the
+ * other people.
  */
 const CHROMIUM = "/usr/bin/chromium";
 let browser: Browser;
@@ -66,6 +67,22 @@ async function until(pred: () => boolean | Promise<boolean>, what: string, timeo
   }
 }
 
+/** Ana's page in room "/board" following `friends`; page errors are collected. */
+async function openApp(s: TestServer, transport: "websocket" | "connect", friends: string[]) {
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.addInitScript((cfg) => Object.assign(window, { __PRESENCE__: cfg }), {
+    transport,
+    url: transport === "websocket" ? s.wsUrl : s.baseUrl,
+    token: await token("ana"),
+    friends,
+    room: "/board",
+  });
+  await page.goto(siteUrl);
+  return { page, errors };
+}
+
 const friend = (page: Page, id: string) => page.locator(`#friends [data-user-id="${id}"]`);
 const stateOf = (page: Page, id: string) => friend(page, id).getAttribute("data-state");
 const renders = (page: Page) => page.evaluate(() => ({ ...(window as unknown as { renders: { names: number; cursors: number; self: number } }).renders }));
@@ -87,18 +104,8 @@ for (const transport of ["websocket", "connect"] as const) {
       await dan.join("/lobby").ready;
       await dan.close(); // seen a moment ago
 
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on("pageerror", (e) => errors.push(String(e)));
+      const { page, errors } = await openApp(s, transport, ["bob", "cy", "dan"]);
       try {
-        await page.addInitScript((cfg) => Object.assign(window, { __PRESENCE__: cfg }), {
-          transport,
-          url: transport === "websocket" ? s.wsUrl : s.baseUrl,
-          token: await token("ana"),
-          friends: ["bob", "cy", "dan"],
-          room: "/board",
-        });
-        await page.goto(siteUrl);
 
         // Friends: bob online, cy never seen, dan seen just now.
         await until(async () => (await stateOf(page, "bob")) === "online", "bob online");
@@ -144,6 +151,46 @@ for (const transport of ["websocket", "connect"] as const) {
         expect((await renders(page)).names).toBe(after.names + 2);
         // Ana's own presence went to the server with her Join: bob sees it.
         await until(() => board.others.some((o) => o.userId === "ana" && o.presence.tool === "pen"), "bob sees ana's presence");
+        expect(errors).toEqual([]);
+      } finally {
+        await page.evaluate(() => (window as unknown as { presence: PresenceClient }).presence.close()).catch(() => {});
+        await page.close();
+      }
+    }, 60_000);
+
+    it("sends and receives room broadcasts through useBroadcast and useBroadcastListener", async () => {
+      const s = await startTestServer();
+      servers.push(s);
+      const bob = createPresenceClient({ transport: "websocket", url: s.wsUrl, token: await token("bob"), webSocket: WebSocket, visibility: false });
+      clients.push(bob);
+      const board = bob.join("/board");
+      await board.ready;
+      const fromAna: string[] = [];
+      board.onBroadcast<{ emoji: string }>("reaction", (e) => fromAna.push(`${e.userId}:${e.payload.emoji}`));
+
+      const { page, errors } = await openApp(s, transport, []);
+      try {
+        await until(() => board.isUserHere("ana"), "ana in the room");
+        // The page's watch starts after its Join is answered: bob's warm-ups until one arrives.
+        // (One every 150 ms: under the server's 10 per second per session.)
+        await until(async () => {
+          await board.broadcast("warmup");
+          await new Promise((r) => setTimeout(r, 150));
+          return (await page.textContent("#warmups")) !== "0";
+        }, "the page's watch live", 30_000);
+
+        await board.broadcast("reaction", { emoji: "🎉" });
+        await until(async () => (await page.textContent("#reactions")) === "bob:🎉", "bob's reaction on the page");
+
+        await page.click("#send-reaction");
+        await until(async () => (await page.textContent("#broadcast-result")) === "sent", "ana's reaction sent");
+        await until(() => fromAna.length === 1, "ana's reaction at bob");
+        expect(fromAna).toEqual(["ana:👍"]);
+        await until(async () => (await page.textContent("#broadcasts")) === "reaction,reaction(me)", "ana's own reaction back (includeSelf)");
+        expect(await page.textContent("#reactions")).toBe("bob:🎉"); // the default listener leaves her own out
+
+        await page.click("#send-big");
+        await until(async () => (await page.textContent("#broadcast-result")) === "refused MESSAGE_TOO_LARGE", "the big payload refused");
         expect(errors).toEqual([]);
       } finally {
         await page.evaluate(() => (window as unknown as { presence: PresenceClient }).presence.close()).catch(() => {});

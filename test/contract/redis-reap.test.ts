@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createFakeClock } from "../../src/core/fake-clock.js";
 import { createIdSource } from "../../src/core/ids.js";
 import { DEFAULT_LIMITS, DEFAULT_TIMINGS } from "../../src/config.js";
+import type { Limits } from "../../src/core/options.js";
 import type { StoreMessage } from "../../src/core/presence-event.js";
 import { createRedisPresenceStore } from "../../src/store/redis/create-redis-store.js";
 import { createKeys } from "../../src/store/redis/keys.js";
@@ -14,8 +15,9 @@ import { startRedis, type RedisInstance } from "../support/redis-harness.js";
 /**
  * Shared reaping on Redis: a node that claims expired sessions and dies before finishing must not
  * leave ghosts (another node takes the claim over once it is older than 30 s), and two nodes
- * reaping at the same time produce exactly one TIMEOUT leave per session and room. No session keys
- * remain afterwards. Time is the stores' shared fake clock (scripts read it).
+ * reaping at the same time produce exactly one TIMEOUT leave per session and room, and one pass
+ * works on PRESENCE_REAPER_CONCURRENCY buckets at once (never more). No session keys remain
+ * afterwards. Time is the stores' shared fake clock (scripts read it).
  */
 let redis: RedisInstance;
 const open: RedisPresenceStore[] = [];
@@ -29,13 +31,13 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((s) => s.close()));
 });
 
-async function twoNodes() {
+async function twoNodes(limits: Limits = DEFAULT_LIMITS) {
   const clock = createFakeClock(Date.now());
   const prefix = `t${randomBytes(4).toString("hex")}`;
   const make = async () => {
     const s = await createRedisPresenceStore(
       { url: redis.url, prefix, commandTimeoutMs: 2_000, connectTimeoutMs: 10_000, scopeShards: 16 },
-      { clock, ids: createIdSource((n) => randomBytes(n)), timings: { ...DEFAULT_TIMINGS, sessionTtlMs: 300, heartbeatIntervalMs: 100 }, limits: DEFAULT_LIMITS, fixedTime: true },
+      { clock, ids: createIdSource((n) => randomBytes(n)), timings: { ...DEFAULT_TIMINGS, sessionTtlMs: 300, heartbeatIntervalMs: 100 }, limits, fixedTime: true },
     );
     open.push(s);
     return s;
@@ -62,6 +64,7 @@ describe("Redis reaping", () => {
       keys,
       nowArg: () => String(clock.now()),
       pub: "PUBLISH",
+      cluster: false,
       timings: { ...DEFAULT_TIMINGS, sessionTtlMs: 300 },
       limits: DEFAULT_LIMITS,
     });
@@ -114,4 +117,49 @@ describe("Redis reaping", () => {
     expect(byNode("a")).toEqual(["joined@1", "user_status"]);
     expect(byNode("b")).toEqual(["left@2", "user_status"]);
   });
+
+  for (const concurrency of [1, 8]) {
+    it(`a mass expiry leaves in one pass, ${concurrency} bucket(s) at a time at most`, async () => {
+      const { clock, prefix, a, b } = await twoNodes({ ...DEFAULT_LIMITS, reaperConcurrency: concurrency });
+      for (let i = 0; i < 400; i++) await a.join({ room: `room${i % 4}`, ownerKey: `u:${i}`, identity: user(`u${i}`), metadata: {} });
+      // Redis' own order of the pass's commands (MONITOR): a bucket is worked on from its claim
+      // (the script whose first key is the bucket's expiry zset) to the count of its live sessions
+      // that ends its turn (ZCARD of the same key).
+      const monitor = await redis.client().monitor();
+      const steps: { bucket: number; step: "claim" | "done" }[] = [];
+      const expiryKey = new RegExp(`^${prefix}:\\{s:(\\d+)\\}:exp$`);
+      monitor.on("monitor", (_time: string, args: string[]) => {
+        const cmd = args[0]?.toLowerCase();
+        const key = cmd === "evalsha" || cmd === "eval" ? args[3] : cmd === "zcard" ? args[1] : undefined;
+        const m = key === undefined ? null : expiryKey.exec(key);
+        if (m && (cmd === "zcard" || args[2] === "4")) steps.push({ bucket: Number(m[1]), step: cmd === "zcard" ? "done" : "claim" });
+      });
+      try {
+        clock.advance(301);
+        expect(await b.reap()).toEqual({ expiredSessions: 400, leaves: 400 });
+        await until(() => steps.filter((x) => x.step === "done").length === 64, "the pass's 64 ZCARDs in MONITOR");
+      } finally {
+        monitor.disconnect();
+      }
+      let open = 0;
+      let most = 0;
+      for (const x of steps) {
+        open += x.step === "claim" ? 1 : -1;
+        most = Math.max(most, open);
+      }
+      expect(steps.filter((x) => x.step === "claim").map((x) => x.bucket).sort((p, q) => p - q)).toEqual(Array.from({ length: 64 }, (_, i) => i));
+      expect(most).toBeLessThanOrEqual(concurrency);
+      if (concurrency > 1) expect(most).toBeGreaterThan(1);
+      for (let r = 0; r < 4; r++) expect((await b.getView(`room${r}`, { includeMembers: true })).counts).toEqual({ users: 0, connections: 0, anonymous: 0 });
+      expect(await b.reap()).toEqual({ expiredSessions: 0, leaves: 0 });
+    }, 60_000);
+  }
 });
+
+async function until(pred: () => boolean, what: string, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -66,6 +66,60 @@ export function sessionQuotaContract(make: MakeHarness) {
     expect(await counts()).toEqual([0, 0, 0, 0]);
   });
 
+  it("maxSessions: a Join that would make one session too many is refused and changes nothing; other Joins pass", async () => {
+    const { store, clock } = await make();
+    const anon = (id: string) => ({ kind: "anonymous" as const, anonymousId: id });
+    const join = (room: string, id: string, extra: Record<string, unknown> = {}) =>
+      store.join({ room, ownerKey: "", quotaKey: "a:q", identity: anon(id), metadata: {}, maxSessions: 2, ...extra });
+    const s1 = await join("m1", "v1", { requestId: "r1" });
+    await join("m1", "v2");
+    const refused = await join("m2", "v3").then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(refused).toMatchObject({ reason: "QUOTA_EXCEEDED", detail: { field: "sessions", limit: 2, actual: 3 } });
+    expect((refused as Error).message).toContain("at most 2 live sessions");
+    expect(await store.countSessions("a:q")).toBe(2);
+    // Nothing of the refused Join remains: no room state, no member.
+    expect((await store.getView("m2", { includeMembers: true })).counts.connections).toBe(0);
+    expect((await store.getView("m1", { includeMembers: true })).counts.connections).toBe(2);
+    // At the limit: calls of existing sessions, a retry of a first Join (request id) and other quota keys pass.
+    await join("m2", "v1", { sessionId: s1.session.sessionId });
+    expect(await join("m1", "v1", { requestId: "r1" })).toMatchObject({ sessionCreated: false });
+    await join("m3", "v9", { quotaKey: "a:other" });
+    await join("m3", "v1", { sessionId: s1.session.sessionId, resumeSecret: s1.session.resumeSecret });
+    expect(await store.countSessions("a:q")).toBe(2);
+    // A failed reclaim makes a new session: refused too.
+    await expect(join("m3", "v1", { sessionId: s1.session.sessionId, resumeSecret: "wrong" })).rejects.toMatchObject({ reason: "QUOTA_EXCEEDED" });
+    // A session that ends frees its place at once; one that expires, once reaped.
+    await store.leave({ sessionId: s1.session.sessionId, ownerKey: "", room: "m1", reason: "left" });
+    await store.leave({ sessionId: s1.session.sessionId, ownerKey: "", room: "m2", reason: "left" });
+    await store.leave({ sessionId: s1.session.sessionId, ownerKey: "", room: "m3", reason: "left" });
+    const s4 = await join("m4", "v4");
+    await expect(join("m4", "v5")).rejects.toMatchObject({ reason: "QUOTA_EXCEEDED" });
+    clock.advance(150);
+    await store.heartbeat({ sessionId: s4.session.sessionId, ownerKey: "" });
+    clock.advance(200); // v2's session expired (still counted until reaped)
+    await expect(join("m4", "v5")).rejects.toMatchObject({ reason: "QUOTA_EXCEEDED" });
+    await store.reap();
+    expect(await join("m4", "v5")).toMatchObject({ sessionCreated: true });
+  });
+
+  it("maxSessions: of 12 concurrent first Joins of one quota key at 5 left, exactly 5 pass", async () => {
+    const { store } = await make();
+    const id = (i: number) => ({ kind: "user" as const, user: { userId: `c${i}`, name: "", avatarUrl: "", metadata: {} } });
+    const join = (i: number, requestId?: string) => store.join({ room: `cc${i % 3}`, ownerKey: "s:svc", identity: id(i), metadata: {}, maxSessions: 8, requestId });
+    for (let i = 0; i < 3; i++) await join(i);
+    const results = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => join(100 + i, i % 2 === 0 ? `rq${i}` : undefined)));
+    const passed = results.filter((r) => r.status === "fulfilled");
+    const refused = results.filter((r) => r.status === "rejected").map((r) => (r as PromiseRejectedResult).reason as { reason: string });
+    expect(passed).toHaveLength(5);
+    expect(refused.map((e) => e.reason)).toEqual(Array(7).fill("QUOTA_EXCEEDED"));
+    expect(await store.countSessions("s:svc")).toBe(8);
+    const views = await Promise.all([0, 1, 2].map((r) => store.getView(`cc${r}`, { includeMembers: true })));
+    expect(views.reduce((n, v) => n + v.counts.connections, 0)).toBe(8);
+  });
+
   it("memoryUsage reports the store's memory and grows with its content", async () => {
     const { store, memoryEstimated } = await make();
     const before = await store.memoryUsage();

@@ -14,7 +14,7 @@ import { PRESENCE, resolveSeeds, seedsOpArbitraries, type SeedsOp } from "./mode
  * run (modulo their number; "nope" when there is none); `asOther` acts with another owner key.
  */
 export type Op =
-  | { op: "join"; node: number; who: number; room: number; mode: "new" | "use" | "reclaim" | "badSecret"; handle: number; requestId: number; md: number; activity: number; scopes: number; presence: number }
+  | { op: "join"; node: number; who: number; room: number; mode: "new" | "use" | "reclaim" | "badSecret"; handle: number; requestId: number; md: number; activity: number; scopes: number; presence: number; quota: number }
   | { op: "leave"; node: number; handle: number; room: number; asOther: boolean }
   | { op: "navigate"; node: number; handle: number; from: number; to: number; md: number }
   | { op: "heartbeat"; node: number; handle: number; activity: number; asOther: boolean }
@@ -42,7 +42,7 @@ export function stepArbitrary(nodes: number): fc.Arbitrary<Step> {
   const handle = fc.nat({ max: 7 });
   const room = fc.nat({ max: ROOMS.length - 1 });
   const op: fc.Arbitrary<Op> = fc.oneof(
-    { weight: 6, arbitrary: fc.record({ op: fc.constant("join" as const), node, who: fc.nat({ max: USERS.length }), room, mode: fc.constantFrom("new" as const, "use" as const, "reclaim" as const, "badSecret" as const), handle, requestId: fc.integer({ min: -1, max: 1 }), md: fc.nat({ max: 2 }), activity: fc.nat({ max: 2 }), scopes: fc.nat({ max: SCOPES.length - 1 }), presence: fc.nat({ max: PRESENCE.length - 1 }) }) },
+    { weight: 6, arbitrary: fc.record({ op: fc.constant("join" as const), node, who: fc.nat({ max: USERS.length }), room, mode: fc.constantFrom("new" as const, "use" as const, "reclaim" as const, "badSecret" as const), handle, requestId: fc.integer({ min: -1, max: 1 }), md: fc.nat({ max: 2 }), activity: fc.nat({ max: 2 }), scopes: fc.nat({ max: SCOPES.length - 1 }), presence: fc.nat({ max: PRESENCE.length - 1 }), quota: fc.nat({ max: 3 }) }) },
     { weight: 3, arbitrary: fc.record({ op: fc.constant("leave" as const), node, handle, room, asOther: fc.boolean() }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant("navigate" as const), node, handle, from: fc.integer({ min: -1, max: ROOMS.length - 1 }), to: room, md: fc.nat({ max: 2 }) }) },
     { weight: 4, arbitrary: fc.record({ op: fc.constant("heartbeat" as const), node, handle, activity: fc.nat({ max: 2 }), asOther: fc.boolean() }) },
@@ -119,6 +119,7 @@ function resolveOp(w: ModelWorld, op: Op, fx: Effects): Resolved | null {
         activity: ACTIVITY[op.activity],
         scopes: owner === "" ? undefined : SCOPES[op.scopes],
         presence: owner === "" || op.presence === 0 ? undefined : PRESENCE[op.presence],
+        maxSessions: op.quota, // 0 = no sessions quota; 1–3 make refusals (QUOTA_EXCEEDED) common
       };
       const requestId = !useHandle && op.requestId >= 0 ? `q${op.requestId}` : undefined;
       const side = (ids: { sessionId: string; resumeSecret: string } | undefined) => ({

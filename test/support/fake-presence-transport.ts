@@ -10,6 +10,7 @@ import {
   type WatchUsersResponse,
   type WatchPresenceResponse,
 } from "../../gen/presence/v1/presence_pb.js";
+import { BroadcastResponseSchema } from "../../gen/presence/v1/broadcast_pb.js";
 import type { UserInfo } from "../../src/core/identity.js";
 import type { Member, PresenceEvent, RoomView } from "../../src/core/presence-event.js";
 import type { WatchItem } from "../../src/fanout/fanout-hub.js";
@@ -149,6 +150,10 @@ export function createFakeTransport(kind: "connect" | "websocket" = "connect") {
     },
     async updatePresence(req) {
       record("updatePresence", req);
+    },
+    async broadcast(req) {
+      record("broadcast", req);
+      return create(BroadcastResponseSchema, { localWatchers: 1 });
     },
     watchUsers(userIds) {
       record("watchUsers", { userIds });

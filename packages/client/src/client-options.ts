@@ -37,6 +37,12 @@ export interface PresenceClientOptions {
   activitySignalMs?: number | undefined;
   /** Minimum time between two typed-presence updates sent for one room (later calls are merged). Default 100 ms. */
   presenceIntervalMs?: number | undefined;
+  /**
+   * Largest broadcast payload sent (serialized bytes); a larger one is refused here with
+   * `MESSAGE_TOO_LARGE` before anything is sent. Default 4,096, the server's default
+   * PRESENCE_BROADCAST_MAX_BYTES (the server's own limit still applies).
+   */
+  broadcastMaxBytes?: number | undefined;
   /** Frame scheduler for cursor updates (default: requestAnimationFrame, else 16 ms). */
   frameScheduler?: FrameScheduler | undefined;
   /** Anonymous viewers: an id kept by the client so several tabs count once (default: kept in localStorage). */
@@ -52,6 +58,8 @@ export interface PresenceClientOptions {
 
 export const DEFAULT_HEARTBEAT_MS = 30_000;
 export const DEFAULT_STALE_MS = 90_000;
+/** The server's default PRESENCE_BROADCAST_MAX_BYTES (src/config/backend-spec.ts). */
+export const DEFAULT_BROADCAST_MAX_BYTES = 4_096;
 
 /** The transport the options name, else the one the URL's scheme implies. */
 export function transportOf(o: Pick<PresenceClientOptions, "transport" | "url">): "websocket" | "connect" {

@@ -1,5 +1,6 @@
 import { systemClock } from "../../../src/core/clock.js";
-import { asClientError, makeTransport, type PresenceClientOptions } from "./client-options.js";
+import { asClientError, DEFAULT_BROADCAST_MAX_BYTES, makeTransport, type PresenceClientOptions } from "./client-options.js";
+import { createBroadcastSender } from "./broadcast-sender.js";
 import { createConnection } from "./connection.js";
 import { defaultFrameScheduler } from "./cursor-helper.js";
 import { createEmitter } from "./emitter.js";
@@ -89,6 +90,11 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
   );
   const conn = createConnection({ options, clock, transport, emitter, rooms, leftOffline, users: tracker });
   const live = () => conn.status === "connected" && conn.session !== null;
+  const sendBroadcast = createBroadcastSender({
+    transport,
+    maxBytes: options.broadcastMaxBytes ?? DEFAULT_BROADCAST_MAX_BYTES,
+    sessionIn: (room) => (live() && rooms.get(room)?.watching ? conn.session : null),
+  });
 
   // ---- what a room replica needs -------------------------------------------------------------------
 
@@ -242,6 +248,7 @@ export function createPresenceClient(options: PresenceClientOptions): PresenceCl
       return s ? { connectionId: s.connectionId, userId: state.selfUserId(), anonymous: conn.anonymous } : null;
     },
     onConnection: (event, fn) => emitter.on(event, fn),
+    broadcast: (handle, type, payload) => sendBroadcast(handle.room, type, payload),
     leave: (handle) => releaseHandle(handle, handle.state),
     navigate: (handle, room, metadata) => navigateHandle(handle, roomOfPage(room), metadata),
     async setMetadata(handle, metadata) {

@@ -1,4 +1,6 @@
-import type { JsonObject } from "@bufbuild/protobuf";
+import { fromJson, toBinary, toJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import { ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
+import type { RoomBroadcast as PbRoomBroadcast } from "../../../gen/presence/v1/broadcast_pb.js";
 import type { UserInfo } from "../../../src/core/identity.js";
 import type { Activity, Counts, Cursor, CursorBatch, LeaveReason, Member, PresenceEvent, RoomView, TypingEvent } from "../../../src/core/presence-event.js";
 import type { Lease as PbLease } from "../../../gen/presence/v1/presence_pb.js";
@@ -14,7 +16,7 @@ import {
   type TypingEvent as PbTypingEvent,
   type UserInfo as PbUserInfo,
 } from "../../../gen/presence/v1/types_pb.js";
-import type { CursorPosition } from "./types.js";
+import type { BroadcastEvent, CursorPosition } from "./types.js";
 
 /**
  * Protobuf → domain values, the reverse of `src/transport/wire.ts`: the SDK feeds these to the
@@ -143,3 +145,20 @@ export const cursorPositionToPb = (p: CursorPosition) => ({
 /** The heartbeat interval a lease asks for (ms), or undefined when the lease is missing. */
 export const heartbeatIntervalOf = (l: PbLease | undefined): number | undefined =>
   l && l.heartbeatIntervalMs > 0n ? Number(l.heartbeatIntervalMs) : undefined;
+
+/** A received broadcast (a missing payload is JSON null, as the server sends it). */
+export const broadcastFromPb = (b: PbRoomBroadcast, selfConnectionId: string | undefined): BroadcastEvent => ({
+  room: b.room,
+  type: b.type,
+  payload: b.payload ? (toJson(ValueSchema, b.payload) as JsonValue) : null,
+  userId: b.userId,
+  connectionId: b.connectionId,
+  isSelf: b.connectionId !== "" && b.connectionId === selfConnectionId,
+  timeMs: Number(b.timeMs),
+});
+
+/** A JSON value as the google.protobuf.Value a BroadcastRequest carries, and its serialized size (the server's limit applies to it). */
+export function payloadToPb(payload: JsonValue): { value: Value; bytes: number } {
+  const value = fromJson(ValueSchema, payload);
+  return { value, bytes: toBinary(ValueSchema, value).length };
+}

@@ -1,8 +1,10 @@
 import { createEmitter, type Emitter } from "./emitter.js";
 import { deriveOthers, type Derived, type Other } from "./others.js";
-import type { JsonObject } from "@bufbuild/protobuf";
+import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import type { RoomState } from "./room-state.js";
 import type {
+  BroadcastEvent,
+  BroadcastResult,
   ConnectionEvents,
   ConnectionStatus,
   CursorPosition,
@@ -72,6 +74,21 @@ export interface RoomHandle {
   readonly others: readonly Other[];
   /** Your own connection as the room shows it (null until the first view). */
   readonly selfMember: Other | null;
+  /**
+   * Sends a custom ephemeral event to everyone watching the room, on every node (a reaction, "page
+   * saved"): `type` is 1..64 characters of `A-Za-z0-9_.:-`, `payload` any JSON value of at most
+   * `broadcastMaxBytes` serialized (the server's PRESENCE_BROADCAST_MAX_BYTES, 4 KiB by default).
+   * Needs the room joined on a live connection (else `unavailable`; never queued) and the `join`
+   * right on it (anonymous viewers cannot broadcast); the server allows
+   * PRESENCE_BROADCAST_RATE_PER_SEC per session (10/s, burst 20; above: `RATE_LIMITED`). Your own
+   * broadcasts come back to you too, marked `isSelf`.
+   */
+  broadcast(type: string, payload?: JsonValue): Promise<BroadcastResult>;
+  /**
+   * Listens to the room's broadcasts of one `type` (`"*"`: every type); your own are left out
+   * unless `includeSelf`. Returns an unsubscribe. (`on("broadcast", fn)` receives them all.)
+   */
+  onBroadcast<T extends JsonValue = JsonValue>(type: string, fn: (event: BroadcastEvent<T>) => void, options?: { includeSelf?: boolean | undefined }): () => void;
   /** Leaves the room (when no other handle holds it). Idempotent. */
   leave(): Promise<void>;
 }
@@ -84,6 +101,7 @@ export interface HandleHost {
   leave(handle: RoomHandleImpl): Promise<void>;
   navigate(handle: RoomHandleImpl, room: string, metadata?: Record<string, string>): Promise<void>;
   setMetadata(handle: RoomHandleImpl, metadata: Record<string, string>): Promise<void>;
+  broadcast(handle: RoomHandleImpl, type: string, payload: JsonValue): Promise<BroadcastResult>;
 }
 
 const CONNECTION_EVENTS = new Set<keyof PresenceEvents>(["status", "connected", "disconnected", "activity", "error"]);
@@ -233,6 +251,17 @@ export class RoomHandleImpl implements RoomHandle {
   setMetadata(metadata: Record<string, string>): Promise<void> {
     if (this.#left) return Promise.reject(new Error("the room handle was left"));
     return this.#host.setMetadata(this, metadata);
+  }
+
+  broadcast(type: string, payload: JsonValue = null): Promise<BroadcastResult> {
+    if (this.#left) return Promise.reject(new Error("the room handle was left"));
+    return this.#host.broadcast(this, type, payload);
+  }
+
+  onBroadcast<T extends JsonValue = JsonValue>(type: string, fn: (event: BroadcastEvent<T>) => void, options: { includeSelf?: boolean | undefined } = {}): () => void {
+    return this.#emitter.on("broadcast", (e) => {
+      if ((type === "*" || e.type === type) && (options.includeSelf || !e.isSelf)) fn(e as BroadcastEvent<T>);
+    });
   }
 
   async leave(): Promise<void> {

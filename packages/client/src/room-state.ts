@@ -3,7 +3,7 @@ import type { Clock, TimerHandle } from "../../../src/core/clock.js";
 import { createRoomViewTracker, type RoomViewTracker } from "../../../src/core/room-view-tracker.js";
 import type { WatchPresenceResponse } from "../../../gen/presence/v1/presence_pb.js";
 import { createCursorHelper, type CursorHelper, type FrameScheduler } from "./cursor-helper.js";
-import { cursorBatchFromPb, eventFromPb, typingFromPb, viewFromPb } from "./proto-mapping.js";
+import { broadcastFromPb, cursorBatchFromPb, eventFromPb, typingFromPb, viewFromPb } from "./proto-mapping.js";
 import { cursorsOf, diffViews, toViewState, userOf } from "./room-view-state.js";
 import { createTypingHelper, type TypingHelper } from "./typing-helper.js";
 import type { CursorPosition, RoomEndedEvent, RoomEvents, RoomViewState } from "./types.js";
@@ -299,6 +299,10 @@ export function createRoomState(room: string, metadata: Record<string, string>, 
           host.ended(state);
           return;
         }
+        case "broadcast":
+          // Not part of the view: delivered as it comes, also while a resync is under way.
+          emit("broadcast", broadcastFromPb(m.value, host.selfConnectionId()));
+          return;
         default:
           return; // counts (not asked for), keepalive
       }

@@ -7,7 +7,7 @@ import { resolveToken, type PresenceTransport, type TokenSource, type TransportH
 
 /**
  * PresenceService over Connect-Web (fetch): unary calls for Join, Leave, Navigate, Heartbeat,
- * typing and cursors, and one WatchPresence server stream per watched room. Works in browsers and
+ * typing, cursors and broadcasts, and one WatchPresence server stream per watched room. Works in browsers and
  * in Node ≥ 18 (global fetch). Sessions are `heartbeat`-bound: the client sends Heartbeat every
  * interval (design §9), and watch streams are not bound to the session, so a stream that drops
  * never starts a reconnect grace.
@@ -75,6 +75,7 @@ export function createConnectPresenceTransport(o: ConnectTransportOptions): Pres
     updateCursor: (req) => call(async () => void (await client.updateCursor(req, { timeoutMs }))),
     setStatus: (req) => call(() => client.setStatus(req, { timeoutMs })),
     updatePresence: (req) => call(async () => void (await client.updatePresence(req, { timeoutMs }))),
+    broadcast: (req) => call(() => client.broadcast(req, { timeoutMs })),
 
     watchUsers(userIds) {
       usersWatch?.abort();

@@ -250,6 +250,7 @@ export function createWebSocketPresenceTransport(o: WebSocketTransportOptions): 
     navigate: (req) => ask({ case: "navigate", value: req }, "navigate"),
     heartbeat: (req) => ask({ case: "heartbeat", value: req }, "heartbeat"),
     setStatus: (req) => ask({ case: "status", value: req }, "status"),
+    broadcast: (req) => ask({ case: "broadcast", value: req }, "broadcast"),
 
     async setTyping(req) {
       send(0, { case: "typing", value: req });

@@ -16,6 +16,7 @@ import type {
   WatchUsersResponse,
 } from "../../../gen/presence/v1/presence_pb.js";
 import type { UpdatePresenceRequestSchema } from "../../../gen/presence/v1/member_presence_pb.js";
+import type { BroadcastRequestSchema, BroadcastResponse } from "../../../gen/presence/v1/broadcast_pb.js";
 import type { PresenceClientError } from "./errors.js";
 
 /**
@@ -48,6 +49,8 @@ export interface PresenceTransport {
   setStatus(req: MessageInitShape<typeof SetStatusRequestSchema>): Promise<SetStatusResponse>;
   /** Changes the session's typed presence in a room (fire and forget; errors go to `onError`). */
   updatePresence(req: MessageInitShape<typeof UpdatePresenceRequestSchema>): Promise<void>;
+  /** Sends a custom ephemeral event to a room's watchers (PresenceService.Broadcast; answered, never queued). */
+  broadcast(req: MessageInitShape<typeof BroadcastRequestSchema>): Promise<BroadcastResponse>;
   /** Starts (or restarts) watching a room; messages go to `onWatchMessage`. */
   watch(room: string, resumeFrom?: { epoch: string; version: number }): void;
   unwatch(room: string): void;
@@ -57,7 +60,7 @@ export interface PresenceTransport {
 }
 
 export interface TransportHandlers {
-  /** A message of a watched room (snapshot page, event, typing, cursors, keepalive). */
+  /** A message of a watched room (snapshot page, event, typing, cursors, broadcast, keepalive). */
   onWatchMessage(msg: WatchPresenceResponse): void;
   /** A watch ended on its own (stream error, error frame). Not called after `unwatch`/`close`. */
   onWatchEnded(room: string, error: PresenceClientError): void;
@@ -91,6 +94,7 @@ export function roomOfWatchMessage(m: WatchPresenceResponse): string | undefined
     case "typing":
     case "cursors":
     case "ended":
+    case "broadcast":
       return v.value.room;
     default:
       return undefined;

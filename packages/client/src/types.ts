@@ -23,7 +23,7 @@ export type LeaveReason = "left" | "timeout" | "kicked" | "ended" | "resync";
 
 /** A JSON value, as typed presence holds it. */
 export type { JsonObject, JsonValue } from "@bufbuild/protobuf";
-import type { JsonObject } from "@bufbuild/protobuf";
+import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 
 /** One connection (tab, device) of a user inside a room. */
 export interface PresenceConnection {
@@ -193,6 +193,34 @@ export interface RoomEvents {
   myPresence: JsonObject;
   /** The room was ended (EndRoom or idle): everyone left; the client dropped the room. */
   ended: RoomEndedEvent;
+  /** A custom event sent to the room (`handle.broadcast`, or a backend's PresenceService.Broadcast); your own included (`isSelf`). */
+  broadcast: BroadcastEvent;
+}
+
+/**
+ * A custom ephemeral event of a room, as every watcher receives it once. Never stored: a client
+ * that is disconnected when it is sent does not receive it later.
+ */
+export interface BroadcastEvent<T extends JsonValue = JsonValue> {
+  room: string;
+  /** The application's event type (1..64 characters of `A-Za-z0-9_.:-`). */
+  type: string;
+  /** The application's JSON value. */
+  payload: T;
+  /** The sender's user id; "" when a backend sent it without a session. */
+  userId: string;
+  /** The sender's public connection id; "" when a backend sent it without a session. */
+  connectionId: string;
+  /** Sent by this client's own connection. */
+  isSelf: boolean;
+  /** When the server accepted it (ms since the Unix epoch). */
+  timeMs: number;
+}
+
+/** What the server answered a broadcast. */
+export interface BroadcastResult {
+  /** Watchers of the room on the node that answered (diagnostics: 0 does not mean nobody received it). */
+  localWatchers: number;
 }
 
 /** A managed room was ended (rooms.proto); joins are refused until `tombstoneUntilMs`. */

@@ -1,6 +1,6 @@
 /**
  * React bindings of the presence client SDK (package `@presence-platform/react`; React ≥ 18 is a
- * peer dependency): hooks for page visibility, page presence, typing and cursors, and the
+ * peer dependency): hooks for page visibility, page presence, typing, cursors and broadcasts, and the
  * `PagePresence` / `PagePresenceAvatars` components.
  */
 export { usePageVisibility } from "./use-page-visibility.js";
@@ -21,3 +21,4 @@ export { PresenceProvider, usePresenceClient } from "./presence-provider.js";
 export { useUserStatus, useUsers } from "./use-user-status.js";
 export { StatusDot, LastSeen, type StatusDotProps } from "./status-dot.js";
 export { PresenceRoom, useRoom, useOthers, useSelf, useMyPresence, useUpdateMyPresence, type PresenceRoomProps } from "./room-presence.js";
+export { useBroadcast, useBroadcastListener, type BroadcastListenerOptions } from "./use-broadcast.js";

@@ -40,9 +40,9 @@ export interface SessionStore {
   kickSession(sessionId: string, opts?: { actor?: string }): Promise<{ roomsLeft: number }>;
   /**
    * Live sessions counted against this quota key (`JoinInput.quotaKey`, default the owner key:
-   * quota "sessions per caller"; anonymous callers per remote address). Exact on the memory store;
-   * on Redis one small read per session bucket in one round trip, counting sessions until they are
-   * reaped (an expired session still counts until the next reaper pass).
+   * quota "sessions per caller"; anonymous callers per remote address), counting sessions until
+   * they are reaped (an expired session still counts until the next reaper pass); what
+   * `JoinInput.maxSessions` is checked against. One command on Redis (docs/store.md).
    */
   countSessions(quotaKey: string): Promise<number>;
   /**

@@ -3,6 +3,7 @@ import { encodeMember, identityKey, sessionScopes } from "./codec.js";
 import type { KnownSession } from "./known-sessions.js";
 import { SESSION_BUCKETS } from "./keys.js";
 import type { RedisContext } from "./redis-context.js";
+import { createRedisSessionQuota } from "./redis-session-quota.js";
 import { sweepOrphanedMembers } from "./orphan-sweep.js";
 import { waitReady } from "./wait-ready.js";
 
@@ -48,6 +49,7 @@ const ALL_BUCKETS = Array.from({ length: SESSION_BUCKETS }, (_, b) => b);
 
 export function createDataLossRecovery(ctx: RedisContext): DataLossRecovery {
   const incarnations = new Map<number, string>();
+  const quota = createRedisSessionQuota(ctx);
   let recovery: Promise<boolean> | null = null;
   let checkTimer: TimerHandle | null = null;
   let sweepTimer: TimerHandle | null = null;
@@ -75,6 +77,8 @@ export function createDataLossRecovery(ctx: RedisContext): DataLossRecovery {
     for (const [room, md] of rooms) {
       const mode = room === rooms[0]![0] ? "new" : "use";
       const arg = mode === "new" ? JSON.stringify({ ...s, n: ctx.nodeId }) : "";
+      // Counted again whatever the quota (standalone: by the script; Cluster: its own slot, same member).
+      if (mode === "new" && ctx.cluster) await quota.reserve(s.q ?? k.owner, k.sid, 0);
       await ctx.sessions.open({ mode, sid: k.sid, owner: k.owner, arg, room, metadataJson: JSON.stringify(md), nodeId: ctx.nodeId, quotaKey: s.q });
       await rejoin(k, room, md);
     }

@@ -28,7 +28,7 @@ export interface BucketKeys {
   sessions: string;
   /** zset session id → claim deadline ms (sessions being reaped or kicked). */
   reaping: string;
-  /** hash quota key (JoinInput.quotaKey, default the owner key) → live sessions counted against it in this bucket (countSessions sums the buckets). */
+  /** hash quota key (JoinInput.quotaKey, default the owner key) → live sessions counted against it in this bucket (the quota itself is `quota(key)`). */
   owners: string;
   /** zset session id → away deadline ms (last activity + threshold) of active sessions with a threshold (the away sweep; lua/lib/sessions.lua). */
   away: string;
@@ -72,6 +72,13 @@ export function createKeys(prefix: string) {
     /** The rooms (room → metadata JSON) of one session; same slot as its bucket. */
     sessionRooms(sessionId: string): string {
       return `${prefix}:{s:${this.bucketOf(sessionId)}}:r:${sessionId}`;
+    },
+    /**
+     * The sessions counted against one quota key (JoinInput.quotaKey): a sorted set, member = session
+     * id (lua/lib/quota.lua). Its own slot: on Cluster the session scripts cannot reach it.
+     */
+    quota(quotaKey: string): string {
+      return `${prefix}:{q:${quotaKey}}:ses`;
     },
     user(userId: string): { status: string; channel: string } {
       const t = `${prefix}:{u:${userId}}`;

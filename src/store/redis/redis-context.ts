@@ -144,6 +144,7 @@ export function createRedisContext(o: RedisContextOptions): RedisContext {
     keys,
     nowArg: () => (o.fixedTime ? String(o.clock.now()) : "0"),
     pub: o.cluster ? "SPUBLISH" : "PUBLISH",
+    cluster: o.cluster,
     timings: o.timings,
     limits: o.limits,
   };

@@ -1,7 +1,8 @@
 import { scopeBaseThreshold } from "../../core/away-policy.js";
 import type { MemberIdentity } from "../../core/identity.js";
 import { shownActivity, type PresenceOverride } from "../../core/presence-override.js";
-import { decodeSession, sessionScopes, type StoredMember, type StoredSession } from "./codec.js";
+import { decodeListing, decodeSession, sessionScopes, type StoredMember, type StoredSession } from "./codec.js";
+import type { KnownSession } from "./known-sessions.js";
 import { SESSION_BUCKETS } from "./keys.js";
 import type { RedisContext } from "./redis-context.js";
 
@@ -113,4 +114,25 @@ export function createRedisSessionActivity(ctx: RedisContext): RedisSessionActiv
 export async function readSession(ctx: RedisContext, sid: string): Promise<StoredSession | null> {
   const json = await ctx.cmd("hget", () => ctx.client.hget(ctx.keys.bucket(ctx.keys.bucketOf(sid)).sessions, sid));
   return json ? decodeSession(json) : null;
+}
+
+/**
+ * Reads a live session this node does not know (attached here, created on another node) into
+ * `ctx.known`, with its rooms and its typed presence in each (one read per room, together), so that
+ * this node can re-assert it if Redis loses its data. Undefined when the record is gone.
+ */
+export async function learnSession(ctx: RedisContext, sid: string, owner: string): Promise<KnownSession | undefined> {
+  const b = ctx.keys.bucket(ctx.keys.bucketOf(sid));
+  const [json, rooms] = await Promise.all([
+    ctx.cmd("hget", () => ctx.client.hget(b.sessions, sid)),
+    ctx.cmd("hgetall", () => ctx.client.hgetall(ctx.keys.sessionRooms(sid))),
+  ]);
+  if (!json) return undefined;
+  const session = decodeSession(json);
+  const entries = await Promise.all(Object.keys(rooms).map((room) => ctx.cmd("hget", () => ctx.client.hget(ctx.keys.room(room).members, session.c))));
+  Object.entries(rooms).forEach(([room, listed], i) => {
+    const member = entries[i] ? (JSON.parse(entries[i]) as StoredMember) : undefined;
+    ctx.known.remember(sid, owner, session, room, decodeListing(listed), ctx.clock.now(), member?.s === sid ? member.pr : undefined);
+  });
+  return ctx.known.get(sid);
 }

@@ -3,15 +3,15 @@ import type { Activity } from "../../core/presence-event.js";
 import type { JoinInput, JoinResult, Lease, LeaveInput, LeaveResult, NavigateInput, NavigateResult, ReapResult, SessionRef } from "../../core/session.js";
 import { PresenceError, sessionNotFound } from "../../core/presence-error.js";
 import type { SessionStore } from "../ports/session-store.js";
-import { decodeListing, decodeSession, encodeMember, identityKey, sessionScopes, type StoredMember, type StoredSession } from "./codec.js";
+import { encodeMember, identityKey, sessionScopes, type StoredMember, type StoredSession } from "./codec.js";
 import { checkPresenceRecord, mergePresence } from "../../core/typed-presence.js";
 import type { PresenceOverride } from "../../core/presence-override.js";
 import type { DataLossRecovery } from "./data-loss-recovery.js";
 import { createHeartbeatBatcher } from "./heartbeat-batcher.js";
 import { heartbeatBatch } from "./heartbeat-batch.js";
-import { SESSION_BUCKETS } from "./keys.js";
 import type { RedisContext } from "./redis-context.js";
-import { createRedisSessionActivity, readSession } from "./redis-session-activity.js";
+import { createRedisSessionActivity, learnSession, readSession } from "./redis-session-activity.js";
+import { createRedisSessionQuota } from "./redis-session-quota.js";
 import { viewFromScript } from "./room-reader.js";
 import { FINAL_CALL, type RoomReadParts } from "./room-scripts.js";
 import type { SessionReaper } from "./session-reaper.js";
@@ -32,10 +32,13 @@ const FIRST_CALL = 1;
  *
  * Redis round trips per Join (issue 16; before: `SET NX GET` for the request id, `sessionOpen`,
  * `userSession`, `roomJoin`, a `MULTI` read of the view: five, one after the other):
- * - a first Join without a request id on standalone Redis: one (three scripts sent together);
+ * - a first Join without a request id nor a `sessions` quota on standalone Redis: one (three
+ *   scripts sent together); with a quota (the service always passes one) two, as below: the
+ *   quota is checked by `sessionOpen`, which must answer before the room step runs;
  * - any other Join: two: `sessionOpen` (with the request-id de-duplication inside), then `roomJoin`
  *   (which answers with the view) and, for a new session, `userSession`, in parallel;
- * - a retry whose request id names a live session: three (the second `sessionOpen` uses it).
+ * - a retry whose request id names a live session: three (the second `sessionOpen` uses it);
+ * - Cluster, a first Join: one more (`quotaAdmit` on the quota set's slot; redis-session-quota.ts).
  */
 export interface RedisSessionStoreParts {
   recovery: DataLossRecovery;
@@ -50,6 +53,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
   const remember = (sid: string, owner: string, session: StoredSession, room: string, md: Record<string, string>, presence?: Record<string, string>) =>
     ctx.known.remember(sid, owner, session, room, md, ctx.clock.now(), presence);
   const activity = createRedisSessionActivity(ctx);
+  const quota = createRedisSessionQuota(ctx);
   /**
    * The room step of a join or navigation: `call` is the session step's number and lease end
    * (fencing). The connection shows the session's activity through the user's manual presence from
@@ -114,8 +118,10 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
 
   /** `refusedNew`: the session's first Join was refused, so it was never present: its user's last seen is left as it was. */
   async function leaveRoom(ref: SessionRef, room: string, session: StoredSession, seq: number, refusedNew = false): Promise<"left" | "ended" | "not_in_room" | "relisted"> {
-    const status = await ctx.sessions.leaveRoom(ref, room, seq);
+    const quotaKey = session.q ?? session.o;
+    const status = await ctx.sessions.leaveRoom({ ...ref, quotaKey }, room, seq);
     if (status === "not_found") throw sessionNotFound();
+    if (status === "ended" && ctx.cluster) await quota.remove(quotaKey, ref.sessionId); // standalone: in the script
     if (status !== "relisted") ctx.known.left(ref.sessionId, room);
     if (status === "left") await activity.roomAway(ref.sessionId, session, room, 0); // its threshold no longer counts
     if (status === "ended") {
@@ -209,13 +215,27 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       // it names a live session, that session is used; should it expire before that second call,
       // the next try re-points the request to a new session.
       const request = !input.sessionId && input.requestId ? ctx.keys.request(owner, input.requestId) : undefined;
-      if (!opened && !request && !ctx.cluster) return joinInOneTrip(input, metadataJson);
+      // With a `sessions` quota the session step must be answered first: a refused Join changes nothing.
+      if (!opened && !request && !ctx.cluster && !input.maxSessions) return joinInOneTrip(input, metadataJson);
+      const quotaKey = input.quotaKey ?? owner;
+      const maxSessions = input.maxSessions ?? 0;
       for (let attempt = 0; !opened; attempt++) {
         if (attempt === MAX_OPEN_ATTEMPTS) throw sessionNotFound();
         const id = request ? ctx.keys.inBucket(ctx.ids.sessionId(), request.bucket) : ctx.ids.sessionId();
         const session = newSession(input);
-        const r = await open({ mode: "new", sid: id, arg: JSON.stringify(session), requestField: request?.field, quotaKey: session.q });
-        if (r.status === "ok") {
+        const r = await open({ mode: "new", sid: id, arg: JSON.stringify(session), requestField: request?.field, quotaKey: session.q, maxSessions });
+        // Cluster: the quota set is on another slot; the new session (in no room yet) takes its place
+        // there or is ended again (redis-session-quota.ts).
+        if (ctx.cluster && r.status === "ok") {
+          await quota.reserve(quotaKey, id, maxSessions).catch(async (e: unknown) => {
+            await ctx.sessions.leaveRoom({ sessionId: id, ownerKey: owner, quotaKey }, room, FINAL_CALL).catch(() => undefined);
+            throw e;
+          });
+        }
+        if (r.status === "quota_full") {
+          await quota.refused(quotaKey, maxSessions, r); // throws QUOTA_EXCEEDED unless a leftover was freed
+          attempt--;
+        } else if (r.status === "ok") {
           opened = { expiresAtMs: r.expiresAtMs, session, sid: id, seq: r.seq };
           sessionCreated = true;
         } else if (r.status === "request_hit") {
@@ -278,25 +298,8 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
 
     async attach(input) {
       const lease = await beat({ sessionId: input.sessionId, ownerKey: input.ownerKey }, false);
-      let known = ctx.known.get(input.sessionId);
-      if (!known) {
-        // Created on another node: learn it, so this node can re-assert it if Redis loses its data.
-        const b = ctx.keys.bucket(ctx.keys.bucketOf(input.sessionId));
-        const [json, rooms] = await Promise.all([
-          ctx.cmd("hget", () => ctx.client.hget(b.sessions, input.sessionId)),
-          ctx.cmd("hgetall", () => ctx.client.hgetall(ctx.keys.sessionRooms(input.sessionId))),
-        ]);
-        if (json) {
-          const session = decodeSession(json);
-          // Its typed presence in each room too (re-assertion restores it): one read per room, together.
-          const entries = await Promise.all(Object.keys(rooms).map((room) => ctx.cmd("hget", () => ctx.client.hget(ctx.keys.room(room).members, session.c))));
-          Object.entries(rooms).forEach(([room, listed], i) => {
-            const member = entries[i] ? (JSON.parse(entries[i]) as StoredMember) : undefined;
-            remember(input.sessionId, input.ownerKey, session, room, decodeListing(listed), member?.s === input.sessionId ? member.pr : undefined);
-          });
-          known = ctx.known.get(input.sessionId);
-        }
-      }
+      // Created on another node: learn it, so this node can re-assert it if Redis loses its data.
+      const known = ctx.known.get(input.sessionId) ?? (await learnSession(ctx, input.sessionId, input.ownerKey));
       if (known) known.pins++;
       await ctx.sessions.setNode(input, ctx.nodeId);
       return lease;
@@ -389,11 +392,6 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
 
     roomAwayChanged: (room, ms) => activity.roomAwayChanged(room, ms),
 
-    async countSessions(quotaKey) {
-      const counts = await Promise.all(
-        Array.from({ length: SESSION_BUCKETS }, (_, b) => ctx.cmd("hget", () => ctx.client.hget(ctx.keys.bucket(b).owners, quotaKey))),
-      );
-      return counts.reduce((sum, v) => sum + (v === null ? 0 : Number(v)), 0);
-    },
+    countSessions: (quotaKey) => quota.count(quotaKey),
   };
 }

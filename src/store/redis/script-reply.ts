@@ -14,6 +14,8 @@ export interface ScriptContext {
   nowArg(): string;
   /** PUBLISH on standalone Redis, SPUBLISH (sharded, the room's shard) on Cluster. */
   pub: "PUBLISH" | "SPUBLISH";
+  /** Redis Cluster: a script reaches one slot only (keys.ts). */
+  cluster: boolean;
   timings: Timings;
   limits: Limits;
 }

@@ -53,6 +53,8 @@ export const SCRIPT_NAMES = [
   "sessionStamp",
   "sessionRoomAway",
   "roomStamp",
+  "quotaAdmit",
+  "quotaRepair",
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];

@@ -2,11 +2,13 @@ import type { LeaveReason } from "../../core/presence-event.js";
 import { decodeSession, sessionScopes, type StoredSession } from "./codec.js";
 import { SESSION_BUCKETS } from "./keys.js";
 import type { RedisContext } from "./redis-context.js";
+import { createRedisSessionQuota } from "./redis-session-quota.js";
 import { FINAL_CALL } from "./room-scripts.js";
 
 /**
  * Shared, fenced reaping (design §5): every node, every reaper interval, walks the 64 session
- * buckets (claiming nothing while the outage guard pauses reaping: outage-guard.ts). Per bucket it claims expired sessions (`sessionsClaimExpired`: from then on heartbeats
+ * buckets, PRESENCE_REAPER_CONCURRENCY (8) at a time (claiming nothing while the outage guard
+ * pauses reaping: outage-guard.ts). Per bucket it claims expired sessions (`sessionsClaimExpired`: from then on heartbeats
  * and refreshes are refused, so a reaped session is never resurrected), leaves each claimed
  * session's rooms with reason TIMEOUT (idempotent, fenced per member by session id), records the
  * end in the user's status, and deletes the session (`sessionReapDone`). A claim not finished
@@ -45,7 +47,10 @@ export function createSessionReaper(ctx: RedisContext): SessionReaper {
       if (session.id.kind === "user") await ctx.scopes.removeSession(sid, session.id.user.userId, sessionScopes(session));
       await ctx.cmd("zrem", () => ctx.client.zrem(bk.away, sid)); // the away index keeps nothing of it
     }
-    await ctx.sessions.reapDone(sid);
+    // Cluster: out of its quota set before the record goes (the claim's next taker repeats it).
+    const quotaKey = session ? (session.q ?? session.o) : null;
+    if (ctx.cluster && quotaKey !== null) await createRedisSessionQuota(ctx).remove(quotaKey, sid);
+    await ctx.sessions.reapDone(sid, quotaKey);
     ctx.known.delete(sid);
     return { leaves, session };
   }
@@ -59,7 +64,7 @@ export function createSessionReaper(ctx: RedisContext): SessionReaper {
       // After a store outage no session is judged by the time nobody could refresh it (F-R3b);
       // nor before this node knows Redis' clock (each claim carries a deadline in it, set as it is sent).
       const paused = ctx.outage.reapPaused();
-      for (let b = 0; b < SESSION_BUCKETS; b++) {
+      const reapBucket = async (b: number) => {
         const deadline = paused ? null : ctx.outage.claimDeadline();
         const claimed = deadline === null ? NOTHING_CLAIMED : await ctx.sessions.claimExpired(b, deadline).catch((e: unknown) => {
           ctx.outage.failed();
@@ -75,9 +80,27 @@ export function createSessionReaper(ctx: RedisContext): SessionReaper {
         const failed = done.find((d) => d.status === "rejected");
         if (failed) throw failed.reason;
         const bk = ctx.keys.bucket(b);
-        const live = await ctx.cmd("zcard", () => ctx.client.zcard(bk.expiry));
+        const live = await ctx.cmd("zcard", () => ctx.client.zcard(bk.expiry)); // not `liveSessions += await …`: buckets run side by side
         liveSessions += live;
-      }
+      };
+      // Buckets are claimed `reaperConcurrency` at a time (PRESENCE_REAPER_CONCURRENCY): one after
+      // the other, a mass expiry's leaves waited for 64 claims and their finishes in a row. Buckets
+      // are independent (their own keys, claims and deadlines). The first failure stops the pass
+      // from taking more buckets; the ones under way finish, then it is thrown (the next pass goes on).
+      let next = 0;
+      let failure: { error: unknown } | null = null;
+      const worker = async () => {
+        while (failure === null && next < SESSION_BUCKETS) {
+          const b = next++;
+          try {
+            await reapBucket(b);
+          } catch (error) {
+            failure ??= { error };
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(ctx.limits.reaperConcurrency, SESSION_BUCKETS) }, worker));
+      if (failure !== null) throw (failure as { error: unknown }).error;
       return { expiredSessions, leaves, liveSessions };
     },
   };

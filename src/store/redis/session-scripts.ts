@@ -9,7 +9,7 @@ import { ScriptReply, type ScriptContext } from "./script-reply.js";
  * tables below are the only place script status numbers appear; `not_found` and `too_many_rooms`
  * become PresenceErrors in `sessionError`, once.
  */
-const OPEN = { 1: "ok", 2: "request_hit", [-1]: "not_found", [-2]: "too_many_rooms" } as const;
+const OPEN = { 1: "ok", 2: "request_hit", [-1]: "not_found", [-2]: "too_many_rooms", [-3]: "quota_full" } as const;
 const CHECK = { 1: "ok", [-1]: "not_found" } as const;
 const LEAVE_ROOM = { 1: "left", 2: "ended", 0: "not_in_room", 3: "relisted", [-1]: "not_found" } as const;
 const NAVIGATE = { 1: "ok", [-1]: "not_found", [-2]: "too_many_rooms" } as const;
@@ -27,6 +27,13 @@ const AWAY_BATCH = 1_000;
 export const REAP_CLAIM_MS = 30_000;
 /** Sessions claimed per bucket per reaper pass. */
 const REAP_BATCH = 200;
+/**
+ * A quota entry (lua/lib/quota.lua) is checked against its session record only after this many
+ * session TTLs: a join in flight is never mistaken for a leftover, and a leftover (Cluster: a node
+ * died between a session's end and its removal from the quota set) holds a place at most this long
+ * before the next refused Join of that quota key frees it (redis-session-quota.ts).
+ */
+export const QUOTA_CHECK_AFTER_TTLS = 2;
 
 /** The PresenceError of a refused session call; `field` names the room field of the request. */
 export function sessionError(r: { status: "not_found" | "request_hit" } | { status: "too_many_rooms"; rooms: number }, field: string, maxRooms: number): PresenceError {
@@ -40,7 +47,9 @@ export type SessionOpenReply =
   /** A first Join's request id names this live session of the owner: nothing was created. */
   | { status: "request_hit"; sessionId: string }
   | { status: "not_found" }
-  | { status: "too_many_rooms"; rooms: number };
+  | { status: "too_many_rooms"; rooms: number }
+  /** The quota key already has `maxSessions` sessions (nothing changed); `due`: entries whose check is due. */
+  | { status: "quota_full"; count: number; due: string[] };
 
 export type SessionOpenMode = "new" | "use" | "reclaim";
 
@@ -57,6 +66,11 @@ export interface SessionOpenArgs {
   requestField?: string;
   /** Mode new only: the quota key the session counts against (default the owner key). */
   quotaKey?: string;
+  /**
+   * Mode new only: the quota key's `sessions` quota (0 or absent = none). Standalone Redis: checked
+   * and counted by this script; Cluster: by `quotaAdmit` before it (the slot differs).
+   */
+  maxSessions?: number;
 }
 
 /** One entry of a heartbeat batch: owner null is a node refresh of a session it already verified. */
@@ -88,7 +102,7 @@ export interface SessionScripts {
   /** A live session of this owner, without refreshing it; `startLeave` also takes the session's next call number. */
   check(ref: SessionRef, startLeave?: boolean): Promise<{ status: "ok"; session: StoredSession; seq: number } | { status: "not_found" }>;
   /** Unlists a room unless a call later than `seq` listed it again (`relisted`). */
-  leaveRoom(ref: SessionRef, room: string, seq: number): Promise<(typeof LEAVE_ROOM)[keyof typeof LEAVE_ROOM]>;
+  leaveRoom(ref: SessionRef & { quotaKey: string }, room: string, seq: number): Promise<(typeof LEAVE_ROOM)[keyof typeof LEAVE_ROOM]>;
   navigate(ref: SessionRef, a: { fromRoom: string; toRoom: string; metadataJson: string }): Promise<NavigateReply>;
   /** Starts the grace of a session recorded for `nodeId` (untouched when another node attached it since). */
   release(ref: SessionRef, graceMs: number, nodeId: string): Promise<(typeof RELEASE)[keyof typeof RELEASE]>;
@@ -103,7 +117,12 @@ export interface SessionScripts {
    * claim. Nothing is claimed when the script runs after `deadline` (script time; see outage-guard.ts).
    */
   claimExpired(bucket: number, deadline: number): Promise<{ expiredNow: number; sids: string[] }>;
-  reapDone(sid: string): Promise<(typeof REAP_DONE)[keyof typeof REAP_DONE]>;
+  /** `quotaKey`: the session's (standalone: removed from its quota set here); null when its record is gone. */
+  reapDone(sid: string, quotaKey: string | null): Promise<(typeof REAP_DONE)[keyof typeof REAP_DONE]>;
+  /** Cluster: reserves a new session's place in its quota set (max 0: always), or refuses (lib/quota.lua). */
+  quotaAdmit(quotaKey: string, sid: string, max: number): Promise<{ status: "ok" } | { status: "quota_full"; count: number; due: string[] }>;
+  /** Applies the checks of due quota entries: gone sessions leave the set, live ones are next checked later. Returns how many left. */
+  quotaRepair(quotaKey: string, checked: readonly { sid: string; live: boolean }[]): Promise<number>;
   /** Claims a live session for a kick; `nodeId` ('' = any) must be the node it is recorded for. */
   kick(sid: string, nodeId: string): Promise<(typeof KICK)[keyof typeof KICK]>;
   /** An activity signal: the session's last activity and away deadline; its rooms (whose members then carry `lastActiveMs`). */
@@ -120,17 +139,24 @@ export function createSessionScripts(c: ScriptContext): SessionScripts {
     const b = bucketOf(sid);
     return [b.expiry, b.sessions, c.keys.sessionRooms(sid), b.owners, b.seqs];
   };
-  const openKeys = (sid: string) => {
+  /** Standalone: the quota set; Cluster: a key of the session's slot the script leaves alone. */
+  const quotaSetOr = (quotaKey: string | null, b: { owners: string }) => (c.cluster || quotaKey === null ? b.owners : c.keys.quota(quotaKey));
+  const inScript = (quotaKey: string | null) => (c.cluster || quotaKey === null ? "" : "1");
+  const openKeys = (sid: string, quotaKey: string) => {
     const b = bucketOf(sid);
-    return [b.expiry, b.sessions, c.keys.sessionRooms(sid), b.owners, b.requests, b.requestsExpiry, b.seqs];
+    return [b.expiry, b.sessions, c.keys.sessionRooms(sid), b.owners, b.requests, b.requestsExpiry, b.seqs, quotaSetOr(quotaKey, b)];
   };
   const ttl = c.timings.sessionTtlMs;
+  const checkAfter = QUOTA_CHECK_AFTER_TTLS * ttl;
   const maxRooms = c.limits.maxRoomsPerSession;
   return {
     async open(a) {
-      const args = [a.mode, a.sid, a.owner, a.arg, c.nowArg(), ttl, a.room, a.metadataJson, maxRooms, a.nodeId, a.requestField ?? "", a.quotaKey ?? ""];
-      const r = new ScriptReply("sessionOpen", await c.run("sessionOpen", openKeys(a.sid), args));
+      const quotaKey = a.quotaKey ?? a.owner;
+      const quota = a.mode === "new" ? [inScript(quotaKey), a.maxSessions ?? 0, checkAfter] : ["", 0, checkAfter];
+      const args = [a.mode, a.sid, a.owner, a.arg, c.nowArg(), ttl, a.room, a.metadataJson, maxRooms, a.nodeId, a.requestField ?? "", a.quotaKey ?? "", ...quota];
+      const r = new ScriptReply("sessionOpen", await c.run("sessionOpen", openKeys(a.sid, quotaKey), args));
       const status = r.status(0, OPEN);
+      if (status === "quota_full") return { status, count: r.int(1), due: r.array(2).map(String) };
       if (status === "ok") return { status, expiresAtMs: r.int(1), session: decodeSession(r.str(2)), seq: r.int(3) };
       if (status === "request_hit") return { status, sessionId: r.str(2) };
       if (status === "too_many_rooms") return { status, rooms: r.int(1) + 1 };
@@ -144,8 +170,10 @@ export function createSessionScripts(c: ScriptContext): SessionScripts {
       return status === "ok" ? { status, session: decodeSession(r.str(1)), seq: r.int(2) } : { status };
     },
     async leaveRoom(ref, room, seq) {
-      const args = [ref.sessionId, ref.ownerKey, c.nowArg(), room, seq];
-      const r = new ScriptReply("sessionLeaveRoom", await c.run("sessionLeaveRoom", sessionKeys(ref.sessionId), args));
+      const b = bucketOf(ref.sessionId);
+      const args = [ref.sessionId, ref.ownerKey, c.nowArg(), room, seq, inScript(ref.quotaKey)];
+      const keys = [...sessionKeys(ref.sessionId), quotaSetOr(ref.quotaKey, b)];
+      const r = new ScriptReply("sessionLeaveRoom", await c.run("sessionLeaveRoom", keys, args));
       return r.status(0, LEAVE_ROOM);
     },
     async navigate(ref, a) {
@@ -187,10 +215,20 @@ export function createSessionScripts(c: ScriptContext): SessionScripts {
       const r = new ScriptReply("sessionsClaimExpired", await c.run("sessionsClaimExpired", keys, [c.nowArg(), REAP_CLAIM_MS, REAP_BATCH, deadline]));
       return { expiredNow: r.int(0), sids: r.strings(1) };
     },
-    async reapDone(sid) {
+    async reapDone(sid, quotaKey) {
       const b = bucketOf(sid);
-      const r = new ScriptReply("sessionReapDone", await c.run("sessionReapDone", [b.reaping, b.sessions, c.keys.sessionRooms(sid), b.owners, b.seqs], [sid]));
+      const keys = [b.reaping, b.sessions, c.keys.sessionRooms(sid), b.owners, b.seqs, quotaSetOr(quotaKey, b)];
+      const r = new ScriptReply("sessionReapDone", await c.run("sessionReapDone", keys, [sid, inScript(quotaKey)]));
       return r.status(0, REAP_DONE);
+    },
+    async quotaAdmit(quotaKey, sid, max) {
+      const r = new ScriptReply("quotaAdmit", await c.run("quotaAdmit", [c.keys.quota(quotaKey)], [sid, c.nowArg(), max, checkAfter]));
+      return r.int(0) === 1 ? { status: "ok" } : { status: "quota_full", count: r.int(1), due: r.array(2).map(String) };
+    },
+    async quotaRepair(quotaKey, checked) {
+      const args: (string | number)[] = [c.nowArg(), checkAfter];
+      for (const e of checked) args.push(e.sid, e.live ? "1" : "0");
+      return new ScriptReply("quotaRepair", await c.run("quotaRepair", [c.keys.quota(quotaKey)], args)).int(0);
     },
     async stamp(sid) {
       const b = bucketOf(sid);

@@ -91,6 +91,13 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
   };
   const isOwn = (s: WsSession, id: string) => s.session !== null && s.session.sessionId === id;
 
+  /**
+   * What the node refresh calls when it finds the socket's session gone. Made here, not inside
+   * `dispatch`: a closure made there keeps dispatch's whole context (the frame, the Join's answer
+   * with its view) alive for the life of the socket.
+   */
+  const lostHandler = (ws: Socket) => () => d.sessionLost(ws);
+
   /** The session ended on purpose: unbind it from the socket. */
   function forget(ws: Socket, s: WsSession) {
     s.release?.();
@@ -129,7 +136,7 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
         } else {
           r = await service.join(caller, { ...base, sessionId: v.sessionId, resumeSecret: v.resumeSecret });
           // Frames of one socket run one at a time, so no other first Join can race this one.
-          s.release = await service.bind(caller, r.session.sessionId, () => d.sessionLost(ws));
+          s.release = await service.bind(caller, r.session.sessionId, lostHandler(ws));
           s.session = r.session;
         }
         enter(ws, s, v.room);

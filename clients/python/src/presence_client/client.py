@@ -14,7 +14,6 @@ reason) instead of ``grpc.RpcError``.
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -26,61 +25,29 @@ from . import _calls as c
 from . import events as ev
 from . import rooms_scopes as rs
 from . import types as t
+from ._resume import ResumingStream
 from .errors import PresenceError, from_rpc_error
 
 SessionLike = Union[t.Session, t.JoinResult, str]
 
 
-class Watch(Iterator[object]):
+class Watch(ResumingStream):
     """An iterator of a room's typed events that reconnects and resumes (``resume_from``) after
     the server drains or restarts, with jittered backoff. ``close()`` (or leaving a ``with`` block)
     ends it from any thread."""
 
     def __init__(self, open_stream, position: c.Position, include_keepalive: bool, resume: bool, max_backoff: float) -> None:
-        self._open, self._pos, self._keep, self._resume = open_stream, position, include_keepalive, resume
-        self._backoff = c.Backoff(cap=max_backoff)
-        self._closed = threading.Event()
-        self._call = None
-        self._pending: List[object] = []
+        super().__init__(open_stream, include_keepalive, resume, max_backoff)
+        self._pos = position
 
-    def __iter__(self) -> "Watch":
-        return self
+    def _resume_arg(self) -> object:
+        return self._pos.resume_from()
 
-    def __next__(self) -> object:
-        while not self._pending:
-            if self._closed.is_set() or self._pos.ended:  # after RoomEnded there is nothing to resume
-                raise StopIteration
-            if self._call is None:
-                self._call = self._open(self._pos.resume_from())
-            try:
-                msg = next(self._call)
-            except StopIteration:
-                self._call = None
-                if not self._resume:
-                    raise
-                continue
-            except grpc.RpcError as err:
-                self._call = None
-                if self._closed.is_set():
-                    raise StopIteration from None
-                if not self._resume or err.code() not in c.RESUMABLE:
-                    raise from_rpc_error(err) from None
-                self._closed.wait(self._backoff.next_delay())
-                continue
-            self._backoff.reset()
-            self._pending.extend(self._pos.convert(msg, self._keep))
-        return self._pending.pop(0)
+    def _items(self, msg) -> List[object]:
+        return self._pos.convert(msg, self._keep)
 
-    def close(self) -> None:
-        self._closed.set()
-        if self._call is not None:
-            self._call.cancel()
-
-    def __enter__(self) -> "Watch":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _finished(self) -> bool:
+        return self._pos.ended  # after RoomEnded there is nothing to resume
 
 
 class PresenceClient:

@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import AsyncIterator, Iterable, Iterator, List, Optional
+from typing import AsyncIterator, Iterable, List, Optional
 
 import grpc
 
@@ -15,6 +14,7 @@ from presence.v1 import backend_pb2
 
 from . import _calls as c
 from . import types as t
+from ._resume import ResumingStream
 from .errors import from_rpc_error
 
 PREFIX = "BACKEND_EVENT_KIND_"
@@ -68,54 +68,21 @@ def convert(msg: backend_pb2.WatchEventsResponse, include_keepalive: bool) -> Li
     return [msg.keepalive] if include_keepalive else []
 
 
-class EventWatch(Iterator[object]):
+class EventWatch(ResumingStream):
     """Iterator of :class:`BackendEvent` (and :class:`EventsGap`), resuming from its last cursor
     after the server drains or restarts. ``close()`` ends it from any thread."""
 
     def __init__(self, open_stream, cursor: str, include_keepalive: bool, resume: bool, max_backoff: float) -> None:
-        self._open, self.cursor, self._keep, self._resume = open_stream, cursor, include_keepalive, resume
-        self._backoff = c.Backoff(cap=max_backoff)
-        self._closed = threading.Event()
-        self._call = None
-        self._pending: List[object] = []
+        super().__init__(open_stream, include_keepalive, resume, max_backoff)
+        self.cursor = cursor
 
-    def __next__(self) -> object:
-        while not self._pending:
-            if self._closed.is_set():
-                raise StopIteration
-            if self._call is None:
-                self._call = self._open(self.cursor)
-            try:
-                msg = next(self._call)
-            except StopIteration:
-                self._call = None
-                if not self._resume:
-                    raise
-                continue
-            except grpc.RpcError as err:
-                self._call = None
-                if self._closed.is_set():
-                    raise StopIteration from None
-                if not self._resume or err.code() not in c.RESUMABLE:
-                    raise from_rpc_error(err) from None
-                self._closed.wait(self._backoff.next_delay())
-                continue
-            self._backoff.reset()
-            if msg.cursor:
-                self.cursor = msg.cursor
-            self._pending.extend(convert(msg, self._keep))
-        return self._pending.pop(0)
+    def _resume_arg(self) -> object:
+        return self.cursor
 
-    def close(self) -> None:
-        self._closed.set()
-        if self._call is not None:
-            self._call.cancel()
-
-    def __enter__(self) -> "EventWatch":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _items(self, msg) -> List[object]:
+        if msg.cursor:
+            self.cursor = msg.cursor
+        return convert(msg, self._keep)
 
 
 async def watch_async(open_stream, cursor: str, include_keepalive: bool, resume: bool, max_backoff: float) -> AsyncIterator[object]:

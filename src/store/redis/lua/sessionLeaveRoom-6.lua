@@ -4,8 +4,11 @@
   deleted).
   KEYS[1] bucket expiry zset   KEYS[2] bucket sessions hash   KEYS[3] the session's rooms hash
   KEYS[4] bucket owners hash (quota key → live sessions)   KEYS[5] bucket op sequences hash
+  KEYS[6] standalone: the session's quota set (lib/quota); Cluster: any key of this slot, unused
   ARGV[1] session id   ARGV[2] owner key   ARGV[3] now ms ('0' = Redis TIME)   ARGV[4] room
   ARGV[5] the leaving call's number (a listing written by a later call is kept)
+  ARGV[6] '1' = an ended session leaves its quota set KEYS[6] here (standalone), '' = the caller
+  does (Cluster)
   Returns {status, session JSON}; 1 = left, 2 = left and the session ended, 0 = not in the room,
   3 = listed again by a later call (kept), -1 = not found / expired / not the owner's
 ]]
@@ -27,4 +30,5 @@ local quota = session.q or session.o
 if redis.call('HINCRBY', KEYS[4], quota, -1) <= 0 then redis.call('HDEL', KEYS[4], quota) end
 redis.call('DEL', KEYS[3])
 redis.call('HDEL', KEYS[5], ARGV[1])
+if ARGV[6] == '1' then redis.call('ZREM', KEYS[6], ARGV[1]) end
 return { 2, sessionJson }
