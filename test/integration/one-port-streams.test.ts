@@ -97,6 +97,21 @@ describe("one-port server: HTTP/2 streams taken before the compat layer", () => 
     expect(raws.filter((r) => r instanceof http2.Http2ServerRequest)).toHaveLength(1);
   });
 
+  it("a gRPC call refused before its body is read (unsupported grpc-encoding) discards the rest of a large body, so the stream closes", async () => {
+    const { port, handled } = await startHealth();
+    const session = h2Connect(port);
+    const req = session.request({ ":method": "POST", ":path": "/grpc.health.v1.Health/Check", "content-type": "application/grpc", "grpc-encoding": "br", te: "trailers" });
+    let trailers: http2.IncomingHttpHeaders = {};
+    req.on("trailers", (t) => (trailers = t));
+    req.resume();
+    const closed = new Promise((r) => req.once("close", r));
+    req.end(Buffer.alloc(300_000)); // far beyond the stream's 64 KiB flow-control window
+    await closed;
+    expect(trailers["grpc-status"]).toBe("12"); // UNIMPLEMENTED
+    expect(String(trailers["grpc-message"])).toContain("grpc-encoding");
+    expect(handled).toEqual([]);
+  });
+
   it("applies the request-body timeout to streams it takes, except on streaming paths; their first stream ends the half-open state", async () => {
     const taken: http2.ServerHttp2Stream[] = [];
     const { server, port } = await start({
@@ -125,6 +140,36 @@ describe("one-port server: HTTP/2 streams taken before the compat layer", () => 
     await new Promise((r) => setTimeout(r, 600)); // twice the timeout: the streaming path stays open
     expect(bidi.closed).toBe(false);
     bidi.close();
+  });
+
+  it("a client that ends its connection with an error GOAWAY while a taken stream is open does not crash the server (the stream's error is swallowed, as compat did)", async () => {
+    const taken: http2.ServerHttp2Stream[] = [];
+    const { port } = await start({
+      handler: (_req, res) => res.end("ok"),
+      onStream: (stream, headers) => {
+        if (headers[":path"] !== "/held") return false;
+        taken.push(stream);
+        stream.respond({ ":status": 200 }); // a watch-like response that stays open
+        stream.write("first");
+        return true;
+      },
+    });
+    const session = h2Connect(port);
+    const held = session.request({ ":method": "POST", ":path": "/held" });
+    held.on("error", () => {});
+    await once(held, "response");
+    const errors: unknown[] = [];
+    const onError = (e: unknown) => errors.push(e);
+    process.on("uncaughtException", onError);
+    cleanups.push(() => void process.off("uncaughtException", onError));
+    session.goaway(http2.constants.NGHTTP2_CANCEL); // the server destroys its session with an error
+    await new Promise((r) => taken[0]!.once("close", r)); // (events.once would reject on the stream's 'error')
+    await new Promise((r) => setTimeout(r, 50));
+    expect(errors).toEqual([]);
+    const again = h2Connect(port).request({ ":path": "/other" });
+    again.resume();
+    const [headers] = (await once(again, "response")) as [http2.IncomingHttpHeaders];
+    expect(headers[":status"]).toBe(200);
   });
 
   it("ends taken streams with the session on close(): GOAWAY, the stream in flight may finish", async () => {

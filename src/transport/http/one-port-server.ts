@@ -217,7 +217,14 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
   const onStream = options.onStream;
   h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
     if (!options.streamingRequestPaths?.has(headers[":path"] ?? "")) guard.watchStream(stream);
-    if (onStream !== undefined && onStream(stream, headers)) return;
+    if (onStream !== undefined) {
+      // A session destroyed with an error (a client's GOAWAY with an error code, a protocol error)
+      // destroys its streams with that error: without a listener that is an uncaught exception,
+      // which would end the process. Compat streams get node's own no-op listener; the streams
+      // `onStream` takes get this one (their end is seen through 'close').
+      stream.on("error", ignoreStreamError);
+      if (onStream(stream, headers)) return;
+    }
     compat.emit("stream", stream, headers, flags, rawHeaders);
   });
   /** The socket being handed to the HTTP/2 server (it emits 'session' synchronously for it). */
@@ -380,6 +387,8 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
     connectionsByProtocol: () => ({ http1: Math.max(0, sockets.size - sniffing.size - sessions.size), http2: sessions.size }),
   };
 }
+
+function ignoreStreamError(): void {}
 
 /** Pings `session` every interval; destroys it when an ack is late. Returns the stop function. */
 function startPings(session: http2.ServerHttp2Session, intervalMs: number, timeoutMs: number): () => void {
