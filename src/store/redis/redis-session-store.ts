@@ -30,15 +30,10 @@ const FIRST_CALL = 1;
  * Ordering that keeps crashes harmless: a session lists a room before it joins the room and keeps
  * listing it until it has left, so every room member can be found (and reaped) through its session.
  *
- * Redis round trips per Join (issue 16; before: `SET NX GET` for the request id, `sessionOpen`,
- * `userSession`, `roomJoin`, a `MULTI` read of the view: five, one after the other):
- * - a first Join without a request id nor a `sessions` quota on standalone Redis: one (three
- *   scripts sent together); with a quota (the service always passes one) two, as below: the
- *   quota is checked by `sessionOpen`, which must answer before the room step runs;
- * - any other Join: two: `sessionOpen` (with the request-id de-duplication inside), then `roomJoin`
- *   (which answers with the view) and, for a new session, `userSession`, in parallel;
- * - a retry whose request id names a live session: three (the second `sessionOpen` uses it);
- * - Cluster, a first Join: one more (`quotaAdmit` on the quota set's slot; redis-session-quota.ts).
+ * Redis round trips per Join (docs/store.md): a first Join without a request id nor a `sessions`
+ * quota on standalone Redis one (three scripts sent together); any other Join two, `sessionOpen`
+ * (request-id de-duplication and, on standalone, the quota inside) then `roomJoin` ∥ `userSession`;
+ * a retry whose request id names a live session three; Cluster, a first Join: + `quotaAdmit`.
  */
 export interface RedisSessionStoreParts {
   recovery: DataLossRecovery;
@@ -296,7 +291,9 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
 
     heartbeat: (input) => beat(input, true),
 
-    async attach(input) {
+    async attach(input, joined) {
+      const mine = joined && ctx.known.get(input.sessionId); // created or reclaimed here: sessionOpen recorded this node and the expiry
+      if (mine) return (mine.pins++, joined);
       const lease = await beat({ sessionId: input.sessionId, ownerKey: input.ownerKey }, false);
       // Created on another node: learn it, so this node can re-assert it if Redis loses its data.
       const known = ctx.known.get(input.sessionId) ?? (await learnSession(ctx, input.sessionId, input.ownerKey));
