@@ -16,7 +16,8 @@
  * Options: --full  --only idle,storm,...  --servers presence,presence-ws,soketi,socketio (presence = our
  *   uWS engine, left out by default where it does not load; presence-ws = our ws engine)  --pin | --no-pin (default)  --no-grpc
  *   --scale F (multiply the client counts, for development runs)
- *   --profile (CPU profile of our server in storm, churn, cursors and, after the restart, reconnect: top functions in the JSON)
+ *   --profile (CPU profile of our server in storm, churn, cursors and, after the restart, reconnect: top functions in the JSON;
+ *     in idle, a sampling heap profile of every server: live bytes per connection by allocating site, in the JSON)
  *   --out FILE
  *
  * Writes bench/results/peers-<date>.json and, for a complete run without --out,
@@ -32,6 +33,7 @@ import { fmt, isoStamp } from "./lib/format.js";
 import type { GenCommand, GenCounters } from "./lib/generator.js";
 import { Histogram } from "./lib/histogram.js";
 import { serverGc, serverHeapUsed, startProfile, stopProfile, topFunctions } from "./lib/inspector.js";
+import { startHeapSampling, stopHeapSampling, summarizeHeap } from "./lib/heap-sampling.js";
 import { now, protocolOf, type ServerKind } from "./lib/peer-client.js";
 import { uwsAvailable } from "../src/transport/ws/select-engine.js";
 import { cpuSeconds, kernelMem, machineBusyS, rssBytes } from "./lib/proc-stats.js";
@@ -121,6 +123,8 @@ async function counters(gens: Gen[]): Promise<GenCounters & { latencyHist: Histo
     open: sum("open"),
     joined: sum("joined"),
     framesIn: sum("framesIn"),
+    bytesIn: sum("bytesIn"),
+    snapshotPagesIn: sum("snapshotPagesIn"),
     deliveries: sum("deliveries"),
     joinsSeen: sum("joinsSeen"),
     leavesSeen: sum("leavesSeen"),
@@ -226,6 +230,7 @@ async function idle(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
     const heap0 = server.insp ? await serverHeapUsed(server.insp) : NaN;
     const k0 = kernelMem();
     const cpu = cpuMeter(server, gens);
+    if (ctx.o.profile && server.insp) await startHeapSampling(server.insp);
     const users = Array.from({ length: n }, (_, i) => `idle-${i}`);
     const rooms = users.map((_, i) => `idle-room-${Math.floor(i / 10)}`);
     const r = await openClients(gens, kind, server.port, users, rooms, { join: true, countOnly: false, probes: 0 });
@@ -236,6 +241,8 @@ async function idle(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
     const rss1 = rssBytes(server.pid);
     const heap1 = server.insp ? await serverHeapUsed(server.insp) : NaN;
     const k1 = kernelMem();
+    const heapProfile = ctx.o.profile && server.insp ? summarizeHeap(await stopHeapSampling(server.insp), r.joined) : undefined;
+    if (heapProfile) log(`    ${kind}: sampled live heap ${fmt(heapProfile.totalPerConnection)} B per connection; by own site: ${heapProfile.byOwnSite.slice(0, 8).map((x) => `${x.site} ${fmt(x.bytesPerConnection)}`).join("; ")}`);
     const idleCpu = cpuMeter(server, gens);
     await sleep(ctx.sz.measureS * 1000);
     const ic = idleCpu();
@@ -253,7 +260,7 @@ async function idle(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
         idleCpuUsPerConnectionSecond: (ic.serverCpuS * 1e6) / ic.seconds / r.joined,
         connectSeconds: c.seconds,
       },
-      detail: { connections: n, joined: r.joined, failed: r.failed, rssBefore: rss0, rssAfter: rss1, jsHeapPerConnection: (heap1 - heap0) / r.joined, slabDelta: k1.slabBytes - k0.slabBytes, socketSlabDelta: k1.socketSlabBytes - k0.socketSlabBytes, tcpMemDelta: k1.tcpMemBytes - k0.tcpMemBytes },
+      detail: { connections: n, joined: r.joined, failed: r.failed, rssBefore: rss0, rssAfter: rss1, jsHeapPerConnection: (heap1 - heap0) / r.joined, slabDelta: k1.slabBytes - k0.slabBytes, socketSlabDelta: k1.socketSlabBytes - k0.socketSlabBytes, tcpMemDelta: k1.tcpMemBytes - k0.tcpMemBytes, ...(heapProfile ? { heapProfile } : {}) },
       generator: { cpuPercent: c.generatorPct, maxProcessPercent: c.generatorMaxProcessPct, share: c.generatorShare, processes: gens.length, machineBusyPercent: c.machinePct, otherProcessesPercent: Math.max(0, c.machinePct - c.serverPct - c.generatorPct) },
     };
   } finally {
@@ -281,10 +288,10 @@ async function storm(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
     const profile = ctx.o.profile && server.insp ? topFunctions(await stopProfile(server.insp), 20) : undefined;
     const ours = await ourCounters(server);
     const conv = ok ? (last!.lastConvergedAt - t0) / 1000 : NaN;
-    log(`    ${kind}: ${fmt(r.connected)} clients, ${ok ? `converged in ${fmt(conv, 2)} s` : `did not converge within 120 s (${fmt(last!.converged)} views complete, ${fmt(last!.over)} over, ${fmt(last!.under)} under, ${fmt(last!.unjoined)} not joined)`}; server CPU ${fmt(c.serverCpuS, 2)} s; ${fmt(last!.framesIn / r.connected, 1)} messages per client${Object.keys(ours).length ? ` (${Object.entries(ours).map(([k, v]) => `${k.replace("presence_", "")} ${fmt(v)}`).join(", ")})` : ""}`);
+    log(`    ${kind}: ${fmt(r.connected)} clients, ${ok ? `converged in ${fmt(conv, 2)} s` : `did not converge within 120 s (${fmt(last!.converged)} views complete, ${fmt(last!.over)} over, ${fmt(last!.under)} under, ${fmt(last!.unjoined)} not joined)`}; server CPU ${fmt(c.serverCpuS, 2)} s, generators ${fmt((c.generatorPct * c.seconds) / 100, 2)} CPU-s; ${fmt(last!.framesIn / r.connected, 1)} messages (${fmt(last!.snapshotPagesIn / r.connected, 1)} snapshot pages), ${fmt(last!.bytesIn / r.connected / 1024)} KiB per client${Object.keys(ours).length ? ` (${Object.entries(ours).map(([k, v]) => `${k.replace("presence_", "")} ${fmt(v)}`).join(", ")})` : ""}`);
     return {
       metrics: { convergenceSeconds: conv, serverCpuSeconds: c.serverCpuS, messagesPerClient: last!.framesIn / r.connected },
-      detail: { clients: r.connected, failed: r.failed, converged: last!.converged, timedOutAfterSeconds: ok ? null : 120, windowSeconds: c.seconds, ...ours, ...(profile ? { profile } : {}) },
+      detail: { clients: r.connected, failed: r.failed, converged: last!.converged, bytesPerClient: last!.bytesIn / r.connected, snapshotPagesPerClient: last!.snapshotPagesIn / r.connected, generatorCpuSeconds: (c.generatorPct * c.seconds) / 100, timedOutAfterSeconds: ok ? null : 120, windowSeconds: c.seconds, ...ours, ...(profile ? { profile } : {}) },
       generator: { cpuPercent: c.generatorPct, maxProcessPercent: c.generatorMaxProcessPct, share: c.generatorShare, processes: gens.length, machineBusyPercent: c.machinePct, otherProcessesPercent: Math.max(0, c.machinePct - c.serverPct - c.generatorPct) },
     };
   } finally {

@@ -14,6 +14,7 @@ import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey, JWTVerifyOptions } fro
 import type { CallerGrants } from "../core/access-policy.js";
 import { ANONYMOUS } from "../core/identity.js";
 import type { Caller, Role } from "../core/identity.js";
+import { EMPTY_RECORD, orEmpty } from "../core/metadata.js";
 import { PresenceError } from "../core/presence-error.js";
 import { parseRights, parseRoleClaim } from "../core/rights.js";
 
@@ -199,6 +200,7 @@ function grantsFrom(payload: JWTPayload, claims: ClaimNames): CallerGrants {
   try {
     const capability = payload[claims.capability];
     const roles = payload[claims.roomRoles];
+    if (capability === undefined && roles === undefined) return NO_GRANTS;
     return {
       ...(capability === undefined ? {} : { capability: parseRights(capability, claims.capability, claims.maxEntries) }),
       roles: roles === undefined ? [] : parseRoleClaim(roles, claims.roomRoles, claims.maxEntries),
@@ -208,6 +210,9 @@ function grantsFrom(payload: JWTPayload, claims: ClaimNames): CallerGrants {
     throw err;
   }
 }
+
+/** The grants of every token without capability or room-role claims (shared: one object per connection otherwise). */
+const NO_GRANTS: CallerGrants = Object.freeze({ roles: Object.freeze([]) });
 
 /** A cached caller is shared by every call with its token: frozen so that none can change it for the others. */
 function freezeCaller(caller: Caller): Caller {
@@ -221,12 +226,12 @@ function freezeCaller(caller: Caller): Caller {
 
 /** `meta` must be a plain object; its values are stringified (objects as JSON). */
 function metadataFrom(meta: unknown): Record<string, string> {
+  if (meta === null || typeof meta !== "object" || Array.isArray(meta)) return EMPTY_RECORD;
   const out: Record<string, string> = {};
-  if (meta === null || typeof meta !== "object" || Array.isArray(meta)) return out;
   for (const [key, value] of Object.entries(meta)) {
     out[key] = typeof value === "string" ? value : value !== null && typeof value === "object" ? JSON.stringify(value) : String(value);
   }
-  return out;
+  return orEmpty(out);
 }
 
 function toPresenceError(err: unknown): PresenceError {

@@ -25,6 +25,11 @@ import { show, stamp } from "./presence-seeds.js";
 import { admitJoin, type ManagedRoom } from "./room-lifecycle.js";
 import { shownActivity } from "./presence-override.js";
 import { GLOBAL_SCOPE } from "./scope.js";
+import { EMPTY_RECORD, orEmpty } from "./metadata.js";
+
+/** The scopes of a user's session that names none (shared: an array per session was ~150 B). */
+const GLOBAL_ONLY: readonly string[] = Object.freeze([GLOBAL_SCOPE]);
+const NO_SCOPES: readonly string[] = Object.freeze([]);
 
 /**
  * The presence model: sessions (session-table.ts), rooms (room-state.ts) and user presence
@@ -121,7 +126,7 @@ export function modelJoin(m: PresenceModel, input: JoinInput, nowMs: number, fx:
   if (opened.status === "create") {
     const ids = m.o.ids;
     const base = { id: ids.sessionId(), resumeSecret: ids.resumeSecret(), connectionId: ids.connectionId(), ownerKey: input.ownerKey, quotaKey: input.quotaKey ?? input.ownerKey };
-    const scopes = input.identity.kind === "user" ? [GLOBAL_SCOPE, ...(input.scopes ?? [])] : [];
+    const scopes = input.identity.kind !== "user" ? NO_SCOPES : input.scopes?.length ? GLOBAL_ONLY.concat(input.scopes) : GLOBAL_ONLY;
     const awayBaseMs = m.o.awayPolicy ? scopeBaseThreshold(m.o.awayPolicy, input.scopes ?? []) : 0;
     session = createSession(m.sessions, { ...base, identity: input.identity, activity: input.activity ?? "active", nodeId: m.o.nodeId, scopes, awayBaseMs }, input, nowMs, t.sessionTtlMs);
     fx.sessionsStarted.push(session);
@@ -177,13 +182,14 @@ export function endSessionWith(m: PresenceModel, s: SessionEntry, reason: LeaveR
 }
 
 /** Adds (or updates) the session's connection in a room. */
-export function joinRoom(m: PresenceModel, s: SessionEntry, room: string, metadata: Record<string, string>, nowMs: number, fx: Effects, presence: Record<string, string> = {}): PresenceEvent | null {
+export function joinRoom(m: PresenceModel, s: SessionEntry, room: string, metadata: Record<string, string>, nowMs: number, fx: Effects, presence: Record<string, string> = EMPTY_RECORD): PresenceEvent | null {
   const r = roomOf(m, room);
   r.idleSinceMs = 0;
+  metadata = orEmpty(metadata);
   const prev = r.state.members.get(s.connectionId);
   const activity = shownActivity(s.activity, overrideOf(m, s));
   const lastActiveMs = Math.max(prev?.lastActiveMs ?? 0, s.lastActiveMs);
-  const member = { connectionId: s.connectionId, identity: s.identity, metadata, activity, joinedAtMs: prev?.joinedAtMs ?? nowMs, lastActiveMs, presence };
+  const member = { connectionId: s.connectionId, identity: s.identity, metadata, activity, joinedAtMs: prev?.joinedAtMs ?? nowMs, lastActiveMs, presence: orEmpty(presence) };
   s.rooms.set(room, metadata);
   setRoomAway(s, room, roomAwayOf(m, room));
   const ev = applyJoin(r.state, member, nowMs);

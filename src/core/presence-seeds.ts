@@ -83,7 +83,7 @@ export function modelSweepAway(m: PresenceModel, nowMs: number, fx: Effects): nu
 export function showOverride(m: PresenceModel, userId: string, before: PresenceOverride, after: PresenceOverride, nowMs: number, fx: Effects): void {
   if (before === after) return;
   const u = m.users.get(userId);
-  for (const sid of u?.sessions.keys() ?? []) {
+  for (const [sid] of u?.sessions ?? []) {
     const s = m.sessions.sessions.get(sid);
     if (!s) continue;
     const next = shownActivity(s.activity, after);

@@ -45,8 +45,11 @@ export interface SessionEntry {
   awayAfterMs: number;
   /** The threshold of its scopes, else the default, fixed at creation (0 = never). */
   awayBaseMs: number;
-  /** room → `away_after_ms` of the managed rooms it is in that have one (they shorten `awayAfterMs`). */
-  roomAwayMs: Map<string, number>;
+  /**
+   * room → `away_after_ms` of the managed rooms it is in that have one (they shorten `awayAfterMs`);
+   * null while there is none (most sessions: an empty Map is ~0.2 KB per idle connection).
+   */
+  roomAwayMs: Map<string, number> | null;
 }
 
 export interface SessionTable {
@@ -124,7 +127,7 @@ export function createSession(
   ttlMs: number,
 ): SessionEntry {
   const base = s.awayBaseMs ?? 0;
-  const entry: SessionEntry = { scopes: [], quotaKey: s.ownerKey, ...s, awayBaseMs: base, awayAfterMs: base, roomAwayMs: new Map(), lastActiveMs: nowMs, expiresAtMs: nowMs + ttlMs, rooms: new Map() };
+  const entry: SessionEntry = { scopes: [], quotaKey: s.ownerKey, ...s, awayBaseMs: base, awayAfterMs: base, roomAwayMs: null, lastActiveMs: nowMs, expiresAtMs: nowMs + ttlMs, rooms: new Map() };
   t.sessions.set(entry.id, entry);
   t.quotas.set(entry.quotaKey, (t.quotas.get(entry.quotaKey) ?? 0) + 1);
   if (input.requestId && !input.sessionId) t.requests.set(requestKey(entry.ownerKey, input.requestId), { sessionId: entry.id, expiresAtMs: nowMs + ttlMs });
@@ -136,9 +139,9 @@ export function createSession(
  * and recomputes its threshold: the smallest of its base and its rooms' values (away-policy.ts).
  */
 export function setRoomAway(s: SessionEntry, room: string, ms: number): void {
-  if (ms > 0) s.roomAwayMs.set(room, ms);
-  else s.roomAwayMs.delete(room);
-  s.awayAfterMs = combineThresholds(s.awayBaseMs, s.roomAwayMs.values());
+  if (ms > 0) (s.roomAwayMs ??= new Map()).set(room, ms);
+  else if (s.roomAwayMs?.delete(room) && s.roomAwayMs.size === 0) s.roomAwayMs = null;
+  s.awayAfterMs = combineThresholds(s.awayBaseMs, s.roomAwayMs?.values() ?? []);
 }
 
 /** Sets the expiry to now + `ttlMs` (refresh, reclaim, join) or now + grace (release). */

@@ -22,8 +22,12 @@ import { unknownUser, type UserRestore, type UserStatusRecord } from "./user-sta
  *   restore never touches an existing record.
  */
 export interface UserEntry {
-  /** sessionId → activity of that session. */
-  sessions: Map<string, Activity>;
+  /**
+   * The user's sessions and their activities, as [sessionId, activity] pairs in one exact-size
+   * array (replaced, never mutated): a user has one or a few sessions, and a Map was ~0.2 KB per
+   * idle connection.
+   */
+  sessions: readonly (readonly [string, Activity])[];
   lastSeenMs: number;
   /** Last seen shown to others while invisible. */
   visibleLastSeenMs: number;
@@ -46,7 +50,7 @@ export function userStatusOf(t: UserPresence, userId: string, nowMs: number, ret
   if (!u) return unknownUser(userId);
   return {
     userId,
-    state: userStateOf(u.sessions.values(), u.override),
+    state: stateOf(u),
     lastSeenMs: u.lastSeenMs,
     customStatus: u.customStatus,
     invisible: u.invisible,
@@ -70,9 +74,11 @@ export function applyUserSession(
 ): UserStatusRecord | null {
   let u = live(t, userId, nowMs, retentionMs);
   if (!u) t.set(userId, (u = newEntry(restore)));
-  const before = userStateOf(u.sessions.values(), u.override);
-  u.sessions.set(sessionId, activity);
-  return before === userStateOf(u.sessions.values(), u.override) ? null : userStatusOf(t, userId, nowMs, retentionMs);
+  const before = stateOf(u);
+  const i = u.sessions.findIndex((x) => x[0] === sessionId);
+  const pair = [sessionId, activity] as const;
+  u.sessions = i < 0 ? u.sessions.concat([pair]) : u.sessions.slice(0, i).concat([pair], u.sessions.slice(i + 1));
+  return before === stateOf(u) ? null : userStatusOf(t, userId, nowMs, retentionMs);
 }
 
 /**
@@ -82,13 +88,24 @@ export function applyUserSession(
 export function applyUserSessionEnd(t: UserPresence, userId: string, sessionId: string, nowMs: number, retentionMs: number): UserStatusRecord | null {
   const u = live(t, userId, nowMs, retentionMs);
   if (!u) return null;
-  const before = userStateOf(u.sessions.values(), u.override);
-  if (!u.sessions.delete(sessionId)) return null;
-  if (u.sessions.size === 0) {
+  const before = stateOf(u);
+  const i = u.sessions.findIndex((x) => x[0] === sessionId);
+  if (i < 0) return null;
+  u.sessions = u.sessions.length === 1 ? NO_SESSIONS : u.sessions.slice(0, i).concat(u.sessions.slice(i + 1));
+  if (u.sessions.length === 0) {
     u.lastSeenMs = nowMs;
     if (!u.invisible) u.visibleLastSeenMs = nowMs;
   }
-  return before === userStateOf(u.sessions.values(), u.override) ? null : userStatusOf(t, userId, nowMs, retentionMs);
+  return before === stateOf(u) ? null : userStatusOf(t, userId, nowMs, retentionMs);
+}
+
+const NO_SESSIONS: UserEntry["sessions"] = Object.freeze([]);
+
+function stateOf(u: UserEntry) {
+  return userStateOf(
+    u.sessions.map((x) => x[1]),
+    u.override,
+  );
 }
 
 /**
@@ -115,7 +132,7 @@ export function applySetStatus(
   }
   if (change.invisible !== undefined && change.invisible !== u.invisible) {
     u.invisible = change.invisible;
-    if (u.invisible) u.visibleLastSeenMs = u.sessions.size > 0 ? nowMs : u.lastSeenMs;
+    if (u.invisible) u.visibleLastSeenMs = u.sessions.length > 0 ? nowMs : u.lastSeenMs;
     changed = true;
   }
   return { status: userStatusOf(t, userId, nowMs, retentionMs), changed };
@@ -123,7 +140,7 @@ export function applySetStatus(
 
 /** A user's first record: blank, or from a restore. */
 function newEntry(restore?: UserRestore): UserEntry {
-  const blank: UserEntry = { sessions: new Map(), lastSeenMs: 0, visibleLastSeenMs: 0, customStatus: "", invisible: false, override: "auto" };
+  const blank: UserEntry = { sessions: NO_SESSIONS, lastSeenMs: 0, visibleLastSeenMs: 0, customStatus: "", invisible: false, override: "auto" };
   if (!restore) return blank;
   const { lastSeenMs, visibleLastSeenMs, customStatus, invisible } = restore;
   return { ...blank, lastSeenMs, visibleLastSeenMs: invisible ? visibleLastSeenMs : lastSeenMs, customStatus, invisible };
@@ -135,7 +152,7 @@ export function pruneUsers(t: UserPresence, nowMs: number, retentionMs: number):
 }
 
 function expired(u: UserEntry, nowMs: number, retentionMs: number): boolean {
-  return u.sessions.size === 0 && u.lastSeenMs > 0 && u.lastSeenMs + retentionMs <= nowMs;
+  return u.sessions.length === 0 && u.lastSeenMs > 0 && u.lastSeenMs + retentionMs <= nowMs;
 }
 
 function live(t: UserPresence, userId: string, nowMs: number, retentionMs: number): UserEntry | undefined {

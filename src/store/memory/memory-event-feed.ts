@@ -1,26 +1,36 @@
 import type { BackendEvent } from "../../core/backend-events.js";
 import type { Clock } from "../../core/clock.js";
-import type { BackendEventFeed, FeedEntry } from "../ports/backend-event-feed.js";
+import type { BackendEventFeed } from "../ports/backend-event-feed.js";
 
 /**
  * The backend event feed of the embedded store: an array of entries trimmed by age. Ids are
  * `<incarnation>-<sequence>` (the incarnation is the store's start time), so a cursor from before a
  * restart is recognised: the reader gets a gap and everything retained, never a silent skip.
+ *
+ * Memory: the feed holds every join's events for the retention window (PRESENCE_EVENTS_RETENTION_MS,
+ * 5 min) whether or not anyone reads it, so an entry keeps the appended event itself, not a copy:
+ * its member, user and counts are the objects the room's state and the commit already hold (a deep
+ * copy was ~1.6 KB per joined connection, its JSON text ~2 KB as V8 builds it, a rope). Appenders
+ * never change an event after appending it (the service's derivation makes fresh ones); readers get
+ * copies, so none can change the feed. Ids are made when read.
  */
+interface Entry {
+  readonly seq: number;
+  readonly atMs: number;
+  readonly event: BackendEvent;
+}
+
 export function createMemoryEventFeed(clock: Clock): BackendEventFeed {
   const incarnation = String(clock.now());
-  const entries: Array<FeedEntry & { seq: number; atMs: number }> = [];
+  const entries: Entry[] = [];
   let seq = 0;
   /** Highest sequence number trimmed away (0: nothing trimmed yet). */
   let trimmedUpTo = 0;
-  const lastId = () => (seq === 0 ? "" : `${incarnation}-${seq}`);
+  const idOf = (s: number) => `${incarnation}-${s}`;
   return {
     async appendBackendEvents(events: BackendEvent[], retentionMs: number) {
       const now = clock.now();
-      for (const event of events) {
-        seq++;
-        entries.push({ id: `${incarnation}-${seq}`, seq, event: structuredClone(event), atMs: now });
-      }
+      for (const event of events) entries.push({ seq: ++seq, atMs: now, event });
       let drop = 0;
       while (drop < entries.length && entries[drop]!.atMs < now - retentionMs) drop++;
       if (drop > 0) trimmedUpTo = entries[drop - 1]!.seq;
@@ -32,8 +42,8 @@ export function createMemoryEventFeed(clock: Clock): BackendEventFeed {
       const after = afterId === "" || foreign ? 0 : Number(s);
       const gap = foreign || after < trimmedUpTo;
       const start = entries.findIndex((e) => e.seq > after);
-      const out = start < 0 ? [] : entries.slice(start, start + limit).map(({ id, event }) => ({ id, event: structuredClone(event) }));
-      return { entries: out, gap, lastId: lastId() };
+      const out = start < 0 ? [] : entries.slice(start, start + limit).map((e) => ({ id: idOf(e.seq), event: structuredClone(e.event) }));
+      return { entries: out, gap, lastId: seq === 0 ? "" : idOf(seq) };
     },
   };
 }

@@ -13,7 +13,7 @@ export interface FeedEntry {
 }
 
 export interface BackendEventFeed {
-  /** Appends events in order; `retentionMs` trims older ones (approximately). */
+  /** Appends events in order (the caller does not change them afterwards; a store may keep them as given); `retentionMs` trims older ones (approximately). */
   appendBackendEvents(events: BackendEvent[], retentionMs: number): Promise<void>;
   /**
    * Entries after `afterId` (exclusive; "" = from the oldest retained), at most `limit`. `gap` is

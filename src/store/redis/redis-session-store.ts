@@ -7,6 +7,7 @@ import { encodeMember, identityKey, sessionScopes, type StoredMember, type Store
 import { checkPresenceRecord, mergePresence } from "../../core/typed-presence.js";
 import type { PresenceOverride } from "../../core/presence-override.js";
 import type { DataLossRecovery } from "./data-loss-recovery.js";
+import { firstJoinStatus } from "./first-join-status.js";
 import { createHeartbeatBatcher } from "./heartbeat-batcher.js";
 import { heartbeatBatch } from "./heartbeat-batch.js";
 import type { RedisContext } from "./redis-context.js";
@@ -30,10 +31,17 @@ const FIRST_CALL = 1;
  * Ordering that keeps crashes harmless: a session lists a room before it joins the room and keeps
  * listing it until it has left, so every room member can be found (and reaped) through its session.
  *
- * Redis round trips per Join (docs/store.md): a first Join without a request id nor a `sessions`
- * quota on standalone Redis one (three scripts sent together); any other Join two, `sessionOpen`
- * (request-id de-duplication and, on standalone, the quota inside) then `roomJoin` ∥ `userSession`;
- * a retry whose request id names a live session three; Cluster, a first Join: + `quotaAdmit`.
+ * Redis round trips per Join (issue 16; before: `SET NX GET` for the request id, `sessionOpen`,
+ * `userSession`, `roomJoin`, a `MULTI` read of the view: five, one after the other):
+ * - a first Join without a request id nor a `sessions` quota on standalone Redis: one (three
+ *   scripts sent together); with a quota (the service always passes one) two, as below: the
+ *   quota is checked by `sessionOpen`, which must answer before the room step runs;
+ * - any other Join: two: `sessionOpen` (with the request-id de-duplication inside), then `roomJoin`
+ *   (which answers with the view) and, for a new session, `userSession` sent right after it on the
+ *   same connection (guarded: a refused Join never shows its user online; first-join-status.ts);
+ * - a retry whose request id names a live session: three (the second `sessionOpen` uses it);
+ * - Cluster, a first Join: two more (`quotaAdmit` on the quota set's slot, redis-session-quota.ts;
+ *   `userSession` once `roomJoin` answered, since masters keep no order between them).
  */
 export interface RedisSessionStoreParts {
   recovery: DataLossRecovery;
@@ -57,15 +65,10 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
    * room's away threshold goes into the session's. Returns the session record to keep. A new
    * session's first member gets the script's join time as last activity (`first`), as in the model.
    */
-  const roomJoin = async (
-    room: string,
-    sid: string,
-    s: StoredSession,
-    metadata: Record<string, string>,
-    call: { seq: number; expiresAtMs: number; first?: boolean; override?: Promise<PresenceOverride> },
-    presence?: Record<string, string>,
-  ) => {
-    const joined = await ctx.rooms.join(room, {
+  type RoomCall = { seq: number; expiresAtMs: number; first?: boolean; override?: Promise<PresenceOverride>; onSent?: () => void };
+  const roomJoin = async (room: string, sid: string, s: StoredSession, metadata: Record<string, string>, call: RoomCall, presence?: Record<string, string>) => {
+    const override = await overrideFor(s.id, call.override);
+    const joining = ctx.rooms.join(room, {
       connectionId: s.c,
       memberJson: encodeMember(s.c, sid, s.id, metadata, s.act, presence, call.first ? undefined : s.la),
       identityKey: identityKey(s.id),
@@ -73,8 +76,10 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       seq: call.seq,
       validUntilMs: call.expiresAtMs,
       withView: true,
-      override: await overrideFor(s.id, call.override),
+      override,
     });
+    call.onSent?.(); // the script is on the connection: what is sent now runs after it (standalone)
+    const joined = await joining;
     return { ...joined, session: await activity.roomAway(sid, s, room, joined.roomAwayMs) };
   };
   /** How a join learns the user's manual presence (see roomJoin). */
@@ -141,34 +146,34 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
   });
 
   /**
-   * A first Join without a request id on standalone Redis: the session, the user's status and the
-   * room join are sent together and answered in one round trip. One connection executes them in
-   * the order sent, so the session exists and lists the room before the room has the member (and
-   * if the connection breaks, only a prefix ran: never a member without its session). A brand-new
-   * session's first call is number 1 and nothing can have ended it yet (no lease check). On
-   * Cluster the three go to different masters, whose order nothing guarantees: there the session
-   * step is answered first.
+   * A first Join without a request id on standalone Redis: the session, the room join and the
+   * user's status (guarded: first-join-status.ts) are sent together, answered in one round trip.
+   * One connection runs them in that order: the session exists and lists the room before the room
+   * has the member (a broken connection ran a prefix: never a member without its session). A new
+   * session's first call is number 1, nothing can have ended it (no lease check). On Cluster the
+   * three go to different masters, which keep no order: there the session step is answered first.
    */
   async function joinInOneTrip(input: JoinInput, metadataJson: string): Promise<JoinResult> {
     const sid = ctx.ids.sessionId();
     const session = newSession(input);
     const opening = ctx.sessions.open({ mode: "new", sid, owner: input.ownerKey, arg: JSON.stringify(session), room: input.room, metadataJson, nodeId: ctx.nodeId, quotaKey: session.q });
-    const status = ctx.users.session(session.id, "set", sid, session.act, input.restoreStatus);
-    const joining = roomJoin(input.room, sid, session, input.metadata, { seq: FIRST_CALL, expiresAtMs: 0, first: true }, input.presence);
-    const [opened, statusSet, joinedOrNot] = await Promise.allSettled([opening, status, joining]);
+    const status = firstJoinStatus(ctx, input, sid, session);
+    const joining = roomJoin(input.room, sid, session, input.metadata, { seq: FIRST_CALL, expiresAtMs: 0, first: true, onSent: status.onSent }, input.presence);
+    const [opened, joinedOrNot] = await Promise.allSettled([opening, joining]);
     if (opened.status === "rejected" || opened.value.status !== "ok") {
       // The session step failed while the others ran: Redis checks a script for maxmemory only at
       // its first write, so at maxmemory the session step is refused while the room join (whose
-      // first writes need no memory check) runs. Undo what ran, so no member outlives a failed Join.
+      // first writes need no memory check) runs. Undo what ran, so no member outlives a failed Join
+      // (the status step, guarded, saw no session and held back).
       if (joinedOrNot.status === "fulfilled" && joinedOrNot.value.event) {
         await ctx.rooms.leave(input.room, { connectionId: session.c, sessionId: sid, reason: "left", seq: FINAL_CALL, tombstone: false }).catch(() => {});
       }
-      if (statusSet.status === "fulfilled") await ctx.users.session(session.id, "end", sid, session.act).catch(() => {});
       if (opened.status === "rejected") throw opened.reason;
       throw sessionNotFound(); // a new session cannot be refused
     }
     remember(sid, input.ownerKey, joinedOrNot.status === "fulfilled" ? joinedOrNot.value.session : session, input.room, input.metadata, input.presence);
     if (joinedOrNot.status === "rejected") throw await refused(joinedOrNot.reason, { sessionId: sid, ownerKey: input.ownerKey }, input.room, session, true);
+    await status.joined();
     const joined = joinedOrNot.value;
     await activity.created(sid, joined.session);
     return {
@@ -241,13 +246,11 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       }
       const { session, sid: sessionId, expiresAtMs } = opened;
       remember(sessionId, input.ownerKey, session, room, input.metadata, input.presence);
-      // The user's status and the room join are on other slots than the session: in parallel, after it.
-      const [joining, status] = await Promise.allSettled([
-        roomJoin(room, sessionId, session, input.metadata, { ...opened, first: sessionCreated, override }, input.presence),
-        sessionCreated ? ctx.users.session(session.id, "set", sessionId, session.act, input.restoreStatus) : undefined,
-      ]);
-      if (status.status === "rejected") throw status.reason;
+      // A new session's user status follows the room step (first-join-status.ts): a refused Join never shows the user online.
+      const status = sessionCreated ? firstJoinStatus(ctx, input, sessionId, session) : undefined;
+      const [joining] = await Promise.allSettled([roomJoin(room, sessionId, session, input.metadata, { ...opened, first: sessionCreated, override, onSent: status?.onSent }, input.presence)]);
       if (joining.status === "rejected") throw await refused(joining.reason, { sessionId, ownerKey: input.ownerKey }, room, session, sessionCreated);
+      await status?.joined();
       const joined = joining.value;
       if (sessionCreated) await activity.created(sessionId, joined.session);
       const view = viewOf(room, joined);

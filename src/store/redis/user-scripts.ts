@@ -11,6 +11,14 @@ import { ScriptReply, type ScriptContext } from "./script-reply.js";
  * script's time; an unchanged status is neither.
  */
 const CHANGED = { 1: "changed", 0: "unchanged" } as const;
+const SESSION = { ...CHANGED, [-1]: "held_back" } as const;
+
+/** The first Join a guarded `set` depends on: its member in the room and its session record (same Redis). */
+export interface JoinGuard {
+  membersKey: string;
+  connectionId: string;
+  sessionsKey: string;
+}
 
 /** What a node keeps of a user's own settings, to restore them after Redis lost its data. */
 export interface UserSettings {
@@ -27,9 +35,11 @@ export interface UserScripts {
    * Records a session's activity under its user (`set`) or its end (`end`), or undoes the `set` of
    * a session whose first Join was refused (`forget`: no last seen); anonymous sessions have no
    * status. A `set` that creates the user's record starts it from the newer of `restore` and the
-   * settings this node last saw of the user (core/user-presence.ts `applyUserSession`).
+   * settings this node last saw of the user (core/user-presence.ts `applyUserSession`). With a
+   * `guard` (standalone only), a `set` sent right after a first Join's session and room steps on
+   * the same connection applies only if they admitted the session (`held_back` otherwise).
    */
-  session(identity: MemberIdentity, op: "set" | "end" | "forget", sid: string, activity: Activity, restore?: UserRestore): Promise<void>;
+  session(identity: MemberIdentity, op: "set" | "end" | "forget", sid: string, activity: Activity, restore?: UserRestore, guard?: JoinGuard): Promise<"applied" | "held_back">;
   /**
    * Sets the custom status, the invisible flag and/or the manual presence (undefined keeps); returns
    * the status after, the manual presence before, and the user's sessions with their activities.
@@ -62,17 +72,22 @@ export function createUserScripts(
     visibleLastSeenMs: s.visibleLastSeenMs,
   });
   return {
-    async session(identity, op, sid, activity, restore) {
-      if (identity.kind !== "user") return;
+    async session(identity, op, sid, activity, restore, guard) {
+      if (identity.kind !== "user") return "applied";
       const userId = identity.user.userId;
       const k = c.keys.user(userId);
       const args: (string | number)[] = [userId, op, sid, activity, c.nowArg(), c.timings.lastSeenRetentionMs, k.channel, c.pub];
       const r0 = op === "set" ? newerRestore(restore, restoreOfSettings(known(userId))) : undefined;
       if (restoresSomething(r0)) args.push(r0.lastSeenMs, r0.invisible ? r0.visibleLastSeenMs : r0.lastSeenMs, r0.customStatus, r0.invisible ? "1" : "0", r0.changedAtMs);
-      const r = new ScriptReply("userSession", await c.run("userSession", [k.status], args));
+      else args.push("", "", "", "", "");
+      args.push(guard && op === "set" ? guard.connectionId : "");
+      const keys = guard && op === "set" ? [k.status, guard.membersKey, guard.sessionsKey] : [k.status, k.status, k.status];
+      const r = new ScriptReply("userSession", await c.run("userSession", keys, args));
       const status = decodeStatus(r.str(1));
       learned(userId, settingsOf(status, r.int(3)));
-      if (r.status(0, CHANGED) === "changed") committed(status, r.int(2));
+      const result = r.status(0, SESSION);
+      if (result === "changed") committed(status, r.int(2));
+      return result === "held_back" ? "held_back" : "applied";
     },
     async setStatus(userId, customStatus, invisible, presence) {
       const k = c.keys.user(userId);
