@@ -1,4 +1,3 @@
-import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { BackendFeatures } from "./backend-features.js";
 import type { Config } from "./config.js";
@@ -12,8 +11,8 @@ import type { PresenceService } from "./service/presence-service.js";
 import type { RoomService } from "./service/room-service.js";
 import type { ScopeService } from "./service/scope-service.js";
 import { adminRoutes } from "./transport/connect/admin-routes.js";
-import { kRawRequest } from "./transport/connect/context.js";
-import { createGrpcFastPath, withGrpcFastPath } from "./transport/connect/grpc-fast-path.js";
+import { CallValues, kRawRequest, type RawRequest } from "./transport/connect/context.js";
+import { createGrpcFastPath } from "./transport/connect/grpc-fast-path.js";
 import type { HealthRoutes } from "./transport/connect/health-routes.js";
 import { historyRoutes } from "./transport/connect/history-routes.js";
 import { authInterceptor, metricsInterceptor, originInterceptor } from "./transport/connect/interceptors.js";
@@ -25,7 +24,7 @@ import type { CallAdmission } from "./transport/http/call-admission.js";
 import type { ConnectionLimiter } from "./transport/http/connection-limiter.js";
 import { withCors } from "./transport/http/cors.js";
 import { withHistoryExport } from "./transport/http/history-export.js";
-import { createOnePortServer, type OnePortRequest } from "./transport/http/one-port-server.js";
+import { createOnePortServer } from "./transport/http/one-port-server.js";
 
 /**
  * The RPC port of the composition root (app.ts calls this): one HTTP server for Connect, gRPC,
@@ -59,7 +58,7 @@ export function createRpcPort(d: RpcPortDeps) {
   // unary calls finish (or are cut at the shutdown deadline by the RPC server).
   // Outermost first: request ids and logs, then metrics, then auth (both see auth failures).
   const interceptors = [requestLogInterceptor(d.log), metricsInterceptor(metrics), authInterceptor(d.admit), originInterceptor()];
-  const contextValues = (req: OnePortRequest) => createContextValues().set(kRawRequest, req);
+  const contextValues = (req: RawRequest) => new CallValues().set(kRawRequest, req);
   // gRPC calls are served by the fast path over the same routes and interceptors (grpc-fast-path.ts).
   const grpc = createGrpcFastPath({ interceptors, readMaxBytes: config.maxRequestBytes, contextValues });
   // Bidi and client-streaming calls (Track) send their request body for their whole life: exempt
@@ -85,8 +84,10 @@ export function createRpcPort(d: RpcPortDeps) {
     // The export is a plain route beside the Connect handler, admitted exactly like its calls.
     handler: withCors(
       config.corsOrigins,
-      withHistoryExport({ history: d.hist.service, admit: d.admit, clock: d.clock, log: d.log, onRejected: (reason) => metrics.rejections.inc({ reason }) }, config.grpcFastPath ? withGrpcFastPath(grpc, adapter) : adapter),
+      withHistoryExport({ history: d.hist.service, admit: d.admit, clock: d.clock, log: d.log, onRejected: (reason) => metrics.rejections.inc({ reason }) }, adapter),
     ),
+    // gRPC calls are taken off the HTTP/2 server's stream event, before Node's compat layer.
+    onStream: config.grpcFastPath ? (stream, headers) => grpc.handleStream(stream, headers) : undefined,
     ...config.http,
     streamingRequestPaths,
     limiter: d.limiter,

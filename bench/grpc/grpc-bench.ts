@@ -10,7 +10,7 @@
  *
  * Options (override the preset): --concurrency N (calls in flight in total, 64)  --generators N
  * (generator processes, 2)  --duration S  --warmup S  --stores memory,redis  --rpcs join,heartbeat  --transports
- * grpc,connect-h2,connect-h1  --redis-transports …  --anonymous (no bearer token)  --raw-clients
+ * grpc,connect-h2,connect-h1  --stream-clients grpc,connect-h2  --redis-transports …  --anonymous (no bearer token)  --raw-clients
  * (unary load from bare node:http2 calls, raw-h2-client.ts, instead of grpc-js / connect-node)  --streams N
  * --per-connection N (streams per HTTP/2 connection, 1,000)  --per-generator N (streams per
  * generator process, 5,000)  --room-size N (watchers per room, 10)  --pin / --no-pin (server on
@@ -108,6 +108,7 @@ export function parseGrpcArgs(argv: string[], full = argv.includes("--full")): O
     else if (a === "--anonymous") o.unary.anonymous = true;
     else if (a === "--raw-clients") o.unary.rawClients = true;
     else if (a === "--streams") o.streams.streams = Math.floor(num());
+    else if (a === "--stream-clients") o.streams.clients = list(argv[++i], ["grpc", "connect-h2"] as const, a);
     else if (a === "--per-connection") o.streams.perConnection = Math.min(10_000, Math.floor(num()));
     else if (a === "--per-generator") o.streams.perGenerator = Math.floor(num());
     else if (a === "--room-size") o.streams.roomSize = Math.floor(num());

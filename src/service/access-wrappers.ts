@@ -57,7 +57,7 @@ function releasing(signal: AbortSignal, release: () => void): () => void {
   };
 }
 
-export async function* guardedWatch(
+export function guardedWatch(
   access: AccessGuard,
   clock: Clock,
   caller: Caller,
@@ -65,14 +65,97 @@ export async function* guardedWatch(
   signal: AbortSignal,
   open: (signal: AbortSignal) => AsyncGenerator<WatchItem>,
 ): AsyncGenerator<WatchItem> {
-  await access.authorize(caller, "watch", room);
-  const done = releasing(signal, access.hold(caller, "watches"));
-  const expiry = untilTokenExpiry(clock, caller, signal);
-  try {
-    yield* open(expiry.signal);
-  } finally {
-    expiry.stop();
-    done();
+  return new GuardedWatch(access, clock, caller, room, signal, open);
+}
+
+const DONE: IteratorResult<never, undefined> = { done: true, value: undefined };
+
+/**
+ * `guardedWatch` as an iterator object rather than an async generator: every open watch stream
+ * holds one, and a suspended generator with its frame and request queue cost ~1.2 KB per stream
+ * (issue 16 item 6); this holds its fields. Same steps as the generator it replaces: on the first
+ * `next()` the `watch` right is checked and a `watches` unit held (released once, on the signal's
+ * abort or when the stream ends, fails or is returned), then the inner stream runs under the
+ * token-expiry signal; `return()` before the first `next()` runs none of it.
+ */
+class GuardedWatch implements AsyncGenerator<WatchItem> {
+  private inner: AsyncGenerator<WatchItem> | undefined;
+  private opening: Promise<void> | undefined;
+  private finished = false;
+  private release: (() => void) | undefined;
+  private stopExpiry: (() => void) | undefined;
+
+  constructor(
+    private readonly access: AccessGuard,
+    private readonly clock: Clock,
+    private readonly caller: Caller,
+    private readonly room: string,
+    private readonly signal: AbortSignal,
+    private readonly open: (signal: AbortSignal) => AsyncGenerator<WatchItem>,
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  private start(): Promise<void> {
+    return (this.opening ??= this.access.authorize(this.caller, "watch", this.room).then(() => {
+      if (this.finished) return; // returned while the right was being checked
+      this.release = releasing(this.signal, this.access.hold(this.caller, "watches"));
+      const expiry = untilTokenExpiry(this.clock, this.caller, this.signal);
+      this.stopExpiry = expiry.stop;
+      this.inner = this.open(expiry.signal);
+    }));
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.stopExpiry?.();
+    this.release?.();
+  }
+
+  private settle(p: Promise<IteratorResult<WatchItem>>): Promise<IteratorResult<WatchItem>> {
+    return p.then(
+      (r) => {
+        if (r.done === true) this.finish();
+        return r;
+      },
+      (e: unknown) => {
+        this.finish();
+        throw e;
+      },
+    );
+  }
+
+  // Not async methods: a stream waiting for its next item holds a promise, not a suspended frame.
+  next(): Promise<IteratorResult<WatchItem>> {
+    if (this.inner !== undefined) return this.settle(this.inner.next());
+    if (this.finished) return Promise.resolve(DONE);
+    return this.start().then(
+      () => this.next(),
+      (e: unknown) => {
+        this.finish();
+        throw e;
+      },
+    );
+  }
+
+  return(value?: unknown): Promise<IteratorResult<WatchItem>> {
+    const inner = this.inner;
+    if (inner === undefined) {
+      this.finish();
+      return Promise.resolve({ done: true, value: value as undefined });
+    }
+    return inner.return(value as undefined).finally(() => this.finish());
+  }
+
+  throw(e?: unknown): Promise<IteratorResult<WatchItem>> {
+    if (this.inner === undefined) {
+      this.finish();
+      return Promise.reject(e);
+    }
+    return this.settle(this.inner.throw(e));
   }
 }
 

@@ -56,7 +56,6 @@ export class GrpcCall implements HandlerContext {
   readonly method: DescMethod;
   readonly requestHeader: LiteHeaders;
   readonly values: ContextValues;
-  readonly url: string;
   private controller: AbortController | undefined;
   private reason: ConnectError | undefined;
   private readonly deadlineAt: number | undefined;
@@ -70,26 +69,27 @@ export class GrpcCall implements HandlerContext {
   constructor(
     private readonly spec: MethodSpec,
     private readonly stream: http2.ServerHttp2Stream,
-    headers: http2.IncomingHttpHeaders,
+    private readonly headers: http2.IncomingHttpHeaders,
     private readonly settings: CallSettings,
   ) {
     this.service = spec.service;
     this.method = spec.method;
     this.requestHeader = LiteHeaders.fromHttp2(headers);
     this.values = settings.values;
-    this.url = `http://${headers[":authority"] ?? "localhost"}${headers[":path"] ?? ""}`;
     if (settings.deadlineMs !== undefined) {
       this.deadlineAt = Date.now() + settings.deadlineMs;
       this.timer = setTimeout(() => this.fail(DEADLINE()), settings.deadlineMs);
     }
-    // Node's compat response (the RPC port's handler receives one) sends its own, empty trailers on
-    // 'wantTrailers': this call sends the status itself.
-    stream.removeAllListeners("wantTrailers");
     stream.once("close", () => {
       if (this.done) return;
       this.done = true;
       this.abort(CANCELED());
     });
+  }
+
+  /** Made when read (an open stream need not hold it). */
+  get url(): string {
+    return `http://${this.headers[":authority"] ?? "localhost"}${this.headers[":path"] ?? ""}`;
   }
 
   get signal(): AbortSignal {
@@ -322,7 +322,6 @@ class CallRequest {
   readonly service: DescService;
   readonly method: DescMethod;
   readonly requestMethod = "POST";
-  readonly url: string;
   readonly header: LiteHeaders;
   readonly contextValues: ContextValues;
   readonly [kCall]: GrpcCall;
@@ -333,13 +332,15 @@ class CallRequest {
   ) {
     this.service = call.service;
     this.method = call.method;
-    this.url = call.url;
     this.header = call.requestHeader;
     this.contextValues = call.values;
     this[kCall] = call;
   }
   get signal(): AbortSignal {
     return this[kCall].signal;
+  }
+  get url(): string {
+    return this[kCall].url;
   }
 }
 

@@ -1,8 +1,9 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, type ContextValues, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { parseTimeout } from "@connectrpc/connect/protocol-grpc";
-import * as http2 from "node:http2";
-import type { OnePortHandler, OnePortRequest } from "../http/one-port-server.js";
+import type * as http2 from "node:http2";
+import type * as net from "node:net";
+import type { RawHttp2Stream, RawHttpRequest } from "../http/call-admission.js";
 import { GrpcCall, kCall, type MethodImpl, type MethodSpec } from "./grpc-call.js";
 import { DECOMPRESSORS, type Decompressor } from "./grpc-envelopes.js";
 
@@ -32,15 +33,19 @@ export interface GrpcFastPathOptions {
   interceptors: Interceptor[];
   /** Largest request message, after decompression (PRESENCE_MAX_REQUEST_BYTES). */
   readMaxBytes: number;
-  /** The per-call context values connect-node's adapter makes (`contextValues` option). */
-  contextValues: (req: OnePortRequest) => ContextValues;
+  /** The per-call context values connect-node's adapter makes (`contextValues` option), from the call's raw request. */
+  contextValues: (req: RawHttpRequest) => ContextValues;
 }
 
 export interface GrpcFastPath {
   /** Wraps a router so that every service registered through it is also served here. */
   record(router: ConnectRouter): ConnectRouter;
-  /** Serves the request when it is a gRPC call of a recorded method (true), else leaves it (false). */
-  handle(req: OnePortRequest): boolean;
+  /**
+   * Serves an HTTP/2 stream when it is a gRPC call of a recorded method (true), else leaves it
+   * (false). The one-port server calls it from its `stream` event, before Node's compat layer
+   * (`onStream`): a gRPC call makes no Http2ServerRequest/Response.
+   */
+  handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean;
   /** Paths served (`/package.Service/Method`). */
   paths(): string[];
 }
@@ -76,9 +81,7 @@ export function createGrpcFastPath(o: GrpcFastPathOptions): GrpcFastPath {
       return recording;
     },
 
-    handle(req) {
-      if (!(req instanceof http2.Http2ServerRequest)) return false;
-      const h = req.headers;
+    handleStream(stream, h) {
       const ct = h["content-type"];
       if ((ct !== "application/grpc" && ct !== "application/grpc+proto") || h[":method"] !== "POST") return false;
       const spec = methods.get(h[":path"] ?? "");
@@ -87,7 +90,8 @@ export function createGrpcFastPath(o: GrpcFastPathOptions): GrpcFastPath {
       const encoding = typeof raw === "string" ? raw : undefined;
       const decompress: Decompressor | undefined = encoding === undefined || encoding === "identity" ? undefined : DECOMPRESSORS[encoding];
       const timeout = parseTimeout(typeof h["grpc-timeout"] === "string" ? h["grpc-timeout"] : null, Number.MAX_SAFE_INTEGER);
-      const call = new GrpcCall(spec, req.stream, h, { readMaxBytes: o.readMaxBytes, decompress, deadlineMs: timeout.error ? undefined : timeout.timeoutMs, values: o.contextValues(req) });
+      const values = o.contextValues(new StreamRequest(stream, h, peerOf(stream.session)));
+      const call = new GrpcCall(spec, stream, h, { readMaxBytes: o.readMaxBytes, decompress, deadlineMs: timeout.error ? undefined : timeout.timeoutMs, values });
       if (timeout.error) call.fail(timeout.error);
       else if (encoding !== undefined && encoding !== "identity" && decompress === undefined) {
         call.fail(new ConnectError(`grpc-encoding: "${encoding}" is not supported (supported: identity, gzip, deflate)`, Code.Unimplemented));
@@ -106,11 +110,29 @@ function applyInterceptors(next: AnyFn, interceptors: Interceptor[]): AnyFn {
   return interceptors.reduceRight<AnyFn>((inner, interceptor) => interceptor(inner as never) as AnyFn, next);
 }
 
-/** Serves gRPC calls through the fast path and everything else through `next` (connect-node). */
-export function withGrpcFastPath(fast: GrpcFastPath, next: OnePortHandler): OnePortHandler {
-  return (req, res) => {
-    if (!fast.handle(req)) next(req, res);
-  };
+/** The raw request of a fast-path call (`kRawRequest`): what the admission, the origin and stream resets read. */
+class StreamRequest implements RawHttp2Stream {
+  constructor(
+    readonly stream: http2.ServerHttp2Stream,
+    readonly headers: http2.IncomingHttpHeaders,
+    readonly socket: Peer,
+  ) {}
+}
+
+type Peer = RawHttp2Stream["socket"];
+const NO_PEER: Peer = {};
+/** The peer of each HTTP/2 connection, read once (through the session's socket proxy) and shared by its calls. */
+const peers = new WeakMap<http2.Http2Session, Peer>();
+
+function peerOf(session: http2.Http2Session | undefined): Peer {
+  if (session === undefined) return NO_PEER;
+  let peer = peers.get(session);
+  if (peer === undefined) {
+    const socket = session.socket as net.Socket | undefined;
+    peer = { remoteAddress: socket?.remoteAddress, remotePort: socket?.remotePort };
+    peers.set(session, peer);
+  }
+  return peer;
 }
 
 /** The innermost function of the interceptor chain: calls the implementation with the call's context. */

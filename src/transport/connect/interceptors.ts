@@ -68,51 +68,63 @@ export function metricsInterceptor(metrics: Metrics): Interceptor {
     const t0 = performance.now();
     const method = req.method.name;
     const protocol = protocolOf(req.header.get("content-type"));
-    const seconds = () => (performance.now() - t0) / 1000;
-    const rejected = (e: ConnectError) => {
-      if (e.code !== Code.Canceled && e.code !== Code.Internal && e.code !== Code.Unavailable) metrics.rejections.inc({ reason: reasonOf(e) });
-    };
     let res;
     try {
       res = await next(req);
     } catch (e) {
       const ce = ConnectError.from(e);
-      rejected(ce);
-      (req.stream ? metrics.streamDuration : metrics.rpcDuration).observe({ method, code: Code[ce.code] ?? "unknown", protocol }, seconds());
+      countRejection(metrics, ce);
+      (req.stream ? metrics.streamDuration : metrics.rpcDuration).observe({ method, code: Code[ce.code] ?? "unknown", protocol }, (performance.now() - t0) / 1000);
       throw e;
     }
     if (!res.stream) {
-      metrics.rpcDuration.observe({ method, code: "OK", protocol }, seconds());
+      metrics.rpcDuration.observe({ method, code: "OK", protocol }, (performance.now() - t0) / 1000);
       return res;
     }
-    let done = false;
-    let code = "OK";
-    const finish = () => {
-      if (done) return;
-      done = true;
-      metrics.streamDuration.observe({ method, code, protocol }, seconds());
-    };
-    req.signal.addEventListener(
-      "abort",
-      () => {
-        if (!done) code = Code[ConnectError.from(req.signal.reason).code] ?? "unknown";
-        finish();
-      },
-      { once: true },
-    );
-    return {
-      ...res,
-      message: observeStream(res.message, {
-        onError: (e) => {
-          const ce = ConnectError.from(e);
-          code = Code[ce.code] ?? "unknown";
-          rejected(ce);
-          return e;
-        },
-        onEnd: finish,
-      }),
-    };
+    const observer = new StreamMetrics(metrics, method, protocol, t0, req.signal);
+    req.signal.addEventListener("abort", observer, { once: true });
+    return { ...res, message: observeStream(res.message, observer) };
   };
+}
+
+function countRejection(metrics: Metrics, e: ConnectError): void {
+  if (e.code !== Code.Canceled && e.code !== Code.Internal && e.code !== Code.Unavailable) metrics.rejections.inc({ reason: reasonOf(e) });
+}
+
+/**
+ * One open stream's duration metric: the stream observer and the signal's abort listener
+ * (`handleEvent`) in one object, so an open watch stream holds no closures for it.
+ */
+class StreamMetrics {
+  private done = false;
+  private code = "OK";
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly method: string,
+    private readonly protocol: RpcProtocol,
+    private readonly t0: number,
+    private readonly signal: AbortSignal,
+  ) {}
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.signal.removeEventListener("abort", this);
+    this.metrics.streamDuration.observe({ method: this.method, code: this.code, protocol: this.protocol }, (performance.now() - this.t0) / 1000);
+  }
+  /** The call's signal aborted (the client went away, or a deadline). */
+  handleEvent(): void {
+    if (!this.done) this.code = Code[ConnectError.from(this.signal.reason).code] ?? "unknown";
+    this.finish();
+  }
+  onError(e: unknown): unknown {
+    const ce = ConnectError.from(e);
+    this.code = Code[ce.code] ?? "unknown";
+    countRejection(this.metrics, ce);
+    return e;
+  }
+  onEnd(): void {
+    this.finish();
+  }
 }
 
 /**

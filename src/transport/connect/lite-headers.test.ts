@@ -30,6 +30,20 @@ describe("LiteHeaders", () => {
     expect(h.size).toBe(2);
   });
 
+  it("reads request headers in place, and copies them before the first write (the stream's object is never changed)", () => {
+    const src = { ":path": "/x", "content-type": "application/grpc", "user-agent": "grpc-node-js/1.12", te: "trailers" };
+    const h = LiteHeaders.fromHttp2(src);
+    expect(h.get("Content-Type")).toBe("application/grpc");
+    expect(h.get(":path")).toBeNull();
+    expect(h.has("TE")).toBe(true);
+    expect([...h.keys()]).toEqual(["content-type", "te", "user-agent"]);
+    h.set("x-request-id", "r1");
+    h.delete("te");
+    expect(src).toEqual({ ":path": "/x", "content-type": "application/grpc", "user-agent": "grpc-node-js/1.12", te: "trailers" });
+    expect([...h]).toEqual([...new Headers({ "content-type": "application/grpc", "user-agent": "grpc-node-js/1.12", "x-request-id": "r1" })]);
+    expect(h.toHttp2()).toEqual({ "content-type": "application/grpc", "user-agent": "grpc-node-js/1.12", "x-request-id": "r1" });
+  });
+
   it("an empty set holds no map and writes nothing into an HTTP/2 header object", () => {
     const h = new LiteHeaders();
     expect(h.size).toBe(0);

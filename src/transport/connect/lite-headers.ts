@@ -11,30 +11,47 @@ import type { IncomingHttpHeaders } from "node:http2";
 export class LiteHeaders implements Headers {
   /** Made on the first entry: most response header and trailer sets stay empty. */
   private entriesMap: Map<string, string> | undefined;
+  /**
+   * Request headers read in place (fromHttp2): no copy per call unless something writes to them
+   * (then they are copied into the map first). Pseudo-headers (`:path`, …) are never entries.
+   */
+  private source: IncomingHttpHeaders | undefined;
   private get map(): Map<string, string> {
-    return (this.entriesMap ??= new Map());
+    if (this.entriesMap === undefined) {
+      this.entriesMap = new Map();
+      const src = this.source;
+      this.source = undefined;
+      if (src !== undefined) for (const name in src) if (!isPseudo(name)) this.copy(src, name);
+    }
+    return this.entriesMap;
   }
 
-  /** Request headers of an HTTP/2 stream, pseudo-headers (`:path`, …) left out, repeated values joined with ", ". */
+  private copy(src: IncomingHttpHeaders, name: string): void {
+    const v = src[name];
+    if (v !== undefined) this.entriesMap!.set(name, typeof v === "string" ? v : v.join(", "));
+  }
+
+  /** Request headers of an HTTP/2 stream (read in place), pseudo-headers left out, repeated values joined with ", ". */
   static fromHttp2(headers: IncomingHttpHeaders): LiteHeaders {
     const h = new LiteHeaders();
-    for (const name in headers) {
-      if (name.charCodeAt(0) === 58 /* ':' */) continue;
-      const v = headers[name];
-      if (v === undefined) continue;
-      h.map.set(name, typeof v === "string" ? v : v.join(", "));
-    }
+    h.source = headers;
     return h;
   }
 
   get(name: string): string | null {
-    return this.entriesMap?.get(name.toLowerCase()) ?? null;
+    const key = name.toLowerCase();
+    if (this.source !== undefined) {
+      if (isPseudo(key)) return null;
+      const v = this.source[key];
+      return v === undefined ? null : typeof v === "string" ? v : v.join(", ");
+    }
+    return this.entriesMap?.get(key) ?? null;
   }
   set(name: string, value: string): void {
     this.map.set(name.toLowerCase(), String(value));
   }
   has(name: string): boolean {
-    return this.entriesMap?.has(name.toLowerCase()) ?? false;
+    return this.get(name) !== null;
   }
   append(name: string, value: string): void {
     const key = name.toLowerCase();
@@ -65,15 +82,18 @@ export class LiteHeaders implements Headers {
   }
   /** Number of entries (the fast path skips empty header sets). */
   get size(): number {
-    return this.entriesMap?.size ?? 0;
+    return this.source !== undefined ? this.map.size : (this.entriesMap?.size ?? 0);
   }
   /** Entries as an HTTP/2 header object (for `respond` and `sendTrailers`). */
   toHttp2(into: Record<string, string> = {}): Record<string, string> {
-    if (this.entriesMap !== undefined) for (const [k, v] of this.entriesMap) into[k] = v;
+    if (this.source !== undefined || this.entriesMap !== undefined) for (const [k, v] of this.map) into[k] = v;
     return into;
   }
   /** WHATWG Headers iterate in name order. */
   private sorted(): [string, string][] {
+    if (this.source !== undefined) void this.map;
     return [...(this.entriesMap ?? [])].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   }
 }
+
+const isPseudo = (name: string) => name.charCodeAt(0) === 58; /* ':' */

@@ -12,17 +12,26 @@ export interface StreamObserver {
 }
 
 export function observeStream<T>(inner: AsyncIterable<T>, o: StreamObserver): AsyncIterable<T> {
-  return {
-    [Symbol.asyncIterator]: () => new ObservedIterator(inner[Symbol.asyncIterator](), o),
-  };
+  return new ObservedIterator(inner, o);
 }
 
-class ObservedIterator<T> implements AsyncIterator<T> {
+/**
+ * The iterable and its one iterator in one object (a response stream is iterated once): an open
+ * stream holds this object, not also an iterable with a closure.
+ */
+class ObservedIterator<T> implements AsyncIterator<T>, AsyncIterable<T> {
   private ended = false;
+  private readonly it: AsyncIterator<T>;
   constructor(
-    private readonly it: AsyncIterator<T>,
+    inner: AsyncIterable<T>,
     private readonly o: StreamObserver,
-  ) {}
+  ) {
+    this.it = inner[Symbol.asyncIterator]();
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
 
   private end(failed: boolean): void {
     if (this.ended) return;
@@ -86,16 +95,21 @@ class ObservedIterator<T> implements AsyncIterator<T> {
  * this way, and an idle watch then holds one small object instead of a suspended generator.
  */
 export function mapStream<T, U>(open: () => AsyncIterable<T>, map: (item: T) => U, mapError: (e: unknown) => unknown): AsyncIterable<U> {
-  return { [Symbol.asyncIterator]: () => new MappedIterator(open, map, mapError) };
+  return new MappedIterator(open, map, mapError);
 }
 
-class MappedIterator<T, U> implements AsyncIterator<U> {
+/** Iterable and iterator in one object, as ObservedIterator. */
+class MappedIterator<T, U> implements AsyncIterator<U>, AsyncIterable<U> {
   private it: AsyncIterator<T> | undefined;
   constructor(
     private readonly open: () => AsyncIterable<T>,
     private readonly map: (item: T) => U,
     private readonly mapError: (e: unknown) => unknown,
   ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
 
   next(): Promise<IteratorResult<U>> {
     let p: Promise<IteratorResult<T>>;

@@ -61,18 +61,32 @@ export function requestLogInterceptor(log: Logger, newId: () => string = newRequ
       callLog.debug("rpc finished", { code: "ok", ms: ms() });
       return res;
     }
-    return {
-      ...res,
-      message: observeStream(res.message, {
-        onError: failed,
-        onEnd: (threw) => {
-          // Ended normally, or by the client going away (the stream is returned early).
-          const code = req.signal.aborted ? (Code[ConnectError.from(req.signal.reason).code] ?? "unknown") : "ok";
-          if (!threw) callLog.debug("stream ended", { code, ms: ms() });
-        },
-      }),
-    };
+    return { ...res, message: observeStream(res.message, new StreamLog(req, callLog, t0)) };
   };
+}
+
+/** How a stream ends, in the call's log: one object per open stream (closures would be several). */
+class StreamLog {
+  constructor(
+    private readonly req: { readonly signal: AbortSignal },
+    private readonly log: Logger,
+    private readonly t0: number,
+  ) {}
+  private ms(): number {
+    return Math.round((performance.now() - this.t0) * 10) / 10;
+  }
+  onError(e: unknown): ConnectError {
+    const ce = ConnectError.from(e);
+    logFailure(this.log, ce, this.ms());
+    return ce;
+  }
+  onEnd(threw: boolean): void {
+    if (threw) return;
+    // Ended normally, or by the client going away (the stream is returned early).
+    const signal = this.req.signal;
+    const code = signal.aborted ? (Code[ConnectError.from(signal.reason).code] ?? "unknown") : "ok";
+    this.log.debug("stream ended", { code, ms: this.ms() });
+  }
 }
 
 const SERVER_FAULTS = new Set([Code.Internal, Code.Unknown, Code.DataLoss]);

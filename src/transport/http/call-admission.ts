@@ -24,8 +24,18 @@ import type { ClientAddressOf } from "./client-address.js";
  */
 export type CallAdmission = (authorization: string | undefined, raw: RawHttpRequest | undefined, o?: { anonymous?: boolean }) => Promise<Caller>;
 
-/** A raw Node request of either protocol (what the admission reads: its socket and X-Forwarded-For). */
-export type RawHttpRequest = http.IncomingMessage | http2.Http2ServerRequest;
+/**
+ * A raw Node request of either protocol (what the admission reads: its socket and X-Forwarded-For),
+ * or an HTTP/2 stream taken before Node's compat layer (the gRPC fast path).
+ */
+export type RawHttpRequest = http.IncomingMessage | http2.Http2ServerRequest | RawHttp2Stream;
+
+/** An HTTP/2 stream served without compat objects: the stream, its request headers and the connection's peer. */
+export interface RawHttp2Stream {
+  readonly stream: http2.ServerHttp2Stream;
+  readonly headers: http2.IncomingHttpHeaders;
+  readonly socket: { readonly remoteAddress?: string | undefined; readonly remotePort?: number | undefined };
+}
 
 export interface CallAdmissionOptions {
   verify: TokenVerifier;

@@ -53,8 +53,16 @@ export type OnePortHandler = (req: OnePortRequest, res: OnePortResponse) => void
  * values and their defaults come from the configuration (`config.http`, CONNECTION_SPEC).
  */
 export interface OnePortServerOptions {
-  /** Serves every request, HTTP/1.1 and HTTP/2. Wrapped with {@link withDrainOnClose}. */
+  /** Serves every request, HTTP/1.1 and HTTP/2, that `onStream` did not take. Wrapped with {@link withDrainOnClose}. */
   handler: OnePortHandler;
+  /**
+   * Takes HTTP/2 streams before Node's compat layer: called with each new stream and its headers;
+   * `true` means the stream is served here (no Http2ServerRequest/Response is made, `handler` is
+   * not called), `false` hands it on to `handler`. The gRPC fast path uses it. Such streams keep
+   * every limit of the port (connection caps, slow-client guard, request-body timeout, PINGs,
+   * GOAWAY on close); only the compat objects and {@link withDrainOnClose} are left out.
+   */
+  onStream?: OnePortStreamHandler;
   /** A socket that has not sent 3 bytes by then is destroyed. */
   sniffTimeoutMs: number;
   /** Server PING interval per HTTP/2 session. */
@@ -95,6 +103,9 @@ export interface OnePortServerOptions {
   /** Accepting paused (after an accept error) or resumed. */
   onAcceptPaused?: (paused: boolean) => void;
 }
+
+/** See {@link OnePortServerOptions.onStream}. */
+export type OnePortStreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
 
 /** Why a connection was refused or cut early (label `reason` of presence_connections_refused_total). */
 export type ConnectionRefusal = "per_address" | "total" | "accept_paused" | SlowClientCut;
@@ -164,11 +175,7 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
     maxHalfOpen: positive("maxHalfOpen", options.maxHalfOpen),
     onCut: (why) => options.onRefused?.(why),
   });
-  const inner = withDrainOnClose(options.handler);
-  const handler: OnePortHandler = (req, res) => {
-    if (req instanceof http2.Http2ServerRequest && !options.streamingRequestPaths?.has(req.url)) guard.watchRequest(req);
-    inner(req, res);
-  };
+  const handler = withDrainOnClose(options.handler);
 
   const sockets = new Set<net.Socket>();
   const sniffing = new Set<net.Socket>();
@@ -199,11 +206,27 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
   );
   h1.timeout = 0;
 
-  const h2 = http2.createServer(
-    { settings: { maxConcurrentStreams: positive("maxConcurrentStreams", options.maxConcurrentStreams) }, maxSessionMemory: 64 },
-    handler,
-  );
+  // No request listener on the listening server: Node's compat layer would make an
+  // Http2ServerRequest and an Http2ServerResponse for every stream (both fire, 'stream' and
+  // 'request'). Streams go through `onStream` first; the ones it leaves are emitted on `compat`, a
+  // server that never listens, whose 'stream' event builds the compat objects and calls `handler`
+  // exactly as the listening server would have (node's onServerStream: CONNECT, Expect, 'request').
+  const h2 = http2.createServer({ settings: { maxConcurrentStreams: positive("maxConcurrentStreams", options.maxConcurrentStreams) }, maxSessionMemory: 64 });
   h2.setTimeout(0);
+  const compat = http2.createServer({}, handler);
+  const onStream = options.onStream;
+  h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+    if (!options.streamingRequestPaths?.has(headers[":path"] ?? "")) guard.watchStream(stream);
+    if (onStream !== undefined) {
+      // A session destroyed with an error (a client's GOAWAY with an error code, a protocol error)
+      // destroys its streams with that error: without a listener that is an uncaught exception,
+      // which would end the process. Compat streams get node's own no-op listener; the streams
+      // `onStream` takes get this one (their end is seen through 'close').
+      stream.on("error", ignoreStreamError);
+      if (onStream(stream, headers)) return;
+    }
+    compat.emit("stream", stream, headers, flags, rawHeaders);
+  });
   /** The socket being handed to the HTTP/2 server (it emits 'session' synchronously for it). */
   let handingOver: net.Socket | undefined;
   h2.on("session", (session: http2.ServerHttp2Session) => {
@@ -364,6 +387,8 @@ export function createOnePortServer(options: OnePortServerOptions): OnePortServe
     connectionsByProtocol: () => ({ http1: Math.max(0, sockets.size - sniffing.size - sessions.size), http2: sessions.size }),
   };
 }
+
+function ignoreStreamError(): void {}
 
 /** Pings `session` every interval; destroys it when an ack is late. Returns the stop function. */
 function startPings(session: http2.ServerHttp2Session, intervalMs: number, timeoutMs: number): () => void {

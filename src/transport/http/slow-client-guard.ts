@@ -36,8 +36,8 @@ export interface SlowClientGuard {
   progressed(socket: net.Socket): void;
   /** Closes an HTTP/2 session idle (no open stream) for `idleTimeoutMs`; marks its socket progressed at its first stream. */
   watchSession(session: http2.ServerHttp2Session, socket: net.Socket): void;
-  /** Cancels an HTTP/2 request whose body is not complete within `requestTimeoutMs`. */
-  watchRequest(req: http2.Http2ServerRequest): void;
+  /** Cancels an HTTP/2 stream whose request body is not complete within `requestTimeoutMs`. */
+  watchStream(stream: http2.ServerHttp2Stream): void;
   /** Connections still waiting for their first request. */
   halfOpen(): number;
   /** Clears every timer (shutdown). */
@@ -117,15 +117,17 @@ export function createSlowClientGuard(o: SlowClientGuardOptions): SlowClientGuar
       arm();
     },
 
-    watchRequest(req) {
-      // The stream's own end, not the compat request's: the gRPC fast path reads the stream directly.
-      const stream = req.stream;
+    watchStream(stream) {
       if (stream.readableEnded || stream.endAfterHeaders) return;
       const t = setTimeout(() => {
         if (!stream.readableEnded && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
       }, o.requestTimeoutMs);
       t.unref();
-      const done = () => clearTimeout(t);
+      const done = () => {
+        clearTimeout(t);
+        stream.off("end", done);
+        stream.off("close", done);
+      };
       stream.once("end", done);
       stream.once("close", done);
     },
