@@ -123,6 +123,8 @@ async function counters(gens: Gen[]): Promise<GenCounters & { latencyHist: Histo
     open: sum("open"),
     joined: sum("joined"),
     framesIn: sum("framesIn"),
+    bytesIn: sum("bytesIn"),
+    snapshotPagesIn: sum("snapshotPagesIn"),
     deliveries: sum("deliveries"),
     joinsSeen: sum("joinsSeen"),
     leavesSeen: sum("leavesSeen"),
@@ -284,10 +286,10 @@ async function storm(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
     const profile = ctx.o.profile && server.insp ? topFunctions(await stopProfile(server.insp), 20) : undefined;
     const ours = await ourCounters(server);
     const conv = ok ? (last!.lastConvergedAt - t0) / 1000 : NaN;
-    log(`    ${kind}: ${fmt(r.connected)} clients, ${ok ? `converged in ${fmt(conv, 2)} s` : `did not converge within 120 s (${fmt(last!.converged)} views complete, ${fmt(last!.over)} over, ${fmt(last!.under)} under, ${fmt(last!.unjoined)} not joined)`}; server CPU ${fmt(c.serverCpuS, 2)} s; ${fmt(last!.framesIn / r.connected, 1)} messages per client${Object.keys(ours).length ? ` (${Object.entries(ours).map(([k, v]) => `${k.replace("presence_", "")} ${fmt(v)}`).join(", ")})` : ""}`);
+    log(`    ${kind}: ${fmt(r.connected)} clients, ${ok ? `converged in ${fmt(conv, 2)} s` : `did not converge within 120 s (${fmt(last!.converged)} views complete, ${fmt(last!.over)} over, ${fmt(last!.under)} under, ${fmt(last!.unjoined)} not joined)`}; server CPU ${fmt(c.serverCpuS, 2)} s, generators ${fmt((c.generatorPct * c.seconds) / 100, 2)} CPU-s; ${fmt(last!.framesIn / r.connected, 1)} messages (${fmt(last!.snapshotPagesIn / r.connected, 1)} snapshot pages), ${fmt(last!.bytesIn / r.connected / 1024)} KiB per client${Object.keys(ours).length ? ` (${Object.entries(ours).map(([k, v]) => `${k.replace("presence_", "")} ${fmt(v)}`).join(", ")})` : ""}`);
     return {
       metrics: { convergenceSeconds: conv, serverCpuSeconds: c.serverCpuS, messagesPerClient: last!.framesIn / r.connected },
-      detail: { clients: r.connected, failed: r.failed, converged: last!.converged, timedOutAfterSeconds: ok ? null : 120, windowSeconds: c.seconds, ...ours, ...(profile ? { profile } : {}) },
+      detail: { clients: r.connected, failed: r.failed, converged: last!.converged, bytesPerClient: last!.bytesIn / r.connected, snapshotPagesPerClient: last!.snapshotPagesIn / r.connected, generatorCpuSeconds: (c.generatorPct * c.seconds) / 100, timedOutAfterSeconds: ok ? null : 120, windowSeconds: c.seconds, ...ours, ...(profile ? { profile } : {}) },
       generator: { cpuPercent: c.generatorPct, maxProcessPercent: c.generatorMaxProcessPct, share: c.generatorShare, processes: gens.length, machineBusyPercent: c.machinePct, otherProcessesPercent: Math.max(0, c.machinePct - c.serverPct - c.generatorPct) },
     };
   } finally {

@@ -41,6 +41,10 @@ export const now = (): number => performance.timeOrigin + performance.now();
 
 export interface ClientStats {
   framesIn: number;
+  /** Payload bytes of the messages handled (not counted for header-only clients). */
+  bytesIn: number;
+  /** Our server: snapshot pages received. */
+  snapshotPagesIn: number;
   /** Membership events, typing changes and cursor positions received (one per event per client). */
   deliveries: number;
   joinsSeen: number;
@@ -169,7 +173,7 @@ export class PeerClient {
   /** Time the view first reached `target` since the target was set (NaN: not yet). */
   convergedAt = NaN;
   target = -1;
-  readonly stats: ClientStats = { framesIn: 0, deliveries: 0, joinsSeen: 0, leavesSeen: 0, redundantMemberEvents: 0, earlyMemberEvents: 0 };
+  readonly stats: ClientStats = { framesIn: 0, bytesIn: 0, snapshotPagesIn: 0, deliveries: 0, joinsSeen: 0, leavesSeen: 0, redundantMemberEvents: 0, earlyMemberEvents: 0 };
   /** Called after every message that changed `count` or `joined`. */
   onChange: (() => void) | null = null;
   /**
@@ -343,6 +347,7 @@ export class PeerClient {
 
   private handle(p: Buffer): void {
     this.stats.framesIn++;
+    this.stats.bytesIn += p.length;
     if (this.o.kind === "presence") this.handleOurs(p);
     else if (this.o.kind === "soketi") this.handlePusher(p);
     else this.handleSio(p);
@@ -366,6 +371,7 @@ export class PeerClient {
     }
     if (s.kind === "event-join") this.stats.joinsSeen++;
     else if (s.kind === "event-left") this.stats.leavesSeen++;
+    else if (s.kind === "snapshot") this.stats.snapshotPagesIn++;
     if (s.kind.startsWith("event") || s.kind === "typing") this.stats.deliveries++;
     else if (s.kind === "cursors") this.stats.deliveries += s.cursors;
     if (s.kind === "join" && !this.sessionId) {
