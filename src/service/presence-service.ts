@@ -202,7 +202,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
       // Anonymous sessions get no UDP key: their session id alone is their capability, and UDP
       // datagrams carry it in clear text.
       if (!joined.sessionCreated) signal(caller, joined.session.sessionId); // a re-Join is a signal
-      const managedRoom = (await o.managedRooms?.getRoom(r)) ?? undefined;
+      const managedRoom = joined.implicitRoom ? undefined : ((await o.managedRooms?.getRoom(r)) ?? undefined);
       if (joined.event && managedRoom) touch(r, true); // only a managed room has an idle clock
       const withRoom: ServiceJoinResult = managedRoom ? { ...joined, managedRoom } : joined;
       if (!o.udp || identity.kind !== "user") return withRoom;

@@ -186,6 +186,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       awayAfterMs: joined.session.aw ?? 0,
       event: joined.event,
       view: viewOf(input.room, joined),
+      implicitRoom: !joined.managed,
     };
   }
 
@@ -264,6 +265,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
         awayAfterMs: joined.session.aw ?? 0,
         event: joined.event,
         view,
+        implicitRoom: !joined.managed,
       };
     },
 
