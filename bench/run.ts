@@ -123,11 +123,15 @@ async function counters(gens: Gen[]): Promise<GenCounters & { latencyHist: Histo
     open: sum("open"),
     joined: sum("joined"),
     framesIn: sum("framesIn"),
+    bytesIn: sum("bytesIn"),
+    snapshotPagesIn: sum("snapshotPagesIn"),
     deliveries: sum("deliveries"),
     joinsSeen: sum("joinsSeen"),
     leavesSeen: sum("leavesSeen"),
     redundantMemberEvents: sum("redundantMemberEvents"),
     earlyMemberEvents: sum("earlyMemberEvents"),
+    reclaimRetries: sum("reclaimRetries"),
+    freshRejoins: sum("freshRejoins"),
     converged: sum("converged"),
     over: sum("over"),
     under: sum("under"),
@@ -284,10 +288,10 @@ async function storm(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
     const profile = ctx.o.profile && server.insp ? topFunctions(await stopProfile(server.insp), 20) : undefined;
     const ours = await ourCounters(server);
     const conv = ok ? (last!.lastConvergedAt - t0) / 1000 : NaN;
-    log(`    ${kind}: ${fmt(r.connected)} clients, ${ok ? `converged in ${fmt(conv, 2)} s` : `did not converge within 120 s (${fmt(last!.converged)} views complete, ${fmt(last!.over)} over, ${fmt(last!.under)} under, ${fmt(last!.unjoined)} not joined)`}; server CPU ${fmt(c.serverCpuS, 2)} s; ${fmt(last!.framesIn / r.connected, 1)} messages per client${Object.keys(ours).length ? ` (${Object.entries(ours).map(([k, v]) => `${k.replace("presence_", "")} ${fmt(v)}`).join(", ")})` : ""}`);
+    log(`    ${kind}: ${fmt(r.connected)} clients, ${ok ? `converged in ${fmt(conv, 2)} s` : `did not converge within 120 s (${fmt(last!.converged)} views complete, ${fmt(last!.over)} over, ${fmt(last!.under)} under, ${fmt(last!.unjoined)} not joined)`}; server CPU ${fmt(c.serverCpuS, 2)} s, generators ${fmt((c.generatorPct * c.seconds) / 100, 2)} CPU-s; ${fmt(last!.framesIn / r.connected, 1)} messages (${fmt(last!.snapshotPagesIn / r.connected, 1)} snapshot pages), ${fmt(last!.bytesIn / r.connected / 1024)} KiB per client${Object.keys(ours).length ? ` (${Object.entries(ours).map(([k, v]) => `${k.replace("presence_", "")} ${fmt(v)}`).join(", ")})` : ""}`);
     return {
       metrics: { convergenceSeconds: conv, serverCpuSeconds: c.serverCpuS, messagesPerClient: last!.framesIn / r.connected },
-      detail: { clients: r.connected, failed: r.failed, converged: last!.converged, timedOutAfterSeconds: ok ? null : 120, windowSeconds: c.seconds, ...ours, ...(profile ? { profile } : {}) },
+      detail: { clients: r.connected, failed: r.failed, converged: last!.converged, bytesPerClient: last!.bytesIn / r.connected, snapshotPagesPerClient: last!.snapshotPagesIn / r.connected, generatorCpuSeconds: (c.generatorPct * c.seconds) / 100, timedOutAfterSeconds: ok ? null : 120, windowSeconds: c.seconds, ...ours, ...(profile ? { profile } : {}) },
       generator: { cpuPercent: c.generatorPct, maxProcessPercent: c.generatorMaxProcessPct, share: c.generatorShare, processes: gens.length, machineBusyPercent: c.machinePct, otherProcessesPercent: Math.max(0, c.machinePct - c.serverPct - c.generatorPct) },
     };
   } finally {
@@ -402,7 +406,7 @@ async function reconnect(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
         `last rejoin answered ${fmt((last!.lastReconnectAt - tReady) / 1000, 2)} s after ready; ` +
         `${ok ? `views equal the truth ${fmt(fromReady, 2)} s after the new server was ready (${fmt(fromKill, 2)} s after SIGTERM)` : `did not converge within ${RECONNECT_WAIT_S} s: ${fmt(last!.converged)} of ${fmt(r.joined)} views complete (${fmt(last!.over)} over, ${fmt(last!.under)} under the truth, ${fmt(last!.unjoined)} not joined), ${fmt(last!.reconnects)} reconnects`}; ` +
         `${fmt(last!.joinsSeen / r.joined, 2)} join + ${fmt(last!.leavesSeen / r.joined, 2)} leave events per client` +
-        (protocolOf(kind) === "presence" ? "" : ` (${fmt(last!.redundantMemberEvents)} redundant, ${fmt(last!.earlyMemberEvents)} before the subscription answer)`),
+        (protocolOf(kind) === "presence" ? `; ${fmt(last!.reclaimRetries)} reclaims refused and tried again, ${fmt(last!.freshRejoins)} refused with SESSION_NOT_FOUND (joined afresh)` : ` (${fmt(last!.redundantMemberEvents)} redundant, ${fmt(last!.earlyMemberEvents)} before the subscription answer)`),
     );
     return {
       metrics: { convergenceAfterReadySeconds: fromReady, convergenceAfterSigtermSeconds: fromKill, spuriousJoinsPerClient: last!.joinsSeen / r.joined, spuriousLeavesPerClient: last!.leavesSeen / r.joined },
@@ -410,6 +414,9 @@ async function reconnect(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
         clients: r.joined,
         restartSeconds: (tReady - tKill) / 1000,
         reconnects: last!.reconnects,
+        /** Ours: reclaims refused for another reason than SESSION_NOT_FOUND and tried again; refused with it and joined afresh. */
+        reclaimRetries: last!.reclaimRetries,
+        freshRejoins: last!.freshRejoins,
         /** When the last client had its join answered again, after the new server was ready. */
         lastRejoinAfterReadySeconds: (last!.lastReconnectAt - tReady) / 1000,
         converged: last!.converged,

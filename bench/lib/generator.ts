@@ -41,6 +41,8 @@ export interface GenCounters {
   open: number;
   joined: number;
   framesIn: number;
+  bytesIn: number;
+  snapshotPagesIn: number;
   deliveries: number;
   joinsSeen: number;
   leavesSeen: number;
@@ -57,6 +59,8 @@ export interface GenCounters {
   reconnects: number;
   lastReconnectAt: number;
   sent: number;
+  reclaimRetries: number;
+  freshRejoins: number;
   latency: [number, number][];
 }
 
@@ -95,17 +99,21 @@ function main(): void {
   }
 
   function counters(): GenCounters {
-    const out: GenCounters = { clients: clients.length, open: 0, joined: 0, framesIn: 0, deliveries: 0, joinsSeen: 0, leavesSeen: 0, redundantMemberEvents: 0, earlyMemberEvents: 0, converged: 0, over: 0, under: 0, unjoined: 0, lastConvergedAt: -Infinity, reconnects, lastReconnectAt, sent, latency: latency.counts() };
+    const out: GenCounters = { clients: clients.length, open: 0, joined: 0, framesIn: 0, bytesIn: 0, snapshotPagesIn: 0, deliveries: 0, joinsSeen: 0, leavesSeen: 0, redundantMemberEvents: 0, earlyMemberEvents: 0, reclaimRetries: 0, freshRejoins: 0, converged: 0, over: 0, under: 0, unjoined: 0, lastConvergedAt: -Infinity, reconnects, lastReconnectAt, sent, latency: latency.counts() };
     for (const c of clients) {
       c.syncStats();
       if (c.ws && !c.ws.closed) out.open++;
       if (c.joined) out.joined++;
       out.framesIn += c.stats.framesIn;
+      out.bytesIn += c.stats.bytesIn;
+      out.snapshotPagesIn += c.stats.snapshotPagesIn;
       out.deliveries += c.stats.deliveries;
       out.joinsSeen += c.stats.joinsSeen;
       out.leavesSeen += c.stats.leavesSeen;
       out.redundantMemberEvents += c.stats.redundantMemberEvents;
       out.earlyMemberEvents += c.stats.earlyMemberEvents;
+      out.reclaimRetries += c.stats.reclaimRetries;
+      out.freshRejoins += c.stats.freshRejoins;
       if (c.joined && c.count === c.target) out.converged++;
       else if (!c.joined) out.unjoined++;
       else if (c.count > c.target) out.over++;
@@ -169,7 +177,7 @@ function main(): void {
         sent = 0;
         for (const pc of clients) {
           pc.syncStats();
-          Object.assign(pc.stats, { framesIn: 0, deliveries: 0, joinsSeen: 0, leavesSeen: 0, redundantMemberEvents: 0, earlyMemberEvents: 0 });
+          Object.assign(pc.stats, { framesIn: 0, bytesIn: 0, snapshotPagesIn: 0, deliveries: 0, joinsSeen: 0, leavesSeen: 0, redundantMemberEvents: 0, earlyMemberEvents: 0 });
         }
         return true;
       case "churn": {

@@ -2,7 +2,7 @@ import { fromJson, type JsonValue, type MessageInitShape } from "@bufbuild/proto
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { RoomBroadcastSchema } from "../../gen/presence/v1/broadcast_pb.js";
 import type { UserInfo } from "../core/identity.js";
-import type { Activity, Counts, Cursor, CursorPosition, Member, PresenceEvent, RoomBroadcastMessage, RoomEndedInfo, RoomView, TypingEvent, CursorBatch } from "../core/presence-event.js";
+import type { Activity, Counts, Cursor, CursorPosition, Member, PresenceEvent, RoomBroadcastMessage, RoomEndedInfo, RoomView, TypingEvent, CursorBatch, UserPresence } from "../core/presence-event.js";
 import { RoomStatus as PbRoomStatus, type RoomEndedSchema, type RoomInfoSchema } from "../../gen/presence/v1/rooms_pb.js";
 import type { RoomInfoView } from "../service/room-service.js";
 import type { ManagedRoom } from "../core/room-lifecycle.js";
@@ -29,6 +29,7 @@ import type {
   RoomViewSchema,
   TypingEventSchema,
   UserInfoSchema,
+  UserPresenceSchema,
   ConnectionSchema,
   UserStatusSchema,
 } from "../../gen/presence/v1/types_pb.js";
@@ -122,6 +123,13 @@ const userRoleOf = (members: readonly Member[]): string => {
   return "";
 };
 
+export const userPresenceToPb = (u: UserPresence): MessageInitShape<typeof UserPresenceSchema> => ({
+  user: userToPb(u.user),
+  activity: activityToPb(u.activity),
+  connections: u.connections.map(connectionToPb),
+  role: userRoleOf(u.connections),
+});
+
 export const countsToPb = (c: Counts): MessageInitShape<typeof CountsSchema> => ({ users: c.users, connections: c.connections, anonymous: c.anonymous });
 
 export const cursorPositionFromPb = (p: { x: number; y: number; element: string; selectionStart: bigint; selectionEnd: bigint } | undefined): CursorPosition => ({
@@ -150,7 +158,7 @@ export const viewToPb = (v: RoomView): MessageInitShape<typeof RoomViewSchema> =
   epoch: v.epoch,
   version: BigInt(v.version),
   counts: countsToPb(v.counts),
-  users: v.users.map((u) => ({ user: userToPb(u.user), activity: activityToPb(u.activity), connections: u.connections.map(connectionToPb), role: userRoleOf(u.connections) })),
+  users: v.users.map(userPresenceToPb),
   membersOmitted: v.membersOmitted,
   typing: v.typing.map((t) => ({ userId: t.userId, typing: true, expiresInMs: BigInt(Math.max(0, t.expiresInMs)) })),
   cursors: v.cursors.map(cursorToPb),

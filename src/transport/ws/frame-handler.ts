@@ -9,6 +9,7 @@ import { errorFrameFor } from "./close-codes.js";
 import type { KnownClientFrame, ServerFrameInit } from "./frames.js";
 import type { Socket } from "./room-broadcaster.js";
 import { addRoom, removeRoom, type WsSession } from "./ws-session.js";
+import { joinAnswerFrame } from "./snapshot-frames.js";
 
 /**
  * The session model of the WebSocket bridge (frames.proto "Session"): translation of ClientFrames
@@ -36,8 +37,10 @@ import { addRoom, removeRoom, type WsSession } from "./ws-session.js";
  */
 export interface FrameHandlerDeps {
   service: PresenceService;
-  /** Sends a ServerFrame to the socket (nothing when it is closed). */
-  reply(ws: Socket, frame: ServerFrameInit): void;
+  /** Sends a ServerFrame to the socket (nothing when it is closed); `binary`: its binary encoding, made by a faster encoder. */
+  reply(ws: Socket, frame: ServerFrameInit, binary?: () => Uint8Array): void;
+  /** Join answers of binary sockets reuse the encoded members of views above this many users (snapshot-frames.ts; default: never). */
+  cachedViewsAbove?: number;
   /**
    * Validates a watch the service admitted (throws PresenceError) and returns the function that
    * starts it; `release` gives the caller's watch quota back when the watch ends.
@@ -77,7 +80,8 @@ export interface FrameHandler {
   roomEnded(ws: Socket, room: string): void;
 }
 
-type Answer = { frame: ServerFrameInit["frame"]; after?: () => void };
+/** `binary`: the answer's binary encoding, when it is not the generic encoding of `frame` (which then lacks parts a binary socket does not need). */
+type Answer = { frame: ServerFrameInit["frame"]; binary?: (requestId: number) => Uint8Array; after?: () => void };
 
 export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
   const { service } = d;
@@ -136,11 +140,19 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
         } else {
           r = await service.join(caller, { ...base, sessionId: v.sessionId, resumeSecret: v.resumeSecret });
           // Frames of one socket run one at a time, so no other first Join can race this one.
-          s.release = await service.bind(caller, r.session.sessionId, lostHandler(ws));
+          // A session this Join created or reclaimed is already recorded for this node: no store round trip.
+          const fresh = r.sessionCreated || r.resumed ? r.lease : undefined;
+          s.release = await service.bind(caller, r.session.sessionId, lostHandler(ws), fresh);
           s.session = r.session;
         }
         enter(ws, s, v.room);
-        return { frame: { case: "join", value: { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, view: viewToPb(r.view), heartbeatKey: r.heartbeatKey, udpPort: r.udpPort, scopes: [...(r.scopes ?? [])], roomInfo: joinRoomInfo(r) } } };
+        const answer = { session: sessionToPb(r.session), lease: leaseToPb(r.lease), resumed: r.resumed, heartbeatKey: r.heartbeatKey, udpPort: r.udpPort, scopes: [...(r.scopes ?? [])], roomInfo: joinRoomInfo(r) };
+        // A binary socket's answer is encoded straight from the view: no pb object per member.
+        if (s.json === false && d.cachedViewsAbove !== undefined) {
+          const minUsers = d.cachedViewsAbove;
+          return { frame: { case: "join", value: answer }, binary: (requestId) => joinAnswerFrame(requestId, answer, r.view, minUsers) };
+        }
+        return { frame: { case: "join", value: { ...answer, view: viewToPb(r.view) } } };
       }
       case "leave": {
         const v = f.frame.value;
@@ -220,7 +232,8 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
       const s = ws.getUserData();
       try {
         const answer = await runWithOrigin(s.origin, () => dispatch(ws, s, f));
-        if (f.requestId !== 0) d.reply(ws, { requestId: f.requestId, frame: answer.frame });
+        const binary = answer.binary;
+        if (f.requestId !== 0) d.reply(ws, { requestId: f.requestId, frame: answer.frame }, binary && (() => binary(f.requestId)));
         answer.after?.();
       } catch (err) {
         if (err instanceof PresenceError) d.onRejected?.(err);

@@ -59,18 +59,19 @@ export function encodeJson(frame: ServerFrameInit): string {
 
 /**
  * An encoded frame that is encoded at most once per format, on first use: a broadcast builds one
- * and hands it to every socket, binary or JSON.
+ * and hands it to every socket, binary or JSON. `binary` replaces the generic binary encoder (it
+ * must give bytes that decode to `frame`: snapshot-frames.ts).
  */
 export interface EncodedFrame {
   binary(): Uint8Array;
   json(): string;
 }
 
-export function lazyFrame(frame: ServerFrameInit): EncodedFrame {
+export function lazyFrame(frame: ServerFrameInit, binary: () => Uint8Array = () => encodeBinary(frame)): EncodedFrame {
   let b: Uint8Array | undefined;
   let j: string | undefined;
   return {
-    binary: () => (b ??= encodeBinary(frame)),
+    binary: () => (b ??= binary()),
     json: () => (j ??= encodeJson(frame)),
   };
 }

@@ -4,6 +4,7 @@ import { createRoomViewTracker } from "../../core/room-view-tracker.js";
 import type { FanoutHub, WatchItem } from "../../fanout/fanout-hub.js";
 import { watchItemToPb } from "../wire.js";
 import { lazyFrame, type EncodedFrame } from "./frames.js";
+import { snapshotPageFrame } from "./snapshot-frames.js";
 import type { BridgeSocket, EngineTopics } from "./ws-engine.js";
 import type { SocketWatch } from "./ws-session.js";
 
@@ -29,7 +30,8 @@ import type { SocketWatch } from "./ws-session.js";
  *
  * Snapshots sent from the current view drop cursors older than the cursor expiry and give typing
  * entries their remaining time; the encoded pages are shared by every socket served in the same
- * event-loop turn.
+ * event-loop turn, and in rooms above one page each unchanged user's bytes are reused from the
+ * previous encoding (snapshot-frames.ts).
  */
 export type Socket = BridgeSocket;
 
@@ -126,7 +128,10 @@ export function createRoomBroadcaster(o: RoomBroadcasterOptions): RoomBroadcaste
     for (let i = 0; i < n; i++) {
       const users = view.users.slice(i * size, (i + 1) * size);
       const page: RoomView = i === 0 ? { ...view, users } : { ...view, users, typing: [], cursors: [] };
-      pages.push(watchFrame({ type: "snapshot", view: page, first: i === 0, last: i === n - 1 }));
+      const [first, last] = [i === 0, i === n - 1];
+      let b: Uint8Array | undefined;
+      const json = watchFrame({ type: "snapshot", view: page, first, last });
+      pages.push({ binary: () => (b ??= snapshotPageFrame(page, first, last, size, view.users.length)), json: () => json.json() });
     }
     const entry = { pages, counts: countsFrame(view) };
     cache = entry;

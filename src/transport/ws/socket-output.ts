@@ -32,7 +32,8 @@ export interface SocketOutput {
   /** Sends a frame in the socket's encoding; false when it was not sent (closed or dropped). */
   send(ws: Socket, frame: EncodedFrame): boolean;
   /** Answers a request; a lost answer marks the socket (the stall check applies). */
-  reply(ws: Socket, frame: ServerFrameInit): void;
+  /** Sends an answer (`binary`: its binary encoding, when made by a faster encoder than the generic one). */
+  reply(ws: Socket, frame: ServerFrameInit, binary?: () => Uint8Array): void;
   /** The engine's drain event: a troubled socket below half its cap catches up. */
   drained(ws: Socket): void;
   /** The socket closed: nothing more to check. */
@@ -107,9 +108,9 @@ export function createSocketOutput(o: SocketOutputOptions): SocketOutput {
       },
     },
     send,
-    reply(ws, frame) {
+    reply(ws, frame, binary) {
       if (ws.getUserData().closed) return;
-      if (!send(ws, lazyFrame(frame))) markTroubled(ws); // a lost answer: the stall check applies
+      if (!send(ws, lazyFrame(frame, binary))) markTroubled(ws); // a lost answer: the stall check applies
     },
     drained(ws) {
       if (troubled.has(ws) && ws.getBufferedAmount() <= cap / 2) catchUp(ws);

@@ -139,6 +139,7 @@ export function createWsBridge(options: WsBridgeOptions): WsBridge {
     service: options.service,
     broadcast: options.broadcast,
     reply,
+    cachedViewsAbove: options.limits.snapshotPageSize,
     prepareWatch: rooms.prepareWatch,
     unwatch: (ws, room) => rooms.unwatch(ws, room),
     sessionLost: (ws) => void sessionLost(ws),
