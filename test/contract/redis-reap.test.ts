@@ -8,7 +8,7 @@ import type { StoreMessage } from "../../src/core/presence-event.js";
 import { createRedisPresenceStore } from "../../src/store/redis/create-redis-store.js";
 import { createKeys } from "../../src/store/redis/keys.js";
 import { loadScripts } from "../../src/store/redis/scripts.js";
-import { createSessionScripts } from "../../src/store/redis/session-scripts.js";
+import { createSessionScripts, REAP_BATCH } from "../../src/store/redis/session-scripts.js";
 import type { RedisPresenceStore } from "../../src/store/redis/redis-store.js";
 import { startRedis, type RedisInstance } from "../support/redis-harness.js";
 
@@ -117,6 +117,23 @@ describe("Redis reaping", () => {
     expect(byNode("a")).toEqual(["joined@1", "user_status"]);
     expect(byNode("b")).toEqual(["left@2", "user_status"]);
   });
+
+  it("a bucket with more expired sessions than one claim takes (REAP_BATCH) is emptied in the same pass", async () => {
+    const { clock, prefix, a, b } = await twoNodes();
+    const keys = createKeys(prefix);
+    const n = REAP_BATCH + 50;
+    // A first Join with a request id makes its session in the bucket of (owner, request id): pick
+    // request ids that all land in bucket 5.
+    for (let i = 0; i < n; i++) {
+      let requestId = "";
+      for (let t = 0; keys.request(`u:${i}`, requestId).bucket !== 5 || requestId === ""; t++) requestId = `r${i}-${t}`;
+      const j = await a.join({ room: `room${i % 4}`, ownerKey: `u:${i}`, identity: user(`u${i}`), metadata: {}, requestId });
+      expect(keys.bucketOf(j.session.sessionId)).toBe(5);
+    }
+    clock.advance(301);
+    expect(await b.reap()).toEqual({ expiredSessions: n, leaves: n });
+    for (let r = 0; r < 4; r++) expect((await b.getView(`room${r}`, { includeMembers: true })).counts).toEqual({ users: 0, connections: 0, anonymous: 0 });
+  }, 60_000);
 
   for (const concurrency of [1, 8]) {
     it(`a mass expiry leaves in one pass, ${concurrency} bucket(s) at a time at most`, async () => {

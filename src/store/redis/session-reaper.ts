@@ -4,6 +4,7 @@ import { SESSION_BUCKETS } from "./keys.js";
 import type { RedisContext } from "./redis-context.js";
 import { createRedisSessionQuota } from "./redis-session-quota.js";
 import { FINAL_CALL } from "./room-scripts.js";
+import { REAP_BATCH } from "./session-scripts.js";
 
 /**
  * Shared, fenced reaping (design §5): every node, every reaper interval, walks the 64 session
@@ -65,20 +66,26 @@ export function createSessionReaper(ctx: RedisContext): SessionReaper {
       // nor before this node knows Redis' clock (each claim carries a deadline in it, set as it is sent).
       const paused = ctx.outage.reapPaused();
       const reapBucket = async (b: number) => {
-        const deadline = paused ? null : ctx.outage.claimDeadline();
-        const claimed = deadline === null ? NOTHING_CLAIMED : await ctx.sessions.claimExpired(b, deadline).catch((e: unknown) => {
-          ctx.outage.failed();
-          throw e;
-        });
-        expiredSessions += claimed.expiredNow;
-        // The claimed sessions (at most a claim's batch) are finished side by side: each one's steps
-        // are a few round trips in a row, independent of the others' (every step is fenced per
-        // session and idempotent), and auto-pipelining shares the trips. One after the other, a
-        // backend's 10,000 presences took ~25 s to leave on Redis (~5 round trips each).
-        const done = await Promise.allSettled(claimed.sids.map((sid) => finish(sid, "timeout")));
-        for (const d of done) if (d.status === "fulfilled") leaves += d.value.leaves;
-        const failed = done.find((d) => d.status === "rejected");
-        if (failed) throw failed.reason;
+        // A full claim may leave more expired sessions behind: the bucket is claimed again (each
+        // claim with its own deadline), so a mass expiry beyond one claim's batch leaves in this
+        // pass, not one reaper interval per batch later.
+        for (let more = true; more; ) {
+          const deadline = paused ? null : ctx.outage.claimDeadline();
+          const claimed = deadline === null ? NOTHING_CLAIMED : await ctx.sessions.claimExpired(b, deadline).catch((e: unknown) => {
+            ctx.outage.failed();
+            throw e;
+          });
+          expiredSessions += claimed.expiredNow;
+          more = claimed.sids.length >= REAP_BATCH;
+          // The claimed sessions (at most a claim's batch) are finished side by side: each one's steps
+          // are a few round trips in a row, independent of the others' (every step is fenced per
+          // session and idempotent), and auto-pipelining shares the trips. One after the other, a
+          // backend's 10,000 presences took ~25 s to leave on Redis (~5 round trips each).
+          const done = await Promise.allSettled(claimed.sids.map((sid) => finish(sid, "timeout")));
+          for (const d of done) if (d.status === "fulfilled") leaves += d.value.leaves;
+          const failed = done.find((d) => d.status === "rejected");
+          if (failed) throw failed.reason;
+        }
         const bk = ctx.keys.bucket(b);
         const live = await ctx.cmd("zcard", () => ctx.client.zcard(bk.expiry)); // not `liveSessions += await …`: buckets run side by side
         liveSessions += live;

@@ -26,7 +26,7 @@ const AWAY_BATCH = 1_000;
 /** How long a claim (reap or kick) is held before any node may claim the session again. */
 export const REAP_CLAIM_MS = 30_000;
 /** Sessions claimed per bucket per reaper pass. */
-const REAP_BATCH = 200;
+export const REAP_BATCH = 200;
 /**
  * A quota entry (lua/lib/quota.lua) is checked against its session record only after this many
  * session TTLs: a join in flight is never mistaken for a leftover, and a leftover (Cluster: a node
