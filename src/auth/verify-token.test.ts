@@ -75,6 +75,7 @@ describe("createTokenVerifier: HS256", () => {
       },
       tokenExpiresAtMs: decodeJwt(token).exp! * 1000,
       grants: { roles: [] },
+      subjectKey: "u:u1",
     });
   });
 
@@ -114,6 +115,7 @@ describe("createTokenVerifier: HS256", () => {
         user: { userId: "u2", name: "", avatarUrl: "", metadata: {} },
         tokenExpiresAtMs: decodeJwt(token).exp! * 1000,
         grants: { roles: [] },
+        subjectKey: "u:u2",
       });
     }
   });
@@ -236,6 +238,7 @@ describe("createTokenVerifier: local JWKS file", async () => {
       subject: "svc",
       user: { userId: "svc", name: "Backend", avatarUrl: "", metadata: {} },
       tokenExpiresAtMs: decodeJwt(token).exp! * 1000,
+      subjectKey: "s:svc",
     });
   });
 

@@ -12,7 +12,7 @@ import { createLocalJWKSet, createRemoteJWKSet, jwtVerify } from "jose";
 import { authUnavailable } from "../core/access-errors.js";
 import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey, JWTVerifyOptions } from "jose";
 import type { CallerGrants } from "../core/access-policy.js";
-import { ANONYMOUS } from "../core/identity.js";
+import { ANONYMOUS, makeSubjectKey } from "../core/identity.js";
 import type { Caller, Role } from "../core/identity.js";
 import { EMPTY_RECORD, orEmpty } from "../core/metadata.js";
 import { PresenceError } from "../core/presence-error.js";
@@ -191,6 +191,7 @@ function callerFromClaims(payload: JWTPayload, claims: ClaimNames): Caller {
     ...(Array.isArray(scopes) ? { scopes: Object.freeze(scopes.filter((x): x is string => typeof x === "string").slice(0, 64)) } : {}),
   };
   if (typeof payload.exp === "number") caller.tokenExpiresAtMs = payload.exp * 1000;
+  caller.subjectKey = makeSubjectKey(role, sub);
   if (role === "user") caller.grants = grantsFrom(payload, claims);
   return caller;
 }

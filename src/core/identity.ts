@@ -35,6 +35,12 @@ export interface Caller {
   tokenExpiresAtMs?: number;
   /** Where the call comes from, set by the transport for every call (quotas, de-duplication scope). */
   origin?: CallerOrigin;
+  /**
+   * `u:<subject>` or `s:<subject>` (owner and quota key), made once where the caller is built from
+   * a token (its copies share it): sessions, their quota entries and node bindings keep it, and a
+   * fresh string for each was ~0.1 KB per idle connection. Absent: made on each use.
+   */
+  subjectKey?: string;
 }
 
 /** The connection a call arrived on. */
@@ -68,15 +74,14 @@ export function quotaKeyOf(caller: Caller): string {
   return subjectKeyOf(caller);
 }
 
-/**
- * `u:<subject>` or `s:<subject>`, made once per caller object: the key is kept by the session, its
- * quota entries and the node binding, and a fresh string for each was ~0.1 KB per idle connection.
- */
-const subjectKeys = new WeakMap<Caller, string>();
+/** `u:<subject>` or `s:<subject>`: the caller's own key when it carries one (`Caller.subjectKey`). */
 function subjectKeyOf(caller: Caller): string {
-  let key = subjectKeys.get(caller);
-  if (key === undefined) subjectKeys.set(caller, (key = `${caller.role === "user" ? "u" : "s"}:${caller.subject}`));
-  return key;
+  return caller.subjectKey ?? makeSubjectKey(caller.role, caller.subject);
+}
+
+/** The owner and quota key of a non-anonymous caller with `role` and `subject`. */
+export function makeSubjectKey(role: Role, subject: string): string {
+  return `${role === "user" ? "u" : "s"}:${subject}`;
 }
 
 /** What a member of a room is: a listed user, or an anonymous viewer (counted only). */
