@@ -154,7 +154,10 @@ export function createAccessGuard(o: AccessGuardOptions): AccessGuard {
 
     roleIn: (caller, room) => memberRole(caller, room),
 
-    hold(caller, quota, n = 1) {
+    hold(caller, quota, count) {
+      // No default parameter: with one, the release closure would keep two contexts (parameters
+      // and body) per held unit, i.e. per watching socket.
+      const n = count ?? 1;
       const key = quotaKeyOf(caller);
       const l = limitsOf(caller);
       const r = ledger.hold(key, quota, n, quota === "watches" ? l.watches : l.watchedUserIds);
