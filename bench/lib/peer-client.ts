@@ -367,11 +367,11 @@ export class PeerClient {
     const s = scanServerFrame(p);
     const refused = s.kind === "error" && this.resuming ? fromBinary(ServerFrameSchema, p) : null;
     if (refused?.requestId === 1 && refused.frame.case === "error" && refused.frame.value.reason !== ErrorReason.SESSION_NOT_FOUND) {
-      // Refused for another reason (the store busy, the server draining): the session may well be
-      // alive, so the SDK tries the same reclaim again (a fresh Join would leave a second member).
+      // Refused for another reason (the old server draining, the store busy): the session may well
+      // be alive, so the SDK reconnects and tries the same reclaim again (a fresh Join would leave a
+      // second member). The socket is dropped: the reconnect loop (generator.ts) takes it from there.
       this.stats.reclaimRetries++;
-      const again = encodeClient({ requestId: 1, frame: { case: "join", value: { room: this.room, metadata: { t: String(now()) }, sessionId: this.sessionId, resumeSecret: this.resumeSecret } } });
-      setTimeout(() => this.ws?.send(again), 100 + Math.random() * 200);
+      this.ws?.destroy();
       return;
     }
     if (refused?.requestId === 1) {
