@@ -204,6 +204,8 @@ export class PeerClient {
   private resuming = false;
   private opened: (() => void) | null = null;
   private joinedCb: (() => void) | null = null;
+  /** Reclaims refused in a row (not SESSION_NOT_FOUND): the reconnect loop backs off by it. */
+  refusalsInARow = 0;
 
   constructor(readonly o: PeerClientOptions) {}
 
@@ -324,6 +326,7 @@ export class PeerClient {
     this.joined = true;
     this.joinedCb?.();
     this.joinedCb = null;
+    this.refusalsInARow = 0;
     this.setCount(this.count);
   }
 
@@ -371,6 +374,9 @@ export class PeerClient {
       // be alive, so the SDK reconnects and tries the same reclaim again (a fresh Join would leave a
       // second member). The socket is dropped: the reconnect loop (generator.ts) takes it from there.
       this.stats.reclaimRetries++;
+      // (Under a storm: STORE_UNAVAILABLE, Redis answering after the command timeout.) The wait
+      // before that reconnect doubles with each refusal in a row (generator.ts), like the SDK's backoff.
+      this.refusalsInARow++;
       this.ws?.destroy();
       return;
     }
