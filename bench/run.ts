@@ -130,6 +130,8 @@ async function counters(gens: Gen[]): Promise<GenCounters & { latencyHist: Histo
     leavesSeen: sum("leavesSeen"),
     redundantMemberEvents: sum("redundantMemberEvents"),
     earlyMemberEvents: sum("earlyMemberEvents"),
+    reclaimRetries: sum("reclaimRetries"),
+    freshRejoins: sum("freshRejoins"),
     converged: sum("converged"),
     over: sum("over"),
     under: sum("under"),
@@ -404,7 +406,7 @@ async function reconnect(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
         `last rejoin answered ${fmt((last!.lastReconnectAt - tReady) / 1000, 2)} s after ready; ` +
         `${ok ? `views equal the truth ${fmt(fromReady, 2)} s after the new server was ready (${fmt(fromKill, 2)} s after SIGTERM)` : `did not converge within ${RECONNECT_WAIT_S} s: ${fmt(last!.converged)} of ${fmt(r.joined)} views complete (${fmt(last!.over)} over, ${fmt(last!.under)} under the truth, ${fmt(last!.unjoined)} not joined), ${fmt(last!.reconnects)} reconnects`}; ` +
         `${fmt(last!.joinsSeen / r.joined, 2)} join + ${fmt(last!.leavesSeen / r.joined, 2)} leave events per client` +
-        (protocolOf(kind) === "presence" ? "" : ` (${fmt(last!.redundantMemberEvents)} redundant, ${fmt(last!.earlyMemberEvents)} before the subscription answer)`),
+        (protocolOf(kind) === "presence" ? `; ${fmt(last!.reclaimRetries)} reclaims refused and tried again, ${fmt(last!.freshRejoins)} refused with SESSION_NOT_FOUND (joined afresh)` : ` (${fmt(last!.redundantMemberEvents)} redundant, ${fmt(last!.earlyMemberEvents)} before the subscription answer)`),
     );
     return {
       metrics: { convergenceAfterReadySeconds: fromReady, convergenceAfterSigtermSeconds: fromKill, spuriousJoinsPerClient: last!.joinsSeen / r.joined, spuriousLeavesPerClient: last!.leavesSeen / r.joined },
@@ -412,6 +414,9 @@ async function reconnect(ctx: Ctx, kind: ServerKind): Promise<ServerFigures> {
         clients: r.joined,
         restartSeconds: (tReady - tKill) / 1000,
         reconnects: last!.reconnects,
+        /** Ours: reclaims refused for another reason than SESSION_NOT_FOUND and tried again; refused with it and joined afresh. */
+        reclaimRetries: last!.reclaimRetries,
+        freshRejoins: last!.freshRejoins,
         /** When the last client had its join answered again, after the new server was ready. */
         lastRejoinAfterReadySeconds: (last!.lastReconnectAt - tReady) / 1000,
         converged: last!.converged,

@@ -59,6 +59,8 @@ export interface GenCounters {
   reconnects: number;
   lastReconnectAt: number;
   sent: number;
+  reclaimRetries: number;
+  freshRejoins: number;
   latency: [number, number][];
 }
 
@@ -97,7 +99,7 @@ function main(): void {
   }
 
   function counters(): GenCounters {
-    const out: GenCounters = { clients: clients.length, open: 0, joined: 0, framesIn: 0, bytesIn: 0, snapshotPagesIn: 0, deliveries: 0, joinsSeen: 0, leavesSeen: 0, redundantMemberEvents: 0, earlyMemberEvents: 0, converged: 0, over: 0, under: 0, unjoined: 0, lastConvergedAt: -Infinity, reconnects, lastReconnectAt, sent, latency: latency.counts() };
+    const out: GenCounters = { clients: clients.length, open: 0, joined: 0, framesIn: 0, bytesIn: 0, snapshotPagesIn: 0, deliveries: 0, joinsSeen: 0, leavesSeen: 0, redundantMemberEvents: 0, earlyMemberEvents: 0, reclaimRetries: 0, freshRejoins: 0, converged: 0, over: 0, under: 0, unjoined: 0, lastConvergedAt: -Infinity, reconnects, lastReconnectAt, sent, latency: latency.counts() };
     for (const c of clients) {
       c.syncStats();
       if (c.ws && !c.ws.closed) out.open++;
@@ -110,6 +112,8 @@ function main(): void {
       out.leavesSeen += c.stats.leavesSeen;
       out.redundantMemberEvents += c.stats.redundantMemberEvents;
       out.earlyMemberEvents += c.stats.earlyMemberEvents;
+      out.reclaimRetries += c.stats.reclaimRetries;
+      out.freshRejoins += c.stats.freshRejoins;
       if (c.joined && c.count === c.target) out.converged++;
       else if (!c.joined) out.unjoined++;
       else if (c.count > c.target) out.over++;
@@ -140,7 +144,8 @@ function main(): void {
           () => setTimeout(attempt, 100 + Math.random() * 100),
         );
       };
-      setTimeout(attempt, Math.random() * reconnectJitter);
+      // After refused reclaims the window doubles per refusal in a row (capped at 16×): the SDK's backoff.
+      setTimeout(attempt, Math.random() * reconnectJitter * 2 ** Math.min(c.refusalsInARow, 4));
     };
   }
 

@@ -21,6 +21,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { createHmac } from "node:crypto";
 import { performance } from "node:perf_hooks";
+import { ErrorReason } from "../../gen/presence/v1/errors_pb.js";
 import { ServerFrameSchema } from "../../gen/presence/v1/frames_pb.js";
 import { Detail } from "../../gen/presence/v1/types_pb.js";
 import type { Histogram } from "./histogram.js";
@@ -53,6 +54,10 @@ export interface ClientStats {
   redundantMemberEvents: number;
   /** Peers: member events that arrived before the subscription answer (applied on top of it). */
   earlyMemberEvents: number;
+  /** Ours: reclaims refused for another reason than SESSION_NOT_FOUND (store busy, draining, …), tried again. */
+  reclaimRetries: number;
+  /** Ours: reclaims refused with SESSION_NOT_FOUND, then joined afresh (a new session). */
+  freshRejoins: number;
 }
 
 // ---- protobuf walker (our frames) ----
@@ -173,7 +178,7 @@ export class PeerClient {
   /** Time the view first reached `target` since the target was set (NaN: not yet). */
   convergedAt = NaN;
   target = -1;
-  readonly stats: ClientStats = { framesIn: 0, bytesIn: 0, snapshotPagesIn: 0, deliveries: 0, joinsSeen: 0, leavesSeen: 0, redundantMemberEvents: 0, earlyMemberEvents: 0 };
+  readonly stats: ClientStats = { framesIn: 0, bytesIn: 0, snapshotPagesIn: 0, deliveries: 0, joinsSeen: 0, leavesSeen: 0, redundantMemberEvents: 0, earlyMemberEvents: 0, reclaimRetries: 0, freshRejoins: 0 };
   /** Called after every message that changed `count` or `joined`. */
   onChange: (() => void) | null = null;
   /**
@@ -199,6 +204,8 @@ export class PeerClient {
   private resuming = false;
   private opened: (() => void) | null = null;
   private joinedCb: (() => void) | null = null;
+  /** Reclaims refused in a row (not SESSION_NOT_FOUND): the reconnect loop backs off by it. */
+  refusalsInARow = 0;
 
   constructor(readonly o: PeerClientOptions) {}
 
@@ -319,6 +326,7 @@ export class PeerClient {
     this.joined = true;
     this.joinedCb?.();
     this.joinedCb = null;
+    this.refusalsInARow = 0;
     this.setCount(this.count);
   }
 
@@ -360,9 +368,22 @@ export class PeerClient {
       return;
     }
     const s = scanServerFrame(p);
-    if (s.kind === "error" && this.resuming && fromBinary(ServerFrameSchema, p).requestId === 1) {
+    const refused = s.kind === "error" && this.resuming ? fromBinary(ServerFrameSchema, p) : null;
+    if (refused?.requestId === 1 && refused.frame.case === "error" && refused.frame.value.reason !== ErrorReason.SESSION_NOT_FOUND) {
+      // Refused for another reason (the old server draining, the store busy): the session may well
+      // be alive, so the SDK reconnects and tries the same reclaim again (a fresh Join would leave a
+      // second member). The socket is dropped: the reconnect loop (generator.ts) takes it from there.
+      this.stats.reclaimRetries++;
+      // (Under a storm: STORE_UNAVAILABLE, Redis answering after the command timeout.) The wait
+      // before that reconnect doubles with each refusal in a row (generator.ts), like the SDK's backoff.
+      this.refusalsInARow++;
+      this.ws?.destroy();
+      return;
+    }
+    if (refused?.requestId === 1) {
       // The reclaim was refused (the session is gone, e.g. its reconnect grace ended while the
       // server restarted): join afresh, as the SDK does on SESSION_NOT_FOUND.
+      this.stats.freshRejoins++;
       this.resuming = false;
       this.sessionId = "";
       this.resumeSecret = "";

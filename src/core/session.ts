@@ -99,6 +99,11 @@ export interface JoinResult {
   awayAfterMs?: number;
   /** The room after the join; members omitted above the large-room threshold. */
   view: RoomView;
+  /**
+   * True when the store saw, in the join's own step, that the room has no managed-room record
+   * (Redis): the service then skips its record lookup. Absent: unknown (memory store: a local lookup).
+   */
+  implicitRoom?: boolean;
 }
 
 export interface LeaveInput extends SessionRef {

@@ -14,6 +14,23 @@ describe("user presence", () => {
     expect(applyUserSessionEnd(t, "ana", "s1", 50, RETENTION)).toEqual({ userId: "ana", state: "offline", lastSeenMs: 50, customStatus: "", invisible: false, visibleLastSeenMs: 50 });
   });
 
+  it("aggregates many sessions of one user the same way (above the small pair list: a Map)", () => {
+    const t = createUserPresence();
+    for (let i = 0; i < 20; i++) applyUserSession(t, "svc", `s${i}`, "away", 10 + i, RETENTION);
+    expect(userStatusOf(t, "svc", 40, RETENTION)).toMatchObject({ state: "away" });
+    expect(applyUserSession(t, "svc", "s13", "active", 50, RETENTION)).toMatchObject({ state: "online" });
+    expect(applyUserSession(t, "svc", "s13", "active", 55, RETENTION)).toBeNull();
+    expect(applyUserSessionEnd(t, "svc", "s13", 60, RETENTION)).toMatchObject({ state: "away", lastSeenMs: 0 });
+    expect(applyUserSessionEnd(t, "svc", "s13", 61, RETENTION)).toBeNull(); // already ended
+    for (let i = 0; i < 20; i++) if (i !== 13) applyUserSessionEnd(t, "svc", `s${i}`, 70 + i, RETENTION);
+    expect(userStatusOf(t, "svc", 100, RETENTION)).toMatchObject({ state: "offline", lastSeenMs: 89 });
+    // 1,000 sessions of one identity (a service), ended again: offline with the last end as last seen.
+    for (let i = 0; i < 1_000; i++) applyUserSession(t, "many", `m${i}`, "away", 200, RETENTION);
+    expect(userStatusOf(t, "many", 200, RETENTION)).toMatchObject({ state: "away" });
+    for (let i = 999; i >= 0; i--) applyUserSessionEnd(t, "many", `m${i}`, 300 + i, RETENTION);
+    expect(userStatusOf(t, "many", 2_000, RETENTION)).toMatchObject({ state: "offline", lastSeenMs: 300 });
+  });
+
   it("invisible freezes the last seen others see; custom status and the flag commit only on change", () => {
     const t = createUserPresence();
     applyUserSession(t, "ana", "s1", "active", 100, RETENTION);

@@ -23,11 +23,12 @@ import { unknownUser, type UserRestore, type UserStatusRecord } from "./user-sta
  */
 export interface UserEntry {
   /**
-   * The user's sessions and their activities, as [sessionId, activity] pairs in one exact-size
-   * array (replaced, never mutated): a user has one or a few sessions, and a Map was ~0.2 KB per
-   * idle connection.
+   * The user's sessions and their activities: [sessionId, activity] pairs in one exact-size array
+   * (replaced, never mutated) while there are at most SMALL_SESSIONS, a Map above (a service
+   * acting for many users' sessions under one identity). A user has one or a few sessions, and a
+   * Map was ~0.2 KB per idle connection. Both iterate as [sessionId, activity].
    */
-  sessions: readonly (readonly [string, Activity])[];
+  sessions: readonly (readonly [string, Activity])[] | Map<string, Activity>;
   lastSeenMs: number;
   /** Last seen shown to others while invisible. */
   visibleLastSeenMs: number;
@@ -75,9 +76,7 @@ export function applyUserSession(
   let u = live(t, userId, nowMs, retentionMs);
   if (!u) t.set(userId, (u = newEntry(restore)));
   const before = stateOf(u);
-  const i = u.sessions.findIndex((x) => x[0] === sessionId);
-  const pair = [sessionId, activity] as const;
-  u.sessions = i < 0 ? u.sessions.concat([pair]) : u.sessions.slice(0, i).concat([pair], u.sessions.slice(i + 1));
+  setSession(u, sessionId, activity);
   return before === stateOf(u) ? null : userStatusOf(t, userId, nowMs, retentionMs);
 }
 
@@ -89,10 +88,8 @@ export function applyUserSessionEnd(t: UserPresence, userId: string, sessionId: 
   const u = live(t, userId, nowMs, retentionMs);
   if (!u) return null;
   const before = stateOf(u);
-  const i = u.sessions.findIndex((x) => x[0] === sessionId);
-  if (i < 0) return null;
-  u.sessions = u.sessions.length === 1 ? NO_SESSIONS : u.sessions.slice(0, i).concat(u.sessions.slice(i + 1));
-  if (u.sessions.length === 0) {
+  if (!deleteSession(u, sessionId)) return null;
+  if (sessionCount(u) === 0) {
     u.lastSeenMs = nowMs;
     if (!u.invisible) u.visibleLastSeenMs = nowMs;
   }
@@ -100,12 +97,39 @@ export function applyUserSessionEnd(t: UserPresence, userId: string, sessionId: 
 }
 
 const NO_SESSIONS: UserEntry["sessions"] = Object.freeze([]);
+/** Sessions a user's entry keeps in a pair list; more go into a Map (lookups stay O(1)). */
+const SMALL_SESSIONS = 8;
 
 function stateOf(u: UserEntry) {
-  return userStateOf(
-    u.sessions.map((x) => x[1]),
-    u.override,
-  );
+  return userStateOf(u.sessions instanceof Map ? u.sessions.values() : u.sessions.map((x) => x[1]), u.override);
+}
+
+function sessionCount(u: UserEntry): number {
+  return u.sessions instanceof Map ? u.sessions.size : u.sessions.length;
+}
+
+function setSession(u: UserEntry, sessionId: string, activity: Activity): void {
+  if (u.sessions instanceof Map) {
+    u.sessions.set(sessionId, activity);
+    return;
+  }
+  const pair = [sessionId, activity] as const;
+  const i = u.sessions.findIndex((x) => x[0] === sessionId);
+  if (i >= 0) u.sessions = u.sessions.slice(0, i).concat([pair], u.sessions.slice(i + 1));
+  else if (u.sessions.length < SMALL_SESSIONS) u.sessions = u.sessions.concat([pair]);
+  else u.sessions = new Map([...u.sessions, pair]);
+}
+
+function deleteSession(u: UserEntry, sessionId: string): boolean {
+  if (u.sessions instanceof Map) {
+    if (!u.sessions.delete(sessionId)) return false;
+    if (u.sessions.size === 0) u.sessions = NO_SESSIONS;
+    return true;
+  }
+  const i = u.sessions.findIndex((x) => x[0] === sessionId);
+  if (i < 0) return false;
+  u.sessions = u.sessions.length === 1 ? NO_SESSIONS : u.sessions.slice(0, i).concat(u.sessions.slice(i + 1));
+  return true;
 }
 
 /**
@@ -132,7 +156,7 @@ export function applySetStatus(
   }
   if (change.invisible !== undefined && change.invisible !== u.invisible) {
     u.invisible = change.invisible;
-    if (u.invisible) u.visibleLastSeenMs = u.sessions.length > 0 ? nowMs : u.lastSeenMs;
+    if (u.invisible) u.visibleLastSeenMs = sessionCount(u) > 0 ? nowMs : u.lastSeenMs;
     changed = true;
   }
   return { status: userStatusOf(t, userId, nowMs, retentionMs), changed };
@@ -152,7 +176,7 @@ export function pruneUsers(t: UserPresence, nowMs: number, retentionMs: number):
 }
 
 function expired(u: UserEntry, nowMs: number, retentionMs: number): boolean {
-  return u.sessions.length === 0 && u.lastSeenMs > 0 && u.lastSeenMs + retentionMs <= nowMs;
+  return sessionCount(u) === 0 && u.lastSeenMs > 0 && u.lastSeenMs + retentionMs <= nowMs;
 }
 
 function live(t: UserPresence, userId: string, nowMs: number, retentionMs: number): UserEntry | undefined {

@@ -53,8 +53,10 @@ export interface PresenceService {
    * reconnect grace. Throws SESSION_NOT_FOUND for an unknown, expired or foreign session.
    * `onLost` runs when a node refresh finds the session gone (kicked, purged, or reaped after a
    * long store outage): the transport then ends, so its client learns it is no longer present.
+   * `joined`: the lease of the Join that just created or reclaimed the session on this node
+   * (`SessionStore.attach`: no store round trip then).
    */
-  bind(caller: Caller, sessionId: string, onLost?: () => void): Promise<() => void>;
+  bind(caller: Caller, sessionId: string, onLost?: () => void, joined?: Lease): Promise<() => void>;
   /** Resolves when every pending release (stream ended → reconnect grace) has reached the store. */
   drain(): Promise<void>;
   /**

@@ -2,7 +2,7 @@ import { createCoalescingGate } from "../core/coalescing-gate.js";
 import { ownerKeyOf, quotaKeyOf, VERIFIED_BY_SESSION_KEY, type Caller, type MemberIdentity } from "../core/identity.js";
 import { checkMetadata } from "../core/metadata.js";
 import { invalidArgument, limitExceeded, PresenceError, sessionNotFound } from "../core/presence-error.js";
-import { MAX_SESSION_ID_CHARS } from "../core/session.js";
+import { MAX_SESSION_ID_CHARS, type Lease } from "../core/session.js";
 import type { Activity, RoomView } from "../core/presence-event.js";
 import { pageUsers, type MemberOrder } from "../core/member-order.js";
 import { presenceFromObject } from "../core/typed-presence.js";
@@ -101,9 +101,9 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
    * reconnect grace. Release runs on the signal as well as in `finally`, because a generator's
    * `finally` can be skipped when the client vanishes mid-write (connect-notes §1).
    */
-  async function bind(caller: Caller, id: string, onLost?: () => void): Promise<() => void> {
+  async function bind(caller: Caller, id: string, onLost?: () => void, joined?: Lease): Promise<() => void> {
     const ownerKey = ownerKeyOf(caller);
-    await o.sessions.attach({ sessionId: id, ownerKey });
+    await o.sessions.attach({ sessionId: id, ownerKey }, joined);
     const entry = attached.get(id) ?? { streams: 0, ownerKey, lost: [] };
     entry.streams++;
     if (onLost) entry.lost = entry.lost.concat(onLost); // exact size (spread reserves 17 slots)
@@ -196,16 +196,14 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
         requestId: scopedRequestId(caller, identity.kind === "anonymous" ? identity.anonymousId : "", req.requestId),
         // Applied by the store only if this join creates the user's record (after a data loss).
         restoreStatus: identity.kind === "user" ? o.restoreStatus?.(identity.user.userId) : undefined,
-      }).catch((e: unknown) => {
-        throw admission.refusedSessions(caller, e);
-      });
+      }).catch((e: unknown) => Promise.reject(admission.refusedSessions(caller, e)));
       admission.joined(caller, joined.roomCreated);
       noteThreshold(joined.session.sessionId, joined.awayAfterMs);
       // Anonymous sessions get no UDP key: their session id alone is their capability, and UDP
       // datagrams carry it in clear text.
       if (!joined.sessionCreated) signal(caller, joined.session.sessionId); // a re-Join is a signal
-      if (joined.event) touch(r, true);
-      const managedRoom = (await o.managedRooms?.getRoom(r)) ?? undefined;
+      const managedRoom = joined.implicitRoom ? undefined : ((await o.managedRooms?.getRoom(r)) ?? undefined);
+      if (joined.event && managedRoom) touch(r, true); // only a managed room has an idle clock
       const withRoom: ServiceJoinResult = managedRoom ? { ...joined, managedRoom } : joined;
       if (!o.udp || identity.kind !== "user") return withRoom;
       return { ...withRoom, heartbeatKey: o.udp.keyFor(joined.session.sessionId), udpPort: o.udp.port() };
@@ -318,7 +316,7 @@ export function createPresenceService(o: PresenceServiceOptions): PresenceServic
 
     attachedCount: () => attached.size,
 
-    bind: (caller, id, onLost) => bind(caller, sessionId(id), onLost),
+    bind: (caller, id, onLost, joined) => bind(caller, sessionId(id), onLost, joined),
 
     async drain() {
       // Streams end asynchronously after the hub closed them: give them a turn, then wait.

@@ -33,6 +33,7 @@ const NOT_OPTIONS: Record<string, string> = {
   REAP_CLAIM_MS: "store internal: how long one reaper claims a batch (store track)",
   REAP_BATCH: "store internal: sessions reaped per script call; a full claim is claimed again in the same pass (store track)",
   QUOTA_CHECK_AFTER_TTLS: "store internal: a sessions-quota entry is checked against its session record only after this many TTLs, so a join in flight is never taken for a leftover (perfredis track)",
+  SMALL_SESSIONS: "memory store internal: a user's sessions kept as a pair list up to this many, a Map above (representation only, no behaviour; wsmem)",
   AWAY_BATCH: "store internal: due sessions one away-sweep script call handles per bucket (bounds one script's run; the rest wait one PRESENCE_AWAY_CHECK_MS)",
   NODE_RETENTION_MS: "store internal: node registry entries kept 24 h (store track)",
   PURGE_CONCURRENCY: "store internal: parallel kicks of a node purge (store track)",

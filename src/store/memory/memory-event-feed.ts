@@ -14,35 +14,41 @@ import type { BackendEventFeed } from "../ports/backend-event-feed.js";
  * never change an event after appending it (the service's derivation makes fresh ones); readers get
  * copies, so none can change the feed. Ids are made when read.
  */
-interface Entry {
-  readonly seq: number;
-  readonly atMs: number;
-  readonly event: BackendEvent;
-}
-
 export function createMemoryEventFeed(clock: Clock): BackendEventFeed {
   const incarnation = String(clock.now());
-  const entries: Entry[] = [];
+  // Retained entries as two parallel arrays (no wrapper object per entry): entry i has sequence
+  // number `firstSeq + i`, its event and the time it was appended.
+  const events: BackendEvent[] = [];
+  const appendedAtMs: number[] = [];
+  let firstSeq = 1;
   let seq = 0;
   /** Highest sequence number trimmed away (0: nothing trimmed yet). */
   let trimmedUpTo = 0;
   const idOf = (s: number) => `${incarnation}-${s}`;
   return {
-    async appendBackendEvents(events: BackendEvent[], retentionMs: number) {
+    async appendBackendEvents(appended: BackendEvent[], retentionMs: number) {
       const now = clock.now();
-      for (const event of events) entries.push({ seq: ++seq, atMs: now, event });
+      for (const event of appended) {
+        seq++;
+        events.push(event);
+        appendedAtMs.push(now);
+      }
       let drop = 0;
-      while (drop < entries.length && entries[drop]!.atMs < now - retentionMs) drop++;
-      if (drop > 0) trimmedUpTo = entries[drop - 1]!.seq;
-      entries.splice(0, drop);
+      while (drop < events.length && appendedAtMs[drop]! < now - retentionMs) drop++;
+      if (drop > 0) {
+        firstSeq += drop;
+        trimmedUpTo = firstSeq - 1;
+        events.splice(0, drop);
+        appendedAtMs.splice(0, drop);
+      }
     },
     async readBackendEvents(afterId, limit) {
       const [inc, s] = afterId.split("-");
       const foreign = afterId !== "" && inc !== incarnation; // a cursor of an earlier incarnation
       const after = afterId === "" || foreign ? 0 : Number(s);
       const gap = foreign || after < trimmedUpTo;
-      const start = entries.findIndex((e) => e.seq > after);
-      const out = start < 0 ? [] : entries.slice(start, start + limit).map((e) => ({ id: idOf(e.seq), event: structuredClone(e.event) }));
+      const start = Math.max(0, after + 1 - firstSeq);
+      const out = events.slice(start, start + limit).map((event, i) => ({ id: idOf(firstSeq + start + i), event: structuredClone(event) }));
       return { entries: out, gap, lastId: seq === 0 ? "" : idOf(seq) };
     },
   };

@@ -21,8 +21,13 @@ export interface SessionStore {
   navigate(input: NavigateInput): Promise<NavigateResult>;
   /** Refreshes the session's expiry; publishes `updated` events only when the activity changes. */
   heartbeat(input: SessionRef & { activity?: Activity }): Promise<Lease>;
-  /** Binds the session to a stream of this node and refreshes it now (fenced like heartbeat). */
-  attach(input: SessionRef): Promise<Lease>;
+  /**
+   * Binds the session to a stream of this node and refreshes it now (fenced like heartbeat).
+   * `joined`: the lease of a Join on this node that has just created or reclaimed the session, so it
+   * is recorded for this node with a fresh lease: the store may then only note the binding, without
+   * a round trip (Redis), and returns that lease.
+   */
+  attach(input: SessionRef, joined?: Lease): Promise<Lease>;
   /**
    * Refreshes, in one batch, sessions bound to this node's streams. Returns the ids that are gone
    * (ended, expired or reaped): they are never recreated.

@@ -186,6 +186,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
       awayAfterMs: joined.session.aw ?? 0,
       event: joined.event,
       view: viewOf(input.room, joined),
+      implicitRoom: !joined.managed,
     };
   }
 
@@ -264,6 +265,7 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
         awayAfterMs: joined.session.aw ?? 0,
         event: joined.event,
         view,
+        implicitRoom: !joined.managed,
       };
     },
 
@@ -294,7 +296,9 @@ export function createRedisSessionStore(ctx: RedisContext, p: RedisSessionStoreP
 
     heartbeat: (input) => beat(input, true),
 
-    async attach(input) {
+    async attach(input, joined) {
+      const mine = joined && ctx.known.get(input.sessionId); // created or reclaimed here: sessionOpen recorded this node and the expiry
+      if (mine) return (mine.pins++, joined);
       const lease = await beat({ sessionId: input.sessionId, ownerKey: input.ownerKey }, false);
       // Created on another node: learn it, so this node can re-assert it if Redis loses its data.
       const known = ctx.known.get(input.sessionId) ?? (await learnSession(ctx, input.sessionId, input.ownerKey));

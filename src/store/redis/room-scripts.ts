@@ -72,6 +72,8 @@ export interface RoomJoinReply {
   view: RoomReadParts | null;
   /** The managed room's `away_after_ms` while it is open (0: implicit, or none): the session's threshold takes it in. */
   roomAwayMs: number;
+  /** The room has a managed-room record (rooms.proto); false: an implicit room. */
+  managed: boolean;
 }
 
 export interface RoomScripts {
@@ -123,7 +125,7 @@ export function createRoomScripts(c: ScriptContext, committed: (event: PresenceE
       if (status === "ended") throw roomEnded(JSON.parse(r.str(4)) as ManagedRoom);
       if (status === "full") throw roomFull(room, Number(r.str(4)));
       const view = a.withView ? { meta: r.array(6).map((v) => (v === null ? null : String(v))), members: r.hash(7), typing: r.hash(8), cursors: r.hash(9), timeMs: r.int(10) } : null;
-      return { status, event: eventOf(r.str(3)), created: r.int(4) === 1, view, roomAwayMs: r.int(5) };
+      return { status, event: eventOf(r.str(3)), created: r.int(4) === 1, view, roomAwayMs: r.int(5), managed: r.int(a.withView ? 11 : 6) === 1 };
     },
     async leave(room, a) {
       const { k, fenced } = roomKeys(room);

@@ -74,6 +74,14 @@ export function loadScripts(client: Redis | Cluster, onReload: (name: string) =>
     scripts.set(m[1]!, { keys: Number(m[2]), lua, sha: createHash("sha1").update(lua).digest("hex") });
   }
   for (const name of SCRIPT_NAMES) if (!scripts.has(name)) throw new Error(`scripts.ts: no lua/${name}-<keys>.lua for ${name}`);
+  /**
+   * The EVAL under way per script after a NOSCRIPT: calls refused meanwhile wait for it and try
+   * EVALSHA again, instead of each sending the whole script text (a restarted node's first storm of
+   * reclaims sent hundreds of copies of the scripts nobody had run on that Redis yet). On Cluster
+   * another master may still lack it: such a call then sends its own EVAL.
+   */
+  const loading = new Map<string, Promise<unknown>>();
+  const noScript = (e: unknown) => e instanceof Error && e.message.startsWith("NOSCRIPT");
   return {
     names: () => [...scripts.keys()],
     async run(name, keys, args) {
@@ -83,10 +91,24 @@ export function loadScripts(client: Redis | Cluster, onReload: (name: string) =>
       try {
         return await client.evalsha(s.sha, s.keys, ...keys, ...args);
       } catch (e) {
-        if (!(e instanceof Error) || !e.message.startsWith("NOSCRIPT")) throw e;
-        onReload(name);
-        return client.eval(s.lua, s.keys, ...keys, ...args);
+        if (!noScript(e)) throw e;
       }
+      const pending = loading.get(name);
+      if (pending) {
+        await pending.catch(() => undefined);
+        try {
+          return await client.evalsha(s.sha, s.keys, ...keys, ...args);
+        } catch (e) {
+          if (!noScript(e)) throw e;
+        }
+      }
+      onReload(name);
+      const loaded = client.eval(s.lua, s.keys, ...keys, ...args);
+      if (!loading.has(name)) {
+        loading.set(name, loaded);
+        void loaded.catch(() => undefined).finally(() => loading.delete(name));
+      }
+      return loaded;
     },
   };
 }

@@ -34,6 +34,7 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import type { ConnectionLimiter } from "./connection-limiter.js";
+import { withDrainOnClose } from "./drain-on-close.js";
 import { createSlowClientGuard, type SlowClientCut } from "./slow-client-guard.js";
 
 /** A request of either protocol. */
@@ -131,32 +132,6 @@ export interface OnePortServer {
 
 /** HTTP/2 preface starts with these bytes; 3 are enough to tell it from any HTTP/1.1 method. */
 const H2_PREFACE_HEAD = Buffer.from("PRI", "latin1");
-
-/**
- * Wraps a handler so that, on HTTP/2, closing the request's stream emits `'drain'` on a response
- * that has not finished. Node never settles a write pending on a stream that the peer reset, so
- * connect-node's writer (which waits for `'drain'` or `'error'`) would stay suspended forever and
- * skip its cleanup (connect-notes §1). HTTP/1.1 requests pass through untouched.
- */
-export function withDrainOnClose(handler: OnePortHandler): OnePortHandler {
-  return (req, res) => {
-    if (req instanceof http2.Http2ServerRequest) {
-      req.stream.once("close", () => {
-        if (!res.writableFinished) res.emit("drain");
-      });
-      // A response sent before the request body was read to its end (e.g. a body over the size
-      // limit) would leave the client blocked on flow control and the stream open until the
-      // session ends (and shutdown waiting for its deadline): discard the rest of the body. The
-      // compat request's own 'data' listener would pause the stream again, so it goes first.
-      req.stream.once("finish", () => {
-        if (req.stream.readableEnded) return;
-        req.stream.removeAllListeners("data");
-        req.stream.resume();
-      });
-    }
-    handler(req, res);
-  };
-}
 
 /** Creates the server (not yet listening). Throws on option values out of range. */
 export function createOnePortServer(options: OnePortServerOptions): OnePortServer {

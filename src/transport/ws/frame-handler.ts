@@ -140,7 +140,9 @@ export function createFrameHandler(d: FrameHandlerDeps): FrameHandler {
         } else {
           r = await service.join(caller, { ...base, sessionId: v.sessionId, resumeSecret: v.resumeSecret });
           // Frames of one socket run one at a time, so no other first Join can race this one.
-          s.release = await service.bind(caller, r.session.sessionId, lostHandler(ws));
+          // A session this Join created or reclaimed is already recorded for this node: no store round trip.
+          const fresh = r.sessionCreated || r.resumed ? r.lease : undefined;
+          s.release = await service.bind(caller, r.session.sessionId, lostHandler(ws), fresh);
           s.session = r.session;
         }
         enter(ws, s, v.room);

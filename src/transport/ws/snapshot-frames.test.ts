@@ -86,3 +86,15 @@ describe("join answer frames", () => {
       expect(decoded(b)).toEqual(decoded(generic));
     });
 });
+
+describe("large pages", () => {
+  it("encode lengths of several bytes the same as the generic encoder (2,000 users, a 70 KB page)", () => {
+    const many = Array.from({ length: 2_000 }, (_, i) => member(user(`user-${i}`, { bio: "x".repeat(i % 40) }), `conn-${i}`));
+    const v = view(groupByUser(many));
+    const b = snapshotPageFrame(v, true, false, 100, v.users.length);
+    expect(b.length).toBeGreaterThan(70_000);
+    expect(decoded(b)).toEqual(decoded(reference(v, true, false)));
+    const j = joinAnswerFrame(4_000_000_000, { resumed: false }, v, 100);
+    expect(decoded(j)).toEqual(decoded(encodeBinary({ requestId: 4_000_000_000, frame: { case: "join", value: { resumed: false, view: viewToPb(v) } } })));
+  });
+});

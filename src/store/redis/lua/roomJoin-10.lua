@@ -21,7 +21,8 @@
   ARGV[15] large-room threshold (the view omits members above it)
   Returns {status, epoch, version, event message JSON ('' when unchanged), created, room away} (with
   ARGV[14] then the view's meta, members, typing, cursors and the script's time, which judges typing
-  ends and cursor times: a node's own clock may be off); status
+  ends and cursor times: a node's own clock may be off), then 1 when the room has a managed-room
+  record (KEYS[9]) else 0 (the service looks the record up only then); status
   1 = joined, 2 = updated, 0 = unchanged (no event); created 1 when this call created the room's
   state (new epoch), else 0; -2 = refused, the room was ended and is inside its tombstone time
   (nothing changed; the record JSON at 4); -3 = refused, the managed room is full (the limit at 4)
@@ -39,18 +40,20 @@
 local now = nowMs(ARGV[5])
 local seq = tonumber(ARGV[11])
 local roomAway = 0
+local cfgJson = false
 local function reply(status, epoch, version, msg, created)
-  if ARGV[14] ~= '1' then return { status, epoch, version, msg, created, roomAway } end
+  local managed = cfgJson and 1 or 0
+  if ARGV[14] ~= '1' then return { status, epoch, version, msg, created, roomAway, managed } end
   local meta = redis.call('HMGET', KEYS[1], 'e', 'v', 'nu', 'nc', 'na')
   local members = {}
   if (tonumber(meta[4]) or 0) <= tonumber(ARGV[15]) then members = redis.call('HGETALL', KEYS[2]) end
-  return { status, epoch, version, msg, created, roomAway, meta, members, redis.call('HGETALL', KEYS[5]), redis.call('HGETALL', KEYS[6]), now }
+  return { status, epoch, version, msg, created, roomAway, meta, members, redis.call('HGETALL', KEYS[5]), redis.call('HGETALL', KEYS[6]), now, managed }
 end
 for _, c in ipairs(redis.call('ZRANGEBYSCORE', KEYS[8], '-inf', now, 'LIMIT', 0, 20)) do
   redis.call('ZREM', KEYS[8], c)
   redis.call('HDEL', KEYS[7], c)
 end
-local cfgJson = redis.call('GET', KEYS[9])
+cfgJson = redis.call('GET', KEYS[9])
 if cfgJson then
   local cfg = cjson.decode(cfgJson)
   if cfg.status == 'ended' then
