@@ -144,7 +144,8 @@ function main(): void {
           () => setTimeout(attempt, 100 + Math.random() * 100),
         );
       };
-      setTimeout(attempt, Math.random() * reconnectJitter);
+      // After refused reclaims the window doubles per refusal in a row (capped at 16×): the SDK's backoff.
+      setTimeout(attempt, Math.random() * reconnectJitter * 2 ** Math.min(c.refusalsInARow, 4));
     };
   }
 

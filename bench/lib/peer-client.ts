@@ -204,6 +204,8 @@ export class PeerClient {
   private resuming = false;
   private opened: (() => void) | null = null;
   private joinedCb: (() => void) | null = null;
+  /** Reclaims refused in a row (not SESSION_NOT_FOUND): the reconnect loop backs off by it. */
+  refusalsInARow = 0;
 
   constructor(readonly o: PeerClientOptions) {}
 
@@ -324,6 +326,7 @@ export class PeerClient {
     this.joined = true;
     this.joinedCb?.();
     this.joinedCb = null;
+    this.refusalsInARow = 0;
     this.setCount(this.count);
   }
 
@@ -367,11 +370,14 @@ export class PeerClient {
     const s = scanServerFrame(p);
     const refused = s.kind === "error" && this.resuming ? fromBinary(ServerFrameSchema, p) : null;
     if (refused?.requestId === 1 && refused.frame.case === "error" && refused.frame.value.reason !== ErrorReason.SESSION_NOT_FOUND) {
-      // Refused for another reason (the store busy, the server draining): the session may well be
-      // alive, so the SDK tries the same reclaim again (a fresh Join would leave a second member).
+      // Refused for another reason (the old server draining, the store busy): the session may well
+      // be alive, so the SDK reconnects and tries the same reclaim again (a fresh Join would leave a
+      // second member). The socket is dropped: the reconnect loop (generator.ts) takes it from there.
       this.stats.reclaimRetries++;
-      const again = encodeClient({ requestId: 1, frame: { case: "join", value: { room: this.room, metadata: { t: String(now()) }, sessionId: this.sessionId, resumeSecret: this.resumeSecret } } });
-      setTimeout(() => this.ws?.send(again), 100 + Math.random() * 200);
+      // (Under a storm: STORE_UNAVAILABLE, Redis answering after the command timeout.) The wait
+      // before that reconnect doubles with each refusal in a row (generator.ts), like the SDK's backoff.
+      this.refusalsInARow++;
+      this.ws?.destroy();
       return;
     }
     if (refused?.requestId === 1) {

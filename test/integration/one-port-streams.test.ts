@@ -172,6 +172,36 @@ describe("one-port server: HTTP/2 streams taken before the compat layer", () => 
     expect(headers[":status"]).toBe(200);
   });
 
+  it("closes an HTTP/2 connection idle for idleTimeoutMs (GOAWAY), never while a stream is open, taken or not", async () => {
+    const { port } = await start({
+      handler: (_req, res) => res.end("ok"),
+      onStream: (stream, headers) => {
+        if (headers[":path"] !== "/held") return false;
+        stream.respond({ ":status": 200 });
+        stream.on("data", () => {});
+        stream.once("end", () => stream.end("bye")); // open until the client ends its side
+        return true;
+      },
+      idleTimeoutMs: 300,
+    });
+    const session = h2Connect(port);
+    let goaway = 0;
+    session.on("goaway", () => goaway++);
+    const held = session.request({ ":method": "POST", ":path": "/held" });
+    held.resume();
+    await once(held, "response");
+    const plain = session.request({ ":path": "/plain" });
+    plain.resume();
+    await new Promise((r) => plain.once("close", r));
+    await new Promise((r) => setTimeout(r, 700)); // over twice the idle timeout, one stream open
+    expect(goaway).toBe(0);
+    const t0 = Date.now();
+    held.end();
+    await new Promise((r) => held.once("close", r));
+    await once(session, "goaway");
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+  });
+
   it("ends taken streams with the session on close(): GOAWAY, the stream in flight may finish", async () => {
     let respond: (() => void) | undefined;
     const { server, port } = await start({

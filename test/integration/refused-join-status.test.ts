@@ -10,7 +10,8 @@ import { startTestServer, type TestServer } from "../support/server.js";
 import { signTestToken, TEST_SECRET } from "../support/tokens.js";
 
 /**
- * A refused first Join never shows its user online (Redis, standalone and Cluster, two nodes): a
+ * A refused first Join never shows its user online (Redis, standalone and Cluster, two nodes; and
+ * the memory store, one node): a
  * watcher of ana's status (WatchUsers on node A) while her first Joins on node B are refused by a
  * full and by an ended managed room, through every path a first Join takes on Redis (standalone
  * without a request id: session, room and status in one round trip; with a request id and on
@@ -24,13 +25,13 @@ afterEach(async () => {
 });
 const token = (sub: string, extra: Record<string, unknown> = {}) => signTestToken(TEST_SECRET, { sub, name: sub, ...extra });
 
-for (const topology of ["standalone", "cluster"] as const) {
-  describe(`refused first Joins on ${topology} Redis`, () => {
+for (const topology of ["memory", "standalone", "cluster"] as const) {
+  describe(`refused first Joins on ${topology === "memory" ? "the memory store" : `${topology} Redis`}`, () => {
     let redis: RedisInstance | undefined;
     let cluster: RedisClusterInstance | undefined;
     beforeAll(async () => {
       if (topology === "standalone") redis = await startRedis();
-      else cluster = await startRedisCluster();
+      else if (topology === "cluster") cluster = await startRedisCluster();
     }, 60_000);
     afterAll(async () => {
       await redis?.stop();
@@ -38,11 +39,11 @@ for (const topology of ["standalone", "cluster"] as const) {
     });
 
     it("never show the user online to a status watcher, with or without a request id", async () => {
-      const env = { PRESENCE_REDIS_PREFIX: `t${randomBytes(4).toString("hex")}`, ...(redis ? { PRESENCE_REDIS_URL: redis.url } : { PRESENCE_REDIS_CLUSTER: cluster!.seeds }) };
+      const env = { PRESENCE_REDIS_PREFIX: `t${randomBytes(4).toString("hex")}`, ...(redis ? { PRESENCE_REDIS_URL: redis.url } : cluster ? { PRESENCE_REDIS_CLUSTER: cluster.seeds } : {}) };
       const a = await startTestServer(env);
       servers.push(a);
-      const b = await startTestServer(env);
-      servers.push(b);
+      const b = topology === "memory" ? a : await startTestServer(env);
+      if (b !== a) servers.push(b);
       const owner = connectClient(a.baseUrl, await token("owner"));
       await owner.createRoom({ room: "/op/full", maxParticipants: 1 });
       await owner.join({ room: "/op/full" });

@@ -80,7 +80,8 @@ export class GrpcCall implements HandlerContext {
       this.deadlineAt = Date.now() + settings.deadlineMs;
       this.timer = setTimeout(() => this.fail(DEADLINE()), settings.deadlineMs);
     }
-    stream.once("close", () => {
+    // 'close' comes once per stream: `on`, not `once` (no once-wrapper kept by every open stream).
+    stream.on("close", () => {
       if (this.done) return;
       this.done = true;
       this.abort(CANCELED());

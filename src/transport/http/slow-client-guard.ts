@@ -105,13 +105,16 @@ export function createSlowClientGuard(o: SlowClientGuardOptions): SlowClientGuar
         sessions.delete(idle);
         idle = undefined;
       };
+      // One listener per session, added with `on` to each stream ('close' comes once per stream):
+      // an open watch stream then holds no closure and no once-wrapper of this guard.
+      const onStreamClose = () => {
+        if (--open === 0 && !session.closed && !session.destroyed) arm();
+      };
       session.on("stream", (stream: http2.ServerHttp2Stream) => {
         guard.progressed(socket);
         open++;
         disarm();
-        stream.once("close", () => {
-          if (--open === 0 && !session.closed && !session.destroyed) arm();
-        });
+        stream.on("close", onStreamClose);
       });
       session.once("close", disarm);
       arm();
