@@ -22,7 +22,10 @@ import { startTestServer, type TestServer } from "../support/server.js";
 const PROBE_ENV = {
   PRESENCE_READINESS_INTERVAL_MS: "100",
   PRESENCE_READINESS_TIMEOUT_MS: "1000",
-  PRESENCE_REDIS_COMMAND_TIMEOUT_MS: "300",
+  // A killed Redis fails commands at once (connection refused), so detection does not need a short
+  // command timeout; at 300 ms a loaded box timed out a probe on a healthy Redis and a Check said
+  // NOT_SERVING (2) where the case expected SERVING (1).
+  PRESENCE_REDIS_COMMAND_TIMEOUT_MS: "1000",
 };
 /** Outage detection bound: a few probe periods plus reconnect backoff, generous for a loaded machine. */
 const DETECT_MS = 8_000;
@@ -174,7 +177,9 @@ describe("readiness on Redis Cluster", () => {
 
   it("pings the sharded subscriber of a watched room's master and fails readiness when only that master is frozen", async () => {
     const prefix = `h${randomBytes(4).toString("hex")}`;
-    server = await startTestServer({ ...PROBE_ENV, PRESENCE_REDIS_CLUSTER: cluster.seeds, PRESENCE_REDIS_PREFIX: prefix });
+    // The frozen master's ping must fail by the command timeout, inside the probe's bound (1 s),
+    // for the answer to name the subscriber probe.
+    server = await startTestServer({ ...PROBE_ENV, PRESENCE_REDIS_COMMAND_TIMEOUT_MS: "300", PRESENCE_REDIS_CLUSTER: cluster.seeds, PRESENCE_REDIS_PREFIX: prefix });
     const s = server;
     const owner = async (key: string) => {
       for (const n of cluster.nodes) if (await n.cli("EXISTS", key).then(() => true, () => false)) return n;
